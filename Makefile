@@ -1,0 +1,92 @@
+# pgconverge - build, test, run.
+#
+#   make            build ./pgconverge
+#   make deps       install missing Debian packages (no-op when present)
+#   make test       deps + build + every test tier
+#   make run        deps + build + bring up examples/quickstart.yaml
+#   make install    PREFIX=/usr/local
+
+CC      ?= gcc
+PREFIX  ?= /usr/local
+PKGS    := yaml-0.1 libpq libgit2 jansson
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+OPT     ?= -O2 -g
+SAN     ?=
+CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SAN) -I. -Ibuild/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+B       := build
+
+LIB_SRC := $(wildcard common/*.c schema/*.c reconcile/*.c)
+CMD_SRC := $(wildcard cmd/*.c)
+GEN_SRC := $(B)/gen/pgcatalog_data.c
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/pgcatalog_data.o
+CMD_OBJ := $(CMD_SRC:%.c=$(B)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+.PHONY: all deps test unit integration schema-test fuzz bench run install clean
+
+all: pgconverge
+
+pgconverge: $(CMD_OBJ) $(B)/libpgconverge.a
+	$(CC) $(CFLAGS) -o $@ $(CMD_OBJ) $(B)/libpgconverge.a $(LDLIBS)
+
+$(B)/libpgconverge.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# The PostgreSQL parameter catalog: one TSV per major version, compiled in.
+$(GEN_SRC): schema/catalog/gen_catalog.sh $(wildcard schema/catalog/pg*.tsv)
+	@mkdir -p $(dir $@)
+	sh schema/catalog/gen_catalog.sh schema/catalog > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/pgcatalog_data.o: $(GEN_SRC)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c $(B)/libpgconverge.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libpgconverge.a $(LDLIBS) -lcmocka
+
+deps:
+	@sh tests/deps.sh
+
+unit: $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
+
+integration: pgconverge
+	@sh tests/integration/run.sh
+
+schema-test: pgconverge
+	@sh tests/schema/run.sh
+
+fuzz:
+	@sh tests/fuzz/run.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) schema-test
+	$(MAKE) integration
+	$(MAKE) fuzz
+
+bench: pgconverge
+	@sh bench/run.sh
+
+run: deps
+	$(MAKE) all
+	@sh examples/run-quickstart.sh
+
+install: pgconverge
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 pgconverge $(DESTDIR)$(PREFIX)/bin/pgconverge
+	install -m 0644 man/pgconverge.1 $(DESTDIR)$(PREFIX)/share/man/man1/pgconverge.1
+
+clean:
+	rm -rf $(B) pgconverge
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

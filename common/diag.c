@@ -1,0 +1,214 @@
+/*
+ * common/diag.c - collecting, sorting and printing diagnostics.
+ */
+#include "common/diag.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *xstrdup(const char *s)
+{
+	char *p;
+
+	if (s == NULL)
+		return NULL;
+	p = strdup(s);
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+static void diag_vadd(PgcDiagList *list, PgcDiagLevel level, const char *file, PgcPos pos,
+		      const char *key, const char *hint, const char *fmt, va_list ap)
+{
+	PgcDiag *d;
+	char *msg = NULL;
+
+	if (list->n == list->cap) {
+		size_t cap = list->cap ? list->cap * 2 : 16;
+		PgcDiag *items = realloc(list->items, cap * sizeof(*items));
+
+		if (items == NULL)
+			abort();
+		list->items = items;
+		list->cap = cap;
+	}
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	d = &list->items[list->n++];
+	d->level = level;
+	d->file = xstrdup(file);
+	d->pos = pos;
+	d->key = xstrdup(key);
+	d->hint = xstrdup(hint);
+	d->message = msg;
+}
+
+void diag_add(PgcDiagList *list, PgcDiagLevel level, const char *file, PgcPos pos,
+	      const char *key, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_vadd(list, level, file, pos, key, hint, fmt, ap);
+	va_end(ap);
+}
+
+void diag_error(PgcDiagList *list, const char *file, PgcPos pos, const char *key,
+		const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_vadd(list, DIAG_ERROR, file, pos, key, hint, fmt, ap);
+	va_end(ap);
+}
+
+size_t diag_count(const PgcDiagList *list, PgcDiagLevel level)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < list->n; i++)
+		if (list->items[i].level == level)
+			n++;
+	return n;
+}
+
+static int strcmp_null(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return (a != NULL) - (b != NULL);
+	return strcmp(a, b);
+}
+
+static int diag_cmp(const PgcDiag *a, const PgcDiag *b)
+{
+	int c = strcmp_null(a->file, b->file);
+
+	if (c != 0)
+		return c;
+	if (a->pos.line != b->pos.line)
+		return a->pos.line < b->pos.line ? -1 : 1;
+	if (a->pos.col != b->pos.col)
+		return a->pos.col < b->pos.col ? -1 : 1;
+	return 0;
+}
+
+static bool diag_same(const PgcDiag *a, const PgcDiag *b)
+{
+	return diag_cmp(a, b) == 0 && a->level == b->level && strcmp_null(a->key, b->key) == 0 &&
+	       strcmp_null(a->message, b->message) == 0;
+}
+
+static void diag_release(PgcDiag *d)
+{
+	free(d->file);
+	free(d->key);
+	free(d->message);
+	free(d->hint);
+}
+
+void diag_sort(PgcDiagList *list)
+{
+	size_t i, j, out;
+
+	/* Insertion sort: stable, and lists are short. */
+	for (i = 1; i < list->n; i++) {
+		PgcDiag tmp = list->items[i];
+
+		for (j = i; j > 0 && diag_cmp(&list->items[j - 1], &tmp) > 0; j--)
+			list->items[j] = list->items[j - 1];
+		list->items[j] = tmp;
+	}
+	/* An alias expands the same node twice; report its problems once. */
+	for (i = 0, out = 0; i < list->n; i++) {
+		if (out > 0 && diag_same(&list->items[out - 1], &list->items[i])) {
+			diag_release(&list->items[i]);
+			continue;
+		}
+		list->items[out++] = list->items[i];
+	}
+	list->n = out;
+}
+
+static const char *level_name(PgcDiagLevel level)
+{
+	return level == DIAG_ERROR ? "error" : "warning";
+}
+
+char *diag_format(const PgcDiag *d)
+{
+	char *s = NULL;
+	int r;
+
+	if (d->pos.line > 0)
+		r = asprintf(&s, "%s:%d:%d: %s: %s%s%s%s%s", d->file ? d->file : "-", d->pos.line,
+			     d->pos.col, level_name(d->level), d->key ? d->key : "", d->key ? ": " : "",
+			     d->message, d->hint ? "\n  hint: " : "", d->hint ? d->hint : "");
+	else
+		r = asprintf(&s, "%s%s%s: %s%s%s%s%s", d->file ? d->file : "", d->file ? ": " : "",
+			     level_name(d->level), d->key ? d->key : "", d->key ? ": " : "", d->message,
+			     d->hint ? "\n  hint: " : "", d->hint ? d->hint : "");
+	if (r < 0)
+		abort();
+	return s;
+}
+
+void diag_print(FILE *out, const PgcDiagList *list, bool color)
+{
+	size_t i;
+
+	for (i = 0; i < list->n; i++) {
+		const PgcDiag *d = &list->items[i];
+		const char *on = "", *off = "";
+
+		if (color) {
+			on = d->level == DIAG_ERROR ? "\033[1;31m" : "\033[1;33m";
+			off = "\033[0m";
+		}
+		if (d->pos.line > 0)
+			fprintf(out, "%s:%d:%d: ", d->file ? d->file : "-", d->pos.line, d->pos.col);
+		else if (d->file != NULL)
+			fprintf(out, "%s: ", d->file);
+		fprintf(out, "%s%s%s: ", on, level_name(d->level), off);
+		if (d->key != NULL)
+			fprintf(out, "%s: ", d->key);
+		fprintf(out, "%s\n", d->message);
+		if (d->hint != NULL)
+			fprintf(out, "  hint: %s\n", d->hint);
+	}
+}
+
+json_t *diag_to_json(const PgcDiagList *list)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; i < list->n; i++) {
+		const PgcDiag *d = &list->items[i];
+		json_t *o = json_object();
+
+		json_object_set_new(o, "level", json_string(level_name(d->level)));
+		json_object_set_new(o, "file", d->file ? json_string(d->file) : json_null());
+		json_object_set_new(o, "line", json_integer(d->pos.line));
+		json_object_set_new(o, "column", json_integer(d->pos.col));
+		json_object_set_new(o, "key", d->key ? json_string(d->key) : json_null());
+		json_object_set_new(o, "message", json_string(d->message));
+		json_object_set_new(o, "hint", d->hint ? json_string(d->hint) : json_null());
+		json_array_append_new(arr, o);
+	}
+	return json_pack("{s:I, s:I, s:o}", "errors", (json_int_t)diag_count(list, DIAG_ERROR),
+			 "warnings", (json_int_t)diag_count(list, DIAG_WARNING), "diagnostics", arr);
+}
+
+void diag_free(PgcDiagList *list)
+{
+	size_t i;
+
+	for (i = 0; i < list->n; i++)
+		diag_release(&list->items[i]);
+	free(list->items);
+	list->items = NULL;
+	list->n = list->cap = 0;
+}

@@ -1,0 +1,387 @@
+/*
+ * schema/topology.h - the desired state: the topology file as C structs.
+ *
+ * topology_load() reads a YAML file (or a buffer, for git sources) and
+ * returns a PgcTopology whose every value remembers where it was written
+ * (PgcPos), so that validation, plans and errors can point back at the file.
+ * Defaults are filled in at load time; "set" tells whether a value was
+ * written in the file or is the default. All memory belongs to the
+ * topology's arena and is released by topology_free().
+ *
+ * YAML key names are given in the comments; schema/topology.schema.json
+ * describes the same format for editors and linters.
+ */
+#ifndef PGC_SCHEMA_TOPOLOGY_H
+#define PGC_SCHEMA_TOPOLOGY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/arena.h"
+#include "common/diag.h"
+
+/* Scalar values with their source position. pos.line == 0: not in the file. */
+typedef struct {
+	const char *v;
+	PgcPos pos;
+	bool set;
+} PgcStr;
+
+typedef struct {
+	long long v;
+	PgcPos pos;
+	bool set;
+} PgcInt;
+
+typedef struct {
+	bool v;
+	PgcPos pos;
+	bool set;
+} PgcBool;
+
+/* PgcDuration - "5s", "24h", "7d", "500ms"; a bare integer means seconds. */
+typedef struct {
+	int64_t ms;
+	PgcPos pos;
+	bool set;
+} PgcDuration;
+
+/* PgcSize - "16MB", "1GB", "8kB"; a bare integer means bytes. */
+typedef struct {
+	int64_t bytes;
+	PgcPos pos;
+	bool set;
+} PgcSize;
+
+typedef struct {
+	PgcStr *items;
+	size_t n;
+	PgcPos pos;
+	bool set;
+} PgcStrList;
+
+/* PgcSecret - {env: NAME} or {file: PATH}; never a literal value. */
+typedef enum {
+	SECRET_NONE = 0,
+	SECRET_ENV,
+	SECRET_FILE,
+} PgcSecretKind;
+
+typedef struct {
+	PgcSecretKind kind;
+	const char *ref;  /* variable name, or absolute file path (resolved) */
+	PgcPos pos;
+	bool set;
+} PgcSecret;
+
+/*
+ * PgcSetting - one postgresql.conf parameter as written: the value is the
+ * YAML scalar's text ("256MB", "200", "on", "true"). Normalisation against
+ * the parameter catalog happens in validation and planning.
+ */
+typedef struct {
+	const char *name;
+	const char *value;
+	PgcPos key_pos;
+	PgcPos pos;       /* position of the value */
+	bool from_node;   /* in a node's effective settings: overridden by the node */
+} PgcSetting;
+
+typedef struct {
+	PgcSetting *items;
+	size_t n;
+	PgcPos pos;
+} PgcSettings;
+
+/* nodes.<name>: {host, port, data_dir, region, replicate_from, settings} */
+typedef struct {
+	const char *name;
+	PgcPos pos;                 /* position of the node's key */
+	PgcStr host;                /* default 127.0.0.1 */
+	PgcInt port;                /* required, 1..65535 */
+	PgcStr data_dir;            /* required; absolute after loading */
+	PgcStr region;              /* optional */
+	PgcStr replicate_from;      /* optional; default: the cluster's primary */
+	PgcSettings settings;       /* node overrides as written */
+	PgcSettings effective;      /* cluster settings merged with the node's overrides */
+} PgcNode;
+
+/* hba: [{type, database, user, address, method, options}] */
+typedef struct {
+	PgcPos pos;
+	PgcStr type;      /* local | host | hostssl | hostnossl | hostgssenc | hostnogssenc */
+	PgcStr database;  /* default all */
+	PgcStr user;      /* default all */
+	PgcStr address;   /* required for host*, refused for local: an address/CIDR or a host name */
+	PgcStr method;    /* trust | reject | scram-sha-256 | md5 | password | peer | ident | cert | ... */
+	PgcStr options;   /* optional, appended as written, e.g. "clientcert=verify-full" */
+} PgcHbaRule;
+
+/* roles.<name>: {login, superuser, createdb, createrole, replication, bypassrls,
+ *                connection_limit, password, member_of} */
+typedef struct {
+	const char *name;
+	PgcPos pos;
+	PgcBool login;            /* default false */
+	PgcBool superuser;        /* default false */
+	PgcBool createdb;         /* default false */
+	PgcBool createrole;       /* default false */
+	PgcBool replication;      /* default false */
+	PgcBool bypassrls;        /* default false */
+	PgcInt connection_limit;  /* default -1 */
+	PgcSecret password;       /* optional */
+	PgcStrList member_of;     /* role names */
+} PgcRole;
+
+/* databases.<name>: {owner, extensions} */
+typedef struct {
+	const char *name;
+	PgcPos pos;
+	PgcStr owner;             /* default postgres (the bootstrap superuser) */
+	PgcStrList extensions;
+} PgcDatabase;
+
+typedef enum {
+	SYNC_OFF = 0,
+	SYNC_ANY,
+	SYNC_FIRST,
+} PgcSyncMethod;
+
+/* replication: {user, password, slots, synchronous: off | {method, count}} */
+typedef struct {
+	PgcPos pos;
+	PgcStr user;              /* default replicator */
+	PgcSecret password;       /* optional */
+	PgcBool slots;            /* default true */
+	struct {
+		PgcSyncMethod method; /* default SYNC_OFF */
+		PgcInt count;         /* default 1 when method is any|first */
+		PgcPos pos;
+		bool set;
+	} synchronous;
+} PgcReplication;
+
+typedef enum {
+	FAILOVER_MANUAL = 0,
+	FAILOVER_AUTO,
+	FAILOVER_OFF,
+} PgcFailoverMode;
+
+/* failover: {mode, detect_after, probe_interval, failback, prefer_region,
+ *            max_lag, fence_command} */
+typedef struct {
+	PgcPos pos;
+	bool set;
+	PgcFailoverMode mode;     /* manual | auto | off; default manual */
+	PgcPos mode_pos;
+	PgcDuration detect_after; /* default 10s */
+	PgcDuration probe_interval; /* default 1s */
+	bool failback_auto;       /* failback: manual (default) | auto */
+	PgcPos failback_pos;
+	PgcStr prefer_region;
+	PgcSize max_lag;          /* default unset: no limit */
+	PgcStrList fence_command; /* argv, optional */
+} PgcFailover;
+
+typedef enum {
+	RESTART_NEVER = 0,
+	RESTART_ALWAYS,
+	RESTART_WINDOW,
+} PgcRestartPolicy;
+
+/*
+ * maintenance: {restart: never|always|window, window: "Sun 02:00-04:00 UTC"}
+ * window syntax: DAYS HH:MM-HH:MM [TZ]; DAYS is "daily", a day ("Sun"), a list
+ * ("Sat,Sun") or a range ("Mon-Fri"); TZ is UTC (default) or an IANA name.
+ * A window whose end is before its start ends on the next day.
+ */
+typedef struct {
+	PgcPos pos;
+	PgcRestartPolicy restart; /* default never */
+	PgcPos restart_pos;
+	PgcStr window;            /* as written */
+	unsigned days_mask;       /* bit 0 = Sunday ... bit 6 = Saturday */
+	int start_min;            /* minutes after midnight */
+	int end_min;
+	const char *tz;           /* "UTC" or an IANA zone name */
+} PgcMaintenance;
+
+typedef enum {
+	COMPRESS_NONE = 0,
+	COMPRESS_GZIP,
+	COMPRESS_ZSTD,
+} PgcCompression;
+
+/* backup: {repository, wal_archive, compression, base: {every, keep},
+ *          logical: {every, keep, databases}, verify: {every, query}} */
+typedef struct {
+	PgcPos pos;
+	bool set;
+	PgcStr repository;        /* required when backup is present; absolute */
+	PgcBool wal_archive;      /* default false */
+	PgcCompression compression; /* none | gzip | zstd; default none */
+	PgcPos compression_pos;
+	struct {
+		PgcDuration every;
+		PgcInt keep;      /* default 7 */
+		PgcPos pos;
+		bool set;
+	} base;
+	struct {
+		PgcDuration every;
+		PgcInt keep;      /* default 7 */
+		PgcStrList databases;
+		PgcPos pos;
+		bool set;
+	} logical;
+	struct {
+		PgcDuration every;
+		PgcStr query;     /* optional check query */
+		PgcPos pos;
+		bool set;
+	} verify;
+} PgcBackup;
+
+/* bootstrap: {from_backup: {repository, target_time, target_lsn, target_name,
+ *                           target_xid, immediate, target_action}} */
+typedef struct {
+	PgcPos pos;
+	bool set;
+	PgcStr repository;        /* required; absolute */
+	PgcStr target_time;
+	PgcStr target_lsn;
+	PgcStr target_name;
+	PgcStr target_xid;
+	PgcBool immediate;
+	PgcStr target_action;     /* promote (default) | pause */
+} PgcBootstrap;
+
+/* pooler: {pgbouncer: {port, listen_address, pool_mode, max_client_conn, default_pool_size}} */
+typedef struct {
+	PgcPos pos;
+	bool set;
+	PgcInt port;              /* required */
+	PgcStr listen_address;    /* default 127.0.0.1 */
+	PgcStr pool_mode;         /* session | transaction (default) | statement */
+	PgcInt max_client_conn;   /* default 1000 */
+	PgcInt default_pool_size; /* default 20 */
+} PgcPgbouncer;
+
+/* balancer: {haproxy: {write_port, read_port, listen_address, stats_port}} */
+typedef struct {
+	PgcPos pos;
+	bool set;
+	PgcInt write_port;        /* required */
+	PgcInt read_port;         /* optional */
+	PgcInt stats_port;        /* optional */
+	PgcStr listen_address;    /* default 127.0.0.1 */
+} PgcHaproxy;
+
+/* clusters.<name> */
+typedef struct {
+	const char *name;
+	PgcPos pos;
+
+	PgcInt pg_version;        /* postgres.version; default 15 */
+	PgcStr bin_dir;           /* postgres.bin_dir; default /usr/lib/postgresql/<version>/bin */
+	PgcStr os_user;           /* default postgres */
+	PgcStr primary;           /* required with more than one node; default: the only node */
+
+	PgcNode *nodes;
+	size_t n_nodes;
+	PgcPos nodes_pos;
+
+	struct {
+		PgcPos pos;
+		bool set;             /* written in the file */
+		PgcStr locale;        /* default C.UTF-8 */
+		PgcStr encoding;      /* default UTF8 */
+		PgcBool data_checksums; /* default true */
+	} initdb;
+
+	PgcSettings settings;
+
+	PgcHbaRule *hba;
+	size_t n_hba;
+	PgcPos hba_pos;
+
+	PgcRole *roles;
+	size_t n_roles;
+	PgcDatabase *databases;
+	size_t n_databases;
+
+	PgcReplication replication;
+
+	struct {
+		PgcInt min;           /* default 1 */
+		PgcPos pos;
+		bool set;
+	} regions;
+
+	PgcFailover failover;
+	PgcMaintenance maintenance;
+	PgcBackup backup;
+	PgcPgbouncer pgbouncer;   /* pooler.pgbouncer */
+	PgcPos pooler_pos;
+	PgcHaproxy haproxy;       /* balancer.haproxy */
+	PgcPos balancer_pos;
+
+	struct {
+		PgcPos pos;
+		PgcBool pg_stat_statements; /* default false */
+		PgcBool pgbadger;           /* default false */
+	} monitoring;
+
+	PgcBootstrap bootstrap;
+} PgcCluster;
+
+typedef struct {
+	PgcArena *arena;
+	const char *file;         /* display path, as given */
+	const char *base_dir;     /* absolute folder relative paths resolve against */
+	PgcInt version;           /* must be 1 */
+	PgcCluster *clusters;
+	size_t n_clusters;
+} PgcTopology;
+
+typedef struct {
+	/* Folder relative paths resolve against; NULL: the file's folder. Git
+	 * sources pass the checkout-less tree's notional folder. */
+	const char *base_dir;
+	/* Skip checks that look at the local machine (secret file modes,
+	 * parameter catalog version presence is still checked). */
+	bool offline;
+} PgcLoadOptions;
+
+/*
+ * topology_load_file - reads and validates a topology file. Problems go to
+ * diags (all of them, sorted by position). Returns the topology, or NULL
+ * when the file could not be read or parsed at all; a non-NULL result may
+ * still carry errors in diags: callers must check diag_count(DIAG_ERROR)
+ * before using it. Free with topology_free().
+ */
+PgcTopology *topology_load_file(const char *path, const PgcLoadOptions *opts, PgcDiagList *diags);
+
+/* topology_load_buffer - same, from memory; display_name names it in messages. */
+PgcTopology *topology_load_buffer(const char *buf, size_t len, const char *display_name,
+				  const PgcLoadOptions *opts, PgcDiagList *diags);
+
+void topology_free(PgcTopology *t);
+
+/* Lookups; NULL when absent. */
+PgcCluster *topology_cluster(const PgcTopology *t, const char *name);
+PgcNode *cluster_node(const PgcCluster *c, const char *name);
+/* cluster_upstream - the node n replicates from (NULL for the primary). */
+PgcNode *cluster_upstream(const PgcCluster *c, const PgcNode *n);
+/* node_setting - the effective value of a parameter on a node, or NULL. */
+const PgcSetting *node_setting(const PgcNode *n, const char *name);
+
+/*
+ * topology_validate - semantic checks on a loaded topology: references,
+ * cycles, conflicts, policies, secrets, parameters (schema/validate.c).
+ * Called by topology_load_*; exposed for tests.
+ */
+void topology_validate(PgcTopology *t, const PgcLoadOptions *opts, PgcDiagList *diags);
+
+#endif
