@@ -1,0 +1,46 @@
+/*
+ * reconcile/apply.h - executes a plan, action by action, in its order.
+ *
+ * Each action is idempotent (it checks before it acts) so a run killed half
+ * way converges when run again. Every action's start and end go to the
+ * journal (STATE_DIR/journal.jsonl, one JSON object per line, fsynced).
+ * Blocked actions are skipped, and so is every action that depends on a
+ * skipped or failed one.
+ */
+#ifndef PGC_RECONCILE_APPLY_H
+#define PGC_RECONCILE_APPLY_H
+
+#include <stdbool.h>
+
+#include "reconcile/plan.h"
+#include "schema/topology.h"
+
+/* Where servers put their unix sockets; pgconverge connects through them. */
+#define PGC_SOCKET_DIR "/var/run/postgresql"
+/* The include file pgconverge owns inside each data directory. */
+#define PGC_MANAGED_CONF "pgconverge.conf"
+/* The replication password file inside each replica's data directory. */
+#define PGC_PASSFILE "pgconverge.pgpass"
+
+typedef struct {
+	const char *state_dir;    /* journal lives here; created when missing */
+	int action_timeout_s;     /* per external program; default 600 */
+	int ready_timeout_s;      /* wait for a started server to accept connections; default 60 */
+} PgcApplyOptions;
+
+typedef struct {
+	size_t done;
+	size_t failed;
+	size_t skipped_blocked;   /* blocked by policy */
+	size_t skipped_dependency;/* not run because something it depends on did not succeed */
+} PgcApplyResult;
+
+/*
+ * apply_plan - runs the plan's unblocked actions. Returns 0 when every
+ * action it ran succeeded (blocked ones may remain: see res), -1 when one
+ * failed (reported where it failed, with the program's output or SQLSTATE).
+ */
+int apply_plan(const PgcTopology *t, const PgcPlan *p, const PgcApplyOptions *opts,
+	       PgcApplyResult *res);
+
+#endif

@@ -1,0 +1,188 @@
+/*
+ * reconcile/observe.h - the observed state: what is live, per node.
+ *
+ * observe_cluster() probes every node of a cluster in parallel (filesystem
+ * through the node's host, SQL through libpq's non-blocking API with bounded
+ * timeouts), so one dead or slow node never stalls the others. The result
+ * is plain data: the planner (plan.h) is a pure function of the topology and
+ * this model, and unit tests build it by hand. It serialises to JSON for
+ * `status --format json` and for saved-plan fingerprints.
+ *
+ * Memory: everything belongs to the PgcObserved's arena; observe_free().
+ */
+#ifndef PGC_RECONCILE_OBSERVE_H
+#define PGC_RECONCILE_OBSERVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/arena.h"
+#include "schema/topology.h"
+
+typedef enum {
+	DIR_UNKNOWN = 0,  /* not looked at (remote host, or permission problem: see dir_error) */
+	DIR_ABSENT,       /* the folder does not exist */
+	DIR_EMPTY,        /* exists and is empty: initdb or a clone may use it */
+	DIR_INITIALIZED,  /* holds PG_VERSION and global/pg_control */
+	DIR_FOREIGN,      /* exists, not empty, not a PostgreSQL data directory: never touched */
+} PgcDirState;
+
+/* One row of pg_settings, plus the canonical value (pgparam_normalize). */
+typedef struct {
+	const char *name;
+	const char *setting;      /* pg_settings.setting */
+	const char *unit;         /* pg_settings.unit or NULL */
+	const char *normalized;   /* canonical text; equals pgparam_normalize() of a desired value */
+	const char *source;       /* default, configuration file, override, ... */
+	const char *sourcefile;   /* NULL when not from a file */
+	const char *context;      /* postmaster, sighup, ... */
+	bool pending_restart;
+} PgcObsSetting;
+
+/* A parameter set by ALTER SYSTEM (postgresql.auto.conf): drift. */
+typedef struct {
+	const char *name;
+	const char *value;
+} PgcObsAutoConf;
+
+typedef struct {
+	const char *name;
+	bool login, superuser, createdb, createrole, replication, bypassrls;
+	int connection_limit;
+	const char **member_of;   /* role names */
+	size_t n_member_of;
+	bool has_password;
+	/*
+	 * password_matches: observe checked the stored SCRAM verifier against the
+	 * desired secret (resolved on this host, never stored here): 1 matches,
+	 * 0 differs, -1 unknown (no desired password, or not verifiable).
+	 */
+	int password_matches;
+} PgcObsRole;
+
+typedef struct {
+	const char *name;
+	const char *owner;
+	const char **extensions;  /* installed extension names (pg_extension) */
+	size_t n_extensions;
+} PgcObsDatabase;
+
+/* One pg_hba_file_rules row. */
+typedef struct {
+	int line_number;
+	const char *type, *database, *user_name, *address, *netmask, *auth_method, *options;
+	const char *error;        /* non-NULL: the live file has an invalid line */
+} PgcObsHbaRule;
+
+/* One pg_stat_replication row (on an upstream). */
+typedef struct {
+	const char *application_name;
+	const char *client_addr;
+	const char *state;        /* streaming, catchup, ... */
+	const char *sync_state;   /* async, sync, quorum, potential */
+	const char *sent_lsn, *write_lsn, *flush_lsn, *replay_lsn;
+} PgcObsReplica;
+
+typedef struct {
+	const char *slot_name;
+	const char *slot_type;    /* physical | logical */
+	bool active;
+	const char *restart_lsn;
+} PgcObsSlot;
+
+typedef struct {
+	const char *name;         /* node name in the topology */
+	const char *cluster;
+	bool local;               /* its host is this machine: filesystem actions possible */
+
+	/* Filesystem (local nodes only). */
+	PgcDirState dir_state;
+	const char *dir_error;    /* why dir_state is DIR_UNKNOWN, or NULL */
+	int pg_version_major;     /* from PG_VERSION, 0 unknown */
+	uint64_t system_identifier; /* pg_controldata, 0 unknown */
+	unsigned timeline;        /* pg_controldata "Latest checkpoint's TimeLineID" */
+	const char *cluster_state;/* pg_controldata "Database cluster state" */
+	bool data_checksums;
+	bool wal_log_hints;
+	bool include_line;        /* postgresql.conf includes pgconverge's managed file */
+	const char *managed_conf; /* current content of the managed file, or NULL */
+	const char *hba_conf;     /* current content of pg_hba.conf, or NULL */
+	bool standby_signal;      /* standby.signal exists */
+	long postmaster_pid;      /* from postmaster.pid, 0 none */
+	bool postmaster_alive;    /* that pid exists and is a postgres process */
+
+	/* SQL. */
+	bool reachable;           /* a connection succeeded */
+	const char *conn_error;   /* libpq's message when not reachable */
+	int server_version_num;
+	bool in_recovery;
+	PgcObsSetting *settings;
+	size_t n_settings;
+	PgcObsAutoConf *auto_conf;
+	size_t n_auto_conf;
+	PgcObsHbaRule *hba;
+	size_t n_hba;
+	PgcObsRole *roles;        /* primary (or standalone) only */
+	size_t n_roles;
+	PgcObsDatabase *databases;/* primary only */
+	size_t n_databases;
+	PgcObsReplica *replicas;  /* pg_stat_replication */
+	size_t n_replicas;
+	PgcObsSlot *slots;
+	size_t n_slots;
+
+	/* Standby side. */
+	const char *primary_conninfo;   /* pg_settings value */
+	const char *upstream_host;      /* parsed from primary_conninfo */
+	int upstream_port;
+	const char *wal_receiver_status;/* pg_stat_wal_receiver.status, NULL when none */
+	double wal_receiver_last_msg_age_s; /* seconds since last_msg_receipt_time, -1 unknown */
+	const char *receive_lsn;
+	const char *replay_lsn;
+	const char *current_lsn;        /* primary: pg_current_wal_lsn() */
+} PgcObsNode;
+
+typedef struct {
+	const char *name;
+	PgcObsNode *nodes;        /* same order as the cluster's nodes in the topology */
+	size_t n_nodes;
+} PgcObsCluster;
+
+typedef struct {
+	PgcArena *arena;
+	PgcObsCluster *clusters;  /* same order as the topology's clusters */
+	size_t n_clusters;
+	const char *observed_at;  /* ISO 8601 UTC */
+} PgcObserved;
+
+typedef struct {
+	int connect_timeout_s;    /* default 3 */
+	int query_timeout_ms;     /* default 5000 */
+	const char *only_cluster; /* NULL: all */
+} PgcObserveOptions;
+
+/*
+ * observe_topology - observes every cluster (or only_cluster) of t. Returns
+ * NULL only on an internal error (reported); nodes that cannot be reached
+ * are described as such, which is not an error.
+ */
+PgcObserved *observe_topology(const PgcTopology *t, const PgcObserveOptions *opts);
+void observe_free(PgcObserved *o);
+
+/* observe_node_find - the observed node for (cluster, node), or NULL. */
+const PgcObsNode *observe_node_find(const PgcObserved *o, const char *cluster, const char *node);
+/* obs_setting - a pg_settings row by name (case-insensitive), or NULL. */
+const PgcObsSetting *obs_setting(const PgcObsNode *n, const char *name);
+
+/* observe_to_json - the whole observed model; caller owns the reference. */
+json_t *observe_to_json(const PgcObserved *o);
+
+/*
+ * observe_fingerprint - "sysid:timeline:config-digest" of a node, the part
+ * of the observed state that a saved plan is bound to; owned by o.
+ */
+const char *observe_fingerprint(PgcObserved *o, const PgcObsNode *n);
+
+#endif
