@@ -387,10 +387,13 @@ static bool valid_host(const char *s)
 static bool expect_type(Ctx *c, yaml_node_t *n, const char *path, YType want, const char *what)
 {
 	YType got = ytype(n);
+	const char *hint = NULL;
 
 	if (got == want)
 		return true;
-	ERR(c, node_pos(n), path, NULL, "expected %s, got %s%s%s%s", what, ytype_name(got),
+	if (got == Y_STR && want == Y_INT && is_int_text(scalar_text(n)))
+		hint = "remove the quotes: a quoted number is a string";
+	ERR(c, node_pos(n), path, hint, "expected %s, got %s%s%s%s", what, ytype_name(got),
 	    n->type == YAML_SCALAR_NODE && got != Y_NULL ? " \"" : "",
 	    n->type == YAML_SCALAR_NODE && got != Y_NULL ? scalar_text(n) : "",
 	    n->type == YAML_SCALAR_NODE && got != Y_NULL ? "\"" : "");
@@ -500,7 +503,10 @@ static void parse_int_field(Ctx *c, Entry *e, const char *path, PgcInt *out, lon
 	errno = 0;
 	v = strtoll(scalar_text(e->val), &end, 10);
 	if (errno != 0 || v < min || v > max) {
-		if (max == LLONG_MAX)
+		if (min == max)
+			ERR(c, node_pos(e->val), path, NULL, "unsupported value %s: expected %lld",
+			    scalar_text(e->val), min);
+		else if (max == LLONG_MAX)
 			ERR(c, node_pos(e->val), path, NULL, "value %s is out of range: expected at least %lld",
 			    scalar_text(e->val), min);
 		else
@@ -524,6 +530,8 @@ static void parse_bool_field(Ctx *c, Entry *e, const char *path, PgcBool *out)
 		if (strcasecmp(s, "yes") == 0 || strcasecmp(s, "on") == 0 || strcasecmp(s, "no") == 0 ||
 		    strcasecmp(s, "off") == 0)
 			hint = "YAML 1.2 booleans are true and false";
+		else if (strcasecmp(s, "true") == 0 || strcasecmp(s, "false") == 0)
+			hint = "remove the quotes: a quoted boolean is a string";
 		ERR(c, node_pos(e->val), path, hint, "expected true or false, got %s%s%s%s",
 		    ytype_name(t), e->val->type == YAML_SCALAR_NODE && t != Y_NULL ? " \"" : "",
 		    e->val->type == YAML_SCALAR_NODE && t != Y_NULL ? s : "",
@@ -587,7 +595,7 @@ static void parse_secret_field(Ctx *c, Entry *e, const char *path, PgcSecret *ou
 {
 	Map m;
 	Entry *env, *file;
-	size_t i;
+	size_t i, unknown = 0;
 
 	if (e->val->type != YAML_MAPPING_NODE) {
 		if (e->val->type == YAML_SCALAR_NODE && ytype(e->val) != Y_NULL)
@@ -603,6 +611,7 @@ static void parse_secret_field(Ctx *c, Entry *e, const char *path, PgcSecret *ou
 		return;
 	for (i = 0; i < m.n; i++) {
 		if (strcmp(m.e[i].key, "env") != 0 && strcmp(m.e[i].key, "file") != 0) {
+			unknown++;
 			const char *const cands[] = {"env", "file"};
 			const char *s = str_suggest(m.e[i].key, cands, 2);
 
@@ -611,6 +620,8 @@ static void parse_secret_field(Ctx *c, Entry *e, const char *path, PgcSecret *ou
 			    "unknown key \"%s\"", m.e[i].key);
 		}
 	}
+	if (unknown > 0)
+		return;
 	env = map_get(&m, "env");
 	file = map_get(&m, "file");
 	if ((env != NULL) == (file != NULL)) {
@@ -792,7 +803,7 @@ static bool load_fields(Ctx *c, yaml_node_t *n, const char *path, const Field *f
 	}
 	for (f = fields; f->key != NULL; f++)
 		if (f->required && map_get(&m, f->key) == NULL)
-			ERR(c, m.pos, path, NULL, "missing required key \"%s\"", f->key);
+			ERR(c, m.pos, *path ? path : NULL, NULL, "missing required key \"%s\"", f->key);
 	c->depth--;
 	if (out_map != NULL)
 		*out_map = m;
@@ -1578,16 +1589,19 @@ static void load_top(Ctx *c, yaml_node_t *root)
 	load_fields(c, &stripped, "", f, c->t, NULL);
 }
 
-static void report_parse_error(Ctx *c, const yaml_parser_t *parser)
+static void report_parse_error(Ctx *c, const yaml_parser_t *parser, const char *buf, size_t len)
 {
 	PgcPos pos = {(int)parser->problem_mark.line + 1, (int)parser->problem_mark.column + 1};
 	const char *what = parser->error == YAML_READER_ERROR ? "invalid characters" : "invalid YAML";
+	const char *hint = NULL;
 
+	if (parser->problem_mark.index < len && buf[parser->problem_mark.index] == '\t')
+		hint = "indent with spaces: YAML does not allow tabs for indentation";
 	if (parser->context != NULL)
-		ERR(c, pos, NULL, NULL, "%s: %s %s", what, parser->problem ? parser->problem : "error",
+		ERR(c, pos, NULL, hint, "%s: %s %s", what, parser->problem ? parser->problem : "error",
 		    parser->context);
 	else
-		ERR(c, pos, NULL, NULL, "%s: %s", what, parser->problem ? parser->problem : "error");
+		ERR(c, pos, NULL, hint, "%s: %s", what, parser->problem ? parser->problem : "error");
 }
 
 static char *dir_of(const char *path)
@@ -1633,7 +1647,7 @@ PgcTopology *topology_load_buffer(const char *buf, size_t len, const char *displ
 		abort();
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		report_parse_error(&c, &parser);
+		report_parse_error(&c, &parser, buf, len);
 		yaml_parser_delete(&parser);
 		goto out;
 	}
@@ -1646,7 +1660,7 @@ PgcTopology *topology_load_buffer(const char *buf, size_t len, const char *displ
 	}
 	/* A second document would be silently ignored: refuse it. */
 	if (!yaml_parser_load(&parser, &extra)) {
-		report_parse_error(&c, &parser);
+		report_parse_error(&c, &parser, buf, len);
 		goto cleanup;
 	}
 	if (yaml_document_get_root_node(&extra) != NULL) {

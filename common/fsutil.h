@@ -1,0 +1,103 @@
+/*
+ * common/fsutil.h - files and paths on the local host: the one atomic file
+ * writer, whole-file reads, directory creation and path arithmetic.
+ *
+ * Every file pgconverge writes goes through fs_write_atomic(), so a crash
+ * leaves either the old or the new content, never a mix, and a converged run
+ * does not touch files whose content is already right.
+ *
+ * Errors: functions returning int give 0 on success and -1 on failure, after
+ * reporting the failure with log_error() ("could not ... \"PATH\": cause")
+ * and leaving errno set; callers do not log it again. Returned strings are
+ * malloc'd and belong to the caller (free()). Allocation failure aborts.
+ * uid/gid arguments take (uid_t)-1 / (gid_t)-1 for "leave as it is".
+ */
+#ifndef PGC_COMMON_FSUTIL_H
+#define PGC_COMMON_FSUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define FS_NO_UID ((uid_t)-1)
+#define FS_NO_GID ((gid_t)-1)
+
+/*
+ * fs_write_atomic - makes the file at path hold exactly data[0..len) with
+ * permission bits mode (and owner uid/gid unless -1).
+ *
+ * When the file already has that content, mode and owner, nothing is written
+ * and *changed is false. Otherwise: a temp file ".NAME.tmp.PID.N" is created
+ * beside path with O_EXCL (same folder, so rename() is atomic), written,
+ * fchown'd, fchmod'd, fsynced, renamed over path, and the folder fsynced;
+ * *changed is true. On failure the temp file is removed and path is as it
+ * was. A symlink at path is replaced by a regular file, not followed.
+ * changed may be NULL.
+ */
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+		    gid_t gid, bool *changed);
+
+/*
+ * fs_read_file - reads the whole file into a malloc'd buffer, NUL-terminated
+ * (buf[len] == '\0', not counted in len) so text can be used as a string.
+ * Returns 0; 1 when the file does not exist (nothing logged, errno ENOENT,
+ * *buf NULL) so that a caller for whom absence is normal can say so; -1 on
+ * any other error, including a file larger than max bytes.
+ */
+int fs_read_file(const char *path, char **buf, size_t *len, size_t max);
+
+/*
+ * fs_mkdir_p - creates path and its missing parents, each with exactly mode
+ * (not masked by umask) and, when given, owner uid/gid; the parent of each
+ * created folder is fsynced. Folders that already exist are left as they
+ * are. Fails when a component exists and is not a folder.
+ */
+int fs_mkdir_p(const char *path, mode_t mode, uid_t uid, gid_t gid);
+
+/* fs_fsync_dir - fsyncs a folder, making renames and creations in it durable. */
+int fs_fsync_dir(const char *path);
+
+/*
+ * fs_is_dir_empty - 1 when path is a folder with no entries, 0 when it has
+ * some, -1 when it cannot be read (reported; a caller for whom a missing
+ * folder is normal checks fs_exists() first).
+ */
+int fs_is_dir_empty(const char *path);
+
+/* fs_exists - true when anything is at path (lstat: a dangling symlink counts). */
+bool fs_exists(const char *path);
+
+/*
+ * fs_path_join - dir + "/" + name with one separator between them; when
+ * name is absolute the result is a copy of name. No normalisation.
+ */
+char *fs_path_join(const char *dir, const char *name);
+
+/*
+ * fs_path_resolve - the absolute, normalised form of rel: rel itself when
+ * absolute, else base/rel, base being made absolute against the current
+ * folder when relative (base NULL means the current folder). "." and empty
+ * components are dropped, ".." removes the previous component (lexically:
+ * symlinks are not followed, nothing needs to exist; ".." at "/" stays "/").
+ * The result has no trailing "/" except for "/" itself.
+ * Returns NULL only when the current folder is needed and unknown (reported).
+ */
+char *fs_path_resolve(const char *base, const char *rel);
+
+/*
+ * fs_path_normalize - lexical normalisation as in fs_path_resolve() without
+ * making the path absolute: a relative path stays relative, keeping leading
+ * ".." components ("a/../../b" -> "../b"); "" and "a/.." give ".".
+ */
+char *fs_path_normalize(const char *path);
+
+/*
+ * fs_path_is_inside - true when child lies strictly below parent, compared
+ * component by component after lexical normalisation: "/a/b/c" is inside
+ * "/a/b", "/a/bc" is not, and a path is not inside itself (compare
+ * normalised paths with strcmp for that). Pass absolute paths (resolve
+ * first); mixing an absolute and a relative path gives false.
+ */
+bool fs_path_is_inside(const char *parent, const char *child);
+
+#endif

@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# tests/integration/test_cli.sh - the command line: help, usage errors, exit
+# codes, and `validate` on good and bad files. Needs no server.
+#
+# Runs ${PGC_BIN:-./pgconverge}; prints one ok/FAIL line per check and exits
+# 1 when any check failed.
+set -u
+
+bin=${PGC_BIN:-./pgconverge}
+case $bin in /*) ;; *) bin=$(pwd)/$bin ;; esac
+top=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+ok() { echo "ok   $*"; }
+fail() {
+	echo "FAIL $*"
+	fails=$((fails + 1))
+}
+
+# run ARGS... - runs pgconverge; sets $rc, $out (stdout) and $err (stderr).
+run() {
+	"$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	out=$(cat "$tmp/out")
+	err=$(cat "$tmp/err")
+}
+
+# expect NAME CODE [TEXT_IN_STDOUT] [TEXT_IN_STDERR] - checks the last run.
+expect() {
+	local name=$1 code=$2 in_out=${3:-} in_err=${4:-}
+
+	if [ "$rc" != "$code" ]; then
+		fail "$name: exit $rc, expected $code (stderr: $(head -c 300 "$tmp/err"))"
+	elif [ -n "$in_out" ] && ! grep -qF -- "$in_out" "$tmp/out"; then
+		fail "$name: stdout lacks '$in_out': $(head -c 300 "$tmp/out")"
+	elif [ -n "$in_err" ] && ! grep -qF -- "$in_err" "$tmp/err"; then
+		fail "$name: stderr lacks '$in_err': $(head -c 300 "$tmp/err")"
+	else
+		ok "$name"
+	fi
+}
+
+if [ ! -x "$bin" ]; then
+	fail "no pgconverge binary at '$bin' (run 'make pgconverge' or set PGC_BIN)"
+	exit 1
+fi
+
+# --- help and version -------------------------------------------------------
+
+commands="validate plan apply status reconcile backup wal-push wal-fetch failover graph"
+
+run --help
+expect "--help exits 0" 0 "usage: pgconverge COMMAND"
+for c in $commands; do
+	grep -qE "^  $c +[a-z]" "$tmp/out" || fail "--help does not list '$c'"
+done
+for code in 0 1 2 3 4 64; do
+	grep -qE "^  $code +[a-z]" "$tmp/out" || fail "--help does not list exit code $code"
+done
+grep -q NO_COLOR "$tmp/out" || fail "--help does not mention NO_COLOR"
+
+run --version
+expect "--version" 0 "pgconverge 0.1.0"
+
+run
+expect "no command: usage error" 64 "" "no command given"
+
+# Options each command's --help must show (besides the common ones).
+declare -A opts=(
+	[validate]="--file --git --ref --path --cluster --format --offline"
+	[plan]="--file --git --output --format --cluster --offline --state-dir --allow-rewind markdown"
+	[apply]="--file PLAN.json --allow-restart --allow-switchover --cluster --state-dir --allow-rewind"
+	[status]="--file --cluster --format prometheus --state-dir"
+	[reconcile]="--file --interval --once --cluster --state-dir"
+	[backup]="--file --cluster --logical --state-dir"
+	[wal-push]="--file --cluster WAL_PATH"
+	[wal-fetch]="--file --cluster WAL_NAME DEST_PATH"
+	[failover]="--file --cluster --to --state-dir"
+	[graph]="--file --cluster --live --output"
+)
+for c in $commands; do
+	run "$c" --help
+	missing=""
+	for o in ${opts[$c]} --log-format --verbose --quiet --no-color --help; do
+		grep -qF -- "$o" "$tmp/out" || missing="$missing $o"
+	done
+	if [ "$rc" -ne 0 ]; then
+		fail "$c --help: exit $rc"
+	elif ! grep -q "^usage: pgconverge $c " "$tmp/out"; then
+		fail "$c --help: no usage line"
+	elif [ -n "$missing" ]; then
+		fail "$c --help: does not mention$missing"
+	else
+		ok "$c --help"
+	fi
+	cp "$tmp/out" "$tmp/help1"
+	run help "$c"
+	if [ "$rc" -eq 0 ] && cmp -s "$tmp/out" "$tmp/help1"; then
+		ok "help $c = $c --help"
+	else
+		fail "help $c: exit $rc or text differs from '$c --help'"
+	fi
+done
+
+# --- usage errors: exit 64, a message and a hint ------------------------------
+
+run frobnicate
+expect "unknown command" 64 "" "unknown command 'frobnicate'"
+run valdate
+expect "unknown command suggests" 64 "" "did you mean 'validate'"
+run validate --bogus
+expect "unknown option" 64 "" "unknown option '--bogus'"
+grep -qF "hint: see 'pgconverge validate --help'" "$tmp/err" || fail "unknown option: no hint"
+run validate -x
+expect "unknown short option" 64 "" "unknown option '-x'"
+run validate --once
+expect "option of another command" 64 "" "'validate' does not take option '--once'"
+run validate -f
+expect "missing option value" 64 "" "option '--file' needs a value"
+run plan --format yaml
+expect "unknown --format" 64 "" "unknown --format 'yaml': expected text, json, markdown"
+run validate --log-format xml
+expect "unknown --log-format" 64 "" "unknown --log-format 'xml'"
+run reconcile --interval 5x
+expect "bad --interval" 64 "" "invalid --interval '5x'"
+run backup
+expect "backup needs --cluster" 64 "" "'backup' needs '--cluster NAME'"
+run wal-fetch --cluster main 000000010000000000000001
+expect "wal-fetch needs two arguments" 64 "" "'wal-fetch' needs 2 arguments, got 1"
+run validate some.yaml
+expect "positional file" 64 "" "give the topology file with '-f some.yaml'"
+run validate --ref main
+expect "--ref without --git" 64 "" "need '--git REPO'"
+run validate -f x.yaml --git /tmp/repo
+expect "-f with --git" 64 "" "cannot be used together"
+run -f x.yaml validate
+expect "option before the command" 64 "" "option '-f' given before the command"
+
+# --- commands that are not built yet ------------------------------------------
+
+# A file that does not exist is fine: these stop before reading it.
+run plan -f "$tmp/none.yaml"
+expect "plan: not implemented" 1 "" "pgconverge: 'plan' is not implemented yet"
+run apply -f "$tmp/none.yaml" --allow-restart
+expect "apply: not implemented" 1 "" "pgconverge: 'apply' is not implemented yet"
+run status --format prometheus
+expect "status: not implemented" 1 "" "pgconverge: 'status' is not implemented yet"
+run reconcile --once --interval 10s
+expect "reconcile: not implemented" 1 "" "pgconverge: 'reconcile' is not implemented yet"
+run backup --cluster main --logical
+expect "backup: not implemented" 1 "" "pgconverge: 'backup' is not implemented yet"
+run wal-push --cluster main pg_wal/000000010000000000000001
+expect "wal-push: not implemented" 1 "" "pgconverge: 'wal-push' is not implemented yet"
+run wal-fetch --cluster main 000000010000000000000001 pg_wal/RECOVERYXLOG
+expect "wal-fetch: not implemented" 1 "" "pgconverge: 'wal-fetch' is not implemented yet"
+run failover --cluster main --to pg2
+expect "failover: not implemented" 1 "" "pgconverge: 'failover' is not implemented yet"
+run graph --live
+expect "graph: not implemented" 1 "" "pgconverge: 'graph' is not implemented yet"
+run validate --git /tmp/repo --ref main
+expect "--git: not implemented" 1 "" "reading the topology from git"
+
+# --- validate -----------------------------------------------------------------
+
+cat >"$tmp/good.yaml" <<'YAML'
+version: 1
+clusters:
+  main:
+    primary: pg1
+    nodes:
+      pg1: {port: 25432, data_dir: data/pg1, region: eu-west}
+      pg2: {port: 25433, data_dir: data/pg2, region: eu-west}
+      pg3: {port: 25434, data_dir: data/pg3, region: us-east, replicate_from: pg2}
+    replication:
+      synchronous: {method: any, count: 1}
+    failover: {mode: auto}
+    backup:
+      repository: backups/main
+      wal_archive: true
+  other:
+    nodes:
+      o1: {port: 25440, data_dir: data/o1}
+YAML
+
+run validate -f "$tmp/good.yaml"
+expect "validate good file" 0 \
+	"main: valid, postgres 15, 3 nodes (primary pg1, replicas pg2 pg3; pg3 from pg2), 2 regions (eu-west, us-east), synchronous any 1, failover auto, backup on with wal archive"
+expect "validate summarises every cluster" 0 \
+	"other: valid, postgres 15, 1 node (primary o1), no regions, failover manual, backup off"
+
+run validate -f "$tmp/good.yaml" --cluster other
+if [ "$rc" -eq 0 ] && [ "$out" = "other: valid, postgres 15, 1 node (primary o1), no regions, failover manual, backup off" ]; then
+	ok "validate --cluster restricts the summary"
+else
+	fail "validate --cluster other: exit $rc, stdout: $out"
+fi
+run validate -f "$tmp/good.yaml" --cluster nope
+expect "validate --cluster unknown" 1 "" "no cluster named 'nope'"
+run validate -q -f "$tmp/good.yaml"
+if [ "$rc" -eq 0 ] && [ -z "$out" ]; then ok "validate -q prints no summary"; else fail "validate -q: exit $rc, stdout: $out"; fi
+
+# Warnings are printed but do not fail; --offline skips the machine checks; -qq hides them.
+cat >"$tmp/warn.yaml" <<'YAML'
+version: 1
+clusters:
+  main:
+    nodes:
+      pg1: {port: 25432, data_dir: data/pg1}
+    replication:
+      password: {file: secrets/replicator}
+YAML
+run validate -f "$tmp/warn.yaml"
+expect "validate: a warning does not fail" 0 "main: valid" "warn.yaml:7:24: warning: "
+run validate -f "$tmp/warn.yaml" --offline
+if [ "$rc" -eq 0 ] && [ -z "$err" ]; then ok "validate --offline skips the secret file check"; else fail "validate --offline: exit $rc, stderr: $err"; fi
+run validate -f "$tmp/warn.yaml" -qq
+if [ "$rc" -eq 0 ] && [ -z "$err$out" ]; then ok "validate -qq prints nothing"; else fail "validate -qq: exit $rc: $out $err"; fi
+
+# The default file is ./pgconverge.yaml.
+mkdir "$tmp/dir"
+(cd "$tmp/dir" && "$bin" validate >"$tmp/out" 2>"$tmp/err")
+rc=$?
+expect "validate without pgconverge.yaml" 1 "" "pgconverge.yaml: error: topology file not found"
+cp "$tmp/good.yaml" "$tmp/dir/pgconverge.yaml"
+(cd "$tmp/dir" && "$bin" validate >"$tmp/out" 2>"$tmp/err")
+rc=$?
+expect "validate reads ./pgconverge.yaml" 0 "main: valid"
+
+if [ -f "$top/examples/quickstart.yaml" ]; then
+	run validate -f "$top/examples/quickstart.yaml"
+	expect "validate examples/quickstart.yaml" 0 "main: valid, postgres 15"
+else
+	echo "skip validate examples/quickstart.yaml: the file does not exist"
+fi
+
+# A bad file: every problem, with file:line:col, sorted, exit 1.
+cat >"$tmp/bad.yaml" <<'YAML'
+version: 1
+clusters:
+  main:
+    nodes:
+      pg1: {port: notaport, data_dir: data/pg1}
+      pg2: {port: 25433, data_dir: data/pg2, colour: blue}
+YAML
+run validate -f "$tmp/bad.yaml"
+expect "validate bad file: exit 1 and the first error's position" 1 "" "$tmp/bad.yaml:5:"
+if grep -q "$tmp/bad.yaml:6:[0-9]*: error: .*colour" "$tmp/err" &&
+	[ "$(grep -c ': error: ' "$tmp/err")" -ge 2 ]; then
+	ok "validate bad file: reports every error"
+else
+	fail "validate bad file: expected errors at lines 5 and 6: $err"
+fi
+if grep -o "bad.yaml:[0-9]*:" "$tmp/err" | cut -d: -f2 | sort -nc 2>/dev/null; then
+	ok "validate bad file: sorted by position"
+else
+	fail "validate bad file: not sorted by line: $err"
+fi
+[ -z "$out" ] && ok "validate bad file: nothing on stdout" || fail "validate bad file: stdout: $out"
+
+# --format json parses and says what the text says.
+json_check() { # FILE PYTHON_EXPRESSION
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$@"
+}
+run validate -f "$tmp/good.yaml" --format json
+if [ "$rc" -eq 0 ] && python3 -m json.tool "$tmp/out" >/dev/null &&
+	json_check "$tmp/out" 'd["valid"] is True and d["errors"] == 0 and d["file"].endswith("good.yaml")
+and [c["name"] for c in d["clusters"]] == ["main", "other"]
+and d["clusters"][0]["primary"] == "pg1" and d["clusters"][0]["replicas"] == ["pg2", "pg3"]
+and d["clusters"][0]["nodes"][2]["upstream"] == "pg2" and d["clusters"][0]["failover"] == "auto"'; then
+	ok "validate --format json (valid)"
+else
+	fail "validate --format json (valid): exit $rc: $out"
+fi
+run validate -f "$tmp/bad.yaml" --format json
+if [ "$rc" -eq 1 ] && python3 -m json.tool "$tmp/out" >/dev/null &&
+	json_check "$tmp/out" 'd["valid"] is False and d["errors"] >= 2 and d["clusters"] == []
+and d["diagnostics"][0]["line"] == 5 and d["diagnostics"][0]["level"] == "error"
+and d["diagnostics"][0]["key"] == "clusters.main.nodes.pg1.port"'; then
+	ok "validate --format json (invalid)"
+else
+	fail "validate --format json (invalid): exit $rc: $out"
+fi
+
+# Colour only on a terminal, and never with NO_COLOR or --no-color.
+if command -v script >/dev/null 2>&1; then
+	esc=$(printf '\033')
+	script -qec "'$bin' validate -f '$tmp/bad.yaml'" /dev/null >"$tmp/tty" 2>&1
+	grep -q "$esc\[" "$tmp/tty" && ok "colour on a terminal" || fail "no colour on a terminal"
+	NO_COLOR=1 script -qec "'$bin' validate -f '$tmp/bad.yaml'" /dev/null >"$tmp/tty" 2>&1
+	grep -q "$esc\[" "$tmp/tty" && fail "colour despite NO_COLOR" || ok "NO_COLOR honoured"
+	script -qec "'$bin' validate --no-color -f '$tmp/bad.yaml'" /dev/null >"$tmp/tty" 2>&1
+	grep -q "$esc\[" "$tmp/tty" && fail "colour despite --no-color" || ok "--no-color honoured"
+	run validate -f "$tmp/bad.yaml"
+	grep -q "$esc\[" "$tmp/err" && fail "colour when stderr is not a terminal" || ok "no colour in a pipe"
+else
+	echo "skip colour checks: 'script' (util-linux) is not installed"
+fi
+
+if [ "$fails" -ne 0 ]; then
+	echo "test_cli: $fails check(s) failed"
+	exit 1
+fi
+echo "test_cli: all checks passed"

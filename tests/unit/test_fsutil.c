@@ -1,0 +1,417 @@
+/*
+ * tests/unit/test_fsutil.c - common/fsutil.c on a real temp folder.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/fsutil.h"
+#include "common/log.h"
+
+static char tmpdir[] = "/tmp/pgc-fsutil-XXXXXX";
+
+static char *in_tmp(const char *name)
+{
+	return fs_path_join(tmpdir, name);
+}
+
+/* entries - the folder's names, sorted, joined by spaces. */
+static char *entries(const char *dir)
+{
+	struct dirent **list;
+	char *out = calloc(1, 4096);
+	int n, i;
+
+	n = scandir(dir, &list, NULL, alphasort);
+	assert_true(n >= 0);
+	for (i = 0; i < n; i++) {
+		if (strcmp(list[i]->d_name, ".") != 0 && strcmp(list[i]->d_name, "..") != 0) {
+			if (out[0] != '\0')
+				strcat(out, " ");
+			strcat(out, list[i]->d_name);
+		}
+		free(list[i]);
+	}
+	free(list);
+	return out;
+}
+
+static void assert_file(const char *path, const char *content, mode_t mode)
+{
+	struct stat st;
+	char *buf;
+	size_t len;
+
+	assert_int_equal(fs_read_file(path, &buf, &len, 1 << 20), 0);
+	assert_int_equal(len, strlen(content));
+	assert_string_equal(buf, content);
+	free(buf);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, mode);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	/* Tests remove what they create; the folder itself goes last. */
+	return rmdir(tmpdir) == 0 ? 0 : -1;
+}
+
+static void test_write_atomic(void **state)
+{
+	char *path = in_tmp("conf");
+	char *names;
+	struct stat st1, st2;
+	bool changed = false;
+	mode_t old = umask(077);
+
+	(void)state;
+	assert_int_equal(fs_write_atomic(path, "a = 1\n", 6, 0640, FS_NO_UID, FS_NO_GID, &changed), 0);
+	assert_true(changed);
+	assert_file(path, "a = 1\n", 0640);
+	names = entries(tmpdir);
+	assert_string_equal(names, "conf"); /* no temp file left */
+	free(names);
+	assert_int_equal(stat(path, &st1), 0);
+
+	/* Same content and mode: not written at all (same inode, same mtime). */
+	assert_int_equal(fs_write_atomic(path, "a = 1\n", 6, 0640, FS_NO_UID, FS_NO_GID, &changed), 0);
+	assert_false(changed);
+	assert_int_equal(stat(path, &st2), 0);
+	assert_int_equal(st1.st_ino, st2.st_ino);
+
+	/* Same content, other mode: rewritten. */
+	assert_int_equal(fs_write_atomic(path, "a = 1\n", 6, 0600, FS_NO_UID, FS_NO_GID, &changed), 0);
+	assert_true(changed);
+	assert_file(path, "a = 1\n", 0600);
+
+	/* Other content of the same length: rewritten, a new inode. */
+	assert_int_equal(stat(path, &st1), 0);
+	assert_int_equal(fs_write_atomic(path, "a = 2\n", 6, 0600, FS_NO_UID, FS_NO_GID, &changed), 0);
+	assert_true(changed);
+	assert_file(path, "a = 2\n", 0600);
+	assert_int_equal(stat(path, &st2), 0);
+	assert_true(st1.st_ino != st2.st_ino);
+
+	/* A prefix of the old content is different content. */
+	assert_int_equal(fs_write_atomic(path, "a = 2", 5, 0600, FS_NO_UID, FS_NO_GID, &changed), 0);
+	assert_true(changed);
+	assert_file(path, "a = 2", 0600);
+
+	/* Empty content, changed NULL. */
+	assert_int_equal(fs_write_atomic(path, "", 0, 0644, FS_NO_UID, FS_NO_GID, NULL), 0);
+	assert_file(path, "", 0644);
+
+	names = entries(tmpdir);
+	assert_string_equal(names, "conf");
+	free(names);
+	unlink(path);
+	free(path);
+	umask(old);
+}
+
+static void test_write_atomic_owner(void **state)
+{
+	char *path = in_tmp("owned");
+	struct passwd *pw = getpwnam("postgres");
+	struct stat st;
+	bool changed;
+
+	(void)state;
+	if (geteuid() != 0 || pw == NULL) {
+		skip();
+		return;
+	}
+	assert_int_equal(fs_write_atomic(path, "x", 1, 0600, pw->pw_uid, pw->pw_gid, &changed), 0);
+	assert_true(changed);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, pw->pw_uid);
+	assert_int_equal(st.st_gid, pw->pw_gid);
+	/* Same owner asked again: unchanged; another owner: rewritten. */
+	assert_int_equal(fs_write_atomic(path, "x", 1, 0600, pw->pw_uid, pw->pw_gid, &changed), 0);
+	assert_false(changed);
+	assert_int_equal(fs_write_atomic(path, "x", 1, 0600, 0, 0, &changed), 0);
+	assert_true(changed);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	unlink(path);
+	free(path);
+}
+
+static void test_write_atomic_replaces_symlink(void **state)
+{
+	char *target = in_tmp("target"), *link = in_tmp("link");
+	struct stat st;
+	bool changed;
+
+	(void)state;
+	assert_int_equal(fs_write_atomic(target, "old", 3, 0600, FS_NO_UID, FS_NO_GID, &changed), 0);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(fs_write_atomic(link, "new", 3, 0600, FS_NO_UID, FS_NO_GID, &changed), 0);
+	assert_true(changed);
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_file(target, "old", 0600);
+	assert_file(link, "new", 0600);
+	unlink(target);
+	unlink(link);
+	free(target);
+	free(link);
+}
+
+static void test_write_atomic_error(void **state)
+{
+	char *path = in_tmp("missing/f");
+	char *log, *expect;
+	bool changed = true;
+
+	(void)state;
+	log_capture_begin();
+	assert_int_equal(fs_write_atomic(path, "x", 1, 0600, FS_NO_UID, FS_NO_GID, &changed), -1);
+	log = log_capture_end();
+	assert_int_equal(errno, ENOENT);
+	assert_false(changed);
+	assert_int_equal(asprintf(&expect, "error: could not create temporary file \"%s/missing/.f.tmp.%ld.",
+				  tmpdir, (long)getpid()) > 0, 1);
+	assert_true(strncmp(log, expect, strlen(expect)) == 0);
+	assert_non_null(strstr(log, "\": No such file or directory\n"));
+	free(expect);
+	free(log);
+	free(path);
+}
+
+static void test_read_file(void **state)
+{
+	char *path = in_tmp("r"), *missing = in_tmp("nope"), *buf, *log, *expect;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(fs_write_atomic(path, "hello", 5, 0600, FS_NO_UID, FS_NO_GID, NULL), 0);
+	assert_int_equal(fs_read_file(path, &buf, &len, 5), 0);
+	assert_int_equal(len, 5);
+	assert_string_equal(buf, "hello");
+	free(buf);
+
+	log_capture_begin();
+	assert_int_equal(fs_read_file(missing, &buf, &len, 100), 1);
+	assert_null(buf);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(fs_read_file(path, &buf, &len, 4), -1);
+	assert_null(buf);
+	log = log_capture_end();
+	assert_int_equal(asprintf(&expect, "error: could not read file \"%s\": larger than 4 bytes\n", path) > 0, 1);
+	assert_string_equal(log, expect); /* nothing logged for the missing file */
+	free(expect);
+	free(log);
+
+	/* Files whose size stat() does not know are read to their end. */
+	assert_int_equal(fs_read_file("/proc/self/cmdline", &buf, &len, 1 << 20), 0);
+	assert_true(len > 0);
+	free(buf);
+
+	unlink(path);
+	free(path);
+	free(missing);
+}
+
+static void test_mkdir_p(void **state)
+{
+	char *top = in_tmp("a"), *deep = in_tmp("a/b//c/"), *mid = in_tmp("a/b"), *file = in_tmp("a/f");
+	char *under_file = in_tmp("a/f/g"), *log, *expect, *c = in_tmp("a/b/c");
+	struct stat st;
+	mode_t old = umask(077);
+
+	(void)state;
+	assert_int_equal(fs_mkdir_p(deep, 0750, FS_NO_UID, FS_NO_GID), 0);
+	assert_int_equal(stat(top, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0750); /* not masked by the umask */
+	assert_int_equal(stat(c, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0750);
+
+	/* Existing folders are left as they are. */
+	assert_int_equal(chmod(mid, 0700), 0);
+	assert_int_equal(fs_mkdir_p(deep, 0755, FS_NO_UID, FS_NO_GID), 0);
+	assert_int_equal(stat(mid, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+
+	assert_int_equal(fs_is_dir_empty(c), 1);
+	assert_int_equal(fs_is_dir_empty(mid), 0);
+
+	assert_int_equal(fs_write_atomic(file, "", 0, 0600, FS_NO_UID, FS_NO_GID, NULL), 0);
+	log_capture_begin();
+	assert_int_equal(fs_mkdir_p(under_file, 0700, FS_NO_UID, FS_NO_GID), -1);
+	assert_int_equal(errno, ENOTDIR);
+	log = log_capture_end();
+	assert_int_equal(asprintf(&expect, "error: could not create folder \"%s\": a file of that name exists\n",
+				  file) > 0, 1);
+	assert_string_equal(log, expect);
+	free(expect);
+	free(log);
+
+	log_capture_begin();
+	assert_int_equal(fs_is_dir_empty(file), -1);
+	log = log_capture_end();
+	assert_int_equal(asprintf(&expect, "error: could not open folder \"%s\": Not a directory\n", file) > 0, 1);
+	assert_string_equal(log, expect);
+	free(expect);
+	free(log);
+
+	unlink(file);
+	rmdir(c);
+	rmdir(mid);
+	rmdir(top);
+	free(top);
+	free(deep);
+	free(mid);
+	free(file);
+	free(under_file);
+	free(c);
+	umask(old);
+}
+
+static void test_exists(void **state)
+{
+	char *link = in_tmp("dangling");
+
+	(void)state;
+	assert_true(fs_exists(tmpdir));
+	assert_false(fs_exists("/nonexistent-pgc-path"));
+	assert_int_equal(symlink("/nonexistent-pgc-path", link), 0);
+	assert_true(fs_exists(link));
+	unlink(link);
+	free(link);
+	assert_int_equal(fs_fsync_dir(tmpdir), 0);
+}
+
+static void check_join(const char *dir, const char *name, const char *expect)
+{
+	char *s = fs_path_join(dir, name);
+
+	assert_string_equal(s, expect);
+	free(s);
+}
+
+static void test_path_join(void **state)
+{
+	(void)state;
+	check_join("/a", "b", "/a/b");
+	check_join("/a/", "b", "/a/b");
+	check_join("/a//", "b/c", "/a/b/c");
+	check_join("/", "b", "/b");
+	check_join("a", "b", "a/b");
+	check_join("/a", "/abs", "/abs");
+	check_join("", "b", "b");
+}
+
+static void check_resolve(const char *base, const char *rel, const char *expect)
+{
+	char *s = fs_path_resolve(base, rel);
+
+	assert_non_null(s);
+	assert_string_equal(s, expect);
+	free(s);
+}
+
+static void check_norm(const char *path, const char *expect)
+{
+	char *s = fs_path_normalize(path);
+
+	assert_string_equal(s, expect);
+	free(s);
+}
+
+static void test_path_resolve(void **state)
+{
+	char cwd[4096], *expect;
+
+	(void)state;
+	check_resolve("/srv/topo", "data/pg1", "/srv/topo/data/pg1");
+	check_resolve("/srv/topo", "../backups", "/srv/backups");
+	check_resolve("/srv/topo/", "./a//b/./", "/srv/topo/a/b");
+	check_resolve("/srv/topo", "/abs/../c", "/c");
+	check_resolve("/srv/topo", "../../../..", "/");
+	check_resolve("/", "..", "/");
+	check_resolve("/a/b", "", "/a/b");
+	check_resolve("/a/b", ".", "/a/b");
+	check_resolve("/a/b", "..x/y", "/a/b/..x/y");
+	check_resolve("//a//b//", "c", "/a/b/c");
+
+	/* A relative base (or none) starts from the current folder. */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(tmpdir), 0);
+	assert_int_equal(asprintf(&expect, "%s/sub/f", tmpdir) > 0, 1);
+	check_resolve("sub", "f", expect);
+	check_resolve(NULL, "sub/x/../f", expect);
+	free(expect);
+	check_resolve(NULL, ".", tmpdir);
+	assert_int_equal(chdir(cwd), 0);
+
+	check_norm("a/../../b", "../b");
+	check_norm("", ".");
+	check_norm("a/..", ".");
+	check_norm("./a/./b/", "a/b");
+	check_norm("//x//", "/x");
+	check_norm("/..", "/");
+	check_norm("../../a", "../../a");
+	check_norm("/a/b/../../..", "/");
+}
+
+static void test_path_is_inside(void **state)
+{
+	(void)state;
+	assert_true(fs_path_is_inside("/a/b", "/a/b/c"));
+	assert_true(fs_path_is_inside("/a/b", "/a/b/c/d"));
+	assert_true(fs_path_is_inside("/a/b/", "/a/b/c"));
+	assert_false(fs_path_is_inside("/a/b", "/a/bc"));
+	assert_false(fs_path_is_inside("/a/bc", "/a/b"));
+	assert_false(fs_path_is_inside("/a/b", "/a/b"));
+	assert_false(fs_path_is_inside("/a/b", "/a/b/"));
+	assert_false(fs_path_is_inside("/a/b", "/a/b/c/../.."));
+	assert_true(fs_path_is_inside("/a/b", "/a/b/c/../../b/d"));
+	assert_false(fs_path_is_inside("/a/b/c", "/a/b"));
+	assert_true(fs_path_is_inside("/", "/x"));
+	assert_false(fs_path_is_inside("/", "/"));
+	assert_false(fs_path_is_inside("/a", "a/b"));
+	assert_true(fs_path_is_inside("data", "data/pg1"));
+	assert_false(fs_path_is_inside("data", "data2/pg1"));
+	assert_true(fs_path_is_inside(".", "x"));
+	assert_false(fs_path_is_inside(".", "../x"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_write_atomic),
+		cmocka_unit_test(test_write_atomic_owner),
+		cmocka_unit_test(test_write_atomic_replaces_symlink),
+		cmocka_unit_test(test_write_atomic_error),
+		cmocka_unit_test(test_read_file),
+		cmocka_unit_test(test_mkdir_p),
+		cmocka_unit_test(test_exists),
+		cmocka_unit_test(test_path_join),
+		cmocka_unit_test(test_path_resolve),
+		cmocka_unit_test(test_path_is_inside),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
