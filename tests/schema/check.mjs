@@ -150,7 +150,7 @@ function checkBad(validate, file) {
 // checkAgreement - `pgconverge validate -f FILE` must give the same verdict.
 function checkAgreement(binary, file, expectValid) {
 	const want = expectValid ? 0 : 1;
-	const r = spawnSync(binary, ["validate", "-f", file], {
+	const r = spawnSync(binary, ["validate", "-f", rel(file)], {
 		cwd: root,
 		encoding: "utf8",
 		timeout: 30000,
