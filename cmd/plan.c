@@ -4,6 +4,13 @@
  */
 #include "cmd/cmd.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/converge.h"
+#include "cmd/exitcodes.h"
+#include "common/fsutil.h"
+
 static const char *const plan_formats[] = {"text", "json", "markdown", NULL};
 
 static const PgcOptionHelp plan_option_help[] = {
@@ -28,7 +35,9 @@ const PgcCommandSpec plan_spec = {
 		"'pgconverge apply PLAN.json' carries out exactly that plan, and refuses it when\n"
 		"the servers changed since. --format markdown suits a pull request comment.\n"
 		"\n"
-		"Not implemented yet.\n",
+		"Restarts are shown blocked unless the cluster's maintenance policy allows them\n"
+		"now; 'apply --allow-restart' lifts that. --offline (a plan without servers, from\n"
+		"a diff of two topology revisions) is not implemented yet.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_ALLOW_REWIND | OPT_CLUSTER | OPT_FORMAT |
 		   OPT_OUTPUT | OPT_OFFLINE,
 	.formats = plan_formats,
@@ -38,7 +47,50 @@ const PgcCommandSpec plan_spec = {
 		      "  2   changes are pending\n",
 };
 
+/* save_plan - the JSON plan, written atomically to path. */
+static int save_plan(const PgcPlan *p, const char *path)
+{
+	json_t *j = plan_to_json(p);
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	bool changed;
+	int rc;
+
+	json_decref(j);
+	if (text == NULL)
+		return -1;
+	rc = fs_write_atomic(path, text, strlen(text), 0644, FS_NO_UID, FS_NO_GID, &changed);
+	free(text);
+	return rc;
+}
+
 int cmd_plan(const PgcOptions *opts)
 {
-	return cmd_not_implemented(opts);
+	PgcTopology *t;
+	PgcObserved *obs = NULL;
+	PgcPlan *p = NULL;
+	int rc = EXIT_ERROR;
+
+	if (opts->offline) {
+		cmd_error("run 'pgconverge plan' on a host that reaches the servers",
+			  "'plan --offline' is not implemented yet");
+		return EXIT_ERROR;
+	}
+	t = converge_load(opts);
+	if (t == NULL)
+		return EXIT_ERROR;
+	obs = converge_observe(opts, t);
+	if (obs == NULL)
+		goto cleanup;
+	p = converge_plan(opts, t, obs, false, false);
+	if (p == NULL)
+		goto cleanup;
+	converge_print_plan(opts, p);
+	if (opts->output != NULL && save_plan(p, opts->output) != 0)
+		goto cleanup;
+	rc = p->n_actions == 0 ? EXIT_OK : EXIT_CHANGES;
+cleanup:
+	plan_free(p);
+	observe_free(obs);
+	topology_free(t);
+	return rc;
 }

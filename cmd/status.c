@@ -4,6 +4,11 @@
  */
 #include "cmd/cmd.h"
 
+#include <string.h>
+
+#include "cmd/converge.h"
+#include "cmd/exitcodes.h"
+
 static const char *const status_formats[] = {"text", "json", "prometheus", NULL};
 
 const PgcCommandSpec status_spec = {
@@ -12,20 +17,152 @@ const PgcCommandSpec status_spec = {
 		 "[--state-dir DIR]",
 	.description =
 		"Observes every node and prints, per cluster and node: running or not, role,\n"
-		"timeline, upstream, replication state and lag, slots, a pending restart, drift\n"
-		"from the topology (settings, hba, roles, databases), the last backup and the\n"
-		"last archived WAL, and the last apply recorded in the state directory. Nothing\n"
-		"is changed. --format prometheus writes metrics in the text exposition format,\n"
-		"e.g. for node_exporter's textfile collector.\n"
-		"\n"
-		"Not implemented yet.\n",
+		"timeline, upstream and replication state, pending restarts, and how many\n"
+		"actions a plan would take to converge it (drift). Nothing is changed.\n"
+		"--format json prints the whole observed model; --format prometheus writes\n"
+		"metrics in the text exposition format, e.g. for node_exporter's textfile\n"
+		"collector. Backups and the journal's last apply are not shown yet.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_CLUSTER | OPT_FORMAT,
 	.formats = status_formats,
 	.exit_codes = "  0   the status was printed (down nodes and drift are in it)\n"
 		      "  1   error\n",
 };
 
+static const char *role_of(const PgcObsNode *n)
+{
+	if (!n->reachable)
+		return n->postmaster_alive ? "unreachable" : "down";
+	return n->in_recovery ? "replica" : "primary";
+}
+
+static size_t node_pending(const PgcPlan *p, const char *cluster, const char *node)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < p->n_actions; i++)
+		if (p->actions[i].node != NULL && strcmp(p->actions[i].cluster, cluster) == 0 &&
+		    strcmp(p->actions[i].node, node) == 0)
+			n++;
+	return n;
+}
+
+static bool node_pending_restart(const PgcObsNode *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->n_settings; i++)
+		if (n->settings[i].pending_restart)
+			return true;
+	return false;
+}
+
+static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan *p)
+{
+	size_t c, i;
+
+	for (c = 0; c < o->n_clusters; c++) {
+		const PgcObsCluster *oc = &o->clusters[c];
+		const PgcCluster *tc = topology_cluster(t, oc->name);
+
+		printf("cluster %s (desired primary %s)\n", oc->name, tc && tc->primary.v ? tc->primary.v : "-");
+		printf("  %-12s %-11s %-5s %-9s %-22s %-10s %s\n", "NODE", "ROLE", "TL", "PORT", "UPSTREAM",
+		       "WAL RECV", "DRIFT");
+		for (i = 0; i < oc->n_nodes; i++) {
+			const PgcObsNode *n = &oc->nodes[i];
+			const PgcNode *tn = tc ? cluster_node(tc, n->name) : NULL;
+			char up[64] = "-", tl[16] = "-", port[16] = "-";
+			size_t pending = node_pending(p, oc->name, n->name);
+
+			if (n->upstream_host != NULL)
+				snprintf(up, sizeof(up), "%s:%d", n->upstream_host, n->upstream_port);
+			if (n->timeline > 0)
+				snprintf(tl, sizeof(tl), "%u", n->timeline);
+			if (tn != NULL)
+				snprintf(port, sizeof(port), "%lld", tn->port.v);
+			printf("  %-12s %-11s %-5s %-9s %-22s %-10s %s%s\n", n->name, role_of(n), tl, port, up,
+			       n->wal_receiver_status ? n->wal_receiver_status : "-",
+			       pending == 0 ? "in sync" : "",
+			       node_pending_restart(n) ? " (restart pending)" : "");
+			if (pending > 0)
+				printf("  %-12s %zu action%s pending: see 'pgconverge plan'\n", "", pending,
+				       pending == 1 ? "" : "s");
+			if (!n->reachable && n->conn_error != NULL)
+				printf("  %-12s %s\n", "", n->conn_error);
+		}
+	}
+}
+
+static void print_prometheus(const PgcObserved *o, const PgcPlan *p)
+{
+	size_t c, i;
+
+	printf("# HELP pgconverge_node_up 1 when pgconverge could connect to the node\n");
+	printf("# TYPE pgconverge_node_up gauge\n");
+	for (c = 0; c < o->n_clusters; c++)
+		for (i = 0; i < o->clusters[c].n_nodes; i++)
+			printf("pgconverge_node_up{cluster=\"%s\",node=\"%s\"} %d\n", o->clusters[c].name,
+			       o->clusters[c].nodes[i].name, o->clusters[c].nodes[i].reachable ? 1 : 0);
+	printf("# HELP pgconverge_node_in_recovery 1 for a replica, 0 for a primary\n");
+	printf("# TYPE pgconverge_node_in_recovery gauge\n");
+	for (c = 0; c < o->n_clusters; c++)
+		for (i = 0; i < o->clusters[c].n_nodes; i++)
+			if (o->clusters[c].nodes[i].reachable)
+				printf("pgconverge_node_in_recovery{cluster=\"%s\",node=\"%s\"} %d\n",
+				       o->clusters[c].name, o->clusters[c].nodes[i].name,
+				       o->clusters[c].nodes[i].in_recovery ? 1 : 0);
+	printf("# HELP pgconverge_node_timeline the node's timeline from pg_control\n");
+	printf("# TYPE pgconverge_node_timeline gauge\n");
+	for (c = 0; c < o->n_clusters; c++)
+		for (i = 0; i < o->clusters[c].n_nodes; i++)
+			if (o->clusters[c].nodes[i].timeline > 0)
+				printf("pgconverge_node_timeline{cluster=\"%s\",node=\"%s\"} %u\n",
+				       o->clusters[c].name, o->clusters[c].nodes[i].name,
+				       o->clusters[c].nodes[i].timeline);
+	printf("# HELP pgconverge_node_pending_actions actions a plan would take on the node\n");
+	printf("# TYPE pgconverge_node_pending_actions gauge\n");
+	for (c = 0; c < o->n_clusters; c++)
+		for (i = 0; i < o->clusters[c].n_nodes; i++)
+			printf("pgconverge_node_pending_actions{cluster=\"%s\",node=\"%s\"} %zu\n",
+			       o->clusters[c].name, o->clusters[c].nodes[i].name,
+			       node_pending(p, o->clusters[c].name, o->clusters[c].nodes[i].name));
+	printf("# HELP pgconverge_plan_blocked_actions actions blocked by policy\n");
+	printf("# TYPE pgconverge_plan_blocked_actions gauge\n");
+	printf("pgconverge_plan_blocked_actions %zu\n", plan_count_blocked(p));
+}
+
 int cmd_status(const PgcOptions *opts)
 {
-	return cmd_not_implemented(opts);
+	PgcTopology *t;
+	PgcObserved *obs = NULL;
+	PgcPlan *p = NULL;
+	int rc = EXIT_ERROR;
+
+	t = converge_load(opts);
+	if (t == NULL)
+		return EXIT_ERROR;
+	obs = converge_observe(opts, t);
+	if (obs == NULL)
+		goto cleanup;
+	p = converge_plan(opts, t, obs, false, false);
+	if (p == NULL)
+		goto cleanup;
+	if (options_format_is(opts, "json")) {
+		json_t *j = observe_to_json(obs);
+
+		json_object_set_new(j, "pending_actions", json_integer((json_int_t)p->n_actions));
+		json_object_set_new(j, "blocked_actions", json_integer((json_int_t)plan_count_blocked(p)));
+		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		fputc('\n', stdout);
+		json_decref(j);
+	} else if (options_format_is(opts, "prometheus")) {
+		print_prometheus(obs, p);
+	} else {
+		print_text(t, obs, p);
+	}
+	rc = EXIT_OK;
+cleanup:
+	plan_free(p);
+	observe_free(obs);
+	topology_free(t);
+	return rc;
 }

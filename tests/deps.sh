@@ -3,7 +3,7 @@
 # and run, and nothing when they are all present. Used by `make deps`.
 set -eu
 
-PKGS="gcc make pkg-config libyaml-dev libpq-dev libgit2-dev libjansson-dev libcmocka-dev
+PKGS="gcc make pkg-config libyaml-dev libpq-dev libgit2-dev libjansson-dev libcmocka-dev libssl-dev
 clang libclang-rt-14-dev postgresql-15 postgresql-contrib pgbouncer haproxy git"
 
 missing=""
