@@ -582,6 +582,14 @@ static bool child_exited(pid_t pid)
 	return si.si_pid == pid;
 }
 
+/* kill_group - signals the child's process group, or the child alone if it
+ * has none (it failed to make one, or is not yet in it). */
+static void kill_group(pid_t pid, int sig)
+{
+	if (kill(-pid, sig) != 0 && errno == ESRCH)
+		kill(pid, sig);
+}
+
 /* supervise - feeds stdin, collects output, enforces the timeout until the child exits. */
 static void supervise(const PgcProcSpec *spec, pid_t pid, int out_fd, int in_fd,
 		      struct outbuf *out, PgcProcResult *res, double start)
@@ -618,11 +626,11 @@ static void supervise(const PgcProcSpec *spec, pid_t pid, int out_fd, int in_fd,
 		now = now_ms();
 		if (!res->timed_out && now >= deadline) {
 			res->timed_out = true;
-			kill(-pid, SIGTERM);
+			kill_group(pid, SIGTERM);
 			kill_at = now + PROC_KILL_GRACE_MS;
 		}
 		if (res->timed_out && !killed && now >= kill_at) {
-			kill(-pid, SIGKILL);
+			kill_group(pid, SIGKILL);
 			killed = true;
 		}
 		wait = killed ? 100 : (res->timed_out ? kill_at : deadline) - now;
@@ -665,7 +673,7 @@ static void supervise(const PgcProcSpec *spec, pid_t pid, int out_fd, int in_fd,
 	}
 	/* On timeout, whatever the child left in its group goes too. */
 	if (res->timed_out)
-		kill(-pid, SIGKILL);
+		kill_group(pid, SIGKILL);
 	if (pidfd >= 0)
 		close(pidfd);
 	if (out_fd >= 0)

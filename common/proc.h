@@ -41,6 +41,8 @@
  *
  * Thread-safe: between fork() and execve() the child only makes
  * async-signal-safe calls; everything it needs is prepared before fork().
+ * proc_run() reaps its own child with waitpid(pid): the program must not
+ * set SIGCHLD to SIG_IGN nor reap with waitpid(-1) elsewhere.
  */
 #ifndef PGC_COMMON_PROC_H
 #define PGC_COMMON_PROC_H

@@ -13,6 +13,8 @@
  */
 #include "schema/pgcatalog.h"
 
+#include "common/strutil.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -145,43 +147,6 @@ const PgcParam *pgcatalog_lookup(int major, const char *name)
 	return NULL;
 }
 
-/*
- * edit_distance - optimal string alignment distance (Levenshtein plus the
- * transposition of two neighbours, "shared_bufefrs"), case-insensitive.
- * Both strings must be shorter than SUGGEST_MAX_LEN.
- */
-static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
-{
-	size_t rows[3][SUGGEST_MAX_LEN + 1];
-	size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
-
-	for (size_t j = 0; j <= lb; j++)
-		prev[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		int ca = tolower((unsigned char)a[i - 1]);
-
-		cur[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			int cb = tolower((unsigned char)b[j - 1]);
-			size_t best = prev[j - 1] + (ca != cb);
-
-			if (prev[j] + 1 < best)
-				best = prev[j] + 1;
-			if (cur[j - 1] + 1 < best)
-				best = cur[j - 1] + 1;
-			if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
-			    tolower((unsigned char)a[i - 2]) == cb && prev2[j - 2] + 1 < best)
-				best = prev2[j - 2] + 1;
-			cur[j] = best;
-		}
-		size_t *t = prev2;
-		prev2 = prev;
-		prev = cur;
-		cur = t;
-	}
-	return prev[lb];
-}
-
 const char *pgcatalog_suggest(int major, const char *name)
 {
 	size_t count;
@@ -201,7 +166,7 @@ const char *pgcatalog_suggest(int major, const char *name)
 
 		if (ln >= SUGGEST_MAX_LEN || (ln > len ? ln - len : len - ln) > limit)
 			continue;
-		d = edit_distance(name, len, params[i].name, ln);
+		d = str_edit_distance(name, params[i].name, limit);
 		/* Strictly better only: ties keep the alphabetically first name. */
 		if (d <= limit && d < best_d) {
 			best = params[i].name;
@@ -412,6 +377,18 @@ static int out_of_range(const PgcParam *p, const char *value, char *err, size_t 
 	return -1;
 }
 
+/*
+ * Check hooks in guc.c that raise a small value instead of refusing it, so
+ * that the server shows the raised value; -1 (sized automatically) stays.
+ */
+static const struct {
+	const char *param;
+	int floor;
+} int_floors[] = {
+	{"autovacuum_work_mem", 1024}, /* check_autovacuum_work_mem() */
+	{"wal_buffers", 4},            /* check_wal_buffers() */
+};
+
 static int normalize_integer(const PgcParam *p, const char *value, char *out, size_t outlen,
 			     char *err, size_t errlen)
 {
@@ -424,6 +401,10 @@ static int normalize_integer(const PgcParam *p, const char *value, char *out, si
 	val = rint(val);
 	if (val < p->min || val > p->max)
 		return out_of_range(p, value, err, errlen);
+	for (size_t i = 0; i < sizeof int_floors / sizeof int_floors[0]; i++)
+		if (strcasecmp(p->name, int_floors[i].param) == 0 && val != -1 &&
+		    val < int_floors[i].floor)
+			val = int_floors[i].floor;
 	snprintf(buf, sizeof buf, "%d", (int)val);
 	return put(out, outlen, buf);
 }
@@ -496,37 +477,81 @@ static int normalize_bool(const char *value, char *out, size_t outlen, char *err
 }
 
 /*
- * enum_alias - spellings the server accepts but pg_settings.enumvals does not
- * list (hidden entries in guc.c), mapped to the listed value the server shows
- * for them. Every enum offering on and off also takes the boolean words.
+ * Enum spellings guc.c accepts without listing them in pg_settings.enumvals
+ * (its "hidden" entries), with the value the server then shows. An entry
+ * applies when the shown value is one of the parameter's enumvals, or is the
+ * spelling itself (a hidden value shown as such), so that a version without
+ * it is not affected. The boolean words are handled apart: every enum that
+ * offers on and off takes them too.
  */
-static const char *enum_alias(const PgcParam *p, const char *value)
+static const struct {
+	const char *param;
+	const char *spelling;
+	const char *shown;
+} enum_hidden[] = {
+	{"wal_level", "archive", "replica"},
+	{"wal_level", "hot_standby", "replica"},
+	{"client_min_messages", "debug", "debug2"},
+	{"client_min_messages", "info", "info"},
+	{"trace_recovery_messages", "debug", "debug2"},
+	{"trace_recovery_messages", "info", "info"},
+	{"log_min_messages", "debug", "debug2"},
+	{"log_min_error_statement", "debug", "debug2"},
+};
+
+/*
+ * Listed enum values that share their meaning with an earlier one: the
+ * server shows the earlier one (wal_compression = on is pglz).
+ */
+static const struct {
+	const char *param;
+	const char *value;
+	const char *shown;
+} enum_synonyms[] = {
+	{"wal_compression", "on", "pglz"},
+};
+
+/* enum_listed - the catalog's spelling of value among p's enumvals, or NULL. */
+static const char *enum_listed(const PgcParam *p, const char *value)
+{
+	for (const char *const *e = p->enumvals; *e != NULL; e++)
+		if (strcasecmp(value, *e) == 0)
+			return *e;
+	return NULL;
+}
+
+/* enum_lookup - the value the server would show for value, or NULL. */
+static const char *enum_lookup(const PgcParam *p, const char *value)
 {
 	static const char *const on_words[] = {"true", "yes", "1", NULL};
 	static const char *const off_words[] = {"false", "no", "0", NULL};
-	bool has_on = false, has_off = false, has_debug2 = false;
+	const char *match = enum_listed(p, value);
 
-	for (const char *const *e = p->enumvals; *e != NULL; e++) {
-		has_on |= strcmp(*e, "on") == 0;
-		has_off |= strcmp(*e, "off") == 0;
-		has_debug2 |= strcmp(*e, "debug2") == 0;
-	}
-	if (has_on && has_off) {
+	if (match == NULL && enum_listed(p, "on") != NULL && enum_listed(p, "off") != NULL) {
 		for (size_t i = 0; on_words[i] != NULL; i++) {
 			if (strcasecmp(value, on_words[i]) == 0)
-				return "on";
-			if (strcasecmp(value, off_words[i]) == 0)
-				return "off";
+				match = enum_listed(p, "on");
+			else if (strcasecmp(value, off_words[i]) == 0)
+				match = enum_listed(p, "off");
 		}
 	}
-	/* Message levels: "debug" is debug2. */
-	if (has_debug2 && strcasecmp(value, "debug") == 0)
-		return "debug2";
-	/* wal_level: the levels before 9.6 are replica now. */
-	if (strcasecmp(p->name, "wal_level") == 0 &&
-	    (strcasecmp(value, "archive") == 0 || strcasecmp(value, "hot_standby") == 0))
-		return "replica";
-	return NULL;
+	for (size_t i = 0; match == NULL && i < sizeof enum_hidden / sizeof enum_hidden[0]; i++) {
+		if (strcasecmp(p->name, enum_hidden[i].param) != 0 ||
+		    strcasecmp(value, enum_hidden[i].spelling) != 0)
+			continue;
+		if (strcmp(enum_hidden[i].shown, enum_hidden[i].spelling) == 0)
+			match = enum_hidden[i].shown;
+		else
+			match = enum_listed(p, enum_hidden[i].shown);
+	}
+	for (size_t i = 0; match != NULL && i < sizeof enum_synonyms / sizeof enum_synonyms[0];
+	     i++) {
+		if (strcasecmp(p->name, enum_synonyms[i].param) == 0 &&
+		    strcmp(match, enum_synonyms[i].value) == 0 &&
+		    enum_listed(p, enum_synonyms[i].shown) != NULL)
+			match = enum_listed(p, enum_synonyms[i].shown);
+	}
+	return match;
 }
 
 static int normalize_enum(const PgcParam *p, const char *value, char *out, size_t outlen,
@@ -542,11 +567,7 @@ static int normalize_enum(const PgcParam *p, const char *value, char *out, size_
 		return -1;
 	}
 	/* Matched whole and case-insensitively, as the server does. */
-	for (const char *const *e = p->enumvals; *e != NULL && match == NULL; e++)
-		if (strcasecmp(value, *e) == 0)
-			match = *e;
-	if (match == NULL)
-		match = enum_alias(p, value);
+	match = enum_lookup(p, value);
 	if (match != NULL)
 		return put(out, outlen, match);
 
@@ -562,6 +583,102 @@ static int normalize_enum(const PgcParam *p, const char *value, char *out, size_
 	return -1;
 }
 
+/*
+ * datestyle_word - one word of a DateStyle list, as check_datestyle() reads
+ * it: sets *style or *order, and fails on a conflict or an unknown word.
+ */
+static bool datestyle_word(const char *w, size_t n, const char **style, bool *have_style,
+			   const char **order, bool *have_order)
+{
+	static const struct {
+		const char *word;
+		size_t prefix; /* 0: the whole word must match */
+		const char *style;
+		const char *order;
+	} words[] = {
+		{"ISO", 0, "ISO", NULL},       {"SQL", 0, "SQL", NULL},
+		{"POSTGRES", 8, "Postgres", NULL}, {"GERMAN", 0, "German", NULL},
+		{"YMD", 0, NULL, "YMD"},       {"DMY", 0, NULL, "DMY"},
+		{"EURO", 4, NULL, "DMY"},      {"MDY", 0, NULL, "MDY"},
+		{"US", 0, NULL, "MDY"},        {"NONEURO", 7, NULL, "MDY"},
+		{"DEFAULT", 0, "ISO", "MDY"},
+	};
+
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		size_t len = words[i].prefix ? words[i].prefix : strlen(words[i].word);
+
+		if (n < len || (words[i].prefix == 0 && n != len) ||
+		    strncasecmp(w, words[i].word, len) != 0)
+			continue;
+		if (strcmp(words[i].word, "DEFAULT") == 0) {
+			/* The boot value, for whichever part is not given. */
+			if (!*have_style)
+				*style = words[i].style;
+			if (!*have_order)
+				*order = words[i].order;
+			return true;
+		}
+		if (words[i].style != NULL) {
+			if (*have_style && strcmp(*style, words[i].style) != 0)
+				return false;
+			*style = words[i].style;
+			*have_style = true;
+			/* German implies DMY unless an order is given. */
+			if (strcmp(words[i].style, "German") == 0 && !*have_order)
+				*order = "DMY";
+		} else {
+			if (*have_order && strcmp(*order, words[i].order) != 0)
+				return false;
+			*order = words[i].order;
+			*have_order = true;
+		}
+		return true;
+	}
+	return false;
+}
+
+/*
+ * normalize_datestyle - DateStyle is a string the server rewrites into
+ * "Style, ORDER" ("iso, mdy" shows as "ISO, MDY", "german" as "German, DMY";
+ * initdb itself writes the former into postgresql.conf). The parts not given
+ * keep the boot value, ISO and MDY.
+ */
+static int normalize_datestyle(const char *value, char *out, size_t outlen, char *err,
+			       size_t errlen)
+{
+	const char *style = "ISO", *order = "MDY", *s = value;
+	bool have_style = false, have_order = false;
+	char buf[32];
+
+	while (isspace((unsigned char)*s))
+		s++;
+	/* An empty list is valid and leaves the boot value. */
+	while (*s != '\0') {
+		const char *w, *e;
+
+		while (isspace((unsigned char)*s))
+			s++;
+		w = s;
+		while (*s != '\0' && *s != ',' && !isspace((unsigned char)*s))
+			s++;
+		e = s;
+		while (isspace((unsigned char)*s))
+			s++;
+		if (e == w || (*s != ',' && *s != '\0') ||
+		    !datestyle_word(w, (size_t)(e - w), &style, &have_style, &order, &have_order))
+			goto bad;
+		if (*s == ',' && *++s == '\0')
+			goto bad; /* a trailing comma */
+	}
+	snprintf(buf, sizeof buf, "%s, %s", style, order);
+	return put(out, outlen, buf);
+
+bad:
+	set_err(err, errlen, "invalid value \"%s\": expected a style (ISO, SQL, Postgres, "
+		"German) and an order (DMY, MDY, YMD), separated by a comma", value);
+	return -1;
+}
+
 int pgparam_normalize(const PgcParam *p, const char *value, char *out, size_t outlen,
 		      char *err, size_t errlen)
 {
@@ -573,6 +690,7 @@ int pgparam_normalize(const PgcParam *p, const char *value, char *out, size_t ou
 		set_err(err, errlen, "no value to check");
 		return -1;
 	}
+	out[0] = '\0';
 	switch (p->type) {
 	case PGP_BOOL:
 		rc = normalize_bool(value, out, outlen, err, errlen);
@@ -587,7 +705,10 @@ int pgparam_normalize(const PgcParam *p, const char *value, char *out, size_t ou
 		rc = normalize_enum(p, value, out, outlen, err, errlen);
 		break;
 	case PGP_STRING:
-		rc = put(out, outlen, value);
+		if (strcasecmp(p->name, "DateStyle") == 0)
+			rc = normalize_datestyle(value, out, outlen, err, errlen);
+		else
+			rc = put(out, outlen, value);
 		break;
 	}
 	if (rc == -2) {

@@ -59,8 +59,8 @@ const char *pgcatalog_context_name(PgcParamContext ctx);
  * pgparam_normalize - checks value (as written in YAML, e.g. "256MB", "200",
  * "true", "on", "0.5", "replica") against the parameter and writes its
  * canonical form to out: integers in the parameter's own unit (shared_buffers
- * "1GB" -> "131072"), reals likewise, booleans "on"/"off", enums lowercased,
- * strings unchanged. Values from pg_settings normalise to the same text, so
+ * "1GB" -> "131072"), reals likewise, booleans "on"/"off", enums in the spelling pg_settings shows,
+ * strings unchanged (DateStyle excepted: the server rewrites it). Values from pg_settings normalise to the same text, so
  * the planner compares canonical strings: "1GB" == "1024MB".
  * Returns 0, or -1 with a message in err such as
  *   invalid value "abc": expected an integer with an optional unit (kB, MB, GB, TB)

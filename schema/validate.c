@@ -94,6 +94,12 @@ static PgcPos pos_or(PgcPos a, PgcPos b)
 	return a.line > 0 ? a : b;
 }
 
+/* at_line - " (line N)" to point at another value, or "" when it has no position. */
+static const char *at_line(Val *v, PgcPos pos)
+{
+	return pos.line > 0 ? kf(v, " (line %d)", pos.line) : "";
+}
+
 static bool pos_before(PgcPos a, PgcPos b)
 {
 	return a.line < b.line || (a.line == b.line && a.col < b.col);
@@ -180,6 +186,12 @@ static bool same_machine(const char *a, const char *b)
 	bool la = addr_loopback(a) || addr_wildcard(a), lb = addr_loopback(b) || addr_wildcard(b);
 
 	return addr_same(a, b) || (la && lb);
+}
+
+/* node_host - the node's address; the loader's default when the model has none. */
+static const char *node_host(const PgcNode *n)
+{
+	return n->host.v != NULL ? n->host.v : "127.0.0.1";
 }
 
 /* ---- nodes and replication ---------------------------------------------- */
@@ -607,7 +619,8 @@ static int parse_window(const char *w, bool offline, PgcMaintenance *m, PgcArena
 		goto out;
 	}
 	if (start == end % 1440) {
-		snprintf(err, errlen, "the window \"%s\" is empty: start and end are the same time", tok[1]);
+		snprintf(err, errlen, "start and end are both %02d:%02d: expected a window of at least "
+			 "one minute", start / 60, start % 60);
 		goto out;
 	}
 	if (n == 3 && strcmp(tok[2], "UTC") != 0) {
@@ -690,6 +703,19 @@ static bool is_predefined_role(const char *name, long long major)
 		if (strcmp(predefined_roles[i].name, name) == 0 && predefined_roles[i].since <= major)
 			return true;
 	return false;
+}
+
+/* role_hint - for an unknown role: a predefined role of a later version, or a near name. */
+static const char *role_hint(Val *v, const PgcCluster *c, const char *name, const char *const *names,
+			     size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(predefined_roles) / sizeof(predefined_roles[0]); i++)
+		if (strcmp(predefined_roles[i].name, name) == 0)
+			return kf(v, "\"%s\" exists from postgresql %d on; cluster \"%s\" runs %lld", name,
+				  predefined_roles[i].since, c->name, c->pg_version.v);
+	return did_you_mean(v, name, names, n);
 }
 
 static PgcRole *cluster_role(const PgcCluster *c, const char *name)
@@ -832,7 +858,7 @@ static void check_roles(Val *v, PgcCluster *c)
 				verr(v, m->pos, mk, NULL, "role \"%s\" cannot be a member of itself", r->name);
 			else if (cluster_role(c, m->v) == NULL && !is_predefined_role(m->v, c->pg_version.v) &&
 				 !is_bootstrap_superuser(c, m->v))
-				verr(v, m->pos, mk, did_you_mean(v, m->v, names, nnames),
+				verr(v, m->pos, mk, role_hint(v, c, m->v, names, nnames),
 				     "unknown role \"%s\": expected a role declared under clusters.%s.roles or a "
 				     "predefined role such as \"pg_monitor\"", m->v, c->name);
 		}
@@ -1003,7 +1029,7 @@ static void check_secrets(Val *v, PgcCluster *c)
 static void check_every(Val *v, const PgcDuration *d, const char *key)
 {
 	if (d->set && d->ms <= 0)
-		verr(v, d->pos, key, NULL, "expected an interval greater than zero, e.g. \"24h\"");
+		verr(v, d->pos, key, NULL, "expected a duration greater than zero, e.g. \"24h\"");
 }
 
 static void check_backup(Val *v, PgcCluster *c)
@@ -1268,6 +1294,21 @@ static void eff_value(const PgcCluster *c, const PgcNode *n, const PgcParam *p, 
 		e->ok = snprintf(e->val, sizeof(e->val), "%s", p->boot_val) < (int)sizeof(e->val);
 }
 
+/*
+ * once - whether to report a finding about a node's effective value: always
+ * for a node's own override, once per cluster for the cluster's value or the
+ * default, which every node shares (*done remembers it).
+ */
+static bool once(bool from_node, bool *done)
+{
+	if (from_node)
+		return true;
+	if (*done)
+		return false;
+	*done = true;
+	return true;
+}
+
 static const char *eff_key(Val *v, const PgcCluster *c, const PgcNode *n, const EffValue *e)
 {
 	if (e->s == NULL)
@@ -1303,6 +1344,7 @@ static void check_wal_settings(Val *v, PgcCluster *c)
 	long long need_senders = 0, need_slots = 0;
 	const char **no_hints = arena_calloc(v->t->arena, c->n_nodes + 1, sizeof(char *));
 	size_t i, n_no_hints = 0;
+	bool done_level = false, done_minimal = false, done_senders = false, done_slots = false;
 	EffValue e, e2;
 
 	/* pg_basebackup takes two senders (files and WAL) and a temporary slot
@@ -1320,14 +1362,16 @@ static void check_wal_settings(Val *v, PgcCluster *c)
 		if (wal_level != NULL) {
 			eff_value(c, n, wal_level, &e);
 			if (e.ok && e.s != NULL && strcmp(e.val, "minimal") == 0) {
-				if (needs_wal)
-					verr(v, eff_pos(c, &e), eff_key(v, c, n, &e), NULL,
+				if (needs_wal) {
+					if (once(e.from_node, &done_level))
+						verr(v, eff_pos(c, &e), eff_key(v, c, n, &e), NULL,
 					     "wal_level \"minimal\" does not allow %s: expected \"replica\" or "
 					     "\"logical\"",
 					     replicas > 0 ? "streaming replication" : "base backups or WAL archiving");
-				else if (senders != NULL) {
+				} else if (senders != NULL) {
 					eff_value(c, n, senders, &e2);
-					if (e2.ok && strtoll(e2.val, NULL, 10) > 0)
+					if (e2.ok && strtoll(e2.val, NULL, 10) > 0 &&
+					    once(e.from_node || e2.from_node, &done_minimal))
 						verr(v, eff_pos(c, &e), eff_key(v, c, n, &e),
 						     "set max_wal_senders: 0 as well, or use wal_level replica",
 						     "wal_level \"minimal\" needs max_wal_senders 0, but it is %s: "
@@ -1337,20 +1381,20 @@ static void check_wal_settings(Val *v, PgcCluster *c)
 		}
 		if (senders != NULL && need_senders > 0) {
 			eff_value(c, n, senders, &e);
-			if (e.ok && strtoll(e.val, NULL, 10) < need_senders)
+			if (e.ok && strtoll(e.val, NULL, 10) < need_senders && once(e.from_node, &done_senders))
 				verr(v, eff_pos(c, &e), eff_key(v, c, n, &e),
-				     kf(v, "one per replica (%lld), any node may become the primary, plus %d while "
+				     kf(v, "any node may become the primary: 1 per replica (%lld), plus %d while "
 					"pg_basebackup copies a node", replicas, base_backups ? 2 : 1),
 				     "%smax_wal_senders %s is too small for cluster \"%s\": expected at least %lld",
 				     e.s ? "" : "the default ", e.val, c->name, need_senders);
 		}
 		if (slots != NULL && need_slots > 0) {
 			eff_value(c, n, slots, &e);
-			if (e.ok && strtoll(e.val, NULL, 10) < need_slots)
+			if (e.ok && strtoll(e.val, NULL, 10) < need_slots && once(e.from_node, &done_slots))
 				verr(v, eff_pos(c, &e), eff_key(v, c, n, &e),
 				     c->replication.slots.v
-					     ? kf(v, "one per replica (%lld), any node may become the primary, plus "
-						  "1 for pg_basebackup's temporary slot", replicas)
+					     ? kf(v, "any node may become the primary: 1 per replica (%lld), plus 1 "
+						  "for pg_basebackup's temporary slot", replicas)
 					     : "pg_basebackup needs 1 for its temporary slot",
 				     "%smax_replication_slots %s is too small for cluster \"%s\": expected at "
 				     "least %lld",
@@ -1412,6 +1456,34 @@ static void check_standby_minimums(Val *v, PgcCluster *c, const PgcNode *primary
 	}
 }
 
+/* check_reserved_connections - postgresql refuses to start unless
+ * max_connections is larger than superuser_reserved_connections. */
+static void check_reserved_connections(Val *v, PgcCluster *c)
+{
+	const PgcParam *mc = pgcatalog_lookup((int)c->pg_version.v, "max_connections");
+	const PgcParam *rc = pgcatalog_lookup((int)c->pg_version.v, "superuser_reserved_connections");
+	size_t i;
+	bool done = false;
+
+	if (mc == NULL || rc == NULL)
+		return;
+	for (i = 0; i < c->n_nodes; i++) {
+		const PgcNode *n = &c->nodes[i];
+		EffValue me, re;
+		const EffValue *at;
+
+		eff_value(c, n, mc, &me);
+		eff_value(c, n, rc, &re);
+		if (!me.ok || !re.ok || strtoll(me.val, NULL, 10) > strtoll(re.val, NULL, 10) ||
+		    !once(me.from_node || re.from_node, &done))
+			continue;
+		at = me.s != NULL ? &me : &re;
+		verr(v, eff_pos(c, at), eff_key(v, c, n, at), NULL,
+		     "max_connections %s must be larger than superuser_reserved_connections %s: postgresql "
+		     "refuses to start", me.val, re.val);
+	}
+}
+
 static void check_parameters(Val *v, PgcCluster *c, const PgcNode *primary)
 {
 	size_t i;
@@ -1426,6 +1498,7 @@ static void check_parameters(Val *v, PgcCluster *c, const PgcNode *primary)
 	for (i = 0; i < c->n_nodes; i++)
 		check_settings(v, c, &c->nodes[i], &c->nodes[i].settings);
 	check_wal_settings(v, c);
+	check_reserved_connections(v, c);
 	check_standby_minimums(v, c, primary);
 }
 
@@ -1436,6 +1509,7 @@ typedef struct {
 	const char *addr;
 	long long port;
 	PgcPos pos;
+	size_t order;  /* collection order, to keep reports deterministic */
 } Endpoint;
 
 static void add_endpoint(Endpoint *eps, size_t *n, const char *key, const char *addr, const PgcInt *port)
@@ -1444,9 +1518,20 @@ static void add_endpoint(Endpoint *eps, size_t *n, const char *key, const char *
 	eps[*n].addr = addr ? addr : "127.0.0.1";
 	eps[*n].port = port->v;
 	eps[*n].pos = port->pos;
+	eps[*n].order = *n;
 	(*n)++;
 }
 
+static int endpoint_cmp(const void *pa, const void *pb)
+{
+	const Endpoint *a = pa, *b = pb;
+
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* check_ports - listeners that cannot all bind; compared within runs of equal ports. */
 static void check_ports(Val *v)
 {
 	size_t i, j, n = 0, cap = 0;
@@ -1464,7 +1549,7 @@ static void check_ports(Val *v)
 
 		for (j = 0; j < c->n_nodes; j++)
 			add_endpoint(eps, &n, kf(v, "clusters.%s.nodes.%s.port", c->name, c->nodes[j].name),
-				     c->nodes[j].host.v, &c->nodes[j].port);
+				     node_host(&c->nodes[j]), &c->nodes[j].port);
 		if (c->pgbouncer.set && c->pgbouncer.port.set)
 			add_endpoint(eps, &n, kf(v, "%s.port", pk), c->pgbouncer.listen_address.v,
 				     &c->pgbouncer.port);
@@ -1478,11 +1563,12 @@ static void check_ports(Val *v)
 			add_endpoint(eps, &n, kf(v, "%s.stats_port", hk), c->haproxy.listen_address.v,
 				     &c->haproxy.stats_port);
 	}
+	qsort(eps, n, sizeof(Endpoint), endpoint_cmp);
 	for (i = 0; i < n; i++) {
-		for (j = i + 1; j < n; j++) {
+		for (j = i + 1; j < n && eps[j].port == eps[i].port; j++) {
 			const Endpoint *a = &eps[i], *b = &eps[j];
 
-			if (a->port != b->port || !addr_port_clash(a->addr, b->addr))
+			if (!addr_port_clash(a->addr, b->addr))
 				continue;
 			if (pos_before(b->pos, a->pos)) {
 				const Endpoint *tmp = a;
@@ -1490,57 +1576,125 @@ static void check_ports(Val *v)
 				a = b;
 				b = tmp;
 			}
-			verr(v, b->pos, b->key, "give each server its own port",
-			     "port %lld on \"%s\" is already used by %s (line %d)", b->port, b->addr, a->key,
-			     a->pos.line);
+			if (strcmp(a->addr, b->addr) == 0)
+				verr(v, b->pos, b->key, "give each server its own port",
+				     "port %lld on \"%s\" is already used by %s%s", b->port, b->addr,
+				     a->key, at_line(v, a->pos));
+			else
+				verr(v, b->pos, b->key, "give each server its own port",
+				     "port %lld on \"%s\" is already used by %s on \"%s\"%s", b->port,
+				     b->addr, a->key, a->addr, at_line(v, a->pos));
 		}
 	}
 	free(eps);
 }
 
+typedef struct {
+	const PgcCluster *c;
+	const PgcNode *n;
+	char *path;    /* normalised, malloc'd */
+	size_t order;
+} DirEntry;
+
+/* path_cmp - strcmp with '/' before every other byte, so that the paths
+ * below a directory sort right after it ("/a", "/a/b", "/a-b"). */
+static int path_cmp(const char *a, const char *b)
+{
+	for (; *a && *a == *b; a++, b++)
+		;
+	if (*a == *b)
+		return 0;
+	if (*a == '/' || *b == '\0')
+		return *b == '\0' ? 1 : -1;
+	if (*b == '/' || *a == '\0')
+		return -1 + 2 * (*a != '\0');
+	return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+}
+
+static int dir_entry_cmp(const void *pa, const void *pb)
+{
+	const DirEntry *a = pa, *b = pb;
+	int c = path_cmp(a->path, b->path);
+
+	if (c != 0)
+		return c;
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* path_below - child is parent or lies below it; both normalised. */
+static bool path_below(const char *parent, const char *child)
+{
+	size_t n = strlen(parent);
+
+	if (strcmp(parent, "/") == 0)
+		return child[0] == '/';
+	return strncmp(parent, child, n) == 0 && (child[n] == '\0' || child[n] == '/');
+}
+
+static void report_data_dir(Val *v, const DirEntry *x, const DirEntry *y)
+{
+	const char *ykey;
+
+	if (pos_before(y->n->data_dir.pos, x->n->data_dir.pos)) {
+		const DirEntry *tmp = x;
+
+		x = y;
+		y = tmp;
+	}
+	ykey = kf(v, "clusters.%s.nodes.%s.data_dir", y->c->name, y->n->name);
+	if (strcmp(x->path, y->path) == 0)
+		verr(v, y->n->data_dir.pos, ykey, "give each node its own data directory",
+		     "data directory \"%s\" is already used by clusters.%s.nodes.%s%s", y->n->data_dir.v,
+		     x->c->name, x->n->name, at_line(v, x->n->data_dir.pos));
+	else if (path_below(x->path, y->path))
+		verr(v, y->n->data_dir.pos, ykey, "keep data directories side by side",
+		     "data directory \"%s\" is inside the data directory \"%s\" of clusters.%s.nodes.%s%s",
+		     y->n->data_dir.v, x->n->data_dir.v, x->c->name, x->n->name,
+		     at_line(v, x->n->data_dir.pos));
+	else
+		verr(v, y->n->data_dir.pos, ykey, "keep data directories side by side",
+		     "data directory \"%s\" contains the data directory \"%s\" of clusters.%s.nodes.%s%s",
+		     y->n->data_dir.v, x->n->data_dir.v, x->c->name, x->n->name,
+		     at_line(v, x->n->data_dir.pos));
+}
+
+/*
+ * check_data_dirs - two nodes of one machine on the same data directory, or
+ * one inside the other (component-wise: "/a/b" is inside "/a", "/a/bc" is
+ * not). Sorted so that each directory is compared only with the paths
+ * equal to it or below it, which follow it directly.
+ */
 static void check_data_dirs(Val *v)
 {
-	size_t ci, ni, cj, nj;
+	size_t i, j, n = 0, cap = 0;
+	DirEntry *ds;
 
-	for (ci = 0; ci < v->t->n_clusters; ci++) {
-		const PgcCluster *c = &v->t->clusters[ci];
+	for (i = 0; i < v->t->n_clusters; i++)
+		cap += v->t->clusters[i].n_nodes;
+	ds = calloc(cap + 1, sizeof(DirEntry));
+	if (ds == NULL)
+		abort();
+	for (i = 0; i < v->t->n_clusters; i++) {
+		const PgcCluster *c = &v->t->clusters[i];
 
-		for (ni = 0; ni < c->n_nodes; ni++) {
-			const PgcNode *a = &c->nodes[ni];
-
-			/* Compare with every node that comes after this one. */
-			for (cj = ci; cj < v->t->n_clusters; cj++) {
-				const PgcCluster *d = &v->t->clusters[cj];
-
-				for (nj = cj == ci ? ni + 1 : 0; nj < d->n_nodes; nj++) {
-					const PgcNode *b = &d->nodes[nj], *x = a, *y = b;
-					const PgcCluster *xc = c, *yc = d;
-					const char *ykey;
-
-					if (!a->data_dir.v || !b->data_dir.v || !same_machine(a->host.v, b->host.v))
-						continue;
-					if (pos_before(b->data_dir.pos, a->data_dir.pos)) {
-						x = b, y = a, xc = d, yc = c;
-					}
-					ykey = kf(v, "clusters.%s.nodes.%s.data_dir", yc->name, y->name);
-					if (strcmp(x->data_dir.v, y->data_dir.v) == 0)
-						verr(v, y->data_dir.pos, ykey, "give each node its own data directory",
-						     "data directory \"%s\" is already used by clusters.%s.nodes.%s "
-						     "(line %d)", y->data_dir.v, xc->name, x->name, x->data_dir.pos.line);
-					else if (fs_path_is_inside(x->data_dir.v, y->data_dir.v))
-						verr(v, y->data_dir.pos, ykey, "keep data directories side by side",
-						     "data directory \"%s\" is inside the data directory \"%s\" of "
-						     "clusters.%s.nodes.%s (line %d)", y->data_dir.v, x->data_dir.v,
-						     xc->name, x->name, x->data_dir.pos.line);
-					else if (fs_path_is_inside(y->data_dir.v, x->data_dir.v))
-						verr(v, y->data_dir.pos, ykey, "keep data directories side by side",
-						     "data directory \"%s\" contains the data directory \"%s\" of "
-						     "clusters.%s.nodes.%s (line %d)", y->data_dir.v, x->data_dir.v,
-						     xc->name, x->name, x->data_dir.pos.line);
-				}
-			}
+		for (j = 0; j < c->n_nodes; j++) {
+			if (c->nodes[j].data_dir.v == NULL)
+				continue;
+			ds[n].c = c;
+			ds[n].n = &c->nodes[j];
+			ds[n].path = fs_path_normalize(c->nodes[j].data_dir.v);
+			ds[n].order = n;
+			n++;
 		}
 	}
+	qsort(ds, n, sizeof(DirEntry), dir_entry_cmp);
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n && path_below(ds[i].path, ds[j].path); j++)
+			if (same_machine(node_host(ds[i].n), node_host(ds[j].n)))
+				report_data_dir(v, &ds[i], &ds[j]);
+	for (i = 0; i < n; i++)
+		free(ds[i].path);
+	free(ds);
 }
 
 static void check_repositories(Val *v)
@@ -1561,6 +1715,8 @@ static void check_repositories(Val *v)
 			for (ni = 0; ni < d->n_nodes; ni++) {
 				const PgcNode *n = &d->nodes[ni];
 
+				if (n->data_dir.v == NULL)
+					continue;
 				if (strcmp(repo->v, n->data_dir.v) == 0 || fs_path_is_inside(n->data_dir.v, repo->v))
 					verr(v, repo->pos, rk, "keep backups outside every data directory",
 					     "repository \"%s\" is inside the data directory \"%s\" of "
@@ -1580,7 +1736,7 @@ static void check_repositories(Val *v)
 			if (!d->backup.set || !other->set)
 				continue;
 			if (strcmp(repo->v, other->v) == 0)
-				how = "is also";
+				how = "is already";
 			else if (fs_path_is_inside(other->v, repo->v))
 				how = "is inside";
 			else if (fs_path_is_inside(repo->v, other->v))
@@ -1588,8 +1744,8 @@ static void check_repositories(Val *v)
 			else
 				continue;
 			verr(v, repo->pos, rk, "give each cluster its own repository",
-			     "repository \"%s\" %s the repository of clusters.%s (line %d)", repo->v, how,
-			     d->name, other->pos.line);
+			     "repository \"%s\" %s the repository \"%s\" of clusters.%s%s", repo->v,
+			     how, other->v, d->name, at_line(v, other->pos));
 		}
 	}
 }

@@ -83,10 +83,15 @@ as_pg "$bindir/psql" -X -q -A -t -F "$(printf '\t')" -v ON_ERROR_STOP=1 \
 # postgresql.conf may set them: ask the server which parameters it accepts in
 # a file, by including each with its current value and reading
 # pg_file_settings. chr(92) is a backslash, escaped as the file syntax wants.
+# guc.c marks a few GUC_DISALLOW_IN_FILE, which pg_settings does not show and
+# the probe cannot see (the file is read, then every transaction resets them):
+# they are named here.
+disallowed="'config_file', 'transaction_isolation', 'transaction_read_only', 'transaction_deferrable'"
 as_pg "$bindir/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$tmp" -p "$port" -U postgres -d postgres -c "
 	SELECT name || ' = ''' ||
 	       replace(replace(setting, chr(92), chr(92) || chr(92)), '''', '''''') || ''''
-	  FROM pg_settings WHERE context <> 'internal'" >"$tmp/probe.conf" ||
+	  FROM pg_settings
+	 WHERE context <> 'internal' AND name NOT IN ($disallowed)" >"$tmp/probe.conf" ||
 	die "reading pg_settings failed"
 as_pg cp "$tmp/probe.conf" "$tmp/data/probe.conf"
 echo "include 'probe.conf'" | as_pg tee -a "$tmp/data/postgresql.conf" >/dev/null

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -36,18 +37,19 @@ static int setup(void **state)
 	return 0;
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
 static int teardown(void **state)
 {
-	char *lockfile = fs_path_join(state_dir, LOCK_FILE_NAME), *mid = fs_path_join(tmpdir, "state");
-	int rc = 0;
-
 	(void)state;
-	if (unlink(lockfile) != 0 || rmdir(state_dir) != 0 || rmdir(mid) != 0 || rmdir(tmpdir) != 0)
-		rc = -1;
-	free(lockfile);
-	free(mid);
 	free(state_dir);
-	return rc;
+	return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static double now_ms(void)

@@ -126,6 +126,9 @@ static void test_lookup(void **state)
 	/* Preset values are not settings. */
 	assert_null(pgcatalog_lookup(15, "server_version"));
 	assert_null(pgcatalog_lookup(15, "block_size"));
+	/* Reset by every transaction: postgresql.conf cannot set them. */
+	assert_null(pgcatalog_lookup(15, "transaction_isolation"));
+	assert_null(pgcatalog_lookup(15, "config_file"));
 }
 
 static void test_lookup_case(void **state)
@@ -243,6 +246,13 @@ static void test_memory_units(void **state)
 	ok("track_activity_query_size", "1kB", "1024");
 	ok("wal_buffers", "-1", "-1");
 	ok("autovacuum_work_mem", "-1", "-1");
+	/* Check hooks raise these instead of refusing them. */
+	ok("wal_buffers", "1", "4");
+	ok("wal_buffers", "0", "4");
+	ok("wal_buffers", "64kB", "8");
+	ok("autovacuum_work_mem", "512kB", "1024");
+	ok("autovacuum_work_mem", "0", "1024");
+	ok("autovacuum_work_mem", "64MB", "65536");
 }
 
 /* Rounding: to the next smaller unit, then to the nearest integer, ties to even. */
@@ -418,6 +428,15 @@ static void test_enums(void **state)
 	/* The spelling the server shows, not only lowercase. */
 	ok("ssl_min_protocol_version", "tlsv1.3", "TLSv1.3");
 	ok("ssl_max_protocol_version", "", "");
+	/* wal_compression = on means pglz, and the server shows pglz. */
+	ok("wal_compression", "on", "pglz");
+	ok("wal_compression", "TRUE", "pglz");
+	ok("wal_compression", "no", "off");
+	ok("wal_compression", "lz4", "lz4");
+	/* Hidden message levels. */
+	ok("client_min_messages", "info", "info");
+	ok("trace_recovery_messages", "INFO", "info");
+	ok("log_min_error_statement", "debug", "debug2");
 	bad("wal_level", "fast", "invalid value \"fast\": expected one of minimal, replica, logical");
 	bad("wal_level", "on", "invalid value \"on\": expected one of minimal, replica, logical");
 	bad("wal_level", " replica",
@@ -437,9 +456,36 @@ static void test_strings(void **state)
 	ok("listen_addresses", "  127.0.0.1 ", "  127.0.0.1 ");
 }
 
+/* DateStyle is a string the server rewrites: initdb writes "iso, mdy". */
+static void test_datestyle(void **state)
+{
+	(void)state;
+	ok("DateStyle", "iso, mdy", "ISO, MDY");
+	ok("datestyle", "ISO,MDY", "ISO, MDY");
+	ok("DateStyle", "ISO, MDY", "ISO, MDY");
+	ok("DateStyle", "German", "German, DMY");
+	ok("DateStyle", "german, ymd", "German, YMD");
+	ok("DateStyle", "YMD, German", "German, YMD");
+	ok("DateStyle", "sql", "SQL, MDY");
+	ok("DateStyle", "Postgresql", "Postgres, MDY");
+	ok("DateStyle", "european", "ISO, DMY");
+	ok("DateStyle", "nonEuropean", "ISO, MDY");
+	ok("DateStyle", "sql, default", "SQL, MDY");
+	ok("DateStyle", "", "ISO, MDY");
+	bad("DateStyle", "iso, sql",
+	    "invalid value \"iso, sql\": expected a style (ISO, SQL, Postgres, German) and an "
+	    "order (DMY, MDY, YMD), separated by a comma");
+	bad("DateStyle", "iso mdy",
+	    "invalid value \"iso mdy\": expected a style (ISO, SQL, Postgres, German) and an "
+	    "order (DMY, MDY, YMD), separated by a comma");
+	bad("DateStyle", "iso,",
+	    "invalid value \"iso,\": expected a style (ISO, SQL, Postgres, German) and an "
+	    "order (DMY, MDY, YMD), separated by a comma");
+}
+
 static void test_buffers(void **state)
 {
-	char out[5], err[128];
+	char out[5], out6[6], err[128];
 
 	(void)state;
 	assert_int_equal(pgparam_normalize(param("shared_buffers"), "256MB", out, sizeof out,
@@ -457,8 +503,11 @@ static void test_buffers(void **state)
 	assert_int_equal(pgparam_normalize(param("shared_buffers"), "10", out, sizeof out, err, 9),
 			 -1);
 	assert_string_equal(err, "value 10");
-	assert_int_equal(pgparam_normalize(param("work_mem"), "64MB", out, 6, err, sizeof err), 0);
-	assert_string_equal(out, "65536");
+	/* Exactly enough room: five digits and the terminator. */
+	assert_int_equal(pgparam_normalize(param("work_mem"), "64MB", out6, sizeof out6, err,
+					   sizeof err),
+			 0);
+	assert_string_equal(out6, "65536");
 	assert_int_equal(pgparam_normalize(NULL, "1", out, sizeof out, err, sizeof err), -1);
 	assert_string_equal(err, "no value to check");
 	assert_int_equal(pgparam_normalize(param("work_mem"), NULL, out, sizeof out, err,
@@ -485,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_booleans),
 		cmocka_unit_test(test_enums),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_datestyle),
 		cmocka_unit_test(test_buffers),
 	};
 
