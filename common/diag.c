@@ -121,9 +121,15 @@ void diag_sort(PgcDiagList *list)
 			list->items[j] = list->items[j - 1];
 		list->items[j] = tmp;
 	}
-	/* An alias expands the same node twice; report its problems once. */
+	/* An alias expands the same node twice; report its problems once.
+	 * Equal entries share a position, so only that run is searched. */
 	for (i = 0, out = 0; i < list->n; i++) {
-		if (out > 0 && diag_same(&list->items[out - 1], &list->items[i])) {
+		size_t k = out;
+
+		while (k > 0 && diag_cmp(&list->items[k - 1], &list->items[i]) == 0 &&
+		       !diag_same(&list->items[k - 1], &list->items[i]))
+			k--;
+		if (k > 0 && diag_same(&list->items[k - 1], &list->items[i])) {
 			diag_release(&list->items[i]);
 			continue;
 		}

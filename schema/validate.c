@@ -321,8 +321,8 @@ static void report_cycle(Val *v, PgcCluster *c, const size_t *cyc, size_t len, c
 static void check_cycles(Val *v, PgcCluster *c, const PgcNode *primary)
 {
 	enum { NEW = 0, ON_PATH, DONE };
-	unsigned char *state = calloc(c->n_nodes, 1);
-	size_t *path = calloc(c->n_nodes, sizeof(size_t));
+	unsigned char *state = calloc(c->n_nodes + 1, 1);
+	size_t *path = calloc(c->n_nodes + 1, sizeof(size_t));
 	size_t i, k;
 
 	if (state == NULL || path == NULL)
@@ -1600,15 +1600,13 @@ typedef struct {
  * below a directory sort right after it ("/a", "/a/b", "/a-b"). */
 static int path_cmp(const char *a, const char *b)
 {
-	for (; *a && *a == *b; a++, b++)
+	unsigned ka, kb;
+
+	for (; *a != '\0' && *a == *b; a++, b++)
 		;
-	if (*a == *b)
-		return 0;
-	if (*a == '/' || *b == '\0')
-		return *b == '\0' ? 1 : -1;
-	if (*b == '/' || *a == '\0')
-		return -1 + 2 * (*a != '\0');
-	return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+	ka = *a == '/' ? 1 : *a == '\0' ? 0 : (unsigned)(unsigned char)*a + 1;
+	kb = *b == '/' ? 1 : *b == '\0' ? 0 : (unsigned)(unsigned char)*b + 1;
+	return ka < kb ? -1 : ka > kb;
 }
 
 static int dir_entry_cmp(const void *pa, const void *pb)
