@@ -9,11 +9,14 @@
  * and drains the result for a short grace period; a connection whose result
  * could not be drained is reported as timed out and must be PQfinish()ed.
  *
- * Parallelism: observe probes every node in its own thread (pthreads), each
- * with its own connections and these bounded calls, so a dead or slow node
- * costs at most its own timeouts and never stalls the others. One thread,
- * one PGconn: never share a connection between threads. libpq is built
- * thread-safe on Debian (PQisthreadsafe()).
+ * Parallelism: observe runs one probe per node on a pool of threads
+ * (pthreads), each probe with its own connections and these bounded,
+ * non-blocking calls, so a dead or slow node costs at most its own timeouts
+ * and never stalls the others. This was preferred to one poll loop driving
+ * every node's state machine: a probe is a dozen queries plus pg_controldata,
+ * which read straight through as code, and the pool gives the same bound.
+ * One thread, one PGconn: never share a connection between threads; libpq
+ * is built thread-safe on Debian (PQisthreadsafe()).
  *
  * Notices (NOTICE, WARNING) from the server go to log_debug().
  *
@@ -59,7 +62,7 @@ typedef struct {
  * unix socket in PGC_SOCKET_DIR (apply.h) as the cluster's superuser (peer
  * authentication mapped by the managed pg_hba/pg_ident):
  *   host=/var/run/postgresql port=PORT user=OS_USER dbname=DBNAME
- *   connect_timeout=3 application_name=pgconverge
+ *   connect_timeout=3 application_name=pgconverge client_encoding=UTF8
  * Values are quoted as conninfo requires. dbname NULL means "postgres".
  */
 char *pgsql_conninfo_local(PgcArena *a, int port, const char *os_user, const char *dbname);
@@ -86,8 +89,7 @@ char *pgsql_conninfo_value(PgcArena *a, const char *value);
  * default). Returns the connection, or NULL with libpq's message (first
  * line, trimmed, e.g. "connection to server on socket ... failed: No such
  * file or directory") in err. Nothing is logged: an unreachable node is an
- * observation, not an error. The notice processor is installed and
- * client_encoding is UTF8.
+ * observation, not an error. The notice processor is installed.
  */
 PGconn *pgsql_connect(const char *conninfo, int timeout_s, char *err, size_t errlen);
 
@@ -142,7 +144,7 @@ char *pgsql_quote_literal(PgcArena *a, const char *value);
  */
 bool pgsql_is_keyword(const char *name);
 
-/* pgsql_server_label - "PORT@HOST" of a connection for messages, into buf. */
+/* pgsql_server_label - "HOST:PORT" of a connection for messages (host may be a socket folder), into buf. */
 const char *pgsql_server_label(const PGconn *conn, char *buf, size_t size);
 
 #endif

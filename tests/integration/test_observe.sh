@@ -28,6 +28,11 @@ check() {
 	fi
 }
 
+for tool in jq ss cc pkg-config runuser; do
+	command -v "$tool" >/dev/null || { echo "not ok - \"$tool\" is needed"; exit 1; }
+done
+[ "$(id -u)" = 0 ] || { echo "not ok - runs as root (the fixture starts servers as postgres)"; exit 1; }
+
 tmp=$(mktemp -d /tmp/pgc-observe.XXXXXX)
 chmod 755 "$tmp"
 pid=""
@@ -143,8 +148,9 @@ ALTER SYSTEM SET work_mem = '16MB';
 EOF
 psql -d appdb -c 'CREATE EXTENSION pg_trgm' >/dev/null || { echo "not ok - fixture extension"; exit 1; }
 
-# A streaming replica, cloned from it; its primary_conninfo holds a password
-# (pgconverge itself uses a passfile) to check that observe never shows it.
+# A streaming replica, cloned from it. Its primary_conninfo is in
+# postgresql.auto.conf with a password, as `pg_basebackup -R` leaves it
+# (pgconverge itself uses a passfile), to check that observe never shows it.
 data6="$tmp/pg6"
 install -d -o postgres -g postgres -m 700 "$data6"
 if ! runuser -u postgres -- "$BIN/pg_basebackup" -D "$data6" -h /var/run/postgresql -p "$port" \
@@ -158,9 +164,10 @@ port = $port6
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '/var/run/postgresql'
 shared_buffers = '48MB'
-primary_conninfo = 'host=127.0.0.1 port=$port user=replicator password=repl-secret application_name=pg6'
 primary_slot_name = 'pg2'
 EOF
+echo "primary_conninfo = 'host=127.0.0.1 port=$port user=replicator password=repl-secret application_name=pg6'" \
+	>>"$data6/postgresql.auto.conf"
 touch "$data6/standby.signal"
 chown postgres:postgres "$data6/pgconverge.conf" "$data6/standby.signal"
 if ! runuser -u postgres -- "$BIN/pg_ctl" -D "$data6" -l "$tmp/log/pg6.log" -w -t 60 start \
@@ -281,11 +288,35 @@ check "replica: in recovery, standby.signal" "$n6.reachable == true and $n6.in_r
 check "replica: same system identifier" "$n6.system_identifier == \"$sysid\"" "$out"
 check "replica: upstream parsed from primary_conninfo" "$n6.upstream_host == \"127.0.0.1\" and $n6.upstream_port == $port" "$out"
 check "replica: password redacted in primary_conninfo" \
-	"($n6.primary_conninfo | contains(\"password='********'\")) and ($n6.settings[] | select(.name == \"primary_conninfo\") | .setting == $n6.primary_conninfo)" "$out"
+	"$n6 as \$n | (\$n.primary_conninfo | contains(\"password='********'\")) and ([\$n.settings[] | select(.name == \"primary_conninfo\") | .setting] == [\$n.primary_conninfo])" "$out"
+check "replica: ALTER SYSTEM primary_conninfo redacted" \
+	"$n6 as \$n | [\$n.auto_conf[] | select(.name == \"primary_conninfo\") | .value] == [\$n.primary_conninfo]" "$out"
 check "replica: wal receiver streaming, recent message" \
 	"$n6.wal_receiver_status == \"streaming\" and $n6.wal_receiver_last_msg_age_s >= 0 and $n6.wal_receiver_last_msg_age_s < 60" "$out"
 check "replica: lsns" "$n6.receive_lsn != null and $n6.replay_lsn != null and $n6.current_lsn == null" "$out"
 check "replica: roles and databases are the primary's" "$n6.roles == [] and $n6.databases == []" "$out"
+
+# --- pgsql.c against the live server -----------------------------------------
+ci="host=/var/run/postgresql port=$port user=postgres dbname=postgres"
+# query_is NAME EXPECTED TIMEOUT SQL [PARAM...]: the driver's output, exactly.
+query_is() {
+	local name=$1 expected=$2 got
+	shift 2
+	got=$("$probe" --query "$ci" "$@" 2>&1)
+	if [ "$got" = "$expected" ]; then ok "$name"; else
+		not_ok "$name"
+		printf '#   expected: %s\n#   got:      %s\n' "$expected" "$got" >&2
+	fi
+}
+query_is "parameters are sent as values" $'value 42\nafter ok' 2000 'SELECT $1::int + 1' 41
+query_is "a quote in a parameter is data" $'value it\'s\nafter ok' 2000 'SELECT $1::text' "it's"
+query_is "an error keeps its SQLSTATE" \
+	$'error 22012 timed_out=0 conn_bad=0: division by zero\nafter ok' 2000 'SELECT 1/0'
+start=$(date +%s%N)
+query_is "a slow query is cancelled at its deadline, the connection stays usable" \
+	$'error 57014 timed_out=1 conn_bad=0: query timed out after 300 ms\nafter ok' 300 'SELECT pg_sleep(30)'
+elapsed=$((($(date +%s%N) - start) / 1000000))
+if [ "$elapsed" -lt 3000 ]; then ok "cancel took ${elapsed} ms"; else not_ok "cancel took ${elapsed} ms"; fi
 
 # Only one cluster, and an unknown one.
 if "$probe" "$tmp/topology.yaml" nosuch >/dev/null 2>"$tmp/nosuch.err"; then
@@ -293,6 +324,27 @@ if "$probe" "$tmp/topology.yaml" nosuch >/dev/null 2>"$tmp/nosuch.err"; then
 else
 	grep -q 'cluster "nosuch" is not in the topology' "$tmp/nosuch.err" && ok "unknown cluster is refused" ||
 		not_ok "unknown cluster is refused"
+fi
+
+# --- the same model through the CLI: status --format json --------------------
+cli=${PGC_BIN:-$top/pgconverge}
+if [ -x "$cli" ]; then
+	if "$cli" status -f "$tmp/topology.yaml" --format json --state-dir "$tmp/state" \
+		>"$tmp/status.json" 2>"$tmp/status.err"; then
+		ok "status --format json runs"
+	else
+		not_ok "status --format json runs"
+		cat "$tmp/status.err" >&2
+	fi
+	pick='[.clusters[0].nodes[] | {name, local, dir_state, reachable, system_identifier, fingerprint,
+		roles: [.roles[] | {name, password_matches}], n_settings: (.settings | length)}]'
+	if [ "$(jq -c "$pick" "$out")" = "$(jq -c "$pick" "$tmp/status.json")" ]; then
+		ok "status shows the observed model"
+	else
+		not_ok "status shows the observed model"
+	fi
+else
+	echo "# skipped: no $cli (build it with make)"
 fi
 
 # --- valgrind, once, against the running server -----------------------------

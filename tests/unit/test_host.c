@@ -1,0 +1,124 @@
+/*
+ * tests/unit/test_host.c - reconcile/host.c on this machine: which hosts
+ * are local, and the folder states the probe and initdb rely on.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "reconcile/host.h"
+
+static void test_loopback_is_local(void **state)
+{
+	(void)state;
+	assert_true(host_is_local("127.0.0.1"));
+	assert_true(host_is_local("127.3.2.1"));
+	assert_true(host_is_local("::1"));
+	assert_true(host_is_local("::ffff:127.0.0.1"));
+	assert_true(host_is_local("localhost"));
+	assert_true(host_is_local("LocalHost"));
+}
+
+static void test_own_name_is_local(void **state)
+{
+	char name[256];
+
+	(void)state;
+	assert_int_equal(gethostname(name, sizeof name), 0);
+	assert_true(host_is_local(name));
+}
+
+static void test_others_are_not(void **state)
+{
+	(void)state;
+	/* Documentation addresses (RFC 5737, RFC 3849): never this machine. */
+	assert_false(host_is_local("192.0.2.10"));
+	assert_false(host_is_local("2001:db8::1"));
+	assert_false(host_is_local("128.0.0.1"));
+	assert_false(host_is_local(""));
+	assert_false(host_is_local(NULL));
+	assert_null(host_for("192.0.2.10", "postgres"));
+}
+
+static void test_host_for_local(void **state)
+{
+	PgcHost *h = host_for("127.0.0.1", "root");
+	uid_t uid;
+	gid_t gid;
+
+	(void)state;
+	assert_non_null(h);
+	assert_string_equal(host_os_user(h), "root");
+	assert_int_equal(host_os_ids(h, &uid, &gid), 0);
+	assert_int_equal(uid, 0);
+	assert_int_equal(gid, 0);
+	host_free(h);
+	host_free(NULL);
+}
+
+static void test_unknown_os_user(void **state)
+{
+	PgcHost *h = host_for("localhost", "pgc-no-such-user");
+	char *log;
+
+	(void)state;
+	assert_non_null(h);
+	log_capture_begin();
+	assert_int_equal(host_os_ids(h, NULL, NULL), -1);
+	/* Looked up once: the second call says nothing more. */
+	assert_int_equal(host_os_ids(h, NULL, NULL), -1);
+	log = log_capture_end();
+	assert_string_equal(log, "error: could not find user \"pgc-no-such-user\"\n"
+				 "  hint: create the user, or set os_user to an existing one\n");
+	free(log);
+	host_free(h);
+}
+
+static void test_dir_state(void **state)
+{
+	char dir[] = "/tmp/pgc-host-XXXXXX", path[64], file[80];
+	PgcHost *h = host_for("127.0.0.1", "root");
+	char *log;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(host_dir_state(h, dir), 1);
+	snprintf(path, sizeof path, "%s/sub", dir);
+	assert_int_equal(host_dir_state(h, path), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(host_dir_state(h, dir), 2);
+	snprintf(file, sizeof file, "%s/file", dir);
+	assert_int_equal(host_write_file(h, file, "x\n", 2, 0600, NULL), 0);
+	log_capture_begin();
+	assert_int_equal(host_dir_state(h, file), -1);
+	log = log_capture_end();
+	assert_non_null(strstr(log, "is not a folder"));
+	free(log);
+	unlink(file);
+	rmdir(path);
+	rmdir(dir);
+	host_free(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_loopback_is_local),
+		cmocka_unit_test(test_own_name_is_local),
+		cmocka_unit_test(test_others_are_not),
+		cmocka_unit_test(test_host_for_local),
+		cmocka_unit_test(test_unknown_os_user),
+		cmocka_unit_test(test_dir_state),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
