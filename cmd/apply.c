@@ -6,16 +6,20 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmd/converge.h"
 #include "cmd/exitcodes.h"
 #include "common/lock.h"
 #include "reconcile/apply.h"
+#include "reconcile/journal.h"
+#include "schema/source.h"
 
 const PgcCommandSpec apply_spec = {
 	.usage = "apply [-f FILE | --git REPO [--ref REF] [--path PATH]" USAGE_NEWLINE
 		 " | PLAN.json] [--allow-restart] [--allow-switchover]" USAGE_NEWLINE
-		 "[--cluster NAME] [--state-dir DIR] [--allow-rewind]",
+		 "[--cluster NAME] [--state-dir DIR] [--allow-rewind]" USAGE_NEWLINE
+		 "[--require-signed [--allowed-signers FILE]]",
 	.description =
 		"Plans as 'plan' does, or takes a plan saved with 'plan -o', and carries out its\n"
 		"actions in order while holding the state directory's lock, recording each step\n"
@@ -32,7 +36,15 @@ const PgcCommandSpec apply_spec = {
 		"made from (its digest must match).\n"
 		"\n"
 		"After applying, apply observes again and plans again (up to 5 passes) until\n"
-		"nothing is left but blocked actions: exit 0 means the servers match the file.\n",
+		"nothing is left but blocked actions: exit 0 means the servers match the file.\n"
+		"\n"
+		"With --git, the source (repository, ref, commit, path) goes to the journal and,\n"
+		"after a run that converged or was only held back by policy, to\n"
+		"STATE_DIR/applied.json. A commit that does not descend from the last applied\n"
+		"one (a force-push, a reset branch, a stale ref) is refused: it would roll the\n"
+		"clusters back; --allow-rewind applies it anyway. --require-signed applies only\n"
+		"commits with an ssh signature from the allowed signers file. A plan made with\n"
+		"'plan --offline' is refused: it was not made from the servers.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_ALLOW_REWIND | OPT_CLUSTER | OPT_ALLOW_RESTART |
 		   OPT_ALLOW_SWITCHOVER,
 	.max_args = 1,
@@ -77,7 +89,7 @@ static int apply_one_plan(const PgcOptions *opts, const PgcTopology *t, const Pg
 	PgcApplyResult res = {0};
 
 	if (apply_plan(t, p, &ao, &res) != 0) {
-		log_error("apply stopped: %zu done, %zu failed, %zu skipped (blocked), %zu skipped "
+		log_error("apply finished with failures: %zu done, %zu failed, %zu skipped (blocked), %zu skipped "
 			  "(dependency)",
 			  res.done, res.failed, res.skipped_blocked, res.skipped_dependency);
 		return -1;
@@ -147,6 +159,25 @@ static PgcPlan *read_saved_plan(const char *path)
 	return p;
 }
 
+/*
+ * begin_source - (git sources, issue 4) before any action: refuse a commit
+ * that does not descend from the last applied one, and journal the source.
+ */
+static int begin_source(const PgcOptions *opts)
+{
+	PgcJournal *j;
+	int rc;
+
+	if (source_check_rewind(opts->state_dir, opts->source, opts->allow_rewind) != 0)
+		return -1;
+	j = journal_open(opts->state_dir);
+	if (j == NULL)
+		return -1;
+	rc = journal_source(j, opts->source);
+	journal_close(j);
+	return rc;
+}
+
 int cmd_apply(const PgcOptions *opts)
 {
 	PgcTopology *t = NULL;
@@ -157,6 +188,14 @@ int cmd_apply(const PgcOptions *opts)
 
 	if (opts->n_args == 1 && (saved = read_saved_plan(opts->args[0])) == NULL)
 		return EXIT_ERROR;
+	if (saved != NULL && saved->offline) {
+		cmd_error("run 'pgconverge plan -o PLAN.json' without --offline on a host that reaches "
+			  "the servers",
+			  "plan \"%s\" was made with --offline, not from the servers: it cannot be applied",
+			  opts->args[0]);
+		plan_free(saved);
+		return EXIT_ERROR;
+	}
 	t = converge_load(opts);
 	if (t == NULL)
 		goto cleanup;
@@ -169,6 +208,8 @@ int cmd_apply(const PgcOptions *opts)
 	default:
 		goto cleanup;
 	}
+	if (begin_source(opts) != 0) /* git source: no rollback (issue 4) */
+		goto cleanup;
 	for (pass = 1; pass <= APPLY_MAX_PASSES; pass++) {
 		obs = converge_observe(opts, t);
 		if (obs == NULL)
@@ -210,6 +251,10 @@ int cmd_apply(const PgcOptions *opts)
 			goto cleanup;
 	}
 	rc = finish(p);
+	/* git source (issue 4): what was applied, for the next rewind check and status. */
+	if ((rc == EXIT_OK || rc == EXIT_BLOCKED) &&
+	    source_applied_write(opts->state_dir, opts->source, time(NULL), rc == EXIT_OK) != 0)
+		rc = EXIT_ERROR;
 cleanup:
 	lock_release(&lock);
 	plan_free(p);

@@ -196,3 +196,29 @@ int journal_end(PgcJournal *j, const PgcAction *a, PgcJournalOutcome outcome, do
 	json_decref(o);
 	return rc;
 }
+
+int journal_source(PgcJournal *j, const PgcSource *src)
+{
+	json_t *o = json_object();
+	char ts[96];
+	int rc;
+
+	iso_now(ts, sizeof(ts));
+	json_object_set_new(o, "ts", json_string(ts));
+	json_object_set_new(o, "run", json_string(j->run));
+	json_object_set_new(o, "event", json_string("source"));
+	json_object_set_new(o, "kind", jstr(src->kind));
+	if (src->repository != NULL)
+		json_object_set_new(o, "repository", jstr(src->repository));
+	if (src->ref != NULL)
+		json_object_set_new(o, "ref", jstr(src->ref));
+	if (src->commit != NULL)
+		json_object_set_new(o, "commit", jstr(src->commit));
+	json_object_set_new(o, "path", jstr(src->path));
+	json_object_set_new(o, "digest", jstr(src->digest));
+	if (src->signer != NULL)
+		json_object_set_new(o, "signer", jstr(src->signer));
+	rc = append_line(j, o);
+	json_decref(o);
+	return rc;
+}

@@ -13,6 +13,8 @@
  *   outcome      end only: ok | failed | skipped
  *   duration_ms  end only
  *   error        end only, when failed or skipped: one line, never a secret
+ * and one "event":"source" line per run (journal_source) with the topology's
+ * source: kind, repository, ref, commit, path, digest (no action fields).
  *
  * Lines are written with one write() on a descriptor opened with O_APPEND,
  * so concurrent writers (there should be none: the state lock) cannot
@@ -22,6 +24,7 @@
 #define PGC_RECONCILE_JOURNAL_H
 
 #include "reconcile/plan.h"
+#include "schema/source.h"
 
 typedef struct PgcJournal PgcJournal;
 
@@ -51,6 +54,14 @@ int journal_start(PgcJournal *j, const PgcAction *a);
  */
 int journal_end(PgcJournal *j, const PgcAction *a, PgcJournalOutcome outcome, double duration_ms,
 		const char *error);
+
+/*
+ * journal_source - a line naming where the desired state of this run comes
+ * from, written before its actions: "event":"source" with kind, path,
+ * digest and, for git, repository, ref, commit (and signer when verified).
+ * 0, or -1 (reported).
+ */
+int journal_source(PgcJournal *j, const PgcSource *src);
 
 /* journal_outcome_name - "ok", "failed", "skipped". */
 const char *journal_outcome_name(PgcJournalOutcome outcome);

@@ -3,9 +3,14 @@
  * hand for test_apply.sh: a primary from initdb to roles, databases and an
  * extension, then a replica cloned through a slot and started.
  *
- *   apply_driver TOPOLOGY STATE_DIR
+ *   apply_driver hand TOPOLOGY STATE_DIR
+ *   apply_driver plan TOPOLOGY STATE_DIR
  *
- * The topology has one cluster "main" with nodes pg1 (primary) and pg2
+ * "hand" applies the plan below, built by hand. "plan" observes the live
+ * state (observe_topology), builds the plan with plan_build(), prints it
+ * (text) on stderr and applies it; it prints "actions=N" first.
+ *
+ * For "hand", the topology has one cluster "main" with nodes pg1 (primary) and pg2
  * (replica), replication user/password and slots, role "app" with a
  * password and database "appdb" owned by it with extension
  * pg_stat_statements. The plan also holds one blocked action (a restart
@@ -17,11 +22,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/arena.h"
 #include "common/diag.h"
 #include "common/log.h"
 #include "reconcile/apply.h"
+#include "reconcile/observe.h"
 #include "reconcile/plan.h"
 #include "schema/topology.h"
 
@@ -56,6 +63,37 @@ static void deps(Builder *b, PgcAction *x, const char *d1, const char *d2, const
 			x->depends_on[x->n_depends_on++] = arena_printf(b->a, "main/%s", all[i]);
 }
 
+/* run_planned - observe, plan_build, apply: the path `pgconverge apply` takes. */
+static int run_planned(const PgcTopology *t, const char *state_dir)
+{
+	PgcObserveOptions oo = {0};
+	PgcPolicy policy = {0};
+	PgcApplyOptions ao = {0};
+	PgcApplyResult res = {0};
+	PgcObserved *obs;
+	PgcPlan *p;
+	int rc = 0;
+
+	obs = observe_topology(t, &oo);
+	if (obs == NULL)
+		return 1;
+	policy.now = time(NULL);
+	p = plan_build(t, obs, &policy);
+	printf("actions=%zu\n", p->n_actions);
+	plan_print_text(stderr, p, false);
+	ao.state_dir = state_dir;
+	ao.action_timeout_s = 300;
+	ao.ready_timeout_s = 60;
+	if (p->n_actions > 0) {
+		rc = apply_plan(t, p, &ao, &res);
+		printf("done=%zu failed=%zu blocked=%zu dependency=%zu\n", res.done, res.failed,
+		       res.skipped_blocked, res.skipped_dependency);
+	}
+	plan_free(p);
+	observe_free(obs);
+	return rc == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	PgcDiagList diags = {0};
@@ -71,15 +109,21 @@ int main(int argc, char **argv)
 	PgcAction *x;
 	int rc;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: apply_driver TOPOLOGY STATE_DIR\n");
+	if (argc != 4 || (strcmp(argv[1], "hand") != 0 && strcmp(argv[1], "plan") != 0)) {
+		fprintf(stderr, "usage: apply_driver hand|plan TOPOLOGY STATE_DIR\n");
 		return 2;
 	}
 	log_set_level(LOG_DEBUG);
-	t = topology_load_file(argv[1], &lopts, &diags);
+	t = topology_load_file(argv[2], &lopts, &diags);
 	if (t == NULL || diag_count(&diags, DIAG_ERROR) > 0) {
 		diag_print(stderr, &diags, false);
 		return 2;
+	}
+	if (strcmp(argv[1], "plan") == 0) {
+		rc = run_planned(t, argv[3]);
+		topology_free(t);
+		diag_free(&diags);
+		return rc;
 	}
 	c = topology_cluster(t, "main");
 	pg1 = c ? cluster_node(c, "pg1") : NULL;
@@ -89,7 +133,9 @@ int main(int argc, char **argv)
 		if (strcmp(c->roles[i].name, "app") == 0)
 			app = &c->roles[i];
 	if (pg1 == NULL || pg2 == NULL || app == NULL) {
-		fprintf(stderr, "apply_driver: the topology needs cluster main, nodes pg1, pg2, role app\n");
+		fprintf(
+		    stderr,
+		    "apply_driver: the topology needs cluster main, nodes pg1, pg2, role app\n");
 		return 2;
 	}
 	b.a = arena_new();
@@ -180,7 +226,7 @@ int main(int argc, char **argv)
 	plan.arena = b.a;
 	plan.actions = b.items;
 	plan.n_actions = b.n;
-	aopts.state_dir = argv[2];
+	aopts.state_dir = argv[3];
 	aopts.action_timeout_s = 300;
 	aopts.ready_timeout_s = 60;
 	rc = apply_plan(t, &plan, &aopts, &res);

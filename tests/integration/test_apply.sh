@@ -42,28 +42,38 @@ stop_server() {
 }
 teardown() {
 	# The replica first: a primary waits for its walsenders on shutdown.
+	stop_server "$tmp/data/fresh2"
+	stop_server "$tmp/data/fresh1"
+	stop_server "$tmp/data/pg3"
 	stop_server "$tmp/data/pg2"
 	stop_server "$tmp/data/pg1"
 	rm -rf "$tmp"
 }
 trap teardown EXIT
 
-# free_port [EXCLUDE] - a loopback TCP port in 20000-32000 nobody listens on.
+# free_port - a loopback TCP port in 20000-32000 nobody listens on.
 free_port() {
 	local p
 	for _ in $(seq 1 200); do
 		p=$((20000 + RANDOM % 12000))
-		[ "$p" = "${1:-}" ] && continue
 		ss -Hltn "sport = :$p" | grep -q . && continue
 		echo "$p"
 		return 0
 	done
 	return 1
 }
-p1=$(free_port) && p2=$(free_port "$p1") || {
-	echo "FAIL no free port in 20000-32000"
+ports=""
+for _ in $(seq 1 20); do
+	p=$(free_port) || break
+	case " $ports " in *" $p "*) continue ;; esac
+	ports="$ports $p"
+	[ "$(echo $ports | wc -w)" -eq 5 ] && break
+done
+read -r p1 p2 p3 p4 p5 <<<"$ports"
+if [ -z "${p5:-}" ]; then
+	echo "FAIL no free ports in 20000-32000"
 	exit 1
-}
+fi
 
 # --- build the driver with the Makefile's flags ------------------------------
 
@@ -113,10 +123,11 @@ clusters:
     settings:
       max_connections: 40
       shared_buffers: 32MB
+      work_mem: 4MB
     hba:
       - {type: host, database: all, user: all, address: 127.0.0.1/32, method: scram-sha-256}
     roles:
-      app: {login: true, password: {env: PGC_TEST_APP_PASSWORD}}
+      app: {login: true, connection_limit: 20, password: {env: PGC_TEST_APP_PASSWORD}}
     databases:
       appdb: {owner: app, extensions: [pg_stat_statements]}
     replication:
@@ -130,7 +141,7 @@ psql2() { runuser -u postgres -- psql -h /var/run/postgresql -p "$p2" -X -At -v 
 
 # --- first run: everything is created -----------------------------------------
 
-"$tmp/apply_driver" "$tmp/topology.yaml" "$tmp/state" >"$tmp/run1.out" 2>"$tmp/run1.err"
+"$tmp/apply_driver" hand "$tmp/topology.yaml" "$tmp/state" >"$tmp/run1.out" 2>"$tmp/run1.err"
 rc=$?
 if [ $rc -eq 0 ] && grep -qx 'done=17 failed=0 blocked=1 dependency=1' "$tmp/run1.out"; then
 	ok "first apply: 17 done, 1 blocked, 1 skipped for its dependency"
@@ -213,7 +224,7 @@ done
 pid1=$(head -n 1 "$tmp/data/pg1/postmaster.pid")
 pid2=$(head -n 1 "$tmp/data/pg2/postmaster.pid")
 cp "$tmp/data/pg1/postgresql.conf" "$tmp/pg1.conf.before"
-"$tmp/apply_driver" "$tmp/topology.yaml" "$tmp/state" >"$tmp/run2.out" 2>"$tmp/run2.err"
+"$tmp/apply_driver" hand "$tmp/topology.yaml" "$tmp/state" >"$tmp/run2.out" 2>"$tmp/run2.err"
 rc=$?
 if [ $rc -eq 0 ] && grep -qx 'done=17 failed=0 blocked=1 dependency=1' "$tmp/run2.out"; then
 	ok "second apply of the same plan: nothing failed"
@@ -238,18 +249,120 @@ out=$(psql1 -d postgres -c "select application_name, state from pg_stat_replicat
 [ "$out" = "pg2|streaming" ] && ok "pg2 still streams after the second apply" ||
 	fail "after the second apply: '$out'"
 
+# --- the planner's view: observe + plan_build agree that nothing is left ------
+
+"$tmp/apply_driver" plan "$tmp/topology.yaml" "$tmp/state" >"$tmp/plan1.out" 2>"$tmp/plan1.err"
+rc=$?
+[ $rc -eq 0 ] && [ "$(head -n 1 "$tmp/plan1.out")" = actions=0 ] &&
+	ok "observe + plan_build after the applied plan: zero actions" ||
+	fail "plan after apply: exit $rc, $(head -n 1 "$tmp/plan1.out"); $(grep -v ' debug: ' "$tmp/plan1.err" | head -n 20)"
+
+# --- a cascaded replica, planned by plan_build and applied ----------------------
+
+sed "s#^      pg2: .*#&\n      pg3: {host: 127.0.0.1, port: $p3, data_dir: data/pg3, replicate_from: pg2}#" \
+	"$tmp/topology.yaml" >"$tmp/topology3.yaml"
+"$tmp/apply_driver" plan "$tmp/topology3.yaml" "$tmp/state" >"$tmp/plan2.out" 2>"$tmp/plan2.err"
+rc=$?
+if [ $rc -eq 0 ] && grep -qx 'done=[1-9][0-9]* failed=0 blocked=0 dependency=0' "$tmp/plan2.out" &&
+	grep -q 'main/pg3/clone' "$tmp/state/journal.jsonl"; then
+	ok "planned apply of pg3: $(head -n 1 "$tmp/plan2.out"), $(sed -n 2p "$tmp/plan2.out")"
+else
+	fail "planned apply of pg3: exit $rc, $(tr '\n' ' ' <"$tmp/plan2.out")"
+	grep -v ' debug: ' "$tmp/plan2.err" | tail -n 30
+fi
+out=$(runuser -u postgres -- psql -h /var/run/postgresql -p "$p2" -X -At \
+	-c "select application_name, state from pg_stat_replication" 2>&1)
+[ "$out" = "pg3|streaming" ] && ok "pg_stat_replication on pg2 shows pg3 streaming (cascade)" ||
+	fail "pg_stat_replication on pg2: '$out'"
+out=$(runuser -u postgres -- psql -h /var/run/postgresql -p "$p2" -X -At \
+	-c "select slot_name, active from pg_replication_slots" 2>&1)
+[ "$out" = "pg3|t" ] && ok "slot pg3 is active on pg2" || fail "slots on pg2: '$out'"
+"$tmp/apply_driver" plan "$tmp/topology3.yaml" "$tmp/state" >"$tmp/plan3.out" 2>"$tmp/plan3.err"
+rc=$?
+[ $rc -eq 0 ] && [ "$(head -n 1 "$tmp/plan3.out")" = actions=0 ] &&
+	ok "plan after the planned apply: zero actions (converged)" ||
+	fail "plan after the planned apply: exit $rc, $(head -n 1 "$tmp/plan3.out"); $(grep -v ' debug: ' "$tmp/plan3.err" | head -n 20)"
+
+# ALTER SYSTEM drift: planned as reset-alter-system + reload, applied, gone.
+psql1 -d postgres -c "ALTER SYSTEM SET work_mem = '8MB'" -c "SELECT pg_reload_conf()" >/dev/null 2>&1
+"$tmp/apply_driver" plan "$tmp/topology3.yaml" "$tmp/state" >"$tmp/plan4.out" 2>"$tmp/plan4.err"
+rc=$?
+sleep 0.5 # pg_reload_conf() signals; the postmaster rereads its files asynchronously
+if [ $rc -eq 0 ] && grep -q 'main/pg1/reset-alter-system:work_mem.*"outcome":"ok"' "$tmp/state/journal.jsonl" &&
+	[ "$(psql1 -d postgres -c 'show work_mem' 2>&1)" = 4MB ] &&
+	! grep -q work_mem "$tmp/data/pg1/postgresql.auto.conf"; then
+	ok "ALTER SYSTEM drift planned, reset and reloaded ($(head -n 1 "$tmp/plan4.out"))"
+else
+	fail "ALTER SYSTEM reset: exit $rc, $(tr '\n' ' ' <"$tmp/plan4.out") work_mem=$(psql1 -d postgres -c 'show work_mem' 2>&1)"
+	grep -v ' debug: ' "$tmp/plan4.err" | tail -n 20
+fi
+"$tmp/apply_driver" plan "$tmp/topology3.yaml" "$tmp/state" >"$tmp/plan5.out" 2>"$tmp/plan5.err"
+[ "$(head -n 1 "$tmp/plan5.out")" = actions=0 ] && ok "after the reset: zero actions" ||
+	fail "after the reset: $(head -n 1 "$tmp/plan5.out"); $(grep -v ' debug: ' "$tmp/plan5.err" | head -n 20)"
+
+# --- a new cluster from nothing, planned and applied as `pgconverge apply` does --
+
+cat >"$tmp/fresh.yaml" <<EOF
+version: 1
+clusters:
+  fresh:
+    primary: fresh1
+    nodes:
+      fresh1: {host: 127.0.0.1, port: $p4, data_dir: data/fresh1}
+      fresh2: {host: 127.0.0.1, port: $p5, data_dir: data/fresh2}
+    settings: {shared_buffers: 16MB}
+    roles:
+      readers: {}
+      reporter: {login: true, member_of: [readers]}
+    replication: {user: streamer, slots: false}
+EOF
+"$tmp/apply_driver" plan "$tmp/fresh.yaml" "$tmp/state-fresh" >"$tmp/fresh1.out" 2>"$tmp/fresh1.err"
+rc=$?
+out=$(runuser -u postgres -- psql -h /var/run/postgresql -p "$p4" -X -At \
+	-c "select application_name, state from pg_stat_replication" 2>&1)
+if [ $rc -eq 0 ] && grep -qx 'done=[1-9][0-9]* failed=0 blocked=0 dependency=0' "$tmp/fresh1.out" &&
+	[ "$out" = "fresh2|streaming" ]; then
+	ok "new cluster from nothing: $(head -n 1 "$tmp/fresh1.out") applied, fresh2 streams"
+	out=$(runuser -u postgres -- psql -h /var/run/postgresql -p "$p4" -X -At -c \
+		"select r.rolname, m.rolname from pg_auth_members a join pg_roles r on r.oid = a.roleid join pg_roles m on m.oid = a.member where m.rolname = 'reporter'" 2>&1)
+	[ "$out" = "readers|reporter" ] && ok "new cluster: reporter was granted readers" ||
+		fail "new cluster memberships: '$out'"
+else
+	fail "new cluster: exit $rc, $(tr '\n' ' ' <"$tmp/fresh1.out"), replication '$out'"
+	grep -v ' debug: ' "$tmp/fresh1.err" | tail -n 30
+fi
+"$tmp/apply_driver" plan "$tmp/fresh.yaml" "$tmp/state-fresh" >"$tmp/fresh2.out" 2>"$tmp/fresh2.err"
+rc=$?
+[ $rc -eq 0 ] && [ "$(head -n 1 "$tmp/fresh2.out")" = actions=0 ] &&
+	ok "new cluster: the next plan has zero actions" ||
+	fail "new cluster replanned: exit $rc, $(head -n 1 "$tmp/fresh2.out"); $(grep -v ' debug: ' "$tmp/fresh2.err" | head -n 20)"
+
 # --- refusals -------------------------------------------------------------------
 
 # A data directory that holds something else is never touched.
 mkdir -p "$tmp/foreign" && echo keep >"$tmp/foreign/file"
 sed "s#data_dir: data/pg2#data_dir: foreign#" "$tmp/topology.yaml" >"$tmp/foreign.yaml"
-"$tmp/apply_driver" "$tmp/foreign.yaml" "$tmp/state2" >"$tmp/run3.out" 2>"$tmp/run3.err"
+"$tmp/apply_driver" hand "$tmp/foreign.yaml" "$tmp/state2" >"$tmp/run3.out" 2>"$tmp/run3.err"
 rc=$?
 if [ $rc -eq 1 ] && grep -q 'refusing to copy into ".*/foreign" for node "main/pg2": the folder is not empty' "$tmp/run3.err" &&
 	[ "$(cat "$tmp/foreign/file")" = keep ]; then
 	ok "clone into a non-empty foreign folder is refused, folder untouched"
 else
 	fail "foreign folder: exit $rc; $(grep -m1 'refusing\|error' "$tmp/run3.err")"
+fi
+
+# A secret that cannot be resolved fails its action (journaled, no value in
+# the message) and skips what depends on it; the rest still runs.
+env -u PGC_TEST_APP_PASSWORD "$tmp/apply_driver" hand "$tmp/topology.yaml" "$tmp/state3" \
+	>"$tmp/run4.out" 2>"$tmp/run4.err"
+rc=$?
+if [ $rc -eq 1 ] && grep -qx 'done=12 failed=1 blocked=1 dependency=5' "$tmp/run4.out" &&
+	grep -q 'error: could not alter role "app" on node "main/pg1": the password of role "app" is not available: environment variable "PGC_TEST_APP_PASSWORD" is not set' "$tmp/run4.err" &&
+	grep -q '"action":"main/pg1/create-role:app".*"outcome":"failed".*"error":"could not alter role' "$tmp/state3/journal.jsonl" &&
+	grep -q '"action":"main/pg1/create-database:appdb".*"outcome":"skipped","duration_ms":0,"error":"\\"main/pg1/create-role:app\\" did not succeed"' "$tmp/state3/journal.jsonl"; then
+	ok "a missing secret fails its action, dependents are skipped, both journaled"
+else
+	fail "missing secret: exit $rc, $(cat "$tmp/run4.out"); $(grep -m1 'error:' "$tmp/run4.err")"
 fi
 
 if [ $fails -ne 0 ]; then

@@ -1,0 +1,346 @@
+/*
+ * reconcile/apply.c - runs a plan's actions in order, journaling each one.
+ *
+ * The order is the planner's; apply only adds two rules: a blocked action
+ * is never run, and an action runs only when every action it depends on
+ * (that is part of this plan) succeeded. Independent actions still run
+ * after a failure, so one broken node does not stop the others converging.
+ * A dependency id that is not in the plan counts as met: the planner left
+ * it out because there was nothing to do.
+ */
+#include "reconcile/apply.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "reconcile/actions.h"
+#include "reconcile/journal.h"
+#include "reconcile/pgsql.h"
+
+/* Program output kept in an error message: its last lines. */
+#define OUTPUT_TAIL_LINES 20
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void keep_error(PgcApplyCtx *ctx, const char *fmt, va_list ap)
+{
+	char *nl;
+
+	if (ctx->error[0] != '\0')
+		return;
+	vsnprintf(ctx->error, sizeof(ctx->error), fmt, ap);
+	nl = strchr(ctx->error, '\n');
+	if (nl != NULL)
+		*nl = '\0';
+}
+
+int apply_fail(PgcApplyCtx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_ERROR, fmt, ap);
+	va_end(ap);
+	va_start(ap, fmt);
+	keep_error(ctx, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int apply_note(PgcApplyCtx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	keep_error(ctx, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+const char *apply_node_label(PgcApplyCtx *ctx, const PgcNode *n)
+{
+	return arena_printf(ctx->arena, "%s/%s", ctx->c->name, n ? n->name : "-");
+}
+
+const char *apply_parent_dir(PgcArena *arena, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return ".";
+	if (slash == path)
+		return "/";
+	return arena_strndup(arena, path, (size_t)(slash - path));
+}
+
+const char **apply_payload_argv(PgcApplyCtx *ctx, const char *program, bool *bad)
+{
+	const PgcPayload *pl = &ctx->a->payload;
+	const char *expected = arena_printf(ctx->arena, "%s/%s", ctx->c->bin_dir.v, program);
+	const char **argv;
+
+	*bad = false;
+	if (pl->params == NULL || pl->n_params == 0)
+		return NULL;
+	/* A saved plan is data from a file: it runs bin_dir's program, nothing else. */
+	if (pl->params[0] == NULL || strcmp(pl->params[0], expected) != 0) {
+		*bad = true;
+		apply_fail(ctx, "refusing action \"%s\": it runs \"%s\", expected \"%s\"",
+			   ctx->a->id, pl->params[0] ? pl->params[0] : "", expected);
+		return NULL;
+	}
+	argv = arena_calloc(ctx->arena, pl->n_params + 1, sizeof(char *));
+	for (size_t i = 0; i < pl->n_params; i++)
+		argv[i] = pl->params[i];
+	return argv;
+}
+
+int apply_need_host(PgcApplyCtx *ctx)
+{
+	if (ctx->n == NULL)
+		return apply_fail(ctx, "action \"%s\" names no node", ctx->a->id);
+	if (ctx->host == NULL)
+		return apply_fail(
+		    ctx,
+		    "cannot run \"%s\": node \"%s\" is on host \"%s\", not on this machine\n"
+		    "hint: run pgconverge on that host",
+		    ctx->a->id, apply_node_label(ctx, ctx->n), ctx->n->host.v);
+	return 0;
+}
+
+/* output_tail - the last lines of a program's output, trimmed. */
+static const char *output_tail(const PgcProcResult *res)
+{
+	const char *out = res->output ? res->output : "";
+	size_t len = res->output_len;
+	int lines = 0;
+
+	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == ' ' || out[len - 1] == '\r'))
+		len--;
+	if (len == 0)
+		return NULL;
+	for (size_t i = len; i > 0; i--) {
+		if (out[i - 1] == '\n' && ++lines == OUTPUT_TAIL_LINES)
+			return out + i;
+	}
+	return out;
+}
+
+void apply_program_failed(const char *what, const char *program, const PgcProcResult *res,
+			  char *err, size_t errlen)
+{
+	const char *base = strrchr(program, '/') ? strrchr(program, '/') + 1 : program;
+	const char *tail = output_tail(res);
+	char status[96];
+	size_t tail_len = 0;
+
+	proc_status_text(res, status, sizeof(status));
+	if (tail != NULL) {
+		tail_len = res->output_len - (size_t)(tail - res->output);
+		while (tail_len > 0 && (tail[tail_len - 1] == '\n' || tail[tail_len - 1] == ' ' ||
+					tail[tail_len - 1] == '\r'))
+			tail_len--;
+		log_error("%s: %s %s\n%.*s", what, base, status, (int)tail_len, tail);
+	} else {
+		log_error("%s: %s %s", what, base, status);
+	}
+	if (err != NULL)
+		snprintf(err, errlen, "%s: %s %s", what, base, status);
+}
+
+PGconn *apply_connect(PgcApplyCtx *ctx, const PgcNode *n, const char *dbname)
+{
+	const char *user = ctx->c->os_user.v;
+	char *conninfo;
+	char err[512];
+	PGconn *conn;
+
+	if (host_is_local(n->host.v))
+		conninfo = pgsql_conninfo_local(ctx->arena, (int)n->port.v, user, dbname);
+	else
+		conninfo = pgsql_conninfo_tcp(ctx->arena, n->host.v, (int)n->port.v, user, dbname);
+	conn = pgsql_connect(conninfo, 0, err, sizeof(err));
+	if (conn == NULL)
+		apply_fail(ctx, "could not connect to node \"%s\"%s%s%s: %s",
+			   apply_node_label(ctx, n), dbname ? " (database \"" : "",
+			   dbname ? dbname : "", dbname ? "\")" : "", err);
+	return conn;
+}
+
+static int run_action(PgcApplyCtx *ctx)
+{
+	switch (ctx->a->kind) {
+	case ACT_INITDB:
+		return initdb_run(ctx);
+	case ACT_CLONE:
+		return replication_clone(ctx);
+	case ACT_WRITE_CONFIG:
+		return config_write(ctx);
+	case ACT_WRITE_HBA:
+		return config_write_hba(ctx);
+	case ACT_WRITE_PASSFILE:
+		return config_write_passfile(ctx);
+	case ACT_RESET_AUTO_CONF:
+		return config_reset_auto_conf(ctx);
+	case ACT_START:
+		return pgctl_action_start(ctx);
+	case ACT_RELOAD:
+		return config_reload(ctx);
+	case ACT_RESTART:
+		return pgctl_action_restart(ctx);
+	case ACT_CREATE_SLOT:
+		return replication_create_slot(ctx);
+	case ACT_CREATE_ROLE:
+		return sql_create_role(ctx);
+	case ACT_ALTER_ROLE:
+		return sql_alter_role(ctx);
+	case ACT_GRANT_ROLE:
+		return sql_grant_role(ctx);
+	case ACT_CREATE_DATABASE:
+		return sql_create_database(ctx);
+	case ACT_ALTER_DATABASE:
+		return sql_alter_database(ctx);
+	case ACT_CREATE_EXTENSION:
+		return sql_create_extension(ctx);
+	}
+	return apply_fail(ctx, "action \"%s\" has an unknown kind %d", ctx->a->id,
+			  (int)ctx->a->kind);
+}
+
+/* unmet_dependency - the id of a dependency of action i that did not succeed, or NULL. */
+static const char *unmet_dependency(const PgcPlan *p, const bool *succeeded, size_t i)
+{
+	const PgcAction *a = &p->actions[i];
+
+	for (size_t d = 0; d < a->n_depends_on; d++) {
+		for (size_t j = 0; j < p->n_actions; j++) {
+			if (strcmp(p->actions[j].id, a->depends_on[d]) != 0)
+				continue;
+			/* A dependency placed after its dependent cannot have run yet. */
+			if (j >= i || !succeeded[j])
+				return a->depends_on[d];
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* execute - one action with its context; returns its outcome. */
+static int execute(const PgcTopology *t, const PgcAction *a, const PgcApplyOptions *opts,
+		   PgcApplyCtx *ctx)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->t = t;
+	ctx->a = a;
+	ctx->arena = arena_new();
+	ctx->action_timeout_s =
+	    opts->action_timeout_s > 0 ? opts->action_timeout_s : APPLY_DEFAULT_ACTION_TIMEOUT_S;
+	ctx->ready_timeout_s =
+	    opts->ready_timeout_s > 0 ? opts->ready_timeout_s : APPLY_DEFAULT_READY_TIMEOUT_S;
+	ctx->c = a->cluster ? topology_cluster(t, a->cluster) : NULL;
+	if (ctx->c == NULL)
+		return apply_fail(ctx, "cannot run \"%s\": cluster \"%s\" is not in the topology",
+				  a->id, a->cluster ? a->cluster : "");
+	if (a->node != NULL) {
+		ctx->n = cluster_node(ctx->c, a->node);
+		if (ctx->n == NULL)
+			return apply_fail(ctx,
+					  "cannot run \"%s\": node \"%s\" is not in cluster \"%s\"",
+					  a->id, a->node, ctx->c->name);
+		ctx->host = host_for(ctx->n->host.v, ctx->c->os_user.v);
+	}
+	return run_action(ctx);
+}
+
+int apply_plan(const PgcTopology *t, const PgcPlan *p, const PgcApplyOptions *opts,
+	       PgcApplyResult *res)
+{
+	PgcJournal *journal;
+	bool *succeeded;
+	int rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (opts == NULL || opts->state_dir == NULL) {
+		log_error("cannot apply the plan: no state folder given for the journal");
+		return -1;
+	}
+	journal = journal_open(opts->state_dir);
+	if (journal == NULL)
+		return -1;
+	succeeded = calloc(p->n_actions ? p->n_actions : 1, sizeof(bool));
+	if (succeeded == NULL)
+		abort();
+
+	for (size_t i = 0; i < p->n_actions; i++) {
+		const PgcAction *a = &p->actions[i];
+		const char *dep;
+		PgcApplyCtx ctx;
+		double start;
+		int arc;
+
+		if (a->blocked) {
+			log_info("skipped \"%s\": blocked: %s", a->id,
+				 a->blocked_reason ? a->blocked_reason : "by policy");
+			res->skipped_blocked++;
+			if (journal_end(journal, a, JOURNAL_SKIPPED, 0,
+					a->blocked_reason ? a->blocked_reason
+							  : "blocked by policy") != 0)
+				goto journal_broken;
+			continue;
+		}
+		dep = unmet_dependency(p, succeeded, i);
+		if (dep != NULL) {
+			char why[512];
+
+			snprintf(why, sizeof(why), "\"%s\" did not succeed", dep);
+			log_warn("skipped \"%s\": %s", a->id, why);
+			res->skipped_dependency++;
+			if (journal_end(journal, a, JOURNAL_SKIPPED, 0, why) != 0)
+				goto journal_broken;
+			continue;
+		}
+
+		if (journal_start(journal, a) != 0)
+			goto journal_broken;
+		log_info("%s: %s", a->id, a->reason ? a->reason : plan_action_name(a->kind));
+		start = now_ms();
+		arc = execute(t, a, opts, &ctx);
+		if (arc == 0) {
+			succeeded[i] = true;
+			res->done++;
+			log_info("%s: %s (%.0f ms)", a->id,
+				 ctx.nothing_to_do ? "already done" : "done", now_ms() - start);
+		} else {
+			res->failed++;
+			rc = -1;
+			if (ctx.error[0] == '\0')
+				snprintf(ctx.error, sizeof(ctx.error), "failed: see the log");
+		}
+		arc = journal_end(journal, a, arc == 0 ? JOURNAL_OK : JOURNAL_FAILED,
+				  now_ms() - start, arc == 0 ? NULL : ctx.error);
+		host_free(ctx.host);
+		arena_free(ctx.arena);
+		if (arc != 0)
+			goto journal_broken;
+	}
+	goto cleanup;
+
+journal_broken:
+	log_error("stopped applying the plan: the journal \"%s\" cannot be written",
+		  journal_path(journal));
+	rc = -1;
+cleanup:
+	free(succeeded);
+	journal_close(journal);
+	return rc;
+}

@@ -1,0 +1,412 @@
+/*
+ * reconcile/config.c - files pgconverge manages in a data directory
+ * (the include file, pg_hba.conf, pg_ident.conf's map, the replication
+ * passfile), ALTER SYSTEM drift, reloads, and secrets.
+ *
+ * Files go through host_write_file(), which writes atomically and leaves a
+ * file alone when its content, mode and owner are already right: that is
+ * the "check first" of these actions.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "reconcile/actions.h"
+#include "reconcile/pgctl.h"
+#include "reconcile/pgsql.h"
+
+#define SECRET_FILE_MAX 65536
+
+/* ---- secrets ------------------------------------------------------------ */
+
+static char *read_secret_file(const char *path, const char *what, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, saved;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		saved = errno;
+		snprintf(err, errlen, "could not read the %s from file \"%s\": %s", what, path,
+			 strerror(saved));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "could not read the %s: \"%s\" is not a regular file", what,
+			 path);
+		goto fail;
+	}
+	if ((st.st_mode & 077) != 0) {
+		snprintf(err, errlen,
+			 "refusing the %s from file \"%s\": it is accessible by group or others "
+			 "(mode %04o)\nhint: chmod 600 \"%s\"",
+			 what, path, (unsigned)(st.st_mode & 07777), path);
+		goto fail;
+	}
+	buf = malloc(SECRET_FILE_MAX + 1);
+	if (buf == NULL)
+		abort();
+	for (;;) {
+		ssize_t n = read(fd, buf + len, SECRET_FILE_MAX - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			saved = errno;
+			snprintf(err, errlen, "could not read the %s from file \"%s\": %s", what,
+				 path, strerror(saved));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == SECRET_FILE_MAX) {
+			snprintf(err, errlen,
+				 "refusing the %s from file \"%s\": larger than %d bytes", what,
+				 path, SECRET_FILE_MAX);
+			goto fail;
+		}
+	}
+	close(fd);
+	buf[len] = '\0';
+	/* Files written by editors or `echo` end with a newline that is not part of the secret. */
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	if (len > 0 && buf[len - 1] == '\r')
+		buf[--len] = '\0';
+	return buf;
+fail:
+	close(fd);
+	apply_secret_free(buf);
+	return NULL;
+}
+
+char *apply_secret_resolve(const PgcSecret *s, const char *what, char *err, size_t errlen)
+{
+	char *value = NULL;
+
+	if (s == NULL || s->kind == SECRET_NONE || s->ref == NULL) {
+		snprintf(err, errlen, "no %s is declared", what);
+		return NULL;
+	}
+	if (s->kind == SECRET_ENV) {
+		const char *v = getenv(s->ref);
+
+		if (v == NULL || *v == '\0') {
+			snprintf(err, errlen,
+				 "the %s is not available: environment variable \"%s\" is %s\n"
+				 "hint: export %s before running pgconverge",
+				 what, s->ref, v == NULL ? "not set" : "empty", s->ref);
+			return NULL;
+		}
+		value = strdup(v);
+		if (value == NULL)
+			abort();
+		return value;
+	}
+	value = read_secret_file(s->ref, what, err, errlen);
+	if (value != NULL && value[0] == '\0') {
+		snprintf(err, errlen, "the %s is empty: file \"%s\"", what, s->ref);
+		apply_secret_free(value);
+		return NULL;
+	}
+	return value;
+}
+
+void apply_secret_free(char *secret)
+{
+	if (secret == NULL)
+		return;
+	explicit_bzero(secret, strlen(secret));
+	free(secret);
+}
+
+/* ---- pg_ident.conf ------------------------------------------------------ */
+
+int config_write_ident(PgcApplyCtx *ctx, const char *content)
+{
+	const char *path = arena_printf(ctx->arena, "%s/pg_ident.conf", ctx->n->data_dir.v);
+	bool changed = false;
+
+	if (content == NULL)
+		content = plan_ident_conf(ctx->arena, ctx->c);
+	if (host_write_file(ctx->host, path, content, strlen(content), 0600, &changed) != 0)
+		return apply_note(ctx, "could not write \"%s\"", path);
+	if (changed) {
+		ctx->nothing_to_do = false;
+		log_info("wrote \"%s\"", path);
+	}
+	return 0;
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+/* write_payload - payload.content into payload.path (default: data_dir/default_name). */
+static int write_payload(PgcApplyCtx *ctx, const char *default_name)
+{
+	const PgcPayload *pl = &ctx->a->payload;
+	const char *path;
+	bool changed = false;
+
+	if (apply_need_host(ctx) != 0)
+		return -1;
+	if (pl->content == NULL)
+		return apply_fail(ctx, "action \"%s\" carries no file content", ctx->a->id);
+	path = pl->path ? pl->path
+			: arena_printf(ctx->arena, "%s/%s", ctx->n->data_dir.v, default_name);
+	if (host_write_file(ctx->host, path, pl->content, strlen(pl->content), 0600, &changed) != 0)
+		return apply_note(ctx, "could not write \"%s\"", path);
+	ctx->nothing_to_do = !changed;
+	if (changed)
+		log_info("wrote \"%s\"", path);
+	return 0;
+}
+
+int config_write(PgcApplyCtx *ctx)
+{
+	bool nothing;
+
+	if (write_payload(ctx, PGC_MANAGED_CONF) != 0)
+		return -1;
+	/* After the file: the include line makes it required at server start. */
+	nothing = ctx->nothing_to_do;
+	if (initdb_ensure_include(ctx) != 0)
+		return -1;
+	ctx->nothing_to_do = nothing && ctx->nothing_to_do;
+	return 0;
+}
+
+int config_write_hba(PgcApplyCtx *ctx)
+{
+	bool nothing;
+
+	if (write_payload(ctx, "pg_hba.conf") != 0)
+		return -1;
+	/* The first hba line maps to pgconverge's ident map: keep them together. */
+	nothing = ctx->nothing_to_do;
+	if (config_write_ident(ctx, ctx->a->payload.ident) != 0)
+		return -1;
+	ctx->nothing_to_do = nothing && ctx->nothing_to_do;
+	return 0;
+}
+
+const char *config_passfile_escape(PgcArena *arena, const char *field)
+{
+	size_t n = 0;
+	char *out, *p;
+
+	for (const char *s = field; *s != '\0'; s++)
+		n += (*s == ':' || *s == '\\') ? 2 : 1;
+	out = p = arena_alloc(arena, n + 1);
+	for (const char *s = field; *s != '\0'; s++) {
+		if (*s == ':' || *s == '\\')
+			*p++ = '\\';
+		*p++ = *s;
+	}
+	*p = '\0';
+	return out;
+}
+
+/*
+ * passfile_line - "HOST:PORT:*:USER:PASSWORD\n" (host and port "*" when
+ * NULL), fields escaped, malloc'd: it holds the secret, so the caller
+ * wipes it with apply_secret_free().
+ */
+static char *passfile_line(PgcArena *a, const char *host, const char *port, const char *user,
+			   const char *password)
+{
+	const char *head =
+	    arena_printf(a, "%s:%s:*:%s:", host ? config_passfile_escape(a, host) : "*",
+			 port ? port : "*", config_passfile_escape(a, user));
+	size_t n = strlen(head) + 2 * strlen(password) + 2;
+	char *out = malloc(n), *p;
+
+	if (out == NULL)
+		abort();
+	p = stpcpy(out, head);
+	for (const char *s = password; *s != '\0'; s++) {
+		if (*s == ':' || *s == '\\')
+			*p++ = '\\';
+		*p++ = *s;
+	}
+	*p++ = '\n';
+	*p = '\0';
+	return out;
+}
+
+char *config_passfile_text(PgcApplyCtx *ctx, const PgcNode *upstream, const char *user,
+			   const char *password)
+{
+	return passfile_line(ctx->arena, upstream ? upstream->host.v : NULL,
+			     upstream ? arena_printf(ctx->arena, "%lld", upstream->port.v) : NULL,
+			     user, password);
+}
+
+int config_write_passfile(PgcApplyCtx *ctx)
+{
+	const PgcPayload *pl = &ctx->a->payload;
+	const PgcSecret *secret =
+	    pl->secret.kind != SECRET_NONE ? &pl->secret : &ctx->c->replication.password;
+	const char *user = pl->target ? pl->target : ctx->c->replication.user.v;
+	const PgcNode *up;
+	const char *path;
+	char err[512], *pw, *line;
+	bool changed = false;
+	int rc;
+
+	if (apply_need_host(ctx) != 0)
+		return -1;
+	up = pl->upstream ? cluster_node(ctx->c, pl->upstream) : cluster_upstream(ctx->c, ctx->n);
+	if (pl->upstream != NULL && up == NULL)
+		return apply_fail(ctx,
+				  "cannot write the passfile of node \"%s\": upstream \"%s\" is "
+				  "not in the cluster",
+				  apply_node_label(ctx, ctx->n), pl->upstream);
+	pw = apply_secret_resolve(secret, "replication password", err, sizeof(err));
+	if (pw == NULL)
+		return apply_fail(ctx, "cannot write the passfile of node \"%s\": %s",
+				  apply_node_label(ctx, ctx->n), err);
+	path = pl->path ? pl->path
+			: arena_printf(ctx->arena, "%s/%s", ctx->n->data_dir.v, PGC_PASSFILE);
+	line = config_passfile_text(ctx, up, user, pw);
+	apply_secret_free(pw);
+	rc = host_write_file(ctx->host, path, line, strlen(line), 0600, &changed);
+	apply_secret_free(line);
+	if (rc != 0)
+		return apply_note(ctx, "could not write \"%s\"", path);
+	ctx->nothing_to_do = !changed;
+	if (changed)
+		log_info("wrote the replication passfile \"%s\"", path);
+	return 0;
+}
+
+/* ---- SQL: ALTER SYSTEM RESET, reload ------------------------------------ */
+
+int config_reset_auto_conf(PgcApplyCtx *ctx)
+{
+	const PgcPayload *pl = &ctx->a->payload;
+	const char *params[1] = {pl->target};
+	const char *sql;
+	PGresult *r = NULL;
+	PgcPgError e;
+	PGconn *conn;
+	int rc = -1;
+
+	if (ctx->n == NULL)
+		return apply_fail(ctx, "action \"%s\" names no node", ctx->a->id);
+	if (pl->sql == NULL && pl->target == NULL)
+		return apply_fail(ctx, "action \"%s\" names no parameter", ctx->a->id);
+	sql = pl->sql ? pl->sql
+		      : arena_printf(ctx->arena, "ALTER SYSTEM RESET %s",
+				     pgsql_quote_ident(ctx->arena, pl->target));
+	conn = apply_connect(ctx, ctx->n, NULL);
+	if (conn == NULL)
+		return -1;
+	if (pl->target != NULL) {
+		/* ALTER SYSTEM writes lowercase names into postgresql.auto.conf. */
+		if (pgsql_query(conn,
+				"SELECT 1 FROM pg_catalog.pg_file_settings WHERE name = lower($1) "
+				"AND sourcefile LIKE '%/postgresql.auto.conf'",
+				1, params, 0, &r, &e) != 0) {
+			apply_fail(
+			    ctx, "could not read pg_file_settings on node \"%s\": %s (SQLSTATE %s)",
+			    apply_node_label(ctx, ctx->n), e.message, e.sqlstate);
+			goto cleanup;
+		}
+		ctx->nothing_to_do = PQntuples(r) == 0;
+		PQclear(r);
+		if (ctx->nothing_to_do) {
+			rc = 0;
+			goto cleanup;
+		}
+	}
+	if (pgsql_query(conn, sql, 0, NULL, ctx->action_timeout_s * 1000, NULL, &e) != 0) {
+		apply_fail(ctx, "could not reset parameter \"%s\" on node \"%s\": %s (SQLSTATE %s)",
+			   pl->target ? pl->target : "?", apply_node_label(ctx, ctx->n), e.message,
+			   e.sqlstate);
+		goto cleanup;
+	}
+	log_info("removed \"%s\" from postgresql.auto.conf on node \"%s\"",
+		 pl->target ? pl->target : "?", apply_node_label(ctx, ctx->n));
+	rc = 0;
+cleanup:
+	PQfinish(conn);
+	return rc;
+}
+
+/*
+ * warn_config_errors - lines the server refuses in its configuration files
+ * (it keeps the previous values for them); reported as warnings, since the
+ * reload itself happened. A changed restart-only parameter is not an error.
+ */
+static void warn_config_errors(PgcApplyCtx *ctx, PGconn *conn)
+{
+	static const char *const checks[] = {
+	    "SELECT sourcefile || ':' || sourceline || ': ' || error FROM pg_catalog.pg_file_settings "
+	    "WHERE error IS NOT NULL AND error <> 'setting could not be applied' ORDER BY 1",
+	    "SELECT 'pg_hba.conf:' || line_number || ': ' || error FROM pg_catalog.pg_hba_file_rules "
+	    "WHERE error IS NOT NULL ORDER BY line_number",
+	};
+
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		PGresult *r = NULL;
+		PgcPgError e;
+
+		if (pgsql_query(conn, checks[i], 0, NULL, 0, &r, &e) != 0) {
+			log_debug("could not check the configuration of node \"%s\": %s",
+				  apply_node_label(ctx, ctx->n), e.message);
+			continue;
+		}
+		for (int row = 0; row < PQntuples(r); row++)
+			log_warn("node \"%s\" ignores a configuration line: %s",
+				 apply_node_label(ctx, ctx->n), PQgetvalue(r, row, 0));
+		PQclear(r);
+	}
+}
+
+int config_reload(PgcApplyCtx *ctx)
+{
+	const PgcNode *n = ctx->n;
+	char err[512];
+	const char *conninfo;
+	PgcPgError e;
+	PGconn *conn;
+	int rc = -1;
+
+	if (n == NULL)
+		return apply_fail(ctx, "action \"%s\" names no node", ctx->a->id);
+	conninfo = host_is_local(n->host.v)
+		       ? pgsql_conninfo_local(ctx->arena, (int)n->port.v, ctx->c->os_user.v, NULL)
+		       : pgsql_conninfo_tcp(ctx->arena, n->host.v, (int)n->port.v,
+					    ctx->c->os_user.v, NULL);
+	conn = pgsql_connect(conninfo, 0, err, sizeof(err));
+	if (conn == NULL) {
+		/* No SQL (e.g. pg_hba.conf locked pgconverge out): a signal still works locally. */
+		if (ctx->host == NULL)
+			return apply_fail(ctx, "could not reload node \"%s\": %s",
+					  apply_node_label(ctx, n), err);
+		log_info("reloading node \"%s\" with pg_ctl: cannot connect: %s",
+			 apply_node_label(ctx, n), err);
+		if (pgctl_reload(ctx->host, ctx->c, n, ctx->action_timeout_s) != 0)
+			return apply_note(ctx, "could not reload node \"%s\"",
+					  apply_node_label(ctx, n));
+		return 0;
+	}
+	if (pgsql_query(conn, "SELECT pg_catalog.pg_reload_conf()", 0, NULL, 0, NULL, &e) != 0) {
+		apply_fail(ctx, "could not reload node \"%s\": %s (SQLSTATE %s)",
+			   apply_node_label(ctx, n), e.message, e.sqlstate);
+		goto cleanup;
+	}
+	warn_config_errors(ctx, conn);
+	rc = 0;
+cleanup:
+	PQfinish(conn);
+	return rc;
+}

@@ -1,0 +1,373 @@
+/*
+ * tests/unit/test_apply.c - the executor without servers: the password
+ * placeholder, the include-line test, passfile escaping, secrets, the
+ * journal, and apply_plan()'s skip rules (blocked, failed dependency,
+ * node on another host).
+ */
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "common/arena.h"
+#include "common/diag.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "reconcile/actions.h"
+#include "reconcile/apply.h"
+#include "reconcile/journal.h"
+
+static char tmpdir[] = "/tmp/pgc-apply-XXXXXX";
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- password placeholder ---------------------------------------------- */
+
+static void test_password_statement(void **state)
+{
+	PgcArena *a = arena_new();
+
+	(void)state;
+	assert_string_equal(
+	    sql_password_statement(a, "CREATE ROLE app WITH LOGIN PASSWORD $1", "'v'"),
+	    "CREATE ROLE app WITH LOGIN PASSWORD 'v'");
+	/* $1 inside a quoted name or string is not the placeholder. */
+	assert_string_equal(sql_password_statement(a, "ALTER ROLE \"a$1\" PASSWORD $1", "'v'"),
+			    "ALTER ROLE \"a$1\" PASSWORD 'v'");
+	assert_string_equal(sql_password_statement(a, "ALTER ROLE \"a\"\"$1\" PASSWORD $1", "'v'"),
+			    "ALTER ROLE \"a\"\"$1\" PASSWORD 'v'");
+	assert_string_equal(sql_password_statement(a, "COMMENT ON ROLE x IS E'\\'$1' ; $1", "'v'"),
+			    "COMMENT ON ROLE x IS E'\\'$1' ; 'v'");
+	/* None, two, or $10 (another parameter): refused. */
+	assert_null(sql_password_statement(a, "CREATE ROLE app", "'v'"));
+	assert_null(sql_password_statement(a, "CREATE ROLE app PASSWORD $1 $1", "'v'"));
+	assert_null(sql_password_statement(a, "CREATE ROLE app PASSWORD $10", "'v'"));
+	arena_free(a);
+}
+
+/* ---- include line ------------------------------------------------------------ */
+
+static void test_conf_has_include(void **state)
+{
+	(void)state;
+	assert_true(initdb_conf_has_include("a = 1\ninclude 'pgconverge.conf'\n"));
+	assert_true(initdb_conf_has_include("  include = 'pgconverge.conf'  # managed"));
+	assert_true(initdb_conf_has_include("include '/data/pg1/pgconverge.conf'\n"));
+	assert_false(initdb_conf_has_include("#include 'pgconverge.conf'\n"));
+	assert_false(initdb_conf_has_include("include_if_exists 'pgconverge.conf'\n"));
+	assert_false(initdb_conf_has_include("include 'my-pgconverge.conf'\n"));
+	assert_false(initdb_conf_has_include("include 'pgconverge.conf.bak'\n"));
+	assert_false(initdb_conf_has_include(""));
+}
+
+/* ---- passfile ------------------------------------------------------------------ */
+
+static void test_passfile_escape(void **state)
+{
+	PgcArena *a = arena_new();
+
+	(void)state;
+	assert_string_equal(config_passfile_escape(a, "plain"), "plain");
+	assert_string_equal(config_passfile_escape(a, "a:b\\c"), "a\\:b\\\\c");
+	assert_string_equal(config_passfile_escape(a, ""), "");
+	arena_free(a);
+}
+
+/* ---- secrets ------------------------------------------------------------------- */
+
+static void write_file(const char *path, const char *content, mode_t mode)
+{
+	assert_int_equal(
+	    fs_write_atomic(path, content, strlen(content), mode, FS_NO_UID, FS_NO_GID, NULL), 0);
+}
+
+static void test_secret_env(void **state)
+{
+	PgcSecret s = {.kind = SECRET_ENV, .ref = "PGC_UNIT_SECRET", .set = true};
+	char err[512] = "", *v;
+
+	(void)state;
+	unsetenv("PGC_UNIT_SECRET");
+	assert_null(apply_secret_resolve(&s, "password of role \"app\"", err, sizeof(err)));
+	assert_string_equal(err,
+			    "the password of role \"app\" is not available: environment variable "
+			    "\"PGC_UNIT_SECRET\" is not set\n"
+			    "hint: export PGC_UNIT_SECRET before running pgconverge");
+	setenv("PGC_UNIT_SECRET", "", 1);
+	assert_null(apply_secret_resolve(&s, "x", err, sizeof(err)));
+	assert_non_null(strstr(err, "\"PGC_UNIT_SECRET\" is empty"));
+	setenv("PGC_UNIT_SECRET", "s3cret\n", 1);
+	v = apply_secret_resolve(&s, "x", err, sizeof(err));
+	/* A variable is taken as it is: only files lose their final newline. */
+	assert_string_equal(v, "s3cret\n");
+	apply_secret_free(v);
+	unsetenv("PGC_UNIT_SECRET");
+}
+
+static void test_secret_file(void **state)
+{
+	char *path = fs_path_join(tmpdir, "secret");
+	PgcSecret s = {.kind = SECRET_FILE, .ref = path, .set = true};
+	char err[512] = "", *v, *expect;
+
+	(void)state;
+	write_file(path, "pa:ss\n", 0600);
+	v = apply_secret_resolve(&s, "replication password", err, sizeof(err));
+	assert_string_equal(v, "pa:ss");
+	apply_secret_free(v);
+
+	write_file(path, "pa:ss\r\n", 0400);
+	v = apply_secret_resolve(&s, "replication password", err, sizeof(err));
+	assert_string_equal(v, "pa:ss");
+	apply_secret_free(v);
+
+	write_file(path, "pa:ss\n", 0640);
+	assert_null(apply_secret_resolve(&s, "replication password", err, sizeof(err)));
+	assert_true(asprintf(&expect,
+			     "refusing the replication password from file \"%s\": it is accessible "
+			     "by group or others (mode 0640)\nhint: chmod 600 \"%s\"",
+			     path, path) > 0);
+	assert_string_equal(err, expect);
+	free(expect);
+
+	write_file(path, "\n", 0600);
+	assert_null(apply_secret_resolve(&s, "replication password", err, sizeof(err)));
+	assert_non_null(strstr(err, "is empty"));
+
+	unlink(path);
+	assert_null(apply_secret_resolve(&s, "replication password", err, sizeof(err)));
+	assert_non_null(strstr(err, "No such file or directory"));
+
+	s.kind = SECRET_NONE;
+	assert_null(apply_secret_resolve(&s, "replication password", err, sizeof(err)));
+	assert_string_equal(err, "no replication password is declared");
+	free(path);
+}
+
+/* ---- journal ---------------------------------------------------------------------- */
+
+/* read_lines - the journal's lines parsed; count in *n. */
+static json_t **read_lines(const char *path, size_t *n)
+{
+	json_t **out = calloc(64, sizeof(json_t *));
+	char *buf, *line, *save = NULL;
+	size_t len;
+
+	*n = 0;
+	assert_int_equal(fs_read_file(path, &buf, &len, 1 << 20), 0);
+	for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		json_error_t e;
+
+		out[*n] = json_loads(line, 0, &e);
+		assert_non_null(out[*n]);
+		(*n)++;
+	}
+	free(buf);
+	return out;
+}
+
+static const char *jget(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static void free_lines(json_t **l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(l[i]);
+	free(l);
+}
+
+static void test_journal(void **state)
+{
+	char *dir = fs_path_join(tmpdir, "state-journal");
+	char *path = fs_path_join(dir, "journal.jsonl");
+	PgcAction a = {.id = "main/pg1/config",
+		       .kind = ACT_WRITE_CONFIG,
+		       .cluster = "main",
+		       .node = "pg1",
+		       .impact = IMPACT_RELOAD};
+	PgcJournal *j;
+	struct stat st;
+	json_t **l;
+	size_t n;
+
+	(void)state;
+	j = journal_open(dir);
+	assert_non_null(j);
+	assert_string_equal(journal_path(j), path);
+	assert_int_equal(journal_start(j, &a), 0);
+	assert_int_equal(journal_end(j, &a, JOURNAL_FAILED, 12.4, "could not write \"x\"\nhint: y"),
+			 0);
+	journal_close(j);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+
+	l = read_lines(path, &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(jget(l[0], "event"), "start");
+	assert_string_equal(jget(l[0], "action"), "main/pg1/config");
+	assert_string_equal(jget(l[0], "kind"), plan_action_name(ACT_WRITE_CONFIG));
+	assert_string_equal(jget(l[0], "impact"), "reload");
+	assert_null(json_object_get(l[0], "outcome"));
+	assert_string_equal(jget(l[1], "event"), "end");
+	assert_string_equal(jget(l[1], "outcome"), "failed");
+	assert_int_equal(json_integer_value(json_object_get(l[1], "duration_ms")), 12);
+	/* Only the first line of an error is kept. */
+	assert_string_equal(jget(l[1], "error"), "could not write \"x\"");
+	assert_string_equal(jget(l[0], "run"), jget(l[1], "run"));
+	free_lines(l, n);
+	free(path);
+	free(dir);
+}
+
+/* ---- apply_plan: skip rules ---------------------------------------------------------- */
+
+static const char topology_yaml[] =
+    "version: 1\n"
+    "clusters:\n"
+    "  main:\n"
+    "    primary: pg1\n"
+    "    nodes:\n"
+    "      pg1: {host: 127.0.0.1, port: 25999, data_dir: /nonexistent/pg1}\n"
+    "      far: {host: 192.0.2.10, port: 5432, data_dir: /data/far}\n";
+
+static void test_apply_skip_rules(void **state)
+{
+	PgcDiagList diags = {0};
+	PgcLoadOptions lo = {.offline = true};
+	PgcTopology *t;
+	PgcAction acts[4];
+	const char *dep_restart[] = {"main/pg1/restart"};
+	const char *dep_far[] = {"main/far/config"};
+	PgcPlan p = {0};
+	PgcApplyOptions o = {0};
+	PgcApplyResult r;
+	char *dir = fs_path_join(tmpdir, "state-apply"), *path, *logtext;
+	json_t **l;
+	size_t n;
+
+	(void)state;
+	t = topology_load_buffer(topology_yaml, strlen(topology_yaml), "t.yaml", &lo, &diags);
+	assert_non_null(t);
+	assert_int_equal(diag_count(&diags, DIAG_ERROR), 0);
+
+	memset(acts, 0, sizeof(acts));
+	acts[0] = (PgcAction){.id = "main/pg1/restart",
+			      .kind = ACT_RESTART,
+			      .cluster = "main",
+			      .node = "pg1",
+			      .impact = IMPACT_RESTART,
+			      .blocked = true,
+			      .blocked_reason = "needs --allow-restart"};
+	acts[1] = (PgcAction){.id = "main/pg1/reload",
+			      .kind = ACT_RELOAD,
+			      .cluster = "main",
+			      .node = "pg1",
+			      .depends_on = dep_restart,
+			      .n_depends_on = 1};
+	acts[2] = (PgcAction){.id = "main/far/config",
+			      .kind = ACT_WRITE_CONFIG,
+			      .cluster = "main",
+			      .node = "far",
+			      .payload = {.content = "port = 5432\n"}};
+	acts[3] = (PgcAction){.id = "main/far/start",
+			      .kind = ACT_START,
+			      .cluster = "main",
+			      .node = "far",
+			      .depends_on = dep_far,
+			      .n_depends_on = 1};
+	p.actions = acts;
+	p.n_actions = 4;
+	o.state_dir = dir;
+
+	log_capture_begin();
+	assert_int_equal(apply_plan(t, &p, &o, &r), -1);
+	logtext = log_capture_end();
+	assert_int_equal(r.done, 0);
+	assert_int_equal(r.failed, 1);
+	assert_int_equal(r.skipped_blocked, 1);
+	assert_int_equal(r.skipped_dependency, 2);
+	assert_non_null(strstr(logtext,
+			       "error: cannot run \"main/far/config\": node \"main/far\" is on "
+			       "host \"192.0.2.10\", not on this machine\n"
+			       "  hint: run pgconverge on that host"));
+	assert_non_null(
+	    strstr(logtext, "skipped \"main/pg1/reload\": \"main/pg1/restart\" did not succeed"));
+	free(logtext);
+
+	path = fs_path_join(dir, "journal.jsonl");
+	l = read_lines(path, &n);
+	/* blocked: end only; dependency: end only; failed: start and end; dependency: end only */
+	assert_int_equal(n, 5);
+	assert_string_equal(jget(l[0], "action"), "main/pg1/restart");
+	assert_string_equal(jget(l[0], "outcome"), "skipped");
+	assert_string_equal(jget(l[0], "error"), "needs --allow-restart");
+	assert_string_equal(jget(l[1], "outcome"), "skipped");
+	assert_string_equal(jget(l[1], "error"), "\"main/pg1/restart\" did not succeed");
+	assert_string_equal(jget(l[2], "event"), "start");
+	assert_string_equal(jget(l[3], "outcome"), "failed");
+	assert_string_equal(jget(l[3], "error"),
+			    "cannot run \"main/far/config\": node \"main/far\" is "
+			    "on host \"192.0.2.10\", not on this machine");
+	assert_string_equal(jget(l[4], "action"), "main/far/start");
+	assert_string_equal(jget(l[4], "outcome"), "skipped");
+	free_lines(l, n);
+
+	/* No state folder: nothing runs. */
+	o.state_dir = NULL;
+	log_capture_begin();
+	assert_int_equal(apply_plan(t, &p, &o, &r), -1);
+	logtext = log_capture_end();
+	assert_string_equal(
+	    logtext, "error: cannot apply the plan: no state folder given for the journal\n");
+	free(logtext);
+
+	free(path);
+	free(dir);
+	topology_free(t);
+	diag_free(&diags);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_password_statement), cmocka_unit_test(test_conf_has_include),
+	    cmocka_unit_test(test_passfile_escape),    cmocka_unit_test(test_secret_env),
+	    cmocka_unit_test(test_secret_file),	       cmocka_unit_test(test_journal),
+	    cmocka_unit_test(test_apply_skip_rules),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
