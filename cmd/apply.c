@@ -89,8 +89,8 @@ static int apply_one_plan(const PgcOptions *opts, const PgcTopology *t, const Pg
 	PgcApplyResult res = {0};
 
 	if (apply_plan(t, p, &ao, &res) != 0) {
-		log_error("apply finished with failures: %zu done, %zu failed, %zu skipped (blocked), %zu skipped "
-			  "(dependency)",
+		log_error("apply stopped at the first failure: %zu done, %zu failed, %zu blocked, %zu not "
+			  "run",
 			  res.done, res.failed, res.skipped_blocked, res.skipped_dependency);
 		return -1;
 	}

@@ -267,6 +267,7 @@ int apply_plan(const PgcTopology *t, const PgcPlan *p, const PgcApplyOptions *op
 {
 	PgcJournal *journal;
 	bool *succeeded;
+	const char *failed_id = NULL;
 	int rc = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -298,11 +299,13 @@ int apply_plan(const PgcTopology *t, const PgcPlan *p, const PgcApplyOptions *op
 				goto journal_broken;
 			continue;
 		}
-		dep = unmet_dependency(p, succeeded, i);
+		/* After a failure nothing else runs: the next run plans afresh from
+		 * what is then live, which is safer than pressing on. */
+		dep = failed_id != NULL ? failed_id : unmet_dependency(p, succeeded, i);
 		if (dep != NULL) {
 			char why[512];
 
-			snprintf(why, sizeof(why), "\"%s\" did not succeed", dep);
+			snprintf(why, sizeof(why), "not run: \"%s\" did not succeed", dep);
 			log_warn("skipped \"%s\": %s", a->id, why);
 			res->skipped_dependency++;
 			if (journal_end(journal, a, JOURNAL_SKIPPED, 0, why) != 0)
@@ -323,6 +326,7 @@ int apply_plan(const PgcTopology *t, const PgcPlan *p, const PgcApplyOptions *op
 		} else {
 			res->failed++;
 			rc = -1;
+			failed_id = a->id;
 			if (ctx.error[0] == '\0')
 				snprintf(ctx.error, sizeof(ctx.error), "failed: see the log");
 		}

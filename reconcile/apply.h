@@ -5,7 +5,8 @@
  * way converges when run again. Every action's start and end go to the
  * journal (STATE_DIR/journal.jsonl, one JSON object per line, fsynced).
  * Blocked actions are skipped, and so is every action that depends on a
- * skipped or failed one.
+ * skipped one. The first failed action stops the run: every action after
+ * it is reported as not run, and the next run plans afresh.
  */
 #ifndef PGC_RECONCILE_APPLY_H
 #define PGC_RECONCILE_APPLY_H
@@ -32,7 +33,7 @@ typedef struct {
 	size_t done;
 	size_t failed;
 	size_t skipped_blocked;   /* blocked by policy */
-	size_t skipped_dependency;/* not run because something it depends on did not succeed */
+	size_t skipped_dependency;/* not run: something it depends on, or an earlier action, failed */
 } PgcApplyResult;
 
 /*

@@ -682,7 +682,12 @@ static void sql_state(Probe *p, PGconn *conn)
 			    " ELSE pg_current_wal_lsn()::text END,"
 			    " pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,"
 			    " (SELECT system_identifier::text FROM pg_control_system()),"
-			    " (SELECT timeline_id FROM pg_control_checkpoint())");
+			    " (SELECT timeline_id FROM pg_control_checkpoint()),"
+			    " (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),"
+			    /* Seconds behind: none when everything received is replayed. */
+			    " CASE WHEN NOT pg_is_in_recovery() THEN NULL"
+			    " WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
+			    " ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END");
 	PgcObsNode *o = p->out;
 
 	if (r == NULL)
@@ -696,6 +701,8 @@ static void sql_state(Probe *p, PGconn *conn)
 		o->system_identifier = strtoull(PQgetvalue(r, 0, 4), NULL, 10);
 	if (o->timeline == 0)
 		o->timeline = (unsigned)col_int(r, 0, 5, 0);
+	o->connections = (int)col_int(r, 0, 6, -1);
+	o->replay_delay_s = PQgetisnull(r, 0, 7) ? -1 : strtod(PQgetvalue(r, 0, 7), NULL);
 	PQclear(r);
 }
 
@@ -1127,6 +1134,8 @@ static void probe_node(Probe *p)
 
 	o->local = host_is_local(p->node->host.v);
 	o->wal_receiver_last_msg_age_s = -1;
+	o->connections = -1;
+	o->replay_delay_s = -1;
 	if (o->local)
 		h = host_for(p->node->host.v, p->c->os_user.v);
 	if (h != NULL) {
@@ -1489,6 +1498,9 @@ static json_t *node_json(const PgcObsNode *n)
 							? json_integer(n->upstream_port)
 							: json_null());
 	json_object_set_new(j, "wal_receiver_status", jstr(n->wal_receiver_status));
+	json_object_set_new(j, "connections", json_integer(n->connections));
+	json_object_set_new(j, "replay_delay_s",
+			    n->replay_delay_s < 0 ? json_null() : json_real(n->replay_delay_s));
 	json_object_set_new(j, "wal_receiver_last_msg_age_s",
 			    n->wal_receiver_last_msg_age_s < 0
 				    ? json_null()
@@ -1515,4 +1527,20 @@ json_t *observe_to_json(const PgcObserved *o)
 	}
 	json_object_set_new(root, "clusters", clusters);
 	return root;
+}
+
+uint64_t lsn_parse(const char *lsn)
+{
+	unsigned long long hi, lo;
+	char *end;
+
+	if (lsn == NULL || *lsn == '\0')
+		return 0;
+	hi = strtoull(lsn, &end, 16);
+	if (*end != '/' || end == lsn)
+		return 0;
+	lo = strtoull(end + 1, &end, 16);
+	if (*end != '\0' || hi > 0xffffffffULL || lo > 0xffffffffULL)
+		return 0;
+	return (uint64_t)hi << 32 | lo;
 }

@@ -142,6 +142,9 @@ typedef struct {
 	const char *receive_lsn;
 	const char *replay_lsn;
 	const char *current_lsn;        /* primary: pg_current_wal_lsn() */
+	int connections;                /* client backends now, -1 unknown */
+	double replay_delay_s;          /* replica: seconds since the last replayed commit while
+	                                 * behind, 0 when caught up; -1 unknown / primary */
 } PgcObsNode;
 
 typedef struct {
@@ -173,6 +176,9 @@ void observe_free(PgcObserved *o);
 
 /* observe_node_find - the observed node for (cluster, node), or NULL. */
 const PgcObsNode *observe_node_find(const PgcObserved *o, const char *cluster, const char *node);
+/* lsn_parse - "16/B374D848" as a byte position; 0 when malformed or NULL. */
+uint64_t lsn_parse(const char *lsn);
+
 /* obs_setting - a pg_settings row by name (case-insensitive), or NULL. */
 const PgcObsSetting *obs_setting(const PgcObsNode *n, const char *name);
 

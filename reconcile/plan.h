@@ -60,6 +60,25 @@ typedef struct {
 	const char *to;           /* NULL: removed */
 } PgcChange;
 
+/*
+ * PgcPayload - what apply needs to carry an action out, per kind:
+ *   initdb        path = data_dir; params = argv (program first: bin_dir/initdb ...)
+ *   clone         path = data_dir; params = argv (bin_dir/pg_basebackup ..., no -R, no
+ *                 secret: the password goes through PGPASSFILE); upstream; secret = the
+ *                 replication password reference (SECRET_NONE: none declared)
+ *   config        path = <data_dir>/pgconverge.conf; content. apply also appends
+ *                 `include 'pgconverge.conf'` to postgresql.conf when it is missing
+ *   hba           path = <data_dir>/pg_hba.conf; content; ident = pg_ident.conf content
+ *   passfile      path = <data_dir>/pgconverge.pgpass; target = replication user;
+ *                 upstream; secret (the line is "host:port:*:user:password" per upstream)
+ *   start, restart  path = data_dir
+ *   reload        path = data_dir; sql = "SELECT pg_reload_conf()" (for nodes reached by SQL only)
+ *   reset-alter-system, create-slot, *-role, *-database, create-extension:
+ *                 sql (+ params), database, target. When secret is set (roles), sql
+ *                 ends with the placeholder "$1": utility statements take no bind
+ *                 parameters, so apply computes the SCRAM verifier with
+ *                 PQencryptPasswordConn() and puts it there as an escaped literal.
+ */
 typedef struct {
 	const char *path;         /* file an action writes, or data_dir */
 	const char *content;      /* file content (ACT_WRITE_*) */
@@ -71,6 +90,7 @@ typedef struct {
 	const char *target;       /* role, database, extension, slot or parameter name */
 	const char *upstream;     /* ACT_CLONE: node to copy from */
 	PgcSecret secret;         /* password reference, resolved at apply time */
+	const char *ident;        /* ACT_WRITE_HBA: pg_ident.conf content, written with pg_hba.conf */
 } PgcPayload;
 
 typedef struct {
@@ -132,6 +152,35 @@ typedef struct {
  * on the primary first; restarts rolling (replicas one at a time, primary
  * last). Actions the policy forbids are kept, marked blocked.
  * A converged cluster gives zero actions. Never fails except on memory.
+ *
+ * Decisions callers rely on (reconcile/plan.c tells why):
+ * - ids are "cluster/node/action", plus ":target" for the kinds that can
+ *   occur several times on a node (create-slot:pg2, create-role:app,
+ *   grant-role:readers>reporting, create-extension:appdb.pgcrypto,
+ *   reset-alter-system:work_mem, alter-role:..., *-database:...).
+ * - the rolling restart goes through replicas in tree order (an upstream
+ *   replica before the replicas cascading from it), the primary last; with
+ *   a lowered >=-on-standby parameter the primary goes first. Each restart
+ *   depends on the previous one, so a blocked or failed restart stops the
+ *   chain.
+ * - a raise and a lower of >=-on-standby parameters in one plan: the raise
+ *   now, the lowered ones keep their current value until the next run.
+ * - the replication user is created right after the primary is up, before
+ *   the clones; the other roles, memberships, databases and extensions come
+ *   last. They are planned from what the primary reports: on a primary that
+ *   is down they are planned by the next run, once it is up.
+ * - nodes on another machine: actions that need their files or pg_ctl are
+ *   blocked with the reason; SQL actions (roles, ALTER SYSTEM RESET, slots,
+ *   reload) are not. A node that does not answer gets a blocked start.
+ * - a data directory that is neither empty nor PostgreSQL's gets a blocked
+ *   initdb/clone and nothing else.
+ * - a cluster with bootstrap.from_backup whose primary has no data yet is
+ *   left to the restore: nothing is planned for it here.
+ * - obs NULL (plan --offline): every node is taken as local with an absent
+ *   data directory, i.e. the plan from an empty machine; p->offline is set
+ *   and there are no fingerprints.
+ * - source_kind "file" and source_path (the topology's display path) are
+ *   filled in; the caller sets source_digest (or the git fields).
  */
 PgcPlan *plan_build(const PgcTopology *t, const PgcObserved *obs, const PgcPolicy *policy);
 void plan_free(PgcPlan *p);
@@ -165,5 +214,39 @@ bool maintenance_window_open(const PgcMaintenance *m, time_t now);
 const char *plan_managed_conf(PgcArena *arena, const PgcCluster *c, const PgcNode *n);
 /* plan_hba_conf - the pg_hba.conf content for a node. */
 const char *plan_hba_conf(PgcArena *arena, const PgcCluster *c, const PgcNode *n);
+
+/* plan_find_action - the action with this id, or NULL. */
+const PgcAction *plan_find_action(const PgcPlan *p, const char *id);
+
+/* One parameter of a managed include file, value as written (unquoted). */
+typedef struct {
+	const char *name;
+	const char *value;
+} PgcConfParam;
+
+/*
+ * plan_conf_params - the parameters plan_managed_conf() writes for a node,
+ * sorted by name; returns their number, *out owned by arena.
+ */
+size_t plan_conf_params(PgcArena *arena, const PgcCluster *c, const PgcNode *n, PgcConfParam **out);
+/* plan_conf_render - the managed file for these parameters (already sorted). */
+const char *plan_conf_render(PgcArena *arena, const PgcCluster *c, const PgcNode *n,
+			     const PgcConfParam *params, size_t n_params);
+/*
+ * plan_conf_parse - the parameters of a managed file's content (the
+ * `name = 'value'` lines; comments and blank lines skipped); returns their
+ * number, *out owned by arena.
+ */
+size_t plan_conf_parse(PgcArena *arena, const char *content, PgcConfParam **out);
+/* plan_ident_conf - pg_ident.conf: the "pgconverge" map (root and os_user to os_user). */
+const char *plan_ident_conf(PgcArena *arena, const PgcCluster *c);
+/* plan_slot_name - the physical slot a replica streams through: its name, '-' -> '_'. */
+const char *plan_slot_name(PgcArena *arena, const char *node);
+/*
+ * plan_fingerprint - "<system identifier>:<timeline>:<sha256 hex of
+ * managed_conf, one NUL byte, hba_conf>" (a NULL file counts as empty), the
+ * same value observe_fingerprint() gives; owned by arena.
+ */
+const char *plan_fingerprint(PgcArena *arena, const PgcObsNode *o);
 
 #endif
