@@ -5,6 +5,7 @@
 #include "cmd/cmd.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "cmd/converge.h"
 #include "cmd/exitcodes.h"
@@ -21,7 +22,9 @@ const PgcCommandSpec status_spec = {
 		"actions a plan would take to converge it (drift). Nothing is changed.\n"
 		"--format json prints the whole observed model; --format prometheus writes\n"
 		"metrics in the text exposition format, e.g. for node_exporter's textfile\n"
-		"collector. Backups and the journal's last apply are not shown yet.\n",
+		"collector. The last applied source is shown too: the git commit (or the file's\n"
+		"digest) 'apply' recorded in the state directory, and when. Backups are not\n"
+		"shown yet.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_CLUSTER | OPT_FORMAT,
 	.formats = status_formats,
 	.exit_codes = "  0   the status was printed (down nodes and drift are in it)\n"
@@ -56,6 +59,44 @@ static bool node_pending_restart(const PgcObsNode *n)
 	return false;
 }
 
+/* live_primary_lsn - the write position of the cluster's live primary, 0 unknown. */
+static uint64_t live_primary_lsn(const PgcObsCluster *oc)
+{
+	size_t i;
+
+	for (i = 0; i < oc->n_nodes; i++)
+		if (oc->nodes[i].reachable && !oc->nodes[i].in_recovery)
+			return lsn_parse(oc->nodes[i].current_lsn);
+	return 0;
+}
+
+static void format_lag(const PgcObsNode *n, uint64_t primary_lsn, char *buf, size_t size)
+{
+	uint64_t replay = lsn_parse(n->replay_lsn);
+
+	if (!n->reachable || !n->in_recovery || primary_lsn == 0 || replay == 0) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	if (n->replay_delay_s >= 0)
+		snprintf(buf, size, "%llu B, %.1f s",
+			 (unsigned long long)(primary_lsn > replay ? primary_lsn - replay : 0),
+			 n->replay_delay_s);
+	else
+		snprintf(buf, size, "%llu B",
+			 (unsigned long long)(primary_lsn > replay ? primary_lsn - replay : 0));
+}
+
+static void format_conns(const PgcObsNode *n, char *buf, size_t size)
+{
+	const PgcObsSetting *max = obs_setting(n, "max_connections");
+
+	if (n->connections < 0)
+		snprintf(buf, size, "-");
+	else
+		snprintf(buf, size, "%d/%s", n->connections, max ? max->setting : "?");
+}
+
 static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan *p)
 {
 	size_t c, i;
@@ -63,14 +104,17 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 	for (c = 0; c < o->n_clusters; c++) {
 		const PgcObsCluster *oc = &o->clusters[c];
 		const PgcCluster *tc = topology_cluster(t, oc->name);
+		uint64_t plsn = live_primary_lsn(oc);
 
-		printf("cluster %s (desired primary %s)\n", oc->name, tc && tc->primary.v ? tc->primary.v : "-");
-		printf("  %-12s %-11s %-5s %-9s %-22s %-10s %s\n", "NODE", "ROLE", "TL", "PORT", "UPSTREAM",
-		       "WAL RECV", "DRIFT");
+		printf("cluster %s (desired primary %s)\n", oc->name,
+		       tc && tc->primary.v ? tc->primary.v : "-");
+		printf("  %-10s %-11s %-3s %-6s %-12s %-16s %-10s %-20s %-8s %s\n", "NODE", "ROLE", "TL",
+		       "PORT", "LSN", "UPSTREAM", "WAL RECV", "LAG", "CONNS", "DRIFT");
 		for (i = 0; i < oc->n_nodes; i++) {
 			const PgcObsNode *n = &oc->nodes[i];
 			const PgcNode *tn = tc ? cluster_node(tc, n->name) : NULL;
-			char up[64] = "-", tl[16] = "-", port[16] = "-";
+			char up[64] = "-", tl[16] = "-", port[16] = "-", lag[64], conns[32];
+			const char *lsn = n->in_recovery ? n->replay_lsn : n->current_lsn;
 			size_t pending = node_pending(p, oc->name, n->name);
 
 			if (n->upstream_host != NULL)
@@ -79,15 +123,18 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 				snprintf(tl, sizeof(tl), "%u", n->timeline);
 			if (tn != NULL)
 				snprintf(port, sizeof(port), "%lld", tn->port.v);
-			printf("  %-12s %-11s %-5s %-9s %-22s %-10s %s%s\n", n->name, role_of(n), tl, port, up,
-			       n->wal_receiver_status ? n->wal_receiver_status : "-",
+			format_lag(n, plsn, lag, sizeof(lag));
+			format_conns(n, conns, sizeof(conns));
+			printf("  %-10s %-11s %-3s %-6s %-12s %-16s %-10s %-20s %-8s %s%s\n", n->name,
+			       role_of(n), tl, port, lsn && n->reachable ? lsn : "-", up,
+			       n->wal_receiver_status ? n->wal_receiver_status : "-", lag, conns,
 			       pending == 0 ? "in sync" : "",
 			       node_pending_restart(n) ? " (restart pending)" : "");
 			if (pending > 0)
-				printf("  %-12s %zu action%s pending: see 'pgconverge plan'\n", "", pending,
+				printf("  %-10s %zu action%s pending: see 'pgconverge plan'\n", "", pending,
 				       pending == 1 ? "" : "s");
 			if (!n->reachable && n->conn_error != NULL)
-				printf("  %-12s %s\n", "", n->conn_error);
+				printf("  %-10s %s\n", "", n->conn_error);
 		}
 	}
 }
@@ -130,8 +177,79 @@ static void print_prometheus(const PgcObserved *o, const PgcPlan *p)
 	printf("pgconverge_plan_blocked_actions %zu\n", plan_count_blocked(p));
 }
 
+/* ---- the last applied source (issue 4) ---- */
+
+typedef struct {
+	PgcSource src;
+	time_t at;
+	bool converged;
+	bool known;
+} LastApplied;
+
+static void last_applied_read(const PgcOptions *opts, LastApplied *la)
+{
+	memset(la, 0, sizeof(*la));
+	la->known = source_applied_read(opts->state_dir, &la->src, &la->at, &la->converged) == 0;
+}
+
+static void last_applied_text(const LastApplied *la)
+{
+	char at[32];
+
+	if (!la->known) {
+		printf("last applied: nothing recorded in this state directory\n\n");
+		return;
+	}
+	source_format_time(la->at, at, sizeof at);
+	if (la->src.commit != NULL)
+		printf("last applied: commit %.12s (ref %s, %s) at %s%s\n\n", la->src.commit,
+		       la->src.ref ? la->src.ref : "?", la->src.path ? la->src.path : "?", at,
+		       la->converged ? "" : ", some actions held back by policy");
+	else
+		printf("last applied: %s (%s) at %s%s\n\n", la->src.path ? la->src.path : "?",
+		       la->src.digest ? la->src.digest : "no digest", at,
+		       la->converged ? "" : ", some actions held back by policy");
+}
+
+static json_t *last_applied_json(const LastApplied *la)
+{
+	char at[32];
+	json_t *o;
+
+	if (!la->known)
+		return json_null();
+	o = json_object();
+	json_object_set_new(o, "kind", json_string(la->src.kind));
+#define SET(k, v) json_object_set_new(o, k, (v) ? json_string(v) : json_null())
+	SET("repository", la->src.repository);
+	SET("ref", la->src.ref);
+	SET("commit", la->src.commit);
+	SET("path", la->src.path);
+	SET("digest", la->src.digest);
+	SET("applied_at", source_format_time(la->at, at, sizeof at));
+#undef SET
+	json_object_set_new(o, "converged", json_boolean(la->converged));
+	return o;
+}
+
+static void last_applied_prometheus(const LastApplied *la)
+{
+	if (!la->known)
+		return;
+	printf("# HELP pgconverge_last_applied_timestamp_seconds when apply last ran to the end\n");
+	printf("# TYPE pgconverge_last_applied_timestamp_seconds gauge\n");
+	if (la->src.commit != NULL)
+		printf("pgconverge_last_applied_timestamp_seconds{commit=\"%.40s\"} %lld\n",
+		       la->src.commit, (long long)la->at);
+	else
+		printf("pgconverge_last_applied_timestamp_seconds %lld\n", (long long)la->at);
+}
+
+/* ---- */
+
 int cmd_status(const PgcOptions *opts)
 {
+	LastApplied la;
 	PgcTopology *t;
 	PgcObserved *obs = NULL;
 	PgcPlan *p = NULL;
@@ -146,9 +264,11 @@ int cmd_status(const PgcOptions *opts)
 	p = converge_plan(opts, t, obs, false, false);
 	if (p == NULL)
 		goto cleanup;
+	last_applied_read(opts, &la);
 	if (options_format_is(opts, "json")) {
 		json_t *j = observe_to_json(obs);
 
+		json_object_set_new(j, "last_applied", last_applied_json(&la));
 		json_object_set_new(j, "pending_actions", json_integer((json_int_t)p->n_actions));
 		json_object_set_new(j, "blocked_actions", json_integer((json_int_t)plan_count_blocked(p)));
 		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -156,9 +276,12 @@ int cmd_status(const PgcOptions *opts)
 		json_decref(j);
 	} else if (options_format_is(opts, "prometheus")) {
 		print_prometheus(obs, p);
+		last_applied_prometheus(&la);
 	} else {
+		last_applied_text(&la);
 		print_text(t, obs, p);
 	}
+	source_reset(&la.src);
 	rc = EXIT_OK;
 cleanup:
 	plan_free(p);
