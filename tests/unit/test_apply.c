@@ -268,7 +268,7 @@ static void test_apply_skip_rules(void **state)
 	PgcDiagList diags = {0};
 	PgcLoadOptions lo = {.offline = true};
 	PgcTopology *t;
-	PgcAction acts[4];
+	PgcAction acts[5];
 	const char *dep_restart[] = {"main/pg1/restart"};
 	const char *dep_far[] = {"main/far/config"};
 	PgcPlan p = {0};
@@ -308,8 +308,14 @@ static void test_apply_skip_rules(void **state)
 			      .node = "far",
 			      .depends_on = dep_far,
 			      .n_depends_on = 1};
+	/* Independent of the failure, but after it: never run. */
+	acts[4] = (PgcAction){.id = "main/pg1/hba",
+			      .kind = ACT_WRITE_HBA,
+			      .cluster = "main",
+			      .node = "pg1",
+			      .payload = {.content = "local all all peer\n"}};
 	p.actions = acts;
-	p.n_actions = 4;
+	p.n_actions = 5;
 	o.state_dir = dir;
 
 	log_capture_begin();
@@ -318,24 +324,24 @@ static void test_apply_skip_rules(void **state)
 	assert_int_equal(r.done, 0);
 	assert_int_equal(r.failed, 1);
 	assert_int_equal(r.skipped_blocked, 1);
-	assert_int_equal(r.skipped_dependency, 2);
+	assert_int_equal(r.skipped_dependency, 3);
 	assert_non_null(strstr(logtext,
 			       "error: cannot run \"main/far/config\": node \"main/far\" is on "
 			       "host \"192.0.2.10\", not on this machine\n"
 			       "  hint: run pgconverge on that host"));
 	assert_non_null(
-	    strstr(logtext, "skipped \"main/pg1/reload\": \"main/pg1/restart\" did not succeed"));
+	    strstr(logtext, "skipped \"main/pg1/reload\": not run: \"main/pg1/restart\" did not succeed"));
 	free(logtext);
 
 	path = fs_path_join(dir, "journal.jsonl");
 	l = read_lines(path, &n);
-	/* blocked: end only; dependency: end only; failed: start and end; dependency: end only */
-	assert_int_equal(n, 5);
+	/* blocked: end only; dependency: end only; failed: start and end; not run: end only */
+	assert_int_equal(n, 6);
 	assert_string_equal(jget(l[0], "action"), "main/pg1/restart");
 	assert_string_equal(jget(l[0], "outcome"), "skipped");
 	assert_string_equal(jget(l[0], "error"), "needs --allow-restart");
 	assert_string_equal(jget(l[1], "outcome"), "skipped");
-	assert_string_equal(jget(l[1], "error"), "\"main/pg1/restart\" did not succeed");
+	assert_string_equal(jget(l[1], "error"), "not run: \"main/pg1/restart\" did not succeed");
 	assert_string_equal(jget(l[2], "event"), "start");
 	assert_string_equal(jget(l[3], "outcome"), "failed");
 	assert_string_equal(jget(l[3], "error"),
@@ -343,6 +349,8 @@ static void test_apply_skip_rules(void **state)
 			    "on host \"192.0.2.10\", not on this machine");
 	assert_string_equal(jget(l[4], "action"), "main/far/start");
 	assert_string_equal(jget(l[4], "outcome"), "skipped");
+	assert_string_equal(jget(l[5], "action"), "main/pg1/hba");
+	assert_string_equal(jget(l[5], "error"), "not run: \"main/far/config\" did not succeed");
 	free_lines(l, n);
 
 	/* No state folder: nothing runs. */
