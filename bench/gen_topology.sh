@@ -12,7 +12,7 @@ awk -v C="$clusters" -v N="$per" 'BEGIN {
 	for (c = 0; c < C; c++) {
 		printf "  c%d:\n", c
 		print "    primary: n0"
-		print "    settings: {max_connections: 200, shared_buffers: 128MB, work_mem: 4MB, wal_level: replica}"
+		printf "    settings: {max_connections: 200, shared_buffers: 128MB, work_mem: 4MB, wal_level: replica, max_wal_senders: %d, max_replication_slots: %d}\n", N + 10, N + 10
 		print "    replication: {synchronous: {method: any, count: 1}}"
 		print "    regions: {min: 2}"
 		print "    failover: {mode: auto, prefer_region: r0}"
