@@ -22,6 +22,7 @@
 #include "common/arena.h"
 #include "common/diag.h"
 #include "common/log.h"
+#include "schema/source.h"
 #include "schema/topology.h"
 
 #ifndef PGC_VERSION
@@ -55,6 +56,9 @@ enum {
 	OPT_LOGICAL = 1u << 13,         /* --logical */
 	OPT_TO = 1u << 14,              /* --to NODE */
 	OPT_LIVE = 1u << 15,            /* --live */
+	OPT_REPOSITORY = 1u << 16,      /* --repository DIR (wal-push, wal-fetch) */
+	OPT_COMPRESS = 1u << 17,        /* --compress none|gzip|zstd (wal-push) */
+	OPT_BASE = 1u << 18,            /* --base REV (plan --offline) */
 };
 
 /* OPT_SOURCE - where the topology comes from: a file or a git repository. */
@@ -112,6 +116,12 @@ struct PgcOptions {
 	const char *git_ref;      /* --ref; PGC_DEFAULT_GIT_REF */
 	const char *git_path;     /* --path; PGC_DEFAULT_FILE */
 	const char *source_name;  /* for messages: the file, or "REPO@REF:PATH" */
+	bool require_signed;      /* --require-signed (with --git) */
+	const char *allowed_signers; /* --allowed-signers; NULL: STATE_DIR/allowed_signers */
+	/* What options_load_topology() read last (kind, commit, digest ...): filled
+	 * by each load, owned by the options (schema/source.h). Never NULL. */
+	PgcSource *source;
+	const char *base_rev;     /* --base REV (plan --offline); NULL when not given */
 
 	/* State directory: the lock, the journal, the last applied source. */
 	const char *state_dir;    /* --state-dir, else .pgconverge/ beside the file (./ with --git) */
@@ -134,6 +144,10 @@ struct PgcOptions {
 	bool logical;
 	bool live;
 	int64_t interval_ms;      /* --interval; PGC_DEFAULT_INTERVAL_MS */
+
+	/* WAL archive helpers, which run without the topology file. */
+	const char *repository;   /* --repository; NULL when not given */
+	const char *compress;     /* --compress: "none", "gzip" or "zstd"; NULL when not given */
 
 	/* Positional arguments, in order (argv elements). */
 	char **args;
@@ -169,11 +183,25 @@ bool options_format_is(const PgcOptions *opts, const char *name);
 
 /*
  * options_load_topology - loads the topology the options point at (file or
- * git source). All problems, including a missing file or an unsupported
- * source, go to diags; same contract as topology_load_file(): NULL when
- * nothing could be loaded, and a non-NULL result may still carry errors.
+ * git source) and records what was read in opts->source. All problems,
+ * including a missing file, repository, ref or path, an unreachable remote
+ * and an unverified signature, go to diags; same contract as
+ * topology_load_file(): NULL when nothing could be loaded, and a non-NULL
+ * result may still carry errors. Only 'reconcile' goes on with the last
+ * fetched commit (a warning) when a remote cannot be fetched.
  */
 PgcTopology *options_load_topology(const PgcOptions *opts, PgcDiagList *diags);
+
+/*
+ * options_load_base - for 'plan --offline': the topology at --base REV
+ * (the same path in the same repository; with -f, the file's repository),
+ * loaded with base_dir so that its paths compare with the head's. With no
+ * --base: the last applied git commit of the state directory, if any.
+ * Returns 0 with *base (NULL: nothing to compare with, everything is new)
+ * and *label describing it (arena of opts); -1 on errors (in diags).
+ */
+int options_load_base(const PgcOptions *opts, const char *base_dir, PgcTopology **base,
+		      const char **label, PgcDiagList *diags);
 
 /* --- cmd/main.c --- */
 

@@ -7,8 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/digest.h"
-#include "common/fsutil.h"
+#include "reconcile/plan_offline.h"
 
 PgcTopology *converge_load(const PgcOptions *opts)
 {
@@ -45,20 +44,11 @@ PgcPlan *converge_plan(const PgcOptions *opts, const PgcTopology *t, const PgcOb
 	PgcPolicy policy = {.allow_restart = allow_restart, .allow_switchover = allow_switchover,
 			    .now = time(NULL), .only_cluster = opts->cluster};
 	PgcPlan *p = plan_build(t, obs, &policy);
-	char *buf = NULL;
-	size_t len = 0;
 
 	if (p == NULL)
 		return NULL;
-	p->source_kind = "file";
-	p->source_path = arena_strdup(p->arena, opts->source_name);
-	if (opts->git_repo == NULL && fs_read_file(opts->file, &buf, &len, 64 << 20) == 0) {
-		char hex[DIGEST_HEX_LEN + 1];
-
-		digest_sha256_hex(buf, len, hex);
-		p->source_digest = arena_printf(p->arena, "sha256:%s", hex);
-		free(buf);
-	}
+	/* File digest, or git repository, ref and commit: saved plans are bound to it. */
+	plan_set_source(p, opts->source);
 	return p;
 }
 

@@ -21,6 +21,8 @@ typedef enum {
 	O_GIT,
 	O_REF,
 	O_PATH,
+	O_REQUIRE_SIGNED,
+	O_ALLOWED_SIGNERS,
 	O_STATE_DIR,
 	O_ALLOW_REWIND,
 	O_CLUSTER,
@@ -28,12 +30,15 @@ typedef enum {
 	O_FORMAT,
 	O_OUTPUT,
 	O_OFFLINE,
+	O_BASE,
 	O_ALLOW_RESTART,
 	O_ALLOW_SWITCHOVER,
 	O_INTERVAL,
 	O_ONCE,
 	O_LOGICAL,
 	O_LIVE,
+	O_REPOSITORY,
+	O_COMPRESS,
 	O_LOG_FORMAT,
 	O_VERBOSE,
 	O_QUIET,
@@ -55,14 +60,21 @@ static const OptDef opt_defs[O_COUNT] = {
 	[O_FILE] = {"file", 'f', "FILE", OPT_FILE,
 		    "topology file (default ./" PGC_DEFAULT_FILE ")"},
 	[O_GIT] = {"git", 0, "REPO", OPT_GIT,
-		   "read the topology from git (not implemented yet)"},
+		   "read the topology from a git repository: a local path, or a URL "
+		   "(file://, https://, ssh://) cloned into the state directory"},
 	[O_REF] = {"ref", 0, "REF", OPT_GIT, "commit, branch or tag to read (default HEAD)"},
 	[O_PATH] = {"path", 0, "PATH", OPT_GIT,
 		    "topology file inside the repository (default " PGC_DEFAULT_FILE ")"},
+	[O_REQUIRE_SIGNED] = {"require-signed", 0, NULL, OPT_GIT,
+			      "accept only commits with an ssh signature from an allowed signer"},
+	[O_ALLOWED_SIGNERS] = {"allowed-signers", 0, "FILE", OPT_GIT,
+			       "allowed signers for --require-signed, in ssh-keygen's format "
+			       "(default STATE_DIR/allowed_signers)"},
 	[O_STATE_DIR] = {"state-dir", 0, "DIR", OPT_STATE_DIR,
-			 "lock and journal (default " PGC_STATE_DIR_NAME "/ beside the topology file)"},
+			 "lock, journal, last applied source, git clones (default " PGC_STATE_DIR_NAME
+			 "/ beside the topology file; in the current folder with --git)"},
 	[O_ALLOW_REWIND] = {"allow-rewind", 0, NULL, OPT_ALLOW_REWIND,
-			    "apply a git commit older than the last applied one"},
+			    "apply a git commit that does not descend from the last applied one"},
 	[O_CLUSTER] = {"cluster", 0, "NAME", OPT_CLUSTER, "only this cluster (default: all)"},
 	[O_TO] = {"to", 0, "NODE", OPT_TO, "the node to promote"},
 	/* --help shows the command's formats in place of FORMAT and of NULL. */
@@ -70,6 +82,8 @@ static const OptDef opt_defs[O_COUNT] = {
 	[O_OUTPUT] = {"output", 'o', "FILE", OPT_OUTPUT, "write the result to FILE"},
 	[O_OFFLINE] = {"offline", 0, NULL, OPT_OFFLINE,
 		       "do not connect to servers or look at local files (for CI)"},
+	[O_BASE] = {"base", 0, "REV", OPT_BASE,
+		    "with --offline: compare with the topology at this git revision"},
 	[O_ALLOW_RESTART] = {"allow-restart", 0, NULL, OPT_ALLOW_RESTART,
 			     "allow restarts outside the maintenance window"},
 	[O_ALLOW_SWITCHOVER] = {"allow-switchover", 0, NULL, OPT_ALLOW_SWITCHOVER,
@@ -79,6 +93,10 @@ static const OptDef opt_defs[O_COUNT] = {
 	[O_ONCE] = {"once", 0, NULL, OPT_ONCE, "run one pass and exit"},
 	[O_LOGICAL] = {"logical", 0, NULL, OPT_LOGICAL, "take a logical backup (pg_dump)"},
 	[O_LIVE] = {"live", 0, NULL, OPT_LIVE, "add the observed state (connects to servers)"},
+	[O_REPOSITORY] = {"repository", 0, "DIR", OPT_REPOSITORY,
+			  "the backup repository (backup.repository; required)"},
+	[O_COMPRESS] = {"compress", 0, "none|gzip|zstd", OPT_COMPRESS,
+			"compress archived WAL (default none)"},
 	[O_LOG_FORMAT] = {"log-format", 0, "text|json", 0,
 			  "log as text (default) or as JSON lines"},
 	[O_VERBOSE] = {"verbose", 'v', NULL, 0, "more detail (debug messages)"},
@@ -234,6 +252,7 @@ static void options_init(PgcOptions *o, const PgcCommand *cmd)
 	o->git_path = PGC_DEFAULT_FILE;
 	o->interval_ms = PGC_DEFAULT_INTERVAL_MS;
 	o->format = cmd->spec->formats ? cmd->spec->formats[0] : NULL;
+	o->source = arena_calloc(o->arena, 1, sizeof(*o->source));
 }
 
 /* apply_option - stores one parsed option; -1 after a usage error. */
@@ -259,6 +278,15 @@ static int apply_option(const PgcCommand *cmd, PgcOptions *o, OptId id, const ch
 	case O_PATH:
 		o->git_path = arg;
 		*ref_or_path = true;
+		break;
+	case O_REQUIRE_SIGNED:
+		o->require_signed = true;
+		break;
+	case O_ALLOWED_SIGNERS:
+		o->allowed_signers = arg;
+		break;
+	case O_BASE:
+		o->base_rev = arg;
 		break;
 	case O_STATE_DIR:
 		o->state_dir = arg;
@@ -306,6 +334,18 @@ static int apply_option(const PgcCommand *cmd, PgcOptions *o, OptId id, const ch
 	case O_LIVE:
 		o->live = true;
 		break;
+	case O_REPOSITORY:
+		o->repository = arg;
+		break;
+	case O_COMPRESS: {
+		static const char *const methods[] = {"none", "gzip", "zstd", NULL};
+
+		if (!in_list(methods, arg))
+			return usage_error(cmd, "unknown --compress '%s': expected none, gzip or zstd",
+					   arg);
+		o->compress = arg;
+		break;
+	}
 	case O_LOG_FORMAT:
 		if (log_parse_format(arg, &o->log_format) != 0)
 			return usage_error(cmd, "unknown --log-format '%s': expected text or json", arg);
@@ -335,6 +375,13 @@ static int check_combination(const PgcCommand *cmd, PgcOptions *o, bool ref_or_p
 		return usage_error(cmd, "options '--file' and '--git' cannot be used together");
 	if (ref_or_path && o->git_repo == NULL)
 		return usage_error(cmd, "options '--ref' and '--path' need '--git REPO'");
+	if ((o->require_signed || o->allowed_signers != NULL) && o->git_repo == NULL)
+		return usage_error(cmd, "option '--%s' needs '--git REPO'",
+				   o->require_signed ? "require-signed" : "allowed-signers");
+	if (o->allowed_signers != NULL && !o->require_signed)
+		return usage_error(cmd, "option '--allowed-signers' needs '--require-signed'");
+	if (o->base_rev != NULL && !o->offline)
+		return usage_error(cmd, "option '--base' needs '--offline'");
 	if ((spec->options & OPT_CLUSTER_REQUIRED) && o->cluster == NULL)
 		return usage_error(cmd, "'%s' needs '--cluster NAME'", cmd->name);
 	if (o->n_args < spec->min_args)
@@ -415,6 +462,7 @@ int options_parse(const PgcCommand *cmd, int argc, char **argv, PgcOptions *o)
 
 void options_free(PgcOptions *o)
 {
+	source_reset(o->source);
 	arena_free(o->arena);
 	o->arena = NULL;
 }
@@ -529,15 +577,102 @@ bool options_format_is(const PgcOptions *o, const char *name)
 
 PgcTopology *options_load_topology(const PgcOptions *o, PgcDiagList *diags)
 {
-	static const PgcPos nowhere = {0, 0};
 	PgcLoadOptions lo = {.base_dir = NULL, .offline = o->offline};
+	PgcGitSpec spec;
 
-	if (o->git_repo != NULL) {
-		diag_error(diags, NULL, nowhere, NULL,
-			   "check the repository out and give the file with '-f FILE'",
-			   "reading the topology from git ('%s') is not implemented yet",
-			   o->source_name);
-		return NULL;
+	if (o->git_repo == NULL)
+		return source_load_file(o->file, &lo, o->source, diags);
+	memset(&spec, 0, sizeof spec);
+	spec.repository = o->git_repo;
+	spec.ref = o->git_ref;
+	spec.path = o->git_path;
+	spec.state_dir = o->state_dir;
+	spec.display = o->source_name;
+	/* A git outage must never stop reconciling: the last fetched commit is used. */
+	spec.allow_stale = strcmp(o->command->name, "reconcile") == 0;
+	spec.require_signed = o->require_signed;
+	spec.allowed_signers = o->allowed_signers;
+	return source_load_git(&spec, &lo, o->source, diags);
+}
+
+/* load_base_buffer - the base revision's topology, its problems kept apart. */
+static PgcTopology *load_base_buffer(const char *buf, size_t len, const char *display,
+				     const char *base_dir, PgcDiagList *diags)
+{
+	static const PgcPos nowhere = {0, 0};
+	PgcLoadOptions lo = {.base_dir = base_dir, .offline = true};
+	PgcDiagList own = {0};
+	PgcTopology *t = topology_load_buffer(buf, len, display, &lo, &own);
+	size_t errors = diag_count(&own, DIAG_ERROR);
+
+	if (t == NULL || errors > 0) {
+		diag_add(diags, DIAG_WARNING, display, nowhere, NULL,
+			 "the plan shows every cluster as new; fix the base, or pick another --base",
+			 "the base topology does not load (%zu error%s, first: %s); planning against "
+			 "nothing",
+			 errors, errors == 1 ? "" : "s", own.n > 0 ? own.items[0].message : "unreadable");
+		topology_free(t);
+		t = NULL;
 	}
-	return topology_load_file(o->file, &lo, diags);
+	diag_free(&own);
+	return t;
+}
+
+int options_load_base(const PgcOptions *o, const char *base_dir, PgcTopology **base,
+		      const char **label, PgcDiagList *diags)
+{
+	PgcSource last = {0};
+	PgcGitRepo *r = NULL;
+	const char *rev = o->base_rev, *path = o->git_path, *display;
+	char commit[SOURCE_OID_HEX + 1], *rel = NULL, *buf = NULL;
+	size_t len = 0;
+	time_t at;
+	int rc = -1;
+
+	*base = NULL;
+	*label = "nothing (every cluster is new)";
+	if (rev == NULL) {
+		/* No --base: what was applied last, when it came from this repository. */
+		if (o->git_repo == NULL || source_applied_read(o->state_dir, &last, &at, NULL) != 0 ||
+		    last.kind == NULL || strcmp(last.kind, "git") != 0 || last.commit == NULL ||
+		    o->source->repository == NULL || last.repository == NULL ||
+		    strcmp(last.repository, o->source->repository) != 0) {
+			rc = 0;
+			goto cleanup;
+		}
+		rev = arena_strdup(o->arena, last.commit);
+		path = last.path != NULL ? arena_strdup(o->arena, last.path) : path;
+	}
+	if (o->git_repo != NULL) {
+		r = source_git_open(o->git_repo, o->state_dir, false, false, o->source_name, diags);
+	} else {
+		r = source_git_discover(o->file, &rel, diags);
+		path = rel;
+	}
+	if (r == NULL)
+		goto cleanup;
+	display = arena_printf(o->arena, "%s:%s", rev, path);
+	if (source_git_resolve(r, rev, commit, display, diags) != 0)
+		goto cleanup;
+	if (o->base_rev != NULL)
+		*label = arena_printf(o->arena, "%s (%.12s)", rev, commit);
+	else
+		*label = arena_printf(o->arena, "the last applied commit %.12s", commit);
+	switch (source_git_read(r, commit, path, &buf, &len, false, display, diags)) {
+	case 0:
+		*base = load_base_buffer(buf, len, display, base_dir, diags);
+		break;
+	case 1:
+		*label = arena_printf(o->arena, "%s, where %s does not exist yet", *label, path);
+		break;
+	default:
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	free(buf);
+	free(rel);
+	source_git_close(r);
+	source_reset(&last);
+	return rc;
 }

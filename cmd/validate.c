@@ -14,11 +14,15 @@ static const char *const validate_formats[] = {"text", "json", NULL};
 static const PgcOptionHelp validate_option_help[] = {
 	{"cluster", NULL, "summarise only this cluster (problems are shown for all)"},
 	{"offline", NULL, "skip checks of this machine (secret files), e.g. in CI"},
+	{"state-dir", NULL, "where clones of remote --git repositories are kept "
+			    "(default ./" PGC_STATE_DIR_NAME "/)"},
 	{NULL, NULL, NULL},
 };
 
 const PgcCommandSpec validate_spec = {
-	.usage = "validate " USAGE_SOURCE USAGE_NEWLINE "[--cluster NAME] [--format text|json] [--offline]",
+	.usage = "validate " USAGE_SOURCE USAGE_NEWLINE
+		 "[--require-signed [--allowed-signers FILE]] [--state-dir DIR]" USAGE_NEWLINE
+		 "[--cluster NAME] [--format text|json] [--offline]",
 	.description =
 		"Loads the topology and checks all of it without connecting to a server or\n"
 		"changing anything: YAML structure, unknown and duplicate keys, types, references\n"
@@ -30,8 +34,12 @@ const PgcCommandSpec validate_spec = {
 		"When the file is valid, one summary line per cluster goes to stdout: nodes and\n"
 		"their roles, regions, synchronous replication, failover, backup, pooler and\n"
 		"balancer. With --format json, stdout gets one object instead:\n"
-		"{file, valid, errors, warnings, diagnostics, clusters}.\n",
-	.options = OPT_SOURCE | OPT_CLUSTER | OPT_FORMAT | OPT_OFFLINE,
+		"{file, valid, errors, warnings, diagnostics, clusters}.\n"
+		"\n"
+		"With --git, the file is read from the commit --ref names (fetched first for a\n"
+		"URL); a missing repository, ref or path, an unreachable remote and, with\n"
+		"--require-signed, a commit without a valid ssh signature are errors too.\n",
+	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_CLUSTER | OPT_FORMAT | OPT_OFFLINE,
 	.formats = validate_formats,
 	.option_help = validate_option_help,
 	.exit_codes = "  0   the topology is valid (warnings may have been printed)\n"

@@ -159,8 +159,12 @@ run failover --cluster main --to pg2
 expect "failover: not implemented" 1 "" "pgconverge: 'failover' is not implemented yet"
 run graph --live
 expect "graph: not implemented" 1 "" "pgconverge: 'graph' is not implemented yet"
-run validate --git /tmp/repo --ref main
-expect "--git: not implemented" 1 "" "reading the topology from git"
+run validate --git "$tmp/no-repo" --ref main
+expect "--git: missing repository" 1 "" "repository \"$tmp/no-repo\" does not exist"
+run plan --base main -f x.yaml
+expect "--base without --offline" 64 "" "option '--base' needs '--offline'"
+run validate --require-signed -f x.yaml
+expect "--require-signed without --git" 64 "" "option '--require-signed' needs '--git REPO'"
 
 # --- validate -----------------------------------------------------------------
 
