@@ -8,7 +8,7 @@
 
 CC      ?= gcc
 PREFIX  ?= /usr/local
-PKGS    := yaml-0.1 libpq libgit2 jansson libcrypto
+PKGS    := yaml-0.1 libpq libgit2 jansson libcrypto zlib libzstd
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 OPT     ?= -O2 -g

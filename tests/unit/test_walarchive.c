@@ -1,0 +1,572 @@
+/*
+ * tests/unit/test_walarchive.c - reconcile/walarchive.c on a real temp
+ * repository: names and layout, compression, push/fetch with checksums,
+ * the archive/restore commands, listing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/digest.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "reconcile/walarchive.h"
+
+#define SEG "000000010000000000000003"
+#define SEGSIZE (1024 * 1024)
+
+static char tmpdir[] = "/tmp/pgc-walarchive-XXXXXX";
+static char *repo;
+static char *pgwal;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	assert_non_null(mkdtemp(tmpdir));
+	repo = fs_path_join(tmpdir, "repo");
+	pgwal = fs_path_join(tmpdir, "pg_wal");
+	assert_int_equal(mkdir(repo, 0700), 0);
+	assert_int_equal(mkdir(pgwal, 0700), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(repo);
+	free(pgwal);
+	return 0;
+}
+
+/* segment - a segment-like buffer: a header that varies with seed, then mostly zeros. */
+static unsigned char *segment(unsigned seed, size_t len)
+{
+	unsigned char *buf = calloc(1, len);
+	size_t i;
+	uint32_t x = seed * 2654435761u + 1;
+
+	assert_non_null(buf);
+	for (i = 0; i < len / 4; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		buf[i] = (unsigned char)x;
+	}
+	return buf;
+}
+
+/* write_src - a file in pg_wal holding data; its path, malloc'd. */
+static char *write_src(const char *name, const void *data, size_t len)
+{
+	char *path = fs_path_join(pgwal, name);
+
+	assert_int_equal(fs_write_atomic(path, data, len, 0600, FS_NO_UID, FS_NO_GID, NULL), 0);
+	return path;
+}
+
+static char *repo_path(const char *rel)
+{
+	return fs_path_join(repo, rel);
+}
+
+/* repo_path_static - repo_path() into a static buffer, for one-off uses. */
+static const char *repo_path_static(const char *rel)
+{
+	static char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s/%s", repo, rel);
+	return buf;
+}
+
+static void assert_file_bytes(const char *path, const void *data, size_t len)
+{
+	char *buf;
+	size_t got;
+
+	assert_int_equal(fs_read_file(path, &buf, &got, 64 << 20), 0);
+	assert_int_equal(got, len);
+	assert_memory_equal(buf, data, len);
+	free(buf);
+}
+
+/* ---- names and layout ---------------------------------------------------- */
+
+static void test_parse_name(void **state)
+{
+	PgcWalName n;
+
+	(void)state;
+	assert_int_equal(walarchive_parse_name("0000000A000000020000003F", &n), 0);
+	assert_int_equal(n.kind, WAL_FILE_SEGMENT);
+	assert_int_equal(n.timeline, 10);
+	assert_int_equal(n.log, 2);
+	assert_int_equal(n.seg, 0x3F);
+	assert_int_equal(walarchive_parse_name("000000020000000000000005.partial", &n), 0);
+	assert_int_equal(n.kind, WAL_FILE_PARTIAL);
+	assert_int_equal(n.timeline, 2);
+	assert_int_equal(walarchive_parse_name("000000010000000000000003.00000028.backup", &n), 0);
+	assert_int_equal(n.kind, WAL_FILE_BACKUP);
+	assert_int_equal(n.seg, 3);
+	assert_int_equal(walarchive_parse_name("00000002.history", &n), 0);
+	assert_int_equal(n.kind, WAL_FILE_HISTORY);
+	assert_int_equal(n.timeline, 2);
+
+	assert_int_equal(walarchive_parse_name("0000000100000000000000", NULL), -1);    /* short */
+	assert_int_equal(walarchive_parse_name("00000001000000000000000a", NULL), -1);  /* lower case */
+	assert_int_equal(walarchive_parse_name("000000000000000000000003", NULL), -1);  /* timeline 0 */
+	assert_int_equal(walarchive_parse_name("000000010000000000000003.gz", NULL), -1);
+	assert_int_equal(walarchive_parse_name("../00000001.history", NULL), -1);
+	assert_int_equal(walarchive_parse_name("000000010000000000000003.0028.backup", NULL), -1);
+	assert_int_equal(walarchive_parse_name("RECOVERYXLOG", NULL), -1);
+	assert_int_equal(walarchive_parse_name("", NULL), -1);
+}
+
+static void test_layout(void **state)
+{
+	PgcArena *a = arena_new();
+
+	(void)state;
+	assert_string_equal(walarchive_path(a, "/r", "000000020000000100000003", COMPRESS_ZSTD),
+			    "/r/wal/00000002/000000020000000100000003.zst");
+	assert_string_equal(walarchive_path(a, "/r", "000000020000000100000003", COMPRESS_GZIP),
+			    "/r/wal/00000002/000000020000000100000003.gz");
+	assert_string_equal(walarchive_path(a, "/r", "000000020000000100000003", COMPRESS_NONE),
+			    "/r/wal/00000002/000000020000000100000003");
+	assert_string_equal(walarchive_checksum_path(a, "/r", "000000020000000100000003"),
+			    "/r/wal/00000002/000000020000000100000003.sha256");
+	assert_string_equal(walarchive_path(a, "/r", "00000002.history", COMPRESS_GZIP),
+			    "/r/wal/history/00000002.history.gz");
+	assert_string_equal(walarchive_path(a, "/r", "000000010000000000000003.00000028.backup",
+					    COMPRESS_NONE),
+			    "/r/wal/00000001/000000010000000000000003.00000028.backup");
+	assert_string_equal(walarchive_dir(a, "/r", "000000030000000000000009.partial"),
+			    "/r/wal/00000003");
+	assert_null(walarchive_path(a, "/r", "not-a-wal-file", COMPRESS_NONE));
+	arena_free(a);
+}
+
+static void test_segno_and_lsn(void **state)
+{
+	PgcWalName n;
+	uint64_t lsn;
+
+	(void)state;
+	assert_int_equal(walarchive_parse_name("000000010000000200000003", &n), 0);
+	assert_int_equal(walarchive_segno(&n, 16 * 1024 * 1024), 2 * 256 + 3);
+	assert_int_equal(walarchive_segno(&n, 1024 * 1024 * 1024), 2 * 4 + 3);
+	assert_int_equal(walarchive_parse_lsn("16/B374D848", &lsn), 0);
+	assert_true(lsn == ((UINT64_C(0x16) << 32) | UINT64_C(0xB374D848)));
+	assert_int_equal(walarchive_parse_lsn("0/3000028", &lsn), 0);
+	assert_true(lsn / (16 * 1024 * 1024) == 3);
+	assert_int_equal(walarchive_parse_lsn("0/3000028x", &lsn), -1);
+	assert_int_equal(walarchive_parse_lsn("03000028", &lsn), -1);
+}
+
+/* ---- compression --------------------------------------------------------- */
+
+static void roundtrip(PgcCompression c)
+{
+	unsigned char *in = segment(7, SEGSIZE);
+	void *packed, *out;
+	size_t packed_len, out_len;
+
+	assert_int_equal(walarchive_compress(c, in, SEGSIZE, &packed, &packed_len), 0);
+	if (c != COMPRESS_NONE)
+		assert_true(packed_len < SEGSIZE / 2); /* three quarters are zeros */
+	assert_int_equal(walarchive_decompress(c, packed, packed_len, WALARCHIVE_MAX_FILE, "x", &out,
+					       &out_len),
+			 0);
+	assert_int_equal(out_len, SEGSIZE);
+	assert_memory_equal(out, in, SEGSIZE);
+	free(out);
+
+	if (c != COMPRESS_NONE) {
+		char *log;
+
+		/* Truncated, and then a limit below the real size: both refused. */
+		log_capture_begin();
+		assert_int_equal(walarchive_decompress(c, packed, packed_len / 2, WALARCHIVE_MAX_FILE,
+						       "seg", &out, &out_len),
+				 -1);
+		assert_null(out);
+		assert_int_equal(walarchive_decompress(c, packed, packed_len, SEGSIZE - 1, "seg", &out,
+						       &out_len),
+				 -1);
+		log = log_capture_end();
+		assert_non_null(strstr(log, "could not decompress seg: "));
+		assert_non_null(strstr(log, "larger than a WAL file can be"));
+		free(log);
+	}
+	free(packed);
+	free(in);
+}
+
+static void test_roundtrip_gzip(void **state)
+{
+	(void)state;
+	roundtrip(COMPRESS_GZIP);
+}
+
+static void test_roundtrip_zstd(void **state)
+{
+	(void)state;
+	roundtrip(COMPRESS_ZSTD);
+}
+
+static void test_roundtrip_none(void **state)
+{
+	(void)state;
+	roundtrip(COMPRESS_NONE);
+}
+
+static void test_gzip_readable_by_gzip_format(void **state)
+{
+	const char text[] = "hello";
+	void *packed;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(walarchive_compress(COMPRESS_GZIP, text, 5, &packed, &len), 0);
+	/* gzip magic: what gzip(1) and zcat read. */
+	assert_int_equal(((unsigned char *)packed)[0], 0x1f);
+	assert_int_equal(((unsigned char *)packed)[1], 0x8b);
+	free(packed);
+	assert_int_equal(walarchive_compress(COMPRESS_ZSTD, text, 5, &packed, &len), 0);
+	assert_int_equal(((unsigned char *)packed)[0], 0x28); /* zstd frame magic 0xFD2FB528 */
+	assert_int_equal(((unsigned char *)packed)[3], 0xFD);
+	free(packed);
+}
+
+/* ---- push and fetch ------------------------------------------------------ */
+
+static void test_push_fetch(void **state)
+{
+	unsigned char *data = segment(1, SEGSIZE);
+	char *src = write_src(SEG, data, SEGSIZE);
+	char *archived = repo_path("wal/00000001/" SEG ".zst");
+	char *sum = repo_path("wal/00000001/" SEG ".sha256");
+	char *dest = fs_path_join(pgwal, "RECOVERYXLOG");
+	char hex[DIGEST_HEX_LEN + 1], line[200];
+	bool already = true;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(walarchive_push(repo, src, SEG, COMPRESS_ZSTD, &already), 0);
+	assert_false(already);
+	assert_int_equal(stat(archived, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_true(st.st_size < SEGSIZE);
+	digest_sha256_hex(data, SEGSIZE, hex);
+	snprintf(line, sizeof(line), "%s  %s\n", hex, SEG);
+	assert_file_bytes(sum, line, strlen(line));
+
+	assert_int_equal(walarchive_fetch(repo, SEG, dest), 0);
+	assert_file_bytes(dest, data, SEGSIZE);
+
+	/* PostgreSQL retries: the same content again succeeds and says so. */
+	assert_int_equal(walarchive_push(repo, src, SEG, COMPRESS_ZSTD, &already), 0);
+	assert_true(already);
+	/* Same content pushed with another compression: still the same file. */
+	assert_int_equal(walarchive_push(repo, src, SEG, COMPRESS_GZIP, &already), 0);
+	assert_true(already);
+	assert_false(fs_exists(repo_path_static("wal/00000001/" SEG ".gz")));
+
+	free(data);
+	free(src);
+	free(archived);
+	free(sum);
+	free(dest);
+}
+
+static void test_push_different_content_fails(void **state)
+{
+	const char *name = "000000010000000000000004";
+	unsigned char *first = segment(2, SEGSIZE), *second = segment(3, SEGSIZE);
+	char *src, *archived = repo_path("wal/00000001/000000010000000000000004");
+	char *log;
+	bool already = true;
+
+	(void)state;
+	src = write_src(name, first, SEGSIZE);
+	assert_int_equal(walarchive_push(repo, src, name, COMPRESS_NONE, NULL), 0);
+	free(src);
+	src = write_src(name, second, SEGSIZE);
+	log_capture_begin();
+	assert_int_equal(walarchive_push(repo, src, name, COMPRESS_NONE, &already), -1);
+	log = log_capture_end();
+	assert_false(already);
+	assert_non_null(strstr(log, "error: WAL file \"000000010000000000000004\" is already archived "
+				    "with different content"));
+	assert_non_null(strstr(log, "refusing to overwrite it"));
+	assert_non_null(strstr(log, "hint: two clusters (or a restored copy) are archiving into the "
+				    "same repository"));
+	/* The archived copy is the first one, untouched. */
+	assert_file_bytes(archived, first, SEGSIZE);
+	free(log);
+	free(src);
+	free(archived);
+	free(first);
+	free(second);
+}
+
+static void test_fetch_checksum_mismatch(void **state)
+{
+	const char *name = "000000010000000000000005";
+	unsigned char *data = segment(4, SEGSIZE);
+	char *src = write_src(name, data, SEGSIZE);
+	char *archived = repo_path("wal/00000001/000000010000000000000005");
+	char *dest = fs_path_join(pgwal, "RECOVERYXLOG.5");
+	char *log;
+	int fd;
+
+	(void)state;
+	assert_int_equal(walarchive_push(repo, src, name, COMPRESS_NONE, NULL), 0);
+	/* Flip one byte of the archived copy. */
+	fd = open(archived, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "\x5a", 1, 100), 1);
+	close(fd);
+
+	log_capture_begin();
+	assert_int_equal(walarchive_fetch(repo, name, dest), -1);
+	log = log_capture_end();
+	assert_non_null(strstr(log, "does not match its checksum"));
+	assert_false(fs_exists(dest));
+	free(log);
+
+	/* A re-push of the right content refuses too: the archive holds other bytes. */
+	log_capture_begin();
+	assert_int_equal(walarchive_push(repo, src, name, COMPRESS_NONE, NULL), -1);
+	free(log_capture_end());
+
+	free(data);
+	free(src);
+	free(archived);
+	free(dest);
+}
+
+static void test_fetch_corrupt_compressed(void **state)
+{
+	const char *name = "000000010000000000000006";
+	unsigned char *data = segment(5, SEGSIZE);
+	char *src = write_src(name, data, SEGSIZE);
+	char *archived = repo_path("wal/00000001/000000010000000000000006.gz");
+	char *dest = fs_path_join(pgwal, "RECOVERYXLOG.6");
+	char *log;
+
+	(void)state;
+	assert_int_equal(walarchive_push(repo, src, name, COMPRESS_GZIP, NULL), 0);
+	assert_int_equal(truncate(archived, 1000), 0);
+	log_capture_begin();
+	assert_int_equal(walarchive_fetch(repo, name, dest), -1);
+	log = log_capture_end();
+	assert_non_null(strstr(log, "could not decompress"));
+	assert_false(fs_exists(dest));
+	free(log);
+	free(data);
+	free(src);
+	free(archived);
+	free(dest);
+}
+
+static void test_fetch_not_found(void **state)
+{
+	char *dest = fs_path_join(pgwal, "RECOVERYHISTORY");
+	char *missing_repo = fs_path_join(tmpdir, "no-such-repo");
+	char *log;
+
+	(void)state;
+	log_capture_begin();
+	assert_int_equal(walarchive_fetch(repo, "00000009.history", dest), 1);
+	assert_int_equal(walarchive_fetch(repo, "0000000900000000000000FF", dest), 1);
+	log = log_capture_end();
+	assert_string_equal(log, ""); /* the archive's end is normal: nothing said */
+	free(log);
+	assert_false(fs_exists(dest));
+
+	/* A repository that is not there is not the archive's end. */
+	log_capture_begin();
+	assert_int_equal(walarchive_fetch(missing_repo, SEG, dest), -1);
+	log = log_capture_end();
+	assert_non_null(strstr(log, "is not accessible"));
+	free(log);
+	free(dest);
+	free(missing_repo);
+}
+
+static void test_orphan_checksum_is_not_archived(void **state)
+{
+	const char *name = "000000010000000000000007";
+	unsigned char *data = segment(6, 4096);
+	char *src = write_src(name, data, 4096);
+	char *sum = repo_path("wal/00000001/000000010000000000000007.sha256");
+	char *dest = fs_path_join(pgwal, "RECOVERYXLOG.7");
+	const char orphan[] = "0000000000000000000000000000000000000000000000000000000000000000  x\n";
+	bool already = true;
+
+	(void)state;
+	/* What a push killed between its two writes leaves. */
+	assert_int_equal(fs_mkdir_p(repo_path_static("wal/00000001"), 0700, FS_NO_UID, FS_NO_GID), 0);
+	assert_int_equal(fs_write_atomic(sum, orphan, strlen(orphan), 0600, FS_NO_UID, FS_NO_GID, NULL),
+			 0);
+	assert_int_equal(walarchive_fetch(repo, name, dest), 1);
+	assert_int_equal(walarchive_push(repo, src, name, COMPRESS_NONE, &already), 0);
+	assert_false(already);
+	assert_int_equal(walarchive_fetch(repo, name, dest), 0);
+	assert_file_bytes(dest, data, 4096);
+	free(data);
+	free(src);
+	free(sum);
+	free(dest);
+}
+
+static void test_push_refuses_bad_input(void **state)
+{
+	char *missing_repo = fs_path_join(tmpdir, "no-such-repo");
+	char *src = write_src("000000010000000000000008", "x", 1);
+	char *log;
+
+	(void)state;
+	log_capture_begin();
+	assert_int_equal(walarchive_push(repo, src, "../escape", COMPRESS_NONE, NULL), -1);
+	assert_int_equal(walarchive_push(missing_repo, src, "000000010000000000000008", COMPRESS_NONE,
+					 NULL),
+			 -1);
+	assert_int_equal(walarchive_push(repo, "pg_wal/none", "000000010000000000000009",
+					 COMPRESS_NONE, NULL),
+			 -1);
+	log = log_capture_end();
+	assert_non_null(strstr(log, "\"../escape\" is not the name of a WAL segment"));
+	assert_non_null(strstr(log, "no-such-repo\" is not accessible: No such file or directory"));
+	assert_non_null(strstr(log, "hint: create it, owned by the servers' os_user"));
+	assert_non_null(strstr(log, "could not read WAL file \"pg_wal/none\": it does not exist"));
+	assert_false(fs_exists(missing_repo)); /* never created by a push */
+	free(log);
+	free(src);
+	free(missing_repo);
+}
+
+static void test_history_file(void **state)
+{
+	const char content[] = "1\t0/3000000\tno recovery target specified\n";
+	char *src = write_src("00000002.history", content, strlen(content));
+	char *dest = fs_path_join(pgwal, "RECOVERYHISTORY");
+
+	(void)state;
+	assert_int_equal(walarchive_push(repo, src, "00000002.history", COMPRESS_ZSTD, NULL), 0);
+	assert_true(fs_exists(repo_path_static("wal/history/00000002.history.zst")));
+	assert_true(fs_exists(repo_path_static("wal/history/00000002.history.sha256")));
+	assert_int_equal(walarchive_fetch(repo, "00000002.history", dest), 0);
+	assert_file_bytes(dest, content, strlen(content));
+	free(src);
+	free(dest);
+}
+
+/* ---- commands and listing ------------------------------------------------ */
+
+static void test_commands(void **state)
+{
+	PgcArena *a = arena_new();
+
+	(void)state;
+	assert_string_equal(walarchive_archive_command(a, "/usr/local/bin/pgconverge", "/srv/backups/main",
+						       COMPRESS_NONE),
+			    "/usr/local/bin/pgconverge wal-push --repository /srv/backups/main %p %f");
+	assert_string_equal(walarchive_archive_command(a, "/usr/local/bin/pgconverge", "/srv/backups/main",
+						       COMPRESS_ZSTD),
+			    "/usr/local/bin/pgconverge wal-push --repository /srv/backups/main "
+			    "--compress zstd %p %f");
+	assert_string_equal(walarchive_restore_command(a, "/usr/local/bin/pgconverge", "/srv/backups/main"),
+			    "/usr/local/bin/pgconverge wal-fetch --repository /srv/backups/main %f %p");
+	/* Spaces, a quote, a '$' and a '%' in the repository. */
+	assert_string_equal(walarchive_archive_command(a, "/opt/pg converge/bin/pgconverge",
+						       "/srv/it's $HOME/50%p", COMPRESS_GZIP),
+			    "'/opt/pg converge/bin/pgconverge' wal-push --repository "
+			    "'/srv/it'\\''s $HOME/50%%p' --compress gzip %p %f");
+	assert_string_equal(walarchive_restore_command(a, "/b/pgconverge", "/srv/100%"),
+			    "/b/pgconverge wal-fetch --repository /srv/100%% %f %p");
+	arena_free(a);
+}
+
+static void test_list(void **state)
+{
+	PgcArena *a = arena_new();
+	PgcWalEntry *e;
+	size_t n, i;
+	const char *names = "";
+
+	(void)state;
+	/* Things retention must never see: temp files, strangers, misplaced files. */
+	assert_int_equal(fs_write_atomic(repo_path_static("wal/00000001/.000000010000000000000010.tmp.1.0"), "x",
+					 1, 0600, FS_NO_UID, FS_NO_GID, NULL),
+			 0);
+	assert_int_equal(fs_write_atomic(repo_path_static("wal/00000001/notes.txt"), "x", 1, 0600, FS_NO_UID,
+					 FS_NO_GID, NULL),
+			 0);
+	assert_int_equal(fs_mkdir_p(repo_path_static("wal/00000002"), 0700, FS_NO_UID, FS_NO_GID), 0);
+	assert_int_equal(fs_write_atomic(repo_path_static("wal/00000002/000000010000000000000011"), "x", 1,
+					 0600, FS_NO_UID, FS_NO_GID, NULL),
+			 0);
+	assert_int_equal(walarchive_list(a, repo, &e, &n), 0);
+	for (i = 0; i < n; i++)
+		names = arena_printf(a, "%s%s%s", names, i ? " " : "", e[i].name);
+	/* From the tests above (run in order), sorted; the orphan checksum of 07 has data now. */
+	assert_string_equal(names, "000000010000000000000003 000000010000000000000004 "
+				   "000000010000000000000005 000000010000000000000006 "
+				   "000000010000000000000007 00000002.history");
+	assert_string_equal(e[0].path, arena_printf(a, "%s/wal/00000001/" SEG ".zst", repo));
+	assert_string_equal(e[0].checksum_path, arena_printf(a, "%s/wal/00000001/" SEG ".sha256", repo));
+	assert_int_equal(e[5].parsed.kind, WAL_FILE_HISTORY);
+	assert_int_equal(e[4].size, 4096);
+	arena_free(a);
+
+	a = arena_new();
+	assert_int_equal(walarchive_list(a, tmpdir, &e, &n), 0); /* no wal/ folder: nothing */
+	assert_int_equal(n, 0);
+	arena_free(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_name),
+		cmocka_unit_test(test_layout),
+		cmocka_unit_test(test_segno_and_lsn),
+		cmocka_unit_test(test_roundtrip_gzip),
+		cmocka_unit_test(test_roundtrip_zstd),
+		cmocka_unit_test(test_roundtrip_none),
+		cmocka_unit_test(test_gzip_readable_by_gzip_format),
+		cmocka_unit_test(test_push_fetch),
+		cmocka_unit_test(test_push_different_content_fails),
+		cmocka_unit_test(test_fetch_checksum_mismatch),
+		cmocka_unit_test(test_fetch_corrupt_compressed),
+		cmocka_unit_test(test_fetch_not_found),
+		cmocka_unit_test(test_orphan_checksum_is_not_archived),
+		cmocka_unit_test(test_push_refuses_bad_input),
+		cmocka_unit_test(test_history_file),
+		cmocka_unit_test(test_commands),
+		cmocka_unit_test(test_list),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
