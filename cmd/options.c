@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ typedef enum {
 	O_ALLOW_SWITCHOVER,
 	O_INTERVAL,
 	O_ONCE,
+	O_WAIT_LOCK,
 	O_LOGICAL,
 	O_LIVE,
 	O_REPOSITORY,
@@ -91,6 +93,9 @@ static const OptDef opt_defs[O_COUNT] = {
 	[O_INTERVAL] = {"interval", 0, "DURATION", OPT_INTERVAL,
 			"time between passes, e.g. 30s, 5m (default 30s)"},
 	[O_ONCE] = {"once", 0, NULL, OPT_ONCE, "run one pass and exit"},
+	[O_WAIT_LOCK] = {"wait-lock", 0, "DURATION", OPT_WAIT_LOCK,
+			 "when another run holds the lock, wait up to DURATION for it (default: "
+			 "exit 4 at once)"},
 	[O_LOGICAL] = {"logical", 0, NULL, OPT_LOGICAL, "take a logical backup (pg_dump)"},
 	[O_LIVE] = {"live", 0, NULL, OPT_LIVE, "add the observed state (connects to servers)"},
 	[O_REPOSITORY] = {"repository", 0, "DIR", OPT_REPOSITORY,
@@ -327,6 +332,13 @@ static int apply_option(const PgcCommand *cmd, PgcOptions *o, OptId id, const ch
 		break;
 	case O_ONCE:
 		o->once = true;
+		break;
+	case O_WAIT_LOCK:
+		if (parse_duration(arg, &o->wait_lock_ms) != 0)
+			return usage_error(cmd,
+					   "invalid --wait-lock '%s': expected a positive duration such "
+					   "as 10s or 5m",
+					   arg);
 		break;
 	case O_LOGICAL:
 		o->logical = true;
@@ -570,14 +582,34 @@ bool options_color(const PgcOptions *o, FILE *stream)
 	return o->color && isatty(fileno(stream));
 }
 
+int options_wait_lock_ms(const PgcOptions *o)
+{
+	return o->wait_lock_ms > INT_MAX ? INT_MAX : (int)o->wait_lock_ms;
+}
+
 bool options_format_is(const PgcOptions *o, const char *name)
 {
 	return o->format != NULL && strcmp(o->format, name) == 0;
 }
 
+/* self_path - this binary's absolute path, for archive_command; NULL when unknown. */
+static const char *self_path(void)
+{
+	static char path[4096];
+	ssize_t n;
+
+	if (path[0] != '\0')
+		return path;
+	n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	if (n <= 0)
+		return NULL;
+	path[n] = '\0';
+	return path;
+}
+
 PgcTopology *options_load_topology(const PgcOptions *o, PgcDiagList *diags)
 {
-	PgcLoadOptions lo = {.base_dir = NULL, .offline = o->offline};
+	PgcLoadOptions lo = {.base_dir = NULL, .offline = o->offline, .tool_path = self_path()};
 	PgcGitSpec spec;
 
 	if (o->git_repo == NULL)
@@ -600,7 +632,7 @@ static PgcTopology *load_base_buffer(const char *buf, size_t len, const char *di
 				     const char *base_dir, PgcDiagList *diags)
 {
 	static const PgcPos nowhere = {0, 0};
-	PgcLoadOptions lo = {.base_dir = base_dir, .offline = true};
+	PgcLoadOptions lo = {.base_dir = base_dir, .offline = true, .tool_path = self_path()};
 	PgcDiagList own = {0};
 	PgcTopology *t = topology_load_buffer(buf, len, display, &lo, &own);
 	size_t errors = diag_count(&own, DIAG_ERROR);

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "reconcile/apply.h"
+#include "reconcile/walarchive.h"
 
 /* ---- small growable list ------------------------------------------------ */
 
@@ -185,6 +186,17 @@ size_t plan_conf_params(PgcArena *arena, const PgcCluster *c, const PgcNode *n, 
 	sync = sync_names(arena, c, n);
 	if (sync != NULL)
 		params_put(&l, "synchronous_standby_names", sync);
+	/* Every node archives when it is primary; restore_command lets any
+	 * replica catch up from the archive when streaming cannot. */
+	if (c->backup.set && c->backup.wal_archive.v) {
+		params_put(&l, "archive_mode", "on");
+		params_put(&l, "archive_command",
+			   walarchive_archive_command(arena, c->tool_path ? c->tool_path : "pgconverge",
+						      c->backup.repository.v, c->backup.compression));
+		params_put(&l, "restore_command",
+			   walarchive_restore_command(arena, c->tool_path ? c->tool_path : "pgconverge",
+						      c->backup.repository.v));
+	}
 
 	if (l.n > 1)
 		qsort(l.items, l.n, sizeof(*l.items), param_cmp);
@@ -376,8 +388,10 @@ const char *plan_hba_conf(PgcArena *arena, const PgcCluster *c, const PgcNode *n
 			   "\n"
 			   "# pgconverge itself, as the bootstrap superuser over the unix socket.\n",
 			   c->name);
-	out = arena_printf(arena, "%s%s", out,
-			   hba_line(arena, "local", "all", os_user, NULL, "peer", "map=pgconverge"));
+	out = arena_printf(arena, "%s%s%s", out,
+			   hba_line(arena, "local", "all", os_user, NULL, "peer", "map=pgconverge"),
+			   hba_line(arena, "local", "replication", os_user, NULL, "peer",
+				    "map=pgconverge"));
 	if (c->n_nodes > 1) {
 		const char *method = c->replication.password.kind != SECRET_NONE ? "scram-sha-256"
 										  : "trust";
@@ -507,4 +521,86 @@ bool maintenance_window_open(const PgcMaintenance *m, time_t now)
 	/* Past midnight: the evening belongs to today, the small hours to yesterday's window. */
 	return (day_in(m->days_mask, tm.tm_wday) && minute >= m->start_min) ||
 	       (day_in(m->days_mask, tm.tm_wday - 1) && minute < m->end_min);
+}
+
+/*
+ * window_starts - the moments the window would begin on the days from
+ * today (in the window's zone) to N_START_DAYS - 1 days later, and each
+ * day's weekday. A day's start goes through mktime (tm_isdst -1), so a
+ * start inside a daylight saving gap moves forward as the clock does.
+ */
+#define N_START_DAYS 9
+
+static int window_starts(const PgcMaintenance *m, time_t now, time_t starts[N_START_DAYS],
+			 int wdays[N_START_DAYS])
+{
+	bool utc = m->tz == NULL || strcmp(m->tz, "UTC") == 0;
+	const char *old = NULL;
+	char *saved = NULL;
+	struct tm today;
+	int d, rc = 0;
+
+	if (!utc) {
+		pthread_mutex_lock(&tz_lock);
+		old = getenv("TZ");
+		if (old != NULL)
+			saved = strdup(old);
+		if (setenv("TZ", m->tz, 1) != 0)
+			rc = -1;
+		tzset();
+	}
+	if (rc == 0 && (utc ? gmtime_r(&now, &today) : localtime_r(&now, &today)) == NULL)
+		rc = -1;
+	for (d = 0; rc == 0 && d < N_START_DAYS; d++) {
+		struct tm tm = {0};
+
+		tm.tm_year = today.tm_year;
+		tm.tm_mon = today.tm_mon;
+		tm.tm_mday = today.tm_mday + d;
+		tm.tm_hour = m->start_min / 60;
+		tm.tm_min = m->start_min % 60;
+		tm.tm_isdst = -1;
+		starts[d] = utc ? timegm(&tm) : mktime(&tm);
+		wdays[d] = (today.tm_wday + d) % 7;
+	}
+	if (!utc) {
+		if (saved != NULL) {
+			setenv("TZ", saved, 1);
+			free(saved);
+		} else {
+			unsetenv("TZ");
+		}
+		tzset();
+		pthread_mutex_unlock(&tz_lock);
+	}
+	return rc;
+}
+
+time_t maintenance_window_next_open(const PgcMaintenance *m, time_t now)
+{
+	time_t starts[N_START_DAYS];
+	int wdays[N_START_DAYS], d;
+
+	if (m == NULL || m->restart == RESTART_NEVER)
+		return (time_t)-1;
+	if (maintenance_window_open(m, now))
+		return now;
+	if (m->restart != RESTART_WINDOW || m->days_mask == 0 || m->start_min == m->end_min % 1440)
+		return (time_t)-1;
+	if (window_starts(m, now, starts, wdays) != 0)
+		return (time_t)-1;
+	for (d = 0; d < N_START_DAYS; d++) {
+		/* A start lost to a daylight saving gap may not be open: skip that day. */
+		time_t t = starts[d];
+		int back;
+
+		if (!day_in(m->days_mask, wdays[d]) || t <= now || !maintenance_window_open(m, t))
+			continue;
+		/* A start in a daylight saving gap moved forward past the gap's end,
+		 * where the window is already open: back to that moment. */
+		for (back = 0; back < 180 && t - 60 > now && maintenance_window_open(m, t - 60); back++)
+			t -= 60;
+		return t;
+	}
+	return (time_t)-1;
 }

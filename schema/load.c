@@ -1686,6 +1686,8 @@ PgcTopology *topology_load_buffer(const char *buf, size_t len, const char *displ
 	c.t = t;
 	c.a = t->arena;
 	load_top(&c, root);
+	for (size_t i = 0; i < t->n_clusters; i++)
+		t->clusters[i].tool_path = arena_strdup(t->arena, opts->tool_path ? opts->tool_path : "pgconverge");
 	if (diag_count(diags, DIAG_ERROR) == errors_before)
 		topology_validate(t, opts, diags);
 cleanup:

@@ -334,6 +334,10 @@ typedef struct {
 	} monitoring;
 
 	PgcBootstrap bootstrap;
+
+	/* Absolute path of the pgconverge binary that archive_command and
+	 * restore_command call (PgcLoadOptions.tool_path; "pgconverge" when not given). */
+	const char *tool_path;
 } PgcCluster;
 
 typedef struct {
@@ -352,6 +356,8 @@ typedef struct {
 	/* Skip checks that look at the local machine (secret file modes,
 	 * parameter catalog version presence is still checked). */
 	bool offline;
+	/* The pgconverge binary the servers should call (archive_command). */
+	const char *tool_path;
 } PgcLoadOptions;
 
 /*

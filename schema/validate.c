@@ -1706,6 +1706,15 @@ static void check_repositories(Val *v)
 
 		if (!c->backup.set || !repo->set)
 			continue;
+		/* A restored cluster archiving into its source would mix two
+		 * histories in one archive (the "expected empty archive" trap). */
+		if (c->bootstrap.set && c->bootstrap.repository.set &&
+		    (strcmp(repo->v, c->bootstrap.repository.v) == 0 ||
+		     fs_path_is_inside(repo->v, c->bootstrap.repository.v) ||
+		     fs_path_is_inside(c->bootstrap.repository.v, repo->v)))
+			verr(v, repo->pos, rk, "give the restored cluster a repository of its own",
+			     "repository \"%s\" overlaps the repository \"%s\" this cluster is restored from",
+			     repo->v, c->bootstrap.repository.v);
 		/* A clone or a restore of the node would copy or wipe the backups. */
 		for (cj = 0; cj < v->t->n_clusters; cj++) {
 			const PgcCluster *d = &v->t->clusters[cj];
