@@ -163,6 +163,7 @@ PGconn *apply_connect(PgcApplyCtx *ctx, const PgcNode *n, const char *dbname)
 	const char *user = ctx->c->os_user.v;
 	char *conninfo;
 	char err[512];
+	PgcPgError e;
 	PGconn *conn;
 
 	if (host_is_local(n->host.v))
@@ -170,10 +171,23 @@ PGconn *apply_connect(PgcApplyCtx *ctx, const PgcNode *n, const char *dbname)
 	else
 		conninfo = pgsql_conninfo_tcp(ctx->arena, n->host.v, (int)n->port.v, user, dbname);
 	conn = pgsql_connect(conninfo, 0, err, sizeof(err));
-	if (conn == NULL)
+	if (conn == NULL) {
 		apply_fail(ctx, "could not connect to node \"%s\"%s%s%s: %s",
 			   apply_node_label(ctx, n), dbname ? " (database \"" : "",
 			   dbname ? dbname : "", dbname ? "\")" : "", err);
+		return NULL;
+	}
+	/*
+	 * Our own commits (roles, databases) must not wait for a synchronous
+	 * standby: on a new cluster synchronous_standby_names names replicas
+	 * that this very run has yet to clone, which would wait forever.
+	 */
+	if (pgsql_query(conn, "SET synchronous_commit TO local", 0, NULL, 0, NULL, &e) != 0) {
+		apply_fail(ctx, "could not set synchronous_commit on node \"%s\": %s (SQLSTATE %s)",
+			   apply_node_label(ctx, n), e.message, e.sqlstate);
+		PQfinish(conn);
+		return NULL;
+	}
 	return conn;
 }
 
@@ -212,6 +226,13 @@ static int run_action(PgcApplyCtx *ctx)
 		return sql_alter_database(ctx);
 	case ACT_CREATE_EXTENSION:
 		return sql_create_extension(ctx);
+	case ACT_SWITCHOVER:
+	case ACT_REJOIN:
+	case ACT_BACKUP:
+	case ACT_RETENTION:
+	case ACT_RESTORE:
+		/* The planner emits these only where an executor is registered below. */
+		break;
 	}
 	return apply_fail(ctx, "action \"%s\" has an unknown kind %d", ctx->a->id,
 			  (int)ctx->a->kind);
@@ -299,6 +320,17 @@ int apply_plan(const PgcTopology *t, const PgcPlan *p, const PgcApplyOptions *op
 				goto journal_broken;
 			continue;
 		}
+		if (!res->stopped && opts->stop != NULL && *opts->stop) {
+			res->stopped = true;
+			log_info("stopping: the remaining actions are left for the next run");
+		}
+		if (res->stopped) {
+			res->skipped_stopped++;
+			if (journal_end(journal, a, JOURNAL_SKIPPED, 0,
+					"not run: pgconverge was asked to stop") != 0)
+				goto journal_broken;
+			continue;
+		}
 		/* After a failure nothing else runs: the next run plans afresh from
 		 * what is then live, which is safer than pressing on. */
 		dep = failed_id != NULL ? failed_id : unmet_dependency(p, succeeded, i);
@@ -329,6 +361,7 @@ int apply_plan(const PgcTopology *t, const PgcPlan *p, const PgcApplyOptions *op
 			failed_id = a->id;
 			if (ctx.error[0] == '\0')
 				snprintf(ctx.error, sizeof(ctx.error), "failed: see the log");
+			snprintf(res->error, sizeof(res->error), "%s: %s", a->id, ctx.error);
 		}
 		arc = journal_end(journal, a, arc == 0 ? JOURNAL_OK : JOURNAL_FAILED,
 				  now_ms() - start, arc == 0 ? NULL : ctx.error);

@@ -1831,6 +1831,16 @@ const char *plan_action_name(PgcActionKind kind)
 		return "alter-database";
 	case ACT_CREATE_EXTENSION:
 		return "create-extension";
+	case ACT_SWITCHOVER:
+		return "switchover";
+	case ACT_REJOIN:
+		return "rejoin";
+	case ACT_BACKUP:
+		return "backup";
+	case ACT_RETENTION:
+		return "retention";
+	case ACT_RESTORE:
+		return "restore";
 	}
 	return "unknown";
 }

@@ -52,7 +52,15 @@ typedef enum {
 	ACT_CREATE_DATABASE, /* (create-database) payload.sql */
 	ACT_ALTER_DATABASE,  /* (alter-database) owner change, payload.sql */
 	ACT_CREATE_EXTENSION,/* (create-extension) payload.sql in payload.database */
+	ACT_SWITCHOVER,      /* (switchover) move the primary role to payload.target (reconcile/switchover.c) */
+	ACT_REJOIN,          /* (rejoin) an old primary back as a replica: pg_rewind, or moved aside and re-cloned */
+	ACT_BACKUP,          /* (backup) a base (or logical: payload.target "logical") backup the schedule asks for */
+	ACT_RETENTION,       /* (retention) remove backups and WAL outside backup.*.keep */
+	ACT_RESTORE,         /* (restore) point-in-time restore of a bootstrap.from_backup cluster's primary */
 } PgcActionKind;
+
+/* The number of action kinds (ACT_INITDB is 0). */
+#define PLAN_ACTION_KINDS ((int)ACT_RESTORE + 1)
 
 typedef struct {
 	const char *key;
@@ -204,6 +212,16 @@ PgcPlan *plan_from_json(json_t *j, char *err, size_t errlen);
  * (restart: always -> true; never -> false).
  */
 bool maintenance_window_open(const PgcMaintenance *m, time_t now);
+
+/*
+ * maintenance_window_next_open - when restarts are next allowed by the
+ * cluster's policy, at or after now: now itself when the window is open
+ * (or restart: always); the start of the next window otherwise, to the
+ * minute, in the window's zone (daylight saving included); (time_t)-1 when
+ * it never opens (restart: never, or no window). Pure apart from the zone
+ * files, like maintenance_window_open().
+ */
+time_t maintenance_window_next_open(const PgcMaintenance *m, time_t now);
 
 /*
  * plan_managed_conf - the content pgconverge writes into a node's managed

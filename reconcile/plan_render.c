@@ -484,7 +484,7 @@ static int kind_of(const char *name, PgcActionKind *kind)
 {
 	int k;
 
-	for (k = ACT_INITDB; k <= ACT_CREATE_EXTENSION; k++)
+	for (k = ACT_INITDB; k < PLAN_ACTION_KINDS; k++)
 		if (strcmp(plan_action_name((PgcActionKind)k), name) == 0) {
 			*kind = (PgcActionKind)k;
 			return 0;
