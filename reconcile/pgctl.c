@@ -19,7 +19,7 @@
 #include "reconcile/apply.h"
 #include "reconcile/pgsql.h"
 
-#define POLL_INTERVAL_MS 200
+#define POLL_INTERVAL_MS 50
 /* pg_ctl itself waits -t seconds; its process gets this much more before it is killed. */
 #define PGCTL_GRACE_S 30
 /* Lines of the server log shown when a start fails. */
@@ -340,8 +340,12 @@ int pgctl_wait_streaming(const PgcCluster *c, const PgcNode *n, int timeout_s)
 		PgcPgError e;
 		PGresult *r = NULL;
 
-		if (conn == NULL) {
+		/* Connect and query in the same pass: a replica that streams at
+		 * once must not wait a poll interval for nothing. */
+		if (conn == NULL)
 			conn = pgsql_connect(conninfo, 0, last, sizeof(last));
+		if (conn == NULL) {
+			/* not accepting connections yet */
 		} else if (pgsql_query(conn, "SELECT status FROM pg_catalog.pg_stat_wal_receiver",
 				       0, NULL, 0, &r, &e) != 0) {
 			snprintf(last, sizeof(last), "%s", e.message);
