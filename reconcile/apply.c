@@ -1,12 +1,12 @@
 /*
  * reconcile/apply.c - runs a plan's actions in order, journaling each one.
  *
- * The order is the planner's; apply only adds two rules: a blocked action
- * is never run, and an action runs only when every action it depends on
- * (that is part of this plan) succeeded. Independent actions still run
- * after a failure, so one broken node does not stop the others converging.
- * A dependency id that is not in the plan counts as met: the planner left
- * it out because there was nothing to do.
+ * The order is the planner's; apply only adds three rules: a blocked action
+ * is never run, an action runs only when every action it depends on (that
+ * is part of this plan) succeeded, and the first failure stops the run
+ * (the next run plans afresh from what is then live). A dependency id that
+ * is not in the plan counts as met: the planner left it out because there
+ * was nothing to do.
  */
 #include "reconcile/apply.h"
 
@@ -18,8 +18,10 @@
 
 #include "common/log.h"
 #include "reconcile/actions.h"
+#include "reconcile/drill.h"
 #include "reconcile/journal.h"
 #include "reconcile/pgsql.h"
+#include "reconcile/restore.h"
 
 /* Program output kept in an error message: its last lines. */
 #define OUTPUT_TAIL_LINES 20
@@ -226,11 +228,15 @@ static int run_action(PgcApplyCtx *ctx)
 		return sql_alter_database(ctx);
 	case ACT_CREATE_EXTENSION:
 		return sql_create_extension(ctx);
+	case ACT_BACKUP:
+		return drill_backup(ctx);
+	case ACT_RETENTION:
+		return drill_retention(ctx);
+	case ACT_RESTORE:
+		/* A drill restores into a scratch folder: it names no node. */
+		return ctx->n == NULL ? drill_run(ctx) : restore_run(ctx);
 	case ACT_SWITCHOVER:
 	case ACT_REJOIN:
-	case ACT_BACKUP:
-	case ACT_RETENTION:
-	case ACT_RESTORE:
 		/* The planner emits these only where an executor is registered below. */
 		break;
 	}
