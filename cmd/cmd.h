@@ -59,6 +59,7 @@ enum {
 	OPT_REPOSITORY = 1u << 16,      /* --repository DIR (wal-push, wal-fetch) */
 	OPT_COMPRESS = 1u << 17,        /* --compress none|gzip|zstd (wal-push) */
 	OPT_BASE = 1u << 18,            /* --base REV (plan --offline) */
+	OPT_WAIT_LOCK = 1u << 19,       /* --wait-lock DURATION */
 };
 
 /* OPT_SOURCE - where the topology comes from: a file or a git repository. */
@@ -144,6 +145,7 @@ struct PgcOptions {
 	bool logical;
 	bool live;
 	int64_t interval_ms;      /* --interval; PGC_DEFAULT_INTERVAL_MS */
+	int64_t wait_lock_ms;     /* --wait-lock; 0: a held lock is an immediate exit 4 */
 
 	/* WAL archive helpers, which run without the topology file. */
 	const char *repository;   /* --repository; NULL when not given */
@@ -177,6 +179,9 @@ void options_common_help(FILE *out);
 
 /* options_color - true when colour may be written to stream (allowed and a terminal). */
 bool options_color(const PgcOptions *opts, FILE *stream);
+
+/* options_wait_lock_ms - --wait-lock for lock_acquire(), capped to what an int holds. */
+int options_wait_lock_ms(const PgcOptions *opts);
 
 /* options_format_is - true when --format (or its default) is name. */
 bool options_format_is(const PgcOptions *opts, const char *name);

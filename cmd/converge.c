@@ -1,5 +1,6 @@
 /*
- * cmd/converge.c - loading, observing and planning for plan/apply/status.
+ * cmd/converge.c - loading, observing and planning for plan/apply/status,
+ * and apply's passes, which reconcile repeats.
  */
 #include "cmd/converge.h"
 
@@ -7,12 +8,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "cmd/exitcodes.h"
+#include "reconcile/apply.h"
+#include "reconcile/journal.h"
 #include "reconcile/plan_offline.h"
+#include "schema/source.h"
 
-PgcTopology *converge_load(const PgcOptions *opts)
+/* load - the topology with its diagnostics printed, or logged one a line. */
+static PgcTopology *load(const PgcOptions *opts, bool to_log, char *err, size_t errlen)
 {
 	PgcDiagList diags = {0};
 	PgcTopology *t = options_load_topology(opts, &diags);
+	size_t i;
 
 	if (t != NULL && opts->cluster != NULL && topology_cluster(t, opts->cluster) == NULL) {
 		PgcPos none = {0, 0};
@@ -21,13 +28,43 @@ PgcTopology *converge_load(const PgcOptions *opts)
 			   "unknown cluster \"%s\"", opts->cluster);
 	}
 	diag_sort(&diags);
-	diag_print(stderr, &diags, options_color(opts, stderr));
+	if (!to_log)
+		diag_print(stderr, &diags, options_color(opts, stderr));
+	for (i = 0; to_log && i < diags.n; i++) {
+		const PgcDiag *d = &diags.items[i];
+		char pos[32] = "";
+
+		if (d->pos.line > 0)
+			snprintf(pos, sizeof pos, ":%d:%d", d->pos.line, d->pos.col);
+		log_msg(d->level == DIAG_ERROR ? LOG_ERROR : LOG_WARN, "%s%s: %s%s%s%s%s",
+			d->file ? d->file : opts->source_name, pos, d->key ? d->key : "",
+			d->key ? ": " : "", d->message, d->hint ? "\nhint: " : "", d->hint ? d->hint : "");
+	}
+	if (err != NULL && errlen > 0) {
+		err[0] = '\0';
+		for (i = 0; i < diags.n; i++) {
+			if (diags.items[i].level == DIAG_ERROR) {
+				snprintf(err, errlen, "%s: %s", opts->source_name, diags.items[i].message);
+				break;
+			}
+		}
+	}
 	if (diag_count(&diags, DIAG_ERROR) > 0) {
 		topology_free(t);
 		t = NULL;
 	}
 	diag_free(&diags);
 	return t;
+}
+
+PgcTopology *converge_load(const PgcOptions *opts)
+{
+	return load(opts, false, NULL, 0);
+}
+
+PgcTopology *converge_load_logged(const PgcOptions *opts, char *err, size_t errlen)
+{
+	return load(opts, true, err, errlen);
 }
 
 PgcObserved *converge_observe(const PgcOptions *opts, const PgcTopology *t)
@@ -65,4 +102,271 @@ void converge_print_plan(const PgcOptions *opts, const PgcPlan *p)
 	} else {
 		plan_print_text(stdout, p, options_color(opts, stdout));
 	}
+}
+
+/* ---- apply's passes ------------------------------------------------------ */
+
+/*
+ * count_runnable - actions a run can carry out: neither blocked nor waiting
+ * (through depends_on, transitively) for a blocked one. An action held
+ * behind a blocked restart waits for the policy as the restart does; were
+ * it counted, apply would pass again and again and end "not converged".
+ */
+static size_t count_runnable(const PgcPlan *p)
+{
+	bool *held = calloc(p->n_actions + 1, sizeof(bool));
+	size_t i, j, n = 0;
+
+	if (held == NULL)
+		abort();
+	/* A dependency comes before its dependents: the plan is in execution order. */
+	for (i = 0; i < p->n_actions; i++) {
+		const PgcAction *a = &p->actions[i];
+
+		held[i] = a->blocked;
+		for (j = 0; !held[i] && j < a->n_depends_on; j++) {
+			const PgcAction *d = plan_find_action(p, a->depends_on[j]);
+
+			held[i] = d != NULL && held[d - p->actions];
+		}
+		n += !held[i];
+	}
+	free(held);
+	return n;
+}
+
+/*
+ * finish - the exit code from the last plan: converged, blocked, or
+ * failed to converge (actions left that should have run).
+ */
+static int finish(const PgcConvergeRun *run, const PgcPlan *p, PgcConvergeResult *res)
+{
+	if (p->n_actions == 0) {
+		if (run->print)
+			printf("converged: the live state matches the topology\n");
+		return EXIT_OK;
+	}
+	if (count_runnable(p) == 0) {
+		if (run->print)
+			printf("%zu action%s blocked by policy; everything else is converged\n",
+			       p->n_actions, p->n_actions == 1 ? "" : "s");
+		return EXIT_BLOCKED;
+	}
+	snprintf(res->error, sizeof res->error, "not converged after %d passes: %zu actions remain",
+		 CONVERGE_MAX_PASSES, count_runnable(p));
+	log_error("%s", res->error);
+	return EXIT_ERROR;
+}
+
+static void print_or_log_plan(const PgcOptions *opts, const PgcConvergeRun *run, const PgcPlan *p)
+{
+	if (run->print)
+		plan_print_text(stdout, p, options_color(opts, stdout));
+	else
+		log_info("%zu action%s to apply, %zu blocked by policy", count_runnable(p),
+			 count_runnable(p) == 1 ? "" : "s", plan_count_blocked(p));
+}
+
+/*
+ * begin_source - (git sources) before any action: refuse a commit that
+ * does not descend from the last applied one, and journal the source.
+ */
+static int begin_source(const PgcOptions *opts)
+{
+	PgcJournal *j;
+	int rc;
+
+	if (source_check_rewind(opts->state_dir, opts->source, opts->allow_rewind) != 0)
+		return -1;
+	j = journal_open(opts->state_dir);
+	if (j == NULL)
+		return -1;
+	rc = journal_source(j, opts->source);
+	journal_close(j);
+	return rc;
+}
+
+static int apply_one_plan(const PgcOptions *opts, const PgcTopology *t, const PgcPlan *p,
+			  const PgcConvergeRun *run, PgcConvergeResult *res)
+{
+	PgcApplyOptions ao = {.state_dir = opts->state_dir, .action_timeout_s = 600,
+			      .ready_timeout_s = 60, .stop = run->stop};
+	PgcApplyResult ar = {0};
+	int rc = apply_plan(t, p, &ao, &ar);
+
+	res->done += ar.done;
+	res->passes++;
+	if (ar.stopped)
+		res->stopped = true;
+	if (rc != 0) {
+		snprintf(res->error, sizeof res->error, "%s",
+			 ar.error[0] ? ar.error : "the journal cannot be written");
+		log_error("apply stopped at the first failure: %zu done, %zu failed, %zu blocked, %zu not "
+			  "run",
+			  ar.done, ar.failed, ar.skipped_blocked, ar.skipped_dependency);
+		return -1;
+	}
+	log_info("%zu action%s done", ar.done, ar.done == 1 ? "" : "s");
+	return 0;
+}
+
+/* check_saved_plan - the saved plan still describes this topology and these servers. */
+static int check_saved_plan(const PgcPlan *saved, const PgcPlan *now)
+{
+	size_t i, j;
+
+	if (saved->source_digest != NULL && now->source_digest != NULL &&
+	    strcmp(saved->source_digest, now->source_digest) != 0) {
+		cmd_error("run 'pgconverge plan -o PLAN.json' again",
+			  "the topology file changed since the plan was saved");
+		return -1;
+	}
+	for (i = 0; i < saved->n_fp; i++) {
+		for (j = 0; j < now->n_fp; j++)
+			if (strcmp(saved->fp_nodes[i], now->fp_nodes[j]) == 0)
+				break;
+		if (j == now->n_fp || strcmp(saved->fp_values[i], now->fp_values[j]) != 0) {
+			cmd_error("run 'pgconverge plan -o PLAN.json' again",
+				  "node \"%s\" changed since the plan was saved", saved->fp_nodes[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* unblock - a saved plan's policy blocks lifted by this run's flags. */
+static void unblock(const PgcConvergeRun *run, PgcPlan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_actions; i++) {
+		PgcAction *a = &p->actions[i];
+
+		if (!a->blocked || a->blocked_reason == NULL)
+			continue;
+		if ((run->allow_restart && strstr(a->blocked_reason, "--allow-restart") != NULL) ||
+		    (run->allow_switchover && strstr(a->blocked_reason, "--allow-switchover") != NULL)) {
+			a->blocked = false;
+			a->blocked_reason = NULL;
+		}
+	}
+}
+
+static bool stop_requested(const PgcConvergeRun *run)
+{
+	return run->stop != NULL && *run->stop;
+}
+
+/* observe_and_plan - a fresh observation and plan into res; -1 on errors. */
+static int observe_and_plan(const PgcOptions *opts, const PgcTopology *t,
+			    const PgcConvergeRun *run, PgcConvergeResult *res)
+{
+	plan_free(res->plan);
+	res->plan = NULL;
+	observe_free(res->observed);
+	res->observed = converge_observe(opts, t);
+	if (res->observed == NULL) {
+		snprintf(res->error, sizeof res->error, "cannot observe the servers");
+		return -1;
+	}
+	res->plan = converge_plan(opts, t, res->observed, run->allow_restart, run->allow_switchover);
+	if (res->plan == NULL) {
+		snprintf(res->error, sizeof res->error, "cannot build the plan");
+		return -1;
+	}
+	return 0;
+}
+
+int converge_run(const PgcOptions *opts, const PgcTopology *t, const PgcConvergeRun *run,
+		 PgcConvergeResult *res)
+{
+	bool source_journaled = false, settled = false;
+	int rc = EXIT_ERROR, pass;
+
+	memset(res, 0, sizeof(*res));
+	if (run->journal_source_lazily) {
+		/* The rollback check still comes first: a rewound commit is never planned. */
+		if (source_check_rewind(opts->state_dir, opts->source, opts->allow_rewind) != 0) {
+			snprintf(res->error, sizeof res->error,
+				 "the commit does not descend from the last applied one");
+			return EXIT_ERROR;
+		}
+	} else {
+		if (begin_source(opts) != 0) { /* git source: no rollback */
+			snprintf(res->error, sizeof res->error, "cannot record the source");
+			return EXIT_ERROR;
+		}
+		source_journaled = true;
+	}
+	for (pass = 1; pass <= CONVERGE_MAX_PASSES; pass++) {
+		const PgcPlan *todo;
+
+		if (stop_requested(run)) {
+			res->stopped = true;
+			break;
+		}
+		if (observe_and_plan(opts, t, run, res) != 0)
+			return EXIT_ERROR;
+		todo = res->plan;
+		if (pass == 1 && run->saved != NULL) {
+			/* Exactly the saved plan, once; later passes only confirm. */
+			if (check_saved_plan(run->saved, res->plan) != 0) {
+				snprintf(res->error, sizeof res->error, "the saved plan is stale");
+				return EXIT_ERROR;
+			}
+			unblock(run, run->saved);
+			todo = run->saved;
+			if (run->print)
+				plan_print_text(stdout, todo, options_color(opts, stdout));
+			if (count_runnable(todo) == 0) {
+				settled = true;
+				break;
+			}
+		} else {
+			if (count_runnable(todo) == 0) {
+				settled = true;
+				break;
+			}
+			if (pass > 1)
+				log_info("pass %d: the servers moved on; %zu more action%s", pass,
+					 count_runnable(todo), count_runnable(todo) == 1 ? "" : "s");
+			print_or_log_plan(opts, run, todo);
+		}
+		if (!source_journaled) {
+			if (begin_source(opts) != 0) {
+				snprintf(res->error, sizeof res->error, "cannot record the source");
+				return EXIT_ERROR;
+			}
+			source_journaled = true;
+		}
+		if (apply_one_plan(opts, t, todo, run, res) != 0)
+			return EXIT_ERROR;
+		if (run->saved != NULL)
+			break;
+	}
+	/* What is left after the last apply: plan once more. */
+	if (!settled && observe_and_plan(opts, t, run, res) != 0)
+		return EXIT_ERROR;
+	if (res->stopped && count_runnable(res->plan) > 0) {
+		snprintf(res->error, sizeof res->error, "stopped before converging: %zu action%s left",
+			 count_runnable(res->plan), count_runnable(res->plan) == 1 ? "" : "s");
+		log_info("%s", res->error);
+		return EXIT_ERROR;
+	}
+	rc = finish(run, res->plan, res);
+	/* git source: what was applied, for the next rewind check and status. */
+	if ((rc == EXIT_OK || rc == EXIT_BLOCKED) &&
+	    source_applied_write(opts->state_dir, opts->source, time(NULL), rc == EXIT_OK) != 0) {
+		snprintf(res->error, sizeof res->error, "cannot record the applied source");
+		rc = EXIT_ERROR;
+	}
+	return rc;
+}
+
+void converge_result_free(PgcConvergeResult *res)
+{
+	plan_free(res->plan);
+	observe_free(res->observed);
+	res->plan = NULL;
+	res->observed = NULL;
 }

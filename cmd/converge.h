@@ -1,9 +1,12 @@
 /*
- * cmd/converge.h - what plan, apply and status share: load the topology,
- * observe, build a plan, and fill its source information.
+ * cmd/converge.h - what plan, apply, status and reconcile share: load the
+ * topology, observe, build a plan and fill its source information, and
+ * apply's passes (converge_run), which reconcile repeats.
  */
 #ifndef PGC_CMD_CONVERGE_H
 #define PGC_CMD_CONVERGE_H
+
+#include <signal.h>
 
 #include "cmd/cmd.h"
 #include "reconcile/observe.h"
@@ -24,5 +27,53 @@ PgcPlan *converge_plan(const PgcOptions *opts, const PgcTopology *t, const PgcOb
 
 /* converge_print_plan - the plan on stdout in --format (text by default). */
 void converge_print_plan(const PgcOptions *opts, const PgcPlan *p);
+
+/* Passes of observe-plan-apply in one run, until only blocked actions remain. */
+#define CONVERGE_MAX_PASSES 5
+
+/* PgcConvergeRun - how converge_run() applies: apply's and reconcile's settings. */
+typedef struct {
+	bool allow_restart;
+	bool allow_switchover;
+	PgcPlan *saved;               /* apply PLAN.json: carried out in the first pass; NULL: plan afresh */
+	const char *saved_name;       /* its file, for messages */
+	bool print;                   /* plans and the outcome on stdout (apply); else the log only */
+	bool journal_source_lazily;   /* journal the source only when an action is about to run */
+	volatile sig_atomic_t *stop;  /* non-zero: stop after the current action; may be NULL */
+} PgcConvergeRun;
+
+/*
+ * PgcConvergeResult - what a run left. plan and observed are the last ones
+ * made (what is still to do: blocked actions, or those that did not
+ * converge); either may be NULL after an error. converge_result_free().
+ */
+typedef struct {
+	PgcPlan *plan;
+	PgcObserved *observed;
+	size_t done;                  /* actions carried out, every pass */
+	int passes;                   /* passes that applied something */
+	bool stopped;                 /* *stop cut the run short */
+	char error[1024];             /* one line on what failed; "" when nothing did */
+} PgcConvergeResult;
+
+/*
+ * converge_run - apply's core, shared with reconcile: with the state lock
+ * held by the caller, checks a git source against the last applied commit
+ * (no rollback) and journals it, then observes, plans and applies up to
+ * CONVERGE_MAX_PASSES times until nothing runnable is left, and records the
+ * source in STATE_DIR/applied.json when the run converged or was only held
+ * back by policy. Returns EXIT_OK (converged), EXIT_BLOCKED (only blocked
+ * actions left) or EXIT_ERROR (reported; res->error says it in one line).
+ */
+int converge_run(const PgcOptions *opts, const PgcTopology *t, const PgcConvergeRun *run,
+		 PgcConvergeResult *res);
+void converge_result_free(PgcConvergeResult *res);
+
+/*
+ * converge_load_logged - converge_load() for a long-running command: the
+ * diagnostics go through the logger (one line each, JSON with --log-format
+ * json); the first error's text is copied into err. NULL on errors.
+ */
+PgcTopology *converge_load_logged(const PgcOptions *opts, char *err, size_t errlen);
 
 #endif

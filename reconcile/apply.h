@@ -11,6 +11,7 @@
 #ifndef PGC_RECONCILE_APPLY_H
 #define PGC_RECONCILE_APPLY_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "reconcile/plan.h"
@@ -27,6 +28,9 @@ typedef struct {
 	const char *state_dir;    /* journal lives here; created when missing */
 	int action_timeout_s;     /* per external program; default 600 */
 	int ready_timeout_s;      /* wait for a started server to accept connections; default 60 */
+	/* Set (non-zero) by a signal handler: no action starts after it; the
+	 * current one finishes. NULL: never stop. */
+	volatile sig_atomic_t *stop;
 } PgcApplyOptions;
 
 typedef struct {
@@ -34,12 +38,17 @@ typedef struct {
 	size_t failed;
 	size_t skipped_blocked;   /* blocked by policy */
 	size_t skipped_dependency;/* not run: something it depends on, or an earlier action, failed */
+	size_t skipped_stopped;   /* not run: *opts->stop was set */
+	bool stopped;             /* *opts->stop was set before the last action */
+	char error[1024];         /* the failed action's error, one line; "" when none failed */
 } PgcApplyResult;
 
 /*
  * apply_plan - runs the plan's unblocked actions. Returns 0 when every
  * action it ran succeeded (blocked ones may remain: see res), -1 when one
  * failed (reported where it failed, with the program's output or SQLSTATE).
+ * A stop request is not a failure: 0, with res->stopped and the actions
+ * left journaled as skipped.
  */
 int apply_plan(const PgcTopology *t, const PgcPlan *p, const PgcApplyOptions *opts,
 	       PgcApplyResult *res);

@@ -21,6 +21,12 @@
  *      and lowers them on the next, so that neither order is broken.
  *   3. on the primary: roles, memberships, databases, extensions.
  *
+ * Data directories that must not be started or touched: a replica's
+ * initialized directory without standby.signal gets a blocked start (it
+ * would run as a second primary); a replica's directory named by the clone
+ * marker (observe_clone_marker_path) is pgconverge's own unfinished copy and
+ * is planned like a new node: the clone empties it and copies again.
+ *
  * Roles, databases and slots are planned from what the servers report. On
  * a new primary they are all created; on a primary that exists but is down
  * (or cannot be reached) they are planned on the next pass, once it is up.
@@ -39,6 +45,7 @@
 
 #include "reconcile/apply.h"
 #include "reconcile/pgsql.h"
+#include "reconcile/plan_backup.h"
 #include "schema/pgcatalog.h"
 
 /* Parameters that must be at least as large on a standby as on its primary. */
@@ -55,6 +62,7 @@ typedef enum {
 	NS_NEW,       /* local, data directory absent or empty */
 	NS_FOREIGN,   /* local, data directory holds something else */
 	NS_DOWN,      /* local, initialized, no server */
+	NS_NOT_STANDBY, /* local replica, initialized, no server, no standby.signal */
 	NS_RUNNING,   /* a server answers (or its postmaster is alive) */
 	NS_UNKNOWN,   /* local, data directory could not be inspected, no server */
 	NS_REMOTE_DOWN, /* another machine, not reachable */
@@ -408,6 +416,9 @@ static NodeState node_state(const NodeWork *nw)
 		return NS_SKIP;
 	if (nw->remote)
 		return o->reachable ? NS_RUNNING : NS_REMOTE_DOWN;
+	/* pgconverge's own unfinished copy: the clone empties it and copies again. */
+	if (o->clone_interrupted && !nw->primary && !nw->running && o->dir_state != DIR_UNKNOWN)
+		return NS_NEW;
 	switch (o->dir_state) {
 	case DIR_ABSENT:
 	case DIR_EMPTY:
@@ -415,7 +426,10 @@ static NodeState node_state(const NodeWork *nw)
 	case DIR_FOREIGN:
 		return NS_FOREIGN;
 	case DIR_INITIALIZED:
-		return nw->running ? NS_RUNNING : NS_DOWN;
+		if (nw->running)
+			return NS_RUNNING;
+		/* Started without standby.signal, a replica would be a second primary. */
+		return nw->primary || o->standby_signal ? NS_DOWN : NS_NOT_STANDBY;
 	case DIR_UNKNOWN:
 		break;
 	}
@@ -435,7 +449,9 @@ static void diff_settings(Ctx *x, NodeWork *nw)
 	const PgcObsNode *o = nw->o;
 	PgcConfParam *file = NULL;
 	size_t nf = 0, i, total;
-	bool file_known = !nw->remote && o != NULL && o->managed_conf != NULL;
+	/* A new node's file, if any, is an unfinished copy's: not its own. */
+	bool file_known = !nw->remote && o != NULL && o->managed_conf != NULL &&
+			  nw->state != NS_NEW;
 
 	if (file_known)
 		nf = plan_conf_parse(x->a, o->managed_conf, &file);
@@ -773,8 +789,8 @@ static const char *emit_slot(Ctx *x, NodeWork *nw)
 	slot = plan_slot_name(x->a, nw->n->name);
 	if (slots_known(up) ? has_slot(up, slot) : nw->state != NS_NEW)
 		return NULL;
-	if (up->state == NS_FOREIGN || up->state == NS_UNKNOWN || up->state == NS_REMOTE_DOWN ||
-	    up->state == NS_SKIP)
+	if (up->state == NS_FOREIGN || up->state == NS_NOT_STANDBY || up->state == NS_UNKNOWN ||
+	    up->state == NS_REMOTE_DOWN || up->state == NS_SKIP)
 		return NULL; /* the upstream's own blocked action says why */
 	act = emit(x, ACT_CREATE_SLOT, up, slot, IMPACT_NONE,
 		   arena_printf(x->a, "replica \"%s\" streams through physical slot \"%s\"%s",
@@ -837,9 +853,14 @@ static void emit_new(Ctx *x, NodeWork *nw)
 		const char *slot = c->replication.slots.v ? plan_slot_name(x->a, nw->n->name) : NULL;
 
 		act = fs_action(x, ACT_CLONE, nw, NULL, IMPACT_NONE,
-				arena_printf(x->a, "data directory \"%s\" is %s: clone the replica from "
-					     "\"%s\" with pg_basebackup", nw->n->data_dir.v,
-					     dir_word(nw), upn->name));
+				nw->o->clone_interrupted
+				    ? arena_printf(x->a, "data directory \"%s\" holds a copy that an "
+						   "interrupted run left unfinished: empty it and clone "
+						   "the replica again from \"%s\" with pg_basebackup",
+						   nw->n->data_dir.v, upn->name)
+				    : arena_printf(x->a, "data directory \"%s\" is %s: clone the replica "
+						   "from \"%s\" with pg_basebackup", nw->n->data_dir.v,
+						   dir_word(nw), upn->name));
 		argv_add(x->a, &av, arena_printf(x->a, "%s/pg_basebackup", c->bin_dir.v));
 		argv_add(x->a, &av, "-D");
 		argv_add(x->a, &av, nw->n->data_dir.v);
@@ -894,6 +915,14 @@ static void emit_blocked_node(Ctx *x, NodeWork *nw)
 					"directory; pgconverge never touches it: empty it or change "
 					"data_dir",
 					nw->n->data_dir.v));
+		break;
+	case NS_NOT_STANDBY:
+		act = emit(x, ACT_START, nw, NULL, IMPACT_NONE, "the server is not running");
+		block(act, arena_printf(x->a,
+					"data directory \"%s\" has no standby.signal: started, replica "
+					"\"%s\" would run as a second primary; pgconverge never deletes a "
+					"data directory: move it away to have the replica cloned again",
+					nw->n->data_dir.v, nw->n->name));
 		break;
 	case NS_UNKNOWN:
 		act = emit(x, ACT_START, nw, NULL, IMPACT_NONE, "the server is not running");
@@ -950,11 +979,18 @@ static void emit_running(Ctx *x, NodeWork *nw)
 	emit_passfile(x, nw);
 	for (i = 0; i < nw->n_resets; i++)
 		reload |= !reset_needs_restart(x, nw, nw->resets[i]);
+	/* A restart the policy blocks is preceded by a reload: PostgreSQL then
+	 * reports the change as pending_restart, so the restart is planned
+	 * again on the next run instead of hiding behind the written file. */
 	if (!nw->remote)
-		reload |= deltas_reloadable(nw) || nw->need_hba;
+		reload |= deltas_reloadable(nw) || nw->need_hba ||
+			  (nw->n_deltas > 0 && !x->restart_ok);
 	if (!reload)
 		return;
-	act = emit(x, ACT_RELOAD, nw, NULL, IMPACT_RELOAD, "load the changed configuration");
+	act = emit(x, ACT_RELOAD, nw, NULL, IMPACT_RELOAD,
+		   deltas_reloadable(nw) || nw->need_hba || nw->n_resets > 0
+		       ? "load the changed configuration"
+		       : "load the changed configuration, so that PostgreSQL records the restart it needs");
 	act->payload.sql = "SELECT pg_reload_conf()";
 	for (i = 0; i < nw->n_deltas; i++)
 		if (!nw->deltas[i].restart)
@@ -1599,6 +1635,11 @@ static void plan_cluster(Ctx *x, const PgcCluster *c, const PgcObserved *obs)
 	if (x->pw == NULL)
 		return; /* no primary: validation refuses that */
 
+	/* ---- backups, retention, drills and restores: reconcile/plan_backup.c ---- */
+	if (plan_backup_cluster(x->p, &x->cap_actions, c, obs, x->policy))
+		return; /* being restored: the rest waits until it is promoted */
+	/* ---- */
+
 	/* A cluster restored from a backup is created by the restore, not by initdb. */
 	new_restore = c->bootstrap.set && x->pw->state == NS_NEW;
 	if (new_restore)
@@ -1643,6 +1684,7 @@ static void plan_cluster(Ctx *x, const PgcCluster *c, const PgcObserved *obs)
 			emit_running(x, nw);
 			break;
 		case NS_FOREIGN:
+		case NS_NOT_STANDBY:
 		case NS_UNKNOWN:
 		case NS_REMOTE_DOWN:
 			emit_blocked_node(x, nw);

@@ -71,12 +71,12 @@ expect "no command: usage error" 64 "" "no command given"
 declare -A opts=(
 	[validate]="--file --git --ref --path --cluster --format --offline"
 	[plan]="--file --git --output --format --cluster --offline --state-dir --allow-rewind markdown"
-	[apply]="--file PLAN.json --allow-restart --allow-switchover --cluster --state-dir --allow-rewind"
+	[apply]="--file PLAN.json --allow-restart --allow-switchover --cluster --state-dir --allow-rewind --wait-lock"
 	[status]="--file --cluster --format prometheus --state-dir"
-	[reconcile]="--file --interval --once --cluster --state-dir"
+	[reconcile]="--file --git --interval --once --wait-lock --cluster --state-dir --allow-rewind"
 	[backup]="--file --cluster --logical --state-dir"
-	[wal-push]="--file --cluster WAL_PATH"
-	[wal-fetch]="--file --cluster WAL_NAME DEST_PATH"
+	[wal-push]="--repository --compress WAL_PATH WAL_NAME"
+	[wal-fetch]="--repository WAL_NAME DEST_PATH"
 	[failover]="--file --cluster --to --state-dir"
 	[graph]="--file --cluster --live --output"
 )
@@ -125,9 +125,13 @@ run validate --log-format xml
 expect "unknown --log-format" 64 "" "unknown --log-format 'xml'"
 run reconcile --interval 5x
 expect "bad --interval" 64 "" "invalid --interval '5x'"
+run reconcile --once --wait-lock 0s
+expect "bad --wait-lock" 64 "" "invalid --wait-lock '0s': expected a positive duration"
+run plan --wait-lock 5s
+expect "plan takes no --wait-lock" 64 "" "'plan' does not take option '--wait-lock'"
 run backup
 expect "backup needs --cluster" 64 "" "'backup' needs '--cluster NAME'"
-run wal-fetch --cluster main 000000010000000000000001
+run wal-fetch --repository "$tmp/repo" 000000010000000000000001
 expect "wal-fetch needs two arguments" 64 "" "'wal-fetch' needs 2 arguments, got 1"
 run validate some.yaml
 expect "positional file" 64 "" "give the topology file with '-f some.yaml'"
@@ -141,20 +145,31 @@ expect "option before the command" 64 "" "option '-f' given before the command"
 # --- commands that are not built yet ------------------------------------------
 
 # A file that does not exist is fine: these stop before reading it.
+# plan, apply and status run against servers in test_reconcile*.sh; here
+# only what they do before contacting one.
 run plan -f "$tmp/none.yaml"
-expect "plan: not implemented" 1 "" "pgconverge: 'plan' is not implemented yet"
+expect "plan: missing topology file" 1 "" "$tmp/none.yaml: error: topology file not found"
 run apply -f "$tmp/none.yaml" --allow-restart
-expect "apply: not implemented" 1 "" "pgconverge: 'apply' is not implemented yet"
-run status --format prometheus
-expect "status: not implemented" 1 "" "pgconverge: 'status' is not implemented yet"
-run reconcile --once --interval 10s
-expect "reconcile: not implemented" 1 "" "pgconverge: 'reconcile' is not implemented yet"
-run backup --cluster main --logical
-expect "backup: not implemented" 1 "" "pgconverge: 'backup' is not implemented yet"
-run wal-push --cluster main pg_wal/000000010000000000000001
-expect "wal-push: not implemented" 1 "" "pgconverge: 'wal-push' is not implemented yet"
-run wal-fetch --cluster main 000000010000000000000001 pg_wal/RECOVERYXLOG
-expect "wal-fetch: not implemented" 1 "" "pgconverge: 'wal-fetch' is not implemented yet"
+expect "apply: missing topology file" 1 "" "$tmp/none.yaml: error: topology file not found"
+run apply "$tmp/none.json" -f "$tmp/none.yaml"
+expect "apply: missing saved plan" 1 "" "cannot read plan \"$tmp/none.json\""
+(cd "$tmp" && "$bin" status --format prometheus >"$tmp/out" 2>"$tmp/err")
+rc=$?
+expect "status: no ./pgconverge.yaml" 1 "" "pgconverge.yaml: error: topology file not found"
+run reconcile --once -f "$tmp/none.yaml" --state-dir "$tmp/st"
+expect "reconcile --once: a missing file fails the pass" 1 "" "error: pass 1 failed: $tmp/none.yaml: topology file not found"
+run backup --cluster main --logical -f "$tmp/none.yaml"
+expect "backup: missing topology file" 1 "" "topology file not found"
+run wal-push pg_wal/000000010000000000000001 000000010000000000000001
+expect "wal-push needs --repository" 64 "" "'wal-push' needs '--repository DIR'"
+run wal-push --repository "$tmp" --compress lz4 pg_wal/000000010000000000000001 000000010000000000000001
+expect "wal-push: unknown --compress" 64 "" "unknown --compress 'lz4': expected none, gzip or zstd"
+run wal-push --repository "$tmp/no-repo" "$tmp/none" 000000010000000000000001
+expect "wal-push: missing repository" 1 "" "backup repository \"$tmp/no-repo\" is not accessible"
+run wal-fetch --repository "$tmp/no-repo" 000000010000000000000001 "$tmp/RECOVERYXLOG"
+expect "wal-fetch: missing repository stops recovery" 200 "" "is not accessible"
+run wal-fetch --repository "$tmp" 000000010000000000000001 "$tmp/RECOVERYXLOG"
+expect "wal-fetch: not in the archive" 1
 run failover --cluster main --to pg2
 expect "failover: not implemented" 1 "" "pgconverge: 'failover' is not implemented yet"
 run graph --live

@@ -2,10 +2,11 @@
  * tests/unit/test_apply.c - the executor without servers: the password
  * placeholder, the include-line test, passfile escaping, secrets, the
  * journal, and apply_plan()'s skip rules (blocked, failed dependency,
- * node on another host).
+ * node on another host, a stop request).
  */
 #include <ftw.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -368,13 +369,73 @@ static void test_apply_skip_rules(void **state)
 	diag_free(&diags);
 }
 
+/* A stop request: no action starts after it; not a failure; journaled. */
+static void test_apply_stop(void **state)
+{
+	PgcDiagList diags = {0};
+	PgcLoadOptions lo = {.offline = true};
+	PgcTopology *t;
+	PgcAction acts[2];
+	PgcPlan p = {0};
+	volatile sig_atomic_t stop = 1;
+	PgcApplyOptions o = {.stop = &stop};
+	PgcApplyResult r;
+	char *dir = fs_path_join(tmpdir, "state-stop"), *path, *logtext;
+	json_t **l;
+	size_t n;
+
+	(void)state;
+	t = topology_load_buffer(topology_yaml, strlen(topology_yaml), "t.yaml", &lo, &diags);
+	assert_non_null(t);
+	memset(acts, 0, sizeof(acts));
+	acts[0] = (PgcAction){.id = "main/far/config", .kind = ACT_WRITE_CONFIG, .cluster = "main",
+			      .node = "far", .payload = {.content = "port = 5432\n"}};
+	acts[1] = (PgcAction){.id = "main/pg1/restart", .kind = ACT_RESTART, .cluster = "main",
+			      .node = "pg1", .blocked = true, .blocked_reason = "needs --allow-restart"};
+	p.actions = acts;
+	p.n_actions = 2;
+	o.state_dir = dir;
+
+	log_capture_begin();
+	assert_int_equal(apply_plan(t, &p, &o, &r), 0);
+	logtext = log_capture_end();
+	assert_true(r.stopped);
+	assert_int_equal(r.done + r.failed + r.skipped_dependency, 0);
+	assert_int_equal(r.skipped_stopped, 1);
+	assert_int_equal(r.skipped_blocked, 1);
+	assert_string_equal(r.error, "");
+	assert_non_null(strstr(logtext, "info: stopping: the remaining actions are left for the next run\n"));
+	free(logtext);
+	path = fs_path_join(dir, "journal.jsonl");
+	l = read_lines(path, &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(jget(l[0], "action"), "main/far/config");
+	assert_string_equal(jget(l[0], "outcome"), "skipped");
+	assert_string_equal(jget(l[0], "error"), "not run: pgconverge was asked to stop");
+	free_lines(l, n);
+
+	/* Not stopped: the failure's message is in the result, one line. */
+	stop = 0;
+	log_capture_begin();
+	assert_int_equal(apply_plan(t, &p, &o, &r), -1);
+	free(log_capture_end());
+	assert_false(r.stopped);
+	assert_string_equal(r.error, "main/far/config: cannot run \"main/far/config\": node "
+				     "\"main/far\" is on host \"192.0.2.10\", not on this machine");
+
+	free(path);
+	free(dir);
+	topology_free(t);
+	diag_free(&diags);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_password_statement), cmocka_unit_test(test_conf_has_include),
 	    cmocka_unit_test(test_passfile_escape),    cmocka_unit_test(test_secret_env),
 	    cmocka_unit_test(test_secret_file),	       cmocka_unit_test(test_journal),
-	    cmocka_unit_test(test_apply_skip_rules),
+	    cmocka_unit_test(test_apply_skip_rules),  cmocka_unit_test(test_apply_stop),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

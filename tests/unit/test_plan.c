@@ -531,6 +531,7 @@ static void test_empty_machine(void **state)
 								  &t->clusters[0].nodes[0]));
 	assert_string_equal(changes(a),
 			    "rule: (unset) -> local all postgres peer map=pgconverge\n"
+			    "rule: (unset) -> local replication postgres peer map=pgconverge\n"
 			    "rule: (unset) -> host replication replicator 127.0.0.1/32 scram-sha-256\n"
 			    "rule: (unset) -> host all all 127.0.0.1/32 scram-sha-256\n");
 	a = act(p, "main/pg1/start");
@@ -679,10 +680,15 @@ static void test_restart_needs_permission(void **state)
 	(void)state;
 	set_setting(want, NULL, "shared_buffers", "64MB");
 	p = plan_against(have, want, &o, &pol);
-	/* Files first, then the rolling restart: replicas one at a time, the primary last. */
+	/* Files first, each reloaded so that PostgreSQL records the pending
+	 * restart the policy blocks, then the rolling restart: replicas one at
+	 * a time, the primary last. */
 	assert_string_equal(ids(p), "main/pg1/config\n"
+				    "main/pg1/reload\n"
 				    "main/pg2/config\n"
+				    "main/pg2/reload\n"
 				    "main/pg3/config\n"
+				    "main/pg3/reload\n"
 				    "main/pg2/restart\n"
 				    "main/pg3/restart\n"
 				    "main/pg1/restart\n");
@@ -690,6 +696,12 @@ static void test_restart_needs_permission(void **state)
 	assert_int_equal(a->impact, IMPACT_RESTART);
 	assert_false(a->blocked);
 	assert_string_equal(changes(a), "shared_buffers: 32MB -> 64MB\n");
+	a = act(p, "main/pg1/reload");
+	assert_int_equal(a->impact, IMPACT_RELOAD);
+	assert_false(a->blocked);
+	assert_string_equal(a->reason, "load the changed configuration, so that PostgreSQL records "
+				       "the restart it needs");
+	assert_string_equal(changes(a), "");
 	a = act(p, "main/pg2/restart");
 	assert_int_equal(a->impact, IMPACT_RESTART);
 	assert_string_equal(a->reason, "shared_buffers takes effect at a restart");

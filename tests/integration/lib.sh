@@ -1,0 +1,205 @@
+# tests/integration/lib.sh - helpers shared by the integration scripts that
+# run real PostgreSQL servers. Source it from bash:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   lib_require_root
+#   tmp=$(lib_tmpdir)
+#   trap 'lib_teardown "$tmp"' EXIT
+#
+# Fixtures may use runuser (psql as postgres); the product must not need it.
+# Checks print one line each: "ok   ..." or "FAIL ..."; lib_finish exits 1
+# when any check failed.
+
+LIB_PG_BIN=/usr/lib/postgresql/15/bin
+LIB_SOCKET_DIR=/var/run/postgresql
+lib_fails=0
+lib_passes=0
+
+ok() {
+	lib_passes=$((lib_passes + 1))
+	echo "ok   $*"
+}
+fail() {
+	lib_fails=$((lib_fails + 1))
+	echo "FAIL $*"
+}
+# check NAME COMMAND... - ok when the command succeeds.
+check() {
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else fail "$name"; fi
+}
+# lib_finish NAME - the summary line and the exit code.
+lib_finish() {
+	if [ "$lib_fails" -ne 0 ]; then
+		echo "$1: $lib_fails check(s) failed, $lib_passes passed"
+		exit 1
+	fi
+	echo "$1: all $lib_passes checks passed"
+	exit 0
+}
+
+lib_require_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "FAIL $(basename "$0") must run as root (servers run as postgres)"
+		exit 1
+	fi
+	local tool
+	for tool in ss jq runuser python3; do
+		command -v "$tool" >/dev/null || {
+			echo "FAIL \"$tool\" is needed"
+			exit 1
+		}
+	done
+}
+
+# lib_bin - the pgconverge binary (PGC_BIN or ./pgconverge), absolute.
+lib_bin() {
+	local b=${PGC_BIN:-./pgconverge}
+	case $b in /*) ;; *) b=$(pwd)/$b ;; esac
+	if [ ! -x "$b" ]; then
+		echo "FAIL no pgconverge binary at '$b' (run 'make pgconverge' or set PGC_BIN)" >&2
+		return 1
+	fi
+	echo "$b"
+}
+
+# lib_tmpdir - a new temp folder that postgres can traverse (mode 755).
+lib_tmpdir() {
+	local d
+	d=$(mktemp -d "${TMPDIR:-/tmp}/pgc-it.XXXXXX") || return 1
+	chmod 755 "$d"
+	echo "$d"
+}
+
+# lib_free_ports N - N distinct loopback TCP ports in 20000-31999 that
+# nobody listens on (ss -ltn) and that have no socket file either, one a line.
+lib_free_ports() {
+	local want=$1 got="" p tries=0
+	while [ "$(echo $got | wc -w)" -lt "$want" ]; do
+		tries=$((tries + 1))
+		[ $tries -gt 500 ] && return 1
+		p=$((20000 + RANDOM % 12000))
+		case " $got " in *" $p "*) continue ;; esac
+		ss -Hltn "sport = :$p" | grep -q . && continue
+		[ -e "$LIB_SOCKET_DIR/.s.PGSQL.$p" ] && continue
+		got="$got $p"
+	done
+	printf '%s\n' $got
+}
+
+# lib_pidfile_pid DATA_DIR - the postmaster pid in postmaster.pid, or nothing.
+lib_pidfile_pid() {
+	local pid
+	[ -f "$1/postmaster.pid" ] || return 1
+	pid=$(head -n 1 "$1/postmaster.pid" 2>/dev/null)
+	case $pid in '' | *[!0-9]*) return 1 ;; esac
+	echo "$pid"
+}
+
+# lib_stop_server DATA_DIR - stops the postmaster of DATA_DIR by its pid:
+# SIGTERM, then after 10 s SIGKILL to its process group (pg_ctl starts the
+# postmaster in a session of its own, so the group is the server's only).
+lib_stop_server() {
+	local pid i
+	pid=$(lib_pidfile_pid "$1") || return 0
+	# Only a postmaster whose working folder is this data directory.
+	[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$(readlink -f "$1")" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+	for i in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+}
+
+# lib_teardown DIR - stops every postmaster whose postmaster.pid is under
+# DIR (standbys first: a primary's shutdown waits for its walsenders), then
+# removes DIR. Safe to call more than once.
+lib_teardown() {
+	local top=$1 f d standbys="" others=""
+	[ -n "$top" ] && [ -d "$top" ] || return 0
+	for f in $(find "$top" -name postmaster.pid 2>/dev/null); do
+		d=$(dirname "$f")
+		if [ -f "$d/standby.signal" ]; then standbys="$standbys $d"; else others="$others $d"; fi
+	done
+	for d in $standbys; do lib_stop_server "$d" & done
+	wait
+	for d in $others; do lib_stop_server "$d" & done
+	wait
+	if [ -n "${LIB_KEEP:-}" ]; then
+		echo "kept $top"
+	else
+		rm -rf "$top"
+	fi
+}
+
+# lib_psql PORT [psql options...] - psql as postgres over the unix socket,
+# unaligned tuples only; database postgres unless -d is given.
+lib_psql() {
+	local port=$1
+	shift
+	runuser -u postgres -- "$LIB_PG_BIN/psql" -h "$LIB_SOCKET_DIR" -p "$port" -d postgres -XAtq \
+		-v ON_ERROR_STOP=1 "$@"
+}
+
+# lib_sql PORT SQL - one query, its output (errors to stderr).
+lib_sql() {
+	lib_psql "$1" -c "$2"
+}
+
+# lib_wait SECONDS COMMAND... - runs COMMAND every 0.2 s until it succeeds
+# or SECONDS passed; returns its last status.
+lib_wait() {
+	local limit=$1 end
+	shift
+	end=$((SECONDS + limit))
+	while :; do
+		"$@" && return 0
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.2
+	done
+}
+
+# lib_sql_is PORT SQL EXPECTED - true when the query prints EXPECTED.
+lib_sql_is() {
+	[ "$(lib_sql "$1" "$2" 2>/dev/null)" = "$3" ]
+}
+
+# lib_json FILE PYTHON_EXPR - true when the expression holds for d = the JSON in FILE.
+lib_json() {
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$@" 2>/dev/null
+}
+
+# lib_run OUT_PREFIX ARGS... - runs pgconverge with ARGS; stdout in
+# OUT_PREFIX.out, stderr in OUT_PREFIX.err, the exit code in $rc.
+lib_run() {
+	local prefix=$1
+	shift
+	"$PGC" "$@" >"$prefix.out" 2>"$prefix.err"
+	rc=$?
+}
+
+# lib_show OUT_PREFIX - the tails of a run's output, for a FAIL line.
+lib_show() {
+	echo "  --- stdout (tail)"
+	tail -n 25 "$1.out" 2>/dev/null | sed 's/^/  | /'
+	echo "  --- stderr (tail)"
+	tail -n 25 "$1.err" 2>/dev/null | sed 's/^/  | /'
+}
+
+# lib_expect_rc NAME OUT_PREFIX CODE - ok when the last lib_run exited CODE.
+lib_expect_rc() {
+	if [ "$rc" = "$3" ]; then
+		ok "$1"
+	else
+		fail "$1: exit $rc, expected $3"
+		lib_show "$2"
+	fi
+}
