@@ -352,15 +352,16 @@ else
 fi
 
 # A secret that cannot be resolved fails its action (journaled, no value in
-# the message) and skips what depends on it; the rest still runs.
+# the message); it stops the run: nothing after it runs, each journaled as
+# not run.
 env -u PGC_TEST_APP_PASSWORD "$tmp/apply_driver" hand "$tmp/topology.yaml" "$tmp/state3" \
 	>"$tmp/run4.out" 2>"$tmp/run4.err"
 rc=$?
-if [ $rc -eq 1 ] && grep -qx 'done=12 failed=1 blocked=1 dependency=5' "$tmp/run4.out" &&
+if [ $rc -eq 1 ] && grep -qx 'done=6 failed=1 blocked=1 dependency=11' "$tmp/run4.out" &&
 	grep -q 'error: could not alter role "app" on node "main/pg1": the password of role "app" is not available: environment variable "PGC_TEST_APP_PASSWORD" is not set' "$tmp/run4.err" &&
 	grep -q '"action":"main/pg1/create-role:app".*"outcome":"failed".*"error":"could not alter role' "$tmp/state3/journal.jsonl" &&
-	grep -q '"action":"main/pg1/create-database:appdb".*"outcome":"skipped","duration_ms":0,"error":"\\"main/pg1/create-role:app\\" did not succeed"' "$tmp/state3/journal.jsonl"; then
-	ok "a missing secret fails its action, dependents are skipped, both journaled"
+	grep -q '"action":"main/pg1/create-database:appdb".*"outcome":"skipped","duration_ms":0,"error":"not run: \\"main/pg1/create-role:app\\" did not succeed"' "$tmp/state3/journal.jsonl"; then
+	ok "a missing secret fails its action and stops the run, both journaled"
 else
 	fail "missing secret: exit $rc, $(cat "$tmp/run4.out"); $(grep -m1 'error:' "$tmp/run4.err")"
 fi
