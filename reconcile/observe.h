@@ -19,6 +19,8 @@
 #include <jansson.h>
 
 #include "common/arena.h"
+#include "reconcile/backup_catalog.h"
+#include "reconcile/walarchive.h"
 #include "schema/topology.h"
 
 typedef enum {
@@ -110,6 +112,10 @@ typedef struct {
 	const char *managed_conf; /* current content of the managed file, or NULL */
 	const char *hba_conf;     /* current content of pg_hba.conf, or NULL */
 	bool standby_signal;      /* standby.signal exists */
+	bool recovery_signal;     /* recovery.signal exists: an archive recovery (a restore) runs or
+	                           * will run at the next start */
+	bool clone_interrupted;   /* the clone marker beside data_dir names it: a copy into
+	                           * it began and never finished (observe_clone_marker_path) */
 	long postmaster_pid;      /* from postmaster.pid, 0 none */
 	bool postmaster_alive;    /* that pid exists and is a postgres process */
 
@@ -118,6 +124,9 @@ typedef struct {
 	const char *conn_error;   /* libpq's message when not reachable */
 	int server_version_num;
 	bool in_recovery;
+	const char *replay_pause_state; /* pg_get_wal_replay_pause_state() of a node in archive
+	                                 * recovery (recovery_signal): "not paused", "pause
+	                                 * requested", "paused"; NULL otherwise */
 	PgcObsSetting *settings;
 	size_t n_settings;
 	PgcObsAutoConf *auto_conf;
@@ -147,10 +156,66 @@ typedef struct {
 	                                 * behind, 0 when caught up; -1 unknown / primary */
 } PgcObsNode;
 
+/* One ancestor in a timeline history file: timeline tli ended at switch_lsn. */
+typedef struct {
+	unsigned tli;
+	uint64_t switch_lsn;      /* the first byte of the next timeline */
+} PgcObsTimelineSwitch;
+
+/* PgcObsHistory - REPO/wal/history/TTTTTTTT.history: timeline tli's ancestors, oldest first. */
+typedef struct {
+	unsigned tli;
+	PgcObsTimelineSwitch *parents;
+	size_t n_parents;
+} PgcObsHistory;
+
+/*
+ * PgcObsDrill - the last restore drill of a base backup: the "drill" object
+ * drill.c records on the backup's catalog entry (backup_catalog.h keeps
+ * keys it does not know, so observe reads them from the document itself).
+ */
+typedef struct {
+	const char *backup_id;
+	bool ok;
+	const char *at;           /* ISO 8601 UTC, when it finished */
+	double duration_s;
+	long long rows;           /* rows the check query counted; -1 unknown */
+	const char *message;      /* what failed, or a summary of what was checked */
+} PgcObsDrill;
+
+typedef struct PgcObsRepoRead PgcObsRepoRead;
+
+/*
+ * PgcObsRepository - a backup repository as observe read it (once per
+ * cluster, in a thread of its own beside the node probes, bounded by
+ * OBSERVE_REPO_TIMEOUT_MS: a hung mount becomes an error, not a stall).
+ * The planner reads it for schedules, retention, drills and restores.
+ */
+typedef struct {
+	const char *path;
+	bool exists;              /* the folder is there (a repository pgconverge has yet to
+	                           * create is empty, not an error) */
+	const char *error;        /* the repository could not be read; the other fields are empty */
+	PgcBackupCatalog *catalog;/* never NULL when error is NULL; freed by observe_free */
+	PgcWalEntry *wal;         /* walarchive_list(), sorted by name */
+	size_t n_wal;
+	PgcObsHistory *history;   /* every history file, fetched through its checksum like
+	                           * wal-fetch does; one that fails the check sets error */
+	size_t n_history;
+	PgcObsDrill *drills;      /* base backups that had a drill, in catalog order */
+	size_t n_drills;
+	PgcObsRepoRead *owner;    /* private: the read's memory, released by observe_free */
+} PgcObsRepository;
+
+/* How long observe waits for a repository to be read. */
+#define OBSERVE_REPO_TIMEOUT_MS 30000
+
 typedef struct {
 	const char *name;
 	PgcObsNode *nodes;        /* same order as the cluster's nodes in the topology */
 	size_t n_nodes;
+	PgcObsRepository *repository; /* backup.repository; NULL without a backup section */
+	PgcObsRepository *restore_source; /* bootstrap.from_backup.repository; NULL without one */
 } PgcObsCluster;
 
 typedef struct {
@@ -158,6 +223,7 @@ typedef struct {
 	PgcObsCluster *clusters;  /* same order as the topology's clusters */
 	size_t n_clusters;
 	const char *observed_at;  /* ISO 8601 UTC */
+	bool pretend;             /* made from a topology, not observed (plan --offline) */
 } PgcObserved;
 
 typedef struct {
@@ -196,6 +262,19 @@ const char *observe_fingerprint(PgcObserved *o, const PgcObsNode *n);
  * Pure functions: no I/O, no logging.
  */
 
+/*
+ * observe_clone_marker_path - the file that marks a clone into data_dir as
+ * unfinished: "<parent>/.<name>.pgconverge-clone" beside the data directory
+ * (pg_basebackup needs the directory itself empty). Apply writes it before
+ * pg_basebackup starts and removes it once the copy is a standby; while it
+ * names the directory, the directory's content is pgconverge's unfinished
+ * copy, which the next clone empties and copies again. Owned by a.
+ */
+const char *observe_clone_marker_path(PgcArena *a, const char *data_dir);
+
+/* observe_clone_marker_names - true when marker text has the line "data_dir=<data_dir>". */
+bool observe_clone_marker_names(const char *text, const char *data_dir);
+
 /* observe_dir_state_name - "unknown", "absent", "empty", "initialized", "foreign". */
 const char *observe_dir_state_name(PgcDirState s);
 
@@ -213,6 +292,14 @@ int observe_parse_controldata(PgcArena *a, const char *text, PgcObsNode *n);
  * with or without '=', quoted or not, relative or as data_dir's absolute path.
  */
 bool observe_conf_includes(const char *conf, const char *data_dir);
+
+/*
+ * observe_parse_history - the ancestors in a timeline history file's text
+ * ("1\t0/3000158\tno recovery target specified" a line; comments and blank
+ * lines skipped) into out->parents (arena a). Returns 0, or -1 when a line
+ * does not parse or the timelines do not increase.
+ */
+int observe_parse_history(PgcArena *a, const char *text, PgcObsHistory *out);
 
 /* observe_parse_pidfile - the pid on postmaster.pid's first line, 0 when none. */
 long observe_parse_pidfile(const char *text);

@@ -115,6 +115,7 @@ typedef struct {
 	NodeWork *pw; /* the primary's */
 	int major;
 	bool restart_ok;
+	bool pretend;             /* the observed state is made up (plan --offline) */
 	const char *restart_block;
 	int phase_dir;            /* +1 raise, -1 lower, 0 no >= parameter changes */
 	const char *phase;        /* its name, or NULL */
@@ -501,6 +502,30 @@ static void diff_settings(Ctx *x, NodeWork *nw)
 	}
 }
 
+/*
+ * sync_deferred - true when synchronous_standby_names must wait: it is
+ * switched on only once `count` of the node's standbys stream, because
+ * switched on earlier every write (even creating the replication role the
+ * standbys need) would wait for standbys that do not exist yet. Once live
+ * it stays, even while standbys are down: that is the point of it.
+ */
+static bool sync_deferred(const Ctx *x, const NodeWork *nw)
+{
+	const PgcObsNode *o = nw->o;
+	const PgcObsSetting *live;
+	size_t i, streaming = 0;
+
+	if (x->pretend || o == NULL)
+		return false;
+	live = find_setting(o, "synchronous_standby_names");
+	if (live != NULL && live->setting != NULL && live->setting[0] != '\0')
+		return false;
+	for (i = 0; i < o->n_replicas; i++)
+		if (streq(o->replicas[i].state, "streaming"))
+			streaming++;
+	return (long long)streaming < x->c->replication.synchronous.count.v;
+}
+
 static void analyze(Ctx *x, NodeWork *nw, const PgcConfParam *over, size_t n_over)
 {
 	const PgcObsNode *o = nw->o;
@@ -512,6 +537,14 @@ static void analyze(Ctx *x, NodeWork *nw, const PgcConfParam *over, size_t n_ove
 		for (j = 0; j < nw->n_want; j++)
 			if (strcasecmp(nw->want[j].name, over[i].name) == 0)
 				nw->want[j].value = over[i].value;
+	for (j = 0; j < nw->n_want; j++) {
+		if (strcasecmp(nw->want[j].name, "synchronous_standby_names") != 0 ||
+		    !sync_deferred(x, nw))
+			continue;
+		memmove(&nw->want[j], &nw->want[j + 1], (nw->n_want - j - 1) * sizeof(*nw->want));
+		nw->n_want--;
+		break;
+	}
 	nw->content = plan_conf_render(x->a, x->c, nw->n, nw->want, nw->n_want);
 	nw->hba = plan_hba_conf(x->a, x->c, nw->n);
 	nw->state = node_state(nw);
@@ -1788,6 +1821,7 @@ PgcPlan *plan_build(const PgcTopology *t, const PgcObserved *obs, const PgcPolic
 	p->source_kind = "file";
 	p->source_path = t->file ? arena_strdup(a, t->file) : NULL;
 	p->offline = obs == NULL;
+	x.pretend = obs == NULL || obs->pretend;
 	for (i = 0; i < t->n_clusters; i++) {
 		const PgcCluster *c = &t->clusters[i];
 

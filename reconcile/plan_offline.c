@@ -201,6 +201,7 @@ static PgcObserved *synth_observed(PgcArena *a, const PgcTopology *base, const P
 
 	obs->arena = a;
 	obs->observed_at = "offline";
+	obs->pretend = true;
 	obs->clusters = arena_calloc(a, head->n_clusters + 1, sizeof(*obs->clusters));
 	obs->n_clusters = head->n_clusters;
 	for (i = 0; i < head->n_clusters; i++) {

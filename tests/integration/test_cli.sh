@@ -170,8 +170,19 @@ run wal-fetch --repository "$tmp/no-repo" 000000010000000000000001 "$tmp/RECOVER
 expect "wal-fetch: missing repository stops recovery" 200 "" "is not accessible"
 run wal-fetch --repository "$tmp" 000000010000000000000001 "$tmp/RECOVERYXLOG"
 expect "wal-fetch: not in the archive" 1
-run failover --cluster main --to pg2
-expect "failover: not implemented" 1 "" "pgconverge: 'failover' is not implemented yet"
+run failover --cluster main --to pg2 -f "$tmp/none.yaml"
+expect "failover: missing topology file" 1 "" "$tmp/none.yaml: error: topology file not found"
+run failover --to pg2 -f "$tmp/none.yaml"
+expect "failover needs --cluster" 64 "" "'failover' needs '--cluster NAME'"
+cat >"$tmp/solo.yaml" <<'YAML'
+version: 1
+clusters:
+  solo:
+    nodes:
+      n1: {port: 25999, data_dir: data/n1}
+YAML
+run failover --cluster solo -f "$tmp/solo.yaml" --state-dir "$tmp/st"
+expect "failover: a single node has nothing to promote" 1 "" "cluster \"solo\" has a single node: nothing to promote"
 run graph --live
 expect "graph: not implemented" 1 "" "pgconverge: 'graph' is not implemented yet"
 run validate --git "$tmp/no-repo" --ref main

@@ -797,6 +797,39 @@ static void test_window_open(void **state)
 	assert_false(maintenance_window_open(NULL, SUN_0300_UTC));
 }
 
+/* Synchronous replication is switched on only once enough standbys stream. */
+static void test_sync_waits_for_standbys(void **state)
+{
+	PgcTopology *have = topo(NULL, NULL, NULL);
+	PgcTopology *want = topo(NULL, NULL,
+				 "      synchronous: {method: any, count: 1}\n"
+				 "    maintenance: {restart: never}\n");
+	PgcPolicy pol = policy_at(SUN_0300_UTC, false);
+	PgcObserved *o;
+	PgcObsNode *pg1;
+	PgcPlan *p;
+
+	(void)state;
+	p = plan_against(have, want, &o, &pol);
+	/* No standby streams yet: writes would wait for nobody. */
+	assert_null(plan_find_action(p, "main/pg1/config"));
+	plan_free(p);
+
+	pg1 = onode(o, "pg1");
+	pg1->replicas = arena_calloc(o->arena, 1, sizeof(PgcObsReplica));
+	pg1->replicas[0].application_name = "pg2";
+	pg1->replicas[0].state = "streaming";
+	pg1->n_replicas = 1;
+	p = plan_build(want, o, &pol);
+	assert_string_equal(changes(act(p, "main/pg1/config")),
+			    "synchronous_standby_names: (unset) -> ANY 1 (\"pg2\", \"pg3\")\n");
+	assert_non_null(plan_find_action(p, "main/pg1/reload"));
+	plan_free(p);
+	obs_free(o);
+	topology_free(have);
+	topology_free(want);
+}
+
 static void test_raise_standbys_first(void **state)
 {
 	PgcTopology *have = topo(NULL, NULL, NULL);
@@ -1465,6 +1498,7 @@ int main(void)
 		cmocka_unit_test(test_restart_needs_permission),
 		cmocka_unit_test(test_maintenance_window_policy),
 		cmocka_unit_test(test_window_open),
+		cmocka_unit_test(test_sync_waits_for_standbys),
 		cmocka_unit_test(test_raise_standbys_first),
 		cmocka_unit_test(test_lower_primary_first),
 		cmocka_unit_test(test_raise_and_lower_split),

@@ -24,7 +24,7 @@
 /* load - a topology from text, relative paths under /srv/topo. */
 static PgcTopology *load(const char *yaml, bool offline, PgcDiagList *diags)
 {
-	PgcLoadOptions opts = {"/srv/topo", offline};
+	PgcLoadOptions opts = {.base_dir = "/srv/topo", .offline = offline};
 
 	return topology_load_buffer(yaml, strlen(yaml), "t.yaml", &opts, diags);
 }

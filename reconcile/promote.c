@@ -1,0 +1,332 @@
+/*
+ * reconcile/promote.c - promotion and re-pointing the replicas (promote.h).
+ */
+#include "reconcile/promote.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "reconcile/failover.h"
+#include "reconcile/ha.h"
+#include "reconcile/pgctl.h"
+#include "reconcile/pgsql.h"
+
+#define POLL_MS 50
+#define QUERY_TIMEOUT_MS 5000
+
+void promote_defaults(PgcPromoteOptions *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->replay_timeout_s = 60;
+	o->promote_timeout_s = 60;
+	o->write_timeout_s = 30;
+	o->stream_timeout_s = 30;
+	rejoin_defaults(&o->rejoin);
+}
+
+/* positions - receive and replay LSN of a standby, and whether it is in recovery. */
+static int positions(PGconn *conn, bool *in_recovery, bool *has_recv, uint64_t *recv,
+		     uint64_t *replay, char *err, size_t errlen)
+{
+	PGresult *r = NULL;
+	PgcPgError e;
+
+	if (pgsql_query(conn,
+			"SELECT pg_catalog.pg_is_in_recovery(), "
+			"pg_catalog.pg_last_wal_receive_lsn()::text, "
+			"pg_catalog.pg_last_wal_replay_lsn()::text",
+			0, NULL, QUERY_TIMEOUT_MS, &r, &e) != 0) {
+		snprintf(err, errlen, "%s (SQLSTATE %s)", e.message, e.sqlstate);
+		return -1;
+	}
+	*in_recovery = PQgetvalue(r, 0, 0)[0] == 't';
+	*has_recv = !PQgetisnull(r, 0, 1) && failover_lsn_parse(PQgetvalue(r, 0, 1), recv) == 0;
+	if (PQgetisnull(r, 0, 2) || failover_lsn_parse(PQgetvalue(r, 0, 2), replay) != 0)
+		*replay = 0;
+	PQclear(r);
+	return 0;
+}
+
+int promote_wait_replayed(const PgcCluster *c, const PgcNode *n, int timeout_s, uint64_t *lsn)
+{
+	double deadline = ha_now_ms() + timeout_s * 1000.0;
+	uint64_t recv = 0, replay = 0;
+	bool in_rec = true, has_recv = false;
+	char err[600] = "";
+	char a[32], b[32];
+	PGconn *conn = ha_connect(c, n, 0, err, sizeof err);
+
+	if (conn == NULL) {
+		log_error("could not connect to the candidate \"%s/%s\": %s", c->name, n->name, err);
+		return -1;
+	}
+	for (;;) {
+		if (positions(conn, &in_rec, &has_recv, &recv, &replay, err, sizeof err) != 0) {
+			log_error("could not read the WAL positions of \"%s/%s\": %s", c->name, n->name,
+				  err);
+			break;
+		}
+		if (!in_rec || !has_recv || replay >= recv) {
+			PQfinish(conn);
+			*lsn = replay;
+			return 0;
+		}
+		if (ha_now_ms() >= deadline) {
+			log_error("candidate \"%s/%s\" has not replayed the WAL it received after %d s: "
+				  "replayed %s of %s\n"
+				  "hint: a long replay delay (recovery_min_apply_delay, conflicts) holds "
+				  "it back",
+				  c->name, n->name, timeout_s, failover_lsn_format(replay, a, sizeof a),
+				  failover_lsn_format(recv, b, sizeof b));
+			break;
+		}
+		ha_sleep_ms(POLL_MS);
+	}
+	PQfinish(conn);
+	return -1;
+}
+
+int promote_node(const PgcCluster *c, const PgcNode *n, int timeout_s)
+{
+	const char *params[1];
+	char err[600], secs[16];
+	PGconn *conn = ha_connect(c, n, 0, err, sizeof err);
+	PGresult *r = NULL;
+	PgcPgError e;
+	int rc = -1;
+
+	if (conn == NULL) {
+		log_error("could not connect to \"%s/%s\" to promote it: %s", c->name, n->name, err);
+		return -1;
+	}
+	if (pgsql_query(conn, "SELECT pg_catalog.pg_is_in_recovery()", 0, NULL, QUERY_TIMEOUT_MS, &r,
+			&e) != 0) {
+		log_error("could not promote \"%s/%s\": %s (SQLSTATE %s)", c->name, n->name, e.message,
+			  e.sqlstate);
+		goto cleanup;
+	}
+	if (PQgetvalue(r, 0, 0)[0] != 't') {
+		log_info("node \"%s/%s\" is already out of recovery", c->name, n->name);
+		rc = 0;
+		goto cleanup;
+	}
+	PQclear(r);
+	r = NULL;
+	snprintf(secs, sizeof secs, "%d", timeout_s);
+	params[0] = secs;
+	if (pgsql_query(conn, "SELECT pg_catalog.pg_promote(true, $1::int)", 1, params,
+			(timeout_s + 10) * 1000, &r, &e) != 0) {
+		log_error("could not promote \"%s/%s\": %s (SQLSTATE %s)", c->name, n->name, e.message,
+			  e.sqlstate);
+		goto cleanup;
+	}
+	if (PQgetvalue(r, 0, 0)[0] != 't') {
+		log_error("node \"%s/%s\" was asked to promote but is still in recovery after %d s\n"
+			  "hint: look at its server log",
+			  c->name, n->name, timeout_s);
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	PQclear(r);
+	PQfinish(conn);
+	return rc;
+}
+
+unsigned promote_timeline(const PgcCluster *c, const PgcNode *n)
+{
+	PgcArena *a = arena_new();
+	const char *v = NULL;
+	char err[600];
+	unsigned tli = 0;
+
+	if (ha_query_value(a, c, n,
+			   "SELECT ('x' || substr(pg_catalog.pg_walfile_name("
+			   "pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int",
+			   QUERY_TIMEOUT_MS, &v, err, sizeof err) == 0 &&
+	    v != NULL)
+		tli = (unsigned)strtoul(v, NULL, 10);
+	arena_free(a);
+	return tli;
+}
+
+/* standby_position - 1 a standby (position in *pos), 0 not running or not a standby, -1 error. */
+static int standby_position(const PgcCluster *x, const PgcNode *n, uint64_t *pos)
+{
+	char err[600];
+	PGconn *conn = ha_connect(x, n, 0, err, sizeof err);
+	uint64_t recv = 0, replay = 0;
+	bool in_rec = false, has_recv = false;
+	int rc;
+
+	if (conn == NULL)
+		return 0;
+	rc = positions(conn, &in_rec, &has_recv, &recv, &replay, err, sizeof err);
+	PQfinish(conn);
+	if (rc != 0)
+		return -1;
+	*pos = has_recv && recv > replay ? recv : replay;
+	return in_rec ? 1 : 0;
+}
+
+/* has_data_dir - node n's data directory holds a PostgreSQL cluster. */
+static bool has_data_dir(const PgcNode *n)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof path, "%s/PG_VERSION", n->data_dir.v);
+	return access(path, F_OK) == 0;
+}
+
+int promote_repoint(const PgcCluster *x, const char *skip, uint64_t switch_lsn,
+		    const PgcRejoinOptions *rejoin, size_t *ok, size_t *failed)
+{
+	int rc = 0;
+
+	*ok = 0;
+	*failed = 0;
+	for (size_t i = 0; i < x->n_nodes; i++) {
+		const PgcNode *n = &x->nodes[i];
+		uint64_t pos = 0;
+		bool changed = false;
+		char a[32], b[32];
+		int st;
+
+		if (strcmp(n->name, x->primary.v) == 0 || (skip != NULL && strcmp(n->name, skip) == 0))
+			continue;
+		if (!host_is_local(n->host.v)) {
+			log_error("cannot re-point replica \"%s/%s\": it is on host \"%s\", not on this "
+				  "machine\nhint: run pgconverge apply on that host",
+				  x->name, n->name, n->host.v);
+			(*failed)++;
+			rc = -1;
+			continue;
+		}
+		st = standby_position(x, n, &pos);
+		if (st != 1 && !has_data_dir(n)) {
+			log_warn("replica \"%s/%s\" has no data directory \"%s\": the next apply clones "
+				 "it from \"%s\"",
+				 x->name, n->name, n->data_dir.v, cluster_upstream(x, n)->name);
+			(*failed)++;
+			continue;
+		}
+		if (st == 1 && switch_lsn > 0 && pos > switch_lsn) {
+			PgcRejoinResult rr;
+
+			/* It has WAL the new primary never had: it cannot follow as it is. */
+			log_warn("replica \"%s/%s\" received WAL up to %s, past the promotion point %s: "
+				 "rejoining it with pg_rewind",
+				 x->name, n->name, failover_lsn_format(pos, a, sizeof a),
+				 failover_lsn_format(switch_lsn, b, sizeof b));
+			if (rejoin_node(x, n->name, rejoin, &rr) != 0 ||
+			    rr.outcome == REJOIN_MOVED_ASIDE) {
+				(*failed)++;
+				rc = -1;
+			} else {
+				(*ok)++;
+			}
+			continue;
+		}
+		if (ha_write_node_files(x, n, false, &changed) != 0 ||
+		    (st == 1 && changed && ha_reload(x, n) != 0)) {
+			(*failed)++;
+			rc = -1;
+			continue;
+		}
+		if (st == 1)
+			log_info("replica \"%s/%s\" now follows \"%s\"", x->name, n->name,
+				 cluster_upstream(x, n)->name);
+		else
+			log_warn("replica \"%s/%s\" is not running: its files now name \"%s\" as its "
+				 "upstream",
+				 x->name, n->name, cluster_upstream(x, n)->name);
+		(*ok)++;
+	}
+	return rc;
+}
+
+/* create_slots - the slots of the new primary's direct replicas, except skip. */
+static void create_slots(const PgcCluster *x, const PgcNode *p, const char *skip)
+{
+	for (size_t i = 0; i < x->n_nodes; i++) {
+		const PgcNode *n = &x->nodes[i];
+		const PgcNode *up = cluster_upstream(x, n);
+
+		if (up == NULL || up != p || (skip != NULL && strcmp(n->name, skip) == 0))
+			continue;
+		(void)ha_create_slot(x, p, n->name); /* reported; the replica then streams without */
+	}
+}
+
+/* wait_streaming - every local running standby of x streams from its upstream. */
+static void wait_streaming(const PgcCluster *x, const char *skip, int timeout_s)
+{
+	for (size_t i = 0; i < x->n_nodes; i++) {
+		const PgcNode *n = &x->nodes[i];
+		uint64_t pos;
+
+		if (strcmp(n->name, x->primary.v) == 0 || (skip != NULL && strcmp(n->name, skip) == 0) ||
+		    !host_is_local(n->host.v) || standby_position(x, n, &pos) != 1)
+			continue;
+		(void)pgctl_wait_streaming(x, n, timeout_s);
+	}
+}
+
+int promote_run(const PgcCluster *x, const char *old_primary, const PgcPromoteOptions *opts,
+		PgcPromoteResult *res)
+{
+	PgcPromoteOptions defaults;
+	const PgcPromoteOptions *o = opts;
+	const PgcNode *p = cluster_node(x, x->primary.v);
+	PgcWriteWatch *watch = NULL;
+	bool changed = false;
+	char lsn[32];
+
+	memset(res, 0, sizeof(*res));
+	if (o == NULL) {
+		promote_defaults(&defaults);
+		o = &defaults;
+	}
+	if (p == NULL) {
+		log_error("cluster \"%s\" has no node \"%s\" to promote", x->name, x->primary.v);
+		return -1;
+	}
+	if (promote_wait_replayed(x, p, o->replay_timeout_s, &res->switch_lsn) != 0)
+		return -1;
+	res->replayed_at_ms = ha_now_ms();
+	log_info("candidate \"%s/%s\" replayed everything it received (%s)", x->name, p->name,
+		 failover_lsn_format(res->switch_lsn, lsn, sizeof lsn));
+
+	/* Before the promotion: the first commits it acknowledges are already
+	 * on a synchronous standby, and it stops asking the old primary for WAL. */
+	if (ha_write_node_files(x, p, false, &changed) != 0 || (changed && ha_reload(x, p) != 0))
+		return -1;
+	if (promote_node(x, p, o->promote_timeout_s) != 0)
+		return -1;
+	res->promoted = true;
+	res->promoted_at_ms = ha_now_ms();
+	log_info("promoted \"%s/%s\"", x->name, p->name);
+	watch = ha_write_watch_start(x, p, o->write_timeout_s);
+
+	create_slots(x, p, old_primary);
+	(void)promote_repoint(x, old_primary, res->switch_lsn, &o->rejoin, &res->repointed,
+			      &res->repoint_failed);
+	if (o->rejoin_old && old_primary != NULL && cluster_node(x, old_primary) != NULL) {
+		res->old_rejoined = rejoin_node(x, old_primary, &o->rejoin, &res->old_rejoin) == 0 &&
+				    res->old_rejoin.outcome != REJOIN_MOVED_ASIDE;
+	}
+	if (watch != NULL &&
+	    ha_write_watch_wait(watch, &res->writable_at_ms, res->write_error,
+				sizeof res->write_error) != 0) {
+		res->writable_at_ms = 0;
+		log_warn("no write committed on the new primary \"%s/%s\" within %d s: %s", x->name,
+			 p->name, o->write_timeout_s, res->write_error);
+	}
+	res->timeline = promote_timeline(x, p);
+	wait_streaming(x, o->rejoin_old ? NULL : old_primary, o->stream_timeout_s);
+	return 0;
+}

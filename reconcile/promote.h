@@ -1,0 +1,95 @@
+/*
+ * reconcile/promote.h - promoting a standby and making the cluster follow
+ * it, once the old primary is fenced (fence.h) or stopped cleanly.
+ *
+ * promote_run() works on x, the topology after the change
+ * (failover_topology(): x's primary is the node to promote):
+ *   1. waits, bounded, until the candidate replayed everything it received
+ *      (pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn());
+ *   2. writes the candidate's managed configuration as a primary (no
+ *      primary_conninfo; synchronous_standby_names listing its replicas,
+ *      so the first transactions it acknowledges are already on a
+ *      standby) and reloads it;
+ *   3. SELECT pg_promote(wait => true, wait_seconds => N);
+ *   4. creates the replication slots of its replicas on it, then re-points
+ *      every other replica: its managed file rendered from x (and its
+ *      passfile), written through host_write_file, then pg_reload_conf().
+ *      A replica that received WAL past the promotion point cannot follow
+ *      and is rejoined with pg_rewind (rejoin.h) instead;
+ *   5. optionally rejoins the old primary (rejoin.h);
+ *   6. measures when the first write commits on the new primary (with
+ *      synchronous replication: once a synchronous standby streams from
+ *      it) and waits, bounded, for the re-pointed replicas to stream.
+ * Every step is safe to repeat: a second run finds the node promoted and
+ * the files written.
+ */
+#ifndef PGC_RECONCILE_PROMOTE_H
+#define PGC_RECONCILE_PROMOTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reconcile/rejoin.h"
+#include "schema/topology.h"
+
+typedef struct {
+	int replay_timeout_s;     /* 0: 60 */
+	int promote_timeout_s;    /* pg_promote's wait_seconds; 0: 60 */
+	int write_timeout_s;      /* first write; 0: 30 */
+	int stream_timeout_s;     /* re-pointed replicas streaming; 0: 30 */
+	bool rejoin_old;          /* rejoin the old primary as a replica afterwards */
+	PgcRejoinOptions rejoin;  /* for the old primary and replicas that diverged */
+} PgcPromoteOptions;
+
+typedef struct {
+	bool promoted;
+	double replayed_at_ms;    /* CLOCK_MONOTONIC ms (ha_now_ms) of each step's end */
+	double promoted_at_ms;
+	double writable_at_ms;    /* 0 when no write committed in time */
+	uint64_t switch_lsn;      /* replay position of the candidate when promoted */
+	unsigned timeline;        /* its new timeline */
+	char write_error[600];    /* why no write committed, when writable_at_ms is 0 */
+	size_t repointed;         /* replicas that follow the new primary */
+	size_t repoint_failed;    /* replicas left behind (reported) */
+	bool old_rejoined;
+	PgcRejoinResult old_rejoin; /* when rejoin_old */
+} PgcPromoteResult;
+
+/* promote_defaults - the default timeouts, rejoin_old false. */
+void promote_defaults(PgcPromoteOptions *o);
+
+/*
+ * promote_run - steps 1 to 6 for x's primary; old_primary (may be NULL) is
+ * neither re-pointed nor promoted. Returns 0 once the candidate is a primary
+ * (later steps that fail are reported and counted in res, not fatal), -1
+ * when it was not promoted (reported).
+ */
+int promote_run(const PgcCluster *x, const char *old_primary, const PgcPromoteOptions *opts,
+		PgcPromoteResult *res);
+
+/*
+ * promote_wait_replayed - waits until node n replayed all the WAL it
+ * received; *lsn is its replay position then. 0, or -1 after timeout_s
+ * (reported, with both positions).
+ */
+int promote_wait_replayed(const PgcCluster *c, const PgcNode *n, int timeout_s, uint64_t *lsn);
+
+/*
+ * promote_node - pg_promote(wait => true, wait_seconds => timeout_s) on n;
+ * 0 also when n is already out of recovery. -1 (reported) otherwise.
+ */
+int promote_node(const PgcCluster *c, const PgcNode *n, int timeout_s);
+
+/*
+ * promote_repoint - makes every standby of x other than x's primary and
+ * skip follow its upstream in x (step 4 above). ok/failed count them.
+ * Returns 0 when all did, -1 when one could not (reported).
+ */
+int promote_repoint(const PgcCluster *x, const char *skip, uint64_t switch_lsn,
+		    const PgcRejoinOptions *rejoin, size_t *ok, size_t *failed);
+
+/* promote_timeline - the timeline n writes on now (from its current WAL file name); 0 unknown. */
+unsigned promote_timeline(const PgcCluster *c, const PgcNode *n);
+
+#endif
