@@ -34,8 +34,13 @@ const PgcCommandSpec backup_spec = {
 		"and only that: base backups older than the backup.base.keep newest verified\n"
 		"ones, dumps beyond backup.logical.keep per database, and archived WAL older\n"
 		"than the oldest kept base backup's start. On a terminal, progress (bytes, rate,\n"
-		"ETA) is shown while the copy runs. The periodic schedule (backup.*.every) is\n"
-		"run by 'reconcile'.\n",
+		"ETA) is shown while the copy runs.\n"
+		"\n"
+		"The schedule is declarative and needs no cron job: backup.base.every and\n"
+		"backup.logical.every mean \"a backup no older than this exists\", and\n"
+		"backup.verify.every a restore drill of the newest base backup that recent;\n"
+		"'plan' shows what is due (and what retention would delete) as actions, and\n"
+		"'apply' and 'reconcile' carry them out.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_CLUSTER | OPT_CLUSTER_REQUIRED | OPT_LOGICAL,
 	.exit_codes = "  0   the backup is complete, verified and recorded\n"
 		      "  1   error (a backup that failed verification is kept and recorded as such)\n"

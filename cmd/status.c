@@ -4,11 +4,15 @@
  */
 #include "cmd/cmd.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cmd/converge.h"
 #include "cmd/exitcodes.h"
+#include "reconcile/host.h"
+#include "reconcile/pgsql.h"
+#include "reconcile/walarchive.h"
 
 static const char *const status_formats[] = {"text", "json", "prometheus", NULL};
 
@@ -20,11 +24,22 @@ const PgcCommandSpec status_spec = {
 		"Observes every node and prints, per cluster and node: running or not, role,\n"
 		"timeline, upstream and replication state, pending restarts, and how many\n"
 		"actions a plan would take to converge it (drift). Nothing is changed.\n"
-		"--format json prints the whole observed model; --format prometheus writes\n"
+		"--format json prints the whole observed model, each node with the table's\n"
+		"columns too (role, lsn, lag_bytes, lag_seconds, connections, max_connections,\n"
+		"pending_restart, pending_actions); --format prometheus writes\n"
 		"metrics in the text exposition format, e.g. for node_exporter's textfile\n"
 		"collector. The last applied source is shown too: the git commit (or the file's\n"
-		"digest) 'apply' recorded in the state directory, and when. Backups are not\n"
-		"shown yet.\n",
+		"digest) 'apply' recorded in the state directory, and when.\n"
+		"\n"
+		"For clusters with a backup section: the newest verified base backup and its\n"
+		"age, the last restore drill (passed or FAILED) and the time since one last\n"
+		"passed (\"last verified\"), and pg_stat_archiver of each primary (archived,\n"
+		"failed, failing now, segments waiting). Metrics:\n"
+		"pgconverge_backup_last_base_age_seconds, pgconverge_backup_base_backups,\n"
+		"pgconverge_backup_last_verified_age_seconds, pgconverge_backup_last_drill_ok,\n"
+		"pgconverge_backup_repository_error, pgconverge_archive_archived_total,\n"
+		"pgconverge_archive_failed_total, pgconverge_archive_failing,\n"
+		"pgconverge_archive_ready_segments, pgconverge_archive_last_archived_age_seconds.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_CLUSTER | OPT_FORMAT,
 	.formats = status_formats,
 	.exit_codes = "  0   the status was printed (down nodes and drift are in it)\n"
@@ -95,6 +110,49 @@ static void format_conns(const PgcObsNode *n, char *buf, size_t size)
 		snprintf(buf, size, "-");
 	else
 		snprintf(buf, size, "%d/%s", n->connections, max ? max->setting : "?");
+}
+
+/*
+ * add_node_summaries - per node of the JSON model, what the text table
+ * shows (role, LSN, lag in bytes and seconds, connection limit, pending
+ * restart and actions), so that consumers need not derive it.
+ */
+static void add_node_summaries(json_t *j, const PgcObserved *o, const PgcPlan *p)
+{
+	json_t *clusters = json_object_get(j, "clusters");
+	size_t c, i;
+
+	for (c = 0; c < o->n_clusters; c++) {
+		const PgcObsCluster *oc = &o->clusters[c];
+		json_t *nodes = json_object_get(json_array_get(clusters, c), "nodes");
+		uint64_t plsn = live_primary_lsn(oc);
+
+		for (i = 0; i < oc->n_nodes; i++) {
+			const PgcObsNode *n = &oc->nodes[i];
+			const PgcObsSetting *max = obs_setting(n, "max_connections");
+			const char *lsn = n->in_recovery ? n->replay_lsn : n->current_lsn;
+			uint64_t replay = lsn_parse(n->replay_lsn);
+			bool lag = n->reachable && n->in_recovery && plsn != 0 && replay != 0;
+			json_t *nj = json_array_get(nodes, i);
+
+			if (nj == NULL)
+				continue;
+			json_object_set_new(nj, "role", json_string(role_of(n)));
+			json_object_set_new(nj, "lsn", n->reachable && lsn ? json_string(lsn) : json_null());
+			json_object_set_new(nj, "lag_bytes",
+					    lag ? json_integer((json_int_t)(plsn > replay ? plsn - replay : 0))
+						: json_null());
+			json_object_set_new(nj, "lag_seconds", lag && n->replay_delay_s >= 0
+								   ? json_real(n->replay_delay_s)
+								   : json_null());
+			json_object_set_new(nj, "max_connections",
+					    max && max->setting ? json_integer(atoll(max->setting))
+								: json_null());
+			json_object_set_new(nj, "pending_restart", json_boolean(node_pending_restart(n)));
+			json_object_set_new(nj, "pending_actions",
+					    json_integer((json_int_t)node_pending(p, oc->name, n->name)));
+		}
+	}
 }
 
 static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan *p)
@@ -177,6 +235,298 @@ static void print_prometheus(const PgcObserved *o, const PgcPlan *p)
 	printf("pgconverge_plan_blocked_actions %zu\n", plan_count_blocked(p));
 }
 
+/* ---- backups and the WAL archive (issue 5) ---- */
+
+/* One node's pg_stat_archiver, for clusters that archive. */
+typedef struct {
+	const char *node;
+	PgcArchiverStatus st;
+} NodeArchiver;
+
+typedef struct {
+	const PgcCluster *c;
+	const PgcObsRepository *repo;      /* NULL: no backup section */
+	size_t n_base;                     /* verified base backups */
+	const PgcBaseBackupInfo *newest;   /* the newest verified one */
+	double backup_age_s;               /* since it finished; -1 none */
+	const PgcObsDrill *last_drill;     /* the most recent drill, passed or failed */
+	double verified_age_s;             /* since the last drill that passed; -1 never */
+	NodeArchiver *arch;
+	size_t n_arch;
+} BackupStatus;
+
+static double iso_age(const char *iso, time_t now)
+{
+	struct tm tm;
+	const char *end;
+
+	if (iso == NULL)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (end == NULL || *end != '\0')
+		return -1;
+	return difftime(now, timegm(&tm));
+}
+
+/* archivers - pg_stat_archiver of every reachable primary of an archiving cluster. */
+static void archivers(PgcArena *a, const PgcCluster *c, const PgcObsCluster *oc, BackupStatus *bs)
+{
+	size_t i;
+
+	bs->arch = arena_calloc(a, oc->n_nodes + 1, sizeof(*bs->arch));
+	for (i = 0; i < oc->n_nodes; i++) {
+		const PgcObsNode *n = &oc->nodes[i];
+		const PgcNode *tn = cluster_node(c, n->name);
+		char err[512];
+		PGconn *conn;
+
+		if (tn == NULL || !n->reachable || n->in_recovery)
+			continue;
+		conn = pgsql_connect(host_is_local(tn->host.v)
+					     ? pgsql_conninfo_local(a, (int)tn->port.v, c->os_user.v, NULL)
+					     : pgsql_conninfo_tcp(a, tn->host.v, (int)tn->port.v,
+								  c->os_user.v, NULL),
+				     0, err, sizeof err);
+		if (conn == NULL)
+			continue;
+		if (walarchive_archiver_status(a, conn, 0, &bs->arch[bs->n_arch].st, err, sizeof err) == 0)
+			bs->arch[bs->n_arch++].node = n->name;
+		PQfinish(conn);
+	}
+}
+
+static BackupStatus *backup_status(PgcArena *a, const PgcTopology *t, const PgcObserved *o,
+				   size_t *n_out)
+{
+	BackupStatus *out = arena_calloc(a, o->n_clusters + 1, sizeof(*out));
+	time_t now = time(NULL);
+	size_t c, i, n = 0;
+
+	for (c = 0; c < o->n_clusters; c++) {
+		const PgcObsCluster *oc = &o->clusters[c];
+		const PgcCluster *tc = topology_cluster(t, oc->name);
+		BackupStatus *bs = &out[n];
+
+		if (tc == NULL || (oc->repository == NULL && oc->restore_source == NULL))
+			continue;
+		n++;
+		bs->c = tc;
+		bs->repo = oc->repository;
+		bs->backup_age_s = bs->verified_age_s = -1;
+		for (i = 0; bs->repo != NULL && bs->repo->catalog != NULL && i < bs->repo->catalog->n_base;
+		     i++) {
+			const PgcBaseBackupInfo *b = &bs->repo->catalog->base[i];
+
+			if (b->verify.ok && !b->deleting) {
+				bs->n_base++;
+				bs->newest = b;
+			}
+		}
+		if (bs->newest != NULL)
+			bs->backup_age_s = iso_age(bs->newest->finished_at, now);
+		for (i = 0; bs->repo != NULL && i < bs->repo->n_drills; i++) {
+			const PgcObsDrill *d = &bs->repo->drills[i];
+			double age = iso_age(d->at, now);
+
+			if (bs->last_drill == NULL || age < iso_age(bs->last_drill->at, now))
+				bs->last_drill = d;
+			if (d->ok && age >= 0 && (bs->verified_age_s < 0 || age < bs->verified_age_s))
+				bs->verified_age_s = age;
+		}
+		if (tc->backup.set && tc->backup.wal_archive.v)
+			archivers(a, tc, oc, bs);
+	}
+	*n_out = n;
+	return out;
+}
+
+static const char *ago(double s, char *buf, size_t size)
+{
+	if (s < 0)
+		snprintf(buf, size, "never");
+	else if (s >= 86400)
+		snprintf(buf, size, "%ldd %ldh ago", (long)s / 86400, (long)s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, size, "%ldh %ldm ago", (long)s / 3600, (long)s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, size, "%ldm ago", (long)s / 60);
+	else
+		snprintf(buf, size, "%lds ago", (long)s);
+	return buf;
+}
+
+static void backup_text(const BackupStatus *bs, size_t n)
+{
+	char a1[32], a2[32];
+	size_t i, k;
+
+	if (n == 0)
+		return;
+	printf("\nbackups\n");
+	for (i = 0; i < n; i++) {
+		const BackupStatus *b = &bs[i];
+
+		if (b->c->bootstrap.set)
+			printf("  cluster %s: restored from %s%s\n", b->c->name, b->c->bootstrap.repository.v,
+			       b->repo ? "" : " (no backup section)");
+		if (b->repo == NULL)
+			continue;
+		printf("  cluster %s: repository %s\n", b->c->name, b->repo->path);
+		if (b->repo->error != NULL) {
+			printf("    ERROR %s\n", b->repo->error);
+			continue;
+		}
+		if (b->newest != NULL)
+			printf("    last base backup %s, finished %s (%zu verified)\n", b->newest->id,
+			       ago(b->backup_age_s, a1, sizeof a1), b->n_base);
+		else
+			printf("    no verified base backup\n");
+		if (b->last_drill != NULL)
+			printf("    last restore drill %s on %s, %s: %s\n",
+			       b->last_drill->ok ? "passed" : "FAILED", b->last_drill->backup_id,
+			       ago(iso_age(b->last_drill->at, time(NULL)), a1, sizeof a1),
+			       b->last_drill->message ? b->last_drill->message : "");
+		printf("    last verified (a restore drill that passed): %s\n",
+		       ago(b->verified_age_s, a2, sizeof a2));
+		for (k = 0; k < b->n_arch; k++) {
+			const PgcArchiverStatus *s = &b->arch[k].st;
+
+			printf("    WAL archive from %s: %lld archived, last %s %s; %lld failed%s%s%s; %lld "
+			       "waiting\n",
+			       b->arch[k].node, (long long)s->archived_count,
+			       s->last_archived_wal ? s->last_archived_wal : "-",
+			       ago(s->last_archived_age_s, a1, sizeof a1), (long long)s->failed_count,
+			       s->failing ? " (FAILING: last " : "",
+			       s->failing && s->last_failed_wal ? s->last_failed_wal : "",
+			       s->failing ? ")" : "", (long long)s->ready_count);
+		}
+	}
+}
+
+static json_t *jnum_or_null(double v)
+{
+	return v < 0 ? json_null() : json_real(v);
+}
+
+static json_t *backup_json(const BackupStatus *bs, size_t n)
+{
+	json_t *arr = json_array();
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		const BackupStatus *b = &bs[i];
+		json_t *o = json_object(), *arch = json_array();
+
+		json_object_set_new(o, "cluster", json_string(b->c->name));
+		json_object_set_new(o, "repository", b->repo ? json_string(b->repo->path) : json_null());
+		json_object_set_new(o, "restored_from", b->c->bootstrap.set
+								? json_string(b->c->bootstrap.repository.v)
+								: json_null());
+		json_object_set_new(o, "error",
+				    b->repo && b->repo->error ? json_string(b->repo->error) : json_null());
+		json_object_set_new(o, "base_backups", json_integer((json_int_t)b->n_base));
+		json_object_set_new(o, "last_base_backup", b->newest ? json_string(b->newest->id) : json_null());
+		json_object_set_new(o, "last_backup_age_s", jnum_or_null(b->backup_age_s));
+		json_object_set_new(o, "last_verified_age_s", jnum_or_null(b->verified_age_s));
+		json_object_set_new(o, "last_drill",
+				    b->last_drill == NULL
+					    ? json_null()
+					    : json_pack("{s:s s:b s:s? s:s?}", "backup", b->last_drill->backup_id,
+							"ok", b->last_drill->ok, "at", b->last_drill->at,
+							"message", b->last_drill->message));
+		for (k = 0; k < b->n_arch; k++) {
+			const PgcArchiverStatus *s = &b->arch[k].st;
+
+			json_array_append_new(
+			    arch, json_pack("{s:s s:I s:s? s:o s:I s:s? s:s? s:b s:I}", "node", b->arch[k].node,
+					    "archived_count", (json_int_t)s->archived_count,
+					    "last_archived_wal", s->last_archived_wal, "last_archived_age_s",
+					    jnum_or_null(s->last_archived_age_s), "failed_count",
+					    (json_int_t)s->failed_count, "last_failed_wal", s->last_failed_wal,
+					    "last_failed_time", s->last_failed_time, "failing", s->failing,
+					    "ready_count", (json_int_t)s->ready_count));
+		}
+		json_object_set_new(o, "archivers", arch);
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+static void backup_prometheus(const BackupStatus *bs, size_t n)
+{
+	size_t i, k;
+
+	if (n == 0)
+		return;
+	printf("# HELP pgconverge_backup_last_base_age_seconds age of the newest verified base backup\n");
+	printf("# TYPE pgconverge_backup_last_base_age_seconds gauge\n");
+	for (i = 0; i < n; i++)
+		if (bs[i].backup_age_s >= 0)
+			printf("pgconverge_backup_last_base_age_seconds{cluster=\"%s\"} %.0f\n",
+			       bs[i].c->name, bs[i].backup_age_s);
+	printf("# HELP pgconverge_backup_base_backups verified base backups in the repository\n");
+	printf("# TYPE pgconverge_backup_base_backups gauge\n");
+	for (i = 0; i < n; i++)
+		if (bs[i].repo != NULL && bs[i].repo->error == NULL)
+			printf("pgconverge_backup_base_backups{cluster=\"%s\"} %zu\n", bs[i].c->name,
+			       bs[i].n_base);
+	printf("# HELP pgconverge_backup_last_verified_age_seconds time since a restore drill last "
+	       "passed\n");
+	printf("# TYPE pgconverge_backup_last_verified_age_seconds gauge\n");
+	for (i = 0; i < n; i++)
+		if (bs[i].verified_age_s >= 0)
+			printf("pgconverge_backup_last_verified_age_seconds{cluster=\"%s\"} %.0f\n",
+			       bs[i].c->name, bs[i].verified_age_s);
+	printf("# HELP pgconverge_backup_last_drill_ok 1 when the most recent restore drill passed\n");
+	printf("# TYPE pgconverge_backup_last_drill_ok gauge\n");
+	for (i = 0; i < n; i++)
+		if (bs[i].last_drill != NULL)
+			printf("pgconverge_backup_last_drill_ok{cluster=\"%s\",backup=\"%s\"} %d\n",
+			       bs[i].c->name, bs[i].last_drill->backup_id, bs[i].last_drill->ok ? 1 : 0);
+	printf("# HELP pgconverge_backup_repository_error 1 when the repository cannot be read\n");
+	printf("# TYPE pgconverge_backup_repository_error gauge\n");
+	for (i = 0; i < n; i++)
+		if (bs[i].repo != NULL)
+			printf("pgconverge_backup_repository_error{cluster=\"%s\"} %d\n", bs[i].c->name,
+			       bs[i].repo->error != NULL);
+	printf("# HELP pgconverge_archive_archived_total WAL files archived (pg_stat_archiver)\n");
+	printf("# TYPE pgconverge_archive_archived_total counter\n");
+	for (i = 0; i < n; i++)
+		for (k = 0; k < bs[i].n_arch; k++)
+			printf("pgconverge_archive_archived_total{cluster=\"%s\",node=\"%s\"} %lld\n",
+			       bs[i].c->name, bs[i].arch[k].node, (long long)bs[i].arch[k].st.archived_count);
+	printf("# HELP pgconverge_archive_failed_total failed archive_command runs (pg_stat_archiver)\n");
+	printf("# TYPE pgconverge_archive_failed_total counter\n");
+	for (i = 0; i < n; i++)
+		for (k = 0; k < bs[i].n_arch; k++)
+			printf("pgconverge_archive_failed_total{cluster=\"%s\",node=\"%s\"} %lld\n",
+			       bs[i].c->name, bs[i].arch[k].node, (long long)bs[i].arch[k].st.failed_count);
+	printf("# HELP pgconverge_archive_failing 1 when the last archive attempt failed\n");
+	printf("# TYPE pgconverge_archive_failing gauge\n");
+	for (i = 0; i < n; i++)
+		for (k = 0; k < bs[i].n_arch; k++)
+			printf("pgconverge_archive_failing{cluster=\"%s\",node=\"%s\"} %d\n", bs[i].c->name,
+			       bs[i].arch[k].node, bs[i].arch[k].st.failing ? 1 : 0);
+	printf("# HELP pgconverge_archive_ready_segments WAL files waiting to be archived\n");
+	printf("# TYPE pgconverge_archive_ready_segments gauge\n");
+	for (i = 0; i < n; i++)
+		for (k = 0; k < bs[i].n_arch; k++)
+			if (bs[i].arch[k].st.ready_count >= 0)
+				printf("pgconverge_archive_ready_segments{cluster=\"%s\",node=\"%s\"} %lld\n",
+				       bs[i].c->name, bs[i].arch[k].node,
+				       (long long)bs[i].arch[k].st.ready_count);
+	printf("# HELP pgconverge_archive_last_archived_age_seconds time since the last WAL file was "
+	       "archived\n");
+	printf("# TYPE pgconverge_archive_last_archived_age_seconds gauge\n");
+	for (i = 0; i < n; i++)
+		for (k = 0; k < bs[i].n_arch; k++)
+			if (bs[i].arch[k].st.last_archived_age_s >= 0)
+				printf("pgconverge_archive_last_archived_age_seconds{cluster=\"%s\",node=\"%s\"} "
+				       "%.0f\n",
+				       bs[i].c->name, bs[i].arch[k].node, bs[i].arch[k].st.last_archived_age_s);
+}
+
 /* ---- the last applied source (issue 4) ---- */
 
 typedef struct {
@@ -253,11 +603,16 @@ int cmd_status(const PgcOptions *opts)
 	PgcTopology *t;
 	PgcObserved *obs = NULL;
 	PgcPlan *p = NULL;
+	PgcArena *ba = arena_new(); /* backups and archivers (issue 5) */
+	BackupStatus *bs = NULL;
+	size_t nbs = 0;
 	int rc = EXIT_ERROR;
 
 	t = converge_load(opts);
-	if (t == NULL)
+	if (t == NULL) {
+		arena_free(ba);
 		return EXIT_ERROR;
+	}
 	obs = converge_observe(opts, t);
 	if (obs == NULL)
 		goto cleanup;
@@ -265,25 +620,31 @@ int cmd_status(const PgcOptions *opts)
 	if (p == NULL)
 		goto cleanup;
 	last_applied_read(opts, &la);
+	bs = backup_status(ba, t, obs, &nbs);
 	if (options_format_is(opts, "json")) {
 		json_t *j = observe_to_json(obs);
 
+		add_node_summaries(j, obs, p);
 		json_object_set_new(j, "last_applied", last_applied_json(&la));
 		json_object_set_new(j, "pending_actions", json_integer((json_int_t)p->n_actions));
 		json_object_set_new(j, "blocked_actions", json_integer((json_int_t)plan_count_blocked(p)));
+		json_object_set_new(j, "backups", backup_json(bs, nbs));
 		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		fputc('\n', stdout);
 		json_decref(j);
 	} else if (options_format_is(opts, "prometheus")) {
 		print_prometheus(obs, p);
 		last_applied_prometheus(&la);
+		backup_prometheus(bs, nbs);
 	} else {
 		last_applied_text(&la);
 		print_text(t, obs, p);
+		backup_text(bs, nbs);
 	}
 	source_reset(&la.src);
 	rc = EXIT_OK;
 cleanup:
+	arena_free(ba);
 	plan_free(p);
 	observe_free(obs);
 	topology_free(t);

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "reconcile/actions.h"
 #include "reconcile/drill.h"
+#include "reconcile/ha_apply.h"
 #include "reconcile/journal.h"
 #include "reconcile/pgsql.h"
 #include "reconcile/restore.h"
@@ -236,9 +237,9 @@ static int run_action(PgcApplyCtx *ctx)
 		/* A drill restores into a scratch folder: it names no node. */
 		return ctx->n == NULL ? drill_run(ctx) : restore_run(ctx);
 	case ACT_SWITCHOVER:
+		return ha_apply_switchover(ctx);
 	case ACT_REJOIN:
-		/* The planner emits these only where an executor is registered below. */
-		break;
+		return ha_apply_rejoin(ctx);
 	}
 	return apply_fail(ctx, "action \"%s\" has an unknown kind %d", ctx->a->id,
 			  (int)ctx->a->kind);

@@ -76,6 +76,38 @@ const char *observe_dir_state_name(PgcDirState s)
 	return "unknown";
 }
 
+const char *observe_clone_marker_path(PgcArena *a, const char *data_dir)
+{
+	size_t len = strlen(data_dir);
+	const char *slash;
+
+	while (len > 1 && data_dir[len - 1] == '/')
+		len--;
+	for (slash = data_dir + len; slash > data_dir && slash[-1] != '/'; slash--)
+		;
+	if (slash == data_dir)
+		return arena_printf(a, ".%.*s.pgconverge-clone", (int)len, data_dir);
+	return arena_printf(a, "%.*s.%.*s.pgconverge-clone", (int)(slash - data_dir), data_dir,
+			    (int)(data_dir + len - slash), slash);
+}
+
+bool observe_clone_marker_names(const char *text, const char *data_dir)
+{
+	const char *line = text;
+	size_t dlen = strlen(data_dir);
+
+	while (line != NULL && *line != '\0') {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+
+		if (len == 9 + dlen && strncmp(line, "data_dir=", 9) == 0 &&
+		    strncmp(line + 9, data_dir, dlen) == 0)
+			return true;
+		line = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
 /* control_value - the value after "key:" on its own line of text, trimmed, or NULL. */
 static const char *control_value(const char *text, const char *key, char *buf, size_t size)
 {
@@ -203,6 +235,47 @@ bool observe_conf_includes(const char *conf, const char *data_dir)
 		line = eol != NULL ? eol + 1 : NULL;
 	}
 	return false;
+}
+
+int observe_parse_history(PgcArena *a, const char *text, PgcObsHistory *out)
+{
+	const char *line = text;
+	size_t cap = 0;
+
+	out->parents = NULL;
+	out->n_parents = 0;
+	while (line != NULL && *line != '\0') {
+		const char *nl = strchr(line, '\n');
+		unsigned tli, hi, lo;
+		char lsn_end;
+		int used = 0;
+
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (*line != '#' && *line != '\n' && *line != '\0') {
+			/* "TLI <tab> HI/LO <tab> reason": the reason is free text. */
+			if (sscanf(line, "%u %X/%X%n", &tli, &hi, &lo, &used) != 3 || used == 0)
+				return -1;
+			lsn_end = line[used];
+			if (lsn_end != '\t' && lsn_end != ' ' && lsn_end != '\n' && lsn_end != '\0')
+				return -1;
+			if (tli == 0 || (out->n_parents > 0 && tli <= out->parents[out->n_parents - 1].tli))
+				return -1;
+			if (out->n_parents == cap) {
+				PgcObsTimelineSwitch *n = arena_calloc(a, cap ? cap * 2 : 8, sizeof(*n));
+
+				if (out->n_parents)
+					memcpy(n, out->parents, out->n_parents * sizeof(*n));
+				out->parents = n;
+				cap = cap ? cap * 2 : 8;
+			}
+			out->parents[out->n_parents].tli = tli;
+			out->parents[out->n_parents].switch_lsn = ((uint64_t)hi << 32) | lo;
+			out->n_parents++;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return 0;
 }
 
 long observe_parse_pidfile(const char *text)
@@ -598,6 +671,9 @@ static void probe_files(Probe *p, PgcHost *h)
 	char *text;
 	int entries;
 
+	/* Before anything else: an unfinished copy may look like anything. */
+	o->clone_interrupted = observe_clone_marker_names(
+	    read_text(p, h, observe_clone_marker_path(p->scratch, dir)), dir);
 	if (stat(dir, &st) != 0) {
 		if (errno == ENOENT) {
 			o->dir_state = DIR_ABSENT;
@@ -633,6 +709,7 @@ static void probe_files(Probe *p, PgcHost *h)
 	o->managed_conf = m_strdup(p, read_text(p, h, path_in(p, PGC_MANAGED_CONF)));
 	o->hba_conf = m_strdup(p, read_text(p, h, path_in(p, "pg_hba.conf")));
 	o->standby_signal = fs_exists(path_in(p, "standby.signal"));
+	o->recovery_signal = fs_exists(path_in(p, "recovery.signal"));
 	probe_postmaster(p, h);
 }
 
@@ -891,6 +968,25 @@ static void sql_wal_receiver(Probe *p, PGconn *conn)
 }
 
 /*
+ * sql_replay_pause - where an archive recovery (a restore) stands: a
+ * restore with target_action pause is finished once it is "paused". Only
+ * with recovery.signal: a standby's pause state means nothing to the plan.
+ */
+static void sql_replay_pause(Probe *p, PGconn *conn)
+{
+	PGresult *r;
+
+	if (!p->out->recovery_signal)
+		return;
+	r = query(p, conn, "the replay pause state", "SELECT pg_get_wal_replay_pause_state()");
+	if (r == NULL)
+		return;
+	if (PQntuples(r) > 0)
+		p->out->replay_pause_state = col(p, r, 0, 0);
+	PQclear(r);
+}
+
+/*
  * desired_secret - the password the topology declares for a role: its own
  * roles.<name>.password, or replication.password for the replication user.
  */
@@ -1118,6 +1214,7 @@ static void probe_sql(Probe *p)
 	sql_slots(p, conn);
 	if (o->in_recovery) {
 		sql_wal_receiver(p, conn);
+		sql_replay_pause(p, conn);
 	} else {
 		/* Roles and databases are the primary's: a standby has the same, read-only. */
 		sql_roles(p, conn);
@@ -1149,6 +1246,246 @@ static void probe_node(Probe *p)
 	probe_sql(p);
 	log_debug("observed node \"%s\": data directory %s, %s", p->label,
 		  observe_dir_state_name(o->dir_state), o->reachable ? "reachable" : "not reachable");
+}
+
+/* ---- backup repositories -------------------------------------------------- */
+
+/*
+ * A repository is read by a thread of its own (PgcObsRepoRead), started
+ * before the node probes and waited for after them, at most
+ * OBSERVE_REPO_TIMEOUT_MS: a repository on a mount that hangs becomes an
+ * error in the model instead of stalling the whole observation. The read's
+ * memory has two owners, the thread and the model: whichever lets go last
+ * frees it, so a read that outlives its wait is freed when it ends.
+ */
+struct PgcObsRepoRead {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int refs;
+	bool done;
+	bool started;             /* a thread runs it (else it ran in the caller) */
+	bool must_exist;          /* a restore source: a missing folder is an error */
+	char *path;
+	PgcArena *arena;          /* the result's strings and arrays */
+	PgcObsRepository result;
+	pthread_t thread;
+};
+
+static void repo_release(PgcObsRepoRead *r)
+{
+	bool last;
+
+	pthread_mutex_lock(&r->mu);
+	last = --r->refs == 0;
+	pthread_mutex_unlock(&r->mu);
+	if (!last)
+		return;
+	backup_catalog_free(r->result.catalog);
+	arena_free(r->arena);
+	free(r->path);
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
+/*
+ * repo_history - every history file of the archive, each fetched through
+ * its checksum (walarchive_fetch, as recovery will) into a private temp
+ * folder and parsed. 0, or -1 with out->error set.
+ */
+static int repo_history(PgcObsRepoRead *r, PgcObsRepository *out)
+{
+	char tmpl[] = "/tmp/pgconverge-history.XXXXXX";
+	size_t i, n = 0;
+	int rc = 0;
+
+	for (i = 0; i < out->n_wal; i++)
+		n += out->wal[i].parsed.kind == WAL_FILE_HISTORY;
+	if (n == 0)
+		return 0;
+	if (mkdtemp(tmpl) == NULL) {
+		out->error = arena_printf(r->arena, "could not create a temp folder to read timeline "
+					  "history files: %s", strerror(errno));
+		return -1;
+	}
+	out->history = arena_calloc(r->arena, n, sizeof(*out->history));
+	for (i = 0; i < out->n_wal && rc == 0; i++) {
+		const PgcWalEntry *e = &out->wal[i];
+		const char *dest = arena_printf(r->arena, "%s/%s", tmpl, e->name);
+		PgcObsHistory *h = &out->history[out->n_history];
+		char *text = NULL;
+		size_t len;
+
+		if (e->parsed.kind != WAL_FILE_HISTORY)
+			continue;
+		if (walarchive_fetch(r->path, e->name, dest) != 0 ||
+		    fs_read_file(dest, &text, &len, 1 << 20) != 0) {
+			out->error = arena_printf(r->arena, "timeline history file \"%s\" cannot be "
+						  "read intact from the archive", e->name);
+			rc = -1;
+		} else if (observe_parse_history(r->arena, text, h) != 0) {
+			out->error = arena_printf(r->arena, "timeline history file \"%s\" in the archive "
+						  "does not parse", e->name);
+			rc = -1;
+		} else {
+			h->tli = e->parsed.timeline;
+			out->n_history++;
+		}
+		free(text);
+		unlink(dest);
+	}
+	rmdir(tmpl);
+	return rc;
+}
+
+/*
+ * repo_drills - the "drill" records of the catalog's base entries. The
+ * catalog was just loaded; a document that changed in between only makes
+ * a record a run late or early, never wrong for another backup.
+ */
+static void repo_drills(PgcObsRepoRead *r, PgcObsRepository *out)
+{
+	char *path = fs_path_join(r->path, BACKUP_CATALOG_FILE);
+	json_t *root = json_load_file(path, 0, NULL), *base, *e;
+	size_t i;
+
+	free(path);
+	base = json_object_get(root, "base");
+	if (!json_is_array(base)) {
+		json_decref(root);
+		return;
+	}
+	out->drills = arena_calloc(r->arena, json_array_size(base) + 1, sizeof(*out->drills));
+	json_array_foreach(base, i, e) {
+		json_t *d = json_object_get(e, "drill");
+		PgcObsDrill *o = &out->drills[out->n_drills];
+
+		if (!json_is_object(d) || !json_is_string(json_object_get(e, "id")))
+			continue;
+		o->backup_id = arena_strdup(r->arena, json_string_value(json_object_get(e, "id")));
+		o->ok = json_is_true(json_object_get(d, "ok"));
+		o->at = arena_strdup(r->arena, json_string_value(json_object_get(d, "at")));
+		o->duration_s = json_number_value(json_object_get(d, "duration_s"));
+		o->rows = json_is_integer(json_object_get(d, "rows"))
+				  ? (long long)json_integer_value(json_object_get(d, "rows"))
+				  : -1;
+		o->message = arena_strdup(r->arena, json_string_value(json_object_get(d, "message")));
+		out->n_drills++;
+	}
+	json_decref(root);
+}
+
+/* repo_read - the catalog, the archive listing and the history files. */
+static void repo_read(PgcObsRepoRead *r)
+{
+	PgcObsRepository *out = &r->result;
+	struct stat st;
+
+	out->path = r->path;
+	if (stat(r->path, &st) != 0) {
+		if (errno != ENOENT)
+			out->error = arena_printf(r->arena, "could not stat \"%s\": %s", r->path,
+						  strerror(errno));
+		else if (r->must_exist)
+			out->error = arena_printf(r->arena, "backup repository \"%s\" does not exist",
+						  r->path);
+		else
+			out->catalog = backup_catalog_load(r->path); /* empty: no catalog yet */
+		if (out->catalog == NULL && out->error == NULL)
+			out->error = arena_printf(r->arena, "backup repository \"%s\" cannot be read",
+						  r->path);
+		return;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		out->error = arena_printf(r->arena, "backup repository \"%s\" is not a folder", r->path);
+		return;
+	}
+	out->exists = true;
+	out->catalog = backup_catalog_load(r->path);
+	if (out->catalog == NULL) {
+		out->error = arena_printf(r->arena, "the catalog of backup repository \"%s\" cannot "
+					  "be read", r->path);
+		return;
+	}
+	repo_drills(r, out);
+	if (walarchive_list(r->arena, r->path, &out->wal, &out->n_wal) != 0) {
+		out->error = arena_printf(r->arena, "the WAL archive of backup repository \"%s\" "
+					  "cannot be listed", r->path);
+		return;
+	}
+	repo_history(r, out);
+}
+
+static void *repo_main(void *arg)
+{
+	PgcObsRepoRead *r = arg;
+
+	repo_read(r);
+	pthread_mutex_lock(&r->mu);
+	r->done = true;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	repo_release(r);
+	return NULL;
+}
+
+/* repo_start - a read of path in a thread of its own (or now, when no thread can start). */
+static PgcObsRepoRead *repo_start(const char *path, bool must_exist)
+{
+	PgcObsRepoRead *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		abort();
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	r->refs = 2;
+	r->must_exist = must_exist;
+	r->path = strdup(path);
+	if (r->path == NULL)
+		abort();
+	r->arena = arena_new();
+	if (pthread_create(&r->thread, NULL, repo_main, r) == 0) {
+		r->started = true;
+		pthread_detach(r->thread);
+	} else {
+		repo_main(r);
+	}
+	return r;
+}
+
+/*
+ * repo_finish - the model's view of a read once it is done or the
+ * deadline (CLOCK_REALTIME) passed: the read's own result, or an error
+ * allocated in a. The model keeps its reference only when done.
+ */
+static PgcObsRepository *repo_finish(PgcArena *a, PgcObsRepoRead *r, const struct timespec *deadline)
+{
+	PgcObsRepository *out;
+	bool done;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->done && pthread_cond_timedwait(&r->cv, &r->mu, deadline) == 0)
+		;
+	done = r->done;
+	pthread_mutex_unlock(&r->mu);
+	if (done) {
+		r->result.owner = r;
+		return &r->result;
+	}
+	out = arena_calloc(a, 1, sizeof(*out));
+	out->path = arena_strdup(a, r->path);
+	out->error = arena_printf(a, "backup repository \"%s\" did not answer within %d s", r->path,
+				  OBSERVE_REPO_TIMEOUT_MS / 1000);
+	log_warn("%s", out->error);
+	repo_release(r);
+	return out;
+}
+
+/* repo_free - releases the model's reference of a repository read. */
+static void repo_free(PgcObsRepository *r)
+{
+	if (r != NULL && r->owner != NULL)
+		repo_release(r->owner);
 }
 
 /* ---- the pool ------------------------------------------------------------- */
@@ -1222,6 +1559,8 @@ PgcObserved *observe_topology(const PgcTopology *t, const PgcObserveOptions *opt
 	PgcObserved *o;
 	Probe *probes;
 	size_t n_probes = 0, k = 0;
+	PgcObsRepoRead **reads;   /* per observed cluster: its repository, its restore source */
+	struct timespec deadline;
 
 	if (opts != NULL) {
 		o_opts = *opts;
@@ -1242,6 +1581,9 @@ PgcObserved *observe_topology(const PgcTopology *t, const PgcObserveOptions *opt
 	for (size_t i = 0; i < t->n_clusters; i++)
 		n_probes += t->clusters[i].n_nodes;
 	probes = arena_calloc(a, n_probes ? n_probes : 1, sizeof *probes);
+	reads = arena_calloc(a, 2 * t->n_clusters + 1, sizeof *reads);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += OBSERVE_REPO_TIMEOUT_MS / 1000;
 	for (size_t i = 0; i < t->n_clusters; i++) {
 		const PgcCluster *c = &t->clusters[i];
 		PgcObsCluster *oc;
@@ -1260,16 +1602,32 @@ PgcObserved *observe_topology(const PgcTopology *t, const PgcObserveOptions *opt
 			*p = (Probe){.arena = a, .lock = &lock, .c = c, .node = &c->nodes[j],
 				     .opts = &o_opts, .out = &oc->nodes[j]};
 		}
+		/* Repositories are read while the nodes are probed. */
+		if (c->backup.set && c->backup.repository.v != NULL)
+			reads[2 * (o->n_clusters - 1)] = repo_start(c->backup.repository.v, false);
+		if (c->bootstrap.set && c->bootstrap.repository.v != NULL)
+			reads[2 * (o->n_clusters - 1) + 1] = repo_start(c->bootstrap.repository.v, true);
 	}
 	run_pool(probes, k, &lock);
 	pthread_mutex_destroy(&lock);
+	for (size_t i = 0; i < o->n_clusters; i++) {
+		if (reads[2 * i] != NULL)
+			o->clusters[i].repository = repo_finish(a, reads[2 * i], &deadline);
+		if (reads[2 * i + 1] != NULL)
+			o->clusters[i].restore_source = repo_finish(a, reads[2 * i + 1], &deadline);
+	}
 	return o;
 }
 
 void observe_free(PgcObserved *o)
 {
-	if (o != NULL)
-		arena_free(o->arena);
+	if (o == NULL)
+		return;
+	for (size_t i = 0; i < o->n_clusters; i++) {
+		repo_free(o->clusters[i].repository);
+		repo_free(o->clusters[i].restore_source);
+	}
+	arena_free(o->arena);
 }
 
 const PgcObsNode *observe_node_find(const PgcObserved *o, const char *cluster, const char *node)
@@ -1444,6 +1802,8 @@ static json_t *node_json(const PgcObsNode *n)
 	json_object_set_new(j, "managed_conf", jstr(n->managed_conf));
 	json_object_set_new(j, "hba_conf", jstr(n->hba_conf));
 	json_object_set_new(j, "standby_signal", json_boolean(n->standby_signal));
+	json_object_set_new(j, "recovery_signal", json_boolean(n->recovery_signal));
+	json_object_set_new(j, "clone_interrupted", json_boolean(n->clone_interrupted));
 	json_object_set_new(j, "postmaster_pid", json_integer(n->postmaster_pid));
 	json_object_set_new(j, "postmaster_alive", json_boolean(n->postmaster_alive));
 
@@ -1451,6 +1811,7 @@ static json_t *node_json(const PgcObsNode *n)
 	json_object_set_new(j, "conn_error", jstr(n->conn_error));
 	json_object_set_new(j, "server_version_num", json_integer(n->server_version_num));
 	json_object_set_new(j, "in_recovery", json_boolean(n->in_recovery));
+	json_object_set_new(j, "replay_pause_state", jstr(n->replay_pause_state));
 
 	a = json_array();
 	for (size_t i = 0; i < n->n_settings; i++)
@@ -1511,6 +1872,46 @@ static json_t *node_json(const PgcObsNode *n)
 	return j;
 }
 
+/* repository_json - what a repository holds, without the WAL listing (counted). */
+static json_t *repository_json(const PgcObsRepository *r)
+{
+	json_t *j, *base;
+	size_t i, k;
+
+	if (r == NULL)
+		return json_null();
+	j = json_object();
+	json_object_set_new(j, "path", jstr(r->path));
+	json_object_set_new(j, "exists", json_boolean(r->exists));
+	json_object_set_new(j, "error", jstr(r->error));
+	base = json_array();
+	for (i = 0; r->catalog != NULL && i < r->catalog->n_base; i++) {
+		const PgcBaseBackupInfo *b = &r->catalog->base[i];
+		json_t *e = json_pack("{s:o s:o s:o s:o s:I s:b s:b}", "id", jstr(b->id), "finished_at",
+				      jstr(b->finished_at), "start_lsn", jstr(b->start_lsn), "stop_lsn",
+				      jstr(b->stop_lsn), "timeline", (json_int_t)b->timeline,
+				      "verified", b->verify.known && b->verify.ok, "deleting", b->deleting);
+
+		for (k = 0; k < r->n_drills; k++) {
+			const PgcObsDrill *d = &r->drills[k];
+
+			if (strcmp(d->backup_id, b->id) == 0)
+				json_object_set_new(e, "drill",
+						    json_pack("{s:b s:o s:f s:I s:o}", "ok", d->ok, "at",
+							      jstr(d->at), "duration_s", d->duration_s,
+							      "rows", (json_int_t)d->rows, "message",
+							      jstr(d->message)));
+		}
+		json_array_append_new(base, e);
+	}
+	json_object_set_new(j, "base", base);
+	json_object_set_new(j, "logical", json_integer(r->catalog ? (json_int_t)r->catalog->n_logical
+								   : 0));
+	json_object_set_new(j, "wal_files", json_integer((json_int_t)r->n_wal));
+	json_object_set_new(j, "timelines_with_history", json_integer((json_int_t)r->n_history));
+	return j;
+}
+
 json_t *observe_to_json(const PgcObserved *o)
 {
 	json_t *root = json_object(), *clusters = json_array();
@@ -1523,7 +1924,9 @@ json_t *observe_to_json(const PgcObserved *o)
 		for (size_t k = 0; k < c->n_nodes; k++)
 			json_array_append_new(nodes, node_json(&c->nodes[k]));
 		json_array_append_new(clusters,
-				      json_pack("{s:o s:o}", "name", jstr(c->name), "nodes", nodes));
+				      json_pack("{s:o s:o s:o s:o}", "name", jstr(c->name), "nodes", nodes,
+						"repository", repository_json(c->repository),
+						"restore_source", repository_json(c->restore_source)));
 	}
 	json_object_set_new(root, "clusters", clusters);
 	return root;

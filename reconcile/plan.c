@@ -46,6 +46,7 @@
 #include "reconcile/apply.h"
 #include "reconcile/pgsql.h"
 #include "reconcile/plan_backup.h"
+#include "reconcile/plan_ha.h"
 #include "schema/pgcatalog.h"
 
 /* Parameters that must be at least as large on a standby as on its primary. */
@@ -1014,10 +1015,12 @@ static void emit_running(Ctx *x, NodeWork *nw)
 		reload |= !reset_needs_restart(x, nw, nw->resets[i]);
 	/* A restart the policy blocks is preceded by a reload: PostgreSQL then
 	 * reports the change as pending_restart, so the restart is planned
-	 * again on the next run instead of hiding behind the written file. */
+	 * again on the next run instead of hiding behind the written file.
+	 * Once, when the file is written: reloading again changes nothing, and
+	 * apply would pass again and again over the same reload. */
 	if (!nw->remote)
 		reload |= deltas_reloadable(nw) || nw->need_hba ||
-			  (nw->n_deltas > 0 && !x->restart_ok);
+			  (nw->n_deltas > 0 && !x->restart_ok && nw->need_config);
 	if (!reload)
 		return;
 	act = emit(x, ACT_RELOAD, nw, NULL, IMPACT_RELOAD,
@@ -1634,6 +1637,14 @@ static void plan_cluster(Ctx *x, const PgcCluster *c, const PgcObserved *obs)
 {
 	size_t *order, i, j, k;
 	bool new_restore;
+	PgcHaPlan ha;
+
+	/* ---- the live primary, switchover, rejoin: reconcile/plan_ha.c ---- */
+	plan_ha_cluster(x->p, &x->cap_actions, c, obs, x->policy, &ha);
+	if (ha.owned)
+		return;
+	c = ha.live; /* planned from the primary that runs, not only the file's */
+	/* ---- */
 
 	x->c = c;
 	x->major = (int)c->pg_version.v;
@@ -1654,6 +1665,8 @@ static void plan_cluster(Ctx *x, const PgcCluster *c, const PgcObserved *obs)
 
 		nw->n = &c->nodes[i];
 		nw->o = obs ? find_obs(obs, c->name, c->nodes[i].name) : offline_node(x, &c->nodes[i]);
+		if (plan_ha_holds(&ha, c->nodes[i].name))
+			nw->o = NULL; /* an HA action of this pass takes care of it */
 		nw->primary = c->primary.v != NULL && strcmp(c->primary.v, c->nodes[i].name) == 0;
 		nw->depth = node_depth(c, nw->n);
 		if (nw->o != NULL) {
@@ -1748,6 +1761,9 @@ static void plan_cluster(Ctx *x, const PgcCluster *c, const PgcObserved *obs)
 	/* 3. what lives inside the primary. */
 	emit_roles_and_databases(x);
 	find_orphans(x);
+
+	/* 4. a switchover that waits: after everything planned from the live primary. */
+	plan_ha_finish(x->p, &x->cap_actions, &ha);
 }
 
 /* ---- fingerprints ---------------------------------------------------------------- */

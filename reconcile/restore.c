@@ -1,0 +1,1393 @@
+/*
+ * reconcile/restore.c - point-in-time restore (restore.h): the choice of
+ * base backup and WAL range, the restore's configuration, the copy, start
+ * and watch steps drill.c shares, and the ACT_RESTORE executor.
+ */
+#include "reconcile/restore.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/proc.h"
+#include "reconcile/apply.h"
+#include "reconcile/backup.h"
+#include "reconcile/pgctl.h"
+#include "reconcile/pgsql.h"
+#include "reconcile/walarchive.h"
+
+#define POLL_MS 500
+/* A server whose postmaster.pid has not appeared after this long did not start. */
+#define PIDFILE_GRACE_MS 15000
+#define LOG_TAIL_LINES 15
+#define LOG_READ_MAX (8 * 1024 * 1024)
+#define COPY_BUF (1024 * 1024)
+
+/* ---- times and names (pure) ------------------------------------------------ */
+
+/* digits - n decimal digits at *p into *v, advancing; false when fewer. */
+static bool digits(const char **p, int n, int *v)
+{
+	int i, x = 0;
+
+	for (i = 0; i < n; i++) {
+		if ((*p)[i] < '0' || (*p)[i] > '9')
+			return false;
+		x = x * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*v = x;
+	return true;
+}
+
+int restore_parse_time(const char *text, double *epoch)
+{
+	const char *p = text;
+	struct tm tm;
+	int y, mo, d, h, mi, s = 0, oh = 0, om = 0, sign = 0;
+	double frac = 0;
+	time_t t;
+
+	if (p == NULL)
+		return -1;
+	while (*p == ' ')
+		p++;
+	if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
+	    !digits(&p, 2, &d) || (*p != ' ' && *p != 'T'))
+		return -1;
+	p++;
+	if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
+		return -1;
+	if (*p == ':') {
+		p++;
+		if (!digits(&p, 2, &s))
+			return -1;
+		if (*p == '.') {
+			double scale = 0.1;
+
+			for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+				frac += (*p - '0') * scale;
+		}
+	}
+	while (*p == ' ')
+		p++;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+		sign = 1;
+	} else if (strncasecmp(p, "UTC", 3) == 0 || strncasecmp(p, "GMT", 3) == 0) {
+		p += 3;
+		sign = 1;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p++ == '+' ? 1 : -1;
+		if (!digits(&p, 2, &oh))
+			return -1;
+		if (*p == ':')
+			p++;
+		if (*p >= '0' && *p <= '9' && !digits(&p, 2, &om))
+			return -1;
+	}
+	while (*p == ' ')
+		p++;
+	if (*p != '\0')
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 || oh > 15 || om > 59)
+		return -1;
+	if (sign == 0)
+		return -2;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = s;
+	t = timegm(&tm);
+	*epoch = (double)t + frac - sign * (oh * 3600 + om * 60);
+	return 0;
+}
+
+const char *restore_wal_name(PgcArena *a, unsigned tli, uint64_t segno, uint64_t segsize)
+{
+	uint64_t per_id = 0x100000000ULL / segsize;
+
+	return arena_printf(a, "%08X%08X%08X", tli, (unsigned)(segno / per_id),
+			    (unsigned)(segno % per_id));
+}
+
+static const char *lsn_text(PgcArena *a, uint64_t lsn)
+{
+	return arena_printf(a, "%X/%X", (unsigned)(lsn >> 32), (unsigned)lsn);
+}
+
+static const char *iso_time(PgcArena *a, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char buf[32];
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return arena_strdup(a, buf);
+}
+
+/* ---- the timeline path ------------------------------------------------------ */
+
+/* A timeline on the path recovery follows, with the LSN range it covers. */
+typedef struct {
+	unsigned tli;
+	uint64_t begin, end;      /* end: UINT64_MAX for the last */
+} TlSpan;
+
+static const PgcObsHistory *history_of(const PgcObsRepository *r, unsigned tli)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_history; i++)
+		if (r->history[i].tli == tli)
+			return &r->history[i];
+	return NULL;
+}
+
+/*
+ * timeline_path - what recovery_target_timeline 'latest' follows from a
+ * backup on timeline tli: PostgreSQL takes the highest timeline reachable
+ * by consecutive history files from tli, and that timeline's ancestry.
+ */
+static size_t timeline_path(PgcArena *a, const PgcObsRepository *r, unsigned tli, TlSpan **out,
+			    unsigned *latest)
+{
+	const PgcObsHistory *h;
+	unsigned t = tli;
+	uint64_t begin = 0;
+	TlSpan *s;
+	size_t i;
+
+	while (history_of(r, t + 1) != NULL)
+		t++;
+	*latest = t;
+	h = t == tli ? NULL : history_of(r, t);
+	s = arena_calloc(a, (h ? h->n_parents : 0) + 1, sizeof(*s));
+	for (i = 0; h != NULL && i < h->n_parents; i++) {
+		s[i].tli = h->parents[i].tli;
+		s[i].begin = begin;
+		s[i].end = h->parents[i].switch_lsn;
+		begin = s[i].end;
+	}
+	s[i].tli = t;
+	s[i].begin = begin;
+	s[i].end = UINT64_MAX;
+	*out = s;
+	return i + 1;
+}
+
+/* on_path - the backup lies on the path: its timeline is there and it started before that timeline ended. */
+static bool on_path(const TlSpan *s, size_t n, const PgcBaseBackupInfo *b)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i].tli == b->timeline && b->start_lsn_v >= s[i].begin && b->start_lsn_v < s[i].end)
+			return true;
+	return false;
+}
+
+static int name_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const PgcWalEntry *)elem)->name);
+}
+
+/* archived - the archive's segment of this name, or NULL. */
+static const PgcWalEntry *archived(const PgcObsRepository *r, const char *name)
+{
+	const PgcWalEntry *e = bsearch(name, r->wal, r->n_wal, sizeof(*r->wal), name_cmp);
+
+	return e != NULL && e->parsed.kind == WAL_FILE_SEGMENT ? e : NULL;
+}
+
+/*
+ * segment_on_path - the archived segment segno as recovery looks for it:
+ * the newest timeline of the path that began at or before it, then older
+ * ones but never below *min_tli (PostgreSQL's XLogFileReadAnyTLI). Sets
+ * *min_tli to the one found, *expected to the name it would like best.
+ */
+static const PgcWalEntry *segment_on_path(PgcArena *a, const PgcObsRepository *r, const TlSpan *s,
+					  size_t n, uint64_t segno, uint64_t segsize,
+					  unsigned *min_tli, const char **expected)
+{
+	size_t i;
+
+	*expected = NULL;
+	for (i = n; i-- > 0;) {
+		const char *name;
+		const PgcWalEntry *e;
+
+		if (s[i].tli < *min_tli)
+			break;
+		if (segno < s[i].begin / segsize)
+			continue;
+		name = restore_wal_name(a, s[i].tli, segno, segsize);
+		if (*expected == NULL)
+			*expected = name;
+		e = archived(r, name);
+		if (e != NULL) {
+			*min_tli = s[i].tli;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+/* ---- choosing ---------------------------------------------------------------- */
+
+typedef enum { T_NONE, T_IMMEDIATE, T_TIME, T_LSN, T_XID, T_NAME } TargetKind;
+
+static bool drill_failed(const PgcObsRepository *r, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_drills; i++)
+		if (strcmp(r->drills[i].backup_id, id) == 0 && !r->drills[i].ok)
+			return true;
+	return false;
+}
+
+static bool usable(const PgcObsRepository *r, const PgcBaseBackupInfo *b)
+{
+	return b->verify.known && b->verify.ok && !b->deleting && b->timeline != 0 &&
+	       b->start_lsn_v != 0 && b->stop_lsn_v >= b->start_lsn_v && !drill_failed(r, b->id);
+}
+
+static double finished_epoch(const PgcBaseBackupInfo *b)
+{
+	double t;
+
+	return restore_parse_time(b->finished_at, &t) == 0 ? t : -1;
+}
+
+static const char *target_text(PgcArena *a, const PgcBootstrap *b, TargetKind k)
+{
+	switch (k) {
+	case T_TIME:
+		return arena_printf(a, "target_time \"%s\"", b->target_time.v);
+	case T_LSN:
+		return arena_printf(a, "target_lsn %s", b->target_lsn.v);
+	case T_XID:
+		return arena_printf(a, "target_xid %s", b->target_xid.v);
+	case T_NAME:
+		return arena_printf(a, "restore point \"%s\"", b->target_name.v);
+	case T_IMMEDIATE:
+		return "the backup's consistency point (immediate)";
+	case T_NONE:
+		break;
+	}
+	return "the end of the archive";
+}
+
+/* coverage - how far replayable WAL reaches from backup b along path s. */
+static void coverage(PgcArena *a, const PgcObsRepository *r, const TlSpan *s, size_t n,
+		     const PgcBaseBackupInfo *b, PgcRestoreChoice *out)
+{
+	uint64_t segsize = (uint64_t)(b->wal_segment_size > 0 ? b->wal_segment_size
+							      : RESTORE_DEFAULT_SEGSIZE);
+	uint64_t segno = b->stop_lsn_v / segsize, missing;
+	unsigned min_tli = b->timeline;
+	const PgcWalEntry *e, *last = NULL;
+	const char *expected = NULL;
+	size_t i;
+
+	out->first_wal = restore_wal_name(a, b->timeline, b->start_lsn_v / segsize, segsize);
+	/* The backup carries its own WAL up to its stop LSN (-X stream); the
+	 * archive must go on from the segment holding it. */
+	while ((e = segment_on_path(a, r, s, n, segno, segsize, &min_tli, &expected)) != NULL) {
+		last = e;
+		segno++;
+	}
+	missing = segno;
+	if (last == NULL) {
+		out->end_lsn = b->stop_lsn_v;
+		out->end_time = (int64_t)finished_epoch(b);
+	} else {
+		out->last_wal = last->name;
+		out->end_lsn = missing * segsize;
+		out->end_time = last->mtime;
+	}
+	/* A gap: later segments of the path are archived, this one is not. */
+	for (i = 0; i < r->n_wal; i++) {
+		const PgcWalEntry *w = &r->wal[i];
+		size_t k;
+
+		if (w->parsed.kind != WAL_FILE_SEGMENT || walarchive_segno(&w->parsed, segsize) <= missing)
+			continue;
+		for (k = 0; k < n && s[k].tli != w->parsed.timeline; k++)
+			;
+		if (k < n) {
+			out->gap = expected;
+			break;
+		}
+	}
+}
+
+static const char *refuse_end(PgcArena *a, const PgcRestoreChoice *c, const char *target)
+{
+	const char *where = c->last_wal != NULL
+				? arena_printf(a, "its last segment %s was archived at %s (WAL up to %s)",
+					       c->last_wal, iso_time(a, c->end_time),
+					       lsn_text(a, c->end_lsn))
+				: arena_printf(a, "it holds nothing after base backup %s (WAL up to %s, "
+					       "ended %s)",
+					       c->backup->id, lsn_text(a, c->end_lsn), c->backup->finished_at);
+	const char *gap = c->gap != NULL ? arena_printf(a, "; segment %s is missing from the archive, "
+							"which ends there", c->gap)
+					 : "";
+
+	return arena_printf(a, "%s is after the end of the archive: %s%s", target, where, gap);
+}
+
+int restore_choose(PgcArena *a, const PgcBootstrap *b, const PgcObsRepository *r,
+		   PgcRestoreChoice *out, const char **why)
+{
+	TargetKind kind = T_NONE;
+	const PgcBaseBackupInfo **cand, *chosen = NULL, *oldest;
+	TlSpan *span = NULL, *best_span = NULL;
+	size_t nc = 0, ns = 0, best_ns = 0, i, refused = 0;
+	unsigned latest = 0, best_latest = 0;
+	double target_time = 0;
+	uint64_t target_lsn = 0;
+	const char *target;
+
+	memset(out, 0, sizeof(*out));
+	*why = NULL;
+	if (r == NULL) {
+		*why = "the source repository was not observed";
+		return -1;
+	}
+	if (r->error != NULL) {
+		*why = arena_strdup(a, r->error); /* the plan outlives the observation */
+		return -1;
+	}
+	if (b->immediate.set && b->immediate.v)
+		kind = T_IMMEDIATE;
+	else if (b->target_time.set)
+		kind = T_TIME;
+	else if (b->target_lsn.set)
+		kind = T_LSN;
+	else if (b->target_xid.set)
+		kind = T_XID;
+	else if (b->target_name.set)
+		kind = T_NAME;
+	target = target_text(a, b, kind);
+	out->target = target;
+	if (kind == T_TIME) {
+		int rc = restore_parse_time(b->target_time.v, &target_time);
+
+		if (rc == -2) {
+			*why = arena_printf(a, "target_time \"%s\" has no time zone: the restored server "
+					    "would read it in its own; write it with an offset, e.g. "
+					    "\"%s+00\"", b->target_time.v, b->target_time.v);
+			return -1;
+		}
+		if (rc != 0) {
+			*why = arena_printf(a, "target_time \"%s\" is not a timestamp pgconverge can "
+					    "compare with the archive: write it as \"YYYY-MM-DD "
+					    "HH:MM:SS+HH\"", b->target_time.v);
+			return -1;
+		}
+	}
+	if (kind == T_LSN && walarchive_parse_lsn(b->target_lsn.v, &target_lsn) != 0) {
+		*why = arena_printf(a, "target_lsn \"%s\" is not an LSN", b->target_lsn.v);
+		return -1;
+	}
+
+	cand = arena_calloc(a, r->catalog->n_base + 1, sizeof(*cand));
+	for (i = 0; i < r->catalog->n_base; i++) {
+		const PgcBaseBackupInfo *bb = &r->catalog->base[i];
+
+		if (!usable(r, bb)) {
+			refused += !bb->deleting;
+			continue;
+		}
+		if (nc > 0 && cand[0]->system_identifier != NULL && bb->system_identifier != NULL &&
+		    strcmp(cand[0]->system_identifier, bb->system_identifier) != 0) {
+			*why = arena_printf(a, "repository \"%s\" holds backups of two clusters (system "
+					    "identifiers %s and %s): pgconverge does not guess which "
+					    "to restore", r->path, cand[0]->system_identifier,
+					    bb->system_identifier);
+			return -1;
+		}
+		cand[nc++] = bb;
+	}
+	if (nc == 0) {
+		*why = arena_printf(a, "repository \"%s\" holds no usable base backup%s", r->path,
+				    refused ? arena_printf(a, " (%zu failed verification or a restore "
+							   "drill)", refused)
+					    : "");
+		return -1;
+	}
+	/* Only backups that the timeline recovery will follow descends from. */
+	for (i = 0, ns = 0; i < nc; i++) {
+		ns = timeline_path(a, r, cand[i]->timeline, &span, &latest);
+		if (on_path(span, ns, cand[i]))
+			continue;
+		memmove(&cand[i], &cand[i + 1], (nc - i - 1) * sizeof(*cand));
+		nc--;
+		i--;
+	}
+	if (nc == 0) {
+		*why = arena_printf(a, "no base backup in \"%s\" lies on the history of the archive's "
+				    "latest timeline %u", r->path, latest);
+		return -1;
+	}
+	oldest = cand[0];
+	switch (kind) {
+	case T_TIME:
+		for (i = nc; i-- > 0 && chosen == NULL;) {
+			double fin = finished_epoch(cand[i]);
+
+			if (fin >= 0 && fin + 1 <= target_time)
+				chosen = cand[i];
+		}
+		if (chosen == NULL) {
+			*why = arena_printf(a, "%s is before the end of the oldest usable backup (%s, "
+					    "ended %s): a restore cannot reach it", target,
+					    oldest->id, oldest->finished_at ? oldest->finished_at : "?");
+			return -1;
+		}
+		break;
+	case T_LSN:
+		for (i = nc; i-- > 0 && chosen == NULL;)
+			if (cand[i]->stop_lsn_v <= target_lsn)
+				chosen = cand[i];
+		if (chosen == NULL) {
+			*why = arena_printf(a, "%s is before the end of the oldest usable backup (%s, "
+					    "stop LSN %s): a restore cannot reach it", target,
+					    oldest->id, oldest->stop_lsn);
+			return -1;
+		}
+		break;
+	case T_XID:
+	case T_NAME:
+		chosen = oldest; /* where the target lies is unknown: the oldest is early enough */
+		break;
+	case T_NONE:
+	case T_IMMEDIATE:
+		chosen = cand[nc - 1];
+		break;
+	}
+	best_ns = timeline_path(a, r, chosen->timeline, &best_span, &best_latest);
+	out->backup = chosen;
+	out->latest_tli = best_latest;
+	coverage(a, r, best_span, best_ns, chosen, out);
+
+	if (kind == T_TIME && target_time > (double)out->end_time) {
+		*why = refuse_end(a, out, target);
+		return -1;
+	}
+	if (kind == T_LSN && target_lsn > out->end_lsn) {
+		*why = refuse_end(a, out, target);
+		return -1;
+	}
+	out->summary = arena_printf(
+	    a, "base backup %s (ended %s, timeline %u, WAL %s-%s)%s, to %s%s", chosen->id,
+	    chosen->finished_at ? chosen->finished_at : "?", chosen->timeline, chosen->start_lsn,
+	    chosen->stop_lsn,
+	    kind == T_IMMEDIATE ? ", with the WAL it carries"
+	    : out->last_wal != NULL
+		? arena_printf(a, ", then archived WAL up to %s (%s)", out->last_wal,
+			       lsn_text(a, out->end_lsn))
+		: ", with the WAL it carries (the archive holds nothing after it)",
+	    target,
+	    restore_pauses(b) ? ", then pause there (target_action: pause)"
+		: ", then promote on a new timeline");
+	return 0;
+}
+
+/* ---- the configuration ----------------------------------------------------------- */
+
+bool restore_has_target(const PgcBootstrap *b)
+{
+	return (b->immediate.set && b->immediate.v) || b->target_time.set || b->target_lsn.set ||
+	       b->target_xid.set || b->target_name.set;
+}
+
+bool restore_pauses(const PgcBootstrap *b)
+{
+	return restore_has_target(b) && b->target_action.v != NULL &&
+	       strcmp(b->target_action.v, "pause") == 0;
+}
+
+static int param_cmp(const void *x, const void *y)
+{
+	return strcasecmp(((const PgcConfParam *)x)->name, ((const PgcConfParam *)y)->name);
+}
+
+/* put - sets name in the sorted-later list (replacing a value), growing it in a. */
+static void put(PgcArena *a, PgcConfParam **p, size_t *n, const char *name, const char *value)
+{
+	PgcConfParam *np;
+	size_t i;
+
+	for (i = 0; i < *n; i++) {
+		if (strcasecmp((*p)[i].name, name) == 0) {
+			(*p)[i].value = value;
+			return;
+		}
+	}
+	np = arena_calloc(a, *n + 1, sizeof(*np));
+	if (*n)
+		memcpy(np, *p, *n * sizeof(*np));
+	np[*n].name = name;
+	np[*n].value = value;
+	*p = np;
+	(*n)++;
+}
+
+const char *restore_managed_conf(PgcArena *a, const PgcCluster *c, const PgcNode *n)
+{
+	const PgcBootstrap *b = &c->bootstrap;
+	PgcConfParam *p;
+	size_t np = plan_conf_params(a, c, n, &p);
+	bool target = restore_has_target(b);
+
+	put(a, &p, &np, "restore_command",
+	    walarchive_restore_command(a, c->tool_path ? c->tool_path : "pgconverge",
+				       b->repository.v));
+	put(a, &p, &np, "recovery_target_timeline", "latest");
+	if (b->immediate.set && b->immediate.v)
+		put(a, &p, &np, "recovery_target", "immediate");
+	else if (b->target_time.set)
+		put(a, &p, &np, "recovery_target_time", b->target_time.v);
+	else if (b->target_lsn.set)
+		put(a, &p, &np, "recovery_target_lsn", b->target_lsn.v);
+	else if (b->target_xid.set)
+		put(a, &p, &np, "recovery_target_xid", b->target_xid.v);
+	else if (b->target_name.set)
+		put(a, &p, &np, "recovery_target_name", b->target_name.v);
+	if (target)
+		put(a, &p, &np, "recovery_target_action",
+		    b->target_action.v != NULL ? b->target_action.v : "promote");
+	qsort(p, np, sizeof(*p), param_cmp);
+	return plan_conf_render(a, c, n, p, np);
+}
+
+bool restore_conf_is_restore(PgcArena *a, const char *content)
+{
+	PgcConfParam *p;
+	size_t n = plan_conf_parse(a, content, &p), i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(p[i].name, "recovery_target_timeline") == 0)
+			return true;
+	return false;
+}
+
+/* ---- copying --------------------------------------------------------------------- */
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Progress of a copy: the copier counts, a thread redraws one line a second. */
+typedef struct {
+	_Atomic int64_t done;
+	int64_t total;
+	const char *what;
+	double started;
+	bool enabled;
+	bool stop;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+} Progress;
+
+static void progress_draw(Progress *p)
+{
+	char done[32], total[32], rate[32], line[200];
+	int64_t d = atomic_load(&p->done);
+	double elapsed = mono_s() - p->started, bps = elapsed > 0 ? (double)d / elapsed : 0;
+	int n;
+
+	n = snprintf(line, sizeof line, "\r%s: %s", p->what, backup_format_bytes(d, done, sizeof done));
+	if (p->total > 0 && n < (int)sizeof line)
+		n += snprintf(line + n, sizeof line - (size_t)n, " of %s",
+			      backup_format_bytes(p->total, total, sizeof total));
+	if (n < (int)sizeof line)
+		n += snprintf(line + n, sizeof line - (size_t)n, ", %s/s",
+			      backup_format_bytes((int64_t)bps, rate, sizeof rate));
+	if (p->total > d && bps > 0 && n < (int)sizeof line) {
+		long eta = (long)((double)(p->total - d) / bps);
+
+		snprintf(line + n, sizeof line - (size_t)n, ", ETA %ld:%02ld", eta / 60, eta % 60);
+	}
+	fprintf(stderr, "%s\033[K", line);
+	fflush(stderr);
+}
+
+static void *progress_main(void *arg)
+{
+	Progress *p = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&p->cv, &p->mu, &until);
+		if (!p->stop)
+			progress_draw(p);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void progress_start(Progress *p, bool wanted, const char *what, int64_t total)
+{
+	memset(p, 0, sizeof(*p));
+	atomic_init(&p->done, 0);
+	p->total = total;
+	p->what = what;
+	p->started = mono_s();
+	p->enabled = wanted && isatty(STDERR_FILENO) && log_enabled(LOG_INFO);
+	if (!p->enabled)
+		return;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	if (pthread_create(&p->thread, NULL, progress_main, p) != 0)
+		p->enabled = false;
+}
+
+static void progress_stop(Progress *p)
+{
+	if (!p->enabled)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thread, NULL);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	fputs("\r\033[K", stderr);
+	fflush(stderr);
+}
+
+/* copy_file - src to dest (created), owned by uid/gid, fsynced. 0, or -1 (reported). */
+static int copy_file(const char *src, const char *dest, mode_t mode, uid_t uid, gid_t gid,
+		     char *buf, Progress *pr)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+	ssize_t n;
+
+	if (in < 0) {
+		log_error("could not open \"%s\": %s", src, strerror(errno));
+		return -1;
+	}
+	out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (out < 0) {
+		log_error("could not create \"%s\": %s", dest, strerror(errno));
+		goto cleanup;
+	}
+	if ((uid != FS_NO_UID || gid != FS_NO_GID) && fchown(out, uid, gid) != 0) {
+		log_error("could not change the owner of \"%s\": %s", dest, strerror(errno));
+		goto cleanup;
+	}
+	while ((n = read(in, buf, COPY_BUF)) != 0) {
+		ssize_t off = 0;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("could not read \"%s\": %s", src, strerror(errno));
+			goto cleanup;
+		}
+		while (off < n) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				log_error("could not write \"%s\": %s", dest, strerror(errno));
+				goto cleanup;
+			}
+			off += w;
+		}
+		atomic_fetch_add(&pr->done, (int64_t)n);
+	}
+	if (fsync(out) != 0) {
+		log_error("could not fsync \"%s\": %s", dest, strerror(errno));
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	if (out >= 0 && close(out) != 0 && rc == 0) {
+		log_error("could not close \"%s\": %s", dest, strerror(errno));
+		rc = -1;
+	}
+	close(in);
+	return rc;
+}
+
+static int copy_dir(const char *src, const char *dest, uid_t uid, gid_t gid, char *buf,
+		    Progress *pr)
+{
+	DIR *d;
+	struct dirent *de;
+	int rc = 0;
+
+	if (mkdir(dest, 0700) != 0) {
+		log_error("could not create folder \"%s\": %s", dest, strerror(errno));
+		return -1;
+	}
+	if ((uid != FS_NO_UID || gid != FS_NO_GID) && chown(dest, uid, gid) != 0) {
+		log_error("could not change the owner of \"%s\": %s", dest, strerror(errno));
+		return -1;
+	}
+	d = opendir(src);
+	if (d == NULL) {
+		log_error("could not open folder \"%s\": %s", src, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		char *s, *t;
+		struct stat st;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		s = fs_path_join(src, de->d_name);
+		t = fs_path_join(dest, de->d_name);
+		if (lstat(s, &st) != 0) {
+			log_error("could not stat \"%s\": %s", s, strerror(errno));
+			rc = -1;
+		} else if (S_ISDIR(st.st_mode)) {
+			rc = copy_dir(s, t, uid, gid, buf, pr);
+		} else if (S_ISREG(st.st_mode)) {
+			rc = copy_file(s, t, st.st_mode & 0750, uid, gid, buf, pr);
+		} else {
+			log_error("cannot restore \"%s\": it is not a regular file or folder (a "
+				  "tablespace link?)\n"
+				  "hint: pgconverge restores backups without tablespaces",
+				  s);
+			rc = -1;
+		}
+		free(s);
+		free(t);
+	}
+	closedir(d);
+	if (rc == 0)
+		rc = fs_fsync_dir(dest);
+	return rc;
+}
+
+int restore_copy_tree(const char *src, const char *dest, uid_t uid, gid_t gid, int64_t total,
+		      bool progress, const char *what)
+{
+	char *buf = malloc(COPY_BUF);
+	char size[32];
+	Progress pr;
+	double t0 = mono_s();
+	int rc;
+
+	if (buf == NULL)
+		abort();
+	progress_start(&pr, progress, what, total);
+	rc = copy_dir(src, dest, uid, gid, buf, &pr);
+	progress_stop(&pr);
+	free(buf);
+	if (rc == 0)
+		log_info("%s: copied %s in %.1f s", what,
+			 backup_format_bytes(atomic_load(&pr.done), size, sizeof size), mono_s() - t0);
+	return rc;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if ((flag == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT) {
+		log_error("could not remove \"%s\": %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int restore_remove_tree(const char *parent, const char *path)
+{
+	struct stat st;
+
+	if (!fs_path_is_inside(parent, path)) {
+		log_error("refusing to remove \"%s\": it is not inside \"%s\"", path, parent);
+		return -1;
+	}
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -1;
+	return nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+int64_t restore_file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+}
+
+int restore_verify_copy(PgcHost *h, const PgcCluster *c, const char *dir, int timeout_s, char *err,
+			size_t errlen)
+{
+	PgcArena *a = arena_new();
+	const char *argv[] = {arena_printf(a, "%s/pg_verifybackup", c->bin_dir.v), dir, NULL};
+	PgcProcSpec spec = {0};
+	PgcProcResult res;
+	int rc = -1;
+
+	spec.argv = argv;
+	spec.timeout_ms = timeout_s * 1000;
+	spec.max_output = 64 * 1024;
+	if (host_run(h, &spec, &res) != 0) {
+		snprintf(err, errlen, "could not run pg_verifybackup");
+		arena_free(a);
+		return -1;
+	}
+	if (res.status == 0 && !res.timed_out)
+		rc = 0;
+	else
+		apply_program_failed(arena_printf(a, "base backup copy \"%s\" failed verification", dir),
+				     argv[0], &res, err, errlen);
+	proc_result_free(&res);
+	arena_free(a);
+	return rc;
+}
+
+int restore_start_server(PgcHost *h, const PgcCluster *c, const char *data_dir,
+			 const char *log_file, int timeout_s)
+{
+	PgcArena *a = arena_new();
+	const char *argv[] = {arena_printf(a, "%s/pg_ctl", c->bin_dir.v), "start", "-D", data_dir,
+			      "-W", "-l", log_file, NULL};
+	PgcProcSpec spec = {0};
+	PgcProcResult res;
+	int rc = -1;
+
+	if (host_mkdir_p(h, apply_parent_dir(a, log_file), 0700) != 0)
+		goto cleanup;
+	spec.argv = argv;
+	spec.run_as = host_os_user(h);
+	spec.timeout_ms = timeout_s * 1000;
+	spec.detach = true; /* the postmaster outlives pgconverge */
+	if (host_run(h, &spec, &res) != 0)
+		goto cleanup;
+	if (res.status == 0 && !res.timed_out)
+		rc = 0;
+	else
+		apply_program_failed(arena_printf(a, "could not start the server in \"%s\"", data_dir),
+				     argv[0], &res, NULL, 0);
+	proc_result_free(&res);
+cleanup:
+	arena_free(a);
+	return rc;
+}
+
+/* ---- watching recovery -------------------------------------------------------------- */
+
+/* postmaster_state - 1 running, 0 stopped, -1 no postmaster.pid (yet). */
+static int postmaster_state(const char *data_dir)
+{
+	char *path = fs_path_join(data_dir, "postmaster.pid"), *buf = NULL;
+	size_t len;
+	long pid;
+	int rc = fs_read_file(path, &buf, &len, 4096);
+
+	free(path);
+	if (rc != 0) {
+		free(buf);
+		return -1;
+	}
+	pid = observe_parse_pidfile(buf);
+	free(buf);
+	if (pid <= 0 || pid > INT_MAX)
+		return -1;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM ? 1 : 0;
+}
+
+/* log_since - the server log from offset, at most LOG_READ_MAX bytes of its end, in a. */
+static const char *log_since(PgcArena *a, const char *path, int64_t offset)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	const char *text;
+
+	if (fs_read_file(path, &buf, &len, LOG_READ_MAX) != 0) {
+		free(buf);
+		return "";
+	}
+	/* A log shorter than the offset was replaced: all of it is new. */
+	text = arena_strdup(a, offset <= 0 || (int64_t)len < offset ? buf : buf + offset);
+	free(buf);
+	return text;
+}
+
+/* last_fatal - the last FATAL or PANIC line of a log text, without its prefix, or NULL. */
+static const char *last_fatal(PgcArena *a, const char *text)
+{
+	const char *found = NULL, *p = text;
+
+	while (p != NULL && *p != '\0') {
+		const char *nl = strchr(p, '\n'), *f = NULL;
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		const char *line = arena_strndup(a, p, len);
+
+		if ((f = strstr(line, "FATAL:")) != NULL || (f = strstr(line, "PANIC:")) != NULL)
+			found = f;
+		p = nl ? nl + 1 : NULL;
+	}
+	return found;
+}
+
+static const char *tail_lines(const char *text, int lines)
+{
+	size_t len = strlen(text);
+	int seen = 0;
+
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		len--;
+	for (size_t i = len; i > 0; i--)
+		if (text[i - 1] == '\n' && ++seen == lines)
+			return text + i;
+	return text;
+}
+
+static void fail_line(const PgcRestoreWait *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void fail_line(const PgcRestoreWait *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (w->error == NULL || w->error_len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(w->error, w->error_len, fmt, ap);
+	va_end(ap);
+}
+
+PgcRestoreOutcome restore_wait(const PgcRestoreWait *w)
+{
+	PgcArena *a = arena_new();
+	double deadline = mono_s() + w->timeout_s, started = mono_s();
+	bool seen_pid = false, resumed = false, drawn = false;
+	bool show = w->progress && isatty(STDERR_FILENO) && log_enabled(LOG_INFO);
+	char last_lsn[64] = "";
+	PgcRestoreOutcome out = RESTORE_FAILED;
+	PGconn *conn = NULL;
+
+	for (;;) {
+		int pm = postmaster_state(w->data_dir);
+		char err[512];
+
+		if (pm == 1)
+			seen_pid = true;
+		/* A start that failed fast is gone before its pid file was ever seen: its log says so. */
+		if (pm < 0 && !seen_pid &&
+		    strstr(log_since(a, w->log_file, w->log_offset), "database system is shut down") != NULL)
+			seen_pid = true;
+		if (pm == 0 || (pm < 0 && (seen_pid || mono_s() - started > PIDFILE_GRACE_MS / 1000.0))) {
+			const char *logt = log_since(a, w->log_file, w->log_offset);
+			const char *fatal = last_fatal(a, logt);
+
+			if (drawn)
+				fputs("\r\033[K", stderr);
+			log_error("the server of %s stopped before its recovery finished: %s\n%s\n"
+				  "hint: the server log is \"%s\"; nothing was promoted",
+				  w->label, fatal ? fatal : "see its log", tail_lines(logt, LOG_TAIL_LINES),
+				  w->log_file);
+			fail_line(w, "the server of %s stopped before its recovery finished: %s",
+				  w->label, fatal ? fatal : "see its log");
+			break;
+		}
+		if (conn == NULL && pm == 1)
+			conn = pgsql_connect(w->conninfo, 3, err, sizeof err);
+		if (conn != NULL) {
+			static const char *const sql =
+				"SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn(),"
+				" CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() END";
+			PGresult *r = NULL;
+			PgcPgError e;
+
+			if (pgsql_query(conn, sql, 0, NULL, 0, &r, &e) != 0) {
+				PQfinish(conn);
+				conn = NULL;
+			} else {
+				bool recovering = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+				const char *pause = PQgetvalue(r, 0, 2);
+
+				snprintf(last_lsn, sizeof last_lsn, "%s", PQgetvalue(r, 0, 1));
+				PQclear(r);
+				if (!recovering) {
+					out = RESTORE_PROMOTED;
+					break;
+				}
+				if (strcmp(pause, "paused") == 0) {
+					if (w->want_pause) {
+						out = RESTORE_PAUSED;
+						break;
+					}
+					if (!resumed) {
+						/* Paused at a target it should now promote at (target_action changed). */
+						log_info("%s is paused: resuming, so that recovery ends and it "
+							 "is promoted", w->label);
+						if (pgsql_query(conn, "SELECT pg_wal_replay_resume()", 0, NULL, 0,
+								NULL, &e) != 0)
+							log_warn("could not resume the replay of %s: %s",
+								 w->label, e.message);
+						resumed = true;
+					}
+				}
+				if (show && last_lsn[0] != '\0') {
+					fprintf(stderr, "\rrestore of %s: replayed up to %s%s%s\033[K",
+						w->label, last_lsn, w->goal_lsn ? " of " : "",
+						w->goal_lsn ? lsn_text(a, w->goal_lsn) : "");
+					fflush(stderr);
+					drawn = true;
+				}
+			}
+		}
+		if (mono_s() >= deadline) {
+			if (drawn)
+				fputs("\r\033[K", stderr);
+			log_error("%s is still in recovery after %d s%s%s\n"
+				  "hint: the server keeps replaying; the next run waits for it again",
+				  w->label, w->timeout_s, last_lsn[0] ? ", replayed up to " : "",
+				  last_lsn);
+			fail_line(w, "%s is still in recovery after %d s", w->label, w->timeout_s);
+			break;
+		}
+		sleep_ms(POLL_MS);
+	}
+	if (drawn && out != RESTORE_FAILED) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
+	PQfinish(conn);
+	arena_free(a);
+	return out;
+}
+
+/* ---- the executor ----------------------------------------------------------------------- */
+
+/* entry_of - the catalog entry with this id, or NULL. */
+static const PgcBaseBackupInfo *entry_of(const PgcBackupCatalog *cat, const char *id)
+{
+	size_t i;
+
+	for (i = 0; cat != NULL && id != NULL && i < cat->n_base; i++)
+		if (strcmp(cat->base[i].id, id) == 0)
+			return &cat->base[i];
+	return NULL;
+}
+
+/* write_in - a file in folder dir, owned by uid/gid, mode 0600. */
+static int write_in(PgcArena *a, const char *dir, const char *name, const char *content, uid_t uid,
+		    gid_t gid)
+{
+	return fs_write_atomic(arena_printf(a, "%s/%s", dir, name), content, strlen(content), 0600,
+			       uid, gid, NULL);
+}
+
+/* remove_in - dir/name gone (absent is fine). */
+static int remove_in(PgcArena *a, const char *dir, const char *name)
+{
+	const char *path = arena_printf(a, "%s/%s", dir, name);
+
+	if (unlink(path) != 0 && errno != ENOENT) {
+		log_error("could not remove \"%s\": %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int restore_prepare_copy(PgcArena *a, const char *dir, const char *conf, const char *hba,
+			 const char *ident, uid_t uid, gid_t gid)
+{
+	static const char *const drop[] = {"backup_manifest", "standby.signal", "recovery.signal",
+					   "postmaster.pid", "postmaster.opts", PGCTL_LOG_FILE};
+	const char *pgconf = arena_printf(a, "%s/postgresql.conf", dir);
+	char *buf = NULL;
+	size_t len = 0, i;
+	int rc;
+
+	for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+		if (remove_in(a, dir, drop[i]) != 0)
+			return -1;
+	rc = fs_read_file(pgconf, &buf, &len, 16 * 1024 * 1024);
+	if (rc != 0) {
+		if (rc > 0)
+			log_error("base backup copy \"%s\" has no postgresql.conf", dir);
+		return -1;
+	}
+	if (!initdb_conf_has_include(buf)) {
+		const char *text = arena_printf(a, "%s%sinclude '%s'\n", buf,
+						len > 0 && buf[len - 1] != '\n' ? "\n" : "",
+						PGC_MANAGED_CONF);
+
+		rc = fs_write_atomic(pgconf, text, strlen(text), 0600, uid, gid, NULL);
+	}
+	free(buf);
+	if (rc != 0 || write_in(a, dir, PGC_MANAGED_CONF, conf, uid, gid) != 0 ||
+	    write_in(a, dir, "pg_hba.conf", hba, uid, gid) != 0 ||
+	    write_in(a, dir, "pg_ident.conf", ident, uid, gid) != 0 ||
+	    write_in(a, dir, "recovery.signal", "", uid, gid) != 0)
+		return -1;
+	return fs_fsync_dir(dir);
+}
+
+/* temp_path - <parent>/.<name>.pgconverge-restore beside the data directory. */
+static const char *temp_path(PgcArena *a, const char *dir)
+{
+	const char *slash = strrchr(dir, '/');
+
+	return arena_printf(a, "%.*s.%s%s", (int)(slash - dir + 1), dir, slash + 1, RESTORE_TEMP_SUFFIX);
+}
+
+/* fresh_copy - the backup copied, checked and prepared beside data_dir, then renamed to it. */
+static int fresh_copy(PgcApplyCtx *ctx, uid_t uid, gid_t gid)
+{
+	const PgcCluster *c = ctx->c;
+	const char *repo = c->bootstrap.repository.v, *dir = ctx->n->data_dir.v;
+	const char *parent = apply_parent_dir(ctx->arena, dir), *temp = temp_path(ctx->arena, dir);
+	const char *id = ctx->a->payload.target, *src, *conf;
+	const PgcBaseBackupInfo *e;
+	PgcBackupCatalog *cat = backup_catalog_load(repo);
+	char why[256];
+	int rc = -1;
+
+	if (cat == NULL)
+		return apply_note(ctx, "could not read the catalog of \"%s\"", repo);
+	e = entry_of(cat, id);
+	if (e == NULL || e->deleting || !e->verify.ok) {
+		apply_fail(ctx, "cannot restore base backup %s from \"%s\": it is %s\n"
+			   "hint: run 'pgconverge plan' again to choose another backup",
+			   id ? id : "(none named)", repo,
+			   e == NULL ? "not in the catalog" : e->deleting ? "being deleted" : "not verified");
+		goto cleanup;
+	}
+	src = arena_printf(ctx->arena, "%s/%s", repo, e->path);
+	if (fs_exists(temp)) {
+		/* Ours by its name: an interrupted restore's copy. */
+		log_info("removing \"%s\", the copy of an interrupted restore", temp);
+		if (restore_remove_tree(parent, temp) != 0) {
+			apply_note(ctx, "could not remove \"%s\"", temp);
+			goto cleanup;
+		}
+	}
+	if (fs_mkdir_p(parent, 0755, FS_NO_UID, FS_NO_GID) != 0) {
+		apply_note(ctx, "could not create \"%s\"", parent);
+		goto cleanup;
+	}
+	log_info("restoring node \"%s\" from base backup %s of \"%s\"",
+		 apply_node_label(ctx, ctx->n), id, repo);
+	if (restore_copy_tree(src, temp, uid, gid, e->size_bytes, true,
+			      arena_printf(ctx->arena, "restore of %s", ctx->n->name)) != 0) {
+		apply_note(ctx, "could not copy base backup %s into \"%s\"", id, temp);
+		goto cleanup;
+	}
+	if (restore_verify_copy(ctx->host, c, temp, ctx->action_timeout_s, why, sizeof why) != 0) {
+		apply_note(ctx, "%s", why);
+		goto cleanup;
+	}
+	conf = ctx->a->payload.content ? ctx->a->payload.content
+				       : restore_managed_conf(ctx->arena, c, ctx->n);
+	if (restore_prepare_copy(ctx->arena, temp, conf, plan_hba_conf(ctx->arena, c, ctx->n),
+				 plan_ident_conf(ctx->arena, c), uid, gid) != 0) {
+		apply_note(ctx, "could not prepare the restored copy \"%s\"", temp);
+		goto cleanup;
+	}
+	/* Only now the data directory appears, complete and marked for recovery. */
+	if (rename(temp, dir) != 0) {
+		int err = errno;
+
+		apply_fail(ctx, "could not rename \"%s\" to \"%s\": %s%s", temp, dir, strerror(err),
+			   err == EBUSY || err == EXDEV
+				   ? "\nhint: the data directory is a mount point; give the node a "
+				     "data_dir inside it"
+				   : "");
+		goto cleanup;
+	}
+	if (fs_fsync_dir(parent) != 0) {
+		apply_note(ctx, "could not sync \"%s\"", parent);
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	backup_catalog_free(cat);
+	return rc;
+}
+
+/* finish - the promoted server's configuration without the recovery settings, and a restart. */
+static int finish(PgcApplyCtx *ctx, bool running)
+{
+	const PgcNode *n = ctx->n;
+	const char *path = arena_printf(ctx->arena, "%s/%s", n->data_dir.v, PGC_MANAGED_CONF);
+	const char *conf = plan_managed_conf(ctx->arena, ctx->c, n);
+	bool changed = false;
+
+	if (host_write_file(ctx->host, path, conf, strlen(conf), 0600, &changed) != 0)
+		return apply_note(ctx, "could not write \"%s\"", path);
+	if (!running)
+		return pgctl_start(ctx->host, ctx->c, n, ctx->ready_timeout_s) == 0
+			       ? 0
+			       : apply_note(ctx, "could not start node \"%s\"",
+					    apply_node_label(ctx, n));
+	if (!changed)
+		return 0;
+	ctx->nothing_to_do = false;
+	/* recovery_target_* are read at server start: only a restart drops them. */
+	if (pgctl_restart(ctx->host, ctx->c, n, ctx->ready_timeout_s) != 0)
+		return apply_note(ctx, "could not restart node \"%s\"", apply_node_label(ctx, n));
+	return 0;
+}
+
+/* timeline_now - the timeline the server writes on, for the log line; 0 unknown. */
+static unsigned timeline_now(PgcApplyCtx *ctx)
+{
+	PGconn *conn = apply_connect(ctx, ctx->n, NULL);
+	PGresult *r = NULL;
+	PgcPgError e;
+	unsigned tli = 0;
+
+	if (conn == NULL)
+		return 0;
+	if (pgsql_query(conn, "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)", 0, NULL,
+			0, &r, &e) == 0) {
+		tli = (unsigned)strtoul(PQgetvalue(r, 0, 0), NULL, 16);
+		PQclear(r);
+	}
+	PQfinish(conn);
+	return tli;
+}
+
+int restore_run(PgcApplyCtx *ctx)
+{
+	const PgcCluster *c = ctx->c;
+	const PgcNode *n = ctx->n;
+	const char *dir, *log_file, *conf;
+	PgcRestoreWait w = {0};
+	PgcRestoreOutcome outcome;
+	char err[512];
+	uid_t uid = FS_NO_UID;
+	gid_t gid = FS_NO_GID;
+	int kind, running;
+	bool fresh = false;
+
+	if (apply_need_host(ctx) != 0)
+		return -1;
+	if (!c->bootstrap.set || c->bootstrap.repository.v == NULL)
+		return apply_fail(ctx, "cannot restore node \"%s\": cluster \"%s\" declares no "
+				  "bootstrap.from_backup", apply_node_label(ctx, n), c->name);
+	dir = n->data_dir.v;
+	if (geteuid() == 0 && host_os_ids(ctx->host, &uid, &gid) != 0)
+		return apply_note(ctx, "unknown os_user \"%s\"", c->os_user.v);
+	kind = initdb_data_dir_kind(ctx, dir);
+	if (kind < 0)
+		return apply_note(ctx, "could not look at data directory \"%s\"", dir);
+	if (kind == 3)
+		return apply_fail(ctx, "refusing to restore into \"%s\": the folder is not empty and is "
+				  "not a PostgreSQL data directory\n"
+				  "hint: restoring in place is never done implicitly: empty it, or give "
+				  "node \"%s\" another data_dir", dir, n->name);
+	if (kind < 2) {
+		if (fresh_copy(ctx, uid, gid) != 0)
+			return -1;
+		fresh = true;
+	}
+	/* The cluster's own archive must exist before the promoted server archives into it. */
+	if (c->backup.set && c->backup.repository.v != NULL && backup_repository_init(c) != 0)
+		return apply_note(ctx, "could not create backup repository \"%s\"",
+				  c->backup.repository.v);
+	running = pgctl_status(ctx->host, c, n);
+	if (running < 0)
+		return apply_note(ctx, "could not get the status of node \"%s\"",
+				  apply_node_label(ctx, n));
+	if (!fs_exists(arena_printf(ctx->arena, "%s/recovery.signal", dir))) {
+		char *cur = NULL;
+		size_t len;
+		int r = host_read_file(ctx->host, arena_printf(ctx->arena, "%s/%s", dir, PGC_MANAGED_CONF),
+				       &cur, &len, 16 * 1024 * 1024);
+		bool ours = r == 0 && restore_conf_is_restore(ctx->arena, cur);
+
+		free(cur);
+		if (r < 0)
+			return apply_note(ctx, "could not read the managed configuration of \"%s\"", dir);
+		/* Recovery is over (promoted): what is left is the restore's configuration, if any. */
+		if (!ours) {
+			ctx->nothing_to_do = true;
+			return 0;
+		}
+		return finish(ctx, running == 1);
+	}
+	if (!fresh) {
+		/* A restore under way: the restore's settings, as the plan rendered them. */
+		conf = ctx->a->payload.content ? ctx->a->payload.content
+					       : restore_managed_conf(ctx->arena, c, n);
+		if (host_write_file(ctx->host, arena_printf(ctx->arena, "%s/%s", dir, PGC_MANAGED_CONF),
+				    conf, strlen(conf), 0600, NULL) != 0)
+			return apply_note(ctx, "could not write the managed configuration of \"%s\"", dir);
+	}
+	log_file = arena_printf(ctx->arena, "%s/%s", dir, PGCTL_LOG_FILE);
+	w.log_offset = restore_file_size(log_file);
+	if (running == 0) {
+		if (pgctl_ensure_socket_dir(ctx->host) != 0 ||
+		    restore_start_server(ctx->host, c, dir, log_file, ctx->ready_timeout_s) != 0)
+			return apply_note(ctx, "could not start the restore of node \"%s\"",
+					  apply_node_label(ctx, n));
+	}
+	w.label = apply_node_label(ctx, n);
+	w.conninfo = pgsql_conninfo_local(ctx->arena, (int)n->port.v, c->os_user.v, NULL);
+	w.data_dir = dir;
+	w.log_file = log_file;
+	w.timeout_s = ctx->action_timeout_s;
+	w.want_pause = restore_pauses(&c->bootstrap);
+	if (c->bootstrap.target_lsn.set)
+		walarchive_parse_lsn(c->bootstrap.target_lsn.v, &w.goal_lsn);
+	w.progress = true;
+	w.error = err;
+	w.error_len = sizeof err;
+	outcome = restore_wait(&w);
+	if (outcome == RESTORE_FAILED)
+		return apply_note(ctx, "%s", err);
+	if (outcome == RESTORE_PAUSED) {
+		log_info("node \"%s\" is restored and paused at %s (target_action: pause)",
+			 apply_node_label(ctx, n), c->bootstrap.target_time.set ? c->bootstrap.target_time.v
+						   : "its target");
+		return 0;
+	}
+	if (finish(ctx, true) != 0)
+		return -1;
+	log_info("node \"%s\" is restored and promoted on timeline %u", apply_node_label(ctx, n),
+		 timeline_now(ctx));
+	return 0;
+}

@@ -1,0 +1,587 @@
+/*
+ * tests/unit/test_plan_backup.c - the backup family in the plan, on
+ * hand-built observed states: schedules (base, logical), retention and
+ * what it lists, restore drills, and the restore of a bootstrap cluster in
+ * each state (fresh, refused, under way, paused, promoted, someone else's
+ * data directory), through plan_backup_cluster() and plan_build().
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "common/arena.h"
+#include "common/diag.h"
+#include "reconcile/backup_catalog.h"
+#include "reconcile/observe.h"
+#include "reconcile/plan.h"
+#include "reconcile/plan_backup.h"
+#include "reconcile/restore.h"
+#include "reconcile/walarchive.h"
+#include "schema/topology.h"
+
+/* 2026-11-26 12:00:00 UTC */
+#define NOON ((time_t)1795694400)
+#define HOUR 3600
+
+static const char *const yaml =
+	"version: 1\n"
+	"clusters:\n"
+	"  main:\n"
+	"    primary: pg1\n"
+	"    nodes:\n"
+	"      pg1: {host: 127.0.0.1, port: 25432, data_dir: /srv/pgc/pg1}\n"
+	"      pg2: {host: 127.0.0.1, port: 25433, data_dir: /srv/pgc/pg2}\n"
+	"    databases:\n"
+	"      appdb: {}\n"
+	"    backup:\n"
+	"      repository: /srv/pgc/repo\n"
+	"      wal_archive: true\n"
+	"      base: {every: 24h, keep: 2}\n"
+	"      logical: {every: 24h, keep: 3, databases: [appdb]}\n"
+	"      verify: {every: 7d}\n"
+	"  restored:\n"
+	"    bootstrap:\n"
+	"      from_backup: {repository: /srv/pgc/repo, target_time: \"2026-11-26 10:30:00+00\"}\n"
+	"    primary: r1\n"
+	"    nodes:\n"
+	"      r1: {host: 127.0.0.1, port: 25440, data_dir: /srv/pgc/r1}\n"
+	"      r2: {host: 127.0.0.1, port: 25441, data_dir: /srv/pgc/r2}\n";
+
+typedef struct {
+	PgcTopology *t;
+	PgcArena *a;              /* the observed state's */
+	PgcObserved *o;
+	PgcObsRepository repo;    /* main's own repository = restored's source */
+	json_t *doc;
+	PgcPlan *p;               /* for plan_backup_cluster */
+	size_t cap;
+	PgcPolicy policy;
+} Fx;
+
+static json_t *base_entry(const char *id, const char *fin, const char *start, const char *stop)
+{
+	return json_pack("{s:s s:s s:s s:s s:s s:i s:s s:s s:b s:I s:I s:s s:{s:b s:s s:s}}", "id", id,
+			 "path", "", "cluster", "main", "started_at", fin, "finished_at", fin, "timeline",
+			 1, "start_lsn", start, "stop_lsn", stop, "wal_included", 1, "wal_segment_size",
+			 (json_int_t)16777216, "size_bytes", (json_int_t)(40 * 1024 * 1024),
+			 "system_identifier", "7000", "verify", "ok", 1, "at", fin, "message", "ok");
+}
+
+static void add_base(Fx *f, const char *id, const char *fin, const char *start, const char *stop)
+{
+	json_t *e = base_entry(id, fin, start, stop);
+
+	json_object_set_new(e, "path", json_string(arena_printf(f->a, "base/%s", id)));
+	json_array_append_new(json_object_get(f->doc, "base"), e);
+}
+
+static void add_dump(Fx *f, const char *id, const char *fin)
+{
+	json_array_append_new(json_object_get(f->doc, "logical"),
+			      json_pack("{s:s s:s s:s s:s s:s s:s s:I s:{s:b}}", "id", id, "kind", "dump",
+					"database", "appdb", "path",
+					arena_printf(f->a, "logical/%s/appdb.dump", id), "started_at", fin,
+					"finished_at", fin, "size_bytes", (json_int_t)1024, "verify", "ok", 1));
+}
+
+static void add_wal(Fx *f, const char *name, int64_t mtime)
+{
+	PgcWalEntry *n = arena_calloc(f->a, f->repo.n_wal + 1, sizeof(*n));
+	PgcWalEntry *e;
+
+	if (f->repo.n_wal)
+		memcpy(n, f->repo.wal, f->repo.n_wal * sizeof(*n));
+	e = &n[f->repo.n_wal++];
+	e->name = arena_strdup(f->a, name);
+	e->path = arena_printf(f->a, "/srv/pgc/repo/wal/00000001/%s", name);
+	assert_int_equal(walarchive_parse_name(name, &e->parsed), 0);
+	e->size = 16777216;
+	e->mtime = mtime;
+	f->repo.wal = n;
+}
+
+/* catalog - the repository's catalog from the document, after the test filled it. */
+static void catalog(Fx *f)
+{
+	char err[256];
+
+	backup_catalog_free(f->repo.catalog);
+	f->repo.catalog = backup_catalog_from_json(f->doc, err, sizeof err);
+	assert_non_null(f->repo.catalog);
+}
+
+static PgcObsNode *onode(Fx *f, const char *cluster, const char *node)
+{
+	for (size_t i = 0; i < f->o->n_clusters; i++)
+		for (size_t j = 0; strcmp(f->o->clusters[i].name, cluster) == 0 &&
+				   j < f->o->clusters[i].n_nodes;
+		     j++)
+			if (strcmp(f->o->clusters[i].nodes[j].name, node) == 0)
+				return &f->o->clusters[i].nodes[j];
+	fail_msg("no observed node %s/%s", cluster, node);
+	return NULL;
+}
+
+/* running - a node that answers, initialized, as a primary or a streaming replica. */
+static void running(Fx *f, const char *cluster, const char *node, bool replica)
+{
+	PgcObsNode *n = onode(f, cluster, node);
+
+	n->dir_state = DIR_INITIALIZED;
+	n->reachable = true;
+	n->postmaster_alive = true;
+	n->in_recovery = replica;
+	n->wal_receiver_status = replica ? "streaming" : NULL;
+	n->system_identifier = 7000;
+}
+
+static int setup(void **state)
+{
+	Fx *f = calloc(1, sizeof(*f));
+	PgcLoadOptions lo = {.base_dir = "/srv/pgc", .offline = true, .tool_path = "/usr/bin/pgconverge"};
+	PgcDiagList diags = {0};
+
+	f->t = topology_load_buffer(yaml, strlen(yaml), "t.yaml", &lo, &diags);
+	if (f->t == NULL || diag_count(&diags, DIAG_ERROR) > 0) {
+		diag_print(stderr, &diags, false);
+		fail_msg("the test topology does not load");
+	}
+	diag_free(&diags);
+	f->a = arena_new();
+	f->o = arena_calloc(f->a, 1, sizeof(*f->o));
+	f->o->arena = f->a;
+	f->o->n_clusters = f->t->n_clusters;
+	f->o->clusters = arena_calloc(f->a, f->t->n_clusters, sizeof(PgcObsCluster));
+	for (size_t i = 0; i < f->t->n_clusters; i++) {
+		const PgcCluster *c = &f->t->clusters[i];
+		PgcObsCluster *oc = &f->o->clusters[i];
+
+		oc->name = c->name;
+		oc->n_nodes = c->n_nodes;
+		oc->nodes = arena_calloc(f->a, c->n_nodes, sizeof(PgcObsNode));
+		for (size_t j = 0; j < c->n_nodes; j++) {
+			oc->nodes[j].name = c->nodes[j].name;
+			oc->nodes[j].cluster = c->name;
+			oc->nodes[j].local = true;
+			oc->nodes[j].dir_state = DIR_ABSENT;
+		}
+	}
+	f->repo.path = "/srv/pgc/repo";
+	f->repo.exists = true;
+	f->doc = json_pack("{s:i s:[] s:[]}", "format_version", 1, "base", "logical");
+	f->o->clusters[0].repository = &f->repo;
+	f->o->clusters[1].restore_source = &f->repo;
+	f->policy.now = NOON;
+	f->p = arena_calloc(f->a, 1, sizeof(*f->p));
+	f->p->arena = f->a;
+	catalog(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	Fx *f = *state;
+
+	backup_catalog_free(f->repo.catalog);
+	json_decref(f->doc);
+	arena_free(f->a);
+	topology_free(f->t);
+	free(f);
+	return 0;
+}
+
+/* plan_of - plan_backup_cluster for one cluster into a fresh action list. */
+static bool plan_of(Fx *f, const char *cluster)
+{
+	f->p->n_actions = 0;
+	f->p->actions = NULL;
+	f->cap = 0;
+	catalog(f);
+	return plan_backup_cluster(f->p, &f->cap, topology_cluster(f->t, cluster), f->o, &f->policy);
+}
+
+static const PgcAction *find(Fx *f, const char *id)
+{
+	for (size_t i = 0; i < f->p->n_actions; i++)
+		if (strcmp(f->p->actions[i].id, id) == 0)
+			return &f->p->actions[i];
+	return NULL;
+}
+
+/* ---- schedules ----------------------------------------------------------------------- */
+
+static void test_duration_text(void **state)
+{
+	char b[32];
+
+	(void)state;
+	assert_string_equal(plan_backup_duration(86400, true, b, sizeof b), "24h");
+	assert_string_equal(plan_backup_duration(7 * 86400, true, b, sizeof b), "7d");
+	assert_string_equal(plan_backup_duration(90 * 60, true, b, sizeof b), "90m");
+	assert_string_equal(plan_backup_duration(45, true, b, sizeof b), "45s");
+	assert_string_equal(plan_backup_duration(26 * 3600 + 60, false, b, sizeof b), "1d 2h");
+	assert_string_equal(plan_backup_duration(5 * 3600 + 12 * 60, false, b, sizeof b), "5h 12m");
+	assert_string_equal(plan_backup_duration(42 * 60 + 5, false, b, sizeof b), "42m");
+}
+
+static void test_base_backup_due(void **state)
+{
+	Fx *f = *state;
+	const PgcAction *a;
+
+	running(f, "main", "pg1", false);
+	running(f, "main", "pg2", true);
+	/* No backup at all. */
+	assert_false(plan_of(f, "main"));
+	a = find(f, "main/-/backup");
+	assert_non_null(a);
+	assert_int_equal(a->kind, ACT_BACKUP);
+	assert_int_equal(a->impact, IMPACT_NONE);
+	assert_false(a->blocked);
+	assert_string_equal(a->reason, "no verified base backup yet (base.every 24h): take one from "
+				       "node \"pg2\" (a streaming replica)");
+	assert_string_equal(a->payload.upstream, "pg2");
+	assert_string_equal(a->payload.target, "base");
+	assert_string_equal(a->payload.path, "/srv/pgc/repo");
+	/* No drill without a backup; the dump is due too. */
+	assert_null(find(f, "main/-/restore:drill"));
+	assert_non_null(find(f, "main/-/backup:logical"));
+
+	/* One 26 hours old: due, from the primary once the replica stops streaming. */
+	add_base(f, "20261125T100000Z", "2026-11-25T10:00:00Z", "0/2000028", "0/2000100");
+	onode(f, "main", "pg2")->wal_receiver_status = "stopping";
+	plan_of(f, "main");
+	a = find(f, "main/-/backup");
+	assert_non_null(a);
+	assert_string_equal(a->reason, "the newest base backup 20261125T100000Z is 1d 2h old, "
+				       "base.every is 24h: take one from node \"pg1\" (the primary)");
+	assert_int_equal(a->n_changes, 1);
+	assert_string_equal(a->changes[0].from, "20261125T100000Z");
+	/* A base backup planned: the drill waits for the next run. */
+	assert_null(find(f, "main/-/restore:drill"));
+
+	/* One 2 hours old: nothing to take. */
+	add_base(f, "20261126T100000Z", "2026-11-26T10:00:00Z", "0/4000028", "0/4000100");
+	plan_of(f, "main");
+	assert_null(find(f, "main/-/backup"));
+}
+
+static void test_failed_backup_not_retried_at_once(void **state)
+{
+	Fx *f = *state;
+	json_t *bad;
+
+	running(f, "main", "pg1", false);
+	add_base(f, "20261125T100000Z", "2026-11-25T10:00:00Z", "0/2000028", "0/2000100");
+	add_base(f, "20261126T113000Z", "2026-11-26T11:30:00Z", "0/4000028", "0/4000100");
+	bad = json_array_get(json_object_get(f->doc, "base"), 1);
+	json_object_set_new(json_object_get(bad, "verify"), "ok", json_false());
+	/* Failed its verification 30 minutes ago: kept for inspection, not retried yet. */
+	plan_of(f, "main");
+	assert_null(find(f, "main/-/backup"));
+	/* An hour later it is. */
+	f->policy.now = NOON + HOUR;
+	plan_of(f, "main");
+	assert_non_null(find(f, "main/-/backup"));
+}
+
+static void test_backup_waits_or_blocks(void **state)
+{
+	Fx *f = *state;
+	const PgcAction *a;
+
+	/* pg1 is local and down (the plan starts it): the backup is for a later pass. */
+	onode(f, "main", "pg1")->dir_state = DIR_INITIALIZED;
+	plan_of(f, "main");
+	assert_null(find(f, "main/-/backup"));
+	/* Nothing local at all: blocked, with backup_pick_source's reason. */
+	onode(f, "main", "pg1")->local = false;
+	onode(f, "main", "pg2")->local = false;
+	plan_of(f, "main");
+	a = find(f, "main/-/backup");
+	assert_non_null(a);
+	assert_true(a->blocked);
+	assert_string_equal(a->blocked_reason, "no node of cluster \"main\" on this machine is "
+					       "reachable as a primary or a streaming replica");
+	/* An unreadable repository blocks the schedule with its error. */
+	f->repo.error = "backup repository \"/srv/pgc/repo\" did not answer within 30 s";
+	plan_of(f, "main");
+	assert_int_equal(f->p->n_actions, 1);
+	assert_string_equal(f->p->actions[0].blocked_reason,
+			    "backup repository \"/srv/pgc/repo\" did not answer within 30 s");
+}
+
+static void test_logical_due(void **state)
+{
+	Fx *f = *state;
+	const PgcAction *a;
+
+	running(f, "main", "pg1", false);
+	add_base(f, "20261126T100000Z", "2026-11-26T10:00:00Z", "0/4000028", "0/4000100");
+	add_dump(f, "20261124T100000Z", "2026-11-24T10:00:00Z");
+	plan_of(f, "main");
+	a = find(f, "main/-/backup:logical");
+	assert_non_null(a);
+	assert_string_equal(a->reason, "no dump of \"appdb\" within logical.every 24h: dump every "
+				       "listed database on the primary \"pg1\"");
+	assert_string_equal(a->payload.target, "logical");
+	add_dump(f, "20261126T110000Z", "2026-11-26T11:00:00Z");
+	plan_of(f, "main");
+	assert_null(find(f, "main/-/backup:logical"));
+}
+
+/* ---- retention ------------------------------------------------------------------------ */
+
+static void test_retention_lists_what_it_removes(void **state)
+{
+	Fx *f = *state;
+	const PgcAction *a;
+
+	running(f, "main", "pg1", false);
+	add_base(f, "20261126T080000Z", "2026-11-26T08:00:00Z", "0/2000028", "0/2000100");
+	add_base(f, "20261126T090000Z", "2026-11-26T09:00:00Z", "0/4000028", "0/4000100");
+	add_base(f, "20261126T100000Z", "2026-11-26T10:00:00Z", "0/6000028", "0/6000100");
+	add_base(f, "20261126T110000Z", "2026-11-26T11:00:00Z", "0/8000028", "0/8000100");
+	add_dump(f, "20261126T110000Z", "2026-11-26T11:00:00Z");
+	for (int i = 1; i <= 8; i++)
+		add_wal(f, arena_printf(f->a, "0000000100000000000000%02X", i), NOON - 3 * HOUR);
+	plan_of(f, "main");
+	a = find(f, "main/-/retention");
+	assert_non_null(a);
+	assert_int_equal(a->kind, ACT_RETENTION);
+	assert_int_equal(a->impact, IMPACT_NONE);
+	assert_string_equal(a->reason, "outside the retention policy (base.keep 2, logical.keep 3): 2 "
+				       "base backups, 0 dumps, 5 archived WAL files, 160.0 MB; the "
+				       "oldest kept base backup is 20261126T100000Z");
+	assert_int_equal(a->n_changes, 3);
+	assert_string_equal(a->changes[0].key, "base/20261126T080000Z");
+	assert_string_equal(a->changes[0].from, "base backup, 40.0 MB, ended 2026-11-26T08:00:00Z");
+	assert_null(a->changes[0].to);
+	assert_string_equal(a->changes[1].key, "base/20261126T090000Z");
+	assert_string_equal(a->changes[2].key, "wal/00000001");
+	assert_string_equal(a->changes[2].from, "000000010000000000000001 ... 000000010000000000000005 "
+						"(5 files, 80.0 MB)");
+	/* Exactly what apply may remove. */
+	assert_int_equal(a->payload.n_params, 7);
+	assert_string_equal(a->payload.params[0], "base/20261126T080000Z");
+	assert_string_equal(a->payload.params[1], "base/20261126T090000Z");
+	assert_string_equal(a->payload.params[2], "000000010000000000000001");
+	assert_string_equal(a->payload.params[6], "000000010000000000000005");
+	/* Within the policy: nothing. */
+	json_array_remove(json_object_get(f->doc, "base"), 0);
+	json_array_remove(json_object_get(f->doc, "base"), 0);
+	f->repo.n_wal = 0;
+	plan_of(f, "main");
+	assert_null(find(f, "main/-/retention"));
+}
+
+/* ---- drills ------------------------------------------------------------------------- */
+
+static void test_drill_schedule(void **state)
+{
+	Fx *f = *state;
+	PgcObsDrill d = {"20261126T100000Z", true, "2026-11-20T10:00:00Z", 5, 100, "ok"};
+	const PgcAction *a;
+
+	running(f, "main", "pg1", false);
+	add_base(f, "20261126T100000Z", "2026-11-26T10:00:00Z", "0/4000028", "0/4000100");
+	add_dump(f, "20261126T110000Z", "2026-11-26T11:00:00Z");
+	plan_of(f, "main");
+	a = find(f, "main/-/restore:drill");
+	assert_non_null(a);
+	assert_int_equal(a->kind, ACT_RESTORE);
+	assert_null(a->node);
+	assert_string_equal(a->payload.target, "20261126T100000Z");
+	assert_string_equal(a->reason, "no successful restore drill yet (verify.every 7d): restore "
+				       "base backup 20261126T100000Z into a scratch folder, replay the "
+				       "archive to its end, check it, remove it");
+	assert_int_equal(f->p->n_actions, 1);
+	/* Passed 6 days ago: not due. */
+	f->repo.drills = &d;
+	f->repo.n_drills = 1;
+	plan_of(f, "main");
+	assert_null(find(f, "main/-/restore:drill"));
+	/* Passed 8 days ago: due. */
+	d.at = "2026-11-18T10:00:00Z";
+	plan_of(f, "main");
+	a = find(f, "main/-/restore:drill");
+	assert_non_null(a);
+	assert_string_equal(a->reason, "the last successful restore drill was 8d 2h ago (verify.every "
+				       "7d): restore base backup 20261126T100000Z into a scratch folder, "
+				       "replay the archive to its end, check it, remove it");
+	/* Failed an hour ago on this backup: not again within the period. */
+	d.ok = false;
+	d.at = "2026-11-26T11:00:00Z";
+	plan_of(f, "main");
+	assert_null(find(f, "main/-/restore:drill"));
+}
+
+/* ---- restores ------------------------------------------------------------------------ */
+
+/* archive - two backups and segments 2..7 of timeline 1 (the last archived at 11:40). */
+static void archive(Fx *f)
+{
+	add_base(f, "20261126T090000Z", "2026-11-26T09:00:05Z", "0/2000028", "0/2000100");
+	add_base(f, "20261126T100000Z", "2026-11-26T10:00:05Z", "0/4000028", "0/4000100");
+	for (int i = 2; i <= 7; i++)
+		add_wal(f, arena_printf(f->a, "0000000100000000000000%02X", i),
+			NOON - 20 * 60 * (8 - i));
+}
+
+static void test_restore_fresh(void **state)
+{
+	Fx *f = *state;
+	const PgcAction *a;
+	PgcPlan *p;
+
+	archive(f);
+	assert_true(plan_of(f, "restored"));
+	assert_int_equal(f->p->n_actions, 1);
+	a = find(f, "restored/r1/restore");
+	assert_non_null(a);
+	assert_int_equal(a->impact, IMPACT_NONE);
+	assert_false(a->blocked);
+	assert_string_equal(a->payload.target, "20261126T100000Z");
+	assert_string_equal(a->payload.path, "/srv/pgc/r1");
+	assert_non_null(strstr(a->payload.content,
+			       "recovery_target_time = '2026-11-26 10:30:00+00'\n"));
+	assert_string_equal(a->reason,
+			    "data directory \"/srv/pgc/r1\" is absent: restore node \"r1\" from "
+			    "\"/srv/pgc/repo\": base backup 20261126T100000Z (ended 2026-11-26T10:00:05Z, "
+			    "timeline 1, WAL 0/4000028-0/4000100), then archived WAL up to "
+			    "000000010000000000000007 (0/8000000), to target_time \"2026-11-26 "
+			    "10:30:00+00\", then promote on a new timeline");
+	assert_int_equal(a->n_changes, 4);
+	assert_string_equal(a->changes[1].to, "000000010000000000000004 ... 000000010000000000000007 "
+					      "(the archive, contiguous to 0/8000000)");
+	assert_string_equal(a->changes[3].to, "promote on a new timeline (after timeline 1)");
+
+	/* Through the whole planner: the restore, and nothing from initdb or the replica. */
+	catalog(f);
+	p = plan_build(f->t, f->o, &(PgcPolicy){.now = NOON, .only_cluster = "restored"});
+	assert_int_equal(p->n_actions, 1);
+	assert_string_equal(p->actions[0].id, "restored/r1/restore");
+	plan_free(p);
+}
+
+static void test_restore_refused(void **state)
+{
+	Fx *f = *state;
+	const PgcAction *a;
+	PgcCluster *c = topology_cluster(f->t, "restored");
+
+	archive(f);
+	c->bootstrap.target_time.v = "2026-11-26 12:30:00+00";
+	assert_true(plan_of(f, "restored"));
+	assert_int_equal(f->p->n_actions, 1);
+	a = find(f, "restored/r1/restore");
+	assert_true(a->blocked);
+	assert_string_equal(a->reason, "restore node \"r1\" from \"/srv/pgc/repo\"");
+	assert_string_equal(a->blocked_reason,
+			    "target_time \"2026-11-26 12:30:00+00\" is after the end of the archive: its "
+			    "last segment 000000010000000000000007 was archived at 2026-11-26T11:40:00Z "
+			    "(WAL up to 0/8000000)");
+	/* A foreign folder where the data directory goes: refused, never emptied. */
+	c->bootstrap.target_time.v = "2026-11-26 10:30:00+00";
+	onode(f, "restored", "r1")->dir_state = DIR_FOREIGN;
+	assert_true(plan_of(f, "restored"));
+	a = find(f, "restored/r1/restore");
+	assert_true(a->blocked);
+	assert_string_equal(a->blocked_reason,
+			    "data directory \"/srv/pgc/r1\" is not empty and not a PostgreSQL data "
+			    "directory; restoring in place is never done implicitly: empty it, or give "
+			    "the node another data_dir");
+	/* Another cluster's data directory: refused as well. */
+	running(f, "restored", "r1", false);
+	onode(f, "restored", "r1")->system_identifier = 9999;
+	assert_true(plan_of(f, "restored"));
+	a = find(f, "restored/r1/restore");
+	assert_true(a->blocked);
+	assert_string_equal(a->blocked_reason,
+			    "data directory \"/srv/pgc/r1\" holds another cluster (system identifier "
+			    "9999, not the repository's); restoring in place is never done implicitly: "
+			    "move it away, or give the node another data_dir");
+}
+
+static void test_restore_under_way(void **state)
+{
+	Fx *f = *state;
+	PgcObsNode *r1 = onode(f, "restored", "r1");
+	PgcCluster *c = topology_cluster(f->t, "restored");
+	const PgcAction *a;
+
+	archive(f);
+	r1->dir_state = DIR_INITIALIZED;
+	r1->recovery_signal = true;
+	r1->system_identifier = 7000;
+	assert_true(plan_of(f, "restored"));
+	a = find(f, "restored/r1/restore");
+	assert_non_null(a);
+	assert_false(a->blocked);
+	assert_string_equal(a->reason, "node \"r1\" is being restored (recovery.signal): start it and "
+				       "wait for it replaying to target_time \"2026-11-26 10:30:00+00\", "
+				       "then promote");
+	/* Paused at its target, as target_action pause asks: converged, and nothing else planned. */
+	c->bootstrap.target_action.v = "pause";
+	r1->reachable = r1->postmaster_alive = r1->in_recovery = true;
+	r1->replay_pause_state = "paused";
+	assert_true(plan_of(f, "restored"));
+	assert_int_equal(f->p->n_actions, 0);
+	/* Declared promote now: the restore resumes and promotes. */
+	c->bootstrap.target_action.v = "promote";
+	assert_true(plan_of(f, "restored"));
+	assert_non_null(find(f, "restored/r1/restore"));
+}
+
+static void test_restore_promoted(void **state)
+{
+	Fx *f = *state;
+	PgcObsNode *r1 = onode(f, "restored", "r1");
+	const PgcCluster *c = topology_cluster(f->t, "restored");
+	const PgcAction *a;
+
+	archive(f);
+	running(f, "restored", "r1", false);
+	/* Promoted, still with the restore's settings: a restart the policy gates. */
+	r1->managed_conf = restore_managed_conf(f->a, c, &c->nodes[0]);
+	assert_true(plan_of(f, "restored"));
+	a = find(f, "restored/r1/restore");
+	assert_int_equal(a->impact, IMPACT_RESTART);
+	assert_true(a->blocked);
+	assert_string_equal(a->blocked_reason, "restarts need --allow-restart (cluster \"restored\" "
+					       "has maintenance.restart: never)");
+	f->policy.allow_restart = true;
+	assert_true(plan_of(f, "restored"));
+	assert_false(find(f, "restored/r1/restore")->blocked);
+	/* Finished: the rest of the planner takes the cluster over (replicas, roles). */
+	r1->managed_conf = plan_managed_conf(f->a, c, &c->nodes[0]);
+	assert_false(plan_of(f, "restored"));
+	assert_int_equal(f->p->n_actions, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_duration_text),
+		cmocka_unit_test_setup_teardown(test_base_backup_due, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_backup_not_retried_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_waits_or_blocks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_logical_due, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_lists_what_it_removes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drill_schedule, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_fresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_under_way, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_promoted, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
