@@ -10,6 +10,9 @@
 
 #include "cmd/exitcodes.h"
 #include "reconcile/apply.h"
+#include "reconcile/failover.h"
+#include "reconcile/ha.h"
+#include "reconcile/ha_apply.h"
 #include "reconcile/journal.h"
 #include "reconcile/plan_offline.h"
 #include "schema/source.h"
@@ -192,7 +195,11 @@ static int apply_one_plan(const PgcOptions *opts, const PgcTopology *t, const Pg
 	PgcApplyOptions ao = {.state_dir = opts->state_dir, .action_timeout_s = 600,
 			      .ready_timeout_s = 60, .stop = run->stop};
 	PgcApplyResult ar = {0};
-	int rc = apply_plan(t, p, &ao, &ar);
+	int rc;
+
+	/* Switchover and rejoin add their own lines to the same journal. */
+	ha_apply_set_state_dir(opts->state_dir);
+	rc = apply_plan(t, p, &ao, &ar);
 
 	res->done += ar.done;
 	res->passes++;
@@ -277,6 +284,50 @@ static int observe_and_plan(const PgcOptions *opts, const PgcTopology *t,
 	return 0;
 }
 
+const char *converge_live_primary(const PgcObserved *obs, const char *cluster)
+{
+	const char *found = NULL;
+
+	for (size_t i = 0; obs != NULL && i < obs->n_clusters; i++) {
+		const PgcObsCluster *oc = &obs->clusters[i];
+
+		if (strcmp(oc->name, cluster) != 0)
+			continue;
+		for (size_t j = 0; j < oc->n_nodes; j++) {
+			if (!oc->nodes[j].reachable || oc->nodes[j].in_recovery)
+				continue;
+			if (found != NULL)
+				return NULL;
+			found = oc->nodes[j].name;
+		}
+	}
+	return found;
+}
+
+/*
+ * save_ha_cache - per cluster, what failover needs once its primary is
+ * gone (ha.h): who streamed from it and how, and its WAL position, from
+ * the last observation. A cluster without exactly one writable node keeps
+ * what was last cached.
+ */
+static void save_ha_cache(const PgcOptions *opts, const PgcTopology *t, const PgcObserved *obs)
+{
+	for (size_t i = 0; obs != NULL && i < obs->n_clusters; i++) {
+		const PgcCluster *c = topology_cluster(t, obs->clusters[i].name);
+		const char *primary = c ? converge_live_primary(obs, c->name) : NULL;
+		PgcArena *a;
+		PgcHaCache cache;
+
+		if (primary == NULL || c->n_nodes < 2)
+			continue;
+		a = arena_new();
+		(void)ha_cache_read(a, opts->state_dir, c->name, &cache);
+		failover_view_from_observed(obs, c->name, primary, &cache.view);
+		(void)ha_cache_write(opts->state_dir, c->name, &cache);
+		arena_free(a);
+	}
+}
+
 int converge_run(const PgcOptions *opts, const PgcTopology *t, const PgcConvergeRun *run,
 		 PgcConvergeResult *res)
 {
@@ -354,6 +405,7 @@ int converge_run(const PgcOptions *opts, const PgcTopology *t, const PgcConverge
 		return EXIT_ERROR;
 	}
 	rc = finish(run, res->plan, res);
+	save_ha_cache(opts, t, res->observed);
 	/* git source: what was applied, for the next rewind check and status. */
 	if ((rc == EXIT_OK || rc == EXIT_BLOCKED) &&
 	    source_applied_write(opts->state_dir, opts->source, time(NULL), rc == EXIT_OK) != 0) {

@@ -62,12 +62,21 @@ typedef struct {
  * (no rollback) and journals it, then observes, plans and applies up to
  * CONVERGE_MAX_PASSES times until nothing runnable is left, and records the
  * source in STATE_DIR/applied.json when the run converged or was only held
- * back by policy. Returns EXIT_OK (converged), EXIT_BLOCKED (only blocked
- * actions left) or EXIT_ERROR (reported; res->error says it in one line).
+ * back by policy, and the live primary's replicas and position in
+ * STATE_DIR/ha.json (what failover needs once it is gone). Returns EXIT_OK
+ * (converged), EXIT_BLOCKED (only blocked actions left) or EXIT_ERROR
+ * (reported; res->error says it in one line).
  */
 int converge_run(const PgcOptions *opts, const PgcTopology *t, const PgcConvergeRun *run,
 		 PgcConvergeResult *res);
 void converge_result_free(PgcConvergeResult *res);
+
+/*
+ * converge_live_primary - the one node of cluster that answers and is not
+ * in recovery in obs; NULL when none does, or several (a split brain).
+ * Points into obs.
+ */
+const char *converge_live_primary(const PgcObserved *obs, const char *cluster);
 
 /*
  * converge_load_logged - converge_load() for a long-running command: the

@@ -403,9 +403,99 @@ int pgctl_action_start(PgcApplyCtx *ctx)
 	return after_start(ctx);
 }
 
+/* node_conninfo - how apply reaches a node: its unix socket here, TCP elsewhere. */
+static const char *node_conninfo(PgcArena *a, const PgcCluster *c, const PgcNode *n)
+{
+	if (host_is_local(n->host.v))
+		return pgsql_conninfo_local(a, (int)n->port.v, c->os_user.v, NULL);
+	return pgsql_conninfo_tcp(a, n->host.v, (int)n->port.v, c->os_user.v, NULL);
+}
+
+/*
+ * wait_caught_up - before a standby restarts, it replays its upstream's WAL
+ * up to the upstream's position of now. Its pg_control then holds the
+ * primary's current parameter values (the XLOG_PARAMETER_CHANGE record a
+ * primary writes when it starts with new ones): a standby restarted with a
+ * lowered max_connections (& co) before it replayed the primary's lowering
+ * refuses to start ("recovery aborted because of insufficient parameter
+ * settings") and stays down. An upstream that does not answer is not
+ * waited for (a warning): the restart goes ahead as before.
+ * Used in the lower-primary-first phase (plan.h), the one where it matters.
+ */
+static int wait_caught_up(PgcApplyCtx *ctx)
+{
+	const PgcNode *up = cluster_upstream(ctx->c, ctx->n);
+	long long deadline = now_ms() + (long long)ctx->ready_timeout_s * 1000;
+	const char *params[1] = {NULL};
+	PGconn *uc = NULL, *conn = NULL;
+	PGresult *r = NULL;
+	PgcPgError e;
+	char err[512], lsn[64];
+	int rc = -1;
+
+	if (up == NULL || up == ctx->n)
+		return 0;
+	uc = pgsql_connect(node_conninfo(ctx->arena, ctx->c, up), 0, err, sizeof(err));
+	if (uc == NULL || pgsql_query(uc,
+				      "SELECT CASE WHEN pg_catalog.pg_is_in_recovery() "
+				      "THEN pg_catalog.pg_last_wal_replay_lsn() "
+				      "ELSE pg_catalog.pg_current_wal_lsn() END",
+				      0, NULL, 0, &r, &e) != 0 ||
+	    PQgetisnull(r, 0, 0)) {
+		log_warn("restarting standby \"%s\" without waiting for it to catch up: its "
+			 "upstream \"%s\" gives no WAL position",
+			 apply_node_label(ctx, ctx->n), up->name);
+		rc = 0;
+		goto cleanup;
+	}
+	snprintf(lsn, sizeof(lsn), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	r = NULL;
+	params[0] = lsn;
+	conn = pgsql_connect(node_conninfo(ctx->arena, ctx->c, ctx->n), 0, err, sizeof(err));
+	for (;;) {
+		if (conn != NULL &&
+		    pgsql_query(conn, "SELECT pg_catalog.pg_last_wal_replay_lsn() >= $1::pg_lsn", 1,
+				params, 0, &r, &e) == 0) {
+			bool done = !PQgetisnull(r, 0, 0) && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+
+			PQclear(r);
+			r = NULL;
+			if (done) {
+				rc = 0;
+				break;
+			}
+		}
+		if (now_ms() >= deadline) {
+			apply_fail(ctx,
+				   "standby \"%s\" has not replayed its upstream's WAL up to %s after "
+				   "%d s: restarted now, it could refuse to start\n"
+				   "hint: look at its replication from \"%s\"",
+				   apply_node_label(ctx, ctx->n), lsn, ctx->ready_timeout_s,
+				   up->name);
+			break;
+		}
+		sleep_ms(POLL_INTERVAL_MS * 4);
+	}
+cleanup:
+	PQclear(r);
+	PQfinish(conn);
+	PQfinish(uc);
+	return rc;
+}
+
 int pgctl_action_restart(PgcApplyCtx *ctx)
 {
+	int standby;
+
 	if (apply_need_host(ctx) != 0)
+		return -1;
+	standby = pgctl_is_standby(ctx->host, ctx->n);
+	if (standby < 0)
+		return apply_note(ctx, "could not look for standby.signal");
+	/* Only a lowering needs it: then the primary restarted first, with the new values. */
+	if (standby == 1 && ctx->a->phase != NULL &&
+	    strcmp(ctx->a->phase, "lower-primary-first") == 0 && wait_caught_up(ctx) != 0)
 		return -1;
 	if (pgctl_restart(ctx->host, ctx->c, ctx->n, ctx->ready_timeout_s) != 0)
 		return apply_note(ctx, "could not restart the server of node \"%s\"",

@@ -1165,6 +1165,7 @@ static const Field failover_fields[] = {
 	FLD("prefer_region", PgcFailover, F_NAME, prefer_region),
 	FLD("max_lag", PgcFailover, F_SIZE, max_lag),
 	FLD("fence_command", PgcFailover, F_STRLIST, fence_command),
+	FLD("min_interval", PgcFailover, F_DUR, min_interval),
 	FLD_END,
 };
 
@@ -1507,6 +1508,7 @@ static void apply_defaults(Ctx *c, PgcCluster *cl)
 	default_int(&cl->regions.min, 1);
 	default_dur(&cl->failover.detect_after, 10000);
 	default_dur(&cl->failover.probe_interval, 1000);
+	default_dur(&cl->failover.min_interval, 5 * 60 * 1000);
 	default_int(&cl->backup.base.keep, 7);
 	default_int(&cl->backup.logical.keep, 7);
 	default_bool(&cl->backup.wal_archive, false);

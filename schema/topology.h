@@ -169,7 +169,7 @@ typedef enum {
 } PgcFailoverMode;
 
 /* failover: {mode, detect_after, probe_interval, failback, prefer_region,
- *            max_lag, fence_command} */
+ *            max_lag, fence_command, min_interval} */
 typedef struct {
 	PgcPos pos;
 	bool set;
@@ -182,6 +182,7 @@ typedef struct {
 	PgcStr prefer_region;
 	PgcSize max_lag;          /* default unset: no limit */
 	PgcStrList fence_command; /* argv, optional */
+	PgcDuration min_interval; /* no second automatic failover sooner; default 5min */
 } PgcFailover;
 
 typedef enum {

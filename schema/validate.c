@@ -477,6 +477,9 @@ static void check_failover(Val *v, PgcCluster *c)
 	if (f->probe_interval.set && f->probe_interval.ms <= 0)
 		verr(v, f->probe_interval.pos, kf(v, "%s.probe_interval", ck), NULL,
 		     "expected a duration greater than zero, e.g. \"1s\"");
+	if (f->min_interval.set && f->min_interval.ms <= 0)
+		verr(v, f->min_interval.pos, kf(v, "%s.min_interval", ck), NULL,
+		     "expected a duration greater than zero, e.g. \"5min\"");
 	if (f->detect_after.ms > 0 && f->probe_interval.ms > 0 &&
 	    f->detect_after.ms < f->probe_interval.ms) {
 		bool at_detect = f->detect_after.set;

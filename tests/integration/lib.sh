@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/integration/lib.sh - helpers shared by the integration scripts that
 # run real PostgreSQL servers. Source it from bash:
 #
@@ -101,17 +102,17 @@ lib_pidfile_pid() {
 # SIGTERM, then after 10 s SIGKILL to its process group (pg_ctl starts the
 # postmaster in a session of its own, so the group is the server's only).
 lib_stop_server() {
-	local pid i
+	local pid
 	pid=$(lib_pidfile_pid "$1") || return 0
 	# Only a postmaster whose working folder is this data directory.
 	[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$(readlink -f "$1")" ] || return 0
 	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.1
 	done
 	kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.1
 	done
@@ -123,10 +124,10 @@ lib_stop_server() {
 lib_teardown() {
 	local top=$1 f d standbys="" others=""
 	[ -n "$top" ] && [ -d "$top" ] || return 0
-	for f in $(find "$top" -name postmaster.pid 2>/dev/null); do
+	while IFS= read -r f; do
 		d=$(dirname "$f")
 		if [ -f "$d/standby.signal" ]; then standbys="$standbys $d"; else others="$others $d"; fi
-	done
+	done < <(find "$top" -name postmaster.pid 2>/dev/null)
 	for d in $standbys; do lib_stop_server "$d" & done
 	wait
 	for d in $others; do lib_stop_server "$d" & done
