@@ -448,6 +448,28 @@ static void test_lookups(void **state)
 	observe_free(NULL);
 }
 
+/* The clone marker sits beside the data directory and names it exactly. */
+static void test_clone_marker(void **state)
+{
+	PgcArena *a = arena_new();
+
+	(void)state;
+	assert_string_equal(observe_clone_marker_path(a, "/srv/pg/main/pg2"),
+			    "/srv/pg/main/.pg2.pgconverge-clone");
+	assert_string_equal(observe_clone_marker_path(a, "/srv/pg/main/pg2/"),
+			    "/srv/pg/main/.pg2.pgconverge-clone");
+	assert_string_equal(observe_clone_marker_path(a, "pg2"), ".pg2.pgconverge-clone");
+	assert_true(observe_clone_marker_names("pid=12\ndata_dir=/srv/pg/main/pg2\n",
+					       "/srv/pg/main/pg2"));
+	assert_true(observe_clone_marker_names("data_dir=/srv/pg/main/pg2", "/srv/pg/main/pg2"));
+	/* Another folder, a prefix of it, or no line at all: not this one. */
+	assert_false(observe_clone_marker_names("data_dir=/srv/pg/main/pg22\n", "/srv/pg/main/pg2"));
+	assert_false(observe_clone_marker_names("data_dir=/srv/pg/main\n", "/srv/pg/main/pg2"));
+	assert_false(observe_clone_marker_names("", "/srv/pg/main/pg2"));
+	assert_false(observe_clone_marker_names(NULL, "/srv/pg/main/pg2"));
+	arena_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_json_unreachable_node),
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test(test_lookups),
+		cmocka_unit_test(test_clone_marker),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
