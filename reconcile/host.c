@@ -192,6 +192,21 @@ int host_run(PgcHost *h, const PgcProcSpec *spec, PgcProcResult *res)
 	return proc_run(&s, res);
 }
 
+int host_file_mtime(PgcHost *h, const char *path, double *mtime)
+{
+	struct stat st;
+
+	(void)h;
+	if (stat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return 1;
+		log_error("could not look at \"%s\": %s", path, strerror(errno));
+		return -1;
+	}
+	*mtime = (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec / 1e9;
+	return 0;
+}
+
 int host_read_file(PgcHost *h, const char *path, char **buf, size_t *len, size_t max)
 {
 	(void)h;

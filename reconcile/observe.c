@@ -707,6 +707,9 @@ static void probe_files(Probe *p, PgcHost *h)
 	probe_controldata(p, h);
 	o->include_line = observe_conf_includes(read_text(p, h, path_in(p, "postgresql.conf")), dir);
 	o->managed_conf = m_strdup(p, read_text(p, h, path_in(p, PGC_MANAGED_CONF)));
+	if (o->managed_conf != NULL &&
+	    host_file_mtime(h, path_in(p, PGC_MANAGED_CONF), &o->managed_conf_mtime) != 0)
+		o->managed_conf_mtime = 0;
 	o->hba_conf = m_strdup(p, read_text(p, h, path_in(p, "pg_hba.conf")));
 	o->standby_signal = fs_exists(path_in(p, "standby.signal"));
 	o->recovery_signal = fs_exists(path_in(p, "recovery.signal"));
@@ -764,7 +767,8 @@ static void sql_state(Probe *p, PGconn *conn)
 			    /* Seconds behind: none when everything received is replayed. */
 			    " CASE WHEN NOT pg_is_in_recovery() THEN NULL"
 			    " WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
-			    " ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END");
+			    " ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END,"
+			    " extract(epoch FROM pg_conf_load_time())");
 	PgcObsNode *o = p->out;
 
 	if (r == NULL)
@@ -780,6 +784,7 @@ static void sql_state(Probe *p, PGconn *conn)
 		o->timeline = (unsigned)col_int(r, 0, 5, 0);
 	o->connections = (int)col_int(r, 0, 6, -1);
 	o->replay_delay_s = PQgetisnull(r, 0, 7) ? -1 : strtod(PQgetvalue(r, 0, 7), NULL);
+	o->conf_load_time = PQgetisnull(r, 0, 8) ? 0 : strtod(PQgetvalue(r, 0, 8), NULL);
 	PQclear(r);
 }
 

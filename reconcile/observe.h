@@ -110,6 +110,7 @@ typedef struct {
 	bool wal_log_hints;
 	bool include_line;        /* postgresql.conf includes pgconverge's managed file */
 	const char *managed_conf; /* current content of the managed file, or NULL */
+	double managed_conf_mtime;/* its modification time (epoch seconds), 0 unknown */
 	const char *hba_conf;     /* current content of pg_hba.conf, or NULL */
 	bool standby_signal;      /* standby.signal exists */
 	bool recovery_signal;     /* recovery.signal exists: an archive recovery (a restore) runs or
@@ -152,6 +153,7 @@ typedef struct {
 	const char *replay_lsn;
 	const char *current_lsn;        /* primary: pg_current_wal_lsn() */
 	int connections;                /* client backends now, -1 unknown */
+	double conf_load_time;          /* pg_conf_load_time() in epoch seconds, 0 unknown */
 	double replay_delay_s;          /* replica: seconds since the last replayed commit while
 	                                 * behind, 0 when caught up; -1 unknown / primary */
 } PgcObsNode;
