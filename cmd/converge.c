@@ -150,9 +150,16 @@ static int finish(const PgcConvergeRun *run, const PgcPlan *p, PgcConvergeResult
 		return EXIT_OK;
 	}
 	if (count_runnable(p) == 0) {
-		if (run->print)
+		if (run->print) {
 			printf("%zu action%s blocked by policy; everything else is converged\n",
 			       p->n_actions, p->n_actions == 1 ? "" : "s");
+			/* What holds them, and what would let them through. */
+			for (size_t i = 0; i < p->n_actions; i++)
+				if (p->actions[i].blocked)
+					printf("  %s: %s\n", p->actions[i].id,
+					       p->actions[i].blocked_reason ? p->actions[i].blocked_reason
+									    : "by policy");
+		}
 		return EXIT_BLOCKED;
 	}
 	snprintf(res->error, sizeof res->error, "not converged after %d passes: %zu actions remain",

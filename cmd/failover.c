@@ -48,8 +48,9 @@ const PgcCommandSpec failover_spec = {
 		"follow it (slots created first), and the old primary, when it is on this machine,\n"
 		"is rejoined as a replica (with pg_rewind when its history diverged; a data\n"
 		"directory pg_rewind cannot fix is moved aside, never deleted). The event and its\n"
-		"timings go to the journal. Afterwards, set 'primary:' in the topology to the new\n"
-		"primary.\n"
+		"timings go to the journal. Afterwards the plan follows the new primary and shows\n"
+		"a blocked switchover back to the file's 'primary:': set 'primary:' to the new\n"
+		"primary, or apply with --allow-switchover to switch back.\n"
 		"\n"
 		"To move the primary while it is healthy without losing a transaction, change\n"
 		"'primary:' in the topology and apply with --allow-switchover instead.\n",

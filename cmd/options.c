@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cmd/exitcodes.h"
+#include "common/proc.h"
 
 typedef enum {
 	O_FILE,
@@ -607,7 +608,37 @@ static const char *self_path(void)
 	return path;
 }
 
+/*
+ * scrub_secrets - keeps every {env: NAME} secret of t out of the environment
+ * of the programs pgconverge starts (servers, pg_dump, archive_command ...):
+ * pgconverge reads them itself, and children must not inherit them.
+ */
+static void scrub_secrets(const PgcTopology *t)
+{
+	size_t i, j;
+
+	for (i = 0; t != NULL && i < t->n_clusters; i++) {
+		const PgcCluster *c = &t->clusters[i];
+
+		if (c->replication.password.kind == SECRET_ENV)
+			proc_scrub_env(c->replication.password.ref);
+		for (j = 0; j < c->n_roles; j++)
+			if (c->roles[j].password.kind == SECRET_ENV)
+				proc_scrub_env(c->roles[j].password.ref);
+	}
+}
+
+static PgcTopology *load_topology(const PgcOptions *o, PgcDiagList *diags);
+
 PgcTopology *options_load_topology(const PgcOptions *o, PgcDiagList *diags)
+{
+	PgcTopology *t = load_topology(o, diags);
+
+	scrub_secrets(t);
+	return t;
+}
+
+static PgcTopology *load_topology(const PgcOptions *o, PgcDiagList *diags)
 {
 	PgcLoadOptions lo = {.base_dir = NULL, .offline = o->offline, .tool_path = self_path()};
 	PgcGitSpec spec;

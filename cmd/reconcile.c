@@ -74,7 +74,16 @@ const PgcCommandSpec reconcile_spec = {
 		"next pass now (options stay as given; the topology is always read afresh).\n"
 		"With --once, runs one pass and exits with apply's codes, for a systemd timer or\n"
 		"cron (--interval is then ignored). Logs one line per event; --log-format json\n"
-		"for journald.\n",
+		"for journald.\n"
+		"\n"
+		"Automatic failover (failover.mode: auto): between passes, the live primary of\n"
+		"each such cluster is probed every failover.probe_interval, whatever --interval\n"
+		"is. Failed for failover.detect_after, it is fenced and the best replica\n"
+		"promoted, as 'pgconverge failover' does; not while a replica still receives\n"
+		"its WAL, nor within failover.min_interval of the last failover unless it is\n"
+		"confirmed down. The event and its timings go to the journal, status.json\n"
+		"shows each cluster's HA state, and the next pass runs at once from the new\n"
+		"primary.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_ALLOW_REWIND | OPT_CLUSTER | OPT_INTERVAL |
 		   OPT_ONCE | OPT_WAIT_LOCK,
 	.exit_codes = "  0   stopped by SIGTERM or SIGINT; with --once: converged\n"
@@ -288,6 +297,8 @@ typedef struct {
 	time_t suspect_since;        /* wall clock of the first failed probe in a row; 0 none */
 	int64_t next_probe_ms;       /* ha_now_ms() of the next probe */
 	int64_t logged_ms;           /* when a blocked verdict was last logged */
+	int64_t retry_after_ms;      /* no new failover attempt before (one failed) */
+	char intruder[HA_NAME_MAX];  /* another node seen accepting writes, "" none */
 	bool present;                /* in the topology of the last pass */
 	bool changed;                /* verdict changed since status.json was written */
 	int64_t last_failover_unix_ms; /* -1: none known */
@@ -345,6 +356,10 @@ static void totals_read(const char *path, Totals *tot)
 
 /* How often a failover that stays blocked is logged again with its reason. */
 #define HA_BLOCKED_LOG_MS 10000
+/* After a failover attempt failed (e.g. fencing), the wait before the next one. */
+#define HA_RETRY_MS 10000
+/* The bound of the probe that looks for a second primary. */
+#define HA_INTRUDER_PROBE_MS 1000
 
 static int status_file_write(const PgcOptions *opts, json_t *j);
 static const char *iso(time_t t, char *buf, size_t size);
@@ -640,6 +655,32 @@ end:
 	return ok;
 }
 
+/*
+ * ha_second_primary - another node of c answers as a primary (an old one
+ * started by hand): true the first time it is seen, so that a pass runs now
+ * and stops it (plan_ha.h: rejoin, or a blocked split brain).
+ */
+static bool ha_second_primary(HaWatch *w, const PgcCluster *c)
+{
+	char err[512];
+
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		const PgcNode *n = &c->nodes[i];
+
+		if (strcmp(n->name, w->primary) == 0 ||
+		    ha_probe(c, n, HA_INTRUDER_PROBE_MS, err, sizeof err) != 0)
+			continue;
+		if (strcmp(w->intruder, n->name) == 0)
+			return false;
+		snprintf(w->intruder, sizeof w->intruder, "%s", n->name);
+		log_warn("cluster \"%s\": node \"%s\" accepts writes besides the primary \"%s\": "
+			 "a pass runs now to stop it", w->cluster, n->name, w->primary);
+		return true;
+	}
+	w->intruder[0] = '\0';
+	return false;
+}
+
 /* ha_probe_timeout - a probe's bound: the probe interval, within 1 to 5 s. */
 static int ha_probe_timeout(const PgcCluster *c)
 {
@@ -651,7 +692,8 @@ static int ha_probe_timeout(const PgcCluster *c)
 /*
  * ha_probe_cluster - one probe of cluster c's primary and the decision that
  * follows: failover_evaluate() applies detect_after, the anti-flap
- * interval, the partition rule and the fencing check. true after a failover.
+ * interval, the partition rule and the fencing check. true after a
+ * failover, or when a second primary appeared: a pass is due now.
  */
 static bool ha_probe_cluster(const PgcOptions *opts, Loop *lp, HaWatch *w, const PgcCluster *c)
 {
@@ -676,6 +718,7 @@ static bool ha_probe_cluster(const PgcOptions *opts, Loop *lp, HaWatch *w, const
 	failover_probe_record(&w->st, w->primary, eo.now_ms, ok, err);
 	if (ok) {
 		ha_verdict(w, HA_HEALTHY, arena_printf(a, "primary \"%s\" answers", w->primary));
+		done = ha_second_primary(w, live);
 		goto finish;
 	}
 	if (w->st.failures == 1)
@@ -703,9 +746,14 @@ static bool ha_probe_cluster(const PgcOptions *opts, Loop *lp, HaWatch *w, const
 	if (cache.view.primary != NULL && strcmp(cache.view.primary, w->primary) == 0)
 		last = &cache.view;
 	failover_evaluate(a, live, obs, last, &w->st, &eo, &d);
+	if (d.verdict == HA_PROMOTE && eo.now_ms < w->retry_after_ms)
+		goto finish; /* the last attempt failed a moment ago: its verdict stands */
 	ha_verdict(w, d.verdict, d.reason);
-	if (d.verdict == HA_PROMOTE)
+	if (d.verdict == HA_PROMOTE) {
 		done = ha_fail_over(opts, lp, w, c, live, last, &d, a);
+		if (!done)
+			w->retry_after_ms = (int64_t)ha_now_ms() + HA_RETRY_MS;
+	}
 finish:
 	observe_free(obs);
 	arena_free(a);
@@ -790,7 +838,7 @@ static int64_t ha_next_probe_in(const Loop *lp)
 	return best;
 }
 
-/* ha_tick - the probes that are due; true when a cluster failed over. */
+/* ha_tick - the probes that are due; true when a pass is due now (a failover, a second primary). */
 static bool ha_tick(const PgcOptions *opts, Loop *lp)
 {
 	bool failed_over = false;
@@ -813,7 +861,8 @@ static bool ha_tick(const PgcOptions *opts, Loop *lp)
 /*
  * sleep_and_probe - waits ms (less when a signal arrives), probing the
  * primaries of failover.mode auto clusters at their probe_interval
- * meanwhile. true when a cluster failed over: the next pass runs at once.
+ * meanwhile. true when the next pass must run at once: a cluster failed
+ * over, or a second primary appeared.
  */
 static bool sleep_and_probe(const PgcOptions *opts, Loop *lp, int64_t ms)
 {
@@ -880,18 +929,23 @@ static const char *duration_text(int64_t ms, char *buf, size_t size)
 }
 
 /*
- * waits_for_window - the cluster of a blocked restart that its maintenance
- * window will let through, while the window is closed; NULL otherwise (a
- * restart blocked while the window is open is blocked for another reason).
+ * waits_for_window - the cluster of a blocked restart (or switchover) that
+ * its maintenance window will let through, while the window is closed; NULL
+ * otherwise (one blocked while the window is open is blocked for another
+ * reason).
  */
 static const PgcCluster *waits_for_window(const PgcTopology *t, const PgcAction *a, time_t now)
 {
 	const PgcCluster *c = t != NULL && a->cluster != NULL ? topology_cluster(t, a->cluster) : NULL;
 
-	if (c == NULL || !a->blocked || a->impact != IMPACT_RESTART ||
-	    c->maintenance.restart != RESTART_WINDOW || maintenance_window_open(&c->maintenance, now))
+	if (c == NULL || !a->blocked || c->maintenance.restart != RESTART_WINDOW ||
+	    maintenance_window_open(&c->maintenance, now))
 		return NULL;
-	return c;
+	/* A switchover waits for the window only with failback: auto (plan_ha.h). */
+	if (a->impact == IMPACT_RESTART ||
+	    (a->impact == IMPACT_SWITCHOVER && c->failover.failback_auto))
+		return c;
+	return NULL;
 }
 
 static json_t *str_or_null(const char *s)
@@ -1430,6 +1484,7 @@ static int run_pass(const PgcOptions *opts, Loop *lp, int64_t *delay_ms)
 			ps.rc = converge_run(opts, t, &run, &ps.res);
 			ps.outcome = outcome_of(ps.rc, &ps.res);
 			snprintf(ps.error, sizeof ps.error, "%s", ps.res.error);
+			ha_after_pass(opts, lp, t, ps.res.observed);
 		}
 	}
 	ps.finished = time(NULL);
@@ -1460,7 +1515,12 @@ static int run_pass(const PgcOptions *opts, Loop *lp, int64_t *delay_ms)
 	lp->have_last = true;
 	lock_release(&lock);
 	converge_result_free(&ps.res);
-	topology_free(t);
+	/* Kept for the probes until the next pass loads the file again; a file
+	 * that does not load leaves the last good one watched. */
+	if (t != NULL) {
+		topology_free(lp->topo);
+		lp->topo = t;
+	}
 	free(status_path);
 	return ps.rc;
 }
@@ -1500,7 +1560,11 @@ int cmd_reconcile(const PgcOptions *opts)
 			lp.retries = 0;
 			continue;
 		}
-		sleep_until_woken(delay);
+		if (sleep_and_probe(opts, &lp, delay)) {
+			log_info("the primary of a cluster changed: the next pass runs now");
+			lp.retries = 0;
+			continue;
+		}
 		if (hup_requested && !stop_requested) {
 			log_info("SIGHUP: reading the topology again now");
 			lp.retries = 0;
@@ -1513,5 +1577,8 @@ done:
 	pidfile_unlock(pid_fd);
 	signals_remove();
 	free(lp.last_source);
+	topology_free(lp.topo);
+	json_decref(lp.status);
+	ha_free(&lp);
 	return rc;
 }

@@ -506,3 +506,19 @@ bool fs_path_is_inside(const char *parent, const char *child)
 	free(c);
 	return inside;
 }
+
+char *fs_path_sibling(const char *path, const char *suffix)
+{
+	size_t len = strlen(path);
+	const char *slash;
+	char *out;
+
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	for (slash = path + len; slash > path && slash[-1] != '/'; slash--)
+		;
+	if (asprintf(&out, "%.*s.%.*s%s", (int)(slash - path), path, (int)(path + len - slash), slash,
+		     suffix) < 0)
+		abort();
+	return out;
+}

@@ -92,6 +92,13 @@ char *fs_path_resolve(const char *base, const char *rel);
 char *fs_path_normalize(const char *path);
 
 /*
+ * fs_path_sibling - "<parent>/.<name><suffix>" for path "<parent>/<name>"
+ * (trailing slashes ignored): a hidden file beside a folder, for what must
+ * not live inside it (a copy of the folder would carry it). malloc'd.
+ */
+char *fs_path_sibling(const char *path, const char *suffix);
+
+/*
  * fs_path_is_inside - true when child lies strictly below parent, compared
  * component by component after lexical normalisation: "/a/b/c" is inside
  * "/a/b", "/a/bc" is not, and a path is not inside itself (compare

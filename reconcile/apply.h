@@ -21,8 +21,8 @@
 #define PGC_SOCKET_DIR "/var/run/postgresql"
 /* The include file pgconverge owns inside each data directory. */
 #define PGC_MANAGED_CONF "pgconverge.conf"
-/* The replication password file inside each replica's data directory. */
-#define PGC_PASSFILE "pgconverge.pgpass"
+/* The replication password file lives beside each replica's data directory:
+ * see plan_passfile_path(). */
 
 typedef struct {
 	const char *state_dir;    /* journal lives here; created when missing */

@@ -274,7 +274,7 @@ int config_write_passfile(PgcApplyCtx *ctx)
 		return apply_fail(ctx, "cannot write the passfile of node \"%s\": %s",
 				  apply_node_label(ctx, ctx->n), err);
 	path = pl->path ? pl->path
-			: arena_printf(ctx->arena, "%s/%s", ctx->n->data_dir.v, PGC_PASSFILE);
+			: plan_passfile_path(ctx->arena, ctx->n->data_dir.v);
 	line = config_passfile_text(ctx, up, user, pw);
 	apply_secret_free(pw);
 	rc = host_write_file(ctx->host, path, line, strlen(line), 0600, &changed);

@@ -78,17 +78,11 @@ const char *observe_dir_state_name(PgcDirState s)
 
 const char *observe_clone_marker_path(PgcArena *a, const char *data_dir)
 {
-	size_t len = strlen(data_dir);
-	const char *slash;
+	char *p = fs_path_sibling(data_dir, ".pgconverge-clone");
+	const char *out = arena_strdup(a, p);
 
-	while (len > 1 && data_dir[len - 1] == '/')
-		len--;
-	for (slash = data_dir + len; slash > data_dir && slash[-1] != '/'; slash--)
-		;
-	if (slash == data_dir)
-		return arena_printf(a, ".%.*s.pgconverge-clone", (int)len, data_dir);
-	return arena_printf(a, "%.*s.%.*s.pgconverge-clone", (int)(slash - data_dir), data_dir,
-			    (int)(data_dir + len - slash), slash);
+	free(p);
+	return out;
 }
 
 bool observe_clone_marker_names(const char *text, const char *data_dir)

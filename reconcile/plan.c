@@ -454,6 +454,10 @@ static void diff_settings(Ctx *x, NodeWork *nw)
 	/* A new node's file, if any, is an unfinished copy's: not its own. */
 	bool file_known = !nw->remote && o != NULL && o->managed_conf != NULL &&
 			  nw->state != NS_NEW;
+	/* A file written after the server last read its configuration (a run
+	 * killed between the write and the reload) has not taken effect. */
+	bool file_loaded = o == NULL || o->managed_conf_mtime <= 0 || o->conf_load_time <= 0 ||
+			   o->managed_conf_mtime <= o->conf_load_time;
 
 	if (file_known)
 		nf = plan_conf_parse(x->a, o->managed_conf, &file);
@@ -485,7 +489,7 @@ static void diff_settings(Ctx *x, NodeWork *nw)
 			bool from_file = has_suffix(row->sourcefile, "/" PGC_MANAGED_CONF);
 			bool same = wc ? streq(rc, wc) : !from_file;
 
-			if (!same && file_same && from_file && !row->pending_restart)
+			if (!same && file_same && from_file && !row->pending_restart && file_loaded)
 				same = true;
 			if (same)
 				continue;
@@ -514,10 +518,24 @@ static bool sync_deferred(const Ctx *x, const NodeWork *nw)
 {
 	const PgcObsNode *o = nw->o;
 	const PgcObsSetting *live;
-	size_t i, streaming = 0;
+	PgcConfParam *file;
+	size_t i, streaming = 0, nf;
 
 	if (x->pretend || o == NULL)
 		return false;
+	/*
+	 * Switched on already by pgconverge: kept also while the server cannot
+	 * be asked (down, or not answering), so that a primary that comes back
+	 * never acknowledges a commit that no standby has.
+	 */
+	if (o->dir_state == DIR_INITIALIZED && !o->clone_interrupted && o->managed_conf != NULL) {
+		const char *v;
+
+		nf = plan_conf_parse(x->a, o->managed_conf, &file);
+		v = conf_get(file, nf, "synchronous_standby_names");
+		if (v != NULL && v[0] != '\0')
+			return false;
+	}
 	live = find_setting(o, "synchronous_standby_names");
 	if (live != NULL && live->setting != NULL && live->setting[0] != '\0')
 		return false;
@@ -770,8 +788,8 @@ static void emit_passfile(Ctx *x, NodeWork *nw)
 		return;
 	act = fs_action(x, ACT_WRITE_PASSFILE, nw, NULL, IMPACT_NONE,
 			arena_printf(x->a, "the replica reads the replication password for \"%s\" "
-				     "from %s", up->name, PGC_PASSFILE));
-	act->payload.path = arena_printf(x->a, "%s/%s", nw->n->data_dir.v, PGC_PASSFILE);
+				     "from %s", up->name, plan_passfile_path(x->a, nw->n->data_dir.v)));
+	act->payload.path = plan_passfile_path(x->a, nw->n->data_dir.v);
 	act->payload.target = x->c->replication.user.v;
 	act->payload.upstream = up->name;
 	act->payload.secret = x->c->replication.password;

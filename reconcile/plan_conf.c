@@ -15,7 +15,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/fsutil.h"
 #include "reconcile/apply.h"
+#include "reconcile/pgsql.h"
 #include "reconcile/walarchive.h"
 
 /* ---- small growable list ------------------------------------------------ */
@@ -178,7 +180,8 @@ size_t plan_conf_params(PgcArena *arena, const PgcCluster *c, const PgcNode *n, 
 					      up->host.v, up->port.v, c->replication.user.v, n->name);
 
 		if (c->replication.password.kind != SECRET_NONE)
-			ci = arena_printf(arena, "%s passfile=%s/%s", ci, n->data_dir.v, PGC_PASSFILE);
+			ci = arena_printf(arena, "%s passfile=%s", ci,
+					  pgsql_conninfo_value(arena, plan_passfile_path(arena, n->data_dir.v)));
 		params_put(&l, "primary_conninfo", ci);
 		if (c->replication.slots.v)
 			params_put(&l, "primary_slot_name", plan_slot_name(arena, n->name));
@@ -603,4 +606,13 @@ time_t maintenance_window_next_open(const PgcMaintenance *m, time_t now)
 		return t;
 	}
 	return (time_t)-1;
+}
+
+const char *plan_passfile_path(PgcArena *arena, const char *data_dir)
+{
+	char *p = fs_path_sibling(data_dir, ".pgconverge.pgpass");
+	const char *out = arena_strdup(arena, p);
+
+	free(p);
+	return out;
 }

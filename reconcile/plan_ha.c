@@ -199,26 +199,13 @@ static bool better_down(Hx *x, const HaNode *d, const HaNode *best, const HaNode
 }
 
 /*
- * split_brain - the blocked action of two (or more) writable nodes on one
- * timeline: nothing else is planned for the cluster.
+ * conflict - the blocked action of primaries pgconverge cannot choose
+ * between (what says why): nothing else is planned for the cluster.
  */
-static void split_brain(Hx *x, unsigned tli)
+static void conflict(Hx *x, const char *what)
 {
-	const char *names = NULL;
-	size_t count = 0;
-	PgcAction *act;
+	PgcAction *act = emit(x, ACT_REJOIN, NULL, IMPACT_REBUILD, what);
 
-	for (size_t i = 0; i < x->n; i++) {
-		const HaNode *h = &x->nodes[i];
-
-		if (!h->writable || h->o->timeline != tli)
-			continue;
-		names = names ? arena_printf(x->a, "%s and \"%s\"", names, h->n->name)
-			      : arena_printf(x->a, "\"%s\"", h->n->name);
-		count++;
-	}
-	act = emit(x, ACT_REJOIN, NULL, IMPACT_REBUILD,
-		   arena_printf(x->a, "%zu nodes accept writes on timeline %u: %s", count, tli, names));
 	block(act, arena_printf(x->a,
 				"split brain: pgconverge cannot tell which of them holds the transactions "
 				"clients were told are committed, so it changes nothing in cluster \"%s\"; "
@@ -229,13 +216,31 @@ static void split_brain(Hx *x, unsigned tli)
 	x->out->owned = true;
 }
 
+/* same_timeline - the reason of two (or more) writable nodes on one timeline. */
+static const char *same_timeline(Hx *x, unsigned tli)
+{
+	const char *names = NULL;
+	size_t count = 0;
+
+	for (size_t i = 0; i < x->n; i++) {
+		const HaNode *h = &x->nodes[i];
+
+		if (!h->writable || h->o->timeline != tli)
+			continue;
+		names = names ? arena_printf(x->a, "%s and \"%s\"", names, h->n->name)
+			      : arena_printf(x->a, "\"%s\"", h->n->name);
+		count++;
+	}
+	return arena_printf(x->a, "%zu nodes accept writes on timeline %u: %s", count, tli, names);
+}
+
 /*
  * live_primary - x->lp from the observed servers (plan_ha.h says how);
  * false after a split brain was planned.
  */
 static bool live_primary(Hx *x)
 {
-	HaNode *top = NULL, *down = NULL, *fol = followed(x);
+	HaNode *top = NULL, *down = NULL, *cand, *fol = followed(x);
 	size_t ties = 0;
 
 	for (size_t i = 0; i < x->n; i++) {
@@ -259,18 +264,27 @@ static bool live_primary(Hx *x)
 		if (h->down_primary && better_down(x, h, down, fol))
 			down = h;
 	}
-	/* A down primary on a newer timeline than every writable node: it crashed,
-	 * and the writable ones are old primaries. */
-	if (down != NULL && (top == NULL || down->o->timeline > top->o->timeline)) {
-		x->lp = down;
-		return true;
-	}
 	if (top != NULL && ties > 1) {
-		split_brain(x, top->o->timeline);
+		conflict(x, same_timeline(x, top->o->timeline));
 		return false;
 	}
-	if (top != NULL)
-		x->lp = top;
+	/* A down primary on a newer timeline than every writable node: it crashed,
+	 * and the writable ones are old primaries. */
+	cand = down != NULL && (top == NULL || down->o->timeline > top->o->timeline) ? down : top;
+	/*
+	 * The newest timeline says which primary came last, unless the replicas
+	 * stream from another one that still takes writes (a standby promoted by
+	 * hand, say): then nobody knows where the clients write.
+	 */
+	if (cand != NULL && fol != NULL && fol->writable && fol != cand) {
+		conflict(x, arena_printf(x->a,
+					 "\"%s\" is the primary on the newest timeline %u, but the "
+					 "replicas stream from \"%s\", which accepts writes on timeline %u",
+					 cand->n->name, cand->o->timeline, fol->n->name, fol->o->timeline));
+		return false;
+	}
+	if (cand != NULL)
+		x->lp = cand;
 	else if (fol != NULL)
 		x->lp = fol;
 	else

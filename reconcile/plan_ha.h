@@ -10,7 +10,9 @@
  *   - with several, the one on the newest timeline; the others are old
  *     primaries that came back. Two on the same (newest) timeline is a
  *     split brain: nothing is planned for the cluster but a blocked action
- *     that explains it;
+ *     that explains it; so is a primary on the newest timeline while the
+ *     replicas stream from another node that takes writes (a standby
+ *     promoted by hand: nobody knows where the clients write);
  *   - a node that is down with a primary's control file (no standby.signal,
  *     "in production" or "shut down") on a newer timeline than every
  *     writable node is the primary that crashed: it is started, the
@@ -24,9 +26,9 @@
  *
  * Actions, with their ids:
  *
- *   CLUSTER/-/rejoin           blocked, impact rebuild: two nodes accept
- *                              writes on one timeline (split brain). The
- *                              only action of the cluster; never runnable.
+ *   CLUSTER/-/rejoin           blocked, impact rebuild: a split brain (see
+ *                              above). The only action of the cluster;
+ *                              never runnable, no flag lifts it.
  *   CLUSTER/NODE/rejoin        ACT_REJOIN: NODE back as a replica of the
  *                              live primary (payload.upstream) with
  *                              rejoin_node(): an old primary that runs as a

@@ -235,7 +235,7 @@ static int pg_rewind_run(const PgcCluster *x, const PgcNode *n, const PgcNode *p
 			 int timeout_s, char *detail, size_t detail_len)
 {
 	PgcArena *a = arena_new();
-	const char *passfile = arena_printf(a, "%s/%s", n->data_dir.v, PGC_PASSFILE);
+	const char *passfile = plan_passfile_path(a, n->data_dir.v);
 	const char *argv[] = {arena_printf(a, "%s/pg_rewind", x->bin_dir.v),
 			      "--target-pgdata",
 			      n->data_dir.v,

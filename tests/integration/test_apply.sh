@@ -184,10 +184,10 @@ out=$(psql1 -d postgres -c "select application_name, state from pg_stat_replicat
 out=$(psql1 -d postgres -c "select slot_name, active from pg_replication_slots" 2>&1)
 [ "$out" = "pg2|t" ] && ok "slot pg2 is active on pg1" || fail "slots on pg1: '$out'"
 [ -f "$tmp/data/pg2/standby.signal" ] && ok "pg2 has standby.signal" || fail "pg2 lacks standby.signal"
-[ "$(stat -c '%a %U' "$tmp/data/pg2/pgconverge.pgpass" 2>&1)" = "600 postgres" ] &&
+[ "$(stat -c '%a %U' "$tmp/data/.pg2.pgconverge.pgpass" 2>&1)" = "600 postgres" ] &&
 	ok "pg2's passfile is 0600, owned by postgres" || fail "pg2's passfile mode/owner"
-[ "$(cat "$tmp/data/pg2/pgconverge.pgpass")" = '127.0.0.1:'"$p1"':*:replicator:re\:pl\\i'"'"'cator' ] &&
-	ok "passfile line escapes ':' and '\\'" || fail "passfile line: $(cat "$tmp/data/pg2/pgconverge.pgpass")"
+[ "$(cat "$tmp/data/.pg2.pgconverge.pgpass")" = '127.0.0.1:'"$p1"':*:replicator:re\:pl\\i'"'"'cator' ] &&
+	ok "passfile line escapes ':' and '\\'" || fail "passfile line: $(cat "$tmp/data/.pg2.pgconverge.pgpass")"
 ls -A "$tmp/data" | grep -q '^\.pgconverge-clone' && fail "the clone's temporary passfile was left behind" ||
 	ok "the clone's temporary passfile is removed"
 [ "$(stat -c '%a %U' /var/run/postgresql)" = "2775 postgres" ] &&

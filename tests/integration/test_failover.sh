@@ -247,8 +247,8 @@ assert end["old_primary_rejoin"]["outcome"] == "rewound", end
 PY
 grep -q 'r3pl:pw\|r3pl' "$tmp/.pgconverge/journal.jsonl" "$tmp/fo1.out" "$tmp/fo1.err" &&
 	fail "the replication password appears in the journal or output" || ok "no secret in the journal or output"
-grep -q "127.0.0.1:${port[$new]}:\*:replicator:" "$tmp/data/$other/pgconverge.pgpass" &&
-	ok "$other's passfile names its new upstream" || fail "$other's passfile: $(cut -d: -f1-4 "$tmp/data/$other/pgconverge.pgpass")"
+grep -q "127.0.0.1:${port[$new]}:\*:replicator:" "$tmp/data/.$other.pgconverge.pgpass" &&
+	ok "$other's passfile names its new upstream" || fail "$other's passfile: $(cut -d: -f1-4 "$tmp/data/.$other.pgconverge.pgpass")"
 
 # --- 2. refusals ------------------------------------------------------------------------
 

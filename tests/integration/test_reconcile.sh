@@ -238,8 +238,8 @@ login app wrong-password | grep -q "password authentication failed" &&
 	ok "a wrong password is refused (the rule is not trust)" || fail "app logs in with a wrong password"
 grep -Eq "^host +replication +replicator +127\.0\.0\.1/32 +scram-sha-256" "$tmp/data/pg1/pg_hba.conf" &&
 	ok "replication with a password goes through scram-sha-256" || fail "pg1 pg_hba.conf has no scram replication rule"
-[ "$(stat -c '%a %U' "$tmp/data/pg2/pgconverge.pgpass" 2>&1)" = "600 postgres" ] &&
-	ok "pg2's passfile is 0600, owned by postgres" || fail "pg2's passfile: $(stat -c '%a %U' "$tmp/data/pg2/pgconverge.pgpass" 2>&1)"
+[ "$(stat -c '%a %U' "$tmp/data/.pg2.pgconverge.pgpass" 2>&1)" = "600 postgres" ] &&
+	ok "pg2's passfile is 0600, owned by postgres" || fail "pg2's passfile: $(stat -c '%a %U' "$tmp/data/.pg2.pgconverge.pgpass" 2>&1)"
 
 # --- 2. a reload-only change ----------------------------------------------------------
 
@@ -437,6 +437,17 @@ found=$(secrets_in "$journal" "$tmp"/runs/* "$tmp"/p*.json)
 	fail "a password appeared in ps output (or nothing was sampled)"
 grep -q pg_basebackup "$tmp/ps.txt" && ok "(the sampling saw pg_basebackup running)" ||
 	echo "# note: the ps sampling did not catch pg_basebackup"
+# {env:} secrets are scrubbed from what pgconverge starts: the servers'
+# environments must not hold PGC_IT_APP_PASSWORD.
+leaked=""
+for pidfile in "$tmp"/data/*/postmaster.pid; do
+	pid=$(head -n 1 "$pidfile" 2>/dev/null) || continue
+	if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -q '^PGC_IT_APP_PASSWORD='; then
+		leaked="$leaked $pidfile"
+	fi
+done
+[ -z "$leaked" ] && ok "no {env} secret in the environment of a server pgconverge started" ||
+	fail "a server inherited PGC_IT_APP_PASSWORD:$leaked"
 logs=$(find "$tmp/data" -path '*/log/*' -type f)
 found=$(grep -lF -e "$app_pw" -e "$rep_pw" -e "$repl_pw" $logs 2>/dev/null)
 [ -z "$found" ] && ok "no cleartext password in the server logs" || fail "a cleartext password is in: $found"

@@ -349,6 +349,22 @@ static void check_norm(const char *path, const char *expect)
 	free(s);
 }
 
+static void test_path_sibling(void **state)
+{
+	char *p;
+
+	(void)state;
+	p = fs_path_sibling("/srv/pg/main/pg2", ".pgconverge.pgpass");
+	assert_string_equal(p, "/srv/pg/main/.pg2.pgconverge.pgpass");
+	free(p);
+	p = fs_path_sibling("/srv/pg/main/pg2//", ".x");
+	assert_string_equal(p, "/srv/pg/main/.pg2.x");
+	free(p);
+	p = fs_path_sibling("pg2", ".x");
+	assert_string_equal(p, ".pg2.x");
+	free(p);
+}
+
 static void test_path_resolve(void **state)
 {
 	char cwd[4096], *expect;
@@ -410,6 +426,7 @@ static void test_path_is_inside(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_path_sibling),
 		cmocka_unit_test(test_write_atomic),
 		cmocka_unit_test(test_write_atomic_owner),
 		cmocka_unit_test(test_write_atomic_replaces_symlink),

@@ -20,6 +20,7 @@
 #include "common/arena.h"
 #include "common/diag.h"
 #include "reconcile/apply.h"
+#include "reconcile/failover.h"
 #include "reconcile/observe.h"
 #include "reconcile/plan.h"
 #include "schema/pgcatalog.h"
@@ -565,7 +566,7 @@ static void test_empty_machine(void **state)
 	assert_int_equal(a->payload.secret.kind, SECRET_ENV);
 
 	a = act(p, "main/pg2/passfile");
-	assert_string_equal(a->payload.path, "/srv/pgc/data/pg2/pgconverge.pgpass");
+	assert_string_equal(a->payload.path, "/srv/pgc/data/.pg2.pgconverge.pgpass");
 	assert_string_equal(a->payload.target, "replicator");
 	assert_string_equal(a->payload.upstream, "pg1");
 	assert_string_equal(deps(a), "main/pg2/clone");
@@ -826,6 +827,21 @@ static void test_sync_waits_for_standbys(void **state)
 	assert_non_null(plan_find_action(p, "main/pg1/reload"));
 	plan_free(p);
 	obs_free(o);
+
+	/* Once in its file, it stays while the primary cannot be asked (down or not answering). */
+	o = obs_converged(want);
+	pg1 = onode(o, "pg1");
+	assert_non_null(strstr(pg1->managed_conf, "synchronous_standby_names = 'ANY 1 (\"pg2\", \"pg3\")'"));
+	pg1->reachable = false;
+	pg1->n_settings = 0;
+	p = plan_build(want, o, &pol);
+	assert_string_equal(ids(p), "");
+	plan_free(p);
+	pg1->postmaster_alive = false;
+	p = plan_build(want, o, &pol);
+	assert_string_equal(ids(p), "main/pg1/start\n");
+	plan_free(p);
+	obs_free(o);
 	topology_free(have);
 	topology_free(want);
 }
@@ -983,7 +999,7 @@ static void test_cascade_order(void **state)
 				       "-S pg3 --no-password");
 	assert_non_null(strstr(act(p, "main/pg3/config")->payload.content,
 			       "primary_conninfo = 'host=127.0.0.1 port=25433 user=replicator "
-			       "application_name=pg3 passfile=/srv/pgc/data/pg3/pgconverge.pgpass'\n"));
+			       "application_name=pg3 passfile=''/srv/pgc/data/.pg3.pgconverge.pgpass'''\n"));
 	assert_string_equal(deps(act(p, "main/pg3/start")), "main/pg3/clone, main/pg3/config, "
 							    "main/pg3/hba, main/pg3/passfile, "
 							    "main/pg2/start");
@@ -1488,6 +1504,393 @@ static void test_json_round_trip(void **state)
 	topology_free(t);
 }
 
+/* ---- high availability: reconcile/plan_ha.c ----------------------------------------- */
+
+/*
+ * obs_failed_over - every node converged to the cluster as it is after a
+ * failover from pg1 to new_primary (failover_topology), on timeline 2.
+ */
+static PgcObserved *obs_failed_over(const PgcTopology *t, const char *new_primary)
+{
+	PgcObserved *o = obs_empty(t);
+	const PgcCluster *x = failover_topology(o->arena, &t->clusters[0], "pg1", new_primary);
+	size_t i;
+
+	for (i = 0; i < x->n_nodes; i++) {
+		converge_node(o, x, i);
+		o->clusters[0].nodes[i].timeline = 2;
+	}
+	converge_catalog(o, x);
+	return o;
+}
+
+/* kill_node - a node whose postmaster died (kill -9): a primary's control file. */
+static void kill_node(PgcObsNode *n, unsigned timeline)
+{
+	n->reachable = false;
+	n->postmaster_alive = false;
+	n->postmaster_pid = 0;
+	n->in_recovery = false;
+	n->n_settings = 0;
+	n->timeline = timeline;
+	n->cluster_state = "in production";
+	n->wal_receiver_status = NULL;
+}
+
+/* has_conninfo_to - some action's file content points replicas at port. */
+static bool has_conninfo_to(const PgcPlan *p, const char *port)
+{
+	char needle[64];
+	size_t i;
+
+	snprintf(needle, sizeof needle, "port=%s ", port);
+	for (i = 0; i < p->n_actions; i++)
+		if (p->actions[i].payload.content != NULL &&
+		    strstr(p->actions[i].payload.content, needle) != NULL)
+			return true;
+	return false;
+}
+
+static void test_ha_plan_follows_live_primary(void **state)
+{
+	PgcTopology *t = topo(NULL, NULL, NULL);
+	PgcObserved *o = obs_failed_over(t, "pg2");
+	PgcPolicy pol = policy_at(SUN_0300_UTC, false);
+	PgcPlan *p;
+	const PgcAction *a;
+	char *text;
+
+	(void)state;
+	/* After a failover to pg2: the file still says pg1. Nothing re-points to pg1. */
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg1/switchover\n");
+	a = act(p, "main/pg1/switchover");
+	assert_int_equal(a->kind, ACT_SWITCHOVER);
+	assert_int_equal(a->impact, IMPACT_SWITCHOVER);
+	assert_string_equal(a->payload.target, "pg1");
+	assert_string_equal(a->payload.upstream, "pg2");
+	assert_true(a->blocked);
+	assert_string_equal(a->blocked_reason,
+			    "failover.failback is manual: pgconverge does not move the primary by "
+			    "itself; to keep \"pg2\", set 'primary: pg2' in the topology; to switch over "
+			    "to \"pg1\", run apply with --allow-switchover");
+	assert_string_equal(changes(a), "primary: pg2 -> pg1\n"
+					"role of \"pg2\": primary -> replica of \"pg1\"\n"
+					"upstream of \"pg3\": pg2 -> pg1\n"
+					"slots on \"pg1\": (unset) -> pg2, pg3\n");
+	assert_non_null(strstr(a->reason, "'primary:' names \"pg1\" but \"pg2\" is the live primary"));
+	assert_non_null(strstr(a->reason, "wait until \"pg1\" replayed its shutdown checkpoint"));
+	text = text_of(p);
+	assert_non_null(strstr(text, "#1   switchover   [switchover] 'primary:' names \"pg1\""));
+	assert_non_null(strstr(text, "BLOCKED: failover.failback is manual"));
+	free(text);
+	plan_free(p);
+
+	/* --allow-switchover: the switchover alone, the next pass plans the rest. */
+	pol.allow_switchover = true;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg1/switchover\n");
+	assert_false(p->actions[0].blocked);
+	plan_free(p);
+
+	/* failback: auto follows the maintenance policy. */
+	pol.allow_switchover = false;
+	t->clusters[0].failover.failback_auto = true;
+	p = plan_build(t, o, &pol);
+	assert_true(p->actions[0].blocked);
+	assert_string_equal(p->actions[0].blocked_reason,
+			    "switchovers need --allow-switchover (cluster \"main\" has "
+			    "maintenance.restart: never)");
+	plan_free(p);
+	t->clusters[0].maintenance.restart = RESTART_ALWAYS;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg1/switchover\n");
+	assert_false(p->actions[0].blocked);
+	plan_free(p);
+	t->clusters[0].maintenance.restart = RESTART_NEVER;
+	t->clusters[0].failover.failback_auto = false;
+
+	/* The old primary died and was fenced: it is rejoined, never re-pointed to. */
+	kill_node(onode(o, "pg1"), 1);
+	onode(o, "pg1")->standby_signal = true;
+	onode(o, "pg2")->n_replicas = 1;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg1/rejoin\n"
+				    "main/pg1/switchover\n");
+	a = act(p, "main/pg1/rejoin");
+	assert_int_equal(a->impact, IMPACT_RESTART);
+	assert_false(a->blocked);
+	assert_string_equal(a->payload.upstream, "pg2");
+	assert_string_equal(a->payload.target, "rewind");
+	assert_string_equal(a->reason, "node \"pg1\" is down on timeline 1, behind the primary "
+					"\"pg2\" on timeline 2: rejoin it as a replica (pg_rewind when its "
+					"history diverged), then start it");
+	assert_string_equal(changes(a), "role: down on timeline 1 -> replica of \"pg2\" on timeline 2\n");
+	a = act(p, "main/pg1/switchover");
+	assert_true(a->blocked);
+	assert_string_equal(a->blocked_reason, "\"pg1\" rejoins as a replica first (see its rejoin action)");
+	assert_false(has_conninfo_to(p, "25432"));
+	plan_free(p);
+
+	/* Killed without fencing (no standby.signal), the cluster down but pg3: pg2 is started, as primary. */
+	onode(o, "pg1")->standby_signal = false;
+	kill_node(onode(o, "pg2"), 2);
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg2/start\n"
+				    "main/pg1/switchover\n");
+	a = act(p, "main/pg1/switchover");
+	assert_string_equal(a->blocked_reason,
+			    "the primary \"pg2\" is not running: the switchover waits until it runs");
+	assert_false(has_conninfo_to(p, "25432"));
+	plan_free(p);
+	obs_free(o);
+	topology_free(t);
+}
+
+static void test_ha_switchover_on_primary_change(void **state)
+{
+	PgcTopology *t = topo(NULL, NULL, NULL);
+	PgcObserved *o = obs_converged(t);
+	PgcPolicy pol = policy_at(SUN_0300_UTC, false);
+	PgcPlan *p;
+	const PgcAction *a;
+
+	(void)state;
+	/* pg1 runs as the primary; the file now says pg2. */
+	t->clusters[0].primary.v = "pg2";
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg2/switchover\n");
+	a = act(p, "main/pg2/switchover");
+	assert_true(a->blocked);
+	assert_non_null(strstr(a->blocked_reason, "--allow-switchover"));
+	assert_string_equal(changes(a), "primary: pg1 -> pg2\n"
+					"role of \"pg1\": primary -> replica of \"pg2\"\n"
+					"upstream of \"pg3\": pg1 -> pg2\n"
+					"slots on \"pg2\": (unset) -> pg1, pg3\n");
+	assert_string_equal(a->reason,
+			    "'primary:' names \"pg2\" but \"pg1\" is the live primary: switch over "
+			    "without losing a committed transaction: check that \"pg2\" streams from "
+			    "\"pg1\" and is caught up; CHECKPOINT and a fast shutdown of \"pg1\" (writes "
+			    "stop here); wait until \"pg2\" replayed its shutdown checkpoint; promote "
+			    "\"pg2\"; restart \"pg1\" as its replica; re-point the other replicas and "
+			    "cascades; create their slots and set synchronous_standby_names on \"pg2\"; a "
+			    "failure before the promotion starts \"pg1\" again as the primary");
+	plan_free(p);
+
+	/* Allowed: the only action of the cluster. */
+	pol.allow_switchover = true;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg2/switchover\n");
+	assert_false(p->actions[0].blocked);
+	plan_free(p);
+
+	/* A target that does not stream is not switched over to, whatever the flags. */
+	onode(o, "pg2")->wal_receiver_status = "stopping";
+	onode(o, "pg1")->n_replicas = 0;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg2/switchover\n");
+	assert_true(p->actions[0].blocked);
+	assert_string_equal(p->actions[0].blocked_reason,
+			    "\"pg2\" does not stream from \"pg1\" (its WAL receiver is not streaming): "
+			    "the switchover waits until it does");
+	plan_free(p);
+
+	/* Meanwhile a configuration change is planned from the live primary, switchover last. */
+	onode(o, "pg2")->wal_receiver_status = "streaming";
+	set_setting(t, NULL, "work_mem", "8MB");
+	pol.allow_switchover = false;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg1/config\n"
+				    "main/pg1/reload\n"
+				    "main/pg2/config\n"
+				    "main/pg2/reload\n"
+				    "main/pg3/config\n"
+				    "main/pg3/reload\n"
+				    "main/pg2/switchover\n");
+	assert_non_null(strstr(act(p, "main/pg2/config")->payload.content, "port=25432 "));
+	plan_free(p);
+	obs_free(o);
+	topology_free(t);
+}
+
+static void test_ha_old_primary_rejoins(void **state)
+{
+	PgcTopology *t = topo(NULL, NULL, NULL);
+	PgcObserved *o = obs_failed_over(t, "pg2");
+	PgcPolicy pol = policy_at(SUN_0300_UTC, false);
+	PgcObsNode *n1 = onode(o, "pg1");
+	PgcPlan *p;
+	const PgcAction *a;
+
+	(void)state;
+	/* The old primary started by hand without standby.signal: writable, timeline 1. */
+	n1->in_recovery = false;
+	n1->standby_signal = false;
+	n1->timeline = 1;
+	n1->cluster_state = "in production";
+	n1->wal_receiver_status = NULL;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg1/rejoin\n"
+				    "main/pg1/switchover\n");
+	a = act(p, "main/pg1/rejoin");
+	assert_int_equal(a->kind, ACT_REJOIN);
+	assert_int_equal(a->impact, IMPACT_RESTART);
+	assert_false(a->blocked); /* a second primary is stopped at once */
+	assert_string_equal(a->payload.upstream, "pg2");
+	assert_string_equal(a->reason,
+			    "node \"pg1\" accepts writes on timeline 1 while \"pg2\" is the primary on "
+			    "timeline 2: stop it at once (standby.signal), rewind it with pg_rewind and "
+			    "restart it as a replica; what it wrote alone is given up");
+	assert_string_equal(changes(a), "role: primary on timeline 1 -> replica of \"pg2\" on timeline 2\n");
+	plan_free(p);
+
+	/* Without data checksums or wal_log_hints: a rebuild, still never blocked while it writes. */
+	n1->data_checksums = false;
+	p = plan_build(t, o, &pol);
+	a = act(p, "main/pg1/rejoin");
+	assert_int_equal(a->impact, IMPACT_REBUILD);
+	assert_false(a->blocked);
+	assert_string_equal(a->payload.target, "rewind");
+	plan_free(p);
+
+	/* Down, it waits for the policy; --allow-restart lets it be cloned again. */
+	kill_node(n1, 1);
+	n1->standby_signal = true;
+	p = plan_build(t, o, &pol);
+	a = act(p, "main/pg1/rejoin");
+	assert_int_equal(a->impact, IMPACT_REBUILD);
+	assert_true(a->blocked);
+	assert_string_equal(a->blocked_reason,
+			    "node \"pg1\" has neither data checksums nor wal_log_hints, so pg_rewind "
+			    "cannot rejoin it: it must be cloned again (its data directory moved aside, "
+			    "never deleted); run with --allow-restart, or apply inside the maintenance "
+			    "window");
+	plan_free(p);
+	pol.allow_restart = true;
+	p = plan_build(t, o, &pol);
+	a = act(p, "main/pg1/rejoin");
+	assert_false(a->blocked);
+	assert_string_equal(a->payload.target, "rebuild");
+	plan_free(p);
+	obs_free(o);
+	topology_free(t);
+}
+
+static void test_ha_split_brain(void **state)
+{
+	PgcTopology *t = topo(NULL, NULL, NULL);
+	PgcObserved *o = obs_converged(t);
+	PgcPolicy pol = policy_at(SUN_0300_UTC, true);
+	PgcObsNode *n2 = onode(o, "pg2");
+	PgcPlan *p;
+	const PgcAction *a;
+
+	(void)state;
+	n2->in_recovery = false;
+	n2->wal_receiver_status = NULL;
+	set_setting(t, NULL, "work_mem", "8MB"); /* would be planned otherwise */
+	pol.allow_switchover = true;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/-/rejoin\n");
+	a = act(p, "main/-/rejoin");
+	assert_null(a->node);
+	assert_int_equal(a->impact, IMPACT_REBUILD);
+	assert_true(a->blocked);
+	assert_string_equal(a->reason, "2 nodes accept writes on timeline 1: \"pg1\" and \"pg2\"");
+	assert_non_null(strstr(a->blocked_reason, "split brain: pgconverge cannot tell which"));
+	/* No flag can lift it. */
+	assert_null(strstr(a->blocked_reason, "--allow"));
+	plan_free(p);
+
+	/* A newer timeline, but the replicas stream from the other primary: still no choice. */
+	n2->timeline = 2;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/-/rejoin\n");
+	assert_string_equal(p->actions[0].reason,
+			    "\"pg2\" is the primary on the newest timeline 2, but the replicas stream "
+			    "from \"pg1\", which accepts writes on timeline 1");
+	assert_true(p->actions[0].blocked);
+	plan_free(p);
+
+	/* They stream from the newer one: pg1 is an old primary, rejoined. */
+	onode(o, "pg3")->upstream_port = 25433;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(act(p, "main/pg1/rejoin")->payload.upstream, "pg2");
+	assert_false(act(p, "main/pg1/rejoin")->blocked);
+	plan_free(p);
+	obs_free(o);
+	topology_free(t);
+}
+
+static void test_ha_auto_failover_withholds_start(void **state)
+{
+	PgcTopology *t = topo(NULL, NULL,
+			      "    maintenance: {restart: never}\n"
+			      "    failover: {mode: auto, detect_after: 3s}\n");
+	PgcObserved *o = obs_converged(t);
+	PgcPolicy pol = policy_at(SUN_0300_UTC, false);
+	PgcPlan *p;
+	const PgcAction *a;
+
+	(void)state;
+	kill_node(onode(o, "pg1"), 1);
+	onode(o, "pg2")->receive_lsn = "0/3000148";
+	onode(o, "pg3")->receive_lsn = "0/3000060";
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg1/start\n");
+	a = act(p, "main/pg1/start");
+	assert_true(a->blocked);
+	assert_string_equal(a->blocked_reason,
+			    "failover.mode is auto: 'pgconverge reconcile' promotes \"pg2\" once \"pg1\" "
+			    "has failed its probes for failover.detect_after, instead of starting it "
+			    "again ('pgconverge failover --cluster main' does it now); to keep \"pg1\" as "
+			    "the primary, start it by hand");
+	plan_free(p);
+
+	/* Nobody to promote: starting it again is the way back. */
+	onode(o, "pg2")->reachable = false;
+	onode(o, "pg3")->reachable = false;
+	p = plan_build(t, o, &pol);
+	a = act(p, "main/pg1/start");
+	assert_false(a->blocked);
+	plan_free(p);
+
+	/* failover.mode manual: the primary is started as any stopped server is. */
+	onode(o, "pg2")->reachable = true;
+	onode(o, "pg3")->reachable = true;
+	t->clusters[0].failover.mode = FAILOVER_MANUAL;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg1/start\n");
+	assert_false(p->actions[0].blocked);
+	plan_free(p);
+	obs_free(o);
+	topology_free(t);
+}
+
+static void test_ha_saved_plan_keeps_payload(void **state)
+{
+	PgcTopology *t = topo(NULL, NULL, NULL);
+	PgcObserved *o = obs_failed_over(t, "pg3");
+	PgcPolicy pol = policy_at(SUN_0300_UTC, false);
+	PgcPlan *p = plan_build(t, o, &pol), *q;
+	json_t *j = plan_to_json(p);
+	char err[256];
+
+	(void)state;
+	q = plan_from_json(j, err, sizeof err);
+	assert_non_null(q);
+	assert_int_equal(q->n_actions, 1);
+	assert_int_equal(q->actions[0].kind, ACT_SWITCHOVER);
+	assert_string_equal(q->actions[0].payload.target, "pg1");
+	assert_string_equal(q->actions[0].payload.upstream, "pg3");
+	assert_true(q->actions[0].blocked);
+	json_decref(j);
+	plan_free(q);
+	plan_free(p);
+	obs_free(o);
+	topology_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1513,6 +1916,12 @@ int main(void)
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test(test_offline_plan),
 		cmocka_unit_test(test_json_round_trip),
+		cmocka_unit_test(test_ha_plan_follows_live_primary),
+		cmocka_unit_test(test_ha_switchover_on_primary_change),
+		cmocka_unit_test(test_ha_old_primary_rejoins),
+		cmocka_unit_test(test_ha_split_brain),
+		cmocka_unit_test(test_ha_auto_failover_withholds_start),
+		cmocka_unit_test(test_ha_saved_plan_keeps_payload),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
