@@ -225,14 +225,49 @@ static int apply_one_plan(const PgcOptions *opts, const PgcTopology *t, const Pg
 }
 
 /* check_saved_plan - the saved plan still describes this topology and these servers. */
-static int check_saved_plan(const PgcPlan *saved, const PgcPlan *now)
+static bool same_str(const char *a, const char *b)
 {
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* same_payload - the two actions would do exactly the same thing. */
+static bool same_action(const PgcAction *a, const PgcAction *b)
+{
+	const PgcPayload *x = &a->payload, *y = &b->payload;
+	size_t i;
+
+	if (a->kind != b->kind || !same_str(a->id, b->id) || !same_str(a->cluster, b->cluster) ||
+	    !same_str(a->node, b->node) || !same_str(x->path, y->path) ||
+	    !same_str(x->content, y->content) || !same_str(x->sql, y->sql) ||
+	    !same_str(x->database, y->database) || !same_str(x->target, y->target) ||
+	    !same_str(x->upstream, y->upstream) || !same_str(x->ident, y->ident) ||
+	    x->secret.kind != y->secret.kind || !same_str(x->secret.ref, y->secret.ref) ||
+	    x->n_params != y->n_params)
+		return false;
+	for (i = 0; i < x->n_params; i++)
+		if (!same_str(x->params[i], y->params[i]))
+			return false;
+	return true;
+}
+
+/*
+ * check_saved_plan - the saved plan still describes this topology and these
+ * servers, and every action in it is one the planner calls for now, payload
+ * included (its blocked flag is then this run's policy's): a saved plan is a reviewed copy of a plan, never a script, so an
+ * edited or forged file cannot make apply write or run anything else.
+ */
+static int check_saved_plan(PgcPlan *saved, const PgcPlan *now)
+{
+	static const char *const again = "run 'pgconverge plan -o PLAN.json' again";
 	size_t i, j;
 
-	if (saved->source_digest != NULL && now->source_digest != NULL &&
-	    strcmp(saved->source_digest, now->source_digest) != 0) {
-		cmd_error("run 'pgconverge plan -o PLAN.json' again",
-			  "the topology file changed since the plan was saved");
+	if (saved->source_digest == NULL && saved->source_commit == NULL) {
+		cmd_error(again, "the saved plan names no topology source (digest or commit)");
+		return -1;
+	}
+	if ((saved->source_digest != NULL && !same_str(saved->source_digest, now->source_digest)) ||
+	    (saved->source_commit != NULL && !same_str(saved->source_commit, now->source_commit))) {
+		cmd_error(again, "the topology changed since the plan was saved");
 		return -1;
 	}
 	for (i = 0; i < saved->n_fp; i++) {
@@ -240,30 +275,26 @@ static int check_saved_plan(const PgcPlan *saved, const PgcPlan *now)
 			if (strcmp(saved->fp_nodes[i], now->fp_nodes[j]) == 0)
 				break;
 		if (j == now->n_fp || strcmp(saved->fp_values[i], now->fp_values[j]) != 0) {
-			cmd_error("run 'pgconverge plan -o PLAN.json' again",
-				  "node \"%s\" changed since the plan was saved", saved->fp_nodes[i]);
+			cmd_error(again, "node \"%s\" changed since the plan was saved", saved->fp_nodes[i]);
 			return -1;
 		}
 	}
-	return 0;
-}
-
-/* unblock - a saved plan's policy blocks lifted by this run's flags. */
-static void unblock(const PgcConvergeRun *run, PgcPlan *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->n_actions; i++) {
-		PgcAction *a = &p->actions[i];
-
-		if (!a->blocked || a->blocked_reason == NULL)
-			continue;
-		if ((run->allow_restart && strstr(a->blocked_reason, "--allow-restart") != NULL) ||
-		    (run->allow_switchover && strstr(a->blocked_reason, "--allow-switchover") != NULL)) {
-			a->blocked = false;
-			a->blocked_reason = NULL;
+	for (i = 0; i < saved->n_actions; i++) {
+		for (j = 0; j < now->n_actions; j++)
+			if (same_action(&saved->actions[i], &now->actions[j]))
+				break;
+		if (j == now->n_actions) {
+			cmd_error(again,
+				  "action \"%s\" of the saved plan is not what the topology and the "
+				  "servers call for now",
+				  saved->actions[i].id ? saved->actions[i].id : "?");
+			return -1;
 		}
+		/* The policy is this run's (its flags, the window now), not the file's. */
+		saved->actions[i].blocked = now->actions[j].blocked;
+		saved->actions[i].blocked_reason = arena_strdup(saved->arena, now->actions[j].blocked_reason);
 	}
+	return 0;
 }
 
 static bool stop_requested(const PgcConvergeRun *run)
@@ -372,7 +403,6 @@ int converge_run(const PgcOptions *opts, const PgcTopology *t, const PgcConverge
 				snprintf(res->error, sizeof res->error, "the saved plan is stale");
 				return EXIT_ERROR;
 			}
-			unblock(run, run->saved);
 			todo = run->saved;
 			if (run->print)
 				plan_print_text(stdout, todo, options_color(opts, stdout));

@@ -289,9 +289,17 @@ jq -e '[.actions[].id] | index("main/pg2/hba") != null' "$tmp/p2.json" >/dev/nul
 write_topology 30 7MB
 pgc stale2 apply "$tmp/p2.json" -f "$topo" --state-dir "$state"
 expect_rc "apply of a saved plan after the file changed: exit 1" 1
-grep -q "the topology file changed since the plan was saved" "$last.err" && ok "the refusal says the file changed" ||
+grep -q "the topology changed since the plan was saved" "$last.err" && ok "the refusal says the file changed" ||
 	fail "refusal message: $(head -c 300 "$last.err")"
 write_topology 30 5MB
+# A saved plan is a reviewed copy, not a script: an edited action is refused.
+jq '(.actions[] | select(.action == "hba") | .payload.path) |= "/tmp/pgc-forged-hba"' \
+	"$tmp/p2.json" >"$tmp/p2-forged.json"
+pgc forged apply "$tmp/p2-forged.json" -f "$topo" --state-dir "$state"
+expect_rc "apply of an edited saved plan: exit 1" 1
+grep -q 'of the saved plan is not what the topology and the servers call for now' "$last.err" &&
+	[ ! -e /tmp/pgc-forged-hba ] && ok "an edited saved plan is refused, nothing written" ||
+	fail "forged plan: $(head -c 300 "$last.err")"
 pgc fresh apply "$tmp/p2.json" -f "$topo" --state-dir "$state"
 expect_rc "apply of an up-to-date saved plan: exit 0" 0
 live_all work_mem 5MB && ok "the saved plan was carried out (work_mem 5MB)" || fail "work_mem live: $(live_values work_mem)"
