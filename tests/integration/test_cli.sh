@@ -318,11 +318,12 @@ fi
 # Colour only on a terminal, and never with NO_COLOR or --no-color.
 if command -v script >/dev/null 2>&1; then
 	esc=$(printf '\033')
-	script -qec "'$bin' validate -f '$tmp/bad.yaml'" /dev/null >"$tmp/tty" 2>&1
+	# The caller's NO_COLOR (CI sets it) must not decide this one.
+	env -u NO_COLOR script -qec "'$bin' validate -f '$tmp/bad.yaml'" /dev/null >"$tmp/tty" 2>&1
 	grep -q "$esc\[" "$tmp/tty" && ok "colour on a terminal" || fail "no colour on a terminal"
 	NO_COLOR=1 script -qec "'$bin' validate -f '$tmp/bad.yaml'" /dev/null >"$tmp/tty" 2>&1
 	grep -q "$esc\[" "$tmp/tty" && fail "colour despite NO_COLOR" || ok "NO_COLOR honoured"
-	script -qec "'$bin' validate --no-color -f '$tmp/bad.yaml'" /dev/null >"$tmp/tty" 2>&1
+	env -u NO_COLOR script -qec "'$bin' validate --no-color -f '$tmp/bad.yaml'" /dev/null >"$tmp/tty" 2>&1
 	grep -q "$esc\[" "$tmp/tty" && fail "colour despite --no-color" || ok "--no-color honoured"
 	run validate -f "$tmp/bad.yaml"
 	grep -q "$esc\[" "$tmp/err" && fail "colour when stderr is not a terminal" || ok "no colour in a pipe"
