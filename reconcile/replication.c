@@ -111,54 +111,24 @@ static int file_exists(PgcApplyCtx *ctx, const char *path)
 }
 
 /*
- * write_temp_passfile - a passfile for the copy from up, beside the data
- * directory, 0600 and owned by os_user; its path is malloc'd into *path.
- * 0, or -1 (reported).
+ * write_clone_passfile - the replica's own passfile (plan_passfile_path,
+ * beside its data directory, 0600, owned by os_user), written before the
+ * copy so that pg_basebackup finds the password through PGPASSFILE and
+ * nothing is left behind by a killed run but the file the node keeps.
  */
-static int write_temp_passfile(PgcApplyCtx *ctx, const PgcNode *up, const char *parent,
-			       const char *password, char **path)
+static int write_clone_passfile(PgcApplyCtx *ctx, const PgcNode *up, const char *password,
+				const char **path)
 {
-	char *text = NULL;
-	size_t len;
-	uid_t uid;
-	gid_t gid;
-	int fd, saved, rc = -1;
+	char *text = config_passfile_text(ctx, up, ctx->c->replication.user.v, password);
+	bool changed;
+	int rc;
 
-	if (asprintf(path, "%s/.pgconverge-clone-%s.XXXXXX", parent, ctx->n->name) < 0)
-		abort();
-	fd = mkstemp(*path); /* 0600 */
-	if (fd < 0) {
-		saved = errno;
-		apply_fail(ctx, "could not create a passfile in \"%s\": %s", parent,
-			   strerror(saved));
-		free(*path);
-		*path = NULL;
-		return -1;
-	}
-	if (geteuid() == 0 &&
-	    (host_os_ids(ctx->host, &uid, &gid) != 0 || fchown(fd, uid, gid) != 0)) {
-		saved = errno;
-		apply_fail(ctx, "could not give passfile \"%s\" to user \"%s\": %s", *path,
-			   ctx->c->os_user.v, strerror(saved));
-		goto cleanup;
-	}
-	text = config_passfile_text(ctx, up, ctx->c->replication.user.v, password);
-	len = strlen(text);
-	if (write(fd, text, len) != (ssize_t)len) {
-		saved = errno;
-		apply_fail(ctx, "could not write passfile \"%s\": %s", *path, strerror(saved));
-		goto cleanup;
-	}
-	rc = 0;
-cleanup:
+	*path = plan_passfile_path(ctx->arena, ctx->n->data_dir.v);
+	rc = host_write_file(ctx->host, *path, text, strlen(text), 0600, &changed);
 	apply_secret_free(text);
-	close(fd);
-	if (rc != 0) {
-		unlink(*path);
-		free(*path);
-		*path = NULL;
-	}
-	return rc;
+	if (rc != 0)
+		return apply_note(ctx, "could not write passfile \"%s\"", *path);
+	return 0;
 }
 
 /* basebackup_argv - the plan's argv, or the one reconcile.md describes. */
@@ -255,6 +225,25 @@ static int marker_state(PgcApplyCtx *ctx, const char *marker)
 
 	if (r == 0)
 		r = observe_clone_marker_names(buf, ctx->n->data_dir.v) ? 1 : 0;
+	else if (r == 1)
+		r = 0;
+	free(buf);
+	return r;
+}
+
+/*
+ * marker_copied - 1 when the marker records that pg_basebackup finished
+ * ("copied=" line), 0 not, -1 error. standby.signal cannot tell: a copy
+ * from a standby (a cascaded replica) carries the upstream's own.
+ */
+static int marker_copied(PgcApplyCtx *ctx, const char *marker)
+{
+	char *buf = NULL;
+	size_t len;
+	int r = host_read_file(ctx->host, marker, &buf, &len, 64 * 1024);
+
+	if (r == 0)
+		r = (strncmp(buf, "copied=", 7) == 0 || strstr(buf, "\ncopied=") != NULL) ? 1 : 0;
 	else if (r == 1)
 		r = 0;
 	free(buf);
@@ -495,10 +484,12 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 /*
  * restart_interrupted - dir holds the copy of a run that stopped before it
- * finished. 1: the copy had finished (standby.signal written) and only the
- * marker was left; 0: dir was emptied for a new copy; -1: error (reported).
+ * finished. 1: the copy had finished (the marker says "copied=") and only
+ * the last steps were left; 0: dir was emptied for a new copy; -1: error
+ * (reported).
  */
-static int restart_interrupted(PgcApplyCtx *ctx, const PgcNode *up, const char *dir)
+static int restart_interrupted(PgcApplyCtx *ctx, const PgcNode *up, const char *dir,
+			       const char *marker)
 {
 	int r;
 
@@ -510,9 +501,9 @@ static int restart_interrupted(PgcApplyCtx *ctx, const PgcNode *up, const char *
 	r = stop_orphans(ctx, dir);
 	if (r < 0 || (r == 1 && ctx->c->replication.slots.v && wait_slot_free(ctx, up) != 0))
 		return -1;
-	r = file_exists(ctx, arena_printf(ctx->arena, "%s/standby.signal", dir));
+	r = marker_copied(ctx, marker);
 	if (r < 0)
-		return apply_note(ctx, "could not look for standby.signal in \"%s\"", dir);
+		return apply_note(ctx, "could not read clone marker \"%s\"", marker);
 	if (r == 1)
 		return 1;
 	if (host_dir_state(ctx->host, dir) <= 1)
@@ -532,8 +523,8 @@ static int clone_into(PgcApplyCtx *ctx, const PgcNode *up, const char *marker)
 	const PgcSecret *secret = ctx->a->payload.secret.kind != SECRET_NONE
 				      ? &ctx->a->payload.secret
 				      : &ctx->c->replication.password;
-	const char *text;
-	char *passfile = NULL, *pw = NULL, err[512];
+	const char *text, *passfile = NULL;
+	char *pw = NULL, err[512];
 	bool changed;
 	int rc;
 
@@ -548,16 +539,17 @@ static int clone_into(PgcApplyCtx *ctx, const PgcNode *up, const char *marker)
 		if (pw == NULL)
 			return apply_fail(ctx, "cannot copy node \"%s\": %s",
 					  apply_node_label(ctx, up), err);
-		rc = write_temp_passfile(ctx, up, parent, pw, &passfile);
+		rc = write_clone_passfile(ctx, up, pw, &passfile);
 		apply_secret_free(pw);
 		if (rc != 0)
 			return -1;
 	}
 	rc = run_basebackup(ctx, up, passfile);
-	if (passfile != NULL) {
-		if (unlink(passfile) != 0)
-			log_warn("could not remove passfile \"%s\": %s", passfile, strerror(errno));
-		free(passfile);
+	/* The copy is whole: say so in the marker, for a run killed from here on. */
+	if (rc == 0) {
+		text = arena_printf(ctx->arena, "%scopied=%ld\n", text, (long)time(NULL));
+		if (host_write_file(ctx->host, marker, text, strlen(text), 0600, &changed) != 0)
+			return apply_note(ctx, "could not update clone marker \"%s\"", marker);
 	}
 	return rc;
 }
@@ -599,10 +591,10 @@ int replication_clone(PgcApplyCtx *ctx)
 	if (r < 0)
 		return apply_note(ctx, "could not read clone marker \"%s\"", marker);
 	if (r == 1) {
-		r = restart_interrupted(ctx, up, dir);
+		r = restart_interrupted(ctx, up, dir, marker);
 		if (r < 0)
 			return -1;
-		if (r == 1) /* complete: killed after standby.signal, before the marker went */
+		if (r == 1) /* complete: killed after the copy, before the marker went */
 			return finish_clone(ctx) != 0 ? -1 : marker_remove(ctx, marker);
 	}
 	kind = initdb_data_dir_kind(ctx, dir);

@@ -188,8 +188,8 @@ out=$(psql1 -d postgres -c "select slot_name, active from pg_replication_slots" 
 	ok "pg2's passfile is 0600, owned by postgres" || fail "pg2's passfile mode/owner"
 [ "$(cat "$tmp/data/.pg2.pgconverge.pgpass")" = '127.0.0.1:'"$p1"':*:replicator:re\:pl\\i'"'"'cator' ] &&
 	ok "passfile line escapes ':' and '\\'" || fail "passfile line: $(cat "$tmp/data/.pg2.pgconverge.pgpass")"
-ls -A "$tmp/data" | grep -q '^\.pgconverge-clone' && fail "the clone's temporary passfile was left behind" ||
-	ok "the clone's temporary passfile is removed"
+ls -A "$tmp/data" | grep -q '\.pgconverge-clone' && fail "a clone marker was left behind" ||
+	ok "no clone marker left after the copy"
 [ "$(stat -c '%a %U' /var/run/postgresql)" = "2775 postgres" ] &&
 	ok "socket folder is 2775 postgres" || fail "socket folder: $(stat -c '%a %U' /var/run/postgresql)"
 
