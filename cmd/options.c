@@ -464,10 +464,14 @@ int options_parse(const PgcCommand *cmd, int argc, char **argv, PgcOptions *o)
 
 	if (check_combination(cmd, o, ref_or_path) != 0)
 		return -1;
-	if (o->git_repo != NULL)
-		o->source_name = arena_printf(o->arena, "%s@%s:%s", o->git_repo, o->git_ref, o->git_path);
-	else
+	if (o->git_repo != NULL) {
+		char *shown = source_url_redacted(o->git_repo);
+
+		o->source_name = arena_printf(o->arena, "%s@%s:%s", shown, o->git_ref, o->git_path);
+		free(shown);
+	} else {
 		o->source_name = o->file;
+	}
 	if (o->state_dir == NULL)
 		o->state_dir = default_state_dir(o);
 	return 0;

@@ -29,7 +29,8 @@
 
 struct PgcGitRepo {
 	git_repository *repo;
-	char *name;        /* absolute path, or the URL */
+	char *name;        /* absolute path, or the URL without its password: for messages */
+	char *url;         /* the URL as given (may hold a token): for fetching only */
 	bool remote;
 	bool stale;        /* fetch failed; the clone is used as it was */
 	char *fetch_error; /* why, when stale */
@@ -82,6 +83,27 @@ static int parse_time(const char *s, time_t *out)
  * "host:path" / "user@host:path" (a colon before any slash) that is not an
  * existing local path.
  */
+/*
+ * source_url_redacted - the URL with the password of its user part removed
+ * ("https://user:token@host/x" -> "https://user@host/x"), so that journals,
+ * plans, status and messages never carry it. malloc'd.
+ */
+char *source_url_redacted(const char *url)
+{
+	const char *scheme = strstr(url, "://"), *start, *at, *colon, *end;
+	char *out;
+
+	start = scheme != NULL ? scheme + 3 : url;
+	end = start + strcspn(start, "/");
+	at = memchr(start, '@', (size_t)(end - start));
+	colon = at != NULL ? memchr(start, ':', (size_t)(at - start)) : NULL;
+	if (colon == NULL)
+		return xstrdup(url);
+	if (asprintf(&out, "%.*s%s", (int)(colon - url), url, at) < 0)
+		abort();
+	return out;
+}
+
 static bool is_url(const char *s)
 {
 	const char *colon = strchr(s, ':'), *slash = strchr(s, '/');
@@ -259,7 +281,7 @@ static int open_remote(PgcGitRepo *r, const char *state_dir, bool do_fetch, bool
 		}
 		created = true;
 	}
-	if (do_fetch && fetch(r->repo, r->name, &why) != 0) {
+	if (do_fetch && fetch(r->repo, r->url, &why) != 0) {
 		if (created || !has_refs(r->repo)) {
 			diag_error(diags, display, nowhere, NULL,
 				   "check the URL, the network and the credentials (ssh: the agent's "
@@ -298,7 +320,8 @@ PgcGitRepo *source_git_open(const char *repository, const char *state_dir, bool 
 	git_libgit2_init();
 	r->remote = is_url(repository);
 	if (r->remote) {
-		r->name = xstrdup(repository);
+		r->name = source_url_redacted(repository);
+		r->url = xstrdup(repository);
 		if (open_remote(r, state_dir, do_fetch, allow_stale, display, diags) != 0)
 			goto fail;
 		return r;
@@ -385,6 +408,7 @@ void source_git_close(PgcGitRepo *r)
 		return;
 	git_repository_free(r->repo);
 	free(r->name);
+	free(r->url);
 	free(r->fetch_error);
 	free(r);
 	git_libgit2_shutdown();

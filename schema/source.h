@@ -199,4 +199,11 @@ int source_check_rewind(const char *state_dir, const PgcSource *src, bool allow_
 /* source_format_time - ISO 8601 UTC ("2026-11-26T09:41:00Z") into buf; returns buf. */
 const char *source_format_time(time_t t, char *buf, size_t size);
 
+/*
+ * source_url_redacted - a repository URL without the password of its user
+ * part ("https://user:token@host/x" -> "https://user@host/x"), for every
+ * place it is shown or recorded. malloc'd.
+ */
+char *source_url_redacted(const char *url);
+
 #endif

@@ -785,6 +785,27 @@ static void test_plan_set_source(void **state)
 	topology_free(t);
 }
 
+static void test_url_redacted(void **state)
+{
+	static const char *const cases[][2] = {
+		{"https://user:tok3n@git.example.com/ops/pg.git", "https://user@git.example.com/ops/pg.git"},
+		{"https://git.example.com/ops/pg.git", "https://git.example.com/ops/pg.git"},
+		{"ssh://git@git.example.com:2222/ops/pg.git", "ssh://git@git.example.com:2222/ops/pg.git"},
+		{"git@git.example.com:ops/pg.git", "git@git.example.com:ops/pg.git"},
+		{"https://:tok3n@host/x", "https://@host/x"},
+		{"file:///srv/repo", "file:///srv/repo"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *got = source_url_redacted(cases[i][0]);
+
+		assert_string_equal(got, cases[i][1]);
+		free(got);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -794,6 +815,7 @@ int main(void)
 		cmocka_unit_test_setup(test_remote_and_outage, fresh),
 		cmocka_unit_test_setup(test_rewind, fresh),
 		cmocka_unit_test_setup(test_signatures, fresh),
+		cmocka_unit_test(test_url_redacted),
 		cmocka_unit_test(test_offline_restart_and_reload),
 		cmocka_unit_test(test_offline_equal_units),
 		cmocka_unit_test(test_offline_nodes_and_primary),
