@@ -7,9 +7,18 @@
 #   2. `pgconverge plan` on converged clusters of 3 and 30 nodes, against
 #      `psql -c 'select 1'` to every node at once (noop_plan.sh);
 #   3. `pgconverge apply` from nothing to 3 streaming nodes, against a bare
-#      shell script of the same steps (bootstrap.sh).
+#      shell script of the same steps (bootstrap.sh);
+#   4. `pgconverge wal-push` per 16 MB segment (none, gzip, zstd), against
+#      `cp` + `sync` of the same segments (wal_push.sh);
+#   5. a point-in-time restore by `pgconverge apply`, against the bare steps
+#      with the same wal-fetch (pitr.sh).
+#   6. automatic failover by `reconcile`: kill -9 of the primary to the first
+#      write on the new one, for detect_after 1s, 2s, 5s (failover.sh);
+#   7. the write gap of `apply --allow-switchover` under pgbench (switchover.sh);
+#   8. the RSS of `reconcile --interval 50ms` after 10, 100, 1,000 passes
+#      (reconcile_rss.sh). 6 to 8 print figures against their targets, not ratios.
 #
-# 2 and 3 start real servers and need root; see bench/README.md.
+# 2 to 5 start real servers and need root; see bench/README.md.
 set -eu
 cd "$(dirname "$0")/.."
 make -s build/libpgconverge.a pgconverge
@@ -27,8 +36,13 @@ for spec in "1 10" "10 100" "20 100"; do
 	echo "== $1 clusters x $2 nodes"
 	"$out/bench_load" "$f" 10
 done
-# Each server bench cleans up after itself; one failing does not stop the other.
+# Each server bench cleans up after itself; one failing does not stop the others.
 rc=0
 bash bench/noop_plan.sh || rc=1
 bash bench/bootstrap.sh || rc=1
+bash bench/wal_push.sh || rc=1
+bash bench/pitr.sh || rc=1
+bash bench/failover.sh || rc=1
+bash bench/switchover.sh || rc=1
+bash bench/reconcile_rss.sh || rc=1
 exit $rc

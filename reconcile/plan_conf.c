@@ -169,6 +169,14 @@ size_t plan_conf_params(PgcArena *arena, const PgcCluster *c, const PgcNode *n, 
 			if (params_get(&l, pgbadger_params[i].name) == NULL)
 				params_put(&l, pgbadger_params[i].name, pgbadger_params[i].value);
 
+	/* Automatic failover takes a replica that heard from the primary within
+	 * detect_after as proof that the primary lives. An idle walsender sends
+	 * a keepalive only every wal_sender_timeout / 2 (30 s by default), so the
+	 * timeout follows detect_after: a live primary is always heard in time. */
+	if (c->failover.mode == FAILOVER_AUTO && params_get(&l, "wal_sender_timeout") == NULL)
+		params_put(&l, "wal_sender_timeout",
+			   arena_printf(arena, "%lldms", (long long)c->failover.detect_after.ms));
+
 	/* Parameters pgconverge owns: validation refuses them in settings. */
 	params_put(&l, "cluster_name", arena_printf(arena, "%s-%s", c->name, n->name));
 	params_put(&l, "hot_standby", "on");

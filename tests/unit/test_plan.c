@@ -1856,14 +1856,37 @@ static void test_ha_auto_failover_withholds_start(void **state)
 	plan_free(p);
 
 	/* failover.mode manual: the primary is started as any stopped server is. */
-	onode(o, "pg2")->reachable = true;
-	onode(o, "pg3")->reachable = true;
-	t->clusters[0].failover.mode = FAILOVER_MANUAL;
+	obs_free(o);
+	topology_free(t);
+	t = topo(NULL, NULL,
+		 "    maintenance: {restart: never}\n"
+		 "    failover: {mode: manual, detect_after: 3s}\n");
+	o = obs_converged(t);
+	kill_node(onode(o, "pg1"), 1);
 	p = plan_build(t, o, &pol);
 	assert_string_equal(ids(p), "main/pg1/start\n");
 	assert_false(p->actions[0].blocked);
 	plan_free(p);
 	obs_free(o);
+	topology_free(t);
+}
+
+/* With automatic failover, walsenders send keepalives within detect_after. */
+static void test_auto_failover_sender_timeout(void **state)
+{
+	PgcTopology *t = topo(NULL, NULL, "    failover: {mode: auto, detect_after: 3s}\n");
+	PgcConfParam *params;
+	PgcArena *a = arena_new();
+	size_t i, n = plan_conf_params(a, &t->clusters[0], &t->clusters[0].nodes[0], &params);
+	const char *v = NULL;
+
+	(void)state;
+	for (i = 0; i < n; i++)
+		if (strcmp(params[i].name, "wal_sender_timeout") == 0)
+			v = params[i].value;
+	assert_non_null(v);
+	assert_string_equal(v, "3000ms");
+	arena_free(a);
 	topology_free(t);
 }
 
@@ -1921,6 +1944,7 @@ int main(void)
 		cmocka_unit_test(test_ha_old_primary_rejoins),
 		cmocka_unit_test(test_ha_split_brain),
 		cmocka_unit_test(test_ha_auto_failover_withholds_start),
+		cmocka_unit_test(test_auto_failover_sender_timeout),
 		cmocka_unit_test(test_ha_saved_plan_keeps_payload),
 	};
 
