@@ -4,8 +4,8 @@
 # built by `apply`, failover.mode auto, detect_after 2s, probe_interval
 # 500ms, min_interval 2min, synchronous replication):
 #   1. partition: the primary runs and its replicas stream, but pgconverge
-#      cannot connect to it (its unix socket is moved aside): after several
-#      times detect_after nobody is promoted (same timeline, the primary takes
+#      cannot connect to it (its unix socket is moved aside): idle, then
+#      under writes, after several times detect_after nobody is promoted (same timeline, the primary takes
 #      writes), and status.json and the log say why (a replica heard from it);
 #   2. anti-flap (reconcile/failover.c, failover_evaluate): after one
 #      automatic failover, within failover.min_interval
@@ -144,6 +144,13 @@ mv "$sock" "$aside/" || fail "cannot move the socket of pg1 aside"
 qa() { runuser -u postgres -- "$LIB_PG_BIN/psql" -h "$aside" -p "${port[pg1]}" -d postgres -XAtq -c "$1" 2>/dev/null; }
 lib_sql_is_aside() { [ "$(qa 'select 1')" = 1 ]; }
 check "pg1 answers through the moved socket" lib_sql_is_aside
+# Idle first: with nothing written, the walsenders' keepalives (pgconverge
+# sets wal_sender_timeout to detect_after) are all the replicas hear.
+sleep 6
+[ "$(q pg2 'select pg_is_in_recovery()')/$(q pg3 'select pg_is_in_recovery()')" = t/t ] &&
+	[ "$(auto_failovers)" = 0 ] &&
+	ok "idle pg1 out of pgconverge's reach for 6 s (3 x detect_after): no failover" ||
+	fail "an idle primary was failed over: primaries '$(primaries)'"
 # Light write traffic through the moved socket: WAL keeps flowing to the
 # replicas, whose WAL receivers hear from pg1 all along.
 (while :; do qa 'insert into t values (0)' >/dev/null; sleep 0.2; done) &
