@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -521,4 +522,28 @@ char *fs_path_sibling(const char *path, const char *suffix)
 		     suffix) < 0)
 		abort();
 	return out;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if ((flag == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT) {
+		log_error("could not remove \"%s\": %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int fs_remove_tree(const char *parent, const char *path)
+{
+	struct stat st;
+
+	if (!fs_path_is_inside(parent, path)) {
+		log_error("refusing to remove \"%s\": it is not inside \"%s\"", path, parent);
+		return -1;
+	}
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -1;
+	return nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
 }

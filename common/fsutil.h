@@ -92,6 +92,13 @@ char *fs_path_resolve(const char *base, const char *rel);
 char *fs_path_normalize(const char *path);
 
 /*
+ * fs_remove_tree - removes path and everything below it, refusing anything
+ * not strictly inside parent; symlinks are removed, never followed.
+ * 0 (also when path is absent), -1 on error (reported).
+ */
+int fs_remove_tree(const char *parent, const char *path);
+
+/*
  * fs_path_sibling - "<parent>/.<name><suffix>" for path "<parent>/<name>"
  * (trailing slashes ignored): a hidden file beside a folder, for what must
  * not live inside it (a copy of the folder would carry it). malloc'd.

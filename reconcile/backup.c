@@ -147,31 +147,6 @@ cleanup:
 
 /* ---- removing ----------------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if ((flag == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT) {
-		log_error("could not remove \"%s\": %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* rm_tree - removes path recursively, refusing anything not strictly inside parent. */
-static int rm_tree(const char *parent, const char *path)
-{
-	struct stat st;
-
-	if (!fs_path_is_inside(parent, path)) {
-		log_error("refusing to remove \"%s\": it is not inside \"%s\"", path, parent);
-		return -1;
-	}
-	if (lstat(path, &st) != 0)
-		return errno == ENOENT ? 0 : -1;
-	return nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
-}
-
 /* tree_size - bytes in regular files below the folder fd (closed), ignoring what vanishes meanwhile. */
 static int64_t tree_size_fd(int fd)
 {
@@ -617,16 +592,16 @@ int backup_take_base(PgcArena *a, const PgcCluster *c, const PgcBackupSource *so
 	}
 	if (rc != 0) {
 		/* Our own incomplete copy: nothing else can use it. */
-		rm_tree(base_dir, partial);
+		fs_remove_tree(base_dir, partial);
 		return -1;
 	}
 	if (read_manifest(a, partial, &b) != 0 || read_label(a, partial, &b) != 0) {
-		rm_tree(base_dir, partial);
+		fs_remove_tree(base_dir, partial);
 		return -1;
 	}
 	if (rename(partial, final) != 0) {
 		log_error("could not rename \"%s\" to \"%s\": %s", partial, final, strerror(errno));
-		rm_tree(base_dir, partial);
+		fs_remove_tree(base_dir, partial);
 		return -1;
 	}
 	if (fs_fsync_dir(base_dir) != 0)
@@ -985,7 +960,7 @@ int backup_retention_apply(const char *repository, const PgcRetention *r)
 	for (i = 0; i < r->n_base; i++) {
 		const char *dir = arena_printf(a, "%s/%s", repository, r->base[i]->path);
 
-		if (rm_tree(base_dir, dir) != 0) {
+		if (fs_remove_tree(base_dir, dir) != 0) {
 			rc = -1;
 			continue;
 		}

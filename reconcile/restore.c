@@ -826,28 +826,9 @@ int restore_copy_tree(const char *src, const char *dest, uid_t uid, gid_t gid, i
 	return rc;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if ((flag == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT) {
-		log_error("could not remove \"%s\": %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 int restore_remove_tree(const char *parent, const char *path)
 {
-	struct stat st;
-
-	if (!fs_path_is_inside(parent, path)) {
-		log_error("refusing to remove \"%s\": it is not inside \"%s\"", path, parent);
-		return -1;
-	}
-	if (lstat(path, &st) != 0)
-		return errno == ENOENT ? 0 : -1;
-	return nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+	return fs_remove_tree(parent, path);
 }
 
 int64_t restore_file_size(const char *path)
