@@ -33,7 +33,7 @@
 #include "reconcile/pgsql.h"
 #include "reconcile/walarchive.h"
 
-#define POLL_MS 500
+#define POLL_MS 100
 /* A server whose postmaster.pid has not appeared after this long did not start. */
 #define PIDFILE_GRACE_MS 15000
 #define LOG_TAIL_LINES 15
