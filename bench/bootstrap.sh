@@ -251,8 +251,9 @@ awk -v p="$mp" -v b="$mb" -v t="$target" 'BEGIN {
 	printf "   ratio apply/bare %.3f (target <= %s: %s)\n", r, t, r <= t ? "met" : "NOT met" }'
 
 # Where the time went, per repetition: the bare steps, and pgconverge's
-# actions from its journal plus the part outside any action (load, observe,
-# plan, the final observation).
+# actions from its journal (independent ones overlap: "actions" is the time
+# from the first start to the last end) plus the part outside them (load,
+# observe, plan, the final observation).
 echo "   bare steps (ms):"
 for ((r = 0; r < reps; r++)); do
 	printf '     run %d: %s\n' $((r + 1)) "$(tr '\n' ' ' <"$tmp/bare$r.steps")"
@@ -265,7 +266,14 @@ for ((r = 0; r < reps; r++)); do
 			match($0, /"duration_ms":[0-9]+/); d = substr($0, RSTART + 14, RLENGTH - 14)
 			sub(/^[^\/]*\//, "", a); sub(/:.*/, "", a)
 			if (d + 0 >= 20) printf "%s %d ", a, d
-			sum += d
 		}
-		END { printf "| other %d", total / 1000 - sum }' "$tmp/pgc$r/.pgconverge/journal.jsonl")"
+		/"event":"(start|end)"/ {
+			match($0, /"ts":"[^"]*"/); ts = substr($0, RSTART + 6, RLENGTH - 7)
+			split(substr(ts, 12, 12), hms, ":"); s = hms[1] * 3600 + hms[2] * 60 + hms[3]
+			if (first == "") first = s
+			last = s
+		}
+		END { span = (last - first) * 1000
+		      printf "| actions %d, outside them %d", span, total / 1000 - span }' \
+		"$tmp/pgc$r/.pgconverge/journal.jsonl")"
 done

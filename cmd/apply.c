@@ -16,11 +16,18 @@ const PgcCommandSpec apply_spec = {
 		 " | PLAN.json] [--allow-restart] [--allow-switchover]" USAGE_NEWLINE
 		 "[--cluster NAME] [--state-dir DIR] [--allow-rewind]" USAGE_NEWLINE
 		 "[--require-signed [--allowed-signers FILE]]" USAGE_NEWLINE
-		 "[--wait-lock DURATION]",
+		 "[--wait-lock DURATION] [--jobs N]",
 	.description =
 		"Plans as 'plan' does, or takes a plan saved with 'plan -o', and carries out its\n"
 		"actions in order while holding the state directory's lock, recording each step\n"
 		"in the journal. A run killed half way converges when run again.\n"
+		"\n"
+		"Actions that do not wait for one another run at the same time (--jobs, default\n"
+		"4): the replicas of a new cluster are cloned and started side by side. An\n"
+		"upstream's restart or reload still waits for its replicas, a replica for its\n"
+		"upstream, restarts roll one at a time, and a switchover, rejoin, restore or\n"
+		"backup runs alone. The first failure stops the run: nothing starts after it,\n"
+		"what already runs finishes.\n"
 		"\n"
 		"Disruption is explicit: an action that restarts a server needs the maintenance\n"
 		"window open now (maintenance.restart) or --allow-restart; an action that moves\n"
@@ -56,7 +63,7 @@ const PgcCommandSpec apply_spec = {
 		"When another run (apply, reconcile) holds the state directory's lock, apply\n"
 		"exits 4 at once, or with --wait-lock waits that long for it.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_ALLOW_REWIND | OPT_CLUSTER | OPT_ALLOW_RESTART |
-		   OPT_ALLOW_SWITCHOVER | OPT_WAIT_LOCK,
+		   OPT_ALLOW_SWITCHOVER | OPT_WAIT_LOCK | OPT_JOBS,
 	.max_args = 1,
 	.args_help = "  PLAN.json   a plan saved by 'pgconverge plan -o PLAN.json' (instead of -f)\n",
 	.exit_codes = "  0   converged\n"

@@ -60,6 +60,7 @@ enum {
 	OPT_COMPRESS = 1u << 17,        /* --compress none|gzip|zstd (wal-push) */
 	OPT_BASE = 1u << 18,            /* --base REV (plan --offline) */
 	OPT_WAIT_LOCK = 1u << 19,       /* --wait-lock DURATION */
+	OPT_JOBS = 1u << 20,            /* --jobs N */
 };
 
 /* OPT_SOURCE - where the topology comes from: a file or a git repository. */
@@ -146,6 +147,7 @@ struct PgcOptions {
 	bool live;
 	int64_t interval_ms;      /* --interval; PGC_DEFAULT_INTERVAL_MS */
 	int64_t wait_lock_ms;     /* --wait-lock; 0: a held lock is an immediate exit 4 */
+	int jobs;                 /* --jobs; 0: APPLY_DEFAULT_JOBS */
 
 	/* WAL archive helpers, which run without the topology file. */
 	const char *repository;   /* --repository; NULL when not given */

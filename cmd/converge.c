@@ -200,7 +200,7 @@ static int apply_one_plan(const PgcOptions *opts, const PgcTopology *t, const Pg
 			  const PgcConvergeRun *run, PgcConvergeResult *res)
 {
 	PgcApplyOptions ao = {.state_dir = opts->state_dir, .action_timeout_s = 600,
-			      .ready_timeout_s = 60, .stop = run->stop};
+			      .ready_timeout_s = 60, .stop = run->stop, .jobs = opts->jobs};
 	PgcApplyResult ar = {0};
 	int rc;
 

@@ -38,6 +38,7 @@ typedef enum {
 	O_INTERVAL,
 	O_ONCE,
 	O_WAIT_LOCK,
+	O_JOBS,
 	O_LOGICAL,
 	O_LIVE,
 	O_REPOSITORY,
@@ -97,6 +98,9 @@ static const OptDef opt_defs[O_COUNT] = {
 	[O_WAIT_LOCK] = {"wait-lock", 0, "DURATION", OPT_WAIT_LOCK,
 			 "when another run holds the lock, wait up to DURATION for it (default: "
 			 "exit 4 at once)"},
+	[O_JOBS] = {"jobs", 'j', "N", OPT_JOBS,
+		    "run up to N independent actions at the same time, e.g. two replicas' "
+		    "clones (default 4; 1: one at a time)"},
 	[O_LOGICAL] = {"logical", 0, NULL, OPT_LOGICAL, "take a logical backup (pg_dump)"},
 	[O_LIVE] = {"live", 0, NULL, OPT_LIVE, "add the observed state (connects to servers)"},
 	[O_REPOSITORY] = {"repository", 0, "DIR", OPT_REPOSITORY,
@@ -341,6 +345,18 @@ static int apply_option(const PgcCommand *cmd, PgcOptions *o, OptId id, const ch
 					   "as 10s or 5m",
 					   arg);
 		break;
+	case O_JOBS: {
+		char *end;
+		long v;
+
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno != 0 || end == arg || *end != '\0' || v < 1 || v > 64)
+			return usage_error(cmd, "invalid --jobs '%s': expected a whole number from 1 to 64",
+					   arg);
+		o->jobs = (int)v;
+		break;
+	}
 	case O_LOGICAL:
 		o->logical = true;
 		break;

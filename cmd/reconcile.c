@@ -50,7 +50,7 @@
 
 const PgcCommandSpec reconcile_spec = {
 	.usage = "reconcile " USAGE_SOURCE USAGE_NEWLINE
-		 "[--interval DURATION | --once] [--wait-lock DURATION]" USAGE_NEWLINE
+		 "[--interval DURATION | --once] [--wait-lock DURATION] [--jobs N]" USAGE_NEWLINE
 		 "[--cluster NAME] [--state-dir DIR] [--allow-rewind]" USAGE_NEWLINE
 		 "[--require-signed [--allowed-signers FILE]]",
 	.description =
@@ -85,7 +85,7 @@ const PgcCommandSpec reconcile_spec = {
 		"shows each cluster's HA state, and the next pass runs at once from the new\n"
 		"primary.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_ALLOW_REWIND | OPT_CLUSTER | OPT_INTERVAL |
-		   OPT_ONCE | OPT_WAIT_LOCK,
+		   OPT_ONCE | OPT_WAIT_LOCK | OPT_JOBS,
 	.exit_codes = "  0   stopped by SIGTERM or SIGINT; with --once: converged\n"
 		      "  1   error; with --once: the pass failed or was cut short by a signal\n"
 		      "  3   with --once: some actions were blocked by policy\n"

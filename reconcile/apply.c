@@ -1,15 +1,19 @@
 /*
- * reconcile/apply.c - runs a plan's actions in order, journaling each one.
+ * reconcile/apply.c - runs a plan's actions, journaling each one.
  *
- * The order is the planner's; apply only adds three rules: a blocked action
- * is never run, an action runs only when every action it depends on (that
- * is part of this plan) succeeded, and the first failure stops the run
- * (the next run plans afresh from what is then live). A dependency id that
- * is not in the plan counts as met: the planner left it out because there
- * was nothing to do.
+ * The order is the planner's; independent actions run at the same time, up
+ * to opts->jobs (what waits for what: apply_order.h). Apply adds three
+ * rules: a blocked action is never run, an action runs only when every
+ * action it depends on (that is part of this plan) succeeded, and the first
+ * failure stops the run: nothing starts after it, what runs finishes (the
+ * next run plans afresh from what is then live). A dependency id that is
+ * not in the plan counts as met: the planner left it out because there was
+ * nothing to do. Only this file's scheduler (the calling thread) writes the
+ * journal; actions run in their own threads.
  */
 #include "reconcile/apply.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,7 @@
 
 #include "common/log.h"
 #include "reconcile/actions.h"
+#include "reconcile/apply_order.h"
 #include "reconcile/drill.h"
 #include "reconcile/ha_apply.h"
 #include "reconcile/journal.h"
@@ -245,23 +250,6 @@ static int run_action(PgcApplyCtx *ctx)
 			  (int)ctx->a->kind);
 }
 
-/* unmet_dependency - the id of a dependency of action i that did not succeed, or NULL. */
-static const char *unmet_dependency(const PgcPlan *p, const bool *succeeded, size_t i)
-{
-	const PgcAction *a = &p->actions[i];
-
-	for (size_t d = 0; d < a->n_depends_on; d++) {
-		for (size_t j = 0; j < p->n_actions; j++) {
-			if (strcmp(p->actions[j].id, a->depends_on[d]) != 0)
-				continue;
-			/* A dependency placed after its dependent cannot have run yet. */
-			if (j >= i || !succeeded[j])
-				return a->depends_on[d];
-			break;
-		}
-	}
-	return NULL;
-}
 
 /* execute - one action with its context; returns its outcome. */
 static int execute(const PgcTopology *t, const PgcAction *a, const PgcApplyOptions *opts,
@@ -290,41 +278,145 @@ static int execute(const PgcTopology *t, const PgcAction *a, const PgcApplyOptio
 	return run_action(ctx);
 }
 
-int apply_plan(const PgcTopology *t, const PgcPlan *p, const PgcApplyOptions *opts,
-	       PgcApplyResult *res)
-{
+/* ---- running actions side by side ----------------------------------------- */
+
+typedef enum { ST_PENDING, ST_RUNNING, ST_OK, ST_FAILED, ST_SKIPPED } ActionState;
+
+typedef struct Run Run;
+
+/* One action running in its own thread. */
+typedef struct {
+	Run *run;
+	size_t i;
+	PgcApplyCtx ctx;
+	double start;
+	int rc;
+	pthread_t thread;
+} Job;
+
+struct Run {
+	const PgcTopology *t;
+	const PgcPlan *p;
+	const PgcApplyOptions *opts;
+	PgcApplyResult *res;
 	PgcJournal *journal;
-	bool *succeeded;
-	const char *failed_id = NULL;
-	int rc = 0;
+	const PgcActionOrder *order;
+	ActionState *state;
+	Job **jobs;            /* per action while it runs */
+	size_t running, max_running;
+	const char *failed_id; /* the first action that failed */
+	bool journal_broken;
+	/* finished jobs, handed from their threads to the scheduler */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t *finished;
+	size_t n_finished;
+};
 
-	memset(res, 0, sizeof(*res));
-	if (opts == NULL || opts->state_dir == NULL) {
-		log_error("cannot apply the plan: no state folder given for the journal");
-		return -1;
+static void *job_main(void *arg)
+{
+	Job *job = arg;
+	Run *run = job->run;
+
+	job->rc = execute(run->t, &run->p->actions[job->i], run->opts, &job->ctx);
+	pthread_mutex_lock(&run->mu);
+	run->finished[run->n_finished++] = job->i;
+	pthread_cond_signal(&run->cv);
+	pthread_mutex_unlock(&run->mu);
+	return NULL;
+}
+
+/* skip - an action that will not run, journaled with why. */
+static void skip(Run *run, size_t i, const char *why)
+{
+	run->state[i] = ST_SKIPPED;
+	if (!run->journal_broken &&
+	    journal_end(run->journal, &run->p->actions[i], JOURNAL_SKIPPED, 0, why) != 0)
+		run->journal_broken = true;
+}
+
+/*
+ * unmet_dependency - the id of a dependency of action i that did not (or
+ * cannot) succeed, or NULL; *wait is set when one has yet to finish.
+ */
+static const char *unmet_dependency(const Run *run, size_t i, bool *wait)
+{
+	const PgcAction *a = &run->p->actions[i];
+
+	*wait = false;
+	for (size_t d = 0; d < a->n_depends_on; d++) {
+		const PgcAction *dep = plan_find_action(run->p, a->depends_on[d]);
+		size_t j;
+
+		if (dep == NULL)
+			continue; /* left out of the plan: nothing to do, met */
+		j = (size_t)(dep - run->p->actions);
+		/* A dependency placed after its dependent cannot have run yet. */
+		if (j >= i || run->state[j] == ST_FAILED || run->state[j] == ST_SKIPPED)
+			return a->depends_on[d];
+		if (run->state[j] != ST_OK)
+			*wait = true;
 	}
-	journal = journal_open(opts->state_dir);
-	if (journal == NULL)
-		return -1;
-	succeeded = calloc(p->n_actions ? p->n_actions : 1, sizeof(bool));
-	if (succeeded == NULL)
+	return NULL;
+}
+
+static bool may_start(const Run *run, size_t i)
+{
+	const PgcActionOrder *o = &run->order[i];
+
+	for (size_t k = 0; k < o->n_before; k++)
+		if (run->state[o->before[k]] == ST_PENDING || run->state[o->before[k]] == ST_RUNNING)
+			return false;
+	return true;
+}
+
+static void launch(Run *run, size_t i)
+{
+	const PgcAction *a = &run->p->actions[i];
+	Job *job;
+
+	if (journal_start(run->journal, a) != 0) {
+		run->journal_broken = true;
+		return;
+	}
+	job = calloc(1, sizeof(*job));
+	if (job == NULL)
 		abort();
+	job->run = run;
+	job->i = i;
+	log_info("%s: %s", a->id, a->reason ? a->reason : plan_action_name(a->kind));
+	job->start = now_ms();
+	run->state[i] = ST_RUNNING;
+	run->jobs[i] = job;
+	run->running++;
+	if (pthread_create(&job->thread, NULL, job_main, job) != 0) {
+		log_error("could not start a thread for \"%s\"", a->id);
+		abort();
+	}
+}
 
-	for (size_t i = 0; i < p->n_actions; i++) {
-		const PgcAction *a = &p->actions[i];
+/*
+ * schedule - one pass over the actions not yet started, in plan order:
+ * resolves those that will not run and starts those whose waits are over,
+ * while there is room.
+ */
+static void schedule(Run *run)
+{
+	const PgcApplyOptions *opts = run->opts;
+	PgcApplyResult *res = run->res;
+
+	for (size_t i = 0; i < run->p->n_actions && !run->journal_broken; i++) {
+		const PgcAction *a = &run->p->actions[i];
 		const char *dep;
-		PgcApplyCtx ctx;
-		double start;
-		int arc;
+		bool wait;
 
+		if (run->state[i] != ST_PENDING)
+			continue;
 		if (a->blocked) {
 			log_info("skipped \"%s\": blocked: %s", a->id,
 				 a->blocked_reason ? a->blocked_reason : "by policy");
 			res->skipped_blocked++;
-			if (journal_end(journal, a, JOURNAL_SKIPPED, 0,
-					a->blocked_reason ? a->blocked_reason
-							  : "blocked by policy") != 0)
-				goto journal_broken;
+			skip(run, i, a->blocked_reason ? a->blocked_reason : "blocked by policy");
 			continue;
 		}
 		if (!res->stopped && opts->stop != NULL && *opts->stop) {
@@ -333,58 +425,119 @@ int apply_plan(const PgcTopology *t, const PgcPlan *p, const PgcApplyOptions *op
 		}
 		if (res->stopped) {
 			res->skipped_stopped++;
-			if (journal_end(journal, a, JOURNAL_SKIPPED, 0,
-					"not run: pgconverge was asked to stop") != 0)
-				goto journal_broken;
+			skip(run, i, "not run: pgconverge was asked to stop");
 			continue;
 		}
-		/* After a failure nothing else runs: the next run plans afresh from
-		 * what is then live, which is safer than pressing on. */
-		dep = failed_id != NULL ? failed_id : unmet_dependency(p, succeeded, i);
+		/* After a failure nothing else starts: the next run plans afresh
+		 * from what is then live, which is safer than pressing on. */
+		dep = run->failed_id != NULL ? run->failed_id : unmet_dependency(run, i, &wait);
 		if (dep != NULL) {
 			char why[512];
 
 			snprintf(why, sizeof(why), "not run: \"%s\" did not succeed", dep);
 			log_warn("skipped \"%s\": %s", a->id, why);
 			res->skipped_dependency++;
-			if (journal_end(journal, a, JOURNAL_SKIPPED, 0, why) != 0)
-				goto journal_broken;
+			skip(run, i, why);
 			continue;
 		}
-
-		if (journal_start(journal, a) != 0)
-			goto journal_broken;
-		log_info("%s: %s", a->id, a->reason ? a->reason : plan_action_name(a->kind));
-		start = now_ms();
-		arc = execute(t, a, opts, &ctx);
-		if (arc == 0) {
-			succeeded[i] = true;
-			res->done++;
-			log_info("%s: %s (%.0f ms)", a->id,
-				 ctx.nothing_to_do ? "already done" : "done", now_ms() - start);
-		} else {
-			res->failed++;
-			rc = -1;
-			failed_id = a->id;
-			if (ctx.error[0] == '\0')
-				snprintf(ctx.error, sizeof(ctx.error), "failed: see the log");
-			snprintf(res->error, sizeof(res->error), "%s: %s", a->id, ctx.error);
-		}
-		arc = journal_end(journal, a, arc == 0 ? JOURNAL_OK : JOURNAL_FAILED,
-				  now_ms() - start, arc == 0 ? NULL : ctx.error);
-		host_free(ctx.host);
-		arena_free(ctx.arena);
-		if (arc != 0)
-			goto journal_broken;
+		if (!wait && run->running < run->max_running && may_start(run, i))
+			launch(run, i);
 	}
-	goto cleanup;
+}
 
-journal_broken:
-	log_error("stopped applying the plan: the journal \"%s\" cannot be written",
-		  journal_path(journal));
-	rc = -1;
-cleanup:
-	free(succeeded);
-	journal_close(journal);
+/* finish - the scheduler's side of a job that ended: outcome, journal, log. */
+static void finish(Run *run, size_t i)
+{
+	Job *job = run->jobs[i];
+	const PgcAction *a = &run->p->actions[i];
+	PgcApplyResult *res = run->res;
+	PgcApplyCtx *ctx = &job->ctx;
+	double ms = now_ms() - job->start;
+
+	pthread_join(job->thread, NULL);
+	run->running--;
+	if (job->rc == 0) {
+		run->state[i] = ST_OK;
+		res->done++;
+		log_info("%s: %s (%.0f ms)", a->id, ctx->nothing_to_do ? "already done" : "done", ms);
+	} else {
+		run->state[i] = ST_FAILED;
+		res->failed++;
+		if (run->failed_id == NULL) {
+			run->failed_id = a->id;
+			if (ctx->error[0] == '\0')
+				snprintf(ctx->error, sizeof(ctx->error), "failed: see the log");
+			snprintf(res->error, sizeof(res->error), "%s: %s", a->id, ctx->error);
+		} else if (ctx->error[0] == '\0') {
+			snprintf(ctx->error, sizeof(ctx->error), "failed: see the log");
+		}
+	}
+	if (!run->journal_broken &&
+	    journal_end(run->journal, a, job->rc == 0 ? JOURNAL_OK : JOURNAL_FAILED, ms,
+			job->rc == 0 ? NULL : ctx->error) != 0)
+		run->journal_broken = true;
+	host_free(ctx->host);
+	arena_free(ctx->arena);
+	free(job);
+	run->jobs[i] = NULL;
+}
+
+int apply_plan(const PgcTopology *t, const PgcPlan *p, const PgcApplyOptions *opts,
+	       PgcApplyResult *res)
+{
+	size_t n = p->n_actions ? p->n_actions : 1;
+	PgcArena *arena;
+	Run run;
+	int rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (opts == NULL || opts->state_dir == NULL) {
+		log_error("cannot apply the plan: no state folder given for the journal");
+		return -1;
+	}
+	memset(&run, 0, sizeof(run));
+	run.journal = journal_open(opts->state_dir);
+	if (run.journal == NULL)
+		return -1;
+	arena = arena_new();
+	run.t = t;
+	run.p = p;
+	run.opts = opts;
+	run.res = res;
+	run.order = apply_order_build(arena, t, p);
+	run.state = arena_calloc(arena, n, sizeof(ActionState));
+	run.jobs = arena_calloc(arena, n, sizeof(Job *));
+	run.finished = arena_calloc(arena, n, sizeof(size_t));
+	run.max_running = opts->jobs > 0 ? (size_t)opts->jobs : APPLY_DEFAULT_JOBS;
+	pthread_mutex_init(&run.mu, NULL);
+	pthread_cond_init(&run.cv, NULL);
+
+	for (;;) {
+		size_t done[64], n_done = 0;
+
+		schedule(&run);
+		if (run.running == 0)
+			break;
+		pthread_mutex_lock(&run.mu);
+		while (run.n_finished == 0)
+			pthread_cond_wait(&run.cv, &run.mu);
+		while (run.n_finished > 0 && n_done < sizeof(done) / sizeof(done[0]))
+			done[n_done++] = run.finished[--run.n_finished];
+		pthread_mutex_unlock(&run.mu);
+		for (size_t k = 0; k < n_done; k++)
+			finish(&run, done[k]);
+	}
+
+	if (run.journal_broken) {
+		log_error("stopped applying the plan: the journal \"%s\" cannot be written",
+			  journal_path(run.journal));
+		rc = -1;
+	} else if (run.failed_id != NULL) {
+		rc = -1;
+	}
+	pthread_cond_destroy(&run.cv);
+	pthread_mutex_destroy(&run.mu);
+	arena_free(arena);
+	journal_close(run.journal);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /*
- * reconcile/apply.h - executes a plan, action by action, in its order.
+ * reconcile/apply.h - executes a plan in its order; actions that do not
+ * wait for one another (reconcile/apply_order.h) run at the same time.
  *
  * Each action is idempotent (it checks before it acts) so a run killed half
  * way converges when run again. Every action's start and end go to the
@@ -24,10 +25,14 @@
 /* The replication password file lives beside each replica's data directory:
  * see plan_passfile_path(). */
 
+/* Independent actions (two replicas' clones) run side by side, this many at most. */
+#define APPLY_DEFAULT_JOBS 4
+
 typedef struct {
 	const char *state_dir;    /* journal lives here; created when missing */
 	int action_timeout_s;     /* per external program; default 600 */
 	int ready_timeout_s;      /* wait for a started server to accept connections; default 60 */
+	int jobs;                 /* actions run at the same time at most; 0: APPLY_DEFAULT_JOBS */
 	/* Set (non-zero) by a signal handler: no action starts after it; the
 	 * current one finishes. NULL: never stop. */
 	volatile sig_atomic_t *stop;

@@ -191,6 +191,12 @@ else
 fi
 [ "$(lib_sql "$p1" "select slot_name || ':' || active from pg_replication_slots order by 1" 2>&1 | tr '\n' ' ')" = "pg2:true pg3:true " ] &&
 	ok "slots pg2 and pg3 on pg1 are active" || fail "slots on pg1: $(lib_sql "$p1" "select slot_name, active from pg_replication_slots" 2>&1 | tr '\n' ' ')"
+# The two replicas are independent: their clones run at the same time.
+overlap=$(jq -rs '[.[] | select(.kind == "clone")] as $c
+	| ($c | map(select(.event == "start")) | map(.ts) | max) <
+	  ($c | map(select(.event == "end" and .outcome == "ok")) | map(.ts) | min)' "$journal")
+[ "$overlap" = true ] && ok "journal: pg2's and pg3's clones overlapped (both started before either ended)" ||
+	fail "the clones did not overlap: $(jq -c 'select(.kind == "clone") | [.node, .event, .ts]' "$journal" | tr '\n' ' ')"
 left=$(find "$tmp/data" -maxdepth 1 -name '*pgconverge-clone*')
 [ -n "$left" ] && fail "a clone marker or temporary passfile was left: $left" ||
 	ok "no clone marker or temporary passfile left beside the data directories"
