@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/arena.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "reconcile/actions.h"
@@ -292,9 +293,12 @@ int fence_unmark(const PgcCluster *c, const PgcNode *n)
 
 	(void)c;
 	snprintf(path, sizeof path, "%s/standby.signal", n->data_dir.v);
-	if (unlink(path) != 0 && errno != ENOENT) {
+	if (unlink(path) != 0) {
+		if (errno == ENOENT)
+			return 0;
 		log_error("could not remove \"%s\": %s", path, strerror(errno));
 		return -1;
 	}
-	return 0;
+	/* The removal must survive a crash, or the node comes back as a standby. */
+	return fs_fsync_dir(n->data_dir.v);
 }
