@@ -92,17 +92,6 @@ const char *apply_node_label(PgcApplyCtx *ctx, const PgcNode *n);
 
 /* ---- config.c ---------------------------------------------------------- */
 
-/*
- * apply_secret_resolve - the value of a secret on this host: the variable
- * of {env: NAME}, or the content of {file: PATH} (which must be a regular
- * file not readable by group or others), without one trailing newline.
- * what names the secret's use in messages ("password of role \"app\"").
- * malloc'd; the caller wipes it (explicit_bzero) and frees it. NULL on
- * failure, with the reason in err (no value ever appears in it).
- */
-char *apply_secret_resolve(const PgcSecret *s, const char *what, char *err, size_t errlen);
-/* apply_secret_free - wipes and frees a resolved secret; NULL is ignored. */
-void apply_secret_free(char *secret);
 
 /*
  * config_write_ident - writes the node's pg_ident.conf (content; NULL:
@@ -124,7 +113,7 @@ const char *config_passfile_escape(PgcArena *arena, const char *field);
 /*
  * config_passfile_text - the passfile line "HOST:PORT:*:USER:PASSWORD\n"
  * for upstream (NULL: "*:*"), fields escaped. malloc'd: it holds the
- * secret; wipe and free it with apply_secret_free().
+ * secret; wipe and free it with secret_free().
  */
 char *config_passfile_text(PgcApplyCtx *ctx, const PgcNode *upstream, const char *user,
 			   const char *password);

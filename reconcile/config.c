@@ -1,7 +1,7 @@
 /*
  * reconcile/config.c - files pgconverge manages in a data directory
  * (the include file, pg_hba.conf, pg_ident.conf's map, the replication
- * passfile), ALTER SYSTEM drift, reloads, and secrets.
+ * passfile), ALTER SYSTEM drift and reloads.
  *
  * Files go through host_write_file(), which writes atomically and leaves a
  * file alone when its content, mode and owner are already right: that is
@@ -19,114 +19,7 @@
 #include "reconcile/actions.h"
 #include "reconcile/pgctl.h"
 #include "reconcile/pgsql.h"
-
-#define SECRET_FILE_MAX 65536
-
-/* ---- secrets ------------------------------------------------------------ */
-
-static char *read_secret_file(const char *path, const char *what, char *err, size_t errlen)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	int fd, saved;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		saved = errno;
-		snprintf(err, errlen, "could not read the %s from file \"%s\": %s", what, path,
-			 strerror(saved));
-		return NULL;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "could not read the %s: \"%s\" is not a regular file", what,
-			 path);
-		goto fail;
-	}
-	if ((st.st_mode & 077) != 0) {
-		snprintf(err, errlen,
-			 "refusing the %s from file \"%s\": it is accessible by group or others "
-			 "(mode %04o)\nhint: chmod 600 \"%s\"",
-			 what, path, (unsigned)(st.st_mode & 07777), path);
-		goto fail;
-	}
-	buf = malloc(SECRET_FILE_MAX + 1);
-	if (buf == NULL)
-		abort();
-	for (;;) {
-		ssize_t n = read(fd, buf + len, SECRET_FILE_MAX - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			saved = errno;
-			snprintf(err, errlen, "could not read the %s from file \"%s\": %s", what,
-				 path, strerror(saved));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == SECRET_FILE_MAX) {
-			snprintf(err, errlen,
-				 "refusing the %s from file \"%s\": larger than %d bytes", what,
-				 path, SECRET_FILE_MAX);
-			goto fail;
-		}
-	}
-	close(fd);
-	buf[len] = '\0';
-	/* Files written by editors or `echo` end with a newline that is not part of the secret. */
-	if (len > 0 && buf[len - 1] == '\n')
-		buf[--len] = '\0';
-	if (len > 0 && buf[len - 1] == '\r')
-		buf[--len] = '\0';
-	return buf;
-fail:
-	close(fd);
-	apply_secret_free(buf);
-	return NULL;
-}
-
-char *apply_secret_resolve(const PgcSecret *s, const char *what, char *err, size_t errlen)
-{
-	char *value = NULL;
-
-	if (s == NULL || s->kind == SECRET_NONE || s->ref == NULL) {
-		snprintf(err, errlen, "no %s is declared", what);
-		return NULL;
-	}
-	if (s->kind == SECRET_ENV) {
-		const char *v = getenv(s->ref);
-
-		if (v == NULL || *v == '\0') {
-			snprintf(err, errlen,
-				 "the %s is not available: environment variable \"%s\" is %s\n"
-				 "hint: export %s before running pgconverge",
-				 what, s->ref, v == NULL ? "not set" : "empty", s->ref);
-			return NULL;
-		}
-		value = strdup(v);
-		if (value == NULL)
-			abort();
-		return value;
-	}
-	value = read_secret_file(s->ref, what, err, errlen);
-	if (value != NULL && value[0] == '\0') {
-		snprintf(err, errlen, "the %s is empty: file \"%s\"", what, s->ref);
-		apply_secret_free(value);
-		return NULL;
-	}
-	return value;
-}
-
-void apply_secret_free(char *secret)
-{
-	if (secret == NULL)
-		return;
-	explicit_bzero(secret, strlen(secret));
-	free(secret);
-}
+#include "reconcile/secret.h"
 
 /* ---- pg_ident.conf ------------------------------------------------------ */
 
@@ -217,7 +110,7 @@ const char *config_passfile_escape(PgcArena *arena, const char *field)
 /*
  * passfile_line - "HOST:PORT:*:USER:PASSWORD\n" (host and port "*" when
  * NULL), fields escaped, malloc'd: it holds the secret, so the caller
- * wipes it with apply_secret_free().
+ * wipes it with secret_free().
  */
 static char *passfile_line(PgcArena *a, const char *host, const char *port, const char *user,
 			   const char *password)
@@ -269,16 +162,16 @@ int config_write_passfile(PgcApplyCtx *ctx)
 				  "cannot write the passfile of node \"%s\": upstream \"%s\" is "
 				  "not in the cluster",
 				  apply_node_label(ctx, ctx->n), pl->upstream);
-	pw = apply_secret_resolve(secret, "replication password", err, sizeof(err));
+	pw = secret_resolve(secret, "replication password", err, sizeof(err));
 	if (pw == NULL)
 		return apply_fail(ctx, "cannot write the passfile of node \"%s\": %s",
 				  apply_node_label(ctx, ctx->n), err);
 	path = pl->path ? pl->path
 			: plan_passfile_path(ctx->arena, ctx->n->data_dir.v);
 	line = config_passfile_text(ctx, up, user, pw);
-	apply_secret_free(pw);
+	secret_free(pw);
 	rc = host_write_file(ctx->host, path, line, strlen(line), 0600, &changed);
-	apply_secret_free(line);
+	secret_free(line);
 	if (rc != 0)
 		return apply_note(ctx, "could not write \"%s\"", path);
 	ctx->nothing_to_do = !changed;

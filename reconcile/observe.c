@@ -46,13 +46,13 @@
 #include "reconcile/apply.h"
 #include "reconcile/host.h"
 #include "reconcile/pgsql.h"
+#include "reconcile/secret.h"
 #include "schema/pgcatalog.h"
 
 #define OBS_MAX_THREADS 32
 #define CONTROLDATA_TIMEOUT_MS 10000
 /* Files read whole: config files and the like are small. */
 #define CONF_MAX_BYTES (16 * 1024 * 1024)
-#define SECRET_MAX_BYTES 65536
 /* A verifier claiming more iterations is not checked (it would stall the probe). */
 #define SCRAM_MAX_ITERATIONS 10000000
 #define SCRAM_KEY_LEN 32
@@ -1000,42 +1000,19 @@ static const PgcSecret *desired_secret(const PgcCluster *c, const char *rolname)
 	return NULL;
 }
 
-static void secret_free(char *s)
-{
-	if (s != NULL) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
-
 /*
- * secret_resolve - the secret's value on this host ({env} variable, or
- * {file} content without one trailing newline), malloc'd; NULL when it
- * cannot be had (said at debug level: the password is then "unknown").
+ * resolve_password - the declared password's value on this host, or NULL
+ * when it cannot be had (said at debug level: the password is then
+ * "unknown", and apply reports why when it needs the value).
  */
-static char *secret_resolve(const PgcSecret *s, const char *label, const char *rolname)
+static char *resolve_password(const PgcSecret *s, const char *label, const char *rolname)
 {
-	char *buf = NULL, *v;
-	size_t len = 0;
+	char err[512];
+	char *v = secret_resolve(s, "password", err, sizeof(err));
 
-	if (s->kind == SECRET_ENV) {
-		const char *e = getenv(s->ref);
-
-		if (e == NULL)
-			log_debug("node \"%s\": password of role \"%s\" not checked: variable \"%s\" "
-				  "is not set", label, rolname, s->ref);
-		return e != NULL ? strdup(e) : NULL;
-	}
-	if (s->kind != SECRET_FILE || fs_read_file(s->ref, &buf, &len, SECRET_MAX_BYTES) != 0) {
-		log_debug("node \"%s\": password of role \"%s\" not checked: its secret could not "
-			  "be read", label, rolname);
-		return NULL;
-	}
-	if (len > 0 && buf[len - 1] == '\n')
-		buf[--len] = '\0';
-	v = strdup(buf);
-	explicit_bzero(buf, len);
-	free(buf);
+	if (v == NULL)
+		log_debug("node \"%s\": password of role \"%s\" not checked: %s", label, rolname,
+			  err);
 	return v;
 }
 
@@ -1049,7 +1026,7 @@ static int password_matches(Probe *p, const char *rolname, const char *verifier)
 		return -1;
 	if (verifier == NULL)
 		return 0;
-	secret = secret_resolve(s, p->label, rolname);
+	secret = resolve_password(s, p->label, rolname);
 	if (secret == NULL)
 		return -1;
 	rc = observe_verify_password(verifier, rolname, secret);

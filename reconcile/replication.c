@@ -37,6 +37,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "reconcile/actions.h"
+#include "reconcile/secret.h"
 #include "reconcile/pgctl.h"
 #include "reconcile/pgsql.h"
 
@@ -125,7 +126,7 @@ static int write_clone_passfile(PgcApplyCtx *ctx, const PgcNode *up, const char 
 
 	*path = plan_passfile_path(ctx->arena, ctx->n->data_dir.v);
 	rc = host_write_file(ctx->host, *path, text, strlen(text), 0600, &changed);
-	apply_secret_free(text);
+	secret_free(text);
 	if (rc != 0)
 		return apply_note(ctx, "could not write passfile \"%s\"", *path);
 	return 0;
@@ -535,12 +536,12 @@ static int clone_into(PgcApplyCtx *ctx, const PgcNode *up, const char *marker)
 	if (host_write_file(ctx->host, marker, text, strlen(text), 0600, &changed) != 0)
 		return apply_note(ctx, "could not write clone marker \"%s\"", marker);
 	if (secret->kind != SECRET_NONE) {
-		pw = apply_secret_resolve(secret, "replication password", err, sizeof(err));
+		pw = secret_resolve(secret, "replication password", err, sizeof(err));
 		if (pw == NULL)
 			return apply_fail(ctx, "cannot copy node \"%s\": %s",
 					  apply_node_label(ctx, up), err);
 		rc = write_clone_passfile(ctx, up, pw, &passfile);
-		apply_secret_free(pw);
+		secret_free(pw);
 		if (rc != 0)
 			return -1;
 	}

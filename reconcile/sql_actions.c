@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "reconcile/actions.h"
+#include "reconcile/secret.h"
 #include "reconcile/pgsql.h"
 
 /* ---- the password placeholder ------------------------------------------- */
@@ -152,7 +153,7 @@ static char *with_password(PgcApplyCtx *ctx, PGconn *conn, const char *sql, cons
 	if (pl->secret.kind == SECRET_NONE)
 		return (char *)sql;
 	what = arena_printf(ctx->arena, "password of role \"%s\"", pl->target);
-	pw = apply_secret_resolve(&pl->secret, what, err, sizeof(err));
+	pw = secret_resolve(&pl->secret, what, err, sizeof(err));
 	if (pw == NULL) {
 		apply_fail(ctx, "could not %s on node \"%s\": %s", doing,
 			   apply_node_label(ctx, sql_node(ctx)), err);
@@ -160,7 +161,7 @@ static char *with_password(PgcApplyCtx *ctx, PGconn *conn, const char *sql, cons
 	}
 	/* Hashed here: the server only ever sees the SCRAM verifier. */
 	verifier = PQencryptPasswordConn(conn, pw, pl->target, "scram-sha-256");
-	apply_secret_free(pw);
+	secret_free(pw);
 	if (verifier == NULL) {
 		apply_fail(ctx, "could not compute the %s verifier: %s", what,
 			   PQerrorMessage(conn));

@@ -24,6 +24,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "reconcile/actions.h"
+#include "reconcile/secret.h"
 #include "reconcile/apply.h"
 #include "reconcile/journal.h"
 
@@ -116,19 +117,19 @@ static void test_secret_env(void **state)
 
 	(void)state;
 	unsetenv("PGC_UNIT_SECRET");
-	assert_null(apply_secret_resolve(&s, "password of role \"app\"", err, sizeof(err)));
+	assert_null(secret_resolve(&s, "password of role \"app\"", err, sizeof(err)));
 	assert_string_equal(err,
 			    "the password of role \"app\" is not available: environment variable "
 			    "\"PGC_UNIT_SECRET\" is not set\n"
 			    "hint: export PGC_UNIT_SECRET before running pgconverge");
 	setenv("PGC_UNIT_SECRET", "", 1);
-	assert_null(apply_secret_resolve(&s, "x", err, sizeof(err)));
+	assert_null(secret_resolve(&s, "x", err, sizeof(err)));
 	assert_non_null(strstr(err, "\"PGC_UNIT_SECRET\" is empty"));
 	setenv("PGC_UNIT_SECRET", "s3cret\n", 1);
-	v = apply_secret_resolve(&s, "x", err, sizeof(err));
+	v = secret_resolve(&s, "x", err, sizeof(err));
 	/* A variable is taken as it is: only files lose their final newline. */
 	assert_string_equal(v, "s3cret\n");
-	apply_secret_free(v);
+	secret_free(v);
 	unsetenv("PGC_UNIT_SECRET");
 }
 
@@ -140,17 +141,17 @@ static void test_secret_file(void **state)
 
 	(void)state;
 	write_file(path, "pa:ss\n", 0600);
-	v = apply_secret_resolve(&s, "replication password", err, sizeof(err));
+	v = secret_resolve(&s, "replication password", err, sizeof(err));
 	assert_string_equal(v, "pa:ss");
-	apply_secret_free(v);
+	secret_free(v);
 
 	write_file(path, "pa:ss\r\n", 0400);
-	v = apply_secret_resolve(&s, "replication password", err, sizeof(err));
+	v = secret_resolve(&s, "replication password", err, sizeof(err));
 	assert_string_equal(v, "pa:ss");
-	apply_secret_free(v);
+	secret_free(v);
 
 	write_file(path, "pa:ss\n", 0640);
-	assert_null(apply_secret_resolve(&s, "replication password", err, sizeof(err)));
+	assert_null(secret_resolve(&s, "replication password", err, sizeof(err)));
 	assert_true(asprintf(&expect,
 			     "refusing the replication password from file \"%s\": it is accessible "
 			     "by group or others (mode 0640)\nhint: chmod 600 \"%s\"",
@@ -159,15 +160,15 @@ static void test_secret_file(void **state)
 	free(expect);
 
 	write_file(path, "\n", 0600);
-	assert_null(apply_secret_resolve(&s, "replication password", err, sizeof(err)));
+	assert_null(secret_resolve(&s, "replication password", err, sizeof(err)));
 	assert_non_null(strstr(err, "is empty"));
 
 	unlink(path);
-	assert_null(apply_secret_resolve(&s, "replication password", err, sizeof(err)));
+	assert_null(secret_resolve(&s, "replication password", err, sizeof(err)));
 	assert_non_null(strstr(err, "No such file or directory"));
 
 	s.kind = SECRET_NONE;
-	assert_null(apply_secret_resolve(&s, "replication password", err, sizeof(err)));
+	assert_null(secret_resolve(&s, "replication password", err, sizeof(err)));
 	assert_string_equal(err, "no replication password is declared");
 	free(path);
 }

@@ -1,0 +1,122 @@
+/*
+ * reconcile/secret.c - the values behind {env: NAME} and {file: PATH}
+ * secrets, for apply (passwords sent pre-hashed, the replication passfile)
+ * and observe (checking a role's password against its verifier): both read
+ * a secret the same way, so a password that apply sets is one observe
+ * finds unchanged.
+ */
+#include "reconcile/secret.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SECRET_FILE_MAX 65536
+
+static char *read_secret_file(const char *path, const char *what, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, saved;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		saved = errno;
+		snprintf(err, errlen, "could not read the %s from file \"%s\": %s", what, path,
+			 strerror(saved));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "could not read the %s: \"%s\" is not a regular file", what,
+			 path);
+		goto fail;
+	}
+	if ((st.st_mode & 077) != 0) {
+		snprintf(err, errlen,
+			 "refusing the %s from file \"%s\": it is accessible by group or others "
+			 "(mode %04o)\nhint: chmod 600 \"%s\"",
+			 what, path, (unsigned)(st.st_mode & 07777), path);
+		goto fail;
+	}
+	buf = malloc(SECRET_FILE_MAX + 1);
+	if (buf == NULL)
+		abort();
+	for (;;) {
+		ssize_t n = read(fd, buf + len, SECRET_FILE_MAX - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			saved = errno;
+			snprintf(err, errlen, "could not read the %s from file \"%s\": %s", what,
+				 path, strerror(saved));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == SECRET_FILE_MAX) {
+			snprintf(err, errlen,
+				 "refusing the %s from file \"%s\": larger than %d bytes", what,
+				 path, SECRET_FILE_MAX);
+			goto fail;
+		}
+	}
+	close(fd);
+	buf[len] = '\0';
+	/* Files written by editors or `echo` end with a newline that is not part of the secret. */
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	if (len > 0 && buf[len - 1] == '\r')
+		buf[--len] = '\0';
+	return buf;
+fail:
+	close(fd);
+	secret_free(buf);
+	return NULL;
+}
+
+char *secret_resolve(const PgcSecret *s, const char *what, char *err, size_t errlen)
+{
+	char *value = NULL;
+
+	if (s == NULL || s->kind == SECRET_NONE || s->ref == NULL) {
+		snprintf(err, errlen, "no %s is declared", what);
+		return NULL;
+	}
+	if (s->kind == SECRET_ENV) {
+		const char *v = getenv(s->ref);
+
+		if (v == NULL || *v == '\0') {
+			snprintf(err, errlen,
+				 "the %s is not available: environment variable \"%s\" is %s\n"
+				 "hint: export %s before running pgconverge",
+				 what, s->ref, v == NULL ? "not set" : "empty", s->ref);
+			return NULL;
+		}
+		value = strdup(v);
+		if (value == NULL)
+			abort();
+		return value;
+	}
+	value = read_secret_file(s->ref, what, err, errlen);
+	if (value != NULL && value[0] == '\0') {
+		snprintf(err, errlen, "the %s is empty: file \"%s\"", what, s->ref);
+		secret_free(value);
+		return NULL;
+	}
+	return value;
+}
+
+void secret_free(char *secret)
+{
+	if (secret == NULL)
+		return;
+	explicit_bzero(secret, strlen(secret));
+	free(secret);
+}
