@@ -12,7 +12,6 @@
 #include "reconcile/apply.h"
 #include "reconcile/failover.h"
 #include "reconcile/ha.h"
-#include "reconcile/ha_apply.h"
 #include "reconcile/journal.h"
 #include "reconcile/plan_offline.h"
 #include "schema/source.h"
@@ -204,8 +203,6 @@ static int apply_one_plan(const PgcOptions *opts, const PgcTopology *t, const Pg
 	PgcApplyResult ar = {0};
 	int rc;
 
-	/* Switchover and rejoin add their own lines to the same journal. */
-	ha_apply_set_state_dir(opts->state_dir);
 	rc = apply_plan(t, p, &ao, &ar);
 
 	res->done += ar.done;

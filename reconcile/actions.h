@@ -47,6 +47,7 @@ typedef struct {
 	const PgcCluster *c;
 	const PgcNode *n; /* the action's node; NULL for cluster-wide actions */
 	const PgcAction *a;
+	const char *state_dir; /* apply's state directory (its journal); never NULL */
 	int action_timeout_s; /* defaults filled in */
 	int ready_timeout_s;
 	PgcHost *host;	    /* the node's host; NULL when not on this machine */

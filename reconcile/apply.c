@@ -258,6 +258,7 @@ static int execute(const PgcTopology *t, const PgcAction *a, const PgcApplyOptio
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->t = t;
 	ctx->a = a;
+	ctx->state_dir = opts->state_dir;
 	ctx->arena = arena_new();
 	ctx->action_timeout_s =
 	    opts->action_timeout_s > 0 ? opts->action_timeout_s : APPLY_DEFAULT_ACTION_TIMEOUT_S;

@@ -17,13 +17,6 @@
 
 #define PROBE_TIMEOUT_MS 5000
 
-static const char *journal_dir;
-
-void ha_apply_set_state_dir(const char *state_dir)
-{
-	journal_dir = state_dir;
-}
-
 /* live_cluster - ctx's cluster with `primary` as its primary (the file's, or a copy). */
 static const PgcCluster *live_cluster(PgcApplyCtx *ctx, const char *primary)
 {
@@ -40,10 +33,9 @@ static json_t *event(PgcApplyCtx *ctx, const char *name)
 			 plan_action_name(ctx->a->kind));
 }
 
-static void journal(json_t *ev)
+static void journal(PgcApplyCtx *ctx, json_t *ev)
 {
-	if (journal_dir != NULL)
-		(void)ha_journal_event(journal_dir, ev);
+	(void)ha_journal_event(ctx->state_dir, ev);
 	json_decref(ev);
 }
 
@@ -113,7 +105,7 @@ int ha_apply_switchover(PgcApplyCtx *ctx)
 					      rejoin_outcome_name(res.old_primary.outcome), "decision",
 					      res.old_primary.decision));
 	}
-	journal(ev);
+	journal(ctx, ev);
 	if (rc != 0)
 		return apply_note(ctx, "switchover to \"%s\" %s: %s", to->name,
 				  switchover_outcome_name(res.outcome), res.error);
@@ -155,7 +147,7 @@ static int fence_only(PgcApplyCtx *ctx, const PgcCluster *x, const PgcNode *prim
 	json_object_set_new(ev, "outcome", json_string("fenced"));
 	json_object_set_new(ev, "fence", json_pack("{s:s,s:s}", "method", fence_method_name(fr.method),
 						   "detail", fr.detail));
-	journal(ev);
+	journal(ctx, ev);
 	return 0;
 }
 
@@ -226,7 +218,7 @@ int ha_apply_rejoin(PgcApplyCtx *ctx)
 						   : json_null());
 	json_object_set_new(ev, "moved_to", res.moved_to[0] ? json_string(res.moved_to) : json_null());
 	json_object_set_new(ev, "duration_ms", ms_or_null(res.elapsed_ms));
-	journal(ev);
+	journal(ctx, ev);
 	if (rc != 0)
 		return apply_note(ctx, "could not rejoin node \"%s/%s\" as a replica of \"%s\"",
 				  ctx->c->name, ctx->n->name, primary->name);

@@ -17,14 +17,6 @@
 #include "reconcile/actions.h"
 
 /*
- * ha_apply_set_state_dir - the state directory whose journal the HA
- * executors write to (the apply journal's). PgcApplyCtx does not carry it,
- * so the command sets it before apply_plan(); NULL (the default) leaves
- * their journal lines out. The string must outlive the runs.
- */
-void ha_apply_set_state_dir(const char *state_dir);
-
-/*
  * ha_apply_switchover - ACT_SWITCHOVER: moves the primary role from
  * payload.upstream to payload.target (the action's node). 0 when the
  * target is the primary (already, or now); -1 when refused, rolled back or

@@ -47,7 +47,9 @@ app_pw="app-$(rnd):p\\a's"
 rep_pw="rep-$(rnd) x'y"
 repl_pw="repl-$(rnd):z\\w"
 mkdir -m 700 "$tmp/secrets"
-printf '%s\n' "$rep_pw" >"$tmp/secrets/reporting"
+# Written on Windows, say: the CRLF ending is not part of the password
+# (apply and the plan's password check must read it alike: no false drift).
+printf '%s\r\n' "$rep_pw" >"$tmp/secrets/reporting"
 printf '%s\n' "$repl_pw" >"$tmp/secrets/replicator"
 chmod 600 "$tmp/secrets/reporting" "$tmp/secrets/replicator"
 export PGC_IT_APP_PASSWORD=$app_pw
