@@ -154,6 +154,14 @@ int pgctl_action_restart(PgcApplyCtx *ctx); /* ACT_RESTART */
 /* ---- replication.c ----------------------------------------------------- */
 
 int replication_create_slot(PgcApplyCtx *ctx); /* ACT_CREATE_SLOT */
+/*
+ * replication_drop_slot - ACT_DROP_SLOT: drops physical slot payload.target
+ * once no walsender uses it (a re-pointed replica lets go of its old
+ * upstream within moments), waiting up to ctx->ready_timeout_s. Absent:
+ * nothing to do. A logical slot of that name, or one still in use at the
+ * end of the wait, is a failure, with the user of the slot named.
+ */
+int replication_drop_slot(PgcApplyCtx *ctx);
 int replication_clone(PgcApplyCtx *ctx);       /* ACT_CLONE */
 
 /* ---- sql_actions.c ----------------------------------------------------- */

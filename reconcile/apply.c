@@ -222,6 +222,8 @@ static int run_action(PgcApplyCtx *ctx)
 		return pgctl_action_restart(ctx);
 	case ACT_CREATE_SLOT:
 		return replication_create_slot(ctx);
+	case ACT_DROP_SLOT:
+		return replication_drop_slot(ctx);
 	case ACT_CREATE_ROLE:
 		return sql_create_role(ctx);
 	case ACT_ALTER_ROLE:

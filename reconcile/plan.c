@@ -1461,6 +1461,70 @@ static void emit_roles_and_databases(Ctx *x)
 
 /* ---- orphans ------------------------------------------------------------------ */
 
+/* repoints - the plan rewrites the node's upstream or slot settings. */
+static bool repoints(const NodeWork *kw)
+{
+	if (kw->id_config == NULL)
+		return false;
+	for (size_t i = 0; i < kw->n_deltas; i++)
+		if (streq(kw->deltas[i].key, "primary_conninfo") ||
+		    streq(kw->deltas[i].key, "primary_slot_name"))
+			return true;
+	return false;
+}
+
+/* streams_from_elsewhere - the replica's WAL receiver streams from a node other than up. */
+static bool streams_from_elsewhere(const NodeWork *kw, const NodeWork *up)
+{
+	const PgcObsNode *o = kw->o;
+
+	if (o == NULL || !streq(o->wal_receiver_status, "streaming") || o->upstream_port <= 0)
+		return false;
+	return o->upstream_port != (int)up->n->port.v ||
+	       (o->upstream_host != NULL && up->n->host.v != NULL &&
+		!streq(o->upstream_host, up->n->host.v));
+}
+
+/*
+ * emit_stale_slot - a physical slot on nw named after replica kw that does
+ * not stream through it any more (re-pointed, or slots turned off): it
+ * would hold WAL back on nw for ever. Dropped once unused (in use while kw
+ * switches over: the drop waits for it), after kw's own re-pointing.
+ * false when the slot is not for dropping (then it is reported as an orphan).
+ */
+static bool emit_stale_slot(Ctx *x, const NodeWork *nw, const PgcObsSlot *s)
+{
+	const NodeWork *kw = NULL;
+	PgcAction *act;
+
+	if (!streq(s->slot_type, "physical"))
+		return false;
+	for (size_t k = 0; k < x->nw && kw == NULL; k++)
+		if (streq(s->slot_name, plan_slot_name(x->a, x->w[k].n->name)))
+			kw = &x->w[k];
+	if (kw == NULL || (s->active && !repoints(kw) && !streams_from_elsewhere(kw, nw)))
+		return false;
+	act = emit(x, ACT_DROP_SLOT, nw, s->slot_name, IMPACT_NONE,
+		   arena_printf(x->a,
+				"physical slot \"%s\" on \"%s\" is named after replica \"%s\", "
+				"which %s: unused, it would hold WAL back on \"%s\" for ever",
+				s->slot_name, nw->n->name, kw->n->name,
+				!x->c->replication.slots.v ? "streams without a slot now (replication.slots "
+							     "is false)"
+				: kw == nw			   ? "is this node"
+							   : "does not stream from it any more",
+				nw->n->name));
+	act->payload.path = NULL;
+	act->payload.target = s->slot_name;
+	change(x, act, arena_printf(x->a, "slot \"%s\"", s->slot_name),
+	       s->active ? "in use (the replica is switching over)" : "unused", NULL);
+	depend(x, act, kw->id_config);
+	depend(x, act, kw->id_reload);
+	depend(x, act, kw->id_restart);
+	depend(x, act, kw->id_start);
+	return true;
+}
+
 static void find_orphans(Ctx *x)
 {
 	const PgcCluster *c = x->c;
@@ -1509,7 +1573,7 @@ static void find_orphans(Ctx *x)
 				if (up == nw->n && streq(s->slot_name, plan_slot_name(x->a, c->nodes[k].name)))
 					expected = true;
 			}
-			if (!expected && s->slot_name != NULL)
+			if (!expected && s->slot_name != NULL && !emit_stale_slot(x, nw, s))
 				orphan(x, nw->n->name, "slot", s->slot_name,
 				       arena_printf(x->a, "%s replication slot \"%s\" on \"%s\" serves no "
 						    "replica of the topology; it holds WAL back until "
@@ -1951,6 +2015,8 @@ const char *plan_action_name(PgcActionKind kind)
 		return "retention";
 	case ACT_RESTORE:
 		return "restore";
+	case ACT_DROP_SLOT:
+		return "drop-slot";
 	}
 	return "unknown";
 }

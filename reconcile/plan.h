@@ -57,10 +57,11 @@ typedef enum {
 	ACT_BACKUP,          /* (backup) a base (or logical: payload.target "logical") backup the schedule asks for */
 	ACT_RETENTION,       /* (retention) remove backups and WAL outside backup.*.keep */
 	ACT_RESTORE,         /* (restore) point-in-time restore of a bootstrap.from_backup cluster's primary */
+	ACT_DROP_SLOT,       /* (drop-slot) physical slot payload.target, left by a replica that streams elsewhere now */
 } PgcActionKind;
 
 /* The number of action kinds (ACT_INITDB is 0). */
-#define PLAN_ACTION_KINDS ((int)ACT_RESTORE + 1)
+#define PLAN_ACTION_KINDS ((int)ACT_DROP_SLOT + 1)
 
 typedef struct {
 	const char *key;

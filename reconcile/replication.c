@@ -1,5 +1,5 @@
 /*
- * reconcile/replication.c - ACT_CREATE_SLOT and ACT_CLONE.
+ * reconcile/replication.c - ACT_CREATE_SLOT, ACT_DROP_SLOT and ACT_CLONE.
  *
  * A replica is made by copying its upstream with pg_basebackup into an
  * absent or empty data directory, then marking it a standby
@@ -37,9 +37,10 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "reconcile/actions.h"
-#include "reconcile/secret.h"
+#include "reconcile/ha.h"
 #include "reconcile/pgctl.h"
 #include "reconcile/pgsql.h"
+#include "reconcile/secret.h"
 
 int replication_create_slot(PgcApplyCtx *ctx)
 {
@@ -90,6 +91,108 @@ int replication_create_slot(PgcApplyCtx *ctx)
 		goto cleanup;
 	}
 	log_info("created replication slot \"%s\" on node \"%s\"", slot,
+		 apply_node_label(ctx, ctx->n));
+	rc = 0;
+cleanup:
+	PQclear(r);
+	PQfinish(conn);
+	return rc;
+}
+
+/* The pause between two looks at a slot that is still in use. */
+#define DROP_SLOT_POLL_MS 100
+
+/*
+ * slot_user - who holds an active slot: "pid N (application A from ADDR)",
+ * or NULL when it is not in use (or gone). Owned by ctx->arena.
+ */
+static const char *slot_user(PgcApplyCtx *ctx, PGconn *conn, const char *slot, PgcPgError *e,
+			     bool *failed)
+{
+	const char *params[1] = {slot};
+	const char *user = NULL;
+	PGresult *r = NULL;
+
+	*failed = pgsql_query(conn,
+			      "SELECT s.active_pid, coalesce(a.application_name, ''), "
+			      "coalesce(host(a.client_addr), 'local') "
+			      "FROM pg_catalog.pg_replication_slots s "
+			      "LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = s.active_pid "
+			      "WHERE s.slot_name = $1 AND s.active",
+			      1, params, 0, &r, e) != 0;
+	if (!*failed && PQntuples(r) > 0)
+		user = arena_printf(ctx->arena, "pid %s (application \"%s\" from %s)",
+				    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
+	PQclear(r);
+	return user;
+}
+
+int replication_drop_slot(PgcApplyCtx *ctx)
+{
+	const char *slot = ctx->a->payload.target;
+	const char *params[1] = {slot};
+	double deadline = ha_now_ms() + (double)ctx->ready_timeout_s * 1000.0;
+	const char *user = NULL;
+	PGresult *r = NULL;
+	PgcPgError e;
+	PGconn *conn;
+	bool failed;
+	int rc = -1;
+
+	if (ctx->n == NULL || slot == NULL)
+		return apply_fail(ctx, "action \"%s\" names no node or no slot", ctx->a->id);
+	conn = apply_connect(ctx, ctx->n, NULL);
+	if (conn == NULL)
+		return -1;
+	for (;;) {
+		PQclear(r);
+		r = NULL;
+		if (pgsql_query(conn,
+				"SELECT slot_type FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+				1, params, 0, &r, &e) != 0) {
+			apply_fail(ctx, "could not look for slot \"%s\" on node \"%s\": %s (SQLSTATE %s)",
+				   slot, apply_node_label(ctx, ctx->n), e.message, e.sqlstate);
+			goto cleanup;
+		}
+		if (PQntuples(r) == 0) {
+			ctx->nothing_to_do = true;
+			rc = 0;
+			goto cleanup;
+		}
+		if (strcmp(PQgetvalue(r, 0, 0), "physical") != 0) {
+			apply_fail(ctx, "refusing to drop slot \"%s\" on node \"%s\": it is a %s slot",
+				   slot, apply_node_label(ctx, ctx->n), PQgetvalue(r, 0, 0));
+			goto cleanup;
+		}
+		user = slot_user(ctx, conn, slot, &e, &failed);
+		if (failed) {
+			apply_fail(ctx, "could not look at slot \"%s\" on node \"%s\": %s (SQLSTATE %s)",
+				   slot, apply_node_label(ctx, ctx->n), e.message, e.sqlstate);
+			goto cleanup;
+		}
+		/* Dropping a slot in use fails (55006): the walsender may take a moment to go. */
+		if (user == NULL) {
+			if (pgsql_query(conn, "SELECT pg_catalog.pg_drop_replication_slot($1)", 1, params,
+					ctx->action_timeout_s * 1000, NULL, &e) == 0)
+				break;
+			if (strcmp(e.sqlstate, "55006") != 0 && strcmp(e.sqlstate, "42704") != 0) {
+				apply_fail(ctx, "could not drop slot \"%s\" on node \"%s\": %s (SQLSTATE %s)",
+					   slot, apply_node_label(ctx, ctx->n), e.message, e.sqlstate);
+				goto cleanup;
+			}
+		}
+		if (ha_now_ms() >= deadline) {
+			apply_fail(ctx,
+				   "slot \"%s\" on node \"%s\" is still in use after %d s%s%s\n"
+				   "hint: the replica it is named after should stream from its new "
+				   "upstream; look at its pg_stat_wal_receiver and server log",
+				   slot, apply_node_label(ctx, ctx->n), ctx->ready_timeout_s,
+				   user ? ", by " : "", user ? user : "");
+			goto cleanup;
+		}
+		ha_sleep_ms(DROP_SLOT_POLL_MS);
+	}
+	log_info("dropped replication slot \"%s\" on node \"%s\"", slot,
 		 apply_node_label(ctx, ctx->n));
 	rc = 0;
 cleanup:

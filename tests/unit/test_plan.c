@@ -1117,6 +1117,88 @@ static void test_orphans(void **state)
 	topology_free(t);
 }
 
+/* add_slot - one more slot observed on node. */
+static void add_slot(PgcObserved *o, PgcObsNode *n, const char *name, bool active)
+{
+	PgcObsSlot *slots = arena_calloc(o->arena, n->n_slots + 1, sizeof(PgcObsSlot));
+
+	if (n->n_slots)
+		memcpy(slots, n->slots, n->n_slots * sizeof(PgcObsSlot));
+	slots[n->n_slots++] = (PgcObsSlot){.slot_name = name, .slot_type = "physical",
+					   .active = active, .restart_lsn = "0/3000148"};
+	n->slots = slots;
+}
+
+/*
+ * A slot named after a replica that no longer streams through it (re-pointed,
+ * or slots turned off) is dropped after the replica lets go of it; any
+ * other unexpected slot is only reported.
+ */
+static void test_stale_slots(void **state)
+{
+	PgcTopology *have = topo(NULL, ", replicate_from: pg2", NULL);
+	PgcTopology *want = topo(NULL, NULL, NULL);
+	PgcPolicy pol = policy_at(SUN_0300_UTC, false);
+	PgcObserved *o;
+	PgcPlan *p = plan_against(have, want, &o, &pol);
+	const PgcAction *a;
+	char *text;
+
+	(void)state;
+	/* Re-pointing pg3 from pg2 to pg1: its slot on pg2 (in use until the reload) goes after it. */
+	assert_string_equal(ids(p), "main/pg1/create-slot:pg3\n"
+				    "main/pg3/config\n"
+				    "main/pg3/passfile\n"
+				    "main/pg3/reload\n"
+				    "main/pg2/drop-slot:pg3\n");
+	a = act(p, "main/pg2/drop-slot:pg3");
+	assert_int_equal(a->kind, ACT_DROP_SLOT);
+	assert_string_equal(a->payload.target, "pg3");
+	assert_null(a->payload.path);
+	assert_int_equal(a->impact, IMPACT_NONE);
+	assert_false(a->blocked);
+	assert_string_equal(deps(a), "main/pg3/config, main/pg3/reload");
+	assert_string_equal(a->reason, "physical slot \"pg3\" on \"pg2\" is named after replica "
+				       "\"pg3\", which does not stream from it any more: unused, it "
+				       "would hold WAL back on \"pg2\" for ever");
+	assert_string_equal(changes(a), "slot \"pg3\": in use (the replica is switching over) -> (unset)\n");
+	assert_int_equal(p->n_orphans, 0);
+	plan_free(p);
+	obs_free(o);
+
+	/* Converged, with slot pg3 left on pg2 by an earlier cascade: unused, dropped. */
+	o = obs_converged(want);
+	add_slot(o, onode(o, "pg2"), "pg3", false);
+	/* An unknown name, and a slot pg2 still in use by pg3 streaming from pg2: reported only. */
+	add_slot(o, onode(o, "pg1"), "old_standby", false);
+	p = plan_build(want, o, &pol);
+	assert_string_equal(ids(p), "main/pg2/drop-slot:pg3\n");
+	assert_string_equal(deps(act(p, "main/pg2/drop-slot:pg3")), "");
+	assert_int_equal(p->n_orphans, 1);
+	assert_string_equal(p->orphans[0].name, "old_standby");
+	plan_free(p);
+
+	onode(o, "pg2")->slots[onode(o, "pg2")->n_slots - 1].active = true;
+	onode(o, "pg3")->upstream_port = (int)cluster_node(&want->clusters[0], "pg2")->port.v;
+	p = plan_build(want, o, &pol);
+	assert_int_equal(p->n_actions, 0);
+	assert_int_equal(p->n_orphans, 2);
+	text = text_of(p);
+	assert_non_null(strstr(text, "  main/pg2 slot \"pg3\": physical replication slot \"pg3\" on "
+				     "\"pg2\" serves no replica of the topology"));
+	free(text);
+	plan_free(p);
+
+	/* In use, but pg3 streams from pg1 (its receiver says so): dropped once released. */
+	onode(o, "pg3")->upstream_port = (int)cluster_node(&want->clusters[0], "pg1")->port.v;
+	p = plan_build(want, o, &pol);
+	assert_string_equal(ids(p), "main/pg2/drop-slot:pg3\n");
+	plan_free(p);
+	obs_free(o);
+	topology_free(have);
+	topology_free(want);
+}
+
 static void test_remote_node(void **state)
 {
 	PgcTopology *t = topo(NULL, ", host: 10.0.0.13", NULL), *want;
@@ -1931,6 +2013,7 @@ int main(void)
 		cmocka_unit_test(test_cascade_order),
 		cmocka_unit_test(test_alter_system_drift),
 		cmocka_unit_test(test_orphans),
+		cmocka_unit_test(test_stale_slots),
 		cmocka_unit_test(test_remote_node),
 		cmocka_unit_test(test_roles_drift),
 		cmocka_unit_test(test_foreign_data_dir),
