@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/integration/test_cli.sh - the command line: help, usage errors, exit
-# codes, and `validate` on good and bad files. Needs no server.
+# codes, `validate` and `graph` on good and bad files. Needs no server.
 #
 # Runs ${PGC_BIN:-./pgconverge}; prints one ok/FAIL line per check and exits
 # 1 when any check failed.
@@ -142,9 +142,8 @@ expect "-f with --git" 64 "" "cannot be used together"
 run -f x.yaml validate
 expect "option before the command" 64 "" "option '-f' given before the command"
 
-# --- commands that are not built yet ------------------------------------------
+# --- a missing topology file: every command stops before contacting a server ---
 
-# A file that does not exist is fine: these stop before reading it.
 # plan, apply and status run against servers in test_reconcile*.sh; here
 # only what they do before contacting one.
 run plan -f "$tmp/none.yaml"
@@ -183,8 +182,8 @@ clusters:
 YAML
 run failover --cluster solo -f "$tmp/solo.yaml" --state-dir "$tmp/st"
 expect "failover: a single node has nothing to promote" 1 "" "cluster \"solo\" has a single node: nothing to promote"
-run graph --live
-expect "graph: not implemented" 1 "" "pgconverge: 'graph' is not implemented yet"
+run graph --live -f "$tmp/none.yaml"
+expect "graph --live: missing topology file" 1 "" "$tmp/none.yaml: error: topology file not found"
 run validate --git "$tmp/no-repo" --ref main
 expect "--git: missing repository" 1 "" "repository \"$tmp/no-repo\" does not exist"
 run plan --base main -f x.yaml
@@ -288,6 +287,54 @@ else
 	fail "validate bad file: not sorted by line: $err"
 fi
 [ -z "$out" ] && ok "validate bad file: nothing on stdout" || fail "validate bad file: stdout: $out"
+
+# --- graph ----------------------------------------------------------------------
+
+# dot_ok FILE - Graphviz accepts the DOT text in FILE.
+dot_ok() {
+	dot -Tsvg "$1" -o "$tmp/graph.svg" 2>"$tmp/dot.err" && grep -q '<svg' "$tmp/graph.svg"
+}
+if ! command -v dot >/dev/null 2>&1; then
+	fail "graph: 'dot' (graphviz) is needed to check the output (run 'make deps')"
+else
+	run graph -f "$top/examples/quickstart.yaml"
+	expect "graph examples/quickstart.yaml" 0 '"main/pg1" -> "main/pg3";'
+	dot_ok "$tmp/out" && ok "graph quickstart: dot -Tsvg accepts it" ||
+		fail "graph quickstart: dot -Tsvg: $(cat "$tmp/dot.err")"
+	run graph -f "$top/examples/full.yaml"
+	expect "graph examples/full.yaml" 0 '"orders/pg3" -> "orders/pg4";'
+	dot_ok "$tmp/out" && ok "graph full: dot -Tsvg accepts it" ||
+		fail "graph full: dot -Tsvg: $(cat "$tmp/dot.err")"
+	grep -qF '"orders/pg1" -> "orders/pg2" [label="sync (first 1, priority 1)", penwidth="2"];' "$tmp/out" &&
+		grep -qF 'subgraph "cluster_orders/eu-central" {' "$tmp/out" &&
+		grep -qF '"orders:haproxy" -> "orders/pg1" [label="write"];' "$tmp/out" &&
+		grep -qF -- '-> "restored/r1" [label="restore to 2026-11-26 10:00:00+00", style="dashed"];' "$tmp/out" &&
+		ok "graph full: regions, sync standby, balancer, restore" ||
+		fail "graph full: an expected statement is missing: $(head -c 600 "$tmp/out")"
+
+	# -o writes the same text; --cluster draws one cluster.
+	cp "$tmp/out" "$tmp/full.stdout"
+	run graph -f "$top/examples/full.yaml" -o "$tmp/full.dot"
+	if [ "$rc" -eq 0 ] && [ -z "$out" ] && cmp -s "$tmp/full.dot" "$tmp/full.stdout"; then
+		ok "graph -o FILE"
+	else
+		fail "graph -o: exit $rc, or the file differs from stdout"
+	fi
+	run graph -f "$tmp/good.yaml" --cluster other
+	if [ "$rc" -eq 0 ] && grep -qF '"other/o1" [label=' "$tmp/out" && ! grep -q 'main/' "$tmp/out" &&
+		dot_ok "$tmp/out"; then
+		ok "graph --cluster draws one cluster"
+	else
+		fail "graph --cluster other: exit $rc: $out"
+	fi
+	run graph -f "$tmp/good.yaml" --cluster nope
+	expect "graph --cluster unknown" 1 "" 'unknown cluster "nope"'
+
+	# A bad file: the loader's messages, nothing drawn.
+	run graph -f "$tmp/bad.yaml"
+	expect "graph bad file: exit 1 with the loader's message" 1 "" "$tmp/bad.yaml:5:"
+	[ -z "$out" ] && ok "graph bad file: nothing on stdout" || fail "graph bad file: stdout: $out"
+fi
 
 # --format json parses and says what the text says.
 json_check() { # FILE PYTHON_EXPRESSION

@@ -5,6 +5,7 @@
 # with a stale postmaster.pid. Checks the JSON of observe_topology() printed
 # by tests/integration/observe_probe.c (built here with the Makefile's flags
 # from the objects observe needs), and runs the probe once under valgrind.
+# The CLI's `status --format json` and `graph --live` are checked against it.
 #
 # Runs as root (the fixture is set up with runuser as postgres; the product
 # itself drops privileges through proc_run). Set PGC_SKIP_VALGRIND=1 to skip
@@ -341,6 +342,25 @@ if [ -x "$cli" ]; then
 	else
 		not_ok "status shows the observed model"
 	fi
+	# graph --live: the nodes drawn by state (labels are DOT text: \n is literal).
+	if "$cli" graph -f "$tmp/topology.yaml" --live >"$tmp/live.dot" 2>"$tmp/graph.err"; then
+		ok "graph --live runs"
+	else
+		not_ok "graph --live runs"
+		cat "$tmp/graph.err" >&2
+	fi
+	grep -qF "\"main/pg1\" [label=\"pg1\\nprimary\\n127.0.0.1:$port\\nrunning\"" "$tmp/live.dot" &&
+		ok "graph --live: the primary is running" || not_ok "graph --live: the primary is running"
+	grep -qF "\"main/pg6\" [label=\"pg6\\nreplica\\n127.0.0.1:$port6\\nrunning\"" "$tmp/live.dot" &&
+		ok "graph --live: the streaming replica is running" ||
+		not_ok "graph --live: the streaming replica is running"
+	grep -qF "\"main/pg2\" [label=\"pg2\\nreplica\\n127.0.0.1:$port2\\ndown\"" "$tmp/live.dot" &&
+		ok "graph --live: a node with no server is down" || not_ok "graph --live: a node with no server is down"
+	if command -v dot >/dev/null && dot -Tsvg "$tmp/live.dot" -o "$tmp/live.svg"; then
+		ok "graph --live: dot -Tsvg accepts it"
+	else
+		not_ok "graph --live: dot -Tsvg accepts it (is graphviz installed?)"
+	fi
 else
 	echo "# skipped: no $cli (build it with make)"
 fi
@@ -368,6 +388,11 @@ check "stopped: data dir still initialized, same identity" \
 	"$n1.dir_state == \"initialized\" and $n1.system_identifier == \"$sysid\" and $n1.cluster_state == \"shut down\"" "$out"
 check "stopped: no postmaster" "$n1.postmaster_pid == 0 and $n1.postmaster_alive == false" "$out"
 check "stopped: no SQL data" "$n1.settings == [] and $n1.roles == [] and $n1.server_version_num == 0" "$out"
+if [ -x "$cli" ]; then
+	"$cli" graph -f "$tmp/topology.yaml" --cluster main --live >"$tmp/stopped.dot" 2>"$tmp/graph2.err"
+	grep -qF "\"main/pg1\" [label=\"pg1\\nprimary\\n127.0.0.1:$port\\ndown\"" "$tmp/stopped.dot" &&
+		ok "stopped: graph --live shows the node down" || not_ok "stopped: graph --live shows the node down"
+fi
 
 # A stale postmaster.pid naming a live process that is not postgres.
 sleep 300 &
