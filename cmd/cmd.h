@@ -215,9 +215,6 @@ int options_load_base(const PgcOptions *opts, const char *base_dir, PgcTopology 
 /* cmd_error - prints "pgconverge: MESSAGE" and an optional "  hint: HINT" to stderr. */
 void cmd_error(const char *hint, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* cmd_not_implemented - says the command is not built yet; returns EXIT_ERROR. */
-int cmd_not_implemented(const PgcOptions *opts);
-
 /* --- one file per command --- */
 
 extern const PgcCommandSpec validate_spec;

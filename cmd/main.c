@@ -58,12 +58,6 @@ void cmd_error(const char *hint, const char *fmt, ...)
 		fprintf(stderr, "  hint: %s\n", hint);
 }
 
-int cmd_not_implemented(const PgcOptions *opts)
-{
-	cmd_error(NULL, "'%s' is not implemented yet", opts->command->name);
-	return EXIT_ERROR;
-}
-
 static const PgcCommand *command_find(const char *name)
 {
 	size_t i;
