@@ -191,10 +191,10 @@ static int64_t path_size(const char *path)
 	return fd < 0 ? 0 : tree_size_fd(fd);
 }
 
-/* fsync_file - makes a file written by a child program durable. */
+/* fsync_file - makes a file written by a child program durable; 0, or -1 (reported). */
 static int fsync_file(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0 || fsync(fd) != 0) {
 		log_error("could not fsync \"%s\": %s", path, strerror(errno));
@@ -202,8 +202,11 @@ static int fsync_file(const char *path)
 			close(fd);
 		return -1;
 	}
-	rc = close(fd);
-	return rc == 0 ? 0 : -1;
+	if (close(fd) != 0) {
+		log_error("could not close \"%s\": %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- progress ----------------------------------------------------------- */
@@ -401,16 +404,18 @@ typedef struct {
 	const char *system_identifier;
 	int server_version_num;
 	int64_t wal_segment_size;
-	int64_t total_size;       /* sum of pg_database_size: the copy's approximate size */
+	int64_t total_size;       /* sum of pg_database_size: the copy's approximate size; 0 unknown */
 } SourceFacts;
+
+/* Summing the databases' sizes walks every file: on a large cluster it takes a while. */
+#define SIZE_QUERY_TIMEOUT_MS 60000
 
 static int source_facts(PgcArena *a, const PgcCluster *c, const PgcNode *n, SourceFacts *f)
 {
 	static const char *const sql =
 		"SELECT (SELECT system_identifier::text FROM pg_catalog.pg_control_system()),"
 		" current_setting('server_version_num'),"
-		" (SELECT setting FROM pg_catalog.pg_settings WHERE name = 'wal_segment_size'),"
-		" (SELECT sum(pg_catalog.pg_database_size(oid))::bigint FROM pg_catalog.pg_database)";
+		" (SELECT setting FROM pg_catalog.pg_settings WHERE name = 'wal_segment_size')";
 	char err[512];
 	PGconn *conn;
 	PGresult *r = NULL;
@@ -432,7 +437,16 @@ static int source_facts(PgcArena *a, const PgcCluster *c, const PgcNode *n, Sour
 	f->system_identifier = arena_strdup(a, PQgetvalue(r, 0, 0));
 	f->server_version_num = atoi(PQgetvalue(r, 0, 1));
 	f->wal_segment_size = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
-	f->total_size = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+	PQclear(r);
+	r = NULL;
+	/* Only the progress meter's estimate: without it, no ETA, still a backup. */
+	if (pgsql_query(conn,
+			"SELECT sum(pg_catalog.pg_database_size(oid))::bigint FROM pg_catalog.pg_database",
+			0, NULL, SIZE_QUERY_TIMEOUT_MS, &r, &e) == 0)
+		f->total_size = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	else
+		log_debug("size of node \"%s\" unknown, no ETA: %s (SQLSTATE %s)", n->name, e.message,
+			  e.sqlstate);
 	PQclear(r);
 	PQfinish(conn);
 	return 0;
@@ -685,9 +699,16 @@ static int dump_one(PgcArena *a, const PgcCluster *c, const PgcNode *n, const Pg
 	progress_start(&progress, opts->progress, what, partial, 0);
 	rc = run(a, c, n, argv, timeout_s, what, NULL);
 	progress_stop(&progress);
-	if (rc != 0 || fsync_file(partial) != 0 || rename(partial, path) != 0 || fs_fsync_dir(dir) != 0) {
-		if (rc == 0)
-			log_error("could not keep \"%s\": %s", path, strerror(errno));
+	/* Each step reports its own failure. */
+	if (rc == 0 && fsync_file(partial) != 0)
+		rc = -1;
+	if (rc == 0 && rename(partial, path) != 0) {
+		log_error("could not rename \"%s\" to \"%s\": %s", partial, path, strerror(errno));
+		rc = -1;
+	}
+	if (rc == 0 && fs_fsync_dir(dir) != 0)
+		rc = -1;
+	if (rc != 0) {
 		unlink(partial);
 		return -1;
 	}
