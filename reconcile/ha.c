@@ -20,12 +20,12 @@
 #include "common/log.h"
 #include "reconcile/actions.h"
 #include "reconcile/apply.h"
+#include "reconcile/journal.h"
 #include "reconcile/pgctl.h"
 #include "reconcile/pgsql.h"
 
 #define CACHE_MAX_BYTES (4 * 1024 * 1024)
 #define CONTROLDATA_TIMEOUT_MS 30000
-#define JOURNAL_FILE "journal.jsonl"
 
 /* ---- time --------------------------------------------------------------------- */
 
@@ -623,47 +623,12 @@ int ha_write_watch_wait(PgcWriteWatch *w, double *at_ms, char *err, size_t errle
 
 int ha_journal_event(const char *state_dir, json_t *event)
 {
-	char ts[64], run[96], *path, *text;
-	json_t *line;
-	const char *key;
-	json_t *value;
-	size_t len;
-	int fd, rc = -1, saved;
-	ssize_t w;
+	PgcJournal *j = journal_open(state_dir);
+	int rc;
 
-	if (fs_mkdir_p(state_dir, 0700, FS_NO_UID, FS_NO_GID) != 0)
+	if (j == NULL)
 		return -1;
-	ha_iso_now(ts, sizeof ts);
-	snprintf(run, sizeof run, "%s-%ld", ts, (long)getpid());
-	line = json_object();
-	json_object_set_new(line, "ts", json_string(ts));
-	if (json_object_get(event, "run") == NULL)
-		json_object_set_new(line, "run", json_string(run));
-	json_object_foreach(event, key, value)
-		json_object_set(line, key, value);
-	text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(line);
-	if (text == NULL)
-		abort();
-	len = strlen(text);
-	text[len] = '\n'; /* replaces the NUL: one write() per line */
-	path = fs_path_join(state_dir, JOURNAL_FILE);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		saved = errno;
-		log_error("could not open journal \"%s\": %s", path, strerror(saved));
-		goto cleanup;
-	}
-	w = write(fd, text, len + 1);
-	if (w != (ssize_t)(len + 1) || fsync(fd) != 0) {
-		saved = w < 0 ? errno : EIO;
-		log_error("could not write journal \"%s\": %s", path, strerror(saved));
-	} else {
-		rc = 0;
-	}
-	close(fd);
-cleanup:
-	free(path);
-	free(text);
+	rc = journal_event(j, event);
+	journal_close(j);
 	return rc;
 }

@@ -170,10 +170,10 @@ int ha_write_watch_wait(PgcWriteWatch *w, double *at_ms, char *err, size_t errle
 
 /*
  * ha_journal_event - appends one event line to STATE_DIR/journal.jsonl
- * (the apply journal, same conventions: one write with O_APPEND, fsynced),
- * with "ts" first, then "run" (generated from the time and pid unless
- * event has one: the lines of one command share it), then event's fields.
- * event must not hold a secret. 0, or -1 (reported).
+ * through journal_event() (reconcile/journal.h): "ts" first, then "run"
+ * (from the time and pid unless event has one: the lines of one command
+ * share it), then event's fields. event must not hold a secret. 0, or -1
+ * (reported).
  */
 int ha_journal_event(const char *state_dir, json_t *event);
 

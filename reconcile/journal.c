@@ -197,6 +197,24 @@ int journal_end(PgcJournal *j, const PgcAction *a, PgcJournalOutcome outcome, do
 	return rc;
 }
 
+int journal_event(PgcJournal *j, json_t *event)
+{
+	json_t *o = json_object(), *value;
+	const char *key;
+	char ts[96];
+	int rc;
+
+	iso_now(ts, sizeof(ts));
+	json_object_set_new(o, "ts", json_string(ts));
+	if (json_object_get(event, "run") == NULL)
+		json_object_set_new(o, "run", json_string(j->run));
+	json_object_foreach(event, key, value)
+		json_object_set(o, key, value);
+	rc = append_line(j, o);
+	json_decref(o);
+	return rc;
+}
+
 int journal_source(PgcJournal *j, const PgcSource *src)
 {
 	json_t *o = json_object();

@@ -23,6 +23,8 @@
 #ifndef PGC_RECONCILE_JOURNAL_H
 #define PGC_RECONCILE_JOURNAL_H
 
+#include <jansson.h>
+
 #include "reconcile/plan.h"
 #include "schema/source.h"
 
@@ -62,6 +64,13 @@ int journal_end(PgcJournal *j, const PgcAction *a, PgcJournalOutcome outcome, do
  * 0, or -1 (reported).
  */
 int journal_source(PgcJournal *j, const PgcSource *src);
+
+/*
+ * journal_event - a line of ts, run (unless event has one) and event's own
+ * fields in their order (switchover, failover, rejoin records). event stays
+ * the caller's. 0, or -1 (reported).
+ */
+int journal_event(PgcJournal *j, json_t *event);
 
 /* journal_outcome_name - "ok", "failed", "skipped". */
 const char *journal_outcome_name(PgcJournalOutcome outcome);

@@ -97,7 +97,7 @@ static int label_width(const PgcPlan *p)
 static void text_action(FILE *out, const PgcPlan *p, size_t i, int width, bool color)
 {
 	const PgcAction *a = &p->actions[i];
-	char label[256], tag[32] = "", step[16];
+	char label[256], tag[32] = "", step[24];
 	const char *tc = "";
 	size_t k;
 
@@ -135,6 +135,25 @@ static void text_action(FILE *out, const PgcPlan *p, size_t i, int width, bool c
 			a->blocked_reason ? a->blocked_reason : "by policy", col(color, C_RESET));
 }
 
+/*
+ * summary_line - "N actions: N reload, N restart, N blocked", and the
+ * switchovers and rebuilds when there are any: they disrupt more than a
+ * restart and must not hide in the count.
+ */
+static const char *summary_line(const PgcPlan *p, char *buf, size_t size)
+{
+	size_t sw = plan_count_impact(p, IMPACT_SWITCHOVER), rb = plan_count_impact(p, IMPACT_REBUILD);
+	int n = snprintf(buf, size, "%zu actions: %zu reload, %zu restart, %zu blocked", p->n_actions,
+			 plan_count_impact(p, IMPACT_RELOAD), plan_count_impact(p, IMPACT_RESTART),
+			 plan_count_blocked(p));
+
+	if (sw > 0 && n > 0 && (size_t)n < size)
+		n += snprintf(buf + n, size - (size_t)n, ", %zu switchover", sw);
+	if (rb > 0 && n > 0 && (size_t)n < size)
+		snprintf(buf + n, size - (size_t)n, ", %zu rebuild", rb);
+	return buf;
+}
+
 static void print_orphans_text(FILE *out, const PgcPlan *p)
 {
 	size_t i;
@@ -153,6 +172,7 @@ static void print_orphans_text(FILE *out, const PgcPlan *p)
 void plan_print_text(FILE *out, const PgcPlan *p, bool color)
 {
 	int width = label_width(p);
+	char line[256];
 	size_t i, j;
 
 	for (i = 0; i < p->n_actions; i++) {
@@ -180,9 +200,7 @@ void plan_print_text(FILE *out, const PgcPlan *p, bool color)
 	if (p->n_actions == 0)
 		fprintf(out, "no changes: the live state matches the topology\n");
 	else
-		fprintf(out, "%zu actions: %zu reload, %zu restart, %zu blocked\n", p->n_actions,
-			plan_count_impact(p, IMPACT_RELOAD), plan_count_impact(p, IMPACT_RESTART),
-			plan_count_blocked(p));
+		fprintf(out, "%s\n", summary_line(p, line, sizeof(line)));
 }
 
 /* ---- markdown ------------------------------------------------------------------ */
@@ -234,6 +252,7 @@ static void md_code(FILE *out, const char *s)
 void plan_print_markdown(FILE *out, const PgcPlan *p)
 {
 	size_t i, j, k, restarts = 0, blocked = plan_count_blocked(p);
+	char line[256];
 
 	for (i = 0; i < p->n_actions; i++)
 		restarts += p->actions[i].kind == ACT_RESTART;
@@ -242,9 +261,7 @@ void plan_print_markdown(FILE *out, const PgcPlan *p)
 	if (p->n_actions == 0)
 		fprintf(out, "**no changes: the live state matches the topology**\n");
 	else
-		fprintf(out, "**%zu actions: %zu reload, %zu restart, %zu blocked**\n", p->n_actions,
-			plan_count_impact(p, IMPACT_RELOAD), plan_count_impact(p, IMPACT_RESTART),
-			blocked);
+		fprintf(out, "**%s**\n", summary_line(p, line, sizeof(line)));
 	if (restarts > 0 || blocked > 0) {
 		fprintf(out, "\n> [!WARNING]\n");
 		if (restarts > 0) {
@@ -400,10 +417,13 @@ json_t *plan_to_json(const PgcPlan *p)
 		json_object_set_new(fps, p->fp_nodes[i], jstr(p->fp_values[i]));
 	json_object_set_new(j, "fingerprints", fps);
 	json_object_set_new(j, "summary",
-			    json_pack("{s:I, s:I, s:I, s:I}", "actions", (json_int_t)p->n_actions,
-				      "reload", (json_int_t)plan_count_impact(p, IMPACT_RELOAD),
-				      "restart", (json_int_t)plan_count_impact(p, IMPACT_RESTART),
-				      "blocked", (json_int_t)plan_count_blocked(p)));
+			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "actions",
+				      (json_int_t)p->n_actions, "reload",
+				      (json_int_t)plan_count_impact(p, IMPACT_RELOAD), "restart",
+				      (json_int_t)plan_count_impact(p, IMPACT_RESTART), "blocked",
+				      (json_int_t)plan_count_blocked(p), "switchover",
+				      (json_int_t)plan_count_impact(p, IMPACT_SWITCHOVER), "rebuild",
+				      (json_int_t)plan_count_impact(p, IMPACT_REBUILD)));
 	for (i = 0; i < p->n_actions; i++)
 		json_array_append_new(actions, action_json(&p->actions[i]));
 	json_object_set_new(j, "actions", actions);

@@ -1736,6 +1736,7 @@ static void test_ha_switchover_on_primary_change(void **state)
 	PgcPolicy pol = policy_at(SUN_0300_UTC, false);
 	PgcPlan *p;
 	const PgcAction *a;
+	char *text;
 
 	(void)state;
 	/* pg1 runs as the primary; the file now says pg2. */
@@ -1764,6 +1765,10 @@ static void test_ha_switchover_on_primary_change(void **state)
 	p = plan_build(t, o, &pol);
 	assert_string_equal(ids(p), "main/pg2/switchover\n");
 	assert_false(p->actions[0].blocked);
+	/* The summary line does not hide it. */
+	text = text_of(p);
+	assert_non_null(strstr(text, "\n1 actions: 0 reload, 0 restart, 0 blocked, 1 switchover\n"));
+	free(text);
 	plan_free(p);
 
 	/* A target that does not stream is not switched over to, whatever the flags. */

@@ -260,7 +260,7 @@ static void test_json_fields(void **state)
 			       "\"main/pg2\":\"7441234567890123456:1:bb\"}");
 	free(s);
 	s = json_dumps(json_object_get(j, "summary"), JSON_COMPACT);
-	assert_string_equal(s, "{\"actions\":7,\"reload\":3,\"restart\":1,\"blocked\":1}");
+	assert_string_equal(s, "{\"actions\":7,\"reload\":3,\"restart\":1,\"blocked\":1,\"switchover\":0,\"rebuild\":0}");
 	free(s);
 	a = json_array_get(json_object_get(j, "actions"), 4);
 	s = json_dumps(a, JSON_COMPACT);
