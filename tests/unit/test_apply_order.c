@@ -99,7 +99,8 @@ static const char *waits(Fixture *f, const PgcActionOrder *o, size_t i)
 	size_t sorted[64];
 
 	assert_true(n <= 64);
-	memcpy(sorted, o[i].before, n * sizeof(size_t));
+	if (n > 0)
+		memcpy(sorted, o[i].before, n * sizeof(size_t));
 	for (size_t a = 0; a < n; a++)
 		for (size_t b = a + 1; b < n; b++)
 			if (sorted[b] < sorted[a]) {
