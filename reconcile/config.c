@@ -237,13 +237,15 @@ cleanup:
 /*
  * warn_config_errors - lines the server refuses in its configuration files
  * (it keeps the previous values for them); reported as warnings, since the
- * reload itself happened. A changed restart-only parameter is not an error.
+ * reload itself happened. A changed restart-only parameter is not an error,
+ * nor is one removed from the files (a row without a file: pending_restart).
  */
 static void warn_config_errors(PgcApplyCtx *ctx, PGconn *conn)
 {
 	static const char *const checks[] = {
 	    "SELECT sourcefile || ':' || sourceline || ': ' || error FROM pg_catalog.pg_file_settings "
-	    "WHERE error IS NOT NULL AND error <> 'setting could not be applied' ORDER BY 1",
+	    "WHERE error IS NOT NULL AND sourcefile IS NOT NULL "
+	    "AND error <> 'setting could not be applied' ORDER BY 1",
 	    "SELECT 'pg_hba.conf:' || line_number || ': ' || error FROM pg_catalog.pg_hba_file_rules "
 	    "WHERE error IS NOT NULL ORDER BY line_number",
 	};

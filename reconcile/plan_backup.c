@@ -446,18 +446,6 @@ static int from_source(Bx *x, const PgcObsNode *o, const PgcObsRepository *r)
 	return known ? 0 : -1;
 }
 
-static const char *restart_block(Bx *x)
-{
-	const PgcMaintenance *m = &x->c->maintenance;
-
-	if (m->restart == RESTART_WINDOW && m->window.v != NULL)
-		return arena_printf(x->a, "outside the maintenance window \"%s\"; run with "
-				    "--allow-restart to restart now, or apply during the window",
-				    m->window.v);
-	return arena_printf(x->a, "restarts need --allow-restart (cluster \"%s\" has "
-			    "maintenance.restart: never)", x->c->name);
-}
-
 static PgcAction *restore_action(Bx *x, const PgcNode *n, PgcImpact impact, const char *reason)
 {
 	PgcAction *act = emit(x, ACT_RESTORE, n->name, NULL, impact, reason);
@@ -578,17 +566,16 @@ static bool plan_restore(Bx *x)
 		return true;
 	}
 
-	/* Promoted, but its pgconverge.conf is still the restore's. */
+	/* Promoted, but its pgconverge.conf is still the restore's: a reload
+	 * drops them (recovery_target_* left in memory are inert, restore.h). */
 	if (o->managed_conf != NULL && restore_conf_is_restore(x->a, o->managed_conf) &&
 	    conf_names_node(x, n, o->managed_conf)) {
-		act = restore_action(x, n, running ? IMPACT_RESTART : IMPACT_NONE,
+		act = restore_action(x, n, running ? IMPACT_RELOAD : IMPACT_NONE,
 				     arena_printf(x->a, "node \"%s\" was restored and promoted: remove the "
 						  "restore's recovery settings from %s%s", n->name,
-						  PGC_MANAGED_CONF, running ? " and restart it" : ""));
+						  PGC_MANAGED_CONF,
+						  running ? " and reload it" : " and start it"));
 		change(x, act, "recovery_target_timeline", "latest", NULL);
-		if (running && !(x->policy->allow_restart ||
-				 maintenance_window_open(&c->maintenance, x->policy->now)))
-			block(act, restart_block(x));
 		return true;
 	}
 

@@ -11,6 +11,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -33,7 +34,11 @@
 #include "reconcile/pgsql.h"
 #include "reconcile/walarchive.h"
 
+/* Watching a recovery: connection attempts while the server starts (each
+ * refused one is a FATAL line in its log), then a cheap query on the open
+ * connection, often enough that the promotion is seen within 50 ms. */
 #define POLL_MS 100
+#define POLL_CONNECTED_MS 50
 /* A server whose postmaster.pid has not appeared after this long did not start. */
 #define PIDFILE_GRACE_MS 15000
 #define LOG_TAIL_LINES 15
@@ -873,8 +878,9 @@ int64_t restore_file_size(const char *path)
 	return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
 }
 
-int restore_verify_copy(PgcHost *h, const PgcCluster *c, const char *dir, int timeout_s, char *err,
-			size_t errlen)
+/* verify - pg_verifybackup of dir, as run_as (NULL: as pgconverge); what names dir in messages. */
+static int verify(const PgcCluster *c, PgcHost *h, const char *run_as, const char *dir,
+		  const char *what, int timeout_s, char *err, size_t errlen)
 {
 	PgcArena *a = arena_new();
 	const char *argv[] = {arena_printf(a, "%s/pg_verifybackup", c->bin_dir.v), dir, NULL};
@@ -885,7 +891,8 @@ int restore_verify_copy(PgcHost *h, const PgcCluster *c, const char *dir, int ti
 	spec.argv = argv;
 	spec.timeout_ms = timeout_s * 1000;
 	spec.max_output = 64 * 1024;
-	if (host_run(h, &spec, &res) != 0) {
+	spec.run_as = run_as;
+	if ((h != NULL ? host_run(h, &spec, &res) : proc_run(&spec, &res)) != 0) {
 		snprintf(err, errlen, "could not run pg_verifybackup");
 		arena_free(a);
 		return -1;
@@ -893,11 +900,49 @@ int restore_verify_copy(PgcHost *h, const PgcCluster *c, const char *dir, int ti
 	if (res.status == 0 && !res.timed_out)
 		rc = 0;
 	else
-		apply_program_failed(arena_printf(a, "base backup copy \"%s\" failed verification", dir),
-				     argv[0], &res, err, errlen);
+		apply_program_failed(arena_printf(a, "%s failed verification", what), argv[0], &res, err,
+				     errlen);
 	proc_result_free(&res);
 	arena_free(a);
 	return rc;
+}
+
+int restore_verify_copy(PgcHost *h, const PgcCluster *c, const char *dir, int timeout_s, char *err,
+			size_t errlen)
+{
+	char what[PATH_MAX + 32];
+
+	snprintf(what, sizeof what, "base backup copy \"%s\"", dir);
+	return verify(c, h, NULL, dir, what, timeout_s, err, errlen);
+}
+
+int restore_verify_backup(const PgcCluster *c, const char *dir, int timeout_s, char *err,
+			  size_t errlen)
+{
+	char what[PATH_MAX + 32], pwbuf[16384];
+	struct passwd pw, *owner = NULL;
+	struct stat st;
+	int prc = 0;
+
+	snprintf(what, sizeof what, "base backup \"%s\"", dir);
+	if (stat(dir, &st) != 0) {
+		log_error("could not look at base backup \"%s\": %s", dir, strerror(errno));
+		snprintf(err, errlen, "could not look at base backup \"%s\": %s", dir, strerror(errno));
+		return -1;
+	}
+	/* As root, read the backup as whoever wrote it (pg_basebackup's folders are
+	 * 0700): the restored cluster's os_user may be another account. */
+	if (geteuid() == 0 && (prc = getpwuid_r(st.st_uid, &pw, pwbuf, sizeof pwbuf, &owner)) != 0)
+		owner = NULL;
+	if (geteuid() == 0 && owner == NULL) {
+		log_error("could not verify base backup \"%s\": its owner (uid %u) %s", dir,
+			  (unsigned)st.st_uid, prc != 0 ? strerror(prc) : "has no account");
+		snprintf(err, errlen, "could not verify base backup \"%s\": its owner (uid %u) %s", dir,
+			 (unsigned)st.st_uid, prc != 0 ? strerror(prc) : "has no account");
+		return -1;
+	}
+	return verify(c, NULL, owner != NULL ? owner->pw_name : NULL, dir, what, timeout_s, err,
+		      errlen);
 }
 
 int restore_start_server(PgcHost *h, const PgcCluster *c, const char *data_dir,
@@ -1102,7 +1147,7 @@ PgcRestoreOutcome restore_wait(const PgcRestoreWait *w)
 			fail_line(w, "%s is still in recovery after %d s", w->label, w->timeout_s);
 			break;
 		}
-		sleep_ms(POLL_MS);
+		sleep_ms(conn != NULL ? POLL_CONNECTED_MS : POLL_MS);
 	}
 	if (drawn && out != RESTORE_FAILED) {
 		fputs("\r\033[K", stderr);
@@ -1189,6 +1234,59 @@ static const char *temp_path(PgcArena *a, const char *dir)
 	return arena_printf(a, "%.*s.%s%s", (int)(slash - dir + 1), dir, slash + 1, RESTORE_TEMP_SUFFIX);
 }
 
+/* A pg_verifybackup of the repository's backup, run beside the copy. */
+typedef struct {
+	const PgcCluster *c;
+	const char *dir;
+	int timeout_s;
+	int rc;
+	char err[512];
+} VerifyJob;
+
+static void *verify_main(void *arg)
+{
+	VerifyJob *j = arg;
+
+	j->rc = restore_verify_backup(j->c, j->dir, j->timeout_s, j->err, sizeof j->err);
+	return NULL;
+}
+
+/*
+ * copy_verified - src copied into temp while pg_verifybackup checks src:
+ * both only read the backup, so the check costs no time of its own (and
+ * on a cold cache one read of the repository serves both). 0 only when the
+ * copy is complete and synced and the backup passed; when it did not, the
+ * copy is removed (reported, its first line in err).
+ */
+static int copy_verified(PgcApplyCtx *ctx, const char *src, const char *temp, const char *parent,
+			 uid_t uid, gid_t gid, const PgcBaseBackupInfo *e, char *err, size_t errlen)
+{
+	VerifyJob job = {ctx->c, src, ctx->action_timeout_s, -1, ""};
+	pthread_t thread;
+	bool threaded = pthread_create(&thread, NULL, verify_main, &job) == 0;
+	int rc;
+
+	if (!threaded)
+		verify_main(&job);
+	rc = restore_copy_tree(src, temp, uid, gid, e->size_bytes, true,
+			       arena_printf(ctx->arena, "restore of %s", ctx->n->name));
+	if (threaded)
+		pthread_join(thread, NULL);
+	if (rc != 0) {
+		snprintf(err, errlen, "could not copy base backup %s into \"%s\"", e->id, temp);
+		return -1;
+	}
+	if (job.rc != 0) {
+		snprintf(err, errlen, "%s", job.err);
+		/* Ours, and a copy of a backup that failed its check: of no use to anyone. */
+		if (restore_remove_tree(parent, temp) != 0)
+			log_warn("could not remove \"%s\", the copy of a backup that failed verification",
+				 temp);
+		return -1;
+	}
+	return 0;
+}
+
 /* fresh_copy - the backup copied, checked and prepared beside data_dir, then renamed to it. */
 static int fresh_copy(PgcApplyCtx *ctx, uid_t uid, gid_t gid)
 {
@@ -1226,12 +1324,7 @@ static int fresh_copy(PgcApplyCtx *ctx, uid_t uid, gid_t gid)
 	}
 	log_info("restoring node \"%s\" from base backup %s of \"%s\"",
 		 apply_node_label(ctx, ctx->n), id, repo);
-	if (restore_copy_tree(src, temp, uid, gid, e->size_bytes, true,
-			      arena_printf(ctx->arena, "restore of %s", ctx->n->name)) != 0) {
-		apply_note(ctx, "could not copy base backup %s into \"%s\"", id, temp);
-		goto cleanup;
-	}
-	if (restore_verify_copy(ctx->host, c, temp, ctx->action_timeout_s, why, sizeof why) != 0) {
+	if (copy_verified(ctx, src, temp, parent, uid, gid, e, why, sizeof why) != 0) {
 		apply_note(ctx, "%s", why);
 		goto cleanup;
 	}
@@ -1263,7 +1356,14 @@ cleanup:
 	return rc;
 }
 
-/* finish - the promoted server's configuration without the recovery settings, and a restart. */
+/*
+ * finish - the promoted server's configuration without the recovery
+ * settings, loaded. No restart: restore_command (sighup) goes with the
+ * reload, and recovery_target_* (read only at server start, used only by
+ * archive recovery) stay in the running server's memory, inert, until its
+ * next start reads the file; pg_settings shows them pending_restart, which
+ * the planner does not count on a server out of recovery.
+ */
 static int finish(PgcApplyCtx *ctx, bool running)
 {
 	const PgcNode *n = ctx->n;
@@ -1281,9 +1381,10 @@ static int finish(PgcApplyCtx *ctx, bool running)
 	if (!changed)
 		return 0;
 	ctx->nothing_to_do = false;
-	/* recovery_target_* are read at server start: only a restart drops them. */
-	if (pgctl_restart(ctx->host, ctx->c, n, ctx->ready_timeout_s) != 0)
-		return apply_note(ctx, "could not restart node \"%s\"", apply_node_label(ctx, n));
+	if (config_reload(ctx) != 0)
+		return -1;
+	log_info("node \"%s\": the restore's recovery settings are removed from %s and the "
+		 "configuration reloaded", apply_node_label(ctx, n), PGC_MANAGED_CONF);
 	return 0;
 }
 

@@ -9,20 +9,27 @@
  *
  *   1. the base backup is copied, as os_user, into
  *      <parent>/.<name>.pgconverge-restore (a folder of ours by its name: a
- *      leftover is removed and copied again), checked with pg_verifybackup,
- *      then given the restore's files: pgconverge.conf (restore_command
- *      fetching from the source repository, recovery_target_*, 'latest'
- *      timeline), pg_hba.conf, pg_ident.conf and recovery.signal; only then
- *      is it renamed to data_dir, so the data directory never looks
- *      initialised without being a restore;
+ *      leftover is removed and copied again) while pg_verifybackup checks
+ *      the backup in the repository (both only read it); a backup that
+ *      fails the check ends the restore there and its copy is removed. The
+ *      copy is then given the restore's files: pgconverge.conf
+ *      (restore_command fetching from the source repository,
+ *      recovery_target_*, 'latest' timeline), pg_hba.conf, pg_ident.conf
+ *      and recovery.signal; only then is it renamed to data_dir, so the
+ *      data directory never looks initialised without being a restore;
  *   2. the server is started (pg_ctl without -w: replay may take long) and
  *      watched until it is promoted, or paused at its target with
  *      target_action pause; a server that stops on the way (a damaged
  *      archive: wal-fetch exits 200; the target not reached) is reported
  *      with its log's FATAL line and nothing is promoted;
  *   3. after promotion, pgconverge.conf is rewritten without the recovery
- *      settings and the server restarted, so that the restored cluster
- *      plans to zero actions. Replicas are cloned by the next pass.
+ *      settings and the configuration reloaded: restore_command goes at
+ *      once; recovery_target_* (context postmaster, used only by archive
+ *      recovery) stay in the running server's memory, inert, until its
+ *      next start, and pg_settings reports them pending_restart. The
+ *      planner does not count that on a server out of recovery, so the
+ *      restored cluster plans to zero actions without a restart. Replicas
+ *      are cloned by the next pass.
  *
  * Restoring in place is never done: the data directory must be absent or
  * empty, or hold this very restore (recovery.signal, the source's system
@@ -139,6 +146,16 @@ int restore_remove_tree(const char *parent, const char *path);
  */
 int restore_verify_copy(PgcHost *h, const PgcCluster *c, const char *dir, int timeout_s, char *err,
 			size_t errlen);
+
+/*
+ * restore_verify_backup - pg_verifybackup of a base backup folder in its
+ * repository, as the folder's owner when pgconverge runs as root (the
+ * restoring cluster's os_user may be another account). It only reads, so
+ * it may run while the folder is being copied; thread-safe. 0, or -1
+ * (reported with the tool's output; its first line in err).
+ */
+int restore_verify_backup(const PgcCluster *c, const char *dir, int timeout_s, char *err,
+			  size_t errlen);
 
 /*
  * restore_prepare_copy - readies a verified copy in dir for starting:

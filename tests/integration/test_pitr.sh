@@ -12,10 +12,17 @@
 #     end. `plan` names the backup and the WAL range and blocks the late
 #     target before touching anything; `apply` restores the others: exactly
 #     the rows before T (and L), on timeline 2, the replica cloned from the
-#     restored primary, no recovery setting left, zero actions on the next
-#     plan, and nothing written into the source's archive;
+#     restored primary, no recovery setting left, no restart after the
+#     promotion (recovery_target_* wait, inert, pending_restart, also after
+#     another reload), zero actions on the next plan, and nothing written
+#     into the source's archive;
+#   - a restore whose apply is killed once its server runs: the server
+#     promotes on its own, the next plan removes the recovery settings with
+#     a reload, and the next apply converges without restarting it;
 #   - a damaged archived segment stops a restore (wal-fetch exits 200)
-#     without promoting it.
+#     without promoting it;
+#   - a damaged base backup fails pg_verifybackup (run while it is copied):
+#     no data directory, no copy left behind.
 #
 # Runs as root; servers run as postgres.
 set -u
@@ -28,8 +35,8 @@ runuser -u postgres -- test -x "$PGC" || { echo "FAIL postgres cannot execute $P
 tmp=$(lib_tmpdir) || exit 1
 trap 'lib_teardown "$tmp"' EXIT
 trap 'exit 1' INT TERM
-ports=$(lib_free_ports 6) || { echo "FAIL no free ports"; exit 1; }
-read -r pm pr1 pr2 pl pi px <<<"$(echo $ports)"
+ports=$(lib_free_ports 7) || { echo "FAIL no free ports"; exit 1; }
+read -r pm pr1 pr2 pl pi px pk <<<"$(echo $ports)"
 repo=$tmp/repo
 topo=$tmp/pgconverge.yaml
 state=$tmp/state
@@ -119,6 +126,9 @@ check "restored r1 is on timeline 2" lib_sql_is "$pr1" "SELECT timeline_id FROM 
 check "restored r1 writes on timeline 2" lib_sql_is "$pr1" "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)" "00000002"
 check "no recovery setting is left in r1's pgconverge.conf" bash -c "! grep -q recovery_target '$tmp/r1/pgconverge.conf'"
 check "no recovery.signal is left" test ! -e "$tmp/r1/recovery.signal"
+check "r1 was not restarted after its promotion" bash -c "! grep -q 'shutdown request' '$tmp/r1/log/pgconverge-start.log'"
+check "restore_command went with the reload" lib_sql_is "$pr1" "SELECT setting FROM pg_settings WHERE name = 'restore_command'" ""
+check "recovery_target_time waits, inert, for the next start" lib_sql_is "$pr1" "SELECT pending_restart FROM pg_settings WHERE name = 'recovery_target_time'" "t"
 check "replica r2 was cloned from the restored primary and streams" lib_wait 60 lib_sql_is "$pr2" "SELECT status FROM pg_stat_wal_receiver" "streaming"
 check "replica r2 has the same 100 rows" lib_sql_is "$pr2" "SELECT count(*) FROM t" "100"
 check "the target_lsn restore has the 100 rows before L" lib_sql_is "$pl" "SELECT count(*) FROM t" "100"
@@ -128,10 +138,43 @@ check "the source's rows are untouched" lib_sql_is "$pm" "SELECT count(*) FROM t
 
 lib_run "$tmp/plan2" plan -f "$topo" --state-dir "$state" --cluster restored
 lib_expect_rc "the restored cluster plans to zero actions" "$tmp/plan2" 0
+lib_sql "$pr1" "SELECT pg_reload_conf()" >/dev/null
+lib_run "$tmp/plan2b" plan -f "$topo" --state-dir "$state" --cluster restored
+lib_expect_rc "after another reload, still zero actions (no restart for recovery_target_*)" "$tmp/plan2b" 0
 lib_run "$tmp/plan3" plan -f "$topo" --state-dir "$state" --cluster bylsn
 lib_expect_rc "the target_lsn cluster plans to zero actions" "$tmp/plan3" 0
 lib_run "$tmp/status" status -f "$topo" --state-dir "$state" --format json
 check "status says where a cluster was restored from" lib_json "$tmp/status.out" '[b for b in d["backups"] if b["cluster"] == "restored"][0]["restored_from"] == "'"$repo"'"'
+
+# --- a restore killed half way converges when run again ----------------------------
+topology "  killed:
+    bootstrap:
+      from_backup: {repository: $repo, target_time: \"$T\"}
+    nodes:
+      k1: {host: 127.0.0.1, port: $pk, data_dir: $tmp/k1}
+    settings: {shared_buffers: 32MB}"
+"$PGC" apply -f "$topo" --state-dir "$state" --cluster killed >"$tmp/apply-k1.out" 2>"$tmp/apply-k1.err" &
+kpid=$!
+for _ in $(seq 1 3000); do
+	[ -s "$tmp/k1/postmaster.pid" ] && break
+	kill -0 "$kpid" 2>/dev/null || break
+	sleep 0.01
+done
+kill -KILL "$kpid" 2>/dev/null
+wait "$kpid" 2>/dev/null
+check "the killed apply had started the restore's server" test -s "$tmp/k1/postmaster.pid"
+check "the server promotes on its own" lib_wait 60 lib_sql_is "$pk" "SELECT pg_is_in_recovery()" "f"
+lib_run "$tmp/plan-k" plan -f "$topo" --state-dir "$state" --cluster killed
+lib_expect_rc "its recovery settings are still in pgconverge.conf: plan has a change" "$tmp/plan-k" 2
+check "a reload removes them, no restart" grep -q "was restored and promoted: remove the restore's recovery settings from pgconverge.conf and reload it" "$tmp/plan-k.out"
+kpm=$(head -n 1 "$tmp/k1/postmaster.pid")
+lib_run "$tmp/apply-k2" apply -f "$topo" --state-dir "$state" --cluster killed
+lib_expect_rc "apply run again converges the killed restore" "$tmp/apply-k2" 0
+check "k1 has exactly the 100 rows before T" lib_sql_is "$pk" "SELECT count(*) FROM t" "100"
+check "k1 was not restarted" test "$(head -n 1 "$tmp/k1/postmaster.pid")" = "$kpm"
+check "no recovery setting is left in k1's pgconverge.conf" bash -c "! grep -q recovery_target '$tmp/k1/pgconverge.conf'"
+lib_run "$tmp/plan-k2" plan -f "$topo" --state-dir "$state" --cluster killed
+lib_expect_rc "the killed restore plans to zero actions" "$tmp/plan-k2" 0
 
 # --- a damaged archive stops recovery; nothing is promoted ----------------------
 seg="$repo/wal/00000001/$last"
@@ -148,5 +191,21 @@ check "the failure names the server's FATAL" grep -q "stopped before its recover
 check "wal-fetch reported the checksum mismatch" grep -q "does not match its checksum" "$tmp/d1/log/pgconverge-start.log"
 check "the damaged restore was not promoted (recovery.signal stays)" test -e "$tmp/d1/recovery.signal"
 check "no server runs for it" bash -c "! lib_pid=\$(head -1 '$tmp/d1/postmaster.pid' 2>/dev/null) || ! kill -0 \$lib_pid 2>/dev/null"
+
+# --- a damaged base backup is refused before anything starts ---------------------------
+victim=$(find "$repo/base/$backup_id/base" -type f -size +16k | sort | head -n 1)
+printf 'FLIPPEDBYTES' | dd of="$victim" bs=1 seek=100 conv=notrunc status=none
+topology "  corrupt:
+    bootstrap:
+      from_backup: {repository: $repo, immediate: true}
+    nodes:
+      c1: {host: 127.0.0.1, port: $px, data_dir: $tmp/c1}
+    settings: {shared_buffers: 32MB}"
+lib_run "$tmp/apply5" apply -f "$topo" --state-dir "$state" --cluster corrupt
+lib_expect_rc "a restore of a damaged base backup fails" "$tmp/apply5" 1
+check "pg_verifybackup's finding is shown" grep -q "checksum mismatch for file \"${victim#"$repo/base/$backup_id/"}\"" "$tmp/apply5.err"
+check "the failure names the backup" grep -q "base backup \"$repo/base/$backup_id\" failed verification" "$tmp/apply5.err"
+check "no data directory was created" test ! -e "$tmp/c1"
+check "the copy was removed" test ! -e "$tmp/.c1.pgconverge-restore"
 
 lib_finish test_pitr

@@ -1452,6 +1452,39 @@ static void test_down_and_pending(void **state)
 	topology_free(t);
 }
 
+/* pending - a recovery_target_time row as a restore leaves it: read from the file, since removed. */
+static void pending_target(PgcObsNode *n)
+{
+	n->settings[n->n_settings++] = (PgcObsSetting){
+	    .name = "recovery_target_time", .setting = "2026-11-26 10:00:00+00",
+	    .source = "configuration file", .sourcefile = "/srv/pgc/data/pgconverge.conf",
+	    .context = "postmaster", .pending_restart = true};
+}
+
+static void test_inert_pending_restart(void **state)
+{
+	PgcTopology *t = topo(NULL, NULL, NULL);
+	PgcObserved *o = obs_converged(t);
+	PgcPolicy pol = policy_at(SUN_0300_UTC, true);
+	PgcPlan *p;
+
+	(void)state;
+	/* On a primary (a restored one, promoted): never used again, no restart. */
+	pending_target(onode(o, "pg1"));
+	p = plan_build(t, o, &pol);
+	assert_int_equal(p->n_actions, 0);
+	plan_free(p);
+	/* On a standby, in recovery, a restart is what applies it. */
+	pending_target(onode(o, "pg2"));
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg2/restart\n");
+	assert_string_equal(act(p, "main/pg2/restart")->reason,
+			    "changes wait for a restart (pending_restart): recovery_target_time");
+	plan_free(p);
+	obs_free(o);
+	topology_free(t);
+}
+
 static void test_hba_and_slot_drift(void **state)
 {
 	PgcTopology *t = topo(NULL, NULL, NULL);
@@ -2023,6 +2056,7 @@ int main(void)
 		cmocka_unit_test(test_roles_drift),
 		cmocka_unit_test(test_foreign_data_dir),
 		cmocka_unit_test(test_down_and_pending),
+		cmocka_unit_test(test_inert_pending_restart),
 		cmocka_unit_test(test_hba_and_slot_drift),
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test(test_offline_plan),

@@ -550,17 +550,22 @@ static void test_restore_promoted(void **state)
 
 	archive(f);
 	running(f, "restored", "r1", false);
-	/* Promoted, still with the restore's settings: a restart the policy gates. */
+	/* Promoted, still with the restore's settings: a reload, which no policy gates. */
 	r1->managed_conf = restore_managed_conf(f->a, c, &c->nodes[0]);
 	assert_true(plan_of(f, "restored"));
 	a = find(f, "restored/r1/restore");
-	assert_int_equal(a->impact, IMPACT_RESTART);
-	assert_true(a->blocked);
-	assert_string_equal(a->blocked_reason, "restarts need --allow-restart (cluster \"restored\" "
-					       "has maintenance.restart: never)");
-	f->policy.allow_restart = true;
+	assert_int_equal(a->impact, IMPACT_RELOAD);
+	assert_false(a->blocked);
+	assert_string_equal(a->reason, "node \"r1\" was restored and promoted: remove the restore's "
+				       "recovery settings from pgconverge.conf and reload it");
+	/* Stopped there: written, then started. */
+	r1->reachable = r1->postmaster_alive = false;
 	assert_true(plan_of(f, "restored"));
-	assert_false(find(f, "restored/r1/restore")->blocked);
+	a = find(f, "restored/r1/restore");
+	assert_int_equal(a->impact, IMPACT_NONE);
+	assert_string_equal(a->reason, "node \"r1\" was restored and promoted: remove the restore's "
+				       "recovery settings from pgconverge.conf and start it");
+	r1->reachable = r1->postmaster_alive = true;
 	/* Finished: the rest of the planner takes the cluster over (replicas, roles). */
 	r1->managed_conf = plan_managed_conf(f->a, c, &c->nodes[0]);
 	assert_false(plan_of(f, "restored"));
