@@ -69,7 +69,7 @@ static bool node_pending_restart(const PgcObsNode *n)
 	size_t i;
 
 	for (i = 0; i < n->n_settings; i++)
-		if (n->settings[i].pending_restart)
+		if (plan_pending_restart(n, &n->settings[i]))
 			return true;
 	return false;
 }

@@ -545,16 +545,12 @@ static bool sync_deferred(const Ctx *x, const NodeWork *nw)
 	return (long long)streaming < x->c->replication.synchronous.count.v;
 }
 
-/*
- * pending_is_inert - a pending_restart that a restart would act on for
- * nothing: recovery_target_* are read at server start and used only by
- * archive recovery, so a server out of recovery (a restored one after its
- * promotion, its file rewritten and reloaded) never uses the values it
- * keeps, and whatever next starts it reads the file.
- */
-static bool pending_is_inert(const PgcObsNode *o, const PgcObsSetting *s)
+bool plan_pending_restart(const PgcObsNode *o, const PgcObsSetting *s)
 {
-	return !o->in_recovery && s->name != NULL && strncasecmp(s->name, "recovery_target", 15) == 0;
+	/* recovery_target_* are read at start-up by archive recovery only. */
+	if (!s->pending_restart)
+		return false;
+	return o->in_recovery || s->name == NULL || strncasecmp(s->name, "recovery_target", 15) != 0;
 }
 
 static void analyze(Ctx *x, NodeWork *nw, const PgcConfParam *over, size_t n_over)
@@ -598,7 +594,7 @@ static void analyze(Ctx *x, NodeWork *nw, const PgcConfParam *over, size_t n_ove
 	if (nw->state != NS_RUNNING || !nw->reachable)
 		return;
 	for (i = 0; i < o->n_settings; i++)
-		if (o->settings[i].pending_restart && !pending_is_inert(o, &o->settings[i]))
+		if (plan_pending_restart(o, &o->settings[i]))
 			nw->pending = join_names(x->a, nw->pending, o->settings[i].name);
 	nw->resets = arena_calloc(x->a, o->n_auto_conf + 1, sizeof(*nw->resets));
 	for (i = 0; i < o->n_auto_conf; i++)

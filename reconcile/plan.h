@@ -241,6 +241,16 @@ const char *plan_passfile_path(PgcArena *arena, const char *data_dir);
 /* plan_hba_conf - the pg_hba.conf content for a node. */
 const char *plan_hba_conf(PgcArena *arena, const PgcCluster *c, const PgcNode *n);
 
+/*
+ * plan_pending_restart - the setting waits for a restart that would act on
+ * it: pending_restart, except recovery_target_* on a server out of
+ * recovery (a restored cluster after its promotion keeps them in memory
+ * but never uses them: only archive recovery reads them, at start-up, and
+ * whatever next starts the server reads the file). Shared by the plan and
+ * status so that neither shows a restart nobody needs.
+ */
+bool plan_pending_restart(const PgcObsNode *o, const PgcObsSetting *s);
+
 /* plan_find_action - the action with this id, or NULL. */
 const PgcAction *plan_find_action(const PgcPlan *p, const char *id);
 

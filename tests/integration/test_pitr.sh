@@ -145,6 +145,8 @@ lib_run "$tmp/plan3" plan -f "$topo" --state-dir "$state" --cluster bylsn
 lib_expect_rc "the target_lsn cluster plans to zero actions" "$tmp/plan3" 0
 lib_run "$tmp/status" status -f "$topo" --state-dir "$state" --format json
 check "status says where a cluster was restored from" lib_json "$tmp/status.out" '[b for b in d["backups"] if b["cluster"] == "restored"][0]["restored_from"] == "'"$repo"'"'
+check "status shows no restart pending on the restored primary (recovery_target_* are inert)" \
+	lib_json "$tmp/status.out" '[n["pending_restart"] for c in d["clusters"] if c["name"] == "restored" for n in c["nodes"]] == [False, False]'
 
 # --- a restore killed half way converges when run again ----------------------------
 topology "  killed:
