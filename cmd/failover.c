@@ -12,6 +12,7 @@
 
 #include "cmd/converge.h"
 #include "cmd/exitcodes.h"
+#include "common/clock.h"
 #include "common/lock.h"
 #include "reconcile/failover.h"
 #include "reconcile/fence.h"
@@ -191,7 +192,7 @@ static void journal_line(Run *r, const char *event, const char *outcome, const c
 	json_object_set_new(r->event, "event", json_string(event));
 	if (outcome != NULL) {
 		json_object_set_new(r->event, "outcome", json_string(outcome));
-		json_object_set_new(r->event, "duration_ms", ms_or_null(ha_now_ms() - r->t0));
+		json_object_set_new(r->event, "duration_ms", ms_or_null(clock_ms() - r->t0));
 	}
 	if (error != NULL)
 		json_object_set_new(r->event, "error", json_string(error));
@@ -275,7 +276,7 @@ static int run_failover(Run *r)
 	} else if (r->cache.view.primary != NULL && strcmp(r->cache.view.primary, r->old) == 0) {
 		r->view = r->cache.view;
 	}
-	t_detected = ha_now_ms();
+	t_detected = clock_ms();
 
 	co.primary_stopping = r->old_alive;
 	if (failover_choose(r->a, r->live, r->obs, r->old, &r->view, &co, &ch) != 0) {
@@ -319,7 +320,7 @@ static int run_failover(Run *r)
 		journal_line(r, "end", "failed", fr.detail);
 		return EXIT_ERROR;
 	}
-	t_fenced = ha_now_ms();
+	t_fenced = clock_ms();
 	json_object_set_new(r->event, "fence",
 			    json_pack("{s:s,s:s,s:b}", "method", fence_method_name(fr.method),
 				      "detail", fr.detail, "clean", fr.clean));
@@ -407,7 +408,7 @@ int cmd_failover(const PgcOptions *opts)
 
 	r.opts = opts;
 	r.a = arena_new();
-	r.t0 = ha_now_ms();
+	r.t0 = clock_ms();
 	ha_iso_now(r.t0_iso, sizeof r.t0_iso);
 	gettimeofday(&tv, NULL);
 	r.t0_unix_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;

@@ -40,6 +40,7 @@
 
 #include "cmd/converge.h"
 #include "cmd/exitcodes.h"
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/lock.h"
 #include "reconcile/apply.h"
@@ -295,7 +296,7 @@ typedef struct {
 	PgcHaVerdict verdict;
 	char reason[1024];
 	time_t suspect_since;        /* wall clock of the first failed probe in a row; 0 none */
-	int64_t next_probe_ms;       /* ha_now_ms() of the next probe */
+	int64_t next_probe_ms;       /* clock_ms() of the next probe */
 	int64_t logged_ms;           /* when a blocked verdict was last logged */
 	int64_t retry_after_ms;      /* no new failover attempt before (one failed) */
 	char intruder[HA_NAME_MAX];  /* another node seen accepting writes, "" none */
@@ -416,7 +417,7 @@ static void ha_retarget(HaWatch *w, const char *node)
 /* ha_verdict - records a verdict; logs a change, and a blocked one again now and then. */
 static void ha_verdict(HaWatch *w, PgcHaVerdict v, const char *reason)
 {
-	int64_t now = (int64_t)ha_now_ms();
+	int64_t now = (int64_t)clock_ms();
 	bool again = v == HA_BLOCKED && now - w->logged_ms >= HA_BLOCKED_LOG_MS;
 
 	if (v != w->verdict || again) {
@@ -456,7 +457,7 @@ static void ha_read_failover(const PgcOptions *opts, HaWatch *w)
 		/* The anti-flap interval counts on the probes' monotonic clock. */
 		clock_gettime(CLOCK_REALTIME, &ts);
 		now_unix = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-		w->st.last_failover_ms = (int64_t)ha_now_ms() - (now_unix - w->last_failover_unix_ms);
+		w->st.last_failover_ms = (int64_t)clock_ms() - (now_unix - w->last_failover_unix_ms);
 	}
 	if (w->primary[0] == '\0' && cache.view.primary != NULL)
 		snprintf(w->primary, sizeof w->primary, "%s", cache.view.primary);
@@ -498,7 +499,7 @@ static void ha_after_pass(const PgcOptions *opts, Loop *lp, const PgcTopology *t
 			log_info("cluster \"%s\": watching \"%s\", the node that accepts writes", c->name,
 				 live);
 		ha_retarget(w, live);
-		failover_probe_record(&w->st, w->primary, (int64_t)ha_now_ms(), true, NULL);
+		failover_probe_record(&w->st, w->primary, (int64_t)clock_ms(), true, NULL);
 		snprintf(why, sizeof why, "primary \"%s\" answers", w->primary);
 		ha_verdict(w, HA_HEALTHY, why);
 	}
@@ -531,7 +532,7 @@ static bool ha_fail_over(const PgcOptions *opts, Loop *lp, HaWatch *w, const Pgc
 	PgcLock lock = {.fd = -1, .path = NULL};
 	const char *old = arena_strdup(a, w->primary), *chosen = NULL, *error = NULL;
 	const PgcNode *oldn = cluster_node(live, old);
-	double t0 = (double)w->st.first_failure_ms, t_detected = ha_now_ms(), t_fenced;
+	double t0 = (double)w->st.first_failure_ms, t_detected = clock_ms(), t_fenced;
 	PgcFenceOptions fo = {.graceful = false, .mark_standby = true};
 	PgcChooseOptions co = {NULL, false, false};
 	PgcObserved *obs = NULL;
@@ -574,7 +575,7 @@ static bool ha_fail_over(const PgcOptions *opts, Loop *lp, HaWatch *w, const Pgc
 				     oldn ? fr.detail : "no such node");
 		goto end;
 	}
-	t_fenced = ha_now_ms();
+	t_fenced = clock_ms();
 	json_object_set_new(ev, "fence",
 			    json_pack("{s:s,s:s,s:b}", "method", fence_method_name(fr.method), "detail",
 				      fr.detail, "clean", fr.clean));
@@ -635,14 +636,14 @@ static bool ha_fail_over(const PgcOptions *opts, Loop *lp, HaWatch *w, const Pgc
 		 pr.writable_at_ms > 0 ? arena_printf(a, "%.0f ms", pr.writable_at_ms - t0)
 				       : "not within the bound");
 	ha_retarget(w, chosen);
-	w->st.last_failover_ms = (int64_t)ha_now_ms();
-	failover_probe_record(&w->st, w->primary, (int64_t)ha_now_ms(), true, NULL);
+	w->st.last_failover_ms = (int64_t)clock_ms();
+	failover_probe_record(&w->st, w->primary, (int64_t)clock_ms(), true, NULL);
 	ha_verdict(w, HA_HEALTHY,
 		   arena_printf(a, "\"%s\" was promoted in place of \"%s\"", chosen, old));
 end:
 	json_object_set_new(ev, "event", json_string("end"));
 	json_object_set_new(ev, "outcome", json_string(ok ? "ok" : "failed"));
-	json_object_set_new(ev, "duration_ms", ms_json(ha_now_ms() - t0));
+	json_object_set_new(ev, "duration_ms", ms_json(clock_ms() - t0));
 	if (error != NULL) {
 		json_object_set_new(ev, "error", json_string(error));
 		log_error("cluster \"%s\": automatic failover failed: %s", c->name, error);
@@ -714,7 +715,7 @@ static bool ha_probe_cluster(const PgcOptions *opts, Loop *lp, HaWatch *w, const
 		       ? c
 		       : failover_topology(a, c, c->primary.v, w->primary);
 	ok = ha_probe(live, cluster_node(live, w->primary), ha_probe_timeout(c), err, sizeof err) == 0;
-	eo.now_ms = (int64_t)ha_now_ms();
+	eo.now_ms = (int64_t)clock_ms();
 	failover_probe_record(&w->st, w->primary, eo.now_ms, ok, err);
 	if (ok) {
 		ha_verdict(w, HA_HEALTHY, arena_printf(a, "primary \"%s\" answers", w->primary));
@@ -752,7 +753,7 @@ static bool ha_probe_cluster(const PgcOptions *opts, Loop *lp, HaWatch *w, const
 	if (d.verdict == HA_PROMOTE) {
 		done = ha_fail_over(opts, lp, w, c, live, last, &d, a);
 		if (!done)
-			w->retry_after_ms = (int64_t)ha_now_ms() + HA_RETRY_MS;
+			w->retry_after_ms = (int64_t)clock_ms() + HA_RETRY_MS;
 	}
 finish:
 	observe_free(obs);
@@ -821,7 +822,7 @@ static void ha_status_update(const PgcOptions *opts, Loop *lp)
 /* ha_next_probe_in - ms until a watched auto cluster is due a probe; -1 none. */
 static int64_t ha_next_probe_in(const Loop *lp)
 {
-	int64_t now = (int64_t)ha_now_ms(), best = -1;
+	int64_t now = (int64_t)clock_ms(), best = -1;
 
 	for (size_t i = 0; i < lp->n_ha; i++) {
 		const HaWatch *w = lp->ha[i];
@@ -847,7 +848,7 @@ static bool ha_tick(const PgcOptions *opts, Loop *lp)
 		HaWatch *w = lp->ha[i];
 		const PgcCluster *c = lp->topo && w->present ? topology_cluster(lp->topo, w->cluster)
 							     : NULL;
-		int64_t now = (int64_t)ha_now_ms();
+		int64_t now = (int64_t)clock_ms();
 
 		if (c == NULL || c->failover.mode != FAILOVER_AUTO || now < w->next_probe_ms)
 			continue;

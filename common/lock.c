@@ -1,6 +1,7 @@
 /*
  * common/lock.c - flock() on STATE_DIR/lock.
  */
+#include "common/clock.h"
 #include "common/lock.h"
 
 #include <errno.h>
@@ -17,25 +18,6 @@
 #include "common/log.h"
 
 #define RETRY_MS 50
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(double ms)
-{
-	struct timespec ts;
-
-	if (ms <= 0)
-		return;
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)((ms - (double)ts.tv_sec * 1000) * 1e6);
-	nanosleep(&ts, NULL);
-}
 
 /* write_holder - "PID\nSTART\n" for the messages of runs that find the lock taken. */
 static void write_holder(int fd)
@@ -77,7 +59,7 @@ static void report_holder(const char *state_dir, int fd)
 
 int lock_acquire(const char *state_dir, int wait_ms, PgcLock *lock)
 {
-	double deadline = now_ms() + (wait_ms > 0 ? wait_ms : 0);
+	double deadline = clock_ms() + (wait_ms > 0 ? wait_ms : 0);
 	char *path;
 	int fd, saved;
 
@@ -110,14 +92,14 @@ int lock_acquire(const char *state_dir, int wait_ms, PgcLock *lock)
 			errno = saved;
 			return -1;
 		}
-		left = deadline - now_ms();
+		left = deadline - clock_ms();
 		if (left <= 0) {
 			report_holder(state_dir, fd);
 			close(fd);
 			free(path);
 			return 1;
 		}
-		sleep_ms(left < RETRY_MS ? left : RETRY_MS);
+		clock_sleep_ms(left < RETRY_MS ? left : RETRY_MS);
 	}
 	(void)fchmod(fd, 0600);
 	write_holder(fd);

@@ -5,6 +5,7 @@
  * before fork(): in a threaded process the child may only make
  * async-signal-safe calls until execve().
  */
+#include "common/clock.h"
 #include "common/proc.h"
 
 #include <errno.h>
@@ -96,14 +97,6 @@ static char *xstrdup(const char *s)
 	if (p == NULL)
 		abort();
 	return p;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 void proc_scrub_env(const char *name)
@@ -623,7 +616,7 @@ static void supervise(const PgcProcSpec *spec, pid_t pid, int out_fd, int in_fd,
 				read_output(out_fd, out, DRAIN_MAX);
 			break;
 		}
-		now = now_ms();
+		now = clock_ms();
 		if (!res->timed_out && now >= deadline) {
 			res->timed_out = true;
 			kill_group(pid, SIGTERM);
@@ -737,7 +730,7 @@ int proc_run(const PgcProcSpec *spec, PgcProcResult *res)
 	 * before it has reset them. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	start = now_ms();
+	start = clock_ms();
 	pid = fork();
 	if (pid == 0)
 		child_main(spec, &p, child_in, out_pipe[1], err_pipe[1]);
@@ -771,7 +764,7 @@ int proc_run(const PgcProcSpec *spec, PgcProcResult *res)
 	parent_in = -1;
 	while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
 		;
-	res->elapsed_ms = now_ms() - start;
+	res->elapsed_ms = clock_ms() - start;
 	if (WIFSIGNALED(wstatus)) {
 		res->term_signal = WTERMSIG(wstatus);
 		res->status = 128 + res->term_signal;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "reconcile/actions.h"
 #include "reconcile/apply_order.h"
@@ -31,14 +32,6 @@
 
 /* Program output kept in an error message: its last lines. */
 #define OUTPUT_TAIL_LINES 20
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 static void keep_error(PgcApplyCtx *ctx, const char *fmt, va_list ap)
 {
@@ -388,7 +381,7 @@ static void launch(Run *run, size_t i)
 	job->run = run;
 	job->i = i;
 	log_info("%s: %s", a->id, a->reason ? a->reason : plan_action_name(a->kind));
-	job->start = now_ms();
+	job->start = clock_ms();
 	run->state[i] = ST_RUNNING;
 	run->jobs[i] = job;
 	run->running++;
@@ -455,7 +448,7 @@ static void finish(Run *run, size_t i)
 	const PgcAction *a = &run->p->actions[i];
 	PgcApplyResult *res = run->res;
 	PgcApplyCtx *ctx = &job->ctx;
-	double ms = now_ms() - job->start;
+	double ms = clock_ms() - job->start;
 
 	pthread_join(job->thread, NULL);
 	run->running--;

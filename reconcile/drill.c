@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"
@@ -31,14 +32,6 @@
 
 #define DRILL_SHARED_BUFFERS "128MB"
 #define DRILL_STOP_TIMEOUT_S 60
-
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static const char *now_iso(PgcArena *a)
 {
@@ -389,7 +382,7 @@ static int drill_steps(Drill *d, const PgcBaseBackupInfo *e, uid_t uid, gid_t gi
 	const char *repo = c->backup.repository.v;
 	const char *conninfo;
 	PgcRestoreWait w = {0};
-	double t0 = mono_s();
+	double t0 = (clock_ms() / 1000.0);
 	PGconn *conn;
 
 	if (restore_copy_tree(arena_printf(ctx->arena, "%s/%s", repo, e->path), d->data, uid, gid,
@@ -401,7 +394,7 @@ static int drill_steps(Drill *d, const PgcBaseBackupInfo *e, uid_t uid, gid_t gi
 	}
 	if (restore_verify_copy(d->h, c, d->data, ctx->action_timeout_s, d->err, sizeof d->err) != 0)
 		return -1;
-	d->t_copy = mono_s() - t0;
+	d->t_copy = (clock_ms() / 1000.0) - t0;
 	d->port = free_port();
 	if (d->port == 0) {
 		snprintf(d->err, sizeof d->err, "no free port between %d and %d for the drill's server",
@@ -413,7 +406,7 @@ static int drill_steps(Drill *d, const PgcBaseBackupInfo *e, uid_t uid, gid_t gi
 		snprintf(d->err, sizeof d->err, "could not prepare the copy \"%s\"", d->data);
 		return -1;
 	}
-	t0 = mono_s();
+	t0 = (clock_ms() / 1000.0);
 	if (restore_start_server(d->h, c, d->data, d->log_file, ctx->ready_timeout_s) != 0) {
 		snprintf(d->err, sizeof d->err, "could not start the restored copy");
 		return -1;
@@ -430,7 +423,7 @@ static int drill_steps(Drill *d, const PgcBaseBackupInfo *e, uid_t uid, gid_t gi
 	w.error_len = sizeof d->err;
 	if (restore_wait(&w) != RESTORE_PROMOTED)
 		return -1;
-	d->t_replay = mono_s() - t0;
+	d->t_replay = (clock_ms() / 1000.0) - t0;
 	conn = pgsql_connect(conninfo, 0, d->err, sizeof d->err);
 	if (conn != NULL) {
 		PGresult *r = NULL;
@@ -444,11 +437,11 @@ static int drill_steps(Drill *d, const PgcBaseBackupInfo *e, uid_t uid, gid_t gi
 		PQfinish(conn);
 	}
 	d->err[0] = '\0';
-	t0 = mono_s();
+	t0 = (clock_ms() / 1000.0);
 	if (check(ctx->arena, c, d->scratch, d->port, ctx->action_timeout_s, &d->cr, d->err,
 		  sizeof d->err) != 0)
 		return -1;
-	d->t_check = mono_s() - t0;
+	d->t_check = (clock_ms() / 1000.0) - t0;
 	return 0;
 }
 
@@ -460,7 +453,7 @@ int drill_run(PgcApplyCtx *ctx)
 	PgcBackupCatalog *cat;
 	Drill d;
 	json_t *rec;
-	double t0 = mono_s(), at;
+	double t0 = (clock_ms() / 1000.0), at;
 	uid_t uid = FS_NO_UID;
 	gid_t gid = FS_NO_GID;
 	bool ok_before;
@@ -509,7 +502,7 @@ int drill_run(PgcApplyCtx *ctx)
 		log_warn("the drill's scratch folder \"%s\" could not be removed", d.scratch);
 
 	rec = json_pack("{s:b s:s s:f s:f s:f s:f s:I s:I s:o s:i s:s?}", "ok", drc == 0, "at",
-			now_iso(ctx->arena), "duration_s", mono_s() - t0, "copy_s", d.t_copy,
+			now_iso(ctx->arena), "duration_s", (clock_ms() / 1000.0) - t0, "copy_s", d.t_copy,
 			"replay_s", d.t_replay, "check_s", d.t_check, "rows",
 			(json_int_t)(drc == 0 ? d.cr.rows : -1), "tables", (json_int_t)d.cr.tables,
 			"replayed_to", d.replayed_to ? json_string(d.replayed_to) : json_null(), "port",
@@ -523,7 +516,7 @@ int drill_run(PgcApplyCtx *ctx)
 		apply_note(ctx, "could not record the drill in the catalog of \"%s\"", repo);
 	} else {
 		log_info("restore drill of base backup %s passed in %.1f s: %s (replayed to %s)", id,
-			 mono_s() - t0, d.cr.message, d.replayed_to ? d.replayed_to : "?");
+			 (clock_ms() / 1000.0) - t0, d.cr.message, d.replayed_to ? d.replayed_to : "?");
 	}
 cleanup:
 	host_free(d.h);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/arena.h"
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"
@@ -45,14 +46,14 @@ const char *fence_method_name(PgcFenceMethod m)
 /* gone - waits up to ms for pid to disappear; true when it did. */
 static bool gone(long pid, int ms)
 {
-	double deadline = ha_now_ms() + ms;
+	double deadline = clock_ms() + ms;
 
 	for (;;) {
 		if (!ha_pid_alive(pid))
 			return true;
-		if (ha_now_ms() >= deadline)
+		if (clock_ms() >= deadline)
 			return false;
-		ha_sleep_ms(20);
+		clock_sleep_ms(20);
 	}
 }
 
@@ -239,7 +240,7 @@ int fence_node(const PgcCluster *c, const PgcNode *n, const PgcFenceOptions *opt
 	const PgcFenceOptions *o = opts ? opts : &none;
 	bool has_command = c->failover.fence_command.set && c->failover.fence_command.n > 0;
 	int cmd_s = o->command_timeout_s > 0 ? o->command_timeout_s : 30;
-	double start = ha_now_ms();
+	double start = clock_ms();
 	PgcHost *h = NULL;
 	int rc = -1;
 
@@ -272,7 +273,7 @@ int fence_node(const PgcCluster *c, const PgcNode *n, const PgcFenceOptions *opt
 			 "failover.fence_command is not set",
 			 n->name, n->host.v);
 	}
-	res->elapsed_ms = ha_now_ms() - start;
+	res->elapsed_ms = clock_ms() - start;
 	if (rc != 0) {
 		res->method = FENCE_NONE;
 		log_error("could not fence node \"%s/%s\": %s\n"

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "reconcile/actions.h"
@@ -28,22 +29,6 @@
 #define CONTROLDATA_TIMEOUT_MS 30000
 
 /* ---- time --------------------------------------------------------------------- */
-
-double ha_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-void ha_sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
 
 const char *ha_iso_now(char *buf, size_t size)
 {
@@ -411,7 +396,7 @@ int ha_wait_reaped(PgcHost *h, const PgcNode *n, int timeout_ms)
 	char path[PATH_MAX];
 	char *buf = NULL;
 	size_t len = 0;
-	double deadline = ha_now_ms() + timeout_ms;
+	double deadline = clock_ms() + timeout_ms;
 	long pid;
 
 	snprintf(path, sizeof path, "%s/postmaster.pid", n->data_dir.v);
@@ -424,9 +409,9 @@ int ha_wait_reaped(PgcHost *h, const PgcNode *n, int timeout_ms)
 	if (pid <= 0 || pid > INT_MAX)
 		return 0;
 	while (kill((pid_t)pid, 0) == 0 || errno == EPERM) {
-		if (ha_pid_alive(pid) || ha_now_ms() >= deadline)
+		if (ha_pid_alive(pid) || clock_ms() >= deadline)
 			return -1;
-		ha_sleep_ms(20);
+		clock_sleep_ms(20);
 	}
 	return 0;
 }
@@ -550,14 +535,14 @@ static void *write_watch_main(void *arg)
 	PgcWriteWatch *w = arg;
 	PGconn *conn = NULL;
 
-	while (ha_now_ms() < w->deadline_ms) {
-		double left = w->deadline_ms - ha_now_ms();
+	while (clock_ms() < w->deadline_ms) {
+		double left = w->deadline_ms - clock_ms();
 		PgcPgError e;
 
 		if (conn == NULL) {
 			conn = pgsql_connect(w->conninfo, 2, w->err, sizeof w->err);
 			if (conn == NULL) {
-				ha_sleep_ms(50);
+				clock_sleep_ms(50);
 				continue;
 			}
 		}
@@ -565,7 +550,7 @@ static void *write_watch_main(void *arg)
 		 * synchronous replication, waits for a synchronous standby. */
 		if (pgsql_query(conn, "SELECT pg_catalog.txid_current()", 0, NULL,
 				left > 1 ? (int)left : 1, NULL, &e) == 0) {
-			w->at_ms = ha_now_ms();
+			w->at_ms = clock_ms();
 			w->ok = 1;
 			break;
 		}
@@ -574,7 +559,7 @@ static void *write_watch_main(void *arg)
 			PQfinish(conn);
 			conn = NULL;
 		}
-		ha_sleep_ms(50);
+		clock_sleep_ms(50);
 	}
 	PQfinish(conn);
 	return NULL;
@@ -592,7 +577,7 @@ PgcWriteWatch *ha_write_watch_start(const PgcCluster *c, const PgcNode *n, int t
 	arena_free(a);
 	if (w->conninfo == NULL)
 		abort();
-	w->deadline_ms = ha_now_ms() + (double)timeout_s * 1000.0;
+	w->deadline_ms = clock_ms() + (double)timeout_s * 1000.0;
 	snprintf(w->err, sizeof w->err, "no write was tried");
 	rc = pthread_create(&w->thread, NULL, write_watch_main, w);
 	if (rc != 0) {

@@ -179,10 +179,6 @@ int ha_journal_event(const char *state_dir, json_t *event);
 
 /* ---- small helpers -------------------------------------------------------------- */
 
-/* ha_now_ms - CLOCK_MONOTONIC in milliseconds. */
-double ha_now_ms(void);
-/* ha_sleep_ms - sleeps ms milliseconds. */
-void ha_sleep_ms(int ms);
 /* ha_iso_now - the current UTC time, ISO 8601 with milliseconds, into buf. */
 const char *ha_iso_now(char *buf, size_t size);
 

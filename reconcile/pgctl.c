@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include "common/arena.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "reconcile/actions.h"
 #include "reconcile/apply.h"
@@ -25,21 +26,6 @@
 /* Lines of the server log shown when a start fails. */
 #define LOG_TAIL_LINES 15
 #define LOG_READ_MAX (8 * 1024 * 1024)
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
 
 /* pgctl_prog - the pg_ctl of the cluster's bin_dir, in arena. */
 static const char *pgctl_prog(PgcArena *a, const PgcCluster *c)
@@ -308,14 +294,14 @@ int pgctl_wait_ready(const PgcCluster *c, const PgcNode *n, int timeout_s)
 {
 	PgcArena *a = arena_new();
 	const char *conninfo = pgsql_conninfo_local(a, (int)n->port.v, c->os_user.v, NULL);
-	long long deadline = now_ms() + (long long)timeout_s * 1000;
+	double deadline = clock_ms() + (long long)timeout_s * 1000;
 	PGPing p;
 
 	for (;;) {
 		p = PQping(conninfo);
-		if (p == PQPING_OK || p == PQPING_NO_ATTEMPT || now_ms() >= deadline)
+		if (p == PQPING_OK || p == PQPING_NO_ATTEMPT || clock_ms() >= deadline)
 			break;
-		sleep_ms(POLL_INTERVAL_MS);
+		clock_sleep_ms(POLL_INTERVAL_MS);
 	}
 	arena_free(a);
 	if (p == PQPING_OK)
@@ -331,7 +317,7 @@ int pgctl_wait_streaming(const PgcCluster *c, const PgcNode *n, int timeout_s)
 {
 	PgcArena *a = arena_new();
 	const char *conninfo = pgsql_conninfo_local(a, (int)n->port.v, c->os_user.v, NULL);
-	long long deadline = now_ms() + (long long)timeout_s * 1000;
+	double deadline = clock_ms() + (long long)timeout_s * 1000;
 	char last[512] = "no WAL receiver";
 	PGconn *conn = NULL;
 	int rc = -1;
@@ -362,9 +348,9 @@ int pgctl_wait_streaming(const PgcCluster *c, const PgcNode *n, int timeout_s)
 							  : "no WAL receiver");
 			PQclear(r);
 		}
-		if (rc == 0 || now_ms() >= deadline)
+		if (rc == 0 || clock_ms() >= deadline)
 			break;
-		sleep_ms(POLL_INTERVAL_MS);
+		clock_sleep_ms(POLL_INTERVAL_MS);
 	}
 	PQfinish(conn);
 	arena_free(a);
@@ -425,7 +411,7 @@ static const char *node_conninfo(PgcArena *a, const PgcCluster *c, const PgcNode
 static int wait_caught_up(PgcApplyCtx *ctx)
 {
 	const PgcNode *up = cluster_upstream(ctx->c, ctx->n);
-	long long deadline = now_ms() + (long long)ctx->ready_timeout_s * 1000;
+	double deadline = clock_ms() + (long long)ctx->ready_timeout_s * 1000;
 	const char *params[1] = {NULL};
 	PGconn *uc = NULL, *conn = NULL;
 	PGresult *r = NULL;
@@ -466,7 +452,7 @@ static int wait_caught_up(PgcApplyCtx *ctx)
 				break;
 			}
 		}
-		if (now_ms() >= deadline) {
+		if (clock_ms() >= deadline) {
 			apply_fail(ctx,
 				   "standby \"%s\" has not replayed its upstream's WAL up to %s after "
 				   "%d s: restarted now, it could refuse to start\n"
@@ -475,7 +461,7 @@ static int wait_caught_up(PgcApplyCtx *ctx)
 				   up->name);
 			break;
 		}
-		sleep_ms(POLL_INTERVAL_MS * 4);
+		clock_sleep_ms(POLL_INTERVAL_MS * 4);
 	}
 cleanup:
 	PQclear(r);

@@ -10,20 +10,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "reconcile/apply.h"
 
 /* The failure of this thread's last pgsql_query(). */
 static _Thread_local PgcPgError last_error;
-
-/* now_ms - a monotonic clock in milliseconds, for deadlines. */
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* copy_first_line - the first line of msg, without trailing white space. */
 static void copy_first_line(char *dst, size_t size, const char *msg)
@@ -111,7 +103,7 @@ char *pgsql_conninfo_tcp(PgcArena *a, const char *host, int port, const char *us
 static int wait_socket(int fd, bool for_write, long long deadline)
 {
 	for (;;) {
-		long long left = deadline - now_ms();
+		long long left = deadline - clock_ms();
 		struct pollfd pfd = {.fd = fd, .events = for_write ? POLLOUT : POLLIN};
 		int rc;
 
@@ -154,7 +146,7 @@ PGconn *pgsql_connect(const char *conninfo_str, int timeout_s, char *err, size_t
 	err[0] = '\0';
 	if (timeout_s <= 0)
 		timeout_s = PGSQL_CONNECT_TIMEOUT_S;
-	deadline = now_ms() + (long long)timeout_s * 1000;
+	deadline = clock_ms() + (long long)timeout_s * 1000;
 	conn = PQconnectStart(conninfo_str);
 	if (conn == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -266,7 +258,7 @@ static int collect(PGconn *conn, long long deadline, int timeout_ms, PGresult **
 				}
 				cancel(conn);
 				cancelled = true;
-				deadline = now_ms() + PGSQL_CANCEL_GRACE_MS;
+				deadline = clock_ms() + PGSQL_CANCEL_GRACE_MS;
 				continue;
 			}
 			if (rc < 0 || !PQconsumeInput(conn)) {
@@ -330,7 +322,7 @@ int pgsql_query(PGconn *conn, const char *sql, int nparams, const char *const *p
 		*res = NULL;
 	if (timeout_ms <= 0)
 		timeout_ms = PGSQL_QUERY_TIMEOUT_MS;
-	deadline = now_ms() + timeout_ms;
+	deadline = clock_ms() + timeout_ms;
 	if (conn == NULL || sql == NULL) {
 		set_error(e, PGSQL_STATE_CONNECTION, "no connection", false, true);
 		rc = -1;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "reconcile/failover.h"
 #include "reconcile/ha.h"
@@ -53,7 +54,7 @@ static int positions(PGconn *conn, bool *in_recovery, bool *has_recv, uint64_t *
 
 int promote_wait_replayed(const PgcCluster *c, const PgcNode *n, int timeout_s, uint64_t *lsn)
 {
-	double deadline = ha_now_ms() + timeout_s * 1000.0;
+	double deadline = clock_ms() + timeout_s * 1000.0;
 	uint64_t recv = 0, replay = 0;
 	bool in_rec = true, has_recv = false;
 	char err[600] = "";
@@ -75,7 +76,7 @@ int promote_wait_replayed(const PgcCluster *c, const PgcNode *n, int timeout_s, 
 			*lsn = replay;
 			return 0;
 		}
-		if (ha_now_ms() >= deadline) {
+		if (clock_ms() >= deadline) {
 			log_error("candidate \"%s/%s\" has not replayed the WAL it received after %d s: "
 				  "replayed %s of %s\n"
 				  "hint: a long replay delay (recovery_min_apply_delay, conflicts) holds "
@@ -84,7 +85,7 @@ int promote_wait_replayed(const PgcCluster *c, const PgcNode *n, int timeout_s, 
 				  failover_lsn_format(recv, b, sizeof b));
 			break;
 		}
-		ha_sleep_ms(POLL_MS);
+		clock_sleep_ms(POLL_MS);
 	}
 	PQfinish(conn);
 	return -1;
@@ -297,7 +298,7 @@ int promote_run(const PgcCluster *x, const char *old_primary, const PgcPromoteOp
 	}
 	if (promote_wait_replayed(x, p, o->replay_timeout_s, &res->switch_lsn) != 0)
 		return -1;
-	res->replayed_at_ms = ha_now_ms();
+	res->replayed_at_ms = clock_ms();
 	log_info("candidate \"%s/%s\" replayed everything it received (%s)", x->name, p->name,
 		 failover_lsn_format(res->switch_lsn, lsn, sizeof lsn));
 
@@ -308,7 +309,7 @@ int promote_run(const PgcCluster *x, const char *old_primary, const PgcPromoteOp
 	if (promote_node(x, p, o->promote_timeout_s) != 0)
 		return -1;
 	res->promoted = true;
-	res->promoted_at_ms = ha_now_ms();
+	res->promoted_at_ms = clock_ms();
 	log_info("promoted \"%s/%s\"", x->name, p->name);
 	watch = ha_write_watch_start(x, p, o->write_timeout_s);
 

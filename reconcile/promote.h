@@ -44,7 +44,7 @@ typedef struct {
 
 typedef struct {
 	bool promoted;
-	double replayed_at_ms;    /* CLOCK_MONOTONIC ms (ha_now_ms) of each step's end */
+	double replayed_at_ms;    /* CLOCK_MONOTONIC ms (clock_ms) of each step's end */
 	double promoted_at_ms;
 	double writable_at_ms;    /* 0 when no write committed in time */
 	uint64_t switch_lsn;      /* replay position of the candidate when promoted */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "reconcile/actions.h"
 #include "reconcile/apply.h"
@@ -406,7 +407,7 @@ int rejoin_node(const PgcCluster *x, const char *node, const PgcRejoinOptions *o
 	const PgcNode *n = cluster_node(x, node);
 	const PgcNode *p = cluster_node(x, x->primary.v);
 	PgcArena *a = arena_new();
-	double start = ha_now_ms();
+	double start = clock_ms();
 	const char *history = NULL;
 	PgcHost *h = NULL;
 	PgcControl ctl;
@@ -447,7 +448,7 @@ int rejoin_node(const PgcCluster *x, const char *node, const PgcRejoinOptions *o
 
 		/* A standby that just started may still be connecting. */
 		for (int i = 0; i < STREAM_WAIT_MS / 200 && !streams_from_upstream(x, n); i++)
-			ha_sleep_ms(200);
+			clock_sleep_ms(200);
 		if (streams_from_upstream(x, n)) {
 			if (ha_write_node_files(x, n, false, &changed) != 0 ||
 			    (changed && ha_reload(x, n) != 0))
@@ -538,7 +539,7 @@ int rejoin_node(const PgcCluster *x, const char *node, const PgcRejoinOptions *o
 		     : "");
 	rc = 0;
 cleanup:
-	res->elapsed_ms = ha_now_ms() - start;
+	res->elapsed_ms = clock_ms() - start;
 	if (rc != 0) {
 		res->outcome = REJOIN_FAILED;
 		if (res->decision[0] == '\0')

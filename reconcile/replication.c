@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "reconcile/actions.h"
@@ -131,7 +132,7 @@ int replication_drop_slot(PgcApplyCtx *ctx)
 {
 	const char *slot = ctx->a->payload.target;
 	const char *params[1] = {slot};
-	double deadline = ha_now_ms() + (double)ctx->ready_timeout_s * 1000.0;
+	double deadline = clock_ms() + (double)ctx->ready_timeout_s * 1000.0;
 	const char *user = NULL;
 	PGresult *r = NULL;
 	PgcPgError e;
@@ -181,7 +182,7 @@ int replication_drop_slot(PgcApplyCtx *ctx)
 				goto cleanup;
 			}
 		}
-		if (ha_now_ms() >= deadline) {
+		if (clock_ms() >= deadline) {
 			apply_fail(ctx,
 				   "slot \"%s\" on node \"%s\" is still in use after %d s%s%s\n"
 				   "hint: the replica it is named after should stream from its new "
@@ -190,7 +191,7 @@ int replication_drop_slot(PgcApplyCtx *ctx)
 				   user ? ", by " : "", user ? user : "");
 			goto cleanup;
 		}
-		ha_sleep_ms(DROP_SLOT_POLL_MS);
+		clock_sleep_ms(DROP_SLOT_POLL_MS);
 	}
 	log_info("dropped replication slot \"%s\" on node \"%s\"", slot,
 		 apply_node_label(ctx, ctx->n));

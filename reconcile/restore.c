@@ -25,6 +25,7 @@
 
 #include <libpq-fe.h>
 
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"
@@ -604,21 +605,6 @@ bool restore_conf_is_restore(PgcArena *a, const char *content)
 
 /* ---- copying --------------------------------------------------------------------- */
 
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 /* Progress of a copy: the copier counts, a thread redraws one line a second. */
 typedef struct {
 	_Atomic int64_t done;
@@ -636,7 +622,7 @@ static void progress_draw(Progress *p)
 {
 	char done[32], total[32], rate[32], line[200];
 	int64_t d = atomic_load(&p->done);
-	double elapsed = mono_s() - p->started, bps = elapsed > 0 ? (double)d / elapsed : 0;
+	double elapsed = (clock_ms() / 1000.0) - p->started, bps = elapsed > 0 ? (double)d / elapsed : 0;
 	int n;
 
 	n = snprintf(line, sizeof line, "\r%s: %s", p->what, backup_format_bytes(d, done, sizeof done));
@@ -678,7 +664,7 @@ static void progress_start(Progress *p, bool wanted, const char *what, int64_t t
 	atomic_init(&p->done, 0);
 	p->total = total;
 	p->what = what;
-	p->started = mono_s();
+	p->started = (clock_ms() / 1000.0);
 	p->enabled = wanted && isatty(STDERR_FILENO) && log_enabled(LOG_INFO);
 	if (!p->enabled)
 		return;
@@ -849,7 +835,7 @@ int restore_copy_tree(const char *src, const char *dest, uid_t uid, gid_t gid, i
 	char *buf = malloc(COPY_BUF);
 	char size[32];
 	Progress pr;
-	double t0 = mono_s();
+	double t0 = (clock_ms() / 1000.0);
 	int rc;
 
 	if (buf == NULL)
@@ -862,7 +848,7 @@ int restore_copy_tree(const char *src, const char *dest, uid_t uid, gid_t gid, i
 	free(buf);
 	if (rc == 0)
 		log_info("%s: copied %s in %.1f s", what,
-			 backup_format_bytes(atomic_load(&pr.done), size, sizeof size), mono_s() - t0);
+			 backup_format_bytes(atomic_load(&pr.done), size, sizeof size), (clock_ms() / 1000.0) - t0);
 	return rc;
 }
 
@@ -1059,7 +1045,7 @@ static void fail_line(const PgcRestoreWait *w, const char *fmt, ...)
 PgcRestoreOutcome restore_wait(const PgcRestoreWait *w)
 {
 	PgcArena *a = arena_new();
-	double deadline = mono_s() + w->timeout_s, started = mono_s();
+	double deadline = (clock_ms() / 1000.0) + w->timeout_s, started = (clock_ms() / 1000.0);
 	bool seen_pid = false, resumed = false, drawn = false;
 	bool show = w->progress && isatty(STDERR_FILENO) && log_enabled(LOG_INFO);
 	char last_lsn[64] = "";
@@ -1076,7 +1062,7 @@ PgcRestoreOutcome restore_wait(const PgcRestoreWait *w)
 		if (pm < 0 && !seen_pid &&
 		    strstr(log_since(a, w->log_file, w->log_offset), "database system is shut down") != NULL)
 			seen_pid = true;
-		if (pm == 0 || (pm < 0 && (seen_pid || mono_s() - started > PIDFILE_GRACE_MS / 1000.0))) {
+		if (pm == 0 || (pm < 0 && (seen_pid || (clock_ms() / 1000.0) - started > PIDFILE_GRACE_MS / 1000.0))) {
 			const char *logt = log_since(a, w->log_file, w->log_offset);
 			const char *fatal = last_fatal(a, logt);
 
@@ -1137,7 +1123,7 @@ PgcRestoreOutcome restore_wait(const PgcRestoreWait *w)
 				}
 			}
 		}
-		if (mono_s() >= deadline) {
+		if ((clock_ms() / 1000.0) >= deadline) {
 			if (drawn)
 				fputs("\r\033[K", stderr);
 			log_error("%s is still in recovery after %d s%s%s\n"
@@ -1147,7 +1133,7 @@ PgcRestoreOutcome restore_wait(const PgcRestoreWait *w)
 			fail_line(w, "%s is still in recovery after %d s", w->label, w->timeout_s);
 			break;
 		}
-		sleep_ms(conn != NULL ? POLL_CONNECTED_MS : POLL_MS);
+		clock_sleep_ms(conn != NULL ? POLL_CONNECTED_MS : POLL_MS);
 	}
 	if (drawn && out != RESTORE_FAILED) {
 		fputs("\r\033[K", stderr);

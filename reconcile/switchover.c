@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "reconcile/failover.h"
 #include "reconcile/ha.h"
@@ -76,7 +77,7 @@ static int fail(PgcSwitchoverResult *res, const char *step, const char *fmt, ...
 static int wait_caught_up(const PgcCluster *c, const PgcNode *from, const PgcNode *to,
 			  uint64_t max, int timeout_s, char *err, size_t errlen)
 {
-	double deadline = ha_now_ms() + timeout_s * 1000.0;
+	double deadline = clock_ms() + timeout_s * 1000.0;
 	const char *params[1] = {to->name};
 	PGconn *conn = ha_connect(c, from, 0, err, errlen);
 	int rc = -1;
@@ -115,9 +116,9 @@ static int wait_caught_up(const PgcCluster *c, const PgcNode *from, const PgcNod
 				 lag, (unsigned long long)max);
 		}
 		PQclear(r);
-		if (ha_now_ms() >= deadline)
+		if (clock_ms() >= deadline)
 			break;
-		ha_sleep_ms(200);
+		clock_sleep_ms(200);
 	}
 	PQfinish(conn);
 	return rc;
@@ -127,7 +128,7 @@ static int wait_caught_up(const PgcCluster *c, const PgcNode *from, const PgcNod
 static int wait_replayed_past(const PgcCluster *c, const PgcNode *n, uint64_t lsn, int timeout_s,
 			      uint64_t *seen, char *err, size_t errlen)
 {
-	double deadline = ha_now_ms() + timeout_s * 1000.0;
+	double deadline = clock_ms() + timeout_s * 1000.0;
 	PGconn *conn = NULL;
 
 	*seen = 0;
@@ -158,9 +159,9 @@ static int wait_replayed_past(const PgcCluster *c, const PgcNode *n, uint64_t ls
 				}
 			}
 		}
-		if (ha_now_ms() >= deadline)
+		if (clock_ms() >= deadline)
 			break;
-		ha_sleep_ms(POLL_MS);
+		clock_sleep_ms(POLL_MS);
 	}
 	PQfinish(conn);
 	return -1;
@@ -214,7 +215,7 @@ int switchover_run(const PgcCluster *c, const char *to_name, const PgcSwitchover
 	const PgcNode *from = cluster_node(c, c->primary.v);
 	const PgcNode *to = cluster_node(c, to_name);
 	PgcArena *a = arena_new();
-	double start = ha_now_ms();
+	double start = clock_ms();
 	PgcPromoteOptions po;
 	PgcHost *h = NULL;
 	PgcCluster *x;
@@ -268,7 +269,7 @@ int switchover_run(const PgcCluster *c, const char *to_name, const PgcSwitchover
 		log_warn("CHECKPOINT on \"%s/%s\" failed: %s", c->name, from->name, err);
 
 	/* 3. From here on the old primary refuses writes. */
-	res->stopped_at_ms = ha_now_ms();
+	res->stopped_at_ms = clock_ms();
 	log_info("stopping the primary \"%s/%s\" (fast shutdown)", c->name, from->name);
 	if (pgctl_stop(h, c, from, "fast", o.stop_timeout_s) != 0) {
 		fail(res, "stop", "could not stop the primary \"%s/%s\" cleanly", c->name, from->name);
@@ -334,7 +335,7 @@ rollback:
 	res->outcome = rollback(c, from, to, h, o.ready_timeout_s) == 0 ? SWITCHOVER_ROLLED_BACK
 									    : SWITCHOVER_FAILED;
 cleanup:
-	res->elapsed_ms = ha_now_ms() - start;
+	res->elapsed_ms = clock_ms() - start;
 	host_free(h);
 	arena_free(a);
 	return rc;

@@ -57,7 +57,7 @@ typedef struct {
 	PgcSwitchoverOutcome outcome;
 	const char *step;         /* the step that failed, or NULL */
 	uint64_t shutdown_checkpoint;
-	double stopped_at_ms;     /* ha_now_ms() when the old primary began to stop */
+	double stopped_at_ms;     /* clock_ms() when the old primary began to stop */
 	double promoted_at_ms;
 	double writable_at_ms;    /* first commit on the new primary; 0 when none in time */
 	double write_gap_ms;      /* writable_at_ms - stopped_at_ms; -1 unknown */
