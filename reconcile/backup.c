@@ -19,12 +19,14 @@
 
 #include <jansson.h>
 
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "reconcile/apply.h"
 #include "reconcile/host.h"
 #include "reconcile/pgsql.h"
+#include "reconcile/progress.h"
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -56,14 +58,6 @@ static void utc_stamp(time_t t, char id[17], char iso[21])
 		strftime(id, 17, "%Y%m%dT%H%M%SZ", &tm);
 	if (iso != NULL)
 		strftime(iso, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* first_line - the first non-empty line of a program's output, trimmed, in a. */
@@ -209,97 +203,10 @@ static int fsync_file(const char *path)
 	return 0;
 }
 
-/* ---- progress ----------------------------------------------------------- */
-
-/*
- * A thread that measures what a child has written so far (a folder or a
- * file) once a second and redraws one line on stderr: bytes, rate and,
- * when the total can be estimated, an ETA. Only on a terminal: a log file
- * or a journal gets the final summary alone.
- */
-typedef struct {
-	const char *path;
-	const char *what;
-	int64_t total;            /* estimate; 0 unknown */
-	double started;
-	bool enabled;
-	bool stop;
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-} Progress;
-
-static void progress_draw(Progress *p)
+/* measure_path - the progress meter's count: what a child has written to the path so far. */
+static int64_t measure_path(void *path)
 {
-	char done[32], rate[32], line[160];
-	double elapsed = now_s() - p->started;
-	int64_t size = path_size(p->path);
-	double bps = elapsed > 0 ? (double)size / elapsed : 0;
-	int n;
-
-	n = snprintf(line, sizeof(line), "\r%s: %s", p->what, backup_format_bytes(size, done, sizeof(done)));
-	if (p->total > 0 && n < (int)sizeof(line))
-		n += snprintf(line + n, sizeof(line) - (size_t)n, " of ~%s",
-			      backup_format_bytes(p->total, rate, sizeof(rate)));
-	if (n < (int)sizeof(line))
-		n += snprintf(line + n, sizeof(line) - (size_t)n, ", %s/s",
-			      backup_format_bytes((int64_t)bps, rate, sizeof(rate)));
-	if (p->total > size && bps > 0 && n < (int)sizeof(line)) {
-		long eta = (long)((double)(p->total - size) / bps);
-
-		n += snprintf(line + n, sizeof(line) - (size_t)n, ", ETA %ld:%02ld", eta / 60, eta % 60);
-	}
-	fprintf(stderr, "%s\033[K", line);
-	fflush(stderr);
-}
-
-static void *progress_main(void *arg)
-{
-	Progress *p = arg;
-	struct timespec until;
-
-	pthread_mutex_lock(&p->mu);
-	while (!p->stop) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
-		pthread_cond_timedwait(&p->cv, &p->mu, &until);
-		if (!p->stop)
-			progress_draw(p);
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
-static void progress_start(Progress *p, bool wanted, const char *what, const char *path,
-			   int64_t total)
-{
-	memset(p, 0, sizeof(*p));
-	p->path = path;
-	p->what = what;
-	p->total = total;
-	p->started = now_s();
-	p->enabled = wanted && isatty(STDERR_FILENO) && log_enabled(LOG_INFO);
-	if (!p->enabled)
-		return;
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	if (pthread_create(&p->thread, NULL, progress_main, p) != 0)
-		p->enabled = false;
-}
-
-static void progress_stop(Progress *p)
-{
-	if (!p->enabled)
-		return;
-	pthread_mutex_lock(&p->mu);
-	p->stop = true;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	pthread_join(p->thread, NULL);
-	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->cv);
-	fputs("\r\033[K", stderr);
-	fflush(stderr);
+	return path_size(path);
 }
 
 /* ---- choosing the source ------------------------------------------------ */
@@ -558,7 +465,7 @@ int backup_take_base(PgcArena *a, const PgcCluster *c, const PgcBackupSource *so
 	const PgcNode *n = source->node;
 	PgcBaseBackupInfo b = {0};
 	SourceFacts facts;
-	Progress progress;
+	PgcProgress progress = {.measure = measure_path, .estimate = true};
 	const char *id, *partial, *final, *output = NULL;
 	char iso[21], size_text[32];
 	double t0;
@@ -599,8 +506,9 @@ int backup_take_base(PgcArena *a, const PgcCluster *c, const PgcBackupSource *so
 				      "--no-password",
 				      NULL};
 
-		t0 = now_s();
-		progress_start(&progress, opts->progress, "base backup", partial, facts.total_size);
+		t0 = (clock_ms() / 1000.0);
+		progress.arg = (void *)partial;
+		progress_start(&progress, opts->progress, "base backup", facts.total_size);
 		rc = run(a, c, n, argv, timeout_s, "take a base backup", NULL);
 		progress_stop(&progress);
 	}
@@ -646,7 +554,7 @@ int backup_take_base(PgcArena *a, const PgcCluster *c, const PgcBackupSource *so
 		return -1;
 	}
 	log_debug("base backup %s complete: %s in %.1f s, WAL %s to %s on timeline %u, verified", id,
-		 backup_format_bytes(b.size_bytes, size_text, sizeof(size_text)), now_s() - t0,
+		 backup_format_bytes(b.size_bytes, size_text, sizeof(size_text)), (clock_ms() / 1000.0) - t0,
 		 b.start_lsn, b.stop_lsn, b.timeline);
 	return 0;
 }
@@ -687,7 +595,7 @@ static int dump_one(PgcArena *a, const PgcCluster *c, const PgcNode *n, const Pg
 	const char *path = arena_printf(a, "%s/%s", dir, file);
 	const char *partial = arena_printf(a, "%s.partial", path);
 	const char *output = NULL;
-	Progress progress;
+	PgcProgress progress = {.measure = measure_path, .estimate = true};
 	char iso[21];
 	int rc;
 
@@ -696,7 +604,8 @@ static int dump_one(PgcArena *a, const PgcCluster *c, const PgcNode *n, const Pg
 	for (size_t i = 0; argv[i] != NULL; i++)
 		if (strcmp(argv[i], "@OUT@") == 0)
 			argv[i] = partial;
-	progress_start(&progress, opts->progress, what, partial, 0);
+	progress.arg = (void *)partial;
+	progress_start(&progress, opts->progress, what, 0);
 	rc = run(a, c, n, argv, timeout_s, what, NULL);
 	progress_stop(&progress);
 	/* Each step reports its own failure. */

@@ -33,6 +33,7 @@
 #include "reconcile/backup.h"
 #include "reconcile/pgctl.h"
 #include "reconcile/pgsql.h"
+#include "reconcile/progress.h"
 #include "reconcile/walarchive.h"
 
 /* Watching a recovery: connection attempts while the server starts (each
@@ -605,90 +606,6 @@ bool restore_conf_is_restore(PgcArena *a, const char *content)
 
 /* ---- copying --------------------------------------------------------------------- */
 
-/* Progress of a copy: the copier counts, a thread redraws one line a second. */
-typedef struct {
-	_Atomic int64_t done;
-	int64_t total;
-	const char *what;
-	double started;
-	bool enabled;
-	bool stop;
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-} Progress;
-
-static void progress_draw(Progress *p)
-{
-	char done[32], total[32], rate[32], line[200];
-	int64_t d = atomic_load(&p->done);
-	double elapsed = (clock_ms() / 1000.0) - p->started, bps = elapsed > 0 ? (double)d / elapsed : 0;
-	int n;
-
-	n = snprintf(line, sizeof line, "\r%s: %s", p->what, backup_format_bytes(d, done, sizeof done));
-	if (p->total > 0 && n < (int)sizeof line)
-		n += snprintf(line + n, sizeof line - (size_t)n, " of %s",
-			      backup_format_bytes(p->total, total, sizeof total));
-	if (n < (int)sizeof line)
-		n += snprintf(line + n, sizeof line - (size_t)n, ", %s/s",
-			      backup_format_bytes((int64_t)bps, rate, sizeof rate));
-	if (p->total > d && bps > 0 && n < (int)sizeof line) {
-		long eta = (long)((double)(p->total - d) / bps);
-
-		snprintf(line + n, sizeof line - (size_t)n, ", ETA %ld:%02ld", eta / 60, eta % 60);
-	}
-	fprintf(stderr, "%s\033[K", line);
-	fflush(stderr);
-}
-
-static void *progress_main(void *arg)
-{
-	Progress *p = arg;
-	struct timespec until;
-
-	pthread_mutex_lock(&p->mu);
-	while (!p->stop) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
-		pthread_cond_timedwait(&p->cv, &p->mu, &until);
-		if (!p->stop)
-			progress_draw(p);
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
-static void progress_start(Progress *p, bool wanted, const char *what, int64_t total)
-{
-	memset(p, 0, sizeof(*p));
-	atomic_init(&p->done, 0);
-	p->total = total;
-	p->what = what;
-	p->started = (clock_ms() / 1000.0);
-	p->enabled = wanted && isatty(STDERR_FILENO) && log_enabled(LOG_INFO);
-	if (!p->enabled)
-		return;
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	if (pthread_create(&p->thread, NULL, progress_main, p) != 0)
-		p->enabled = false;
-}
-
-static void progress_stop(Progress *p)
-{
-	if (!p->enabled)
-		return;
-	pthread_mutex_lock(&p->mu);
-	p->stop = true;
-	pthread_cond_signal(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	pthread_join(p->thread, NULL);
-	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->cv);
-	fputs("\r\033[K", stderr);
-	fflush(stderr);
-}
-
 /*
  * copy_file - src to dest (created), owned by uid/gid; in the kernel
  * (copy_file_range) where it can, else through buf. Not synced here:
@@ -696,7 +613,7 @@ static void progress_stop(Progress *p)
  * flush instead of one per file. 0, or -1 (reported).
  */
 static int copy_file(const char *src, const char *dest, mode_t mode, uid_t uid, gid_t gid,
-		     char *buf, Progress *pr)
+		     char *buf, PgcProgress *pr)
 {
 	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
 	ssize_t n;
@@ -720,7 +637,7 @@ static int copy_file(const char *src, const char *dest, mode_t mode, uid_t uid, 
 		if (n == 0)
 			goto copied;
 		if (n > 0) {
-			atomic_fetch_add(&pr->done, (int64_t)n);
+			progress_add(pr, (int64_t)n);
 			continue;
 		}
 		if (errno == EINTR)
@@ -753,7 +670,7 @@ static int copy_file(const char *src, const char *dest, mode_t mode, uid_t uid, 
 			}
 			off += w;
 		}
-		atomic_fetch_add(&pr->done, (int64_t)n);
+		progress_add(pr, (int64_t)n);
 	}
 copied:
 	rc = 0;
@@ -767,7 +684,7 @@ cleanup:
 }
 
 static int copy_dir(const char *src, const char *dest, uid_t uid, gid_t gid, char *buf,
-		    Progress *pr)
+		    PgcProgress *pr)
 {
 	DIR *d;
 	struct dirent *de;
@@ -834,7 +751,7 @@ int restore_copy_tree(const char *src, const char *dest, uid_t uid, gid_t gid, i
 {
 	char *buf = malloc(COPY_BUF);
 	char size[32];
-	Progress pr;
+	PgcProgress pr = {0};
 	double t0 = (clock_ms() / 1000.0);
 	int rc;
 
