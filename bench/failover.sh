@@ -18,36 +18,22 @@
 # pid in its postmaster.pid when the script ends, whatever the reason.
 set -u
 
-top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top" || exit 1
-. "$top/tests/integration/lib.sh"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/../tests/integration/lib.sh"
 runs=${BENCH_RUNS:-5}
 detects=${BENCH_DETECT:-1s 2s 5s}
 probe=250ms
 slack_ms=1500
 
-if [ "$(id -u)" != 0 ]; then
-	echo "failover: skipped: needs root (servers run as postgres)"
-	exit 0
-fi
-PGC=${PGC_BIN:-$top/pgconverge}
-[ -x "$PGC" ] || make -s pgconverge || exit 1
-PGC=$(lib_bin) || exit 1
-
-tmp=$(lib_tmpdir) || exit 1
+# stop_loop - at exit, the reconcile loop goes first, by KILL: it must not
+# restart the servers the cleanup stops.
 loop_pid=
-cleanup() {
-	trap - EXIT INT TERM HUP
-	[ -n "$loop_pid" ] && kill -KILL "$loop_pid" 2>/dev/null
-	lib_teardown "$tmp" >/dev/null
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+stop_loop() { bench_stop_pid KILL "$loop_pid"; }
+bench_start failover stop_loop
 
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # write_once PORT - one INSERT with synchronous_commit on; true when committed.
 write_once() {
 	PGCONNECT_TIMEOUT=1 "$LIB_PG_BIN/psql" -X -q -h "$LIB_SOCKET_DIR" -p "$1" -U postgres -d postgres \
@@ -76,19 +62,15 @@ for detect in $detects; do
 	chmod 700 "$d/secrets"
 	printf 'r3pl:pw\n' >"$d/secrets/replicator"
 	chmod 600 "$d/secrets/replicator"
-	ports=$(lib_free_ports 3) || { echo "failover: no free ports"; exit 1; }
-	# shellcheck disable=SC2086 # three port numbers, split on purpose
-	set -- $ports
+	bench_ports 3 || exit 1
+	set -- "${ports[@]}"
 	port[n1]=$1 port[n2]=$2 port[n3]=$3
 	cat >"$d/topology.yaml" <<EOF
 version: 1
 clusters:
   fo:
     primary: n1
-    nodes:
-      n1: {host: 127.0.0.1, port: $1, data_dir: data/n1}
-      n2: {host: 127.0.0.1, port: $2, data_dir: data/n2}
-      n3: {host: 127.0.0.1, port: $3, data_dir: data/n3}
+$(bench_nodes data "$@")
     settings: {shared_buffers: 16MB, max_connections: 30}
     failover: {mode: auto, detect_after: $detect, probe_interval: $probe, min_interval: 1s}
     replication:
@@ -100,7 +82,8 @@ EOF
 	# The replication role exists on the primary before synchronous
 	# replication waits for standbys: a second apply turns it on.
 	sed 's/^      synchronous:.*//' "$d/topology.yaml" >"$d/first.yaml"
-	if ! "$PGC" apply -f "$d/first.yaml" >"$d/apply.out" 2>&1 || ! "$PGC" apply -f "$d/topology.yaml" >>"$d/apply.out" 2>&1; then
+	if ! bench_run_child "$PGC" apply -f "$d/first.yaml" >"$d/apply.out" 2>&1 ||
+		! bench_run_child "$PGC" apply -f "$d/topology.yaml" >>"$d/apply.out" 2>&1; then
 		echo "failover: apply failed:"
 		tail -n 20 "$d/apply.out"
 		exit 1
@@ -147,15 +130,15 @@ EOF
 		printf '   run %d: %6d ms   %s\n' "$r" "$ms" "$timings"
 		p=$(primary_of) || { echo "   run $r: no primary after the failover"; break; }
 	done
-	kill -TERM "$loop_pid" 2>/dev/null
-	wait "$loop_pid" 2>/dev/null
+	bench_stop_pid TERM "$loop_pid"
 	loop_pid=
-	lib_teardown "$d" >/dev/null
+	bench_stop_servers "$d"
+	rm -rf "$d"
 	if [ ${#results[@]} -eq 0 ]; then
 		summary+=("detect_after $detect: no result")
 		continue
 	fi
-	med=$(printf '%s\n' "${results[@]}" | median)
+	med=$(printf '%s\n' "${results[@]}" | bench_median)
 	max=$(printf '%s\n' "${results[@]}" | sort -n | tail -n 1)
 	bound=$(awk -v d="$detect" 'BEGIN { sub(/s$/, "", d); print d * 1000 }')
 	bound=$((bound + slack_ms))

@@ -15,35 +15,19 @@
 # the pid in its postmaster.pid when the script ends, whatever the reason.
 set -u
 
-top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top" || exit 1
-. "$top/tests/integration/lib.sh"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 passes=${BENCH_PASSES:-1000}
 interval=${BENCH_INTERVAL:-50ms}
 
-if [ "$(id -u)" != 0 ]; then
-	echo "reconcile_rss: skipped: needs root (servers run as postgres)"
-	exit 0
-fi
-PGC=${PGC_BIN:-$top/pgconverge}
-[ -x "$PGC" ] || make -s pgconverge || exit 1
-PGC=$(lib_bin) || exit 1
-
-tmp=$(lib_tmpdir) || exit 1
+# stop_loop - at exit, the reconcile loop goes first, by KILL: it must not
+# restart the servers the cleanup stops.
 loop_pid=
-cleanup() {
-	trap - EXIT INT TERM HUP
-	[ -n "$loop_pid" ] && kill -KILL "$loop_pid" 2>/dev/null
-	lib_teardown "$tmp" >/dev/null
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+stop_loop() { bench_stop_pid KILL "$loop_pid"; }
+bench_start reconcile_rss stop_loop
 
-ports=$(lib_free_ports 3) || { echo "reconcile_rss: no free ports"; exit 1; }
-# shellcheck disable=SC2086 # three port numbers, split on purpose
-set -- $ports
+bench_ports 3 || exit 1
+set -- "${ports[@]}"
 mkdir -m 700 "$tmp/secrets"
 printf 'r3pl:pw\n' >"$tmp/secrets/replicator"
 chmod 600 "$tmp/secrets/replicator"
@@ -52,17 +36,14 @@ version: 1
 clusters:
   rss:
     primary: n1
-    nodes:
-      n1: {host: 127.0.0.1, port: $1, data_dir: data/n1}
-      n2: {host: 127.0.0.1, port: $2, data_dir: data/n2}
-      n3: {host: 127.0.0.1, port: $3, data_dir: data/n3}
+$(bench_nodes data "$@")
     settings: {shared_buffers: 16MB, max_connections: 30}
     failover: {mode: auto, detect_after: 5s, probe_interval: 250ms}
     replication:
       user: replicator
       password: {file: secrets/replicator}
 EOF
-"$PGC" apply -f "$tmp/topology.yaml" >"$tmp/apply.out" 2>&1 || {
+bench_run_child "$PGC" apply -f "$tmp/topology.yaml" >"$tmp/apply.out" 2>&1 || {
 	echo "reconcile_rss: apply failed:"
 	tail -n 20 "$tmp/apply.out"
 	exit 1

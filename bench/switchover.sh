@@ -21,42 +21,24 @@
 # script ends, whatever the reason.
 set -u
 
-top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top" || exit 1
-. "$top/tests/integration/lib.sh"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/../tests/integration/lib.sh"
 runs=${BENCH_RUNS:-5}
 target_ms=1000
 
-if [ "$(id -u)" != 0 ]; then
-	echo "switchover: skipped: needs root (servers run as postgres)"
-	exit 0
-fi
-PGC=${PGC_BIN:-$top/pgconverge}
-[ -x "$PGC" ] || make -s pgconverge || exit 1
-PGC=$(lib_bin) || exit 1
-
-tmp=$(lib_tmpdir) || exit 1
+# stop_load - at exit, the writer and pgbench go first.
 writer_pid=
 bench_pid=
-cleanup() {
-	trap - EXIT INT TERM HUP
-	[ -n "$writer_pid" ] && kill "$writer_pid" 2>/dev/null
-	[ -n "$bench_pid" ] && kill "$bench_pid" 2>/dev/null
-	wait 2>/dev/null
-	lib_teardown "$tmp" >/dev/null
+stop_load() {
+	bench_stop_pid TERM "$writer_pid"
+	bench_stop_pid TERM "$bench_pid"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+bench_start switchover stop_load
 
-now_us() { echo "${EPOCHREALTIME/./}"; }
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
-ports=$(lib_free_ports 3) || { echo "switchover: no free ports"; exit 1; }
-# shellcheck disable=SC2086 # three port numbers, split on purpose
-set -- $ports
-declare -A port=([n1]=$1 [n2]=$2 [n3]=$3)
+bench_ports 3 || exit 1
+declare -A port=([n1]=${ports[0]} [n2]=${ports[1]} [n3]=${ports[2]})
 mkdir -m 700 "$tmp/secrets"
 printf 'r3pl:pw\n' >"$tmp/secrets/replicator"
 chmod 600 "$tmp/secrets/replicator"
@@ -68,10 +50,7 @@ version: 1
 clusters:
   so:
     primary: $1
-    nodes:
-      n1: {host: 127.0.0.1, port: ${port[n1]}, data_dir: data/n1}
-      n2: {host: 127.0.0.1, port: ${port[n2]}, data_dir: data/n2}
-      n3: {host: 127.0.0.1, port: ${port[n3]}, data_dir: data/n3}
+$(bench_nodes data "${ports[@]}")
     settings: {shared_buffers: 16MB, max_connections: 40}
     replication:
       user: replicator
@@ -81,7 +60,8 @@ EOF
 	return 0
 }
 write_topology n1
-if ! "$PGC" apply -f "$topo" >"$tmp/apply0.out" 2>&1 || { write_topology n1 sync && ! "$PGC" apply -f "$topo" >>"$tmp/apply0.out" 2>&1; }; then
+if ! bench_run_child "$PGC" apply -f "$topo" >"$tmp/apply0.out" 2>&1 ||
+	{ write_topology n1 sync && ! bench_run_child "$PGC" apply -f "$topo" >>"$tmp/apply0.out" 2>&1; }; then
 	echo "switchover: apply failed:"
 	tail -n 20 "$tmp/apply0.out"
 	exit 1
@@ -122,16 +102,14 @@ for ((r = 1; r <= runs; r++)); do
 	writer_pid=$!
 	sleep 2
 	write_topology "$next" sync
-	t0=$(now_us)
-	"$PGC" apply -f "$topo" --allow-switchover >"$tmp/apply$r.out" 2>&1
+	t0=$(bench_now_us)
+	bench_run_child "$PGC" apply -f "$topo" --allow-switchover >"$tmp/apply$r.out" 2>&1
 	arc=$?
-	t1=$(now_us)
+	t1=$(bench_now_us)
 	sleep 1
-	kill "$writer_pid" 2>/dev/null
-	wait "$writer_pid" 2>/dev/null
+	bench_stop_pid TERM "$writer_pid"
 	writer_pid=
-	kill "$bench_pid" 2>/dev/null
-	wait "$bench_pid" 2>/dev/null
+	bench_stop_pid TERM "$bench_pid"
 	bench_pid=
 	tps=$(grep -o 'tps = [0-9.]*' "$tmp/pgbench$r.out" | head -n 1)
 	if [ "$arc" != 0 ] || [ "$(lib_sql "${port[$next]}" 'select pg_is_in_recovery()' 2>/dev/null)" != f ]; then
@@ -149,7 +127,7 @@ for ((r = 1; r <= runs; r++)); do
 				if (ts[i] >= t0 && ts[i - 1] <= t1 && ts[i] - ts[i - 1] > max) max = ts[i] - ts[i - 1]
 			printf "%d\n", max / 1000
 		}' "$tmp/writer$r.ts")
-	res=$(awk -v t0="$t0" 'NR > 1 && $1 < t0 { printf "%d\n", ($1 - prev) / 1000 } { prev = $1 }' "$tmp/writer$r.ts" | median)
+	res=$(awk -v t0="$t0" 'NR > 1 && $1 < t0 { printf "%d\n", ($1 - prev) / 1000 } { prev = $1 }' "$tmp/writer$r.ts" | bench_median)
 	res=${res%.*}
 	jgap=$(grep '"event":"switchover"' "$tmp/.pgconverge/journal.jsonl" | tail -n 1 | jq -r '.write_gap_ms' 2>/dev/null)
 	gaps+=("$gap")
@@ -158,11 +136,11 @@ for ((r = 1; r <= runs; r++)); do
 		"$r" "$cur" "$next" "$gap" "$res" "$jgap" $(((t1 - t0) / 1000)) "${tps:-?}"
 	cur=$next
 	# The rest (slots, the other replica) in the next pass.
-	"$PGC" apply -f "$topo" >"$tmp/apply$r.b.out" 2>&1
+	bench_run_child "$PGC" apply -f "$topo" >"$tmp/apply$r.b.out" 2>&1
 done
 if [ ${#gaps[@]} -gt 0 ]; then
-	med=$(printf '%s\n' "${gaps[@]}" | median)
-	jmed=$(printf '%s\n' "${jgaps[@]}" | median)
+	med=$(printf '%s\n' "${gaps[@]}" | bench_median)
+	jmed=$(printf '%s\n' "${jgaps[@]}" | bench_median)
 	max=$(printf '%s\n' "${gaps[@]}" | sort -n | tail -n 1)
 	printf '   median write gap %.0f ms (max %d ms, %d runs), journal median %s ms; target <= %d ms: %s\n' \
 		"$med" "$max" "${#gaps[@]}" "$jmed" "$target_ms" "$(awk -v m="$med" -v t="$target_ms" 'BEGIN { print m <= t ? "met" : "NOT met" }')"
