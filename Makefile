@@ -5,6 +5,11 @@
 #   make test       deps + build + every test tier
 #   make run        deps + build + bring up examples/quickstart.yaml
 #   make install    PREFIX=/usr/local
+#
+# ./pgconverge is a small executable (cmd/front.c) that runs wal-push and
+# wal-fetch itself, linked with libcrypto, zlib and libzstd only: PostgreSQL
+# starts one per WAL segment. Every other command is in build/pgconverge-core.so
+# (installed as PREFIX/lib/pgconverge/pgconverge-core.so), which it dlopen()s.
 
 CC      ?= gcc
 PREFIX  ?= /usr/local
@@ -13,30 +18,39 @@ CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 OPT     ?= -O2 -g
 SAN     ?=
-CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SAN) -I. -Ibuild/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SAN) -fPIC -I. -Ibuild/gen $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 B       := build
 
 LIB_SRC := $(wildcard common/*.c schema/*.c reconcile/*.c)
-CMD_SRC := $(wildcard cmd/*.c)
+CMD_SRC := $(filter-out cmd/front.c,$(wildcard cmd/*.c))
 GEN_SRC := $(B)/gen/pgcatalog_data.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/pgcatalog_data.o
 CMD_OBJ := $(CMD_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+# What the executable itself holds: wal-push and wal-fetch, nothing with libpq.
+FRONT_OBJ := $(B)/cmd/front.o $(B)/reconcile/walarchive.o \
+	$(addprefix $(B)/common/,arena.o digest.o fsutil.o log.o strutil.o)
+FRONT_LIBS := $(shell pkg-config --libs libcrypto zlib libzstd 2>/dev/null) -ldl -lpthread
+CORE    := $(B)/pgconverge-core.so
 
 .PHONY: all deps test unit integration schema-test fuzz bench run install clean
 
 all: pgconverge
 
-pgconverge: $(CMD_OBJ) $(B)/libpgconverge.a
-	$(CC) $(CFLAGS) -o $@ $(CMD_OBJ) $(B)/libpgconverge.a $(LDLIBS)
+pgconverge: $(FRONT_OBJ) $(CORE)
+	$(CC) $(CFLAGS) -o $@ $(FRONT_OBJ) $(FRONT_LIBS)
+
+$(CORE): $(CMD_OBJ) $(B)/libpgconverge.a
+	$(CC) $(CFLAGS) -shared -Wl,-Bsymbolic -o $@ $(CMD_OBJ) $(B)/libpgconverge.a $(LDLIBS)
 
 $(B)/libpgconverge.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/%.o: %.c
+# Objects also depend on the Makefile: a change of flags (e.g. -fPIC) rebuilds them.
+$(B)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -45,7 +59,7 @@ $(GEN_SRC): schema/catalog/gen_catalog.sh $(wildcard schema/catalog/pg*.tsv)
 	@mkdir -p $(dir $@)
 	sh schema/catalog/gen_catalog.sh schema/catalog > $@.tmp && mv $@.tmp $@
 
-$(B)/gen/pgcatalog_data.o: $(GEN_SRC)
+$(B)/gen/pgcatalog_data.o: $(GEN_SRC) Makefile
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(B)/tests/%: tests/unit/%.c $(B)/libpgconverge.a
@@ -82,8 +96,9 @@ run: deps
 	@sh examples/run-quickstart.sh
 
 install: pgconverge
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pgconverge $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 pgconverge $(DESTDIR)$(PREFIX)/bin/pgconverge
+	install -m 0644 $(CORE) $(DESTDIR)$(PREFIX)/lib/pgconverge/pgconverge-core.so
 	install -m 0644 man/pgconverge.1 $(DESTDIR)$(PREFIX)/share/man/man1/pgconverge.1
 
 clean:

@@ -2,6 +2,11 @@
  * cmd/cmd.h - the command line: the command table's types, the parsed
  * options every subcommand receives, and the helpers they share.
  *
+ * The pgconverge executable is cmd/front.c: it runs wal-push and wal-fetch
+ * itself and hands every other command line to pgc_main() in the core
+ * library (pgconverge-core.so: everything else under cmd/, with reconcile/,
+ * schema/ and common/).
+ *
  * Flow: main.c finds the command in its table, options_parse() turns the
  * rest of argv into a PgcOptions (printing help or a usage error itself),
  * then the command's run() function does the work and returns an exit code
@@ -211,6 +216,16 @@ int options_load_base(const PgcOptions *opts, const char *base_dir, PgcTopology 
 		      const char **label, PgcDiagList *diags);
 
 /* --- cmd/main.c --- */
+
+/*
+ * pgc_main - the whole command line (argv[1] the command), as main() of a
+ * program: returns the exit code. The core library's entry point, called
+ * by cmd/front.c.
+ */
+int pgc_main(int argc, char **argv);
+
+/* pgc_core_version - PGC_VERSION of the core library, checked by the executable. */
+extern const char pgc_core_version[];
 
 /* cmd_error - prints "pgconverge: MESSAGE" and an optional "  hint: HINT" to stderr. */
 void cmd_error(const char *hint, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

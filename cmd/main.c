@@ -1,6 +1,8 @@
 /*
  * cmd/main.c - pgconverge's entry point: finds the command in the table,
  * parses its options and runs it. Each command lives in cmd/<name>.c.
+ * pgc_main() is called by the executable's main() (cmd/front.c) for every
+ * command line that is not a plain wal-push or wal-fetch.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -153,7 +155,9 @@ static int finish(int rc)
 	return rc;
 }
 
-int main(int argc, char **argv)
+const char pgc_core_version[] = PGC_VERSION;
+
+int pgc_main(int argc, char **argv)
 {
 	const PgcCommand *cmd;
 	PgcOptions opts;

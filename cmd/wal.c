@@ -87,27 +87,17 @@ static int need_repository(const PgcOptions *opts)
 int cmd_wal_push(const PgcOptions *opts)
 {
 	PgcCompression c = COMPRESS_NONE;
-	bool already = false;
 
 	if (need_repository(opts) != 0)
 		return EXIT_USAGE;
 	if (opts->compress != NULL && walarchive_parse_compression(opts->compress, &c) != 0)
 		return EXIT_USAGE; /* options_parse checked the value already */
-	if (walarchive_push(opts->repository, opts->args[0], opts->args[1], c, &already) != 0)
-		return WAL_PUSH_EXIT_FAILED;
-	if (already)
-		log_info("WAL file \"%s\" was already archived with the same content", opts->args[1]);
-	return WAL_PUSH_EXIT_OK;
+	return walarchive_push_exit(opts->repository, opts->args[0], opts->args[1], c);
 }
 
 int cmd_wal_fetch(const PgcOptions *opts)
 {
-	int rc;
-
 	if (need_repository(opts) != 0)
 		return EXIT_USAGE;
-	rc = walarchive_fetch(opts->repository, opts->args[0], opts->args[1]);
-	if (rc > 0)
-		return WAL_FETCH_EXIT_NOT_FOUND;
-	return rc == 0 ? WAL_FETCH_EXIT_OK : WAL_FETCH_EXIT_FAILED;
+	return walarchive_fetch_exit(opts->repository, opts->args[0], opts->args[1]);
 }

@@ -1,20 +1,22 @@
 /*
- * reconcile/walarchive.c - the WAL archive: push, fetch, list, the
- * archive/restore commands, and pg_stat_archiver. Layout and contracts are
- * in walarchive.h.
+ * reconcile/walarchive.c - the WAL archive: push, fetch, list and the
+ * archive/restore commands (pg_stat_archiver is in walarchive_status.c).
+ * Layout and contracts are in walarchive.h. Needs libcrypto, zlib and
+ * libzstd only: the lean pgconverge executable links it (cmd/front.c).
  */
 #include "reconcile/walarchive.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -22,7 +24,6 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/strutil.h"
-#include "reconcile/pgsql.h"
 
 #define GZIP_LEVEL 6
 #define ZSTD_LEVEL 3
@@ -476,37 +477,29 @@ static int read_archived(const char *path, PgcCompression c, void **data, size_t
 }
 
 /*
- * Source - the file to archive, mapped (segments) or read (small files).
- * Mapping shares the page cache's pages: no copy into fresh memory, which
- * for a 16MB segment costs as much as hashing it. PostgreSQL never changes
- * a segment it hands to archive_command, so the mapping stays valid.
+ * Pushing. Without compression the file is copied once through one small
+ * buffer (aligned: a copy into a misaligned buffer runs several times
+ * slower on some CPUs); with compression it is read whole and compressed
+ * in one call. Writeback of what is written starts every few MB
+ * (sync_file_range), so that the final fsync waits only for the tail and
+ * the device's flush. The SHA-256 is taken while a second thread waits in
+ * that fsync: for a 16MB segment the flush takes about as long as hashing,
+ * so the checksum costs no time of its own. It is taken from the stored
+ * copy (no compression) or from the bytes that were compressed.
  */
-typedef struct {
-	char *data;
-	size_t len;
-	bool mapped;
-} Source;
+#define PUSH_CHUNK (256 * 1024)
+#define PUSH_WRITEBACK_STEP (2 * 1024 * 1024)
 
-#define SOURCE_MAP_MIN (256 * 1024)
-
-static void source_free(Source *src)
-{
-	if (src->mapped)
-		munmap(src->data, src->len);
-	else
-		free(src->data);
-	src->data = NULL;
-}
-
-/* read_source - 0; 1 when the file does not exist (nothing logged); -1 (reported). */
-static int read_source(const char *path, Source *src)
+/*
+ * open_source - the file to archive, opened, and its size. 0; 1 when it
+ * does not exist (nothing logged); -1 (reported).
+ */
+static int open_source(const char *path, int *fd_out, size_t *len)
 {
 	struct stat st;
-	size_t n = 0;
-	char extra;
 	int fd, saved;
 
-	memset(src, 0, sizeof(*src));
+	*fd_out = -1;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -515,45 +508,324 @@ static int read_source(const char *path, Source *src)
 		log_error("could not open WAL file \"%s\": %s", path, strerror(saved));
 		return -1;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > WALARCHIVE_MAX_FILE) {
+	if (fstat(fd, &st) != 0) {
 		saved = errno;
+		log_error("could not read WAL file \"%s\": %s", path, strerror(saved));
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > WALARCHIVE_MAX_FILE) {
 		log_error("could not read WAL file \"%s\": %s", path,
-			  !S_ISREG(st.st_mode) ? "not a regular file" : saved ? strerror(saved) : "too large");
+			  !S_ISREG(st.st_mode) ? "not a regular file" : "too large");
 		close(fd);
 		return -1;
 	}
-	src->len = (size_t)st.st_size;
-	if (src->len >= SOURCE_MAP_MIN) {
-		void *p = mmap(NULL, src->len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-
-		if (p != MAP_FAILED) {
-			close(fd);
-			src->data = p;
-			src->mapped = true;
-			return 0;
-		}
-	}
-	src->data = malloc(src->len + 1);
-	if (src->data == NULL)
-		abort();
-	while (n < src->len) {
-		ssize_t r = read(fd, src->data + n, src->len - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	/* A file that shrank or grew while read is not one PostgreSQL handed over. */
-	if (n != src->len || read(fd, &extra, 1) != 0) {
-		log_error("could not read WAL file \"%s\": it changed size while being read", path);
-		close(fd);
-		source_free(src);
-		return -1;
-	}
-	close(fd);
+	*fd_out = fd;
+	*len = (size_t)st.st_size;
 	return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* read_full - up to len bytes at off; short only at the end of the file. -1 on error (errno). */
+static ssize_t read_full(int fd, void *buf, size_t len, off_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)buf + got, len - got, off + (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* aligned_buf - len bytes (at least one) at a page boundary; free() them. */
+static unsigned char *aligned_buf(size_t len)
+{
+	void *p = NULL;
+
+	if (posix_memalign(&p, 4096, len > 0 ? len : 1) != 0)
+		abort();
+	return p;
+}
+
+/*
+ * hash_file - the SHA-256 of the whole file at fd (as digest_sha256_hex()
+ * gives it), read through buf (PUSH_CHUNK bytes), and its size in *total.
+ * 0, or -1 (reported).
+ */
+static int hash_file(int fd, const char *path, unsigned char *buf, size_t *total,
+		     char hex[DIGEST_HEX_LEN + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char sum[EVP_MAX_MD_SIZE];
+	unsigned len = 0, i;
+	ssize_t n;
+	int saved;
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		abort();
+	*total = 0;
+	while ((n = read_full(fd, buf, PUSH_CHUNK, (off_t)*total)) > 0) {
+		if (EVP_DigestUpdate(md, buf, (size_t)n) != 1)
+			abort();
+		*total += (size_t)n;
+	}
+	if (n < 0) {
+		saved = errno;
+		log_error("could not read file \"%s\": %s", path, strerror(saved));
+		EVP_MD_CTX_free(md);
+		return -1;
+	}
+	if (EVP_DigestFinal_ex(md, sum, &len) != 1 || len != 32)
+		abort();
+	EVP_MD_CTX_free(md);
+	for (i = 0; i < len; i++) {
+		hex[2 * i] = digits[sum[i] >> 4];
+		hex[2 * i + 1] = digits[sum[i] & 15];
+	}
+	hex[DIGEST_HEX_LEN] = '\0';
+	return 0;
+}
+
+/* size_changed - a file that shrank or grew while read is not one PostgreSQL handed over. */
+static int size_changed(const char *src_path)
+{
+	log_error("could not read WAL file \"%s\": it changed size while being read", src_path);
+	return -1;
+}
+
+/*
+ * TempFile - a hidden ".NAME.tmp.PID.N" file beside its final name (same
+ * folder, so rename() is atomic), created with O_EXCL, owner and mode set.
+ * Nothing lists or reads such names; a killed push leaves at most these.
+ */
+typedef struct {
+	int fd;
+	const char *path;  /* owned by the push's arena; NULL once renamed */
+	const char *final; /* the name it is renamed to */
+	uint64_t written;  /* bytes written */
+	uint64_t kicked;   /* of which handed to writeback */
+} TempFile;
+
+static int temp_open(PgcArena *a, const char *dir, const char *final, uid_t uid, gid_t gid,
+		     TempFile *t)
+{
+	static unsigned counter;
+	const char *base = strrchr(final, '/') + 1;
+	unsigned tries;
+	int saved;
+
+	memset(t, 0, sizeof(*t));
+	t->fd = -1;
+	t->final = final;
+	for (tries = 0; tries < 100; tries++) {
+		t->path = arena_printf(a, "%s/.%s.tmp.%ld.%u", dir, base, (long)getpid(), counter++);
+		/* O_RDWR: the checksum is read back from the stored copy. */
+		t->fd = open(t->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (t->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (t->fd < 0) {
+		saved = errno;
+		log_error("could not create temporary file \"%s\": %s", t->path, strerror(saved));
+		t->path = NULL;
+		return -1;
+	}
+	/* fchown before fchmod: changing the owner may clear set-id bits. */
+	if ((uid != FS_NO_UID || gid != FS_NO_GID) && fchown(t->fd, uid, gid) != 0) {
+		saved = errno;
+		log_error("could not change owner of file \"%s\": %s", t->path, strerror(saved));
+		return -1;
+	}
+	if (fchmod(t->fd, 0600) != 0) {
+		saved = errno;
+		log_error("could not change mode of file \"%s\": %s", t->path, strerror(saved));
+		return -1;
+	}
+	return 0;
+}
+
+/* temp_write - appends data, starting its writeback every PUSH_WRITEBACK_STEP bytes. */
+static int temp_write(TempFile *t, const void *data, size_t len)
+{
+	int saved;
+
+	if (write_all(t->fd, data, len) != 0) {
+		saved = errno;
+		log_error("could not write file \"%s\": %s", t->path, strerror(saved));
+		return -1;
+	}
+	t->written += len;
+	if (t->written - t->kicked >= PUSH_WRITEBACK_STEP) {
+		/* A hint only: fsync() makes the file durable, and reports errors. */
+		(void)sync_file_range(t->fd, (off64_t)t->kicked, (off64_t)(t->written - t->kicked),
+				      SYNC_FILE_RANGE_WRITE);
+		t->kicked = t->written;
+	}
+	return 0;
+}
+
+/* temp_close - reports the result of its fsync (rc, err) and closes the file. */
+static int temp_close(TempFile *t, int rc, int err)
+{
+	if (rc != 0) {
+		log_error("could not fsync file \"%s\": %s", t->path, strerror(err));
+		return -1;
+	}
+	rc = close(t->fd);
+	t->fd = -1;
+	if (rc != 0) {
+		err = errno;
+		log_error("could not close file \"%s\": %s", t->path, strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
+static int temp_rename(TempFile *t)
+{
+	int saved;
+
+	if (rename(t->path, t->final) != 0) {
+		saved = errno;
+		log_error("could not rename file \"%s\" to \"%s\": %s", t->path, t->final, strerror(saved));
+		return -1;
+	}
+	t->path = NULL;
+	return 0;
+}
+
+/* temp_discard - closes and removes a temp file that was not renamed. */
+static void temp_discard(TempFile *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+	if (t->path != NULL)
+		unlink(t->path);
+	t->path = NULL;
+}
+
+/* SyncJob - one fsync() on a thread of its own while the caller hashes. */
+typedef struct {
+	int fd;
+	int rc, err;
+	pthread_t thread;
+	bool running;
+} SyncJob;
+
+static void *sync_job_run(void *arg)
+{
+	SyncJob *j = arg;
+
+	j->rc = fsync(j->fd);
+	j->err = j->rc != 0 ? errno : 0;
+	return NULL;
+}
+
+/* sync_job_start - fsync(fd) in the background; inline when no thread can be had. */
+static void sync_job_start(SyncJob *j, int fd)
+{
+	j->fd = fd;
+	j->running = pthread_create(&j->thread, NULL, sync_job_run, j) == 0;
+	if (!j->running)
+		sync_job_run(j);
+}
+
+static void sync_job_wait(SyncJob *j)
+{
+	if (j->running)
+		pthread_join(j->thread, NULL);
+	j->running = false;
+}
+
+/* copy_source - copies the source (len bytes at fd) into t through a small buffer. */
+static int copy_source(int fd, size_t len, const char *src_path, TempFile *t)
+{
+	unsigned char *buf = aligned_buf(PUSH_CHUNK);
+	size_t total = 0;
+	ssize_t n;
+	int rc = -1, saved;
+
+	while ((n = read_full(fd, buf, PUSH_CHUNK, (off_t)total)) > 0) {
+		total += (size_t)n;
+		if (total > len)
+			break;
+		if (temp_write(t, buf, (size_t)n) != 0)
+			goto cleanup;
+	}
+	if (n < 0) {
+		saved = errno;
+		log_error("could not read WAL file \"%s\": %s", src_path, strerror(saved));
+		goto cleanup;
+	}
+	rc = total == len ? 0 : size_changed(src_path);
+cleanup:
+	free(buf);
+	return rc;
+}
+
+/* read_source - the whole source (len bytes at fd) into *data (free()). */
+static int read_source(int fd, size_t len, const char *src_path, unsigned char **data)
+{
+	ssize_t n;
+	int saved;
+
+	/* One byte more than expected shows a file that grew. */
+	*data = aligned_buf(len + 1);
+	n = read_full(fd, *data, len + 1, 0);
+	if (n < 0) {
+		saved = errno;
+		log_error("could not read WAL file \"%s\": %s", src_path, strerror(saved));
+		return -1;
+	}
+	return (size_t)n == len ? 0 : size_changed(src_path);
+}
+
+/* write_packed - data compressed with c, written to t. */
+static int write_packed(PgcCompression c, const unsigned char *data, size_t len, TempFile *t)
+{
+	void *packed = NULL;
+	size_t packed_len = 0, off;
+	int rc = -1;
+
+	if (walarchive_compress(c, data, len, &packed, &packed_len) != 0)
+		return -1;
+	for (off = 0; off < packed_len; off += PUSH_CHUNK) {
+		size_t n = packed_len - off < PUSH_CHUNK ? packed_len - off : PUSH_CHUNK;
+
+		if (temp_write(t, (const char *)packed + off, n) != 0)
+			goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	free(packed);
+	return rc;
 }
 
 static int write_checksum(const char *path, const char *name, const char *hex, uid_t uid,
@@ -604,19 +876,88 @@ static int check_existing(PgcArena *a, const char *repository, const char *name,
 	return write_checksum(sum_path, name, hex, uid, gid);
 }
 
+/*
+ * push_new - archives a file the archive does not hold yet. The data goes
+ * to a temp file that is fsynced; its checksum to a second temp file that
+ * is fsynced; the checksum is renamed into place first, the data second,
+ * and one fsync of the folder makes both names durable. A push killed at
+ * any point leaves no data file under its final name; one killed between
+ * the two renames leaves a checksum without data, which reads as "not
+ * archived".
+ */
+static int push_new(PgcArena *a, const char *repository, const char *name, PgcCompression c,
+		    int src_fd, size_t len, const char *src_path, uid_t uid, gid_t gid)
+{
+	const char *dir = walarchive_dir(a, repository, name);
+	TempFile data = {.fd = -1}, sum = {.fd = -1};
+	char hex[DIGEST_HEX_LEN + 1], line[DIGEST_HEX_LEN + 300];
+	unsigned char *whole = NULL, *buf = NULL;
+	SyncJob job = {0};
+	size_t stored;
+	int rc = -1, n;
+
+	if (fs_mkdir_p(dir, 0700, uid, gid) != 0 ||
+	    temp_open(a, dir, walarchive_path(a, repository, name, c), uid, gid, &data) != 0)
+		goto cleanup;
+	if (c == COMPRESS_NONE) {
+		if (copy_source(src_fd, len, src_path, &data) != 0)
+			goto cleanup;
+	} else if (read_source(src_fd, len, src_path, &whole) != 0 ||
+		   write_packed(c, whole, len, &data) != 0) {
+		goto cleanup;
+	}
+	(void)sync_file_range(data.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	sync_job_start(&job, data.fd);
+	/* While the data is flushed: its checksum, from the stored copy or the bytes compressed. */
+	if (whole != NULL) {
+		digest_sha256_hex(whole, len, hex);
+	} else {
+		buf = aligned_buf(PUSH_CHUNK);
+		if (hash_file(data.fd, data.path, buf, &stored, hex) != 0)
+			goto cleanup;
+		if (stored != len) {
+			log_error("could not read back file \"%s\": %zu bytes, %zu written", data.path,
+				  stored, len);
+			goto cleanup;
+		}
+	}
+	n = snprintf(line, sizeof(line), "%s  %s\n", hex, name);
+	if (temp_open(a, dir, walarchive_checksum_path(a, repository, name), uid, gid, &sum) != 0 ||
+	    temp_write(&sum, line, (size_t)n) != 0)
+		goto cleanup;
+	sync_job_wait(&job);
+	if (temp_close(&data, job.rc, job.err) != 0)
+		goto cleanup;
+	n = fsync(sum.fd);
+	if (temp_close(&sum, n, errno) != 0)
+		goto cleanup;
+	/* Checksum first: a fetch must never find data it cannot check. */
+	if (temp_rename(&sum) != 0 || temp_rename(&data) != 0 || fs_fsync_dir(dir) != 0)
+		goto cleanup;
+	log_debug("archived \"%s\" as \"%s\" (%zu bytes, %llu stored)", name, data.final, len,
+		  (unsigned long long)data.written);
+	rc = 0;
+cleanup:
+	sync_job_wait(&job);
+	temp_discard(&sum);
+	temp_discard(&data);
+	free(whole);
+	free(buf);
+	return rc;
+}
+
 int walarchive_push(const char *repository, const char *src_path, const char *name,
 		    PgcCompression c, bool *already)
 {
 	PgcArena *a = arena_new();
 	char hex[DIGEST_HEX_LEN + 1];
-	Source src = {0};
-	void *packed = NULL;
-	size_t packed_len = 0;
-	const char *dir, *existing, *path;
+	const char *existing;
 	PgcCompression existing_c;
+	unsigned char *buf = NULL;
+	size_t len = 0, got;
 	uid_t uid;
 	gid_t gid;
-	int rc = -1, read_rc;
+	int rc = -1, src_fd = -1, open_rc;
 
 	if (already != NULL)
 		*already = false;
@@ -628,42 +969,34 @@ int walarchive_push(const char *repository, const char *src_path, const char *na
 	}
 	if (walarchive_owner(repository, &uid, &gid) != 0)
 		goto cleanup;
-	read_rc = read_source(src_path, &src);
-	if (read_rc != 0) {
-		if (read_rc > 0)
+	open_rc = open_source(src_path, &src_fd, &len);
+	if (open_rc != 0) {
+		if (open_rc > 0)
 			log_error("could not read WAL file \"%s\": it does not exist\n"
 				  "hint: archive_command passes it as %%p, relative to the data directory",
 				  src_path);
 		goto cleanup;
 	}
-	digest_sha256_hex(src.data, src.len, hex);
-
 	existing = find_archived(a, repository, name, &existing_c);
-	if (existing != NULL) {
-		rc = check_existing(a, repository, name, existing, existing_c, hex, uid, gid);
-		if (rc == 0 && already != NULL)
-			*already = true;
+	if (existing == NULL) {
+		rc = push_new(a, repository, name, c, src_fd, len, src_path, uid, gid);
 		goto cleanup;
 	}
-
-	dir = walarchive_dir(a, repository, name);
-	if (fs_mkdir_p(dir, 0700, uid, gid) != 0)
+	/* A retry (PostgreSQL did not see the first success): same content, or refuse. */
+	buf = aligned_buf(PUSH_CHUNK);
+	if (hash_file(src_fd, src_path, buf, &got, hex) != 0)
 		goto cleanup;
-	if (c != COMPRESS_NONE && walarchive_compress(c, src.data, src.len, &packed, &packed_len) != 0)
+	if (got != len) {
+		size_changed(src_path);
 		goto cleanup;
-	/* Checksum first: a push killed before the data is written left nothing archived. */
-	if (write_checksum(walarchive_checksum_path(a, repository, name), name, hex, uid, gid) != 0)
-		goto cleanup;
-	path = walarchive_path(a, repository, name, c);
-	if (fs_write_atomic(path, packed != NULL ? packed : src.data,
-			    packed != NULL ? packed_len : src.len, 0600, uid, gid, NULL) != 0)
-		goto cleanup;
-	log_debug("archived \"%s\" as \"%s\" (%zu bytes, %zu stored)", name, path, src.len,
-		  packed != NULL ? packed_len : src.len);
-	rc = 0;
+	}
+	rc = check_existing(a, repository, name, existing, existing_c, hex, uid, gid);
+	if (rc == 0 && already != NULL)
+		*already = true;
 cleanup:
-	source_free(&src);
-	free(packed);
+	free(buf);
+	if (src_fd >= 0)
+		close(src_fd);
 	arena_free(a);
 	return rc;
 }
@@ -727,6 +1060,27 @@ cleanup:
 	free(data);
 	arena_free(a);
 	return rc;
+}
+
+int walarchive_push_exit(const char *repository, const char *src_path, const char *name,
+			PgcCompression c)
+{
+	bool already = false;
+
+	if (walarchive_push(repository, src_path, name, c, &already) != 0)
+		return WAL_PUSH_EXIT_FAILED;
+	if (already)
+		log_info("WAL file \"%s\" was already archived with the same content", name);
+	return WAL_PUSH_EXIT_OK;
+}
+
+int walarchive_fetch_exit(const char *repository, const char *name, const char *dest_path)
+{
+	int rc = walarchive_fetch(repository, name, dest_path);
+
+	if (rc > 0)
+		return WAL_FETCH_EXIT_NOT_FOUND;
+	return rc == 0 ? WAL_FETCH_EXIT_OK : WAL_FETCH_EXIT_FAILED;
 }
 
 /* ---- archive_command / restore_command ---------------------------------- */
@@ -897,61 +1251,5 @@ int walarchive_list(PgcArena *a, const char *repository, PgcWalEntry **entries, 
 		qsort(l.items, l.n, sizeof(*l.items), entry_cmp);
 	*entries = l.items;
 	*n = l.n;
-	return 0;
-}
-
-/* ---- pg_stat_archiver --------------------------------------------------- */
-
-static const char *value_or_null(PgcArena *a, const PGresult *r, int col)
-{
-	return PQgetisnull(r, 0, col) ? NULL : arena_strdup(a, PQgetvalue(r, 0, col));
-}
-
-int walarchive_archiver_status(PgcArena *a, PGconn *conn, int timeout_ms, PgcArchiverStatus *out,
-			       char *err, size_t errlen)
-{
-	static const char *const sql =
-		"SELECT archived_count, last_archived_wal,"
-		" to_char(last_archived_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-		" extract(epoch FROM now() - last_archived_time),"
-		" failed_count, last_failed_wal,"
-		" to_char(last_failed_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-		" coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false),"
-		" current_setting('archive_mode'),"
-		" to_char(stats_reset AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-		" FROM pg_catalog.pg_stat_archiver";
-	static const char *const ready_sql =
-		"SELECT count(*) FROM pg_catalog.pg_ls_archive_statusdir() WHERE name LIKE '%.ready'";
-	PGresult *r = NULL;
-	PgcPgError e;
-
-	memset(out, 0, sizeof(*out));
-	out->last_archived_age_s = -1;
-	out->ready_count = -1;
-	if (pgsql_query(conn, sql, 0, NULL, timeout_ms, &r, &e) != 0) {
-		snprintf(err, errlen, "could not read pg_stat_archiver: %s (SQLSTATE %s)", e.message,
-			 e.sqlstate);
-		return -1;
-	}
-	out->archived_count = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	out->last_archived_wal = value_or_null(a, r, 1);
-	out->last_archived_time = value_or_null(a, r, 2);
-	if (!PQgetisnull(r, 0, 3))
-		out->last_archived_age_s = strtod(PQgetvalue(r, 0, 3), NULL);
-	out->failed_count = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
-	out->last_failed_wal = value_or_null(a, r, 5);
-	out->last_failed_time = value_or_null(a, r, 6);
-	out->failing = strcmp(PQgetvalue(r, 0, 7), "t") == 0;
-	out->archive_mode = value_or_null(a, r, 8);
-	out->stats_reset = value_or_null(a, r, 9);
-	PQclear(r);
-	r = NULL;
-	/* Needs superuser or pg_monitor; without it the backlog stays unknown. */
-	if (pgsql_query(conn, ready_sql, 0, NULL, timeout_ms, &r, &e) == 0) {
-		out->ready_count = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-		PQclear(r);
-	} else {
-		log_debug("archive backlog unknown: %s (SQLSTATE %s)", e.message, e.sqlstate);
-	}
 	return 0;
 }

@@ -19,12 +19,15 @@
  * again is compared by content whatever compression either push used, and
  * `zstd -dc F.zst | sha256sum` checks it by hand.
  *
- * Durability and atomicity: each file is written by fs_write_atomic()
- * (temp file, fsync, rename, folder fsync). The checksum is written first,
- * the data second: a push killed in between leaves a checksum without data,
- * which reads as "not archived" (fetch says not found, the next push
- * rewrites it); a killed push never leaves a visible partial data file
- * (the temp files are hidden ".NAME.tmp.*" names that nothing reads).
+ * Durability and atomicity: a push writes the data and then its checksum
+ * to temp files beside their final names, fsyncs both, renames the
+ * checksum into place first and the data second, and fsyncs the folder
+ * once: it succeeds only when both are durable under their names. A push
+ * killed between the two renames leaves a checksum without data, which
+ * reads as "not archived" (fetch says not found, the next push rewrites
+ * it); a killed push never leaves a visible partial data file (the temp
+ * files are hidden ".NAME.tmp.*" names that nothing reads). Other files
+ * (fetched ones, a rewritten checksum) go through fs_write_atomic().
  *
  * Ownership: the repository folder must exist (it may be a mount point, and
  * a missing mount must not turn into an archive on the root file system).
@@ -163,6 +166,16 @@ int walarchive_push(const char *repository, const char *src_path, const char *na
  * (reported) on any other failure, including a missing repository folder.
  */
 int walarchive_fetch(const char *repository, const char *name, const char *dest_path);
+
+/*
+ * walarchive_push_exit / walarchive_fetch_exit - the two above as the
+ * commands `pgconverge wal-push` and `wal-fetch` run them: the exit code
+ * (WAL_PUSH_EXIT_*, WAL_FETCH_EXIT_*), with a push that found the same
+ * content already archived said at info level.
+ */
+int walarchive_push_exit(const char *repository, const char *src_path, const char *name,
+			PgcCompression c);
+int walarchive_fetch_exit(const char *repository, const char *name, const char *dest_path);
 
 /*
  * walarchive_archive_command / walarchive_restore_command - the values of

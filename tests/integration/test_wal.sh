@@ -4,7 +4,8 @@
 # after pg_switch_wal() come back byte-identical (plain and zstd), a
 # missing segment exits 1, a damaged one exits 200, a second cluster
 # archiving into the same repository is refused and shows in
-# pg_stat_archiver, and a killed wal-push leaves no visible partial file.
+# pg_stat_archiver, a killed wal-push leaves no visible partial file, and
+# a copy of the executable alone (no core library) pushes and fetches.
 #
 # Runs as root; the servers run as postgres (runuser). Uses
 # ${PGC_BIN:-./pgconverge}, which postgres must be able to execute.
@@ -311,6 +312,46 @@ if [ "$rc" = 0 ] && cmp -s "$big" "$tmp/fetched/RECOVERYXLOG"; then
 	ok "the next push of that segment archives it whole"
 else
 	not_ok "push after a killed push: fetch exit $rc"
+fi
+
+# --- the executable alone runs wal-push and wal-fetch --------------------------
+# PostgreSQL starts one archive_command per segment: the pgconverge executable
+# runs these two itself, linked without libpq or libgit2, and loads
+# pgconverge-core.so only for the other commands.
+if ldd "$bin" | grep -Eq 'libpq|libgit2|libyaml|libjansson'; then
+	not_ok "the executable links only what wal-push needs: $(ldd "$bin" | grep -Eo 'lib(pq|git2|yaml|jansson)[^ ]*' | tr '\n' ' ')"
+else
+	ok "the executable links no libpq, libgit2, libyaml or jansson"
+fi
+install -d -m 755 "$tmp/alone"
+install -d -m 700 "$tmp/alone-repo"
+cp "$bin" "$tmp/alone/pgconverge"
+seg42="$tmp/alone/000000010000000000000042"
+head -c 1048577 /dev/urandom >"$seg42"
+if "$tmp/alone/pgconverge" wal-push --repository="$tmp/alone-repo" --compress zstd "$seg42" \
+	000000010000000000000042 2>"$tmp/alone/err" &&
+	"$tmp/alone/pgconverge" wal-fetch --repository "$tmp/alone-repo" 000000010000000000000042 \
+		"$tmp/alone/back" 2>>"$tmp/alone/err" && cmp -s "$seg42" "$tmp/alone/back"; then
+	ok "a copy of the executable alone pushes and fetches a segment"
+else
+	not_ok "executable alone: push/fetch failed: $(cat "$tmp/alone/err")"
+fi
+out=$("$tmp/alone/pgconverge" wal-push --repository "$tmp/alone-repo" "$seg42" 000000010000000000000042 2>&1)
+rc=$?
+out2=$("$bin" wal-push -v --repository "$tmp/alone-repo" "$seg42" 000000010000000000000042 2>&1)
+rc2=$?
+if [ "$rc" = 0 ] && [ "$rc2" = 0 ] && [[ $out == *'info: WAL file "000000010000000000000042" was already archived with the same content' ]] &&
+	[[ $out2 == *'info: WAL file "000000010000000000000042" was already archived with the same content'* ]]; then
+	ok "a repeated push says so, on the fast path and through the core (-v)"
+else
+	not_ok "repeated push: fast path exit $rc '$out', core exit $rc2 '$out2'"
+fi
+out=$("$tmp/alone/pgconverge" validate -f "$tmp/none.yaml" 2>&1)
+rc=$?
+if [ "$rc" = 1 ] && [[ $out == *'cannot find pgconverge-core.so in'* ]]; then
+	ok "other commands of the executable alone say the core library is missing"
+else
+	not_ok "executable alone, validate: exit $rc '$out'"
 fi
 
 echo "# $pass passed, $fail failed"

@@ -1,8 +1,10 @@
 /*
  * tests/unit/test_walarchive.c - reconcile/walarchive.c on a real temp
  * repository: names and layout, compression, push/fetch with checksums,
- * the archive/restore commands, listing.
+ * the archive/restore commands, listing, and pushes of every size around
+ * the streaming copy's chunk.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -546,6 +548,67 @@ static void test_list(void **state)
 	arena_free(a);
 }
 
+/*
+ * test_push_sizes - files around the copy's chunk (256kB) and writeback
+ * step (2MB) sizes, with each compression, in a repository of their own:
+ * the archived bytes, the checksum line and the fetched copy are exact,
+ * and no temp file is left behind.
+ */
+static void test_push_sizes(void **state)
+{
+	static const size_t sizes[] = {1, 4095, 256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1,
+				       5 * 1024 * 1024 + 17};
+	static const PgcCompression cs[] = {COMPRESS_NONE, COMPRESS_GZIP, COMPRESS_ZSTD};
+	char *r = fs_path_join(tmpdir, "repo-sizes");
+	char *dest = fs_path_join(pgwal, "RECOVERYXLOG");
+	size_t i, j, files = 0;
+	struct dirent *de;
+	DIR *d;
+
+	(void)state;
+	assert_int_equal(mkdir(r, 0700), 0);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		for (j = 0; j < sizeof(cs) / sizeof(cs[0]); j++) {
+			unsigned k = (unsigned)(i * 3 + j);
+			unsigned char *data = segment(k + 10, sizes[i]);
+			char name[25], hex[DIGEST_HEX_LEN + 1], line[200];
+			PgcArena *a = arena_new();
+			char *src;
+			bool already = true;
+
+			snprintf(name, sizeof(name), "%08X%08X%08X", 5u, 0u, k);
+			src = write_src(name, data, sizes[i]);
+			assert_int_equal(walarchive_push(r, src, name, cs[j], &already), 0);
+			assert_false(already);
+			if (cs[j] == COMPRESS_NONE)
+				assert_file_bytes(walarchive_path(a, r, name, cs[j]), data, sizes[i]);
+			else
+				assert_true(fs_exists(walarchive_path(a, r, name, cs[j])));
+			digest_sha256_hex(data, sizes[i], hex);
+			snprintf(line, sizeof(line), "%s  %s\n", hex, name);
+			assert_file_bytes(walarchive_checksum_path(a, r, name), line, strlen(line));
+			assert_int_equal(walarchive_fetch(r, name, dest), 0);
+			assert_file_bytes(dest, data, sizes[i]);
+			files += 2;
+			arena_free(a);
+			free(src);
+			free(data);
+		}
+	}
+	d = opendir(repo_path_static("../repo-sizes/wal/00000005"));
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		assert_true(de->d_name[0] != '.'); /* no temp file left */
+		files--;
+	}
+	closedir(d);
+	assert_int_equal(files, 0);
+	free(dest);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -566,6 +629,7 @@ int main(void)
 		cmocka_unit_test(test_history_file),
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_list),
+		cmocka_unit_test(test_push_sizes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
