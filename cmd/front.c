@@ -20,9 +20,9 @@
  * help and usage messages come from one place (cmd/options.c, cmd/wal.c),
  * and both paths run the same walarchive_push_exit()/_fetch_exit().
  *
- * The core is looked for beside the real executable: DIR/build/ (the
- * source tree, where ./pgconverge is built) then DIR/../lib/pgconverge/
- * (make install). A copy of the executable alone still archives and
+ * The core is looked for beside the real executable: DIR/../lib/pgconverge/
+ * (make install), then DIR/build/ (the source tree, where ./pgconverge is
+ * built). A copy of the executable alone still archives and
  * fetches WAL; other commands then fail with a hint.
  */
 #include <dlfcn.h>
@@ -139,7 +139,8 @@ static void front_error(const char *hint, const char *fmt, ...)
 /* core_open - dlopen()s the core library beside the executable; NULL after saying why. */
 static void *core_open(void)
 {
-	static const char *const places[] = {"build", "../lib/pgconverge"};
+	/* Installed first: an installed executable never looks into a build/ beside it. */
+	static const char *const places[] = {"../lib/pgconverge", "build"};
 	char exe[PATH_MAX], path[PATH_MAX + 64];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	char *slash;
@@ -166,7 +167,7 @@ static void *core_open(void)
 	}
 	front_error("'make install' puts it in PREFIX/lib/pgconverge/; a copy of the pgconverge "
 		    "executable alone runs only wal-push and wal-fetch",
-		    "cannot find %s in \"%s/build\" or \"%s/../lib/pgconverge\"", CORE_NAME, exe, exe);
+		    "cannot find %s in \"%s/../lib/pgconverge\" or \"%s/build\"", CORE_NAME, exe, exe);
 	return NULL;
 }
 

@@ -8,8 +8,9 @@
  * failure stops the run: nothing starts after it, what runs finishes (the
  * next run plans afresh from what is then live). A dependency id that is
  * not in the plan counts as met: the planner left it out because there was
- * nothing to do. Only this file's scheduler (the calling thread) writes the
- * journal; actions run in their own threads.
+ * nothing to do. The scheduler (the calling thread) writes the actions'
+ * start and end lines; actions run in their own threads (a switchover or
+ * rejoin adds its own event line from there: those run alone).
  */
 #include "reconcile/apply.h"
 

@@ -6,8 +6,9 @@
  * way converges when run again. Every action's start and end go to the
  * journal (STATE_DIR/journal.jsonl, one JSON object per line, fsynced).
  * Blocked actions are skipped, and so is every action that depends on a
- * skipped one. The first failed action stops the run: every action after
- * it is reported as not run, and the next run plans afresh.
+ * skipped one. The first failed action stops the run: no action starts
+ * after it (those already running finish), the others are reported as not
+ * run, and the next run plans afresh.
  */
 #ifndef PGC_RECONCILE_APPLY_H
 #define PGC_RECONCILE_APPLY_H
@@ -33,8 +34,8 @@ typedef struct {
 	int action_timeout_s;     /* per external program; default 600 */
 	int ready_timeout_s;      /* wait for a started server to accept connections; default 60 */
 	int jobs;                 /* actions run at the same time at most; 0: APPLY_DEFAULT_JOBS */
-	/* Set (non-zero) by a signal handler: no action starts after it; the
-	 * current one finishes. NULL: never stop. */
+	/* Set (non-zero) by a signal handler: no action starts after it; those
+	 * running finish. NULL: never stop. */
 	volatile sig_atomic_t *stop;
 } PgcApplyOptions;
 

@@ -1481,23 +1481,32 @@ static bool repoints(const NodeWork *kw)
 	return false;
 }
 
-/* streams_from_elsewhere - the replica's WAL receiver streams from a node other than up. */
-static bool streams_from_elsewhere(const NodeWork *kw, const NodeWork *up)
+/*
+ * gone_elsewhere - the replica is seen streaming without this slot: from a
+ * node other than up, or from up with another primary_slot_name (none).
+ */
+static bool gone_elsewhere(const NodeWork *kw, const NodeWork *up, const char *slot)
 {
 	const PgcObsNode *o = kw->o;
+	const PgcObsSetting *s;
 
-	if (o == NULL || !streq(o->wal_receiver_status, "streaming") || o->upstream_port <= 0)
+	if (o == NULL || !o->reachable || !o->in_recovery ||
+	    !streq(o->wal_receiver_status, "streaming") || o->upstream_port <= 0)
 		return false;
-	return o->upstream_port != (int)up->n->port.v ||
-	       (o->upstream_host != NULL && up->n->host.v != NULL &&
-		!streq(o->upstream_host, up->n->host.v));
+	if (o->upstream_port != (int)up->n->port.v ||
+	    (o->upstream_host != NULL && up->n->host.v != NULL &&
+	     !streq(o->upstream_host, up->n->host.v)))
+		return true;
+	s = find_setting(o, "primary_slot_name");
+	return s != NULL && !streq(s->setting, slot);
 }
 
 /*
  * emit_stale_slot - a physical slot on nw named after replica kw that does
  * not stream through it any more (re-pointed, or slots turned off): it
- * would hold WAL back on nw for ever. Dropped once unused (in use while kw
- * switches over: the drop waits for it), after kw's own re-pointing.
+ * would hold WAL back on nw for ever. Dropped when this plan re-points kw
+ * (after that) or kw is seen streaming without it; dropped once unused (in
+ * use while kw switches over: the drop waits for it).
  * false when the slot is not for dropping (then it is reported as an orphan).
  */
 static bool emit_stale_slot(Ctx *x, const NodeWork *nw, const PgcObsSlot *s)
@@ -1510,7 +1519,9 @@ static bool emit_stale_slot(Ctx *x, const NodeWork *nw, const PgcObsSlot *s)
 	for (size_t k = 0; k < x->nw && kw == NULL; k++)
 		if (streq(s->slot_name, plan_slot_name(x->a, x->w[k].n->name)))
 			kw = &x->w[k];
-	if (kw == NULL || (s->active && !repoints(kw) && !streams_from_elsewhere(kw, nw)))
+	/* Only on evidence that the replica lets go of it: a down or unseen
+	 * replica still points at it and needs it when it comes back. */
+	if (kw == NULL || (!repoints(kw) && !gone_elsewhere(kw, nw, s->slot_name)))
 		return false;
 	act = emit(x, ACT_DROP_SLOT, nw, s->slot_name, IMPACT_NONE,
 		   arena_printf(x->a,

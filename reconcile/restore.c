@@ -829,8 +829,10 @@ int restore_verify_backup(const PgcCluster *c, const char *dir, int timeout_s, c
 
 	snprintf(what, sizeof what, "base backup \"%s\"", dir);
 	if (stat(dir, &st) != 0) {
-		log_error("could not look at base backup \"%s\": %s", dir, strerror(errno));
-		snprintf(err, errlen, "could not look at base backup \"%s\": %s", dir, strerror(errno));
+		int saved = errno;
+
+		log_error("could not look at base backup \"%s\": %s", dir, strerror(saved));
+		snprintf(err, errlen, "could not look at base backup \"%s\": %s", dir, strerror(saved));
 		return -1;
 	}
 	/* As root, read the backup as whoever wrote it (pg_basebackup's folders are

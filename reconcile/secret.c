@@ -47,7 +47,8 @@ static char *read_secret_file(const char *path, const char *what, char *err, siz
 	if (buf == NULL)
 		abort();
 	for (;;) {
-		ssize_t n = read(fd, buf + len, SECRET_FILE_MAX - len);
+		/* One byte more than allowed tells a file of exactly the limit from a larger one. */
+		ssize_t n = read(fd, buf + len, SECRET_FILE_MAX + 1 - len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -60,7 +61,7 @@ static char *read_secret_file(const char *path, const char *what, char *err, siz
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len == SECRET_FILE_MAX) {
+		if (len > SECRET_FILE_MAX) {
 			snprintf(err, errlen,
 				 "refusing the %s from file \"%s\": larger than %d bytes", what,
 				 path, SECRET_FILE_MAX);
@@ -77,7 +78,11 @@ static char *read_secret_file(const char *path, const char *what, char *err, siz
 	return buf;
 fail:
 	close(fd);
-	secret_free(buf);
+	/* Not NUL-terminated here: wipe the whole buffer, not up to a NUL. */
+	if (buf != NULL) {
+		explicit_bzero(buf, SECRET_FILE_MAX + 1);
+		free(buf);
+	}
 	return NULL;
 }
 

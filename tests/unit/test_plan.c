@@ -1194,6 +1194,15 @@ static void test_stale_slots(void **state)
 	p = plan_build(want, o, &pol);
 	assert_string_equal(ids(p), "main/pg2/drop-slot:pg3\n");
 	plan_free(p);
+
+	/* Unused, but pg3 is down: it may still point at pg2 and need the slot back. Kept. */
+	onode(o, "pg2")->slots[onode(o, "pg2")->n_slots - 1].active = false;
+	onode(o, "pg3")->reachable = false;
+	onode(o, "pg3")->wal_receiver_status = NULL;
+	p = plan_build(want, o, &pol);
+	assert_null(strstr(ids(p), "drop-slot"));
+	assert_int_equal(p->n_orphans, 2);
+	plan_free(p);
 	obs_free(o);
 	topology_free(have);
 	topology_free(want);
