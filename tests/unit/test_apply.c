@@ -137,7 +137,7 @@ static void test_secret_file(void **state)
 {
 	char *path = fs_path_join(tmpdir, "secret");
 	PgcSecret s = {.kind = SECRET_FILE, .ref = path, .set = true};
-	char err[512] = "", *v, *expect;
+	char err[512] = "", *v, *expect, *big;
 
 	(void)state;
 	write_file(path, "pa:ss\n", 0600);
@@ -162,6 +162,23 @@ static void test_secret_file(void **state)
 	write_file(path, "\n", 0600);
 	assert_null(secret_resolve(&s, "replication password", err, sizeof(err)));
 	assert_non_null(strstr(err, "is empty"));
+
+	/* 64 KiB is the limit: exactly that is a secret, one byte more is refused. */
+	big = malloc(65538);
+	assert_non_null(big);
+	memset(big, 'x', 65537);
+	big[65536] = '\0';
+	write_file(path, big, 0600);
+	v = secret_resolve(&s, "replication password", err, sizeof(err));
+	assert_non_null(v);
+	assert_int_equal(strlen(v), 65536);
+	secret_free(v);
+	big[65536] = 'x';
+	big[65537] = '\0';
+	write_file(path, big, 0600);
+	assert_null(secret_resolve(&s, "replication password", err, sizeof(err)));
+	assert_non_null(strstr(err, "larger than 65536 bytes"));
+	free(big);
 
 	unlink(path);
 	assert_null(secret_resolve(&s, "replication password", err, sizeof(err)));
