@@ -73,7 +73,7 @@ static const char *base_of(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int fs_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 
@@ -156,7 +156,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		tmp = NULL;
 		goto cleanup;
 	}
-	if (write_all(fd, data, len) != 0) {
+	if (fs_write_all(fd, data, len) != 0) {
 		saved = errno;
 		log_error("could not write file \"%s\": %s", tmp, strerror(saved));
 		goto cleanup;

@@ -54,6 +54,9 @@ int fs_read_file(const char *path, char **buf, size_t *len, size_t max);
  */
 int fs_mkdir_p(const char *path, mode_t mode, uid_t uid, gid_t gid);
 
+/* fs_write_all - writes all len bytes to fd, resuming after EINTR and short writes; 0, or -1 (errno). */
+int fs_write_all(int fd, const void *data, size_t len);
+
 /* fs_fsync_dir - fsyncs a folder, making renames and creations in it durable. */
 int fs_fsync_dir(const char *path);
 

@@ -525,24 +525,6 @@ static int open_source(const char *path, int *fd_out, size_t *len)
 	return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* read_full - up to len bytes at off; short only at the end of the file. -1 on error (errno). */
 static ssize_t read_full(int fd, void *buf, size_t len, off_t off)
 {
@@ -675,7 +657,7 @@ static int temp_write(TempFile *t, const void *data, size_t len)
 {
 	int saved;
 
-	if (write_all(t->fd, data, len) != 0) {
+	if (fs_write_all(t->fd, data, len) != 0) {
 		saved = errno;
 		log_error("could not write file \"%s\": %s", t->path, strerror(saved));
 		return -1;
