@@ -279,6 +279,9 @@ static int execute(const PgcTopology *t, const PgcAction *a, const PgcApplyOptio
 
 typedef enum { ST_PENDING, ST_RUNNING, ST_OK, ST_FAILED, ST_SKIPPED } ActionState;
 
+/* A dependency the planner left out of the plan: nothing to do, met. */
+#define DEP_ABSENT ((size_t)-1)
+
 typedef struct Run Run;
 
 /* One action running in its own thread. */
@@ -298,6 +301,7 @@ struct Run {
 	PgcApplyResult *res;
 	PgcJournal *journal;
 	const PgcActionOrder *order;
+	size_t **deps;         /* per action: the plan index of each depends_on, DEP_ABSENT if not in it */
 	ActionState *state;
 	Job **jobs;            /* per action while it runs */
 	size_t running, max_running;
@@ -342,12 +346,10 @@ static const char *unmet_dependency(const Run *run, size_t i, bool *wait)
 
 	*wait = false;
 	for (size_t d = 0; d < a->n_depends_on; d++) {
-		const PgcAction *dep = plan_find_action(run->p, a->depends_on[d]);
-		size_t j;
+		size_t j = run->deps[i][d];
 
-		if (dep == NULL)
-			continue; /* left out of the plan: nothing to do, met */
-		j = (size_t)(dep - run->p->actions);
+		if (j == DEP_ABSENT)
+			continue;
 		/* A dependency placed after its dependent cannot have run yet. */
 		if (j >= i || run->state[j] == ST_FAILED || run->state[j] == ST_SKIPPED)
 			return a->depends_on[d];
@@ -502,6 +504,18 @@ int apply_plan(const PgcTopology *t, const PgcPlan *p, const PgcApplyOptions *op
 	run.opts = opts;
 	run.res = res;
 	run.order = apply_order_build(arena, t, p);
+	/* Looked up once: the scheduler checks them on every pass. */
+	run.deps = arena_calloc(arena, n, sizeof(size_t *));
+	for (size_t i = 0; i < p->n_actions; i++) {
+		const PgcAction *a = &p->actions[i];
+
+		run.deps[i] = arena_calloc(arena, a->n_depends_on + 1, sizeof(size_t));
+		for (size_t d = 0; d < a->n_depends_on; d++) {
+			const PgcAction *dep = plan_find_action(p, a->depends_on[d]);
+
+			run.deps[i][d] = dep != NULL ? (size_t)(dep - p->actions) : DEP_ABSENT;
+		}
+	}
 	run.state = arena_calloc(arena, n, sizeof(ActionState));
 	run.jobs = arena_calloc(arena, n, sizeof(Job *));
 	run.finished = arena_calloc(arena, n, sizeof(size_t));
