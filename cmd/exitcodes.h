@@ -6,7 +6,7 @@
 #define PGC_CMD_EXITCODES_H
 
 #define EXIT_OK 0        /* success; valid; no changes; converged */
-#define EXIT_ERROR 1     /* invalid input, failed action, or not implemented */
+#define EXIT_ERROR 1     /* invalid input or a failed action */
 #define EXIT_CHANGES 2   /* plan: changes are pending */
 #define EXIT_BLOCKED 3   /* apply: some actions were blocked by policy */
 #define EXIT_LOCKED 4    /* another run holds the state directory's lock */

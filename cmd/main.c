@@ -40,7 +40,7 @@ static const struct {
 	const char *meaning;
 } exit_codes[] = {
 	{EXIT_OK, "success: valid, no changes pending, converged"},
-	{EXIT_ERROR, "error: invalid input, a failed action, or not implemented yet"},
+	{EXIT_ERROR, "error: invalid input or a failed action"},
 	{EXIT_CHANGES, "plan: changes are pending"},
 	{EXIT_BLOCKED, "apply: some actions were blocked by policy"},
 	{EXIT_LOCKED, "another run holds the state directory's lock"},
