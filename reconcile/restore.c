@@ -1009,7 +1009,7 @@ PgcRestoreOutcome restore_wait(const PgcRestoreWait *w)
 				conn = NULL;
 			} else {
 				bool recovering = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-				const char *pause = PQgetvalue(r, 0, 2);
+				bool paused = strcmp(PQgetvalue(r, 0, 2), "paused") == 0;
 
 				snprintf(last_lsn, sizeof last_lsn, "%s", PQgetvalue(r, 0, 1));
 				PQclear(r);
@@ -1017,7 +1017,7 @@ PgcRestoreOutcome restore_wait(const PgcRestoreWait *w)
 					out = RESTORE_PROMOTED;
 					break;
 				}
-				if (strcmp(pause, "paused") == 0) {
+				if (paused) {
 					if (w->want_pause) {
 						out = RESTORE_PAUSED;
 						break;

@@ -175,11 +175,11 @@ static int in_recovery(const PgcCluster *c, const PgcNode *n)
 	char err[600];
 	int rc = ha_query_value(a, c, n, "SELECT pg_catalog.pg_is_in_recovery()", QUERY_TIMEOUT_MS,
 				&v, err, sizeof err);
+	int out = rc != 0 ? -1 : v != NULL && strcmp(v, "t") == 0 ? 1 : 0;
 
+	/* v lives in the arena: read it before freeing. */
 	arena_free(a);
-	if (rc != 0)
-		return -1;
-	return v != NULL && strcmp(v, "t") == 0 ? 1 : 0;
+	return out;
 }
 
 /*
