@@ -251,6 +251,17 @@ const char *plan_hba_conf(PgcArena *arena, const PgcCluster *c, const PgcNode *n
  */
 bool plan_pending_restart(const PgcObsNode *o, const PgcObsSetting *s);
 
+/*
+ * plan_replica_streams - false when replica o (node name) answers, is a
+ * standby (not an archive recovery) and streams from nobody: no WAL
+ * receiver, or a stopped one, and its upstream up (NULL: unknown), when it
+ * answers, lists no walsender for it. A WAL receiver that is starting,
+ * waiting, restarting or stopping counts: it is reconnecting right now. The plan
+ * checks such a replica (a start action that waits until it streams);
+ * status flags it. Pure.
+ */
+bool plan_replica_streams(const PgcObsNode *o, const PgcObsNode *up, const char *name);
+
 /* plan_find_action - the action with this id, or NULL. */
 const PgcAction *plan_find_action(const PgcPlan *p, const char *id);
 
