@@ -18,7 +18,11 @@
  *      value; when one is lowered, the primary goes first and the standbys'
  *      configuration waits for its restart. A plan that raises one such
  *      parameter and lowers another keeps the lowered values for this run
- *      and lowers them on the next, so that neither order is broken.
+ *      and lowers them on the next, so that neither order is broken; a
+ *      raise whose standby restarts are blocked keeps the primary's raised
+ *      values, so that its other changes are not held back with it. A
+ *      replica that streams from nobody is checked after its restart slot
+ *      (a start on a running server waits until it streams).
  *   3. on the primary: roles, memberships, databases, extensions.
  *
  * Data directories that must not be started or touched: a replica's
