@@ -693,14 +693,15 @@ static void probe_passfile(Probe *p, PgcHost *h)
 		}
 	}
 	want = secret_resolve_status(s, "replication password", &status, err, sizeof err);
-	if (status == SECRET_UNAVAILABLE)
+	if (status == SECRET_UNAVAILABLE) {
 		pf->password = PASSFILE_PW_UNKNOWN;
-	else if (status == SECRET_REFUSED)
-		log_warn("node \"%s\": %s", p->label, err);
-	else if (pf->user != NULL && strcmp(e.password, want) == 0)
-		pf->password = PASSFILE_PW_MATCHES;
-	if (status == SECRET_UNAVAILABLE)
 		log_debug("node \"%s\": replication passfile not checked: %s", p->label, err);
+	} else if (status == SECRET_REFUSED) {
+		/* Planned as differing: writing the file then fails with this reason. */
+		log_warn("node \"%s\": %s", p->label, err);
+	} else if (pf->user != NULL && strcmp(e.password, want) == 0) {
+		pf->password = PASSFILE_PW_MATCHES;
+	}
 	secret_free(want);
 	if (text != NULL) {
 		explicit_bzero(text, len);
