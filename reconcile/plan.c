@@ -20,10 +20,10 @@
  *      parameter and lowers another keeps the lowered values for this run
  *      and lowers them on the next, so that neither order is broken; a
  *      raise whose standby restarts are blocked keeps the primary's raised
- *      values, so that its other changes are not held back with it. A
- *      replica that streams from nobody is checked after its restart slot
- *      (a start on a running server waits until it streams).
+ *      values, so that its other changes are not held back with it.
  *   3. on the primary: roles, memberships, databases, extensions.
+ *   4. replicas that stream from nobody: a start (on a running server it
+ *      waits until the replica streams), after every repair.
  *
  * Data directories that must not be started or touched: a replica's
  * initialized directory without standby.signal gets a blocked start (it
@@ -916,7 +916,7 @@ static void emit_stream_check(Ctx *x, NodeWork *nw)
 	const NodeWork *up = work_of(x, cluster_upstream(x->c, nw->n));
 	PgcAction *act;
 
-	if (up == NULL || nw->id_restart != NULL || nw->id_start != NULL || !not_streaming(x, nw))
+	if (nw->primary || nw->state != NS_RUNNING || up == NULL || nw->id_restart != NULL || nw->id_start != NULL || !not_streaming(x, nw))
 		return;
 	act = fs_action(x, ACT_START, nw, NULL, IMPACT_NONE,
 			arena_printf(x->a, "replica \"%s\" runs but does not stream from \"%s\" (%s; "
@@ -2041,7 +2041,6 @@ static void plan_cluster(Ctx *x, const PgcCluster *c, const PgcObserved *obs)
 			continue;
 		emit_running(x, nw);
 		emit_restart(x, nw);
-		emit_stream_check(x, nw);
 	}
 	if (x->phase_dir >= 0 && x->pw->state == NS_RUNNING) {
 		emit_running(x, x->pw);
@@ -2052,7 +2051,13 @@ static void plan_cluster(Ctx *x, const PgcCluster *c, const PgcObserved *obs)
 	emit_roles_and_databases(x);
 	find_orphans(x);
 
-	/* 4. a switchover that waits: after everything planned from the live primary. */
+	/* 4. replicas that stream from nobody, checked after every repair: last, so
+	 * that one nothing here can repair (its WAL gone from the upstream, say)
+	 * fails its check without holding back the rest of the cluster. */
+	for (k = 0; k < c->n_nodes; k++)
+		emit_stream_check(x, &x->w[order[k]]);
+
+	/* 5. a switchover that waits: after everything planned from the live primary. */
 	plan_ha_finish(x->p, &x->cap_actions, &ha);
 }
 
