@@ -1873,7 +1873,8 @@ static void choose_phase(Ctx *x)
 						     "the raise reached every standby", lowered);
 		if (raised != NULL)
 			nw->held_back = arena_printf(
-			    x->a, "%s%sraising %s waits until every standby restarted with it (%s)",
+			    x->a, "%s%sraising %s waits until every standby restarted with it, blocked for "
+				  "now: %s",
 			    nw->held_back ? nw->held_back : "", nw->held_back ? "; " : "", raised,
 			    x->restart_ok ? "a standby on another machine cannot be restarted from here"
 					  : x->restart_block);

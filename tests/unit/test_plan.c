@@ -1830,9 +1830,9 @@ static void test_raise_keeps_reloadable_changes(void **state)
 	assert_non_null(strstr(a->payload.content, "work_mem = '8MB'\n"));
 	assert_non_null(strstr(a->payload.content, "max_connections = '100'\n"));
 	assert_string_equal(a->reason, "parameter work_mem differs from the topology; raising "
-				       "max_connections waits until every standby restarted with it "
-				       "(restarts need --allow-restart (cluster \"main\" has "
-				       "maintenance.restart: never))");
+				       "max_connections waits until every standby restarted with it, "
+				       "blocked for now: restarts need --allow-restart (cluster \"main\" "
+				       "has maintenance.restart: never)");
 	a = act(p, "main/pg1/reload");
 	assert_false(a->blocked);
 	assert_string_equal(deps(a), "main/pg1/config");
