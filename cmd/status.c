@@ -26,7 +26,7 @@ const PgcCommandSpec status_spec = {
 		"actions a plan would take to converge it (drift). Nothing is changed.\n"
 		"--format json prints the whole observed model, each node with the table's\n"
 		"columns too (role, lsn, lag_bytes, lag_seconds, connections, max_connections,\n"
-		"pending_restart, pending_actions); --format prometheus writes\n"
+		"pending_restart, pending_actions, streaming); --format prometheus writes\n"
 		"metrics in the text exposition format, e.g. for node_exporter's textfile\n"
 		"collector. The last applied source is shown too: the git commit (or the file's\n"
 		"digest) 'apply' recorded in the state directory, and when.\n"
@@ -70,6 +70,24 @@ static bool node_pending_restart(const PgcObsNode *n)
 
 	for (i = 0; i < n->n_settings; i++)
 		if (plan_pending_restart(n, &n->settings[i]))
+			return true;
+	return false;
+}
+
+/*
+ * replica_streams - plan_replica_streams() as the plan judges it, asking
+ * every node of the cluster for a walsender (after a failover the live
+ * upstream is not the file's). true for what is not an answering standby.
+ */
+static bool replica_streams(const PgcObsCluster *oc, const PgcObsNode *n)
+{
+	size_t i;
+
+	if (plan_replica_streams(n, NULL, n->name))
+		return true;
+	for (i = 0; i < oc->n_nodes; i++)
+		if (&oc->nodes[i] != n && oc->nodes[i].n_replicas > 0 &&
+		    plan_replica_streams(n, &oc->nodes[i], n->name))
 			return true;
 	return false;
 }
@@ -149,6 +167,10 @@ static void add_node_summaries(json_t *j, const PgcObserved *o, const PgcPlan *p
 					    max && max->setting ? json_integer(atoll(max->setting))
 								: json_null());
 			json_object_set_new(nj, "pending_restart", json_boolean(node_pending_restart(n)));
+			json_object_set_new(nj, "streaming",
+					    n->reachable && n->in_recovery
+						? json_boolean(replica_streams(oc, n))
+						: json_null());
 			json_object_set_new(nj, "pending_actions",
 					    json_integer((json_int_t)node_pending(p, oc->name, n->name)));
 		}
@@ -174,6 +196,7 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 			char up[64] = "-", tl[16] = "-", port[16] = "-", lag[64], conns[32];
 			const char *lsn = n->in_recovery ? n->replay_lsn : n->current_lsn;
 			size_t pending = node_pending(p, oc->name, n->name);
+			bool streams = replica_streams(oc, n);
 
 			if (n->upstream_host != NULL)
 				snprintf(up, sizeof(up), "%s:%d", n->upstream_host, n->upstream_port);
@@ -186,8 +209,11 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 			printf("  %-10s %-11s %-3s %-6s %-12s %-16s %-10s %-20s %-8s %s%s\n", n->name,
 			       role_of(n), tl, port, lsn && n->reachable ? lsn : "-", up,
 			       n->wal_receiver_status ? n->wal_receiver_status : "-", lag, conns,
-			       pending == 0 ? "in sync" : "",
+			       !streams ? "NOT STREAMING" : pending == 0 ? "in sync" : "",
 			       node_pending_restart(n) ? " (restart pending)" : "");
+			if (!streams)
+				printf("  %-10s replica streams from nobody: no WAL receiver, and no node "
+				       "has a walsender for it; see its server log\n", "");
 			if (pending > 0)
 				printf("  %-10s %zu action%s pending: see 'pgconverge plan'\n", "", pending,
 				       pending == 1 ? "" : "s");
@@ -230,6 +256,15 @@ static void print_prometheus(const PgcObserved *o, const PgcPlan *p)
 			printf("pgconverge_node_pending_actions{cluster=\"%s\",node=\"%s\"} %zu\n",
 			       o->clusters[c].name, o->clusters[c].nodes[i].name,
 			       node_pending(p, o->clusters[c].name, o->clusters[c].nodes[i].name));
+	printf("# HELP pgconverge_replica_streaming 1 when a replica streams (or is reconnecting), "
+	       "0 when it streams from nobody\n");
+	printf("# TYPE pgconverge_replica_streaming gauge\n");
+	for (c = 0; c < o->n_clusters; c++)
+		for (i = 0; i < o->clusters[c].n_nodes; i++)
+			if (o->clusters[c].nodes[i].reachable && o->clusters[c].nodes[i].in_recovery)
+				printf("pgconverge_replica_streaming{cluster=\"%s\",node=\"%s\"} %d\n",
+				       o->clusters[c].name, o->clusters[c].nodes[i].name,
+				       replica_streams(&o->clusters[c], &o->clusters[c].nodes[i]) ? 1 : 0);
 	printf("# HELP pgconverge_plan_blocked_actions actions blocked by policy\n");
 	printf("# TYPE pgconverge_plan_blocked_actions gauge\n");
 	printf("pgconverge_plan_blocked_actions %zu\n", plan_count_blocked(p));

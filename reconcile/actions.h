@@ -113,8 +113,9 @@ const char *config_passfile_escape(PgcArena *arena, const char *field);
 
 /*
  * config_passfile_text - the passfile line "HOST:PORT:*:USER:PASSWORD\n"
- * for upstream (NULL: "*:*"), fields escaped. malloc'd: it holds the
- * secret; wipe and free it with secret_free().
+ * for upstream (NULL: "*:*"), fields escaped (passfile_render). malloc'd:
+ * it holds the secret; wipe and free it with secret_free(). NULL when the
+ * password has a line break (secret_resolve() refuses those first).
  */
 char *config_passfile_text(PgcApplyCtx *ctx, const PgcNode *upstream, const char *user,
 			   const char *password);

@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "reconcile/actions.h"
+#include "reconcile/passfile.h"
 #include "reconcile/pgctl.h"
 #include "reconcile/pgsql.h"
 #include "reconcile/secret.h"
@@ -92,54 +93,15 @@ int config_write_hba(PgcApplyCtx *ctx)
 
 const char *config_passfile_escape(PgcArena *arena, const char *field)
 {
-	size_t n = 0;
-	char *out, *p;
-
-	for (const char *s = field; *s != '\0'; s++)
-		n += (*s == ':' || *s == '\\') ? 2 : 1;
-	out = p = arena_alloc(arena, n + 1);
-	for (const char *s = field; *s != '\0'; s++) {
-		if (*s == ':' || *s == '\\')
-			*p++ = '\\';
-		*p++ = *s;
-	}
-	*p = '\0';
-	return out;
-}
-
-/*
- * passfile_line - "HOST:PORT:*:USER:PASSWORD\n" (host and port "*" when
- * NULL), fields escaped, malloc'd: it holds the secret, so the caller
- * wipes it with secret_free().
- */
-static char *passfile_line(PgcArena *a, const char *host, const char *port, const char *user,
-			   const char *password)
-{
-	const char *head =
-	    arena_printf(a, "%s:%s:*:%s:", host ? config_passfile_escape(a, host) : "*",
-			 port ? port : "*", config_passfile_escape(a, user));
-	size_t n = strlen(head) + 2 * strlen(password) + 2;
-	char *out = malloc(n), *p;
-
-	if (out == NULL)
-		abort();
-	p = stpcpy(out, head);
-	for (const char *s = password; *s != '\0'; s++) {
-		if (*s == ':' || *s == '\\')
-			*p++ = '\\';
-		*p++ = *s;
-	}
-	*p++ = '\n';
-	*p = '\0';
-	return out;
+	return passfile_escape(arena, field);
 }
 
 char *config_passfile_text(PgcApplyCtx *ctx, const PgcNode *upstream, const char *user,
 			   const char *password)
 {
-	return passfile_line(ctx->arena, upstream ? upstream->host.v : NULL,
-			     upstream ? arena_printf(ctx->arena, "%lld", upstream->port.v) : NULL,
-			     user, password);
+	return passfile_render(ctx->arena, upstream ? upstream->host.v : NULL,
+			       upstream ? arena_printf(ctx->arena, "%lld", upstream->port.v) : NULL,
+			       user, password);
 }
 
 int config_write_passfile(PgcApplyCtx *ctx)
@@ -170,6 +132,10 @@ int config_write_passfile(PgcApplyCtx *ctx)
 			: plan_passfile_path(ctx->arena, ctx->n->data_dir.v);
 	line = config_passfile_text(ctx, up, user, pw);
 	secret_free(pw);
+	if (line == NULL)
+		return apply_fail(ctx, "cannot write the passfile of node \"%s\": the replication "
+				  "password has a line break, which a passfile cannot hold",
+				  apply_node_label(ctx, ctx->n));
 	rc = host_write_file(ctx->host, path, line, strlen(line), 0600, &changed);
 	secret_free(line);
 	if (rc != 0)

@@ -45,6 +45,7 @@
 #include "common/proc.h"
 #include "reconcile/apply.h"
 #include "reconcile/host.h"
+#include "reconcile/passfile.h"
 #include "reconcile/pgsql.h"
 #include "reconcile/secret.h"
 #include "schema/pgcatalog.h"
@@ -657,6 +658,61 @@ static int dir_entries(const char *path)
 	return rc;
 }
 
+/*
+ * probe_passfile - what the replication passfile holds (PgcObsPassfile):
+ * its entry's fields, and whether its password is the declared one. The
+ * file and the secret are wiped once compared; neither is kept or logged.
+ */
+static void probe_passfile(Probe *p, PgcHost *h)
+{
+	const PgcSecret *s = &p->c->replication.password;
+	PgcObsPassfile *pf = &p->out->passfile;
+	PgcSecretStatus status;
+	PgcPassfileEntry e;
+	char *text = NULL, *buf = NULL, *want = NULL, err[512];
+	size_t len = 0;
+	int rc;
+
+	if (s->kind == SECRET_NONE)
+		return;
+	rc = host_read_file(h, plan_passfile_path(p->scratch, p->node->data_dir.v), &text, &len,
+			    64 * 1024);
+	if (rc < 0)
+		return; /* not read: the planner compares nothing */
+	pf->read = true;
+	pf->exists = rc == 0;
+	pf->password = PASSFILE_PW_DIFFERS;
+	if (rc == 0) {
+		buf = malloc(len + 1);
+		if (buf == NULL)
+			abort();
+		if (passfile_parse(text, buf, len + 1, &e) == 0) {
+			pf->host = m_strdup(p, e.host);
+			pf->port = m_strdup(p, e.port);
+			pf->user = m_strdup(p, e.user);
+		}
+	}
+	want = secret_resolve_status(s, "replication password", &status, err, sizeof err);
+	if (status == SECRET_UNAVAILABLE) {
+		pf->password = PASSFILE_PW_UNKNOWN;
+		log_debug("node \"%s\": replication passfile not checked: %s", p->label, err);
+	} else if (status == SECRET_REFUSED) {
+		/* Planned as differing: writing the file then fails with this reason. */
+		log_warn("node \"%s\": %s", p->label, err);
+	} else if (pf->user != NULL && strcmp(e.password, want) == 0) {
+		pf->password = PASSFILE_PW_MATCHES;
+	}
+	secret_free(want);
+	if (text != NULL) {
+		explicit_bzero(text, len);
+		free(text);
+	}
+	if (buf != NULL) {
+		explicit_bzero(buf, len + 1);
+		free(buf);
+	}
+}
+
 static void probe_files(Probe *p, PgcHost *h)
 {
 	const char *dir = p->node->data_dir.v;
@@ -708,6 +764,7 @@ static void probe_files(Probe *p, PgcHost *h)
 	o->standby_signal = fs_exists(path_in(p, "standby.signal"));
 	o->recovery_signal = fs_exists(path_in(p, "recovery.signal"));
 	probe_postmaster(p, h);
+	probe_passfile(p, h);
 }
 
 /* ---- SQL ------------------------------------------------------------------ */

@@ -94,6 +94,27 @@ typedef struct {
 	const char *restart_lsn;
 } PgcObsSlot;
 
+/*
+ * PgcObsPassfile - the replication passfile beside a local node's data
+ * directory (plan_passfile_path), read when the cluster declares
+ * replication.password. The password itself is never kept: observe
+ * compares it with the declared secret, resolved on this host. All zero
+ * (read false) means not looked at: the planner then compares nothing.
+ */
+typedef enum {
+	PASSFILE_PW_UNKNOWN = 0,  /* not read, or the declared secret is not on this host */
+	PASSFILE_PW_MATCHES,      /* the declared replication password */
+	PASSFILE_PW_DIFFERS,      /* another one, none, or the declared secret is refused
+	                           * (secret.h): writing the file then reports why */
+} PgcPassfilePassword;
+
+typedef struct {
+	bool read;                /* looked at: exists and the fields below are known */
+	bool exists;
+	const char *host, *port, *user; /* its entry's fields, unescaped; NULL when it has none */
+	PgcPassfilePassword password;
+} PgcObsPassfile;
+
 typedef struct {
 	const char *name;         /* node name in the topology */
 	const char *cluster;
@@ -117,6 +138,7 @@ typedef struct {
 	                           * will run at the next start */
 	bool clone_interrupted;   /* the clone marker beside data_dir names it: a copy into
 	                           * it began and never finished (observe_clone_marker_path) */
+	PgcObsPassfile passfile;  /* the replication passfile */
 	long postmaster_pid;      /* from postmaster.pid, 0 none */
 	bool postmaster_alive;    /* that pid exists and is a postgres process */
 

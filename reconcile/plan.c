@@ -18,8 +18,12 @@
  *      value; when one is lowered, the primary goes first and the standbys'
  *      configuration waits for its restart. A plan that raises one such
  *      parameter and lowers another keeps the lowered values for this run
- *      and lowers them on the next, so that neither order is broken.
+ *      and lowers them on the next, so that neither order is broken; a
+ *      raise whose standby restarts are blocked keeps the primary's raised
+ *      values, so that its other changes are not held back with it.
  *   3. on the primary: roles, memberships, databases, extensions.
+ *   4. replicas that stream from nobody: a start (on a running server it
+ *      waits until the replica streams), after every repair.
  *
  * Data directories that must not be started or touched: a replica's
  * initialized directory without standby.signal gets a blocked start (it
@@ -93,7 +97,7 @@ typedef struct {
 	const char *pending;           /* parameters waiting for a restart, or NULL */
 	const PgcObsAutoConf **resets; /* ALTER SYSTEM values of managed parameters */
 	size_t n_resets;
-	const char *held_back;         /* lowered parameters kept for the next run */
+	const char *held_back;         /* why some parameters keep their value for now, or NULL */
 	bool has_ge;                   /* a >=-on-standby parameter changes */
 
 	/* Ids of the actions planned for the node, NULL when not planned. */
@@ -670,8 +674,7 @@ static void emit_config(Ctx *x, NodeWork *nw)
 		reason = arena_printf(x->a, "%s; postgresql.conf does not include %s", reason,
 				      PGC_MANAGED_CONF);
 	if (nw->held_back != NULL)
-		reason = arena_printf(x->a, "%s; lowering %s waits for the next run, once the raise "
-				      "reached every standby", reason, nw->held_back);
+		reason = arena_printf(x->a, "%s; %s", reason, nw->held_back);
 	act = fs_action(x, ACT_WRITE_CONFIG, nw, NULL, impact, reason);
 	act->payload.path = arena_printf(x->a, "%s/%s", nw->n->data_dir.v, PGC_MANAGED_CONF);
 	act->payload.content = nw->content;
@@ -779,30 +782,161 @@ static void emit_hba(Ctx *x, NodeWork *nw)
 }
 
 /*
+ * not_streaming - a running replica that streams from nobody: no WAL
+ * receiver streaming on it and, when its upstream answers, no walsender
+ * for it there either (both sides agree, so a replica observed a moment
+ * before its upstream is not taken for broken). A WAL receiver that is
+ * starting or waiting is reconnecting right now: not counted.
+ */
+static bool not_streaming(Ctx *x, const NodeWork *nw)
+{
+	const NodeWork *up = work_of(x, cluster_upstream(x->c, nw->n));
+
+	if (nw->primary || up == NULL || nw->state != NS_RUNNING || !nw->reachable)
+		return false;
+	return !plan_replica_streams(nw->o, up->o, nw->n->name);
+}
+
+bool plan_replica_streams(const PgcObsNode *o, const PgcObsNode *up, const char *name)
+{
+	size_t i;
+
+	if (o == NULL || !o->reachable || !o->in_recovery || o->recovery_signal)
+		return true; /* not a standby that answers: nothing to say */
+	if (o->wal_receiver_status != NULL && !streq(o->wal_receiver_status, "stopped"))
+		return true; /* streaming, or (re)connecting this very moment */
+	for (i = 0; up != NULL && up->reachable && i < up->n_replicas; i++)
+		if (streq(up->replicas[i].application_name, name) &&
+		    !streq(up->replicas[i].state, "stopping"))
+			return true;
+	return false;
+}
+
+/*
+ * passfile_drift - what differs between the replica's passfile on disk
+ * and the one the topology gives (upstream, user, password), as changes
+ * on act (NULL: only tell). Only when observe read the file: a remote
+ * node's, or one observe could not read, is not compared. The password is
+ * compared by observe (PgcObsPassfile); the plan names the secret's
+ * reference, never its value.
+ */
+static bool passfile_drift(Ctx *x, const NodeWork *nw, const PgcNode *up, PgcAction *act)
+{
+	const PgcObsPassfile *pf = nw->o ? &nw->o->passfile : NULL;
+	const char *port, *have, *want;
+	bool drift = false;
+
+	if (pf == NULL || !pf->read || nw->remote ||
+	    (nw->state != NS_RUNNING && nw->state != NS_DOWN))
+		return false;
+	port = arena_printf(x->a, "%lld", up->port.v);
+	want = arena_printf(x->a, "%s:%s:*:%s", up->host.v, port, x->c->replication.user.v);
+	have = pf->user == NULL ? NULL
+				: arena_printf(x->a, "%s:%s:%s:%s", pf->host, pf->port, "*", pf->user);
+	if (!streq(pf->host, up->host.v) || !streq(pf->port, port) ||
+	    !streq(pf->user, x->c->replication.user.v)) {
+		drift = true;
+		if (act != NULL)
+			change(x, act, "entry", have, want);
+	}
+	if (pf->password == PASSFILE_PW_DIFFERS) {
+		drift = true;
+		if (act != NULL)
+			change(x, act, "password", pf->user == NULL ? NULL : "(another password)",
+			       secret_text(x->a, &x->c->replication.password));
+	}
+	return drift;
+}
+
+/*
  * emit_passfile - the replica's password file, written when the replica is
- * cloned or its primary_conninfo (which names the file) changes. Observe
- * cannot look inside it (it holds the secret), so it is not compared.
+ * cloned, when its primary_conninfo (which names the file) changes, and
+ * when the file on disk is not the one the topology gives: another
+ * password (replication.password changed: the replication role is altered
+ * first, and a walreceiver already connected keeps its connection, so the
+ * file only has to be right before the next reconnect), another upstream
+ * or user, or no file.
  */
 static void emit_passfile(Ctx *x, NodeWork *nw)
 {
 	const PgcNode *up = cluster_upstream(x->c, nw->n);
+	const char *path = plan_passfile_path(x->a, nw->n->data_dir.v);
+	const PgcObsPassfile *pf = nw->o ? &nw->o->passfile : NULL;
 	PgcAction *act;
-	bool conninfo = nw->state == NS_NEW;
+	bool conninfo = nw->state == NS_NEW, drift;
+	const char *reason;
 	size_t i;
 
 	for (i = 0; i < nw->n_deltas; i++)
 		conninfo |= strcasecmp(nw->deltas[i].key, "primary_conninfo") == 0;
-	if (!replica_has_password(x, nw) || nw->id_config == NULL || up == NULL || !conninfo)
+	if (!replica_has_password(x, nw) || up == NULL)
 		return;
-	act = fs_action(x, ACT_WRITE_PASSFILE, nw, NULL, IMPACT_NONE,
-			arena_printf(x->a, "the replica reads the replication password for \"%s\" "
-				     "from %s", up->name, plan_passfile_path(x->a, nw->n->data_dir.v)));
-	act->payload.path = plan_passfile_path(x->a, nw->n->data_dir.v);
+	drift = nw->state != NS_NEW && passfile_drift(x, nw, up, NULL);
+	if (!drift && (nw->id_config == NULL || !conninfo))
+		return;
+	if (!drift || conninfo)
+		reason = arena_printf(x->a, "the replica reads the replication password for \"%s\" "
+				      "from %s", up->name, path);
+	else if (!pf->exists)
+		reason = arena_printf(x->a, "the replication passfile %s is missing: replica \"%s\" "
+				      "cannot log in to \"%s\"", path, nw->n->name, up->name);
+	else if (not_streaming(x, nw))
+		reason = arena_printf(x->a, "replica \"%s\" does not stream from \"%s\": its "
+				      "passfile %s is not the topology's", nw->n->name, up->name, path);
+	else
+		reason = arena_printf(x->a, "the passfile %s is not the topology's: replica \"%s\" "
+				      "keeps its current connection to \"%s\", but would fail to log "
+				      "in at its next reconnect", path, nw->n->name, up->name);
+	act = fs_action(x, ACT_WRITE_PASSFILE, nw, NULL, IMPACT_NONE, reason);
+	act->payload.path = path;
 	act->payload.target = x->c->replication.user.v;
 	act->payload.upstream = up->name;
 	act->payload.secret = x->c->replication.password;
+	if (drift)
+		passfile_drift(x, nw, up, act);
 	depend(x, act, nw->id_create);
+	/* The role first: the new password works from the moment the file has it
+	 * (a clone already waits for the role). */
+	if (nw->state != NS_NEW)
+		depend(x, act, x->repl_role_id);
 	nw->id_passfile = act->id;
+}
+
+/*
+ * emit_stream_check - a running replica that streams from nobody, with no
+ * restart planned (a restart waits for streaming itself): after what this
+ * plan repairs (its passfile, configuration, slot, the role, its upstream),
+ * apply checks that it streams again, waiting for its WAL receiver, which
+ * reconnects on its own every wal_retrieve_retry_interval; a replica that
+ * does not is reported with where to look. Carried by a start action: on a
+ * running server, start only waits until the replica streams.
+ */
+static void emit_stream_check(Ctx *x, NodeWork *nw)
+{
+	const NodeWork *up = work_of(x, cluster_upstream(x->c, nw->n));
+	PgcAction *act;
+
+	if (nw->primary || nw->state != NS_RUNNING || up == NULL || nw->id_restart != NULL || nw->id_start != NULL || !not_streaming(x, nw))
+		return;
+	act = fs_action(x, ACT_START, nw, NULL, IMPACT_NONE,
+			arena_printf(x->a, "replica \"%s\" runs but does not stream from \"%s\" (%s; "
+				     "\"%s\" %s): check that it streams again, waiting for its WAL "
+				     "receiver to reconnect",
+				     nw->n->name, up->n->name,
+				     nw->o->wal_receiver_status ? "its WAL receiver is stopped"
+								: "no WAL receiver",
+				     up->n->name,
+				     up->o != NULL && up->reachable ? "has no walsender for it"
+								    : "does not answer"));
+	change(x, act, "streaming", "no", "yes");
+	depend(x, act, nw->id_passfile);
+	depend(x, act, nw->id_config);
+	depend(x, act, nw->id_reload);
+	depend(x, act, x->repl_role_id);
+	depend(x, act, up->id_up);
+	depend(x, act, up->id_reload);
+	depend(x, act, up->id_restart);
+	nw->id_start = act->id;
 }
 
 static void emit_start(Ctx *x, NodeWork *nw, const char *reason)
@@ -1637,12 +1771,51 @@ static int ge_direction(Ctx *x, const Delta *d)
 }
 
 /*
+ * raise_runs_now - a raise on the primary can follow the standbys'
+ * restarts in this plan: restarts are allowed, and every standby that
+ * restarts for it is on this machine (a remote one's restart is blocked).
+ */
+static bool raise_runs_now(Ctx *x)
+{
+	size_t i;
+
+	if (!x->restart_ok)
+		return false;
+	for (i = 0; i < x->nw; i++)
+		if (!x->w[i].primary && x->w[i].state == NS_RUNNING && x->w[i].has_ge &&
+		    x->w[i].remote)
+			return false;
+	return true;
+}
+
+/*
+ * reconcilable_now - the primary has more to do than its raise: another
+ * parameter, pg_hba.conf or an ALTER SYSTEM reset, which need not wait for
+ * the standbys' restarts.
+ */
+static bool reconcilable_now(Ctx *x, const NodeWork *nw)
+{
+	size_t i;
+
+	if (nw->need_hba || nw->n_resets > 0)
+		return true;
+	for (i = 0; i < nw->n_deltas; i++)
+		if (!nw->deltas[i].ge || ge_direction(x, &nw->deltas[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
  * choose_phase - the order of a cluster's >=-on-standby changes. Both a
  * raise and a lower at once: the lowered values are kept for this run.
+ * A raise whose standby restarts the policy blocks: the primary's raised
+ * values are kept at their current value, so that the rest of its
+ * configuration is written and loaded now instead of waiting behind those
+ * restarts; its raise comes with the run that may restart the standbys.
  */
 static void choose_phase(Ctx *x)
 {
-	bool raise = false, lower = false;
+	bool raise = false, lower = false, hold_raise;
 	size_t i, j;
 
 	x->phase = NULL;
@@ -1661,34 +1834,50 @@ static void choose_phase(Ctx *x)
 			lower |= dir < 0;
 		}
 	}
-	if (raise && lower) {
-		for (i = 0; i < x->nw; i++) {
-			NodeWork *nw = &x->w[i];
-			PgcConfParam *over;
-			size_t n_over = 0;
-			const char *held = NULL;
+	hold_raise = raise && !raise_runs_now(x);
+	for (i = 0; i < x->nw && (lower || hold_raise); i++) {
+		NodeWork *nw = &x->w[i];
+		PgcConfParam *over;
+		size_t n_over = 0;
+		const char *lowered = NULL, *raised = NULL;
+		bool hold_here;
 
-			if (nw->state != NS_RUNNING && nw->state != NS_DOWN)
-				continue;
-			over = arena_calloc(x->a, nw->n_deltas + 1, sizeof(*over));
-			for (j = 0; j < nw->n_deltas; j++) {
-				const Delta *d = &nw->deltas[j];
-				const PgcParam *p = pgcatalog_lookup(x->major, d->key);
+		if (nw->state != NS_RUNNING && nw->state != NS_DOWN)
+			continue;
+		hold_here = hold_raise && nw->primary && nw->state == NS_RUNNING &&
+			    reconcilable_now(x, nw);
+		over = arena_calloc(x->a, nw->n_deltas + 1, sizeof(*over));
+		for (j = 0; j < nw->n_deltas; j++) {
+			const Delta *d = &nw->deltas[j];
+			const PgcParam *p = pgcatalog_lookup(x->major, d->key);
+			int dir = d->ge ? ge_direction(x, d) : 0;
 
-				if (!d->ge || ge_direction(x, d) >= 0)
-					continue;
-				over[n_over].name = d->key;
-				over[n_over].value = d->from ? d->from : p ? p->boot_val : NULL;
-				if (over[n_over].value == NULL)
-					continue;
-				held = join_names(x->a, held, d->key);
-				n_over++;
-			}
-			if (n_over == 0)
+			if (!(dir < 0 && raise) && !(dir > 0 && hold_here))
 				continue;
-			analyze(x, nw, over, n_over);
-			nw->held_back = held;
+			over[n_over].name = d->key;
+			over[n_over].value = d->from ? d->from : p ? p->boot_val : NULL;
+			if (over[n_over].value == NULL)
+				continue;
+			if (dir < 0)
+				lowered = join_names(x->a, lowered, d->key);
+			else
+				raised = join_names(x->a, raised, d->key);
+			n_over++;
 		}
+		if (n_over == 0)
+			continue;
+		analyze(x, nw, over, n_over);
+		nw->held_back = NULL;
+		if (lowered != NULL)
+			nw->held_back = arena_printf(x->a, "lowering %s waits for the next run, once "
+						     "the raise reached every standby", lowered);
+		if (raised != NULL)
+			nw->held_back = arena_printf(
+			    x->a, "%s%sraising %s waits until every standby restarted with it, blocked for "
+				  "now: %s",
+			    nw->held_back ? nw->held_back : "", nw->held_back ? "; " : "", raised,
+			    x->restart_ok ? "a standby on another machine cannot be restarted from here"
+					  : x->restart_block);
 	}
 	x->phase_dir = raise ? 1 : lower ? -1 : 0;
 	x->phase = raise ? PHASE_RAISE : lower ? PHASE_LOWER : NULL;
@@ -1863,7 +2052,13 @@ static void plan_cluster(Ctx *x, const PgcCluster *c, const PgcObserved *obs)
 	emit_roles_and_databases(x);
 	find_orphans(x);
 
-	/* 4. a switchover that waits: after everything planned from the live primary. */
+	/* 4. replicas that stream from nobody, checked after every repair: last, so
+	 * that one nothing here can repair (its WAL gone from the upstream, say)
+	 * fails its check without holding back the rest of the cluster. */
+	for (k = 0; k < c->n_nodes; k++)
+		emit_stream_check(x, &x->w[order[k]]);
+
+	/* 5. a switchover that waits: after everything planned from the live primary. */
 	plan_ha_finish(x->p, &x->cap_actions, &ha);
 }
 

@@ -174,6 +174,15 @@ typedef struct {
  *   chain.
  * - a raise and a lower of >=-on-standby parameters in one plan: the raise
  *   now, the lowered ones keep their current value until the next run.
+ * - a raise whose standby restarts cannot run in this plan (policy, or a
+ *   standby on another machine): when the primary has other changes, its
+ *   raised parameters keep their live value and the rest is written and
+ *   reloaded now; otherwise its configuration waits behind the restarts.
+ * - a replica's passfile is rewritten when observe found another password,
+ *   upstream or user in it, or none (PgcObsPassfile), after the
+ *   replication role is altered; a running replica that streams from
+ *   nobody (plan_replica_streams) gets a start action, after the repairs,
+ *   that waits until it streams.
  * - the replication user is created right after the primary is up, before
  *   the clones; the other roles, memberships, databases and extensions come
  *   last. They are planned from what the primary reports: on a primary that
@@ -250,6 +259,17 @@ const char *plan_hba_conf(PgcArena *arena, const PgcCluster *c, const PgcNode *n
  * status so that neither shows a restart nobody needs.
  */
 bool plan_pending_restart(const PgcObsNode *o, const PgcObsSetting *s);
+
+/*
+ * plan_replica_streams - false when replica o (node name) answers, is a
+ * standby (not an archive recovery) and streams from nobody: no WAL
+ * receiver, or a stopped one, and its upstream up (NULL: unknown), when it
+ * answers, lists no walsender for it. A WAL receiver that is starting,
+ * waiting, restarting or stopping counts: it is reconnecting right now. The plan
+ * checks such a replica (a start action that waits until it streams);
+ * status flags it. Pure.
+ */
+bool plan_replica_streams(const PgcObsNode *o, const PgcObsNode *up, const char *name);
 
 /* plan_find_action - the action with this id, or NULL. */
 const PgcAction *plan_find_action(const PgcPlan *p, const char *id);

@@ -10,8 +10,9 @@
  * The replication password reaches pg_basebackup only through a passfile
  * named by PGPASSFILE in the child's environment: never argv, never
  * PGPASSWORD. The passfile is created 0600 for os_user beside the data
- * directory (the data directory must be empty for pg_basebackup) and
- * removed as soon as pg_basebackup is done.
+ * directory (the data directory must be empty for pg_basebackup); it is
+ * the replica's own passfile (plan_passfile_path), which its
+ * primary_conninfo names, so it stays.
  *
  * Interrupted clones. A run killed during pg_basebackup leaves a partial
  * copy (and pg_basebackup itself may run on: its parent's death does not
@@ -229,6 +230,9 @@ static int write_clone_passfile(PgcApplyCtx *ctx, const PgcNode *up, const char 
 	int rc;
 
 	*path = plan_passfile_path(ctx->arena, ctx->n->data_dir.v);
+	if (text == NULL)
+		return apply_fail(ctx, "cannot write passfile \"%s\": the replication password has a "
+				  "line break, which a passfile cannot hold", *path);
 	rc = host_write_file(ctx->host, *path, text, strlen(text), 0600, &changed);
 	secret_free(text);
 	if (rc != 0)
@@ -620,7 +624,7 @@ static int restart_interrupted(PgcApplyCtx *ctx, const PgcNode *up, const char *
 	return 0;
 }
 
-/* clone_into - creates the folders, writes the passfile, copies, removes the passfile. */
+/* clone_into - creates the folders, writes the replica's passfile, copies. */
 static int clone_into(PgcApplyCtx *ctx, const PgcNode *up, const char *marker)
 {
 	const char *dir = ctx->n->data_dir.v;

@@ -8,7 +8,9 @@
 #include "reconcile/secret.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +19,20 @@
 
 #define SECRET_FILE_MAX 65536
 
-static char *read_secret_file(const char *path, const char *what, char *err, size_t errlen)
+/* read_secret_file - the file's content; NULL with err, and *missing when it does not exist. */
+static char *read_secret_file(const char *path, const char *what, bool *missing, char *err,
+			      size_t errlen)
 {
 	struct stat st;
 	char *buf = NULL;
 	size_t len = 0;
 	int fd, saved;
 
+	*missing = false;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		saved = errno;
+		*missing = saved == ENOENT;
 		snprintf(err, errlen, "could not read the %s from file \"%s\": %s", what, path,
 			 strerror(saved));
 		return NULL;
@@ -86,10 +92,41 @@ fail:
 	return NULL;
 }
 
-char *secret_resolve(const PgcSecret *s, const char *what, char *err, size_t errlen)
+/* source_text - where a secret comes from, for messages: file "PATH" or environment variable "NAME". */
+static void source_text(const PgcSecret *s, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s \"%s\"", s->kind == SECRET_ENV ? "environment variable" : "file",
+		 s->ref);
+}
+
+/*
+ * line_break - refuses a value with a line break: every consumer takes a
+ * secret as one line (libpq's passfile cannot hold a line break at all,
+ * and strips a trailing carriage return), and a second line in a secret
+ * file is a mistake more often than a password.
+ */
+static int line_break(const PgcSecret *s, const char *what, const char *value, char *err,
+		      size_t errlen)
+{
+	char src[PATH_MAX + 64];
+
+	if (strpbrk(value, "\r\n") == NULL)
+		return 0;
+	source_text(s, src, sizeof src);
+	snprintf(err, errlen,
+		 "refusing the %s from %s: it has a line break inside; a secret is one line (a "
+		 "replication passfile cannot hold a line break)\n"
+		 "hint: leave one line in %s (one trailing newline is ignored)",
+		 what, src, src);
+	return -1;
+}
+
+char *secret_resolve_status(const PgcSecret *s, const char *what, PgcSecretStatus *status,
+			    char *err, size_t errlen)
 {
 	char *value = NULL;
 
+	*status = SECRET_UNAVAILABLE;
 	if (s == NULL || s->kind == SECRET_NONE || s->ref == NULL) {
 		snprintf(err, errlen, "no %s is declared", what);
 		return NULL;
@@ -107,15 +144,35 @@ char *secret_resolve(const PgcSecret *s, const char *what, char *err, size_t err
 		value = strdup(v);
 		if (value == NULL)
 			abort();
-		return value;
+	} else {
+		bool missing;
+
+		value = read_secret_file(s->ref, what, &missing, err, errlen);
+		if (value == NULL) {
+			*status = missing ? SECRET_UNAVAILABLE : SECRET_REFUSED;
+			return NULL;
+		}
+		if (value[0] == '\0') {
+			snprintf(err, errlen, "the %s is empty: file \"%s\"", what, s->ref);
+			secret_free(value);
+			*status = SECRET_REFUSED;
+			return NULL;
+		}
 	}
-	value = read_secret_file(s->ref, what, err, errlen);
-	if (value != NULL && value[0] == '\0') {
-		snprintf(err, errlen, "the %s is empty: file \"%s\"", what, s->ref);
+	if (line_break(s, what, value, err, errlen) != 0) {
 		secret_free(value);
+		*status = SECRET_REFUSED;
 		return NULL;
 	}
+	*status = SECRET_FOUND;
 	return value;
+}
+
+char *secret_resolve(const PgcSecret *s, const char *what, char *err, size_t errlen)
+{
+	PgcSecretStatus status;
+
+	return secret_resolve_status(s, what, &status, err, errlen);
 }
 
 void secret_free(char *secret)

@@ -300,6 +300,134 @@ fi
 [ "$(head -n 1 "$tmp/plan5.out")" = actions=0 ] && ok "after the reset: zero actions" ||
 	fail "after the reset: $(head -n 1 "$tmp/plan5.out"); $(grep -v ' debug: ' "$tmp/plan5.err" | head -n 20)"
 
+# --- replication.password changed: the role and the passfiles follow -----------
+# The real CLI on the cascade pg1 -> pg2 -> pg3. Before the fix only the role
+# was altered: the walreceivers kept their connections, the passfiles the old
+# password, and the next reconnect failed while plan said converged.
+
+PGC=${PGC_BIN:-$top/pgconverge}
+pgc() { # NAME ARGS... - one CLI run; outputs in $tmp/cli.NAME.{out,err}, exit code in $rc
+	local name=$1
+	shift
+	"$PGC" "$@" >"$tmp/cli.$name.out" 2>"$tmp/cli.$name.err"
+	rc=$?
+}
+# walsender_pid PORT REPLICA - the pid of REPLICA's streaming walsender on the node at PORT.
+walsender_pid() {
+	runuser -u postgres -- psql -h /var/run/postgresql -p "$1" -X -At \
+		-c "select pid from pg_stat_replication where application_name = '$2' and state = 'streaming'" 2>/dev/null
+}
+# wait_streams PORT REPLICA OLD_PID - up to 30 s for a new streaming walsender of REPLICA.
+wait_streams() {
+	local pid
+	for _ in $(seq 1 60); do
+		pid=$(walsender_pid "$1" "$2")
+		[ -n "$pid" ] && [ "$pid" != "$3" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+new_pw='n3w:pa\ss'
+old_pg2=$(walsender_pid "$p1" pg2)
+old_pg3=$(walsender_pid "$p2" pg3)
+printf '%s\n' "$new_pw" >"$tmp/secrets/replicator"
+pgc pwplan plan -f "$tmp/topology3.yaml" --state-dir "$tmp/state-cli" --format json
+if [ $rc -eq 2 ] && python3 - "$tmp/cli.pwplan.out" <<'EOF'; then
+import json, sys
+plan = json.load(open(sys.argv[1]))
+ids = [a["id"] for a in plan["actions"]]
+assert ids == ["main/pg1/alter-role:replicator", "main/pg2/passfile", "main/pg3/passfile"], ids
+for a in plan["actions"][1:]:
+    assert a["depends_on"] == ["main/pg1/alter-role:replicator"], a
+    ch = {c["key"]: (c["from"], c["to"]) for c in a["changes"]}
+    assert list(ch) == ["password"] and ch["password"][0] == "(another password)", ch
+    assert ch["password"][1].startswith("{file: "), ch
+EOF
+	ok "plan after replication.password changed: alter-role, then both passfiles"
+else
+	fail "plan after the password change: exit $rc, $(head -c 600 "$tmp/cli.pwplan.out"); $(grep -v ' debug: ' "$tmp/cli.pwplan.err" | head -n 5)"
+fi
+pgc pwapply apply -f "$tmp/topology3.yaml" --state-dir "$tmp/state-cli"
+[ $rc -eq 0 ] && ok "apply of the password change: exit 0" ||
+	fail "apply of the password change: exit $rc; $(grep -v ' debug: ' "$tmp/cli.pwapply.err" | tail -n 10)"
+[ "$(cat "$tmp/data/.pg2.pgconverge.pgpass")" = "127.0.0.1:$p1:*:replicator:n3w\\:pa\\\\ss" ] &&
+	[ "$(cat "$tmp/data/.pg3.pgconverge.pgpass")" = "127.0.0.1:$p2:*:replicator:n3w\\:pa\\\\ss" ] &&
+	ok "both passfiles hold the new password" ||
+	fail "passfiles: $(cat "$tmp/data/.pg2.pgconverge.pgpass" "$tmp/data/.pg3.pgconverge.pgpass")"
+if grep -qF -e "$new_pw" -e 'pa\ss' "$tmp/cli.pwplan.out" "$tmp/cli.pwplan.err" "$tmp/cli.pwapply.out" \
+	"$tmp/cli.pwapply.err" "$tmp/state-cli/journal.jsonl"; then
+	fail "the new replication password appears in the plan, the log or the journal"
+else
+	ok "no new password in the plan, the log or the journal"
+fi
+# Force both replicas to reconnect: they log in with the new password.
+psql1 -d postgres -c "select pg_terminate_backend(pid) from pg_stat_replication where application_name = 'pg2'" >/dev/null 2>&1
+psql2 -d postgres -c "select pg_terminate_backend(pid) from pg_stat_replication where application_name = 'pg3'" >/dev/null 2>&1
+if wait_streams "$p1" pg2 "$old_pg2" && wait_streams "$p2" pg3 "$old_pg3"; then
+	ok "after their walsenders were terminated, pg2 and pg3 reconnect and stream"
+else
+	fail "after the reconnect: pg1 sees '$(walsender_pid "$p1" pg2)', pg2 sees '$(walsender_pid "$p2" pg3)'"
+fi
+pgc pwplan2 plan -f "$tmp/topology3.yaml" --state-dir "$tmp/state-cli"
+[ $rc -eq 0 ] && ok "plan after the password change: no changes" ||
+	fail "plan after the password change: exit $rc, $(head -n 20 "$tmp/cli.pwplan2.out")"
+
+# --- a replica that streams from nobody: status flags it, apply repairs it ------
+
+pid3=$(walsender_pid "$p2" pg3)
+printf '127.0.0.1:%s:*:replicator:wrong\n' "$p2" >"$tmp/data/.pg3.pgconverge.pgpass"
+psql2 -d postgres -c "select pg_terminate_backend(pid) from pg_stat_replication where application_name = 'pg3'" >/dev/null 2>&1
+sleep 2 # its walreceiver fails to log in, and retries every 5 s
+pgc nsstatus status -f "$tmp/topology3.yaml" --state-dir "$tmp/state-cli"
+grep -q '^  pg3 .*NOT STREAMING' "$tmp/cli.nsstatus.out" && ok "status flags pg3 as not streaming" ||
+	fail "status of a replica that cannot log in: $(cat "$tmp/cli.nsstatus.out")"
+pgc nsplan plan -f "$tmp/topology3.yaml" --state-dir "$tmp/state-cli"
+if [ $rc -eq 2 ] && grep -q 'passfile  *replica "pg3" does not stream from "pg2"' "$tmp/cli.nsplan.out" &&
+	grep -q 'start  *replica "pg3" runs but does not stream from "pg2"' "$tmp/cli.nsplan.out"; then
+	ok "plan shows pg3's passfile rewrite and a check that it streams, with the reason"
+else
+	fail "plan for a replica that cannot log in: exit $rc, $(cat "$tmp/cli.nsplan.out")"
+fi
+pgc nsapply apply -f "$tmp/topology3.yaml" --state-dir "$tmp/state-cli"
+if [ $rc -eq 0 ] && wait_streams "$p2" pg3 "$pid3"; then
+	ok "apply rewrote pg3's passfile and pg3 streams again"
+else
+	fail "repair of pg3: exit $rc, streaming '$(walsender_pid "$p2" pg3)'; $(grep -v ' debug: ' "$tmp/cli.nsapply.err" | tail -n 5)"
+fi
+
+# A secret with a line break cannot go into a passfile: refused, named, never printed.
+printf 'two\nlines\n' >"$tmp/secrets/replicator"
+cp "$tmp/data/.pg2.pgconverge.pgpass" "$tmp/pg2.pgpass.before"
+pgc nlapply apply -f "$tmp/topology3.yaml" --state-dir "$tmp/state-cli"
+if [ $rc -eq 1 ] && grep -q "refusing the replication password from file \"$tmp/secrets/replicator\": it has a line break inside" "$tmp/cli.nlapply.err" &&
+	! grep -q 'lines' "$tmp/cli.nlapply.out" "$tmp/state-cli/journal.jsonl" &&
+	! grep -v 'hint: leave one line' "$tmp/cli.nlapply.err" | grep -q 'lines' &&
+	cmp -s "$tmp/pg2.pgpass.before" "$tmp/data/.pg2.pgconverge.pgpass"; then
+	ok "a replication password with a line break is refused; the passfile is left as it was"
+else
+	fail "line break in the secret: exit $rc; $(grep -v ' debug: ' "$tmp/cli.nlapply.err" | head -n 8)"
+fi
+printf '%s\n' "$new_pw" >"$tmp/secrets/replicator"
+
+# --- a raise whose restarts are blocked holds back only itself ------------------
+
+sed -e 's/max_connections: 40/max_connections: 50/' -e 's/work_mem: 4MB/work_mem: 6MB/' \
+	"$tmp/topology3.yaml" >"$tmp/topology4.yaml"
+pgc raise apply -f "$tmp/topology4.yaml" --state-dir "$tmp/state-cli"
+sleep 0.5 # pg_reload_conf() signals; the server rereads its files asynchronously
+if [ $rc -eq 3 ] && [ "$(psql1 -d postgres -c 'show work_mem' 2>&1)" = 6MB ] &&
+	[ "$(psql1 -d postgres -c 'show max_connections' 2>&1)" = 40 ] &&
+	grep -q "^max_connections = '40'" "$tmp/data/pg1/pgconverge.conf" &&
+	grep -q "^max_connections = '50'" "$tmp/data/pg2/pgconverge.conf"; then
+	ok "raise without --allow-restart: work_mem reloaded on pg1 now, its max_connections kept (exit 3)"
+else
+	fail "raise without restarts: exit $rc, pg1 work_mem $(psql1 -d postgres -c 'show work_mem' 2>&1); $(head -n 30 "$tmp/cli.raise.out")"
+fi
+pgc unraise apply -f "$tmp/topology3.yaml" --state-dir "$tmp/state-cli"
+pgc unraise2 plan -f "$tmp/topology3.yaml" --state-dir "$tmp/state-cli"
+[ $rc -eq 0 ] && ok "back to the previous settings without a restart" ||
+	fail "back from the raise: plan exit $rc, $(head -n 20 "$tmp/cli.unraise2.out")"
+
 # --- a new cluster from nothing, planned and applied as `pgconverge apply` does --
 
 cat >"$tmp/fresh.yaml" <<EOF

@@ -24,6 +24,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "reconcile/actions.h"
+#include "reconcile/passfile.h"
 #include "reconcile/secret.h"
 #include "reconcile/apply.h"
 #include "reconcile/journal.h"
@@ -102,6 +103,42 @@ static void test_passfile_escape(void **state)
 	arena_free(a);
 }
 
+/* What apply writes, observe reads back the way libpq does. */
+static void test_passfile_render_parse(void **state)
+{
+	PgcArena *a = arena_new();
+	PgcPassfileEntry e;
+	char *line, buf[256];
+
+	(void)state;
+	line = passfile_render(a, "127.0.0.1", "25432", "repl:user", "re:pl\\i'cator");
+	assert_string_equal(line, "127.0.0.1:25432:*:repl\\:user:re\\:pl\\\\i'cator\n");
+	assert_int_equal(passfile_parse(line, buf, sizeof buf, &e), 0);
+	assert_string_equal(e.host, "127.0.0.1");
+	assert_string_equal(e.port, "25432");
+	assert_string_equal(e.database, "*");
+	assert_string_equal(e.user, "repl:user");
+	assert_string_equal(e.password, "re:pl\\i'cator");
+	free(line);
+	line = passfile_render(a, NULL, NULL, "u", "p");
+	assert_string_equal(line, "*:*:*:u:p\n");
+	free(line);
+	/* libpq cuts a line at its line break: such a password is not rendered. */
+	assert_null(passfile_render(a, "h", "1", "u", "pass\nword"));
+	assert_null(passfile_render(a, "h", "1", "u", "password\r"));
+
+	/* Comments and blank lines are skipped, a CRLF is stripped, an unescaped ':' ends the password. */
+	assert_int_equal(passfile_parse("# c\n\nh:1:*:u:pw:rest\r\n", buf, sizeof buf, &e), 0);
+	assert_string_equal(e.password, "pw");
+	assert_int_equal(passfile_parse("h:1:*:u:\n", buf, sizeof buf, &e), 0);
+	assert_string_equal(e.password, "");
+	assert_int_equal(passfile_parse("h:1:*:u\n", buf, sizeof buf, &e), -1);
+	assert_null(e.user);
+	assert_int_equal(passfile_parse("", buf, sizeof buf, &e), -1);
+	assert_int_equal(passfile_parse("h:1:*:u:p\n", buf, 4, &e), -1);
+	arena_free(a);
+}
+
 /* ---- secrets ------------------------------------------------------------------- */
 
 static void write_file(const char *path, const char *content, mode_t mode)
@@ -125,12 +162,57 @@ static void test_secret_env(void **state)
 	setenv("PGC_UNIT_SECRET", "", 1);
 	assert_null(secret_resolve(&s, "x", err, sizeof(err)));
 	assert_non_null(strstr(err, "\"PGC_UNIT_SECRET\" is empty"));
-	setenv("PGC_UNIT_SECRET", "s3cret\n", 1);
+	setenv("PGC_UNIT_SECRET", "s3:cret", 1);
 	v = secret_resolve(&s, "x", err, sizeof(err));
-	/* A variable is taken as it is: only files lose their final newline. */
-	assert_string_equal(v, "s3cret\n");
+	assert_string_equal(v, "s3:cret");
 	secret_free(v);
+	/* A variable is taken as it is: only files lose their final newline. So
+	 * one that ends with a line break is refused, naming the variable, never
+	 * the value (a passfile cannot hold it). */
+	setenv("PGC_UNIT_SECRET", "s3cret\n", 1);
+	assert_null(secret_resolve(&s, "replication password", err, sizeof(err)));
+	assert_string_equal(err, "refusing the replication password from environment variable "
+				 "\"PGC_UNIT_SECRET\": it has a line break inside; a secret is one "
+				 "line (a replication passfile cannot hold a line break)\n"
+				 "hint: leave one line in environment variable \"PGC_UNIT_SECRET\" "
+				 "(one trailing newline is ignored)");
+	assert_null(strstr(err, "s3cret"));
+	setenv("PGC_UNIT_SECRET", "s3\rcret", 1);
+	assert_null(secret_resolve(&s, "x", err, sizeof(err)));
+	assert_non_null(strstr(err, "line break"));
 	unsetenv("PGC_UNIT_SECRET");
+}
+
+/* Unavailable (another host may have it) versus refused (this one has it, unusable). */
+static void test_secret_status(void **state)
+{
+	char *path = fs_path_join(tmpdir, "secret-status");
+	PgcSecret s = {.kind = SECRET_FILE, .ref = path, .set = true};
+	PgcSecretStatus st;
+	char err[512] = "", *v;
+
+	(void)state;
+	unlink(path);
+	assert_null(secret_resolve_status(&s, "x", &st, err, sizeof(err)));
+	assert_int_equal(st, SECRET_UNAVAILABLE);
+	write_file(path, "two\nlines\n", 0600);
+	assert_null(secret_resolve_status(&s, "x", &st, err, sizeof(err)));
+	assert_int_equal(st, SECRET_REFUSED);
+	write_file(path, "one\n", 0644);
+	assert_null(secret_resolve_status(&s, "x", &st, err, sizeof(err)));
+	assert_int_equal(st, SECRET_REFUSED);
+	write_file(path, "one\n", 0600);
+	v = secret_resolve_status(&s, "x", &st, err, sizeof(err));
+	assert_int_equal(st, SECRET_FOUND);
+	assert_string_equal(v, "one");
+	secret_free(v);
+	s.kind = SECRET_ENV;
+	s.ref = "PGC_UNIT_SECRET_UNSET";
+	unsetenv("PGC_UNIT_SECRET_UNSET");
+	assert_null(secret_resolve_status(&s, "x", &st, err, sizeof(err)));
+	assert_int_equal(st, SECRET_UNAVAILABLE);
+	unlink(path);
+	free(path);
 }
 
 static void test_secret_file(void **state)
@@ -162,6 +244,22 @@ static void test_secret_file(void **state)
 	write_file(path, "\n", 0600);
 	assert_null(secret_resolve(&s, "replication password", err, sizeof(err)));
 	assert_non_null(strstr(err, "is empty"));
+
+	/* One trailing newline is the file's end, a second one a line of the secret. */
+	write_file(path, "pa:ss\n\n", 0600);
+	assert_null(secret_resolve(&s, "replication password", err, sizeof(err)));
+	assert_true(asprintf(&expect,
+			     "refusing the replication password from file \"%s\": it has a line "
+			     "break inside; a secret is one line (a replication passfile cannot "
+			     "hold a line break)\nhint: leave one line in file \"%s\" (one trailing "
+			     "newline is ignored)",
+			     path, path) > 0);
+	assert_string_equal(err, expect);
+	free(expect);
+	write_file(path, "pa\nss\n", 0600);
+	assert_null(secret_resolve(&s, "replication password", err, sizeof(err)));
+	assert_null(strstr(err, "pa\nss"));
+	assert_non_null(strstr(err, "line break"));
 
 	/* 64 KiB is the limit: exactly that is a secret, one byte more is refused. */
 	big = malloc(65538);
@@ -451,7 +549,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_password_statement), cmocka_unit_test(test_conf_has_include),
-	    cmocka_unit_test(test_passfile_escape),    cmocka_unit_test(test_secret_env),
+	    cmocka_unit_test(test_passfile_escape),    cmocka_unit_test(test_passfile_render_parse),
+	    cmocka_unit_test(test_secret_env),	       cmocka_unit_test(test_secret_status),
 	    cmocka_unit_test(test_secret_file),	       cmocka_unit_test(test_journal),
 	    cmocka_unit_test(test_apply_skip_rules),  cmocka_unit_test(test_apply_stop),
 	};

@@ -223,6 +223,19 @@ static void converge_node(PgcObserved *o, const PgcCluster *c, size_t idx)
 		on->wal_receiver_status = "streaming";
 		on->wal_receiver_last_msg_age_s = 0.2;
 	}
+	/* The replication passfile as apply writes it (observe reads it on every local node). */
+	on->passfile.read = true;
+	if (!primary && c->replication.password.kind != SECRET_NONE) {
+		const PgcNode *up = cluster_upstream(c, n);
+
+		on->passfile.exists = true;
+		on->passfile.host = up->host.v;
+		on->passfile.port = arena_printf(a, "%lld", up->port.v);
+		on->passfile.user = c->replication.user.v;
+		on->passfile.password = PASSFILE_PW_MATCHES;
+	} else {
+		on->passfile.password = PASSFILE_PW_DIFFERS;
+	}
 }
 
 /* converge_primary_catalog - roles, databases and slots as the topology declares them. */
@@ -1574,15 +1587,15 @@ static void test_json_round_trip(void **state)
 	set_setting(want, NULL, "max_connections", "150");
 	set_setting(want, NULL, "work_mem", "16MB");
 	p = plan_against(t, want, &o, &pol);
-	assert_string_equal(ids(p), "main/pg2/config\n"
+	/* The primary's raise waits for the blocked standby restarts; its work_mem does not. */
+	assert_string_equal(ids(p), "main/pg1/config\n"
+				    "main/pg1/reload\n"
+				    "main/pg2/config\n"
 				    "main/pg2/reload\n"
 				    "main/pg3/config\n"
 				    "main/pg3/reload\n"
 				    "main/pg2/restart\n"
-				    "main/pg3/restart\n"
-				    "main/pg1/config\n"
-				    "main/pg1/reload\n"
-				    "main/pg1/restart\n");
+				    "main/pg3/restart\n");
 	p->source_digest = "sha256:0123";
 	j = plan_to_json(p);
 	q = plan_from_json(j, err, sizeof err);
@@ -1598,9 +1611,10 @@ static void test_json_round_trip(void **state)
 			    "sha256:0123");
 	assert_int_equal(json_object_size(json_object_get(j, "fingerprints")), 3);
 	assert_int_equal(q->n_actions, p->n_actions);
-	assert_true(q->actions[4].blocked);
+	assert_true(q->actions[6].blocked);
 	assert_false(q->actions[3].blocked);
-	assert_string_equal(q->actions[0].phase, "raise-standbys-first");
+	assert_null(q->actions[0].phase);
+	assert_string_equal(q->actions[2].phase, "raise-standbys-first");
 	free(s1);
 	free(s2);
 	json_decref(k);
@@ -1626,6 +1640,239 @@ static void test_json_round_trip(void **state)
 	obs_free(o);
 	topology_free(want);
 	topology_free(t);
+}
+
+/* ---- replication: the passfile follows the secret; a replica that streams from nobody ---- */
+
+static void test_passfile_follows_secret(void **state)
+{
+	PgcTopology *t = topo(NULL, NULL, NULL);
+	PgcObserved *o = obs_converged(t);
+	PgcPolicy pol = policy_at(SUN_0300_UTC, false);
+	PgcObsRole *repl = NULL;
+	PgcPlan *p;
+	const PgcAction *a;
+	size_t i;
+
+	(void)state;
+	/* Converged, passfiles included. */
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "");
+	plan_free(p);
+
+	/* replication.password changed: the role and every replica's passfile. */
+	for (i = 0; i < onode(o, "pg1")->n_roles; i++)
+		if (strcmp(onode(o, "pg1")->roles[i].name, "replicator") == 0)
+			repl = &onode(o, "pg1")->roles[i];
+	assert_non_null(repl);
+	repl->password_matches = 0;
+	onode(o, "pg2")->passfile.password = PASSFILE_PW_DIFFERS;
+	onode(o, "pg3")->passfile.password = PASSFILE_PW_DIFFERS;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg1/alter-role:replicator\n"
+				    "main/pg2/passfile\n"
+				    "main/pg3/passfile\n");
+	a = act(p, "main/pg2/passfile");
+	assert_int_equal(a->impact, IMPACT_NONE);
+	assert_false(a->blocked);
+	/* The role first; no secret in the plan, only its reference. */
+	assert_string_equal(deps(a), "main/pg1/alter-role:replicator");
+	assert_string_equal(changes(a), "password: (another password) -> {env: REPL_PASSWORD}\n");
+	assert_string_equal(a->reason, "the passfile /srv/pgc/data/.pg2.pgconverge.pgpass is not "
+				       "the topology's: replica \"pg2\" keeps its current connection "
+				       "to \"pg1\", but would fail to log in at its next reconnect");
+	assert_string_equal(a->payload.path, "/srv/pgc/data/.pg2.pgconverge.pgpass");
+	assert_string_equal(a->payload.upstream, "pg1");
+	assert_string_equal(a->payload.target, "replicator");
+	assert_int_equal(a->payload.secret.kind, SECRET_ENV);
+	assert_string_equal(a->payload.secret.ref, "REPL_PASSWORD");
+	assert_null(a->payload.content);
+	plan_free(p);
+
+	/* The role already has it (a run stopped half way): the files alone. */
+	repl->password_matches = 1;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg2/passfile\nmain/pg3/passfile\n");
+	plan_free(p);
+
+	/* The secret is not on this host: nothing can be compared, nothing is planned. */
+	onode(o, "pg2")->passfile.password = PASSFILE_PW_UNKNOWN;
+	onode(o, "pg3")->passfile.password = PASSFILE_PW_UNKNOWN;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "");
+	plan_free(p);
+
+	/* Another upstream or user in the file, or no file at all. */
+	onode(o, "pg2")->passfile.port = "25999";
+	onode(o, "pg3")->passfile = (PgcObsPassfile){.read = true, .password = PASSFILE_PW_DIFFERS};
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg2/passfile\nmain/pg3/passfile\n");
+	assert_string_equal(changes(act(p, "main/pg2/passfile")),
+			    "entry: 127.0.0.1:25999:*:replicator -> 127.0.0.1:25432:*:replicator\n");
+	a = act(p, "main/pg3/passfile");
+	assert_string_equal(changes(a), "entry: (unset) -> 127.0.0.1:25432:*:replicator\n"
+					 "password: (unset) -> {env: REPL_PASSWORD}\n");
+	assert_string_equal(a->reason, "the replication passfile "
+				       "/srv/pgc/data/.pg3.pgconverge.pgpass is missing: replica "
+				       "\"pg3\" cannot log in to \"pg1\"");
+	plan_free(p);
+
+	/* Not read (another machine's, or unreadable): not compared. */
+	onode(o, "pg2")->passfile.read = false;
+	onode(o, "pg3")->passfile.read = false;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "");
+	plan_free(p);
+	obs_free(o);
+	topology_free(t);
+}
+
+static void test_replica_not_streaming(void **state)
+{
+	PgcTopology *t = topo(NULL, NULL, NULL);
+	PgcObserved *o = obs_converged(t);
+	PgcPolicy pol = policy_at(SUN_0300_UTC, true);
+	PgcObsNode *pg1 = onode(o, "pg1"), *pg2 = onode(o, "pg2");
+	PgcPlan *p;
+	const PgcAction *a;
+
+	(void)state;
+	/* Reconnecting right now: not drift. */
+	pg2->wal_receiver_status = "starting";
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "");
+	plan_free(p);
+
+	/* No WAL receiver seen, but its upstream streams to it: observed in between. */
+	pg2->wal_receiver_status = NULL;
+	pg1->replicas = arena_calloc(o->arena, 1, sizeof(PgcObsReplica));
+	pg1->replicas[0] = (PgcObsReplica){.application_name = "pg2", .state = "streaming"};
+	pg1->n_replicas = 1;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "");
+	plan_free(p);
+	assert_true(plan_replica_streams(pg2, pg1, "pg2"));
+
+	/* Neither side streams: drift, checked after the repairs. */
+	pg1->n_replicas = 0;
+	assert_false(plan_replica_streams(pg2, pg1, "pg2"));
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg2/start\n");
+	a = act(p, "main/pg2/start");
+	assert_int_equal(a->impact, IMPACT_NONE);
+	assert_false(a->blocked);
+	assert_string_equal(changes(a), "streaming: no -> yes\n");
+	assert_string_equal(a->reason, "replica \"pg2\" runs but does not stream from \"pg1\" (no "
+				       "WAL receiver; \"pg1\" has no walsender for it): check that it "
+				       "streams again, waiting for its WAL receiver to reconnect");
+	plan_free(p);
+
+	/* Its passfile holds another password: rewritten first, then the check. */
+	pg2->passfile.password = PASSFILE_PW_DIFFERS;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg2/passfile\nmain/pg2/start\n");
+	assert_string_equal(act(p, "main/pg2/passfile")->reason,
+			    "replica \"pg2\" does not stream from \"pg1\": its passfile "
+			    "/srv/pgc/data/.pg2.pgconverge.pgpass is not the topology's");
+	assert_string_equal(deps(act(p, "main/pg2/start")), "main/pg2/passfile");
+	plan_free(p);
+	pg2->passfile.password = PASSFILE_PW_MATCHES;
+
+	/* A restart of it waits for streaming itself: no separate check. */
+	set_setting(t, "pg2", "shared_buffers", "64MB");
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg2/config\nmain/pg2/restart\n");
+	plan_free(p);
+	set_setting(t, "pg2", "shared_buffers", "32MB");
+
+	/* A standby in archive recovery (a restore), or not answering: nothing to say. */
+	pg2->recovery_signal = true;
+	assert_true(plan_replica_streams(pg2, pg1, "pg2"));
+	pg2->recovery_signal = false;
+	pg2->reachable = false;
+	assert_true(plan_replica_streams(pg2, pg1, "pg2"));
+	obs_free(o);
+	topology_free(t);
+}
+
+/*
+ * A reload-safe change does not wait behind a raise whose standby restarts
+ * the policy blocks: the primary's file gets work_mem now and keeps
+ * max_connections at its live value until the raise may run.
+ */
+static void test_raise_keeps_reloadable_changes(void **state)
+{
+	PgcTopology *have = topo(NULL, NULL, NULL);
+	PgcTopology *want = topo(NULL, NULL, NULL);
+	PgcPolicy pol = policy_at(SUN_0300_UTC, false);
+	PgcObserved *o;
+	PgcPlan *p;
+	const PgcAction *a;
+
+	(void)state;
+	set_setting(want, NULL, "max_connections", "200");
+	set_setting(want, NULL, "work_mem", "8MB");
+	p = plan_against(have, want, &o, &pol);
+	assert_string_equal(ids(p), "main/pg1/config\n"
+				    "main/pg1/reload\n"
+				    "main/pg2/config\n"
+				    "main/pg2/reload\n"
+				    "main/pg3/config\n"
+				    "main/pg3/reload\n"
+				    "main/pg2/restart\n"
+				    "main/pg3/restart\n");
+	a = act(p, "main/pg1/config");
+	assert_int_equal(a->impact, IMPACT_RELOAD);
+	assert_false(a->blocked);
+	assert_null(a->phase);
+	assert_string_equal(deps(a), "");
+	assert_string_equal(changes(a), "work_mem: 4MB -> 8MB\n");
+	assert_non_null(strstr(a->payload.content, "work_mem = '8MB'\n"));
+	assert_non_null(strstr(a->payload.content, "max_connections = '100'\n"));
+	assert_string_equal(a->reason, "parameter work_mem differs from the topology; raising "
+				       "max_connections waits until every standby restarted with it, "
+				       "blocked for now: restarts need --allow-restart (cluster \"main\" "
+				       "has maintenance.restart: never)");
+	a = act(p, "main/pg1/reload");
+	assert_false(a->blocked);
+	assert_string_equal(deps(a), "main/pg1/config");
+	assert_string_equal(changes(a), "work_mem: 4MB -> 8MB\n");
+	/* The standbys take the raise (and work_mem) now, their restarts wait for permission. */
+	a = act(p, "main/pg2/config");
+	assert_string_equal(a->phase, "raise-standbys-first");
+	assert_string_equal(changes(a), "max_connections: 100 -> 200\nwork_mem: 4MB -> 8MB\n");
+	assert_true(act(p, "main/pg2/restart")->blocked);
+	assert_null(plan_find_action(p, "main/pg1/restart"));
+	plan_free(p);
+	obs_free(o);
+
+	/* Restarts allowed: the primary's whole file after the standbys' restarts, as before. */
+	pol.allow_restart = true;
+	p = plan_against(have, want, &o, &pol);
+	assert_string_equal(ids(p), "main/pg2/config\n"
+				    "main/pg2/reload\n"
+				    "main/pg3/config\n"
+				    "main/pg3/reload\n"
+				    "main/pg2/restart\n"
+				    "main/pg3/restart\n"
+				    "main/pg1/config\n"
+				    "main/pg1/reload\n"
+				    "main/pg1/restart\n");
+	assert_string_equal(changes(act(p, "main/pg1/config")),
+			    "max_connections: 100 -> 200\nwork_mem: 4MB -> 8MB\n");
+	plan_free(p);
+	obs_free(o);
+
+	/* Only the raise on the primary: it shows, waiting behind the blocked restarts. */
+	pol.allow_restart = false;
+	set_setting(want, NULL, "work_mem", "4MB");
+	p = plan_against(have, want, &o, &pol);
+	assert_string_equal(deps(act(p, "main/pg1/config")), "main/pg3/restart");
+	assert_string_equal(changes(act(p, "main/pg1/config")), "max_connections: 100 -> 200\n");
+	plan_free(p);
+	obs_free(o);
+	topology_free(have);
+	topology_free(want);
 }
 
 /* ---- high availability: reconcile/plan_ha.c ----------------------------------------- */
@@ -2070,6 +2317,9 @@ int main(void)
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test(test_offline_plan),
 		cmocka_unit_test(test_json_round_trip),
+		cmocka_unit_test(test_passfile_follows_secret),
+		cmocka_unit_test(test_replica_not_streaming),
+		cmocka_unit_test(test_raise_keeps_reloadable_changes),
 		cmocka_unit_test(test_ha_plan_follows_live_primary),
 		cmocka_unit_test(test_ha_switchover_on_primary_change),
 		cmocka_unit_test(test_ha_old_primary_rejoins),
