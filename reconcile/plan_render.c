@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/strutil.h"
+
 /* ---- shared ---------------------------------------------------------------- */
 
 static const char *or_unset(const char *s)
@@ -736,4 +738,123 @@ PgcPlan *plan_from_json(json_t *j, char *err, size_t errlen)
 fail:
 	arena_free(a);
 	return NULL;
+}
+
+/* ---- saved plan against the plan made now ---------------------------------- */
+
+/* action_diff - the first field in which two actions differ, or NULL. */
+static const char *action_diff(const PgcAction *a, const PgcAction *b)
+{
+	const PgcPayload *x = &a->payload, *y = &b->payload;
+	size_t i;
+
+	if (a->kind != b->kind)
+		return "action kind";
+	if (!same_str(a->cluster, b->cluster))
+		return "cluster";
+	if (!same_str(a->node, b->node))
+		return "node";
+	if (a->impact != b->impact)
+		return "impact";
+	if (!same_str(a->phase, b->phase))
+		return "phase";
+	if (a->n_depends_on != b->n_depends_on)
+		return "depends_on";
+	for (i = 0; i < a->n_depends_on; i++)
+		if (!same_str(a->depends_on[i], b->depends_on[i]))
+			return "depends_on";
+	if (a->n_changes != b->n_changes)
+		return "list of changes";
+	for (i = 0; i < a->n_changes; i++)
+		if (!same_str(a->changes[i].key, b->changes[i].key) ||
+		    !same_str(a->changes[i].from, b->changes[i].from) ||
+		    !same_str(a->changes[i].to, b->changes[i].to))
+			return "list of changes";
+	if (!same_str(x->path, y->path))
+		return "payload.path";
+	if (!same_str(x->content, y->content))
+		return "payload.content";
+	if (!same_str(x->sql, y->sql))
+		return "payload.sql";
+	if (x->n_params != y->n_params)
+		return "payload.params";
+	for (i = 0; i < x->n_params; i++)
+		if (!same_str(x->params[i], y->params[i]))
+			return "payload.params";
+	if (!same_str(x->database, y->database))
+		return "payload.database";
+	if (!same_str(x->target, y->target))
+		return "payload.target";
+	if (!same_str(x->upstream, y->upstream))
+		return "payload.upstream";
+	if (x->secret.kind != y->secret.kind || !same_str(x->secret.ref, y->secret.ref))
+		return "payload.secret";
+	if (!same_str(x->ident, y->ident))
+		return "payload.ident";
+	return NULL;
+}
+
+/* duplicate_id - sets *first and *second (0-based) to two actions with one id. */
+static bool duplicate_id(const PgcPlan *p, size_t *first, size_t *second)
+{
+	size_t i, j;
+
+	for (i = 0; i < p->n_actions; i++)
+		for (j = i + 1; j < p->n_actions; j++)
+			if (same_str(p->actions[i].id, p->actions[j].id)) {
+				*first = i;
+				*second = j;
+				return true;
+			}
+	return false;
+}
+
+int plan_compare_actions(const PgcPlan *saved, const PgcPlan *now, char *why, size_t len)
+{
+	size_t i, d1, d2;
+
+	/* Names in the messages come from the file: escaped, and cut to fit. */
+	if (duplicate_id(saved, &d1, &d2)) {
+		PgcStrBuf b = PGC_STRBUF_INIT;
+
+		strbuf_add_text(&b, saved->actions[d1].id ? saved->actions[d1].id : "(none)");
+		strbuf_add(&b, "", 0);
+		snprintf(why, len, "action \"%s\" appears twice in the saved plan (#%zu and #%zu)",
+			 b.data, d1 + 1, d2 + 1);
+		strbuf_release(&b);
+		return -1;
+	}
+	for (i = 0; i < saved->n_actions && i < now->n_actions; i++) {
+		const PgcAction *a = &saved->actions[i], *b = &now->actions[i];
+		PgcStrBuf sa = PGC_STRBUF_INIT, sb = PGC_STRBUF_INIT;
+		const char *field = NULL;
+
+		strbuf_add_text(&sa, a->id ? a->id : "(none)");
+		strbuf_add_text(&sb, b->id);
+		strbuf_add(&sa, "", 0); /* "" rather than NULL for an empty id */
+		strbuf_add(&sb, "", 0);
+		if (!same_str(a->id, b->id)) {
+			snprintf(why, len,
+				 "action #%zu of the saved plan is \"%s\" where the topology and the "
+				 "servers call for \"%s\" now (actions reordered, added or removed)",
+				 i + 1, sa.data, sb.data);
+		} else if ((field = action_diff(a, b)) != NULL) {
+			snprintf(why, len,
+				 "action \"%s\" of the saved plan is not what the topology and the servers "
+				 "call for now: its %s differs",
+				 sa.data, field);
+		}
+		strbuf_release(&sa);
+		strbuf_release(&sb);
+		if (!same_str(a->id, b->id) || field != NULL)
+			return -1;
+	}
+	if (saved->n_actions != now->n_actions) {
+		snprintf(why, len,
+			 "the saved plan has %zu action%s where the topology and the servers call for "
+			 "%zu now",
+			 saved->n_actions, saved->n_actions == 1 ? "" : "s", now->n_actions);
+		return -1;
+	}
+	return 0;
 }

@@ -365,6 +365,151 @@ static void test_json_refused(void **state)
 		 "actions[0].id: expected a string");
 }
 
+/* ---- a saved plan against the plan made now ------------------------------------- */
+
+/* saved_after - the sample plan saved as JSON, edit applied to its actions, read back. */
+static PgcPlan *saved_after(void (*edit)(json_t *actions))
+{
+	PgcPlan *p = sample_plan(), *q;
+	json_t *j = plan_to_json(p);
+	char err[256];
+
+	if (edit != NULL)
+		edit(json_object_get(j, "actions"));
+	q = plan_from_json(j, err, sizeof err);
+	if (q == NULL)
+		fail_msg("plan_from_json: %s", err);
+	json_decref(j);
+	plan_free(p);
+	return q;
+}
+
+static void assert_refused(void (*edit)(json_t *actions), const char *want)
+{
+	PgcPlan *now = sample_plan(), *saved = saved_after(edit);
+	char why[512] = "";
+
+	assert_int_equal(plan_compare_actions(saved, now, why, sizeof why), -1);
+	assert_string_equal(why, want);
+	plan_free(saved);
+	plan_free(now);
+}
+
+static json_t *act(json_t *actions, size_t i)
+{
+	return json_array_get(actions, i);
+}
+
+static void swap_first_two(json_t *actions)
+{
+	json_t *first = json_incref(act(actions, 0));
+
+	json_array_remove(actions, 0);
+	json_array_insert_new(actions, 1, first);
+}
+
+static void duplicate_grant(json_t *actions)
+{
+	json_array_insert_new(actions, 6, json_deep_copy(act(actions, 5)));
+}
+
+static void drop_last(json_t *actions)
+{
+	json_array_remove(actions, json_array_size(actions) - 1);
+}
+
+static void depends_on_less(json_t *actions)
+{
+	json_array_remove(json_object_get(act(actions, 2), "depends_on"), 1);
+}
+
+static void depends_on_swapped(json_t *actions)
+{
+	json_t *deps = json_object_get(act(actions, 2), "depends_on");
+	json_t *first = json_incref(json_array_get(deps, 0));
+
+	json_array_remove(deps, 0);
+	json_array_append_new(deps, first);
+}
+
+static void impact_none(json_t *actions)
+{
+	json_object_set_new(act(actions, 0), "impact", json_string("none"));
+}
+
+static void phase_set(json_t *actions)
+{
+	json_object_set_new(act(actions, 0), "phase", json_string("raise-standbys-first"));
+}
+
+static void change_edited(json_t *actions)
+{
+	json_object_set_new(json_array_get(json_object_get(act(actions, 0), "changes"), 0), "to",
+			    json_string("9MB"));
+}
+
+static void content_edited(json_t *actions)
+{
+	json_object_set_new(json_object_get(act(actions, 1), "payload"), "content",
+			    json_string("host all all 0.0.0.0/0 trust\n"));
+}
+
+static void node_edited(json_t *actions)
+{
+	json_object_set_new(act(actions, 5), "node", json_string("pg2"));
+}
+
+static void reason_and_blocked_edited(json_t *actions)
+{
+	json_object_set_new(act(actions, 0), "reason", json_string("nothing to see"));
+	json_object_set_new(act(actions, 3), "blocked", json_false());
+}
+
+static void test_saved_plan_compared_whole(void **state)
+{
+	PgcPlan *now = sample_plan(), *saved = saved_after(NULL);
+	char why[512] = "";
+
+	(void)state;
+	assert_int_equal(plan_compare_actions(saved, now, why, sizeof why), 0);
+	plan_free(saved);
+	/* The reason is a sentence and the blocked flag this run's policy's. */
+	saved = saved_after(reason_and_blocked_edited);
+	assert_int_equal(plan_compare_actions(saved, now, why, sizeof why), 0);
+	plan_free(saved);
+	plan_free(now);
+
+	assert_refused(swap_first_two,
+		       "action #1 of the saved plan is \"main/pg1/hba\" where the topology and the "
+		       "servers call for \"main/pg1/config\" now (actions reordered, added or removed)");
+	assert_refused(duplicate_grant,
+		       "action \"main/pg1/grant-role:readers>reporting\" appears twice in the saved "
+		       "plan (#6 and #7)");
+	assert_refused(drop_last,
+		       "the saved plan has 6 actions where the topology and the servers call for 7 now");
+	assert_refused(depends_on_less,
+		       "action \"main/pg1/reload\" of the saved plan is not what the topology and the "
+		       "servers call for now: its depends_on differs");
+	assert_refused(depends_on_swapped,
+		       "action \"main/pg1/reload\" of the saved plan is not what the topology and the "
+		       "servers call for now: its depends_on differs");
+	assert_refused(impact_none,
+		       "action \"main/pg1/config\" of the saved plan is not what the topology and the "
+		       "servers call for now: its impact differs");
+	assert_refused(phase_set,
+		       "action \"main/pg1/config\" of the saved plan is not what the topology and the "
+		       "servers call for now: its phase differs");
+	assert_refused(change_edited,
+		       "action \"main/pg1/config\" of the saved plan is not what the topology and the "
+		       "servers call for now: its list of changes differs");
+	assert_refused(content_edited,
+		       "action \"main/pg1/hba\" of the saved plan is not what the topology and the "
+		       "servers call for now: its payload.content differs");
+	assert_refused(node_edited,
+		       "action \"main/pg1/grant-role:readers>reporting\" of the saved plan is not what "
+		       "the topology and the servers call for now: its node differs");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +519,7 @@ int main(void)
 		cmocka_unit_test(test_json_fields),
 		cmocka_unit_test(test_json_round_trip),
 		cmocka_unit_test(test_json_refused),
+		cmocka_unit_test(test_saved_plan_compared_whole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
