@@ -291,6 +291,27 @@ void str_fput_text(FILE *out, const char *s)
 	}
 }
 
+void str_fput_line(FILE *out, const char *s)
+{
+	size_t len = strlen(s), nl = 0;
+	char *mid;
+
+	while (*s == '\n') {
+		fputc('\n', out);
+		s++;
+		len--;
+	}
+	while (nl < len && s[len - 1 - nl] == '\n')
+		nl++;
+	mid = strndup(s, len - nl);
+	if (mid == NULL)
+		abort();
+	str_fput_text(out, mid);
+	free(mid);
+	while (nl-- > 0)
+		fputc('\n', out);
+}
+
 void strbuf_add_md_code(PgcStrBuf *b, const char *s, bool table)
 {
 	PgcStrBuf t = PGC_STRBUF_INIT;

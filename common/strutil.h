@@ -68,6 +68,13 @@ void strbuf_release(PgcStrBuf *b);
 void strbuf_add_text(PgcStrBuf *b, const char *s);
 const char *str_text(PgcArena *a, const char *s);
 void str_fput_text(FILE *out, const char *s);
+/*
+ * str_fput_line - a formatted line (or lines' worth: a format's leading and
+ * trailing newlines) for a terminal: the newlines at both ends are written
+ * as they are, everything between is escaped as str_text, so a value
+ * formatted into it cannot start a line of its own.
+ */
+void str_fput_line(FILE *out, const char *s);
 /* str_text_clean - true when str_text(s) would return s unchanged. */
 bool str_text_clean(const char *s);
 

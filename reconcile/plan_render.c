@@ -58,12 +58,23 @@ static bool cluster_seen(const PgcPlan *p, size_t upto, const char *cluster)
 	return false;
 }
 
+/*
+ * action_label - "kind[:target]" from the id "cluster/node/kind[:target]",
+ * the target escaped for display: it may name a role, which may hold any
+ * character, slashes included.
+ */
 static const char *action_label(char *buf, size_t len, const PgcAction *a)
 {
-	const char *colon = strrchr(a->id, '/');
-	const char *target = colon ? strchr(colon, ':') : NULL;
+	const char *slash = strchr(a->id, '/');
+	const char *target;
+	PgcStrBuf t = PGC_STRBUF_INIT;
 
-	snprintf(buf, len, "%s%s", plan_action_name(a->kind), target ? target : "");
+	slash = slash ? strchr(slash + 1, '/') : NULL;
+	target = slash ? strchr(slash, ':') : NULL;
+
+	strbuf_add_text(&t, target);
+	snprintf(buf, len, "%s%s", plan_action_name(a->kind), t.data ? t.data : "");
+	strbuf_release(&t);
 	return buf;
 }
 
@@ -96,6 +107,12 @@ static int label_width(const PgcPlan *p)
 	return w > 40 ? 40 : (int)w;
 }
 
+/* tx - s for a terminal: names and values may come from a server (see str_text). */
+static void tx(FILE *out, const char *s)
+{
+	str_fput_text(out, s);
+}
+
 static void text_action(FILE *out, const PgcPlan *p, size_t i, int width, bool color)
 {
 	const PgcAction *a = &p->actions[i];
@@ -108,33 +125,50 @@ static void text_action(FILE *out, const PgcPlan *p, size_t i, int width, bool c
 		tc = a->impact == IMPACT_RELOAD ? C_YELLOW : C_RED;
 	}
 	snprintf(step, sizeof step, "#%zu", i + 1);
-	fprintf(out, "    %-4s %-*s %s%-10s%s %s\n", step, width, action_label(label, sizeof label, a),
-		col(color, tc), tag, col(color, C_RESET), a->reason ? a->reason : "");
+	fprintf(out, "    %-4s %-*s %s%-10s%s ", step, width, action_label(label, sizeof label, a),
+		col(color, tc), tag, col(color, C_RESET));
+	tx(out, a->reason);
+	fputc('\n', out);
 	for (k = 0; k < a->n_changes; k++) {
 		const PgcChange *c = &a->changes[k];
 
-		if (strcmp(c->key, "rule") == 0)
-			fprintf(out, "           %s %s\n", c->to ? "+" : "-", c->to ? c->to : c->from);
-		else
-			fprintf(out, "           %s: %s -> %s\n", c->key, or_unset(c->from), or_unset(c->to));
+		if (strcmp(c->key, "rule") == 0) {
+			fprintf(out, "           %s ", c->to ? "+" : "-");
+			tx(out, c->to ? c->to : c->from);
+		} else {
+			fputs("           ", out);
+			tx(out, c->key);
+			fputs(": ", out);
+			tx(out, or_unset(c->from));
+			fputs(" -> ", out);
+			tx(out, or_unset(c->to));
+		}
+		fputc('\n', out);
 	}
-	if (a->phase != NULL)
-		fprintf(out, "           %sphase: %s%s\n", col(color, C_DIM), a->phase, col(color, C_RESET));
+	if (a->phase != NULL) {
+		fprintf(out, "           %sphase: ", col(color, C_DIM));
+		tx(out, a->phase);
+		fprintf(out, "%s\n", col(color, C_RESET));
+	}
 	if (a->n_depends_on > 0) {
 		fprintf(out, "           %safter:", col(color, C_DIM));
 		for (k = 0; k < a->n_depends_on; k++) {
 			size_t s = step_of(p, a->depends_on[k]);
 
-			if (s > 0)
+			if (s > 0) {
 				fprintf(out, "%s #%zu", k ? "," : "", s);
-			else
-				fprintf(out, "%s %s", k ? "," : "", a->depends_on[k]);
+			} else {
+				fprintf(out, "%s ", k ? "," : "");
+				tx(out, a->depends_on[k]);
+			}
 		}
 		fprintf(out, "%s\n", col(color, C_RESET));
 	}
-	if (a->blocked)
-		fprintf(out, "           %sBLOCKED: %s%s\n", col(color, C_BRED),
-			a->blocked_reason ? a->blocked_reason : "by policy", col(color, C_RESET));
+	if (a->blocked) {
+		fprintf(out, "           %sBLOCKED: ", col(color, C_BRED));
+		tx(out, a->blocked_reason ? a->blocked_reason : "by policy");
+		fprintf(out, "%s\n", col(color, C_RESET));
+	}
 }
 
 /*
@@ -166,8 +200,17 @@ static void print_orphans_text(FILE *out, const PgcPlan *p)
 	for (i = 0; i < p->n_orphans; i++) {
 		const PgcOrphan *o = &p->orphans[i];
 
-		fprintf(out, "  %s/%s %s \"%s\": %s\n", o->cluster, o->node ? o->node : "-", o->kind,
-			o->name, o->message);
+		fputs("  ", out);
+		tx(out, o->cluster);
+		fputc('/', out);
+		tx(out, o->node ? o->node : "-");
+		fputc(' ', out);
+		tx(out, o->kind);
+		fputs(" \"", out);
+		tx(out, o->name);
+		fputs("\": ", out);
+		tx(out, o->message);
+		fputc('\n', out);
 	}
 }
 
@@ -182,7 +225,9 @@ void plan_print_text(FILE *out, const PgcPlan *p, bool color)
 
 		if (cluster_seen(p, i, a->cluster))
 			continue;
-		fprintf(out, "%scluster %s%s\n", col(color, C_BOLD), a->cluster, col(color, C_RESET));
+		fprintf(out, "%scluster ", col(color, C_BOLD));
+		tx(out, a->cluster);
+		fprintf(out, "%s\n", col(color, C_RESET));
 		/* Nodes in order of first appearance; each node's actions in plan order. */
 		for (j = i; j < p->n_actions; j++) {
 			const PgcAction *b = &p->actions[j];
@@ -190,8 +235,9 @@ void plan_print_text(FILE *out, const PgcPlan *p, bool color)
 
 			if (!same_str(b->cluster, a->cluster) || group_seen(p, j, b->cluster, b->node))
 				continue;
-			fprintf(out, "  %snode %s%s\n", col(color, C_BOLD), b->node ? b->node : "(cluster)",
-				col(color, C_RESET));
+			fprintf(out, "  %snode ", col(color, C_BOLD));
+			tx(out, b->node ? b->node : "(cluster)");
+			fprintf(out, "%s\n", col(color, C_RESET));
 			for (k = j; k < p->n_actions; k++)
 				if (same_str(p->actions[k].cluster, b->cluster) &&
 				    same_str(p->actions[k].node, b->node))
@@ -207,48 +253,49 @@ void plan_print_text(FILE *out, const PgcPlan *p, bool color)
 
 /* ---- markdown ------------------------------------------------------------------ */
 
-/* md_cell - text safe inside a table cell: pipes escaped, no raw HTML, lines joined. */
-static void md_cell(FILE *out, const char *s)
+/*
+ * md_text / md_code - prose and code spans for a pull request comment.
+ * Names and values may come from a server or the file: they are escaped
+ * (strbuf_add_md_text, strbuf_add_md_code) so that nothing in them can end
+ * a code span or a table cell, or start a link, an image or HTML.
+ */
+static void md_emit(FILE *out, PgcStrBuf *b)
 {
-	for (; s != NULL && *s; s++) {
-		switch (*s) {
-		case '|':
-			fputs("\\|", out);
-			break;
-		case '<':
-			fputs("&lt;", out);
-			break;
-		case '>':
-			fputs("&gt;", out);
-			break;
-		case '&':
-			fputs("&amp;", out);
-			break;
-		case '\n':
-			fputs("<br>", out);
-			break;
-		case '`':
-			fputc('\'', out);
-			break;
-		default:
-			fputc(*s, out);
-		}
-	}
+	if (b->len > 0)
+		fwrite(b->data, 1, b->len, out);
+	strbuf_release(b);
 }
 
-/* md_code - `text` inside a table cell (a backtick cannot appear inside). */
-static void md_code(FILE *out, const char *s)
+static void md_text(FILE *out, const char *s)
 {
-	fputc('`', out);
-	for (; s != NULL && *s; s++) {
-		if (*s == '|')
-			fputs("\\|", out);
-		else if (*s == '`' || *s == '\n')
-			fputc(' ', out);
-		else
-			fputc(*s, out);
+	PgcStrBuf b = PGC_STRBUF_INIT;
+
+	strbuf_add_md_text(&b, s);
+	md_emit(out, &b);
+}
+
+/* md_code - a code span; in_table escapes pipes as a table cell needs. */
+static void md_code(FILE *out, const char *s, bool in_table)
+{
+	PgcStrBuf b = PGC_STRBUF_INIT;
+
+	strbuf_add_md_code(&b, s, in_table);
+	md_emit(out, &b);
+}
+
+/* md_change - one change as a code span in a table cell. */
+static void md_change(FILE *out, const PgcChange *c)
+{
+	PgcStrBuf b = PGC_STRBUF_INIT;
+
+	if (strcmp(c->key, "rule") == 0) {
+		strbuf_adds(&b, c->to ? "+ " : "- ");
+		strbuf_adds(&b, c->to ? c->to : c->from);
+	} else {
+		strbuf_addf(&b, "%s: %s -> %s", c->key, or_unset(c->from), or_unset(c->to));
 	}
-	fputc('`', out);
+	md_code(out, b.data, true);
+	strbuf_release(&b);
 }
 
 void plan_print_markdown(FILE *out, const PgcPlan *p)
@@ -269,8 +316,10 @@ void plan_print_markdown(FILE *out, const PgcPlan *p)
 		if (restarts > 0) {
 			fprintf(out, "> Servers restarted (%zu):", restarts);
 			for (i = 0, k = 0; i < p->n_actions; i++)
-				if (p->actions[i].kind == ACT_RESTART)
-					fprintf(out, "%s `%s`", k++ ? "," : "", p->actions[i].id);
+				if (p->actions[i].kind == ACT_RESTART) {
+					fprintf(out, "%s ", k++ ? "," : "");
+					md_code(out, p->actions[i].id, false);
+				}
 			fprintf(out, "\n");
 		}
 		if (restarts > 0 && blocked > 0)
@@ -279,8 +328,10 @@ void plan_print_markdown(FILE *out, const PgcPlan *p)
 			fprintf(out, "> Blocked (%zu), not applied until allowed:\n", blocked);
 			for (i = 0; i < p->n_actions; i++)
 				if (p->actions[i].blocked) {
-					fprintf(out, "> - `%s`: ", p->actions[i].id);
-					md_cell(out, p->actions[i].blocked_reason);
+					fprintf(out, "> - ");
+					md_code(out, p->actions[i].id, false);
+					fprintf(out, ": ");
+					md_text(out, p->actions[i].blocked_reason);
 					fprintf(out, "\n");
 				}
 		}
@@ -290,7 +341,9 @@ void plan_print_markdown(FILE *out, const PgcPlan *p)
 
 		if (cluster_seen(p, i, cl))
 			continue;
-		fprintf(out, "\n#### cluster `%s`\n\n", cl);
+		fprintf(out, "\n#### cluster ");
+		md_code(out, cl, false);
+		fprintf(out, "\n\n");
 		fprintf(out, "| # | node | action | impact | reason and changes |\n");
 		fprintf(out, "|--:|------|--------|--------|--------------------|\n");
 		for (j = i; j < p->n_actions; j++) {
@@ -301,31 +354,26 @@ void plan_print_markdown(FILE *out, const PgcPlan *p)
 
 			if (!same_str(a->cluster, cl))
 				continue;
-			fprintf(out, "| %zu | %s | ", j + 1, a->node ? a->node : "");
-			md_code(out, action_label(label, sizeof label, a));
+			fprintf(out, "| %zu | ", j + 1);
+			md_text(out, a->node ? a->node : "");
+			fprintf(out, " | ");
+			md_code(out, action_label(label, sizeof label, a), true);
 			fprintf(out, " | %s%s%s | ", loud ? "**" : "", plan_impact_name(a->impact),
 				loud ? "**" : "");
 			if (a->blocked) {
 				fprintf(out, "**blocked:** ");
-				md_cell(out, a->blocked_reason);
+				md_text(out, a->blocked_reason);
 				fprintf(out, "<br>");
 			}
-			md_cell(out, a->reason);
+			md_text(out, a->reason);
 			for (k = 0; k < a->n_changes; k++) {
-				const PgcChange *c = &a->changes[k];
-				char buf[1024];
-
 				fprintf(out, "<br>");
-				if (strcmp(c->key, "rule") == 0)
-					snprintf(buf, sizeof buf, "%s %s", c->to ? "+" : "-",
-						 c->to ? c->to : c->from);
-				else
-					snprintf(buf, sizeof buf, "%s: %s -> %s", c->key, or_unset(c->from),
-						 or_unset(c->to));
-				md_code(out, buf);
+				md_change(out, &a->changes[k]);
 			}
-			if (a->phase != NULL)
-				fprintf(out, "<br>phase: %s", a->phase);
+			if (a->phase != NULL) {
+				fprintf(out, "<br>phase: ");
+				md_text(out, a->phase);
+			}
 			fprintf(out, " |\n");
 		}
 	}
@@ -333,10 +381,18 @@ void plan_print_markdown(FILE *out, const PgcPlan *p)
 		fprintf(out, "\n#### not in the topology (left in place)\n\n");
 		for (i = 0; i < p->n_orphans; i++) {
 			const PgcOrphan *o = &p->orphans[i];
+			PgcStrBuf where = PGC_STRBUF_INIT;
 
-			fprintf(out, "- `%s/%s` %s `%s`: ", o->cluster, o->node ? o->node : "-", o->kind,
-				o->name);
-			md_cell(out, o->message);
+			strbuf_addf(&where, "%s/%s", o->cluster, o->node ? o->node : "-");
+			fprintf(out, "- ");
+			md_code(out, where.data, false);
+			strbuf_release(&where);
+			fputc(' ', out);
+			md_text(out, o->kind);
+			fputc(' ', out);
+			md_code(out, o->name, false);
+			fprintf(out, ": ");
+			md_text(out, o->message);
 			fprintf(out, "\n");
 		}
 	}

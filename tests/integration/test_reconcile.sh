@@ -320,8 +320,10 @@ edit_refused() {
 	lib_sql_is "$p1" "show work_mem" 8MB && grep -q "a local edit" "$tmp/data/pg2/pg_hba.conf" &&
 		ok "nothing of the edited plan ($name) was applied" || fail "$name changed something"
 }
-edit_refused reorder '([.actions[].action] | indices("config")) as $i
-	| .actions[$i[0]] as $a | .actions[$i[0]] = .actions[$i[1]] | .actions[$i[1]] = $a' \
+# reorder: the first two neighbours where the second does not depend on the first.
+edit_refused reorder '. as $r | ([range(0; ($r.actions | length) - 1)
+	| select(. as $k | $r.actions[$k].id as $id | ($r.actions[$k + 1].depends_on | any(.[]; . == $id)) | not)]
+	| first) as $i | .actions[$i] = $r.actions[$i + 1] | .actions[$i + 1] = $r.actions[$i]' \
 	'where the topology and the servers call for'
 edit_refused duplicate '.actions += [.actions[-1]]' 'appears twice in the saved plan'
 edit_refused depends_on '(.actions[] | select(.action == "reload") | .depends_on) |= []' \

@@ -510,6 +510,118 @@ static void test_saved_plan_compared_whole(void **state)
 		       "the topology and the servers call for now: its node differs");
 }
 
+/* ---- names from the server --------------------------------------------------- */
+
+/*
+ * hostile_plan - role names a user with CREATEROLE can choose: a line
+ * break that forges a plan line, a terminal escape, and markdown that
+ * would close the code span and load an image in a pull request comment.
+ */
+static const char *const hostile[] = {
+	"evil\n+ fake line",
+	"\x1b[31mred",
+	"`![x](http://e.invalid/a.png)`",
+};
+
+static PgcPlan *hostile_plan(void)
+{
+	PgcArena *arena = arena_new();
+	PgcPlan *p = arena_calloc(arena, 1, sizeof(*p));
+	size_t i;
+
+	p->arena = arena;
+	p->actions = arena_calloc(arena, 3, sizeof(PgcAction));
+	p->orphans = arena_calloc(arena, 3, sizeof(PgcOrphan));
+	for (i = 0; i < 3; i++) {
+		PgcAction *a = add(p, arena_printf(arena, "main/pg1/alter-role:%s", hostile[i]),
+				   ACT_ALTER_ROLE, "main", "pg1", IMPACT_NONE,
+				   arena_printf(arena, "role \"%s\" differs from the topology", hostile[i]));
+
+		chg(p, a, "connection_limit", hostile[i], "20");
+		p->orphans[p->n_orphans++] = (PgcOrphan){
+			"main", "pg1", "role", hostile[i],
+			arena_printf(arena, "role \"%s\" exists but is not in the topology", hostile[i])};
+	}
+	return p;
+}
+
+static void test_text_escapes_names(void **state)
+{
+	PgcPlan *p = hostile_plan();
+	char *out = render(plan_print_text, p, false);
+
+	(void)state;
+	assert_string_equal(
+		out,
+		"cluster main\n"
+		"  node pg1\n"
+		"    #1   alter-role:evil\\n+ fake line                        role \"evil\\n+ fake line\" differs from the topology\n"
+		"           connection_limit: evil\\n+ fake line -> 20\n"
+		"    #2   alter-role:\\x1b[31mred                              role \"\\x1b[31mred\" differs from the topology\n"
+		"           connection_limit: \\x1b[31mred -> 20\n"
+		"    #3   alter-role:`![x](http://e.invalid/a.png)`            role \"`![x](http://e.invalid/a.png)`\" differs from the topology\n"
+		"           connection_limit: `![x](http://e.invalid/a.png)` -> 20\n"
+		"not in the topology (left in place):\n"
+		"  main/pg1 role \"evil\\n+ fake line\": role \"evil\\n+ fake line\" exists but is not in the topology\n"
+		"  main/pg1 role \"\\x1b[31mred\": role \"\\x1b[31mred\" exists but is not in the topology\n"
+		"  main/pg1 role \"`![x](http://e.invalid/a.png)`\": role \"`![x](http://e.invalid/a.png)`\" exists but is not in the topology\n"
+		"3 actions: 0 reload, 0 restart, 0 blocked\n");
+	/* Every line is one the renderer wrote, and no escape reaches the terminal. */
+	assert_null(strstr(out, "\n+ fake"));
+	assert_null(strchr(out, '\x1b'));
+	free(out);
+	plan_free(p);
+}
+
+static void test_markdown_escapes_names(void **state)
+{
+	PgcPlan *p = hostile_plan();
+	char *out = render(print_md, p, false);
+
+	(void)state;
+	assert_string_equal(
+		out,
+		"### pgconverge plan\n"
+		"\n"
+		"**3 actions: 0 reload, 0 restart, 0 blocked**\n"
+		"\n"
+		"#### cluster `main`\n"
+		"\n"
+		"| # | node | action | impact | reason and changes |\n"
+		"|--:|------|--------|--------|--------------------|\n"
+		"| 1 | pg1 | `alter-role:evil\\n+ fake line` | none | role \"evil\\\\n+ fake line\" differs from the topology<br>`connection_limit: evil\\n+ fake line -> 20` |\n"
+		"| 2 | pg1 | `alter-role:\\x1b[31mred` | none | role \"\\\\x1b\\[31mred\" differs from the topology<br>`connection_limit: \\x1b[31mred -> 20` |\n"
+		"| 3 | pg1 | `` alter-role:`![x](http://e.invalid/a.png)` `` | none | role \"\\`!\\[x\\](http://e.invalid/a.png)\\`\" differs from the topology<br>``connection_limit: `![x](http://e.invalid/a.png)` -> 20`` |\n"
+		"\n"
+		"#### not in the topology (left in place)\n"
+		"\n"
+		"- `main/pg1` role `evil\\n+ fake line`: role \"evil\\\\n+ fake line\" exists but is not in the topology\n"
+		"- `main/pg1` role `\\x1b[31mred`: role \"\\\\x1b\\[31mred\" exists but is not in the topology\n"
+		"- `main/pg1` role `` `![x](http://e.invalid/a.png)` ``: role \"\\`!\\[x\\](http://e.invalid/a.png)\\`\" exists but is not in the topology\n");
+	/* No raw image syntax outside a code span, no line the renderer did not write. */
+	assert_null(strstr(out, "\n+ fake"));
+	assert_null(strchr(out, '\x1b'));
+	free(out);
+	plan_free(p);
+}
+
+/* JSON needs nothing of ours: jansson writes control characters as \\u escapes. */
+static void test_json_escapes_names(void **state)
+{
+	PgcPlan *p = hostile_plan();
+	json_t *j = plan_to_json(p);
+	char *s = json_dumps(j, JSON_COMPACT);
+
+	(void)state;
+	assert_non_null(strstr(s, "\"id\":\"main/pg1/alter-role:evil\\n+ fake line\""));
+	assert_non_null(strcasestr(s, "\"id\":\"main/pg1/alter-role:\\u001b[31mred\""));
+	assert_null(strchr(s, '\n'));
+	assert_null(strchr(s, '\x1b'));
+	free(s);
+	json_decref(j);
+	plan_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -520,6 +632,9 @@ int main(void)
 		cmocka_unit_test(test_json_round_trip),
 		cmocka_unit_test(test_json_refused),
 		cmocka_unit_test(test_saved_plan_compared_whole),
+		cmocka_unit_test(test_text_escapes_names),
+		cmocka_unit_test(test_markdown_escapes_names),
+		cmocka_unit_test(test_json_escapes_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
