@@ -202,6 +202,12 @@ static bool cp_hidden(uint32_t cp)
 	       (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
+/* plain - printable ASCII, the bytes that are always written as they are. */
+static inline bool plain(char c)
+{
+	return (unsigned char)c >= 0x20 && (unsigned char)c < 0x7f;
+}
+
 /*
  * text_step - what the text escaper writes for the character at s: *len
  * bytes of s are consumed; returns the escape (in esc) or NULL when those
@@ -245,25 +251,38 @@ bool str_text_clean(const char *s)
 	char esc[8];
 	size_t len;
 
-	for (; s != NULL && *s; s += len)
-		if (text_step(s, &len, esc) != NULL)
+	for (; s != NULL && *s; s += len) {
+		len = 1;
+		if (!plain(*s) && text_step(s, &len, esc) != NULL)
 			return false;
+	}
 	return true;
 }
 
 void strbuf_add_text(PgcStrBuf *b, const char *s)
 {
+	const char *run = s;
 	char esc[8];
 	size_t len;
 
+	/* Clean stretches go in whole: most text has nothing to escape. */
 	for (; s != NULL && *s; s += len) {
-		const char *e = text_step(s, &len, esc);
+		const char *e;
 
-		if (e != NULL)
-			strbuf_adds(b, e);
-		else
-			strbuf_add(b, s, len);
+		if (plain(*s)) {
+			len = 1;
+			continue;
+		}
+		e = text_step(s, &len, esc);
+		if (e == NULL)
+			continue;
+		if (s > run)
+			strbuf_add(b, run, (size_t)(s - run));
+		strbuf_adds(b, e);
+		run = s + len;
 	}
+	if (s != NULL && s > run)
+		strbuf_add(b, run, (size_t)(s - run));
 }
 
 const char *str_text(PgcArena *a, const char *s)
@@ -278,17 +297,27 @@ const char *str_text(PgcArena *a, const char *s)
 
 void str_fput_text(FILE *out, const char *s)
 {
+	const char *run = s;
 	char esc[8];
 	size_t len;
 
 	for (; s != NULL && *s; s += len) {
-		const char *e = text_step(s, &len, esc);
+		const char *e;
 
-		if (e != NULL)
-			fputs(e, out);
-		else
-			fwrite(s, 1, len, out);
+		if (plain(*s)) {
+			len = 1;
+			continue;
+		}
+		e = text_step(s, &len, esc);
+		if (e == NULL)
+			continue;
+		if (s > run)
+			fwrite(run, 1, (size_t)(s - run), out);
+		fputs(e, out);
+		run = s + len;
 	}
+	if (s != NULL && s > run)
+		fwrite(run, 1, (size_t)(s - run), out);
 }
 
 void str_fput_line(FILE *out, const char *s)

@@ -20,12 +20,19 @@ static const char *or_unset(const char *s)
 	return s ? s : "(unset)";
 }
 
-/* step_of - the 1-based position of an action id in the plan, 0 if absent. */
-static size_t step_of(const PgcPlan *p, const char *id)
+/*
+ * step_of - the 1-based position of an action id in the plan, 0 if absent.
+ * A dependency is an earlier action, most often a close one: the search
+ * goes back from the action at index from, then forward.
+ */
+static size_t step_of(const PgcPlan *p, size_t from, const char *id)
 {
 	size_t i;
 
-	for (i = 0; i < p->n_actions; i++)
+	for (i = from < p->n_actions ? from : p->n_actions; i-- > 0;)
+		if (strcmp(p->actions[i].id, id) == 0)
+			return i + 1;
+	for (i = from; i < p->n_actions; i++)
 		if (strcmp(p->actions[i].id, id) == 0)
 			return i + 1;
 	return 0;
@@ -153,7 +160,7 @@ static void text_action(FILE *out, const PgcPlan *p, size_t i, int width, bool c
 	if (a->n_depends_on > 0) {
 		fprintf(out, "           %safter:", col(color, C_DIM));
 		for (k = 0; k < a->n_depends_on; k++) {
-			size_t s = step_of(p, a->depends_on[k]);
+			size_t s = step_of(p, i, a->depends_on[k]);
 
 			if (s > 0) {
 				fprintf(out, "%s #%zu", k ? "," : "", s);
