@@ -874,50 +874,45 @@ static bool duplicate_id(const PgcPlan *p, size_t *first, size_t *second)
 
 int plan_compare_actions(const PgcPlan *saved, const PgcPlan *now, char *why, size_t len)
 {
+	PgcStrBuf sa = PGC_STRBUF_INIT, sb = PGC_STRBUF_INIT;
+	const char *field = NULL;
 	size_t i, d1, d2;
 
-	/* Names in the messages come from the file: escaped, and cut to fit. */
+	for (i = 0; i < saved->n_actions && i < now->n_actions; i++)
+		if (!same_str(saved->actions[i].id, now->actions[i].id) ||
+		    (field = action_diff(&saved->actions[i], &now->actions[i])) != NULL)
+			break;
+	if (field == NULL && i == saved->n_actions && i == now->n_actions)
+		return 0;
+	/* Names in the messages come from the file: escaped, and cut to fit. A
+	 * duplicated id is named first, else the first position that differs. */
 	if (duplicate_id(saved, &d1, &d2)) {
-		PgcStrBuf b = PGC_STRBUF_INIT;
-
-		strbuf_add_text(&b, saved->actions[d1].id ? saved->actions[d1].id : "(none)");
-		strbuf_add(&b, "", 0);
+		strbuf_add_text(&sa, saved->actions[d1].id ? saved->actions[d1].id : "(none)");
+		strbuf_add(&sa, "", 0);
 		snprintf(why, len, "action \"%s\" appears twice in the saved plan (#%zu and #%zu)",
-			 b.data, d1 + 1, d2 + 1);
-		strbuf_release(&b);
-		return -1;
-	}
-	for (i = 0; i < saved->n_actions && i < now->n_actions; i++) {
-		const PgcAction *a = &saved->actions[i], *b = &now->actions[i];
-		PgcStrBuf sa = PGC_STRBUF_INIT, sb = PGC_STRBUF_INIT;
-		const char *field = NULL;
-
-		strbuf_add_text(&sa, a->id ? a->id : "(none)");
-		strbuf_add_text(&sb, b->id);
+			 sa.data, d1 + 1, d2 + 1);
+	} else if (i < saved->n_actions && i < now->n_actions) {
+		strbuf_add_text(&sa, saved->actions[i].id ? saved->actions[i].id : "(none)");
 		strbuf_add(&sa, "", 0); /* "" rather than NULL for an empty id */
+		strbuf_add_text(&sb, now->actions[i].id);
 		strbuf_add(&sb, "", 0);
-		if (!same_str(a->id, b->id)) {
+		if (field == NULL)
 			snprintf(why, len,
 				 "action #%zu of the saved plan is \"%s\" where the topology and the "
 				 "servers call for \"%s\" now (actions reordered, added or removed)",
 				 i + 1, sa.data, sb.data);
-		} else if ((field = action_diff(a, b)) != NULL) {
+		else
 			snprintf(why, len,
 				 "action \"%s\" of the saved plan is not what the topology and the servers "
 				 "call for now: its %s differs",
 				 sa.data, field);
-		}
-		strbuf_release(&sa);
-		strbuf_release(&sb);
-		if (!same_str(a->id, b->id) || field != NULL)
-			return -1;
-	}
-	if (saved->n_actions != now->n_actions) {
+	} else {
 		snprintf(why, len,
 			 "the saved plan has %zu action%s where the topology and the servers call for "
 			 "%zu now",
 			 saved->n_actions, saved->n_actions == 1 ? "" : "s", now->n_actions);
-		return -1;
 	}
-	return 0;
+	strbuf_release(&sa);
+	strbuf_release(&sb);
+	return -1;
 }
