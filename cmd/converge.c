@@ -221,41 +221,24 @@ static int apply_one_plan(const PgcOptions *opts, const PgcTopology *t, const Pg
 	return 0;
 }
 
-/* check_saved_plan - the saved plan still describes this topology and these servers. */
 static bool same_str(const char *a, const char *b)
 {
 	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-/* same_payload - the two actions would do exactly the same thing. */
-static bool same_action(const PgcAction *a, const PgcAction *b)
-{
-	const PgcPayload *x = &a->payload, *y = &b->payload;
-	size_t i;
-
-	if (a->kind != b->kind || !same_str(a->id, b->id) || !same_str(a->cluster, b->cluster) ||
-	    !same_str(a->node, b->node) || !same_str(x->path, y->path) ||
-	    !same_str(x->content, y->content) || !same_str(x->sql, y->sql) ||
-	    !same_str(x->database, y->database) || !same_str(x->target, y->target) ||
-	    !same_str(x->upstream, y->upstream) || !same_str(x->ident, y->ident) ||
-	    x->secret.kind != y->secret.kind || !same_str(x->secret.ref, y->secret.ref) ||
-	    x->n_params != y->n_params)
-		return false;
-	for (i = 0; i < x->n_params; i++)
-		if (!same_str(x->params[i], y->params[i]))
-			return false;
-	return true;
-}
-
 /*
  * check_saved_plan - the saved plan still describes this topology and these
- * servers, and every action in it is one the planner calls for now, payload
- * included (its blocked flag is then this run's policy's): a saved plan is a reviewed copy of a plan, never a script, so an
- * edited or forged file cannot make apply write or run anything else.
+ * servers, and its action list is exactly the one the planner makes now:
+ * same actions in the same order, with the same impact, phase,
+ * dependencies, changes and payload (plan_compare_actions). Its blocked
+ * flags are then this run's policy's. A saved plan is a reviewed copy of a
+ * plan, never a script, so an edited, reordered or forged file cannot make
+ * apply write, run or order anything else.
  */
 static int check_saved_plan(PgcPlan *saved, const PgcPlan *now)
 {
 	static const char *const again = "run 'pgconverge plan -o PLAN.json' again";
+	char why[512];
 	size_t i, j;
 
 	if (saved->source_digest == NULL && saved->source_commit == NULL) {
@@ -276,20 +259,18 @@ static int check_saved_plan(PgcPlan *saved, const PgcPlan *now)
 			return -1;
 		}
 	}
+	/* The whole list, in order: the order and the dependencies are what
+	 * apply schedules by, so a reordered or edited list is not the plan. */
+	if (plan_compare_actions(saved, now, why, sizeof why) != 0) {
+		cmd_error(again, "%s", why);
+		return -1;
+	}
 	for (i = 0; i < saved->n_actions; i++) {
-		for (j = 0; j < now->n_actions; j++)
-			if (same_action(&saved->actions[i], &now->actions[j]))
-				break;
-		if (j == now->n_actions) {
-			cmd_error(again,
-				  "action \"%s\" of the saved plan is not what the topology and the "
-				  "servers call for now",
-				  saved->actions[i].id ? saved->actions[i].id : "?");
-			return -1;
-		}
-		/* The policy is this run's (its flags, the window now), not the file's. */
-		saved->actions[i].blocked = now->actions[j].blocked;
-		saved->actions[i].blocked_reason = arena_strdup(saved->arena, now->actions[j].blocked_reason);
+		/* The policy is this run's (its flags, the window now), not the file's;
+		 * the reason, a sentence, is the one of this run too. */
+		saved->actions[i].blocked = now->actions[i].blocked;
+		saved->actions[i].blocked_reason = arena_strdup(saved->arena, now->actions[i].blocked_reason);
+		saved->actions[i].reason = arena_strdup(saved->arena, now->actions[i].reason);
 	}
 	return 0;
 }

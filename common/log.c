@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/strutil.h"
+
 #define COLOR_RESET "\033[0m"
 
 static pthread_mutex_t log_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -272,11 +274,30 @@ static void add_json_string(struct sbuf *b, const char *s, size_t n)
 	sb_addc(b, '"');
 }
 
+/*
+ * sb_add_text - n bytes of a message for a terminal: control characters
+ * (ESC, CR ...) made visible as str_text does. Messages carry names from
+ * the servers; the line breaks of a message are split by the caller.
+ */
+static void sb_add_text(struct sbuf *b, const char *s, size_t n)
+{
+	PgcStrBuf t = PGC_STRBUF_INIT;
+	char *part = strndup(s, n);
+
+	if (part == NULL)
+		abort();
+	strbuf_add_text(&t, part);
+	if (t.len > 0)
+		sb_addn(b, t.data, t.len);
+	strbuf_release(&t);
+	free(part);
+}
+
 /* add_text_value - a field value for text format: bare when it is one word. */
 static void add_text_value(struct sbuf *b, const char *v)
 {
 	const char *p;
-	bool bare = *v != '\0';
+	bool bare = *v != '\0' && str_text_clean(v);
 
 	for (p = v; *p != '\0'; p++)
 		if (*p == ' ' || *p == '"' || *p == '=' || *p == '\\' || (unsigned char)*p < 0x20)
@@ -287,12 +308,19 @@ static void add_text_value(struct sbuf *b, const char *v)
 	}
 	sb_addc(b, '"');
 	for (p = v; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
+		if (*p == '"' || *p == '\\') {
 			sb_addc(b, '\\');
-		if (*p == '\n')
-			sb_add(b, "\\n");
-		else
 			sb_addc(b, *p);
+		} else if (*p == '\n') {
+			sb_add(b, "\\n");
+		} else {
+			const char *q = p;
+
+			while (q[1] != '\0' && q[1] != '"' && q[1] != '\\' && q[1] != '\n')
+				q++;
+			sb_add_text(b, p, (size_t)(q - p) + 1);
+			p = q;
+		}
 	}
 	sb_addc(b, '"');
 }
@@ -317,7 +345,7 @@ static void format_text(struct sbuf *b, PgcLogLevel level, const char *const *fi
 	}
 	sb_add(b, ": ");
 	nl = strchr(line, '\n');
-	sb_addn(b, line, nl ? (size_t)(nl - line) : strlen(line));
+	sb_add_text(b, line, nl ? (size_t)(nl - line) : strlen(line));
 	for (i = 0; fields != NULL && fields[i] != NULL; i += 2) {
 		sb_addc(b, ' ');
 		sb_add(b, fields[i]);
@@ -329,7 +357,7 @@ static void format_text(struct sbuf *b, PgcLogLevel level, const char *const *fi
 		line = nl + 1;
 		nl = strchr(line, '\n');
 		sb_add(b, "  ");
-		sb_addn(b, line, nl ? (size_t)(nl - line) : strlen(line));
+		sb_add_text(b, line, nl ? (size_t)(nl - line) : strlen(line));
 		sb_addc(b, '\n');
 	}
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/arena.h"
+#include "common/strutil.h"
 
 /* Fill colours of the observed states. */
 #define COLOR_RUNNING "#c8e6c9"
@@ -115,6 +116,16 @@ static void close_block(Ctx *x, int depth)
 }
 
 /* ---- identifiers and label text ------------------------------------------ */
+
+/*
+ * txt - a name or value from the file (or a server) for a label: its
+ * control characters made visible (str_text), so that only the label's own
+ * line breaks break it.
+ */
+static const char *txt(Ctx *x, const char *s)
+{
+	return str_text(x->a, s);
+}
 
 static const char *node_id(Ctx *x, const PgcCluster *c, const PgcNode *n)
 {
@@ -251,8 +262,9 @@ static void put_node(Ctx *x, int depth, const PgcCluster *c, const PgcNode *n, u
 {
 	LiveState st;
 	bool live = live_state(x, c, n, primary_lsn, &st);
-	const char *label = arena_printf(x->a, "%s\n%s\n%s:%lld", n->name,
-					 is_primary(c, n) ? "primary" : "replica", n->host.v, n->port.v);
+	const char *label = arena_printf(x->a, "%s\n%s\n%s:%lld", txt(x, n->name),
+					 is_primary(c, n) ? "primary" : "replica", txt(x, n->host.v),
+					 n->port.v);
 	Attr attrs[] = {
 		{"label", live ? arena_printf(x->a, "%s\n%s", label, st.line) : label},
 		{"penwidth", is_primary(c, n) ? "2" : NULL},
@@ -267,7 +279,7 @@ static void put_node(Ctx *x, int depth, const PgcCluster *c, const PgcNode *n, u
 static void put_region(Ctx *x, const PgcCluster *c, const char *region, uint64_t primary_lsn)
 {
 	Attr attrs[] = {
-		{"label", arena_printf(x->a, "region %s", region)},
+		{"label", arena_printf(x->a, "region %s", txt(x, region))},
 		{"style", "dashed"},
 	};
 	size_t i;
@@ -295,8 +307,8 @@ static void put_pooler(Ctx *x, const PgcCluster *c)
 {
 	const PgcPgbouncer *p = &c->pgbouncer;
 	Attr attrs[] = {
-		{"label", arena_printf(x->a, "pgbouncer\n%s:%lld\n%s pooling", p->listen_address.v,
-				       p->port.v, p->pool_mode.v)},
+		{"label", arena_printf(x->a, "pgbouncer\n%s:%lld\n%s pooling", txt(x, p->listen_address.v),
+				       p->port.v, txt(x, p->pool_mode.v))},
 		{"shape", "component"},
 	};
 
@@ -306,15 +318,14 @@ static void put_pooler(Ctx *x, const PgcCluster *c)
 static void put_balancer(Ctx *x, const PgcCluster *c)
 {
 	const PgcHaproxy *h = &c->haproxy;
-	const char *label = arena_printf(x->a, "haproxy\nwrite %s:%lld", h->listen_address.v,
-					 h->write_port.v);
+	const char *addr = txt(x, h->listen_address.v);
+	const char *label = arena_printf(x->a, "haproxy\nwrite %s:%lld", addr, h->write_port.v);
 	Attr attrs[2] = {{"label", NULL}, {"shape", "component"}};
 
 	if (h->read_port.set)
-		label = arena_printf(x->a, "%s\nread %s:%lld", label, h->listen_address.v, h->read_port.v);
+		label = arena_printf(x->a, "%s\nread %s:%lld", label, addr, h->read_port.v);
 	if (h->stats_port.set)
-		label = arena_printf(x->a, "%s\nstats %s:%lld", label, h->listen_address.v,
-				     h->stats_port.v);
+		label = arena_printf(x->a, "%s\nstats %s:%lld", label, addr, h->stats_port.v);
 	attrs[0].value = label;
 	put_stmt(x, 2, NULL, arena_printf(x->a, "%s:haproxy", c->name), attrs, N_ELEMS(attrs));
 }
@@ -323,7 +334,7 @@ static void put_cluster(Ctx *x, const PgcCluster *c)
 {
 	uint64_t primary_lsn = x->obs ? live_primary_lsn(x, c) : 0;
 	Attr attrs[] = {
-		{"label", arena_printf(x->a, "cluster %s\npostgres %lld, failover %s", c->name,
+		{"label", arena_printf(x->a, "cluster %s\npostgres %lld, failover %s", txt(x, c->name),
 				       c->pg_version.v, failover_name(c->failover.mode))},
 		{"style", "rounded"},
 	};
@@ -452,13 +463,13 @@ static const char *backup_label(Ctx *x, const PgcCluster *c)
 static const char *restore_label(Ctx *x, const PgcBootstrap *b)
 {
 	if (b->target_time.set)
-		return arena_printf(x->a, "restore to %s", b->target_time.v);
+		return arena_printf(x->a, "restore to %s", txt(x, b->target_time.v));
 	if (b->target_lsn.set)
-		return arena_printf(x->a, "restore to lsn %s", b->target_lsn.v);
+		return arena_printf(x->a, "restore to lsn %s", txt(x, b->target_lsn.v));
 	if (b->target_name.set)
-		return arena_printf(x->a, "restore to restore point %s", b->target_name.v);
+		return arena_printf(x->a, "restore to restore point %s", txt(x, b->target_name.v));
 	if (b->target_xid.set)
-		return arena_printf(x->a, "restore to xid %s", b->target_xid.v);
+		return arena_printf(x->a, "restore to xid %s", txt(x, b->target_xid.v));
 	if (b->immediate.set && b->immediate.v)
 		return "restore to consistency";
 	return "restore to the end of the archive";
@@ -518,7 +529,7 @@ static bool repository_seen(Ctx *x, size_t ci, bool bootstrap, const char *path)
 static void put_repository(Ctx *x, const char *path)
 {
 	Attr attrs[] = {
-		{"label", arena_printf(x->a, "backup repository\n%s", path)},
+		{"label", arena_printf(x->a, "backup repository\n%s", txt(x, path))},
 		{"shape", "cylinder"},
 	};
 
@@ -527,7 +538,7 @@ static void put_repository(Ctx *x, const char *path)
 
 static void put_graph(Ctx *x)
 {
-	const char *label = x->t->file ? x->t->file : "topology";
+	const char *label = x->t->file ? txt(x, x->t->file) : "topology";
 	Attr graph[] = {
 		{"label", x->obs && x->obs->observed_at
 				  ? arena_printf(x->a, "%s\nobserved %s", label, x->obs->observed_at)

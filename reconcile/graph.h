@@ -32,7 +32,9 @@
  *
  * DOT identifiers and every attribute value are written as quoted strings:
  * '"' and '\' escaped with '\', a newline as "\n", other control
- * characters as spaces. Node identifiers are "CLUSTER/NODE",
+ * characters as spaces. Names and values inside labels (hosts, regions,
+ * paths, restore targets, the file name) are first escaped as str_text
+ * does, so only a label's own line breaks break it. Node identifiers are "CLUSTER/NODE",
  * "CLUSTER:pgbouncer", "CLUSTER:haproxy" and "repository:PATH".
  */
 #ifndef PGC_RECONCILE_GRAPH_H

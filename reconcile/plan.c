@@ -127,6 +127,17 @@ typedef struct {
 	const char *last_restart;
 	const char *repl_role_id; /* create/alter of the replication user */
 	const char **role_ids;    /* create-role id per declared role, or NULL */
+	const char *hba;          /* the cluster's pg_hba.conf: the same for every node */
+	const char **hba_rules;   /* its rule lines, split once (hba_changes) */
+	size_t n_hba_rules;
+	const char *hba_old;      /* the last observed pg_hba.conf split (offline: shared) */
+	const char **hba_old_rules;
+	size_t n_hba_old_rules;
+	/* The last rule diff, shared by the nodes with the same old and new
+	 * files (every new node: thousands of rules each). */
+	const char *diff_old, *diff_new;
+	PgcChange *diff;
+	size_t n_diff;
 } Ctx;
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -327,17 +338,30 @@ static void depend(Ctx *x, PgcAction *act, const char *id)
 	act->depends_on = deps;
 }
 
+/*
+ * change - appends to act->changes, which grows by doubling: its capacity
+ * is the next power of two from 4 up (an hba action of a new node lists
+ * every rule, thousands of them).
+ */
 static void change(Ctx *x, PgcAction *act, const char *key, const char *from, const char *to)
 {
-	PgcChange *ch = arena_calloc(x->a, act->n_changes + 1, sizeof(*ch));
+	size_t n = act->n_changes, cap = 4;
+	bool shared = act->changes == x->diff && n > 0; /* a rule list of hba_changes */
 
-	if (act->n_changes)
-		memcpy(ch, act->changes, act->n_changes * sizeof(*ch));
-	ch[act->n_changes].key = key;
-	ch[act->n_changes].from = from;
-	ch[act->n_changes].to = to;
+	if (n == 0 || (n >= 4 && (n & (n - 1)) == 0) || shared) {
+		PgcChange *ch;
+
+		while (cap <= n)
+			cap *= 2;
+		ch = arena_calloc(x->a, cap, sizeof(*ch));
+		if (n)
+			memcpy(ch, act->changes, n * sizeof(*ch));
+		act->changes = ch;
+	}
+	act->changes[n].key = key;
+	act->changes[n].from = from;
+	act->changes[n].to = to;
 	act->n_changes++;
-	act->changes = ch;
 }
 
 static void block(PgcAction *act, const char *why)
@@ -577,7 +601,9 @@ static void analyze(Ctx *x, NodeWork *nw, const PgcConfParam *over, size_t n_ove
 		break;
 	}
 	nw->content = plan_conf_render(x->a, x->c, nw->n, nw->want, nw->n_want);
-	nw->hba = plan_hba_conf(x->a, x->c, nw->n);
+	if (x->hba == NULL)
+		x->hba = plan_hba_conf(x->a, x->c, nw->n);
+	nw->hba = x->hba;
 	nw->state = node_state(nw);
 	nw->need_config = nw->need_hba = false;
 	nw->pending = NULL;
@@ -735,31 +761,75 @@ static size_t hba_rules(PgcArena *a, const char *text, const char ***out)
 	return n;
 }
 
-/* hba_changes - removed and added rules (a longest-common-subsequence diff). */
+/*
+ * hba_changes - removed and added rules (a longest-common-subsequence diff
+ * of what differs between the common head and tail: an edit of a few
+ * rules among thousands costs a small table, not rules x rules). The new
+ * content is the cluster's, split once for all its nodes.
+ */
 static void hba_changes(Ctx *x, PgcAction *act, const char *old, const char *new)
 {
 	const char **a, **b;
-	size_t na = hba_rules(x->a, old, &a), nb = hba_rules(x->a, new, &b), i, j;
-	size_t *lcs = arena_calloc(x->a, (na + 1) * (nb + 1), sizeof(size_t));
+	size_t na, nb, i, j, pre = 0, suf = 0, ma, mb;
+	size_t *lcs;
+	bool shareable = act->n_changes == 0; /* the list will hold the rules only */
 
-#define L(i, j) lcs[(i) * (nb + 1) + (j)]
-	for (i = na; i-- > 0;)
-		for (j = nb; j-- > 0;)
-			L(i, j) = strcmp(a[i], b[j]) == 0 ? L(i + 1, j + 1) + 1
+	if (shareable && x->diff != NULL && old == x->diff_old && new == x->diff_new) {
+		act->changes = x->diff;
+		act->n_changes = x->n_diff;
+		return;
+	}
+	if (old == NULL || old != x->hba_old) {
+		x->hba_old = old;
+		x->n_hba_old_rules = hba_rules(x->a, old, &x->hba_old_rules);
+	}
+	a = x->hba_old_rules;
+	na = x->n_hba_old_rules;
+	if (new == x->hba && x->hba_rules == NULL)
+		x->n_hba_rules = hba_rules(x->a, new, &x->hba_rules);
+	if (new == x->hba) {
+		b = x->hba_rules;
+		nb = x->n_hba_rules;
+	} else {
+		nb = hba_rules(x->a, new, &b);
+	}
+	while (pre < na && pre < nb && strcmp(a[pre], b[pre]) == 0)
+		pre++;
+	while (suf < na - pre && suf < nb - pre && strcmp(a[na - 1 - suf], b[nb - 1 - suf]) == 0)
+		suf++;
+	ma = na - pre - suf;
+	mb = nb - pre - suf;
+	lcs = arena_calloc(x->a, (ma + 1) * (mb + 1), sizeof(size_t));
+#define A(i) a[pre + (i)]
+#define B(j) b[pre + (j)]
+#define L(i, j) lcs[(i) * (mb + 1) + (j)]
+	for (i = ma; i-- > 0;)
+		for (j = mb; j-- > 0;)
+			L(i, j) = strcmp(A(i), B(j)) == 0 ? L(i + 1, j + 1) + 1
 				  : L(i + 1, j) > L(i, j + 1) ? L(i + 1, j)
 							      : L(i, j + 1);
 	i = j = 0;
-	while (i < na || j < nb) {
-		if (i < na && j < nb && strcmp(a[i], b[j]) == 0) {
+	while (i < ma || j < mb) {
+		if (i < ma && j < mb && strcmp(A(i), B(j)) == 0) {
 			i++;
 			j++;
-		} else if (j < nb && (i == na || L(i, j + 1) >= L(i + 1, j))) {
-			change(x, act, "rule", NULL, b[j++]);
+		} else if (j < mb && (i == ma || L(i, j + 1) >= L(i + 1, j))) {
+			change(x, act, "rule", NULL, B(j));
+			j++;
 		} else {
-			change(x, act, "rule", a[i++], NULL);
+			change(x, act, "rule", A(i), NULL);
+			i++;
 		}
 	}
 #undef L
+#undef B
+#undef A
+	if (shareable) {
+		x->diff_old = old;
+		x->diff_new = new;
+		x->diff = act->changes;
+		x->n_diff = act->n_changes;
+	}
 }
 
 static void emit_hba(Ctx *x, NodeWork *nw)
@@ -1946,6 +2016,10 @@ static void plan_cluster(Ctx *x, const PgcCluster *c, const PgcObserved *obs)
 	x->last_restart = NULL;
 	x->repl_role_id = NULL;
 	x->role_ids = NULL;
+	x->hba = NULL;
+	x->hba_rules = NULL;
+	x->hba_old = NULL;
+	x->diff = NULL;
 	x->restart_ok = x->policy->allow_restart || maintenance_window_open(&c->maintenance,
 									     x->policy->now);
 	x->restart_block = x->restart_ok ? NULL : restart_block_reason(x);

@@ -216,6 +216,15 @@ void plan_print_markdown(FILE *out, const PgcPlan *p);
 json_t *plan_to_json(const PgcPlan *p);
 /* plan_from_json - a saved plan; NULL with a message in err when malformed. */
 PgcPlan *plan_from_json(json_t *j, char *err, size_t errlen);
+/*
+ * plan_compare_actions - 0 when saved holds exactly now's actions: as many,
+ * the same ids in the same order, and for each the same kind, cluster,
+ * node, impact, phase, depends_on (in order), changes and payload. The
+ * reason and the blocked flag are not compared (a sentence, and this run's
+ * policy). Otherwise -1, and why names the first difference: the count, a
+ * duplicated id, the action at a position, or the field of an action.
+ */
+int plan_compare_actions(const PgcPlan *saved, const PgcPlan *now, char *why, size_t len);
 
 /*
  * maintenance_window_open - true when `now` falls in the cluster's window

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "common/fsutil.h"
+#include "common/strutil.h"
 #include "reconcile/apply.h"
 #include "reconcile/pgsql.h"
 #include "reconcile/walarchive.h"
@@ -82,7 +83,8 @@ static bool is_upstream_of(const PgcCluster *c, const PgcNode *up, const PgcNode
 /* sync_names - 'ANY 1 ("pg2", "pg3")' listing n's direct replicas, or NULL. */
 static const char *sync_names(PgcArena *a, const PgcCluster *c, const PgcNode *n)
 {
-	const char *list = NULL;
+	PgcStrBuf list = PGC_STRBUF_INIT;
+	const char *out;
 	size_t i;
 
 	if (c->replication.synchronous.method == SYNC_OFF)
@@ -90,15 +92,16 @@ static const char *sync_names(PgcArena *a, const PgcCluster *c, const PgcNode *n
 	for (i = 0; i < c->n_nodes; i++) {
 		if (!is_upstream_of(c, n, &c->nodes[i]))
 			continue;
-		list = list ? arena_printf(a, "%s, \"%s\"", list, c->nodes[i].name)
-			    : arena_printf(a, "\"%s\"", c->nodes[i].name);
+		strbuf_addf(&list, list.len ? ", \"%s\"" : "\"%s\"", c->nodes[i].name);
 	}
-	if (list == NULL)
+	if (list.len == 0)
 		return NULL;
-	return arena_printf(a, "%s %lld (%s)",
-			    c->replication.synchronous.method == SYNC_ANY ? "ANY" : "FIRST",
-			    c->replication.synchronous.count.set ? c->replication.synchronous.count.v : 1,
-			    list);
+	out = arena_printf(a, "%s %lld (%s)",
+			   c->replication.synchronous.method == SYNC_ANY ? "ANY" : "FIRST",
+			   c->replication.synchronous.count.set ? c->replication.synchronous.count.v : 1,
+			   list.data);
+	strbuf_release(&list);
+	return out;
 }
 
 /* list_has - true when the comma-separated list holds item (white space ignored). */
@@ -370,72 +373,99 @@ static const char *hba_address(PgcArena *a, const char *host)
 	return host; /* a host name: pg_hba.conf matches it by reverse lookup */
 }
 
-static const char *hba_line(PgcArena *a, const char *type, const char *db, const char *user,
-			    const char *addr, const char *method, const char *options)
+/* hba_line - one rule, columns aligned as the header line of the file. */
+static void hba_line(PgcStrBuf *b, const char *type, const char *db, const char *user,
+		     const char *addr, const char *method, const char *options)
 {
-	const char *l;
-
-	if (addr != NULL)
-		l = arena_printf(a, "%-7s %-15s %-15s %-23s %s", type, db, user, addr, method);
-	else
-		l = arena_printf(a, "%-7s %-15s %-15s %-23s %s", type, db, user, "", method);
+	strbuf_addf(b, "%-7s %-15s %-15s %-23s %s", type, db, user, addr != NULL ? addr : "", method);
 	if (options != NULL && *options)
-		l = arena_printf(a, "%s %s", l, options);
-	return arena_printf(a, "%s\n", l);
+		strbuf_addf(b, " %s", options);
+	strbuf_add(b, "\n", 1);
+}
+
+/*
+ * AddrSet - the replication addresses already written, so that nodes
+ * sharing a host get one line: an open-addressing hash set, linear in the
+ * number of nodes (a list searched per node was quadratic).
+ */
+typedef struct {
+	const char **slots;
+	size_t mask;
+} AddrSet;
+
+static size_t addr_hash(const char *s)
+{
+	size_t h = 1469598103934665603u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return h;
+}
+
+/* addr_set_add - true when addr was not in the set (and is now). */
+static bool addr_set_add(AddrSet *set, const char *addr)
+{
+	size_t i = addr_hash(addr) & set->mask;
+
+	while (set->slots[i] != NULL) {
+		if (strcmp(set->slots[i], addr) == 0)
+			return false;
+		i = (i + 1) & set->mask;
+	}
+	set->slots[i] = addr;
+	return true;
 }
 
 const char *plan_hba_conf(PgcArena *arena, const PgcCluster *c, const PgcNode *n)
 {
 	const char *os_user = c->os_user.v ? c->os_user.v : "postgres";
-	const char *out;
-	const char **seen;
-	size_t i, j, n_seen = 0;
+	PgcStrBuf b = PGC_STRBUF_INIT;
+	size_t i;
 
 	(void)n; /* every node of a cluster gets the same rules: any may become primary */
-	out = arena_printf(arena,
-			   "# pg_hba.conf - managed by pgconverge for cluster \"%s\".\n"
-			   "# Rewritten on every apply: change the hba list in the topology file instead.\n"
-			   "# TYPE DATABASE        USER            ADDRESS                 METHOD\n"
-			   "\n"
-			   "# pgconverge itself, as the bootstrap superuser over the unix socket.\n",
-			   c->name);
-	out = arena_printf(arena, "%s%s%s", out,
-			   hba_line(arena, "local", "all", os_user, NULL, "peer", "map=pgconverge"),
-			   hba_line(arena, "local", "replication", os_user, NULL, "peer",
-				    "map=pgconverge"));
+	strbuf_addf(&b,
+		    "# pg_hba.conf - managed by pgconverge for cluster \"%s\".\n"
+		    "# Rewritten on every apply: change the hba list in the topology file instead.\n"
+		    "# TYPE DATABASE        USER            ADDRESS                 METHOD\n"
+		    "\n"
+		    "# pgconverge itself, as the bootstrap superuser over the unix socket.\n",
+		    c->name);
+	hba_line(&b, "local", "all", os_user, NULL, "peer", "map=pgconverge");
+	hba_line(&b, "local", "replication", os_user, NULL, "peer", "map=pgconverge");
 	if (c->n_nodes > 1) {
 		const char *method = c->replication.password.kind != SECRET_NONE ? "scram-sha-256"
 										  : "trust";
+		AddrSet seen;
+		size_t size = 16;
 
-		out = arena_printf(arena, "%s# Streaming replication between the cluster's nodes.\n", out);
-		seen = arena_calloc(arena, c->n_nodes, sizeof(char *));
+		while (size < 2 * c->n_nodes)
+			size *= 2;
+		seen.slots = calloc(size, sizeof(char *));
+		if (seen.slots == NULL)
+			abort();
+		seen.mask = size - 1;
+		strbuf_adds(&b, "# Streaming replication between the cluster's nodes.\n");
 		for (i = 0; i < c->n_nodes; i++) {
 			const char *addr = hba_address(arena, c->nodes[i].host.v);
 
-			for (j = 0; j < n_seen; j++)
-				if (strcmp(seen[j], addr) == 0)
-					break;
-			if (j < n_seen)
-				continue;
-			seen[n_seen++] = addr;
-			out = arena_printf(arena, "%s%s", out,
-					   hba_line(arena, "host", "replication", c->replication.user.v,
-						    addr, method, NULL));
+			if (addr_set_add(&seen, addr))
+				hba_line(&b, "host", "replication", c->replication.user.v, addr, method,
+					 NULL);
 		}
+		free(seen.slots);
 	}
 	if (c->n_hba > 0)
-		out = arena_printf(arena, "%s# The topology's rules, in order.\n", out);
+		strbuf_adds(&b, "# The topology's rules, in order.\n");
 	for (i = 0; i < c->n_hba; i++) {
 		const PgcHbaRule *r = &c->hba[i];
 		bool local = strcmp(r->type.v, "local") == 0;
 
-		out = arena_printf(arena, "%s%s", out,
-				   hba_line(arena, r->type.v, r->database.v ? r->database.v : "all",
-					    r->user.v ? r->user.v : "all",
-					    local ? NULL : (r->address.v ? r->address.v : ""),
-					    r->method.v, r->options.set ? r->options.v : NULL));
+		hba_line(&b, r->type.v, r->database.v ? r->database.v : "all",
+			 r->user.v ? r->user.v : "all",
+			 local ? NULL : (r->address.v ? r->address.v : ""), r->method.v,
+			 r->options.set ? r->options.v : NULL);
 	}
-	return out;
+	return strbuf_finish(&b, arena);
 }
 
 const char *plan_ident_conf(PgcArena *arena, const PgcCluster *c)

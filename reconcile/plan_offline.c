@@ -5,6 +5,8 @@
  */
 #include "reconcile/plan_offline.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool streq(const char *a, const char *b)
@@ -163,7 +165,7 @@ static void synth_slots(PgcArena *a, const PgcCluster *bc, const PgcNode *n, Pgc
  * directory, else absent (to be created).
  */
 static void synth_node(PgcArena *a, const PgcCluster *bc, const PgcCluster *hc, const PgcNode *hn,
-		       PgcObsNode *o)
+		       const char **hba, PgcObsNode *o)
 {
 	const PgcNode *bn = bc != NULL ? cluster_node(bc, hn->name) : NULL;
 
@@ -180,7 +182,9 @@ static void synth_node(PgcArena *a, const PgcCluster *bc, const PgcCluster *hc, 
 	o->data_checksums = bc->initdb.data_checksums.v;
 	o->include_line = true;
 	o->managed_conf = plan_managed_conf(a, bc, bn);
-	o->hba_conf = plan_hba_conf(a, bc, bn);
+	if (*hba == NULL) /* the same for every node of the cluster: rendered once */
+		*hba = plan_hba_conf(a, bc, bn);
+	o->hba_conf = *hba;
 	o->standby_signal = !is_primary(bc, bn);
 	o->postmaster_alive = true;
 	o->reachable = true;
@@ -208,12 +212,13 @@ static PgcObserved *synth_observed(PgcArena *a, const PgcTopology *base, const P
 		const PgcCluster *hc = &head->clusters[i];
 		const PgcCluster *bc = base != NULL ? topology_cluster(base, hc->name) : NULL;
 		PgcObsCluster *oc = &obs->clusters[i];
+		const char *hba = NULL;
 
 		oc->name = hc->name;
 		oc->nodes = arena_calloc(a, hc->n_nodes + 1, sizeof(*oc->nodes));
 		oc->n_nodes = hc->n_nodes;
 		for (j = 0; j < hc->n_nodes; j++)
-			synth_node(a, bc, hc, &hc->nodes[j], &oc->nodes[j]);
+			synth_node(a, bc, hc, &hc->nodes[j], &hba, &oc->nodes[j]);
 	}
 	return obs;
 }
@@ -225,20 +230,98 @@ static const char *own(PgcPlan *p, const char *s)
 	return arena_strdup(p->arena, s);
 }
 
+/*
+ * OwnMap - source pointer to its copy, so that a string shared by many
+ * changes (the rules of a cluster's pg_hba.conf, listed for every new node)
+ * is copied once: open addressing, doubled at half full.
+ */
+typedef struct {
+	const char **from, **to;
+	size_t n, mask;
+} OwnMap;
+
+static size_t ptr_hash(const char *s)
+{
+	uintptr_t v = (uintptr_t)s;
+
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdu;
+	v ^= v >> 33;
+	return (size_t)v;
+}
+
+static void own_map_grow(OwnMap *m)
+{
+	OwnMap g;
+	size_t i, k;
+
+	g.mask = m->mask ? 2 * m->mask + 1 : 255;
+	g.n = m->n;
+	g.from = calloc(g.mask + 1, sizeof(char *));
+	g.to = calloc(g.mask + 1, sizeof(char *));
+	if (g.from == NULL || g.to == NULL)
+		abort();
+	for (i = 0; m->mask && i <= m->mask; i++) {
+		if (m->from[i] == NULL)
+			continue;
+		for (k = ptr_hash(m->from[i]) & g.mask; g.from[k] != NULL; k = (k + 1) & g.mask)
+			;
+		g.from[k] = m->from[i];
+		g.to[k] = m->to[i];
+	}
+	free(m->from);
+	free(m->to);
+	*m = g;
+}
+
+/* own_map_put - records from -> to (from not in the map yet). */
+static void own_map_put(OwnMap *m, const char *from, const char *to)
+{
+	size_t k;
+
+	if (2 * (m->n + 1) > m->mask)
+		own_map_grow(m);
+	for (k = ptr_hash(from) & m->mask; m->from[k] != NULL; k = (k + 1) & m->mask)
+		;
+	m->from[k] = from;
+	m->to[k] = to;
+	m->n++;
+}
+
+static const char *own_once(PgcPlan *p, OwnMap *m, const char *s)
+{
+	const char *copy;
+	size_t k;
+
+	if (s == NULL)
+		return NULL;
+	for (k = m->mask ? ptr_hash(s) & m->mask : 0; m->mask && m->from[k] != NULL; k = (k + 1) & m->mask)
+		if (m->from[k] == s)
+			return m->to[k];
+	copy = own(p, s);
+	own_map_put(m, s, copy);
+	/* A change list shared by several actions is met again, already copied. */
+	own_map_put(m, copy, copy);
+	return copy;
+}
+
 /* own_strings - copies what may point into the make-believe state (freed next). */
 static void own_strings(PgcPlan *p)
 {
+	OwnMap m = {NULL, NULL, 0, 0};
 	size_t i, j;
 
 	for (i = 0; i < p->n_actions; i++) {
 		PgcAction *act = &p->actions[i];
 
 		for (j = 0; j < act->n_changes; j++) {
-			act->changes[j].key = own(p, act->changes[j].key);
-			act->changes[j].from = own(p, act->changes[j].from);
-			act->changes[j].to = own(p, act->changes[j].to);
+			act->changes[j].key = own_once(p, &m, act->changes[j].key);
+			act->changes[j].from = own_once(p, &m, act->changes[j].from);
+			act->changes[j].to = own_once(p, &m, act->changes[j].to);
 		}
 	}
+	free(m.from);
+	free(m.to);
 	for (i = 0; i < p->n_orphans; i++) {
 		p->orphans[i].kind = own(p, p->orphans[i].kind);
 		p->orphans[i].name = own(p, p->orphans[i].name);

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/strutil.h"
+
 /* ---- shared ---------------------------------------------------------------- */
 
 static const char *or_unset(const char *s)
@@ -18,12 +20,19 @@ static const char *or_unset(const char *s)
 	return s ? s : "(unset)";
 }
 
-/* step_of - the 1-based position of an action id in the plan, 0 if absent. */
-static size_t step_of(const PgcPlan *p, const char *id)
+/*
+ * step_of - the 1-based position of an action id in the plan, 0 if absent.
+ * A dependency is an earlier action, most often a close one: the search
+ * goes back from the action at index from, then forward.
+ */
+static size_t step_of(const PgcPlan *p, size_t from, const char *id)
 {
 	size_t i;
 
-	for (i = 0; i < p->n_actions; i++)
+	for (i = from < p->n_actions ? from : p->n_actions; i-- > 0;)
+		if (strcmp(p->actions[i].id, id) == 0)
+			return i + 1;
+	for (i = from; i < p->n_actions; i++)
 		if (strcmp(p->actions[i].id, id) == 0)
 			return i + 1;
 	return 0;
@@ -56,12 +65,23 @@ static bool cluster_seen(const PgcPlan *p, size_t upto, const char *cluster)
 	return false;
 }
 
+/*
+ * action_label - "kind[:target]" from the id "cluster/node/kind[:target]",
+ * the target escaped for display: it may name a role, which may hold any
+ * character, slashes included.
+ */
 static const char *action_label(char *buf, size_t len, const PgcAction *a)
 {
-	const char *colon = strrchr(a->id, '/');
-	const char *target = colon ? strchr(colon, ':') : NULL;
+	const char *slash = strchr(a->id, '/');
+	const char *target;
+	PgcStrBuf t = PGC_STRBUF_INIT;
 
-	snprintf(buf, len, "%s%s", plan_action_name(a->kind), target ? target : "");
+	slash = slash ? strchr(slash + 1, '/') : NULL;
+	target = slash ? strchr(slash, ':') : NULL;
+
+	strbuf_add_text(&t, target);
+	snprintf(buf, len, "%s%s", plan_action_name(a->kind), t.data ? t.data : "");
+	strbuf_release(&t);
 	return buf;
 }
 
@@ -94,6 +114,12 @@ static int label_width(const PgcPlan *p)
 	return w > 40 ? 40 : (int)w;
 }
 
+/* tx - s for a terminal: names and values may come from a server (see str_text). */
+static void tx(FILE *out, const char *s)
+{
+	str_fput_text(out, s);
+}
+
 static void text_action(FILE *out, const PgcPlan *p, size_t i, int width, bool color)
 {
 	const PgcAction *a = &p->actions[i];
@@ -106,33 +132,50 @@ static void text_action(FILE *out, const PgcPlan *p, size_t i, int width, bool c
 		tc = a->impact == IMPACT_RELOAD ? C_YELLOW : C_RED;
 	}
 	snprintf(step, sizeof step, "#%zu", i + 1);
-	fprintf(out, "    %-4s %-*s %s%-10s%s %s\n", step, width, action_label(label, sizeof label, a),
-		col(color, tc), tag, col(color, C_RESET), a->reason ? a->reason : "");
+	fprintf(out, "    %-4s %-*s %s%-10s%s ", step, width, action_label(label, sizeof label, a),
+		col(color, tc), tag, col(color, C_RESET));
+	tx(out, a->reason);
+	fputc('\n', out);
 	for (k = 0; k < a->n_changes; k++) {
 		const PgcChange *c = &a->changes[k];
 
-		if (strcmp(c->key, "rule") == 0)
-			fprintf(out, "           %s %s\n", c->to ? "+" : "-", c->to ? c->to : c->from);
-		else
-			fprintf(out, "           %s: %s -> %s\n", c->key, or_unset(c->from), or_unset(c->to));
+		if (strcmp(c->key, "rule") == 0) {
+			fprintf(out, "           %s ", c->to ? "+" : "-");
+			tx(out, c->to ? c->to : c->from);
+		} else {
+			fputs("           ", out);
+			tx(out, c->key);
+			fputs(": ", out);
+			tx(out, or_unset(c->from));
+			fputs(" -> ", out);
+			tx(out, or_unset(c->to));
+		}
+		fputc('\n', out);
 	}
-	if (a->phase != NULL)
-		fprintf(out, "           %sphase: %s%s\n", col(color, C_DIM), a->phase, col(color, C_RESET));
+	if (a->phase != NULL) {
+		fprintf(out, "           %sphase: ", col(color, C_DIM));
+		tx(out, a->phase);
+		fprintf(out, "%s\n", col(color, C_RESET));
+	}
 	if (a->n_depends_on > 0) {
 		fprintf(out, "           %safter:", col(color, C_DIM));
 		for (k = 0; k < a->n_depends_on; k++) {
-			size_t s = step_of(p, a->depends_on[k]);
+			size_t s = step_of(p, i, a->depends_on[k]);
 
-			if (s > 0)
+			if (s > 0) {
 				fprintf(out, "%s #%zu", k ? "," : "", s);
-			else
-				fprintf(out, "%s %s", k ? "," : "", a->depends_on[k]);
+			} else {
+				fprintf(out, "%s ", k ? "," : "");
+				tx(out, a->depends_on[k]);
+			}
 		}
 		fprintf(out, "%s\n", col(color, C_RESET));
 	}
-	if (a->blocked)
-		fprintf(out, "           %sBLOCKED: %s%s\n", col(color, C_BRED),
-			a->blocked_reason ? a->blocked_reason : "by policy", col(color, C_RESET));
+	if (a->blocked) {
+		fprintf(out, "           %sBLOCKED: ", col(color, C_BRED));
+		tx(out, a->blocked_reason ? a->blocked_reason : "by policy");
+		fprintf(out, "%s\n", col(color, C_RESET));
+	}
 }
 
 /*
@@ -164,8 +207,17 @@ static void print_orphans_text(FILE *out, const PgcPlan *p)
 	for (i = 0; i < p->n_orphans; i++) {
 		const PgcOrphan *o = &p->orphans[i];
 
-		fprintf(out, "  %s/%s %s \"%s\": %s\n", o->cluster, o->node ? o->node : "-", o->kind,
-			o->name, o->message);
+		fputs("  ", out);
+		tx(out, o->cluster);
+		fputc('/', out);
+		tx(out, o->node ? o->node : "-");
+		fputc(' ', out);
+		tx(out, o->kind);
+		fputs(" \"", out);
+		tx(out, o->name);
+		fputs("\": ", out);
+		tx(out, o->message);
+		fputc('\n', out);
 	}
 }
 
@@ -180,7 +232,9 @@ void plan_print_text(FILE *out, const PgcPlan *p, bool color)
 
 		if (cluster_seen(p, i, a->cluster))
 			continue;
-		fprintf(out, "%scluster %s%s\n", col(color, C_BOLD), a->cluster, col(color, C_RESET));
+		fprintf(out, "%scluster ", col(color, C_BOLD));
+		tx(out, a->cluster);
+		fprintf(out, "%s\n", col(color, C_RESET));
 		/* Nodes in order of first appearance; each node's actions in plan order. */
 		for (j = i; j < p->n_actions; j++) {
 			const PgcAction *b = &p->actions[j];
@@ -188,8 +242,9 @@ void plan_print_text(FILE *out, const PgcPlan *p, bool color)
 
 			if (!same_str(b->cluster, a->cluster) || group_seen(p, j, b->cluster, b->node))
 				continue;
-			fprintf(out, "  %snode %s%s\n", col(color, C_BOLD), b->node ? b->node : "(cluster)",
-				col(color, C_RESET));
+			fprintf(out, "  %snode ", col(color, C_BOLD));
+			tx(out, b->node ? b->node : "(cluster)");
+			fprintf(out, "%s\n", col(color, C_RESET));
 			for (k = j; k < p->n_actions; k++)
 				if (same_str(p->actions[k].cluster, b->cluster) &&
 				    same_str(p->actions[k].node, b->node))
@@ -205,48 +260,49 @@ void plan_print_text(FILE *out, const PgcPlan *p, bool color)
 
 /* ---- markdown ------------------------------------------------------------------ */
 
-/* md_cell - text safe inside a table cell: pipes escaped, no raw HTML, lines joined. */
-static void md_cell(FILE *out, const char *s)
+/*
+ * md_text / md_code - prose and code spans for a pull request comment.
+ * Names and values may come from a server or the file: they are escaped
+ * (strbuf_add_md_text, strbuf_add_md_code) so that nothing in them can end
+ * a code span or a table cell, or start a link, an image or HTML.
+ */
+static void md_emit(FILE *out, PgcStrBuf *b)
 {
-	for (; s != NULL && *s; s++) {
-		switch (*s) {
-		case '|':
-			fputs("\\|", out);
-			break;
-		case '<':
-			fputs("&lt;", out);
-			break;
-		case '>':
-			fputs("&gt;", out);
-			break;
-		case '&':
-			fputs("&amp;", out);
-			break;
-		case '\n':
-			fputs("<br>", out);
-			break;
-		case '`':
-			fputc('\'', out);
-			break;
-		default:
-			fputc(*s, out);
-		}
-	}
+	if (b->len > 0)
+		fwrite(b->data, 1, b->len, out);
+	strbuf_release(b);
 }
 
-/* md_code - `text` inside a table cell (a backtick cannot appear inside). */
-static void md_code(FILE *out, const char *s)
+static void md_text(FILE *out, const char *s)
 {
-	fputc('`', out);
-	for (; s != NULL && *s; s++) {
-		if (*s == '|')
-			fputs("\\|", out);
-		else if (*s == '`' || *s == '\n')
-			fputc(' ', out);
-		else
-			fputc(*s, out);
+	PgcStrBuf b = PGC_STRBUF_INIT;
+
+	strbuf_add_md_text(&b, s);
+	md_emit(out, &b);
+}
+
+/* md_code - a code span; in_table escapes pipes as a table cell needs. */
+static void md_code(FILE *out, const char *s, bool in_table)
+{
+	PgcStrBuf b = PGC_STRBUF_INIT;
+
+	strbuf_add_md_code(&b, s, in_table);
+	md_emit(out, &b);
+}
+
+/* md_change - one change as a code span in a table cell. */
+static void md_change(FILE *out, const PgcChange *c)
+{
+	PgcStrBuf b = PGC_STRBUF_INIT;
+
+	if (strcmp(c->key, "rule") == 0) {
+		strbuf_adds(&b, c->to ? "+ " : "- ");
+		strbuf_adds(&b, c->to ? c->to : c->from);
+	} else {
+		strbuf_addf(&b, "%s: %s -> %s", c->key, or_unset(c->from), or_unset(c->to));
 	}
-	fputc('`', out);
+	md_code(out, b.data, true);
+	strbuf_release(&b);
 }
 
 void plan_print_markdown(FILE *out, const PgcPlan *p)
@@ -267,8 +323,10 @@ void plan_print_markdown(FILE *out, const PgcPlan *p)
 		if (restarts > 0) {
 			fprintf(out, "> Servers restarted (%zu):", restarts);
 			for (i = 0, k = 0; i < p->n_actions; i++)
-				if (p->actions[i].kind == ACT_RESTART)
-					fprintf(out, "%s `%s`", k++ ? "," : "", p->actions[i].id);
+				if (p->actions[i].kind == ACT_RESTART) {
+					fprintf(out, "%s ", k++ ? "," : "");
+					md_code(out, p->actions[i].id, false);
+				}
 			fprintf(out, "\n");
 		}
 		if (restarts > 0 && blocked > 0)
@@ -277,8 +335,10 @@ void plan_print_markdown(FILE *out, const PgcPlan *p)
 			fprintf(out, "> Blocked (%zu), not applied until allowed:\n", blocked);
 			for (i = 0; i < p->n_actions; i++)
 				if (p->actions[i].blocked) {
-					fprintf(out, "> - `%s`: ", p->actions[i].id);
-					md_cell(out, p->actions[i].blocked_reason);
+					fprintf(out, "> - ");
+					md_code(out, p->actions[i].id, false);
+					fprintf(out, ": ");
+					md_text(out, p->actions[i].blocked_reason);
 					fprintf(out, "\n");
 				}
 		}
@@ -288,7 +348,9 @@ void plan_print_markdown(FILE *out, const PgcPlan *p)
 
 		if (cluster_seen(p, i, cl))
 			continue;
-		fprintf(out, "\n#### cluster `%s`\n\n", cl);
+		fprintf(out, "\n#### cluster ");
+		md_code(out, cl, false);
+		fprintf(out, "\n\n");
 		fprintf(out, "| # | node | action | impact | reason and changes |\n");
 		fprintf(out, "|--:|------|--------|--------|--------------------|\n");
 		for (j = i; j < p->n_actions; j++) {
@@ -299,31 +361,26 @@ void plan_print_markdown(FILE *out, const PgcPlan *p)
 
 			if (!same_str(a->cluster, cl))
 				continue;
-			fprintf(out, "| %zu | %s | ", j + 1, a->node ? a->node : "");
-			md_code(out, action_label(label, sizeof label, a));
+			fprintf(out, "| %zu | ", j + 1);
+			md_text(out, a->node ? a->node : "");
+			fprintf(out, " | ");
+			md_code(out, action_label(label, sizeof label, a), true);
 			fprintf(out, " | %s%s%s | ", loud ? "**" : "", plan_impact_name(a->impact),
 				loud ? "**" : "");
 			if (a->blocked) {
 				fprintf(out, "**blocked:** ");
-				md_cell(out, a->blocked_reason);
+				md_text(out, a->blocked_reason);
 				fprintf(out, "<br>");
 			}
-			md_cell(out, a->reason);
+			md_text(out, a->reason);
 			for (k = 0; k < a->n_changes; k++) {
-				const PgcChange *c = &a->changes[k];
-				char buf[1024];
-
 				fprintf(out, "<br>");
-				if (strcmp(c->key, "rule") == 0)
-					snprintf(buf, sizeof buf, "%s %s", c->to ? "+" : "-",
-						 c->to ? c->to : c->from);
-				else
-					snprintf(buf, sizeof buf, "%s: %s -> %s", c->key, or_unset(c->from),
-						 or_unset(c->to));
-				md_code(out, buf);
+				md_change(out, &a->changes[k]);
 			}
-			if (a->phase != NULL)
-				fprintf(out, "<br>phase: %s", a->phase);
+			if (a->phase != NULL) {
+				fprintf(out, "<br>phase: ");
+				md_text(out, a->phase);
+			}
 			fprintf(out, " |\n");
 		}
 	}
@@ -331,10 +388,18 @@ void plan_print_markdown(FILE *out, const PgcPlan *p)
 		fprintf(out, "\n#### not in the topology (left in place)\n\n");
 		for (i = 0; i < p->n_orphans; i++) {
 			const PgcOrphan *o = &p->orphans[i];
+			PgcStrBuf where = PGC_STRBUF_INIT;
 
-			fprintf(out, "- `%s/%s` %s `%s`: ", o->cluster, o->node ? o->node : "-", o->kind,
-				o->name);
-			md_cell(out, o->message);
+			strbuf_addf(&where, "%s/%s", o->cluster, o->node ? o->node : "-");
+			fprintf(out, "- ");
+			md_code(out, where.data, false);
+			strbuf_release(&where);
+			fputc(' ', out);
+			md_text(out, o->kind);
+			fputc(' ', out);
+			md_code(out, o->name, false);
+			fprintf(out, ": ");
+			md_text(out, o->message);
 			fprintf(out, "\n");
 		}
 	}
@@ -736,4 +801,118 @@ PgcPlan *plan_from_json(json_t *j, char *err, size_t errlen)
 fail:
 	arena_free(a);
 	return NULL;
+}
+
+/* ---- saved plan against the plan made now ---------------------------------- */
+
+/* action_diff - the first field in which two actions differ, or NULL. */
+static const char *action_diff(const PgcAction *a, const PgcAction *b)
+{
+	const PgcPayload *x = &a->payload, *y = &b->payload;
+	size_t i;
+
+	if (a->kind != b->kind)
+		return "action kind";
+	if (!same_str(a->cluster, b->cluster))
+		return "cluster";
+	if (!same_str(a->node, b->node))
+		return "node";
+	if (a->impact != b->impact)
+		return "impact";
+	if (!same_str(a->phase, b->phase))
+		return "phase";
+	if (a->n_depends_on != b->n_depends_on)
+		return "depends_on";
+	for (i = 0; i < a->n_depends_on; i++)
+		if (!same_str(a->depends_on[i], b->depends_on[i]))
+			return "depends_on";
+	if (a->n_changes != b->n_changes)
+		return "list of changes";
+	for (i = 0; i < a->n_changes; i++)
+		if (!same_str(a->changes[i].key, b->changes[i].key) ||
+		    !same_str(a->changes[i].from, b->changes[i].from) ||
+		    !same_str(a->changes[i].to, b->changes[i].to))
+			return "list of changes";
+	if (!same_str(x->path, y->path))
+		return "payload.path";
+	if (!same_str(x->content, y->content))
+		return "payload.content";
+	if (!same_str(x->sql, y->sql))
+		return "payload.sql";
+	if (x->n_params != y->n_params)
+		return "payload.params";
+	for (i = 0; i < x->n_params; i++)
+		if (!same_str(x->params[i], y->params[i]))
+			return "payload.params";
+	if (!same_str(x->database, y->database))
+		return "payload.database";
+	if (!same_str(x->target, y->target))
+		return "payload.target";
+	if (!same_str(x->upstream, y->upstream))
+		return "payload.upstream";
+	if (x->secret.kind != y->secret.kind || !same_str(x->secret.ref, y->secret.ref))
+		return "payload.secret";
+	if (!same_str(x->ident, y->ident))
+		return "payload.ident";
+	return NULL;
+}
+
+/* duplicate_id - sets *first and *second (0-based) to two actions with one id. */
+static bool duplicate_id(const PgcPlan *p, size_t *first, size_t *second)
+{
+	size_t i, j;
+
+	for (i = 0; i < p->n_actions; i++)
+		for (j = i + 1; j < p->n_actions; j++)
+			if (same_str(p->actions[i].id, p->actions[j].id)) {
+				*first = i;
+				*second = j;
+				return true;
+			}
+	return false;
+}
+
+int plan_compare_actions(const PgcPlan *saved, const PgcPlan *now, char *why, size_t len)
+{
+	PgcStrBuf sa = PGC_STRBUF_INIT, sb = PGC_STRBUF_INIT;
+	const char *field = NULL;
+	size_t i, d1, d2;
+
+	for (i = 0; i < saved->n_actions && i < now->n_actions; i++)
+		if (!same_str(saved->actions[i].id, now->actions[i].id) ||
+		    (field = action_diff(&saved->actions[i], &now->actions[i])) != NULL)
+			break;
+	if (field == NULL && i == saved->n_actions && i == now->n_actions)
+		return 0;
+	/* Names in the messages come from the file: escaped, and cut to fit. A
+	 * duplicated id is named first, else the first position that differs. */
+	if (duplicate_id(saved, &d1, &d2)) {
+		strbuf_add_text(&sa, saved->actions[d1].id ? saved->actions[d1].id : "(none)");
+		strbuf_add(&sa, "", 0);
+		snprintf(why, len, "action \"%s\" appears twice in the saved plan (#%zu and #%zu)",
+			 sa.data, d1 + 1, d2 + 1);
+	} else if (i < saved->n_actions && i < now->n_actions) {
+		strbuf_add_text(&sa, saved->actions[i].id ? saved->actions[i].id : "(none)");
+		strbuf_add(&sa, "", 0); /* "" rather than NULL for an empty id */
+		strbuf_add_text(&sb, now->actions[i].id);
+		strbuf_add(&sb, "", 0);
+		if (field == NULL)
+			snprintf(why, len,
+				 "action #%zu of the saved plan is \"%s\" where the topology and the "
+				 "servers call for \"%s\" now (actions reordered, added or removed)",
+				 i + 1, sa.data, sb.data);
+		else
+			snprintf(why, len,
+				 "action \"%s\" of the saved plan is not what the topology and the servers "
+				 "call for now: its %s differs",
+				 sa.data, field);
+	} else {
+		snprintf(why, len,
+			 "the saved plan has %zu action%s where the topology and the servers call for "
+			 "%zu now",
+			 saved->n_actions, saved->n_actions == 1 ? "" : "s", now->n_actions);
+	}
+	strbuf_release(&sa);
+	strbuf_release(&sb);
+	return -1;
 }

@@ -308,6 +308,30 @@ expect_rc "apply of an edited saved plan: exit 1" 1
 grep -q 'of the saved plan is not what the topology and the servers call for now' "$last.err" &&
 	[ ! -e /tmp/pgc-forged-hba ] && ok "an edited saved plan is refused, nothing written" ||
 	fail "forged plan: $(head -c 300 "$last.err")"
+# The whole action list is compared, not only each payload: order,
+# duplicates, dependencies, impact and phase are what apply schedules by.
+edit_refused() {
+	local name=$1 filter=$2 want=$3
+	jq "$filter" "$tmp/p2.json" >"$tmp/p2-$name.json" || { fail "jq $name"; return; }
+	pgc "edit-$name" apply "$tmp/p2-$name.json" -f "$topo" --state-dir "$state"
+	expect_rc "apply of a saved plan edited ($name): exit 1" 1
+	grep -q -- "$want" "$last.err" && grep -q "plan -o PLAN.json' again" "$last.err" &&
+		ok "the refusal names what differs ($name)" || fail "$name: $(head -c 300 "$last.err")"
+	lib_sql_is "$p1" "show work_mem" 8MB && grep -q "a local edit" "$tmp/data/pg2/pg_hba.conf" &&
+		ok "nothing of the edited plan ($name) was applied" || fail "$name changed something"
+}
+# reorder: the first two neighbours where the second does not depend on the first.
+edit_refused reorder '. as $r | ([range(0; ($r.actions | length) - 1)
+	| select(. as $k | $r.actions[$k].id as $id | ($r.actions[$k + 1].depends_on | any(.[]; . == $id)) | not)]
+	| first) as $i | .actions[$i] = $r.actions[$i + 1] | .actions[$i + 1] = $r.actions[$i]' \
+	'where the topology and the servers call for'
+edit_refused duplicate '.actions += [.actions[-1]]' 'appears twice in the saved plan'
+edit_refused depends_on '(.actions[] | select(.action == "reload") | .depends_on) |= []' \
+	'its depends_on differs'
+edit_refused impact '(.actions[] | select(.action == "config") | .impact) |= "restart"' \
+	'its impact differs'
+edit_refused phase '(.actions[] | select(.action == "config") | .phase) |= "lower-primary-first"' \
+	'its phase differs'
 pgc fresh apply "$tmp/p2.json" -f "$topo" --state-dir "$state"
 expect_rc "apply of an up-to-date saved plan: exit 0" 0
 live_all work_mem 5MB && ok "the saved plan was carried out (work_mem 5MB)" || fail "work_mem live: $(live_values work_mem)"

@@ -200,9 +200,10 @@ static void test_escaping(void **state)
 	    "\t\tgraph [label=\"cluster restored\\npostgres 15, failover manual\", style=\"rounded\"];\n"
 	    "\t\t\"restored/r1\" [label=\"r1\\nprimary\\n127.0.0.1:25440\", penwidth=\"2\"];\n"
 	    "\t}\n"
-	    /* One repository node for both clusters. */
+	    /* One repository node for both clusters; in the label, the path's line
+	     * break shows as \n (str_text), it does not start a line of its own. */
 	    "\t\"repository:/srv/pgc/backups/a \\\"q\\\" \\\\ dir\\nline\" [label=\"backup "
-	    "repository\\n/srv/pgc/backups/a \\\"q\\\" \\\\ dir\\nline\", shape=\"cylinder\"];\n"
+	    "repository\\n/srv/pgc/backups/a \\\"q\\\" \\\\ dir\\\\nline\", shape=\"cylinder\"];\n"
 	    "\t\"main/pg1\" -> \"repository:/srv/pgc/backups/a \\\"q\\\" \\\\ dir\\nline\" "
 	    "[label=\"backups\", ltail=\"cluster_main\"];\n"
 	    "\t\"repository:/srv/pgc/backups/a \\\"q\\\" \\\\ dir\\nline\" -> \"restored/r1\" "

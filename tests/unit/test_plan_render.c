@@ -365,6 +365,263 @@ static void test_json_refused(void **state)
 		 "actions[0].id: expected a string");
 }
 
+/* ---- a saved plan against the plan made now ------------------------------------- */
+
+/* saved_after - the sample plan saved as JSON, edit applied to its actions, read back. */
+static PgcPlan *saved_after(void (*edit)(json_t *actions))
+{
+	PgcPlan *p = sample_plan(), *q;
+	json_t *j = plan_to_json(p);
+	char err[256];
+
+	if (edit != NULL)
+		edit(json_object_get(j, "actions"));
+	q = plan_from_json(j, err, sizeof err);
+	if (q == NULL)
+		fail_msg("plan_from_json: %s", err);
+	json_decref(j);
+	plan_free(p);
+	return q;
+}
+
+static void assert_refused(void (*edit)(json_t *actions), const char *want)
+{
+	PgcPlan *now = sample_plan(), *saved = saved_after(edit);
+	char why[512] = "";
+
+	assert_int_equal(plan_compare_actions(saved, now, why, sizeof why), -1);
+	assert_string_equal(why, want);
+	plan_free(saved);
+	plan_free(now);
+}
+
+static json_t *act(json_t *actions, size_t i)
+{
+	return json_array_get(actions, i);
+}
+
+static void swap_first_two(json_t *actions)
+{
+	json_t *first = json_incref(act(actions, 0));
+
+	json_array_remove(actions, 0);
+	json_array_insert_new(actions, 1, first);
+}
+
+static void duplicate_grant(json_t *actions)
+{
+	json_array_insert_new(actions, 6, json_deep_copy(act(actions, 5)));
+}
+
+static void drop_last(json_t *actions)
+{
+	json_array_remove(actions, json_array_size(actions) - 1);
+}
+
+static void depends_on_less(json_t *actions)
+{
+	json_array_remove(json_object_get(act(actions, 2), "depends_on"), 1);
+}
+
+static void depends_on_swapped(json_t *actions)
+{
+	json_t *deps = json_object_get(act(actions, 2), "depends_on");
+	json_t *first = json_incref(json_array_get(deps, 0));
+
+	json_array_remove(deps, 0);
+	json_array_append_new(deps, first);
+}
+
+static void impact_none(json_t *actions)
+{
+	json_object_set_new(act(actions, 0), "impact", json_string("none"));
+}
+
+static void phase_set(json_t *actions)
+{
+	json_object_set_new(act(actions, 0), "phase", json_string("raise-standbys-first"));
+}
+
+static void change_edited(json_t *actions)
+{
+	json_object_set_new(json_array_get(json_object_get(act(actions, 0), "changes"), 0), "to",
+			    json_string("9MB"));
+}
+
+static void content_edited(json_t *actions)
+{
+	json_object_set_new(json_object_get(act(actions, 1), "payload"), "content",
+			    json_string("host all all 0.0.0.0/0 trust\n"));
+}
+
+static void node_edited(json_t *actions)
+{
+	json_object_set_new(act(actions, 5), "node", json_string("pg2"));
+}
+
+static void reason_and_blocked_edited(json_t *actions)
+{
+	json_object_set_new(act(actions, 0), "reason", json_string("nothing to see"));
+	json_object_set_new(act(actions, 3), "blocked", json_false());
+}
+
+static void test_saved_plan_compared_whole(void **state)
+{
+	PgcPlan *now = sample_plan(), *saved = saved_after(NULL);
+	char why[512] = "";
+
+	(void)state;
+	assert_int_equal(plan_compare_actions(saved, now, why, sizeof why), 0);
+	plan_free(saved);
+	/* The reason is a sentence and the blocked flag this run's policy's. */
+	saved = saved_after(reason_and_blocked_edited);
+	assert_int_equal(plan_compare_actions(saved, now, why, sizeof why), 0);
+	plan_free(saved);
+	plan_free(now);
+
+	assert_refused(swap_first_two,
+		       "action #1 of the saved plan is \"main/pg1/hba\" where the topology and the "
+		       "servers call for \"main/pg1/config\" now (actions reordered, added or removed)");
+	assert_refused(duplicate_grant,
+		       "action \"main/pg1/grant-role:readers>reporting\" appears twice in the saved "
+		       "plan (#6 and #7)");
+	assert_refused(drop_last,
+		       "the saved plan has 6 actions where the topology and the servers call for 7 now");
+	assert_refused(depends_on_less,
+		       "action \"main/pg1/reload\" of the saved plan is not what the topology and the "
+		       "servers call for now: its depends_on differs");
+	assert_refused(depends_on_swapped,
+		       "action \"main/pg1/reload\" of the saved plan is not what the topology and the "
+		       "servers call for now: its depends_on differs");
+	assert_refused(impact_none,
+		       "action \"main/pg1/config\" of the saved plan is not what the topology and the "
+		       "servers call for now: its impact differs");
+	assert_refused(phase_set,
+		       "action \"main/pg1/config\" of the saved plan is not what the topology and the "
+		       "servers call for now: its phase differs");
+	assert_refused(change_edited,
+		       "action \"main/pg1/config\" of the saved plan is not what the topology and the "
+		       "servers call for now: its list of changes differs");
+	assert_refused(content_edited,
+		       "action \"main/pg1/hba\" of the saved plan is not what the topology and the "
+		       "servers call for now: its payload.content differs");
+	assert_refused(node_edited,
+		       "action \"main/pg1/grant-role:readers>reporting\" of the saved plan is not what "
+		       "the topology and the servers call for now: its node differs");
+}
+
+/* ---- names from the server --------------------------------------------------- */
+
+/*
+ * hostile_plan - role names a user with CREATEROLE can choose: a line
+ * break that forges a plan line, a terminal escape, and markdown that
+ * would close the code span and load an image in a pull request comment.
+ */
+static const char *const hostile[] = {
+	"evil\n+ fake line",
+	"\x1b[31mred",
+	"`![x](http://e.invalid/a.png)`",
+};
+
+static PgcPlan *hostile_plan(void)
+{
+	PgcArena *arena = arena_new();
+	PgcPlan *p = arena_calloc(arena, 1, sizeof(*p));
+	size_t i;
+
+	p->arena = arena;
+	p->actions = arena_calloc(arena, 3, sizeof(PgcAction));
+	p->orphans = arena_calloc(arena, 3, sizeof(PgcOrphan));
+	for (i = 0; i < 3; i++) {
+		PgcAction *a = add(p, arena_printf(arena, "main/pg1/alter-role:%s", hostile[i]),
+				   ACT_ALTER_ROLE, "main", "pg1", IMPACT_NONE,
+				   arena_printf(arena, "role \"%s\" differs from the topology", hostile[i]));
+
+		chg(p, a, "connection_limit", hostile[i], "20");
+		p->orphans[p->n_orphans++] = (PgcOrphan){
+			"main", "pg1", "role", hostile[i],
+			arena_printf(arena, "role \"%s\" exists but is not in the topology", hostile[i])};
+	}
+	return p;
+}
+
+static void test_text_escapes_names(void **state)
+{
+	PgcPlan *p = hostile_plan();
+	char *out = render(plan_print_text, p, false);
+
+	(void)state;
+	assert_string_equal(
+		out,
+		"cluster main\n"
+		"  node pg1\n"
+		"    #1   alter-role:evil\\n+ fake line                        role \"evil\\n+ fake line\" differs from the topology\n"
+		"           connection_limit: evil\\n+ fake line -> 20\n"
+		"    #2   alter-role:\\x1b[31mred                              role \"\\x1b[31mred\" differs from the topology\n"
+		"           connection_limit: \\x1b[31mred -> 20\n"
+		"    #3   alter-role:`![x](http://e.invalid/a.png)`            role \"`![x](http://e.invalid/a.png)`\" differs from the topology\n"
+		"           connection_limit: `![x](http://e.invalid/a.png)` -> 20\n"
+		"not in the topology (left in place):\n"
+		"  main/pg1 role \"evil\\n+ fake line\": role \"evil\\n+ fake line\" exists but is not in the topology\n"
+		"  main/pg1 role \"\\x1b[31mred\": role \"\\x1b[31mred\" exists but is not in the topology\n"
+		"  main/pg1 role \"`![x](http://e.invalid/a.png)`\": role \"`![x](http://e.invalid/a.png)`\" exists but is not in the topology\n"
+		"3 actions: 0 reload, 0 restart, 0 blocked\n");
+	/* Every line is one the renderer wrote, and no escape reaches the terminal. */
+	assert_null(strstr(out, "\n+ fake"));
+	assert_null(strchr(out, '\x1b'));
+	free(out);
+	plan_free(p);
+}
+
+static void test_markdown_escapes_names(void **state)
+{
+	PgcPlan *p = hostile_plan();
+	char *out = render(print_md, p, false);
+
+	(void)state;
+	assert_string_equal(
+		out,
+		"### pgconverge plan\n"
+		"\n"
+		"**3 actions: 0 reload, 0 restart, 0 blocked**\n"
+		"\n"
+		"#### cluster `main`\n"
+		"\n"
+		"| # | node | action | impact | reason and changes |\n"
+		"|--:|------|--------|--------|--------------------|\n"
+		"| 1 | pg1 | `alter-role:evil\\n+ fake line` | none | role \"evil\\\\n+ fake line\" differs from the topology<br>`connection_limit: evil\\n+ fake line -> 20` |\n"
+		"| 2 | pg1 | `alter-role:\\x1b[31mred` | none | role \"\\\\x1b\\[31mred\" differs from the topology<br>`connection_limit: \\x1b[31mred -> 20` |\n"
+		"| 3 | pg1 | `` alter-role:`![x](http://e.invalid/a.png)` `` | none | role \"\\`!\\[x\\](http://e.invalid/a.png)\\`\" differs from the topology<br>``connection_limit: `![x](http://e.invalid/a.png)` -> 20`` |\n"
+		"\n"
+		"#### not in the topology (left in place)\n"
+		"\n"
+		"- `main/pg1` role `evil\\n+ fake line`: role \"evil\\\\n+ fake line\" exists but is not in the topology\n"
+		"- `main/pg1` role `\\x1b[31mred`: role \"\\\\x1b\\[31mred\" exists but is not in the topology\n"
+		"- `main/pg1` role `` `![x](http://e.invalid/a.png)` ``: role \"\\`!\\[x\\](http://e.invalid/a.png)\\`\" exists but is not in the topology\n");
+	/* No raw image syntax outside a code span, no line the renderer did not write. */
+	assert_null(strstr(out, "\n+ fake"));
+	assert_null(strchr(out, '\x1b'));
+	free(out);
+	plan_free(p);
+}
+
+/* JSON needs nothing of ours: jansson writes control characters as \\u escapes. */
+static void test_json_escapes_names(void **state)
+{
+	PgcPlan *p = hostile_plan();
+	json_t *j = plan_to_json(p);
+	char *s = json_dumps(j, JSON_COMPACT);
+
+	(void)state;
+	assert_non_null(strstr(s, "\"id\":\"main/pg1/alter-role:evil\\n+ fake line\""));
+	assert_non_null(strcasestr(s, "\"id\":\"main/pg1/alter-role:\\u001b[31mred\""));
+	assert_null(strchr(s, '\n'));
+	assert_null(strchr(s, '\x1b'));
+	free(s);
+	json_decref(j);
+	plan_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +631,10 @@ int main(void)
 		cmocka_unit_test(test_json_fields),
 		cmocka_unit_test(test_json_round_trip),
 		cmocka_unit_test(test_json_refused),
+		cmocka_unit_test(test_saved_plan_compared_whole),
+		cmocka_unit_test(test_text_escapes_names),
+		cmocka_unit_test(test_markdown_escapes_names),
+		cmocka_unit_test(test_json_escapes_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
