@@ -340,6 +340,33 @@ struct Field {
 
 #define NAME_MAX_LEN 63
 
+/* printable - s with control characters written as escapes, for a message. */
+static const char *printable(Ctx *c, const char *s)
+{
+	size_t n = 0, i;
+	char *out, *p;
+
+	for (i = 0; s[i]; i++)
+		n += (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? 4 : 1;
+	out = p = arena_alloc(c->a, n + 1);
+	for (i = 0; s[i]; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '\n')
+			p += sprintf(p, "\\n");
+		else if (ch == '\r')
+			p += sprintf(p, "\\r");
+		else if (ch == '\t')
+			p += sprintf(p, "\\t");
+		else if (ch < 0x20 || ch == 0x7f)
+			p += sprintf(p, "\\x%02x", ch);
+		else
+			*p++ = (char)ch;
+	}
+	*p = '\0';
+	return out;
+}
+
 static bool valid_name(const char *s)
 {
 	size_t i, n = strlen(s);
@@ -361,7 +388,7 @@ static bool check_name(Ctx *c, const char *name, PgcPos pos, const char *path, c
 		return true;
 	ERR(c, pos, path, "use lowercase letters, digits, '_' and '-', starting with a letter or '_'",
 	    "invalid %s name \"%s\": expected at most %d characters matching [a-z_][a-z0-9_-]*", what,
-	    name, NAME_MAX_LEN);
+	    printable(c, name), NAME_MAX_LEN);
 	return false;
 }
 
@@ -467,7 +494,7 @@ static void parse_str_field(Ctx *c, Entry *e, const char *path, PgcStr *out, Fie
 		return;
 	if (type == F_HOST && !valid_host(s)) {
 		ERR(c, node_pos(e->val), path, NULL,
-		    "invalid host \"%s\": expected an IP address or a host name", s);
+		    "invalid host \"%s\": expected an IP address or a host name", printable(c, s));
 		return;
 	}
 	if (type == F_PATH) {
@@ -720,7 +747,7 @@ static void parse_enum_field(Ctx *c, Entry *e, const char *path, const Field *f,
 		const char *sug = str_suggest(scalar_text(e->val), f->enumvals, n == 0 ? 0 : i);
 
 		ERR(c, node_pos(e->val), path, sug ? arena_printf(c->a, "did you mean \"%s\"?", sug) : NULL,
-		    "invalid value \"%s\": expected one of %s", scalar_text(e->val), list);
+		    "invalid value \"%s\": expected one of %s", printable(c, scalar_text(e->val)), list);
 	} else {
 		ERR(c, node_pos(e->val), path, NULL, "expected one of %s, got %s", list,
 		    ytype_name(ytype(e->val)));
@@ -949,8 +976,133 @@ static void check_word(Ctx *c, PgcStr *s, const char *path, const char *const *v
 	}
 	sug = str_suggest(s->v, vals, n);
 	ERR(c, s->pos, path, sug ? arena_printf(c->a, "did you mean \"%s\"?", sug) : NULL,
-	    "invalid value \"%s\": expected one of %s", s->v, list);
+	    "invalid value \"%s\": expected one of %s", printable(c, s->v), list);
 	s->set = false;
+}
+
+/*
+ * The database, user and options of a rule are kept in pg_hba.conf's own
+ * syntax and written to the file unchanged, so they are checked here to be
+ * exactly one field each: a space, a comma or '#' outside double quotes
+ * would shift the fields or cut the line, and a line break would add a rule
+ * of its own. PostgreSQL reads "" inside double quotes as a quote, and a
+ * quoted keyword ("all") as a plain name.
+ */
+typedef enum { HBA_DATABASE, HBA_USER, HBA_OPTIONS } HbaField;
+
+static const char *const hba_field_expected[] = {
+	"expected a comma-separated list of database names, all, sameuser, samerole, replication or @file",
+	"expected a comma-separated list of role names, all, +role or @file",
+	"expected name=value options separated by spaces, e.g. \"clientcert=verify-full map=admins\"",
+};
+
+/* quote_hint - how to write s as one double-quoted pg_hba.conf name. */
+static const char *quote_hint(Ctx *c, const char *key, const char *s)
+{
+	size_t n = 3, i;
+	char *q, *p;
+
+	if (strchr(s, ',') != NULL)
+		return "double-quote each name that holds a space, ',', '#' or '\"', and write \"\" for a "
+		       "quote inside it, e.g. '\"my db\",other'";
+	for (i = 0; s[i]; i++)
+		n += s[i] == '"' ? 2 : 1;
+	q = p = arena_alloc(c->a, n);
+	*p++ = '"';
+	for (i = 0; s[i]; i++) {
+		if (s[i] == '"')
+			*p++ = '"';
+		*p++ = s[i];
+	}
+	*p++ = '"';
+	*p = '\0';
+	return arena_printf(c->a, "write the name double-quoted, as pg_hba.conf needs: %s: '%s'", key, q);
+}
+
+static const char *control_name(Ctx *c, unsigned char ch)
+{
+	if (ch == '\n')
+		return "a line break";
+	if (ch == '\r')
+		return "a carriage return";
+	if (ch == '\t')
+		return "a tab";
+	return arena_printf(c->a, "the control character 0x%02x", ch);
+}
+
+/* check_hba_option - one name=value token of an options field (quotes already checked). */
+static const char *hba_option_error(Ctx *c, const char *tok, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && (islower((unsigned char)tok[i]) || tok[i] == '_'); i++)
+		;
+	if (i == 0 || i == len || tok[i] != '=')
+		return arena_printf(c->a, "got \"%.*s\", which is not name=value", (int)len, tok);
+	return NULL;
+}
+
+static void check_hba_field(Ctx *c, PgcStr *f, const char *path, HbaField kind)
+{
+	static const char *const what[] = {"database", "user", "options"};
+	const char *s = f->v, *tok = s, *why = NULL, *hint = NULL;
+	bool in_quote = false;
+	size_t i, elem = 0; /* characters in the current name of a list */
+
+	if (!f->set)
+		return;
+	for (i = 0; s[i] != '\0' && why == NULL; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch == 0x7f) {
+			why = arena_printf(c->a, "got %s, which pg_hba.conf cannot hold", control_name(c, ch));
+			hint = ch == '\n' || ch == '\r' ? "pg_hba.conf holds one rule per line: remove the line break"
+							: "remove the control character";
+		} else if (in_quote) {
+			if (ch == '"' && s[i + 1] != '"') {
+				in_quote = false;
+			} else {
+				i += ch == '"'; /* "" is one quote */
+				elem++;
+			}
+		} else if (ch == '"') {
+			in_quote = true;
+		} else if (ch == '#') {
+			why = "got '#' outside double quotes, which starts a comment in pg_hba.conf";
+			if (kind != HBA_OPTIONS)
+				hint = quote_hint(c, what[kind], s);
+		} else if (kind == HBA_OPTIONS && ch == ' ') {
+			if (s + i > tok)
+				why = hba_option_error(c, tok, (size_t)(s + i - tok));
+			tok = s + i + 1;
+		} else if (ch == ' ') {
+			why = "got a space outside double quotes, which ends the field in pg_hba.conf";
+			hint = quote_hint(c, what[kind], s);
+		} else if (ch == ',' && kind == HBA_OPTIONS) {
+			why = "got ',' outside double quotes";
+			hint = "separate options with spaces, and double-quote a value that holds a comma";
+		} else if (ch == ',') {
+			if (elem == 0)
+				why = "got an empty name in the list";
+			elem = 0;
+		} else {
+			elem++;
+		}
+	}
+	if (why == NULL && in_quote) {
+		why = "got a double quote that is not closed";
+		hint = "close it, and write \"\" for a quote inside a name";
+	} else if (why == NULL && kind == HBA_OPTIONS && s[i - 1] == '\\') {
+		why = "got a backslash at the end, which would continue the rule on the next line";
+	} else if (why == NULL && kind == HBA_OPTIONS && s + i > tok) {
+		why = hba_option_error(c, tok, (size_t)(s + i - tok));
+	} else if (why == NULL && kind != HBA_OPTIONS && elem == 0) {
+		why = "got an empty name in the list";
+	}
+	if (why == NULL)
+		return;
+	ERR(c, f->pos, path, hint, "invalid %s \"%s\": %s, %s", what[kind], printable(c, s),
+	    hba_field_expected[kind], why);
 }
 
 static void fn_hba(Ctx *c, Entry *e, const char *path, void *base)
@@ -977,6 +1129,9 @@ static void fn_hba(Ctx *c, Entry *e, const char *path, void *base)
 			continue;
 		check_word(c, &r->type, join(c, rpath, "type"), hba_types);
 		check_word(c, &r->method, join(c, rpath, "method"), hba_methods);
+		check_hba_field(c, &r->database, join(c, rpath, "database"), HBA_DATABASE);
+		check_hba_field(c, &r->user, join(c, rpath, "user"), HBA_USER);
+		check_hba_field(c, &r->options, join(c, rpath, "options"), HBA_OPTIONS);
 		if (r->type.set && strcmp(r->type.v, "local") == 0 && r->address.set)
 			ERR(c, r->address.pos, join(c, rpath, "address"), "remove the address",
 			    "a \"local\" rule takes no address");
@@ -1424,7 +1579,7 @@ static void fn_initdb(Ctx *c, Entry *e, const char *path, void *base)
 
 static const Field cluster_fields[] = {
 	FLD_FN("postgres", fn_postgres),
-	FLD("os_user", PgcCluster, F_STR, os_user),
+	FLD("os_user", PgcCluster, F_NAME, os_user),
 	FLD("primary", PgcCluster, F_STR, primary),
 	{"nodes", F_FN, 0, 0, 0, NULL, 0, fn_nodes, true},
 	FLD_FN("initdb", fn_initdb),
@@ -1750,8 +1905,8 @@ static int compose_node(Composer *k, const yaml_event_t *ev)
 	case YAML_SCALAR_EVENT:
 		if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length) != NULL) {
 			compose_error(k, ev->start_mark, "remove the \\0 escape",
-				      "invalid value: a string holds a NUL character (\\0), which no file "
-				      "name, name or setting can contain");
+				      "invalid string: it holds a NUL character (\\0), which no name, path "
+				      "or setting can contain");
 			return -1;
 		}
 		id = yaml_document_add_scalar(k->doc, NULL, ev->data.scalar.value,
