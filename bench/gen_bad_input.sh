@@ -13,6 +13,8 @@
 #   many-nodes     1 cluster of 8,000 nodes
 #   long-string    a setting value of 1,000,000 characters
 #   many-hba       10,000 hba rules
+#   replica-chain  1 cluster of 8,000 nodes, each replicating from the one before
+#   anchors        25,000 anchored settings and as many aliases to them
 set -eu
 shape=${1:?usage: gen_bad_input.sh SHAPE}
 head='version: 1
@@ -54,6 +56,13 @@ many-hba)
 	echo "$head"
 	echo "    hba:"
 	awk 'BEGIN { for (i = 0; i < 10000; i++) printf "      - {type: host, database: db%d, user: u%d, address: 10.%d.%d.0/24, method: scram-sha-256}\n", i, i, int(i / 256), i % 256 }' ;;
+replica-chain)
+	printf 'version: 1\nclusters:\n  main:\n    primary: n0\n    nodes:\n'
+	awk 'BEGIN { print "      n0: {port: 20000, data_dir: d/n0}"; for (i = 1; i < 8000; i++) printf "      n%d: {port: %d, data_dir: d/n%d, replicate_from: n%d}\n", i, 20000 + i, i, i - 1 }' ;;
+anchors)
+	echo "$head"
+	printf '    settings:\n'
+	awk 'BEGIN { for (i = 0; i < 25000; i++) printf "      app.a%d: &a%d %d\n", i, i, i; for (i = 0; i < 25000; i++) printf "      app.b%d: *a%d\n", i, i }' ;;
 *)
 	echo "gen_bad_input.sh: unknown shape \"$shape\"" >&2
 	exit 2 ;;

@@ -1,8 +1,9 @@
 /*
  * schema/load.c - YAML topology file -> PgcTopology.
  *
- * libyaml loads the whole document (aliases resolved to shared nodes, every
- * node with its start mark); this file walks it with one table of fields
+ * The document is built from libyaml's parser events (see compose(): aliases
+ * resolved to shared nodes, every node with its start mark, too deep nesting
+ * and NUL bytes refused as they are read); this file walks it with one table of fields
  * per section, checking structure and types, filling defaults and keeping
  * the position of every value. Semantic checks (references, conflicts,
  * policies, parameters) are in validate.c and run only on a structurally
