@@ -15,6 +15,10 @@
 #   many-hba       10,000 hba rules
 #   replica-chain  1 cluster of 8,000 nodes, each replicating from the one before
 #   anchors        25,000 anchored settings and as many aliases to them
+#   unknown-params 40,000 settings that PostgreSQL does not know
+#   unknown-roles  30,000 roles, each a member of a role nobody declared
+#   unknown-keys   40,000 node keys that do not exist
+#   laughs         aliases that expand to billions of nodes
 set -eu
 shape=${1:?usage: gen_bad_input.sh SHAPE}
 head='version: 1
@@ -63,6 +67,21 @@ anchors)
 	echo "$head"
 	printf '    settings:\n'
 	awk 'BEGIN { for (i = 0; i < 25000; i++) printf "      app.a%d: &a%d %d\n", i, i, i; for (i = 0; i < 25000; i++) printf "      app.b%d: *a%d\n", i, i }' ;;
+unknown-params)
+	echo "$head"
+	echo "    settings:"
+	awk 'BEGIN { for (i = 0; i < 40000; i++) printf "      p%d_x: %d\n", i, i }' ;;
+unknown-roles)
+	echo "$head"
+	echo "    roles:"
+	awk 'BEGIN { for (i = 0; i < 30000; i++) printf "      r%d: {member_of: [x%d]}\n", i, i }' ;;
+unknown-keys)
+	printf 'version: 1\nclusters:\n  main:\n    nodes:\n      pg1:\n        port: 25432\n        data_dir: d\n'
+	awk 'BEGIN { for (i = 0; i < 40000; i++) printf "        k%d: %d\n", i, i }' ;;
+laughs)
+	printf 'version: 1\nx-0: &l0 [a, a, a, a, a, a, a, a, a, a]\n'
+	awk 'BEGIN { for (i = 1; i < 30; i++) printf "x-%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1 }'
+	printf 'clusters:\n  main:\n    nodes:\n      pg1: {port: 25432, data_dir: d}\n    failover: {fence_command: *l29}\n' ;;
 *)
 	echo "gen_bad_input.sh: unknown shape \"$shape\"" >&2
 	exit 2 ;;

@@ -38,7 +38,13 @@ typedef struct {
 	PgcDiagList *diags;
 	const char *file;
 	PgcStrMap roles; /* role name -> index in the cluster being checked */
+	size_t suggest_left; /* "did you mean" comparisons still allowed */
 } Val;
+
+/* Each "did you mean" compares a word with every candidate; 30,000 unknown
+ * roles among 30,000 declared ones would take minutes. Past this many
+ * comparisons in one file, errors come without the suggestion. */
+#define SUGGEST_BUDGET 2000000
 
 /* ---- reporting --------------------------------------------------------- */
 
@@ -123,7 +129,12 @@ static const char *quoted_list(Val *v, const char *const *names, size_t n)
 
 static const char *did_you_mean(Val *v, const char *word, const char *const *cands, size_t n)
 {
-	const char *s = str_suggest(word, cands, n);
+	const char *s;
+
+	if (n > v->suggest_left)
+		return NULL;
+	v->suggest_left -= n;
+	s = str_suggest(word, cands, n);
 
 	return s ? kf(v, "did you mean \"%s\"?", s) : NULL;
 }
@@ -1810,7 +1821,7 @@ static void validate_cluster(Val *v, PgcCluster *c)
 void topology_validate(PgcTopology *t, const PgcLoadOptions *opts, PgcDiagList *diags)
 {
 	PgcLoadOptions defaults = {0};
-	Val v = {t, opts ? opts : &defaults, diags, t->file, {0}};
+	Val v = {t, opts ? opts : &defaults, diags, t->file, {0}, SUGGEST_BUDGET};
 	size_t i;
 
 	for (i = 0; i < t->n_clusters; i++)

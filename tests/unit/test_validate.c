@@ -611,6 +611,35 @@ static void test_hba_fields_kept_as_written(void **state)
 	diag_free(&diags);
 }
 
+/* 30,000 unknown memberships: every one reported, suggestions only while they are cheap. */
+static void test_many_unknown_roles_bounded_suggestions(void **state)
+{
+	PgcDiagList diags = {0};
+	Big b = {0};
+	PgcTopology *t;
+	size_t i;
+
+	(void)state;
+	big_add(&b, ONE_NODE "    roles:\n");
+	for (i = 0; i < 30000; i++)
+		big_add(&b, "      r%zu: {member_of: [x%zu]}\n", i, i);
+	t = topology_load_buffer(b.s, b.n, "t.yaml", NULL, &diags);
+	assert_non_null(t);
+	assert_int_equal(diags.n, 30000);
+	assert_string_equal(diag_text(&diags, 0),
+			    "t.yaml:7:24: error: clusters.main.roles.r0.member_of[0]: unknown role \"x0\": "
+			    "expected a role declared under clusters.main.roles or a predefined role such as "
+			    "\"pg_monitor\"\n"
+			    "  hint: did you mean \"r0\"?");
+	assert_string_equal(diag_text(&diags, 29999),
+			    "t.yaml:30006:28: error: clusters.main.roles.r29999.member_of[0]: unknown role "
+			    "\"x29999\": expected a role declared under clusters.main.roles or a predefined role "
+			    "such as \"pg_monitor\"");
+	topology_free(t);
+	diag_free(&diags);
+	free(b.s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -629,6 +658,7 @@ int main(void)
 		cmocka_unit_test(test_long_role_chain),
 		cmocka_unit_test(test_many_settings_duplicate_found),
 		cmocka_unit_test(test_hba_fields_kept_as_written),
+		cmocka_unit_test(test_many_unknown_roles_bounded_suggestions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
