@@ -18,7 +18,8 @@
 #   unknown-params 40,000 settings that PostgreSQL does not know
 #   unknown-roles  30,000 roles, each a member of a role nobody declared
 #   unknown-keys   40,000 node keys that do not exist
-#   laughs         aliases that expand to billions of nodes
+#   laughs         aliases of lists that expand to billions of items
+#   alias-bomb     1,000 clusters x 1,000 nodes x 1,000 settings through aliases (32 kB)
 set -eu
 shape=${1:?usage: gen_bad_input.sh SHAPE}
 head='version: 1
@@ -82,6 +83,14 @@ laughs)
 	printf 'version: 1\nx-0: &l0 [a, a, a, a, a, a, a, a, a, a]\n'
 	awk 'BEGIN { for (i = 1; i < 30; i++) printf "x-%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1 }'
 	printf 'clusters:\n  main:\n    nodes:\n      pg1: {port: 25432, data_dir: d}\n    failover: {fence_command: *l29}\n' ;;
+alias-bomb)
+	echo 'version: 1'
+	awk 'BEGIN {
+		printf "x-s: &S {"; for (i = 0; i < 1000; i++) printf "%sapp.p%d: 1", i ? ", " : "", i; print "}"
+		print "x-n: &N {port: 25432, data_dir: d, settings: *S}"
+		printf "x-c: &C {nodes: {"; for (i = 0; i < 1000; i++) printf "%sn%d: *N", i ? ", " : "", i; print "}, settings: *S}"
+		printf "clusters: {"; for (i = 0; i < 1000; i++) printf "%sc%d: *C", i ? ", " : "", i; print "}"
+	}' ;;
 *)
 	echo "gen_bad_input.sh: unknown shape \"$shape\"" >&2
 	exit 2 ;;

@@ -26,8 +26,9 @@
 #include "schema/strmap.h"
 
 /* Aliases can make a small file expand into a huge tree ("billion laughs");
- * refuse documents whose walk visits more nodes than any real topology. */
-#define LOAD_NODE_BUDGET 2000000
+ * refuse documents whose walk visits more mappings, entries and list items
+ * than any real topology (a 1 MB file holds fewer than 200,000 entries). */
+#define LOAD_NODE_BUDGET 1000000
 #define LOAD_MAX_DEPTH 64
 
 typedef struct {
@@ -155,15 +156,28 @@ static const char *ytype_name(YType t)
 
 /* ---- mappings: merge keys, duplicates, unknown keys -------------------- */
 
-static bool budget_ok(Ctx *c, yaml_node_t *n)
+/*
+ * budget_take - charges the walk for a node and the entries it holds: an
+ * alias to a mapping of 1,000 entries, used 1,000 times in each of 1,000
+ * aliased mappings, is a billion entries from a 32 kB file.
+ */
+static bool budget_take(Ctx *c, yaml_node_t *n, long entries)
 {
-	if (--c->budget >= 0)
+	c->budget -= 1 + entries;
+	if (c->budget >= 0)
 		return true;
 	if (!c->over_budget)
-		ERR(c, node_pos(n), NULL, "reduce the use of aliases",
-		    "document too large: aliases expand to more than %d nodes", LOAD_NODE_BUDGET);
+		ERR(c, node_pos(n), NULL, "reduce the use of aliases: each use counts again",
+		    "document too large: more than %d mappings, entries and list items to read",
+		    LOAD_NODE_BUDGET);
 	c->over_budget = true;
+	c->budget = -1;
 	return false;
+}
+
+static long mapping_size(const yaml_node_t *n)
+{
+	return n->type == YAML_MAPPING_NODE ? (long)(n->data.mapping.pairs.top - n->data.mapping.pairs.start) : 0;
 }
 
 static yaml_node_t *get_node(Ctx *c, int index)
@@ -181,7 +195,7 @@ static void merge_into(Ctx *c, Map *m, size_t *cap, PgcStrMap *keys, yaml_node_t
 {
 	yaml_node_pair_t *p;
 
-	if (depth > LOAD_MAX_DEPTH || !budget_ok(c, src))
+	if (depth > LOAD_MAX_DEPTH || !budget_take(c, src, mapping_size(src)))
 		return;
 	if (src->type == YAML_SEQUENCE_NODE) {
 		yaml_node_item_t *it;
@@ -248,7 +262,7 @@ static bool get_map(Ctx *c, yaml_node_t *n, const char *path, Map *m)
 
 	memset(m, 0, sizeof(*m));
 	m->pos = node_pos(n);
-	if (!budget_ok(c, n))
+	if (!budget_take(c, n, mapping_size(n)))
 		return false;
 	if (n->type != YAML_MAPPING_NODE) {
 		ERR(c, node_pos(n), path, NULL, "expected a mapping, got %s", ytype_name(ytype(n)));
@@ -256,7 +270,7 @@ static bool get_map(Ctx *c, yaml_node_t *n, const char *path, Map *m)
 	}
 	cap = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start) + 1;
 	m->e = arena_calloc(c->a, cap, sizeof(Entry));
-	strmap_init(&keys, false);
+	strmap_init(&keys, cap, false);
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = get_node(c, p->key), *v = get_node(c, p->value);
 		const char *key;
@@ -693,14 +707,14 @@ static void parse_strlist_field(Ctx *c, Entry *e, const char *path, PgcStrList *
 		ERR(c, node_pos(n), path, NULL, "expected a list of strings, got %s", ytype_name(ytype(n)));
 		return;
 	}
-	strmap_init(&seen, false);
+	strmap_init(&seen, (size_t)(n->data.sequence.items.top - n->data.sequence.items.start), false);
 	out->items = arena_calloc(c->a, (size_t)(n->data.sequence.items.top - n->data.sequence.items.start) + 1,
 				  sizeof(PgcStr));
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
 		yaml_node_t *item = get_node(c, *it);
 		const char *ipath = arena_printf(c->a, "%s[%zu]", path, i);
 
-		if (!budget_ok(c, item) || !expect_type(c, item, ipath, Y_STR, "a string"))
+		if (!budget_take(c, item, 0) || !expect_type(c, item, ipath, Y_STR, "a string"))
 			continue;
 		if (names && !check_name(c, scalar_text(item), node_pos(item), ipath, "a"))
 			continue;
@@ -859,7 +873,7 @@ static void parse_settings(Ctx *c, Entry *e, const char *path, PgcSettings *out)
 		return;
 	out->items = arena_calloc(c->a, m.n + 1, sizeof(PgcSetting));
 	out->pos = m.pos;
-	strmap_init(&names, true);
+	strmap_init(&names, m.n, true);
 	for (i = 0; i < m.n; i++) {
 		Entry *s = &m.e[i];
 		const char *spath = join(c, path, s->key);
@@ -1635,7 +1649,7 @@ static void merge_settings(Ctx *c, const PgcCluster *cl, PgcNode *n)
 
 	n->effective.items = arena_calloc(c->a, cl->settings.n + n->settings.n + 1, sizeof(PgcSetting));
 	n->effective.pos = n->settings.n ? n->settings.pos : cl->settings.pos;
-	strmap_init(&own, true);
+	strmap_init(&own, n->settings.n, true);
 	for (j = 0; j < n->settings.n; j++)
 		strmap_put(&own, n->settings.items[j].name, j);
 	for (i = 0; i < cl->settings.n; i++)
@@ -1984,7 +1998,7 @@ static int compose(Ctx *c, yaml_parser_t *parser, yaml_document_t *doc, const ch
 	memset(&k, 0, sizeof(k));
 	k.c = c;
 	k.doc = doc;
-	strmap_init(&k.anchors, false);
+	strmap_init(&k.anchors, 0, false);
 	if (!yaml_document_initialize(doc, NULL, NULL, NULL, 1, 1))
 		abort();
 	while (!done) {

@@ -8,18 +8,16 @@
 #include <string.h>
 #include <strings.h>
 
-static unsigned char fold(const PgcStrMap *m, unsigned char ch)
-{
-	return m->fold_case && ch >= 'A' && ch <= 'Z' ? (unsigned char)(ch + ('a' - 'A')) : ch;
-}
-
-/* FNV-1a */
+/* FNV-1a, over the lowercased key when case does not count */
 static size_t hash(const PgcStrMap *m, const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
+	unsigned char lower = m->fold_case ? 0x20 : 0;
 
 	for (; *s; s++) {
-		h ^= fold(m, (unsigned char)*s);
+		unsigned char ch = (unsigned char)*s;
+
+		h ^= ch >= 'A' && ch <= 'Z' ? ch | lower : ch;
 		h *= 1099511628211ULL;
 	}
 	return (size_t)(h ^ (h >> 32));
@@ -46,6 +44,8 @@ static void grow(PgcStrMap *m)
 	size_t i;
 
 	big.cap = m->cap ? m->cap * 2 : 16;
+	while (big.cap < 2 * m->expect)
+		big.cap *= 2;
 	big.keys = calloc(big.cap, sizeof(*big.keys));
 	big.vals = calloc(big.cap, sizeof(*big.vals));
 	if (big.keys == NULL || big.vals == NULL)
@@ -63,9 +63,10 @@ static void grow(PgcStrMap *m)
 	*m = big;
 }
 
-void strmap_init(PgcStrMap *m, bool fold_case)
+void strmap_init(PgcStrMap *m, size_t expect, bool fold_case)
 {
 	memset(m, 0, sizeof(*m));
+	m->expect = expect;
 	m->fold_case = fold_case;
 }
 

@@ -18,11 +18,12 @@ typedef struct {
 	size_t *vals;
 	size_t cap; /* a power of two, or 0 before the first put */
 	size_t n;
+	size_t expect; /* keys expected: the first put makes room for them all */
 	bool fold_case;
 } PgcStrMap;
 
-/* strmap_init - an empty table; no memory until the first put. */
-void strmap_init(PgcStrMap *m, bool fold_case);
+/* strmap_init - an empty table sized for expect keys; no memory until the first put. */
+void strmap_init(PgcStrMap *m, size_t expect, bool fold_case);
 
 /*
  * strmap_put - maps key to val unless key is there already. Returns NULL

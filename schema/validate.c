@@ -1805,7 +1805,7 @@ static void validate_cluster(Val *v, PgcCluster *c)
 	check_regions(v, c);
 	check_failover(v, c);
 	check_maintenance(v, c);
-	strmap_init(&v->roles, false);
+	strmap_init(&v->roles, c->n_roles, false);
 	for (size_t i = 0; i < c->n_roles; i++)
 		strmap_put(&v->roles, c->roles[i].name, i);
 	check_roles(v, c);

@@ -640,6 +640,37 @@ static void test_many_unknown_roles_bounded_suggestions(void **state)
 	free(b.s);
 }
 
+/* 32 kB of aliases that would expand to a billion settings stop at the budget. */
+static void test_alias_bomb_stops_at_budget(void **state)
+{
+	PgcDiagList diags = {0};
+	Big b = {0};
+	PgcTopology *t;
+	size_t i;
+
+	(void)state;
+	big_add(&b, "version: 1\nx-s: &S {");
+	for (i = 0; i < 1000; i++)
+		big_add(&b, "%sapp.p%zu: 1", i ? ", " : "", i);
+	big_add(&b, "}\nx-n: &N {port: 25432, data_dir: d, settings: *S}\nx-c: &C {nodes: {");
+	for (i = 0; i < 1000; i++)
+		big_add(&b, "%sn%zu: *N", i ? ", " : "", i);
+	big_add(&b, "}, settings: *S}\nclusters: {");
+	for (i = 0; i < 1000; i++)
+		big_add(&b, "%sc%zu: *C", i ? ", " : "", i);
+	big_add(&b, "}\n");
+	t = topology_load_buffer(b.s, b.n, "t.yaml", NULL, &diags);
+	assert_non_null(t);
+	assert_int_equal(diag_count(&diags, DIAG_ERROR), 1);
+	assert_string_equal(diag_text(&diags, 0),
+			    "t.yaml:2:6: error: document too large: more than 1000000 mappings, entries and "
+			    "list items to read\n"
+			    "  hint: reduce the use of aliases: each use counts again");
+	topology_free(t);
+	diag_free(&diags);
+	free(b.s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -659,6 +690,7 @@ int main(void)
 		cmocka_unit_test(test_many_settings_duplicate_found),
 		cmocka_unit_test(test_hba_fields_kept_as_written),
 		cmocka_unit_test(test_many_unknown_roles_bounded_suggestions),
+		cmocka_unit_test(test_alias_bomb_stops_at_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
