@@ -246,6 +246,22 @@ static void merge_into(Ctx *c, Map *m, size_t *cap, PgcStrMap *keys, yaml_node_t
 	}
 }
 
+/* entry_index - where key is in m (through keys when not NULL), or -1. */
+static long entry_index(const Map *m, const PgcStrMap *keys, const char *key)
+{
+	const size_t *at;
+	size_t i;
+
+	if (keys != NULL) {
+		at = strmap_get(keys, key);
+		return at != NULL ? (long)*at : -1;
+	}
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->e[i].key, key) == 0)
+			return (long)i;
+	return -1;
+}
+
 /*
  * get_map - the entries of a mapping node, with merge keys applied and
  * duplicate keys reported. On a non-mapping node, reports the type error
@@ -257,8 +273,9 @@ static bool get_map(Ctx *c, yaml_node_t *n, const char *path, Map *m)
 	size_t cap, i;
 	yaml_node_t *merges[8];
 	size_t n_merges = 0;
-	PgcStrMap keys; /* key -> index in m->e, for duplicates */
-	const size_t *dup;
+	PgcStrMap keys; /* key -> index in m->e, for duplicates in all but small mappings */
+	long dup;
+	bool indexed;
 
 	memset(m, 0, sizeof(*m));
 	m->pos = node_pos(n);
@@ -271,6 +288,7 @@ static bool get_map(Ctx *c, yaml_node_t *n, const char *path, Map *m)
 	cap = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start) + 1;
 	m->e = arena_calloc(c->a, cap, sizeof(Entry));
 	strmap_init(&keys, cap, false);
+	indexed = cap > 9; /* below, a scan costs less than a table */
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = get_node(c, p->key), *v = get_node(c, p->value);
 		const char *key;
@@ -288,9 +306,9 @@ static bool get_map(Ctx *c, yaml_node_t *n, const char *path, Map *m)
 				ERR(c, node_pos(k), path, NULL, "too many merge keys in one mapping");
 			continue;
 		}
-		dup = strmap_get(&keys, key);
-		if (dup != NULL) {
-			const Entry *first = &m->e[*dup];
+		dup = entry_index(m, indexed ? &keys : NULL, key);
+		if (dup >= 0) {
+			const Entry *first = &m->e[dup];
 			char *hint = arena_printf(c->a, "first defined at line %d, column %d", first->key_pos.line,
 						  first->key_pos.col);
 
@@ -300,9 +318,13 @@ static bool get_map(Ctx *c, yaml_node_t *n, const char *path, Map *m)
 		m->e[m->n].key = arena_strdup(c->a, key);
 		m->e[m->n].key_pos = node_pos(k);
 		m->e[m->n].val = v;
-		strmap_put(&keys, m->e[m->n].key, m->n);
+		if (indexed)
+			strmap_put(&keys, m->e[m->n].key, m->n);
 		m->n++;
 	}
+	if (n_merges > 0 && !indexed)
+		for (i = 0; i < m->n; i++)
+			strmap_put(&keys, m->e[i].key, i);
 	for (i = 0; i < n_merges; i++)
 		merge_into(c, m, &cap, &keys, merges[i], path, c->depth + 1);
 	strmap_free(&keys);
