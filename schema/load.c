@@ -1,8 +1,9 @@
 /*
  * schema/load.c - YAML topology file -> PgcTopology.
  *
- * libyaml loads the whole document (aliases resolved to shared nodes, every
- * node with its start mark); this file walks it with one table of fields
+ * The document is built from libyaml's parser events (see compose(): aliases
+ * resolved to shared nodes, every node with its start mark, too deep nesting
+ * and NUL bytes refused as they are read); this file walks it with one table of fields
  * per section, checking structure and types, filling defaults and keeping
  * the position of every value. Semantic checks (references, conflicts,
  * policies, parameters) are in validate.c and run only on a structurally
@@ -14,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,10 +23,12 @@
 
 #include "common/fsutil.h"
 #include "common/strutil.h"
+#include "schema/strmap.h"
 
 /* Aliases can make a small file expand into a huge tree ("billion laughs");
- * refuse documents whose walk visits more nodes than any real topology. */
-#define LOAD_NODE_BUDGET 2000000
+ * refuse documents whose walk visits more mappings, entries and list items
+ * than any real topology (a 1 MB file holds fewer than 200,000 entries). */
+#define LOAD_NODE_BUDGET 1000000
 #define LOAD_MAX_DEPTH 64
 
 typedef struct {
@@ -152,25 +156,28 @@ static const char *ytype_name(YType t)
 
 /* ---- mappings: merge keys, duplicates, unknown keys -------------------- */
 
-static bool budget_ok(Ctx *c, yaml_node_t *n)
+/*
+ * budget_take - charges the walk for a node and the entries it holds: an
+ * alias to a mapping of 1,000 entries, used 1,000 times in each of 1,000
+ * aliased mappings, is a billion entries from a 32 kB file.
+ */
+static bool budget_take(Ctx *c, yaml_node_t *n, long entries)
 {
-	if (--c->budget >= 0)
+	c->budget -= 1 + entries;
+	if (c->budget >= 0)
 		return true;
 	if (!c->over_budget)
-		ERR(c, node_pos(n), NULL, "reduce the use of aliases",
-		    "document too large: aliases expand to more than %d nodes", LOAD_NODE_BUDGET);
+		ERR(c, node_pos(n), NULL, "reduce the use of aliases: each use counts again",
+		    "document too large: more than %d mappings, entries and list items to read",
+		    LOAD_NODE_BUDGET);
 	c->over_budget = true;
+	c->budget = -1;
 	return false;
 }
 
-static bool map_has(const Map *m, const char *key)
+static long mapping_size(const yaml_node_t *n)
 {
-	size_t i;
-
-	for (i = 0; i < m->n; i++)
-		if (strcmp(m->e[i].key, key) == 0)
-			return true;
-	return false;
+	return n->type == YAML_MAPPING_NODE ? (long)(n->data.mapping.pairs.top - n->data.mapping.pairs.start) : 0;
 }
 
 static yaml_node_t *get_node(Ctx *c, int index)
@@ -183,11 +190,12 @@ static yaml_node_t *get_node(Ctx *c, int index)
  * mapping does not set itself. Explicit keys win, then earlier merged
  * mappings win over later ones, as in the YAML merge-key specification.
  */
-static void merge_into(Ctx *c, Map *m, size_t *cap, yaml_node_t *src, const char *path, int depth)
+static void merge_into(Ctx *c, Map *m, size_t *cap, PgcStrMap *keys, yaml_node_t *src, const char *path,
+		       int depth)
 {
 	yaml_node_pair_t *p;
 
-	if (depth > LOAD_MAX_DEPTH || !budget_ok(c, src))
+	if (depth > LOAD_MAX_DEPTH || !budget_take(c, src, mapping_size(src)))
 		return;
 	if (src->type == YAML_SEQUENCE_NODE) {
 		yaml_node_item_t *it;
@@ -201,7 +209,7 @@ static void merge_into(Ctx *c, Map *m, size_t *cap, yaml_node_t *src, const char
 				    ytype_name(ytype(item)));
 				continue;
 			}
-			merge_into(c, m, cap, item, path, depth + 1);
+			merge_into(c, m, cap, keys, item, path, depth + 1);
 		}
 		return;
 	}
@@ -216,10 +224,10 @@ static void merge_into(Ctx *c, Map *m, size_t *cap, yaml_node_t *src, const char
 		if (k->type != YAML_SCALAR_NODE)
 			continue; /* reported where the merged mapping is defined */
 		if (strcmp(scalar_text(k), "<<") == 0) {
-			merge_into(c, m, cap, v, path, depth + 1);
+			merge_into(c, m, cap, keys, v, path, depth + 1);
 			continue;
 		}
-		if (map_has(m, scalar_text(k)))
+		if (strmap_get(keys, scalar_text(k)) != NULL)
 			continue;
 		if (m->n == *cap) {
 			Entry *ne;
@@ -233,8 +241,25 @@ static void merge_into(Ctx *c, Map *m, size_t *cap, yaml_node_t *src, const char
 		m->e[m->n].key = arena_strdup(c->a, scalar_text(k));
 		m->e[m->n].key_pos = node_pos(k);
 		m->e[m->n].val = v;
+		strmap_put(keys, m->e[m->n].key, m->n);
 		m->n++;
 	}
+}
+
+/* entry_index - where key is in m (through keys when not NULL), or -1. */
+static long entry_index(const Map *m, const PgcStrMap *keys, const char *key)
+{
+	const size_t *at;
+	size_t i;
+
+	if (keys != NULL) {
+		at = strmap_get(keys, key);
+		return at != NULL ? (long)*at : -1;
+	}
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->e[i].key, key) == 0)
+			return (long)i;
+	return -1;
 }
 
 /*
@@ -248,10 +273,13 @@ static bool get_map(Ctx *c, yaml_node_t *n, const char *path, Map *m)
 	size_t cap, i;
 	yaml_node_t *merges[8];
 	size_t n_merges = 0;
+	PgcStrMap keys; /* key -> index in m->e, for duplicates in all but small mappings */
+	long dup;
+	bool indexed;
 
 	memset(m, 0, sizeof(*m));
 	m->pos = node_pos(n);
-	if (!budget_ok(c, n))
+	if (!budget_take(c, n, mapping_size(n)))
 		return false;
 	if (n->type != YAML_MAPPING_NODE) {
 		ERR(c, node_pos(n), path, NULL, "expected a mapping, got %s", ytype_name(ytype(n)));
@@ -259,6 +287,8 @@ static bool get_map(Ctx *c, yaml_node_t *n, const char *path, Map *m)
 	}
 	cap = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start) + 1;
 	m->e = arena_calloc(c->a, cap, sizeof(Entry));
+	strmap_init(&keys, cap, false);
+	indexed = cap > 9; /* below, a scan costs less than a table */
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = get_node(c, p->key), *v = get_node(c, p->value);
 		const char *key;
@@ -276,24 +306,28 @@ static bool get_map(Ctx *c, yaml_node_t *n, const char *path, Map *m)
 				ERR(c, node_pos(k), path, NULL, "too many merge keys in one mapping");
 			continue;
 		}
-		for (i = 0; i < m->n; i++) {
-			if (strcmp(m->e[i].key, key) == 0) {
-				char *hint = arena_printf(c->a, "first defined at line %d, column %d",
-							  m->e[i].key_pos.line, m->e[i].key_pos.col);
+		dup = entry_index(m, indexed ? &keys : NULL, key);
+		if (dup >= 0) {
+			const Entry *first = &m->e[dup];
+			char *hint = arena_printf(c->a, "first defined at line %d, column %d", first->key_pos.line,
+						  first->key_pos.col);
 
-				ERR(c, node_pos(k), join(c, path, key), hint, "duplicate key \"%s\"", key);
-				break;
-			}
-		}
-		if (i < m->n)
+			ERR(c, node_pos(k), join(c, path, key), hint, "duplicate key \"%s\"", key);
 			continue;
+		}
 		m->e[m->n].key = arena_strdup(c->a, key);
 		m->e[m->n].key_pos = node_pos(k);
 		m->e[m->n].val = v;
+		if (indexed)
+			strmap_put(&keys, m->e[m->n].key, m->n);
 		m->n++;
 	}
+	if (n_merges > 0 && !indexed)
+		for (i = 0; i < m->n; i++)
+			strmap_put(&keys, m->e[i].key, i);
 	for (i = 0; i < n_merges; i++)
-		merge_into(c, m, &cap, merges[i], path, c->depth + 1);
+		merge_into(c, m, &cap, &keys, merges[i], path, c->depth + 1);
+	strmap_free(&keys);
 	return true;
 }
 
@@ -343,6 +377,33 @@ struct Field {
 
 #define NAME_MAX_LEN 63
 
+/* printable - s with control characters written as escapes, for a message. */
+static const char *printable(Ctx *c, const char *s)
+{
+	size_t n = 0, i;
+	char *out, *p;
+
+	for (i = 0; s[i]; i++)
+		n += (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? 4 : 1;
+	out = p = arena_alloc(c->a, n + 1);
+	for (i = 0; s[i]; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '\n')
+			p += sprintf(p, "\\n");
+		else if (ch == '\r')
+			p += sprintf(p, "\\r");
+		else if (ch == '\t')
+			p += sprintf(p, "\\t");
+		else if (ch < 0x20 || ch == 0x7f)
+			p += sprintf(p, "\\x%02x", ch);
+		else
+			*p++ = (char)ch;
+	}
+	*p = '\0';
+	return out;
+}
+
 static bool valid_name(const char *s)
 {
 	size_t i, n = strlen(s);
@@ -364,7 +425,7 @@ static bool check_name(Ctx *c, const char *name, PgcPos pos, const char *path, c
 		return true;
 	ERR(c, pos, path, "use lowercase letters, digits, '_' and '-', starting with a letter or '_'",
 	    "invalid %s name \"%s\": expected at most %d characters matching [a-z_][a-z0-9_-]*", what,
-	    name, NAME_MAX_LEN);
+	    printable(c, name), NAME_MAX_LEN);
 	return false;
 }
 
@@ -470,7 +531,7 @@ static void parse_str_field(Ctx *c, Entry *e, const char *path, PgcStr *out, Fie
 		return;
 	if (type == F_HOST && !valid_host(s)) {
 		ERR(c, node_pos(e->val), path, NULL,
-		    "invalid host \"%s\": expected an IP address or a host name", s);
+		    "invalid host \"%s\": expected an IP address or a host name", printable(c, s));
 		return;
 	}
 	if (type == F_PATH) {
@@ -661,34 +722,36 @@ static void parse_strlist_field(Ctx *c, Entry *e, const char *path, PgcStrList *
 	yaml_node_t *n = e->val;
 	yaml_node_item_t *it;
 	size_t i = 0;
+	PgcStrMap seen;
+	const size_t *dup;
 
 	if (n->type != YAML_SEQUENCE_NODE) {
 		ERR(c, node_pos(n), path, NULL, "expected a list of strings, got %s", ytype_name(ytype(n)));
 		return;
 	}
+	strmap_init(&seen, (size_t)(n->data.sequence.items.top - n->data.sequence.items.start), false);
 	out->items = arena_calloc(c->a, (size_t)(n->data.sequence.items.top - n->data.sequence.items.start) + 1,
 				  sizeof(PgcStr));
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
 		yaml_node_t *item = get_node(c, *it);
 		const char *ipath = arena_printf(c->a, "%s[%zu]", path, i);
-		size_t j;
 
-		if (!budget_ok(c, item) || !expect_type(c, item, ipath, Y_STR, "a string"))
+		if (!budget_take(c, item, 0) || !expect_type(c, item, ipath, Y_STR, "a string"))
 			continue;
 		if (names && !check_name(c, scalar_text(item), node_pos(item), ipath, "a"))
 			continue;
-		for (j = 0; j < out->n; j++)
-			if (strcmp(out->items[j].v, scalar_text(item)) == 0)
-				break;
-		if (j < out->n) {
+		dup = strmap_get(&seen, scalar_text(item));
+		if (dup != NULL) {
 			ERR(c, node_pos(item), ipath, NULL, "\"%s\" is listed twice", scalar_text(item));
 			continue;
 		}
 		out->items[out->n].v = arena_strdup(c->a, scalar_text(item));
 		out->items[out->n].pos = node_pos(item);
 		out->items[out->n].set = true;
+		strmap_put(&seen, out->items[out->n].v, out->n);
 		out->n++;
 	}
+	strmap_free(&seen);
 	out->pos = node_pos(n);
 	out->set = true;
 }
@@ -721,7 +784,7 @@ static void parse_enum_field(Ctx *c, Entry *e, const char *path, const Field *f,
 		const char *sug = str_suggest(scalar_text(e->val), f->enumvals, n == 0 ? 0 : i);
 
 		ERR(c, node_pos(e->val), path, sug ? arena_printf(c->a, "did you mean \"%s\"?", sug) : NULL,
-		    "invalid value \"%s\": expected one of %s", scalar_text(e->val), list);
+		    "invalid value \"%s\": expected one of %s", printable(c, scalar_text(e->val)), list);
 	} else {
 		ERR(c, node_pos(e->val), path, NULL, "expected one of %s, got %s", list,
 		    ytype_name(ytype(e->val)));
@@ -825,21 +888,22 @@ static void parse_settings(Ctx *c, Entry *e, const char *path, PgcSettings *out)
 {
 	Map m;
 	size_t i, j;
+	PgcStrMap names; /* PostgreSQL parameter names are case-insensitive */
+	const size_t *dup;
 
 	if (!get_map(c, e->val, path, &m))
 		return;
 	out->items = arena_calloc(c->a, m.n + 1, sizeof(PgcSetting));
 	out->pos = m.pos;
+	strmap_init(&names, m.n, true);
 	for (i = 0; i < m.n; i++) {
 		Entry *s = &m.e[i];
 		const char *spath = join(c, path, s->key);
 		YType t = ytype(s->val);
 
-		/* PostgreSQL parameter names are case-insensitive. */
-		for (j = 0; j < out->n; j++)
-			if (strcasecmp(out->items[j].name, s->key) == 0)
-				break;
-		if (j < out->n) {
+		dup = strmap_get(&names, s->key);
+		if (dup != NULL) {
+			j = *dup;
 			ERR(c, s->key_pos, spath,
 			    arena_printf(c->a, "first set at line %d, column %d as \"%s\"",
 					 out->items[j].key_pos.line, out->items[j].key_pos.col, out->items[j].name),
@@ -855,8 +919,10 @@ static void parse_settings(Ctx *c, Entry *e, const char *path, PgcSettings *out)
 		out->items[out->n].value = arena_strdup(c->a, scalar_text(s->val));
 		out->items[out->n].key_pos = s->key_pos;
 		out->items[out->n].pos = node_pos(s->val);
+		strmap_put(&names, s->key, out->n);
 		out->n++;
 	}
+	strmap_free(&names);
 }
 
 static void fn_cluster_settings(Ctx *c, Entry *e, const char *path, void *base)
@@ -947,8 +1013,133 @@ static void check_word(Ctx *c, PgcStr *s, const char *path, const char *const *v
 	}
 	sug = str_suggest(s->v, vals, n);
 	ERR(c, s->pos, path, sug ? arena_printf(c->a, "did you mean \"%s\"?", sug) : NULL,
-	    "invalid value \"%s\": expected one of %s", s->v, list);
+	    "invalid value \"%s\": expected one of %s", printable(c, s->v), list);
 	s->set = false;
+}
+
+/*
+ * The database, user and options of a rule are kept in pg_hba.conf's own
+ * syntax and written to the file unchanged, so they are checked here to be
+ * exactly one field each: a space, a comma or '#' outside double quotes
+ * would shift the fields or cut the line, and a line break would add a rule
+ * of its own. PostgreSQL reads "" inside double quotes as a quote, and a
+ * quoted keyword ("all") as a plain name.
+ */
+typedef enum { HBA_DATABASE, HBA_USER, HBA_OPTIONS } HbaField;
+
+static const char *const hba_field_expected[] = {
+	"expected a comma-separated list of database names, all, sameuser, samerole, replication or @file",
+	"expected a comma-separated list of role names, all, +role or @file",
+	"expected name=value options separated by spaces, e.g. \"clientcert=verify-full map=admins\"",
+};
+
+/* quote_hint - how to write s as one double-quoted pg_hba.conf name. */
+static const char *quote_hint(Ctx *c, const char *key, const char *s)
+{
+	size_t n = 3, i;
+	char *q, *p;
+
+	if (strchr(s, ',') != NULL)
+		return "double-quote each name that holds a space, ',', '#' or '\"', and write \"\" for a "
+		       "quote inside it, e.g. '\"my db\",other'";
+	for (i = 0; s[i]; i++)
+		n += s[i] == '"' ? 2 : 1;
+	q = p = arena_alloc(c->a, n);
+	*p++ = '"';
+	for (i = 0; s[i]; i++) {
+		if (s[i] == '"')
+			*p++ = '"';
+		*p++ = s[i];
+	}
+	*p++ = '"';
+	*p = '\0';
+	return arena_printf(c->a, "write the name double-quoted, as pg_hba.conf needs: %s: '%s'", key, q);
+}
+
+static const char *control_name(Ctx *c, unsigned char ch)
+{
+	if (ch == '\n')
+		return "a line break";
+	if (ch == '\r')
+		return "a carriage return";
+	if (ch == '\t')
+		return "a tab";
+	return arena_printf(c->a, "the control character 0x%02x", ch);
+}
+
+/* check_hba_option - one name=value token of an options field (quotes already checked). */
+static const char *hba_option_error(Ctx *c, const char *tok, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && (islower((unsigned char)tok[i]) || tok[i] == '_'); i++)
+		;
+	if (i == 0 || i == len || tok[i] != '=')
+		return arena_printf(c->a, "got \"%.*s\", which is not name=value", (int)len, tok);
+	return NULL;
+}
+
+static void check_hba_field(Ctx *c, PgcStr *f, const char *path, HbaField kind)
+{
+	static const char *const what[] = {"database", "user", "options"};
+	const char *s = f->v, *tok = s, *why = NULL, *hint = NULL;
+	bool in_quote = false;
+	size_t i, elem = 0; /* characters in the current name of a list */
+
+	if (!f->set)
+		return;
+	for (i = 0; s[i] != '\0' && why == NULL; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch == 0x7f) {
+			why = arena_printf(c->a, "got %s, which pg_hba.conf cannot hold", control_name(c, ch));
+			hint = ch == '\n' || ch == '\r' ? "pg_hba.conf holds one rule per line: remove the line break"
+							: "remove the control character";
+		} else if (in_quote) {
+			if (ch == '"' && s[i + 1] != '"') {
+				in_quote = false;
+			} else {
+				i += ch == '"'; /* "" is one quote */
+				elem++;
+			}
+		} else if (ch == '"') {
+			in_quote = true;
+		} else if (ch == '#') {
+			why = "got '#' outside double quotes, which starts a comment in pg_hba.conf";
+			if (kind != HBA_OPTIONS)
+				hint = quote_hint(c, what[kind], s);
+		} else if (kind == HBA_OPTIONS && ch == ' ') {
+			if (s + i > tok)
+				why = hba_option_error(c, tok, (size_t)(s + i - tok));
+			tok = s + i + 1;
+		} else if (ch == ' ') {
+			why = "got a space outside double quotes, which ends the field in pg_hba.conf";
+			hint = quote_hint(c, what[kind], s);
+		} else if (ch == ',' && kind == HBA_OPTIONS) {
+			why = "got ',' outside double quotes";
+			hint = "separate options with spaces, and double-quote a value that holds a comma";
+		} else if (ch == ',') {
+			if (elem == 0)
+				why = "got an empty name in the list";
+			elem = 0;
+		} else {
+			elem++;
+		}
+	}
+	if (why == NULL && in_quote) {
+		why = "got a double quote that is not closed";
+		hint = "close it, and write \"\" for a quote inside a name";
+	} else if (why == NULL && kind == HBA_OPTIONS && s[i - 1] == '\\') {
+		why = "got a backslash at the end, which would continue the rule on the next line";
+	} else if (why == NULL && kind == HBA_OPTIONS && s + i > tok) {
+		why = hba_option_error(c, tok, (size_t)(s + i - tok));
+	} else if (why == NULL && kind != HBA_OPTIONS && elem == 0) {
+		why = "got an empty name in the list";
+	}
+	if (why == NULL)
+		return;
+	ERR(c, f->pos, path, hint, "invalid %s \"%s\": %s, %s", what[kind], printable(c, s),
+	    hba_field_expected[kind], why);
 }
 
 static void fn_hba(Ctx *c, Entry *e, const char *path, void *base)
@@ -975,6 +1166,9 @@ static void fn_hba(Ctx *c, Entry *e, const char *path, void *base)
 			continue;
 		check_word(c, &r->type, join(c, rpath, "type"), hba_types);
 		check_word(c, &r->method, join(c, rpath, "method"), hba_methods);
+		check_hba_field(c, &r->database, join(c, rpath, "database"), HBA_DATABASE);
+		check_hba_field(c, &r->user, join(c, rpath, "user"), HBA_USER);
+		check_hba_field(c, &r->options, join(c, rpath, "options"), HBA_OPTIONS);
 		if (r->type.set && strcmp(r->type.v, "local") == 0 && r->address.set)
 			ERR(c, r->address.pos, join(c, rpath, "address"), "remove the address",
 			    "a \"local\" rule takes no address");
@@ -1422,7 +1616,7 @@ static void fn_initdb(Ctx *c, Entry *e, const char *path, void *base)
 
 static const Field cluster_fields[] = {
 	FLD_FN("postgres", fn_postgres),
-	FLD("os_user", PgcCluster, F_STR, os_user),
+	FLD("os_user", PgcCluster, F_NAME, os_user),
 	FLD("primary", PgcCluster, F_STR, primary),
 	{"nodes", F_FN, 0, 0, 0, NULL, 0, fn_nodes, true},
 	FLD_FN("initdb", fn_initdb),
@@ -1473,16 +1667,17 @@ static void default_dur(PgcDuration *d, int64_t ms)
 static void merge_settings(Ctx *c, const PgcCluster *cl, PgcNode *n)
 {
 	size_t i, j;
+	PgcStrMap own;
 
 	n->effective.items = arena_calloc(c->a, cl->settings.n + n->settings.n + 1, sizeof(PgcSetting));
 	n->effective.pos = n->settings.n ? n->settings.pos : cl->settings.pos;
-	for (i = 0; i < cl->settings.n; i++) {
-		for (j = 0; j < n->settings.n; j++)
-			if (strcasecmp(cl->settings.items[i].name, n->settings.items[j].name) == 0)
-				break;
-		if (j == n->settings.n)
+	strmap_init(&own, n->settings.n, true);
+	for (j = 0; j < n->settings.n; j++)
+		strmap_put(&own, n->settings.items[j].name, j);
+	for (i = 0; i < cl->settings.n; i++)
+		if (strmap_get(&own, cl->settings.items[i].name) == NULL)
 			n->effective.items[n->effective.n++] = cl->settings.items[i];
-	}
+	strmap_free(&own);
 	for (j = 0; j < n->settings.n; j++) {
 		n->effective.items[n->effective.n] = n->settings.items[j];
 		n->effective.items[n->effective.n].from_node = true;
@@ -1626,12 +1821,243 @@ static char *dir_of(const char *path)
 	return res;
 }
 
+/* ---- composing the document from parser events ------------------------- */
+
+/*
+ * The document is built here from libyaml's events rather than by
+ * yaml_parser_load(), so that two things are refused while parsing, before
+ * any work is spent on them: nesting deeper than any topology (libyaml's
+ * scanner is quadratic in the depth of flow collections: 100,000 "[" took
+ * 30 s before its own limit), and scalars holding a NUL byte (a "\0"
+ * escape), which every C string the model keeps would silently cut short.
+ * Containers are attached to their parent when they end, so that the open
+ * frames always name the path to the event at hand.
+ */
+typedef struct {
+	int node;     /* the sequence or mapping */
+	int key;      /* mapping: the key waiting for its value, 0 when none */
+	size_t items; /* sequence: items attached so far */
+} Frame;
+
+typedef struct {
+	Ctx *c;
+	yaml_document_t *doc;
+	Frame stack[LOAD_MAX_DEPTH];
+	int depth;
+	PgcStrMap anchors; /* anchor name -> node id; names in names[] */
+	char **names;
+	size_t n_names;
+} Composer;
+
+/* compose_path - the key path of the node about to be attached (malloc'd, or NULL at the top). */
+static char *compose_path(const Composer *k)
+{
+	char *path = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&path, &len);
+	int i;
+
+	if (f == NULL)
+		abort();
+	for (i = 0; i < k->depth; i++) {
+		const Frame *fr = &k->stack[i];
+		yaml_node_t *n = yaml_document_get_node(k->doc, fr->node);
+
+		if (n->type == YAML_SEQUENCE_NODE) {
+			fprintf(f, "[%zu]", fr->items);
+		} else if (fr->key != 0) {
+			yaml_node_t *key = yaml_document_get_node(k->doc, fr->key);
+
+			fprintf(f, "%s%s", ftell(f) > 0 ? "." : "",
+				key->type == YAML_SCALAR_NODE ? scalar_text(key) : "?");
+		}
+	}
+	fclose(f);
+	if (*path == '\0') {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+static void compose_error(Composer *k, yaml_mark_t mark, const char *hint, const char *what)
+{
+	PgcPos pos = {(int)mark.line + 1, (int)mark.column + 1};
+	char *path = compose_path(k);
+
+	ERR(k->c, pos, path, hint, "%s", what);
+	free(path);
+}
+
+static void compose_attach(Composer *k, int id)
+{
+	Frame *fr;
+
+	if (k->depth == 0)
+		return; /* the root: node 1 */
+	fr = &k->stack[k->depth - 1];
+	if (yaml_document_get_node(k->doc, fr->node)->type == YAML_SEQUENCE_NODE) {
+		if (!yaml_document_append_sequence_item(k->doc, fr->node, id))
+			abort();
+		fr->items++;
+	} else if (fr->key == 0) {
+		fr->key = id;
+	} else {
+		if (!yaml_document_append_mapping_pair(k->doc, fr->node, fr->key, id))
+			abort();
+		fr->key = 0;
+	}
+}
+
+/* compose_anchor - remembers the node an anchor names; a later anchor of the same name wins. */
+static void compose_anchor(Composer *k, const yaml_char_t *anchor, int id)
+{
+	char *name;
+	size_t *old;
+
+	if (anchor == NULL)
+		return;
+	name = strdup((const char *)anchor);
+	if (name == NULL)
+		abort();
+	old = strmap_put(&k->anchors, name, (size_t)id);
+	if (old != NULL) {
+		*old = (size_t)id;
+		free(name);
+		return;
+	}
+	k->names = realloc(k->names, (k->n_names + 1) * sizeof(char *));
+	if (k->names == NULL)
+		abort();
+	k->names[k->n_names++] = name;
+}
+
+/* compose_node - adds the node an event starts; 0 when done, -1 when reported. */
+static int compose_node(Composer *k, const yaml_event_t *ev)
+{
+	yaml_node_t *n;
+	int id;
+
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length) != NULL) {
+			compose_error(k, ev->start_mark, "remove the \\0 escape",
+				      "invalid string: it holds a NUL character (\\0), which no name, path "
+				      "or setting can contain");
+			return -1;
+		}
+		id = yaml_document_add_scalar(k->doc, NULL, ev->data.scalar.value,
+					      (int)ev->data.scalar.length, ev->data.scalar.style);
+		if (id == 0)
+			abort();
+		n = yaml_document_get_node(k->doc, id);
+		n->start_mark = ev->start_mark;
+		n->end_mark = ev->end_mark;
+		compose_anchor(k, ev->data.scalar.anchor, id);
+		compose_attach(k, id);
+		return 0;
+	case YAML_ALIAS_EVENT: {
+		const size_t *target = strmap_get(&k->anchors, (const char *)ev->data.alias.anchor);
+
+		if (target == NULL) {
+			compose_error(k, ev->start_mark, "define the anchor (&name) before its first use",
+				      "invalid YAML: found undefined alias");
+			return -1;
+		}
+		compose_attach(k, (int)*target);
+		return 0;
+	}
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		if (k->depth == LOAD_MAX_DEPTH) {
+			char *what = NULL;
+
+			if (asprintf(&what, "nesting too deep: expected at most %d levels of mappings and lists",
+				     LOAD_MAX_DEPTH) < 0)
+				abort();
+			compose_error(k, ev->start_mark, NULL, what);
+			free(what);
+			return -1;
+		}
+		if (ev->type == YAML_SEQUENCE_START_EVENT) {
+			id = yaml_document_add_sequence(k->doc, NULL, ev->data.sequence_start.style);
+			compose_anchor(k, ev->data.sequence_start.anchor, id);
+		} else {
+			id = yaml_document_add_mapping(k->doc, NULL, ev->data.mapping_start.style);
+			compose_anchor(k, ev->data.mapping_start.anchor, id);
+		}
+		if (id == 0)
+			abort();
+		yaml_document_get_node(k->doc, id)->start_mark = ev->start_mark;
+		k->stack[k->depth].node = id;
+		k->stack[k->depth].key = 0;
+		k->stack[k->depth].items = 0;
+		k->depth++;
+		return 0;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		id = k->stack[--k->depth].node;
+		yaml_document_get_node(k->doc, id)->end_mark = ev->end_mark;
+		compose_attach(k, id);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * compose - the one document of the stream into doc (initialised even on
+ * failure, so that the caller always deletes it). 0, or -1 when reported.
+ */
+static int compose(Ctx *c, yaml_parser_t *parser, yaml_document_t *doc, const char *buf, size_t len)
+{
+	Composer k;
+	yaml_event_t ev;
+	int docs = 0, rc = -1;
+	bool done = false, second = false;
+	size_t i;
+
+	memset(&k, 0, sizeof(k));
+	k.c = c;
+	k.doc = doc;
+	strmap_init(&k.anchors, 0, false);
+	if (!yaml_document_initialize(doc, NULL, NULL, NULL, 1, 1))
+		abort();
+	while (!done) {
+		if (!yaml_parser_parse(parser, &ev)) {
+			report_parse_error(c, parser, buf, len);
+			break;
+		}
+		if (second) {
+			/* A second document would be silently ignored: refuse it. */
+			PgcPos pos = {(int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1};
+
+			ERR(c, pos, NULL, "keep one topology per file",
+			    "expected one YAML document, found a second one");
+			done = true;
+		} else if (ev.type == YAML_DOCUMENT_START_EVENT) {
+			second = ++docs > 1;
+		} else if (ev.type == YAML_STREAM_END_EVENT) {
+			done = true;
+			rc = 0;
+		} else if (compose_node(&k, &ev) != 0) {
+			done = true;
+		}
+		yaml_event_delete(&ev);
+	}
+	for (i = 0; i < k.n_names; i++)
+		free(k.names[i]);
+	free(k.names);
+	strmap_free(&k.anchors);
+	return rc;
+}
+
 PgcTopology *topology_load_buffer(const char *buf, size_t len, const char *display_name,
 				  const PgcLoadOptions *opts, PgcDiagList *diags)
 {
 	PgcLoadOptions defaults = {0};
 	yaml_parser_t parser;
-	yaml_document_t doc, extra;
+	yaml_document_t doc;
 	yaml_node_t *root;
 	PgcTopology *t;
 	Ctx c;
@@ -1648,11 +2074,8 @@ PgcTopology *topology_load_buffer(const char *buf, size_t len, const char *displ
 	if (!yaml_parser_initialize(&parser))
 		abort();
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		report_parse_error(&c, &parser, buf, len);
-		yaml_parser_delete(&parser);
-		goto out;
-	}
+	if (compose(&c, &parser, &doc, buf, len) != 0)
+		goto cleanup;
 	root = yaml_document_get_root_node(&doc);
 	if (root == NULL) {
 		PgcPos p = {1, 1};
@@ -1660,18 +2083,6 @@ PgcTopology *topology_load_buffer(const char *buf, size_t len, const char *displ
 		ERR(&c, p, NULL, "start with \"version: 1\" and \"clusters:\"", "the file is empty");
 		goto cleanup;
 	}
-	/* A second document would be silently ignored: refuse it. */
-	if (!yaml_parser_load(&parser, &extra)) {
-		report_parse_error(&c, &parser, buf, len);
-		goto cleanup;
-	}
-	if (yaml_document_get_root_node(&extra) != NULL) {
-		ERR(&c, node_pos(yaml_document_get_root_node(&extra)), NULL,
-		    "keep one topology per file", "expected one YAML document, found a second one");
-		yaml_document_delete(&extra);
-		goto cleanup;
-	}
-	yaml_document_delete(&extra);
 
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
@@ -1696,7 +2107,6 @@ cleanup:
 	/* Every string the model keeps was copied into its arena. */
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
-out:
 	diag_sort(diags);
 	return t;
 }

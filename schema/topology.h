@@ -107,15 +107,24 @@ typedef struct {
 	PgcSettings effective;      /* cluster settings merged with the node's overrides */
 } PgcNode;
 
-/* hba: [{type, database, user, address, method, options}] */
+/*
+ * hba: [{type, database, user, address, method, options}]
+ *
+ * Every field is kept in pg_hba.conf's own syntax and the loader guarantees
+ * that each is exactly one field of a pg_hba.conf line, safe to write as it
+ * is: no control character anywhere; database and user are comma-separated
+ * names, with a name holding a space, ',', '#' or '"' already double-quoted
+ * ("" for a quote); options are name=value pairs separated by spaces, with
+ * no trailing backslash. The renderer must not quote them again.
+ */
 typedef struct {
 	PgcPos pos;
 	PgcStr type;      /* local | host | hostssl | hostnossl | hostgssenc | hostnogssenc */
-	PgcStr database;  /* default all */
-	PgcStr user;      /* default all */
+	PgcStr database;  /* default all; pg_hba.conf syntax, e.g. "app,\"my db\"" */
+	PgcStr user;      /* default all; pg_hba.conf syntax, e.g. "+admins,app" */
 	PgcStr address;   /* required for host*, refused for local: an address/CIDR or a host name */
 	PgcStr method;    /* trust | reject | scram-sha-256 | md5 | password | peer | ident | cert | ... */
-	PgcStr options;   /* optional, appended as written, e.g. "clientcert=verify-full" */
+	PgcStr options;   /* optional, appended as written, e.g. "clientcert=verify-full map=admins" */
 } PgcHbaRule;
 
 /* roles.<name>: {login, superuser, createdb, createrole, replication, bypassrls,
@@ -286,7 +295,7 @@ typedef struct {
 
 	PgcInt pg_version;        /* postgres.version; default 15 */
 	PgcStr bin_dir;           /* postgres.bin_dir; default /usr/lib/postgresql/<version>/bin */
-	PgcStr os_user;           /* default postgres */
+	PgcStr os_user;           /* default postgres; a name, written into pg_hba.conf/pg_ident.conf */
 	PgcStr primary;           /* required with more than one node; default: the only node */
 
 	PgcNode *nodes;

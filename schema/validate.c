@@ -30,13 +30,21 @@
 #include "common/fsutil.h"
 #include "common/strutil.h"
 #include "schema/pgcatalog.h"
+#include "schema/strmap.h"
 
 typedef struct {
 	PgcTopology *t;
 	const PgcLoadOptions *opts;
 	PgcDiagList *diags;
 	const char *file;
+	PgcStrMap roles; /* role name -> index in the cluster being checked */
+	size_t suggest_left; /* "did you mean" comparisons still allowed */
 } Val;
+
+/* Each "did you mean" compares a word with every candidate; 30,000 unknown
+ * roles among 30,000 declared ones would take minutes. Past this many
+ * comparisons in one file, errors come without the suggestion. */
+#define SUGGEST_BUDGET 2000000
 
 /* ---- reporting --------------------------------------------------------- */
 
@@ -121,7 +129,12 @@ static const char *quoted_list(Val *v, const char *const *names, size_t n)
 
 static const char *did_you_mean(Val *v, const char *word, const char *const *cands, size_t n)
 {
-	const char *s = str_suggest(word, cands, n);
+	const char *s;
+
+	if (n > v->suggest_left)
+		return NULL;
+	v->suggest_left -= n;
+	s = str_suggest(word, cands, n);
 
 	return s ? kf(v, "did you mean \"%s\"?", s) : NULL;
 }
@@ -721,14 +734,12 @@ static const char *role_hint(Val *v, const PgcCluster *c, const char *name, cons
 	return did_you_mean(v, name, names, n);
 }
 
-static PgcRole *cluster_role(const PgcCluster *c, const char *name)
+/* cluster_role - a declared role by name, through v->roles (a 100,000-role file is fine). */
+static PgcRole *cluster_role(Val *v, const PgcCluster *c, const char *name)
 {
-	size_t i;
+	const size_t *i = strmap_get(&v->roles, name);
 
-	for (i = 0; i < c->n_roles; i++)
-		if (strcmp(c->roles[i].name, name) == 0)
-			return &c->roles[i];
-	return NULL;
+	return i != NULL ? &c->roles[*i] : NULL;
 }
 
 /* is_bootstrap_superuser - the superuser initdb creates; it exists without being declared. */
@@ -753,70 +764,90 @@ static const char *const *role_names(Val *v, const PgcCluster *c, bool with_pred
 
 /*
  * Role membership cycles: PostgreSQL refuses the GRANT that would close one,
- * half way through an apply; find them before anything runs.
+ * half way through an apply; find them before anything runs. The walk keeps
+ * its own stack: a chain of 100,000 memberships is no reason to overflow
+ * the C stack.
  */
 typedef struct {
 	Val *v;
 	PgcCluster *c;
-	unsigned char *state;  /* 0 new, 1 on the DFS stack, 2 done */
-	size_t *stack;
-	size_t *via;           /* member_of index taken from stack[i] */
+	unsigned char *state;  /* 0 new, 1 on the stack, 2 done */
+	size_t *stack;         /* roles on the current path */
+	size_t *via;           /* member_of index followed from stack[i] */
+	size_t *at;            /* where a role on the stack is in it */
 	size_t depth;
 } RoleWalk;
 
+/* Long cycles are shown by their first roles only. */
+#define ROLE_CYCLE_SHOWN 8
+
 static void report_role_cycle(RoleWalk *w, size_t from)
 {
-	size_t len = w->depth - from, i, first = 0, slen = 1;
+	size_t len = w->depth - from, i, first = 0, shown, slen = 64;
 	const PgcRole *start;
 	char *chain, *p;
 
 	for (i = 1; i < len; i++)
 		if (w->stack[from + i] < w->stack[from + first])
 			first = i;
-	for (i = 0; i <= len; i++)
+	shown = len > ROLE_CYCLE_SHOWN ? ROLE_CYCLE_SHOWN : len;
+	for (i = 0; i < shown; i++)
 		slen += strlen(w->c->roles[w->stack[from + (first + i) % len]].name) + 4;
+	slen += strlen(w->c->roles[w->stack[from + first]].name);
 	chain = p = arena_alloc(w->v->t->arena, slen);
-	for (i = 0; i <= len; i++)
+	for (i = 0; i < shown; i++)
 		p += sprintf(p, "%s%s", i ? " -> " : "", w->c->roles[w->stack[from + (first + i) % len]].name);
+	if (shown < len)
+		p += sprintf(p, " -> ... (%zu roles)", len);
+	sprintf(p, " -> %s", w->c->roles[w->stack[from + first]].name);
 	start = &w->c->roles[w->stack[from + first]];
 	verr(w->v, start->member_of.items[w->via[from + first]].pos,
 	     kf(w->v, "clusters.%s.roles.%s.member_of[%zu]", w->c->name, start->name, w->via[from + first]),
 	     "remove one of these memberships", "circular role membership %s", chain);
 }
 
-static void role_dfs(RoleWalk *w, size_t r)
+static void role_push(RoleWalk *w, size_t r)
 {
-	const PgcRole *role = &w->c->roles[r];
-	size_t i, k;
-
 	w->state[r] = 1;
+	w->at[r] = w->depth;
 	w->stack[w->depth] = r;
-	for (i = 0; i < role->member_of.n; i++) {
-		const PgcRole *m = cluster_role(w->c, role->member_of.items[i].v);
+	w->via[w->depth] = 0;
+	w->depth++;
+}
+
+/* role_walk - depth-first from role r0, reporting each back edge once. */
+static void role_walk(RoleWalk *w, size_t r0)
+{
+	role_push(w, r0);
+	while (w->depth > 0) {
+		size_t d = w->depth - 1, r = w->stack[d];
+		const PgcRole *role = &w->c->roles[r];
+		const PgcRole *m;
 		size_t mi;
 
-		if (m == NULL || m == role)
+		if (w->via[d] == role->member_of.n) {
+			w->state[r] = 2;
+			w->depth--;
+			if (w->depth > 0)
+				w->via[w->depth - 1]++;
 			continue;
-		mi = (size_t)(m - w->c->roles);
-		w->via[w->depth] = i;
-		if (w->state[mi] == 1) {
-			for (k = 0; w->stack[k] != mi; k++)
-				;
-			w->depth++;
-			report_role_cycle(w, k);
-			w->depth--;
-		} else if (w->state[mi] == 0) {
-			w->depth++;
-			role_dfs(w, mi);
-			w->depth--;
+		}
+		m = cluster_role(w->v, w->c, role->member_of.items[w->via[d]].v);
+		mi = m != NULL ? (size_t)(m - w->c->roles) : r;
+		if (mi == r || w->state[mi] == 2) {
+			w->via[d]++;
+		} else if (w->state[mi] == 1) {
+			report_role_cycle(w, w->at[mi]);
+			w->via[d]++;
+		} else {
+			role_push(w, mi); /* via[d] moves on when mi is done */
 		}
 	}
-	w->state[r] = 2;
 }
 
 static void check_role_cycles(Val *v, PgcCluster *c)
 {
-	RoleWalk w = {v, c, NULL, NULL, NULL, 0};
+	RoleWalk w = {v, c, NULL, NULL, NULL, NULL, 0};
 	size_t i;
 
 	if (c->n_roles == 0)
@@ -824,14 +855,16 @@ static void check_role_cycles(Val *v, PgcCluster *c)
 	w.state = calloc(c->n_roles, 1);
 	w.stack = calloc(c->n_roles, sizeof(size_t));
 	w.via = calloc(c->n_roles, sizeof(size_t));
-	if (w.state == NULL || w.stack == NULL || w.via == NULL)
+	w.at = calloc(c->n_roles, sizeof(size_t));
+	if (w.state == NULL || w.stack == NULL || w.via == NULL || w.at == NULL)
 		abort();
 	for (i = 0; i < c->n_roles; i++)
 		if (w.state[i] == 0)
-			role_dfs(&w, i);
+			role_walk(&w, i);
 	free(w.state);
 	free(w.stack);
 	free(w.via);
+	free(w.at);
 }
 
 static void check_roles(Val *v, PgcCluster *c)
@@ -859,7 +892,7 @@ static void check_roles(Val *v, PgcCluster *c)
 
 			if (strcmp(m->v, r->name) == 0)
 				verr(v, m->pos, mk, NULL, "role \"%s\" cannot be a member of itself", r->name);
-			else if (cluster_role(c, m->v) == NULL && !is_predefined_role(m->v, c->pg_version.v) &&
+			else if (cluster_role(v, c, m->v) == NULL && !is_predefined_role(m->v, c->pg_version.v) &&
 				 !is_bootstrap_superuser(c, m->v))
 				verr(v, m->pos, mk, role_hint(v, c, m->v, names, nnames),
 				     "unknown role \"%s\": expected a role declared under clusters.%s.roles or a "
@@ -870,7 +903,7 @@ static void check_roles(Val *v, PgcCluster *c)
 
 	/* The replication user is created with REPLICATION and LOGIN; a
 	 * declaration without them would be undone on every run. */
-	rep = c->replication.user.v ? cluster_role(c, c->replication.user.v) : NULL;
+	rep = c->replication.user.v ? cluster_role(v, c, c->replication.user.v) : NULL;
 	if (rep != NULL && !rep->superuser.v && (!rep->replication.v || !rep->login.v))
 		vwarn(v, rep->pos, kf(v, "clusters.%s.roles.%s", c->name, rep->name),
 		      kf(v, "add %s%s%s to it, or choose another replication.user",
@@ -899,7 +932,7 @@ static void check_databases(Val *v, PgcCluster *c)
 	for (i = 0; i < c->n_databases; i++) {
 		const PgcDatabase *d = &c->databases[i];
 
-		if (!d->owner.set || cluster_role(c, d->owner.v) != NULL ||
+		if (!d->owner.set || cluster_role(v, c, d->owner.v) != NULL ||
 		    is_bootstrap_superuser(c, d->owner.v))
 			continue;
 		verr(v, d->owner.pos, kf(v, "clusters.%s.databases.%s.owner", c->name, d->name),
@@ -1772,8 +1805,12 @@ static void validate_cluster(Val *v, PgcCluster *c)
 	check_regions(v, c);
 	check_failover(v, c);
 	check_maintenance(v, c);
+	strmap_init(&v->roles, c->n_roles, false);
+	for (size_t i = 0; i < c->n_roles; i++)
+		strmap_put(&v->roles, c->roles[i].name, i);
 	check_roles(v, c);
 	check_databases(v, c);
+	strmap_free(&v->roles);
 	check_hba(v, c);
 	check_secrets(v, c);
 	check_backup(v, c);
@@ -1784,7 +1821,7 @@ static void validate_cluster(Val *v, PgcCluster *c)
 void topology_validate(PgcTopology *t, const PgcLoadOptions *opts, PgcDiagList *diags)
 {
 	PgcLoadOptions defaults = {0};
-	Val v = {t, opts ? opts : &defaults, diags, t->file};
+	Val v = {t, opts ? opts : &defaults, diags, t->file, {0}, SUGGEST_BUDGET};
 	size_t i;
 
 	for (i = 0; i < t->n_clusters; i++)

@@ -446,6 +446,231 @@ static void test_structure_errors_skip_validation(void **state)
 	diag_free(&diags);
 }
 
+/* big - a growable text buffer for generated inputs. */
+typedef struct {
+	char *s;
+	size_t n, cap;
+} Big;
+
+static void big_add(Big *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void big_add(Big *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+		va_end(ap);
+		assert_true(n >= 0);
+		if (b->s != NULL && b->n + (size_t)n < b->cap)
+			break;
+		b->cap = (b->cap + (size_t)n + 1) * 2;
+		b->s = realloc(b->s, b->cap);
+		assert_non_null(b->s);
+	}
+	b->n += (size_t)n;
+}
+
+#define ONE_NODE "version: 1\nclusters:\n  main:\n    nodes:\n      pg1: {port: 25432, data_dir: d}\n"
+
+/* 100,000 nested "[" are refused as soon as the 64th level opens (the top mapping is the
+ * first), not after libyaml built them all. */
+static void test_deep_nesting_refused_while_parsing(void **state)
+{
+	static const char *const opens[] = {"[", "{a: "};
+	static const char *const expect[] = {
+		"t.yaml:2:74: error: clusters%s: nesting too deep: expected at most 64 levels of mappings and "
+		"lists",
+		"t.yaml:2:263: error: clusters%s: nesting too deep: expected at most 64 levels of mappings and "
+		"lists",
+	};
+	size_t k, i;
+
+	(void)state;
+	for (k = 0; k < 2; k++) {
+		PgcDiagList diags = {0};
+		Big b = {0}, path = {0};
+		char *want = NULL;
+		PgcTopology *t;
+
+		big_add(&b, "version: 1\nclusters: ");
+		for (i = 0; i < 100000; i++)
+			big_add(&b, "%s", opens[k]);
+		big_add(&path, "%s", "");
+		for (i = 0; i < 63; i++)
+			big_add(&path, "%s", k == 0 ? "[0]" : ".a");
+		assert_true(asprintf(&want, expect[k], path.s) > 0);
+		t = topology_load_buffer(b.s, b.n, "t.yaml", NULL, &diags);
+		assert_null(t);
+		assert_int_equal(diags.n, 1);
+		assert_string_equal(diag_text(&diags, 0), want);
+		diag_free(&diags);
+		free(want);
+		free(b.s);
+		free(path.s);
+	}
+}
+
+/* A "\0" escape is refused, never used as the string before it. */
+static void test_nul_in_scalar_refused(void **state)
+{
+	static const char yaml[] = ONE_NODE "    settings: {application_name: \"a\\0b\"}\n";
+	PgcDiagList diags = {0};
+	PgcTopology *t;
+
+	(void)state;
+	t = load(yaml, true, &diags);
+	assert_null(t);
+	assert_int_equal(diags.n, 1);
+	assert_string_equal(diag_text(&diags, 0),
+			    "t.yaml:6:34: error: clusters.main.settings.application_name: invalid string: it "
+			    "holds a NUL character (\\0), which no name, path or setting can contain\n"
+			    "  hint: remove the \\0 escape");
+	diag_free(&diags);
+}
+
+/* A chain of 100,000 memberships is walked without recursion; closed, it is one cycle. */
+static void test_long_role_chain(void **state)
+{
+	size_t closed, i;
+
+	(void)state;
+	for (closed = 0; closed < 2; closed++) {
+		PgcDiagList diags = {0};
+		Big b = {0};
+		PgcTopology *t;
+
+		big_add(&b, ONE_NODE "    roles:\n");
+		for (i = 0; i < 100000; i++)
+			big_add(&b, "      r%zu: {member_of: [r%zu]}\n", i, i + 1);
+		big_add(&b, "      r100000: {%s}\n", closed ? "member_of: [r0]" : "");
+		t = topology_load_buffer(b.s, b.n, "t.yaml", NULL, &diags);
+		assert_non_null(t);
+		assert_int_equal(t->clusters[0].n_roles, 100001);
+		if (!closed) {
+			assert_int_equal(diags.n, 0);
+		} else {
+			assert_int_equal(diags.n, 1);
+			assert_string_equal(diag_text(&diags, 0),
+					    "t.yaml:7:24: error: clusters.main.roles.r0.member_of[0]: circular role "
+					    "membership r0 -> r1 -> r2 -> r3 -> r4 -> r5 -> r6 -> r7 -> ... (100001 "
+					    "roles) -> r0\n"
+					    "  hint: remove one of these memberships");
+		}
+		topology_free(t);
+		diag_free(&diags);
+		free(b.s);
+	}
+}
+
+/* Duplicates among 40,000 settings are still found, by name regardless of case. */
+static void test_many_settings_duplicate_found(void **state)
+{
+	PgcDiagList diags = {0};
+	Big b = {0};
+	PgcTopology *t;
+	size_t i;
+
+	(void)state;
+	big_add(&b, ONE_NODE "    settings:\n");
+	for (i = 0; i < 40000; i++)
+		big_add(&b, "      app.p%zu: %zu\n", i, i);
+	big_add(&b, "      APP.P123: 1\n");
+	t = topology_load_buffer(b.s, b.n, "t.yaml", NULL, &diags);
+	assert_non_null(t);
+	assert_int_equal(diags.n, 1);
+	assert_string_equal(diag_text(&diags, 0),
+			    "t.yaml:40007:7: error: clusters.main.settings.APP.P123: parameter \"APP.P123\" is "
+			    "set twice\n"
+			    "  hint: first set at line 130, column 7 as \"app.p123\"");
+	topology_free(t);
+	diag_free(&diags);
+	free(b.s);
+}
+
+/* hba names are kept in pg_hba.conf's syntax, as written: the renderer writes them unchanged. */
+static void test_hba_fields_kept_as_written(void **state)
+{
+	static const char yaml[] = ONE_NODE
+		"    hba:\n"
+		"      - {type: host, address: 10.0.0.0/8, method: md5, database: '\"my db\",app',\n"
+		"         user: '\"o\"\"brien\"', options: 'ldapbasedn=\"dc=a, dc=b\"'}\n";
+	PgcDiagList diags = {0};
+	PgcTopology *t;
+
+	(void)state;
+	t = load(yaml, true, &diags);
+	assert_non_null(t);
+	assert_int_equal(diags.n, 0);
+	assert_string_equal(t->clusters[0].hba[0].database.v, "\"my db\",app");
+	assert_string_equal(t->clusters[0].hba[0].user.v, "\"o\"\"brien\"");
+	assert_string_equal(t->clusters[0].hba[0].options.v, "ldapbasedn=\"dc=a, dc=b\"");
+	topology_free(t);
+	diag_free(&diags);
+}
+
+/* 30,000 unknown memberships: every one reported, suggestions only while they are cheap. */
+static void test_many_unknown_roles_bounded_suggestions(void **state)
+{
+	PgcDiagList diags = {0};
+	Big b = {0};
+	PgcTopology *t;
+	size_t i;
+
+	(void)state;
+	big_add(&b, ONE_NODE "    roles:\n");
+	for (i = 0; i < 30000; i++)
+		big_add(&b, "      r%zu: {member_of: [x%zu]}\n", i, i);
+	t = topology_load_buffer(b.s, b.n, "t.yaml", NULL, &diags);
+	assert_non_null(t);
+	assert_int_equal(diags.n, 30000);
+	assert_string_equal(diag_text(&diags, 0),
+			    "t.yaml:7:24: error: clusters.main.roles.r0.member_of[0]: unknown role \"x0\": "
+			    "expected a role declared under clusters.main.roles or a predefined role such as "
+			    "\"pg_monitor\"\n"
+			    "  hint: did you mean \"r0\"?");
+	assert_string_equal(diag_text(&diags, 29999),
+			    "t.yaml:30006:28: error: clusters.main.roles.r29999.member_of[0]: unknown role "
+			    "\"x29999\": expected a role declared under clusters.main.roles or a predefined role "
+			    "such as \"pg_monitor\"");
+	topology_free(t);
+	diag_free(&diags);
+	free(b.s);
+}
+
+/* 32 kB of aliases that would expand to a billion settings stop at the budget. */
+static void test_alias_bomb_stops_at_budget(void **state)
+{
+	PgcDiagList diags = {0};
+	Big b = {0};
+	PgcTopology *t;
+	size_t i;
+
+	(void)state;
+	big_add(&b, "version: 1\nx-s: &S {");
+	for (i = 0; i < 1000; i++)
+		big_add(&b, "%sapp.p%zu: 1", i ? ", " : "", i);
+	big_add(&b, "}\nx-n: &N {port: 25432, data_dir: d, settings: *S}\nx-c: &C {nodes: {");
+	for (i = 0; i < 1000; i++)
+		big_add(&b, "%sn%zu: *N", i ? ", " : "", i);
+	big_add(&b, "}, settings: *S}\nclusters: {");
+	for (i = 0; i < 1000; i++)
+		big_add(&b, "%sc%zu: *C", i ? ", " : "", i);
+	big_add(&b, "}\n");
+	t = topology_load_buffer(b.s, b.n, "t.yaml", NULL, &diags);
+	assert_non_null(t);
+	assert_int_equal(diag_count(&diags, DIAG_ERROR), 1);
+	assert_string_equal(diag_text(&diags, 0),
+			    "t.yaml:2:6: error: document too large: more than 1000000 mappings, entries and "
+			    "list items to read\n"
+			    "  hint: reduce the use of aliases: each use counts again");
+	topology_free(t);
+	diag_free(&diags);
+	free(b.s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +684,13 @@ int main(void)
 		cmocka_unit_test(test_defaults_too_small_for_many_nodes),
 		cmocka_unit_test(test_two_cycles_each_reported_once),
 		cmocka_unit_test(test_structure_errors_skip_validation),
+		cmocka_unit_test(test_deep_nesting_refused_while_parsing),
+		cmocka_unit_test(test_nul_in_scalar_refused),
+		cmocka_unit_test(test_long_role_chain),
+		cmocka_unit_test(test_many_settings_duplicate_found),
+		cmocka_unit_test(test_hba_fields_kept_as_written),
+		cmocka_unit_test(test_many_unknown_roles_bounded_suggestions),
+		cmocka_unit_test(test_alias_bomb_stops_at_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
