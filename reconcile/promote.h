@@ -92,7 +92,10 @@ int promote_run(const PgcCluster *x, const char *old_primary, const PgcPromoteOp
  *   - otherwise, no WAL receiver streams: final once nothing (receive and
  *     replay positions, receiver state) changed for PROMOTE_SETTLE_MS;
  *     the WAL past the replay position is an incomplete record.
- * The replay position is then the promotion point. Candidates are still
+ * The replay position is then the promotion point. Should replay have
+ * stalled that long for another reason (a starved machine), the promotion
+ * still replays the rest: switch_lsn is then below the real fork, which
+ * can only make a replica rewind that did not need to. Candidates are still
  * compared by max(received, replayed) (failover.h): two standbys of one
  * stream that received up to A <= B hold complete records up to A' <= B',
  * so the most received is never behind in complete records.
