@@ -29,29 +29,6 @@ void promote_defaults(PgcPromoteOptions *o)
 	rejoin_defaults(&o->rejoin);
 }
 
-/* positions - receive and replay LSN of a standby, and whether it is in recovery. */
-static int positions(PGconn *conn, bool *in_recovery, bool *has_recv, uint64_t *recv,
-		     uint64_t *replay, char *err, size_t errlen)
-{
-	PGresult *r = NULL;
-	PgcPgError e;
-
-	if (pgsql_query(conn,
-			"SELECT pg_catalog.pg_is_in_recovery(), "
-			"pg_catalog.pg_last_wal_receive_lsn()::text, "
-			"pg_catalog.pg_last_wal_replay_lsn()::text",
-			0, NULL, QUERY_TIMEOUT_MS, &r, &e) != 0) {
-		snprintf(err, errlen, "%s (SQLSTATE %s)", e.message, e.sqlstate);
-		return -1;
-	}
-	*in_recovery = PQgetvalue(r, 0, 0)[0] == 't';
-	*has_recv = !PQgetisnull(r, 0, 1) && failover_lsn_parse(PQgetvalue(r, 0, 1), recv) == 0;
-	if (PQgetisnull(r, 0, 2) || failover_lsn_parse(PQgetvalue(r, 0, 2), replay) != 0)
-		*replay = 0;
-	PQclear(r);
-	return 0;
-}
-
 bool promote_replay_settled(PgcReplaySettle *s, const PgcWalSample *x, double now_ms)
 {
 	bool same = s->n_samples > 0 && s->last.in_recovery == x->in_recovery &&
@@ -240,27 +217,29 @@ unsigned promote_timeline(const PgcCluster *c, const PgcNode *n)
 }
 
 /*
- * standby_position - 1 a standby (max(received, replayed) in *pos, replayed
- * in *replayed), 0 not running or not a standby, -1 error.
+ * standby_position - 1 a standby, 0 not running or not a standby, -1 error.
+ * For a standby: *pos max(received, replayed), *replayed, and *final true
+ * when no WAL receiver runs (nothing more arrives until it is re-pointed,
+ * so *pos is what it will have).
  */
 static int standby_position(const PgcCluster *x, const PgcNode *n, uint64_t *pos,
-			    uint64_t *replayed)
+			    uint64_t *replayed, bool *final)
 {
-	char err[600];
+	char err[600], sender[300];
 	PGconn *conn = ha_connect(x, n, 0, err, sizeof err);
-	uint64_t recv = 0, replay = 0;
-	bool in_rec = false, has_recv = false;
+	PgcWalSample w;
 	int rc;
 
 	if (conn == NULL)
 		return 0;
-	rc = positions(conn, &in_rec, &has_recv, &recv, &replay, err, sizeof err);
+	rc = wal_sample(conn, &w, sender, sizeof sender, err, sizeof err);
 	PQfinish(conn);
 	if (rc != 0)
 		return -1;
-	*pos = has_recv && recv > replay ? recv : replay;
-	*replayed = replay;
-	return in_rec ? 1 : 0;
+	*pos = w.has_received && w.received > w.replayed ? w.received : w.replayed;
+	*replayed = w.replayed;
+	*final = sender[0] == '\0';
+	return w.in_recovery ? 1 : 0;
 }
 
 /* has_data_dir - node n's data directory holds a PostgreSQL cluster. */
@@ -283,7 +262,7 @@ int promote_repoint(const PgcCluster *x, const char *skip, uint64_t switch_lsn,
 	for (size_t i = 0; i < x->n_nodes; i++) {
 		const PgcNode *n = &x->nodes[i];
 		uint64_t pos = 0, replayed = 0;
-		bool changed = false;
+		bool changed = false, final = false;
 		char a[32], b[32];
 		int st;
 
@@ -297,7 +276,7 @@ int promote_repoint(const PgcCluster *x, const char *skip, uint64_t switch_lsn,
 			rc = -1;
 			continue;
 		}
-		st = standby_position(x, n, &pos, &replayed);
+		st = standby_position(x, n, &pos, &replayed, &final);
 		if (st != 1 && !has_data_dir(n)) {
 			log_warn("replica \"%s/%s\" has no data directory \"%s\": the next apply clones "
 				 "it from \"%s\"",
@@ -306,8 +285,8 @@ int promote_repoint(const PgcCluster *x, const char *skip, uint64_t switch_lsn,
 			continue;
 		}
 		if (st == 1 && switch_lsn > 0 &&
-		    (replayed > switch_lsn || pos > (received_lsn > switch_lsn ? received_lsn
-									 : switch_lsn))) {
+		    (replayed > switch_lsn ||
+		     pos > (final && received_lsn > switch_lsn ? received_lsn : switch_lsn))) {
 			PgcRejoinResult rr;
 
 			/* It may have a record the new primary never had: it cannot follow as it is. */
@@ -361,9 +340,10 @@ static void wait_streaming(const PgcCluster *x, const char *skip, int timeout_s)
 	for (size_t i = 0; i < x->n_nodes; i++) {
 		const PgcNode *n = &x->nodes[i];
 		uint64_t pos, replayed;
+		bool final;
 
 		if (strcmp(n->name, x->primary.v) == 0 || (skip != NULL && strcmp(n->name, skip) == 0) ||
-		    !host_is_local(n->host.v) || standby_position(x, n, &pos, &replayed) != 1)
+		    !host_is_local(n->host.v) || standby_position(x, n, &pos, &replayed, &final) != 1)
 			continue;
 		(void)pgctl_wait_streaming(x, n, timeout_s);
 	}

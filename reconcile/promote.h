@@ -17,10 +17,12 @@
  *      passfile), written through host_write_file, then pg_reload_conf().
  *      A replica that may hold a record past the promotion point cannot
  *      follow and is rejoined with pg_rewind (rejoin.h) instead: one that
- *      replayed past it, or received more WAL than the candidate had
- *      (received WAL up to the candidate's receive position holds no
- *      complete record the candidate lacked: the same stream, and the
- *      candidate replayed every complete record of it);
+ *      replayed past it, or received WAL past it. Received WAL up to the
+ *      candidate's receive position holds no complete record the candidate
+ *      lacked (the same stream, and the candidate replayed every complete
+ *      record of it), so a replica whose WAL receiver is gone (its
+ *      position final) and that received no more than the candidate
+ *      follows as it is, an incomplete last record and all;
  *   5. optionally rejoins the old primary (rejoin.h);
  *   6. measures when the first write commits on the new primary (with
  *      synchronous replication: once a synchronous standby streams from

@@ -121,8 +121,11 @@ PY
 			-p "${port[$1]}" -d postgres -f "$f.sql" -o "$f.out" >"$f.err" 2>&1 &
 		writers="$writers $!"
 	done
-	# And one big transaction that never commits: the WAL writer sends its
-	# full pages on, so the WAL received often ends inside one of its records.
+}
+# bulk_start NODE - one big transaction that never commits on NODE: its
+# full WAL pages are flushed and sent on while a record still crosses into
+# the next page. Started just before the stall, to keep the WAL small.
+bulk_start() {
 	runuser -u postgres -- "$LIB_PG_BIN/psql" -XAtq -h "$LIB_SOCKET_DIR" -p "${port[$1]}" \
 		-d postgres -c "insert into bulk select g, repeat(md5(g::text), 20) from (select generate_series(1, 50000000) g) s" \
 		>/dev/null 2>&1 &
@@ -218,6 +221,8 @@ for round in 1 2 3 4 5 6; do
 
 	writers_start "$live" "$round"
 	sleep 2
+	bulk_start "$live"
+	sleep 0.3
 	# The replicas' WAL receivers stall for a second, as on a congested
 	# network: they fall behind, and the walsenders then send page-aligned
 	# chunks. Then the whole primary dies at once, as when its machine
@@ -253,7 +258,13 @@ for round in 1 2 3 4 5 6; do
 	fi
 	for n in pg1 pg2 pg3; do
 		[ "$n" = "$new" ] && continue
-		check "round $round: $n streams from $new" streams_from "$n" "$new"
+		if streams_from "$n" "$new"; then
+			ok "round $round: $n streams from $new"
+		else
+			fail "round $round: $n streams from $new"
+			tail -n 15 "$tmp/fo$round.err" | sed 's/^/  | /'
+			tail -n 15 $(ls -t "$tmp/data/$n/log/"* 2>/dev/null | head -n 1) 2>/dev/null | sed 's/^/  | /'
+		fi
 	done
 	live=$new
 	write_topology "$live" $sync
