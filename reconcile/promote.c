@@ -290,8 +290,8 @@ int promote_repoint(const PgcCluster *x, const char *skip, uint64_t switch_lsn,
 			PgcRejoinResult rr;
 
 			/* It may have a record the new primary never had: it cannot follow as it is. */
-			log_warn("replica \"%s/%s\" received WAL up to %s, past the promotion point %s "
-				 "and more than the new primary had: rejoining it with pg_rewind",
+			log_warn("replica \"%s/%s\" received WAL up to %s, past the promotion point %s: "
+				 "rejoining it with pg_rewind",
 				 x->name, n->name, failover_lsn_format(pos, a, sizeof a),
 				 failover_lsn_format(switch_lsn, b, sizeof b));
 			if (rejoin_node(x, n->name, rejoin, &rr) != 0 ||
