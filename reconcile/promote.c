@@ -29,35 +29,72 @@ void promote_defaults(PgcPromoteOptions *o)
 	rejoin_defaults(&o->rejoin);
 }
 
-/* positions - receive and replay LSN of a standby, and whether it is in recovery. */
-static int positions(PGconn *conn, bool *in_recovery, bool *has_recv, uint64_t *recv,
-		     uint64_t *replay, char *err, size_t errlen)
+bool promote_replay_settled(PgcReplaySettle *s, const PgcWalSample *x, double now_ms)
+{
+	bool same = s->n_samples > 0 && s->last.in_recovery == x->in_recovery &&
+		    s->last.has_received == x->has_received && s->last.received == x->received &&
+		    s->last.replayed == x->replayed && s->last.streaming == x->streaming &&
+		    s->last.held == x->held;
+
+	if (!same)
+		s->since_ms = now_ms;
+	s->last = *x;
+	s->n_samples++;
+	if (!x->in_recovery)
+		return true;
+	/* Caught up with what it received: the rule for a clean stop (and a live upstream). */
+	if (x->has_received && x->replayed >= x->received)
+		return true;
+	/* More may come, or replay waits on purpose: not final. */
+	if (x->streaming || x->held)
+		return false;
+	/* What is left is an incomplete last record, which is never replayed. */
+	return now_ms - s->since_ms >= PROMOTE_SETTLE_MS;
+}
+
+/* wal_sample - one PgcWalSample of the standby on conn; its WAL receiver's "host:port" in sender. */
+static int wal_sample(PGconn *conn, PgcWalSample *x, char *sender, size_t senderlen, char *err,
+		      size_t errlen)
 {
 	PGresult *r = NULL;
 	PgcPgError e;
 
+	memset(x, 0, sizeof(*x));
 	if (pgsql_query(conn,
 			"SELECT pg_catalog.pg_is_in_recovery(), "
 			"pg_catalog.pg_last_wal_receive_lsn()::text, "
-			"pg_catalog.pg_last_wal_replay_lsn()::text",
+			"pg_catalog.pg_last_wal_replay_lsn()::text, "
+			"(SELECT status = 'streaming' FROM pg_catalog.pg_stat_wal_receiver), "
+			"CASE WHEN pg_catalog.pg_is_in_recovery() "
+			"THEN pg_catalog.pg_is_wal_replay_paused() OR EXISTS (SELECT FROM "
+			"pg_catalog.pg_stat_activity WHERE backend_type = 'startup' AND "
+			"(wait_event IN ('RecoveryApplyDelay', 'RecoveryPause') OR "
+			"wait_event LIKE 'RecoveryConflict%' OR wait_event_type = 'Lock')) END, "
+			"(SELECT coalesce(sender_host, '') || ':' || coalesce(sender_port::text, '') "
+			"FROM pg_catalog.pg_stat_wal_receiver)",
 			0, NULL, QUERY_TIMEOUT_MS, &r, &e) != 0) {
 		snprintf(err, errlen, "%s (SQLSTATE %s)", e.message, e.sqlstate);
 		return -1;
 	}
-	*in_recovery = PQgetvalue(r, 0, 0)[0] == 't';
-	*has_recv = !PQgetisnull(r, 0, 1) && failover_lsn_parse(PQgetvalue(r, 0, 1), recv) == 0;
-	if (PQgetisnull(r, 0, 2) || failover_lsn_parse(PQgetvalue(r, 0, 2), replay) != 0)
-		*replay = 0;
+	x->in_recovery = PQgetvalue(r, 0, 0)[0] == 't';
+	x->has_received =
+	    !PQgetisnull(r, 0, 1) && failover_lsn_parse(PQgetvalue(r, 0, 1), &x->received) == 0;
+	if (PQgetisnull(r, 0, 2) || failover_lsn_parse(PQgetvalue(r, 0, 2), &x->replayed) != 0)
+		x->replayed = 0;
+	x->streaming = PQgetvalue(r, 0, 3)[0] == 't';
+	x->held = PQgetvalue(r, 0, 4)[0] == 't';
+	snprintf(sender, senderlen, "%s", PQgetisnull(r, 0, 5) ? "" : PQgetvalue(r, 0, 5));
 	PQclear(r);
 	return 0;
 }
 
-int promote_wait_replayed(const PgcCluster *c, const PgcNode *n, int timeout_s, uint64_t *lsn)
+int promote_wait_replayed(const PgcCluster *c, const PgcNode *n, int timeout_s, uint64_t *lsn,
+			  uint64_t *received)
 {
 	double deadline = clock_ms() + timeout_s * 1000.0;
-	uint64_t recv = 0, replay = 0;
-	bool in_rec = true, has_recv = false;
-	char err[600] = "";
+	PgcReplaySettle st = {0};
+	PgcWalSample x = {0};
+	char err[600] = "", sender[300] = "";
 	char a[32], b[32];
 	PGconn *conn = ha_connect(c, n, 0, err, sizeof err);
 
@@ -66,23 +103,47 @@ int promote_wait_replayed(const PgcCluster *c, const PgcNode *n, int timeout_s, 
 		return -1;
 	}
 	for (;;) {
-		if (positions(conn, &in_rec, &has_recv, &recv, &replay, err, sizeof err) != 0) {
+		if (wal_sample(conn, &x, sender, sizeof sender, err, sizeof err) != 0) {
 			log_error("could not read the WAL positions of \"%s/%s\": %s", c->name, n->name,
 				  err);
 			break;
 		}
-		if (!in_rec || !has_recv || replay >= recv) {
+		if (promote_replay_settled(&st, &x, clock_ms())) {
 			PQfinish(conn);
-			*lsn = replay;
+			*lsn = x.replayed;
+			*received = x.has_received && x.received > x.replayed ? x.received : x.replayed;
+			if (x.in_recovery && *received > *lsn)
+				log_info("candidate \"%s/%s\" received up to %s, %llu bytes past its last "
+					 "complete record at %s: an incomplete record, never replayed",
+					 c->name, n->name, failover_lsn_format(*received, b, sizeof b),
+					 (unsigned long long)(*received - *lsn),
+					 failover_lsn_format(*lsn, a, sizeof a));
 			return 0;
 		}
 		if (clock_ms() >= deadline) {
-			log_error("candidate \"%s/%s\" has not replayed the WAL it received after %d s: "
-				  "replayed %s of %s\n"
-				  "hint: a long replay delay (recovery_min_apply_delay, conflicts) holds "
-				  "it back",
-				  c->name, n->name, timeout_s, failover_lsn_format(replay, a, sizeof a),
-				  failover_lsn_format(recv, b, sizeof b));
+			if (x.held)
+				log_error("candidate \"%s/%s\" has not replayed the WAL it received after "
+					  "%d s: replay is held back at %s (paused, recovery_min_apply_delay "
+					  "or a conflict with a query)\n"
+					  "hint: pg_wal_replay_resume() or cancel the conflicting queries on it, "
+					  "or promote another node with --to",
+					  c->name, n->name, timeout_s,
+					  failover_lsn_format(x.replayed, a, sizeof a));
+			else if (x.streaming)
+				log_error("candidate \"%s/%s\" still streams WAL from \"%s\" after %d s: "
+					  "replayed %s of %s\n"
+					  "hint: its upstream is alive; stop it, or promote a node that "
+					  "does not stream from it",
+					  c->name, n->name, sender, timeout_s,
+					  failover_lsn_format(x.replayed, a, sizeof a),
+					  failover_lsn_format(x.received, b, sizeof b));
+			else
+				log_error("candidate \"%s/%s\" was still replaying the WAL it received after "
+					  "%d s: replayed %s of %s\n"
+					  "hint: fail over again once it has caught up",
+					  c->name, n->name, timeout_s,
+					  failover_lsn_format(x.replayed, a, sizeof a),
+					  failover_lsn_format(x.received, b, sizeof b));
 			break;
 		}
 		clock_sleep_ms(POLL_MS);
@@ -155,23 +216,30 @@ unsigned promote_timeline(const PgcCluster *c, const PgcNode *n)
 	return tli;
 }
 
-/* standby_position - 1 a standby (position in *pos), 0 not running or not a standby, -1 error. */
-static int standby_position(const PgcCluster *x, const PgcNode *n, uint64_t *pos)
+/*
+ * standby_position - 1 a standby, 0 not running or not a standby, -1 error.
+ * For a standby: *pos max(received, replayed), *replayed, and *final true
+ * when no WAL receiver runs (nothing more arrives until it is re-pointed,
+ * so *pos is what it will have).
+ */
+static int standby_position(const PgcCluster *x, const PgcNode *n, uint64_t *pos,
+			    uint64_t *replayed, bool *final)
 {
-	char err[600];
+	char err[600], sender[300];
 	PGconn *conn = ha_connect(x, n, 0, err, sizeof err);
-	uint64_t recv = 0, replay = 0;
-	bool in_rec = false, has_recv = false;
+	PgcWalSample w;
 	int rc;
 
 	if (conn == NULL)
 		return 0;
-	rc = positions(conn, &in_rec, &has_recv, &recv, &replay, err, sizeof err);
+	rc = wal_sample(conn, &w, sender, sizeof sender, err, sizeof err);
 	PQfinish(conn);
 	if (rc != 0)
 		return -1;
-	*pos = has_recv && recv > replay ? recv : replay;
-	return in_rec ? 1 : 0;
+	*pos = w.has_received && w.received > w.replayed ? w.received : w.replayed;
+	*replayed = w.replayed;
+	*final = sender[0] == '\0';
+	return w.in_recovery ? 1 : 0;
 }
 
 /* has_data_dir - node n's data directory holds a PostgreSQL cluster. */
@@ -184,7 +252,8 @@ static bool has_data_dir(const PgcNode *n)
 }
 
 int promote_repoint(const PgcCluster *x, const char *skip, uint64_t switch_lsn,
-		    const PgcRejoinOptions *rejoin, size_t *ok, size_t *failed)
+		    uint64_t received_lsn, const PgcRejoinOptions *rejoin, size_t *ok,
+		    size_t *failed)
 {
 	int rc = 0;
 
@@ -192,8 +261,8 @@ int promote_repoint(const PgcCluster *x, const char *skip, uint64_t switch_lsn,
 	*failed = 0;
 	for (size_t i = 0; i < x->n_nodes; i++) {
 		const PgcNode *n = &x->nodes[i];
-		uint64_t pos = 0;
-		bool changed = false;
+		uint64_t pos = 0, replayed = 0;
+		bool changed = false, final = false;
 		char a[32], b[32];
 		int st;
 
@@ -207,7 +276,7 @@ int promote_repoint(const PgcCluster *x, const char *skip, uint64_t switch_lsn,
 			rc = -1;
 			continue;
 		}
-		st = standby_position(x, n, &pos);
+		st = standby_position(x, n, &pos, &replayed, &final);
 		if (st != 1 && !has_data_dir(n)) {
 			log_warn("replica \"%s/%s\" has no data directory \"%s\": the next apply clones "
 				 "it from \"%s\"",
@@ -215,10 +284,12 @@ int promote_repoint(const PgcCluster *x, const char *skip, uint64_t switch_lsn,
 			(*failed)++;
 			continue;
 		}
-		if (st == 1 && switch_lsn > 0 && pos > switch_lsn) {
+		if (st == 1 && switch_lsn > 0 &&
+		    (replayed > switch_lsn ||
+		     pos > (final && received_lsn > switch_lsn ? received_lsn : switch_lsn))) {
 			PgcRejoinResult rr;
 
-			/* It has WAL the new primary never had: it cannot follow as it is. */
+			/* It may have a record the new primary never had: it cannot follow as it is. */
 			log_warn("replica \"%s/%s\" received WAL up to %s, past the promotion point %s: "
 				 "rejoining it with pg_rewind",
 				 x->name, n->name, failover_lsn_format(pos, a, sizeof a),
@@ -268,10 +339,11 @@ static void wait_streaming(const PgcCluster *x, const char *skip, int timeout_s)
 {
 	for (size_t i = 0; i < x->n_nodes; i++) {
 		const PgcNode *n = &x->nodes[i];
-		uint64_t pos;
+		uint64_t pos, replayed;
+		bool final;
 
 		if (strcmp(n->name, x->primary.v) == 0 || (skip != NULL && strcmp(n->name, skip) == 0) ||
-		    !host_is_local(n->host.v) || standby_position(x, n, &pos) != 1)
+		    !host_is_local(n->host.v) || standby_position(x, n, &pos, &replayed, &final) != 1)
 			continue;
 		(void)pgctl_wait_streaming(x, n, timeout_s);
 	}
@@ -296,11 +368,12 @@ int promote_run(const PgcCluster *x, const char *old_primary, const PgcPromoteOp
 		log_error("cluster \"%s\" has no node \"%s\" to promote", x->name, x->primary.v);
 		return -1;
 	}
-	if (promote_wait_replayed(x, p, o->replay_timeout_s, &res->switch_lsn) != 0)
+	if (promote_wait_replayed(x, p, o->replay_timeout_s, &res->switch_lsn,
+				  &res->received_lsn) != 0)
 		return -1;
 	res->replayed_at_ms = clock_ms();
-	log_info("candidate \"%s/%s\" replayed everything it received (%s)", x->name, p->name,
-		 failover_lsn_format(res->switch_lsn, lsn, sizeof lsn));
+	log_info("candidate \"%s/%s\" replayed every complete record it received (%s)", x->name,
+		 p->name, failover_lsn_format(res->switch_lsn, lsn, sizeof lsn));
 
 	/* Before the promotion: the first commits it acknowledges are already
 	 * on a synchronous standby, and it stops asking the old primary for WAL. */
@@ -314,8 +387,8 @@ int promote_run(const PgcCluster *x, const char *old_primary, const PgcPromoteOp
 	watch = ha_write_watch_start(x, p, o->write_timeout_s);
 
 	create_slots(x, p, old_primary);
-	(void)promote_repoint(x, old_primary, res->switch_lsn, &o->rejoin, &res->repointed,
-			      &res->repoint_failed);
+	(void)promote_repoint(x, old_primary, res->switch_lsn, res->received_lsn, &o->rejoin,
+			      &res->repointed, &res->repoint_failed);
 	if (o->rejoin_old && old_primary != NULL && cluster_node(x, old_primary) != NULL) {
 		res->old_rejoined = rejoin_node(x, old_primary, &o->rejoin, &res->old_rejoin) == 0 &&
 				    res->old_rejoin.outcome != REJOIN_MOVED_ASIDE;

@@ -4,8 +4,9 @@
  *
  * promote_run() works on x, the topology after the change
  * (failover_topology(): x's primary is the node to promote):
- *   1. waits, bounded, until the candidate replayed everything it received
- *      (pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn());
+ *   1. waits, bounded, until the candidate has replayed every complete
+ *      record it will ever get (promote_replay_settled() below); its replay
+ *      position then is the promotion point (switch_lsn);
  *   2. writes the candidate's managed configuration as a primary (no
  *      primary_conninfo; synchronous_standby_names listing its replicas,
  *      so the first transactions it acknowledges are already on a
@@ -14,8 +15,14 @@
  *   4. creates the replication slots of its replicas on it, then re-points
  *      every other replica: its managed file rendered from x (and its
  *      passfile), written through host_write_file, then pg_reload_conf().
- *      A replica that received WAL past the promotion point cannot follow
- *      and is rejoined with pg_rewind (rejoin.h) instead;
+ *      A replica that may hold a record past the promotion point cannot
+ *      follow and is rejoined with pg_rewind (rejoin.h) instead: one that
+ *      replayed past it, or received WAL past it. Received WAL up to the
+ *      candidate's receive position holds no complete record the candidate
+ *      lacked (the same stream, and the candidate replayed every complete
+ *      record of it), so a replica whose WAL receiver is gone (its
+ *      position final) and that received no more than the candidate
+ *      follows as it is, an incomplete last record and all;
  *   5. optionally rejoins the old primary (rejoin.h);
  *   6. measures when the first write commits on the new primary (with
  *      synchronous replication: once a synchronous standby streams from
@@ -44,6 +51,7 @@ typedef struct {
 
 typedef struct {
 	bool promoted;
+	uint64_t received_lsn;    /* the candidate's receive position then, >= switch_lsn */
 	double replayed_at_ms;    /* CLOCK_MONOTONIC ms (clock_ms) of each step's end */
 	double promoted_at_ms;
 	double writable_at_ms;    /* 0 when no write committed in time */
@@ -69,11 +77,64 @@ int promote_run(const PgcCluster *x, const char *old_primary, const PgcPromoteOp
 		PgcPromoteResult *res);
 
 /*
- * promote_wait_replayed - waits until node n replayed all the WAL it
- * received; *lsn is its replay position then. 0, or -1 after timeout_s
- * (reported, with both positions).
+ * When the candidate's replay is final. The WAL a standby received
+ * (pg_last_wal_receive_lsn()) can end inside a record whose rest the dead
+ * primary never sent: the walsender sends in page-aligned chunks, and the
+ * WAL writer flushes whole pages of a record still being written. That
+ * record is never complete, never replayed, and discarded by the
+ * promotion, which replays every complete record the standby has. So
+ * "replay reached the receive position" may never come; the rule is:
+ *   - not in recovery (promoted already): final;
+ *   - replay at or past the receive position: final (a clean stop: every
+ *     record is complete);
+ *   - the WAL receiver streams (pg_stat_wal_receiver.status 'streaming':
+ *     its upstream is alive and may send the rest), or replay is held back
+ *     (paused, recovery_min_apply_delay, a conflict with a query): not
+ *     final, the wait runs on to its bound;
+ *   - otherwise, no WAL receiver streams: final once nothing (receive and
+ *     replay positions, receiver state) changed for PROMOTE_SETTLE_MS;
+ *     the WAL past the replay position is an incomplete record.
+ * The replay position is then the promotion point. Should replay have
+ * stalled that long for another reason (a starved machine), the promotion
+ * still replays the rest: switch_lsn is then below the real fork, which
+ * can only make a replica rewind that did not need to. Candidates are still
+ * compared by max(received, replayed) (failover.h): two standbys of one
+ * stream that received up to A <= B hold complete records up to A' <= B',
+ * so the most received is never behind in complete records.
  */
-int promote_wait_replayed(const PgcCluster *c, const PgcNode *n, int timeout_s, uint64_t *lsn);
+#define PROMOTE_SETTLE_MS 1000
+
+/* PgcWalSample - one poll of a standby. */
+typedef struct {
+	bool in_recovery;
+	bool has_received;        /* pg_last_wal_receive_lsn() is not NULL */
+	uint64_t received;
+	uint64_t replayed;        /* pg_last_wal_replay_lsn(), 0 unknown */
+	bool streaming;           /* a WAL receiver in state 'streaming' */
+	bool held;                /* replay paused, or waiting for an apply delay or a conflict */
+} PgcWalSample;
+
+/* PgcReplaySettle - what promote_replay_settled() remembers; zero it to start. */
+typedef struct {
+	PgcWalSample last;
+	double since_ms;          /* when the sample last changed */
+	unsigned n_samples;
+} PgcReplaySettle;
+
+/*
+ * promote_replay_settled - feeds the sample x taken at now_ms (clock_ms());
+ * true when the replay position in x is final by the rule above. Pure.
+ */
+bool promote_replay_settled(PgcReplaySettle *s, const PgcWalSample *x, double now_ms);
+
+/*
+ * promote_wait_replayed - polls node n until promote_replay_settled();
+ * *lsn is its replay position then, *received max(receive, replay)
+ * position. 0, or -1 after timeout_s (reported: held back, still
+ * streaming, or still replaying, with both positions).
+ */
+int promote_wait_replayed(const PgcCluster *c, const PgcNode *n, int timeout_s, uint64_t *lsn,
+			  uint64_t *received);
 
 /*
  * promote_node - pg_promote(wait => true, wait_seconds => timeout_s) on n;
@@ -83,11 +144,13 @@ int promote_node(const PgcCluster *c, const PgcNode *n, int timeout_s);
 
 /*
  * promote_repoint - makes every standby of x other than x's primary and
- * skip follow its upstream in x (step 4 above). ok/failed count them.
+ * skip follow its upstream in x (step 4 above); switch_lsn and received_lsn
+ * as in PgcPromoteResult (0: no rewind decision). ok/failed count them.
  * Returns 0 when all did, -1 when one could not (reported).
  */
 int promote_repoint(const PgcCluster *x, const char *skip, uint64_t switch_lsn,
-		    const PgcRejoinOptions *rejoin, size_t *ok, size_t *failed);
+		    uint64_t received_lsn, const PgcRejoinOptions *rejoin, size_t *ok,
+		    size_t *failed);
 
 /* promote_timeline - the timeline n writes on now (from its current WAL file name); 0 unknown. */
 unsigned promote_timeline(const PgcCluster *c, const PgcNode *n);
