@@ -927,16 +927,22 @@ int restore_verify_backup(const PgcCluster *c, const char *dir, int timeout_s, c
 	char what[PATH_MAX + 32], pwbuf[16384];
 	struct passwd pw, *owner = NULL;
 	struct stat st;
-	int prc = 0;
+	int prc = 0, fd;
 
 	snprintf(what, sizeof what, "base backup \"%s\"", dir);
-	if (stat(dir, &st) != 0) {
+	/* Guarded: a link in the repository must not pick root (a root folder's owner) to run as. */
+	fd = fs_open_guarded(dir, O_RDONLY | O_DIRECTORY, 0, false);
+	if (fd < 0 || fstat(fd, &st) != 0) {
 		int saved = errno;
 
-		log_error("could not look at base backup \"%s\": %s", dir, strerror(saved));
+		if (fd >= 0) {
+			log_error("could not look at base backup \"%s\": %s", dir, strerror(saved));
+			close(fd);
+		}
 		snprintf(err, errlen, "could not look at base backup \"%s\": %s", dir, strerror(saved));
 		return -1;
 	}
+	close(fd);
 	/* As root, read the backup as whoever wrote it (pg_basebackup's folders are
 	 * 0700): the restored cluster's os_user may be another account. */
 	if (geteuid() == 0 && (prc = getpwuid_r(st.st_uid, &pw, pwbuf, sizeof pwbuf, &owner)) != 0)
