@@ -882,6 +882,19 @@ int fs_mkdir_p_guarded(const char *path, mode_t mode, uid_t uid, gid_t gid)
 	}
 	if (errno != ENOENT)
 		return -1;
+	if (path[0] != '\0' && path[strlen(path) - 1] == '/') {
+		/* "a/b/": the folder is "a/b" (dir_of and base_of see an empty last name). */
+		char *trimmed = xstrdup(path);
+		size_t n = strlen(trimmed);
+
+		while (n > 1 && trimmed[n - 1] == '/')
+			trimmed[--n] = '\0';
+		rc = strcmp(trimmed, path) != 0 ? fs_mkdir_p_guarded(trimmed, mode, uid, gid) : -1;
+		saved = errno;
+		free(trimmed);
+		errno = saved;
+		return rc;
+	}
 	parent = dir_of(path);
 	name = xstrdup(base_of(path));
 	if (strcmp(parent, path) == 0 || fs_mkdir_p_guarded(parent, mode, uid, gid) != 0)

@@ -101,6 +101,7 @@ else
 	fail "the drill refuses to follow the link, saying so"
 	lib_show "$out/drill"
 fi
+check "nothing of the root-only folder was copied" bash -c "! grep -q 'restore drill of $id: copied' '$out/drill.err'"
 check "the drill shows nothing of the root-only file" not_shown "$out/drill"
 check "no file outside the root-only folder holds its text (drill)" no_leak
 check "the drill's scratch folder is gone" bash -c "[ -z \"\$(ls -A '$tmp/scratch')\" ]"

@@ -676,6 +676,11 @@ static void test_guarded_mkdir_p(void **state)
 	assert_int_equal(st.st_mode & 07777, 0750);
 	assert_int_equal(st.st_uid, OTHER_UID);
 	assert_int_equal(fs_mkdir_p_guarded(made, 0750, OTHER_UID, OTHER_GID), 0);
+	free(made);
+	made = in_data(&g, "c/d/");
+	assert_int_equal(fs_mkdir_p_guarded(made, 0700, OTHER_UID, OTHER_GID), 0);
+	assert_int_equal(stat(made, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
 
 	assert_int_equal(symlink(g.secret, link), 0);
 	log_capture_begin();
