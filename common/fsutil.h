@@ -117,4 +117,67 @@ char *fs_path_sibling(const char *path, const char *suffix);
  */
 bool fs_path_is_inside(const char *parent, const char *child);
 
+/* ---- guarded access: root working in another account's folders ----------------- */
+
+/*
+ * pgconverge runs as root but works in folders that the servers' account
+ * (os_user) owns: data directories, backup repositories. That account must
+ * not be able to make root read, write or remove what it could not itself,
+ * for instance by replacing postgresql.conf with a symlink to a root-only
+ * file whose text root would then write back into a file the account reads.
+ *
+ * The fs_*_guarded functions therefore resolve a path one component at a
+ * time (openat with O_NOFOLLOW from "/" or the current folder) and follow a
+ * symlink only when the folder holding it is "safe": owned by root or by
+ * this process's user, and writable by no group or other (a sticky /tmp is
+ * not safe). An administrator's links (/var/lib/pgsql -> /srv/pgsql) keep
+ * working; a link in a folder the account can write is refused: ELOOP,
+ * reported as "refusing to follow symlink". openat2(RESOLVE_NO_SYMLINKS)
+ * cannot express "links in safe folders only", so it is not used.
+ *
+ * owner: besides the link rule, a file these functions read must be a
+ * regular file owned by owner, by root or by this process's user; a file
+ * not owned by owner that has more than one name and sits in a folder that
+ * is not safe is refused too (a hard link the account made to someone
+ * else's file). FS_NO_UID skips the owner check (the link rule stays).
+ *
+ * Errors as everywhere in this module: reported, -1, errno kept.
+ */
+
+/*
+ * fs_open_guarded - open(path, flags, mode) resolving path as above; flags
+ * get O_CLOEXEC. With O_CREAT the file is created in the resolved folder and
+ * a symlink in its place is never followed. No owner check: callers that
+ * read use fs_read_file_guarded() or check the descriptor with
+ * fs_check_owner(). Returns the descriptor, or -1 (reported, except ENOENT
+ * when quiet_enoent).
+ */
+int fs_open_guarded(const char *path, int flags, mode_t mode, bool quiet_enoent);
+
+/*
+ * fs_check_owner - the owner rule above for an open regular file fd, path
+ * naming it in the message; safe_dir tells whether its folder is safe
+ * (pass false when unknown). 0, or -1 (reported, errno EPERM).
+ */
+int fs_check_owner(int fd, const char *path, uid_t owner, bool safe_dir);
+
+/* fs_read_file_guarded - fs_read_file() through fs_open_guarded() and the owner rule. */
+int fs_read_file_guarded(const char *path, char **buf, size_t *len, size_t max, uid_t owner);
+
+/*
+ * fs_write_atomic_guarded - fs_write_atomic() in the folder of path resolved
+ * through fs_open_guarded(): the temp file is created with openat(O_EXCL |
+ * O_NOFOLLOW) in that folder's descriptor, renamed with renameat() and the
+ * folder synced through the same descriptor, so a folder swapped for a link
+ * meanwhile changes nothing.
+ */
+int fs_write_atomic_guarded(const char *path, const void *data, size_t len, mode_t mode,
+			    uid_t uid, gid_t gid, bool *changed);
+
+/* fs_mkdir_p_guarded - fs_mkdir_p() resolving existing components through fs_open_guarded(). */
+int fs_mkdir_p_guarded(const char *path, mode_t mode, uid_t uid, gid_t gid);
+
+/* fs_dir_is_safe - true when the folder open at fd is safe in the sense above. */
+bool fs_dir_is_safe(int fd);
+
 #endif

@@ -413,6 +413,7 @@ static int drill_steps(Drill *d, const PgcBaseBackupInfo *e, uid_t uid, gid_t gi
 	}
 	d->started = true;
 	conninfo = pgsql_conninfo_socket(ctx->arena, d->scratch, d->port, c->os_user.v, NULL);
+	w.host = d->h;
 	w.label = arena_printf(ctx->arena, "the restore drill of base backup %s", e->id);
 	w.conninfo = conninfo;
 	w.data_dir = d->data;

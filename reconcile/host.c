@@ -207,10 +207,24 @@ int host_file_mtime(PgcHost *h, const char *path, double *mtime)
 	return 0;
 }
 
+/*
+ * host_read_file - as root, the node's files live in folders os_user owns:
+ * read through the guarded resolver so that a link planted there cannot
+ * make root read a file os_user could not (fsutil.h, "guarded access").
+ */
 int host_read_file(PgcHost *h, const char *path, char **buf, size_t *len, size_t max)
 {
-	(void)h;
-	return fs_read_file(path, buf, len, max);
+	uid_t uid;
+
+	if (geteuid() != 0)
+		return fs_read_file(path, buf, len, max);
+	if (host_os_ids(h, &uid, NULL) != 0) {
+		*buf = NULL;
+		*len = 0;
+		log_error("could not read \"%s\": unknown os_user \"%s\"", path, h->os_user);
+		return -1;
+	}
+	return fs_read_file_guarded(path, buf, len, max, uid);
 }
 
 int host_write_file(PgcHost *h, const char *path, const char *data, size_t len, mode_t mode,
@@ -221,6 +235,8 @@ int host_write_file(PgcHost *h, const char *path, const char *data, size_t len, 
 
 	if (owner_ids(h, &uid, &gid) < 0)
 		return -1;
+	if (geteuid() == 0)
+		return fs_write_atomic_guarded(path, data, len, mode, uid, gid, changed);
 	return fs_write_atomic(path, data, len, mode, uid, gid, changed);
 }
 
@@ -231,6 +247,8 @@ int host_mkdir_p(PgcHost *h, const char *path, mode_t mode)
 
 	if (owner_ids(h, &uid, &gid) < 0)
 		return -1;
+	if (geteuid() == 0)
+		return fs_mkdir_p_guarded(path, mode, uid, gid);
 	return fs_mkdir_p(path, mode, uid, gid);
 }
 

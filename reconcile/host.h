@@ -35,6 +35,11 @@ int host_run(PgcHost *h, const PgcProcSpec *spec, PgcProcResult *res);
 /* host_file_mtime - a file's modification time in seconds (with fractions):
  * 0, 1 absent, -1 error (reported). */
 int host_file_mtime(PgcHost *h, const char *path, double *mtime);
+/*
+ * host_read_file, host_write_file, host_mkdir_p - as root they follow no
+ * symlink in a folder os_user (or any account but root) can change, and a
+ * file read must belong to os_user or root: see fsutil.h, "guarded access".
+ */
 /* host_read_file - as fs_read_file(): 0, 1 absent, -1 error. */
 int host_read_file(PgcHost *h, const char *path, char **buf, size_t *len, size_t max);
 /* host_write_file - atomic, owned by os_user, with mode; *changed as fs_write_atomic. */

@@ -607,15 +607,59 @@ bool restore_conf_is_restore(PgcArena *a, const char *content)
 /* ---- copying --------------------------------------------------------------------- */
 
 /*
- * copy_file - src to dest (created), owned by uid/gid; in the kernel
- * (copy_file_range) where it can, else through buf. Not synced here:
+ * The copy walks both trees with descriptors and follows no link. The
+ * backup lives in a repository that the servers' account owns, and the copy
+ * is made in a folder it may own too (the drill's scratch folder): a link
+ * planted in either would make root read what the account cannot and hand
+ * it over, or create and chown files where the account could not.
+ *
+ * - The backup folder is opened with fs_open_guarded(): a link in its place
+ *   in the repository is refused.
+ * - Inside it, a symlink is refused, not copied: pg_basebackup writes one
+ *   only in pg_tblspc, for a tablespace, and pgconverge restores backups
+ *   without tablespaces; copied as a link it would point the restored
+ *   server wherever the backup's author wanted.
+ * - Every entry must belong to the owner of the backup folder: a file of
+ *   another account there (a hard link to root's file) is refused.
+ * - Every folder and file of the copy is created relative to its parent's
+ *   descriptor (mkdirat, openat O_EXCL | O_NOFOLLOW) and chowned through
+ *   its own descriptor, never by name.
+ */
+typedef struct {
+	uid_t uid, gid;  /* the copy's owner (FS_NO_UID: the caller's) */
+	uid_t src_owner; /* the backup folder's owner: every entry must be its */
+	char *buf;
+	PgcProgress *pr;
+} Copy;
+
+/* copy_owned - 0 when the open entry fd (src) belongs to the backup's owner; -1 (reported). */
+static int copy_owned(const Copy *cp, int fd, const char *src, struct stat *st)
+{
+	if (fstat(fd, st) != 0) {
+		log_error("could not stat \"%s\": %s", src, strerror(errno));
+		return -1;
+	}
+	if (st->st_uid != cp->src_owner) {
+		log_error("cannot restore \"%s\": it belongs to uid %u, not to the owner of the backup "
+			  "(uid %u)", src, (unsigned)st->st_uid, (unsigned)cp->src_owner);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * copy_file - entry name of folder sfd (path src) to a new name in folder
+ * dfd (path dest), owned by the copy's owner; in the kernel
+ * (copy_file_range) where it can, else through the buffer. Not synced here:
  * restore_copy_tree syncs the whole copy once at the end, which costs one
  * flush instead of one per file. 0, or -1 (reported).
  */
-static int copy_file(const char *src, const char *dest, mode_t mode, uid_t uid, gid_t gid,
-		     char *buf, PgcProgress *pr)
+static int copy_file(const Copy *cp, int sfd, int dfd, const char *name, const char *src,
+		     const char *dest)
 {
-	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+	int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), out = -1;
+	int rc = -1;
+	struct stat st;
 	ssize_t n;
 	bool in_kernel = true;
 
@@ -623,12 +667,20 @@ static int copy_file(const char *src, const char *dest, mode_t mode, uid_t uid, 
 		log_error("could not open \"%s\": %s", src, strerror(errno));
 		return -1;
 	}
-	out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (copy_owned(cp, in, src, &st) != 0)
+		goto cleanup;
+	/* Swapped for something else since it was listed: refused as the listing would. */
+	if (!S_ISREG(st.st_mode)) {
+		log_error("cannot restore \"%s\": it is not a regular file", src);
+		goto cleanup;
+	}
+	out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		     st.st_mode & 0750);
 	if (out < 0) {
 		log_error("could not create \"%s\": %s", dest, strerror(errno));
 		goto cleanup;
 	}
-	if ((uid != FS_NO_UID || gid != FS_NO_GID) && fchown(out, uid, gid) != 0) {
+	if ((cp->uid != FS_NO_UID || cp->gid != FS_NO_GID) && fchown(out, cp->uid, cp->gid) != 0) {
 		log_error("could not change the owner of \"%s\": %s", dest, strerror(errno));
 		goto cleanup;
 	}
@@ -637,7 +689,7 @@ static int copy_file(const char *src, const char *dest, mode_t mode, uid_t uid, 
 		if (n == 0)
 			goto copied;
 		if (n > 0) {
-			progress_add(pr, (int64_t)n);
+			progress_add(cp->pr, (int64_t)n);
 			continue;
 		}
 		if (errno == EINTR)
@@ -650,27 +702,18 @@ static int copy_file(const char *src, const char *dest, mode_t mode, uid_t uid, 
 		}
 		in_kernel = false;
 	}
-	while ((n = read(in, buf, COPY_BUF)) != 0) {
-		ssize_t off = 0;
-
+	while ((n = read(in, cp->buf, COPY_BUF)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("could not read \"%s\": %s", src, strerror(errno));
 			goto cleanup;
 		}
-		while (off < n) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-
-			if (w < 0) {
-				if (errno == EINTR)
-					continue;
-				log_error("could not write \"%s\": %s", dest, strerror(errno));
-				goto cleanup;
-			}
-			off += w;
+		if (fs_write_all(out, cp->buf, (size_t)n) != 0) {
+			log_error("could not write \"%s\": %s", dest, strerror(errno));
+			goto cleanup;
 		}
-		progress_add(pr, (int64_t)n);
+		progress_add(cp->pr, (int64_t)n);
 	}
 copied:
 	rc = 0;
@@ -683,41 +726,68 @@ cleanup:
 	return rc;
 }
 
-static int copy_dir(const char *src, const char *dest, uid_t uid, gid_t gid, char *buf,
-		    PgcProgress *pr)
+/*
+ * copy_dir - the folder open at sfd (path src; the descriptor is consumed)
+ * copied as a new folder name in folder pdfd (path dest). *out, when not
+ * NULL, receives the new folder's descriptor (the caller closes it).
+ */
+static int copy_dir(const Copy *cp, int sfd, int pdfd, const char *name, const char *src,
+		    const char *dest, int *out)
 {
-	DIR *d;
+	struct stat st;
 	struct dirent *de;
-	int rc = 0;
+	DIR *d = NULL;
+	int dfd = -1, rc = -1;
 
-	if (mkdir(dest, 0700) != 0) {
+	if (copy_owned(cp, sfd, src, &st) != 0) {
+		close(sfd);
+		return -1;
+	}
+	if (mkdirat(pdfd, name, 0700) != 0) {
 		log_error("could not create folder \"%s\": %s", dest, strerror(errno));
+		close(sfd);
 		return -1;
 	}
-	if ((uid != FS_NO_UID || gid != FS_NO_GID) && chown(dest, uid, gid) != 0) {
+	dfd = openat(pdfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		log_error("could not open folder \"%s\": %s", dest, strerror(errno));
+		close(sfd);
+		return -1;
+	}
+	if ((cp->uid != FS_NO_UID || cp->gid != FS_NO_GID) && fchown(dfd, cp->uid, cp->gid) != 0) {
 		log_error("could not change the owner of \"%s\": %s", dest, strerror(errno));
-		return -1;
+		close(sfd);
+		goto cleanup;
 	}
-	d = opendir(src);
+	d = fdopendir(sfd);
 	if (d == NULL) {
 		log_error("could not open folder \"%s\": %s", src, strerror(errno));
-		return -1;
+		close(sfd);
+		goto cleanup;
 	}
+	rc = 0;
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		char *s, *t;
-		struct stat st;
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		s = fs_path_join(src, de->d_name);
 		t = fs_path_join(dest, de->d_name);
-		if (lstat(s, &st) != 0) {
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 			log_error("could not stat \"%s\": %s", s, strerror(errno));
 			rc = -1;
 		} else if (S_ISDIR(st.st_mode)) {
-			rc = copy_dir(s, t, uid, gid, buf, pr);
+			int csfd = openat(dirfd(d), de->d_name,
+					  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (csfd < 0) {
+				log_error("could not open folder \"%s\": %s", s, strerror(errno));
+				rc = -1;
+			} else {
+				rc = copy_dir(cp, csfd, dfd, de->d_name, s, t, NULL);
+			}
 		} else if (S_ISREG(st.st_mode)) {
-			rc = copy_file(s, t, st.st_mode & 0750, uid, gid, buf, pr);
+			rc = copy_file(cp, dirfd(d), dfd, de->d_name, s, t);
 		} else {
 			log_error("cannot restore \"%s\": it is not a regular file or folder (a "
 				  "tablespace link?)\n"
@@ -728,44 +798,75 @@ static int copy_dir(const char *src, const char *dest, uid_t uid, gid_t gid, cha
 		free(s);
 		free(t);
 	}
-	closedir(d);
+cleanup:
+	if (d != NULL)
+		closedir(d);
+	if (rc == 0 && out != NULL)
+		*out = dfd;
+	else
+		close(dfd);
 	return rc;
 }
 
-/* sync_copy - the copy below dest on disk: one syncfs() of its file system. */
-static int sync_copy(const char *dest)
+/* parent_of - the folder part of path, in a ("." when there is none). */
+static const char *parent_of(PgcArena *a, const char *path)
 {
-	int fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+	const char *slash = strrchr(path, '/');
 
-	if (fd < 0 || syncfs(fd) != 0) {
-		log_error("could not sync the copy in \"%s\": %s", dest, strerror(errno));
-		rc = -1;
-	}
-	if (fd >= 0)
-		close(fd);
-	return rc;
+	if (slash == NULL)
+		return ".";
+	while (slash > path && slash[-1] == '/')
+		slash--;
+	return slash == path ? "/" : arena_strndup(a, path, (size_t)(slash - path));
 }
 
 int restore_copy_tree(const char *src, const char *dest, uid_t uid, gid_t gid, int64_t total,
 		      bool progress, const char *what)
 {
-	char *buf = malloc(COPY_BUF);
-	char size[32];
+	PgcArena *a = arena_new();
 	PgcProgress pr = {0};
+	Copy cp = {uid, gid, 0, NULL, &pr};
+	const char *name = strrchr(dest, '/') != NULL ? strrchr(dest, '/') + 1 : dest;
+	struct stat st;
+	char size[32];
 	double t0 = (clock_ms() / 1000.0);
-	int rc;
+	int sfd, pdfd = -1, dfd = -1, rc = -1;
 
-	if (buf == NULL)
+	sfd = fs_open_guarded(src, O_RDONLY | O_DIRECTORY, 0, false);
+	if (sfd < 0)
+		goto cleanup;
+	if (fstat(sfd, &st) != 0) {
+		log_error("could not stat \"%s\": %s", src, strerror(errno));
+		close(sfd);
+		goto cleanup;
+	}
+	cp.src_owner = st.st_uid;
+	pdfd = fs_open_guarded(parent_of(a, dest), O_RDONLY | O_DIRECTORY, 0, false);
+	if (pdfd < 0) {
+		close(sfd);
+		goto cleanup;
+	}
+	cp.buf = malloc(COPY_BUF);
+	if (cp.buf == NULL)
 		abort();
 	progress_start(&pr, progress, what, total);
-	rc = copy_dir(src, dest, uid, gid, buf, &pr);
-	if (rc == 0)
-		rc = sync_copy(dest);
+	rc = copy_dir(&cp, sfd, pdfd, name, src, dest, &dfd);
+	/* The copy below dest on disk: one syncfs() of its file system. */
+	if (rc == 0 && syncfs(dfd) != 0) {
+		log_error("could not sync the copy in \"%s\": %s", dest, strerror(errno));
+		rc = -1;
+	}
 	progress_stop(&pr);
-	free(buf);
 	if (rc == 0)
 		log_info("%s: copied %s in %.1f s", what,
 			 backup_format_bytes(atomic_load(&pr.done), size, sizeof size), (clock_ms() / 1000.0) - t0);
+cleanup:
+	if (dfd >= 0)
+		close(dfd);
+	if (pdfd >= 0)
+		close(pdfd);
+	free(cp.buf);
+	arena_free(a);
 	return rc;
 }
 
@@ -778,7 +879,8 @@ int64_t restore_file_size(const char *path)
 {
 	struct stat st;
 
-	return stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+	/* lstat: a link in its place is not the log (and reading it is refused). */
+	return lstat(path, &st) == 0 ? (int64_t)st.st_size : 0;
 }
 
 /* verify - pg_verifybackup of dir, as run_as (NULL: as pgconverge); what names dir in messages. */
@@ -825,16 +927,22 @@ int restore_verify_backup(const PgcCluster *c, const char *dir, int timeout_s, c
 	char what[PATH_MAX + 32], pwbuf[16384];
 	struct passwd pw, *owner = NULL;
 	struct stat st;
-	int prc = 0;
+	int prc = 0, fd;
 
 	snprintf(what, sizeof what, "base backup \"%s\"", dir);
-	if (stat(dir, &st) != 0) {
+	/* Guarded: a link in the repository must not pick root (a root folder's owner) to run as. */
+	fd = fs_open_guarded(dir, O_RDONLY | O_DIRECTORY, 0, false);
+	if (fd < 0 || fstat(fd, &st) != 0) {
 		int saved = errno;
 
-		log_error("could not look at base backup \"%s\": %s", dir, strerror(saved));
+		if (fd >= 0) {
+			log_error("could not look at base backup \"%s\": %s", dir, strerror(saved));
+			close(fd);
+		}
 		snprintf(err, errlen, "could not look at base backup \"%s\": %s", dir, strerror(saved));
 		return -1;
 	}
+	close(fd);
 	/* As root, read the backup as whoever wrote it (pg_basebackup's folders are
 	 * 0700): the restored cluster's os_user may be another account. */
 	if (geteuid() == 0 && (prc = getpwuid_r(st.st_uid, &pw, pwbuf, sizeof pwbuf, &owner)) != 0)
@@ -881,13 +989,24 @@ cleanup:
 
 /* ---- watching recovery -------------------------------------------------------------- */
 
-/* postmaster_state - 1 running, 0 stopped, -1 no postmaster.pid (yet). */
-static int postmaster_state(const char *data_dir)
+/*
+ * read_server_file - a file of the server's data directory: through the host,
+ * as root guarded against links the server's account put there.
+ */
+static int read_server_file(const PgcRestoreWait *w, const char *path, char **buf, size_t *len,
+			    size_t max)
 {
-	char *path = fs_path_join(data_dir, "postmaster.pid"), *buf = NULL;
+	return w->host != NULL ? host_read_file(w->host, path, buf, len, max)
+			       : fs_read_file(path, buf, len, max);
+}
+
+/* postmaster_state - 1 running, 0 stopped, -1 no postmaster.pid (yet). */
+static int postmaster_state(const PgcRestoreWait *w)
+{
+	char *path = fs_path_join(w->data_dir, "postmaster.pid"), *buf = NULL;
 	size_t len;
 	long pid;
-	int rc = fs_read_file(path, &buf, &len, 4096);
+	int rc = read_server_file(w, path, &buf, &len, 4096);
 
 	free(path);
 	if (rc != 0) {
@@ -902,13 +1021,14 @@ static int postmaster_state(const char *data_dir)
 }
 
 /* log_since - the server log from offset, at most LOG_READ_MAX bytes of its end, in a. */
-static const char *log_since(PgcArena *a, const char *path, int64_t offset)
+static const char *log_since(PgcArena *a, const PgcRestoreWait *w)
 {
+	int64_t offset = w->log_offset;
 	char *buf = NULL;
 	size_t len = 0;
 	const char *text;
 
-	if (fs_read_file(path, &buf, &len, LOG_READ_MAX) != 0) {
+	if (read_server_file(w, w->log_file, &buf, &len, LOG_READ_MAX) != 0) {
 		free(buf);
 		return "";
 	}
@@ -972,17 +1092,17 @@ PgcRestoreOutcome restore_wait(const PgcRestoreWait *w)
 	PGconn *conn = NULL;
 
 	for (;;) {
-		int pm = postmaster_state(w->data_dir);
+		int pm = postmaster_state(w);
 		char err[512];
 
 		if (pm == 1)
 			seen_pid = true;
 		/* A start that failed fast is gone before its pid file was ever seen: its log says so. */
 		if (pm < 0 && !seen_pid &&
-		    strstr(log_since(a, w->log_file, w->log_offset), "database system is shut down") != NULL)
+		    strstr(log_since(a, w), "database system is shut down") != NULL)
 			seen_pid = true;
 		if (pm == 0 || (pm < 0 && (seen_pid || (clock_ms() / 1000.0) - started > PIDFILE_GRACE_MS / 1000.0))) {
-			const char *logt = log_since(a, w->log_file, w->log_offset);
+			const char *logt = log_since(a, w);
 			const char *fatal = last_fatal(a, logt);
 
 			if (drawn)
@@ -1076,21 +1196,24 @@ static const PgcBaseBackupInfo *entry_of(const PgcBackupCatalog *cat, const char
 	return NULL;
 }
 
-/* write_in - a file in folder dir, owned by uid/gid, mode 0600. */
+/*
+ * write_in - a file in folder dir, owned by uid/gid, mode 0600. The copy's
+ * folders belong to os_user (the drill's scratch folder too): guarded, so
+ * that a link put there meanwhile is not followed.
+ */
 static int write_in(PgcArena *a, const char *dir, const char *name, const char *content, uid_t uid,
 		    gid_t gid)
 {
-	return fs_write_atomic(arena_printf(a, "%s/%s", dir, name), content, strlen(content), 0600,
-			       uid, gid, NULL);
+	return fs_write_atomic_guarded(arena_printf(a, "%s/%s", dir, name), content,
+				       strlen(content), 0600, uid, gid, NULL);
 }
 
-/* remove_in - dir/name gone (absent is fine). */
-static int remove_in(PgcArena *a, const char *dir, const char *name)
+/* remove_in - name gone from the folder open at dfd (path dir; absent is fine). */
+static int remove_in(PgcArena *a, int dfd, const char *dir, const char *name)
 {
-	const char *path = arena_printf(a, "%s/%s", dir, name);
-
-	if (unlink(path) != 0 && errno != ENOENT) {
-		log_error("could not remove \"%s\": %s", path, strerror(errno));
+	if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT) {
+		log_error("could not remove \"%s\": %s", arena_printf(a, "%s/%s", dir, name),
+			  strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -1104,31 +1227,41 @@ int restore_prepare_copy(PgcArena *a, const char *dir, const char *conf, const c
 	const char *pgconf = arena_printf(a, "%s/postgresql.conf", dir);
 	char *buf = NULL;
 	size_t len = 0, i;
-	int rc;
+	int rc = -1, dfd = fs_open_guarded(dir, O_RDONLY | O_DIRECTORY, 0, false);
 
+	if (dfd < 0)
+		return -1;
 	for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-		if (remove_in(a, dir, drop[i]) != 0)
-			return -1;
-	rc = fs_read_file(pgconf, &buf, &len, 16 * 1024 * 1024);
+		if (remove_in(a, dfd, dir, drop[i]) != 0)
+			goto cleanup;
+	rc = fs_read_file_guarded(pgconf, &buf, &len, 16 * 1024 * 1024, uid);
 	if (rc != 0) {
 		if (rc > 0)
 			log_error("base backup copy \"%s\" has no postgresql.conf", dir);
-		return -1;
+		rc = -1;
+		goto cleanup;
 	}
 	if (!initdb_conf_has_include(buf)) {
 		const char *text = arena_printf(a, "%s%sinclude '%s'\n", buf,
 						len > 0 && buf[len - 1] != '\n' ? "\n" : "",
 						PGC_MANAGED_CONF);
 
-		rc = fs_write_atomic(pgconf, text, strlen(text), 0600, uid, gid, NULL);
+		rc = fs_write_atomic_guarded(pgconf, text, strlen(text), 0600, uid, gid, NULL);
 	}
-	free(buf);
 	if (rc != 0 || write_in(a, dir, PGC_MANAGED_CONF, conf, uid, gid) != 0 ||
 	    write_in(a, dir, "pg_hba.conf", hba, uid, gid) != 0 ||
 	    write_in(a, dir, "pg_ident.conf", ident, uid, gid) != 0 ||
-	    write_in(a, dir, "recovery.signal", "", uid, gid) != 0)
-		return -1;
-	return fs_fsync_dir(dir);
+	    write_in(a, dir, "recovery.signal", "", uid, gid) != 0) {
+		rc = -1;
+		goto cleanup;
+	}
+	rc = fsync(dfd);
+	if (rc != 0)
+		log_error("could not fsync folder \"%s\": %s", dir, strerror(errno));
+cleanup:
+	free(buf);
+	close(dfd);
+	return rc;
 }
 
 /* temp_path - <parent>/.<name>.pgconverge-restore beside the data directory. */
@@ -1387,6 +1520,7 @@ int restore_run(PgcApplyCtx *ctx)
 			return apply_note(ctx, "could not start the restore of node \"%s\"",
 					  apply_node_label(ctx, n));
 	}
+	w.host = ctx->host;
 	w.label = apply_node_label(ctx, n);
 	w.conninfo = pgsql_conninfo_local(ctx->arena, (int)n->port.v, c->os_user.v, NULL);
 	w.data_dir = dir;

@@ -184,6 +184,7 @@ typedef enum {
 } PgcRestoreOutcome;
 
 typedef struct {
+	PgcHost *host;            /* reads the server's files (as root: guarded); NULL: plain reads */
 	const char *label;        /* "cluster/node" or "drill of cluster/backup", for messages */
 	const char *conninfo;     /* the server's local socket, as os_user */
 	const char *data_dir;     /* its postmaster.pid tells whether it still runs */

@@ -423,6 +423,280 @@ static void test_path_is_inside(void **state)
 	assert_false(fs_path_is_inside(".", "../x"));
 }
 
+/* ---- guarded access ---------------------------------------------------------------- */
+
+/* An account that is not root: its folders are not safe for root to follow links in. */
+#define OTHER_UID ((uid_t)4242)
+#define OTHER_GID ((gid_t)4242)
+#define MARKER "root-only-marker-3f9a"
+
+typedef struct {
+	char *base;   /* tmpdir/guard, root's */
+	char *secret; /* base/secret, root's 0700 folder */
+	char *secret_file; /* secret/key, root 0600, MARKER */
+	char *data;   /* base/data, OTHER_UID's 0700 folder: a data directory */
+} Guard;
+
+static void guard_setup(Guard *g)
+{
+	g->base = in_tmp("guard");
+	g->secret = fs_path_join(g->base, "secret");
+	g->secret_file = fs_path_join(g->secret, "key");
+	g->data = fs_path_join(g->base, "data");
+	assert_int_equal(mkdir(g->base, 0755), 0);
+	assert_int_equal(mkdir(g->secret, 0700), 0);
+	assert_int_equal(fs_write_atomic(g->secret_file, MARKER "\n", strlen(MARKER) + 1, 0600,
+					 FS_NO_UID, FS_NO_GID, NULL), 0);
+	assert_int_equal(mkdir(g->data, 0700), 0);
+	assert_int_equal(chown(g->data, OTHER_UID, OTHER_GID), 0);
+}
+
+static void guard_teardown(Guard *g)
+{
+	assert_int_equal(nftw(g->base, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	free(g->base);
+	free(g->secret);
+	free(g->secret_file);
+	free(g->data);
+}
+
+/* in_data - data/name, planted as the other account would (owned by it). */
+static char *in_data(Guard *g, const char *name)
+{
+	return fs_path_join(g->data, name);
+}
+
+/* assert_refused - the captured log names the refusal and never the marker. */
+static void assert_refused(char *log, const char *what)
+{
+	assert_non_null(strstr(log, what));
+	assert_null(strstr(log, MARKER));
+	free(log);
+}
+
+static void test_guarded_read_refuses_planted_links(void **state)
+{
+	Guard g;
+	char *conf, *logdir, *via_dir, *buf = (char *)"x", *log;
+	size_t len = 7;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	guard_setup(&g);
+	conf = in_data(&g, "postgresql.conf");
+	logdir = in_data(&g, "log");
+	via_dir = in_data(&g, "log/key");
+	assert_int_equal(symlink(g.secret_file, conf), 0);
+	assert_int_equal(symlink(g.secret, logdir), 0);
+
+	/* The file itself a link: refused, nothing read. */
+	log_capture_begin();
+	assert_int_equal(fs_read_file_guarded(conf, &buf, &len, 1 << 20, OTHER_UID), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_null(buf);
+	assert_int_equal(len, 0);
+	assert_refused(log_capture_end(), "refusing to follow symlink \"postgresql.conf\"");
+
+	/* A folder on the way a link: refused too. */
+	log_capture_begin();
+	assert_int_equal(fs_read_file_guarded(via_dir, &buf, &len, 1 << 20, OTHER_UID), -1);
+	assert_int_equal(errno, ELOOP);
+	log = log_capture_end();
+	assert_refused(log, "refusing to follow symlink \"log\"");
+
+	/* The plain reader still follows both (what the guarded one exists for). */
+	assert_int_equal(fs_read_file(conf, &buf, &len, 1 << 20), 0);
+	assert_non_null(strstr(buf, MARKER));
+	free(buf);
+
+	free(conf);
+	free(logdir);
+	free(via_dir);
+	guard_teardown(&g);
+}
+
+static void test_guarded_read_follows_safe_links(void **state)
+{
+	Guard g;
+	char *file, *link, *via, *alias, *buf;
+	size_t len;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	guard_setup(&g);
+	file = in_data(&g, "PG_VERSION");
+	assert_int_equal(fs_write_atomic(file, "17\n", 3, 0600, OTHER_UID, OTHER_GID, NULL), 0);
+	/* An administrator's link, in root's own folder: /srv/pg -> the data directory. */
+	link = fs_path_join(g.base, "pg");
+	via = fs_path_join(g.base, "pg/PG_VERSION");
+	alias = fs_path_join(g.base, "version");
+	assert_int_equal(symlink("data", link), 0);
+	assert_int_equal(symlink("pg/PG_VERSION", alias), 0);
+	assert_int_equal(fs_read_file_guarded(via, &buf, &len, 1 << 20, OTHER_UID), 0);
+	assert_string_equal(buf, "17\n");
+	free(buf);
+	/* The last component a safe link, to a path through another safe link. */
+	assert_int_equal(fs_read_file_guarded(alias, &buf, &len, 1 << 20, OTHER_UID), 0);
+	assert_string_equal(buf, "17\n");
+	free(buf);
+	/* Absent: 1, nothing logged, as fs_read_file. */
+	log_capture_begin();
+	assert_int_equal(fs_read_file_guarded(g.data, &buf, &len, 1 << 20, OTHER_UID), -1);
+	free(log_capture_end());
+	free(file);
+	file = in_data(&g, "nope/missing");
+	log_capture_begin();
+	assert_int_equal(fs_read_file_guarded(file, &buf, &len, 1 << 20, OTHER_UID), 1);
+	buf = log_capture_end();
+	assert_string_equal(buf, "");
+	free(buf);
+	free(file);
+	free(link);
+	free(via);
+	free(alias);
+	guard_teardown(&g);
+}
+
+static void test_guarded_read_owner(void **state)
+{
+	Guard g;
+	char *foreign, *hard, *mine, *fifo, *buf;
+	size_t len;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	guard_setup(&g);
+	foreign = in_data(&g, "foreign");
+	hard = in_data(&g, "hard");
+	mine = in_data(&g, "mine");
+	fifo = in_data(&g, "fifo");
+	assert_int_equal(fs_write_atomic(foreign, "x", 1, 0600, 5555, 5555, NULL), 0);
+	assert_int_equal(fs_write_atomic(mine, "root's", 6, 0600, FS_NO_UID, FS_NO_GID, NULL), 0);
+
+	/* Another account's file. */
+	log_capture_begin();
+	assert_int_equal(fs_read_file_guarded(foreign, &buf, &len, 1 << 20, OTHER_UID), -1);
+	assert_refused(log_capture_end(), "it belongs to uid 5555, neither the servers' account "
+					  "(uid 4242) nor root");
+	/* A root file with one name, made there by root: fine. */
+	assert_int_equal(fs_read_file_guarded(mine, &buf, &len, 1 << 20, OTHER_UID), 0);
+	assert_string_equal(buf, "root's");
+	free(buf);
+	/* root's secret hard-linked into the account's folder. */
+	assert_int_equal(link(g.secret_file, hard), 0);
+	log_capture_begin();
+	assert_int_equal(fs_read_file_guarded(hard, &buf, &len, 1 << 20, OTHER_UID), -1);
+	assert_refused(log_capture_end(), "has 2 names, in a folder that another account can change");
+	/* A FIFO in place of a file: refused at once, not waited on. */
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	log_capture_begin();
+	assert_int_equal(fs_read_file_guarded(fifo, &buf, &len, 1 << 20, OTHER_UID), -1);
+	assert_refused(log_capture_end(), "it is not a regular file");
+	free(foreign);
+	free(hard);
+	free(mine);
+	free(fifo);
+	guard_teardown(&g);
+}
+
+static void test_guarded_write(void **state)
+{
+	Guard g;
+	char *conf, *logdir, *via, *in_secret, *buf, *names;
+	struct stat st;
+	size_t len;
+	bool changed = true;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	guard_setup(&g);
+	conf = in_data(&g, "postgresql.conf");
+	logdir = in_data(&g, "log");
+	via = in_data(&g, "log/server.log");
+	in_secret = fs_path_join(g.secret, "server.log");
+	assert_int_equal(symlink(g.secret_file, conf), 0);
+	assert_int_equal(symlink(g.secret, logdir), 0);
+
+	/* Through a planted folder link: refused, nothing created in root's folder. */
+	log_capture_begin();
+	assert_int_equal(fs_write_atomic_guarded(via, "x", 1, 0600, OTHER_UID, OTHER_GID, &changed),
+			 -1);
+	assert_refused(log_capture_end(), "refusing to follow symlink \"log\"");
+	assert_false(changed);
+	assert_false(fs_exists(in_secret));
+	names = entries(g.secret);
+	assert_string_equal(names, "key");
+	free(names);
+
+	/* Over a planted file link: the link is replaced, its target untouched. */
+	assert_int_equal(fs_write_atomic_guarded(conf, "a = 1\n", 6, 0600, OTHER_UID, OTHER_GID,
+						 &changed), 0);
+	assert_true(changed);
+	assert_int_equal(lstat(conf, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_uid, OTHER_UID);
+	assert_int_equal(fs_read_file(g.secret_file, &buf, &len, 1 << 20), 0);
+	assert_string_equal(buf, MARKER "\n");
+	free(buf);
+	/* Unchanged content: not rewritten. */
+	assert_int_equal(fs_write_atomic_guarded(conf, "a = 1\n", 6, 0600, OTHER_UID, OTHER_GID,
+						 &changed), 0);
+	assert_false(changed);
+	names = entries(g.data);
+	assert_string_equal(names, "log postgresql.conf");
+	free(names);
+	free(conf);
+	free(logdir);
+	free(via);
+	free(in_secret);
+	guard_teardown(&g);
+}
+
+static void test_guarded_mkdir_p(void **state)
+{
+	Guard g;
+	char *made, *link, *via, *log;
+	struct stat st;
+	mode_t old = umask(077);
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	guard_setup(&g);
+	made = in_data(&g, "a/b");
+	link = in_data(&g, "l");
+	via = in_data(&g, "l/sub/dir");
+	assert_int_equal(fs_mkdir_p_guarded(made, 0750, OTHER_UID, OTHER_GID), 0);
+	assert_int_equal(stat(made, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0750);
+	assert_int_equal(st.st_uid, OTHER_UID);
+	assert_int_equal(fs_mkdir_p_guarded(made, 0750, OTHER_UID, OTHER_GID), 0);
+	free(made);
+	made = in_data(&g, "c/d/");
+	assert_int_equal(fs_mkdir_p_guarded(made, 0700, OTHER_UID, OTHER_GID), 0);
+	assert_int_equal(stat(made, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+
+	assert_int_equal(symlink(g.secret, link), 0);
+	log_capture_begin();
+	assert_int_equal(fs_mkdir_p_guarded(via, 0700, OTHER_UID, OTHER_GID), -1);
+	log = log_capture_end();
+	assert_refused(log, "refusing to follow symlink \"l\"");
+	log = entries(g.secret);
+	assert_string_equal(log, "key");
+	free(log);
+	umask(old);
+	free(made);
+	free(link);
+	free(via);
+	guard_teardown(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +711,11 @@ int main(void)
 		cmocka_unit_test(test_path_join),
 		cmocka_unit_test(test_path_resolve),
 		cmocka_unit_test(test_path_is_inside),
+		cmocka_unit_test(test_guarded_read_refuses_planted_links),
+		cmocka_unit_test(test_guarded_read_follows_safe_links),
+		cmocka_unit_test(test_guarded_read_owner),
+		cmocka_unit_test(test_guarded_write),
+		cmocka_unit_test(test_guarded_mkdir_p),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

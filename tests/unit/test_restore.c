@@ -2,8 +2,12 @@
  * tests/unit/test_restore.c - the pure part of point-in-time restores: the
  * choice of base backup and WAL range on hand-built repositories (targets,
  * refusals, gaps, timelines), timestamps, history files, and the
- * configuration a restore and a drill run with.
+ * configuration a restore and a drill run with; and, on real folders, the
+ * copy of a backup, which must follow no link the servers' account planted.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,12 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
 #include "common/arena.h"
 #include "common/diag.h"
+#include "common/fsutil.h"
+#include "common/log.h"
 #include "reconcile/backup_catalog.h"
 #include "reconcile/drill.h"
 #include "reconcile/observe.h"
@@ -535,6 +543,216 @@ static void test_drill_conf(void **state)
 	topology_free(t);
 }
 
+/* ---- copying a backup: no link followed ------------------------------------------ */
+
+/* The servers' account, not root: its folders are not safe for root to follow links in. */
+#define OS_UID ((uid_t)4242)
+#define OS_GID ((gid_t)4242)
+#define MARKER "root-only-marker-c41e"
+
+typedef struct {
+	char root[64];      /* root's temp folder */
+	char *secret;       /* root/secret: root 0700, holds key (MARKER, 0600) */
+	char *secret_file;
+	char *repo;         /* root/repo/base: the account's */
+	char *backup;       /* repo/base/B1: a backup, the account's */
+	char *dest;         /* root/copy: where the copy goes (absent) */
+} Backup;
+
+static void put_file(const char *path, const char *text, uid_t uid)
+{
+	assert_int_equal(fs_write_atomic(path, text, strlen(text), 0600, uid, uid, NULL), 0);
+}
+
+static void put_dir(const char *path, uid_t uid)
+{
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(chown(path, uid, uid), 0);
+}
+
+static void backup_setup(Backup *r)
+{
+	char *p;
+
+	strcpy(r->root, "/tmp/pgc-restore-XXXXXX");
+	assert_non_null(mkdtemp(r->root));
+	r->secret = fs_path_join(r->root, "secret");
+	r->secret_file = fs_path_join(r->secret, "key");
+	r->repo = fs_path_join(r->root, "repo");
+	r->backup = fs_path_join(r->repo, "base/B1");
+	r->dest = fs_path_join(r->root, "copy");
+	assert_int_equal(mkdir(r->secret, 0700), 0);
+	put_file(r->secret_file, MARKER "\n", 0);
+	put_dir(r->repo, OS_UID);
+	p = fs_path_join(r->repo, "base");
+	put_dir(p, OS_UID);
+	free(p);
+	put_dir(r->backup, OS_UID);
+	p = fs_path_join(r->backup, "global");
+	put_dir(p, OS_UID);
+	free(p);
+	p = fs_path_join(r->backup, "global/pg_control");
+	put_file(p, "control", OS_UID);
+	free(p);
+	p = fs_path_join(r->backup, "postgresql.conf");
+	put_file(p, "port = 5432\n", OS_UID);
+	free(p);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void backup_teardown(Backup *r)
+{
+	assert_int_equal(nftw(r->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	free(r->secret);
+	free(r->secret_file);
+	free(r->repo);
+	free(r->backup);
+	free(r->dest);
+}
+
+/* marker_in - whether MARKER is in any file below dir (links not followed). */
+static bool found_marker;
+static int look_for_marker(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	char *buf;
+	size_t len;
+
+	(void)ftw;
+	if (flag == FTW_F && S_ISREG(st->st_mode) && fs_read_file(path, &buf, &len, 1 << 20) == 0) {
+		found_marker = found_marker || strstr(buf, MARKER) != NULL;
+		free(buf);
+	}
+	return 0;
+}
+
+static bool marker_in(const char *dir)
+{
+	found_marker = false;
+	if (fs_exists(dir))
+		assert_int_equal(nftw(dir, look_for_marker, 16, FTW_PHYS), 0);
+	return found_marker;
+}
+
+/* copy_refused - restore_copy_tree fails naming why, and no byte of the secret is copied. */
+static void copy_refused(Backup *r, const char *why)
+{
+	char *log;
+
+	log_capture_begin();
+	assert_int_equal(restore_copy_tree(r->backup, r->dest, OS_UID, OS_GID, 0, false, "test"), -1);
+	log = log_capture_end();
+	assert_non_null(strstr(log, why));
+	assert_null(strstr(log, MARKER));
+	free(log);
+	assert_false(marker_in(r->dest));
+}
+
+static void test_copy_tree(void **state)
+{
+	Backup r;
+	struct stat st;
+	char *p, *buf;
+	size_t len;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	backup_setup(&r);
+	assert_int_equal(restore_copy_tree(r.backup, r.dest, OS_UID, OS_GID, 0, false, "test"), 0);
+	assert_int_equal(stat(r.dest, &st), 0);
+	assert_int_equal(st.st_uid, OS_UID);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	p = fs_path_join(r.dest, "global/pg_control");
+	assert_int_equal(fs_read_file(p, &buf, &len, 1024), 0);
+	assert_string_equal(buf, "control");
+	free(buf);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_uid, OS_UID);
+	free(p);
+	backup_teardown(&r);
+}
+
+static void test_copy_tree_refuses_links(void **state)
+{
+	Backup r;
+	char *p;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	/* The backup folder itself replaced with a link to root's folder. */
+	backup_setup(&r);
+	assert_int_equal(rename(r.backup, r.dest), 0);
+	assert_int_equal(nftw(r.dest, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(symlink(r.secret, r.backup), 0);
+	copy_refused(&r, "refusing to follow symlink \"B1\"");
+	assert_false(fs_exists(r.dest));
+	backup_teardown(&r);
+
+	/* A link inside the backup. */
+	backup_setup(&r);
+	p = fs_path_join(r.backup, "global/pg_filenode.map");
+	assert_int_equal(symlink(r.secret_file, p), 0);
+	free(p);
+	copy_refused(&r, "global/pg_filenode.map\": it is not a regular file or folder");
+	backup_teardown(&r);
+
+	/* A folder of the backup a link to root's folder. */
+	backup_setup(&r);
+	p = fs_path_join(r.backup, "pg_wal");
+	assert_int_equal(symlink(r.secret, p), 0);
+	free(p);
+	copy_refused(&r, "pg_wal\": it is not a regular file or folder");
+	backup_teardown(&r);
+
+	/* root's file hard-linked into the backup. */
+	backup_setup(&r);
+	p = fs_path_join(r.backup, "backup_label");
+	assert_int_equal(link(r.secret_file, p), 0);
+	free(p);
+	copy_refused(&r, "backup_label\": it belongs to uid 0, not to the owner of the backup "
+			 "(uid 4242)");
+	backup_teardown(&r);
+}
+
+static void test_prepare_copy_refuses_links(void **state)
+{
+	Backup r;
+	PgcArena *a = arena_new();
+	char *conf, *log;
+	struct stat st;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	backup_setup(&r);
+	assert_int_equal(restore_copy_tree(r.backup, r.dest, OS_UID, OS_GID, 0, false, "test"), 0);
+	/* The account swaps postgresql.conf for a link to root's secret before it is edited. */
+	conf = fs_path_join(r.dest, "postgresql.conf");
+	assert_int_equal(unlink(conf), 0);
+	assert_int_equal(symlink(r.secret_file, conf), 0);
+	log_capture_begin();
+	assert_int_equal(restore_prepare_copy(a, r.dest, "port = 1\n", "hba\n", "ident\n", OS_UID,
+					      OS_GID), -1);
+	log = log_capture_end();
+	assert_non_null(strstr(log, "refusing to follow symlink \"postgresql.conf\""));
+	assert_null(strstr(log, MARKER));
+	free(log);
+	assert_false(marker_in(r.dest));
+	assert_int_equal(lstat(conf, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	free(conf);
+	arena_free(a);
+	backup_teardown(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -552,6 +770,9 @@ int main(void)
 		cmocka_unit_test(test_timeline_path),
 		cmocka_unit_test(test_restore_conf),
 		cmocka_unit_test(test_drill_conf),
+		cmocka_unit_test(test_copy_tree),
+		cmocka_unit_test(test_copy_tree_refuses_links),
+		cmocka_unit_test(test_prepare_copy_refuses_links),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
