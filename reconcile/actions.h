@@ -8,6 +8,7 @@
  *                  ACT_RESET_AUTO_CONF, ACT_RELOAD; secrets; pg_ident.conf
  *   replication.c  ACT_CREATE_SLOT, ACT_CLONE
  *   sql_actions.c  roles, grants, databases, extensions
+ *   backup.c       ACT_CREATE_REPOSITORY
  *
  * Every action function checks before it acts, so that running it again
  * after it succeeded (or after a run was killed half way) does no harm.
@@ -180,5 +181,15 @@ int sql_grant_role(PgcApplyCtx *ctx);	    /* ACT_GRANT_ROLE */
 int sql_create_database(PgcApplyCtx *ctx);  /* ACT_CREATE_DATABASE */
 int sql_alter_database(PgcApplyCtx *ctx);   /* ACT_ALTER_DATABASE */
 int sql_create_extension(PgcApplyCtx *ctx); /* ACT_CREATE_EXTENSION */
+
+/* ---- backup.c ------------------------------------------------------------ */
+
+/*
+ * backup_repository_create - ACT_CREATE_REPOSITORY: the cluster's backup
+ * repository and its base/, logical/ and wal/ folders, owned by os_user,
+ * made without following links (backup_repository_init). Nothing to do
+ * when they all exist.
+ */
+int backup_repository_create(PgcApplyCtx *ctx);
 
 #endif

@@ -241,6 +241,8 @@ static int run_action(PgcApplyCtx *ctx)
 		return ha_apply_switchover(ctx);
 	case ACT_REJOIN:
 		return ha_apply_rejoin(ctx);
+	case ACT_CREATE_REPOSITORY:
+		return backup_repository_create(ctx);
 	}
 	return apply_fail(ctx, "action \"%s\" has an unknown kind %d", ctx->a->id,
 			  (int)ctx->a->kind);

@@ -194,6 +194,7 @@ PgcActionOrder *apply_order_build(PgcArena *arena, const PgcTopology *t, const P
 				wait_for_cluster(&o, i, k, &cap);
 			o.last_all = i;
 		} else if (n == NONE || o.one_at_a_time[c]) {
+			/* Cluster-wide (create-repository ...): a barrier within the cluster. */
 			wait_for_cluster(&o, i, c, &cap);
 			o.last_cluster[c] = i;
 		} else {

@@ -16,7 +16,9 @@
  *     reload or file written on an upstream waits for what its replicas
  *     were doing before it in the plan;
  *   - either names no node (cluster-wide), or the cluster has a switchover,
- *     rejoin or restore: then the cluster's actions go one at a time;
+ *     rejoin or restore: then the cluster's actions go one at a time (so
+ *     create-repository, which the planner puts first in its cluster, runs
+ *     before any node of the cluster is created, configured or started);
  *   - either is a backup, retention, restore, switchover or rejoin: those
  *     wait for every earlier action of the plan and every later one waits
  *     for them (a restore reads another cluster's repository, retention

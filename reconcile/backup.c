@@ -23,6 +23,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "reconcile/actions.h"
 #include "reconcile/apply.h"
 #include "reconcile/host.h"
 #include "reconcile/pgsql.h"
@@ -270,37 +271,99 @@ int backup_pick_source(PgcArena *a, const PgcCluster *c, const PgcObserved *obs,
 
 /* ---- the repository ----------------------------------------------------- */
 
-int backup_repository_init(const PgcCluster *c)
+/*
+ * repository_init - backup_repository_init(), telling whether anything was
+ * created. The folders above the repository are the administrator's (root,
+ * 0755); the repository and its folders are os_user's, made with
+ * fs_mkdirat() so that a symlink planted where one of them goes is refused
+ * rather than given to os_user.
+ */
+static int repository_init(const PgcCluster *c, bool *created)
 {
-	const char *repo = c->backup.repository.v;
 	static const char *const subs[] = {BACKUP_BASE_DIR, BACKUP_LOGICAL_DIR, WALARCHIVE_DIR};
+	const char *repo = c->backup.repository.v, *leaf;
+	char *norm = NULL, *parent = NULL, *slash;
 	struct stat st;
 	uid_t uid;
 	gid_t gid;
+	int pfd = -1, rfd = -1, rc = -1, saved;
+	bool made = false;
 	size_t i;
 
+	*created = false;
 	if (repo == NULL) {
 		log_error("cluster \"%s\" declares no backup.repository", c->name);
 		return -1;
 	}
 	if (os_ids(c, &uid, &gid) != 0)
 		return -1;
-	if (fs_mkdir_p(repo, 0700, uid, gid) != 0)
-		return -1;
+	norm = fs_path_normalize(repo);
+	slash = strrchr(norm, '/');
+	leaf = slash != NULL ? slash + 1 : norm;
+	if (*leaf == '\0' || strcmp(leaf, ".") == 0 || strcmp(leaf, "..") == 0) {
+		log_error("backup repository \"%s\" does not name a folder of its own", repo);
+		goto cleanup;
+	}
+	parent = slash == NULL ? strdup(".") : slash == norm ? strdup("/") : strndup(norm, (size_t)(slash - norm));
+	if (parent == NULL)
+		abort();
+	if (fs_mkdir_p(parent, 0755, FS_NO_UID, FS_NO_GID) != 0)
+		goto cleanup;
+	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0) {
+		saved = errno;
+		log_error("could not open folder \"%s\": %s", parent, strerror(saved));
+		goto cleanup;
+	}
+	rfd = fs_mkdirat(pfd, leaf, repo, 0700, uid, gid, true, &made);
+	if (rfd < 0)
+		goto cleanup;
+	*created = made;
 	/* An existing folder is left as it is, but wal-push runs as os_user and must write there. */
-	if (uid != FS_NO_UID && stat(repo, &st) == 0 && st.st_uid != uid)
+	if (!made && uid != FS_NO_UID && fstat(rfd, &st) == 0 && st.st_uid != uid)
 		log_warn("backup repository \"%s\" does not belong to os_user \"%s\"\n"
 			 "hint: the servers' archive_command runs as that user and must be able to write "
 			 "there: chown -R %s \"%s\"",
 			 repo, c->os_user.v, c->os_user.v, repo);
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		char *p = fs_path_join(repo, subs[i]);
-		int rc = fs_mkdir_p(p, 0700, uid, gid);
+		char *shown = fs_path_join(repo, subs[i]);
+		int fd = fs_mkdirat(rfd, subs[i], shown, 0700, uid, gid, false, &made);
 
-		free(p);
-		if (rc != 0)
-			return -1;
+		free(shown);
+		if (fd < 0)
+			goto cleanup;
+		close(fd);
+		*created |= made;
 	}
+	rc = 0;
+cleanup:
+	if (rfd >= 0)
+		close(rfd);
+	if (pfd >= 0)
+		close(pfd);
+	free(parent);
+	free(norm);
+	return rc;
+}
+
+int backup_repository_init(const PgcCluster *c)
+{
+	bool created;
+
+	return repository_init(c, &created);
+}
+
+int backup_repository_create(PgcApplyCtx *ctx)
+{
+	const PgcCluster *c = ctx->c;
+	bool created = false;
+
+	if (!c->backup.set || c->backup.repository.v == NULL)
+		return apply_fail(ctx, "cluster \"%s\" declares no backup.repository", c->name);
+	if (repository_init(c, &created) != 0)
+		return apply_note(ctx, "could not create backup repository \"%s\"",
+				  c->backup.repository.v);
+	ctx->nothing_to_do = !created;
 	return 0;
 }
 
@@ -514,16 +577,16 @@ int backup_take_base(PgcArena *a, const PgcCluster *c, const PgcBackupSource *so
 	}
 	if (rc != 0) {
 		/* Our own incomplete copy: nothing else can use it. */
-		fs_remove_tree(base_dir, partial);
+		fs_remove_tree(repo, partial);
 		return -1;
 	}
 	if (read_manifest(a, partial, &b) != 0 || read_label(a, partial, &b) != 0) {
-		fs_remove_tree(base_dir, partial);
+		fs_remove_tree(repo, partial);
 		return -1;
 	}
 	if (rename(partial, final) != 0) {
 		log_error("could not rename \"%s\" to \"%s\": %s", partial, final, strerror(errno));
-		fs_remove_tree(base_dir, partial);
+		fs_remove_tree(repo, partial);
 		return -1;
 	}
 	if (fs_fsync_dir(base_dir) != 0)
@@ -849,14 +912,22 @@ void backup_retention_compute(PgcArena *a, const PgcBackupCatalog *cat, const Pg
 	}
 }
 
-/* remove_file - unlink, a missing file being already removed. */
-static int remove_file(const char *path)
+/*
+ * Removal. The repository belongs to os_user, so anything below it may be a
+ * symlink planted there; retention runs as root. Every path is checked to
+ * be of the layout's own shape, then reached from the repository folder
+ * one component at a time without following a link (fs_remove_tree,
+ * fs_remove_inside): a planted link is refused or removed itself, never
+ * followed out of the repository.
+ */
+
+/* refuse - an entry whose path is not the layout's: reported, never removed. */
+static int refuse(const char *repository, const char *path)
 {
-	if (unlink(path) != 0 && errno != ENOENT) {
-		log_error("could not remove \"%s\": %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	log_error("refusing to remove \"%s\" from backup repository \"%s\": not a path of the "
+		  "repository's layout\n"
+		  "hint: the catalog was edited by hand or damaged; check it", path, repository);
+	return -1;
 }
 
 int backup_retention_apply(const char *repository, const PgcRetention *r)
@@ -888,29 +959,34 @@ int backup_retention_apply(const char *repository, const PgcRetention *r)
 		return -1;
 	}
 	for (i = 0; i < r->n_base; i++) {
-		const char *dir = arena_printf(a, "%s/%s", repository, r->base[i]->path);
+		const char *path = r->base[i]->path;
 
-		if (fs_remove_tree(base_dir, dir) != 0) {
+		if (!backup_catalog_path_ok(path, false)) {
+			rc = refuse(repository, path);
+			continue;
+		}
+		if (fs_remove_tree(repository, arena_printf(a, "%s/%s", repository, path)) != 0) {
 			rc = -1;
 			continue;
 		}
-		gone[n_gone++] = r->base[i]->path;
+		gone[n_gone++] = path;
 	}
 	for (i = 0; i < r->n_logical; i++) {
-		const char *file = arena_printf(a, "%s/%s", repository, r->logical[i]->path);
+		const char *path = r->logical[i]->path;
+		const char *file = arena_printf(a, "%s/%s", repository, path);
 
-		if (!fs_path_is_inside(logical_dir, file)) {
-			log_error("refusing to remove \"%s\": it is not inside \"%s\"", file, logical_dir);
+		if (!backup_catalog_path_ok(path, true)) {
+			rc = refuse(repository, path);
+			continue;
+		}
+		if (fs_remove_inside(repository, file, false) != 0) {
 			rc = -1;
 			continue;
 		}
-		if (remove_file(file) != 0) {
-			rc = -1;
-			continue;
-		}
-		gone[n_gone++] = r->logical[i]->path;
-		/* The run's folder goes with its last file (rmdir fails while others remain). */
-		if (rmdir(arena_strndup(a, file, (size_t)(strrchr(file, '/') - file))) == 0)
+		gone[n_gone++] = path;
+		/* The run's folder goes with its last file (not while others remain). */
+		if (fs_remove_inside(repository, arena_strndup(a, file, (size_t)(strrchr(file, '/') - file)),
+				     true) == 0)
 			fs_fsync_dir(logical_dir);
 	}
 	if (n_gone > 0) {
@@ -922,7 +998,8 @@ int backup_retention_apply(const char *repository, const PgcRetention *r)
 	}
 	/* WAL: data before checksum, so that nothing is ever left without its checksum. */
 	for (i = 0; i < r->n_wal; i++) {
-		if (remove_file(r->wal[i]->path) != 0 || remove_file(r->wal[i]->checksum_path) != 0)
+		if (fs_remove_inside(repository, r->wal[i]->path, false) != 0 ||
+		    fs_remove_inside(repository, r->wal[i]->checksum_path, false) != 0)
 			rc = -1;
 	}
 	if (r->n_wal > 0) {

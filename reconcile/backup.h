@@ -78,7 +78,12 @@ typedef struct {
 /*
  * backup_repository_init - creates the repository folder and its base/,
  * logical/ and wal/ folders when missing, owned by the cluster's os_user
- * (when running as root), mode 0700. 0, or -1 (reported).
+ * (when running as root), mode 0700; missing folders above the repository
+ * are created owned by the caller, mode 0755. Created without following
+ * links (fs_mkdirat): the folders below the repository must be folders,
+ * not symlinks. An existing repository folder is used as it is (it may be
+ * a mount point or a link to one), with a warning when it does not belong
+ * to os_user. 0, or -1 (reported).
  */
 int backup_repository_init(const PgcCluster *c);
 
@@ -147,10 +152,15 @@ void backup_retention_compute(PgcArena *a, const PgcBackupCatalog *cat, const Pg
 
 /*
  * backup_retention_apply - removes what r lists from repository: marks the
- * catalog entries deleting, removes their files (base folders recursively,
- * only below REPO/base/), then drops the entries; WAL data files before
- * their checksum files. 0, or -1 (reported; what was not removed stays
- * marked and is removed by the next run).
+ * catalog entries deleting, removes their files (base folders recursively),
+ * then drops the entries; WAL data files before their checksum files. Only
+ * paths of the layout's shape are removed (backup_catalog_path_ok, and WAL
+ * files below REPO/wal/), each reached from the repository folder without
+ * following a symlink (fs_remove_tree): the repository is writable by
+ * os_user, and a link planted in it is refused, or removed itself, never
+ * followed. 0, or -1 (reported; what was not removed stays marked and is
+ * removed by the next run; an entry refused stays until the catalog is
+ * fixed).
  */
 int backup_retention_apply(const char *repository, const PgcRetention *r);
 

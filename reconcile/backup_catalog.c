@@ -61,6 +61,35 @@ static json_t *check_to_json(const PgcBackupCheck *c)
 	return json_pack("{s:b, s:s?, s:s?}", "ok", c->ok, "at", c->at, "message", c->message);
 }
 
+/* component_ok - one file or folder name of the layout: [A-Za-z0-9._-], not hidden, no "/". */
+static bool component_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > 255 || s[0] == '.')
+		return false;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-'))
+			return false;
+	return true;
+}
+
+bool backup_catalog_path_ok(const char *path, bool logical)
+{
+	const char *top = logical ? BACKUP_LOGICAL_DIR "/" : BACKUP_BASE_DIR "/";
+	const char *p, *slash;
+
+	if (path == NULL || strncmp(path, top, strlen(top)) != 0)
+		return false;
+	p = path + strlen(top);
+	slash = strchr(p, '/');
+	if (!logical)
+		return slash == NULL && component_ok(p, strlen(p));
+	return slash != NULL && component_ok(p, (size_t)(slash - p)) &&
+	       strchr(slash + 1, '/') == NULL && component_ok(slash + 1, strlen(slash + 1));
+}
+
 static int base_from_json(PgcArena *a, const json_t *o, PgcBaseBackupInfo *b)
 {
 	memset(b, 0, sizeof(*b));
@@ -154,17 +183,33 @@ PgcBackupCatalog *backup_catalog_from_json(const json_t *root, char *err, size_t
 	cat->base = arena_calloc(cat->arena, json_array_size(base) + 1, sizeof(*cat->base));
 	cat->logical = arena_calloc(cat->arena, json_array_size(logical) + 1, sizeof(*cat->logical));
 	for (i = 0; i < json_array_size(base); i++) {
-		if (base_from_json(cat->arena, json_array_get(base, i), &cat->base[cat->n_base]) != 0) {
+		PgcBaseBackupInfo *b = &cat->base[cat->n_base];
+
+		if (base_from_json(cat->arena, json_array_get(base, i), b) != 0) {
 			snprintf(err, errlen, "base entry %zu has no id or path", i + 1);
+			backup_catalog_free(cat);
+			return NULL;
+		}
+		/* Retention removes what an entry names: nothing outside the layout. */
+		if (!backup_catalog_path_ok(b->path, false)) {
+			snprintf(err, errlen, "base entry %zu (id \"%s\") has path \"%s\", which is not "
+				 "%s/NAME", i + 1, b->id, b->path, BACKUP_BASE_DIR);
 			backup_catalog_free(cat);
 			return NULL;
 		}
 		cat->n_base++;
 	}
 	for (i = 0; i < json_array_size(logical); i++) {
-		if (logical_from_json(cat->arena, json_array_get(logical, i),
-				      &cat->logical[cat->n_logical]) != 0) {
+		PgcLogicalBackupInfo *l = &cat->logical[cat->n_logical];
+
+		if (logical_from_json(cat->arena, json_array_get(logical, i), l) != 0) {
 			snprintf(err, errlen, "logical entry %zu has no id, kind or path", i + 1);
+			backup_catalog_free(cat);
+			return NULL;
+		}
+		if (!backup_catalog_path_ok(l->path, true)) {
+			snprintf(err, errlen, "logical entry %zu (id \"%s\") has path \"%s\", which is not "
+				 "%s/ID/FILE", i + 1, l->id, l->path, BACKUP_LOGICAL_DIR);
 			backup_catalog_free(cat);
 			return NULL;
 		}
@@ -205,7 +250,7 @@ PgcBackupCatalog *backup_catalog_load(const char *repository)
 	char *path = fs_path_join(repository, BACKUP_CATALOG_FILE);
 	PgcBackupCatalog *cat = NULL;
 	json_t *root = read_document(path);
-	char err[256];
+	char err[1024];
 
 	if (root != NULL) {
 		cat = backup_catalog_from_json(root, err, sizeof(err));
@@ -344,7 +389,7 @@ int backup_catalog_update(const char *repository, uid_t uid, gid_t gid, PgcCatal
 	char *path = fs_path_join(repository, BACKUP_CATALOG_FILE);
 	json_t *root = NULL;
 	char *text = NULL;
-	char err[256];
+	char err[1024];
 	PgcBackupCatalog *check;
 	int fd, rc = -1, erc;
 

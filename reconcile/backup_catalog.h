@@ -20,6 +20,12 @@
  *                 "size_bytes": 1234, "verify": {"ok": true, ...}},
  *                {"id": "...", "kind": "globals", "path": ".../globals.sql", ...}]}
  *
+ * An entry's path is one of the layout's own (backup_catalog_path_ok):
+ * "base/NAME" or "logical/NAME/FILE", each name of [A-Za-z0-9._-] and not
+ * hidden. A catalog with any other path is refused as a whole: the catalog
+ * is writable by the servers' os_user, and retention, which runs as root,
+ * removes what its entries name.
+ *
  * Entries are kept sorted by id (a UTC timestamp, so also by age). An entry
  * that retention has decided to remove carries "deleting": true until its
  * files are gone, so that a run killed half way finishes the removal next
@@ -104,6 +110,14 @@ typedef struct {
 	PgcLogicalBackupInfo *logical;/* sorted by id, then path */
 	size_t n_logical;
 } PgcBackupCatalog;
+
+/*
+ * backup_catalog_path_ok - path (relative to the repository) is "base/NAME"
+ * (logical false) or "logical/NAME/FILE" (logical true), each component a
+ * name of [A-Za-z0-9._-] that does not start with '.': nothing above or
+ * beside the layout's folders, no deeper path, no "..".
+ */
+bool backup_catalog_path_ok(const char *path, bool logical);
 
 /*
  * backup_catalog_load - reads REPO/catalog.json. A repository without a

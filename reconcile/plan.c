@@ -2305,6 +2305,8 @@ const char *plan_action_name(PgcActionKind kind)
 		return "restore";
 	case ACT_DROP_SLOT:
 		return "drop-slot";
+	case ACT_CREATE_REPOSITORY:
+		return "create-repository";
 	}
 	return "unknown";
 }

@@ -58,10 +58,11 @@ typedef enum {
 	ACT_RETENTION,       /* (retention) remove backups and WAL outside backup.*.keep */
 	ACT_RESTORE,         /* (restore) point-in-time restore of a bootstrap.from_backup cluster's primary */
 	ACT_DROP_SLOT,       /* (drop-slot) physical slot payload.target, left by a replica that streams elsewhere now */
+	ACT_CREATE_REPOSITORY, /* (create-repository) the backup repository payload.path, before anything archives or fetches */
 } PgcActionKind;
 
 /* The number of action kinds (ACT_INITDB is 0). */
-#define PLAN_ACTION_KINDS ((int)ACT_DROP_SLOT + 1)
+#define PLAN_ACTION_KINDS ((int)ACT_CREATE_REPOSITORY + 1)
 
 typedef struct {
 	const char *key;

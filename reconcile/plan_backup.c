@@ -410,6 +410,49 @@ static void plan_schedule(Bx *x)
 		plan_drill(x, r);
 }
 
+/* ---- the repository ------------------------------------------------------------------ */
+
+/*
+ * plan_repository - the repository, created before anything of the cluster
+ * uses it: while it does not exist the primary's archive_command (wal-push)
+ * fails, and a replica's restore_command (wal-fetch) stops its startup with
+ * FATAL. Emitted before every other action of the cluster: a cluster-wide
+ * action runs after what precedes it and before what follows it
+ * (apply_order.h), and apply stops at a failure. Offline, a cluster whose
+ * primary is created by the plan gets it (unless it exists).
+ */
+static void plan_repository(Bx *x)
+{
+	const PgcCluster *c = x->c;
+	const PgcObsRepository *r = x->oc ? x->oc->repository : NULL;
+	const char *repo = c->backup.repository.v, *reason;
+	PgcAction *act;
+
+	if (!c->backup.set || repo == NULL)
+		return;
+	if (x->obs == NULL || x->obs->pretend) {
+		const PgcNode *pn = c->primary.v ? cluster_node(c, c->primary.v) : NULL;
+		const PgcObsNode *po = pn ? obs_node(x, pn) : NULL;
+
+		if (x->obs != NULL && (po == NULL || po->dir_state != DIR_ABSENT))
+			return;
+		reason = arena_printf(x->a, "create backup repository \"%s\" (unless it exists)", repo);
+	} else {
+		/* Unreadable (error) is not absent: the schedule's blocked action says why. */
+		if (r == NULL || r->exists || r->error != NULL)
+			return;
+		reason = arena_printf(x->a, "backup repository \"%s\" does not exist: create it", repo);
+	}
+	if (c->backup.wal_archive.v)
+		reason = arena_printf(x->a, "%s, before any server archives WAL into it or fetches WAL "
+				      "from it", reason);
+	act = emit(x, ACT_CREATE_REPOSITORY, NULL, NULL, IMPACT_NONE, reason);
+	act->payload.path = repo;
+	change(x, act, "backup repository", NULL,
+	       arena_printf(x->a, "%s with %s/, %s/ and %s/, owned by os_user \"%s\", mode 0700", repo,
+			    BACKUP_BASE_DIR, BACKUP_LOGICAL_DIR, WALARCHIVE_DIR, c->os_user.v));
+}
+
 /* ---- restores ------------------------------------------------------------------------ */
 
 /* conf_names_node - a managed file pgconverge wrote for this very node (cluster_name). */
@@ -610,6 +653,8 @@ bool plan_backup_cluster(PgcPlan *p, size_t *cap_actions, const PgcCluster *c,
 	for (i = 0; obs != NULL && i < obs->n_clusters; i++)
 		if (strcmp(obs->clusters[i].name, c->name) == 0)
 			x.oc = &obs->clusters[i];
+	/* First: everything after it in the cluster may archive or fetch WAL. */
+	plan_repository(&x);
 	if (plan_restore(&x))
 		return true;
 	plan_schedule(&x);

@@ -7,6 +7,13 @@
  *
  * Actions, with their ids:
  *
+ *   CLUSTER/-/create-repository  ACT_CREATE_REPOSITORY, impact none: the
+ *                             observed backup.repository does not exist
+ *                             (offline: the cluster's primary is created by
+ *                             the plan); first of the cluster's actions, so
+ *                             that apply creates it before any server is
+ *                             configured to archive into it or started to
+ *                             fetch from it (payload.path the repository)
  *   CLUSTER/-/backup          ACT_BACKUP, impact none: backup.base.every
  *                             says "a base backup no older than this
  *                             exists"; planned when the newest verified one

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -702,6 +704,89 @@ static int temp_rename(TempFile *t)
 	return 0;
 }
 
+/*
+ * temp_link - publishes t under its final name without ever replacing a
+ * file there: link() (or, where the file system has no hard links,
+ * renameat2(RENAME_NOREPLACE)). Of two pushes of one name, exactly one
+ * publishes. 0; 1 when the final name exists (nothing logged, t kept);
+ * -1 (reported).
+ */
+static int temp_link(TempFile *t)
+{
+	int saved;
+
+	if (link(t->path, t->final) == 0) {
+		if (unlink(t->path) != 0)
+			log_debug("could not remove \"%s\": %s", t->path, strerror(errno));
+		t->path = NULL;
+		return 0;
+	}
+	saved = errno;
+	if (saved == EPERM || saved == ENOTSUP || saved == EOPNOTSUPP || saved == ENOSYS ||
+	    saved == EMLINK) {
+		if (renameat2(AT_FDCWD, t->path, AT_FDCWD, t->final, RENAME_NOREPLACE) == 0) {
+			t->path = NULL;
+			return 0;
+		}
+		saved = errno;
+	}
+	if (saved == EEXIST)
+		return 1;
+	log_error("could not publish file \"%s\" as \"%s\": %s", t->path, t->final, strerror(saved));
+	return -1;
+}
+
+/*
+ * lock_folder - an flock()ed descriptor on the folder's hidden ".lock"
+ * file: pushes into one folder look for an existing copy and publish
+ * theirs one at a time. -2 when the file system offers no locks (nothing
+ * logged at the default level: temp_link() still never replaces a
+ * published file); -1 (reported).
+ */
+#define PUSH_LOCK_FILE ".lock"
+#define PUSH_LOCK_WAIT_MS 30000
+
+static int lock_folder(PgcArena *a, const char *dir, uid_t uid, gid_t gid)
+{
+	const char *path = arena_printf(a, "%s/%s", dir, PUSH_LOCK_FILE);
+	struct timespec pause = {0, 5 * 1000 * 1000};
+	int fd, waited = 0, saved;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		saved = errno;
+		log_error("could not open lock file \"%s\": %s", path, strerror(saved));
+		return -1;
+	}
+	/* Whoever creates it, the servers' os_user must be able to open it later. */
+	if ((uid != FS_NO_UID || gid != FS_NO_GID) && fchown(fd, uid, gid) != 0)
+		log_debug("could not change owner of \"%s\": %s", path, strerror(errno));
+	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		saved = errno;
+		if (saved == ENOLCK || saved == ENOTSUP || saved == EOPNOTSUPP || saved == ENOSYS) {
+			log_debug("could not lock \"%s\": %s; publishing without it", path,
+				  strerror(saved));
+			close(fd);
+			return -2;
+		}
+		if (saved != EWOULDBLOCK && saved != EINTR) {
+			log_error("could not lock \"%s\": %s", path, strerror(saved));
+			close(fd);
+			return -1;
+		}
+		if (waited >= PUSH_LOCK_WAIT_MS) {
+			log_error("could not lock \"%s\": another wal-push has held it for %d s\n"
+				  "hint: see which process holds it with 'fuser %s'",
+				  path, PUSH_LOCK_WAIT_MS / 1000, path);
+			close(fd);
+			return -1;
+		}
+		nanosleep(&pause, NULL);
+		waited += 5;
+	}
+	return fd;
+}
+
 /* temp_discard - closes and removes a temp file that was not renamed. */
 static void temp_discard(TempFile *t)
 {
@@ -819,6 +904,17 @@ static int write_checksum(const char *path, const char *name, const char *hex, u
 	return fs_write_atomic(path, line, (size_t)n, 0600, uid, gid, NULL);
 }
 
+/* conflict - reports name archived at path with other content than pushed. Returns -1. */
+static int conflict(const char *name, const char *path)
+{
+	log_error("WAL file \"%s\" is already archived with different content (\"%s\"); "
+		  "refusing to overwrite it\n"
+		  "hint: two clusters (or a restored copy) are archiving into the same repository; "
+		  "give each cluster its own backup.repository",
+		  name, path);
+	return -1;
+}
+
 /*
  * check_existing - compares the archived copy of name (at path) with the
  * content being pushed (digest hex). 0 when identical (its checksum file is
@@ -842,14 +938,8 @@ static int check_existing(PgcArena *a, const char *repository, const char *name,
 		return -1;
 	}
 	free(old);
-	if (strcmp(old_hex, hex) != 0) {
-		log_error("WAL file \"%s\" is already archived with different content (\"%s\"); "
-			  "refusing to overwrite it\n"
-			  "hint: two clusters (or a restored copy) are archiving into the same repository; "
-			  "give each cluster its own backup.repository",
-			  name, path);
-		return -1;
-	}
+	if (strcmp(old_hex, hex) != 0)
+		return conflict(name, path);
 	sum_rc = read_checksum(sum_path, recorded);
 	if (sum_rc == 0 && strcmp(recorded, hex) == 0)
 		return 0;
@@ -859,24 +949,56 @@ static int check_existing(PgcArena *a, const char *repository, const char *name,
 }
 
 /*
- * push_new - archives a file the archive does not hold yet. The data goes
- * to a temp file that is fsynced; its checksum to a second temp file that
- * is fsynced; the checksum is renamed into place first, the data second,
- * and one fsync of the folder makes both names durable. A push killed at
- * any point leaves no data file under its final name; one killed between
- * the two renames leaves a checksum without data, which reads as "not
- * archived".
+ * lost_race - another push published name first, after ours renamed its
+ * checksum into place (only without a working folder lock, or beside a
+ * writer that is not pgconverge). The same content: done. Other content:
+ * the checksum, ours, is put back to what the published copy holds, and
+ * the push fails.
+ */
+static int lost_race(PgcArena *a, const char *repository, const char *name, const char *hex,
+		     uid_t uid, gid_t gid)
+{
+	PgcCompression c;
+	const char *path = find_archived(a, repository, name, &c);
+	char theirs[DIGEST_HEX_LEN + 1];
+	void *data = NULL;
+	size_t len;
+
+	if (path == NULL || read_archived(path, c, &data, &len, theirs) != 0) {
+		log_error("could not archive WAL file \"%s\": another push published it at the same "
+			  "moment and its copy cannot be read", name);
+		return -1;
+	}
+	free(data);
+	if (strcmp(theirs, hex) == 0)
+		return check_existing(a, repository, name, path, c, hex, uid, gid);
+	(void)write_checksum(walarchive_checksum_path(a, repository, name), name, theirs, uid, gid);
+	return conflict(name, path);
+}
+
+/*
+ * push_new - archives a file the archive did not hold when the push
+ * began. The data goes to a temp file that is fsynced, its checksum to a
+ * second one; then, holding the folder's lock, the push looks again for a
+ * copy of name (another push may have published one meanwhile: then it is
+ * compared, as for a retry), renames the checksum into place and publishes
+ * the data with temp_link(), which never replaces a file; one fsync of the
+ * folder makes both names durable. A push killed at any point leaves no
+ * data file under its final name; one killed between the two steps leaves
+ * a checksum without data, which reads as "not archived".
  */
 static int push_new(PgcArena *a, const char *repository, const char *name, PgcCompression c,
-		    int src_fd, size_t len, const char *src_path, uid_t uid, gid_t gid)
+		    int src_fd, size_t len, const char *src_path, uid_t uid, gid_t gid,
+		    bool *already)
 {
-	const char *dir = walarchive_dir(a, repository, name);
+	const char *dir = walarchive_dir(a, repository, name), *existing;
 	TempFile data = {.fd = -1}, sum = {.fd = -1};
 	char hex[DIGEST_HEX_LEN + 1], line[DIGEST_HEX_LEN + 300];
 	unsigned char *whole = NULL, *buf = NULL;
+	PgcCompression existing_c;
 	SyncJob job = {0};
 	size_t stored;
-	int rc = -1, n;
+	int rc = -1, n, lock = -1, linked;
 
 	if (fs_mkdir_p(dir, 0700, uid, gid) != 0 ||
 	    temp_open(a, dir, walarchive_path(a, repository, name, c), uid, gid, &data) != 0)
@@ -913,13 +1035,42 @@ static int push_new(PgcArena *a, const char *repository, const char *name, PgcCo
 	n = fsync(sum.fd);
 	if (temp_close(&sum, n, errno) != 0)
 		goto cleanup;
+
+	lock = lock_folder(a, dir, uid, gid);
+	if (lock == -1)
+		goto cleanup;
+	existing = find_archived(a, repository, name, &existing_c);
+	if (existing != NULL) {
+		/* Published by another push since this one looked: compare, as for a retry. */
+		if (lock >= 0)
+			close(lock);
+		lock = -1;
+		rc = check_existing(a, repository, name, existing, existing_c, hex, uid, gid);
+		*already = rc == 0;
+		goto cleanup;
+	}
 	/* Checksum first: a fetch must never find data it cannot check. */
-	if (temp_rename(&sum) != 0 || temp_rename(&data) != 0 || fs_fsync_dir(dir) != 0)
+	if (temp_rename(&sum) != 0)
+		goto cleanup;
+	linked = temp_link(&data);
+	if (linked < 0)
+		goto cleanup;
+	if (linked > 0) {
+		rc = lost_race(a, repository, name, hex, uid, gid);
+		*already = rc == 0;
+		goto cleanup;
+	}
+	if (lock >= 0)
+		close(lock);
+	lock = -1;
+	if (fs_fsync_dir(dir) != 0)
 		goto cleanup;
 	log_debug("archived \"%s\" as \"%s\" (%zu bytes, %llu stored)", name, data.final, len,
 		  (unsigned long long)data.written);
 	rc = 0;
 cleanup:
+	if (lock >= 0)
+		close(lock);
 	sync_job_wait(&job);
 	temp_discard(&sum);
 	temp_discard(&data);
@@ -961,7 +1112,11 @@ int walarchive_push(const char *repository, const char *src_path, const char *na
 	}
 	existing = find_archived(a, repository, name, &existing_c);
 	if (existing == NULL) {
-		rc = push_new(a, repository, name, c, src_fd, len, src_path, uid, gid);
+		bool found = false;
+
+		rc = push_new(a, repository, name, c, src_fd, len, src_path, uid, gid, &found);
+		if (rc == 0 && already != NULL)
+			*already = found;
 		goto cleanup;
 	}
 	/* A retry (PostgreSQL did not see the first success): same content, or refuse. */

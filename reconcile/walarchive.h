@@ -20,14 +20,21 @@
  * `zstd -dc F.zst | sha256sum` checks it by hand.
  *
  * Durability and atomicity: a push writes the data and then its checksum
- * to temp files beside their final names, fsyncs both, renames the
- * checksum into place first and the data second, and fsyncs the folder
- * once: it succeeds only when both are durable under their names. A push
- * killed between the two renames leaves a checksum without data, which
- * reads as "not archived" (fetch says not found, the next push rewrites
- * it); a killed push never leaves a visible partial data file (the temp
- * files are hidden ".NAME.tmp.*" names that nothing reads). Other files
- * (fetched ones, a rewritten checksum) go through fs_write_atomic().
+ * to temp files beside their final names, fsyncs both, then, holding an
+ * flock() on the folder's hidden ".lock" file, looks again for a copy of
+ * the name, renames the checksum into place first and publishes the data
+ * second with link() (renameat2(RENAME_NOREPLACE) where the file system
+ * has no hard links), which never replaces a file; it fsyncs the folder
+ * once and succeeds only when both are durable under their names. So of
+ * two pushes of one name at the same moment exactly one publishes; the
+ * other compares, as a retry does: the same content succeeds, other
+ * content fails and leaves the published copy and its checksum as they
+ * were. A push killed between the two steps leaves a checksum without
+ * data, which reads as "not archived" (fetch says not found, the next push
+ * rewrites it); a killed push never leaves a visible partial data file
+ * (the temp files are hidden ".NAME.tmp.*" names that nothing reads).
+ * Other files (fetched ones, a rewritten checksum) go through
+ * fs_write_atomic().
  *
  * Ownership: the repository folder must exist (it may be a mount point, and
  * a missing mount must not turn into an archive on the root file system).
@@ -150,9 +157,11 @@ int walarchive_decompress(PgcCompression c, const void *in, size_t len, size_t m
  * name in repository, compressed with c.
  * Returns 0 when the file is durable in the archive: written now, or
  * already there with the same content (*already set; PostgreSQL retries a
- * push whose success it did not see). Returns -1 (reported) on any failure,
- * including a file of that name already archived with different content,
- * which is never overwritten. already may be NULL.
+ * push whose success it did not see, and another push of the same file may
+ * have published it a moment before). Returns -1 (reported) on any
+ * failure, including a file of that name already archived with different
+ * content, which is never overwritten, also when the two pushes run at the
+ * same moment. already may be NULL.
  */
 int walarchive_push(const char *repository, const char *src_path, const char *name,
 		    PgcCompression c, bool *already);

@@ -416,6 +416,154 @@ static void test_catalog_two_writers(void **state)
 	free(repo);
 }
 
+/* ---- retention never leaves the repository -------------------------------- */
+
+/* put - a file with content at path (folders made). */
+static void put(const char *path, const char *content)
+{
+	char *dir = strdup(path);
+
+	*strrchr(dir, '/') = '\0';
+	assert_int_equal(fs_mkdir_p(dir, 0700, FS_NO_UID, FS_NO_GID), 0);
+	free(dir);
+	assert_int_equal(fs_write_atomic(path, content, strlen(content), 0600, FS_NO_UID, FS_NO_GID,
+					 NULL),
+			 0);
+}
+
+static bool exists_in(const char *dir, const char *rel)
+{
+	char *p = fs_path_join(dir, rel);
+	bool e = fs_exists(p);
+
+	free(p);
+	return e;
+}
+
+static void test_catalog_paths(void **state)
+{
+	(void)state;
+	assert_true(backup_catalog_path_ok("base/20261126T101500Z", false));
+	assert_true(backup_catalog_path_ok("logical/20261126T101500Z/app_db-2.dump", true));
+	assert_true(backup_catalog_path_ok("logical/20261126T101500Z/globals.sql", true));
+	assert_false(backup_catalog_path_ok("base/lnk/victim", false));
+	assert_false(backup_catalog_path_ok("base/..", false));
+	assert_false(backup_catalog_path_ok("base/.", false));
+	assert_false(backup_catalog_path_ok("base/", false));
+	assert_false(backup_catalog_path_ok("base", false));
+	assert_false(backup_catalog_path_ok("/etc", false));
+	assert_false(backup_catalog_path_ok("wal/00000001", false));
+	assert_false(backup_catalog_path_ok("base/.hidden", false));
+	assert_false(backup_catalog_path_ok("base/a b", false));
+	assert_false(backup_catalog_path_ok("logical/20261126T101500Z/globals.sql", false));
+	assert_false(backup_catalog_path_ok("base/20261126T101500Z", true));
+	assert_false(backup_catalog_path_ok("logical/x", true));
+	assert_false(backup_catalog_path_ok("logical/../x", true));
+	assert_false(backup_catalog_path_ok("logical/x/../../y", true));
+	assert_false(backup_catalog_path_ok("logical/x/y/z", true));
+	assert_false(backup_catalog_path_ok(NULL, false));
+}
+
+/*
+ * The catalog belongs to os_user; retention runs as root. An entry
+ * "base/lnk/victim" with base/lnk a symlink to a folder outside the
+ * repository: the catalog is refused, retention handed such an entry
+ * refuses it, and the tree outside survives.
+ */
+static void test_retention_planted_link(void **state)
+{
+#define IN(dir, rel) arena_printf(pa, "%s/%s", (dir), (rel))
+	PgcArena *pa = arena_new();
+	const char *repo = IN(tmpdir, "repo-link"), *outside = IN(tmpdir, "outside");
+	const char *cat_path = IN(repo, "catalog.json"), *lnk = IN(repo, "base/lnk");
+	const char *victim = IN(outside, "victim/data");
+	json_t *entry = base_json("20261101T000000Z", 1, "0/2000028", 1, false);
+	json_t *doc;
+	PgcBaseBackupInfo b = {.id = "20261101T000000Z", .path = "base/lnk/victim"};
+	const PgcBaseBackupInfo *bases[] = {&b};
+	PgcRetention r = {.base = bases, .n_base = 1};
+	char *text, *log;
+
+	(void)state;
+	put(victim, "root's own\n");
+	assert_int_equal(fs_mkdir_p(IN(repo, "base"), 0700, FS_NO_UID, FS_NO_GID), 0);
+	assert_int_equal(symlink(outside, lnk), 0);
+	json_object_set_new(entry, "path", json_string("base/lnk/victim"));
+	doc = json_pack("{s:i, s:[o], s:[]}", "format_version", 1, "base", entry, "logical");
+	text = json_dumps(doc, 0);
+	json_decref(doc);
+	assert_int_equal(fs_write_atomic(cat_path, text, strlen(text), 0600, FS_NO_UID, FS_NO_GID, NULL),
+			 0);
+	free(text);
+
+	/* The catalog naming it is refused as a whole: nothing plans its removal. */
+	log_capture_begin();
+	assert_null(backup_catalog_load(repo));
+	log = log_capture_end();
+	assert_non_null(strstr(log, "catalog.json\" cannot be used: base entry 1 (id "
+				    "\"20261101T000000Z\") has path \"base/lnk/victim\", which is not "
+				    "base/NAME"));
+	free(log);
+
+	/* Retention handed such an entry anyway refuses it, and reports it. */
+	text = "{\"format_version\": 1}";
+	assert_int_equal(fs_write_atomic(cat_path, text, strlen(text), 0600, FS_NO_UID, FS_NO_GID, NULL),
+			 0);
+	log_capture_begin();
+	assert_int_equal(backup_retention_apply(repo, &r), -1);
+	log = log_capture_end();
+	assert_non_null(strstr(log, "refusing to remove \"base/lnk/victim\" from backup repository"));
+	free(log);
+	assert_true(fs_exists(victim));
+
+	/* A path of the right shape through a planted base/ link: refused too. */
+	b.path = "base/victim";
+	assert_int_equal(unlink(lnk), 0);
+	assert_int_equal(rmdir(IN(repo, "base")), 0);
+	assert_int_equal(symlink(outside, IN(repo, "base")), 0);
+	log_capture_begin();
+	assert_int_equal(backup_retention_apply(repo, &r), -1);
+	log = log_capture_end();
+	assert_non_null(strstr(log, "/repo-link/base\" is a symbolic link, not a folder"));
+	free(log);
+	assert_true(fs_exists(victim));
+
+	/* A link where the backup's folder is: the link goes, its target stays. */
+	assert_int_equal(unlink(IN(repo, "base")), 0);
+	assert_int_equal(fs_mkdir_p(IN(repo, "base"), 0700, FS_NO_UID, FS_NO_GID), 0);
+	assert_int_equal(symlink(IN(outside, "victim"), IN(repo, "base/victim")),
+			 0);
+	assert_int_equal(backup_retention_apply(repo, &r), 0);
+	assert_false(exists_in(repo, "base/victim"));
+	assert_true(fs_exists(victim));
+
+	/* WAL and dumps are removed the same way: a WAL folder planted as a link is refused. */
+	{
+		PgcWalEntry w = {.name = "000000010000000000000001"};
+		const PgcWalEntry *wals[] = {&w};
+		PgcLogicalBackupInfo l = {.id = "x", .kind = "dump", .path = "logical/x/victim"};
+		const PgcLogicalBackupInfo *dumps[] = {&l};
+		PgcRetention rw = {.wal = wals, .n_wal = 1, .logical = dumps, .n_logical = 1};
+
+		put(IN(outside, "000000010000000000000001"), "segment\n");
+		assert_int_equal(fs_mkdir_p(IN(repo, "wal"), 0700, FS_NO_UID, FS_NO_GID), 0);
+		assert_int_equal(symlink(outside, IN(repo, "wal/00000001")), 0);
+		assert_int_equal(symlink(outside, IN(repo, "logical")), 0);
+		w.path = IN(repo, "wal/00000001/000000010000000000000001");
+		w.checksum_path = IN(w.path, ".sha256");
+		log_capture_begin();
+		assert_int_equal(backup_retention_apply(repo, &rw), -1);
+		log = log_capture_end();
+		assert_non_null(strstr(log, "/repo-link/wal/00000001\" is a symbolic link"));
+		assert_non_null(strstr(log, "/repo-link/logical\" is a symbolic link"));
+		free(log);
+		assert_true(exists_in(outside, "000000010000000000000001"));
+		assert_true(fs_exists(victim));
+	}
+	arena_free(pa);
+#undef IN
+}
+
 /* ---- choosing the source ------------------------------------------------ */
 
 static const char topo[] = "version: 1\n"
@@ -509,6 +657,8 @@ int main(void)
 		cmocka_unit_test(test_catalog_update_and_mark),
 		cmocka_unit_test(test_catalog_refuses_unknown_format),
 		cmocka_unit_test(test_catalog_two_writers),
+		cmocka_unit_test(test_catalog_paths),
+		cmocka_unit_test(test_retention_planted_link),
 		cmocka_unit_test(test_pick_source),
 		cmocka_unit_test(test_format_bytes),
 	};

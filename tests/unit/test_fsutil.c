@@ -3,6 +3,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <pwd.h>
 #include <setjmp.h>
@@ -697,6 +698,172 @@ static void test_guarded_mkdir_p(void **state)
 	guard_teardown(&g);
 }
 
+/* ---- removing trees and creating folders without following links ---------- */
+
+/* put - a file with content at path. */
+static void put(const char *path, const char *content)
+{
+	assert_int_equal(fs_write_atomic(path, content, strlen(content), 0600, FS_NO_UID, FS_NO_GID,
+					 NULL),
+			 0);
+}
+
+static void test_remove_tree(void **state)
+{
+	char *top = in_tmp("rt"), *victim = in_tmp("rt-outside"), *tree = in_tmp("rt/a");
+	char *p;
+
+	(void)state;
+	assert_int_equal(fs_mkdir_p(tree, 0700, FS_NO_UID, FS_NO_GID), 0);
+	assert_int_equal(fs_mkdir_p(victim, 0700, FS_NO_UID, FS_NO_GID), 0);
+	p = in_tmp("rt-outside/keep");
+	put(p, "outside\n");
+	free(p);
+	p = in_tmp("rt/a/b/c");
+	assert_int_equal(fs_mkdir_p(p, 0700, FS_NO_UID, FS_NO_GID), 0);
+	free(p);
+	p = in_tmp("rt/a/b/c/f");
+	put(p, "x");
+	free(p);
+	/* Links inside the tree, to a folder and to a file outside: removed, not followed. */
+	p = in_tmp("rt/a/b/dirlink");
+	assert_int_equal(symlink(victim, p), 0);
+	free(p);
+	p = in_tmp("rt/a/filelink");
+	assert_int_equal(symlink("../../rt-outside/keep", p), 0);
+	free(p);
+
+	assert_int_equal(fs_remove_tree(top, tree), 0);
+	assert_false(fs_exists(tree));
+	p = entries(victim);
+	assert_string_equal(p, "keep");
+	free(p);
+	/* Absent: nothing to do. */
+	assert_int_equal(fs_remove_tree(top, tree), 0);
+	/* Not inside: refused. */
+	log_capture_begin();
+	assert_int_equal(fs_remove_tree(top, victim), -1);
+	p = log_capture_end();
+	assert_non_null(strstr(p, "is not inside"));
+	free(p);
+	assert_true(fs_exists(victim));
+	free(top);
+	free(victim);
+	free(tree);
+}
+
+/*
+ * A link planted in the middle of the path (top/lnk -> outside) is never
+ * followed: removing top/lnk/victim is refused and outside/victim stays.
+ * A link at the path itself is removed, its target left.
+ */
+static void test_remove_tree_planted_link(void **state)
+{
+	char *top = in_tmp("pl"), *outside = in_tmp("pl-outside"), *lnk = in_tmp("pl/lnk");
+	char *through = in_tmp("pl/lnk/victim"), *victim = in_tmp("pl-outside/victim");
+	char *file = in_tmp("pl-outside/victim/data"), *log;
+
+	(void)state;
+	assert_int_equal(fs_mkdir_p(top, 0700, FS_NO_UID, FS_NO_GID), 0);
+	assert_int_equal(fs_mkdir_p(victim, 0700, FS_NO_UID, FS_NO_GID), 0);
+	put(file, "precious\n");
+	assert_int_equal(symlink(outside, lnk), 0);
+
+	log_capture_begin();
+	assert_int_equal(fs_remove_tree(top, through), -1);
+	log = log_capture_end();
+	assert_non_null(strstr(log, "refusing to remove \""));
+	assert_non_null(strstr(log, "pl/lnk\" is a symbolic link, not a folder"));
+	free(log);
+	assert_file(file, "precious\n", 0600);
+
+	/* One file through the link: refused the same way. */
+	free(through);
+	through = in_tmp("pl/lnk/victim/data");
+	log_capture_begin();
+	assert_int_equal(fs_remove_inside(top, through, false), -1);
+	log = log_capture_end();
+	assert_non_null(strstr(log, "is a symbolic link, not a folder"));
+	free(log);
+	assert_file(file, "precious\n", 0600);
+
+	/* The link itself is removed, never its target. */
+	assert_int_equal(fs_remove_tree(top, lnk), 0);
+	assert_false(fs_exists(lnk));
+	assert_file(file, "precious\n", 0600);
+	free(top);
+	free(outside);
+	free(lnk);
+	free(through);
+	free(victim);
+	free(file);
+}
+
+static void test_remove_inside(void **state)
+{
+	char *top = in_tmp("ri"), *dir = in_tmp("ri/d"), *f = in_tmp("ri/d/f"), *log;
+
+	(void)state;
+	assert_int_equal(fs_mkdir_p(dir, 0700, FS_NO_UID, FS_NO_GID), 0);
+	put(f, "x");
+	assert_int_equal(fs_remove_inside(top, dir, true), 1); /* not empty */
+	log_capture_begin();
+	assert_int_equal(fs_remove_inside(top, dir, false), -1);
+	log = log_capture_end();
+	assert_non_null(strstr(log, "it is a folder"));
+	free(log);
+	assert_int_equal(fs_remove_inside(top, f, false), 0);
+	assert_false(fs_exists(f));
+	assert_int_equal(fs_remove_inside(top, f, false), 0); /* absent */
+	assert_int_equal(fs_remove_inside(top, dir, true), 0);
+	assert_false(fs_exists(dir));
+	free(top);
+	free(dir);
+	free(f);
+}
+
+static void test_mkdirat(void **state)
+{
+	char *top = in_tmp("mk"), *outside = in_tmp("mk-outside"), *log;
+	struct stat st;
+	bool created = false;
+	int dfd, fd;
+
+	(void)state;
+	assert_int_equal(fs_mkdir_p(top, 0755, FS_NO_UID, FS_NO_GID), 0);
+	assert_int_equal(fs_mkdir_p(outside, 0755, FS_NO_UID, FS_NO_GID), 0);
+	dfd = open(top, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	fd = fs_mkdirat(dfd, "new", "mk/new", 0700, FS_NO_UID, FS_NO_GID, false, &created);
+	assert_true(fd >= 0);
+	assert_true(created);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0700);
+	close(fd);
+	fd = fs_mkdirat(dfd, "new", "mk/new", 0700, FS_NO_UID, FS_NO_GID, false, &created);
+	assert_true(fd >= 0);
+	assert_false(created);
+	close(fd);
+	/* A symlink where the folder goes: refused, or followed only when asked. */
+	assert_int_equal(symlinkat(outside, dfd, "lnk"), 0);
+	log_capture_begin();
+	assert_int_equal(fs_mkdirat(dfd, "lnk", "mk/lnk", 0700, 0, 0, false, &created), -1);
+	log = log_capture_end();
+	assert_non_null(strstr(log, "could not create folder \"mk/lnk\": a symbolic link of that name "
+				    "exists"));
+	free(log);
+	assert_int_equal(stat(outside, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755); /* untouched */
+	fd = fs_mkdirat(dfd, "lnk", "mk/lnk", 0700, FS_NO_UID, FS_NO_GID, true, &created);
+	assert_true(fd >= 0);
+	assert_false(created);
+	close(fd);
+	close(dfd);
+	free(top);
+	free(outside);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -716,6 +883,10 @@ int main(void)
 		cmocka_unit_test(test_guarded_read_owner),
 		cmocka_unit_test(test_guarded_write),
 		cmocka_unit_test(test_guarded_mkdir_p),
+		cmocka_unit_test(test_remove_tree),
+		cmocka_unit_test(test_remove_tree_planted_link),
+		cmocka_unit_test(test_remove_inside),
+		cmocka_unit_test(test_mkdirat),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

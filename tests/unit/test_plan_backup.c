@@ -18,6 +18,7 @@
 
 #include "common/arena.h"
 #include "common/diag.h"
+#include "reconcile/apply_order.h"
 #include "reconcile/backup_catalog.h"
 #include "reconcile/observe.h"
 #include "reconcile/plan.h"
@@ -572,6 +573,141 @@ static void test_restore_promoted(void **state)
 	assert_int_equal(f->p->n_actions, 0);
 }
 
+/* ---- the repository, before anything archives or fetches ------------------------------ */
+
+static const char *const fresh_yaml =
+	"version: 1\n"
+	"clusters:\n"
+	"  fresh:\n"
+	"    os_user: postgres\n"
+	"    primary: f1\n"
+	"    nodes:\n"
+	"      f1: {host: 127.0.0.1, port: 25450, data_dir: /srv/pgc/f1}\n"
+	"      f2: {host: 127.0.0.1, port: 25451, data_dir: /srv/pgc/f2}\n"
+	"      f3: {host: 127.0.0.1, port: 25452, data_dir: /srv/pgc/f3}\n"
+	"    backup:\n"
+	"      repository: /srv/pgc/fresh-repo\n"
+	"      wal_archive: true\n";
+
+/* waits_for - action i of p waits, directly or not, for action j (apply_order.h). */
+static bool waits_for(const PgcActionOrder *o, size_t i, size_t j)
+{
+	for (size_t k = 0; k < o[i].n_before; k++)
+		if (o[i].before[k] == j || waits_for(o, o[i].before[k], j))
+			return true;
+	return false;
+}
+
+static size_t index_of(const PgcPlan *p, const char *id)
+{
+	const PgcAction *a = plan_find_action(p, id);
+
+	if (a == NULL)
+		fail_msg("no action %s", id);
+	return (size_t)(a - p->actions);
+}
+
+/*
+ * A new cluster with wal_archive and two replicas: the repository is
+ * created first, and everything else of the cluster, the primary's
+ * configuration and start (archive_command) and the replicas' clones and
+ * starts (restore_command) included, waits for it.
+ */
+static void test_repository_first(void **state)
+{
+	PgcLoadOptions lo = {.base_dir = "/srv/pgc", .offline = true, .tool_path = "/usr/bin/pgconverge"};
+	PgcDiagList diags = {0};
+	PgcTopology *t = topology_load_buffer(fresh_yaml, strlen(fresh_yaml), "t.yaml", &lo, &diags);
+	PgcArena *a = arena_new();
+	PgcObserved *o = arena_calloc(a, 1, sizeof(*o));
+	PgcObsRepository repo = {.path = "/srv/pgc/fresh-repo", .exists = false};
+	PgcPolicy policy = {.now = NOON};
+	const PgcActionOrder *order;
+	const PgcAction *act;
+	const PgcCluster *c;
+	char err[64];
+	PgcPlan *p;
+	size_t i;
+
+	(void)state;
+	if (t == NULL || diag_count(&diags, DIAG_ERROR) > 0) {
+		diag_print(stderr, &diags, false);
+		fail_msg("the test topology does not load");
+	}
+	diag_free(&diags);
+	c = &t->clusters[0];
+	o->arena = a;
+	o->n_clusters = 1;
+	o->clusters = arena_calloc(a, 1, sizeof(PgcObsCluster));
+	o->clusters[0].name = c->name;
+	o->clusters[0].n_nodes = c->n_nodes;
+	o->clusters[0].nodes = arena_calloc(a, c->n_nodes, sizeof(PgcObsNode));
+	for (i = 0; i < c->n_nodes; i++) {
+		o->clusters[0].nodes[i].name = c->nodes[i].name;
+		o->clusters[0].nodes[i].cluster = c->name;
+		o->clusters[0].nodes[i].local = true;
+		o->clusters[0].nodes[i].dir_state = DIR_ABSENT;
+	}
+	{
+		json_t *doc = json_pack("{s:i}", "format_version", 1);
+
+		repo.catalog = backup_catalog_from_json(doc, err, sizeof err);
+		json_decref(doc);
+	}
+	o->clusters[0].repository = &repo;
+
+	p = plan_build(t, o, &policy);
+	assert_true(p->n_actions > 8);
+	act = &p->actions[0];
+	assert_string_equal(act->id, "fresh/-/create-repository");
+	assert_int_equal(act->kind, ACT_CREATE_REPOSITORY);
+	assert_int_equal(act->impact, IMPACT_NONE);
+	assert_false(act->blocked);
+	assert_null(act->node);
+	assert_string_equal(act->payload.path, "/srv/pgc/fresh-repo");
+	assert_string_equal(act->reason, "backup repository \"/srv/pgc/fresh-repo\" does not exist: "
+					 "create it, before any server archives WAL into it or fetches "
+					 "WAL from it");
+	assert_int_equal(act->n_changes, 1);
+	assert_string_equal(act->changes[0].to, "/srv/pgc/fresh-repo with base/, logical/ and wal/, "
+						"owned by os_user \"postgres\", mode 0700");
+	assert_string_equal(plan_action_name(ACT_CREATE_REPOSITORY), "create-repository");
+
+	/* Apply's order: every other action waits for it. */
+	order = apply_order_build(p->arena, t, p);
+	for (i = 1; i < p->n_actions; i++)
+		if (!waits_for(order, i, 0))
+			fail_msg("%s does not wait for the repository", p->actions[i].id);
+	assert_true(waits_for(order, index_of(p, "fresh/f1/config"), 0));
+	assert_true(waits_for(order, index_of(p, "fresh/f1/start"), 0));
+	assert_true(waits_for(order, index_of(p, "fresh/f2/clone"), 0));
+	assert_true(waits_for(order, index_of(p, "fresh/f3/start"), 0));
+	plan_free(p);
+
+	/* Offline: planned for the cluster that the plan creates. */
+	p = plan_build(t, NULL, &policy);
+	assert_string_equal(p->actions[0].id, "fresh/-/create-repository");
+	assert_string_equal(p->actions[0].reason,
+			    "create backup repository \"/srv/pgc/fresh-repo\" (unless it exists), before "
+			    "any server archives WAL into it or fetches WAL from it");
+	plan_free(p);
+
+	/* There already: nothing to do. Unreadable: not planned (the schedule says why). */
+	repo.exists = true;
+	p = plan_build(t, o, &policy);
+	assert_null(plan_find_action(p, "fresh/-/create-repository"));
+	plan_free(p);
+	repo.exists = false;
+	repo.error = "could not stat \"/srv/pgc/fresh-repo\": Permission denied";
+	p = plan_build(t, o, &policy);
+	assert_null(plan_find_action(p, "fresh/-/create-repository"));
+	plan_free(p);
+
+	backup_catalog_free(repo.catalog);
+	arena_free(a);
+	topology_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -586,6 +722,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restore_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_under_way, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_promoted, setup, teardown),
+		cmocka_unit_test(test_repository_first),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
