@@ -986,7 +986,13 @@ static void emit_stream_check(Ctx *x, NodeWork *nw)
 	const NodeWork *up = work_of(x, cluster_upstream(x->c, nw->n));
 	PgcAction *act;
 
-	if (nw->primary || nw->state != NS_RUNNING || up == NULL || nw->id_restart != NULL || nw->id_start != NULL || !not_streaming(x, nw))
+	if (nw->primary || nw->state != NS_RUNNING || up == NULL || nw->id_restart != NULL ||
+	    nw->id_start != NULL || !not_streaming(x, nw))
+		return;
+	/* An upstream that does not answer and that this plan does not start is
+	 * not the replica's fault, and waiting for it would hold up the loop
+	 * (and with it the failover decision) for nothing. */
+	if ((up->o == NULL || !up->reachable) && up->id_up == NULL)
 		return;
 	act = fs_action(x, ACT_START, nw, NULL, IMPACT_NONE,
 			arena_printf(x->a, "replica \"%s\" runs but does not stream from \"%s\" (%s; "
@@ -997,7 +1003,7 @@ static void emit_stream_check(Ctx *x, NodeWork *nw)
 								: "no WAL receiver",
 				     up->n->name,
 				     up->o != NULL && up->reachable ? "has no walsender for it"
-								    : "does not answer"));
+								    : "is started first"));
 	change(x, act, "streaming", "no", "yes");
 	depend(x, act, nw->id_passfile);
 	depend(x, act, nw->id_config);

@@ -1767,6 +1767,15 @@ static void test_replica_not_streaming(void **state)
 				       "streams again, waiting for its WAL receiver to reconnect");
 	plan_free(p);
 
+	/* Its upstream does not answer and nothing here starts it (a primary that
+	 * just died: the failover decision's business): no check that would wait
+	 * for it and hold up the loop. */
+	pg1->reachable = false;
+	p = plan_build(t, o, &pol);
+	assert_null(strstr(ids(p), "main/pg2/start"));
+	plan_free(p);
+	pg1->reachable = true;
+
 	/* Its passfile holds another password: rewritten first, then the check. */
 	pg2->passfile.password = PASSFILE_PW_DIFFERS;
 	p = plan_build(t, o, &pol);
