@@ -362,16 +362,29 @@ int pgctl_wait_streaming(const PgcCluster *c, const PgcNode *n, int timeout_s)
 	return rc;
 }
 
+/*
+ * STREAM_CHECK_TIMEOUT_S - how long start waits for a standby that was
+ * already running to stream again (the plan's check of a replica that
+ * streams from nobody). Its WAL receiver retries every
+ * wal_retrieve_retry_interval (5 s by default): a few tries are enough, and
+ * a replica that stays broken must not hold up every loop pass (and the
+ * failover decision made between passes) for the whole ready timeout.
+ */
+#define STREAM_CHECK_TIMEOUT_S 20
+
 /* after_start - a standby is only back when it streams again. */
-static int after_start(PgcApplyCtx *ctx)
+static int after_start(PgcApplyCtx *ctx, bool started)
 {
 	int standby = pgctl_is_standby(ctx->host, ctx->n);
+	int timeout_s = ctx->ready_timeout_s;
 
+	if (!started && timeout_s > STREAM_CHECK_TIMEOUT_S)
+		timeout_s = STREAM_CHECK_TIMEOUT_S;
 	if (standby < 0)
 		return apply_note(ctx, "could not look for standby.signal");
-	if (standby == 1 && pgctl_wait_streaming(ctx->c, ctx->n, ctx->ready_timeout_s) != 0)
+	if (standby == 1 && pgctl_wait_streaming(ctx->c, ctx->n, timeout_s) != 0)
 		return apply_note(ctx, "standby \"%s\" is not streaming after %d s",
-				  apply_node_label(ctx, ctx->n), ctx->ready_timeout_s);
+				  apply_node_label(ctx, ctx->n), timeout_s);
 	return 0;
 }
 
@@ -386,7 +399,7 @@ int pgctl_action_start(PgcApplyCtx *ctx)
 		return apply_note(ctx, "could not start the server of node \"%s\"",
 				  apply_node_label(ctx, ctx->n));
 	ctx->nothing_to_do = !started;
-	return after_start(ctx);
+	return after_start(ctx, started);
 }
 
 /* node_conninfo - how apply reaches a node: its unix socket here, TCP elsewhere. */
@@ -486,5 +499,5 @@ int pgctl_action_restart(PgcApplyCtx *ctx)
 	if (pgctl_restart(ctx->host, ctx->c, ctx->n, ctx->ready_timeout_s) != 0)
 		return apply_note(ctx, "could not restart the server of node \"%s\"",
 				  apply_node_label(ctx, ctx->n));
-	return after_start(ctx);
+	return after_start(ctx, true);
 }
