@@ -188,15 +188,16 @@ static void no_core_dumps(void)
 {
 	struct rlimit rl;
 
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
-		front_error(NULL, "could not disable core dumps (PR_SET_DUMPABLE): %s",
-			    strerror(errno));
+	/* The limit first: whoever sees the process not dumpable sees it too. */
 	if (getrlimit(RLIMIT_CORE, &rl) == 0) {
 		rl.rlim_cur = 0;
 		if (setrlimit(RLIMIT_CORE, &rl) != 0)
 			front_error(NULL, "could not disable core dumps (RLIMIT_CORE): %s",
 				    strerror(errno));
 	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		front_error(NULL, "could not disable core dumps (PR_SET_DUMPABLE): %s",
+			    strerror(errno));
 }
 
 int main(int argc, char **argv)

@@ -163,7 +163,8 @@ bg_pid=$!
 proc_owner_root() { [ "$(stat -c %U "/proc/$bg_pid/status" 2>/dev/null)" = root ]; }
 check "a running pgconverge is not dumpable" lib_wait 10 proc_owner_root
 core_limit() { awk '/^Max core file size/ {print $5, $6}' "/proc/$bg_pid/limits" 2>/dev/null; }
-check "its soft core size limit is 0 and the hard one as it was" test "$(core_limit)" = "0 $hard"
+core_limit_zero() { [ "$(core_limit)" = "0 $hard" ]; }
+check "its soft core size limit is 0 and the hard one as it was" lib_wait 10 core_limit_zero
 kill -TERM "$bg_pid" 2>/dev/null
 wait "$bg_pid" 2>/dev/null
 bg_pid=""
