@@ -785,6 +785,49 @@ int fs_remove_tree(const char *parent, const char *path)
 	return rc;
 }
 
+int fs_empty_dir(const char *path)
+{
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int fd = fs_open_guarded(path, O_RDONLY | O_DIRECTORY, 0, true), rc = 0, saved = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) != 0 || (d = fdopendir(fd)) == NULL) {
+		saved = errno;
+		log_error("could not read folder \"%s\": %s", path, strerror(saved));
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	for (;;) {
+		char *child;
+
+		errno = 0;
+		de = readdir(d);
+		if (de == NULL) {
+			if (errno != 0) {
+				saved = errno;
+				log_error("could not read folder \"%s\": %s", path, strerror(saved));
+				rc = -1;
+			}
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		child = xasprintf("%s/%s", path, de->d_name);
+		if (remove_at(dirfd(d), de->d_name, child, st.st_dev, 1) != 0) {
+			saved = errno;
+			rc = -1;
+		}
+		free(child);
+	}
+	closedir(d);
+	errno = saved;
+	return rc;
+}
+
 int fs_remove_inside(const char *parent, const char *path, bool folder)
 {
 	struct stat st;

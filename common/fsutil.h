@@ -192,6 +192,17 @@ bool fs_dir_is_safe(int fd);
 int fs_remove_tree(const char *parent, const char *path);
 
 /*
+ * fs_empty_dir - removes everything inside the folder path and keeps the
+ * folder itself (it may be a mount point). path is opened as
+ * fs_open_guarded() does (an administrator's link on the way is followed,
+ * one planted in another account's folder is not); everything below it is
+ * removed as fs_remove_tree() removes a tree, following no link and never
+ * crossing into another file system. 0 (also when path is absent), -1 on
+ * error (reported; what could be removed is gone).
+ */
+int fs_empty_dir(const char *path);
+
+/*
  * fs_remove_inside - removes the one file (or symlink) at path, or with
  * folder true the empty folder at path, reached below parent as in
  * fs_remove_tree(). 0 when removed or absent; 1 when folder is true and the

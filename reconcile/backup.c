@@ -452,7 +452,7 @@ static int read_label(PgcArena *a, const char *dir, PgcBaseBackupInfo *b)
 	char file[64];
 	unsigned tli;
 	size_t len;
-	int rc = fs_read_file(path, &buf, &len, 1 << 20);
+	int rc = fs_read_file_guarded(path, &buf, &len, 1 << 20, FS_NO_UID);
 
 	if (rc != 0) {
 		if (rc > 0)
@@ -477,10 +477,16 @@ static int read_label(PgcArena *a, const char *dir, PgcBaseBackupInfo *b)
  */
 static int read_manifest(PgcArena *a, const char *dir, PgcBaseBackupInfo *b)
 {
-	char *path = fs_path_join(dir, "backup_manifest");
-	json_error_t jerr;
-	json_t *root = json_load_file(path, 0, &jerr), *ranges, *first, *last;
+	char *path = fs_path_join(dir, "backup_manifest"), *text = NULL;
+	json_error_t jerr = {.text = "missing or refused"};
+	json_t *root = NULL, *ranges, *first, *last;
+	size_t len;
 	int rc = -1;
+
+	/* In the repository, which os_user owns: follow no link planted there. */
+	if (fs_read_file_guarded(path, &text, &len, 1u << 30, FS_NO_UID) == 0)
+		root = json_loadb(text, len, 0, &jerr);
+	free(text);
 
 	if (root == NULL) {
 		log_error("could not read backup manifest \"%s\": %s", path, jerr.text);
@@ -699,7 +705,7 @@ static int dump_one(PgcArena *a, const PgcCluster *c, const PgcNode *n, const Pg
 		size_t len;
 
 		/* Plain SQL: check it is a complete pg_dumpall output. */
-		rc = fs_read_file(path, &text, &len, 256u << 20);
+		rc = fs_read_file_guarded(path, &text, &len, 256u << 20, FS_NO_UID);
 		rc = rc == 0 && strstr(text, "PostgreSQL database cluster dump complete") != NULL ? 0 : -1;
 		record_check(a, &l->verify, rc == 0,
 			     rc == 0 ? "complete pg_dumpall output" : "incomplete pg_dumpall output");

@@ -227,7 +227,8 @@ static json_t *read_document(const char *path)
 	json_t *root;
 	char *buf = NULL;
 	size_t len;
-	int rc = fs_read_file(path, &buf, &len, CATALOG_MAX_BYTES);
+	/* The repository belongs to os_user: follow no link planted there. */
+	int rc = fs_read_file_guarded(path, &buf, &len, CATALOG_MAX_BYTES, FS_NO_UID);
 
 	if (rc < 0)
 		return NULL;
@@ -242,6 +243,19 @@ static json_t *read_document(const char *path)
 			  path, jerr.line, jerr.text);
 		return NULL;
 	}
+	return root;
+}
+
+json_t *backup_catalog_json(const char *repository)
+{
+	char *path = fs_path_join(repository, BACKUP_CATALOG_FILE), *buf = NULL;
+	json_t *root = NULL;
+	size_t len;
+
+	if (fs_read_file_guarded(path, &buf, &len, CATALOG_MAX_BYTES, FS_NO_UID) == 0)
+		root = json_loadb(buf, len, 0, NULL);
+	free(buf);
+	free(path);
 	return root;
 }
 

@@ -51,6 +51,14 @@
 #include "common/arena.h"
 
 #define BACKUP_CATALOG_FILE "catalog.json"
+
+/*
+ * backup_catalog_json - the catalog document of repository as it is on
+ * disk, read without following a link planted in the repository (a refusal
+ * is reported); NULL when absent, unreadable or not JSON. The caller owns
+ * the reference (json_decref). For readers that only look (drill records).
+ */
+json_t *backup_catalog_json(const char *repository);
 #define BACKUP_CATALOG_LOCK "catalog.lock"
 #define BACKUP_CATALOG_FORMAT 1
 #define BACKUP_BASE_DIR "base"

@@ -339,12 +339,10 @@ static int record(const char *repo, const char *id, json_t *drill)
 /* last_drill_at - when the entry's recorded drill finished (epoch), ok or not; 0 none. */
 static double last_drill_at(const char *repo, const char *id, bool *ok)
 {
-	char *path = fs_path_join(repo, BACKUP_CATALOG_FILE);
-	json_t *root = json_load_file(path, 0, NULL), *e;
+	json_t *root = backup_catalog_json(repo), *e;
 	double at = 0;
 	size_t i;
 
-	free(path);
 	*ok = false;
 	json_array_foreach(json_object_get(root, "base"), i, e) {
 		json_t *d = json_object_get(e, "drill");

@@ -1378,11 +1378,9 @@ static int repo_history(PgcObsRepoRead *r, PgcObsRepository *out)
  */
 static void repo_drills(PgcObsRepoRead *r, PgcObsRepository *out)
 {
-	char *path = fs_path_join(r->path, BACKUP_CATALOG_FILE);
-	json_t *root = json_load_file(path, 0, NULL), *base, *e;
+	json_t *root = backup_catalog_json(r->path), *base, *e;
 	size_t i;
 
-	free(path);
 	base = json_object_get(root, "base");
 	if (!json_is_array(base)) {
 		json_decref(root);

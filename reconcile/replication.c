@@ -27,7 +27,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -578,19 +577,6 @@ static bool server_running(PgcApplyCtx *ctx, const char *dir)
 	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	if (ftw->level == 0)
-		return 0; /* the data directory itself stays: it may be a mount point */
-	if (remove(path) != 0) {
-		log_error("could not remove \"%s\": %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * restart_interrupted - dir holds the copy of a run that stopped before it
  * finished. 1: the copy had finished (the marker says "copied=") and only
@@ -618,8 +604,10 @@ static int restart_interrupted(PgcApplyCtx *ctx, const PgcNode *up, const char *
 	if (host_dir_state(ctx->host, dir) <= 1)
 		return 0; /* absent or empty: nothing to remove */
 	log_warn("removing the unfinished copy in \"%s\" left by an interrupted run", dir);
-	/* FTW_PHYS: symlinks (pg_tblspc) are removed, never followed. */
-	if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
+	/* Through descriptors: a link planted in the copy (pg_tblspc, or a
+	 * folder swapped for one meanwhile) is removed, never followed. The
+	 * data directory itself stays: it may be a mount point. */
+	if (fs_empty_dir(dir) != 0)
 		return apply_note(ctx, "could not empty \"%s\"", dir);
 	return 0;
 }

@@ -368,6 +368,38 @@ static void test_catalog_refuses_unknown_format(void **state)
 	free(repo);
 }
 
+/*
+ * A catalog.json that the repository's owner replaced by a link to a
+ * root-only file: root reads nothing through it (as root; skipped otherwise).
+ */
+static void test_catalog_planted_link(void **state)
+{
+	char *repo = fs_path_join(tmpdir, "repo-link"), *secret = fs_path_join(tmpdir, "root-only");
+	char *path = fs_path_join(repo, "catalog.json");
+	const char doc[] = "{\"format_version\": 1, \"base\": [], \"logical\": [], "
+			   "\"marker\": \"root-only-7d1c\"}\n";
+	char *log;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(mkdir(repo, 0700), 0);
+	assert_int_equal(chown(repo, 4242, 4242), 0); /* os_user's, not root's */
+	assert_int_equal(fs_write_atomic(secret, doc, strlen(doc), 0600, FS_NO_UID, FS_NO_GID, NULL),
+			 0);
+	assert_int_equal(symlink(secret, path), 0);
+	log_capture_begin();
+	assert_null(backup_catalog_load(repo));
+	assert_null(backup_catalog_json(repo));
+	log = log_capture_end();
+	assert_non_null(strstr(log, "refusing to follow symlink"));
+	assert_null(strstr(log, "root-only-7d1c"));
+	free(log);
+	free(path);
+	free(secret);
+	free(repo);
+}
+
 /* Two processes adding 40 entries each at once: none lost. */
 static void test_catalog_two_writers(void **state)
 {
@@ -656,6 +688,7 @@ int main(void)
 		cmocka_unit_test(test_retention_logical_per_database),
 		cmocka_unit_test(test_catalog_update_and_mark),
 		cmocka_unit_test(test_catalog_refuses_unknown_format),
+		cmocka_unit_test(test_catalog_planted_link),
 		cmocka_unit_test(test_catalog_two_writers),
 		cmocka_unit_test(test_catalog_paths),
 		cmocka_unit_test(test_retention_planted_link),

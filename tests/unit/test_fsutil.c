@@ -799,6 +799,35 @@ static void test_remove_tree_planted_link(void **state)
 	free(file);
 }
 
+/* Emptying a data directory keeps the folder and follows no link inside it. */
+static void test_empty_dir(void **state)
+{
+	char *top = in_tmp("ed"), *sub = in_tmp("ed/base/1"), *f = in_tmp("ed/base/1/x");
+	char *pv = in_tmp("ed/PG_VERSION"), *lnk = in_tmp("ed/pg_tblspc");
+	char *outside = in_tmp("ed-outside"), *file = in_tmp("ed-outside/data");
+
+	(void)state;
+	assert_int_equal(fs_mkdir_p(sub, 0700, FS_NO_UID, FS_NO_GID), 0);
+	assert_int_equal(fs_mkdir_p(outside, 0700, FS_NO_UID, FS_NO_GID), 0);
+	put(f, "x\n");
+	put(pv, "15\n");
+	put(file, "precious\n");
+	assert_int_equal(symlink(outside, lnk), 0);
+
+	assert_int_equal(fs_empty_dir(top), 0);
+	assert_int_equal(fs_is_dir_empty(top), 1);
+	assert_file(file, "precious\n", 0600);
+	/* Absent: nothing to do. */
+	assert_int_equal(fs_empty_dir(sub), 0);
+	free(top);
+	free(sub);
+	free(f);
+	free(pv);
+	free(lnk);
+	free(outside);
+	free(file);
+}
+
 static void test_remove_inside(void **state)
 {
 	char *top = in_tmp("ri"), *dir = in_tmp("ri/d"), *f = in_tmp("ri/d/f"), *log;
@@ -886,6 +915,7 @@ int main(void)
 		cmocka_unit_test(test_remove_tree),
 		cmocka_unit_test(test_remove_tree_planted_link),
 		cmocka_unit_test(test_remove_inside),
+		cmocka_unit_test(test_empty_dir),
 		cmocka_unit_test(test_mkdirat),
 	};
 
