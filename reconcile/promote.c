@@ -29,12 +29,29 @@ void promote_defaults(PgcPromoteOptions *o)
 	rejoin_defaults(&o->rejoin);
 }
 
+bool promote_replay_busy(const PgcWalSample *x)
+{
+	static const char *const idle[][2] = {
+	    {"Activity", "RecoveryWalStream"},
+	    {"Timeout", "RecoveryRetrieveRetryInterval"},
+	};
+
+	if (x->paused)
+		return true;
+	for (size_t i = 0; i < sizeof idle / sizeof idle[0]; i++)
+		if (strcmp(x->wait_type, idle[i][0]) == 0 && strcmp(x->wait_event, idle[i][1]) == 0)
+			return false;
+	return true;
+}
+
 bool promote_replay_settled(PgcReplaySettle *s, const PgcWalSample *x, double now_ms)
 {
+	bool busy = promote_replay_busy(x);
+	/* Two idle waits are the same state: the startup process goes from one to the other. */
 	bool same = s->n_samples > 0 && s->last.in_recovery == x->in_recovery &&
 		    s->last.has_received == x->has_received && s->last.received == x->received &&
 		    s->last.replayed == x->replayed && s->last.streaming == x->streaming &&
-		    s->last.held == x->held;
+		    promote_replay_busy(&s->last) == busy;
 
 	if (!same)
 		s->since_ms = now_ms;
@@ -45,14 +62,19 @@ bool promote_replay_settled(PgcReplaySettle *s, const PgcWalSample *x, double no
 	/* Caught up with what it received: the rule for a clean stop (and a live upstream). */
 	if (x->has_received && x->replayed >= x->received)
 		return true;
-	/* More may come, or replay waits on purpose: not final. */
-	if (x->streaming || x->held)
+	/* More may come, or replay is held back or still working: not final. */
+	if (x->streaming || busy)
 		return false;
 	/* What is left is an incomplete last record, which is never replayed. */
 	return now_ms - s->since_ms >= PROMOTE_SETTLE_MS;
 }
 
-/* wal_sample - one PgcWalSample of the standby on conn; its WAL receiver's "host:port" in sender. */
+/*
+ * wal_sample - one PgcWalSample of the standby on conn; its WAL receiver's
+ * "host:port" in sender. The startup process's wait event needs a
+ * superuser or pg_read_all_stats (ha_connect() is the cluster's OS user);
+ * without, it reads as none: busy, never settled.
+ */
 static int wal_sample(PGconn *conn, PgcWalSample *x, char *sender, size_t senderlen, char *err,
 		      size_t errlen)
 {
@@ -66,12 +88,13 @@ static int wal_sample(PGconn *conn, PgcWalSample *x, char *sender, size_t sender
 			"pg_catalog.pg_last_wal_replay_lsn()::text, "
 			"(SELECT status = 'streaming' FROM pg_catalog.pg_stat_wal_receiver), "
 			"CASE WHEN pg_catalog.pg_is_in_recovery() "
-			"THEN pg_catalog.pg_is_wal_replay_paused() OR EXISTS (SELECT FROM "
-			"pg_catalog.pg_stat_activity WHERE backend_type = 'startup' AND "
-			"(wait_event IN ('RecoveryApplyDelay', 'RecoveryPause') OR "
-			"wait_event LIKE 'RecoveryConflict%' OR wait_event_type = 'Lock')) END, "
+			"THEN pg_catalog.pg_is_wal_replay_paused() END, "
 			"(SELECT coalesce(sender_host, '') || ':' || coalesce(sender_port::text, '') "
-			"FROM pg_catalog.pg_stat_wal_receiver)",
+			"FROM pg_catalog.pg_stat_wal_receiver), "
+			"s.wait_event_type, s.wait_event "
+			"FROM (SELECT 1) AS one LEFT JOIN (SELECT wait_event_type, wait_event "
+			"FROM pg_catalog.pg_stat_activity WHERE backend_type = 'startup' LIMIT 1) AS s "
+			"ON true",
 			0, NULL, QUERY_TIMEOUT_MS, &r, &e) != 0) {
 		snprintf(err, errlen, "%s (SQLSTATE %s)", e.message, e.sqlstate);
 		return -1;
@@ -82,8 +105,10 @@ static int wal_sample(PGconn *conn, PgcWalSample *x, char *sender, size_t sender
 	if (PQgetisnull(r, 0, 2) || failover_lsn_parse(PQgetvalue(r, 0, 2), &x->replayed) != 0)
 		x->replayed = 0;
 	x->streaming = PQgetvalue(r, 0, 3)[0] == 't';
-	x->held = PQgetvalue(r, 0, 4)[0] == 't';
+	x->paused = PQgetvalue(r, 0, 4)[0] == 't';
 	snprintf(sender, senderlen, "%s", PQgetisnull(r, 0, 5) ? "" : PQgetvalue(r, 0, 5));
+	snprintf(x->wait_type, sizeof x->wait_type, "%s", PQgetvalue(r, 0, 6));
+	snprintf(x->wait_event, sizeof x->wait_event, "%s", PQgetvalue(r, 0, 7));
 	PQclear(r);
 	return 0;
 }
@@ -121,14 +146,23 @@ int promote_wait_replayed(const PgcCluster *c, const PgcNode *n, int timeout_s, 
 			return 0;
 		}
 		if (clock_ms() >= deadline) {
-			if (x.held)
+			if (x.paused)
 				log_error("candidate \"%s/%s\" has not replayed the WAL it received after "
-					  "%d s: replay is held back at %s (paused, recovery_min_apply_delay "
-					  "or a conflict with a query)\n"
-					  "hint: pg_wal_replay_resume() or cancel the conflicting queries on it, "
-					  "or promote another node with --to",
+					  "%d s: replay is paused at %s\n"
+					  "hint: pg_wal_replay_resume() on it, or promote another node with "
+					  "--to",
 					  c->name, n->name, timeout_s,
 					  failover_lsn_format(x.replayed, a, sizeof a));
+			else if (promote_replay_busy(&x) && x.wait_event[0] != '\0')
+				log_error("candidate \"%s/%s\" has not replayed the WAL it received after "
+					  "%d s: replay waits at %s on \"%s\" (wait_event_type \"%s\"), not "
+					  "for WAL\n"
+					  "hint: BufferPin, Lock and RecoveryConflict waits are queries on it "
+					  "that hold replay back: cancel them; RecoveryApplyDelay is "
+					  "recovery_min_apply_delay; or promote another node with --to",
+					  c->name, n->name, timeout_s,
+					  failover_lsn_format(x.replayed, a, sizeof a), x.wait_event,
+					  x.wait_type);
 			else if (x.streaming)
 				log_error("candidate \"%s/%s\" still streams WAL from \"%s\" after %d s: "
 					  "replayed %s of %s\n"

@@ -88,14 +88,16 @@ int promote_run(const PgcCluster *x, const char *old_primary, const PgcPromoteOp
  *   - replay at or past the receive position: final (a clean stop: every
  *     record is complete);
  *   - the WAL receiver streams (pg_stat_wal_receiver.status 'streaming':
- *     its upstream is alive and may send the rest), or replay is held back
- *     (paused, recovery_min_apply_delay, a conflict with a query): not
- *     final, the wait runs on to its bound;
- *   - otherwise, no WAL receiver streams: final once nothing (receive and
- *     replay positions, receiver state) changed for PROMOTE_SETTLE_MS;
- *     the WAL past the replay position is an incomplete record.
- * The replay position is then the promotion point. Should replay have
- * stalled that long for another reason (a starved machine), the promotion
+ *     its upstream is alive and may send the rest), or replay is not idle
+ *     (promote_replay_busy()): not final, the wait runs on to its bound;
+ *   - otherwise, no WAL receiver streams and the startup process waits for
+ *     WAL to arrive: final once nothing (receive and replay positions,
+ *     receiver state, idle or not) changed for PROMOTE_SETTLE_MS; the WAL
+ *     past the replay position is an incomplete record.
+ * The replay position is then the promotion point. One idle wait can still
+ * come early: a WAL receiver that stops within wal_retrieve_retry_interval
+ * of an earlier failure can make the startup process sleep out the rest of that
+ * interval before it reads what the receiver flushed last. The promotion
  * still replays the rest: switch_lsn is then below the real fork, which
  * can only make a replica rewind that did not need to. Candidates are still
  * compared by max(received, replayed) (failover.h): two standbys of one
@@ -111,8 +113,26 @@ typedef struct {
 	uint64_t received;
 	uint64_t replayed;        /* pg_last_wal_replay_lsn(), 0 unknown */
 	bool streaming;           /* a WAL receiver in state 'streaming' */
-	bool held;                /* replay paused, or waiting for an apply delay or a conflict */
+	bool paused;              /* pg_is_wal_replay_paused() */
+	char wait_type[32];       /* the startup process's wait_event_type, "" none */
+	char wait_event[64];      /* its wait_event, "" none (working, or not seen) */
 } PgcWalSample;
+
+/*
+ * promote_replay_busy - replay in x is not idle: paused, or the startup
+ * process does anything but wait for WAL to arrive. Idle is a list, not
+ * its complement, because every other wait can hold back a complete record
+ * that is there: BufferPin and Lock (a query's pin or lock, for up to
+ * max_standby_streaming_delay), RecoveryConflict*, RecoveryApplyDelay,
+ * RecoveryPause, IO (reading WAL or data files), RestoreCommand (the
+ * archive may have more), and no wait event at all (replaying a record).
+ * The idle waits, named as in PostgreSQL 14 and later: Activity
+ * RecoveryWalStream (waiting for the WAL receiver to flush more) and
+ * Timeout RecoveryRetrieveRetryInterval (no source had more; sleeping
+ * wal_retrieve_retry_interval before trying pg_wal, the archive and
+ * streaming again). Pure.
+ */
+bool promote_replay_busy(const PgcWalSample *x);
 
 /* PgcReplaySettle - what promote_replay_settled() remembers; zero it to start. */
 typedef struct {
@@ -130,8 +150,8 @@ bool promote_replay_settled(PgcReplaySettle *s, const PgcWalSample *x, double no
 /*
  * promote_wait_replayed - polls node n until promote_replay_settled();
  * *lsn is its replay position then, *received max(receive, replay)
- * position. 0, or -1 after timeout_s (reported: held back, still
- * streaming, or still replaying, with both positions).
+ * position. 0, or -1 after timeout_s (reported: paused, waiting on what,
+ * still streaming, or still replaying, with both positions).
  */
 int promote_wait_replayed(const PgcCluster *c, const PgcNode *n, int timeout_s, uint64_t *lsn,
 			  uint64_t *received);
