@@ -10,6 +10,7 @@
 #include "cmd/converge.h"
 #include "cmd/exitcodes.h"
 #include "common/lock.h"
+#include "common/strutil.h"
 
 const PgcCommandSpec apply_spec = {
 	.usage = "apply [-f FILE | --git REPO [--ref REF] [--path PATH]" USAGE_NEWLINE
@@ -93,6 +94,42 @@ static PgcPlan *read_saved_plan(const char *path)
 	return p;
 }
 
+/*
+ * scope_saved_plan - the options to apply saved with, in *scoped: a saved
+ * plan is planned again over the clusters it was made for (its "cluster",
+ * all when it has none), whatever --cluster says. A --cluster that names
+ * another scope is refused rather than compared to a plan of other clusters.
+ */
+static int scope_saved_plan(const PgcOptions *opts, const PgcPlan *saved, const char *path,
+			    PgcOptions *scoped)
+{
+	PgcStrBuf want = PGC_STRBUF_INIT, got = PGC_STRBUF_INIT;
+
+	if (opts->cluster != NULL && (saved->cluster == NULL || strcmp(opts->cluster, saved->cluster) != 0)) {
+		strbuf_add_text(&got, opts->cluster);
+		strbuf_add(&got, "", 0);
+		if (saved->cluster == NULL) {
+			cmd_error("apply it without --cluster, or run 'pgconverge plan --cluster NAME -o "
+				  "PLAN.json' for one cluster",
+				  "plan \"%s\" was made for all clusters, not --cluster \"%s\"", path,
+				  got.data);
+		} else {
+			strbuf_add_text(&want, saved->cluster);
+			strbuf_add(&want, "", 0);
+			cmd_error("apply it without --cluster (its clusters are its own), or plan again "
+				  "with --cluster NAME",
+				  "plan \"%s\" was made for --cluster \"%s\", not \"%s\"", path, want.data,
+				  got.data);
+		}
+		strbuf_release(&want);
+		strbuf_release(&got);
+		return -1;
+	}
+	*scoped = *opts;
+	scoped->cluster = saved->cluster;
+	return 0;
+}
+
 int cmd_apply(const PgcOptions *opts)
 {
 	PgcTopology *t = NULL;
@@ -102,6 +139,7 @@ int cmd_apply(const PgcOptions *opts)
 			      .allow_switchover = opts->allow_switchover,
 			      .print = true};
 	PgcConvergeResult res = {0};
+	PgcOptions scoped;
 	int rc = EXIT_ERROR;
 
 	if (opts->n_args == 1 && (saved = read_saved_plan(opts->args[0])) == NULL)
@@ -114,6 +152,12 @@ int cmd_apply(const PgcOptions *opts)
 		plan_free(saved);
 		return EXIT_ERROR;
 	}
+	if (saved != NULL && scope_saved_plan(opts, saved, opts->args[0], &scoped) != 0) {
+		plan_free(saved);
+		return EXIT_ERROR;
+	}
+	if (saved != NULL)
+		opts = &scoped;
 	t = converge_load(opts);
 	if (t == NULL)
 		goto cleanup;

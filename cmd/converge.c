@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cmd/exitcodes.h"
+#include "common/strutil.h"
 #include "reconcile/apply.h"
 #include "reconcile/failover.h"
 #include "reconcile/ha.h"
@@ -155,7 +156,7 @@ static int finish(const PgcConvergeRun *run, const PgcPlan *p, PgcConvergeResult
 			/* What holds them, and what would let them through. */
 			for (size_t i = 0; i < p->n_actions; i++)
 				if (p->actions[i].blocked)
-					printf("  %s: %s\n", p->actions[i].id,
+					str_fprintf_line(stdout, "  %s: %s\n", p->actions[i].id,
 					       p->actions[i].blocked_reason ? p->actions[i].blocked_reason
 									    : "by policy");
 		}

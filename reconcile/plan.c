@@ -2207,6 +2207,7 @@ PgcPlan *plan_build(const PgcTopology *t, const PgcObserved *obs, const PgcPolic
 	p->source_kind = "file";
 	p->source_path = t->file ? arena_strdup(a, t->file) : NULL;
 	p->offline = obs == NULL;
+	p->cluster = policy->only_cluster ? arena_strdup(a, policy->only_cluster) : NULL;
 	x.pretend = obs == NULL || obs->pretend;
 	for (i = 0; i < t->n_clusters; i++) {
 		const PgcCluster *c = &t->clusters[i];

@@ -152,6 +152,8 @@ typedef struct {
 	const char **fp_values;
 	size_t n_fp;
 	bool offline;             /* built without observing (plan --offline) */
+	const char *cluster;      /* the one cluster planned (--cluster), NULL for all; a
+				   * saved plan without the member means all */
 } PgcPlan;
 
 /*
