@@ -39,9 +39,14 @@ static PgcTopology *load(const PgcOptions *opts, bool to_log, char *err, size_t 
 
 		if (d->pos.line > 0)
 			snprintf(pos, sizeof pos, ":%d:%d", d->pos.line, d->pos.col);
+		PgcArena *a = arena_new();
+
+		/* The key and the message hold names from the file: one line each. */
 		log_msg(d->level == DIAG_ERROR ? LOG_ERROR : LOG_WARN, "%s%s: %s%s%s%s%s",
-			d->file ? d->file : opts->source_name, pos, d->key ? d->key : "",
-			d->key ? ": " : "", d->message, d->hint ? "\nhint: " : "", d->hint ? d->hint : "");
+			str_text(a, d->file ? d->file : opts->source_name), pos,
+			d->key ? str_text(a, d->key) : "", d->key ? ": " : "", str_text(a, d->message),
+			d->hint ? "\nhint: " : "", d->hint ? str_text(a, d->hint) : "");
+		arena_free(a);
 	}
 	if (err != NULL && errlen > 0) {
 		err[0] = '\0';
