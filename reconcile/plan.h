@@ -110,6 +110,9 @@ typedef struct {
 	const char *reason;       /* one sentence */
 	PgcChange *changes;
 	size_t n_changes;
+	/* The planner's: changes is a list other actions point at too (one pg_hba.conf
+	 * diff for many nodes); an append copies it first. Not saved, not compared. */
+	bool changes_shared;
 	PgcImpact impact;
 	const char **depends_on;  /* ids */
 	size_t n_depends_on;
