@@ -10,7 +10,6 @@
 #include "cmd/converge.h"
 #include "cmd/exitcodes.h"
 #include "common/lock.h"
-#include "common/strutil.h"
 
 const PgcCommandSpec apply_spec = {
 	.usage = "apply [-f FILE | --git REPO [--ref REF] [--path PATH]" USAGE_NEWLINE
@@ -105,26 +104,19 @@ static PgcPlan *read_saved_plan(const char *path)
 static int scope_saved_plan(const PgcOptions *opts, const PgcPlan *saved, const char *path,
 			    PgcOptions *scoped)
 {
-	PgcStrBuf want = PGC_STRBUF_INIT, got = PGC_STRBUF_INIT;
-
-	if (opts->cluster != NULL && (saved->cluster == NULL || strcmp(opts->cluster, saved->cluster) != 0)) {
-		strbuf_add_text(&got, opts->cluster);
-		strbuf_add(&got, "", 0);
-		if (saved->cluster == NULL) {
-			cmd_error("apply it without --cluster, or run 'pgconverge plan --cluster NAME -o "
-				  "PLAN.json' for one cluster",
-				  "plan \"%s\" was made for all clusters, not --cluster \"%s\"", path,
-				  got.data);
-		} else {
-			strbuf_add_text(&want, saved->cluster);
-			strbuf_add(&want, "", 0);
-			cmd_error("apply it without --cluster (its clusters are its own), or plan again "
-				  "with --cluster NAME",
-				  "plan \"%s\" was made for --cluster \"%s\", not \"%s\"", path, want.data,
-				  got.data);
-		}
-		strbuf_release(&want);
-		strbuf_release(&got);
+	/* cmd_error escapes the names: the plan file is not trusted. */
+	if (opts->cluster != NULL && saved->cluster == NULL) {
+		cmd_error("apply it without --cluster, or run 'pgconverge plan --cluster NAME -o "
+			  "PLAN.json' for one cluster",
+			  "plan \"%s\" was made for all clusters, not --cluster \"%s\"", path,
+			  opts->cluster);
+		return -1;
+	}
+	if (opts->cluster != NULL && strcmp(opts->cluster, saved->cluster) != 0) {
+		cmd_error("apply it without --cluster (its clusters are its own), or plan again with "
+			  "--cluster NAME",
+			  "plan \"%s\" was made for --cluster \"%s\", not \"%s\"", path,
+			  saved->cluster, opts->cluster);
 		return -1;
 	}
 	*scoped = *opts;
