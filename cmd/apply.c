@@ -49,7 +49,9 @@ const PgcCommandSpec apply_spec = {
 		"was made from, or when its actions are not exactly those planned now (same\n"
 		"actions, order, impact, phase, dependencies, changes and payload): plan again.\n"
 		"With a saved plan, -f names the topology it was made from (its digest must\n"
-		"match).\n"
+		"match). It is planned again over the cluster it was made for (plan --cluster,\n"
+		"saved in it; every cluster when it has none): --cluster is then not needed, and\n"
+		"one that names another cluster, or any with a plan of every cluster, is refused.\n"
 		"\n"
 		"After applying, apply observes again and plans again (up to 5 passes) until\n"
 		"nothing is left but blocked actions: exit 0 means the servers match the file.\n"
@@ -93,6 +95,35 @@ static PgcPlan *read_saved_plan(const char *path)
 	return p;
 }
 
+/*
+ * scope_saved_plan - the options to apply saved with, in *scoped: a saved
+ * plan is planned again over the clusters it was made for (its "cluster",
+ * all when it has none), whatever --cluster says. A --cluster that names
+ * another scope is refused rather than compared to a plan of other clusters.
+ */
+static int scope_saved_plan(const PgcOptions *opts, const PgcPlan *saved, const char *path,
+			    PgcOptions *scoped)
+{
+	/* cmd_error escapes the names: the plan file is not trusted. */
+	if (opts->cluster != NULL && saved->cluster == NULL) {
+		cmd_error("apply it without --cluster, or run 'pgconverge plan --cluster NAME -o "
+			  "PLAN.json' for one cluster",
+			  "plan \"%s\" was made for all clusters, not --cluster \"%s\"", path,
+			  opts->cluster);
+		return -1;
+	}
+	if (opts->cluster != NULL && strcmp(opts->cluster, saved->cluster) != 0) {
+		cmd_error("apply it without --cluster (its clusters are its own), or plan again with "
+			  "--cluster NAME",
+			  "plan \"%s\" was made for --cluster \"%s\", not \"%s\"", path,
+			  saved->cluster, opts->cluster);
+		return -1;
+	}
+	*scoped = *opts;
+	scoped->cluster = saved->cluster;
+	return 0;
+}
+
 int cmd_apply(const PgcOptions *opts)
 {
 	PgcTopology *t = NULL;
@@ -102,6 +133,7 @@ int cmd_apply(const PgcOptions *opts)
 			      .allow_switchover = opts->allow_switchover,
 			      .print = true};
 	PgcConvergeResult res = {0};
+	PgcOptions scoped;
 	int rc = EXIT_ERROR;
 
 	if (opts->n_args == 1 && (saved = read_saved_plan(opts->args[0])) == NULL)
@@ -114,6 +146,12 @@ int cmd_apply(const PgcOptions *opts)
 		plan_free(saved);
 		return EXIT_ERROR;
 	}
+	if (saved != NULL && scope_saved_plan(opts, saved, opts->args[0], &scoped) != 0) {
+		plan_free(saved);
+		return EXIT_ERROR;
+	}
+	if (saved != NULL)
+		opts = &scoped;
 	t = converge_load(opts);
 	if (t == NULL)
 		goto cleanup;

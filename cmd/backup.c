@@ -10,6 +10,7 @@
 #include "cmd/converge.h"
 #include "cmd/exitcodes.h"
 #include "common/lock.h"
+#include "common/strutil.h"
 #include "reconcile/backup.h"
 
 const PgcCommandSpec backup_spec = {
@@ -51,7 +52,7 @@ static void print_base(const PgcBaseBackupInfo *b)
 {
 	char size[32];
 
-	printf("base backup %s of cluster %s from node %s (%s): %s, WAL %s to %s on timeline %u, %s\n",
+	str_fprintf_line(stdout, "base backup %s of cluster %s from node %s (%s): %s, WAL %s to %s on timeline %u, %s\n",
 	       b->id, b->cluster, b->source_node, b->source_role,
 	       backup_format_bytes(b->size_bytes, size, sizeof(size)), b->start_lsn, b->stop_lsn,
 	       b->timeline, b->verify.ok ? "verified" : "VERIFICATION FAILED");
@@ -63,7 +64,7 @@ static void print_logical(const PgcLogicalBackupInfo *l, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		printf("%s %s%s%s: %s, %s\n", strcmp(l[i].kind, "dump") == 0 ? "dump" : "globals",
+		str_fprintf_line(stdout, "%s %s%s%s: %s, %s\n", strcmp(l[i].kind, "dump") == 0 ? "dump" : "globals",
 		       l[i].database ? "of database " : "", l[i].database ? l[i].database : "",
 		       l[i].database ? "" : "of the cluster",
 		       backup_format_bytes(l[i].size_bytes, size, sizeof(size)),
@@ -76,9 +77,9 @@ static void print_retention(const PgcRetention *r)
 	size_t i;
 
 	for (i = 0; i < r->n_base; i++)
-		printf("retention: removed base backup %s\n", r->base[i]->id);
+		str_fprintf_line(stdout, "retention: removed base backup %s\n", r->base[i]->id);
 	for (i = 0; i < r->n_logical; i++)
-		printf("retention: removed %s\n", r->logical[i]->path);
+		str_fprintf_line(stdout, "retention: removed %s\n", r->logical[i]->path);
 	if (r->n_wal > 0)
 		printf("retention: removed %zu archived WAL file%s\n", r->n_wal, r->n_wal == 1 ? "" : "s");
 	if (r->n_base + r->n_logical + r->n_wal > 0)

@@ -227,7 +227,10 @@ int pgc_main(int argc, char **argv);
 /* pgc_core_version - PGC_VERSION of the core library, checked by the executable. */
 extern const char pgc_core_version[];
 
-/* cmd_error - prints "pgconverge: MESSAGE" and an optional "  hint: HINT" to stderr. */
+/*
+ * cmd_error - prints "pgconverge: MESSAGE" and an optional "  hint: HINT" to
+ * stderr, both escaped for the terminal (str_fput_text): one line each.
+ */
 void cmd_error(const char *hint, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* --- one file per command --- */

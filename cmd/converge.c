@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cmd/exitcodes.h"
+#include "common/strutil.h"
 #include "reconcile/apply.h"
 #include "reconcile/failover.h"
 #include "reconcile/ha.h"
@@ -38,9 +39,14 @@ static PgcTopology *load(const PgcOptions *opts, bool to_log, char *err, size_t 
 
 		if (d->pos.line > 0)
 			snprintf(pos, sizeof pos, ":%d:%d", d->pos.line, d->pos.col);
+		PgcArena *a = arena_new();
+
+		/* The key and the message hold names from the file: one line each. */
 		log_msg(d->level == DIAG_ERROR ? LOG_ERROR : LOG_WARN, "%s%s: %s%s%s%s%s",
-			d->file ? d->file : opts->source_name, pos, d->key ? d->key : "",
-			d->key ? ": " : "", d->message, d->hint ? "\nhint: " : "", d->hint ? d->hint : "");
+			str_text(a, d->file ? d->file : opts->source_name), pos,
+			d->key ? str_text(a, d->key) : "", d->key ? ": " : "", str_text(a, d->message),
+			d->hint ? "\nhint: " : "", d->hint ? str_text(a, d->hint) : "");
+		arena_free(a);
 	}
 	if (err != NULL && errlen > 0) {
 		err[0] = '\0';
@@ -155,7 +161,7 @@ static int finish(const PgcConvergeRun *run, const PgcPlan *p, PgcConvergeResult
 			/* What holds them, and what would let them through. */
 			for (size_t i = 0; i < p->n_actions; i++)
 				if (p->actions[i].blocked)
-					printf("  %s: %s\n", p->actions[i].id,
+					str_fprintf_line(stdout, "  %s: %s\n", p->actions[i].id,
 					       p->actions[i].blocked_reason ? p->actions[i].blocked_reason
 									    : "by policy");
 		}

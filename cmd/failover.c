@@ -14,6 +14,7 @@
 #include "cmd/exitcodes.h"
 #include "common/clock.h"
 #include "common/lock.h"
+#include "common/strutil.h"
 #include "reconcile/failover.h"
 #include "reconcile/fence.h"
 #include "reconcile/ha.h"
@@ -169,11 +170,11 @@ static void print_candidates(FILE *out, const PgcChoice *ch)
 		const PgcCandidate *cd = &ch->candidates[i];
 
 		if (cd->eligible)
-			fprintf(out, "  candidate %-12s eligible, at %s%s\n", cd->node,
+			str_fprintf_line(out, "  candidate %-12s eligible, at %s%s\n", cd->node,
 				failover_lsn_format(cd->position, lsn, sizeof lsn),
 				cd->was_sync ? ", synchronous" : "");
 		else
-			fprintf(out, "  candidate %-12s %s\n", cd->node, cd->why_not);
+			str_fprintf_line(out, "  candidate %-12s %s\n", cd->node, cd->why_not);
 	}
 }
 
@@ -262,7 +263,7 @@ static int run_failover(Run *r)
 	old_node = cluster_node(r->live, r->old);
 	old_obs = observe_node_find(r->obs, r->c->name, r->old);
 	if (r->opts->to_node != NULL && r->old_alive && strcmp(r->opts->to_node, r->old) == 0) {
-		printf("node \"%s\" is already the primary of cluster \"%s\": nothing to do\n", r->old,
+		str_fprintf_line(stdout, "node \"%s\" is already the primary of cluster \"%s\": nothing to do\n", r->old,
 		       r->c->name);
 		return EXIT_OK;
 	}
@@ -377,24 +378,24 @@ static int run_failover(Run *r)
 				      "decision", rejoin_text(r->a, &pr, r->old)));
 	journal_line(r, "end", "ok", NULL);
 
-	printf("failover of cluster \"%s\": \"%s\" promoted in place of \"%s\"\n", r->c->name, chosen,
+	str_fprintf_line(stdout, "failover of cluster \"%s\": \"%s\" promoted in place of \"%s\"\n", r->c->name, chosen,
 	       r->old);
-	printf("  why:          %s\n", ch.reason);
-	printf("  fenced:       \"%s\": %s\n", r->old, fr.detail);
-	printf("  promoted at:  %s on timeline %u\n", failover_lsn_format(pr.switch_lsn, lsn, sizeof lsn),
+	str_fprintf_line(stdout, "  why:          %s\n", ch.reason);
+	str_fprintf_line(stdout, "  fenced:       \"%s\": %s\n", r->old, fr.detail);
+	str_fprintf_line(stdout, "  promoted at:  %s on timeline %u\n", failover_lsn_format(pr.switch_lsn, lsn, sizeof lsn),
 	       pr.timeline);
-	printf("  timings:      detected %.0f ms, fenced %.0f ms, promoted %.0f ms, first write %s "
+	str_fprintf_line(stdout, "  timings:      detected %.0f ms, fenced %.0f ms, promoted %.0f ms, first write %s "
 	       "(from the start of the command)\n",
 	       since(r, t_detected), since(r, t_fenced), since(r, pr.promoted_at_ms),
 	       pr.writable_at_ms > 0 ? arena_printf(r->a, "%.0f ms", since(r, pr.writable_at_ms))
 				     : arena_printf(r->a, "not within %d s", po.write_timeout_s));
-	printf("  replicas:     %zu following \"%s\"%s\n", pr.repointed, chosen,
+	str_fprintf_line(stdout, "  replicas:     %zu following \"%s\"%s\n", pr.repointed, chosen,
 	       pr.repoint_failed ? arena_printf(r->a, ", %zu not (see the log)", pr.repoint_failed)
 				 : "");
-	printf("  old primary:  %s\n", po.rejoin_old ? rejoin_text(r->a, &pr, r->old)
+	str_fprintf_line(stdout, "  old primary:  %s\n", po.rejoin_old ? rejoin_text(r->a, &pr, r->old)
 						    : "not on this machine: rejoin it from its host");
 	if (strcmp(r->c->primary.v, chosen) != 0)
-		printf("note: the topology still names \"%s\" as the primary of cluster \"%s\": set "
+		str_fprintf_line(stdout, "note: the topology still names \"%s\" as the primary of cluster \"%s\": set "
 		       "'primary: %s' in %s\n",
 		       r->c->primary.v, r->c->name, chosen, r->opts->source_name);
 	return EXIT_OK;

@@ -40,6 +40,7 @@
 #include "cmd/cmd.h"
 #include "cmd/exitcodes.h"
 #include "common/log.h"
+#include "common/strutil.h"
 #include "reconcile/walarchive.h"
 
 #define CORE_NAME "pgconverge-core.so"
@@ -130,13 +131,19 @@ static void front_error(const char *hint, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("pgconverge: ", stderr);
+	char *msg = NULL;
+
+	/* Escaped as cmd_error's: the message may quote a path or a loader's error. */
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
 	va_end(ap);
+	fputs("pgconverge: ", stderr);
+	str_fput_text(stderr, msg);
 	fputc('\n', stderr);
+	free(msg);
 	if (hint != NULL)
-		fprintf(stderr, "  hint: %s\n", hint);
+		str_fprintf_line(stderr, "  hint: %s\n", hint);
 }
 
 /* core_open - dlopen()s the core library beside the executable; NULL after saying why. */

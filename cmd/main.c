@@ -53,13 +53,20 @@ void cmd_error(const char *hint, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("pgconverge: ", stderr);
+	char *msg = NULL;
+
+	/* The message carries names and errors from the file and the servers:
+	 * escaped for the terminal (str_fput_line), as the hint is. */
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
 	va_end(ap);
+	fputs("pgconverge: ", stderr);
+	str_fput_text(stderr, msg);
 	fputc('\n', stderr);
+	free(msg);
 	if (hint != NULL)
-		fprintf(stderr, "  hint: %s\n", hint);
+		str_fprintf_line(stderr, "  hint: %s\n", hint);
 }
 
 static const PgcCommand *command_find(const char *name)

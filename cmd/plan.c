@@ -11,6 +11,7 @@
 #include "cmd/converge.h"
 #include "cmd/exitcodes.h"
 #include "common/fsutil.h"
+#include "common/strutil.h"
 #include "reconcile/plan_offline.h"
 
 static const char *const plan_formats[] = {"text", "json", "markdown", NULL};
@@ -36,7 +37,8 @@ const PgcCommandSpec plan_spec = {
 		"switchover, rebuild) and what it depends on. Nothing is changed.\n"
 		"\n"
 		"With -o, the plan is also saved as JSON with the topology's digest and each\n"
-		"node's observed fingerprint (system identifier, timeline, config digest):\n"
+		"node's observed fingerprint (system identifier, timeline, config digest) and\n"
+		"the --cluster it was made for:\n"
 		"'pgconverge apply PLAN.json' carries out exactly that plan, and refuses it when\n"
 		"the servers changed since. --format markdown suits a pull request comment.\n"
 		"\n"
@@ -97,15 +99,13 @@ static const char *head_label(const PgcOptions *opts)
 	return opts->file;
 }
 
-/* md_span - s for a markdown code span: a git ref may hold a backtick, which would end it. */
+/* md_span - s as a markdown code span, fenced and escaped (a git ref may hold a backtick). */
 static const char *md_span(const PgcOptions *opts, const char *s)
 {
-	char *c = arena_strdup(opts->arena, s), *q;
+	PgcStrBuf b = PGC_STRBUF_INIT;
 
-	for (q = c; *q != '\0'; q++)
-		if (*q == '`' || *q == '\n')
-			*q = '\'';
-	return c;
+	strbuf_add_md_code(&b, s, false);
+	return strbuf_finish(&b, opts->arena);
 }
 
 static void print_offline(const PgcOptions *opts, const PgcPlan *p, const char *base)
@@ -119,12 +119,12 @@ static void print_offline(const PgcOptions *opts, const PgcPlan *p, const char *
 		json_decref(j);
 	} else if (options_format_is(opts, "markdown")) {
 		plan_print_markdown(stdout, p);
-		printf("\n<sub>offline plan of `%s` against `%s`: as if the servers matched the base; "
+		printf("\n<sub>offline plan of %s against %s: as if the servers matched the base; "
 		       "no server was contacted.</sub>\n",
 		       md_span(opts, head_label(opts)), md_span(opts, base));
 	} else {
-		printf("offline plan of %s against %s (no server contacted)\n\n", head_label(opts),
-		       base);
+		str_fprintf_line(stdout, "offline plan of %s against %s (no server contacted)\n\n",
+				 head_label(opts), base);
 		plan_print_text(stdout, p, options_color(opts, stdout));
 	}
 }

@@ -180,27 +180,6 @@ static void add_node_summaries(json_t *j, const PgcObserved *o, const PgcPlan *p
 	}
 }
 
-/*
- * tprintf - printf for the text output, escaped for the terminal by
- * str_fput_line: the arguments carry names and values from the servers (an
- * upstream host, a connection error), the repository and the file.
- */
-static void tprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void tprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	str_fput_line(stdout, s);
-	free(s);
-}
-
 static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan *p)
 {
 	size_t c, i;
@@ -210,9 +189,9 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 		const PgcCluster *tc = topology_cluster(t, oc->name);
 		uint64_t plsn = live_primary_lsn(oc);
 
-		tprintf("cluster %s (desired primary %s)\n", oc->name,
+		str_fprintf_line(stdout, "cluster %s (desired primary %s)\n", oc->name,
 		       tc && tc->primary.v ? tc->primary.v : "-");
-		tprintf("  %-10s %-11s %-3s %-6s %-12s %-16s %-10s %-20s %-8s %s\n", "NODE", "ROLE", "TL",
+		str_fprintf_line(stdout, "  %-10s %-11s %-3s %-6s %-12s %-16s %-10s %-20s %-8s %s\n", "NODE", "ROLE", "TL",
 		       "PORT", "LSN", "UPSTREAM", "WAL RECV", "LAG", "CONNS", "DRIFT");
 		for (i = 0; i < oc->n_nodes; i++) {
 			const PgcObsNode *n = &oc->nodes[i];
@@ -230,7 +209,7 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 				snprintf(port, sizeof(port), "%lld", tn->port.v);
 			format_lag(n, plsn, lag, sizeof(lag));
 			format_conns(n, conns, sizeof(conns));
-			tprintf("  %-10s %-11s %-3s %-6s %-12s %-16s %-10s %-20s %-8s %s%s\n", n->name,
+			str_fprintf_line(stdout, "  %-10s %-11s %-3s %-6s %-12s %-16s %-10s %-20s %-8s %s%s\n", n->name,
 			       role_of(n), tl, port, lsn && n->reachable ? lsn : "-", up,
 			       n->wal_receiver_status ? n->wal_receiver_status : "-", lag, conns,
 			       !streams ? "NOT STREAMING" : pending == 0 ? "in sync" : "",
@@ -239,10 +218,10 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 				printf("  %-10s replica streams from nobody: no WAL receiver, and no node "
 				       "has a walsender for it; see its server log\n", "");
 			if (pending > 0)
-				tprintf("  %-10s %zu action%s pending: see 'pgconverge plan'\n", "", pending,
+				str_fprintf_line(stdout, "  %-10s %zu action%s pending: see 'pgconverge plan'\n", "", pending,
 				       pending == 1 ? "" : "s");
 			if (!n->reachable && n->conn_error != NULL)
-				tprintf("  %-10s %s\n", "", n->conn_error);
+				str_fprintf_line(stdout, "  %-10s %s\n", "", n->conn_error);
 		}
 	}
 }
@@ -422,36 +401,36 @@ static void backup_text(const BackupStatus *bs, size_t n)
 
 	if (n == 0)
 		return;
-	tprintf("\nbackups\n");
+	str_fprintf_line(stdout, "\nbackups\n");
 	for (i = 0; i < n; i++) {
 		const BackupStatus *b = &bs[i];
 
 		if (b->c->bootstrap.set)
-			tprintf("  cluster %s: restored from %s%s\n", b->c->name, b->c->bootstrap.repository.v,
+			str_fprintf_line(stdout, "  cluster %s: restored from %s%s\n", b->c->name, b->c->bootstrap.repository.v,
 			       b->repo ? "" : " (no backup section)");
 		if (b->repo == NULL)
 			continue;
-		tprintf("  cluster %s: repository %s\n", b->c->name, b->repo->path);
+		str_fprintf_line(stdout, "  cluster %s: repository %s\n", b->c->name, b->repo->path);
 		if (b->repo->error != NULL) {
-			tprintf("    ERROR %s\n", b->repo->error);
+			str_fprintf_line(stdout, "    ERROR %s\n", b->repo->error);
 			continue;
 		}
 		if (b->newest != NULL)
-			tprintf("    last base backup %s, finished %s (%zu verified)\n", b->newest->id,
+			str_fprintf_line(stdout, "    last base backup %s, finished %s (%zu verified)\n", b->newest->id,
 			       ago(b->backup_age_s, a1, sizeof a1), b->n_base);
 		else
-			tprintf("    no verified base backup\n");
+			str_fprintf_line(stdout, "    no verified base backup\n");
 		if (b->last_drill != NULL)
-			tprintf("    last restore drill %s on %s, %s: %s\n",
+			str_fprintf_line(stdout, "    last restore drill %s on %s, %s: %s\n",
 			       b->last_drill->ok ? "passed" : "FAILED", b->last_drill->backup_id,
 			       ago(iso_age(b->last_drill->at, time(NULL)), a1, sizeof a1),
 			       b->last_drill->message ? b->last_drill->message : "");
-		tprintf("    last verified (a restore drill that passed): %s\n",
+		str_fprintf_line(stdout, "    last verified (a restore drill that passed): %s\n",
 		       ago(b->verified_age_s, a2, sizeof a2));
 		for (k = 0; k < b->n_arch; k++) {
 			const PgcArchiverStatus *s = &b->arch[k].st;
 
-			tprintf("    WAL archive from %s: %lld archived, last %s %s; %lld failed%s%s%s; %lld "
+			str_fprintf_line(stdout, "    WAL archive from %s: %lld archived, last %s %s; %lld failed%s%s%s; %lld "
 			       "waiting\n",
 			       b->arch[k].node, (long long)s->archived_count,
 			       s->last_archived_wal ? s->last_archived_wal : "-",
@@ -606,16 +585,16 @@ static void last_applied_text(const LastApplied *la)
 	char at[32];
 
 	if (!la->known) {
-		tprintf("last applied: nothing recorded in this state directory\n\n");
+		str_fprintf_line(stdout, "last applied: nothing recorded in this state directory\n\n");
 		return;
 	}
 	source_format_time(la->at, at, sizeof at);
 	if (la->src.commit != NULL)
-		tprintf("last applied: commit %.12s (ref %s, %s) at %s%s\n\n", la->src.commit,
+		str_fprintf_line(stdout, "last applied: commit %.12s (ref %s, %s) at %s%s\n\n", la->src.commit,
 		       la->src.ref ? la->src.ref : "?", la->src.path ? la->src.path : "?", at,
 		       la->converged ? "" : ", some actions held back by policy");
 	else
-		tprintf("last applied: %s (%s) at %s%s\n\n", la->src.path ? la->src.path : "?",
+		str_fprintf_line(stdout, "last applied: %s (%s) at %s%s\n\n", la->src.path ? la->src.path : "?",
 		       la->src.digest ? la->src.digest : "no digest", at,
 		       la->converged ? "" : ", some actions held back by policy");
 }

@@ -8,6 +8,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/exitcodes.h"
+#include "common/strutil.h"
 
 static const char *const validate_formats[] = {"text", "json", NULL};
 
@@ -116,7 +117,10 @@ static void print_summary(FILE *out, const PgcCluster *c)
 	} else {
 		fprintf(out, ", %zu region%s (", n_regions, n_regions == 1 ? "" : "s");
 		for (i = 0; i < n_regions; i++)
-			fprintf(out, "%s%s", i ? ", " : "", regions[i]);
+		{
+			fputs(i ? ", " : "", out);
+			str_fput_text(out, regions[i]);
+		}
 		if (c->regions.min.set)
 			fprintf(out, "; min %lld", c->regions.min.v);
 		fputc(')', out);
@@ -138,7 +142,10 @@ static void print_summary(FILE *out, const PgcCluster *c)
 			fprintf(out, "/:%lld", c->haproxy.read_port.v);
 	}
 	if (c->bootstrap.set)
-		fprintf(out, ", restored from %s", c->bootstrap.repository.v);
+	{
+		fputs(", restored from ", out);
+		str_fput_text(out, c->bootstrap.repository.v); /* a path from the file */
+	}
 	fputc('\n', out);
 	free(regions);
 }

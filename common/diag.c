@@ -2,6 +2,7 @@
  * common/diag.c - collecting, sorting and printing diagnostics.
  */
 #include "common/diag.h"
+#include "common/strutil.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -143,22 +144,40 @@ static const char *level_name(PgcDiagLevel level)
 	return level == DIAG_ERROR ? "error" : "warning";
 }
 
+/*
+ * add_diag - a diagnostic's text: every part (the file, the key path, the
+ * message and the hint) can hold text from the file, so each is escaped for
+ * the terminal (strbuf_add_text); only the separators are written as they
+ * are. on/off colour the level.
+ */
+static void add_diag(PgcStrBuf *b, const PgcDiag *d, const char *on, const char *off)
+{
+	if (d->pos.line > 0) {
+		strbuf_add_text(b, d->file ? d->file : "-");
+		strbuf_addf(b, ":%d:%d: ", d->pos.line, d->pos.col);
+	} else if (d->file != NULL) {
+		strbuf_add_text(b, d->file);
+		strbuf_adds(b, ": ");
+	}
+	strbuf_addf(b, "%s%s%s: ", on, level_name(d->level), off);
+	if (d->key != NULL) {
+		strbuf_add_text(b, d->key);
+		strbuf_adds(b, ": ");
+	}
+	strbuf_add_text(b, d->message);
+	if (d->hint != NULL) {
+		strbuf_adds(b, "\n  hint: ");
+		strbuf_add_text(b, d->hint);
+	}
+}
+
 char *diag_format(const PgcDiag *d)
 {
-	char *s = NULL;
-	int r;
+	PgcStrBuf b = PGC_STRBUF_INIT;
 
-	if (d->pos.line > 0)
-		r = asprintf(&s, "%s:%d:%d: %s: %s%s%s%s%s", d->file ? d->file : "-", d->pos.line,
-			     d->pos.col, level_name(d->level), d->key ? d->key : "", d->key ? ": " : "",
-			     d->message, d->hint ? "\n  hint: " : "", d->hint ? d->hint : "");
-	else
-		r = asprintf(&s, "%s%s%s: %s%s%s%s%s", d->file ? d->file : "", d->file ? ": " : "",
-			     level_name(d->level), d->key ? d->key : "", d->key ? ": " : "", d->message,
-			     d->hint ? "\n  hint: " : "", d->hint ? d->hint : "");
-	if (r < 0)
-		abort();
-	return s;
+	add_diag(&b, d, "", "");
+	strbuf_add(&b, "", 0);
+	return b.data; /* malloc'ed: the caller frees it */
 }
 
 void diag_print(FILE *out, const PgcDiagList *list, bool color)
@@ -167,22 +186,15 @@ void diag_print(FILE *out, const PgcDiagList *list, bool color)
 
 	for (i = 0; i < list->n; i++) {
 		const PgcDiag *d = &list->items[i];
-		const char *on = "", *off = "";
+		PgcStrBuf b = PGC_STRBUF_INIT;
 
-		if (color) {
-			on = d->level == DIAG_ERROR ? "\033[1;31m" : "\033[1;33m";
-			off = "\033[0m";
-		}
-		if (d->pos.line > 0)
-			fprintf(out, "%s:%d:%d: ", d->file ? d->file : "-", d->pos.line, d->pos.col);
-		else if (d->file != NULL)
-			fprintf(out, "%s: ", d->file);
-		fprintf(out, "%s%s%s: ", on, level_name(d->level), off);
-		if (d->key != NULL)
-			fprintf(out, "%s: ", d->key);
-		fprintf(out, "%s\n", d->message);
-		if (d->hint != NULL)
-			fprintf(out, "  hint: %s\n", d->hint);
+		if (color)
+			add_diag(&b, d, d->level == DIAG_ERROR ? "\033[1;31m" : "\033[1;33m", "\033[0m");
+		else
+			add_diag(&b, d, "", "");
+		strbuf_adds(&b, "\n");
+		fwrite(b.data, 1, b.len, out);
+		strbuf_release(&b);
 	}
 }
 

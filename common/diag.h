@@ -68,7 +68,12 @@ void diag_sort(PgcDiagList *list);
  */
 void diag_print(FILE *out, const PgcDiagList *list, bool color);
 
-/* diag_format - one diagnostic as text, without colour; caller frees. */
+/*
+ * diag_format - one diagnostic as text, without colour; caller frees. Here
+ * and in diag_print every part (file, key, message, hint) is escaped for the
+ * terminal as str_text does: the messages themselves hold the raw names, as
+ * diag_to_json writes them.
+ */
 char *diag_format(const PgcDiag *d);
 
 /* diag_to_json - {"errors": N, "warnings": N, "diagnostics": [...]}; caller owns the reference. */

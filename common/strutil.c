@@ -5,6 +5,7 @@
 #include "common/strutil.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,6 +344,21 @@ void str_fput_line(FILE *out, const char *s)
 	free(mid);
 	while (nl-- > 0)
 		fputc('\n', out);
+}
+
+void str_fprintf_line(FILE *out, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		abort();
+	str_fput_line(out, s);
+	free(s);
 }
 
 void strbuf_add_md_code(PgcStrBuf *b, const char *s, bool table)

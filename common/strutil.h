@@ -75,6 +75,14 @@ void str_fput_text(FILE *out, const char *s);
  * formatted into it cannot start a line of its own.
  */
 void str_fput_line(FILE *out, const char *s);
+/*
+ * str_fprintf_line - printf for a terminal: the formatted text goes
+ * through str_fput_line, so names and messages formatted into it (from a
+ * server, a child process, the topology file) cannot forge lines or move
+ * the cursor. The format's own newlines in the middle are escaped too:
+ * print one line a call.
+ */
+void str_fprintf_line(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* str_text_clean - true when str_text(s) would return s unchanged. */
 bool str_text_clean(const char *s);
 

@@ -341,13 +341,18 @@ static void depend(Ctx *x, PgcAction *act, const char *id)
 /*
  * change - appends to act->changes, which grows by doubling: its capacity
  * is the next power of two from 4 up (an hba action of a new node lists
- * every rule, thousands of them).
+ * every rule, thousands of them). A list shared with other actions
+ * (act->changes_shared, set by hba_changes on the action that made it and
+ * on each that borrows it) is copied first, whichever diff came since:
+ * written in place, an append would land in the others' buffer. Today no
+ * change follows hba_changes on an action; the flag keeps it safe if one does.
  */
 static void change(Ctx *x, PgcAction *act, const char *key, const char *from, const char *to)
 {
 	size_t n = act->n_changes, cap = 4;
-	bool shared = act->changes == x->diff && n > 0; /* a rule list of hba_changes */
+	bool shared = act->changes_shared && n > 0;
 
+	act->changes_shared = false; /* from here on the list is this action's own */
 	if (n == 0 || (n >= 4 && (n & (n - 1)) == 0) || shared) {
 		PgcChange *ch;
 
@@ -777,6 +782,7 @@ static void hba_changes(Ctx *x, PgcAction *act, const char *old, const char *new
 	if (shareable && x->diff != NULL && old == x->diff_old && new == x->diff_new) {
 		act->changes = x->diff;
 		act->n_changes = x->n_diff;
+		act->changes_shared = true;
 		return;
 	}
 	if (old == NULL || old != x->hba_old) {
@@ -829,6 +835,7 @@ static void hba_changes(Ctx *x, PgcAction *act, const char *old, const char *new
 		x->diff_new = new;
 		x->diff = act->changes;
 		x->n_diff = act->n_changes;
+		act->changes_shared = true; /* others may borrow it: its next append copies */
 	}
 }
 
@@ -2213,6 +2220,7 @@ PgcPlan *plan_build(const PgcTopology *t, const PgcObserved *obs, const PgcPolic
 	p->source_kind = "file";
 	p->source_path = t->file ? arena_strdup(a, t->file) : NULL;
 	p->offline = obs == NULL;
+	p->cluster = policy->only_cluster ? arena_strdup(a, policy->only_cluster) : NULL;
 	x.pretend = obs == NULL || obs->pretend;
 	for (i = 0; i < t->n_clusters; i++) {
 		const PgcCluster *c = &t->clusters[i];

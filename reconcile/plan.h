@@ -111,6 +111,9 @@ typedef struct {
 	const char *reason;       /* one sentence */
 	PgcChange *changes;
 	size_t n_changes;
+	/* The planner's: changes is a list other actions point at too (one pg_hba.conf
+	 * diff for many nodes); an append copies it first. Not saved, not compared. */
+	bool changes_shared;
 	PgcImpact impact;
 	const char **depends_on;  /* ids */
 	size_t n_depends_on;
@@ -153,6 +156,8 @@ typedef struct {
 	const char **fp_values;
 	size_t n_fp;
 	bool offline;             /* built without observing (plan --offline) */
+	const char *cluster;      /* the one cluster planned (--cluster), NULL for all; a
+				   * saved plan without the member means all */
 } PgcPlan;
 
 /*

@@ -509,12 +509,14 @@ static void describe(Bx *x, PgcAction *act, const PgcRestoreChoice *ch)
 	       arena_printf(x->a, "%s (ended %s, timeline %u, WAL %s-%s, %s)", b->id,
 			    b->finished_at ? b->finished_at : "?", b->timeline, b->start_lsn, b->stop_lsn,
 			    backup_format_bytes(b->size_bytes, size, sizeof size)));
+	/* What the restore replays, not where the archive ends now: the archive
+	 * grows by the minute, and a saved plan must not go stale with it. The
+	 * end, observed, is in the reason (ch->summary), which is not compared. */
 	change(x, act, "wal", NULL,
-	       ch->last_wal && !(x->c->bootstrap.immediate.set && x->c->bootstrap.immediate.v)
-		       ? arena_printf(x->a, "%s ... %s (the archive, contiguous to %X/%X)",
-					   ch->first_wal, ch->last_wal, (unsigned)(ch->end_lsn >> 32),
-					   (unsigned)ch->end_lsn)
-			    : arena_printf(x->a, "%s, as carried by the backup", ch->first_wal));
+	       !(x->c->bootstrap.immediate.set && x->c->bootstrap.immediate.v)
+		       ? arena_printf(x->a, "%s on, then the archive as far as it is contiguous",
+				      ch->first_wal)
+		       : arena_printf(x->a, "%s, as carried by the backup", ch->first_wal));
 	change(x, act, "target", NULL, ch->target);
 	change(x, act, "then", NULL,
 	       restore_pauses(&x->c->bootstrap) ? "pause (target_action: pause)"

@@ -478,6 +478,7 @@ json_t *plan_to_json(const PgcPlan *p)
 				      jstr(p->source_path), "digest", jstr(p->source_digest), "ref",
 				      jstr(p->source_ref), "commit", jstr(p->source_commit)));
 	json_object_set_new(j, "offline", json_boolean(p->offline));
+	json_object_set_new(j, "cluster", jstr(p->cluster));
 	for (i = 0; i < p->n_fp; i++)
 		json_object_set_new(fps, p->fp_nodes[i], jstr(p->fp_values[i]));
 	json_object_set_new(j, "fingerprints", fps);
@@ -735,6 +736,8 @@ PgcPlan *plan_from_json(json_t *j, char *err, size_t errlen)
 	}
 	v = json_object_get(j, "offline");
 	p->offline = json_is_true(v);
+	/* The planning scope; plans saved before it was recorded were of all clusters. */
+	p->cluster = rstr(&r, j, "cluster", "plan");
 	v = json_object_get(j, "fingerprints");
 	if (v != NULL && !json_is_null(v)) {
 		json_t *fp;

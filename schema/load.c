@@ -377,33 +377,6 @@ struct Field {
 
 #define NAME_MAX_LEN 63
 
-/* printable - s with control characters written as escapes, for a message. */
-static const char *printable(Ctx *c, const char *s)
-{
-	size_t n = 0, i;
-	char *out, *p;
-
-	for (i = 0; s[i]; i++)
-		n += (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? 4 : 1;
-	out = p = arena_alloc(c->a, n + 1);
-	for (i = 0; s[i]; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch == '\n')
-			p += sprintf(p, "\\n");
-		else if (ch == '\r')
-			p += sprintf(p, "\\r");
-		else if (ch == '\t')
-			p += sprintf(p, "\\t");
-		else if (ch < 0x20 || ch == 0x7f)
-			p += sprintf(p, "\\x%02x", ch);
-		else
-			*p++ = (char)ch;
-	}
-	*p = '\0';
-	return out;
-}
-
 static bool valid_name(const char *s)
 {
 	size_t i, n = strlen(s);
@@ -425,7 +398,7 @@ static bool check_name(Ctx *c, const char *name, PgcPos pos, const char *path, c
 		return true;
 	ERR(c, pos, path, "use lowercase letters, digits, '_' and '-', starting with a letter or '_'",
 	    "invalid %s name \"%s\": expected at most %d characters matching [a-z_][a-z0-9_-]*", what,
-	    printable(c, name), NAME_MAX_LEN);
+	    name, NAME_MAX_LEN);
 	return false;
 }
 
@@ -531,7 +504,7 @@ static void parse_str_field(Ctx *c, Entry *e, const char *path, PgcStr *out, Fie
 		return;
 	if (type == F_HOST && !valid_host(s)) {
 		ERR(c, node_pos(e->val), path, NULL,
-		    "invalid host \"%s\": expected an IP address or a host name", printable(c, s));
+		    "invalid host \"%s\": expected an IP address or a host name", s);
 		return;
 	}
 	if (type == F_PATH) {
@@ -784,7 +757,7 @@ static void parse_enum_field(Ctx *c, Entry *e, const char *path, const Field *f,
 		const char *sug = str_suggest(scalar_text(e->val), f->enumvals, n == 0 ? 0 : i);
 
 		ERR(c, node_pos(e->val), path, sug ? arena_printf(c->a, "did you mean \"%s\"?", sug) : NULL,
-		    "invalid value \"%s\": expected one of %s", printable(c, scalar_text(e->val)), list);
+		    "invalid value \"%s\": expected one of %s", scalar_text(e->val), list);
 	} else {
 		ERR(c, node_pos(e->val), path, NULL, "expected one of %s, got %s", list,
 		    ytype_name(ytype(e->val)));
@@ -1013,7 +986,7 @@ static void check_word(Ctx *c, PgcStr *s, const char *path, const char *const *v
 	}
 	sug = str_suggest(s->v, vals, n);
 	ERR(c, s->pos, path, sug ? arena_printf(c->a, "did you mean \"%s\"?", sug) : NULL,
-	    "invalid value \"%s\": expected one of %s", printable(c, s->v), list);
+	    "invalid value \"%s\": expected one of %s", s->v, list);
 	s->set = false;
 }
 
@@ -1138,7 +1111,7 @@ static void check_hba_field(Ctx *c, PgcStr *f, const char *path, HbaField kind)
 	}
 	if (why == NULL)
 		return;
-	ERR(c, f->pos, path, hint, "invalid %s \"%s\": %s, %s", what[kind], printable(c, s),
+	ERR(c, f->pos, path, hint, "invalid %s \"%s\": %s, %s", what[kind], s,
 	    hba_field_expected[kind], why);
 }
 

@@ -230,6 +230,30 @@ expect "validate --cluster unknown" 1 "" "no cluster named 'nope'"
 run validate -q -f "$tmp/good.yaml"
 if [ "$rc" -eq 0 ] && [ -z "$out" ]; then ok "validate -q prints no summary"; else fail "validate -q: exit $rc, stdout: $out"; fi
 
+# Text from the file reaches the terminal escaped, in every part of a
+# diagnostic and in command errors; JSON keeps it raw for jansson to escape.
+printf 'version: 1\nclusters:\n  main:\n    nodes:\n      pg1: {port: 25432, data_dir: d}\n    "x\\e[31mRED\\rY": 1\n    os_user: "pg\\e]0;t\\x07\\nhost all all 0.0.0.0/0 trust"\n' >"$tmp/ctl.yaml"
+run validate -f "$tmp/ctl.yaml" --no-color
+if [ "$rc" = 1 ] && ! grep -q "$(printf '[\033\r\a]')" "$tmp/err" && [ "$(wc -l <"$tmp/err")" = 3 ] &&
+	grep -qF 'clusters.main.x\x1b[31mRED\rY: unknown key "x\x1b[31mRED\rY"' "$tmp/err" &&
+	grep -qF 'invalid os_user name "pg\x1b]0;t\x07\nhost all all 0.0.0.0/0 trust"' "$tmp/err"; then
+	ok "validate escapes control characters of the file in keys and messages"
+else
+	fail "validate control characters: exit $rc: $(od -c "$tmp/err" | head -n 12)"
+fi
+run validate -f "$tmp/ctl.yaml" --format json
+if jq -e '[.diagnostics[] | .key, .message] | map(select(. != null)) | any(contains("x\u001b[31mRED\rY")) and any(contains("pg\u001b]0;t\u0007\nhost"))' "$tmp/out" >/dev/null 2>&1; then
+	ok "validate --format json keeps the raw text"
+else
+	fail "validate json: $(head -c 400 "$tmp/out")"
+fi
+run apply "$tmp/$(printf 'p\033[2Jq\nforged').json" -f "$tmp/good.yaml" --state-dir "$tmp/st-ctl"
+if [ "$rc" = 1 ] && ! grep -q "$(printf '\033')" "$tmp/err" && grep -qF 'p\x1b[2Jq\nforged.json' "$tmp/err"; then
+	ok "command errors escape the names they quote"
+else
+	fail "cmd_error escaping: exit $rc: $(od -c "$tmp/err" | head -n 8)"
+fi
+
 # Warnings are printed but do not fail; --offline skips the machine checks; -qq hides them.
 cat >"$tmp/warn.yaml" <<'YAML'
 version: 1

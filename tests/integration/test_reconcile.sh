@@ -7,6 +7,8 @@
 #   3. max_connections up: the standbys restart before the primary, one at a
 #      time, blocked (exit 3) without --allow-restart; down: primary first;
 #   7. a saved plan is refused once a node (or the file) changed since;
+#      a plan saved with --cluster is applied over that cluster only, and a
+#      --cluster on apply that names another scope is refused;
 #   8. roles ({env} and {file} passwords), a database and extensions exist,
 #      and no secret reaches the journal, an output, a plan, `ps` or the
 #      server logs;
@@ -27,8 +29,8 @@ tmp=$(lib_tmpdir) || exit 1
 trap 'lib_teardown "$tmp"' EXIT
 trap 'exit 1' INT TERM
 
-read -r p1 p2 p3 <<<"$(lib_free_ports 3 | tr '\n' ' ')"
-if [ -z "${p3:-}" ]; then
+read -r p1 p2 p3 p4 <<<"$(lib_free_ports 4 | tr '\n' ' ')"
+if [ -z "${p4:-}" ]; then
 	echo "FAIL no free ports in 20000-31999"
 	exit 1
 fi
@@ -337,6 +339,45 @@ expect_rc "apply of an up-to-date saved plan: exit 0" 0
 live_all work_mem 5MB && ok "the saved plan was carried out (work_mem 5MB)" || fail "work_mem live: $(live_values work_mem)"
 grep -q "a local edit" "$tmp/data/pg2/pg_hba.conf" && fail "pg2's pg_hba.conf still has the local edit" ||
 	ok "pg2's pg_hba.conf is the managed one again"
+
+echo "# 7b. a saved plan keeps the --cluster it was made for"
+# A second cluster, never built here: everything of it is pending.
+write_topology 30 6MB
+cat >>"$topo" <<EOF
+  other:
+    postgres: {version: 15}
+    os_user: postgres
+    nodes:
+      o1: {host: 127.0.0.1, port: $p4, data_dir: data/o1}
+EOF
+pgc scope-main plan --cluster main -f "$topo" --state-dir "$state" -o "$tmp/p-main.json"
+expect_rc "plan --cluster main -o: exit 2" 2
+jq -e '.cluster == "main" and ([.actions[].cluster] | unique == ["main"])' "$tmp/p-main.json" >/dev/null 2>&1 &&
+	ok "the saved plan records its cluster" || fail "saved plan scope: $(jq -c '.cluster' "$tmp/p-main.json" 2>&1)"
+pgc scope-all plan -f "$topo" --state-dir "$state" -o "$tmp/p-all.json"
+expect_rc "plan -o of every cluster: exit 2" 2
+jq -e '.cluster == null and ([.actions[].cluster] | index("other") != null)' "$tmp/p-all.json" >/dev/null 2>&1 &&
+	ok "a plan of every cluster records cluster null" || fail "whole plan scope: $(jq -c '.cluster' "$tmp/p-all.json" 2>&1)"
+pgc scope-conflict apply "$tmp/p-main.json" --cluster other -f "$topo" --state-dir "$state"
+expect_rc "apply of a --cluster main plan with --cluster other: exit 1" 1
+grep -q 'was made for --cluster "main", not "other"' "$last.err" && grep -q "hint: " "$last.err" &&
+	ok "the refusal names both scopes, with a hint" || fail "scope conflict: $(head -c 300 "$last.err")"
+pgc scope-whole apply "$tmp/p-all.json" --cluster main -f "$topo" --state-dir "$state"
+expect_rc "apply of a whole plan with --cluster main: exit 1" 1
+grep -q 'was made for all clusters, not --cluster "main"' "$last.err" && grep -q "hint: apply it without --cluster" "$last.err" &&
+	ok "a whole plan with --cluster is refused, with a hint" || fail "whole plan with --cluster: $(head -c 300 "$last.err")"
+lib_sql_is "$p1" "show work_mem" 5MB && ok "nothing was applied by the refused runs" || fail "work_mem changed to $(lib_sql "$p1" "show work_mem")"
+pgc scope-apply apply "$tmp/p-main.json" -f "$topo" --state-dir "$state"
+expect_rc "apply of the --cluster main plan, without --cluster: exit 0" 0
+live_all work_mem 6MB && ok "the saved plan of main was carried out (work_mem 6MB)" || fail "work_mem live: $(live_values work_mem)"
+[ ! -e "$tmp/data/o1" ] && ok "the other cluster was left alone" || fail "data/o1 was created"
+# Plans saved before the scope was recorded mean every cluster, as they did.
+write_topology 30 5MB
+pgc legacy plan -f "$topo" --state-dir "$state" -o "$tmp/p-legacy.json"
+jq 'del(.cluster)' "$tmp/p-legacy.json" >"$tmp/p-legacy-old.json"
+pgc legacy-apply apply "$tmp/p-legacy-old.json" -f "$topo" --state-dir "$state"
+expect_rc "apply of a plan saved without a scope: exit 0" 0
+live_all work_mem 5MB && ok "a plan saved without a scope applies to every cluster" || fail "work_mem live: $(live_values work_mem)"
 
 # --- 9. status ------------------------------------------------------------------------
 

@@ -441,7 +441,8 @@ static void test_restore_fresh(void **state)
 {
 	Fx *f = *state;
 	const PgcAction *a;
-	PgcPlan *p;
+	PgcPlan *p, *p2;
+	char why[256];
 
 	archive(f);
 	assert_true(plan_of(f, "restored"));
@@ -461,8 +462,8 @@ static void test_restore_fresh(void **state)
 			    "000000010000000000000007 (0/8000000), to target_time \"2026-11-26 "
 			    "10:30:00+00\", then promote on a new timeline");
 	assert_int_equal(a->n_changes, 4);
-	assert_string_equal(a->changes[1].to, "000000010000000000000004 ... 000000010000000000000007 "
-					      "(the archive, contiguous to 0/8000000)");
+	assert_string_equal(a->changes[1].to, "000000010000000000000004 on, then the archive as far "
+					      "as it is contiguous");
 	assert_string_equal(a->changes[3].to, "promote on a new timeline (after timeline 1)");
 
 	/* Through the whole planner: the restore, and nothing from initdb or the replica. */
@@ -470,6 +471,15 @@ static void test_restore_fresh(void **state)
 	p = plan_build(f->t, f->o, &(PgcPolicy){.now = NOON, .only_cluster = "restored"});
 	assert_int_equal(p->n_actions, 1);
 	assert_string_equal(p->actions[0].id, "restored/r1/restore");
+
+	/* One more segment archived: the reason tells the new end, the saved plan still holds. */
+	add_wal(f, "000000010000000000000008", NOON);
+	catalog(f);
+	p2 = plan_build(f->t, f->o, &(PgcPolicy){.now = NOON, .only_cluster = "restored"});
+	assert_int_equal(p2->n_actions, 1);
+	assert_non_null(strstr(p2->actions[0].reason, "up to 000000010000000000000008 (0/9000000)"));
+	assert_int_equal(plan_compare_actions(p, p2, why, sizeof why), 0);
+	plan_free(p2);
 	plan_free(p);
 }
 

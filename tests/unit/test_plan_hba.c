@@ -302,12 +302,73 @@ static void test_scale(void **state)
 	free(head_yaml);
 }
 
+/*
+ * Nodes with the same old and new pg_hba.conf share one list of changes.
+ * Every action holding a list another one points at is marked
+ * changes_shared, the one that made it as well as those that borrow it,
+ * even once a later diff (the second cluster's) took the planner's place:
+ * an append to any of them copies the list rather than writing into the
+ * others' (plan.c change(); no change follows hba_changes today, so only
+ * the marks are reachable from here).
+ */
+static void test_shared_change_lists_marked(void **state)
+{
+	static const char yaml[] =
+		"version: 1\n"
+		"clusters:\n"
+		"  one:\n"
+		"    primary: a1\n"
+		"    nodes:\n"
+		"      a1: {host: 10.0.0.1, port: 25432, data_dir: data/a1}\n"
+		"      a2: {host: 10.0.0.2, port: 25432, data_dir: data/a2}\n"
+		"      a3: {host: 10.0.0.3, port: 25432, data_dir: data/a3}\n"
+		"    hba:\n"
+		"      - {type: host, address: 10.1.0.0/16, method: scram-sha-256}\n"
+		"  two:\n"
+		"    primary: b1\n"
+		"    nodes:\n"
+		"      b1: {host: 10.0.0.4, port: 25432, data_dir: data/b1}\n"
+		"      b2: {host: 10.0.0.5, port: 25432, data_dir: data/b2}\n"
+		"    hba:\n"
+		"      - {type: host, address: 10.2.0.0/16, method: md5}\n";
+	PgcTopology *t = load_yaml(yaml);
+	PgcPlan *p;
+	const PgcAction *hba[8];
+	size_t i, j, n = 0, pairs = 0;
+
+	(void)state;
+	p = plan_offline(NULL, t, NULL);
+	assert_non_null(p);
+	for (i = 0; i < p->n_actions; i++)
+		if (p->actions[i].kind == ACT_WRITE_HBA) {
+			assert_true(n < 8);
+			hba[n++] = &p->actions[i];
+		}
+	assert_int_equal(n, 5);
+	for (i = 0; i < n; i++) {
+		assert_true(hba[i]->n_changes > 0);
+		for (j = i + 1; j < n; j++) {
+			if (hba[i]->changes != hba[j]->changes)
+				continue;
+			pairs++;
+			assert_true(hba[i]->changes_shared);
+			assert_true(hba[j]->changes_shared);
+			assert_string_equal(hba[i]->cluster, hba[j]->cluster);
+		}
+	}
+	/* a1-a2, a1-a3, a2-a3 and b1-b2: one list per cluster. */
+	assert_int_equal(pairs, 4);
+	plan_free(p);
+	topology_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_as_before),
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_scale),
+		cmocka_unit_test(test_shared_change_lists_marked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -283,6 +283,48 @@ static void test_json_fields(void **state)
 	plan_free(p);
 }
 
+/*
+ * The planning scope goes into the saved plan: "cluster" is the --cluster
+ * it was made with, null for all, and a plan saved before the member
+ * existed loads as a plan of all clusters.
+ */
+static void test_json_cluster_scope(void **state)
+{
+	PgcPlan *p = sample_plan(), *q;
+	json_t *j;
+	char err[256];
+
+	(void)state;
+	j = plan_to_json(p);
+	assert_true(json_is_null(json_object_get(j, "cluster")));
+	q = plan_from_json(j, err, sizeof err);
+	assert_non_null(q);
+	assert_null(q->cluster);
+	plan_free(q);
+	json_decref(j);
+
+	p->cluster = "main";
+	j = plan_to_json(p);
+	assert_string_equal(json_string_value(json_object_get(j, "cluster")), "main");
+	q = plan_from_json(j, err, sizeof err);
+	assert_non_null(q);
+	assert_string_equal(q->cluster, "main");
+	plan_free(q);
+
+	/* Saved before the scope was recorded: all clusters. */
+	json_object_del(j, "cluster");
+	q = plan_from_json(j, err, sizeof err);
+	assert_non_null(q);
+	assert_null(q->cluster);
+	plan_free(q);
+
+	json_object_set_new(j, "cluster", json_integer(1));
+	assert_null(plan_from_json(j, err, sizeof err));
+	assert_string_equal(err, "plan.cluster: expected a string or null");
+	json_decref(j);
+	plan_free(p);
+}
+
 static void test_json_round_trip(void **state)
 {
 	PgcPlan *p = sample_plan(), *q;
@@ -630,6 +672,7 @@ int main(void)
 		cmocka_unit_test(test_markdown),
 		cmocka_unit_test(test_json_fields),
 		cmocka_unit_test(test_json_round_trip),
+		cmocka_unit_test(test_json_cluster_scope),
 		cmocka_unit_test(test_json_refused),
 		cmocka_unit_test(test_saved_plan_compared_whole),
 		cmocka_unit_test(test_text_escapes_names),

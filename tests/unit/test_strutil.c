@@ -95,6 +95,28 @@ static void test_fput_line(void **state)
 	free(out);
 }
 
+/*
+ * failover and apply print server text (a connection error, a fencing
+ * command's output, a blocked action's reason) through str_fprintf_line:
+ * the values are escaped, the format's trailing newline stays.
+ */
+static void test_fprintf_line(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	str_fprintf_line(f, "  candidate %-6s %s\n", "pg2",
+			 "connection failed: FATAL:  \x1b[31mno\rpg_hba.conf entry\nok: forged");
+	str_fprintf_line(f, "  %s: %s\n", "main/pg1/restart", "by policy");
+	fclose(f);
+	assert_string_equal(buf, "  candidate pg2    connection failed: FATAL:  \\x1b[31mno\\rpg_hba.conf "
+				 "entry\\nok: forged\n"
+				 "  main/pg1/restart: by policy\n");
+	free(buf);
+}
+
 static const char *md(PgcArena *a, const char *s, int kind)
 {
 	PgcStrBuf b = PGC_STRBUF_INIT;
@@ -156,6 +178,7 @@ int main(void)
 		cmocka_unit_test(test_strbuf_grows),
 		cmocka_unit_test(test_text_escapes_controls),
 		cmocka_unit_test(test_fput_line),
+		cmocka_unit_test(test_fprintf_line),
 		cmocka_unit_test(test_markdown),
 		cmocka_unit_test(test_log_text),
 	};

@@ -531,6 +531,73 @@ static void test_nul_in_scalar_refused(void **state)
 	diag_free(&diags);
 }
 
+/*
+ * Text from the file reaches the terminal escaped, whichever part of the
+ * diagnostic holds it (here the key path and a value in the message), and
+ * once: the JSON form keeps the raw text, for jansson to escape.
+ */
+static void test_diag_print_escapes_file_text(void **state)
+{
+	static const char yaml[] = ONE_NODE "    \"x\\e[31mRED\\rY\": 1\n"
+					    "    os_user: \"pg\\e]0;t\\x07\\nhost all all 0.0.0.0/0 trust\"\n";
+	PgcDiagList diags = {0};
+	PgcTopology *t;
+	char *out = NULL, *key = NULL, *msg = NULL;
+	size_t len = 0, i;
+	FILE *f;
+	json_t *j;
+
+	(void)state;
+	t = load(yaml, true, &diags);
+	topology_free(t);
+	assert_int_equal(diag_count(&diags, DIAG_ERROR), 2);
+	f = open_memstream(&out, &len);
+	assert_non_null(f);
+	diag_print(f, &diags, true);
+	fclose(f);
+	/* Only the level's colour is an escape sequence, and every line is a diagnostic's or a hint's. */
+	for (i = 0; i < len; i++) {
+		assert_int_not_equal(out[i], '\r');
+		assert_int_not_equal(out[i], '\a');
+		if (out[i] == '\033')
+			assert_true(strncmp(out + i, "\033[1;31m", 7) == 0 ||
+				    strncmp(out + i, "\033[1;33m", 7) == 0 || strncmp(out + i, "\033[0m", 4) == 0);
+		if (out[i] == '\n' && i + 1 < len)
+			assert_true(strncmp(out + i + 1, "t.yaml:", 7) == 0 ||
+				    strncmp(out + i + 1, "  hint: ", 8) == 0);
+	}
+	assert_non_null(strstr(out, "clusters.main.x\\x1b[31mRED\\rY: "));
+	assert_non_null(strstr(out, "\"pg\\x1b]0;t\\x07\\nhost all all 0.0.0.0/0 trust\""));
+	/* Escaped once: no "\\n" from a message escaped before diag_print. */
+	assert_null(strstr(out, "\\\\"));
+	for (i = 0; i < diags.n; i++) {
+		char *s = diag_format(&diags.items[i]);
+
+		assert_null(strchr(s, '\033'));
+		assert_null(strchr(s, '\r'));
+		free(s);
+	}
+	/* JSON: raw, jansson escapes it. */
+	j = diag_to_json(&diags);
+	for (i = 0; i < json_array_size(json_object_get(j, "diagnostics")); i++) {
+		json_t *d = json_array_get(json_object_get(j, "diagnostics"), i);
+		const char *k = json_string_value(json_object_get(d, "key"));
+		const char *m = json_string_value(json_object_get(d, "message"));
+
+		if (k != NULL && strstr(k, "\033[31mRED\rY") != NULL)
+			key = strdup(k);
+		if (m != NULL && strstr(m, "\"pg\033]0;t\a\nhost all") != NULL)
+			msg = strdup(m);
+	}
+	assert_non_null(key);
+	assert_non_null(msg);
+	json_decref(j);
+	free(key);
+	free(msg);
+	free(out);
+	diag_free(&diags);
+}
+
 /* A chain of 100,000 memberships is walked without recursion; closed, it is one cycle. */
 static void test_long_role_chain(void **state)
 {
@@ -691,6 +758,7 @@ int main(void)
 		cmocka_unit_test(test_hba_fields_kept_as_written),
 		cmocka_unit_test(test_many_unknown_roles_bounded_suggestions),
 		cmocka_unit_test(test_alias_bomb_stops_at_budget),
+		cmocka_unit_test(test_diag_print_escapes_file_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
