@@ -491,7 +491,7 @@ static json_t *backup_json(const BackupStatus *bs, size_t n)
 	return arr;
 }
 
-static void backup_prometheus(const BackupStatus *bs, size_t n)
+static void backup_prometheus(PgcArena *a, const BackupStatus *bs, size_t n)
 {
 	size_t i, k;
 
@@ -521,7 +521,8 @@ static void backup_prometheus(const BackupStatus *bs, size_t n)
 	for (i = 0; i < n; i++)
 		if (bs[i].last_drill != NULL)
 			printf("pgconverge_backup_last_drill_ok{cluster=\"%s\",backup=\"%s\"} %d\n",
-			       bs[i].c->name, bs[i].last_drill->backup_id, bs[i].last_drill->ok ? 1 : 0);
+			       bs[i].c->name, str_prom_label(a, bs[i].last_drill->backup_id),
+			       bs[i].last_drill->ok ? 1 : 0);
 	printf("# HELP pgconverge_backup_repository_error 1 when the repository cannot be read\n");
 	printf("# TYPE pgconverge_backup_repository_error gauge\n");
 	for (i = 0; i < n; i++)
@@ -673,7 +674,7 @@ int cmd_status(const PgcOptions *opts)
 	} else if (options_format_is(opts, "prometheus")) {
 		print_prometheus(obs, p);
 		last_applied_prometheus(&la);
-		backup_prometheus(bs, nbs);
+		backup_prometheus(ba, bs, nbs);
 	} else {
 		last_applied_text(&la);
 		print_text(t, obs, p);
