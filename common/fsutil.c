@@ -673,10 +673,47 @@ static int open_container(const char *parent, const char *path, char **leaf)
  * everything below it when it is a folder on file system dev. A symlink is
  * unlinked itself. 0, or -1 (reported).
  */
+static int remove_at(int dir_fd, const char *name, const char *shown, dev_t dev, int depth);
+
+/*
+ * remove_children - removes everything in the open folder d (shown names it
+ * in messages) with remove_at(), each entry at depth. 0, or -1 with errno
+ * of the last failure (each reported).
+ */
+static int remove_children(DIR *d, const char *shown, dev_t dev, int depth)
+{
+	struct dirent *de;
+	int rc = 0, saved = 0;
+
+	for (;;) {
+		char *child;
+
+		errno = 0;
+		de = readdir(d);
+		if (de == NULL) {
+			if (errno != 0) {
+				saved = errno;
+				log_error("could not read folder \"%s\": %s", shown, strerror(saved));
+				rc = -1;
+			}
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		child = xasprintf("%s/%s", shown, de->d_name);
+		if (remove_at(dirfd(d), de->d_name, child, dev, depth) != 0) {
+			saved = errno;
+			rc = -1;
+		}
+		free(child);
+	}
+	errno = saved;
+	return rc;
+}
+
 static int remove_at(int dir_fd, const char *name, const char *shown, dev_t dev, int depth)
 {
 	struct stat st, opened;
-	struct dirent *de;
 	DIR *d;
 	int fd, rc = 0, saved;
 
@@ -726,26 +763,7 @@ static int remove_at(int dir_fd, const char *name, const char *shown, dev_t dev,
 		errno = saved;
 		return -1;
 	}
-	for (;;) {
-		char *child;
-
-		errno = 0;
-		de = readdir(d);
-		if (de == NULL) {
-			if (errno != 0) {
-				saved = errno;
-				log_error("could not read folder \"%s\": %s", shown, strerror(saved));
-				rc = -1;
-			}
-			break;
-		}
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		child = xasprintf("%s/%s", shown, de->d_name);
-		if (remove_at(dirfd(d), de->d_name, child, dev, depth + 1) != 0)
-			rc = -1;
-		free(child);
-	}
+	rc = remove_children(d, shown, dev, depth + 1);
 	saved = errno;
 	closedir(d);
 	if (rc != 0) {
@@ -788,9 +806,8 @@ int fs_remove_tree(const char *parent, const char *path)
 int fs_empty_dir(const char *path)
 {
 	struct stat st;
-	struct dirent *de;
 	DIR *d;
-	int fd = fs_open_guarded(path, O_RDONLY | O_DIRECTORY, 0, true), rc = 0, saved = 0;
+	int fd = fs_open_guarded(path, O_RDONLY | O_DIRECTORY, 0, true), rc, saved;
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
@@ -801,28 +818,8 @@ int fs_empty_dir(const char *path)
 		errno = saved;
 		return -1;
 	}
-	for (;;) {
-		char *child;
-
-		errno = 0;
-		de = readdir(d);
-		if (de == NULL) {
-			if (errno != 0) {
-				saved = errno;
-				log_error("could not read folder \"%s\": %s", path, strerror(saved));
-				rc = -1;
-			}
-			break;
-		}
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		child = xasprintf("%s/%s", path, de->d_name);
-		if (remove_at(dirfd(d), de->d_name, child, st.st_dev, 1) != 0) {
-			saved = errno;
-			rc = -1;
-		}
-		free(child);
-	}
+	rc = remove_children(d, path, st.st_dev, 1);
+	saved = errno;
 	closedir(d);
 	errno = saved;
 	return rc;

@@ -302,27 +302,16 @@ const char *str_text(PgcArena *a, const char *s)
 
 void str_fput_text(FILE *out, const char *s)
 {
-	const char *run = s;
-	char esc[8];
-	size_t len;
+	PgcStrBuf b = PGC_STRBUF_INIT;
 
-	for (; s != NULL && *s; s += len) {
-		const char *e;
-
-		if (plain(*s)) {
-			len = 1;
-			continue;
-		}
-		e = text_step(s, &len, esc);
-		if (e == NULL)
-			continue;
-		if (s > run)
-			fwrite(run, 1, (size_t)(s - run), out);
-		fputs(e, out);
-		run = s + len;
+	if (str_text_clean(s)) {
+		if (s != NULL)
+			fputs(s, out);
+		return;
 	}
-	if (s != NULL && s > run)
-		fwrite(run, 1, (size_t)(s - run), out);
+	strbuf_add_text(&b, s);
+	fwrite(b.data, 1, b.len, out);
+	strbuf_release(&b);
 }
 
 void str_fput_line(FILE *out, const char *s)
