@@ -425,12 +425,17 @@ static const char *find_archived(PgcArena *a, const char *repository, const char
 	return NULL;
 }
 
-/* read_checksum - the hex digest of a checksum file; 1 when absent, -1 when unreadable or malformed. */
-static int read_checksum(const char *path, char hex[DIGEST_HEX_LEN + 1])
+/*
+ * read_checksum - the hex digest of a checksum file; 1 when absent, -1 when
+ * unreadable or malformed. Read guarded (fs_read_file_guarded: no planted
+ * link, hard link or FIFO) with owner the repository's (FS_NO_UID when not
+ * root).
+ */
+static int read_checksum(const char *path, uid_t owner, char hex[DIGEST_HEX_LEN + 1])
 {
 	char *buf = NULL;
 	size_t len, i;
-	int rc = fs_read_file(path, &buf, &len, 4096);
+	int rc = fs_read_file_guarded(path, &buf, &len, 4096, owner);
 
 	if (rc != 0)
 		return rc;
@@ -453,17 +458,18 @@ static int read_checksum(const char *path, char hex[DIGEST_HEX_LEN + 1])
 
 /*
  * read_archived - reads and decompresses an archived data file into *data
- * (malloc'd) and its SHA-256 into hex. 0, or -1 (reported).
+ * (malloc'd) and its SHA-256 into hex, guarded as read_checksum() is.
+ * 0, or -1 (reported).
  */
-static int read_archived(const char *path, PgcCompression c, void **data, size_t *len,
-			 char hex[DIGEST_HEX_LEN + 1])
+static int read_archived(const char *path, uid_t owner, PgcCompression c, void **data,
+			 size_t *len, char hex[DIGEST_HEX_LEN + 1])
 {
 	char *raw = NULL;
 	size_t raw_len;
 	int rc;
 
 	/* A compressed file is smaller than its content; the bound only stops a runaway read. */
-	rc = fs_read_file(path, &raw, &raw_len, WALARCHIVE_MAX_FILE + 1024 * 1024);
+	rc = fs_read_file_guarded(path, &raw, &raw_len, WALARCHIVE_MAX_FILE + 1024 * 1024, owner);
 	if (rc != 0) {
 		if (rc > 0)
 			log_error("could not read archived file \"%s\": it disappeared", path);
@@ -704,35 +710,56 @@ static int temp_rename(TempFile *t)
 	return 0;
 }
 
+/* Tests only: act as on a file system without hard links or rename flags. */
+bool walarchive_test_no_link = false;
+
 /*
  * temp_link - publishes t under its final name without ever replacing a
  * file there: link() (or, where the file system has no hard links,
  * renameat2(RENAME_NOREPLACE)). Of two pushes of one name, exactly one
- * publishes. 0; 1 when the final name exists (nothing logged, t kept);
- * -1 (reported).
+ * publishes. Where the file system has neither (some FUSE and SMB mounts:
+ * link() fails with EPERM or EOPNOTSUPP, the flag with EINVAL), and only
+ * when the folder lock is held (locked), the final name is looked for and
+ * t renamed onto it: there exclusivity rests on the flock() alone. 0; 1
+ * when the final name exists (nothing logged, t kept); -1 (reported).
  */
-static int temp_link(TempFile *t)
+static int temp_link(TempFile *t, bool locked)
 {
+	struct stat st;
 	int saved;
 
-	if (link(t->path, t->final) == 0) {
+	if (!walarchive_test_no_link && link(t->path, t->final) == 0) {
 		if (unlink(t->path) != 0)
 			log_debug("could not remove \"%s\": %s", t->path, strerror(errno));
 		t->path = NULL;
 		return 0;
 	}
-	saved = errno;
+	saved = walarchive_test_no_link ? EPERM : errno;
 	if (saved == EPERM || saved == ENOTSUP || saved == EOPNOTSUPP || saved == ENOSYS ||
 	    saved == EMLINK) {
-		if (renameat2(AT_FDCWD, t->path, AT_FDCWD, t->final, RENAME_NOREPLACE) == 0) {
+		if (!walarchive_test_no_link &&
+		    renameat2(AT_FDCWD, t->path, AT_FDCWD, t->final, RENAME_NOREPLACE) == 0) {
 			t->path = NULL;
 			return 0;
 		}
-		saved = errno;
+		saved = walarchive_test_no_link ? EINVAL : errno;
+		if ((saved == EINVAL || saved == ENOSYS || saved == ENOTSUP || saved == EOPNOTSUPP) &&
+		    locked) {
+			if (fstatat(AT_FDCWD, t->final, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				return 1;
+			saved = errno;
+			if (saved == ENOENT)
+				return temp_rename(t);
+		}
 	}
 	if (saved == EEXIST)
 		return 1;
-	log_error("could not publish file \"%s\" as \"%s\": %s", t->path, t->final, strerror(saved));
+	log_error("could not publish file \"%s\" as \"%s\": %s%s", t->path, t->final,
+		  strerror(saved),
+		  !locked && (saved == EINVAL || saved == ENOSYS)
+			  ? "\nhint: this file system has neither hard links nor rename flags nor "
+			    "locks; put the repository on one that has one of them"
+			  : "");
 	return -1;
 }
 
@@ -750,17 +777,36 @@ static int lock_folder(PgcArena *a, const char *dir, uid_t uid, gid_t gid)
 {
 	const char *path = arena_printf(a, "%s/%s", dir, PUSH_LOCK_FILE);
 	struct timespec pause = {0, 5 * 1000 * 1000};
+	struct stat st = {0};
 	int fd, waited = 0, saved;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/*
+	 * Only a file made here is chowned: an existing ".lock" may be a hard
+	 * link the folder's owner planted to a file of root's (/etc/shadow),
+	 * which a chown would hand over. Whoever creates it, the servers'
+	 * os_user must be able to open it later.
+	 */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		if ((uid != FS_NO_UID || gid != FS_NO_GID) && fchown(fd, uid, gid) != 0)
+			log_debug("could not change owner of \"%s\": %s", path, strerror(errno));
+	} else if (errno == EEXIST) {
+		/* O_NONBLOCK: a FIFO in its place must not hang the open. */
+		fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+		if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)) {
+			log_error("refusing to use lock file \"%s\": %s", path,
+				  S_ISREG(st.st_mode) ? "it has more than one name (a hard link?)"
+						      : "it is not a regular file");
+			close(fd);
+			errno = EPERM;
+			return -1;
+		}
+	}
 	if (fd < 0) {
 		saved = errno;
 		log_error("could not open lock file \"%s\": %s", path, strerror(saved));
 		return -1;
 	}
-	/* Whoever creates it, the servers' os_user must be able to open it later. */
-	if ((uid != FS_NO_UID || gid != FS_NO_GID) && fchown(fd, uid, gid) != 0)
-		log_debug("could not change owner of \"%s\": %s", path, strerror(errno));
 	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		saved = errno;
 		if (saved == ENOLCK || saved == ENOTSUP || saved == EOPNOTSUPP || saved == ENOSYS) {
@@ -930,7 +976,7 @@ static int check_existing(PgcArena *a, const char *repository, const char *name,
 	size_t old_len;
 	int sum_rc;
 
-	if (read_archived(path, c, &old, &old_len, old_hex) != 0) {
+	if (read_archived(path, uid, c, &old, &old_len, old_hex) != 0) {
 		log_error("WAL file \"%s\" is already in the archive but its copy \"%s\" cannot be read\n"
 			  "hint: the archive is damaged; move that file away after checking it, then "
 			  "PostgreSQL's next attempt archives the segment again",
@@ -940,7 +986,7 @@ static int check_existing(PgcArena *a, const char *repository, const char *name,
 	free(old);
 	if (strcmp(old_hex, hex) != 0)
 		return conflict(name, path);
-	sum_rc = read_checksum(sum_path, recorded);
+	sum_rc = read_checksum(sum_path, uid, recorded);
 	if (sum_rc == 0 && strcmp(recorded, hex) == 0)
 		return 0;
 	log_warn("WAL file \"%s\" was archived with the same content but %s; writing it again", name,
@@ -964,7 +1010,7 @@ static int lost_race(PgcArena *a, const char *repository, const char *name, cons
 	void *data = NULL;
 	size_t len;
 
-	if (path == NULL || read_archived(path, c, &data, &len, theirs) != 0) {
+	if (path == NULL || read_archived(path, uid, c, &data, &len, theirs) != 0) {
 		log_error("could not archive WAL file \"%s\": another push published it at the same "
 			  "moment and its copy cannot be read", name);
 		return -1;
@@ -1052,7 +1098,7 @@ static int push_new(PgcArena *a, const char *repository, const char *name, PgcCo
 	/* Checksum first: a fetch must never find data it cannot check. */
 	if (temp_rename(&sum) != 0)
 		goto cleanup;
-	linked = temp_link(&data);
+	linked = temp_link(&data, lock >= 0);
 	if (linked < 0)
 		goto cleanup;
 	if (linked > 0) {
@@ -1147,6 +1193,7 @@ int walarchive_fetch(const char *repository, const char *name, const char *dest_
 	const char *path, *sum_path;
 	PgcCompression c;
 	struct stat st;
+	uid_t owner;
 	int rc = -1, sum_rc;
 
 	if (walarchive_parse_name(name, NULL) != 0) {
@@ -1164,6 +1211,8 @@ int walarchive_fetch(const char *repository, const char *name, const char *dest_
 			  repository, why);
 		goto cleanup;
 	}
+	/* As root (observe reads history files): only what the repository's owner could read. */
+	owner = geteuid() == 0 ? st.st_uid : FS_NO_UID;
 	path = find_archived(a, repository, name, &c);
 	if (path == NULL) {
 		log_debug("\"%s\" is not in the archive \"%s\"", name, repository);
@@ -1171,7 +1220,7 @@ int walarchive_fetch(const char *repository, const char *name, const char *dest_
 		goto cleanup;
 	}
 	sum_path = walarchive_checksum_path(a, repository, name);
-	sum_rc = read_checksum(sum_path, recorded);
+	sum_rc = read_checksum(sum_path, owner, recorded);
 	if (sum_rc != 0) {
 		if (sum_rc > 0)
 			log_error("archived WAL file \"%s\" has no checksum file \"%s\"\n"
@@ -1180,7 +1229,7 @@ int walarchive_fetch(const char *repository, const char *name, const char *dest_
 				  path, sum_path);
 		goto cleanup;
 	}
-	if (read_archived(path, c, &data, &len, hex) != 0)
+	if (read_archived(path, owner, c, &data, &len, hex) != 0)
 		goto cleanup;
 	if (strcmp(hex, recorded) != 0) {
 		log_error("archived WAL file \"%s\" does not match its checksum (sha256 %s, expected "

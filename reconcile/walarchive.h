@@ -226,6 +226,9 @@ typedef struct {
  */
 int walarchive_list(PgcArena *a, const char *repository, PgcWalEntry **entries, size_t *n);
 
+/* Tests only: when true, pushes act as on a file system without hard links or rename flags. */
+extern bool walarchive_test_no_link;
+
 /*
  * walarchive_owner - the uid/gid files created in the repository get:
  * the repository folder's owner when running as root, else FS_NO_UID /

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -709,6 +710,125 @@ static void test_push_race(void **state)
 	free(dest);
 }
 
+/* ---- a repository its owner may have tampered with ----------------------- */
+
+/* other_repo - a fresh repository folder beside the shared one, owned by uid; malloc'd. */
+static char *other_repo(const char *name, uid_t uid)
+{
+	char *path = fs_path_join(tmpdir, name);
+
+	assert_int_equal(mkdir(path, 0700), 0);
+	if (uid != FS_NO_UID)
+		assert_int_equal(chown(path, uid, uid), 0);
+	return path;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	fail_msg("walarchive_fetch hung on a FIFO planted as a checksum file");
+}
+
+/* A FIFO planted as a checksum file: the fetch fails at once instead of hanging in open(). */
+static void test_fetch_refuses_fifo_checksum(void **state)
+{
+	const char content[] = "6\t0/5000000\tno recovery target specified\n";
+	char *r = other_repo("repo-fifo", FS_NO_UID);
+	char *src = write_src("00000007.history", content, strlen(content));
+	char *dest = fs_path_join(pgwal, "RECOVERYHISTORY7");
+	char *sum = fs_path_join(r, "wal/history/00000007.history.sha256");
+
+	(void)state;
+	assert_int_equal(walarchive_push(r, src, "00000007.history", COMPRESS_NONE, NULL), 0);
+	assert_int_equal(unlink(sum), 0);
+	assert_int_equal(mkfifo(sum, 0600), 0);
+	signal(SIGALRM, on_alarm);
+	alarm(10);
+	assert_int_equal(walarchive_fetch(r, "00000007.history", dest), -1);
+	alarm(0);
+	assert_false(fs_exists(dest));
+	free(r);
+	free(src);
+	free(dest);
+	free(sum);
+}
+
+/*
+ * As root, a hard link the repository's owner planted as a folder's
+ * ".lock" to a root-only file: the push must not chown that file to the
+ * owner (it refuses the lock file).
+ */
+static void test_push_lock_hard_link_not_chowned(void **state)
+{
+	unsigned char *data = segment(41, 8192);
+	char *r, *src, *lockdir, *lock, *secret;
+	struct stat st;
+	int rc;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	r = other_repo("repo-lock", 65534);
+	src = write_src("000000050000000000000001", data, 8192);
+	lockdir = fs_path_join(r, "wal/00000005");
+	lock = fs_path_join(lockdir, ".lock");
+	secret = fs_path_join(tmpdir, "secret");
+	assert_int_equal(fs_mkdir_p(lockdir, 0700, 65534, 65534), 0);
+	assert_int_equal(fs_write_atomic(secret, "root only\n", 10, 0600, FS_NO_UID, FS_NO_GID, NULL),
+			 0);
+	assert_int_equal(link(secret, lock), 0);
+	rc = walarchive_push(r, src, "000000050000000000000001", COMPRESS_NONE, NULL);
+	assert_int_equal(stat(secret, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(st.st_gid, 0);
+	assert_int_equal(rc, -1);
+
+	/* A lock file it creates itself goes to the repository's owner. */
+	assert_int_equal(unlink(lock), 0);
+	assert_int_equal(walarchive_push(r, src, "000000050000000000000001", COMPRESS_NONE, NULL), 0);
+	assert_int_equal(lstat(lock, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	free(data);
+	free(r);
+	free(src);
+	free(lockdir);
+	free(lock);
+	free(secret);
+}
+
+/* A file system without hard links or rename flags: the push publishes under the lock. */
+static void test_push_without_link(void **state)
+{
+	unsigned char *data = segment(42, 8192), *other = segment(43, 8192);
+	char *r = other_repo("repo-nolink", FS_NO_UID);
+	char *src = write_src("000000060000000000000001", data, 8192);
+	char *dest = fs_path_join(pgwal, "RECOVERYXLOG6");
+	bool already = true;
+
+	(void)state;
+	walarchive_test_no_link = true;
+	assert_int_equal(walarchive_push(r, src, "000000060000000000000001", COMPRESS_ZSTD, &already),
+			 0);
+	assert_false(already);
+	assert_int_equal(walarchive_fetch(r, "000000060000000000000001", dest), 0);
+	assert_file_bytes(dest, data, 8192);
+	assert_int_equal(walarchive_push(r, src, "000000060000000000000001", COMPRESS_ZSTD, &already),
+			 0);
+	assert_true(already);
+	free(src);
+	src = write_src("000000060000000000000001", other, 8192);
+	assert_int_equal(walarchive_push(r, src, "000000060000000000000001", COMPRESS_ZSTD, &already),
+			 -1);
+	walarchive_test_no_link = false;
+	assert_int_equal(walarchive_fetch(r, "000000060000000000000001", dest), 0);
+	assert_file_bytes(dest, data, 8192);
+	free(data);
+	free(other);
+	free(r);
+	free(src);
+	free(dest);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -731,6 +851,9 @@ int main(void)
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_push_sizes),
 		cmocka_unit_test(test_push_race),
+		cmocka_unit_test(test_fetch_refuses_fifo_checksum),
+		cmocka_unit_test(test_push_lock_hard_link_not_chowned),
+		cmocka_unit_test(test_push_without_link),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
