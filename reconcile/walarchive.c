@@ -710,8 +710,9 @@ static int temp_rename(TempFile *t)
 	return 0;
 }
 
-/* Tests only: act as on a file system without hard links or rename flags. */
+/* Tests only: act as on a file system without hard links or rename flags, or without locks. */
 bool walarchive_test_no_link = false;
+bool walarchive_test_no_lock = false;
 
 /*
  * temp_link - publishes t under its final name without ever replacing a
@@ -780,6 +781,8 @@ static int lock_folder(PgcArena *a, const char *dir, uid_t uid, gid_t gid)
 	struct stat st = {0};
 	int fd, waited = 0, saved;
 
+	if (walarchive_test_no_lock)
+		return -2;
 	/*
 	 * Only a file made here is chowned: an existing ".lock" may be a hard
 	 * link the folder's owner planted to a file of root's (/etc/shadow),
@@ -995,9 +998,9 @@ static int check_existing(PgcArena *a, const char *repository, const char *name,
 }
 
 /*
- * lost_race - another push published name first, after ours renamed its
- * checksum into place (only without a working folder lock, or beside a
- * writer that is not pgconverge). The same content: done. Other content:
+ * lost_race - another push published name first, after ours published its
+ * checksum (only without a working folder lock, or beside a writer that
+ * is not pgconverge). The same content: done. Other content:
  * the checksum, ours, is put back to what the published copy holds, and
  * the push fails.
  */
@@ -1023,13 +1026,43 @@ static int lost_race(PgcArena *a, const char *repository, const char *name, cons
 }
 
 /*
+ * publish_checksum - puts the checksum temp file t (digest hex) under its
+ * final name, never replacing one a racing push may have put there: it is
+ * linked like the data. A checksum already there has no data file beside
+ * it (the caller looked): one left by a push that died, replaced when the
+ * folder lock is held (locked); without the lock it may be a racing
+ * push's, about to publish its data, so it is kept when it holds the same
+ * digest and the push fails when it does not. 0, or -1 (reported).
+ */
+static int publish_checksum(TempFile *t, const char *hex, const char *name, uid_t uid,
+			    bool locked)
+{
+	char recorded[DIGEST_HEX_LEN + 1];
+	int rc = temp_link(t, locked);
+
+	if (rc <= 0)
+		return rc;
+	if (locked)
+		return temp_rename(t);
+	if (read_checksum(t->final, uid, recorded) == 0 && strcmp(recorded, hex) == 0)
+		return 0;
+	log_error("could not archive WAL file \"%s\": its checksum file \"%s\" exists without "
+		  "data and holds another digest\n"
+		  "hint: another push of it is running (the repository offers no locks), or one "
+		  "died; once none runs, remove that checksum file",
+		  name, t->final);
+	return -1;
+}
+
+/*
  * push_new - archives a file the archive did not hold when the push
  * began. The data goes to a temp file that is fsynced, its checksum to a
  * second one; then, holding the folder's lock, the push looks again for a
  * copy of name (another push may have published one meanwhile: then it is
- * compared, as for a retry), renames the checksum into place and publishes
- * the data with temp_link(), which never replaces a file; one fsync of the
- * folder makes both names durable. A push killed at any point leaves no
+ * compared, as for a retry), publishes the checksum (publish_checksum():
+ * an orphan one is replaced only under the lock) and then the data with
+ * temp_link(), which never replaces a file; one fsync of the folder makes
+ * both names durable. A push killed at any point leaves no
  * data file under its final name; one killed between the two steps leaves
  * a checksum without data, which reads as "not archived".
  */
@@ -1096,7 +1129,7 @@ static int push_new(PgcArena *a, const char *repository, const char *name, PgcCo
 		goto cleanup;
 	}
 	/* Checksum first: a fetch must never find data it cannot check. */
-	if (temp_rename(&sum) != 0)
+	if (publish_checksum(&sum, hex, name, uid, lock >= 0) != 0)
 		goto cleanup;
 	linked = temp_link(&data, lock >= 0);
 	if (linked < 0)

@@ -226,8 +226,12 @@ typedef struct {
  */
 int walarchive_list(PgcArena *a, const char *repository, PgcWalEntry **entries, size_t *n);
 
-/* Tests only: when true, pushes act as on a file system without hard links or rename flags. */
+/*
+ * Tests only: when true, pushes act as on a file system without hard links
+ * or rename flags (no_link), or without locks (no_lock).
+ */
 extern bool walarchive_test_no_link;
+extern bool walarchive_test_no_lock;
 
 /*
  * walarchive_owner - the uid/gid files created in the repository get:

@@ -829,6 +829,50 @@ static void test_push_without_link(void **state)
 	free(dest);
 }
 
+/*
+ * Without locks (NFS mounted nolock) a checksum without data may be a
+ * racing push's, about to publish its data: it is never replaced then.
+ * The same digest: the push goes on; another: it fails and leaves it.
+ */
+static void test_push_orphan_checksum_without_lock(void **state)
+{
+	const char *name = "000000080000000000000001";
+	unsigned char *data = segment(44, 4096);
+	char *r = other_repo("repo-nolock", FS_NO_UID);
+	char *src = write_src(name, data, 4096);
+	char *dir = fs_path_join(r, "wal/00000008");
+	char *sum = fs_path_join(dir, "000000080000000000000001.sha256");
+	char *dest = fs_path_join(pgwal, "RECOVERYXLOG8");
+	const char theirs[] = "1111111111111111111111111111111111111111111111111111111111111111  x\n";
+	char hex[DIGEST_HEX_LEN + 1], ours[200];
+	bool already = true;
+
+	(void)state;
+	assert_int_equal(fs_mkdir_p(dir, 0700, FS_NO_UID, FS_NO_GID), 0);
+	assert_int_equal(fs_write_atomic(sum, theirs, strlen(theirs), 0600, FS_NO_UID, FS_NO_GID, NULL),
+			 0);
+	walarchive_test_no_lock = true;
+	assert_int_equal(walarchive_push(r, src, name, COMPRESS_NONE, &already), -1);
+	assert_file_bytes(sum, theirs, strlen(theirs));
+	assert_int_equal(walarchive_fetch(r, name, dest), 1);
+
+	/* The racing push's checksum is the same digest: ours publishes the data beside it. */
+	digest_sha256_hex(data, 4096, hex);
+	snprintf(ours, sizeof(ours), "%s  %s\n", hex, name);
+	assert_int_equal(fs_write_atomic(sum, ours, strlen(ours), 0600, FS_NO_UID, FS_NO_GID, NULL), 0);
+	assert_int_equal(walarchive_push(r, src, name, COMPRESS_NONE, &already), 0);
+	assert_false(already);
+	walarchive_test_no_lock = false;
+	assert_int_equal(walarchive_fetch(r, name, dest), 0);
+	assert_file_bytes(dest, data, 4096);
+	free(data);
+	free(r);
+	free(src);
+	free(dir);
+	free(sum);
+	free(dest);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -854,6 +898,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_refuses_fifo_checksum),
 		cmocka_unit_test(test_push_lock_hard_link_not_chowned),
 		cmocka_unit_test(test_push_without_link),
+		cmocka_unit_test(test_push_orphan_checksum_without_lock),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
