@@ -82,6 +82,12 @@ clusters:
     settings:
       shared_buffers: 16MB
       max_connections: 30
+      # A replica that lags the candidate needs the candidate to still hold
+      # the WAL in between: a standby keeps no slots for its peers, and its
+      # restartpoints would recycle segments the lagging one has not had
+      # (seen: "requested WAL segment ... has already been removed"). Each
+      # round writes about 200 MB.
+      wal_keep_size: 1GB
     failover: {mode: manual}
     replication:
       user: replicator
