@@ -223,8 +223,10 @@ PgcBackupCatalog *backup_catalog_from_json(const json_t *root, char *err, size_t
 
 /*
  * repository_owner - the owner of the repository folder (os_user's uid
- * when pgconverge made it), opened as fs_open_guarded() does; FS_NO_UID
- * when it cannot be opened (the read that follows reports why).
+ * when pgconverge made it), opened as fs_open_guarded() does, for the owner
+ * rule of what is read there. FS_NO_UID when the folder belongs to root or
+ * this process's user (its files may be os_user's or root's; os_user is not
+ * known here), or cannot be opened (the read that follows reports why).
  */
 static uid_t repository_owner(const char *repository)
 {
@@ -233,7 +235,7 @@ static uid_t repository_owner(const char *repository)
 	int fd = fs_open_guarded(repository, O_RDONLY | O_DIRECTORY, 0, true);
 
 	if (fd >= 0) {
-		if (fstat(fd, &st) == 0)
+		if (fstat(fd, &st) == 0 && st.st_uid != 0 && st.st_uid != geteuid())
 			owner = st.st_uid;
 		close(fd);
 	}
