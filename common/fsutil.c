@@ -1023,8 +1023,14 @@ static int resolve_parent(int start, const char *path, const char *shown, int *l
 		}
 		*p = '\0';
 		fd = openat(dfd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st) != 0)
+		if (fd < 0)
 			goto fail;
+		if (fstat(fd, &st) != 0) {
+			saved = errno;
+			close(fd);
+			errno = saved;
+			goto fail;
+		}
 		if (S_ISDIR(st.st_mode)) {
 			close(dfd);
 			dfd = fd;
@@ -1255,15 +1261,19 @@ int fs_mkdir_p_guarded(const char *path, mode_t mode, uid_t uid, gid_t gid)
 		goto out;
 	}
 	/* mkdir() applied the umask; the caller asked for exactly mode. */
-	if ((uid != FS_NO_UID || gid != FS_NO_GID) && fchown(fd, uid, gid) != 0)
-		log_error("could not change owner of folder \"%s\": %s", path, strerror(errno));
-	else if (fchmod(fd, mode) != 0)
-		log_error("could not change mode of folder \"%s\": %s", path, strerror(errno));
-	else if (fsync(dfd) != 0)
-		log_error("could not fsync folder \"%s\": %s", parent, strerror(errno));
-	else
+	saved = 0;
+	if ((uid != FS_NO_UID || gid != FS_NO_GID) && fchown(fd, uid, gid) != 0) {
+		saved = errno;
+		log_error("could not change owner of folder \"%s\": %s", path, strerror(saved));
+	} else if (fchmod(fd, mode) != 0) {
+		saved = errno;
+		log_error("could not change mode of folder \"%s\": %s", path, strerror(saved));
+	} else if (fsync(dfd) != 0) {
+		saved = errno;
+		log_error("could not fsync folder \"%s\": %s", parent, strerror(saved));
+	} else {
 		rc = 0;
-	saved = errno;
+	}
 	close(fd);
 	close(dfd);
 	errno = saved;

@@ -286,7 +286,7 @@ static int repository_init(const PgcCluster *c, bool *created)
 	struct stat st;
 	uid_t uid;
 	gid_t gid;
-	int pfd = -1, rfd = -1, rc = -1, saved;
+	int pfd = -1, rfd = -1, rc = -1;
 	bool made = false;
 	size_t i;
 
@@ -307,15 +307,17 @@ static int repository_init(const PgcCluster *c, bool *created)
 	parent = slash == NULL ? strdup(".") : slash == norm ? strdup("/") : strndup(norm, (size_t)(slash - norm));
 	if (parent == NULL)
 		abort();
-	if (fs_mkdir_p(parent, 0755, FS_NO_UID, FS_NO_GID) != 0)
+	/*
+	 * The parent may belong to os_user (a repository under its home): follow
+	 * no link planted on the way, nor one in place of the repository itself
+	 * unless the parent is safe (an administrator's link).
+	 */
+	if (fs_mkdir_p_guarded(parent, 0755, FS_NO_UID, FS_NO_GID) != 0)
 		goto cleanup;
-	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (pfd < 0) {
-		saved = errno;
-		log_error("could not open folder \"%s\": %s", parent, strerror(saved));
+	pfd = fs_open_guarded(parent, O_RDONLY | O_DIRECTORY, 0, false);
+	if (pfd < 0)
 		goto cleanup;
-	}
-	rfd = fs_mkdirat(pfd, leaf, repo, 0700, uid, gid, true, &made);
+	rfd = fs_mkdirat(pfd, leaf, repo, 0700, uid, gid, fs_dir_is_safe(pfd), &made);
 	if (rfd < 0)
 		goto cleanup;
 	*created = made;
@@ -444,15 +446,16 @@ static const char *new_id(PgcArena *a, const char *dir)
 
 /*
  * read_label - START WAL LOCATION's file name and START TIMELINE from a
- * backup_label. 0, or -1 when missing (reported).
+ * backup_label, which must belong to owner (os_user; FS_NO_UID: anyone). 0,
+ * or -1 when missing or refused (reported).
  */
-static int read_label(PgcArena *a, const char *dir, PgcBaseBackupInfo *b)
+static int read_label(PgcArena *a, const char *dir, uid_t owner, PgcBaseBackupInfo *b)
 {
 	char *path = fs_path_join(dir, "backup_label"), *buf = NULL, *line;
 	char file[64];
 	unsigned tli;
 	size_t len;
-	int rc = fs_read_file_guarded(path, &buf, &len, 1 << 20, FS_NO_UID);
+	int rc = fs_read_file_guarded(path, &buf, &len, 1 << 20, owner);
 
 	if (rc != 0) {
 		if (rc > 0)
@@ -473,9 +476,10 @@ static int read_label(PgcArena *a, const char *dir, PgcBaseBackupInfo *b)
 
 /*
  * read_manifest - the WAL range from backup_manifest: start LSN and
- * timeline of the first range, stop LSN of the last. 0, or -1 (reported).
+ * timeline of the first range, stop LSN of the last; the file must belong to
+ * owner as in read_label. 0, or -1 (reported).
  */
-static int read_manifest(PgcArena *a, const char *dir, PgcBaseBackupInfo *b)
+static int read_manifest(PgcArena *a, const char *dir, uid_t owner, PgcBaseBackupInfo *b)
 {
 	char *path = fs_path_join(dir, "backup_manifest"), *text = NULL;
 	json_error_t jerr = {.text = "missing or refused"};
@@ -484,7 +488,7 @@ static int read_manifest(PgcArena *a, const char *dir, PgcBaseBackupInfo *b)
 	int rc = -1;
 
 	/* In the repository, which os_user owns: follow no link planted there. */
-	if (fs_read_file_guarded(path, &text, &len, 1u << 30, FS_NO_UID) == 0)
+	if (fs_read_file_guarded(path, &text, &len, 1u << 30, owner) == 0)
 		root = json_loadb(text, len, 0, &jerr);
 	free(text);
 
@@ -586,7 +590,7 @@ int backup_take_base(PgcArena *a, const PgcCluster *c, const PgcBackupSource *so
 		fs_remove_tree(repo, partial);
 		return -1;
 	}
-	if (read_manifest(a, partial, &b) != 0 || read_label(a, partial, &b) != 0) {
+	if (read_manifest(a, partial, uid, &b) != 0 || read_label(a, partial, uid, &b) != 0) {
 		fs_remove_tree(repo, partial);
 		return -1;
 	}
@@ -703,9 +707,13 @@ static int dump_one(PgcArena *a, const PgcCluster *c, const PgcNode *n, const Pg
 	} else {
 		char *text = NULL;
 		size_t len;
+		uid_t uid;
+		gid_t gid;
 
-		/* Plain SQL: check it is a complete pg_dumpall output. */
-		rc = fs_read_file_guarded(path, &text, &len, 256u << 20, FS_NO_UID);
+		/* Plain SQL: check it is a complete pg_dumpall output (os_user's file). */
+		rc = os_ids(c, &uid, &gid);
+		if (rc == 0)
+			rc = fs_read_file_guarded(path, &text, &len, 256u << 20, uid);
 		rc = rc == 0 && strstr(text, "PostgreSQL database cluster dump complete") != NULL ? 0 : -1;
 		record_check(a, &l->verify, rc == 0,
 			     rc == 0 ? "complete pg_dumpall output" : "incomplete pg_dumpall output");
@@ -990,10 +998,17 @@ int backup_retention_apply(const char *repository, const PgcRetention *r)
 			continue;
 		}
 		gone[n_gone++] = path;
-		/* The run's folder goes with its last file (not while others remain). */
-		if (fs_remove_inside(repository, arena_strndup(a, file, (size_t)(strrchr(file, '/') - file)),
-				     true) == 0)
+		/* The run's folder goes with its last file (not while others remain: 1). */
+		switch (fs_remove_inside(repository,
+					 arena_strndup(a, file, (size_t)(strrchr(file, '/') - file)), true)) {
+		case 0:
 			fs_fsync_dir(logical_dir);
+			break;
+		case 1:
+			break;
+		default:
+			rc = -1;
+		}
 	}
 	if (n_gone > 0) {
 		PgcCatalogMark drop = {gone, n_gone, false};

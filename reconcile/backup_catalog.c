@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -220,15 +221,41 @@ PgcBackupCatalog *backup_catalog_from_json(const json_t *root, char *err, size_t
 	return cat;
 }
 
-/* read_document - the catalog's JSON; a new empty catalog when absent. NULL on error (reported). */
-static json_t *read_document(const char *path)
+/*
+ * repository_owner - the owner of the repository folder (os_user's uid
+ * when pgconverge made it), opened as fs_open_guarded() does, for the owner
+ * rule of what is read there. FS_NO_UID when the folder belongs to root or
+ * this process's user (its files may be os_user's or root's; os_user is not
+ * known here), or cannot be opened (the read that follows reports why).
+ */
+static uid_t repository_owner(const char *repository)
+{
+	struct stat st;
+	uid_t owner = FS_NO_UID;
+	int fd = fs_open_guarded(repository, O_RDONLY | O_DIRECTORY, 0, true);
+
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0 && st.st_uid != 0 && st.st_uid != geteuid())
+			owner = st.st_uid;
+		close(fd);
+	}
+	return owner;
+}
+
+/*
+ * read_document - the catalog's JSON at path in repository; a new empty
+ * catalog when absent. The file must belong to the repository's owner (or
+ * root) and be no hard link to another's file. NULL on error (reported).
+ */
+static json_t *read_document(const char *repository, const char *path)
 {
 	json_error_t jerr;
 	json_t *root;
 	char *buf = NULL;
 	size_t len;
 	/* The repository belongs to os_user: follow no link planted there. */
-	int rc = fs_read_file_guarded(path, &buf, &len, CATALOG_MAX_BYTES, FS_NO_UID);
+	int rc = fs_read_file_guarded(path, &buf, &len, CATALOG_MAX_BYTES,
+				      repository_owner(repository));
 
 	if (rc < 0)
 		return NULL;
@@ -252,7 +279,8 @@ json_t *backup_catalog_json(const char *repository)
 	json_t *root = NULL;
 	size_t len;
 
-	if (fs_read_file_guarded(path, &buf, &len, CATALOG_MAX_BYTES, FS_NO_UID) == 0)
+	if (fs_read_file_guarded(path, &buf, &len, CATALOG_MAX_BYTES,
+				 repository_owner(repository)) == 0)
 		root = json_loadb(buf, len, 0, NULL);
 	free(buf);
 	free(path);
@@ -263,7 +291,7 @@ PgcBackupCatalog *backup_catalog_load(const char *repository)
 {
 	char *path = fs_path_join(repository, BACKUP_CATALOG_FILE);
 	PgcBackupCatalog *cat = NULL;
-	json_t *root = read_document(path);
+	json_t *root = read_document(repository, path);
 	char err[1024];
 
 	if (root != NULL) {
@@ -363,16 +391,45 @@ static int lock_catalog(const char *repository, uid_t uid, gid_t gid)
 	struct timespec pause = {0, 100 * 1000 * 1000};
 	int fd, waited = 0, saved;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
+	/*
+	 * The repository belongs to os_user, who may have put a hard link to
+	 * someone else's file here: only a file made just now is given to uid,
+	 * and an existing one must be a regular file with no other name.
+	 */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		/* Whoever creates it, the servers' os_user must be able to open it later. */
+		if (uid != FS_NO_UID && fchown(fd, uid, gid) != 0)
+			log_debug("could not give \"%s\" to uid %ld: %s", path, (long)uid,
+				  strerror(errno));
+	} else if (errno == EEXIST) {
+		struct stat st;
+
+		fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+		if (fd < 0) {
+			saved = errno;
+			log_error("could not open lock file \"%s\": %s", path, strerror(saved));
+			free(path);
+			return -1;
+		}
+		if (fstat(fd, &st) != 0) {
+			saved = errno;
+			log_error("could not stat lock file \"%s\": %s", path, strerror(saved));
+			goto fail;
+		}
+		if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+			log_error("refusing to use lock file \"%s\": it is not a regular file with a "
+				  "single name (a link?)\n"
+				  "hint: remove it; pgconverge makes a new one",
+				  path);
+			goto fail;
+		}
+	} else {
 		saved = errno;
 		log_error("could not open lock file \"%s\": %s", path, strerror(saved));
 		free(path);
 		return -1;
 	}
-	/* Whoever creates it, the servers' os_user must be able to open it later. */
-	if (uid != FS_NO_UID && fchown(fd, uid, gid) != 0)
-		log_debug("could not give \"%s\" to uid %ld: %s", path, (long)uid, strerror(errno));
 	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno != EWOULDBLOCK && errno != EINTR) {
 			saved = errno;
@@ -410,7 +467,7 @@ int backup_catalog_update(const char *repository, uid_t uid, gid_t gid, PgcCatal
 	fd = lock_catalog(repository, uid, gid);
 	if (fd < 0)
 		goto cleanup;
-	root = read_document(path);
+	root = read_document(repository, path);
 	if (root == NULL)
 		goto cleanup;
 	/* Refuse to rewrite what we cannot read: it may be a newer format. */

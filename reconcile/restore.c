@@ -766,8 +766,18 @@ static int copy_dir(const Copy *cp, int sfd, int pdfd, const char *name, const c
 		goto cleanup;
 	}
 	rc = 0;
-	while (rc == 0 && (de = readdir(d)) != NULL) {
+	for (;;) {
 		char *s, *t;
+
+		errno = 0;
+		de = readdir(d);
+		if (de == NULL) {
+			if (errno != 0) {
+				log_error("could not read folder \"%s\": %s", src, strerror(errno));
+				rc = -1;
+			}
+			break;
+		}
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
@@ -797,6 +807,8 @@ static int copy_dir(const Copy *cp, int sfd, int pdfd, const char *name, const c
 		}
 		free(s);
 		free(t);
+		if (rc != 0)
+			break;
 	}
 cleanup:
 	if (d != NULL)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -395,9 +396,114 @@ static void test_catalog_planted_link(void **state)
 	assert_non_null(strstr(log, "refusing to follow symlink"));
 	assert_null(strstr(log, "root-only-7d1c"));
 	free(log);
+
+	/* A hard link to root's file (fs.protected_hardlinks=0): refused as well. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(link(secret, path), 0);
+	log_capture_begin();
+	assert_null(backup_catalog_load(repo));
+	assert_null(backup_catalog_json(repo));
+	log = log_capture_end();
+	assert_non_null(strstr(log, "(a hard link?)"));
+	assert_null(strstr(log, "root-only-7d1c"));
+	free(log);
+	assert_int_equal(unlink(path), 0);
 	free(path);
 	free(secret);
 	free(repo);
+}
+
+static void put(const char *path, const char *content);
+
+/* A hard link planted at catalog.lock: its target keeps its owner, the update is refused. */
+static void test_catalog_lock_hard_link(void **state)
+{
+	char *repo = fs_path_join(tmpdir, "repo-lock"), *secret = fs_path_join(tmpdir, "root-lock");
+	char *lock = fs_path_join(repo, "catalog.lock"), *cat = fs_path_join(repo, "catalog.json");
+	PgcLogicalBackupInfo l = {.id = "20261101T000000Z", .kind = "dump", .database = "db",
+				  .path = "logical/20261101T000000Z/db.dump"};
+	json_t *entry = backup_catalog_logical_to_json(&l);
+	struct stat st;
+	char *log;
+
+	(void)state;
+	if (geteuid() != 0) {
+		json_decref(entry);
+		skip();
+	}
+	assert_int_equal(mkdir(repo, 0700), 0);
+	assert_int_equal(chown(repo, 4242, 4242), 0); /* os_user's, not root's */
+	put(secret, "root's own\n");
+	assert_int_equal(link(secret, lock), 0);
+	log_capture_begin();
+	assert_int_equal(backup_catalog_update(repo, 4242, 4242, backup_catalog_add_logical, entry),
+			 -1);
+	log = log_capture_end();
+	assert_non_null(strstr(log, "refusing to use lock file"));
+	free(log);
+	assert_int_equal(stat(secret, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(st.st_gid, 0);
+	assert_false(fs_exists(cat));
+
+	/* Its own lock file, made by the first update, is given to os_user and reused. */
+	assert_int_equal(unlink(lock), 0);
+	assert_int_equal(backup_catalog_update(repo, 4242, 4242, backup_catalog_add_logical, entry),
+			 0);
+	assert_int_equal(stat(lock, &st), 0);
+	assert_int_equal(st.st_uid, 4242);
+	assert_int_equal(backup_catalog_update(repo, 4242, 4242, backup_catalog_add_logical, entry),
+			 0);
+	json_decref(entry);
+	free(cat);
+	free(lock);
+	free(secret);
+	free(repo);
+}
+
+/* repository_init in os_user's folder: a link in place of the repository is not followed. */
+static void test_repository_init_planted_link(void **state)
+{
+	char *home = fs_path_join(tmpdir, "pg-home"), *target = fs_path_join(tmpdir, "etc-like");
+	char *repo = fs_path_join(home, "repo"), *admin = fs_path_join(tmpdir, "admin-repo");
+	char *admin_target = fs_path_join(tmpdir, "admin-target"), *p;
+	PgcCluster c = {.name = "main"};
+	char *log;
+
+	(void)state;
+	if (geteuid() != 0 || getpwnam("postgres") == NULL)
+		skip();
+	c.os_user.v = "postgres";
+	assert_int_equal(mkdir(home, 0755), 0);
+	assert_int_equal(chown(home, 4242, 4242), 0);
+	assert_int_equal(mkdir(target, 0755), 0);
+	assert_int_equal(symlink(target, repo), 0);
+	c.backup.repository.v = repo;
+	log_capture_begin();
+	assert_int_equal(backup_repository_init(&c), -1);
+	log = log_capture_end();
+	assert_non_null(strstr(log, "/pg-home/repo\": a symbolic link of that name exists"));
+	free(log);
+	p = fs_path_join(target, "base");
+	assert_false(fs_exists(p));
+	free(p);
+	p = fs_path_join(target, "wal");
+	assert_false(fs_exists(p));
+	free(p);
+
+	/* The administrator's link, in a folder only root can change: followed. */
+	assert_int_equal(mkdir(admin_target, 0755), 0);
+	assert_int_equal(symlink(admin_target, admin), 0);
+	c.backup.repository.v = admin;
+	assert_int_equal(backup_repository_init(&c), 0);
+	p = fs_path_join(admin_target, "base");
+	assert_true(fs_exists(p));
+	free(p);
+	free(admin_target);
+	free(admin);
+	free(repo);
+	free(target);
+	free(home);
 }
 
 /* Two processes adding 40 entries each at once: none lost. */
@@ -689,6 +795,8 @@ int main(void)
 		cmocka_unit_test(test_catalog_update_and_mark),
 		cmocka_unit_test(test_catalog_refuses_unknown_format),
 		cmocka_unit_test(test_catalog_planted_link),
+		cmocka_unit_test(test_catalog_lock_hard_link),
+		cmocka_unit_test(test_repository_init_planted_link),
 		cmocka_unit_test(test_catalog_two_writers),
 		cmocka_unit_test(test_catalog_paths),
 		cmocka_unit_test(test_retention_planted_link),
