@@ -192,6 +192,7 @@ static int node_state(const PgcCluster *x, const PgcNode *n, PgcHost *h)
 	PgcArena *a = arena_new();
 	const char *v = NULL;
 	char err[600];
+	bool standby;
 	int rc;
 
 	if (ha_postmaster_pid(h, n) == 0) {
@@ -200,12 +201,14 @@ static int node_state(const PgcCluster *x, const PgcNode *n, PgcHost *h)
 	}
 	rc = ha_query_value(a, x, n, "SELECT pg_catalog.pg_is_in_recovery()", QUERY_TIMEOUT_MS, &v,
 			    err, sizeof err);
+	/* v lives in the arena: read it before freeing. */
+	standby = rc == 0 && v != NULL && strcmp(v, "t") == 0;
 	arena_free(a);
 	if (rc != 0) {
 		log_warn("node \"%s/%s\" runs but does not answer: %s", x->name, n->name, err);
 		return 3;
 	}
-	return v != NULL && strcmp(v, "t") == 0 ? 2 : 1;
+	return standby ? 2 : 1;
 }
 
 /* streams_from_upstream - the standby's WAL receiver streams from its upstream in x. */

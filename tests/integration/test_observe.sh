@@ -82,7 +82,9 @@ if ! make -s build/libpgconverge.a >"$tmp/make.log" 2>&1; then
 	exit 1
 fi
 # shellcheck disable=SC2046
-if ! cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -O2 -g -I. -Ibuild/gen \
+# CC and SAN as the library was built with them (make sanitize sets both).
+# shellcheck disable=SC2086
+if ! ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -O2 -g ${SAN:-} -I. -Ibuild/gen \
 	$(pkg-config --cflags $PKGS) -o "$tmp/observe_probe" tests/integration/observe_probe.c \
 	build/libpgconverge.a $(pkg-config --libs $PKGS) -lm -lpthread; then
 	echo "not ok - build observe_probe"

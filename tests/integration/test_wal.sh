@@ -260,7 +260,7 @@ EOF
 PKGS="yaml-0.1 libpq libgit2 jansson libcrypto zlib libzstd"
 # shellcheck disable=SC2046,SC2086
 if make -s build/libpgconverge.a >"$tmp/make.log" 2>&1 &&
-	cc -std=c11 -D_GNU_SOURCE -I. -Ibuild/gen $(pkg-config --cflags $PKGS) -o "$tmp/archiver_probe" \
+	${CC:-cc} -std=c11 -D_GNU_SOURCE ${SAN:-} -I. -Ibuild/gen $(pkg-config --cflags $PKGS) -o "$tmp/archiver_probe" \
 		"$tmp/archiver_probe.c" build/libpgconverge.a $(pkg-config --libs $PKGS) -lm -lpthread; then
 	st2=$(runuser -u postgres -- "$tmp/archiver_probe" "$tmp/sock" "$port2")
 	if [[ $st2 =~ ^mode=on\ archived=0\ failed=[1-9][0-9]*\ failing=1\ last_failed=00000001[0-9A-F]{16}\ ready=[1-9][0-9]*\ age_known=0$ ]]; then
