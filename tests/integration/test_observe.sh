@@ -368,7 +368,9 @@ else
 fi
 
 # --- valgrind, once, against the running server -----------------------------
-if [ "${PGC_SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null; then
+# Not with a sanitizer build (make sanitize): ASan and valgrind exclude each
+# other, and the sanitizers are the memory check there.
+if [ "${PGC_SKIP_VALGRIND:-0}" != 1 ] && [ -z "${SAN:-}" ] && command -v valgrind >/dev/null; then
 	if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
 		--show-leak-kinds=definite,indirect "$probe" "$tmp/topology.yaml" main \
 		>"$tmp/vg.json" 2>"$tmp/vg.err"; then
