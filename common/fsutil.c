@@ -803,6 +803,36 @@ int fs_remove_tree(const char *parent, const char *path)
 	return rc;
 }
 
+int fs_open_lock_file(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600), saved;
+
+	if (fd >= 0) {
+		if ((uid != FS_NO_UID || gid != FS_NO_GID) && fchown(fd, uid, gid) != 0)
+			log_debug("could not change owner of \"%s\": %s", path, strerror(errno));
+		return fd;
+	}
+	if (errno == EEXIST)
+		fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		saved = errno;
+		log_error("could not open lock file \"%s\": %s", path, strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		log_error("refusing to use lock file \"%s\": it is not a regular file with a single "
+			  "name (a link?)\n"
+			  "hint: remove it; pgconverge makes a new one",
+			  path);
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
 int fs_empty_dir(const char *path)
 {
 	struct stat st;

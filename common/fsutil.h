@@ -203,6 +203,17 @@ int fs_remove_tree(const char *parent, const char *path);
 int fs_empty_dir(const char *path);
 
 /*
+ * fs_open_lock_file - opens (creating it, mode 0600) the lock file path in
+ * a folder another account may own, for flock(). Only a file created here
+ * is given to uid/gid (FS_NO_UID: kept): an existing one may be a hard link
+ * that account planted to someone else's file, which a chown would hand
+ * over, so it must be a regular file with a single name, opened without
+ * following a link and without blocking (a FIFO in its place). The
+ * descriptor, or -1 (reported, errno kept; EPERM for a refused file).
+ */
+int fs_open_lock_file(const char *path, uid_t uid, gid_t gid);
+
+/*
  * fs_remove_inside - removes the one file (or symlink) at path, or with
  * folder true the empty folder at path, reached below parent as in
  * fs_remove_tree(). 0 when removed or absent; 1 when folder is true and the

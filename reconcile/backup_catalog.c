@@ -391,42 +391,9 @@ static int lock_catalog(const char *repository, uid_t uid, gid_t gid)
 	struct timespec pause = {0, 100 * 1000 * 1000};
 	int fd, waited = 0, saved;
 
-	/*
-	 * The repository belongs to os_user, who may have put a hard link to
-	 * someone else's file here: only a file made just now is given to uid,
-	 * and an existing one must be a regular file with no other name.
-	 */
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd >= 0) {
-		/* Whoever creates it, the servers' os_user must be able to open it later. */
-		if (uid != FS_NO_UID && fchown(fd, uid, gid) != 0)
-			log_debug("could not give \"%s\" to uid %ld: %s", path, (long)uid,
-				  strerror(errno));
-	} else if (errno == EEXIST) {
-		struct stat st;
-
-		fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-		if (fd < 0) {
-			saved = errno;
-			log_error("could not open lock file \"%s\": %s", path, strerror(saved));
-			free(path);
-			return -1;
-		}
-		if (fstat(fd, &st) != 0) {
-			saved = errno;
-			log_error("could not stat lock file \"%s\": %s", path, strerror(saved));
-			goto fail;
-		}
-		if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
-			log_error("refusing to use lock file \"%s\": it is not a regular file with a "
-				  "single name (a link?)\n"
-				  "hint: remove it; pgconverge makes a new one",
-				  path);
-			goto fail;
-		}
-	} else {
-		saved = errno;
-		log_error("could not open lock file \"%s\": %s", path, strerror(saved));
+	/* The repository belongs to os_user, who may have planted a link there. */
+	fd = fs_open_lock_file(path, uid, gid);
+	if (fd < 0) {
 		free(path);
 		return -1;
 	}

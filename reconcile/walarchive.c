@@ -778,38 +778,13 @@ static int lock_folder(PgcArena *a, const char *dir, uid_t uid, gid_t gid)
 {
 	const char *path = arena_printf(a, "%s/%s", dir, PUSH_LOCK_FILE);
 	struct timespec pause = {0, 5 * 1000 * 1000};
-	struct stat st = {0};
 	int fd, waited = 0, saved;
 
 	if (walarchive_test_no_lock)
 		return -2;
-	/*
-	 * Only a file made here is chowned: an existing ".lock" may be a hard
-	 * link the folder's owner planted to a file of root's (/etc/shadow),
-	 * which a chown would hand over. Whoever creates it, the servers'
-	 * os_user must be able to open it later.
-	 */
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd >= 0) {
-		if ((uid != FS_NO_UID || gid != FS_NO_GID) && fchown(fd, uid, gid) != 0)
-			log_debug("could not change owner of \"%s\": %s", path, strerror(errno));
-	} else if (errno == EEXIST) {
-		/* O_NONBLOCK: a FIFO in its place must not hang the open. */
-		fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-		if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)) {
-			log_error("refusing to use lock file \"%s\": %s", path,
-				  S_ISREG(st.st_mode) ? "it has more than one name (a hard link?)"
-						      : "it is not a regular file");
-			close(fd);
-			errno = EPERM;
-			return -1;
-		}
-	}
-	if (fd < 0) {
-		saved = errno;
-		log_error("could not open lock file \"%s\": %s", path, strerror(saved));
+	fd = fs_open_lock_file(path, uid, gid);
+	if (fd < 0)
 		return -1;
-	}
 	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		saved = errno;
 		if (saved == ENOLCK || saved == ENOTSUP || saved == EOPNOTSUPP || saved == ENOSYS) {
