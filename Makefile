@@ -23,7 +23,7 @@ CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SAN) -fPIC -I. -Ibuild/gen $(shell pkg-confi
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 B       := build
 
-LIB_SRC := $(wildcard common/*.c schema/*.c reconcile/*.c)
+LIB_SRC := $(wildcard common/*.c schema/*.c reconcile/*/*.c)
 CMD_SRC := $(filter-out cmd/front.c,$(wildcard cmd/*.c))
 GEN_SRC := $(B)/gen/pgcatalog_data.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/pgcatalog_data.o
@@ -31,7 +31,7 @@ CMD_OBJ := $(CMD_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # What the executable itself holds: wal-push and wal-fetch, nothing with libpq.
-FRONT_OBJ := $(B)/cmd/front.o $(B)/reconcile/walarchive.o \
+FRONT_OBJ := $(B)/cmd/front.o $(B)/reconcile/backup/walarchive.o \
 	$(addprefix $(B)/common/,arena.o digest.o fsutil.o log.o strutil.o)
 FRONT_LIBS := $(shell pkg-config --libs libcrypto zlib libzstd 2>/dev/null) -ldl -lpthread
 CORE    := $(B)/pgconverge-core.so

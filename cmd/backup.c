@@ -1,6 +1,6 @@
 /*
  * cmd/backup.c - `pgconverge backup`: a base or logical backup, now, then
- * retention. The work is in reconcile/backup.c.
+ * retention. The work is in reconcile/backup/backup.c.
  */
 #include "cmd/cmd.h"
 
@@ -11,7 +11,7 @@
 #include "cmd/exitcodes.h"
 #include "common/lock.h"
 #include "common/strutil.h"
-#include "reconcile/backup.h"
+#include "reconcile/backup/backup.h"
 
 const PgcCommandSpec backup_spec = {
 	.usage = "backup " USAGE_SOURCE USAGE_NEWLINE

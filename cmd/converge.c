@@ -10,11 +10,11 @@
 
 #include "cmd/exitcodes.h"
 #include "common/strutil.h"
-#include "reconcile/apply.h"
-#include "reconcile/failover.h"
-#include "reconcile/ha.h"
-#include "reconcile/journal.h"
-#include "reconcile/plan_offline.h"
+#include "reconcile/engine/apply.h"
+#include "reconcile/ha/failover.h"
+#include "reconcile/ha/ha.h"
+#include "reconcile/engine/journal.h"
+#include "reconcile/engine/plan_offline.h"
 #include "schema/source.h"
 
 /* load - the topology with its diagnostics printed, or logged one a line. */

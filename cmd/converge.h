@@ -9,8 +9,8 @@
 #include <signal.h>
 
 #include "cmd/cmd.h"
-#include "reconcile/observe.h"
-#include "reconcile/plan.h"
+#include "reconcile/observe/observe.h"
+#include "reconcile/engine/plan.h"
 
 /*
  * converge_load - loads and validates the topology named by opts, printing

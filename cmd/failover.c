@@ -15,11 +15,11 @@
 #include "common/clock.h"
 #include "common/lock.h"
 #include "common/strutil.h"
-#include "reconcile/failover.h"
-#include "reconcile/fence.h"
-#include "reconcile/ha.h"
-#include "reconcile/pgctl.h"
-#include "reconcile/promote.h"
+#include "reconcile/ha/failover.h"
+#include "reconcile/ha/fence.h"
+#include "reconcile/ha/ha.h"
+#include "reconcile/pg/pgctl.h"
+#include "reconcile/ha/promote.h"
 
 static const PgcOptionHelp failover_option_help[] = {
 	{"to", NULL, "promote NODE (default: the best candidate, see above)"},

@@ -41,7 +41,7 @@
 #include "cmd/exitcodes.h"
 #include "common/log.h"
 #include "common/strutil.h"
-#include "reconcile/walarchive.h"
+#include "reconcile/backup/walarchive.h"
 
 #define CORE_NAME "pgconverge-core.so"
 

@@ -10,7 +10,7 @@
 #include "cmd/converge.h"
 #include "cmd/exitcodes.h"
 #include "common/fsutil.h"
-#include "reconcile/graph.h"
+#include "reconcile/observe/graph.h"
 
 static const PgcOptionHelp graph_option_help[] = {
 	{"output", NULL, "write the graph to FILE instead of stdout"},

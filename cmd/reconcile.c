@@ -43,11 +43,11 @@
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/lock.h"
-#include "reconcile/apply.h"
-#include "reconcile/failover.h"
-#include "reconcile/fence.h"
-#include "reconcile/ha.h"
-#include "reconcile/promote.h"
+#include "reconcile/engine/apply.h"
+#include "reconcile/ha/failover.h"
+#include "reconcile/ha/fence.h"
+#include "reconcile/ha/ha.h"
+#include "reconcile/ha/promote.h"
 
 const PgcCommandSpec reconcile_spec = {
 	.usage = "reconcile " USAGE_SOURCE USAGE_NEWLINE

@@ -13,9 +13,9 @@
 #include "cmd/converge.h"
 #include "cmd/exitcodes.h"
 #include "common/strutil.h"
-#include "reconcile/host.h"
-#include "reconcile/pgsql.h"
-#include "reconcile/walarchive.h"
+#include "reconcile/transport/host.h"
+#include "reconcile/pg/pgsql.h"
+#include "reconcile/backup/walarchive.h"
 
 static const char *const status_formats[] = {"text", "json", "prometheus", NULL};
 

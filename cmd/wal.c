@@ -4,12 +4,12 @@
  *
  * Both run as the server's os_user, from the data directory, without the
  * topology file (which that user need not be able to read): the repository
- * is given with --repository. The work is in reconcile/walarchive.c.
+ * is given with --repository. The work is in reconcile/backup/walarchive.c.
  */
 #include "cmd/cmd.h"
 
 #include "cmd/exitcodes.h"
-#include "reconcile/walarchive.h"
+#include "reconcile/backup/walarchive.h"
 
 const PgcCommandSpec wal_push_spec = {
 	.usage = "wal-push --repository DIR [--compress none|gzip|zstd] WAL_PATH WAL_NAME",

@@ -27,9 +27,9 @@
 #include "common/arena.h"
 #include "common/diag.h"
 #include "common/log.h"
-#include "reconcile/apply.h"
-#include "reconcile/observe.h"
-#include "reconcile/plan.h"
+#include "reconcile/engine/apply.h"
+#include "reconcile/observe/observe.h"
+#include "reconcile/engine/plan.h"
 #include "schema/topology.h"
 
 typedef struct {

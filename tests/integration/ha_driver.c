@@ -24,11 +24,11 @@
 #include "common/arena.h"
 #include "common/diag.h"
 #include "common/log.h"
-#include "reconcile/failover.h"
-#include "reconcile/fence.h"
-#include "reconcile/promote.h"
-#include "reconcile/rejoin.h"
-#include "reconcile/switchover.h"
+#include "reconcile/ha/failover.h"
+#include "reconcile/ha/fence.h"
+#include "reconcile/ha/promote.h"
+#include "reconcile/ha/rejoin.h"
+#include "reconcile/ha/switchover.h"
 #include "schema/topology.h"
 
 static int usage(void)

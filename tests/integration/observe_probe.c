@@ -6,7 +6,7 @@
  *   observe_probe TOPOLOGY.yaml [CLUSTER]
  *   observe_probe --query CONNINFO TIMEOUT_MS SQL [PARAM...]
  *
- * The second form checks reconcile/pgsql.c against a live server: it prints
+ * The second form checks reconcile/pg/pgsql.c against a live server: it prints
  * "value VALUE" (first cell) or "error SQLSTATE timed_out=0|1 conn_bad=0|1:
  * MESSAGE", then "after ok" when the connection still runs SELECT 1.
  *
@@ -18,8 +18,8 @@
 
 #include "common/diag.h"
 #include "common/log.h"
-#include "reconcile/observe.h"
-#include "reconcile/pgsql.h"
+#include "reconcile/observe/observe.h"
+#include "reconcile/pg/pgsql.h"
 #include "schema/topology.h"
 
 static int query_mode(int argc, char **argv)

@@ -7,7 +7,7 @@
 #      cannot connect to it (its unix socket is moved aside): idle, then
 #      under writes, after several times detect_after nobody is promoted (same timeline, the primary takes
 #      writes), and status.json and the log say why (a replica heard from it);
-#   2. anti-flap (reconcile/failover.c, failover_evaluate): after one
+#   2. anti-flap (reconcile/ha/failover.c, failover_evaluate): after one
 #      automatic failover, within failover.min_interval
 #      a. the new primary hangs (its processes stopped with SIGSTOP: running,
 #         not confirmed down): no second failover, the reason logged;

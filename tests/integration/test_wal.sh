@@ -233,8 +233,8 @@ fi
 cat >"$tmp/archiver_probe.c" <<'EOF'
 #include <stdio.h>
 #include <stdlib.h>
-#include "reconcile/pgsql.h"
-#include "reconcile/walarchive.h"
+#include "reconcile/pg/pgsql.h"
+#include "reconcile/backup/walarchive.h"
 int main(int argc, char **argv)
 {
 	PgcArena *a = arena_new();

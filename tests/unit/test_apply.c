@@ -23,11 +23,11 @@
 #include "common/diag.h"
 #include "common/fsutil.h"
 #include "common/log.h"
-#include "reconcile/actions.h"
-#include "reconcile/passfile.h"
-#include "reconcile/secret.h"
-#include "reconcile/apply.h"
-#include "reconcile/journal.h"
+#include "reconcile/engine/actions.h"
+#include "reconcile/pg/passfile.h"
+#include "reconcile/engine/secret.h"
+#include "reconcile/engine/apply.h"
+#include "reconcile/engine/journal.h"
 
 static char tmpdir[] = "/tmp/pgc-apply-XXXXXX";
 

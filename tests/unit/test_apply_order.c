@@ -16,7 +16,7 @@
 
 #include "common/arena.h"
 #include "common/diag.h"
-#include "reconcile/apply_order.h"
+#include "reconcile/engine/apply_order.h"
 
 static const char topology_yaml[] =
     "version: 1\n"

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_backup.c - reconcile/backup.c's pure parts (retention,
+ * tests/unit/test_backup.c - reconcile/backup/backup.c's pure parts (retention,
  * choice of the source) and the catalog (backup_catalog.c) on a real temp
  * folder, including two writers at once.
  */
@@ -20,7 +20,7 @@
 
 #include "common/fsutil.h"
 #include "common/log.h"
-#include "reconcile/backup.h"
+#include "reconcile/backup/backup.h"
 
 static char tmpdir[] = "/tmp/pgc-backup-XXXXXX";
 

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_failover.c - reconcile/failover.c: candidate choice (sync
+ * tests/unit/test_failover.c - reconcile/ha/failover.c: candidate choice (sync
  * eligibility, quorum coverage, LSN order, region, declaration order,
  * max_lag, partition rule, --to), the probe/decision loop, and the
  * topology after a failover. Observed states are built by hand.
@@ -17,12 +17,12 @@
 #include <cmocka.h>
 
 #include "common/arena.h"
-#include "reconcile/failover.h"
-#include "reconcile/fence.h"
-#include "reconcile/ha.h"
-#include "reconcile/rejoin.h"
-#include "reconcile/observe.h"
-#include "reconcile/plan.h"
+#include "reconcile/ha/failover.h"
+#include "reconcile/ha/fence.h"
+#include "reconcile/ha/ha.h"
+#include "reconcile/ha/rejoin.h"
+#include "reconcile/observe/observe.h"
+#include "reconcile/engine/plan.h"
 #include "schema/topology.h"
 
 /* %1$s: replication block, %2$s: failover block, %3$s: pg4 line */

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_graph.c - the DOT renderer (reconcile/graph.c): exact
+ * tests/unit/test_graph.c - the DOT renderer (reconcile/observe/graph.c): exact
  * output for a small topology, the --cluster filter, escaping of odd paths
  * and names, and nodes drawn from a hand-built observed state.
  */
@@ -15,8 +15,8 @@
 
 #include "common/arena.h"
 #include "common/diag.h"
-#include "reconcile/graph.h"
-#include "reconcile/observe.h"
+#include "reconcile/observe/graph.h"
+#include "reconcile/observe/observe.h"
 #include "schema/topology.h"
 
 /*

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_host.c - reconcile/host.c on this machine: which hosts
+ * tests/unit/test_host.c - reconcile/transport/host.c on this machine: which hosts
  * are local, and the folder states the probe and initdb rely on.
  */
 #include <setjmp.h>
@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "common/log.h"
-#include "reconcile/host.h"
+#include "reconcile/transport/host.h"
 
 static void test_loopback_is_local(void **state)
 {

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_observe.c - the pure parts of reconcile/observe.c: the
+ * tests/unit/test_observe.c - the pure parts of reconcile/observe/observe.c: the
  * parsers of pg_controldata output, postgresql.conf include lines,
  * postmaster.pid and primary_conninfo, password verifier checks, the JSON
  * form of a hand-built observed model, and the fingerprint.
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "reconcile/observe.h"
+#include "reconcile/observe/observe.h"
 
 /* Verifiers made by PostgreSQL 15 (CREATE ROLE ... PASSWORD). */
 #define SCRAM_CORRECT_HORSE                                                                  \

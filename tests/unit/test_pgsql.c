@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_pgsql.c - the connection-free parts of reconcile/pgsql.c:
+ * tests/unit/test_pgsql.c - the connection-free parts of reconcile/pg/pgsql.c:
  * identifier and literal quoting, conninfo building, error reporting
  * without a server. Queries against a live server (timeouts, cancel) are
  * checked by tests/integration/test_observe.sh.
@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "common/log.h"
-#include "reconcile/pgsql.h"
+#include "reconcile/pg/pgsql.h"
 
 static void test_quote_ident_bare(void **state)
 {

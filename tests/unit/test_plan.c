@@ -19,10 +19,10 @@
 
 #include "common/arena.h"
 #include "common/diag.h"
-#include "reconcile/apply.h"
-#include "reconcile/failover.h"
-#include "reconcile/observe.h"
-#include "reconcile/plan.h"
+#include "reconcile/engine/apply.h"
+#include "reconcile/ha/failover.h"
+#include "reconcile/observe/observe.h"
+#include "reconcile/engine/plan.h"
 #include "schema/pgcatalog.h"
 #include "schema/topology.h"
 
@@ -1884,7 +1884,7 @@ static void test_raise_keeps_reloadable_changes(void **state)
 	topology_free(want);
 }
 
-/* ---- high availability: reconcile/plan_ha.c ----------------------------------------- */
+/* ---- high availability: reconcile/ha/plan_ha.c ----------------------------------------- */
 
 /*
  * obs_failed_over - every node converged to the cluster as it is after a

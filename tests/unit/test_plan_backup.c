@@ -18,13 +18,13 @@
 
 #include "common/arena.h"
 #include "common/diag.h"
-#include "reconcile/apply_order.h"
-#include "reconcile/backup_catalog.h"
-#include "reconcile/observe.h"
-#include "reconcile/plan.h"
-#include "reconcile/plan_backup.h"
-#include "reconcile/restore.h"
-#include "reconcile/walarchive.h"
+#include "reconcile/engine/apply_order.h"
+#include "reconcile/backup/backup_catalog.h"
+#include "reconcile/observe/observe.h"
+#include "reconcile/engine/plan.h"
+#include "reconcile/backup/plan_backup.h"
+#include "reconcile/backup/restore.h"
+#include "reconcile/backup/walarchive.h"
 #include "schema/topology.h"
 
 /* 2026-11-26 12:00:00 UTC */

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "common/arena.h"
-#include "reconcile/plan.h"
+#include "reconcile/engine/plan.h"
 
 /* ---- a small plan -------------------------------------------------------- */
 

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_promote.c - reconcile/promote.c: when the candidate's
+ * tests/unit/test_promote.c - reconcile/ha/promote.c: when the candidate's
  * replay position is final (promote_replay_settled), on hand-built
  * sequences of polls: a clean stop, an incomplete last record after a
  * crash, a WAL receiver still streaming, replay paused or waiting on
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "reconcile/promote.h"
+#include "reconcile/ha/promote.h"
 
 /* waiting - the startup process of x waits on type/event. */
 static void waiting(PgcWalSample *x, const char *type, const char *event)

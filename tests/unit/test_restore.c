@@ -25,11 +25,11 @@
 #include "common/diag.h"
 #include "common/fsutil.h"
 #include "common/log.h"
-#include "reconcile/backup_catalog.h"
-#include "reconcile/drill.h"
-#include "reconcile/observe.h"
-#include "reconcile/restore.h"
-#include "reconcile/walarchive.h"
+#include "reconcile/backup/backup_catalog.h"
+#include "reconcile/backup/drill.h"
+#include "reconcile/observe/observe.h"
+#include "reconcile/backup/restore.h"
+#include "reconcile/backup/walarchive.h"
 #include "schema/topology.h"
 
 /* 2026-11-26 at these UTC times, as epoch seconds. */

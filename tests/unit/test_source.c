@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_source.c - schema/source.c and reconcile/plan_offline.c:
+ * tests/unit/test_source.c - schema/source.c and reconcile/engine/plan_offline.c:
  * topologies read from real git repositories (made here with libgit2, in a
  * temporary folder), the no-rollback rule, signatures checked by the real
  * ssh-keygen, and offline plans between two revisions. No server.
@@ -21,7 +21,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"
-#include "reconcile/plan_offline.h"
+#include "reconcile/engine/plan_offline.h"
 #include "schema/source.h"
 
 static char tmpdir[] = "/tmp/pgc-source-XXXXXX";

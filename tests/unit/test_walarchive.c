@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_walarchive.c - reconcile/walarchive.c on a real temp
+ * tests/unit/test_walarchive.c - reconcile/backup/walarchive.c on a real temp
  * repository: names and layout, compression, push/fetch with checksums,
  * the archive/restore commands, listing, and pushes of every size around
  * the streaming copy's chunk.
@@ -25,7 +25,7 @@
 #include "common/digest.h"
 #include "common/fsutil.h"
 #include "common/log.h"
-#include "reconcile/walarchive.h"
+#include "reconcile/backup/walarchive.h"
 
 #define SEG "000000010000000000000003"
 #define SEGSIZE (1024 * 1024)

@@ -1,0 +1,66 @@
+/*
+ * reconcile/backup/drill.h - the repository's side of apply: the executors of the
+ * actions plan_backup.c plans from a cluster's backup schedule.
+ *
+ *   ACT_BACKUP            drill_backup: the base (or logical) backup the
+ *                         schedule asks for, from the node the plan chose
+ *                         (backup_take_base / backup_take_logical)
+ *   ACT_RETENTION         drill_retention: removes what the plan listed and
+ *                         the policy still removes, nothing else
+ *                         (backup_retention_compute / _apply)
+ *   ACT_RESTORE :drill    drill_run: the restore drill, below
+ *
+ * A restore drill proves that the newest base backup restores: it is
+ * copied (as os_user) into a scratch folder made for it
+ * ($TMPDIR, default /var/tmp: pgconverge-drill-<cluster>.XXXXXX), the copy
+ * checked with pg_verifybackup, started on a free port (a bind test below
+ * 32000; it listens on 127.0.0.1 and a socket in the scratch folder, and
+ * its pg_hba.conf admits only os_user over that socket) with archive_mode
+ * off (a drill never writes into an archive) and restore_command fetching
+ * from the repository, so that it replays the archive to its end and
+ * promotes; then the check query runs: backup.verify.query in the
+ * cluster's first declared database, or else a count(*) of every user
+ * table of every database, which reads every heap page. The server is
+ * stopped, the scratch folder removed, and the outcome recorded on the
+ * backup's catalog entry:
+ *
+ *   "drill": {"ok": true, "at": "2026-11-26T10:40:00Z", "duration_s": 12.3,
+ *             "copy_s": 1.2, "replay_s": 8.0, "check_s": 0.4,
+ *             "rows": 10001, "tables": 3, "replayed_to": "0/5000000",
+ *             "port": 31234, "message": "3 tables, 10001 rows"}
+ *
+ * A failed drill is recorded the same way with ok false and what failed,
+ * fails the action (apply exits 1), and shows in status and its metrics.
+ * The planner drills again after backup.verify.every, and never twice in
+ * one period on a backup whose drill failed.
+ */
+#ifndef PGC_RECONCILE_BACKUP_DRILL_H
+#define PGC_RECONCILE_BACKUP_DRILL_H
+
+#include "common/arena.h"
+#include "reconcile/engine/actions.h"
+#include "schema/topology.h"
+
+/* The target of the ACT_RESTORE action that is a drill: "cluster/-/restore:drill". */
+#define DRILL_TARGET "drill"
+/* Ports a drill's server may get (a bind test picks a free one). */
+#define DRILL_PORT_MIN 20000
+#define DRILL_PORT_MAX 31999
+
+/*
+ * drill_conf - the drill server's pgconverge.conf: the desired primary's
+ * parameters (plan_conf_params) without replication and archiving, on port
+ * and 127.0.0.1 with its socket in socket_dir, shared_buffers 128MB,
+ * archive_mode off, restore_command fetching from backup.repository,
+ * recovery_target_timeline 'latest'. Pure; owned by a.
+ */
+const char *drill_conf(PgcArena *a, const PgcCluster *c, int port, const char *socket_dir);
+
+/* drill_hba - the drill server's pg_hba.conf: os_user over the local socket only. */
+const char *drill_hba(PgcArena *a, const PgcCluster *c);
+
+int drill_run(PgcApplyCtx *ctx);       /* ACT_RESTORE with target "drill" */
+int drill_backup(PgcApplyCtx *ctx);    /* ACT_BACKUP */
+int drill_retention(PgcApplyCtx *ctx); /* ACT_RETENTION */
+
+#endif

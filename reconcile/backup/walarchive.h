@@ -1,0 +1,272 @@
+/*
+ * reconcile/backup/walarchive.h - the WAL archive inside a backup repository: what
+ * `pgconverge wal-push` (archive_command) and `wal-fetch` (restore_command)
+ * do, the commands the planner writes into the managed configuration, the
+ * listing retention works on, and pg_stat_archiver for `status`.
+ *
+ * Layout, below the repository folder (backup.repository):
+ *
+ *   wal/TTTTTTTT/NAME[.gz|.zst]     a segment, a .partial segment or a
+ *   wal/TTTTTTTT/NAME.sha256        .backup file of timeline TTTTTTTT (the
+ *                                   first 8 hex digits of NAME), and its
+ *                                   checksum
+ *   wal/history/TTTTTTTT.history    timeline history files (never removed
+ *   wal/history/TTTTTTTT.history.sha256   by retention: they are tiny and
+ *                                   every later timeline needs them)
+ *
+ * The checksum file is one line in sha256sum(1) form, "HEX  NAME\n", HEX
+ * being the SHA-256 of the file's uncompressed content: so a file pushed
+ * again is compared by content whatever compression either push used, and
+ * `zstd -dc F.zst | sha256sum` checks it by hand.
+ *
+ * Durability and atomicity: a push writes the data and then its checksum
+ * to temp files beside their final names, fsyncs both, then, holding an
+ * flock() on the folder's hidden ".lock" file, looks again for a copy of
+ * the name, renames the checksum into place first and publishes the data
+ * second with link() (renameat2(RENAME_NOREPLACE) where the file system
+ * has no hard links), which never replaces a file; it fsyncs the folder
+ * once and succeeds only when both are durable under their names. So of
+ * two pushes of one name at the same moment exactly one publishes; the
+ * other compares, as a retry does: the same content succeeds, other
+ * content fails and leaves the published copy and its checksum as they
+ * were. A push killed between the two steps leaves a checksum without
+ * data, which reads as "not archived" (fetch says not found, the next push
+ * rewrites it); a killed push never leaves a visible partial data file
+ * (the temp files are hidden ".NAME.tmp.*" names that nothing reads).
+ * Other files (fetched ones, a rewritten checksum) go through
+ * fs_write_atomic().
+ *
+ * Ownership: the repository folder must exist (it may be a mount point, and
+ * a missing mount must not turn into an archive on the root file system).
+ * Folders and files created below it are owned by the repository folder's
+ * owner when pgconverge runs as root, so that the server's os_user can keep
+ * writing there; otherwise by the caller. Modes are 0700 and 0600.
+ *
+ * Errors are reported where they happen (log_error, with a hint) and
+ * functions return -1; callers do not log them again.
+ */
+#ifndef PGC_RECONCILE_BACKUP_WALARCHIVE_H
+#define PGC_RECONCILE_BACKUP_WALARCHIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <libpq-fe.h>
+
+#include "common/arena.h"
+#include "schema/topology.h"
+
+#define WALARCHIVE_DIR "wal"
+#define WALARCHIVE_HISTORY_DIR "history"
+#define WALARCHIVE_CHECKSUM_SUFFIX ".sha256"
+
+/* The largest file accepted (PostgreSQL's largest wal_segment_size is 1GB). */
+#define WALARCHIVE_MAX_FILE ((size_t)1 << 30)
+
+/*
+ * Exit codes of `pgconverge wal-fetch`, as restore_command. PostgreSQL takes
+ * any non-zero status as "not in the archive" and ends recovery there (or,
+ * on a standby, goes back to streaming), except a status above 125, which
+ * makes it stop recovery with a FATAL error. A file the archive holds but
+ * cannot hand over intact (checksum mismatch, undecodable, unreadable
+ * repository, destination not writable) therefore exits with
+ * WAL_FETCH_EXIT_FAILED: a restore must never end early and be promoted
+ * short of its target because of a damaged archive.
+ */
+#define WAL_FETCH_EXIT_OK 0
+#define WAL_FETCH_EXIT_NOT_FOUND 1
+#define WAL_FETCH_EXIT_FAILED 200
+
+/* `pgconverge wal-push` exits 0 once the file is durable, 1 otherwise: PostgreSQL retries. */
+#define WAL_PUSH_EXIT_OK 0
+#define WAL_PUSH_EXIT_FAILED 1
+
+typedef enum {
+	WAL_FILE_SEGMENT = 0, /* 000000010000000000000003 */
+	WAL_FILE_PARTIAL,     /* 000000010000000000000003.partial (last segment of an old timeline) */
+	WAL_FILE_BACKUP,      /* 000000010000000000000003.00000028.backup (backup history) */
+	WAL_FILE_HISTORY,     /* 00000002.history */
+} PgcWalFileKind;
+
+/* PgcWalName - what a WAL file name says. */
+typedef struct {
+	PgcWalFileKind kind;
+	unsigned timeline;
+	uint32_t log;   /* the middle 8 hex digits (0 for history files) */
+	uint32_t seg;   /* the last 8 hex digits (0 for history files) */
+} PgcWalName;
+
+/*
+ * walarchive_parse_name - checks that name is one of the four forms above
+ * (hex digits upper-case, as PostgreSQL writes them, no folder) and fills
+ * out. Returns 0, or -1 (nothing logged) for anything else; wal-push and
+ * wal-fetch refuse such names, and retention never touches such files.
+ */
+int walarchive_parse_name(const char *name, PgcWalName *out);
+
+/*
+ * walarchive_segno - the segment number of a segment, .partial or .backup
+ * name for segments of segsize bytes (a power of two, 1MB..1GB):
+ * log * (2^32 / segsize) + seg. Its first byte is at LSN segno * segsize.
+ */
+uint64_t walarchive_segno(const PgcWalName *n, uint64_t segsize);
+
+/* walarchive_parse_lsn - "16/B374D848" into *lsn. 0, or -1 when malformed. */
+int walarchive_parse_lsn(const char *text, uint64_t *lsn);
+
+/* walarchive_compression_name - "none", "gzip", "zstd". */
+const char *walarchive_compression_name(PgcCompression c);
+/* walarchive_compression_suffix - "", ".gz", ".zst". */
+const char *walarchive_compression_suffix(PgcCompression c);
+/* walarchive_parse_compression - the inverse of _name; 0, or -1 when unknown. */
+int walarchive_parse_compression(const char *name, PgcCompression *c);
+
+/*
+ * walarchive_dir - the folder holding name in the repository:
+ * REPO/wal/TTTTTTTT or REPO/wal/history. name must parse. Owned by a.
+ */
+const char *walarchive_dir(PgcArena *a, const char *repository, const char *name);
+
+/* walarchive_path - REPO/wal/.../NAME plus the compression's suffix. Owned by a. */
+const char *walarchive_path(PgcArena *a, const char *repository, const char *name,
+			    PgcCompression c);
+
+/* walarchive_checksum_path - REPO/wal/.../NAME.sha256. Owned by a. */
+const char *walarchive_checksum_path(PgcArena *a, const char *repository, const char *name);
+
+/*
+ * walarchive_compress - in[0..len) compressed with c (gzip: zlib, gzip
+ * format, level 6; zstd: level 3; none: a copy) into a malloc'd buffer
+ * *out (caller frees). 0, or -1 (reported).
+ */
+int walarchive_compress(PgcCompression c, const void *in, size_t len, void **out, size_t *out_len);
+
+/*
+ * walarchive_decompress - the inverse; fails (reported, naming what) when
+ * the data is not a complete, valid stream of that kind or would exceed
+ * max bytes. *out is malloc'd (caller frees).
+ */
+int walarchive_decompress(PgcCompression c, const void *in, size_t len, size_t max,
+			  const char *what, void **out, size_t *out_len);
+
+/*
+ * walarchive_push - archives the file at src_path (relative paths: to the
+ * current folder, which for archive_command is the data directory) under
+ * name in repository, compressed with c.
+ * Returns 0 when the file is durable in the archive: written now, or
+ * already there with the same content (*already set; PostgreSQL retries a
+ * push whose success it did not see, and another push of the same file may
+ * have published it a moment before). Returns -1 (reported) on any
+ * failure, including a file of that name already archived with different
+ * content, which is never overwritten, also when the two pushes run at the
+ * same moment. already may be NULL.
+ */
+int walarchive_push(const char *repository, const char *src_path, const char *name,
+		    PgcCompression c, bool *already);
+
+/*
+ * walarchive_fetch - writes the archived file name, decompressed and
+ * checked against its checksum, to dest_path (atomically).
+ * Returns 0 when written; 1 when the archive does not hold it (nothing
+ * logged at the default level: recovery asks for files past the archive's
+ * end and for timelines that do not exist, as a matter of course); -1
+ * (reported) on any other failure, including a missing repository folder.
+ */
+int walarchive_fetch(const char *repository, const char *name, const char *dest_path);
+
+/*
+ * walarchive_push_exit / walarchive_fetch_exit - the two above as the
+ * commands `pgconverge wal-push` and `wal-fetch` run them: the exit code
+ * (WAL_PUSH_EXIT_*, WAL_FETCH_EXIT_*), with a push that found the same
+ * content already archived said at info level.
+ */
+int walarchive_push_exit(const char *repository, const char *src_path, const char *name,
+			PgcCompression c);
+int walarchive_fetch_exit(const char *repository, const char *name, const char *dest_path);
+
+/*
+ * walarchive_archive_command / walarchive_restore_command - the values of
+ * archive_command and restore_command for a server archiving into (or
+ * restoring from) repository with pgconverge at bin (an absolute path):
+ *
+ *   /usr/local/bin/pgconverge wal-push --repository /srv/backups/main --compress zstd %p %f
+ *   /usr/local/bin/pgconverge wal-fetch --repository /srv/backups/main %f %p
+ *
+ * The server runs them through /bin/sh, so each word is left bare only
+ * when it holds nothing but [A-Za-z0-9_@%+=:,./-] and is single-quoted
+ * otherwise ('it'\''s'); a '%' in bin or repository is doubled, since the
+ * server replaces %p, %f and %% in these settings. The result is the
+ * setting's value (as SHOW displays it): writing it into postgresql.conf
+ * quotes it once more, as every string value ('...' with '' for ').
+ * Compression COMPRESS_NONE adds no option. Owned by a.
+ */
+const char *walarchive_archive_command(PgcArena *a, const char *bin, const char *repository,
+				       PgcCompression c);
+const char *walarchive_restore_command(PgcArena *a, const char *bin, const char *repository);
+
+/* One file of the archive, as retention sees it. */
+typedef struct {
+	const char *name;     /* WAL file name, without compression suffix */
+	const char *path;     /* absolute path of the data file */
+	const char *checksum_path; /* absolute path of its .sha256 (may not exist) */
+	PgcWalName parsed;
+	int64_t size;         /* bytes on disk of the data file */
+	int64_t mtime;        /* when it was archived (seconds since the epoch): no record in it is later */
+} PgcWalEntry;
+
+/*
+ * walarchive_list - every archived file of the repository (segments,
+ * .partial, .backup and history files that have a data file), sorted by
+ * name. Files whose names do not parse, hidden temp files and checksum
+ * files without data are left out: nothing outside the layout is ever
+ * listed, so retention can never pick it. A repository without a wal/
+ * folder lists nothing. Owned by a. 0, or -1 (reported).
+ */
+int walarchive_list(PgcArena *a, const char *repository, PgcWalEntry **entries, size_t *n);
+
+/*
+ * Tests only: when true, pushes act as on a file system without hard links
+ * or rename flags (no_link), or without locks (no_lock).
+ */
+extern bool walarchive_test_no_link;
+extern bool walarchive_test_no_lock;
+
+/*
+ * walarchive_owner - the uid/gid files created in the repository get:
+ * the repository folder's owner when running as root, else FS_NO_UID /
+ * FS_NO_GID (leave as created). 0, or -1 when the folder cannot be
+ * examined (reported with a hint: it must exist).
+ */
+int walarchive_owner(const char *repository, uid_t *uid, gid_t *gid);
+
+/*
+ * PgcArchiverStatus - pg_stat_archiver of a node, plus the archive backlog:
+ * for `status` and its metrics.
+ */
+typedef struct {
+	int64_t archived_count;
+	const char *last_archived_wal;   /* NULL when none yet */
+	const char *last_archived_time;  /* ISO 8601, NULL when none */
+	double last_archived_age_s;      /* seconds since last_archived_time, -1 unknown */
+	int64_t failed_count;
+	const char *last_failed_wal;     /* NULL when none */
+	const char *last_failed_time;    /* NULL when none */
+	bool failing;                    /* the last attempt failed (last failure after last success) */
+	int64_t ready_count;             /* segments waiting in pg_wal/archive_status (.ready); -1 unknown */
+	const char *archive_mode;        /* off, on, always */
+	const char *stats_reset;
+} PgcArchiverStatus;
+
+/*
+ * walarchive_archiver_status - reads pg_stat_archiver, archive_mode and the
+ * count of .ready files (pg_ls_archive_statusdir(): superuser or pg_monitor)
+ * over conn within timeout_ms (0: default). Strings owned by a.
+ * 0, or -1 with err filled (nothing logged: for status, an unreachable or
+ * unprivileged node is an observation).
+ */
+int walarchive_archiver_status(PgcArena *a, PGconn *conn, int timeout_ms, PgcArchiverStatus *out,
+			       char *err, size_t errlen);
+
+#endif

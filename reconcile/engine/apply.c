@@ -1,0 +1,556 @@
+/*
+ * reconcile/engine/apply.c - runs a plan's actions, journaling each one.
+ *
+ * The order is the planner's; independent actions run at the same time, up
+ * to opts->jobs (what waits for what: apply_order.h). Apply adds three
+ * rules: a blocked action is never run, an action runs only when every
+ * action it depends on (that is part of this plan) succeeded, and the first
+ * failure stops the run: nothing starts after it, what runs finishes (the
+ * next run plans afresh from what is then live). A dependency id that is
+ * not in the plan counts as met: the planner left it out because there was
+ * nothing to do. The scheduler (the calling thread) writes the actions'
+ * start and end lines; actions run in their own threads (a switchover or
+ * rejoin adds its own event line from there: those run alone).
+ */
+#include "reconcile/engine/apply.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "reconcile/engine/actions.h"
+#include "reconcile/engine/apply_order.h"
+#include "reconcile/backup/drill.h"
+#include "reconcile/ha/ha_apply.h"
+#include "reconcile/engine/journal.h"
+#include "reconcile/pg/pgsql.h"
+#include "reconcile/backup/restore.h"
+
+/* Program output kept in an error message: its last lines. */
+#define OUTPUT_TAIL_LINES 20
+
+static void keep_error(PgcApplyCtx *ctx, const char *fmt, va_list ap)
+{
+	char *nl;
+
+	if (ctx->error[0] != '\0')
+		return;
+	vsnprintf(ctx->error, sizeof(ctx->error), fmt, ap);
+	nl = strchr(ctx->error, '\n');
+	if (nl != NULL)
+		*nl = '\0';
+}
+
+int apply_fail(PgcApplyCtx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_ERROR, fmt, ap);
+	va_end(ap);
+	va_start(ap, fmt);
+	keep_error(ctx, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int apply_note(PgcApplyCtx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	keep_error(ctx, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+const char *apply_node_label(PgcApplyCtx *ctx, const PgcNode *n)
+{
+	return arena_printf(ctx->arena, "%s/%s", ctx->c->name, n ? n->name : "-");
+}
+
+const char *apply_parent_dir(PgcArena *arena, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return ".";
+	if (slash == path)
+		return "/";
+	return arena_strndup(arena, path, (size_t)(slash - path));
+}
+
+const char **apply_payload_argv(PgcApplyCtx *ctx, const char *program, bool *bad)
+{
+	const PgcPayload *pl = &ctx->a->payload;
+	const char *expected = arena_printf(ctx->arena, "%s/%s", ctx->c->bin_dir.v, program);
+	const char **argv;
+
+	*bad = false;
+	if (pl->params == NULL || pl->n_params == 0)
+		return NULL;
+	/* A saved plan is data from a file: it runs bin_dir's program, nothing else. */
+	if (pl->params[0] == NULL || strcmp(pl->params[0], expected) != 0) {
+		*bad = true;
+		apply_fail(ctx, "refusing action \"%s\": it runs \"%s\", expected \"%s\"",
+			   ctx->a->id, pl->params[0] ? pl->params[0] : "", expected);
+		return NULL;
+	}
+	argv = arena_calloc(ctx->arena, pl->n_params + 1, sizeof(char *));
+	for (size_t i = 0; i < pl->n_params; i++)
+		argv[i] = pl->params[i];
+	return argv;
+}
+
+int apply_need_host(PgcApplyCtx *ctx)
+{
+	if (ctx->n == NULL)
+		return apply_fail(ctx, "action \"%s\" names no node", ctx->a->id);
+	if (ctx->host == NULL)
+		return apply_fail(
+		    ctx,
+		    "cannot run \"%s\": node \"%s\" is on host \"%s\", not on this machine\n"
+		    "hint: run pgconverge on that host",
+		    ctx->a->id, apply_node_label(ctx, ctx->n), ctx->n->host.v);
+	return 0;
+}
+
+/* output_tail - the last lines of a program's output, trimmed. */
+static const char *output_tail(const PgcProcResult *res)
+{
+	const char *out = res->output ? res->output : "";
+	size_t len = res->output_len;
+	int lines = 0;
+
+	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == ' ' || out[len - 1] == '\r'))
+		len--;
+	if (len == 0)
+		return NULL;
+	for (size_t i = len; i > 0; i--) {
+		if (out[i - 1] == '\n' && ++lines == OUTPUT_TAIL_LINES)
+			return out + i;
+	}
+	return out;
+}
+
+void apply_program_failed(const char *what, const char *program, const PgcProcResult *res,
+			  char *err, size_t errlen)
+{
+	const char *base = strrchr(program, '/') ? strrchr(program, '/') + 1 : program;
+	const char *tail = output_tail(res);
+	char status[96];
+	size_t tail_len = 0;
+
+	proc_status_text(res, status, sizeof(status));
+	if (tail != NULL) {
+		tail_len = res->output_len - (size_t)(tail - res->output);
+		while (tail_len > 0 && (tail[tail_len - 1] == '\n' || tail[tail_len - 1] == ' ' ||
+					tail[tail_len - 1] == '\r'))
+			tail_len--;
+		log_error("%s: %s %s\n%.*s", what, base, status, (int)tail_len, tail);
+	} else {
+		log_error("%s: %s %s", what, base, status);
+	}
+	if (err != NULL)
+		snprintf(err, errlen, "%s: %s %s", what, base, status);
+}
+
+PGconn *apply_connect(PgcApplyCtx *ctx, const PgcNode *n, const char *dbname)
+{
+	const char *user = ctx->c->os_user.v;
+	char *conninfo;
+	char err[512];
+	PgcPgError e;
+	PGconn *conn;
+
+	if (host_is_local(n->host.v))
+		conninfo = pgsql_conninfo_local(ctx->arena, (int)n->port.v, user, dbname);
+	else
+		conninfo = pgsql_conninfo_tcp(ctx->arena, n->host.v, (int)n->port.v, user, dbname);
+	conn = pgsql_connect(conninfo, 0, err, sizeof(err));
+	if (conn == NULL) {
+		apply_fail(ctx, "could not connect to node \"%s\"%s%s%s: %s",
+			   apply_node_label(ctx, n), dbname ? " (database \"" : "",
+			   dbname ? dbname : "", dbname ? "\")" : "", err);
+		return NULL;
+	}
+	/*
+	 * Our own commits (roles, databases) must not wait for a synchronous
+	 * standby: on a new cluster synchronous_standby_names names replicas
+	 * that this very run has yet to clone, which would wait forever.
+	 */
+	if (pgsql_query(conn, "SET synchronous_commit TO local", 0, NULL, 0, NULL, &e) != 0) {
+		apply_fail(ctx, "could not set synchronous_commit on node \"%s\": %s (SQLSTATE %s)",
+			   apply_node_label(ctx, n), e.message, e.sqlstate);
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+static int run_action(PgcApplyCtx *ctx)
+{
+	switch (ctx->a->kind) {
+	case ACT_INITDB:
+		return initdb_run(ctx);
+	case ACT_CLONE:
+		return replication_clone(ctx);
+	case ACT_WRITE_CONFIG:
+		return config_write(ctx);
+	case ACT_WRITE_HBA:
+		return config_write_hba(ctx);
+	case ACT_WRITE_PASSFILE:
+		return config_write_passfile(ctx);
+	case ACT_RESET_AUTO_CONF:
+		return config_reset_auto_conf(ctx);
+	case ACT_START:
+		return pgctl_action_start(ctx);
+	case ACT_RELOAD:
+		return config_reload(ctx);
+	case ACT_RESTART:
+		return pgctl_action_restart(ctx);
+	case ACT_CREATE_SLOT:
+		return replication_create_slot(ctx);
+	case ACT_DROP_SLOT:
+		return replication_drop_slot(ctx);
+	case ACT_CREATE_ROLE:
+		return sql_create_role(ctx);
+	case ACT_ALTER_ROLE:
+		return sql_alter_role(ctx);
+	case ACT_GRANT_ROLE:
+		return sql_grant_role(ctx);
+	case ACT_CREATE_DATABASE:
+		return sql_create_database(ctx);
+	case ACT_ALTER_DATABASE:
+		return sql_alter_database(ctx);
+	case ACT_CREATE_EXTENSION:
+		return sql_create_extension(ctx);
+	case ACT_BACKUP:
+		return drill_backup(ctx);
+	case ACT_RETENTION:
+		return drill_retention(ctx);
+	case ACT_RESTORE:
+		/* A drill restores into a scratch folder: it names no node. */
+		return ctx->n == NULL ? drill_run(ctx) : restore_run(ctx);
+	case ACT_SWITCHOVER:
+		return ha_apply_switchover(ctx);
+	case ACT_REJOIN:
+		return ha_apply_rejoin(ctx);
+	case ACT_CREATE_REPOSITORY:
+		return backup_repository_create(ctx);
+	}
+	return apply_fail(ctx, "action \"%s\" has an unknown kind %d", ctx->a->id,
+			  (int)ctx->a->kind);
+}
+
+
+/* execute - one action with its context; returns its outcome. */
+static int execute(const PgcTopology *t, const PgcAction *a, const PgcApplyOptions *opts,
+		   PgcApplyCtx *ctx)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->t = t;
+	ctx->a = a;
+	ctx->state_dir = opts->state_dir;
+	ctx->arena = arena_new();
+	ctx->action_timeout_s =
+	    opts->action_timeout_s > 0 ? opts->action_timeout_s : APPLY_DEFAULT_ACTION_TIMEOUT_S;
+	ctx->ready_timeout_s =
+	    opts->ready_timeout_s > 0 ? opts->ready_timeout_s : APPLY_DEFAULT_READY_TIMEOUT_S;
+	ctx->c = a->cluster ? topology_cluster(t, a->cluster) : NULL;
+	if (ctx->c == NULL)
+		return apply_fail(ctx, "cannot run \"%s\": cluster \"%s\" is not in the topology",
+				  a->id, a->cluster ? a->cluster : "");
+	if (a->node != NULL) {
+		ctx->n = cluster_node(ctx->c, a->node);
+		if (ctx->n == NULL)
+			return apply_fail(ctx,
+					  "cannot run \"%s\": node \"%s\" is not in cluster \"%s\"",
+					  a->id, a->node, ctx->c->name);
+		ctx->host = host_for(ctx->n->host.v, ctx->c->os_user.v);
+	}
+	return run_action(ctx);
+}
+
+/* ---- running actions side by side ----------------------------------------- */
+
+typedef enum { ST_PENDING, ST_RUNNING, ST_OK, ST_FAILED, ST_SKIPPED } ActionState;
+
+/* A dependency the planner left out of the plan: nothing to do, met. */
+#define DEP_ABSENT ((size_t)-1)
+
+typedef struct Run Run;
+
+/* One action running in its own thread. */
+typedef struct {
+	Run *run;
+	size_t i;
+	PgcApplyCtx ctx;
+	double start;
+	int rc;
+	pthread_t thread;
+} Job;
+
+struct Run {
+	const PgcTopology *t;
+	const PgcPlan *p;
+	const PgcApplyOptions *opts;
+	PgcApplyResult *res;
+	PgcJournal *journal;
+	const PgcActionOrder *order;
+	size_t **deps;         /* per action: the plan index of each depends_on, DEP_ABSENT if not in it */
+	ActionState *state;
+	Job **jobs;            /* per action while it runs */
+	size_t running, max_running;
+	const char *failed_id; /* the first action that failed */
+	bool journal_broken;
+	/* finished jobs, handed from their threads to the scheduler */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t *finished;
+	size_t n_finished;
+};
+
+static void *job_main(void *arg)
+{
+	Job *job = arg;
+	Run *run = job->run;
+
+	job->rc = execute(run->t, &run->p->actions[job->i], run->opts, &job->ctx);
+	pthread_mutex_lock(&run->mu);
+	run->finished[run->n_finished++] = job->i;
+	pthread_cond_signal(&run->cv);
+	pthread_mutex_unlock(&run->mu);
+	return NULL;
+}
+
+/* skip - an action that will not run, journaled with why. */
+static void skip(Run *run, size_t i, const char *why)
+{
+	run->state[i] = ST_SKIPPED;
+	if (!run->journal_broken &&
+	    journal_end(run->journal, &run->p->actions[i], JOURNAL_SKIPPED, 0, why) != 0)
+		run->journal_broken = true;
+}
+
+/*
+ * unmet_dependency - the id of a dependency of action i that did not (or
+ * cannot) succeed, or NULL; *wait is set when one has yet to finish.
+ */
+static const char *unmet_dependency(const Run *run, size_t i, bool *wait)
+{
+	const PgcAction *a = &run->p->actions[i];
+
+	*wait = false;
+	for (size_t d = 0; d < a->n_depends_on; d++) {
+		size_t j = run->deps[i][d];
+
+		if (j == DEP_ABSENT)
+			continue;
+		/* A dependency placed after its dependent cannot have run yet. */
+		if (j >= i || run->state[j] == ST_FAILED || run->state[j] == ST_SKIPPED)
+			return a->depends_on[d];
+		if (run->state[j] != ST_OK)
+			*wait = true;
+	}
+	return NULL;
+}
+
+static bool may_start(const Run *run, size_t i)
+{
+	const PgcActionOrder *o = &run->order[i];
+
+	for (size_t k = 0; k < o->n_before; k++)
+		if (run->state[o->before[k]] == ST_PENDING || run->state[o->before[k]] == ST_RUNNING)
+			return false;
+	return true;
+}
+
+static void launch(Run *run, size_t i)
+{
+	const PgcAction *a = &run->p->actions[i];
+	Job *job;
+
+	if (journal_start(run->journal, a) != 0) {
+		run->journal_broken = true;
+		return;
+	}
+	job = calloc(1, sizeof(*job));
+	if (job == NULL)
+		abort();
+	job->run = run;
+	job->i = i;
+	log_info("%s: %s", a->id, a->reason ? a->reason : plan_action_name(a->kind));
+	job->start = clock_ms();
+	run->state[i] = ST_RUNNING;
+	run->jobs[i] = job;
+	run->running++;
+	if (pthread_create(&job->thread, NULL, job_main, job) != 0) {
+		log_error("could not start a thread for \"%s\"", a->id);
+		abort();
+	}
+}
+
+/*
+ * schedule - one pass over the actions not yet started, in plan order:
+ * resolves those that will not run and starts those whose waits are over,
+ * while there is room.
+ */
+static void schedule(Run *run)
+{
+	const PgcApplyOptions *opts = run->opts;
+	PgcApplyResult *res = run->res;
+
+	for (size_t i = 0; i < run->p->n_actions && !run->journal_broken; i++) {
+		const PgcAction *a = &run->p->actions[i];
+		const char *dep;
+		bool wait;
+
+		if (run->state[i] != ST_PENDING)
+			continue;
+		if (a->blocked) {
+			log_info("skipped \"%s\": blocked: %s", a->id,
+				 a->blocked_reason ? a->blocked_reason : "by policy");
+			res->skipped_blocked++;
+			skip(run, i, a->blocked_reason ? a->blocked_reason : "blocked by policy");
+			continue;
+		}
+		if (!res->stopped && opts->stop != NULL && *opts->stop) {
+			res->stopped = true;
+			log_info("stopping: the remaining actions are left for the next run");
+		}
+		if (res->stopped) {
+			res->skipped_stopped++;
+			skip(run, i, "not run: pgconverge was asked to stop");
+			continue;
+		}
+		/* After a failure nothing else starts: the next run plans afresh
+		 * from what is then live, which is safer than pressing on. */
+		dep = run->failed_id != NULL ? run->failed_id : unmet_dependency(run, i, &wait);
+		if (dep != NULL) {
+			char why[512];
+
+			snprintf(why, sizeof(why), "not run: \"%s\" did not succeed", dep);
+			log_warn("skipped \"%s\": %s", a->id, why);
+			res->skipped_dependency++;
+			skip(run, i, why);
+			continue;
+		}
+		if (!wait && run->running < run->max_running && may_start(run, i))
+			launch(run, i);
+	}
+}
+
+/* finish - the scheduler's side of a job that ended: outcome, journal, log. */
+static void finish(Run *run, size_t i)
+{
+	Job *job = run->jobs[i];
+	const PgcAction *a = &run->p->actions[i];
+	PgcApplyResult *res = run->res;
+	PgcApplyCtx *ctx = &job->ctx;
+	double ms = clock_ms() - job->start;
+
+	pthread_join(job->thread, NULL);
+	run->running--;
+	if (job->rc == 0) {
+		run->state[i] = ST_OK;
+		res->done++;
+		log_info("%s: %s (%.0f ms)", a->id, ctx->nothing_to_do ? "already done" : "done", ms);
+	} else {
+		run->state[i] = ST_FAILED;
+		res->failed++;
+		if (run->failed_id == NULL) {
+			run->failed_id = a->id;
+			if (ctx->error[0] == '\0')
+				snprintf(ctx->error, sizeof(ctx->error), "failed: see the log");
+			snprintf(res->error, sizeof(res->error), "%s: %s", a->id, ctx->error);
+		} else if (ctx->error[0] == '\0') {
+			snprintf(ctx->error, sizeof(ctx->error), "failed: see the log");
+		}
+	}
+	if (!run->journal_broken &&
+	    journal_end(run->journal, a, job->rc == 0 ? JOURNAL_OK : JOURNAL_FAILED, ms,
+			job->rc == 0 ? NULL : ctx->error) != 0)
+		run->journal_broken = true;
+	host_free(ctx->host);
+	arena_free(ctx->arena);
+	free(job);
+	run->jobs[i] = NULL;
+}
+
+int apply_plan(const PgcTopology *t, const PgcPlan *p, const PgcApplyOptions *opts,
+	       PgcApplyResult *res)
+{
+	size_t n = p->n_actions ? p->n_actions : 1;
+	PgcArena *arena;
+	Run run;
+	int rc = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (opts == NULL || opts->state_dir == NULL) {
+		log_error("cannot apply the plan: no state folder given for the journal");
+		return -1;
+	}
+	memset(&run, 0, sizeof(run));
+	run.journal = journal_open(opts->state_dir);
+	if (run.journal == NULL)
+		return -1;
+	arena = arena_new();
+	run.t = t;
+	run.p = p;
+	run.opts = opts;
+	run.res = res;
+	run.order = apply_order_build(arena, t, p);
+	/* Looked up once: the scheduler checks them on every pass. */
+	run.deps = arena_calloc(arena, n, sizeof(size_t *));
+	for (size_t i = 0; i < p->n_actions; i++) {
+		const PgcAction *a = &p->actions[i];
+
+		run.deps[i] = arena_calloc(arena, a->n_depends_on + 1, sizeof(size_t));
+		for (size_t d = 0; d < a->n_depends_on; d++) {
+			const PgcAction *dep = plan_find_action(p, a->depends_on[d]);
+
+			run.deps[i][d] = dep != NULL ? (size_t)(dep - p->actions) : DEP_ABSENT;
+		}
+	}
+	run.state = arena_calloc(arena, n, sizeof(ActionState));
+	run.jobs = arena_calloc(arena, n, sizeof(Job *));
+	run.finished = arena_calloc(arena, n, sizeof(size_t));
+	run.max_running = opts->jobs > 0 ? (size_t)opts->jobs : APPLY_DEFAULT_JOBS;
+	pthread_mutex_init(&run.mu, NULL);
+	pthread_cond_init(&run.cv, NULL);
+
+	for (;;) {
+		size_t done[64], n_done = 0;
+
+		schedule(&run);
+		if (run.running == 0)
+			break;
+		pthread_mutex_lock(&run.mu);
+		while (run.n_finished == 0)
+			pthread_cond_wait(&run.cv, &run.mu);
+		while (run.n_finished > 0 && n_done < sizeof(done) / sizeof(done[0]))
+			done[n_done++] = run.finished[--run.n_finished];
+		pthread_mutex_unlock(&run.mu);
+		for (size_t k = 0; k < n_done; k++)
+			finish(&run, done[k]);
+	}
+
+	if (run.journal_broken) {
+		log_error("stopped applying the plan: the journal \"%s\" cannot be written",
+			  journal_path(run.journal));
+		rc = -1;
+	} else if (run.failed_id != NULL) {
+		rc = -1;
+	}
+	pthread_cond_destroy(&run.cv);
+	pthread_mutex_destroy(&run.mu);
+	arena_free(arena);
+	journal_close(run.journal);
+	return rc;
+}

@@ -1,0 +1,323 @@
+/*
+ * reconcile/engine/plan.h - the plan: an ordered list of explained actions.
+ *
+ * plan_build() is a pure function of (topology, observed state, policy): no
+ * I/O, no clock (the current time comes in the policy), so it is tested on
+ * hand-built observed states. Every action carries what apply needs to do
+ * it (file content, SQL, arguments), so what `plan` shows is exactly what
+ * `apply` does. Secrets are never in a plan: an action names the secret
+ * reference ({env}/{file}) and apply resolves it on the host.
+ *
+ * Memory: the plan's arena; plan_free().
+ */
+#ifndef PGC_RECONCILE_ENGINE_PLAN_H
+#define PGC_RECONCILE_ENGINE_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "common/arena.h"
+#include "reconcile/observe/observe.h"
+#include "schema/topology.h"
+
+#define PLAN_FORMAT_VERSION 1
+
+typedef enum {
+	IMPACT_NONE,
+	IMPACT_RELOAD,
+	IMPACT_RESTART,
+	IMPACT_SWITCHOVER,
+	IMPACT_REBUILD,
+} PgcImpact;
+
+/* Action kinds; the JSON "action" name is in parentheses. */
+typedef enum {
+	ACT_INITDB,          /* (initdb) initdb into an empty/absent data_dir, add the include line */
+	ACT_CLONE,           /* (clone) pg_basebackup from the upstream into an empty data_dir, standby.signal */
+	ACT_WRITE_CONFIG,    /* (config) write the managed include file (payload.content) */
+	ACT_WRITE_HBA,       /* (hba) write pg_hba.conf (payload.content) */
+	ACT_WRITE_PASSFILE,  /* (passfile) replication passfile from payload.secret (0600, os_user) */
+	ACT_RESET_AUTO_CONF, /* (reset-alter-system) ALTER SYSTEM RESET payload.target */
+	ACT_START,           /* (start) pg_ctl start */
+	ACT_RELOAD,          /* (reload) pg_ctl reload / pg_reload_conf() */
+	ACT_RESTART,         /* (restart) pg_ctl restart -m fast; waits until back (and streaming for replicas) */
+	ACT_CREATE_SLOT,     /* (create-slot) physical slot payload.target on the node */
+	ACT_CREATE_ROLE,     /* (create-role) payload.sql, password from payload.secret */
+	ACT_ALTER_ROLE,      /* (alter-role) payload.sql, password from payload.secret */
+	ACT_GRANT_ROLE,      /* (grant-role) payload.sql */
+	ACT_CREATE_DATABASE, /* (create-database) payload.sql */
+	ACT_ALTER_DATABASE,  /* (alter-database) owner change, payload.sql */
+	ACT_CREATE_EXTENSION,/* (create-extension) payload.sql in payload.database */
+	ACT_SWITCHOVER,      /* (switchover) move the primary role to payload.target (reconcile/ha/switchover.c) */
+	ACT_REJOIN,          /* (rejoin) an old primary back as a replica: pg_rewind, or moved aside and re-cloned */
+	ACT_BACKUP,          /* (backup) a base (or logical: payload.target "logical") backup the schedule asks for */
+	ACT_RETENTION,       /* (retention) remove backups and WAL outside backup.*.keep */
+	ACT_RESTORE,         /* (restore) point-in-time restore of a bootstrap.from_backup cluster's primary */
+	ACT_DROP_SLOT,       /* (drop-slot) physical slot payload.target, left by a replica that streams elsewhere now */
+	ACT_CREATE_REPOSITORY, /* (create-repository) the backup repository payload.path, before anything archives or fetches */
+} PgcActionKind;
+
+/* The number of action kinds (ACT_INITDB is 0). */
+#define PLAN_ACTION_KINDS ((int)ACT_CREATE_REPOSITORY + 1)
+
+typedef struct {
+	const char *key;
+	const char *from;         /* NULL: absent */
+	const char *to;           /* NULL: removed */
+} PgcChange;
+
+/*
+ * PgcPayload - what apply needs to carry an action out, per kind:
+ *   initdb        path = data_dir; params = argv (program first: bin_dir/initdb ...)
+ *   clone         path = data_dir; params = argv (bin_dir/pg_basebackup ..., no -R, no
+ *                 secret: the password goes through PGPASSFILE); upstream; secret = the
+ *                 replication password reference (SECRET_NONE: none declared)
+ *   config        path = <data_dir>/pgconverge.conf; content. apply also appends
+ *                 `include 'pgconverge.conf'` to postgresql.conf when it is missing
+ *   hba           path = <data_dir>/pg_hba.conf; content; ident = pg_ident.conf content
+ *   passfile      path = <data_dir>/pgconverge.pgpass; target = replication user;
+ *                 upstream; secret (the line is "host:port:*:user:password" per upstream)
+ *   start, restart  path = data_dir
+ *   reload        path = data_dir; sql = "SELECT pg_reload_conf()" (for nodes reached by SQL only)
+ *   reset-alter-system, create-slot, *-role, *-database, create-extension:
+ *                 sql (+ params), database, target. When secret is set (roles), sql
+ *                 ends with the placeholder "$1": utility statements take no bind
+ *                 parameters, so apply computes the SCRAM verifier with
+ *                 PQencryptPasswordConn() and puts it there as an escaped literal.
+ */
+typedef struct {
+	const char *path;         /* file an action writes, or data_dir */
+	const char *content;      /* file content (ACT_WRITE_*) */
+	const char *sql;          /* one statement, identifiers already escaped by the planner's
+	                           * own quoting rules; values go in params ($1...) */
+	const char **params;
+	size_t n_params;
+	const char *database;     /* database to run sql in; NULL: postgres */
+	const char *target;       /* role, database, extension, slot or parameter name */
+	const char *upstream;     /* ACT_CLONE: node to copy from */
+	PgcSecret secret;         /* password reference, resolved at apply time */
+	const char *ident;        /* ACT_WRITE_HBA: pg_ident.conf content, written with pg_hba.conf */
+} PgcPayload;
+
+typedef struct {
+	const char *id;           /* "cluster/node/action[:target]" unique in the plan */
+	PgcActionKind kind;
+	const char *cluster;
+	const char *node;         /* NULL for cluster-wide actions */
+	const char *reason;       /* one sentence */
+	PgcChange *changes;
+	size_t n_changes;
+	/* The planner's: changes is a list other actions point at too (one pg_hba.conf
+	 * diff for many nodes); an append copies it first. Not saved, not compared. */
+	bool changes_shared;
+	PgcImpact impact;
+	const char **depends_on;  /* ids */
+	size_t n_depends_on;
+	const char *phase;        /* settings changes: "raise-standbys-first", "lower-primary-first", or NULL */
+	bool blocked;
+	const char *blocked_reason; /* why, and what would allow it ("--allow-restart", window) */
+	PgcPayload payload;
+} PgcAction;
+
+/* A thing seen live that the file does not declare: reported, never removed. */
+typedef struct {
+	const char *cluster;
+	const char *node;
+	const char *kind;         /* role | database | node | slot | alter-system */
+	const char *name;
+	const char *message;
+} PgcOrphan;
+
+typedef struct {
+	bool allow_restart;       /* --allow-restart */
+	bool allow_switchover;    /* --allow-switchover */
+	time_t now;               /* for maintenance windows */
+	const char *only_cluster; /* --cluster */
+} PgcPolicy;
+
+typedef struct {
+	PgcArena *arena;
+	PgcAction *actions;       /* in execution order */
+	size_t n_actions;
+	PgcOrphan *orphans;
+	size_t n_orphans;
+	/* source of the desired state: file path + sha256 digest, or git repo/ref/commit */
+	const char *source_kind;  /* "file" | "git" */
+	const char *source_path;
+	const char *source_digest;
+	const char *source_ref;
+	const char *source_commit;
+	/* per-node observed fingerprints, "cluster/node" -> fingerprint */
+	const char **fp_nodes;
+	const char **fp_values;
+	size_t n_fp;
+	bool offline;             /* built without observing (plan --offline) */
+	const char *cluster;      /* the one cluster planned (--cluster), NULL for all; a
+				   * saved plan without the member means all */
+} PgcPlan;
+
+/*
+ * plan_build - the actions that take the observed state to the topology,
+ * in an order that respects: primary before replicas, upstream before
+ * cascaded; >=-on-standby parameters raised on standbys first and lowered
+ * on the primary first; restarts rolling (replicas one at a time, primary
+ * last). Actions the policy forbids are kept, marked blocked.
+ * A converged cluster gives zero actions. Never fails except on memory.
+ *
+ * Decisions callers rely on (reconcile/engine/plan.c tells why):
+ * - ids are "cluster/node/action", plus ":target" for the kinds that can
+ *   occur several times on a node (create-slot:pg2, create-role:app,
+ *   grant-role:readers>reporting, create-extension:appdb.pgcrypto,
+ *   reset-alter-system:work_mem, alter-role:..., *-database:...).
+ * - the rolling restart goes through replicas in tree order (an upstream
+ *   replica before the replicas cascading from it), the primary last; with
+ *   a lowered >=-on-standby parameter the primary goes first. Each restart
+ *   depends on the previous one, so a blocked or failed restart stops the
+ *   chain.
+ * - a raise and a lower of >=-on-standby parameters in one plan: the raise
+ *   now, the lowered ones keep their current value until the next run.
+ * - a raise whose standby restarts cannot run in this plan (policy, or a
+ *   standby on another machine): when the primary has other changes, its
+ *   raised parameters keep their live value and the rest is written and
+ *   reloaded now; otherwise its configuration waits behind the restarts.
+ * - a replica's passfile is rewritten when observe found another password,
+ *   upstream or user in it, or none (PgcObsPassfile), after the
+ *   replication role is altered; a running replica that streams from
+ *   nobody (plan_replica_streams) gets a start action, after the repairs,
+ *   that waits until it streams.
+ * - the replication user is created right after the primary is up, before
+ *   the clones; the other roles, memberships, databases and extensions come
+ *   last. They are planned from what the primary reports: on a primary that
+ *   is down they are planned by the next run, once it is up.
+ * - nodes on another machine: actions that need their files or pg_ctl are
+ *   blocked with the reason; SQL actions (roles, ALTER SYSTEM RESET, slots,
+ *   reload) are not. A node that does not answer gets a blocked start.
+ * - a data directory that is neither empty nor PostgreSQL's gets a blocked
+ *   initdb/clone and nothing else.
+ * - a cluster with bootstrap.from_backup whose primary has no data yet is
+ *   left to the restore: nothing is planned for it here.
+ * - obs NULL (plan --offline): every node is taken as local with an absent
+ *   data directory, i.e. the plan from an empty machine; p->offline is set
+ *   and there are no fingerprints.
+ * - source_kind "file" and source_path (the topology's display path) are
+ *   filled in; the caller sets source_digest (or the git fields).
+ */
+PgcPlan *plan_build(const PgcTopology *t, const PgcObserved *obs, const PgcPolicy *policy);
+void plan_free(PgcPlan *p);
+
+/* Counters for the summary line. */
+size_t plan_count_impact(const PgcPlan *p, PgcImpact impact);
+size_t plan_count_blocked(const PgcPlan *p);
+
+const char *plan_action_name(PgcActionKind kind);
+const char *plan_impact_name(PgcImpact impact);
+
+/* Renderers (reconcile/engine/plan_render.c). */
+void plan_print_text(FILE *out, const PgcPlan *p, bool color);
+void plan_print_markdown(FILE *out, const PgcPlan *p);
+json_t *plan_to_json(const PgcPlan *p);
+/* plan_from_json - a saved plan; NULL with a message in err when malformed. */
+PgcPlan *plan_from_json(json_t *j, char *err, size_t errlen);
+/*
+ * plan_compare_actions - 0 when saved holds exactly now's actions: as many,
+ * the same ids in the same order, and for each the same kind, cluster,
+ * node, impact, phase, depends_on (in order), changes and payload. The
+ * reason and the blocked flag are not compared (a sentence, and this run's
+ * policy). Otherwise -1, and why names the first difference: the count, a
+ * duplicated id, the action at a position, or the field of an action.
+ */
+int plan_compare_actions(const PgcPlan *saved, const PgcPlan *now, char *why, size_t len);
+
+/*
+ * maintenance_window_open - true when `now` falls in the cluster's window
+ * (restart: always -> true; never -> false).
+ */
+bool maintenance_window_open(const PgcMaintenance *m, time_t now);
+
+/*
+ * maintenance_window_next_open - when restarts are next allowed by the
+ * cluster's policy, at or after now: now itself when the window is open
+ * (or restart: always); the start of the next window otherwise, to the
+ * minute, in the window's zone (daylight saving included); (time_t)-1 when
+ * it never opens (restart: never, or no window). Pure apart from the zone
+ * files, like maintenance_window_open().
+ */
+time_t maintenance_window_next_open(const PgcMaintenance *m, time_t now);
+
+/*
+ * plan_managed_conf - the content pgconverge writes into a node's managed
+ * include file: the node's effective settings plus the parameters
+ * pgconverge owns (port, listen_addresses, primary_conninfo, ...).
+ * Deterministic: same topology, same bytes. Owned by arena.
+ */
+const char *plan_managed_conf(PgcArena *arena, const PgcCluster *c, const PgcNode *n);
+/*
+ * plan_passfile_path - where a replica's replication password lives:
+ * "<parent>/.<name>.pgconverge.pgpass" beside its data directory, never
+ * inside it (pg_basebackup and pg_rewind would copy it around).
+ */
+const char *plan_passfile_path(PgcArena *arena, const char *data_dir);
+
+/* plan_hba_conf - the pg_hba.conf content for a node. */
+const char *plan_hba_conf(PgcArena *arena, const PgcCluster *c, const PgcNode *n);
+
+/*
+ * plan_pending_restart - the setting waits for a restart that would act on
+ * it: pending_restart, except recovery_target_* on a server out of
+ * recovery (a restored cluster after its promotion keeps them in memory
+ * but never uses them: only archive recovery reads them, at start-up, and
+ * whatever next starts the server reads the file). Shared by the plan and
+ * status so that neither shows a restart nobody needs.
+ */
+bool plan_pending_restart(const PgcObsNode *o, const PgcObsSetting *s);
+
+/*
+ * plan_replica_streams - false when replica o (node name) answers, is a
+ * standby (not an archive recovery) and streams from nobody: no WAL
+ * receiver, or a stopped one, and its upstream up (NULL: unknown), when it
+ * answers, lists no walsender for it. A WAL receiver that is starting,
+ * waiting, restarting or stopping counts: it is reconnecting right now. The plan
+ * checks such a replica (a start action that waits until it streams);
+ * status flags it. Pure.
+ */
+bool plan_replica_streams(const PgcObsNode *o, const PgcObsNode *up, const char *name);
+
+/* plan_find_action - the action with this id, or NULL. */
+const PgcAction *plan_find_action(const PgcPlan *p, const char *id);
+
+/* One parameter of a managed include file, value as written (unquoted). */
+typedef struct {
+	const char *name;
+	const char *value;
+} PgcConfParam;
+
+/*
+ * plan_conf_params - the parameters plan_managed_conf() writes for a node,
+ * sorted by name; returns their number, *out owned by arena.
+ */
+size_t plan_conf_params(PgcArena *arena, const PgcCluster *c, const PgcNode *n, PgcConfParam **out);
+/* plan_conf_render - the managed file for these parameters (already sorted). */
+const char *plan_conf_render(PgcArena *arena, const PgcCluster *c, const PgcNode *n,
+			     const PgcConfParam *params, size_t n_params);
+/*
+ * plan_conf_parse - the parameters of a managed file's content (the
+ * `name = 'value'` lines; comments and blank lines skipped); returns their
+ * number, *out owned by arena.
+ */
+size_t plan_conf_parse(PgcArena *arena, const char *content, PgcConfParam **out);
+/* plan_ident_conf - pg_ident.conf: the "pgconverge" map (root and os_user to os_user). */
+const char *plan_ident_conf(PgcArena *arena, const PgcCluster *c);
+/* plan_slot_name - the physical slot a replica streams through: its name, '-' -> '_'. */
+const char *plan_slot_name(PgcArena *arena, const char *node);
+/*
+ * plan_fingerprint - "<system identifier>:<timeline>:<sha256 hex of
+ * managed_conf, one NUL byte, hba_conf>" (a NULL file counts as empty), the
+ * same value observe_fingerprint() gives; owned by arena.
+ */
+const char *plan_fingerprint(PgcArena *arena, const PgcObsNode *o);
+
+#endif

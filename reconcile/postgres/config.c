@@ -1,0 +1,273 @@
+/*
+ * reconcile/postgres/config.c - files pgconverge manages in a data directory
+ * (the include file, pg_hba.conf, pg_ident.conf's map, the replication
+ * passfile), ALTER SYSTEM drift and reloads.
+ *
+ * Files go through host_write_file(), which writes atomically and leaves a
+ * file alone when its content, mode and owner are already right: that is
+ * the "check first" of these actions.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "reconcile/engine/actions.h"
+#include "reconcile/pg/passfile.h"
+#include "reconcile/pg/pgctl.h"
+#include "reconcile/pg/pgsql.h"
+#include "reconcile/engine/secret.h"
+
+/* ---- pg_ident.conf ------------------------------------------------------ */
+
+int config_write_ident(PgcApplyCtx *ctx, const char *content)
+{
+	const char *path = arena_printf(ctx->arena, "%s/pg_ident.conf", ctx->n->data_dir.v);
+	bool changed = false;
+
+	if (content == NULL)
+		content = plan_ident_conf(ctx->arena, ctx->c);
+	if (host_write_file(ctx->host, path, content, strlen(content), 0600, &changed) != 0)
+		return apply_note(ctx, "could not write \"%s\"", path);
+	if (changed) {
+		ctx->nothing_to_do = false;
+		log_info("wrote \"%s\"", path);
+	}
+	return 0;
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+/* write_payload - payload.content into payload.path (default: data_dir/default_name). */
+static int write_payload(PgcApplyCtx *ctx, const char *default_name)
+{
+	const PgcPayload *pl = &ctx->a->payload;
+	const char *path;
+	bool changed = false;
+
+	if (apply_need_host(ctx) != 0)
+		return -1;
+	if (pl->content == NULL)
+		return apply_fail(ctx, "action \"%s\" carries no file content", ctx->a->id);
+	path = pl->path ? pl->path
+			: arena_printf(ctx->arena, "%s/%s", ctx->n->data_dir.v, default_name);
+	if (host_write_file(ctx->host, path, pl->content, strlen(pl->content), 0600, &changed) != 0)
+		return apply_note(ctx, "could not write \"%s\"", path);
+	ctx->nothing_to_do = !changed;
+	if (changed)
+		log_info("wrote \"%s\"", path);
+	return 0;
+}
+
+int config_write(PgcApplyCtx *ctx)
+{
+	bool nothing;
+
+	if (write_payload(ctx, PGC_MANAGED_CONF) != 0)
+		return -1;
+	/* After the file: the include line makes it required at server start. */
+	nothing = ctx->nothing_to_do;
+	if (initdb_ensure_include(ctx) != 0)
+		return -1;
+	ctx->nothing_to_do = nothing && ctx->nothing_to_do;
+	return 0;
+}
+
+int config_write_hba(PgcApplyCtx *ctx)
+{
+	bool nothing;
+
+	if (write_payload(ctx, "pg_hba.conf") != 0)
+		return -1;
+	/* The first hba line maps to pgconverge's ident map: keep them together. */
+	nothing = ctx->nothing_to_do;
+	if (config_write_ident(ctx, ctx->a->payload.ident) != 0)
+		return -1;
+	ctx->nothing_to_do = nothing && ctx->nothing_to_do;
+	return 0;
+}
+
+const char *config_passfile_escape(PgcArena *arena, const char *field)
+{
+	return passfile_escape(arena, field);
+}
+
+char *config_passfile_text(PgcApplyCtx *ctx, const PgcNode *upstream, const char *user,
+			   const char *password)
+{
+	return passfile_render(ctx->arena, upstream ? upstream->host.v : NULL,
+			       upstream ? arena_printf(ctx->arena, "%lld", upstream->port.v) : NULL,
+			       user, password);
+}
+
+int config_write_passfile(PgcApplyCtx *ctx)
+{
+	const PgcPayload *pl = &ctx->a->payload;
+	const PgcSecret *secret =
+	    pl->secret.kind != SECRET_NONE ? &pl->secret : &ctx->c->replication.password;
+	const char *user = pl->target ? pl->target : ctx->c->replication.user.v;
+	const PgcNode *up;
+	const char *path;
+	char err[512], *pw, *line;
+	bool changed = false;
+	int rc;
+
+	if (apply_need_host(ctx) != 0)
+		return -1;
+	up = pl->upstream ? cluster_node(ctx->c, pl->upstream) : cluster_upstream(ctx->c, ctx->n);
+	if (pl->upstream != NULL && up == NULL)
+		return apply_fail(ctx,
+				  "cannot write the passfile of node \"%s\": upstream \"%s\" is "
+				  "not in the cluster",
+				  apply_node_label(ctx, ctx->n), pl->upstream);
+	pw = secret_resolve(secret, "replication password", err, sizeof(err));
+	if (pw == NULL)
+		return apply_fail(ctx, "cannot write the passfile of node \"%s\": %s",
+				  apply_node_label(ctx, ctx->n), err);
+	path = pl->path ? pl->path
+			: plan_passfile_path(ctx->arena, ctx->n->data_dir.v);
+	line = config_passfile_text(ctx, up, user, pw);
+	secret_free(pw);
+	if (line == NULL)
+		return apply_fail(ctx, "cannot write the passfile of node \"%s\": the replication "
+				  "password has a line break, which a passfile cannot hold",
+				  apply_node_label(ctx, ctx->n));
+	rc = host_write_file(ctx->host, path, line, strlen(line), 0600, &changed);
+	secret_free(line);
+	if (rc != 0)
+		return apply_note(ctx, "could not write \"%s\"", path);
+	ctx->nothing_to_do = !changed;
+	if (changed)
+		log_info("wrote the replication passfile \"%s\"", path);
+	return 0;
+}
+
+/* ---- SQL: ALTER SYSTEM RESET, reload ------------------------------------ */
+
+int config_reset_auto_conf(PgcApplyCtx *ctx)
+{
+	const PgcPayload *pl = &ctx->a->payload;
+	const char *params[1] = {pl->target};
+	const char *sql;
+	PGresult *r = NULL;
+	PgcPgError e;
+	PGconn *conn;
+	int rc = -1;
+
+	if (ctx->n == NULL)
+		return apply_fail(ctx, "action \"%s\" names no node", ctx->a->id);
+	if (pl->sql == NULL && pl->target == NULL)
+		return apply_fail(ctx, "action \"%s\" names no parameter", ctx->a->id);
+	sql = pl->sql ? pl->sql
+		      : arena_printf(ctx->arena, "ALTER SYSTEM RESET %s",
+				     pgsql_quote_ident(ctx->arena, pl->target));
+	conn = apply_connect(ctx, ctx->n, NULL);
+	if (conn == NULL)
+		return -1;
+	if (pl->target != NULL) {
+		/* ALTER SYSTEM writes lowercase names into postgresql.auto.conf. */
+		if (pgsql_query(conn,
+				"SELECT 1 FROM pg_catalog.pg_file_settings WHERE name = lower($1) "
+				"AND sourcefile LIKE '%/postgresql.auto.conf'",
+				1, params, 0, &r, &e) != 0) {
+			apply_fail(
+			    ctx, "could not read pg_file_settings on node \"%s\": %s (SQLSTATE %s)",
+			    apply_node_label(ctx, ctx->n), e.message, e.sqlstate);
+			goto cleanup;
+		}
+		ctx->nothing_to_do = PQntuples(r) == 0;
+		PQclear(r);
+		if (ctx->nothing_to_do) {
+			rc = 0;
+			goto cleanup;
+		}
+	}
+	if (pgsql_query(conn, sql, 0, NULL, ctx->action_timeout_s * 1000, NULL, &e) != 0) {
+		apply_fail(ctx, "could not reset parameter \"%s\" on node \"%s\": %s (SQLSTATE %s)",
+			   pl->target ? pl->target : "?", apply_node_label(ctx, ctx->n), e.message,
+			   e.sqlstate);
+		goto cleanup;
+	}
+	log_info("removed \"%s\" from postgresql.auto.conf on node \"%s\"",
+		 pl->target ? pl->target : "?", apply_node_label(ctx, ctx->n));
+	rc = 0;
+cleanup:
+	PQfinish(conn);
+	return rc;
+}
+
+/*
+ * warn_config_errors - lines the server refuses in its configuration files
+ * (it keeps the previous values for them); reported as warnings, since the
+ * reload itself happened. A changed restart-only parameter is not an error,
+ * nor is one removed from the files (a row without a file: pending_restart).
+ */
+static void warn_config_errors(PgcApplyCtx *ctx, PGconn *conn)
+{
+	static const char *const checks[] = {
+	    "SELECT sourcefile || ':' || sourceline || ': ' || error FROM pg_catalog.pg_file_settings "
+	    "WHERE error IS NOT NULL AND sourcefile IS NOT NULL "
+	    "AND error <> 'setting could not be applied' ORDER BY 1",
+	    "SELECT 'pg_hba.conf:' || line_number || ': ' || error FROM pg_catalog.pg_hba_file_rules "
+	    "WHERE error IS NOT NULL ORDER BY line_number",
+	};
+
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		PGresult *r = NULL;
+		PgcPgError e;
+
+		if (pgsql_query(conn, checks[i], 0, NULL, 0, &r, &e) != 0) {
+			log_debug("could not check the configuration of node \"%s\": %s",
+				  apply_node_label(ctx, ctx->n), e.message);
+			continue;
+		}
+		for (int row = 0; row < PQntuples(r); row++)
+			log_warn("node \"%s\" ignores a configuration line: %s",
+				 apply_node_label(ctx, ctx->n), PQgetvalue(r, row, 0));
+		PQclear(r);
+	}
+}
+
+int config_reload(PgcApplyCtx *ctx)
+{
+	const PgcNode *n = ctx->n;
+	char err[512];
+	const char *conninfo;
+	PgcPgError e;
+	PGconn *conn;
+	int rc = -1;
+
+	if (n == NULL)
+		return apply_fail(ctx, "action \"%s\" names no node", ctx->a->id);
+	conninfo = host_is_local(n->host.v)
+		       ? pgsql_conninfo_local(ctx->arena, (int)n->port.v, ctx->c->os_user.v, NULL)
+		       : pgsql_conninfo_tcp(ctx->arena, n->host.v, (int)n->port.v,
+					    ctx->c->os_user.v, NULL);
+	conn = pgsql_connect(conninfo, 0, err, sizeof(err));
+	if (conn == NULL) {
+		/* No SQL (e.g. pg_hba.conf locked pgconverge out): a signal still works locally. */
+		if (ctx->host == NULL)
+			return apply_fail(ctx, "could not reload node \"%s\": %s",
+					  apply_node_label(ctx, n), err);
+		log_info("reloading node \"%s\" with pg_ctl: cannot connect: %s",
+			 apply_node_label(ctx, n), err);
+		if (pgctl_reload(ctx->host, ctx->c, n, ctx->action_timeout_s) != 0)
+			return apply_note(ctx, "could not reload node \"%s\"",
+					  apply_node_label(ctx, n));
+		return 0;
+	}
+	if (pgsql_query(conn, "SELECT pg_catalog.pg_reload_conf()", 0, NULL, 0, NULL, &e) != 0) {
+		apply_fail(ctx, "could not reload node \"%s\": %s (SQLSTATE %s)",
+			   apply_node_label(ctx, n), e.message, e.sqlstate);
+		goto cleanup;
+	}
+	warn_config_errors(ctx, conn);
+	rc = 0;
+cleanup:
+	PQfinish(conn);
+	return rc;
+}

@@ -1,0 +1,227 @@
+/*
+ * reconcile/postgres/initdb.c - ACT_INITDB: a new data directory, made pgconverge's.
+ *
+ * Steps, each checked before it is done so the action can be repeated:
+ *   1. the data directory's parents exist (owned by os_user) and the data
+ *      directory is absent or empty; a non-empty folder that is not a
+ *      PostgreSQL data directory is refused and never touched;
+ *   2. initdb (as os_user) unless the folder already holds a cluster;
+ *   3. postgresql.conf ends with `include 'pgconverge.conf'` (added once,
+ *      nothing else in that file is edited), and the managed file exists so
+ *      that the server can start before the first config action;
+ *   4. pg_ident.conf holds the pgconverge map (config_write_ident).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "reconcile/engine/actions.h"
+
+#define PG_CONF "postgresql.conf"
+#define CONF_MAX (16 * 1024 * 1024)
+
+static const char include_line[] = "include '" PGC_MANAGED_CONF "'";
+
+static const char empty_managed[] =
+    "# " PGC_MANAGED_CONF " - managed by pgconverge: this file is rewritten on every apply.\n"
+    "# Change the topology file instead of editing it.\n";
+
+/* include_value_matches - v (after the quote) is 'pgconverge.conf' or '.../pgconverge.conf'. */
+static bool include_value_matches(const char *v)
+{
+	const char *end = strchr(v, '\'');
+	size_t len, mlen = strlen(PGC_MANAGED_CONF);
+
+	if (end == NULL)
+		return false;
+	len = (size_t)(end - v);
+	if (len < mlen || memcmp(end - mlen, PGC_MANAGED_CONF, mlen) != 0)
+		return false;
+	return len == mlen || end[-(long)mlen - 1] == '/';
+}
+
+bool initdb_conf_has_include(const char *content)
+{
+	const char *line = content;
+
+	while (line != NULL && *line != '\0') {
+		const char *p = line;
+		const char *nl = strchr(line, '\n');
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, "include", 7) == 0 &&
+		    (p[7] == ' ' || p[7] == '\t' || p[7] == '=' || p[7] == '\'')) {
+			p += 7;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p == '=')
+				p++;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p == '\'' && include_value_matches(p + 1) &&
+			    (nl == NULL || strchr(p + 1, '\'') < nl))
+				return true;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+int initdb_data_dir_kind(PgcApplyCtx *ctx, const char *dir)
+{
+	const char *files[] = {"PG_VERSION", "global/pg_control"};
+	int state = host_dir_state(ctx->host, dir);
+
+	if (state < 0)
+		return -1;
+	if (state < 2)
+		return state;
+	for (size_t i = 0; i < 2; i++) {
+		const char *path = arena_printf(ctx->arena, "%s/%s", dir, files[i]);
+		char *buf = NULL;
+		size_t len;
+		int rc = host_read_file(ctx->host, path, &buf, &len, 64 * 1024);
+
+		free(buf);
+		if (rc < 0)
+			return -1;
+		if (rc == 1)
+			return 3;
+	}
+	return 2;
+}
+
+int initdb_ensure_include(PgcApplyCtx *ctx)
+{
+	const char *dir = ctx->n->data_dir.v;
+	const char *conf = arena_printf(ctx->arena, "%s/%s", dir, PG_CONF);
+	const char *managed = arena_printf(ctx->arena, "%s/%s", dir, PGC_MANAGED_CONF);
+	char *buf = NULL, *old = NULL;
+	size_t len = 0, olen = 0;
+	bool changed;
+	int rc = -1, r;
+
+	/* The include line makes the server refuse to start without the file. */
+	r = host_read_file(ctx->host, managed, &old, &olen, CONF_MAX);
+	if (r < 0)
+		goto cleanup;
+	if (r == 1) {
+		if (host_write_file(ctx->host, managed, empty_managed, strlen(empty_managed), 0600,
+				    &changed) != 0) {
+			apply_note(ctx, "could not write \"%s\"", managed);
+			goto cleanup;
+		}
+		ctx->nothing_to_do = false;
+	}
+
+	r = host_read_file(ctx->host, conf, &buf, &len, CONF_MAX);
+	if (r < 0)
+		goto cleanup;
+	if (r == 1) {
+		apply_fail(ctx, "cannot add the include line: \"%s\" does not exist", conf);
+		goto cleanup;
+	}
+	if (!initdb_conf_has_include(buf)) {
+		const char *sep = len > 0 && buf[len - 1] != '\n' ? "\n" : "";
+		const char *text = arena_printf(ctx->arena, "%s%s%s\n", buf, sep, include_line);
+
+		if (host_write_file(ctx->host, conf, text, strlen(text), 0600, &changed) != 0) {
+			apply_note(ctx, "could not write \"%s\"", conf);
+			goto cleanup;
+		}
+		ctx->nothing_to_do = false;
+		log_info("added \"%s\" to \"%s\"", include_line, conf);
+	}
+	rc = 0;
+cleanup:
+	free(buf);
+	free(old);
+	return rc;
+}
+
+static int run_initdb(PgcApplyCtx *ctx)
+{
+	const PgcCluster *c = ctx->c;
+	const char *dir = ctx->n->data_dir.v;
+	const char **argv;
+	PgcProcSpec spec = {0};
+	PgcProcResult res;
+	bool bad = false;
+	size_t k = 0;
+	int rc;
+
+	argv = apply_payload_argv(ctx, "initdb", &bad);
+	if (bad)
+		return -1;
+	if (argv == NULL) {
+		argv = arena_calloc(ctx->arena, 12, sizeof(char *));
+		argv[k++] = arena_printf(ctx->arena, "%s/initdb", c->bin_dir.v);
+		argv[k++] = "-D";
+		argv[k++] = dir;
+		argv[k++] = arena_printf(ctx->arena, "--username=%s", c->os_user.v);
+		argv[k++] = arena_printf(ctx->arena, "--locale=%s", c->initdb.locale.v);
+		argv[k++] = arena_printf(ctx->arena, "--encoding=%s", c->initdb.encoding.v);
+		if (c->initdb.data_checksums.v)
+			argv[k++] = "--data-checksums";
+		argv[k++] = "--auth-local=peer";
+		argv[k++] = "--auth-host=scram-sha-256";
+		argv[k] = NULL;
+	}
+
+	spec.argv = argv;
+	spec.run_as = c->os_user.v;
+	spec.timeout_ms = ctx->action_timeout_s * 1000;
+	if (host_run(ctx->host, &spec, &res) != 0)
+		return apply_note(ctx, "could not run initdb");
+	if (res.status != 0 || res.timed_out) {
+		const char *what =
+		    arena_printf(ctx->arena, "could not initialise data directory \"%s\"", dir);
+
+		apply_program_failed(what, argv[0], &res, ctx->error, sizeof(ctx->error));
+		rc = -1;
+	} else {
+		log_info("initialised data directory \"%s\" for node \"%s\"", dir,
+			 apply_node_label(ctx, ctx->n));
+		rc = 0;
+	}
+	proc_result_free(&res);
+	return rc;
+}
+
+int initdb_run(PgcApplyCtx *ctx)
+{
+	const char *dir;
+	int kind;
+
+	if (apply_need_host(ctx) != 0)
+		return -1;
+	dir = ctx->n->data_dir.v;
+	kind = initdb_data_dir_kind(ctx, dir);
+	if (kind < 0)
+		return apply_note(ctx, "could not look at data directory \"%s\"", dir);
+	if (kind == 3)
+		return apply_fail(
+		    ctx,
+		    "refusing to initialise \"%s\" for node \"%s\": the folder is not empty "
+		    "and is not a PostgreSQL data directory\n"
+		    "hint: empty the folder, or set data_dir to another one",
+		    dir, apply_node_label(ctx, ctx->n));
+	if (kind == 2) {
+		/* initdb ran before (a run stopped before the include line, or a repeat). */
+		ctx->nothing_to_do = true;
+	} else {
+		/* Parents stay traversable; the data directory itself is private. */
+		if (host_mkdir_p(ctx->host, apply_parent_dir(ctx->arena, dir), 0755) != 0 ||
+		    host_mkdir_p(ctx->host, dir, 0700) != 0)
+			return apply_note(ctx, "could not create data directory \"%s\"", dir);
+		if (run_initdb(ctx) != 0)
+			return -1;
+	}
+	if (initdb_ensure_include(ctx) != 0)
+		return -1;
+	if (config_write_ident(ctx, NULL) != 0)
+		return -1;
+	return 0;
+}

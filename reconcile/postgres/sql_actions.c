@@ -1,0 +1,343 @@
+/*
+ * reconcile/postgres/sql_actions.c - roles, memberships, databases and extensions.
+ *
+ * The planner writes each statement (identifiers quoted with
+ * pgsql_quote_ident); apply checks the catalog first so that a statement
+ * that would fail because its work is done (CREATE ROLE of an existing
+ * role, CREATE DATABASE of an existing database) is not sent, and fills in
+ * the password verifier (see actions.h, "Password placeholder").
+ *
+ * Statements run on the action's node (the primary), or on the cluster's
+ * primary for an action that names no node. CREATE DATABASE cannot run in a
+ * transaction block: every statement here is sent alone, outside one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "reconcile/engine/actions.h"
+#include "reconcile/engine/secret.h"
+#include "reconcile/pg/pgsql.h"
+
+/* ---- the password placeholder ------------------------------------------- */
+
+/* skip_quoted - past the quoted text starting at s (s points at the opening quote). */
+static const char *skip_quoted(const char *s, char quote, bool backslash_escapes)
+{
+	for (s++; *s != '\0'; s++) {
+		if (backslash_escapes && *s == '\\' && s[1] != '\0') {
+			s++;
+		} else if (*s == quote) {
+			if (s[1] != quote)
+				return s + 1;
+			s++;
+		}
+	}
+	return s;
+}
+
+/* find_placeholders - positions of "$1" outside quotes (up to max); returns how many. */
+static size_t find_placeholders(const char *sql, const char **found, size_t max)
+{
+	size_t n = 0;
+	const char *s = sql;
+
+	while (*s != '\0') {
+		if (*s == '\'') {
+			bool e = s > sql && (s[-1] == 'E' || s[-1] == 'e');
+
+			s = skip_quoted(s, '\'', e);
+		} else if (*s == '"') {
+			s = skip_quoted(s, '"', false);
+		} else if (s[0] == '$' && s[1] == '1' && !(s[2] >= '0' && s[2] <= '9')) {
+			if (n < max)
+				found[n] = s;
+			n++;
+			s += 2;
+		} else {
+			s++;
+		}
+	}
+	return n;
+}
+
+char *sql_password_statement(PgcArena *arena, const char *sql, const char *literal)
+{
+	const char *at[2];
+
+	if (find_placeholders(sql, at, 2) != 1)
+		return NULL;
+	return arena_printf(arena, "%.*s%s%s", (int)(at[0] - sql), sql, literal, at[0] + 2);
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+/* sql_node - the node statements run on: the action's, or the cluster's primary. */
+static const PgcNode *sql_node(PgcApplyCtx *ctx)
+{
+	if (ctx->n != NULL)
+		return ctx->n;
+	if (ctx->c->primary.v != NULL)
+		return cluster_node(ctx->c, ctx->c->primary.v);
+	return ctx->c->n_nodes == 1 ? &ctx->c->nodes[0] : NULL;
+}
+
+static PGconn *connect_for(PgcApplyCtx *ctx, const char *dbname)
+{
+	const PgcNode *n = sql_node(ctx);
+
+	if (n == NULL) {
+		apply_fail(ctx, "action \"%s\": cluster \"%s\" has no primary to run it on",
+			   ctx->a->id, ctx->c->name);
+		return NULL;
+	}
+	return apply_connect(ctx, n, dbname);
+}
+
+/* exists - 1 when the catalog query with one parameter returns a row, 0 none, -1 error. */
+static int exists(PgcApplyCtx *ctx, PGconn *conn, const char *query, const char *param,
+		  const char *what)
+{
+	const char *params[1] = {param};
+	PGresult *r = NULL;
+	PgcPgError e;
+	int rc;
+
+	if (pgsql_query(conn, query, 1, params, 0, &r, &e) != 0)
+		return apply_fail(
+		    ctx, "could not look for %s \"%s\" on node \"%s\": %s (SQLSTATE %s)", what,
+		    param, apply_node_label(ctx, sql_node(ctx)), e.message, e.sqlstate);
+	rc = PQntuples(r) > 0;
+	PQclear(r);
+	return rc;
+}
+
+/*
+ * run_statement - sends sql, bounded by the action timeout. doing says what
+ * it does ("create role \"app\""); the statement itself is never logged.
+ */
+static int run_statement(PgcApplyCtx *ctx, PGconn *conn, const char *sql, bool with_params,
+			 const char *doing)
+{
+	const PgcPayload *pl = &ctx->a->payload;
+	int np = with_params ? (int)pl->n_params : 0;
+	PgcPgError e;
+
+	if (pgsql_query(conn, sql, np, np ? pl->params : NULL, ctx->action_timeout_s * 1000, NULL,
+			&e) != 0)
+		return apply_fail(ctx, "could not %s on node \"%s\": %s (SQLSTATE %s)", doing,
+				  apply_node_label(ctx, sql_node(ctx)), e.message, e.sqlstate);
+	return 0;
+}
+
+static int need_sql(PgcApplyCtx *ctx)
+{
+	if (ctx->a->payload.sql == NULL || ctx->a->payload.target == NULL)
+		return apply_fail(ctx, "action \"%s\" carries no statement or no target",
+				  ctx->a->id);
+	return 0;
+}
+
+/*
+ * with_password - the role statement with its verifier filled in when the
+ * action has a secret; sql unchanged otherwise. NULL on failure (reported).
+ */
+static char *with_password(PgcApplyCtx *ctx, PGconn *conn, const char *sql, const char *doing)
+{
+	const PgcPayload *pl = &ctx->a->payload;
+	const char *what;
+	char err[512], *pw, *verifier, *literal, *out;
+
+	if (pl->secret.kind == SECRET_NONE)
+		return (char *)sql;
+	what = arena_printf(ctx->arena, "password of role \"%s\"", pl->target);
+	pw = secret_resolve(&pl->secret, what, err, sizeof(err));
+	if (pw == NULL) {
+		apply_fail(ctx, "could not %s on node \"%s\": %s", doing,
+			   apply_node_label(ctx, sql_node(ctx)), err);
+		return NULL;
+	}
+	/* Hashed here: the server only ever sees the SCRAM verifier. */
+	verifier = PQencryptPasswordConn(conn, pw, pl->target, "scram-sha-256");
+	secret_free(pw);
+	if (verifier == NULL) {
+		apply_fail(ctx, "could not compute the %s verifier: %s", what,
+			   PQerrorMessage(conn));
+		return NULL;
+	}
+	literal = pgsql_quote_literal(ctx->arena, verifier);
+	PQfreemem(verifier);
+	out = sql_password_statement(ctx->arena, sql, literal);
+	explicit_bzero(literal, strlen(literal));
+	if (out == NULL)
+		apply_fail(ctx,
+			   "action \"%s\" has a password but its statement has no single $1 "
+			   "placeholder for it",
+			   ctx->a->id);
+	return out;
+}
+
+static void wipe(char *s)
+{
+	if (s != NULL)
+		explicit_bzero(s, strlen(s));
+}
+
+/* ---- roles ----------------------------------------------------------------- */
+
+static int role_statement(PgcApplyCtx *ctx, bool create)
+{
+	const PgcPayload *pl = &ctx->a->payload;
+	const char *sql, *doing;
+	char *stmt = NULL;
+	PGconn *conn;
+	int found, rc = -1;
+
+	if (need_sql(ctx) != 0)
+		return -1;
+	conn = connect_for(ctx, NULL);
+	if (conn == NULL)
+		return -1;
+	found = exists(ctx, conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
+		       pl->target, "role");
+	if (found < 0)
+		goto cleanup;
+	sql = pl->sql;
+	if (create && found == 1) {
+		/* A run stopped after the CREATE: give the role the declared attributes. */
+		if (strncasecmp(sql, "CREATE ROLE ", 12) != 0) {
+			ctx->nothing_to_do = true;
+			rc = 0;
+			goto cleanup;
+		}
+		sql = arena_printf(ctx->arena, "ALTER ROLE %s", sql + 12);
+		log_info("role \"%s\" exists already: altering it instead", pl->target);
+	} else if (!create && found == 0) {
+		apply_fail(ctx, "cannot alter role \"%s\" on node \"%s\": it does not exist",
+			   pl->target, apply_node_label(ctx, sql_node(ctx)));
+		goto cleanup;
+	}
+	doing = arena_printf(ctx->arena, "%s role \"%s\"",
+			     create && found == 0 ? "create" : "alter", pl->target);
+	stmt = with_password(ctx, conn, sql, doing);
+	if (stmt == NULL)
+		goto cleanup;
+	/* With a password, $1 was the verifier's place: no bind parameters are left. */
+	rc = run_statement(ctx, conn, stmt, pl->secret.kind == SECRET_NONE, doing);
+	if (rc == 0)
+		log_info("%s%s", doing,
+			 pl->secret.kind != SECRET_NONE ? " (with its password)" : "");
+cleanup:
+	if (stmt != pl->sql)
+		wipe(stmt);
+	PQfinish(conn);
+	return rc;
+}
+
+int sql_create_role(PgcApplyCtx *ctx)
+{
+	return role_statement(ctx, true);
+}
+
+int sql_alter_role(PgcApplyCtx *ctx)
+{
+	return role_statement(ctx, false);
+}
+
+int sql_grant_role(PgcApplyCtx *ctx)
+{
+	PGconn *conn;
+	int rc;
+
+	if (need_sql(ctx) != 0)
+		return -1;
+	conn = connect_for(ctx, NULL);
+	if (conn == NULL)
+		return -1;
+	/* GRANT of an existing membership only raises a notice: safe to repeat. */
+	rc = run_statement(ctx, conn, ctx->a->payload.sql, true,
+			   arena_printf(ctx->arena, "grant role \"%s\"", ctx->a->payload.target));
+	PQfinish(conn);
+	return rc;
+}
+
+/* ---- databases and extensions ---------------------------------------------- */
+
+int sql_create_database(PgcApplyCtx *ctx)
+{
+	const char *db = ctx->a->payload.target;
+	PGconn *conn;
+	int found, rc = -1;
+
+	if (need_sql(ctx) != 0)
+		return -1;
+	conn = connect_for(ctx, NULL);
+	if (conn == NULL)
+		return -1;
+	found = exists(ctx, conn, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", db,
+		       "database");
+	if (found < 0)
+		goto cleanup;
+	if (found == 1) {
+		ctx->nothing_to_do = true;
+		rc = 0;
+		goto cleanup;
+	}
+	rc = run_statement(ctx, conn, ctx->a->payload.sql, true,
+			   arena_printf(ctx->arena, "create database \"%s\"", db));
+	if (rc == 0)
+		log_info("created database \"%s\"", db);
+cleanup:
+	PQfinish(conn);
+	return rc;
+}
+
+int sql_alter_database(PgcApplyCtx *ctx)
+{
+	const char *db = ctx->a->payload.target;
+	PGconn *conn;
+	int rc;
+
+	if (need_sql(ctx) != 0)
+		return -1;
+	conn = connect_for(ctx, NULL);
+	if (conn == NULL)
+		return -1;
+	rc = run_statement(ctx, conn, ctx->a->payload.sql, true,
+			   arena_printf(ctx->arena, "alter database \"%s\"", db));
+	PQfinish(conn);
+	return rc;
+}
+
+int sql_create_extension(PgcApplyCtx *ctx)
+{
+	const PgcPayload *pl = &ctx->a->payload;
+	PGconn *conn;
+	int found, rc = -1;
+
+	if (need_sql(ctx) != 0)
+		return -1;
+	conn = connect_for(ctx, pl->database);
+	if (conn == NULL)
+		return -1;
+	found = exists(ctx, conn, "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = $1",
+		       pl->target, "extension");
+	if (found < 0)
+		goto cleanup;
+	if (found == 1) {
+		ctx->nothing_to_do = true;
+		rc = 0;
+		goto cleanup;
+	}
+	rc = run_statement(ctx, conn, pl->sql, true,
+			   arena_printf(ctx->arena, "create extension \"%s\" in database \"%s\"",
+					pl->target, pl->database ? pl->database : "postgres"));
+	if (rc == 0)
+		log_info("created extension \"%s\" in database \"%s\"", pl->target,
+			 pl->database ? pl->database : "postgres");
+cleanup:
+	PQfinish(conn);
+	return rc;
+}
