@@ -810,3 +810,46 @@ cleanup:
 	prepared_free(&p);
 	return rc;
 }
+
+/* Program output kept in an error message: its last lines. */
+#define OUTPUT_TAIL_LINES 20
+
+/* output_tail - the last lines of a program's output, trimmed. */
+static const char *output_tail(const PgcProcResult *res)
+{
+	const char *out = res->output ? res->output : "";
+	size_t len = res->output_len;
+	int lines = 0;
+
+	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == ' ' || out[len - 1] == '\r'))
+		len--;
+	if (len == 0)
+		return NULL;
+	for (size_t i = len; i > 0; i--) {
+		if (out[i - 1] == '\n' && ++lines == OUTPUT_TAIL_LINES)
+			return out + i;
+	}
+	return out;
+}
+
+void proc_report_failed(const char *what, const char *program, const PgcProcResult *res,
+			char *err, size_t errlen)
+{
+	const char *base = strrchr(program, '/') ? strrchr(program, '/') + 1 : program;
+	const char *tail = output_tail(res);
+	char status[96];
+	size_t tail_len = 0;
+
+	proc_status_text(res, status, sizeof(status));
+	if (tail != NULL) {
+		tail_len = res->output_len - (size_t)(tail - res->output);
+		while (tail_len > 0 && (tail[tail_len - 1] == '\n' || tail[tail_len - 1] == ' ' ||
+					tail[tail_len - 1] == '\r'))
+			tail_len--;
+		log_error("%s: %s %s\n%.*s", what, base, status, (int)tail_len, tail);
+	} else {
+		log_error("%s: %s %s", what, base, status);
+	}
+	if (err != NULL)
+		snprintf(err, errlen, "%s: %s %s", what, base, status);
+}

@@ -115,6 +115,14 @@ void proc_result_free(PgcProcResult *res);
 const char *proc_status_text(const PgcProcResult *res, char *buf, size_t size);
 
 /*
+ * proc_report_failed - reports that a program ran and failed: what failed,
+ * how (exit code, signal, timeout), and the last lines of its output.
+ * Writes a one-line summary into err when err is not NULL.
+ */
+void proc_report_failed(const char *what, const char *program, const PgcProcResult *res,
+			char *err, size_t errlen);
+
+/*
  * proc_format_argv - argv as one line for messages, each word left bare
  * when it only holds [A-Za-z0-9_@%+=:,./-] and single-quoted otherwise
  * ('it'\''s'), so it can be pasted into a shell. malloc'd, caller frees.

@@ -3,6 +3,7 @@
  * (pg_dump, pg_dumpall), their catalog entries, and retention. Layout and
  * contracts are in backup.h.
  */
+#include "reconcile/pg/layout.h"
 #include "reconcile/backup/backup.h"
 
 #include <dirent.h>
@@ -23,7 +24,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"
-#include "reconcile/engine/actions.h"
+#include "reconcile/engine/exec.h"
 #include "reconcile/engine/apply.h"
 #include "reconcile/transport/host.h"
 #include "reconcile/pg/pgsql.h"
@@ -355,15 +356,15 @@ int backup_repository_init(const PgcCluster *c)
 	return repository_init(c, &created);
 }
 
-int backup_repository_create(PgcApplyCtx *ctx)
+int backup_repository_create(PgcExecCtx *ctx)
 {
 	const PgcCluster *c = ctx->c;
 	bool created = false;
 
 	if (!c->backup.set || c->backup.repository.v == NULL)
-		return apply_fail(ctx, "cluster \"%s\" declares no backup.repository", c->name);
+		return exec_fail(ctx, "cluster \"%s\" declares no backup.repository", c->name);
 	if (repository_init(c, &created) != 0)
-		return apply_note(ctx, "could not create backup repository \"%s\"",
+		return exec_note(ctx, "could not create backup repository \"%s\"",
 				  c->backup.repository.v);
 	ctx->nothing_to_do = !created;
 	return 0;

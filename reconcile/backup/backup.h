@@ -37,10 +37,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "reconcile/pg/layout.h"
 #include "common/arena.h"
 #include "reconcile/backup/backup_catalog.h"
 #include "reconcile/observe/observe.h"
 #include "reconcile/backup/walarchive.h"
+#include "reconcile/engine/exec.h"
 #include "schema/topology.h"
 
 /* Default bound on one pg_basebackup / pg_dump / pg_verifybackup run. */
@@ -173,5 +175,13 @@ int backup_retention_run(PgcArena *a, const PgcCluster *c, PgcRetention *removed
 
 /* backup_format_bytes - "512 B", "1.5 kB", "45.2 MB", "3.1 GB" (1024 based), into buf. */
 const char *backup_format_bytes(int64_t bytes, char *buf, size_t size);
+
+/*
+ * backup_repository_create - ACT_CREATE_REPOSITORY: the cluster's backup
+ * repository and its base/, logical/ and wal/ folders, owned by os_user,
+ * made without following links (backup_repository_init). Nothing to do
+ * when they all exist.
+ */
+int backup_repository_create(PgcExecCtx *ctx);
 
 #endif

@@ -2,6 +2,7 @@
  * reconcile/backup/drill.c - the executors of the backup schedule's actions:
  * scheduled backups, retention, and restore drills (drill.h).
  */
+#include "reconcile/pg/layout.h"
 #include "reconcile/backup/drill.h"
 
 #include <arpa/inet.h>
@@ -361,7 +362,7 @@ static double last_drill_at(const char *repo, const char *id, bool *ok)
 /* ---- the drill --------------------------------------------------------------------- */
 
 typedef struct {
-	PgcApplyCtx *ctx;
+	PgcExecCtx *ctx;
 	PgcHost *h;
 	const char *scratch, *data, *log_file;
 	bool started;
@@ -375,7 +376,7 @@ typedef struct {
 /* drill_steps - copy, verify, start, replay, check; 0, or -1 with d->err. */
 static int drill_steps(Drill *d, const PgcBaseBackupInfo *e, uid_t uid, gid_t gid)
 {
-	PgcApplyCtx *ctx = d->ctx;
+	PgcExecCtx *ctx = d->ctx;
 	const PgcCluster *c = ctx->c;
 	const char *repo = c->backup.repository.v;
 	const char *conninfo;
@@ -444,7 +445,7 @@ static int drill_steps(Drill *d, const PgcBaseBackupInfo *e, uid_t uid, gid_t gi
 	return 0;
 }
 
-int drill_run(PgcApplyCtx *ctx)
+int drill_run(PgcExecCtx *ctx)
 {
 	const PgcCluster *c = ctx->c;
 	const char *repo = c->backup.repository.v, *id = ctx->a->payload.target;
@@ -461,15 +462,15 @@ int drill_run(PgcApplyCtx *ctx)
 	memset(&d, 0, sizeof d);
 	d.ctx = ctx;
 	if (repo == NULL)
-		return apply_fail(ctx, "cluster \"%s\" has no backup repository to drill", c->name);
+		return exec_fail(ctx, "cluster \"%s\" has no backup repository to drill", c->name);
 	cat = backup_catalog_load(repo);
 	if (cat == NULL)
-		return apply_note(ctx, "could not read the catalog of \"%s\"", repo);
+		return exec_note(ctx, "could not read the catalog of \"%s\"", repo);
 	for (size_t i = 0; id != NULL && i < cat->n_base; i++)
 		if (strcmp(cat->base[i].id, id) == 0)
 			e = &cat->base[i];
 	if (e == NULL || e->deleting) {
-		apply_fail(ctx, "cannot drill base backup %s of \"%s\": it is %s", id ? id : "(none named)",
+		exec_fail(ctx, "cannot drill base backup %s of \"%s\": it is %s", id ? id : "(none named)",
 			   repo, e == NULL ? "not in the catalog" : "being deleted");
 		goto cleanup;
 	}
@@ -483,12 +484,12 @@ int drill_run(PgcApplyCtx *ctx)
 	}
 	d.h = host_for("127.0.0.1", c->os_user.v);
 	if (d.h == NULL || (geteuid() == 0 && host_os_ids(d.h, &uid, &gid) != 0)) {
-		apply_fail(ctx, "cannot run the restore drill as os_user \"%s\"", c->os_user.v);
+		exec_fail(ctx, "cannot run the restore drill as os_user \"%s\"", c->os_user.v);
 		goto cleanup;
 	}
 	d.scratch = scratch_dir(ctx->arena, c, uid, gid);
 	if (d.scratch == NULL) {
-		apply_note(ctx, "could not create the drill's scratch folder");
+		exec_note(ctx, "could not create the drill's scratch folder");
 		goto cleanup;
 	}
 	d.data = arena_printf(ctx->arena, "%s/data", d.scratch);
@@ -497,7 +498,7 @@ int drill_run(PgcApplyCtx *ctx)
 	drc = drill_steps(&d, e, uid, gid);
 	if (d.started)
 		stop_server(d.h, c, d.data);
-	if (restore_remove_tree(apply_parent_dir(ctx->arena, d.scratch), d.scratch) != 0)
+	if (restore_remove_tree(exec_parent_dir(ctx->arena, d.scratch), d.scratch) != 0)
 		log_warn("the drill's scratch folder \"%s\" could not be removed", d.scratch);
 
 	rec = json_pack("{s:b s:s s:f s:f s:f s:f s:I s:I s:o s:i s:s?}", "ok", drc == 0, "at",
@@ -509,10 +510,10 @@ int drill_run(PgcApplyCtx *ctx)
 	rc = record(repo, id, rec) == 0 ? 0 : -1;
 	json_decref(rec);
 	if (drc != 0) {
-		rc = apply_fail(ctx, "restore drill of base backup %s of cluster \"%s\" FAILED: %s", id,
+		rc = exec_fail(ctx, "restore drill of base backup %s of cluster \"%s\" FAILED: %s", id,
 				c->name, d.err[0] ? d.err : "see the messages above");
 	} else if (rc != 0) {
-		apply_note(ctx, "could not record the drill in the catalog of \"%s\"", repo);
+		exec_note(ctx, "could not record the drill in the catalog of \"%s\"", repo);
 	} else {
 		log_info("restore drill of base backup %s passed in %.1f s: %s (replayed to %s)", id,
 			 (clock_ms() / 1000.0) - t0, d.cr.message, d.replayed_to ? d.replayed_to : "?");
@@ -562,7 +563,7 @@ static bool fresh_enough(const PgcCluster *c, const PgcBackupCatalog *cat, bool 
 }
 
 /* source_of - the node the plan chose, and whether it is a replica now. */
-static int source_of(PgcApplyCtx *ctx, PgcBackupSource *src)
+static int source_of(PgcExecCtx *ctx, PgcBackupSource *src)
 {
 	const char *name = ctx->a->payload.upstream;
 	PGconn *conn;
@@ -572,17 +573,17 @@ static int source_of(PgcApplyCtx *ctx, PgcBackupSource *src)
 	memset(src, 0, sizeof(*src));
 	src->node = name ? cluster_node(ctx->c, name) : NULL;
 	if (src->node == NULL)
-		return apply_fail(ctx, "action \"%s\" names no source node of cluster \"%s\"", ctx->a->id,
+		return exec_fail(ctx, "action \"%s\" names no source node of cluster \"%s\"", ctx->a->id,
 				  ctx->c->name);
 	if (!host_is_local(src->node->host.v))
-		return apply_fail(ctx, "cannot back up from node \"%s\": it is not on this machine",
+		return exec_fail(ctx, "cannot back up from node \"%s\": it is not on this machine",
 				  src->node->name);
-	conn = apply_connect(ctx, src->node, NULL);
+	conn = exec_connect(ctx, src->node, NULL);
 	if (conn == NULL)
 		return -1;
 	if (pgsql_query(conn, "SELECT pg_is_in_recovery()", 0, NULL, 0, &r, &e) != 0) {
 		PQfinish(conn);
-		return apply_fail(ctx, "could not ask node \"%s\" for its role: %s", src->node->name,
+		return exec_fail(ctx, "could not ask node \"%s\" for its role: %s", src->node->name,
 				  e.message);
 	}
 	src->replica = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
@@ -592,7 +593,7 @@ static int source_of(PgcApplyCtx *ctx, PgcBackupSource *src)
 	return 0;
 }
 
-int drill_backup(PgcApplyCtx *ctx)
+int drill_backup(PgcExecCtx *ctx)
 {
 	const PgcCluster *c = ctx->c;
 	bool logical = ctx->a->payload.target != NULL && strcmp(ctx->a->payload.target, "logical") == 0;
@@ -603,17 +604,17 @@ int drill_backup(PgcApplyCtx *ctx)
 	int rc;
 
 	if (!c->backup.set || c->backup.repository.v == NULL)
-		return apply_fail(ctx, "cluster \"%s\" has no backup repository", c->name);
+		return exec_fail(ctx, "cluster \"%s\" has no backup repository", c->name);
 	cat = backup_catalog_load(c->backup.repository.v);
 	if (cat == NULL)
-		return apply_note(ctx, "could not read the catalog of \"%s\"", c->backup.repository.v);
+		return exec_note(ctx, "could not read the catalog of \"%s\"", c->backup.repository.v);
 	/* Checked first: a run killed after the backup finished does not take another. */
 	ctx->nothing_to_do = fresh_enough(c, cat, logical);
 	backup_catalog_free(cat);
 	if (ctx->nothing_to_do)
 		return 0;
 	if (source_of(ctx, &src) != 0 || backup_repository_init(c) != 0)
-		return apply_note(ctx, "could not prepare the backup of cluster \"%s\"", c->name);
+		return exec_note(ctx, "could not prepare the backup of cluster \"%s\"", c->name);
 	if (logical) {
 		PgcLogicalBackupInfo *l = NULL;
 		size_t n = 0;
@@ -633,7 +634,7 @@ int drill_backup(PgcApplyCtx *ctx)
 				 b.stop_lsn);
 	}
 	if (rc != 0)
-		return apply_note(ctx, "the %s backup of cluster \"%s\" failed", logical ? "logical" : "base",
+		return exec_note(ctx, "the %s backup of cluster \"%s\" failed", logical ? "logical" : "base",
 				  c->name);
 	return 0;
 }
@@ -649,7 +650,7 @@ static bool listed(const PgcPayload *pl, const char *name)
 	return false;
 }
 
-int drill_retention(PgcApplyCtx *ctx)
+int drill_retention(PgcExecCtx *ctx)
 {
 	const PgcCluster *c = ctx->c;
 	const char *repo = c->backup.repository.v;
@@ -663,11 +664,11 @@ int drill_retention(PgcApplyCtx *ctx)
 	int rc = -1;
 
 	if (repo == NULL)
-		return apply_fail(ctx, "cluster \"%s\" has no backup repository", c->name);
+		return exec_fail(ctx, "cluster \"%s\" has no backup repository", c->name);
 	cat = backup_catalog_load(repo);
 	if (cat == NULL || walarchive_list(ctx->arena, repo, &wal, &n_wal) != 0) {
 		backup_catalog_free(cat);
-		return apply_note(ctx, "could not read backup repository \"%s\"", repo);
+		return exec_note(ctx, "could not read backup repository \"%s\"", repo);
 	}
 	/* What the policy removes now, and of that only what the plan showed. */
 	backup_retention_compute(ctx->arena, cat, wal, n_wal, &policy, &now);
@@ -700,7 +701,7 @@ int drill_retention(PgcApplyCtx *ctx)
 		goto cleanup;
 	}
 	if (backup_retention_apply(repo, &r) != 0) {
-		apply_note(ctx, "retention of \"%s\" did not finish; what is marked is removed next run",
+		exec_note(ctx, "retention of \"%s\" did not finish; what is marked is removed next run",
 			   repo);
 		goto cleanup;
 	}

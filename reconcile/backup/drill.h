@@ -38,7 +38,7 @@
 #define PGC_RECONCILE_BACKUP_DRILL_H
 
 #include "common/arena.h"
-#include "reconcile/engine/actions.h"
+#include "reconcile/engine/exec.h"
 #include "schema/topology.h"
 
 /* The target of the ACT_RESTORE action that is a drill: "cluster/-/restore:drill". */
@@ -59,8 +59,8 @@ const char *drill_conf(PgcArena *a, const PgcCluster *c, int port, const char *s
 /* drill_hba - the drill server's pg_hba.conf: os_user over the local socket only. */
 const char *drill_hba(PgcArena *a, const PgcCluster *c);
 
-int drill_run(PgcApplyCtx *ctx);       /* ACT_RESTORE with target "drill" */
-int drill_backup(PgcApplyCtx *ctx);    /* ACT_BACKUP */
-int drill_retention(PgcApplyCtx *ctx); /* ACT_RETENTION */
+int drill_run(PgcExecCtx *ctx);       /* ACT_RESTORE with target "drill" */
+int drill_backup(PgcExecCtx *ctx);    /* ACT_BACKUP */
+int drill_retention(PgcExecCtx *ctx); /* ACT_RETENTION */
 
 #endif

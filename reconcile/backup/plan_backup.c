@@ -3,6 +3,7 @@
  * (plan_backup.h): schedules, retention, drills and restores, from the
  * topology and the observed repositories. Pure: the clock is the policy's.
  */
+#include "reconcile/pg/layout.h"
 #include "reconcile/backup/plan_backup.h"
 
 #include <stdio.h>

@@ -3,6 +3,9 @@
  * base backup and WAL range, the restore's configuration, the copy, start
  * and watch steps drill.c shares, and the ACT_RESTORE executor.
  */
+#include "reconcile/postgres/config.h"
+#include "reconcile/postgres/initdb.h"
+#include "reconcile/pg/layout.h"
 #include "reconcile/backup/restore.h"
 
 #include <dirent.h>
@@ -917,7 +920,7 @@ static int verify(const PgcCluster *c, PgcHost *h, const char *run_as, const cha
 	if (res.status == 0 && !res.timed_out)
 		rc = 0;
 	else
-		apply_program_failed(arena_printf(a, "%s failed verification", what), argv[0], &res, err,
+		proc_report_failed(arena_printf(a, "%s failed verification", what), argv[0], &res, err,
 				     errlen);
 	proc_result_free(&res);
 	arena_free(a);
@@ -980,7 +983,7 @@ int restore_start_server(PgcHost *h, const PgcCluster *c, const char *data_dir,
 	PgcProcResult res;
 	int rc = -1;
 
-	if (host_mkdir_p(h, apply_parent_dir(a, log_file), 0700) != 0)
+	if (host_mkdir_p(h, exec_parent_dir(a, log_file), 0700) != 0)
 		goto cleanup;
 	spec.argv = argv;
 	spec.run_as = host_os_user(h);
@@ -991,7 +994,7 @@ int restore_start_server(PgcHost *h, const PgcCluster *c, const char *data_dir,
 	if (res.status == 0 && !res.timed_out)
 		rc = 0;
 	else
-		apply_program_failed(arena_printf(a, "could not start the server in \"%s\"", data_dir),
+		proc_report_failed(arena_printf(a, "could not start the server in \"%s\"", data_dir),
 				     argv[0], &res, NULL, 0);
 	proc_result_free(&res);
 cleanup:
@@ -1308,7 +1311,7 @@ static void *verify_main(void *arg)
  * copy is complete and synced and the backup passed; when it did not, the
  * copy is removed (reported, its first line in err).
  */
-static int copy_verified(PgcApplyCtx *ctx, const char *src, const char *temp, const char *parent,
+static int copy_verified(PgcExecCtx *ctx, const char *src, const char *temp, const char *parent,
 			 uid_t uid, gid_t gid, const PgcBaseBackupInfo *e, char *err, size_t errlen)
 {
 	VerifyJob job = {ctx->c, src, ctx->action_timeout_s, -1, ""};
@@ -1338,11 +1341,11 @@ static int copy_verified(PgcApplyCtx *ctx, const char *src, const char *temp, co
 }
 
 /* fresh_copy - the backup copied, checked and prepared beside data_dir, then renamed to it. */
-static int fresh_copy(PgcApplyCtx *ctx, uid_t uid, gid_t gid)
+static int fresh_copy(PgcExecCtx *ctx, uid_t uid, gid_t gid)
 {
 	const PgcCluster *c = ctx->c;
 	const char *repo = c->bootstrap.repository.v, *dir = ctx->n->data_dir.v;
-	const char *parent = apply_parent_dir(ctx->arena, dir), *temp = temp_path(ctx->arena, dir);
+	const char *parent = exec_parent_dir(ctx->arena, dir), *temp = temp_path(ctx->arena, dir);
 	const char *id = ctx->a->payload.target, *src, *conf;
 	const PgcBaseBackupInfo *e;
 	PgcBackupCatalog *cat = backup_catalog_load(repo);
@@ -1350,10 +1353,10 @@ static int fresh_copy(PgcApplyCtx *ctx, uid_t uid, gid_t gid)
 	int rc = -1;
 
 	if (cat == NULL)
-		return apply_note(ctx, "could not read the catalog of \"%s\"", repo);
+		return exec_note(ctx, "could not read the catalog of \"%s\"", repo);
 	e = entry_of(cat, id);
 	if (e == NULL || e->deleting || !e->verify.ok) {
-		apply_fail(ctx, "cannot restore base backup %s from \"%s\": it is %s\n"
+		exec_fail(ctx, "cannot restore base backup %s from \"%s\": it is %s\n"
 			   "hint: run 'pgconverge plan' again to choose another backup",
 			   id ? id : "(none named)", repo,
 			   e == NULL ? "not in the catalog" : e->deleting ? "being deleted" : "not verified");
@@ -1364,32 +1367,32 @@ static int fresh_copy(PgcApplyCtx *ctx, uid_t uid, gid_t gid)
 		/* Ours by its name: an interrupted restore's copy. */
 		log_info("removing \"%s\", the copy of an interrupted restore", temp);
 		if (restore_remove_tree(parent, temp) != 0) {
-			apply_note(ctx, "could not remove \"%s\"", temp);
+			exec_note(ctx, "could not remove \"%s\"", temp);
 			goto cleanup;
 		}
 	}
 	if (fs_mkdir_p(parent, 0755, FS_NO_UID, FS_NO_GID) != 0) {
-		apply_note(ctx, "could not create \"%s\"", parent);
+		exec_note(ctx, "could not create \"%s\"", parent);
 		goto cleanup;
 	}
 	log_info("restoring node \"%s\" from base backup %s of \"%s\"",
-		 apply_node_label(ctx, ctx->n), id, repo);
+		 exec_node_label(ctx, ctx->n), id, repo);
 	if (copy_verified(ctx, src, temp, parent, uid, gid, e, why, sizeof why) != 0) {
-		apply_note(ctx, "%s", why);
+		exec_note(ctx, "%s", why);
 		goto cleanup;
 	}
 	conf = ctx->a->payload.content ? ctx->a->payload.content
 				       : restore_managed_conf(ctx->arena, c, ctx->n);
 	if (restore_prepare_copy(ctx->arena, temp, conf, plan_hba_conf(ctx->arena, c, ctx->n),
 				 plan_ident_conf(ctx->arena, c), uid, gid) != 0) {
-		apply_note(ctx, "could not prepare the restored copy \"%s\"", temp);
+		exec_note(ctx, "could not prepare the restored copy \"%s\"", temp);
 		goto cleanup;
 	}
 	/* Only now the data directory appears, complete and marked for recovery. */
 	if (rename(temp, dir) != 0) {
 		int err = errno;
 
-		apply_fail(ctx, "could not rename \"%s\" to \"%s\": %s%s", temp, dir, strerror(err),
+		exec_fail(ctx, "could not rename \"%s\" to \"%s\": %s%s", temp, dir, strerror(err),
 			   err == EBUSY || err == EXDEV
 				   ? "\nhint: the data directory is a mount point; give the node a "
 				     "data_dir inside it"
@@ -1397,7 +1400,7 @@ static int fresh_copy(PgcApplyCtx *ctx, uid_t uid, gid_t gid)
 		goto cleanup;
 	}
 	if (fs_fsync_dir(parent) != 0) {
-		apply_note(ctx, "could not sync \"%s\"", parent);
+		exec_note(ctx, "could not sync \"%s\"", parent);
 		goto cleanup;
 	}
 	rc = 0;
@@ -1414,7 +1417,7 @@ cleanup:
  * next start reads the file; pg_settings shows them pending_restart, which
  * the planner does not count on a server out of recovery.
  */
-static int finish(PgcApplyCtx *ctx, bool running)
+static int finish(PgcExecCtx *ctx, bool running)
 {
 	const PgcNode *n = ctx->n;
 	const char *path = arena_printf(ctx->arena, "%s/%s", n->data_dir.v, PGC_MANAGED_CONF);
@@ -1422,26 +1425,26 @@ static int finish(PgcApplyCtx *ctx, bool running)
 	bool changed = false;
 
 	if (host_write_file(ctx->host, path, conf, strlen(conf), 0600, &changed) != 0)
-		return apply_note(ctx, "could not write \"%s\"", path);
+		return exec_note(ctx, "could not write \"%s\"", path);
 	if (!running)
 		return pgctl_start(ctx->host, ctx->c, n, ctx->ready_timeout_s) == 0
 			       ? 0
-			       : apply_note(ctx, "could not start node \"%s\"",
-					    apply_node_label(ctx, n));
+			       : exec_note(ctx, "could not start node \"%s\"",
+					    exec_node_label(ctx, n));
 	if (!changed)
 		return 0;
 	ctx->nothing_to_do = false;
 	if (config_reload(ctx) != 0)
 		return -1;
 	log_info("node \"%s\": the restore's recovery settings are removed from %s and the "
-		 "configuration reloaded", apply_node_label(ctx, n), PGC_MANAGED_CONF);
+		 "configuration reloaded", exec_node_label(ctx, n), PGC_MANAGED_CONF);
 	return 0;
 }
 
 /* timeline_now - the timeline the server writes on, for the log line; 0 unknown. */
-static unsigned timeline_now(PgcApplyCtx *ctx)
+static unsigned timeline_now(PgcExecCtx *ctx)
 {
-	PGconn *conn = apply_connect(ctx, ctx->n, NULL);
+	PGconn *conn = exec_connect(ctx, ctx->n, NULL);
 	PGresult *r = NULL;
 	PgcPgError e;
 	unsigned tli = 0;
@@ -1457,7 +1460,7 @@ static unsigned timeline_now(PgcApplyCtx *ctx)
 	return tli;
 }
 
-int restore_run(PgcApplyCtx *ctx)
+int restore_run(PgcExecCtx *ctx)
 {
 	const PgcCluster *c = ctx->c;
 	const PgcNode *n = ctx->n;
@@ -1470,19 +1473,19 @@ int restore_run(PgcApplyCtx *ctx)
 	int kind, running;
 	bool fresh = false;
 
-	if (apply_need_host(ctx) != 0)
+	if (exec_need_host(ctx) != 0)
 		return -1;
 	if (!c->bootstrap.set || c->bootstrap.repository.v == NULL)
-		return apply_fail(ctx, "cannot restore node \"%s\": cluster \"%s\" declares no "
-				  "bootstrap.from_backup", apply_node_label(ctx, n), c->name);
+		return exec_fail(ctx, "cannot restore node \"%s\": cluster \"%s\" declares no "
+				  "bootstrap.from_backup", exec_node_label(ctx, n), c->name);
 	dir = n->data_dir.v;
 	if (geteuid() == 0 && host_os_ids(ctx->host, &uid, &gid) != 0)
-		return apply_note(ctx, "unknown os_user \"%s\"", c->os_user.v);
+		return exec_note(ctx, "unknown os_user \"%s\"", c->os_user.v);
 	kind = initdb_data_dir_kind(ctx, dir);
 	if (kind < 0)
-		return apply_note(ctx, "could not look at data directory \"%s\"", dir);
+		return exec_note(ctx, "could not look at data directory \"%s\"", dir);
 	if (kind == 3)
-		return apply_fail(ctx, "refusing to restore into \"%s\": the folder is not empty and is "
+		return exec_fail(ctx, "refusing to restore into \"%s\": the folder is not empty and is "
 				  "not a PostgreSQL data directory\n"
 				  "hint: restoring in place is never done implicitly: empty it, or give "
 				  "node \"%s\" another data_dir", dir, n->name);
@@ -1493,12 +1496,12 @@ int restore_run(PgcApplyCtx *ctx)
 	}
 	/* The cluster's own archive must exist before the promoted server archives into it. */
 	if (c->backup.set && c->backup.repository.v != NULL && backup_repository_init(c) != 0)
-		return apply_note(ctx, "could not create backup repository \"%s\"",
+		return exec_note(ctx, "could not create backup repository \"%s\"",
 				  c->backup.repository.v);
 	running = pgctl_status(ctx->host, c, n);
 	if (running < 0)
-		return apply_note(ctx, "could not get the status of node \"%s\"",
-				  apply_node_label(ctx, n));
+		return exec_note(ctx, "could not get the status of node \"%s\"",
+				  exec_node_label(ctx, n));
 	if (!fs_exists(arena_printf(ctx->arena, "%s/recovery.signal", dir))) {
 		char *cur = NULL;
 		size_t len;
@@ -1508,7 +1511,7 @@ int restore_run(PgcApplyCtx *ctx)
 
 		free(cur);
 		if (r < 0)
-			return apply_note(ctx, "could not read the managed configuration of \"%s\"", dir);
+			return exec_note(ctx, "could not read the managed configuration of \"%s\"", dir);
 		/* Recovery is over (promoted): what is left is the restore's configuration, if any. */
 		if (!ours) {
 			ctx->nothing_to_do = true;
@@ -1522,18 +1525,18 @@ int restore_run(PgcApplyCtx *ctx)
 					       : restore_managed_conf(ctx->arena, c, n);
 		if (host_write_file(ctx->host, arena_printf(ctx->arena, "%s/%s", dir, PGC_MANAGED_CONF),
 				    conf, strlen(conf), 0600, NULL) != 0)
-			return apply_note(ctx, "could not write the managed configuration of \"%s\"", dir);
+			return exec_note(ctx, "could not write the managed configuration of \"%s\"", dir);
 	}
 	log_file = arena_printf(ctx->arena, "%s/%s", dir, PGCTL_LOG_FILE);
 	w.log_offset = restore_file_size(log_file);
 	if (running == 0) {
 		if (pgctl_ensure_socket_dir(ctx->host) != 0 ||
 		    restore_start_server(ctx->host, c, dir, log_file, ctx->ready_timeout_s) != 0)
-			return apply_note(ctx, "could not start the restore of node \"%s\"",
-					  apply_node_label(ctx, n));
+			return exec_note(ctx, "could not start the restore of node \"%s\"",
+					  exec_node_label(ctx, n));
 	}
 	w.host = ctx->host;
-	w.label = apply_node_label(ctx, n);
+	w.label = exec_node_label(ctx, n);
 	w.conninfo = pgsql_conninfo_local(ctx->arena, (int)n->port.v, c->os_user.v, NULL);
 	w.data_dir = dir;
 	w.log_file = log_file;
@@ -1546,16 +1549,16 @@ int restore_run(PgcApplyCtx *ctx)
 	w.error_len = sizeof err;
 	outcome = restore_wait(&w);
 	if (outcome == RESTORE_FAILED)
-		return apply_note(ctx, "%s", err);
+		return exec_note(ctx, "%s", err);
 	if (outcome == RESTORE_PAUSED) {
 		log_info("node \"%s\" is restored and paused at %s (target_action: pause)",
-			 apply_node_label(ctx, n), c->bootstrap.target_time.set ? c->bootstrap.target_time.v
+			 exec_node_label(ctx, n), c->bootstrap.target_time.set ? c->bootstrap.target_time.v
 						   : "its target");
 		return 0;
 	}
 	if (finish(ctx, true) != 0)
 		return -1;
-	log_info("node \"%s\" is restored and promoted on timeline %u", apply_node_label(ctx, n),
+	log_info("node \"%s\" is restored and promoted on timeline %u", exec_node_label(ctx, n),
 		 timeline_now(ctx));
 	return 0;
 }

@@ -44,7 +44,7 @@
 #include <sys/types.h>
 
 #include "common/arena.h"
-#include "reconcile/engine/actions.h"
+#include "reconcile/engine/exec.h"
 #include "reconcile/backup/backup_catalog.h"
 #include "reconcile/observe/observe.h"
 #include "reconcile/engine/plan.h"
@@ -211,6 +211,6 @@ int64_t restore_file_size(const char *path);
 
 /* ---- the executor --------------------------------------------------------- */
 
-int restore_run(PgcApplyCtx *ctx); /* ACT_RESTORE on a node (a drill has no node: drill.h) */
+int restore_run(PgcExecCtx *ctx); /* ACT_RESTORE on a node (a drill has no node: drill.h) */
 
 #endif

@@ -23,7 +23,13 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "reconcile/engine/actions.h"
+#include "reconcile/engine/exec.h"
+#include "reconcile/postgres/config.h"
+#include "reconcile/postgres/initdb.h"
+#include "reconcile/postgres/replication.h"
+#include "reconcile/postgres/sql_actions.h"
+#include "reconcile/postgres/start.h"
+#include "reconcile/backup/backup.h"
 #include "reconcile/engine/apply_order.h"
 #include "reconcile/backup/drill.h"
 #include "reconcile/ha/ha_apply.h"
@@ -31,169 +37,7 @@
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/backup/restore.h"
 
-/* Program output kept in an error message: its last lines. */
-#define OUTPUT_TAIL_LINES 20
-
-static void keep_error(PgcApplyCtx *ctx, const char *fmt, va_list ap)
-{
-	char *nl;
-
-	if (ctx->error[0] != '\0')
-		return;
-	vsnprintf(ctx->error, sizeof(ctx->error), fmt, ap);
-	nl = strchr(ctx->error, '\n');
-	if (nl != NULL)
-		*nl = '\0';
-}
-
-int apply_fail(PgcApplyCtx *ctx, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vmsg(LOG_ERROR, fmt, ap);
-	va_end(ap);
-	va_start(ap, fmt);
-	keep_error(ctx, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-int apply_note(PgcApplyCtx *ctx, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	keep_error(ctx, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-const char *apply_node_label(PgcApplyCtx *ctx, const PgcNode *n)
-{
-	return arena_printf(ctx->arena, "%s/%s", ctx->c->name, n ? n->name : "-");
-}
-
-const char *apply_parent_dir(PgcArena *arena, const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return ".";
-	if (slash == path)
-		return "/";
-	return arena_strndup(arena, path, (size_t)(slash - path));
-}
-
-const char **apply_payload_argv(PgcApplyCtx *ctx, const char *program, bool *bad)
-{
-	const PgcPayload *pl = &ctx->a->payload;
-	const char *expected = arena_printf(ctx->arena, "%s/%s", ctx->c->bin_dir.v, program);
-	const char **argv;
-
-	*bad = false;
-	if (pl->params == NULL || pl->n_params == 0)
-		return NULL;
-	/* A saved plan is data from a file: it runs bin_dir's program, nothing else. */
-	if (pl->params[0] == NULL || strcmp(pl->params[0], expected) != 0) {
-		*bad = true;
-		apply_fail(ctx, "refusing action \"%s\": it runs \"%s\", expected \"%s\"",
-			   ctx->a->id, pl->params[0] ? pl->params[0] : "", expected);
-		return NULL;
-	}
-	argv = arena_calloc(ctx->arena, pl->n_params + 1, sizeof(char *));
-	for (size_t i = 0; i < pl->n_params; i++)
-		argv[i] = pl->params[i];
-	return argv;
-}
-
-int apply_need_host(PgcApplyCtx *ctx)
-{
-	if (ctx->n == NULL)
-		return apply_fail(ctx, "action \"%s\" names no node", ctx->a->id);
-	if (ctx->host == NULL)
-		return apply_fail(
-		    ctx,
-		    "cannot run \"%s\": node \"%s\" is on host \"%s\", not on this machine\n"
-		    "hint: run pgconverge on that host",
-		    ctx->a->id, apply_node_label(ctx, ctx->n), ctx->n->host.v);
-	return 0;
-}
-
-/* output_tail - the last lines of a program's output, trimmed. */
-static const char *output_tail(const PgcProcResult *res)
-{
-	const char *out = res->output ? res->output : "";
-	size_t len = res->output_len;
-	int lines = 0;
-
-	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == ' ' || out[len - 1] == '\r'))
-		len--;
-	if (len == 0)
-		return NULL;
-	for (size_t i = len; i > 0; i--) {
-		if (out[i - 1] == '\n' && ++lines == OUTPUT_TAIL_LINES)
-			return out + i;
-	}
-	return out;
-}
-
-void apply_program_failed(const char *what, const char *program, const PgcProcResult *res,
-			  char *err, size_t errlen)
-{
-	const char *base = strrchr(program, '/') ? strrchr(program, '/') + 1 : program;
-	const char *tail = output_tail(res);
-	char status[96];
-	size_t tail_len = 0;
-
-	proc_status_text(res, status, sizeof(status));
-	if (tail != NULL) {
-		tail_len = res->output_len - (size_t)(tail - res->output);
-		while (tail_len > 0 && (tail[tail_len - 1] == '\n' || tail[tail_len - 1] == ' ' ||
-					tail[tail_len - 1] == '\r'))
-			tail_len--;
-		log_error("%s: %s %s\n%.*s", what, base, status, (int)tail_len, tail);
-	} else {
-		log_error("%s: %s %s", what, base, status);
-	}
-	if (err != NULL)
-		snprintf(err, errlen, "%s: %s %s", what, base, status);
-}
-
-PGconn *apply_connect(PgcApplyCtx *ctx, const PgcNode *n, const char *dbname)
-{
-	const char *user = ctx->c->os_user.v;
-	char *conninfo;
-	char err[512];
-	PgcPgError e;
-	PGconn *conn;
-
-	if (host_is_local(n->host.v))
-		conninfo = pgsql_conninfo_local(ctx->arena, (int)n->port.v, user, dbname);
-	else
-		conninfo = pgsql_conninfo_tcp(ctx->arena, n->host.v, (int)n->port.v, user, dbname);
-	conn = pgsql_connect(conninfo, 0, err, sizeof(err));
-	if (conn == NULL) {
-		apply_fail(ctx, "could not connect to node \"%s\"%s%s%s: %s",
-			   apply_node_label(ctx, n), dbname ? " (database \"" : "",
-			   dbname ? dbname : "", dbname ? "\")" : "", err);
-		return NULL;
-	}
-	/*
-	 * Our own commits (roles, databases) must not wait for a synchronous
-	 * standby: on a new cluster synchronous_standby_names names replicas
-	 * that this very run has yet to clone, which would wait forever.
-	 */
-	if (pgsql_query(conn, "SET synchronous_commit TO local", 0, NULL, 0, NULL, &e) != 0) {
-		apply_fail(ctx, "could not set synchronous_commit on node \"%s\": %s (SQLSTATE %s)",
-			   apply_node_label(ctx, n), e.message, e.sqlstate);
-		PQfinish(conn);
-		return NULL;
-	}
-	return conn;
-}
-
-static int run_action(PgcApplyCtx *ctx)
+static int run_action(PgcExecCtx *ctx)
 {
 	switch (ctx->a->kind) {
 	case ACT_INITDB:
@@ -209,11 +53,11 @@ static int run_action(PgcApplyCtx *ctx)
 	case ACT_RESET_AUTO_CONF:
 		return config_reset_auto_conf(ctx);
 	case ACT_START:
-		return pgctl_action_start(ctx);
+		return start_run(ctx);
 	case ACT_RELOAD:
 		return config_reload(ctx);
 	case ACT_RESTART:
-		return pgctl_action_restart(ctx);
+		return start_restart(ctx);
 	case ACT_CREATE_SLOT:
 		return replication_create_slot(ctx);
 	case ACT_DROP_SLOT:
@@ -244,14 +88,14 @@ static int run_action(PgcApplyCtx *ctx)
 	case ACT_CREATE_REPOSITORY:
 		return backup_repository_create(ctx);
 	}
-	return apply_fail(ctx, "action \"%s\" has an unknown kind %d", ctx->a->id,
+	return exec_fail(ctx, "action \"%s\" has an unknown kind %d", ctx->a->id,
 			  (int)ctx->a->kind);
 }
 
 
 /* execute - one action with its context; returns its outcome. */
 static int execute(const PgcTopology *t, const PgcAction *a, const PgcApplyOptions *opts,
-		   PgcApplyCtx *ctx)
+		   PgcExecCtx *ctx)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->t = t;
@@ -264,12 +108,12 @@ static int execute(const PgcTopology *t, const PgcAction *a, const PgcApplyOptio
 	    opts->ready_timeout_s > 0 ? opts->ready_timeout_s : APPLY_DEFAULT_READY_TIMEOUT_S;
 	ctx->c = a->cluster ? topology_cluster(t, a->cluster) : NULL;
 	if (ctx->c == NULL)
-		return apply_fail(ctx, "cannot run \"%s\": cluster \"%s\" is not in the topology",
+		return exec_fail(ctx, "cannot run \"%s\": cluster \"%s\" is not in the topology",
 				  a->id, a->cluster ? a->cluster : "");
 	if (a->node != NULL) {
 		ctx->n = cluster_node(ctx->c, a->node);
 		if (ctx->n == NULL)
-			return apply_fail(ctx,
+			return exec_fail(ctx,
 					  "cannot run \"%s\": node \"%s\" is not in cluster \"%s\"",
 					  a->id, a->node, ctx->c->name);
 		ctx->host = host_for(ctx->n->host.v, ctx->c->os_user.v);
@@ -290,7 +134,7 @@ typedef struct Run Run;
 typedef struct {
 	Run *run;
 	size_t i;
-	PgcApplyCtx ctx;
+	PgcExecCtx ctx;
 	double start;
 	int rc;
 	pthread_t thread;
@@ -452,7 +296,7 @@ static void finish(Run *run, size_t i)
 	Job *job = run->jobs[i];
 	const PgcAction *a = &run->p->actions[i];
 	PgcApplyResult *res = run->res;
-	PgcApplyCtx *ctx = &job->ctx;
+	PgcExecCtx *ctx = &job->ctx;
 	double ms = clock_ms() - job->start;
 
 	pthread_join(job->thread, NULL);

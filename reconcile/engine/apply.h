@@ -19,13 +19,6 @@
 #include "reconcile/engine/plan.h"
 #include "schema/topology.h"
 
-/* Where servers put their unix sockets; pgconverge connects through them. */
-#define PGC_SOCKET_DIR "/var/run/postgresql"
-/* The include file pgconverge owns inside each data directory. */
-#define PGC_MANAGED_CONF "pgconverge.conf"
-/* The replication password file lives beside each replica's data directory:
- * see plan_passfile_path(). */
-
 /* Independent actions (two replicas' clones) run side by side, this many at most. */
 #define APPLY_DEFAULT_JOBS 4
 

@@ -38,6 +38,7 @@
  * No I/O here: the clock comes in the policy, and everything a plan holds
  * is in its arena.
  */
+#include "reconcile/pg/layout.h"
 #include "reconcile/engine/plan.h"
 
 #include <math.h>

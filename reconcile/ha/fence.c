@@ -18,7 +18,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"
-#include "reconcile/engine/actions.h"
+#include "reconcile/engine/exec.h"
 #include "reconcile/ha/ha.h"
 #include "reconcile/transport/host.h"
 #include "reconcile/pg/pgctl.h"
@@ -195,7 +195,7 @@ static int run_fence_command(const PgcCluster *c, const PgcNode *n, int timeout_
 		goto cleanup;
 	}
 	if (pr.status != 0 || pr.timed_out) {
-		apply_program_failed(arena_printf(a, "failover.fence_command failed for node \"%s/%s\"",
+		proc_report_failed(arena_printf(a, "failover.fence_command failed for node \"%s/%s\"",
 						  c->name, n->name),
 				     argv[0], &pr, res->detail, sizeof res->detail);
 	} else {

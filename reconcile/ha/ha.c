@@ -1,6 +1,7 @@
 /*
  * reconcile/ha/ha.c - shared I/O of failover, switchover and rejoin (ha.h).
  */
+#include "reconcile/pg/layout.h"
 #include "reconcile/ha/ha.h"
 
 #include <errno.h>
@@ -19,7 +20,9 @@
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
-#include "reconcile/engine/actions.h"
+#include "reconcile/engine/exec.h"
+#include "reconcile/postgres/config.h"
+#include "reconcile/postgres/replication.h"
 #include "reconcile/engine/apply.h"
 #include "reconcile/engine/journal.h"
 #include "reconcile/pg/pgctl.h"
@@ -328,7 +331,7 @@ int ha_controldata(PgcHost *h, const PgcCluster *c, const PgcNode *n, PgcControl
 	if (host_run(h, &spec, &res) != 0)
 		goto cleanup;
 	if (res.status != 0 || res.timed_out)
-		apply_program_failed(arena_printf(a, "could not read the control file of node \"%s/%s\"",
+		proc_report_failed(arena_printf(a, "could not read the control file of node \"%s/%s\"",
 						  c->name, n->name),
 				     argv[0], &res, NULL, 0);
 	else if (ha_parse_controldata(res.output, out) != 0)
@@ -419,7 +422,7 @@ int ha_wait_reaped(PgcHost *h, const PgcNode *n, int timeout_ms)
 /* ---- apply's actions outside a plan ------------------------------------------------------ */
 
 typedef struct {
-	PgcApplyCtx ctx;
+	PgcExecCtx ctx;
 	PgcAction act;
 } HaAction;
 

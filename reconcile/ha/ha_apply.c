@@ -18,7 +18,7 @@
 #define PROBE_TIMEOUT_MS 5000
 
 /* live_cluster - ctx's cluster with `primary` as its primary (the file's, or a copy). */
-static const PgcCluster *live_cluster(PgcApplyCtx *ctx, const char *primary)
+static const PgcCluster *live_cluster(PgcExecCtx *ctx, const char *primary)
 {
 	if (strcmp(primary, ctx->c->primary.v) == 0)
 		return ctx->c;
@@ -26,14 +26,14 @@ static const PgcCluster *live_cluster(PgcApplyCtx *ctx, const char *primary)
 }
 
 /* event - a journal line's common fields; the caller adds its own and calls journal(). */
-static json_t *event(PgcApplyCtx *ctx, const char *name)
+static json_t *event(PgcExecCtx *ctx, const char *name)
 {
 	return json_pack("{s:s,s:s,s:s?,s:s,s:s}", "event", name, "cluster", ctx->c->name, "node",
 			 ctx->n ? ctx->n->name : NULL, "action", ctx->a->id, "kind",
 			 plan_action_name(ctx->a->kind));
 }
 
-static void journal(PgcApplyCtx *ctx, json_t *ev)
+static void journal(PgcExecCtx *ctx, json_t *ev)
 {
 	(void)ha_journal_event(ctx->state_dir, ev);
 	json_decref(ev);
@@ -45,19 +45,19 @@ static json_t *ms_or_null(double ms)
 }
 
 /* named_node - the node called name in ctx's cluster, or a reported failure (NULL). */
-static const PgcNode *named_node(PgcApplyCtx *ctx, const char *what, const char *name)
+static const PgcNode *named_node(PgcExecCtx *ctx, const char *what, const char *name)
 {
 	const PgcNode *n = name != NULL ? cluster_node(ctx->c, name) : NULL;
 
 	if (n == NULL)
-		apply_fail(ctx, "cannot run \"%s\": its %s \"%s\" is not a node of cluster \"%s\"",
+		exec_fail(ctx, "cannot run \"%s\": its %s \"%s\" is not a node of cluster \"%s\"",
 			   ctx->a->id, what, name ? name : "", ctx->c->name);
 	return n;
 }
 
 /* ---- switchover ----------------------------------------------------------------- */
 
-int ha_apply_switchover(PgcApplyCtx *ctx)
+int ha_apply_switchover(PgcExecCtx *ctx)
 {
 	const PgcAction *a = ctx->a;
 	const PgcNode *to, *from;
@@ -71,9 +71,9 @@ int ha_apply_switchover(PgcApplyCtx *ctx)
 	    (from = named_node(ctx, "current primary", a->payload.upstream)) == NULL)
 		return -1;
 	if (ctx->n == NULL || ctx->n != to)
-		return apply_fail(ctx, "cannot run \"%s\": it must name its target \"%s\" as its node",
+		return exec_fail(ctx, "cannot run \"%s\": it must name its target \"%s\" as its node",
 				  a->id, to->name);
-	if (apply_need_host(ctx) != 0)
+	if (exec_need_host(ctx) != 0)
 		return -1;
 	/* Done already: a run that stopped after the promotion, or someone else did it. */
 	if (ha_probe(ctx->c, to, PROBE_TIMEOUT_MS, err, sizeof err) == 0) {
@@ -107,7 +107,7 @@ int ha_apply_switchover(PgcApplyCtx *ctx)
 	}
 	journal(ctx, ev);
 	if (rc != 0)
-		return apply_note(ctx, "switchover to \"%s\" %s: %s", to->name,
+		return exec_note(ctx, "switchover to \"%s\" %s: %s", to->name,
 				  switchover_outcome_name(res.outcome), res.error);
 	if (res.write_gap_ms >= 0)
 		log_info("switched over cluster \"%s\" from \"%s\" to \"%s\": write gap %.0f ms",
@@ -124,7 +124,7 @@ int ha_apply_switchover(PgcApplyCtx *ctx)
  * fence_only - the live primary does not answer: a node that runs stops
  * taking writes now; the rejoin waits for a pass in which the primary runs.
  */
-static int fence_only(PgcApplyCtx *ctx, const PgcCluster *x, const PgcNode *primary,
+static int fence_only(PgcExecCtx *ctx, const PgcCluster *x, const PgcNode *primary,
 		      const char *why)
 {
 	PgcFenceOptions fo = {.graceful = false, .mark_standby = true};
@@ -138,7 +138,7 @@ static int fence_only(PgcApplyCtx *ctx, const PgcCluster *x, const PgcNode *prim
 		return 0;
 	}
 	if (fence_node(x, ctx->n, &fo, &fr) != 0)
-		return apply_note(ctx, "could not fence node \"%s/%s\": %s", ctx->c->name, ctx->n->name,
+		return exec_note(ctx, "could not fence node \"%s/%s\": %s", ctx->c->name, ctx->n->name,
 				  fr.detail);
 	log_warn("fenced \"%s/%s\" (%s); it rejoins once the primary \"%s\" answers (%s)",
 		 ctx->c->name, ctx->n->name, fr.detail, primary->name, why);
@@ -155,7 +155,7 @@ static int fence_only(PgcApplyCtx *ctx, const PgcCluster *x, const PgcNode *prim
  * same_timeline_fork - a node that is down with a primary's control file on
  * the live primary's own timeline wrote there too; -1 (reported) when so.
  */
-static int same_timeline_fork(PgcApplyCtx *ctx, const PgcCluster *x, const PgcNode *primary)
+static int same_timeline_fork(PgcExecCtx *ctx, const PgcCluster *x, const PgcNode *primary)
 {
 	PgcControl ctl;
 	unsigned tli;
@@ -167,7 +167,7 @@ static int same_timeline_fork(PgcApplyCtx *ctx, const PgcCluster *x, const PgcNo
 	tli = promote_timeline(x, primary);
 	if (tli == 0 || ctl.timeline < tli)
 		return 0;
-	return apply_fail(ctx,
+	return exec_fail(ctx,
 			  "node \"%s/%s\" ran as a primary on timeline %u, the timeline the primary "
 			  "\"%s\" writes on: pg_rewind cannot undo that, and it cannot follow as it is\n"
 			  "hint: move its data directory \"%s\" aside (it holds writes the primary never "
@@ -175,7 +175,7 @@ static int same_timeline_fork(PgcApplyCtx *ctx, const PgcCluster *x, const PgcNo
 			  ctx->c->name, ctx->n->name, ctl.timeline, primary->name, ctx->n->data_dir.v);
 }
 
-int ha_apply_rejoin(PgcApplyCtx *ctx)
+int ha_apply_rejoin(PgcExecCtx *ctx)
 {
 	const PgcAction *a = ctx->a;
 	const PgcNode *primary;
@@ -187,14 +187,14 @@ int ha_apply_rejoin(PgcApplyCtx *ctx)
 	int rc;
 
 	if (ctx->n == NULL)
-		return apply_fail(ctx, "cannot run \"%s\": it names no node (a split brain is resolved "
+		return exec_fail(ctx, "cannot run \"%s\": it names no node (a split brain is resolved "
 				  "by hand)", a->id);
 	if ((primary = named_node(ctx, "primary", a->payload.upstream)) == NULL)
 		return -1;
 	if (primary == ctx->n)
-		return apply_fail(ctx, "cannot run \"%s\": node \"%s\" is the primary", a->id,
+		return exec_fail(ctx, "cannot run \"%s\": node \"%s\" is the primary", a->id,
 				  primary->name);
-	if (apply_need_host(ctx) != 0)
+	if (exec_need_host(ctx) != 0)
 		return -1;
 	x = live_cluster(ctx, primary->name);
 	if (ha_probe(x, cluster_node(x, primary->name), PROBE_TIMEOUT_MS, err, sizeof err) != 0)
@@ -220,7 +220,7 @@ int ha_apply_rejoin(PgcApplyCtx *ctx)
 	json_object_set_new(ev, "duration_ms", ms_or_null(res.elapsed_ms));
 	journal(ctx, ev);
 	if (rc != 0)
-		return apply_note(ctx, "could not rejoin node \"%s/%s\" as a replica of \"%s\"",
+		return exec_note(ctx, "could not rejoin node \"%s/%s\" as a replica of \"%s\"",
 				  ctx->c->name, ctx->n->name, primary->name);
 	if (res.outcome == REJOIN_FOLLOWING)
 		ctx->nothing_to_do = true;

@@ -14,7 +14,7 @@
 #ifndef PGC_RECONCILE_HA_HA_APPLY_H
 #define PGC_RECONCILE_HA_HA_APPLY_H
 
-#include "reconcile/engine/actions.h"
+#include "reconcile/engine/exec.h"
 
 /*
  * ha_apply_switchover - ACT_SWITCHOVER: moves the primary role from
@@ -22,7 +22,7 @@
  * target is the primary (already, or now); -1 when refused, rolled back or
  * failed (reported, with switchover_run()'s one-line error kept).
  */
-int ha_apply_switchover(PgcApplyCtx *ctx);
+int ha_apply_switchover(PgcExecCtx *ctx);
 
 /*
  * ha_apply_rejoin - ACT_REJOIN: the action's node back as a replica of
@@ -33,6 +33,6 @@ int ha_apply_switchover(PgcApplyCtx *ctx);
  * it, so it is refused with a hint (move its data directory aside) rather
  * than started as a replica of a history it does not share. 0 / -1.
  */
-int ha_apply_rejoin(PgcApplyCtx *ctx);
+int ha_apply_rejoin(PgcExecCtx *ctx);
 
 #endif

@@ -13,7 +13,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "reconcile/engine/actions.h"
+#include "reconcile/engine/exec.h"
 #include "reconcile/engine/apply.h"
 #include "reconcile/ha/failover.h"
 #include "reconcile/ha/fence.h"
@@ -267,7 +267,7 @@ static int pg_rewind_run(const PgcCluster *x, const PgcNode *n, const PgcNode *p
 		log_info("pg_rewind of node \"%s/%s\" from \"%s\": %s", x->name, n->name, p->name,
 			 strstr(res.output, "no rewind required") ? "no rewind required" : "done");
 	} else {
-		apply_program_failed(arena_printf(a, "could not rewind node \"%s/%s\" from \"%s\"",
+		proc_report_failed(arena_printf(a, "could not rewind node \"%s/%s\" from \"%s\"",
 						  x->name, n->name, p->name),
 				     argv[0], &res, detail, detail_len);
 		/* A source it cannot reach: nothing was changed yet. */

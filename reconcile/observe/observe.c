@@ -17,6 +17,7 @@
  * then wiped; verifiers are read from pg_authid and never kept; a password
  * inside primary_conninfo is redacted before it is stored.
  */
+#include "reconcile/pg/layout.h"
 #include "reconcile/observe/observe.h"
 
 #include <ctype.h>

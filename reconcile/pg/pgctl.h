@@ -17,6 +17,9 @@
 #ifndef PGC_RECONCILE_PG_PGCTL_H
 #define PGC_RECONCILE_PG_PGCTL_H
 
+#include <stdbool.h>
+
+#include "reconcile/pg/layout.h"
 #include "reconcile/transport/host.h"
 #include "schema/topology.h"
 
@@ -38,6 +41,13 @@ int pgctl_ensure_socket_dir(PgcHost *h);
  * most timeout_s) until it accepts connections. 0 when it runs.
  */
 int pgctl_start(PgcHost *h, const PgcCluster *c, const PgcNode *n, int timeout_s);
+
+/*
+ * pgctl_start_if_stopped - pg_ctl start unless the server runs; *started
+ * tells which. No wait for connections.
+ */
+int pgctl_start_if_stopped(PgcHost *h, const PgcCluster *c, const PgcNode *n, int timeout_s,
+			   bool *started);
 
 /* pgctl_stop - pg_ctl stop -m MODE (fast, smart, immediate); 0 also when it was not running. */
 int pgctl_stop(PgcHost *h, const PgcCluster *c, const PgcNode *n, const char *mode, int timeout_s);

@@ -1,6 +1,7 @@
 /*
  * reconcile/pg/pgsql.c - bounded libpq connections and queries (see pgsql.h).
  */
+#include "reconcile/pg/layout.h"
 #include "reconcile/pg/pgsql.h"
 
 #include <errno.h>

@@ -38,6 +38,7 @@
 
 #include <libpq-fe.h>
 
+#include "reconcile/pg/layout.h"
 #include "common/arena.h"
 
 /* Default bounds used when a caller passes 0. */

@@ -7,6 +7,9 @@
  * file alone when its content, mode and owner are already right: that is
  * the "check first" of these actions.
  */
+#include "reconcile/pg/layout.h"
+#include "reconcile/postgres/config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,7 +19,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "reconcile/engine/actions.h"
+#include "reconcile/engine/exec.h"
+#include "reconcile/postgres/initdb.h"
 #include "reconcile/pg/passfile.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
@@ -24,7 +28,7 @@
 
 /* ---- pg_ident.conf ------------------------------------------------------ */
 
-int config_write_ident(PgcApplyCtx *ctx, const char *content)
+int config_write_ident(PgcExecCtx *ctx, const char *content)
 {
 	const char *path = arena_printf(ctx->arena, "%s/pg_ident.conf", ctx->n->data_dir.v);
 	bool changed = false;
@@ -32,7 +36,7 @@ int config_write_ident(PgcApplyCtx *ctx, const char *content)
 	if (content == NULL)
 		content = plan_ident_conf(ctx->arena, ctx->c);
 	if (host_write_file(ctx->host, path, content, strlen(content), 0600, &changed) != 0)
-		return apply_note(ctx, "could not write \"%s\"", path);
+		return exec_note(ctx, "could not write \"%s\"", path);
 	if (changed) {
 		ctx->nothing_to_do = false;
 		log_info("wrote \"%s\"", path);
@@ -43,27 +47,27 @@ int config_write_ident(PgcApplyCtx *ctx, const char *content)
 /* ---- files -------------------------------------------------------------- */
 
 /* write_payload - payload.content into payload.path (default: data_dir/default_name). */
-static int write_payload(PgcApplyCtx *ctx, const char *default_name)
+static int write_payload(PgcExecCtx *ctx, const char *default_name)
 {
 	const PgcPayload *pl = &ctx->a->payload;
 	const char *path;
 	bool changed = false;
 
-	if (apply_need_host(ctx) != 0)
+	if (exec_need_host(ctx) != 0)
 		return -1;
 	if (pl->content == NULL)
-		return apply_fail(ctx, "action \"%s\" carries no file content", ctx->a->id);
+		return exec_fail(ctx, "action \"%s\" carries no file content", ctx->a->id);
 	path = pl->path ? pl->path
 			: arena_printf(ctx->arena, "%s/%s", ctx->n->data_dir.v, default_name);
 	if (host_write_file(ctx->host, path, pl->content, strlen(pl->content), 0600, &changed) != 0)
-		return apply_note(ctx, "could not write \"%s\"", path);
+		return exec_note(ctx, "could not write \"%s\"", path);
 	ctx->nothing_to_do = !changed;
 	if (changed)
 		log_info("wrote \"%s\"", path);
 	return 0;
 }
 
-int config_write(PgcApplyCtx *ctx)
+int config_write(PgcExecCtx *ctx)
 {
 	bool nothing;
 
@@ -77,7 +81,7 @@ int config_write(PgcApplyCtx *ctx)
 	return 0;
 }
 
-int config_write_hba(PgcApplyCtx *ctx)
+int config_write_hba(PgcExecCtx *ctx)
 {
 	bool nothing;
 
@@ -96,7 +100,7 @@ const char *config_passfile_escape(PgcArena *arena, const char *field)
 	return passfile_escape(arena, field);
 }
 
-char *config_passfile_text(PgcApplyCtx *ctx, const PgcNode *upstream, const char *user,
+char *config_passfile_text(PgcExecCtx *ctx, const PgcNode *upstream, const char *user,
 			   const char *password)
 {
 	return passfile_render(ctx->arena, upstream ? upstream->host.v : NULL,
@@ -104,7 +108,7 @@ char *config_passfile_text(PgcApplyCtx *ctx, const PgcNode *upstream, const char
 			       user, password);
 }
 
-int config_write_passfile(PgcApplyCtx *ctx)
+int config_write_passfile(PgcExecCtx *ctx)
 {
 	const PgcPayload *pl = &ctx->a->payload;
 	const PgcSecret *secret =
@@ -116,30 +120,30 @@ int config_write_passfile(PgcApplyCtx *ctx)
 	bool changed = false;
 	int rc;
 
-	if (apply_need_host(ctx) != 0)
+	if (exec_need_host(ctx) != 0)
 		return -1;
 	up = pl->upstream ? cluster_node(ctx->c, pl->upstream) : cluster_upstream(ctx->c, ctx->n);
 	if (pl->upstream != NULL && up == NULL)
-		return apply_fail(ctx,
+		return exec_fail(ctx,
 				  "cannot write the passfile of node \"%s\": upstream \"%s\" is "
 				  "not in the cluster",
-				  apply_node_label(ctx, ctx->n), pl->upstream);
+				  exec_node_label(ctx, ctx->n), pl->upstream);
 	pw = secret_resolve(secret, "replication password", err, sizeof(err));
 	if (pw == NULL)
-		return apply_fail(ctx, "cannot write the passfile of node \"%s\": %s",
-				  apply_node_label(ctx, ctx->n), err);
+		return exec_fail(ctx, "cannot write the passfile of node \"%s\": %s",
+				  exec_node_label(ctx, ctx->n), err);
 	path = pl->path ? pl->path
 			: plan_passfile_path(ctx->arena, ctx->n->data_dir.v);
 	line = config_passfile_text(ctx, up, user, pw);
 	secret_free(pw);
 	if (line == NULL)
-		return apply_fail(ctx, "cannot write the passfile of node \"%s\": the replication "
+		return exec_fail(ctx, "cannot write the passfile of node \"%s\": the replication "
 				  "password has a line break, which a passfile cannot hold",
-				  apply_node_label(ctx, ctx->n));
+				  exec_node_label(ctx, ctx->n));
 	rc = host_write_file(ctx->host, path, line, strlen(line), 0600, &changed);
 	secret_free(line);
 	if (rc != 0)
-		return apply_note(ctx, "could not write \"%s\"", path);
+		return exec_note(ctx, "could not write \"%s\"", path);
 	ctx->nothing_to_do = !changed;
 	if (changed)
 		log_info("wrote the replication passfile \"%s\"", path);
@@ -148,7 +152,7 @@ int config_write_passfile(PgcApplyCtx *ctx)
 
 /* ---- SQL: ALTER SYSTEM RESET, reload ------------------------------------ */
 
-int config_reset_auto_conf(PgcApplyCtx *ctx)
+int config_reset_auto_conf(PgcExecCtx *ctx)
 {
 	const PgcPayload *pl = &ctx->a->payload;
 	const char *params[1] = {pl->target};
@@ -159,13 +163,13 @@ int config_reset_auto_conf(PgcApplyCtx *ctx)
 	int rc = -1;
 
 	if (ctx->n == NULL)
-		return apply_fail(ctx, "action \"%s\" names no node", ctx->a->id);
+		return exec_fail(ctx, "action \"%s\" names no node", ctx->a->id);
 	if (pl->sql == NULL && pl->target == NULL)
-		return apply_fail(ctx, "action \"%s\" names no parameter", ctx->a->id);
+		return exec_fail(ctx, "action \"%s\" names no parameter", ctx->a->id);
 	sql = pl->sql ? pl->sql
 		      : arena_printf(ctx->arena, "ALTER SYSTEM RESET %s",
 				     pgsql_quote_ident(ctx->arena, pl->target));
-	conn = apply_connect(ctx, ctx->n, NULL);
+	conn = exec_connect(ctx, ctx->n, NULL);
 	if (conn == NULL)
 		return -1;
 	if (pl->target != NULL) {
@@ -174,9 +178,9 @@ int config_reset_auto_conf(PgcApplyCtx *ctx)
 				"SELECT 1 FROM pg_catalog.pg_file_settings WHERE name = lower($1) "
 				"AND sourcefile LIKE '%/postgresql.auto.conf'",
 				1, params, 0, &r, &e) != 0) {
-			apply_fail(
+			exec_fail(
 			    ctx, "could not read pg_file_settings on node \"%s\": %s (SQLSTATE %s)",
-			    apply_node_label(ctx, ctx->n), e.message, e.sqlstate);
+			    exec_node_label(ctx, ctx->n), e.message, e.sqlstate);
 			goto cleanup;
 		}
 		ctx->nothing_to_do = PQntuples(r) == 0;
@@ -187,13 +191,13 @@ int config_reset_auto_conf(PgcApplyCtx *ctx)
 		}
 	}
 	if (pgsql_query(conn, sql, 0, NULL, ctx->action_timeout_s * 1000, NULL, &e) != 0) {
-		apply_fail(ctx, "could not reset parameter \"%s\" on node \"%s\": %s (SQLSTATE %s)",
-			   pl->target ? pl->target : "?", apply_node_label(ctx, ctx->n), e.message,
+		exec_fail(ctx, "could not reset parameter \"%s\" on node \"%s\": %s (SQLSTATE %s)",
+			   pl->target ? pl->target : "?", exec_node_label(ctx, ctx->n), e.message,
 			   e.sqlstate);
 		goto cleanup;
 	}
 	log_info("removed \"%s\" from postgresql.auto.conf on node \"%s\"",
-		 pl->target ? pl->target : "?", apply_node_label(ctx, ctx->n));
+		 pl->target ? pl->target : "?", exec_node_label(ctx, ctx->n));
 	rc = 0;
 cleanup:
 	PQfinish(conn);
@@ -206,7 +210,7 @@ cleanup:
  * reload itself happened. A changed restart-only parameter is not an error,
  * nor is one removed from the files (a row without a file: pending_restart).
  */
-static void warn_config_errors(PgcApplyCtx *ctx, PGconn *conn)
+static void warn_config_errors(PgcExecCtx *ctx, PGconn *conn)
 {
 	static const char *const checks[] = {
 	    "SELECT sourcefile || ':' || sourceline || ': ' || error FROM pg_catalog.pg_file_settings "
@@ -222,17 +226,17 @@ static void warn_config_errors(PgcApplyCtx *ctx, PGconn *conn)
 
 		if (pgsql_query(conn, checks[i], 0, NULL, 0, &r, &e) != 0) {
 			log_debug("could not check the configuration of node \"%s\": %s",
-				  apply_node_label(ctx, ctx->n), e.message);
+				  exec_node_label(ctx, ctx->n), e.message);
 			continue;
 		}
 		for (int row = 0; row < PQntuples(r); row++)
 			log_warn("node \"%s\" ignores a configuration line: %s",
-				 apply_node_label(ctx, ctx->n), PQgetvalue(r, row, 0));
+				 exec_node_label(ctx, ctx->n), PQgetvalue(r, row, 0));
 		PQclear(r);
 	}
 }
 
-int config_reload(PgcApplyCtx *ctx)
+int config_reload(PgcExecCtx *ctx)
 {
 	const PgcNode *n = ctx->n;
 	char err[512];
@@ -242,7 +246,7 @@ int config_reload(PgcApplyCtx *ctx)
 	int rc = -1;
 
 	if (n == NULL)
-		return apply_fail(ctx, "action \"%s\" names no node", ctx->a->id);
+		return exec_fail(ctx, "action \"%s\" names no node", ctx->a->id);
 	conninfo = host_is_local(n->host.v)
 		       ? pgsql_conninfo_local(ctx->arena, (int)n->port.v, ctx->c->os_user.v, NULL)
 		       : pgsql_conninfo_tcp(ctx->arena, n->host.v, (int)n->port.v,
@@ -251,18 +255,18 @@ int config_reload(PgcApplyCtx *ctx)
 	if (conn == NULL) {
 		/* No SQL (e.g. pg_hba.conf locked pgconverge out): a signal still works locally. */
 		if (ctx->host == NULL)
-			return apply_fail(ctx, "could not reload node \"%s\": %s",
-					  apply_node_label(ctx, n), err);
+			return exec_fail(ctx, "could not reload node \"%s\": %s",
+					  exec_node_label(ctx, n), err);
 		log_info("reloading node \"%s\" with pg_ctl: cannot connect: %s",
-			 apply_node_label(ctx, n), err);
+			 exec_node_label(ctx, n), err);
 		if (pgctl_reload(ctx->host, ctx->c, n, ctx->action_timeout_s) != 0)
-			return apply_note(ctx, "could not reload node \"%s\"",
-					  apply_node_label(ctx, n));
+			return exec_note(ctx, "could not reload node \"%s\"",
+					  exec_node_label(ctx, n));
 		return 0;
 	}
 	if (pgsql_query(conn, "SELECT pg_catalog.pg_reload_conf()", 0, NULL, 0, NULL, &e) != 0) {
-		apply_fail(ctx, "could not reload node \"%s\": %s (SQLSTATE %s)",
-			   apply_node_label(ctx, n), e.message, e.sqlstate);
+		exec_fail(ctx, "could not reload node \"%s\": %s (SQLSTATE %s)",
+			   exec_node_label(ctx, n), e.message, e.sqlstate);
 		goto cleanup;
 	}
 	warn_config_errors(ctx, conn);

@@ -11,12 +11,16 @@
  *      that the server can start before the first config action;
  *   4. pg_ident.conf holds the pgconverge map (config_write_ident).
  */
+#include "reconcile/pg/layout.h"
+#include "reconcile/postgres/initdb.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/fsutil.h"
 #include "common/log.h"
-#include "reconcile/engine/actions.h"
+#include "reconcile/engine/exec.h"
+#include "reconcile/postgres/config.h"
 
 #define PG_CONF "postgresql.conf"
 #define CONF_MAX (16 * 1024 * 1024)
@@ -69,7 +73,7 @@ bool initdb_conf_has_include(const char *content)
 	return false;
 }
 
-int initdb_data_dir_kind(PgcApplyCtx *ctx, const char *dir)
+int initdb_data_dir_kind(PgcExecCtx *ctx, const char *dir)
 {
 	const char *files[] = {"PG_VERSION", "global/pg_control"};
 	int state = host_dir_state(ctx->host, dir);
@@ -93,7 +97,7 @@ int initdb_data_dir_kind(PgcApplyCtx *ctx, const char *dir)
 	return 2;
 }
 
-int initdb_ensure_include(PgcApplyCtx *ctx)
+int initdb_ensure_include(PgcExecCtx *ctx)
 {
 	const char *dir = ctx->n->data_dir.v;
 	const char *conf = arena_printf(ctx->arena, "%s/%s", dir, PG_CONF);
@@ -110,7 +114,7 @@ int initdb_ensure_include(PgcApplyCtx *ctx)
 	if (r == 1) {
 		if (host_write_file(ctx->host, managed, empty_managed, strlen(empty_managed), 0600,
 				    &changed) != 0) {
-			apply_note(ctx, "could not write \"%s\"", managed);
+			exec_note(ctx, "could not write \"%s\"", managed);
 			goto cleanup;
 		}
 		ctx->nothing_to_do = false;
@@ -120,7 +124,7 @@ int initdb_ensure_include(PgcApplyCtx *ctx)
 	if (r < 0)
 		goto cleanup;
 	if (r == 1) {
-		apply_fail(ctx, "cannot add the include line: \"%s\" does not exist", conf);
+		exec_fail(ctx, "cannot add the include line: \"%s\" does not exist", conf);
 		goto cleanup;
 	}
 	if (!initdb_conf_has_include(buf)) {
@@ -128,7 +132,7 @@ int initdb_ensure_include(PgcApplyCtx *ctx)
 		const char *text = arena_printf(ctx->arena, "%s%s%s\n", buf, sep, include_line);
 
 		if (host_write_file(ctx->host, conf, text, strlen(text), 0600, &changed) != 0) {
-			apply_note(ctx, "could not write \"%s\"", conf);
+			exec_note(ctx, "could not write \"%s\"", conf);
 			goto cleanup;
 		}
 		ctx->nothing_to_do = false;
@@ -141,7 +145,7 @@ cleanup:
 	return rc;
 }
 
-static int run_initdb(PgcApplyCtx *ctx)
+static int run_initdb(PgcExecCtx *ctx)
 {
 	const PgcCluster *c = ctx->c;
 	const char *dir = ctx->n->data_dir.v;
@@ -152,7 +156,7 @@ static int run_initdb(PgcApplyCtx *ctx)
 	size_t k = 0;
 	int rc;
 
-	argv = apply_payload_argv(ctx, "initdb", &bad);
+	argv = exec_payload_argv(ctx, "initdb", &bad);
 	if (bad)
 		return -1;
 	if (argv == NULL) {
@@ -174,48 +178,48 @@ static int run_initdb(PgcApplyCtx *ctx)
 	spec.run_as = c->os_user.v;
 	spec.timeout_ms = ctx->action_timeout_s * 1000;
 	if (host_run(ctx->host, &spec, &res) != 0)
-		return apply_note(ctx, "could not run initdb");
+		return exec_note(ctx, "could not run initdb");
 	if (res.status != 0 || res.timed_out) {
 		const char *what =
 		    arena_printf(ctx->arena, "could not initialise data directory \"%s\"", dir);
 
-		apply_program_failed(what, argv[0], &res, ctx->error, sizeof(ctx->error));
+		proc_report_failed(what, argv[0], &res, ctx->error, sizeof(ctx->error));
 		rc = -1;
 	} else {
 		log_info("initialised data directory \"%s\" for node \"%s\"", dir,
-			 apply_node_label(ctx, ctx->n));
+			 exec_node_label(ctx, ctx->n));
 		rc = 0;
 	}
 	proc_result_free(&res);
 	return rc;
 }
 
-int initdb_run(PgcApplyCtx *ctx)
+int initdb_run(PgcExecCtx *ctx)
 {
 	const char *dir;
 	int kind;
 
-	if (apply_need_host(ctx) != 0)
+	if (exec_need_host(ctx) != 0)
 		return -1;
 	dir = ctx->n->data_dir.v;
 	kind = initdb_data_dir_kind(ctx, dir);
 	if (kind < 0)
-		return apply_note(ctx, "could not look at data directory \"%s\"", dir);
+		return exec_note(ctx, "could not look at data directory \"%s\"", dir);
 	if (kind == 3)
-		return apply_fail(
+		return exec_fail(
 		    ctx,
 		    "refusing to initialise \"%s\" for node \"%s\": the folder is not empty "
 		    "and is not a PostgreSQL data directory\n"
 		    "hint: empty the folder, or set data_dir to another one",
-		    dir, apply_node_label(ctx, ctx->n));
+		    dir, exec_node_label(ctx, ctx->n));
 	if (kind == 2) {
 		/* initdb ran before (a run stopped before the include line, or a repeat). */
 		ctx->nothing_to_do = true;
 	} else {
 		/* Parents stay traversable; the data directory itself is private. */
-		if (host_mkdir_p(ctx->host, apply_parent_dir(ctx->arena, dir), 0755) != 0 ||
+		if (host_mkdir_p(ctx->host, exec_parent_dir(ctx->arena, dir), 0755) != 0 ||
 		    host_mkdir_p(ctx->host, dir, 0700) != 0)
-			return apply_note(ctx, "could not create data directory \"%s\"", dir);
+			return exec_note(ctx, "could not create data directory \"%s\"", dir);
 		if (run_initdb(ctx) != 0)
 			return -1;
 	}

@@ -7,6 +7,7 @@
  * bytes, so that a converged node plans to zero actions. The one exception
  * is a maintenance window in a named time zone (see zone_local_time()).
  */
+#include "reconcile/pg/layout.h"
 #include "reconcile/engine/plan.h"
 
 #include <arpa/inet.h>

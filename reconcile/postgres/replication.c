@@ -24,6 +24,8 @@
  * pg_basebackup processes the killed run left copying into it, empties it
  * and copies again. A folder the marker does not name is never emptied.
  */
+#include "reconcile/postgres/replication.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -37,13 +39,15 @@
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
-#include "reconcile/engine/actions.h"
+#include "reconcile/engine/exec.h"
+#include "reconcile/postgres/config.h"
+#include "reconcile/postgres/initdb.h"
 #include "reconcile/ha/ha.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/engine/secret.h"
 
-int replication_create_slot(PgcApplyCtx *ctx)
+int replication_create_slot(PgcExecCtx *ctx)
 {
 	const char *slot = ctx->a->payload.target;
 	const char *params[1] = {slot};
@@ -53,23 +57,23 @@ int replication_create_slot(PgcApplyCtx *ctx)
 	int rc = -1;
 
 	if (ctx->n == NULL || slot == NULL)
-		return apply_fail(ctx, "action \"%s\" names no node or no slot", ctx->a->id);
-	conn = apply_connect(ctx, ctx->n, NULL);
+		return exec_fail(ctx, "action \"%s\" names no node or no slot", ctx->a->id);
+	conn = exec_connect(ctx, ctx->n, NULL);
 	if (conn == NULL)
 		return -1;
 	if (pgsql_query(
 		conn, "SELECT slot_type FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
 		1, params, 0, &r, &e) != 0) {
-		apply_fail(ctx, "could not look for slot \"%s\" on node \"%s\": %s (SQLSTATE %s)",
-			   slot, apply_node_label(ctx, ctx->n), e.message, e.sqlstate);
+		exec_fail(ctx, "could not look for slot \"%s\" on node \"%s\": %s (SQLSTATE %s)",
+			   slot, exec_node_label(ctx, ctx->n), e.message, e.sqlstate);
 		goto cleanup;
 	}
 	if (PQntuples(r) > 0) {
 		if (strcmp(PQgetvalue(r, 0, 0), "physical") != 0) {
-			apply_fail(ctx,
+			exec_fail(ctx,
 				   "slot \"%s\" on node \"%s\" exists but is a %s slot\n"
 				   "hint: drop it, or rename the replica node",
-				   slot, apply_node_label(ctx, ctx->n), PQgetvalue(r, 0, 0));
+				   slot, exec_node_label(ctx, ctx->n), PQgetvalue(r, 0, 0));
 			goto cleanup;
 		}
 		ctx->nothing_to_do = true;
@@ -87,12 +91,12 @@ int replication_create_slot(PgcApplyCtx *ctx)
 				 1, params, ctx->action_timeout_s * 1000, NULL, &e);
 	if (rc != 0) {
 		rc = -1;
-		apply_fail(ctx, "could not create slot \"%s\" on node \"%s\": %s (SQLSTATE %s)",
-			   slot, apply_node_label(ctx, ctx->n), e.message, e.sqlstate);
+		exec_fail(ctx, "could not create slot \"%s\" on node \"%s\": %s (SQLSTATE %s)",
+			   slot, exec_node_label(ctx, ctx->n), e.message, e.sqlstate);
 		goto cleanup;
 	}
 	log_info("created replication slot \"%s\" on node \"%s\"", slot,
-		 apply_node_label(ctx, ctx->n));
+		 exec_node_label(ctx, ctx->n));
 	rc = 0;
 cleanup:
 	PQclear(r);
@@ -107,7 +111,7 @@ cleanup:
  * slot_user - who holds an active slot: "pid N (application A from ADDR)",
  * or NULL when it is not in use (or gone). Owned by ctx->arena.
  */
-static const char *slot_user(PgcApplyCtx *ctx, PGconn *conn, const char *slot, PgcPgError *e,
+static const char *slot_user(PgcExecCtx *ctx, PGconn *conn, const char *slot, PgcPgError *e,
 			     bool *failed)
 {
 	const char *params[1] = {slot};
@@ -128,7 +132,7 @@ static const char *slot_user(PgcApplyCtx *ctx, PGconn *conn, const char *slot, P
 	return user;
 }
 
-int replication_drop_slot(PgcApplyCtx *ctx)
+int replication_drop_slot(PgcExecCtx *ctx)
 {
 	const char *slot = ctx->a->payload.target;
 	const char *params[1] = {slot};
@@ -141,8 +145,8 @@ int replication_drop_slot(PgcApplyCtx *ctx)
 	int rc = -1;
 
 	if (ctx->n == NULL || slot == NULL)
-		return apply_fail(ctx, "action \"%s\" names no node or no slot", ctx->a->id);
-	conn = apply_connect(ctx, ctx->n, NULL);
+		return exec_fail(ctx, "action \"%s\" names no node or no slot", ctx->a->id);
+	conn = exec_connect(ctx, ctx->n, NULL);
 	if (conn == NULL)
 		return -1;
 	for (;;) {
@@ -151,8 +155,8 @@ int replication_drop_slot(PgcApplyCtx *ctx)
 		if (pgsql_query(conn,
 				"SELECT slot_type FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
 				1, params, 0, &r, &e) != 0) {
-			apply_fail(ctx, "could not look for slot \"%s\" on node \"%s\": %s (SQLSTATE %s)",
-				   slot, apply_node_label(ctx, ctx->n), e.message, e.sqlstate);
+			exec_fail(ctx, "could not look for slot \"%s\" on node \"%s\": %s (SQLSTATE %s)",
+				   slot, exec_node_label(ctx, ctx->n), e.message, e.sqlstate);
 			goto cleanup;
 		}
 		if (PQntuples(r) == 0) {
@@ -161,14 +165,14 @@ int replication_drop_slot(PgcApplyCtx *ctx)
 			goto cleanup;
 		}
 		if (strcmp(PQgetvalue(r, 0, 0), "physical") != 0) {
-			apply_fail(ctx, "refusing to drop slot \"%s\" on node \"%s\": it is a %s slot",
-				   slot, apply_node_label(ctx, ctx->n), PQgetvalue(r, 0, 0));
+			exec_fail(ctx, "refusing to drop slot \"%s\" on node \"%s\": it is a %s slot",
+				   slot, exec_node_label(ctx, ctx->n), PQgetvalue(r, 0, 0));
 			goto cleanup;
 		}
 		user = slot_user(ctx, conn, slot, &e, &failed);
 		if (failed) {
-			apply_fail(ctx, "could not look at slot \"%s\" on node \"%s\": %s (SQLSTATE %s)",
-				   slot, apply_node_label(ctx, ctx->n), e.message, e.sqlstate);
+			exec_fail(ctx, "could not look at slot \"%s\" on node \"%s\": %s (SQLSTATE %s)",
+				   slot, exec_node_label(ctx, ctx->n), e.message, e.sqlstate);
 			goto cleanup;
 		}
 		/* Dropping a slot in use fails (55006): the walsender may take a moment to go. */
@@ -177,24 +181,24 @@ int replication_drop_slot(PgcApplyCtx *ctx)
 					ctx->action_timeout_s * 1000, NULL, &e) == 0)
 				break;
 			if (strcmp(e.sqlstate, "55006") != 0 && strcmp(e.sqlstate, "42704") != 0) {
-				apply_fail(ctx, "could not drop slot \"%s\" on node \"%s\": %s (SQLSTATE %s)",
-					   slot, apply_node_label(ctx, ctx->n), e.message, e.sqlstate);
+				exec_fail(ctx, "could not drop slot \"%s\" on node \"%s\": %s (SQLSTATE %s)",
+					   slot, exec_node_label(ctx, ctx->n), e.message, e.sqlstate);
 				goto cleanup;
 			}
 		}
 		if (clock_ms() >= deadline) {
-			apply_fail(ctx,
+			exec_fail(ctx,
 				   "slot \"%s\" on node \"%s\" is still in use after %d s%s%s\n"
 				   "hint: the replica it is named after should stream from its new "
 				   "upstream; look at its pg_stat_wal_receiver and server log",
-				   slot, apply_node_label(ctx, ctx->n), ctx->ready_timeout_s,
+				   slot, exec_node_label(ctx, ctx->n), ctx->ready_timeout_s,
 				   user ? ", by " : "", user ? user : "");
 			goto cleanup;
 		}
 		clock_sleep_ms(DROP_SLOT_POLL_MS);
 	}
 	log_info("dropped replication slot \"%s\" on node \"%s\"", slot,
-		 apply_node_label(ctx, ctx->n));
+		 exec_node_label(ctx, ctx->n));
 	rc = 0;
 cleanup:
 	PQclear(r);
@@ -203,7 +207,7 @@ cleanup:
 }
 
 /* file_exists - 1 present, 0 absent, -1 error (reported), on the context's host. */
-static int file_exists(PgcApplyCtx *ctx, const char *path)
+static int file_exists(PgcExecCtx *ctx, const char *path)
 {
 	char *buf = NULL;
 	size_t len;
@@ -221,7 +225,7 @@ static int file_exists(PgcApplyCtx *ctx, const char *path)
  * copy so that pg_basebackup finds the password through PGPASSFILE and
  * nothing is left behind by a killed run but the file the node keeps.
  */
-static int write_clone_passfile(PgcApplyCtx *ctx, const PgcNode *up, const char *password,
+static int write_clone_passfile(PgcExecCtx *ctx, const PgcNode *up, const char *password,
 				const char **path)
 {
 	char *text = config_passfile_text(ctx, up, ctx->c->replication.user.v, password);
@@ -230,24 +234,24 @@ static int write_clone_passfile(PgcApplyCtx *ctx, const PgcNode *up, const char 
 
 	*path = plan_passfile_path(ctx->arena, ctx->n->data_dir.v);
 	if (text == NULL)
-		return apply_fail(ctx, "cannot write passfile \"%s\": the replication password has a "
+		return exec_fail(ctx, "cannot write passfile \"%s\": the replication password has a "
 				  "line break, which a passfile cannot hold", *path);
 	rc = host_write_file(ctx->host, *path, text, strlen(text), 0600, &changed);
 	secret_free(text);
 	if (rc != 0)
-		return apply_note(ctx, "could not write passfile \"%s\"", *path);
+		return exec_note(ctx, "could not write passfile \"%s\"", *path);
 	return 0;
 }
 
 /* basebackup_argv - the plan's argv, or the one reconcile.md describes. */
-static const char **basebackup_argv(PgcApplyCtx *ctx, const PgcNode *up)
+static const char **basebackup_argv(PgcExecCtx *ctx, const PgcNode *up)
 {
 	const PgcCluster *c = ctx->c;
 	const char **argv;
 	bool bad = false;
 	size_t k = 0;
 
-	argv = apply_payload_argv(ctx, "pg_basebackup", &bad);
+	argv = exec_payload_argv(ctx, "pg_basebackup", &bad);
 	if (argv != NULL || bad)
 		return argv;
 	argv = arena_calloc(ctx->arena, 20, sizeof(char *));
@@ -274,7 +278,7 @@ static const char **basebackup_argv(PgcApplyCtx *ctx, const PgcNode *up)
 }
 
 /* run_basebackup - pg_basebackup from upstream into the (empty) data directory. */
-static int run_basebackup(PgcApplyCtx *ctx, const PgcNode *up, const char *passfile)
+static int run_basebackup(PgcExecCtx *ctx, const PgcNode *up, const char *passfile)
 {
 	const char **argv = basebackup_argv(ctx, up);
 	const char *env[2] = {NULL, NULL};
@@ -291,11 +295,11 @@ static int run_basebackup(PgcApplyCtx *ctx, const PgcNode *up, const char *passf
 	spec.run_as = ctx->c->os_user.v;
 	spec.timeout_ms = ctx->action_timeout_s * 1000;
 	if (host_run(ctx->host, &spec, &res) != 0)
-		return apply_note(ctx, "could not run pg_basebackup");
+		return exec_note(ctx, "could not run pg_basebackup");
 	if (res.status != 0 || res.timed_out)
-		apply_program_failed(arena_printf(ctx->arena,
+		proc_report_failed(arena_printf(ctx->arena,
 						  "could not copy node \"%s\" into \"%s\"",
-						  apply_node_label(ctx, up), ctx->n->data_dir.v),
+						  exec_node_label(ctx, up), ctx->n->data_dir.v),
 				     argv[0], &res, ctx->error, sizeof(ctx->error));
 	else
 		rc = 0;
@@ -306,7 +310,7 @@ static int run_basebackup(PgcApplyCtx *ctx, const PgcNode *up, const char *passf
 /* ---- interrupted clones ---------------------------------------------------- */
 
 /* marker_text - the marker's content: the line observe_clone_marker_names() looks for, and why. */
-static const char *marker_text(PgcApplyCtx *ctx)
+static const char *marker_text(PgcExecCtx *ctx)
 {
 	time_t now = time(NULL);
 	struct tm tm;
@@ -321,11 +325,11 @@ static const char *marker_text(PgcApplyCtx *ctx)
 			    "# again. Remove this file only together with the folder's content.\n"
 			    "node=%s\n"
 			    "data_dir=%s\n",
-			    at, apply_node_label(ctx, ctx->n), ctx->n->data_dir.v);
+			    at, exec_node_label(ctx, ctx->n), ctx->n->data_dir.v);
 }
 
 /* marker_state - 1 when the marker names this node's data directory, 0 not, -1 error. */
-static int marker_state(PgcApplyCtx *ctx, const char *marker)
+static int marker_state(PgcExecCtx *ctx, const char *marker)
 {
 	char *buf = NULL;
 	size_t len;
@@ -344,7 +348,7 @@ static int marker_state(PgcApplyCtx *ctx, const char *marker)
  * ("copied=" line), 0 not, -1 error. standby.signal cannot tell: a copy
  * from a standby (a cascaded replica) carries the upstream's own.
  */
-static int marker_copied(PgcApplyCtx *ctx, const char *marker)
+static int marker_copied(PgcExecCtx *ctx, const char *marker)
 {
 	char *buf = NULL;
 	size_t len;
@@ -359,17 +363,17 @@ static int marker_copied(PgcApplyCtx *ctx, const char *marker)
 }
 
 /* marker_remove - the copy is complete: the marker goes, durably. */
-static int marker_remove(PgcApplyCtx *ctx, const char *marker)
+static int marker_remove(PgcExecCtx *ctx, const char *marker)
 {
 	int saved;
 
 	if (unlink(marker) != 0 && errno != ENOENT) {
 		saved = errno;
-		return apply_fail(ctx, "could not remove clone marker \"%s\": %s", marker,
+		return exec_fail(ctx, "could not remove clone marker \"%s\": %s", marker,
 				  strerror(saved));
 	}
-	if (fs_fsync_dir(apply_parent_dir(ctx->arena, marker)) != 0)
-		return apply_note(ctx, "could not sync the folder of \"%s\"", marker);
+	if (fs_fsync_dir(exec_parent_dir(ctx->arena, marker)) != 0)
+		return exec_note(ctx, "could not sync the folder of \"%s\"", marker);
 	return 0;
 }
 
@@ -493,7 +497,7 @@ static size_t basebackup_scan(const char *dir, pid_t *pids, size_t max)
  * that belongs to a live pgconverge run fails the action instead.
  * 1 when something was stopped, 0 nothing ran, -1 error (reported).
  */
-static int stop_orphans(PgcApplyCtx *ctx, const char *dir)
+static int stop_orphans(PgcExecCtx *ctx, const char *dir)
 {
 	struct timespec nap = {0, 200 * 1000 * 1000};
 	pid_t pids[16], owner;
@@ -503,7 +507,7 @@ static int stop_orphans(PgcApplyCtx *ctx, const char *dir)
 	for (round = 0; (n = basebackup_scan(dir, pids, 16)) > 0; round++) {
 		for (i = 0; i < n; i++) {
 			if ((owner = live_run(pids[i])) != 0)
-				return apply_fail(ctx,
+				return exec_fail(ctx,
 						  "another pgconverge run (pid %ld) is copying into \"%s\" "
 						  "(pg_basebackup pid %ld)\nhint: let it finish; runs on "
 						  "the same clusters should share one state directory",
@@ -515,7 +519,7 @@ static int stop_orphans(PgcApplyCtx *ctx, const char *dir)
 			kill(pids[i], round < 10 ? SIGTERM : SIGKILL);
 		}
 		if (round == 50)
-			return apply_fail(ctx, "pg_basebackup (pid %ld) still copies into \"%s\" after "
+			return exec_fail(ctx, "pg_basebackup (pid %ld) still copies into \"%s\" after "
 					  "SIGKILL", (long)pids[0], dir);
 		nanosleep(&nap, NULL);
 	}
@@ -527,13 +531,13 @@ static int stop_orphans(PgcApplyCtx *ctx, const char *dir)
  * the one of a stopped pg_basebackup takes a moment to notice. 0, or -1
  * (reported).
  */
-static int wait_slot_free(PgcApplyCtx *ctx, const PgcNode *up)
+static int wait_slot_free(PgcExecCtx *ctx, const PgcNode *up)
 {
 	const char *params[1] = {plan_slot_name(ctx->arena, ctx->n->name)};
 	struct timespec nap = {0, 200 * 1000 * 1000};
 	PGresult *r = NULL;
 	PgcPgError e;
-	PGconn *conn = apply_connect(ctx, up, NULL);
+	PGconn *conn = exec_connect(ctx, up, NULL);
 	long busy = 0;
 	int i;
 
@@ -545,8 +549,8 @@ static int wait_slot_free(PgcApplyCtx *ctx, const PgcNode *up)
 				"WHERE slot_name = $1 AND active",
 				1, params, 0, &r, &e) != 0) {
 			PQfinish(conn);
-			return apply_fail(ctx, "could not look at slot \"%s\" on node \"%s\": %s "
-					  "(SQLSTATE %s)", params[0], apply_node_label(ctx, up),
+			return exec_fail(ctx, "could not look at slot \"%s\" on node \"%s\": %s "
+					  "(SQLSTATE %s)", params[0], exec_node_label(ctx, up),
 					  e.message, e.sqlstate);
 		}
 		busy = PQntuples(r) > 0 ? atol(PQgetvalue(r, 0, 0)) : 0;
@@ -558,13 +562,13 @@ static int wait_slot_free(PgcApplyCtx *ctx, const PgcNode *up)
 	}
 	PQfinish(conn);
 	if (busy != 0)
-		return apply_fail(ctx, "slot \"%s\" on node \"%s\" is still in use by pid %ld",
-				  params[0], apply_node_label(ctx, up), busy);
+		return exec_fail(ctx, "slot \"%s\" on node \"%s\" is still in use by pid %ld",
+				  params[0], exec_node_label(ctx, up), busy);
 	return 0;
 }
 
 /* server_running - true when postmaster.pid in dir names a live process. */
-static bool server_running(PgcApplyCtx *ctx, const char *dir)
+static bool server_running(PgcExecCtx *ctx, const char *dir)
 {
 	char *buf = NULL;
 	size_t len;
@@ -583,22 +587,22 @@ static bool server_running(PgcApplyCtx *ctx, const char *dir)
  * the last steps were left; 0: dir was emptied for a new copy; -1: error
  * (reported).
  */
-static int restart_interrupted(PgcApplyCtx *ctx, const PgcNode *up, const char *dir,
+static int restart_interrupted(PgcExecCtx *ctx, const PgcNode *up, const char *dir,
 			       const char *marker)
 {
 	int r;
 
 	if (server_running(ctx, dir))
-		return apply_fail(ctx,
+		return exec_fail(ctx,
 				  "refusing to copy into \"%s\" for node \"%s\": a server runs on "
 				  "the unfinished copy there\nhint: stop it, then apply again",
-				  dir, apply_node_label(ctx, ctx->n));
+				  dir, exec_node_label(ctx, ctx->n));
 	r = stop_orphans(ctx, dir);
 	if (r < 0 || (r == 1 && ctx->c->replication.slots.v && wait_slot_free(ctx, up) != 0))
 		return -1;
 	r = marker_copied(ctx, marker);
 	if (r < 0)
-		return apply_note(ctx, "could not read clone marker \"%s\"", marker);
+		return exec_note(ctx, "could not read clone marker \"%s\"", marker);
 	if (r == 1)
 		return 1;
 	if (host_dir_state(ctx->host, dir) <= 1)
@@ -608,15 +612,15 @@ static int restart_interrupted(PgcApplyCtx *ctx, const PgcNode *up, const char *
 	 * folder swapped for one meanwhile) is removed, never followed. The
 	 * data directory itself stays: it may be a mount point. */
 	if (fs_empty_dir(dir) != 0)
-		return apply_note(ctx, "could not empty \"%s\"", dir);
+		return exec_note(ctx, "could not empty \"%s\"", dir);
 	return 0;
 }
 
 /* clone_into - creates the folders, writes the replica's passfile, copies. */
-static int clone_into(PgcApplyCtx *ctx, const PgcNode *up, const char *marker)
+static int clone_into(PgcExecCtx *ctx, const PgcNode *up, const char *marker)
 {
 	const char *dir = ctx->n->data_dir.v;
-	const char *parent = apply_parent_dir(ctx->arena, dir);
+	const char *parent = exec_parent_dir(ctx->arena, dir);
 	const PgcSecret *secret = ctx->a->payload.secret.kind != SECRET_NONE
 				      ? &ctx->a->payload.secret
 				      : &ctx->c->replication.password;
@@ -626,16 +630,16 @@ static int clone_into(PgcApplyCtx *ctx, const PgcNode *up, const char *marker)
 	int rc;
 
 	if (host_mkdir_p(ctx->host, parent, 0755) != 0 || host_mkdir_p(ctx->host, dir, 0700) != 0)
-		return apply_note(ctx, "could not create data directory \"%s\"", dir);
+		return exec_note(ctx, "could not create data directory \"%s\"", dir);
 	/* Before the first byte is copied: from here on a kill leaves a partial copy. */
 	text = marker_text(ctx);
 	if (host_write_file(ctx->host, marker, text, strlen(text), 0600, &changed) != 0)
-		return apply_note(ctx, "could not write clone marker \"%s\"", marker);
+		return exec_note(ctx, "could not write clone marker \"%s\"", marker);
 	if (secret->kind != SECRET_NONE) {
 		pw = secret_resolve(secret, "replication password", err, sizeof(err));
 		if (pw == NULL)
-			return apply_fail(ctx, "cannot copy node \"%s\": %s",
-					  apply_node_label(ctx, up), err);
+			return exec_fail(ctx, "cannot copy node \"%s\": %s",
+					  exec_node_label(ctx, up), err);
 		rc = write_clone_passfile(ctx, up, pw, &passfile);
 		secret_free(pw);
 		if (rc != 0)
@@ -646,13 +650,13 @@ static int clone_into(PgcApplyCtx *ctx, const PgcNode *up, const char *marker)
 	if (rc == 0) {
 		text = arena_printf(ctx->arena, "%scopied=%ld\n", text, (long)time(NULL));
 		if (host_write_file(ctx->host, marker, text, strlen(text), 0600, &changed) != 0)
-			return apply_note(ctx, "could not update clone marker \"%s\"", marker);
+			return exec_note(ctx, "could not update clone marker \"%s\"", marker);
 	}
 	return rc;
 }
 
 /* finish_clone - standby.signal, and a server log of its own (the copy holds the upstream's). */
-static int finish_clone(PgcApplyCtx *ctx)
+static int finish_clone(PgcExecCtx *ctx)
 {
 	const char *dir = ctx->n->data_dir.v;
 	const char *sig_path = arena_printf(ctx->arena, "%s/standby.signal", dir);
@@ -661,32 +665,32 @@ static int finish_clone(PgcApplyCtx *ctx)
 	bool changed;
 
 	if (host_write_file(ctx->host, sig_path, "", 0, 0600, &changed) != 0)
-		return apply_note(ctx, "could not write \"%s\"", sig_path);
+		return exec_note(ctx, "could not write \"%s\"", sig_path);
 	if (host_mkdir_p(ctx->host, log_dir, 0700) != 0 ||
 	    host_write_file(ctx->host, log_path, "", 0, 0600, &changed) != 0)
-		return apply_note(ctx, "could not write \"%s\"", log_path);
+		return exec_note(ctx, "could not write \"%s\"", log_path);
 	return 0;
 }
 
-int replication_clone(PgcApplyCtx *ctx)
+int replication_clone(PgcExecCtx *ctx)
 {
 	const char *dir, *upname, *marker;
 	const PgcNode *up;
 	int kind, r;
 
-	if (apply_need_host(ctx) != 0)
+	if (exec_need_host(ctx) != 0)
 		return -1;
 	dir = ctx->n->data_dir.v;
 	upname = ctx->a->payload.upstream;
 	up = upname ? cluster_node(ctx->c, upname) : cluster_upstream(ctx->c, ctx->n);
 	if (up == NULL)
-		return apply_fail(ctx,
+		return exec_fail(ctx,
 				  "cannot copy node \"%s\": upstream \"%s\" is not in the cluster",
-				  apply_node_label(ctx, ctx->n), upname ? upname : "(none)");
+				  exec_node_label(ctx, ctx->n), upname ? upname : "(none)");
 	marker = observe_clone_marker_path(ctx->arena, dir);
 	r = marker_state(ctx, marker);
 	if (r < 0)
-		return apply_note(ctx, "could not read clone marker \"%s\"", marker);
+		return exec_note(ctx, "could not read clone marker \"%s\"", marker);
 	if (r == 1) {
 		r = restart_interrupted(ctx, up, dir, marker);
 		if (r < 0)
@@ -696,41 +700,41 @@ int replication_clone(PgcApplyCtx *ctx)
 	}
 	kind = initdb_data_dir_kind(ctx, dir);
 	if (kind < 0)
-		return apply_note(ctx, "could not look at data directory \"%s\"", dir);
+		return exec_note(ctx, "could not look at data directory \"%s\"", dir);
 	if (kind == 3)
-		return apply_fail(
+		return exec_fail(
 		    ctx,
 		    "refusing to copy into \"%s\" for node \"%s\": the folder is not empty "
 		    "and is not a PostgreSQL data directory\n"
 		    "hint: empty the folder, or set data_dir to another one",
-		    dir, apply_node_label(ctx, ctx->n));
+		    dir, exec_node_label(ctx, ctx->n));
 	if (kind == 2) {
 		/* Done before, or copied by a run that stopped before standby.signal. */
 		r = file_exists(ctx, arena_printf(ctx->arena, "%s/standby.signal", dir));
 		if (r < 0)
-			return apply_note(ctx, "could not look for standby.signal in \"%s\"", dir);
+			return exec_note(ctx, "could not look for standby.signal in \"%s\"", dir);
 		if (r == 1) {
 			ctx->nothing_to_do = true;
 			return 0;
 		}
 		r = file_exists(ctx, arena_printf(ctx->arena, "%s/backup_label", dir));
 		if (r < 0)
-			return apply_note(ctx, "could not look for backup_label in \"%s\"", dir);
+			return exec_note(ctx, "could not look for backup_label in \"%s\"", dir);
 		if (r == 0)
-			return apply_fail(
+			return exec_fail(
 			    ctx,
 			    "refusing to copy into \"%s\" for node \"%s\": it holds a "
 			    "PostgreSQL data directory that is not a standby\n"
 			    "hint: pgconverge never deletes a data directory; move it away "
 			    "to have the node copied again",
-			    dir, apply_node_label(ctx, ctx->n));
+			    dir, exec_node_label(ctx, ctx->n));
 		return finish_clone(ctx);
 	}
 	if (clone_into(ctx, up, marker) != 0)
 		return -1;
 	if (finish_clone(ctx) != 0 || marker_remove(ctx, marker) != 0)
 		return -1;
-	log_info("copied node \"%s\" into \"%s\" for standby \"%s\"", apply_node_label(ctx, up),
-		 dir, apply_node_label(ctx, ctx->n));
+	log_info("copied node \"%s\" into \"%s\" for standby \"%s\"", exec_node_label(ctx, up),
+		 dir, exec_node_label(ctx, ctx->n));
 	return 0;
 }

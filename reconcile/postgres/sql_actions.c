@@ -11,13 +11,15 @@
  * primary for an action that names no node. CREATE DATABASE cannot run in a
  * transaction block: every statement here is sent alone, outside one.
  */
+#include "reconcile/postgres/sql_actions.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/log.h"
-#include "reconcile/engine/actions.h"
+#include "reconcile/engine/exec.h"
 #include "reconcile/engine/secret.h"
 #include "reconcile/pg/pgsql.h"
 
@@ -75,7 +77,7 @@ char *sql_password_statement(PgcArena *arena, const char *sql, const char *liter
 /* ---- helpers -------------------------------------------------------------- */
 
 /* sql_node - the node statements run on: the action's, or the cluster's primary. */
-static const PgcNode *sql_node(PgcApplyCtx *ctx)
+static const PgcNode *sql_node(PgcExecCtx *ctx)
 {
 	if (ctx->n != NULL)
 		return ctx->n;
@@ -84,20 +86,20 @@ static const PgcNode *sql_node(PgcApplyCtx *ctx)
 	return ctx->c->n_nodes == 1 ? &ctx->c->nodes[0] : NULL;
 }
 
-static PGconn *connect_for(PgcApplyCtx *ctx, const char *dbname)
+static PGconn *connect_for(PgcExecCtx *ctx, const char *dbname)
 {
 	const PgcNode *n = sql_node(ctx);
 
 	if (n == NULL) {
-		apply_fail(ctx, "action \"%s\": cluster \"%s\" has no primary to run it on",
+		exec_fail(ctx, "action \"%s\": cluster \"%s\" has no primary to run it on",
 			   ctx->a->id, ctx->c->name);
 		return NULL;
 	}
-	return apply_connect(ctx, n, dbname);
+	return exec_connect(ctx, n, dbname);
 }
 
 /* exists - 1 when the catalog query with one parameter returns a row, 0 none, -1 error. */
-static int exists(PgcApplyCtx *ctx, PGconn *conn, const char *query, const char *param,
+static int exists(PgcExecCtx *ctx, PGconn *conn, const char *query, const char *param,
 		  const char *what)
 {
 	const char *params[1] = {param};
@@ -106,9 +108,9 @@ static int exists(PgcApplyCtx *ctx, PGconn *conn, const char *query, const char 
 	int rc;
 
 	if (pgsql_query(conn, query, 1, params, 0, &r, &e) != 0)
-		return apply_fail(
+		return exec_fail(
 		    ctx, "could not look for %s \"%s\" on node \"%s\": %s (SQLSTATE %s)", what,
-		    param, apply_node_label(ctx, sql_node(ctx)), e.message, e.sqlstate);
+		    param, exec_node_label(ctx, sql_node(ctx)), e.message, e.sqlstate);
 	rc = PQntuples(r) > 0;
 	PQclear(r);
 	return rc;
@@ -118,7 +120,7 @@ static int exists(PgcApplyCtx *ctx, PGconn *conn, const char *query, const char 
  * run_statement - sends sql, bounded by the action timeout. doing says what
  * it does ("create role \"app\""); the statement itself is never logged.
  */
-static int run_statement(PgcApplyCtx *ctx, PGconn *conn, const char *sql, bool with_params,
+static int run_statement(PgcExecCtx *ctx, PGconn *conn, const char *sql, bool with_params,
 			 const char *doing)
 {
 	const PgcPayload *pl = &ctx->a->payload;
@@ -127,15 +129,15 @@ static int run_statement(PgcApplyCtx *ctx, PGconn *conn, const char *sql, bool w
 
 	if (pgsql_query(conn, sql, np, np ? pl->params : NULL, ctx->action_timeout_s * 1000, NULL,
 			&e) != 0)
-		return apply_fail(ctx, "could not %s on node \"%s\": %s (SQLSTATE %s)", doing,
-				  apply_node_label(ctx, sql_node(ctx)), e.message, e.sqlstate);
+		return exec_fail(ctx, "could not %s on node \"%s\": %s (SQLSTATE %s)", doing,
+				  exec_node_label(ctx, sql_node(ctx)), e.message, e.sqlstate);
 	return 0;
 }
 
-static int need_sql(PgcApplyCtx *ctx)
+static int need_sql(PgcExecCtx *ctx)
 {
 	if (ctx->a->payload.sql == NULL || ctx->a->payload.target == NULL)
-		return apply_fail(ctx, "action \"%s\" carries no statement or no target",
+		return exec_fail(ctx, "action \"%s\" carries no statement or no target",
 				  ctx->a->id);
 	return 0;
 }
@@ -144,7 +146,7 @@ static int need_sql(PgcApplyCtx *ctx)
  * with_password - the role statement with its verifier filled in when the
  * action has a secret; sql unchanged otherwise. NULL on failure (reported).
  */
-static char *with_password(PgcApplyCtx *ctx, PGconn *conn, const char *sql, const char *doing)
+static char *with_password(PgcExecCtx *ctx, PGconn *conn, const char *sql, const char *doing)
 {
 	const PgcPayload *pl = &ctx->a->payload;
 	const char *what;
@@ -155,15 +157,15 @@ static char *with_password(PgcApplyCtx *ctx, PGconn *conn, const char *sql, cons
 	what = arena_printf(ctx->arena, "password of role \"%s\"", pl->target);
 	pw = secret_resolve(&pl->secret, what, err, sizeof(err));
 	if (pw == NULL) {
-		apply_fail(ctx, "could not %s on node \"%s\": %s", doing,
-			   apply_node_label(ctx, sql_node(ctx)), err);
+		exec_fail(ctx, "could not %s on node \"%s\": %s", doing,
+			   exec_node_label(ctx, sql_node(ctx)), err);
 		return NULL;
 	}
 	/* Hashed here: the server only ever sees the SCRAM verifier. */
 	verifier = PQencryptPasswordConn(conn, pw, pl->target, "scram-sha-256");
 	secret_free(pw);
 	if (verifier == NULL) {
-		apply_fail(ctx, "could not compute the %s verifier: %s", what,
+		exec_fail(ctx, "could not compute the %s verifier: %s", what,
 			   PQerrorMessage(conn));
 		return NULL;
 	}
@@ -172,7 +174,7 @@ static char *with_password(PgcApplyCtx *ctx, PGconn *conn, const char *sql, cons
 	out = sql_password_statement(ctx->arena, sql, literal);
 	explicit_bzero(literal, strlen(literal));
 	if (out == NULL)
-		apply_fail(ctx,
+		exec_fail(ctx,
 			   "action \"%s\" has a password but its statement has no single $1 "
 			   "placeholder for it",
 			   ctx->a->id);
@@ -187,7 +189,7 @@ static void wipe(char *s)
 
 /* ---- roles ----------------------------------------------------------------- */
 
-static int role_statement(PgcApplyCtx *ctx, bool create)
+static int role_statement(PgcExecCtx *ctx, bool create)
 {
 	const PgcPayload *pl = &ctx->a->payload;
 	const char *sql, *doing;
@@ -215,8 +217,8 @@ static int role_statement(PgcApplyCtx *ctx, bool create)
 		sql = arena_printf(ctx->arena, "ALTER ROLE %s", sql + 12);
 		log_info("role \"%s\" exists already: altering it instead", pl->target);
 	} else if (!create && found == 0) {
-		apply_fail(ctx, "cannot alter role \"%s\" on node \"%s\": it does not exist",
-			   pl->target, apply_node_label(ctx, sql_node(ctx)));
+		exec_fail(ctx, "cannot alter role \"%s\" on node \"%s\": it does not exist",
+			   pl->target, exec_node_label(ctx, sql_node(ctx)));
 		goto cleanup;
 	}
 	doing = arena_printf(ctx->arena, "%s role \"%s\"",
@@ -236,17 +238,17 @@ cleanup:
 	return rc;
 }
 
-int sql_create_role(PgcApplyCtx *ctx)
+int sql_create_role(PgcExecCtx *ctx)
 {
 	return role_statement(ctx, true);
 }
 
-int sql_alter_role(PgcApplyCtx *ctx)
+int sql_alter_role(PgcExecCtx *ctx)
 {
 	return role_statement(ctx, false);
 }
 
-int sql_grant_role(PgcApplyCtx *ctx)
+int sql_grant_role(PgcExecCtx *ctx)
 {
 	PGconn *conn;
 	int rc;
@@ -265,7 +267,7 @@ int sql_grant_role(PgcApplyCtx *ctx)
 
 /* ---- databases and extensions ---------------------------------------------- */
 
-int sql_create_database(PgcApplyCtx *ctx)
+int sql_create_database(PgcExecCtx *ctx)
 {
 	const char *db = ctx->a->payload.target;
 	PGconn *conn;
@@ -294,7 +296,7 @@ cleanup:
 	return rc;
 }
 
-int sql_alter_database(PgcApplyCtx *ctx)
+int sql_alter_database(PgcExecCtx *ctx)
 {
 	const char *db = ctx->a->payload.target;
 	PGconn *conn;
@@ -311,7 +313,7 @@ int sql_alter_database(PgcApplyCtx *ctx)
 	return rc;
 }
 
-int sql_create_extension(PgcApplyCtx *ctx)
+int sql_create_extension(PgcExecCtx *ctx)
 {
 	const PgcPayload *pl = &ctx->a->payload;
 	PGconn *conn;

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "reconcile/pg/layout.h"
 #include "common/arena.h"
 #include "common/diag.h"
 #include "reconcile/engine/apply.h"
