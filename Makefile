@@ -23,13 +23,15 @@ CFLAGS  += $(CSTD) $(WARN) $(OPT) $(SAN) -fPIC -I. -Ibuild/gen $(shell pkg-confi
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 B       := build
 
-LIB_SRC := $(wildcard common/*.c schema/*.c reconcile/*/*.c)
+LIB_SRC := $(wildcard common/*.c schema/*.c reconcile/*.c reconcile/*/*.c)
 CMD_SRC := $(filter-out cmd/front.c,$(wildcard cmd/*.c))
 GEN_SRC := $(B)/gen/pgcatalog_data.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/pgcatalog_data.o
 CMD_OBJ := $(CMD_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+# Test doubles and fixtures every unit test may link (a fake host transport ...).
+UNIT_SUPPORT := $(wildcard tests/unit/support/*.c)
 # What the executable itself holds: wal-push and wal-fetch, nothing with libpq.
 FRONT_OBJ := $(B)/cmd/front.o $(B)/reconcile/backup/walarchive.o \
 	$(addprefix $(B)/common/,arena.o digest.o fsutil.o log.o strutil.o)
@@ -63,9 +65,9 @@ $(GEN_SRC): schema/catalog/gen_catalog.sh $(wildcard schema/catalog/pg*.tsv)
 $(B)/gen/pgcatalog_data.o: $(GEN_SRC) Makefile
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(B)/tests/%: tests/unit/%.c $(B)/libpgconverge.a
+$(B)/tests/%: tests/unit/%.c $(UNIT_SUPPORT) $(B)/libpgconverge.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(B)/libpgconverge.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_SUPPORT) $(B)/libpgconverge.a $(LDLIBS) -lcmocka
 
 deps:
 	@sh tests/deps.sh
