@@ -24,6 +24,7 @@
 #include "common/fsutil.h"
 #include "common/strutil.h"
 #include "schema/strmap.h"
+#include "schema/validate.h"
 
 /* Aliases can make a small file expand into a huge tree ("billion laughs");
  * refuse documents whose walk visits more mappings, entries and list items
@@ -2113,53 +2114,4 @@ PgcTopology *topology_load_file(const char *path, const PgcLoadOptions *opts, Pg
 	free(buf);
 	free(dir);
 	return t;
-}
-
-void topology_free(PgcTopology *t)
-{
-	if (t == NULL)
-		return;
-	arena_free(t->arena);
-	free(t);
-}
-
-PgcCluster *topology_cluster(const PgcTopology *t, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < t->n_clusters; i++)
-		if (strcmp(t->clusters[i].name, name) == 0)
-			return &t->clusters[i];
-	return NULL;
-}
-
-PgcNode *cluster_node(const PgcCluster *c, const char *name)
-{
-	size_t i;
-
-	if (name == NULL)
-		return NULL;
-	for (i = 0; i < c->n_nodes; i++)
-		if (strcmp(c->nodes[i].name, name) == 0)
-			return &c->nodes[i];
-	return NULL;
-}
-
-PgcNode *cluster_upstream(const PgcCluster *c, const PgcNode *n)
-{
-	if (c->primary.v != NULL && strcmp(n->name, c->primary.v) == 0)
-		return NULL;
-	if (n->replicate_from.set)
-		return cluster_node(c, n->replicate_from.v);
-	return cluster_node(c, c->primary.v);
-}
-
-const PgcSetting *node_setting(const PgcNode *n, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < n->effective.n; i++)
-		if (strcasecmp(n->effective.items[i].name, name) == 0)
-			return &n->effective.items[i];
-	return NULL;
 }

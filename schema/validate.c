@@ -14,7 +14,7 @@
  * of the offending value; the caller sorts the list. The only writes to the
  * model are the parsed maintenance window (days_mask, start_min, end_min, tz).
  */
-#include "schema/topology.h"
+#include "schema/validate.h"
 
 #include <ctype.h>
 #include <errno.h>
