@@ -7,7 +7,6 @@
  */
 #include "schema/topology.h"
 
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
