@@ -48,8 +48,8 @@ static char *xasprintf(const char *fmt, ...)
 	return s;
 }
 
-/* dir_of - the folder part of path ("." when there is none). */
-static char *dir_of(const char *path)
+/* fs_path_dir - the folder part of path ("." when there is none). */
+char *fs_path_dir(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	char *d;
@@ -225,7 +225,7 @@ cleanup:
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
 		    gid_t gid, bool *changed)
 {
-	char *dir = dir_of(path);
+	char *dir = fs_path_dir(path);
 	int rc = write_atomic_in(AT_FDCWD, dir, path, data, len, mode, uid, gid, changed);
 	int saved = errno;
 
@@ -367,7 +367,7 @@ static int mkdir_one(const char *dir, mode_t mode, uid_t uid, gid_t gid)
 		return -1;
 	}
 	close(fd);
-	parent = dir_of(dir);
+	parent = fs_path_dir(dir);
 	rc = fs_fsync_dir(parent);
 	free(parent);
 	return rc;
@@ -1222,7 +1222,7 @@ int fs_read_file_guarded(const char *path, char **buf, size_t *len, size_t max, 
 int fs_write_atomic_guarded(const char *path, const void *data, size_t len, mode_t mode,
 			    uid_t uid, gid_t gid, bool *changed)
 {
-	char *dir = dir_of(path);
+	char *dir = fs_path_dir(path);
 	int dfd = open_guarded(dir, O_RDONLY | O_DIRECTORY, 0, false, NULL), rc = -1, saved;
 
 	if (changed != NULL)
@@ -1252,7 +1252,7 @@ int fs_mkdir_p_guarded(const char *path, mode_t mode, uid_t uid, gid_t gid)
 	if (errno != ENOENT)
 		return -1;
 	if (path[0] != '\0' && path[strlen(path) - 1] == '/') {
-		/* "a/b/": the folder is "a/b" (dir_of and base_of see an empty last name). */
+		/* "a/b/": the folder is "a/b" (fs_path_dir and base_of see an empty last name). */
 		char *trimmed = xstrdup(path);
 		size_t n = strlen(trimmed);
 
@@ -1264,7 +1264,7 @@ int fs_mkdir_p_guarded(const char *path, mode_t mode, uid_t uid, gid_t gid)
 		errno = saved;
 		return rc;
 	}
-	parent = dir_of(path);
+	parent = fs_path_dir(path);
 	name = xstrdup(base_of(path));
 	if (strcmp(parent, path) == 0 || fs_mkdir_p_guarded(parent, mode, uid, gid) != 0)
 		goto out;

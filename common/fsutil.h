@@ -94,6 +94,12 @@ char *fs_path_resolve(const char *base, const char *rel);
  */
 char *fs_path_normalize(const char *path);
 
+/*
+ * fs_path_dir - the folder part of path, lexically: "a/b/c.yaml" -> "a/b",
+ * "a//c" -> "a", "c.yaml" -> ".", "/c.yaml" -> "/". No other
+ * normalisation. malloc'd.
+ */
+char *fs_path_dir(const char *path);
 
 /*
  * fs_path_sibling - "<parent>/.<name><suffix>" for path "<parent>/<name>"

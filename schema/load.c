@@ -722,23 +722,12 @@ static void load_top(Ctx *c, yaml_node_t *root)
 	load_fields(c, &stripped, "", f, c->t, NULL);
 }
 
+/* dir_of - the absolute folder of path, relative paths in the file resolve against. */
 static char *dir_of(const char *path)
 {
-	char *copy = strdup(path), *slash, *res;
+	char *dir = fs_path_dir(path), *res = fs_path_resolve(NULL, dir);
 
-	if (copy == NULL)
-		abort();
-	slash = strrchr(copy, '/');
-	if (slash == NULL) {
-		free(copy);
-		return fs_path_resolve(NULL, ".");
-	}
-	if (slash == copy)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	res = fs_path_resolve(NULL, copy);
-	free(copy);
+	free(dir);
 	return res;
 }
 
