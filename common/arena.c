@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
+
 #define ARENA_BLOCK 16384
 #define ARENA_ALIGN 16
 
@@ -21,17 +23,6 @@ struct block {
 struct PgcArena {
 	struct block *head;
 };
-
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n);
-
-	if (p == NULL) {
-		fprintf(stderr, "pgconverge: out of memory (%zu bytes)\n", n);
-		abort();
-	}
-	return p;
-}
 
 PgcArena *arena_new(void)
 {

@@ -19,6 +19,7 @@
 #include "common/lock.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "common/xalloc.h"
 
 #define MAX_SYMLINK_HOPS 8
 #define FETCH_LOCK_WAIT_MS 60000
@@ -42,15 +43,6 @@ static const char *git_message(void)
 	const git_error *e = git_error_last();
 
 	return e != NULL && e->message != NULL ? e->message : "unknown libgit2 error";
-}
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-
-	if (d == NULL)
-		abort();
-	return d;
 }
 
 /*
