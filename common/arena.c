@@ -126,3 +126,20 @@ char *arena_printf(PgcArena *a, const char *fmt, ...)
 	va_end(ap);
 	return p;
 }
+
+void *arena_grow(PgcArena *a, void *items, size_t n, size_t *cap, size_t first_cap, size_t elem_size)
+{
+	size_t ncap;
+	void *grown;
+
+	if (n < *cap)
+		return items;
+	ncap = *cap ? *cap * 2 : first_cap;
+	if (ncap <= n)
+		ncap = n + 1;
+	grown = arena_calloc(a, ncap, elem_size);
+	if (n)
+		memcpy(grown, items, n * elem_size);
+	*cap = ncap;
+	return grown;
+}

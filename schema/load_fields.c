@@ -188,15 +188,7 @@ static void merge_into(Ctx *c, Map *m, size_t *cap, PgcStrMap *keys, yaml_node_t
 		}
 		if (strmap_get(keys, scalar_text(k)) != NULL)
 			continue;
-		if (m->n == *cap) {
-			Entry *ne;
-
-			*cap = *cap * 2 + 4;
-			ne = arena_calloc(c->a, *cap, sizeof(Entry));
-			if (m->n)
-				memcpy(ne, m->e, m->n * sizeof(Entry));
-			m->e = ne;
-		}
+		m->e = arena_grow(c->a, m->e, m->n, cap, 4, sizeof(Entry));
 		m->e[m->n].key = arena_strdup(c->a, scalar_text(k));
 		m->e[m->n].key_pos = node_pos(k);
 		m->e[m->n].val = v;

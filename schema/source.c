@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/digest.h"
 #include "common/fsutil.h"
 
@@ -16,11 +17,7 @@ static const PgcPos nowhere = {0, 0};
 
 const char *source_format_time(time_t t, char *buf, size_t size)
 {
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, size, "%lld", (long long)t);
-	return buf;
+	return clock_utc_format(t, 0, CLOCK_UTC_ISO, buf, size);
 }
 
 void source_reset(PgcSource *src)
