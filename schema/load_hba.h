@@ -11,9 +11,10 @@
 
 /*
  * fn_hba - hba: [{type, database, user, address, method, options}] into
- * the cluster at base (PgcCluster), defaults filled (database and user
- * "all"); database, user and options checked to be one pg_hba.conf field
- * each, and refused with a hint telling how to quote them when not.
+ * the cluster at base (PgcCluster): type and method among pg_hba.conf's
+ * words, an address for host rules and none for local ones, database, user
+ * and options each exactly one pg_hba.conf field (refused with a hint on
+ * how to quote it when not); database and user default to "all".
  */
 void fn_hba(Ctx *c, Entry *e, const char *path, void *base);
 

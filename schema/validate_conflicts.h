@@ -1,9 +1,10 @@
 /*
  * schema/validate_conflicts.h - conflicts across the whole topology.
  *
- * Each check looks at every cluster of v->t at once and reports the later
- * of two clashing values (by position), pointing at the earlier one.
- * Problems are reported through schema/validate_report.h.
+ * Each check looks at every cluster of v->t at once; a clash is reported
+ * at one of the two values (for ports and data directories the later one
+ * in the file) and names the other. Problems are reported through
+ * schema/validate_report.h.
  */
 #ifndef PGC_SCHEMA_VALIDATE_CONFLICTS_H
 #define PGC_SCHEMA_VALIDATE_CONFLICTS_H
