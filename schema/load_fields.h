@@ -28,6 +28,7 @@
 #define LOAD_NODE_BUDGET 1000000
 #define LOAD_MAX_DEPTH 64
 
+/* Ctx - one load: the document, the model being filled and where problems go. */
 typedef struct {
 	yaml_document_t *doc;
 	PgcTopology *t;
@@ -39,6 +40,7 @@ typedef struct {
 	int depth;
 } Ctx;
 
+/* Entry, Map - a mapping's entries, merge keys applied, in the file's order. */
 typedef struct {
 	const char *key;
 	PgcPos key_pos;
@@ -51,6 +53,7 @@ typedef struct {
 	PgcPos pos;
 } Map;
 
+/* ERR - an error at pos, key being the value's key path; hint may be NULL. */
 #define ERR(c, pos, key, hint, ...) diag_error((c)->diags, (c)->file, pos, key, hint, __VA_ARGS__)
 
 /* YAML 1.2 core schema types of a node. */
@@ -73,6 +76,11 @@ typedef enum {
 	F_FN,      /* custom: fn(c, entry, path, base) */
 } FieldType;
 
+/*
+ * Field - one key of a section's table: the value's type, its offset in the
+ * section's struct (base), the range of an F_INT, the words of an F_ENUM
+ * (its index at off, its position at off2), the function of an F_FN.
+ */
 typedef struct Field Field;
 typedef void (*FieldFn)(Ctx *c, Entry *e, const char *path, void *base);
 
@@ -88,6 +96,7 @@ struct Field {
 	bool required;
 };
 
+/* Table rows: FLD(key, struct type, field type, member) and its variants; FLD_END closes a table. */
 #define FLD(k, t, type, member) {k, type, offsetof(t, member), 0, 0, NULL, 0, NULL, false}
 #define FLD_REQ(k, t, type, member) {k, type, offsetof(t, member), 0, 0, NULL, 0, NULL, true}
 #define FLD_INT(k, t, member, lo, hi) {k, F_INT, offsetof(t, member), lo, hi, NULL, 0, NULL, false}
