@@ -16,6 +16,7 @@
 #include "reconcile/engine/journal.h"
 #include "reconcile/engine/plan_offline.h"
 #include "schema/source.h"
+#include "schema/source_applied.h"
 
 /* load - the topology with its diagnostics printed, or logged one a line. */
 static PgcTopology *load(const PgcOptions *opts, bool to_log, char *err, size_t errlen)

@@ -17,6 +17,7 @@
 
 #include "cmd/exitcodes.h"
 #include "common/proc.h"
+#include "schema/source_applied.h"
 
 typedef enum {
 	O_FILE,

@@ -16,6 +16,7 @@
 #include "reconcile/transport/host.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/backup/walarchive.h"
+#include "schema/source_applied.h"
 
 static const char *const status_formats[] = {"text", "json", "prometheus", NULL};
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/xalloc.h"
+
 #define ARENA_BLOCK 16384
 #define ARENA_ALIGN 16
 
@@ -21,17 +23,6 @@ struct block {
 struct PgcArena {
 	struct block *head;
 };
-
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n);
-
-	if (p == NULL) {
-		fprintf(stderr, "pgconverge: out of memory (%zu bytes)\n", n);
-		abort();
-	}
-	return p;
-}
 
 PgcArena *arena_new(void)
 {
@@ -134,4 +125,21 @@ char *arena_printf(PgcArena *a, const char *fmt, ...)
 	p = arena_vprintf(a, fmt, ap);
 	va_end(ap);
 	return p;
+}
+
+void *arena_grow(PgcArena *a, void *items, size_t n, size_t *cap, size_t first_cap, size_t elem_size)
+{
+	size_t ncap;
+	void *grown;
+
+	if (n < *cap)
+		return items;
+	ncap = *cap ? *cap * 2 : first_cap;
+	if (ncap <= n)
+		ncap = n + 1;
+	grown = arena_calloc(a, ncap, elem_size);
+	if (n)
+		memcpy(grown, items, n * elem_size);
+	*cap = ncap;
+	return grown;
 }

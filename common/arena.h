@@ -30,4 +30,17 @@ char *arena_strndup(PgcArena *a, const char *s, size_t n);
 char *arena_printf(PgcArena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *arena_vprintf(PgcArena *a, const char *fmt, va_list ap);
 
+/*
+ * arena_grow - room for one more element in an array that lives in the
+ * arena: when n == *cap, a zeroed array of twice the capacity (first_cap
+ * when *cap is 0) is allocated, the n elements of items copied into it and
+ * *cap updated; otherwise items is returned as it is. Returns the array to
+ * use from now on; the old one stays in the arena until arena_free().
+ *
+ *     if adding one: list->items = arena_grow(a, list->items, list->n, &list->cap, 16,
+ *                                              sizeof(*list->items));
+ *                    list->items[list->n++] = x;
+ */
+void *arena_grow(PgcArena *a, void *items, size_t n, size_t *cap, size_t first_cap, size_t elem_size);
+
 #endif

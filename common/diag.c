@@ -3,22 +3,11 @@
  */
 #include "common/diag.h"
 #include "common/strutil.h"
+#include "common/xalloc.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *xstrdup(const char *s)
-{
-	char *p;
-
-	if (s == NULL)
-		return NULL;
-	p = strdup(s);
-	if (p == NULL)
-		abort();
-	return p;
-}
 
 static void diag_vadd(PgcDiagList *list, PgcDiagLevel level, const char *file, PgcPos pos,
 		      const char *key, const char *hint, const char *fmt, va_list ap)

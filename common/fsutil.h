@@ -1,6 +1,9 @@
 /*
- * common/fsutil.h - files and paths on the local host: the one atomic file
- * writer, whole-file reads, directory creation and path arithmetic.
+ * common/fsutil.h - files on the local host: the one atomic file writer,
+ * whole-file reads, directory creation, and guarded access for root in
+ * folders another account owns. Path arithmetic is in common/fspath.h
+ * (included here); removing trees without following links in
+ * common/fstree.h.
  *
  * Every file pgconverge writes goes through fs_write_atomic(), so a crash
  * leaves either the old or the new content, never a mix, and a converged run
@@ -18,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+#include "common/fspath.h"
 
 #define FS_NO_UID ((uid_t)-1)
 #define FS_NO_GID ((gid_t)-1)
@@ -71,45 +76,11 @@ int fs_is_dir_empty(const char *path);
 bool fs_exists(const char *path);
 
 /*
- * fs_path_join - dir + "/" + name with one separator between them; when
- * name is absolute the result is a copy of name. No normalisation.
+ * fs_path_dir - the folder part of path, lexically: "a/b/c.yaml" -> "a/b",
+ * "a//c" -> "a", "c.yaml" -> ".", "/c.yaml" -> "/". No other
+ * normalisation. malloc'd.
  */
-char *fs_path_join(const char *dir, const char *name);
-
-/*
- * fs_path_resolve - the absolute, normalised form of rel: rel itself when
- * absolute, else base/rel, base being made absolute against the current
- * folder when relative (base NULL means the current folder). "." and empty
- * components are dropped, ".." removes the previous component (lexically:
- * symlinks are not followed, nothing needs to exist; ".." at "/" stays "/").
- * The result has no trailing "/" except for "/" itself.
- * Returns NULL only when the current folder is needed and unknown (reported).
- */
-char *fs_path_resolve(const char *base, const char *rel);
-
-/*
- * fs_path_normalize - lexical normalisation as in fs_path_resolve() without
- * making the path absolute: a relative path stays relative, keeping leading
- * ".." components ("a/../../b" -> "../b"); "" and "a/.." give ".".
- */
-char *fs_path_normalize(const char *path);
-
-
-/*
- * fs_path_sibling - "<parent>/.<name><suffix>" for path "<parent>/<name>"
- * (trailing slashes ignored): a hidden file beside a folder, for what must
- * not live inside it (a copy of the folder would carry it). malloc'd.
- */
-char *fs_path_sibling(const char *path, const char *suffix);
-
-/*
- * fs_path_is_inside - true when child lies strictly below parent, compared
- * component by component after lexical normalisation: "/a/b/c" is inside
- * "/a/b", "/a/bc" is not, and a path is not inside itself (compare
- * normalised paths with strcmp for that). Pass absolute paths (resolve
- * first); mixing an absolute and a relative path gives false.
- */
-bool fs_path_is_inside(const char *parent, const char *child);
+char *fs_path_dir(const char *path);
 
 /* ---- guarded access: root working in another account's folders ----------------- */
 
@@ -174,34 +145,6 @@ int fs_mkdir_p_guarded(const char *path, mode_t mode, uid_t uid, gid_t gid);
 /* fs_dir_is_safe - true when the folder open at fd is safe in the sense above. */
 bool fs_dir_is_safe(int fd);
 
-/* ---- removing trees and creating folders without following links ---------- */
-
-/*
- * fs_remove_tree - removes path and everything below it. path must lie
- * strictly inside parent (fs_path_is_inside); parent is opened as given (a
- * folder the caller chose: it may be or lie below a symlink), and from
- * there every component of path and everything in the tree is reached with
- * openat(O_NOFOLLOW | O_DIRECTORY) relative to the folder above it and
- * removed with unlinkat(): a symlink below parent, whoever planted it and
- * whenever, is never followed. One in the middle of path is refused; one
- * at path or inside the tree is removed itself. The removal never crosses
- * into another file system (a mount point in the tree is refused).
- * 0 (also when path is absent), -1 on error (reported; what could be
- * removed is gone).
- */
-int fs_remove_tree(const char *parent, const char *path);
-
-/*
- * fs_empty_dir - removes everything inside the folder path and keeps the
- * folder itself (it may be a mount point). path is opened as
- * fs_open_guarded() does (an administrator's link on the way is followed,
- * one planted in another account's folder is not); everything below it is
- * removed as fs_remove_tree() removes a tree, following no link and never
- * crossing into another file system. 0 (also when path is absent), -1 on
- * error (reported; what could be removed is gone).
- */
-int fs_empty_dir(const char *path);
-
 /*
  * fs_open_lock_file - opens (creating it, mode 0600) the lock file path in
  * a folder another account may own, for flock(). Only a file created here
@@ -212,28 +155,5 @@ int fs_empty_dir(const char *path);
  * descriptor, or -1 (reported, errno kept; EPERM for a refused file).
  */
 int fs_open_lock_file(const char *path, uid_t uid, gid_t gid);
-
-/*
- * fs_remove_inside - removes the one file (or symlink) at path, or with
- * folder true the empty folder at path, reached below parent as in
- * fs_remove_tree(). 0 when removed or absent; 1 when folder is true and the
- * folder is not empty (nothing logged); -1 on error (reported, also when
- * path is a folder and folder is false, or the other way round).
- */
-int fs_remove_inside(const char *parent, const char *path, bool folder);
-
-/*
- * fs_mkdirat - creates folder name in the folder open at dir_fd unless it
- * exists, and returns it opened (O_RDONLY | O_DIRECTORY). A folder created
- * here is opened with O_NOFOLLOW and given exactly mode and (unless -1)
- * owner uid/gid through that descriptor, and dir_fd is fsynced: a symlink
- * swapped in never passes the owner on. An existing folder is left as it
- * is; an existing symlink is refused unless follow_existing (a configured
- * path the administrator may have made a link). shown is name's path for
- * messages. *created (may be NULL) tells whether it was made. The
- * descriptor (caller closes it), or -1 (reported).
- */
-int fs_mkdirat(int dir_fd, const char *name, const char *shown, mode_t mode, uid_t uid, gid_t gid,
-	       bool follow_existing, bool *created);
 
 #endif

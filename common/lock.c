@@ -22,13 +22,10 @@
 /* write_holder - "PID\nSTART\n" for the messages of runs that find the lock taken. */
 static void write_holder(int fd)
 {
-	char buf[96], stamp[32];
-	struct tm tm;
-	time_t t = time(NULL);
+	char buf[96], stamp[CLOCK_UTC_SIZE];
 	int n;
 
-	gmtime_r(&t, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	clock_utc_format(time(NULL), 0, CLOCK_UTC_ISO, stamp, sizeof stamp);
 	n = snprintf(buf, sizeof(buf), "%ld\n%s\n", (long)getpid(), stamp);
 	/* Only informative: a failure here does not make the lock less held. */
 	if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) != n && ftruncate(fd, 0) != 0)

@@ -1,9 +1,11 @@
 /*
  * schema/topology.h - the desired state: the topology file as C structs.
  *
- * topology_load() reads a YAML file (or a buffer, for git sources) and
- * returns a PgcTopology whose every value remembers where it was written
- * (PgcPos), so that validation, plans and errors can point back at the file.
+ * topology_load_file() (schema/load.c) reads a YAML file (or a buffer, for
+ * git sources), checks it (schema/validate.h) and returns a PgcTopology
+ * whose every value remembers where it was written (PgcPos), so that
+ * validation, plans and errors can point back at the file. Lookups and
+ * topology_free() are in schema/topology.c.
  * Defaults are filled in at load time; "set" tells whether a value was
  * written in the file or is the default. All memory belongs to the
  * topology's arena and is released by topology_free().
@@ -371,7 +373,7 @@ typedef struct {
 } PgcLoadOptions;
 
 /*
- * topology_load_file - reads and validates a topology file. Problems go to
+ * topology_load_file - reads and validates a topology file (schema/load.c). Problems go to
  * diags (all of them, sorted by position). Returns the topology, or NULL
  * when the file could not be read or parsed at all; a non-NULL result may
  * still carry errors in diags: callers must check diag_count(DIAG_ERROR)
@@ -383,21 +385,15 @@ PgcTopology *topology_load_file(const char *path, const PgcLoadOptions *opts, Pg
 PgcTopology *topology_load_buffer(const char *buf, size_t len, const char *display_name,
 				  const PgcLoadOptions *opts, PgcDiagList *diags);
 
+/* topology_free - releases the topology and everything in its arena (schema/topology.c). */
 void topology_free(PgcTopology *t);
 
-/* Lookups; NULL when absent. */
+/* Lookups (schema/topology.c); NULL when absent. */
 PgcCluster *topology_cluster(const PgcTopology *t, const char *name);
 PgcNode *cluster_node(const PgcCluster *c, const char *name);
 /* cluster_upstream - the node n replicates from (NULL for the primary). */
 PgcNode *cluster_upstream(const PgcCluster *c, const PgcNode *n);
 /* node_setting - the effective value of a parameter on a node, or NULL. */
 const PgcSetting *node_setting(const PgcNode *n, const char *name);
-
-/*
- * topology_validate - semantic checks on a loaded topology: references,
- * cycles, conflicts, policies, secrets, parameters (schema/validate.c).
- * Called by topology_load_*; exposed for tests.
- */
-void topology_validate(PgcTopology *t, const PgcLoadOptions *opts, PgcDiagList *diags);
 
 #endif

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "common/clock.h"
+#include "common/fstree.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"

@@ -29,6 +29,7 @@
 #include <libpq-fe.h>
 
 #include "common/clock.h"
+#include "common/fstree.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"

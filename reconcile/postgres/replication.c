@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/fstree.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "reconcile/engine/exec.h"

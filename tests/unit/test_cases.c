@@ -33,6 +33,7 @@
 
 #include "common/diag.h"
 #include "common/fsutil.h"
+#include "common/xalloc.h"
 #include "schema/topology.h"
 
 typedef struct {
@@ -59,20 +60,6 @@ static void list_free(StrList *l)
 	free(l->items);
 	l->items = NULL;
 	l->n = 0;
-}
-
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return s;
 }
 
 /* replace_all - s with every occurrence of from replaced by to; frees s. */

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "common/fstree.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 

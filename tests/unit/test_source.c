@@ -23,6 +23,7 @@
 #include "common/proc.h"
 #include "reconcile/engine/plan_offline.h"
 #include "schema/source.h"
+#include "schema/source_applied.h"
 
 static char tmpdir[] = "/tmp/pgc-source-XXXXXX";
 static char *repo_dir, *state_dir;

@@ -20,6 +20,7 @@
 #include "common/arena.h"
 #include "common/diag.h"
 #include "schema/topology.h"
+#include "schema/validate.h"
 
 /* load - a topology from text, relative paths under /srv/topo. */
 static PgcTopology *load(const char *yaml, bool offline, PgcDiagList *diags)

@@ -1,0 +1,60 @@
+/*
+ * schema/topology.c - the loaded model: lookups and release.
+ *
+ * The model's readers (validation, planners, executors) find clusters,
+ * nodes, upstreams and effective settings here, without depending on the
+ * loader that built it (load.c).
+ */
+#include "schema/topology.h"
+
+#include <string.h>
+#include <strings.h>
+
+void topology_free(PgcTopology *t)
+{
+	if (t == NULL)
+		return;
+	arena_free(t->arena);
+	free(t);
+}
+
+PgcCluster *topology_cluster(const PgcTopology *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_clusters; i++)
+		if (strcmp(t->clusters[i].name, name) == 0)
+			return &t->clusters[i];
+	return NULL;
+}
+
+PgcNode *cluster_node(const PgcCluster *c, const char *name)
+{
+	size_t i;
+
+	if (name == NULL)
+		return NULL;
+	for (i = 0; i < c->n_nodes; i++)
+		if (strcmp(c->nodes[i].name, name) == 0)
+			return &c->nodes[i];
+	return NULL;
+}
+
+PgcNode *cluster_upstream(const PgcCluster *c, const PgcNode *n)
+{
+	if (c->primary.v != NULL && strcmp(n->name, c->primary.v) == 0)
+		return NULL;
+	if (n->replicate_from.set)
+		return cluster_node(c, n->replicate_from.v);
+	return cluster_node(c, c->primary.v);
+}
+
+const PgcSetting *node_setting(const PgcNode *n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n->effective.n; i++)
+		if (strcasecmp(n->effective.items[i].name, name) == 0)
+			return &n->effective.items[i];
+	return NULL;
+}
