@@ -345,24 +345,9 @@ cleanup:
 	return rc;
 }
 
-bool ha_pid_alive(long pid)
+bool ha_pid_alive(PgcHost *h, long pid)
 {
-	char path[64], buf[512], *paren;
-	size_t n;
-	FILE *f;
-
-	if (pid <= 0 || pid > INT_MAX || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
-		return false;
-	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-	f = fopen(path, "re");
-	if (f == NULL)
-		return errno != ENOENT;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* "pid (comm) S ...": the state follows the last ')'. */
-	paren = strrchr(buf, ')');
-	return paren == NULL || paren[1] == '\0' || paren[2] != 'Z';
+	return host_proc_state(h, pid) == HOST_PROC_LIVE;
 }
 
 long ha_postmaster_pid(PgcHost *h, const PgcNode *n)
@@ -371,7 +356,6 @@ long ha_postmaster_pid(PgcHost *h, const PgcNode *n)
 	char *buf = NULL;
 	size_t len = 0;
 	long pid;
-	FILE *f;
 
 	snprintf(path, sizeof path, "%s/postmaster.pid", n->data_dir.v);
 	if (host_read_file(h, path, &buf, &len, 64 * 1024) != 0) {
@@ -380,17 +364,11 @@ long ha_postmaster_pid(PgcHost *h, const PgcNode *n)
 	}
 	pid = observe_parse_pidfile(buf);
 	free(buf);
-	if (!ha_pid_alive(pid))
+	if (!ha_pid_alive(h, pid))
 		return 0;
 	/* A stale file after a crash may name a pid that now belongs to anything. */
-	snprintf(path, sizeof path, "/proc/%ld/comm", pid);
-	f = fopen(path, "re");
-	if (f == NULL)
+	if (host_proc_comm(h, pid, comm, sizeof comm) != 0)
 		return 0;
-	if (fgets(comm, sizeof comm, f) == NULL)
-		comm[0] = '\0';
-	fclose(f);
-	comm[strcspn(comm, "\n")] = '\0';
 	return strcmp(comm, "postgres") == 0 || strcmp(comm, "postmaster") == 0 ? pid : 0;
 }
 
@@ -400,6 +378,7 @@ int ha_wait_reaped(PgcHost *h, const PgcNode *n, int timeout_ms)
 	char *buf = NULL;
 	size_t len = 0;
 	double deadline = clock_ms() + timeout_ms;
+	PgcHostProcState st;
 	long pid;
 
 	snprintf(path, sizeof path, "%s/postmaster.pid", n->data_dir.v);
@@ -411,8 +390,8 @@ int ha_wait_reaped(PgcHost *h, const PgcNode *n, int timeout_ms)
 	free(buf);
 	if (pid <= 0 || pid > INT_MAX)
 		return 0;
-	while (kill((pid_t)pid, 0) == 0 || errno == EPERM) {
-		if (ha_pid_alive(pid) || clock_ms() >= deadline)
+	while ((st = host_proc_state(h, pid)) != HOST_PROC_GONE) {
+		if (st == HOST_PROC_LIVE || clock_ms() >= deadline)
 			return -1;
 		clock_sleep_ms(20);
 	}

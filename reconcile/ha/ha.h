@@ -101,10 +101,10 @@ int ha_parse_controldata(const char *text, PgcControl *out);
 int ha_controldata(PgcHost *h, const PgcCluster *c, const PgcNode *n, PgcControl *out);
 
 /*
- * ha_pid_alive - true when process pid exists and is not a zombie (a killed
- * postmaster stays a zombie until its parent, often pid 1, reaps it).
+ * ha_pid_alive - true when process pid exists on h and is not a zombie (a
+ * killed postmaster stays a zombie until its parent, often pid 1, reaps it).
  */
-bool ha_pid_alive(long pid);
+bool ha_pid_alive(PgcHost *h, long pid);
 
 /*
  * ha_postmaster_pid - the pid of n's live postmaster: postmaster.pid's pid
