@@ -46,20 +46,15 @@ int config_write_ident(PgcExecCtx *ctx, const char *content)
 
 /* ---- files -------------------------------------------------------------- */
 
-/* write_payload - payload.content into payload.path (default: data_dir/default_name). */
-static int write_payload(PgcExecCtx *ctx, const char *default_name)
+/* write_file - content into path (NULL: data_dir/default_name) on the context's host. */
+static int write_file(PgcExecCtx *ctx, const char *path, const char *default_name,
+		      const char *content)
 {
-	const PgcPayload *pl = &ctx->a->payload;
-	const char *path;
 	bool changed = false;
 
-	if (exec_need_host(ctx) != 0)
-		return -1;
-	if (pl->content == NULL)
-		return exec_fail(ctx, "action \"%s\" carries no file content", ctx->a->id);
-	path = pl->path ? pl->path
-			: arena_printf(ctx->arena, "%s/%s", ctx->n->data_dir.v, default_name);
-	if (host_write_file(ctx->host, path, pl->content, strlen(pl->content), 0600, &changed) != 0)
+	if (path == NULL)
+		path = arena_printf(ctx->arena, "%s/%s", ctx->n->data_dir.v, default_name);
+	if (host_write_file(ctx->host, path, content, strlen(content), 0600, &changed) != 0)
 		return exec_note(ctx, "could not write \"%s\"", path);
 	ctx->nothing_to_do = !changed;
 	if (changed)
@@ -67,11 +62,21 @@ static int write_payload(PgcExecCtx *ctx, const char *default_name)
 	return 0;
 }
 
-int config_write(PgcExecCtx *ctx)
+/* payload_content - the action's file content; -1 (reported) without a host or content. */
+static int payload_content(PgcExecCtx *ctx)
+{
+	if (exec_need_host(ctx) != 0)
+		return -1;
+	if (ctx->a->payload.content == NULL)
+		return exec_fail(ctx, "action \"%s\" carries no file content", ctx->a->id);
+	return 0;
+}
+
+int config_write_node(PgcExecCtx *ctx, const char *path, const char *content)
 {
 	bool nothing;
 
-	if (write_payload(ctx, PGC_MANAGED_CONF) != 0)
+	if (write_file(ctx, path, PGC_MANAGED_CONF, content) != 0)
 		return -1;
 	/* After the file: the include line makes it required at server start. */
 	nothing = ctx->nothing_to_do;
@@ -81,18 +86,34 @@ int config_write(PgcExecCtx *ctx)
 	return 0;
 }
 
-int config_write_hba(PgcExecCtx *ctx)
+int config_write(PgcExecCtx *ctx)
+{
+	if (payload_content(ctx) != 0)
+		return -1;
+	return config_write_node(ctx, ctx->a->payload.path, ctx->a->payload.content);
+}
+
+int config_write_hba_node(PgcExecCtx *ctx, const char *path, const char *content,
+			  const char *ident)
 {
 	bool nothing;
 
-	if (write_payload(ctx, "pg_hba.conf") != 0)
+	if (write_file(ctx, path, "pg_hba.conf", content) != 0)
 		return -1;
 	/* The first hba line maps to pgconverge's ident map: keep them together. */
 	nothing = ctx->nothing_to_do;
-	if (config_write_ident(ctx, ctx->a->payload.ident) != 0)
+	if (config_write_ident(ctx, ident) != 0)
 		return -1;
 	ctx->nothing_to_do = nothing && ctx->nothing_to_do;
 	return 0;
+}
+
+int config_write_hba(PgcExecCtx *ctx)
+{
+	if (payload_content(ctx) != 0)
+		return -1;
+	return config_write_hba_node(ctx, ctx->a->payload.path, ctx->a->payload.content,
+				     ctx->a->payload.ident);
 }
 
 const char *config_passfile_escape(PgcArena *arena, const char *field)
@@ -108,32 +129,30 @@ char *config_passfile_text(PgcExecCtx *ctx, const PgcNode *upstream, const char 
 			       user, password);
 }
 
-int config_write_passfile(PgcExecCtx *ctx)
+int config_write_passfile_node(PgcExecCtx *ctx, const char *path, const char *upstream,
+			       const char *user, const PgcSecret *secret)
 {
-	const PgcPayload *pl = &ctx->a->payload;
-	const PgcSecret *secret =
-	    pl->secret.kind != SECRET_NONE ? &pl->secret : &ctx->c->replication.password;
-	const char *user = pl->target ? pl->target : ctx->c->replication.user.v;
 	const PgcNode *up;
-	const char *path;
 	char err[512], *pw, *line;
 	bool changed = false;
 	int rc;
 
-	if (exec_need_host(ctx) != 0)
-		return -1;
-	up = pl->upstream ? cluster_node(ctx->c, pl->upstream) : cluster_upstream(ctx->c, ctx->n);
-	if (pl->upstream != NULL && up == NULL)
+	if (secret == NULL || secret->kind == SECRET_NONE)
+		secret = &ctx->c->replication.password;
+	if (user == NULL)
+		user = ctx->c->replication.user.v;
+	up = upstream ? cluster_node(ctx->c, upstream) : cluster_upstream(ctx->c, ctx->n);
+	if (upstream != NULL && up == NULL)
 		return exec_fail(ctx,
 				  "cannot write the passfile of node \"%s\": upstream \"%s\" is "
 				  "not in the cluster",
-				  exec_node_label(ctx, ctx->n), pl->upstream);
+				  exec_node_label(ctx, ctx->n), upstream);
 	pw = secret_resolve(secret, "replication password", err, sizeof(err));
 	if (pw == NULL)
 		return exec_fail(ctx, "cannot write the passfile of node \"%s\": %s",
 				  exec_node_label(ctx, ctx->n), err);
-	path = pl->path ? pl->path
-			: plan_passfile_path(ctx->arena, ctx->n->data_dir.v);
+	if (path == NULL)
+		path = plan_passfile_path(ctx->arena, ctx->n->data_dir.v);
 	line = config_passfile_text(ctx, up, user, pw);
 	secret_free(pw);
 	if (line == NULL)
@@ -148,6 +167,15 @@ int config_write_passfile(PgcExecCtx *ctx)
 	if (changed)
 		log_info("wrote the replication passfile \"%s\"", path);
 	return 0;
+}
+
+int config_write_passfile(PgcExecCtx *ctx)
+{
+	const PgcPayload *pl = &ctx->a->payload;
+
+	if (exec_need_host(ctx) != 0)
+		return -1;
+	return config_write_passfile_node(ctx, pl->path, pl->upstream, pl->target, &pl->secret);
 }
 
 /* ---- SQL: ALTER SYSTEM RESET, reload ------------------------------------ */

@@ -31,6 +31,34 @@ const char *config_passfile_escape(PgcArena *arena, const char *field);
 char *config_passfile_text(PgcExecCtx *ctx, const PgcNode *upstream, const char *user,
 			   const char *password);
 
+/*
+ * The file writers, typed: ACT_WRITE_CONFIG, ACT_WRITE_HBA and
+ * ACT_WRITE_PASSFILE call them with their payload, HA flows (ha.h) with
+ * what they render from the live topology. ctx->n and ctx->host must be
+ * set (the executors check with exec_need_host()); ctx->a is not read.
+ * ctx->nothing_to_do tells whether every file already was as wanted.
+ */
+
+/*
+ * config_write_node - the managed include file (path NULL:
+ * DATA_DIR/pgconverge.conf) holds content; then postgresql.conf includes
+ * it (initdb_ensure_include).
+ */
+int config_write_node(PgcExecCtx *ctx, const char *path, const char *content);
+
+/* config_write_hba_node - pg_hba.conf (path NULL: DATA_DIR/pg_hba.conf), then pg_ident.conf (ident). */
+int config_write_hba_node(PgcExecCtx *ctx, const char *path, const char *content,
+			  const char *ident);
+
+/*
+ * config_write_passfile_node - the replication passfile (path NULL:
+ * plan_passfile_path) with one line for upstream (NULL: the node's
+ * upstream in the cluster), user (NULL: replication.user) and the password
+ * secret names (NULL or SECRET_NONE: replication.password), resolved here.
+ */
+int config_write_passfile_node(PgcExecCtx *ctx, const char *path, const char *upstream,
+			       const char *user, const PgcSecret *secret);
+
 int config_write(PgcExecCtx *ctx);	      /* ACT_WRITE_CONFIG */
 int config_write_hba(PgcExecCtx *ctx);	      /* ACT_WRITE_HBA */
 int config_write_passfile(PgcExecCtx *ctx);  /* ACT_WRITE_PASSFILE */

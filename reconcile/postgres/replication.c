@@ -40,22 +40,29 @@
 #include "reconcile/engine/exec.h"
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/initdb.h"
-#include "reconcile/ha/ha.h"
+#include "reconcile/observe/observe.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/engine/secret.h"
 
 int replication_create_slot(PgcExecCtx *ctx)
 {
-	const char *slot = ctx->a->payload.target;
+	const PgcPayload *pl = &ctx->a->payload;
+
+	if (ctx->n == NULL || pl->target == NULL)
+		return exec_fail(ctx, "action \"%s\" names no node or no slot", ctx->a->id);
+	return replication_create_slot_node(ctx, pl->target, pl->sql, pl->n_params, pl->params);
+}
+
+int replication_create_slot_node(PgcExecCtx *ctx, const char *slot, const char *sql,
+				 size_t n_params, const char **sql_params)
+{
 	const char *params[1] = {slot};
 	PGresult *r = NULL;
 	PgcPgError e;
 	PGconn *conn;
 	int rc = -1;
 
-	if (ctx->n == NULL || slot == NULL)
-		return exec_fail(ctx, "action \"%s\" names no node or no slot", ctx->a->id);
 	conn = exec_connect(ctx, ctx->n, NULL);
 	if (conn == NULL)
 		return -1;
@@ -80,9 +87,9 @@ int replication_create_slot(PgcExecCtx *ctx)
 	}
 	/* The plan's statement, or one that reserves WAL at once: the replica
 	 * needs it from the start of its copy on. */
-	if (ctx->a->payload.sql != NULL)
-		rc = pgsql_query(conn, ctx->a->payload.sql, (int)ctx->a->payload.n_params,
-				 ctx->a->payload.params, ctx->action_timeout_s * 1000, NULL, &e);
+	if (sql != NULL)
+		rc = pgsql_query(conn, sql, (int)n_params, sql_params, ctx->action_timeout_s * 1000,
+				 NULL, &e);
 	else
 		rc = pgsql_query(conn,
 				 "SELECT pg_catalog.pg_create_physical_replication_slot($1, true)",
@@ -241,7 +248,7 @@ static int write_clone_passfile(PgcExecCtx *ctx, const PgcNode *up, const char *
 	return 0;
 }
 
-/* basebackup_argv - the plan's argv, or the one reconcile.md describes. */
+/* basebackup_argv - the plan's argv (ctx->a), or the one reconcile.md describes. */
 static const char **basebackup_argv(PgcExecCtx *ctx, const PgcNode *up)
 {
 	const PgcCluster *c = ctx->c;
@@ -249,9 +256,12 @@ static const char **basebackup_argv(PgcExecCtx *ctx, const PgcNode *up)
 	bool bad = false;
 	size_t k = 0;
 
-	argv = exec_payload_argv(ctx, "pg_basebackup", &bad);
-	if (argv != NULL || bad)
-		return argv;
+	/* Only a plan's action carries an argv (checked); HA flows use the default. */
+	if (ctx->a != NULL) {
+		argv = exec_payload_argv(ctx, "pg_basebackup", &bad);
+		if (argv != NULL || bad)
+			return argv;
+	}
 	argv = arena_calloc(ctx->arena, 20, sizeof(char *));
 	argv[k++] = arena_printf(ctx->arena, "%s/pg_basebackup", c->bin_dir.v);
 	argv[k++] = "-D";
@@ -594,13 +604,11 @@ static int restart_interrupted(PgcExecCtx *ctx, const PgcNode *up, const char *d
 }
 
 /* clone_into - creates the folders, writes the replica's passfile, copies. */
-static int clone_into(PgcExecCtx *ctx, const PgcNode *up, const char *marker)
+static int clone_into(PgcExecCtx *ctx, const PgcNode *up, const PgcSecret *secret,
+		      const char *marker)
 {
 	const char *dir = ctx->n->data_dir.v;
 	const char *parent = exec_parent_dir(ctx->arena, dir);
-	const PgcSecret *secret = ctx->a->payload.secret.kind != SECRET_NONE
-				      ? &ctx->a->payload.secret
-				      : &ctx->c->replication.password;
 	const char *text, *passfile = NULL;
 	char *pw = NULL, err[512];
 	bool changed;
@@ -651,14 +659,20 @@ static int finish_clone(PgcExecCtx *ctx)
 
 int replication_clone(PgcExecCtx *ctx)
 {
-	const char *dir, *upname, *marker;
+	if (exec_need_host(ctx) != 0)
+		return -1;
+	return replication_clone_node(ctx, ctx->a->payload.upstream, &ctx->a->payload.secret);
+}
+
+int replication_clone_node(PgcExecCtx *ctx, const char *upname, const PgcSecret *secret)
+{
+	const char *dir, *marker;
 	const PgcNode *up;
 	int kind, r;
 
-	if (exec_need_host(ctx) != 0)
-		return -1;
+	if (secret == NULL || secret->kind == SECRET_NONE)
+		secret = &ctx->c->replication.password;
 	dir = ctx->n->data_dir.v;
-	upname = ctx->a->payload.upstream;
 	up = upname ? cluster_node(ctx->c, upname) : cluster_upstream(ctx->c, ctx->n);
 	if (up == NULL)
 		return exec_fail(ctx,
@@ -707,7 +721,7 @@ int replication_clone(PgcExecCtx *ctx)
 			    dir, exec_node_label(ctx, ctx->n));
 		return finish_clone(ctx);
 	}
-	if (clone_into(ctx, up, marker) != 0)
+	if (clone_into(ctx, up, secret, marker) != 0)
 		return -1;
 	if (finish_clone(ctx) != 0 || marker_remove(ctx, marker) != 0)
 		return -1;
