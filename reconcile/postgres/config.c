@@ -1,7 +1,8 @@
 /*
  * reconcile/postgres/config.c - files pgconverge manages in a data directory
- * (the include file, pg_hba.conf, pg_ident.conf's map, the replication
- * passfile), ALTER SYSTEM drift and reloads.
+ * (the include file and its line in postgresql.conf, pg_hba.conf,
+ * pg_ident.conf's map, the replication passfile), ALTER SYSTEM drift and
+ * reloads. initdb.c calls down into this file, never the other way.
  *
  * Files go through host_write_file(), which writes atomically and leaves a
  * file alone when its content, mode and owner are already right: that is
@@ -20,11 +21,111 @@
 
 #include "common/log.h"
 #include "reconcile/engine/exec.h"
-#include "reconcile/postgres/initdb.h"
 #include "reconcile/pg/passfile.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/engine/secret.h"
+
+/* ---- the include line in postgresql.conf ----------------------------------- */
+
+#define PG_CONF "postgresql.conf"
+#define CONF_MAX (16 * 1024 * 1024)
+
+static const char include_line[] = "include '" PGC_MANAGED_CONF "'";
+
+static const char empty_managed[] =
+    "# " PGC_MANAGED_CONF " - managed by pgconverge: this file is rewritten on every apply.\n"
+    "# Change the topology file instead of editing it.\n";
+
+/* include_value_matches - v (after the quote) is 'pgconverge.conf' or '.../pgconverge.conf'. */
+static bool include_value_matches(const char *v)
+{
+	const char *end = strchr(v, '\'');
+	size_t len, mlen = strlen(PGC_MANAGED_CONF);
+
+	if (end == NULL)
+		return false;
+	len = (size_t)(end - v);
+	if (len < mlen || memcmp(end - mlen, PGC_MANAGED_CONF, mlen) != 0)
+		return false;
+	return len == mlen || end[-(long)mlen - 1] == '/';
+}
+
+bool config_has_include(const char *content)
+{
+	const char *line = content;
+
+	while (line != NULL && *line != '\0') {
+		const char *p = line;
+		const char *nl = strchr(line, '\n');
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, "include", 7) == 0 &&
+		    (p[7] == ' ' || p[7] == '\t' || p[7] == '=' || p[7] == '\'')) {
+			p += 7;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p == '=')
+				p++;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p == '\'' && include_value_matches(p + 1) &&
+			    (nl == NULL || strchr(p + 1, '\'') < nl))
+				return true;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+int config_ensure_include(PgcExecCtx *ctx)
+{
+	const char *dir = ctx->n->data_dir.v;
+	const char *conf = arena_printf(ctx->arena, "%s/%s", dir, PG_CONF);
+	const char *managed = arena_printf(ctx->arena, "%s/%s", dir, PGC_MANAGED_CONF);
+	char *buf = NULL, *old = NULL;
+	size_t len = 0, olen = 0;
+	bool changed;
+	int rc = -1, r;
+
+	/* The include line makes the server refuse to start without the file. */
+	r = host_read_file(ctx->host, managed, &old, &olen, CONF_MAX);
+	if (r < 0)
+		goto cleanup;
+	if (r == 1) {
+		if (host_write_file(ctx->host, managed, empty_managed, strlen(empty_managed), 0600,
+				    &changed) != 0) {
+			exec_note(ctx, "could not write \"%s\"", managed);
+			goto cleanup;
+		}
+		ctx->nothing_to_do = false;
+	}
+
+	r = host_read_file(ctx->host, conf, &buf, &len, CONF_MAX);
+	if (r < 0)
+		goto cleanup;
+	if (r == 1) {
+		exec_fail(ctx, "cannot add the include line: \"%s\" does not exist", conf);
+		goto cleanup;
+	}
+	if (!config_has_include(buf)) {
+		const char *sep = len > 0 && buf[len - 1] != '\n' ? "\n" : "";
+		const char *text = arena_printf(ctx->arena, "%s%s%s\n", buf, sep, include_line);
+
+		if (host_write_file(ctx->host, conf, text, strlen(text), 0600, &changed) != 0) {
+			exec_note(ctx, "could not write \"%s\"", conf);
+			goto cleanup;
+		}
+		ctx->nothing_to_do = false;
+		log_info("added \"%s\" to \"%s\"", include_line, conf);
+	}
+	rc = 0;
+cleanup:
+	free(buf);
+	free(old);
+	return rc;
+}
 
 /* ---- pg_ident.conf ------------------------------------------------------ */
 
@@ -80,7 +181,7 @@ int config_write_node(PgcExecCtx *ctx, const char *path, const char *content)
 		return -1;
 	/* After the file: the include line makes it required at server start. */
 	nothing = ctx->nothing_to_do;
-	if (initdb_ensure_include(ctx) != 0)
+	if (config_ensure_include(ctx) != 0)
 		return -1;
 	ctx->nothing_to_do = nothing && ctx->nothing_to_do;
 	return 0;

@@ -1,7 +1,8 @@
 /*
  * reconcile/postgres/config.h - the configuration actions: the managed include
- * file, pg_hba.conf and pg_ident.conf, the replication passfile, ALTER
- * SYSTEM RESET and reload. Secrets are resolved here, at apply time.
+ * file (and its include line in postgresql.conf), pg_hba.conf and
+ * pg_ident.conf, the replication passfile, ALTER SYSTEM RESET and reload.
+ * Secrets are resolved here, at apply time.
  */
 #ifndef PGC_RECONCILE_POSTGRES_CONFIG_H
 #define PGC_RECONCILE_POSTGRES_CONFIG_H
@@ -12,6 +13,16 @@
 #include "common/arena.h"
 #include "reconcile/engine/exec.h"
 #include "schema/topology.h"
+
+/*
+ * config_has_include - true when postgresql.conf content has an
+ * `include 'pgconverge.conf'` line (any spacing, optional '=', the file
+ * name bare or ending in "/pgconverge.conf").
+ */
+bool config_has_include(const char *content);
+
+/* config_ensure_include - adds the include line (and an empty managed file) when missing. */
+int config_ensure_include(PgcExecCtx *ctx);
 
 /*
  * config_write_ident - writes the node's pg_ident.conf (content; NULL:
