@@ -1257,7 +1257,7 @@ int restore_prepare_copy(PgcArena *a, const char *dir, const char *conf, const c
 		rc = -1;
 		goto cleanup;
 	}
-	if (!initdb_conf_has_include(buf)) {
+	if (!config_has_include(buf)) {
 		const char *text = arena_printf(a, "%s%sinclude '%s'\n", buf,
 						len > 0 && buf[len - 1] != '\n' ? "\n" : "",
 						PGC_MANAGED_CONF);

@@ -4,18 +4,15 @@
  */
 #include "reconcile/ha/fence.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/arena.h"
 #include "common/clock.h"
-#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "reconcile/engine/exec.h"
@@ -44,12 +41,12 @@ const char *fence_method_name(PgcFenceMethod m)
 }
 
 /* gone - waits up to ms for pid to disappear; true when it did. */
-static bool gone(long pid, int ms)
+static bool gone(PgcHost *h, long pid, int ms)
 {
 	double deadline = clock_ms() + ms;
 
 	for (;;) {
-		if (!ha_pid_alive(pid))
+		if (!ha_pid_alive(h, pid))
 			return true;
 		if (clock_ms() >= deadline)
 			return false;
@@ -58,28 +55,37 @@ static bool gone(long pid, int ms)
 }
 
 /* proc_is_postgres_in - pid is named postgres/postmaster and works in dir (realpath). */
-static bool proc_is_postgres_in(long pid, const char *real_dir)
+static bool proc_is_postgres_in(PgcHost *h, long pid, const char *real_dir)
 {
-	char path[64], comm[64] = "", cwd[PATH_MAX];
-	ssize_t n;
-	FILE *f;
+	char comm[64] = "", cwd[PATH_MAX];
 
-	snprintf(path, sizeof path, "/proc/%ld/comm", pid);
-	f = fopen(path, "re");
-	if (f == NULL)
+	if (host_proc_comm(h, pid, comm, sizeof comm) != 0)
 		return false;
-	if (fgets(comm, sizeof comm, f) == NULL)
-		comm[0] = '\0';
-	fclose(f);
-	comm[strcspn(comm, "\n")] = '\0';
 	if (strcmp(comm, "postgres") != 0 && strcmp(comm, "postmaster") != 0)
 		return false;
-	snprintf(path, sizeof path, "/proc/%ld/cwd", pid);
-	n = readlink(path, cwd, sizeof cwd - 1);
-	if (n <= 0)
+	if (host_proc_cwd(h, pid, cwd, sizeof cwd) != 0)
 		return false;
-	cwd[n] = '\0';
 	return strcmp(cwd, real_dir) == 0;
+}
+
+/* Orphans - what kill_orphans' walk over the host's processes collects. */
+typedef struct {
+	const char *real;
+	long pids[256];
+	int n;
+} Orphans;
+
+/* kill_orphan - one process of the walk: SIGKILL when it is a postgres of the directory. */
+static int kill_orphan(PgcHost *h, long pid, void *arg)
+{
+	Orphans *o = arg;
+
+	if (pid <= 1)
+		return 0;
+	if (ha_pid_alive(h, pid) && proc_is_postgres_in(h, pid, o->real) &&
+	    host_signal(h, pid, SIGKILL) == 0)
+		o->pids[o->n++] = pid;
+	return o->n < (int)(sizeof o->pids / sizeof o->pids[0]) ? 0 : 1;
 }
 
 /*
@@ -87,36 +93,18 @@ static bool proc_is_postgres_in(long pid, const char *real_dir)
  * directory: the backends of a postmaster that died keep their client
  * connections until they notice. Returns how many were killed.
  */
-static int kill_orphans(const char *data_dir)
+static int kill_orphans(PgcHost *h, const char *data_dir)
 {
-	char *real = realpath(data_dir, NULL);
-	long pids[256];
-	int n = 0;
-	DIR *d;
-	struct dirent *e;
+	char *real = host_realpath(h, data_dir);
+	Orphans o = {.real = real, .n = 0};
 
 	if (real == NULL)
 		return 0;
-	d = opendir("/proc");
-	if (d == NULL) {
-		free(real);
-		return 0;
-	}
-	while ((e = readdir(d)) != NULL && n < (int)(sizeof pids / sizeof pids[0])) {
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
-
-		if (*end != '\0' || pid <= 1 || pid == (long)getpid())
-			continue;
-		if (ha_pid_alive(pid) && proc_is_postgres_in(pid, real) &&
-		    kill((pid_t)pid, SIGKILL) == 0)
-			pids[n++] = pid;
-	}
-	closedir(d);
+	(void)host_proc_each(h, kill_orphan, &o);
 	free(real);
-	for (int i = 0; i < n; i++)
-		(void)gone(pids[i], KILL_WAIT_MS);
-	return n;
+	for (int i = 0; i < o.n; i++)
+		(void)gone(h, o.pids[i], KILL_WAIT_MS);
+	return o.n;
 }
 
 /* kill_postmaster - SIGKILL to the postmaster after checking it is one; true when gone. */
@@ -126,12 +114,12 @@ static bool kill_postmaster(PgcHost *h, const PgcNode *n)
 
 	if (pid == 0)
 		return true;
-	if (kill((pid_t)pid, SIGKILL) != 0 && errno != ESRCH) {
+	if (host_signal(h, pid, SIGKILL) != 0 && errno != ESRCH) {
 		log_warn("could not kill the postmaster %ld of node \"%s\": %s", pid, n->name,
 			 strerror(errno));
 		return false;
 	}
-	return gone(pid, KILL_WAIT_MS);
+	return gone(h, pid, KILL_WAIT_MS);
 }
 
 /* stop_local - pg_ctl stop (fast, then immediate), then SIGKILL. 0 when stopped. */
@@ -236,19 +224,29 @@ static void mark_standby(PgcHost *h, const PgcNode *n, PgcFenceResult *res)
 int fence_node(const PgcCluster *c, const PgcNode *n, const PgcFenceOptions *opts,
 	       PgcFenceResult *res)
 {
+	PgcHost *h = NULL;
+	int rc;
+
+	if (host_is_local(n->host.v))
+		h = host_for(n->host.v, c->os_user.v);
+	rc = fence_node_on(h, c, n, opts, res);
+	host_free(h);
+	return rc;
+}
+
+int fence_node_on(PgcHost *h, const PgcCluster *c, const PgcNode *n, const PgcFenceOptions *opts,
+		  PgcFenceResult *res)
+{
 	PgcFenceOptions none = {0};
 	const PgcFenceOptions *o = opts ? opts : &none;
 	bool has_command = c->failover.fence_command.set && c->failover.fence_command.n > 0;
 	int cmd_s = o->command_timeout_s > 0 ? o->command_timeout_s : 30;
 	double start = clock_ms();
-	PgcHost *h = NULL;
 	int rc = -1;
 
 	memset(res, 0, sizeof(*res));
-	if (host_is_local(n->host.v))
-		h = host_for(n->host.v, c->os_user.v);
 	if (h != NULL && stop_local(h, c, n, o, res) == 0) {
-		res->orphans_killed = kill_orphans(n->data_dir.v);
+		res->orphans_killed = kill_orphans(h, n->data_dir.v);
 		if (res->orphans_killed > 0) {
 			size_t l = strlen(res->detail);
 
@@ -284,22 +282,39 @@ int fence_node(const PgcCluster *c, const PgcNode *n, const PgcFenceOptions *opt
 		log_info("fenced node \"%s/%s\": %s (%.0f ms)", c->name, n->name, res->detail,
 			 res->elapsed_ms);
 	}
-	host_free(h);
 	return rc;
 }
 
 int fence_unmark(const PgcCluster *c, const PgcNode *n)
 {
+	PgcHost *h = host_for(n->host.v, c->os_user.v);
+	int rc;
+
+	if (h == NULL) {
+		log_error("could not remove \"%s/standby.signal\": node \"%s\" is on host \"%s\", "
+			  "not on this machine",
+			  n->data_dir.v, n->name, n->host.v);
+		return -1;
+	}
+	rc = fence_unmark_on(h, n);
+	host_free(h);
+	return rc;
+}
+
+int fence_unmark_on(PgcHost *h, const PgcNode *n)
+{
 	char path[PATH_MAX];
 
-	(void)c;
 	snprintf(path, sizeof path, "%s/standby.signal", n->data_dir.v);
-	if (unlink(path) != 0) {
-		if (errno == ENOENT)
-			return 0;
+	switch (host_remove_file(h, path)) {
+	case 1:
+		return 0;
+	case 0:
+		break;
+	default:
 		log_error("could not remove \"%s\": %s", path, strerror(errno));
 		return -1;
 	}
 	/* The removal must survive a crash, or the node comes back as a standby. */
-	return fs_fsync_dir(n->data_dir.v);
+	return host_sync_dir(h, n->data_dir.v);
 }

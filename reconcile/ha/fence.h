@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 
+#include "reconcile/transport/host.h"
 #include "schema/topology.h"
 
 typedef enum {
@@ -61,10 +62,20 @@ int fence_node(const PgcCluster *c, const PgcNode *n, const PgcFenceOptions *opt
 	       PgcFenceResult *res);
 
 /*
+ * fence_node_on - fence_node() on host h, the node's (NULL: not on this
+ * machine, so only failover.fence_command can fence it). Every stop,
+ * signal and file goes through h; fence_command runs here, with proc_run().
+ */
+int fence_node_on(PgcHost *h, const PgcCluster *c, const PgcNode *n, const PgcFenceOptions *opts,
+		  PgcFenceResult *res);
+
+/*
  * fence_unmark - removes the standby.signal that fence_node() wrote, for a
  * rollback that restarts the node as the primary. 0, or -1 (reported).
  */
 int fence_unmark(const PgcCluster *c, const PgcNode *n);
+/* fence_unmark_on - fence_unmark() on the node's host h. */
+int fence_unmark_on(PgcHost *h, const PgcNode *n);
 
 /* fence_method_name - "none", "already-down", "stopped", "killed", "fence-command". */
 const char *fence_method_name(PgcFenceMethod m);

@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +22,6 @@
 #include "reconcile/engine/exec.h"
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/replication.h"
-#include "reconcile/engine/apply.h"
 #include "reconcile/engine/journal.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
@@ -345,24 +343,9 @@ cleanup:
 	return rc;
 }
 
-bool ha_pid_alive(long pid)
+bool ha_pid_alive(PgcHost *h, long pid)
 {
-	char path[64], buf[512], *paren;
-	size_t n;
-	FILE *f;
-
-	if (pid <= 0 || pid > INT_MAX || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
-		return false;
-	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-	f = fopen(path, "re");
-	if (f == NULL)
-		return errno != ENOENT;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* "pid (comm) S ...": the state follows the last ')'. */
-	paren = strrchr(buf, ')');
-	return paren == NULL || paren[1] == '\0' || paren[2] != 'Z';
+	return host_proc_state(h, pid) == HOST_PROC_LIVE;
 }
 
 long ha_postmaster_pid(PgcHost *h, const PgcNode *n)
@@ -371,7 +354,6 @@ long ha_postmaster_pid(PgcHost *h, const PgcNode *n)
 	char *buf = NULL;
 	size_t len = 0;
 	long pid;
-	FILE *f;
 
 	snprintf(path, sizeof path, "%s/postmaster.pid", n->data_dir.v);
 	if (host_read_file(h, path, &buf, &len, 64 * 1024) != 0) {
@@ -380,17 +362,11 @@ long ha_postmaster_pid(PgcHost *h, const PgcNode *n)
 	}
 	pid = observe_parse_pidfile(buf);
 	free(buf);
-	if (!ha_pid_alive(pid))
+	if (!ha_pid_alive(h, pid))
 		return 0;
 	/* A stale file after a crash may name a pid that now belongs to anything. */
-	snprintf(path, sizeof path, "/proc/%ld/comm", pid);
-	f = fopen(path, "re");
-	if (f == NULL)
+	if (host_proc_comm(h, pid, comm, sizeof comm) != 0)
 		return 0;
-	if (fgets(comm, sizeof comm, f) == NULL)
-		comm[0] = '\0';
-	fclose(f);
-	comm[strcspn(comm, "\n")] = '\0';
 	return strcmp(comm, "postgres") == 0 || strcmp(comm, "postmaster") == 0 ? pid : 0;
 }
 
@@ -400,6 +376,7 @@ int ha_wait_reaped(PgcHost *h, const PgcNode *n, int timeout_ms)
 	char *buf = NULL;
 	size_t len = 0;
 	double deadline = clock_ms() + timeout_ms;
+	PgcHostProcState st;
 	long pid;
 
 	snprintf(path, sizeof path, "%s/postmaster.pid", n->data_dir.v);
@@ -411,114 +388,115 @@ int ha_wait_reaped(PgcHost *h, const PgcNode *n, int timeout_ms)
 	free(buf);
 	if (pid <= 0 || pid > INT_MAX)
 		return 0;
-	while (kill((pid_t)pid, 0) == 0 || errno == EPERM) {
-		if (ha_pid_alive(pid) || clock_ms() >= deadline)
+	while ((st = host_proc_state(h, pid)) != HOST_PROC_GONE) {
+		if (st == HOST_PROC_LIVE || clock_ms() >= deadline)
 			return -1;
 		clock_sleep_ms(20);
 	}
 	return 0;
 }
 
-/* ---- apply's actions outside a plan ------------------------------------------------------ */
+/* ---- apply's executors outside a plan ------------------------------------------------------ */
 
-typedef struct {
-	PgcExecCtx ctx;
-	PgcAction act;
-} HaAction;
-
-static void action_init(HaAction *x, const PgcCluster *c, const PgcNode *n, PgcActionKind kind,
-			int timeout_s)
+/*
+ * node_init - an executor context for node n of c, without an action:
+ * the typed executors (config.h, replication.h) take what they write as
+ * arguments. Timeouts as apply's defaults unless timeout_s is given.
+ */
+static void node_init(PgcExecCtx *ctx, const PgcCluster *c, const PgcNode *n, int timeout_s)
 {
-	memset(x, 0, sizeof(*x));
-	x->ctx.arena = arena_new();
-	x->act.kind = kind;
-	x->act.cluster = c->name;
-	x->act.node = n->name;
-	x->act.id = arena_printf(x->ctx.arena, "%s/%s/%s", c->name, n->name, plan_action_name(kind));
-	x->act.impact = IMPACT_NONE;
-	x->ctx.c = c;
-	x->ctx.n = n;
-	x->ctx.a = &x->act;
-	x->ctx.action_timeout_s = timeout_s > 0 ? timeout_s : APPLY_DEFAULT_ACTION_TIMEOUT_S;
-	x->ctx.ready_timeout_s = APPLY_DEFAULT_READY_TIMEOUT_S;
-	x->ctx.host = host_for(n->host.v, c->os_user.v);
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->arena = arena_new();
+	ctx->c = c;
+	ctx->n = n;
+	ctx->action_timeout_s = timeout_s > 0 ? timeout_s : APPLY_DEFAULT_ACTION_TIMEOUT_S;
+	ctx->ready_timeout_s = APPLY_DEFAULT_READY_TIMEOUT_S;
+	ctx->host = host_for(n->host.v, c->os_user.v);
 }
 
-static void action_done(HaAction *x)
+static void node_done(PgcExecCtx *ctx)
 {
-	host_free(x->ctx.host);
-	arena_free(x->ctx.arena);
+	host_free(ctx->host);
+	arena_free(ctx->arena);
+}
+
+/*
+ * node_need_host - exec_need_host() for the step a plan would call
+ * "CLUSTER/NODE/<kind>", with the same message: the node is not on this
+ * machine.
+ */
+static int node_need_host(PgcExecCtx *ctx, PgcActionKind kind)
+{
+	if (ctx->host != NULL)
+		return 0;
+	return exec_fail(ctx,
+			 "cannot run \"%s/%s/%s\": node \"%s\" is on host \"%s\", not on this "
+			 "machine\n"
+			 "hint: run pgconverge on that host",
+			 ctx->c->name, ctx->n->name, plan_action_name(kind),
+			 exec_node_label(ctx, ctx->n), ctx->n->host.v);
 }
 
 int ha_write_node_files(const PgcCluster *c, const PgcNode *n, bool hba, bool *changed)
 {
-	HaAction x;
+	PgcExecCtx ctx;
 	int rc = -1;
 
 	*changed = false;
-	action_init(&x, c, n, ACT_WRITE_CONFIG, 0);
-	x.act.payload.path = arena_printf(x.ctx.arena, "%s/%s", n->data_dir.v, PGC_MANAGED_CONF);
-	x.act.payload.content = plan_managed_conf(x.ctx.arena, c, n);
-	if (config_write(&x.ctx) != 0)
+	node_init(&ctx, c, n, 0);
+	if (node_need_host(&ctx, ACT_WRITE_CONFIG) != 0 ||
+	    config_write_node(&ctx, NULL, plan_managed_conf(ctx.arena, c, n)) != 0)
 		goto cleanup;
-	*changed = !x.ctx.nothing_to_do;
+	*changed = !ctx.nothing_to_do;
 	if (c->replication.password.kind != SECRET_NONE && cluster_upstream(c, n) != NULL) {
-		x.act.kind = ACT_WRITE_PASSFILE;
-		memset(&x.act.payload, 0, sizeof(x.act.payload));
-		x.ctx.nothing_to_do = false;
-		if (config_write_passfile(&x.ctx) != 0)
+		ctx.nothing_to_do = false;
+		if (config_write_passfile_node(&ctx, NULL, NULL, NULL, NULL) != 0)
 			goto cleanup;
-		*changed = *changed || !x.ctx.nothing_to_do;
+		*changed = *changed || !ctx.nothing_to_do;
 	}
 	if (hba) {
-		x.act.kind = ACT_WRITE_HBA;
-		memset(&x.act.payload, 0, sizeof(x.act.payload));
-		x.act.payload.path = arena_printf(x.ctx.arena, "%s/pg_hba.conf", n->data_dir.v);
-		x.act.payload.content = plan_hba_conf(x.ctx.arena, c, n);
-		x.act.payload.ident = plan_ident_conf(x.ctx.arena, c);
-		if (config_write_hba(&x.ctx) != 0)
+		if (config_write_hba_node(&ctx, NULL, plan_hba_conf(ctx.arena, c, n),
+					  plan_ident_conf(ctx.arena, c)) != 0)
 			goto cleanup;
 	}
 	rc = 0;
 cleanup:
-	action_done(&x);
+	node_done(&ctx);
 	return rc;
 }
 
 int ha_reload(const PgcCluster *c, const PgcNode *n)
 {
-	HaAction x;
+	PgcExecCtx ctx;
 	int rc;
 
-	action_init(&x, c, n, ACT_RELOAD, 60);
-	rc = config_reload(&x.ctx);
-	action_done(&x);
+	node_init(&ctx, c, n, 60);
+	rc = config_reload(&ctx);
+	node_done(&ctx);
 	return rc;
 }
 
 int ha_create_slot(const PgcCluster *c, const PgcNode *n, const char *replica)
 {
-	HaAction x;
+	PgcExecCtx ctx;
 	int rc;
 
 	if (!c->replication.slots.v)
 		return 0;
-	action_init(&x, c, n, ACT_CREATE_SLOT, 60);
-	x.act.payload.target = plan_slot_name(x.ctx.arena, replica);
-	rc = replication_create_slot(&x.ctx);
-	action_done(&x);
+	node_init(&ctx, c, n, 60);
+	rc = replication_create_slot_node(&ctx, plan_slot_name(ctx.arena, replica), NULL, 0, NULL);
+	node_done(&ctx);
 	return rc;
 }
 
 int ha_clone(const PgcCluster *c, const PgcNode *n, int timeout_s)
 {
-	HaAction x;
+	PgcExecCtx ctx;
 	int rc;
 
-	action_init(&x, c, n, ACT_CLONE, timeout_s);
-	x.act.payload.path = n->data_dir.v;
-	rc = replication_clone(&x.ctx);
-	action_done(&x);
+	node_init(&ctx, c, n, timeout_s);
+	rc = node_need_host(&ctx, ACT_CLONE) != 0 ? -1 : replication_clone_node(&ctx, NULL, NULL);
+	node_done(&ctx);
 	return rc;
 }
 

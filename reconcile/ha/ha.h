@@ -2,8 +2,9 @@
  * reconcile/ha/ha.h - the I/O that failover, switchover and rejoin share: the
  * cached view of each cluster's primary in the state directory, the probe
  * of a primary, HA events in the journal, SQL on one node with a bound,
- * pg_controldata, a first-write watcher, and running apply's file actions
- * (managed configuration, passfile, slots, clone) outside a plan.
+ * pg_controldata, a first-write watcher, and running apply's executors
+ * (managed configuration, passfile, slots, clone) outside a plan, through
+ * their typed entry points (config.h, replication.h): no action is built.
  *
  * State is derived from the live cluster; the cache only remembers what
  * cannot be seen once the primary is gone: who streamed from it and how
@@ -101,10 +102,10 @@ int ha_parse_controldata(const char *text, PgcControl *out);
 int ha_controldata(PgcHost *h, const PgcCluster *c, const PgcNode *n, PgcControl *out);
 
 /*
- * ha_pid_alive - true when process pid exists and is not a zombie (a killed
- * postmaster stays a zombie until its parent, often pid 1, reaps it).
+ * ha_pid_alive - true when process pid exists on h and is not a zombie (a
+ * killed postmaster stays a zombie until its parent, often pid 1, reaps it).
  */
-bool ha_pid_alive(long pid);
+bool ha_pid_alive(PgcHost *h, long pid);
 
 /*
  * ha_postmaster_pid - the pid of n's live postmaster: postmaster.pid's pid
@@ -121,7 +122,7 @@ long ha_postmaster_pid(PgcHost *h, const PgcNode *n);
  */
 int ha_wait_reaped(PgcHost *h, const PgcNode *n, int timeout_ms);
 
-/* ---- files through apply's actions ----------------------------------------- */
+/* ---- files through apply's executors --------------------------------------- */
 
 /*
  * ha_write_node_files - the files pgconverge owns in node n's data

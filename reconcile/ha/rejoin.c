@@ -251,7 +251,7 @@ static int pg_rewind_run(const PgcCluster *x, const PgcNode *n, const PgcNode *p
 	PgcProcResult res;
 	int rc = -1;
 
-	if (access(passfile, F_OK) == 0)
+	if (host_exists(h, passfile))
 		env[1] = arena_printf(a, "PGPASSFILE=%s", passfile);
 	spec.argv = argv;
 	spec.env_extra = env;
@@ -281,7 +281,7 @@ static int pg_rewind_run(const PgcCluster *x, const PgcNode *n, const PgcNode *p
 }
 
 /* move_aside - renames the data directory to DIR.diverged-TIMESTAMP. */
-static int move_aside(const PgcNode *n, char *to, size_t to_len)
+static int move_aside(PgcHost *h, const PgcNode *n, char *to, size_t to_len)
 {
 	time_t now = time(NULL);
 	struct tm tm;
@@ -290,7 +290,7 @@ static int move_aside(const PgcNode *n, char *to, size_t to_len)
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(to, to_len, "%s.diverged-%s", n->data_dir.v, stamp);
-	if (rename(n->data_dir.v, to) != 0) {
+	if (host_rename(h, n->data_dir.v, to) != 0) {
 		log_error("could not move the data directory \"%s\" to \"%s\": %s", n->data_dir.v, to,
 			  strerror(errno));
 		return -1;
@@ -301,16 +301,16 @@ static int move_aside(const PgcNode *n, char *to, size_t to_len)
 }
 
 /* stash_signal - standby.signal renamed away (1), or put back (0). */
-static void stash_signal(const PgcNode *n, bool away)
+static void stash_signal(PgcHost *h, const PgcNode *n, bool away)
 {
 	char sig[PATH_MAX + 32], stash[PATH_MAX + 48];
 
 	snprintf(sig, sizeof sig, "%s/standby.signal", n->data_dir.v);
 	snprintf(stash, sizeof stash, "%s/standby.signal.pgconverge-rewind", n->data_dir.v);
 	if (away)
-		(void)rename(sig, stash);
-	else if (access(stash, F_OK) == 0)
-		(void)rename(stash, sig);
+		(void)host_rename(h, sig, stash);
+	else if (host_exists(h, stash))
+		(void)host_rename(h, stash, sig);
 }
 
 /*
@@ -380,7 +380,7 @@ static int rebuild(const PgcCluster *x, const PgcNode *n, PgcHost *h, const PgcR
 {
 	const char *up = cluster_upstream(x, n)->name;
 
-	if (move_aside(n, res->moved_to, sizeof res->moved_to) != 0)
+	if (move_aside(h, n, res->moved_to, sizeof res->moved_to) != 0)
 		return -1;
 	if (!o->allow_rebuild) {
 		res->outcome = REJOIN_MOVED_ASIDE;
@@ -405,6 +405,20 @@ static int rebuild(const PgcCluster *x, const PgcNode *n, PgcHost *h, const PgcR
 int rejoin_node(const PgcCluster *x, const char *node, const PgcRejoinOptions *opts,
 		PgcRejoinResult *res)
 {
+	const PgcNode *n = cluster_node(x, node);
+	PgcHost *h = NULL;
+	int rc;
+
+	if (n != NULL && host_is_local(n->host.v))
+		h = host_for(n->host.v, x->os_user.v);
+	rc = rejoin_node_on(h, x, node, opts, res);
+	host_free(h);
+	return rc;
+}
+
+int rejoin_node_on(PgcHost *h, const PgcCluster *x, const char *node,
+		   const PgcRejoinOptions *opts, PgcRejoinResult *res)
+{
 	PgcRejoinOptions defaults;
 	const PgcRejoinOptions *o = opts;
 	const PgcNode *n = cluster_node(x, node);
@@ -412,7 +426,6 @@ int rejoin_node(const PgcCluster *x, const char *node, const PgcRejoinOptions *o
 	PgcArena *a = arena_new();
 	double start = clock_ms();
 	const char *history = NULL;
-	PgcHost *h = NULL;
 	PgcControl ctl;
 	bool rewind, stashed = false;
 	int state, rc = -1, rw;
@@ -429,7 +442,7 @@ int rejoin_node(const PgcCluster *x, const char *node, const PgcRejoinOptions *o
 							 : "it is the primary");
 		goto cleanup;
 	}
-	if (!host_is_local(n->host.v) || (h = host_for(n->host.v, x->os_user.v)) == NULL) {
+	if (h == NULL) {
 		log_error("cannot rejoin node \"%s/%s\": it is on host \"%s\", not on this machine\n"
 			  "hint: run pgconverge on that host",
 			  x->name, node, n->host.v);
@@ -444,7 +457,7 @@ int rejoin_node(const PgcCluster *x, const char *node, const PgcRejoinOptions *o
 		res->was_primary = true;
 		log_warn("node \"%s/%s\" runs as a primary while \"%s\" is the primary: stopping it",
 			 x->name, node, p->name);
-		if (fence_node(x, n, &fo, &fr) != 0)
+		if (fence_node_on(h, x, n, &fo, &fr) != 0)
 			goto cleanup;
 	} else if (state == 2) {
 		bool changed;
@@ -513,12 +526,12 @@ int rejoin_node(const PgcCluster *x, const char *node, const PgcRejoinOptions *o
 		 * which refuses to run with standby.signal present. */
 		if (strcmp(ctl.state, "shut down") != 0 &&
 		    strcmp(ctl.state, "shut down in recovery") != 0) {
-			stash_signal(n, true);
+			stash_signal(h, n, true);
 			stashed = true;
 		}
 		rw = pg_rewind_run(x, n, p, h, o->timeout_s, detail, sizeof detail);
 		if (stashed)
-			stash_signal(n, false);
+			stash_signal(h, n, false);
 		if (rw == 1)
 			goto cleanup;
 		if (rw != 0) {
@@ -551,7 +564,6 @@ cleanup:
 	} else {
 		log_info("%s (%.0f ms)", res->decision, res->elapsed_ms);
 	}
-	host_free(h);
 	arena_free(a);
 	return rc;
 }

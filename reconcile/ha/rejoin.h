@@ -40,6 +40,7 @@
 
 #include "common/arena.h"
 #include "reconcile/observe/observe.h"
+#include "reconcile/transport/host.h"
 #include "schema/topology.h"
 
 typedef struct {
@@ -83,6 +84,14 @@ void rejoin_defaults(PgcRejoinOptions *o);
  */
 int rejoin_node(const PgcCluster *x, const char *node, const PgcRejoinOptions *opts,
 		PgcRejoinResult *res);
+
+/*
+ * rejoin_node_on - rejoin_node() with the node's host h (NULL: the node is
+ * not on this machine, which is refused). Every file, program and process
+ * of the node goes through h; SQL goes to the nodes' servers.
+ */
+int rejoin_node_on(PgcHost *h, const PgcCluster *x, const char *node,
+		   const PgcRejoinOptions *opts, PgcRejoinResult *res);
 
 /* rejoin_outcome_name - "failed", "following", "followed", "rewound", "moved-aside", "cloned". */
 const char *rejoin_outcome_name(PgcRejoinOutcome o);

@@ -1,7 +1,8 @@
 /*
  * reconcile/postgres/config.c - files pgconverge manages in a data directory
- * (the include file, pg_hba.conf, pg_ident.conf's map, the replication
- * passfile), ALTER SYSTEM drift and reloads.
+ * (the include file and its line in postgresql.conf, pg_hba.conf,
+ * pg_ident.conf's map, the replication passfile), ALTER SYSTEM drift and
+ * reloads. initdb.c calls down into this file, never the other way.
  *
  * Files go through host_write_file(), which writes atomically and leaves a
  * file alone when its content, mode and owner are already right: that is
@@ -20,11 +21,111 @@
 
 #include "common/log.h"
 #include "reconcile/engine/exec.h"
-#include "reconcile/postgres/initdb.h"
 #include "reconcile/pg/passfile.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/engine/secret.h"
+
+/* ---- the include line in postgresql.conf ----------------------------------- */
+
+#define PG_CONF "postgresql.conf"
+#define CONF_MAX (16 * 1024 * 1024)
+
+static const char include_line[] = "include '" PGC_MANAGED_CONF "'";
+
+static const char empty_managed[] =
+    "# " PGC_MANAGED_CONF " - managed by pgconverge: this file is rewritten on every apply.\n"
+    "# Change the topology file instead of editing it.\n";
+
+/* include_value_matches - v (after the quote) is 'pgconverge.conf' or '.../pgconverge.conf'. */
+static bool include_value_matches(const char *v)
+{
+	const char *end = strchr(v, '\'');
+	size_t len, mlen = strlen(PGC_MANAGED_CONF);
+
+	if (end == NULL)
+		return false;
+	len = (size_t)(end - v);
+	if (len < mlen || memcmp(end - mlen, PGC_MANAGED_CONF, mlen) != 0)
+		return false;
+	return len == mlen || end[-(long)mlen - 1] == '/';
+}
+
+bool config_has_include(const char *content)
+{
+	const char *line = content;
+
+	while (line != NULL && *line != '\0') {
+		const char *p = line;
+		const char *nl = strchr(line, '\n');
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, "include", 7) == 0 &&
+		    (p[7] == ' ' || p[7] == '\t' || p[7] == '=' || p[7] == '\'')) {
+			p += 7;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p == '=')
+				p++;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p == '\'' && include_value_matches(p + 1) &&
+			    (nl == NULL || strchr(p + 1, '\'') < nl))
+				return true;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+int config_ensure_include(PgcExecCtx *ctx)
+{
+	const char *dir = ctx->n->data_dir.v;
+	const char *conf = arena_printf(ctx->arena, "%s/%s", dir, PG_CONF);
+	const char *managed = arena_printf(ctx->arena, "%s/%s", dir, PGC_MANAGED_CONF);
+	char *buf = NULL, *old = NULL;
+	size_t len = 0, olen = 0;
+	bool changed;
+	int rc = -1, r;
+
+	/* The include line makes the server refuse to start without the file. */
+	r = host_read_file(ctx->host, managed, &old, &olen, CONF_MAX);
+	if (r < 0)
+		goto cleanup;
+	if (r == 1) {
+		if (host_write_file(ctx->host, managed, empty_managed, strlen(empty_managed), 0600,
+				    &changed) != 0) {
+			exec_note(ctx, "could not write \"%s\"", managed);
+			goto cleanup;
+		}
+		ctx->nothing_to_do = false;
+	}
+
+	r = host_read_file(ctx->host, conf, &buf, &len, CONF_MAX);
+	if (r < 0)
+		goto cleanup;
+	if (r == 1) {
+		exec_fail(ctx, "cannot add the include line: \"%s\" does not exist", conf);
+		goto cleanup;
+	}
+	if (!config_has_include(buf)) {
+		const char *sep = len > 0 && buf[len - 1] != '\n' ? "\n" : "";
+		const char *text = arena_printf(ctx->arena, "%s%s%s\n", buf, sep, include_line);
+
+		if (host_write_file(ctx->host, conf, text, strlen(text), 0600, &changed) != 0) {
+			exec_note(ctx, "could not write \"%s\"", conf);
+			goto cleanup;
+		}
+		ctx->nothing_to_do = false;
+		log_info("added \"%s\" to \"%s\"", include_line, conf);
+	}
+	rc = 0;
+cleanup:
+	free(buf);
+	free(old);
+	return rc;
+}
 
 /* ---- pg_ident.conf ------------------------------------------------------ */
 
@@ -46,20 +147,15 @@ int config_write_ident(PgcExecCtx *ctx, const char *content)
 
 /* ---- files -------------------------------------------------------------- */
 
-/* write_payload - payload.content into payload.path (default: data_dir/default_name). */
-static int write_payload(PgcExecCtx *ctx, const char *default_name)
+/* write_file - content into path (NULL: data_dir/default_name) on the context's host. */
+static int write_file(PgcExecCtx *ctx, const char *path, const char *default_name,
+		      const char *content)
 {
-	const PgcPayload *pl = &ctx->a->payload;
-	const char *path;
 	bool changed = false;
 
-	if (exec_need_host(ctx) != 0)
-		return -1;
-	if (pl->content == NULL)
-		return exec_fail(ctx, "action \"%s\" carries no file content", ctx->a->id);
-	path = pl->path ? pl->path
-			: arena_printf(ctx->arena, "%s/%s", ctx->n->data_dir.v, default_name);
-	if (host_write_file(ctx->host, path, pl->content, strlen(pl->content), 0600, &changed) != 0)
+	if (path == NULL)
+		path = arena_printf(ctx->arena, "%s/%s", ctx->n->data_dir.v, default_name);
+	if (host_write_file(ctx->host, path, content, strlen(content), 0600, &changed) != 0)
 		return exec_note(ctx, "could not write \"%s\"", path);
 	ctx->nothing_to_do = !changed;
 	if (changed)
@@ -67,15 +163,47 @@ static int write_payload(PgcExecCtx *ctx, const char *default_name)
 	return 0;
 }
 
-int config_write(PgcExecCtx *ctx)
+/* payload_content - the action's file content; -1 (reported) without a host or content. */
+static int payload_content(PgcExecCtx *ctx)
+{
+	if (exec_need_host(ctx) != 0)
+		return -1;
+	if (ctx->a->payload.content == NULL)
+		return exec_fail(ctx, "action \"%s\" carries no file content", ctx->a->id);
+	return 0;
+}
+
+int config_write_node(PgcExecCtx *ctx, const char *path, const char *content)
 {
 	bool nothing;
 
-	if (write_payload(ctx, PGC_MANAGED_CONF) != 0)
+	if (write_file(ctx, path, PGC_MANAGED_CONF, content) != 0)
 		return -1;
 	/* After the file: the include line makes it required at server start. */
 	nothing = ctx->nothing_to_do;
-	if (initdb_ensure_include(ctx) != 0)
+	if (config_ensure_include(ctx) != 0)
+		return -1;
+	ctx->nothing_to_do = nothing && ctx->nothing_to_do;
+	return 0;
+}
+
+int config_write(PgcExecCtx *ctx)
+{
+	if (payload_content(ctx) != 0)
+		return -1;
+	return config_write_node(ctx, ctx->a->payload.path, ctx->a->payload.content);
+}
+
+int config_write_hba_node(PgcExecCtx *ctx, const char *path, const char *content,
+			  const char *ident)
+{
+	bool nothing;
+
+	if (write_file(ctx, path, "pg_hba.conf", content) != 0)
+		return -1;
+	/* The first hba line maps to pgconverge's ident map: keep them together. */
+	nothing = ctx->nothing_to_do;
+	if (config_write_ident(ctx, ident) != 0)
 		return -1;
 	ctx->nothing_to_do = nothing && ctx->nothing_to_do;
 	return 0;
@@ -83,16 +211,10 @@ int config_write(PgcExecCtx *ctx)
 
 int config_write_hba(PgcExecCtx *ctx)
 {
-	bool nothing;
-
-	if (write_payload(ctx, "pg_hba.conf") != 0)
+	if (payload_content(ctx) != 0)
 		return -1;
-	/* The first hba line maps to pgconverge's ident map: keep them together. */
-	nothing = ctx->nothing_to_do;
-	if (config_write_ident(ctx, ctx->a->payload.ident) != 0)
-		return -1;
-	ctx->nothing_to_do = nothing && ctx->nothing_to_do;
-	return 0;
+	return config_write_hba_node(ctx, ctx->a->payload.path, ctx->a->payload.content,
+				     ctx->a->payload.ident);
 }
 
 const char *config_passfile_escape(PgcArena *arena, const char *field)
@@ -108,32 +230,30 @@ char *config_passfile_text(PgcExecCtx *ctx, const PgcNode *upstream, const char 
 			       user, password);
 }
 
-int config_write_passfile(PgcExecCtx *ctx)
+int config_write_passfile_node(PgcExecCtx *ctx, const char *path, const char *upstream,
+			       const char *user, const PgcSecret *secret)
 {
-	const PgcPayload *pl = &ctx->a->payload;
-	const PgcSecret *secret =
-	    pl->secret.kind != SECRET_NONE ? &pl->secret : &ctx->c->replication.password;
-	const char *user = pl->target ? pl->target : ctx->c->replication.user.v;
 	const PgcNode *up;
-	const char *path;
 	char err[512], *pw, *line;
 	bool changed = false;
 	int rc;
 
-	if (exec_need_host(ctx) != 0)
-		return -1;
-	up = pl->upstream ? cluster_node(ctx->c, pl->upstream) : cluster_upstream(ctx->c, ctx->n);
-	if (pl->upstream != NULL && up == NULL)
+	if (secret == NULL || secret->kind == SECRET_NONE)
+		secret = &ctx->c->replication.password;
+	if (user == NULL)
+		user = ctx->c->replication.user.v;
+	up = upstream ? cluster_node(ctx->c, upstream) : cluster_upstream(ctx->c, ctx->n);
+	if (upstream != NULL && up == NULL)
 		return exec_fail(ctx,
 				  "cannot write the passfile of node \"%s\": upstream \"%s\" is "
 				  "not in the cluster",
-				  exec_node_label(ctx, ctx->n), pl->upstream);
+				  exec_node_label(ctx, ctx->n), upstream);
 	pw = secret_resolve(secret, "replication password", err, sizeof(err));
 	if (pw == NULL)
 		return exec_fail(ctx, "cannot write the passfile of node \"%s\": %s",
 				  exec_node_label(ctx, ctx->n), err);
-	path = pl->path ? pl->path
-			: plan_passfile_path(ctx->arena, ctx->n->data_dir.v);
+	if (path == NULL)
+		path = plan_passfile_path(ctx->arena, ctx->n->data_dir.v);
 	line = config_passfile_text(ctx, up, user, pw);
 	secret_free(pw);
 	if (line == NULL)
@@ -148,6 +268,15 @@ int config_write_passfile(PgcExecCtx *ctx)
 	if (changed)
 		log_info("wrote the replication passfile \"%s\"", path);
 	return 0;
+}
+
+int config_write_passfile(PgcExecCtx *ctx)
+{
+	const PgcPayload *pl = &ctx->a->payload;
+
+	if (exec_need_host(ctx) != 0)
+		return -1;
+	return config_write_passfile_node(ctx, pl->path, pl->upstream, pl->target, &pl->secret);
 }
 
 /* ---- SQL: ALTER SYSTEM RESET, reload ------------------------------------ */

@@ -8,7 +8,8 @@
  *   2. initdb (as os_user) unless the folder already holds a cluster;
  *   3. postgresql.conf ends with `include 'pgconverge.conf'` (added once,
  *      nothing else in that file is edited), and the managed file exists so
- *      that the server can start before the first config action;
+ *      that the server can start before the first config action
+ *      (config_ensure_include);
  *   4. pg_ident.conf holds the pgconverge map (config_write_ident).
  */
 #include "reconcile/pg/layout.h"
@@ -17,61 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/fsutil.h"
 #include "common/log.h"
 #include "reconcile/engine/exec.h"
 #include "reconcile/postgres/config.h"
-
-#define PG_CONF "postgresql.conf"
-#define CONF_MAX (16 * 1024 * 1024)
-
-static const char include_line[] = "include '" PGC_MANAGED_CONF "'";
-
-static const char empty_managed[] =
-    "# " PGC_MANAGED_CONF " - managed by pgconverge: this file is rewritten on every apply.\n"
-    "# Change the topology file instead of editing it.\n";
-
-/* include_value_matches - v (after the quote) is 'pgconverge.conf' or '.../pgconverge.conf'. */
-static bool include_value_matches(const char *v)
-{
-	const char *end = strchr(v, '\'');
-	size_t len, mlen = strlen(PGC_MANAGED_CONF);
-
-	if (end == NULL)
-		return false;
-	len = (size_t)(end - v);
-	if (len < mlen || memcmp(end - mlen, PGC_MANAGED_CONF, mlen) != 0)
-		return false;
-	return len == mlen || end[-(long)mlen - 1] == '/';
-}
-
-bool initdb_conf_has_include(const char *content)
-{
-	const char *line = content;
-
-	while (line != NULL && *line != '\0') {
-		const char *p = line;
-		const char *nl = strchr(line, '\n');
-
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (strncmp(p, "include", 7) == 0 &&
-		    (p[7] == ' ' || p[7] == '\t' || p[7] == '=' || p[7] == '\'')) {
-			p += 7;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (*p == '=')
-				p++;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (*p == '\'' && include_value_matches(p + 1) &&
-			    (nl == NULL || strchr(p + 1, '\'') < nl))
-				return true;
-		}
-		line = nl ? nl + 1 : NULL;
-	}
-	return false;
-}
 
 int initdb_data_dir_kind(PgcExecCtx *ctx, const char *dir)
 {
@@ -95,54 +44,6 @@ int initdb_data_dir_kind(PgcExecCtx *ctx, const char *dir)
 			return 3;
 	}
 	return 2;
-}
-
-int initdb_ensure_include(PgcExecCtx *ctx)
-{
-	const char *dir = ctx->n->data_dir.v;
-	const char *conf = arena_printf(ctx->arena, "%s/%s", dir, PG_CONF);
-	const char *managed = arena_printf(ctx->arena, "%s/%s", dir, PGC_MANAGED_CONF);
-	char *buf = NULL, *old = NULL;
-	size_t len = 0, olen = 0;
-	bool changed;
-	int rc = -1, r;
-
-	/* The include line makes the server refuse to start without the file. */
-	r = host_read_file(ctx->host, managed, &old, &olen, CONF_MAX);
-	if (r < 0)
-		goto cleanup;
-	if (r == 1) {
-		if (host_write_file(ctx->host, managed, empty_managed, strlen(empty_managed), 0600,
-				    &changed) != 0) {
-			exec_note(ctx, "could not write \"%s\"", managed);
-			goto cleanup;
-		}
-		ctx->nothing_to_do = false;
-	}
-
-	r = host_read_file(ctx->host, conf, &buf, &len, CONF_MAX);
-	if (r < 0)
-		goto cleanup;
-	if (r == 1) {
-		exec_fail(ctx, "cannot add the include line: \"%s\" does not exist", conf);
-		goto cleanup;
-	}
-	if (!initdb_conf_has_include(buf)) {
-		const char *sep = len > 0 && buf[len - 1] != '\n' ? "\n" : "";
-		const char *text = arena_printf(ctx->arena, "%s%s%s\n", buf, sep, include_line);
-
-		if (host_write_file(ctx->host, conf, text, strlen(text), 0600, &changed) != 0) {
-			exec_note(ctx, "could not write \"%s\"", conf);
-			goto cleanup;
-		}
-		ctx->nothing_to_do = false;
-		log_info("added \"%s\" to \"%s\"", include_line, conf);
-	}
-	rc = 0;
-cleanup:
-	free(buf);
-	free(old);
-	return rc;
 }
 
 static int run_initdb(PgcExecCtx *ctx)
@@ -223,7 +124,7 @@ int initdb_run(PgcExecCtx *ctx)
 		if (run_initdb(ctx) != 0)
 			return -1;
 	}
-	if (initdb_ensure_include(ctx) != 0)
+	if (config_ensure_include(ctx) != 0)
 		return -1;
 	if (config_write_ident(ctx, NULL) != 0)
 		return -1;

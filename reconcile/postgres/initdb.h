@@ -12,21 +12,11 @@
 #include "schema/topology.h"
 
 /*
- * initdb_conf_has_include - true when postgresql.conf content has an
- * `include 'pgconverge.conf'` line (any spacing, optional '=', the file
- * name bare or ending in "/pgconverge.conf").
- */
-bool initdb_conf_has_include(const char *content);
-
-/*
  * initdb_data_dir_kind - what is at a data directory on the context's host:
  * 0 absent, 1 empty, 2 a PostgreSQL data directory (PG_VERSION and
  * global/pg_control), 3 something else (foreign); -1 error (reported).
  */
 int initdb_data_dir_kind(PgcExecCtx *ctx, const char *dir);
-
-/* initdb_ensure_include - adds the include line (and an empty managed file) when missing. */
-int initdb_ensure_include(PgcExecCtx *ctx);
 
 int initdb_run(PgcExecCtx *ctx); /* ACT_INITDB */
 

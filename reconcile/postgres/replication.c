@@ -26,9 +26,7 @@
  */
 #include "reconcile/postgres/replication.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,22 +41,29 @@
 #include "reconcile/engine/exec.h"
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/initdb.h"
-#include "reconcile/ha/ha.h"
+#include "reconcile/observe/observe.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/engine/secret.h"
 
 int replication_create_slot(PgcExecCtx *ctx)
 {
-	const char *slot = ctx->a->payload.target;
+	const PgcPayload *pl = &ctx->a->payload;
+
+	if (ctx->n == NULL || pl->target == NULL)
+		return exec_fail(ctx, "action \"%s\" names no node or no slot", ctx->a->id);
+	return replication_create_slot_node(ctx, pl->target, pl->sql, pl->n_params, pl->params);
+}
+
+int replication_create_slot_node(PgcExecCtx *ctx, const char *slot, const char *sql,
+				 size_t n_params, const char **sql_params)
+{
 	const char *params[1] = {slot};
 	PGresult *r = NULL;
 	PgcPgError e;
 	PGconn *conn;
 	int rc = -1;
 
-	if (ctx->n == NULL || slot == NULL)
-		return exec_fail(ctx, "action \"%s\" names no node or no slot", ctx->a->id);
 	conn = exec_connect(ctx, ctx->n, NULL);
 	if (conn == NULL)
 		return -1;
@@ -83,9 +88,9 @@ int replication_create_slot(PgcExecCtx *ctx)
 	}
 	/* The plan's statement, or one that reserves WAL at once: the replica
 	 * needs it from the start of its copy on. */
-	if (ctx->a->payload.sql != NULL)
-		rc = pgsql_query(conn, ctx->a->payload.sql, (int)ctx->a->payload.n_params,
-				 ctx->a->payload.params, ctx->action_timeout_s * 1000, NULL, &e);
+	if (sql != NULL)
+		rc = pgsql_query(conn, sql, (int)n_params, sql_params, ctx->action_timeout_s * 1000,
+				 NULL, &e);
 	else
 		rc = pgsql_query(conn,
 				 "SELECT pg_catalog.pg_create_physical_replication_slot($1, true)",
@@ -244,7 +249,7 @@ static int write_clone_passfile(PgcExecCtx *ctx, const PgcNode *up, const char *
 	return 0;
 }
 
-/* basebackup_argv - the plan's argv, or the one reconcile.md describes. */
+/* basebackup_argv - the plan's argv (ctx->a), or the one reconcile.md describes. */
 static const char **basebackup_argv(PgcExecCtx *ctx, const PgcNode *up)
 {
 	const PgcCluster *c = ctx->c;
@@ -252,9 +257,12 @@ static const char **basebackup_argv(PgcExecCtx *ctx, const PgcNode *up)
 	bool bad = false;
 	size_t k = 0;
 
-	argv = exec_payload_argv(ctx, "pg_basebackup", &bad);
-	if (argv != NULL || bad)
-		return argv;
+	/* Only a plan's action carries an argv (checked); HA flows use the default. */
+	if (ctx->a != NULL) {
+		argv = exec_payload_argv(ctx, "pg_basebackup", &bad);
+		if (argv != NULL || bad)
+			return argv;
+	}
 	argv = arena_calloc(ctx->arena, 20, sizeof(char *));
 	argv[k++] = arena_printf(ctx->arena, "%s/pg_basebackup", c->bin_dir.v);
 	argv[k++] = "-D";
@@ -368,30 +376,14 @@ static int marker_remove(PgcExecCtx *ctx, const char *marker)
 {
 	int saved;
 
-	if (unlink(marker) != 0 && errno != ENOENT) {
+	if (host_remove_file(ctx->host, marker) < 0) {
 		saved = errno;
 		return exec_fail(ctx, "could not remove clone marker \"%s\": %s", marker,
 				  strerror(saved));
 	}
-	if (fs_fsync_dir(exec_parent_dir(ctx->arena, marker)) != 0)
+	if (host_sync_dir(ctx->host, exec_parent_dir(ctx->arena, marker)) != 0)
 		return exec_note(ctx, "could not sync the folder of \"%s\"", marker);
 	return 0;
-}
-
-/* read_small - a /proc file, NUL-terminated, without logging (processes come and go). */
-static ssize_t read_small(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n, total = 0;
-
-	if (fd < 0)
-		return -1;
-	while ((size_t)total < size - 1 &&
-	       (n = read(fd, buf + total, size - 1 - (size_t)total)) > 0)
-		total += n;
-	close(fd);
-	buf[total] = '\0';
-	return total;
 }
 
 /* cmdline_target - the -D/--pgdata argument of a pg_basebackup command line, or NULL. */
@@ -415,79 +407,74 @@ static const char *cmdline_target(const char *args, size_t len)
 	return target;
 }
 
-/* proc_parent - the parent pid of pid, its command name (comm) in name; 0 when unknown. */
-static pid_t proc_parent(pid_t pid, char *name, size_t size)
-{
-	char path[64], buf[512], *close_paren;
-	long ppid;
-
-	name[0] = '\0';
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	if (read_small(path, buf, sizeof buf) <= 0 || (close_paren = strrchr(buf, ')')) == NULL ||
-	    sscanf(close_paren + 1, " %*c %ld", &ppid) != 1)
-		return 0;
-	snprintf(path, sizeof path, "/proc/%ld/comm", ppid);
-	if (read_small(path, name, size) > 0)
-		name[strcspn(name, "\n")] = '\0';
-	return (pid_t)ppid;
-}
-
 /*
  * live_run - the pid of a live pgconverge (other than this one) that pid
  * descends from, or 0: then pid belongs to a run that is gone.
  */
-static pid_t live_run(pid_t pid)
+static pid_t live_run(PgcHost *h, pid_t pid)
 {
 	char name[64];
 	int depth;
 
 	for (depth = 0; depth < 8 && pid > 1; depth++) {
-		pid = proc_parent(pid, name, sizeof name);
+		name[0] = '\0';
+		pid = (pid_t)host_proc_parent(h, pid);
+		if (pid != 0)
+			(void)host_proc_comm(h, pid, name, sizeof name);
 		if (pid > 1 && pid != getpid() && strcmp(name, "pgconverge") == 0)
 			return pid;
 	}
 	return 0;
 }
 
+/* Scan - what basebackup_scan's walk over the host's processes collects. */
+typedef struct {
+	const char *want;
+	pid_t *pids;
+	size_t max, found;
+} Scan;
+
+/* scan_one - one process of the walk: kept when it is a pg_basebackup copying into want. */
+static int scan_one(PgcHost *h, long pid, void *arg)
+{
+	Scan *x = arg;
+	char args[8192], cwd[4096];
+	const char *target;
+	char *abs;
+	ssize_t len;
+	int crc;
+
+	if ((len = host_proc_cmdline(h, pid, args, sizeof args)) <= 0 ||
+	    (target = cmdline_target(args, (size_t)len)) == NULL)
+		return 0;
+	crc = host_proc_cwd(h, pid, cwd, sizeof cwd);
+	if (target[0] != '/' && crc != 0)
+		return 0;
+	if (crc != 0)
+		cwd[0] = '\0';
+	abs = fs_path_resolve(target[0] == '/' ? "/" : cwd, target);
+	if (abs != NULL && strcmp(abs, x->want) == 0)
+		x->pids[x->found++] = (pid_t)pid;
+	free(abs);
+	return x->found < x->max ? 0 : 1;
+}
+
 /*
  * basebackup_scan - the pids of pg_basebackup processes copying into dir
- * (their -D resolved against their working folder), at most max. This
- * host's /proc: like every filesystem step of a clone, local only today.
+ * (their -D resolved against their working folder), at most max, on the
+ * context's host.
  */
-static size_t basebackup_scan(const char *dir, pid_t *pids, size_t max)
+static size_t basebackup_scan(PgcExecCtx *ctx, const char *dir, pid_t *pids, size_t max)
 {
-	DIR *d = opendir("/proc");
+	Scan x = {.pids = pids, .max = max, .found = 0};
 	char *want = fs_path_resolve("/", dir);
-	struct dirent *e;
-	size_t found = 0;
 
-	while (d != NULL && want != NULL && found < max && (e = readdir(d)) != NULL) {
-		char path[64], args[8192], cwd[4096];
-		const char *target;
-		char *end, *abs;
-		long pid = strtol(e->d_name, &end, 10);
-		ssize_t len, clen;
-
-		if (*end != '\0' || pid <= 0 || pid == (long)getpid())
-			continue;
-		snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
-		if ((len = read_small(path, args, sizeof args)) <= 0 ||
-		    (target = cmdline_target(args, (size_t)len)) == NULL)
-			continue;
-		snprintf(path, sizeof path, "/proc/%ld/cwd", pid);
-		clen = readlink(path, cwd, sizeof cwd - 1);
-		if (target[0] != '/' && clen <= 0)
-			continue;
-		cwd[clen > 0 ? clen : 0] = '\0';
-		abs = fs_path_resolve(target[0] == '/' ? "/" : cwd, target);
-		if (abs != NULL && strcmp(abs, want) == 0)
-			pids[found++] = (pid_t)pid;
-		free(abs);
+	if (want != NULL && max > 0) {
+		x.want = want;
+		(void)host_proc_each(ctx->host, scan_one, &x);
 	}
-	if (d != NULL)
-		closedir(d);
 	free(want);
-	return found;
+	return x.found;
 }
 
 /*
@@ -505,9 +492,9 @@ static int stop_orphans(PgcExecCtx *ctx, const char *dir)
 	size_t n, i;
 	int round;
 
-	for (round = 0; (n = basebackup_scan(dir, pids, 16)) > 0; round++) {
+	for (round = 0; (n = basebackup_scan(ctx, dir, pids, 16)) > 0; round++) {
 		for (i = 0; i < n; i++) {
-			if ((owner = live_run(pids[i])) != 0)
+			if ((owner = live_run(ctx->host, pids[i])) != 0)
 				return exec_fail(ctx,
 						  "another pgconverge run (pid %ld) is copying into \"%s\" "
 						  "(pg_basebackup pid %ld)\nhint: let it finish; runs on "
@@ -517,7 +504,7 @@ static int stop_orphans(PgcExecCtx *ctx, const char *dir)
 				log_warn("stopping pg_basebackup (pid %ld), left copying into \"%s\" "
 					 "by an interrupted run",
 					 (long)pids[i], dir);
-			kill(pids[i], round < 10 ? SIGTERM : SIGKILL);
+			(void)host_signal(ctx->host, pids[i], round < 10 ? SIGTERM : SIGKILL);
 		}
 		if (round == 50)
 			return exec_fail(ctx, "pg_basebackup (pid %ld) still copies into \"%s\" after "
@@ -579,7 +566,7 @@ static bool server_running(PgcExecCtx *ctx, const char *dir)
 			   &len, 64 * 1024) == 0)
 		pid = atol(buf);
 	free(buf);
-	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+	return pid > 0 && host_proc_state(ctx->host, pid) != HOST_PROC_GONE;
 }
 
 /*
@@ -612,19 +599,17 @@ static int restart_interrupted(PgcExecCtx *ctx, const PgcNode *up, const char *d
 	/* Through descriptors: a link planted in the copy (pg_tblspc, or a
 	 * folder swapped for one meanwhile) is removed, never followed. The
 	 * data directory itself stays: it may be a mount point. */
-	if (fs_empty_dir(dir) != 0)
+	if (host_empty_dir(ctx->host, dir) != 0)
 		return exec_note(ctx, "could not empty \"%s\"", dir);
 	return 0;
 }
 
 /* clone_into - creates the folders, writes the replica's passfile, copies. */
-static int clone_into(PgcExecCtx *ctx, const PgcNode *up, const char *marker)
+static int clone_into(PgcExecCtx *ctx, const PgcNode *up, const PgcSecret *secret,
+		      const char *marker)
 {
 	const char *dir = ctx->n->data_dir.v;
 	const char *parent = exec_parent_dir(ctx->arena, dir);
-	const PgcSecret *secret = ctx->a->payload.secret.kind != SECRET_NONE
-				      ? &ctx->a->payload.secret
-				      : &ctx->c->replication.password;
 	const char *text, *passfile = NULL;
 	char *pw = NULL, err[512];
 	bool changed;
@@ -675,14 +660,20 @@ static int finish_clone(PgcExecCtx *ctx)
 
 int replication_clone(PgcExecCtx *ctx)
 {
-	const char *dir, *upname, *marker;
+	if (exec_need_host(ctx) != 0)
+		return -1;
+	return replication_clone_node(ctx, ctx->a->payload.upstream, &ctx->a->payload.secret);
+}
+
+int replication_clone_node(PgcExecCtx *ctx, const char *upname, const PgcSecret *secret)
+{
+	const char *dir, *marker;
 	const PgcNode *up;
 	int kind, r;
 
-	if (exec_need_host(ctx) != 0)
-		return -1;
+	if (secret == NULL || secret->kind == SECRET_NONE)
+		secret = &ctx->c->replication.password;
 	dir = ctx->n->data_dir.v;
-	upname = ctx->a->payload.upstream;
 	up = upname ? cluster_node(ctx->c, upname) : cluster_upstream(ctx->c, ctx->n);
 	if (up == NULL)
 		return exec_fail(ctx,
@@ -731,7 +722,7 @@ int replication_clone(PgcExecCtx *ctx)
 			    dir, exec_node_label(ctx, ctx->n));
 		return finish_clone(ctx);
 	}
-	if (clone_into(ctx, up, marker) != 0)
+	if (clone_into(ctx, up, secret, marker) != 0)
 		return -1;
 	if (finish_clone(ctx) != 0 || marker_remove(ctx, marker) != 0)
 		return -1;

@@ -5,6 +5,11 @@
  * loopback addresses, "localhost", this machine's host name, or an address
  * of one of its interfaces (getifaddrs). Names are resolved with
  * getaddrinfo() and local when every address they resolve to is.
+ *
+ * The interface (host_new, the host_*() functions dispatching through the
+ * host's operations) comes first; then the local implementation, whose
+ * table host_for() gives: files through common/fsutil.h (guarded as root),
+ * programs through proc_run(), processes through /proc (procfs.h).
  */
 #include "reconcile/transport/host.h"
 
@@ -13,6 +18,8 @@
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -22,8 +29,11 @@
 
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "reconcile/transport/procfs.h"
 
 struct PgcHost {
+	const PgcHostOps *ops;
+	void *data;
 	char *name;
 	char *os_user;
 	bool ids_looked_up;
@@ -122,29 +132,49 @@ bool host_is_local(const char *host)
 	return local;
 }
 
-PgcHost *host_for(const char *host, const char *os_user)
-{
-	PgcHost *h;
+static const PgcHostOps local_ops;
 
-	if (!host_is_local(host))
-		return NULL;
-	h = calloc(1, sizeof *h);
+PgcHost *host_new(const PgcHostOps *ops, const char *name, const char *os_user, void *data)
+{
+	PgcHost *h = calloc(1, sizeof *h);
+
 	if (h == NULL)
 		abort();
-	h->name = strdup(host);
+	h->ops = ops;
+	h->data = data;
+	h->name = strdup(name != NULL ? name : ops->name);
 	h->os_user = strdup(os_user != NULL ? os_user : "postgres");
 	if (h->name == NULL || h->os_user == NULL)
 		abort();
 	return h;
 }
 
+PgcHost *host_for(const char *host, const char *os_user)
+{
+	if (!host_is_local(host))
+		return NULL;
+	return host_new(&local_ops, host, os_user, NULL);
+}
+
 void host_free(PgcHost *h)
 {
 	if (h == NULL)
 		return;
+	if (h->ops->close != NULL)
+		h->ops->close(h);
 	free(h->name);
 	free(h->os_user);
 	free(h);
+}
+
+void *host_data(const PgcHost *h)
+{
+	return h->data;
+}
+
+const char *host_name(const PgcHost *h)
+{
+	return h->name;
 }
 
 const char *host_os_user(const PgcHost *h)
@@ -170,6 +200,111 @@ int host_os_ids(const PgcHost *h, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
+/* ---- dispatch ------------------------------------------------------------------ */
+
+int host_run(PgcHost *h, const PgcProcSpec *spec, PgcProcResult *res)
+{
+	return h->ops->run(h, spec, res);
+}
+
+int host_file_mtime(PgcHost *h, const char *path, double *mtime)
+{
+	return h->ops->file_mtime(h, path, mtime);
+}
+
+int host_read_file(PgcHost *h, const char *path, char **buf, size_t *len, size_t max)
+{
+	return h->ops->read_file(h, path, buf, len, max);
+}
+
+int host_write_file(PgcHost *h, const char *path, const char *data, size_t len, mode_t mode,
+		    bool *changed)
+{
+	return h->ops->write_file(h, path, data, len, mode, changed);
+}
+
+int host_mkdir_p(PgcHost *h, const char *path, mode_t mode)
+{
+	return h->ops->mkdir_p(h, path, mode);
+}
+
+int host_dir_state(PgcHost *h, const char *path)
+{
+	return h->ops->dir_state(h, path);
+}
+
+bool host_exists(PgcHost *h, const char *path)
+{
+	return h->ops->exists(h, path);
+}
+
+int host_rename(PgcHost *h, const char *from, const char *to)
+{
+	return h->ops->rename(h, from, to);
+}
+
+int host_remove_file(PgcHost *h, const char *path)
+{
+	return h->ops->remove_file(h, path);
+}
+
+int host_sync_dir(PgcHost *h, const char *path)
+{
+	return h->ops->sync_dir(h, path);
+}
+
+int host_empty_dir(PgcHost *h, const char *path)
+{
+	return h->ops->empty_dir(h, path);
+}
+
+int host_remove_tree(PgcHost *h, const char *parent, const char *path)
+{
+	return h->ops->remove_tree(h, parent, path);
+}
+
+char *host_realpath(PgcHost *h, const char *path)
+{
+	return h->ops->realpath(h, path);
+}
+
+int host_proc_each(PgcHost *h, PgcHostProcFn fn, void *arg)
+{
+	return h->ops->proc_each(h, fn, arg);
+}
+
+PgcHostProcState host_proc_state(PgcHost *h, long pid)
+{
+	return h->ops->proc_state(h, pid);
+}
+
+int host_proc_comm(PgcHost *h, long pid, char *buf, size_t size)
+{
+	return h->ops->proc_comm(h, pid, buf, size);
+}
+
+int host_proc_cwd(PgcHost *h, long pid, char *buf, size_t size)
+{
+	return h->ops->proc_cwd(h, pid, buf, size);
+}
+
+ssize_t host_proc_cmdline(PgcHost *h, long pid, char *buf, size_t size)
+{
+	return h->ops->proc_cmdline(h, pid, buf, size);
+}
+
+long host_proc_parent(PgcHost *h, long pid)
+{
+	return h->ops->proc_parent(h, pid);
+}
+
+int host_signal(PgcHost *h, long pid, int sig)
+{
+	return h->ops->signal(h, pid, sig);
+}
+
+/* ---- this machine ------------------------------------------------------------------ */
+
 /*
  * owner_ids - the owner new files get: os_user when running as root;
  * otherwise "leave as is" (only root may give files away).
@@ -183,7 +318,7 @@ static int owner_ids(PgcHost *h, uid_t *uid, gid_t *gid)
 	return host_os_ids(h, uid, gid);
 }
 
-int host_run(PgcHost *h, const PgcProcSpec *spec, PgcProcResult *res)
+static int local_run(PgcHost *h, const PgcProcSpec *spec, PgcProcResult *res)
 {
 	PgcProcSpec s = *spec;
 
@@ -192,7 +327,7 @@ int host_run(PgcHost *h, const PgcProcSpec *spec, PgcProcResult *res)
 	return proc_run(&s, res);
 }
 
-int host_file_mtime(PgcHost *h, const char *path, double *mtime)
+static int local_file_mtime(PgcHost *h, const char *path, double *mtime)
 {
 	struct stat st;
 
@@ -208,11 +343,11 @@ int host_file_mtime(PgcHost *h, const char *path, double *mtime)
 }
 
 /*
- * host_read_file - as root, the node's files live in folders os_user owns:
+ * local_read_file - as root, the node's files live in folders os_user owns:
  * read through the guarded resolver so that a link planted there cannot
  * make root read a file os_user could not (fsutil.h, "guarded access").
  */
-int host_read_file(PgcHost *h, const char *path, char **buf, size_t *len, size_t max)
+static int local_read_file(PgcHost *h, const char *path, char **buf, size_t *len, size_t max)
 {
 	uid_t uid;
 
@@ -227,8 +362,8 @@ int host_read_file(PgcHost *h, const char *path, char **buf, size_t *len, size_t
 	return fs_read_file_guarded(path, buf, len, max, uid);
 }
 
-int host_write_file(PgcHost *h, const char *path, const char *data, size_t len, mode_t mode,
-		    bool *changed)
+static int local_write_file(PgcHost *h, const char *path, const char *data, size_t len,
+			    mode_t mode, bool *changed)
 {
 	uid_t uid;
 	gid_t gid;
@@ -240,7 +375,7 @@ int host_write_file(PgcHost *h, const char *path, const char *data, size_t len, 
 	return fs_write_atomic(path, data, len, mode, uid, gid, changed);
 }
 
-int host_mkdir_p(PgcHost *h, const char *path, mode_t mode)
+static int local_mkdir_p(PgcHost *h, const char *path, mode_t mode)
 {
 	uid_t uid;
 	gid_t gid;
@@ -252,7 +387,7 @@ int host_mkdir_p(PgcHost *h, const char *path, mode_t mode)
 	return fs_mkdir_p(path, mode, uid, gid);
 }
 
-int host_dir_state(PgcHost *h, const char *path)
+static int local_dir_state(PgcHost *h, const char *path)
 {
 	struct stat st;
 	int empty;
@@ -273,3 +408,135 @@ int host_dir_state(PgcHost *h, const char *path)
 		return -1;
 	return empty ? 1 : 2;
 }
+
+static bool local_exists(PgcHost *h, const char *path)
+{
+	(void)h;
+	return access(path, F_OK) == 0;
+}
+
+static int local_rename(PgcHost *h, const char *from, const char *to)
+{
+	(void)h;
+	return rename(from, to);
+}
+
+static int local_remove_file(PgcHost *h, const char *path)
+{
+	(void)h;
+	if (unlink(path) == 0)
+		return 0;
+	return errno == ENOENT ? 1 : -1;
+}
+
+static int local_sync_dir(PgcHost *h, const char *path)
+{
+	(void)h;
+	return fs_fsync_dir(path);
+}
+
+static int local_empty_dir(PgcHost *h, const char *path)
+{
+	(void)h;
+	return fs_empty_dir(path);
+}
+
+static int local_remove_tree(PgcHost *h, const char *parent, const char *path)
+{
+	(void)h;
+	return fs_remove_tree(parent, path);
+}
+
+static char *local_realpath(PgcHost *h, const char *path)
+{
+	(void)h;
+	return realpath(path, NULL);
+}
+
+typedef struct {
+	PgcHost *h;
+	PgcHostProcFn fn;
+	void *arg;
+} EachArg;
+
+static int each_pid(long pid, void *arg)
+{
+	EachArg *x = arg;
+
+	return x->fn(x->h, pid, x->arg);
+}
+
+static int local_proc_each(PgcHost *h, PgcHostProcFn fn, void *arg)
+{
+	EachArg x = {h, fn, arg};
+
+	return procfs_each(each_pid, &x);
+}
+
+static PgcHostProcState local_proc_state(PgcHost *h, long pid)
+{
+	(void)h;
+	switch (procfs_state(pid)) {
+	case 0:
+		return HOST_PROC_GONE;
+	case 1:
+		return HOST_PROC_ZOMBIE;
+	default:
+		return HOST_PROC_LIVE;
+	}
+}
+
+static int local_proc_comm(PgcHost *h, long pid, char *buf, size_t size)
+{
+	(void)h;
+	return procfs_comm(pid, buf, size);
+}
+
+static int local_proc_cwd(PgcHost *h, long pid, char *buf, size_t size)
+{
+	(void)h;
+	return procfs_cwd(pid, buf, size);
+}
+
+static ssize_t local_proc_cmdline(PgcHost *h, long pid, char *buf, size_t size)
+{
+	(void)h;
+	return procfs_cmdline(pid, buf, size);
+}
+
+static long local_proc_parent(PgcHost *h, long pid)
+{
+	(void)h;
+	return procfs_parent(pid);
+}
+
+static int local_signal(PgcHost *h, long pid, int sig)
+{
+	(void)h;
+	return kill((pid_t)pid, sig);
+}
+
+static const PgcHostOps local_ops = {
+	.name = "local",
+	.run = local_run,
+	.file_mtime = local_file_mtime,
+	.read_file = local_read_file,
+	.write_file = local_write_file,
+	.mkdir_p = local_mkdir_p,
+	.dir_state = local_dir_state,
+	.exists = local_exists,
+	.rename = local_rename,
+	.remove_file = local_remove_file,
+	.sync_dir = local_sync_dir,
+	.empty_dir = local_empty_dir,
+	.remove_tree = local_remove_tree,
+	.realpath = local_realpath,
+	.proc_each = local_proc_each,
+	.proc_state = local_proc_state,
+	.proc_comm = local_proc_comm,
+	.proc_cwd = local_proc_cwd,
+	.proc_cmdline = local_proc_cmdline,
+	.proc_parent = local_proc_parent,
+	.signal = local_signal,
+	.close = NULL,
+};

@@ -1,11 +1,21 @@
 /*
- * reconcile/transport/host.h - operations on a node's host: run a program, read and
- * write files, look at folders.
+ * reconcile/transport/host.h - operations on a node's host: run a program,
+ * read and write files, look at folders, find and signal processes.
  *
- * Today only local hosts have an implementation (the node's host is an
- * address of this machine); for others host_for() returns NULL and the
- * planner marks filesystem actions as blocked. An ssh transport, or one
- * pgconverge per host, plugs in here without touching the planner.
+ * A host is an interface: a table of operations (PgcHostOps) and the
+ * account servers run as there (os_user), in the manner of pgBackRest's
+ * storage drivers. Executors never call POSIX on a node's files or
+ * processes themselves: they call host_*() below, which dispatch through
+ * the host's table. Today one implementation exists, for the machine
+ * pgconverge runs on (host_for(): the node's host is an address of this
+ * machine); for others host_for() returns NULL and the planner marks
+ * filesystem actions as blocked. An ssh transport, or one pgconverge per
+ * host, plugs in here with its own table (host_new()) without touching
+ * the planner or the executors; tests plug in a fake the same way.
+ *
+ * Errors follow common/fsutil.h: 0 / -1 after reporting with log_error(),
+ * unless a function says it only sets errno (then the caller words the
+ * message, naming what the file is for).
  */
 #ifndef PGC_RECONCILE_TRANSPORT_HOST_H
 #define PGC_RECONCILE_TRANSPORT_HOST_H
@@ -18,6 +28,48 @@
 
 typedef struct PgcHost PgcHost;
 
+/* PgcHostProcState - what host_proc_state() finds for a pid. */
+typedef enum {
+	HOST_PROC_GONE,   /* no such process (or an impossible pid) */
+	HOST_PROC_ZOMBIE, /* exited, not reaped yet by its parent */
+	HOST_PROC_LIVE,   /* exists and is not a zombie */
+} PgcHostProcState;
+
+/* host_proc_each's callback: non-zero stops the walk (and is returned). */
+typedef int (*PgcHostProcFn)(PgcHost *h, long pid, void *arg);
+
+/*
+ * PgcHostOps - one implementation of a host. Every operation has the
+ * contract of the host_*() function of the same name below, which calls it
+ * (os_user, ownership and guarding are the implementation's business).
+ * close (may be NULL) releases the implementation's data at host_free().
+ */
+typedef struct {
+	const char *name; /* "local", "fake" ...: for messages and tests */
+	int (*run)(PgcHost *h, const PgcProcSpec *spec, PgcProcResult *res);
+	int (*file_mtime)(PgcHost *h, const char *path, double *mtime);
+	int (*read_file)(PgcHost *h, const char *path, char **buf, size_t *len, size_t max);
+	int (*write_file)(PgcHost *h, const char *path, const char *data, size_t len, mode_t mode,
+			  bool *changed);
+	int (*mkdir_p)(PgcHost *h, const char *path, mode_t mode);
+	int (*dir_state)(PgcHost *h, const char *path);
+	bool (*exists)(PgcHost *h, const char *path);
+	int (*rename)(PgcHost *h, const char *from, const char *to);
+	int (*remove_file)(PgcHost *h, const char *path);
+	int (*sync_dir)(PgcHost *h, const char *path);
+	int (*empty_dir)(PgcHost *h, const char *path);
+	int (*remove_tree)(PgcHost *h, const char *parent, const char *path);
+	char *(*realpath)(PgcHost *h, const char *path);
+	int (*proc_each)(PgcHost *h, PgcHostProcFn fn, void *arg);
+	PgcHostProcState (*proc_state)(PgcHost *h, long pid);
+	int (*proc_comm)(PgcHost *h, long pid, char *buf, size_t size);
+	int (*proc_cwd)(PgcHost *h, long pid, char *buf, size_t size);
+	ssize_t (*proc_cmdline)(PgcHost *h, long pid, char *buf, size_t size);
+	long (*proc_parent)(PgcHost *h, long pid);
+	int (*signal)(PgcHost *h, long pid, int sig);
+	void (*close)(PgcHost *h);
+} PgcHostOps;
+
 /* host_is_local - true when host (name or address) designates this machine. */
 bool host_is_local(const char *host);
 
@@ -28,10 +80,28 @@ bool host_is_local(const char *host);
  * Free with host_free().
  */
 PgcHost *host_for(const char *host, const char *os_user);
+
+/*
+ * host_new - a host named name whose operations are ops (which must
+ * outlive it), for os_user (NULL: "postgres"); data is the
+ * implementation's own, read back with host_data(). Free with host_free().
+ */
+PgcHost *host_new(const PgcHostOps *ops, const char *name, const char *os_user, void *data);
+void *host_data(const PgcHost *h);
+const char *host_name(const PgcHost *h);
 void host_free(PgcHost *h);
 
-/* host_run - proc_run() on that host, as the host's os_user. */
+/* host_os_user - the account, and its ids (resolved once). */
+const char *host_os_user(const PgcHost *h);
+int host_os_ids(const PgcHost *h, uid_t *uid, gid_t *gid);
+
+/* ---- programs ------------------------------------------------------------ */
+
+/* host_run - proc_run() on that host, as the host's os_user (when root). */
 int host_run(PgcHost *h, const PgcProcSpec *spec, PgcProcResult *res);
+
+/* ---- files and folders --------------------------------------------------- */
+
 /* host_file_mtime - a file's modification time in seconds (with fractions):
  * 0, 1 absent, -1 error (reported). */
 int host_file_mtime(PgcHost *h, const char *path, double *mtime);
@@ -49,8 +119,45 @@ int host_write_file(PgcHost *h, const char *path, const char *data, size_t len, 
 int host_mkdir_p(PgcHost *h, const char *path, mode_t mode);
 /* host_dir_state - 0 absent, 1 empty, 2 not empty; -1 error (reported). */
 int host_dir_state(PgcHost *h, const char *path);
-/* host_os_user - the account, and its ids (resolved once). */
-const char *host_os_user(const PgcHost *h);
-int host_os_ids(const PgcHost *h, uid_t *uid, gid_t *gid);
+/* host_exists - true when path can be reached (access(F_OK): a link is followed). */
+bool host_exists(PgcHost *h, const char *path);
+/* host_rename - rename(from, to): 0, or -1 with errno set, not reported. */
+int host_rename(PgcHost *h, const char *from, const char *to);
+/*
+ * host_remove_file - unlink(path): 0 removed, 1 absent, -1 error with
+ * errno set, not reported (the caller says what the file was). The
+ * removal is durable only after host_sync_dir() of its folder.
+ */
+int host_remove_file(PgcHost *h, const char *path);
+/* host_sync_dir - fsyncs a folder (renames and removals in it become durable); reported. */
+int host_sync_dir(PgcHost *h, const char *path);
+/* host_empty_dir - fs_empty_dir(): everything inside path goes, following no link; reported. */
+int host_empty_dir(PgcHost *h, const char *path);
+/* host_remove_tree - fs_remove_tree(): path (inside parent) and all below it; reported. */
+int host_remove_tree(PgcHost *h, const char *parent, const char *path);
+/* host_realpath - realpath(path), malloc'd; NULL when it cannot be resolved (not reported). */
+char *host_realpath(PgcHost *h, const char *path);
+
+/* ---- processes ------------------------------------------------------------ */
+
+/*
+ * host_proc_each - calls fn for the pid of every process on the host but
+ * pgconverge itself, until fn returns non-zero (returned). 0 when all were
+ * seen, -1 when the process list cannot be read (not reported). Processes
+ * come and go meanwhile: the functions below may find one gone.
+ */
+int host_proc_each(PgcHost *h, PgcHostProcFn fn, void *arg);
+/* host_proc_state - whether pid exists and is a zombie (nothing logged). */
+PgcHostProcState host_proc_state(PgcHost *h, long pid);
+/* host_proc_comm - pid's command name (as in /proc/PID/comm, no newline); 0, or -1. */
+int host_proc_comm(PgcHost *h, long pid, char *buf, size_t size);
+/* host_proc_cwd - pid's working folder (resolved); 0, or -1. */
+int host_proc_cwd(PgcHost *h, long pid, char *buf, size_t size);
+/* host_proc_cmdline - pid's argv, NUL-separated, NUL-terminated; its length, or -1. */
+ssize_t host_proc_cmdline(PgcHost *h, long pid, char *buf, size_t size);
+/* host_proc_parent - pid's parent pid; 0 when unknown. */
+long host_proc_parent(PgcHost *h, long pid);
+/* host_signal - kill(pid, sig): 0, or -1 with errno set (ESRCH: gone), not reported. */
+int host_signal(PgcHost *h, long pid, int sig);
 
 #endif

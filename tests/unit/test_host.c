@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -109,6 +111,83 @@ static void test_dir_state(void **state)
 	host_free(h);
 }
 
+/* The local host's new operations: files by name, and this machine's processes. */
+static void test_local_files(void **state)
+{
+	char dir[] = "/tmp/pgc-host-XXXXXX", a[64], b[64];
+	PgcHost *h = host_for("127.0.0.1", "root");
+	char *real;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(a, sizeof a, "%s/a", dir);
+	snprintf(b, sizeof b, "%s/b", dir);
+	assert_string_equal(host_name(h), "127.0.0.1");
+	assert_int_equal(host_write_file(h, a, "x", 1, 0600, NULL), 0);
+	assert_true(host_exists(h, a));
+	assert_int_equal(host_rename(h, a, b), 0);
+	assert_false(host_exists(h, a));
+	assert_int_equal(host_rename(h, a, b), -1);
+	real = host_realpath(h, b);
+	assert_non_null(real);
+	free(real);
+	assert_int_equal(host_remove_file(h, b), 0);
+	assert_int_equal(host_remove_file(h, b), 1);
+	assert_int_equal(host_sync_dir(h, dir), 0);
+	assert_int_equal(host_mkdir_p(h, a, 0700), 0);
+	assert_int_equal(host_write_file(h, b, "y", 1, 0600, NULL), 0);
+	assert_int_equal(host_empty_dir(h, dir), 0);
+	assert_int_equal(host_dir_state(h, dir), 1);
+	assert_int_equal(host_mkdir_p(h, a, 0700), 0);
+	assert_int_equal(host_remove_tree(h, dir, a), 0);
+	assert_int_equal(host_dir_state(h, dir), 1);
+	rmdir(dir);
+	host_free(h);
+}
+
+static int find_parent(PgcHost *h, long pid, void *arg)
+{
+	(void)h;
+	assert_int_not_equal(pid, (long)getpid()); /* never pgconverge itself */
+	return pid == *(long *)arg ? 1 : 0;
+}
+
+static void test_local_processes(void **state)
+{
+	PgcHost *h = host_for("localhost", "root");
+	long parent = (long)getppid();
+	char buf[4096], cwd[4096];
+	pid_t child;
+	int status;
+
+	(void)state;
+	assert_int_equal(host_proc_state(h, getpid()), HOST_PROC_LIVE);
+	assert_int_equal(host_proc_state(h, 0), HOST_PROC_GONE);
+	assert_int_equal(host_proc_comm(h, getpid(), buf, sizeof buf), 0);
+	assert_string_equal(buf, "test_host");
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(host_proc_cwd(h, getpid(), buf, sizeof buf), 0);
+	assert_string_equal(buf, cwd);
+	assert_true(host_proc_cmdline(h, getpid(), buf, sizeof buf) > 0);
+	assert_non_null(strstr(buf, "test_host"));
+	assert_int_equal(host_proc_parent(h, getpid()), parent);
+	assert_int_equal(host_proc_each(h, find_parent, &parent), 1);
+	assert_int_equal(host_signal(h, getpid(), 0), 0);
+
+	/* A child that exited: a zombie until reaped, then gone. */
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0)
+		_exit(0);
+	for (int i = 0; i < 500 && host_proc_state(h, child) != HOST_PROC_ZOMBIE; i++)
+		usleep(2000);
+	assert_int_equal(host_proc_state(h, child), HOST_PROC_ZOMBIE);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_int_equal(host_proc_state(h, child), HOST_PROC_GONE);
+	assert_int_equal(host_signal(h, child, 0), -1);
+	host_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -118,6 +197,8 @@ int main(void)
 		cmocka_unit_test(test_host_for_local),
 		cmocka_unit_test(test_unknown_os_user),
 		cmocka_unit_test(test_dir_state),
+		cmocka_unit_test(test_local_files),
+		cmocka_unit_test(test_local_processes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
