@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/fstree.h"
 #include "common/log.h"
 #include "reconcile/transport/procfs.h"
 
