@@ -32,24 +32,6 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-const char *backup_format_bytes(int64_t bytes, char *buf, size_t size)
-{
-	static const char *const units[] = {"kB", "MB", "GB", "TB", "PB"};
-	double v = (double)bytes;
-	int u = -1;
-
-	if (bytes < 1024) {
-		snprintf(buf, size, "%lld B", (long long)bytes);
-		return buf;
-	}
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, size, "%.1f %s", v, units[u]);
-	return buf;
-}
-
 /* utc_now - the time as an id (20261126T101500Z) and as ISO 8601 (2026-11-26T10:15:00Z). */
 static void utc_stamp(time_t t, char id[17], char iso[21])
 {
@@ -628,7 +610,7 @@ int backup_take_base(PgcArena *a, const PgcCluster *c, const PgcBackupSource *so
 		return -1;
 	}
 	log_debug("base backup %s complete: %s in %.1f s, WAL %s to %s on timeline %u, verified", id,
-		 backup_format_bytes(b.size_bytes, size_text, sizeof(size_text)), (clock_ms() / 1000.0) - t0,
+		 progress_format_bytes(b.size_bytes, size_text, sizeof(size_text)), (clock_ms() / 1000.0) - t0,
 		 b.start_lsn, b.stop_lsn, b.timeline);
 	return 0;
 }
@@ -809,7 +791,7 @@ int backup_take_logical(PgcArena *a, const PgcCluster *c, const PgcBackupSource 
 			}
 		}
 		log_debug("%s %s: %s%s", l->database ? "dumped database" : "dumped globals",
-			 l->database ? l->database : "", backup_format_bytes(l->size_bytes, size_text,
+			 l->database ? l->database : "", progress_format_bytes(l->size_bytes, size_text,
 									sizeof(size_text)),
 			 l->verify.ok ? "" : " (check failed)");
 		n_done++;
@@ -1071,7 +1053,7 @@ int backup_retention_run(PgcArena *a, const PgcCluster *c, PgcRetention *removed
 			 r.n_wal == 1 ? "" : "s", r.oldest_kept->start_lsn, r.oldest_kept->timeline);
 	rc = backup_retention_apply(repo, &r);
 	if (rc == 0 && r.n_base + r.n_logical + r.n_wal > 0)
-		log_debug("retention: freed %s", backup_format_bytes(r.bytes, size_text, sizeof(size_text)));
+		log_debug("retention: freed %s", progress_format_bytes(r.bytes, size_text, sizeof(size_text)));
 	if (removed != NULL) {
 		/* The entries point into cat, freed below: copy what a caller reads. */
 		PgcBaseBackupInfo *bcopy = arena_calloc(a, r.n_base + 1, sizeof(*bcopy));

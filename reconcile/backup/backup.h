@@ -39,6 +39,7 @@
 
 #include "reconcile/pg/layout.h"
 #include "common/arena.h"
+#include "common/progress.h"
 #include "reconcile/backup/backup_catalog.h"
 #include "reconcile/observe/observe.h"
 #include "reconcile/backup/walarchive.h"
@@ -173,8 +174,11 @@ int backup_retention_apply(const char *repository, const PgcRetention *r);
  */
 int backup_retention_run(PgcArena *a, const PgcCluster *c, PgcRetention *removed);
 
-/* backup_format_bytes - "512 B", "1.5 kB", "45.2 MB", "3.1 GB" (1024 based), into buf. */
-const char *backup_format_bytes(int64_t bytes, char *buf, size_t size);
+/*
+ * backup_format_bytes - the former name of progress_format_bytes()
+ * (common/progress.h), kept for the callers not yet renamed.
+ */
+#define backup_format_bytes progress_format_bytes
 
 /*
  * backup_repository_create - ACT_CREATE_REPOSITORY: the cluster's backup

@@ -24,6 +24,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "common/progress.h"
 #include "reconcile/engine/apply.h"
 #include "reconcile/backup/backup.h"
 #include "reconcile/pg/pgctl.h"
@@ -630,7 +631,7 @@ int drill_backup(PgcExecCtx *ctx)
 		if (rc == 0)
 			log_info("base backup %s of cluster \"%s\" from node \"%s\": %s, WAL %s to %s, "
 				 "verified", b.id, c->name, src.node->name,
-				 backup_format_bytes(b.size_bytes, size, sizeof size), b.start_lsn,
+				 progress_format_bytes(b.size_bytes, size, sizeof size), b.start_lsn,
 				 b.stop_lsn);
 	}
 	if (rc != 0)
@@ -708,7 +709,7 @@ int drill_retention(PgcExecCtx *ctx)
 	log_info("retention of cluster \"%s\": removed %zu base backup%s, %zu dump%s, %zu WAL file%s "
 		 "(%s)", c->name, r.n_base, r.n_base == 1 ? "" : "s", r.n_logical,
 		 r.n_logical == 1 ? "" : "s", r.n_wal, r.n_wal == 1 ? "" : "s",
-		 backup_format_bytes(r.bytes, size, sizeof size));
+		 progress_format_bytes(r.bytes, size, sizeof size));
 	rc = 0;
 cleanup:
 	backup_catalog_free(cat);

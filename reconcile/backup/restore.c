@@ -874,7 +874,7 @@ int restore_copy_tree(const char *src, const char *dest, uid_t uid, gid_t gid, i
 	progress_stop(&pr);
 	if (rc == 0)
 		log_info("%s: copied %s in %.1f s", what,
-			 backup_format_bytes(atomic_load(&pr.done), size, sizeof size), (clock_ms() / 1000.0) - t0);
+			 progress_format_bytes(atomic_load(&pr.done), size, sizeof size), (clock_ms() / 1000.0) - t0);
 cleanup:
 	if (dfd >= 0)
 		close(dfd);
