@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -570,35 +569,23 @@ static unsigned char *aligned_buf(size_t len)
 static int hash_file(int fd, const char *path, unsigned char *buf, size_t *total,
 		     char hex[DIGEST_HEX_LEN + 1])
 {
-	static const char digits[] = "0123456789abcdef";
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char sum[EVP_MAX_MD_SIZE];
-	unsigned len = 0, i;
+	PgcDigest md;
 	ssize_t n;
 	int saved;
 
-	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-		abort();
+	digest_sha256_init(&md);
 	*total = 0;
 	while ((n = read_full(fd, buf, PUSH_CHUNK, (off_t)*total)) > 0) {
-		if (EVP_DigestUpdate(md, buf, (size_t)n) != 1)
-			abort();
+		digest_update(&md, buf, (size_t)n);
 		*total += (size_t)n;
 	}
 	if (n < 0) {
 		saved = errno;
 		log_error("could not read file \"%s\": %s", path, strerror(saved));
-		EVP_MD_CTX_free(md);
+		digest_discard(&md);
 		return -1;
 	}
-	if (EVP_DigestFinal_ex(md, sum, &len) != 1 || len != 32)
-		abort();
-	EVP_MD_CTX_free(md);
-	for (i = 0; i < len; i++) {
-		hex[2 * i] = digits[sum[i] >> 4];
-		hex[2 * i + 1] = digits[sum[i] & 15];
-	}
-	hex[DIGEST_HEX_LEN] = '\0';
+	digest_final_hex(&md, hex);
 	return 0;
 }
 
