@@ -13,6 +13,7 @@
 #include "common/progress.h"
 #include "common/strutil.h"
 #include "reconcile/backup/backup.h"
+#include "reconcile/backup/backup_retention.h"
 
 const PgcCommandSpec backup_spec = {
 	.usage = "backup " USAGE_SOURCE USAGE_NEWLINE

@@ -1,8 +1,9 @@
 /*
  * reconcile/backup/restore.h - point-in-time restore of a cluster declared with
- * bootstrap.from_backup: which base backup and which WAL range (pure, for
- * the plan), the configuration a restore runs with (pure), and the
- * ACT_RESTORE executor. drill.c reuses the copy, start and wait steps.
+ * bootstrap.from_backup: the ACT_RESTORE executor. drill.c reuses the copy,
+ * start and wait steps. Which base backup and which WAL range (pure, for
+ * the plan) are in restore_choose.h; the configuration a restore runs with
+ * (pure) in restore_conf.h.
  *
  * A restore, as apply carries it out (restore_run), checking first at
  * every step so that a killed run converges when run again:
@@ -52,77 +53,6 @@
 
 /* The folder a restore copies into, beside the data directory. */
 #define RESTORE_TEMP_SUFFIX ".pgconverge-restore"
-/* WAL segment size assumed for a catalog entry that does not record one. */
-#define RESTORE_DEFAULT_SEGSIZE ((int64_t)16 * 1024 * 1024)
-
-/* ---- choosing the backup and the WAL range (pure) ------------------------- */
-
-typedef struct {
-	const PgcBaseBackupInfo *backup; /* points into the repository's catalog */
-	unsigned latest_tli;      /* the timeline recovery follows ('latest' from the backup's) */
-	const char *first_wal;    /* the segment holding the backup's start */
-	const char *last_wal;     /* the last segment of the archive, contiguous on the timeline
-	                           * path from the backup's end; NULL: none beyond the backup */
-	uint64_t end_lsn;         /* where replayable WAL ends */
-	int64_t end_time;         /* no WAL record before end_lsn is later (epoch seconds) */
-	const char *gap;          /* the first missing segment when later ones are archived */
-	const char *target;       /* "target_time ...", "target_lsn ...", "immediate", ... */
-	const char *summary;      /* one sentence for the plan: backup, WAL, target */
-} PgcRestoreChoice;
-
-/*
- * restore_choose - the base backup a restore to b's target starts from and
- * the WAL it replays, from what observe read in the source repository r:
- *
- *   target_time   the newest backup that ended before it (its recorded
- *                 finished_at, to the second, plus one second: the bound of
- *                 its consistency point); refused when the archive's last
- *                 segment (contiguous from that backup) was archived before
- *                 the target: no record after it can be in the archive
- *   target_lsn    the newest backup whose stop LSN is at or before it;
- *                 refused beyond the end of the contiguous archive
- *   immediate / no target   the newest backup
- *   target_xid / target_name   the oldest backup (where the target lies is
- *                 not known without reading WAL; the oldest is always
- *                 early enough)
- *
- * Candidates: verified, not being deleted, no failed drill, on the timeline
- * path recovery will follow; all of one system identifier. Returns 0 with
- * out filled (strings in a), or -1 with *why (in a) saying why the restore
- * is refused: the plan blocks the action with it.
- */
-int restore_choose(PgcArena *a, const PgcBootstrap *b, const PgcObsRepository *r,
-		   PgcRestoreChoice *out, const char **why);
-
-/*
- * restore_parse_time - a timestamp as PostgreSQL writes it, with a zone:
- * "2026-11-26 10:00:00+00", "2026-11-26T10:00:00.5Z", "... UTC", "... +05:30".
- * Returns 0 with *epoch, -1 when malformed, -2 when it has no zone (the
- * server would read it in its own TimeZone, which the plan cannot know).
- */
-int restore_parse_time(const char *text, double *epoch);
-
-/* restore_wal_name - the segment name of segno on timeline tli for segments of segsize bytes. */
-const char *restore_wal_name(PgcArena *a, unsigned tli, uint64_t segno, uint64_t segsize);
-
-/* ---- the configuration (pure) --------------------------------------------- */
-
-/*
- * restore_managed_conf - pgconverge.conf while node n of c is being
- * restored: plan_conf_params() plus restore_command (wal-fetch from the
- * source repository), recovery_target_timeline 'latest', the target
- * (recovery_target_time, _lsn, _name, _xid, or recovery_target
- * 'immediate') and recovery_target_action when a target is set. Owned by a.
- */
-const char *restore_managed_conf(PgcArena *a, const PgcCluster *c, const PgcNode *n);
-
-/* restore_has_target - a recovery target is declared (immediate or target_*). */
-bool restore_has_target(const PgcBootstrap *b);
-/* restore_pauses - a target is declared and target_action is pause: the restore ends paused. */
-bool restore_pauses(const PgcBootstrap *b);
-
-/* restore_conf_is_restore - true when a managed file's content is a restore's (it sets recovery_target_timeline). */
-bool restore_conf_is_restore(PgcArena *a, const char *content);
 
 /* ---- shared with drill.c ---------------------------------------------------- */
 

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/progress.h"
 #include "reconcile/backup/backup.h"
+#include "reconcile/backup/backup_retention.h"
 
 static char tmpdir[] = "/tmp/pgc-backup-XXXXXX";
 
