@@ -31,8 +31,9 @@
 #include "reconcile/backup/drill_conf.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
-#include "reconcile/backup/restore.h"
 #include "reconcile/backup/restore_choose.h"
+#include "reconcile/backup/restore_copy.h"
+#include "reconcile/backup/restore_wait.h"
 #include "reconcile/backup/walarchive.h"
 
 #define DRILL_STOP_TIMEOUT_S 60

@@ -27,10 +27,11 @@
 #include "common/log.h"
 #include "reconcile/backup/backup_catalog.h"
 #include "reconcile/backup/drill_conf.h"
+#include "reconcile/engine/plan.h"
 #include "reconcile/observe/observe.h"
-#include "reconcile/backup/restore.h"
 #include "reconcile/backup/restore_choose.h"
 #include "reconcile/backup/restore_conf.h"
+#include "reconcile/backup/restore_copy.h"
 #include "reconcile/backup/walarchive.h"
 #include "schema/topology.h"
 
