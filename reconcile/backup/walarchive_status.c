@@ -3,7 +3,7 @@
  * of a node, for `status` (walarchive.h). Kept apart from walarchive.c,
  * which the lean wal-push/wal-fetch executable links without libpq.
  */
-#include "reconcile/backup/walarchive.h"
+#include "reconcile/backup/walarchive_status.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -26,6 +26,9 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "reconcile/backup/walarchive.h"
+#include "reconcile/backup/walarchive_compress.h"
+#include "reconcile/backup/walarchive_fetch.h"
+#include "reconcile/backup/walarchive_push.h"
 
 #define SEG "000000010000000000000003"
 #define SEGSIZE (1024 * 1024)
