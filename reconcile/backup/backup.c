@@ -1,6 +1,6 @@
 /*
  * reconcile/backup/backup.c - base backups (pg_basebackup), logical backups
- * (pg_dump, pg_dumpall), their catalog entries, and retention. Layout and
+ * (pg_dump, pg_dumpall), their catalog entries, and the repository. Layout and
  * contracts are in backup.h.
  */
 #include "reconcile/pg/layout.h"
