@@ -80,7 +80,8 @@ int backup_retention_run(PgcArena *a, const PgcCluster *c, PgcRetention *removed
 
 /*
  * backup_format_bytes - the former name of progress_format_bytes()
- * (common/progress.h), kept for the callers not yet renamed.
+ * (common/progress.h), kept until plan_backup.c, its last caller, is
+ * renamed; then this alias goes.
  */
 #define backup_format_bytes progress_format_bytes
 

@@ -89,11 +89,14 @@ int walarchive_parse_lsn(const char *text, uint64_t *lsn)
 	return 0;
 }
 
-static const struct {
+typedef struct {
 	PgcCompression c;
 	const char *name;
 	const char *suffix;
-} compressions[] = {
+} Compression;
+
+/* The first row is also what an unknown value reads as. */
+static const Compression compressions[] = {
 	{COMPRESS_NONE, "none", ""},
 	{COMPRESS_GZIP, "gzip", ".gz"},
 	{COMPRESS_ZSTD, "zstd", ".zst"},
@@ -101,24 +104,25 @@ static const struct {
 
 #define N_COMPRESSIONS (sizeof(compressions) / sizeof(compressions[0]))
 
-const char *walarchive_compression_name(PgcCompression c)
+/* compression_of - c's row of the table; the first row (none) when c is not there. */
+static const Compression *compression_of(PgcCompression c)
 {
 	size_t i;
 
 	for (i = 0; i < N_COMPRESSIONS; i++)
 		if (compressions[i].c == c)
-			return compressions[i].name;
-	return "none";
+			return &compressions[i];
+	return &compressions[0];
+}
+
+const char *walarchive_compression_name(PgcCompression c)
+{
+	return compression_of(c)->name;
 }
 
 const char *walarchive_compression_suffix(PgcCompression c)
 {
-	size_t i;
-
-	for (i = 0; i < N_COMPRESSIONS; i++)
-		if (compressions[i].c == c)
-			return compressions[i].suffix;
-	return "";
+	return compression_of(c)->suffix;
 }
 
 int walarchive_parse_compression(const char *name, PgcCompression *c)
