@@ -10,8 +10,10 @@
 #include "cmd/converge.h"
 #include "cmd/exitcodes.h"
 #include "common/lock.h"
+#include "common/progress.h"
 #include "common/strutil.h"
 #include "reconcile/backup/backup.h"
+#include "reconcile/backup/backup_retention.h"
 
 const PgcCommandSpec backup_spec = {
 	.usage = "backup " USAGE_SOURCE USAGE_NEWLINE
@@ -54,7 +56,7 @@ static void print_base(const PgcBaseBackupInfo *b)
 
 	str_fprintf_line(stdout, "base backup %s of cluster %s from node %s (%s): %s, WAL %s to %s on timeline %u, %s\n",
 	       b->id, b->cluster, b->source_node, b->source_role,
-	       backup_format_bytes(b->size_bytes, size, sizeof(size)), b->start_lsn, b->stop_lsn,
+	       progress_format_bytes(b->size_bytes, size, sizeof(size)), b->start_lsn, b->stop_lsn,
 	       b->timeline, b->verify.ok ? "verified" : "VERIFICATION FAILED");
 }
 
@@ -67,7 +69,7 @@ static void print_logical(const PgcLogicalBackupInfo *l, size_t n)
 		str_fprintf_line(stdout, "%s %s%s%s: %s, %s\n", strcmp(l[i].kind, "dump") == 0 ? "dump" : "globals",
 		       l[i].database ? "of database " : "", l[i].database ? l[i].database : "",
 		       l[i].database ? "" : "of the cluster",
-		       backup_format_bytes(l[i].size_bytes, size, sizeof(size)),
+		       progress_format_bytes(l[i].size_bytes, size, sizeof(size)),
 		       l[i].verify.ok ? "checked" : "CHECK FAILED");
 }
 
@@ -83,7 +85,7 @@ static void print_retention(const PgcRetention *r)
 	if (r->n_wal > 0)
 		printf("retention: removed %zu archived WAL file%s\n", r->n_wal, r->n_wal == 1 ? "" : "s");
 	if (r->n_base + r->n_logical + r->n_wal > 0)
-		printf("retention: freed %s\n", backup_format_bytes(r->bytes, size, sizeof(size)));
+		printf("retention: freed %s\n", progress_format_bytes(r->bytes, size, sizeof(size)));
 }
 
 /* check_declared - the cluster has what the requested backup needs. */

@@ -42,6 +42,8 @@
 #include "common/log.h"
 #include "common/strutil.h"
 #include "reconcile/backup/walarchive.h"
+#include "reconcile/backup/walarchive_fetch.h"
+#include "reconcile/backup/walarchive_push.h"
 
 #define CORE_NAME "pgconverge-core.so"
 

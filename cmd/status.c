@@ -15,7 +15,7 @@
 #include "common/strutil.h"
 #include "reconcile/transport/host.h"
 #include "reconcile/pg/pgsql.h"
-#include "reconcile/backup/walarchive.h"
+#include "reconcile/backup/walarchive_status.h"
 #include "schema/source_applied.h"
 
 static const char *const status_formats[] = {"text", "json", "prometheus", NULL};

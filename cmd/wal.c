@@ -10,6 +10,8 @@
 
 #include "cmd/exitcodes.h"
 #include "reconcile/backup/walarchive.h"
+#include "reconcile/backup/walarchive_fetch.h"
+#include "reconcile/backup/walarchive_push.h"
 
 const PgcCommandSpec wal_push_spec = {
 	.usage = "wal-push --repository DIR [--compress none|gzip|zstd] WAL_PATH WAL_NAME",

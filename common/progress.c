@@ -9,7 +9,24 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "reconcile/backup/backup.h"
+
+const char *progress_format_bytes(int64_t bytes, char *buf, size_t size)
+{
+	static const char *const units[] = {"kB", "MB", "GB", "TB", "PB"};
+	double v = (double)bytes;
+	int u = -1;
+
+	if (bytes < 1024) {
+		snprintf(buf, size, "%lld B", (long long)bytes);
+		return buf;
+	}
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, "%.1f %s", v, units[u]);
+	return buf;
+}
 
 static void draw(PgcProgress *p)
 {
@@ -19,13 +36,13 @@ static void draw(PgcProgress *p)
 	double bps = elapsed > 0 ? (double)d / elapsed : 0;
 	int n;
 
-	n = snprintf(line, sizeof line, "\r%s: %s", p->what, backup_format_bytes(d, done, sizeof done));
+	n = snprintf(line, sizeof line, "\r%s: %s", p->what, progress_format_bytes(d, done, sizeof done));
 	if (p->total > 0 && n < (int)sizeof line)
 		n += snprintf(line + n, sizeof line - (size_t)n, " of %s%s", p->estimate ? "~" : "",
-			      backup_format_bytes(p->total, total, sizeof total));
+			      progress_format_bytes(p->total, total, sizeof total));
 	if (n < (int)sizeof line)
 		n += snprintf(line + n, sizeof line - (size_t)n, ", %s/s",
-			      backup_format_bytes((int64_t)bps, rate, sizeof rate));
+			      progress_format_bytes((int64_t)bps, rate, sizeof rate));
 	if (p->total > d && bps > 0 && n < (int)sizeof line) {
 		long eta = (long)((double)(p->total - d) / bps);
 

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
@@ -41,5 +42,12 @@ void progress_start(PgcProgress *p, bool wanted, const char *what, int64_t total
 void progress_add(PgcProgress *p, int64_t n);
 /* progress_stop - stops the meter and clears its line. */
 void progress_stop(PgcProgress *p);
+
+/*
+ * progress_format_bytes - "512 B", "1.5 kB", "45.2 MB", "3.1 GB" (1024
+ * based), into buf; returns buf. The meter's unit, and the one of every
+ * summary that reports a size (backups, restores, retention).
+ */
+const char *progress_format_bytes(int64_t bytes, char *buf, size_t size);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * reconcile/backup/backup.h - base and logical backups of a cluster into its
- * backup repository (backup.repository), and retention.
+ * backup repository (backup.repository), and the repository itself.
  *
  * Repository layout (the WAL archive's part is in walarchive.h):
  *
@@ -23,10 +23,8 @@
  * allow `local replication <os_user> peer` (map=pgconverge when pgconverge
  * runs as root).
  *
- * Retention (backup.base.keep, backup.logical.keep) is computed by a pure
- * function so that `plan` can list what it would delete, then executed by
- * backup_retention_apply(). Only entries of the catalog and WAL files that
- * walarchive_list() recognises are ever deleted.
+ * Choosing the source node is in backup_source.h, retention in
+ * backup_retention.h.
  *
  * Errors are reported where they happen; functions return 0 / -1.
  */
@@ -40,35 +38,12 @@
 #include "reconcile/pg/layout.h"
 #include "common/arena.h"
 #include "reconcile/backup/backup_catalog.h"
-#include "reconcile/observe/observe.h"
-#include "reconcile/backup/walarchive.h"
+#include "reconcile/backup/backup_source.h"
 #include "reconcile/engine/exec.h"
 #include "schema/topology.h"
 
 /* Default bound on one pg_basebackup / pg_dump / pg_verifybackup run. */
 #define BACKUP_DEFAULT_TIMEOUT_S (24 * 3600)
-
-/* ---- choosing the source (pure) ----------------------------------------- */
-
-typedef struct {
-	const PgcNode *node;      /* NULL when no node can be used */
-	bool replica;             /* node is a streaming replica */
-	const char *reason;       /* one sentence: why this node, or why none; owned by the arena */
-} PgcBackupSource;
-
-/*
- * backup_pick_source - where to take a backup of c from, given what observe
- * saw. A base backup comes from a healthy replica when there is one (local,
- * reachable, in recovery, its WAL receiver streaming), so the primary does
- * not pay for the copy; otherwise from the primary (the node that is
- * reachable and not in recovery, the desired primary first). A logical
- * backup always comes from the primary: a long pg_dump on a standby is
- * cancelled by recovery conflicts unless the standby is configured for it.
- * Nodes on other hosts are never chosen (the copy is written locally).
- * Returns 0 with out->node set, or -1 with out->reason saying why none fits.
- */
-int backup_pick_source(PgcArena *a, const PgcCluster *c, const PgcObserved *obs, bool logical,
-		       PgcBackupSource *out);
 
 /* ---- taking backups ----------------------------------------------------- */
 
@@ -111,70 +86,6 @@ int backup_take_base(PgcArena *a, const PgcCluster *c, const PgcBackupSource *so
  */
 int backup_take_logical(PgcArena *a, const PgcCluster *c, const PgcBackupSource *source,
 			const PgcBackupOptions *opts, PgcLogicalBackupInfo **out, size_t *n_out);
-
-/* ---- retention ---------------------------------------------------------- */
-
-typedef struct {
-	int keep_base;            /* backup.base.keep; <= 0: base backups are not pruned */
-	int keep_logical;         /* backup.logical.keep, per database; <= 0: not pruned */
-} PgcRetentionPolicy;
-
-/* backup_retention_policy - the policy a cluster declares. */
-PgcRetentionPolicy backup_retention_policy(const PgcCluster *c);
-
-typedef struct {
-	const PgcBaseBackupInfo **base;       /* base backups to remove, oldest first */
-	size_t n_base;
-	const PgcLogicalBackupInfo **logical; /* dumps to remove */
-	size_t n_logical;
-	const PgcWalEntry **wal;              /* archived WAL files to remove */
-	size_t n_wal;
-	/* The oldest base backup kept: WAL before its start is removed. NULL
-	 * when no valid base backup is kept, and then no WAL is removed. */
-	const PgcBaseBackupInfo *oldest_kept;
-	int64_t bytes;                        /* what the removal frees, as recorded/listed */
-} PgcRetention;
-
-/*
- * backup_retention_compute - what the policy removes; pure.
- *
- * Base backups: the keep_base newest valid ones (verified, not being
- * deleted) are kept; every base backup older than the oldest of those is
- * removed, valid or not; a failed one newer than it stays (for inspection)
- * until it ages out. Fewer valid backups than keep_base: nothing is removed.
- * Entries already marked deleting are always in the list (a run killed half
- * way finishes). Logical: the same, per database (and for globals).
- * WAL: segments, .partial and .backup files of timelines up to the oldest
- * kept backup's, whose segment lies entirely before its start LSN. History
- * files are never removed. Arrays are allocated in a; entries point into
- * cat and wal.
- */
-void backup_retention_compute(PgcArena *a, const PgcBackupCatalog *cat, const PgcWalEntry *wal,
-			      size_t n_wal, const PgcRetentionPolicy *policy, PgcRetention *out);
-
-/*
- * backup_retention_apply - removes what r lists from repository: marks the
- * catalog entries deleting, removes their files (base folders recursively),
- * then drops the entries; WAL data files before their checksum files. Only
- * paths of the layout's shape are removed (backup_catalog_path_ok, and WAL
- * files below REPO/wal/), each reached from the repository folder without
- * following a symlink (fs_remove_tree): the repository is writable by
- * os_user, and a link planted in it is refused, or removed itself, never
- * followed. 0, or -1 (reported; what was not removed stays marked and is
- * removed by the next run; an entry refused stays until the catalog is
- * fixed).
- */
-int backup_retention_apply(const char *repository, const PgcRetention *r);
-
-/*
- * backup_retention_run - loads the catalog and the archive listing of c's
- * repository, computes retention with c's policy and applies it; *removed
- * (may be NULL) gets what was removed, owned by a. 0, or -1 (reported).
- */
-int backup_retention_run(PgcArena *a, const PgcCluster *c, PgcRetention *removed);
-
-/* backup_format_bytes - "512 B", "1.5 kB", "45.2 MB", "3.1 GB" (1024 based), into buf. */
-const char *backup_format_bytes(int64_t bytes, char *buf, size_t size);
 
 /*
  * backup_repository_create - ACT_CREATE_REPOSITORY: the cluster's backup

@@ -24,14 +24,18 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "common/progress.h"
 #include "reconcile/engine/apply.h"
 #include "reconcile/backup/backup.h"
+#include "reconcile/backup/backup_retention.h"
+#include "reconcile/backup/drill_conf.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
-#include "reconcile/backup/restore.h"
+#include "reconcile/backup/restore_choose.h"
+#include "reconcile/backup/restore_copy.h"
+#include "reconcile/backup/restore_wait.h"
 #include "reconcile/backup/walarchive.h"
 
-#define DRILL_SHARED_BUFFERS "128MB"
 #define DRILL_STOP_TIMEOUT_S 60
 
 static const char *now_iso(PgcArena *a)
@@ -43,64 +47,6 @@ static const char *now_iso(PgcArena *a)
 	gmtime_r(&now, &tm);
 	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	return arena_strdup(a, buf);
-}
-
-/* ---- the drill's configuration (pure) ------------------------------------- */
-
-/* Parameters of the primary a drill copy must not keep: it replicates and archives nothing. */
-static const char *const dropped[] = {
-	"primary_conninfo", "primary_slot_name", "synchronous_standby_names", "archive_command",
-	"archive_library", NULL,
-};
-
-static int param_cmp(const void *x, const void *y)
-{
-	return strcasecmp(((const PgcConfParam *)x)->name, ((const PgcConfParam *)y)->name);
-}
-
-const char *drill_conf(PgcArena *a, const PgcCluster *c, int port, const char *socket_dir)
-{
-	const PgcNode *n = c->primary.v ? cluster_node(c, c->primary.v) : &c->nodes[0];
-	PgcConfParam *in, *out;
-	size_t nin = plan_conf_params(a, c, n, &in), nout = 0, i, k;
-	const PgcConfParam set[] = {
-		{"archive_mode", "off"},
-		{"cluster_name", arena_printf(a, "%s-drill", c->name)},
-		{"hot_standby", "on"},
-		{"listen_addresses", "127.0.0.1"},
-		{"port", arena_printf(a, "%d", port)},
-		{"recovery_target_timeline", "latest"},
-		{"restore_command",
-		 walarchive_restore_command(a, c->tool_path ? c->tool_path : "pgconverge",
-					    c->backup.repository.v)},
-		{"shared_buffers", DRILL_SHARED_BUFFERS},
-		{"unix_socket_directories", socket_dir},
-	};
-	const size_t nset = sizeof(set) / sizeof(set[0]);
-
-	out = arena_calloc(a, nin + nset + 1, sizeof(*out));
-	for (i = 0; i < nin; i++) {
-		bool skip = false;
-
-		for (k = 0; dropped[k] != NULL && !skip; k++)
-			skip = strcasecmp(in[i].name, dropped[k]) == 0;
-		for (k = 0; k < nset && !skip; k++)
-			skip = strcasecmp(in[i].name, set[k].name) == 0;
-		if (!skip)
-			out[nout++] = in[i];
-	}
-	for (k = 0; k < nset; k++)
-		out[nout++] = set[k];
-	qsort(out, nout, sizeof(*out), param_cmp);
-	return plan_conf_render(a, c, n, out, nout);
-}
-
-const char *drill_hba(PgcArena *a, const PgcCluster *c)
-{
-	return arena_printf(a,
-			    "# pg_hba.conf of a pgconverge restore drill: its own checks only.\n"
-			    "local all %s peer map=pgconverge\n",
-			    c->os_user.v);
 }
 
 /* ---- helpers ----------------------------------------------------------------- */
@@ -630,7 +576,7 @@ int drill_backup(PgcExecCtx *ctx)
 		if (rc == 0)
 			log_info("base backup %s of cluster \"%s\" from node \"%s\": %s, WAL %s to %s, "
 				 "verified", b.id, c->name, src.node->name,
-				 backup_format_bytes(b.size_bytes, size, sizeof size), b.start_lsn,
+				 progress_format_bytes(b.size_bytes, size, sizeof size), b.start_lsn,
 				 b.stop_lsn);
 	}
 	if (rc != 0)
@@ -708,7 +654,7 @@ int drill_retention(PgcExecCtx *ctx)
 	log_info("retention of cluster \"%s\": removed %zu base backup%s, %zu dump%s, %zu WAL file%s "
 		 "(%s)", c->name, r.n_base, r.n_base == 1 ? "" : "s", r.n_logical,
 		 r.n_logical == 1 ? "" : "s", r.n_wal, r.n_wal == 1 ? "" : "s",
-		 backup_format_bytes(r.bytes, size, sizeof size));
+		 progress_format_bytes(r.bytes, size, sizeof size));
 	rc = 0;
 cleanup:
 	backup_catalog_free(cat);

@@ -41,24 +41,6 @@
 #include "reconcile/engine/exec.h"
 #include "schema/topology.h"
 
-/* The target of the ACT_RESTORE action that is a drill: "cluster/-/restore:drill". */
-#define DRILL_TARGET "drill"
-/* Ports a drill's server may get (a bind test picks a free one). */
-#define DRILL_PORT_MIN 20000
-#define DRILL_PORT_MAX 31999
-
-/*
- * drill_conf - the drill server's pgconverge.conf: the desired primary's
- * parameters (plan_conf_params) without replication and archiving, on port
- * and 127.0.0.1 with its socket in socket_dir, shared_buffers 128MB,
- * archive_mode off, restore_command fetching from backup.repository,
- * recovery_target_timeline 'latest'. Pure; owned by a.
- */
-const char *drill_conf(PgcArena *a, const PgcCluster *c, int port, const char *socket_dir);
-
-/* drill_hba - the drill server's pg_hba.conf: os_user over the local socket only. */
-const char *drill_hba(PgcArena *a, const PgcCluster *c);
-
 int drill_run(PgcExecCtx *ctx);       /* ACT_RESTORE with target "drill" */
 int drill_backup(PgcExecCtx *ctx);    /* ACT_BACKUP */
 int drill_retention(PgcExecCtx *ctx); /* ACT_RETENTION */

@@ -10,9 +10,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include "reconcile/backup/backup.h"
-#include "reconcile/backup/drill.h"
-#include "reconcile/backup/restore.h"
+#include "reconcile/backup/backup_catalog.h"
+#include "reconcile/backup/backup_retention.h"
+#include "reconcile/backup/backup_source.h"
+#include "reconcile/backup/drill_conf.h"
+#include "reconcile/backup/restore_choose.h"
+#include "reconcile/backup/restore_conf.h"
+#include "reconcile/backup/walarchive.h"
 
 typedef struct {
 	PgcPlan *p;

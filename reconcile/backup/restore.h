@@ -1,8 +1,10 @@
 /*
  * reconcile/backup/restore.h - point-in-time restore of a cluster declared with
- * bootstrap.from_backup: which base backup and which WAL range (pure, for
- * the plan), the configuration a restore runs with (pure), and the
- * ACT_RESTORE executor. drill.c reuses the copy, start and wait steps.
+ * bootstrap.from_backup: the ACT_RESTORE executor. Which base backup and
+ * which WAL range (pure, for the plan) are in restore_choose.h; the
+ * configuration a restore runs with (pure) in restore_conf.h; the copy
+ * steps in restore_copy.h and the start and wait steps in restore_wait.h,
+ * which drill.c reuses.
  *
  * A restore, as apply carries it out (restore_run), checking first at
  * every step so that a killed run converges when run again:
@@ -38,176 +40,10 @@
 #ifndef PGC_RECONCILE_BACKUP_RESTORE_H
 #define PGC_RECONCILE_BACKUP_RESTORE_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/types.h>
-
-#include "common/arena.h"
 #include "reconcile/engine/exec.h"
-#include "reconcile/backup/backup_catalog.h"
-#include "reconcile/observe/observe.h"
-#include "reconcile/engine/plan.h"
-#include "schema/topology.h"
 
 /* The folder a restore copies into, beside the data directory. */
 #define RESTORE_TEMP_SUFFIX ".pgconverge-restore"
-/* WAL segment size assumed for a catalog entry that does not record one. */
-#define RESTORE_DEFAULT_SEGSIZE ((int64_t)16 * 1024 * 1024)
-
-/* ---- choosing the backup and the WAL range (pure) ------------------------- */
-
-typedef struct {
-	const PgcBaseBackupInfo *backup; /* points into the repository's catalog */
-	unsigned latest_tli;      /* the timeline recovery follows ('latest' from the backup's) */
-	const char *first_wal;    /* the segment holding the backup's start */
-	const char *last_wal;     /* the last segment of the archive, contiguous on the timeline
-	                           * path from the backup's end; NULL: none beyond the backup */
-	uint64_t end_lsn;         /* where replayable WAL ends */
-	int64_t end_time;         /* no WAL record before end_lsn is later (epoch seconds) */
-	const char *gap;          /* the first missing segment when later ones are archived */
-	const char *target;       /* "target_time ...", "target_lsn ...", "immediate", ... */
-	const char *summary;      /* one sentence for the plan: backup, WAL, target */
-} PgcRestoreChoice;
-
-/*
- * restore_choose - the base backup a restore to b's target starts from and
- * the WAL it replays, from what observe read in the source repository r:
- *
- *   target_time   the newest backup that ended before it (its recorded
- *                 finished_at, to the second, plus one second: the bound of
- *                 its consistency point); refused when the archive's last
- *                 segment (contiguous from that backup) was archived before
- *                 the target: no record after it can be in the archive
- *   target_lsn    the newest backup whose stop LSN is at or before it;
- *                 refused beyond the end of the contiguous archive
- *   immediate / no target   the newest backup
- *   target_xid / target_name   the oldest backup (where the target lies is
- *                 not known without reading WAL; the oldest is always
- *                 early enough)
- *
- * Candidates: verified, not being deleted, no failed drill, on the timeline
- * path recovery will follow; all of one system identifier. Returns 0 with
- * out filled (strings in a), or -1 with *why (in a) saying why the restore
- * is refused: the plan blocks the action with it.
- */
-int restore_choose(PgcArena *a, const PgcBootstrap *b, const PgcObsRepository *r,
-		   PgcRestoreChoice *out, const char **why);
-
-/*
- * restore_parse_time - a timestamp as PostgreSQL writes it, with a zone:
- * "2026-11-26 10:00:00+00", "2026-11-26T10:00:00.5Z", "... UTC", "... +05:30".
- * Returns 0 with *epoch, -1 when malformed, -2 when it has no zone (the
- * server would read it in its own TimeZone, which the plan cannot know).
- */
-int restore_parse_time(const char *text, double *epoch);
-
-/* restore_wal_name - the segment name of segno on timeline tli for segments of segsize bytes. */
-const char *restore_wal_name(PgcArena *a, unsigned tli, uint64_t segno, uint64_t segsize);
-
-/* ---- the configuration (pure) --------------------------------------------- */
-
-/*
- * restore_managed_conf - pgconverge.conf while node n of c is being
- * restored: plan_conf_params() plus restore_command (wal-fetch from the
- * source repository), recovery_target_timeline 'latest', the target
- * (recovery_target_time, _lsn, _name, _xid, or recovery_target
- * 'immediate') and recovery_target_action when a target is set. Owned by a.
- */
-const char *restore_managed_conf(PgcArena *a, const PgcCluster *c, const PgcNode *n);
-
-/* restore_has_target - a recovery target is declared (immediate or target_*). */
-bool restore_has_target(const PgcBootstrap *b);
-/* restore_pauses - a target is declared and target_action is pause: the restore ends paused. */
-bool restore_pauses(const PgcBootstrap *b);
-
-/* restore_conf_is_restore - true when a managed file's content is a restore's (it sets recovery_target_timeline). */
-bool restore_conf_is_restore(PgcArena *a, const char *content);
-
-/* ---- shared with drill.c ---------------------------------------------------- */
-
-/*
- * restore_copy_tree - copies the base backup folder src into dest (which
- * must not exist), owned by uid/gid (FS_NO_UID: the caller's), every file
- * fsynced, folders 0700. Symbolic links (tablespaces) are refused. With
- * progress, a line of bytes, rate and ETA (total: the expected size) is
- * redrawn on stderr when it is a terminal. 0, or -1 (reported).
- */
-int restore_copy_tree(const char *src, const char *dest, uid_t uid, gid_t gid, int64_t total,
-		      bool progress, const char *what);
-
-/* restore_remove_tree - removes path recursively, refusing anything not strictly inside parent. */
-int restore_remove_tree(const char *parent, const char *path);
-
-/*
- * restore_verify_copy - pg_verifybackup of a fresh copy (before anything
- * in it changes), as os_user. 0, or -1 (reported with the tool's output;
- * its first line in err).
- */
-int restore_verify_copy(PgcHost *h, const PgcCluster *c, const char *dir, int timeout_s, char *err,
-			size_t errlen);
-
-/*
- * restore_verify_backup - pg_verifybackup of a base backup folder in its
- * repository, as the folder's owner when pgconverge runs as root (the
- * restoring cluster's os_user may be another account). It only reads, so
- * it may run while the folder is being copied; thread-safe. 0, or -1
- * (reported with the tool's output; its first line in err).
- */
-int restore_verify_backup(const PgcCluster *c, const char *dir, int timeout_s, char *err,
-			  size_t errlen);
-
-/*
- * restore_prepare_copy - readies a verified copy in dir for starting:
- * removes what the backup brought that does not belong to the new server
- * (backup_manifest, standby.signal, the source's pgconverge start log),
- * adds the include line to postgresql.conf when missing, writes conf as
- * pgconverge.conf, hba and ident as pg_hba.conf and pg_ident.conf, and
- * recovery.signal; owned by uid/gid. 0, or -1 (reported).
- */
-int restore_prepare_copy(PgcArena *a, const char *dir, const char *conf, const char *hba,
-			 const char *ident, uid_t uid, gid_t gid);
-
-/*
- * restore_start_server - pg_ctl start without waiting (recovery may take
- * long; restore_wait watches it), detached, as os_user, its log in
- * log_file. 0, or -1 (reported).
- */
-int restore_start_server(PgcHost *h, const PgcCluster *c, const char *data_dir,
-			 const char *log_file, int timeout_s);
-
-/* How a watched recovery ended. */
-typedef enum {
-	RESTORE_PROMOTED,    /* out of recovery */
-	RESTORE_PAUSED,      /* paused at its target (target_action pause) */
-	RESTORE_FAILED,      /* the server stopped, or the wait timed out (reported) */
-} PgcRestoreOutcome;
-
-typedef struct {
-	PgcHost *host;            /* reads the server's files (as root: guarded); NULL: plain reads */
-	const char *label;        /* "cluster/node" or "drill of cluster/backup", for messages */
-	const char *conninfo;     /* the server's local socket, as os_user */
-	const char *data_dir;     /* its postmaster.pid tells whether it still runs */
-	const char *log_file;     /* read for the FATAL line when it stops */
-	int64_t log_offset;       /* the log's size before this start: only what follows is read */
-	int timeout_s;
-	bool want_pause;          /* target_action pause: "paused" is the end */
-	uint64_t goal_lsn;        /* for the progress line: the target or the archive's end; 0 unknown */
-	bool progress;            /* show the replayed LSN on a terminal */
-	char *error;              /* one line on failure */
-	size_t error_len;
-} PgcRestoreWait;
-
-/*
- * restore_wait - polls the server until recovery ends (promotion), or it is
- * paused with want_pause; a paused server that should promote is resumed
- * (pg_wal_replay_resume). Reports a server that stopped with its log's
- * last FATAL/PANIC line and tail.
- */
-PgcRestoreOutcome restore_wait(const PgcRestoreWait *w);
-
-/* restore_file_size - bytes in a file, 0 when absent. */
-int64_t restore_file_size(const char *path);
 
 /* ---- the executor --------------------------------------------------------- */
 

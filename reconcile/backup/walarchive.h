@@ -1,8 +1,11 @@
 /*
- * reconcile/backup/walarchive.h - the WAL archive inside a backup repository: what
+ * reconcile/backup/walarchive.h - the WAL archive inside a backup repository:
+ * its layout (names, paths, owner), the commands the planner writes into
+ * the managed configuration, and the listing retention works on. What
  * `pgconverge wal-push` (archive_command) and `wal-fetch` (restore_command)
- * do, the commands the planner writes into the managed configuration, the
- * listing retention works on, and pg_stat_archiver for `status`.
+ * do is in walarchive_push.h and walarchive_fetch.h, the codecs in
+ * walarchive_compress.h, pg_stat_archiver for `status` in
+ * walarchive_status.h.
  *
  * Layout, below the repository folder (backup.repository):
  *
@@ -53,8 +56,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <libpq-fe.h>
-
 #include "common/arena.h"
 #include "schema/topology.h"
 
@@ -64,24 +65,6 @@
 
 /* The largest file accepted (PostgreSQL's largest wal_segment_size is 1GB). */
 #define WALARCHIVE_MAX_FILE ((size_t)1 << 30)
-
-/*
- * Exit codes of `pgconverge wal-fetch`, as restore_command. PostgreSQL takes
- * any non-zero status as "not in the archive" and ends recovery there (or,
- * on a standby, goes back to streaming), except a status above 125, which
- * makes it stop recovery with a FATAL error. A file the archive holds but
- * cannot hand over intact (checksum mismatch, undecodable, unreadable
- * repository, destination not writable) therefore exits with
- * WAL_FETCH_EXIT_FAILED: a restore must never end early and be promoted
- * short of its target because of a damaged archive.
- */
-#define WAL_FETCH_EXIT_OK 0
-#define WAL_FETCH_EXIT_NOT_FOUND 1
-#define WAL_FETCH_EXIT_FAILED 200
-
-/* `pgconverge wal-push` exits 0 once the file is durable, 1 otherwise: PostgreSQL retries. */
-#define WAL_PUSH_EXIT_OK 0
-#define WAL_PUSH_EXIT_FAILED 1
 
 typedef enum {
 	WAL_FILE_SEGMENT = 0, /* 000000010000000000000003 */
@@ -137,56 +120,6 @@ const char *walarchive_path(PgcArena *a, const char *repository, const char *nam
 const char *walarchive_checksum_path(PgcArena *a, const char *repository, const char *name);
 
 /*
- * walarchive_compress - in[0..len) compressed with c (gzip: zlib, gzip
- * format, level 6; zstd: level 3; none: a copy) into a malloc'd buffer
- * *out (caller frees). 0, or -1 (reported).
- */
-int walarchive_compress(PgcCompression c, const void *in, size_t len, void **out, size_t *out_len);
-
-/*
- * walarchive_decompress - the inverse; fails (reported, naming what) when
- * the data is not a complete, valid stream of that kind or would exceed
- * max bytes. *out is malloc'd (caller frees).
- */
-int walarchive_decompress(PgcCompression c, const void *in, size_t len, size_t max,
-			  const char *what, void **out, size_t *out_len);
-
-/*
- * walarchive_push - archives the file at src_path (relative paths: to the
- * current folder, which for archive_command is the data directory) under
- * name in repository, compressed with c.
- * Returns 0 when the file is durable in the archive: written now, or
- * already there with the same content (*already set; PostgreSQL retries a
- * push whose success it did not see, and another push of the same file may
- * have published it a moment before). Returns -1 (reported) on any
- * failure, including a file of that name already archived with different
- * content, which is never overwritten, also when the two pushes run at the
- * same moment. already may be NULL.
- */
-int walarchive_push(const char *repository, const char *src_path, const char *name,
-		    PgcCompression c, bool *already);
-
-/*
- * walarchive_fetch - writes the archived file name, decompressed and
- * checked against its checksum, to dest_path (atomically).
- * Returns 0 when written; 1 when the archive does not hold it (nothing
- * logged at the default level: recovery asks for files past the archive's
- * end and for timelines that do not exist, as a matter of course); -1
- * (reported) on any other failure, including a missing repository folder.
- */
-int walarchive_fetch(const char *repository, const char *name, const char *dest_path);
-
-/*
- * walarchive_push_exit / walarchive_fetch_exit - the two above as the
- * commands `pgconverge wal-push` and `wal-fetch` run them: the exit code
- * (WAL_PUSH_EXIT_*, WAL_FETCH_EXIT_*), with a push that found the same
- * content already archived said at info level.
- */
-int walarchive_push_exit(const char *repository, const char *src_path, const char *name,
-			PgcCompression c);
-int walarchive_fetch_exit(const char *repository, const char *name, const char *dest_path);
-
-/*
  * walarchive_archive_command / walarchive_restore_command - the values of
  * archive_command and restore_command for a server archiving into (or
  * restoring from) repository with pgconverge at bin (an absolute path):
@@ -227,13 +160,6 @@ typedef struct {
 int walarchive_list(PgcArena *a, const char *repository, PgcWalEntry **entries, size_t *n);
 
 /*
- * Tests only: when true, pushes act as on a file system without hard links
- * or rename flags (no_link), or without locks (no_lock).
- */
-extern bool walarchive_test_no_link;
-extern bool walarchive_test_no_lock;
-
-/*
  * walarchive_owner - the uid/gid files created in the repository get:
  * the repository folder's owner when running as root, else FS_NO_UID /
  * FS_NO_GID (leave as created). 0, or -1 when the folder cannot be
@@ -242,31 +168,11 @@ extern bool walarchive_test_no_lock;
 int walarchive_owner(const char *repository, uid_t *uid, gid_t *gid);
 
 /*
- * PgcArchiverStatus - pg_stat_archiver of a node, plus the archive backlog:
- * for `status` and its metrics.
+ * walarchive_find - the data file of name in the archive: its path and
+ * compression, or NULL when there is none. Any suffix is looked for, since
+ * an earlier push may have used another compression. Owned by a.
  */
-typedef struct {
-	int64_t archived_count;
-	const char *last_archived_wal;   /* NULL when none yet */
-	const char *last_archived_time;  /* ISO 8601, NULL when none */
-	double last_archived_age_s;      /* seconds since last_archived_time, -1 unknown */
-	int64_t failed_count;
-	const char *last_failed_wal;     /* NULL when none */
-	const char *last_failed_time;    /* NULL when none */
-	bool failing;                    /* the last attempt failed (last failure after last success) */
-	int64_t ready_count;             /* segments waiting in pg_wal/archive_status (.ready); -1 unknown */
-	const char *archive_mode;        /* off, on, always */
-	const char *stats_reset;
-} PgcArchiverStatus;
-
-/*
- * walarchive_archiver_status - reads pg_stat_archiver, archive_mode and the
- * count of .ready files (pg_ls_archive_statusdir(): superuser or pg_monitor)
- * over conn within timeout_ms (0: default). Strings owned by a.
- * 0, or -1 with err filled (nothing logged: for status, an unreachable or
- * unprivileged node is an observation).
- */
-int walarchive_archiver_status(PgcArena *a, PGconn *conn, int timeout_ms, PgcArchiverStatus *out,
-			       char *err, size_t errlen);
+const char *walarchive_find(PgcArena *a, const char *repository, const char *name,
+			    PgcCompression *c);
 
 #endif

@@ -1,9 +1,9 @@
 /*
  * reconcile/backup/walarchive_status.c - pg_stat_archiver and the archive backlog
- * of a node, for `status` (walarchive.h). Kept apart from walarchive.c,
+ * of a node, for `status` (walarchive_status.h). Kept apart from walarchive.c,
  * which the lean wal-push/wal-fetch executable links without libpq.
  */
-#include "reconcile/backup/walarchive.h"
+#include "reconcile/backup/walarchive_status.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -49,6 +49,7 @@
 #include "reconcile/pg/passfile.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/engine/secret.h"
+#include "reconcile/backup/walarchive_fetch.h"
 #include "schema/pgcatalog.h"
 
 #define OBS_MAX_THREADS 32

@@ -53,7 +53,7 @@ char *config_passfile_text(PgcExecCtx *ctx, const PgcNode *upstream, const char 
 /*
  * config_write_node - the managed include file (path NULL:
  * DATA_DIR/pgconverge.conf) holds content; then postgresql.conf includes
- * it (initdb_ensure_include).
+ * it (config_ensure_include).
  */
 int config_write_node(PgcExecCtx *ctx, const char *path, const char *content);
 

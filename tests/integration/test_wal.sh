@@ -234,7 +234,7 @@ cat >"$tmp/archiver_probe.c" <<'EOF'
 #include <stdio.h>
 #include <stdlib.h>
 #include "reconcile/pg/pgsql.h"
-#include "reconcile/backup/walarchive.h"
+#include "reconcile/backup/walarchive_status.h"
 int main(int argc, char **argv)
 {
 	PgcArena *a = arena_new();

@@ -20,7 +20,9 @@
 
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/progress.h"
 #include "reconcile/backup/backup.h"
+#include "reconcile/backup/backup_retention.h"
 
 static char tmpdir[] = "/tmp/pgc-backup-XXXXXX";
 
@@ -778,10 +780,10 @@ static void test_format_bytes(void **state)
 	char buf[32];
 
 	(void)state;
-	assert_string_equal(backup_format_bytes(512, buf, sizeof(buf)), "512 B");
-	assert_string_equal(backup_format_bytes(1536, buf, sizeof(buf)), "1.5 kB");
-	assert_string_equal(backup_format_bytes(47395635, buf, sizeof(buf)), "45.2 MB");
-	assert_string_equal(backup_format_bytes(INT64_C(3328599654), buf, sizeof(buf)), "3.1 GB");
+	assert_string_equal(progress_format_bytes(512, buf, sizeof(buf)), "512 B");
+	assert_string_equal(progress_format_bytes(1536, buf, sizeof(buf)), "1.5 kB");
+	assert_string_equal(progress_format_bytes(47395635, buf, sizeof(buf)), "45.2 MB");
+	assert_string_equal(progress_format_bytes(INT64_C(3328599654), buf, sizeof(buf)), "3.1 GB");
 }
 
 int main(void)

@@ -23,7 +23,8 @@
 #include "reconcile/observe/observe.h"
 #include "reconcile/engine/plan.h"
 #include "reconcile/backup/plan_backup.h"
-#include "reconcile/backup/restore.h"
+#include "reconcile/backup/backup_source.h"
+#include "reconcile/backup/restore_conf.h"
 #include "reconcile/backup/walarchive.h"
 #include "schema/topology.h"
 

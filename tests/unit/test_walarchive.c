@@ -26,6 +26,9 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "reconcile/backup/walarchive.h"
+#include "reconcile/backup/walarchive_compress.h"
+#include "reconcile/backup/walarchive_fetch.h"
+#include "reconcile/backup/walarchive_push.h"
 
 #define SEG "000000010000000000000003"
 #define SEGSIZE (1024 * 1024)
@@ -223,6 +226,27 @@ static void roundtrip(PgcCompression c)
 	}
 	free(packed);
 	free(in);
+}
+
+/* The streaming digest, fed in pieces, gives what the one-call digest gives. */
+static void test_digest_stream(void **state)
+{
+	static const char text[] = "The quick brown fox jumps over the lazy dog";
+	char one[DIGEST_HEX_LEN + 1], streamed[DIGEST_HEX_LEN + 1];
+	PgcDigest d;
+
+	(void)state;
+	digest_sha256_hex(text, strlen(text), one);
+	assert_string_equal(one, "d7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592");
+	digest_sha256_init(&d);
+	digest_update(&d, text, 10);
+	digest_update(&d, "", 0);
+	digest_update(&d, text + 10, strlen(text) - 10);
+	digest_final_hex(&d, streamed);
+	assert_string_equal(streamed, one);
+	digest_sha256_init(&d);
+	digest_discard(&d);
+	digest_discard(&d);
 }
 
 static void test_roundtrip_gzip(void **state)
@@ -879,6 +903,7 @@ int main(void)
 		cmocka_unit_test(test_parse_name),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_segno_and_lsn),
+		cmocka_unit_test(test_digest_stream),
 		cmocka_unit_test(test_roundtrip_gzip),
 		cmocka_unit_test(test_roundtrip_zstd),
 		cmocka_unit_test(test_roundtrip_none),
