@@ -48,7 +48,7 @@
 
 #include <openssl/evp.h>
 
-#include "reconcile/engine/apply.h"
+#include "reconcile/engine/action.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/backup/plan_backup.h"
 #include "reconcile/ha/plan_ha.h"
@@ -386,13 +386,16 @@ static const char *remote_reason(Ctx *x, const NodeWork *nw)
 			    nw->n->host.v);
 }
 
-/* fs_action - an action on the node's files or processes: blocked on other machines. */
+/*
+ * fs_action - an action on the node's files or processes (ACTION_NEEDS_HOST
+ * in the registry): blocked on other machines.
+ */
 static PgcAction *fs_action(Ctx *x, PgcActionKind kind, const NodeWork *nw, const char *target,
 			    PgcImpact impact, const char *reason)
 {
 	PgcAction *act = emit(x, kind, nw, target, impact, reason);
 
-	if (nw->remote)
+	if (nw->remote && action_has(kind, ACTION_NEEDS_HOST))
 		block(act, remote_reason(x, nw));
 	return act;
 }
@@ -2275,55 +2278,9 @@ const PgcAction *plan_find_action(const PgcPlan *p, const char *id)
 
 const char *plan_action_name(PgcActionKind kind)
 {
-	switch (kind) {
-	case ACT_INITDB:
-		return "initdb";
-	case ACT_CLONE:
-		return "clone";
-	case ACT_WRITE_CONFIG:
-		return "config";
-	case ACT_WRITE_HBA:
-		return "hba";
-	case ACT_WRITE_PASSFILE:
-		return "passfile";
-	case ACT_RESET_AUTO_CONF:
-		return "reset-alter-system";
-	case ACT_START:
-		return "start";
-	case ACT_RELOAD:
-		return "reload";
-	case ACT_RESTART:
-		return "restart";
-	case ACT_CREATE_SLOT:
-		return "create-slot";
-	case ACT_CREATE_ROLE:
-		return "create-role";
-	case ACT_ALTER_ROLE:
-		return "alter-role";
-	case ACT_GRANT_ROLE:
-		return "grant-role";
-	case ACT_CREATE_DATABASE:
-		return "create-database";
-	case ACT_ALTER_DATABASE:
-		return "alter-database";
-	case ACT_CREATE_EXTENSION:
-		return "create-extension";
-	case ACT_SWITCHOVER:
-		return "switchover";
-	case ACT_REJOIN:
-		return "rejoin";
-	case ACT_BACKUP:
-		return "backup";
-	case ACT_RETENTION:
-		return "retention";
-	case ACT_RESTORE:
-		return "restore";
-	case ACT_DROP_SLOT:
-		return "drop-slot";
-	case ACT_CREATE_REPOSITORY:
-		return "create-repository";
-	}
-	return "unknown";
+	const PgcActionDef *d = action_def(kind);
+
+	return d != NULL ? d->name : "unknown";
 }
 
 const char *plan_impact_name(PgcImpact impact)
