@@ -49,6 +49,7 @@
 #include <openssl/evp.h>
 
 #include "reconcile/engine/action.h"
+#include "reconcile/engine/builder.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/backup/plan_backup.h"
 #include "reconcile/ha/plan_ha.h"
@@ -110,9 +111,8 @@ typedef struct {
 } NodeWork;
 
 typedef struct {
-	PgcPlan *p;
-	PgcArena *a;
-	size_t cap_actions, cap_orphans, cap_fp;
+	PgcPlanBuilder *b;        /* appends to the plan */
+	PgcArena *a;              /* the plan's */
 	const PgcPolicy *policy;
 	/* per cluster */
 	const PgcCluster *c;
@@ -296,86 +296,12 @@ static const char *join_names(PgcArena *a, const char *list, const char *name)
 static PgcAction *emit(Ctx *x, PgcActionKind kind, const NodeWork *nw, const char *target,
 		       PgcImpact impact, const char *reason)
 {
-	PgcPlan *p = x->p;
-	PgcAction *act;
+	PgcAction *act = builder_emit(x->b, kind, x->c->name, nw ? nw->n->name : NULL, target,
+				      impact, reason);
 
-	if (p->n_actions == x->cap_actions) {
-		size_t cap = x->cap_actions ? x->cap_actions * 2 : 32;
-		PgcAction *items = arena_calloc(x->a, cap, sizeof(*items));
-
-		if (p->n_actions)
-			memcpy(items, p->actions, p->n_actions * sizeof(*items));
-		p->actions = items;
-		x->cap_actions = cap;
-	}
-	act = &p->actions[p->n_actions++];
-	memset(act, 0, sizeof(*act));
-	act->kind = kind;
-	act->cluster = x->c->name;
-	act->node = nw ? nw->n->name : NULL;
-	act->id = arena_printf(x->a, "%s/%s/%s%s%s", x->c->name, nw ? nw->n->name : "-",
-			       plan_action_name(kind), target ? ":" : "", target ? target : "");
-	act->impact = impact;
-	act->reason = reason;
 	if (nw != NULL && nw->n->data_dir.v != NULL)
 		act->payload.path = nw->n->data_dir.v;
 	return act;
-}
-
-static void depend(Ctx *x, PgcAction *act, const char *id)
-{
-	const char **deps;
-	size_t i;
-
-	if (id == NULL)
-		return;
-	for (i = 0; i < act->n_depends_on; i++)
-		if (strcmp(act->depends_on[i], id) == 0)
-			return;
-	deps = arena_calloc(x->a, act->n_depends_on + 1, sizeof(char *));
-	if (act->n_depends_on)
-		memcpy(deps, act->depends_on, act->n_depends_on * sizeof(char *));
-	deps[act->n_depends_on++] = id;
-	act->depends_on = deps;
-}
-
-/*
- * change - appends to act->changes, which grows by doubling: its capacity
- * is the next power of two from 4 up (an hba action of a new node lists
- * every rule, thousands of them). A list shared with other actions
- * (act->changes_shared, set by hba_changes on the action that made it and
- * on each that borrows it) is copied first, whichever diff came since:
- * written in place, an append would land in the others' buffer. Today no
- * change follows hba_changes on an action; the flag keeps it safe if one does.
- */
-static void change(Ctx *x, PgcAction *act, const char *key, const char *from, const char *to)
-{
-	size_t n = act->n_changes, cap = 4;
-	bool shared = act->changes_shared && n > 0;
-
-	act->changes_shared = false; /* from here on the list is this action's own */
-	if (n == 0 || (n >= 4 && (n & (n - 1)) == 0) || shared) {
-		PgcChange *ch;
-
-		while (cap <= n)
-			cap *= 2;
-		ch = arena_calloc(x->a, cap, sizeof(*ch));
-		if (n)
-			memcpy(ch, act->changes, n * sizeof(*ch));
-		act->changes = ch;
-	}
-	act->changes[n].key = key;
-	act->changes[n].from = from;
-	act->changes[n].to = to;
-	act->n_changes++;
-}
-
-static void block(PgcAction *act, const char *why)
-{
-	if (act->blocked)
-		return;
-	act->blocked = true;
-	act->blocked_reason = why;
 }
 
 static const char *remote_reason(Ctx *x, const NodeWork *nw)
@@ -396,29 +322,13 @@ static PgcAction *fs_action(Ctx *x, PgcActionKind kind, const NodeWork *nw, cons
 	PgcAction *act = emit(x, kind, nw, target, impact, reason);
 
 	if (nw->remote && action_has(kind, ACTION_NEEDS_HOST))
-		block(act, remote_reason(x, nw));
+		builder_block(act, remote_reason(x, nw));
 	return act;
 }
 
 static void orphan(Ctx *x, const char *node, const char *kind, const char *name, const char *message)
 {
-	PgcPlan *p = x->p;
-
-	if (p->n_orphans == x->cap_orphans) {
-		size_t cap = x->cap_orphans ? x->cap_orphans * 2 : 16;
-		PgcOrphan *items = arena_calloc(x->a, cap, sizeof(*items));
-
-		if (p->n_orphans)
-			memcpy(items, p->orphans, p->n_orphans * sizeof(*items));
-		p->orphans = items;
-		x->cap_orphans = cap;
-	}
-	p->orphans[p->n_orphans].cluster = x->c->name;
-	p->orphans[p->n_orphans].node = node;
-	p->orphans[p->n_orphans].kind = kind;
-	p->orphans[p->n_orphans].name = name;
-	p->orphans[p->n_orphans].message = message;
-	p->n_orphans++;
+	builder_orphan(x->b, x->c->name, node, kind, name, message);
 }
 
 /* ---- analysis ------------------------------------------------------------- */
@@ -716,14 +626,14 @@ static void emit_config(Ctx *x, NodeWork *nw)
 	if (nw->has_ge && x->phase != NULL)
 		act->phase = x->phase;
 	for (i = 0; i < nw->n_deltas; i++)
-		change(x, act, nw->deltas[i].key, nw->deltas[i].from, nw->deltas[i].to);
-	depend(x, act, nw->id_create);
+		builder_change(x->b, act, nw->deltas[i].key, nw->deltas[i].from, nw->deltas[i].to);
+	builder_depend(x->b, act, nw->id_create);
 	/* Raising: the primary's file waits for the standbys; lowering: the other way round. */
 	if (x->phase != NULL && nw->has_ge && nw->state == NS_RUNNING) {
 		if (x->phase_dir > 0 && nw->primary)
-			depend(x, act, x->last_restart);
+			builder_depend(x->b, act, x->last_restart);
 		if (x->phase_dir < 0 && !nw->primary)
-			depend(x, act, x->pw ? x->pw->id_restart : NULL);
+			builder_depend(x->b, act, x->pw ? x->pw->id_restart : NULL);
 	}
 	nw->id_config = act->id;
 }
@@ -824,10 +734,10 @@ static void hba_changes(Ctx *x, PgcAction *act, const char *old, const char *new
 			i++;
 			j++;
 		} else if (j < mb && (i == ma || L(i, j + 1) >= L(i + 1, j))) {
-			change(x, act, "rule", NULL, B(j));
+			builder_change(x->b, act, "rule", NULL, B(j));
 			j++;
 		} else {
-			change(x, act, "rule", A(i), NULL);
+			builder_change(x->b, act, "rule", A(i), NULL);
 			i++;
 		}
 	}
@@ -858,7 +768,7 @@ static void emit_hba(Ctx *x, NodeWork *nw)
 	act->payload.content = nw->hba;
 	act->payload.ident = plan_ident_conf(x->a, x->c);
 	hba_changes(x, act, nw->state == NS_NEW ? NULL : nw->o->hba_conf, nw->hba);
-	depend(x, act, nw->id_create);
+	builder_depend(x->b, act, nw->id_create);
 	nw->id_hba = act->id;
 }
 
@@ -918,12 +828,12 @@ static bool passfile_drift(Ctx *x, const NodeWork *nw, const PgcNode *up, PgcAct
 	    !streq(pf->user, x->c->replication.user.v)) {
 		drift = true;
 		if (act != NULL)
-			change(x, act, "entry", have, want);
+			builder_change(x->b, act, "entry", have, want);
 	}
 	if (pf->password == PASSFILE_PW_DIFFERS) {
 		drift = true;
 		if (act != NULL)
-			change(x, act, "password", pf->user == NULL ? NULL : "(another password)",
+			builder_change(x->b, act, "password", pf->user == NULL ? NULL : "(another password)",
 			       secret_text(x->a, &x->c->replication.password));
 	}
 	return drift;
@@ -975,11 +885,11 @@ static void emit_passfile(Ctx *x, NodeWork *nw)
 	act->payload.secret = x->c->replication.password;
 	if (drift)
 		passfile_drift(x, nw, up, act);
-	depend(x, act, nw->id_create);
+	builder_depend(x->b, act, nw->id_create);
 	/* The role first: the new password works from the moment the file has it
 	 * (a clone already waits for the role). */
 	if (nw->state != NS_NEW)
-		depend(x, act, x->repl_role_id);
+		builder_depend(x->b, act, x->repl_role_id);
 	nw->id_passfile = act->id;
 }
 
@@ -1015,14 +925,14 @@ static void emit_stream_check(Ctx *x, NodeWork *nw)
 				     up->n->name,
 				     up->o != NULL && up->reachable ? "has no walsender for it"
 								    : "is started first"));
-	change(x, act, "streaming", "no", "yes");
-	depend(x, act, nw->id_passfile);
-	depend(x, act, nw->id_config);
-	depend(x, act, nw->id_reload);
-	depend(x, act, x->repl_role_id);
-	depend(x, act, up->id_up);
-	depend(x, act, up->id_reload);
-	depend(x, act, up->id_restart);
+	builder_change(x->b, act, "streaming", "no", "yes");
+	builder_depend(x->b, act, nw->id_passfile);
+	builder_depend(x->b, act, nw->id_config);
+	builder_depend(x->b, act, nw->id_reload);
+	builder_depend(x->b, act, x->repl_role_id);
+	builder_depend(x->b, act, up->id_up);
+	builder_depend(x->b, act, up->id_reload);
+	builder_depend(x->b, act, up->id_restart);
 	nw->id_start = act->id;
 }
 
@@ -1031,12 +941,12 @@ static void emit_start(Ctx *x, NodeWork *nw, const char *reason)
 	const NodeWork *up = work_of(x, cluster_upstream(x->c, nw->n));
 	PgcAction *act = fs_action(x, ACT_START, nw, NULL, IMPACT_NONE, reason);
 
-	depend(x, act, nw->id_create);
-	depend(x, act, nw->id_config);
-	depend(x, act, nw->id_hba);
-	depend(x, act, nw->id_passfile);
+	builder_depend(x->b, act, nw->id_create);
+	builder_depend(x->b, act, nw->id_config);
+	builder_depend(x->b, act, nw->id_hba);
+	builder_depend(x->b, act, nw->id_passfile);
 	if (up != NULL)
-		depend(x, act, up->id_up);
+		builder_depend(x->b, act, up->id_up);
 	nw->id_start = nw->id_up = act->id;
 }
 
@@ -1083,7 +993,7 @@ static const char *emit_slot(Ctx *x, NodeWork *nw)
 	act->payload.params = arena_calloc(x->a, 1, sizeof(char *));
 	act->payload.params[0] = slot;
 	act->payload.n_params = 1;
-	depend(x, act, up->id_up);
+	builder_depend(x->b, act, up->id_up);
 	return act->id;
 }
 
@@ -1162,11 +1072,11 @@ static void emit_new(Ctx *x, NodeWork *nw)
 		argv_add(x->a, &av, "--no-password");
 		act->payload.upstream = upn->name;
 		act->payload.secret = c->replication.password;
-		depend(x, act, slot_id);
-		depend(x, act, up->id_up);
+		builder_depend(x->b, act, slot_id);
+		builder_depend(x->b, act, up->id_up);
 		if (up->id_up == NULL)
-			depend(x, act, up->id_reload); /* its new rules must be loaded */
-		depend(x, act, x->repl_role_id);
+			builder_depend(x->b, act, up->id_reload); /* its new rules must be loaded */
+		builder_depend(x->b, act, x->repl_role_id);
 	}
 	act->payload.params = av.v;
 	act->payload.n_params = av.n;
@@ -1191,7 +1101,7 @@ static void emit_blocked_node(Ctx *x, NodeWork *nw)
 		act = emit(x, nw->primary ? ACT_INITDB : ACT_CLONE, nw, NULL, IMPACT_NONE,
 			   nw->primary ? "create the primary's data directory with initdb"
 				       : "clone the replica's data directory with pg_basebackup");
-		block(act, arena_printf(x->a,
+		builder_block(act, arena_printf(x->a,
 					"data directory \"%s\" is not empty and not a PostgreSQL data "
 					"directory; pgconverge never touches it: empty it or change "
 					"data_dir",
@@ -1199,7 +1109,7 @@ static void emit_blocked_node(Ctx *x, NodeWork *nw)
 		break;
 	case NS_NOT_STANDBY:
 		act = emit(x, ACT_START, nw, NULL, IMPACT_NONE, "the server is not running");
-		block(act, arena_printf(x->a,
+		builder_block(act, arena_printf(x->a,
 					"data directory \"%s\" has no standby.signal: started, replica "
 					"\"%s\" would run as a second primary; pgconverge never deletes a "
 					"data directory: move it away to have the replica cloned again",
@@ -1207,14 +1117,14 @@ static void emit_blocked_node(Ctx *x, NodeWork *nw)
 		break;
 	case NS_UNKNOWN:
 		act = emit(x, ACT_START, nw, NULL, IMPACT_NONE, "the server is not running");
-		block(act, arena_printf(x->a, "data directory \"%s\" cannot be inspected: %s",
+		builder_block(act, arena_printf(x->a, "data directory \"%s\" cannot be inspected: %s",
 					nw->n->data_dir.v, o->dir_error ? o->dir_error : "unknown reason"));
 		break;
 	case NS_REMOTE_DOWN:
 		act = emit(x, ACT_START, nw, NULL, IMPACT_NONE,
 			   arena_printf(x->a, "the server does not answer: %s",
 					o->conn_error ? o->conn_error : "no connection"));
-		block(act, remote_reason(x, nw));
+		builder_block(act, remote_reason(x, nw));
 		break;
 	default:
 		return;
@@ -1239,7 +1149,7 @@ static void emit_resets(Ctx *x, NodeWork *nw)
 		act->payload.target = ac->name;
 		act->payload.sql = arena_printf(x->a, "ALTER SYSTEM RESET %s",
 						quote_param_name(x->a, ac->name));
-		change(x, act, ac->name, ac->value, conf_get(nw->want, nw->n_want, ac->name));
+		builder_change(x->b, act, ac->name, ac->value, conf_get(nw->want, nw->n_want, ac->name));
 		nw->id_resets[i] = act->id;
 	}
 }
@@ -1277,14 +1187,14 @@ static void emit_running(Ctx *x, NodeWork *nw)
 	act->payload.sql = "SELECT pg_reload_conf()";
 	for (i = 0; i < nw->n_deltas; i++)
 		if (!nw->deltas[i].restart)
-			change(x, act, nw->deltas[i].key, nw->deltas[i].from, nw->deltas[i].to);
+			builder_change(x->b, act, nw->deltas[i].key, nw->deltas[i].from, nw->deltas[i].to);
 	if (nw->has_ge && x->phase != NULL)
 		act->phase = x->phase;
 	for (i = 0; i < nw->n_resets; i++)
-		depend(x, act, nw->id_resets[i]);
-	depend(x, act, nw->id_config);
-	depend(x, act, nw->id_hba);
-	depend(x, act, nw->id_passfile);
+		builder_depend(x->b, act, nw->id_resets[i]);
+	builder_depend(x->b, act, nw->id_config);
+	builder_depend(x->b, act, nw->id_hba);
+	builder_depend(x->b, act, nw->id_passfile);
 	nw->id_reload = act->id;
 }
 
@@ -1332,16 +1242,16 @@ static void emit_restart(Ctx *x, NodeWork *nw)
 	act = fs_action(x, ACT_RESTART, nw, NULL, IMPACT_RESTART, reason);
 	for (i = 0; i < nw->n_deltas; i++)
 		if (nw->deltas[i].restart)
-			change(x, act, nw->deltas[i].key, nw->deltas[i].from, nw->deltas[i].to);
+			builder_change(x->b, act, nw->deltas[i].key, nw->deltas[i].from, nw->deltas[i].to);
 	if (nw->has_ge && x->phase != NULL)
 		act->phase = x->phase;
-	depend(x, act, x->last_restart);
+	builder_depend(x->b, act, x->last_restart);
 	for (i = 0; i < nw->n_resets; i++)
-		depend(x, act, nw->id_resets[i]);
-	depend(x, act, nw->id_config);
-	depend(x, act, nw->id_passfile);
+		builder_depend(x->b, act, nw->id_resets[i]);
+	builder_depend(x->b, act, nw->id_config);
+	builder_depend(x->b, act, nw->id_passfile);
 	if (!x->restart_ok)
-		block(act, x->restart_block);
+		builder_block(act, x->restart_block);
 	nw->id_restart = act->id;
 	x->last_restart = act->id;
 }
@@ -1463,7 +1373,7 @@ static const char *emit_role(Ctx *x, const RoleSpec *s, const char *why)
 		act = emit(x, ACT_CREATE_ROLE, pw, s->name, IMPACT_NONE,
 			   arena_printf(x->a, "role \"%s\" does not exist%s", s->name, why ? why : ""));
 		if (password)
-			change(x, act, "password", NULL, secret_text(x->a, &s->password));
+			builder_change(x->b, act, "password", NULL, secret_text(x->a, &s->password));
 	} else {
 		sql = role_alter(x, s, o, ch, &nch);
 		if (sql == NULL)
@@ -1471,14 +1381,14 @@ static const char *emit_role(Ctx *x, const RoleSpec *s, const char *why)
 		act = emit(x, ACT_ALTER_ROLE, pw, s->name, IMPACT_NONE,
 			   arena_printf(x->a, "role \"%s\" differs from the topology", s->name));
 		for (i = 0; i < nch; i++)
-			change(x, act, ch[i].key, ch[i].from, ch[i].to);
+			builder_change(x->b, act, ch[i].key, ch[i].from, ch[i].to);
 	}
 	act->payload.path = NULL;
 	act->payload.target = s->name;
 	act->payload.sql = sql;
 	if (has_suffix(sql, " PASSWORD $1"))
 		act->payload.secret = s->password;
-	depend(x, act, pw->id_up);
+	builder_depend(x->b, act, pw->id_up);
 	return act->id;
 }
 
@@ -1625,10 +1535,10 @@ static void emit_roles_and_databases(Ctx *x)
 			act->payload.sql = arena_printf(x->a, "GRANT %s TO %s",
 							pgsql_quote_ident(x->a, g),
 							pgsql_quote_ident(x->a, r->name));
-			change(x, act, "member_of", NULL, g);
-			depend(x, act, pw->id_up);
-			depend(x, act, role_id(x, r->name));
-			depend(x, act, role_id(x, g));
+			builder_change(x->b, act, "member_of", NULL, g);
+			builder_depend(x->b, act, pw->id_up);
+			builder_depend(x->b, act, role_id(x, r->name));
+			builder_depend(x->b, act, role_id(x, g));
 		}
 	}
 	for (i = 0; i < c->n_databases; i++) {
@@ -1647,7 +1557,7 @@ static void emit_roles_and_databases(Ctx *x)
 			act->payload.sql = arena_printf(x->a, "CREATE DATABASE %s OWNER %s",
 							pgsql_quote_ident(x->a, d->name),
 							pgsql_quote_ident(x->a, owner));
-			change(x, act, "owner", NULL, owner);
+			builder_change(x->b, act, "owner", NULL, owner);
 		} else if (!streq(o->owner, owner)) {
 			act = emit(x, ACT_ALTER_DATABASE, pw, d->name, IMPACT_NONE,
 				   arena_printf(x->a, "database \"%s\" is owned by \"%s\"", d->name,
@@ -1655,15 +1565,15 @@ static void emit_roles_and_databases(Ctx *x)
 			act->payload.sql = arena_printf(x->a, "ALTER DATABASE %s OWNER TO %s",
 							pgsql_quote_ident(x->a, d->name),
 							pgsql_quote_ident(x->a, owner));
-			change(x, act, "owner", o->owner, owner);
+			builder_change(x->b, act, "owner", o->owner, owner);
 		} else {
 			act = NULL;
 		}
 		if (act != NULL) {
 			act->payload.path = NULL;
 			act->payload.target = d->name;
-			depend(x, act, pw->id_up);
-			depend(x, act, role_id(x, owner));
+			builder_depend(x->b, act, pw->id_up);
+			builder_depend(x->b, act, role_id(x, owner));
 			if (act->kind == ACT_CREATE_DATABASE)
 				db_id = act->id;
 		}
@@ -1681,9 +1591,9 @@ static void emit_roles_and_databases(Ctx *x)
 			act->payload.database = d->name;
 			act->payload.sql = arena_printf(x->a, "CREATE EXTENSION IF NOT EXISTS %s",
 							pgsql_quote_ident(x->a, e));
-			change(x, act, "extensions", NULL, e);
-			depend(x, act, pw->id_up);
-			depend(x, act, db_id);
+			builder_change(x->b, act, "extensions", NULL, e);
+			builder_depend(x->b, act, pw->id_up);
+			builder_depend(x->b, act, db_id);
 		}
 	}
 }
@@ -1756,12 +1666,12 @@ static bool emit_stale_slot(Ctx *x, const NodeWork *nw, const PgcObsSlot *s)
 				nw->n->name));
 	act->payload.path = NULL;
 	act->payload.target = s->slot_name;
-	change(x, act, arena_printf(x->a, "slot \"%s\"", s->slot_name),
+	builder_change(x->b, act, arena_printf(x->a, "slot \"%s\"", s->slot_name),
 	       s->active ? "in use (the replica is switching over)" : "unused", NULL);
-	depend(x, act, kw->id_config);
-	depend(x, act, kw->id_reload);
-	depend(x, act, kw->id_restart);
-	depend(x, act, kw->id_start);
+	builder_depend(x->b, act, kw->id_config);
+	builder_depend(x->b, act, kw->id_reload);
+	builder_depend(x->b, act, kw->id_restart);
+	builder_depend(x->b, act, kw->id_start);
 	return true;
 }
 
@@ -2017,7 +1927,7 @@ static void plan_cluster(Ctx *x, const PgcCluster *c, const PgcObserved *obs)
 	PgcHaPlan ha;
 
 	/* ---- the live primary, switchover, rejoin: reconcile/ha/plan_ha.c ---- */
-	plan_ha_cluster(x->p, &x->cap_actions, c, obs, x->policy, &ha);
+	plan_ha_cluster(x->b, c, obs, x->policy, &ha);
 	if (ha.owned)
 		return;
 	c = ha.live; /* planned from the primary that runs, not only the file's */
@@ -2063,7 +1973,7 @@ static void plan_cluster(Ctx *x, const PgcCluster *c, const PgcObserved *obs)
 		return; /* no primary: validation refuses that */
 
 	/* ---- backups, retention, drills and restores: reconcile/backup/plan_backup.c ---- */
-	if (plan_backup_cluster(x->p, &x->cap_actions, c, obs, x->policy))
+	if (plan_backup_cluster(x->b, c, obs, x->policy))
 		return; /* being restored: the rest waits until it is promoted */
 	/* ---- */
 
@@ -2150,7 +2060,7 @@ static void plan_cluster(Ctx *x, const PgcCluster *c, const PgcObserved *obs)
 		emit_stream_check(x, &x->w[order[k]]);
 
 	/* 5. a switchover that waits: after everything planned from the live primary. */
-	plan_ha_finish(x->p, &x->cap_actions, &ha);
+	plan_ha_finish(x->b, &ha);
 }
 
 /* ---- fingerprints ---------------------------------------------------------------- */
@@ -2182,24 +2092,8 @@ const char *plan_fingerprint(PgcArena *arena, const PgcObsNode *o)
 
 static void add_fingerprint(Ctx *x, const char *cluster, const PgcObsNode *o)
 {
-	PgcPlan *p = x->p;
-
-	if (p->n_fp == x->cap_fp) {
-		size_t cap = x->cap_fp ? x->cap_fp * 2 : 16;
-		const char **nodes = arena_calloc(x->a, cap, sizeof(char *));
-		const char **values = arena_calloc(x->a, cap, sizeof(char *));
-
-		if (p->n_fp) {
-			memcpy(nodes, p->fp_nodes, p->n_fp * sizeof(char *));
-			memcpy(values, p->fp_values, p->n_fp * sizeof(char *));
-		}
-		p->fp_nodes = nodes;
-		p->fp_values = values;
-		x->cap_fp = cap;
-	}
-	p->fp_nodes[p->n_fp] = arena_printf(x->a, "%s/%s", cluster, o->name);
-	p->fp_values[p->n_fp] = plan_fingerprint(x->a, o);
-	p->n_fp++;
+	builder_fingerprint(x->b, arena_printf(x->a, "%s/%s", cluster, o->name),
+			    plan_fingerprint(x->a, o));
 }
 
 /* ---- public -------------------------------------------------------------------- */
@@ -2209,6 +2103,7 @@ PgcPlan *plan_build(const PgcTopology *t, const PgcObserved *obs, const PgcPolic
 	PgcArena *a = arena_new();
 	PgcPlan *p = arena_calloc(a, 1, sizeof(*p));
 	PgcPolicy none;
+	PgcPlanBuilder b;
 	Ctx x;
 	size_t i, j;
 
@@ -2217,10 +2112,11 @@ PgcPlan *plan_build(const PgcTopology *t, const PgcObserved *obs, const PgcPolic
 		policy = &none;
 	}
 	memset(&x, 0, sizeof x);
-	x.p = p;
 	x.a = a;
 	x.policy = policy;
 	p->arena = a;
+	builder_init(&b, p);
+	x.b = &b;
 	p->source_kind = "file";
 	p->source_path = t->file ? arena_strdup(a, t->file) : NULL;
 	p->offline = obs == NULL;

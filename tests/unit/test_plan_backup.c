@@ -62,7 +62,6 @@ typedef struct {
 	PgcObsRepository repo;    /* main's own repository = restored's source */
 	json_t *doc;
 	PgcPlan *p;               /* for plan_backup_cluster */
-	size_t cap;
 	PgcPolicy policy;
 } Fx;
 
@@ -202,11 +201,13 @@ static int teardown(void **state)
 /* plan_of - plan_backup_cluster for one cluster into a fresh action list. */
 static bool plan_of(Fx *f, const char *cluster)
 {
+	PgcPlanBuilder b;
+
 	f->p->n_actions = 0;
 	f->p->actions = NULL;
-	f->cap = 0;
+	builder_init(&b, f->p);
 	catalog(f);
-	return plan_backup_cluster(f->p, &f->cap, topology_cluster(f->t, cluster), f->o, &f->policy);
+	return plan_backup_cluster(&b, topology_cluster(f->t, cluster), f->o, &f->policy);
 }
 
 static const PgcAction *find(Fx *f, const char *id)
