@@ -30,6 +30,7 @@
 #include "reconcile/engine/apply.h"
 #include "reconcile/observe/observe.h"
 #include "reconcile/engine/plan.h"
+#include "reconcile/planner.h"
 #include "schema/topology.h"
 
 typedef struct {

@@ -22,6 +22,7 @@
 #include "reconcile/backup/backup_catalog.h"
 #include "reconcile/observe/observe.h"
 #include "reconcile/engine/plan.h"
+#include "reconcile/planner.h"
 #include "reconcile/backup/plan_backup.h"
 #include "reconcile/backup/restore.h"
 #include "reconcile/backup/walarchive.h"

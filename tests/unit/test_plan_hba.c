@@ -20,7 +20,7 @@
 #include "common/diag.h"
 #include "common/strutil.h"
 #include "reconcile/engine/plan.h"
-#include "reconcile/engine/plan_offline.h"
+#include "reconcile/plan_offline.h"
 #include "schema/topology.h"
 
 /* ---- the former renderer, verbatim: the reference for normal inputs ----- */

@@ -1,9 +1,9 @@
 /*
- * reconcile/engine/plan_offline.c - the plan from one topology revision to the
- * next, without servers: the base becomes a make-believe observed state and
+ * reconcile/plan_offline.c - the plan from one topology revision to the next,
+ * without servers: the base becomes a make-believe observed state and
  * the real planner does the rest (see plan_offline.h).
  */
-#include "reconcile/engine/plan_offline.h"
+#include "reconcile/plan_offline.h"
 
 #include <stdint.h>
 #include <stdlib.h>
