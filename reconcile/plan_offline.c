@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reconcile/postgres/plan_conf.h"
+
 static bool streq(const char *a, const char *b)
 {
 	if (a == NULL || b == NULL)

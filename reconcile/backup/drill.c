@@ -30,6 +30,7 @@
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/backup/restore.h"
 #include "reconcile/backup/walarchive.h"
+#include "reconcile/postgres/plan_conf.h"
 
 #define DRILL_SHARED_BUFFERS "128MB"
 #define DRILL_STOP_TIMEOUT_S 60

@@ -13,6 +13,7 @@
 #include "reconcile/backup/backup.h"
 #include "reconcile/backup/drill.h"
 #include "reconcile/backup/restore.h"
+#include "reconcile/postgres/plan_conf.h"
 
 typedef struct {
 	PgcPlanBuilder *b;

@@ -1,9 +1,10 @@
 /*
  * reconcile/backup/plan_backup.h - the pure planning of a cluster's backup family:
  * scheduled backups, retention, restore drills, and the point-in-time
- * restore of a bootstrap.from_backup cluster. Called by plan.c for every
- * cluster, before its own per-node work; it reads the observed repository
- * (PgcObsCluster.repository and .restore_source) and never does I/O.
+ * restore of a bootstrap.from_backup cluster. Called by plan_build()
+ * (reconcile/planner.c) for every cluster, before its per-node work; it
+ * reads the observed repository (PgcObsCluster.repository and
+ * .restore_source) and never does I/O.
  *
  * Actions, with their ids:
  *

@@ -22,7 +22,6 @@
 #include <jansson.h>
 
 #include "common/arena.h"
-#include "reconcile/observe/observe.h"
 #include "schema/topology.h"
 
 #define PLAN_FORMAT_VERSION 1
@@ -186,86 +185,7 @@ PgcPlan *plan_from_json(json_t *j, char *err, size_t errlen);
  */
 int plan_compare_actions(const PgcPlan *saved, const PgcPlan *now, char *why, size_t len);
 
-/*
- * maintenance_window_open - true when `now` falls in the cluster's window
- * (restart: always -> true; never -> false).
- */
-bool maintenance_window_open(const PgcMaintenance *m, time_t now);
-
-/*
- * maintenance_window_next_open - when restarts are next allowed by the
- * cluster's policy, at or after now: now itself when the window is open
- * (or restart: always); the start of the next window otherwise, to the
- * minute, in the window's zone (daylight saving included); (time_t)-1 when
- * it never opens (restart: never, or no window). Pure apart from the zone
- * files, like maintenance_window_open().
- */
-time_t maintenance_window_next_open(const PgcMaintenance *m, time_t now);
-
-/*
- * plan_managed_conf - the content pgconverge writes into a node's managed
- * include file: the node's effective settings plus the parameters
- * pgconverge owns (port, listen_addresses, primary_conninfo, ...).
- * Deterministic: same topology, same bytes. Owned by arena.
- */
-const char *plan_managed_conf(PgcArena *arena, const PgcCluster *c, const PgcNode *n);
-/*
- * plan_passfile_path - where a replica's replication password lives:
- * "<parent>/.<name>.pgconverge.pgpass" beside its data directory, never
- * inside it (pg_basebackup and pg_rewind would copy it around).
- */
-const char *plan_passfile_path(PgcArena *arena, const char *data_dir);
-
-/* plan_hba_conf - the pg_hba.conf content for a node. */
-const char *plan_hba_conf(PgcArena *arena, const PgcCluster *c, const PgcNode *n);
-
-/*
- * plan_pending_restart - the setting waits for a restart that would act on
- * it: pending_restart, except recovery_target_* on a server out of
- * recovery (a restored cluster after its promotion keeps them in memory
- * but never uses them: only archive recovery reads them, at start-up, and
- * whatever next starts the server reads the file). Shared by the plan and
- * status so that neither shows a restart nobody needs.
- */
-bool plan_pending_restart(const PgcObsNode *o, const PgcObsSetting *s);
-
-/*
- * plan_replica_streams - false when replica o (node name) answers, is a
- * standby (not an archive recovery) and streams from nobody: no WAL
- * receiver, or a stopped one, and its upstream up (NULL: unknown), when it
- * answers, lists no walsender for it. A WAL receiver that is starting,
- * waiting, restarting or stopping counts: it is reconnecting right now. The plan
- * checks such a replica (a start action that waits until it streams);
- * status flags it. Pure.
- */
-bool plan_replica_streams(const PgcObsNode *o, const PgcObsNode *up, const char *name);
-
 /* plan_find_action - the action with this id, or NULL. */
 const PgcAction *plan_find_action(const PgcPlan *p, const char *id);
-
-/* One parameter of a managed include file, value as written (unquoted). */
-typedef struct {
-	const char *name;
-	const char *value;
-} PgcConfParam;
-
-/*
- * plan_conf_params - the parameters plan_managed_conf() writes for a node,
- * sorted by name; returns their number, *out owned by arena.
- */
-size_t plan_conf_params(PgcArena *arena, const PgcCluster *c, const PgcNode *n, PgcConfParam **out);
-/* plan_conf_render - the managed file for these parameters (already sorted). */
-const char *plan_conf_render(PgcArena *arena, const PgcCluster *c, const PgcNode *n,
-			     const PgcConfParam *params, size_t n_params);
-/*
- * plan_conf_parse - the parameters of a managed file's content (the
- * `name = 'value'` lines; comments and blank lines skipped); returns their
- * number, *out owned by arena.
- */
-size_t plan_conf_parse(PgcArena *arena, const char *content, PgcConfParam **out);
-/* plan_ident_conf - pg_ident.conf: the "pgconverge" map (root and os_user to os_user). */
-const char *plan_ident_conf(PgcArena *arena, const PgcCluster *c);
-/* plan_slot_name - the physical slot a replica streams through: its name, '-' -> '_'. */
-const char *plan_slot_name(PgcArena *arena, const char *node);
 
 #endif

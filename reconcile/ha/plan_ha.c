@@ -8,6 +8,7 @@
 
 #include "reconcile/engine/builder.h"
 #include "reconcile/ha/failover.h"
+#include "reconcile/postgres/plan_conf.h"
 
 typedef struct {
 	const PgcNode *n;         /* in the file's cluster */

@@ -1,9 +1,9 @@
 /*
  * reconcile/ha/plan_ha.h - the high-availability part of the plan: which node
  * is the primary now, and the switchover, rejoin and split-brain actions.
- * Pure, like the rest of the planner: called by plan.c for every observed
- * cluster, before its per-node work (plan_ha_cluster) and after it
- * (plan_ha_finish).
+ * Pure, like the rest of the planner: called by plan_build()
+ * (reconcile/planner.c) for every observed cluster, before its per-node
+ * work (plan_ha_cluster) and after it (plan_ha_finish).
  *
  * The live primary comes from the servers, never from the file alone:
  *   - the node that accepts writes (reachable, not in recovery);

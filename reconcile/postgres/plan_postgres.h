@@ -57,4 +57,25 @@ void plan_postgres_fingerprints(PgcPostgresPlanner *x, const PgcCluster *c, cons
  */
 const char *plan_fingerprint(PgcArena *arena, const PgcObsNode *o);
 
+/*
+ * plan_pending_restart - the setting waits for a restart that would act on
+ * it: pending_restart, except recovery_target_* on a server out of
+ * recovery (a restored cluster after its promotion keeps them in memory
+ * but never uses them: only archive recovery reads them, at start-up, and
+ * whatever next starts the server reads the file). Shared by the plan and
+ * status so that neither shows a restart nobody needs.
+ */
+bool plan_pending_restart(const PgcObsNode *o, const PgcObsSetting *s);
+
+/*
+ * plan_replica_streams - false when replica o (node name) answers, is a
+ * standby (not an archive recovery) and streams from nobody: no WAL
+ * receiver, or a stopped one, and its upstream up (NULL: unknown), when it
+ * answers, lists no walsender for it. A WAL receiver that is starting,
+ * waiting, restarting or stopping counts: it is reconnecting right now. The plan
+ * checks such a replica (a start action that waits until it streams);
+ * status flags it. Pure.
+ */
+bool plan_replica_streams(const PgcObsNode *o, const PgcObsNode *up, const char *name);
+
 #endif

@@ -18,6 +18,7 @@
 #include "reconcile/engine/builder.h"
 #include "reconcile/engine/plan.h"
 #include "reconcile/observe/observe.h"
+#include "reconcile/postgres/plan_conf.h"
 #include "reconcile/postgres/plan_postgres.h"
 #include "schema/topology.h"
 

@@ -32,6 +32,7 @@
 #include "reconcile/engine/plan.h"
 #include "reconcile/planner.h"
 #include "schema/topology.h"
+#include "reconcile/postgres/plan_conf.h"
 
 typedef struct {
 	PgcArena *a;

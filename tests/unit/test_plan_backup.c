@@ -27,6 +27,7 @@
 #include "reconcile/backup/restore.h"
 #include "reconcile/backup/walarchive.h"
 #include "schema/topology.h"
+#include "reconcile/postgres/plan_conf.h"
 
 /* 2026-11-26 12:00:00 UTC */
 #define NOON ((time_t)1795694400)
