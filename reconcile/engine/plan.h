@@ -59,10 +59,10 @@ typedef enum {
 	ACT_RESTORE,         /* (restore) point-in-time restore of a bootstrap.from_backup cluster's primary */
 	ACT_DROP_SLOT,       /* (drop-slot) physical slot payload.target, left by a replica that streams elsewhere now */
 	ACT_CREATE_REPOSITORY, /* (create-repository) the backup repository payload.path, before anything archives or fetches */
+	/* The number of action kinds (ACT_INITDB is 0): keep it last. Each kind
+	 * has a row in the registry (engine/action.h, reconcile/registry.c). */
+	PLAN_ACTION_KINDS
 } PgcActionKind;
-
-/* The number of action kinds (ACT_INITDB is 0). */
-#define PLAN_ACTION_KINDS ((int)ACT_CREATE_REPOSITORY + 1)
 
 typedef struct {
 	const char *key;
