@@ -18,7 +18,6 @@
 
 #include "common/fsutil.h"
 #include "common/strutil.h"
-#include "reconcile/engine/apply.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/backup/walarchive.h"
 

@@ -12,7 +12,6 @@
 
 #include "reconcile/pg/pgsql.h"
 
-
 /* quote_param_name - a parameter name for ALTER SYSTEM: each dotted part quoted. */
 static const char *quote_param_name(PgcArena *a, const char *name)
 {

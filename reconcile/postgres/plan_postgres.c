@@ -49,7 +49,6 @@
 
 #include "reconcile/postgres/plan_work.h"
 
-
 static const PgcObsNode *find_obs(const PgcObserved *obs, const char *cluster, const char *node)
 {
 	size_t i, j;
