@@ -10,6 +10,9 @@ void builder_init(PgcPlanBuilder *b, PgcPlan *p)
 	memset(b, 0, sizeof(*b));
 	b->p = p;
 	b->a = p->arena;
+	b->cap_actions = p->n_actions;
+	b->cap_orphans = p->n_orphans;
+	b->cap_fp = p->n_fp;
 }
 
 PgcAction *builder_append(PgcPlanBuilder *b)

@@ -25,7 +25,11 @@ typedef struct {
 	size_t cap_actions, cap_orphans, cap_fp;
 } PgcPlanBuilder;
 
-/* builder_init - a builder appending to p, which holds nothing yet. */
+/*
+ * builder_init - a builder appending to p. What p holds already stays
+ * (plan --offline adds orphans to a plan built): its arrays are taken as
+ * full, so the first append to each copies it.
+ */
 void builder_init(PgcPlanBuilder *b, PgcPlan *p);
 
 /*
