@@ -22,6 +22,7 @@
 #include "reconcile/postgres/plan_postgres.h"
 #include "schema/topology.h"
 
+/* The phases of a plan that changes ">= on standbys" parameters (PgcAction.phase). */
 #define PHASE_RAISE "raise-standbys-first"
 #define PHASE_LOWER "lower-primary-first"
 
@@ -102,7 +103,9 @@ struct PgcPostgresPlanner {
 	size_t n_diff;
 };
 
+/* The planner's state: one per plan, reset cluster by cluster (plan_postgres_begin). */
 typedef PgcPostgresPlanner Ctx;
+
 /*
  * ---- small helpers, and emitting actions ----------------------------------
  * Inline: every file of the planner uses them, and they stay out of the
