@@ -14,7 +14,7 @@
 #include "reconcile/ha/failover.h"
 #include "reconcile/ha/ha.h"
 #include "reconcile/engine/journal.h"
-#include "reconcile/engine/plan_offline.h"
+#include "reconcile/plan_offline.h"
 #include "schema/source.h"
 #include "schema/source_applied.h"
 

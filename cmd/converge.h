@@ -11,6 +11,7 @@
 #include "cmd/cmd.h"
 #include "reconcile/observe/observe.h"
 #include "reconcile/engine/plan.h"
+#include "reconcile/planner.h"
 
 /*
  * converge_load - loads and validates the topology named by opts, printing

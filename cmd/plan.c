@@ -12,7 +12,7 @@
 #include "cmd/exitcodes.h"
 #include "common/fsutil.h"
 #include "common/strutil.h"
-#include "reconcile/engine/plan_offline.h"
+#include "reconcile/plan_offline.h"
 
 static const char *const plan_formats[] = {"text", "json", "markdown", NULL};
 

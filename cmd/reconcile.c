@@ -48,6 +48,7 @@
 #include "reconcile/ha/fence.h"
 #include "reconcile/ha/ha.h"
 #include "reconcile/ha/promote.h"
+#include "reconcile/postgres/plan_conf.h"
 
 const PgcCommandSpec reconcile_spec = {
 	.usage = "reconcile " USAGE_SOURCE USAGE_NEWLINE

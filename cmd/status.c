@@ -13,6 +13,7 @@
 #include "cmd/converge.h"
 #include "cmd/exitcodes.h"
 #include "common/strutil.h"
+#include "reconcile/postgres/plan_postgres.h"
 #include "reconcile/transport/host.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/backup/walarchive_status.h"

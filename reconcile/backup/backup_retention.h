@@ -78,11 +78,4 @@ int backup_retention_apply(const char *repository, const PgcRetention *r);
  */
 int backup_retention_run(PgcArena *a, const PgcCluster *c, PgcRetention *removed);
 
-/*
- * backup_format_bytes - the former name of progress_format_bytes()
- * (common/progress.h), kept until plan_backup.c, its last caller, is
- * renamed; then this alias goes.
- */
-#define backup_format_bytes progress_format_bytes
-
 #endif

@@ -35,6 +35,7 @@
 #include "reconcile/backup/restore_copy.h"
 #include "reconcile/backup/restore_wait.h"
 #include "reconcile/backup/walarchive.h"
+#include "reconcile/postgres/plan_conf.h"
 
 #define DRILL_STOP_TIMEOUT_S 60
 

@@ -2,6 +2,7 @@
  * reconcile/backup/drill_conf.c - the configuration of a restore drill's
  * server (drill_conf.h). Pure.
  */
+#include "reconcile/postgres/plan_conf.h"
 #include "reconcile/backup/drill_conf.h"
 
 #include <stdlib.h>

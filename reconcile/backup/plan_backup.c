@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/progress.h"
 #include "reconcile/backup/backup_catalog.h"
 #include "reconcile/backup/backup_retention.h"
 #include "reconcile/backup/backup_source.h"
@@ -17,10 +18,11 @@
 #include "reconcile/backup/restore_choose.h"
 #include "reconcile/backup/restore_conf.h"
 #include "reconcile/backup/walarchive.h"
+#include "reconcile/engine/builder.h"
+#include "reconcile/postgres/plan_conf.h"
 
 typedef struct {
-	PgcPlan *p;
-	size_t *cap;
+	PgcPlanBuilder *b;
 	PgcArena *a;
 	const PgcCluster *c;
 	const PgcObserved *obs;
@@ -73,60 +75,7 @@ static const char *age(Bx *x, double seconds)
 static PgcAction *emit(Bx *x, PgcActionKind kind, const char *node, const char *target,
 		       PgcImpact impact, const char *reason)
 {
-	PgcPlan *p = x->p;
-	PgcAction *act;
-
-	/* The planner's own growth rule: *cap is its capacity counter. */
-	if (p->n_actions == *x->cap) {
-		size_t cap = *x->cap ? *x->cap * 2 : 32;
-		PgcAction *items = arena_calloc(x->a, cap, sizeof(*items));
-
-		if (p->n_actions)
-			memcpy(items, p->actions, p->n_actions * sizeof(*items));
-		p->actions = items;
-		*x->cap = cap;
-	}
-	act = &p->actions[p->n_actions++];
-	memset(act, 0, sizeof(*act));
-	act->kind = kind;
-	act->cluster = x->c->name;
-	act->node = node;
-	act->id = arena_printf(x->a, "%s/%s/%s%s%s", x->c->name, node ? node : "-",
-			       plan_action_name(kind), target ? ":" : "", target ? target : "");
-	act->impact = impact;
-	act->reason = reason;
-	return act;
-}
-
-static void change(Bx *x, PgcAction *act, const char *key, const char *from, const char *to)
-{
-	PgcChange *ch = arena_calloc(x->a, act->n_changes + 1, sizeof(*ch));
-
-	if (act->n_changes)
-		memcpy(ch, act->changes, act->n_changes * sizeof(*ch));
-	ch[act->n_changes].key = key;
-	ch[act->n_changes].from = from;
-	ch[act->n_changes].to = to;
-	act->n_changes++;
-	act->changes = ch;
-}
-
-static void param(Bx *x, PgcAction *act, const char *value)
-{
-	const char **v = arena_calloc(x->a, act->payload.n_params + 2, sizeof(char *));
-
-	if (act->payload.n_params)
-		memcpy(v, act->payload.params, act->payload.n_params * sizeof(char *));
-	v[act->payload.n_params++] = arena_strdup(x->a, value);
-	act->payload.params = v;
-}
-
-static void block(PgcAction *act, const char *why)
-{
-	if (!act->blocked) {
-		act->blocked = true;
-		act->blocked_reason = why;
-	}
+	return builder_emit(x->b, kind, x->c->name, node, target, impact, reason);
 }
 
 /* ---- small lookups ------------------------------------------------------------- */
@@ -235,9 +184,9 @@ static bool plan_base(Bx *x, const PgcObsRepository *r)
 	act->payload.path = c->backup.repository.v;
 	act->payload.target = "base";
 	act->payload.upstream = n ? n->name : NULL;
-	change(x, act, "newest base backup", b ? arena_strdup(x->a, b->id) : NULL, "a new one");
+	builder_change(x->b, act, "newest base backup", b ? arena_strdup(x->a, b->id) : NULL, "a new one");
 	if (n == NULL)
-		block(act, why);
+		builder_block(act, why);
 	return n != NULL;
 }
 
@@ -284,7 +233,7 @@ static void plan_logical(Bx *x, const PgcObsRepository *r)
 	act->payload.target = "logical";
 	act->payload.upstream = n ? n->name : NULL;
 	if (n == NULL)
-		block(act, why);
+		builder_block(act, why);
 }
 
 /* ---- retention --------------------------------------------------------------------- */
@@ -307,30 +256,30 @@ static void plan_retention(Bx *x, const PgcObsRepository *r)
 				"backup%s, %zu dump%s, %zu archived WAL file%s, %s%s%s",
 				pol.keep_base, pol.keep_logical, ret.n_base, ret.n_base == 1 ? "" : "s",
 				ret.n_logical, ret.n_logical == 1 ? "" : "s", ret.n_wal,
-				ret.n_wal == 1 ? "" : "s", backup_format_bytes(ret.bytes, size, sizeof size),
+				ret.n_wal == 1 ? "" : "s", progress_format_bytes(ret.bytes, size, sizeof size),
 				ret.oldest_kept ? "; the oldest kept base backup is " : "",
 				ret.oldest_kept ? ret.oldest_kept->id : ""));
 	act->payload.path = c->backup.repository.v;
 	for (i = 0; i < ret.n_base; i++) {
 		const PgcBaseBackupInfo *b = ret.base[i];
 
-		change(x, act, arena_strdup(x->a, b->path),
+		builder_change(x->b, act, arena_strdup(x->a, b->path),
 		       arena_printf(x->a, "base backup, %s, ended %s%s",
-				    backup_format_bytes(b->size_bytes, size, sizeof size),
+				    progress_format_bytes(b->size_bytes, size, sizeof size),
 				    b->finished_at ? b->finished_at : "?",
 				    b->deleting ? ", removal under way" : !base_valid(b) ? ", not verified" : ""),
 		       NULL);
-		param(x, act, b->path);
+		builder_param(x->b, act, b->path);
 	}
 	for (i = 0; i < ret.n_logical; i++) {
 		const PgcLogicalBackupInfo *l = ret.logical[i];
 
-		change(x, act, arena_strdup(x->a, l->path),
+		builder_change(x->b, act, arena_strdup(x->a, l->path),
 		       arena_printf(x->a, "%s%s%s, %s", strcmp(l->kind, "dump") == 0 ? "dump" : "globals",
 				    l->database ? " of database " : "", l->database ? l->database : "",
-				    backup_format_bytes(l->size_bytes, size, sizeof size)),
+				    progress_format_bytes(l->size_bytes, size, sizeof size)),
 		       NULL);
-		param(x, act, l->path);
+		builder_param(x->b, act, l->path);
 	}
 	/* WAL in runs: one change per timeline's consecutive files. */
 	for (i = 0; i < ret.n_wal; i = j) {
@@ -339,15 +288,15 @@ static void plan_retention(Bx *x, const PgcObsRepository *r)
 		for (j = i; j < ret.n_wal && ret.wal[j]->parsed.timeline == ret.wal[i]->parsed.timeline;
 		     j++)
 			bytes += ret.wal[j]->size;
-		change(x, act, arena_printf(x->a, "wal/%08X", ret.wal[i]->parsed.timeline),
+		builder_change(x->b, act, arena_printf(x->a, "wal/%08X", ret.wal[i]->parsed.timeline),
 		       j - i == 1 ? arena_printf(x->a, "%s (%s)", ret.wal[i]->name,
-						 backup_format_bytes(bytes, size, sizeof size))
+						 progress_format_bytes(bytes, size, sizeof size))
 				  : arena_printf(x->a, "%s ... %s (%zu files, %s)", ret.wal[i]->name,
 						 ret.wal[j - 1]->name, j - i,
-						 backup_format_bytes(bytes, size, sizeof size)),
+						 progress_format_bytes(bytes, size, sizeof size)),
 		       NULL);
 		for (size_t k = i; k < j; k++)
-			param(x, act, ret.wal[k]->name);
+			builder_param(x->b, act, ret.wal[k]->name);
 	}
 }
 
@@ -387,7 +336,7 @@ static void plan_drill(Bx *x, const PgcObsRepository *r)
 				period(x, &c->backup.verify.every), b->id));
 	act->payload.path = c->backup.repository.v;
 	act->payload.target = arena_strdup(x->a, b->id);
-	change(x, act, "drilled backup", mine ? arena_printf(x->a, "%s: %s", mine->ok ? "passed" : "FAILED",
+	builder_change(x->b, act, "drilled backup", mine ? arena_printf(x->a, "%s: %s", mine->ok ? "passed" : "FAILED",
 							     mine->at ? mine->at : "?")
 					      : NULL,
 	       arena_strdup(x->a, b->id));
@@ -403,7 +352,7 @@ static void plan_schedule(Bx *x)
 		return;
 	if (r->error != NULL || r->catalog == NULL) {
 		if (c->backup.base.every.set || c->backup.logical.every.set || c->backup.verify.every.set)
-			block(emit(x, ACT_BACKUP, NULL, NULL, IMPACT_NONE,
+			builder_block(emit(x, ACT_BACKUP, NULL, NULL, IMPACT_NONE,
 				   "the backup schedule cannot be checked"),
 			      r->error ? arena_strdup(x->a, r->error) : "the repository was not read");
 		return;
@@ -453,7 +402,7 @@ static void plan_repository(Bx *x)
 				      "from it", reason);
 	act = emit(x, ACT_CREATE_REPOSITORY, NULL, NULL, IMPACT_NONE, reason);
 	act->payload.path = repo;
-	change(x, act, "backup repository", NULL,
+	builder_change(x->b, act, "backup repository", NULL,
 	       arena_printf(x->a, "%s with %s/, %s/ and %s/, owned by os_user \"%s\", mode 0700", repo,
 			    BACKUP_BASE_DIR, BACKUP_LOGICAL_DIR, WALARCHIVE_DIR, c->os_user.v));
 }
@@ -510,20 +459,20 @@ static void describe(Bx *x, PgcAction *act, const PgcRestoreChoice *ch)
 	char size[32];
 
 	act->payload.target = arena_strdup(x->a, b->id);
-	change(x, act, "base backup", NULL,
+	builder_change(x->b, act, "base backup", NULL,
 	       arena_printf(x->a, "%s (ended %s, timeline %u, WAL %s-%s, %s)", b->id,
 			    b->finished_at ? b->finished_at : "?", b->timeline, b->start_lsn, b->stop_lsn,
-			    backup_format_bytes(b->size_bytes, size, sizeof size)));
+			    progress_format_bytes(b->size_bytes, size, sizeof size)));
 	/* What the restore replays, not where the archive ends now: the archive
 	 * grows by the minute, and a saved plan must not go stale with it. The
 	 * end, observed, is in the reason (ch->summary), which is not compared. */
-	change(x, act, "wal", NULL,
+	builder_change(x->b, act, "wal", NULL,
 	       !(x->c->bootstrap.immediate.set && x->c->bootstrap.immediate.v)
 		       ? arena_printf(x->a, "%s on, then the archive as far as it is contiguous",
 				      ch->first_wal)
 		       : arena_printf(x->a, "%s, as carried by the backup", ch->first_wal));
-	change(x, act, "target", NULL, ch->target);
-	change(x, act, "then", NULL,
+	builder_change(x->b, act, "target", NULL, ch->target);
+	builder_change(x->b, act, "then", NULL,
 	       restore_pauses(&x->c->bootstrap) ? "pause (target_action: pause)"
 						: arena_printf(x->a, "promote on a new timeline (after timeline %u)",
 							       ch->latest_tli));
@@ -559,7 +508,7 @@ static bool plan_restore(Bx *x)
 	if (!o->local) {
 		if (running)
 			return false; /* it exists: the rest of the planner manages it */
-		block(restore_action(x, n, IMPACT_NONE,
+		builder_block(restore_action(x, n, IMPACT_NONE,
 				     arena_printf(x->a, "restore node \"%s\" from \"%s\"", n->name, repo)),
 		      arena_printf(x->a, "node's host \"%s\" is not this machine; pgconverge restores "
 				   "only into local data directories", n->host.v));
@@ -569,7 +518,7 @@ static bool plan_restore(Bx *x)
 	/* A fresh restore: nothing there yet. */
 	if ((o->dir_state == DIR_ABSENT || o->dir_state == DIR_EMPTY) && !running) {
 		if (restore_choose(x->a, bs, src, &ch, &why) != 0) {
-			block(restore_action(x, n, IMPACT_NONE,
+			builder_block(restore_action(x, n, IMPACT_NONE,
 					     arena_printf(x->a, "restore node \"%s\" from \"%s\"", n->name,
 							  repo)),
 			      why);
@@ -584,7 +533,7 @@ static bool plan_restore(Bx *x)
 		return true;
 	}
 	if (o->dir_state == DIR_FOREIGN) {
-		block(restore_action(x, n, IMPACT_NONE,
+		builder_block(restore_action(x, n, IMPACT_NONE,
 				     arena_printf(x->a, "restore node \"%s\" from \"%s\"", n->name, repo)),
 		      arena_printf(x->a, "data directory \"%s\" is not empty and not a PostgreSQL data "
 				   "directory; restoring in place is never done implicitly: empty "
@@ -600,7 +549,7 @@ static bool plan_restore(Bx *x)
 		    o->replay_pause_state != NULL && strcmp(o->replay_pause_state, "paused") == 0)
 			return true; /* restored and paused at its target, as declared */
 		if (restore_choose(x->a, bs, src, &ch, &why) != 0) {
-			block(restore_action(x, n, IMPACT_NONE,
+			builder_block(restore_action(x, n, IMPACT_NONE,
 					     arena_printf(x->a, "continue the restore of node \"%s\"",
 							  n->name)),
 			      why);
@@ -625,14 +574,14 @@ static bool plan_restore(Bx *x)
 						  "restore's recovery settings from %s%s", n->name,
 						  PGC_MANAGED_CONF,
 						  running ? " and reload it" : " and start it"));
-		change(x, act, "recovery_target_timeline", "latest", NULL);
+		builder_change(x->b, act, "recovery_target_timeline", "latest", NULL);
 		return true;
 	}
 
 	/* Someone else's data directory where the restore should go. */
 	if (!(o->managed_conf != NULL && conf_names_node(x, n, o->managed_conf)) &&
 	    from_source(x, o, src) == 0) {
-		block(restore_action(x, n, IMPACT_NONE,
+		builder_block(restore_action(x, n, IMPACT_NONE,
 				     arena_printf(x->a, "restore node \"%s\" from \"%s\"", n->name, repo)),
 		      arena_printf(x->a, "data directory \"%s\" holds another cluster (system "
 				   "identifier %llu, not the repository's); restoring in place is never "
@@ -643,16 +592,15 @@ static bool plan_restore(Bx *x)
 	return false;
 }
 
-bool plan_backup_cluster(PgcPlan *p, size_t *cap_actions, const PgcCluster *c,
-			 const PgcObserved *obs, const PgcPolicy *policy)
+bool plan_backup_cluster(PgcPlanBuilder *b, const PgcCluster *c, const PgcObserved *obs,
+			 const PgcPolicy *policy)
 {
 	Bx x;
 	size_t i;
 
 	memset(&x, 0, sizeof x);
-	x.p = p;
-	x.cap = cap_actions;
-	x.a = p->arena;
+	x.b = b;
+	x.a = b->a;
 	x.c = c;
 	x.obs = obs;
 	x.policy = policy;

@@ -1,9 +1,10 @@
 /*
  * reconcile/backup/plan_backup.h - the pure planning of a cluster's backup family:
  * scheduled backups, retention, restore drills, and the point-in-time
- * restore of a bootstrap.from_backup cluster. Called by plan.c for every
- * cluster, before its own per-node work; it reads the observed repository
- * (PgcObsCluster.repository and .restore_source) and never does I/O.
+ * restore of a bootstrap.from_backup cluster. Called by plan_build()
+ * (reconcile/planner.c) for every cluster, before its per-node work; it
+ * reads the observed repository (PgcObsCluster.repository and
+ * .restore_source) and never does I/O.
  *
  * Actions, with their ids:
  *
@@ -62,18 +63,18 @@
 #include <stdint.h>
 
 #include "reconcile/observe/observe.h"
+#include "reconcile/engine/builder.h"
 #include "reconcile/engine/plan.h"
 #include "schema/topology.h"
 
 /*
- * plan_backup_cluster - appends cluster c's backup-family actions to p,
- * whose actions array has *cap_actions slots (the planner's bookkeeping,
- * kept in step here). obs NULL: the offline plan (every node absent).
+ * plan_backup_cluster - appends cluster c's backup-family actions to the
+ * plan b builds. obs NULL: the offline plan (every node absent).
  * Returns true when c is being restored: the restore owns the cluster and
  * the rest of the planner plans nothing for it until it is promoted.
  */
-bool plan_backup_cluster(PgcPlan *p, size_t *cap_actions, const PgcCluster *c,
-			 const PgcObserved *obs, const PgcPolicy *policy);
+bool plan_backup_cluster(PgcPlanBuilder *b, const PgcCluster *c, const PgcObserved *obs,
+			 const PgcPolicy *policy);
 
 /*
  * plan_backup_duration - seconds as "45s", "12m", "5h 12m", "2d 3h" (an

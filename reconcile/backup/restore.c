@@ -31,6 +31,7 @@
 #include "reconcile/engine/plan.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
+#include "reconcile/postgres/plan_conf.h"
 
 /* ---- the executor ----------------------------------------------------------------------- */
 

@@ -2,6 +2,7 @@
  * reconcile/backup/restore_conf.c - the configuration a restore runs with
  * (restore_conf.h). Pure.
  */
+#include "reconcile/postgres/plan_conf.h"
 #include "reconcile/backup/restore_conf.h"
 
 #include <stdlib.h>

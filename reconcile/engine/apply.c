@@ -23,75 +23,21 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "reconcile/engine/exec.h"
-#include "reconcile/postgres/config.h"
-#include "reconcile/postgres/initdb.h"
-#include "reconcile/postgres/replication.h"
-#include "reconcile/postgres/sql_actions.h"
-#include "reconcile/postgres/start.h"
-#include "reconcile/backup/backup.h"
+#include "reconcile/engine/action.h"
 #include "reconcile/engine/apply_order.h"
-#include "reconcile/backup/drill.h"
-#include "reconcile/ha/ha_apply.h"
+#include "reconcile/engine/exec.h"
 #include "reconcile/engine/journal.h"
-#include "reconcile/pg/pgsql.h"
-#include "reconcile/backup/restore.h"
 
+/* run_action - the executor of the action's kind (the registry, action.h). */
 static int run_action(PgcExecCtx *ctx)
 {
-	switch (ctx->a->kind) {
-	case ACT_INITDB:
-		return initdb_run(ctx);
-	case ACT_CLONE:
-		return replication_clone(ctx);
-	case ACT_WRITE_CONFIG:
-		return config_write(ctx);
-	case ACT_WRITE_HBA:
-		return config_write_hba(ctx);
-	case ACT_WRITE_PASSFILE:
-		return config_write_passfile(ctx);
-	case ACT_RESET_AUTO_CONF:
-		return config_reset_auto_conf(ctx);
-	case ACT_START:
-		return start_run(ctx);
-	case ACT_RELOAD:
-		return config_reload(ctx);
-	case ACT_RESTART:
-		return start_restart(ctx);
-	case ACT_CREATE_SLOT:
-		return replication_create_slot(ctx);
-	case ACT_DROP_SLOT:
-		return replication_drop_slot(ctx);
-	case ACT_CREATE_ROLE:
-		return sql_create_role(ctx);
-	case ACT_ALTER_ROLE:
-		return sql_alter_role(ctx);
-	case ACT_GRANT_ROLE:
-		return sql_grant_role(ctx);
-	case ACT_CREATE_DATABASE:
-		return sql_create_database(ctx);
-	case ACT_ALTER_DATABASE:
-		return sql_alter_database(ctx);
-	case ACT_CREATE_EXTENSION:
-		return sql_create_extension(ctx);
-	case ACT_BACKUP:
-		return drill_backup(ctx);
-	case ACT_RETENTION:
-		return drill_retention(ctx);
-	case ACT_RESTORE:
-		/* A drill restores into a scratch folder: it names no node. */
-		return ctx->n == NULL ? drill_run(ctx) : restore_run(ctx);
-	case ACT_SWITCHOVER:
-		return ha_apply_switchover(ctx);
-	case ACT_REJOIN:
-		return ha_apply_rejoin(ctx);
-	case ACT_CREATE_REPOSITORY:
-		return backup_repository_create(ctx);
-	}
-	return exec_fail(ctx, "action \"%s\" has an unknown kind %d", ctx->a->id,
-			  (int)ctx->a->kind);
-}
+	const PgcActionDef *d = action_def(ctx->a->kind);
 
+	if (d == NULL || d->run == NULL)
+		return exec_fail(ctx, "action \"%s\" has an unknown kind %d", ctx->a->id,
+				  (int)ctx->a->kind);
+	return d->run(ctx);
+}
 
 /* execute - one action with its context; returns its outcome. */
 static int execute(const PgcTopology *t, const PgcAction *a, const PgcApplyOptions *opts,

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "reconcile/engine/action.h"
+
 #define NONE ((size_t)-1)
 
 typedef struct {
@@ -21,38 +23,6 @@ typedef struct {
 	size_t last_all;     /* latest action everything waits for, or NONE */
 	PgcActionOrder *out;
 } Order;
-
-/* Actions that only add to what a server holds: its replicas need not be idle. */
-static bool adds_inside(PgcActionKind kind)
-{
-	switch (kind) {
-	case ACT_CREATE_SLOT:
-	case ACT_CREATE_ROLE:
-	case ACT_ALTER_ROLE:
-	case ACT_GRANT_ROLE:
-	case ACT_CREATE_DATABASE:
-	case ACT_ALTER_DATABASE:
-	case ACT_CREATE_EXTENSION:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* Actions that move roles, data or archives around: nothing runs beside them. */
-static bool runs_alone(PgcActionKind kind)
-{
-	switch (kind) {
-	case ACT_BACKUP:
-	case ACT_RETENTION:
-	case ACT_RESTORE:
-	case ACT_SWITCHOVER:
-	case ACT_REJOIN:
-		return true;
-	default:
-		return false;
-	}
-}
 
 static size_t cluster_index(const PgcTopology *t, const char *name)
 {
@@ -133,7 +103,8 @@ static void order_node_action(Order *o, size_t i, size_t c, size_t n, size_t *ca
 	const PgcAction *a = &o->p->actions[i];
 	const PgcCluster *cl = &o->t->clusters[c];
 	size_t nn = cl->n_nodes, base = o->first_node[c];
-	size_t source = a->kind == ACT_CLONE ? node_index(cl, a->payload.upstream) : NONE;
+	size_t source = action_has(a->kind, ACTION_COPIES_UPSTREAM)
+			    ? node_index(cl, a->payload.upstream) : NONE;
 
 	wait_for(o, i, o->last_cluster[c], cap);
 	wait_for(o, i, o->last_node[base + n], cap);
@@ -142,7 +113,7 @@ static void order_node_action(Order *o, size_t i, size_t c, size_t n, size_t *ca
 			continue;
 		if (o->upstream[c][m * nn + n] || m == source)
 			wait_for(o, i, o->last_node[base + m], cap);
-		else if (o->upstream[c][n * nn + m] && !adds_inside(a->kind))
+		else if (o->upstream[c][n * nn + m] && !action_has(a->kind, ACTION_ADDS_INSIDE))
 			wait_for(o, i, o->last_node[base + m], cap);
 	}
 	o->last_node[base + n] = i;
@@ -172,8 +143,7 @@ PgcActionOrder *apply_order_build(PgcArena *arena, const PgcTopology *t, const P
 		const PgcAction *a = &p->actions[i];
 		size_t c = cluster_index(t, a->cluster);
 
-		if (c != NONE && (a->kind == ACT_SWITCHOVER || a->kind == ACT_REJOIN ||
-				  a->kind == ACT_RESTORE))
+		if (c != NONE && action_has(a->kind, ACTION_REWIRES))
 			o.one_at_a_time[c] = true;
 	}
 
@@ -189,7 +159,7 @@ PgcActionOrder *apply_order_build(PgcArena *arena, const PgcTopology *t, const P
 			if (dep != NULL)
 				wait_for(&o, i, (size_t)(dep - p->actions), &cap);
 		}
-		if (c == NONE || (a->node != NULL && n == NONE) || runs_alone(a->kind)) {
+		if (c == NONE || (a->node != NULL && n == NONE) || action_has(a->kind, ACTION_RUNS_ALONE)) {
 			for (size_t k = 0; k < t->n_clusters; k++)
 				wait_for_cluster(&o, i, k, &cap);
 			o.last_all = i;

@@ -25,6 +25,8 @@
  *     deletes from one).
  * Actions of different clusters are otherwise independent. Waiting for the
  * latest earlier action of a node is enough: a node's actions form a chain.
+ * Which kinds add inside a server, run alone, rewire a cluster or copy from
+ * an upstream are the registry's flags (engine/action.h).
  */
 #ifndef PGC_RECONCILE_ENGINE_APPLY_ORDER_H
 #define PGC_RECONCILE_ENGINE_APPLY_ORDER_H

@@ -1,7 +1,7 @@
 /*
  * reconcile/engine/exec.h - the context every executor runs with, and the
  * helpers they share. Apply (engine/apply.h) builds one context per action
- * and passes it to the executor of the action's kind (engine/registry.h);
+ * and passes it to the executor of the action's kind (engine/action.h);
  * HA flows that run several steps build their own.
  *
  * Every executor checks before it acts, so that running it again after it

@@ -1,12 +1,13 @@
 /*
  * reconcile/engine/plan.h - the plan: an ordered list of explained actions.
  *
- * plan_build() is a pure function of (topology, observed state, policy): no
- * I/O, no clock (the current time comes in the policy), so it is tested on
- * hand-built observed states. Every action carries what apply needs to do
- * it (file content, SQL, arguments), so what `plan` shows is exactly what
- * `apply` does. Secrets are never in a plan: an action names the secret
- * reference ({env}/{file}) and apply resolves it on the host.
+ * plan_build() (reconcile/planner.h) is a pure function of (topology,
+ * observed state, policy): no I/O, no clock (the current time comes in the
+ * policy), so it is tested on hand-built observed states. Every action
+ * carries what apply needs to do it (file content, SQL, arguments), so what
+ * `plan` shows is exactly what `apply` does. Secrets are never in a plan:
+ * an action names the secret reference ({env}/{file}) and apply resolves
+ * it on the host.
  *
  * Memory: the plan's arena; plan_free().
  */
@@ -21,7 +22,6 @@
 #include <jansson.h>
 
 #include "common/arena.h"
-#include "reconcile/observe/observe.h"
 #include "schema/topology.h"
 
 #define PLAN_FORMAT_VERSION 1
@@ -59,10 +59,10 @@ typedef enum {
 	ACT_RESTORE,         /* (restore) point-in-time restore of a bootstrap.from_backup cluster's primary */
 	ACT_DROP_SLOT,       /* (drop-slot) physical slot payload.target, left by a replica that streams elsewhere now */
 	ACT_CREATE_REPOSITORY, /* (create-repository) the backup repository payload.path, before anything archives or fetches */
+	/* The number of action kinds (ACT_INITDB is 0): keep it last. Each kind
+	 * has a row in the registry (engine/action.h, reconcile/registry.c). */
+	PLAN_ACTION_KINDS
 } PgcActionKind;
-
-/* The number of action kinds (ACT_INITDB is 0). */
-#define PLAN_ACTION_KINDS ((int)ACT_CREATE_REPOSITORY + 1)
 
 typedef struct {
 	const char *key;
@@ -160,53 +160,6 @@ typedef struct {
 				   * saved plan without the member means all */
 } PgcPlan;
 
-/*
- * plan_build - the actions that take the observed state to the topology,
- * in an order that respects: primary before replicas, upstream before
- * cascaded; >=-on-standby parameters raised on standbys first and lowered
- * on the primary first; restarts rolling (replicas one at a time, primary
- * last). Actions the policy forbids are kept, marked blocked.
- * A converged cluster gives zero actions. Never fails except on memory.
- *
- * Decisions callers rely on (reconcile/engine/plan.c tells why):
- * - ids are "cluster/node/action", plus ":target" for the kinds that can
- *   occur several times on a node (create-slot:pg2, create-role:app,
- *   grant-role:readers>reporting, create-extension:appdb.pgcrypto,
- *   reset-alter-system:work_mem, alter-role:..., *-database:...).
- * - the rolling restart goes through replicas in tree order (an upstream
- *   replica before the replicas cascading from it), the primary last; with
- *   a lowered >=-on-standby parameter the primary goes first. Each restart
- *   depends on the previous one, so a blocked or failed restart stops the
- *   chain.
- * - a raise and a lower of >=-on-standby parameters in one plan: the raise
- *   now, the lowered ones keep their current value until the next run.
- * - a raise whose standby restarts cannot run in this plan (policy, or a
- *   standby on another machine): when the primary has other changes, its
- *   raised parameters keep their live value and the rest is written and
- *   reloaded now; otherwise its configuration waits behind the restarts.
- * - a replica's passfile is rewritten when observe found another password,
- *   upstream or user in it, or none (PgcObsPassfile), after the
- *   replication role is altered; a running replica that streams from
- *   nobody (plan_replica_streams) gets a start action, after the repairs,
- *   that waits until it streams.
- * - the replication user is created right after the primary is up, before
- *   the clones; the other roles, memberships, databases and extensions come
- *   last. They are planned from what the primary reports: on a primary that
- *   is down they are planned by the next run, once it is up.
- * - nodes on another machine: actions that need their files or pg_ctl are
- *   blocked with the reason; SQL actions (roles, ALTER SYSTEM RESET, slots,
- *   reload) are not. A node that does not answer gets a blocked start.
- * - a data directory that is neither empty nor PostgreSQL's gets a blocked
- *   initdb/clone and nothing else.
- * - a cluster with bootstrap.from_backup whose primary has no data yet is
- *   left to the restore: nothing is planned for it here.
- * - obs NULL (plan --offline): every node is taken as local with an absent
- *   data directory, i.e. the plan from an empty machine; p->offline is set
- *   and there are no fingerprints.
- * - source_kind "file" and source_path (the topology's display path) are
- *   filled in; the caller sets source_digest (or the git fields).
- */
-PgcPlan *plan_build(const PgcTopology *t, const PgcObserved *obs, const PgcPolicy *policy);
 void plan_free(PgcPlan *p);
 
 /* Counters for the summary line. */
@@ -232,92 +185,7 @@ PgcPlan *plan_from_json(json_t *j, char *err, size_t errlen);
  */
 int plan_compare_actions(const PgcPlan *saved, const PgcPlan *now, char *why, size_t len);
 
-/*
- * maintenance_window_open - true when `now` falls in the cluster's window
- * (restart: always -> true; never -> false).
- */
-bool maintenance_window_open(const PgcMaintenance *m, time_t now);
-
-/*
- * maintenance_window_next_open - when restarts are next allowed by the
- * cluster's policy, at or after now: now itself when the window is open
- * (or restart: always); the start of the next window otherwise, to the
- * minute, in the window's zone (daylight saving included); (time_t)-1 when
- * it never opens (restart: never, or no window). Pure apart from the zone
- * files, like maintenance_window_open().
- */
-time_t maintenance_window_next_open(const PgcMaintenance *m, time_t now);
-
-/*
- * plan_managed_conf - the content pgconverge writes into a node's managed
- * include file: the node's effective settings plus the parameters
- * pgconverge owns (port, listen_addresses, primary_conninfo, ...).
- * Deterministic: same topology, same bytes. Owned by arena.
- */
-const char *plan_managed_conf(PgcArena *arena, const PgcCluster *c, const PgcNode *n);
-/*
- * plan_passfile_path - where a replica's replication password lives:
- * "<parent>/.<name>.pgconverge.pgpass" beside its data directory, never
- * inside it (pg_basebackup and pg_rewind would copy it around).
- */
-const char *plan_passfile_path(PgcArena *arena, const char *data_dir);
-
-/* plan_hba_conf - the pg_hba.conf content for a node. */
-const char *plan_hba_conf(PgcArena *arena, const PgcCluster *c, const PgcNode *n);
-
-/*
- * plan_pending_restart - the setting waits for a restart that would act on
- * it: pending_restart, except recovery_target_* on a server out of
- * recovery (a restored cluster after its promotion keeps them in memory
- * but never uses them: only archive recovery reads them, at start-up, and
- * whatever next starts the server reads the file). Shared by the plan and
- * status so that neither shows a restart nobody needs.
- */
-bool plan_pending_restart(const PgcObsNode *o, const PgcObsSetting *s);
-
-/*
- * plan_replica_streams - false when replica o (node name) answers, is a
- * standby (not an archive recovery) and streams from nobody: no WAL
- * receiver, or a stopped one, and its upstream up (NULL: unknown), when it
- * answers, lists no walsender for it. A WAL receiver that is starting,
- * waiting, restarting or stopping counts: it is reconnecting right now. The plan
- * checks such a replica (a start action that waits until it streams);
- * status flags it. Pure.
- */
-bool plan_replica_streams(const PgcObsNode *o, const PgcObsNode *up, const char *name);
-
 /* plan_find_action - the action with this id, or NULL. */
 const PgcAction *plan_find_action(const PgcPlan *p, const char *id);
-
-/* One parameter of a managed include file, value as written (unquoted). */
-typedef struct {
-	const char *name;
-	const char *value;
-} PgcConfParam;
-
-/*
- * plan_conf_params - the parameters plan_managed_conf() writes for a node,
- * sorted by name; returns their number, *out owned by arena.
- */
-size_t plan_conf_params(PgcArena *arena, const PgcCluster *c, const PgcNode *n, PgcConfParam **out);
-/* plan_conf_render - the managed file for these parameters (already sorted). */
-const char *plan_conf_render(PgcArena *arena, const PgcCluster *c, const PgcNode *n,
-			     const PgcConfParam *params, size_t n_params);
-/*
- * plan_conf_parse - the parameters of a managed file's content (the
- * `name = 'value'` lines; comments and blank lines skipped); returns their
- * number, *out owned by arena.
- */
-size_t plan_conf_parse(PgcArena *arena, const char *content, PgcConfParam **out);
-/* plan_ident_conf - pg_ident.conf: the "pgconverge" map (root and os_user to os_user). */
-const char *plan_ident_conf(PgcArena *arena, const PgcCluster *c);
-/* plan_slot_name - the physical slot a replica streams through: its name, '-' -> '_'. */
-const char *plan_slot_name(PgcArena *arena, const char *node);
-/*
- * plan_fingerprint - "<system identifier>:<timeline>:<sha256 hex of
- * managed_conf, one NUL byte, hba_conf>" (a NULL file counts as empty), the
- * same value observe_fingerprint() gives; owned by arena.
- */
-const char *plan_fingerprint(PgcArena *arena, const PgcObsNode *o);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/strutil.h"
+#include "reconcile/engine/action.h"
 
 /* ---- shared ---------------------------------------------------------------- */
 
@@ -566,18 +567,6 @@ static json_t *rarray(Reader *r, json_t *obj, const char *key, const char *where
 	return v;
 }
 
-static int kind_of(const char *name, PgcActionKind *kind)
-{
-	int k;
-
-	for (k = ACT_INITDB; k < PLAN_ACTION_KINDS; k++)
-		if (strcmp(plan_action_name((PgcActionKind)k), name) == 0) {
-			*kind = (PgcActionKind)k;
-			return 0;
-		}
-	return -1;
-}
-
 static int impact_of(const char *name, PgcImpact *impact)
 {
 	int k;
@@ -626,7 +615,7 @@ static void read_action(Reader *r, json_t *j, PgcAction *a, size_t idx)
 	}
 	a->id = rstr_req(r, j, "id", where);
 	s = rstr_req(r, j, "action", where);
-	if (s != NULL && kind_of(s, &a->kind) != 0)
+	if (s != NULL && action_kind_by_name(s, &a->kind) != 0)
 		rfail(r, "%s.action: unknown action \"%s\"", where, s);
 	a->cluster = rstr_req(r, j, "cluster", where);
 	a->node = rstr(r, j, "node", where);

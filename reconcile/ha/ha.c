@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "reconcile/engine/exec.h"
 #include "reconcile/postgres/config.h"
+#include "reconcile/postgres/plan_conf.h"
 #include "reconcile/postgres/replication.h"
 #include "reconcile/engine/journal.h"
 #include "reconcile/pg/pgctl.h"

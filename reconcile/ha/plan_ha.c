@@ -6,7 +6,9 @@
 
 #include <string.h>
 
+#include "reconcile/engine/builder.h"
 #include "reconcile/ha/failover.h"
+#include "reconcile/postgres/plan_conf.h"
 
 typedef struct {
 	const PgcNode *n;         /* in the file's cluster */
@@ -17,8 +19,7 @@ typedef struct {
 } HaNode;
 
 typedef struct {
-	PgcPlan *p;
-	size_t *cap;
+	PgcPlanBuilder *b;
 	PgcArena *a;
 	const PgcCluster *c;      /* as in the file */
 	const PgcCluster *live;   /* with the live primary */
@@ -84,65 +85,11 @@ bool plan_ha_holds(const PgcHaPlan *h, const char *node)
 
 /* ---- emitting ------------------------------------------------------------------- */
 
-static PgcAction *append(PgcPlan *p, size_t *cap, PgcArena *a)
-{
-	PgcAction *act;
-
-	/* The planner's own growth rule: *cap is its capacity counter. */
-	if (p->n_actions == *cap) {
-		size_t n = *cap ? *cap * 2 : 32;
-		PgcAction *items = arena_calloc(a, n, sizeof(*items));
-
-		if (p->n_actions)
-			memcpy(items, p->actions, p->n_actions * sizeof(*items));
-		p->actions = items;
-		*cap = n;
-	}
-	act = &p->actions[p->n_actions++];
-	memset(act, 0, sizeof(*act));
-	return act;
-}
-
-static void fill(Hx *x, PgcAction *act, PgcActionKind kind, const char *node, PgcImpact impact,
-		 const char *reason)
-{
-	act->kind = kind;
-	act->cluster = x->c->name;
-	act->node = node;
-	act->id = arena_printf(x->a, "%s/%s/%s", x->c->name, node ? node : "-", plan_action_name(kind));
-	act->impact = impact;
-	act->reason = reason;
-}
-
 static PgcAction *emit(Hx *x, PgcActionKind kind, const char *node, PgcImpact impact,
 		       const char *reason)
 {
-	PgcAction *act = append(x->p, x->cap, x->a);
-
-	fill(x, act, kind, node, impact, reason);
 	x->n_ha_actions++;
-	return act;
-}
-
-static void change(Hx *x, PgcAction *act, const char *key, const char *from, const char *to)
-{
-	PgcChange *ch = arena_calloc(x->a, act->n_changes + 1, sizeof(*ch));
-
-	if (act->n_changes)
-		memcpy(ch, act->changes, act->n_changes * sizeof(*ch));
-	ch[act->n_changes].key = key;
-	ch[act->n_changes].from = from;
-	ch[act->n_changes].to = to;
-	act->n_changes++;
-	act->changes = ch;
-}
-
-static void block(PgcAction *act, const char *why)
-{
-	if (!act->blocked) {
-		act->blocked = true;
-		act->blocked_reason = why;
-	}
+	return builder_emit(x->b, kind, x->c->name, node, NULL, impact, reason);
 }
 
 static const char *remote_reason(Hx *x, const PgcNode *n)
@@ -206,7 +153,7 @@ static void conflict(Hx *x, const char *what)
 {
 	PgcAction *act = emit(x, ACT_REJOIN, NULL, IMPACT_REBUILD, what);
 
-	block(act, arena_printf(x->a,
+	builder_block(act, arena_printf(x->a,
 				"split brain: pgconverge cannot tell which of them holds the transactions "
 				"clients were told are committed, so it changes nothing in cluster \"%s\"; "
 				"stop the node whose writes are to be given up and move its data directory "
@@ -320,15 +267,15 @@ static void emit_rejoin(Hx *x, HaNode *h, const char *reason)
 	from = h->writable ? arena_printf(x->a, "primary on timeline %u", o->timeline)
 	       : o->timeline ? arena_printf(x->a, "down on timeline %u", o->timeline)
 			     : "down";
-	change(x, act, "role", from,
+	builder_change(x->b, act, "role", from,
 	       x->lp->o != NULL && x->lp->o->timeline
 		   ? arena_printf(x->a, "replica of \"%s\" on timeline %u", x->lp->n->name,
 				  x->lp->o->timeline)
 		   : arena_printf(x->a, "replica of \"%s\"", x->lp->n->name));
 	if (!o->local)
-		block(act, remote_reason(x, h->n));
+		builder_block(act, remote_reason(x, h->n));
 	else if (rebuild && !h->writable && !rebuild_allowed(x))
-		block(act, arena_printf(x->a,
+		builder_block(act, arena_printf(x->a,
 					"node \"%s\" has neither data checksums nor wal_log_hints, so "
 					"pg_rewind cannot rejoin it: it must be cloned again (its data "
 					"directory moved aside, never deleted); run with --allow-restart, "
@@ -429,7 +376,7 @@ static void withhold_start(Hx *x)
 		return;
 	act = emit(x, ACT_START, l->n->name, IMPACT_NONE, "the primary is not running");
 	act->payload.path = l->n->data_dir.v;
-	block(act, arena_printf(x->a,
+	builder_block(act, arena_printf(x->a,
 				"failover.mode is auto: 'pgconverge reconcile' promotes \"%s\" once "
 				"\"%s\" has failed its probes for failover.detect_after, instead of "
 				"starting it again ('pgconverge failover --cluster %s' does it now); "
@@ -503,7 +450,7 @@ static void switchover(Hx *x)
 		return;
 	d = ha_node(x, to);
 
-	fill(x, act, ACT_SWITCHOVER, to, IMPACT_SWITCHOVER,
+	builder_fill(x->b, act, ACT_SWITCHOVER, c->name, to, NULL, IMPACT_SWITCHOVER,
 	     arena_printf(x->a,
 			  "'primary:' names \"%s\" but \"%s\" is the live primary: switch over "
 			  "without losing a committed transaction: check that \"%s\" streams from "
@@ -515,8 +462,8 @@ static void switchover(Hx *x)
 			  to, from, to, from, from, to, to, from, to, from));
 	act->payload.target = to;
 	act->payload.upstream = from;
-	change(x, act, "primary", from, to);
-	change(x, act, arena_printf(x->a, "role of \"%s\"", from), "primary",
+	builder_change(x->b, act, "primary", from, to);
+	builder_change(x->b, act, arena_printf(x->a, "role of \"%s\"", from), "primary",
 	       arena_printf(x->a, "replica of \"%s\"", to));
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		const PgcNode *n = &c->nodes[i];
@@ -526,19 +473,19 @@ static void switchover(Hx *x)
 		if (strcmp(n->name, from) == 0 || strcmp(n->name, to) == 0)
 			continue;
 		if (now != NULL && then != NULL && strcmp(now->name, then->name) != 0)
-			change(x, act, arena_printf(x->a, "upstream of \"%s\"", n->name), now->name,
+			builder_change(x->b, act, arena_printf(x->a, "upstream of \"%s\"", n->name), now->name,
 			       then->name);
 		if (c->replication.slots.v && then != NULL && strcmp(then->name, to) == 0)
 			slots = slots ? arena_printf(x->a, "%s, %s", slots, plan_slot_name(x->a, n->name))
 				      : plan_slot_name(x->a, n->name);
 	}
 	if (c->replication.slots.v)
-		change(x, act, arena_printf(x->a, "slots on \"%s\"", to), NULL,
+		builder_change(x->b, act, arena_printf(x->a, "slots on \"%s\"", to), NULL,
 		       slots ? arena_printf(x->a, "%s, %s", plan_slot_name(x->a, from), slots)
 			     : plan_slot_name(x->a, from));
 	sync = conf_value(x, c, to, "synchronous_standby_names");
 	if (sync != NULL)
-		change(x, act, arena_printf(x->a, "synchronous_standby_names on \"%s\"", to),
+		builder_change(x->b, act, arena_printf(x->a, "synchronous_standby_names on \"%s\"", to),
 		       conf_value(x, x->live, to, "synchronous_standby_names"), sync);
 
 	/* What the servers allow first, the policy last: only its reason names a flag. */
@@ -568,18 +515,18 @@ static void switchover(Hx *x)
 		why = policy_block(x, to);
 	if (why == NULL) {
 		/* The only action of the cluster: the next pass plans from the new primary. */
-		*append(x->p, x->cap, x->a) = *act;
+		*builder_append(x->b) = *act;
 		x->out->owned = true;
 		return;
 	}
-	block(act, why);
+	builder_block(act, why);
 	x->out->has_pending = true;
 }
 
 /* ---- public --------------------------------------------------------------------------- */
 
-void plan_ha_cluster(PgcPlan *p, size_t *cap_actions, const PgcCluster *c,
-		     const PgcObserved *obs, const PgcPolicy *policy, PgcHaPlan *out)
+void plan_ha_cluster(PgcPlanBuilder *b, const PgcCluster *c, const PgcObserved *obs,
+		     const PgcPolicy *policy, PgcHaPlan *out)
 {
 	Hx x;
 
@@ -589,9 +536,8 @@ void plan_ha_cluster(PgcPlan *p, size_t *cap_actions, const PgcCluster *c,
 	if (obs == NULL || obs->pretend || c->n_nodes < 2 || c->primary.v == NULL)
 		return;
 	memset(&x, 0, sizeof x);
-	x.p = p;
-	x.cap = cap_actions;
-	x.a = p->arena;
+	x.b = b;
+	x.a = b->a;
 	x.c = c;
 	x.live = c;
 	x.policy = policy;
@@ -626,8 +572,8 @@ void plan_ha_cluster(PgcPlan *p, size_t *cap_actions, const PgcCluster *c,
 		switchover(&x);
 }
 
-void plan_ha_finish(PgcPlan *p, size_t *cap_actions, const PgcHaPlan *h)
+void plan_ha_finish(PgcPlanBuilder *b, const PgcHaPlan *h)
 {
 	if (h->has_pending)
-		*append(p, cap_actions, p->arena) = h->pending;
+		*builder_append(b) = h->pending;
 }

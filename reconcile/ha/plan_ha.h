@@ -1,9 +1,9 @@
 /*
  * reconcile/ha/plan_ha.h - the high-availability part of the plan: which node
  * is the primary now, and the switchover, rejoin and split-brain actions.
- * Pure, like the rest of the planner: called by plan.c for every observed
- * cluster, before its per-node work (plan_ha_cluster) and after it
- * (plan_ha_finish).
+ * Pure, like the rest of the planner: called by plan_build()
+ * (reconcile/planner.c) for every observed cluster, before its per-node
+ * work (plan_ha_cluster) and after it (plan_ha_finish).
  *
  * The live primary comes from the servers, never from the file alone:
  *   - the node that accepts writes (reachable, not in recovery);
@@ -77,6 +77,7 @@
 #include <stddef.h>
 
 #include "reconcile/observe/observe.h"
+#include "reconcile/engine/builder.h"
 #include "reconcile/engine/plan.h"
 #include "schema/topology.h"
 
@@ -94,18 +95,18 @@ typedef struct {
 
 /*
  * plan_ha_cluster - the live primary of cluster c and the HA actions that
- * come first (split brain, rejoins, a withheld start), appended to p
- * (whose actions array has *cap_actions slots, the planner's bookkeeping).
+ * come first (split brain, rejoins, a withheld start), appended to the plan
+ * b builds.
  * obs NULL or made up (plan --offline): out->live is c and nothing is
  * planned. Never fails.
  */
-void plan_ha_cluster(PgcPlan *p, size_t *cap_actions, const PgcCluster *c,
-		     const PgcObserved *obs, const PgcPolicy *policy, PgcHaPlan *out);
+void plan_ha_cluster(PgcPlanBuilder *b, const PgcCluster *c, const PgcObserved *obs,
+		     const PgcPolicy *policy, PgcHaPlan *out);
 
 /* plan_ha_holds - true when node is one the rest of the planner must leave alone. */
 bool plan_ha_holds(const PgcHaPlan *h, const char *node);
 
 /* plan_ha_finish - appends the blocked switchover, if any, after the cluster's other actions. */
-void plan_ha_finish(PgcPlan *p, size_t *cap_actions, const PgcHaPlan *h);
+void plan_ha_finish(PgcPlanBuilder *b, const PgcHaPlan *h);
 
 #endif

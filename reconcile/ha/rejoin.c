@@ -20,6 +20,7 @@
 #include "reconcile/ha/ha.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
+#include "reconcile/postgres/plan_conf.h"
 
 #define QUERY_TIMEOUT_MS 10000
 #define CHECKPOINT_TIMEOUT_MS 120000

@@ -45,6 +45,7 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "reconcile/engine/apply.h"
+#include "reconcile/postgres/plan_conf.h"
 #include "reconcile/transport/host.h"
 #include "reconcile/pg/passfile.h"
 #include "reconcile/pg/pgsql.h"

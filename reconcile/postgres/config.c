@@ -25,6 +25,7 @@
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/engine/secret.h"
+#include "reconcile/postgres/plan_conf.h"
 
 /* ---- the include line in postgresql.conf ----------------------------------- */
 

@@ -8,7 +8,7 @@
  * is a maintenance window in a named time zone (see zone_local_time()).
  */
 #include "reconcile/pg/layout.h"
-#include "reconcile/engine/plan.h"
+#include "reconcile/postgres/plan_conf.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -18,7 +18,6 @@
 
 #include "common/fsutil.h"
 #include "common/strutil.h"
-#include "reconcile/engine/apply.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/backup/walarchive.h"
 

@@ -45,6 +45,7 @@
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/engine/secret.h"
+#include "reconcile/postgres/plan_conf.h"
 
 int replication_create_slot(PgcExecCtx *ctx)
 {

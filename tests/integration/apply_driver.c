@@ -30,7 +30,9 @@
 #include "reconcile/engine/apply.h"
 #include "reconcile/observe/observe.h"
 #include "reconcile/engine/plan.h"
+#include "reconcile/planner.h"
 #include "schema/topology.h"
+#include "reconcile/postgres/plan_conf.h"
 
 typedef struct {
 	PgcArena *a;

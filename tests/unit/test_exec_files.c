@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "common/log.h"
+#include "reconcile/postgres/plan_conf.h"
 #include "reconcile/engine/exec.h"
 #include "reconcile/observe/observe.h"
 #include "reconcile/postgres/config.h"

@@ -24,6 +24,7 @@
 #include "reconcile/observe/observe.h"
 #include "reconcile/engine/plan.h"
 #include "schema/topology.h"
+#include "reconcile/postgres/plan_conf.h"
 
 /* %1$s: replication block, %2$s: failover block, %3$s: pg4 line */
 static const char *const base_yaml =

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "reconcile/engine/plan.h"
+#include "reconcile/postgres/plan_conf.h"
 
 /* 2026-11-29 is a Sunday. */
 #define SAT_1200_UTC ((time_t)1795867200) /* 2026-11-28 12:00:00 UTC */

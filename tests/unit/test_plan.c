@@ -24,6 +24,9 @@
 #include "reconcile/ha/failover.h"
 #include "reconcile/observe/observe.h"
 #include "reconcile/engine/plan.h"
+#include "reconcile/planner.h"
+#include "reconcile/postgres/plan_conf.h"
+#include "reconcile/postgres/plan_postgres.h"
 #include "schema/pgcatalog.h"
 #include "schema/topology.h"
 

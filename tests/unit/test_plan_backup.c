@@ -22,11 +22,13 @@
 #include "reconcile/backup/backup_catalog.h"
 #include "reconcile/observe/observe.h"
 #include "reconcile/engine/plan.h"
+#include "reconcile/planner.h"
 #include "reconcile/backup/plan_backup.h"
 #include "reconcile/backup/backup_source.h"
 #include "reconcile/backup/restore_conf.h"
 #include "reconcile/backup/walarchive.h"
 #include "schema/topology.h"
+#include "reconcile/postgres/plan_conf.h"
 
 /* 2026-11-26 12:00:00 UTC */
 #define NOON ((time_t)1795694400)
@@ -63,7 +65,6 @@ typedef struct {
 	PgcObsRepository repo;    /* main's own repository = restored's source */
 	json_t *doc;
 	PgcPlan *p;               /* for plan_backup_cluster */
-	size_t cap;
 	PgcPolicy policy;
 } Fx;
 
@@ -203,11 +204,13 @@ static int teardown(void **state)
 /* plan_of - plan_backup_cluster for one cluster into a fresh action list. */
 static bool plan_of(Fx *f, const char *cluster)
 {
+	PgcPlanBuilder b;
+
 	f->p->n_actions = 0;
 	f->p->actions = NULL;
-	f->cap = 0;
+	builder_init(&b, f->p);
 	catalog(f);
-	return plan_backup_cluster(f->p, &f->cap, topology_cluster(f->t, cluster), f->o, &f->policy);
+	return plan_backup_cluster(&b, topology_cluster(f->t, cluster), f->o, &f->policy);
 }
 
 static const PgcAction *find(Fx *f, const char *id)

@@ -20,8 +20,9 @@
 #include "common/diag.h"
 #include "common/strutil.h"
 #include "reconcile/engine/plan.h"
-#include "reconcile/engine/plan_offline.h"
+#include "reconcile/plan_offline.h"
 #include "schema/topology.h"
+#include "reconcile/postgres/plan_conf.h"
 
 /* ---- the former renderer, verbatim: the reference for normal inputs ----- */
 
@@ -308,7 +309,7 @@ static void test_scale(void **state)
  * changes_shared, the one that made it as well as those that borrow it,
  * even once a later diff (the second cluster's) took the planner's place:
  * an append to any of them copies the list rather than writing into the
- * others' (plan.c change(); no change follows hba_changes today, so only
+ * others' (builder_change(); no change follows hba_changes today, so only
  * the marks are reachable from here).
  */
 static void test_shared_change_lists_marked(void **state)

@@ -21,7 +21,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"
-#include "reconcile/engine/plan_offline.h"
+#include "reconcile/plan_offline.h"
 #include "schema/source.h"
 #include "schema/source_applied.h"
 

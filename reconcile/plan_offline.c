@@ -1,13 +1,16 @@
 /*
- * reconcile/engine/plan_offline.c - the plan from one topology revision to the
- * next, without servers: the base becomes a make-believe observed state and
+ * reconcile/plan_offline.c - the plan from one topology revision to the next,
+ * without servers: the base becomes a make-believe observed state and
  * the real planner does the rest (see plan_offline.h).
  */
-#include "reconcile/engine/plan_offline.h"
+#include "reconcile/plan_offline.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "reconcile/engine/builder.h"
+#include "reconcile/postgres/plan_conf.h"
 
 static bool streq(const char *a, const char *b)
 {
@@ -329,20 +332,12 @@ static void own_strings(PgcPlan *p)
 	}
 }
 
-static void add_orphan(PgcPlan *p, const char *cluster, const char *node, const char *kind,
+static void add_orphan(PgcPlanBuilder *b, const char *cluster, const char *node, const char *kind,
 		       const char *name, const char *message)
 {
-	PgcOrphan *items = arena_calloc(p->arena, p->n_orphans + 1, sizeof(*items));
+	PgcPlan *p = b->p;
 
-	if (p->n_orphans)
-		memcpy(items, p->orphans, p->n_orphans * sizeof(*items));
-	items[p->n_orphans].cluster = own(p, cluster);
-	items[p->n_orphans].node = own(p, node);
-	items[p->n_orphans].kind = kind;
-	items[p->n_orphans].name = own(p, name);
-	items[p->n_orphans].message = message;
-	p->orphans = items;
-	p->n_orphans++;
+	builder_orphan(b, own(p, cluster), own(p, node), kind, own(p, name), message);
 }
 
 static bool selected(const PgcPolicy *policy, const char *cluster)
@@ -354,8 +349,10 @@ static bool selected(const PgcPolicy *policy, const char *cluster)
 static void removed(PgcPlan *p, const PgcTopology *base, const PgcTopology *head,
 		    const PgcPolicy *policy)
 {
+	PgcPlanBuilder b;
 	size_t i, j;
 
+	builder_init(&b, p);
 	for (i = 0; base != NULL && i < base->n_clusters; i++) {
 		const PgcCluster *bc = &base->clusters[i];
 		const PgcCluster *hc = topology_cluster(head, bc->name);
@@ -363,7 +360,7 @@ static void removed(PgcPlan *p, const PgcTopology *base, const PgcTopology *head
 		if (!selected(policy, bc->name))
 			continue;
 		if (hc == NULL) {
-			add_orphan(p, bc->name, NULL, "cluster", bc->name,
+			add_orphan(&b, bc->name, NULL, "cluster", bc->name,
 				   arena_printf(p->arena,
 						"cluster \"%s\" is no longer in the topology; pgconverge "
 						"leaves its %zu server%s and data directories in place: "
@@ -376,14 +373,14 @@ static void removed(PgcPlan *p, const PgcTopology *base, const PgcTopology *head
 			const PgcNode *hn = cluster_node(hc, bn->name);
 
 			if (hn == NULL)
-				add_orphan(p, bc->name, bn->name, "node", bn->name,
+				add_orphan(&b, bc->name, bn->name, "node", bn->name,
 					   arena_printf(p->arena,
 							"node \"%s\" is no longer in the topology; "
 							"pgconverge leaves its server and data directory "
 							"\"%s\" in place: stop and remove them by hand",
 							bn->name, bn->data_dir.v));
 			else if (!streq(bn->data_dir.v, hn->data_dir.v))
-				add_orphan(p, bc->name, bn->name, "node", bn->name,
+				add_orphan(&b, bc->name, bn->name, "node", bn->name,
 					   arena_printf(p->arena,
 							"data_dir of \"%s\" moves from \"%s\" to \"%s\": the "
 							"node is created anew there; stop the server in the "

@@ -1,6 +1,6 @@
 /*
- * reconcile/engine/plan_offline.h - `plan --offline`: what a change of the topology
- * will do, without contacting any server (review in CI).
+ * reconcile/plan_offline.h - `plan --offline`: what a change of the topology will
+ * do, without contacting any server (review in CI).
  *
  * plan_offline() builds an observed state in which every node of the base
  * topology runs exactly as the base declares it (its managed configuration,
@@ -21,10 +21,11 @@
  * Pure: no I/O. Memory: the plan's arena, plus strings of head (as with
  * plan_build): free the plan before head; base may be freed right away.
  */
-#ifndef PGC_RECONCILE_ENGINE_PLAN_OFFLINE_H
-#define PGC_RECONCILE_ENGINE_PLAN_OFFLINE_H
+#ifndef PGC_RECONCILE_PLAN_OFFLINE_H
+#define PGC_RECONCILE_PLAN_OFFLINE_H
 
 #include "reconcile/engine/plan.h"
+#include "reconcile/planner.h"
 #include "schema/source.h"
 
 /*

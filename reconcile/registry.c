@@ -1,0 +1,62 @@
+/*
+ * reconcile/registry.c - the action registry's table (registry.h): for each
+ * kind, its name, flags and the component's executor.
+ */
+#include "reconcile/registry.h"
+
+#include "reconcile/backup/backup.h"
+#include "reconcile/backup/drill.h"
+#include "reconcile/backup/restore.h"
+#include "reconcile/ha/ha_apply.h"
+#include "reconcile/postgres/config.h"
+#include "reconcile/postgres/initdb.h"
+#include "reconcile/postgres/replication.h"
+#include "reconcile/postgres/sql_actions.h"
+#include "reconcile/postgres/start.h"
+
+/* A drill restores into a scratch folder: it names no node. */
+static int restore_or_drill(PgcExecCtx *ctx)
+{
+	return ctx->n == NULL ? drill_run(ctx) : restore_run(ctx);
+}
+
+static const PgcActionDef actions[] = {
+	[ACT_INITDB] = {"initdb", ACTION_NEEDS_HOST, initdb_run},
+	[ACT_CLONE] = {"clone", ACTION_NEEDS_HOST | ACTION_COPIES_UPSTREAM, replication_clone},
+	[ACT_WRITE_CONFIG] = {"config", ACTION_NEEDS_HOST, config_write},
+	[ACT_WRITE_HBA] = {"hba", ACTION_NEEDS_HOST, config_write_hba},
+	[ACT_WRITE_PASSFILE] = {"passfile", ACTION_NEEDS_HOST, config_write_passfile},
+	[ACT_RESET_AUTO_CONF] = {"reset-alter-system", 0, config_reset_auto_conf},
+	[ACT_START] = {"start", ACTION_NEEDS_HOST, start_run},
+	/* pg_ctl reload on this machine, pg_reload_conf() on another */
+	[ACT_RELOAD] = {"reload", 0, config_reload},
+	[ACT_RESTART] = {"restart", ACTION_NEEDS_HOST, start_restart},
+	[ACT_CREATE_SLOT] = {"create-slot", ACTION_ADDS_INSIDE, replication_create_slot},
+	[ACT_CREATE_ROLE] = {"create-role", ACTION_ADDS_INSIDE, sql_create_role},
+	[ACT_ALTER_ROLE] = {"alter-role", ACTION_ADDS_INSIDE, sql_alter_role},
+	[ACT_GRANT_ROLE] = {"grant-role", ACTION_ADDS_INSIDE, sql_grant_role},
+	[ACT_CREATE_DATABASE] = {"create-database", ACTION_ADDS_INSIDE, sql_create_database},
+	[ACT_ALTER_DATABASE] = {"alter-database", ACTION_ADDS_INSIDE, sql_alter_database},
+	[ACT_CREATE_EXTENSION] = {"create-extension", ACTION_ADDS_INSIDE, sql_create_extension},
+	[ACT_SWITCHOVER] = {"switchover", ACTION_NEEDS_HOST | ACTION_RUNS_ALONE | ACTION_REWIRES,
+			    ha_apply_switchover},
+	[ACT_REJOIN] = {"rejoin", ACTION_NEEDS_HOST | ACTION_RUNS_ALONE | ACTION_REWIRES,
+			ha_apply_rejoin},
+	[ACT_BACKUP] = {"backup", ACTION_RUNS_ALONE, drill_backup},
+	[ACT_RETENTION] = {"retention", ACTION_RUNS_ALONE, drill_retention},
+	/* needs the host when it names a node (a restore); a drill names none */
+	[ACT_RESTORE] = {"restore", ACTION_NEEDS_HOST | ACTION_RUNS_ALONE | ACTION_REWIRES,
+			 restore_or_drill},
+	[ACT_DROP_SLOT] = {"drop-slot", 0, replication_drop_slot},
+	[ACT_CREATE_REPOSITORY] = {"create-repository", 0, backup_repository_create},
+};
+
+_Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,
+	       "every action kind needs a row in the registry");
+
+const PgcActionDef *action_def(PgcActionKind kind)
+{
+	if ((int)kind < 0 || (int)kind >= PLAN_ACTION_KINDS)
+		return NULL;
+	return &actions[kind];
+}
