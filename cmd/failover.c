@@ -20,6 +20,7 @@
 #include "reconcile/ha/ha.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/ha/promote.h"
+#include "reconcile/pg/lsn.h"
 
 static const PgcOptionHelp failover_option_help[] = {
 	{"to", NULL, "promote NODE (default: the best candidate, see above)"},
@@ -171,7 +172,7 @@ static void print_candidates(FILE *out, const PgcChoice *ch)
 
 		if (cd->eligible)
 			str_fprintf_line(out, "  candidate %-12s eligible, at %s%s\n", cd->node,
-				failover_lsn_format(cd->position, lsn, sizeof lsn),
+				lsn_format(cd->position, lsn, sizeof lsn),
 				cd->was_sync ? ", synchronous" : "");
 		else
 			str_fprintf_line(out, "  candidate %-12s %s\n", cd->node, cd->why_not);
@@ -367,7 +368,7 @@ static int run_failover(Run *r)
 				      ms_or_null(since(r, pr.promoted_at_ms)), "first_write",
 				      ms_or_null(since(r, pr.writable_at_ms))));
 	json_object_set_new(r->event, "switch_lsn",
-			    json_string(failover_lsn_format(pr.switch_lsn, lsn, sizeof lsn)));
+			    json_string(lsn_format(pr.switch_lsn, lsn, sizeof lsn)));
 	json_object_set_new(r->event, "timeline", json_integer(pr.timeline));
 	json_object_set_new(r->event, "replicas_following", json_integer((json_int_t)pr.repointed));
 	json_object_set_new(r->event, "replicas_left", json_integer((json_int_t)pr.repoint_failed));
@@ -382,7 +383,7 @@ static int run_failover(Run *r)
 	       r->old);
 	str_fprintf_line(stdout, "  why:          %s\n", ch.reason);
 	str_fprintf_line(stdout, "  fenced:       \"%s\": %s\n", r->old, fr.detail);
-	str_fprintf_line(stdout, "  promoted at:  %s on timeline %u\n", failover_lsn_format(pr.switch_lsn, lsn, sizeof lsn),
+	str_fprintf_line(stdout, "  promoted at:  %s on timeline %u\n", lsn_format(pr.switch_lsn, lsn, sizeof lsn),
 	       pr.timeline);
 	str_fprintf_line(stdout, "  timings:      detected %.0f ms, fenced %.0f ms, promoted %.0f ms, first write %s "
 	       "(from the start of the command)\n",

@@ -48,6 +48,7 @@
 #include "reconcile/ha/fence.h"
 #include "reconcile/ha/ha.h"
 #include "reconcile/ha/promote.h"
+#include "reconcile/pg/lsn.h"
 
 const PgcCommandSpec reconcile_spec = {
 	.usage = "reconcile " USAGE_SOURCE USAGE_NEWLINE
@@ -621,7 +622,7 @@ static bool ha_fail_over(const PgcOptions *opts, Loop *lp, HaWatch *w, const Pgc
 				      ms_json(pr.writable_at_ms > 0 ? pr.writable_at_ms - t0 : -1)));
 	json_object_set_new(ev, "timings_from", json_string("first failed probe"));
 	json_object_set_new(ev, "switch_lsn",
-			    json_string(failover_lsn_format(pr.switch_lsn, lsn, sizeof lsn)));
+			    json_string(lsn_format(pr.switch_lsn, lsn, sizeof lsn)));
 	json_object_set_new(ev, "timeline", json_integer(pr.timeline));
 	json_object_set_new(ev, "replicas_following", json_integer((json_int_t)pr.repointed));
 	json_object_set_new(ev, "replicas_left", json_integer((json_int_t)pr.repoint_failed));

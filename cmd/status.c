@@ -16,6 +16,7 @@
 #include "reconcile/transport/host.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/backup/walarchive.h"
+#include "reconcile/pg/lsn.h"
 
 static const char *const status_formats[] = {"text", "json", "prometheus", NULL};
 
@@ -102,13 +103,13 @@ static uint64_t live_primary_lsn(const PgcObsCluster *oc)
 
 	for (i = 0; i < oc->n_nodes; i++)
 		if (oc->nodes[i].reachable && !oc->nodes[i].in_recovery)
-			return lsn_parse(oc->nodes[i].current_lsn);
+			return lsn_value(oc->nodes[i].current_lsn);
 	return 0;
 }
 
 static void format_lag(const PgcObsNode *n, uint64_t primary_lsn, char *buf, size_t size)
 {
-	uint64_t replay = lsn_parse(n->replay_lsn);
+	uint64_t replay = lsn_value(n->replay_lsn);
 
 	if (!n->reachable || !n->in_recovery || primary_lsn == 0 || replay == 0) {
 		snprintf(buf, size, "-");
@@ -152,7 +153,7 @@ static void add_node_summaries(json_t *j, const PgcObserved *o, const PgcPlan *p
 			const PgcObsNode *n = &oc->nodes[i];
 			const PgcObsSetting *max = obs_setting(n, "max_connections");
 			const char *lsn = n->in_recovery ? n->replay_lsn : n->current_lsn;
-			uint64_t replay = lsn_parse(n->replay_lsn);
+			uint64_t replay = lsn_value(n->replay_lsn);
 			bool lag = n->reachable && n->in_recovery && plsn != 0 && replay != 0;
 			json_t *nj = json_array_get(nodes, i);
 

@@ -38,6 +38,7 @@
 #include "reconcile/pg/pgsql.h"
 #include "common/progress.h"
 #include "reconcile/backup/walarchive.h"
+#include "reconcile/observe/observe_parse.h"
 
 /* Watching a recovery: connection attempts while the server starts (each
  * refused one is a FATAL line in its log), then a cheap query on the open

@@ -31,6 +31,7 @@
 #include "reconcile/backup/restore.h"
 #include "reconcile/backup/walarchive.h"
 #include "schema/topology.h"
+#include "reconcile/observe/observe_parse.h"
 
 /* 2026-11-26 at these UTC times, as epoch seconds. */
 #define T0850 ((int64_t)1795683000)
