@@ -306,26 +306,6 @@ static int observe_and_plan(const PgcOptions *opts, const PgcTopology *t,
 	return 0;
 }
 
-const char *converge_live_primary(const PgcObserved *obs, const char *cluster)
-{
-	const char *found = NULL;
-
-	for (size_t i = 0; obs != NULL && i < obs->n_clusters; i++) {
-		const PgcObsCluster *oc = &obs->clusters[i];
-
-		if (strcmp(oc->name, cluster) != 0)
-			continue;
-		for (size_t j = 0; j < oc->n_nodes; j++) {
-			if (!oc->nodes[j].reachable || oc->nodes[j].in_recovery)
-				continue;
-			if (found != NULL)
-				return NULL;
-			found = oc->nodes[j].name;
-		}
-	}
-	return found;
-}
-
 /*
  * save_ha_cache - per cluster, what failover needs once its primary is
  * gone (ha.h): who streamed from it and how, and its WAL position, from
@@ -336,7 +316,7 @@ static void save_ha_cache(const PgcOptions *opts, const PgcTopology *t, const Pg
 {
 	for (size_t i = 0; obs != NULL && i < obs->n_clusters; i++) {
 		const PgcCluster *c = topology_cluster(t, obs->clusters[i].name);
-		const char *primary = c ? converge_live_primary(obs, c->name) : NULL;
+		const char *primary = c ? failover_live_primary(obs, c->name) : NULL;
 		PgcArena *a;
 		PgcHaCache cache;
 

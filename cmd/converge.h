@@ -71,12 +71,6 @@ int converge_run(const PgcOptions *opts, const PgcTopology *t, const PgcConverge
 		 PgcConvergeResult *res);
 void converge_result_free(PgcConvergeResult *res);
 
-/*
- * converge_live_primary - the one node of cluster that answers and is not
- * in recovery in obs; NULL when none does, or several (a split brain).
- * Points into obs.
- */
-const char *converge_live_primary(const PgcObserved *obs, const char *cluster);
 
 /*
  * converge_load_logged - converge_load() for a long-running command: the

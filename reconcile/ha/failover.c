@@ -85,6 +85,26 @@ static bool node_position(const PgcObsNode *o, uint64_t *pos)
 	return true;
 }
 
+const char *failover_live_primary(const PgcObserved *obs, const char *cluster)
+{
+	const char *found = NULL;
+
+	for (size_t i = 0; obs != NULL && i < obs->n_clusters; i++) {
+		const PgcObsCluster *oc = &obs->clusters[i];
+
+		if (strcmp(oc->name, cluster) != 0)
+			continue;
+		for (size_t j = 0; j < oc->n_nodes; j++) {
+			if (!oc->nodes[j].reachable || oc->nodes[j].in_recovery)
+				continue;
+			if (found != NULL)
+				return NULL;
+			found = oc->nodes[j].name;
+		}
+	}
+	return found;
+}
+
 void failover_view_from_observed(const PgcObserved *obs, const char *cluster, const char *primary,
 				 PgcPrimaryView *view)
 {

@@ -74,6 +74,13 @@ typedef struct {
 void failover_view_from_observed(const PgcObserved *obs, const char *cluster, const char *primary,
 				 PgcPrimaryView *view);
 
+/*
+ * failover_live_primary - the one node of cluster that answers and is not
+ * in recovery in obs; NULL when none does, or several (a split brain).
+ * Points into obs.
+ */
+const char *failover_live_primary(const PgcObserved *obs, const char *cluster);
+
 typedef struct {
 	const char *to;               /* only this node may be chosen (--to); NULL: any */
 	bool check_partition;         /* apply the partition rule */
