@@ -97,14 +97,37 @@ PgcPlan *converge_plan(const PgcOptions *opts, const PgcTopology *t, const PgcOb
 	return p;
 }
 
+int converge_look(const PgcOptions *opts, PgcTopology **t, PgcObserved **obs, PgcPlan **p)
+{
+	*obs = NULL;
+	*p = NULL;
+	*t = converge_load(opts);
+	if (*t == NULL)
+		return -1;
+	*obs = converge_observe(opts, *t);
+	if (*obs == NULL)
+		return -1;
+	*p = converge_plan(opts, *t, *obs, false, false);
+	return *p == NULL ? -1 : 0;
+}
+
+int converge_lock(const PgcOptions *opts, int wait_ms, PgcLock *lock, int *rc)
+{
+	switch (lock_acquire(opts->state_dir, wait_ms, lock)) {
+	case 0:
+		return 0;
+	case 1:
+		*rc = EXIT_LOCKED;
+		return -1;
+	default:
+		return -1;
+	}
+}
+
 void converge_print_plan(const PgcOptions *opts, const PgcPlan *p)
 {
 	if (options_format_is(opts, "json")) {
-		json_t *j = plan_to_json(p);
-
-		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
-		json_decref(j);
+		cmd_print_json(plan_to_json(p), JSON_INDENT(2) | JSON_SORT_KEYS);
 	} else if (options_format_is(opts, "markdown")) {
 		plan_print_markdown(stdout, p);
 	} else {

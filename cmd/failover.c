@@ -16,9 +16,9 @@
 #include "common/lock.h"
 #include "common/strutil.h"
 #include "reconcile/ha/failover.h"
+#include "reconcile/ha/failover_run.h"
 #include "reconcile/ha/fence.h"
 #include "reconcile/ha/ha.h"
-#include "reconcile/pg/pgctl.h"
 #include "reconcile/ha/promote.h"
 #include "reconcile/pg/lsn.h"
 
@@ -84,82 +84,20 @@ typedef struct {
 	json_t *event;
 } Run;
 
-/* writable_nodes - the reachable nodes that are not in recovery. */
-static size_t writable_nodes(const Run *r, const char **names, unsigned *tlis)
-{
-	const PgcObsCluster *oc = &r->obs->clusters[0];
-	size_t n = 0;
-
-	for (size_t i = 0; i < oc->n_nodes; i++) {
-		if (oc->nodes[i].reachable && !oc->nodes[i].in_recovery) {
-			names[n] = oc->nodes[i].name;
-			tlis[n++] = oc->nodes[i].timeline;
-		}
-	}
-	return n;
-}
-
-/* followed_node - the node most reachable standbys stream (or try to stream) from, or NULL. */
-static const char *followed_node(const Run *r)
-{
-	const PgcObsCluster *oc = &r->obs->clusters[0];
-	size_t best = 0, *votes = arena_calloc(r->a, r->c->n_nodes + 1, sizeof(size_t));
-	const char *name = NULL;
-
-	for (size_t i = 0; i < oc->n_nodes; i++) {
-		const PgcObsNode *o = &oc->nodes[i];
-
-		if (!o->reachable || !o->in_recovery || o->upstream_host == NULL)
-			continue;
-		for (size_t j = 0; j < r->c->n_nodes; j++) {
-			const PgcNode *n = &r->c->nodes[j];
-			const PgcObsNode *on = observe_node_find(r->obs, r->c->name, n->name);
-
-			/* A standby that others cascade from is not the primary. */
-			if (on != NULL && on->reachable && on->in_recovery)
-				continue;
-			if (strcmp(n->host.v, o->upstream_host) == 0 && (int)n->port.v == o->upstream_port)
-				votes[j]++;
-		}
-	}
-	for (size_t j = 0; j < r->c->n_nodes; j++) {
-		if (votes[j] > best) {
-			best = votes[j];
-			name = r->c->nodes[j].name;
-		}
-	}
-	return name;
-}
-
 /* find_primary - the primary to replace; -1 when the live state is ambiguous (reported). */
 static int find_primary(Run *r)
 {
-	const char **names = arena_calloc(r->a, r->c->n_nodes + 1, sizeof(char *));
-	unsigned *tlis = arena_calloc(r->a, r->c->n_nodes + 1, sizeof(unsigned));
-	size_t n = writable_nodes(r, names, tlis);
+	PgcFoundPrimary fp;
 
-	if (n > 1) {
-		const char *list = NULL;
-
-		for (size_t i = 0; i < n; i++)
-			list = list ? arena_printf(r->a, "%s, \"%s\" (timeline %u)", list, names[i], tlis[i])
-				    : arena_printf(r->a, "\"%s\" (timeline %u)", names[i], tlis[i]);
+	if (failover_find_primary(r->a, r->c, r->obs, &r->cache, &fp) != 0) {
 		cmd_error("the node on the older timeline is an old primary: stop it, then run "
 			  "'pgconverge failover' again",
-			  "cluster \"%s\" has %zu nodes that accept writes: %s", r->c->name, n, list);
+			  "cluster \"%s\" has %zu nodes that accept writes: %s", r->c->name,
+			  fp.n_writable, fp.writable);
 		return -1;
 	}
-	if (n == 1) {
-		r->old = names[0];
-		r->old_alive = true;
-		return 0;
-	}
-	r->old = followed_node(r);
-	if (r->old == NULL && r->cache.view.primary != NULL &&
-	    cluster_node(r->c, r->cache.view.primary) != NULL)
-		r->old = r->cache.view.primary;
-	if (r->old == NULL)
-		r->old = r->c->primary.v;
+	r->old = fp.old;
+	r->old_alive = fp.alive;
 	return 0;
 }
 
@@ -184,52 +122,17 @@ static double since(const Run *r, double at)
 	return at > 0 ? at - r->t0 : -1;
 }
 
-static json_t *ms_or_null(double ms)
-{
-	return ms >= 0 ? json_integer((json_int_t)(ms + 0.5)) : json_null();
-}
-
 /* journal_line - the event with "event" and, at the end, its outcome. */
 static void journal_line(Run *r, const char *event, const char *outcome, const char *error)
 {
 	json_object_set_new(r->event, "event", json_string(event));
 	if (outcome != NULL) {
 		json_object_set_new(r->event, "outcome", json_string(outcome));
-		json_object_set_new(r->event, "duration_ms", ms_or_null(clock_ms() - r->t0));
+		json_object_set_new(r->event, "duration_ms", failover_event_ms(clock_ms() - r->t0));
 	}
 	if (error != NULL)
 		json_object_set_new(r->event, "error", json_string(error));
 	(void)ha_journal_event(r->opts->state_dir, r->event);
-}
-
-/* save_cache - the new primary, and when this failover happened (anti-flap). */
-static void save_cache(Run *r, const char *new_primary)
-{
-	PgcHaCache c = r->cache;
-
-	memset(&c.view, 0, sizeof c.view);
-	c.view.primary = new_primary;
-	c.last_failover_at = r->t0_iso;
-	c.last_failover_unix_ms = r->t0_unix_ms;
-	c.last_failover_from = r->old;
-	c.last_failover_to = new_primary;
-	(void)ha_cache_write(r->opts->state_dir, r->c->name, &c);
-}
-
-/* restart_old - a fast-stopped healthy primary that nobody replaced starts again. */
-static void restart_old(Run *r, const PgcFenceResult *fr)
-{
-	const PgcNode *n = cluster_node(r->live, r->old);
-	PgcHost *h;
-
-	if (!fr->clean || n == NULL || (h = host_for(n->host.v, r->live->os_user.v)) == NULL)
-		return;
-	if (fr->marked_standby)
-		(void)fence_unmark(r->live, n);
-	if (pgctl_start(h, r->live, n, 60) == 0)
-		log_info("nothing was promoted: \"%s/%s\" runs again as the primary", r->c->name,
-			 r->old);
-	host_free(h);
 }
 
 static const char *rejoin_text(PgcArena *a, const PgcPromoteResult *pr, const char *old)
@@ -252,7 +155,7 @@ static int run_failover(Run *r)
 	PgcChoice ch;
 	PgcCluster *x;
 	const char *refusal, *chosen;
-	double t_detected, t_fenced;
+	double t_detected, t_fenced, timings[4];
 	char lsn[32];
 
 	if (find_primary(r) != 0)
@@ -307,13 +210,7 @@ static int run_failover(Run *r)
 	log_info("failing over cluster \"%s\" from \"%s\" (%s): %s", r->c->name, r->old,
 		 r->old_alive ? "it answers: stopping it first" : "it does not answer", ch.reason);
 
-	json_object_set_new(r->event, "node", json_string(ch.chosen));
-	json_object_set_new(r->event, "action",
-			    json_string(arena_printf(r->a, "%s/%s/failover", r->c->name, ch.chosen)));
-	json_object_set_new(r->event, "kind", json_string("failover"));
-	json_object_set_new(r->event, "impact", json_string("switchover"));
-	json_object_set_new(r->event, "old_primary", json_string(r->old));
-	json_object_set_new(r->event, "mode", json_string("manual"));
+	failover_event_begin(r->a, r->event, r->c->name, ch.chosen, r->old, "manual");
 	journal_line(r, "start", NULL, NULL);
 
 	/* Fence. A healthy primary stops with a fast shutdown: its replicas get all of its WAL. */
@@ -324,9 +221,7 @@ static int run_failover(Run *r)
 		return EXIT_ERROR;
 	}
 	t_fenced = clock_ms();
-	json_object_set_new(r->event, "fence",
-			    json_pack("{s:s,s:s,s:b}", "method", fence_method_name(fr.method),
-				      "detail", fr.detail, "clean", fr.clean));
+	failover_event_fence(r->event, &fr);
 
 	/* Positions may have moved while it stopped: choose again. */
 	co.primary_stopping = false;
@@ -340,7 +235,7 @@ static int run_failover(Run *r)
 			  r->old, r->c->name, why);
 		if (r->obs != NULL)
 			print_candidates(stderr, &ch);
-		restart_old(r, &fr);
+		failover_restart_old(r->live, r->old, &fr);
 		journal_line(r, "end", "failed", why);
 		return EXIT_ERROR;
 	}
@@ -356,27 +251,20 @@ static int run_failover(Run *r)
 		cmd_error("look at the log above; the old primary stays fenced",
 			  "could not promote \"%s\" in cluster \"%s\"", chosen, r->c->name);
 		if (!pr.promoted)
-			restart_old(r, &fr);
+			failover_restart_old(r->live, r->old, &fr);
 		journal_line(r, "end", "failed", "promotion failed");
 		return EXIT_ERROR;
 	}
-	save_cache(r, chosen);
+	/* The new primary, and when this failover happened (anti-flap). */
+	failover_record(r->opts->state_dir, r->c->name, &r->cache, r->old, chosen, r->t0_iso,
+			r->t0_unix_ms);
 
-	json_object_set_new(r->event, "timings_ms",
-			    json_pack("{s:o,s:o,s:o,s:o}", "detected", ms_or_null(since(r, t_detected)),
-				      "fenced", ms_or_null(since(r, t_fenced)), "promoted",
-				      ms_or_null(since(r, pr.promoted_at_ms)), "first_write",
-				      ms_or_null(since(r, pr.writable_at_ms))));
-	json_object_set_new(r->event, "switch_lsn",
-			    json_string(lsn_format(pr.switch_lsn, lsn, sizeof lsn)));
-	json_object_set_new(r->event, "timeline", json_integer(pr.timeline));
-	json_object_set_new(r->event, "replicas_following", json_integer((json_int_t)pr.repointed));
-	json_object_set_new(r->event, "replicas_left", json_integer((json_int_t)pr.repoint_failed));
-	json_object_set_new(r->event, "old_primary_rejoin",
-			    json_pack("{s:s,s:s}", "outcome",
-				      po.rejoin_old ? rejoin_outcome_name(pr.old_rejoin.outcome)
-						    : "not-local",
-				      "decision", rejoin_text(r->a, &pr, r->old)));
+	timings[0] = since(r, t_detected);
+	timings[1] = since(r, t_fenced);
+	timings[2] = since(r, pr.promoted_at_ms);
+	timings[3] = since(r, pr.writable_at_ms);
+	failover_event_promoted(r->event, timings, NULL, &pr, po.rejoin_old,
+				rejoin_text(r->a, &pr, r->old));
 	journal_line(r, "end", "ok", NULL);
 
 	str_fprintf_line(stdout, "failover of cluster \"%s\": \"%s\" promoted in place of \"%s\"\n", r->c->name, chosen,
@@ -429,15 +317,8 @@ int cmd_failover(const PgcOptions *opts)
 			  "promote", r.c->name);
 		goto cleanup;
 	}
-	switch (lock_acquire(opts->state_dir, 0, &lock)) {
-	case 0:
-		break;
-	case 1:
-		rc = EXIT_LOCKED;
+	if (converge_lock(opts, 0, &lock, &rc) != 0)
 		goto cleanup;
-	default:
-		goto cleanup;
-	}
 	/* The journal's lines of one run share "run", as apply's do. */
 	json_object_set_new(r.event, "run",
 			    json_string(arena_printf(r.a, "%s-%ld", r.t0_iso, (long)getpid())));

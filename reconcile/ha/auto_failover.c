@@ -17,11 +17,10 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "reconcile/ha/failover.h"
+#include "reconcile/ha/failover_run.h"
 #include "reconcile/ha/fence.h"
 #include "reconcile/ha/ha.h"
 #include "reconcile/ha/promote.h"
-#include "reconcile/ha/rejoin.h"
-#include "reconcile/pg/lsn.h"
 #include "reconcile/transport/host.h"
 #include "schema/source.h"
 
@@ -231,11 +230,6 @@ static PgcObserved *ha_observe(const PgcTopology *t, const char *cluster)
 	return observe_topology(t, &o);
 }
 
-static json_t *ms_json(double ms)
-{
-	return ms >= 0 ? json_integer((json_int_t)(ms + 0.5)) : json_null();
-}
-
 /*
  * ha_fail_over - fences the failed primary, chooses again from a fresh
  * observation, promotes, and journals it with its timings (from the first
@@ -259,7 +253,8 @@ static bool ha_fail_over(PgcAutoFailover *af, const PgcTopology *t, HaWatch *w, 
 	PgcHaCache cache;
 	PgcChoice ch;
 	struct timespec ts;
-	char now_iso[40], lsn[32];
+	char now_iso[40];
+	double timings[4];
 	json_t *ev;
 	bool ok = false;
 
@@ -274,13 +269,7 @@ static bool ha_fail_over(PgcAutoFailover *af, const PgcTopology *t, HaWatch *w, 
 	ev = json_object();
 	json_object_set_new(ev, "run", json_string(arena_printf(a, "%s-%ld", now_iso, (long)getpid())));
 	json_object_set_new(ev, "cluster", json_string(c->name));
-	json_object_set_new(ev, "node", json_string(d->candidate));
-	json_object_set_new(ev, "action",
-			    json_string(arena_printf(a, "%s/%s/failover", c->name, d->candidate)));
-	json_object_set_new(ev, "kind", json_string("failover"));
-	json_object_set_new(ev, "impact", json_string("switchover"));
-	json_object_set_new(ev, "old_primary", json_string(old));
-	json_object_set_new(ev, "mode", json_string("auto"));
+	failover_event_begin(a, ev, c->name, d->candidate, old, "auto");
 	json_object_set_new(ev, "failed_for_ms", json_integer((json_int_t)d->failed_for_ms));
 	json_object_set_new(ev, "event", json_string("start"));
 	(void)ha_journal_event(af->state_dir, ev);
@@ -293,9 +282,7 @@ static bool ha_fail_over(PgcAutoFailover *af, const PgcTopology *t, HaWatch *w, 
 		goto end;
 	}
 	t_fenced = clock_ms();
-	json_object_set_new(ev, "fence",
-			    json_pack("{s:s,s:s,s:b}", "method", fence_method_name(fr.method), "detail",
-				      fr.detail, "clean", fr.clean));
+	failover_event_fence(ev, &fr);
 	/* Positions are final once it is fenced: choose again from them. */
 	obs = ha_observe(t, c->name);
 	if (obs == NULL || failover_choose(a, live, obs, old, last, &co, &ch) != 0) {
@@ -319,34 +306,19 @@ static bool ha_fail_over(PgcAutoFailover *af, const PgcTopology *t, HaWatch *w, 
 
 	/* When it happened, for the anti-flap interval of this loop and of any other run. */
 	(void)ha_cache_read(a, af->state_dir, c->name, &cache);
-	memset(&cache.view, 0, sizeof cache.view);
-	cache.view.primary = chosen;
-	cache.last_failover_at = now_iso;
-	cache.last_failover_unix_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	cache.last_failover_from = old;
-	cache.last_failover_to = chosen;
-	(void)ha_cache_write(af->state_dir, c->name, &cache);
-	w->last_failover_unix_ms = cache.last_failover_unix_ms;
+	w->last_failover_unix_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	failover_record(af->state_dir, c->name, &cache, old, chosen, now_iso,
+			w->last_failover_unix_ms);
 	snprintf(w->last_failover_at, sizeof w->last_failover_at, "%s", now_iso);
 	snprintf(w->last_failover_from, sizeof w->last_failover_from, "%s", old);
 	snprintf(w->last_failover_to, sizeof w->last_failover_to, "%s", chosen);
 
-	json_object_set_new(ev, "timings_ms",
-			    json_pack("{s:o,s:o,s:o,s:o}", "detected", ms_json(t_detected - t0),
-				      "fenced", ms_json(t_fenced - t0), "promoted",
-				      ms_json(pr.promoted_at_ms - t0), "first_write",
-				      ms_json(pr.writable_at_ms > 0 ? pr.writable_at_ms - t0 : -1)));
-	json_object_set_new(ev, "timings_from", json_string("first failed probe"));
-	json_object_set_new(ev, "switch_lsn",
-			    json_string(lsn_format(pr.switch_lsn, lsn, sizeof lsn)));
-	json_object_set_new(ev, "timeline", json_integer(pr.timeline));
-	json_object_set_new(ev, "replicas_following", json_integer((json_int_t)pr.repointed));
-	json_object_set_new(ev, "replicas_left", json_integer((json_int_t)pr.repoint_failed));
-	json_object_set_new(ev, "old_primary_rejoin",
-			    json_pack("{s:s,s:s}", "outcome",
-				      po.rejoin_old ? rejoin_outcome_name(pr.old_rejoin.outcome)
-						    : "not-local",
-				      "decision", pr.old_rejoin.decision));
+	timings[0] = t_detected - t0;
+	timings[1] = t_fenced - t0;
+	timings[2] = pr.promoted_at_ms - t0;
+	timings[3] = pr.writable_at_ms > 0 ? pr.writable_at_ms - t0 : -1;
+	failover_event_promoted(ev, timings, "first failed probe", &pr, po.rejoin_old,
+				pr.old_rejoin.decision);
 	log_info("cluster \"%s\": \"%s\" promoted in place of \"%s\"; from the first failed probe: "
 		 "detected %.0f ms, fenced %.0f ms, promoted %.0f ms, first write %s",
 		 c->name, chosen, old, t_detected - t0, t_fenced - t0, pr.promoted_at_ms - t0,
@@ -360,7 +332,7 @@ static bool ha_fail_over(PgcAutoFailover *af, const PgcTopology *t, HaWatch *w, 
 end:
 	json_object_set_new(ev, "event", json_string("end"));
 	json_object_set_new(ev, "outcome", json_string(ok ? "ok" : "failed"));
-	json_object_set_new(ev, "duration_ms", ms_json(clock_ms() - t0));
+	json_object_set_new(ev, "duration_ms", failover_event_ms(clock_ms() - t0));
 	if (error != NULL) {
 		json_object_set_new(ev, "error", json_string(error));
 		log_error("cluster \"%s\": automatic failover failed: %s", c->name, error);
