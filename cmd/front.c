@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/cmd_error.h"
 #include "cmd/exitcodes.h"
 #include "common/log.h"
 #include "common/strutil.h"
@@ -131,19 +132,10 @@ static void front_error(const char *hint, const char *fmt, ...)
 {
 	va_list ap;
 
-	char *msg = NULL;
-
 	/* Escaped as cmd_error's: the message may quote a path or a loader's error. */
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	cmd_verror(hint, fmt, ap);
 	va_end(ap);
-	fputs("pgconverge: ", stderr);
-	str_fput_text(stderr, msg);
-	fputc('\n', stderr);
-	free(msg);
-	if (hint != NULL)
-		str_fprintf_line(stderr, "  hint: %s\n", hint);
 }
 
 /* core_open - dlopen()s the core library beside the executable; NULL after saying why. */

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 
 #include "cmd/cmd.h"
+#include "cmd/cmd_error.h"
 #include "cmd/exitcodes.h"
 #include "common/strutil.h"
 
@@ -53,20 +54,18 @@ void cmd_error(const char *hint, const char *fmt, ...)
 {
 	va_list ap;
 
-	char *msg = NULL;
-
 	/* The message carries names and errors from the file and the servers:
 	 * escaped for the terminal (str_fput_line), as the hint is. */
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	cmd_verror(hint, fmt, ap);
 	va_end(ap);
-	fputs("pgconverge: ", stderr);
-	str_fput_text(stderr, msg);
-	fputc('\n', stderr);
-	free(msg);
-	if (hint != NULL)
-		str_fprintf_line(stderr, "  hint: %s\n", hint);
+}
+
+void cmd_print_json(json_t *j, size_t flags)
+{
+	json_dumpf(j, stdout, flags);
+	fputc('\n', stdout);
+	json_decref(j);
 }
 
 static const PgcCommand *command_find(const char *name)

@@ -22,6 +22,9 @@
  * to a pipe that the sleep between passes polls, so a signal that arrives
  * just before the sleep still ends it.
  *
+ * The status files are written by cmd/reconcile_status.c, automatic
+ * failover between passes is reconcile/ha/auto_failover.c.
+ *
  * Memory: each pass owns everything it allocates (topology, observation,
  * plans, JSON) and frees it before the next; the loop keeps only a few
  * counters and the last source id.
@@ -40,11 +43,11 @@
 
 #include "cmd/converge.h"
 #include "cmd/exitcodes.h"
+#include "cmd/reconcile_status.h"
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/lock.h"
 #include "reconcile/engine/apply.h"
-#include "common/metrics.h"
 #include "reconcile/ha/auto_failover.h"
 
 const PgcCommandSpec reconcile_spec = {
@@ -92,24 +95,9 @@ const PgcCommandSpec reconcile_spec = {
 		      "      another reconcile loop runs on this state directory\n",
 };
 
-#define STATUS_FILE "status.json"
-#define METRICS_FILE "pgconverge.prom"
 #define PID_FILE "reconcile.pid"
-#define STATUS_FORMAT_VERSION 1
 /* The first retry after a failed pass; doubled up to --interval. */
 #define RETRY_FIRST_MS 5000
-
-typedef enum {
-	OUT_CONVERGED,
-	OUT_BLOCKED,
-	OUT_FAILED,
-	OUT_INTERRUPTED,
-	OUT_LOCKED,
-	OUT_COUNT
-} Outcome;
-
-static const char *const outcome_names[OUT_COUNT] = {"converged", "blocked", "failed",
-						      "interrupted", "locked"};
 
 /* ---- signals ------------------------------------------------------------- */
 
@@ -282,7 +270,7 @@ typedef struct {
 	long pass;
 	time_t started;
 	int retries;                 /* failed or locked passes in a row: the backoff */
-	Outcome last_outcome;
+	PgcPassOutcome last_outcome;
 	bool have_last;
 	char *last_source;           /* commit or digest of the last pass, for "source changed" */
 	PgcTopology *topo;           /* the last topology that loaded: the probes between passes use it */
@@ -290,41 +278,7 @@ typedef struct {
 	json_t *status;              /* the last status.json written, for HA updates between passes */
 } Loop;
 
-/* Totals - the counters status.json carries from run to run. */
-typedef struct {
-	json_int_t passes[OUT_COUNT];
-	json_int_t actions;
-	json_int_t consecutive_failures;
-	char last_success[32];
-	char last_converged[32];
-} Totals;
-
-static void totals_read(const char *path, Totals *tot)
-{
-	json_t *j = json_load_file(path, 0, NULL), *t, *v;
-	int i;
-
-	memset(tot, 0, sizeof *tot);
-	if (j == NULL)
-		return; /* none yet, or unreadable: counting starts again */
-	t = json_object_get(j, "totals");
-	for (i = 0; i < OUT_COUNT; i++)
-		tot->passes[i] = json_integer_value(json_object_get(json_object_get(t, "passes"),
-								    outcome_names[i]));
-	tot->actions = json_integer_value(json_object_get(t, "actions_done"));
-	tot->consecutive_failures = json_integer_value(json_object_get(j, "consecutive_failures"));
-	v = json_object_get(j, "last_success_at");
-	if (json_is_string(v))
-		snprintf(tot->last_success, sizeof tot->last_success, "%s", json_string_value(v));
-	v = json_object_get(j, "last_converged_at");
-	if (json_is_string(v))
-		snprintf(tot->last_converged, sizeof tot->last_converged, "%s", json_string_value(v));
-	json_decref(j);
-}
-
 /* ---- automatic failover between passes ------------------------------------------ */
-
-static int status_file_write(const PgcOptions *opts, json_t *j);
 
 /*
  * ha_status_update - changed verdicts into status.json between passes,
@@ -342,7 +296,7 @@ static void ha_status_update(const PgcOptions *opts, Loop *lp)
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	/* A run by hand holds it: quietly left for the next change or pass. */
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
-		(void)status_file_write(opts, lp->status);
+		(void)reconcile_status_file_write(opts, lp->status);
 	if (fd >= 0)
 		close(fd);
 	free(path);
@@ -387,28 +341,9 @@ static bool sleep_and_probe(const PgcOptions *opts, Loop *lp, int64_t ms)
 	return false;
 }
 
-/* ---- one pass ---------------------------------------------------------------- */
+/* ---- scheduling and the log -------------------------------------------------- */
 
-/* Pass - what one pass did, for the log and the status files. */
-typedef struct {
-	long number;
-	time_t started, finished;
-	double duration_ms;
-	Outcome outcome;
-	int rc;                      /* the exit code --once gives */
-	char error[1024];
-	const PgcTopology *t;        /* NULL when it did not load */
-	PgcConvergeResult res;
-	time_t next;                 /* next pass (wall clock); 0 with --once */
-	const char *next_reason;
-	time_t window_opens;         /* earliest window a blocked restart waits for; 0 none */
-} Pass;
-
-static const char *iso(time_t t, char *buf, size_t size)
-{
-	return source_format_time(t, buf, size);
-}
-
+/* duration_text - ms as --interval takes it: "30s", "5m", "1500ms". */
 static const char *duration_text(int64_t ms, char *buf, size_t size)
 {
 	static const struct {
@@ -427,328 +362,6 @@ static const char *duration_text(int64_t ms, char *buf, size_t size)
 	return buf;
 }
 
-/*
- * waits_for_window - the cluster of a blocked restart (or switchover) that
- * its maintenance window will let through, while the window is closed; NULL
- * otherwise (one blocked while the window is open is blocked for another
- * reason).
- */
-static const PgcCluster *waits_for_window(const PgcTopology *t, const PgcAction *a, time_t now)
-{
-	const PgcCluster *c = t != NULL && a->cluster != NULL ? topology_cluster(t, a->cluster) : NULL;
-
-	if (c == NULL || !a->blocked || c->maintenance.restart != RESTART_WINDOW ||
-	    maintenance_window_open(&c->maintenance, now))
-		return NULL;
-	/* A switchover waits for the window only with failback: auto (plan_ha.h). */
-	if (a->impact == IMPACT_RESTART ||
-	    (a->impact == IMPACT_SWITCHOVER && c->failover.failback_auto))
-		return c;
-	return NULL;
-}
-
-static json_t *str_or_null(const char *s)
-{
-	return s != NULL ? json_string(s) : json_null();
-}
-
-static json_t *source_json(const PgcSource *src)
-{
-	json_t *o;
-
-	if (src == NULL || src->kind == NULL)
-		return json_null();
-	o = json_object();
-	json_object_set_new(o, "kind", json_string(src->kind));
-	json_object_set_new(o, "path", str_or_null(src->path));
-	json_object_set_new(o, "digest", str_or_null(src->digest));
-	if (strcmp(src->kind, "git") == 0) {
-		json_object_set_new(o, "repository", str_or_null(src->repository));
-		json_object_set_new(o, "ref", str_or_null(src->ref));
-		json_object_set_new(o, "commit", str_or_null(src->commit));
-		json_object_set_new(o, "subject", str_or_null(src->subject));
-		json_object_set_new(o, "stale", json_boolean(src->stale));
-	}
-	return o;
-}
-
-static json_t *pending_json(const Pass *ps, time_t now)
-{
-	const PgcPlan *p = ps->res.plan;
-	json_t *list = json_array();
-	char buf[32];
-	size_t i;
-
-	for (i = 0; p != NULL && i < p->n_actions; i++) {
-		const PgcAction *a = &p->actions[i];
-		const PgcCluster *wc = waits_for_window(ps->t, a, now);
-		json_t *o = json_object();
-
-		json_object_set_new(o, "id", json_string(a->id));
-		json_object_set_new(o, "action", json_string(plan_action_name(a->kind)));
-		json_object_set_new(o, "cluster", str_or_null(a->cluster));
-		json_object_set_new(o, "node", str_or_null(a->node));
-		json_object_set_new(o, "impact", json_string(plan_impact_name(a->impact)));
-		json_object_set_new(o, "reason", str_or_null(a->reason));
-		json_object_set_new(o, "blocked", json_boolean(a->blocked));
-		json_object_set_new(o, "blocked_reason", str_or_null(a->blocked ? a->blocked_reason : NULL));
-		if (wc != NULL) {
-			time_t at = maintenance_window_next_open(&wc->maintenance, now);
-
-			json_object_set_new(o, "waiting_for", json_string("maintenance_window"));
-			json_object_set_new(o, "window", str_or_null(wc->maintenance.window.v));
-			json_object_set_new(o, "window_opens_at",
-					    at != (time_t)-1 ? json_string(iso(at, buf, sizeof buf))
-							     : json_null());
-		} else {
-			/* Blocked for good until someone acts (a flag, another host); else
-			 * the next pass tries it again. */
-			json_object_set_new(o, "waiting_for",
-					    json_string(a->blocked ? "operator" : "next_pass"));
-		}
-		json_array_append_new(list, o);
-	}
-	return list;
-}
-
-static const char *restart_policy_name(PgcRestartPolicy r)
-{
-	return r == RESTART_ALWAYS ? "always" : r == RESTART_WINDOW ? "window" : "never";
-}
-
-static bool cluster_selected(const PgcOptions *opts, const PgcCluster *c)
-{
-	return opts->cluster == NULL || strcmp(opts->cluster, c->name) == 0;
-}
-
-static json_t *clusters_json(const PgcOptions *opts, const Loop *lp, const Pass *ps, time_t now)
-{
-	json_t *all = json_object();
-	char buf[32];
-	size_t i;
-
-	for (i = 0; ps->t != NULL && i < ps->t->n_clusters; i++) {
-		const PgcCluster *c = &ps->t->clusters[i];
-		const PgcMaintenance *m = &c->maintenance;
-		time_t at = maintenance_window_next_open(m, now);
-		json_t *o = json_object(), *mj = json_object(), *ha;
-		size_t k, pending = 0, blocked = 0;
-
-		if (!cluster_selected(opts, c))
-			continue;
-		for (k = 0; ps->res.plan != NULL && k < ps->res.plan->n_actions; k++) {
-			const PgcAction *a = &ps->res.plan->actions[k];
-
-			if (a->cluster != NULL && strcmp(a->cluster, c->name) == 0) {
-				pending++;
-				blocked += a->blocked;
-			}
-		}
-		json_object_set_new(mj, "restart", json_string(restart_policy_name(m->restart)));
-		json_object_set_new(mj, "window", str_or_null(m->window.v));
-		json_object_set_new(mj, "open", json_boolean(maintenance_window_open(m, now)));
-		json_object_set_new(mj, "next_open_at",
-				    at != (time_t)-1 ? json_string(iso(at, buf, sizeof buf)) : json_null());
-		json_object_set_new(o, "maintenance", mj);
-		json_object_set_new(o, "pending_actions", json_integer((json_int_t)pending));
-		json_object_set_new(o, "blocked_actions", json_integer((json_int_t)blocked));
-		if ((ha = auto_failover_cluster_json(lp->af, c)) != NULL)
-			json_object_set_new(o, "ha", ha);
-		json_object_set_new(all, c->name, o);
-	}
-	return all;
-}
-
-static json_t *status_json(const PgcOptions *opts, const Loop *lp, const Pass *ps,
-			   const Totals *tot)
-{
-	json_t *j = json_object(), *last = json_object(), *totals = json_object(),
-	       *passes = json_object();
-	char buf[32];
-	int i;
-
-	json_object_set_new(j, "format_version", json_integer(STATUS_FORMAT_VERSION));
-	json_object_set_new(j, "pid", json_integer((json_int_t)getpid()));
-	json_object_set_new(j, "mode", json_string(opts->once ? "once" : "interval"));
-	json_object_set_new(j, "interval_seconds",
-			    opts->once ? json_null() : json_real((double)opts->interval_ms / 1000.0));
-	json_object_set_new(j, "started_at", json_string(iso(lp->started, buf, sizeof buf)));
-	json_object_set_new(j, "pass", json_integer((json_int_t)ps->number));
-
-	json_object_set_new(last, "started_at", json_string(iso(ps->started, buf, sizeof buf)));
-	json_object_set_new(last, "finished_at", json_string(iso(ps->finished, buf, sizeof buf)));
-	json_object_set_new(last, "duration_seconds", json_real(ps->duration_ms / 1000.0));
-	json_object_set_new(last, "outcome", json_string(outcome_names[ps->outcome]));
-	json_object_set_new(last, "exit_code", json_integer(ps->rc));
-	json_object_set_new(last, "error", ps->error[0] ? json_string(ps->error) : json_null());
-	json_object_set_new(last, "actions_done", json_integer((json_int_t)ps->res.done));
-	json_object_set_new(j, "last_pass", last);
-
-	json_object_set_new(j, "last_success_at", tot->last_success[0] ? json_string(tot->last_success)
-								       : json_null());
-	json_object_set_new(j, "last_converged_at",
-			    tot->last_converged[0] ? json_string(tot->last_converged) : json_null());
-	json_object_set_new(j, "consecutive_failures", json_integer(tot->consecutive_failures));
-	json_object_set_new(j, "next_pass_at",
-			    ps->next ? json_string(iso(ps->next, buf, sizeof buf)) : json_null());
-	json_object_set_new(j, "next_pass_reason", str_or_null(ps->next ? ps->next_reason : NULL));
-	json_object_set_new(j, "source", source_json(opts->source));
-	json_object_set_new(j, "pending", pending_json(ps, ps->finished));
-	json_object_set_new(j, "clusters", clusters_json(opts, lp, ps, ps->finished));
-
-	for (i = 0; i < OUT_COUNT; i++)
-		json_object_set_new(passes, outcome_names[i], json_integer(tot->passes[i]));
-	json_object_set_new(totals, "passes", passes);
-	json_object_set_new(totals, "actions_done", json_integer(tot->actions));
-	json_object_set_new(j, "totals", totals);
-	return j;
-}
-
-/* ---- Prometheus textfile ---------------------------------------------------- */
-
-static void metrics_write(FILE *f, const PgcOptions *opts, const Loop *lp, const Pass *ps,
-			  const Totals *tot)
-{
-	const PgcPlan *p = ps->res.plan;
-	const PgcSource *src = opts->source;
-	size_t i;
-	int k;
-
-	metrics_family(f, "pgconverge_reconcile_last_pass_timestamp_seconds", "gauge",
-		       "when the last reconcile pass ended");
-	metrics_sample(f, "pgconverge_reconcile_last_pass_timestamp_seconds", NULL, "%lld",
-		       (long long)ps->finished);
-	metrics_family(f, "pgconverge_reconcile_last_pass_duration_seconds", "gauge",
-		       "how long the last reconcile pass took");
-	metrics_sample(f, "pgconverge_reconcile_last_pass_duration_seconds", NULL, "%.3f",
-		       ps->duration_ms / 1000.0);
-	metrics_family(f, "pgconverge_reconcile_last_pass_outcome", "gauge",
-		       "1 for the outcome of the last reconcile pass, 0 for the others");
-	for (k = 0; k < OUT_COUNT; k++)
-		metrics_sample(f, "pgconverge_reconcile_last_pass_outcome",
-			       METRICS_LABELS("outcome", outcome_names[k]), "%d",
-			       ps->outcome == (Outcome)k);
-	metrics_family(f, "pgconverge_reconcile_passes_total", "counter",
-		       "reconcile passes by outcome, since status.json was created");
-	for (k = 0; k < OUT_COUNT; k++)
-		metrics_sample(f, "pgconverge_reconcile_passes_total",
-			       METRICS_LABELS("outcome", outcome_names[k]), "%lld",
-			       (long long)tot->passes[k]);
-	metrics_family(f, "pgconverge_reconcile_actions_total", "counter",
-		       "actions carried out by reconcile passes");
-	metrics_sample(f, "pgconverge_reconcile_actions_total", NULL, "%lld", (long long)tot->actions);
-	metrics_family(f, "pgconverge_reconcile_consecutive_failures", "gauge",
-		       "failed reconcile passes in a row");
-	metrics_sample(f, "pgconverge_reconcile_consecutive_failures", NULL, "%lld",
-		       (long long)tot->consecutive_failures);
-	if (tot->last_success[0]) {
-		struct tm tm = {0};
-
-		if (strptime(tot->last_success, "%Y-%m-%dT%H:%M:%SZ", &tm) != NULL) {
-			metrics_family(f, "pgconverge_reconcile_last_success_timestamp_seconds", "gauge",
-				       "when a reconcile pass last converged or was held back only by policy");
-			metrics_sample(f, "pgconverge_reconcile_last_success_timestamp_seconds", NULL,
-				       "%lld", (long long)timegm(&tm));
-		}
-	}
-	metrics_family(f, "pgconverge_reconcile_pending_actions", "gauge",
-		       "actions left after the last pass, blocked ones included");
-	metrics_sample(f, "pgconverge_reconcile_pending_actions", NULL, "%zu", p ? p->n_actions : 0);
-	metrics_family(f, "pgconverge_reconcile_blocked_actions", "gauge",
-		       "actions the maintenance policy held back in the last pass");
-	metrics_sample(f, "pgconverge_reconcile_blocked_actions", NULL, "%zu",
-		       p ? plan_count_blocked(p) : 0);
-	if (ps->next) {
-		metrics_family(f, "pgconverge_reconcile_next_pass_timestamp_seconds", "gauge",
-			       "when the reconcile loop runs its next pass");
-		metrics_sample(f, "pgconverge_reconcile_next_pass_timestamp_seconds", NULL, "%lld",
-			       (long long)ps->next);
-	}
-	if (src != NULL && src->kind != NULL) {
-		metrics_family(f, "pgconverge_reconcile_source_info", "gauge",
-			       "the topology source of the last pass");
-		metrics_sample(f, "pgconverge_reconcile_source_info",
-			       METRICS_LABELS("kind", src->kind, "path", src->path, "ref", src->ref,
-					      "commit", src->commit, "digest", src->digest),
-			       "1");
-		metrics_family(f, "pgconverge_reconcile_source_stale", "gauge",
-			       "1 when the git remote could not be fetched and the last fetched commit was used");
-		metrics_sample(f, "pgconverge_reconcile_source_stale", NULL, "%d", src->stale ? 1 : 0);
-	}
-	if (ps->t == NULL)
-		return;
-	metrics_family(f, "pgconverge_maintenance_window_open", "gauge",
-		       "1 when the cluster's maintenance policy allows restarts now");
-	for (i = 0; i < ps->t->n_clusters; i++)
-		if (cluster_selected(opts, &ps->t->clusters[i]))
-			metrics_sample(f, "pgconverge_maintenance_window_open",
-				       METRICS_LABELS("cluster", ps->t->clusters[i].name), "%d",
-				       maintenance_window_open(&ps->t->clusters[i].maintenance,
-							       ps->finished));
-	metrics_family(f, "pgconverge_maintenance_window_next_open_timestamp_seconds", "gauge",
-		       "when the cluster's maintenance window next opens (absent: never)");
-	for (i = 0; i < ps->t->n_clusters; i++) {
-		time_t at = maintenance_window_next_open(&ps->t->clusters[i].maintenance, ps->finished);
-
-		if (cluster_selected(opts, &ps->t->clusters[i]) && at != (time_t)-1)
-			metrics_sample(f, "pgconverge_maintenance_window_next_open_timestamp_seconds",
-				       METRICS_LABELS("cluster", ps->t->clusters[i].name), "%lld",
-				       (long long)at);
-	}
-	auto_failover_metrics(f, lp->af, lp->topo);
-}
-
-/* status_file_write - status.json from j, atomically. 0 or -1 (reported). */
-static int status_file_write(const PgcOptions *opts, json_t *j)
-{
-	char *path = fs_path_join(opts->state_dir, STATUS_FILE);
-	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(6));
-	int rc;
-
-	if (text == NULL || (text = realloc(text, strlen(text) + 2)) == NULL)
-		abort();
-	strcat(text, "\n");
-	/* No secret is in it; node_exporter's user reads the metrics beside it. */
-	rc = fs_write_atomic(path, text, strlen(text), 0644, FS_NO_UID, FS_NO_GID, NULL);
-	free(text);
-	free(path);
-	return rc;
-}
-
-/*
- * write_status - status.json and pgconverge.prom, each atomically; the
- * status document is kept for the HA updates between passes. 0 or -1
- * (reported).
- */
-static int write_status(const PgcOptions *opts, Loop *lp, const Pass *ps, const Totals *tot)
-{
-	json_t *j = status_json(opts, lp, ps, tot);
-	char *path = NULL, *mbuf = NULL;
-	size_t mlen = 0;
-	FILE *mf;
-	int rc = -1;
-
-	json_decref(lp->status);
-	lp->status = j;
-	if (status_file_write(opts, j) != 0)
-		goto cleanup;
-	path = fs_path_join(opts->state_dir, METRICS_FILE);
-	mf = open_memstream(&mbuf, &mlen);
-	if (mf == NULL)
-		abort();
-	metrics_write(mf, opts, lp, ps, tot);
-	fclose(mf);
-	if (fs_write_atomic(path, mbuf, mlen, 0644, FS_NO_UID, FS_NO_GID, NULL) != 0)
-		goto cleanup;
-	rc = 0;
-cleanup:
-	free(mbuf);
-	free(path);
-	return rc;
-}
-
-/* ---- scheduling and the log -------------------------------------------------- */
-
 static int64_t retry_delay_ms(const PgcOptions *opts, int retries)
 {
 	int64_t d = RETRY_FIRST_MS;
@@ -760,14 +373,14 @@ static int64_t retry_delay_ms(const PgcOptions *opts, int retries)
 }
 
 /* earliest_window - when the first maintenance window a blocked restart waits for opens; 0 none. */
-static time_t earliest_window(const Pass *ps)
+static time_t earliest_window(const PgcPass *ps)
 {
 	const PgcPlan *p = ps->res.plan;
 	time_t best = 0;
 	size_t i;
 
 	for (i = 0; p != NULL && i < p->n_actions; i++) {
-		const PgcCluster *c = waits_for_window(ps->t, &p->actions[i], ps->finished);
+		const PgcCluster *c = reconcile_waits_for_window(ps->t, &p->actions[i], ps->finished);
 		time_t at = c ? maintenance_window_next_open(&c->maintenance, ps->finished) : (time_t)-1;
 
 		if (at != (time_t)-1 && (best == 0 || at < best))
@@ -777,7 +390,7 @@ static time_t earliest_window(const Pass *ps)
 }
 
 /* schedule - when the next pass runs; returns the delay in ms. */
-static int64_t schedule(const PgcOptions *opts, Loop *lp, Pass *ps)
+static int64_t schedule(const PgcOptions *opts, Loop *lp, PgcPass *ps)
 {
 	int64_t delay;
 
@@ -833,11 +446,11 @@ static void log_source_change(const PgcOptions *opts, Loop *lp)
 }
 
 /* log_pass - one line for the pass; an unchanged quiet pass goes to debug. */
-static void log_pass(const PgcOptions *opts, const Loop *lp, const Pass *ps, int64_t delay_ms)
+static void log_pass(const PgcOptions *opts, const Loop *lp, const PgcPass *ps, int64_t delay_ms)
 {
 	const PgcPlan *p = ps->res.plan;
 	char num[24], dur[24], done[24], next[32], win[64] = "";
-	const char *json_fields[] = {"pass", num, "outcome", outcome_names[ps->outcome],
+	const char *json_fields[] = {"pass", num, "outcome", reconcile_outcome_names[ps->outcome],
 				     "duration_ms", dur, "actions_done", done, NULL};
 	const char *const *f = opts->log_format == LOG_FORMAT_JSON ? json_fields : NULL;
 	bool quiet = lp->have_last && lp->last_outcome == ps->outcome && ps->res.done == 0;
@@ -850,7 +463,7 @@ static void log_pass(const PgcOptions *opts, const Loop *lp, const Pass *ps, int
 	if (ps->window_opens != 0) {
 		char at[32];
 
-		snprintf(win, sizeof win, "; window opens %s", iso(ps->window_opens, at, sizeof at));
+		snprintf(win, sizeof win, "; window opens %s", source_format_time(ps->window_opens, at, sizeof at));
 	}
 	switch (ps->outcome) {
 	case OUT_CONVERGED:
@@ -883,7 +496,7 @@ static void log_pass(const PgcOptions *opts, const Loop *lp, const Pass *ps, int
 
 /* ---- the pass itself ------------------------------------------------------------ */
 
-static Outcome outcome_of(int rc, const PgcConvergeResult *res)
+static PgcPassOutcome outcome_of(int rc, const PgcConvergeResult *res)
 {
 	if (res->stopped && rc == EXIT_ERROR)
 		return OUT_INTERRUPTED;
@@ -901,8 +514,8 @@ static int run_pass(const PgcOptions *opts, Loop *lp, int64_t *delay_ms)
 	PgcTopology *t = NULL;
 	char *status_path = NULL;
 	double t0 = mono_ms();
-	Totals tot;
-	Pass ps;
+	PgcPassTotals tot;
+	PgcPass ps;
 
 	memset(&ps, 0, sizeof ps);
 	ps.number = ++lp->pass;
@@ -921,8 +534,8 @@ static int run_pass(const PgcOptions *opts, Loop *lp, int64_t *delay_ms)
 		break;
 	}
 	if (lock.fd >= 0) {
-		status_path = fs_path_join(opts->state_dir, STATUS_FILE);
-		totals_read(status_path, &tot);
+		status_path = fs_path_join(opts->state_dir, RECONCILE_STATUS_FILE);
+		reconcile_totals_read(status_path, &tot);
 		t = converge_load_logged(opts, ps.error, sizeof ps.error);
 		ps.t = t;
 		if (t == NULL) {
@@ -950,13 +563,13 @@ static int run_pass(const PgcOptions *opts, Loop *lp, int64_t *delay_ms)
 		if (ps.outcome == OUT_CONVERGED || ps.outcome == OUT_BLOCKED) {
 			tot.consecutive_failures = 0;
 			snprintf(tot.last_success, sizeof tot.last_success, "%s",
-				 iso(ps.finished, now, sizeof now));
+				 source_format_time(ps.finished, now, sizeof now));
 			if (ps.outcome == OUT_CONVERGED)
 				snprintf(tot.last_converged, sizeof tot.last_converged, "%s", now);
 		} else if (ps.outcome == OUT_FAILED) {
 			tot.consecutive_failures++;
 		}
-		if (write_status(opts, lp, &ps, &tot) != 0 && ps.rc == EXIT_OK) {
+		if (reconcile_status_write(opts, lp->started, lp->af, lp->topo, &ps, &tot, &lp->status) != 0 && ps.rc == EXIT_OK) {
 			ps.rc = EXIT_ERROR;
 			ps.outcome = OUT_FAILED;
 			snprintf(ps.error, sizeof ps.error, "cannot write the status files");

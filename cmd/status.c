@@ -228,6 +228,12 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 	}
 }
 
+/* node_sample - one sample of a per-node metric (integer values). */
+static void node_sample(const char *name, const PgcObsCluster *oc, const PgcObsNode *n, long long v)
+{
+	metrics_sample(stdout, name, METRICS_LABELS("cluster", oc->name, "node", n->name), "%lld", v);
+}
+
 static void print_prometheus(const PgcObserved *o, const PgcPlan *p)
 {
 	size_t c, i;
@@ -236,49 +242,39 @@ static void print_prometheus(const PgcObserved *o, const PgcPlan *p)
 		       "1 when pgconverge could connect to the node");
 	for (c = 0; c < o->n_clusters; c++)
 		for (i = 0; i < o->clusters[c].n_nodes; i++)
-			metrics_sample(stdout, "pgconverge_node_up",
-				       METRICS_LABELS("cluster", o->clusters[c].name, "node",
-						      o->clusters[c].nodes[i].name),
-				       "%d", o->clusters[c].nodes[i].reachable ? 1 : 0);
+			node_sample("pgconverge_node_up", &o->clusters[c], &o->clusters[c].nodes[i],
+				    o->clusters[c].nodes[i].reachable ? 1 : 0);
 	metrics_family(stdout, "pgconverge_node_in_recovery", "gauge",
 		       "1 for a replica, 0 for a primary");
 	for (c = 0; c < o->n_clusters; c++)
 		for (i = 0; i < o->clusters[c].n_nodes; i++)
 			if (o->clusters[c].nodes[i].reachable)
-				metrics_sample(stdout, "pgconverge_node_in_recovery",
-					       METRICS_LABELS("cluster", o->clusters[c].name, "node",
-							      o->clusters[c].nodes[i].name),
-					       "%d", o->clusters[c].nodes[i].in_recovery ? 1 : 0);
+				node_sample("pgconverge_node_in_recovery", &o->clusters[c],
+					    &o->clusters[c].nodes[i],
+					    o->clusters[c].nodes[i].in_recovery ? 1 : 0);
 	metrics_family(stdout, "pgconverge_node_timeline", "gauge",
 		       "the node's timeline from pg_control");
 	for (c = 0; c < o->n_clusters; c++)
 		for (i = 0; i < o->clusters[c].n_nodes; i++)
 			if (o->clusters[c].nodes[i].timeline > 0)
-				metrics_sample(stdout, "pgconverge_node_timeline",
-					       METRICS_LABELS("cluster", o->clusters[c].name, "node",
-							      o->clusters[c].nodes[i].name),
-					       "%u", o->clusters[c].nodes[i].timeline);
+				node_sample("pgconverge_node_timeline", &o->clusters[c],
+					    &o->clusters[c].nodes[i], o->clusters[c].nodes[i].timeline);
 	metrics_family(stdout, "pgconverge_node_pending_actions", "gauge",
 		       "actions a plan would take on the node");
 	for (c = 0; c < o->n_clusters; c++)
 		for (i = 0; i < o->clusters[c].n_nodes; i++)
-			metrics_sample(stdout, "pgconverge_node_pending_actions",
-				       METRICS_LABELS("cluster", o->clusters[c].name, "node",
-						      o->clusters[c].nodes[i].name),
-				       "%zu",
-				       node_pending(p, o->clusters[c].name, o->clusters[c].nodes[i].name));
+			node_sample("pgconverge_node_pending_actions", &o->clusters[c],
+				    &o->clusters[c].nodes[i],
+				    (long long)node_pending(p, o->clusters[c].name,
+							    o->clusters[c].nodes[i].name));
 	metrics_family(stdout, "pgconverge_replica_streaming", "gauge",
 		       "1 when a replica streams (or is reconnecting), 0 when it streams from nobody");
 	for (c = 0; c < o->n_clusters; c++)
 		for (i = 0; i < o->clusters[c].n_nodes; i++)
 			if (o->clusters[c].nodes[i].reachable && o->clusters[c].nodes[i].in_recovery)
-				metrics_sample(stdout, "pgconverge_replica_streaming",
-					       METRICS_LABELS("cluster", o->clusters[c].name, "node",
-							      o->clusters[c].nodes[i].name),
-					       "%d",
-					       replica_streams(&o->clusters[c], &o->clusters[c].nodes[i])
-						   ? 1
-						   : 0);
+				node_sample("pgconverge_replica_streaming", &o->clusters[c],
+					    &o->clusters[c].nodes[i],
+					    replica_streams(&o->clusters[c], &o->clusters[c].nodes[i]) ? 1 : 0);
 	metrics_family(stdout, "pgconverge_plan_blocked_actions", "gauge",
 		       "actions blocked by policy");
 	metrics_sample(stdout, "pgconverge_plan_blocked_actions", NULL, "%zu", plan_count_blocked(p));
@@ -669,16 +665,7 @@ int cmd_status(const PgcOptions *opts)
 	size_t nbs = 0;
 	int rc = EXIT_ERROR;
 
-	t = converge_load(opts);
-	if (t == NULL) {
-		arena_free(ba);
-		return EXIT_ERROR;
-	}
-	obs = converge_observe(opts, t);
-	if (obs == NULL)
-		goto cleanup;
-	p = converge_plan(opts, t, obs, false, false);
-	if (p == NULL)
+	if (converge_look(opts, &t, &obs, &p) != 0)
 		goto cleanup;
 	last_applied_read(opts, &la);
 	bs = backup_status(ba, t, obs, &nbs);
@@ -690,9 +677,7 @@ int cmd_status(const PgcOptions *opts)
 		json_object_set_new(j, "pending_actions", json_integer((json_int_t)p->n_actions));
 		json_object_set_new(j, "blocked_actions", json_integer((json_int_t)plan_count_blocked(p)));
 		json_object_set_new(j, "backups", backup_json(bs, nbs));
-		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
-		json_decref(j);
+		cmd_print_json(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	} else if (options_format_is(opts, "prometheus")) {
 		print_prometheus(obs, p);
 		last_applied_prometheus(&la);
