@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "common/arena.h"
-#include "reconcile/observe/observe.h"
+#include "reconcile/observe/observe_model.h"
 
 /*
  * observe_clone_marker_path - the file that marks a clone into data_dir as

@@ -16,7 +16,7 @@
 #include <stdbool.h>
 
 #include "common/arena.h"
-#include "reconcile/observe/observe.h"
+#include "reconcile/observe/observe_model.h"
 #include "schema/topology.h"
 
 typedef struct {

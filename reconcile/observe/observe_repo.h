@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "common/arena.h"
-#include "reconcile/observe/observe.h"
+#include "reconcile/observe/observe_model.h"
 
 /*
  * observe_repo_start - starts the read of the repository at path (in a
