@@ -498,6 +498,14 @@ static json_t *backup_json(const BackupStatus *bs, size_t n)
 	return arr;
 }
 
+/* arch_sample - one sample of a node's pg_stat_archiver metric (integer values). */
+static void arch_sample(const char *name, const BackupStatus *bs, const NodeArchiver *na,
+			long long v)
+{
+	metrics_sample(stdout, name, METRICS_LABELS("cluster", bs->c->name, "node", na->node), "%lld",
+		       v);
+}
+
 static void backup_prometheus(const BackupStatus *bs, size_t n)
 {
 	size_t i, k;
@@ -542,32 +550,27 @@ static void backup_prometheus(const BackupStatus *bs, size_t n)
 		       "WAL files archived (pg_stat_archiver)");
 	for (i = 0; i < n; i++)
 		for (k = 0; k < bs[i].n_arch; k++)
-			metrics_sample(stdout, "pgconverge_archive_archived_total",
-				       METRICS_LABELS("cluster", bs[i].c->name, "node", bs[i].arch[k].node),
-				       "%lld", (long long)bs[i].arch[k].st.archived_count);
+			arch_sample("pgconverge_archive_archived_total", &bs[i], &bs[i].arch[k],
+				    (long long)bs[i].arch[k].st.archived_count);
 	metrics_family(stdout, "pgconverge_archive_failed_total", "counter",
 		       "failed archive_command runs (pg_stat_archiver)");
 	for (i = 0; i < n; i++)
 		for (k = 0; k < bs[i].n_arch; k++)
-			metrics_sample(stdout, "pgconverge_archive_failed_total",
-				       METRICS_LABELS("cluster", bs[i].c->name, "node", bs[i].arch[k].node),
-				       "%lld", (long long)bs[i].arch[k].st.failed_count);
+			arch_sample("pgconverge_archive_failed_total", &bs[i], &bs[i].arch[k],
+				    (long long)bs[i].arch[k].st.failed_count);
 	metrics_family(stdout, "pgconverge_archive_failing", "gauge",
 		       "1 when the last archive attempt failed");
 	for (i = 0; i < n; i++)
 		for (k = 0; k < bs[i].n_arch; k++)
-			metrics_sample(stdout, "pgconverge_archive_failing",
-				       METRICS_LABELS("cluster", bs[i].c->name, "node", bs[i].arch[k].node),
-				       "%d", bs[i].arch[k].st.failing ? 1 : 0);
+			arch_sample("pgconverge_archive_failing", &bs[i], &bs[i].arch[k],
+				    bs[i].arch[k].st.failing ? 1 : 0);
 	metrics_family(stdout, "pgconverge_archive_ready_segments", "gauge",
 		       "WAL files waiting to be archived");
 	for (i = 0; i < n; i++)
 		for (k = 0; k < bs[i].n_arch; k++)
 			if (bs[i].arch[k].st.ready_count >= 0)
-				metrics_sample(stdout, "pgconverge_archive_ready_segments",
-					       METRICS_LABELS("cluster", bs[i].c->name, "node",
-							      bs[i].arch[k].node),
-					       "%lld", (long long)bs[i].arch[k].st.ready_count);
+				arch_sample("pgconverge_archive_ready_segments", &bs[i], &bs[i].arch[k],
+					    (long long)bs[i].arch[k].st.ready_count);
 	metrics_family(stdout, "pgconverge_archive_last_archived_age_seconds", "gauge",
 		       "time since the last WAL file was archived");
 	for (i = 0; i < n; i++)
