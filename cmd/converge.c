@@ -12,6 +12,7 @@
 #include "common/strutil.h"
 #include "reconcile/engine/apply.h"
 #include "reconcile/ha/failover.h"
+#include "reconcile/ha/failover_run.h"
 #include "reconcile/ha/ha.h"
 #include "reconcile/engine/journal.h"
 #include "reconcile/engine/plan_offline.h"
@@ -329,30 +330,6 @@ static int observe_and_plan(const PgcOptions *opts, const PgcTopology *t,
 	return 0;
 }
 
-/*
- * save_ha_cache - per cluster, what failover needs once its primary is
- * gone (ha.h): who streamed from it and how, and its WAL position, from
- * the last observation. A cluster without exactly one writable node keeps
- * what was last cached.
- */
-static void save_ha_cache(const PgcOptions *opts, const PgcTopology *t, const PgcObserved *obs)
-{
-	for (size_t i = 0; obs != NULL && i < obs->n_clusters; i++) {
-		const PgcCluster *c = topology_cluster(t, obs->clusters[i].name);
-		const char *primary = c ? failover_live_primary(obs, c->name) : NULL;
-		PgcArena *a;
-		PgcHaCache cache;
-
-		if (primary == NULL || c->n_nodes < 2)
-			continue;
-		a = arena_new();
-		(void)ha_cache_read(a, opts->state_dir, c->name, &cache);
-		failover_view_from_observed(obs, c->name, primary, &cache.view);
-		(void)ha_cache_write(opts->state_dir, c->name, &cache);
-		arena_free(a);
-	}
-}
-
 int converge_run(const PgcOptions *opts, const PgcTopology *t, const PgcConvergeRun *run,
 		 PgcConvergeResult *res)
 {
@@ -429,7 +406,7 @@ int converge_run(const PgcOptions *opts, const PgcTopology *t, const PgcConverge
 		return EXIT_ERROR;
 	}
 	rc = finish(run, res->plan, res);
-	save_ha_cache(opts, t, res->observed);
+	failover_save_views(opts->state_dir, t, res->observed);
 	/* git source: what was applied, for the next rewind check and status. */
 	if ((rc == EXIT_OK || rc == EXIT_BLOCKED) &&
 	    source_applied_write(opts->state_dir, opts->source, time(NULL), rc == EXIT_OK) != 0) {

@@ -173,15 +173,7 @@ static int run_failover(Run *r)
 	}
 
 	/* What the primary looked like: now if it answers, else as last cached. */
-	failover_view_from_observed(r->obs, r->c->name, r->old, &r->view);
-	if (r->view.primary != NULL) {
-		PgcHaCache c = r->cache;
-
-		c.view = r->view;
-		(void)ha_cache_write(r->opts->state_dir, r->c->name, &c);
-	} else if (r->cache.view.primary != NULL && strcmp(r->cache.view.primary, r->old) == 0) {
-		r->view = r->cache.view;
-	}
+	failover_last_view(r->opts->state_dir, r->c->name, r->obs, r->old, &r->cache, &r->view);
 	t_detected = clock_ms();
 
 	co.primary_stopping = r->old_alive;

@@ -105,6 +105,38 @@ void failover_restart_old(const PgcCluster *live, const char *old, const PgcFenc
 	host_free(h);
 }
 
+void failover_save_views(const char *state_dir, const PgcTopology *t, const PgcObserved *obs)
+{
+	for (size_t i = 0; obs != NULL && i < obs->n_clusters; i++) {
+		const PgcCluster *c = topology_cluster(t, obs->clusters[i].name);
+		const char *primary = c ? failover_live_primary(obs, c->name) : NULL;
+		PgcArena *a;
+		PgcHaCache cache;
+
+		if (primary == NULL || c->n_nodes < 2)
+			continue;
+		a = arena_new();
+		(void)ha_cache_read(a, state_dir, c->name, &cache);
+		failover_view_from_observed(obs, c->name, primary, &cache.view);
+		(void)ha_cache_write(state_dir, c->name, &cache);
+		arena_free(a);
+	}
+}
+
+void failover_last_view(const char *state_dir, const char *cluster, const PgcObserved *obs,
+			const char *old, const PgcHaCache *cache, PgcPrimaryView *view)
+{
+	failover_view_from_observed(obs, cluster, old, view);
+	if (view->primary != NULL) {
+		PgcHaCache c = *cache;
+
+		c.view = *view;
+		(void)ha_cache_write(state_dir, cluster, &c);
+	} else if (cache->view.primary != NULL && strcmp(cache->view.primary, old) == 0) {
+		*view = cache->view;
+	}
+}
+
 json_t *failover_event_ms(double ms)
 {
 	return ms >= 0 ? json_integer((json_int_t)(ms + 0.5)) : json_null();

@@ -48,6 +48,24 @@ int failover_find_primary(PgcArena *a, const PgcCluster *c, const PgcObserved *o
  */
 void failover_restart_old(const PgcCluster *live, const char *old, const PgcFenceResult *fr);
 
+/*
+ * failover_save_views - per cluster of obs (t's) with replicas and exactly
+ * one node that accepts writes: what failover needs once that primary is
+ * gone (ha.h), saved into STATE_DIR/ha.json: who streamed from it and how,
+ * and its WAL position. A cluster without exactly one writable node keeps
+ * what was last cached.
+ */
+void failover_save_views(const char *state_dir, const PgcTopology *t, const PgcObserved *obs);
+
+/*
+ * failover_last_view - what the primary old looked like, for the choice of
+ * a candidate: now, from obs, when it answers (then also saved into
+ * ha.json over cache, the cluster's entry as read); else cache's view when
+ * it is old's; view->primary NULL when neither. Points into obs or cache.
+ */
+void failover_last_view(const char *state_dir, const char *cluster, const PgcObserved *obs,
+			const char *old, const PgcHaCache *cache, PgcPrimaryView *view);
+
 /* failover_event_ms - a duration in ms for the journal, rounded; null when negative. */
 json_t *failover_event_ms(double ms);
 
