@@ -221,15 +221,6 @@ void auto_failover_after_pass(PgcAutoFailover *af, const PgcTopology *t,
 	}
 }
 
-/* ha_observe - one cluster observed afresh; NULL on an internal error (reported). */
-static PgcObserved *ha_observe(const PgcTopology *t, const char *cluster)
-{
-	PgcObserveOptions o = {.connect_timeout_s = 3, .query_timeout_ms = 5000,
-			       .only_cluster = cluster};
-
-	return observe_topology(t, &o);
-}
-
 /*
  * ha_fail_over - fences the failed primary, chooses again from a fresh
  * observation, promotes, and journals it with its timings (from the first
@@ -284,7 +275,7 @@ static bool ha_fail_over(PgcAutoFailover *af, const PgcTopology *t, HaWatch *w, 
 	t_fenced = clock_ms();
 	failover_event_fence(ev, &fr);
 	/* Positions are final once it is fenced: choose again from them. */
-	obs = ha_observe(t, c->name);
+	obs = failover_observe(t, c->name);
 	if (obs == NULL || failover_choose(a, live, obs, old, last, &co, &ch) != 0) {
 		error = obs == NULL ? "could not observe the cluster"
 				    : arena_printf(a, "no replica can be promoted: %s", ch.reason);
@@ -419,7 +410,7 @@ static bool ha_probe_cluster(PgcAutoFailover *af, const PgcTopology *t, HaWatch 
 		ha_verdict(w, d.verdict, d.reason);
 		goto finish;
 	}
-	obs = ha_observe(t, c->name);
+	obs = failover_observe(t, c->name);
 	if (obs == NULL)
 		goto finish;
 	/* Another node accepts writes (a switchover, or a failover by hand): watch it. */

@@ -105,6 +105,14 @@ void failover_restart_old(const PgcCluster *live, const char *old, const PgcFenc
 	host_free(h);
 }
 
+PgcObserved *failover_observe(const PgcTopology *t, const char *cluster)
+{
+	PgcObserveOptions o = {.connect_timeout_s = 3, .query_timeout_ms = 5000,
+			       .only_cluster = cluster};
+
+	return observe_topology(t, &o);
+}
+
 void failover_save_views(const char *state_dir, const PgcTopology *t, const PgcObserved *obs)
 {
 	for (size_t i = 0; obs != NULL && i < obs->n_clusters; i++) {

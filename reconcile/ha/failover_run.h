@@ -49,6 +49,13 @@ int failover_find_primary(PgcArena *a, const PgcCluster *c, const PgcObserved *o
 void failover_restart_old(const PgcCluster *live, const char *old, const PgcFenceResult *fr);
 
 /*
+ * failover_observe - cluster of t observed afresh, with the short bounds a
+ * failover wants (3 s to connect, 5 s a query); NULL on an internal error
+ * (reported). observe_free().
+ */
+PgcObserved *failover_observe(const PgcTopology *t, const char *cluster);
+
+/*
  * failover_save_views - per cluster of obs (t's) with replicas and exactly
  * one node that accepts writes: what failover needs once that primary is
  * gone (ha.h), saved into STATE_DIR/ha.json: who streamed from it and how,
