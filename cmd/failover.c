@@ -1,6 +1,8 @@
 /*
  * cmd/failover.c - `pgconverge failover`: a manual promotion, with the same
- * fencing and checks as automatic failover.
+ * fencing and checks as automatic failover. The steps are
+ * reconcile/ha/failover_manual.c; this file prints what they refuse and
+ * what they did.
  */
 #include "cmd/cmd.h"
 

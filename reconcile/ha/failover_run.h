@@ -1,10 +1,11 @@
 /*
  * reconcile/ha/failover_run.h - the steps that a failover by hand
- * (`pgconverge failover`) and automatic failover (auto_failover.h) share
- * around failover_choose(), fence_node() and promote_run(): finding the
- * primary to replace from the live servers, the failover's journal event,
- * ha.json's record of it, and starting a fenced primary again when nothing
- * replaced it.
+ * (failover_manual.h) and automatic failover (auto_failover.h) share around
+ * failover_choose(), fence_node() and promote_run(): finding the primary to
+ * replace from the live servers, the observation after fencing, the views
+ * of the primaries kept in ha.json, the failover's journal event, ha.json's
+ * record of it, and starting a fenced primary again when nothing replaced
+ * it.
  */
 #ifndef PGC_RECONCILE_HA_FAILOVER_RUN_H
 #define PGC_RECONCILE_HA_FAILOVER_RUN_H
