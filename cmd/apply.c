@@ -155,15 +155,8 @@ int cmd_apply(const PgcOptions *opts)
 	t = converge_load(opts);
 	if (t == NULL)
 		goto cleanup;
-	switch (lock_acquire(opts->state_dir, options_wait_lock_ms(opts), &lock)) {
-	case 0:
-		break;
-	case 1:
-		rc = EXIT_LOCKED;
+	if (converge_lock(opts, options_wait_lock_ms(opts), &lock, &rc) != 0)
 		goto cleanup;
-	default:
-		goto cleanup;
-	}
 	run.saved = saved;
 	run.saved_name = saved != NULL ? opts->args[0] : NULL;
 	rc = converge_run(opts, t, &run, &res);

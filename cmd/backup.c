@@ -122,15 +122,8 @@ int cmd_backup(const PgcOptions *opts)
 	c = topology_cluster(t, opts->cluster);
 	if (c == NULL || check_declared(opts, c) != 0)
 		goto cleanup;
-	switch (lock_acquire(opts->state_dir, 0, &lock)) {
-	case 0:
-		break;
-	case 1:
-		rc = EXIT_LOCKED;
+	if (converge_lock(opts, 0, &lock, &rc) != 0)
 		goto cleanup;
-	default:
-		goto cleanup;
-	}
 	obs = converge_observe(opts, t);
 	if (obs == NULL)
 		goto cleanup;

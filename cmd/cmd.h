@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "common/arena.h"
 #include "common/diag.h"
 #include "common/log.h"
@@ -232,6 +234,9 @@ extern const char pgc_core_version[];
  * stderr, both escaped for the terminal (str_fput_text): one line each.
  */
 void cmd_error(const char *hint, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* cmd_print_json - j on stdout as json_dumpf(flags) writes it, and a newline; takes j's reference. */
+void cmd_print_json(json_t *j, size_t flags);
 
 /* --- one file per command --- */
 

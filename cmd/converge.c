@@ -12,6 +12,7 @@
 #include "common/strutil.h"
 #include "reconcile/engine/apply.h"
 #include "reconcile/ha/failover.h"
+#include "reconcile/ha/failover_run.h"
 #include "reconcile/ha/ha.h"
 #include "reconcile/engine/journal.h"
 #include "reconcile/plan_offline.h"
@@ -98,14 +99,37 @@ PgcPlan *converge_plan(const PgcOptions *opts, const PgcTopology *t, const PgcOb
 	return p;
 }
 
+int converge_look(const PgcOptions *opts, PgcTopology **t, PgcObserved **obs, PgcPlan **p)
+{
+	*obs = NULL;
+	*p = NULL;
+	*t = converge_load(opts);
+	if (*t == NULL)
+		return -1;
+	*obs = converge_observe(opts, *t);
+	if (*obs == NULL)
+		return -1;
+	*p = converge_plan(opts, *t, *obs, false, false);
+	return *p == NULL ? -1 : 0;
+}
+
+int converge_lock(const PgcOptions *opts, int wait_ms, PgcLock *lock, int *rc)
+{
+	switch (lock_acquire(opts->state_dir, wait_ms, lock)) {
+	case 0:
+		return 0;
+	case 1:
+		*rc = EXIT_LOCKED;
+		return -1;
+	default:
+		return -1;
+	}
+}
+
 void converge_print_plan(const PgcOptions *opts, const PgcPlan *p)
 {
 	if (options_format_is(opts, "json")) {
-		json_t *j = plan_to_json(p);
-
-		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
-		json_decref(j);
+		cmd_print_json(plan_to_json(p), JSON_INDENT(2) | JSON_SORT_KEYS);
 	} else if (options_format_is(opts, "markdown")) {
 		plan_print_markdown(stdout, p);
 	} else {
@@ -307,50 +331,6 @@ static int observe_and_plan(const PgcOptions *opts, const PgcTopology *t,
 	return 0;
 }
 
-const char *converge_live_primary(const PgcObserved *obs, const char *cluster)
-{
-	const char *found = NULL;
-
-	for (size_t i = 0; obs != NULL && i < obs->n_clusters; i++) {
-		const PgcObsCluster *oc = &obs->clusters[i];
-
-		if (strcmp(oc->name, cluster) != 0)
-			continue;
-		for (size_t j = 0; j < oc->n_nodes; j++) {
-			if (!oc->nodes[j].reachable || oc->nodes[j].in_recovery)
-				continue;
-			if (found != NULL)
-				return NULL;
-			found = oc->nodes[j].name;
-		}
-	}
-	return found;
-}
-
-/*
- * save_ha_cache - per cluster, what failover needs once its primary is
- * gone (ha.h): who streamed from it and how, and its WAL position, from
- * the last observation. A cluster without exactly one writable node keeps
- * what was last cached.
- */
-static void save_ha_cache(const PgcOptions *opts, const PgcTopology *t, const PgcObserved *obs)
-{
-	for (size_t i = 0; obs != NULL && i < obs->n_clusters; i++) {
-		const PgcCluster *c = topology_cluster(t, obs->clusters[i].name);
-		const char *primary = c ? converge_live_primary(obs, c->name) : NULL;
-		PgcArena *a;
-		PgcHaCache cache;
-
-		if (primary == NULL || c->n_nodes < 2)
-			continue;
-		a = arena_new();
-		(void)ha_cache_read(a, opts->state_dir, c->name, &cache);
-		failover_view_from_observed(obs, c->name, primary, &cache.view);
-		(void)ha_cache_write(opts->state_dir, c->name, &cache);
-		arena_free(a);
-	}
-}
-
 int converge_run(const PgcOptions *opts, const PgcTopology *t, const PgcConvergeRun *run,
 		 PgcConvergeResult *res)
 {
@@ -427,7 +407,7 @@ int converge_run(const PgcOptions *opts, const PgcTopology *t, const PgcConverge
 		return EXIT_ERROR;
 	}
 	rc = finish(run, res->plan, res);
-	save_ha_cache(opts, t, res->observed);
+	failover_save_views(opts->state_dir, t, res->observed);
 	/* git source: what was applied, for the next rewind check and status. */
 	if ((rc == EXIT_OK || rc == EXIT_BLOCKED) &&
 	    source_applied_write(opts->state_dir, opts->source, time(NULL), rc == EXIT_OK) != 0) {

@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include "cmd/cmd.h"
+#include "common/lock.h"
 #include "reconcile/observe/observe.h"
 #include "reconcile/engine/plan.h"
 #include "reconcile/planner.h"
@@ -25,6 +26,22 @@ PgcObserved *converge_observe(const PgcOptions *opts, const PgcTopology *t);
 /* converge_plan - plan_build with the policy from opts, source info filled. */
 PgcPlan *converge_plan(const PgcOptions *opts, const PgcTopology *t, const PgcObserved *obs,
 		       bool allow_restart, bool allow_switchover);
+
+/*
+ * converge_look - loads (converge_load), observes and plans without
+ * restarts or switchovers allowed, as plan and status do. 0, or -1 after
+ * an error (reported); *t, *obs and *p are set as far as they were made,
+ * NULL otherwise: the caller frees them.
+ */
+int converge_look(const PgcOptions *opts, PgcTopology **t, PgcObserved **obs, PgcPlan **p);
+
+/*
+ * converge_lock - takes the state directory's lock, waiting up to wait_ms.
+ * 0 when held; -1 otherwise: *rc becomes EXIT_LOCKED when another run
+ * holds it (lock_acquire said who), and is left alone on an error
+ * (reported).
+ */
+int converge_lock(const PgcOptions *opts, int wait_ms, PgcLock *lock, int *rc);
 
 /* converge_print_plan - the plan on stdout in --format (text by default). */
 void converge_print_plan(const PgcOptions *opts, const PgcPlan *p);
@@ -72,12 +89,6 @@ int converge_run(const PgcOptions *opts, const PgcTopology *t, const PgcConverge
 		 PgcConvergeResult *res);
 void converge_result_free(PgcConvergeResult *res);
 
-/*
- * converge_live_primary - the one node of cluster that answers and is not
- * in recovery in obs; NULL when none does, or several (a split brain).
- * Points into obs.
- */
-const char *converge_live_primary(const PgcObserved *obs, const char *cluster);
 
 /*
  * converge_load_logged - converge_load() for a long-running command: the

@@ -1,11 +1,12 @@
 /*
  * cmd/failover.c - `pgconverge failover`: a manual promotion, with the same
- * fencing and checks as automatic failover.
+ * fencing and checks as automatic failover. The steps are
+ * reconcile/ha/failover_manual.c; this file prints what they refuse and
+ * what they did.
  */
 #include "cmd/cmd.h"
 
 #include <inttypes.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -16,10 +17,9 @@
 #include "common/lock.h"
 #include "common/strutil.h"
 #include "reconcile/ha/failover.h"
-#include "reconcile/ha/fence.h"
+#include "reconcile/ha/failover_manual.h"
 #include "reconcile/ha/ha.h"
-#include "reconcile/pg/pgctl.h"
-#include "reconcile/ha/promote.h"
+#include "reconcile/pg/lsn.h"
 
 static const PgcOptionHelp failover_option_help[] = {
 	{"to", NULL, "promote NODE (default: the best candidate, see above)"},
@@ -64,394 +64,115 @@ const PgcCommandSpec failover_spec = {
 		      "  4   another run holds the state directory's lock\n",
 };
 
-/* Everything one run keeps, released together. */
-typedef struct {
-	const PgcOptions *opts;
-	PgcArena *a;
-	PgcTopology *t;
-	const PgcCluster *c;      /* as in the file */
-	const PgcCluster *live;   /* with the live primary as primary */
-	PgcObserved *obs;
-	PgcObserved *obs_before;  /* the first observation: view points into it */
-	PgcHaCache cache;
-	PgcPrimaryView view;
-	const char *old;          /* the primary being replaced */
-	bool old_alive;           /* it answered as a primary */
-	double t0;
-	char t0_iso[40];
-	int64_t t0_unix_ms;
-	json_t *event;
-} Run;
-
-/* writable_nodes - the reachable nodes that are not in recovery. */
-static size_t writable_nodes(const Run *r, const char **names, unsigned *tlis)
+/* refused - a refusal of the failover, as every command reports an error. */
+static void refused(void *ctx, const char *hint, const char *message)
 {
-	const PgcObsCluster *oc = &r->obs->clusters[0];
-	size_t n = 0;
-
-	for (size_t i = 0; i < oc->n_nodes; i++) {
-		if (oc->nodes[i].reachable && !oc->nodes[i].in_recovery) {
-			names[n] = oc->nodes[i].name;
-			tlis[n++] = oc->nodes[i].timeline;
-		}
-	}
-	return n;
+	(void)ctx;
+	cmd_error(hint, "%s", message);
 }
 
-/* followed_node - the node most reachable standbys stream (or try to stream) from, or NULL. */
-static const char *followed_node(const Run *r)
-{
-	const PgcObsCluster *oc = &r->obs->clusters[0];
-	size_t best = 0, *votes = arena_calloc(r->a, r->c->n_nodes + 1, sizeof(size_t));
-	const char *name = NULL;
-
-	for (size_t i = 0; i < oc->n_nodes; i++) {
-		const PgcObsNode *o = &oc->nodes[i];
-
-		if (!o->reachable || !o->in_recovery || o->upstream_host == NULL)
-			continue;
-		for (size_t j = 0; j < r->c->n_nodes; j++) {
-			const PgcNode *n = &r->c->nodes[j];
-			const PgcObsNode *on = observe_node_find(r->obs, r->c->name, n->name);
-
-			/* A standby that others cascade from is not the primary. */
-			if (on != NULL && on->reachable && on->in_recovery)
-				continue;
-			if (strcmp(n->host.v, o->upstream_host) == 0 && (int)n->port.v == o->upstream_port)
-				votes[j]++;
-		}
-	}
-	for (size_t j = 0; j < r->c->n_nodes; j++) {
-		if (votes[j] > best) {
-			best = votes[j];
-			name = r->c->nodes[j].name;
-		}
-	}
-	return name;
-}
-
-/* find_primary - the primary to replace; -1 when the live state is ambiguous (reported). */
-static int find_primary(Run *r)
-{
-	const char **names = arena_calloc(r->a, r->c->n_nodes + 1, sizeof(char *));
-	unsigned *tlis = arena_calloc(r->a, r->c->n_nodes + 1, sizeof(unsigned));
-	size_t n = writable_nodes(r, names, tlis);
-
-	if (n > 1) {
-		const char *list = NULL;
-
-		for (size_t i = 0; i < n; i++)
-			list = list ? arena_printf(r->a, "%s, \"%s\" (timeline %u)", list, names[i], tlis[i])
-				    : arena_printf(r->a, "\"%s\" (timeline %u)", names[i], tlis[i]);
-		cmd_error("the node on the older timeline is an old primary: stop it, then run "
-			  "'pgconverge failover' again",
-			  "cluster \"%s\" has %zu nodes that accept writes: %s", r->c->name, n, list);
-		return -1;
-	}
-	if (n == 1) {
-		r->old = names[0];
-		r->old_alive = true;
-		return 0;
-	}
-	r->old = followed_node(r);
-	if (r->old == NULL && r->cache.view.primary != NULL &&
-	    cluster_node(r->c, r->cache.view.primary) != NULL)
-		r->old = r->cache.view.primary;
-	if (r->old == NULL)
-		r->old = r->c->primary.v;
-	return 0;
-}
-
-static void print_candidates(FILE *out, const PgcChoice *ch)
+/* print_candidates - the replicas considered, to stderr after a refusal. */
+static void print_candidates(void *ctx, const PgcChoice *ch)
 {
 	char lsn[32];
 
+	(void)ctx;
 	for (size_t i = 0; i < ch->n_candidates; i++) {
 		const PgcCandidate *cd = &ch->candidates[i];
 
 		if (cd->eligible)
-			str_fprintf_line(out, "  candidate %-12s eligible, at %s%s\n", cd->node,
-				failover_lsn_format(cd->position, lsn, sizeof lsn),
+			str_fprintf_line(stderr, "  candidate %-12s eligible, at %s%s\n", cd->node,
+				lsn_format(cd->position, lsn, sizeof lsn),
 				cd->was_sync ? ", synchronous" : "");
 		else
-			str_fprintf_line(out, "  candidate %-12s %s\n", cd->node, cd->why_not);
+			str_fprintf_line(stderr, "  candidate %-12s %s\n", cd->node, cd->why_not);
 	}
 }
 
-static double since(const Run *r, double at)
+/* print_result - the summary of a failover that happened. */
+static void print_result(const PgcOptions *opts, PgcArena *a, const PgcCluster *c,
+			 const PgcManualFailoverResult *res)
 {
-	return at > 0 ? at - r->t0 : -1;
-}
-
-static json_t *ms_or_null(double ms)
-{
-	return ms >= 0 ? json_integer((json_int_t)(ms + 0.5)) : json_null();
-}
-
-/* journal_line - the event with "event" and, at the end, its outcome. */
-static void journal_line(Run *r, const char *event, const char *outcome, const char *error)
-{
-	json_object_set_new(r->event, "event", json_string(event));
-	if (outcome != NULL) {
-		json_object_set_new(r->event, "outcome", json_string(outcome));
-		json_object_set_new(r->event, "duration_ms", ms_or_null(clock_ms() - r->t0));
-	}
-	if (error != NULL)
-		json_object_set_new(r->event, "error", json_string(error));
-	(void)ha_journal_event(r->opts->state_dir, r->event);
-}
-
-/* save_cache - the new primary, and when this failover happened (anti-flap). */
-static void save_cache(Run *r, const char *new_primary)
-{
-	PgcHaCache c = r->cache;
-
-	memset(&c.view, 0, sizeof c.view);
-	c.view.primary = new_primary;
-	c.last_failover_at = r->t0_iso;
-	c.last_failover_unix_ms = r->t0_unix_ms;
-	c.last_failover_from = r->old;
-	c.last_failover_to = new_primary;
-	(void)ha_cache_write(r->opts->state_dir, r->c->name, &c);
-}
-
-/* restart_old - a fast-stopped healthy primary that nobody replaced starts again. */
-static void restart_old(Run *r, const PgcFenceResult *fr)
-{
-	const PgcNode *n = cluster_node(r->live, r->old);
-	PgcHost *h;
-
-	if (!fr->clean || n == NULL || (h = host_for(n->host.v, r->live->os_user.v)) == NULL)
-		return;
-	if (fr->marked_standby)
-		(void)fence_unmark(r->live, n);
-	if (pgctl_start(h, r->live, n, 60) == 0)
-		log_info("nothing was promoted: \"%s/%s\" runs again as the primary", r->c->name,
-			 r->old);
-	host_free(h);
-}
-
-static const char *rejoin_text(PgcArena *a, const PgcPromoteResult *pr, const char *old)
-{
-	if (!pr->old_rejoined && pr->old_rejoin.outcome == REJOIN_FAILED &&
-	    pr->old_rejoin.decision[0] == '\0')
-		return arena_printf(a, "\"%s\" is fenced; it rejoins as a replica when it is back", old);
-	return arena_strdup(a, pr->old_rejoin.decision);
-}
-
-static int run_failover(Run *r)
-{
-	PgcChooseOptions co = {r->opts->to_node, false, false};
-	const PgcNode *old_node;
-	const PgcObsNode *old_obs;
-	PgcFenceOptions fo = {0};
-	PgcFenceResult fr;
-	PgcPromoteOptions po;
-	PgcPromoteResult pr;
-	PgcChoice ch;
-	PgcCluster *x;
-	const char *refusal, *chosen;
-	double t_detected, t_fenced;
 	char lsn[32];
 
-	if (find_primary(r) != 0)
-		return EXIT_ERROR;
-	if (strcmp(r->old, r->c->primary.v) != 0)
-		r->live = failover_topology(r->a, r->c, r->c->primary.v, r->old);
-	else
-		r->live = r->c;
-	old_node = cluster_node(r->live, r->old);
-	old_obs = observe_node_find(r->obs, r->c->name, r->old);
-	if (r->opts->to_node != NULL && r->old_alive && strcmp(r->opts->to_node, r->old) == 0) {
-		str_fprintf_line(stdout, "node \"%s\" is already the primary of cluster \"%s\": nothing to do\n", r->old,
-		       r->c->name);
-		return EXIT_OK;
-	}
-
-	/* What the primary looked like: now if it answers, else as last cached. */
-	failover_view_from_observed(r->obs, r->c->name, r->old, &r->view);
-	if (r->view.primary != NULL) {
-		PgcHaCache c = r->cache;
-
-		c.view = r->view;
-		(void)ha_cache_write(r->opts->state_dir, r->c->name, &c);
-	} else if (r->cache.view.primary != NULL && strcmp(r->cache.view.primary, r->old) == 0) {
-		r->view = r->cache.view;
-	}
-	t_detected = clock_ms();
-
-	co.primary_stopping = r->old_alive;
-	if (failover_choose(r->a, r->live, r->obs, r->old, &r->view, &co, &ch) != 0) {
-		cmd_error(NULL, "refusing to fail over cluster \"%s\" (primary \"%s\"): %s", r->c->name,
-			  r->old, ch.reason);
-		print_candidates(stderr, &ch);
-		return EXIT_ERROR;
-	}
-	if (!r->old_alive) {
-		PgcChooseOptions pc = {NULL, true, false};
-		PgcChoice pch;
-
-		/* Automatic failover would wait here; a manual one fences first. */
-		if (failover_choose(r->a, r->live, r->obs, r->old, &r->view, &pc, &pch) != 0 &&
-		    pch.partition)
-			log_warn("%s; it is fenced before the promotion", pch.reason);
-	}
-	refusal = failover_fence_refusal(r->a, r->live, old_node, old_obs);
-	if (refusal != NULL) {
-		cmd_error("set failover.fence_command, or stop it by hand and run this again",
-			  "refusing to promote \"%s\": the primary \"%s\" cannot be fenced: %s", ch.chosen,
-			  r->old, refusal);
-		return EXIT_ERROR;
-	}
-	log_info("failing over cluster \"%s\" from \"%s\" (%s): %s", r->c->name, r->old,
-		 r->old_alive ? "it answers: stopping it first" : "it does not answer", ch.reason);
-
-	json_object_set_new(r->event, "node", json_string(ch.chosen));
-	json_object_set_new(r->event, "action",
-			    json_string(arena_printf(r->a, "%s/%s/failover", r->c->name, ch.chosen)));
-	json_object_set_new(r->event, "kind", json_string("failover"));
-	json_object_set_new(r->event, "impact", json_string("switchover"));
-	json_object_set_new(r->event, "old_primary", json_string(r->old));
-	json_object_set_new(r->event, "mode", json_string("manual"));
-	journal_line(r, "start", NULL, NULL);
-
-	/* Fence. A healthy primary stops with a fast shutdown: its replicas get all of its WAL. */
-	fo.graceful = r->old_alive;
-	fo.mark_standby = true;
-	if (fence_node(r->live, old_node, &fo, &fr) != 0) {
-		journal_line(r, "end", "failed", fr.detail);
-		return EXIT_ERROR;
-	}
-	t_fenced = clock_ms();
-	json_object_set_new(r->event, "fence",
-			    json_pack("{s:s,s:s,s:b}", "method", fence_method_name(fr.method),
-				      "detail", fr.detail, "clean", fr.clean));
-
-	/* Positions may have moved while it stopped: choose again. */
-	co.primary_stopping = false;
-	r->obs_before = r->obs;
-	r->obs = converge_observe(r->opts, r->t);
-	if (r->obs == NULL ||
-	    failover_choose(r->a, r->live, r->obs, r->old, &r->view, &co, &ch) != 0) {
-		const char *why = r->obs == NULL ? "could not observe the cluster" : ch.reason;
-
-		cmd_error(NULL, "fenced \"%s\", but cannot promote a replica of cluster \"%s\": %s",
-			  r->old, r->c->name, why);
-		if (r->obs != NULL)
-			print_candidates(stderr, &ch);
-		restart_old(r, &fr);
-		journal_line(r, "end", "failed", why);
-		return EXIT_ERROR;
-	}
-	chosen = ch.chosen;
-	json_object_set_new(r->event, "node", json_string(chosen));
-	json_object_set_new(r->event, "new_primary", json_string(chosen));
-	json_object_set_new(r->event, "reason", json_string(ch.reason));
-
-	x = failover_topology(r->a, r->live, r->old, chosen);
-	promote_defaults(&po);
-	po.rejoin_old = old_node != NULL && host_is_local(old_node->host.v);
-	if (promote_run(x, r->old, &po, &pr) != 0) {
-		cmd_error("look at the log above; the old primary stays fenced",
-			  "could not promote \"%s\" in cluster \"%s\"", chosen, r->c->name);
-		if (!pr.promoted)
-			restart_old(r, &fr);
-		journal_line(r, "end", "failed", "promotion failed");
-		return EXIT_ERROR;
-	}
-	save_cache(r, chosen);
-
-	json_object_set_new(r->event, "timings_ms",
-			    json_pack("{s:o,s:o,s:o,s:o}", "detected", ms_or_null(since(r, t_detected)),
-				      "fenced", ms_or_null(since(r, t_fenced)), "promoted",
-				      ms_or_null(since(r, pr.promoted_at_ms)), "first_write",
-				      ms_or_null(since(r, pr.writable_at_ms))));
-	json_object_set_new(r->event, "switch_lsn",
-			    json_string(failover_lsn_format(pr.switch_lsn, lsn, sizeof lsn)));
-	json_object_set_new(r->event, "timeline", json_integer(pr.timeline));
-	json_object_set_new(r->event, "replicas_following", json_integer((json_int_t)pr.repointed));
-	json_object_set_new(r->event, "replicas_left", json_integer((json_int_t)pr.repoint_failed));
-	json_object_set_new(r->event, "old_primary_rejoin",
-			    json_pack("{s:s,s:s}", "outcome",
-				      po.rejoin_old ? rejoin_outcome_name(pr.old_rejoin.outcome)
-						    : "not-local",
-				      "decision", rejoin_text(r->a, &pr, r->old)));
-	journal_line(r, "end", "ok", NULL);
-
-	str_fprintf_line(stdout, "failover of cluster \"%s\": \"%s\" promoted in place of \"%s\"\n", r->c->name, chosen,
-	       r->old);
-	str_fprintf_line(stdout, "  why:          %s\n", ch.reason);
-	str_fprintf_line(stdout, "  fenced:       \"%s\": %s\n", r->old, fr.detail);
-	str_fprintf_line(stdout, "  promoted at:  %s on timeline %u\n", failover_lsn_format(pr.switch_lsn, lsn, sizeof lsn),
-	       pr.timeline);
+	str_fprintf_line(stdout, "failover of cluster \"%s\": \"%s\" promoted in place of \"%s\"\n", c->name, res->chosen,
+	       res->old);
+	str_fprintf_line(stdout, "  why:          %s\n", res->reason);
+	str_fprintf_line(stdout, "  fenced:       \"%s\": %s\n", res->old, res->fence_detail);
+	str_fprintf_line(stdout, "  promoted at:  %s on timeline %u\n", lsn_format(res->switch_lsn, lsn, sizeof lsn),
+	       res->timeline);
 	str_fprintf_line(stdout, "  timings:      detected %.0f ms, fenced %.0f ms, promoted %.0f ms, first write %s "
 	       "(from the start of the command)\n",
-	       since(r, t_detected), since(r, t_fenced), since(r, pr.promoted_at_ms),
-	       pr.writable_at_ms > 0 ? arena_printf(r->a, "%.0f ms", since(r, pr.writable_at_ms))
-				     : arena_printf(r->a, "not within %d s", po.write_timeout_s));
-	str_fprintf_line(stdout, "  replicas:     %zu following \"%s\"%s\n", pr.repointed, chosen,
-	       pr.repoint_failed ? arena_printf(r->a, ", %zu not (see the log)", pr.repoint_failed)
-				 : "");
-	str_fprintf_line(stdout, "  old primary:  %s\n", po.rejoin_old ? rejoin_text(r->a, &pr, r->old)
+	       res->detected_ms, res->fenced_ms, res->promoted_ms,
+	       res->wrote ? arena_printf(a, "%.0f ms", res->first_write_ms)
+			  : arena_printf(a, "not within %d s", res->write_timeout_s));
+	str_fprintf_line(stdout, "  replicas:     %zu following \"%s\"%s\n", res->repointed, res->chosen,
+	       res->repoint_failed ? arena_printf(a, ", %zu not (see the log)", res->repoint_failed)
+				   : "");
+	str_fprintf_line(stdout, "  old primary:  %s\n", res->rejoin_old ? res->rejoin
 						    : "not on this machine: rejoin it from its host");
-	if (strcmp(r->c->primary.v, chosen) != 0)
+	if (strcmp(c->primary.v, res->chosen) != 0)
 		str_fprintf_line(stdout, "note: the topology still names \"%s\" as the primary of cluster \"%s\": set "
 		       "'primary: %s' in %s\n",
-		       r->c->primary.v, r->c->name, chosen, r->opts->source_name);
-	return EXIT_OK;
+		       c->primary.v, c->name, res->chosen, opts->source_name);
 }
 
 int cmd_failover(const PgcOptions *opts)
 {
+	PgcFailoverReporter rep = {refused, print_candidates, NULL};
 	PgcLock lock = {.fd = -1, .path = NULL};
-	Run r = {0};
+	PgcManualFailover in = {0};
+	PgcManualFailoverResult res;
+	PgcArena *a = arena_new();
+	PgcTopology *t;
+	char t0_iso[40];
 	int rc = EXIT_ERROR;
 	struct timeval tv;
 
-	r.opts = opts;
-	r.a = arena_new();
-	r.t0 = clock_ms();
-	ha_iso_now(r.t0_iso, sizeof r.t0_iso);
+	in.state_dir = opts->state_dir;
+	in.to = opts->to_node;
+	in.t0 = clock_ms();
+	in.t0_iso = ha_iso_now(t0_iso, sizeof t0_iso);
 	gettimeofday(&tv, NULL);
-	r.t0_unix_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-	r.event = json_object();
-	r.t = converge_load(opts);
-	if (r.t == NULL)
+	in.t0_unix_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+	in.event = json_object();
+	in.t = t = converge_load(opts);
+	if (t == NULL)
 		goto cleanup;
-	r.c = topology_cluster(r.t, opts->cluster);
-	if (r.c == NULL) {
+	in.c = topology_cluster(t, opts->cluster);
+	if (in.c == NULL) {
 		cmd_error(NULL, "unknown cluster \"%s\"", opts->cluster);
 		goto cleanup;
 	}
-	if (r.c->n_nodes < 2) {
+	if (in.c->n_nodes < 2) {
 		cmd_error("add a replica to the cluster", "cluster \"%s\" has a single node: nothing to "
-			  "promote", r.c->name);
+			  "promote", in.c->name);
 		goto cleanup;
 	}
-	switch (lock_acquire(opts->state_dir, 0, &lock)) {
-	case 0:
-		break;
-	case 1:
-		rc = EXIT_LOCKED;
+	if (converge_lock(opts, 0, &lock, &rc) != 0)
 		goto cleanup;
-	default:
-		goto cleanup;
-	}
 	/* The journal's lines of one run share "run", as apply's do. */
-	json_object_set_new(r.event, "run",
-			    json_string(arena_printf(r.a, "%s-%ld", r.t0_iso, (long)getpid())));
-	json_object_set_new(r.event, "cluster", json_string(r.c->name));
-	(void)ha_cache_read(r.a, opts->state_dir, r.c->name, &r.cache);
-	r.obs = converge_observe(opts, r.t);
-	if (r.obs == NULL || r.obs->n_clusters != 1)
+	json_object_set_new(in.event, "run",
+			    json_string(arena_printf(a, "%s-%ld", t0_iso, (long)getpid())));
+	json_object_set_new(in.event, "cluster", json_string(in.c->name));
+	(void)ha_cache_read(a, opts->state_dir, in.c->name, &in.cache);
+	in.obs = converge_observe(opts, t);
+	if (in.obs == NULL || in.obs->n_clusters != 1)
 		goto cleanup;
-	rc = run_failover(&r);
+	if (failover_manual(a, &in, &rep, &res) != 0)
+		goto cleanup;
+	if (res.nothing_to_do)
+		str_fprintf_line(stdout, "node \"%s\" is already the primary of cluster \"%s\": nothing to do\n", res.old,
+		       in.c->name);
+	else
+		print_result(opts, a, in.c, &res);
+	rc = EXIT_OK;
 cleanup:
 	lock_release(&lock);
-	json_decref(r.event);
-	observe_free(r.obs);
-	observe_free(r.obs_before);
-	topology_free(r.t);
-	arena_free(r.a);
+	json_decref(in.event);
+	observe_free(in.obs);
+	observe_free(in.obs_after);
+	topology_free(t);
+	arena_free(a);
 	return rc;
 }

@@ -33,11 +33,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/front_core.h"
 #include "cmd/exitcodes.h"
 #include "common/log.h"
 #include "common/strutil.h"
@@ -133,19 +132,10 @@ static void front_error(const char *hint, const char *fmt, ...)
 {
 	va_list ap;
 
-	char *msg = NULL;
-
 	/* Escaped as cmd_error's: the message may quote a path or a loader's error. */
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	cmd_verror(hint, fmt, ap);
 	va_end(ap);
-	fputs("pgconverge: ", stderr);
-	str_fput_text(stderr, msg);
-	fputc('\n', stderr);
-	free(msg);
-	if (hint != NULL)
-		str_fprintf_line(stderr, "  hint: %s\n", hint);
 }
 
 /* core_open - dlopen()s the core library beside the executable; NULL after saying why. */
@@ -183,32 +173,6 @@ static void *core_open(void)
 	return NULL;
 }
 
-/*
- * no_core_dumps - this process never writes a core file: it holds secrets
- * (passwords from the environment or secret files, a repository's keys)
- * that a core left on disk, or read by another process of the same user
- * through ptrace or /proc/PID/mem, would give away. Not dumpable also keeps
- * /proc/PID owned by root. Only the soft limit goes to 0: servers started
- * from here inherit it and pg_ctl -c can still raise it to the hard limit;
- * the children's own dumpable flag is reset by execve(). pgc_main() does the
- * same, for a core entered by another way.
- */
-static void no_core_dumps(void)
-{
-	struct rlimit rl;
-
-	/* The limit first: whoever sees the process not dumpable sees it too. */
-	if (getrlimit(RLIMIT_CORE, &rl) == 0) {
-		rl.rlim_cur = 0;
-		if (setrlimit(RLIMIT_CORE, &rl) != 0)
-			front_error(NULL, "could not disable core dumps (RLIMIT_CORE): %s",
-				    strerror(errno));
-	}
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
-		front_error(NULL, "could not disable core dumps (PR_SET_DUMPABLE): %s",
-			    strerror(errno));
-}
-
 int main(int argc, char **argv)
 {
 	int (*core_main)(int, char **);
@@ -216,7 +180,7 @@ int main(int argc, char **argv)
 	FastCall f;
 	void *core;
 
-	no_core_dumps();
+	cmd_no_core_dumps();
 	if (fast_parse(argc, argv, &f))
 		return fast_run(&f);
 	core = core_open();

@@ -9,10 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 
 #include "cmd/cmd.h"
+#include "cmd/front_core.h"
 #include "cmd/exitcodes.h"
 #include "common/strutil.h"
 
@@ -53,20 +52,18 @@ void cmd_error(const char *hint, const char *fmt, ...)
 {
 	va_list ap;
 
-	char *msg = NULL;
-
 	/* The message carries names and errors from the file and the servers:
 	 * escaped for the terminal (str_fput_line), as the hint is. */
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	cmd_verror(hint, fmt, ap);
 	va_end(ap);
-	fputs("pgconverge: ", stderr);
-	str_fput_text(stderr, msg);
-	fputc('\n', stderr);
-	free(msg);
-	if (hint != NULL)
-		str_fprintf_line(stderr, "  hint: %s\n", hint);
+}
+
+void cmd_print_json(json_t *j, size_t flags)
+{
+	json_dumpf(j, stdout, flags);
+	fputc('\n', stdout);
+	json_decref(j);
 }
 
 static const PgcCommand *command_find(const char *name)
@@ -166,29 +163,6 @@ static int finish(int rc)
 
 const char pgc_core_version[] = PGC_VERSION;
 
-/*
- * no_core_dumps - no core file of a process holding secrets (passwords,
- * keys), and no ptrace or /proc/PID/mem by another process of its user:
- * see cmd/front.c, whose main() does the same first; this is for a core
- * entered another way. Only the soft RLIMIT_CORE goes to 0, so that
- * servers started from here can still raise it (pg_ctl -c); execve()
- * makes the children dumpable again.
- */
-static void no_core_dumps(void)
-{
-	struct rlimit rl;
-
-	/* The limit first: whoever sees the process not dumpable sees it too. */
-	if (getrlimit(RLIMIT_CORE, &rl) == 0) {
-		rl.rlim_cur = 0;
-		if (setrlimit(RLIMIT_CORE, &rl) != 0)
-			cmd_error(NULL, "could not disable core dumps (RLIMIT_CORE): %s",
-				  strerror(errno));
-	}
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
-		cmd_error(NULL, "could not disable core dumps (PR_SET_DUMPABLE): %s", strerror(errno));
-}
-
 int pgc_main(int argc, char **argv)
 {
 	const PgcCommand *cmd;
@@ -196,7 +170,8 @@ int pgc_main(int argc, char **argv)
 	const char *name;
 	int rc;
 
-	no_core_dumps();
+	/* As cmd/front.c's main() does first: this is for a core entered another way. */
+	cmd_no_core_dumps();
 	if (argc < 2) {
 		cmd_error("see 'pgconverge --help' for the commands", "no command given");
 		return EXIT_USAGE;

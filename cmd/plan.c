@@ -114,9 +114,7 @@ static void print_offline(const PgcOptions *opts, const PgcPlan *p, const char *
 		json_t *j = plan_json(opts, p);
 
 		json_object_set_new(j, "base", json_string(base));
-		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
-		json_decref(j);
+		cmd_print_json(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	} else if (options_format_is(opts, "markdown")) {
 		plan_print_markdown(stdout, p);
 		printf("\n<sub>offline plan of %s against %s: as if the servers matched the base; "
@@ -172,22 +170,11 @@ int cmd_plan(const PgcOptions *opts)
 
 	if (opts->offline)
 		return plan_offline_run(opts);
-	t = converge_load(opts);
-	if (t == NULL)
-		return EXIT_ERROR;
-	obs = converge_observe(opts, t);
-	if (obs == NULL)
-		goto cleanup;
-	p = converge_plan(opts, t, obs, false, false);
-	if (p == NULL)
+	if (converge_look(opts, &t, &obs, &p) != 0)
 		goto cleanup;
 	if (options_format_is(opts, "json")) {
 		/* plan_json: with the git repository, which PgcPlan has no field for yet. */
-		json_t *j = plan_json(opts, p);
-
-		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
-		json_decref(j);
+		cmd_print_json(plan_json(opts, p), JSON_INDENT(2) | JSON_SORT_KEYS);
 	} else {
 		converge_print_plan(opts, p);
 	}

@@ -22,6 +22,9 @@
  * to a pipe that the sleep between passes polls, so a signal that arrives
  * just before the sleep still ends it.
  *
+ * The status files are written by cmd/reconcile_status.c, automatic
+ * failover between passes is reconcile/ha/auto_failover.c.
+ *
  * Memory: each pass owns everything it allocates (topology, observation,
  * plans, JSON) and frees it before the next; the loop keeps only a few
  * counters and the last source id.
@@ -40,14 +43,12 @@
 
 #include "cmd/converge.h"
 #include "cmd/exitcodes.h"
+#include "cmd/reconcile_status.h"
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/lock.h"
 #include "reconcile/engine/apply.h"
-#include "reconcile/ha/failover.h"
-#include "reconcile/ha/fence.h"
-#include "reconcile/ha/ha.h"
-#include "reconcile/ha/promote.h"
+#include "reconcile/ha/auto_failover.h"
 #include "reconcile/postgres/plan_conf.h"
 
 const PgcCommandSpec reconcile_spec = {
@@ -95,24 +96,9 @@ const PgcCommandSpec reconcile_spec = {
 		      "      another reconcile loop runs on this state directory\n",
 };
 
-#define STATUS_FILE "status.json"
-#define METRICS_FILE "pgconverge.prom"
 #define PID_FILE "reconcile.pid"
-#define STATUS_FORMAT_VERSION 1
 /* The first retry after a failed pass; doubled up to --interval. */
 #define RETRY_FIRST_MS 5000
-
-typedef enum {
-	OUT_CONVERGED,
-	OUT_BLOCKED,
-	OUT_FAILED,
-	OUT_INTERRUPTED,
-	OUT_LOCKED,
-	OUT_COUNT
-} Outcome;
-
-static const char *const outcome_names[OUT_COUNT] = {"converged", "blocked", "failed",
-						      "interrupted", "locked"};
 
 /* ---- signals ------------------------------------------------------------- */
 
@@ -281,510 +267,19 @@ static void pidfile_unlock(int fd)
  * Loop - the state kept from pass to pass; the counters are also carried
  * over from the last status file, so that timer runs (--once) count on.
  */
-/* HA_NAME_MAX - room for a cluster or node name (at most 63 characters). */
-#define HA_NAME_MAX 64
-
-/*
- * HaWatch - one cluster's primary as the loop watches it between passes:
- * the node probed (the live primary, which after a failover is not the
- * file's), its probe history and the last verdict, for the log and
- * status.json. Allocated once per cluster: st.primary points into it.
- */
-typedef struct {
-	char cluster[HA_NAME_MAX];
-	char primary[HA_NAME_MAX];   /* the live primary, probed */
-	PgcProbeState st;
-	PgcHaVerdict verdict;
-	char reason[1024];
-	time_t suspect_since;        /* wall clock of the first failed probe in a row; 0 none */
-	int64_t next_probe_ms;       /* clock_ms() of the next probe */
-	int64_t logged_ms;           /* when a blocked verdict was last logged */
-	int64_t retry_after_ms;      /* no new failover attempt before (one failed) */
-	char intruder[HA_NAME_MAX];  /* another node seen accepting writes, "" none */
-	bool present;                /* in the topology of the last pass */
-	bool changed;                /* verdict changed since status.json was written */
-	int64_t last_failover_unix_ms; /* -1: none known */
-	char last_failover_at[40];
-	char last_failover_from[HA_NAME_MAX];
-	char last_failover_to[HA_NAME_MAX];
-} HaWatch;
-
 typedef struct {
 	long pass;
 	time_t started;
 	int retries;                 /* failed or locked passes in a row: the backoff */
-	Outcome last_outcome;
+	PgcPassOutcome last_outcome;
 	bool have_last;
 	char *last_source;           /* commit or digest of the last pass, for "source changed" */
 	PgcTopology *topo;           /* the last topology that loaded: the probes between passes use it */
-	HaWatch **ha;                /* one per cluster with replicas */
-	size_t n_ha;
+	PgcAutoFailover *af;         /* the primaries watched between passes */
 	json_t *status;              /* the last status.json written, for HA updates between passes */
 } Loop;
 
-/* Totals - the counters status.json carries from run to run. */
-typedef struct {
-	json_int_t passes[OUT_COUNT];
-	json_int_t actions;
-	json_int_t consecutive_failures;
-	char last_success[32];
-	char last_converged[32];
-} Totals;
-
-static void totals_read(const char *path, Totals *tot)
-{
-	json_t *j = json_load_file(path, 0, NULL), *t, *v;
-	int i;
-
-	memset(tot, 0, sizeof *tot);
-	if (j == NULL)
-		return; /* none yet, or unreadable: counting starts again */
-	t = json_object_get(j, "totals");
-	for (i = 0; i < OUT_COUNT; i++)
-		tot->passes[i] = json_integer_value(json_object_get(json_object_get(t, "passes"),
-								    outcome_names[i]));
-	tot->actions = json_integer_value(json_object_get(t, "actions_done"));
-	tot->consecutive_failures = json_integer_value(json_object_get(j, "consecutive_failures"));
-	v = json_object_get(j, "last_success_at");
-	if (json_is_string(v))
-		snprintf(tot->last_success, sizeof tot->last_success, "%s", json_string_value(v));
-	v = json_object_get(j, "last_converged_at");
-	if (json_is_string(v))
-		snprintf(tot->last_converged, sizeof tot->last_converged, "%s", json_string_value(v));
-	json_decref(j);
-}
-
 /* ---- automatic failover between passes ------------------------------------------ */
-
-/* How often a failover that stays blocked is logged again with its reason. */
-#define HA_BLOCKED_LOG_MS 10000
-/* After a failover attempt failed (e.g. fencing), the wait before the next one. */
-#define HA_RETRY_MS 10000
-/* The bound of the probe that looks for a second primary. */
-#define HA_INTRUDER_PROBE_MS 1000
-
-static int status_file_write(const PgcOptions *opts, json_t *j);
-static const char *iso(time_t t, char *buf, size_t size);
-
-static const char *failover_mode_name(PgcFailoverMode m)
-{
-	return m == FAILOVER_AUTO ? "auto" : m == FAILOVER_OFF ? "off" : "manual";
-}
-
-/* ha_watch - the watch of cluster name, created empty when missing. */
-static HaWatch *ha_watch(Loop *lp, const char *name)
-{
-	HaWatch **v, *w;
-
-	for (size_t i = 0; i < lp->n_ha; i++)
-		if (strcmp(lp->ha[i]->cluster, name) == 0)
-			return lp->ha[i];
-	v = realloc(lp->ha, (lp->n_ha + 1) * sizeof(*v));
-	w = calloc(1, sizeof(*w));
-	if (v == NULL || w == NULL)
-		abort();
-	lp->ha = v;
-	lp->ha[lp->n_ha++] = w;
-	snprintf(w->cluster, sizeof w->cluster, "%s", name);
-	failover_probe_init(&w->st);
-	w->verdict = HA_HEALTHY;
-	w->last_failover_unix_ms = -1;
-	return w;
-}
-
-static void ha_free(Loop *lp)
-{
-	for (size_t i = 0; i < lp->n_ha; i++)
-		free(lp->ha[i]);
-	free(lp->ha);
-	lp->ha = NULL;
-	lp->n_ha = 0;
-}
-
-/* ha_retarget - probe node from now on: a new probe history, the failover time kept. */
-static void ha_retarget(HaWatch *w, const char *node)
-{
-	int64_t last = w->st.last_failover_ms;
-
-	if (strcmp(w->primary, node) == 0 && w->st.primary != NULL)
-		return;
-	snprintf(w->primary, sizeof w->primary, "%s", node);
-	failover_probe_init(&w->st);
-	w->st.last_failover_ms = last;
-	w->st.primary = w->primary;
-	w->suspect_since = 0;
-}
-
-/* ha_verdict - records a verdict; logs a change, and a blocked one again now and then. */
-static void ha_verdict(HaWatch *w, PgcHaVerdict v, const char *reason)
-{
-	int64_t now = (int64_t)clock_ms();
-	bool again = v == HA_BLOCKED && now - w->logged_ms >= HA_BLOCKED_LOG_MS;
-
-	if (v != w->verdict || again) {
-		w->logged_ms = now;
-		if (v == HA_HEALTHY)
-			log_info("cluster \"%s\": %s", w->cluster, reason);
-		else if (v == HA_SUSPECT && w->verdict == HA_HEALTHY)
-			log_warn("cluster \"%s\": %s", w->cluster, reason);
-		else if (v == HA_BLOCKED)
-			log_warn("cluster \"%s\": no failover: %s", w->cluster, reason);
-	}
-	if (v != w->verdict || strcmp(w->reason, reason) != 0)
-		w->changed = true;
-	w->verdict = v;
-	snprintf(w->reason, sizeof w->reason, "%s", reason);
-	if (v == HA_HEALTHY)
-		w->suspect_since = 0;
-}
-
-/* ha_read_failover - the last failover recorded in ha.json, when newer than the one known. */
-static void ha_read_failover(const PgcOptions *opts, HaWatch *w)
-{
-	PgcArena *a = arena_new();
-	PgcHaCache cache;
-	struct timespec ts;
-	int64_t now_unix;
-
-	(void)ha_cache_read(a, opts->state_dir, w->cluster, &cache);
-	if (cache.last_failover_unix_ms > w->last_failover_unix_ms) {
-		w->last_failover_unix_ms = cache.last_failover_unix_ms;
-		snprintf(w->last_failover_at, sizeof w->last_failover_at, "%s",
-			 cache.last_failover_at ? cache.last_failover_at : "");
-		snprintf(w->last_failover_from, sizeof w->last_failover_from, "%s",
-			 cache.last_failover_from ? cache.last_failover_from : "");
-		snprintf(w->last_failover_to, sizeof w->last_failover_to, "%s",
-			 cache.last_failover_to ? cache.last_failover_to : "");
-		/* The anti-flap interval counts on the probes' monotonic clock. */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		now_unix = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-		w->st.last_failover_ms = (int64_t)clock_ms() - (now_unix - w->last_failover_unix_ms);
-	}
-	if (w->primary[0] == '\0' && cache.view.primary != NULL)
-		snprintf(w->primary, sizeof w->primary, "%s", cache.view.primary);
-	arena_free(a);
-}
-
-/*
- * ha_after_pass - after each pass: the clusters to watch, and their live
- * primary as the pass last saw it (it answered then: a successful probe).
- */
-static void ha_after_pass(const PgcOptions *opts, Loop *lp, const PgcTopology *t,
-			  const PgcObserved *obs)
-{
-	for (size_t i = 0; i < lp->n_ha; i++)
-		lp->ha[i]->present = false;
-	for (size_t i = 0; t != NULL && i < t->n_clusters; i++) {
-		const PgcCluster *c = &t->clusters[i];
-		const char *live = converge_live_primary(obs, c->name);
-		char why[HA_NAME_MAX + 32];
-		HaWatch *w;
-
-		if ((opts->cluster != NULL && strcmp(opts->cluster, c->name) != 0) || c->n_nodes < 2)
-			continue;
-		w = ha_watch(lp, c->name);
-		w->present = true;
-		ha_read_failover(opts, w);
-		if (w->primary[0] == '\0' || cluster_node(c, w->primary) == NULL)
-			snprintf(w->primary, sizeof w->primary, "%s", c->primary.v);
-		if (w->st.primary == NULL) {
-			char keep[HA_NAME_MAX];
-
-			snprintf(keep, sizeof keep, "%s", w->primary);
-			w->primary[0] = '\0';
-			ha_retarget(w, keep);
-		}
-		if (live == NULL)
-			continue;
-		if (strcmp(live, w->primary) != 0)
-			log_info("cluster \"%s\": watching \"%s\", the node that accepts writes", c->name,
-				 live);
-		ha_retarget(w, live);
-		failover_probe_record(&w->st, w->primary, (int64_t)clock_ms(), true, NULL);
-		snprintf(why, sizeof why, "primary \"%s\" answers", w->primary);
-		ha_verdict(w, HA_HEALTHY, why);
-	}
-}
-
-/* ha_observe - one cluster observed afresh; NULL on an internal error (reported). */
-static PgcObserved *ha_observe(const PgcTopology *t, const char *cluster)
-{
-	PgcObserveOptions o = {.connect_timeout_s = 3, .query_timeout_ms = 5000,
-			       .only_cluster = cluster};
-
-	return observe_topology(t, &o);
-}
-
-static json_t *ms_json(double ms)
-{
-	return ms >= 0 ? json_integer((json_int_t)(ms + 0.5)) : json_null();
-}
-
-/*
- * ha_fail_over - fences the failed primary, chooses again from a fresh
- * observation, promotes, and journals it with its timings (from the first
- * failed probe). Holds the state lock meanwhile, so that no run by hand
- * interleaves. true when a replica was promoted.
- */
-static bool ha_fail_over(const PgcOptions *opts, Loop *lp, HaWatch *w, const PgcCluster *c,
-			 const PgcCluster *live, const PgcPrimaryView *last, const PgcHaDecision *d,
-			 PgcArena *a)
-{
-	PgcLock lock = {.fd = -1, .path = NULL};
-	const char *old = arena_strdup(a, w->primary), *chosen = NULL, *error = NULL;
-	const PgcNode *oldn = cluster_node(live, old);
-	double t0 = (double)w->st.first_failure_ms, t_detected = clock_ms(), t_fenced;
-	PgcFenceOptions fo = {.graceful = false, .mark_standby = true};
-	PgcChooseOptions co = {NULL, false, false};
-	PgcObserved *obs = NULL;
-	PgcPromoteOptions po;
-	PgcPromoteResult pr;
-	PgcFenceResult fr;
-	PgcHaCache cache;
-	PgcChoice ch;
-	struct timespec ts;
-	char now_iso[40], lsn[32];
-	json_t *ev;
-	bool ok = false;
-
-	if (lock_acquire(opts->state_dir, 0, &lock) != 0) {
-		log_warn("cluster \"%s\": cannot fail over now: another run holds the state "
-			 "directory's lock; trying again at the next probe",
-			 c->name);
-		return false;
-	}
-	ha_iso_now(now_iso, sizeof now_iso);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ev = json_object();
-	json_object_set_new(ev, "run", json_string(arena_printf(a, "%s-%ld", now_iso, (long)getpid())));
-	json_object_set_new(ev, "cluster", json_string(c->name));
-	json_object_set_new(ev, "node", json_string(d->candidate));
-	json_object_set_new(ev, "action",
-			    json_string(arena_printf(a, "%s/%s/failover", c->name, d->candidate)));
-	json_object_set_new(ev, "kind", json_string("failover"));
-	json_object_set_new(ev, "impact", json_string("switchover"));
-	json_object_set_new(ev, "old_primary", json_string(old));
-	json_object_set_new(ev, "mode", json_string("auto"));
-	json_object_set_new(ev, "failed_for_ms", json_integer((json_int_t)d->failed_for_ms));
-	json_object_set_new(ev, "event", json_string("start"));
-	(void)ha_journal_event(opts->state_dir, ev);
-	log_warn("cluster \"%s\": failing over: %s", c->name, d->reason);
-
-	/* Fencing first: nothing is promoted while the old primary could take writes. */
-	if (oldn == NULL || fence_node(live, oldn, &fo, &fr) != 0) {
-		error = arena_printf(a, "could not fence \"%s\": %s", old,
-				     oldn ? fr.detail : "no such node");
-		goto end;
-	}
-	t_fenced = clock_ms();
-	json_object_set_new(ev, "fence",
-			    json_pack("{s:s,s:s,s:b}", "method", fence_method_name(fr.method), "detail",
-				      fr.detail, "clean", fr.clean));
-	/* Positions are final once it is fenced: choose again from them. */
-	obs = ha_observe(lp->topo, c->name);
-	if (obs == NULL || failover_choose(a, live, obs, old, last, &co, &ch) != 0) {
-		error = obs == NULL ? "could not observe the cluster"
-				    : arena_printf(a, "no replica can be promoted: %s", ch.reason);
-		goto end;
-	}
-	chosen = ch.chosen;
-	json_object_set_new(ev, "node", json_string(chosen));
-	json_object_set_new(ev, "action", json_string(arena_printf(a, "%s/%s/failover", c->name,
-								   chosen)));
-	json_object_set_new(ev, "new_primary", json_string(chosen));
-	json_object_set_new(ev, "reason", json_string(ch.reason));
-	promote_defaults(&po);
-	po.rejoin_old = host_is_local(oldn->host.v);
-	if (promote_run(failover_topology(a, live, old, chosen), old, &po, &pr) != 0) {
-		error = arena_printf(a, "could not promote \"%s\"", chosen);
-		goto end;
-	}
-	ok = true;
-
-	/* When it happened, for the anti-flap interval of this loop and of any other run. */
-	(void)ha_cache_read(a, opts->state_dir, c->name, &cache);
-	memset(&cache.view, 0, sizeof cache.view);
-	cache.view.primary = chosen;
-	cache.last_failover_at = now_iso;
-	cache.last_failover_unix_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	cache.last_failover_from = old;
-	cache.last_failover_to = chosen;
-	(void)ha_cache_write(opts->state_dir, c->name, &cache);
-	w->last_failover_unix_ms = cache.last_failover_unix_ms;
-	snprintf(w->last_failover_at, sizeof w->last_failover_at, "%s", now_iso);
-	snprintf(w->last_failover_from, sizeof w->last_failover_from, "%s", old);
-	snprintf(w->last_failover_to, sizeof w->last_failover_to, "%s", chosen);
-
-	json_object_set_new(ev, "timings_ms",
-			    json_pack("{s:o,s:o,s:o,s:o}", "detected", ms_json(t_detected - t0),
-				      "fenced", ms_json(t_fenced - t0), "promoted",
-				      ms_json(pr.promoted_at_ms - t0), "first_write",
-				      ms_json(pr.writable_at_ms > 0 ? pr.writable_at_ms - t0 : -1)));
-	json_object_set_new(ev, "timings_from", json_string("first failed probe"));
-	json_object_set_new(ev, "switch_lsn",
-			    json_string(failover_lsn_format(pr.switch_lsn, lsn, sizeof lsn)));
-	json_object_set_new(ev, "timeline", json_integer(pr.timeline));
-	json_object_set_new(ev, "replicas_following", json_integer((json_int_t)pr.repointed));
-	json_object_set_new(ev, "replicas_left", json_integer((json_int_t)pr.repoint_failed));
-	json_object_set_new(ev, "old_primary_rejoin",
-			    json_pack("{s:s,s:s}", "outcome",
-				      po.rejoin_old ? rejoin_outcome_name(pr.old_rejoin.outcome)
-						    : "not-local",
-				      "decision", pr.old_rejoin.decision));
-	log_info("cluster \"%s\": \"%s\" promoted in place of \"%s\"; from the first failed probe: "
-		 "detected %.0f ms, fenced %.0f ms, promoted %.0f ms, first write %s",
-		 c->name, chosen, old, t_detected - t0, t_fenced - t0, pr.promoted_at_ms - t0,
-		 pr.writable_at_ms > 0 ? arena_printf(a, "%.0f ms", pr.writable_at_ms - t0)
-				       : "not within the bound");
-	ha_retarget(w, chosen);
-	w->st.last_failover_ms = (int64_t)clock_ms();
-	failover_probe_record(&w->st, w->primary, (int64_t)clock_ms(), true, NULL);
-	ha_verdict(w, HA_HEALTHY,
-		   arena_printf(a, "\"%s\" was promoted in place of \"%s\"", chosen, old));
-end:
-	json_object_set_new(ev, "event", json_string("end"));
-	json_object_set_new(ev, "outcome", json_string(ok ? "ok" : "failed"));
-	json_object_set_new(ev, "duration_ms", ms_json(clock_ms() - t0));
-	if (error != NULL) {
-		json_object_set_new(ev, "error", json_string(error));
-		log_error("cluster \"%s\": automatic failover failed: %s", c->name, error);
-		ha_verdict(w, HA_BLOCKED, arena_printf(a, "automatic failover failed: %s", error));
-	}
-	(void)ha_journal_event(opts->state_dir, ev);
-	json_decref(ev);
-	observe_free(obs);
-	lock_release(&lock);
-	return ok;
-}
-
-/*
- * ha_second_primary - another node of c answers as a primary (an old one
- * started by hand): true the first time it is seen, so that a pass runs now
- * and stops it (plan_ha.h: rejoin, or a blocked split brain).
- */
-static bool ha_second_primary(HaWatch *w, const PgcCluster *c)
-{
-	char err[512];
-
-	for (size_t i = 0; i < c->n_nodes; i++) {
-		const PgcNode *n = &c->nodes[i];
-
-		if (strcmp(n->name, w->primary) == 0 ||
-		    ha_probe(c, n, HA_INTRUDER_PROBE_MS, err, sizeof err) != 0)
-			continue;
-		if (strcmp(w->intruder, n->name) == 0)
-			return false;
-		snprintf(w->intruder, sizeof w->intruder, "%s", n->name);
-		log_warn("cluster \"%s\": node \"%s\" accepts writes besides the primary \"%s\": "
-			 "a pass runs now to stop it", w->cluster, n->name, w->primary);
-		return true;
-	}
-	w->intruder[0] = '\0';
-	return false;
-}
-
-/* ha_probe_timeout - a probe's bound: the probe interval, within 1 to 5 s. */
-static int ha_probe_timeout(const PgcCluster *c)
-{
-	int64_t ms = c->failover.probe_interval.ms;
-
-	return ms < 1000 ? 1000 : ms > 5000 ? 5000 : (int)ms;
-}
-
-/*
- * ha_probe_cluster - one probe of cluster c's primary and the decision that
- * follows: failover_evaluate() applies detect_after, the anti-flap
- * interval, the partition rule and the fencing check. true after a
- * failover, or when a second primary appeared: a pass is due now.
- */
-static bool ha_probe_cluster(const PgcOptions *opts, Loop *lp, HaWatch *w, const PgcCluster *c)
-{
-	PgcArena *a = arena_new();
-	PgcEvaluateOptions eo = {0, c->failover.min_interval.ms};
-	const PgcPrimaryView *last = NULL;
-	PgcObserved *obs = NULL;
-	const PgcCluster *live;
-	const char *other;
-	PgcHaDecision d;
-	PgcHaCache cache;
-	char err[512] = "";
-	bool ok, done = false;
-
-	if (cluster_node(c, w->primary) == NULL)
-		ha_retarget(w, c->primary.v);
-	live = strcmp(w->primary, c->primary.v) == 0
-		       ? c
-		       : failover_topology(a, c, c->primary.v, w->primary);
-	ok = ha_probe(live, cluster_node(live, w->primary), ha_probe_timeout(c), err, sizeof err) == 0;
-	eo.now_ms = (int64_t)clock_ms();
-	failover_probe_record(&w->st, w->primary, eo.now_ms, ok, err);
-	if (ok) {
-		ha_verdict(w, HA_HEALTHY, arena_printf(a, "primary \"%s\" answers", w->primary));
-		done = ha_second_primary(w, live);
-		goto finish;
-	}
-	if (w->st.failures == 1)
-		w->suspect_since = time(NULL);
-	failover_evaluate(a, live, NULL, NULL, &w->st, &eo, &d);
-	/* Not failed for long enough: look closer only when it says it is a standby now. */
-	if (d.verdict == HA_SUSPECT && strstr(err, "in recovery") == NULL) {
-		ha_verdict(w, d.verdict, d.reason);
-		goto finish;
-	}
-	obs = ha_observe(lp->topo, c->name);
-	if (obs == NULL)
-		goto finish;
-	/* Another node accepts writes (a switchover, or a failover by hand): watch it. */
-	other = converge_live_primary(obs, c->name);
-	if (other != NULL && strcmp(other, w->primary) != 0) {
-		log_info("cluster \"%s\": \"%s\" accepts writes now, not \"%s\": watching it", c->name,
-			 other, w->primary);
-		ha_retarget(w, other);
-		failover_probe_record(&w->st, w->primary, eo.now_ms, true, NULL);
-		ha_verdict(w, HA_HEALTHY, arena_printf(a, "primary \"%s\" answers", w->primary));
-		goto finish;
-	}
-	(void)ha_cache_read(a, opts->state_dir, c->name, &cache);
-	if (cache.view.primary != NULL && strcmp(cache.view.primary, w->primary) == 0)
-		last = &cache.view;
-	failover_evaluate(a, live, obs, last, &w->st, &eo, &d);
-	if (d.verdict == HA_PROMOTE && eo.now_ms < w->retry_after_ms)
-		goto finish; /* the last attempt failed a moment ago: its verdict stands */
-	ha_verdict(w, d.verdict, d.reason);
-	if (d.verdict == HA_PROMOTE) {
-		done = ha_fail_over(opts, lp, w, c, live, last, &d, a);
-		if (!done)
-			w->retry_after_ms = (int64_t)clock_ms() + HA_RETRY_MS;
-	}
-finish:
-	observe_free(obs);
-	arena_free(a);
-	return done;
-}
-
-static json_t *ha_json(const HaWatch *w, const PgcCluster *c)
-{
-	json_t *o = json_object();
-	char buf[32];
-
-	json_object_set_new(o, "mode", json_string(failover_mode_name(c->failover.mode)));
-	json_object_set_new(o, "primary", json_string(w->primary));
-	json_object_set_new(o, "declared_primary", json_string(c->primary.v));
-	if (c->failover.mode == FAILOVER_AUTO) {
-		json_object_set_new(o, "verdict", json_string(failover_verdict_name(w->verdict)));
-		json_object_set_new(o, "reason", json_string(w->reason));
-		json_object_set_new(o, "failed_probes", json_integer(w->st.failures));
-		json_object_set_new(o, "suspect_since",
-				    w->suspect_since ? json_string(iso(w->suspect_since, buf, sizeof buf))
-						     : json_null());
-	}
-	json_object_set_new(o, "last_failover",
-			    w->last_failover_unix_ms >= 0
-				? json_pack("{s:s,s:s,s:s}", "at", w->last_failover_at, "from",
-					    w->last_failover_from, "to", w->last_failover_to)
-				: json_null());
-	return o;
-}
 
 /*
  * ha_status_update - changed verdicts into status.json between passes,
@@ -795,67 +290,24 @@ static void ha_status_update(const PgcOptions *opts, Loop *lp)
 	char *path;
 	int fd;
 	json_t *clusters = lp->status ? json_object_get(lp->status, "clusters") : NULL;
-	bool changed = false;
 
-	for (size_t i = 0; i < lp->n_ha; i++) {
-		HaWatch *w = lp->ha[i];
-		const PgcCluster *c = lp->topo ? topology_cluster(lp->topo, w->cluster) : NULL;
-		json_t *cj = clusters ? json_object_get(clusters, w->cluster) : NULL;
-
-		if (!w->changed || c == NULL || cj == NULL)
-			continue;
-		json_object_set_new(cj, "ha", ha_json(w, c));
-		w->changed = false;
-		changed = true;
-	}
-	if (!changed)
+	if (!auto_failover_status_update(lp->af, lp->topo, clusters))
 		return;
 	path = fs_path_join(opts->state_dir, LOCK_FILE_NAME);
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	/* A run by hand holds it: quietly left for the next change or pass. */
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
-		(void)status_file_write(opts, lp->status);
+		(void)reconcile_status_file_write(opts, lp->status);
 	if (fd >= 0)
 		close(fd);
 	free(path);
 }
 
-/* ha_next_probe_in - ms until a watched auto cluster is due a probe; -1 none. */
-static int64_t ha_next_probe_in(const Loop *lp)
-{
-	int64_t now = (int64_t)clock_ms(), best = -1;
-
-	for (size_t i = 0; i < lp->n_ha; i++) {
-		const HaWatch *w = lp->ha[i];
-		const PgcCluster *c = lp->topo && w->present ? topology_cluster(lp->topo, w->cluster)
-							     : NULL;
-		int64_t in;
-
-		if (c == NULL || c->failover.mode != FAILOVER_AUTO)
-			continue;
-		in = w->next_probe_ms > now ? w->next_probe_ms - now : 0;
-		if (best < 0 || in < best)
-			best = in;
-	}
-	return best;
-}
-
 /* ha_tick - the probes that are due; true when a pass is due now (a failover, a second primary). */
 static bool ha_tick(const PgcOptions *opts, Loop *lp)
 {
-	bool failed_over = false;
+	bool failed_over = auto_failover_tick(lp->af, lp->topo, &stop_requested);
 
-	for (size_t i = 0; i < lp->n_ha && !stop_requested; i++) {
-		HaWatch *w = lp->ha[i];
-		const PgcCluster *c = lp->topo && w->present ? topology_cluster(lp->topo, w->cluster)
-							     : NULL;
-		int64_t now = (int64_t)clock_ms();
-
-		if (c == NULL || c->failover.mode != FAILOVER_AUTO || now < w->next_probe_ms)
-			continue;
-		w->next_probe_ms = now + c->failover.probe_interval.ms;
-		failed_over |= ha_probe_cluster(opts, lp, w, c);
-	}
 	ha_status_update(opts, lp);
 	return failed_over;
 }
@@ -872,7 +324,7 @@ static bool sleep_and_probe(const PgcOptions *opts, Loop *lp, int64_t ms)
 
 	while (!stop_requested && !hup_requested) {
 		double left = deadline - mono_ms();
-		int64_t due = ha_next_probe_in(lp);
+		int64_t due = auto_failover_next_probe_in(lp->af, lp->topo);
 
 		if (left <= 0)
 			break;
@@ -890,28 +342,9 @@ static bool sleep_and_probe(const PgcOptions *opts, Loop *lp, int64_t ms)
 	return false;
 }
 
-/* ---- one pass ---------------------------------------------------------------- */
+/* ---- scheduling and the log -------------------------------------------------- */
 
-/* Pass - what one pass did, for the log and the status files. */
-typedef struct {
-	long number;
-	time_t started, finished;
-	double duration_ms;
-	Outcome outcome;
-	int rc;                      /* the exit code --once gives */
-	char error[1024];
-	const PgcTopology *t;        /* NULL when it did not load */
-	PgcConvergeResult res;
-	time_t next;                 /* next pass (wall clock); 0 with --once */
-	const char *next_reason;
-	time_t window_opens;         /* earliest window a blocked restart waits for; 0 none */
-} Pass;
-
-static const char *iso(time_t t, char *buf, size_t size)
-{
-	return source_format_time(t, buf, size);
-}
-
+/* duration_text - ms as --interval takes it: "30s", "5m", "1500ms". */
 static const char *duration_text(int64_t ms, char *buf, size_t size)
 {
 	static const struct {
@@ -930,375 +363,6 @@ static const char *duration_text(int64_t ms, char *buf, size_t size)
 	return buf;
 }
 
-/*
- * waits_for_window - the cluster of a blocked restart (or switchover) that
- * its maintenance window will let through, while the window is closed; NULL
- * otherwise (one blocked while the window is open is blocked for another
- * reason).
- */
-static const PgcCluster *waits_for_window(const PgcTopology *t, const PgcAction *a, time_t now)
-{
-	const PgcCluster *c = t != NULL && a->cluster != NULL ? topology_cluster(t, a->cluster) : NULL;
-
-	if (c == NULL || !a->blocked || c->maintenance.restart != RESTART_WINDOW ||
-	    maintenance_window_open(&c->maintenance, now))
-		return NULL;
-	/* A switchover waits for the window only with failback: auto (plan_ha.h). */
-	if (a->impact == IMPACT_RESTART ||
-	    (a->impact == IMPACT_SWITCHOVER && c->failover.failback_auto))
-		return c;
-	return NULL;
-}
-
-static json_t *str_or_null(const char *s)
-{
-	return s != NULL ? json_string(s) : json_null();
-}
-
-static json_t *source_json(const PgcSource *src)
-{
-	json_t *o;
-
-	if (src == NULL || src->kind == NULL)
-		return json_null();
-	o = json_object();
-	json_object_set_new(o, "kind", json_string(src->kind));
-	json_object_set_new(o, "path", str_or_null(src->path));
-	json_object_set_new(o, "digest", str_or_null(src->digest));
-	if (strcmp(src->kind, "git") == 0) {
-		json_object_set_new(o, "repository", str_or_null(src->repository));
-		json_object_set_new(o, "ref", str_or_null(src->ref));
-		json_object_set_new(o, "commit", str_or_null(src->commit));
-		json_object_set_new(o, "subject", str_or_null(src->subject));
-		json_object_set_new(o, "stale", json_boolean(src->stale));
-	}
-	return o;
-}
-
-static json_t *pending_json(const Pass *ps, time_t now)
-{
-	const PgcPlan *p = ps->res.plan;
-	json_t *list = json_array();
-	char buf[32];
-	size_t i;
-
-	for (i = 0; p != NULL && i < p->n_actions; i++) {
-		const PgcAction *a = &p->actions[i];
-		const PgcCluster *wc = waits_for_window(ps->t, a, now);
-		json_t *o = json_object();
-
-		json_object_set_new(o, "id", json_string(a->id));
-		json_object_set_new(o, "action", json_string(plan_action_name(a->kind)));
-		json_object_set_new(o, "cluster", str_or_null(a->cluster));
-		json_object_set_new(o, "node", str_or_null(a->node));
-		json_object_set_new(o, "impact", json_string(plan_impact_name(a->impact)));
-		json_object_set_new(o, "reason", str_or_null(a->reason));
-		json_object_set_new(o, "blocked", json_boolean(a->blocked));
-		json_object_set_new(o, "blocked_reason", str_or_null(a->blocked ? a->blocked_reason : NULL));
-		if (wc != NULL) {
-			time_t at = maintenance_window_next_open(&wc->maintenance, now);
-
-			json_object_set_new(o, "waiting_for", json_string("maintenance_window"));
-			json_object_set_new(o, "window", str_or_null(wc->maintenance.window.v));
-			json_object_set_new(o, "window_opens_at",
-					    at != (time_t)-1 ? json_string(iso(at, buf, sizeof buf))
-							     : json_null());
-		} else {
-			/* Blocked for good until someone acts (a flag, another host); else
-			 * the next pass tries it again. */
-			json_object_set_new(o, "waiting_for",
-					    json_string(a->blocked ? "operator" : "next_pass"));
-		}
-		json_array_append_new(list, o);
-	}
-	return list;
-}
-
-static const char *restart_policy_name(PgcRestartPolicy r)
-{
-	return r == RESTART_ALWAYS ? "always" : r == RESTART_WINDOW ? "window" : "never";
-}
-
-static bool cluster_selected(const PgcOptions *opts, const PgcCluster *c)
-{
-	return opts->cluster == NULL || strcmp(opts->cluster, c->name) == 0;
-}
-
-static json_t *clusters_json(const PgcOptions *opts, const Loop *lp, const Pass *ps, time_t now)
-{
-	json_t *all = json_object();
-	char buf[32];
-	size_t i;
-
-	for (i = 0; ps->t != NULL && i < ps->t->n_clusters; i++) {
-		const PgcCluster *c = &ps->t->clusters[i];
-		const PgcMaintenance *m = &c->maintenance;
-		time_t at = maintenance_window_next_open(m, now);
-		json_t *o = json_object(), *mj = json_object();
-		size_t k, pending = 0, blocked = 0;
-
-		if (!cluster_selected(opts, c))
-			continue;
-		for (k = 0; ps->res.plan != NULL && k < ps->res.plan->n_actions; k++) {
-			const PgcAction *a = &ps->res.plan->actions[k];
-
-			if (a->cluster != NULL && strcmp(a->cluster, c->name) == 0) {
-				pending++;
-				blocked += a->blocked;
-			}
-		}
-		json_object_set_new(mj, "restart", json_string(restart_policy_name(m->restart)));
-		json_object_set_new(mj, "window", str_or_null(m->window.v));
-		json_object_set_new(mj, "open", json_boolean(maintenance_window_open(m, now)));
-		json_object_set_new(mj, "next_open_at",
-				    at != (time_t)-1 ? json_string(iso(at, buf, sizeof buf)) : json_null());
-		json_object_set_new(o, "maintenance", mj);
-		json_object_set_new(o, "pending_actions", json_integer((json_int_t)pending));
-		json_object_set_new(o, "blocked_actions", json_integer((json_int_t)blocked));
-		for (k = 0; k < lp->n_ha; k++)
-			if (strcmp(lp->ha[k]->cluster, c->name) == 0)
-				json_object_set_new(o, "ha", ha_json(lp->ha[k], c));
-		json_object_set_new(all, c->name, o);
-	}
-	return all;
-}
-
-static json_t *status_json(const PgcOptions *opts, const Loop *lp, const Pass *ps,
-			   const Totals *tot)
-{
-	json_t *j = json_object(), *last = json_object(), *totals = json_object(),
-	       *passes = json_object();
-	char buf[32];
-	int i;
-
-	json_object_set_new(j, "format_version", json_integer(STATUS_FORMAT_VERSION));
-	json_object_set_new(j, "pid", json_integer((json_int_t)getpid()));
-	json_object_set_new(j, "mode", json_string(opts->once ? "once" : "interval"));
-	json_object_set_new(j, "interval_seconds",
-			    opts->once ? json_null() : json_real((double)opts->interval_ms / 1000.0));
-	json_object_set_new(j, "started_at", json_string(iso(lp->started, buf, sizeof buf)));
-	json_object_set_new(j, "pass", json_integer((json_int_t)ps->number));
-
-	json_object_set_new(last, "started_at", json_string(iso(ps->started, buf, sizeof buf)));
-	json_object_set_new(last, "finished_at", json_string(iso(ps->finished, buf, sizeof buf)));
-	json_object_set_new(last, "duration_seconds", json_real(ps->duration_ms / 1000.0));
-	json_object_set_new(last, "outcome", json_string(outcome_names[ps->outcome]));
-	json_object_set_new(last, "exit_code", json_integer(ps->rc));
-	json_object_set_new(last, "error", ps->error[0] ? json_string(ps->error) : json_null());
-	json_object_set_new(last, "actions_done", json_integer((json_int_t)ps->res.done));
-	json_object_set_new(j, "last_pass", last);
-
-	json_object_set_new(j, "last_success_at", tot->last_success[0] ? json_string(tot->last_success)
-								       : json_null());
-	json_object_set_new(j, "last_converged_at",
-			    tot->last_converged[0] ? json_string(tot->last_converged) : json_null());
-	json_object_set_new(j, "consecutive_failures", json_integer(tot->consecutive_failures));
-	json_object_set_new(j, "next_pass_at",
-			    ps->next ? json_string(iso(ps->next, buf, sizeof buf)) : json_null());
-	json_object_set_new(j, "next_pass_reason", str_or_null(ps->next ? ps->next_reason : NULL));
-	json_object_set_new(j, "source", source_json(opts->source));
-	json_object_set_new(j, "pending", pending_json(ps, ps->finished));
-	json_object_set_new(j, "clusters", clusters_json(opts, lp, ps, ps->finished));
-
-	for (i = 0; i < OUT_COUNT; i++)
-		json_object_set_new(passes, outcome_names[i], json_integer(tot->passes[i]));
-	json_object_set_new(totals, "passes", passes);
-	json_object_set_new(totals, "actions_done", json_integer(tot->actions));
-	json_object_set_new(j, "totals", totals);
-	return j;
-}
-
-/* ---- Prometheus textfile ---------------------------------------------------- */
-
-/* label - a label value in the exposition format's escaping. */
-static void label(FILE *f, const char *s)
-{
-	for (; s != NULL && *s; s++) {
-		if (*s == '\\' || *s == '"')
-			fprintf(f, "\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*s, f);
-	}
-}
-
-static void metric_head(FILE *f, const char *name, const char *type, const char *help)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/* metrics_ha - the watched clusters' failover state. */
-static void metrics_ha(FILE *f, const Loop *lp)
-{
-	static const PgcHaVerdict verdicts[] = {HA_HEALTHY, HA_SUSPECT, HA_PROMOTE, HA_BLOCKED};
-	const PgcCluster *c;
-	size_t i, k;
-
-	if (lp->n_ha == 0)
-		return;
-	metric_head(f, "pgconverge_failover_verdict", "gauge",
-		    "1 for the automatic failover verdict on the cluster's primary, 0 for the others");
-	for (i = 0; i < lp->n_ha; i++) {
-		c = lp->topo ? topology_cluster(lp->topo, lp->ha[i]->cluster) : NULL;
-		if (c == NULL || !lp->ha[i]->present || c->failover.mode != FAILOVER_AUTO)
-			continue;
-		for (k = 0; k < sizeof verdicts / sizeof verdicts[0]; k++)
-			fprintf(f, "pgconverge_failover_verdict{cluster=\"%s\",verdict=\"%s\"} %d\n",
-				lp->ha[i]->cluster, failover_verdict_name(verdicts[k]),
-				lp->ha[i]->verdict == verdicts[k]);
-	}
-	metric_head(f, "pgconverge_failover_last_timestamp_seconds", "gauge",
-		    "when the cluster last failed over (absent: never)");
-	for (i = 0; i < lp->n_ha; i++)
-		if (lp->ha[i]->present && lp->ha[i]->last_failover_unix_ms >= 0)
-			fprintf(f, "pgconverge_failover_last_timestamp_seconds{cluster=\"%s\"} %lld\n",
-				lp->ha[i]->cluster, (long long)(lp->ha[i]->last_failover_unix_ms / 1000));
-}
-
-static void metrics_write(FILE *f, const PgcOptions *opts, const Loop *lp, const Pass *ps,
-			  const Totals *tot)
-{
-	const PgcPlan *p = ps->res.plan;
-	const PgcSource *src = opts->source;
-	size_t i;
-	int k;
-
-	metric_head(f, "pgconverge_reconcile_last_pass_timestamp_seconds", "gauge",
-		    "when the last reconcile pass ended");
-	fprintf(f, "pgconverge_reconcile_last_pass_timestamp_seconds %lld\n", (long long)ps->finished);
-	metric_head(f, "pgconverge_reconcile_last_pass_duration_seconds", "gauge",
-		    "how long the last reconcile pass took");
-	fprintf(f, "pgconverge_reconcile_last_pass_duration_seconds %.3f\n", ps->duration_ms / 1000.0);
-	metric_head(f, "pgconverge_reconcile_last_pass_outcome", "gauge",
-		    "1 for the outcome of the last reconcile pass, 0 for the others");
-	for (k = 0; k < OUT_COUNT; k++)
-		fprintf(f, "pgconverge_reconcile_last_pass_outcome{outcome=\"%s\"} %d\n",
-			outcome_names[k], ps->outcome == (Outcome)k);
-	metric_head(f, "pgconverge_reconcile_passes_total", "counter",
-		    "reconcile passes by outcome, since status.json was created");
-	for (k = 0; k < OUT_COUNT; k++)
-		fprintf(f, "pgconverge_reconcile_passes_total{outcome=\"%s\"} %lld\n", outcome_names[k],
-			(long long)tot->passes[k]);
-	metric_head(f, "pgconverge_reconcile_actions_total", "counter",
-		    "actions carried out by reconcile passes");
-	fprintf(f, "pgconverge_reconcile_actions_total %lld\n", (long long)tot->actions);
-	metric_head(f, "pgconverge_reconcile_consecutive_failures", "gauge",
-		    "failed reconcile passes in a row");
-	fprintf(f, "pgconverge_reconcile_consecutive_failures %lld\n",
-		(long long)tot->consecutive_failures);
-	if (tot->last_success[0]) {
-		struct tm tm = {0};
-
-		if (strptime(tot->last_success, "%Y-%m-%dT%H:%M:%SZ", &tm) != NULL) {
-			metric_head(f, "pgconverge_reconcile_last_success_timestamp_seconds", "gauge",
-				    "when a reconcile pass last converged or was held back only by policy");
-			fprintf(f, "pgconverge_reconcile_last_success_timestamp_seconds %lld\n",
-				(long long)timegm(&tm));
-		}
-	}
-	metric_head(f, "pgconverge_reconcile_pending_actions", "gauge",
-		    "actions left after the last pass, blocked ones included");
-	fprintf(f, "pgconverge_reconcile_pending_actions %zu\n", p ? p->n_actions : 0);
-	metric_head(f, "pgconverge_reconcile_blocked_actions", "gauge",
-		    "actions the maintenance policy held back in the last pass");
-	fprintf(f, "pgconverge_reconcile_blocked_actions %zu\n", p ? plan_count_blocked(p) : 0);
-	if (ps->next) {
-		metric_head(f, "pgconverge_reconcile_next_pass_timestamp_seconds", "gauge",
-			    "when the reconcile loop runs its next pass");
-		fprintf(f, "pgconverge_reconcile_next_pass_timestamp_seconds %lld\n",
-			(long long)ps->next);
-	}
-	if (src != NULL && src->kind != NULL) {
-		metric_head(f, "pgconverge_reconcile_source_info", "gauge",
-			    "the topology source of the last pass");
-		fprintf(f, "pgconverge_reconcile_source_info{kind=\"%s\",path=\"", src->kind);
-		label(f, src->path);
-		fputs("\",ref=\"", f);
-		label(f, src->ref);
-		fputs("\",commit=\"", f);
-		label(f, src->commit);
-		fputs("\",digest=\"", f);
-		label(f, src->digest);
-		fputs("\"} 1\n", f);
-		metric_head(f, "pgconverge_reconcile_source_stale", "gauge",
-			    "1 when the git remote could not be fetched and the last fetched commit was used");
-		fprintf(f, "pgconverge_reconcile_source_stale %d\n", src->stale ? 1 : 0);
-	}
-	if (ps->t == NULL)
-		return;
-	metric_head(f, "pgconverge_maintenance_window_open", "gauge",
-		    "1 when the cluster's maintenance policy allows restarts now");
-	for (i = 0; i < ps->t->n_clusters; i++)
-		if (cluster_selected(opts, &ps->t->clusters[i]))
-			fprintf(f, "pgconverge_maintenance_window_open{cluster=\"%s\"} %d\n",
-				ps->t->clusters[i].name,
-				maintenance_window_open(&ps->t->clusters[i].maintenance, ps->finished));
-	metric_head(f, "pgconverge_maintenance_window_next_open_timestamp_seconds", "gauge",
-		    "when the cluster's maintenance window next opens (absent: never)");
-	for (i = 0; i < ps->t->n_clusters; i++) {
-		time_t at = maintenance_window_next_open(&ps->t->clusters[i].maintenance, ps->finished);
-
-		if (cluster_selected(opts, &ps->t->clusters[i]) && at != (time_t)-1)
-			fprintf(f,
-				"pgconverge_maintenance_window_next_open_timestamp_seconds{cluster=\"%s\"} "
-				"%lld\n",
-				ps->t->clusters[i].name, (long long)at);
-	}
-	metrics_ha(f, lp);
-}
-
-/* status_file_write - status.json from j, atomically. 0 or -1 (reported). */
-static int status_file_write(const PgcOptions *opts, json_t *j)
-{
-	char *path = fs_path_join(opts->state_dir, STATUS_FILE);
-	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(6));
-	int rc;
-
-	if (text == NULL || (text = realloc(text, strlen(text) + 2)) == NULL)
-		abort();
-	strcat(text, "\n");
-	/* No secret is in it; node_exporter's user reads the metrics beside it. */
-	rc = fs_write_atomic(path, text, strlen(text), 0644, FS_NO_UID, FS_NO_GID, NULL);
-	free(text);
-	free(path);
-	return rc;
-}
-
-/*
- * write_status - status.json and pgconverge.prom, each atomically; the
- * status document is kept for the HA updates between passes. 0 or -1
- * (reported).
- */
-static int write_status(const PgcOptions *opts, Loop *lp, const Pass *ps, const Totals *tot)
-{
-	json_t *j = status_json(opts, lp, ps, tot);
-	char *path = NULL, *mbuf = NULL;
-	size_t mlen = 0;
-	FILE *mf;
-	int rc = -1;
-
-	json_decref(lp->status);
-	lp->status = j;
-	if (status_file_write(opts, j) != 0)
-		goto cleanup;
-	path = fs_path_join(opts->state_dir, METRICS_FILE);
-	mf = open_memstream(&mbuf, &mlen);
-	if (mf == NULL)
-		abort();
-	metrics_write(mf, opts, lp, ps, tot);
-	fclose(mf);
-	if (fs_write_atomic(path, mbuf, mlen, 0644, FS_NO_UID, FS_NO_GID, NULL) != 0)
-		goto cleanup;
-	rc = 0;
-cleanup:
-	free(mbuf);
-	free(path);
-	return rc;
-}
-
-/* ---- scheduling and the log -------------------------------------------------- */
-
 static int64_t retry_delay_ms(const PgcOptions *opts, int retries)
 {
 	int64_t d = RETRY_FIRST_MS;
@@ -1310,14 +374,14 @@ static int64_t retry_delay_ms(const PgcOptions *opts, int retries)
 }
 
 /* earliest_window - when the first maintenance window a blocked restart waits for opens; 0 none. */
-static time_t earliest_window(const Pass *ps)
+static time_t earliest_window(const PgcPass *ps)
 {
 	const PgcPlan *p = ps->res.plan;
 	time_t best = 0;
 	size_t i;
 
 	for (i = 0; p != NULL && i < p->n_actions; i++) {
-		const PgcCluster *c = waits_for_window(ps->t, &p->actions[i], ps->finished);
+		const PgcCluster *c = reconcile_waits_for_window(ps->t, &p->actions[i], ps->finished);
 		time_t at = c ? maintenance_window_next_open(&c->maintenance, ps->finished) : (time_t)-1;
 
 		if (at != (time_t)-1 && (best == 0 || at < best))
@@ -1327,7 +391,7 @@ static time_t earliest_window(const Pass *ps)
 }
 
 /* schedule - when the next pass runs; returns the delay in ms. */
-static int64_t schedule(const PgcOptions *opts, Loop *lp, Pass *ps)
+static int64_t schedule(const PgcOptions *opts, Loop *lp, PgcPass *ps)
 {
 	int64_t delay;
 
@@ -1383,11 +447,11 @@ static void log_source_change(const PgcOptions *opts, Loop *lp)
 }
 
 /* log_pass - one line for the pass; an unchanged quiet pass goes to debug. */
-static void log_pass(const PgcOptions *opts, const Loop *lp, const Pass *ps, int64_t delay_ms)
+static void log_pass(const PgcOptions *opts, const Loop *lp, const PgcPass *ps, int64_t delay_ms)
 {
 	const PgcPlan *p = ps->res.plan;
 	char num[24], dur[24], done[24], next[32], win[64] = "";
-	const char *json_fields[] = {"pass", num, "outcome", outcome_names[ps->outcome],
+	const char *json_fields[] = {"pass", num, "outcome", reconcile_outcome_names[ps->outcome],
 				     "duration_ms", dur, "actions_done", done, NULL};
 	const char *const *f = opts->log_format == LOG_FORMAT_JSON ? json_fields : NULL;
 	bool quiet = lp->have_last && lp->last_outcome == ps->outcome && ps->res.done == 0;
@@ -1400,7 +464,7 @@ static void log_pass(const PgcOptions *opts, const Loop *lp, const Pass *ps, int
 	if (ps->window_opens != 0) {
 		char at[32];
 
-		snprintf(win, sizeof win, "; window opens %s", iso(ps->window_opens, at, sizeof at));
+		snprintf(win, sizeof win, "; window opens %s", source_format_time(ps->window_opens, at, sizeof at));
 	}
 	switch (ps->outcome) {
 	case OUT_CONVERGED:
@@ -1433,7 +497,7 @@ static void log_pass(const PgcOptions *opts, const Loop *lp, const Pass *ps, int
 
 /* ---- the pass itself ------------------------------------------------------------ */
 
-static Outcome outcome_of(int rc, const PgcConvergeResult *res)
+static PgcPassOutcome outcome_of(int rc, const PgcConvergeResult *res)
 {
 	if (res->stopped && rc == EXIT_ERROR)
 		return OUT_INTERRUPTED;
@@ -1451,8 +515,8 @@ static int run_pass(const PgcOptions *opts, Loop *lp, int64_t *delay_ms)
 	PgcTopology *t = NULL;
 	char *status_path = NULL;
 	double t0 = mono_ms();
-	Totals tot;
-	Pass ps;
+	PgcPassTotals tot;
+	PgcPass ps;
 
 	memset(&ps, 0, sizeof ps);
 	ps.number = ++lp->pass;
@@ -1471,8 +535,8 @@ static int run_pass(const PgcOptions *opts, Loop *lp, int64_t *delay_ms)
 		break;
 	}
 	if (lock.fd >= 0) {
-		status_path = fs_path_join(opts->state_dir, STATUS_FILE);
-		totals_read(status_path, &tot);
+		status_path = fs_path_join(opts->state_dir, RECONCILE_STATUS_FILE);
+		reconcile_totals_read(status_path, &tot);
 		t = converge_load_logged(opts, ps.error, sizeof ps.error);
 		ps.t = t;
 		if (t == NULL) {
@@ -1486,7 +550,7 @@ static int run_pass(const PgcOptions *opts, Loop *lp, int64_t *delay_ms)
 			ps.rc = converge_run(opts, t, &run, &ps.res);
 			ps.outcome = outcome_of(ps.rc, &ps.res);
 			snprintf(ps.error, sizeof ps.error, "%s", ps.res.error);
-			ha_after_pass(opts, lp, t, ps.res.observed);
+			auto_failover_after_pass(lp->af, t, ps.res.observed);
 		}
 	}
 	ps.finished = time(NULL);
@@ -1500,13 +564,13 @@ static int run_pass(const PgcOptions *opts, Loop *lp, int64_t *delay_ms)
 		if (ps.outcome == OUT_CONVERGED || ps.outcome == OUT_BLOCKED) {
 			tot.consecutive_failures = 0;
 			snprintf(tot.last_success, sizeof tot.last_success, "%s",
-				 iso(ps.finished, now, sizeof now));
+				 source_format_time(ps.finished, now, sizeof now));
 			if (ps.outcome == OUT_CONVERGED)
 				snprintf(tot.last_converged, sizeof tot.last_converged, "%s", now);
 		} else if (ps.outcome == OUT_FAILED) {
 			tot.consecutive_failures++;
 		}
-		if (write_status(opts, lp, &ps, &tot) != 0 && ps.rc == EXIT_OK) {
+		if (reconcile_status_write(opts, lp->started, lp->af, lp->topo, &ps, &tot, &lp->status) != 0 && ps.rc == EXIT_OK) {
 			ps.rc = EXIT_ERROR;
 			ps.outcome = OUT_FAILED;
 			snprintf(ps.error, sizeof ps.error, "cannot write the status files");
@@ -1529,7 +593,7 @@ static int run_pass(const PgcOptions *opts, Loop *lp, int64_t *delay_ms)
 
 int cmd_reconcile(const PgcOptions *opts)
 {
-	Loop lp = {.started = time(NULL)};
+	Loop lp = {.started = time(NULL), .af = auto_failover_new(opts->state_dir, opts->cluster)};
 	char every[32];
 	int64_t delay = 0;
 	int pid_fd = -1, rc;
@@ -1581,6 +645,6 @@ done:
 	free(lp.last_source);
 	topology_free(lp.topo);
 	json_decref(lp.status);
-	ha_free(&lp);
+	auto_failover_free(lp.af);
 	return rc;
 }

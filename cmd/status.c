@@ -12,11 +12,13 @@
 
 #include "cmd/converge.h"
 #include "cmd/exitcodes.h"
+#include "common/metrics.h"
 #include "common/strutil.h"
 #include "reconcile/postgres/plan_postgres.h"
 #include "reconcile/transport/host.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/backup/walarchive_status.h"
+#include "reconcile/pg/lsn.h"
 #include "schema/source_applied.h"
 
 static const char *const status_formats[] = {"text", "json", "prometheus", NULL};
@@ -104,13 +106,13 @@ static uint64_t live_primary_lsn(const PgcObsCluster *oc)
 
 	for (i = 0; i < oc->n_nodes; i++)
 		if (oc->nodes[i].reachable && !oc->nodes[i].in_recovery)
-			return lsn_parse(oc->nodes[i].current_lsn);
+			return lsn_value(oc->nodes[i].current_lsn);
 	return 0;
 }
 
 static void format_lag(const PgcObsNode *n, uint64_t primary_lsn, char *buf, size_t size)
 {
-	uint64_t replay = lsn_parse(n->replay_lsn);
+	uint64_t replay = lsn_value(n->replay_lsn);
 
 	if (!n->reachable || !n->in_recovery || primary_lsn == 0 || replay == 0) {
 		snprintf(buf, size, "-");
@@ -154,7 +156,7 @@ static void add_node_summaries(json_t *j, const PgcObserved *o, const PgcPlan *p
 			const PgcObsNode *n = &oc->nodes[i];
 			const PgcObsSetting *max = obs_setting(n, "max_connections");
 			const char *lsn = n->in_recovery ? n->replay_lsn : n->current_lsn;
-			uint64_t replay = lsn_parse(n->replay_lsn);
+			uint64_t replay = lsn_value(n->replay_lsn);
 			bool lag = n->reachable && n->in_recovery && plsn != 0 && replay != 0;
 			json_t *nj = json_array_get(nodes, i);
 
@@ -228,51 +230,56 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 	}
 }
 
+/* node_sample - one sample of a per-node metric (integer values). */
+static void node_sample(const char *name, const PgcObsCluster *oc, const PgcObsNode *n, long long v)
+{
+	metrics_sample(stdout, name, METRICS_LABELS("cluster", oc->name, "node", n->name), "%lld", v);
+}
+
 static void print_prometheus(const PgcObserved *o, const PgcPlan *p)
 {
 	size_t c, i;
 
-	printf("# HELP pgconverge_node_up 1 when pgconverge could connect to the node\n");
-	printf("# TYPE pgconverge_node_up gauge\n");
+	metrics_family(stdout, "pgconverge_node_up", "gauge",
+		       "1 when pgconverge could connect to the node");
 	for (c = 0; c < o->n_clusters; c++)
 		for (i = 0; i < o->clusters[c].n_nodes; i++)
-			printf("pgconverge_node_up{cluster=\"%s\",node=\"%s\"} %d\n", o->clusters[c].name,
-			       o->clusters[c].nodes[i].name, o->clusters[c].nodes[i].reachable ? 1 : 0);
-	printf("# HELP pgconverge_node_in_recovery 1 for a replica, 0 for a primary\n");
-	printf("# TYPE pgconverge_node_in_recovery gauge\n");
+			node_sample("pgconverge_node_up", &o->clusters[c], &o->clusters[c].nodes[i],
+				    o->clusters[c].nodes[i].reachable ? 1 : 0);
+	metrics_family(stdout, "pgconverge_node_in_recovery", "gauge",
+		       "1 for a replica, 0 for a primary");
 	for (c = 0; c < o->n_clusters; c++)
 		for (i = 0; i < o->clusters[c].n_nodes; i++)
 			if (o->clusters[c].nodes[i].reachable)
-				printf("pgconverge_node_in_recovery{cluster=\"%s\",node=\"%s\"} %d\n",
-				       o->clusters[c].name, o->clusters[c].nodes[i].name,
-				       o->clusters[c].nodes[i].in_recovery ? 1 : 0);
-	printf("# HELP pgconverge_node_timeline the node's timeline from pg_control\n");
-	printf("# TYPE pgconverge_node_timeline gauge\n");
+				node_sample("pgconverge_node_in_recovery", &o->clusters[c],
+					    &o->clusters[c].nodes[i],
+					    o->clusters[c].nodes[i].in_recovery ? 1 : 0);
+	metrics_family(stdout, "pgconverge_node_timeline", "gauge",
+		       "the node's timeline from pg_control");
 	for (c = 0; c < o->n_clusters; c++)
 		for (i = 0; i < o->clusters[c].n_nodes; i++)
 			if (o->clusters[c].nodes[i].timeline > 0)
-				printf("pgconverge_node_timeline{cluster=\"%s\",node=\"%s\"} %u\n",
-				       o->clusters[c].name, o->clusters[c].nodes[i].name,
-				       o->clusters[c].nodes[i].timeline);
-	printf("# HELP pgconverge_node_pending_actions actions a plan would take on the node\n");
-	printf("# TYPE pgconverge_node_pending_actions gauge\n");
+				node_sample("pgconverge_node_timeline", &o->clusters[c],
+					    &o->clusters[c].nodes[i], o->clusters[c].nodes[i].timeline);
+	metrics_family(stdout, "pgconverge_node_pending_actions", "gauge",
+		       "actions a plan would take on the node");
 	for (c = 0; c < o->n_clusters; c++)
 		for (i = 0; i < o->clusters[c].n_nodes; i++)
-			printf("pgconverge_node_pending_actions{cluster=\"%s\",node=\"%s\"} %zu\n",
-			       o->clusters[c].name, o->clusters[c].nodes[i].name,
-			       node_pending(p, o->clusters[c].name, o->clusters[c].nodes[i].name));
-	printf("# HELP pgconverge_replica_streaming 1 when a replica streams (or is reconnecting), "
-	       "0 when it streams from nobody\n");
-	printf("# TYPE pgconverge_replica_streaming gauge\n");
+			node_sample("pgconverge_node_pending_actions", &o->clusters[c],
+				    &o->clusters[c].nodes[i],
+				    (long long)node_pending(p, o->clusters[c].name,
+							    o->clusters[c].nodes[i].name));
+	metrics_family(stdout, "pgconverge_replica_streaming", "gauge",
+		       "1 when a replica streams (or is reconnecting), 0 when it streams from nobody");
 	for (c = 0; c < o->n_clusters; c++)
 		for (i = 0; i < o->clusters[c].n_nodes; i++)
 			if (o->clusters[c].nodes[i].reachable && o->clusters[c].nodes[i].in_recovery)
-				printf("pgconverge_replica_streaming{cluster=\"%s\",node=\"%s\"} %d\n",
-				       o->clusters[c].name, o->clusters[c].nodes[i].name,
-				       replica_streams(&o->clusters[c], &o->clusters[c].nodes[i]) ? 1 : 0);
-	printf("# HELP pgconverge_plan_blocked_actions actions blocked by policy\n");
-	printf("# TYPE pgconverge_plan_blocked_actions gauge\n");
-	printf("pgconverge_plan_blocked_actions %zu\n", plan_count_blocked(p));
+				node_sample("pgconverge_replica_streaming", &o->clusters[c],
+					    &o->clusters[c].nodes[i],
+					    replica_streams(&o->clusters[c], &o->clusters[c].nodes[i]) ? 1 : 0);
+	metrics_family(stdout, "pgconverge_plan_blocked_actions", "gauge",
+		       "actions blocked by policy");
+	metrics_sample(stdout, "pgconverge_plan_blocked_actions", NULL, "%zu", plan_count_blocked(p));
 }
 
 /* ---- backups and the WAL archive (issue 5) ---- */
@@ -493,79 +500,88 @@ static json_t *backup_json(const BackupStatus *bs, size_t n)
 	return arr;
 }
 
-static void backup_prometheus(PgcArena *a, const BackupStatus *bs, size_t n)
+/* arch_sample - one sample of a node's pg_stat_archiver metric (integer values). */
+static void arch_sample(const char *name, const BackupStatus *bs, const NodeArchiver *na,
+			long long v)
+{
+	metrics_sample(stdout, name, METRICS_LABELS("cluster", bs->c->name, "node", na->node), "%lld",
+		       v);
+}
+
+static void backup_prometheus(const BackupStatus *bs, size_t n)
 {
 	size_t i, k;
 
 	if (n == 0)
 		return;
-	printf("# HELP pgconverge_backup_last_base_age_seconds age of the newest verified base backup\n");
-	printf("# TYPE pgconverge_backup_last_base_age_seconds gauge\n");
+	metrics_family(stdout, "pgconverge_backup_last_base_age_seconds", "gauge",
+		       "age of the newest verified base backup");
 	for (i = 0; i < n; i++)
 		if (bs[i].backup_age_s >= 0)
-			printf("pgconverge_backup_last_base_age_seconds{cluster=\"%s\"} %.0f\n",
-			       bs[i].c->name, bs[i].backup_age_s);
-	printf("# HELP pgconverge_backup_base_backups verified base backups in the repository\n");
-	printf("# TYPE pgconverge_backup_base_backups gauge\n");
+			metrics_sample(stdout, "pgconverge_backup_last_base_age_seconds",
+				       METRICS_LABELS("cluster", bs[i].c->name), "%.0f", bs[i].backup_age_s);
+	metrics_family(stdout, "pgconverge_backup_base_backups", "gauge",
+		       "verified base backups in the repository");
 	for (i = 0; i < n; i++)
 		if (bs[i].repo != NULL && bs[i].repo->error == NULL)
-			printf("pgconverge_backup_base_backups{cluster=\"%s\"} %zu\n", bs[i].c->name,
-			       bs[i].n_base);
-	printf("# HELP pgconverge_backup_last_verified_age_seconds time since a restore drill last "
-	       "passed\n");
-	printf("# TYPE pgconverge_backup_last_verified_age_seconds gauge\n");
+			metrics_sample(stdout, "pgconverge_backup_base_backups",
+				       METRICS_LABELS("cluster", bs[i].c->name), "%zu", bs[i].n_base);
+	metrics_family(stdout, "pgconverge_backup_last_verified_age_seconds", "gauge",
+		       "time since a restore drill last passed");
 	for (i = 0; i < n; i++)
 		if (bs[i].verified_age_s >= 0)
-			printf("pgconverge_backup_last_verified_age_seconds{cluster=\"%s\"} %.0f\n",
-			       bs[i].c->name, bs[i].verified_age_s);
-	printf("# HELP pgconverge_backup_last_drill_ok 1 when the most recent restore drill passed\n");
-	printf("# TYPE pgconverge_backup_last_drill_ok gauge\n");
+			metrics_sample(stdout, "pgconverge_backup_last_verified_age_seconds",
+				       METRICS_LABELS("cluster", bs[i].c->name), "%.0f",
+				       bs[i].verified_age_s);
+	metrics_family(stdout, "pgconverge_backup_last_drill_ok", "gauge",
+		       "1 when the most recent restore drill passed");
 	for (i = 0; i < n; i++)
 		if (bs[i].last_drill != NULL)
-			printf("pgconverge_backup_last_drill_ok{cluster=\"%s\",backup=\"%s\"} %d\n",
-			       bs[i].c->name, str_prom_label(a, bs[i].last_drill->backup_id),
-			       bs[i].last_drill->ok ? 1 : 0);
-	printf("# HELP pgconverge_backup_repository_error 1 when the repository cannot be read\n");
-	printf("# TYPE pgconverge_backup_repository_error gauge\n");
+			metrics_sample(stdout, "pgconverge_backup_last_drill_ok",
+				       METRICS_LABELS("cluster", bs[i].c->name, "backup",
+						      bs[i].last_drill->backup_id),
+				       "%d", bs[i].last_drill->ok ? 1 : 0);
+	metrics_family(stdout, "pgconverge_backup_repository_error", "gauge",
+		       "1 when the repository cannot be read");
 	for (i = 0; i < n; i++)
 		if (bs[i].repo != NULL)
-			printf("pgconverge_backup_repository_error{cluster=\"%s\"} %d\n", bs[i].c->name,
-			       bs[i].repo->error != NULL);
-	printf("# HELP pgconverge_archive_archived_total WAL files archived (pg_stat_archiver)\n");
-	printf("# TYPE pgconverge_archive_archived_total counter\n");
+			metrics_sample(stdout, "pgconverge_backup_repository_error",
+				       METRICS_LABELS("cluster", bs[i].c->name), "%d",
+				       bs[i].repo->error != NULL);
+	metrics_family(stdout, "pgconverge_archive_archived_total", "counter",
+		       "WAL files archived (pg_stat_archiver)");
 	for (i = 0; i < n; i++)
 		for (k = 0; k < bs[i].n_arch; k++)
-			printf("pgconverge_archive_archived_total{cluster=\"%s\",node=\"%s\"} %lld\n",
-			       bs[i].c->name, bs[i].arch[k].node, (long long)bs[i].arch[k].st.archived_count);
-	printf("# HELP pgconverge_archive_failed_total failed archive_command runs (pg_stat_archiver)\n");
-	printf("# TYPE pgconverge_archive_failed_total counter\n");
+			arch_sample("pgconverge_archive_archived_total", &bs[i], &bs[i].arch[k],
+				    (long long)bs[i].arch[k].st.archived_count);
+	metrics_family(stdout, "pgconverge_archive_failed_total", "counter",
+		       "failed archive_command runs (pg_stat_archiver)");
 	for (i = 0; i < n; i++)
 		for (k = 0; k < bs[i].n_arch; k++)
-			printf("pgconverge_archive_failed_total{cluster=\"%s\",node=\"%s\"} %lld\n",
-			       bs[i].c->name, bs[i].arch[k].node, (long long)bs[i].arch[k].st.failed_count);
-	printf("# HELP pgconverge_archive_failing 1 when the last archive attempt failed\n");
-	printf("# TYPE pgconverge_archive_failing gauge\n");
+			arch_sample("pgconverge_archive_failed_total", &bs[i], &bs[i].arch[k],
+				    (long long)bs[i].arch[k].st.failed_count);
+	metrics_family(stdout, "pgconverge_archive_failing", "gauge",
+		       "1 when the last archive attempt failed");
 	for (i = 0; i < n; i++)
 		for (k = 0; k < bs[i].n_arch; k++)
-			printf("pgconverge_archive_failing{cluster=\"%s\",node=\"%s\"} %d\n", bs[i].c->name,
-			       bs[i].arch[k].node, bs[i].arch[k].st.failing ? 1 : 0);
-	printf("# HELP pgconverge_archive_ready_segments WAL files waiting to be archived\n");
-	printf("# TYPE pgconverge_archive_ready_segments gauge\n");
+			arch_sample("pgconverge_archive_failing", &bs[i], &bs[i].arch[k],
+				    bs[i].arch[k].st.failing ? 1 : 0);
+	metrics_family(stdout, "pgconverge_archive_ready_segments", "gauge",
+		       "WAL files waiting to be archived");
 	for (i = 0; i < n; i++)
 		for (k = 0; k < bs[i].n_arch; k++)
 			if (bs[i].arch[k].st.ready_count >= 0)
-				printf("pgconverge_archive_ready_segments{cluster=\"%s\",node=\"%s\"} %lld\n",
-				       bs[i].c->name, bs[i].arch[k].node,
-				       (long long)bs[i].arch[k].st.ready_count);
-	printf("# HELP pgconverge_archive_last_archived_age_seconds time since the last WAL file was "
-	       "archived\n");
-	printf("# TYPE pgconverge_archive_last_archived_age_seconds gauge\n");
+				arch_sample("pgconverge_archive_ready_segments", &bs[i], &bs[i].arch[k],
+					    (long long)bs[i].arch[k].st.ready_count);
+	metrics_family(stdout, "pgconverge_archive_last_archived_age_seconds", "gauge",
+		       "time since the last WAL file was archived");
 	for (i = 0; i < n; i++)
 		for (k = 0; k < bs[i].n_arch; k++)
 			if (bs[i].arch[k].st.last_archived_age_s >= 0)
-				printf("pgconverge_archive_last_archived_age_seconds{cluster=\"%s\",node=\"%s\"} "
-				       "%.0f\n",
-				       bs[i].c->name, bs[i].arch[k].node, bs[i].arch[k].st.last_archived_age_s);
+				metrics_sample(stdout, "pgconverge_archive_last_archived_age_seconds",
+					       METRICS_LABELS("cluster", bs[i].c->name, "node",
+							      bs[i].arch[k].node),
+					       "%.0f", bs[i].arch[k].st.last_archived_age_s);
 }
 
 /* ---- the last applied source (issue 4) ---- */
@@ -625,15 +641,20 @@ static json_t *last_applied_json(const LastApplied *la)
 
 static void last_applied_prometheus(const LastApplied *la)
 {
+	char commit[41];
+
 	if (!la->known)
 		return;
-	printf("# HELP pgconverge_last_applied_timestamp_seconds when apply last ran to the end\n");
-	printf("# TYPE pgconverge_last_applied_timestamp_seconds gauge\n");
-	if (la->src.commit != NULL)
-		printf("pgconverge_last_applied_timestamp_seconds{commit=\"%.40s\"} %lld\n",
-		       la->src.commit, (long long)la->at);
-	else
-		printf("pgconverge_last_applied_timestamp_seconds %lld\n", (long long)la->at);
+	metrics_family(stdout, "pgconverge_last_applied_timestamp_seconds", "gauge",
+		       "when apply last ran to the end");
+	if (la->src.commit != NULL) {
+		snprintf(commit, sizeof commit, "%.40s", la->src.commit);
+		metrics_sample(stdout, "pgconverge_last_applied_timestamp_seconds",
+			       METRICS_LABELS("commit", commit), "%lld", (long long)la->at);
+	} else {
+		metrics_sample(stdout, "pgconverge_last_applied_timestamp_seconds", NULL, "%lld",
+			       (long long)la->at);
+	}
 }
 
 /* ---- */
@@ -649,16 +670,7 @@ int cmd_status(const PgcOptions *opts)
 	size_t nbs = 0;
 	int rc = EXIT_ERROR;
 
-	t = converge_load(opts);
-	if (t == NULL) {
-		arena_free(ba);
-		return EXIT_ERROR;
-	}
-	obs = converge_observe(opts, t);
-	if (obs == NULL)
-		goto cleanup;
-	p = converge_plan(opts, t, obs, false, false);
-	if (p == NULL)
+	if (converge_look(opts, &t, &obs, &p) != 0)
 		goto cleanup;
 	last_applied_read(opts, &la);
 	bs = backup_status(ba, t, obs, &nbs);
@@ -670,13 +682,11 @@ int cmd_status(const PgcOptions *opts)
 		json_object_set_new(j, "pending_actions", json_integer((json_int_t)p->n_actions));
 		json_object_set_new(j, "blocked_actions", json_integer((json_int_t)plan_count_blocked(p)));
 		json_object_set_new(j, "backups", backup_json(bs, nbs));
-		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
-		json_decref(j);
+		cmd_print_json(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	} else if (options_format_is(opts, "prometheus")) {
 		print_prometheus(obs, p);
 		last_applied_prometheus(&la);
-		backup_prometheus(ba, bs, nbs);
+		backup_prometheus(bs, nbs);
 	} else {
 		last_applied_text(&la);
 		print_text(t, obs, p);

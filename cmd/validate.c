@@ -235,9 +235,7 @@ static void print_json(const PgcOptions *opts, const PgcTopology *t, const PgcDi
 		if (opts->cluster == NULL || strcmp(opts->cluster, t->clusters[i].name) == 0)
 			json_array_append_new(clusters, cluster_json(&t->clusters[i]));
 	json_object_set_new(root, "clusters", clusters);
-	json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	fputc('\n', stdout);
-	json_decref(root);
+	cmd_print_json(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 }
 
 /* print_text - diagnostics to stderr (-qq: errors only), summaries to stdout (not with -q). */

@@ -32,6 +32,7 @@
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/postgres/plan_conf.h"
+#include "reconcile/observe/observe_parse.h"
 
 /* ---- the executor ----------------------------------------------------------------------- */
 

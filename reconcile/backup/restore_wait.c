@@ -2,6 +2,7 @@
  * reconcile/backup/restore_wait.c - a restored copy's server started and
  * watched until its recovery ends (restore_wait.h).
  */
+#include "reconcile/observe/observe_parse.h"
 #include "reconcile/backup/restore_wait.h"
 
 #include <errno.h>

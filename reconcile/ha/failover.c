@@ -3,6 +3,7 @@
  * (failover.h). Pure: everything comes in as arguments.
  */
 #include "reconcile/ha/failover.h"
+#include "reconcile/pg/lsn.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,26 +14,12 @@
 
 int failover_lsn_parse(const char *text, uint64_t *lsn)
 {
-	unsigned long long hi, lo;
-	char *end;
-
-	if (text == NULL || *text == '\0')
-		return -1;
-	hi = strtoull(text, &end, 16);
-	if (end == text || *end != '/' || hi > 0xFFFFFFFFull)
-		return -1;
-	text = end + 1;
-	lo = strtoull(text, &end, 16);
-	if (end == text || *end != '\0' || lo > 0xFFFFFFFFull)
-		return -1;
-	*lsn = ((uint64_t)hi << 32) | (uint64_t)lo;
-	return 0;
+	return lsn_parse(text, lsn);
 }
 
 const char *failover_lsn_format(uint64_t lsn, char *buf, size_t size)
 {
-	snprintf(buf, size, "%" PRIX64 "/%" PRIX64, lsn >> 32, lsn & 0xFFFFFFFFu);
-	return buf;
+	return lsn_format(lsn, buf, size);
 }
 
 /* lsn_text - an LSN in the arena, for messages. */
@@ -40,7 +27,7 @@ static const char *lsn_text(PgcArena *a, uint64_t lsn)
 {
 	char buf[32];
 
-	return arena_strdup(a, failover_lsn_format(lsn, buf, sizeof buf));
+	return arena_strdup(a, lsn_format(lsn, buf, sizeof buf));
 }
 
 /* bytes_text - "123 bytes", "12.5 kB", "16.0 MB" for messages. */
@@ -96,6 +83,26 @@ static bool node_position(const PgcObsNode *o, uint64_t *pos)
 		return false;
 	*pos = r > p ? r : p;
 	return true;
+}
+
+const char *failover_live_primary(const PgcObserved *obs, const char *cluster)
+{
+	const char *found = NULL;
+
+	for (size_t i = 0; obs != NULL && i < obs->n_clusters; i++) {
+		const PgcObsCluster *oc = &obs->clusters[i];
+
+		if (strcmp(oc->name, cluster) != 0)
+			continue;
+		for (size_t j = 0; j < oc->n_nodes; j++) {
+			if (!oc->nodes[j].reachable || oc->nodes[j].in_recovery)
+				continue;
+			if (found != NULL)
+				return NULL;
+			found = oc->nodes[j].name;
+		}
+	}
+	return found;
 }
 
 void failover_view_from_observed(const PgcObserved *obs, const char *cluster, const char *primary,

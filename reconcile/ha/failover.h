@@ -44,9 +44,11 @@
 /* Failed probes in a row before a primary can be declared failed. */
 #define FAILOVER_MIN_FAILED_PROBES 2
 
-/* failover_lsn_parse - "16/B374D848" into *lsn; 0, or -1 when text is not an LSN. */
+/*
+ * failover_lsn_parse, failover_lsn_format - lsn_parse() and lsn_format()
+ * (reconcile/pg/lsn.h), kept for their older callers; new code uses lsn.h.
+ */
 int failover_lsn_parse(const char *text, uint64_t *lsn);
-/* failover_lsn_format - an LSN as PostgreSQL writes it, into buf; returns buf. */
 const char *failover_lsn_format(uint64_t lsn, char *buf, size_t size);
 
 /*
@@ -71,6 +73,13 @@ typedef struct {
  */
 void failover_view_from_observed(const PgcObserved *obs, const char *cluster, const char *primary,
 				 PgcPrimaryView *view);
+
+/*
+ * failover_live_primary - the one node of cluster that answers and is not
+ * in recovery in obs; NULL when none does, or several (a split brain).
+ * Points into obs.
+ */
+const char *failover_live_primary(const PgcObserved *obs, const char *cluster);
 
 typedef struct {
 	const char *to;               /* only this node may be chosen (--to); NULL: any */

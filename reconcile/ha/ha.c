@@ -26,6 +26,7 @@
 #include "reconcile/engine/journal.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
+#include "reconcile/observe/observe_parse.h"
 
 #define CACHE_MAX_BYTES (4 * 1024 * 1024)
 #define CONTROLDATA_TIMEOUT_MS 30000

@@ -14,6 +14,7 @@
 #include "reconcile/ha/promote.h"
 #include "reconcile/ha/rejoin.h"
 #include "reconcile/ha/switchover.h"
+#include "reconcile/pg/lsn.h"
 
 #define PROBE_TIMEOUT_MS 5000
 
@@ -94,7 +95,7 @@ int ha_apply_switchover(PgcExecCtx *ctx)
 	json_object_set_new(ev, "duration_ms", ms_or_null(res.elapsed_ms));
 	if (res.shutdown_checkpoint != 0)
 		json_object_set_new(ev, "shutdown_checkpoint",
-				    json_string(failover_lsn_format(res.shutdown_checkpoint, lsn,
+				    json_string(lsn_format(res.shutdown_checkpoint, lsn,
 								    sizeof lsn)));
 	if (res.outcome == SWITCHOVER_DONE) {
 		json_object_set_new(ev, "timeline", json_integer(res.promote.timeline));

@@ -14,6 +14,7 @@
 #include "reconcile/ha/ha.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
+#include "reconcile/pg/lsn.h"
 
 #define POLL_MS 50
 #define QUERY_TIMEOUT_MS 5000
@@ -149,7 +150,7 @@ static int wait_replayed_past(const PgcCluster *c, const PgcNode *n, uint64_t ls
 			} else {
 				uint64_t v;
 
-				if (!PQgetisnull(r, 0, 0) && failover_lsn_parse(PQgetvalue(r, 0, 0), &v) == 0)
+				if (!PQgetisnull(r, 0, 0) && lsn_parse(PQgetvalue(r, 0, 0), &v) == 0)
 					*seen = v;
 				PQclear(r);
 				/* The replay position is the end of the last record replayed. */
@@ -292,13 +293,13 @@ int switchover_run(const PgcCluster *c, const char *to_name, const PgcSwitchover
 		fail(res, "catch-up",
 		     "target \"%s/%s\" did not replay the shutdown checkpoint %s of \"%s\" within %d s "
 		     "(replayed up to %s)%s%s",
-		     c->name, to->name, failover_lsn_format(ctl.checkpoint_lsn, l1, sizeof l1),
-		     from->name, o.replay_timeout_s, failover_lsn_format(seen, l2, sizeof l2),
+		     c->name, to->name, lsn_format(ctl.checkpoint_lsn, l1, sizeof l1),
+		     from->name, o.replay_timeout_s, lsn_format(seen, l2, sizeof l2),
 		     err[0] ? ": " : "", err);
 		goto rollback;
 	}
 	log_info("target \"%s/%s\" replayed the shutdown checkpoint %s of \"%s\"", c->name, to->name,
-		 failover_lsn_format(ctl.checkpoint_lsn, l1, sizeof l1), from->name);
+		 lsn_format(ctl.checkpoint_lsn, l1, sizeof l1), from->name);
 
 	/* 5, 6. Promote, re-point, rejoin the old primary. */
 	x = failover_topology(a, c, from->name, to->name);

@@ -9,6 +9,7 @@
 
 #include "common/arena.h"
 #include "common/strutil.h"
+#include "reconcile/pg/lsn.h"
 
 /* Fill colours of the observed states. */
 #define COLOR_RUNNING "#c8e6c9"
@@ -201,7 +202,7 @@ static uint64_t live_primary_lsn(Ctx *x, const PgcCluster *c)
 		const PgcObsNode *o = observe_node_find(x->obs, c->name, c->nodes[i].name);
 
 		if (o != NULL && o->reachable && !o->in_recovery)
-			return lsn_parse(o->current_lsn);
+			return lsn_value(o->current_lsn);
 	}
 	return 0;
 }
@@ -247,7 +248,7 @@ static bool live_state(Ctx *x, const PgcCluster *c, const PgcNode *n, uint64_t p
 		st->fill = COLOR_LAGGING;
 		return true;
 	}
-	replay = lsn_parse(o->replay_lsn);
+	replay = lsn_value(o->replay_lsn);
 	if (primary_lsn != 0 && replay != 0 && primary_lsn > replay &&
 	    primary_lsn - replay > (uint64_t)max_lag) {
 		st->line = arena_printf(x->a, "lag %s", fmt_bytes(x, primary_lsn - replay));

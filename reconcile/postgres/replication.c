@@ -46,6 +46,7 @@
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/engine/secret.h"
 #include "reconcile/postgres/plan_conf.h"
+#include "reconcile/observe/observe_parse.h"
 
 int replication_create_slot(PgcExecCtx *ctx)
 {

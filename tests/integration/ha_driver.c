@@ -30,6 +30,7 @@
 #include "reconcile/ha/rejoin.h"
 #include "reconcile/ha/switchover.h"
 #include "schema/topology.h"
+#include "reconcile/pg/lsn.h"
 
 static int usage(void)
 {
@@ -74,7 +75,7 @@ int main(int argc, char **argv)
 		rc = switchover_run(live, argv[5], &so, &sr) == 0 ? 0 : 1;
 		printf("outcome=%s write_gap_ms=%.0f shutdown_checkpoint=%s step=%s old_primary=%s\n",
 		       switchover_outcome_name(sr.outcome), sr.write_gap_ms,
-		       failover_lsn_format(sr.shutdown_checkpoint, lsn, sizeof lsn),
+		       lsn_format(sr.shutdown_checkpoint, lsn, sizeof lsn),
 		       sr.step ? sr.step : "-", rejoin_outcome_name(sr.old_primary.outcome));
 	} else if (strcmp(argv[1], "promote") == 0) {
 		PgcFenceOptions fo = {.graceful = false, .mark_standby = true};
@@ -101,7 +102,7 @@ int main(int argc, char **argv)
 		       rejoin_outcome_name(rr.outcome), rr.was_primary ? 1 : 0,
 		       rr.unreplicated_known ? (long long)rr.unreplicated_bytes : -1LL,
 		       rr.node_timeline, rr.primary_timeline,
-		       rr.fork_known ? failover_lsn_format(rr.fork_lsn, fork, sizeof fork) : "-");
+		       rr.fork_known ? lsn_format(rr.fork_lsn, fork, sizeof fork) : "-");
 		fprintf(stderr, "decision: %s\n", rr.decision);
 	} else {
 		rc = usage();

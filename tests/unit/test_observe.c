@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "reconcile/observe/observe.h"
+#include "reconcile/observe/observe_parse.h"
 
 /* Verifiers made by PostgreSQL 15 (CREATE ROLE ... PASSWORD). */
 #define SCRAM_CORRECT_HORSE                                                                  \

@@ -35,6 +35,7 @@
 #include "reconcile/backup/walarchive.h"
 #include "schema/topology.h"
 #include "reconcile/postgres/plan_conf.h"
+#include "reconcile/observe/observe_parse.h"
 
 /* 2026-11-26 at these UTC times, as epoch seconds. */
 #define T0850 ((int64_t)1795683000)
