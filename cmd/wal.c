@@ -4,7 +4,8 @@
  *
  * Both run as the server's os_user, from the data directory, without the
  * topology file (which that user need not be able to read): the repository
- * is given with --repository. The work is in reconcile/backup/walarchive.c.
+ * is given with --repository. The work is in reconcile/backup/walarchive_push.c
+ * and walarchive_fetch.c.
  */
 #include "cmd/cmd.h"
 

@@ -77,19 +77,6 @@ static void probe_controldata(Probe *p, PgcHost *h)
 	proc_result_free(&res);
 }
 
-/* read_small - the start of a file under /proc, without logging; "" when unreadable. */
-static void read_small(const char *path, char *buf, size_t size)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	if (f != NULL) {
-		n = fread(buf, 1, size - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-}
-
 /*
  * probe_postmaster - the pid in postmaster.pid, and whether it is a live
  * postgres process working in this data directory (a stale file after a
@@ -98,28 +85,22 @@ static void read_small(const char *path, char *buf, size_t size)
 static void probe_postmaster(Probe *p, PgcHost *h)
 {
 	char *pidfile = read_text(p, h, path_in(p, "postmaster.pid"));
-	char path[64], comm[64], cwd[PATH_MAX], *real;
+	char comm[64], cwd[PATH_MAX], *real;
 	long pid = observe_parse_pidfile(pidfile);
-	ssize_t n;
 
 	p->out->postmaster_pid = pid;
-	if (pid <= 0 || pid > INT_MAX || (kill((pid_t)pid, 0) != 0 && errno != EPERM))
+	if (pid <= 0 || pid > INT_MAX || host_proc_state(h, pid) == HOST_PROC_GONE)
 		return;
-	snprintf(path, sizeof path, "/proc/%ld/comm", pid);
-	read_small(path, comm, sizeof comm);
-	comm[strcspn(comm, "\n")] = '\0';
+	if (host_proc_comm(h, pid, comm, sizeof comm) != 0)
+		comm[0] = '\0';
 	if (strcmp(comm, "postgres") != 0 && strcmp(comm, "postmaster") != 0)
 		return;
 	/* The postmaster chdir()s into its data directory; unreadable when not root. */
-	snprintf(path, sizeof path, "/proc/%ld/cwd", pid);
-	n = readlink(path, cwd, sizeof cwd - 1);
-	real = realpath(p->node->data_dir.v, NULL);
-	if (n > 0 && real != NULL) {
-		cwd[n] = '\0';
+	real = host_realpath(h, p->node->data_dir.v);
+	if (host_proc_cwd(h, pid, cwd, sizeof cwd) == 0 && cwd[0] != '\0' && real != NULL)
 		p->out->postmaster_alive = strcmp(cwd, real) == 0;
-	} else {
+	else
 		p->out->postmaster_alive = true;
-	}
 	free(real);
 }
 
@@ -231,7 +212,7 @@ void observe_files_probe(Probe *p, PgcHost *h)
 		o->dir_state = DIR_EMPTY;
 		return;
 	}
-	if (!fs_exists(path_in(p, "PG_VERSION")) || !fs_exists(path_in(p, "global/pg_control"))) {
+	if (!host_exists(h, path_in(p, "PG_VERSION")) || !host_exists(h, path_in(p, "global/pg_control"))) {
 		o->dir_state = DIR_FOREIGN;
 		return;
 	}
@@ -245,8 +226,8 @@ void observe_files_probe(Probe *p, PgcHost *h)
 	    host_file_mtime(h, path_in(p, PGC_MANAGED_CONF), &o->managed_conf_mtime) != 0)
 		o->managed_conf_mtime = 0;
 	o->hba_conf = m_strdup(p, read_text(p, h, path_in(p, "pg_hba.conf")));
-	o->standby_signal = fs_exists(path_in(p, "standby.signal"));
-	o->recovery_signal = fs_exists(path_in(p, "recovery.signal"));
+	o->standby_signal = host_exists(h, path_in(p, "standby.signal"));
+	o->recovery_signal = host_exists(h, path_in(p, "recovery.signal"));
 	probe_postmaster(p, h);
 	probe_passfile(p, h);
 }
