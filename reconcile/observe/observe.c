@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "reconcile/observe/observe_pool.h"
 #include "reconcile/observe/observe_repo.h"
@@ -37,13 +38,9 @@
 
 static const char *now_iso(PgcArena *a)
 {
-	time_t now = time(NULL);
-	struct tm tm;
-	char buf[32];
+	char buf[CLOCK_UTC_SIZE];
 
-	gmtime_r(&now, &tm);
-	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return arena_strdup(a, buf);
+	return arena_strdup(a, clock_utc_now(CLOCK_UTC_ISO, buf, sizeof buf));
 }
 
 PgcObserved *observe_topology(const PgcTopology *t, const PgcObserveOptions *opts)
