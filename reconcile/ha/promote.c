@@ -15,6 +15,7 @@
 #include "reconcile/ha/ha.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
+#include "reconcile/transport/host.h"
 
 #define POLL_MS 50
 #define QUERY_TIMEOUT_MS 5000
@@ -276,13 +277,19 @@ static int standby_position(const PgcCluster *x, const PgcNode *n, uint64_t *pos
 	return w.in_recovery ? 1 : 0;
 }
 
-/* has_data_dir - node n's data directory holds a PostgreSQL cluster. */
-static bool has_data_dir(const PgcNode *n)
+/* has_data_dir - node n's data directory (on its host) holds a PostgreSQL cluster. */
+static bool has_data_dir(const PgcCluster *x, const PgcNode *n)
 {
+	PgcHost *h = host_for(n->host.v, x->os_user.v);
 	char path[PATH_MAX];
+	bool found;
 
+	if (h == NULL)
+		return false;
 	snprintf(path, sizeof path, "%s/PG_VERSION", n->data_dir.v);
-	return access(path, F_OK) == 0;
+	found = host_exists(h, path);
+	host_free(h);
+	return found;
 }
 
 int promote_repoint(const PgcCluster *x, const char *skip, uint64_t switch_lsn,
@@ -311,7 +318,7 @@ int promote_repoint(const PgcCluster *x, const char *skip, uint64_t switch_lsn,
 			continue;
 		}
 		st = standby_position(x, n, &pos, &replayed, &final);
-		if (st != 1 && !has_data_dir(n)) {
+		if (st != 1 && !has_data_dir(x, n)) {
 			log_warn("replica \"%s/%s\" has no data directory \"%s\": the next apply clones "
 				 "it from \"%s\"",
 				 x->name, n->name, n->data_dir.v, cluster_upstream(x, n)->name);
