@@ -41,13 +41,9 @@
 
 static const char *now_iso(PgcArena *a)
 {
-	time_t now = time(NULL);
-	struct tm tm;
-	char buf[32];
+	char buf[CLOCK_UTC_SIZE];
 
-	gmtime_r(&now, &tm);
-	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return arena_strdup(a, buf);
+	return arena_strdup(a, clock_utc_now(CLOCK_UTC_ISO, buf, sizeof buf));
 }
 
 /* ---- helpers ----------------------------------------------------------------- */
