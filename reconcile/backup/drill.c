@@ -1,5 +1,8 @@
 /*
- * reconcile/backup/drill.c - the restore drill (drill.h).
+ * reconcile/backup/drill.c - the restore drill (drill.h). Its copy's files,
+ * programs and server go through its host (this machine, 127.0.0.1); left
+ * outside it: the repository, the bind test of a free port and the scratch
+ * folder's mkdtemp(), which are this machine's by definition of a drill.
  */
 #include "reconcile/pg/layout.h"
 #include "reconcile/backup/drill.h"
@@ -45,8 +48,8 @@ static const char *now_iso(PgcArena *a)
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-/* free_port - a loopback TCP port nobody holds (a bind test), or 0. */
-static int free_port(void)
+/* free_port - a loopback TCP port nobody holds (a bind test) and no socket of h uses, or 0. */
+static int free_port(PgcHost *h)
 {
 	int span = DRILL_PORT_MAX - DRILL_PORT_MIN + 1;
 	int start = (int)(((unsigned)getpid() * 7919u + (unsigned)time(NULL)) % (unsigned)span);
@@ -65,7 +68,7 @@ static int free_port(void)
 		ok = bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0;
 		close(fd);
 		snprintf(sock, sizeof sock, "%s/.s.PGSQL.%d", PGC_SOCKET_DIR, port);
-		if (ok && !fs_exists(sock))
+		if (ok && !host_exists(h, sock))
 			return port;
 	}
 	return 0;
@@ -110,7 +113,8 @@ static void stop_server(PgcHost *h, const PgcCluster *c, const char *data_dir)
 		if (host_run(h, &spec, &res) != 0)
 			break;
 		/* 0 stopped; 1 also when no server runs (no postmaster.pid): nothing left either way. */
-		stopped = res.status == 0 || !fs_exists(arena_printf(a, "%s/postmaster.pid", data_dir));
+		stopped = res.status == 0 ||
+			  !host_exists(h, arena_printf(a, "%s/postmaster.pid", data_dir));
 		proc_result_free(&res);
 		if (stopped)
 			break;
@@ -334,14 +338,15 @@ static int drill_steps(Drill *d, const PgcBaseBackupInfo *e, uid_t uid, gid_t gi
 	if (restore_verify_copy(d->h, c, d->data, ctx->action_timeout_s, d->err, sizeof d->err) != 0)
 		return -1;
 	d->t_copy = (clock_ms() / 1000.0) - t0;
-	d->port = free_port();
+	d->port = free_port(d->h);
 	if (d->port == 0) {
 		snprintf(d->err, sizeof d->err, "no free port between %d and %d for the drill's server",
 			 DRILL_PORT_MIN, DRILL_PORT_MAX);
 		return -1;
 	}
-	if (restore_prepare_copy(ctx->arena, d->data, drill_conf(ctx->arena, c, d->port, d->scratch),
-				 drill_hba(ctx->arena, c), plan_ident_conf(ctx->arena, c), uid, gid) != 0) {
+	if (restore_prepare_copy(d->h, ctx->arena, d->data,
+				 drill_conf(ctx->arena, c, d->port, d->scratch), drill_hba(ctx->arena, c),
+				 plan_ident_conf(ctx->arena, c)) != 0) {
 		snprintf(d->err, sizeof d->err, "could not prepare the copy \"%s\"", d->data);
 		return -1;
 	}
@@ -438,7 +443,7 @@ int drill_run(PgcExecCtx *ctx)
 	drc = drill_steps(&d, e, uid, gid);
 	if (d.started)
 		stop_server(d.h, c, d.data);
-	if (restore_remove_tree(exec_parent_dir(ctx->arena, d.scratch), d.scratch) != 0)
+	if (host_remove_tree(d.h, exec_parent_dir(ctx->arena, d.scratch), d.scratch) != 0)
 		log_warn("the drill's scratch folder \"%s\" could not be removed", d.scratch);
 
 	rec = json_pack("{s:b s:s s:f s:f s:f s:f s:I s:I s:o s:i s:s?}", "ok", drc == 0, "at",
