@@ -1,7 +1,9 @@
 /*
  * reconcile/backup/backup.c - base backups (pg_basebackup), logical backups
  * (pg_dump, pg_dumpall), their catalog entries, and the repository. Layout and
- * contracts are in backup.h.
+ * contracts are in backup.h. The programs run through the source node's host
+ * (host_for); the repository is written with fsutil's guarded calls, not a
+ * host's: it is a folder of this machine, maybe a mount shared by hosts.
  */
 #include "reconcile/pg/layout.h"
 #include "reconcile/backup/backup.h"
