@@ -23,7 +23,6 @@
 #include <libpq-fe.h>
 
 #include "common/clock.h"
-#include "common/fstree.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "reconcile/backup/backup.h"

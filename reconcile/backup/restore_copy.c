@@ -23,7 +23,6 @@
 
 #include "common/clock.h"
 #include "common/fsutil.h"
-#include "common/fstree.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/progress.h"
