@@ -5,6 +5,7 @@
 #include "reconcile/registry.h"
 
 #include "reconcile/backup/backup.h"
+#include "reconcile/backup/backup_run.h"
 #include "reconcile/backup/drill.h"
 #include "reconcile/backup/restore.h"
 #include "reconcile/ha/ha_apply.h"
@@ -42,8 +43,8 @@ static const PgcActionDef actions[] = {
 			    ha_apply_switchover},
 	[ACT_REJOIN] = {"rejoin", ACTION_NEEDS_HOST | ACTION_RUNS_ALONE | ACTION_REWIRES,
 			ha_apply_rejoin},
-	[ACT_BACKUP] = {"backup", ACTION_RUNS_ALONE, drill_backup},
-	[ACT_RETENTION] = {"retention", ACTION_RUNS_ALONE, drill_retention},
+	[ACT_BACKUP] = {"backup", ACTION_RUNS_ALONE, backup_run_scheduled},
+	[ACT_RETENTION] = {"retention", ACTION_RUNS_ALONE, backup_run_retention},
 	/* needs the host when it names a node (a restore); a drill names none */
 	[ACT_RESTORE] = {"restore", ACTION_NEEDS_HOST | ACTION_RUNS_ALONE | ACTION_REWIRES,
 			 restore_or_drill},

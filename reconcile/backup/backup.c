@@ -1,7 +1,9 @@
 /*
  * reconcile/backup/backup.c - base backups (pg_basebackup), logical backups
  * (pg_dump, pg_dumpall), their catalog entries, and the repository. Layout and
- * contracts are in backup.h.
+ * contracts are in backup.h. The programs run through the source node's host
+ * (host_for); the repository is written with fsutil's guarded calls, not a
+ * host's: it is a folder of this machine, maybe a mount shared by hosts.
  */
 #include "reconcile/pg/layout.h"
 #include "reconcile/backup/backup.h"
@@ -33,18 +35,6 @@
 #include "common/progress.h"
 
 /* ---- small helpers ------------------------------------------------------ */
-
-/* utc_now - the time as an id (20261126T101500Z) and as ISO 8601 (2026-11-26T10:15:00Z). */
-static void utc_stamp(time_t t, char id[17], char iso[21])
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	if (id != NULL)
-		strftime(id, 17, "%Y%m%dT%H%M%SZ", &tm);
-	if (iso != NULL)
-		strftime(iso, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 /* first_line - the first non-empty line of a program's output, trimmed, in a. */
 static const char *first_line(PgcArena *a, const char *text)
@@ -359,7 +349,7 @@ static const char *new_id(PgcArena *a, const char *dir)
 		char id[17];
 		const char *p, *partial;
 
-		utc_stamp(time(NULL), id, NULL);
+		clock_utc_now(CLOCK_UTC_BASIC, id, sizeof id);
 		p = arena_printf(a, "%s/%s", dir, id);
 		partial = arena_printf(a, "%s.partial", p);
 		if (!fs_exists(p) && !fs_exists(partial))
@@ -448,7 +438,7 @@ static void record_check(PgcArena *a, PgcBackupCheck *chk, bool ok, const char *
 {
 	char iso[21];
 
-	utc_stamp(time(NULL), NULL, iso);
+	clock_utc_now(CLOCK_UTC_ISO, iso, sizeof iso);
 	chk->known = true;
 	chk->ok = ok;
 	chk->at = arena_strdup(a, iso);
@@ -488,7 +478,7 @@ int backup_take_base(PgcArena *a, const PgcCluster *c, const PgcBackupSource *so
 	b.wal_segment_size = facts.wal_segment_size;
 	b.system_identifier = facts.system_identifier;
 	b.server_version_num = facts.server_version_num;
-	utc_stamp(time(NULL), NULL, iso);
+	clock_utc_now(CLOCK_UTC_ISO, iso, sizeof iso);
 	b.started_at = arena_strdup(a, iso);
 
 	log_info("taking base backup %s of cluster \"%s\" from node \"%s\" (%s)", id, c->name, n->name,
@@ -527,7 +517,7 @@ int backup_take_base(PgcArena *a, const PgcCluster *c, const PgcBackupSource *so
 	}
 	if (fs_fsync_dir(base_dir) != 0)
 		return -1;
-	utc_stamp(time(NULL), NULL, iso);
+	clock_utc_now(CLOCK_UTC_ISO, iso, sizeof iso);
 	b.finished_at = arena_strdup(a, iso);
 	b.size_bytes = path_size(final);
 
@@ -598,7 +588,7 @@ static int dump_one(PgcArena *a, const PgcCluster *c, const PgcNode *n, const Pg
 	char iso[21];
 	int rc;
 
-	utc_stamp(time(NULL), NULL, iso);
+	clock_utc_now(CLOCK_UTC_ISO, iso, sizeof iso);
 	l->started_at = arena_strdup(a, iso);
 	for (size_t i = 0; argv[i] != NULL; i++)
 		if (strcmp(argv[i], "@OUT@") == 0)
@@ -620,7 +610,7 @@ static int dump_one(PgcArena *a, const PgcCluster *c, const PgcNode *n, const Pg
 		unlink(partial);
 		return -1;
 	}
-	utc_stamp(time(NULL), NULL, iso);
+	clock_utc_now(CLOCK_UTC_ISO, iso, sizeof iso);
 	l->finished_at = arena_strdup(a, iso);
 	l->size_bytes = path_size(path);
 

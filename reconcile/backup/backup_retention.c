@@ -1,7 +1,8 @@
 /*
  * reconcile/backup/backup_retention.c - what a cluster's retention policy
  * removes from its backup repository (pure), and the removal
- * (backup_retention.h).
+ * (backup_retention.h). The removal is fstree's guarded code, not a host's:
+ * the repository is no node's folder (maybe a mount shared by hosts).
  */
 #include "reconcile/backup/backup_retention.h"
 

@@ -1,14 +1,8 @@
 /*
- * reconcile/backup/drill.h - the repository's side of apply: the executors of the
- * actions plan_backup.c plans from a cluster's backup schedule.
- *
- *   ACT_BACKUP            drill_backup: the base (or logical) backup the
- *                         schedule asks for, from the node the plan chose
- *                         (backup_take_base / backup_take_logical)
- *   ACT_RETENTION         drill_retention: removes what the plan listed and
- *                         the policy still removes, nothing else
- *                         (backup_retention_compute / _apply)
- *   ACT_RESTORE :drill    drill_run: the restore drill, below
+ * reconcile/backup/drill.h - the restore drill: the executor of ACT_RESTORE
+ * with target "drill", which plan_backup.c plans from a cluster's backup
+ * schedule (the schedule's other executors, ACT_BACKUP and ACT_RETENTION,
+ * are in backup_run.h).
  *
  * A restore drill proves that the newest base backup restores: it is
  * copied (as os_user) into a scratch folder made for it
@@ -42,7 +36,5 @@
 #include "schema/topology.h"
 
 int drill_run(PgcExecCtx *ctx);       /* ACT_RESTORE with target "drill" */
-int drill_backup(PgcExecCtx *ctx);    /* ACT_BACKUP */
-int drill_retention(PgcExecCtx *ctx); /* ACT_RETENTION */
 
 #endif

@@ -2,7 +2,11 @@
  * reconcile/backup/restore.c - point-in-time restore (restore.h): the
  * ACT_RESTORE executor. The choice of backup is in restore_choose.c, the
  * configuration in restore_conf.c, the copy in restore_copy.c, starting and
- * watching the server in restore_wait.c.
+ * watching the server in restore_wait.c. The node's data directory, the
+ * folder beside it and its server are reached through ctx->host; left
+ * outside it: the repository (catalog, copy, pg_verifybackup: a folder of
+ * this machine, maybe a shared mount) and the data directory's parent,
+ * made with fs_mkdir_p as pgconverge's own (host_mkdir_p gives os_user).
  */
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/initdb.h"
@@ -19,7 +23,6 @@
 #include <libpq-fe.h>
 
 #include "common/clock.h"
-#include "common/fstree.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "reconcile/backup/backup.h"
@@ -100,7 +103,7 @@ static int copy_verified(PgcExecCtx *ctx, const char *src, const char *temp, con
 	if (job.rc != 0) {
 		snprintf(err, errlen, "%s", job.err);
 		/* Ours, and a copy of a backup that failed its check: of no use to anyone. */
-		if (restore_remove_tree(parent, temp) != 0)
+		if (host_remove_tree(ctx->host, parent, temp) != 0)
 			log_warn("could not remove \"%s\", the copy of a backup that failed verification",
 				 temp);
 		return -1;
@@ -131,10 +134,10 @@ static int fresh_copy(PgcExecCtx *ctx, uid_t uid, gid_t gid)
 		goto cleanup;
 	}
 	src = arena_printf(ctx->arena, "%s/%s", repo, e->path);
-	if (fs_exists(temp)) {
+	if (host_exists(ctx->host, temp)) {
 		/* Ours by its name: an interrupted restore's copy. */
 		log_info("removing \"%s\", the copy of an interrupted restore", temp);
-		if (restore_remove_tree(parent, temp) != 0) {
+		if (host_remove_tree(ctx->host, parent, temp) != 0) {
 			exec_note(ctx, "could not remove \"%s\"", temp);
 			goto cleanup;
 		}
@@ -151,13 +154,13 @@ static int fresh_copy(PgcExecCtx *ctx, uid_t uid, gid_t gid)
 	}
 	conf = ctx->a->payload.content ? ctx->a->payload.content
 				       : restore_managed_conf(ctx->arena, c, ctx->n);
-	if (restore_prepare_copy(ctx->arena, temp, conf, plan_hba_conf(ctx->arena, c, ctx->n),
-				 plan_ident_conf(ctx->arena, c), uid, gid) != 0) {
+	if (restore_prepare_copy(ctx->host, ctx->arena, temp, conf,
+				 plan_hba_conf(ctx->arena, c, ctx->n), plan_ident_conf(ctx->arena, c)) != 0) {
 		exec_note(ctx, "could not prepare the restored copy \"%s\"", temp);
 		goto cleanup;
 	}
 	/* Only now the data directory appears, complete and marked for recovery. */
-	if (rename(temp, dir) != 0) {
+	if (host_rename(ctx->host, temp, dir) != 0) {
 		int err = errno;
 
 		exec_fail(ctx, "could not rename \"%s\" to \"%s\": %s%s", temp, dir, strerror(err),
@@ -167,7 +170,7 @@ static int fresh_copy(PgcExecCtx *ctx, uid_t uid, gid_t gid)
 				   : "");
 		goto cleanup;
 	}
-	if (fs_fsync_dir(parent) != 0) {
+	if (host_sync_dir(ctx->host, parent) != 0) {
 		exec_note(ctx, "could not sync \"%s\"", parent);
 		goto cleanup;
 	}
@@ -270,7 +273,7 @@ int restore_run(PgcExecCtx *ctx)
 	if (running < 0)
 		return exec_note(ctx, "could not get the status of node \"%s\"",
 				  exec_node_label(ctx, n));
-	if (!fs_exists(arena_printf(ctx->arena, "%s/recovery.signal", dir))) {
+	if (!host_exists(ctx->host, arena_printf(ctx->arena, "%s/recovery.signal", dir))) {
 		char *cur = NULL;
 		size_t len;
 		int r = host_read_file(ctx->host, arena_printf(ctx->arena, "%s/%s", dir, PGC_MANAGED_CONF),
@@ -296,7 +299,7 @@ int restore_run(PgcExecCtx *ctx)
 			return exec_note(ctx, "could not write the managed configuration of \"%s\"", dir);
 	}
 	log_file = arena_printf(ctx->arena, "%s/%s", dir, PGCTL_LOG_FILE);
-	w.log_offset = restore_file_size(log_file);
+	w.log_offset = restore_file_size(ctx->host, log_file);
 	if (running == 0) {
 		if (pgctl_ensure_socket_dir(ctx->host) != 0 ||
 		    restore_start_server(ctx->host, c, dir, log_file, ctx->ready_timeout_s) != 0)

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "reconcile/backup/restore_conf.h"
 #include "reconcile/backup/walarchive.h"
 
@@ -112,13 +113,9 @@ const char *restore_lsn_text(PgcArena *a, uint64_t lsn)
 
 static const char *iso_time(PgcArena *a, int64_t t)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-	char buf[32];
+	char buf[CLOCK_UTC_SIZE];
 
-	gmtime_r(&tt, &tm);
-	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return arena_strdup(a, buf);
+	return arena_strdup(a, clock_utc_format((time_t)t, 0, CLOCK_UTC_ISO, buf, sizeof buf));
 }
 
 /* ---- the timeline path ------------------------------------------------------ */

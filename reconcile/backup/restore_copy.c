@@ -1,7 +1,11 @@
 /*
  * reconcile/backup/restore_copy.c - a base backup copied out of its
  * repository, checked and readied for starting (restore_copy.h): the steps
- * a restore and a restore drill share.
+ * a restore and a restore drill share. The copy is readied and checked
+ * through the node's host; the copy itself (descriptors, from the
+ * repository into the node's folder: a host has no copy operation, both
+ * ends are this machine) and pg_verifybackup of the backup in the
+ * repository (proc_run as the backup's owner) do not go through it.
  */
 #include "reconcile/backup/restore_copy.h"
 
@@ -19,7 +23,6 @@
 
 #include "common/clock.h"
 #include "common/fsutil.h"
-#include "common/fstree.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/progress.h"
@@ -307,11 +310,6 @@ cleanup:
 	return rc;
 }
 
-int restore_remove_tree(const char *parent, const char *path)
-{
-	return fs_remove_tree(parent, path);
-}
-
 /* verify - pg_verifybackup of dir, as run_as (NULL: as pgconverge); what names dir in messages. */
 static int verify(const PgcCluster *c, PgcHost *h, const char *run_as, const char *dir,
 		  const char *what, int timeout_s, char *err, size_t errlen)
@@ -390,44 +388,43 @@ int restore_verify_backup(const PgcCluster *c, const char *dir, int timeout_s, c
 /* ---- readying the copy ---------------------------------------------------------- */
 
 /*
- * write_in - a file in folder dir, owned by uid/gid, mode 0600. The copy's
- * folders belong to os_user (the drill's scratch folder too): guarded, so
- * that a link put there meanwhile is not followed.
+ * write_in - a file in folder dir, owned by os_user, mode 0600. The copy's
+ * folders belong to os_user (the drill's scratch folder too): the host
+ * writes guarded as root, so that a link put there meanwhile is not
+ * followed.
  */
-static int write_in(PgcArena *a, const char *dir, const char *name, const char *content, uid_t uid,
-		    gid_t gid)
+static int write_in(PgcHost *h, PgcArena *a, const char *dir, const char *name,
+		    const char *content)
 {
-	return fs_write_atomic_guarded(arena_printf(a, "%s/%s", dir, name), content,
-				       strlen(content), 0600, uid, gid, NULL);
+	return host_write_file(h, arena_printf(a, "%s/%s", dir, name), content, strlen(content),
+			       0600, NULL);
 }
 
-/* remove_in - name gone from the folder open at dfd (path dir; absent is fine). */
-static int remove_in(PgcArena *a, int dfd, const char *dir, const char *name)
+/*
+ * remove_in - name gone from folder dir (absent is fine): removed as a tree
+ * from dir's parent, so that dir itself is reached without following a
+ * link (one put in its place is refused) and name, if a link, is removed
+ * itself.
+ */
+static int remove_in(PgcHost *h, PgcArena *a, const char *dir, const char *name)
 {
-	if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT) {
-		log_error("could not remove \"%s\": %s", arena_printf(a, "%s/%s", dir, name),
-			  strerror(errno));
-		return -1;
-	}
-	return 0;
+	return host_remove_tree(h, parent_of(a, dir), arena_printf(a, "%s/%s", dir, name));
 }
 
-int restore_prepare_copy(PgcArena *a, const char *dir, const char *conf, const char *hba,
-			 const char *ident, uid_t uid, gid_t gid)
+int restore_prepare_copy(PgcHost *h, PgcArena *a, const char *dir, const char *conf,
+			 const char *hba, const char *ident)
 {
 	static const char *const drop[] = {"backup_manifest", "standby.signal", "recovery.signal",
 					   "postmaster.pid", "postmaster.opts", PGCTL_LOG_FILE};
 	const char *pgconf = arena_printf(a, "%s/postgresql.conf", dir);
 	char *buf = NULL;
 	size_t len = 0, i;
-	int rc = -1, dfd = fs_open_guarded(dir, O_RDONLY | O_DIRECTORY, 0, false);
+	int rc = -1;
 
-	if (dfd < 0)
-		return -1;
 	for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-		if (remove_in(a, dfd, dir, drop[i]) != 0)
+		if (remove_in(h, a, dir, drop[i]) != 0)
 			goto cleanup;
-	rc = fs_read_file_guarded(pgconf, &buf, &len, 16 * 1024 * 1024, uid);
+	rc = host_read_file(h, pgconf, &buf, &len, 16 * 1024 * 1024);
 	if (rc != 0) {
 		if (rc > 0)
 			log_error("base backup copy \"%s\" has no postgresql.conf", dir);
@@ -439,20 +436,17 @@ int restore_prepare_copy(PgcArena *a, const char *dir, const char *conf, const c
 						len > 0 && buf[len - 1] != '\n' ? "\n" : "",
 						PGC_MANAGED_CONF);
 
-		rc = fs_write_atomic_guarded(pgconf, text, strlen(text), 0600, uid, gid, NULL);
+		rc = host_write_file(h, pgconf, text, strlen(text), 0600, NULL);
 	}
-	if (rc != 0 || write_in(a, dir, PGC_MANAGED_CONF, conf, uid, gid) != 0 ||
-	    write_in(a, dir, "pg_hba.conf", hba, uid, gid) != 0 ||
-	    write_in(a, dir, "pg_ident.conf", ident, uid, gid) != 0 ||
-	    write_in(a, dir, "recovery.signal", "", uid, gid) != 0) {
+	if (rc != 0 || write_in(h, a, dir, PGC_MANAGED_CONF, conf) != 0 ||
+	    write_in(h, a, dir, "pg_hba.conf", hba) != 0 ||
+	    write_in(h, a, dir, "pg_ident.conf", ident) != 0 ||
+	    write_in(h, a, dir, "recovery.signal", "") != 0) {
 		rc = -1;
 		goto cleanup;
 	}
-	rc = fsync(dfd);
-	if (rc != 0)
-		log_error("could not fsync folder \"%s\": %s", dir, strerror(errno));
+	rc = host_sync_dir(h, dir);
 cleanup:
 	free(buf);
-	close(dfd);
 	return rc;
 }

@@ -27,9 +27,6 @@
 int restore_copy_tree(const char *src, const char *dest, uid_t uid, gid_t gid, int64_t total,
 		      bool progress, const char *what);
 
-/* restore_remove_tree - removes path recursively, refusing anything not strictly inside parent. */
-int restore_remove_tree(const char *parent, const char *path);
-
 /*
  * restore_verify_copy - pg_verifybackup of a fresh copy (before anything
  * in it changes), as os_user. 0, or -1 (reported with the tool's output;
@@ -49,14 +46,15 @@ int restore_verify_backup(const PgcCluster *c, const char *dir, int timeout_s, c
 			  size_t errlen);
 
 /*
- * restore_prepare_copy - readies a verified copy in dir for starting:
- * removes what the backup brought that does not belong to the new server
- * (backup_manifest, standby.signal, the source's pgconverge start log),
- * adds the include line to postgresql.conf when missing, writes conf as
- * pgconverge.conf, hba and ident as pg_hba.conf and pg_ident.conf, and
- * recovery.signal; owned by uid/gid. 0, or -1 (reported).
+ * restore_prepare_copy - readies a verified copy in dir, on host h, for
+ * starting: removes what the backup brought that does not belong to the
+ * new server (backup_manifest, standby.signal, the source's pgconverge
+ * start log), adds the include line to postgresql.conf when missing,
+ * writes conf as pgconverge.conf, hba and ident as pg_hba.conf and
+ * pg_ident.conf, and recovery.signal (through the host: owned by its
+ * os_user, guarded as root), and syncs dir. 0, or -1 (reported).
  */
-int restore_prepare_copy(PgcArena *a, const char *dir, const char *conf, const char *hba,
-			 const char *ident, uid_t uid, gid_t gid);
+int restore_prepare_copy(PgcHost *h, PgcArena *a, const char *dir, const char *conf,
+			 const char *hba, const char *ident);
 
 #endif

@@ -1,18 +1,17 @@
 /*
  * reconcile/backup/restore_wait.c - a restored copy's server started and
- * watched until its recovery ends (restore_wait.h).
+ * watched until its recovery ends (restore_wait.h). The server, its files
+ * and its process are reached through its host only; its SQL over libpq.
  */
 #include "reconcile/observe/observe_parse.h"
 #include "reconcile/backup/restore_wait.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -38,12 +37,12 @@
 
 /* ---- starting -------------------------------------------------------------------- */
 
-int64_t restore_file_size(const char *path)
+int64_t restore_file_size(PgcHost *h, const char *path)
 {
-	struct stat st;
+	int64_t size = 0;
 
 	/* lstat: a link in its place is not the log (and reading it is refused). */
-	return lstat(path, &st) == 0 ? (int64_t)st.st_size : 0;
+	return host_file_size(h, path, &size) == 0 ? size : 0;
 }
 
 int restore_start_server(PgcHost *h, const PgcCluster *c, const char *data_dir,
@@ -84,8 +83,7 @@ cleanup:
 static int read_server_file(const PgcRestoreWait *w, const char *path, char **buf, size_t *len,
 			    size_t max)
 {
-	return w->host != NULL ? host_read_file(w->host, path, buf, len, max)
-			       : fs_read_file(path, buf, len, max);
+	return host_read_file(w->host, path, buf, len, max);
 }
 
 /* postmaster_state - 1 running, 0 stopped, -1 no postmaster.pid (yet). */
@@ -105,7 +103,7 @@ static int postmaster_state(const PgcRestoreWait *w)
 	free(buf);
 	if (pid <= 0 || pid > INT_MAX)
 		return -1;
-	return kill((pid_t)pid, 0) == 0 || errno == EPERM ? 1 : 0;
+	return host_signal(w->host, pid, 0) == 0 || errno == EPERM ? 1 : 0;
 }
 
 /* log_since - the server log from offset, at most LOG_READ_MAX bytes of its end, in a. */

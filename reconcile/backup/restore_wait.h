@@ -29,7 +29,7 @@ typedef enum {
 } PgcRestoreOutcome;
 
 typedef struct {
-	PgcHost *host;            /* reads the server's files (as root: guarded); NULL: plain reads */
+	PgcHost *host;            /* the server's host: its files (as root: guarded), its process */
 	const char *label;        /* "cluster/node" or "drill of cluster/backup", for messages */
 	const char *conninfo;     /* the server's local socket, as os_user */
 	const char *data_dir;     /* its postmaster.pid tells whether it still runs */
@@ -51,7 +51,7 @@ typedef struct {
  */
 PgcRestoreOutcome restore_wait(const PgcRestoreWait *w);
 
-/* restore_file_size - bytes in a file, 0 when absent. */
-int64_t restore_file_size(const char *path);
+/* restore_file_size - bytes in a file of host h (a link is not followed), 0 when absent. */
+int64_t restore_file_size(PgcHost *h, const char *path);
 
 #endif

@@ -5,6 +5,8 @@
  * fetch and compression are in walarchive_push.c, walarchive_fetch.c and
  * walarchive_compress.c (pg_stat_archiver in walarchive_status.c). Needs
  * libc only: the lean pgconverge executable links it (cmd/front.c).
+ * No host here: wal-push/wal-fetch run on the node itself (its
+ * archive_command), and the repository is no node's folder.
  */
 #include "reconcile/backup/walarchive.h"
 

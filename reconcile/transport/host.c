@@ -517,6 +517,17 @@ static int local_signal(PgcHost *h, long pid, int sig)
 	return kill((pid_t)pid, sig);
 }
 
+static int local_file_size(PgcHost *h, const char *path, int64_t *size)
+{
+	struct stat st;
+
+	(void)h;
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 1 : -1;
+	*size = (int64_t)st.st_size;
+	return 0;
+}
+
 static const PgcHostOps local_ops = {
 	.name = "local",
 	.run = local_run,
@@ -540,4 +551,16 @@ static const PgcHostOps local_ops = {
 	.proc_parent = local_proc_parent,
 	.signal = local_signal,
 	.close = NULL,
+	.file_size = local_file_size,
 };
+
+/* ---- added later: dispatch ----------------------------------------------------------- */
+
+int host_file_size(PgcHost *h, const char *path, int64_t *size)
+{
+	if (h->ops->file_size == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return h->ops->file_size(h, path, size);
+}

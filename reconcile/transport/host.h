@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/proc.h"
@@ -68,6 +69,7 @@ typedef struct {
 	long (*proc_parent)(PgcHost *h, long pid);
 	int (*signal)(PgcHost *h, long pid, int sig);
 	void (*close)(PgcHost *h);
+	int (*file_size)(PgcHost *h, const char *path, int64_t *size); /* may be NULL */
 } PgcHostOps;
 
 /* host_is_local - true when host (name or address) designates this machine. */
@@ -159,5 +161,14 @@ ssize_t host_proc_cmdline(PgcHost *h, long pid, char *buf, size_t size);
 long host_proc_parent(PgcHost *h, long pid);
 /* host_signal - kill(pid, sig): 0, or -1 with errno set (ESRCH: gone), not reported. */
 int host_signal(PgcHost *h, long pid, int sig);
+
+/* ---- added later ----------------------------------------------------------- */
+
+/*
+ * host_file_size - the size in bytes of path itself (lstat: a link in its
+ * place is not followed): 0, 1 absent, -1 with errno set, not reported.
+ * A host whose table has no file_size gives -1 (ENOSYS).
+ */
+int host_file_size(PgcHost *h, const char *path, int64_t *size);
 
 #endif

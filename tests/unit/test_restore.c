@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -730,13 +731,18 @@ static void test_copy_tree_refuses_links(void **state)
 static void test_prepare_copy_refuses_links(void **state)
 {
 	Backup r;
-	PgcArena *a = arena_new();
+	PgcArena *a;
+	PgcHost *h;
 	char *conf, *log;
 	struct stat st;
 
 	(void)state;
-	if (geteuid() != 0)
+	/* As root, through this machine's host: any os_user but root will do. */
+	if (geteuid() != 0 || getpwnam("nobody") == NULL)
 		skip();
+	a = arena_new();
+	h = host_for("127.0.0.1", "nobody");
+	assert_non_null(h);
 	backup_setup(&r);
 	assert_int_equal(restore_copy_tree(r.backup, r.dest, OS_UID, OS_GID, 0, false, "test"), 0);
 	/* The account swaps postgresql.conf for a link to root's secret before it is edited. */
@@ -744,8 +750,7 @@ static void test_prepare_copy_refuses_links(void **state)
 	assert_int_equal(unlink(conf), 0);
 	assert_int_equal(symlink(r.secret_file, conf), 0);
 	log_capture_begin();
-	assert_int_equal(restore_prepare_copy(a, r.dest, "port = 1\n", "hba\n", "ident\n", OS_UID,
-					      OS_GID), -1);
+	assert_int_equal(restore_prepare_copy(h, a, r.dest, "port = 1\n", "hba\n", "ident\n"), -1);
 	log = log_capture_end();
 	assert_non_null(strstr(log, "refusing to follow symlink \"postgresql.conf\""));
 	assert_null(strstr(log, MARKER));
@@ -754,6 +759,7 @@ static void test_prepare_copy_refuses_links(void **state)
 	assert_int_equal(lstat(conf, &st), 0);
 	assert_true(S_ISLNK(st.st_mode));
 	free(conf);
+	host_free(h);
 	arena_free(a);
 	backup_teardown(&r);
 }
