@@ -104,25 +104,6 @@ static void probe_postmaster(Probe *p, PgcHost *h)
 	free(real);
 }
 
-/* dir_entries - 0 empty, 1 has entries, -1 unreadable (errno). */
-static int dir_entries(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	int rc = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-			rc = 1;
-			break;
-		}
-	}
-	closedir(d);
-	return rc;
-}
-
 /*
  * probe_passfile - what the replication passfile holds (PgcObsPassfile):
  * its entry's fields, and whether its password is the declared one. The
@@ -182,37 +163,34 @@ void observe_files_probe(Probe *p, PgcHost *h)
 {
 	const char *dir = p->node->data_dir.v;
 	PgcObsNode *o = p->out;
-	struct stat st;
 	char *text;
-	int entries;
+	int look;
 
 	/* Before anything else: an unfinished copy may look like anything. */
 	o->clone_interrupted = observe_clone_marker_names(
 	    read_text(p, h, observe_clone_marker_path(p->scratch, dir)), dir);
-	if (stat(dir, &st) != 0) {
-		if (errno == ENOENT) {
-			o->dir_state = DIR_ABSENT;
-		} else {
-			o->dir_state = DIR_UNKNOWN;
-			o->dir_error = m_printf(p, "could not stat \"%s\": %s", dir, strerror(errno));
-		}
+	look = host_dir_look(h, dir);
+	if (look == 0) {
+		o->dir_state = DIR_ABSENT;
 		return;
 	}
-	if (!S_ISDIR(st.st_mode)) {
+	if (look < 0) {
+		o->dir_state = DIR_UNKNOWN;
+		o->dir_error = m_printf(p, look == -1 ? "could not stat \"%s\": %s"
+						      : "could not open folder \"%s\": %s",
+					dir, strerror(errno));
+		return;
+	}
+	if (look == 3) {
 		o->dir_state = DIR_FOREIGN;
 		return;
 	}
-	entries = dir_entries(dir);
-	if (entries < 0) {
-		o->dir_state = DIR_UNKNOWN;
-		o->dir_error = m_printf(p, "could not open folder \"%s\": %s", dir, strerror(errno));
-		return;
-	}
-	if (entries == 0) {
+	if (look == 1) {
 		o->dir_state = DIR_EMPTY;
 		return;
 	}
-	if (!host_exists(h, path_in(p, "PG_VERSION")) || !host_exists(h, path_in(p, "global/pg_control"))) {
+	if (!host_exists(h, path_in(p, "PG_VERSION")) ||
+	    !host_exists(h, path_in(p, "global/pg_control"))) {
 		o->dir_state = DIR_FOREIGN;
 		return;
 	}

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -131,6 +132,31 @@ bool host_is_local(const char *host)
 	freeifaddrs(ifs);
 	freeaddrinfo(res);
 	return local;
+}
+
+static int local_dir_look(PgcHost *h, const char *path)
+{
+	struct stat st;
+	struct dirent *e;
+	DIR *d;
+	int rc = 1;
+
+	(void)h;
+	if (stat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return 3;
+	d = opendir(path);
+	if (d == NULL)
+		return -2;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			rc = 2;
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
 }
 
 static const PgcHostOps local_ops;
@@ -552,6 +578,7 @@ static const PgcHostOps local_ops = {
 	.signal = local_signal,
 	.close = NULL,
 	.file_size = local_file_size,
+	.dir_look = local_dir_look,
 };
 
 /* ---- added later: dispatch ----------------------------------------------------------- */
@@ -563,4 +590,13 @@ int host_file_size(PgcHost *h, const char *path, int64_t *size)
 		return -1;
 	}
 	return h->ops->file_size(h, path, size);
+}
+
+int host_dir_look(PgcHost *h, const char *path)
+{
+	if (h->ops->dir_look == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return h->ops->dir_look(h, path);
 }

@@ -70,6 +70,7 @@ typedef struct {
 	int (*signal)(PgcHost *h, long pid, int sig);
 	void (*close)(PgcHost *h);
 	int (*file_size)(PgcHost *h, const char *path, int64_t *size); /* may be NULL */
+	int (*dir_look)(PgcHost *h, const char *path);                   /* may be NULL */
 } PgcHostOps;
 
 /* host_is_local - true when host (name or address) designates this machine. */
@@ -170,5 +171,14 @@ int host_signal(PgcHost *h, long pid, int sig);
  * A host whose table has no file_size gives -1 (ENOSYS).
  */
 int host_file_size(PgcHost *h, const char *path, int64_t *size);
+
+/*
+ * host_dir_look - what is at path, quietly (for probes, which report in
+ * their own words): 0 absent, 1 an empty folder, 2 a folder with entries,
+ * 3 something else than a folder; -1 (errno) when it cannot be looked at,
+ * -2 (errno) when it is a folder that cannot be listed. Nothing logged. A
+ * host whose table has no dir_look gives -1 (ENOSYS).
+ */
+int host_dir_look(PgcHost *h, const char *path);
 
 #endif
