@@ -1,7 +1,6 @@
 /*
  * reconcile/ha/ha.c - shared I/O of failover, switchover and rejoin (ha.h).
  */
-#include "reconcile/pg/layout.h"
 #include "reconcile/ha/ha.h"
 
 #include <errno.h>
@@ -20,6 +19,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "reconcile/engine/exec.h"
+#include "reconcile/pg/layout.h"
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/plan_conf.h"
 #include "reconcile/postgres/replication.h"

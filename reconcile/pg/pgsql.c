@@ -1,7 +1,6 @@
 /*
  * reconcile/pg/pgsql.c - bounded libpq connections and queries (see pgsql.h).
  */
-#include "reconcile/pg/layout.h"
 #include "reconcile/pg/pgsql.h"
 
 #include <errno.h>
@@ -13,7 +12,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "reconcile/engine/apply.h"
+#include "reconcile/pg/layout.h"
 
 /* The failure of this thread's last pgsql_query(). */
 static _Thread_local PgcPgError last_error;

@@ -60,7 +60,7 @@ typedef struct {
 
 /*
  * pgsql_conninfo_local - conninfo for a node on this machine, through the
- * unix socket in PGC_SOCKET_DIR (apply.h) as the cluster's superuser (peer
+ * unix socket in PGC_SOCKET_DIR (pg/layout.h) as the cluster's superuser (peer
  * authentication mapped by the managed pg_hba/pg_ident):
  *   host=/var/run/postgresql port=PORT user=OS_USER dbname=DBNAME
  *   connect_timeout=3 application_name=pgconverge client_encoding=UTF8

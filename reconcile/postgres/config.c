@@ -8,7 +8,6 @@
  * file alone when its content, mode and owner are already right: that is
  * the "check first" of these actions.
  */
-#include "reconcile/pg/layout.h"
 #include "reconcile/postgres/config.h"
 
 #include <errno.h>
@@ -21,6 +20,7 @@
 
 #include "common/log.h"
 #include "reconcile/engine/exec.h"
+#include "reconcile/pg/layout.h"
 #include "reconcile/pg/passfile.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"

@@ -12,7 +12,6 @@
  *      (config_ensure_include);
  *   4. pg_ident.conf holds the pgconverge map (config_write_ident).
  */
-#include "reconcile/pg/layout.h"
 #include "reconcile/postgres/initdb.h"
 
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 
 #include "common/log.h"
 #include "reconcile/engine/exec.h"
+#include "reconcile/pg/layout.h"
 #include "reconcile/postgres/config.h"
 
 int initdb_data_dir_kind(PgcExecCtx *ctx, const char *dir)

@@ -7,7 +7,6 @@
  * bytes, so that a converged node plans to zero actions. The one exception
  * is a maintenance window in a named time zone (see zone_local_time()).
  */
-#include "reconcile/pg/layout.h"
 #include "reconcile/postgres/plan_conf.h"
 
 #include <arpa/inet.h>
@@ -18,6 +17,7 @@
 
 #include "common/fsutil.h"
 #include "common/strutil.h"
+#include "reconcile/pg/layout.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/backup/walarchive.h"
 

@@ -3,13 +3,13 @@
  * create (initdb, or slot + clone), configuration, pg_hba.conf, passfile,
  * start, reload and restart (plan_work.h).
  */
-#include "reconcile/pg/layout.h"
 #include "reconcile/postgres/plan_work.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "reconcile/pg/layout.h"
 #include "reconcile/pg/pgsql.h"
 
 /* quote_param_name - a parameter name for ALTER SYSTEM: each dotted part quoted. */

@@ -3,7 +3,6 @@
  * node (what exists, which parameters differ, which need a restart) and the
  * choice of the phase for ">= on standbys" parameters (plan_work.h).
  */
-#include "reconcile/pg/layout.h"
 #include "reconcile/postgres/plan_work.h"
 
 #include <math.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "reconcile/pg/layout.h"
 #include "schema/pgcatalog.h"
 
 /* Parameters that must be at least as large on a standby as on its primary. */
