@@ -189,17 +189,10 @@ int ha_cache_write(const char *state_dir, const char *cluster, const PgcHaCache 
 
 /* ---- one node ------------------------------------------------------------------------ */
 
-const char *ha_conninfo(PgcArena *a, const PgcCluster *c, const PgcNode *n)
-{
-	if (host_is_local(n->host.v))
-		return pgsql_conninfo_local(a, (int)n->port.v, c->os_user.v, NULL);
-	return pgsql_conninfo_tcp(a, n->host.v, (int)n->port.v, c->os_user.v, NULL);
-}
-
 PGconn *ha_connect(const PgcCluster *c, const PgcNode *n, int timeout_s, char *err, size_t errlen)
 {
 	PgcArena *a = arena_new();
-	PGconn *conn = pgsql_connect(ha_conninfo(a, c, n), timeout_s, err, errlen);
+	PGconn *conn = pgsql_connect(pgsql_node_conninfo(a, c, n, NULL), timeout_s, err, errlen);
 
 	arena_free(a);
 	return conn;
@@ -555,7 +548,7 @@ PgcWriteWatch *ha_write_watch_start(const PgcCluster *c, const PgcNode *n, int t
 
 	if (w == NULL)
 		abort();
-	w->conninfo = strdup(ha_conninfo(a, c, n));
+	w->conninfo = strdup(pgsql_node_conninfo(a, c, n, NULL));
 	arena_free(a);
 	if (w->conninfo == NULL)
 		abort();

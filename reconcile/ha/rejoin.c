@@ -245,7 +245,7 @@ static int pg_rewind_run(const PgcCluster *x, const PgcNode *n, const PgcNode *p
 			      "--target-pgdata",
 			      n->data_dir.v,
 			      "--source-server",
-			      ha_conninfo(a, x, p),
+			      pgsql_node_conninfo(a, x, p, NULL),
 			      NULL};
 	const char *env[3] = {"LC_ALL=C", NULL, NULL};
 	PgcProcSpec spec = {0};

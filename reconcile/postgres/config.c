@@ -377,10 +377,7 @@ int config_reload(PgcExecCtx *ctx)
 
 	if (n == NULL)
 		return exec_fail(ctx, "action \"%s\" names no node", ctx->a->id);
-	conninfo = host_is_local(n->host.v)
-		       ? pgsql_conninfo_local(ctx->arena, (int)n->port.v, ctx->c->os_user.v, NULL)
-		       : pgsql_conninfo_tcp(ctx->arena, n->host.v, (int)n->port.v,
-					    ctx->c->os_user.v, NULL);
+	conninfo = pgsql_node_conninfo(ctx->arena, ctx->c, n, NULL);
 	conn = pgsql_connect(conninfo, 0, err, sizeof(err));
 	if (conn == NULL) {
 		/* No SQL (e.g. pg_hba.conf locked pgconverge out): a signal still works locally. */
