@@ -322,12 +322,9 @@ static int run_basebackup(PgcExecCtx *ctx, const PgcNode *up, const char *passfi
 /* marker_text - the marker's content: the line observe_clone_marker_names() looks for, and why. */
 static const char *marker_text(PgcExecCtx *ctx)
 {
-	time_t now = time(NULL);
-	struct tm tm;
-	char at[32];
+	char at[CLOCK_UTC_SIZE];
 
-	gmtime_r(&now, &tm);
-	strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	clock_utc_format(time(NULL), 0, CLOCK_UTC_ISO, at, sizeof at);
 	return arena_printf(ctx->arena,
 			    "# pgconverge: a copy into the data directory below began at %s and has\n"
 			    "# not finished. While this file names the folder, pgconverge takes its\n"
