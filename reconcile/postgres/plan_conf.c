@@ -40,15 +40,7 @@ static void params_put(ParamList *l, const char *name, const char *value)
 			return;
 		}
 	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		PgcConfParam *items = arena_calloc(l->a, cap, sizeof(*items));
-
-		if (l->n)
-			memcpy(items, l->items, l->n * sizeof(*items));
-		l->items = items;
-		l->cap = cap;
-	}
+	l->items = arena_grow(l->a, l->items, l->n, &l->cap, 32, sizeof(*l->items));
 	l->items[l->n].name = name;
 	l->items[l->n].value = value;
 	l->n++;

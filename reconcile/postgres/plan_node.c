@@ -135,14 +135,7 @@ static size_t hba_rules(PgcArena *a, const char *text, const char ***out)
 		}
 		*o = '\0';
 		if (*l) {
-			if (n == cap) {
-				const char **nl = arena_calloc(a, cap ? cap * 2 : 16, sizeof(char *));
-
-				if (n)
-					memcpy(nl, lines, n * sizeof(char *));
-				lines = nl;
-				cap = cap ? cap * 2 : 16;
-			}
+			lines = arena_grow(a, lines, n, &cap, 16, sizeof(char *));
 			lines[n++] = l;
 		}
 		p = eol ? eol + 1 : NULL;

@@ -89,15 +89,8 @@ static const char *show_setting(PgcArena *a, const PgcObsSetting *s)
 
 static void add_delta(Ctx *x, NodeWork *nw, const Delta *d)
 {
-	if (nw->n_deltas == nw->cap_deltas) {
-		size_t cap = nw->cap_deltas ? nw->cap_deltas * 2 : 16;
-		Delta *items = arena_calloc(x->a, cap, sizeof(*items));
-
-		if (nw->n_deltas)
-			memcpy(items, nw->deltas, nw->n_deltas * sizeof(*items));
-		nw->deltas = items;
-		nw->cap_deltas = cap;
-	}
+	nw->deltas = arena_grow(x->a, nw->deltas, nw->n_deltas, &nw->cap_deltas, 16,
+				sizeof(*nw->deltas));
 	nw->deltas[nw->n_deltas++] = *d;
 }
 
