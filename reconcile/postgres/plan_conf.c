@@ -19,7 +19,7 @@
 #include "common/strutil.h"
 #include "reconcile/pg/layout.h"
 #include "reconcile/pg/pgsql.h"
-#include "reconcile/backup/walarchive.h"
+#include "reconcile/pg/walarchive_cmd.h"
 
 /* ---- small growable list ------------------------------------------------ */
 
