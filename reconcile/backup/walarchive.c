@@ -5,7 +5,8 @@
  * reconcile/pg/walarchive_cmd.c). Layout and contracts are in
  * walarchive.h; push, fetch and compression are in walarchive_push.c,
  * walarchive_fetch.c and walarchive_compress.c (pg_stat_archiver in
- * walarchive_status.c). Needs libc only: the lean pgconverge executable links it (cmd/front.c).
+ * walarchive_status.c). Needs libc only: the lean pgconverge executable
+ * links it (cmd/front.c).
  */
 #include "reconcile/backup/walarchive.h"
 

@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "reconcile/engine/exec.h"
+#include "reconcile/pg/conf.h"
 #include "reconcile/pg/layout.h"
 #include "reconcile/pg/passfile.h"
 #include "reconcile/pg/pgctl.h"
@@ -37,48 +38,6 @@ static const char include_line[] = "include '" PGC_MANAGED_CONF "'";
 static const char empty_managed[] =
     "# " PGC_MANAGED_CONF " - managed by pgconverge: this file is rewritten on every apply.\n"
     "# Change the topology file instead of editing it.\n";
-
-/* include_value_matches - v (after the quote) is 'pgconverge.conf' or '.../pgconverge.conf'. */
-static bool include_value_matches(const char *v)
-{
-	const char *end = strchr(v, '\'');
-	size_t len, mlen = strlen(PGC_MANAGED_CONF);
-
-	if (end == NULL)
-		return false;
-	len = (size_t)(end - v);
-	if (len < mlen || memcmp(end - mlen, PGC_MANAGED_CONF, mlen) != 0)
-		return false;
-	return len == mlen || end[-(long)mlen - 1] == '/';
-}
-
-bool config_has_include(const char *content)
-{
-	const char *line = content;
-
-	while (line != NULL && *line != '\0') {
-		const char *p = line;
-		const char *nl = strchr(line, '\n');
-
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (strncmp(p, "include", 7) == 0 &&
-		    (p[7] == ' ' || p[7] == '\t' || p[7] == '=' || p[7] == '\'')) {
-			p += 7;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (*p == '=')
-				p++;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (*p == '\'' && include_value_matches(p + 1) &&
-			    (nl == NULL || strchr(p + 1, '\'') < nl))
-				return true;
-		}
-		line = nl ? nl + 1 : NULL;
-	}
-	return false;
-}
 
 int config_ensure_include(PgcExecCtx *ctx)
 {
@@ -110,7 +69,7 @@ int config_ensure_include(PgcExecCtx *ctx)
 		exec_fail(ctx, "cannot add the include line: \"%s\" does not exist", conf);
 		goto cleanup;
 	}
-	if (!config_has_include(buf)) {
+	if (!conf_has_include(buf)) {
 		const char *sep = len > 0 && buf[len - 1] != '\n' ? "\n" : "";
 		const char *text = arena_printf(ctx->arena, "%s%s%s\n", buf, sep, include_line);
 

@@ -637,12 +637,3 @@ time_t maintenance_window_next_open(const PgcMaintenance *m, time_t now)
 	}
 	return (time_t)-1;
 }
-
-const char *plan_passfile_path(PgcArena *arena, const char *data_dir)
-{
-	char *p = fs_path_sibling(data_dir, ".pgconverge.pgpass");
-	const char *out = arena_strdup(arena, p);
-
-	free(p);
-	return out;
-}
