@@ -46,6 +46,22 @@ int initdb_data_dir_kind(PgcExecCtx *ctx, const char *dir)
 	return 2;
 }
 
+int initdb_data_dir_usable(PgcExecCtx *ctx, const char *dir, const char *doing)
+{
+	int kind = initdb_data_dir_kind(ctx, dir);
+
+	if (kind < 0)
+		return exec_note(ctx, "could not look at data directory \"%s\"", dir);
+	if (kind == 3)
+		return exec_fail(
+		    ctx,
+		    "refusing to %s \"%s\" for node \"%s\": the folder is not empty "
+		    "and is not a PostgreSQL data directory\n"
+		    "hint: empty the folder, or set data_dir to another one",
+		    doing, dir, exec_node_label(ctx, ctx->n));
+	return kind;
+}
+
 static int run_initdb(PgcExecCtx *ctx)
 {
 	const PgcCluster *c = ctx->c;
@@ -103,16 +119,9 @@ int initdb_run(PgcExecCtx *ctx)
 	if (exec_need_host(ctx) != 0)
 		return -1;
 	dir = ctx->n->data_dir.v;
-	kind = initdb_data_dir_kind(ctx, dir);
+	kind = initdb_data_dir_usable(ctx, dir, "initialise");
 	if (kind < 0)
-		return exec_note(ctx, "could not look at data directory \"%s\"", dir);
-	if (kind == 3)
-		return exec_fail(
-		    ctx,
-		    "refusing to initialise \"%s\" for node \"%s\": the folder is not empty "
-		    "and is not a PostgreSQL data directory\n"
-		    "hint: empty the folder, or set data_dir to another one",
-		    dir, exec_node_label(ctx, ctx->n));
+		return -1;
 	if (kind == 2) {
 		/* initdb ran before (a run stopped before the include line, or a repeat). */
 		ctx->nothing_to_do = true;

@@ -688,16 +688,9 @@ int replication_clone_node(PgcExecCtx *ctx, const char *upname, const PgcSecret 
 		if (r == 1) /* complete: killed after the copy, before the marker went */
 			return finish_clone(ctx) != 0 ? -1 : marker_remove(ctx, marker);
 	}
-	kind = initdb_data_dir_kind(ctx, dir);
+	kind = initdb_data_dir_usable(ctx, dir, "copy into");
 	if (kind < 0)
-		return exec_note(ctx, "could not look at data directory \"%s\"", dir);
-	if (kind == 3)
-		return exec_fail(
-		    ctx,
-		    "refusing to copy into \"%s\" for node \"%s\": the folder is not empty "
-		    "and is not a PostgreSQL data directory\n"
-		    "hint: empty the folder, or set data_dir to another one",
-		    dir, exec_node_label(ctx, ctx->n));
+		return -1;
 	if (kind == 2) {
 		/* Done before, or copied by a run that stopped before standby.signal. */
 		r = file_exists(ctx, arena_printf(ctx->arena, "%s/standby.signal", dir));
