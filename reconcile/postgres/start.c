@@ -102,7 +102,8 @@ static int wait_caught_up(PgcExecCtx *ctx)
 	PQclear(r);
 	r = NULL;
 	params[0] = lsn;
-	conn = pgsql_connect(pgsql_node_conninfo(ctx->arena, ctx->c, ctx->n, NULL), 0, err, sizeof(err));
+	conn = pgsql_connect(pgsql_node_conninfo(ctx->arena, ctx->c, ctx->n, NULL), 0, err,
+			     sizeof(err));
 	for (;;) {
 		if (conn != NULL &&
 		    pgsql_query(conn, "SELECT pg_catalog.pg_last_wal_replay_lsn() >= $1::pg_lsn", 1,
