@@ -5,7 +5,6 @@
  * before fork(): in a threaded process the child may only make
  * async-signal-safe calls until execve().
  */
-#include "common/clock.h"
 #include "common/proc.h"
 
 #include <errno.h>
@@ -27,7 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/xalloc.h"
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 #define READ_CHUNK 65536
@@ -80,24 +81,6 @@ static atomic_bool no_pidfd;
 static pthread_mutex_t scrub_mutex = PTHREAD_MUTEX_INITIALIZER;
 static char **scrub_names;
 static size_t scrub_n;
-
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL)
-		abort();
-	return p;
-}
 
 void proc_scrub_env(const char *name)
 {

@@ -28,7 +28,7 @@
 #include "common/progress.h"
 #include "reconcile/pg/layout.h"
 #include "reconcile/pg/pgctl.h"
-#include "reconcile/postgres/config.h"
+#include "reconcile/pg/conf.h"
 
 #define COPY_BUF (1024 * 1024)
 
@@ -431,7 +431,7 @@ int restore_prepare_copy(PgcHost *h, PgcArena *a, const char *dir, const char *c
 		rc = -1;
 		goto cleanup;
 	}
-	if (!config_has_include(buf)) {
+	if (!conf_has_include(buf)) {
 		const char *text = arena_printf(a, "%s%sinclude '%s'\n", buf,
 						len > 0 && buf[len - 1] != '\n' ? "\n" : "",
 						PGC_MANAGED_CONF);

@@ -1,10 +1,12 @@
 /*
  * reconcile/backup/walarchive.c - the WAL archive's layout: names, paths,
- * the repository's owner, finding an archived file, the archive/restore
- * commands and the listing. Layout and contracts are in walarchive.h; push,
- * fetch and compression are in walarchive_push.c, walarchive_fetch.c and
- * walarchive_compress.c (pg_stat_archiver in walarchive_status.c). Needs
- * libc only: the lean pgconverge executable links it (cmd/front.c).
+ * the repository's owner, finding an archived file and the listing (the
+ * compression names and the archive/restore commands are in
+ * reconcile/pg/walarchive_cmd.c). Layout and contracts are in
+ * walarchive.h; push, fetch and compression are in walarchive_push.c,
+ * walarchive_fetch.c and walarchive_compress.c (pg_stat_archiver in
+ * walarchive_status.c). Needs libc only: the lean pgconverge executable
+ * links it (cmd/front.c).
  * No host here: wal-push/wal-fetch run on the node itself (its
  * archive_command), and the repository is no node's folder.
  */
@@ -91,55 +93,6 @@ int walarchive_parse_lsn(const char *text, uint64_t *lsn)
 	return 0;
 }
 
-typedef struct {
-	PgcCompression c;
-	const char *name;
-	const char *suffix;
-} Compression;
-
-/* The first row is also what an unknown value reads as. */
-static const Compression compressions[] = {
-	{COMPRESS_NONE, "none", ""},
-	{COMPRESS_GZIP, "gzip", ".gz"},
-	{COMPRESS_ZSTD, "zstd", ".zst"},
-};
-
-#define N_COMPRESSIONS (sizeof(compressions) / sizeof(compressions[0]))
-
-/* compression_of - c's row of the table; the first row (none) when c is not there. */
-static const Compression *compression_of(PgcCompression c)
-{
-	size_t i;
-
-	for (i = 0; i < N_COMPRESSIONS; i++)
-		if (compressions[i].c == c)
-			return &compressions[i];
-	return &compressions[0];
-}
-
-const char *walarchive_compression_name(PgcCompression c)
-{
-	return compression_of(c)->name;
-}
-
-const char *walarchive_compression_suffix(PgcCompression c)
-{
-	return compression_of(c)->suffix;
-}
-
-int walarchive_parse_compression(const char *name, PgcCompression *c)
-{
-	size_t i;
-
-	for (i = 0; name != NULL && i < N_COMPRESSIONS; i++) {
-		if (strcmp(compressions[i].name, name) == 0) {
-			*c = compressions[i].c;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 const char *walarchive_dir(PgcArena *a, const char *repository, const char *name)
 {
 	PgcWalName n;
@@ -208,71 +161,15 @@ const char *walarchive_find(PgcArena *a, const char *repository, const char *nam
 	struct stat st;
 	size_t i;
 
-	for (i = 0; i < N_COMPRESSIONS; i++) {
-		const char *path = walarchive_path(a, repository, name, compressions[i].c);
+	for (i = 0; i < WALARCHIVE_N_COMPRESSIONS; i++) {
+		const char *path = walarchive_path(a, repository, name, walarchive_compressions[i]);
 
 		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-			*c = compressions[i].c;
+			*c = walarchive_compressions[i];
 			return path;
 		}
 	}
 	return NULL;
-}
-
-
-/* ---- archive_command / restore_command ---------------------------------- */
-
-static bool shell_safe(const char *w)
-{
-	if (*w == '\0')
-		return false;
-	for (; *w != '\0'; w++)
-		if (!((*w >= 'a' && *w <= 'z') || (*w >= 'A' && *w <= 'Z') || (*w >= '0' && *w <= '9') ||
-		      strchr("_@%+=:,./-", *w) != NULL))
-			return false;
-	return true;
-}
-
-/* shell_word - w for /bin/sh; with escape_percent, each '%' doubled for the server first. */
-static const char *shell_word(PgcArena *a, const char *w, bool escape_percent)
-{
-	size_t n = strlen(w), i;
-	char *out = arena_alloc(a, 4 * n + 3), *p = out;
-	bool quote = !shell_safe(w);
-
-	if (quote)
-		*p++ = '\'';
-	for (i = 0; i < n; i++) {
-		if (w[i] == '\'') {
-			memcpy(p, "'\\''", 4);
-			p += 4;
-			continue;
-		}
-		if (w[i] == '%' && escape_percent)
-			*p++ = '%';
-		*p++ = w[i];
-	}
-	if (quote)
-		*p++ = '\'';
-	*p = '\0';
-	return out;
-}
-
-const char *walarchive_archive_command(PgcArena *a, const char *bin, const char *repository,
-				       PgcCompression c)
-{
-	const char *cmd = arena_printf(a, "%s wal-push --repository %s", shell_word(a, bin, true),
-				       shell_word(a, repository, true));
-
-	if (c != COMPRESS_NONE)
-		cmd = arena_printf(a, "%s --compress %s", cmd, walarchive_compression_name(c));
-	return arena_printf(a, "%s %%p %%f", cmd);
-}
-
-const char *walarchive_restore_command(PgcArena *a, const char *bin, const char *repository)
-{
-	return arena_printf(a, "%s wal-fetch --repository %s %%f %%p", shell_word(a, bin, true),
-			    shell_word(a, repository, true));
 }
 
 /* ---- listing ------------------------------------------------------------ */
@@ -301,9 +198,12 @@ static char *strip_suffix(PgcArena *a, const char *file)
 {
 	size_t i;
 
-	for (i = 1; i < N_COMPRESSIONS; i++)
-		if (str_has_suffix(file, compressions[i].suffix))
-			return arena_strndup(a, file, strlen(file) - strlen(compressions[i].suffix));
+	for (i = 1; i < WALARCHIVE_N_COMPRESSIONS; i++) {
+		const char *suffix = walarchive_compression_suffix(walarchive_compressions[i]);
+
+		if (str_has_suffix(file, suffix))
+			return arena_strndup(a, file, strlen(file) - strlen(suffix));
+	}
 	return arena_strdup(a, file);
 }
 

@@ -1,7 +1,8 @@
 /*
  * reconcile/backup/walarchive.h - the WAL archive inside a backup repository:
- * its layout (names, paths, owner), the commands the planner writes into
- * the managed configuration, and the listing retention works on. What
+ * its layout (names, paths, owner) and the listing retention works on (the
+ * compression names and the commands the planner writes into the managed
+ * configuration are in reconcile/pg/walarchive_cmd.h). What
  * `pgconverge wal-push` (archive_command) and `wal-fetch` (restore_command)
  * do is in walarchive_push.h and walarchive_fetch.h, the codecs in
  * walarchive_compress.h, pg_stat_archiver for `status` in
@@ -57,6 +58,7 @@
 #include <sys/types.h>
 
 #include "common/arena.h"
+#include "reconcile/pg/walarchive_cmd.h"
 #include "schema/topology.h"
 
 #define WALARCHIVE_DIR "wal"
@@ -99,13 +101,6 @@ uint64_t walarchive_segno(const PgcWalName *n, uint64_t segsize);
 /* walarchive_parse_lsn - "16/B374D848" into *lsn. 0, or -1 when malformed. */
 int walarchive_parse_lsn(const char *text, uint64_t *lsn);
 
-/* walarchive_compression_name - "none", "gzip", "zstd". */
-const char *walarchive_compression_name(PgcCompression c);
-/* walarchive_compression_suffix - "", ".gz", ".zst". */
-const char *walarchive_compression_suffix(PgcCompression c);
-/* walarchive_parse_compression - the inverse of _name; 0, or -1 when unknown. */
-int walarchive_parse_compression(const char *name, PgcCompression *c);
-
 /*
  * walarchive_dir - the folder holding name in the repository:
  * REPO/wal/TTTTTTTT or REPO/wal/history. name must parse. Owned by a.
@@ -118,26 +113,6 @@ const char *walarchive_path(PgcArena *a, const char *repository, const char *nam
 
 /* walarchive_checksum_path - REPO/wal/.../NAME.sha256. Owned by a. */
 const char *walarchive_checksum_path(PgcArena *a, const char *repository, const char *name);
-
-/*
- * walarchive_archive_command / walarchive_restore_command - the values of
- * archive_command and restore_command for a server archiving into (or
- * restoring from) repository with pgconverge at bin (an absolute path):
- *
- *   /usr/local/bin/pgconverge wal-push --repository /srv/backups/main --compress zstd %p %f
- *   /usr/local/bin/pgconverge wal-fetch --repository /srv/backups/main %f %p
- *
- * The server runs them through /bin/sh, so each word is left bare only
- * when it holds nothing but [A-Za-z0-9_@%+=:,./-] and is single-quoted
- * otherwise ('it'\''s'); a '%' in bin or repository is doubled, since the
- * server replaces %p, %f and %% in these settings. The result is the
- * setting's value (as SHOW displays it): writing it into postgresql.conf
- * quotes it once more, as every string value ('...' with '' for ').
- * Compression COMPRESS_NONE adds no option. Owned by a.
- */
-const char *walarchive_archive_command(PgcArena *a, const char *bin, const char *repository,
-				       PgcCompression c);
-const char *walarchive_restore_command(PgcArena *a, const char *bin, const char *repository);
 
 /* One file of the archive, as retention sees it. */
 typedef struct {

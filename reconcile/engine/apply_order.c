@@ -76,15 +76,7 @@ static void wait_for(Order *o, size_t i, size_t j, size_t *cap)
 	for (size_t k = 0; k < e->n_before; k++)
 		if (e->before[k] == j)
 			return;
-	if (e->n_before == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 8;
-		size_t *nb = arena_calloc(o->arena, ncap, sizeof(size_t));
-
-		if (e->n_before)
-			memcpy(nb, e->before, e->n_before * sizeof(size_t));
-		e->before = nb;
-		*cap = ncap;
-	}
+	e->before = arena_grow(o->arena, e->before, e->n_before, cap, 8, sizeof(size_t));
 	e->before[e->n_before++] = j;
 }
 

@@ -20,15 +20,8 @@ PgcAction *builder_append(PgcPlanBuilder *b)
 	PgcPlan *p = b->p;
 	PgcAction *act;
 
-	if (p->n_actions == b->cap_actions) {
-		size_t cap = b->cap_actions ? b->cap_actions * 2 : 32;
-		PgcAction *items = arena_calloc(b->a, cap, sizeof(*items));
-
-		if (p->n_actions)
-			memcpy(items, p->actions, p->n_actions * sizeof(*items));
-		p->actions = items;
-		b->cap_actions = cap;
-	}
+	p->actions = arena_grow(b->a, p->actions, p->n_actions, &b->cap_actions, 32,
+				sizeof(*p->actions));
 	act = &p->actions[p->n_actions++];
 	memset(act, 0, sizeof(*act));
 	return act;
@@ -122,15 +115,8 @@ void builder_orphan(PgcPlanBuilder *b, const char *cluster, const char *node, co
 {
 	PgcPlan *p = b->p;
 
-	if (p->n_orphans == b->cap_orphans) {
-		size_t cap = b->cap_orphans ? b->cap_orphans * 2 : 16;
-		PgcOrphan *items = arena_calloc(b->a, cap, sizeof(*items));
-
-		if (p->n_orphans)
-			memcpy(items, p->orphans, p->n_orphans * sizeof(*items));
-		p->orphans = items;
-		b->cap_orphans = cap;
-	}
+	p->orphans = arena_grow(b->a, p->orphans, p->n_orphans, &b->cap_orphans, 16,
+				sizeof(*p->orphans));
 	p->orphans[p->n_orphans].cluster = cluster;
 	p->orphans[p->n_orphans].node = node;
 	p->orphans[p->n_orphans].kind = kind;

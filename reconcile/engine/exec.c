@@ -98,16 +98,12 @@ int exec_need_host(PgcExecCtx *ctx)
 
 PGconn *exec_connect(PgcExecCtx *ctx, const PgcNode *n, const char *dbname)
 {
-	const char *user = ctx->c->os_user.v;
 	char *conninfo;
 	char err[512];
 	PgcPgError e;
 	PGconn *conn;
 
-	if (host_is_local(n->host.v))
-		conninfo = pgsql_conninfo_local(ctx->arena, (int)n->port.v, user, dbname);
-	else
-		conninfo = pgsql_conninfo_tcp(ctx->arena, n->host.v, (int)n->port.v, user, dbname);
+	conninfo = pgsql_node_conninfo(ctx->arena, ctx->c, n, dbname);
 	conn = pgsql_connect(conninfo, 0, err, sizeof(err));
 	if (conn == NULL) {
 		exec_fail(ctx, "could not connect to node \"%s\"%s%s%s: %s",

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 
@@ -23,17 +23,6 @@ struct PgcJournal {
 	char *path;
 	char run[128];
 };
-
-static void iso_now(char *buf, size_t size)
-{
-	struct timeval tv;
-	struct tm tm;
-
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
-}
 
 PgcJournal *journal_open(const char *state_dir)
 {
@@ -57,7 +46,7 @@ PgcJournal *journal_open(const char *state_dir)
 	}
 	/* A new journal's creation must survive a crash like its lines. */
 	(void)fs_fsync_dir(state_dir);
-	iso_now(ts, sizeof(ts));
+	clock_utc_now(CLOCK_UTC_ISO_MS, ts, sizeof(ts));
 	snprintf(j->run, sizeof(j->run), "%s-%ld", ts, (long)getpid());
 	return j;
 }
@@ -157,7 +146,7 @@ static json_t *base_object(const PgcJournal *j, const PgcAction *a, const char *
 	char ts[96];
 	json_t *o = json_object();
 
-	iso_now(ts, sizeof(ts));
+	clock_utc_now(CLOCK_UTC_ISO_MS, ts, sizeof(ts));
 	json_object_set_new(o, "ts", json_string(ts));
 	json_object_set_new(o, "run", json_string(j->run));
 	json_object_set_new(o, "cluster", jstr(a->cluster));
@@ -204,7 +193,7 @@ int journal_event(PgcJournal *j, json_t *event)
 	char ts[96];
 	int rc;
 
-	iso_now(ts, sizeof(ts));
+	clock_utc_now(CLOCK_UTC_ISO_MS, ts, sizeof(ts));
 	json_object_set_new(o, "ts", json_string(ts));
 	if (json_object_get(event, "run") == NULL)
 		json_object_set_new(o, "run", json_string(j->run));
@@ -221,7 +210,7 @@ int journal_source(PgcJournal *j, const PgcSource *src)
 	char ts[96];
 	int rc;
 
-	iso_now(ts, sizeof(ts));
+	clock_utc_now(CLOCK_UTC_ISO_MS, ts, sizeof(ts));
 	json_object_set_new(o, "ts", json_string(ts));
 	json_object_set_new(o, "run", json_string(j->run));
 	json_object_set_new(o, "event", json_string("source"));

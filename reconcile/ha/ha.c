@@ -1,7 +1,6 @@
 /*
  * reconcile/ha/ha.c - shared I/O of failover, switchover and rejoin (ha.h).
  */
-#include "reconcile/pg/layout.h"
 #include "reconcile/ha/ha.h"
 
 #include <errno.h>
@@ -12,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +18,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "reconcile/engine/exec.h"
+#include "reconcile/pg/layout.h"
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/plan_conf.h"
 #include "reconcile/postgres/replication.h"
@@ -35,14 +34,7 @@
 
 const char *ha_iso_now(char *buf, size_t size)
 {
-	struct timeval tv;
-	struct tm tm;
-
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
-	return buf;
+	return clock_utc_now(CLOCK_UTC_ISO_MS, buf, size);
 }
 
 /* ---- the cache ------------------------------------------------------------------ */
@@ -190,17 +182,10 @@ int ha_cache_write(const char *state_dir, const char *cluster, const PgcHaCache 
 
 /* ---- one node ------------------------------------------------------------------------ */
 
-const char *ha_conninfo(PgcArena *a, const PgcCluster *c, const PgcNode *n)
-{
-	if (host_is_local(n->host.v))
-		return pgsql_conninfo_local(a, (int)n->port.v, c->os_user.v, NULL);
-	return pgsql_conninfo_tcp(a, n->host.v, (int)n->port.v, c->os_user.v, NULL);
-}
-
 PGconn *ha_connect(const PgcCluster *c, const PgcNode *n, int timeout_s, char *err, size_t errlen)
 {
 	PgcArena *a = arena_new();
-	PGconn *conn = pgsql_connect(ha_conninfo(a, c, n), timeout_s, err, errlen);
+	PGconn *conn = pgsql_connect(pgsql_node_conninfo(a, c, n, NULL), timeout_s, err, errlen);
 
 	arena_free(a);
 	return conn;
@@ -556,7 +541,7 @@ PgcWriteWatch *ha_write_watch_start(const PgcCluster *c, const PgcNode *n, int t
 
 	if (w == NULL)
 		abort();
-	w->conninfo = strdup(ha_conninfo(a, c, n));
+	w->conninfo = strdup(pgsql_node_conninfo(a, c, n, NULL));
 	arena_free(a);
 	if (w->conninfo == NULL)
 		abort();

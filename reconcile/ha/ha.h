@@ -58,12 +58,6 @@ int ha_cache_write(const char *state_dir, const char *cluster, const PgcHaCache 
 
 /* ---- one node ------------------------------------------------------------- */
 
-/*
- * ha_conninfo - how pgconverge reaches node n as the superuser: the local
- * unix socket for a node on this machine, TCP otherwise. Owned by a.
- */
-const char *ha_conninfo(PgcArena *a, const PgcCluster *c, const PgcNode *n);
-
 /* ha_connect - a bounded connection to n; NULL with libpq's message in err (nothing logged). */
 PGconn *ha_connect(const PgcCluster *c, const PgcNode *n, int timeout_s, char *err, size_t errlen);
 
@@ -180,7 +174,10 @@ int ha_journal_event(const char *state_dir, json_t *event);
 
 /* ---- small helpers -------------------------------------------------------------- */
 
-/* ha_iso_now - the current UTC time, ISO 8601 with milliseconds, into buf. */
+/*
+ * ha_iso_now - the current UTC time, ISO 8601 with milliseconds, into buf:
+ * clock_utc_now(CLOCK_UTC_ISO_MS).
+ */
 const char *ha_iso_now(char *buf, size_t size);
 
 #endif

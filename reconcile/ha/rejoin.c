@@ -245,7 +245,7 @@ static int pg_rewind_run(const PgcCluster *x, const PgcNode *n, const PgcNode *p
 			      "--target-pgdata",
 			      n->data_dir.v,
 			      "--source-server",
-			      ha_conninfo(a, x, p),
+			      pgsql_node_conninfo(a, x, p, NULL),
 			      NULL};
 	const char *env[3] = {"LC_ALL=C", NULL, NULL};
 	PgcProcSpec spec = {0};
@@ -284,12 +284,9 @@ static int pg_rewind_run(const PgcCluster *x, const PgcNode *n, const PgcNode *p
 /* move_aside - renames the data directory to DIR.diverged-TIMESTAMP. */
 static int move_aside(PgcHost *h, const PgcNode *n, char *to, size_t to_len)
 {
-	time_t now = time(NULL);
-	struct tm tm;
-	char stamp[32];
+	char stamp[CLOCK_UTC_SIZE];
 
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	clock_utc_format(time(NULL), 0, CLOCK_UTC_BASIC, stamp, sizeof stamp);
 	snprintf(to, to_len, "%s.diverged-%s", n->data_dir.v, stamp);
 	if (host_rename(h, n->data_dir.v, to) != 0) {
 		log_error("could not move the data directory \"%s\" to \"%s\": %s", n->data_dir.v, to,

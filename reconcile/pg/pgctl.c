@@ -79,6 +79,25 @@ static int run_pgctl(PgcHost *h, const char **argv, bool detach, int timeout_s, 
 	return host_run(h, &spec, res);
 }
 
+/*
+ * run_pgctl_checked - run_pgctl() in the foreground that must exit 0:
+ * 0, or -1 with what failed reported (what: "could not ... node ...").
+ */
+static int run_pgctl_checked(PgcHost *h, const char **argv, int timeout_s, const char *what)
+{
+	PgcProcResult res;
+	int rc = -1;
+
+	if (run_pgctl(h, argv, false, timeout_s, &res) != 0)
+		return -1;
+	if (res.status != 0 || res.timed_out)
+		proc_report_failed(what, argv[0], &res, NULL, 0);
+	else
+		rc = 0;
+	proc_result_free(&res);
+	return rc;
+}
+
 int pgctl_status(PgcHost *h, const PgcCluster *c, const PgcNode *n)
 {
 	PgcArena *a = arena_new();
@@ -219,8 +238,7 @@ int pgctl_stop(PgcHost *h, const PgcCluster *c, const PgcNode *n, const char *mo
 {
 	PgcArena *a = arena_new();
 	const char *argv[10];
-	PgcProcResult res;
-	int running, rc = -1;
+	int running, rc;
 	size_t k = 0;
 
 	running = pgctl_status(h, c, n);
@@ -238,16 +256,9 @@ int pgctl_stop(PgcHost *h, const PgcCluster *c, const PgcNode *n, const char *mo
 	argv[k++] = "-t";
 	argv[k++] = arena_printf(a, "%d", timeout_s);
 	argv[k] = NULL;
-	if (run_pgctl(h, argv, false, timeout_s, &res) != 0)
-		goto cleanup;
-	if (res.status != 0 || res.timed_out)
-		proc_report_failed(arena_printf(a, "could not stop the server of node \"%s/%s\"",
-						  c->name, n->name),
-				     argv[0], &res, NULL, 0);
-	else
-		rc = 0;
-	proc_result_free(&res);
-cleanup:
+	rc = run_pgctl_checked(h, argv, timeout_s,
+			       arena_printf(a, "could not stop the server of node \"%s/%s\"",
+					    c->name, n->name));
 	arena_free(a);
 	return rc;
 }
@@ -256,20 +267,10 @@ int pgctl_reload(PgcHost *h, const PgcCluster *c, const PgcNode *n, int timeout_
 {
 	PgcArena *a = arena_new();
 	const char *argv[] = {pgctl_prog(a, c), "reload", "-D", n->data_dir.v, NULL};
-	PgcProcResult res;
-	int rc = -1;
+	int rc = run_pgctl_checked(h, argv, timeout_s,
+				   arena_printf(a, "could not reload the server of node \"%s/%s\"",
+						c->name, n->name));
 
-	if (run_pgctl(h, argv, false, timeout_s, &res) != 0)
-		goto cleanup;
-	if (res.status != 0 || res.timed_out)
-		proc_report_failed(arena_printf(a,
-						  "could not reload the server of node \"%s/%s\"",
-						  c->name, n->name),
-				     argv[0], &res, NULL, 0);
-	else
-		rc = 0;
-	proc_result_free(&res);
-cleanup:
 	arena_free(a);
 	return rc;
 }

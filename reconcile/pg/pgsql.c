@@ -1,7 +1,6 @@
 /*
  * reconcile/pg/pgsql.c - bounded libpq connections and queries (see pgsql.h).
  */
-#include "reconcile/pg/layout.h"
 #include "reconcile/pg/pgsql.h"
 
 #include <errno.h>
@@ -13,7 +12,8 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "reconcile/engine/apply.h"
+#include "reconcile/pg/layout.h"
+#include "reconcile/transport/host.h"
 
 /* The failure of this thread's last pgsql_query(). */
 static _Thread_local PgcPgError last_error;
@@ -95,6 +95,13 @@ char *pgsql_conninfo_tcp(PgcArena *a, const char *host, int port, const char *us
 			 const char *dbname)
 {
 	return conninfo(a, host, port, user, dbname);
+}
+
+char *pgsql_node_conninfo(PgcArena *a, const PgcCluster *c, const PgcNode *n, const char *dbname)
+{
+	if (host_is_local(n->host.v))
+		return pgsql_conninfo_local(a, (int)n->port.v, c->os_user.v, dbname);
+	return pgsql_conninfo_tcp(a, n->host.v, (int)n->port.v, c->os_user.v, dbname);
 }
 
 /*

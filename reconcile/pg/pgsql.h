@@ -38,8 +38,9 @@
 
 #include <libpq-fe.h>
 
-#include "reconcile/pg/layout.h"
 #include "common/arena.h"
+#include "reconcile/pg/layout.h"
+#include "schema/topology.h"
 
 /* Default bounds used when a caller passes 0. */
 #define PGSQL_CONNECT_TIMEOUT_S 3
@@ -60,7 +61,7 @@ typedef struct {
 
 /*
  * pgsql_conninfo_local - conninfo for a node on this machine, through the
- * unix socket in PGC_SOCKET_DIR (apply.h) as the cluster's superuser (peer
+ * unix socket in PGC_SOCKET_DIR (pg/layout.h) as the cluster's superuser (peer
  * authentication mapped by the managed pg_hba/pg_ident):
  *   host=/var/run/postgresql port=PORT user=OS_USER dbname=DBNAME
  *   connect_timeout=3 application_name=pgconverge client_encoding=UTF8
@@ -81,6 +82,14 @@ char *pgsql_conninfo_socket(PgcArena *a, const char *socket_dir, int port, const
  */
 char *pgsql_conninfo_tcp(PgcArena *a, const char *host, int port, const char *user,
 			 const char *dbname);
+
+/*
+ * pgsql_node_conninfo - how pgconverge reaches node n of cluster c as the
+ * superuser (c's os_user): pgsql_conninfo_local() for a node on this
+ * machine (host_is_local()), pgsql_conninfo_tcp() otherwise. dbname NULL
+ * means "postgres". Owned by a.
+ */
+char *pgsql_node_conninfo(PgcArena *a, const PgcCluster *c, const PgcNode *n, const char *dbname);
 
 /* pgsql_conninfo_value - one conninfo value quoted: 'it\'s' ('' when empty). */
 char *pgsql_conninfo_value(PgcArena *a, const char *value);

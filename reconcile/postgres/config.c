@@ -8,7 +8,6 @@
  * file alone when its content, mode and owner are already right: that is
  * the "check first" of these actions.
  */
-#include "reconcile/pg/layout.h"
 #include "reconcile/postgres/config.h"
 
 #include <errno.h>
@@ -21,6 +20,8 @@
 
 #include "common/log.h"
 #include "reconcile/engine/exec.h"
+#include "reconcile/pg/conf.h"
+#include "reconcile/pg/layout.h"
 #include "reconcile/pg/passfile.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
@@ -37,48 +38,6 @@ static const char include_line[] = "include '" PGC_MANAGED_CONF "'";
 static const char empty_managed[] =
     "# " PGC_MANAGED_CONF " - managed by pgconverge: this file is rewritten on every apply.\n"
     "# Change the topology file instead of editing it.\n";
-
-/* include_value_matches - v (after the quote) is 'pgconverge.conf' or '.../pgconverge.conf'. */
-static bool include_value_matches(const char *v)
-{
-	const char *end = strchr(v, '\'');
-	size_t len, mlen = strlen(PGC_MANAGED_CONF);
-
-	if (end == NULL)
-		return false;
-	len = (size_t)(end - v);
-	if (len < mlen || memcmp(end - mlen, PGC_MANAGED_CONF, mlen) != 0)
-		return false;
-	return len == mlen || end[-(long)mlen - 1] == '/';
-}
-
-bool config_has_include(const char *content)
-{
-	const char *line = content;
-
-	while (line != NULL && *line != '\0') {
-		const char *p = line;
-		const char *nl = strchr(line, '\n');
-
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (strncmp(p, "include", 7) == 0 &&
-		    (p[7] == ' ' || p[7] == '\t' || p[7] == '=' || p[7] == '\'')) {
-			p += 7;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (*p == '=')
-				p++;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (*p == '\'' && include_value_matches(p + 1) &&
-			    (nl == NULL || strchr(p + 1, '\'') < nl))
-				return true;
-		}
-		line = nl ? nl + 1 : NULL;
-	}
-	return false;
-}
 
 int config_ensure_include(PgcExecCtx *ctx)
 {
@@ -110,7 +69,7 @@ int config_ensure_include(PgcExecCtx *ctx)
 		exec_fail(ctx, "cannot add the include line: \"%s\" does not exist", conf);
 		goto cleanup;
 	}
-	if (!config_has_include(buf)) {
+	if (!conf_has_include(buf)) {
 		const char *sep = len > 0 && buf[len - 1] != '\n' ? "\n" : "";
 		const char *text = arena_printf(ctx->arena, "%s%s%s\n", buf, sep, include_line);
 
@@ -377,10 +336,7 @@ int config_reload(PgcExecCtx *ctx)
 
 	if (n == NULL)
 		return exec_fail(ctx, "action \"%s\" names no node", ctx->a->id);
-	conninfo = host_is_local(n->host.v)
-		       ? pgsql_conninfo_local(ctx->arena, (int)n->port.v, ctx->c->os_user.v, NULL)
-		       : pgsql_conninfo_tcp(ctx->arena, n->host.v, (int)n->port.v,
-					    ctx->c->os_user.v, NULL);
+	conninfo = pgsql_node_conninfo(ctx->arena, ctx->c, n, NULL);
 	conn = pgsql_connect(conninfo, 0, err, sizeof(err));
 	if (conn == NULL) {
 		/* No SQL (e.g. pg_hba.conf locked pgconverge out): a signal still works locally. */

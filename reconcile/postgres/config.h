@@ -14,13 +14,6 @@
 #include "reconcile/engine/exec.h"
 #include "schema/topology.h"
 
-/*
- * config_has_include - true when postgresql.conf content has an
- * `include 'pgconverge.conf'` line (any spacing, optional '=', the file
- * name bare or ending in "/pgconverge.conf").
- */
-bool config_has_include(const char *content);
-
 /* config_ensure_include - adds the include line (and an empty managed file) when missing. */
 int config_ensure_include(PgcExecCtx *ctx);
 

@@ -12,7 +12,6 @@
  *      (config_ensure_include);
  *   4. pg_ident.conf holds the pgconverge map (config_write_ident).
  */
-#include "reconcile/pg/layout.h"
 #include "reconcile/postgres/initdb.h"
 
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 
 #include "common/log.h"
 #include "reconcile/engine/exec.h"
+#include "reconcile/pg/layout.h"
 #include "reconcile/postgres/config.h"
 
 int initdb_data_dir_kind(PgcExecCtx *ctx, const char *dir)
@@ -44,6 +44,22 @@ int initdb_data_dir_kind(PgcExecCtx *ctx, const char *dir)
 			return 3;
 	}
 	return 2;
+}
+
+int initdb_data_dir_usable(PgcExecCtx *ctx, const char *dir, const char *doing)
+{
+	int kind = initdb_data_dir_kind(ctx, dir);
+
+	if (kind < 0)
+		return exec_note(ctx, "could not look at data directory \"%s\"", dir);
+	if (kind == 3)
+		return exec_fail(
+		    ctx,
+		    "refusing to %s \"%s\" for node \"%s\": the folder is not empty "
+		    "and is not a PostgreSQL data directory\n"
+		    "hint: empty the folder, or set data_dir to another one",
+		    doing, dir, exec_node_label(ctx, ctx->n));
+	return kind;
 }
 
 static int run_initdb(PgcExecCtx *ctx)
@@ -103,16 +119,9 @@ int initdb_run(PgcExecCtx *ctx)
 	if (exec_need_host(ctx) != 0)
 		return -1;
 	dir = ctx->n->data_dir.v;
-	kind = initdb_data_dir_kind(ctx, dir);
+	kind = initdb_data_dir_usable(ctx, dir, "initialise");
 	if (kind < 0)
-		return exec_note(ctx, "could not look at data directory \"%s\"", dir);
-	if (kind == 3)
-		return exec_fail(
-		    ctx,
-		    "refusing to initialise \"%s\" for node \"%s\": the folder is not empty "
-		    "and is not a PostgreSQL data directory\n"
-		    "hint: empty the folder, or set data_dir to another one",
-		    dir, exec_node_label(ctx, ctx->n));
+		return -1;
 	if (kind == 2) {
 		/* initdb ran before (a run stopped before the include line, or a repeat). */
 		ctx->nothing_to_do = true;

@@ -18,6 +18,14 @@
  */
 int initdb_data_dir_kind(PgcExecCtx *ctx, const char *dir);
 
+/*
+ * initdb_data_dir_usable - initdb_data_dir_kind() for an action about to
+ * fill dir: 0, 1 or 2 as there; -1 (reported) when dir could not be looked
+ * at or holds something else, refusing to `doing` it ("initialise", "copy
+ * into").
+ */
+int initdb_data_dir_usable(PgcExecCtx *ctx, const char *dir, const char *doing);
+
 int initdb_run(PgcExecCtx *ctx); /* ACT_INITDB */
 
 #endif

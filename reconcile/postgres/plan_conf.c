@@ -7,7 +7,6 @@
  * bytes, so that a converged node plans to zero actions. The one exception
  * is a maintenance window in a named time zone (see zone_local_time()).
  */
-#include "reconcile/pg/layout.h"
 #include "reconcile/postgres/plan_conf.h"
 
 #include <arpa/inet.h>
@@ -18,8 +17,9 @@
 
 #include "common/fsutil.h"
 #include "common/strutil.h"
+#include "reconcile/pg/layout.h"
 #include "reconcile/pg/pgsql.h"
-#include "reconcile/backup/walarchive.h"
+#include "reconcile/pg/walarchive_cmd.h"
 
 /* ---- small growable list ------------------------------------------------ */
 
@@ -40,15 +40,7 @@ static void params_put(ParamList *l, const char *name, const char *value)
 			return;
 		}
 	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		PgcConfParam *items = arena_calloc(l->a, cap, sizeof(*items));
-
-		if (l->n)
-			memcpy(items, l->items, l->n * sizeof(*items));
-		l->items = items;
-		l->cap = cap;
-	}
+	l->items = arena_grow(l->a, l->items, l->n, &l->cap, 32, sizeof(*l->items));
 	l->items[l->n].name = name;
 	l->items[l->n].value = value;
 	l->n++;
@@ -496,27 +488,27 @@ const char *plan_slot_name(PgcArena *arena, const char *node)
 static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /*
- * zone_local_time - now as a wall clock in an IANA zone. The C library only
- * converts through TZ, so TZ is set for the call and restored: the single
- * place the planner touches the environment (and the system's zone files),
- * because a window "Sun 02:00-04:00 Europe/Paris" means Paris's clock,
- * daylight saving included.
+ * tz_enter - takes tz_lock and sets TZ to tz; *saved keeps the value it
+ * had (NULL: none) for tz_leave(). 0, or -1 when setenv failed (the lock
+ * is held either way).
  */
-static int zone_local_time(const char *tz, time_t now, struct tm *tm)
+static int tz_enter(const char *tz, char **saved)
 {
 	const char *old;
-	char *saved = NULL;
 	int rc = 0;
 
 	pthread_mutex_lock(&tz_lock);
 	old = getenv("TZ");
-	if (old != NULL)
-		saved = strdup(old);
+	*saved = old != NULL ? strdup(old) : NULL;
 	if (setenv("TZ", tz, 1) != 0)
 		rc = -1;
 	tzset();
-	if (rc == 0 && localtime_r(&now, tm) == NULL)
-		rc = -1;
+	return rc;
+}
+
+/* tz_leave - puts TZ back as tz_enter() found it and releases tz_lock. */
+static void tz_leave(char *saved)
+{
 	if (saved != NULL) {
 		setenv("TZ", saved, 1);
 		free(saved);
@@ -525,6 +517,23 @@ static int zone_local_time(const char *tz, time_t now, struct tm *tm)
 	}
 	tzset();
 	pthread_mutex_unlock(&tz_lock);
+}
+
+/*
+ * zone_local_time - now as a wall clock in an IANA zone. The C library only
+ * converts through TZ, so TZ is set for the call and restored: the single
+ * place the planner touches the environment (and the system's zone files),
+ * because a window "Sun 02:00-04:00 Europe/Paris" means Paris's clock,
+ * daylight saving included.
+ */
+static int zone_local_time(const char *tz, time_t now, struct tm *tm)
+{
+	char *saved;
+	int rc = tz_enter(tz, &saved);
+
+	if (rc == 0 && localtime_r(&now, tm) == NULL)
+		rc = -1;
+	tz_leave(saved);
 	return rc;
 }
 
@@ -576,20 +585,12 @@ static int window_starts(const PgcMaintenance *m, time_t now, time_t starts[N_ST
 			 int wdays[N_START_DAYS])
 {
 	bool utc = m->tz == NULL || strcmp(m->tz, "UTC") == 0;
-	const char *old = NULL;
 	char *saved = NULL;
 	struct tm today;
 	int d, rc = 0;
 
-	if (!utc) {
-		pthread_mutex_lock(&tz_lock);
-		old = getenv("TZ");
-		if (old != NULL)
-			saved = strdup(old);
-		if (setenv("TZ", m->tz, 1) != 0)
-			rc = -1;
-		tzset();
-	}
+	if (!utc)
+		rc = tz_enter(m->tz, &saved);
 	if (rc == 0 && (utc ? gmtime_r(&now, &today) : localtime_r(&now, &today)) == NULL)
 		rc = -1;
 	for (d = 0; rc == 0 && d < N_START_DAYS; d++) {
@@ -604,16 +605,8 @@ static int window_starts(const PgcMaintenance *m, time_t now, time_t starts[N_ST
 		starts[d] = utc ? timegm(&tm) : mktime(&tm);
 		wdays[d] = (today.tm_wday + d) % 7;
 	}
-	if (!utc) {
-		if (saved != NULL) {
-			setenv("TZ", saved, 1);
-			free(saved);
-		} else {
-			unsetenv("TZ");
-		}
-		tzset();
-		pthread_mutex_unlock(&tz_lock);
-	}
+	if (!utc)
+		tz_leave(saved);
 	return rc;
 }
 
@@ -644,13 +637,4 @@ time_t maintenance_window_next_open(const PgcMaintenance *m, time_t now)
 		return t;
 	}
 	return (time_t)-1;
-}
-
-const char *plan_passfile_path(PgcArena *arena, const char *data_dir)
-{
-	char *p = fs_path_sibling(data_dir, ".pgconverge.pgpass");
-	const char *out = arena_strdup(arena, p);
-
-	free(p);
-	return out;
 }

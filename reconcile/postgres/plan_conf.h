@@ -42,13 +42,6 @@ time_t maintenance_window_next_open(const PgcMaintenance *m, time_t now);
  * Deterministic: same topology, same bytes. Owned by arena.
  */
 const char *plan_managed_conf(PgcArena *arena, const PgcCluster *c, const PgcNode *n);
-/*
- * plan_passfile_path - where a replica's replication password lives:
- * "<parent>/.<name>.pgconverge.pgpass" beside its data directory, never
- * inside it (pg_basebackup and pg_rewind would copy it around).
- */
-const char *plan_passfile_path(PgcArena *arena, const char *data_dir);
-
 /* plan_hba_conf - the pg_hba.conf content for a node. */
 const char *plan_hba_conf(PgcArena *arena, const PgcCluster *c, const PgcNode *n);
 

@@ -3,13 +3,13 @@
  * create (initdb, or slot + clone), configuration, pg_hba.conf, passfile,
  * start, reload and restart (plan_work.h).
  */
-#include "reconcile/pg/layout.h"
 #include "reconcile/postgres/plan_work.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "reconcile/pg/layout.h"
 #include "reconcile/pg/pgsql.h"
 
 /* quote_param_name - a parameter name for ALTER SYSTEM: each dotted part quoted. */
@@ -135,14 +135,7 @@ static size_t hba_rules(PgcArena *a, const char *text, const char ***out)
 		}
 		*o = '\0';
 		if (*l) {
-			if (n == cap) {
-				const char **nl = arena_calloc(a, cap ? cap * 2 : 16, sizeof(char *));
-
-				if (n)
-					memcpy(nl, lines, n * sizeof(char *));
-				lines = nl;
-				cap = cap ? cap * 2 : 16;
-			}
+			lines = arena_grow(a, lines, n, &cap, 16, sizeof(char *));
 			lines[n++] = l;
 		}
 		p = eol ? eol + 1 : NULL;

@@ -3,7 +3,6 @@
  * node (what exists, which parameters differ, which need a restart) and the
  * choice of the phase for ">= on standbys" parameters (plan_work.h).
  */
-#include "reconcile/pg/layout.h"
 #include "reconcile/postgres/plan_work.h"
 
 #include <math.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "reconcile/pg/layout.h"
 #include "schema/pgcatalog.h"
 
 /* Parameters that must be at least as large on a standby as on its primary. */
@@ -89,15 +89,8 @@ static const char *show_setting(PgcArena *a, const PgcObsSetting *s)
 
 static void add_delta(Ctx *x, NodeWork *nw, const Delta *d)
 {
-	if (nw->n_deltas == nw->cap_deltas) {
-		size_t cap = nw->cap_deltas ? nw->cap_deltas * 2 : 16;
-		Delta *items = arena_calloc(x->a, cap, sizeof(*items));
-
-		if (nw->n_deltas)
-			memcpy(items, nw->deltas, nw->n_deltas * sizeof(*items));
-		nw->deltas = items;
-		nw->cap_deltas = cap;
-	}
+	nw->deltas = arena_grow(x->a, nw->deltas, nw->n_deltas, &nw->cap_deltas, 16,
+				sizeof(*nw->deltas));
 	nw->deltas[nw->n_deltas++] = *d;
 }
 

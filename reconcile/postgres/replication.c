@@ -323,12 +323,9 @@ static int run_basebackup(PgcExecCtx *ctx, const PgcNode *up, const char *passfi
 /* marker_text - the marker's content: the line observe_clone_marker_names() looks for, and why. */
 static const char *marker_text(PgcExecCtx *ctx)
 {
-	time_t now = time(NULL);
-	struct tm tm;
-	char at[32];
+	char at[CLOCK_UTC_SIZE];
 
-	gmtime_r(&now, &tm);
-	strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	clock_utc_format(time(NULL), 0, CLOCK_UTC_ISO, at, sizeof at);
 	return arena_printf(ctx->arena,
 			    "# pgconverge: a copy into the data directory below began at %s and has\n"
 			    "# not finished. While this file names the folder, pgconverge takes its\n"
@@ -692,16 +689,9 @@ int replication_clone_node(PgcExecCtx *ctx, const char *upname, const PgcSecret 
 		if (r == 1) /* complete: killed after the copy, before the marker went */
 			return finish_clone(ctx) != 0 ? -1 : marker_remove(ctx, marker);
 	}
-	kind = initdb_data_dir_kind(ctx, dir);
+	kind = initdb_data_dir_usable(ctx, dir, "copy into");
 	if (kind < 0)
-		return exec_note(ctx, "could not look at data directory \"%s\"", dir);
-	if (kind == 3)
-		return exec_fail(
-		    ctx,
-		    "refusing to copy into \"%s\" for node \"%s\": the folder is not empty "
-		    "and is not a PostgreSQL data directory\n"
-		    "hint: empty the folder, or set data_dir to another one",
-		    dir, exec_node_label(ctx, ctx->n));
+		return -1;
 	if (kind == 2) {
 		/* Done before, or copied by a run that stopped before standby.signal. */
 		r = file_exists(ctx, arena_printf(ctx->arena, "%s/standby.signal", dir));

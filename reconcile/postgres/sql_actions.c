@@ -143,6 +143,17 @@ static int need_sql(PgcExecCtx *ctx)
 }
 
 /*
+ * sql_open - need_sql(), then a connection to dbname on the node the
+ * action runs on; NULL when either failed (reported).
+ */
+static PGconn *sql_open(PgcExecCtx *ctx, const char *dbname)
+{
+	if (need_sql(ctx) != 0)
+		return NULL;
+	return connect_for(ctx, dbname);
+}
+
+/*
  * with_password - the role statement with its verifier filled in when the
  * action has a secret; sql unchanged otherwise. NULL on failure (reported).
  */
@@ -197,9 +208,7 @@ static int role_statement(PgcExecCtx *ctx, bool create)
 	PGconn *conn;
 	int found, rc = -1;
 
-	if (need_sql(ctx) != 0)
-		return -1;
-	conn = connect_for(ctx, NULL);
+	conn = sql_open(ctx, NULL);
 	if (conn == NULL)
 		return -1;
 	found = exists(ctx, conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
@@ -253,9 +262,7 @@ int sql_grant_role(PgcExecCtx *ctx)
 	PGconn *conn;
 	int rc;
 
-	if (need_sql(ctx) != 0)
-		return -1;
-	conn = connect_for(ctx, NULL);
+	conn = sql_open(ctx, NULL);
 	if (conn == NULL)
 		return -1;
 	/* GRANT of an existing membership only raises a notice: safe to repeat. */
@@ -273,9 +280,7 @@ int sql_create_database(PgcExecCtx *ctx)
 	PGconn *conn;
 	int found, rc = -1;
 
-	if (need_sql(ctx) != 0)
-		return -1;
-	conn = connect_for(ctx, NULL);
+	conn = sql_open(ctx, NULL);
 	if (conn == NULL)
 		return -1;
 	found = exists(ctx, conn, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", db,
@@ -302,9 +307,7 @@ int sql_alter_database(PgcExecCtx *ctx)
 	PGconn *conn;
 	int rc;
 
-	if (need_sql(ctx) != 0)
-		return -1;
-	conn = connect_for(ctx, NULL);
+	conn = sql_open(ctx, NULL);
 	if (conn == NULL)
 		return -1;
 	rc = run_statement(ctx, conn, ctx->a->payload.sql, true,
@@ -319,9 +322,7 @@ int sql_create_extension(PgcExecCtx *ctx)
 	PGconn *conn;
 	int found, rc = -1;
 
-	if (need_sql(ctx) != 0)
-		return -1;
-	conn = connect_for(ctx, pl->database);
+	conn = sql_open(ctx, pl->database);
 	if (conn == NULL)
 		return -1;
 	found = exists(ctx, conn, "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = $1",

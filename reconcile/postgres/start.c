@@ -61,14 +61,6 @@ int start_run(PgcExecCtx *ctx)
 	return after_start(ctx, started);
 }
 
-/* node_conninfo - how apply reaches a node: its unix socket here, TCP elsewhere. */
-static const char *node_conninfo(PgcArena *a, const PgcCluster *c, const PgcNode *n)
-{
-	if (host_is_local(n->host.v))
-		return pgsql_conninfo_local(a, (int)n->port.v, c->os_user.v, NULL);
-	return pgsql_conninfo_tcp(a, n->host.v, (int)n->port.v, c->os_user.v, NULL);
-}
-
 /*
  * wait_caught_up - before a standby restarts, it replays its upstream's WAL
  * up to the upstream's position of now. Its pg_control then holds the
@@ -93,7 +85,7 @@ static int wait_caught_up(PgcExecCtx *ctx)
 
 	if (up == NULL || up == ctx->n)
 		return 0;
-	uc = pgsql_connect(node_conninfo(ctx->arena, ctx->c, up), 0, err, sizeof(err));
+	uc = pgsql_connect(pgsql_node_conninfo(ctx->arena, ctx->c, up, NULL), 0, err, sizeof(err));
 	if (uc == NULL || pgsql_query(uc,
 				      "SELECT CASE WHEN pg_catalog.pg_is_in_recovery() "
 				      "THEN pg_catalog.pg_last_wal_replay_lsn() "
@@ -110,7 +102,8 @@ static int wait_caught_up(PgcExecCtx *ctx)
 	PQclear(r);
 	r = NULL;
 	params[0] = lsn;
-	conn = pgsql_connect(node_conninfo(ctx->arena, ctx->c, ctx->n), 0, err, sizeof(err));
+	conn = pgsql_connect(pgsql_node_conninfo(ctx->arena, ctx->c, ctx->n, NULL), 0, err,
+			     sizeof(err));
 	for (;;) {
 		if (conn != NULL &&
 		    pgsql_query(conn, "SELECT pg_catalog.pg_last_wal_replay_lsn() >= $1::pg_lsn", 1,

@@ -27,6 +27,7 @@
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/initdb.h"
 #include "reconcile/postgres/sql_actions.h"
+#include "reconcile/pg/conf.h"
 #include "reconcile/pg/passfile.h"
 #include "reconcile/engine/secret.h"
 #include "reconcile/engine/apply.h"
@@ -83,14 +84,14 @@ static void test_password_statement(void **state)
 static void test_conf_has_include(void **state)
 {
 	(void)state;
-	assert_true(config_has_include("a = 1\ninclude 'pgconverge.conf'\n"));
-	assert_true(config_has_include("  include = 'pgconverge.conf'  # managed"));
-	assert_true(config_has_include("include '/data/pg1/pgconverge.conf'\n"));
-	assert_false(config_has_include("#include 'pgconverge.conf'\n"));
-	assert_false(config_has_include("include_if_exists 'pgconverge.conf'\n"));
-	assert_false(config_has_include("include 'my-pgconverge.conf'\n"));
-	assert_false(config_has_include("include 'pgconverge.conf.bak'\n"));
-	assert_false(config_has_include(""));
+	assert_true(conf_has_include("a = 1\ninclude 'pgconverge.conf'\n"));
+	assert_true(conf_has_include("  include = 'pgconverge.conf'  # managed"));
+	assert_true(conf_has_include("include '/data/pg1/pgconverge.conf'\n"));
+	assert_false(conf_has_include("#include 'pgconverge.conf'\n"));
+	assert_false(conf_has_include("include_if_exists 'pgconverge.conf'\n"));
+	assert_false(conf_has_include("include 'my-pgconverge.conf'\n"));
+	assert_false(conf_has_include("include 'pgconverge.conf.bak'\n"));
+	assert_false(conf_has_include(""));
 }
 
 /* ---- passfile ------------------------------------------------------------------ */

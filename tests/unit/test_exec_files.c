@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "reconcile/postgres/plan_conf.h"
 #include "reconcile/engine/exec.h"
+#include "reconcile/pg/layout.h"
 #include "reconcile/observe/observe.h"
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/replication.h"
