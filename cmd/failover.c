@@ -132,7 +132,7 @@ int cmd_failover(const PgcOptions *opts)
 	in.state_dir = opts->state_dir;
 	in.to = opts->to_node;
 	in.t0 = clock_ms();
-	in.t0_iso = ha_iso_now(t0_iso, sizeof t0_iso);
+	in.t0_iso = clock_utc_now(CLOCK_UTC_ISO_MS, t0_iso, sizeof t0_iso);
 	gettimeofday(&tv, NULL);
 	in.t0_unix_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 	in.event = json_object();

@@ -330,11 +330,7 @@ static void archivers(PgcArena *a, const PgcCluster *c, const PgcObsCluster *oc,
 
 		if (tn == NULL || !n->reachable || n->in_recovery)
 			continue;
-		conn = pgsql_connect(host_is_local(tn->host.v)
-					     ? pgsql_conninfo_local(a, (int)tn->port.v, c->os_user.v, NULL)
-					     : pgsql_conninfo_tcp(a, tn->host.v, (int)tn->port.v,
-								  c->os_user.v, NULL),
-				     0, err, sizeof err);
+		conn = pgsql_connect(pgsql_node_conninfo(a, c, tn, NULL), 0, err, sizeof err);
 		if (conn == NULL)
 			continue;
 		if (walarchive_archiver_status(a, conn, 0, &bs->arch[bs->n_arch].st, err, sizeof err) == 0)

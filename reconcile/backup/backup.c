@@ -6,6 +6,7 @@
  * host's: it is a folder of this machine, maybe a mount shared by hosts.
  */
 #include "reconcile/pg/layout.h"
+#include "reconcile/pg/lsn.h"
 #include "reconcile/backup/backup.h"
 
 #include <dirent.h>
@@ -422,8 +423,8 @@ static int read_manifest(PgcArena *a, const char *dir, uid_t owner, PgcBaseBacku
 	b->timeline = (unsigned)json_integer_value(json_object_get(first, "Timeline"));
 	b->start_lsn = arena_strdup(a, json_string_value(json_object_get(first, "Start-LSN")));
 	b->stop_lsn = arena_strdup(a, json_string_value(json_object_get(last, "End-LSN")));
-	if (b->timeline == 0 || walarchive_parse_lsn(b->start_lsn, &b->start_lsn_v) != 0 ||
-	    walarchive_parse_lsn(b->stop_lsn, &b->stop_lsn_v) != 0) {
+	if (b->timeline == 0 || lsn_parse(b->start_lsn, &b->start_lsn_v) != 0 ||
+	    lsn_parse(b->stop_lsn, &b->stop_lsn_v) != 0) {
 		log_error("backup manifest \"%s\" has a malformed WAL range", path);
 		goto cleanup;
 	}

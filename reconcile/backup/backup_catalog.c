@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reconcile/pg/lsn.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "reconcile/backup/walarchive.h"
@@ -106,9 +107,9 @@ static int base_from_json(PgcArena *a, const json_t *o, PgcBaseBackupInfo *b)
 	b->timeline = (unsigned)jint(o, "timeline");
 	b->start_lsn = jstr(a, o, "start_lsn");
 	b->stop_lsn = jstr(a, o, "stop_lsn");
-	if (b->start_lsn != NULL && walarchive_parse_lsn(b->start_lsn, &b->start_lsn_v) != 0)
+	if (b->start_lsn != NULL && lsn_parse(b->start_lsn, &b->start_lsn_v) != 0)
 		b->start_lsn_v = 0;
-	if (b->stop_lsn != NULL && walarchive_parse_lsn(b->stop_lsn, &b->stop_lsn_v) != 0)
+	if (b->stop_lsn != NULL && lsn_parse(b->stop_lsn, &b->stop_lsn_v) != 0)
 		b->stop_lsn_v = 0;
 	b->start_wal = jstr(a, o, "start_wal");
 	b->wal_included = jbool(o, "wal_included");

@@ -9,6 +9,7 @@
  * made with fs_mkdir_p as pgconverge's own (host_mkdir_p gives os_user).
  */
 #include "reconcile/postgres/config.h"
+#include "reconcile/pg/lsn.h"
 #include "reconcile/postgres/initdb.h"
 #include "reconcile/pg/layout.h"
 #include "reconcile/backup/restore.h"
@@ -314,7 +315,7 @@ int restore_run(PgcExecCtx *ctx)
 	w.timeout_s = ctx->action_timeout_s;
 	w.want_pause = restore_pauses(&c->bootstrap);
 	if (c->bootstrap.target_lsn.set)
-		walarchive_parse_lsn(c->bootstrap.target_lsn.v, &w.goal_lsn);
+		lsn_parse(c->bootstrap.target_lsn.v, &w.goal_lsn);
 	w.progress = true;
 	w.error = err;
 	w.error_len = sizeof err;

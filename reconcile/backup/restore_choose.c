@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "reconcile/pg/lsn.h"
 #include "common/clock.h"
 #include "reconcile/backup/restore_conf.h"
 #include "reconcile/backup/walarchive.h"
@@ -104,11 +105,6 @@ const char *restore_wal_name(PgcArena *a, unsigned tli, uint64_t segno, uint64_t
 
 	return arena_printf(a, "%08X%08X%08X", tli, (unsigned)(segno / per_id),
 			    (unsigned)(segno % per_id));
-}
-
-const char *restore_lsn_text(PgcArena *a, uint64_t lsn)
-{
-	return arena_printf(a, "%X/%X", (unsigned)(lsn >> 32), (unsigned)lsn);
 }
 
 static const char *iso_time(PgcArena *a, int64_t t)
@@ -320,10 +316,10 @@ static const char *refuse_end(PgcArena *a, const PgcRestoreChoice *c, const char
 	const char *where = c->last_wal != NULL
 				? arena_printf(a, "its last segment %s was archived at %s (WAL up to %s)",
 					       c->last_wal, iso_time(a, c->end_time),
-					       restore_lsn_text(a, c->end_lsn))
+					       lsn_text(a, c->end_lsn))
 				: arena_printf(a, "it holds nothing after base backup %s (WAL up to %s, "
 					       "ended %s)",
-					       c->backup->id, restore_lsn_text(a, c->end_lsn), c->backup->finished_at);
+					       c->backup->id, lsn_text(a, c->end_lsn), c->backup->finished_at);
 	const char *gap = c->gap != NULL ? arena_printf(a, "; segment %s is missing from the archive, "
 							"which ends there", c->gap)
 					 : "";
@@ -381,7 +377,7 @@ int restore_choose(PgcArena *a, const PgcBootstrap *b, const PgcObsRepository *r
 			return -1;
 		}
 	}
-	if (kind == T_LSN && walarchive_parse_lsn(b->target_lsn.v, &target_lsn) != 0) {
+	if (kind == T_LSN && lsn_parse(b->target_lsn.v, &target_lsn) != 0) {
 		*why = arena_printf(a, "target_lsn \"%s\" is not an LSN", b->target_lsn.v);
 		return -1;
 	}
@@ -481,7 +477,7 @@ int restore_choose(PgcArena *a, const PgcBootstrap *b, const PgcObsRepository *r
 	    kind == T_IMMEDIATE ? ", with the WAL it carries"
 	    : out->last_wal != NULL
 		? arena_printf(a, ", then archived WAL up to %s (%s)", out->last_wal,
-			       restore_lsn_text(a, out->end_lsn))
+			       lsn_text(a, out->end_lsn))
 		: ", with the WAL it carries (the archive holds nothing after it)",
 	    target,
 	    restore_pauses(b) ? ", then pause there (target_action: pause)"

@@ -66,7 +66,5 @@ int restore_parse_time(const char *text, double *epoch);
 /* restore_wal_name - the segment name of segno on timeline tli for segments of segsize bytes. */
 const char *restore_wal_name(PgcArena *a, unsigned tli, uint64_t segno, uint64_t segsize);
 
-/* restore_lsn_text - an LSN as PostgreSQL writes it, "16/B374D848"; owned by a. */
-const char *restore_lsn_text(PgcArena *a, uint64_t lsn);
 
 #endif

@@ -23,6 +23,7 @@
 #include "reconcile/backup/restore_choose.h"
 #include "reconcile/engine/exec.h"
 #include "reconcile/observe/observe.h"
+#include "reconcile/pg/lsn.h"
 #include "reconcile/pg/pgsql.h"
 
 /* Watching a recovery: connection attempts while the server starts (each
@@ -242,7 +243,7 @@ PgcRestoreOutcome restore_wait(const PgcRestoreWait *w)
 				if (show && last_lsn[0] != '\0') {
 					fprintf(stderr, "\rrestore of %s: replayed up to %s%s%s\033[K",
 						w->label, last_lsn, w->goal_lsn ? " of " : "",
-						w->goal_lsn ? restore_lsn_text(a, w->goal_lsn) : "");
+						w->goal_lsn ? lsn_text(a, w->goal_lsn) : "");
 					fflush(stderr);
 					drawn = true;
 				}

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "reconcile/pg/lsn.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/strutil.h"
@@ -80,17 +81,6 @@ uint64_t walarchive_segno(const PgcWalName *n, uint64_t segsize)
 	uint64_t per_log = segsize > 0 ? UINT64_C(0x100000000) / segsize : 0;
 
 	return (uint64_t)n->log * per_log + n->seg;
-}
-
-int walarchive_parse_lsn(const char *text, uint64_t *lsn)
-{
-	unsigned hi, lo;
-	int used = 0;
-
-	if (text == NULL || sscanf(text, "%8X/%8X%n", &hi, &lo, &used) != 2 || text[used] != '\0')
-		return -1;
-	*lsn = ((uint64_t)hi << 32) | lo;
-	return 0;
 }
 
 const char *walarchive_dir(PgcArena *a, const char *repository, const char *name)

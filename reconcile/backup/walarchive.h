@@ -58,6 +58,7 @@
 #include <sys/types.h>
 
 #include "common/arena.h"
+#include "reconcile/pg/lsn.h"
 #include "reconcile/pg/walarchive_cmd.h"
 #include "schema/topology.h"
 
@@ -98,8 +99,6 @@ int walarchive_parse_name(const char *name, PgcWalName *out);
  */
 uint64_t walarchive_segno(const PgcWalName *n, uint64_t segsize);
 
-/* walarchive_parse_lsn - "16/B374D848" into *lsn. 0, or -1 when malformed. */
-int walarchive_parse_lsn(const char *text, uint64_t *lsn);
 
 /*
  * walarchive_dir - the folder holding name in the repository:

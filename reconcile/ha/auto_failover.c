@@ -255,7 +255,7 @@ static bool ha_fail_over(PgcAutoFailover *af, const PgcTopology *t, HaWatch *w, 
 			 c->name);
 		return false;
 	}
-	ha_iso_now(now_iso, sizeof now_iso);
+	clock_utc_now(CLOCK_UTC_ISO_MS, now_iso, sizeof now_iso);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ev = json_object();
 	json_object_set_new(ev, "run", json_string(arena_printf(a, "%s-%ld", now_iso, (long)getpid())));

@@ -12,24 +12,6 @@
 
 /* ---- LSNs ------------------------------------------------------------------ */
 
-int failover_lsn_parse(const char *text, uint64_t *lsn)
-{
-	return lsn_parse(text, lsn);
-}
-
-const char *failover_lsn_format(uint64_t lsn, char *buf, size_t size)
-{
-	return lsn_format(lsn, buf, size);
-}
-
-/* lsn_text - an LSN in the arena, for messages. */
-static const char *lsn_text(PgcArena *a, uint64_t lsn)
-{
-	char buf[32];
-
-	return arena_strdup(a, lsn_format(lsn, buf, sizeof buf));
-}
-
 /* bytes_text - "123 bytes", "12.5 kB", "16.0 MB" for messages. */
 static const char *bytes_text(PgcArena *a, uint64_t b)
 {
@@ -76,8 +58,8 @@ static const PgcObsNode *obs_node(const PgcObsCluster *oc, const char *name)
 static bool node_position(const PgcObsNode *o, uint64_t *pos)
 {
 	uint64_t r = 0, p = 0;
-	bool has_r = failover_lsn_parse(o->receive_lsn, &r) == 0;
-	bool has_p = failover_lsn_parse(o->replay_lsn, &p) == 0;
+	bool has_r = lsn_parse(o->receive_lsn, &r) == 0;
+	bool has_p = lsn_parse(o->replay_lsn, &p) == 0;
 
 	if (!has_r && !has_p)
 		return false;
@@ -369,12 +351,12 @@ int failover_choose(PgcArena *a, const PgcCluster *c, const PgcObserved *obs, co
 
 	/* The highest position known to exist: what a candidate's lag is measured from. */
 	if (last != NULL && last->primary != NULL && strcmp(last->primary, primary) == 0 &&
-	    failover_lsn_parse(last->current_lsn, &v) == 0) {
+	    lsn_parse(last->current_lsn, &v) == 0) {
 		out->primary_position = v;
 		out->primary_position_known = true;
 	}
 	if (po != NULL && po->reachable && !po->in_recovery &&
-	    failover_lsn_parse(po->current_lsn, &v) == 0 && v > out->primary_position) {
+	    lsn_parse(po->current_lsn, &v) == 0 && v > out->primary_position) {
 		out->primary_position = v;
 		out->primary_position_known = true;
 	}

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "common/arena.h"
+#include "reconcile/pg/lsn.h"
 #include "reconcile/observe/observe.h"
 #include "schema/topology.h"
 
@@ -43,13 +44,6 @@
 #define FAILOVER_DEFAULT_MIN_INTERVAL_MS (5 * 60 * 1000)
 /* Failed probes in a row before a primary can be declared failed. */
 #define FAILOVER_MIN_FAILED_PROBES 2
-
-/*
- * failover_lsn_parse, failover_lsn_format - lsn_parse() and lsn_format()
- * (reconcile/pg/lsn.h), kept for their older callers; new code uses lsn.h.
- */
-int failover_lsn_parse(const char *text, uint64_t *lsn);
-const char *failover_lsn_format(uint64_t lsn, char *buf, size_t size);
 
 /*
  * PgcPrimaryView - what was last seen of a primary: the replicas that

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reconcile/pg/lsn.h"
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -31,11 +32,6 @@
 #define CONTROLDATA_TIMEOUT_MS 30000
 
 /* ---- time --------------------------------------------------------------------- */
-
-const char *ha_iso_now(char *buf, size_t size)
-{
-	return clock_utc_now(CLOCK_UTC_ISO_MS, buf, size);
-}
 
 /* ---- the cache ------------------------------------------------------------------ */
 
@@ -294,7 +290,7 @@ int ha_parse_controldata(const char *text, PgcControl *out)
 	if (control_line(text, "Database cluster state", out->state, sizeof out->state) != 0)
 		return -1;
 	if (control_line(text, "Latest checkpoint location", buf, sizeof buf) != 0 ||
-	    failover_lsn_parse(buf, &out->checkpoint_lsn) != 0)
+	    lsn_parse(buf, &out->checkpoint_lsn) != 0)
 		return -1;
 	if (control_line(text, "Latest checkpoint's TimeLineID", buf, sizeof buf) != 0)
 		return -1;

@@ -174,10 +174,4 @@ int ha_journal_event(const char *state_dir, json_t *event);
 
 /* ---- small helpers -------------------------------------------------------------- */
 
-/*
- * ha_iso_now - the current UTC time, ISO 8601 with milliseconds, into buf:
- * clock_utc_now(CLOCK_UTC_ISO_MS).
- */
-const char *ha_iso_now(char *buf, size_t size);
-
 #endif

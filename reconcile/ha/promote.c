@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "reconcile/pg/lsn.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "reconcile/ha/failover.h"
@@ -102,8 +103,8 @@ static int wal_sample(PGconn *conn, PgcWalSample *x, char *sender, size_t sender
 	}
 	x->in_recovery = PQgetvalue(r, 0, 0)[0] == 't';
 	x->has_received =
-	    !PQgetisnull(r, 0, 1) && failover_lsn_parse(PQgetvalue(r, 0, 1), &x->received) == 0;
-	if (PQgetisnull(r, 0, 2) || failover_lsn_parse(PQgetvalue(r, 0, 2), &x->replayed) != 0)
+	    !PQgetisnull(r, 0, 1) && lsn_parse(PQgetvalue(r, 0, 1), &x->received) == 0;
+	if (PQgetisnull(r, 0, 2) || lsn_parse(PQgetvalue(r, 0, 2), &x->replayed) != 0)
 		x->replayed = 0;
 	x->streaming = PQgetvalue(r, 0, 3)[0] == 't';
 	x->paused = PQgetvalue(r, 0, 4)[0] == 't';
@@ -141,9 +142,9 @@ int promote_wait_replayed(const PgcCluster *c, const PgcNode *n, int timeout_s, 
 			if (x.in_recovery && *received > *lsn)
 				log_info("candidate \"%s/%s\" received up to %s, %llu bytes past its last "
 					 "complete record at %s: an incomplete record, never replayed",
-					 c->name, n->name, failover_lsn_format(*received, b, sizeof b),
+					 c->name, n->name, lsn_format(*received, b, sizeof b),
 					 (unsigned long long)(*received - *lsn),
-					 failover_lsn_format(*lsn, a, sizeof a));
+					 lsn_format(*lsn, a, sizeof a));
 			return 0;
 		}
 		if (clock_ms() >= deadline) {
@@ -153,7 +154,7 @@ int promote_wait_replayed(const PgcCluster *c, const PgcNode *n, int timeout_s, 
 					  "hint: pg_wal_replay_resume() on it, or promote another node with "
 					  "--to",
 					  c->name, n->name, timeout_s,
-					  failover_lsn_format(x.replayed, a, sizeof a));
+					  lsn_format(x.replayed, a, sizeof a));
 			else if (promote_replay_busy(&x) && x.wait_event[0] != '\0')
 				log_error("candidate \"%s/%s\" has not replayed the WAL it received after "
 					  "%d s: replay waits at %s on \"%s\" (wait_event_type \"%s\"), not "
@@ -162,7 +163,7 @@ int promote_wait_replayed(const PgcCluster *c, const PgcNode *n, int timeout_s, 
 					  "that hold replay back: cancel them; RecoveryApplyDelay is "
 					  "recovery_min_apply_delay; or promote another node with --to",
 					  c->name, n->name, timeout_s,
-					  failover_lsn_format(x.replayed, a, sizeof a), x.wait_event,
+					  lsn_format(x.replayed, a, sizeof a), x.wait_event,
 					  x.wait_type);
 			else if (x.streaming)
 				log_error("candidate \"%s/%s\" still streams WAL from \"%s\" after %d s: "
@@ -170,15 +171,15 @@ int promote_wait_replayed(const PgcCluster *c, const PgcNode *n, int timeout_s, 
 					  "hint: its upstream is alive; stop it, or promote a node that "
 					  "does not stream from it",
 					  c->name, n->name, sender, timeout_s,
-					  failover_lsn_format(x.replayed, a, sizeof a),
-					  failover_lsn_format(x.received, b, sizeof b));
+					  lsn_format(x.replayed, a, sizeof a),
+					  lsn_format(x.received, b, sizeof b));
 			else
 				log_error("candidate \"%s/%s\" was still replaying the WAL it received after "
 					  "%d s: replayed %s of %s\n"
 					  "hint: fail over again once it has caught up",
 					  c->name, n->name, timeout_s,
-					  failover_lsn_format(x.replayed, a, sizeof a),
-					  failover_lsn_format(x.received, b, sizeof b));
+					  lsn_format(x.replayed, a, sizeof a),
+					  lsn_format(x.received, b, sizeof b));
 			break;
 		}
 		clock_sleep_ms(POLL_MS);
@@ -333,8 +334,8 @@ int promote_repoint(const PgcCluster *x, const char *skip, uint64_t switch_lsn,
 			/* It may have a record the new primary never had: it cannot follow as it is. */
 			log_warn("replica \"%s/%s\" received WAL up to %s, past the promotion point %s: "
 				 "rejoining it with pg_rewind",
-				 x->name, n->name, failover_lsn_format(pos, a, sizeof a),
-				 failover_lsn_format(switch_lsn, b, sizeof b));
+				 x->name, n->name, lsn_format(pos, a, sizeof a),
+				 lsn_format(switch_lsn, b, sizeof b));
 			if (rejoin_node(x, n->name, rejoin, &rr) != 0 ||
 			    rr.outcome == REJOIN_MOVED_ASIDE) {
 				(*failed)++;
@@ -414,7 +415,7 @@ int promote_run(const PgcCluster *x, const char *old_primary, const PgcPromoteOp
 		return -1;
 	res->replayed_at_ms = clock_ms();
 	log_info("candidate \"%s/%s\" replayed every complete record it received (%s)", x->name,
-		 p->name, failover_lsn_format(res->switch_lsn, lsn, sizeof lsn));
+		 p->name, lsn_format(res->switch_lsn, lsn, sizeof lsn));
 
 	/* Before the promotion: the first commits it acknowledges are already
 	 * on a synchronous standby, and it stops asking the old primary for WAL. */

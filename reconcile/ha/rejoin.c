@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reconcile/pg/lsn.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "reconcile/engine/exec.h"
@@ -71,7 +72,7 @@ int rejoin_parse_history(const char *history, unsigned tli, uint64_t *lsn)
 		memcpy(buf, line, len);
 		buf[len] = '\0';
 		if (buf[0] != '#' && sscanf(buf, "%u %63s", &t, lsn_text) == 2 && t == tli &&
-		    failover_lsn_parse(lsn_text, lsn) == 0)
+		    lsn_parse(lsn_text, lsn) == 0)
 			return 0;
 		line = eol ? eol + 1 : NULL;
 	}
@@ -159,7 +160,7 @@ static int wal_end(const PgcCluster *x, const PgcNode *n, PgcHost *h, unsigned t
 			      "--timeline",
 			      arena_printf(a, "%u", tli),
 			      "--start",
-			      failover_lsn_format(from, lsn, sizeof lsn),
+			      lsn_format(from, lsn, sizeof lsn),
 			      NULL};
 	const char *env[] = {"LC_ALL=C", NULL};
 	PgcProcSpec spec = {.argv = argv, .env_extra = env, .timeout_ms = 60000};
@@ -176,7 +177,7 @@ static int wal_end(const PgcCluster *x, const PgcNode *n, PgcHost *h, unsigned t
 		char word[32];
 		uint64_t v;
 
-		if (sscanf(p + 4, "%31[0-9A-Fa-f/]", word) == 1 && failover_lsn_parse(word, &v) == 0 &&
+		if (sscanf(p + 4, "%31[0-9A-Fa-f/]", word) == 1 && lsn_parse(word, &v) == 0 &&
 		    v > *end) {
 			*end = v;
 			rc = 0;
@@ -549,7 +550,7 @@ int rejoin_node_on(PgcHost *h, const PgcCluster *x, const char *node,
 		     ? arena_printf(a, "; it held %llu bytes of WAL past the fork point %s that "
 				    "the primary never had",
 				    (unsigned long long)res->unreplicated_bytes,
-				    failover_lsn_format(res->fork_lsn, fork, sizeof fork))
+				    lsn_format(res->fork_lsn, fork, sizeof fork))
 		     : "");
 	rc = 0;
 cleanup:

@@ -425,6 +425,11 @@ static void sql_extensions(Probe *p, PGconn *conn, PgcObsDatabase *d)
 	PQclear(r);
 }
 
+/*
+ * connect_db - by the unix socket when the node's files were probed here
+ * (p->out->local), by TCP otherwise: not pgsql_node_conninfo(), which looks
+ * at the address alone.
+ */
 static PGconn *connect_db(Probe *p, const char *dbname, char *err, size_t errlen)
 {
 	const char *ci =

@@ -37,3 +37,10 @@ const char *lsn_format(uint64_t lsn, char *buf, size_t size)
 	snprintf(buf, size, "%" PRIX64 "/%" PRIX64, lsn >> 32, lsn & 0xFFFFFFFFu);
 	return buf;
 }
+
+const char *lsn_text(PgcArena *a, uint64_t lsn)
+{
+	char buf[32];
+
+	return arena_strdup(a, lsn_format(lsn, buf, sizeof buf));
+}

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/arena.h"
+
 /* lsn_parse - "16/B374D848" into *lsn; 0, or -1 when text is not an LSN (or NULL). */
 int lsn_parse(const char *text, uint64_t *lsn);
 
@@ -17,5 +19,8 @@ uint64_t lsn_value(const char *text);
 
 /* lsn_format - an LSN as PostgreSQL writes it, into buf; returns buf. */
 const char *lsn_format(uint64_t lsn, char *buf, size_t size);
+
+/* lsn_text - lsn_format() into a, for messages. */
+const char *lsn_text(PgcArena *a, uint64_t lsn);
 
 #endif

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "common/arena.h"
+#include "reconcile/pg/lsn.h"
 #include "reconcile/ha/failover.h"
 #include "reconcile/ha/fence.h"
 #include "reconcile/ha/ha.h"
@@ -160,18 +161,18 @@ static void test_lsn(void **state)
 	char buf[32];
 
 	(void)state;
-	assert_int_equal(failover_lsn_parse("16/B374D848", &v), 0);
+	assert_int_equal(lsn_parse("16/B374D848", &v), 0);
 	assert_true(v == 0x16B374D848ull);
-	assert_string_equal(failover_lsn_format(v, buf, sizeof buf), "16/B374D848");
-	assert_int_equal(failover_lsn_parse("0/0", &v), 0);
+	assert_string_equal(lsn_format(v, buf, sizeof buf), "16/B374D848");
+	assert_int_equal(lsn_parse("0/0", &v), 0);
 	assert_true(v == 0);
-	assert_string_equal(failover_lsn_format(0x3000060, buf, sizeof buf), "0/3000060");
-	assert_int_equal(failover_lsn_parse(NULL, &v), -1);
-	assert_int_equal(failover_lsn_parse("", &v), -1);
-	assert_int_equal(failover_lsn_parse("0/", &v), -1);
-	assert_int_equal(failover_lsn_parse("/10", &v), -1);
-	assert_int_equal(failover_lsn_parse("1/2x", &v), -1);
-	assert_int_equal(failover_lsn_parse("100000000/0", &v), -1);
+	assert_string_equal(lsn_format(0x3000060, buf, sizeof buf), "0/3000060");
+	assert_int_equal(lsn_parse(NULL, &v), -1);
+	assert_int_equal(lsn_parse("", &v), -1);
+	assert_int_equal(lsn_parse("0/", &v), -1);
+	assert_int_equal(lsn_parse("/10", &v), -1);
+	assert_int_equal(lsn_parse("1/2x", &v), -1);
+	assert_int_equal(lsn_parse("100000000/0", &v), -1);
 }
 
 /* ---- ordering ------------------------------------------------------------------ */

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "common/digest.h"
+#include "reconcile/pg/lsn.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "reconcile/backup/walarchive.h"
@@ -181,12 +182,12 @@ static void test_segno_and_lsn(void **state)
 	assert_int_equal(walarchive_parse_name("000000010000000200000003", &n), 0);
 	assert_int_equal(walarchive_segno(&n, 16 * 1024 * 1024), 2 * 256 + 3);
 	assert_int_equal(walarchive_segno(&n, 1024 * 1024 * 1024), 2 * 4 + 3);
-	assert_int_equal(walarchive_parse_lsn("16/B374D848", &lsn), 0);
+	assert_int_equal(lsn_parse("16/B374D848", &lsn), 0);
 	assert_true(lsn == ((UINT64_C(0x16) << 32) | UINT64_C(0xB374D848)));
-	assert_int_equal(walarchive_parse_lsn("0/3000028", &lsn), 0);
+	assert_int_equal(lsn_parse("0/3000028", &lsn), 0);
 	assert_true(lsn / (16 * 1024 * 1024) == 3);
-	assert_int_equal(walarchive_parse_lsn("0/3000028x", &lsn), -1);
-	assert_int_equal(walarchive_parse_lsn("03000028", &lsn), -1);
+	assert_int_equal(lsn_parse("0/3000028x", &lsn), -1);
+	assert_int_equal(lsn_parse("03000028", &lsn), -1);
 }
 
 /* ---- compression --------------------------------------------------------- */
