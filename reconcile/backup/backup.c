@@ -29,7 +29,6 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "reconcile/engine/exec.h"
-#include "reconcile/engine/apply.h"
 #include "reconcile/transport/host.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/backup/walarchive.h"

@@ -26,7 +26,6 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"
-#include "reconcile/engine/apply.h"
 #include "reconcile/backup/backup.h"
 #include "reconcile/backup/drill_conf.h"
 #include "reconcile/pg/pgctl.h"

@@ -20,7 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "reconcile/pg/lsn.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/strutil.h"

@@ -58,7 +58,6 @@
 #include <sys/types.h>
 
 #include "common/arena.h"
-#include "reconcile/pg/lsn.h"
 #include "reconcile/pg/walarchive_cmd.h"
 #include "schema/topology.h"
 

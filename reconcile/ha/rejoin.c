@@ -15,7 +15,6 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "reconcile/engine/exec.h"
-#include "reconcile/engine/apply.h"
 #include "reconcile/ha/failover.h"
 #include "reconcile/ha/fence.h"
 #include "reconcile/ha/ha.h"

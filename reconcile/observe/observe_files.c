@@ -2,13 +2,10 @@
  * reconcile/observe/observe_files.c - the files probe of one node
  * (observe_files.h).
  */
-#include "reconcile/postgres/plan_conf.h"
 #include "reconcile/observe/observe_files.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +15,6 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/proc.h"
-#include "reconcile/engine/apply.h"
 #include "reconcile/engine/secret.h"
 #include "reconcile/observe/observe_parse.h"
 #include "reconcile/pg/layout.h"
