@@ -2,7 +2,6 @@
  * cmd/reconcile_status.c - what the reconcile loop tells after each pass
  * (reconcile_status.h): STATE_DIR/status.json and STATE_DIR/pgconverge.prom.
  */
-#include "reconcile/postgres/plan_conf.h"
 #include "cmd/reconcile_status.h"
 
 #include <stdio.h>
@@ -13,6 +12,7 @@
 
 #include "common/fsutil.h"
 #include "common/metrics.h"
+#include "reconcile/postgres/plan_conf.h"
 
 #define STATUS_FORMAT_VERSION 1
 

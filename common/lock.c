@@ -1,7 +1,6 @@
 /*
  * common/lock.c - flock() on STATE_DIR/lock.
  */
-#include "common/clock.h"
 #include "common/lock.h"
 
 #include <errno.h>
@@ -14,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 

@@ -5,8 +5,6 @@
  * (host_for); the repository is written with fsutil's guarded calls, not a
  * host's: it is a folder of this machine, maybe a mount shared by hosts.
  */
-#include "reconcile/pg/layout.h"
-#include "reconcile/pg/lsn.h"
 #include "reconcile/backup/backup.h"
 
 #include <dirent.h>
@@ -29,6 +27,8 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "reconcile/engine/exec.h"
+#include "reconcile/pg/layout.h"
+#include "reconcile/pg/lsn.h"
 #include "reconcile/transport/host.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/backup/walarchive.h"

@@ -4,7 +4,6 @@
  * outside it: the repository, the bind test of a free port and the scratch
  * folder's mkdtemp(), which are this machine's by definition of a drill.
  */
-#include "reconcile/pg/layout.h"
 #include "reconcile/backup/drill.h"
 
 #include <arpa/inet.h>
@@ -28,6 +27,7 @@
 #include "common/proc.h"
 #include "reconcile/backup/backup.h"
 #include "reconcile/backup/drill_conf.h"
+#include "reconcile/pg/layout.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/backup/restore_choose.h"

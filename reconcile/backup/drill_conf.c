@@ -2,7 +2,6 @@
  * reconcile/backup/drill_conf.c - the configuration of a restore drill's
  * server (drill_conf.h). Pure.
  */
-#include "reconcile/postgres/plan_conf.h"
 #include "reconcile/backup/drill_conf.h"
 
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "reconcile/backup/restore_conf.h"
 #include "reconcile/backup/walarchive.h"
 #include "reconcile/engine/plan.h"
+#include "reconcile/postgres/plan_conf.h"
 
 #define DRILL_SHARED_BUFFERS "128MB"
 

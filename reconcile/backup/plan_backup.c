@@ -3,7 +3,6 @@
  * (plan_backup.h): schedules, retention, drills and restores, from the
  * topology and the observed repositories. Pure: the clock is the policy's.
  */
-#include "reconcile/pg/layout.h"
 #include "reconcile/backup/plan_backup.h"
 
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include "reconcile/backup/restore_conf.h"
 #include "reconcile/backup/walarchive.h"
 #include "reconcile/engine/builder.h"
+#include "reconcile/pg/layout.h"
 #include "reconcile/postgres/plan_conf.h"
 
 typedef struct {

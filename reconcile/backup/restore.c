@@ -8,10 +8,6 @@
  * this machine, maybe a shared mount) and the data directory's parent,
  * made with fs_mkdir_p as pgconverge's own (host_mkdir_p gives os_user).
  */
-#include "reconcile/postgres/config.h"
-#include "reconcile/pg/lsn.h"
-#include "reconcile/postgres/initdb.h"
-#include "reconcile/pg/layout.h"
 #include "reconcile/backup/restore.h"
 
 #include <errno.h>
@@ -33,8 +29,12 @@
 #include "reconcile/backup/restore_wait.h"
 #include "reconcile/backup/walarchive.h"
 #include "reconcile/engine/plan.h"
+#include "reconcile/pg/layout.h"
+#include "reconcile/pg/lsn.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
+#include "reconcile/postgres/config.h"
+#include "reconcile/postgres/initdb.h"
 #include "reconcile/postgres/plan_conf.h"
 #include "reconcile/observe/observe_parse.h"
 

@@ -2,7 +2,6 @@
  * reconcile/backup/restore_conf.c - the configuration a restore runs with
  * (restore_conf.h). Pure.
  */
-#include "reconcile/postgres/plan_conf.h"
 #include "reconcile/backup/restore_conf.h"
 
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 
 #include "reconcile/backup/walarchive.h"
 #include "reconcile/engine/plan.h"
+#include "reconcile/postgres/plan_conf.h"
 
 /* ---- the configuration ----------------------------------------------------------- */
 

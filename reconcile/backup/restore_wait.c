@@ -3,7 +3,6 @@
  * watched until its recovery ends (restore_wait.h). The server, its files
  * and its process are reached through its host only; its SQL over libpq.
  */
-#include "reconcile/observe/observe_parse.h"
 #include "reconcile/backup/restore_wait.h"
 
 #include <errno.h>
@@ -23,6 +22,7 @@
 #include "reconcile/backup/restore_choose.h"
 #include "reconcile/engine/exec.h"
 #include "reconcile/observe/observe.h"
+#include "reconcile/observe/observe_parse.h"
 #include "reconcile/pg/lsn.h"
 #include "reconcile/pg/pgsql.h"
 

@@ -3,7 +3,6 @@
  * the observed model (observe_repo.h): its catalog, drills, WAL archive
  * and timeline history, in a thread of its own.
  */
-#include "reconcile/backup/walarchive_fetch.h"
 #include "reconcile/observe/observe_repo.h"
 
 #include <errno.h>
@@ -16,6 +15,7 @@
 
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "reconcile/backup/walarchive_fetch.h"
 #include "reconcile/observe/observe_parse.h"
 
 /* ---- backup repositories -------------------------------------------------- */
