@@ -331,9 +331,10 @@ bool ha_pid_alive(PgcHost *h, long pid)
 	return host_proc_state(h, pid) == HOST_PROC_LIVE;
 }
 
-long ha_postmaster_pid(PgcHost *h, const PgcNode *n)
+/* pidfile_pid - the pid postmaster.pid names; 0 when the file is absent or unreadable. */
+static long pidfile_pid(PgcHost *h, const PgcNode *n)
 {
-	char path[PATH_MAX], comm[64] = "";
+	char path[PATH_MAX];
 	char *buf = NULL;
 	size_t len = 0;
 	long pid;
@@ -345,6 +346,14 @@ long ha_postmaster_pid(PgcHost *h, const PgcNode *n)
 	}
 	pid = observe_parse_pidfile(buf);
 	free(buf);
+	return pid;
+}
+
+long ha_postmaster_pid(PgcHost *h, const PgcNode *n)
+{
+	char comm[64] = "";
+	long pid = pidfile_pid(h, n);
+
 	if (!ha_pid_alive(h, pid))
 		return 0;
 	/* A stale file after a crash may name a pid that now belongs to anything. */
@@ -355,20 +364,10 @@ long ha_postmaster_pid(PgcHost *h, const PgcNode *n)
 
 int ha_wait_reaped(PgcHost *h, const PgcNode *n, int timeout_ms)
 {
-	char path[PATH_MAX];
-	char *buf = NULL;
-	size_t len = 0;
 	double deadline = clock_ms() + timeout_ms;
 	PgcHostProcState st;
-	long pid;
+	long pid = pidfile_pid(h, n);
 
-	snprintf(path, sizeof path, "%s/postmaster.pid", n->data_dir.v);
-	if (host_read_file(h, path, &buf, &len, 64 * 1024) != 0) {
-		free(buf);
-		return 0;
-	}
-	pid = observe_parse_pidfile(buf);
-	free(buf);
 	if (pid <= 0 || pid > INT_MAX)
 		return 0;
 	while ((st = host_proc_state(h, pid)) != HOST_PROC_GONE) {

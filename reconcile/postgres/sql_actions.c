@@ -257,19 +257,24 @@ int sql_alter_role(PgcExecCtx *ctx)
 	return role_statement(ctx, false);
 }
 
-int sql_grant_role(PgcExecCtx *ctx)
+/* open_and_run - the payload's statement on the primary, for actions that need no check first. */
+static int open_and_run(PgcExecCtx *ctx, const char *what)
 {
-	PGconn *conn;
+	PGconn *conn = sql_open(ctx, NULL);
 	int rc;
 
-	conn = sql_open(ctx, NULL);
 	if (conn == NULL)
 		return -1;
-	/* GRANT of an existing membership only raises a notice: safe to repeat. */
-	rc = run_statement(ctx, conn, ctx->a->payload.sql, true,
-			   arena_printf(ctx->arena, "grant role \"%s\"", ctx->a->payload.target));
+	rc = run_statement(ctx, conn, ctx->a->payload.sql, true, what);
 	PQfinish(conn);
 	return rc;
+}
+
+int sql_grant_role(PgcExecCtx *ctx)
+{
+	/* GRANT of an existing membership only raises a notice: safe to repeat. */
+	return open_and_run(ctx,
+			    arena_printf(ctx->arena, "grant role \"%s\"", ctx->a->payload.target));
 }
 
 /* ---- databases and extensions ---------------------------------------------- */
@@ -303,17 +308,8 @@ cleanup:
 
 int sql_alter_database(PgcExecCtx *ctx)
 {
-	const char *db = ctx->a->payload.target;
-	PGconn *conn;
-	int rc;
-
-	conn = sql_open(ctx, NULL);
-	if (conn == NULL)
-		return -1;
-	rc = run_statement(ctx, conn, ctx->a->payload.sql, true,
-			   arena_printf(ctx->arena, "alter database \"%s\"", db));
-	PQfinish(conn);
-	return rc;
+	return open_and_run(ctx, arena_printf(ctx->arena, "alter database \"%s\"",
+					      ctx->a->payload.target));
 }
 
 int sql_create_extension(PgcExecCtx *ctx)
