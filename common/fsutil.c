@@ -254,21 +254,29 @@ fail:
 	return -1;
 }
 
+int fs_open_read(const char *path, const char *what)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), saved;
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT)
+		return -2;
+	saved = errno;
+	log_error("could not open %s \"%s\": %s", what, path, strerror(saved));
+	errno = saved;
+	return -1;
+}
+
 int fs_read_file(const char *path, char **buf, size_t *len, size_t max)
 {
-	int fd, saved;
+	int fd;
 
 	*buf = NULL;
 	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 1;
-		saved = errno;
-		log_error("could not open file \"%s\": %s", path, strerror(saved));
-		errno = saved;
-		return -1;
-	}
+	fd = fs_open_read(path, "file");
+	if (fd < 0)
+		return fd == -2 ? 1 : -1;
 	return read_fd(fd, path, buf, len, max);
 }
 

@@ -52,6 +52,13 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 int fs_read_file(const char *path, char **buf, size_t *len, size_t max);
 
 /*
+ * fs_open_read - path opened read-only (O_CLOEXEC): the descriptor; -2 when
+ * it does not exist (nothing logged, errno ENOENT); -1 otherwise, reported
+ * as "could not open <what> \"<path>\"" with errno kept.
+ */
+int fs_open_read(const char *path, const char *what);
+
+/*
  * fs_mkdir_p - creates path and its missing parents, each with exactly mode
  * (not masked by umask) and, when given, owner uid/gid; the parent of each
  * created folder is fsynced. Folders that already exist are left as they

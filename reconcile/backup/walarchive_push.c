@@ -49,14 +49,9 @@ static int open_source(const char *path, int *fd_out, size_t *len)
 	int fd, saved;
 
 	*fd_out = -1;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 1;
-		saved = errno;
-		log_error("could not open WAL file \"%s\": %s", path, strerror(saved));
-		return -1;
-	}
+	fd = fs_open_read(path, "WAL file");
+	if (fd < 0)
+		return fd == -2 ? 1 : -1;
 	if (fstat(fd, &st) != 0) {
 		saved = errno;
 		log_error("could not read WAL file \"%s\": %s", path, strerror(saved));
