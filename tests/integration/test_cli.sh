@@ -402,6 +402,25 @@ else
 	echo "skip colour checks: 'script' (util-linux) is not installed"
 fi
 
+# Saved plans keep their format: the offline plan of examples/full.yaml is, but
+# for the executable's path and the folder, the one saved before the code was
+# laid out in folders (tests/integration/fixtures/plan-full-v1.json).
+mkdir -p "$tmp/compat/examples"
+cp "$top/examples/full.yaml" "$tmp/compat/examples/"
+(cd "$tmp/compat/examples" && "$bin" plan --offline -f full.yaml -o plan.json >/dev/null 2>&1)
+real_bin=$(readlink -f "$bin")
+real_dir=$(cd "$tmp/compat" && pwd -P)
+if [ ! -s "$tmp/compat/examples/plan.json" ]; then
+	fail "plan --offline -o wrote no plan"
+elif sed -e "s#$real_bin#@PGCONVERGE@#g" -e "s#$real_dir#@DIR@#g" "$tmp/compat/examples/plan.json" |
+	jq -S . >"$tmp/compat/now.json" &&
+	jq -S . "$top/tests/integration/fixtures/plan-full-v1.json" >"$tmp/compat/then.json" &&
+	cmp -s "$tmp/compat/now.json" "$tmp/compat/then.json"; then
+	ok "the offline plan of examples/full.yaml is the one saved before, field for field"
+else
+	fail "the offline plan of examples/full.yaml differs from the saved one: $(diff "$tmp/compat/then.json" "$tmp/compat/now.json" | head -c 600)"
+fi
+
 if [ "$fails" -ne 0 ]; then
 	echo "test_cli: $fails check(s) failed"
 	exit 1
