@@ -35,7 +35,7 @@ UNIT_SUPPORT := $(wildcard tests/unit/support/*.c)
 # What the executable itself holds: wal-push and wal-fetch, nothing with libpq.
 FRONT_OBJ := $(B)/cmd/front.o $(addprefix $(B)/reconcile/backup/,walarchive.o walarchive_compress.o walarchive_fetch.o walarchive_push.o) \
 	$(B)/reconcile/pg/walarchive_cmd.o \
-	$(addprefix $(B)/common/,arena.o digest.o fsutil.o log.o strutil.o)
+	$(addprefix $(B)/common/,arena.o clock.o digest.o fsutil.o log.o strutil.o)
 FRONT_LIBS := $(shell pkg-config --libs libcrypto zlib libzstd 2>/dev/null) -ldl -lpthread
 CORE    := $(B)/pgconverge-core.so
 

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/strutil.h"
 
 #define COLOR_RESET "\033[0m"
@@ -171,19 +172,9 @@ static const char *const colors[] = {"\033[1;31m", "\033[1;33m", "", "\033[2m"};
 
 static void add_timestamp(struct sbuf *b, bool millis)
 {
-	struct timespec ts;
-	struct tm tm;
-	char buf[40];
-	size_t n;
+	char buf[CLOCK_UTC_SIZE];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (millis)
-		snprintf(buf + n, sizeof(buf) - n, ".%03ldZ", ts.tv_nsec / 1000000);
-	else
-		snprintf(buf + n, sizeof(buf) - n, "Z");
-	sb_add(b, buf);
+	sb_add(b, clock_utc_now(millis ? CLOCK_UTC_ISO_MS : CLOCK_UTC_ISO, buf, sizeof buf));
 }
 
 /* utf8_len - length of a valid UTF-8 sequence at s (at most n bytes), or 0. */
