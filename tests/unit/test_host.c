@@ -2,6 +2,7 @@
  * tests/unit/test_host.c - reconcile/transport/host.c on this machine: which hosts
  * are local, and the folder states the probe and initdb rely on.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -111,6 +112,46 @@ static void test_dir_state(void **state)
 	host_free(h);
 }
 
+/* host_dir_look: the same states as host_dir_state, said apart quietly. */
+static void test_dir_look(void **state)
+{
+	char dir[] = "/tmp/pgc-host-XXXXXX", path[64], file[80], locked[80];
+	PgcHost *h = host_for("127.0.0.1", "root");
+	char *log;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/sub", dir);
+	snprintf(file, sizeof file, "%s/file", dir);
+	snprintf(locked, sizeof locked, "%s/locked", dir);
+	log_capture_begin();
+	assert_int_equal(host_dir_look(h, dir), 1);
+	assert_int_equal(host_dir_look(h, path), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(host_dir_look(h, dir), 2);
+	assert_int_equal(host_write_file(h, file, "x\n", 2, 0600, NULL), 0);
+	assert_int_equal(host_dir_look(h, file), 3);
+	/* A path through a file cannot be looked at: -1, with errno. */
+	snprintf(path, sizeof path, "%s/file/below", dir);
+	errno = 0;
+	assert_int_equal(host_dir_look(h, path), -1);
+	assert_int_equal(errno, ENOTDIR);
+	log = log_capture_end();
+	assert_string_equal(log, "");
+	free(log);
+	/* A folder that cannot be listed (not as root: root reads anything): -2. */
+	if (geteuid() != 0) {
+		assert_int_equal(mkdir(locked, 0), 0);
+		assert_int_equal(host_dir_look(h, locked), -2);
+		rmdir(locked);
+	}
+	unlink(file);
+	snprintf(path, sizeof path, "%s/sub", dir);
+	rmdir(path);
+	rmdir(dir);
+	host_free(h);
+}
+
 /* The local host's new operations: files by name, and this machine's processes. */
 static void test_local_files(void **state)
 {
@@ -197,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_host_for_local),
 		cmocka_unit_test(test_unknown_os_user),
 		cmocka_unit_test(test_dir_state),
+		cmocka_unit_test(test_dir_look),
 		cmocka_unit_test(test_local_files),
 		cmocka_unit_test(test_local_processes),
 	};
