@@ -30,10 +30,13 @@ void observe_free(PgcObserved *o);
 json_t *observe_to_json(const PgcObserved *o);
 
 /*
- * observe_fingerprint - "sysid:timeline:config-digest" of a node, the part
- * of the observed state that a saved plan is bound to; owned by o.
+ * observe_fingerprint - "<system identifier>:<timeline>:<sha256 hex of
+ * managed_conf, one NUL byte, hba_conf>" of a node (a NULL file counts as
+ * empty): the part of the observed state that a saved plan is bound to;
+ * owned by o. observe_node_fingerprint - the same, owned by a (the plan's).
  */
 const char *observe_fingerprint(PgcObserved *o, const PgcObsNode *n);
+const char *observe_node_fingerprint(PgcArena *a, const PgcObsNode *n);
 
 /*
  * The probe's parsers and checks (pg_controldata, postgresql.conf includes,

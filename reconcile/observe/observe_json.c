@@ -9,39 +9,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
+#include "common/digest.h"
 #include "reconcile/observe/observe_parse.h"
 
 /* ---- fingerprint and JSON ------------------------------------------------- */
 
-/*
- * fingerprint - "sysid:timeline:sha256(managed_conf NUL hba_conf)" into buf;
- * the NUL keeps ("ab", "c") and ("a", "bc") apart.
- */
+/* fingerprint - observe_fingerprint()'s text into buf (128 bytes are enough). */
 static const char *fingerprint(const PgcObsNode *n, char *buf, size_t size)
 {
-	const char *m = n->managed_conf != NULL ? n->managed_conf : "";
-	const char *h = n->hba_conf != NULL ? n->hba_conf : "";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	char digest[2 * EVP_MAX_MD_SIZE + 1] = "";
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	char digest[DIGEST_HEX_LEN + 1];
+	PgcDigest d;
 
-	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, m, strlen(m)) == 1 && EVP_DigestUpdate(ctx, "", 1) == 1 &&
-	    EVP_DigestUpdate(ctx, h, strlen(h)) == 1 && EVP_DigestFinal_ex(ctx, md, &len) == 1)
-		observe_hex(md, len, digest);
-	EVP_MD_CTX_free(ctx);
+	/* The NUL keeps ("ab", "c") and ("a", "bc") apart. */
+	digest_sha256_init(&d);
+	if (n->managed_conf != NULL)
+		digest_update(&d, n->managed_conf, strlen(n->managed_conf));
+	digest_update(&d, "", 1);
+	if (n->hba_conf != NULL)
+		digest_update(&d, n->hba_conf, strlen(n->hba_conf));
+	digest_final_hex(&d, digest);
 	snprintf(buf, size, "%" PRIu64 ":%u:%s", n->system_identifier, n->timeline, digest);
 	return buf;
 }
 
-const char *observe_fingerprint(PgcObserved *o, const PgcObsNode *n)
+const char *observe_node_fingerprint(PgcArena *a, const PgcObsNode *n)
 {
 	char buf[128];
 
-	return arena_strdup(o->arena, fingerprint(n, buf, sizeof buf));
+	return arena_strdup(a, fingerprint(n, buf, sizeof buf));
+}
+
+const char *observe_fingerprint(PgcObserved *o, const PgcObsNode *n)
+{
+	return observe_node_fingerprint(o->arena, n);
 }
 
 /*

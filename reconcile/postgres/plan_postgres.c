@@ -257,35 +257,10 @@ bool plan_postgres_cluster(Ctx *x)
 }
 /* ---- fingerprints ---------------------------------------------------------------- */
 
-const char *plan_fingerprint(PgcArena *arena, const PgcObsNode *o)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0, i;
-	char hex[2 * EVP_MAX_MD_SIZE + 1];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-	if (ctx == NULL)
-		abort(); /* out of memory, as the arena does */
-	/* The NUL keeps ("ab", "c") and ("a", "bc") apart, as observe_fingerprint() does. */
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	if (o->managed_conf != NULL)
-		EVP_DigestUpdate(ctx, o->managed_conf, strlen(o->managed_conf));
-	EVP_DigestUpdate(ctx, "", 1);
-	if (o->hba_conf != NULL)
-		EVP_DigestUpdate(ctx, o->hba_conf, strlen(o->hba_conf));
-	EVP_DigestFinal_ex(ctx, md, &len);
-	EVP_MD_CTX_free(ctx);
-	for (i = 0; i < len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	hex[2 * len] = '\0';
-	return arena_printf(arena, "%llu:%u:%s", (unsigned long long)o->system_identifier, o->timeline,
-			    hex);
-}
-
 static void add_fingerprint(Ctx *x, const char *cluster, const PgcObsNode *o)
 {
 	builder_fingerprint(x->b, arena_printf(x->a, "%s/%s", cluster, o->name),
-			    plan_fingerprint(x->a, o));
+			    observe_node_fingerprint(x->a, o));
 }
 
 void plan_postgres_fingerprints(Ctx *x, const PgcCluster *c, const PgcObserved *obs)

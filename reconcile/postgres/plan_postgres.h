@@ -51,13 +51,6 @@ bool plan_postgres_cluster(PgcPostgresPlanner *x);
 void plan_postgres_fingerprints(PgcPostgresPlanner *x, const PgcCluster *c, const PgcObserved *obs);
 
 /*
- * plan_fingerprint - "<system identifier>:<timeline>:<sha256 hex of
- * managed_conf, one NUL byte, hba_conf>" (a NULL file counts as empty), the
- * same value observe_fingerprint() gives; owned by arena.
- */
-const char *plan_fingerprint(PgcArena *arena, const PgcObsNode *o);
-
-/*
  * plan_pending_restart - the setting waits for a restart that would act on
  * it: pending_restart, except recovery_target_* on a server out of
  * recovery (a restored cluster after its promotion keeps them in memory

@@ -447,7 +447,7 @@ static void test_converged_plans_nothing(void **state)
 	assert_string_equal(p->fp_nodes[2], "main/pg3");
 	assert_true(strncmp(p->fp_values[0], "7441234567890123456:1:", 22) == 0);
 	assert_int_equal(strlen(p->fp_values[0]), 22 + 64);
-	assert_string_equal(p->fp_values[0], plan_fingerprint(o->arena, onode(o, "pg1")));
+	assert_string_equal(p->fp_values[0], observe_node_fingerprint(o->arena, onode(o, "pg1")));
 	assert_string_not_equal(p->fp_values[0], p->fp_values[1]);
 	assert_false(p->offline);
 	plan_free(p);
@@ -1545,12 +1545,12 @@ static void test_fingerprint(void **state)
 	PgcObsNode n = {.system_identifier = 42, .timeline = 3, .managed_conf = "a", .hba_conf = "b"};
 
 	(void)state;
-	assert_string_equal(plan_fingerprint(a, &n), "42:3:59b271ae1bbcb1d31d41929817f4b16fb439eb4f"
+	assert_string_equal(observe_node_fingerprint(a, &n), "42:3:59b271ae1bbcb1d31d41929817f4b16fb439eb4f"
 						     "31520b5ad1d5ce98920a7138");
 	n.managed_conf = n.hba_conf = NULL;
 	n.system_identifier = 0;
 	n.timeline = 0;
-	assert_string_equal(plan_fingerprint(a, &n), "0:0:6e340b9cffb37a989ca544e6bb780a2c78901d3fb"
+	assert_string_equal(observe_node_fingerprint(a, &n), "0:0:6e340b9cffb37a989ca544e6bb780a2c78901d3fb"
 						     "33738768511a30617afa01d");
 	arena_free(a);
 }
