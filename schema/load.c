@@ -36,15 +36,15 @@ static void parse_settings(Ctx *c, Entry *e, const char *path, PgcSettings *out)
 	PgcStrMap names; /* PostgreSQL parameter names are case-insensitive */
 	const size_t *dup;
 
-	if (!get_map(c, e->val, path, &m))
+	if (!load_get_map(c, e->val, path, &m))
 		return;
 	out->items = arena_calloc(c->a, m.n + 1, sizeof(PgcSetting));
 	out->pos = m.pos;
 	strmap_init(&names, m.n, true);
 	for (i = 0; i < m.n; i++) {
 		Entry *s = &m.e[i];
-		const char *spath = join(c, path, s->key);
-		YType t = ytype(s->val);
+		const char *spath = load_join(c, path, s->key);
+		YType t = load_ytype(s->val);
 
 		dup = strmap_get(&names, s->key);
 		if (dup != NULL) {
@@ -56,14 +56,14 @@ static void parse_settings(Ctx *c, Entry *e, const char *path, PgcSettings *out)
 			continue;
 		}
 		if (t == Y_NULL || t == Y_MAP || t == Y_SEQ) {
-			ERR(c, node_pos(s->val), spath, "quote the value, e.g. '' for an empty string",
-			    "expected a string, a number or a boolean, got %s", ytype_name(t));
+			ERR(c, load_node_pos(s->val), spath, "quote the value, e.g. '' for an empty string",
+			    "expected a string, a number or a boolean, got %s", load_ytype_name(t));
 			continue;
 		}
 		out->items[out->n].name = s->key;
-		out->items[out->n].value = arena_strdup(c->a, scalar_text(s->val));
+		out->items[out->n].value = arena_strdup(c->a, load_scalar_text(s->val));
 		out->items[out->n].key_pos = s->key_pos;
-		out->items[out->n].pos = node_pos(s->val);
+		out->items[out->n].pos = load_node_pos(s->val);
 		strmap_put(&names, s->key, out->n);
 		out->n++;
 	}
@@ -98,7 +98,7 @@ static void fn_nodes(Ctx *c, Entry *e, const char *path, void *base)
 	Map m;
 	size_t i;
 
-	if (!get_map(c, e->val, path, &m))
+	if (!load_get_map(c, e->val, path, &m))
 		return;
 	cl->nodes_pos = m.pos;
 	if (m.n == 0) {
@@ -108,9 +108,9 @@ static void fn_nodes(Ctx *c, Entry *e, const char *path, void *base)
 	cl->nodes = arena_calloc(c->a, m.n, sizeof(PgcNode));
 	for (i = 0; i < m.n; i++) {
 		PgcNode *n = &cl->nodes[cl->n_nodes];
-		const char *npath = join(c, path, m.e[i].key);
+		const char *npath = load_join(c, path, m.e[i].key);
 
-		if (!check_name(c, m.e[i].key, m.e[i].key_pos, npath, "node"))
+		if (!load_check_name(c, m.e[i].key, m.e[i].key_pos, npath, "node"))
 			continue;
 		n->name = m.e[i].key;
 		n->pos = m.e[i].key_pos;
@@ -146,20 +146,20 @@ static void fn_roles(Ctx *c, Entry *e, const char *path, void *base)
 	Map m;
 	size_t i;
 
-	if (!get_map(c, e->val, path, &m))
+	if (!load_get_map(c, e->val, path, &m))
 		return;
 	cl->roles = arena_calloc(c->a, m.n + 1, sizeof(PgcRole));
 	for (i = 0; i < m.n; i++) {
 		PgcRole *r = &cl->roles[cl->n_roles];
-		const char *rpath = join(c, path, m.e[i].key);
+		const char *rpath = load_join(c, path, m.e[i].key);
 
-		if (!check_name(c, m.e[i].key, m.e[i].key_pos, rpath, "role"))
+		if (!load_check_name(c, m.e[i].key, m.e[i].key_pos, rpath, "role"))
 			continue;
 		r->name = m.e[i].key;
 		r->pos = m.e[i].key_pos;
 		r->connection_limit.v = -1;
 		/* An empty role ("app: {}" or "app:") is a role with defaults. */
-		if (ytype(m.e[i].val) != Y_NULL && !load_fields(c, m.e[i].val, rpath, role_fields, r, NULL))
+		if (load_ytype(m.e[i].val) != Y_NULL && !load_fields(c, m.e[i].val, rpath, role_fields, r, NULL))
 			continue;
 		cl->n_roles++;
 	}
@@ -171,18 +171,18 @@ static void fn_databases(Ctx *c, Entry *e, const char *path, void *base)
 	Map m;
 	size_t i;
 
-	if (!get_map(c, e->val, path, &m))
+	if (!load_get_map(c, e->val, path, &m))
 		return;
 	cl->databases = arena_calloc(c->a, m.n + 1, sizeof(PgcDatabase));
 	for (i = 0; i < m.n; i++) {
 		PgcDatabase *d = &cl->databases[cl->n_databases];
-		const char *dpath = join(c, path, m.e[i].key);
+		const char *dpath = load_join(c, path, m.e[i].key);
 
-		if (!check_name(c, m.e[i].key, m.e[i].key_pos, dpath, "database"))
+		if (!load_check_name(c, m.e[i].key, m.e[i].key_pos, dpath, "database"))
 			continue;
 		d->name = m.e[i].key;
 		d->pos = m.e[i].key_pos;
-		if (ytype(m.e[i].val) != Y_NULL &&
+		if (load_ytype(m.e[i].val) != Y_NULL &&
 		    !load_fields(c, m.e[i].val, dpath, database_fields, d, NULL))
 			continue;
 		cl->n_databases++;
@@ -199,17 +199,17 @@ static void fn_synchronous(Ctx *c, Entry *e, const char *path, void *base)
 	Map m;
 	Entry *me, *ce;
 
-	r->synchronous.pos = node_pos(e->val);
+	r->synchronous.pos = load_node_pos(e->val);
 	r->synchronous.set = true;
-	if (e->val->type == YAML_SCALAR_NODE && strcmp(scalar_text(e->val), "off") == 0) {
+	if (e->val->type == YAML_SCALAR_NODE && strcmp(load_scalar_text(e->val), "off") == 0) {
 		r->synchronous.method = SYNC_OFF;
 		return;
 	}
 	if (e->val->type != YAML_MAPPING_NODE) {
-		ERR(c, node_pos(e->val), path, "e.g. synchronous: {method: any, count: 1}",
+		ERR(c, load_node_pos(e->val), path, "e.g. synchronous: {method: any, count: 1}",
 		    "expected \"off\" or a mapping with method and count, got %s%s%s%s",
-		    ytype_name(ytype(e->val)), e->val->type == YAML_SCALAR_NODE ? " \"" : "",
-		    e->val->type == YAML_SCALAR_NODE ? scalar_text(e->val) : "",
+		    load_ytype_name(load_ytype(e->val)), e->val->type == YAML_SCALAR_NODE ? " \"" : "",
+		    e->val->type == YAML_SCALAR_NODE ? load_scalar_text(e->val) : "",
 		    e->val->type == YAML_SCALAR_NODE ? "\"" : "");
 		return;
 	}
@@ -225,14 +225,14 @@ static void fn_synchronous(Ctx *c, Entry *e, const char *path, void *base)
 		if (!load_fields(c, e->val, path, sync_fields, r, &m))
 			return;
 	}
-	me = map_get(&m, "method");
-	ce = map_get(&m, "count");
+	me = load_map_get(&m, "method");
+	ce = load_map_get(&m, "count");
 	if (me != NULL)
-		r->synchronous.pos = node_pos(me->val);
+		r->synchronous.pos = load_node_pos(me->val);
 	if (r->synchronous.method != SYNC_OFF && !r->synchronous.count.set)
 		r->synchronous.count.v = 1;
 	if (r->synchronous.method == SYNC_OFF && ce != NULL)
-		ERR(c, node_pos(ce->val), join(c, path, "count"), "remove count or choose method any or first",
+		ERR(c, load_node_pos(ce->val), load_join(c, path, "count"), "remove count or choose method any or first",
 		    "count has no meaning with method \"off\"");
 }
 
@@ -248,7 +248,7 @@ static void fn_replication(Ctx *c, Entry *e, const char *path, void *base)
 {
 	PgcCluster *cl = base;
 
-	cl->replication.pos = node_pos(e->val);
+	cl->replication.pos = load_node_pos(e->val);
 	load_fields(c, e->val, path, replication_fields, &cl->replication, NULL);
 }
 
@@ -262,7 +262,7 @@ static void fn_regions(Ctx *c, Entry *e, const char *path, void *base)
 		FLD_END,
 	};
 
-	cl->regions.pos = node_pos(e->val);
+	cl->regions.pos = load_node_pos(e->val);
 	cl->regions.set = true;
 	load_fields(c, e->val, path, f, cl, NULL);
 }
@@ -282,7 +282,7 @@ static void fn_failback(Ctx *c, Entry *e, const char *path, void *base)
 	static const Field fld = {"failback", F_ENUM, offsetof(FailbackTmp, failback), 0, 0, failback_modes,
 				  offsetof(FailbackTmp, failback_pos), NULL, false};
 
-	parse_enum_field(c, e, path, &fld, &tmp);
+	load_parse_enum_field(c, e, path, &fld, &tmp);
 	f->failback_auto = tmp.failback == 1;
 	f->failback_pos = tmp.failback_pos;
 }
@@ -303,11 +303,11 @@ static void fn_failover(Ctx *c, Entry *e, const char *path, void *base)
 {
 	PgcCluster *cl = base;
 
-	cl->failover.pos = node_pos(e->val);
+	cl->failover.pos = load_node_pos(e->val);
 	cl->failover.set = true;
 	load_fields(c, e->val, path, failover_fields, &cl->failover, NULL);
 	if (cl->failover.fence_command.set && cl->failover.fence_command.n == 0)
-		ERR(c, cl->failover.fence_command.pos, join(c, path, "fence_command"),
+		ERR(c, cl->failover.fence_command.pos, load_join(c, path, "fence_command"),
 		    "e.g. fence_command: [/usr/local/bin/fence, --node]",
 		    "expected a program and its arguments, got an empty list");
 }
@@ -324,7 +324,7 @@ static void fn_maintenance(Ctx *c, Entry *e, const char *path, void *base)
 {
 	PgcCluster *cl = base;
 
-	cl->maintenance.pos = node_pos(e->val);
+	cl->maintenance.pos = load_node_pos(e->val);
 	load_fields(c, e->val, path, maintenance_fields, &cl->maintenance, NULL);
 }
 
@@ -341,7 +341,7 @@ static void fn_backup_base(Ctx *c, Entry *e, const char *path, void *base)
 		FLD_END,
 	};
 
-	b->base.pos = node_pos(e->val);
+	b->base.pos = load_node_pos(e->val);
 	b->base.set = true;
 	load_fields(c, e->val, path, f, b, NULL);
 }
@@ -356,7 +356,7 @@ static void fn_backup_logical(Ctx *c, Entry *e, const char *path, void *base)
 		FLD_END,
 	};
 
-	b->logical.pos = node_pos(e->val);
+	b->logical.pos = load_node_pos(e->val);
 	b->logical.set = true;
 	load_fields(c, e->val, path, f, b, NULL);
 }
@@ -370,7 +370,7 @@ static void fn_backup_verify(Ctx *c, Entry *e, const char *path, void *base)
 		FLD_END,
 	};
 
-	b->verify.pos = node_pos(e->val);
+	b->verify.pos = load_node_pos(e->val);
 	b->verify.set = true;
 	load_fields(c, e->val, path, f, b, NULL);
 }
@@ -389,7 +389,7 @@ static void fn_backup(Ctx *c, Entry *e, const char *path, void *base)
 {
 	PgcCluster *cl = base;
 
-	cl->backup.pos = node_pos(e->val);
+	cl->backup.pos = load_node_pos(e->val);
 	cl->backup.set = true;
 	load_fields(c, e->val, path, backup_fields, &cl->backup, NULL);
 }
@@ -412,11 +412,11 @@ static void fn_from_backup(Ctx *c, Entry *e, const char *path, void *base)
 	const PgcStr *targets[4];
 	size_t i, n = 0;
 
-	b->pos = node_pos(e->val);
+	b->pos = load_node_pos(e->val);
 	b->set = true;
 	if (!load_fields(c, e->val, path, from_backup_fields, b, NULL))
 		return;
-	check_word(c, &b->target_action, join(c, path, "target_action"), actions);
+	load_check_word(c, &b->target_action, load_join(c, path, "target_action"), actions);
 	targets[0] = &b->target_time;
 	targets[1] = &b->target_lsn;
 	targets[2] = &b->target_name;
@@ -438,10 +438,10 @@ static void fn_bootstrap(Ctx *c, Entry *e, const char *path, void *base)
 	};
 	Map m;
 
-	cl->bootstrap.pos = node_pos(e->val);
+	cl->bootstrap.pos = load_node_pos(e->val);
 	if (!load_fields(c, e->val, path, f, &cl->bootstrap, &m))
 		return;
-	if (map_get(&m, "from_backup") == NULL)
+	if (load_map_get(&m, "from_backup") == NULL)
 		ERR(c, m.pos, path, NULL, "missing required key \"from_backup\"");
 }
 
@@ -462,10 +462,10 @@ static void fn_pgbouncer(Ctx *c, Entry *e, const char *path, void *base)
 {
 	PgcPgbouncer *p = base;
 
-	p->pos = node_pos(e->val);
+	p->pos = load_node_pos(e->val);
 	p->set = true;
 	if (load_fields(c, e->val, path, pgbouncer_fields, p, NULL))
-		check_word(c, &p->pool_mode, join(c, path, "pool_mode"), pool_modes);
+		load_check_word(c, &p->pool_mode, load_join(c, path, "pool_mode"), pool_modes);
 }
 
 static void fn_pooler(Ctx *c, Entry *e, const char *path, void *base)
@@ -476,7 +476,7 @@ static void fn_pooler(Ctx *c, Entry *e, const char *path, void *base)
 		FLD_END,
 	};
 
-	cl->pooler_pos = node_pos(e->val);
+	cl->pooler_pos = load_node_pos(e->val);
 	load_fields(c, e->val, path, f, &cl->pgbouncer, NULL);
 }
 
@@ -492,7 +492,7 @@ static void fn_haproxy(Ctx *c, Entry *e, const char *path, void *base)
 {
 	PgcHaproxy *h = base;
 
-	h->pos = node_pos(e->val);
+	h->pos = load_node_pos(e->val);
 	h->set = true;
 	load_fields(c, e->val, path, haproxy_fields, h, NULL);
 }
@@ -505,7 +505,7 @@ static void fn_balancer(Ctx *c, Entry *e, const char *path, void *base)
 		FLD_END,
 	};
 
-	cl->balancer_pos = node_pos(e->val);
+	cl->balancer_pos = load_node_pos(e->val);
 	load_fields(c, e->val, path, f, &cl->haproxy, NULL);
 }
 
@@ -519,7 +519,7 @@ static void fn_monitoring(Ctx *c, Entry *e, const char *path, void *base)
 		FLD_END,
 	};
 
-	cl->monitoring.pos = node_pos(e->val);
+	cl->monitoring.pos = load_node_pos(e->val);
 	load_fields(c, e->val, path, f, cl, NULL);
 }
 
@@ -545,7 +545,7 @@ static void fn_initdb(Ctx *c, Entry *e, const char *path, void *base)
 		FLD_END,
 	};
 
-	cl->initdb.pos = node_pos(e->val);
+	cl->initdb.pos = load_node_pos(e->val);
 	cl->initdb.set = true;
 	load_fields(c, e->val, path, f, cl, NULL);
 }
@@ -557,7 +557,7 @@ static const Field cluster_fields[] = {
 	{"nodes", F_FN, 0, 0, 0, NULL, 0, fn_nodes, true},
 	FLD_FN("initdb", fn_initdb),
 	FLD_FN("settings", fn_cluster_settings),
-	FLD_FN("hba", fn_hba),
+	FLD_FN("hba", load_fn_hba),
 	FLD_FN("roles", fn_roles),
 	FLD_FN("databases", fn_databases),
 	FLD_FN("replication", fn_replication),
@@ -666,7 +666,7 @@ static void fn_clusters(Ctx *c, Entry *e, const char *path, void *base)
 	Map m;
 	size_t i;
 
-	if (!get_map(c, e->val, path, &m))
+	if (!load_get_map(c, e->val, path, &m))
 		return;
 	if (m.n == 0) {
 		ERR(c, m.pos, path, NULL, "expected at least one cluster");
@@ -675,9 +675,9 @@ static void fn_clusters(Ctx *c, Entry *e, const char *path, void *base)
 	t->clusters = arena_calloc(c->a, m.n, sizeof(PgcCluster));
 	for (i = 0; i < m.n; i++) {
 		PgcCluster *cl = &t->clusters[t->n_clusters];
-		const char *cpath = join(c, path, m.e[i].key);
+		const char *cpath = load_join(c, path, m.e[i].key);
 
-		if (!check_name(c, m.e[i].key, m.e[i].key_pos, cpath, "cluster"))
+		if (!load_check_name(c, m.e[i].key, m.e[i].key_pos, cpath, "cluster"))
 			continue;
 		cl->name = m.e[i].key;
 		cl->pos = m.e[i].key_pos;
@@ -702,16 +702,16 @@ static void load_top(Ctx *c, yaml_node_t *root)
 	size_t n = 0;
 
 	if (root->type != YAML_MAPPING_NODE) {
-		ERR(c, node_pos(root), NULL, "start with \"version: 1\" and \"clusters:\"",
-		    "expected a mapping at the top of the file, got %s", ytype_name(ytype(root)));
+		ERR(c, load_node_pos(root), NULL, "start with \"version: 1\" and \"clusters:\"",
+		    "expected a mapping at the top of the file, got %s", load_ytype_name(load_ytype(root)));
 		return;
 	}
 	kept = arena_calloc(c->a, (size_t)(root->data.mapping.pairs.top - root->data.mapping.pairs.start) + 1,
 			    sizeof(*kept));
 	for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = get_node(c, p->key);
+		yaml_node_t *k = load_get_node(c, p->key);
 
-		if (k->type == YAML_SCALAR_NODE && str_has_prefix(scalar_text(k), "x-"))
+		if (k->type == YAML_SCALAR_NODE && str_has_prefix(load_scalar_text(k), "x-"))
 			continue;
 		kept[n++] = *p;
 	}

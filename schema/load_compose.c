@@ -73,7 +73,7 @@ static char *compose_path(const Composer *k)
 			yaml_node_t *key = yaml_document_get_node(k->doc, fr->key);
 
 			fprintf(f, "%s%s", ftell(f) > 0 ? "." : "",
-				key->type == YAML_SCALAR_NODE ? scalar_text(key) : "?");
+				key->type == YAML_SCALAR_NODE ? load_scalar_text(key) : "?");
 		}
 	}
 	fclose(f);

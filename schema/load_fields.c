@@ -19,21 +19,21 @@
 
 /* ---- positions, diagnostics -------------------------------------------- */
 
-PgcPos node_pos(const yaml_node_t *n)
+PgcPos load_node_pos(const yaml_node_t *n)
 {
 	PgcPos p = {(int)n->start_mark.line + 1, (int)n->start_mark.column + 1};
 
 	return p;
 }
 
-const char *join(Ctx *c, const char *path, const char *key)
+const char *load_join(Ctx *c, const char *path, const char *key)
 {
 	return path == NULL || *path == '\0' ? key : arena_printf(c->a, "%s.%s", path, key);
 }
 
 /* ---- scalar typing (YAML 1.2 core schema) ------------------------------ */
 
-const char *scalar_text(const yaml_node_t *n)
+const char *load_scalar_text(const yaml_node_t *n)
 {
 	return (const char *)n->data.scalar.value;
 }
@@ -68,7 +68,7 @@ static bool is_float_text(const char *s)
 	       strpbrk(s, "0123456789") != NULL;
 }
 
-YType ytype(const yaml_node_t *n)
+YType load_ytype(const yaml_node_t *n)
 {
 	const char *s;
 
@@ -78,7 +78,7 @@ YType ytype(const yaml_node_t *n)
 		return Y_SEQ;
 	if (!scalar_plain(n))
 		return Y_STR;
-	s = scalar_text(n);
+	s = load_scalar_text(n);
 	if (*s == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
 	    strcmp(s, "NULL") == 0)
 		return Y_NULL;
@@ -92,7 +92,7 @@ YType ytype(const yaml_node_t *n)
 	return Y_STR;
 }
 
-const char *ytype_name(YType t)
+const char *load_ytype_name(YType t)
 {
 	switch (t) {
 	case Y_NULL:
@@ -126,7 +126,7 @@ static bool budget_take(Ctx *c, yaml_node_t *n, long entries)
 	if (c->budget >= 0)
 		return true;
 	if (!c->over_budget)
-		ERR(c, node_pos(n), NULL, "reduce the use of aliases: each use counts again",
+		ERR(c, load_node_pos(n), NULL, "reduce the use of aliases: each use counts again",
 		    "document too large: more than %d mappings, entries and list items to read",
 		    LOAD_NODE_BUDGET);
 	c->over_budget = true;
@@ -139,7 +139,7 @@ static long mapping_size(const yaml_node_t *n)
 	return n->type == YAML_MAPPING_NODE ? (long)(n->data.mapping.pairs.top - n->data.mapping.pairs.start) : 0;
 }
 
-yaml_node_t *get_node(Ctx *c, int index)
+yaml_node_t *load_get_node(Ctx *c, int index)
 {
 	return yaml_document_get_node(c->doc, index);
 }
@@ -160,12 +160,12 @@ static void merge_into(Ctx *c, Map *m, size_t *cap, PgcStrMap *keys, yaml_node_t
 		yaml_node_item_t *it;
 
 		for (it = src->data.sequence.items.start; it < src->data.sequence.items.top; it++) {
-			yaml_node_t *item = get_node(c, *it);
+			yaml_node_t *item = load_get_node(c, *it);
 
 			if (item->type != YAML_MAPPING_NODE) {
-				ERR(c, node_pos(item), join(c, path, "<<"), NULL,
+				ERR(c, load_node_pos(item), load_join(c, path, "<<"), NULL,
 				    "a merge key takes a mapping or a list of mappings, got %s",
-				    ytype_name(ytype(item)));
+				    load_ytype_name(load_ytype(item)));
 				continue;
 			}
 			merge_into(c, m, cap, keys, item, path, depth + 1);
@@ -173,24 +173,24 @@ static void merge_into(Ctx *c, Map *m, size_t *cap, PgcStrMap *keys, yaml_node_t
 		return;
 	}
 	if (src->type != YAML_MAPPING_NODE) {
-		ERR(c, node_pos(src), join(c, path, "<<"), NULL,
-		    "a merge key takes a mapping or a list of mappings, got %s", ytype_name(ytype(src)));
+		ERR(c, load_node_pos(src), load_join(c, path, "<<"), NULL,
+		    "a merge key takes a mapping or a list of mappings, got %s", load_ytype_name(load_ytype(src)));
 		return;
 	}
 	for (p = src->data.mapping.pairs.start; p < src->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = get_node(c, p->key), *v = get_node(c, p->value);
+		yaml_node_t *k = load_get_node(c, p->key), *v = load_get_node(c, p->value);
 
 		if (k->type != YAML_SCALAR_NODE)
 			continue; /* reported where the merged mapping is defined */
-		if (strcmp(scalar_text(k), "<<") == 0) {
+		if (strcmp(load_scalar_text(k), "<<") == 0) {
 			merge_into(c, m, cap, keys, v, path, depth + 1);
 			continue;
 		}
-		if (strmap_get(keys, scalar_text(k)) != NULL)
+		if (strmap_get(keys, load_scalar_text(k)) != NULL)
 			continue;
 		m->e = arena_grow(c->a, m->e, m->n, cap, 4, sizeof(Entry));
-		m->e[m->n].key = arena_strdup(c->a, scalar_text(k));
-		m->e[m->n].key_pos = node_pos(k);
+		m->e[m->n].key = arena_strdup(c->a, load_scalar_text(k));
+		m->e[m->n].key_pos = load_node_pos(k);
 		m->e[m->n].val = v;
 		strmap_put(keys, m->e[m->n].key, m->n);
 		m->n++;
@@ -218,7 +218,7 @@ static long entry_index(const Map *m, const PgcStrMap *keys, const char *key)
  * duplicate keys reported. On a non-mapping node, reports the type error
  * and returns false.
  */
-bool get_map(Ctx *c, yaml_node_t *n, const char *path, Map *m)
+bool load_get_map(Ctx *c, yaml_node_t *n, const char *path, Map *m)
 {
 	yaml_node_pair_t *p;
 	size_t cap, i;
@@ -229,11 +229,11 @@ bool get_map(Ctx *c, yaml_node_t *n, const char *path, Map *m)
 	bool indexed;
 
 	memset(m, 0, sizeof(*m));
-	m->pos = node_pos(n);
+	m->pos = load_node_pos(n);
 	if (!budget_take(c, n, mapping_size(n)))
 		return false;
 	if (n->type != YAML_MAPPING_NODE) {
-		ERR(c, node_pos(n), path, NULL, "expected a mapping, got %s", ytype_name(ytype(n)));
+		ERR(c, load_node_pos(n), path, NULL, "expected a mapping, got %s", load_ytype_name(load_ytype(n)));
 		return false;
 	}
 	cap = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start) + 1;
@@ -241,20 +241,20 @@ bool get_map(Ctx *c, yaml_node_t *n, const char *path, Map *m)
 	strmap_init(&keys, cap, false);
 	indexed = cap > 9; /* below, a scan costs less than a table */
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = get_node(c, p->key), *v = get_node(c, p->value);
+		yaml_node_t *k = load_get_node(c, p->key), *v = load_get_node(c, p->value);
 		const char *key;
 
 		if (k->type != YAML_SCALAR_NODE) {
-			ERR(c, node_pos(k), path, NULL, "keys must be plain strings, got %s",
-			    ytype_name(ytype(k)));
+			ERR(c, load_node_pos(k), path, NULL, "keys must be plain strings, got %s",
+			    load_ytype_name(load_ytype(k)));
 			continue;
 		}
-		key = scalar_text(k);
+		key = load_scalar_text(k);
 		if (strcmp(key, "<<") == 0 && scalar_plain(k)) {
 			if (n_merges < sizeof(merges) / sizeof(merges[0]))
 				merges[n_merges++] = v;
 			else
-				ERR(c, node_pos(k), path, NULL, "too many merge keys in one mapping");
+				ERR(c, load_node_pos(k), path, NULL, "too many merge keys in one mapping");
 			continue;
 		}
 		dup = entry_index(m, indexed ? &keys : NULL, key);
@@ -263,11 +263,11 @@ bool get_map(Ctx *c, yaml_node_t *n, const char *path, Map *m)
 			char *hint = arena_printf(c->a, "first defined at line %d, column %d", first->key_pos.line,
 						  first->key_pos.col);
 
-			ERR(c, node_pos(k), join(c, path, key), hint, "duplicate key \"%s\"", key);
+			ERR(c, load_node_pos(k), load_join(c, path, key), hint, "duplicate key \"%s\"", key);
 			continue;
 		}
 		m->e[m->n].key = arena_strdup(c->a, key);
-		m->e[m->n].key_pos = node_pos(k);
+		m->e[m->n].key_pos = load_node_pos(k);
 		m->e[m->n].val = v;
 		if (indexed)
 			strmap_put(&keys, m->e[m->n].key, m->n);
@@ -282,7 +282,7 @@ bool get_map(Ctx *c, yaml_node_t *n, const char *path, Map *m)
 	return true;
 }
 
-Entry *map_get(Map *m, const char *key)
+Entry *load_map_get(Map *m, const char *key)
 {
 	size_t i;
 
@@ -311,7 +311,7 @@ static bool valid_name(const char *s)
 	return true;
 }
 
-bool check_name(Ctx *c, const char *name, PgcPos pos, const char *path, const char *what)
+bool load_check_name(Ctx *c, const char *name, PgcPos pos, const char *path, const char *what)
 {
 	if (valid_name(name))
 		return true;
@@ -339,16 +339,16 @@ static bool valid_host(const char *s)
 /* expect_scalar - true when n is a scalar of an acceptable YAML type. */
 static bool expect_type(Ctx *c, yaml_node_t *n, const char *path, YType want, const char *what)
 {
-	YType got = ytype(n);
+	YType got = load_ytype(n);
 	const char *hint = NULL;
 
 	if (got == want)
 		return true;
-	if (got == Y_STR && want == Y_INT && is_int_text(scalar_text(n)))
+	if (got == Y_STR && want == Y_INT && is_int_text(load_scalar_text(n)))
 		hint = "remove the quotes: a quoted number is a string";
-	ERR(c, node_pos(n), path, hint, "expected %s, got %s%s%s%s", what, ytype_name(got),
+	ERR(c, load_node_pos(n), path, hint, "expected %s, got %s%s%s%s", what, load_ytype_name(got),
 	    n->type == YAML_SCALAR_NODE && got != Y_NULL ? " \"" : "",
-	    n->type == YAML_SCALAR_NODE && got != Y_NULL ? scalar_text(n) : "",
+	    n->type == YAML_SCALAR_NODE && got != Y_NULL ? load_scalar_text(n) : "",
 	    n->type == YAML_SCALAR_NODE && got != Y_NULL ? "\"" : "");
 	return false;
 }
@@ -406,23 +406,23 @@ static const Unit size_units[] = {
 
 static void parse_str_field(Ctx *c, Entry *e, const char *path, PgcStr *out, FieldType type)
 {
-	YType t = ytype(e->val);
+	YType t = load_ytype(e->val);
 	const char *s;
 
 	if (type == F_SCALAR) {
 		if (t != Y_STR && t != Y_INT && t != Y_FLOAT) {
-			ERR(c, node_pos(e->val), path, NULL, "expected a string or a number, got %s",
-			    ytype_name(t));
+			ERR(c, load_node_pos(e->val), path, NULL, "expected a string or a number, got %s",
+			    load_ytype_name(t));
 			return;
 		}
 	} else if (!expect_type(c, e->val, path, Y_STR, "a string")) {
 		return;
 	}
-	s = arena_strdup(c->a, scalar_text(e->val));
-	if (type == F_NAME && !check_name(c, s, node_pos(e->val), path, e->key))
+	s = arena_strdup(c->a, load_scalar_text(e->val));
+	if (type == F_NAME && !load_check_name(c, s, load_node_pos(e->val), path, e->key))
 		return;
 	if (type == F_HOST && !valid_host(s)) {
-		ERR(c, node_pos(e->val), path, NULL,
+		ERR(c, load_node_pos(e->val), path, NULL,
 		    "invalid host \"%s\": expected an IP address or a host name", s);
 		return;
 	}
@@ -430,18 +430,18 @@ static void parse_str_field(Ctx *c, Entry *e, const char *path, PgcStr *out, Fie
 		char *abs;
 
 		if (*s == '\0') {
-			ERR(c, node_pos(e->val), path, NULL, "expected a path, got an empty string");
+			ERR(c, load_node_pos(e->val), path, NULL, "expected a path, got an empty string");
 			return;
 		}
 		abs = fs_path_resolve(c->t->base_dir, s);
 		s = arena_strdup(c->a, abs);
 		free(abs);
 	} else if (type != F_SCALAR && *s == '\0') {
-		ERR(c, node_pos(e->val), path, NULL, "expected a non-empty string");
+		ERR(c, load_node_pos(e->val), path, NULL, "expected a non-empty string");
 		return;
 	}
 	out->v = s;
-	out->pos = node_pos(e->val);
+	out->pos = load_node_pos(e->val);
 	out->set = true;
 }
 
@@ -454,30 +454,30 @@ static void parse_int_field(Ctx *c, Entry *e, const char *path, PgcInt *out, lon
 	if (!expect_type(c, e->val, path, Y_INT, "an integer"))
 		return;
 	errno = 0;
-	v = strtoll(scalar_text(e->val), &end, 10);
+	v = strtoll(load_scalar_text(e->val), &end, 10);
 	if (errno != 0 || v < min || v > max) {
 		if (min == max)
-			ERR(c, node_pos(e->val), path, NULL, "unsupported value %s: expected %lld",
-			    scalar_text(e->val), min);
+			ERR(c, load_node_pos(e->val), path, NULL, "unsupported value %s: expected %lld",
+			    load_scalar_text(e->val), min);
 		else if (max == LLONG_MAX)
-			ERR(c, node_pos(e->val), path, NULL, "value %s is out of range: expected at least %lld",
-			    scalar_text(e->val), min);
+			ERR(c, load_node_pos(e->val), path, NULL, "value %s is out of range: expected at least %lld",
+			    load_scalar_text(e->val), min);
 		else
-			ERR(c, node_pos(e->val), path, NULL,
-			    "value %s is out of range: expected %lld to %lld", scalar_text(e->val), min, max);
+			ERR(c, load_node_pos(e->val), path, NULL,
+			    "value %s is out of range: expected %lld to %lld", load_scalar_text(e->val), min, max);
 		return;
 	}
 	out->v = v;
-	out->pos = node_pos(e->val);
+	out->pos = load_node_pos(e->val);
 	out->set = true;
 }
 
 static void parse_bool_field(Ctx *c, Entry *e, const char *path, PgcBool *out)
 {
-	YType t = ytype(e->val);
+	YType t = load_ytype(e->val);
 
 	if (t != Y_BOOL) {
-		const char *s = e->val->type == YAML_SCALAR_NODE ? scalar_text(e->val) : "";
+		const char *s = e->val->type == YAML_SCALAR_NODE ? load_scalar_text(e->val) : "";
 		const char *hint = NULL;
 
 		if (strcasecmp(s, "yes") == 0 || strcasecmp(s, "on") == 0 || strcasecmp(s, "no") == 0 ||
@@ -485,52 +485,52 @@ static void parse_bool_field(Ctx *c, Entry *e, const char *path, PgcBool *out)
 			hint = "YAML 1.2 booleans are true and false";
 		else if (strcasecmp(s, "true") == 0 || strcasecmp(s, "false") == 0)
 			hint = "remove the quotes: a quoted boolean is a string";
-		ERR(c, node_pos(e->val), path, hint, "expected true or false, got %s%s%s%s",
-		    ytype_name(t), e->val->type == YAML_SCALAR_NODE && t != Y_NULL ? " \"" : "",
+		ERR(c, load_node_pos(e->val), path, hint, "expected true or false, got %s%s%s%s",
+		    load_ytype_name(t), e->val->type == YAML_SCALAR_NODE && t != Y_NULL ? " \"" : "",
 		    e->val->type == YAML_SCALAR_NODE && t != Y_NULL ? s : "",
 		    e->val->type == YAML_SCALAR_NODE && t != Y_NULL ? "\"" : "");
 		return;
 	}
-	out->v = tolower((unsigned char)scalar_text(e->val)[0]) == 't';
-	out->pos = node_pos(e->val);
+	out->v = tolower((unsigned char)load_scalar_text(e->val)[0]) == 't';
+	out->pos = load_node_pos(e->val);
 	out->set = true;
 }
 
 static void parse_dur_field(Ctx *c, Entry *e, const char *path, PgcDuration *out)
 {
-	YType t = ytype(e->val);
+	YType t = load_ytype(e->val);
 	int64_t ms;
 
 	if ((t != Y_STR && t != Y_INT) ||
-	    parse_unit_value(scalar_text(e->val), duration_units, 1000, &ms) != 0) {
-		ERR(c, node_pos(e->val), path, "units are ms, s, min, h and d, e.g. \"30s\" or \"24h\"",
+	    parse_unit_value(load_scalar_text(e->val), duration_units, 1000, &ms) != 0) {
+		ERR(c, load_node_pos(e->val), path, "units are ms, s, min, h and d, e.g. \"30s\" or \"24h\"",
 		    "invalid duration %s%s%s: expected a number with a unit",
 		    e->val->type == YAML_SCALAR_NODE ? "\"" : "",
-		    e->val->type == YAML_SCALAR_NODE ? scalar_text(e->val) : ytype_name(t),
+		    e->val->type == YAML_SCALAR_NODE ? load_scalar_text(e->val) : load_ytype_name(t),
 		    e->val->type == YAML_SCALAR_NODE ? "\"" : "");
 		return;
 	}
 	out->ms = ms;
-	out->pos = node_pos(e->val);
+	out->pos = load_node_pos(e->val);
 	out->set = true;
 }
 
 static void parse_size_field(Ctx *c, Entry *e, const char *path, PgcSize *out)
 {
-	YType t = ytype(e->val);
+	YType t = load_ytype(e->val);
 	int64_t bytes;
 
 	if ((t != Y_STR && t != Y_INT) ||
-	    parse_unit_value(scalar_text(e->val), size_units, 1, &bytes) != 0) {
-		ERR(c, node_pos(e->val), path, "units are B, kB, MB, GB and TB, e.g. \"16MB\"",
+	    parse_unit_value(load_scalar_text(e->val), size_units, 1, &bytes) != 0) {
+		ERR(c, load_node_pos(e->val), path, "units are B, kB, MB, GB and TB, e.g. \"16MB\"",
 		    "invalid size %s%s%s: expected a number with a unit",
 		    e->val->type == YAML_SCALAR_NODE ? "\"" : "",
-		    e->val->type == YAML_SCALAR_NODE ? scalar_text(e->val) : ytype_name(t),
+		    e->val->type == YAML_SCALAR_NODE ? load_scalar_text(e->val) : load_ytype_name(t),
 		    e->val->type == YAML_SCALAR_NODE ? "\"" : "");
 		return;
 	}
 	out->bytes = bytes;
-	out->pos = node_pos(e->val);
+	out->pos = load_node_pos(e->val);
 	out->set = true;
 }
 
@@ -551,16 +551,16 @@ static void parse_secret_field(Ctx *c, Entry *e, const char *path, PgcSecret *ou
 	size_t i, unknown = 0;
 
 	if (e->val->type != YAML_MAPPING_NODE) {
-		if (e->val->type == YAML_SCALAR_NODE && ytype(e->val) != Y_NULL)
-			ERR(c, node_pos(e->val), path,
+		if (e->val->type == YAML_SCALAR_NODE && load_ytype(e->val) != Y_NULL)
+			ERR(c, load_node_pos(e->val), path,
 			    "write {env: VARIABLE} or {file: PATH} and keep the value out of the topology file",
 			    "a plaintext secret is not allowed here");
 		else
-			ERR(c, node_pos(e->val), path, "write {env: VARIABLE} or {file: PATH}",
-			    "expected a secret reference, got %s", ytype_name(ytype(e->val)));
+			ERR(c, load_node_pos(e->val), path, "write {env: VARIABLE} or {file: PATH}",
+			    "expected a secret reference, got %s", load_ytype_name(load_ytype(e->val)));
 		return;
 	}
-	if (!get_map(c, e->val, path, &m))
+	if (!load_get_map(c, e->val, path, &m))
 		return;
 	for (i = 0; i < m.n; i++) {
 		if (strcmp(m.e[i].key, "env") != 0 && strcmp(m.e[i].key, "file") != 0) {
@@ -568,38 +568,38 @@ static void parse_secret_field(Ctx *c, Entry *e, const char *path, PgcSecret *ou
 			const char *const cands[] = {"env", "file"};
 			const char *s = str_suggest(m.e[i].key, cands, 2);
 
-			ERR(c, m.e[i].key_pos, join(c, path, m.e[i].key),
+			ERR(c, m.e[i].key_pos, load_join(c, path, m.e[i].key),
 			    s ? arena_printf(c->a, "did you mean \"%s\"?", s) : "a secret is {env: VARIABLE} or {file: PATH}",
 			    "unknown key \"%s\"", m.e[i].key);
 		}
 	}
 	if (unknown > 0)
 		return;
-	env = map_get(&m, "env");
-	file = map_get(&m, "file");
+	env = load_map_get(&m, "env");
+	file = load_map_get(&m, "file");
 	if ((env != NULL) == (file != NULL)) {
 		ERR(c, m.pos, path, "write {env: VARIABLE} or {file: PATH}",
 		    "expected exactly one of \"env\" or \"file\"");
 		return;
 	}
 	if (env != NULL) {
-		const char *p2 = join(c, path, "env");
+		const char *p2 = load_join(c, path, "env");
 
 		if (!expect_type(c, env->val, p2, Y_STR, "an environment variable name"))
 			return;
-		if (!valid_env_name(scalar_text(env->val))) {
-			ERR(c, node_pos(env->val), p2, NULL,
+		if (!valid_env_name(load_scalar_text(env->val))) {
+			ERR(c, load_node_pos(env->val), p2, NULL,
 			    "invalid environment variable name \"%s\": expected [A-Za-z_][A-Za-z0-9_]*",
-			    scalar_text(env->val));
+			    load_scalar_text(env->val));
 			return;
 		}
 		out->kind = SECRET_ENV;
-		out->ref = arena_strdup(c->a, scalar_text(env->val));
-		out->pos = node_pos(env->val);
+		out->ref = arena_strdup(c->a, load_scalar_text(env->val));
+		out->pos = load_node_pos(env->val);
 	} else {
 		PgcStr s = {0};
 
-		parse_str_field(c, file, join(c, path, "file"), &s, F_PATH);
+		parse_str_field(c, file, load_join(c, path, "file"), &s, F_PATH);
 		if (!s.set)
 			return;
 		out->kind = SECRET_FILE;
@@ -618,48 +618,48 @@ static void parse_strlist_field(Ctx *c, Entry *e, const char *path, PgcStrList *
 	const size_t *dup;
 
 	if (n->type != YAML_SEQUENCE_NODE) {
-		ERR(c, node_pos(n), path, NULL, "expected a list of strings, got %s", ytype_name(ytype(n)));
+		ERR(c, load_node_pos(n), path, NULL, "expected a list of strings, got %s", load_ytype_name(load_ytype(n)));
 		return;
 	}
 	strmap_init(&seen, (size_t)(n->data.sequence.items.top - n->data.sequence.items.start), false);
 	out->items = arena_calloc(c->a, (size_t)(n->data.sequence.items.top - n->data.sequence.items.start) + 1,
 				  sizeof(PgcStr));
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
-		yaml_node_t *item = get_node(c, *it);
+		yaml_node_t *item = load_get_node(c, *it);
 		const char *ipath = arena_printf(c->a, "%s[%zu]", path, i);
 
 		if (!budget_take(c, item, 0) || !expect_type(c, item, ipath, Y_STR, "a string"))
 			continue;
-		if (names && !check_name(c, scalar_text(item), node_pos(item), ipath, "a"))
+		if (names && !load_check_name(c, load_scalar_text(item), load_node_pos(item), ipath, "a"))
 			continue;
-		dup = strmap_get(&seen, scalar_text(item));
+		dup = strmap_get(&seen, load_scalar_text(item));
 		if (dup != NULL) {
-			ERR(c, node_pos(item), ipath, NULL, "\"%s\" is listed twice", scalar_text(item));
+			ERR(c, load_node_pos(item), ipath, NULL, "\"%s\" is listed twice", load_scalar_text(item));
 			continue;
 		}
-		out->items[out->n].v = arena_strdup(c->a, scalar_text(item));
-		out->items[out->n].pos = node_pos(item);
+		out->items[out->n].v = arena_strdup(c->a, load_scalar_text(item));
+		out->items[out->n].pos = load_node_pos(item);
 		out->items[out->n].set = true;
 		strmap_put(&seen, out->items[out->n].v, out->n);
 		out->n++;
 	}
 	strmap_free(&seen);
-	out->pos = node_pos(n);
+	out->pos = load_node_pos(n);
 	out->set = true;
 }
 
-void parse_enum_field(Ctx *c, Entry *e, const char *path, const Field *f, void *base)
+void load_parse_enum_field(Ctx *c, Entry *e, const char *path, const Field *f, void *base)
 {
 	const char *s;
 	size_t i, n = 0;
 	char *list;
 
-	if (e->val->type == YAML_SCALAR_NODE && ytype(e->val) != Y_NULL) {
-		s = scalar_text(e->val);
+	if (e->val->type == YAML_SCALAR_NODE && load_ytype(e->val) != Y_NULL) {
+		s = load_scalar_text(e->val);
 		for (i = 0; f->enumvals[i] != NULL; i++) {
 			if (strcmp(s, f->enumvals[i]) == 0) {
 				*(int *)((char *)base + f->off) = (int)i;
-				*(PgcPos *)((char *)base + f->off2) = node_pos(e->val);
+				*(PgcPos *)((char *)base + f->off2) = load_node_pos(e->val);
 				return;
 			}
 		}
@@ -672,14 +672,14 @@ void parse_enum_field(Ctx *c, Entry *e, const char *path, const Field *f, void *
 			strcat(list, ", ");
 		strcat(list, f->enumvals[i]);
 	}
-	if (e->val->type == YAML_SCALAR_NODE && ytype(e->val) != Y_NULL) {
-		const char *sug = str_suggest(scalar_text(e->val), f->enumvals, n == 0 ? 0 : i);
+	if (e->val->type == YAML_SCALAR_NODE && load_ytype(e->val) != Y_NULL) {
+		const char *sug = str_suggest(load_scalar_text(e->val), f->enumvals, n == 0 ? 0 : i);
 
-		ERR(c, node_pos(e->val), path, sug ? arena_printf(c->a, "did you mean \"%s\"?", sug) : NULL,
-		    "invalid value \"%s\": expected one of %s", scalar_text(e->val), list);
+		ERR(c, load_node_pos(e->val), path, sug ? arena_printf(c->a, "did you mean \"%s\"?", sug) : NULL,
+		    "invalid value \"%s\": expected one of %s", load_scalar_text(e->val), list);
 	} else {
-		ERR(c, node_pos(e->val), path, NULL, "expected one of %s, got %s", list,
-		    ytype_name(ytype(e->val)));
+		ERR(c, load_node_pos(e->val), path, NULL, "expected one of %s, got %s", list,
+		    load_ytype_name(load_ytype(e->val)));
 	}
 }
 
@@ -694,12 +694,12 @@ bool load_fields(Ctx *c, yaml_node_t *n, const char *path, const Field *fields, 
 	size_t i;
 	const Field *f;
 
-	if (!get_map(c, n, path, &m))
+	if (!load_get_map(c, n, path, &m))
 		return false;
 	c->depth++;
 	for (i = 0; i < m.n; i++) {
 		Entry *e = &m.e[i];
-		const char *epath = join(c, path, e->key);
+		const char *epath = load_join(c, path, e->key);
 
 		for (f = fields; f->key != NULL; f++)
 			if (strcmp(f->key, e->key) == 0)
@@ -749,7 +749,7 @@ bool load_fields(Ctx *c, yaml_node_t *n, const char *path, const Field *fields, 
 					    f->type == F_NAMELIST);
 			break;
 		case F_ENUM:
-			parse_enum_field(c, e, epath, f, base);
+			load_parse_enum_field(c, e, epath, f, base);
 			break;
 		case F_FN:
 			f->fn(c, e, epath, base);
@@ -757,7 +757,7 @@ bool load_fields(Ctx *c, yaml_node_t *n, const char *path, const Field *fields, 
 		}
 	}
 	for (f = fields; f->key != NULL; f++)
-		if (f->required && map_get(&m, f->key) == NULL)
+		if (f->required && load_map_get(&m, f->key) == NULL)
 			ERR(c, m.pos, *path ? path : NULL, NULL, "missing required key \"%s\"", f->key);
 	c->depth--;
 	if (out_map != NULL)
@@ -765,7 +765,7 @@ bool load_fields(Ctx *c, yaml_node_t *n, const char *path, const Field *fields, 
 	return true;
 }
 
-void check_word(Ctx *c, PgcStr *s, const char *path, const char *const *vals)
+void load_check_word(Ctx *c, PgcStr *s, const char *path, const char *const *vals)
 {
 	size_t i, n = 0, len = 0;
 	char *list;

@@ -107,39 +107,39 @@ struct Field {
 #define FLD_END {NULL, F_STR, 0, 0, 0, NULL, 0, NULL, false}
 
 /* node_pos - where the node starts in the file (1-based). */
-PgcPos node_pos(const yaml_node_t *n);
+PgcPos load_node_pos(const yaml_node_t *n);
 
 /* join - the key path "path.key" (key alone at the top), in the arena. */
-const char *join(Ctx *c, const char *path, const char *key);
+const char *load_join(Ctx *c, const char *path, const char *key);
 
 /* scalar_text - a scalar node's text. */
-const char *scalar_text(const yaml_node_t *n);
+const char *load_scalar_text(const yaml_node_t *n);
 
 /* ytype, ytype_name - the node's type under the YAML 1.2 core schema, and its name in messages. */
-YType ytype(const yaml_node_t *n);
-const char *ytype_name(YType t);
+YType load_ytype(const yaml_node_t *n);
+const char *load_ytype_name(YType t);
 
 /* get_node - the document's node of that index. */
-yaml_node_t *get_node(Ctx *c, int index);
+yaml_node_t *load_get_node(Ctx *c, int index);
 
 /*
  * get_map - the entries of a mapping node, with merge keys applied and
  * duplicate keys reported. On a non-mapping node, reports the type error
  * and returns false.
  */
-bool get_map(Ctx *c, yaml_node_t *n, const char *path, Map *m);
+bool load_get_map(Ctx *c, yaml_node_t *n, const char *path, Map *m);
 
 /* map_get - the entry of that key, or NULL. */
-Entry *map_get(Map *m, const char *key);
+Entry *load_map_get(Map *m, const char *key);
 
 /* check_name - a name of a node, role, database ... ([a-z_][a-z0-9_-]*, at most 63); reports when not. */
-bool check_name(Ctx *c, const char *name, PgcPos pos, const char *path, const char *what);
+bool load_check_name(Ctx *c, const char *name, PgcPos pos, const char *path, const char *what);
 
 /* check_word - s (when set) is one of vals (NULL-terminated); reports and unsets it when not. */
-void check_word(Ctx *c, PgcStr *s, const char *path, const char *const *vals);
+void load_check_word(Ctx *c, PgcStr *s, const char *path, const char *const *vals);
 
 /* parse_enum_field - an F_ENUM field: the index of the word among f->enumvals. */
-void parse_enum_field(Ctx *c, Entry *e, const char *path, const Field *f, void *base);
+void load_parse_enum_field(Ctx *c, Entry *e, const char *path, const Field *f, void *base);
 
 /*
  * load_fields - applies a field table to a mapping: unknown keys (with a

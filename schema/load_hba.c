@@ -151,7 +151,7 @@ static void check_hba_field(Ctx *c, PgcStr *f, const char *path, HbaField kind)
 	    hba_field_expected[kind], why);
 }
 
-void fn_hba(Ctx *c, Entry *e, const char *path, void *base)
+void load_fn_hba(Ctx *c, Entry *e, const char *path, void *base)
 {
 	PgcCluster *cl = base;
 	yaml_node_t *n = e->val;
@@ -159,27 +159,27 @@ void fn_hba(Ctx *c, Entry *e, const char *path, void *base)
 	size_t i = 0;
 
 	if (n->type != YAML_SEQUENCE_NODE) {
-		ERR(c, node_pos(n), path, NULL, "expected a list of rules, got %s", ytype_name(ytype(n)));
+		ERR(c, load_node_pos(n), path, NULL, "expected a list of rules, got %s", load_ytype_name(load_ytype(n)));
 		return;
 	}
-	cl->hba_pos = node_pos(n);
+	cl->hba_pos = load_node_pos(n);
 	cl->hba = arena_calloc(c->a, (size_t)(n->data.sequence.items.top - n->data.sequence.items.start) + 1,
 			       sizeof(PgcHbaRule));
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
-		yaml_node_t *item = get_node(c, *it);
+		yaml_node_t *item = load_get_node(c, *it);
 		const char *rpath = arena_printf(c->a, "%s[%zu]", path, i);
 		PgcHbaRule *r = &cl->hba[cl->n_hba];
 
-		r->pos = node_pos(item);
+		r->pos = load_node_pos(item);
 		if (!load_fields(c, item, rpath, hba_fields, r, NULL))
 			continue;
-		check_word(c, &r->type, join(c, rpath, "type"), hba_types);
-		check_word(c, &r->method, join(c, rpath, "method"), hba_methods);
-		check_hba_field(c, &r->database, join(c, rpath, "database"), HBA_DATABASE);
-		check_hba_field(c, &r->user, join(c, rpath, "user"), HBA_USER);
-		check_hba_field(c, &r->options, join(c, rpath, "options"), HBA_OPTIONS);
+		load_check_word(c, &r->type, load_join(c, rpath, "type"), hba_types);
+		load_check_word(c, &r->method, load_join(c, rpath, "method"), hba_methods);
+		check_hba_field(c, &r->database, load_join(c, rpath, "database"), HBA_DATABASE);
+		check_hba_field(c, &r->user, load_join(c, rpath, "user"), HBA_USER);
+		check_hba_field(c, &r->options, load_join(c, rpath, "options"), HBA_OPTIONS);
 		if (r->type.set && strcmp(r->type.v, "local") == 0 && r->address.set)
-			ERR(c, r->address.pos, join(c, rpath, "address"), "remove the address",
+			ERR(c, r->address.pos, load_join(c, rpath, "address"), "remove the address",
 			    "a \"local\" rule takes no address");
 		else if (r->type.set && strcmp(r->type.v, "local") != 0 && !r->address.set)
 			ERR(c, r->pos, rpath, "e.g. address: 10.0.0.0/8",

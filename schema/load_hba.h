@@ -10,12 +10,12 @@
 #include "schema/load_fields.h"
 
 /*
- * fn_hba - hba: [{type, database, user, address, method, options}] into
+ * load_fn_hba - hba: [{type, database, user, address, method, options}] into
  * the cluster at base (PgcCluster): type and method among pg_hba.conf's
  * words, an address for host rules and none for local ones, database, user
  * and options each exactly one pg_hba.conf field (refused with a hint on
  * how to quote it when not); database and user default to "all".
  */
-void fn_hba(Ctx *c, Entry *e, const char *path, void *base);
+void load_fn_hba(Ctx *c, Entry *e, const char *path, void *base);
 
 #endif

@@ -288,7 +288,7 @@ static bool has_data_dir(const PgcCluster *x, const PgcNode *n)
 	if (h == NULL)
 		return false;
 	snprintf(path, sizeof path, "%s/PG_VERSION", n->data_dir.v);
-	found = host_exists(h, path);
+	found = host_reaches(h, path);
 	host_free(h);
 	return found;
 }

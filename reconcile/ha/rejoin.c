@@ -252,7 +252,7 @@ static int pg_rewind_run(const PgcCluster *x, const PgcNode *n, const PgcNode *p
 	PgcProcResult res;
 	int rc = -1;
 
-	if (host_exists(h, passfile))
+	if (host_reaches(h, passfile))
 		env[1] = arena_printf(a, "PGPASSFILE=%s", passfile);
 	spec.argv = argv;
 	spec.env_extra = env;
@@ -307,7 +307,7 @@ static void stash_signal(PgcHost *h, const PgcNode *n, bool away)
 	snprintf(stash, sizeof stash, "%s/standby.signal.pgconverge-rewind", n->data_dir.v);
 	if (away)
 		(void)host_rename(h, sig, stash);
-	else if (host_exists(h, stash))
+	else if (host_reaches(h, stash))
 		(void)host_rename(h, stash, sig);
 }
 

@@ -265,6 +265,13 @@ bool host_exists(PgcHost *h, const char *path)
 	return h->ops->exists(h, path);
 }
 
+bool host_reaches(PgcHost *h, const char *path)
+{
+	if (h->ops->reaches == NULL)
+		return h->ops->exists(h, path);
+	return h->ops->reaches(h, path);
+}
+
 int host_rename(PgcHost *h, const char *from, const char *to)
 {
 	return h->ops->rename(h, from, to);
@@ -439,6 +446,12 @@ static int local_dir_state(PgcHost *h, const char *path)
 static bool local_exists(PgcHost *h, const char *path)
 {
 	(void)h;
+	return fs_exists(path);
+}
+
+static bool local_reaches(PgcHost *h, const char *path)
+{
+	(void)h;
 	return access(path, F_OK) == 0;
 }
 
@@ -579,6 +592,7 @@ static const PgcHostOps local_ops = {
 	.close = NULL,
 	.file_size = local_file_size,
 	.dir_look = local_dir_look,
+	.reaches = local_reaches,
 };
 
 /* ---- added later: dispatch ----------------------------------------------------------- */

@@ -71,6 +71,7 @@ typedef struct {
 	void (*close)(PgcHost *h);
 	int (*file_size)(PgcHost *h, const char *path, int64_t *size); /* may be NULL */
 	int (*dir_look)(PgcHost *h, const char *path);                   /* may be NULL */
+	bool (*reaches)(PgcHost *h, const char *path);                   /* may be NULL */
 } PgcHostOps;
 
 /* host_is_local - true when host (name or address) designates this machine. */
@@ -122,8 +123,13 @@ int host_write_file(PgcHost *h, const char *path, const char *data, size_t len, 
 int host_mkdir_p(PgcHost *h, const char *path, mode_t mode);
 /* host_dir_state - 0 absent, 1 empty, 2 not empty; -1 error (reported). */
 int host_dir_state(PgcHost *h, const char *path);
-/* host_exists - true when path can be reached (access(F_OK): a link is followed). */
+/* host_exists - true when path is there (lstat: a link counts, whatever it points to). */
 bool host_exists(PgcHost *h, const char *path);
+/*
+ * host_reaches - true when path leads to something (access(F_OK): a link is
+ * followed, a dangling one is false). A table without reaches uses exists.
+ */
+bool host_reaches(PgcHost *h, const char *path);
 /* host_rename - rename(from, to): 0, or -1 with errno set, not reported. */
 int host_rename(PgcHost *h, const char *from, const char *to);
 /*

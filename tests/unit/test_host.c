@@ -131,6 +131,15 @@ static void test_dir_look(void **state)
 	assert_int_equal(host_dir_look(h, dir), 2);
 	assert_int_equal(host_write_file(h, file, "x\n", 2, 0600, NULL), 0);
 	assert_int_equal(host_dir_look(h, file), 3);
+	/* A dangling link is there (host_exists) but leads nowhere (host_reaches). */
+	snprintf(locked, sizeof locked, "%s/dangling", dir);
+	assert_int_equal(symlink("/nonexistent/pgc", locked), 0);
+	assert_true(host_exists(h, locked));
+	assert_false(host_reaches(h, locked));
+	assert_true(host_exists(h, file));
+	assert_true(host_reaches(h, file));
+	unlink(locked);
+	snprintf(locked, sizeof locked, "%s/locked", dir);
 	/* A path through a file cannot be looked at: -1, with errno. */
 	snprintf(path, sizeof path, "%s/file/below", dir);
 	errno = 0;
