@@ -63,12 +63,12 @@ const char *exec_parent_dir(PgcArena *arena, const char *path)
 
 const char **exec_payload_argv(PgcExecCtx *ctx, const char *program, bool *bad)
 {
-	const PgcPayload *pl = &ctx->a->payload;
+	const PgcPayload *pl = ctx->a != NULL ? &ctx->a->payload : NULL;
 	const char *expected = arena_printf(ctx->arena, "%s/%s", ctx->c->bin_dir.v, program);
 	const char **argv;
 
 	*bad = false;
-	if (pl->params == NULL || pl->n_params == 0)
+	if (pl == NULL || pl->params == NULL || pl->n_params == 0)
 		return NULL;
 	/* A saved plan is data from a file: it runs bin_dir's program, nothing else. */
 	if (pl->params[0] == NULL || strcmp(pl->params[0], expected) != 0) {
@@ -83,17 +83,22 @@ const char **exec_payload_argv(PgcExecCtx *ctx, const char *program, bool *bad)
 	return argv;
 }
 
-int exec_need_host(PgcExecCtx *ctx)
+int exec_need_host_for(PgcExecCtx *ctx, const char *id)
 {
 	if (ctx->n == NULL)
-		return exec_fail(ctx, "action \"%s\" names no node", ctx->a->id);
+		return exec_fail(ctx, "action \"%s\" names no node", id);
 	if (ctx->host == NULL)
 		return exec_fail(
 		    ctx,
 		    "cannot run \"%s\": node \"%s\" is on host \"%s\", not on this machine\n"
 		    "hint: run pgconverge on that host",
-		    ctx->a->id, exec_node_label(ctx, ctx->n), ctx->n->host.v);
+		    id, exec_node_label(ctx, ctx->n), ctx->n->host.v);
 	return 0;
+}
+
+int exec_need_host(PgcExecCtx *ctx)
+{
+	return exec_need_host_for(ctx, ctx->a != NULL ? ctx->a->id : "-");
 }
 
 PGconn *exec_connect(PgcExecCtx *ctx, const PgcNode *n, const char *dbname)

@@ -48,8 +48,14 @@ int exec_fail(PgcExecCtx *ctx, const char *fmt, ...) __attribute__((format(print
 /* exec_note - keeps a summary for the journal of a failure already reported. Returns -1. */
 int exec_note(PgcExecCtx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* exec_need_host - 0 when ctx->host is set; a reported failure (-1) when the node is not on this machine. */
+/*
+ * exec_need_host - 0 when ctx->host is set; a reported failure (-1) when
+ * the node is not on this machine. exec_need_host_for - the same for a step
+ * named id, for callers that run an executor without an action (ctx->a
+ * NULL: the HA flows).
+ */
 int exec_need_host(PgcExecCtx *ctx);
+int exec_need_host_for(PgcExecCtx *ctx, const char *id);
 
 /*
  * exec_connect - a connection to node n of the context's cluster (local:
@@ -67,8 +73,9 @@ const char *exec_node_label(PgcExecCtx *ctx, const PgcNode *n);
 /*
  * exec_payload_argv - the action's payload.params as a NULL-terminated argv
  * in ctx->arena, after checking that the program is bin_dir's `program`
- * (a saved plan names no other). NULL when the payload has no argv (the
- * caller then builds it) or, with *bad set, when the check failed (reported).
+ * (a saved plan names no other). NULL when there is no action or its payload
+ * has no argv (the caller then builds it) or, with *bad set, when the check
+ * failed (reported).
  */
 const char **exec_payload_argv(PgcExecCtx *ctx, const char *program, bool *bad);
 

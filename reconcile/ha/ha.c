@@ -402,21 +402,11 @@ static void node_done(PgcExecCtx *ctx)
 	arena_free(ctx->arena);
 }
 
-/*
- * node_need_host - exec_need_host() for the step a plan would call
- * "CLUSTER/NODE/<kind>", with the same message: the node is not on this
- * machine.
- */
+/* node_need_host - exec_need_host() for the step a plan would call "CLUSTER/NODE/<kind>". */
 static int node_need_host(PgcExecCtx *ctx, PgcActionKind kind)
 {
-	if (ctx->host != NULL)
-		return 0;
-	return exec_fail(ctx,
-			 "cannot run \"%s/%s/%s\": node \"%s\" is on host \"%s\", not on this "
-			 "machine\n"
-			 "hint: run pgconverge on that host",
-			 ctx->c->name, ctx->n->name, plan_action_name(kind),
-			 exec_node_label(ctx, ctx->n), ctx->n->host.v);
+	return exec_need_host_for(ctx, arena_printf(ctx->arena, "%s/%s/%s", ctx->c->name,
+						    ctx->n->name, plan_action_name(kind)));
 }
 
 int ha_write_node_files(const PgcCluster *c, const PgcNode *n, bool hba, bool *changed)
