@@ -214,17 +214,30 @@ cleanup:
 	return rc;
 }
 
-/* file_exists - 1 present, 0 absent, -1 error (reported), on the context's host. */
-static int file_exists(PgcExecCtx *ctx, const char *path)
+/*
+ * file_holds - 1 when path (on the context's host, at most max bytes) is
+ * there and holds what test (NULL: anything) looks for, 0 when it does not
+ * or is absent, -1 when it cannot be read (reported).
+ */
+static int file_holds(PgcExecCtx *ctx, const char *path, size_t max,
+		      bool (*test)(PgcExecCtx *ctx, const char *text))
 {
 	char *buf = NULL;
 	size_t len;
-	int rc = host_read_file(ctx->host, path, &buf, &len, 1024 * 1024);
+	int r = host_read_file(ctx->host, path, &buf, &len, max);
 
+	if (r == 0)
+		r = test == NULL || test(ctx, buf) ? 1 : 0;
+	else if (r == 1)
+		r = 0;
 	free(buf);
-	if (rc < 0)
-		return -1;
-	return rc == 0;
+	return r;
+}
+
+/* file_exists - 1 present, 0 absent, -1 error (reported), on the context's host. */
+static int file_exists(PgcExecCtx *ctx, const char *path)
+{
+	return file_holds(ctx, path, 1024 * 1024, NULL);
 }
 
 /*
@@ -336,19 +349,21 @@ static const char *marker_text(PgcExecCtx *ctx)
 			    at, exec_node_label(ctx, ctx->n), ctx->n->data_dir.v);
 }
 
+static bool names_this_node(PgcExecCtx *ctx, const char *text)
+{
+	return observe_clone_marker_names(text, ctx->n->data_dir.v);
+}
+
 /* marker_state - 1 when the marker names this node's data directory, 0 not, -1 error. */
 static int marker_state(PgcExecCtx *ctx, const char *marker)
 {
-	char *buf = NULL;
-	size_t len;
-	int r = host_read_file(ctx->host, marker, &buf, &len, 64 * 1024);
+	return file_holds(ctx, marker, 64 * 1024, names_this_node);
+}
 
-	if (r == 0)
-		r = observe_clone_marker_names(buf, ctx->n->data_dir.v) ? 1 : 0;
-	else if (r == 1)
-		r = 0;
-	free(buf);
-	return r;
+static bool says_copied(PgcExecCtx *ctx, const char *text)
+{
+	(void)ctx;
+	return strncmp(text, "copied=", 7) == 0 || strstr(text, "\ncopied=") != NULL;
 }
 
 /*
@@ -358,16 +373,7 @@ static int marker_state(PgcExecCtx *ctx, const char *marker)
  */
 static int marker_copied(PgcExecCtx *ctx, const char *marker)
 {
-	char *buf = NULL;
-	size_t len;
-	int r = host_read_file(ctx->host, marker, &buf, &len, 64 * 1024);
-
-	if (r == 0)
-		r = (strncmp(buf, "copied=", 7) == 0 || strstr(buf, "\ncopied=") != NULL) ? 1 : 0;
-	else if (r == 1)
-		r = 0;
-	free(buf);
-	return r;
+	return file_holds(ctx, marker, 64 * 1024, says_copied);
 }
 
 /* marker_remove - the copy is complete: the marker goes, durably. */

@@ -154,6 +154,20 @@ static PGconn *sql_open(PgcExecCtx *ctx, const char *dbname)
 }
 
 /*
+ * open_and_look - a connection to the primary (database db; NULL: postgres)
+ * in *conn, and whether query finds param there: 1, 0, or -1 (reported;
+ * *conn NULL when the connection failed). The caller PQfinish()es *conn.
+ */
+static int open_and_look(PgcExecCtx *ctx, const char *db, const char *query, const char *param,
+			 const char *what, PGconn **conn)
+{
+	*conn = sql_open(ctx, db);
+	if (*conn == NULL)
+		return -1;
+	return exists(ctx, *conn, query, param, what);
+}
+
+/*
  * with_password - the role statement with its verifier filled in when the
  * action has a secret; sql unchanged otherwise. NULL on failure (reported).
  */
@@ -208,11 +222,8 @@ static int role_statement(PgcExecCtx *ctx, bool create)
 	PGconn *conn;
 	int found, rc = -1;
 
-	conn = sql_open(ctx, NULL);
-	if (conn == NULL)
-		return -1;
-	found = exists(ctx, conn, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
-		       pl->target, "role");
+	found = open_and_look(ctx, NULL, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
+			      pl->target, "role", &conn);
 	if (found < 0)
 		goto cleanup;
 	sql = pl->sql;
@@ -279,31 +290,38 @@ int sql_grant_role(PgcExecCtx *ctx)
 
 /* ---- databases and extensions ---------------------------------------------- */
 
-int sql_create_database(PgcExecCtx *ctx)
+/*
+ * create_unless_found - the payload's CREATE statement on the primary
+ * (database db; NULL: postgres) unless query finds payload.target there
+ * (nothing to do). doing names the step in a failure; the success is
+ * logged as "created <done>".
+ */
+static int create_unless_found(PgcExecCtx *ctx, const char *db, const char *query,
+			       const char *what, const char *doing, const char *done)
 {
-	const char *db = ctx->a->payload.target;
 	PGconn *conn;
-	int found, rc = -1;
+	int found = open_and_look(ctx, db, query, ctx->a->payload.target, what, &conn), rc = -1;
 
-	conn = sql_open(ctx, NULL);
-	if (conn == NULL)
-		return -1;
-	found = exists(ctx, conn, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", db,
-		       "database");
-	if (found < 0)
-		goto cleanup;
 	if (found == 1) {
 		ctx->nothing_to_do = true;
 		rc = 0;
-		goto cleanup;
+	} else if (found == 0) {
+		rc = run_statement(ctx, conn, ctx->a->payload.sql, true, doing);
+		if (rc == 0)
+			log_info("created %s", done);
 	}
-	rc = run_statement(ctx, conn, ctx->a->payload.sql, true,
-			   arena_printf(ctx->arena, "create database \"%s\"", db));
-	if (rc == 0)
-		log_info("created database \"%s\"", db);
-cleanup:
 	PQfinish(conn);
 	return rc;
+}
+
+int sql_create_database(PgcExecCtx *ctx)
+{
+	const char *db = ctx->a->payload.target;
+
+	return create_unless_found(
+	    ctx, NULL, "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1", "database",
+	    arena_printf(ctx->arena, "create database \"%s\"", db),
+	    arena_printf(ctx->arena, "database \"%s\"", db));
 }
 
 int sql_alter_database(PgcExecCtx *ctx)
@@ -315,28 +333,11 @@ int sql_alter_database(PgcExecCtx *ctx)
 int sql_create_extension(PgcExecCtx *ctx)
 {
 	const PgcPayload *pl = &ctx->a->payload;
-	PGconn *conn;
-	int found, rc = -1;
+	const char *db = pl->database ? pl->database : "postgres";
 
-	conn = sql_open(ctx, pl->database);
-	if (conn == NULL)
-		return -1;
-	found = exists(ctx, conn, "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = $1",
-		       pl->target, "extension");
-	if (found < 0)
-		goto cleanup;
-	if (found == 1) {
-		ctx->nothing_to_do = true;
-		rc = 0;
-		goto cleanup;
-	}
-	rc = run_statement(ctx, conn, pl->sql, true,
-			   arena_printf(ctx->arena, "create extension \"%s\" in database \"%s\"",
-					pl->target, pl->database ? pl->database : "postgres"));
-	if (rc == 0)
-		log_info("created extension \"%s\" in database \"%s\"", pl->target,
-			 pl->database ? pl->database : "postgres");
-cleanup:
-	PQfinish(conn);
-	return rc;
+	return create_unless_found(
+	    ctx, pl->database, "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = $1",
+	    "extension",
+	    arena_printf(ctx->arena, "create extension \"%s\" in database \"%s\"", pl->target, db),
+	    arena_printf(ctx->arena, "extension \"%s\" in database \"%s\"", pl->target, db));
 }
