@@ -418,19 +418,3 @@ void strbuf_add_md_text(PgcStrBuf *b, const char *s)
 	strbuf_release(&t);
 }
 
-const char *str_prom_label(PgcArena *a, const char *s)
-{
-	PgcStrBuf b = {0};
-
-	for (; *s; s++) {
-		if (*s == '\\')
-			strbuf_adds(&b, "\\\\");
-		else if (*s == '"')
-			strbuf_adds(&b, "\\\"");
-		else if (*s == '\n')
-			strbuf_adds(&b, "\\n");
-		else
-			strbuf_add(&b, s, 1);
-	}
-	return strbuf_finish(&b, a);
-}

@@ -102,12 +102,4 @@ void strbuf_add_md_code(PgcStrBuf *b, const char *s, bool table);
  */
 void strbuf_add_md_text(PgcStrBuf *b, const char *s);
 
-/*
- * str_prom_label - s as a Prometheus label value (the text exposition
- * format: backslash, double quote and line feed escaped), in the arena.
- * For values that do not come from the validated topology (a backup id read
- * from a repository).
- */
-const char *str_prom_label(PgcArena *a, const char *s);
-
 #endif

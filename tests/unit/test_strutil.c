@@ -172,18 +172,6 @@ static void test_log_text(void **state)
 	free(out);
 }
 
-static void test_prom_label(void **state)
-{
-	PgcArena *a = arena_new();
-
-	(void)state;
-	assert_string_equal(str_prom_label(a, "20261207T0100"), "20261207T0100");
-	assert_string_equal(str_prom_label(a, "x\"} 1\nforged{a=\"\\"),
-			    "x\\\"} 1\\nforged{a=\\\"\\\\");
-	assert_string_equal(str_prom_label(a, ""), "");
-	arena_free(a);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,7 +181,6 @@ int main(void)
 		cmocka_unit_test(test_fprintf_line),
 		cmocka_unit_test(test_markdown),
 		cmocka_unit_test(test_log_text),
-		cmocka_unit_test(test_prom_label),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
