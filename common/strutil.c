@@ -417,4 +417,3 @@ void strbuf_add_md_text(PgcStrBuf *b, const char *s)
 	}
 	strbuf_release(&t);
 }
-
