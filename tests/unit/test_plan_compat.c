@@ -1,7 +1,7 @@
 /*
  * tests/unit/test_plan_compat.c - a plan saved by an earlier pgconverge
  * (tests/integration/fixtures/plan-full-v1.json: the offline plan of
- * examples/full.yaml, format_version 1) still loads, every action kind by
+ * plan-full-v1.yaml beside it, format_version 1) still loads, every action kind by
  * its name, and saves again to the same JSON. Run from the repository root,
  * or set PGC_FIXTURES_DIR.
  */
