@@ -12,6 +12,7 @@
 
 #include "common/fsutil.h"
 #include "common/metrics.h"
+#include "reconcile/engine/action.h"
 #include "reconcile/postgres/plan_conf.h"
 
 #define STATUS_FORMAT_VERSION 1

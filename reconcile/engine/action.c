@@ -24,3 +24,10 @@ int action_kind_by_name(const char *name, PgcActionKind *out)
 	}
 	return -1;
 }
+
+const char *plan_action_name(PgcActionKind kind)
+{
+	const PgcActionDef *d = action_def(kind);
+
+	return d != NULL ? d->name : "unknown";
+}

@@ -50,6 +50,9 @@ typedef struct {
  */
 const PgcActionDef *action_def(PgcActionKind kind);
 
+/* plan_action_name - kind's name (the JSON "action"); "unknown" for a value that is not a kind. */
+const char *plan_action_name(PgcActionKind kind);
+
 /* action_has - true when kind's row has every flag of flags. */
 bool action_has(PgcActionKind kind, unsigned flags);
 

@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "reconcile/engine/action.h"
+
 void builder_init(PgcPlanBuilder *b, PgcPlan *p)
 {
 	memset(b, 0, sizeof(*b));

@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "reconcile/engine/action.h"
 
 #define JOURNAL_FILE "journal.jsonl"
 

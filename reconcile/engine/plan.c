@@ -1,13 +1,13 @@
 /*
  * reconcile/engine/plan.c - the plan's own helpers (plan.h): freeing,
- * counting, finding an action, and the names of kinds and impacts. Building
+ * counting, finding an action, and the names of impacts (a kind's name is
+ * the registry's, engine/action.c). Building
  * a plan is reconcile/planner.c's, with engine/builder.h.
  */
 #include "reconcile/engine/plan.h"
 
 #include <string.h>
 
-#include "reconcile/engine/action.h"
 
 void plan_free(PgcPlan *p)
 {
@@ -41,13 +41,6 @@ const PgcAction *plan_find_action(const PgcPlan *p, const char *id)
 		if (strcmp(p->actions[i].id, id) == 0)
 			return &p->actions[i];
 	return NULL;
-}
-
-const char *plan_action_name(PgcActionKind kind)
-{
-	const PgcActionDef *d = action_def(kind);
-
-	return d != NULL ? d->name : "unknown";
 }
 
 const char *plan_impact_name(PgcImpact impact)

@@ -166,7 +166,7 @@ void plan_free(PgcPlan *p);
 size_t plan_count_impact(const PgcPlan *p, PgcImpact impact);
 size_t plan_count_blocked(const PgcPlan *p);
 
-const char *plan_action_name(PgcActionKind kind);
+/* plan_action_name (a kind's name) is the registry's: engine/action.h. */
 const char *plan_impact_name(PgcImpact impact);
 
 /* Renderers (reconcile/engine/plan_render.c). */

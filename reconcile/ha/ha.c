@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reconcile/engine/action.h"
 #include "reconcile/pg/lsn.h"
 #include "common/clock.h"
 #include "common/fsutil.h"

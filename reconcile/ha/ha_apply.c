@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "reconcile/engine/action.h"
 #include "reconcile/ha/failover.h"
 #include "reconcile/ha/fence.h"
 #include "reconcile/ha/ha.h"

@@ -3,6 +3,7 @@
  * create (initdb, or slot + clone), configuration, pg_hba.conf, passfile,
  * start, reload and restart (plan_work.h).
  */
+#include "reconcile/postgres/plan_postgres.h"
 #include "reconcile/postgres/plan_work.h"
 
 #include <stdlib.h>

@@ -3,6 +3,7 @@
  * node (what exists, which parameters differ, which need a restart) and the
  * choice of the phase for ">= on standbys" parameters (plan_work.h).
  */
+#include "reconcile/postgres/plan_postgres.h"
 #include "reconcile/postgres/plan_work.h"
 
 #include <math.h>

@@ -19,7 +19,6 @@
 #include "reconcile/engine/plan.h"
 #include "reconcile/observe/observe.h"
 #include "reconcile/postgres/plan_conf.h"
-#include "reconcile/postgres/plan_postgres.h"
 #include "schema/topology.h"
 
 /* The phases of a plan that changes ">= on standbys" parameters (PgcAction.phase). */
@@ -104,7 +103,7 @@ struct PgcPostgresPlanner {
 };
 
 /* The planner's state: one per plan, reset cluster by cluster (plan_postgres_begin). */
-typedef PgcPostgresPlanner Ctx;
+typedef struct PgcPostgresPlanner Ctx;
 
 /*
  * ---- small helpers, and emitting actions ----------------------------------

@@ -23,6 +23,7 @@
 #include "common/diag.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "reconcile/engine/action.h"
 #include "reconcile/engine/exec.h"
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/initdb.h"

@@ -21,6 +21,7 @@
 #include "reconcile/engine/apply_order.h"
 #include "reconcile/backup/backup_catalog.h"
 #include "reconcile/observe/observe.h"
+#include "reconcile/engine/action.h"
 #include "reconcile/engine/plan.h"
 #include "reconcile/planner.h"
 #include "reconcile/backup/plan_backup.h"
