@@ -89,6 +89,23 @@ lib_free_ports() {
 	printf '%s\n' $got
 }
 
+# lib_node_ports N - N free ports (lib_free_ports) in the global associative
+# array port: port[pg1] .. port[pgN]. Exits with a FAIL line when there are
+# not enough.
+lib_node_ports() {
+	local ports p i=1
+
+	ports=$(lib_free_ports "$1") || {
+		echo "FAIL no free ports in 20000-32000"
+		exit 1
+	}
+	declare -gA port
+	for p in $ports; do
+		port[pg$i]=$p
+		i=$((i + 1))
+	done
+}
+
 # lib_pidfile_pid DATA_DIR - the postmaster pid in postmaster.pid, or nothing.
 lib_pidfile_pid() {
 	local pid

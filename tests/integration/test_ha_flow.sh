@@ -34,16 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ports=$(lib_free_ports 3) || {
-	echo "FAIL no free ports in 20000-32000"
-	exit 1
-}
-declare -A port
-i=1
-for p in $ports; do
-	port[pg$i]=$p
-	i=$((i + 1))
-done
+lib_node_ports 3
 topo=$tmp/topology.yaml
 state=$tmp/.pgconverge
 

@@ -31,16 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ports=$(lib_free_ports 2) || {
-	echo "FAIL no free ports in 20000-32000"
-	exit 1
-}
-declare -A port
-i=1
-for p in $ports; do
-	port[pg$i]=$p
-	i=$((i + 1))
-done
+lib_node_ports 2
 topo=$tmp/topology.yaml
 # The query holding the pin is cancelled after this (from when the WAL
 # arrived): long enough to kill the primary and start the failover first.
