@@ -5,6 +5,7 @@
 #include "reconcile/registry.h"
 
 #include "reconcile/backup/backup.h"
+#include "reconcile/engine/frontdoor.h"
 #include "reconcile/backup/backup_run.h"
 #include "reconcile/backup/drill.h"
 #include "reconcile/backup/restore.h"
@@ -54,6 +55,20 @@ static const PgcActionDef actions[] = {
 
 _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,
 	       "every action kind needs a row in the registry");
+
+/* The front doors the HA flows tell when the primary moves (engine/frontdoor.h). */
+static const PgcFrontDoor frontdoors[] = {
+	{NULL, NULL, NULL, NULL, NULL}, /* none yet: pgbouncer, haproxy, pgpool add their rows */
+};
+
+const PgcFrontDoor *frontdoor_table(size_t *n)
+{
+	*n = 0;
+	for (size_t i = 0; i < sizeof frontdoors / sizeof *frontdoors; i++)
+		if (frontdoors[i].name != NULL)
+			*n = i + 1;
+	return frontdoors;
+}
 
 const PgcActionDef *action_def(PgcActionKind kind)
 {

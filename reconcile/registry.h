@@ -15,5 +15,6 @@
 #define PGC_RECONCILE_REGISTRY_H
 
 #include "reconcile/engine/action.h"
+#include "reconcile/engine/frontdoor.h"
 
 #endif

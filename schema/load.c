@@ -455,6 +455,8 @@ static const Field pgbouncer_fields[] = {
 	FLD("pool_mode", PgcPgbouncer, F_STR, pool_mode),
 	FLD_INT("max_client_conn", PgcPgbouncer, max_client_conn, 1, 1000000),
 	FLD_INT("default_pool_size", PgcPgbouncer, default_pool_size, 1, 100000),
+	FLD("dir", PgcPgbouncer, F_PATH, dir),
+	FLD("pause_timeout", PgcPgbouncer, F_DUR, pause_timeout),
 	FLD_END,
 };
 
@@ -485,16 +487,37 @@ static const Field haproxy_fields[] = {
 	FLD_INT("read_port", PgcHaproxy, read_port, 1, 65535),
 	FLD_INT("stats_port", PgcHaproxy, stats_port, 1, 65535),
 	FLD("listen_address", PgcHaproxy, F_HOST, listen_address),
+	FLD("max_lag", PgcHaproxy, F_SIZE, max_lag),
+	FLD("dir", PgcHaproxy, F_PATH, dir),
 	FLD_END,
 };
 
 static void fn_haproxy(Ctx *c, Entry *e, const char *path, void *base)
 {
-	PgcHaproxy *h = base;
+	PgcHaproxy *h = &((PgcCluster *)base)->haproxy;
 
 	h->pos = load_node_pos(e->val);
 	h->set = true;
 	load_fields(c, e->val, path, haproxy_fields, h, NULL);
+}
+
+static const Field pgpool_fields[] = {
+	FLD_INT_REQ("port", PgcPgpool, port, 1, 65535),
+	FLD("listen_address", PgcPgpool, F_HOST, listen_address),
+	FLD("load_balance", PgcPgpool, F_BOOL, load_balance),
+	FLD_INT("pcp_port", PgcPgpool, pcp_port, 1, 65535),
+	FLD("max_lag", PgcPgpool, F_SIZE, max_lag),
+	FLD("dir", PgcPgpool, F_PATH, dir),
+	FLD_END,
+};
+
+static void fn_pgpool(Ctx *c, Entry *e, const char *path, void *base)
+{
+	PgcPgpool *p = &((PgcCluster *)base)->pgpool;
+
+	p->pos = load_node_pos(e->val);
+	p->set = true;
+	load_fields(c, e->val, path, pgpool_fields, p, NULL);
 }
 
 static void fn_balancer(Ctx *c, Entry *e, const char *path, void *base)
@@ -502,25 +525,72 @@ static void fn_balancer(Ctx *c, Entry *e, const char *path, void *base)
 	PgcCluster *cl = base;
 	static const Field f[] = {
 		FLD_FN("haproxy", fn_haproxy),
+		FLD_FN("pgpool", fn_pgpool),
 		FLD_END,
 	};
 
 	cl->balancer_pos = load_node_pos(e->val);
-	load_fields(c, e->val, path, f, &cl->haproxy, NULL);
+	load_fields(c, e->val, path, f, cl, NULL);
+}
+
+/* pgbadger: true | false | {} | {every, keep, output} */
+static void fn_pgbadger(Ctx *c, Entry *e, const char *path, void *base)
+{
+	PgcMonitoring *m = base;
+	static const Field f[] = {
+		{"every", F_DUR, offsetof(PgcMonitoring, pgbadger.every), 0, 0, NULL, 0, NULL, false},
+		{"keep", F_INT, offsetof(PgcMonitoring, pgbadger.keep), 1, 36500, NULL, 0, NULL, false},
+		{"output", F_PATH, offsetof(PgcMonitoring, pgbadger.output), 0, 0, NULL, 0, NULL, false},
+		FLD_END,
+	};
+
+	m->pgbadger.pos = load_node_pos(e->val);
+	if (load_ytype(e->val) == Y_BOOL) {
+		const char *v = load_scalar_text(e->val);
+
+		m->pgbadger.set = strcmp(v, "true") == 0 || strcmp(v, "True") == 0 ||
+				  strcmp(v, "TRUE") == 0;
+		return;
+	}
+	if (e->val->type != YAML_MAPPING_NODE) {
+		ERR(c, load_node_pos(e->val), path, "e.g. pgbadger: true, or pgbadger: {every: 1h, keep: 14}",
+		    "expected true, false or a mapping with every, keep and output, got %s",
+		    load_ytype_name(load_ytype(e->val)));
+		return;
+	}
+	m->pgbadger.set = true;
+	load_fields(c, e->val, path, f, m, NULL);
+}
+
+static void fn_datadog(Ctx *c, Entry *e, const char *path, void *base)
+{
+	PgcMonitoring *m = base;
+	static const Field f[] = {
+		{"conf_dir", F_PATH, offsetof(PgcMonitoring, datadog.conf_dir), 0, 0, NULL, 0, NULL, true},
+		{"password", F_SECRET, offsetof(PgcMonitoring, datadog.password), 0, 0, NULL, 0, NULL,
+		 true},
+		{"user", F_NAME, offsetof(PgcMonitoring, datadog.user), 0, 0, NULL, 0, NULL, false},
+		{"dbm", F_BOOL, offsetof(PgcMonitoring, datadog.dbm), 0, 0, NULL, 0, NULL, false},
+		FLD_END,
+	};
+
+	m->datadog.pos = load_node_pos(e->val);
+	m->datadog.set = true;
+	load_fields(c, e->val, path, f, m, NULL);
 }
 
 static void fn_monitoring(Ctx *c, Entry *e, const char *path, void *base)
 {
 	PgcCluster *cl = base;
 	static const Field f[] = {
-		{"pg_stat_statements", F_BOOL, offsetof(PgcCluster, monitoring.pg_stat_statements), 0, 0, NULL,
-		 0, NULL, false},
-		{"pgbadger", F_BOOL, offsetof(PgcCluster, monitoring.pgbadger), 0, 0, NULL, 0, NULL, false},
+		FLD("pg_stat_statements", PgcMonitoring, F_BOOL, pg_stat_statements),
+		FLD_FN("pgbadger", fn_pgbadger),
+		FLD_FN("datadog", fn_datadog),
 		FLD_END,
 	};
 
 	cl->monitoring.pos = load_node_pos(e->val);
-	load_fields(c, e->val, path, f, cl, NULL);
+	load_fields(c, e->val, path, f, &cl->monitoring, NULL);
 }
 
 static void fn_postgres(Ctx *c, Entry *e, const char *path, void *base)
@@ -598,6 +668,12 @@ static void default_dur(PgcDuration *d, int64_t ms)
 		d->ms = ms;
 }
 
+static void default_size(PgcSize *s, int64_t bytes)
+{
+	if (!s->set)
+		s->bytes = bytes;
+}
+
 /* merge_settings - a node's effective settings: the cluster's, each
  * replaced by the node's own value where the node sets it. */
 static void merge_settings(Ctx *c, const PgcCluster *cl, PgcNode *n)
@@ -649,6 +725,27 @@ static void apply_defaults(Ctx *c, PgcCluster *cl)
 	default_int(&cl->pgbouncer.max_client_conn, 1000);
 	default_int(&cl->pgbouncer.default_pool_size, 20);
 	default_str(&cl->haproxy.listen_address, "127.0.0.1");
+	default_dur(&cl->pgbouncer.pause_timeout, 10000);
+	default_size(&cl->haproxy.max_lag, 16LL << 20);
+	default_str(&cl->pgpool.listen_address, "127.0.0.1");
+	default_bool(&cl->pgpool.load_balance, true);
+	default_int(&cl->pgpool.pcp_port, cl->pgpool.port.v + 1);
+	default_size(&cl->pgpool.max_lag, 16LL << 20);
+	if (cl->n_nodes > 0) {
+		const char *d = cl->nodes[0].data_dir.v;
+		const char *slash = d != NULL ? strrchr(d, '/') : NULL;
+		const char *top = slash == NULL || slash == d ? "" : arena_strndup(c->a, d, (size_t)(slash - d));
+
+		default_str(&cl->pgbouncer.dir, arena_printf(c->a, "%s/pgbouncer", top));
+		default_str(&cl->haproxy.dir, arena_printf(c->a, "%s/haproxy", top));
+		default_str(&cl->pgpool.dir, arena_printf(c->a, "%s/pgpool", top));
+	}
+	default_dur(&cl->monitoring.pgbadger.every, 3600 * 1000);
+	default_int(&cl->monitoring.pgbadger.keep, 14);
+	default_str(&cl->monitoring.pgbadger.output,
+		    arena_printf(c->a, "%s/reports/%s", c->t->base_dir, cl->name));
+	default_str(&cl->monitoring.datadog.user, "datadog");
+	default_bool(&cl->monitoring.datadog.dbm, false);
 	for (i = 0; i < cl->n_roles; i++)
 		if (!cl->roles[i].connection_limit.set)
 			cl->roles[i].connection_limit.v = -1;

@@ -269,7 +269,11 @@ typedef struct {
 	PgcStr target_action;     /* promote (default) | pause */
 } PgcBootstrap;
 
-/* pooler: {pgbouncer: {port, listen_address, pool_mode, max_client_conn, default_pool_size}} */
+/*
+ * pooler: {pgbouncer: {port, listen_address, pool_mode, max_client_conn,
+ *                      default_pool_size, dir, pause_timeout}}
+ * dir holds pgbouncer.ini, its userlist and pidfile, owned by the os_user.
+ */
 typedef struct {
 	PgcPos pos;
 	bool set;
@@ -278,9 +282,14 @@ typedef struct {
 	PgcStr pool_mode;         /* session | transaction (default) | statement */
 	PgcInt max_client_conn;   /* default 1000 */
 	PgcInt default_pool_size; /* default 20 */
+	PgcStr dir;               /* absolute; default <folder of the first node's data_dir>/pgbouncer */
+	PgcDuration pause_timeout;/* the longest a switchover holds clients (PAUSE); default 10s */
 } PgcPgbouncer;
 
-/* balancer: {haproxy: {write_port, read_port, listen_address, stats_port}} */
+/*
+ * balancer: {haproxy: {write_port, read_port, stats_port, listen_address, max_lag, dir}}
+ * dir holds haproxy.cfg, its pidfile and runtime socket, owned by the os_user.
+ */
 typedef struct {
 	PgcPos pos;
 	bool set;
@@ -288,7 +297,49 @@ typedef struct {
 	PgcInt read_port;         /* optional */
 	PgcInt stats_port;        /* optional */
 	PgcStr listen_address;    /* default 127.0.0.1 */
+	PgcSize max_lag;          /* replicas further behind leave read_port; default 16MB */
+	PgcStr dir;               /* absolute; default <folder of the first node's data_dir>/haproxy */
 } PgcHaproxy;
+
+/*
+ * balancer: {pgpool: {port, listen_address, load_balance, pcp_port, max_lag, dir}}
+ * Pgpool-II's own failover is always off: pgconverge decides, Pgpool follows.
+ */
+typedef struct {
+	PgcPos pos;
+	bool set;
+	PgcInt port;              /* required */
+	PgcStr listen_address;    /* default 127.0.0.1 */
+	PgcBool load_balance;     /* default true */
+	PgcInt pcp_port;          /* PCP (pcp_promote_node ...) on 127.0.0.1; default port + 1 */
+	PgcSize max_lag;          /* delay_threshold; default 16MB */
+	PgcStr dir;               /* absolute; default <folder of the first node's data_dir>/pgpool */
+} PgcPgpool;
+
+/*
+ * monitoring: {pg_stat_statements: BOOL,
+ *              pgbadger: BOOL | {every, keep, output},
+ *              datadog: {conf_dir, password, user, dbm}}
+ */
+typedef struct {
+	PgcPos pos;
+	PgcBool pg_stat_statements; /* default false */
+	struct {
+		PgcPos pos;
+		bool set;             /* true, {} or a map: enabled; false or absent: not */
+		PgcDuration every;    /* default 1h */
+		PgcInt keep;          /* days of reports kept; default 14 */
+		PgcStr output;        /* absolute; default <topology folder>/reports/<cluster> */
+	} pgbadger;
+	struct {
+		PgcPos pos;
+		bool set;
+		PgcStr conf_dir;      /* required: the Agent's postgres.d folder */
+		PgcSecret password;   /* required */
+		PgcStr user;          /* default datadog */
+		PgcBool dbm;          /* Database Monitoring; default false */
+	} datadog;
+} PgcMonitoring;
 
 /* clusters.<name> */
 typedef struct {
@@ -337,13 +388,10 @@ typedef struct {
 	PgcPgbouncer pgbouncer;   /* pooler.pgbouncer */
 	PgcPos pooler_pos;
 	PgcHaproxy haproxy;       /* balancer.haproxy */
+	PgcPgpool pgpool;         /* balancer.pgpool */
 	PgcPos balancer_pos;
 
-	struct {
-		PgcPos pos;
-		PgcBool pg_stat_statements; /* default false */
-		PgcBool pgbadger;           /* default false */
-	} monitoring;
+	PgcMonitoring monitoring;
 
 	PgcBootstrap bootstrap;
 

@@ -641,6 +641,26 @@ static void check_secrets(Val *v, PgcCluster *c)
 		check_secret(v, &c->roles[i].password,
 			     val_fmt(v, "clusters.%s.roles.%s.password", c->name, c->roles[i].name));
 	check_secret(v, &c->replication.password, val_fmt(v, "clusters.%s.replication.password", c->name));
+	check_secret(v, &c->monitoring.datadog.password,
+		     val_fmt(v, "clusters.%s.monitoring.datadog.password", c->name));
+}
+
+/* ---- poolers and balancers ------------------------------------------------ */
+
+static void check_frontdoors(Val *v, PgcCluster *c)
+{
+	const PgcHaproxy *h = &c->haproxy;
+
+	if (h->set && h->read_port.set && c->n_nodes < 2)
+		val_warn(v, h->read_port.pos, val_fmt(v, "clusters.%s.balancer.haproxy.read_port", c->name),
+			 "add a replica, or remove read_port",
+			 "read_port sends reads to replicas, but cluster \"%s\" has none: reads go to the primary",
+			 c->name);
+	if (c->pgpool.set && c->pgpool.load_balance.set && c->pgpool.load_balance.v && c->n_nodes < 2)
+		val_warn(v, c->pgpool.load_balance.pos,
+			 val_fmt(v, "clusters.%s.balancer.pgpool.load_balance", c->name),
+			 "add a replica, or remove load_balance",
+			 "load_balance spreads reads over replicas, but cluster \"%s\" has none", c->name);
 }
 
 /* ---- backup and bootstrap ------------------------------------------------ */
@@ -743,6 +763,7 @@ static void validate_cluster(Val *v, PgcCluster *c)
 	check_secrets(v, c);
 	check_backup(v, c);
 	check_bootstrap(v, c);
+	check_frontdoors(v, c);
 	validate_parameters(v, c, primary);
 }
 

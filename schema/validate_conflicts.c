@@ -99,7 +99,7 @@ void validate_ports(Val *v)
 	Endpoint *eps;
 
 	for (i = 0; i < v->t->n_clusters; i++)
-		cap += v->t->clusters[i].n_nodes + 4;
+		cap += v->t->clusters[i].n_nodes + 6;
 	eps = calloc(cap + 1, sizeof(Endpoint));
 	if (eps == NULL)
 		abort();
@@ -123,6 +123,18 @@ void validate_ports(Val *v)
 		if (c->haproxy.set && c->haproxy.stats_port.set)
 			add_endpoint(eps, &n, val_fmt(v, "%s.stats_port", hk), c->haproxy.listen_address.v,
 				     &c->haproxy.stats_port);
+		if (c->pgpool.set && c->pgpool.port.set) {
+			const char *gk = val_fmt(v, "clusters.%s.balancer.pgpool", c->name);
+			PgcInt pcp = c->pgpool.pcp_port;
+
+			if (!pcp.set)
+				pcp.pos = c->pgpool.port.pos; /* port + 1 by default */
+			add_endpoint(eps, &n, val_fmt(v, "%s.port", gk), c->pgpool.listen_address.v,
+				     &c->pgpool.port);
+			/* PCP listens on every address (pcp_listen_addresses '*' is not used:
+			 * pgconverge renders localhost), so it clashes as 127.0.0.1 does. */
+			add_endpoint(eps, &n, val_fmt(v, "%s.pcp_port", gk), "127.0.0.1", &pcp);
+		}
 	}
 	qsort(eps, n, sizeof(Endpoint), endpoint_cmp);
 	for (i = 0; i < n; i++) {

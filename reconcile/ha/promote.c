@@ -12,6 +12,7 @@
 #include "reconcile/pg/lsn.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "reconcile/engine/frontdoor.h"
 #include "reconcile/ha/failover.h"
 #include "reconcile/ha/ha.h"
 #include "reconcile/pg/pgctl.h"
@@ -431,6 +432,8 @@ int promote_run(const PgcCluster *x, const char *old_primary, const PgcPromoteOp
 	create_slots(x, p, old_primary);
 	(void)promote_repoint(x, old_primary, res->switch_lsn, res->received_lsn, &o->rejoin,
 			      &res->repointed, &res->repoint_failed);
+	/* Clients follow before the old primary's rejoin, which may take long. */
+	(void)frontdoor_repoint(x, old_primary, p->name);
 	if (o->rejoin_old && old_primary != NULL && cluster_node(x, old_primary) != NULL) {
 		res->old_rejoined = rejoin_node(x, old_primary, &o->rejoin, &res->old_rejoin) == 0 &&
 				    res->old_rejoin.outcome != REJOIN_MOVED_ASIDE;

@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "reconcile/engine/frontdoor.h"
 #include "reconcile/ha/failover.h"
 #include "reconcile/ha/ha.h"
 #include "reconcile/pg/pgctl.h"
@@ -269,8 +270,14 @@ int switchover_run(const PgcCluster *c, const char *to_name, const PgcSwitchover
 	if (ha_exec(c, from, "CHECKPOINT", 300000, err, sizeof err) != 0)
 		log_warn("CHECKPOINT on \"%s/%s\" failed: %s", c->name, from->name, err);
 
-	/* 3. From here on the old primary refuses writes. */
+	/* 3. Poolers and balancers hold their clients, then the old primary
+	 * refuses writes. */
 	res->stopped_at_ms = clock_ms();
+	if (frontdoor_pause(c, from->name, to->name) != 0) {
+		fail(res, "pause", "cannot switch over cluster \"%s\": its clients could not be held "
+		     "before the primary stops", c->name);
+		goto cleanup;
+	}
 	log_info("stopping the primary \"%s/%s\" (fast shutdown)", c->name, from->name);
 	if (pgctl_stop(h, c, from, "fast", o.stop_timeout_s) != 0) {
 		fail(res, "stop", "could not stop the primary \"%s/%s\" cleanly", c->name, from->name);
@@ -318,6 +325,7 @@ int switchover_run(const PgcCluster *c, const char *to_name, const PgcSwitchover
 		log_warn("node \"%s/%s\" was promoted although the promotion reported a failure",
 			 c->name, to->name);
 		res->promote.promoted = true;
+		(void)frontdoor_repoint(x, from->name, to->name);
 	}
 	res->promoted_at_ms = res->promote.promoted_at_ms;
 	res->writable_at_ms = res->promote.writable_at_ms;
@@ -335,6 +343,7 @@ int switchover_run(const PgcCluster *c, const char *to_name, const PgcSwitchover
 rollback:
 	res->outcome = rollback(c, from, to, h, o.ready_timeout_s) == 0 ? SWITCHOVER_ROLLED_BACK
 									    : SWITCHOVER_FAILED;
+	(void)frontdoor_resume(c, from->name);
 cleanup:
 	res->elapsed_ms = clock_ms() - start;
 	host_free(h);

@@ -176,6 +176,7 @@ typedef struct {
 	double conf_load_time;          /* pg_conf_load_time() in epoch seconds, 0 unknown */
 	double replay_delay_s;          /* replica: seconds since the last replayed commit while
 	                                 * behind, 0 when caught up; -1 unknown / primary */
+	PgcObsStats *stats;             /* monitoring figures (observe_stats.h); NULL: not gathered */
 } PgcObsNode;
 
 /* One ancestor in a timeline history file: timeline tli ended at switch_lsn. */
@@ -232,12 +233,27 @@ typedef struct {
 /* How long observe waits for a repository to be read. */
 #define OBSERVE_REPO_TIMEOUT_MS 30000
 
+/*
+ * The front doors' and the monitoring's observed state: each defined in its
+ * own probe's header (observe_pgbouncer.h, observe_haproxy.h,
+ * observe_pgpool.h, observe_stats.h), so that this model does not grow
+ * with every component. NULL when the cluster declares none, or when it
+ * was not looked at.
+ */
+typedef struct PgcObsPgbouncer PgcObsPgbouncer;
+typedef struct PgcObsHaproxy PgcObsHaproxy;
+typedef struct PgcObsPgpool PgcObsPgpool;
+typedef struct PgcObsStats PgcObsStats;
+
 typedef struct {
 	const char *name;
 	PgcObsNode *nodes;        /* same order as the cluster's nodes in the topology */
 	size_t n_nodes;
 	PgcObsRepository *repository; /* backup.repository; NULL without a backup section */
 	PgcObsRepository *restore_source; /* bootstrap.from_backup.repository; NULL without one */
+	PgcObsPgbouncer *pgbouncer;   /* pooler.pgbouncer */
+	PgcObsHaproxy *haproxy;       /* balancer.haproxy */
+	PgcObsPgpool *pgpool;         /* balancer.pgpool */
 } PgcObsCluster;
 
 typedef struct {

@@ -159,7 +159,7 @@ size_t plan_conf_params(PgcArena *arena, const PgcCluster *c, const PgcNode *n, 
 			params_put(&l, "shared_preload_libraries",
 				   arena_printf(arena, "%s,pg_stat_statements", spl));
 	}
-	if (c->monitoring.pgbadger.v)
+	if (c->monitoring.pgbadger.set)
 		for (i = 0; i < sizeof(pgbadger_params) / sizeof(pgbadger_params[0]); i++)
 			if (params_get(&l, pgbadger_params[i].name) == NULL)
 				params_put(&l, pgbadger_params[i].name, pgbadger_params[i].value);
