@@ -21,6 +21,18 @@
 #include "reconcile/backup/walarchive.h"
 #include "schema/topology.h"
 
+/*
+ * The front doors' and the monitoring's observed state: each defined in its
+ * own probe's header (observe_pgbouncer.h, observe_haproxy.h,
+ * observe_pgpool.h, observe_stats.h), so that this model does not grow
+ * with every component. NULL when the cluster declares none, or when it
+ * was not looked at.
+ */
+typedef struct PgcObsPgbouncer PgcObsPgbouncer;
+typedef struct PgcObsHaproxy PgcObsHaproxy;
+typedef struct PgcObsPgpool PgcObsPgpool;
+typedef struct PgcObsStats PgcObsStats;
+
 typedef enum {
 	DIR_UNKNOWN = 0,  /* not looked at (remote host, or permission problem: see dir_error) */
 	DIR_ABSENT,       /* the folder does not exist */
@@ -232,18 +244,6 @@ typedef struct {
 
 /* How long observe waits for a repository to be read. */
 #define OBSERVE_REPO_TIMEOUT_MS 30000
-
-/*
- * The front doors' and the monitoring's observed state: each defined in its
- * own probe's header (observe_pgbouncer.h, observe_haproxy.h,
- * observe_pgpool.h, observe_stats.h), so that this model does not grow
- * with every component. NULL when the cluster declares none, or when it
- * was not looked at.
- */
-typedef struct PgcObsPgbouncer PgcObsPgbouncer;
-typedef struct PgcObsHaproxy PgcObsHaproxy;
-typedef struct PgcObsPgpool PgcObsPgpool;
-typedef struct PgcObsStats PgcObsStats;
 
 typedef struct {
 	const char *name;
