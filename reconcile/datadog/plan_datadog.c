@@ -65,39 +65,54 @@ static const PgcObsCluster *obs_cluster(const PgcObserved *obs, const char *name
 	return NULL;
 }
 
-/* has_line - text holds the line l (len bytes) as a whole line. */
-static bool has_line(const char *text, const char *l, size_t len)
-{
-	for (const char *p = text; p != NULL && *p != '\0';) {
-		const char *eol = strchr(p, '\n');
-		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+/* The most line changes a rewrite lists; the rest is counted. */
+#define DIFF_MAX_LINES 12
 
-		if (n == len && memcmp(p, l, len) == 0)
-			return true;
-		p = eol ? eol + 1 : NULL;
-	}
-	return false;
+/* next_line - the line at *p (without its newline) in a, *p moved past it; NULL at the end. */
+static const char *next_line(PgcArena *a, const char **p)
+{
+	const char *eol, *l;
+
+	if (*p == NULL || **p == '\0')
+		return NULL;
+	eol = strchr(*p, '\n');
+	l = arena_strndup(a, *p, eol ? (size_t)(eol - *p) : strlen(*p));
+	*p = eol ? eol + 1 : NULL;
+	return l;
 }
 
-/* diff_lines - one change per line of from missing in to (removed) or of to missing in from. */
-static void diff_lines(PgcPlanBuilder *b, PgcAction *act, const char *from, const char *to)
+/*
+ * diff_lines - the lines that differ, by position ("conf.yaml:17":
+ * "role:primary" -> "role:replica" after a switchover), up to
+ * DIFF_MAX_LINES; from NULL (a new file): one change naming the instances.
+ */
+static void diff_lines(PgcPlanBuilder *b, PgcAction *act, const PgcCluster *c, const char *from,
+		       const char *to)
 {
-	const char *sides[2] = {from, to};
+	const char *pf = from, *pt = to, *lf, *lt;
+	size_t line = 0, n = 0;
 
-	for (int s = 0; s < 2; s++) {
-		for (const char *p = sides[s]; p != NULL && *p != '\0';) {
-			const char *eol = strchr(p, '\n');
-			size_t n = eol ? (size_t)(eol - p) : strlen(p);
-
-			if (n > 0 && !has_line(sides[1 - s], p, n)) {
-				const char *line = arena_strndup(b->a, p, n);
-
-				builder_change(b, act, OBS_DATADOG_CONF_NAME, s == 0 ? line : NULL,
-					       s == 0 ? NULL : line);
-			}
-			p = eol ? eol + 1 : NULL;
-		}
+	if (from == NULL) {
+		builder_change(b, act, OBS_DATADOG_CONF_NAME, NULL,
+			       arena_printf(b->a, "%zu instance%s, one per node", c->n_nodes,
+					    c->n_nodes == 1 ? "" : "s"));
+		return;
 	}
+	for (;;) {
+		lf = next_line(b->a, &pf);
+		lt = next_line(b->a, &pt);
+		if (lf == NULL && lt == NULL)
+			break;
+		line++;
+		if (lf != NULL && lt != NULL && strcmp(lf, lt) == 0)
+			continue;
+		if (n++ < DIFF_MAX_LINES)
+			builder_change(b, act, arena_printf(b->a, "%s:%zu", OBS_DATADOG_CONF_NAME, line),
+				       lf, lt);
+	}
+	if (n > DIFF_MAX_LINES)
+		builder_change(b, act, OBS_DATADOG_CONF_NAME, NULL,
+			       arena_printf(b->a, "%zu more lines differ", n - DIFF_MAX_LINES));
 }
 
 static void plan_conf(PgcPlanBuilder *b, const PgcCluster *c, const PgcObsDatadog *d)
@@ -133,7 +148,7 @@ static void plan_conf(PgcPlanBuilder *b, const PgcCluster *c, const PgcObsDatado
 	act->payload.target = c->monitoring.datadog.user.v;
 	act->payload.secret = c->monitoring.datadog.password;
 	if (content)
-		diff_lines(b, act, d != NULL && d->conf_exists ? d->conf_masked : NULL, want);
+		diff_lines(b, act, c, d != NULL && d->conf_exists ? d->conf_masked : NULL, want);
 	if (mode)
 		builder_change(b, act, "mode", arena_printf(b->a, "%04o", d->conf_mode),
 			       arena_printf(b->a, "%04o", DATADOG_CONF_MODE));
