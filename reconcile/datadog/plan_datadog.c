@@ -108,7 +108,7 @@ static void diff_lines(PgcPlanBuilder *b, PgcAction *act, const PgcCluster *c, c
 			continue;
 		if (n++ < DIFF_MAX_LINES)
 			builder_change(b, act, arena_printf(b->a, "%s:%zu", OBS_DATADOG_CONF_NAME, line),
-				       lf, lt);
+				       lf ? lf + strspn(lf, " ") : NULL, lt ? lt + strspn(lt, " ") : NULL);
 	}
 	if (n > DIFF_MAX_LINES)
 		builder_change(b, act, OBS_DATADOG_CONF_NAME, NULL,
