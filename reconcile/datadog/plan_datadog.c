@@ -39,6 +39,7 @@ const PgcCluster *plan_datadog_roles(PgcArena *a, const PgcCluster *c)
 		r = &copy->roles[copy->n_roles++];
 		r->name = user;
 		r->pos = c->monitoring.datadog.pos;
+		r->connection_limit.v = -1; /* the loader's default */
 	}
 	r->login.v = true;
 	r->password = c->monitoring.datadog.password;
@@ -229,10 +230,43 @@ void plan_datadog_cluster(PgcPlanBuilder *b, const PgcCluster *c, const PgcObser
 
 	if (!c->monitoring.datadog.set || c->monitoring.datadog.conf_dir.v == NULL)
 		return;
-	oc = obs != NULL && !obs->pretend ? obs_cluster(obs, c->name) : NULL;
+	oc = obs_cluster(obs, c->name);
 	d = oc != NULL ? oc->datadog : NULL;
-	if (oc != NULL && d == NULL)
+	if (oc != NULL && d == NULL && !obs->pretend)
 		return; /* not observed */
 	plan_conf(b, c, d);
 	plan_dbm(b, c, d);
+}
+
+PgcObsDatadog *plan_datadog_pretend(PgcArena *a, const PgcCluster *base, const PgcCluster *head)
+{
+	PgcObsDatadog *d;
+	const PgcSecret *bp, *hp;
+
+	if (base == NULL || !head->monitoring.datadog.set)
+		return NULL;
+	d = arena_calloc(a, 1, sizeof *d);
+	d->conf_read = true;
+	d->dbm_read = true;
+	d->dbs = arena_calloc(a, base->n_databases + 1, sizeof *d->dbs);
+	for (size_t i = 0; i <= base->n_databases; i++) {
+		PgcObsDatadogDb *x = &d->dbs[d->n_dbs++];
+
+		x->name = i == 0 ? "postgres" : base->databases[i - 1].name;
+		x->ready = base->monitoring.datadog.set && base->monitoring.datadog.dbm.v &&
+			   streq(base->monitoring.datadog.user.v, head->monitoring.datadog.user.v);
+		x->missing = x->ready ? NULL : "everything";
+	}
+	if (!base->monitoring.datadog.set || base->monitoring.datadog.conf_dir.v == NULL ||
+	    !streq(base->monitoring.datadog.conf_dir.v, head->monitoring.datadog.conf_dir.v))
+		return d; /* no file there yet */
+	d->conf_exists = true;
+	d->conf_masked = datadog_conf_render(a, base);
+	d->conf_mode = DATADOG_CONF_MODE;
+	bp = &base->monitoring.datadog.password;
+	hp = &head->monitoring.datadog.password;
+	/* Another secret reference is another password; the same one cannot be told apart. */
+	d->conf_password = bp->kind == hp->kind && streq(bp->ref, hp->ref) ? DATADOG_PW_UNKNOWN
+									   : DATADOG_PW_DIFFERS;
+	return d;
 }

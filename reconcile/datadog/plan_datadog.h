@@ -39,4 +39,12 @@ const PgcCluster *plan_datadog_roles(PgcArena *a, const PgcCluster *c);
 /* plan_datadog_cluster - appends cluster c's datadog actions (c: with the live primary). */
 void plan_datadog_cluster(PgcPlanBuilder *b, const PgcCluster *c, const PgcObserved *obs);
 
+/*
+ * plan_datadog_pretend - what observe would find had base been applied, for
+ * `plan --offline --base` planning head: base's check file (masked), and
+ * Database Monitoring where base had it. NULL without base or without
+ * monitoring.datadog in head.
+ */
+PgcObsDatadog *plan_datadog_pretend(PgcArena *a, const PgcCluster *base, const PgcCluster *head);
+
 #endif
