@@ -22,23 +22,40 @@ const char *datadog_conf_path(PgcArena *a, const PgcCluster *c)
 	return arena_printf(a, "%s/%s", c->monitoring.datadog.conf_dir.v, OBS_DATADOG_CONF_NAME);
 }
 
-char *datadog_yaml_quote(PgcArena *a, const char *s)
+/* quote_into - s as a YAML double-quoted scalar into out (room for 4 * strlen(s) + 3). */
+static size_t quote_into(char *out, const char *s)
 {
-	PgcStrBuf b = PGC_STRBUF_INIT;
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
 
-	strbuf_adds(&b, "\"");
+	out[n++] = '"';
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		if (c == '"' || c == '\\')
-			strbuf_addf(&b, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			strbuf_addf(&b, "\\x%02x", c);
-		else
-			strbuf_add(&b, s, 1);
+		if (c == '"' || c == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[c >> 4];
+			out[n++] = hex[c & 15];
+		} else {
+			out[n++] = (char)c;
+		}
 	}
-	strbuf_adds(&b, "\"");
-	return strbuf_finish(&b, a);
+	out[n++] = '"';
+	out[n] = '\0';
+	return n;
+}
+
+/* No growing buffer: a password must not be left behind in freed memory. */
+char *datadog_yaml_quote(PgcArena *a, const char *s)
+{
+	char *out = arena_alloc(a, 4 * strlen(s) + 3);
+
+	quote_into(out, s);
+	return out;
 }
 
 char *datadog_conf_render(PgcArena *a, const PgcCluster *c)
@@ -77,28 +94,23 @@ char *datadog_conf_render(PgcArena *a, const PgcCluster *c)
 char *datadog_conf_fill(PgcArena *a, const char *content, const char *password)
 {
 	static const char mark[] = "password: " OBS_DATADOG_PASSWORD_MARK;
-	PgcStrBuf b = PGC_STRBUF_INIT;
-	char *quoted = datadog_yaml_quote(a, password);
-	const char *p = content, *at;
-	bool any = false;
+	size_t marks = 0, n = 0;
+	const char *p, *at;
 	char *out;
 
-	while ((at = strstr(p, mark)) != NULL) {
-		strbuf_add(&b, p, (size_t)(at - p));
-		strbuf_adds(&b, "password: ");
-		strbuf_adds(&b, quoted);
-		p = at + sizeof mark - 1;
-		any = true;
-	}
-	strbuf_adds(&b, p);
-	explicit_bzero(quoted, strlen(quoted));
-	if (!any) {
-		if (b.data != NULL)
-			explicit_bzero(b.data, b.len);
-		strbuf_release(&b);
+	for (p = content; (at = strstr(p, mark)) != NULL; p = at + sizeof mark - 1)
+		marks++;
+	if (marks == 0)
 		return NULL;
+	out = arena_alloc(a, strlen(content) + marks * (4 * strlen(password) + 3) + 1);
+	for (p = content; (at = strstr(p, mark)) != NULL; p = at + sizeof mark - 1) {
+		memcpy(out + n, p, (size_t)(at - p));
+		n += (size_t)(at - p);
+		memcpy(out + n, "password: ", 10);
+		n += 10;
+		n += quote_into(out + n, password);
 	}
-	out = strbuf_finish(&b, a);
+	strcpy(out + n, p);
 	return out;
 }
 
@@ -154,11 +166,8 @@ int datadog_conf_run(PgcExecCtx *ctx)
 	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
 		return exec_fail(ctx, "refusing to write the Datadog check file \"%s\": it is %s", path,
 				  S_ISLNK(st.st_mode) ? "a symlink" : "not a regular file");
-	if (fs_mkdir_p_guarded(dir, 0755, FS_NO_UID, FS_NO_GID) != 0)
-		return exec_note(ctx, "could not create \"%s\"", dir);
-	if (stat(dir, &st) != 0)
-		return exec_fail(ctx, "could not stat \"%s\": %s", dir, strerror(errno));
-	pw = secret_resolve(&pl->secret, "monitoring.datadog.password", err, sizeof err);
+	pw = secret_resolve(&pl->secret, "Datadog password (monitoring.datadog.password)", err,
+			    sizeof err);
 	if (pw == NULL)
 		return exec_fail(ctx, "could not write \"%s\": %s", path, err);
 	text = datadog_conf_fill(ctx->arena, pl->content, pw);
@@ -166,12 +175,20 @@ int datadog_conf_run(PgcExecCtx *ctx)
 	if (text == NULL)
 		return exec_fail(ctx, "action \"%s\": its content has no password to fill in",
 				  ctx->a->id);
-	/* Root's, readable by the folder's group (the Agent's): never by others. */
-	rc = fs_write_atomic_guarded(path, text, strlen(text), DATADOG_CONF_MODE, geteuid(),
-				     st.st_gid, &changed);
+	if (fs_mkdir_p_guarded(dir, 0755, FS_NO_UID, FS_NO_GID) != 0) {
+		rc = exec_note(ctx, "could not create \"%s\"", dir);
+	} else if (stat(dir, &st) != 0) {
+		rc = exec_fail(ctx, "could not stat \"%s\": %s", dir, strerror(errno));
+	} else {
+		/* Root's, readable by the folder's group (the Agent's): never by others. */
+		rc = fs_write_atomic_guarded(path, text, strlen(text), DATADOG_CONF_MODE, geteuid(),
+					     st.st_gid, &changed);
+		if (rc != 0)
+			rc = exec_note(ctx, "could not write \"%s\"", path);
+	}
 	explicit_bzero(text, strlen(text));
 	if (rc != 0)
-		return exec_note(ctx, "could not write \"%s\"", path);
+		return -1;
 	ctx->nothing_to_do = !changed;
 	return 0;
 }
