@@ -246,4 +246,13 @@ check "--top: orders is read mostly by sequential scans" jqe '
 check "the text lists the unused index and the query" bash -c \
 	"grep -q orders_note_idx '$tmp/top.out' && grep -q 'customer' '$tmp/top.out'"
 
+# Without the extension: one line says how to get it, the rest is still there.
+lib_psql "$primary" -d appdb -c "drop extension pg_stat_statements" >/dev/null
+lib_run "$tmp/top_nopgss" status -f "$topo" --cluster c --top
+lib_expect_rc "status --top without pg_stat_statements in appdb" "$tmp/top_nopgss" 0
+check "it says how to enable pg_stat_statements" grep -qF -e \
+	"pg_stat_statements is not installed in database \"appdb\"; hint: set 'monitoring: {pg_stat_statements: true}'" \
+	"$tmp/top_nopgss.out"
+check "and still lists the unused index" grep -q orders_note_idx "$tmp/top_nopgss.out"
+
 lib_finish test_datadog
