@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "common/arena.h"
 #include "common/diag.h"
@@ -257,6 +258,19 @@ static void test_fresh(void **state)
 	assert_int_equal(dbm->n_depends_on, 2);
 	assert_string_equal(dbm->depends_on[0], "main/pg1/create-role:datadog");
 	assert_string_equal(dbm->depends_on[1], "main/pg1/create-database:appdb");
+	/* A saved plan carries them whole: it loads back equal. */
+	{
+		json_t *j = plan_to_json(p);
+		char err[256], why[256];
+		PgcPlan *back = plan_from_json(j, err, sizeof err);
+
+		assert_non_null(back);
+		assert_int_equal(plan_compare_actions(back, p, why, sizeof why), 0);
+		assert_string_equal(plan_find_action(back, "main/-/datadog-conf")->payload.content,
+				    rendered);
+		plan_free(back);
+		json_decref(j);
+	}
 	plan_free(p);
 }
 
