@@ -171,6 +171,20 @@ static const char *action_for(PgcPlanBuilder *b, const PgcCluster *c, PgcActionK
 	return NULL;
 }
 
+/* extension_in - the id of c's create-extension of pg_stat_statements in db, or NULL. */
+static const char *extension_in(PgcPlanBuilder *b, const PgcCluster *c, const char *db)
+{
+	for (size_t i = 0; i < b->p->n_actions; i++) {
+		const PgcAction *a = &b->p->actions[i];
+
+		if (a->kind == ACT_CREATE_EXTENSION && streq(a->cluster, c->name) &&
+		    streq(a->payload.target, "pg_stat_statements") &&
+		    streq(a->payload.database ? a->payload.database : "postgres", db))
+			return a->id;
+	}
+	return NULL;
+}
+
 static const PgcObsDatadogDb *obs_db(const PgcObsDatadog *d, const char *name)
 {
 	for (size_t i = 0; d != NULL && i < d->n_dbs; i++)
@@ -220,6 +234,8 @@ static void plan_dbm(PgcPlanBuilder *b, const PgcCluster *c, const PgcObsDatadog
 		builder_change(b, act, arena_printf(b->a, "dbm.%s", db),
 			       o != NULL ? arena_printf(b->a, "missing %s", o->missing) : NULL, "ready");
 		builder_depend(b, act, db_id);
+		/* Not side by side with the same CREATE EXTENSION: they would race. */
+		builder_depend(b, act, extension_in(b, c, db));
 	}
 }
 

@@ -371,6 +371,38 @@ static void test_missing_and_unusable_file(void **state)
 			    "\"/etc/datadog-agent/conf.d/postgres.d/conf.yaml\" is a symlink");
 }
 
+/* With pg_stat_statements declared in a database: not created by both side by side. */
+static void test_dbm_after_create_extension(void **state)
+{
+	static const char *const y =
+		"version: 1\n"
+		"clusters:\n"
+		"  main:\n"
+		"    nodes:\n"
+		"      pg1: {port: 25432, data_dir: /srv/pgc/pg1}\n"
+		"    databases:\n"
+		"      appdb: {extensions: [pg_stat_statements]}\n"
+		"    monitoring:\n"
+		"      pg_stat_statements: true\n"
+		"      datadog: {conf_dir: /etc/dd, password: {env: DD_PASSWORD}, dbm: true}\n";
+	PgcLoadOptions lo = {.base_dir = "/srv/pgc", .offline = true};
+	PgcDiagList diags = {0};
+	PgcTopology *t = topology_load_buffer(y, strlen(y), "t.yaml", &lo, &diags);
+	PgcPlan *p;
+	const PgcAction *dbm;
+
+	(void)state;
+	assert_non_null(t);
+	diag_free(&diags);
+	p = plan_build(t, NULL, NULL);
+	dbm = plan_find_action(p, "main/pg1/datadog-dbm:datadog");
+	assert_non_null(dbm);
+	assert_int_equal(dbm->n_depends_on, 3);
+	assert_string_equal(dbm->depends_on[2], "main/pg1/create-extension:appdb.pg_stat_statements");
+	plan_free(p);
+	topology_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -383,6 +415,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_role_tags_follow_the_primary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dbm_missing_in_one_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_and_unusable_file, setup, teardown),
+		cmocka_unit_test(test_dbm_after_create_extension),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
