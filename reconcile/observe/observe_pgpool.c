@@ -326,3 +326,57 @@ void observe_pgpool(PgcArena *a, const PgcCluster *c, PgcObsCluster *oc, int con
 	if (pp->alive && !pp->reachable)
 		log_warn("cannot read the Pgpool-II state of cluster \"%s\": %s", c->name, pp->error);
 }
+
+static const PgcObsPgpoolNode *row_of(const PgcObsPgpool *pp, size_t i)
+{
+	for (size_t k = 0; pp != NULL && k < pp->n_nodes; k++)
+		if (pp->nodes[k].id == (int)i)
+			return &pp->nodes[k];
+	return NULL;
+}
+
+bool observe_pgpool_attached(const PgcObsPgpool *pp, size_t i)
+{
+	const PgcObsPgpoolNode *r = row_of(pp, i);
+
+	return r != NULL && r->status != NULL &&
+	       (strcmp(r->status, "up") == 0 || strcmp(r->status, "waiting") == 0);
+}
+
+const char *observe_pgpool_primary(const PgcCluster *c, const PgcObsPgpool *pp)
+{
+	for (size_t i = 0; pp != NULL && pp->reachable && i < c->n_nodes; i++) {
+		const PgcObsPgpoolNode *r = row_of(pp, i);
+
+		if (observe_pgpool_attached(pp, i) && r->role != NULL && strcmp(r->role, "primary") == 0)
+			return c->nodes[i].name;
+	}
+	return NULL;
+}
+
+static json_t *jstr(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+json_t *observe_pgpool_json(const PgcCluster *c, const PgcObsPgpool *pp)
+{
+	json_t *j = json_object(), *rows = json_array();
+
+	json_object_set_new(j, "up", json_boolean(pp != NULL && pp->alive));
+	json_object_set_new(j, "port", json_integer((json_int_t)c->pgpool.port.v));
+	json_object_set_new(j, "pcp_port", json_integer((json_int_t)c->pgpool.pcp_port.v));
+	json_object_set_new(j, "pid", pp != NULL && pp->alive ? json_integer(pp->pid) : json_null());
+	json_object_set_new(j, "primary", jstr(observe_pgpool_primary(c, pp)));
+	json_object_set_new(j, "error", jstr(pp != NULL && pp->alive ? pp->error : NULL));
+	for (size_t i = 0; pp != NULL && i < pp->n_nodes; i++) {
+		const PgcObsPgpoolNode *r = &pp->nodes[i];
+
+		json_array_append_new(rows, json_pack("{s:o s:o s:o s:f s:o}", "node",
+			jstr(r->id >= 0 && (size_t)r->id < c->n_nodes ? c->nodes[r->id].name : NULL),
+			"status", jstr(r->status), "role", jstr(r->role), "lb_weight", r->lb_weight,
+			"replication_delay", r->delay >= 0 ? json_integer(r->delay) : json_null()));
+	}
+	json_object_set_new(j, "backends", rows);
+	return j;
+}

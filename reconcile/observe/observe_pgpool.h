@@ -27,6 +27,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "common/arena.h"
 #include "reconcile/observe/observe_model.h"
 #include "schema/topology.h"
@@ -88,6 +90,25 @@ const char *observe_pgpool_file(PgcArena *a, const PgcCluster *c, const char *na
  * cluster declares none (the check then cannot log in).
  */
 const PgcRole *observe_pgpool_user(const PgcCluster *c);
+
+/*
+ * observe_pgpool_primary - the node (of c) that pp shows as its attached
+ * primary; NULL when none (or pp is NULL or did not answer).
+ */
+const char *observe_pgpool_primary(const PgcCluster *c, const PgcObsPgpool *pp);
+
+/*
+ * observe_pgpool_attached - true when pp shows node index i attached (up or
+ * waiting).
+ */
+bool observe_pgpool_attached(const PgcObsPgpool *pp, size_t i);
+
+/*
+ * observe_pgpool_json - pp for `status --format json`: {up, port, pcp_port,
+ * primary, error, backends: [{node, status, role, lb_weight,
+ * replication_delay}]}. A new reference.
+ */
+json_t *observe_pgpool_json(const PgcCluster *c, const PgcObsPgpool *pp);
 
 /*
  * pgpool_passwd_render - pool_passwd's content for c under key: one line
