@@ -91,7 +91,7 @@ EOF
 
 # pq [PASSWORD] SQL - one statement through Pgpool-II as app on appdb; output, rc.
 pq() {
-	PGPASSWORD=$1 PGCONNECT_TIMEOUT=5 "$LIB_PG_BIN/psql" -X -Atq -v ON_ERROR_STOP=1 \
+	PGPASSWORD=$1 PGCONNECT_TIMEOUT=${PQ_TIMEOUT:-5} "$LIB_PG_BIN/psql" -X -Atq -v ON_ERROR_STOP=1 \
 		-h 127.0.0.1 -p "$pp" -U app -d appdb -c "$2"
 }
 # pool_nodes - "name:status:role" for each SHOW pool_nodes row, space separated.
@@ -216,7 +216,7 @@ outcome() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["las
 check "reconcile loop: a pass converges" lib_wait 30 eval '[ "$(outcome)" = converged ]'
 kill -9 "$(lib_pidfile_pid "$tmp/data/pg2")"
 t_kill=$(date +%s.%N)
-if lib_wait 30 write_lands "${port[pg1]}"; then
+if PQ_TIMEOUT=2 lib_wait 30 write_lands "${port[pg1]}"; then
 	took=$(python3 -c "print(round($(date +%s.%N) - $t_kill, 1))")
 	ok "after kill -9 of pg2, a write through Pgpool-II lands on pg1 ${took} s later (detect_after 3s)"
 else
