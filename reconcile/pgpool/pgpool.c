@@ -31,6 +31,7 @@
 typedef struct {
 	const PgcCluster *c;
 	PgcHost *h;
+	bool own_host;            /* h is ours to free */
 	PgcArena *a;
 	char err[512];
 } Pool;
@@ -45,13 +46,22 @@ static const char *prog(Pool *p, const char *name)
 	return arena_printf(p->a, "%s/%s", PGPOOL_BIN_DIR, name);
 }
 
-/* pool_open - p for c; -1 (reported) when Pgpool-II's machine is not this one. */
-static int pool_open(Pool *p, const PgcCluster *c, PgcArena *a)
+/*
+ * pool_open - p for c, on host h when given (an executor's context: tests
+ * give a fake), else on the first node's host; -1 (reported) when that
+ * machine is not this one.
+ */
+static int pool_open(Pool *p, const PgcCluster *c, PgcArena *a, PgcHost *h)
 {
 	memset(p, 0, sizeof *p);
 	p->c = c;
 	p->a = a;
-	if (c->n_nodes == 0 || (p->h = host_for(c->nodes[0].host.v, c->os_user.v)) == NULL) {
+	p->h = h;
+	if (h == NULL && c->n_nodes > 0) {
+		p->h = host_for(c->nodes[0].host.v, c->os_user.v);
+		p->own_host = true;
+	}
+	if (p->h == NULL) {
 		log_error("cannot manage the Pgpool-II of cluster \"%s\": it runs on the machine of "
 			  "node \"%s\", which is not this one", c->name,
 			  c->n_nodes ? c->nodes[0].name : "?");
@@ -62,7 +72,8 @@ static int pool_open(Pool *p, const PgcCluster *c, PgcArena *a)
 
 static void pool_close(Pool *p)
 {
-	host_free(p->h);
+	if (p->own_host)
+		host_free(p->h);
 	p->h = NULL;
 }
 
@@ -301,7 +312,7 @@ int pgpool_config_run(PgcExecCtx *ctx)
 	bool changed;
 	int rc = -1;
 
-	if (pool_open(&p, ctx->c, ctx->arena) != 0)
+	if (pool_open(&p, ctx->c, ctx->arena, ctx->host) != 0)
 		return exec_note(ctx, "Pgpool-II is not on this machine");
 	if (write_files(ctx, &p, &changed) != 0)
 		goto cleanup;
@@ -330,7 +341,7 @@ int pgpool_start_run(PgcExecCtx *ctx)
 	Pool p;
 	int rc;
 
-	if (pool_open(&p, ctx->c, ctx->arena) != 0)
+	if (pool_open(&p, ctx->c, ctx->arena, ctx->host) != 0)
 		return exec_note(ctx, "Pgpool-II is not on this machine");
 	if (running_pid(&p) > 0) {
 		ctx->nothing_to_do = true;
@@ -350,7 +361,7 @@ int pgpool_restart_run(PgcExecCtx *ctx)
 	bool changed;
 	int rc = -1;
 
-	if (pool_open(&p, ctx->c, ctx->arena) != 0)
+	if (pool_open(&p, ctx->c, ctx->arena, ctx->host) != 0)
 		return exec_note(ctx, "Pgpool-II is not on this machine");
 	if (write_files(ctx, &p, &changed) != 0)
 		goto cleanup;
@@ -519,7 +530,7 @@ int pgpool_follow(const PgcCluster *c, const char *primary)
 	Pool p;
 	int rc = -1;
 
-	if (pool_open(&p, c, a) == 0) {
+	if (pool_open(&p, c, a, NULL) == 0) {
 		if (running_pid(&p) == 0) {
 			log_warn("the Pgpool-II of cluster \"%s\" does not run: the next reconcile pass "
 				 "starts it", c->name);
