@@ -5,7 +5,9 @@
 #      files 0600 in a 0700 folder, no secret in its argv or files in clear);
 #   2. login through it with the right password works, a wrong one is refused;
 #      `SHOW pool_nodes` lists both nodes with their roles; a write through
-#      it lands on the primary; `plan` is empty;
+#      it lands on the primary; `plan` is empty; `status` (text, JSON) and
+#      `graph --live` show it; a changed max_lag is a reload (same pid), a
+#      changed load_balance a restart that waits for --allow-restart;
 #   3. `apply --allow-switchover` (primary: pg2) under a small pgbench through
 #      Pgpool-II: its failed transactions are counted and printed; afterwards
 #      SHOW pool_nodes shows pg2 as the primary and pg1 as an attached standby,
@@ -61,7 +63,7 @@ pcp=$4
 topo=$tmp/topology.yaml
 state=$tmp/.pgconverge
 
-# write_topology PRIMARY MODE - the topology, primary and failover mode given.
+# write_topology PRIMARY MODE [MAX_LAG [LOAD_BALANCE]] - the topology, primary and failover mode given.
 write_topology() {
 	cat >"$topo" <<EOF
 version: 1
@@ -85,7 +87,7 @@ clusters:
       user: replicator
       password: {file: secrets/replicator}
     balancer:
-      pgpool: {port: $pp, pcp_port: $pcp, load_balance: true, max_lag: 1MB}
+      pgpool: {port: $pp, pcp_port: $pcp, load_balance: ${4:-true}, max_lag: ${3:-1MB}}
 EOF
 }
 
@@ -162,6 +164,31 @@ lib_run "$tmp/graph1" graph -f "$topo" --live
 grep -q 'up, primary pg1' "$tmp/graph1.out" && grep -q '"c:pgpool" -> "c/pg1" \[label="write"\]' "$tmp/graph1.out" &&
 	ok "graph --live: Pgpool-II up, writing to pg1" || { fail "graph --live"; lib_show "$tmp/graph1"; }
 
+# --- 2b. configuration changes: a reload, or a restart under policy ---------------------------
+
+write_topology pg1 manual 2MB
+lib_run "$tmp/plan-lag" plan -f "$topo" --format json
+check "max_lag changed: pgpool-config, impact reload, delay_threshold 1048576 -> 2097152" lib_json "$tmp/plan-lag.out" \
+	"[(a['action'], a['impact']) for a in d['actions']] == [('pgpool-config', 'reload')] and {'key': 'delay_threshold', 'from': '1048576', 'to': '2097152'} in d['actions'][0]['changes']"
+lib_run "$tmp/apply-lag" apply -f "$topo"
+lib_expect_rc "apply reloads Pgpool-II" "$tmp/apply-lag" 0
+check "Pgpool-II applies delay_threshold = 2MB" lib_wait 10 eval '[ "$(pq "$apppw" "pgpool show delay_threshold" 2>/dev/null)" = 2MB ]'
+[ "$(pgpool_pid)" = "$pid1" ] && ok "reloaded, not restarted (pid $pid1)" || fail "Pgpool-II was restarted: $pid1 -> $(pgpool_pid)"
+write_topology pg1 manual 2MB false
+lib_run "$tmp/apply-lb" apply -f "$topo"
+lib_expect_rc "load_balance changed: apply exits 3 (pgpool-restart needs --allow-restart)" "$tmp/apply-lb" 3
+grep -q 'pgpool-restart' "$tmp/apply-lb.out" && ok "the blocked action is pgpool-restart" || { fail "no pgpool-restart"; lib_show "$tmp/apply-lb"; }
+[ "$(pgpool_pid)" = "$pid1" ] && ok "Pgpool-II left running as it was" || fail "Pgpool-II changed without permission"
+lib_run "$tmp/apply-lb2" apply -f "$topo" --allow-restart
+lib_expect_rc "apply --allow-restart restarts Pgpool-II" "$tmp/apply-lb2" 0
+[ "$(pgpool_pid)" != "$pid1" ] && pgpool_alive && ok "Pgpool-II restarted (pid $(pgpool_pid))" || fail "Pgpool-II was not restarted"
+check "load_balance_mode is off now" lib_wait 10 eval '[ "$(pq "$apppw" "pgpool show load_balance_mode" 2>/dev/null)" = off ]'
+write_topology pg1 manual 2MB true
+lib_run "$tmp/apply-lb3" apply -f "$topo" --allow-restart
+lib_expect_rc "load_balance back on (restart)" "$tmp/apply-lb3" 0
+check "SHOW pool_nodes after the restarts: pg1 primary, pg2 standby" lib_wait 20 pool_nodes_are "pg1:up:primary pg2:up:standby"
+pid1=$(pgpool_pid)
+
 # --- 3. switchover under pgbench through Pgpool-II -------------------------------------------------
 
 PGPASSWORD=$apppw "$PGBENCH" -i -s 1 -h 127.0.0.1 -p "$pp" -U app appdb >"$tmp/bench-init.log" 2>&1 ||
@@ -170,7 +197,7 @@ PGPASSWORD=$apppw "$PGBENCH" -n -c 4 -j 2 -T 14 -M simple -h 127.0.0.1 -p "$pp" 
 	>"$tmp/bench.log" 2>&1 &
 bench_pid=$!
 sleep 3
-write_topology pg2 manual
+write_topology pg2 manual 2MB
 lib_run "$tmp/apply2" apply -f "$topo" --allow-switchover
 lib_expect_rc "apply --allow-switchover switches over to pg2" "$tmp/apply2" 0
 wait "$bench_pid"
@@ -209,7 +236,7 @@ lib_run "$tmp/plan4" plan -f "$topo"
 
 # --- 5. failover with the loop running ---------------------------------------------------------------
 
-write_topology pg2 auto
+write_topology pg2 auto 2MB
 "$PGC" reconcile -f "$topo" --interval 2s >"$tmp/loop.out" 2>"$tmp/loop.err" &
 loop_pid=$!
 outcome() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["last_pass"]["outcome"])' "$state/status.json" 2>/dev/null; }
@@ -219,6 +246,7 @@ t_kill=$(date +%s.%N)
 if PQ_TIMEOUT=2 lib_wait 30 write_lands "${port[pg1]}"; then
 	took=$(python3 -c "print(round($(date +%s.%N) - $t_kill, 1))")
 	ok "after kill -9 of pg2, a write through Pgpool-II lands on pg1 ${took} s later (detect_after 3s)"
+	grep -m1 -o '"pg1" promoted in place of "pg2"; .*' "$tmp/loop.err" | sed 's/^/       | /'
 else
 	fail "no write through Pgpool-II on pg1 within 30 s of kill -9"
 	tail -n 30 "$tmp/loop.err" | sed 's/^/  | /'
