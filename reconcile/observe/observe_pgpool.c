@@ -293,6 +293,49 @@ static void show_pool_nodes(PgcArena *a, const PgcCluster *c, PgcObsPgpool *pp,
 	PQfinish(conn);
 }
 
+bool observe_pgpool_parse_node_info(const char *text, int *status, bool *primary)
+{
+	char host[256], port[16], weight[32], sname[32], bstatus[32], role[32];
+
+	if (text == NULL || sscanf(text, "%255s %15s %d %31s %31s %31s %31s", host, port, status,
+				   weight, sname, bstatus, role) != 7)
+		return false;
+	*primary = strcmp(role, "primary") == 0;
+	return true;
+}
+
+/* pcp_rows - the backends from pcp_node_info (status and role only) when SHOW pool_nodes failed. */
+static void pcp_rows(PgcArena *a, PgcHost *h, const PgcCluster *c, PgcObsPgpool *pp)
+{
+	static const char *const names[] = {"init", "waiting", "up", "down"};
+	PgcObsPgpoolNode *rows = arena_calloc(a, c->n_nodes + 1, sizeof *rows);
+	const char *env[] = {arena_printf(a, "PCPPASSFILE=%s", observe_pgpool_file(a, c, PGPOOL_PCPPASS_FILE)),
+			     NULL};
+
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		const char *argv[] = {PGPOOL_BIN_DIR "/pcp_node_info", "-h", "127.0.0.1", "-p",
+				      arena_printf(a, "%lld", (long long)c->pgpool.pcp_port.v), "-U",
+				      PGPOOL_PCP_USER, "-w", "-n", arena_printf(a, "%zu", i), NULL};
+		PgcProcSpec spec = {.argv = argv, .env_extra = env, .timeout_ms = 10000};
+		PgcProcResult res;
+		int status;
+		bool primary, ok;
+
+		if (host_run(h, &spec, &res) != 0)
+			return;
+		ok = res.status == 0 && observe_pgpool_parse_node_info(res.output, &status, &primary);
+		proc_result_free(&res);
+		if (!ok || status < 0 || status > 3)
+			return;
+		rows[i] = (PgcObsPgpoolNode){.id = (int)i, .host = c->nodes[i].host.v,
+					     .port = (int)c->nodes[i].port.v, .status = names[status],
+					     .role = primary ? "primary" : "standby", .delay = -1};
+	}
+	pp->nodes = rows;
+	pp->n_nodes = c->n_nodes;
+	pp->reachable = true;
+}
+
 void observe_pgpool(PgcArena *a, const PgcCluster *c, PgcObsCluster *oc, int connect_timeout_s,
 		    int query_timeout_ms)
 {
@@ -320,11 +363,14 @@ void observe_pgpool(PgcArena *a, const PgcCluster *c, PgcObsCluster *oc, int con
 	pp->passwd_ok = passwd_state(a, h, c);
 	pp->pid = read_pid(a, h, c);
 	pp->alive = pgpool_alive(h, pp->pid);
-	host_free(h);
 	if (pp->alive)
 		show_pool_nodes(a, c, pp, connect_timeout_s, query_timeout_ms);
+	/* A session through Pgpool-II fails while it holds a dead node up: ask PCP. */
+	if (pp->alive && !pp->reachable && pp->pcp_ok)
+		pcp_rows(a, h, c, pp);
 	if (pp->alive && !pp->reachable)
 		log_warn("cannot read the Pgpool-II state of cluster \"%s\": %s", c->name, pp->error);
+	host_free(h);
 }
 
 static const PgcObsPgpoolNode *row_of(const PgcObsPgpool *pp, size_t i)

@@ -41,6 +41,8 @@
 #define PGPOOL_PCPPASS_FILE "pcppass"
 #define PGPOOL_PID_FILE "pgpool.pid"
 #define PGPOOL_LOG_FILE "pgpool.log"
+/* Where Debian's pgpool2 package puts pgpool and the pcp_* commands. */
+#define PGPOOL_BIN_DIR "/usr/sbin"
 /* The PCP user pgconverge's pcp_* commands log in as. */
 #define PGPOOL_PCP_USER "pgconverge"
 
@@ -66,8 +68,9 @@ struct PgcObsPgpool {
 	                           * secret is not on this host) */
 	long pid;                 /* from pgpool.pid, 0 none */
 	bool alive;               /* that pid is a live pgpool process */
-	bool reachable;           /* SHOW pool_nodes answered */
-	const char *error;        /* why not, when alive */
+	bool reachable;           /* its backends are known: SHOW pool_nodes answered, or
+	                           * else pcp_node_info did (no weight or delay then) */
+	const char *error;        /* why SHOW pool_nodes failed, when alive */
 	PgcObsPgpoolNode *nodes;  /* its rows, by id */
 	size_t n_nodes;
 };
@@ -90,6 +93,14 @@ const char *observe_pgpool_file(PgcArena *a, const PgcCluster *c, const char *na
  * cluster declares none (the check then cannot log in).
  */
 const PgcRole *observe_pgpool_user(const PgcCluster *c);
+
+/*
+ * observe_pgpool_parse_node_info - the status number (0 init, 1 up without
+ * a session yet, 2 up, 3 down) and role of `pcp_node_info` output
+ * ("host port status weight status_name backend_status role ..."); false
+ * when it is not that.
+ */
+bool observe_pgpool_parse_node_info(const char *text, int *status, bool *primary);
 
 /*
  * observe_pgpool_primary - the node (of c) that pp shows as its attached

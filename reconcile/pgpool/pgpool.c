@@ -401,23 +401,20 @@ static int pcp(Pool *p, const char *cmd, int id, const char **out)
 	return 0;
 }
 
-/* node_info - "host port status weight status_name backend_status role ..." of backend id. */
+/* node_info - status and role of backend id (pcp_node_info). */
 static int node_info(Pool *p, int id, PcpNode *out)
 {
 	const char *text;
-	char host[256], port[16], weight[32], sname[32], bstatus[32], role[32];
 
 	out->status = -1;
 	out->primary = false;
 	if (pcp(p, "pcp_node_info", id, &text) != 0)
 		return -1;
-	if (sscanf(text, "%255s %15s %d %31s %31s %31s %31s", host, port, &out->status, weight,
-		   sname, bstatus, role) != 7) {
+	if (!observe_pgpool_parse_node_info(text, &out->status, &out->primary)) {
 		snprintf(p->err, sizeof p->err, "pcp_node_info -n %d: unexpected output: %.200s", id,
 			 text);
 		return -1;
 	}
-	out->primary = strcmp(role, "primary") == 0;
 	return 0;
 }
 

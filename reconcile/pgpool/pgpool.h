@@ -22,9 +22,6 @@
 #include "reconcile/engine/exec.h"
 #include "schema/topology.h"
 
-/* Where Debian's pgpool2 package puts pgpool and the pcp_* commands. */
-#define PGPOOL_BIN_DIR "/usr/sbin"
-
 /*
  * pgpool_config_run - ACT_PGPOOL_CONFIG: creates dir (os_user, 0700) and
  * writes pgpool.conf (payload.content), pool_hba.conf (payload.ident),

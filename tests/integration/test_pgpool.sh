@@ -7,7 +7,9 @@
 #      `SHOW pool_nodes` lists both nodes with their roles; a write through
 #      it lands on the primary; `plan` is empty; `status` (text, JSON) and
 #      `graph --live` show it; a changed max_lag is a reload (same pid), a
-#      changed load_balance a restart that waits for --allow-restart;
+#      changed load_balance a restart that waits for --allow-restart; a
+#      replica killed: the plan takes it down in Pgpool-II (read through PCP,
+#      as no session gets through then), apply starts it and attaches it;
 #   3. `apply --allow-switchover` (primary: pg2) under a small pgbench through
 #      Pgpool-II: its failed transactions are counted and printed; afterwards
 #      SHOW pool_nodes shows pg2 as the primary and pg1 as an attached standby,
@@ -189,6 +191,19 @@ lib_expect_rc "load_balance back on (restart)" "$tmp/apply-lb3" 0
 check "SHOW pool_nodes after the restarts: pg1 primary, pg2 standby" lib_wait 20 pool_nodes_are "pg1:up:primary pg2:up:standby"
 pid1=$(pgpool_pid)
 
+# --- 2c. a replica dies: Pgpool-II would hold it up and fail every new session --------------
+
+kill -9 "$(lib_pidfile_pid "$tmp/data/pg2")"
+sleep 1
+lib_run "$tmp/plan-dead" plan -f "$topo" --format json
+check "plan: pgpool-follow takes the dead pg2 down in Pgpool-II (its state read through PCP)" lib_json "$tmp/plan-dead.out" \
+	"any(a['action'] == 'pgpool-follow' and any(c['key'] == 'pgpool.backend1(pg2)' and c['to'] == 'down' for c in a['changes']) for a in d['actions'])"
+lib_run "$tmp/apply-dead" apply -f "$topo"
+lib_expect_rc "apply starts pg2 again and Pgpool-II follows" "$tmp/apply-dead" 0
+check "SHOW pool_nodes: pg1 primary, pg2 standby again" lib_wait 30 pool_nodes_are "pg1:up:primary pg2:up:standby"
+check "a write through Pgpool-II lands on pg1" write_lands "${port[pg1]}"
+[ "$(pgpool_pid)" = "$pid1" ] && ok "Pgpool-II not restarted (pid $pid1)" || fail "Pgpool-II was restarted: $pid1 -> $(pgpool_pid)"
+
 # --- 3. switchover under pgbench through Pgpool-II -------------------------------------------------
 
 PGPASSWORD=$apppw "$PGBENCH" -i -s 1 -h 127.0.0.1 -p "$pp" -U app appdb >"$tmp/bench-init.log" 2>&1 ||
@@ -246,13 +261,13 @@ t_kill=$(date +%s.%N)
 if PQ_TIMEOUT=2 lib_wait 30 write_lands "${port[pg1]}"; then
 	took=$(python3 -c "print(round($(date +%s.%N) - $t_kill, 1))")
 	ok "after kill -9 of pg2, a write through Pgpool-II lands on pg1 ${took} s later (detect_after 3s)"
-	grep -m1 -o '"pg1" promoted in place of "pg2"; .*' "$tmp/loop.err" | sed 's/^/       | /'
 else
 	fail "no write through Pgpool-II on pg1 within 30 s of kill -9"
 	tail -n 30 "$tmp/loop.err" | sed 's/^/  | /'
 fi
 check "SHOW pool_nodes: pg1 primary" lib_wait 10 eval 'pool_nodes | grep -q "pg1:up:primary"'
 check "pg2 rejoins, and Pgpool-II attaches it as a standby" lib_wait 90 pool_nodes_are "pg1:up:primary pg2:up:standby"
+grep -m1 -o '"pg1" promoted in place of "pg2"; .*' "$tmp/loop.err" | sed 's/^/       | /'
 kill -TERM "$loop_pid"
 for _ in $(seq 1 100); do kill -0 "$loop_pid" 2>/dev/null || break; sleep 0.1; done
 wait "$loop_pid" 2>/dev/null
