@@ -84,7 +84,9 @@ static void follow(PgcPlanBuilder *b, const PgcCluster *c, const PgcObsCluster *
 						  r->role ? r->role : "?");
 
 		if (is_primary) {
-			if (!attached(r) || r->role == NULL || strcmp(r->role, "primary") != 0)
+			/* Only a primary that answers: pgpool-follow checks that too. */
+			if ((!attached(r) || r->role == NULL || strcmp(r->role, "primary") != 0) &&
+			    o != NULL && o->reachable && !o->in_recovery)
 				builder_change(b, &tmp, key, have, "up primary");
 		} else if (!attached(r) && streams(o)) {
 			builder_change(b, &tmp, key, have, "up standby");

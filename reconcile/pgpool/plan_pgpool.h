@@ -22,7 +22,8 @@
  *   CLUSTER/-/pgpool-start    Pgpool-II does not run: impact none.
  *   CLUSTER/-/pgpool-follow   Pgpool-II runs and its `SHOW pool_nodes`
  *                             disagrees with the live roles: another
- *                             primary than the live one, a standby that
+ *                             primary than the live one (when that one
+ *                             answers as a primary), a standby that
  *                             streams held down, a node that does not answer
  *                             held up. payload.target = the live primary;
  *                             impact none.

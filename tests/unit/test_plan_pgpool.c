@@ -344,6 +344,11 @@ static void test_roles_drift_follows(void **state)
 	assert_string_equal(a->changes[0].from, "down standby");
 	assert_string_equal(a->changes[0].to, "up primary");
 
+	/* The live primary does not answer: nothing to tell Pgpool-II yet. */
+	f->o->clusters[0].nodes[0].reachable = false;
+	plan_of(f);
+	assert_int_equal(f->p->n_actions, 0);
+
 	/* A standby that streams but is held down; a node that is gone but held up. */
 	converged(f);
 	row(f, 1, "down", "standby");
