@@ -63,6 +63,13 @@ typedef enum {
 	                      * password masked, filled from payload.secret (reconcile/datadog/) */
 	ACT_DATADOG_DBM,     /* (datadog-dbm) Database Monitoring's objects for role payload.target in the
 	                      * databases payload.params (reconcile/datadog/datadog.h) */
+	ACT_PGPOOL_CONFIG,   /* (pgpool-config) Pgpool-II's files in balancer.pgpool.dir: payload.content
+	                      * pgpool.conf, payload.ident pool_hba.conf (pool_passwd, pgpool.key and the
+	                      * PCP files from the declared secrets at apply); a running one reloads */
+	ACT_PGPOOL_START,    /* (pgpool-start) start Pgpool-II (daemon, as the os_user) */
+	ACT_PGPOOL_RESTART,  /* (pgpool-restart) pgpool-config's files, then stop and start Pgpool-II */
+	ACT_PGPOOL_FOLLOW,   /* (pgpool-follow) tell Pgpool-II the live roles through PCP: payload.target
+	                      * is the primary; streaming standbys attached, dead nodes detached */
 	/* The number of action kinds (ACT_INITDB is 0): keep it last. Each kind
 	 * has a row in the registry (engine/action.h, reconcile/registry.c). */
 	PLAN_ACTION_KINDS
