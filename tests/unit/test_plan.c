@@ -281,9 +281,13 @@ static void converge_catalog(PgcObserved *o, const PgcCluster *c)
 			.connection_limit = -1, .has_password = c->replication.password.set,
 			.password_matches = c->replication.password.set ? 1 : -1};
 	pn->databases = arena_calloc(a, c->n_databases + 3, sizeof(PgcObsDatabase));
+	/* monitoring.pg_stat_statements: the extension in postgres and every declared database. */
 	pn->databases[pn->n_databases++] = (PgcObsDatabase){
-		.name = "postgres", .owner = "postgres", .extensions = strv(a, 1, "plpgsql"),
-		.n_extensions = 1};
+		.name = "postgres", .owner = "postgres",
+		.extensions = c->monitoring.pg_stat_statements.v
+				      ? strv(a, 2, "plpgsql", "pg_stat_statements")
+				      : strv(a, 1, "plpgsql"),
+		.n_extensions = c->monitoring.pg_stat_statements.v ? 2 : 1};
 	pn->databases[pn->n_databases++] = (PgcObsDatabase){
 		.name = "template1", .owner = "postgres", .extensions = strv(a, 1, "plpgsql"),
 		.n_extensions = 1};
@@ -293,10 +297,12 @@ static void converge_catalog(PgcObserved *o, const PgcCluster *c)
 
 		od->name = d->name;
 		od->owner = d->owner.v ? d->owner.v : "postgres";
-		od->extensions = arena_calloc(a, d->extensions.n + 2, sizeof(char *));
+		od->extensions = arena_calloc(a, d->extensions.n + 3, sizeof(char *));
 		od->extensions[od->n_extensions++] = "plpgsql";
 		for (j = 0; j < d->extensions.n; j++)
 			od->extensions[od->n_extensions++] = d->extensions.items[j].v;
+		if (c->monitoring.pg_stat_statements.v)
+			od->extensions[od->n_extensions++] = "pg_stat_statements";
 	}
 	/* Each replica's slot on its upstream. */
 	for (i = 0; i < c->n_nodes && c->replication.slots.v; i++) {
