@@ -34,6 +34,7 @@
 
 #include "schema/strmap.h"
 #include "schema/validate_conflicts.h"
+#include "schema/validate_monitoring.h"
 #include "schema/validate_params.h"
 #include "schema/validate_report.h"
 #include "schema/validate_roles.h"
@@ -764,6 +765,7 @@ static void validate_cluster(Val *v, PgcCluster *c)
 	check_backup(v, c);
 	check_bootstrap(v, c);
 	check_frontdoors(v, c);
+	validate_monitoring(v, c);
 	validate_parameters(v, c, primary);
 }
 
