@@ -10,6 +10,7 @@
 #include "reconcile/backup/drill.h"
 #include "reconcile/backup/restore.h"
 #include "reconcile/ha/ha_apply.h"
+#include "reconcile/monitoring/pgbadger.h"
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/initdb.h"
 #include "reconcile/postgres/replication.h"
@@ -51,6 +52,7 @@ static const PgcActionDef actions[] = {
 			 restore_or_drill},
 	[ACT_DROP_SLOT] = {"drop-slot", 0, replication_drop_slot},
 	[ACT_CREATE_REPOSITORY] = {"create-repository", 0, backup_repository_create},
+	[ACT_PGBADGER] = {"pgbadger", ACTION_NEEDS_HOST, pgbadger_run},
 };
 
 _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,

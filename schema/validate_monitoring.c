@@ -189,10 +189,13 @@ void validate_monitoring(Val *v, PgcCluster *c)
 
 	if (!m->pgbadger.set)
 		return;
-	if (m->pgbadger.every.set && m->pgbadger.every.ms <= 0)
+	/* A run takes seconds (perl starting, each node's new log): a period
+	 * shorter than a run would be due again before apply's next pass. */
+	if (m->pgbadger.every.set && m->pgbadger.every.ms < 60 * 1000)
 		val_error(v, m->pgbadger.every.pos,
-			  val_fmt(v, "clusters.%s.monitoring.pgbadger.every", c->name), NULL,
-			  "expected a duration greater than zero, e.g. \"1h\"");
+			  val_fmt(v, "clusters.%s.monitoring.pgbadger.every", c->name),
+			  "pgBadger reports are for hours and days, e.g. every: 1h",
+			  "expected a duration of at least 1m, got %s", val_duration(v, m->pgbadger.every.ms));
 	check_output(v, c);
 	check_map(v, c, NULL, &c->settings, setting(&c->settings, "log_destination"));
 	for (size_t i = 0; i < c->n_nodes; i++) {

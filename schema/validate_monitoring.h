@@ -11,7 +11,7 @@
 #include "schema/validate_report.h"
 
 /*
- * validate_monitoring - with monitoring.pgbadger: every is positive; output
+ * validate_monitoring - with monitoring.pgbadger: every is 1m or more; output
  * is neither inside a node's data_dir nor holds one (its retention removes
  * folders there); and the settings (the cluster's, and each node's own)
  * keep the server log readable by pgBadger: logging_collector on,

@@ -59,6 +59,7 @@ typedef enum {
 	ACT_RESTORE,         /* (restore) point-in-time restore of a bootstrap.from_backup cluster's primary */
 	ACT_DROP_SLOT,       /* (drop-slot) physical slot payload.target, left by a replica that streams elsewhere now */
 	ACT_CREATE_REPOSITORY, /* (create-repository) the backup repository payload.path, before anything archives or fetches */
+	ACT_PGBADGER,        /* (pgbadger) pgBadger over a node's completed log files into its report folder */
 	/* The number of action kinds (ACT_INITDB is 0): keep it last. Each kind
 	 * has a row in the registry (engine/action.h, reconcile/registry.c). */
 	PLAN_ACTION_KINDS
@@ -88,6 +89,10 @@ typedef struct {
  *                 ends with the placeholder "$1": utility statements take no bind
  *                 parameters, so apply computes the SCRAM verifier with
  *                 PQencryptPasswordConn() and puts it there as an escaped literal.
+ *   pgbadger      path = the node's log folder; target = its report folder
+ *                 (<monitoring.pgbadger.output>/<node>); content = the cluster's
+ *                 <output>/index.html; params = pgBadger's argv without the log
+ *                 files (apply adds the completed ones it finds)
  */
 typedef struct {
 	const char *path;         /* file an action writes, or data_dir */

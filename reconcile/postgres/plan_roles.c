@@ -289,15 +289,14 @@ static bool pgss_preload_pending(const Ctx *x)
 /*
  * plan_extension - create-extension ext in database db (observed as o,
  * NULL: absent or not looked at) unless it is there. pg_stat_statements
- * waits for the primary's restart that loads its library, when this plan
- * restarts it; a restart the policy blocks does not hold it back (the
- * extension is created, its view answers after the restart).
+ * waits for the primary's restart that loads its library: CREATE EXTENSION
+ * would succeed before it, but leave a view that errors until then. A
+ * restart the policy blocks holds it back too (apply counts it as blocked).
  */
 static void plan_extension(Ctx *x, const char *db, const PgcObsDatabase *o, const char *ext,
 			   const char *db_id, const char *why)
 {
 	NodeWork *pw = x->pw;
-	const PgcAction *restart;
 	PgcAction *act;
 
 	if (db_has_ext(o, ext))
@@ -313,10 +312,7 @@ static void plan_extension(Ctx *x, const char *db, const PgcObsDatabase *o, cons
 	builder_change(x->b, act, "extensions", NULL, ext);
 	builder_depend(x->b, act, pw->id_up);
 	builder_depend(x->b, act, db_id);
-	if (strcmp(ext, PGSS) != 0 || pw->id_restart == NULL || !pgss_preload_pending(x))
-		return;
-	restart = plan_find_action(x->b->p, pw->id_restart);
-	if (restart != NULL && !restart->blocked)
+	if (strcmp(ext, PGSS) == 0 && pgss_preload_pending(x))
 		builder_depend(x->b, act, pw->id_restart);
 }
 

@@ -133,8 +133,14 @@ static void test_pgbadger_schedule_and_output(void **state)
 {
 	(void)state;
 	check("{pgbadger: {every: 0s}}", NULL, NULL,
-	      "t.yaml:6:36: error: clusters.main.monitoring.pgbadger.every: expected a duration "
-	      "greater than zero, e.g. \"1h\"\n");
+	      "t.yaml:6:36: error: clusters.main.monitoring.pgbadger.every: expected a duration of "
+	      "at least 1m, got 0ms\n"
+	      "  hint: pgBadger reports are for hours and days, e.g. every: 1h\n");
+	check("{pgbadger: {every: 30s}}", NULL, NULL,
+	      "t.yaml:6:36: error: clusters.main.monitoring.pgbadger.every: expected a duration of "
+	      "at least 1m, got 30s\n"
+	      "  hint: pgBadger reports are for hours and days, e.g. every: 1h\n");
+	check("{pgbadger: {every: 1m}}", NULL, NULL, "");
 	check("{pgbadger: {output: data}}", NULL, NULL,
 	      "t.yaml:6:37: error: clusters.main.monitoring.pgbadger.output: pgBadger's output "
 	      "\"/srv/topo/data\" holds node \"pg1\"'s data_dir \"/srv/topo/data/pg1\": its "
