@@ -12,9 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "schema/pgcatalog.h"
 
+/* The program the pgbadger action runs (reconcile/monitoring/plan_monitoring.h). */
+#define PGBADGER_PROGRAM "/usr/bin/pgbadger"
 #define PGBADGER_PREFIX "'%t [%p]: user=%u,db=%d,app=%a,client=%h '"
 
 /* setting - the value of name in one settings map, or NULL. */
@@ -197,6 +200,11 @@ void validate_monitoring(Val *v, PgcCluster *c)
 			  "pgBadger reports are for hours and days, e.g. every: 1h",
 			  "expected a duration of at least 1m, got %s", val_duration(v, m->pgbadger.every.ms));
 	check_output(v, c);
+	/* Where plan or apply runs, the reports need Debian's pgbadger package. */
+	if (!v->opts->offline && access(PGBADGER_PROGRAM, X_OK) != 0)
+		val_warn(v, m->pgbadger.pos, val_fmt(v, "clusters.%s.monitoring.pgbadger", c->name),
+			 "apt-get install pgbadger", "%s is not installed on this machine: the "
+			 "pgbadger actions will fail", PGBADGER_PROGRAM);
 	check_map(v, c, NULL, &c->settings, setting(&c->settings, "log_destination"));
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		const PgcNode *n = &c->nodes[i];
