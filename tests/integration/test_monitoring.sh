@@ -5,8 +5,9 @@
 #   1. a cluster without monitoring converges;
 #   2. monitoring switched on: the plan restarts both nodes (impact restart,
 #      blocked without --allow-restart: exit 3) and creates the extension
-#      in every declared database and in postgres (once in a database that
-#      lists it already, after the primary's restart); with --allow-restart
+#      in every declared database and in postgres (none again in a database
+#      that lists it already; after the primary's restart, and held while
+#      that restart is blocked); with --allow-restart
 #      it converges: extension everywhere, its settings and the log preset
 #      live, a first pgBadger run per node;
 #   3. a workload with known statements shows in pg_stat_statements;
@@ -100,7 +101,9 @@ ext_in appdb && fail "pg_stat_statements in appdb without monitoring" ||
 # --- 2. monitoring on ----------------------------------------------------------------
 
 echo "# 2. monitoring {pg_stat_statements: true, pgbadger: {every: 1h, keep: 3}}"
-write_topology "$MONITORING"
+# The user's value wins over the default, written in capitals (no false drift).
+TRACK="      pg_stat_statements.track: ALL"
+write_topology "$MONITORING" "$TRACK"
 plan_json plan2
 expect_rc "plan with monitoring: exit 2 (changes)" 2
 jq_plan '[.actions[] | select(.action == "restart") | .impact] == ["restart", "restart"]' &&
@@ -144,7 +147,7 @@ for db in appdb shopdb postgres; do
 done
 lib_sql_is "$p1" "show pg_stat_statements.max" 10000 && ok "pg_stat_statements.max 10000 (default)" ||
 	fail "pg_stat_statements.max: $(lib_sql "$p1" "show pg_stat_statements.max" 2>&1)"
-lib_sql_is "$p1" "show pg_stat_statements.track" top && ok "pg_stat_statements.track top" ||
+lib_sql_is "$p1" "show pg_stat_statements.track" all && ok "pg_stat_statements.track all (the topology's ALL, over the default top)" ||
 	fail "pg_stat_statements.track: $(lib_sql "$p1" "show pg_stat_statements.track" 2>&1)"
 for n in pg1 pg2; do
 	lib_sql_is "${port[$n]}" "select current_setting('track_io_timing') || ' ' || current_setting('logging_collector') || ' ' || current_setting('lc_messages') || ' ' || current_setting('log_min_duration_statement')" "on on C 0" &&
