@@ -248,6 +248,13 @@ echo "# 5. converged with monitoring"
 pgc plan5 plan -f "$topo" --state-dir "$state"
 expect_rc "plan right after: exit 0 (no changes)" 0
 grep -q "no changes" "$last.out" && ok "plan says no changes" || fail "plan: $(tail -n 5 "$last.out")"
+pgc status5 status -f "$topo" --state-dir "$state" --format json
+if jq -e '[.clusters[0].nodes[] | .pgbadger | .ok == true and (.last_run | test("^20")) and .files_parsed > 0] == [true, true]' \
+	"$last.out" >/dev/null 2>&1; then
+	ok "status --format json shows each node's last pgBadger run"
+else
+	fail "status: $(jq -c '[.clusters[0].nodes[] | .pgbadger]' "$last.out" 2>&1 | head -c 400)"
+fi
 
 # --- 6. validation -------------------------------------------------------------------------
 
