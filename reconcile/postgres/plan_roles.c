@@ -270,17 +270,19 @@ static bool declared_db(const PgcCluster *c, const char *name)
 }
 
 /*
- * pgss_preload_pending - the running primary has not loaded
- * pg_stat_statements yet (shared_preload_libraries takes effect at a
- * restart). CREATE EXTENSION works without it, but the view it creates
- * errors until the library is loaded.
+ * pgss_preload_pending - the primary's configuration preloads
+ * pg_stat_statements but the running server has not loaded it yet
+ * (shared_preload_libraries takes effect at a restart). CREATE EXTENSION
+ * works without it, but the view it creates errors until the library is
+ * loaded.
  */
 static bool pgss_preload_pending(const Ctx *x)
 {
 	const NodeWork *pw = x->pw;
+	const char *want = conf_get(pw->want, pw->n_want, "shared_preload_libraries");
 	const PgcObsSetting *spl;
 
-	if (pw->state != NS_RUNNING || pw->o == NULL)
+	if (pw->state != NS_RUNNING || pw->o == NULL || want == NULL || strstr(want, PGSS) == NULL)
 		return false;
 	spl = find_setting(pw->o, "shared_preload_libraries");
 	return spl == NULL || spl->setting == NULL || strstr(spl->setting, PGSS) == NULL;
@@ -401,7 +403,7 @@ void plan_roles_and_databases(Ctx *x)
 		if (c->monitoring.pg_stat_statements.v && !lists_ext(d, PGSS))
 			plan_extension(x, d->name, o, PGSS, db_id, PGSS_WHY);
 	}
-	/* Monitoring tools connect to postgres (the Datadog Agent, status --top). */
+	/* Monitoring tools connect to postgres by default (the Datadog Agent, for one). */
 	if (c->monitoring.pg_stat_statements.v && !declared_db(c, "postgres"))
 		plan_extension(x, "postgres", find_db(pw, "postgres"), PGSS, NULL, PGSS_WHY);
 }

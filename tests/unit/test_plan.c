@@ -571,19 +571,36 @@ static void test_pgss_switched_on(void **state)
 	topology_free(t0);
 }
 
-/* Without monitoring, nothing is added: the declared extensions only. */
+/*
+ * Without monitoring, nothing is added: the declared extensions only. A
+ * database that lists pg_stat_statements without the preload gets it at
+ * once, not after a restart planned for something else.
+ */
 static void test_pgss_off_adds_nothing(void **state)
 {
-	PgcTopology *t = topo(NULL, NULL, NULL);
-	PgcObserved *o = obs_converged(t);
-	PgcPolicy pol = policy_at(SUN_0300_UTC, false);
-	PgcPlan *p = plan_build(t, o, &pol);
+	PgcTopology *t0 = topo(NULL, NULL, NULL);
+	PgcTopology *t = topo("      max_worker_processes: 16\n", NULL, NULL);
+	PgcObserved *o = obs_converged(t0);
+	PgcPolicy pol = policy_at(SUN_0300_UTC, true);
+	PgcPlan *p = plan_build(t0, o, &pol);
+	PgcStr *ext;
 
 	(void)state;
 	assert_int_equal(p->n_actions, 0);
 	plan_free(p);
+	ext = arena_calloc(t->arena, 2, sizeof(*ext));
+	ext[0] = t->clusters[0].databases[0].extensions.items[0];
+	ext[1].v = "pg_stat_statements";
+	t->clusters[0].databases[0].extensions.items = ext;
+	t->clusters[0].databases[0].extensions.n = 2;
+	p = plan_build(t, o, &pol);
+	assert_non_null(plan_find_action(p, "main/pg1/restart"));
+	assert_int_equal(count_ids(p, "pg_stat_statements"), 1);
+	assert_string_equal(deps(act(p, "main/pg1/create-extension:appdb.pg_stat_statements")), "");
+	plan_free(p);
 	obs_free(o);
 	topology_free(t);
+	topology_free(t0);
 }
 
 static void test_empty_machine(void **state)
