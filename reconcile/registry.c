@@ -12,6 +12,7 @@
 #include "reconcile/datadog/datadog.h"
 #include "reconcile/ha/ha_apply.h"
 #include "reconcile/pgpool/pgpool.h"
+#include "reconcile/monitoring/pgbadger.h"
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/initdb.h"
 #include "reconcile/postgres/replication.h"
@@ -61,6 +62,7 @@ static const PgcActionDef actions[] = {
 	[ACT_PGPOOL_START] = {"pgpool-start", 0, pgpool_start_run},
 	[ACT_PGPOOL_RESTART] = {"pgpool-restart", 0, pgpool_restart_run},
 	[ACT_PGPOOL_FOLLOW] = {"pgpool-follow", 0, pgpool_follow_run},
+	[ACT_PGBADGER] = {"pgbadger", ACTION_NEEDS_HOST, pgbadger_run},
 };
 
 _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,
