@@ -9,6 +9,7 @@
 #include "reconcile/backup/plan_backup.h"
 #include "reconcile/engine/builder.h"
 #include "reconcile/ha/plan_ha.h"
+#include "reconcile/haproxy/plan_haproxy.h"
 #include "reconcile/postgres/plan_postgres.h"
 
 /* plan_cluster - cluster c's actions, from every component's planner in turn. */
@@ -34,6 +35,9 @@ static void plan_cluster(PgcPlanBuilder *b, PgcPostgresPlanner *pg, const PgcClu
 
 	if (!plan_postgres_cluster(pg))
 		return; /* created by its restore, not by initdb */
+
+	/* ---- HAProxy, pointed at the live primary: reconcile/haproxy/plan_haproxy.c ---- */
+	plan_haproxy_cluster(b, c, obs);
 
 	/* a switchover that waits: after everything planned from the live primary. */
 	plan_ha_finish(b, &ha);

@@ -10,6 +10,7 @@
 #include "reconcile/backup/drill.h"
 #include "reconcile/backup/restore.h"
 #include "reconcile/ha/ha_apply.h"
+#include "reconcile/haproxy/haproxy.h"
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/initdb.h"
 #include "reconcile/postgres/replication.h"
@@ -51,6 +52,10 @@ static const PgcActionDef actions[] = {
 			 restore_or_drill},
 	[ACT_DROP_SLOT] = {"drop-slot", 0, replication_drop_slot},
 	[ACT_CREATE_REPOSITORY] = {"create-repository", 0, backup_repository_create},
+	/* cluster-wide: HAProxy runs on the host of the cluster's first node */
+	[ACT_HAPROXY_START] = {"haproxy-start", 0, haproxy_start_run},
+	[ACT_HAPROXY_RELOAD] = {"haproxy-reload", 0, haproxy_reload_run},
+	[ACT_HAPROXY_SERVERS] = {"haproxy-servers", 0, haproxy_servers_run},
 };
 
 _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,
@@ -58,7 +63,7 @@ _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,
 
 /* The front doors the HA flows tell when the primary moves (engine/frontdoor.h). */
 static const PgcFrontDoor frontdoors[] = {
-	{NULL, NULL, NULL, NULL, NULL}, /* none yet: pgbouncer, haproxy, pgpool add their rows */
+	{"haproxy", haproxy_declared, haproxy_pause, haproxy_repoint, haproxy_resume},
 };
 
 const PgcFrontDoor *frontdoor_table(size_t *n)

@@ -32,6 +32,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "reconcile/observe/observe_haproxy.h"
 #include "reconcile/observe/observe_pool.h"
 #include "reconcile/observe/observe_repo.h"
 #include "reconcile/pg/pgsql.h"
@@ -107,6 +108,7 @@ PgcObserved *observe_topology(const PgcTopology *t, const PgcObserveOptions *opt
 			o->clusters[i].repository = observe_repo_finish(a, reads[2 * i], &deadline);
 		if (reads[2 * i + 1] != NULL)
 			o->clusters[i].restore_source = observe_repo_finish(a, reads[2 * i + 1], &deadline);
+		o->clusters[i].haproxy = observe_haproxy(a, topology_cluster(t, o->clusters[i].name));
 	}
 	return o;
 }
