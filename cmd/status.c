@@ -14,6 +14,7 @@
 #include "cmd/exitcodes.h"
 #include "common/metrics.h"
 #include "common/strutil.h"
+#include "reconcile/haproxy/haproxy_status.h"
 #include "reconcile/postgres/plan_postgres.h"
 #include "reconcile/transport/host.h"
 #include "reconcile/pg/pgsql.h"
@@ -227,6 +228,24 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 			if (!n->reachable && n->conn_error != NULL)
 				str_fprintf_line(stdout, "  %-10s %s\n", "", n->conn_error);
 		}
+		if (tc != NULL)
+			haproxy_status_text(stdout, tc, oc->haproxy);
+	}
+}
+
+/* add_frontdoors - each cluster's HAProxy summary into its "haproxy" object. */
+static void add_frontdoors(json_t *j, const PgcTopology *t, const PgcObserved *o)
+{
+	for (size_t c = 0; c < o->n_clusters; c++) {
+		const PgcCluster *tc = topology_cluster(t, o->clusters[c].name);
+		json_t *cj = json_array_get(json_object_get(j, "clusters"), c);
+		json_t *h = tc ? haproxy_status_json(tc, o->clusters[c].haproxy) : NULL;
+
+		if (h != NULL && json_is_object(json_object_get(cj, "haproxy")))
+			json_object_update(json_object_get(cj, "haproxy"), h);
+		else if (h != NULL)
+			json_object_set(cj, "haproxy", h);
+		json_decref(h);
 	}
 }
 
@@ -674,6 +693,7 @@ int cmd_status(const PgcOptions *opts)
 		json_t *j = observe_to_json(obs);
 
 		add_node_summaries(j, obs, p);
+		add_frontdoors(j, t, obs);
 		json_object_set_new(j, "last_applied", last_applied_json(&la));
 		json_object_set_new(j, "pending_actions", json_integer((json_int_t)p->n_actions));
 		json_object_set_new(j, "blocked_actions", json_integer((json_int_t)plan_count_blocked(p)));

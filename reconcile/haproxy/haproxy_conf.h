@@ -29,10 +29,7 @@
 #include "reconcile/observe/observe_model.h"
 #include "schema/topology.h"
 
-#define HAPROXY_WRITE_BACKEND "pg_write"
-#define HAPROXY_READ_BACKEND "pg_read"
-/* The pg_read backup server of a node: "<node>:primary" (':' is in no node name). */
-#define HAPROXY_BACKUP_SUFFIX ":primary"
+/* HAPROXY_WRITE_BACKEND, HAPROXY_READ_BACKEND, HAPROXY_BACKUP_SUFFIX: observe_haproxy.h */
 /* Hex digits of the structural digest kept in the description. */
 #define HAPROXY_DIGEST_LEN 16
 

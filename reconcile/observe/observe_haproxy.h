@@ -29,6 +29,11 @@
 #define HAPROXY_SOCK_NAME "haproxy.sock"
 /* `description` in haproxy.cfg: this word, a space, the structural digest. */
 #define HAPROXY_DIGEST_TAG "pgconverge"
+/* The listeners haproxy.cfg declares (reconcile/haproxy/haproxy_conf.h). */
+#define HAPROXY_WRITE_BACKEND "pg_write"
+#define HAPROXY_READ_BACKEND "pg_read"
+/* The pg_read backup server of a node: "<node>:primary" (':' is in no node name). */
+#define HAPROXY_BACKUP_SUFFIX ":primary"
 /* How long one runtime API command may take. */
 #define HAPROXY_CLI_TIMEOUT_MS 2000
 

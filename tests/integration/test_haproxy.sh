@@ -246,6 +246,21 @@ check "haproxy.cfg says pg2 is the writer" sh -c "grep -A4 '^listen pg_write' '$
 lib_run "$tmp/after_switch" apply -f "$topo"
 plan_converged "after the switchover"
 
+# --- status and graph --live show where HAProxy sends clients ----------------------------------
+lib_run "$tmp/status" status -f "$topo"
+sed -n '/^  haproxy/,/stats/p' "$tmp/status.out" | sed 's/^/  | /'
+check "status: HAProxy is up" grep -q '^  haproxy    up (master pid' "$tmp/status.out"
+check "status: write_port sends to pg2" grep -q "write 127.0.0.1:$wport -> pg2" "$tmp/status.out"
+check "status: read_port sends to the replicas, pg2 as backup" \
+	grep -q "read  127.0.0.1:$rport -> pg1, pg3; backup pg2" "$tmp/status.out"
+lib_run "$tmp/status_json" status -f "$topo" --format json
+check "status --format json: write.to is pg2, up" lib_json "$tmp/status_json.out" \
+	"[x['node'] for x in d['clusters'][0]['haproxy']['write']['to']] == ['pg2'] and d['clusters'][0]['haproxy']['up']"
+check "status --format json: read.to is pg1 and pg3" lib_json "$tmp/status_json.out" \
+	"sorted(x['node'] for x in d['clusters'][0]['haproxy']['read']['to']) == ['pg1', 'pg3']"
+lib_run "$tmp/graph" graph -f "$topo" --live
+check "graph --live: the write edge goes to pg2" grep -q '"c:haproxy" -> "c/pg2" \[label="write"\]' "$tmp/graph.out"
+
 # --- failover by kill -9 with the loop running ----------------------------------------------
 write_topology pg2 auto stats
 "$PGC" reconcile -f "$topo" --interval 30s >"$tmp/loop.out" 2>"$tmp/loop.err" &

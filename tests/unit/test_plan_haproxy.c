@@ -20,6 +20,8 @@
 #include "reconcile/engine/builder.h"
 #include "reconcile/engine/plan.h"
 #include "reconcile/haproxy/haproxy_conf.h"
+#include "reconcile/haproxy/haproxy_status.h"
+#include "reconcile/observe/graph.h"
 #include "reconcile/haproxy/plan_haproxy.h"
 #include "reconcile/observe/observe.h"
 #include "reconcile/observe/observe_haproxy.h"
@@ -491,6 +493,75 @@ static void test_dir_problem(void **state)
 	assert_true(f->p->actions[0].blocked);
 }
 
+/* ---- status and graph --live ----------------------------------------------------- */
+
+static char *capture_status(Fx *f)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	haproxy_status_text(out, &f->live, &f->h);
+	fclose(out);
+	return buf;
+}
+
+static void test_status(void **state)
+{
+	Fx *f = *state;
+	char *text;
+	json_t *j;
+
+	converged(f);
+	f->h.worker_pid = 77;
+	f->h.sessions = 3;
+	f->h.servers[0].sessions = 3;   /* pg_write/pg1 */
+	f->h.servers[5].up = false;     /* pg_read/pg3 */
+	text = capture_status(f);
+	assert_non_null(strstr(text, "  haproxy    up (master pid 4242, worker 77), 3 sessions, configuration "));
+	assert_non_null(strstr(text, "             write 127.0.0.1:5000 -> pg1 (3 sessions)\n"));
+	assert_non_null(strstr(text, "             read  127.0.0.1:5001 -> pg2, pg3 (check down); backup pg1\n"));
+	assert_non_null(strstr(text, "             stats http://127.0.0.1:5002/\n"));
+	assert_null(strstr(text, "reload pending"));
+	free(text);
+	j = haproxy_status_json(&f->live, &f->h);
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(json_object_get(j, "write"), "to"), 0), "node")),
+			    "pg1");
+	assert_int_equal(json_array_size(json_object_get(json_object_get(j, "read"), "to")), 2);
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(json_object_get(j, "read"), "backup"), 0), "node")),
+			    "pg1");
+	json_decref(j);
+	f->h.alive = false;
+	f->h.api = false;
+	text = capture_status(f);
+	assert_non_null(strstr(text, "  haproxy    DOWN (the next pass starts it)\n"));
+	free(text);
+}
+
+static void test_graph_live(void **state)
+{
+	Fx *f = *state;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	converged(f);
+	/* HAProxy still sends writes to pg1 although the file says pg2: drawn as it is. */
+	f->t->clusters[0].primary.v = "pg2";
+	out = open_memstream(&buf, &len);
+	assert_int_equal(graph_render(out, f->t, NULL, f->o), 0);
+	fclose(out);
+	assert_non_null(strstr(buf, "\\nup\""));
+	assert_non_null(strstr(buf, "\"main:haproxy\" -> \"main/pg1\" [label=\"write\"];"));
+	assert_non_null(strstr(buf, "\"main:haproxy\" -> \"main/pg2\" [label=\"read\", style=\"dashed\"];"));
+	assert_non_null(strstr(buf, "\"main:haproxy\" -> \"main/pg1\" [label=\"read (backup)\", style=\"dashed\"];"));
+	assert_null(strstr(buf, "\"main:haproxy\" -> \"main/pg2\" [label=\"write\"]"));
+	free(buf);
+	f->t->clusters[0].primary.v = "pg1";
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -509,6 +580,8 @@ int main(void)
 		cmocka_unit_test(test_command_ok),
 		cmocka_unit_test_setup_teardown(test_parse_runtime, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dir_problem, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_graph_live, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
