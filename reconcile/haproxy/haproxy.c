@@ -151,11 +151,16 @@ static int start(PgcExecCtx *ctx, PgcHost *h, const char *path)
 	return rc;
 }
 
-/* prepare - the host, the file written and checked, the digest it carries. */
+/*
+ * prepare - the host, and the payload's haproxy.cfg checked (haproxy -c, as
+ * haproxy.cfg.new) then renamed into place; *digest the digest it carries.
+ */
 static PgcHost *prepare(PgcExecCtx *ctx, const char **digest)
 {
 	const PgcPayload *pl = &ctx->a->payload;
 	const char *want = haproxy_path(ctx->arena, ctx->c, HAPROXY_CFG_NAME);
+	const char *next = arena_printf(ctx->arena, "%s.new", want);
+	bool changed;
 	PgcHost *h;
 
 	if (pl->path == NULL || pl->content == NULL || strcmp(pl->path, want) != 0) {
@@ -173,8 +178,17 @@ static PgcHost *prepare(PgcExecCtx *ctx, const char **digest)
 			  ctx->a->id, haproxy_host_name(ctx->c));
 		return NULL;
 	}
-	if (haproxy_write_cfg(h, ctx->c, pl->content) != 0 || check_cfg(ctx, h, pl->path) != 0) {
+	/* Checked under another name first: a file HAProxy refuses never replaces
+	 * the one a restart would load. */
+	if (host_mkdir_p(h, ctx->c->haproxy.dir.v, 0700) != 0 ||
+	    host_write_file(h, next, pl->content, strlen(pl->content), 0600, &changed) != 0 ||
+	    check_cfg(ctx, h, next) != 0) {
 		exec_note(ctx, "haproxy.cfg of cluster \"%s\" not applied", ctx->c->name);
+		host_free(h);
+		return NULL;
+	}
+	if (host_rename(h, next, pl->path) != 0 || host_sync_dir(h, ctx->c->haproxy.dir.v) != 0) {
+		exec_fail(ctx, "could not rename \"%s\" to \"%s\": %m", next, pl->path);
 		host_free(h);
 		return NULL;
 	}

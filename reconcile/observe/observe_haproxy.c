@@ -370,10 +370,12 @@ PgcObsHaproxy *observe_haproxy(PgcArena *a, const PgcCluster *c)
 		if (ask(a, h, sock, "show servers state", o, &text) == 0 &&
 		    observe_haproxy_parse_servers(a, text, o) != 0)
 			o->api_error = "`show servers state` answered in a format this version does not read";
-		if (ask(a, h, sock, "show stat", o, &text) == 0)
-			observe_haproxy_parse_stat(text, o);
 		if (o->api_error != NULL)
 			o->api = false;
+		else if (ask(a, h, sock, "show stat", o, &text) == 0)
+			observe_haproxy_parse_stat(text, o);
+		else
+			o->api_error = NULL; /* only the sessions per server are unknown */
 	}
 	host_free(h);
 	return o;
