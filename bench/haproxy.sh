@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # bench/haproxy.sh - HAProxy (balancer.haproxy) in front of a primary and two
 # replicas built by `pgconverge apply`:
-#   1. pgbench select-only (-S, -c 8 -j 2, BENCH_SECONDS each, default 10)
-#      through write_port against the primary directly, and through
-#      read_port against one replica directly: tps and the ratio;
+#   1. pgbench select-only (-S, -c 8 -j 2, BENCH_SECONDS each, default 5,
+#      BENCH_ROUNDS times alternating, default 3) through write_port against
+#      the primary directly, and through read_port against one replica
+#      directly: median tps and the ratio (HAProxy shares the 2 cores with
+#      the servers and pgbench: every query crosses it twice);
 #   2. automatic failover by `pgconverge reconcile` (failover.mode auto,
 #      detect_after 2s): kill -9 of the primary to the first write committed
 #      through write_port, BENCH_RUNS times (default 3); median and max
@@ -19,7 +21,8 @@ set -u
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/../tests/integration/lib.sh"
-seconds=${BENCH_SECONDS:-10}
+seconds=${BENCH_SECONDS:-5}
+rounds=${BENCH_ROUNDS:-3}
 runs=${BENCH_RUNS:-3}
 slack_ms=3000
 
@@ -80,13 +83,23 @@ tps() {
 	"$BENCH_PG_BIN/pgbench" -S -M simple -c 8 -j 2 -T "$seconds" -h 127.0.0.1 -p "$1" -U postgres postgres \
 		2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
-# arm NAME VIA DIRECT - pgbench -S direct, then through HAProxy; the ratio line.
+# arm NAME VIA DIRECT - pgbench -S direct and through HAProxy, BENCH_ROUNDS
+# times each (default 3), alternating which goes first (the machine's load
+# drifts); the medians and their ratio.
 arm() {
-	local a b
-	a=$(tps "$3")
-	b=$(tps "$2")
-	printf '   %-30s direct %9.0f tps   through HAProxy %9.0f tps\n' "$1" "${a:-0}" "${b:-0}"
-	[ -n "$a" ] && [ -n "$b" ] && bench_ratio "$1 (direct / HAProxy tps)" "$a" "$b" 1.5
+	local a=() b=() r ma mb
+	for ((r = 1; r <= rounds; r++)); do
+		if ((r % 2)); then
+			a+=("$(tps "$3")") b+=("$(tps "$2")")
+		else
+			b+=("$(tps "$2")") a+=("$(tps "$3")")
+		fi
+	done
+	ma=$(printf '%s\n' "${a[@]}" | bench_median)
+	mb=$(printf '%s\n' "${b[@]}" | bench_median)
+	printf '   %-28s direct %7.0f tps   through HAProxy %7.0f tps   (medians of %d runs of %d s)\n' \
+		"$1" "${ma:-0}" "${mb:-0}" "$rounds" "$seconds"
+	[ -n "$ma" ] && [ -n "$mb" ] && bench_ratio "$1 (direct / HAProxy tps)" "$ma" "$mb" 1.5
 }
 arm "write_port vs the primary" "$wport" "${port[n1]}"
 arm "read_port vs one replica" "$rport" "${port[n2]}"

@@ -292,9 +292,29 @@ bool haproxy_command_ok(const char *cmd)
 	       (strcmp(sp, " state ready") == 0 || strcmp(sp, " state maint") == 0);
 }
 
+/* addr_ok - a host name or address haproxy.cfg can carry bare. */
+static bool addr_ok(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '.' || *s == ':' || *s == '-' || *s == '_'))
+			return false;
+	return true;
+}
+
 const char *haproxy_dir_problem(PgcArena *a, const PgcCluster *c)
 {
 	const char *dir = c->haproxy.dir.v;
+
+	if (!addr_ok(c->haproxy.listen_address.v))
+		return arena_printf(a, "balancer.haproxy.listen_address \"%s\" is not a host name or "
+				       "address", c->haproxy.listen_address.v ? c->haproxy.listen_address.v : "");
+	for (size_t i = 0; i < c->n_nodes; i++)
+		if (!addr_ok(c->nodes[i].host.v))
+			return arena_printf(a, "host \"%s\" of node \"%s\" cannot be written into haproxy.cfg",
+					    c->nodes[i].host.v ? c->nodes[i].host.v : "", c->nodes[i].name);
 
 	if (dir == NULL)
 		return "balancer.haproxy.dir is not set";

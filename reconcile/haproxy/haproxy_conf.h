@@ -105,9 +105,10 @@ size_t haproxy_move_commands(PgcArena *a, const PgcHaproxyMove *m, const char *c
 bool haproxy_command_ok(const char *cmd);
 
 /*
- * haproxy_dir_problem - why c's balancer.haproxy.dir cannot hold HAProxy's
- * files (a quote or a control character in it; a socket path too long for
- * a unix socket), or NULL.
+ * haproxy_dir_problem - why haproxy.cfg cannot be written for c: a quote or
+ * a control character in balancer.haproxy.dir, a socket path too long for a
+ * unix socket, a listen_address or node host that is not a bare name or
+ * address. NULL when it can.
  */
 const char *haproxy_dir_problem(PgcArena *a, const PgcCluster *c);
 

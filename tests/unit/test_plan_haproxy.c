@@ -485,6 +485,11 @@ static void test_dir_problem(void **state)
 	assert_null(haproxy_dir_problem(f->a, &c2));
 	c2.haproxy.dir.v = "/srv/it's";
 	assert_non_null(haproxy_dir_problem(f->a, &c2));
+	c2.haproxy.dir.v = f->live.haproxy.dir.v;
+	c2.haproxy.listen_address.v = "127.0.0.1 ssl";
+	assert_non_null(strstr(haproxy_dir_problem(f->a, &c2), "listen_address"));
+	c2.haproxy.listen_address.v = "::1";
+	assert_null(haproxy_dir_problem(f->a, &c2));
 	c2.haproxy.dir.v = "/srv/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	assert_non_null(strstr(haproxy_dir_problem(f->a, &c2), "too long"));
 	/* The plan's action is then blocked. */
