@@ -19,6 +19,7 @@
 #include "common/diag.h"
 #include "reconcile/engine/builder.h"
 #include "reconcile/engine/plan.h"
+#include "reconcile/haproxy/haproxy.h"
 #include "reconcile/haproxy/haproxy_conf.h"
 #include "reconcile/haproxy/haproxy_status.h"
 #include "reconcile/observe/graph.h"
@@ -26,6 +27,7 @@
 #include "reconcile/observe/observe.h"
 #include "reconcile/observe/observe_haproxy.h"
 #include "schema/topology.h"
+#include "support/exec_fixture.h"
 
 static const char *const yaml =
 	"version: 1\n"
@@ -567,6 +569,47 @@ static void test_graph_live(void **state)
 	f->t->clusters[0].primary.v = "pg1";
 }
 
+/* ---- executors: what they refuse before touching anything ------------------------- */
+
+static void test_executors_refuse(void **state)
+{
+	Fx *f = *state;
+	PgcAction a = {0};
+	PgcExecCtx ctx;
+	const char *bad[] = {"set server pg_write/pg2 state ready", "shutdown frontend pg_write", NULL};
+	PgcHaproxyWant w;
+
+	haproxy_want_init(f->a, &f->live, "pg1", &w);
+	/* A saved plan naming a command that is not a server state. */
+	a.kind = ACT_HAPROXY_SERVERS;
+	a.id = "main/-/haproxy-servers";
+	a.cluster = "main";
+	a.payload.path = "/srv/pgc/haproxy/haproxy.cfg";
+	a.payload.content = haproxy_render(f->a, &f->live, &w);
+	a.payload.params = bad;
+	a.payload.n_params = 2;
+	fixture_ctx(&ctx, f->t, "pg1", NULL, &a);
+	assert_int_equal(haproxy_servers_run(&ctx), -1);
+	assert_non_null(strstr(ctx.error, "\"shutdown frontend pg_write\" is not a server state command"));
+	fixture_ctx_done(&ctx);
+	/* A file somewhere else than balancer.haproxy.dir. */
+	a.kind = ACT_HAPROXY_START;
+	a.payload.params = NULL;
+	a.payload.n_params = 0;
+	a.payload.path = "/etc/haproxy/haproxy.cfg";
+	fixture_ctx(&ctx, f->t, "pg1", NULL, &a);
+	assert_int_equal(haproxy_start_run(&ctx), -1);
+	assert_non_null(strstr(ctx.error, "does not carry /srv/pgc/haproxy/haproxy.cfg"));
+	fixture_ctx_done(&ctx);
+	/* A file without the digest the executor waits for. */
+	a.payload.path = "/srv/pgc/haproxy/haproxy.cfg";
+	a.payload.content = "global\n";
+	fixture_ctx(&ctx, f->t, "pg1", NULL, &a);
+	assert_int_equal(haproxy_reload_run(&ctx), -1);
+	assert_non_null(strstr(ctx.error, "carries no digest"));
+	fixture_ctx_done(&ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -587,6 +630,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dir_problem, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_graph_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_executors_refuse, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
