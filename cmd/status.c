@@ -16,6 +16,7 @@
 #include "common/metrics.h"
 #include "common/strutil.h"
 #include "reconcile/observe/observe_pgpool.h"
+#include "reconcile/haproxy/haproxy_status.h"
 #include "reconcile/postgres/plan_postgres.h"
 #include "reconcile/transport/host.h"
 #include "reconcile/pg/pgsql.h"
@@ -262,6 +263,24 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 		}
 		if (tc != NULL && tc->pgpool.set)
 			pgpool_text(tc, oc->pgpool);
+		if (tc != NULL)
+			haproxy_status_text(stdout, tc, oc->haproxy);
+	}
+}
+
+/* add_frontdoors - each cluster's HAProxy summary into its "haproxy" object. */
+static void add_frontdoors(json_t *j, const PgcTopology *t, const PgcObserved *o)
+{
+	for (size_t c = 0; c < o->n_clusters; c++) {
+		const PgcCluster *tc = topology_cluster(t, o->clusters[c].name);
+		json_t *cj = json_array_get(json_object_get(j, "clusters"), c);
+		json_t *h = tc ? haproxy_status_json(tc, o->clusters[c].haproxy) : NULL;
+
+		if (h != NULL && json_is_object(json_object_get(cj, "haproxy")))
+			json_object_update(json_object_get(cj, "haproxy"), h);
+		else if (h != NULL)
+			json_object_set(cj, "haproxy", h);
+		json_decref(h);
 	}
 }
 
@@ -720,6 +739,7 @@ int cmd_status(const PgcOptions *opts)
 				json_object_set_new(json_array_get(json_object_get(j, "clusters"), i),
 						    "pgpool", observe_pgpool_json(tc, obs->clusters[i].pgpool));
 		}
+		add_frontdoors(j, t, obs);
 		json_object_set_new(j, "last_applied", last_applied_json(&la));
 		json_object_set_new(j, "pending_actions", json_integer((json_int_t)p->n_actions));
 		json_object_set_new(j, "blocked_actions", json_integer((json_int_t)plan_count_blocked(p)));

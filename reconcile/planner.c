@@ -12,6 +12,7 @@
 #include "reconcile/ha/plan_ha.h"
 #include "reconcile/pgpool/plan_pgpool.h"
 #include "reconcile/monitoring/plan_monitoring.h"
+#include "reconcile/haproxy/plan_haproxy.h"
 #include "reconcile/postgres/plan_postgres.h"
 
 /* plan_cluster - cluster c's actions, from every component's planner in turn. */
@@ -47,6 +48,8 @@ static void plan_cluster(PgcPlanBuilder *b, PgcPostgresPlanner *pg, const PgcClu
 	/* ---- pgBadger reports: reconcile/monitoring/plan_monitoring.c ---- */
 	plan_monitoring_cluster(b, c, obs, policy);
 	/* ---- */
+	/* ---- HAProxy, pointed at the live primary: reconcile/haproxy/plan_haproxy.c ---- */
+	plan_haproxy_cluster(b, c, obs);
 
 	/* a switchover that waits: after everything planned from the live primary. */
 	plan_ha_finish(b, &ha);

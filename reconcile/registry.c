@@ -13,6 +13,7 @@
 #include "reconcile/ha/ha_apply.h"
 #include "reconcile/pgpool/pgpool.h"
 #include "reconcile/monitoring/pgbadger.h"
+#include "reconcile/haproxy/haproxy.h"
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/initdb.h"
 #include "reconcile/postgres/replication.h"
@@ -63,6 +64,10 @@ static const PgcActionDef actions[] = {
 	[ACT_PGPOOL_RESTART] = {"pgpool-restart", 0, pgpool_restart_run},
 	[ACT_PGPOOL_FOLLOW] = {"pgpool-follow", 0, pgpool_follow_run},
 	[ACT_PGBADGER] = {"pgbadger", ACTION_NEEDS_HOST, pgbadger_run},
+	/* cluster-wide: HAProxy runs on the host of the cluster's first node */
+	[ACT_HAPROXY_START] = {"haproxy-start", 0, haproxy_start_run},
+	[ACT_HAPROXY_RELOAD] = {"haproxy-reload", 0, haproxy_reload_run},
+	[ACT_HAPROXY_SERVERS] = {"haproxy-servers", 0, haproxy_servers_run},
 };
 
 _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,
@@ -71,6 +76,7 @@ _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,
 /* The front doors the HA flows tell when the primary moves (engine/frontdoor.h). */
 static const PgcFrontDoor frontdoors[] = {
 	{"pgpool", pgpool_declared, NULL, pgpool_repoint, NULL},
+	{"haproxy", haproxy_declared, haproxy_pause, haproxy_repoint, haproxy_resume},
 };
 
 const PgcFrontDoor *frontdoor_table(size_t *n)

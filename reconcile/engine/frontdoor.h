@@ -10,7 +10,7 @@
  * HA component include no front door's header).
  *
  *   switchover: pause(from, to)      before the old primary stops taking writes
- *               repoint(from, to)    once `to` is promoted and its replicas re-pointed
+ *               repoint(from, to)    once `to` is promoted (before its replicas are re-pointed)
  *               resume(from)         when the switchover is rolled back instead
  *   failover:   repoint(from, to)    once `to` is promoted (from is fenced or gone)
  *

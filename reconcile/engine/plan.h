@@ -71,6 +71,9 @@ typedef enum {
 	ACT_PGPOOL_FOLLOW,   /* (pgpool-follow) tell Pgpool-II the live roles through PCP: payload.target
 	                      * is the primary; streaming standbys attached, dead nodes detached */
 	ACT_PGBADGER,        /* (pgbadger) pgBadger over a node's completed log files into its report folder */
+	ACT_HAPROXY_START,   /* (haproxy-start) write payload.path (haproxy.cfg, payload.content), start HAProxy */
+	ACT_HAPROXY_RELOAD,  /* (haproxy-reload) write haproxy.cfg, graceful reload of the master-worker */
+	ACT_HAPROXY_SERVERS, /* (haproxy-servers) write haproxy.cfg, send payload.params (runtime API commands) */
 	/* The number of action kinds (ACT_INITDB is 0): keep it last. Each kind
 	 * has a row in the registry (engine/action.h, reconcile/registry.c). */
 	PLAN_ACTION_KINDS
@@ -94,6 +97,10 @@ typedef struct {
  *   passfile      path = <data_dir>/pgconverge.pgpass; target = replication user;
  *                 upstream; secret (the line is "host:port:*:user:password" per upstream)
  *   start, restart  path = data_dir
+ *   haproxy-start, haproxy-reload  path = haproxy.cfg; content (its description
+ *                 carries the structural digest the running HAProxy must show)
+ *   haproxy-servers path, content as above; params = runtime API commands
+ *                 ("set server BE/SRV state ready|maint", "shutdown sessions server BE/SRV")
  *   reload        path = data_dir; sql = "SELECT pg_reload_conf()" (for nodes reached by SQL only)
  *   reset-alter-system, create-slot, *-role, *-database, create-extension:
  *                 sql (+ params), database, target. When secret is set (roles), sql

@@ -428,12 +428,13 @@ int promote_run(const PgcCluster *x, const char *old_primary, const PgcPromoteOp
 	res->promoted_at_ms = clock_ms();
 	log_info("promoted \"%s/%s\"", x->name, p->name);
 	watch = ha_write_watch_start(x, p, o->write_timeout_s);
+	/* Clients follow as soon as it takes writes: before the other replicas
+	 * are re-pointed and the old primary rejoins, which may take long. */
+	(void)frontdoor_repoint(x, old_primary, p->name);
 
 	create_slots(x, p, old_primary);
 	(void)promote_repoint(x, old_primary, res->switch_lsn, res->received_lsn, &o->rejoin,
 			      &res->repointed, &res->repoint_failed);
-	/* Clients follow before the old primary's rejoin, which may take long. */
-	(void)frontdoor_repoint(x, old_primary, p->name);
 	if (o->rejoin_old && old_primary != NULL && cluster_node(x, old_primary) != NULL) {
 		res->old_rejoined = rejoin_node(x, old_primary, &o->rejoin, &res->old_rejoin) == 0 &&
 				    res->old_rejoin.outcome != REJOIN_MOVED_ASIDE;

@@ -10,6 +10,7 @@
 #include "common/arena.h"
 #include "common/strutil.h"
 #include "reconcile/observe/observe_pgpool.h"
+#include "reconcile/observe/observe_haproxy.h"
 #include "reconcile/pg/lsn.h"
 
 /* Fill colours of the observed states. */
@@ -326,8 +327,18 @@ static void put_pooler(Ctx *x, const PgcCluster *c)
 	put_stmt(x, 2, NULL, arena_printf(x->a, "%s:pgbouncer", c->name), attrs, N_ELEMS(attrs));
 }
 
+/* obs_haproxy - c's observed HAProxy (graph --live), or NULL. */
+static const PgcObsHaproxy *obs_haproxy(Ctx *x, const PgcCluster *c)
+{
+	for (size_t i = 0; x->obs != NULL && i < x->obs->n_clusters; i++)
+		if (strcmp(x->obs->clusters[i].name, c->name) == 0)
+			return x->obs->clusters[i].haproxy;
+	return NULL;
+}
+
 static void put_balancer(Ctx *x, const PgcCluster *c)
 {
+	const PgcObsHaproxy *oh = obs_haproxy(x, c);
 	const PgcHaproxy *h = &c->haproxy;
 	const char *addr = txt(x, h->listen_address.v);
 	const char *label = arena_printf(x->a, "haproxy\nwrite %s:%lld", addr, h->write_port.v);
@@ -337,6 +348,9 @@ static void put_balancer(Ctx *x, const PgcCluster *c)
 		label = arena_printf(x->a, "%s\nread %s:%lld", label, addr, h->read_port.v);
 	if (h->stats_port.set)
 		label = arena_printf(x->a, "%s\nstats %s:%lld", label, addr, h->stats_port.v);
+	if (oh != NULL && oh->looked)
+		label = arena_printf(x->a, "%s\n%s", label,
+				     !oh->alive ? "down" : oh->api ? "up" : "up, runtime API silent");
 	attrs[0].value = label;
 	put_stmt(x, 2, NULL, arena_printf(x->a, "%s:haproxy", c->name), attrs, N_ELEMS(attrs));
 }
@@ -475,6 +489,37 @@ static void put_pgpool_edges(Ctx *x, const PgcCluster *c, const PgcNode *primary
 			put_edge(x, id, node_id(x, c, &c->nodes[i]), read, N_ELEMS(read));
 }
 
+/*
+ * put_live_balancer_edges - graph --live: HAProxy's edges as its runtime API
+ * says (every server not in maintenance: write, read, or "read (backup)" for
+ * the primary's pg_read backup; dashed when its health check fails). False
+ * when HAProxy was not seen answering: the desired edges are drawn.
+ */
+static bool put_live_balancer_edges(Ctx *x, const PgcCluster *c, const char *haproxy)
+{
+	const PgcObsHaproxy *oh = obs_haproxy(x, c);
+
+	if (oh == NULL || !oh->api)
+		return false;
+	for (size_t i = 0; i < oh->n_servers; i++) {
+		const PgcObsHaproxyServer *s = &oh->servers[i];
+		bool write = strcmp(s->backend, HAPROXY_WRITE_BACKEND) == 0;
+		const char *suffix = strstr(s->server, HAPROXY_BACKUP_SUFFIX);
+		const char *name = suffix ? arena_strndup(x->a, s->server, (size_t)(suffix - s->server))
+					  : s->server;
+		const PgcNode *n = cluster_node(c, name);
+		Attr attrs[2] = {{"label", write ? "write" : suffix ? "read (backup)" : "read"},
+				 {"style", !write || !s->up ? "dashed" : NULL}};
+
+		if (s->maint || n == NULL)
+			continue;
+		if (!s->up)
+			attrs[0].value = arena_printf(x->a, "%s (check down)", attrs[0].value);
+		put_edge(x, haproxy, node_id(x, c, n), attrs, N_ELEMS(attrs));
+	}
+	return true;
+}
+
 static void put_front_edges(Ctx *x, const PgcCluster *c)
 {
 	const PgcNode *primary = c->primary.v ? cluster_node(c, c->primary.v) : NULL;
@@ -492,6 +537,8 @@ static void put_front_edges(Ctx *x, const PgcCluster *c)
 		put_edge(x, arena_printf(x->a, "%s:pgbouncer", c->name), node_id(x, c, primary), pool,
 			 N_ELEMS(pool));
 	if (!c->haproxy.set)
+		return;
+	if (put_live_balancer_edges(x, c, haproxy))
 		return;
 	put_edge(x, haproxy, node_id(x, c, primary), write, N_ELEMS(write));
 	for (i = 0; c->haproxy.read_port.set && i < c->n_nodes; i++)

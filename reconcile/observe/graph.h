@@ -32,7 +32,10 @@
  * (desired: replica)"), lagging ("lag 12 MB": more than failover.max_lag,
  * or GRAPH_DEFAULT_LAG_BYTES when not set, behind the live primary's
  * current position; "not streaming": a replica without a WAL receiver),
- * else "running".
+ * else "running". The balancer gets a line "up" or "down", and when its
+ * runtime API answered, its edges are what HAProxy does now (observe_haproxy.h):
+ * one per server not in maintenance, "write", "read" or "read (backup)",
+ * "(check down)" when its health check fails.
  *
  * DOT identifiers and every attribute value are written as quoted strings:
  * '"' and '\' escaped with '\', a newline as "\n", other control

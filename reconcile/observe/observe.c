@@ -34,6 +34,7 @@
 #include "common/log.h"
 #include "reconcile/observe/observe_datadog.h"
 #include "reconcile/observe/observe_pgpool.h"
+#include "reconcile/observe/observe_haproxy.h"
 #include "reconcile/observe/observe_pool.h"
 #include "reconcile/observe/observe_repo.h"
 #include "reconcile/pg/pgsql.h"
@@ -113,6 +114,7 @@ PgcObserved *observe_topology(const PgcTopology *t, const PgcObserveOptions *opt
 				o_opts.connect_timeout_s, o_opts.query_timeout_ms);
 		observe_pgpool(a, topology_cluster(t, o->clusters[i].name), &o->clusters[i],
 			       o_opts.connect_timeout_s, o_opts.query_timeout_ms);
+		o->clusters[i].haproxy = observe_haproxy(a, topology_cluster(t, o->clusters[i].name));
 	}
 	return o;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/digest.h"
+#include "reconcile/observe/observe_haproxy.h"
 #include "reconcile/observe/observe_parse.h"
 #include "reconcile/observe/observe_pgbadger.h"
 
@@ -295,6 +296,9 @@ json_t *observe_to_json(const PgcObserved *o)
 				      json_pack("{s:o s:o s:o s:o}", "name", jstr(c->name), "nodes", nodes,
 						"repository", repository_json(c->repository),
 						"restore_source", repository_json(c->restore_source)));
+		if (c->haproxy != NULL)
+			json_object_set_new(json_array_get(clusters, i), "haproxy",
+					    observe_haproxy_json(c->haproxy));
 	}
 	json_object_set_new(root, "clusters", clusters);
 	return root;
