@@ -9,7 +9,19 @@
 #include "reconcile/backup/plan_backup.h"
 #include "reconcile/engine/builder.h"
 #include "reconcile/ha/plan_ha.h"
+#include "reconcile/observe/observe_pgbouncer.h"
+#include "reconcile/pgbouncer/plan_pgbouncer.h"
+#include "reconcile/postgres/plan_conf.h"
 #include "reconcile/postgres/plan_postgres.h"
+
+/* obs_pgbouncer - the observed pooler of cluster name; NULL when not observed. */
+static const PgcObsPgbouncer *obs_pgbouncer(const PgcObserved *obs, const char *name)
+{
+	for (size_t i = 0; obs != NULL && !obs->pretend && i < obs->n_clusters; i++)
+		if (strcmp(obs->clusters[i].name, name) == 0)
+			return obs->clusters[i].pgbouncer;
+	return NULL;
+}
 
 /* plan_cluster - cluster c's actions, from every component's planner in turn. */
 static void plan_cluster(PgcPlanBuilder *b, PgcPostgresPlanner *pg, const PgcCluster *c,
@@ -34,6 +46,12 @@ static void plan_cluster(PgcPlanBuilder *b, PgcPostgresPlanner *pg, const PgcClu
 
 	if (!plan_postgres_cluster(pg))
 		return; /* created by its restore, not by initdb */
+
+	/* ---- the pooler, pointing at the live primary: reconcile/pgbouncer/ ---- */
+	plan_pgbouncer_cluster(b, c, obs_pgbouncer(obs, c->name),
+			       policy->allow_restart || maintenance_window_open(&c->maintenance,
+										policy->now));
+	/* ---- */
 
 	/* a switchover that waits: after everything planned from the live primary. */
 	plan_ha_finish(b, &ha);

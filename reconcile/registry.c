@@ -10,6 +10,7 @@
 #include "reconcile/backup/drill.h"
 #include "reconcile/backup/restore.h"
 #include "reconcile/ha/ha_apply.h"
+#include "reconcile/pgbouncer/pgbouncer.h"
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/initdb.h"
 #include "reconcile/postgres/replication.h"
@@ -51,6 +52,10 @@ static const PgcActionDef actions[] = {
 			 restore_or_drill},
 	[ACT_DROP_SLOT] = {"drop-slot", 0, replication_drop_slot},
 	[ACT_CREATE_REPOSITORY] = {"create-repository", 0, backup_repository_create},
+	/* cluster-wide: the pooler's host is its first node's (observe_pgbouncer.h) */
+	[ACT_PGBOUNCER_CONFIG] = {"pgbouncer-config", 0, pgbouncer_config_run},
+	[ACT_PGBOUNCER_START] = {"pgbouncer-start", 0, pgbouncer_start_run},
+	[ACT_PGBOUNCER_RESTART] = {"pgbouncer-restart", 0, pgbouncer_restart_run},
 };
 
 _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,
@@ -58,7 +63,7 @@ _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,
 
 /* The front doors the HA flows tell when the primary moves (engine/frontdoor.h). */
 static const PgcFrontDoor frontdoors[] = {
-	{NULL, NULL, NULL, NULL, NULL}, /* none yet: pgbouncer, haproxy, pgpool add their rows */
+	{"pgbouncer", pgbouncer_declared, pgbouncer_pause, pgbouncer_repoint, pgbouncer_resume},
 };
 
 const PgcFrontDoor *frontdoor_table(size_t *n)

@@ -59,6 +59,10 @@ typedef enum {
 	ACT_RESTORE,         /* (restore) point-in-time restore of a bootstrap.from_backup cluster's primary */
 	ACT_DROP_SLOT,       /* (drop-slot) physical slot payload.target, left by a replica that streams elsewhere now */
 	ACT_CREATE_REPOSITORY, /* (create-repository) the backup repository payload.path, before anything archives or fetches */
+	ACT_PGBOUNCER_CONFIG,  /* (pgbouncer-config) pgbouncer.ini (payload.path, content), userlist.txt read
+				* from the primary payload.target at apply time; RELOAD when it runs */
+	ACT_PGBOUNCER_START,   /* (pgbouncer-start) pgbouncer -d payload.path as the os_user */
+	ACT_PGBOUNCER_RESTART, /* (pgbouncer-restart) the files as pgbouncer-config, then stop and start */
 	/* The number of action kinds (ACT_INITDB is 0): keep it last. Each kind
 	 * has a row in the registry (engine/action.h, reconcile/registry.c). */
 	PLAN_ACTION_KINDS
@@ -83,6 +87,9 @@ typedef struct {
  *                 upstream; secret (the line is "host:port:*:user:password" per upstream)
  *   start, restart  path = data_dir
  *   reload        path = data_dir; sql = "SELECT pg_reload_conf()" (for nodes reached by SQL only)
+ *   pgbouncer-config, pgbouncer-restart  path = pgbouncer.ini; content; target = the primary
+ *                 whose pg_authid the userlist is read from
+ *   pgbouncer-start  path = pgbouncer.ini
  *   reset-alter-system, create-slot, *-role, *-database, create-extension:
  *                 sql (+ params), database, target. When secret is set (roles), sql
  *                 ends with the placeholder "$1": utility statements take no bind
