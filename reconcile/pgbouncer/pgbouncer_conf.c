@@ -93,7 +93,7 @@ const char *pgbouncer_ini(PgcArena *a, const PgcCluster *c)
 			"ignore_startup_parameters = extra_float_digits\n"
 			/* after a failed login to a server (the old primary, gone),
 			 * try again soon: the default waits 15 s */
-			"server_login_retry = 1\n",
+			"server_login_retry = 0.2\n",
 		    pb->listen_address.v, pb->port.v, dir, dir, PGBOUNCER_PIDFILE, dir,
 		    PGBOUNCER_LOGFILE, dir, PGBOUNCER_USERLIST, PGBOUNCER_ADMIN_USER,
 		    pb->pool_mode.v, pb->max_client_conn.v, pb->default_pool_size.v);

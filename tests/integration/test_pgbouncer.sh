@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# tests/integration/test_pgbouncer.sh - PgBouncer managed from the topology,
+# on real servers, through the CLI only:
+#   1. `apply` builds a primary, a replica and PgBouncer (files 0600 in a 0700
+#      folder owned by postgres, running as postgres); a login through it with
+#      the right SCRAM password works, a wrong one is refused; `plan` is empty;
+#   2. kill -9 of PgBouncer: `plan` shows its start; `reconcile --once` starts
+#      it again; a pool setting changed in the file is a reload, not a restart;
+#      a new listen port is a restart that apply refuses without --allow-restart;
+#   3. `pgbench -M simple -c 8` through PgBouncer while `apply
+#      --allow-switchover` moves the primary: no failed transaction, no aborted
+#      client; the longest stall is printed;
+#   4. `reconcile` running with failover auto (detect_after 2s): kill -9 of the
+#      primary's postmaster; the first write through PgBouncer succeeds within
+#      detect_after + a bound, on the new primary.
+#
+# Needs root (servers run as postgres), the PostgreSQL 15 binaries, pgbench,
+# pgbouncer and free loopback ports in 20000-32000. One ok/FAIL line per check.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 1
+. "$top/tests/integration/lib.sh"
+lib_require_root
+PGC=$(lib_bin) || exit 1
+command -v pgbouncer >/dev/null || { echo "FAIL pgbouncer is needed"; exit 1; }
+
+tmp=$(lib_tmpdir) || exit 1
+loop_pid=
+bench_pid=
+bouncer_pid() { cat "$tmp/data/pgbouncer/pgbouncer.pid" 2>/dev/null; }
+cleanup() {
+	[ -n "$bench_pid" ] && kill "$bench_pid" 2>/dev/null
+	[ -n "$loop_pid" ] && kill -KILL "$loop_pid" 2>/dev/null
+	local b
+	b=$(bouncer_pid)
+	if [ -n "$b" ] && [ "$(cat "/proc/$b/comm" 2>/dev/null)" = pgbouncer ]; then
+		kill -KILL "$b" 2>/dev/null
+	fi
+	lib_teardown "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+lib_node_ports 2
+bport=$(lib_free_ports 3 | grep -v -e "^${port[pg1]}\$" -e "^${port[pg2]}\$" | head -n 2)
+pb=$(echo "$bport" | head -n 1)
+pb2=$(echo "$bport" | tail -n 1)
+topo=$tmp/topology.yaml
+state=$tmp/.pgconverge
+bdir=$tmp/data/pgbouncer
+
+# write_topology PRIMARY POOL_SIZE BOUNCER_PORT FAILOVER_MODE
+write_topology() {
+	cat >"$topo" <<EOF
+version: 1
+clusters:
+  c:
+    primary: $1
+    nodes:
+      pg1: {host: 127.0.0.1, port: ${port[pg1]}, data_dir: data/pg1}
+      pg2: {host: 127.0.0.1, port: ${port[pg2]}, data_dir: data/pg2}
+    settings:
+      shared_buffers: 16MB
+      max_connections: 40
+    hba:
+      - {type: host, database: all, user: all, address: 127.0.0.1/32, method: scram-sha-256}
+    roles:
+      app: {login: true, password: {file: secrets/app}}
+    databases:
+      appdb: {owner: app}
+    failover: {mode: $4, detect_after: 2s, probe_interval: 500ms}
+    replication:
+      user: replicator
+      password: {file: secrets/replicator}
+    pooler:
+      pgbouncer: {port: $3, pool_mode: transaction, default_pool_size: $2, pause_timeout: 5s}
+EOF
+}
+
+q() { lib_sql "${port[$1]}" "$2" 2>/dev/null; }
+# through PASSWORD SQL - one query through PgBouncer as app in appdb.
+through() {
+	PGPASSWORD=$1 PGCONNECT_TIMEOUT=3 "$LIB_PG_BIN/psql" -X -At -h 127.0.0.1 -p "$pb" -U app \
+		-d appdb -c "$2" 2>"$tmp/through.err"
+}
+plan_rc() { lib_run "$tmp/$1" plan -f "$topo"; }
+
+mkdir -m 700 "$tmp/secrets"
+printf 'r3pl:pw\n' >"$tmp/secrets/replicator"
+printf 's3cret-app\n' >"$tmp/secrets/app"
+chmod 600 "$tmp/secrets/replicator" "$tmp/secrets/app"
+
+# --- 1. apply builds the cluster and its pooler --------------------------------------------
+
+write_topology pg1 10 "$pb" manual
+lib_run "$tmp/apply1" apply -f "$topo"
+lib_expect_rc "apply builds a primary, a replica and PgBouncer" "$tmp/apply1" 0
+[ "$rc" = 0 ] || lib_finish test_pgbouncer
+check "PgBouncer runs as postgres" lib_wait 10 eval \
+	'[ "$(stat -c %U "/proc/$(bouncer_pid)" 2>/dev/null)" = postgres ]'
+check "its folder is 0700 postgres" [ "$(stat -c '%a %U' "$bdir")" = "700 postgres" ]
+check "pgbouncer.ini, userlist.txt, admin.pass are 0600 postgres" [ "$(stat -c '%a %U' \
+	"$bdir/pgbouncer.ini" "$bdir/userlist.txt" "$bdir/admin.pass" | sort -u)" = "600 postgres" ]
+check "[databases] points at pg1" grep -q "^appdb = host=127.0.0.1 port=${port[pg1]} dbname=appdb\$" \
+	"$bdir/pgbouncer.ini"
+check "the userlist holds app's SCRAM verifier, not its password" eval \
+	'grep -q "^\"app\" \"SCRAM-SHA-256\\$" "$bdir/userlist.txt" && ! grep -q s3cret-app "$bdir/userlist.txt"'
+check "a login through PgBouncer with the right password works" \
+	eval '[ "$(through s3cret-app "select current_user || inet_server_port()")" = "app${port[pg1]}" ]'
+if through wrong-password "select 1" >/dev/null; then
+	fail "a wrong password is refused"
+else
+	grep -q "password authentication failed\|SASL authentication failed" "$tmp/through.err" &&
+		ok "a wrong password is refused" || { fail "a wrong password: unexpected error"; cat "$tmp/through.err"; }
+fi
+plan_rc plan1
+[ "$rc" = 0 ] && ok "plan after apply: converged (exit 0)" || { fail "plan after apply: exit $rc"; lib_show "$tmp/plan1"; }
+plan_rc plan1b
+[ "$rc" = 0 ] && ok "plan again: still converged" || { fail "plan again: exit $rc"; lib_show "$tmp/plan1b"; }
+grep -rq s3cret-app "$state" "$tmp"/*.out "$tmp"/*.err "$bdir/pgbouncer.log" 2>/dev/null &&
+	fail "the password appears in the journal, output or PgBouncer's log" || ok "no password in the journal or output"
+grep -rq 'SCRAM-SHA-256\$' "$state" "$tmp"/*.out "$tmp"/*.err 2>/dev/null &&
+	fail "a verifier appears in the journal or output" || ok "no verifier in the journal or output"
+
+# --- 2. supervision, reload, restart policy ---------------------------------------------------
+
+old=$(bouncer_pid)
+kill -9 "$old"
+lib_wait 5 eval '! kill -0 '"$old"' 2>/dev/null'
+plan_rc plan2
+if [ "$rc" = 2 ] && grep -q "pgbouncer-start" "$tmp/plan2.out"; then ok "plan: a dead PgBouncer is drift (pgbouncer-start)"
+else fail "plan after kill -9 of PgBouncer: exit $rc"; lib_show "$tmp/plan2"; fi
+lib_run "$tmp/once" reconcile -f "$topo" --once
+check "reconcile --once starts PgBouncer again" eval \
+	'[ -n "$(bouncer_pid)" ] && [ "$(bouncer_pid)" != "$old" ] && kill -0 "$(bouncer_pid)"'
+check "a login through it works again" eval '[ "$(through s3cret-app "select 1")" = 1 ]'
+plan_rc plan3
+[ "$rc" = 0 ] && ok "plan after the repair: converged" || { fail "plan after the repair: exit $rc"; lib_show "$tmp/plan3"; }
+
+pid_before=$(bouncer_pid)
+write_topology pg1 12 "$pb" manual
+plan_rc plan4
+if [ "$rc" = 2 ] && grep -q "pgbouncer-config" "$tmp/plan4.out" && grep -qi "reload" "$tmp/plan4.out"; then
+	ok "plan: a new default_pool_size is a reload"
+else fail "plan of a pool size change: exit $rc"; lib_show "$tmp/plan4"; fi
+lib_run "$tmp/apply4" apply -f "$topo"
+lib_expect_rc "apply reloads PgBouncer" "$tmp/apply4" 0
+check "same PgBouncer process after the reload" [ "$(bouncer_pid)" = "$pid_before" ]
+admin_q() {
+	PGPASSWORD=$(cat "$bdir/admin.pass") "$LIB_PG_BIN/psql" -X -At -h "$bdir" -p "$1" -U pgconverge \
+		-d pgbouncer -c "$2" 2>/dev/null
+}
+check "SHOW CONFIG: default_pool_size 12" eval \
+	'admin_q "$pb" "show config" | grep -q "^default_pool_size|12|"'
+plan_rc plan5
+[ "$rc" = 0 ] && ok "plan after the reload: converged" || { fail "plan after the reload: exit $rc"; lib_show "$tmp/plan5"; }
+
+write_topology pg1 12 "$pb2" manual
+lib_run "$tmp/apply6" apply -f "$topo"
+if [ "$rc" = 3 ] && grep -q "pgbouncer-restart" "$tmp/apply6.out" "$tmp/apply6.err"; then
+	ok "a new listen port is a restart, refused without --allow-restart (exit 3)"
+else fail "apply with a new listen port: exit $rc, expected 3"; lib_show "$tmp/apply6"; fi
+write_topology pg1 12 "$pb" manual
+
+# --- 3. switchover under pgbench through PgBouncer -----------------------------------------------
+
+PGPASSWORD=s3cret-app "$LIB_PG_BIN/pgbench" -i -s 1 -q -h 127.0.0.1 -p "${port[pg1]}" -U app appdb \
+	>"$tmp/pgbench-init.out" 2>&1 || { fail "pgbench -i"; cat "$tmp/pgbench-init.out"; }
+lib_wait 30 lib_sql_is "${port[pg2]}" "select count(*) from pg_class where relname = 'pgbench_accounts'" 1 ||
+	true
+plan_rc plan7
+[ "$rc" = 0 ] || { fail "plan before the switchover: exit $rc"; lib_show "$tmp/plan7"; }
+PGPASSWORD=s3cret-app "$LIB_PG_BIN/pgbench" -M simple -c 8 -j 2 -T 20 -P 1 -l \
+	--log-prefix="$tmp/txlog" -h 127.0.0.1 -p "$pb" -U app appdb >"$tmp/pgbench.out" 2>"$tmp/pgbench.err" &
+bench_pid=$!
+sleep 5
+write_topology pg2 12 "$pb" manual
+lib_run "$tmp/switch" apply -f "$topo" --allow-switchover
+lib_expect_rc "apply --allow-switchover moves the primary to pg2 under pgbench" "$tmp/switch" 0
+wait "$bench_pid"
+bench_rc=$?
+bench_pid=
+check "pgbench exited 0" [ "$bench_rc" = 0 ]
+failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$tmp/pgbench.out")
+done_tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$tmp/pgbench.out")
+check "pgbench: zero failed transactions ($done_tx done)" [ "${failed:-x}" = 0 ]
+check "pgbench: zero aborted clients" eval '! grep -qi "aborted\|client [0-9]* script [0-9]* aborted" "$tmp/pgbench.err" "$tmp/pgbench.out"'
+# The latency log (-l): the longest time without a committed transaction,
+# and the longest transaction.
+read -r stall worst <<<"$(python3 "$top/tests/integration/pgbench_stall.py" "$tmp"/txlog.*)"
+echo "     switchover under pgbench through PgBouncer: longest stall ${stall} s, longest transaction ${worst} s"
+check "the switchover stall is under 3 s" awk -v s="${stall:-99}" 'BEGIN {exit !(s < 3)}'
+check "[databases] points at pg2" grep -q "^appdb = host=127.0.0.1 port=${port[pg2]} dbname=appdb\$" "$bdir/pgbouncer.ini"
+check "writes through PgBouncer land on pg2" eval \
+	'[ "$(through s3cret-app "create table if not exists t1 (i int); insert into t1 values (1); select inet_server_port()" | tail -n 1)" = "${port[pg2]}" ]'
+plan_rc plan8
+[ "$rc" = 0 ] && ok "plan after the switchover: converged" || { fail "plan after the switchover: exit $rc"; lib_show "$tmp/plan8"; }
+
+# --- 4. failover: kill -9 of the primary with reconcile running ------------------------------------
+
+write_topology pg2 12 "$pb" auto
+"$PGC" reconcile -f "$topo" --interval 2s >"$tmp/loop.out" 2>"$tmp/loop.err" &
+loop_pid=$!
+outcome() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["last_pass"]["outcome"])' "$state/status.json" 2>/dev/null; }
+check "reconcile loop: a pass converges" lib_wait 30 eval '[ "$(outcome)" = converged ]'
+sleep 3
+kill -9 "$(lib_pidfile_pid "$tmp/data/pg2")"
+t_kill=$(date +%s.%N)
+wrote=
+for _ in $(seq 1 300); do
+	if [ "$(through s3cret-app "insert into t1 values (2); select inet_server_port()" | tail -n 1)" = "${port[pg1]}" ]; then
+		wrote=1
+		break
+	fi
+	sleep 0.05
+done
+t_write=$(date +%s.%N)
+took=$(python3 -c "print(round($t_write - $t_kill, 2))")
+echo "     kill -9 of the primary to the first write through PgBouncer: ${took} s (detect_after 2s)"
+if [ -n "$wrote" ] && python3 -c "import sys; sys.exit(0 if $t_write - $t_kill < 2 + 3 else 1)"; then
+	ok "failover: a write through PgBouncer succeeds on pg1 within detect_after + 3 s"
+else
+	fail "failover: no write through PgBouncer on pg1 within the bound (${took} s)"
+	tail -n 30 "$tmp/loop.err" | sed 's/^/  | /'
+fi
+kill -TERM "$loop_pid" 2>/dev/null
+wait "$loop_pid" 2>/dev/null
+loop_pid=
+
+lib_finish test_pgbouncer
