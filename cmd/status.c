@@ -14,6 +14,7 @@
 #include "cmd/exitcodes.h"
 #include "common/metrics.h"
 #include "common/strutil.h"
+#include "reconcile/observe/observe_pgbouncer.h"
 #include "reconcile/postgres/plan_postgres.h"
 #include "reconcile/transport/host.h"
 #include "reconcile/pg/pgsql.h"
@@ -227,6 +228,9 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 			if (!n->reachable && n->conn_error != NULL)
 				str_fprintf_line(stdout, "  %-10s %s\n", "", n->conn_error);
 		}
+		if (oc->pgbouncer != NULL)
+			str_fprintf_line(stdout, "  pgbouncer  %s:%d %s\n", oc->pgbouncer->listen_addr,
+					 oc->pgbouncer->port, observe_pgbouncer_line(o->arena, oc->pgbouncer));
 	}
 }
 

@@ -358,6 +358,8 @@ PgcObsPgbouncer *observe_pgbouncer(PgcArena *a, const PgcCluster *c, const PgcOb
 	if (!c->pgbouncer.set || c->pgbouncer.dir.v == NULL)
 		return NULL;
 	o = arena_calloc(a, 1, sizeof *o);
+	o->listen_addr = arena_strdup(a, c->pgbouncer.listen_address.v);
+	o->port = (int)c->pgbouncer.port.v;
 	h = host_is_local(pgbouncer_host(c)) ? host_for(pgbouncer_host(c), c->os_user.v) : NULL;
 	if (h == NULL) {
 		o->error = arena_printf(a, "host \"%s\" is not this machine", pgbouncer_host(c));
@@ -373,4 +375,49 @@ PgcObsPgbouncer *observe_pgbouncer(PgcArena *a, const PgcCluster *c, const PgcOb
 		read_console(a, h, c, o, connect_timeout_s, query_timeout_ms);
 	host_free(h);
 	return o;
+}
+
+const PgcObsPgbouncer *observe_pgbouncer_find(const PgcObserved *o, const char *cluster)
+{
+	for (size_t i = 0; o != NULL && i < o->n_clusters; i++)
+		if (strcmp(o->clusters[i].name, cluster) == 0)
+			return o->clusters[i].pgbouncer;
+	return NULL;
+}
+
+const char *observe_pgbouncer_line(PgcArena *a, const PgcObsPgbouncer *o)
+{
+	if (o == NULL)
+		return "not observed";
+	if (!o->local)
+		return o->error ? o->error : "not observed";
+	if (!o->alive)
+		return "down";
+	if (!o->console)
+		return arena_printf(a, "up (pid %ld), %s", o->pid, o->error ? o->error : "console silent");
+	return arena_printf(a, "up (pid %ld), points at %s:%d, %ld active, %ld waiting", o->pid,
+			    o->points_host ? o->points_host : "-", o->points_port, o->cl_active,
+			    o->cl_waiting);
+}
+
+json_t *observe_pgbouncer_json(const PgcObsPgbouncer *o)
+{
+	json_t *j;
+
+	if (o == NULL)
+		return json_null();
+	j = json_pack("{s:s? s:i s:b s:b s:b}", "listen_address", o->listen_addr, "port", o->port,
+		      "local", o->local, "up", o->alive, "console", o->console);
+	json_object_set_new(j, "pid", o->pid > 0 ? json_integer(o->pid) : json_null());
+	json_object_set_new(j, "points_at",
+			    o->points_host ? json_pack("{s:s s:i}", "host", o->points_host, "port",
+						       o->points_port)
+					   : json_null());
+	if (o->console) {
+		json_object_set_new(j, "clients_active", json_integer(o->cl_active));
+		json_object_set_new(j, "clients_waiting", json_integer(o->cl_waiting));
+		json_object_set_new(j, "servers_active", json_integer(o->sv_active));
+	}
+	json_object_set_new(j, "error", o->error ? json_string(o->error) : json_null());
+	return j;
 }

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "common/arena.h"
@@ -36,6 +37,8 @@
 #define PGBOUNCER_ADMIN_PASS "admin.pass"
 
 struct PgcObsPgbouncer {
+	const char *listen_addr;  /* declared listener, for status and graph */
+	int port;
 	bool local;               /* its host is this machine: the fields below were looked at */
 	long pid;                 /* from the pidfile; 0 when none */
 	bool alive;               /* that pid runs and is a pgbouncer */
@@ -101,5 +104,18 @@ int pgbouncer_admin_query(PGconn *conn, const char *cmd, int timeout_ms, PGresul
  */
 PgcObsPgbouncer *observe_pgbouncer(PgcArena *a, const PgcCluster *c, const PgcObsCluster *oc,
 				   int connect_timeout_s, int query_timeout_ms);
+
+/* observe_pgbouncer_find - the observed pooler of cluster, or NULL. */
+const PgcObsPgbouncer *observe_pgbouncer_find(const PgcObserved *o, const char *cluster);
+
+/*
+ * observe_pgbouncer_line - one line for status and graph: "up (pid N),
+ * points at HOST:PORT, A active, W waiting", "down", or what could not be
+ * looked at. In a.
+ */
+const char *observe_pgbouncer_line(PgcArena *a, const PgcObsPgbouncer *o);
+
+/* observe_pgbouncer_json - the observed pooler as JSON (null for NULL); no secret, no digest. */
+json_t *observe_pgbouncer_json(const PgcObsPgbouncer *o);
 
 #endif

@@ -138,6 +138,17 @@ check "a login through it works again" eval '[ "$(through s3cret-app "select 1")
 plan_rc plan3
 [ "$rc" = 0 ] && ok "plan after the repair: converged" || { fail "plan after the repair: exit $rc"; lib_show "$tmp/plan3"; }
 
+lib_run "$tmp/status" status -f "$topo"
+check "status: the pooler is up and points at pg1" grep -q \
+	"^  pgbouncer  127.0.0.1:$pb up (pid $(bouncer_pid)), points at 127.0.0.1:${port[pg1]}, [0-9]* active, 0 waiting" \
+	"$tmp/status.out"
+lib_run "$tmp/status_json" status -f "$topo" --format json
+check "status --format json: up, port, points at, clients waiting" lib_json "$tmp/status_json.out" \
+	"[(b['up'], b['port'], b['points_at']['port'], b['clients_waiting']) for b in [d['clusters'][0]['pgbouncer']]] == [(True, $pb, ${port[pg1]}, 0)]"
+lib_run "$tmp/graph" graph -f "$topo" --live
+check "graph --live: the pooler's state and its edge to pg1" eval \
+	'grep -q "points at 127.0.0.1:${port[pg1]}" "$tmp/graph.out" && grep -q "\"c:pgbouncer\" -> \"c/pg1\"" "$tmp/graph.out"'
+
 pid_before=$(bouncer_pid)
 write_topology pg1 12 "$pb" manual
 plan_rc plan4
@@ -171,6 +182,24 @@ lib_wait 30 lib_sql_is "${port[pg2]}" "select count(*) from pg_class where relna
 	true
 plan_rc plan7
 [ "$rc" = 0 ] || { fail "plan before the switchover: exit $rc"; lib_show "$tmp/plan7"; }
+
+# A transaction longer than pause_timeout (5 s): the switchover is refused
+# before the primary stops, and PgBouncer is resumed.
+PGPASSWORD=s3cret-app "$LIB_PG_BIN/psql" -X -h 127.0.0.1 -p "$pb" -U app -d appdb \
+	-c "begin; select pg_sleep(40); commit;" >/dev/null 2>&1 &
+sleeper=$!
+lib_wait 10 lib_sql_is "${port[pg1]}" "select count(*) from pg_stat_activity where query like '%pg_sleep(40)%' and pid <> pg_backend_pid()" 1
+write_topology pg2 12 "$pb" manual
+lib_run "$tmp/switch0" apply -f "$topo" --allow-switchover
+if [ "$rc" != 0 ] && grep -q "could not pause\|could not be held" "$tmp/switch0.err"; then
+	ok "a transaction longer than pause_timeout: the switchover is refused (exit $rc)"
+else fail "switchover with a long transaction: exit $rc"; lib_show "$tmp/switch0"; fi
+check "pg1 is still the primary" lib_sql_is "${port[pg1]}" "select pg_is_in_recovery()" f
+check "PgBouncer was resumed: a query through it works" eval '[ "$(through s3cret-app "select 1")" = 1 ]'
+kill "$sleeper" 2>/dev/null
+wait "$sleeper" 2>/dev/null
+q pg1 "select pg_terminate_backend(pid) from pg_stat_activity where query like '%pg_sleep(40)%' and pid <> pg_backend_pid()" >/dev/null
+write_topology pg1 12 "$pb" manual
 PGPASSWORD=s3cret-app "$LIB_PG_BIN/pgbench" -M simple -c 8 -j 2 -T 20 -P 1 -l \
 	--log-prefix="$tmp/txlog" -h 127.0.0.1 -p "$pb" -U app appdb >"$tmp/pgbench.out" 2>"$tmp/pgbench.err" &
 bench_pid=$!

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "common/arena.h"
 #include "common/diag.h"
@@ -299,6 +300,26 @@ static void test_remote_blocked(void **state)
 	assert_non_null(strstr(f->p->actions[1].blocked_reason, "not this machine"));
 }
 
+static void test_status_line_and_json(void **state)
+{
+	Fx *f = *state;
+	json_t *j;
+
+	f->o.cl_active = 3;
+	f->o.cl_waiting = 2;
+	assert_string_equal(observe_pgbouncer_line(f->a, &f->o),
+			    "up (pid 4242), points at 127.0.0.1:25432, 3 active, 2 waiting");
+	j = observe_pgbouncer_json(&f->o);
+	assert_true(json_is_true(json_object_get(j, "up")));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "points_at"), "port")),
+			 25432);
+	assert_int_equal(json_integer_value(json_object_get(j, "clients_waiting")), 2);
+	assert_null(json_object_get(j, "userlist_digest"));
+	json_decref(j);
+	f->o.alive = false;
+	assert_string_equal(observe_pgbouncer_line(f->a, &f->o), "down");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +335,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_primary_moved_reloads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loaded_elsewhere_reloads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote_blocked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_line_and_json, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("plan_pgbouncer", tests, NULL, NULL);
