@@ -227,11 +227,19 @@ static int stop(PgcHost *h, const PgcCluster *c, char *err, size_t len)
 
 /* ---- executors ------------------------------------------------------------ */
 
-static PgcHost *ctx_host(PgcExecCtx *ctx)
+/*
+ * ctx_host - the pooler's host: ctx->host when the caller gave one (tests
+ * give a fake), else the pooler's own (the actions are cluster-wide, so
+ * apply gives none). *own: the caller frees it.
+ */
+static PgcHost *ctx_host(PgcExecCtx *ctx, bool *own)
 {
-	PgcHost *h = pooler_host(ctx->c);
+	PgcHost *h;
 
-	if (h == NULL)
+	*own = ctx->host == NULL;
+	if (!*own)
+		return ctx->host;
+	if ((h = pooler_host(ctx->c)) == NULL)
 		exec_note(ctx, "the pooler's host \"%s\" is not this machine", pgbouncer_host(ctx->c));
 	return h;
 }
@@ -241,8 +249,8 @@ int pgbouncer_config_run(PgcExecCtx *ctx)
 	static const char *const reload[] = {"RELOAD", NULL};
 	static const char *const reconnect[] = {"RELOAD", "RECONNECT", NULL};
 	const PgcPayload *pl = &ctx->a->payload;
-	PgcHost *h = ctx_host(ctx);
-	bool changed, ini_changed;
+	bool own, changed, ini_changed;
+	PgcHost *h = ctx_host(ctx, &own);
 	char err[512] = "";
 	int rc = -1;
 
@@ -266,13 +274,15 @@ int pgbouncer_config_run(PgcExecCtx *ctx)
 	}
 	rc = 0;
 cleanup:
-	host_free(h);
+	if (own)
+		host_free(h);
 	return rc;
 }
 
 int pgbouncer_start_run(PgcExecCtx *ctx)
 {
-	PgcHost *h = ctx_host(ctx);
+	bool own;
+	PgcHost *h = ctx_host(ctx, &own);
 	char err[1024] = "";
 	int rc = 0;
 
@@ -282,15 +292,16 @@ int pgbouncer_start_run(PgcExecCtx *ctx)
 		ctx->nothing_to_do = true;
 	else if (start(h, ctx->c, ctx->ready_timeout_s, err, sizeof err) != 0)
 		rc = exec_fail(ctx, "cannot start PgBouncer (cluster \"%s\"): %s", ctx->c->name, err);
-	host_free(h);
+	if (own)
+		host_free(h);
 	return rc;
 }
 
 int pgbouncer_restart_run(PgcExecCtx *ctx)
 {
 	const PgcPayload *pl = &ctx->a->payload;
-	PgcHost *h = ctx_host(ctx);
-	bool changed, ini_changed;
+	bool own, changed, ini_changed;
+	PgcHost *h = ctx_host(ctx, &own);
 	char err[1024] = "";
 	int rc = -1;
 
@@ -309,7 +320,8 @@ int pgbouncer_restart_run(PgcExecCtx *ctx)
 	}
 	rc = 0;
 cleanup:
-	host_free(h);
+	if (own)
+		host_free(h);
 	return rc;
 }
 
