@@ -370,6 +370,7 @@ PgcObsPgbouncer *observe_pgbouncer(PgcArena *a, const PgcCluster *c, const PgcOb
 		o->ini = arena_strndup(a, buf, len);
 	free(buf);
 	read_pid(a, h, c, o);
+	o->paused = host_exists(h, pgbouncer_path(a, c, PGBOUNCER_PAUSED));
 	read_userlist(a, h, c, oc, o, connect_timeout_s, query_timeout_ms);
 	if (o->alive)
 		read_console(a, h, c, o, connect_timeout_s, query_timeout_ms);
@@ -395,9 +396,9 @@ const char *observe_pgbouncer_line(PgcArena *a, const PgcObsPgbouncer *o)
 		return "down";
 	if (!o->console)
 		return arena_printf(a, "up (pid %ld), %s", o->pid, o->error ? o->error : "console silent");
-	return arena_printf(a, "up (pid %ld), points at %s:%d, %ld active, %ld waiting", o->pid,
-			    o->points_host ? o->points_host : "-", o->points_port, o->cl_active,
-			    o->cl_waiting);
+	return arena_printf(a, "up (pid %ld)%s, points at %s:%d, %ld active, %ld waiting", o->pid,
+			    o->paused ? ", PAUSED" : "", o->points_host ? o->points_host : "-",
+			    o->points_port, o->cl_active, o->cl_waiting);
 }
 
 json_t *observe_pgbouncer_json(const PgcObsPgbouncer *o)
@@ -406,8 +407,9 @@ json_t *observe_pgbouncer_json(const PgcObsPgbouncer *o)
 
 	if (o == NULL)
 		return json_null();
-	j = json_pack("{s:s? s:i s:b s:b s:b}", "listen_address", o->listen_addr, "port", o->port,
-		      "local", o->local, "up", o->alive, "console", o->console);
+	j = json_pack("{s:s? s:i s:b s:b s:b s:b}", "listen_address", o->listen_addr, "port", o->port,
+		      "local", o->local, "up", o->alive, "console", o->console, "paused",
+		      o->alive && o->paused);
 	json_object_set_new(j, "pid", o->pid > 0 ? json_integer(o->pid) : json_null());
 	json_object_set_new(j, "points_at",
 			    o->points_host ? json_pack("{s:s s:i}", "host", o->points_host, "port",

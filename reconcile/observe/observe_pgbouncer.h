@@ -35,6 +35,10 @@
 #define PGBOUNCER_PIDFILE "pgbouncer.pid"
 #define PGBOUNCER_LOGFILE "pgbouncer.log"
 #define PGBOUNCER_ADMIN_PASS "admin.pass"
+/* Written before PAUSE, removed once RESUMEd: a run killed in between leaves
+ * it, and the next pass resumes the pooler (PgBouncer does not show a global
+ * PAUSE in its console). */
+#define PGBOUNCER_PAUSED "paused"
 
 struct PgcObsPgbouncer {
 	const char *listen_addr;  /* declared listener, for status and graph */
@@ -44,6 +48,7 @@ struct PgcObsPgbouncer {
 	bool alive;               /* that pid runs and is a pgbouncer */
 	const char *ini;          /* pgbouncer.ini on disk; NULL when absent */
 	bool admin_pass;          /* dir/admin.pass exists */
+	bool paused;              /* dir/paused exists: a PAUSE was not followed by RESUME */
 	const char *userlist_digest; /* sha256 of userlist.txt; NULL when absent */
 	const char *userlist_want;   /* sha256 of the userlist pgconverge would write now;
 				      * NULL when unknown (no primary answered, no admin.pass) */

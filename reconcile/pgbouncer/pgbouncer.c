@@ -4,6 +4,7 @@
  */
 #include "reconcile/pgbouncer/pgbouncer.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,20 @@ static int admin(PgcHost *h, const PgcCluster *c, const char *const *cmds, char 
 		}
 	PQfinish(conn);
 	return rc;
+}
+
+/* paused_mark - writes (on) or removes the paused marker; errors are logged, not fatal. */
+static void paused_mark(PgcHost *h, const PgcCluster *c, bool on, const char *what)
+{
+	PgcArena *a = arena_new();
+	const char *path = pgbouncer_path(a, c, PGBOUNCER_PAUSED);
+	bool changed;
+
+	if (on)
+		(void)host_write_file(h, path, what, strlen(what), 0600, &changed);
+	else if (host_remove_file(h, path) < 0)
+		log_warn("cannot remove \"%s\": %s", path, strerror(errno));
+	arena_free(a);
 }
 
 /* admin_pass_ensure - dir (0700) and admin.pass (0600), generated once. */
@@ -246,8 +261,9 @@ static PgcHost *ctx_host(PgcExecCtx *ctx, bool *own)
 
 int pgbouncer_config_run(PgcExecCtx *ctx)
 {
-	static const char *const reload[] = {"RELOAD", NULL};
-	static const char *const reconnect[] = {"RELOAD", "RECONNECT", NULL};
+	/* RESUME: a switchover that died may have left it paused (dir/paused) */
+	static const char *const reload[] = {"RELOAD", "RESUME", NULL};
+	static const char *const reconnect[] = {"RELOAD", "RECONNECT", "RESUME", NULL};
 	const PgcPayload *pl = &ctx->a->payload;
 	bool own, changed, ini_changed;
 	PgcHost *h = ctx_host(ctx, &own);
@@ -267,6 +283,7 @@ int pgbouncer_config_run(PgcExecCtx *ctx)
 			exec_fail(ctx, "cannot reload PgBouncer (cluster \"%s\"): %s", ctx->c->name, err);
 			goto cleanup;
 		}
+		paused_mark(h, ctx->c, false, NULL);
 		log_info("PgBouncer of cluster \"%s\" reloaded: it points at \"%s\"", ctx->c->name,
 			 pl->target);
 	} else if (!changed) {
@@ -292,6 +309,8 @@ int pgbouncer_start_run(PgcExecCtx *ctx)
 		ctx->nothing_to_do = true;
 	else if (start(h, ctx->c, ctx->ready_timeout_s, err, sizeof err) != 0)
 		rc = exec_fail(ctx, "cannot start PgBouncer (cluster \"%s\"): %s", ctx->c->name, err);
+	else
+		paused_mark(h, ctx->c, false, NULL); /* a new process is not paused */
 	if (own)
 		host_free(h);
 	return rc;
@@ -318,6 +337,7 @@ int pgbouncer_restart_run(PgcExecCtx *ctx)
 		exec_fail(ctx, "cannot restart PgBouncer (cluster \"%s\"): %s", ctx->c->name, err);
 		goto cleanup;
 	}
+	paused_mark(h, ctx->c, false, NULL);
 	rc = 0;
 cleanup:
 	if (own)
@@ -354,6 +374,7 @@ int pgbouncer_pause(const PgcCluster *c, const char *from, const char *to)
 		log_error("cannot reach the console of PgBouncer (cluster \"%s\"): %s", c->name, err);
 		goto cleanup;
 	}
+	paused_mark(h, c, true, "PAUSE for a switchover\n");
 	if (pgbouncer_admin_query(conn, "PAUSE", timeout_ms, NULL, err, sizeof err) != 0) {
 		char e2[512] = "";
 
@@ -364,6 +385,8 @@ int pgbouncer_pause(const PgcCluster *c, const char *from, const char *to)
 		conn = NULL;
 		if (admin(h, c, resume, e2, sizeof e2) != 0)
 			log_error("cannot RESUME PgBouncer (cluster \"%s\"): %s", c->name, e2);
+		else
+			paused_mark(h, c, false, NULL);
 		goto cleanup;
 	}
 	log_info("PgBouncer of cluster \"%s\" paused in %.0f ms: clients wait for \"%s\"", c->name,
@@ -397,6 +420,7 @@ int pgbouncer_repoint(const PgcCluster *x, const char *from, const char *to)
 	if (running(h, x) == 0) {
 		log_warn("PgBouncer of cluster \"%s\" is not running: it will point at \"%s\" when it "
 			 "starts", x->name, to);
+		paused_mark(h, x, false, NULL);
 		rc = 0;
 		goto cleanup;
 	}
@@ -404,6 +428,7 @@ int pgbouncer_repoint(const PgcCluster *x, const char *from, const char *to)
 		log_error("cannot point PgBouncer (cluster \"%s\") at \"%s\": %s", x->name, to, err);
 		goto cleanup;
 	}
+	paused_mark(h, x, false, NULL);
 	log_info("PgBouncer of cluster \"%s\" points at \"%s\" (was \"%s\")", x->name, to,
 		 from ? from : "-");
 	rc = 0;
@@ -422,9 +447,10 @@ int pgbouncer_resume(const PgcCluster *c, const char *from)
 
 	if (h == NULL)
 		return -1;
-	if (running(h, c) == 0 || admin(h, c, resume, err, sizeof err) == 0)
+	if (running(h, c) == 0 || admin(h, c, resume, err, sizeof err) == 0) {
+		paused_mark(h, c, false, NULL);
 		rc = 0;
-	else
+	} else
 		log_error("cannot RESUME PgBouncer (cluster \"%s\", primary \"%s\"): %s", c->name, from,
 			  err);
 	host_free(h);

@@ -134,10 +134,12 @@ void plan_pgbouncer_cluster(PgcPlanBuilder *b, const PgcCluster *c, const PgcObs
 				builder_block(act, restart_block(&x));
 			return;
 		}
-		if (x.ini_same && x.users_same && x.points_same)
+		if (x.ini_same && x.users_same && x.points_same && !o->paused)
 			return;
 		act = emit(&x, ACT_PGBOUNCER_CONFIG, IMPACT_RELOAD,
-			   !x.points_same || !x.ini_same
+			   o->paused && x.ini_same && x.users_same && x.points_same
+				   ? "PgBouncer was paused by a switchover that did not finish: RESUME"
+			   : !x.points_same || !x.ini_same
 				   ? arena_printf(x.a, "PgBouncer must send clients to the primary \"%s\" "
 						  "with the declared settings: rewrite and RELOAD",
 						  c->primary.v)
@@ -145,6 +147,8 @@ void plan_pgbouncer_cluster(PgcPlanBuilder *b, const PgcCluster *c, const PgcObs
 				     "verifiers: rewrite and RELOAD");
 		diff(&x, act);
 		other_changes(&x, act, p);
+		if (o->paused)
+			builder_change(b, act, "state", "paused", "running");
 		return;
 	}
 	if (!x.ini_same || !x.users_same) {

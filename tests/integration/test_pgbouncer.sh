@@ -167,6 +167,18 @@ check "SHOW CONFIG: default_pool_size 12" eval \
 plan_rc plan5
 [ "$rc" = 0 ] && ok "plan after the reload: converged" || { fail "plan after the reload: exit $rc"; lib_show "$tmp/plan5"; }
 
+# A switchover that died between PAUSE and RESUME leaves DIR/paused: the next pass resumes.
+admin_q "$pb" "PAUSE" >/dev/null
+runuser -u postgres -- sh -c "echo PAUSE >'$bdir/paused'"
+plan_rc plan5b
+if [ "$rc" = 2 ] && grep -q "pgbouncer-config" "$tmp/plan5b.out" && grep -q "paused" "$tmp/plan5b.out"; then
+	ok "plan: a PgBouncer left paused is resumed (pgbouncer-config)"
+else fail "plan of a PgBouncer left paused: exit $rc"; lib_show "$tmp/plan5b"; fi
+lib_run "$tmp/apply5b" apply -f "$topo"
+lib_expect_rc "apply resumes it" "$tmp/apply5b" 0
+check "a query through it works again, and the marker is gone" eval \
+	'[ "$(PGPASSWORD=s3cret-app timeout 10 "$LIB_PG_BIN/psql" -X -At -h 127.0.0.1 -p "$pb" -U app -d appdb -c "select 1")" = 1 ] && [ ! -e "$bdir/paused" ]'
+
 write_topology pg1 12 "$pb2" manual
 lib_run "$tmp/apply6" apply -f "$topo"
 if [ "$rc" = 3 ] && grep -q "pgbouncer-restart" "$tmp/apply6.out" "$tmp/apply6.err"; then

@@ -288,6 +288,29 @@ static void test_loaded_elsewhere_reloads(void **state)
 	assert_string_equal(f->p->actions[0].changes[0].key, "loaded [databases]");
 }
 
+static void test_left_paused_resumes(void **state)
+{
+	Fx *f = *state;
+	const PgcChange *ch;
+
+	/* a switchover died between PAUSE and RESUME */
+	f->o.paused = true;
+	plan_pgbouncer_cluster(&f->b, f->c, &f->o, false);
+	assert_int_equal(f->p->n_actions, 1);
+	assert_int_equal(f->p->actions[0].kind, ACT_PGBOUNCER_CONFIG);
+	assert_int_equal(f->p->actions[0].impact, IMPACT_RELOAD);
+	assert_string_equal(f->p->actions[0].reason,
+			    "PgBouncer was paused by a switchover that did not finish: RESUME");
+	ch = change(&f->p->actions[0], "state");
+	assert_string_equal(ch->from, "paused");
+	assert_string_equal(ch->to, "running");
+	/* not running: a new process is not paused; only the start */
+	f->o.alive = false;
+	plan_pgbouncer_cluster(&f->b, f->c, &f->o, false);
+	assert_int_equal(f->p->n_actions, 2);
+	assert_int_equal(f->p->actions[1].kind, ACT_PGBOUNCER_START);
+}
+
 static void test_remote_blocked(void **state)
 {
 	Fx *f = *state;
@@ -334,6 +357,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dead_starts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_primary_moved_reloads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loaded_elsewhere_reloads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_left_paused_resumes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote_blocked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_line_and_json, setup, teardown),
 	};
