@@ -89,6 +89,23 @@ static void paused_mark(PgcHost *h, const PgcCluster *c, bool on, const char *wh
 	arena_free(a);
 }
 
+/*
+ * reload_running - cmds on the console of the running pooler pid. A console
+ * that refuses the admin password (admin.pass was made anew, the pooler
+ * still has the old userlist) takes it after SIGHUP, which makes PgBouncer
+ * read its files as RELOAD does; then once more.
+ */
+static int reload_running(PgcHost *h, const PgcCluster *c, long pid, const char *const *cmds,
+			  char *err, size_t len)
+{
+	if (admin(h, c, cmds, err, len) == 0)
+		return 0;
+	if (host_signal(h, pid, SIGHUP) != 0)
+		return -1;
+	clock_sleep_ms(300);
+	return admin(h, c, cmds, err, len);
+}
+
 /* admin_pass_ensure - dir (0700) and admin.pass (0600), generated once. */
 static int admin_pass_ensure(PgcArena *a, PgcHost *h, const PgcCluster *c)
 {
@@ -267,6 +284,7 @@ int pgbouncer_config_run(PgcExecCtx *ctx)
 	const PgcPayload *pl = &ctx->a->payload;
 	bool own, changed, ini_changed;
 	PgcHost *h = ctx_host(ctx, &own);
+	long pid;
 	char err[512] = "";
 	int rc = -1;
 
@@ -278,8 +296,8 @@ int pgbouncer_config_run(PgcExecCtx *ctx)
 			  ctx->c->name, err);
 		goto cleanup;
 	}
-	if (running(h, ctx->c) > 0) {
-		if (admin(h, ctx->c, ini_changed ? reconnect : reload, err, sizeof err) != 0) {
+	if ((pid = running(h, ctx->c)) > 0) {
+		if (reload_running(h, ctx->c, pid, ini_changed ? reconnect : reload, err, sizeof err) != 0) {
 			exec_fail(ctx, "cannot reload PgBouncer (cluster \"%s\"): %s", ctx->c->name, err);
 			goto cleanup;
 		}

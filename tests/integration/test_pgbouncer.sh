@@ -179,6 +179,25 @@ lib_expect_rc "apply resumes it" "$tmp/apply5b" 0
 check "a query through it works again, and the marker is gone" eval \
 	'[ "$(PGPASSWORD=s3cret-app timeout 10 "$LIB_PG_BIN/psql" -X -At -h 127.0.0.1 -p "$pb" -U app -d appdb -c "select 1")" = 1 ] && [ ! -e "$bdir/paused" ]'
 
+# A new password in the file: the role and the userlist follow in one apply.
+printf 'n3w-app-pw\n' >"$tmp/secrets/app"
+lib_run "$tmp/apply5c" apply -f "$topo"
+lib_expect_rc "apply of a new password for app" "$tmp/apply5c" 0
+check "the new password works through PgBouncer" eval '[ "$(through n3w-app-pw "select 1")" = 1 ]'
+check "the old one is refused" eval '! through s3cret-app "select 1" >/dev/null'
+printf 's3cret-app\n' >"$tmp/secrets/app"
+lib_run "$tmp/apply5d" apply -f "$topo"
+lib_expect_rc "apply of the old password again" "$tmp/apply5d" 0
+
+# admin.pass lost while PgBouncer runs: a new one, which the running pooler takes.
+rm -f "$bdir/admin.pass"
+lib_run "$tmp/apply5e" apply -f "$topo"
+lib_expect_rc "apply after admin.pass was removed" "$tmp/apply5e" 0
+check "the console answers with the new admin password" eval \
+	'[ -s "$bdir/admin.pass" ] && admin_q "$pb" "show version" | grep -q PgBouncer'
+plan_rc plan5e
+[ "$rc" = 0 ] && ok "plan afterwards: converged" || { fail "plan after the admin.pass repair: exit $rc"; lib_show "$tmp/plan5e"; }
+
 write_topology pg1 12 "$pb2" manual
 lib_run "$tmp/apply6" apply -f "$topo"
 if [ "$rc" = 3 ] && grep -q "pgbouncer-restart" "$tmp/apply6.out" "$tmp/apply6.err"; then
