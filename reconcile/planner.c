@@ -14,15 +14,6 @@
 #include "reconcile/postgres/plan_conf.h"
 #include "reconcile/postgres/plan_postgres.h"
 
-/* obs_pgbouncer - the observed pooler of cluster name; NULL when not observed. */
-static const PgcObsPgbouncer *obs_pgbouncer(const PgcObserved *obs, const char *name)
-{
-	for (size_t i = 0; obs != NULL && !obs->pretend && i < obs->n_clusters; i++)
-		if (strcmp(obs->clusters[i].name, name) == 0)
-			return obs->clusters[i].pgbouncer;
-	return NULL;
-}
-
 /* plan_cluster - cluster c's actions, from every component's planner in turn. */
 static void plan_cluster(PgcPlanBuilder *b, PgcPostgresPlanner *pg, const PgcCluster *c,
 			 const PgcObserved *obs, const PgcPolicy *policy)
@@ -48,7 +39,8 @@ static void plan_cluster(PgcPlanBuilder *b, PgcPostgresPlanner *pg, const PgcClu
 		return; /* created by its restore, not by initdb */
 
 	/* ---- the pooler, pointing at the live primary: reconcile/pgbouncer/ ---- */
-	plan_pgbouncer_cluster(b, c, obs_pgbouncer(obs, c->name),
+	plan_pgbouncer_cluster(b, c,
+			       obs && !obs->pretend ? observe_pgbouncer_find(obs, c->name) : NULL,
 			       policy->allow_restart || maintenance_window_open(&c->maintenance,
 										policy->now));
 	/* ---- */
