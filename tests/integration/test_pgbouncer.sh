@@ -284,8 +284,14 @@ else
 	fail "failover: no write through PgBouncer on pg1 within the bound (${took} s)"
 	tail -n 30 "$tmp/loop.err" | sed 's/^/  | /'
 fi
+check "PgBouncer's ini points at pg1" grep -q "^appdb = host=127.0.0.1 port=${port[pg1]} dbname=appdb\$" "$bdir/pgbouncer.ini"
 kill -TERM "$loop_pid" 2>/dev/null
 wait "$loop_pid" 2>/dev/null
 loop_pid=
+# The file still names pg2: the plan follows the live primary, and has nothing for the pooler.
+plan_rc plan9
+if [ "$rc" != 1 ] && ! grep -q "pgbouncer" "$tmp/plan9.out"; then
+	ok "plan after the failover: no PgBouncer action (it points at the live primary)"
+else fail "plan after the failover: exit $rc"; lib_show "$tmp/plan9"; fi
 
 lib_finish test_pgbouncer
