@@ -294,4 +294,9 @@ if [ "$rc" != 1 ] && ! grep -q "pgbouncer" "$tmp/plan9.out"; then
 	ok "plan after the failover: no PgBouncer action (it points at the live primary)"
 else fail "plan after the failover: exit $rc"; lib_show "$tmp/plan9"; fi
 
+apw=$(cat "$bdir/admin.pass")
+grep -rqF -- "$apw" "$state" "$tmp"/*.out "$tmp"/*.err "$bdir/pgbouncer.log" 2>/dev/null &&
+	fail "the admin password appears in the journal, output or PgBouncer's log" ||
+	ok "the admin password is in no journal, output or log"
+
 lib_finish test_pgbouncer
