@@ -155,8 +155,10 @@ plan_rc plan4
 if [ "$rc" = 2 ] && grep -q "pgbouncer-config" "$tmp/plan4.out" && grep -qi "reload" "$tmp/plan4.out"; then
 	ok "plan: a new default_pool_size is a reload"
 else fail "plan of a pool size change: exit $rc"; lib_show "$tmp/plan4"; fi
-lib_run "$tmp/apply4" apply -f "$topo"
-lib_expect_rc "apply reloads PgBouncer" "$tmp/apply4" 0
+# through a saved plan: the action's payload (ini, primary) round-trips
+lib_run "$tmp/plan4s" plan -f "$topo" -o "$tmp/plan4.json"
+lib_run "$tmp/apply4" apply "$tmp/plan4.json" -f "$topo"
+lib_expect_rc "apply of the saved plan reloads PgBouncer" "$tmp/apply4" 0
 check "same PgBouncer process after the reload" [ "$(bouncer_pid)" = "$pid_before" ]
 admin_q() {
 	PGPASSWORD=$(cat "$bdir/admin.pass") "$LIB_PG_BIN/psql" -X -At -h "$bdir" -p "$1" -U pgconverge \
