@@ -234,27 +234,27 @@ cleanup:
 	return rc;
 }
 
-static int stop(PgcHost *h, const PgcCluster *c, char *err, size_t len)
+/* stop - SIGTERM (PgBouncer's immediate shutdown), SIGKILL after STOP_TIMEOUT_MS. */
+static void stop(PgcHost *h, const PgcCluster *c)
 {
 	long pid = running(h, c);
 	double deadline = clock_ms() + STOP_TIMEOUT_MS;
+	bool killed = false;
 
 	if (pid == 0)
-		return 0;
+		return;
 	log_info("stopping PgBouncer of cluster \"%s\" (pid %ld)", c->name, pid);
 	(void)host_signal(h, pid, SIGTERM);
 	while (host_proc_state(h, pid) == HOST_PROC_LIVE) {
 		if (clock_ms() > deadline) {
+			if (killed)
+				return; /* the start that follows reports it */
 			(void)host_signal(h, pid, SIGKILL);
+			killed = true;
 			deadline = clock_ms() + STOP_TIMEOUT_MS;
-			if (host_proc_state(h, pid) == HOST_PROC_GONE)
-				break;
 		}
 		clock_sleep_ms(20);
 	}
-	(void)err;
-	(void)len;
-	return 0;
 }
 
 /* ---- executors ------------------------------------------------------------ */
@@ -350,8 +350,8 @@ int pgbouncer_restart_run(PgcExecCtx *ctx)
 			  ctx->c->name, err);
 		goto cleanup;
 	}
-	if (stop(h, ctx->c, err, sizeof err) != 0 ||
-	    start(h, ctx->c, ctx->ready_timeout_s, err, sizeof err) != 0) {
+	stop(h, ctx->c);
+	if (start(h, ctx->c, ctx->ready_timeout_s, err, sizeof err) != 0) {
 		exec_fail(ctx, "cannot restart PgBouncer (cluster \"%s\"): %s", ctx->c->name, err);
 		goto cleanup;
 	}

@@ -205,7 +205,14 @@ lib_run "$tmp/apply6" apply -f "$topo"
 if [ "$rc" = 3 ] && grep -q "pgbouncer-restart" "$tmp/apply6.out" "$tmp/apply6.err"; then
 	ok "a new listen port is a restart, refused without --allow-restart (exit 3)"
 else fail "apply with a new listen port: exit $rc, expected 3"; lib_show "$tmp/apply6"; fi
+pid_before=$(bouncer_pid)
+lib_run "$tmp/apply6b" apply -f "$topo" --allow-restart
+lib_expect_rc "apply --allow-restart restarts PgBouncer on the new port" "$tmp/apply6b" 0
+check "a new PgBouncer process listens on the new port" eval \
+	'[ "$(bouncer_pid)" != "$pid_before" ] && admin_q "$pb2" "show version" | grep -q PgBouncer'
 write_topology pg1 12 "$pb" manual
+lib_run "$tmp/apply6c" apply -f "$topo" --allow-restart
+lib_expect_rc "and back on the first port" "$tmp/apply6c" 0
 
 # --- 3. switchover under pgbench through PgBouncer -----------------------------------------------
 
