@@ -18,7 +18,9 @@
 #   8. the RSS of `reconcile --interval 50ms` after 10, 100, 1,000 passes
 #      (reconcile_rss.sh). 6 to 8 print figures against their targets, not ratios.
 #  10. HAProxy: pgbench -S through it against direct, kill -9 to the first
-#      write through write_port (haproxy.sh).
+#      write through write_port (haproxy.sh);
+#  11. PgBouncer: select-only through it against direct (ratio), the switchover
+#      stall and the kill -9 to first write through it (pgbouncer.sh).
 #   9. `plan --offline` of 1,000 nodes x 2,000 hba rules, time and peak RSS,
 #      against `validate --offline` of the same file (offline_plan.sh; no server).
 #
@@ -49,6 +51,7 @@ bash bench/pitr.sh || rc=1
 bash bench/failover.sh || rc=1
 bash bench/switchover.sh || rc=1
 bash bench/haproxy.sh || rc=1
+bash bench/pgbouncer.sh || rc=1
 bash bench/reconcile_rss.sh || rc=1
 bash bench/offline_plan.sh || rc=1
 exit $rc

@@ -17,6 +17,7 @@
 #include "common/strutil.h"
 #include "reconcile/observe/observe_pgpool.h"
 #include "reconcile/haproxy/haproxy_status.h"
+#include "reconcile/observe/observe_pgbouncer.h"
 #include "reconcile/postgres/plan_postgres.h"
 #include "reconcile/transport/host.h"
 #include "reconcile/pg/pgsql.h"
@@ -265,6 +266,9 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 			pgpool_text(tc, oc->pgpool);
 		if (tc != NULL)
 			haproxy_status_text(stdout, tc, oc->haproxy);
+		if (oc->pgbouncer != NULL)
+			str_fprintf_line(stdout, "  pgbouncer  %s:%d %s\n", oc->pgbouncer->listen_addr,
+					 oc->pgbouncer->port, observe_pgbouncer_line(o->arena, oc->pgbouncer));
 	}
 }
 

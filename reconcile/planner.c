@@ -13,6 +13,9 @@
 #include "reconcile/pgpool/plan_pgpool.h"
 #include "reconcile/monitoring/plan_monitoring.h"
 #include "reconcile/haproxy/plan_haproxy.h"
+#include "reconcile/observe/observe_pgbouncer.h"
+#include "reconcile/pgbouncer/plan_pgbouncer.h"
+#include "reconcile/postgres/plan_conf.h"
 #include "reconcile/postgres/plan_postgres.h"
 
 /* plan_cluster - cluster c's actions, from every component's planner in turn. */
@@ -50,6 +53,12 @@ static void plan_cluster(PgcPlanBuilder *b, PgcPostgresPlanner *pg, const PgcClu
 	/* ---- */
 	/* ---- HAProxy, pointed at the live primary: reconcile/haproxy/plan_haproxy.c ---- */
 	plan_haproxy_cluster(b, c, obs);
+	/* ---- the pooler, pointing at the live primary: reconcile/pgbouncer/ ---- */
+	plan_pgbouncer_cluster(b, c,
+			       obs && !obs->pretend ? observe_pgbouncer_find(obs, c->name) : NULL,
+			       policy->allow_restart || maintenance_window_open(&c->maintenance,
+										policy->now));
+	/* ---- */
 
 	/* a switchover that waits: after everything planned from the live primary. */
 	plan_ha_finish(b, &ha);

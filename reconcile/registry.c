@@ -14,6 +14,7 @@
 #include "reconcile/pgpool/pgpool.h"
 #include "reconcile/monitoring/pgbadger.h"
 #include "reconcile/haproxy/haproxy.h"
+#include "reconcile/pgbouncer/pgbouncer.h"
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/initdb.h"
 #include "reconcile/postgres/replication.h"
@@ -68,6 +69,10 @@ static const PgcActionDef actions[] = {
 	[ACT_HAPROXY_START] = {"haproxy-start", 0, haproxy_start_run},
 	[ACT_HAPROXY_RELOAD] = {"haproxy-reload", 0, haproxy_reload_run},
 	[ACT_HAPROXY_SERVERS] = {"haproxy-servers", 0, haproxy_servers_run},
+	/* cluster-wide: the pooler's host is its first node's (observe_pgbouncer.h) */
+	[ACT_PGBOUNCER_CONFIG] = {"pgbouncer-config", 0, pgbouncer_config_run},
+	[ACT_PGBOUNCER_START] = {"pgbouncer-start", 0, pgbouncer_start_run},
+	[ACT_PGBOUNCER_RESTART] = {"pgbouncer-restart", 0, pgbouncer_restart_run},
 };
 
 _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,
@@ -75,8 +80,10 @@ _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,
 
 /* The front doors the HA flows tell when the primary moves (engine/frontdoor.h). */
 static const PgcFrontDoor frontdoors[] = {
-	{"pgpool", pgpool_declared, NULL, pgpool_repoint, NULL},
+	/* PgBouncer first: its pause is the one that may time out, before anything else moved */
+	{"pgbouncer", pgbouncer_declared, pgbouncer_pause, pgbouncer_repoint, pgbouncer_resume},
 	{"haproxy", haproxy_declared, haproxy_pause, haproxy_repoint, haproxy_resume},
+	{"pgpool", pgpool_declared, NULL, pgpool_repoint, NULL},
 };
 
 const PgcFrontDoor *frontdoor_table(size_t *n)

@@ -74,6 +74,10 @@ typedef enum {
 	ACT_HAPROXY_START,   /* (haproxy-start) write payload.path (haproxy.cfg, payload.content), start HAProxy */
 	ACT_HAPROXY_RELOAD,  /* (haproxy-reload) write haproxy.cfg, graceful reload of the master-worker */
 	ACT_HAPROXY_SERVERS, /* (haproxy-servers) write haproxy.cfg, send payload.params (runtime API commands) */
+	ACT_PGBOUNCER_CONFIG,  /* (pgbouncer-config) pgbouncer.ini (payload.path, content), userlist.txt read
+				* from the primary payload.target at apply time; RELOAD when it runs */
+	ACT_PGBOUNCER_START,   /* (pgbouncer-start) pgbouncer -d payload.path as the os_user */
+	ACT_PGBOUNCER_RESTART, /* (pgbouncer-restart) the files as pgbouncer-config, then stop and start */
 	/* The number of action kinds (ACT_INITDB is 0): keep it last. Each kind
 	 * has a row in the registry (engine/action.h, reconcile/registry.c). */
 	PLAN_ACTION_KINDS
@@ -102,6 +106,9 @@ typedef struct {
  *   haproxy-servers path, content as above; params = runtime API commands
  *                 ("set server BE/SRV state ready|maint", "shutdown sessions server BE/SRV")
  *   reload        path = data_dir; sql = "SELECT pg_reload_conf()" (for nodes reached by SQL only)
+ *   pgbouncer-config, pgbouncer-restart  path = pgbouncer.ini; content; target = the primary
+ *                 whose pg_authid the userlist is read from
+ *   pgbouncer-start  path = pgbouncer.ini
  *   reset-alter-system, create-slot, *-role, *-database, create-extension:
  *                 sql (+ params), database, target. When secret is set (roles), sql
  *                 ends with the placeholder "$1": utility statements take no bind

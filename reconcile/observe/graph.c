@@ -11,6 +11,7 @@
 #include "common/strutil.h"
 #include "reconcile/observe/observe_pgpool.h"
 #include "reconcile/observe/observe_haproxy.h"
+#include "reconcile/observe/observe_pgbouncer.h"
 #include "reconcile/pg/lsn.h"
 
 /* Fill colours of the observed states. */
@@ -318,10 +319,14 @@ static bool region_seen(const PgcCluster *c, size_t i, const char *r)
 static void put_pooler(Ctx *x, const PgcCluster *c)
 {
 	const PgcPgbouncer *p = &c->pgbouncer;
+	const char *label = arena_printf(x->a, "pgbouncer\n%s:%lld\n%s pooling",
+					 txt(x, p->listen_address.v), p->port.v, txt(x, p->pool_mode.v));
+	const PgcObsPgbouncer *o = x->obs ? observe_pgbouncer_find(x->obs, c->name) : NULL;
 	Attr attrs[] = {
-		{"label", arena_printf(x->a, "pgbouncer\n%s:%lld\n%s pooling", txt(x, p->listen_address.v),
-				       p->port.v, txt(x, p->pool_mode.v))},
+		{"label", o ? arena_printf(x->a, "%s\n%s", label, txt(x, observe_pgbouncer_line(x->a, o)))
+			    : label},
 		{"shape", "component"},
+		{"style", o && !o->alive ? "dashed" : NULL},
 	};
 
 	put_stmt(x, 2, NULL, arena_printf(x->a, "%s:pgbouncer", c->name), attrs, N_ELEMS(attrs));
@@ -520,6 +525,17 @@ static bool put_live_balancer_edges(Ctx *x, const PgcCluster *c, const char *hap
 	return true;
 }
 
+/* pooler_target - the node the live pooler points at (--live), else primary. */
+static const PgcNode *pooler_target(Ctx *x, const PgcCluster *c, const PgcNode *primary)
+{
+	const PgcObsPgbouncer *o = x->obs ? observe_pgbouncer_find(x->obs, c->name) : NULL;
+
+	for (size_t i = 0; o != NULL && o->console && o->points_host != NULL && i < c->n_nodes; i++)
+		if (strcmp(c->nodes[i].host.v, o->points_host) == 0 && c->nodes[i].port.v == o->points_port)
+			return &c->nodes[i];
+	return primary;
+}
+
 static void put_front_edges(Ctx *x, const PgcCluster *c)
 {
 	const PgcNode *primary = c->primary.v ? cluster_node(c, c->primary.v) : NULL;
@@ -534,8 +550,8 @@ static void put_front_edges(Ctx *x, const PgcCluster *c)
 	if (c->pgpool.set)
 		put_pgpool_edges(x, c, primary);
 	if (c->pgbouncer.set)
-		put_edge(x, arena_printf(x->a, "%s:pgbouncer", c->name), node_id(x, c, primary), pool,
-			 N_ELEMS(pool));
+		put_edge(x, arena_printf(x->a, "%s:pgbouncer", c->name),
+			 node_id(x, c, pooler_target(x, c, primary)), pool, N_ELEMS(pool));
 	if (!c->haproxy.set)
 		return;
 	if (put_live_balancer_edges(x, c, haproxy))

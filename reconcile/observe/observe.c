@@ -35,6 +35,7 @@
 #include "reconcile/observe/observe_datadog.h"
 #include "reconcile/observe/observe_pgpool.h"
 #include "reconcile/observe/observe_haproxy.h"
+#include "reconcile/observe/observe_pgbouncer.h"
 #include "reconcile/observe/observe_pool.h"
 #include "reconcile/observe/observe_repo.h"
 #include "reconcile/pg/pgsql.h"
@@ -115,6 +116,9 @@ PgcObserved *observe_topology(const PgcTopology *t, const PgcObserveOptions *opt
 		observe_pgpool(a, topology_cluster(t, o->clusters[i].name), &o->clusters[i],
 			       o_opts.connect_timeout_s, o_opts.query_timeout_ms);
 		o->clusters[i].haproxy = observe_haproxy(a, topology_cluster(t, o->clusters[i].name));
+		o->clusters[i].pgbouncer = observe_pgbouncer(a, topology_cluster(t, o->clusters[i].name),
+							     &o->clusters[i], o_opts.connect_timeout_s,
+							     o_opts.query_timeout_ms);
 	}
 	return o;
 }

@@ -13,6 +13,7 @@
 #include "reconcile/observe/observe_haproxy.h"
 #include "reconcile/observe/observe_parse.h"
 #include "reconcile/observe/observe_pgbadger.h"
+#include "reconcile/observe/observe_pgbouncer.h"
 
 /* ---- fingerprint and JSON ------------------------------------------------- */
 
@@ -293,9 +294,10 @@ json_t *observe_to_json(const PgcObserved *o)
 		for (size_t k = 0; k < c->n_nodes; k++)
 			json_array_append_new(nodes, node_json(&c->nodes[k]));
 		json_array_append_new(clusters,
-				      json_pack("{s:o s:o s:o s:o}", "name", jstr(c->name), "nodes", nodes,
+				      json_pack("{s:o s:o s:o s:o s:o}", "name", jstr(c->name), "nodes", nodes,
 						"repository", repository_json(c->repository),
-						"restore_source", repository_json(c->restore_source)));
+						"restore_source", repository_json(c->restore_source),
+						"pgbouncer", observe_pgbouncer_json(c->pgbouncer)));
 		if (c->haproxy != NULL)
 			json_object_set_new(json_array_get(clusters, i), "haproxy",
 					    observe_haproxy_json(c->haproxy));

@@ -17,6 +17,7 @@
 #include "common/diag.h"
 #include "reconcile/observe/graph.h"
 #include "reconcile/observe/observe.h"
+#include "reconcile/observe/observe_pgbouncer.h"
 #include "schema/topology.h"
 
 /*
@@ -414,6 +415,35 @@ static void test_live_states(void **state)
 	topology_free(t);
 }
 
+static void test_live_pooler(void **state)
+{
+	PgcTopology *t = load_main("");
+	PgcObserved *o = sample_obs();
+	PgcObsPgbouncer pb = {.listen_addr = "127.0.0.1", .port = 6432, .local = true, .pid = 7,
+			      .alive = true, .console = true, .points_host = "127.0.0.1",
+			      .points_port = 25433, .cl_active = 1};
+	char *got, buf[256];
+
+	(void)state;
+	o->clusters[0].pgbouncer = &pb;
+	/* it points at pg2 (not the file's primary): the edge says so */
+	got = render(t, NULL, o);
+	assert_string_equal(find_label(got, "main:pgbouncer", buf, sizeof buf),
+			    "pgbouncer\\n127.0.0.1:6432\\ntransaction pooling\\nup (pid 7), points at "
+			    "127.0.0.1:25433, 1 active, 0 waiting");
+	assert_non_null(strstr(got, "\t\"main:pgbouncer\" -> \"main/pg2\" [label=\"pool\"];\n"));
+	free(got);
+	pb.alive = pb.console = false;
+	got = render(t, NULL, o);
+	assert_string_equal(find_label(got, "main:pgbouncer", buf, sizeof buf),
+			    "pgbouncer\\n127.0.0.1:6432\\ntransaction pooling\\ndown");
+	assert_non_null(strstr(got, "shape=\"component\", style=\"dashed\"];"));
+	assert_non_null(strstr(got, "\t\"main:pgbouncer\" -> \"main/pg1\" [label=\"pool\"];\n"));
+	free(got);
+	observe_free(o);
+	topology_free(t);
+}
+
 static void test_lag_units(void **state)
 {
 	PgcTopology *t = load_main("");
@@ -461,6 +491,7 @@ int main(void)
 		cmocka_unit_test(test_sync_first),
 		cmocka_unit_test(test_live),
 		cmocka_unit_test(test_live_states),
+		cmocka_unit_test(test_live_pooler),
 		cmocka_unit_test(test_lag_units),
 		cmocka_unit_test(test_write_error),
 	};
