@@ -11,6 +11,7 @@
 #include "reconcile/observe/observe_files.h"
 #include "reconcile/observe/observe_parse.h"
 #include "reconcile/observe/observe_sql.h"
+#include "reconcile/observe/observe_stats.h"
 #include "reconcile/transport/host.h"
 
 #define OBS_MAX_THREADS 32
@@ -28,13 +29,15 @@ static void probe_node(Probe *p)
 		h = host_for(p->node->host.v, p->c->os_user.v);
 	if (h != NULL) {
 		observe_files_probe(p, h);
-		host_free(h);
 	} else {
 		o->local = false;
 		o->dir_error = m_printf(p, "host \"%s\" is not this machine: its files are not "
 					"observed", p->node->host.v);
 	}
 	observe_sql_probe(p);
+	if (p->opts->stats && o->reachable)
+		observe_stats_probe(p, h);
+	host_free(h);
 	log_debug("observed node \"%s\": data directory %s, %s", p->label,
 		  observe_dir_state_name(o->dir_state), o->reachable ? "reachable" : "not reachable");
 }
