@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cmd/exitcodes.h"
+#include "common/metrics_http.h"
 #include "common/proc.h"
 #include "schema/source_applied.h"
 
@@ -40,6 +41,7 @@ typedef enum {
 	O_ONCE,
 	O_WAIT_LOCK,
 	O_JOBS,
+	O_METRICS_LISTEN,
 	O_LOGICAL,
 	O_LIVE,
 	O_REPOSITORY,
@@ -102,6 +104,9 @@ static const OptDef opt_defs[O_COUNT] = {
 	[O_JOBS] = {"jobs", 'j', "N", OPT_JOBS,
 		    "run up to N independent actions at the same time, e.g. two replicas' "
 		    "clones (default 4; 1: one at a time)"},
+	[O_METRICS_LISTEN] = {"metrics-listen", 0, "ADDR:PORT", OPT_METRICS_LISTEN,
+			      "serve Prometheus metrics over HTTP at /metrics, e.g. 127.0.0.1:9187, "
+			      "from the last pass's observation"},
 	[O_LOGICAL] = {"logical", 0, NULL, OPT_LOGICAL, "take a logical backup (pg_dump)"},
 	[O_LIVE] = {"live", 0, NULL, OPT_LIVE, "add the observed state (connects to servers)"},
 	[O_REPOSITORY] = {"repository", 0, "DIR", OPT_REPOSITORY,
@@ -358,6 +363,19 @@ static int apply_option(const PgcCommand *cmd, PgcOptions *o, OptId id, const ch
 		o->jobs = (int)v;
 		break;
 	}
+	case O_METRICS_LISTEN: {
+		char host[256];
+		int port;
+
+		if (metrics_http_parse_listen(arg, host, sizeof host, &port) != 0)
+			return usage_error(cmd,
+					   "invalid --metrics-listen '%s': expected ADDR:PORT such as "
+					   "127.0.0.1:9187, [::1]:9187 or :9187",
+					   arg);
+		o->metrics_listen = arg;
+		o->observe_stats = true;
+		break;
+	}
 	case O_LOGICAL:
 		o->logical = true;
 		break;
@@ -410,6 +428,9 @@ static int check_combination(const PgcCommand *cmd, PgcOptions *o, bool ref_or_p
 				   o->require_signed ? "require-signed" : "allowed-signers");
 	if (o->allowed_signers != NULL && !o->require_signed)
 		return usage_error(cmd, "option '--allowed-signers' needs '--require-signed'");
+	if (o->metrics_listen != NULL && o->once)
+		return usage_error(cmd, "option '--metrics-listen' needs the loop: it cannot be used "
+				   "with '--once'");
 	if (o->base_rev != NULL && !o->offline)
 		return usage_error(cmd, "option '--base' needs '--offline'");
 	if ((spec->options & OPT_CLUSTER_REQUIRED) && o->cluster == NULL)
