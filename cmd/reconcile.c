@@ -51,7 +51,6 @@
 #include "common/metrics_http.h"
 #include "reconcile/engine/apply.h"
 #include "reconcile/ha/auto_failover.h"
-#include "reconcile/observe/observe_stats.h"
 #include "reconcile/postgres/plan_conf.h"
 
 const PgcCommandSpec reconcile_spec = {
@@ -692,7 +691,6 @@ int cmd_reconcile(const PgcOptions *opts)
 	rc = EXIT_OK;
 done:
 	metrics_http_stop(lp.http);
-	observe_stats_io_forget();
 	pidfile_unlock(pid_fd);
 	signals_remove();
 	free(lp.last_source);

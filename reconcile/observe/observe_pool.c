@@ -34,10 +34,10 @@ static void probe_node(Probe *p)
 		o->dir_error = m_printf(p, "host \"%s\" is not this machine: its files are not "
 					"observed", p->node->host.v);
 	}
-	observe_sql_probe(p);
-	if (p->opts->stats && o->reachable)
-		observe_stats_probe(p, h);
+	if (p->opts->stats)
+		observe_stats_begin(p, h);
 	host_free(h);
+	observe_sql_probe(p);
 	log_debug("observed node \"%s\": data directory %s, %s", p->label,
 		  observe_dir_state_name(o->dir_state), o->reachable ? "reachable" : "not reachable");
 }

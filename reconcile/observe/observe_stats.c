@@ -4,7 +4,6 @@
  */
 #include "reconcile/observe/observe_stats.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,10 +174,34 @@ static bool declared(const PgcCluster *c, const char *name)
 	return false;
 }
 
+void observe_stats_database(Probe *p, PGconn *dbconn, const char *dbname)
+{
+	PgcObsStats *s = p->out->stats;
+	PgcObsStatsDatabase *d;
+
+	if (s == NULL || s->n_early >= OBS_STATS_MAX_DATABASES)
+		return;
+	d = &s->early[s->n_early++];
+	d->name = m_strdup(p, dbname);
+	sql_index_usage(p, dbconn, d);
+}
+
+/* early_usage - the index usage observe_stats_database() read for name, or NULL. */
+static const PgcObsStatsDatabase *early_usage(const PgcObsStats *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_early; i++)
+		if (strcmp(s->early[i].name, name) == 0)
+			return &s->early[i];
+	return NULL;
+}
+
 /*
  * index_usage - the declared databases' index usage: statistics of tables
- * are per database, so one connection each (bounded: at most
- * OBS_STATS_MAX_DATABASES, and none after a connect fails).
+ * are per database. Those read through the SQL probe's own connections
+ * (observe_stats_database(), on a primary) are taken as they are; the
+ * others (on a replica, which the SQL probe does not read database by
+ * database) get a connection each, bounded: at most
+ * OBS_STATS_MAX_DATABASES, and none after a connect fails.
  */
 static void index_usage(Probe *p, PGconn *conn)
 {
@@ -187,11 +210,19 @@ static void index_usage(Probe *p, PGconn *conn)
 
 	for (size_t i = 0; i < s->n_databases; i++) {
 		PgcObsStatsDatabase *d = &s->databases[i];
+		const PgcObsStatsDatabase *e = early_usage(s, d->name);
 		char err[512];
 		PGconn *dbconn;
 
 		if (!declared(p->c, d->name))
 			continue;
+		if (e != NULL) {
+			d->index_read = e->index_read;
+			d->idx_scan = e->idx_scan;
+			d->seq_scan = e->seq_scan;
+			d->unused_indexes = e->unused_indexes;
+			continue;
+		}
 		if (done++ >= OBS_STATS_MAX_DATABASES) {
 			stats_failed(p, "the index usage of every declared database",
 				     arena_printf(p->scratch, "more than %d declared databases",
@@ -215,43 +246,18 @@ static void index_usage(Probe *p, PGconn *conn)
 /* ---- the server's processes: /proc through the host ------------------------ */
 
 /*
- * The I/O tracker: /proc/PID/io counts a process's bytes until it exits,
- * and nothing adds them to its parent's. So that a server's total does not
- * drop when a backend exits, the last figures of each process are kept
- * between observations, and those of a process that is gone are added to
- * the node's "exited" sum. What a process did after its last observation,
- * and processes that lived between two observations, are not counted; the
- * sums start again with this pgconverge process and with a new postmaster.
+ * ProcWalk - one node's processes as host_proc_each() finds them. Like
+ * its cutime and cstime, the kernel adds the storage I/O of every child
+ * the postmaster has waited for to the postmaster's own /proc/PID/io: the
+ * postmaster's figures plus its live children's make totals that only
+ * grow (for as long as the postmaster lives).
  */
 typedef struct {
-	long pid;
-	unsigned long long start;
-	unsigned long long rd, wr;
-} TrackedProc;
-
-typedef struct {
-	char *key;                     /* "cluster/node" */
-	long pm_pid;
-	unsigned long long pm_start;
-	unsigned long long exited_rd, exited_wr;
-	TrackedProc *procs;
-	size_t n_procs;
-} TrackedNode;
-
-static pthread_mutex_t track_lock = PTHREAD_MUTEX_INITIALIZER;
-static TrackedNode *tracked;
-static size_t n_tracked;
-
-/* ProcWalk - one node's processes as host_proc_each() finds them. */
-typedef struct {
-	PgcHost *h;
 	long pm;
 	long count;
 	double cpu_s;
 	bool io_ok;                    /* every live process's io could be read */
-	unsigned long long pm_start;
-	TrackedProc *procs;            /* live ones with their io, malloc'd */
-	size_t n_procs, cap;
+	unsigned long long rd, wr;
 } ProcWalk;
 
 static int walk_one(PgcHost *h, long pid, void *arg)
@@ -265,137 +271,65 @@ static int walk_one(PgcHost *h, long pid, void *arg)
 	w->count++;
 	/* A child's own waited-for children (archive_command ...) count too. */
 	w->cpu_s += st.cpu_s + st.children_cpu_s;
-	if (pid == w->pm)
-		w->pm_start = st.start_ticks;
+	/* A zombie's figures are its parent's once reaped; until then they are lost. */
 	if (st.state == 'Z')
 		return 0;
 	if (host_proc_io(h, pid, &io) != 0) {
 		w->io_ok = false;
 		return 0;
 	}
-	if (w->n_procs == w->cap) {
-		w->cap = w->cap ? 2 * w->cap : 32;
-		w->procs = realloc(w->procs, w->cap * sizeof *w->procs);
-		if (w->procs == NULL)
-			abort();
-	}
-	w->procs[w->n_procs++] = (TrackedProc){pid, st.start_ticks, io.read_bytes, io.write_bytes};
+	w->rd += io.read_bytes;
+	w->wr += io.write_bytes;
 	return 0;
-}
-
-static TrackedNode *tracked_node(const char *key)
-{
-	for (size_t i = 0; i < n_tracked; i++)
-		if (strcmp(tracked[i].key, key) == 0)
-			return &tracked[i];
-	tracked = realloc(tracked, (n_tracked + 1) * sizeof *tracked);
-	if (tracked == NULL)
-		abort();
-	tracked[n_tracked] = (TrackedNode){.key = strdup(key)};
-	if (tracked[n_tracked].key == NULL)
-		abort();
-	return &tracked[n_tracked++];
-}
-
-/*
- * io_track - the node's totals: the exited processes' last figures plus
- * the live ones'; w->procs becomes the node's tracked list (taken).
- */
-static void io_track(const char *key, ProcWalk *w, unsigned long long *rd, unsigned long long *wr)
-{
-	TrackedNode *t;
-
-	pthread_mutex_lock(&track_lock);
-	t = tracked_node(key);
-	if (t->pm_pid != w->pm || t->pm_start != w->pm_start) {
-		/* Another postmaster: its counters start from zero. */
-		t->exited_rd = t->exited_wr = 0;
-		t->n_procs = 0;
-		t->pm_pid = w->pm;
-		t->pm_start = w->pm_start;
-	}
-	for (size_t i = 0; i < t->n_procs; i++) {
-		const TrackedProc *old = &t->procs[i];
-		bool live = false;
-
-		for (size_t j = 0; j < w->n_procs && !live; j++)
-			live = w->procs[j].pid == old->pid && w->procs[j].start == old->start;
-		if (!live) {
-			t->exited_rd += old->rd;
-			t->exited_wr += old->wr;
-		}
-	}
-	free(t->procs);
-	t->procs = w->procs;
-	t->n_procs = w->n_procs;
-	w->procs = NULL;
-	*rd = t->exited_rd;
-	*wr = t->exited_wr;
-	for (size_t i = 0; i < t->n_procs; i++) {
-		*rd += t->procs[i].rd;
-		*wr += t->procs[i].wr;
-	}
-	pthread_mutex_unlock(&track_lock);
-}
-
-void observe_stats_io_forget(void)
-{
-	pthread_mutex_lock(&track_lock);
-	for (size_t i = 0; i < n_tracked; i++) {
-		free(tracked[i].key);
-		free(tracked[i].procs);
-	}
-	free(tracked);
-	tracked = NULL;
-	n_tracked = 0;
-	pthread_mutex_unlock(&track_lock);
 }
 
 /* proc_figures - CPU and I/O of the postmaster and its children, from the host's process list. */
 static void proc_figures(Probe *p, PgcHost *h)
 {
 	PgcObsStats *s = p->out->stats;
-	ProcWalk w = {.h = h, .pm = p->out->postmaster_pid, .io_ok = true};
+	ProcWalk w = {.pm = p->out->postmaster_pid, .io_ok = true};
 
 	if (h == NULL || !p->out->postmaster_alive || w.pm <= 0)
 		return;
 	if (host_proc_each(h, walk_one, &w) != 0 || w.count == 0) {
 		stats_failed(p, "the server's processes", "the process list cannot be read");
-		free(w.procs);
 		return;
 	}
 	s->proc_read = true;
 	s->processes = w.count;
 	s->cpu_seconds = w.cpu_s;
 	if (!w.io_ok) {
-		/* Not root nor the server's account: /proc/PID/io is not ours to read. */
+		/* Neither root nor the server's account: /proc/PID/io is not ours to read. */
 		stats_failed(p, "the server's processes' I/O", "/proc/PID/io cannot be read");
-		free(w.procs);
 		return;
 	}
-	io_track(p->label, &w, &s->read_bytes, &s->write_bytes);
 	s->io_read = true;
-	free(w.procs);
+	s->read_bytes = w.rd;
+	s->write_bytes = w.wr;
 }
 
-void observe_stats_probe(Probe *p, PgcHost *h)
+void observe_stats_begin(Probe *p, PgcHost *h)
 {
-	PgcObsNode *o = p->out;
 	PgcObsStats *s = m_alloc(p, 1, sizeof *s);
-	char err[512];
-	PGconn *conn;
 
-	o->stats = s;
+	p->out->stats = s;
 	s->max_connections = s->wal_bytes = s->wal_generated_bytes = -1;
+	s->early = m_alloc(p, OBS_STATS_MAX_DATABASES, sizeof *s->early);
 	proc_figures(p, h);
-	conn = connect_db(p, "postgres", err, sizeof err);
-	if (conn == NULL) {
-		stats_failed(p, "the server", err);
+}
+
+void observe_stats_server(Probe *p, PGconn *conn)
+{
+	if (p->out->stats == NULL)
 		return;
-	}
 	sql_connections(p, conn);
 	sql_wal(p, conn);
 	sql_databases(p, conn);
 	index_usage(p, conn);
-	PQfinish(conn);
+}
+
+void observe_stats_unreachable(Probe *p, const char *why)
+{
+	if (p->out->stats != NULL)
+		stats_failed(p, "the server", why);
 }

@@ -12,9 +12,10 @@
  * unreachable nor the observation incomplete (the planner never reads
  * these figures).
  *
- * Cost: one extra connection per node, plus one per declared database for
- * the index usage (at most OBS_STATS_MAX_DATABASES, each connect and query
- * bounded as every probe's), and one walk of the host's process list.
+ * Cost: a few queries on the connections the SQL probe opens anyway; on a
+ * replica, one connection per declared database for the index usage (at
+ * most OBS_STATS_MAX_DATABASES, each connect and query bounded as every
+ * probe's); and one walk of the host's process list.
  *
  * Memory: in the observation's arena, as the rest of the model.
  */
@@ -23,6 +24,8 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+
+#include <libpq-fe.h>
 
 #include "reconcile/observe/observe_model.h"
 #include "reconcile/observe/observe_probe.h"
@@ -77,18 +80,41 @@ struct PgcObsStats {
 	double cpu_seconds;        /* their user + system time, with the exited children's
 	                            * the postmaster waited for */
 	bool io_read;              /* read_bytes/write_bytes are known */
-	unsigned long long read_bytes, write_bytes; /* /proc/PID/io of the live processes,
-	                            * plus what exited ones had when last seen by this
-	                            * pgconverge process (observe_stats_io_track) */
+	unsigned long long read_bytes, write_bytes; /* /proc/PID/io of the same processes
+	                            * (the postmaster's includes the children it waited for) */
+
+	/* The probe's own: index usage read before pg_stat_database's rows. */
+	PgcObsStatsDatabase *early;
+	size_t n_early;
 };
 
 /*
- * observe_stats_probe - fills p->out->stats (allocated here) for a node
- * whose SQL probe reached it; h is the node's host when it is this machine
- * (the /proc figures), NULL otherwise. Reports nothing: failures go to
- * stats->error (and to the debug log).
+ * The probe, in three calls so that the figures use the SQL probe's
+ * connections rather than opening their own (observe_pool.c,
+ * observe_sql.c):
+ *
+ * observe_stats_begin - allocates p->out->stats and reads the /proc
+ * figures; h is the node's host when it is this machine (after the files
+ * probe: the postmaster's pid), NULL otherwise.
+ *
+ * observe_stats_database - the index usage of declared database dbname,
+ * through the SQL probe's connection to it (dbconn), as the last use of
+ * that connection: a query that times out may leave it unusable.
+ *
+ * observe_stats_server - the rest, through the SQL probe's connection to
+ * "postgres" once it has read everything the planner needs (same reason);
+ * declared databases the SQL probe did not visit (a replica's) get a
+ * connection of their own.
+ *
+ * observe_stats_unreachable - the server could not be reached (why).
+ *
+ * Each does nothing when the figures were not asked for (stats NULL), and
+ * reports nothing: failures go to stats->error (and the debug log).
  */
-void observe_stats_probe(Probe *p, PgcHost *h);
+void observe_stats_begin(Probe *p, PgcHost *h);
+void observe_stats_database(Probe *p, PGconn *dbconn, const char *dbname);
+void observe_stats_server(Probe *p, PGconn *conn);
+void observe_stats_unreachable(Probe *p, const char *why);
 
 /*
  * observe_stats_metrics - the monitoring families of every node of o in
@@ -98,13 +124,5 @@ void observe_stats_probe(Probe *p, PgcHost *h);
  * cluster's live primary, as status does.
  */
 void observe_stats_metrics(FILE *f, const PgcObserved *o);
-
-/*
- * observe_stats_io_forget - releases what the I/O tracker keeps between
- * observations (observe_stats.c: the last figures of each server's
- * processes, so that those of exited ones are still counted). For a clean
- * exit of a long-running process; harmless at any time (the sums restart).
- */
-void observe_stats_io_forget(void);
 
 #endif

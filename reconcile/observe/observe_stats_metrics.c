@@ -129,14 +129,14 @@ static const NodeFamily node_families[] = {
 	 "waited for, from /proc (local nodes only)",
 	 v_cpu, "%.2f"},
 	{"pgconverge_process_read_bytes_total", "counter",
-	 "bytes the server's processes made storage fetch (/proc/PID/io read_bytes; local nodes "
-	 "only): live processes, plus exited ones as this pgconverge last saw them (their last "
-	 "bytes, and backends that lived between two observations, are not counted)",
+	 "bytes the server's processes made storage fetch (/proc/PID/io read_bytes of the "
+	 "postmaster, which includes the exited children it waited for, and of its live "
+	 "children; local nodes only)",
 	 v_read_bytes, "%.0f"},
 	{"pgconverge_process_write_bytes_total", "counter",
-	 "bytes the server's processes sent to storage (/proc/PID/io write_bytes; local nodes "
-	 "only): live processes, plus exited ones as this pgconverge last saw them (their last "
-	 "bytes, and backends that lived between two observations, are not counted)",
+	 "bytes the server's processes sent to storage (/proc/PID/io write_bytes of the "
+	 "postmaster, which includes the exited children it waited for, and of its live "
+	 "children; local nodes only)",
 	 v_write_bytes, "%.0f"},
 	{"pgconverge_stats_error", "gauge",
 	 "1 when some monitoring figures of the node could not be read (see the debug log)",

@@ -9,7 +9,7 @@
 #     lag small);
 #   - after a pgbench workload the counters grew: blocks, commits, CPU
 #     seconds, WAL bytes, storage bytes written, index scans;
-#   - `plan` does not gather them (no extra connection shows);
+#   - `plan` does not gather them (no connection to a replica's database);
 #   - `reconcile --metrics-listen 127.0.0.1:PORT` answers GET /metrics over
 #     HTTP (curl) while the loop runs, 404 elsewhere, 405 for POST; a bad
 #     address is a usage error; the port is free again once it stopped (no
@@ -203,18 +203,21 @@ check "the replica's CPU seconds grew (startup process replaying) ($b -> $a)" gr
 
 # --- plan does not gather them -------------------------------------------------------
 
-# Observation connects to each declared database once (its extensions); the
-# stats probe once more (its index usage). plan must not pay for the second.
-sessions() { sleep 1.2; lib_sql "$p1" "SELECT sessions FROM pg_stat_database WHERE datname = 'appdb'"; }
-before=$(sessions)
+# Observation connects to each declared database of the primary once (its
+# extensions); the figures use that connection for the primary's index
+# usage, and open one on the replica (which observation does not visit
+# database by database). plan must open none of them.
+sessions() { lib_sql "$1" "SELECT sessions FROM pg_stat_database WHERE datname = 'appdb'"; }
+both() { sleep 1.2; echo "$(sessions "$p1") $(sessions "$p2")"; }
+read -r a1 a2 <<<"$(both)"
 lib_run plan1 plan -f topology.yaml
-after_plan=$(sessions)
+read -r b1 b2 <<<"$(both)"
 lib_run s3 status -f topology.yaml --format prometheus
-after_status=$(sessions)
-check "plan connects to appdb once (sessions $before -> $after_plan)" \
-	test "$((after_plan - before))" -eq 1
-check "status --format prometheus once more, for the index usage ($after_plan -> $after_status)" \
-	test "$((after_status - after_plan))" -eq 2
+read -r c1 c2 <<<"$(both)"
+check "plan: one connection to appdb on the primary, none on the replica ($a1 -> $b1, $a2 -> $b2)" \
+	test "$((b1 - a1)) $((b2 - a2))" = "1 0"
+check "status --format prometheus: the same on the primary, one on the replica ($b1 -> $c1, $b2 -> $c2)" \
+	test "$((c1 - b1)) $((c2 - b2))" = "1 1"
 
 # --- reconcile --metrics-listen -------------------------------------------------------
 
