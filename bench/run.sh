@@ -19,6 +19,9 @@
 #      (reconcile_rss.sh). 6 to 8 print figures against their targets, not ratios.
 #   9. `plan --offline` of 1,000 nodes x 2,000 hba rules, time and peak RSS,
 #      against `validate --offline` of the same file (offline_plan.sh; no server).
+#  10. the monitoring figures: `status --format prometheus` against the no-op
+#      `plan`, and the latency of the reconcile loop's /metrics for 30 nodes
+#      (metrics.sh).
 #
 # 2 to 5 start real servers and need root; see bench/README.md.
 set -eu
@@ -48,4 +51,5 @@ bash bench/failover.sh || rc=1
 bash bench/switchover.sh || rc=1
 bash bench/reconcile_rss.sh || rc=1
 bash bench/offline_plan.sh || rc=1
+bash bench/metrics.sh || rc=1
 exit $rc
