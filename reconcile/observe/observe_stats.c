@@ -283,7 +283,31 @@ static int walk_one(PgcHost *h, long pid, void *arg)
 	return 0;
 }
 
-/* proc_figures - CPU and I/O of the postmaster and its children, from the host's process list. */
+/* At most this many children of a postmaster are listed directly (then: the walk). */
+#define STATS_MAX_CHILDREN 8192
+
+/*
+ * walk_children - walk_one() for the postmaster and the children the host
+ * lists for it: a few reads instead of one per process of the machine.
+ * -1 when the host cannot list them.
+ */
+static int walk_children(PgcHost *h, ProcWalk *w)
+{
+	long *kids = malloc(STATS_MAX_CHILDREN * sizeof *kids);
+	ssize_t n = kids ? host_proc_children(h, w->pm, kids, STATS_MAX_CHILDREN) : -1;
+
+	if (n < 0 || n == STATS_MAX_CHILDREN) {
+		free(kids);
+		return -1;
+	}
+	walk_one(h, w->pm, w);
+	for (ssize_t i = 0; i < n; i++)
+		walk_one(h, kids[i], w);
+	free(kids);
+	return 0;
+}
+
+/* proc_figures - CPU and I/O of the postmaster and its children, from the host's processes. */
 static void proc_figures(Probe *p, PgcHost *h)
 {
 	PgcObsStats *s = p->out->stats;
@@ -291,7 +315,12 @@ static void proc_figures(Probe *p, PgcHost *h)
 
 	if (h == NULL || !p->out->postmaster_alive || w.pm <= 0)
 		return;
-	if (host_proc_each(h, walk_one, &w) != 0 || w.count == 0) {
+	if (walk_children(h, &w) != 0) {
+		w = (ProcWalk){.pm = p->out->postmaster_pid, .io_ok = true};
+		if (host_proc_each(h, walk_one, &w) != 0)
+			w.count = 0;
+	}
+	if (w.count == 0) {
 		stats_failed(p, "the server's processes", "the process list cannot be read");
 		return;
 	}

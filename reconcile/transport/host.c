@@ -580,6 +580,12 @@ static int local_proc_io(PgcHost *h, long pid, PgcHostProcIo *io)
 	return procfs_io(pid, &io->read_bytes, &io->write_bytes);
 }
 
+static ssize_t local_proc_children(PgcHost *h, long pid, long *out, size_t max)
+{
+	(void)h;
+	return procfs_children(pid, out, max);
+}
+
 static const PgcHostOps local_ops = {
 	.name = "local",
 	.run = local_run,
@@ -608,6 +614,7 @@ static const PgcHostOps local_ops = {
 	.reaches = local_reaches,
 	.proc_stat = local_proc_stat,
 	.proc_io = local_proc_io,
+	.proc_children = local_proc_children,
 };
 
 /* ---- added later: dispatch ----------------------------------------------------------- */
@@ -646,4 +653,13 @@ int host_proc_io(PgcHost *h, long pid, PgcHostProcIo *io)
 		return -1;
 	}
 	return h->ops->proc_io(h, pid, io);
+}
+
+ssize_t host_proc_children(PgcHost *h, long pid, long *out, size_t max)
+{
+	if (h->ops->proc_children == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return h->ops->proc_children(h, pid, out, max);
 }

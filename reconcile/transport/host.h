@@ -93,6 +93,7 @@ typedef struct {
 	bool (*reaches)(PgcHost *h, const char *path);                   /* may be NULL */
 	int (*proc_stat)(PgcHost *h, long pid, PgcHostProcStat *st);     /* may be NULL */
 	int (*proc_io)(PgcHost *h, long pid, PgcHostProcIo *io);         /* may be NULL */
+	ssize_t (*proc_children)(PgcHost *h, long pid, long *out, size_t max); /* may be NULL */
 } PgcHostOps;
 
 /* host_is_local - true when host (name or address) designates this machine. */
@@ -217,5 +218,13 @@ int host_dir_look(PgcHost *h, const char *path);
  */
 int host_proc_stat(PgcHost *h, long pid, PgcHostProcStat *st);
 int host_proc_io(PgcHost *h, long pid, PgcHostProcIo *io);
+
+/*
+ * host_proc_children - pid's children (at most max into out): their
+ * number, or -1 (nothing logged) when the host cannot list them directly
+ * (the caller then walks every process with host_proc_each and
+ * host_proc_stat's ppid). A host whose table lacks it gives -1 (ENOSYS).
+ */
+ssize_t host_proc_children(PgcHost *h, long pid, long *out, size_t max);
 
 #endif

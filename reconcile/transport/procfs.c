@@ -173,3 +173,29 @@ int procfs_io(long pid, unsigned long long *read_bytes, unsigned long long *writ
 	}
 	return found == 3 ? 0 : -1;
 }
+
+ssize_t procfs_children(long pid, long *out, size_t max)
+{
+	char path[64], *buf, *p, *end;
+	size_t size = 16 * max + 16;
+	ssize_t n = 0;
+
+	snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", pid, pid);
+	buf = malloc(size);
+	if (buf == NULL)
+		return -1;
+	if (read_small(path, buf, size) < 0) {
+		free(buf);
+		return -1;
+	}
+	for (p = buf; (size_t)n < max; p = end) {
+		long child = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (child > 0)
+			out[n++] = child;
+	}
+	free(buf);
+	return n;
+}

@@ -55,4 +55,12 @@ int procfs_stat(long pid, long *ppid, char *state, double *cpu_s, double *childr
  */
 int procfs_io(long pid, unsigned long long *read_bytes, unsigned long long *write_bytes);
 
+/*
+ * procfs_children - the children of pid's main thread
+ * (/proc/PID/task/PID/children: a kernel with CONFIG_PROC_CHILDREN), at
+ * most max of them into out. Their number, or -1 when the file cannot be
+ * read (no such process, or no such kernel support).
+ */
+ssize_t procfs_children(long pid, long *out, size_t max);
+
 #endif

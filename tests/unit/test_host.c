@@ -3,6 +3,7 @@
  * are local, and the folder states the probe and initdb rely on.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -274,6 +275,25 @@ static void test_local_proc_usage(void **state)
 	assert_true(st.start_ticks > 0);
 	assert_int_equal(host_proc_stat(h, 0, &st), -1);
 	assert_int_equal(host_proc_io(h, 0, &io), -1);
+	assert_int_equal(host_proc_children(h, 0, NULL, 0), -1);
+	/* A live child is listed (kernels with CONFIG_PROC_CHILDREN; else -1, and the walk is used). */
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	{
+		long kids[64];
+		ssize_t n = host_proc_children(h, getpid(), kids, 64);
+		bool found = false;
+
+		for (ssize_t i = 0; i < n; i++)
+			found = found || kids[i] == (long)child;
+		assert_true(n < 0 || found);
+	}
+	kill(child, SIGKILL);
+	assert_int_equal(waitpid(child, &status, 0), child);
 	if (host_proc_io(h, getpid(), &io) != 0) {
 		/* Not readable here (no root, or a kernel without task I/O accounting). */
 		host_free(h);
@@ -286,11 +306,15 @@ static void test_local_proc_usage(void **state)
 
 		burn(60);
 		fd = mkstemp(path);
-		for (int i = 0; fd >= 0 && i < 64; i++)
+		if (fd < 0)
+			_exit(2);
+		for (int i = 0; i < 64; i++)
 			if (write(fd, block, sizeof block) != (ssize_t)sizeof block)
-				_exit(1);
-		if (fd < 0 || fsync(fd) != 0 || unlink(path) != 0)
-			_exit(1);
+				_exit(3);
+		if (fsync(fd) != 0)
+			_exit(4);
+		if (unlink(path) != 0)
+			_exit(5);
 		_exit(0);
 	}
 	assert_int_equal(waitpid(child, &status, 0), child);
