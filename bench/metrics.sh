@@ -18,7 +18,8 @@
 #
 #   bash bench/metrics.sh      (as root; BENCH_NODES=30 (a multiple of 3),
 #                               BENCH_RUNS=10, BENCH_REQUESTS=200,
-#                               BENCH_BASE_BIN=path/to/other/pgconverge)
+#                               BENCH_BASE_BIN=path/to/other/pgconverge,
+#                               BENCH_PARTS="a b": which parts to run)
 set -u
 
 # shellcheck source=bench/lib.sh
@@ -27,6 +28,7 @@ runs=${BENCH_RUNS:-10}
 nodes=${BENCH_NODES:-30}
 requests=${BENCH_REQUESTS:-200}
 base=${BENCH_BASE_BIN:-}
+parts=${BENCH_PARTS:-a b}
 loop_pid=""
 
 stop_loop() { bench_stop_pid TERM "$loop_pid"; }
@@ -124,10 +126,12 @@ observe_cost() {
 	bench_ratio "status-prometheus/status-text" "$mq" "$mt" 1.10
 }
 
+if [[ " $parts " == *" a "* ]]; then
 observe_cost "1 cluster x 3 nodes" --cluster c0 || exit 1
 observe_cost "$clusters clusters x 3 nodes" || exit 1
 "$PGC" status -q -f "$tmp/topo.yaml" --state-dir "$st" --format prometheus >"$tmp/status.prom"
 echo "   status --format prometheus: $(grep -c '^# TYPE ' "$tmp/status.prom") families, $(grep -vc '^#' "$tmp/status.prom") samples, $(wc -c <"$tmp/status.prom") bytes"
+fi
 
 # --- (b) /metrics latency ------------------------------------------------------------
 
@@ -167,6 +171,7 @@ latency() {
 	printf '   latency median %s ms, p99 %s ms, max %s ms\n' "$(bench_ms "$med" 2)" "$(bench_ms "$p99" 2)" "$(bench_ms "$max" 2)"
 	awk -v p="$p99" 'BEGIN { printf "   p99 %.2f ms (target < 50 ms: %s)\n", p / 1000, p < 50000 ? "met" : "NOT met" }'
 }
+[[ " $parts " == *" b "* ]] || exit 0
 url=http://127.0.0.1:$http_port/metrics
 # Between passes: what serving the cached text costs.
 latency 1h "between passes (--interval 1h)" || exit 1

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +21,16 @@
 #define HTTP_CONN_TIMEOUT_S 10
 #define HTTP_MAX_CONNECTIONS 64
 
+/*
+ * The published text is kept as a ready response: libmicrohttpd counts the
+ * references of a response, so each request queues the same one (no copy,
+ * no allocation of the text's size), and one that is replaced lives on
+ * until the last request that queued it is sent.
+ */
 struct PgcMetricsHttp {
 	struct MHD_Daemon *daemon;
 	pthread_mutex_t lock;
-	char *text;                   /* under lock; NULL until the first publish */
-	size_t len;
+	struct MHD_Response *current; /* under lock; NULL until the first publish */
 };
 
 int metrics_http_parse_listen(const char *listen, char *host, size_t hostlen, int *port)
@@ -56,30 +62,18 @@ int metrics_http_parse_listen(const char *listen, char *host, size_t hostlen, in
 	return 0;
 }
 
-static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, char *body, size_t len)
+static enum MHD_Result answer_text(struct MHD_Connection *c, unsigned status, const char *msg)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(strlen(msg), (void *)msg, MHD_RESPMEM_PERSISTENT);
 	enum MHD_Result rc;
 
-	if (r == NULL) {
-		free(body);
+	if (r == NULL)
 		return MHD_NO;
-	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				status == MHD_HTTP_OK ? "text/plain; version=0.0.4; charset=utf-8"
-						      : "text/plain; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
 	rc = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return rc;
-}
-
-static enum MHD_Result answer_text(struct MHD_Connection *c, unsigned status, const char *msg)
-{
-	char *body = strdup(msg);
-
-	if (body == NULL)
-		return MHD_NO;
-	return answer(c, status, body, strlen(body));
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -87,8 +81,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  size_t *upload_size, void **req_cls)
 {
 	PgcMetricsHttp *s = cls;
-	char *body;
-	size_t len;
+	enum MHD_Result rc = MHD_NO;
+	bool published;
 
 	(void)version;
 	(void)upload;
@@ -100,15 +94,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (strcmp(url, "/metrics") != 0)
 		return answer_text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
 	pthread_mutex_lock(&s->lock);
-	len = s->len;
-	body = s->text != NULL ? malloc(len ? len : 1) : NULL;
-	if (body != NULL)
-		memcpy(body, s->text, len);
+	/* Queued under the lock: a publish cannot drop the response in between. */
+	published = s->current != NULL;
+	if (published)
+		rc = MHD_queue_response(c, MHD_HTTP_OK, s->current);
 	pthread_mutex_unlock(&s->lock);
-	if (body == NULL)
+	if (!published)
 		return answer_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 				   "no observation yet: the first reconcile pass is running\n");
-	return answer(c, MHD_HTTP_OK, body, len);
+	return rc;
 }
 
 PgcMetricsHttp *metrics_http_start(const char *listen)
@@ -157,14 +151,22 @@ PgcMetricsHttp *metrics_http_start(const char *listen)
 
 void metrics_http_publish(PgcMetricsHttp *s, char *text, size_t len)
 {
-	char *old;
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *old;
 
+	if (r == NULL) {
+		/* Out of memory: the last text stays. */
+		free(text);
+		return;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"text/plain; version=0.0.4; charset=utf-8");
 	pthread_mutex_lock(&s->lock);
-	old = s->text;
-	s->text = text;
-	s->len = len;
+	old = s->current;
+	s->current = r;
 	pthread_mutex_unlock(&s->lock);
-	free(old);
+	if (old != NULL)
+		MHD_destroy_response(old);
 }
 
 void metrics_http_stop(PgcMetricsHttp *s)
@@ -172,7 +174,8 @@ void metrics_http_stop(PgcMetricsHttp *s)
 	if (s == NULL)
 		return;
 	MHD_stop_daemon(s->daemon);
+	if (s->current != NULL)
+		MHD_destroy_response(s->current);
 	pthread_mutex_destroy(&s->lock);
-	free(s->text);
 	free(s);
 }

@@ -3,8 +3,9 @@
  * that serves the last text it was given.
  *
  * The server answers from its own thread and never waits for whoever
- * produces the text: metrics_http_publish() swaps the cached text under a
- * mutex, and a request copies it under the same mutex. GET or HEAD of
+ * produces the text: metrics_http_publish() makes the text a response and
+ * swaps it in under a mutex; a request queues that response (reference
+ * counted by libmicrohttpd: no copy) under the same mutex. GET or HEAD of
  * /metrics gives 200 with the text (text/plain; version=0.0.4), or 503
  * until a first text is published; any other path 404; other methods 405.
  *
