@@ -68,7 +68,8 @@ enum {
 	OPT_BASE = 1u << 18,            /* --base REV (plan --offline) */
 	OPT_WAIT_LOCK = 1u << 19,       /* --wait-lock DURATION */
 	OPT_JOBS = 1u << 20,            /* --jobs N */
-	OPT_METRICS_LISTEN = 1u << 21,  /* --metrics-listen ADDR:PORT */
+	OPT_TOP = 1u << 21,             /* --top, --limit N (status) */
+	OPT_METRICS_LISTEN = 1u << 22,  /* --metrics-listen ADDR:PORT */
 };
 
 /* OPT_SOURCE - where the topology comes from: a file or a git repository. */
@@ -156,6 +157,8 @@ struct PgcOptions {
 	int64_t interval_ms;      /* --interval; PGC_DEFAULT_INTERVAL_MS */
 	int64_t wait_lock_ms;     /* --wait-lock; 0: a held lock is an immediate exit 4 */
 	int jobs;                 /* --jobs; 0: APPLY_DEFAULT_JOBS */
+	bool top;                 /* --top (status; needs --cluster) */
+	int limit;                /* --limit (with --top); 0 when not given */
 	const char *metrics_listen; /* --metrics-listen ADDR:PORT; NULL when not given */
 	/* Not an option: the command sets it when it shows the monitoring figures
 	 * (status --format prometheus; --metrics-listen sets it too), so that

@@ -41,6 +41,8 @@ typedef enum {
 	O_ONCE,
 	O_WAIT_LOCK,
 	O_JOBS,
+	O_TOP,
+	O_LIMIT,
 	O_METRICS_LISTEN,
 	O_LOGICAL,
 	O_LIVE,
@@ -104,6 +106,10 @@ static const OptDef opt_defs[O_COUNT] = {
 	[O_JOBS] = {"jobs", 'j', "N", OPT_JOBS,
 		    "run up to N independent actions at the same time, e.g. two replicas' "
 		    "clones (default 4; 1: one at a time)"},
+	[O_TOP] = {"top", 0, NULL, OPT_TOP,
+		   "the live primary's top statements, unused indexes and sequentially scanned "
+		   "tables (needs --cluster)"},
+	[O_LIMIT] = {"limit", 0, "N", OPT_TOP, "with --top: rows per section (default 10)"},
 	[O_METRICS_LISTEN] = {"metrics-listen", 0, "ADDR:PORT", OPT_METRICS_LISTEN,
 			      "serve Prometheus metrics over HTTP at /metrics, e.g. 127.0.0.1:9187, "
 			      "from the last pass's observation"},
@@ -363,6 +369,21 @@ static int apply_option(const PgcCommand *cmd, PgcOptions *o, OptId id, const ch
 		o->jobs = (int)v;
 		break;
 	}
+	case O_TOP:
+		o->top = true;
+		break;
+	case O_LIMIT: {
+		char *end;
+		long v;
+
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno != 0 || end == arg || *end != '\0' || v < 1 || v > 1000)
+			return usage_error(cmd, "invalid --limit '%s': expected a whole number from 1 to 1000",
+					   arg);
+		o->limit = (int)v;
+		break;
+	}
 	case O_METRICS_LISTEN: {
 		char host[256];
 		int port;
@@ -433,6 +454,12 @@ static int check_combination(const PgcCommand *cmd, PgcOptions *o, bool ref_or_p
 				   "with '--once'");
 	if (o->base_rev != NULL && !o->offline)
 		return usage_error(cmd, "option '--base' needs '--offline'");
+	if (o->top && o->cluster == NULL)
+		return usage_error(cmd, "option '--top' needs '--cluster NAME'");
+	if (o->limit != 0 && !o->top)
+		return usage_error(cmd, "option '--limit' needs '--top'");
+	if (o->top && o->format != NULL && strcmp(o->format, "prometheus") == 0)
+		return usage_error(cmd, "option '--top' prints text or json, not prometheus");
 	if ((spec->options & OPT_CLUSTER_REQUIRED) && o->cluster == NULL)
 		return usage_error(cmd, "'%s' needs '--cluster NAME'", cmd->name);
 	if (o->n_args < spec->min_args)

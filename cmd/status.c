@@ -13,6 +13,7 @@
 #include "cmd/converge.h"
 #include "cmd/status.h"
 #include "cmd/exitcodes.h"
+#include "cmd/status_top.h"
 #include "common/metrics.h"
 #include "common/strutil.h"
 #include "reconcile/observe/observe_stats.h"
@@ -28,7 +29,8 @@ static const char *const status_formats[] = {"text", "json", "prometheus", NULL}
 const PgcCommandSpec status_spec = {
 	.usage = "status " USAGE_SOURCE USAGE_NEWLINE
 		 "[--cluster NAME] [--format text|json|prometheus]" USAGE_NEWLINE
-		 "[--state-dir DIR]",
+		 "[--state-dir DIR]" USAGE_NEWLINE
+		 "--cluster NAME --top [--limit N] [--format text|json]",
 	.description =
 		"Observes every node and prints, per cluster and node: running or not, role,\n"
 		"timeline, upstream and replication state, pending restarts, and how many\n"
@@ -60,11 +62,20 @@ const PgcCommandSpec status_spec = {
 		"pgconverge_backup_last_verified_age_seconds, pgconverge_backup_last_drill_ok,\n"
 		"pgconverge_backup_repository_error, pgconverge_archive_archived_total,\n"
 		"pgconverge_archive_failed_total, pgconverge_archive_failing,\n"
-		"pgconverge_archive_ready_segments, pgconverge_archive_last_archived_age_seconds.\n",
-	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_CLUSTER | OPT_FORMAT,
+		"pgconverge_archive_ready_segments, pgconverge_archive_last_archived_age_seconds.\n"
+		"\n"
+		"--top asks the cluster's live primary, in each declared database (\"postgres\"\n"
+		"when none is), for: the statements with the most total execution time\n"
+		"(pg_stat_statements, when installed there: monitoring.pg_stat_statements);\n"
+		"indexes never scanned and indexes scanned fewer than 50 times, with their\n"
+		"sizes (unique, primary key and constraint indexes are left out); tables read\n"
+		"mostly by sequential scans, the most rows read first. Figures count from the\n"
+		"last statistics reset, which is shown. --limit N rows per section (default\n"
+		"10). --top needs --cluster; it prints only this report.\n",
+	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_CLUSTER | OPT_FORMAT | OPT_TOP,
 	.formats = status_formats,
 	.exit_codes = "  0   the status was printed (down nodes and drift are in it)\n"
-		      "  1   error\n",
+		      "  1   error (with --top: also when no primary of the cluster answers)\n",
 };
 
 static const char *role_of(const PgcObsNode *n)
@@ -683,7 +694,11 @@ int cmd_status(const PgcOptions *opts)
 	size_t nbs = 0;
 	int rc = EXIT_ERROR;
 
-	/* The monitoring figures cost a connection or two per node: only for prometheus. */
+	if (opts->top) {
+		arena_free(ba);
+		return status_top(opts);
+	}
+	/* The monitoring figures cost a few queries per node: only for prometheus. */
 	stats_opts.observe_stats = options_format_is(opts, "prometheus");
 	if (converge_look(&stats_opts, &t, &obs, &p) != 0)
 		goto cleanup;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reconcile/datadog/plan_datadog.h"
 #include "reconcile/engine/builder.h"
 #include "reconcile/postgres/plan_conf.h"
 
@@ -196,7 +197,8 @@ static void synth_node(PgcArena *a, const PgcCluster *bc, const PgcCluster *hc, 
 	if (o->in_recovery)
 		o->wal_receiver_status = "streaming";
 	/* No pg_settings rows: the planner compares the managed files, in canonical form. */
-	synth_roles(a, bc, hc, o);
+	/* With monitoring.datadog's role, as the planner sees the roles. */
+	synth_roles(a, plan_datadog_roles(a, bc), plan_datadog_roles(a, hc), o);
 	synth_databases(a, bc, o);
 	synth_slots(a, bc, bn, o);
 }
@@ -222,6 +224,7 @@ static PgcObserved *synth_observed(PgcArena *a, const PgcTopology *base, const P
 		oc->n_nodes = hc->n_nodes;
 		for (j = 0; j < hc->n_nodes; j++)
 			synth_node(a, bc, hc, &hc->nodes[j], &hba, &oc->nodes[j]);
+		oc->datadog = plan_datadog_pretend(a, bc, hc);
 	}
 	return obs;
 }

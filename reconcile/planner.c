@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "reconcile/backup/plan_backup.h"
+#include "reconcile/datadog/plan_datadog.h"
 #include "reconcile/engine/builder.h"
 #include "reconcile/ha/plan_ha.h"
 #include "reconcile/postgres/plan_postgres.h"
@@ -23,6 +24,8 @@ static void plan_cluster(PgcPlanBuilder *b, PgcPostgresPlanner *pg, const PgcClu
 		return;
 	c = ha.live; /* planned from the primary that runs, not only the file's */
 	/* ---- */
+	/* monitoring.datadog's login role among the roles: reconcile/datadog/plan_datadog.c */
+	c = plan_datadog_roles(b->a, c);
 
 	if (!plan_postgres_begin(pg, c, obs, ha.held, ha.n_held))
 		return; /* no primary: validation refuses that */
@@ -34,6 +37,9 @@ static void plan_cluster(PgcPlanBuilder *b, PgcPostgresPlanner *pg, const PgcClu
 
 	if (!plan_postgres_cluster(pg))
 		return; /* created by its restore, not by initdb */
+
+	/* ---- the Datadog Agent's check file and DBM: reconcile/datadog/plan_datadog.c ---- */
+	plan_datadog_cluster(b, c, obs);
 
 	/* a switchover that waits: after everything planned from the live primary. */
 	plan_ha_finish(b, &ha);

@@ -9,6 +9,7 @@
 #include "reconcile/backup/backup_run.h"
 #include "reconcile/backup/drill.h"
 #include "reconcile/backup/restore.h"
+#include "reconcile/datadog/datadog.h"
 #include "reconcile/ha/ha_apply.h"
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/initdb.h"
@@ -51,6 +52,9 @@ static const PgcActionDef actions[] = {
 			 restore_or_drill},
 	[ACT_DROP_SLOT] = {"drop-slot", 0, replication_drop_slot},
 	[ACT_CREATE_REPOSITORY] = {"create-repository", 0, backup_repository_create},
+	/* conf_dir is on this machine, not a node's: no node host needed */
+	[ACT_DATADOG_CONF] = {"datadog-conf", 0, datadog_conf_run},
+	[ACT_DATADOG_DBM] = {"datadog-dbm", ACTION_ADDS_INSIDE, datadog_dbm_run},
 };
 
 _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,

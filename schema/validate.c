@@ -645,6 +645,35 @@ static void check_secrets(Val *v, PgcCluster *c)
 		     val_fmt(v, "clusters.%s.monitoring.datadog.password", c->name));
 }
 
+/* ---- monitoring.datadog ------------------------------------------------------- */
+
+static void check_datadog(Val *v, PgcCluster *c)
+{
+	const char *user = c->monitoring.datadog.user.v;
+	const char *os_user = c->os_user.v ? c->os_user.v : "postgres";
+	const char *key = val_fmt(v, "clusters.%s.monitoring.datadog.user", c->name);
+	PgcPos pos = c->monitoring.datadog.user.set ? c->monitoring.datadog.user.pos
+						    : c->monitoring.datadog.pos;
+
+	if (!c->monitoring.datadog.set || user == NULL)
+		return;
+	/* The Agent's role gets its own password and pg_monitor: not a role that has another job. */
+	if (strcmp(user, os_user) == 0 || strcmp(user, "postgres") == 0)
+		val_error(v, pos, key, "use a role of its own, e.g. datadog",
+			  "\"%s\" is the bootstrap superuser: the Datadog Agent needs a role of its own",
+			  user);
+	else if (c->replication.user.v != NULL && strcmp(user, c->replication.user.v) == 0)
+		val_error(v, pos, key, "use a role of its own, e.g. datadog",
+			  "\"%s\" is the replication user: the Datadog Agent needs a role of its own",
+			  user);
+	if (c->monitoring.datadog.dbm.v && !c->monitoring.pg_stat_statements.v)
+		val_warn(v, c->monitoring.datadog.dbm.pos,
+			 val_fmt(v, "clusters.%s.monitoring.datadog.dbm", c->name),
+			 "set monitoring.pg_stat_statements: true",
+			 "Database Monitoring reads pg_stat_statements, which is not preloaded "
+			 "without monitoring.pg_stat_statements");
+}
+
 /* ---- poolers and balancers ------------------------------------------------ */
 
 static void check_frontdoors(Val *v, PgcCluster *c)
@@ -764,6 +793,7 @@ static void validate_cluster(Val *v, PgcCluster *c)
 	check_backup(v, c);
 	check_bootstrap(v, c);
 	check_frontdoors(v, c);
+	check_datadog(v, c);
 	validate_parameters(v, c, primary);
 }
 

@@ -59,6 +59,10 @@ typedef enum {
 	ACT_RESTORE,         /* (restore) point-in-time restore of a bootstrap.from_backup cluster's primary */
 	ACT_DROP_SLOT,       /* (drop-slot) physical slot payload.target, left by a replica that streams elsewhere now */
 	ACT_CREATE_REPOSITORY, /* (create-repository) the backup repository payload.path, before anything archives or fetches */
+	ACT_DATADOG_CONF,    /* (datadog-conf) the Datadog Agent's check file payload.path: content with the
+	                      * password masked, filled from payload.secret (reconcile/datadog/) */
+	ACT_DATADOG_DBM,     /* (datadog-dbm) Database Monitoring's objects for role payload.target in the
+	                      * databases payload.params (reconcile/datadog/datadog.h) */
 	/* The number of action kinds (ACT_INITDB is 0): keep it last. Each kind
 	 * has a row in the registry (engine/action.h, reconcile/registry.c). */
 	PLAN_ACTION_KINDS

@@ -32,6 +32,7 @@ typedef struct PgcObsPgbouncer PgcObsPgbouncer;
 typedef struct PgcObsHaproxy PgcObsHaproxy;
 typedef struct PgcObsPgpool PgcObsPgpool;
 typedef struct PgcObsStats PgcObsStats;
+typedef struct PgcObsDatadog PgcObsDatadog; /* observe_datadog.h */
 
 typedef enum {
 	DIR_UNKNOWN = 0,  /* not looked at (remote host, or permission problem: see dir_error) */
@@ -254,6 +255,7 @@ typedef struct {
 	PgcObsPgbouncer *pgbouncer;   /* pooler.pgbouncer */
 	PgcObsHaproxy *haproxy;       /* balancer.haproxy */
 	PgcObsPgpool *pgpool;         /* balancer.pgpool */
+	PgcObsDatadog *datadog;       /* monitoring.datadog (observe_datadog.h) */
 } PgcObsCluster;
 
 typedef struct {

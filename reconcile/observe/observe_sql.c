@@ -298,10 +298,15 @@ static void sql_replay_pause(Probe *p, PGconn *conn)
 
 /*
  * desired_secret - the password the topology declares for a role: its own
- * roles.<name>.password, or replication.password for the replication user.
+ * roles.<name>.password, replication.password for the replication user,
+ * monitoring.datadog.password for the Datadog Agent's.
  */
 static const PgcSecret *desired_secret(const PgcCluster *c, const char *rolname)
 {
+	/* monitoring.datadog's user logs in with its password, declared in roles or not. */
+	if (c->monitoring.datadog.set && c->monitoring.datadog.user.v != NULL &&
+	    strcmp(c->monitoring.datadog.user.v, rolname) == 0)
+		return &c->monitoring.datadog.password;
 	for (size_t i = 0; i < c->n_roles; i++)
 		if (strcmp(c->roles[i].name, rolname) == 0 && c->roles[i].password.kind != SECRET_NONE)
 			return &c->roles[i].password;

@@ -21,6 +21,9 @@
 #include "common/arena.h"
 #include "common/diag.h"
 #include "reconcile/engine/apply.h"
+#include "reconcile/datadog/datadog.h"
+#include "reconcile/datadog/plan_datadog.h"
+#include "reconcile/observe/observe_datadog.h"
 #include "reconcile/ha/failover.h"
 #include "reconcile/observe/observe.h"
 #include "reconcile/engine/plan.h"
@@ -2303,6 +2306,66 @@ static void test_ha_saved_plan_keeps_payload(void **state)
 	topology_free(t);
 }
 
+
+/* ---- monitoring.datadog: reconcile/datadog/ (more in test_plan_datadog.c) ---------------- */
+
+/*
+ * A converged cluster with monitoring.datadog plans nothing: its role
+ * (LOGIN, pg_monitor, the password verified), the check file (masked,
+ * mode 0640, the password verified) and Database Monitoring are there.
+ */
+static void test_datadog_converged(void **state)
+{
+	PgcTopology *t = topo(NULL, NULL,
+			      "    maintenance: {restart: never}\n"
+			      "    monitoring:\n"
+			      "      datadog: {conf_dir: /etc/datadog-agent/conf.d/postgres.d,\n"
+			      "                password: {env: DD_PASSWORD}, dbm: true}\n");
+	PgcObserved *o = obs_empty(t);
+	const PgcCluster *c = plan_datadog_roles(o->arena, &t->clusters[0]);
+	PgcPolicy pol = policy_at(SUN_0300_UTC, false);
+	PgcObsDatadog *d = arena_calloc(o->arena, 1, sizeof *d);
+	PgcObsNode *pn;
+	PgcPlan *p;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < c->n_nodes; i++)
+		converge_node(o, c, i);
+	converge_catalog(o, c);
+	d->conf_read = d->conf_exists = true;
+	d->conf_masked = datadog_conf_render(o->arena, c);
+	d->conf_mode = 0640;
+	d->conf_password = DATADOG_PW_MATCHES;
+	d->dbm_read = true;
+	d->dbs = arena_calloc(o->arena, 2, sizeof *d->dbs);
+	d->dbs[d->n_dbs++] = (PgcObsDatadogDb){.name = "postgres", .ready = true};
+	d->dbs[d->n_dbs++] = (PgcObsDatadogDb){.name = "appdb", .ready = true};
+	o->clusters[0].datadog = d;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "");
+	assert_int_equal(p->n_orphans, 0);
+	plan_free(p);
+
+	/* Without the role: created with its secret, then made a member of pg_monitor. */
+	pn = onode(o, "pg1");
+	for (i = 0; i < pn->n_roles && strcmp(pn->roles[i].name, "datadog") != 0; i++)
+		;
+	assert_true(i < pn->n_roles);
+	memmove(&pn->roles[i], &pn->roles[i + 1], (pn->n_roles - i - 1) * sizeof *pn->roles);
+	pn->n_roles--;
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg1/create-role:datadog\n"
+				    "main/pg1/grant-role:pg_monitor>datadog\n");
+	assert_string_equal(act(p, "main/pg1/create-role:datadog")->payload.secret.ref,
+			    "DD_PASSWORD");
+	assert_true(strstr(act(p, "main/pg1/create-role:datadog")->payload.sql,
+			   "CREATE ROLE datadog WITH LOGIN ") == act(p, "main/pg1/create-role:datadog")->payload.sql);
+	plan_free(p);
+	obs_free(o);
+	topology_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2340,6 +2403,7 @@ int main(void)
 		cmocka_unit_test(test_ha_auto_failover_withholds_start),
 		cmocka_unit_test(test_auto_failover_sender_timeout),
 		cmocka_unit_test(test_ha_saved_plan_keeps_payload),
+		cmocka_unit_test(test_datadog_converged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

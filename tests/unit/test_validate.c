@@ -340,6 +340,77 @@ static void test_listen_address_rules(void **state)
 	diag_free(&diags);
 }
 
+static void test_frontdoor_ports_and_defaults(void **state)
+{
+	/* Pgpool-II's PCP port defaults to its port + 1: here a node's port. A
+	 * read port on a cluster without replicas is only a warning. */
+	static const char yaml[] =
+		"version: 1\n"
+		"clusters:\n"
+		"  main:\n"
+		"    nodes:\n"
+		"      pg1: {port: 25401, data_dir: /srv/pg/main/pg1}\n"
+		"    balancer:\n"
+		"      pgpool: {port: 25400}\n"
+		"      haproxy: {write_port: 25402, read_port: 25403}\n"
+		"    monitoring: {pgbadger: {keep: 3}, datadog: {conf_dir: /etc/dd, password: {env: DD}}}\n";
+	PgcDiagList diags = {0};
+	PgcTopology *t = load(yaml, true, &diags);
+	const PgcCluster *c;
+
+	(void)state;
+	assert_non_null(t);
+	assert_int_equal(diags.n, 2);
+	assert_string_equal(diag_text(&diags, 0),
+			    "t.yaml:7:22: error: clusters.main.balancer.pgpool.pcp_port: port 25401 on "
+			    "\"127.0.0.1\" is already used by clusters.main.nodes.pg1.port (line 5)\n  hint: "
+			    "give each server its own port");
+	assert_string_equal(diag_text(&diags, 1),
+			    "t.yaml:8:47: warning: clusters.main.balancer.haproxy.read_port: read_port sends "
+			    "reads to replicas, but cluster \"main\" has none: reads go to the primary\n  hint: "
+			    "add a replica, or remove read_port");
+	c = &t->clusters[0];
+	assert_int_equal(c->pgpool.pcp_port.v, 25401);
+	assert_true(c->pgpool.load_balance.v);
+	assert_string_equal(c->pgpool.dir.v, "/srv/pg/main/pgpool");
+	assert_string_equal(c->haproxy.dir.v, "/srv/pg/main/haproxy");
+	assert_int_equal(c->haproxy.max_lag.bytes, 16 << 20);
+	assert_true(c->monitoring.pgbadger.set);
+	assert_int_equal(c->monitoring.pgbadger.keep.v, 3);
+	assert_int_equal(c->monitoring.pgbadger.every.ms, 3600 * 1000);
+	assert_true(c->monitoring.datadog.set);
+	assert_string_equal(c->monitoring.datadog.user.v, "datadog");
+	assert_false(c->pgbouncer.set);
+	topology_free(t);
+	diag_free(&diags);
+}
+
+static void test_pgbadger_false_and_bad_type(void **state)
+{
+	static const char yaml[] =
+		"version: 1\n"
+		"clusters:\n"
+		"  a:\n"
+		"    nodes: {n: {port: 25410, data_dir: /srv/a/n}}\n"
+		"    monitoring: {pgbadger: false}\n"
+		"  b:\n"
+		"    nodes: {n: {port: 25411, data_dir: /srv/b/n}}\n"
+		"    monitoring: {pgbadger: 3}\n";
+	PgcDiagList diags = {0};
+	PgcTopology *t = load(yaml, true, &diags);
+
+	(void)state;
+	assert_non_null(t);
+	assert_int_equal(diags.n, 1);
+	assert_string_equal(diag_text(&diags, 0),
+			    "t.yaml:8:28: error: clusters.b.monitoring.pgbadger: expected true, false or a "
+			    "mapping with every, keep and output, got an integer\n  hint: e.g. pgbadger: true, or "
+			    "pgbadger: {every: 1h, keep: 14}");
+	assert_false(t->clusters[0].monitoring.pgbadger.set);
+	topology_free(t);
+	diag_free(&diags);
+}
+
 static void test_standby_minimum_reported_at_primary(void **state)
 {
 	static const char yaml[] =
@@ -760,6 +831,8 @@ int main(void)
 		cmocka_unit_test(test_many_unknown_roles_bounded_suggestions),
 		cmocka_unit_test(test_alias_bomb_stops_at_budget),
 		cmocka_unit_test(test_diag_print_escapes_file_text),
+		cmocka_unit_test(test_frontdoor_ports_and_defaults),
+		cmocka_unit_test(test_pgbadger_false_and_bad_type),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
