@@ -17,6 +17,7 @@
 #include "common/metrics.h"
 #include "common/strutil.h"
 #include "reconcile/observe/observe_stats.h"
+#include "reconcile/observe/observe_pgpool.h"
 #include "reconcile/postgres/plan_postgres.h"
 #include "reconcile/transport/host.h"
 #include "reconcile/pg/pgsql.h"
@@ -209,6 +210,27 @@ static void add_node_summaries(json_t *j, const PgcObserved *o, const PgcPlan *p
 	}
 }
 
+/* pgpool_text - one line for the cluster's Pgpool-II: up, port, the primary it sees, its backends. */
+static void pgpool_text(const PgcCluster *tc, const PgcObsPgpool *pp)
+{
+	const char *primary = observe_pgpool_primary(tc, pp);
+
+	if (pp == NULL || !pp->alive) {
+		str_fprintf_line(stdout, "  pgpool     DOWN (port %lld)\n", tc->pgpool.port.v);
+		return;
+	}
+	str_fprintf_line(stdout, "  pgpool     up, port %lld, pid %ld, primary %s%s", tc->pgpool.port.v,
+			 pp->pid, primary ? primary : "NONE", pp->n_nodes ? ", backends:" : "");
+	for (size_t i = 0; i < pp->n_nodes; i++)
+		str_fprintf_line(stdout, " %s %s/%s",
+				 (size_t)pp->nodes[i].id < tc->n_nodes ? tc->nodes[pp->nodes[i].id].name : "?",
+				 pp->nodes[i].status ? pp->nodes[i].status : "?",
+				 pp->nodes[i].role ? pp->nodes[i].role : "?");
+	printf("\n");
+	if (!pp->reachable && pp->error != NULL)
+		str_fprintf_line(stdout, "  %-10s %s\n", "", pp->error);
+}
+
 static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan *p)
 {
 	size_t c, i;
@@ -252,6 +274,8 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 			if (!n->reachable && n->conn_error != NULL)
 				str_fprintf_line(stdout, "  %-10s %s\n", "", n->conn_error);
 		}
+		if (tc != NULL && tc->pgpool.set)
+			pgpool_text(tc, oc->pgpool);
 	}
 }
 
@@ -708,6 +732,13 @@ int cmd_status(const PgcOptions *opts)
 		json_t *j = observe_to_json(obs);
 
 		add_node_summaries(j, obs, p);
+		for (size_t i = 0; i < obs->n_clusters; i++) {
+			const PgcCluster *tc = topology_cluster(t, obs->clusters[i].name);
+
+			if (tc != NULL && tc->pgpool.set)
+				json_object_set_new(json_array_get(json_object_get(j, "clusters"), i),
+						    "pgpool", observe_pgpool_json(tc, obs->clusters[i].pgpool));
+		}
 		json_object_set_new(j, "last_applied", last_applied_json(&la));
 		json_object_set_new(j, "pending_actions", json_integer((json_int_t)p->n_actions));
 		json_object_set_new(j, "blocked_actions", json_integer((json_int_t)plan_count_blocked(p)));

@@ -11,6 +11,8 @@
 
 #include "reconcile/datadog/plan_datadog.h"
 #include "reconcile/engine/builder.h"
+#include "reconcile/observe/observe_pgpool.h"
+#include "reconcile/pgpool/pgpool_conf.h"
 #include "reconcile/postgres/plan_conf.h"
 
 static bool streq(const char *a, const char *b)
@@ -203,6 +205,29 @@ static void synth_node(PgcArena *a, const PgcCluster *bc, const PgcCluster *hc, 
 	synth_slots(a, bc, bn, o);
 }
 
+/* synth_pgpool - base's Pgpool-II as pgconverge left it: its files, running, every node attached. */
+static PgcObsPgpool *synth_pgpool(PgcArena *a, const PgcCluster *bc, const PgcCluster *hc)
+{
+	PgcObsPgpool *pp = arena_calloc(a, 1, sizeof(*pp));
+
+	pp->looked = true;
+	pp->conf = pgpool_render_conf(a, bc);
+	pp->hba = pgpool_render_hba(a, bc);
+	pp->pcp_ok = true;
+	pp->passwd_ok = -1;
+	pp->alive = true;
+	pp->reachable = true;
+	pp->nodes = arena_calloc(a, hc->n_nodes + 1, sizeof(*pp->nodes));
+	for (size_t j = 0; j < hc->n_nodes; j++) {
+		const PgcNode *bn = cluster_node(bc, hc->nodes[j].name);
+
+		pp->nodes[pp->n_nodes].id = (int)j;
+		pp->nodes[pp->n_nodes].status = bn != NULL ? "up" : "down";
+		pp->nodes[pp->n_nodes++].role = bn != NULL && is_primary(bc, bn) ? "primary" : "standby";
+	}
+	return pp;
+}
+
 static PgcObserved *synth_observed(PgcArena *a, const PgcTopology *base, const PgcTopology *head)
 {
 	PgcObserved *obs = arena_calloc(a, 1, sizeof(*obs));
@@ -225,6 +250,8 @@ static PgcObserved *synth_observed(PgcArena *a, const PgcTopology *base, const P
 		for (j = 0; j < hc->n_nodes; j++)
 			synth_node(a, bc, hc, &hc->nodes[j], &hba, &oc->nodes[j]);
 		oc->datadog = plan_datadog_pretend(a, bc, hc);
+		if (bc != NULL && bc->pgpool.set)
+			oc->pgpool = synth_pgpool(a, bc, hc);
 	}
 	return obs;
 }

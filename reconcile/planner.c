@@ -10,6 +10,8 @@
 #include "reconcile/datadog/plan_datadog.h"
 #include "reconcile/engine/builder.h"
 #include "reconcile/ha/plan_ha.h"
+#include "reconcile/pgpool/plan_pgpool.h"
+#include "reconcile/monitoring/plan_monitoring.h"
 #include "reconcile/postgres/plan_postgres.h"
 
 /* plan_cluster - cluster c's actions, from every component's planner in turn. */
@@ -40,6 +42,11 @@ static void plan_cluster(PgcPlanBuilder *b, PgcPostgresPlanner *pg, const PgcClu
 
 	/* ---- the Datadog Agent's check file and DBM: reconcile/datadog/plan_datadog.c ---- */
 	plan_datadog_cluster(b, c, obs);
+	/* ---- Pgpool-II: reconcile/pgpool/plan_pgpool.c ---- */
+	plan_pgpool_cluster(b, c, obs, policy);
+	/* ---- pgBadger reports: reconcile/monitoring/plan_monitoring.c ---- */
+	plan_monitoring_cluster(b, c, obs, policy);
+	/* ---- */
 
 	/* a switchover that waits: after everything planned from the live primary. */
 	plan_ha_finish(b, &ha);

@@ -11,6 +11,8 @@
 #include "reconcile/backup/restore.h"
 #include "reconcile/datadog/datadog.h"
 #include "reconcile/ha/ha_apply.h"
+#include "reconcile/pgpool/pgpool.h"
+#include "reconcile/monitoring/pgbadger.h"
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/initdb.h"
 #include "reconcile/postgres/replication.h"
@@ -55,6 +57,12 @@ static const PgcActionDef actions[] = {
 	/* conf_dir is on this machine, not a node's: no node host needed */
 	[ACT_DATADOG_CONF] = {"datadog-conf", 0, datadog_conf_run},
 	[ACT_DATADOG_DBM] = {"datadog-dbm", ACTION_ADDS_INSIDE, datadog_dbm_run},
+	/* Pgpool-II runs on the first node's machine: its executors find that host themselves */
+	[ACT_PGPOOL_CONFIG] = {"pgpool-config", 0, pgpool_config_run},
+	[ACT_PGPOOL_START] = {"pgpool-start", 0, pgpool_start_run},
+	[ACT_PGPOOL_RESTART] = {"pgpool-restart", 0, pgpool_restart_run},
+	[ACT_PGPOOL_FOLLOW] = {"pgpool-follow", 0, pgpool_follow_run},
+	[ACT_PGBADGER] = {"pgbadger", ACTION_NEEDS_HOST, pgbadger_run},
 };
 
 _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,
@@ -62,7 +70,7 @@ _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,
 
 /* The front doors the HA flows tell when the primary moves (engine/frontdoor.h). */
 static const PgcFrontDoor frontdoors[] = {
-	{NULL, NULL, NULL, NULL, NULL}, /* none yet: pgbouncer, haproxy, pgpool add their rows */
+	{"pgpool", pgpool_declared, NULL, pgpool_repoint, NULL},
 };
 
 const PgcFrontDoor *frontdoor_table(size_t *n)

@@ -125,6 +125,43 @@ const char *pgcatalog_versions(void)
 	return pgc_catalog_version_list;
 }
 
+/*
+ * Parameters of contrib modules that pgconverge configures itself
+ * (monitoring.pg_stat_statements): the server knows them only once the
+ * library is loaded, so the generated catalog, made from a bare server,
+ * lacks them. Bounds, contexts and defaults as pg_settings shows them on
+ * PostgreSQL 13 to 16 with the library preloaded. Sorted by name.
+ */
+static const char *const pgss_track[] = {"none", "top", "all", NULL};
+static const PgcParam contrib_params[] = {
+	{"pg_stat_statements.max", PGP_INTEGER, PGP_CTX_POSTMASTER, NULL, 100, 1073741823, NULL, "5000"},
+	{"pg_stat_statements.save", PGP_BOOL, PGP_CTX_SIGHUP, NULL, 0, 0, NULL, "on"},
+	{"pg_stat_statements.track", PGP_ENUM, PGP_CTX_SUPERUSER, NULL, 0, 0, pgss_track, "top"},
+	{"pg_stat_statements.track_planning", PGP_BOOL, PGP_CTX_SUPERUSER, NULL, 0, 0, NULL, "off"},
+	{"pg_stat_statements.track_utility", PGP_BOOL, PGP_CTX_SUPERUSER, NULL, 0, 0, NULL, "on"},
+};
+
+#define N_CONTRIB (sizeof(contrib_params) / sizeof(contrib_params[0]))
+
+/* The prefixes ("module.") whose every parameter contrib_params lists. */
+static const char *const contrib_prefixes[] = {"pg_stat_statements.", NULL};
+
+bool pgcatalog_known_prefix(const char *name)
+{
+	for (size_t i = 0; name != NULL && contrib_prefixes[i] != NULL; i++)
+		if (strncasecmp(name, contrib_prefixes[i], strlen(contrib_prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+static const PgcParam *contrib_lookup(const char *name)
+{
+	for (size_t i = 0; i < N_CONTRIB; i++)
+		if (strcasecmp(name, contrib_params[i].name) == 0)
+			return &contrib_params[i];
+	return NULL;
+}
+
 const PgcParam *pgcatalog_lookup(int major, const char *name)
 {
 	size_t lo = 0, hi;
@@ -132,6 +169,8 @@ const PgcParam *pgcatalog_lookup(int major, const char *name)
 
 	if (params == NULL || name == NULL)
 		return NULL;
+	if (pgcatalog_known_prefix(name))
+		return contrib_lookup(name);
 	/* The generator sorted the names as strcasecmp() orders them. */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -170,6 +209,14 @@ const char *pgcatalog_suggest(int major, const char *name)
 		/* Strictly better only: ties keep the alphabetically first name. */
 		if (d <= limit && d < best_d) {
 			best = params[i].name;
+			best_d = d;
+		}
+	}
+	for (size_t i = 0; i < N_CONTRIB && pgcatalog_known_prefix(name); i++) {
+		size_t d = str_edit_distance(name, contrib_params[i].name, limit);
+
+		if (d <= limit && d < best_d) {
+			best = contrib_params[i].name;
 			best_d = d;
 		}
 	}

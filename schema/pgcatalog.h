@@ -46,9 +46,20 @@ bool pgcatalog_has_version(int major);
 /* pgcatalog_versions - comma-separated list of known majors, e.g. "15"; static. */
 const char *pgcatalog_versions(void);
 
-/* pgcatalog_lookup - the parameter, or NULL; names are case-insensitive. */
+/*
+ * pgcatalog_lookup - the parameter, or NULL; names are case-insensitive.
+ * Besides the server's own, the parameters of the contrib modules
+ * pgconverge preloads (pg_stat_statements.*), for every known major.
+ */
 const PgcParam *pgcatalog_lookup(int major, const char *name);
 
+/*
+ * pgcatalog_known_prefix - true when name starts with the prefix of a
+ * contrib module whose parameters the catalog lists ("pg_stat_statements."):
+ * such a name that pgcatalog_lookup() does not find is a typo, not another
+ * module's placeholder.
+ */
+bool pgcatalog_known_prefix(const char *name);
 /* pgcatalog_suggest - the closest known name within a small edit distance, or NULL. */
 const char *pgcatalog_suggest(int major, const char *name);
 

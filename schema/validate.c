@@ -34,6 +34,7 @@
 
 #include "schema/strmap.h"
 #include "schema/validate_conflicts.h"
+#include "schema/validate_monitoring.h"
 #include "schema/validate_params.h"
 #include "schema/validate_report.h"
 #include "schema/validate_roles.h"
@@ -794,6 +795,7 @@ static void validate_cluster(Val *v, PgcCluster *c)
 	check_bootstrap(v, c);
 	check_frontdoors(v, c);
 	check_datadog(v, c);
+	validate_monitoring(v, c);
 	validate_parameters(v, c, primary);
 }
 

@@ -163,7 +163,7 @@ static void check_settings(Val *v, PgcCluster *c, const PgcNode *n, const PgcSet
 		if (p == NULL) {
 			const char *sug;
 
-			if (custom_param_name(s->name))
+			if (custom_param_name(s->name) && !pgcatalog_known_prefix(s->name))
 				continue;
 			sug = pgcatalog_suggest(major, s->name);
 			val_error(v, s->key_pos, key, sug ? val_fmt(v, "did you mean \"%s\"?", sug) : NULL,

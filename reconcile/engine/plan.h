@@ -63,6 +63,14 @@ typedef enum {
 	                      * password masked, filled from payload.secret (reconcile/datadog/) */
 	ACT_DATADOG_DBM,     /* (datadog-dbm) Database Monitoring's objects for role payload.target in the
 	                      * databases payload.params (reconcile/datadog/datadog.h) */
+	ACT_PGPOOL_CONFIG,   /* (pgpool-config) Pgpool-II's files in balancer.pgpool.dir: payload.content
+	                      * pgpool.conf, payload.ident pool_hba.conf (pool_passwd, pgpool.key and the
+	                      * PCP files from the declared secrets at apply); a running one reloads */
+	ACT_PGPOOL_START,    /* (pgpool-start) start Pgpool-II (daemon, as the os_user) */
+	ACT_PGPOOL_RESTART,  /* (pgpool-restart) pgpool-config's files, then stop and start Pgpool-II */
+	ACT_PGPOOL_FOLLOW,   /* (pgpool-follow) tell Pgpool-II the live roles through PCP: payload.target
+	                      * is the primary; streaming standbys attached, dead nodes detached */
+	ACT_PGBADGER,        /* (pgbadger) pgBadger over a node's completed log files into its report folder */
 	/* The number of action kinds (ACT_INITDB is 0): keep it last. Each kind
 	 * has a row in the registry (engine/action.h, reconcile/registry.c). */
 	PLAN_ACTION_KINDS
@@ -92,6 +100,10 @@ typedef struct {
  *                 ends with the placeholder "$1": utility statements take no bind
  *                 parameters, so apply computes the SCRAM verifier with
  *                 PQencryptPasswordConn() and puts it there as an escaped literal.
+ *   pgbadger      path = the node's log folder; target = its report folder
+ *                 (<monitoring.pgbadger.output>/<node>); content = the cluster's
+ *                 <output>/index.html; params = pgBadger's argv without the log
+ *                 files (apply adds the completed ones it finds)
  */
 typedef struct {
 	const char *path;         /* file an action writes, or data_dir */

@@ -9,6 +9,7 @@
 
 #include "common/arena.h"
 #include "common/strutil.h"
+#include "reconcile/observe/observe_pgpool.h"
 #include "reconcile/pg/lsn.h"
 
 /* Fill colours of the observed states. */
@@ -207,6 +208,15 @@ static uint64_t live_primary_lsn(Ctx *x, const PgcCluster *c)
 	return 0;
 }
 
+/* live_cluster - c's observed cluster; NULL without --live. */
+static const PgcObsCluster *live_cluster(Ctx *x, const PgcCluster *c)
+{
+	for (size_t i = 0; x->obs != NULL && i < x->obs->n_clusters; i++)
+		if (strcmp(x->obs->clusters[i].name, c->name) == 0)
+			return &x->obs->clusters[i];
+	return NULL;
+}
+
 /* live_role - what the node is: "primary", "replica", or "in recovery" (an archive recovery). */
 static const char *live_role(const PgcObsNode *o)
 {
@@ -331,6 +341,31 @@ static void put_balancer(Ctx *x, const PgcCluster *c)
 	put_stmt(x, 2, NULL, arena_printf(x->a, "%s:haproxy", c->name), attrs, N_ELEMS(attrs));
 }
 
+/* put_pgpool - Pgpool-II's box; with --live, whether it runs and the primary it sees. */
+static void put_pgpool(Ctx *x, const PgcCluster *c)
+{
+	const PgcPgpool *p = &c->pgpool;
+	const PgcObsCluster *oc = live_cluster(x, c);
+	const PgcObsPgpool *pp = oc ? oc->pgpool : NULL;
+	const char *label = arena_printf(x->a, "pgpool\n%s:%lld\nload balance %s",
+					 txt(x, p->listen_address.v), p->port.v,
+					 p->load_balance.v ? "on" : "off");
+	Attr attrs[3] = {{"label", NULL}, {"shape", "component"}, {"fillcolor", NULL}};
+
+	if (oc != NULL) {
+		const char *primary = observe_pgpool_primary(c, pp);
+
+		label = arena_printf(x->a, "%s\n%s", label,
+				     pp == NULL || !pp->alive ? "down"
+				     : primary != NULL	     ? arena_printf(x->a, "up, primary %s",
+									    txt(x, primary))
+							     : "up, no primary");
+		attrs[2].value = pp != NULL && pp->alive && primary != NULL ? COLOR_RUNNING : COLOR_DOWN;
+	}
+	attrs[0].value = label;
+	put_stmt(x, 2, NULL, arena_printf(x->a, "%s:pgpool", c->name), attrs, N_ELEMS(attrs));
+}
+
 static void put_cluster(Ctx *x, const PgcCluster *c)
 {
 	uint64_t primary_lsn = x->obs ? live_primary_lsn(x, c) : 0;
@@ -355,6 +390,8 @@ static void put_cluster(Ctx *x, const PgcCluster *c)
 		put_pooler(x, c);
 	if (c->haproxy.set)
 		put_balancer(x, c);
+	if (c->pgpool.set)
+		put_pgpool(x, c);
 	close_block(x, 1);
 }
 
@@ -413,6 +450,31 @@ static void put_replication_edges(Ctx *x, const PgcCluster *c)
 	}
 }
 
+/*
+ * put_pgpool_edges - writes to the primary, reads (load_balance) to the
+ * replicas; with --live, as Pgpool-II sees them: writes to the primary it
+ * shows, reads to the standbys it holds attached.
+ */
+static void put_pgpool_edges(Ctx *x, const PgcCluster *c, const PgcNode *primary)
+{
+	const char *id = arena_printf(x->a, "%s:pgpool", c->name);
+	const PgcObsCluster *oc = live_cluster(x, c);
+	const PgcObsPgpool *pp = oc ? oc->pgpool : NULL;
+	Attr write[] = {{"label", "write"}};
+	Attr read[] = {{"label", "read"}, {"style", "dashed"}};
+
+	if (oc != NULL) {
+		const char *seen = observe_pgpool_primary(c, pp);
+
+		primary = seen != NULL ? cluster_node(c, seen) : NULL;
+	}
+	if (primary != NULL)
+		put_edge(x, id, node_id(x, c, primary), write, N_ELEMS(write));
+	for (size_t i = 0; c->pgpool.load_balance.v && i < c->n_nodes; i++)
+		if (&c->nodes[i] != primary && (oc == NULL || observe_pgpool_attached(pp, i)))
+			put_edge(x, id, node_id(x, c, &c->nodes[i]), read, N_ELEMS(read));
+}
+
 static void put_front_edges(Ctx *x, const PgcCluster *c)
 {
 	const PgcNode *primary = c->primary.v ? cluster_node(c, c->primary.v) : NULL;
@@ -424,6 +486,8 @@ static void put_front_edges(Ctx *x, const PgcCluster *c)
 
 	if (primary == NULL)
 		return;
+	if (c->pgpool.set)
+		put_pgpool_edges(x, c, primary);
 	if (c->pgbouncer.set)
 		put_edge(x, arena_printf(x->a, "%s:pgbouncer", c->name), node_id(x, c, primary), pool,
 			 N_ELEMS(pool));

@@ -8,7 +8,8 @@
  * What is drawn:
  *   - one box (subgraph "cluster_<name>") per cluster, holding a dashed box
  *     per region with that region's nodes, the nodes without a region, and
- *     the pooler (pgbouncer) and balancer (haproxy) the cluster declares;
+ *     the pooler (pgbouncer) and balancers (haproxy, pgpool) the cluster
+ *     declares;
  *   - an edge per replication stream, from the upstream (cluster_upstream())
  *     to the replica; the streams that synchronous_standby_names names on
  *     the desired primary (its direct replicas, when replication.synchronous
@@ -16,7 +17,10 @@
  *     "sync (first N, priority P)" / "potential sync (...)" past the count;
  *   - edges from the pooler and the balancer to the nodes they serve: the
  *     pooler and the balancer's write port to the desired primary, the
- *     read port (when declared) to every replica;
+ *     read port (when declared) to every replica; Pgpool-II's "write" edge
+ *     to the primary and, with load_balance, "read" edges to the replicas
+ *     (with --live: to the primary it sees and the standbys it holds
+ *     attached, and its box says whether it runs and which primary it sees);
  *   - each backup repository once (a cylinder outside the boxes, shared by
  *     clusters naming the same path), with an edge from the cluster's box
  *     to it (its schedule as the label) and a dashed "restore" edge from it
@@ -35,7 +39,7 @@
  * characters as spaces. Names and values inside labels (hosts, regions,
  * paths, restore targets, the file name) are first escaped as str_text
  * does, so only a label's own line breaks break it. Node identifiers are "CLUSTER/NODE",
- * "CLUSTER:pgbouncer", "CLUSTER:haproxy" and "repository:PATH".
+ * "CLUSTER:pgbouncer", "CLUSTER:haproxy", "CLUSTER:pgpool" and "repository:PATH".
  */
 #ifndef PGC_RECONCILE_OBSERVE_GRAPH_H
 #define PGC_RECONCILE_OBSERVE_GRAPH_H

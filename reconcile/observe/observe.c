@@ -33,6 +33,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "reconcile/observe/observe_datadog.h"
+#include "reconcile/observe/observe_pgpool.h"
 #include "reconcile/observe/observe_pool.h"
 #include "reconcile/observe/observe_repo.h"
 #include "reconcile/pg/pgsql.h"
@@ -110,6 +111,8 @@ PgcObserved *observe_topology(const PgcTopology *t, const PgcObserveOptions *opt
 			o->clusters[i].restore_source = observe_repo_finish(a, reads[2 * i + 1], &deadline);
 		observe_datadog(a, topology_cluster(t, o->clusters[i].name), &o->clusters[i],
 				o_opts.connect_timeout_s, o_opts.query_timeout_ms);
+		observe_pgpool(a, topology_cluster(t, o->clusters[i].name), &o->clusters[i],
+			       o_opts.connect_timeout_s, o_opts.query_timeout_ms);
 	}
 	return o;
 }

@@ -11,6 +11,7 @@
 
 #include "common/digest.h"
 #include "reconcile/observe/observe_parse.h"
+#include "reconcile/observe/observe_pgbadger.h"
 
 /* ---- fingerprint and JSON ------------------------------------------------- */
 
@@ -211,6 +212,14 @@ static json_t *node_json(const PgcObsNode *n)
 						   s->active, "restart_lsn", jstr(s->restart_lsn)));
 	}
 	json_object_set_new(j, "slots", a);
+	/* The node's pgBadger reports (observe_pgbadger.h): the last run, or null. */
+	if (n->pgbadger != NULL)
+		json_object_set_new(j, "pgbadger",
+				    json_pack("{s:o s:o s:o s:b s:o s:I}", "state_file",
+					      jstr(n->pgbadger->path), "error", jstr(n->pgbadger->error),
+					      "last_run", jstr(n->pgbadger->last_run), "ok",
+					      n->pgbadger->ok, "last_error", jstr(n->pgbadger->last_error),
+					      "files_parsed", (json_int_t)n->pgbadger->n_parsed));
 
 	json_object_set_new(j, "primary_conninfo", jstr(n->primary_conninfo));
 	json_object_set_new(j, "upstream_host", jstr(n->upstream_host));

@@ -33,6 +33,7 @@ typedef struct PgcObsHaproxy PgcObsHaproxy;
 typedef struct PgcObsPgpool PgcObsPgpool;
 typedef struct PgcObsStats PgcObsStats;
 typedef struct PgcObsDatadog PgcObsDatadog; /* observe_datadog.h */
+typedef struct PgcObsPgbadger PgcObsPgbadger;
 
 typedef enum {
 	DIR_UNKNOWN = 0,  /* not looked at (remote host, or permission problem: see dir_error) */
@@ -190,6 +191,8 @@ typedef struct {
 	double replay_delay_s;          /* replica: seconds since the last replayed commit while
 	                                 * behind, 0 when caught up; -1 unknown / primary */
 	PgcObsStats *stats;             /* monitoring figures (observe_stats.h); NULL: not gathered */
+	PgcObsPgbadger *pgbadger;       /* the node's pgBadger reports (observe_pgbadger.h); NULL:
+	                                 * no monitoring.pgbadger, or not this machine */
 } PgcObsNode;
 
 /* One ancestor in a timeline history file: timeline tli ended at switch_lsn. */

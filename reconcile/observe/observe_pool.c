@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "reconcile/observe/observe_files.h"
 #include "reconcile/observe/observe_parse.h"
+#include "reconcile/observe/observe_pgbadger.h"
 #include "reconcile/observe/observe_sql.h"
 #include "reconcile/observe/observe_stats.h"
 #include "reconcile/transport/host.h"
@@ -29,6 +30,14 @@ static void probe_node(Probe *p)
 		h = host_for(p->node->host.v, p->c->os_user.v);
 	if (h != NULL) {
 		observe_files_probe(p, h);
+		if (p->c->monitoring.pgbadger.set) {
+			/* Read outside the model's lock, then copied into the model. */
+			PgcObsPgbadger *pb = observe_pgbadger_read(p->scratch, h, p->c, p->node);
+
+			pthread_mutex_lock(p->lock);
+			o->pgbadger = observe_pgbadger_copy(p->arena, pb);
+			pthread_mutex_unlock(p->lock);
+		}
 	} else {
 		o->local = false;
 		o->dir_error = m_printf(p, "host \"%s\" is not this machine: its files are not "

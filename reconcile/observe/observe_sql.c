@@ -406,8 +406,12 @@ static void sql_roles(Probe *p, PGconn *conn)
 	PQclear(m);
 }
 
+/* declared_database - a database whose extensions the planner compares
+ * (postgres too with monitoring.pg_stat_statements, which creates its own there). */
 static bool declared_database(const PgcCluster *c, const char *name)
 {
+	if (c->monitoring.pg_stat_statements.v && strcmp(name, "postgres") == 0)
+		return true;
 	for (size_t i = 0; i < c->n_databases; i++)
 		if (strcmp(c->databases[i].name, name) == 0)
 			return true;

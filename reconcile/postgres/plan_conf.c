@@ -19,6 +19,7 @@
 #include "common/strutil.h"
 #include "reconcile/pg/layout.h"
 #include "reconcile/pg/pgsql.h"
+#include "reconcile/pg/serverlog.h"
 #include "reconcile/pg/walarchive_cmd.h"
 
 /* ---- small growable list ------------------------------------------------ */
@@ -123,16 +124,17 @@ static bool list_has(const char *list, const char *item)
 	return false;
 }
 
-/* Settings pgBadger needs in the server log; the user's own values win. */
-static const PgcConfParam pgbadger_params[] = {
-	{"lc_messages", "C"},
-	{"log_autovacuum_min_duration", "0"},
-	{"log_checkpoints", "on"},
-	{"log_connections", "on"},
-	{"log_disconnections", "on"},
-	{"log_line_prefix", "%t [%p]: user=%u,db=%d,app=%a,client=%h "},
-	{"log_lock_waits", "on"},
-	{"log_temp_files", "0"},
+/*
+ * pg_stat_statements' settings, unless the topology sets them: room for
+ * more distinct statements than the default 5000 (a few MB of shared
+ * memory), top-level statements only (nested ones would count twice in
+ * the total time), and I/O timing, which fills blk_read_time and
+ * blk_write_time (cheap where the clock is: pg_test_timing).
+ */
+static const PgcConfParam pgss_params[] = {
+	{"pg_stat_statements.max", "10000"},
+	{"pg_stat_statements.track", "top"},
+	{"track_io_timing", "on"},
 };
 
 size_t plan_conf_params(PgcArena *arena, const PgcCluster *c, const PgcNode *n, PgcConfParam **out)
@@ -158,11 +160,19 @@ size_t plan_conf_params(PgcArena *arena, const PgcCluster *c, const PgcNode *n, 
 		else if (!list_has(spl, "pg_stat_statements"))
 			params_put(&l, "shared_preload_libraries",
 				   arena_printf(arena, "%s,pg_stat_statements", spl));
+		for (i = 0; i < sizeof(pgss_params) / sizeof(pgss_params[0]); i++)
+			if (params_get(&l, pgss_params[i].name) == NULL)
+				params_put(&l, pgss_params[i].name, pgss_params[i].value);
 	}
-	if (c->monitoring.pgbadger.set)
-		for (i = 0; i < sizeof(pgbadger_params) / sizeof(pgbadger_params[0]); i++)
-			if (params_get(&l, pgbadger_params[i].name) == NULL)
-				params_put(&l, pgbadger_params[i].name, pgbadger_params[i].value);
+	if (c->monitoring.pgbadger.set) {
+		/* What pgBadger needs in the server log (pg/serverlog.h); the user's values win. */
+		size_t n_log;
+		const PgcLogParam *log = serverlog_pgbadger(&n_log);
+
+		for (i = 0; i < n_log; i++)
+			if (params_get(&l, log[i].name) == NULL)
+				params_put(&l, log[i].name, log[i].value);
+	}
 
 	/* Automatic failover takes a replica that heard from the primary within
 	 * detect_after as proof that the primary lives. An idle walsender sends

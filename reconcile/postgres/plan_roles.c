@@ -250,6 +250,74 @@ static bool db_has_ext(const PgcObsDatabase *d, const char *ext)
 	return false;
 }
 
+#define PGSS "pg_stat_statements"
+#define PGSS_WHY " (monitoring.pg_stat_statements)"
+
+static bool lists_ext(const PgcDatabase *d, const char *ext)
+{
+	for (size_t i = 0; i < d->extensions.n; i++)
+		if (streq(d->extensions.items[i].v, ext))
+			return true;
+	return false;
+}
+
+static bool declared_db(const PgcCluster *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_databases; i++)
+		if (streq(c->databases[i].name, name))
+			return true;
+	return false;
+}
+
+/*
+ * pgss_preload_pending - the primary's configuration preloads
+ * pg_stat_statements but the running server has not loaded it yet
+ * (shared_preload_libraries takes effect at a restart). CREATE EXTENSION
+ * works without it, but the view it creates errors until the library is
+ * loaded.
+ */
+static bool pgss_preload_pending(const Ctx *x)
+{
+	const NodeWork *pw = x->pw;
+	const char *want = conf_get(pw->want, pw->n_want, "shared_preload_libraries");
+	const PgcObsSetting *spl;
+
+	if (pw->state != NS_RUNNING || pw->o == NULL || want == NULL || strstr(want, PGSS) == NULL)
+		return false;
+	spl = find_setting(pw->o, "shared_preload_libraries");
+	return spl == NULL || spl->setting == NULL || strstr(spl->setting, PGSS) == NULL;
+}
+
+/*
+ * plan_extension - create-extension ext in database db (observed as o,
+ * NULL: absent or not looked at) unless it is there. pg_stat_statements
+ * waits for the primary's restart that loads its library: CREATE EXTENSION
+ * would succeed before it, but leave a view that errors until then. A
+ * restart the policy blocks holds it back too (apply counts it as blocked).
+ */
+static void plan_extension(Ctx *x, const char *db, const PgcObsDatabase *o, const char *ext,
+			   const char *db_id, const char *why)
+{
+	NodeWork *pw = x->pw;
+	PgcAction *act;
+
+	if (db_has_ext(o, ext))
+		return;
+	act = emit(x, ACT_CREATE_EXTENSION, pw, arena_printf(x->a, "%s.%s", db, ext), IMPACT_NONE,
+		   arena_printf(x->a, "extension \"%s\" is not installed in database \"%s\"%s",
+				ext, db, why ? why : ""));
+	act->payload.path = NULL;
+	act->payload.target = ext;
+	act->payload.database = db;
+	act->payload.sql = arena_printf(x->a, "CREATE EXTENSION IF NOT EXISTS %s",
+					pgsql_quote_ident(x->a, ext));
+	builder_change(x->b, act, "extensions", NULL, ext);
+	builder_depend(x->b, act, pw->id_up);
+	builder_depend(x->b, act, db_id);
+	if (strcmp(ext, PGSS) == 0 && pgss_preload_pending(x))
+		builder_depend(x->b, act, pw->id_restart);
+}
+
 void plan_roles_and_databases(Ctx *x)
 {
 	const PgcCluster *c = x->c;
@@ -330,23 +398,12 @@ void plan_roles_and_databases(Ctx *x)
 			if (act->kind == ACT_CREATE_DATABASE)
 				db_id = act->id;
 		}
-		for (j = 0; j < d->extensions.n; j++) {
-			const char *e = d->extensions.items[j].v;
-
-			if (db_has_ext(o, e))
-				continue;
-			act = emit(x, ACT_CREATE_EXTENSION, pw, arena_printf(x->a, "%s.%s", d->name, e),
-				   IMPACT_NONE,
-				   arena_printf(x->a, "extension \"%s\" is not installed in database "
-						"\"%s\"", e, d->name));
-			act->payload.path = NULL;
-			act->payload.target = e;
-			act->payload.database = d->name;
-			act->payload.sql = arena_printf(x->a, "CREATE EXTENSION IF NOT EXISTS %s",
-							pgsql_quote_ident(x->a, e));
-			builder_change(x->b, act, "extensions", NULL, e);
-			builder_depend(x->b, act, pw->id_up);
-			builder_depend(x->b, act, db_id);
-		}
+		for (j = 0; j < d->extensions.n; j++)
+			plan_extension(x, d->name, o, d->extensions.items[j].v, db_id, NULL);
+		if (c->monitoring.pg_stat_statements.v && !lists_ext(d, PGSS))
+			plan_extension(x, d->name, o, PGSS, db_id, PGSS_WHY);
 	}
+	/* Monitoring tools connect to postgres by default (the Datadog Agent, for one). */
+	if (c->monitoring.pg_stat_statements.v && !declared_db(c, "postgres"))
+		plan_extension(x, "postgres", find_db(pw, "postgres"), PGSS, NULL, PGSS_WHY);
 }

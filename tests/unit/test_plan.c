@@ -284,9 +284,13 @@ static void converge_catalog(PgcObserved *o, const PgcCluster *c)
 			.connection_limit = -1, .has_password = c->replication.password.set,
 			.password_matches = c->replication.password.set ? 1 : -1};
 	pn->databases = arena_calloc(a, c->n_databases + 3, sizeof(PgcObsDatabase));
+	/* monitoring.pg_stat_statements: the extension in postgres and every declared database. */
 	pn->databases[pn->n_databases++] = (PgcObsDatabase){
-		.name = "postgres", .owner = "postgres", .extensions = strv(a, 1, "plpgsql"),
-		.n_extensions = 1};
+		.name = "postgres", .owner = "postgres",
+		.extensions = c->monitoring.pg_stat_statements.v
+				      ? strv(a, 2, "plpgsql", "pg_stat_statements")
+				      : strv(a, 1, "plpgsql"),
+		.n_extensions = c->monitoring.pg_stat_statements.v ? 2 : 1};
 	pn->databases[pn->n_databases++] = (PgcObsDatabase){
 		.name = "template1", .owner = "postgres", .extensions = strv(a, 1, "plpgsql"),
 		.n_extensions = 1};
@@ -296,10 +300,12 @@ static void converge_catalog(PgcObserved *o, const PgcCluster *c)
 
 		od->name = d->name;
 		od->owner = d->owner.v ? d->owner.v : "postgres";
-		od->extensions = arena_calloc(a, d->extensions.n + 2, sizeof(char *));
+		od->extensions = arena_calloc(a, d->extensions.n + 3, sizeof(char *));
 		od->extensions[od->n_extensions++] = "plpgsql";
 		for (j = 0; j < d->extensions.n; j++)
 			od->extensions[od->n_extensions++] = d->extensions.items[j].v;
+		if (c->monitoring.pg_stat_statements.v)
+			od->extensions[od->n_extensions++] = "pg_stat_statements";
 	}
 	/* Each replica's slot on its upstream. */
 	for (i = 0; i < c->n_nodes && c->replication.slots.v; i++) {
@@ -482,6 +488,122 @@ static void test_converged_full_features(void **state)
 	plan_free(p);
 	obs_free(o);
 	topology_free(t);
+}
+
+/* ---- monitoring.pg_stat_statements ------------------------------------------------- */
+
+/* count_ids - actions whose id contains part. */
+static size_t count_ids(const PgcPlan *p, const char *part)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n_actions; i++)
+		n += strstr(p->actions[i].id, part) != NULL;
+	return n;
+}
+
+/*
+ * Switched on over a converged cluster: both restarts (preload), the
+ * extension in every declared database and in postgres, each after the
+ * primary's restart, blocked with it by the policy; once in a database
+ * that lists it already.
+ */
+static void test_pgss_switched_on(void **state)
+{
+	PgcTopology *t0 = topo(NULL, NULL, NULL);
+	PgcTopology *t = topo(NULL, NULL, "    maintenance: {restart: never}\n"
+					  "    monitoring: {pg_stat_statements: true}\n");
+	PgcObserved *o = obs_converged(t0);
+	PgcPolicy pol = policy_at(SUN_0300_UTC, false);
+	PgcPlan *p;
+	const PgcAction *a;
+	PgcStr *ext;
+
+	(void)state;
+	/* The live servers have not loaded it. */
+	for (const char *const *n = (const char *const[]){"pg1", "pg2", "pg3", NULL}; *n; n++)
+		onode(o, *n)->settings[0] = (PgcObsSetting){
+			.name = "shared_preload_libraries", .setting = "", .normalized = "",
+			.source = "default", .context = "postmaster"};
+	p = plan_build(t, o, &pol);
+	a = act(p, "main/pg1/restart");
+	assert_int_equal(a->impact, IMPACT_RESTART);
+	assert_true(a->blocked);
+	/* What a reload can take now, the rest at the restart. */
+	assert_string_equal(changes(act(p, "main/pg1/reload")),
+			    "pg_stat_statements.track: (unset) -> top\n"
+			    "track_io_timing: (unset) -> on\n");
+	assert_string_equal(changes(a), "pg_stat_statements.max: (unset) -> 10000\n"
+					"shared_preload_libraries:  -> pg_stat_statements\n");
+	assert_string_equal(ids(p), "main/pg1/config\nmain/pg1/reload\nmain/pg2/config\n"
+				    "main/pg2/reload\nmain/pg3/config\nmain/pg3/reload\n"
+				    "main/pg2/restart\nmain/pg3/restart\nmain/pg1/restart\n"
+				    "main/pg1/create-extension:appdb.pg_stat_statements\n"
+				    "main/pg1/create-extension:postgres.pg_stat_statements\n");
+	a = act(p, "main/pg1/create-extension:appdb.pg_stat_statements");
+	assert_string_equal(a->reason, "extension \"pg_stat_statements\" is not installed in "
+				       "database \"appdb\" (monitoring.pg_stat_statements)");
+	assert_string_equal(a->payload.sql, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+	assert_string_equal(a->payload.database, "appdb");
+	assert_string_equal(deps(a), "main/pg1/restart");
+	a = act(p, "main/pg1/create-extension:postgres.pg_stat_statements");
+	assert_string_equal(a->payload.database, "postgres");
+	assert_string_equal(deps(a), "main/pg1/restart");
+	assert_int_equal(count_ids(p, "pg_stat_statements"), 2);
+	plan_free(p);
+
+	/* Listed by the database as well: one action, still after the restart. */
+	ext = arena_calloc(t->arena, 2, sizeof(*ext));
+	ext[0] = t->clusters[0].databases[0].extensions.items[0];
+	ext[1].v = "pg_stat_statements";
+	t->clusters[0].databases[0].extensions.items = ext;
+	t->clusters[0].databases[0].extensions.n = 2;
+	p = plan_build(t, o, &pol);
+	assert_int_equal(count_ids(p, "create-extension:appdb.pg_stat_statements"), 1);
+	assert_string_equal(deps(act(p, "main/pg1/create-extension:appdb.pg_stat_statements")),
+			    "main/pg1/restart");
+	/* Loaded already (a restart done, the extension not yet): no wait. */
+	plan_free(p);
+	for (const char *const *n = (const char *const[]){"pg1", "pg2", "pg3", NULL}; *n; n++)
+		onode(o, *n)->settings[0].setting = "pg_stat_statements";
+	p = plan_build(t, o, &pol);
+	assert_string_equal(deps(act(p, "main/pg1/create-extension:appdb.pg_stat_statements")), "");
+	plan_free(p);
+	obs_free(o);
+	topology_free(t);
+	topology_free(t0);
+}
+
+/*
+ * Without monitoring, nothing is added: the declared extensions only. A
+ * database that lists pg_stat_statements without the preload gets it at
+ * once, not after a restart planned for something else.
+ */
+static void test_pgss_off_adds_nothing(void **state)
+{
+	PgcTopology *t0 = topo(NULL, NULL, NULL);
+	PgcTopology *t = topo("      max_worker_processes: 16\n", NULL, NULL);
+	PgcObserved *o = obs_converged(t0);
+	PgcPolicy pol = policy_at(SUN_0300_UTC, true);
+	PgcPlan *p = plan_build(t0, o, &pol);
+	PgcStr *ext;
+
+	(void)state;
+	assert_int_equal(p->n_actions, 0);
+	plan_free(p);
+	ext = arena_calloc(t->arena, 2, sizeof(*ext));
+	ext[0] = t->clusters[0].databases[0].extensions.items[0];
+	ext[1].v = "pg_stat_statements";
+	t->clusters[0].databases[0].extensions.items = ext;
+	t->clusters[0].databases[0].extensions.n = 2;
+	p = plan_build(t, o, &pol);
+	assert_non_null(plan_find_action(p, "main/pg1/restart"));
+	assert_int_equal(count_ids(p, "pg_stat_statements"), 1);
+	assert_string_equal(deps(act(p, "main/pg1/create-extension:appdb.pg_stat_statements")), "");
+	plan_free(p);
+	obs_free(o);
+	topology_free(t);
+	topology_free(t0);
 }
 
 static void test_empty_machine(void **state)
@@ -2371,6 +2493,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_converged_plans_nothing),
 		cmocka_unit_test(test_converged_full_features),
+		cmocka_unit_test(test_pgss_switched_on),
+		cmocka_unit_test(test_pgss_off_adds_nothing),
 		cmocka_unit_test(test_empty_machine),
 		cmocka_unit_test(test_reload_only_change),
 		cmocka_unit_test(test_restart_needs_permission),
