@@ -1,6 +1,7 @@
 /*
  * reconcile/observe/observe_stats.c - the monitoring figures of one node
- * (observe_stats.h): SQL on its own connection, /proc through the host.
+ * (observe_stats.h): SQL on the SQL probe's connections (a replica's
+ * declared databases on their own), /proc through the host.
  */
 #include "reconcile/observe/observe_stats.h"
 
