@@ -23,6 +23,9 @@
 #      stall and the kill -9 to first write through it (pgbouncer.sh).
 #   9. `plan --offline` of 1,000 nodes x 2,000 hba rules, time and peak RSS,
 #      against `validate --offline` of the same file (offline_plan.sh; no server).
+#  10. the monitoring figures: `status --format prometheus` against the no-op
+#      `plan`, and the latency of the reconcile loop's /metrics for 30 nodes
+#      (metrics.sh).
 #
 # 2 to 5 start real servers and need root; see bench/README.md.
 set -eu
@@ -54,4 +57,5 @@ bash bench/haproxy.sh || rc=1
 bash bench/pgbouncer.sh || rc=1
 bash bench/reconcile_rss.sh || rc=1
 bash bench/offline_plan.sh || rc=1
+bash bench/metrics.sh || rc=1
 exit $rc

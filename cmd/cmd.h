@@ -69,6 +69,7 @@ enum {
 	OPT_WAIT_LOCK = 1u << 19,       /* --wait-lock DURATION */
 	OPT_JOBS = 1u << 20,            /* --jobs N */
 	OPT_TOP = 1u << 21,             /* --top, --limit N (status) */
+	OPT_METRICS_LISTEN = 1u << 22,  /* --metrics-listen ADDR:PORT */
 };
 
 /* OPT_SOURCE - where the topology comes from: a file or a git repository. */
@@ -158,6 +159,11 @@ struct PgcOptions {
 	int jobs;                 /* --jobs; 0: APPLY_DEFAULT_JOBS */
 	bool top;                 /* --top (status; needs --cluster) */
 	int limit;                /* --limit (with --top); 0 when not given */
+	const char *metrics_listen; /* --metrics-listen ADDR:PORT; NULL when not given */
+	/* Not an option: the command sets it when it shows the monitoring figures
+	 * (status --format prometheus; --metrics-listen sets it too), so that
+	 * converge_observe() gathers them (PgcObserveOptions.stats). */
+	bool observe_stats;
 
 	/* WAL archive helpers, which run without the topology file. */
 	const char *repository;   /* --repository; NULL when not given */

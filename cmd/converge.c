@@ -80,7 +80,7 @@ PgcTopology *converge_load_logged(const PgcOptions *opts, char *err, size_t errl
 PgcObserved *converge_observe(const PgcOptions *opts, const PgcTopology *t)
 {
 	PgcObserveOptions o = {.connect_timeout_s = 3, .query_timeout_ms = 5000,
-			       .only_cluster = opts->cluster};
+			       .only_cluster = opts->cluster, .stats = opts->observe_stats};
 
 	return observe_topology(t, &o);
 }

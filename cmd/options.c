@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cmd/exitcodes.h"
+#include "common/metrics_http.h"
 #include "common/proc.h"
 #include "schema/source_applied.h"
 
@@ -42,6 +43,7 @@ typedef enum {
 	O_JOBS,
 	O_TOP,
 	O_LIMIT,
+	O_METRICS_LISTEN,
 	O_LOGICAL,
 	O_LIVE,
 	O_REPOSITORY,
@@ -108,6 +110,9 @@ static const OptDef opt_defs[O_COUNT] = {
 		   "the live primary's top statements, unused indexes and sequentially scanned "
 		   "tables (needs --cluster)"},
 	[O_LIMIT] = {"limit", 0, "N", OPT_TOP, "with --top: rows per section (default 10)"},
+	[O_METRICS_LISTEN] = {"metrics-listen", 0, "ADDR:PORT", OPT_METRICS_LISTEN,
+			      "serve Prometheus metrics over HTTP at /metrics, e.g. 127.0.0.1:9187, "
+			      "from the last pass's observation"},
 	[O_LOGICAL] = {"logical", 0, NULL, OPT_LOGICAL, "take a logical backup (pg_dump)"},
 	[O_LIVE] = {"live", 0, NULL, OPT_LIVE, "add the observed state (connects to servers)"},
 	[O_REPOSITORY] = {"repository", 0, "DIR", OPT_REPOSITORY,
@@ -379,6 +384,19 @@ static int apply_option(const PgcCommand *cmd, PgcOptions *o, OptId id, const ch
 		o->limit = (int)v;
 		break;
 	}
+	case O_METRICS_LISTEN: {
+		char host[256];
+		int port;
+
+		if (metrics_http_parse_listen(arg, host, sizeof host, &port) != 0)
+			return usage_error(cmd,
+					   "invalid --metrics-listen '%s': expected ADDR:PORT such as "
+					   "127.0.0.1:9187, [::1]:9187 or :9187",
+					   arg);
+		o->metrics_listen = arg;
+		o->observe_stats = true;
+		break;
+	}
 	case O_LOGICAL:
 		o->logical = true;
 		break;
@@ -431,6 +449,9 @@ static int check_combination(const PgcCommand *cmd, PgcOptions *o, bool ref_or_p
 				   o->require_signed ? "require-signed" : "allowed-signers");
 	if (o->allowed_signers != NULL && !o->require_signed)
 		return usage_error(cmd, "option '--allowed-signers' needs '--require-signed'");
+	if (o->metrics_listen != NULL && o->once)
+		return usage_error(cmd, "option '--metrics-listen' needs the loop: it cannot be used "
+				   "with '--once'");
 	if (o->base_rev != NULL && !o->offline)
 		return usage_error(cmd, "option '--base' needs '--offline'");
 	if (o->top && o->cluster == NULL)

@@ -44,9 +44,11 @@
 #include "cmd/converge.h"
 #include "cmd/exitcodes.h"
 #include "cmd/reconcile_status.h"
+#include "cmd/status.h"
 #include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/lock.h"
+#include "common/metrics_http.h"
 #include "reconcile/engine/apply.h"
 #include "reconcile/ha/auto_failover.h"
 #include "reconcile/postgres/plan_conf.h"
@@ -55,7 +57,8 @@ const PgcCommandSpec reconcile_spec = {
 	.usage = "reconcile " USAGE_SOURCE USAGE_NEWLINE
 		 "[--interval DURATION | --once] [--wait-lock DURATION] [--jobs N]" USAGE_NEWLINE
 		 "[--cluster NAME] [--state-dir DIR] [--allow-rewind]" USAGE_NEWLINE
-		 "[--require-signed [--allowed-signers FILE]]",
+		 "[--require-signed [--allowed-signers FILE]]" USAGE_NEWLINE
+		 "[--metrics-listen ADDR:PORT]",
 	.description =
 		"Runs apply's passes every --interval until stopped, reading the topology afresh\n"
 		"each time (a git source is fetched; when the remote cannot be reached, the last\n"
@@ -70,6 +73,16 @@ const PgcCommandSpec reconcile_spec = {
 		"opens) and when the next pass runs; STATE_DIR/pgconverge.prom has the same as\n"
 		"Prometheus metrics for node_exporter's textfile collector. Both are replaced\n"
 		"atomically.\n"
+		"\n"
+		"--metrics-listen ADDR:PORT serves the same metrics over HTTP at /metrics (any\n"
+		"other path: 404), with every node's figures as 'status --format prometheus'\n"
+		"gives them: connections by state against max_connections, blocks read and hit,\n"
+		"I/O time, temporary bytes, commits and rollbacks, database sizes, index and\n"
+		"sequential scans and unused indexes of the declared databases, WAL bytes,\n"
+		"replication lag, and for nodes on this machine the CPU seconds and storage bytes\n"
+		"of the server's processes (from /proc). Each pass observes them and renders the\n"
+		"text once; a request is answered from that text without waiting for a pass\n"
+		"(503 until the first pass ends). Not with --once.\n"
 		"\n"
 		"The state directory's lock is held during a pass only: 'apply' or 'reconcile\n"
 		"--once' can run between two passes. A second loop on the same state directory\n"
@@ -88,7 +101,7 @@ const PgcCommandSpec reconcile_spec = {
 		"shows each cluster's HA state, and the next pass runs at once from the new\n"
 		"primary.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_ALLOW_REWIND | OPT_CLUSTER | OPT_INTERVAL |
-		   OPT_ONCE | OPT_WAIT_LOCK | OPT_JOBS,
+		   OPT_ONCE | OPT_WAIT_LOCK | OPT_JOBS | OPT_METRICS_LISTEN,
 	.exit_codes = "  0   stopped by SIGTERM or SIGINT; with --once: converged\n"
 		      "  1   error; with --once: the pass failed or was cut short by a signal\n"
 		      "  3   with --once: some actions were blocked by policy\n"
@@ -277,6 +290,7 @@ typedef struct {
 	PgcTopology *topo;           /* the last topology that loaded: the probes between passes use it */
 	PgcAutoFailover *af;         /* the primaries watched between passes */
 	json_t *status;              /* the last status.json written, for HA updates between passes */
+	PgcMetricsHttp *http;        /* --metrics-listen: serves the last pass's metrics; NULL without */
 } Loop;
 
 /* ---- automatic failover between passes ------------------------------------------ */
@@ -495,6 +509,34 @@ static void log_pass(const PgcOptions *opts, const Loop *lp, const PgcPass *ps, 
 	}
 }
 
+/* ---- the /metrics endpoint ------------------------------------------------------ */
+
+/*
+ * metrics_publish - the pass's metrics, then every node's as `status
+ * --format prometheus` shows them (from the pass's last observation, made
+ * with the monitoring figures), become what /metrics answers. Rendered
+ * here, once per pass: a request only copies the text.
+ */
+static void metrics_publish(const PgcOptions *opts, Loop *lp, const PgcPass *ps,
+			    const PgcPassTotals *tot)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (lp->http == NULL)
+		return;
+	f = open_memstream(&text, &len);
+	if (f == NULL)
+		abort();
+	reconcile_metrics_write(f, opts, lp->af, lp->topo, ps, tot);
+	if (ps->res.observed != NULL && ps->res.plan != NULL)
+		status_prometheus(f, ps->res.observed, ps->res.plan);
+	if (fclose(f) != 0)
+		abort();
+	metrics_http_publish(lp->http, text, len);
+}
+
 /* ---- the pass itself ------------------------------------------------------------ */
 
 static PgcPassOutcome outcome_of(int rc, const PgcConvergeResult *res)
@@ -575,6 +617,7 @@ static int run_pass(const PgcOptions *opts, Loop *lp, int64_t *delay_ms)
 			ps.outcome = OUT_FAILED;
 			snprintf(ps.error, sizeof ps.error, "cannot write the status files");
 		}
+		metrics_publish(opts, lp, &ps, &tot);
 	}
 	log_pass(opts, lp, &ps, *delay_ms);
 	lp->last_outcome = ps.outcome;
@@ -613,6 +656,13 @@ int cmd_reconcile(const PgcOptions *opts)
 		rc = rc == 1 ? EXIT_LOCKED : EXIT_ERROR;
 		goto done;
 	}
+	if (opts->metrics_listen != NULL) {
+		lp.http = metrics_http_start(opts->metrics_listen);
+		if (lp.http == NULL) {
+			rc = EXIT_ERROR;
+			goto done;
+		}
+	}
 	log_info("reconciling %s every %s (state directory \"%s\", pid %ld)", opts->source_name,
 		 duration_text(opts->interval_ms, every, sizeof every), opts->state_dir, (long)getpid());
 	while (!stop_requested) {
@@ -640,6 +690,7 @@ int cmd_reconcile(const PgcOptions *opts)
 		 lp.pass, lp.pass == 1 ? "" : "es");
 	rc = EXIT_OK;
 done:
+	metrics_http_stop(lp.http);
 	pidfile_unlock(pid_fd);
 	signals_remove();
 	free(lp.last_source);

@@ -222,8 +222,8 @@ static json_t *status_json(const PgcOptions *opts, time_t loop_started, const Pg
 
 /* ---- Prometheus textfile ---------------------------------------------------- */
 
-static void metrics_write(FILE *f, const PgcOptions *opts, const PgcAutoFailover *af,
-			  const PgcTopology *watched, const PgcPass *ps, const PgcPassTotals *tot)
+void reconcile_metrics_write(FILE *f, const PgcOptions *opts, const PgcAutoFailover *af,
+			     const PgcTopology *watched, const PgcPass *ps, const PgcPassTotals *tot)
 {
 	const PgcPlan *p = ps->res.plan;
 	const PgcSource *src = opts->source;
@@ -347,7 +347,7 @@ int reconcile_status_write(const PgcOptions *opts, time_t loop_started, const Pg
 	mf = open_memstream(&mbuf, &mlen);
 	if (mf == NULL)
 		abort();
-	metrics_write(mf, opts, af, watched, ps, tot);
+	reconcile_metrics_write(mf, opts, af, watched, ps, tot);
 	fclose(mf);
 	if (fs_write_atomic(path, mbuf, mlen, 0644, FS_NO_UID, FS_NO_GID, NULL) != 0)
 		goto cleanup;

@@ -83,4 +83,12 @@ int reconcile_status_write(const PgcOptions *opts, time_t loop_started, const Pg
 			   const PgcTopology *watched, const PgcPass *ps, const PgcPassTotals *tot,
 			   json_t **doc);
 
+/*
+ * reconcile_metrics_write - the pass's metrics as pgconverge.prom holds
+ * them (outcome, duration, totals, pending and blocked actions, source,
+ * maintenance windows), on f.
+ */
+void reconcile_metrics_write(FILE *f, const PgcOptions *opts, const PgcAutoFailover *af,
+			     const PgcTopology *watched, const PgcPass *ps, const PgcPassTotals *tot);
+
 #endif

@@ -11,10 +11,12 @@
 #include <time.h>
 
 #include "cmd/converge.h"
+#include "cmd/status.h"
 #include "cmd/exitcodes.h"
 #include "cmd/status_top.h"
 #include "common/metrics.h"
 #include "common/strutil.h"
+#include "reconcile/observe/observe_stats.h"
 #include "reconcile/observe/observe_pgpool.h"
 #include "reconcile/haproxy/haproxy_status.h"
 #include "reconcile/observe/observe_pgbouncer.h"
@@ -42,6 +44,18 @@ const PgcCommandSpec status_spec = {
 		"metrics in the text exposition format, e.g. for node_exporter's textfile\n"
 		"collector. The last applied source is shown too: the git commit (or the file's\n"
 		"digest) 'apply' recorded in the state directory, and when.\n"
+		"\n"
+		"With --format prometheus (only), each node's monitoring figures are gathered\n"
+		"too: pgconverge_connections{state} and pgconverge_max_connections; per\n"
+		"database pgconverge_database_{blocks_read,blocks_hit,block_read_seconds,\n"
+		"block_write_seconds,temp_bytes,temp_files,xact_commit,xact_rollback}_total and\n"
+		"pgconverge_database_size_bytes; for declared databases\n"
+		"pgconverge_database_{index_scans,seq_scans}_total and\n"
+		"pgconverge_database_unused_indexes; pgconverge_wal_bytes_total,\n"
+		"pgconverge_wal_generated_bytes_total, pgconverge_replication_lag_{bytes,seconds};\n"
+		"for nodes on this machine, from /proc: pgconverge_processes,\n"
+		"pgconverge_process_cpu_seconds_total, pgconverge_process_{read,write}_bytes_total;\n"
+		"pgconverge_stats_error when some could not be read.\n"
 		"\n"
 		"For clusters with a backup section: the newest verified base backup and its\n"
 		"age, the last restore drill (passed or FAILED) and the time since one last\n"
@@ -289,55 +303,57 @@ static void add_frontdoors(json_t *j, const PgcTopology *t, const PgcObserved *o
 }
 
 /* node_sample - one sample of a per-node metric (integer values). */
-static void node_sample(const char *name, const PgcObsCluster *oc, const PgcObsNode *n, long long v)
+static void node_sample(FILE *f, const char *name, const PgcObsCluster *oc, const PgcObsNode *n, long long v)
 {
-	metrics_sample(stdout, name, METRICS_LABELS("cluster", oc->name, "node", n->name), "%lld", v);
+	metrics_sample(f, name, METRICS_LABELS("cluster", oc->name, "node", n->name), "%lld", v);
 }
 
-static void print_prometheus(const PgcObserved *o, const PgcPlan *p)
+void status_prometheus(FILE *f, const PgcObserved *o, const PgcPlan *p)
 {
 	size_t c, i;
 
-	metrics_family(stdout, "pgconverge_node_up", "gauge",
+	metrics_family(f, "pgconverge_node_up", "gauge",
 		       "1 when pgconverge could connect to the node");
 	for (c = 0; c < o->n_clusters; c++)
 		for (i = 0; i < o->clusters[c].n_nodes; i++)
-			node_sample("pgconverge_node_up", &o->clusters[c], &o->clusters[c].nodes[i],
+			node_sample(f, "pgconverge_node_up", &o->clusters[c], &o->clusters[c].nodes[i],
 				    o->clusters[c].nodes[i].reachable ? 1 : 0);
-	metrics_family(stdout, "pgconverge_node_in_recovery", "gauge",
+	metrics_family(f, "pgconverge_node_in_recovery", "gauge",
 		       "1 for a replica, 0 for a primary");
 	for (c = 0; c < o->n_clusters; c++)
 		for (i = 0; i < o->clusters[c].n_nodes; i++)
 			if (o->clusters[c].nodes[i].reachable)
-				node_sample("pgconverge_node_in_recovery", &o->clusters[c],
+				node_sample(f, "pgconverge_node_in_recovery", &o->clusters[c],
 					    &o->clusters[c].nodes[i],
 					    o->clusters[c].nodes[i].in_recovery ? 1 : 0);
-	metrics_family(stdout, "pgconverge_node_timeline", "gauge",
+	metrics_family(f, "pgconverge_node_timeline", "gauge",
 		       "the node's timeline from pg_control");
 	for (c = 0; c < o->n_clusters; c++)
 		for (i = 0; i < o->clusters[c].n_nodes; i++)
 			if (o->clusters[c].nodes[i].timeline > 0)
-				node_sample("pgconverge_node_timeline", &o->clusters[c],
+				node_sample(f, "pgconverge_node_timeline", &o->clusters[c],
 					    &o->clusters[c].nodes[i], o->clusters[c].nodes[i].timeline);
-	metrics_family(stdout, "pgconverge_node_pending_actions", "gauge",
+	metrics_family(f, "pgconverge_node_pending_actions", "gauge",
 		       "actions a plan would take on the node");
 	for (c = 0; c < o->n_clusters; c++)
 		for (i = 0; i < o->clusters[c].n_nodes; i++)
-			node_sample("pgconverge_node_pending_actions", &o->clusters[c],
+			node_sample(f, "pgconverge_node_pending_actions", &o->clusters[c],
 				    &o->clusters[c].nodes[i],
 				    (long long)node_pending(p, o->clusters[c].name,
 							    o->clusters[c].nodes[i].name));
-	metrics_family(stdout, "pgconverge_replica_streaming", "gauge",
+	metrics_family(f, "pgconverge_replica_streaming", "gauge",
 		       "1 when a replica streams (or is reconnecting), 0 when it streams from nobody");
 	for (c = 0; c < o->n_clusters; c++)
 		for (i = 0; i < o->clusters[c].n_nodes; i++)
 			if (o->clusters[c].nodes[i].reachable && o->clusters[c].nodes[i].in_recovery)
-				node_sample("pgconverge_replica_streaming", &o->clusters[c],
+				node_sample(f, "pgconverge_replica_streaming", &o->clusters[c],
 					    &o->clusters[c].nodes[i],
 					    replica_streams(&o->clusters[c], &o->clusters[c].nodes[i]) ? 1 : 0);
-	metrics_family(stdout, "pgconverge_plan_blocked_actions", "gauge",
+	metrics_family(f, "pgconverge_plan_blocked_actions", "gauge",
 		       "actions blocked by policy");
-	metrics_sample(stdout, "pgconverge_plan_blocked_actions", NULL, "%zu", plan_count_blocked(p));
+	metrics_sample(f, "pgconverge_plan_blocked_actions", NULL, "%zu", plan_count_blocked(p));
+	/* Nodes observed with their monitoring figures (observe_stats.h). */
+	observe_stats_metrics(f, o);
 }
 
 /* ---- backups and the WAL archive (issue 5) ---- */
@@ -715,6 +731,7 @@ static void last_applied_prometheus(const LastApplied *la)
 
 int cmd_status(const PgcOptions *opts)
 {
+	PgcOptions stats_opts = *opts;
 	LastApplied la;
 	PgcTopology *t;
 	PgcObserved *obs = NULL;
@@ -728,7 +745,9 @@ int cmd_status(const PgcOptions *opts)
 		arena_free(ba);
 		return status_top(opts);
 	}
-	if (converge_look(opts, &t, &obs, &p) != 0)
+	/* The monitoring figures cost a few queries per node: only for prometheus. */
+	stats_opts.observe_stats = options_format_is(opts, "prometheus");
+	if (converge_look(&stats_opts, &t, &obs, &p) != 0)
 		goto cleanup;
 	last_applied_read(opts, &la);
 	bs = backup_status(ba, t, obs, &nbs);
@@ -750,7 +769,7 @@ int cmd_status(const PgcOptions *opts)
 		json_object_set_new(j, "backups", backup_json(bs, nbs));
 		cmd_print_json(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	} else if (options_format_is(opts, "prometheus")) {
-		print_prometheus(obs, p);
+		status_prometheus(stdout, obs, p);
 		last_applied_prometheus(&la);
 		backup_prometheus(bs, nbs);
 	} else {

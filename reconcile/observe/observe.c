@@ -49,7 +49,7 @@ static const char *now_iso(PgcArena *a)
 
 PgcObserved *observe_topology(const PgcTopology *t, const PgcObserveOptions *opts)
 {
-	PgcObserveOptions o_opts = {PGSQL_CONNECT_TIMEOUT_S, PGSQL_QUERY_TIMEOUT_MS, NULL};
+	PgcObserveOptions o_opts = {PGSQL_CONNECT_TIMEOUT_S, PGSQL_QUERY_TIMEOUT_MS, NULL, false};
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	PgcArena *a;
 	PgcObserved *o;

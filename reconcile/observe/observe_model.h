@@ -273,6 +273,8 @@ typedef struct {
 	int connect_timeout_s;    /* default 3 */
 	int query_timeout_ms;     /* default 5000 */
 	const char *only_cluster; /* NULL: all */
+	bool stats;               /* also gather the monitoring figures (observe_stats.h):
+	                           * status --format prometheus, reconcile --metrics-listen */
 } PgcObserveOptions;
 
 

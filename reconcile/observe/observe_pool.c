@@ -12,6 +12,7 @@
 #include "reconcile/observe/observe_parse.h"
 #include "reconcile/observe/observe_pgbadger.h"
 #include "reconcile/observe/observe_sql.h"
+#include "reconcile/observe/observe_stats.h"
 #include "reconcile/transport/host.h"
 
 #define OBS_MAX_THREADS 32
@@ -37,12 +38,14 @@ static void probe_node(Probe *p)
 			o->pgbadger = observe_pgbadger_copy(p->arena, pb);
 			pthread_mutex_unlock(p->lock);
 		}
-		host_free(h);
 	} else {
 		o->local = false;
 		o->dir_error = m_printf(p, "host \"%s\" is not this machine: its files are not "
 					"observed", p->node->host.v);
 	}
+	if (p->opts->stats)
+		observe_stats_begin(p, h);
+	host_free(h);
 	observe_sql_probe(p);
 	log_debug("observed node \"%s\": data directory %s, %s", p->label,
 		  observe_dir_state_name(o->dir_state), o->reachable ? "reachable" : "not reachable");

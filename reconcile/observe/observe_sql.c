@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "reconcile/engine/secret.h"
 #include "reconcile/observe/observe_parse.h"
+#include "reconcile/observe/observe_stats.h"
 #include "reconcile/pg/pgsql.h"
 #include "schema/pgcatalog.h"
 
@@ -488,6 +489,7 @@ static void sql_databases(Probe *p, PGconn *conn)
 			break;
 		}
 		sql_extensions(p, dbconn, d);
+		observe_stats_database(p, dbconn, d->name);
 		PQfinish(dbconn);
 	}
 }
@@ -500,6 +502,7 @@ void observe_sql_probe(Probe *p)
 
 	if (conn == NULL) {
 		o->conn_error = m_strdup(p, err);
+		observe_stats_unreachable(p, err);
 		return;
 	}
 	o->server_version_num = PQserverVersion(conn);
@@ -520,6 +523,8 @@ void observe_sql_probe(Probe *p)
 		sql_roles(p, conn);
 		sql_databases(p, conn);
 	}
+	/* Last: what the planner needs is read, whatever becomes of conn. */
+	observe_stats_server(p, conn);
 	PQfinish(conn);
 	o->reachable = !p->failed;
 }

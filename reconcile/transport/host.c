@@ -567,6 +567,25 @@ static int local_file_size(PgcHost *h, const char *path, int64_t *size)
 	return 0;
 }
 
+static int local_proc_stat(PgcHost *h, long pid, PgcHostProcStat *st)
+{
+	(void)h;
+	return procfs_stat(pid, &st->ppid, &st->state, &st->cpu_s, &st->children_cpu_s,
+			   &st->start_ticks);
+}
+
+static int local_proc_io(PgcHost *h, long pid, PgcHostProcIo *io)
+{
+	(void)h;
+	return procfs_io(pid, &io->read_bytes, &io->write_bytes);
+}
+
+static ssize_t local_proc_children(PgcHost *h, long pid, long *out, size_t max)
+{
+	(void)h;
+	return procfs_children(pid, out, max);
+}
+
 static const PgcHostOps local_ops = {
 	.name = "local",
 	.run = local_run,
@@ -593,6 +612,9 @@ static const PgcHostOps local_ops = {
 	.file_size = local_file_size,
 	.dir_look = local_dir_look,
 	.reaches = local_reaches,
+	.proc_stat = local_proc_stat,
+	.proc_io = local_proc_io,
+	.proc_children = local_proc_children,
 };
 
 /* ---- added later: dispatch ----------------------------------------------------------- */
@@ -613,4 +635,31 @@ int host_dir_look(PgcHost *h, const char *path)
 		return -1;
 	}
 	return h->ops->dir_look(h, path);
+}
+
+int host_proc_stat(PgcHost *h, long pid, PgcHostProcStat *st)
+{
+	if (h->ops->proc_stat == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return h->ops->proc_stat(h, pid, st);
+}
+
+int host_proc_io(PgcHost *h, long pid, PgcHostProcIo *io)
+{
+	if (h->ops->proc_io == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return h->ops->proc_io(h, pid, io);
+}
+
+ssize_t host_proc_children(PgcHost *h, long pid, long *out, size_t max)
+{
+	if (h->ops->proc_children == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return h->ops->proc_children(h, pid, out, max);
 }

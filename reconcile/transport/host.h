@@ -36,6 +36,25 @@ typedef enum {
 	HOST_PROC_LIVE,   /* exists and is not a zombie */
 } PgcHostProcState;
 
+/*
+ * PgcHostProcStat - what host_proc_stat() reads of a process: its parent,
+ * state letter (R, S, Z ...), CPU seconds used (user + system) and those of
+ * the children it waited for, and its start time (clock ticks after boot).
+ */
+typedef struct {
+	long ppid;
+	char state;
+	double cpu_s;
+	double children_cpu_s;
+	unsigned long long start_ticks;
+} PgcHostProcStat;
+
+/* PgcHostProcIo - a process's storage I/O: bytes fetched from and sent to storage. */
+typedef struct {
+	unsigned long long read_bytes;
+	unsigned long long write_bytes;
+} PgcHostProcIo;
+
 /* host_proc_each's callback: non-zero stops the walk (and is returned). */
 typedef int (*PgcHostProcFn)(PgcHost *h, long pid, void *arg);
 
@@ -72,6 +91,9 @@ typedef struct {
 	int (*file_size)(PgcHost *h, const char *path, int64_t *size); /* may be NULL */
 	int (*dir_look)(PgcHost *h, const char *path);                   /* may be NULL */
 	bool (*reaches)(PgcHost *h, const char *path);                   /* may be NULL */
+	int (*proc_stat)(PgcHost *h, long pid, PgcHostProcStat *st);     /* may be NULL */
+	int (*proc_io)(PgcHost *h, long pid, PgcHostProcIo *io);         /* may be NULL */
+	ssize_t (*proc_children)(PgcHost *h, long pid, long *out, size_t max); /* may be NULL */
 } PgcHostOps;
 
 /* host_is_local - true when host (name or address) designates this machine. */
@@ -186,5 +208,23 @@ int host_file_size(PgcHost *h, const char *path, int64_t *size);
  * host whose table has no dir_look gives -1 (ENOSYS).
  */
 int host_dir_look(PgcHost *h, const char *path);
+
+/*
+ * host_proc_stat - pid's parent, state and CPU times (PgcHostProcStat);
+ * host_proc_io - its storage I/O (the local host: /proc/PID/io, which only
+ * root or the process's owner may read). 0, or -1 when the process is gone
+ * or cannot be read (nothing logged); a host whose table lacks the
+ * operation gives -1 (ENOSYS).
+ */
+int host_proc_stat(PgcHost *h, long pid, PgcHostProcStat *st);
+int host_proc_io(PgcHost *h, long pid, PgcHostProcIo *io);
+
+/*
+ * host_proc_children - pid's children (at most max into out): their
+ * number, or -1 (nothing logged) when the host cannot list them directly
+ * (the caller then walks every process with host_proc_each and
+ * host_proc_stat's ppid). A host whose table lacks it gives -1 (ENOSYS).
+ */
+ssize_t host_proc_children(PgcHost *h, long pid, long *out, size_t max);
 
 #endif

@@ -13,10 +13,13 @@
 #include <string.h>
 #include <unistd.h>
 
-/* read_small - a /proc file, NUL-terminated, without logging (processes come and go). */
+/*
+ * read_small - a /proc file, NUL-terminated, without logging (processes
+ * come and go). O_NOFOLLOW: the files read here are never links.
+ */
 static ssize_t read_small(const char *path, char *buf, size_t size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	ssize_t n, total = 0;
 
 	if (fd < 0)
@@ -120,4 +123,79 @@ long procfs_parent(long pid)
 	    sscanf(close_paren + 1, " %*c %ld", &ppid) != 1)
 		return 0;
 	return ppid;
+}
+
+int procfs_stat(long pid, long *ppid, char *state, double *cpu_s, double *children_cpu_s,
+		unsigned long long *start_ticks)
+{
+	char path[64], buf[1024], *close_paren;
+	unsigned long long ut, st, start;
+	long long cut, cst;
+	long tck = sysconf(_SC_CLK_TCK);
+	char s;
+	long pp;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	/* After "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt
+	 * majflt cmajflt utime stime cutime cstime priority nice threads
+	 * itrealvalue starttime (proc(5)). comm may hold spaces and ')'. */
+	if (read_small(path, buf, sizeof buf) <= 0 || (close_paren = strrchr(buf, ')')) == NULL ||
+	    sscanf(close_paren + 1,
+		   " %c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld %*d %*d %*d %*d %llu",
+		   &s, &pp, &ut, &st, &cut, &cst, &start) != 7)
+		return -1;
+	if (tck <= 0)
+		tck = 100;
+	*ppid = pp;
+	*state = s;
+	*cpu_s = (double)(ut + st) / (double)tck;
+	*children_cpu_s = (double)(cut + cst) / (double)tck;
+	*start_ticks = start;
+	return 0;
+}
+
+int procfs_io(long pid, unsigned long long *read_bytes, unsigned long long *write_bytes)
+{
+	char path[64], buf[1024], *line, *nl;
+	int found = 0;
+
+	snprintf(path, sizeof path, "/proc/%ld/io", pid);
+	if (read_small(path, buf, sizeof buf) <= 0)
+		return -1;
+	for (line = buf; line != NULL; line = (nl = strchr(line, '\n')) != NULL ? nl + 1 : NULL) {
+		if (strncmp(line, "read_bytes: ", 12) == 0) {
+			*read_bytes = strtoull(line + 12, NULL, 10);
+			found |= 1;
+		} else if (strncmp(line, "write_bytes: ", 13) == 0) {
+			*write_bytes = strtoull(line + 13, NULL, 10);
+			found |= 2;
+		}
+	}
+	return found == 3 ? 0 : -1;
+}
+
+ssize_t procfs_children(long pid, long *out, size_t max)
+{
+	char path[64], *buf, *p, *end;
+	size_t size = 16 * max + 16;
+	ssize_t n = 0;
+
+	snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", pid, pid);
+	buf = malloc(size);
+	if (buf == NULL)
+		return -1;
+	if (read_small(path, buf, size) < 0) {
+		free(buf);
+		return -1;
+	}
+	for (p = buf; (size_t)n < max; p = end) {
+		long child = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (child > 0)
+			out[n++] = child;
+	}
+	free(buf);
+	return n;
 }

@@ -3,6 +3,7 @@
  * are local, and the folder states the probe and initdb rely on.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -238,6 +240,93 @@ static void test_local_processes(void **state)
 	host_free(h);
 }
 
+/* burn - spends at least ms of CPU. */
+static void burn(int ms)
+{
+	struct timespec t0, t;
+	volatile unsigned long x = 0;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+	do {
+		for (int i = 0; i < 100000; i++)
+			x += (unsigned long)i;
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+}
+
+/*
+ * The CPU and I/O figures the monitoring reads: a child's CPU time becomes
+ * its parent's children_cpu_s once reaped, its written bytes the parent's
+ * own write_bytes (where the kernel counts I/O per task).
+ */
+static void test_local_proc_usage(void **state)
+{
+	PgcHost *h = host_for("localhost", "root");
+	PgcHostProcStat st, st2;
+	PgcHostProcIo io, io2;
+	char path[] = "/tmp/pgc-test-io.XXXXXX";
+	pid_t child;
+	int status, fd;
+
+	(void)state;
+	assert_int_equal(host_proc_stat(h, getpid(), &st), 0);
+	assert_int_equal(st.ppid, (long)getppid());
+	assert_int_equal(st.state, 'R');
+	assert_true(st.start_ticks > 0);
+	assert_int_equal(host_proc_stat(h, 0, &st), -1);
+	assert_int_equal(host_proc_io(h, 0, &io), -1);
+	assert_int_equal(host_proc_children(h, 0, NULL, 0), -1);
+	/* A live child is listed (kernels with CONFIG_PROC_CHILDREN; else -1, and the walk is used). */
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	{
+		long kids[64];
+		ssize_t n = host_proc_children(h, getpid(), kids, 64);
+		bool found = false;
+
+		for (ssize_t i = 0; i < n; i++)
+			found = found || kids[i] == (long)child;
+		assert_true(n < 0 || found);
+	}
+	kill(child, SIGKILL);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	if (host_proc_io(h, getpid(), &io) != 0) {
+		/* Not readable here (no root, or a kernel without task I/O accounting). */
+		host_free(h);
+		skip();
+	}
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		char block[4096] = {0};
+
+		burn(60);
+		fd = mkstemp(path);
+		if (fd < 0)
+			_exit(2);
+		for (int i = 0; i < 64; i++)
+			if (write(fd, block, sizeof block) != (ssize_t)sizeof block)
+				_exit(3);
+		if (fsync(fd) != 0)
+			_exit(4);
+		if (unlink(path) != 0)
+			_exit(5);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_int_equal(status, 0);
+	assert_int_equal(host_proc_stat(h, getpid(), &st2), 0);
+	assert_true(st2.children_cpu_s >= st.children_cpu_s + 0.03);
+	assert_int_equal(host_proc_io(h, getpid(), &io2), 0);
+	assert_true(io2.write_bytes >= io.write_bytes + 64 * 4096 ||
+		    /* tmpfs sends nothing to storage */ io2.write_bytes == io.write_bytes);
+	host_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_dir_look),
 		cmocka_unit_test(test_local_files),
 		cmocka_unit_test(test_local_processes),
+		cmocka_unit_test(test_local_proc_usage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,6 +30,8 @@ typedef struct {
 	char comm[64], cwd[256], args[1024];
 	size_t args_len;
 	bool gone, zombie, sticky;
+	double cpu_s, children_cpu_s;        /* fake_host_proc_usage */
+	unsigned long long read_bytes, write_bytes;
 } Proc;
 
 typedef struct {
@@ -38,6 +40,7 @@ typedef struct {
 	Rule rules[64];
 	size_t n_rules;
 	Proc procs[64];
+	bool no_children;                    /* fake_host_no_children */
 	size_t n_procs;
 	char *calls;
 	size_t calls_len;
@@ -408,6 +411,43 @@ static int fake_signal(PgcHost *h, long pid, int sig)
 	return 0;
 }
 
+static int fake_proc_stat(PgcHost *h, long pid, PgcHostProcStat *st)
+{
+	Proc *p = proc(h, pid);
+
+	if (p == NULL)
+		return -1;
+	*st = (PgcHostProcStat){.ppid = p->ppid, .state = p->zombie ? 'Z' : 'S', .cpu_s = p->cpu_s,
+				.children_cpu_s = p->children_cpu_s,
+				.start_ticks = (unsigned long long)p->pid};
+	return 0;
+}
+
+static int fake_proc_io(PgcHost *h, long pid, PgcHostProcIo *io)
+{
+	Proc *p = proc(h, pid);
+
+	if (p == NULL || p->zombie)
+		return -1;
+	*io = (PgcHostProcIo){p->read_bytes, p->write_bytes};
+	return 0;
+}
+
+static ssize_t fake_proc_children(PgcHost *h, long pid, long *out, size_t max)
+{
+	Fake *f = fake(h);
+	size_t n = 0;
+
+	if (f->no_children || proc(h, pid) == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	for (size_t i = 0; i < f->n_procs && n < max; i++)
+		if (f->procs[i].ppid == pid && !f->procs[i].gone)
+			out[n++] = f->procs[i].pid;
+	return (ssize_t)n;
+}
+
 static void fake_close(PgcHost *h)
 {
 	Fake *f = fake(h);
@@ -447,6 +487,9 @@ static const PgcHostOps fake_ops = {
 	.proc_parent = fake_proc_parent,
 	.signal = fake_signal,
 	.close = fake_close,
+	.proc_stat = fake_proc_stat,
+	.proc_io = fake_proc_io,
+	.proc_children = fake_proc_children,
 };
 
 /* ---- the test's side -------------------------------------------------------------- */
@@ -558,4 +601,22 @@ void fake_host_clear(PgcHost *h)
 
 	f->calls[0] = '\0';
 	f->calls_len = 0;
+}
+
+void fake_host_proc_usage(PgcHost *h, long pid, double cpu_s, double children_cpu_s,
+			  unsigned long long read_bytes, unsigned long long write_bytes)
+{
+	Proc *p = proc(h, pid);
+
+	if (p == NULL)
+		abort();
+	p->cpu_s = cpu_s;
+	p->children_cpu_s = children_cpu_s;
+	p->read_bytes = read_bytes;
+	p->write_bytes = write_bytes;
+}
+
+void fake_host_no_children(PgcHost *h)
+{
+	fake(h)->no_children = true;
 }

@@ -49,6 +49,16 @@ void fake_host_zombie(PgcHost *h, long pid);
 /* fake_host_sticky - pid ignores SIGTERM and SIGKILL (a wedged process). */
 void fake_host_sticky(PgcHost *h, long pid);
 
+/*
+ * fake_host_proc_usage - pid's CPU seconds (its own, and its waited-for
+ * children's) and storage bytes, as host_proc_stat/host_proc_io give them
+ * (a zombie has no I/O figures).
+ */
+void fake_host_proc_usage(PgcHost *h, long pid, double cpu_s, double children_cpu_s,
+			  unsigned long long read_bytes, unsigned long long write_bytes);
+/* fake_host_no_children - host_proc_children fails (ENOSYS), as on a kernel without the list. */
+void fake_host_no_children(PgcHost *h);
+
 /* fake_host_calls - every recorded call so far, one line each. Owned by the fake. */
 const char *fake_host_calls(PgcHost *h);
 /* fake_host_clear - forgets the recorded calls. */
