@@ -402,14 +402,15 @@ else
 	echo "skip colour checks: 'script' (util-linux) is not installed"
 fi
 
-# Saved plans keep their format: the offline plan of fixtures/plan-full-v1.yaml
+# Saved plans keep their format: the offline plan of fixtures/plan-full-v2.yaml
 # (examples/full.yaml as it was) is, but for the executable's path and the
-# folder, the one saved before the code was laid out in folders
-# (fixtures/plan-full-v1.json). A deliberate change of what the planner emits
-# for that file means a new fixture pair (-v2), and a loader for -v1 if the
-# format version changes.
+# folder, the one saved when poolers, balancers and monitoring came
+# (fixtures/plan-full-v2.json; -v1 is the plan before them, which
+# test_plan_compat still loads). A deliberate change of what the planner
+# emits for that file means a new fixture pair (-v3), and a loader for the
+# older ones if the format version changes.
 mkdir -p "$tmp/compat/examples"
-cp "$top/tests/integration/fixtures/plan-full-v1.yaml" "$tmp/compat/examples/full.yaml"
+cp "$top/tests/integration/fixtures/plan-full-v2.yaml" "$tmp/compat/examples/full.yaml"
 (cd "$tmp/compat/examples" && "$bin" plan --offline -f full.yaml -o plan.json >/dev/null 2>&1)
 real_bin=$(readlink -f "$bin")
 real_dir=$(cd "$tmp/compat" && pwd -P)
@@ -417,11 +418,11 @@ if [ ! -s "$tmp/compat/examples/plan.json" ]; then
 	fail "plan --offline -o wrote no plan"
 elif sed -e "s#$real_bin#@PGCONVERGE@#g" -e "s#$real_dir#@DIR@#g" "$tmp/compat/examples/plan.json" |
 	jq -S . >"$tmp/compat/now.json" &&
-	jq -S . "$top/tests/integration/fixtures/plan-full-v1.json" >"$tmp/compat/then.json" &&
+	jq -S . "$top/tests/integration/fixtures/plan-full-v2.json" >"$tmp/compat/then.json" &&
 	cmp -s "$tmp/compat/now.json" "$tmp/compat/then.json"; then
-	ok "the offline plan of plan-full-v1.yaml is the one saved before, field for field"
+	ok "the offline plan of plan-full-v2.yaml is the one saved before, field for field"
 else
-	fail "the offline plan of plan-full-v1.yaml differs from the saved one: $(diff "$tmp/compat/then.json" "$tmp/compat/now.json" | head -c 600)"
+	fail "the offline plan of plan-full-v2.yaml differs from the saved one: $(diff "$tmp/compat/then.json" "$tmp/compat/now.json" | head -c 600)"
 fi
 
 if [ "$fails" -ne 0 ]; then

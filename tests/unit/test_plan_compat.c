@@ -1,9 +1,10 @@
 /*
- * tests/unit/test_plan_compat.c - a plan saved by an earlier pgconverge
- * (tests/integration/fixtures/plan-full-v1.json: the offline plan of
- * plan-full-v1.yaml beside it, format_version 1) still loads, every action kind by
- * its name, and saves again to the same JSON. Run from the repository root,
- * or set PGC_FIXTURES_DIR.
+ * tests/unit/test_plan_compat.c - plans saved by earlier pgconverge versions
+ * (tests/integration/fixtures/plan-full-v1.json and -v2.json: the offline
+ * plans of the .yaml beside each, format_version 1; v2 adds the poolers,
+ * balancers and monitoring actions) still load, every action kind by its
+ * name, and save again to the same JSON. Run from the repository root, or
+ * set PGC_FIXTURES_DIR.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,15 +20,14 @@
 #include "reconcile/engine/action.h"
 #include "reconcile/engine/plan.h"
 
-static json_t *load_fixture(void)
+static json_t *load_fixture(const char *name)
 {
 	const char *dir = getenv("PGC_FIXTURES_DIR");
 	char path[1024];
 	json_error_t e;
 	json_t *j;
 
-	snprintf(path, sizeof path, "%s/plan-full-v1.json",
-		 dir ? dir : "tests/integration/fixtures");
+	snprintf(path, sizeof path, "%s/%s", dir ? dir : "tests/integration/fixtures", name);
 	j = json_load_file(path, 0, &e);
 	if (j == NULL)
 		fail_msg("cannot read \"%s\": %s (run from the repository root)", path, e.text);
@@ -36,12 +36,11 @@ static json_t *load_fixture(void)
 
 static void test_saved_plan_loads_and_saves_the_same(void **state)
 {
-	json_t *j = load_fixture(), *k, *actions = json_object_get(j, "actions");
+	json_t *j = load_fixture(*state), *k, *actions = json_object_get(j, "actions");
 	char err[512], why[512];
 	PgcPlan *p, *q;
 	size_t i;
 
-	(void)state;
 	assert_int_equal(json_integer_value(json_object_get(j, "format_version")),
 			 PLAN_FORMAT_VERSION);
 	p = plan_from_json(j, err, sizeof err);
@@ -71,7 +70,8 @@ static void test_saved_plan_loads_and_saves_the_same(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_saved_plan_loads_and_saves_the_same),
+	    cmocka_unit_test_prestate(test_saved_plan_loads_and_saves_the_same, "plan-full-v1.json"),
+	    cmocka_unit_test_prestate(test_saved_plan_loads_and_saves_the_same, "plan-full-v2.json"),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
