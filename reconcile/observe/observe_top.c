@@ -25,6 +25,9 @@ static const char statements_sql[] =
 	"SELECT s.query, pg_get_userbyid(s.userid), s.calls, s.%s, s.%s, s.rows"
 	" FROM %s.pg_stat_statements s"
 	" WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+	/* a role statement may hold a password or its verifier (pgconverge's own
+	 * are not tracked: sql_actions.c): never shown */
+	" AND s.query !~* '^\\s*(CREATE|ALTER)\\s+(ROLE|USER)\\M'"
 	" ORDER BY s.%s DESC LIMIT $1";
 
 /* Indexes that do not exist for a constraint: not unique, no primary key, none behind one. */

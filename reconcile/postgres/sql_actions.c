@@ -206,6 +206,32 @@ static char *with_password(PgcExecCtx *ctx, PGconn *conn, const char *sql, const
 	return out;
 }
 
+/*
+ * quiet_session - a statement that carries a password verifier must not be
+ * kept by pg_stat_statements (which stores utility statements as written,
+ * literals and all, and shows them to pg_read_all_stats: the Datadog role,
+ * status --top) nor written to the server log (pgBadger's reports): this
+ * session tracks and logs no statement. pgconverge is a superuser there,
+ * which these settings need. 0, or -1 reported.
+ */
+static int quiet_session(PgcExecCtx *ctx, PGconn *conn, const char *doing)
+{
+	static const char *const sets[] = {
+		"SET pg_stat_statements.track_utility = off",
+		"SET log_min_duration_statement = -1",
+		"SET log_statement = 'none'",
+		"SET log_min_error_statement = panic",
+	};
+	PgcPgError e;
+
+	for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
+		if (pgsql_query(conn, sets[i], 0, NULL, ctx->action_timeout_s * 1000, NULL, &e) != 0)
+			return exec_fail(ctx, "could not %s on node \"%s\": cannot keep its password out "
+					 "of statistics and logs (%s): %s (SQLSTATE %s)", doing,
+					 exec_node_label(ctx, sql_node(ctx)), sets[i], e.message, e.sqlstate);
+	return 0;
+}
+
 static void wipe(char *s)
 {
 	if (s != NULL)
@@ -243,6 +269,8 @@ static int role_statement(PgcExecCtx *ctx, bool create)
 	}
 	doing = arena_printf(ctx->arena, "%s role \"%s\"",
 			     create && found == 0 ? "create" : "alter", pl->target);
+	if (pl->secret.kind != SECRET_NONE && quiet_session(ctx, conn, doing) != 0)
+		goto cleanup;
 	stmt = with_password(ctx, conn, sql, doing);
 	if (stmt == NULL)
 		goto cleanup;

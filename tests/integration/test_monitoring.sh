@@ -175,6 +175,32 @@ lib_sql_is "$p1" "select count(*) > 0 from pg_stat_statements where query like '
 	ok "pg_stat_statements has pg_sleep(0.2) with its 200 ms" ||
 	fail "pg_stat_statements: no pg_sleep row"
 
+# A role's password set once pg_stat_statements is loaded (and every
+# statement is logged: log_min_duration_statement 0) reaches neither the
+# statistics nor the server log: pgconverge's role statements carry the
+# SCRAM verifier, and its session tracks and logs none of them.
+export MON_APP_PASSWORD='mon-app-secret-1'
+MONITORING="$MONITORING
+    roles:
+      mon_app: {login: true, password: {env: MON_APP_PASSWORD}}"
+write_topology "$MONITORING"
+pgc apply3b apply -f "$topo" --state-dir "$state"
+expect_rc "apply of a role with a password: exit 0" 0
+lib_sql_is "$p1" "select count(*) from pg_stat_statements where query ~* 'scram-sha-256|mon_app'" 0 &&
+	ok "pg_stat_statements keeps no role statement, nor its verifier" ||
+	fail "pg_stat_statements: $(lib_sql "$p1" "select left(query, 80) from pg_stat_statements where query ~* 'scram-sha-256|mon_app'" 2>&1)"
+if grep -rqs -e 'SCRAM-SHA-256' -e "$MON_APP_PASSWORD" "$tmp/data/pg1/log" "$tmp/data/pg2/log"; then
+	fail "a server log holds the verifier or the password"
+else
+	ok "no server log holds the verifier or the password"
+fi
+lib_psql "$p1" -d appdb -c "alter role mon_app password 'by-hand-pw'" >/dev/null 2>&1
+pgc status3b status -f "$topo" --state-dir "$state" --cluster main --top
+grep -q 'by-hand' "$last.out" && fail "status --top shows a role statement" ||
+	ok "status --top shows no role statement"
+pgc apply3c apply -f "$topo" --state-dir "$state"
+expect_rc "apply puts the declared password back: exit 0" 0
+
 # --- 4. the next pgBadger run --------------------------------------------------------
 
 echo "# 4. pgBadger due again once every (1h) passed"
