@@ -404,7 +404,8 @@ fi
 
 # Saved plans keep their format: the offline plan of fixtures/plan-full-v2.yaml
 # (examples/full.yaml as it was) is, but for the executable's path and the
-# folder, the one saved when poolers, balancers and monitoring came
+# folder (and the digest of haproxy.cfg, which holds the folder), the one
+# saved when poolers, balancers and monitoring came
 # (fixtures/plan-full-v2.json; -v1 is the plan before them, which
 # test_plan_compat still loads). A deliberate change of what the planner
 # emits for that file means a new fixture pair (-v3), and a loader for the
@@ -416,7 +417,9 @@ real_bin=$(readlink -f "$bin")
 real_dir=$(cd "$tmp/compat" && pwd -P)
 if [ ! -s "$tmp/compat/examples/plan.json" ]; then
 	fail "plan --offline -o wrote no plan"
-elif sed -e "s#$real_bin#@PGCONVERGE@#g" -e "s#$real_dir#@DIR@#g" "$tmp/compat/examples/plan.json" |
+elif sed -e "s#$real_bin#@PGCONVERGE@#g" -e "s#$real_dir#@DIR@#g" \
+	-e 's/description pgconverge [0-9a-f]\{16\}/description pgconverge @DIGEST@/g' \
+	"$tmp/compat/examples/plan.json" |
 	jq -S . >"$tmp/compat/now.json" &&
 	jq -S . "$top/tests/integration/fixtures/plan-full-v2.json" >"$tmp/compat/then.json" &&
 	cmp -s "$tmp/compat/now.json" "$tmp/compat/then.json"; then
