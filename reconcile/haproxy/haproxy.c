@@ -51,8 +51,7 @@ cleanup:
 	return rc;
 }
 
-/* master_pid - the live master's pid from haproxy.pid, or 0. */
-static long master_pid(PgcHost *h, const PgcCluster *c)
+long haproxy_master(PgcHost *h, const PgcCluster *c)
 {
 	PgcArena *a = arena_new();
 	char *buf = NULL, tmp[32], comm[64];
@@ -107,6 +106,72 @@ static int wait_loaded(PgcHost *h, const PgcCluster *c, const char *digest, long
 		}
 		sleep_ms(POLL_MS);
 	} while (clock_ms() < deadline);
+	arena_free(a);
+	return rc;
+}
+
+typedef struct {
+	long master;
+	long *out;
+	size_t n, max;
+} Children;
+
+static int child_of(PgcHost *h, long pid, void *arg)
+{
+	Children *k = arg;
+
+	if (k->n < k->max && host_proc_parent(h, pid) == k->master)
+		k->out[k->n++] = pid;
+	return 0;
+}
+
+/* workers - master's children (its workers) into out; their number, -1 when unknown. */
+static ssize_t workers(PgcHost *h, long master, long *out, size_t max)
+{
+	ssize_t n = host_proc_children(h, master, out, max);
+	Children k = {master, out, 0, max};
+
+	if (n >= 0)
+		return n;
+	if (host_proc_each(h, child_of, &k) != 0)
+		return -1;
+	return (ssize_t)k.n;
+}
+
+int haproxy_reload_wait(PgcHost *h, const PgcCluster *c, long master, const char *digest,
+			int timeout_s)
+{
+	double deadline = clock_ms() + timeout_s * 1000.0;
+	PgcArena *a = arena_new();
+	long old[64];
+	ssize_t n_old = workers(h, master, old, sizeof old / sizeof *old);
+	int rc = -1;
+
+	log_info("reloading HAProxy of cluster \"%s\" (master pid %ld)", c->name, master);
+	if (host_signal(h, master, SIGUSR2) != 0) {
+		log_error("could not signal HAProxy's master (pid %ld) of cluster \"%s\": %m", master,
+			  c->name);
+		goto cleanup;
+	}
+	do {
+		const char *d = NULL;
+		long w = 0;
+		bool fresh = true;
+
+		if (loaded(a, h, c, &d, &w) == 0 && d != NULL && strcmp(d, digest) == 0) {
+			for (ssize_t i = 0; i < n_old; i++)
+				fresh = fresh && old[i] != w;
+			if (fresh) {
+				rc = 0;
+				break;
+			}
+		}
+		sleep_ms(POLL_MS);
+	} while (clock_ms() < deadline);
+	if (rc != 0)
+		log_error("HAProxy of cluster \"%s\" shows no new worker with the configuration %s "
+			  "after %d s", c->name, digest, timeout_s);
+cleanup:
 	arena_free(a);
 	return rc;
 }
@@ -205,7 +270,7 @@ static int start_or_reload(PgcExecCtx *ctx, bool reload)
 
 	if (h == NULL)
 		return -1;
-	pid = master_pid(h, ctx->c);
+	pid = haproxy_master(h, ctx->c);
 	if (pid == 0) {
 		if (start(ctx, h, ctx->a->payload.path) != 0)
 			goto cleanup;

@@ -11,6 +11,10 @@
 #     comes back once it caught up (server states only, no reload);
 #   - a structural change (stats_port added) reloads HAProxy: a connection
 #     opened before the reload still works after it;
+#   - HAProxy runs but its runtime API cannot be reached (the socket moved
+#     aside): `apply --allow-switchover` is refused before the primary
+#     stops, and writes still go through write_port to the old primary;
+#     the socket put back, the plan converges again;
 #   - switchover under pgbench through write_port (`apply
 #     --allow-switchover`): the failed transactions and aborted clients are
 #     counted and printed (only connections that were open on the old
@@ -218,6 +222,41 @@ read -r -t 5 line <&"${HOLD[0]}"
 check "the connection opened before the reload still works ($line)" test "$line" = "after|${port[pg1]}"
 exec {HOLD[1]}>&-
 plan_converged "after the reload"
+
+# --- the runtime API does not answer: no switchover ------------------------------------------
+# HAProxy keeps its listening socket across a reload (handed over to the new
+# worker), so a socket moved aside stays unreachable until it is moved back.
+m=$(master_pid)
+mv "$hdir/haproxy.sock" "$hdir/haproxy.sock.away"
+write_topology pg2 manual stats
+lib_run "$tmp/switch_silent" apply -f "$topo" --allow-switchover
+if [ "$rc" != 0 ]; then ok "apply --allow-switchover fails while HAProxy's API is unreachable (exit $rc)"; else
+	fail "apply --allow-switchover succeeded while HAProxy's API is unreachable"
+	lib_show "$tmp/switch_silent"
+fi
+if grep -q "runs (master pid $m) but its runtime API does not answer" "$tmp/switch_silent.out" "$tmp/switch_silent.err" &&
+	grep -q "its clients could not be held before the primary stops" "$tmp/switch_silent.out" "$tmp/switch_silent.err"; then
+	ok "the switchover is refused: HAProxy runs but its API does not answer"
+else
+	fail "no refusal naming HAProxy's silent API"
+	lib_show "$tmp/switch_silent"
+fi
+check "pg1 is still the primary" lib_sql_is "${port[pg1]}" "select pg_is_in_recovery()" f
+check "pg2 is still a replica" lib_sql_is "${port[pg2]}" "select pg_is_in_recovery()" t
+check "write_port still reaches pg1" via_is "$wport" "select inet_server_port()" "${port[pg1]}"
+check "a write through write_port commits on pg1" via_is "$wport" "create table api_silent (i int); insert into api_silent values (1) returning i" 1
+check "HAProxy's master is the same (pid $m)" test "$(master_pid)" = "$m"
+# put the socket back (a reload in between keeps using the same one)
+[ -e "$hdir/haproxy.sock" ] || mv "$hdir/haproxy.sock.away" "$hdir/haproxy.sock"
+rm -f "$hdir/haproxy.sock.away"
+api_answers() { cli "show info" 2>/dev/null | grep -q '^Pid:'; }
+check "the runtime API answers again" lib_wait 10 api_answers
+write_topology pg1 manual stats
+lib_run "$tmp/after_silent" apply -f "$topo"
+lib_expect_rc "apply with pg1 as the primary again" "$tmp/after_silent" 0
+check "pg_write/pg1 is ready" not_maint pg_write pg1
+check "pg_write/pg2 is in maintenance" maint pg_write pg2
+plan_converged "after the API came back"
 
 # --- switchover under pgbench through write_port -------------------------------------------
 "$LIB_PG_BIN/pgbench" -i -s 1 -q -h 127.0.0.1 -p "$wport" -U postgres postgres >"$tmp/pgbench_init.log" 2>&1

@@ -41,6 +41,7 @@ typedef struct {
 	size_t n_rules;
 	Proc procs[64];
 	bool no_children;                    /* fake_host_no_children */
+	char fail_write[256];                /* fake_host_fail_write */
 	size_t n_procs;
 	char *calls;
 	size_t calls_len;
@@ -212,6 +213,10 @@ static int fake_write_file(PgcHost *h, const char *path, const char *data, size_
 		    memcmp(e->content, data, len) == 0 && e->mode == (unsigned)mode;
 
 	record(h, "write %s %04o", path, (unsigned)mode);
+	if (strcmp(fake(h)->fail_write, path) == 0) {
+		errno = ENOSPC;
+		return -1;
+	}
 	if (changed != NULL)
 		*changed = !same;
 	if (!same)
@@ -619,4 +624,9 @@ void fake_host_proc_usage(PgcHost *h, long pid, double cpu_s, double children_cp
 void fake_host_no_children(PgcHost *h)
 {
 	fake(h)->no_children = true;
+}
+
+void fake_host_fail_write(PgcHost *h, const char *path)
+{
+	snprintf(fake(h)->fail_write, sizeof fake(h)->fail_write, "%s", path != NULL ? path : "");
 }

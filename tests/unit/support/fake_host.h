@@ -59,6 +59,9 @@ void fake_host_proc_usage(PgcHost *h, long pid, double cpu_s, double children_cp
 /* fake_host_no_children - host_proc_children fails (ENOSYS), as on a kernel without the list. */
 void fake_host_no_children(PgcHost *h);
 
+/* fake_host_fail_write - writes of path fail (ENOSPC), still recorded; NULL: none fails. */
+void fake_host_fail_write(PgcHost *h, const char *path);
+
 /* fake_host_calls - every recorded call so far, one line each. Owned by the fake. */
 const char *fake_host_calls(PgcHost *h);
 /* fake_host_clear - forgets the recorded calls. */
