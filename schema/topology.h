@@ -341,6 +341,13 @@ typedef struct {
 	} datadog;
 } PgcMonitoring;
 
+/*
+ * The role that owns Database Monitoring's SECURITY DEFINER explain
+ * function: NOLOGIN, a member of pg_read_all_data and of nothing else
+ * (reconcile/datadog/datadog.h). Not a name the topology may use.
+ */
+#define PGC_DATADOG_EXPLAIN_ROLE "pgconverge_explain"
+
 /* clusters.<name> */
 typedef struct {
 	const char *name;

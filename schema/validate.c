@@ -667,6 +667,21 @@ static void check_datadog(Val *v, PgcCluster *c)
 		val_error(v, pos, key, "use a role of its own, e.g. datadog",
 			  "\"%s\" is the replication user: the Datadog Agent needs a role of its own",
 			  user);
+	else if (strcmp(user, PGC_DATADOG_EXPLAIN_ROLE) == 0)
+		val_error(v, pos, key, "use a role of its own, e.g. datadog",
+			  "\"%s\" is the role that owns Database Monitoring's explain function",
+			  user);
+	if (c->monitoring.datadog.dbm.v) {
+		for (size_t i = 0; i < c->n_roles; i++)
+			if (strcmp(c->roles[i].name, PGC_DATADOG_EXPLAIN_ROLE) == 0)
+				val_error(v, c->roles[i].pos,
+					  val_fmt(v, "clusters.%s.roles.%s", c->name, c->roles[i].name),
+					  "rename the role",
+					  "\"%s\" is pgconverge's: with monitoring.datadog.dbm it owns "
+					  "Database Monitoring's explain function, a member of "
+					  "pg_read_all_data only",
+					  c->roles[i].name);
+	}
 	if (c->monitoring.datadog.dbm.v && !c->monitoring.pg_stat_statements.v)
 		val_warn(v, c->monitoring.datadog.dbm.pos,
 			 val_fmt(v, "clusters.%s.monitoring.datadog.dbm", c->name),

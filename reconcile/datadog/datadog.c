@@ -114,32 +114,73 @@ char *datadog_conf_fill(PgcArena *a, const char *content, const char *password)
 	return out;
 }
 
+/* The explain role, as an identifier (it needs no quotes) and as a literal. */
+#define EXPLAIN_ROLE PGC_DATADOG_EXPLAIN_ROLE
+#define EXPLAIN_ROLE_LIT "'" PGC_DATADOG_EXPLAIN_ROLE "'"
+#define EXPLAIN_FN "datadog.explain_statement(text)"
+
 const char **datadog_dbm_sql(PgcArena *a, const char *user, size_t *n)
 {
 	const char *u = pgsql_quote_ident(a, user);
-	const char **s = arena_calloc(a, 8, sizeof *s);
+	const char **s = arena_calloc(a, DATADOG_DBM_N_SQL, sizeof *s);
+	size_t k = 0;
 
-	s[0] = "CREATE SCHEMA IF NOT EXISTS datadog";
-	s[1] = arena_printf(a, "GRANT USAGE ON SCHEMA datadog TO %s", u);
-	s[2] = arena_printf(a, "GRANT USAGE ON SCHEMA public TO %s", u);
-	s[3] = "CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public";
-	/* Datadog's own definition; it explains, never runs, the statement given. */
-	s[4] = "CREATE OR REPLACE FUNCTION datadog.explain_statement(l_query text, OUT explain json)"
-	       " RETURNS SETOF json AS $$\n"
-	       "DECLARE\n"
-	       "curs REFCURSOR;\n"
-	       "plan JSON;\n"
-	       "BEGIN\n"
-	       "   OPEN curs FOR EXECUTE pg_catalog.concat('EXPLAIN (FORMAT JSON) ', l_query);\n"
-	       "   FETCH curs INTO plan;\n"
-	       "   CLOSE curs;\n"
-	       "   RETURN QUERY SELECT plan;\n"
-	       "END;\n"
-	       "$$ LANGUAGE plpgsql RETURNS NULL ON NULL INPUT SECURITY DEFINER";
-	/* SECURITY DEFINER: only the Agent's role may call it. */
-	s[5] = "REVOKE ALL ON FUNCTION datadog.explain_statement(text) FROM PUBLIC";
-	s[6] = arena_printf(a, "GRANT EXECUTE ON FUNCTION datadog.explain_statement(text) TO %s", u);
-	*n = 7;
+	/* One transaction: the function is never seen owned by a superuser or executable by PUBLIC. */
+	s[k++] = "BEGIN";
+	s[k++] = "CREATE SCHEMA IF NOT EXISTS datadog";
+	s[k++] = arena_printf(a, "GRANT USAGE ON SCHEMA datadog TO %s", u);
+	s[k++] = arena_printf(a, "GRANT USAGE ON SCHEMA public TO %s", u);
+	s[k++] = "CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public";
+	/* The function's owner: reads everything, nothing more. */
+	s[k++] = "DO $$BEGIN\n"
+		 "IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = " EXPLAIN_ROLE_LIT ")"
+		 " THEN\n"
+		 "   CREATE ROLE " EXPLAIN_ROLE " NOLOGIN;\n"
+		 "END IF;\n"
+		 "END$$";
+	s[k++] = "ALTER ROLE " EXPLAIN_ROLE " NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOLOGIN"
+		 " NOREPLICATION NOBYPASSRLS";
+	s[k++] = "GRANT pg_read_all_data TO " EXPLAIN_ROLE;
+	/* A member of pg_read_all_data only, and nobody a member of it. */
+	s[k++] = "DO $$DECLARE g record;\n"
+		 "BEGIN\n"
+		 "FOR g IN SELECT r.rolname AS role, m.rolname AS member, w.rolname AS grantor\n"
+		 "   FROM pg_catalog.pg_auth_members a\n"
+		 "   JOIN pg_catalog.pg_roles r ON r.oid = a.roleid\n"
+		 "   JOIN pg_catalog.pg_roles m ON m.oid = a.member\n"
+		 "   LEFT JOIN pg_catalog.pg_roles w ON w.oid = a.grantor\n"
+		 "   WHERE (m.rolname = " EXPLAIN_ROLE_LIT " AND r.rolname <> 'pg_read_all_data')\n"
+		 "      OR r.rolname = " EXPLAIN_ROLE_LIT " LOOP\n"
+		 "   EXECUTE pg_catalog.format('REVOKE %I FROM %I', g.role, g.member) ||\n"
+		 "      CASE WHEN g.grantor IS NULL THEN ''\n"
+		 "      ELSE pg_catalog.format(' GRANTED BY %I', g.grantor) END;\n"
+		 "END LOOP;\n"
+		 "END$$";
+	/*
+	 * Datadog's function; it explains, never runs, the statement given.
+	 * No SET search_path: the statement is the application's, its names
+	 * resolve as in the Agent's session; the body names pg_catalog only.
+	 */
+	s[k++] = "CREATE OR REPLACE FUNCTION datadog.explain_statement(l_query text, OUT explain json)"
+		 " RETURNS SETOF json AS $$" OBS_DATADOG_EXPLAIN_SRC "$$"
+		 " LANGUAGE plpgsql RETURNS NULL ON NULL INPUT SECURITY DEFINER";
+	/* Whoever calls it runs code as its owner: never a superuser. */
+	s[k++] = "ALTER FUNCTION " EXPLAIN_FN " OWNER TO " EXPLAIN_ROLE;
+	s[k++] = "REVOKE ALL ON FUNCTION " EXPLAIN_FN " FROM PUBLIC";
+	s[k++] = "DO $$DECLARE g name;\n"
+		 "BEGIN\n"
+		 "FOR g IN SELECT DISTINCT r.rolname FROM pg_catalog.pg_proc p,\n"
+		 "   pg_catalog.aclexplode(p.proacl) x JOIN pg_catalog.pg_roles r ON r.oid = x.grantee\n"
+		 "   WHERE p.oid = '" EXPLAIN_FN "'::pg_catalog.regprocedure\n"
+		 "   AND x.grantee <> p.proowner LOOP\n"
+		 "   EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION " EXPLAIN_FN " FROM %I CASCADE',"
+		 " g);\n"
+		 "END LOOP;\n"
+		 "END$$";
+	/* The Agent's role alone may call it (without GRANT OPTION). */
+	s[k++] = arena_printf(a, "GRANT EXECUTE ON FUNCTION " EXPLAIN_FN " TO %s", u);
+	s[k++] = "COMMIT";
+	*n = k;
 	return s;
 }
 

@@ -50,11 +50,22 @@ char *datadog_conf_fill(PgcArena *a, const char *content, const char *password);
 
 /*
  * datadog_dbm_sql - the statements that set Database Monitoring up in one
- * database for role user, each idempotent, in order; *n their number:
- * schema datadog, USAGE on it and on public, pg_stat_statements, the
- * function datadog.explain_statement (SECURITY DEFINER, executable by
- * user only).
+ * database for role user, each idempotent, in order, inside one
+ * transaction (BEGIN first, COMMIT last); *n their number
+ * (DATADOG_DBM_N_SQL): schema datadog, USAGE on it and on public,
+ * pg_stat_statements; the role PGC_DATADOG_EXPLAIN_ROLE (created when
+ * missing; NOLOGIN, no other attribute, a member of pg_read_all_data and
+ * of nothing else, nobody a member of it); the function
+ * datadog.explain_statement (SECURITY DEFINER, owned by that role, body
+ * OBS_DATADOG_EXPLAIN_SRC, no configuration), executable by user only,
+ * without grant option: every other grant is revoked.
+ *
+ * Whoever may call a SECURITY DEFINER function that plans arbitrary SQL
+ * can run code as its owner (an IMMUTABLE function of theirs in pg_temp
+ * is folded by the planner): the owner is that role, never a superuser,
+ * and the body makes the transaction read-only before it plans anything.
  */
+#define DATADOG_DBM_N_SQL 15
 const char **datadog_dbm_sql(PgcArena *a, const char *user, size_t *n);
 
 /* Executors (registry.c): ACT_DATADOG_CONF, ACT_DATADOG_DBM. */

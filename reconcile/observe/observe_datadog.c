@@ -192,26 +192,55 @@ done:
 	close(fd);
 }
 
-/* The DBM objects in the connected database, for role $1. */
+/*
+ * The DBM objects in the connected database, for role $1, as
+ * reconcile/datadog/datadog.h defines them: $2 the function's owner, $3
+ * its body. One column per thing that can be missing or wrong.
+ */
 static const char dbm_sql[] =
 	"SELECT r.oid IS NOT NULL,"
 	" COALESCE((SELECT has_schema_privilege(r.oid, n.oid, 'USAGE') FROM pg_namespace n"
 	"  WHERE n.nspname = 'datadog'), false),"
-	" COALESCE((SELECT bool_or(p.prosecdef AND has_function_privilege(r.oid, p.oid, 'EXECUTE'))"
+	/* SECURITY DEFINER, owned by $2 (never a superuser), this body, no SET clause */
+	" COALESCE((SELECT bool_or(p.prosecdef AND o.rolname = $2 AND NOT o.rolsuper"
+	"   AND p.prosrc = $3 AND p.proconfig IS NULL"
+	"   AND has_function_privilege(r.oid, p.oid, 'EXECUTE'))"
+	"  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+	"  JOIN pg_roles o ON o.oid = p.proowner"
+	"  WHERE n.nspname = 'datadog' AND p.proname = 'explain_statement'), false),"
+	/* granted to the role alone, without grant option (NULL: PUBLIC may execute) */
+	" COALESCE((SELECT bool_and(p.proacl IS NOT NULL AND NOT EXISTS (SELECT 1"
+	"   FROM aclexplode(p.proacl) x WHERE x.grantee <> p.proowner"
+	"   AND (x.grantee IS DISTINCT FROM r.oid OR x.is_grantable)))"
 	"  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
 	"  WHERE n.nspname = 'datadog' AND p.proname = 'explain_statement'), false),"
+	/* $2: no login, no attribute, pg_read_all_data's privileges and no other role's */
+	" COALESCE((SELECT NOT e.rolsuper AND NOT e.rolcanlogin AND NOT e.rolcreatedb"
+	"   AND NOT e.rolcreaterole AND NOT e.rolreplication AND NOT e.rolbypassrls"
+	"   AND pg_has_role(e.oid, 'pg_read_all_data', 'USAGE')"
+	"   AND NOT EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid"
+	"    WHERE m.member = e.oid AND g.rolname <> 'pg_read_all_data')"
+	"   AND NOT EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.roleid = e.oid)"
+	"  FROM pg_roles e WHERE e.rolname = $2), false),"
 	" EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')"
 	" FROM (SELECT 1) AS one LEFT JOIN pg_roles r ON r.rolname = $1";
 
+#define DBM_COLUMNS 6
+
 static const char *dbm_missing(PgcArena *a, PGresult *r)
 {
-	static const char *const what[] = {"the role", "the schema \"datadog\" it may use",
-					   "the function datadog.explain_statement (SECURITY "
-					   "DEFINER) it may execute",
-					   "the extension pg_stat_statements"};
+	static const char *const what[DBM_COLUMNS] = {
+		"the role",
+		"the schema \"datadog\" it may use",
+		"the function datadog.explain_statement it may execute (SECURITY DEFINER, owned by "
+		"role \"" PGC_DATADOG_EXPLAIN_ROLE "\", pgconverge's definition)",
+		"EXECUTE on datadog.explain_statement for this role only",
+		"the role \"" PGC_DATADOG_EXPLAIN_ROLE "\" (NOLOGIN, a member of pg_read_all_data "
+		"only)",
+		"the extension pg_stat_statements"};
 	const char *out = NULL;
 
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < DBM_COLUMNS; i++)
 		if (strcmp(PQgetvalue(r, 0, i), "t") != 0)
 			out = out ? arena_printf(a, "%s, %s", out, what[i]) : what[i];
 	return out;
@@ -242,7 +271,7 @@ static void probe_dbm(PgcArena *a, const PgcCluster *c, const PgcObsCluster *oc,
 	const PgcObsNode *on = live_primary(oc);
 	const PgcNode *n = on ? cluster_node(c, on->name) : NULL;
 	const char *user = c->monitoring.datadog.user.v;
-	const char *params[1] = {user};
+	const char *params[3] = {user, PGC_DATADOG_EXPLAIN_ROLE, OBS_DATADOG_EXPLAIN_SRC};
 
 	if (n == NULL)
 		return;
@@ -266,7 +295,7 @@ static void probe_dbm(PgcArena *a, const PgcCluster *c, const PgcObsCluster *oc,
 				  c->name, db, err);
 			return;
 		}
-		if (pgsql_query(conn, dbm_sql, 1, params, qto, &r, &e) != 0 || PQntuples(r) != 1) {
+		if (pgsql_query(conn, dbm_sql, 3, params, qto, &r, &e) != 0 || PQntuples(r) != 1) {
 			log_debug("cluster \"%s\": Database Monitoring not checked in \"%s\": %s",
 				  c->name, db, e.message);
 			PQclear(r);

@@ -27,6 +27,24 @@
 /* The password value as the plan shows it; apply writes the secret there. */
 #define OBS_DATADOG_PASSWORD_MARK "\"<monitoring.datadog.password>\""
 
+/*
+ * The body of datadog.explain_statement (Datadog's, every name qualified,
+ * the transaction made read-only first): the executor creates it, observe
+ * compares pg_proc.prosrc with it.
+ */
+#define OBS_DATADOG_EXPLAIN_SRC                                                                  \
+	"\n"                                                                                     \
+	"DECLARE\n"                                                                              \
+	"curs pg_catalog.refcursor;\n"                                                           \
+	"plan pg_catalog.json;\n"                                                                \
+	"BEGIN\n"                                                                                \
+	"   SET TRANSACTION READ ONLY;\n"                                                        \
+	"   OPEN curs FOR EXECUTE pg_catalog.concat('EXPLAIN (FORMAT JSON) ', l_query);\n"       \
+	"   FETCH curs INTO plan;\n"                                                             \
+	"   CLOSE curs;\n"                                                                       \
+	"   RETURN QUERY SELECT plan;\n"                                                         \
+	"END;\n"
+
 /* The check file's name inside monitoring.datadog.conf_dir. */
 #define OBS_DATADOG_CONF_NAME "conf.yaml"
 
@@ -41,8 +59,10 @@ typedef enum {
 /* Database Monitoring's objects in one database of the live primary. */
 typedef struct {
 	const char *name;
-	bool ready;               /* schema usable by the user, SECURITY DEFINER explain function
-	                           * it may execute, pg_stat_statements installed */
+	bool ready;               /* schema usable by the user; the SECURITY DEFINER explain
+	                           * function as datadog.h defines it, owned by
+	                           * PGC_DATADOG_EXPLAIN_ROLE (as datadog.h defines that role),
+	                           * executable by the user only; pg_stat_statements installed */
 	const char *missing;      /* what is not there, for the plan's reason; NULL when ready */
 } PgcObsDatadogDb;
 

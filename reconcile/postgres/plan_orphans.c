@@ -99,6 +99,10 @@ void plan_orphans_find(Ctx *x)
 			if (name == NULL || strncmp(name, "pg_", 3) == 0 || strcmp(name, os_user) == 0 ||
 			    streq(name, c->replication.user.v) || plan_roles_declared(c, name) != NULL)
 				continue;
+			/* Database Monitoring's explain role (reconcile/datadog/datadog.h) */
+			if (c->monitoring.datadog.set && c->monitoring.datadog.dbm.v &&
+			    streq(name, PGC_DATADOG_EXPLAIN_ROLE))
+				continue;
 			orphan(x, pw->n->name, "role", name,
 			       arena_printf(x->a, "role \"%s\" exists but is not in the topology; "
 					    "pgconverge leaves it in place", name));

@@ -6,7 +6,11 @@
 # instance per node with its own port and tags, and holds the password,
 # which no plan shows; the role logs in with it over TCP and is a member of
 # pg_monitor; Database Monitoring's explain function answers in every
-# database; the plan is then empty. A changed mode and a changed password
+# database, owned by pgconverge_explain (no superuser, no login, a member of
+# pg_read_all_data only): an unqualified table explains, the pg_temp trick
+# (an IMMUTABLE function folded while planning) runs as that role, not as a
+# superuser, and cannot write; the plan is then empty. The function given
+# to a superuser is planned back. A changed mode and a changed password
 # are planned and repaired; after a switchover the role tags follow. Then
 # `status --top`: a table with an index nothing uses and a query run many
 # times: the query comes first and the index is listed as unused.
@@ -153,8 +157,102 @@ done
 check "only datadog may call the SECURITY DEFINER function" lib_sql_is "${port[pg1]}" \
 	"select has_function_privilege('public', 'datadog.explain_statement(text)', 'execute')" f
 
+
+# --- the explain function's owner: no superuser -----------------------------------
+
+# fn_owner DB - the explain function's owner in DB: name, rolsuper, rolcanlogin.
+fn_owner() {
+	lib_psql "${port[pg1]}" -d "$1" -c "select o.rolname || ' ' || o.rolsuper::text || ' ' ||
+		o.rolcanlogin::text from pg_proc p join pg_roles o on o.oid = p.proowner
+		where p.oid = 'datadog.explain_statement(text)'::regprocedure"
+}
+for db in postgres appdb; do
+	check "in $db the explain function's owner is no superuser" test "$(lib_psql "${port[pg1]}" \
+		-d "$db" -c "select rolsuper from pg_roles where oid =
+			(select proowner from pg_proc where proname = 'explain_statement')")" = f
+	check "in $db it is owned by pgconverge_explain, which cannot log in" \
+		test "$(fn_owner "$db")" = "pgconverge_explain false false"
+done
+check "pgconverge_explain is a member of pg_read_all_data and of nothing else" lib_sql_is \
+	"${port[pg1]}" "select string_agg(g.rolname, ',') from pg_auth_members m
+		join pg_roles g on g.oid = m.roleid where m.member = 'pgconverge_explain'::regrole" \
+	pg_read_all_data
+
+# The statement explained is the application's: an unqualified table name
+# resolves as in the Agent's session, and the owner may read it (the
+# Agent's role itself has no SELECT on it).
+lib_psql "${port[pg1]}" -d appdb -c "create table dd_probe (id int primary key, note text)"
+check "datadog explains a query on an unqualified table it may not read" test \
+	"$(dd_sql "${port[pg1]}" appdb "select explain->0->'Plan'->>'Relation Name'
+		from datadog.explain_statement('select * from dd_probe where id = 1')")" = dd_probe
+update_denied() {
+	! dd_sql "${port[pg1]}" appdb \
+		"select datadog.explain_statement('update dd_probe set note = 1')" >/dev/null &&
+		grep -q 'permission denied for table dd_probe' "$tmp/dd_sql.err"
+}
+check "it may not explain an UPDATE: the owner only reads" update_denied
+
+# The pg_temp trick: an IMMUTABLE function of the caller's, given constant
+# arguments, is evaluated by the planner while explain_statement plans the
+# statement, so it runs as the function's owner. It raises what it sees:
+# the message exists only when it ran there, and names the role it ran as
+# and that role's rolsuper. (Not current_setting('is_superuser'): that
+# follows the session user and says off under a superuser's SECURITY
+# DEFINER function too.)
+trick_sql="create function pg_temp.f() returns int immutable language plpgsql as \$\$
+begin
+  raise exception 'f ran as % rolsuper=%', current_user,
+    (select rolsuper from pg_catalog.pg_roles where rolname = current_user);
+end \$\$;
+select datadog.explain_statement('select pg_temp.f()')"
+# trick DB - what f says when datadog calls it through explain_statement in DB.
+trick() {
+	dd_sql "${port[pg1]}" "$1" "$trick_sql" >/dev/null
+	grep -o 'f ran as [a-z_]* rolsuper=[tf]' "$tmp/dd_sql.err"
+}
+for db in postgres appdb; do
+	check "in $db the pg_temp trick runs as pgconverge_explain, no superuser" \
+		test "$(trick "$db")" = "f ran as pgconverge_explain rolsuper=f"
+done
+# Writing is refused: the function makes the transaction read-only before it
+# plans. An IMMUTABLE function may not GRANT, but a volatile one it calls
+# may; as the owner it could open the function to PUBLIC.
+ro_sql="create function pg_temp.h() returns int language plpgsql as \$\$
+begin grant execute on function datadog.explain_statement(text) to public; return 1; end \$\$;
+create function pg_temp.g() returns int immutable language plpgsql as \$\$
+declare r int; begin execute 'select pg_temp.h()' into r; return r; end \$\$;
+select datadog.explain_statement('select pg_temp.g()')"
+dd_sql "${port[pg1]}" appdb "$ro_sql" >/dev/null
+check "through it the owner cannot write: GRANT in a read-only transaction" \
+	grep -q 'cannot execute GRANT in a read-only transaction' "$tmp/dd_sql.err"
+check "and PUBLIC still may not call it" test "$(lib_psql "${port[pg1]}" -d appdb -c \
+	"select has_function_privilege('public', 'datadog.explain_statement(text)', 'execute')")" = f
+
 if plan_empty; then ok "converged: the plan is empty"; else
 	fail "the plan after apply is not empty (exit $rc)"; lib_show "$tmp/plan"; fi
+check "pgconverge_explain is not reported as a role outside the topology" \
+	bash -c "! grep -q pgconverge_explain '$tmp/plan.out' '$tmp/plan.err'"
+
+# --- drift: the function owned by a superuser (as the Datadog docs create it) -----
+
+lib_psql "${port[pg1]}" -d appdb -c \
+	"alter function datadog.explain_statement(text) owner to postgres" >/dev/null
+# The same probe tells a superuser owner: the trick is real, and seen.
+check "owned by postgres, the pg_temp trick runs as a superuser" \
+	test "$(trick appdb)" = "f ran as postgres rolsuper=t"
+lib_run "$tmp/plan_owner" plan -f "$topo" --format json
+check "a superuser-owned explain function is drift: datadog-dbm in appdb only" jqe '
+	[.actions[] | select(.action == "datadog-dbm") | .changes[] |
+	 [.key, (.from | test("owned by role \"pgconverge_explain\"")), .to]] ==
+	[["dbm.appdb", true, "ready"]]' "$tmp/plan_owner.out"
+check "and the only action" jqe '[.actions[].action] == ["datadog-dbm"]' "$tmp/plan_owner.out"
+lib_run "$tmp/apply_owner" apply -f "$topo"
+lib_expect_rc "apply gives the function back to pgconverge_explain" "$tmp/apply_owner" 0
+check "owned by pgconverge_explain again" test "$(fn_owner appdb)" = "pgconverge_explain false false"
+check "the pg_temp trick is no superuser again" \
+	test "$(trick appdb)" = "f ran as pgconverge_explain rolsuper=f"
+if plan_empty; then ok "converged after the owner's repair"; else
+	fail "the plan after the owner's repair is not empty (exit $rc)"; lib_show "$tmp/plan"; fi
 
 # --- drift: mode, password -----------------------------------------------------
 

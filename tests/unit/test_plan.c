@@ -2455,6 +2455,18 @@ static void test_datadog_converged(void **state)
 	for (i = 0; i < c->n_nodes; i++)
 		converge_node(o, c, i);
 	converge_catalog(o, c);
+	/* Database Monitoring's explain role (datadog.h) is there, not an orphan. */
+	pn = onode(o, "pg1");
+	{
+		PgcObsRole *roles = arena_calloc(o->arena, pn->n_roles + 1, sizeof *roles);
+
+		memcpy(roles, pn->roles, pn->n_roles * sizeof *roles);
+		roles[pn->n_roles++] = (PgcObsRole){
+			.name = PGC_DATADOG_EXPLAIN_ROLE, .connection_limit = -1,
+			.password_matches = -1, .member_of = strv(o->arena, 1, "pg_read_all_data"),
+			.n_member_of = 1};
+		pn->roles = roles;
+	}
 	d->conf_read = d->conf_exists = true;
 	d->conf_masked = datadog_conf_render(o->arena, c);
 	d->conf_mode = 0640;

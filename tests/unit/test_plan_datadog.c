@@ -4,8 +4,10 @@
  * instead of the file, the role added to the roles the postgres planner
  * sees, and plan_datadog_cluster() on hand-built observed states: a fresh
  * cluster, a converged one (zero actions), a file of another mode or
- * password, the role tags after the primary moved, and Database
- * Monitoring missing in one database.
+ * password, the role tags after the primary moved, Database Monitoring
+ * missing in one database or its explain function owned by another role
+ * everywhere; and Database Monitoring's statements (one transaction, the
+ * explain function owned by the NOLOGIN pg_read_all_data role).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -192,20 +194,78 @@ static void test_render_and_fill(void **state)
 	assert_null(datadog_conf_fill(f->a, "init_config:\n", pw));
 }
 
+/* index_of - the position of the first statement starting with prefix, or n. */
+static size_t index_of(const char **s, size_t n, const char *prefix)
+{
+	size_t i;
+
+	for (i = 0; i < n && strncmp(s[i], prefix, strlen(prefix)) != 0; i++)
+		;
+	return i;
+}
+
 static void test_dbm_sql(void **state)
 {
 	Fx *f = *state;
-	size_t n;
+	size_t n, fn, owner, revoke, acl, grant;
 	const char **s = datadog_dbm_sql(f->a, "dd-agent", &n);
 
-	assert_int_equal(n, 7);
-	assert_string_equal(s[0], "CREATE SCHEMA IF NOT EXISTS datadog");
-	assert_string_equal(s[1], "GRANT USAGE ON SCHEMA datadog TO \"dd-agent\"");
-	assert_non_null(strstr(s[4], "SECURITY DEFINER"));
-	assert_true(strncmp(s[4], "CREATE OR REPLACE FUNCTION datadog.explain_statement(l_query text, "
-				  "OUT explain json)", 80) == 0);
-	assert_string_equal(s[6], "GRANT EXECUTE ON FUNCTION datadog.explain_statement(text) TO "
-				  "\"dd-agent\"");
+	assert_int_equal(n, DATADOG_DBM_N_SQL);
+	/* One transaction: never seen half done. */
+	assert_string_equal(s[0], "BEGIN");
+	assert_string_equal(s[n - 1], "COMMIT");
+	assert_string_equal(s[1], "CREATE SCHEMA IF NOT EXISTS datadog");
+	assert_string_equal(s[2], "GRANT USAGE ON SCHEMA datadog TO \"dd-agent\"");
+	/* Every statement is idempotent: CREATE only with IF NOT EXISTS or OR REPLACE. */
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(s[i], "CREATE ", 7) == 0)
+			assert_true(strstr(s[i], "IF NOT EXISTS") != NULL ||
+				    strncmp(s[i], "CREATE OR REPLACE ", 18) == 0);
+	/* The explain role: created when missing, no login, no attribute, pg_read_all_data. */
+	assert_non_null(strstr(s[5], "IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = "
+				     "'pgconverge_explain')"));
+	assert_non_null(strstr(s[5], "CREATE ROLE pgconverge_explain NOLOGIN;"));
+	assert_string_equal(s[6], "ALTER ROLE pgconverge_explain NOSUPERUSER NOCREATEDB NOCREATEROLE "
+				  "INHERIT NOLOGIN NOREPLICATION NOBYPASSRLS");
+	assert_string_equal(s[7], "GRANT pg_read_all_data TO pgconverge_explain");
+	/* ... and no other membership either way. */
+	assert_non_null(strstr(s[8], "r.rolname <> 'pg_read_all_data'"));
+	assert_non_null(strstr(s[8], "OR r.rolname = 'pgconverge_explain'"));
+	assert_non_null(strstr(s[8], "REVOKE %I FROM %I"));
+	/* The function: Datadog's signature, SECURITY DEFINER, the body observe compares. */
+	fn = index_of(s, n, "CREATE OR REPLACE FUNCTION datadog.explain_statement(l_query text, "
+			    "OUT explain json) RETURNS SETOF json AS $$");
+	assert_true(fn < n);
+	assert_non_null(strstr(s[fn], "$$" OBS_DATADOG_EXPLAIN_SRC "$$ LANGUAGE plpgsql"));
+	assert_non_null(strstr(s[fn], "SECURITY DEFINER"));
+	/* The application's statement resolves names as in the Agent's session. */
+	assert_null(strstr(s[fn], "search_path"));
+	/* Read-only before the statement is planned; every name in the body qualified. */
+	assert_true(strstr(s[fn], "SET TRANSACTION READ ONLY;") < strstr(s[fn], "OPEN curs"));
+	assert_non_null(strstr(s[fn], "curs pg_catalog.refcursor;\nplan pg_catalog.json;\n"));
+	/* Then owned by the explain role, in the same transaction; then the grants. */
+	owner = index_of(s, n, "ALTER FUNCTION datadog.explain_statement(text) OWNER TO "
+			       "pgconverge_explain");
+	revoke = index_of(s, n, "REVOKE ALL ON FUNCTION datadog.explain_statement(text) FROM PUBLIC");
+	acl = index_of(s, n, "DO $$DECLARE g name;");
+	grant = index_of(s, n, "GRANT EXECUTE ON FUNCTION datadog.explain_statement(text) TO "
+			       "\"dd-agent\"");
+	assert_int_equal(owner, fn + 1);
+	assert_true(owner < revoke && revoke < acl && acl < grant && grant == n - 2);
+	assert_string_equal(s[grant], "GRANT EXECUTE ON FUNCTION datadog.explain_statement(text) TO "
+				      "\"dd-agent\"");
+	/* Every other grantee loses it, and what they granted on. */
+	assert_non_null(strstr(s[acl], "x.grantee <> p.proowner"));
+	assert_non_null(strstr(s[acl], "FROM %I CASCADE"));
+	/* Nothing here makes a superuser or a login. */
+	for (size_t i = 0; i < n; i++) {
+		const char *p = s[i];
+
+		while ((p = strstr(p, "SUPERUSER")) != NULL) {
+			assert_true(p >= s[i] + 2 && strncmp(p - 2, "NO", 2) == 0);
+			p++;
+		}
+	}
 }
 
 /* ---- the role ------------------------------------------------------------------------ */
@@ -352,6 +412,42 @@ static void test_dbm_missing_in_one_database(void **state)
 	assert_int_equal(f->p->n_actions, 0);
 }
 
+/*
+ * The explain function owned by a superuser (as versions before the
+ * explain role left it) in every database: one action for both, after
+ * which the probe finds them ready and nothing is planned.
+ */
+static void test_dbm_wrong_owner_everywhere(void **state)
+{
+	Fx *f = *state;
+	const char *why = "the function datadog.explain_statement it may execute (SECURITY "
+			  "DEFINER, owned by role \"pgconverge_explain\", pgconverge's definition)";
+	const PgcAction *a;
+
+	for (size_t i = 0; i < 2; i++) {
+		f->dbs[i].ready = false;
+		f->dbs[i].missing = why;
+	}
+	plan_of(f, f->c, f->o);
+	assert_int_equal(f->p->n_actions, 1);
+	a = &f->p->actions[0];
+	assert_string_equal(a->id, "main/pg1/datadog-dbm:datadog");
+	assert_string_equal(a->node, "pg1");
+	assert_int_equal(a->payload.n_params, 2);
+	assert_string_equal(a->payload.params[0], "postgres");
+	assert_string_equal(a->payload.params[1], "appdb");
+	assert_non_null(strstr(changes(a), "dbm.postgres: missing the function "
+					   "datadog.explain_statement it may execute (SECURITY DEFINER, "
+					   "owned by role \"pgconverge_explain\""));
+	/* Repaired: converged. */
+	for (size_t i = 0; i < 2; i++) {
+		f->dbs[i].ready = true;
+		f->dbs[i].missing = NULL;
+	}
+	plan_of(f, f->c, f->o);
+	assert_int_equal(f->p->n_actions, 0);
+}
+
 static void test_missing_and_unusable_file(void **state)
 {
 	Fx *f = *state;
@@ -424,6 +520,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mode_and_password, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_role_tags_follow_the_primary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dbm_missing_in_one_database, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dbm_wrong_owner_everywhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_and_unusable_file, setup, teardown),
 		cmocka_unit_test(test_dbm_after_create_extension),
 	};

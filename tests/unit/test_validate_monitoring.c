@@ -61,6 +61,26 @@ static void check(const char *mon, const char *settings, const char *node_settin
 	free(yaml);
 }
 
+/* Database Monitoring's explain role is pgconverge's: neither the Agent's nor a declared role. */
+static void test_datadog_explain_role_reserved(void **state)
+{
+	(void)state;
+	check("{datadog: {conf_dir: /etc/dd, password: {env: DD}, user: pgconverge_explain}}", NULL,
+	      NULL,
+	      "t.yaml:6:74: error: clusters.main.monitoring.datadog.user: \"pgconverge_explain\" is "
+	      "the role that owns Database Monitoring's explain function\n"
+	      "  hint: use a role of its own, e.g. datadog\n");
+	check("{pg_stat_statements: true, datadog: {conf_dir: /etc/dd, password: {env: DD}, dbm: true}}",
+	      "{}\n    roles:\n      pgconverge_explain: {}", NULL,
+	      "t.yaml:8:7: error: clusters.main.roles.pgconverge_explain: \"pgconverge_explain\" is "
+	      "pgconverge's: with monitoring.datadog.dbm it owns Database Monitoring's explain "
+	      "function, a member of pg_read_all_data only\n"
+	      "  hint: rename the role\n");
+	/* Without dbm it owns nothing: the name is free. */
+	check("{datadog: {conf_dir: /etc/dd, password: {env: DD}}}",
+	      "{}\n    roles:\n      pgconverge_explain: {}", NULL, "");
+}
+
 static void test_pgbadger_defaults_valid(void **state)
 {
 	(void)state;
@@ -179,6 +199,7 @@ static void test_pg_stat_statements_params(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_datadog_explain_role_reserved),
 		cmocka_unit_test(test_pgbadger_defaults_valid),
 		cmocka_unit_test(test_pgbadger_log_settings),
 		cmocka_unit_test(test_pgbadger_prefix),
