@@ -114,6 +114,10 @@ int ha_apply_switchover(PgcExecCtx *ctx)
 	if (res.write_gap_ms >= 0)
 		log_info("switched over cluster \"%s\" from \"%s\" to \"%s\": write gap %.0f ms",
 			 ctx->c->name, from->name, to->name, res.write_gap_ms);
+	if (res.promote.frontdoor_failed)
+		log_warn("switchover of cluster \"%s\" to \"%s\": a pooler or balancer in front of it "
+			 "was not re-pointed (see the log above); the next reconcile pass retries",
+			 ctx->c->name, to->name);
 	if (res.old_primary.outcome == REJOIN_FAILED || res.old_primary.outcome == REJOIN_MOVED_ASIDE)
 		log_warn("the old primary \"%s\" did not rejoin: %s", from->name,
 			 res.old_primary.decision[0] ? res.old_primary.decision : "see the log above");

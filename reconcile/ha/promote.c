@@ -430,7 +430,12 @@ int promote_run(const PgcCluster *x, const char *old_primary, const PgcPromoteOp
 	watch = ha_write_watch_start(x, p, o->write_timeout_s);
 	/* Clients follow as soon as it takes writes: before the other replicas
 	 * are re-pointed and the old primary rejoins, which may take long. */
-	(void)frontdoor_repoint(x, old_primary, p->name);
+	if (frontdoor_repoint(x, old_primary, p->name) != 0) {
+		res->frontdoor_failed = true;
+		log_warn("cluster \"%s\": \"%s\" is promoted, but its clients may not reach it yet: "
+			 "a pooler or balancer in front of it was not re-pointed (see above; one still "
+			 "paused holds its clients until it is resumed)", x->name, p->name);
+	}
 
 	create_slots(x, p, old_primary);
 	(void)promote_repoint(x, old_primary, res->switch_lsn, res->received_lsn, &o->rejoin,

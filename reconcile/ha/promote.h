@@ -60,6 +60,7 @@ typedef struct {
 	char write_error[600];    /* why no write committed, when writable_at_ms is 0 */
 	size_t repointed;         /* replicas that follow the new primary */
 	size_t repoint_failed;    /* replicas left behind (reported) */
+	bool frontdoor_failed;    /* a front door (pooler, balancer) was not re-pointed (reported) */
 	bool old_rejoined;
 	PgcRejoinResult old_rejoin; /* when rejoin_old */
 } PgcPromoteResult;

@@ -325,7 +325,12 @@ int switchover_run(const PgcCluster *c, const char *to_name, const PgcSwitchover
 		log_warn("node \"%s/%s\" was promoted although the promotion reported a failure",
 			 c->name, to->name);
 		res->promote.promoted = true;
-		(void)frontdoor_repoint(x, from->name, to->name);
+		if (frontdoor_repoint(x, from->name, to->name) != 0) {
+			res->promote.frontdoor_failed = true;
+			log_warn("cluster \"%s\": a pooler or balancer does not point at \"%s\" yet "
+				 "(see above; one still paused holds its clients until it is resumed)",
+				 c->name, to->name);
+		}
 	}
 	res->promoted_at_ms = res->promote.promoted_at_ms;
 	res->writable_at_ms = res->promote.writable_at_ms;

@@ -98,6 +98,9 @@ PGconn *pgbouncer_admin_connect(PgcHost *h, const PgcCluster *c, int timeout_s, 
  * pgbouncer_admin_query - one admin console command (simple query protocol:
  * the console takes no other) within timeout_ms; on expiry the command is
  * cancelled. 0 with *res (may be NULL; caller PQclear()s); -1 with err.
+ * After a timeout (or a poll error) the command's results are left unread:
+ * libpq refuses any further command on conn ("another command is already
+ * in progress"), so the caller closes it (PQfinish) and opens another.
  */
 int pgbouncer_admin_query(PGconn *conn, const char *cmd, int timeout_ms, PGresult **res,
 			  char *err, size_t errlen);

@@ -370,18 +370,60 @@ bool pgbouncer_declared(const PgcCluster *c)
 	return c->pgbouncer.set && c->pgbouncer.dir.v != NULL;
 }
 
+/* pool_sum - the column name of a SHOW POOLS result, summed over its rows (0 when absent). */
+static long pool_sum(PGresult *r, const char *name)
+{
+	int f = PQfnumber(r, name);
+	long sum = 0;
+
+	for (int i = 0; f >= 0 && i < PQntuples(r); i++)
+		sum += strtol(PQgetvalue(r, i, f), NULL, 10);
+	return sum;
+}
+
+/*
+ * wait_drained - a pooler that was paused already (by a run that stopped
+ * before its RESUME) holds its clients once no server connection is busy
+ * any more (SHOW POOLS: sv_active and sv_tested 0, what PAUSE itself waits
+ * for), within deadline. 0, or -1 with err (conn is then to be closed).
+ */
+static int wait_drained(PGconn *conn, double deadline, int timeout_ms, char *err, size_t len)
+{
+	for (;;) {
+		PGresult *r = NULL;
+		double left = deadline - clock_ms();
+		long busy;
+
+		if (pgbouncer_admin_query(conn, "SHOW POOLS", left > 200 ? (int)left : 200, &r, err,
+					  len) != 0)
+			return -1;
+		busy = pool_sum(r, "sv_active") + pool_sum(r, "sv_tested");
+		PQclear(r);
+		if (busy == 0)
+			return 0;
+		if (clock_ms() > deadline) {
+			snprintf(err, len, "%ld server connection%s still busy after %d ms", busy,
+				 busy == 1 ? "" : "s", timeout_ms);
+			return -1;
+		}
+		clock_sleep_ms(50);
+	}
+}
+
 int pgbouncer_pause(const PgcCluster *c, const char *from, const char *to)
 {
 	static const char *const resume[] = {"RESUME", NULL};
 	int timeout_ms = c->pgbouncer.pause_timeout.ms > 0 ? (int)c->pgbouncer.pause_timeout.ms : 10000;
+	PgcArena *a = arena_new();
 	PgcHost *h = pooler_host(c);
 	PGconn *conn = NULL;
 	char err[512] = "";
 	double t0 = clock_ms();
+	bool marked;
 	int rc = -1;
 
 	if (h == NULL)
-		return -1;
+		goto cleanup;
 	if (running(h, c) == 0) {
 		log_warn("PgBouncer of cluster \"%s\" is not running: no client to hold", c->name);
 		rc = 0;
@@ -392,13 +434,27 @@ int pgbouncer_pause(const PgcCluster *c, const char *from, const char *to)
 		log_error("cannot reach the console of PgBouncer (cluster \"%s\"): %s", c->name, err);
 		goto cleanup;
 	}
+	/* left by a run that stopped between its PAUSE and its RESUME */
+	marked = host_exists(h, pgbouncer_path(a, c, PGBOUNCER_PAUSED));
 	paused_mark(h, c, true, "PAUSE for a switchover\n");
 	if (pgbouncer_admin_query(conn, "PAUSE", timeout_ms, NULL, err, sizeof err) != 0) {
 		char e2[512] = "";
 
+		/* PgBouncer refuses a second PAUSE ("already suspended/paused"):
+		 * the pause that run left holds the clients once it drained */
+		if (marked && strstr(err, "already") != NULL) {
+			log_info("PgBouncer of cluster \"%s\" is paused already (%s/%s was left by a "
+				 "run that did not finish): it holds its clients once its server "
+				 "connections are released", c->name, c->pgbouncer.dir.v,
+				 PGBOUNCER_PAUSED);
+			if (wait_drained(conn, t0 + timeout_ms, timeout_ms, err, sizeof err) == 0)
+				goto paused;
+		}
 		log_error("PgBouncer (cluster \"%s\") could not pause before the switchover from \"%s\" "
 			  "to \"%s\": %s\nhint: transactions longer than pooler.pgbouncer.pause_timeout "
 			  "hold it; try again when they are done", c->name, from, to, err);
+		/* a PAUSE that timed out was cancelled, its result never read: the
+		 * connection is not used again, RESUME goes on a new one */
 		PQfinish(conn);
 		conn = NULL;
 		if (admin(h, c, resume, e2, sizeof e2) != 0)
@@ -407,13 +463,38 @@ int pgbouncer_pause(const PgcCluster *c, const char *from, const char *to)
 			paused_mark(h, c, false, NULL);
 		goto cleanup;
 	}
+paused:
 	log_info("PgBouncer of cluster \"%s\" paused in %.0f ms: clients wait for \"%s\"", c->name,
 		 clock_ms() - t0, to);
 	rc = 0;
 cleanup:
 	PQfinish(conn);
 	host_free(h);
+	arena_free(a);
 	return rc;
+}
+
+/*
+ * release - after a repoint that failed part way: RESUME on a console of
+ * its own, so that the clients PAUSE held do not wait for the next pass;
+ * the marker goes only once RESUME took. Reported either way.
+ */
+static void release(PgcHost *h, const PgcCluster *x, const char *to)
+{
+	static const char *const resume[] = {"RESUME", NULL};
+	char err[512] = "";
+
+	if (running(h, x) == 0)
+		return;
+	if (admin(h, x, resume, err, sizeof err) == 0) {
+		paused_mark(h, x, false, NULL);
+		log_warn("PgBouncer of cluster \"%s\" resumed its clients, but does not point at "
+			 "\"%s\" yet: the next reconcile pass points it there", x->name, to);
+	} else {
+		log_error("PgBouncer of cluster \"%s\" is still PAUSED: its clients wait until it "
+			  "is resumed (RESUME on its console; the next reconcile pass sends it): %s",
+			  x->name, err);
+	}
 }
 
 int pgbouncer_repoint(const PgcCluster *x, const char *from, const char *to)
@@ -433,6 +514,7 @@ int pgbouncer_repoint(const PgcCluster *x, const char *from, const char *to)
 			    &changed) != 0) {
 		log_error("cannot point PgBouncer (cluster \"%s\") at \"%s\": its ini cannot be written",
 			  x->name, to);
+		release(h, x, to);
 		goto cleanup;
 	}
 	if (running(h, x) == 0) {
@@ -444,6 +526,7 @@ int pgbouncer_repoint(const PgcCluster *x, const char *from, const char *to)
 	}
 	if (admin(h, x, cmds, err, sizeof err) != 0) {
 		log_error("cannot point PgBouncer (cluster \"%s\") at \"%s\": %s", x->name, to, err);
+		release(h, x, to);
 		goto cleanup;
 	}
 	paused_mark(h, x, false, NULL);

@@ -20,8 +20,13 @@
  *
  * Front door (registry.c's row):
  *   pause    PAUSE within pooler.pgbouncer.pause_timeout (cancelled and RESUMEd
- *            when it runs out: -1); a pooler that is not running holds nothing (0)
- *   repoint  rewrite the ini for the new primary, RELOAD, RECONNECT, RESUME
+ *            when it runs out: -1); a pooler that is not running holds nothing (0).
+ *            A pooler paused already while dir/paused exists (a run stopped
+ *            before its RESUME) refuses PAUSE: it holds its clients once no
+ *            server connection is busy (SHOW POOLS), within the same bound
+ *   repoint  rewrite the ini for the new primary, RELOAD, RECONNECT, RESUME;
+ *            when a step fails, RESUME all the same on a console of its own
+ *            (dir/paused removed only once it took), and -1
  *   resume   RESUME
  */
 #ifndef PGC_RECONCILE_PGBOUNCER_PGBOUNCER_H

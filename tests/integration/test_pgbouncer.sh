@@ -10,6 +10,9 @@
 #   3. `pgbench -M simple -c 8` through PgBouncer while `apply
 #      --allow-switchover` moves the primary: no failed transaction, no aborted
 #      client; the longest stall is printed;
+#      Then PgBouncer is left paused with its DIR/paused marker (a run that
+#      stopped between PAUSE and RESUME) and the primary moves back to pg1:
+#      the switchover succeeds and PgBouncer ends resumed, pointing at pg1;
 #   4. `reconcile` running with failover auto (detect_after 2s): kill -9 of the
 #      primary's postmaster; the first write through PgBouncer succeeds within
 #      detect_after + a bound, on the new primary.
@@ -266,19 +269,40 @@ check "writes through PgBouncer land on pg2" eval \
 plan_rc plan8
 [ "$rc" = 0 ] && ok "plan after the switchover: converged" || { fail "plan after the switchover: exit $rc"; lib_show "$tmp/plan8"; }
 
+# Left paused, with the marker, by a run that stopped between PAUSE and RESUME:
+# a switchover back to pg1 succeeds and PgBouncer ends resumed.
+admin_q "$pb" "PAUSE" >/dev/null
+runuser -u postgres -- sh -c "echo PAUSE >'$bdir/paused'"
+write_topology pg1 12 "$pb" manual
+lib_run "$tmp/switch2" apply -f "$topo" --allow-switchover
+lib_expect_rc "a switchover back to pg1 with PgBouncer left paused (and its marker) succeeds" "$tmp/switch2" 0
+# which step released the leftover pause: the plan's pgbouncer-config (it
+# runs before the switchover), or the switchover's PAUSE that finds it paused
+if grep -q "is paused already" "$tmp/switch2.out" "$tmp/switch2.err"; then
+	echo "     the switchover's PAUSE found PgBouncer paused already"
+else
+	echo "     the leftover pause was resumed before the switchover paused again"
+fi
+check "pg1 is the primary" lib_sql_is "${port[pg1]}" "select pg_is_in_recovery()" f
+check "PgBouncer ends resumed: a query through it lands on pg1, the marker is gone" eval \
+	'[ "$(PGPASSWORD=s3cret-app timeout 10 "$LIB_PG_BIN/psql" -X -At -h 127.0.0.1 -p "$pb" -U app -d appdb -c "select inet_server_port()")" = "${port[pg1]}" ] && [ ! -e "$bdir/paused" ]'
+check "[databases] points at pg1" grep -q "^appdb = host=127.0.0.1 port=${port[pg1]} dbname=appdb\$" "$bdir/pgbouncer.ini"
+plan_rc plan8b
+[ "$rc" = 0 ] && ok "plan after it: converged" || { fail "plan after the second switchover: exit $rc"; lib_show "$tmp/plan8b"; }
+
 # --- 4. failover: kill -9 of the primary with reconcile running ------------------------------------
 
-write_topology pg2 12 "$pb" auto
+write_topology pg1 12 "$pb" auto
 "$PGC" reconcile -f "$topo" --interval 2s >"$tmp/loop.out" 2>"$tmp/loop.err" &
 loop_pid=$!
 outcome() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["last_pass"]["outcome"])' "$state/status.json" 2>/dev/null; }
 check "reconcile loop: a pass converges" lib_wait 30 eval '[ "$(outcome)" = converged ]'
 sleep 3
-kill -9 "$(lib_pidfile_pid "$tmp/data/pg2")"
+kill -9 "$(lib_pidfile_pid "$tmp/data/pg1")"
 t_kill=$(date +%s.%N)
 wrote=
 for _ in $(seq 1 300); do
-	if [ "$(through s3cret-app "insert into t1 values (2); select inet_server_port()" | tail -n 1)" = "${port[pg1]}" ]; then
+	if [ "$(through s3cret-app "insert into t1 values (2); select inet_server_port()" | tail -n 1)" = "${port[pg2]}" ]; then
 		wrote=1
 		break
 	fi
@@ -288,16 +312,16 @@ t_write=$(date +%s.%N)
 took=$(python3 -c "print(round($t_write - $t_kill, 2))")
 echo "     kill -9 of the primary to the first write through PgBouncer: ${took} s (detect_after 2s)"
 if [ -n "$wrote" ] && python3 -c "import sys; sys.exit(0 if $t_write - $t_kill < 2 + 3 else 1)"; then
-	ok "failover: a write through PgBouncer succeeds on pg1 within detect_after + 3 s"
+	ok "failover: a write through PgBouncer succeeds on pg2 within detect_after + 3 s"
 else
-	fail "failover: no write through PgBouncer on pg1 within the bound (${took} s)"
+	fail "failover: no write through PgBouncer on pg2 within the bound (${took} s)"
 	tail -n 30 "$tmp/loop.err" | sed 's/^/  | /'
 fi
-check "PgBouncer's ini points at pg1" grep -q "^appdb = host=127.0.0.1 port=${port[pg1]} dbname=appdb\$" "$bdir/pgbouncer.ini"
+check "PgBouncer's ini points at pg2" grep -q "^appdb = host=127.0.0.1 port=${port[pg2]} dbname=appdb\$" "$bdir/pgbouncer.ini"
 kill -TERM "$loop_pid" 2>/dev/null
 wait "$loop_pid" 2>/dev/null
 loop_pid=
-# The file still names pg2: the plan follows the live primary, and has nothing for the pooler.
+# The file still names pg1: the plan follows the live primary, and has nothing for the pooler.
 plan_rc plan9
 if [ "$rc" != 1 ] && ! grep -q "pgbouncer" "$tmp/plan9.out"; then
 	ok "plan after the failover: no PgBouncer action (it points at the live primary)"

@@ -3,6 +3,12 @@
  * the start command (as the os_user's host runs it, detached), a running
  * pooler left alone, a start that fails, and the files written before the
  * userlist is read (folder 0700, admin.pass and pgbouncer.ini 0600).
+ *
+ * And the front-door hooks against a stand-in for the admin console
+ * (support/fake_console.h): a repoint whose RELOAD or RECONNECT fails
+ * still RESUMEs (the paused marker goes only when RESUME took), a pooler
+ * left paused by a run that stopped is held by the next switchover, and a
+ * PAUSE that timed out is RESUMEd on a new connection.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,11 +20,15 @@
 
 #include <cmocka.h>
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include "common/log.h"
 #include "reconcile/engine/plan.h"
 #include "reconcile/pgbouncer/pgbouncer.h"
 #include "reconcile/pgbouncer/pgbouncer_conf.h"
 #include "support/exec_fixture.h"
+#include "support/fake_console.h"
 #include "support/fake_host.h"
 
 static const char *const yaml =
@@ -131,6 +141,266 @@ static void test_config_files_before_the_userlist(void **state)
 	assert_null(strstr(fake_host_calls(f->h), "write /srv/pgc/pgbouncer/admin.pass"));
 }
 
+/* ---- front door, against a stand-in console ---------------------------------- */
+
+typedef struct {
+	char dir[64];
+	PgcTopology *t;
+	const PgcCluster *c;
+	pid_t console;
+	bool capturing;
+	char *log;     /* the captured log, once taken */
+} Door;
+
+static int door_setup(void **state)
+{
+	Door *d = calloc(1, sizeof *d);
+	struct passwd *pw = getpwuid(geteuid());
+	char yaml_buf[1024];
+
+	snprintf(d->dir, sizeof d->dir, "/tmp/pgc-door.XXXXXX");
+	assert_non_null(mkdtemp(d->dir));
+	/* the hooks run as this process's user, on this machine */
+	snprintf(yaml_buf, sizeof yaml_buf,
+		 "version: 1\n"
+		 "clusters:\n"
+		 "  main:\n"
+		 "    primary: pg1\n"
+		 "    os_user: %s\n"
+		 "    nodes:\n"
+		 "      pg1: {host: 127.0.0.1, port: 1, data_dir: /srv/pgc/pg1}\n"
+		 "    pooler:\n"
+		 "      pgbouncer: {port: 6431, dir: %s, pause_timeout: 300ms}\n",
+		 pw->pw_name, d->dir);
+	d->t = fixture_topology(yaml_buf);
+	d->c = &d->t->clusters[0];
+	*state = d;
+	return 0;
+}
+
+static const char *door_log(Door *d);
+
+static int door_teardown(void **state)
+{
+	Door *d = *state;
+	char cmd[128];
+
+	fake_console_stop(d->console);
+	(void)door_log(d);
+	free(d->log);
+	topology_free(d->t);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", d->dir);
+	free(d);
+	return 0;
+}
+
+/* door_start - admin.pass, the marker when paused, and the console answering by rules. */
+static void door_start(Door *d, bool paused, const FakeConsoleRule *rules, size_t n)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/admin.pass", d->dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("secret\n", f);
+	fclose(f);
+	if (paused) {
+		snprintf(path, sizeof path, "%s/paused", d->dir);
+		assert_non_null(f = fopen(path, "w"));
+		fputs("PAUSE for a switchover\n", f);
+		fclose(f);
+	}
+	d->console = fake_console_start(d->dir, 6431, rules, n);
+	assert_true(d->console > 0);
+	log_capture_begin();
+	d->capturing = true;
+}
+
+static bool door_paused(Door *d)
+{
+	char path[128];
+
+	snprintf(path, sizeof path, "%s/paused", d->dir);
+	return access(path, F_OK) == 0;
+}
+
+/* door_log - the captured log (taken once). */
+static const char *door_log(Door *d)
+{
+	if (d->capturing) {
+		d->log = log_capture_end();
+		d->capturing = false;
+	}
+	return d->log;
+}
+
+static void test_repoint_reload_reconnect_resume(void **state)
+{
+	Door *d = *state;
+	char *cl;
+
+	door_start(d, true, NULL, 0);
+	assert_int_equal(pgbouncer_repoint(d->c, "pg0", "pg1"), 0);
+	cl = fake_console_log(d->dir);
+	assert_string_equal(cl, "1 RELOAD\n1 RECONNECT\n1 RESUME\n");
+	free(cl);
+	assert_false(door_paused(d));
+	assert_non_null(strstr(door_log(d), "points at \"pg1\" (was \"pg0\")"));
+}
+
+static void test_repoint_resumes_after_a_failed_reconnect(void **state)
+{
+	Door *d = *state;
+	const FakeConsoleRule rules[] = {
+		{.cmd = "RECONNECT", .reply = FAKE_CONSOLE_ERROR, .message = "RECONNECT failed"},
+	};
+	char *cl;
+
+	door_start(d, true, rules, 1);
+	assert_int_equal(pgbouncer_repoint(d->c, "pg0", "pg1"), -1);
+	/* RESUME all the same, on a connection of its own */
+	cl = fake_console_log(d->dir);
+	assert_string_equal(cl, "1 RELOAD\n1 RECONNECT\n2 RESUME\n");
+	free(cl);
+	assert_false(door_paused(d));
+	assert_non_null(strstr(door_log(d), "RECONNECT failed (RECONNECT)"));
+	assert_non_null(strstr(door_log(d), "resumed its clients, but does not point at \"pg1\""));
+}
+
+static void test_repoint_resumes_after_a_failed_reload(void **state)
+{
+	Door *d = *state;
+	const FakeConsoleRule rules[] = {
+		{.cmd = "RELOAD", .reply = FAKE_CONSOLE_ERROR, .message = "cannot reload"},
+	};
+	char *cl;
+
+	door_start(d, true, rules, 1);
+	assert_int_equal(pgbouncer_repoint(d->c, "pg0", "pg1"), -1);
+	cl = fake_console_log(d->dir);
+	assert_string_equal(cl, "1 RELOAD\n2 RESUME\n");
+	free(cl);
+	assert_false(door_paused(d));
+}
+
+static void test_repoint_keeps_the_marker_when_resume_fails(void **state)
+{
+	Door *d = *state;
+	const FakeConsoleRule rules[] = {
+		{.cmd = "RELOAD", .reply = FAKE_CONSOLE_ERROR, .message = "cannot reload"},
+		{.cmd = "RESUME", .reply = FAKE_CONSOLE_ERROR, .message = "cannot resume"},
+	};
+	char *cl;
+
+	door_start(d, true, rules, 2);
+	assert_int_equal(pgbouncer_repoint(d->c, "pg0", "pg1"), -1);
+	cl = fake_console_log(d->dir);
+	assert_string_equal(cl, "1 RELOAD\n2 RESUME\n");
+	free(cl);
+	/* the next pass sees it paused and RESUMEs */
+	assert_true(door_paused(d));
+	assert_non_null(strstr(door_log(d), "is still PAUSED"));
+}
+
+static void test_repoint_resume_not_paused_is_done(void **state)
+{
+	Door *d = *state;
+	const FakeConsoleRule rules[] = {
+		{.cmd = "RECONNECT", .reply = FAKE_CONSOLE_ERROR, .message = "RECONNECT failed"},
+		{.cmd = "RESUME", .reply = FAKE_CONSOLE_ERROR, .message = "pooler is not paused/suspended"},
+	};
+
+	door_start(d, true, rules, 2);
+	assert_int_equal(pgbouncer_repoint(d->c, "pg0", "pg1"), -1);
+	assert_false(door_paused(d));
+}
+
+static void test_pause(void **state)
+{
+	Door *d = *state;
+	char *cl;
+
+	door_start(d, false, NULL, 0);
+	assert_int_equal(pgbouncer_pause(d->c, "pg0", "pg1"), 0);
+	cl = fake_console_log(d->dir);
+	assert_string_equal(cl, "1 PAUSE\n");
+	free(cl);
+	assert_true(door_paused(d));
+}
+
+static void test_pause_when_left_paused(void **state)
+{
+	Door *d = *state;
+	const FakeConsoleRule rules[] = {
+		{.cmd = "PAUSE", .reply = FAKE_CONSOLE_ERROR, .message = "already suspended/paused"},
+		{.cmd = "SHOW POOLS", .nth = 1, .reply = FAKE_CONSOLE_POOLS, .busy = 1},
+		{.cmd = "SHOW POOLS", .reply = FAKE_CONSOLE_POOLS, .busy = 0},
+	};
+	char *cl;
+
+	/* a run that stopped after its PAUSE left the marker */
+	door_start(d, true, rules, 3);
+	assert_int_equal(pgbouncer_pause(d->c, "pg0", "pg1"), 0);
+	cl = fake_console_log(d->dir);
+	assert_string_equal(cl, "1 PAUSE\n1 SHOW POOLS\n1 SHOW POOLS\n");
+	free(cl);
+	assert_true(door_paused(d));
+	assert_non_null(strstr(door_log(d), "is paused already"));
+}
+
+static void test_pause_when_left_paused_busy(void **state)
+{
+	Door *d = *state;
+	const FakeConsoleRule rules[] = {
+		{.cmd = "PAUSE", .reply = FAKE_CONSOLE_ERROR, .message = "already suspended/paused"},
+		{.cmd = "SHOW POOLS", .reply = FAKE_CONSOLE_POOLS, .busy = 2},
+	};
+	char *cl;
+
+	/* a transaction still runs after pause_timeout: refused, and resumed */
+	door_start(d, true, rules, 2);
+	assert_int_equal(pgbouncer_pause(d->c, "pg0", "pg1"), -1);
+	cl = fake_console_log(d->dir);
+	assert_non_null(strstr(cl, "1 SHOW POOLS\n2 RESUME\n"));
+	free(cl);
+	assert_false(door_paused(d));
+	assert_non_null(strstr(door_log(d), "2 server connections still busy after 300 ms"));
+}
+
+static void test_pause_paused_by_someone_else(void **state)
+{
+	Door *d = *state;
+	const FakeConsoleRule rules[] = {
+		{.cmd = "PAUSE", .reply = FAKE_CONSOLE_ERROR, .message = "already suspended/paused"},
+	};
+
+	/* no marker: pgconverge did not pause it, the switchover is refused */
+	door_start(d, false, rules, 1);
+	assert_int_equal(pgbouncer_pause(d->c, "pg0", "pg1"), -1);
+	assert_non_null(strstr(door_log(d), "already suspended/paused"));
+}
+
+static void test_pause_timeout_resumes_on_a_new_connection(void **state)
+{
+	Door *d = *state;
+	const FakeConsoleRule rules[] = {
+		{.cmd = "PAUSE", .reply = FAKE_CONSOLE_HANG},
+	};
+	char *cl;
+
+	door_start(d, false, rules, 1);
+	assert_int_equal(pgbouncer_pause(d->c, "pg0", "pg1"), -1);
+	/* PAUSE on connection 1 is cancelled (2); its result is never read:
+	 * RESUME goes on a new connection (3) */
+	cl = fake_console_log(d->dir);
+	assert_string_equal(cl, "1 PAUSE\n2 CANCEL\n3 RESUME\n");
+	free(cl);
+	assert_false(door_paused(d));
+	assert_non_null(strstr(door_log(d), "\"PAUSE\" did not finish within 300 ms"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -138,6 +408,24 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_start_leaves_a_running_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_stale_pid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_files_before_the_userlist, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repoint_reload_reconnect_resume, door_setup,
+						door_teardown),
+		cmocka_unit_test_setup_teardown(test_repoint_resumes_after_a_failed_reconnect,
+						door_setup, door_teardown),
+		cmocka_unit_test_setup_teardown(test_repoint_resumes_after_a_failed_reload, door_setup,
+						door_teardown),
+		cmocka_unit_test_setup_teardown(test_repoint_keeps_the_marker_when_resume_fails,
+						door_setup, door_teardown),
+		cmocka_unit_test_setup_teardown(test_repoint_resume_not_paused_is_done, door_setup,
+						door_teardown),
+		cmocka_unit_test_setup_teardown(test_pause, door_setup, door_teardown),
+		cmocka_unit_test_setup_teardown(test_pause_when_left_paused, door_setup, door_teardown),
+		cmocka_unit_test_setup_teardown(test_pause_when_left_paused_busy, door_setup,
+						door_teardown),
+		cmocka_unit_test_setup_teardown(test_pause_paused_by_someone_else, door_setup,
+						door_teardown),
+		cmocka_unit_test_setup_teardown(test_pause_timeout_resumes_on_a_new_connection,
+						door_setup, door_teardown),
 	};
 
 	return cmocka_run_group_tests_name("exec_pgbouncer", tests, NULL, NULL);
