@@ -21,6 +21,8 @@
 #      write through write_port (haproxy.sh);
 #  11. PgBouncer: select-only through it against direct (ratio), the switchover
 #      stall and the kill -9 to first write through it (pgbouncer.sh).
+#  12. Pgpool-II: pgbench -S through it against direct (ratio), kill -9 of the
+#      primary to the first write through it and to the promotion (pgpool.sh).
 #   9. `plan --offline` of 1,000 nodes x 2,000 hba rules, time and peak RSS,
 #      against `validate --offline` of the same file (offline_plan.sh; no server).
 #  10. the monitoring figures: `status --format prometheus` against the no-op
@@ -55,6 +57,7 @@ bash bench/failover.sh || rc=1
 bash bench/switchover.sh || rc=1
 bash bench/haproxy.sh || rc=1
 bash bench/pgbouncer.sh || rc=1
+bash bench/pgpool.sh || rc=1
 bash bench/reconcile_rss.sh || rc=1
 bash bench/offline_plan.sh || rc=1
 bash bench/metrics.sh || rc=1
