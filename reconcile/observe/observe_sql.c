@@ -436,11 +436,11 @@ static void sql_extensions(Probe *p, PGconn *conn, PgcObsDatabase *d)
 }
 
 /*
- * connect_db - by the unix socket when the node's files were probed here
+ * observe_sql_connect - by the unix socket when the node's files were probed here
  * (p->out->local), by TCP otherwise: not pgsql_node_conninfo(), which looks
  * at the address alone.
  */
-static PGconn *connect_db(Probe *p, const char *dbname, char *err, size_t errlen)
+PGconn *observe_sql_connect(Probe *p, const char *dbname, char *err, size_t errlen)
 {
 	const char *ci =
 		p->out->local
@@ -481,7 +481,7 @@ static void sql_databases(Probe *p, PGconn *conn)
 			sql_extensions(p, conn, d);
 			continue;
 		}
-		dbconn = connect_db(p, d->name, err, sizeof err);
+		dbconn = observe_sql_connect(p, d->name, err, sizeof err);
 		if (dbconn == NULL) {
 			p->failed = true;
 			o->conn_error = m_printf(p, "could not connect to database \"%s\": %s",
@@ -498,7 +498,7 @@ void observe_sql_probe(Probe *p)
 {
 	PgcObsNode *o = p->out;
 	char err[512];
-	PGconn *conn = connect_db(p, "postgres", err, sizeof err);
+	PGconn *conn = observe_sql_connect(p, "postgres", err, sizeof err);
 
 	if (conn == NULL) {
 		o->conn_error = m_strdup(p, err);

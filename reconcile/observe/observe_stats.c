@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 
 #include "common/log.h"
+#include "reconcile/observe/observe_sql.h"
 #include "reconcile/pg/pgsql.h"
 
 const char *const obs_conn_state_names[OBS_CONN_STATES] = {
@@ -53,18 +54,6 @@ static long long cell_ll(const PGresult *r, int row, int c, long long dflt)
 static double cell_d(const PGresult *r, int row, int c)
 {
 	return PQgetisnull(r, row, c) ? 0 : strtod(PQgetvalue(r, row, c), NULL);
-}
-
-/* connect_db - as the SQL probe connects: the unix socket for a local node, TCP otherwise. */
-static PGconn *connect_db(Probe *p, const char *dbname, char *err, size_t errlen)
-{
-	const char *ci =
-		p->out->local
-			? pgsql_conninfo_local(p->scratch, (int)p->node->port.v, p->c->os_user.v, dbname)
-			: pgsql_conninfo_tcp(p->scratch, p->node->host.v, (int)p->node->port.v,
-					     p->c->os_user.v, dbname);
-
-	return pgsql_connect(ci, p->opts->connect_timeout_s, err, errlen);
 }
 
 static void sql_connections(Probe *p, PGconn *conn)
@@ -234,7 +223,7 @@ static void index_usage(Probe *p, PGconn *conn)
 			sql_index_usage(p, conn, d);
 			continue;
 		}
-		dbconn = connect_db(p, d->name, err, sizeof err);
+		dbconn = observe_sql_connect(p, d->name, err, sizeof err);
 		if (dbconn == NULL) {
 			stats_failed(p, arena_printf(p->scratch, "the index usage of \"%s\"", d->name), err);
 			return;
