@@ -252,6 +252,7 @@ static void burn(int ms)
 			x += (unsigned long)i;
 		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
 	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+	(void)x; /* only there to be written */
 }
 
 /*
