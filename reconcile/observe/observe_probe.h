@@ -15,8 +15,11 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
+#include <libpq-fe.h>
+
 #include "common/arena.h"
 #include "reconcile/observe/observe_model.h"
+#include "reconcile/pg/pgsql.h"
 #include "schema/topology.h"
 
 typedef struct {
@@ -69,6 +72,24 @@ static inline const char *m_printf(Probe *p, const char *fmt, ...)
 	pthread_mutex_unlock(p->lock);
 	va_end(ap);
 	return r;
+}
+
+/*
+ * probe_connect - a connection to database dbname of the probed node, made
+ * as the SQL probe makes its own: by the unix socket when the node's files
+ * were probed here (p->out->local), by TCP otherwise (not
+ * pgsql_node_conninfo(), which looks at the address alone). NULL with err
+ * filled on failure; the caller PQfinish()es it.
+ */
+static inline PGconn *probe_connect(Probe *p, const char *dbname, char *err, size_t errlen)
+{
+	const char *ci =
+		p->out->local
+			? pgsql_conninfo_local(p->scratch, (int)p->node->port.v, p->c->os_user.v, dbname)
+			: pgsql_conninfo_tcp(p->scratch, p->node->host.v, (int)p->node->port.v,
+					     p->c->os_user.v, dbname);
+
+	return pgsql_connect(ci, p->opts->connect_timeout_s, err, errlen);
 }
 
 #endif

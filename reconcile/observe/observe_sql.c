@@ -435,22 +435,6 @@ static void sql_extensions(Probe *p, PGconn *conn, PgcObsDatabase *d)
 	PQclear(r);
 }
 
-/*
- * observe_sql_connect - by the unix socket when the node's files were probed here
- * (p->out->local), by TCP otherwise: not pgsql_node_conninfo(), which looks
- * at the address alone.
- */
-PGconn *observe_sql_connect(Probe *p, const char *dbname, char *err, size_t errlen)
-{
-	const char *ci =
-		p->out->local
-			? pgsql_conninfo_local(p->scratch, (int)p->node->port.v, p->c->os_user.v, dbname)
-			: pgsql_conninfo_tcp(p->scratch, p->node->host.v, (int)p->node->port.v,
-					     p->c->os_user.v, dbname);
-
-	return pgsql_connect(ci, p->opts->connect_timeout_s, err, errlen);
-}
-
 static void sql_databases(Probe *p, PGconn *conn)
 {
 	PGresult *r = query(p, conn, "pg_database",
@@ -481,7 +465,7 @@ static void sql_databases(Probe *p, PGconn *conn)
 			sql_extensions(p, conn, d);
 			continue;
 		}
-		dbconn = observe_sql_connect(p, d->name, err, sizeof err);
+		dbconn = probe_connect(p, d->name, err, sizeof err);
 		if (dbconn == NULL) {
 			p->failed = true;
 			o->conn_error = m_printf(p, "could not connect to database \"%s\": %s",
@@ -498,7 +482,7 @@ void observe_sql_probe(Probe *p)
 {
 	PgcObsNode *o = p->out;
 	char err[512];
-	PGconn *conn = observe_sql_connect(p, "postgres", err, sizeof err);
+	PGconn *conn = probe_connect(p, "postgres", err, sizeof err);
 
 	if (conn == NULL) {
 		o->conn_error = m_strdup(p, err);

@@ -11,19 +11,9 @@
 #ifndef PGC_RECONCILE_OBSERVE_OBSERVE_SQL_H
 #define PGC_RECONCILE_OBSERVE_OBSERVE_SQL_H
 
-#include <libpq-fe.h>
-
 #include "reconcile/observe/observe_probe.h"
 
 /* observe_sql_probe - fills p->out's server fields and sets reachable. */
 void observe_sql_probe(Probe *p);
-
-/*
- * observe_sql_connect - a connection to database dbname of the probed node,
- * made as the SQL probe makes its own: by the unix socket when the node's
- * files were probed here (p->out->local), by TCP otherwise. NULL with err
- * filled on failure; the caller PQfinish()es it.
- */
-PGconn *observe_sql_connect(Probe *p, const char *dbname, char *err, size_t errlen);
 
 #endif

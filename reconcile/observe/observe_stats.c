@@ -11,7 +11,6 @@
 #include <libpq-fe.h>
 
 #include "common/log.h"
-#include "reconcile/observe/observe_sql.h"
 #include "reconcile/pg/pgsql.h"
 
 const char *const obs_conn_state_names[OBS_CONN_STATES] = {
@@ -223,7 +222,7 @@ static void index_usage(Probe *p, PGconn *conn)
 			sql_index_usage(p, conn, d);
 			continue;
 		}
-		dbconn = observe_sql_connect(p, d->name, err, sizeof err);
+		dbconn = probe_connect(p, d->name, err, sizeof err);
 		if (dbconn == NULL) {
 			stats_failed(p, arena_printf(p->scratch, "the index usage of \"%s\"", d->name), err);
 			return;

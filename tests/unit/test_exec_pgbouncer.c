@@ -23,6 +23,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include "common/fstree.h"
 #include "common/log.h"
 #include "reconcile/engine/plan.h"
 #include "reconcile/pgbouncer/pgbouncer.h"
@@ -183,14 +184,12 @@ static const char *door_log(Door *d);
 static int door_teardown(void **state)
 {
 	Door *d = *state;
-	char cmd[128];
 
 	fake_console_stop(d->console);
 	(void)door_log(d);
 	free(d->log);
 	topology_free(d->t);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
-	if (system(cmd) != 0)
+	if (fs_remove_tree("/tmp", d->dir) != 0)
 		fprintf(stderr, "cannot remove %s\n", d->dir);
 	free(d);
 	return 0;
