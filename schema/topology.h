@@ -407,6 +407,25 @@ typedef struct {
 	const char *tool_path;
 } PgcCluster;
 
+/*
+ * coordination: {etcd: {endpoints, prefix, ttl, user, password, ca_file,
+ *                       cert_file, key_file}}
+ * One agent per host (`reconcile --as HOST`), coordinated through etcd v3
+ * (reconcile/coord/). Absent: one pgconverge manages every node it reaches.
+ */
+typedef struct {
+	PgcPos pos;
+	bool set;
+	PgcStrList endpoints;     /* required: http://HOST:PORT or https://HOST:PORT, no path */
+	PgcStr prefix;            /* default /pgconverge; starts with "/", no trailing "/" */
+	PgcDuration ttl;          /* the agents' lease; default 10s, 2s..60s */
+	PgcStr user;              /* etcd authentication; with password */
+	PgcSecret password;       /* required with user */
+	PgcStr ca_file;           /* absolute; TLS: the CA that signed the endpoints' certificates */
+	PgcStr cert_file;         /* absolute; TLS client certificate, with key_file */
+	PgcStr key_file;          /* absolute */
+} PgcEtcd;
+
 typedef struct {
 	PgcArena *arena;
 	const char *file;         /* display path, as given */
@@ -414,6 +433,8 @@ typedef struct {
 	PgcInt version;           /* must be 1 */
 	PgcCluster *clusters;
 	size_t n_clusters;
+	PgcEtcd etcd;             /* coordination.etcd */
+	PgcPos coordination_pos;
 } PgcTopology;
 
 typedef struct {

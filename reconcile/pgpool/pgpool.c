@@ -24,7 +24,8 @@
 #define PGPOOL_RUN_TIMEOUT_MS 60000
 #define PCP_TIMEOUT_MS 30000
 #define PGPOOL_POLL_MS 200
-/* How long pgpool_follow waits for Pgpool-II to show a promotion it was told. */
+/* How long pgpool_follow waits for Pgpool-II to show a promotion it was told,
+ * and the pgpool-follow action for a standby it started to stream. */
 #define FOLLOW_WAIT_S 15
 
 /* A Pgpool-II of a cluster on this machine: its host, the cluster, an arena for the call. */
@@ -418,7 +419,8 @@ static int node_info(Pool *p, int id, PcpNode *out)
 	return 0;
 }
 
-/* live - 1 node n answers as a primary, 2 it is a standby that streams, 0 neither. */
+/* live - 1 node n answers as a primary, 2 it is a standby that streams, 3 it is
+ * a standby whose WAL receiver does not stream (yet), 0 it does not answer. */
 static int live(Pool *p, const PgcNode *n)
 {
 	char err[256];
@@ -434,14 +436,36 @@ static int live(Pool *p, const PgcNode *n)
 			0, NULL, 0, &r, &e) == 0) {
 		bool rec = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 
-		st = !rec ? 1 : strcmp(PQgetvalue(r, 0, 1), "t") == 0 ? 2 : 0;
+		st = !rec ? 1 : strcmp(PQgetvalue(r, 0, 1), "t") == 0 ? 2 : 3;
 	}
 	PQclear(r);
 	PQfinish(conn);
 	return st;
 }
 
-static int follow(Pool *p, const char *primary)
+/*
+ * live_settled - live(), but a standby that answers and does not stream yet
+ * (one the same plan has just started or re-pointed) is given until
+ * `deadline` to start streaming; 3 when it still does not.
+ */
+static int live_settled(Pool *p, const PgcNode *n, double deadline)
+{
+	int st = live(p, n);
+
+	while (st == 3 && clock_ms() < deadline) {
+		clock_sleep_ms(PGPOOL_POLL_MS);
+		st = live(p, n);
+	}
+	return st;
+}
+
+/*
+ * follow - see pgpool_follow(). settle: a standby that answers but does not
+ * stream yet is waited for (FOLLOW_WAIT_S) before it is attached or detached,
+ * so that one pass converges after the plan started it; the failover path
+ * passes false, where no live node may delay the new primary.
+ */
+static int follow(Pool *p, const char *primary, bool settle)
 {
 	const PgcCluster *c = p->c;
 	PcpNode *nodes = arena_calloc(p->a, c->n_nodes ? c->n_nodes : 1, sizeof *nodes);
@@ -492,12 +516,14 @@ static int follow(Pool *p, const char *primary)
 			if ((int)i != pi && node_info(p, (int)i, &nodes[i]) != 0)
 				goto failed;
 	}
+	double settle_by = clock_ms() + (settle ? 1000.0 * FOLLOW_WAIT_S : 0.0);
+
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		int st;
 
 		if ((int)i == pi)
 			continue;
-		st = live(p, &c->nodes[i]);
+		st = live_settled(p, &c->nodes[i], settle_by);
 		if (nodes[i].status == 3 && st == 2) {
 			log_info("Pgpool-II of cluster \"%s\": attaching the standby \"%s\"", c->name,
 				 c->nodes[i].name);
@@ -505,7 +531,7 @@ static int follow(Pool *p, const char *primary)
 				log_error("%s", p->err);
 				rc = -1;
 			}
-		} else if (nodes[i].status != 3 && st == 0) {
+		} else if (nodes[i].status != 3 && (st == 0 || st == 3)) {
 			log_info("Pgpool-II of cluster \"%s\": detaching \"%s\", which does not stream",
 				 c->name, c->nodes[i].name);
 			if (pcp(p, "pcp_detach_node", (int)i, &out) != 0) {
@@ -521,7 +547,7 @@ failed:
 	return -1;
 }
 
-int pgpool_follow(const PgcCluster *c, const char *primary)
+static int follow_live(const PgcCluster *c, const char *primary, bool settle)
 {
 	PgcArena *a = arena_new();
 	Pool p;
@@ -532,12 +558,17 @@ int pgpool_follow(const PgcCluster *c, const char *primary)
 			log_warn("the Pgpool-II of cluster \"%s\" does not run: the next reconcile pass "
 				 "starts it", c->name);
 		} else {
-			rc = follow(&p, primary);
+			rc = follow(&p, primary, settle);
 		}
 		pool_close(&p);
 	}
 	arena_free(a);
 	return rc;
+}
+
+int pgpool_follow(const PgcCluster *c, const char *primary)
+{
+	return follow_live(c, primary, false);
 }
 
 int pgpool_follow_run(PgcExecCtx *ctx)
@@ -546,7 +577,7 @@ int pgpool_follow_run(PgcExecCtx *ctx)
 
 	if (to == NULL)
 		return exec_fail(ctx, "action \"%s\" names no primary", ctx->a ? ctx->a->id : "?");
-	if (pgpool_follow(ctx->c, to) != 0)
+	if (follow_live(ctx->c, to, true) != 0)
 		return exec_note(ctx, "Pgpool-II of cluster \"%s\" does not follow the live roles",
 				 ctx->c->name);
 	return 0;

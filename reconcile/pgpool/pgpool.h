@@ -41,7 +41,10 @@ int pgpool_start_run(PgcExecCtx *ctx);
  */
 int pgpool_restart_run(PgcExecCtx *ctx);
 
-/* pgpool_follow_run - ACT_PGPOOL_FOLLOW: pgpool_follow() towards payload.target. */
+/* pgpool_follow_run - ACT_PGPOOL_FOLLOW: pgpool_follow() towards payload.target,
+ * except that a standby which answers but does not stream yet (the plan has
+ * just started it) is given FOLLOW_WAIT_S to stream before it is attached or
+ * detached, so that one pass converges. */
 int pgpool_follow_run(PgcExecCtx *ctx);
 
 /*
@@ -50,8 +53,8 @@ int pgpool_follow_run(PgcExecCtx *ctx);
  * primary (pcp_attach_node first when it holds it down, then
  * pcp_promote_node without --switchover: with no failover_command that only
  * changes Pgpool-II's own state; it marks the other nodes down); every
- * other node that streams is attached, every node that does not answer is
- * detached. Checks first: a view that matches changes nothing. 0, or -1
+ * other node that streams is attached, every node that does not answer or
+ * does not stream is detached; nothing waits (it runs inside a failover). Checks first: a view that matches changes nothing. 0, or -1
  * reported.
  */
 int pgpool_follow(const PgcCluster *c, const char *primary);
