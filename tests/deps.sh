@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="gcc make pkg-config libyaml-dev libpq-dev libgit2-dev libjansson-dev libcmocka-dev libssl-dev
-clang libclang-rt-14-dev postgresql-15 postgresql-contrib pgbouncer haproxy pgpool2 pgbadger etcd-server etcd-client libcurl4-openssl-dev libmicrohttpd-dev git zlib1g-dev libzstd-dev tzdata valgrind jq graphviz python3"
+clang libclang-rt-14-dev postgresql-15 postgresql-contrib pgbouncer haproxy pgpool2 pgbadger etcd-server etcd-client libcurl4-openssl-dev libmicrohttpd-dev curl iproute2 openssl git zlib1g-dev libzstd-dev tzdata valgrind jq graphviz python3"
 
 missing=""
 for p in $PKGS; do

@@ -27,6 +27,8 @@
 /* How long pgpool_follow waits for Pgpool-II to show a promotion it was told,
  * and the pgpool-follow action for a standby it started to stream. */
 #define FOLLOW_WAIT_S 15
+/* How long a PCP call that fails right after an attach or promotion is retried. */
+#define PCP_SETTLE_S 5
 
 /* A Pgpool-II of a cluster on this machine: its host, the cluster, an arena for the call. */
 typedef struct {
@@ -419,6 +421,46 @@ static int node_info(Pool *p, int id, PcpNode *out)
 	return 0;
 }
 
+/*
+ * node_info_settled - node_info(), retried until deadline: Pgpool-II's main
+ * process restarts its PCP process after an attach or a promotion, and a
+ * call in that moment fails with "unable to read data from socket".
+ */
+static int node_info_settled(Pool *p, int id, PcpNode *out, double deadline)
+{
+	while (node_info(p, id, out) != 0) {
+		if (clock_ms() >= deadline)
+			return -1;
+		clock_sleep_ms(PGPOOL_POLL_MS);
+	}
+	return 0;
+}
+
+/*
+ * attach - pcp_attach_node of backend id, then wait until Pgpool-II shows it
+ * up (its main process carries the attach out after the call returns), so
+ * that the next pass observes what this one did.
+ */
+static int attach(Pool *p, int id)
+{
+	double deadline = clock_ms() + 1000.0 * FOLLOW_WAIT_S;
+	PcpNode st;
+	const char *out;
+
+	if (pcp(p, "pcp_attach_node", id, &out) != 0)
+		return -1;
+	while (node_info(p, id, &st) != 0 || st.status == 3) {
+		if (clock_ms() >= deadline) {
+			snprintf(p->err, sizeof p->err,
+				 "backend %d is not shown up %d s after pcp_attach_node", id,
+				 FOLLOW_WAIT_S);
+			return -1;
+		}
+		clock_sleep_ms(PGPOOL_POLL_MS);
+	}
+	return 0;
+}
+
 /* live - 1 node n answers as a primary, 2 it is a standby that streams, 3 it is
  * a standby whose WAL receiver does not stream (yet), 0 it does not answer. */
 static int live(Pool *p, const PgcNode *n)
@@ -472,10 +514,12 @@ static int follow(Pool *p, const char *primary, bool settle)
 	int pi = -1, rc = 0;
 	const char *out;
 
+	double read_by = clock_ms() + 1000.0 * PCP_SETTLE_S;
+
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		if (strcmp(c->nodes[i].name, primary) == 0)
 			pi = (int)i;
-		if (node_info(p, (int)i, &nodes[i]) != 0) {
+		if (node_info_settled(p, (int)i, &nodes[i], read_by) != 0) {
 			log_error("cannot read the Pgpool-II state of cluster \"%s\": %s", c->name,
 				  p->err);
 			return -1;
@@ -513,7 +557,9 @@ static int follow(Pool *p, const char *primary, bool settle)
 			clock_sleep_ms(PGPOOL_POLL_MS);
 		}
 		for (size_t i = 0; i < c->n_nodes; i++)
-			if ((int)i != pi && node_info(p, (int)i, &nodes[i]) != 0)
+			if ((int)i != pi &&
+			    node_info_settled(p, (int)i, &nodes[i],
+					      clock_ms() + 1000.0 * PCP_SETTLE_S) != 0)
 				goto failed;
 	}
 	double settle_by = clock_ms() + (settle ? 1000.0 * FOLLOW_WAIT_S : 0.0);
@@ -527,7 +573,7 @@ static int follow(Pool *p, const char *primary, bool settle)
 		if (nodes[i].status == 3 && st == 2) {
 			log_info("Pgpool-II of cluster \"%s\": attaching the standby \"%s\"", c->name,
 				 c->nodes[i].name);
-			if (pcp(p, "pcp_attach_node", (int)i, &out) != 0) {
+			if (attach(p, (int)i) != 0) {
 				log_error("%s", p->err);
 				rc = -1;
 			}

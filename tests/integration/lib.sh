@@ -156,6 +156,59 @@ lib_teardown() {
 	fi
 }
 
+# lib_etcd_start DIR NAME CLIENT_URL PEER_URL [INITIAL_CLUSTER [EXTRA...]] -
+# starts a real etcd member NAME with its data in DIR/NAME.etcd and its log in
+# DIR/NAME.etcd.log, serving clients on CLIENT_URL (e.g.
+# http://127.0.0.1:23790) and peers on PEER_URL. INITIAL_CLUSTER defaults to
+# NAME=PEER_URL (a single member); EXTRA arguments go to etcd as they are.
+# Its pid goes into DIR/NAME.etcd.pid (lib_etcd_stop, lib_etcd_stop_all).
+# Waits up to 20 s for /health; returns 1 (with the log's tail) otherwise.
+lib_etcd_start() {
+	local dir=$1 name=$2 curl_=$3 purl=$4 initial=${5:-$2=$4} pid
+	shift 5 2>/dev/null || shift $#
+	etcd --name "$name" --data-dir "$dir/$name.etcd" \
+		--listen-client-urls "$curl_" --advertise-client-urls "$curl_" \
+		--listen-peer-urls "$purl" --initial-advertise-peer-urls "$purl" \
+		--initial-cluster "$initial" --initial-cluster-state new \
+		--initial-cluster-token "pgc-$name-$$" "$@" >"$dir/$name.etcd.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$dir/$name.etcd.pid"
+	for _ in $(seq 1 200); do
+		# A member of a cluster whose others are not up yet is healthy only
+		# once they are: return as soon as it serves at all.
+		if curl -fsS -m 1 "$curl_/version" >/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "etcd $name did not start:" >&2
+	tail -n 20 "$dir/$name.etcd.log" >&2
+	return 1
+}
+
+# lib_etcd_stop DIR NAME - stops the etcd member NAME started by
+# lib_etcd_start (SIGTERM, SIGKILL after 5 s).
+lib_etcd_stop() {
+	local pid
+	pid=$(cat "$1/$2.etcd.pid" 2>/dev/null) || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for _ in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+}
+
+# lib_etcd_stop_all DIR - every etcd member started under DIR; for teardown.
+lib_etcd_stop_all() {
+	local f
+	for f in "$1"/*.etcd.pid; do
+		[ -e "$f" ] || continue
+		lib_etcd_stop "$1" "$(basename "$f" .etcd.pid)"
+	done
+}
+
 # lib_psql PORT [psql options...] - psql as postgres over the unix socket,
 # unaligned tuples only; database postgres unless -d is given.
 lib_psql() {
