@@ -437,28 +437,35 @@ static int node_info_settled(Pool *p, int id, PcpNode *out, double deadline)
 }
 
 /*
- * attach - pcp_attach_node of backend id, then wait until Pgpool-II shows it
- * up (its main process carries the attach out after the call returns), so
- * that the next pass observes what this one did.
+ * attach - backend id up in Pgpool-II: pcp_attach_node when it shows the
+ * node down, then wait until it shows it up (its main process carries the
+ * attach out after the call returns), so that the next pass observes what
+ * this one did. A call that fails while Pgpool-II restarts its PCP process
+ * is made again.
  */
 static int attach(Pool *p, int id)
 {
 	double deadline = clock_ms() + 1000.0 * FOLLOW_WAIT_S;
+	bool asked = false;
 	PcpNode st;
 	const char *out;
 
-	if (pcp(p, "pcp_attach_node", id, &out) != 0)
-		return -1;
-	while (node_info(p, id, &st) != 0 || st.status == 3) {
+	for (;;) {
+		int known = node_info(p, id, &st) == 0;
+
+		if (known && st.status != 3)
+			return 0;
+		if (known && !asked)
+			asked = pcp(p, "pcp_attach_node", id, &out) == 0;
 		if (clock_ms() >= deadline) {
-			snprintf(p->err, sizeof p->err,
-				 "backend %d is not shown up %d s after pcp_attach_node", id,
-				 FOLLOW_WAIT_S);
+			if (asked)
+				snprintf(p->err, sizeof p->err,
+					 "backend %d is not shown up %d s after pcp_attach_node", id,
+					 FOLLOW_WAIT_S);
 			return -1;
 		}
 		clock_sleep_ms(PGPOOL_POLL_MS);
 	}
-	return 0;
 }
 
 /* live - 1 node n answers as a primary, 2 it is a standby that streams, 3 it is
@@ -511,10 +518,9 @@ static int follow(Pool *p, const char *primary, bool settle)
 {
 	const PgcCluster *c = p->c;
 	PcpNode *nodes = arena_calloc(p->a, c->n_nodes ? c->n_nodes : 1, sizeof *nodes);
+	double read_by = clock_ms() + 1000.0 * PCP_SETTLE_S;
 	int pi = -1, rc = 0;
 	const char *out;
-
-	double read_by = clock_ms() + 1000.0 * PCP_SETTLE_S;
 
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		if (strcmp(c->nodes[i].name, primary) == 0)
@@ -556,11 +562,21 @@ static int follow(Pool *p, const char *primary, bool settle)
 			}
 			clock_sleep_ms(PGPOOL_POLL_MS);
 		}
-		for (size_t i = 0; i < c->n_nodes; i++)
-			if ((int)i != pi &&
-			    node_info_settled(p, (int)i, &nodes[i],
-					      clock_ms() + 1000.0 * PCP_SETTLE_S) != 0)
-				goto failed;
+		/* Pgpool-II marks the other nodes down as the last step of the
+		 * promotion: wait for it (bounded), or an attach made now would be
+		 * undone by it. */
+		deadline = clock_ms() + 1000.0 * PCP_SETTLE_S;
+		for (size_t i = 0; i < c->n_nodes; i++) {
+			if ((int)i == pi)
+				continue;
+			do {
+				if (node_info_settled(p, (int)i, &nodes[i], deadline) != 0)
+					goto failed;
+				if (nodes[i].status == 3 || clock_ms() >= deadline)
+					break;
+				clock_sleep_ms(PGPOOL_POLL_MS);
+			} while (true);
+		}
 	}
 	double settle_by = clock_ms() + (settle ? 1000.0 * FOLLOW_WAIT_S : 0.0);
 
