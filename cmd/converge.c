@@ -437,7 +437,11 @@ static int check_saved_plan(PgcPlan *saved, const PgcPlan *now)
 		saved->actions[i].blocked = now->actions[i].blocked;
 		saved->actions[i].blocked_reason = arena_strdup(saved->arena, now->actions[i].blocked_reason);
 		saved->actions[i].reason = arena_strdup(saved->arena, now->actions[i].reason);
+		/* Which host carries it out is this run's view too (--as). */
+		saved->actions[i].delegated = now->actions[i].delegated;
+		saved->actions[i].runs_on = arena_strdup(saved->arena, now->actions[i].runs_on);
 	}
+	saved->coordinated = now->coordinated;
 	return 0;
 }
 
