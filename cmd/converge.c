@@ -137,7 +137,9 @@ int converge_choose_self(const PgcOptions *opts, const PgcTopology *t, bool to_l
 		for (size_t j = 0; j < n && used < sizeof list; j++)
 			used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
 						 j ? ", " : "", hosts[j]);
-		rc = choose_fail(to_log, err, errlen, "say which one with --as HOST",
+		rc = choose_fail(to_log, err, errlen,
+				 arena_printf(opts->arena, "e.g. --as %s; each host runs its own agent",
+					      hosts[0]),
 				 "several hosts of the topology are addresses of this machine (%s): "
 				 "say which one this agent is with --as HOST",
 				 list);
