@@ -308,8 +308,8 @@ static int finish(const PgcConvergeRun *run, const PgcPlan *p, PgcConvergeResult
 		/* Only other hosts' work left: this host has converged. */
 		if (blocked == 0) {
 			if (run->print)
-				printf("converged here: %zu action%s left to other hosts\n", held,
-				       held == 1 ? "" : "s");
+				printf("converged here: %zu action%s wait%s for other hosts\n", held,
+				       held == 1 ? "" : "s", held == 1 ? "s" : "");
 			return EXIT_OK;
 		}
 		if (run->print) {
