@@ -150,13 +150,17 @@ int converge_choose_self(const PgcOptions *opts, const PgcTopology *t, bool to_l
 
 /*
  * load_as - load() and, for the commands that act as one host's agent
- * (--as), the choice of that host; plan --offline needs no host.
+ * (--as), the choice of that host; plan --offline needs no host, and
+ * status without --as none either (it runs from anywhere).
  */
 static PgcTopology *load_as(const PgcOptions *opts, bool to_log, char *err, size_t errlen)
 {
 	PgcTopology *t = load(opts, to_log, err, errlen);
 
 	if (t == NULL || opts->offline || (opts->command->spec->options & OPT_AS) == 0)
+		return t;
+	/* status reads what it can from anywhere: it needs a host only when told one. */
+	if (opts->as_host == NULL && strcmp(opts->command->name, "status") == 0)
 		return t;
 	if (converge_choose_self(opts, t, to_log, err, errlen) != 0) {
 		topology_free(t);
