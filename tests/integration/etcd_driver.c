@@ -19,6 +19,7 @@
  *   keepalive ID             the TTL left (0: expired)
  *   revoke ID                "ok"
  *   watch PREFIX FROM WAIT_MS  "changed REV" or "quiet", and the time waited "ms=N"
+ *   sleep MS                 nothing (lets a token expire between two calls)
  *   binary KEY               puts the 255 bytes 1..255 (every byte but NUL), reads them back: "same"
  *
  * Exit: 0 every command succeeded; 2 etcd unreachable, 3 refused, 4 bad reply
@@ -146,6 +147,10 @@ static int run(PgcEtcdClient *e, PgcArena *a, int argc, char **argv)
 		else if (st == ETCD_OK)
 			printf("quiet ms=%.0f\n", clock_ms() - t0);
 		return status_exit(e, st);
+	}
+	if (strcmp(cmd, "sleep") == 0 && argc == 2) {
+		clock_sleep_ms((double)num(argv[1]));
+		return 0;
 	}
 	if (strcmp(cmd, "binary") == 0 && argc == 2) {
 		char value[255];
