@@ -359,7 +359,7 @@ static PgcEtcdStatus call(PgcEtcdClient *e, const char *what, const char *path, 
 	return st;
 }
 
-/* quoted - "what \"key\"" for messages. */
+/* describe - "verb \"key\"", what a call does, for its messages. */
 static void describe(char *buf, size_t size, const char *verb, const char *key)
 {
 	snprintf(buf, size, "%s \"%s\"", verb, key);

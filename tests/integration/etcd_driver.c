@@ -22,8 +22,9 @@
  *   sleep MS                 nothing (lets a token expire between two calls)
  *   binary KEY               puts the 255 bytes 1..255 (every byte but NUL), reads them back: "same"
  *
- * Exit: 0 every command succeeded; 2 etcd unreachable, 3 refused, 4 bad reply
- * (the error on stderr); 1 usage.
+ * Every command runs, even after one failed. Exit: 0 every command succeeded;
+ * else for the first that failed 2 etcd unreachable, 3 refused, 4 bad reply
+ * (the error on stderr), 1 usage.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -212,12 +213,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	a = arena_new();
-	while (i < argc && rc == 0) {
-		int j = i;
+	while (i < argc) {
+		int j = i, r;
 
 		while (j < argc && strcmp(argv[j], ",") != 0)
 			j++;
-		rc = run(e, a, j - i, argv + i);
+		r = run(e, a, j - i, argv + i);
+		if (rc == 0)
+			rc = r;
 		fflush(stdout);
 		i = j + 1;
 	}

@@ -24,8 +24,10 @@ done
 
 tmp=$(lib_tmpdir) || exit 1
 watch_pid=
+silent_pid=
 cleanup() {
 	[ -n "$watch_pid" ] && kill "$watch_pid" 2>/dev/null
+	[ -n "$silent_pid" ] && kill "$silent_pid" 2>/dev/null
 	lib_etcd_stop_all "$tmp"
 	lib_teardown "$tmp"
 }
@@ -48,8 +50,10 @@ if ! ${CC:-cc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -O2 -g ${SA
 	exit 1
 fi
 
-ports=$(lib_free_ports 5) || { echo "FAIL no free ports"; exit 1; }
-read -r p_client p_peer p_closed p_tls p_tls_peer <<<"$(echo $ports)"
+ports=$(lib_free_ports 6) || { echo "FAIL no free ports"; exit 1; }
+# shellcheck disable=SC2086
+set -- $ports
+p_client=$1 p_peer=$2 p_closed=$3 p_tls=$4 p_tls_peer=$5 p_silent=$6
 url=http://127.0.0.1:$p_client
 tls_url=https://127.0.0.1:$p_tls
 export ETCDCTL_API=3
@@ -117,7 +121,7 @@ check "without keep-alive the keys vanish when the lease expires" lib_wait 6 gon
 check "... not before it could (after $((SECONDS - t0)) s)" [ $((SECONDS - t0)) -ge 1 ]
 is "keep-alive of the expired lease says 0" "0" drv keepalive "$lease"
 is "put under the expired lease is refused" "" drv put pgc/l/c 3 "$lease"
-grep -q "requested lease not found" "$tmp/err" && ok "... with etcd's reason" || fail "... with etcd's reason"
+check "... with etcd's reason" grep -q "requested lease not found" "$tmp/err"
 lease=$(drv grant 30)
 drv put pgc/l/a 1 "$lease" >/dev/null
 is "revoke deletes the keys at once" "ok
@@ -154,9 +158,28 @@ ok" "$tmp/etcd_driver" -e "http://127.0.0.1:$p_closed" -e "$url" get pgc/w/x , p
 rc=$?
 check "only a closed endpoint: exit 2 (unreachable)" [ "$rc" = 2 ]
 check "... the error names the endpoint" grep -q "on http://127.0.0.1:$p_closed: " "$tmp/err"
+# An endpoint that accepts connections and never answers: the request went
+# out, so it is not sent again elsewhere (it may have been applied), but the
+# next call starts with the next endpoint.
+python3 -c 'import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+held = []
+while True:
+    held.append(s.accept()[0])' "$p_silent" &
+silent_pid=$!
+lib_wait 5 sh -c "ss -Hltn 'sport = :$p_silent' | grep -q ." || fail "start a silent listener"
 t0=$(date +%s%N)
-"$tmp/etcd_driver" -e "http://127.0.0.1:$p_closed" -e "http://127.0.0.1:$p_closed" -t 500 get x >/dev/null 2>&1
-check "a call is bounded by its timeout" [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 2000 ]
+out=$("$tmp/etcd_driver" -t 800 -e "http://127.0.0.1:$p_silent" -e "$url" get pgc/w/x , get pgc/w/x 2>"$tmp/err")
+rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "a silent endpoint: the call fails after its timeout (exit $rc, ${ms} ms)" [ "$rc" = 2 ] && [ "$ms" -lt 2500 ]
+check "... saying it timed out" grep -qi "on http://127.0.0.1:$p_silent: .*timed out" "$tmp/err"
+check "... and the next call goes to the next endpoint" [ "$out" = "found changed create=$((now + 1)) mod=$((now + 1)) lease=0" ]
+kill "$silent_pid" 2>/dev/null
+silent_pid=
 
 # --- 6. authentication -------------------------------------------------------------
 password='s3cr3t-Pa55'

@@ -30,7 +30,9 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 ports=$(lib_free_ports 4) || { echo "FAIL no free ports"; exit 1; }
-read -r p_client p_peer p_pg1 p_pg2 <<<"$(echo $ports)"
+# shellcheck disable=SC2086
+set -- $ports
+p_client=$1 p_peer=$2 p_pg1=$3 p_pg2=$4
 url=http://127.0.0.1:$p_client
 export ETCDCTL_API=3
 ctl() { etcdctl --endpoints="$url" "$@"; }
