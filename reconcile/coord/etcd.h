@@ -10,9 +10,10 @@
  * Endpoints are tried in order; the first that answers is kept for the
  * next calls, and a transport error moves on to the next one (a request
  * is retried on another endpoint only when it cannot have been applied:
- * connection refused or timed out before sending; otherwise the error is
- * returned and the caller observes again). Every call is bounded by
- * timeout_ms. Authentication: user/password through /v3/auth/authenticate,
+ * connection refused or timed out before sending, or a read, keep-alive or
+ * revoke, which change nothing when repeated and get a share of timeout_ms
+ * per endpoint; otherwise the error is returned and the caller observes
+ * again). Every call is bounded by timeout_ms. Authentication: user/password through /v3/auth/authenticate,
  * the token sent in the Authorization header and renewed once when etcd
  * says it is invalid. TLS: a CA file, and a client certificate and key.
  * The password is never logged, never in argv, never in an error.
