@@ -50,6 +50,7 @@ struct PgcEtcdClient {
 	char *ca_file, *cert_file, *key_file;
 	int timeout_ms;
 	char *token;          /* NULL: not authenticated yet */
+	bool auth_off;        /* etcd said authentication is not enabled: no token needed */
 	struct curl_slist *headers;
 	char curl_err[CURL_ERROR_SIZE];
 	char error[768];
@@ -314,8 +315,10 @@ static PgcEtcdStatus authenticate(PgcEtcdClient *e, double deadline)
 		return st;
 	msg = etcd_reply_parse(e->buf, e->len, &err);
 	if (msg == NULL) {
-		if (err.status == ETCD_REFUSED && strstr(err.text, "authentication is not enabled") != NULL)
+		if (err.status == ETCD_REFUSED && strstr(err.text, "authentication is not enabled") != NULL) {
+			e->auth_off = true;
 			return ETCD_OK;
+		}
 		reply_error(e, what, &err, http);
 		return err.status;
 	}
@@ -354,7 +357,8 @@ static PgcEtcdStatus call(PgcEtcdClient *e, const char *what, const char *path, 
 		return ETCD_REFUSED;
 	}
 	for (attempt = 0; attempt < 2; attempt++) {
-		if (e->user != NULL && e->token == NULL && (st = authenticate(e, deadline)) != ETCD_OK)
+		if (e->user != NULL && e->token == NULL && !e->auth_off &&
+		    (st = authenticate(e, deadline)) != ETCD_OK)
 			break;
 		st = exchange(e, what, path, body, strlen(body), deadline - clock_ms(), mode, &http);
 		if (st != ETCD_OK)
@@ -366,7 +370,11 @@ static PgcEtcdStatus call(PgcEtcdClient *e, const char *what, const char *path, 
 		}
 		st = err.status;
 		reply_error(e, what, &err, http);
-		if (err.code == ETCD_GRPC_UNAUTHENTICATED && e->user != NULL && attempt == 0) {
+		if (e->user != NULL && attempt == 0 &&
+		    (err.code == ETCD_GRPC_UNAUTHENTICATED ||
+		     (e->auth_off && strstr(err.text, "user name is empty") != NULL))) {
+			/* The token expired, or authentication was enabled since. */
+			e->auth_off = false;
 			drop_token(e);
 			continue;
 		}
@@ -557,7 +565,8 @@ PgcEtcdStatus etcd_watch_prefix(PgcEtcdClient *e, const char *prefix, int64_t fr
 	for (attempt = 0; attempt < 2; attempt++) {
 		double deadline = clock_ms() + (wait_ms > e->timeout_ms ? wait_ms : e->timeout_ms);
 
-		if (e->user != NULL && e->token == NULL && (st = authenticate(e, deadline)) != ETCD_OK)
+		if (e->user != NULL && e->token == NULL && !e->auth_off &&
+		    (st = authenticate(e, deadline)) != ETCD_OK)
 			break;
 		memset(&e->watch, 0, sizeof(e->watch));
 		e->watch.active = true;
