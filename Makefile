@@ -14,7 +14,7 @@
 
 CC      ?= gcc
 PREFIX  ?= /usr/local
-PKGS    := yaml-0.1 libpq libgit2 jansson libcrypto zlib libzstd libmicrohttpd
+PKGS    := yaml-0.1 libpq libgit2 jansson libcrypto zlib libzstd libmicrohttpd libcurl
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 OPT     ?= -O2 -g

@@ -23,7 +23,7 @@ fi
 # Generated catalog source comes from the normal build.
 make -s build/gen/pgcatalog_data.c
 
-CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -I. -Ibuild/gen $(pkg-config --cflags yaml-0.1 libpq libgit2 jansson libcrypto zlib libzstd libmicrohttpd)"
+CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -I. -Ibuild/gen $(pkg-config --cflags yaml-0.1 libpq libgit2 jansson libcrypto zlib libzstd libmicrohttpd libcurl)"
 objs=""
 for src in common/*.c schema/*.c build/gen/pgcatalog_data.c; do
 	obj="$OUT/obj/$(echo "$src" | tr '/' '_' | sed 's/\.c$/.o/')"
@@ -35,7 +35,7 @@ for src in common/*.c schema/*.c build/gen/pgcatalog_data.c; do
 done
 # shellcheck disable=SC2086
 clang $CFLAGS -fsanitize=fuzzer -o "$OUT/fuzz_load" tests/fuzz/fuzz_load.c $objs \
-	$(pkg-config --libs yaml-0.1 libpq libgit2 jansson libcrypto zlib libzstd libmicrohttpd) -lm -lpthread
+	$(pkg-config --libs yaml-0.1 libpq libgit2 jansson libcrypto zlib libzstd libmicrohttpd libcurl) -lm -lpthread
 
 for f in examples/*.yaml tests/unit/cases/*/*.yaml tests/schema/*/*.yaml; do
 	[ -f "$f" ] && cp "$f" "$OUT/corpus/$(echo "$f" | tr '/' '_')"
