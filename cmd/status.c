@@ -14,6 +14,7 @@
 #include "cmd/status.h"
 #include "cmd/exitcodes.h"
 #include "cmd/status_top.h"
+#include "common/clock.h"
 #include "common/metrics.h"
 #include "common/log.h"
 #include "common/strutil.h"
@@ -470,21 +471,6 @@ static BackupStatus *backup_status(PgcArena *a, const PgcTopology *t, const PgcO
 	return out;
 }
 
-static const char *ago(double s, char *buf, size_t size)
-{
-	if (s < 0)
-		snprintf(buf, size, "never");
-	else if (s >= 86400)
-		snprintf(buf, size, "%ldd %ldh ago", (long)s / 86400, (long)s % 86400 / 3600);
-	else if (s >= 3600)
-		snprintf(buf, size, "%ldh %ldm ago", (long)s / 3600, (long)s % 3600 / 60);
-	else if (s >= 60)
-		snprintf(buf, size, "%ldm ago", (long)s / 60);
-	else
-		snprintf(buf, size, "%lds ago", (long)s);
-	return buf;
-}
-
 static void backup_text(const BackupStatus *bs, size_t n)
 {
 	char a1[32], a2[32];
@@ -508,16 +494,16 @@ static void backup_text(const BackupStatus *bs, size_t n)
 		}
 		if (b->newest != NULL)
 			str_fprintf_line(stdout, "    last base backup %s, finished %s (%zu verified)\n", b->newest->id,
-			       ago(b->backup_age_s, a1, sizeof a1), b->n_base);
+			       clock_age_text(b->backup_age_s, "never", a1, sizeof a1), b->n_base);
 		else
 			str_fprintf_line(stdout, "    no verified base backup\n");
 		if (b->last_drill != NULL)
 			str_fprintf_line(stdout, "    last restore drill %s on %s, %s: %s\n",
 			       b->last_drill->ok ? "passed" : "FAILED", b->last_drill->backup_id,
-			       ago(iso_age(b->last_drill->at, time(NULL)), a1, sizeof a1),
+			       clock_age_text(iso_age(b->last_drill->at, time(NULL)), "never", a1, sizeof a1),
 			       b->last_drill->message ? b->last_drill->message : "");
 		str_fprintf_line(stdout, "    last verified (a restore drill that passed): %s\n",
-		       ago(b->verified_age_s, a2, sizeof a2));
+		       clock_age_text(b->verified_age_s, "never", a2, sizeof a2));
 		for (k = 0; k < b->n_arch; k++) {
 			const PgcArchiverStatus *s = &b->arch[k].st;
 
@@ -525,7 +511,8 @@ static void backup_text(const BackupStatus *bs, size_t n)
 			       "waiting\n",
 			       b->arch[k].node, (long long)s->archived_count,
 			       s->last_archived_wal ? s->last_archived_wal : "-",
-			       ago(s->last_archived_age_s, a1, sizeof a1), (long long)s->failed_count,
+			       clock_age_text(s->last_archived_age_s, "never", a1, sizeof a1),
+			       (long long)s->failed_count,
 			       s->failing ? " (FAILING: last " : "",
 			       s->failing && s->last_failed_wal ? s->last_failed_wal : "",
 			       s->failing ? ")" : "", (long long)s->ready_count);

@@ -58,3 +58,18 @@ const char *clock_utc_now(PgcUtcFormat fmt, char *buf, size_t size)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return clock_utc_format(ts.tv_sec, ts.tv_nsec / 1000000, fmt, buf, size);
 }
+
+const char *clock_age_text(double s, const char *unknown, char *buf, size_t size)
+{
+	if (s < 0)
+		snprintf(buf, size, "%s", unknown);
+	else if (s >= 86400)
+		snprintf(buf, size, "%ldd %ldh ago", (long)s / 86400, (long)s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(buf, size, "%ldh %ldm ago", (long)s / 3600, (long)s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, size, "%ldm ago", (long)s / 60);
+	else
+		snprintf(buf, size, "%lds ago", (long)s);
+	return buf;
+}

@@ -35,4 +35,10 @@ const char *clock_utc_format(time_t sec, long msec, PgcUtcFormat fmt, char *buf,
 /* clock_utc_now - the wall-clock time now (CLOCK_REALTIME), as clock_utc_format() writes it. */
 const char *clock_utc_now(PgcUtcFormat fmt, char *buf, size_t size);
 
+/*
+ * clock_age_text - an age of s seconds as "42s ago", "5m ago", "3h 20m ago"
+ * or "2d 4h ago"; `unknown` when s is negative. Returns buf.
+ */
+const char *clock_age_text(double s, const char *unknown, char *buf, size_t size);
+
 #endif

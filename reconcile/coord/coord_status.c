@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/strutil.h"
 #include "reconcile/engine/secret.h"
 
@@ -273,21 +274,6 @@ const PgcCoordStatusCluster *coord_status_find(const PgcCoordStatus *s, const ch
 	return NULL;
 }
 
-static const char *ago(double s, char *buf, size_t size)
-{
-	if (s < 0)
-		snprintf(buf, size, "?");
-	else if (s >= 86400)
-		snprintf(buf, size, "%ldd %ldh ago", (long)s / 86400, (long)s % 86400 / 3600);
-	else if (s >= 3600)
-		snprintf(buf, size, "%ldh %ldm ago", (long)s / 3600, (long)s % 3600 / 60);
-	else if (s >= 60)
-		snprintf(buf, size, "%ldm ago", (long)s / 60);
-	else
-		snprintf(buf, size, "%lds ago", (long)s);
-	return buf;
-}
-
 static const char *dash(const char *s)
 {
 	return s != NULL ? s : "-";
@@ -311,7 +297,7 @@ static void member_text(FILE *out, const PgcCoordStatusMember *m)
 		snprintf(rcv, sizeof(rcv), "%s from %s", m->receiver, dash(m->upstream));
 	str_fprintf_line(out, "  %-10s %-16s %-9s %-3s %-12s %-32s %s%s\n", m->node, dash(m->host),
 			 m->role != NULL ? m->role : "?", tl, dash(m->lsn), rcv,
-			 ago(m->age_s, age, sizeof(age)), m->role != NULL && !m->running &&
+			 clock_age_text(m->age_s, "?", age, sizeof(age)), m->role != NULL && !m->running &&
 			 (strcmp(m->role, "primary") == 0 || strcmp(m->role, "replica") == 0)
 			     ? " (not running)" : "");
 }
@@ -339,7 +325,8 @@ void coord_status_text(FILE *out, const PgcCoordStatusCluster *c)
 		}
 		if (ag->pid > 0)
 			snprintf(pid, sizeof(pid), ", pid %lld", ag->pid);
-		str_fprintf_line(out, "  %-27s %s (%s)%s%s%s\n", ag->host, ago(ag->age_s, age, sizeof(age)),
+		str_fprintf_line(out, "  %-27s %s (%s)%s%s%s\n", ag->host,
+				 clock_age_text(ag->age_s, "?", age, sizeof(age)),
 				 dash(ag->reported_at), pid, ag->version != NULL ? ", version " : "",
 				 ag->version != NULL ? ag->version : "");
 	}
