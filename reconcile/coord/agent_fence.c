@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -26,7 +27,7 @@ bool ag_is_self(const PgcCoordAgent *ag, const char *host)
 {
 	if (host == NULL)
 		return false;
-	return ag->self != NULL ? strcmp(ag->self, host) == 0 : host_is_local(host);
+	return ag->self != NULL ? strcasecmp(ag->self, host) == 0 : host_is_local(host);
 }
 
 bool ag_would_be_primary(const PgcCluster *c, const PgcNode *n)

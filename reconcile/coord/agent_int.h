@@ -44,7 +44,7 @@ typedef struct {
 	bool was_primary;            /* it ran as a primary at the last look */
 	bool fenced;                 /* stopped by self-fencing: kept stopped */
 	bool fenced_recorded;        /* P/C/fenced/NODE written */
-	char fence_reason[256];
+	char fence_reason[640];
 	char *member;                /* the last member value published (JSON text) */
 } AgNode;
 
