@@ -40,7 +40,6 @@ PgcCoordAgent *coord_agent_new(const PgcCoordAgentConfig *cfg)
 	str_set(&ag->state_dir, cfg->state_dir);
 	str_set(&ag->version, cfg->version ? cfg->version : "unknown");
 	str_set(&ag->only_cluster, cfg->only_cluster);
-	ag->last_ok_sent_ms = -1;
 	ag->ttl_ms = AG_DEFAULT_TTL_MS;
 	clock_utc_now(CLOCK_UTC_ISO_MS, ag->started_at, sizeof ag->started_at);
 	return ag;
@@ -53,6 +52,7 @@ void coord_agent_free(PgcCoordAgent *ag)
 	/* Our keys go at once: the others need not wait for the ttl. */
 	if (ag->etcd != NULL && ag->lease != 0 && coord_agent_in_session(ag))
 		(void)etcd_lease_revoke(ag->etcd, ag->lease);
+	ag_session_stop(ag->sess);
 	etcd_close(ag->etcd);
 	for (size_t i = 0; i < ag->n_cl; i++) {
 		arena_free(ag->cl[i]->snap);
@@ -149,8 +149,10 @@ static char *config_id(PgcArena *a, const PgcEtcd *e)
 /* drop_session - the lease is gone: no leadership either. */
 static void drop_session(PgcCoordAgent *ag)
 {
-	/* last_ok_sent_ms stays: self-fencing counts from it. */
+	/* The thread's last_ok_sent_ms stays: self-fencing counts from it. */
 	ag->lease = 0;
+	if (ag->sess != NULL)
+		ag_session_set_lease(ag->sess, 0, 0);
 	for (size_t i = 0; i < ag->n_cl; i++) {
 		if (ag->cl[i]->token != 0)
 			log_warn("cluster \"%s\": no longer the leader (the agent's lease is gone)",
@@ -164,6 +166,7 @@ static int configure(PgcCoordAgent *ag, const PgcTopology *t)
 {
 	PgcArena *a;
 	PgcEtcdConfig cfg;
+	PgcEtcdClient *thread_client = NULL;
 	const char **eps;
 	char *id, *password = NULL, err[512];
 	int rc = -1;
@@ -182,6 +185,8 @@ static int configure(PgcCoordAgent *ag, const PgcTopology *t)
 		if (ag->lease != 0)
 			(void)etcd_lease_revoke(ag->etcd, ag->lease);
 		drop_session(ag);
+		ag_session_stop(ag->sess);
+		ag->sess = NULL;
 		etcd_close(ag->etcd);
 		ag->etcd = NULL;
 	}
@@ -208,14 +213,25 @@ static int configure(PgcCoordAgent *ag, const PgcTopology *t)
 	cfg.timeout_ms = (int)(ag->ttl_ms / 10 < 500 ? 500 : ag->ttl_ms / 10 > 2000 ? 2000
 										   : ag->ttl_ms / 10);
 	ag->etcd = etcd_open(&cfg, err, sizeof err);
+	/* The keep-alive thread's own client: one client serves one thread. */
+	if (ag->etcd != NULL && (thread_client = etcd_open(&cfg, err, sizeof err)) == NULL) {
+		etcd_close(ag->etcd);
+		ag->etcd = NULL;
+	}
 	secret_free(password);
 	if (ag->etcd == NULL) {
 		log_error("cannot use coordination.etcd: %s", err);
 		goto cleanup;
 	}
+	ag->sess = ag_session_start(thread_client, ag->ttl_ms);
+	if (ag->sess == NULL) {
+		etcd_close(ag->etcd);
+		ag->etcd = NULL;
+		goto cleanup;
+	}
 	str_set(&ag->cfg_id, id);
 	str_set(&ag->prefix, t->etcd.prefix.set ? t->etcd.prefix.v : AG_DEFAULT_PREFIX);
-	ag->next_keepalive_ms = 0;
+	ag->next_grant_ms = 0;
 	rc = 0;
 cleanup:
 	arena_free(a);
@@ -226,13 +242,20 @@ cleanup:
 
 bool coord_agent_in_session(const PgcCoordAgent *ag)
 {
-	return ag != NULL && ag->lease != 0 && ag->last_ok_sent_ms >= 0 &&
-	       clock_ms() - ag->last_ok_sent_ms < (double)ag->ttl_ms;
+	int64_t lease;
+	double last_ok;
+	bool expired;
+
+	if (ag == NULL || ag->sess == NULL || ag->lease == 0)
+		return false;
+	ag_session_get(ag->sess, &lease, &last_ok, &expired, NULL);
+	return lease == ag->lease && !expired && last_ok >= 0 &&
+	       clock_ms() - last_ok < (double)ag->ttl_ms;
 }
 
 bool coord_agent_leads(const PgcCoordAgent *ag, const char *cluster)
 {
-	if (!coord_agent_in_session(ag) || cluster == NULL)
+	if (cluster == NULL || !coord_agent_in_session(ag))
 		return false;
 	for (size_t i = 0; i < ag->n_cl; i++)
 		if (strcmp(ag->cl[i]->name, cluster) == 0)
@@ -246,46 +269,49 @@ static void contact_failed(PgcCoordAgent *ag, const char *what)
 		log_warn("no contact with etcd (%s: %s): acting on nothing until it answers", what,
 			 etcd_error(ag->etcd));
 	ag->lost_logged = true;
-	ag->next_keepalive_ms = clock_ms() + AG_RETRY_MS;
-	/* Past the ttl the lease may be gone, and with it the leadership. */
-	if (ag->lease != 0 && !coord_agent_in_session(ag))
-		drop_session(ag);
 }
 
-/* session_tick - grants a lease, or renews it when due. */
+/*
+ * session_tick - the loop's side of the session: a lease when there is
+ * none (or etcd said it expired); the keep-alive thread renews it.
+ */
 static void session_tick(PgcCoordAgent *ag)
 {
-	double sent = clock_ms();
-	int64_t left = 0;
+	int64_t lease, id = 0;
+	double last_ok, sent;
+	bool expired, failed;
 
-	ag->tried = true;
-	if (ag->lease == 0) {
-		int64_t id = 0;
-
-		if (etcd_lease_grant(ag->etcd, (ag->ttl_ms + 999) / 1000, &id) != ETCD_OK) {
-			contact_failed(ag, "lease grant");
-			return;
-		}
-		ag->lease = id;
-		ag->last_ok_sent_ms = sent;
-		log_info("etcd: lease %llx granted (ttl %lld ms)", (long long)id,
-			 (long long)ag->ttl_ms);
-	} else if (etcd_lease_keepalive(ag->etcd, ag->lease, &left) != ETCD_OK) {
-		contact_failed(ag, "keep-alive");
-		return;
-	} else if (left <= 0) {
+	ag_session_get(ag->sess, &lease, &last_ok, &expired, &failed);
+	if (ag->lease != 0 && expired) {
 		log_warn("etcd: lease %llx expired: a new session starts", (long long)ag->lease);
 		drop_session(ag);
-		ag->next_keepalive_ms = 0;
-		session_tick(ag);
+	} else if (ag->lease != 0 && !coord_agent_in_session(ag)) {
+		contact_failed(ag, "keep-alive");
+		drop_session(ag);
+	} else if (ag->lease != 0) {
+		if (failed)
+			contact_failed(ag, "keep-alive");
+		else if (ag->lost_logged && clock_ms() - last_ok < (double)ag->ttl_ms / 5.0) {
+			log_info("etcd answers again");
+			ag->lost_logged = false;
+		}
 		return;
-	} else {
-		ag->last_ok_sent_ms = sent;
 	}
+	if (clock_ms() < ag->next_grant_ms)
+		return;
+	sent = clock_ms();
+	ag_session_tried(ag->sess);
+	if (etcd_lease_grant(ag->etcd, (ag->ttl_ms + 999) / 1000, &id) != ETCD_OK) {
+		contact_failed(ag, "lease grant");
+		ag->next_grant_ms = clock_ms() + AG_RETRY_MS;
+		return;
+	}
+	ag->lease = id;
+	ag_session_set_lease(ag->sess, id, sent);
 	if (ag->lost_logged)
 		log_info("etcd answers again");
 	ag->lost_logged = false;
-	ag->next_keepalive_ms = sent + (double)ag->ttl_ms / 5.0;
+	log_info("etcd: lease %llx granted (ttl %lld ms)", (long long)id, (long long)ag->ttl_ms);
 }
 
 /* ---- the snapshot of a cluster ------------------------------------------------- */
@@ -547,11 +573,8 @@ bool coord_agent_tick(PgcCoordAgent *ag, const PgcTopology *t, const volatile si
 	if (configure(ag, t) != 0)
 		return false;
 	mark_present(ag, t);
-	if (clock_ms() >= ag->next_keepalive_ms)
-		session_tick(ag);
+	session_tick(ag);
 	in = coord_agent_in_session(ag);
-	if (!in && ag->lease != 0)
-		drop_session(ag);
 	if (in && !ag->was_in_session) {
 		republish(ag);
 		due = true;
@@ -575,13 +598,10 @@ bool coord_agent_tick(PgcCoordAgent *ag, const PgcTopology *t, const volatile si
 
 int64_t coord_agent_next_tick_in(const PgcCoordAgent *ag, const PgcTopology *t)
 {
-	double now = clock_ms(), next = now + AG_LOCAL_CHECK_MS;
-
+	(void)ag;
 	if (t == NULL || !t->etcd.set)
 		return -1;
-	if (ag->etcd != NULL && ag->next_keepalive_ms < next)
-		next = ag->next_keepalive_ms;
-	return next > now ? (int64_t)(next - now) : 0;
+	return AG_LOCAL_CHECK_MS;
 }
 
 bool coord_agent_before_pass(PgcCoordAgent *ag, const PgcTopology *t)
@@ -598,21 +618,68 @@ bool coord_agent_before_pass(PgcCoordAgent *ag, const PgcTopology *t)
 		log_info("etcd session live again: passes apply again");
 	ag->skip_logged = false;
 	ag->pass_t = t;
+	for (size_t i = 0; i < ag->n_nodes; i++)
+		ag->nodes[i]->claim = 0;
 	return true;
 }
 
 /* ---- apply's filter ----------------------------------------------------------------- */
 
+/*
+ * slot_owner - the host of the replica whose physical slot create-slot act
+ * makes (slot names follow plan_slot_name(): the node's name, '-' -> '_'),
+ * or NULL. Its agent creates it: that replica's clone waits for it, and
+ * the leader's plan never has it while the replica does not run.
+ */
+static const char *slot_owner(const PgcTopology *t, const PgcAction *act)
+{
+	const PgcCluster *c = t ? topology_cluster(t, act->cluster) : NULL;
+	const char *slot = act->payload.target;
+
+	for (size_t i = 0; c != NULL && slot != NULL && i < c->n_nodes; i++) {
+		const char *a = c->nodes[i].name, *b = slot;
+
+		while (*a != '\0' && (*a == *b || (*a == '-' && *b == '_'))) {
+			a++;
+			b++;
+		}
+		if (*a == '\0' && *b == '\0')
+			return c->nodes[i].host.v;
+	}
+	return NULL;
+}
+
+/*
+ * starts_replica - start act brings a replica up: it follows the clone of
+ * the node in the same plan (apply asks before the clone has run, so the
+ * data directory cannot tell yet), or standby.signal is there.
+ */
+static bool starts_replica(const PgcAction *act, const PgcCluster *c, const PgcNode *n)
+{
+	for (size_t i = 0; i < act->n_depends_on; i++) {
+		const char *d = act->depends_on[i];
+		size_t l = strlen(d);
+
+		if (l > 6 && strcmp(d + l - 6, "/clone") == 0)
+			return true;
+	}
+	return !ag_would_be_primary(c, n);
+}
+
 bool coord_agent_mine(const PgcAction *act, void *arg)
 {
 	PgcCoordAgent *ag = arg;
 	const char *runs_on = act->runs_on;
+
 	bool leads = coord_agent_leads(ag, act->cluster), mine;
 	const PgcCluster *c;
 	const PgcNode *n;
+	AgNode *an;
 
 	if (!coord_agent_in_session(ag))
 		return false;
+	if (act->kind == ACT_CREATE_SLOT && runs_on == NULL && slot_owner(ag->pass_t, act) != NULL)
+		runs_on = slot_owner(ag->pass_t, act);
 	if (ag->self != NULL)
 		mine = coord_action_mine(runs_on, ag->self, true, leads);
 	else
@@ -621,9 +688,13 @@ bool coord_agent_mine(const PgcAction *act, void *arg)
 		return mine;
 	c = topology_cluster(ag->pass_t, act->cluster);
 	n = c ? cluster_node(c, act->node) : NULL;
-	if (n == NULL || !ag_would_be_primary(c, n))
+	if (n == NULL || starts_replica(act, c, n))
 		return true;
-	return ag_claim_start(ag, c, n);
+	/* apply asks again while it schedules: one claim per pass. */
+	an = ag_node(ag, c->name, n->name);
+	if (an->claim == 0)
+		an->claim = ag_claim_start(ag, c, n) ? 1 : -1;
+	return an->claim > 0;
 }
 
 /* ---- status --------------------------------------------------------------------------- */

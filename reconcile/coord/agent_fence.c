@@ -19,6 +19,7 @@
 #include "reconcile/ha/fence.h"
 #include "reconcile/ha/ha.h"
 #include "reconcile/pg/pgctl.h"
+#include "reconcile/pg/pgsql.h"
 #include "reconcile/transport/host.h"
 
 #define AG_START_TIMEOUT_S 60
@@ -115,50 +116,6 @@ cleanup:
 	return ok;
 }
 
-/* replica_streams - a replica streams from n with a reply within ttl_ms. */
-static bool replica_streams(const PgcCluster *c, const PgcNode *n, int64_t ttl_ms)
-{
-	PgcArena *a = arena_new();
-	const char *sql = arena_printf(a,
-				       "SELECT count(*) FROM pg_stat_replication WHERE state = "
-				       "'streaming' AND reply_time > now() - interval '%lld "
-				       "milliseconds'",
-				       (long long)ttl_ms);
-	const char *v = NULL;
-	char err[256];
-	bool yes;
-
-	yes = ha_query_value(a, c, n, sql, 1000, &v, err, sizeof err) == 0 && v != NULL &&
-	      atoi(v) > 0;
-	arena_free(a);
-	return yes;
-}
-
-/* self_fence - stops primary n: fast (1 s), immediate (1 s), then SIGKILL. */
-static void self_fence(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n, AgNode *an)
-{
-	PgcFenceOptions fo = {.graceful = true, .fast_timeout_s = 1, .immediate_timeout_s = 1,
-			      .mark_standby = false};
-	PgcFenceResult fr;
-	double since = ag->last_ok_sent_ms >= 0 ? clock_ms() - ag->last_ok_sent_ms : -1;
-	char how[64] = "yet";
-
-	if (since >= 0)
-		snprintf(how, sizeof how, "for %.1f s", since / 1000.0);
-
-	log_warn("cluster \"%s\": self-fencing primary \"%s\": no etcd contact %s and no replica "
-		 "streams from it: stopping it before its lease can expire", c->name, n->name,
-		 how);
-	if (fence_node(c, n, &fo, &fr) != 0)
-		return; /* reported; tried again at the next tick */
-	an->fenced = true;
-	an->fenced_recorded = false;
-	an->was_primary = false;
-	snprintf(an->fence_reason, sizeof an->fence_reason,
-		 "no etcd contact for %.1f s and no replica streaming: %s", since / 1000.0,
-		 fr.detail);
-}
-
 /* record_fence - P/C/fenced/NODE, once etcd answers again. */
 static void record_fence(PgcCoordAgent *ag, AgNode *an)
 {
@@ -240,6 +197,40 @@ cleanup:
 	return started;
 }
 
+/* update_watch - the primaries of this host the keep-alive thread watches for self-fencing. */
+static void update_watch(PgcCoordAgent *ag, const PgcTopology *t)
+{
+	PgcArena *a = arena_new();
+	AgWatch *w = calloc(ag->n_nodes + 1, sizeof(*w));
+	size_t n = 0;
+
+	if (w == NULL)
+		abort();
+	for (size_t i = 0; i < ag->n_nodes; i++) {
+		AgNode *an = ag->nodes[i];
+		const PgcCluster *c = topology_cluster(t, an->cluster);
+		const PgcNode *nd = c ? cluster_node(c, an->node) : NULL;
+
+		/* Only failover.mode auto promotes anyone behind a primary's back. */
+		if (!an->present || !an->was_primary || an->fenced || nd == NULL ||
+		    c->failover.mode != FAILOVER_AUTO || c->n_nodes < 2)
+			continue;
+		w[n].cluster = strdup(c->name);
+		w[n].node = strdup(nd->name);
+		w[n].host = strdup(nd->host.v);
+		w[n].os_user = strdup(c->os_user.v);
+		w[n].data_dir = strdup(nd->data_dir.v);
+		w[n].conninfo = strdup(pgsql_node_conninfo(a, c, nd, "postgres"));
+		w[n].port = nd->port.v;
+		if (!w[n].cluster || !w[n].node || !w[n].host || !w[n].os_user || !w[n].data_dir ||
+		    !w[n].conninfo)
+			abort();
+		n++;
+	}
+	ag_session_watch(ag->sess, w, n);
+	arena_free(a);
+}
+
 bool ag_local_tick(PgcCoordAgent *ag, const PgcTopology *t)
 {
 	bool due = false, in = coord_agent_in_session(ag);
@@ -251,7 +242,16 @@ bool ag_local_tick(PgcCoordAgent *ag, const PgcTopology *t)
 		PgcHost *h;
 		long pid;
 
-		if (!an->present || n == NULL || (!an->was_primary && !an->fenced))
+		if (!an->present || n == NULL)
+			continue;
+		if (ag_session_take_fence(ag->sess, an->cluster, an->node, an->fence_reason,
+					  sizeof an->fence_reason)) {
+			an->fenced = true;
+			an->fenced_recorded = false;
+			an->was_primary = false;
+			due = true;
+		}
+		if (!an->was_primary && !an->fenced)
 			continue;
 		h = host_for(n->host.v, c->os_user.v);
 		if (h == NULL)
@@ -277,14 +277,10 @@ bool ag_local_tick(PgcCoordAgent *ag, const PgcTopology *t)
 					 n->name, in ? ": reported down" : "");
 				an->was_primary = false;
 			}
-		} else if (ag->tried && c->failover.mode == FAILOVER_AUTO && c->n_nodes > 1 &&
-			   coord_self_fence_due((int64_t)clock_ms(), (int64_t)ag->last_ok_sent_ms,
-						ag->ttl_ms, false) &&
-			   !replica_streams(c, n, ag->ttl_ms)) {
-			self_fence(ag, c, n, an);
-			due = true;
 		}
 		host_free(h);
 	}
+	if (t != NULL && ag->sess != NULL)
+		update_watch(ag, t);
 	return due;
 }

@@ -13,7 +13,51 @@
 #include "reconcile/coord/etcd.h"
 #include "reconcile/ha/failover.h"
 
+#include <pthread.h>
+
 #define AG_NAME 64
+
+/* AgWatch - a primary of this host the keep-alive thread may have to fence (copies). */
+typedef struct {
+	char *cluster, *node, *host, *os_user, *data_dir;
+	char *conninfo;              /* the superuser's, for pg_stat_replication */
+	long long port;
+	bool fenced;                 /* the thread stopped it */
+	char reason[384];
+} AgWatch;
+
+/* AgSession - the keep-alive thread and what it shares (agent_session.c), under mu. */
+typedef struct {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	PgcEtcdClient *etcd;         /* the thread's own client */
+	int64_t ttl_ms;
+	int64_t lease;               /* 0: none */
+	double last_ok_sent_ms;      /* send time of the last successful keep-alive; -1 never */
+	bool expired;                /* etcd said the lease is gone */
+	bool failed;                 /* a keep-alive failed since the last ag_session_get */
+	bool tried;                  /* etcd was tried once at least */
+	AgWatch *watch;
+	size_t n_watch;
+} AgSession;
+
+/* ag_session_start - the thread, owning etcd (closed by ag_session_stop); NULL on failure. */
+AgSession *ag_session_start(PgcEtcdClient *etcd, int64_t ttl_ms);
+void ag_session_stop(AgSession *s);
+/* ag_session_set_lease - a lease the loop was granted at sent_ms (0: none). */
+void ag_session_set_lease(AgSession *s, int64_t lease, double sent_ms);
+/* ag_session_tried - the loop tried etcd (self-fencing counts from then at the latest). */
+void ag_session_tried(AgSession *s);
+/* ag_session_get - the shared state; *failed (may be NULL) is read and cleared. */
+void ag_session_get(AgSession *s, int64_t *lease, double *last_ok_sent_ms, bool *expired,
+		    bool *failed);
+/* ag_session_watch - the primaries to watch from now on (w and its strings taken over). */
+void ag_session_watch(AgSession *s, AgWatch *w, size_t n);
+/* ag_session_take_fence - true once when the thread fenced node; its reason copied. */
+bool ag_session_take_fence(AgSession *s, const char *cluster, const char *node, char *reason,
+			   size_t len);
 
 /* AgCluster - one cluster with a node on this host. */
 typedef struct {
@@ -46,6 +90,7 @@ typedef struct {
 	bool fenced_recorded;        /* P/C/fenced/NODE written */
 	char fence_reason[640];
 	char *member;                /* the last member value published (JSON text) */
+	int claim;                   /* this pass: 1 start claimed, -1 refused, 0 not asked */
 } AgNode;
 
 struct PgcCoordAgent {
@@ -54,10 +99,9 @@ struct PgcCoordAgent {
 	PgcEtcdClient *etcd;
 	char *prefix;
 	int64_t ttl_ms;
-	int64_t lease;               /* 0: none */
-	double last_ok_sent_ms;      /* send time of the last successful keep-alive; -1 never */
-	double next_keepalive_ms;
-	bool tried;                  /* etcd was tried once at least */
+	AgSession *sess;             /* the keep-alive thread; NULL until configured */
+	int64_t lease;               /* the loop's copy of the session's lease; 0: none */
+	double next_grant_ms;        /* no lease: the next try */
 	bool lost_logged;            /* "no etcd contact" said once */
 	bool skip_logged;            /* "acting on nothing" said once */
 	bool was_in_session;
