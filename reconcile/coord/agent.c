@@ -60,6 +60,7 @@ void coord_agent_free(PgcCoordAgent *ag)
 	}
 	for (size_t i = 0; i < ag->n_nodes; i++) {
 		free(ag->nodes[i]->member);
+		free(ag->nodes[i]->member_state);
 		free(ag->nodes[i]);
 	}
 	free(ag->cl);
@@ -423,22 +424,46 @@ cleanup:
 
 /* ---- publishing -------------------------------------------------------------------- */
 
+/*
+ * ag_put_member - puts the member under the lease, unless only reported_at
+ * changed since the last put under this lease: its mod_revision then moves
+ * only when its state does, which the leader's decision compares.
+ */
 int ag_put_member(PgcCoordAgent *ag, AgNode *n, const PgcMember *m)
 {
 	PgcArena *a = arena_new();
-	json_t *j = coord_member_json(m);
-	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	PgcMember bare = *m;
+	json_t *j = coord_member_json(m), *jb;
+	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS), *state;
 	int rc = -1;
 
+	bare.reported_at = NULL;
+	jb = coord_member_json(&bare);
+	state = json_dumps(jb, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
-	if (text == NULL)
+	json_decref(jb);
+	if (text == NULL || state == NULL)
 		abort();
+	if (n->member_state != NULL && strcmp(n->member_state, state) == 0 &&
+	    n->member_lease == ag->lease && coord_agent_in_session(ag)) {
+		free(text);
+		free(state);
+		arena_free(a);
+		return 0;
+	}
 	free(n->member);
 	n->member = text;
+	free(n->member_state);
+	n->member_state = NULL;
 	if (ag->etcd != NULL && coord_agent_in_session(ag) &&
 	    etcd_put(ag->etcd, coord_key_member(a, ag->prefix, n->cluster, n->node), text,
-		     strlen(text), ag->lease) == ETCD_OK)
+		     strlen(text), ag->lease) == ETCD_OK) {
+		n->member_state = state;
+		n->member_lease = ag->lease;
+		state = NULL;
 		rc = 0;
+	}
+	free(state);
 	arena_free(a);
 	return rc;
 }

@@ -263,8 +263,19 @@ bool ag_leader_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c
 		last = &view;
 	failover_evaluate(a, live, obs, last, &ac->st, &eo, &hd);
 	verdict(ac, hd.verdict, arena_printf(a, "%s (%s)", hd.reason, why));
-	if (hd.verdict == HA_PROMOTE)
-		decided = decide(ag, ac, a, primary, hd.candidate, mkv, dkv, hd.reason);
+	if (hd.verdict != HA_PROMOTE)
+		goto cleanup;
+	/* The observation took a while: decide on what etcd holds now. */
+	if (ag_snapshot(ag, ac) != 0)
+		goto cleanup;
+	dkv = ag_snap_decision(ag, ac, a, &d);
+	mkv = ag_snap_member(ag, ac, a, primary, &m);
+	if ((dkv != NULL && d.state == DECISION_DECIDED) ||
+	    !coord_primary_gone(a, mkv ? &m : NULL, &why))
+		goto cleanup;
+	decided = decide(ag, ac, a, primary, hd.candidate, mkv, dkv, hd.reason);
+	if (!decided)
+		ac->next_probe_ms = 0; /* evaluated again at the next tick */
 cleanup:
 	observe_free(obs);
 	arena_free(a);

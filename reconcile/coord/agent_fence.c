@@ -107,6 +107,12 @@ bool ag_claim_start(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n)
 		if (etcd_txn(ag->etcd, &cmp, 1, &op, 1, &ok, NULL) != ETCD_OK)
 			ok = false;
 	}
+	if (ok) {
+		AgNode *an = ag_node(ag, c->name, n->name);
+
+		free(an->member_state);
+		an->member_state = NULL;
+	}
 	if (!ok)
 		log_warn("node \"%s/%s\" is not started: a failover decision changed meanwhile",
 			 c->name, n->name);

@@ -90,6 +90,8 @@ typedef struct {
 	bool fenced_recorded;        /* P/C/fenced/NODE written */
 	char fence_reason[640];
 	char *member;                /* the last member value published (JSON text) */
+	char *member_state;          /* the same without reported_at: unchanged, not put again */
+	int64_t member_lease;        /* the lease it was put under */
 	int claim;                   /* this pass: 1 start claimed, -1 refused, 0 not asked */
 } AgNode;
 

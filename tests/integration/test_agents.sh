@@ -176,4 +176,48 @@ for h in 127.0.0.2 127.0.0.3 127.0.0.4; do
 		fail "agent $h RSS ${rss:-?} kB"
 done
 
+# --- 2. kill -9 of the primary's postmaster: failover through etcd -------------------------
+
+decision() { etcd_get "$prefix/c/decision"; }
+q pg1 "create table t (i int); insert into t values (1)" >/dev/null
+lib_wait 10 lib_sql_is "${port[pg2]}" "select count(*) from t" 1
+lib_wait 10 lib_sql_is "${port[pg3]}" "select count(*) from t" 1
+pid1=$(lib_pidfile_pid "$tmp/data/pg1")
+start_ns=$(date +%s%N)
+kill -9 "$pid1"
+new=
+for _ in $(seq 1 300); do
+	for n in pg2 pg3; do
+		if [ "$(q "$n" 'insert into t values (2) returning 1')" = 1 ]; then
+			new=$n
+			break 2
+		fi
+	done
+	sleep 0.1
+done
+ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+if [ -n "$new" ]; then
+	echo "kill -9 of the primary to the first write on $new: $ms ms (detect_after 2 s, ttl ${TTL} s)"
+	ok "a replica ($new) was promoted and takes writes after kill -9 of pg1 ($ms ms)"
+else
+	fail "no replica took writes within 30 s of kill -9 of pg1"
+	for h in 127.0.0.2 127.0.0.3 127.0.0.4; do echo "  --- agent $h"; tail -n 20 "$tmp/agent-$h.log" | sed 's/^/  | /'; done
+	lib_finish test_agents
+fi
+[ "$new" = pg2 ] && other=pg3 || other=pg2
+check "first write within 15 s of the kill" test "$ms" -lt 15000
+check "the decision in etcd names pg1 -> $new" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["kind"] == "failover" and d["from"] == "pg1" and d["to"] == sys.argv[2], d
+assert d["state"] in ("decided", "promoted", "done"), d' "$(decision)" "$new"
+check "the committed row is on $new" test "$(q "$new" 'select count(*) from t where i = 1')" = 1
+check "$other follows $new" streams_from "$other" "$new" 60
+check "pg1 rejoined as a replica of $new" streams_from pg1 "$new" 90
+check "pg1 was rejoined once, by its own agent" test "$(journal_count 127.0.0.2 /pg1/rejoin)/$(total /pg1/rejoin)" = 1/1
+check "pg1 was never started again as a primary" test "$(total /pg1/start)" = 1
+check "one primary: $new" test "$(primaries)" = "$new"
+check "the decision becomes done once pg1 is a replica" lib_wait 30 sh -c \
+	"ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get '$prefix/c/decision' --print-value-only | grep -q '\"state\":\"done\"'"
+
 lib_finish test_agents
