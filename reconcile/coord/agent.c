@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "reconcile/engine/secret.h"
+#include "reconcile/ha/ha.h"
 #include "reconcile/transport/host.h"
 
 #define AG_DEFAULT_PREFIX "/pgconverge"
@@ -552,6 +553,16 @@ cleanup:
 	arena_free(a);
 }
 
+/* server_runs - a postmaster runs for n's data directory (n on this host). */
+static bool server_runs(const PgcCluster *c, const PgcNode *n)
+{
+	PgcHost *h = host_for(n->host.v, c->os_user.v);
+	bool runs = h == NULL || ha_postmaster_pid(h, n) != 0;
+
+	host_free(h);
+	return runs;
+}
+
 void coord_agent_after_pass(PgcCoordAgent *ag, const PgcTopology *t, const PgcObserved *obs)
 {
 	PgcArena *a;
@@ -573,6 +584,11 @@ void coord_agent_after_pass(PgcCoordAgent *ag, const PgcTopology *t, const PgcOb
 			continue;
 		coord_member_from_observed(a, tn, obs_node_of(obs, n->cluster, n->node), n->fenced,
 					   now, &m);
+		/* The observation is a pass old: a server that died since is down now. */
+		if (m.running && !server_runs(c, tn)) {
+			m.role = n->fenced ? MEMBER_FENCED : MEMBER_DOWN;
+			m.running = false;
+		}
 		if (n->fenced && (m.role == MEMBER_PRIMARY || m.role == MEMBER_REPLICA) &&
 		    coord_agent_in_session(ag))
 			ag_unfence(ag, n, m.role == MEMBER_PRIMARY ? "it runs as the primary again"

@@ -220,4 +220,50 @@ check "one primary: $new" test "$(primaries)" = "$new"
 check "the decision becomes done once pg1 is a replica" lib_wait 30 sh -c \
 	"ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get '$prefix/c/decision' --print-value-only | grep -q '\"state\":\"done\"'"
 
+# --- 3. etcd down for several ttl: the primary keeps serving, nobody is promoted ----------
+
+check "pg1 and $other stream from $new before etcd stops" streams_from "$other" "$new" 30
+pidnew=$(lib_pidfile_pid "$tmp/data/$new")
+lib_etcd_stop "$tmp" e1
+ok_writes=0
+for i in $(seq 1 $((TTL * 3 * 2))); do
+	[ "$(q "$new" "insert into t values (100 + $i) returning 1")" = 1 ] && ok_writes=$((ok_writes + 1))
+	sleep 0.5
+done
+check "$new took every write while etcd was down for $((TTL * 3)) s ($ok_writes)" test "$ok_writes" = $((TTL * 3 * 2))
+check "$new kept running (same postmaster)" test "$(lib_pidfile_pid "$tmp/data/$new")" = "$pidnew"
+check "nobody was promoted while etcd was down" test "$(primaries)" = "$new"
+check "the agents acted on nothing without etcd" grep -q "this pass applies nothing" "$tmp/agent-${host[$other]}.log"
+lib_etcd_start "$tmp" e1 "$etcd_url" "http://127.0.0.1:$epport" || fail "etcd starts again"
+check "a leader again once etcd is back" lib_wait 30 sh -c \
+	"ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get '$prefix/c/leader' --print-value-only | grep -q ."
+check "$new still the only primary, writable" test "$(primaries)/$(q "$new" 'insert into t values (1000) returning 1')" = "$new/1"
+
+# --- 4. self-fencing: etcd down and no replica streaming: the primary stops itself ---------
+
+lib_etcd_stop "$tmp" e1
+sleep 1
+for n in pg1 pg2 pg3; do
+	[ "$n" = "$new" ] || runuser -u postgres -- "$LIB_PG_BIN/pg_ctl" -D "$tmp/data/$n" stop -m immediate >/dev/null 2>&1
+done
+fence_start=$SECONDS
+if lib_wait $((TTL + 4)) sh -c "! kill -0 $pidnew 2>/dev/null"; then
+	ok "$new stopped itself without etcd and replicas ($((SECONDS - fence_start)) s after the replicas stopped, ttl ${TTL} s)"
+else
+	fail "$new still runs $((TTL + 4)) s after losing etcd and its replicas"
+fi
+check "the agent says it self-fenced" grep -q "self-fenced primary \"$new\"" "$tmp/agent-${host[$new]}.log"
+lib_etcd_start "$tmp" e1 "$etcd_url" "http://127.0.0.1:$epport" || fail "etcd starts again"
+one_writable() {
+	local p
+	p=$(primaries)
+	case $p in pg1 | pg2 | pg3) [ "$(q "$p" 'insert into t values (2000) returning 1')" = 1 ] ;; *) return 1 ;; esac
+}
+check "etcd back: one primary again, writable" lib_wait 90 one_writable
+echo "after self-fencing: primary $(primaries)"
+check "the self-fence ended: started again as the primary, or rejoined" \
+	grep -q "node \"$new\" is no longer fenced" "$tmp/agent-${host[$new]}.log"
+check "no fence record is left in etcd" lib_wait 20 sh -c \
+	"[ -z \"\$(ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get --prefix '$prefix/c/fenced/' --keys-only)\" ]"
+
 lib_finish test_agents
