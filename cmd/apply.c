@@ -70,7 +70,7 @@ const PgcCommandSpec apply_spec = {
 		   OPT_ALLOW_SWITCHOVER | OPT_WAIT_LOCK | OPT_JOBS | OPT_AS,
 	.max_args = 1,
 	.args_help = "  PLAN.json   a plan saved by 'pgconverge plan -o PLAN.json' (instead of -f)\n",
-	.exit_codes = "  0   converged\n"
+	.exit_codes = "  0   converged (with coordination: only other hosts' actions are left)\n"
 		      "  1   an action failed (the journal tells which), or another error\n"
 		      "  3   some actions were blocked by policy\n"
 		      "  4   another run holds the state directory's lock\n",

@@ -137,7 +137,9 @@ int converge_choose_self(const PgcOptions *opts, const PgcTopology *t, bool to_l
 		for (size_t j = 0; j < n && used < sizeof list; j++)
 			used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
 						 j ? ", " : "", hosts[j]);
-		rc = choose_fail(to_log, err, errlen, "say which one with --as HOST",
+		rc = choose_fail(to_log, err, errlen,
+				 arena_printf(opts->arena, "e.g. --as %s; each host runs its own agent",
+					      hosts[0]),
 				 "several hosts of the topology are addresses of this machine (%s): "
 				 "say which one this agent is with --as HOST",
 				 list);
@@ -306,8 +308,8 @@ static int finish(const PgcConvergeRun *run, const PgcPlan *p, PgcConvergeResult
 		/* Only other hosts' work left: this host has converged. */
 		if (blocked == 0) {
 			if (run->print)
-				printf("converged here: %zu action%s left to other hosts\n", held,
-				       held == 1 ? "" : "s");
+				printf("converged here: %zu action%s wait%s for other hosts\n", held,
+				       held == 1 ? "" : "s", held == 1 ? "s" : "");
 			return EXIT_OK;
 		}
 		if (run->print) {
@@ -437,7 +439,11 @@ static int check_saved_plan(PgcPlan *saved, const PgcPlan *now)
 		saved->actions[i].blocked = now->actions[i].blocked;
 		saved->actions[i].blocked_reason = arena_strdup(saved->arena, now->actions[i].blocked_reason);
 		saved->actions[i].reason = arena_strdup(saved->arena, now->actions[i].reason);
+		/* Which host carries it out is this run's view too (--as). */
+		saved->actions[i].delegated = now->actions[i].delegated;
+		saved->actions[i].runs_on = arena_strdup(saved->arena, now->actions[i].runs_on);
 	}
+	saved->coordinated = now->coordinated;
 	return 0;
 }
 

@@ -135,6 +135,8 @@ PgcPlan *plan_build(const PgcTopology *t, const PgcObserved *obs, const PgcPolic
 	}
 	p->arena = a;
 	builder_init(&b, p);
+	b.coordinated = t->etcd.set;
+	p->coordinated = t->etcd.set;
 	p->source_kind = "file";
 	p->source_path = t->file ? arena_strdup(a, t->file) : NULL;
 	p->offline = obs == NULL;

@@ -204,6 +204,9 @@ typedef struct {
 	bool offline;             /* built without observing (plan --offline) */
 	const char *cluster;      /* the one cluster planned (--cluster), NULL for all; a
 				   * saved plan without the member means all */
+	/* The topology has coordination (coordination.etcd): actions carry runs_on
+	 * and delegated, which the renderers show (JSON: only then). */
+	bool coordinated;
 } PgcPlan;
 
 void plan_free(PgcPlan *p);
@@ -211,6 +214,8 @@ void plan_free(PgcPlan *p);
 /* Counters for the summary line. */
 size_t plan_count_impact(const PgcPlan *p, PgcImpact impact);
 size_t plan_count_blocked(const PgcPlan *p);
+/* plan_count_delegated - actions left to other hosts' agents (PgcAction.delegated). */
+size_t plan_count_delegated(const PgcPlan *p);
 
 /* plan_action_name (a kind's name) is the registry's: engine/action.h. */
 const char *plan_impact_name(PgcImpact impact);
