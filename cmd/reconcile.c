@@ -101,7 +101,17 @@ const PgcCommandSpec reconcile_spec = {
 		"its WAL, nor within failover.min_interval of the last failover unless it is\n"
 		"confirmed down. The event and its timings go to the journal, status.json\n"
 		"shows each cluster's HA state, and the next pass runs at once from the new\n"
-		"primary.\n",
+		"primary.\n"
+		"\n"
+		"With coordination.etcd in the topology, this is the agent of one host (--as\n"
+		"HOST): it holds an etcd lease (coordination.etcd.ttl, renewed every ttl/5),\n"
+		"publishes its nodes' state under it, and carries out only its own host's\n"
+		"actions; the agent that holds a cluster's leader key also carries out the\n"
+		"cluster-wide ones (SQL on the primary). Without a live lease a pass applies\n"
+		"nothing. Automatic failover is then decided by the leader and written to\n"
+		"etcd first; the candidate's agent promotes it. A primary whose agent has had\n"
+		"no etcd contact for 3/5 of the ttl and sees no replica streaming stops it\n"
+		"(self-fencing), and starts it again only when etcd shows nothing replaced it.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_ALLOW_REWIND | OPT_CLUSTER | OPT_INTERVAL |
 		   OPT_ONCE | OPT_WAIT_LOCK | OPT_JOBS | OPT_METRICS_LISTEN | OPT_AS,
 	.exit_codes = "  0   stopped by SIGTERM or SIGINT; with --once: converged\n"
