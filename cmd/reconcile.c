@@ -654,6 +654,8 @@ static int run_pass(const PgcOptions *opts, Loop *lp, int64_t *delay_ms)
 	}
 	ps.finished = time(NULL);
 	ps.duration_ms = mono_ms() - t0;
+	if (t != NULL && t->etcd.set && lp->coord != NULL)
+		ps.coordination = coord_agent_status_json(lp->coord);
 	*delay_ms = schedule(opts, lp, &ps);
 	if (lock.fd >= 0) {
 		char now[32];
@@ -681,6 +683,7 @@ static int run_pass(const PgcOptions *opts, Loop *lp, int64_t *delay_ms)
 	lp->have_last = true;
 	lock_release(&lock);
 	converge_result_free(&ps.res);
+	json_decref(ps.coordination);
 	/* Kept for the probes until the next pass loads the file again; a file
 	 * that does not load leaves the last good one watched. */
 	if (t != NULL) {

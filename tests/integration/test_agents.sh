@@ -150,6 +150,8 @@ case $leader in
 *) fail "leader key: '$leader'" ;;
 esac
 check "the role was created by the leader" test "$(journal_count "$leader" create-role:app)" = 1
+check "status.json of $leader: in session, leading c" lib_json "$tmp/state-$leader/status.json" \
+	"d['coordination']['session'] and d['coordination']['clusters']['c']['leading'] and d['coordination']['self'] == '$leader'"
 check "every agent publishes itself" test "$(ETCDCTL_API=3 etcdctl --endpoints "$etcd_url" get --prefix "$prefix/agents/" --keys-only 2>/dev/null | grep -c .)" = 3
 check "members: pg1 primary, pg2 and pg3 replicas" python3 - "$etcd_url" "$prefix" <<'PY'
 import json, subprocess, sys
