@@ -629,8 +629,8 @@ bool coord_agent_tick(PgcCoordAgent *ag, const PgcTopology *t, const volatile si
 			continue;
 		lead(ag, ac);
 		due |= ag_candidate_tick(ag, t, c, ac);
-		if (ac->token != 0 && coord_agent_in_session(ag))
-			due |= ag_leader_tick(ag, t, c, ac);
+		/* Every agent probes the primary: a new leader has its history at once. */
+		due |= ag_leader_tick(ag, t, c, ac);
 	}
 	if (!(stop && *stop))
 		due |= ag_local_tick(ag, t);

@@ -23,10 +23,13 @@
  * The one that created it leads until its lease goes; the key's
  * create_revision is its fencing token, compared by every write it makes.
  * The leader carries out the cluster-wide actions (runs_on NULL), every
- * agent the actions of its own host: coord_agent_mine() is apply's filter.
+ * agent the actions of its own host, and the create-slot of a replica on
+ * its host (that replica's clone waits for it, and the leader's plan has it
+ * only once the replica runs): coord_agent_mine() is apply's filter.
  *
- * Failover (failover.mode auto), by the leader: it probes the primary
- * (libpq) every failover.probe_interval. The primary is failed when its
+ * Failover (failover.mode auto), by the leader: every agent probes the
+ * primary (libpq) every failover.probe_interval, so that a new leader has
+ * the probe history at once, and the leader decides. The primary is failed when its
  * member key expired or its agent reports it down or fenced
  * (coord_primary_gone), and its probes failed for detect_after; then
  * failover_evaluate() decides as it does without coordination (partition
@@ -40,6 +43,9 @@
  * servers; the old primary rejoins through the planner's rejoin when its
  * host returns, and the leader marks the decision done once it runs as a
  * replica. A new leader re-stamps a decision left decided with its token.
+ * A decision whose candidate never promotes stays decided (no second
+ * failover meanwhile) until it completes or an operator deletes it: the
+ * leader cannot tell whether a candidate it cannot reach promoted.
  *
  * Starting a primary. An agent starts a node of its own that would come up
  * as a primary (no standby.signal) only after a claim: a transaction that

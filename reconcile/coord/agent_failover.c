@@ -214,13 +214,14 @@ bool ag_leader_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c
 	const char *primary, *why;
 	char err[512] = "";
 	int64_t now = (int64_t)clock_ms();
-	bool ok, decided = false;
+	bool ok, decided = false, leads;
 
 	if (c->failover.mode != FAILOVER_AUTO || c->n_nodes < 2)
 		return false;
 	a = arena_new();
+	leads = ac->token != 0 && coord_agent_in_session(ag);
 	dkv = ag_snap_decision(ag, ac, a, &d);
-	if (dkv != NULL)
+	if (dkv != NULL && leads)
 		settle(ag, ac, a, &d, dkv);
 	if (now < ac->next_probe_ms)
 		goto cleanup;
@@ -238,6 +239,9 @@ bool ag_leader_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c
 		verdict(ac, HA_HEALTHY, arena_printf(a, "primary \"%s\" answers", primary));
 		goto cleanup;
 	}
+	/* The others only keep the probe history, for when they lead. */
+	if (!leads)
+		goto cleanup;
 	mkv = ag_snap_member(ag, ac, a, primary, &m);
 	if (!coord_primary_gone(a, mkv ? &m : NULL, &why)) {
 		verdict(ac, HA_BLOCKED,
@@ -286,7 +290,6 @@ cleanup:
 
 bool ag_candidate_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c, AgCluster *ac)
 {
-	static int64_t retry_after_ms;
 	PgcArena *a;
 	const PgcEtcdKv *dkv;
 	const PgcNode *to;
@@ -298,7 +301,7 @@ bool ag_candidate_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster
 	bool done = false;
 
 	(void)t;
-	if ((int64_t)clock_ms() < retry_after_ms)
+	if ((int64_t)clock_ms() < ac->promote_retry_ms)
 		return false;
 	a = arena_new();
 	dkv = ag_snap_decision(ag, ac, a, &d);
@@ -313,7 +316,7 @@ bool ag_candidate_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster
 	if (promote_run(failover_topology(a, c, d.from, d.to), d.from, &po, &pr) != 0) {
 		log_error("cluster \"%s\": could not promote \"%s\": trying again in %d s", c->name,
 			  d.to, AG_PROMOTE_RETRY_MS / 1000);
-		retry_after_ms = (int64_t)clock_ms() + AG_PROMOTE_RETRY_MS;
+		ac->promote_retry_ms = (int64_t)clock_ms() + AG_PROMOTE_RETRY_MS;
 		journal(ag, c->name, "promote-failed", &d, NULL);
 		goto cleanup;
 	}

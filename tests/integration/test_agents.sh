@@ -11,7 +11,12 @@
 #      replica through pg_rewind and never runs as a primary meanwhile;
 #   3. etcd stopped for several ttl: the primary stays writable (its
 #      replicas stream from it), nobody is promoted; etcd back, the agents
-#      carry on.
+#      carry on;
+#   4. etcd stopped and the replicas stopped: the primary stops itself
+#      (self-fencing) within the ttl; etcd back, one primary takes writes;
+#   5. a whole host lost (its agent and server killed): a replica is
+#      promoted once the lease expired (time printed); the host's agent
+#      started again rejoins its node as a replica.
 # The agents' memory (RSS) is printed.
 #
 # Needs root (servers run as postgres), PostgreSQL 15, etcd, free loopback
@@ -246,7 +251,7 @@ check "$new still the only primary, writable" test "$(primaries)/$(q "$new" 'ins
 lib_etcd_stop "$tmp" e1
 sleep 1
 for n in pg1 pg2 pg3; do
-	[ "$n" = "$new" ] || runuser -u postgres -- "$LIB_PG_BIN/pg_ctl" -D "$tmp/data/$n" stop -m immediate >/dev/null 2>&1
+	[ "$n" = "$new" ] || runuser -u postgres -- "$LIB_PG_BIN/pg_ctl" -D "$tmp/data/$n" stop -m fast >/dev/null 2>&1
 done
 fence_start=$SECONDS
 if lib_wait $((TTL + 4)) sh -c "! kill -0 $pidnew 2>/dev/null"; then
@@ -267,5 +272,38 @@ check "the self-fence ended: started again as the primary, or rejoined" \
 	grep -q "node \"$new\" is no longer fenced" "$tmp/agent-${host[$new]}.log"
 check "no fence record is left in etcd" lib_wait 20 sh -c \
 	"[ -z \"\$(ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get --prefix '$prefix/c/fenced/' --keys-only)\" ]"
+
+# --- 5. a whole host lost (agent and server killed): its lease expires ---------------------
+
+cur=$(primaries)
+case $cur in pg1 | pg2 | pg3) ;; *) fail "no single primary before the host loss: '$cur'"; lib_finish test_agents ;; esac
+hc=${host[$cur]}
+check "the others stream from $cur" lib_wait 120 sh -c "[ \$(runuser -u postgres -- $LIB_PG_BIN/psql -h $LIB_SOCKET_DIR -p ${port[$cur]} -XAtq -d postgres -c 'select count(*) from pg_stat_replication where state = '\\''streaming'\\''') = 2 ]"
+start_ns=$(date +%s%N)
+kill -9 "${agent_pid[$hc]}" "$(lib_pidfile_pid "$tmp/data/$cur")"
+agent_pid[$hc]=
+next=
+for _ in $(seq 1 400); do
+	for n in pg1 pg2 pg3; do
+		[ "$n" = "$cur" ] && continue
+		if [ "$(q "$n" 'insert into t values (3000) returning 1')" = 1 ]; then
+			next=$n
+			break 2
+		fi
+	done
+	sleep 0.1
+done
+ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+if [ -n "$next" ]; then
+	echo "host of $cur lost (agent and server killed) to the first write on $next: $ms ms (ttl ${TTL} s, detect_after 2 s)"
+	ok "host of $cur lost: $next promoted after its lease expired ($ms ms)"
+	check "not before the lease could expire (ttl ${TTL} s)" test "$ms" -ge $((TTL * 1000 * 4 / 5))
+else
+	fail "no replica took writes within 40 s of losing the host of $cur"
+	for h in 127.0.0.2 127.0.0.3 127.0.0.4; do echo "  --- agent $h"; tail -n 20 "$tmp/agent-$h.log" | sed 's/^/  | /'; done
+fi
+agent_start "$cur"
+check "the host comes back: $cur rejoins as a replica of $next" streams_from "$cur" "$next" 90
+check "one primary: $next" test "$(primaries)" = "$next"
 
 lib_finish test_agents
