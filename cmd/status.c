@@ -15,7 +15,9 @@
 #include "cmd/exitcodes.h"
 #include "cmd/status_top.h"
 #include "common/metrics.h"
+#include "common/log.h"
 #include "common/strutil.h"
+#include "reconcile/coord/coord_status.h"
 #include "reconcile/observe/observe_stats.h"
 #include "reconcile/observe/observe_pgpool.h"
 #include "reconcile/haproxy/haproxy_status.h"
@@ -74,7 +76,14 @@ const PgcCommandSpec status_spec = {
 		"sizes (unique, primary key and constraint indexes are left out); tables read\n"
 		"mostly by sequential scans, the most rows read first. Figures count from the\n"
 		"last statistics reset, which is shown. --limit N rows per section (default\n"
-		"10). --top needs --cluster; it prints only this report.\n",
+		"10). --top needs --cluster; it prints only this report.\n"
+		"\n"
+		"With coordination.etcd, status also reads the agents' keys in etcd (text and\n"
+		"json): per cluster the leader and its fencing token, each host's agent and\n"
+		"when it last reported, each member as its agent published it (role,\n"
+		"timeline, LSN, WAL receiver), the last failover or switchover decision and\n"
+		"its state, and fenced nodes. When etcd cannot be read, one warning says why\n"
+		"and the rest is printed as usual.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_CLUSTER | OPT_FORMAT | OPT_TOP | OPT_AS,
 	.formats = status_formats,
 	.exit_codes = "  0   the status was printed (down nodes and drift are in it)\n"
@@ -233,7 +242,8 @@ static void pgpool_text(const PgcCluster *tc, const PgcObsPgpool *pp)
 		str_fprintf_line(stdout, "  %-10s %s\n", "", pp->error);
 }
 
-static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan *p)
+static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan *p,
+		       const PgcCoordStatus *cs)
 {
 	size_t c, i;
 
@@ -283,6 +293,8 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 		if (oc->pgbouncer != NULL)
 			str_fprintf_line(stdout, "  pgbouncer  %s:%d %s\n", oc->pgbouncer->listen_addr,
 					 oc->pgbouncer->port, observe_pgbouncer_line(o->arena, oc->pgbouncer));
+		if (cs != NULL && cs->error == NULL && coord_status_find(cs, oc->name) != NULL)
+			coord_status_text(stdout, coord_status_find(cs, oc->name));
 	}
 }
 
@@ -733,6 +745,7 @@ int cmd_status(const PgcOptions *opts)
 {
 	PgcOptions stats_opts = *opts;
 	LastApplied la;
+	PgcCoordStatus cs, *coord = NULL;
 	PgcTopology *t;
 	PgcObserved *obs = NULL;
 	PgcPlan *p = NULL;
@@ -751,6 +764,12 @@ int cmd_status(const PgcOptions *opts)
 		goto cleanup;
 	last_applied_read(opts, &la);
 	bs = backup_status(ba, t, obs, &nbs);
+	if (t->etcd.set && !options_format_is(opts, "prometheus")) {
+		coord = &cs;
+		coord_status_read(ba, t, coord);
+		if (coord->error != NULL)
+			log_warn("coordination state not shown: %s", coord->error);
+	}
 	if (options_format_is(opts, "json")) {
 		json_t *j = observe_to_json(obs);
 
@@ -763,6 +782,9 @@ int cmd_status(const PgcOptions *opts)
 						    "pgpool", observe_pgpool_json(tc, obs->clusters[i].pgpool));
 		}
 		add_frontdoors(j, t, obs);
+		for (size_t i = 0; coord != NULL && i < obs->n_clusters; i++)
+			json_object_set_new(json_array_get(json_object_get(j, "clusters"), i), "coordination",
+					    coord_status_json(coord, coord_status_find(coord, obs->clusters[i].name)));
 		json_object_set_new(j, "last_applied", last_applied_json(&la));
 		json_object_set_new(j, "pending_actions", json_integer((json_int_t)p->n_actions));
 		json_object_set_new(j, "blocked_actions", json_integer((json_int_t)plan_count_blocked(p)));
@@ -774,7 +796,7 @@ int cmd_status(const PgcOptions *opts)
 		backup_prometheus(bs, nbs);
 	} else {
 		last_applied_text(&la);
-		print_text(t, obs, p);
+		print_text(t, obs, p, coord);
 		backup_text(bs, nbs);
 	}
 	source_reset(&la.src);

@@ -25,6 +25,8 @@
 #define REPLY_MAX ((size_t)32 * 1024 * 1024)
 /* The least time a connection attempt gets, whatever the number of endpoints. */
 #define CONNECT_MIN_MS 200
+/* The least time an attempt of a request that is safe to repeat gets on one endpoint. */
+#define SAFE_ATTEMPT_MIN_MS 300
 
 /* The state of a watch while its stream is read. */
 typedef struct {
@@ -48,6 +50,7 @@ struct PgcEtcdClient {
 	char *ca_file, *cert_file, *key_file;
 	int timeout_ms;
 	char *token;          /* NULL: not authenticated yet */
+	bool auth_off;        /* etcd said authentication is not enabled: no token needed */
 	struct curl_slist *headers;
 	char curl_err[CURL_ERROR_SIZE];
 	char error[768];
@@ -195,15 +198,26 @@ static bool not_sent(PgcEtcdClient *e, CURLcode rc)
 	return curl_easy_getinfo(e->curl, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK && sent == 0;
 }
 
+/* How a request may be sent again on another endpoint. */
+typedef enum {
+	SEND_ONCE,   /* a write: again only when it cannot have reached etcd */
+	SEND_SAFE,   /* a read, a keep-alive, an authentication: nothing changes when repeated */
+	SEND_WATCH,  /* a watch: like SEND_ONCE, the whole budget for its wait */
+} SendMode;
+
 /*
  * exchange - POSTs body to path, on the current endpoint and, when it
- * cannot have been received there, on the next ones, within budget_ms.
- * ETCD_OK when an endpoint answered (any HTTP status; the body in e->buf),
- * or for a watch when its stream ended or timed out after the request went
- * out. A transport error makes the next call start with the next endpoint.
+ * cannot have been received there (or mode is SEND_SAFE), on the next
+ * ones, within budget_ms; a SEND_SAFE attempt gets its share of what is
+ * left, so that an endpoint that accepts and never answers (a member cut
+ * off from the others) leaves time for the next. ETCD_OK when an endpoint
+ * answered (any HTTP status; the body in e->buf), or for a watch when its
+ * stream ended or timed out after it was confirmed. A transport error makes
+ * the next call start with the next endpoint.
  */
 static PgcEtcdStatus exchange(PgcEtcdClient *e, const char *what, const char *path,
-			      const char *body, size_t body_len, double budget_ms, long *http)
+			      const char *body, size_t body_len, double budget_ms, SendMode mode,
+			      long *http)
 {
 	double deadline = clock_ms() + budget_ms;
 	long connect_ms = (long)(budget_ms / (double)e->n_endpoints);
@@ -215,11 +229,18 @@ static PgcEtcdStatus exchange(PgcEtcdClient *e, const char *what, const char *pa
 	for (tries = 0; tries < e->n_endpoints; tries++) {
 		const char *ep = e->endpoints[e->current];
 		double left = deadline - clock_ms();
+		long attempt_ms;
 		char *url;
 		CURLcode rc;
 
 		if (left < 1)
 			break;
+		attempt_ms = (long)left;
+		if (mode == SEND_SAFE) {
+			attempt_ms = (long)(left / (double)(e->n_endpoints - tries));
+			if (attempt_ms < SAFE_ATTEMPT_MIN_MS)
+				attempt_ms = left < SAFE_ATTEMPT_MIN_MS ? (long)left : SAFE_ATTEMPT_MIN_MS;
+		}
 		url = xasprintf("%s%s", ep, path);
 		e->len = 0;
 		e->too_big = false;
@@ -228,9 +249,9 @@ static PgcEtcdStatus exchange(PgcEtcdClient *e, const char *what, const char *pa
 		curl_easy_setopt(e->curl, CURLOPT_URL, url);
 		curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(e->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-		curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, (long)left);
+		curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, attempt_ms);
 		curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS,
-				 connect_ms < (long)left ? connect_ms : (long)left);
+				 connect_ms < attempt_ms ? connect_ms : attempt_ms);
 		rc = curl_easy_perform(e->curl);
 		free(url);
 		if (e->watch.active && (e->watch.done || e->watch.created) &&
@@ -248,7 +269,7 @@ static PgcEtcdStatus exchange(PgcEtcdClient *e, const char *what, const char *pa
 		set_error(e, "etcd: %s on %s: %s", what, ep,
 			  e->curl_err[0] != '\0' ? e->curl_err : curl_easy_strerror(rc));
 		e->current = (e->current + 1) % e->n_endpoints;
-		if (!not_sent(e, rc))
+		if (mode != SEND_SAFE && !not_sent(e, rc))
 			return ETCD_UNREACHABLE;
 	}
 	if (e->error[0] == '\0')
@@ -287,15 +308,17 @@ static PgcEtcdStatus authenticate(PgcEtcdClient *e, double deadline)
 		return ETCD_REFUSED;
 	}
 	st = exchange(e, what, "/v3/auth/authenticate", body, strlen(body), deadline - clock_ms(),
-		      &http);
+		      SEND_SAFE, &http);
 	explicit_bzero(body, cap);
 	free(body);
 	if (st != ETCD_OK)
 		return st;
 	msg = etcd_reply_parse(e->buf, e->len, &err);
 	if (msg == NULL) {
-		if (err.status == ETCD_REFUSED && strstr(err.text, "authentication is not enabled") != NULL)
+		if (err.status == ETCD_REFUSED && strstr(err.text, "authentication is not enabled") != NULL) {
+			e->auth_off = true;
 			return ETCD_OK;
+		}
 		reply_error(e, what, &err, http);
 		return err.status;
 	}
@@ -319,7 +342,7 @@ static PgcEtcdStatus authenticate(PgcEtcdClient *e, double deadline)
  * etcd says the token is no longer valid. *msg the reply's message.
  */
 static PgcEtcdStatus call(PgcEtcdClient *e, const char *what, const char *path, char *body,
-			  json_t **msg)
+			  SendMode mode, json_t **msg)
 {
 	double deadline = clock_ms() + e->timeout_ms;
 	PgcEtcdReplyError err;
@@ -334,9 +357,10 @@ static PgcEtcdStatus call(PgcEtcdClient *e, const char *what, const char *path, 
 		return ETCD_REFUSED;
 	}
 	for (attempt = 0; attempt < 2; attempt++) {
-		if (e->user != NULL && e->token == NULL && (st = authenticate(e, deadline)) != ETCD_OK)
+		if (e->user != NULL && e->token == NULL && !e->auth_off &&
+		    (st = authenticate(e, deadline)) != ETCD_OK)
 			break;
-		st = exchange(e, what, path, body, strlen(body), deadline - clock_ms(), &http);
+		st = exchange(e, what, path, body, strlen(body), deadline - clock_ms(), mode, &http);
 		if (st != ETCD_OK)
 			break;
 		*msg = etcd_reply_parse(e->buf, e->len, &err);
@@ -346,7 +370,11 @@ static PgcEtcdStatus call(PgcEtcdClient *e, const char *what, const char *path, 
 		}
 		st = err.status;
 		reply_error(e, what, &err, http);
-		if (err.code == ETCD_GRPC_UNAUTHENTICATED && e->user != NULL && attempt == 0) {
+		if (e->user != NULL && attempt == 0 &&
+		    (err.code == ETCD_GRPC_UNAUTHENTICATED ||
+		     (e->auth_off && strstr(err.text, "user name is empty") != NULL))) {
+			/* The token expired, or authentication was enabled since. */
+			e->auth_off = false;
 			drop_token(e);
 			continue;
 		}
@@ -359,7 +387,7 @@ static PgcEtcdStatus call(PgcEtcdClient *e, const char *what, const char *path, 
 	return st;
 }
 
-/* quoted - "what \"key\"" for messages. */
+/* describe - "verb \"key\"", what a call does, for its messages. */
 static void describe(char *buf, size_t size, const char *verb, const char *key)
 {
 	snprintf(buf, size, "%s \"%s\"", verb, key);
@@ -386,7 +414,7 @@ PgcEtcdStatus etcd_get(PgcEtcdClient *e, PgcArena *a, const char *key, PgcEtcdKv
 	*found = false;
 	memset(out, 0, sizeof(*out));
 	describe(what, sizeof(what), "get", key);
-	st = call(e, what, "/v3/kv/range", etcd_req_range(key, false), &msg);
+	st = call(e, what, "/v3/kv/range", etcd_req_range(key, false), SEND_SAFE, &msg);
 	if (st != ETCD_OK)
 		return st;
 	st = parsed(e, what, etcd_parse_range(a, msg, &kvs, &n, revision, &err), &err);
@@ -409,7 +437,7 @@ PgcEtcdStatus etcd_get_prefix(PgcEtcdClient *e, PgcArena *a, const char *prefix,
 	*out = NULL;
 	*n = 0;
 	describe(what, sizeof(what), "get prefix", prefix);
-	st = call(e, what, "/v3/kv/range", etcd_req_range(prefix, true), &msg);
+	st = call(e, what, "/v3/kv/range", etcd_req_range(prefix, true), SEND_SAFE, &msg);
 	if (st != ETCD_OK)
 		return st;
 	st = parsed(e, what, etcd_parse_range(a, msg, out, n, revision, &err), &err);
@@ -426,7 +454,7 @@ PgcEtcdStatus etcd_put(PgcEtcdClient *e, const char *key, const char *value, siz
 	PgcEtcdStatus st;
 
 	describe(what, sizeof(what), "put", key);
-	st = call(e, what, "/v3/kv/put", etcd_req_put(key, value, len, lease), &msg);
+	st = call(e, what, "/v3/kv/put", etcd_req_put(key, value, len, lease), SEND_ONCE, &msg);
 	if (st != ETCD_OK)
 		return st;
 	st = parsed(e, what, etcd_parse_revision(msg, NULL, &err), &err);
@@ -442,7 +470,7 @@ PgcEtcdStatus etcd_delete(PgcEtcdClient *e, const char *key)
 	PgcEtcdStatus st;
 
 	describe(what, sizeof(what), "delete", key);
-	st = call(e, what, "/v3/kv/deleterange", etcd_req_delete(key), &msg);
+	st = call(e, what, "/v3/kv/deleterange", etcd_req_delete(key), SEND_ONCE, &msg);
 	if (st != ETCD_OK)
 		return st;
 	st = parsed(e, what, etcd_parse_revision(msg, NULL, &err), &err);
@@ -460,7 +488,8 @@ PgcEtcdStatus etcd_txn(PgcEtcdClient *e, const PgcEtcdCompare *cmp, size_t n_cmp
 
 	*succeeded = false;
 	describe(what, sizeof(what), "transaction on", n_cmp > 0 ? cmp[0].key : n_ops > 0 ? ops[0].key : "");
-	st = call(e, what, "/v3/kv/txn", etcd_req_txn(cmp, n_cmp, ops, n_ops), &msg);
+	st = call(e, what, "/v3/kv/txn", etcd_req_txn(cmp, n_cmp, ops, n_ops), SEND_ONCE,
+		  &msg);
 	if (st != ETCD_OK)
 		return st;
 	st = parsed(e, what, etcd_parse_txn(msg, succeeded, revision, &err), &err);
@@ -475,7 +504,8 @@ PgcEtcdStatus etcd_lease_grant(PgcEtcdClient *e, int64_t ttl_s, int64_t *id)
 	PgcEtcdStatus st;
 
 	*id = 0;
-	st = call(e, "grant a lease", "/v3/lease/grant", etcd_req_lease_grant(ttl_s), &msg);
+	st = call(e, "grant a lease", "/v3/lease/grant", etcd_req_lease_grant(ttl_s), SEND_ONCE,
+		  &msg);
 	if (st != ETCD_OK)
 		return st;
 	st = parsed(e, "grant a lease", etcd_parse_lease_grant(msg, id, NULL, &err), &err);
@@ -492,7 +522,7 @@ PgcEtcdStatus etcd_lease_keepalive(PgcEtcdClient *e, int64_t id, int64_t *ttl_le
 
 	*ttl_left = 0;
 	snprintf(what, sizeof(what), "keep lease %" PRId64 " alive", id);
-	st = call(e, what, "/v3/lease/keepalive", etcd_req_lease_id(id), &msg);
+	st = call(e, what, "/v3/lease/keepalive", etcd_req_lease_id(id), SEND_SAFE, &msg);
 	if (st != ETCD_OK)
 		return st;
 	st = parsed(e, what, etcd_parse_keepalive(msg, ttl_left, &err), &err);
@@ -507,7 +537,7 @@ PgcEtcdStatus etcd_lease_revoke(PgcEtcdClient *e, int64_t id)
 	PgcEtcdStatus st;
 
 	snprintf(what, sizeof(what), "revoke lease %" PRId64, id);
-	st = call(e, what, "/v3/kv/lease/revoke", etcd_req_lease_id(id), &msg);
+	st = call(e, what, "/v3/kv/lease/revoke", etcd_req_lease_id(id), SEND_SAFE, &msg);
 	/* A lease that has already expired is as revoked as it can be. */
 	if (st == ETCD_REFUSED && strstr(e->error, "requested lease not found") != NULL) {
 		e->error[0] = '\0';
@@ -535,11 +565,12 @@ PgcEtcdStatus etcd_watch_prefix(PgcEtcdClient *e, const char *prefix, int64_t fr
 	for (attempt = 0; attempt < 2; attempt++) {
 		double deadline = clock_ms() + (wait_ms > e->timeout_ms ? wait_ms : e->timeout_ms);
 
-		if (e->user != NULL && e->token == NULL && (st = authenticate(e, deadline)) != ETCD_OK)
+		if (e->user != NULL && e->token == NULL && !e->auth_off &&
+		    (st = authenticate(e, deadline)) != ETCD_OK)
 			break;
 		memset(&e->watch, 0, sizeof(e->watch));
 		e->watch.active = true;
-		st = exchange(e, what, "/v3/watch", body, strlen(body), wait_ms, &http);
+		st = exchange(e, what, "/v3/watch", body, strlen(body), wait_ms, SEND_WATCH, &http);
 		e->watch.active = false;
 		if (st != ETCD_OK)
 			break;

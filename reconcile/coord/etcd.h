@@ -10,9 +10,10 @@
  * Endpoints are tried in order; the first that answers is kept for the
  * next calls, and a transport error moves on to the next one (a request
  * is retried on another endpoint only when it cannot have been applied:
- * connection refused or timed out before sending; otherwise the error is
- * returned and the caller observes again). Every call is bounded by
- * timeout_ms. Authentication: user/password through /v3/auth/authenticate,
+ * connection refused or timed out before sending, or a read, keep-alive or
+ * revoke, which change nothing when repeated and get a share of timeout_ms
+ * per endpoint; otherwise the error is returned and the caller observes
+ * again). Every call is bounded by timeout_ms. Authentication: user/password through /v3/auth/authenticate,
  * the token sent in the Authorization header and renewed once when etcd
  * says it is invalid. TLS: a CA file, and a client certificate and key.
  * The password is never logged, never in argv, never in an error.
@@ -131,13 +132,15 @@ PgcEtcdStatus etcd_lease_grant(PgcEtcdClient *e, int64_t ttl_s, int64_t *id);
  */
 PgcEtcdStatus etcd_lease_keepalive(PgcEtcdClient *e, int64_t id, int64_t *ttl_left);
 
-/* etcd_lease_revoke - ends lease id now; its keys are deleted. */
+/* etcd_lease_revoke - ends lease id now; its keys are deleted (a lease already gone is not an error). */
 PgcEtcdStatus etcd_lease_revoke(PgcEtcdClient *e, int64_t id);
 
 /*
  * etcd_watch_prefix - waits up to wait_ms for a change of a key under
- * prefix at a revision >= from_revision. *changed true when one came
- * (*revision: its revision), false on a quiet timeout (not an error).
+ * prefix at a revision >= from_revision (0: from now on). *changed true
+ * when one came (*revision: its revision; after a compaction of
+ * from_revision, the store's: read again), false on a quiet timeout (not an
+ * error).
  */
 PgcEtcdStatus etcd_watch_prefix(PgcEtcdClient *e, const char *prefix, int64_t from_revision,
 				int wait_ms, bool *changed, int64_t *revision);

@@ -320,8 +320,7 @@ int etcd_req_auth(char *buf, size_t cap, const char *user, const char *password)
 	if (!put_raw(buf, cap, &at, "{\"name\":") || !put_json_string(buf, cap, &at, user) ||
 	    !put_raw(buf, cap, &at, ",\"password\":") ||
 	    !put_json_string(buf, cap, &at, password) || !put_raw(buf, cap, &at, "}")) {
-		if (cap > 0)
-			buf[0] = '\0';
+		explicit_bzero(buf, cap);
 		return -1;
 	}
 	buf[at] = '\0';
@@ -374,6 +373,10 @@ json_t *etcd_reply_parse(const char *text, size_t len, PgcEtcdReplyError *err)
 	json_t *root, *result;
 
 	memset(err, 0, sizeof(*err));
+	if (len == 0) {
+		err_set(err, ETCD_BAD_REPLY, 0, "an empty reply");
+		return NULL;
+	}
 	root = json_loadb(text, len, JSON_DISABLE_EOF_CHECK, &jerr);
 	if (!json_is_object(root)) {
 		char what[200];

@@ -19,10 +19,12 @@
  *   keepalive ID             the TTL left (0: expired)
  *   revoke ID                "ok"
  *   watch PREFIX FROM WAIT_MS  "changed REV" or "quiet", and the time waited "ms=N"
+ *   sleep MS                 nothing (lets a token expire between two calls)
  *   binary KEY               puts the 255 bytes 1..255 (every byte but NUL), reads them back: "same"
  *
- * Exit: 0 every command succeeded; 2 etcd unreachable, 3 refused, 4 bad reply
- * (the error on stderr); 1 usage.
+ * Every command runs, even after one failed. Exit: 0 every command succeeded;
+ * else for the first that failed 2 etcd unreachable, 3 refused, 4 bad reply
+ * (the error on stderr), 1 usage.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -147,6 +149,10 @@ static int run(PgcEtcdClient *e, PgcArena *a, int argc, char **argv)
 			printf("quiet ms=%.0f\n", clock_ms() - t0);
 		return status_exit(e, st);
 	}
+	if (strcmp(cmd, "sleep") == 0 && argc == 2) {
+		clock_sleep_ms((double)num(argv[1]));
+		return 0;
+	}
 	if (strcmp(cmd, "binary") == 0 && argc == 2) {
 		char value[255];
 		PgcEtcdKv kv;
@@ -207,12 +213,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	a = arena_new();
-	while (i < argc && rc == 0) {
-		int j = i;
+	while (i < argc) {
+		int j = i, r;
 
 		while (j < argc && strcmp(argv[j], ",") != 0)
 			j++;
-		rc = run(e, a, j - i, argv + i);
+		r = run(e, a, j - i, argv + i);
+		if (rc == 0)
+			rc = r;
 		fflush(stdout);
 		i = j + 1;
 	}
