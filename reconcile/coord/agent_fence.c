@@ -228,6 +228,7 @@ static void update_watch(PgcCoordAgent *ag, const PgcTopology *t)
 		w[n].data_dir = strdup(nd->data_dir.v);
 		w[n].conninfo = strdup(pgsql_node_conninfo(a, c, nd, "postgres"));
 		w[n].port = nd->port.v;
+		w[n].reply_window_ms = coord_reply_window_ms(ag->ttl_ms, c->failover.detect_after.ms);
 		if (!w[n].cluster || !w[n].node || !w[n].host || !w[n].os_user || !w[n].data_dir ||
 		    !w[n].conninfo)
 			abort();

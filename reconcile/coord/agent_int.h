@@ -22,6 +22,7 @@ typedef struct {
 	char *cluster, *node, *host, *os_user, *data_dir;
 	char *conninfo;              /* the superuser's, for pg_stat_replication */
 	long long port;
+	int64_t reply_window_ms;     /* a replica's reply this recent keeps it serving */
 	bool fenced;                 /* the thread stopped it */
 	char reason[384];
 } AgWatch;

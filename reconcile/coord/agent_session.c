@@ -42,8 +42,8 @@ static void watch_free(AgWatch *w, size_t n)
 	free(w);
 }
 
-/* replica_streams - a replica streams from w's server with a reply within ttl_ms. */
-static bool replica_streams(const AgWatch *w, int64_t ttl_ms)
+/* replica_streams - a replica streams from w's server with a reply within window_ms. */
+static bool replica_streams(const AgWatch *w, int64_t window_ms)
 {
 	char conninfo[2048], sql[256];
 	PGconn *conn;
@@ -54,7 +54,7 @@ static bool replica_streams(const AgWatch *w, int64_t ttl_ms)
 	snprintf(sql, sizeof sql,
 		 "SET statement_timeout = 1000; SELECT count(*) FROM pg_stat_replication WHERE "
 		 "state = 'streaming' AND reply_time > now() - interval '%lld milliseconds'",
-		 (long long)ttl_ms);
+		 (long long)window_ms);
 	conn = PQconnectdb(conninfo);
 	if (PQstatus(conn) == CONNECTION_OK) {
 		res = PQexec(conn, sql);
@@ -166,7 +166,7 @@ static void session_step(AgSession *s, double *next_keepalive)
 		pthread_mutex_unlock(&s->mu);
 		rc = 1;
 		if (w.cluster && w.node && w.host && w.os_user && w.data_dir && w.conninfo &&
-		    !replica_streams(&w, s->ttl_ms)) {
+		    !replica_streams(&w, w.reply_window_ms)) {
 			log_warn("cluster \"%s\": self-fencing primary \"%s\": no etcd contact for "
 				 "%.1f s (more than 3/5 of the ttl) and no replica streams from it",
 				 w.cluster, w.node, last_ok >= 0 ? (clock_ms() - last_ok) / 1000.0 : -1.0);

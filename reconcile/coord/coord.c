@@ -313,6 +313,13 @@ bool coord_self_fence_due(int64_t now_ms, int64_t last_ok_sent_ms, int64_t ttl_m
 	return (now_ms - last_ok_sent_ms) * COORD_FENCE_DEN > ttl_ms * COORD_FENCE_NUM;
 }
 
+int64_t coord_reply_window_ms(int64_t ttl_ms, int64_t detect_after_ms)
+{
+	int64_t w = detect_after_ms * 3 / 4;
+
+	return w > 0 && w < ttl_ms ? w : ttl_ms;
+}
+
 bool coord_primary_gone(PgcArena *a, const PgcMember *m, const char **why)
 {
 	if (m == NULL) {

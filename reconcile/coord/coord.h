@@ -177,8 +177,9 @@ bool coord_action_mine(const char *runs_on, const char *self, bool in_session, b
  * Self-fencing of a primary (agent.h): with no successful etcd contact for
  * longer than 3/5 of the ttl, measured from when the last successful
  * keep-alive was sent, the agent of a primary that sees no replica
- * streaming with a reply within the ttl stops it. The lease cannot expire
- * before the ttl has passed from that send time, so the stop comes first.
+ * streaming with a reply within the reply window (coord_reply_window_ms)
+ * stops it. The lease cannot expire before the ttl has passed from that
+ * send time, so the stop comes first.
  */
 #define COORD_FENCE_NUM 3
 #define COORD_FENCE_DEN 5
@@ -190,6 +191,19 @@ bool coord_action_mine(const char *runs_on, const char *self, bool in_session, b
  */
 bool coord_self_fence_due(int64_t now_ms, int64_t last_ok_sent_ms, int64_t ttl_ms,
 			  bool replica_streams);
+
+/*
+ * coord_reply_window_ms - how recent a replica's reply (pg_stat_replication
+ * reply_time) must be to keep a primary without etcd serving: the smaller
+ * of the ttl and 3/4 of failover.detect_after. The leader's partition rule
+ * lets a replica that heard from the primary within detect_after block a
+ * failover; a replica hears at least every detect_after/2 (pgconverge sets
+ * wal_sender_timeout to detect_after, and a replica answers each
+ * keep-alive at once), so a primary that keeps serving always has a
+ * witness that blocks the decision, and one whose replicas went quiet
+ * stops at least detect_after/4 before the leader may decide.
+ */
+int64_t coord_reply_window_ms(int64_t ttl_ms, int64_t detect_after_ms);
 
 /*
  * coord_primary_gone - whether the leader may treat primary member m as

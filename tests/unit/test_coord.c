@@ -186,6 +186,9 @@ static void test_self_fence_due(void **state)
 	assert_false(coord_self_fence_due(60000, 0, 10000, true));
 	/* Never in contact: nothing vouches for it. */
 	assert_true(coord_self_fence_due(1, -1, 10000, false));
+	/* A reply must be younger than the leader's partition rule needs it. */
+	assert_int_equal(coord_reply_window_ms(10000, 2000), 1500);
+	assert_int_equal(coord_reply_window_ms(4000, 30000), 4000);
 }
 
 static void test_primary_gone(void **state)
