@@ -58,8 +58,9 @@
  * Self-fencing. A primary of this host whose agent had no successful etcd
  * contact for longer than 3/5 of the ttl (from the send time of its last
  * successful keep-alive) and that has no replica streaming with a reply
- * within the ttl (pg_stat_replication) is stopped (pg_ctl stop -m fast
- * with a 1 s bound, then immediate, then SIGKILL): it stops, it does not
+ * within coord_reply_window_ms() (pg_stat_replication) is stopped by the
+ * keep-alive thread, with the signals pg_ctl stop sends: SIGINT (a fast
+ * shutdown) for 1 s, SIGQUIT (immediate) for 1 s, then SIGKILL. It stops, it does not
  * demote — PostgreSQL cannot turn a primary into a standby without a
  * restart, and a standby needs an upstream this host cannot reach. The
  * stop ends before the lease can expire, so by the time the leader sees
