@@ -34,6 +34,7 @@
 
 NETNS_PREFIX=pgc-$$
 NETNS_SWITCH=$NETNS_PREFIX-sw
+# shellcheck disable=SC2034 # read by the tests that source this file
 declare -a NETNS_ADDR=() NETNS_NAME=()
 netns_count=0
 netns_subnet=
@@ -122,6 +123,7 @@ netns_exec() {
 netns_etcd_start() {
 	local i=$1
 	shift
+	# shellcheck disable=SC2016 # expanded by the inner bash, from its argv
 	netns_exec "$i" bash -c '. "$1"; shift; lib_etcd_start "$@"' netns-etcd \
 		"$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 }
@@ -206,6 +208,7 @@ netns_teardown() {
 	done
 	netns_count=0
 	NETNS_ADDR=()
+	# shellcheck disable=SC2034
 	NETNS_NAME=()
 	return 0
 }

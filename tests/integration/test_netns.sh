@@ -33,6 +33,7 @@ ports=$(lib_free_ports 3) || {
 	echo "FAIL no free ports"
 	exit 1
 }
+# shellcheck disable=SC2086 # three numbers, split on purpose
 set -- $ports
 etcd_port=$1 peer_port=$2 web_port=$3
 
@@ -42,6 +43,7 @@ etcd_port=$1 peer_port=$2 web_port=$3
 reaches() {
 	local from=$1
 	shift
+	# shellcheck disable=SC2016 # expanded by the inner bash, from its argv
 	timeout 1 ip netns exec "${NETNS_NAME[from]}" bash -c 'exec 3<>"/dev/tcp/$1/$2"' reach "$@" 2>/dev/null
 }
 # etcd_from I - etcd's /version answers host I within 1 s.
@@ -129,8 +131,9 @@ for p in $inside; do
 	case $(ps -o stat= -p "$p" 2>/dev/null) in '' | Z*) continue ;; esac
 	alive="$alive $p($(ps -o comm= -p "$p"))"
 done
-if [ -z "$alive" ] && [ "$(echo $inside | wc -w)" -ge 4 ]; then
-	ok "the teardown ended every process inside ($(echo $inside | wc -w): etcd and three listeners)"
+n_inside=$(echo "$inside" | wc -w)
+if [ -z "$alive" ] && [ "$n_inside" -ge 4 ]; then
+	ok "the teardown ended every process inside ($n_inside: etcd and three listeners)"
 else fail "still running:$alive"; fi
 wait "${web_pids[@]}" 2>/dev/null
 check "a second teardown is harmless" netns_teardown
