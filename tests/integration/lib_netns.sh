@@ -30,7 +30,10 @@
 #
 # Files and the unix socket folder are shared with the root namespace (ip
 # netns exec only changes the network and remounts /sys), so a server
-# inside a host still logs to the test's temp folder.
+# inside a host still logs to the test's temp folder, and servers in
+# different hosts need different ports (their sockets share
+# /var/run/postgresql). The root namespace has no route to the hosts: reach
+# them from inside one (netns_exec), or over the unix socket.
 
 NETNS_PREFIX=pgc-$$
 NETNS_SWITCH=$NETNS_PREFIX-sw
