@@ -67,7 +67,7 @@ const PgcCommandSpec apply_spec = {
 		"When another run (apply, reconcile) holds the state directory's lock, apply\n"
 		"exits 4 at once, or with --wait-lock waits that long for it.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_ALLOW_REWIND | OPT_CLUSTER | OPT_ALLOW_RESTART |
-		   OPT_ALLOW_SWITCHOVER | OPT_WAIT_LOCK | OPT_JOBS,
+		   OPT_ALLOW_SWITCHOVER | OPT_WAIT_LOCK | OPT_JOBS | OPT_AS,
 	.max_args = 1,
 	.args_help = "  PLAN.json   a plan saved by 'pgconverge plan -o PLAN.json' (instead of -f)\n",
 	.exit_codes = "  0   converged\n"

@@ -70,6 +70,7 @@ enum {
 	OPT_JOBS = 1u << 20,            /* --jobs N */
 	OPT_TOP = 1u << 21,             /* --top, --limit N (status) */
 	OPT_METRICS_LISTEN = 1u << 22,  /* --metrics-listen ADDR:PORT */
+	OPT_AS = 1u << 23,              /* --as HOST */
 };
 
 /* OPT_SOURCE - where the topology comes from: a file or a git repository. */
@@ -148,6 +149,7 @@ struct PgcOptions {
 	/* Selection and policy. */
 	const char *cluster;      /* --cluster; NULL when not given */
 	const char *to_node;      /* --to; NULL when not given */
+	const char *as_host;      /* --as HOST: this machine is HOST's agent; NULL when not given */
 	bool offline;
 	bool allow_restart;
 	bool allow_switchover;

@@ -4,8 +4,10 @@
  */
 #include "cmd/converge.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "cmd/exitcodes.h"
@@ -16,6 +18,7 @@
 #include "reconcile/ha/ha.h"
 #include "reconcile/engine/journal.h"
 #include "reconcile/plan_offline.h"
+#include "reconcile/transport/host.h"
 #include "schema/source.h"
 #include "schema/source_applied.h"
 
@@ -67,14 +70,107 @@ static PgcTopology *load(const PgcOptions *opts, bool to_log, char *err, size_t 
 	return t;
 }
 
+/* choose_fail - choose_self()'s error, printed or logged like load()'s. */
+static int choose_fail(bool to_log, char *err, size_t errlen, const char *hint, const char *fmt,
+		       ...) __attribute__((format(printf, 5, 6)));
+
+static int choose_fail(bool to_log, char *err, size_t errlen, const char *hint, const char *fmt,
+		       ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (to_log)
+		log_error("%s\nhint: %s", msg, hint);
+	else
+		cmd_error(hint, "%s", msg);
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s", msg);
+	return -1;
+}
+
+int converge_choose_self(const PgcOptions *opts, const PgcTopology *t, bool to_log, char *err,
+			 size_t errlen)
+{
+	const char **hosts;
+	size_t n = 0, total = 0;
+	char list[512] = "";
+	size_t used = 0;
+	int rc = 0;
+
+	if (opts->as_host != NULL) {
+		host_set_self(opts->as_host);
+		return 0;
+	}
+	if (!t->etcd.set)
+		return 0;
+	for (size_t i = 0; i < t->n_clusters; i++)
+		total += t->clusters[i].n_nodes;
+	hosts = calloc(total + 1, sizeof *hosts);
+	if (hosts == NULL)
+		abort();
+	for (size_t i = 0; i < t->n_clusters; i++) {
+		for (size_t k = 0; k < t->clusters[i].n_nodes; k++) {
+			const char *h = t->clusters[i].nodes[k].host.v;
+			size_t j;
+
+			if (h == NULL || !host_is_machine(h))
+				continue;
+			for (j = 0; j < n && strcasecmp(hosts[j], h) != 0; j++)
+				;
+			if (j == n)
+				hosts[n++] = h;
+		}
+	}
+	if (n == 1) {
+		host_set_self(hosts[0]);
+		log_debug("this machine is the agent of host \"%s\"", hosts[0]);
+	} else if (n == 0) {
+		rc = choose_fail(to_log, err, errlen,
+				 "run it on one of the topology's hosts, or say which one this agent "
+				 "is with --as HOST",
+				 "no host of the topology is an address of this machine");
+	} else {
+		for (size_t j = 0; j < n && used < sizeof list; j++)
+			used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
+						 j ? ", " : "", hosts[j]);
+		rc = choose_fail(to_log, err, errlen, "say which one with --as HOST",
+				 "several hosts of the topology are addresses of this machine (%s): "
+				 "say which one this agent is with --as HOST",
+				 list);
+	}
+	free(hosts);
+	return rc;
+}
+
+/*
+ * load_as - load() and, for the commands that act as one host's agent
+ * (--as), the choice of that host; plan --offline needs no host.
+ */
+static PgcTopology *load_as(const PgcOptions *opts, bool to_log, char *err, size_t errlen)
+{
+	PgcTopology *t = load(opts, to_log, err, errlen);
+
+	if (t == NULL || opts->offline || (opts->command->spec->options & OPT_AS) == 0)
+		return t;
+	if (converge_choose_self(opts, t, to_log, err, errlen) != 0) {
+		topology_free(t);
+		return NULL;
+	}
+	return t;
+}
+
 PgcTopology *converge_load(const PgcOptions *opts)
 {
-	return load(opts, false, NULL, 0);
+	return load_as(opts, false, NULL, 0);
 }
 
 PgcTopology *converge_load_logged(const PgcOptions *opts, char *err, size_t errlen)
 {
-	return load(opts, true, err, errlen);
+	return load_as(opts, true, err, errlen);
 }
 
 PgcObserved *converge_observe(const PgcOptions *opts, const PgcTopology *t)
@@ -139,16 +235,25 @@ void converge_print_plan(const PgcOptions *opts, const PgcPlan *p)
 
 /* ---- apply's passes ------------------------------------------------------ */
 
-/*
- * count_runnable - actions a run can carry out: neither blocked nor waiting
- * (through depends_on, transitively) for a blocked one. An action held
- * behind a blocked restart waits for the policy as the restart does; were
- * it counted, apply would pass again and again and end "not converged".
- */
-static size_t count_runnable(const PgcPlan *p)
+/* elsewhere - another host carries a out: delegated, or not the run's own. */
+static bool elsewhere(const PgcConvergeRun *run, const PgcAction *a)
 {
-	bool *held = calloc(p->n_actions + 1, sizeof(bool));
-	size_t i, j, n = 0;
+	return a->delegated || (run->mine != NULL && !run->mine(a, run->mine_arg));
+}
+
+/*
+ * count_held - actions a run cannot carry out: blocked, left to another
+ * host (elsewhere), or waiting (through depends_on, transitively) for one
+ * of those. An action held behind a blocked restart waits for the policy as
+ * the restart does; were it counted runnable, apply would pass again and
+ * again and end "not converged". *blocked counts those held by policy
+ * (blocked, or behind a blocked one); the rest wait for other hosts.
+ */
+static size_t count_held(const PgcConvergeRun *run, const PgcPlan *p, size_t *blocked)
+{
+	/* 0 runnable, 1 held by policy, 2 left to another host */
+	unsigned char *held = calloc(p->n_actions + 1, 1);
+	size_t i, j, n = 0, nb = 0;
 
 	if (held == NULL)
 		abort();
@@ -156,16 +261,32 @@ static size_t count_runnable(const PgcPlan *p)
 	for (i = 0; i < p->n_actions; i++) {
 		const PgcAction *a = &p->actions[i];
 
-		held[i] = a->blocked;
-		for (j = 0; !held[i] && j < a->n_depends_on; j++) {
+		/* As apply decides: another host's first, then the policy, then what it waits for. */
+		held[i] = elsewhere(run, a) ? 2 : a->blocked ? 1 : 0;
+		for (j = 0; held[i] == 0 && j < a->n_depends_on; j++) {
 			const PgcAction *d = plan_find_action(p, a->depends_on[j]);
 
-			held[i] = d != NULL && held[d - p->actions];
+			if (d != NULL && held[d - p->actions] == 1)
+				held[i] = 1;
 		}
-		n += !held[i];
+		for (j = 0; held[i] == 0 && j < a->n_depends_on; j++) {
+			const PgcAction *d = plan_find_action(p, a->depends_on[j]);
+
+			if (d != NULL)
+				held[i] = held[d - p->actions];
+		}
+		n += held[i] != 0;
+		nb += held[i] == 1;
 	}
 	free(held);
+	if (blocked != NULL)
+		*blocked = nb;
 	return n;
+}
+
+static size_t count_runnable(const PgcConvergeRun *run, const PgcPlan *p)
+{
+	return p->n_actions - count_held(run, p, NULL);
 }
 
 /*
@@ -179,13 +300,22 @@ static int finish(const PgcConvergeRun *run, const PgcPlan *p, PgcConvergeResult
 			printf("converged: the live state matches the topology\n");
 		return EXIT_OK;
 	}
-	if (count_runnable(p) == 0) {
+	if (count_runnable(run, p) == 0) {
+		size_t blocked, held = count_held(run, p, &blocked);
+
+		/* Only other hosts' work left: this host has converged. */
+		if (blocked == 0) {
+			if (run->print)
+				printf("converged here: %zu action%s left to other hosts\n", held,
+				       held == 1 ? "" : "s");
+			return EXIT_OK;
+		}
 		if (run->print) {
 			printf("%zu action%s blocked by policy; everything else is converged\n",
-			       p->n_actions, p->n_actions == 1 ? "" : "s");
+			       blocked, blocked == 1 ? "" : "s");
 			/* What holds them, and what would let them through. */
 			for (size_t i = 0; i < p->n_actions; i++)
-				if (p->actions[i].blocked)
+				if (p->actions[i].blocked && !elsewhere(run, &p->actions[i]))
 					str_fprintf_line(stdout, "  %s: %s\n", p->actions[i].id,
 					       p->actions[i].blocked_reason ? p->actions[i].blocked_reason
 									    : "by policy");
@@ -193,7 +323,7 @@ static int finish(const PgcConvergeRun *run, const PgcPlan *p, PgcConvergeResult
 		return EXIT_BLOCKED;
 	}
 	snprintf(res->error, sizeof res->error, "not converged after %d passes: %zu actions remain",
-		 CONVERGE_MAX_PASSES, count_runnable(p));
+		 CONVERGE_MAX_PASSES, count_runnable(run, p));
 	log_error("%s", res->error);
 	return EXIT_ERROR;
 }
@@ -203,8 +333,8 @@ static void print_or_log_plan(const PgcOptions *opts, const PgcConvergeRun *run,
 	if (run->print)
 		plan_print_text(stdout, p, options_color(opts, stdout));
 	else
-		log_info("%zu action%s to apply, %zu blocked by policy", count_runnable(p),
-			 count_runnable(p) == 1 ? "" : "s", plan_count_blocked(p));
+		log_info("%zu action%s to apply, %zu blocked by policy", count_runnable(run, p),
+			 count_runnable(run, p) == 1 ? "" : "s", plan_count_blocked(p));
 }
 
 /*
@@ -230,7 +360,8 @@ static int apply_one_plan(const PgcOptions *opts, const PgcTopology *t, const Pg
 			  const PgcConvergeRun *run, PgcConvergeResult *res)
 {
 	PgcApplyOptions ao = {.state_dir = opts->state_dir, .action_timeout_s = 600,
-			      .ready_timeout_s = 60, .stop = run->stop, .jobs = opts->jobs};
+			      .ready_timeout_s = 60, .stop = run->stop, .jobs = opts->jobs,
+			      .mine = run->mine, .mine_arg = run->mine_arg};
 	PgcApplyResult ar = {0};
 	int rc;
 
@@ -248,7 +379,11 @@ static int apply_one_plan(const PgcOptions *opts, const PgcTopology *t, const Pg
 			  ar.done, ar.failed, ar.skipped_blocked, ar.skipped_dependency);
 		return -1;
 	}
-	log_info("%zu action%s done", ar.done, ar.done == 1 ? "" : "s");
+	if (ar.skipped_elsewhere > 0)
+		log_info("%zu action%s done, %zu left to other hosts", ar.done, ar.done == 1 ? "" : "s",
+			 ar.skipped_elsewhere);
+	else
+		log_info("%zu action%s done", ar.done, ar.done == 1 ? "" : "s");
 	return 0;
 }
 
@@ -302,7 +437,11 @@ static int check_saved_plan(PgcPlan *saved, const PgcPlan *now)
 		saved->actions[i].blocked = now->actions[i].blocked;
 		saved->actions[i].blocked_reason = arena_strdup(saved->arena, now->actions[i].blocked_reason);
 		saved->actions[i].reason = arena_strdup(saved->arena, now->actions[i].reason);
+		/* Which host carries it out is this run's view too (--as). */
+		saved->actions[i].delegated = now->actions[i].delegated;
+		saved->actions[i].runs_on = arena_strdup(saved->arena, now->actions[i].runs_on);
 	}
+	saved->coordinated = now->coordinated;
 	return 0;
 }
 
@@ -371,18 +510,18 @@ int converge_run(const PgcOptions *opts, const PgcTopology *t, const PgcConverge
 			todo = run->saved;
 			if (run->print)
 				plan_print_text(stdout, todo, options_color(opts, stdout));
-			if (count_runnable(todo) == 0) {
+			if (count_runnable(run, todo) == 0) {
 				settled = true;
 				break;
 			}
 		} else {
-			if (count_runnable(todo) == 0) {
+			if (count_runnable(run, todo) == 0) {
 				settled = true;
 				break;
 			}
 			if (pass > 1)
 				log_info("pass %d: the servers moved on; %zu more action%s", pass,
-					 count_runnable(todo), count_runnable(todo) == 1 ? "" : "s");
+					 count_runnable(run, todo), count_runnable(run, todo) == 1 ? "" : "s");
 			print_or_log_plan(opts, run, todo);
 		}
 		if (!source_journaled) {
@@ -400,9 +539,9 @@ int converge_run(const PgcOptions *opts, const PgcTopology *t, const PgcConverge
 	/* What is left after the last apply: plan once more. */
 	if (!settled && observe_and_plan(opts, t, run, res) != 0)
 		return EXIT_ERROR;
-	if (res->stopped && count_runnable(res->plan) > 0) {
+	if (res->stopped && count_runnable(run, res->plan) > 0) {
 		snprintf(res->error, sizeof res->error, "stopped before converging: %zu action%s left",
-			 count_runnable(res->plan), count_runnable(res->plan) == 1 ? "" : "s");
+			 count_runnable(run, res->plan), count_runnable(run, res->plan) == 1 ? "" : "s");
 		log_info("%s", res->error);
 		return EXIT_ERROR;
 	}

@@ -16,9 +16,23 @@
 
 /*
  * converge_load - loads and validates the topology named by opts, printing
- * the diagnostics; NULL when it has errors (the caller exits 1).
+ * the diagnostics; NULL when it has errors (the caller exits 1). For the
+ * commands that take --as (not plan --offline), it then chooses which
+ * host this machine acts for (converge_choose_self); NULL when it cannot.
  */
 PgcTopology *converge_load(const PgcOptions *opts);
+
+/*
+ * converge_choose_self - which host of t this machine is the agent of,
+ * given to host_set_self() before anything is observed: --as HOST when
+ * given; else, when t has coordination.etcd, the one host among the nodes'
+ * that is an address of this machine. Several (every 127.0.0.x of a demo
+ * on one machine) or none is an error (printed, or logged when to_log;
+ * copied into err): --as must say. Without coordination and --as, nothing
+ * changes (every address of this machine is local). 0, or -1.
+ */
+int converge_choose_self(const PgcOptions *opts, const PgcTopology *t, bool to_log, char *err,
+			 size_t errlen);
 
 /* converge_observe - observes the clusters opts selects; NULL on internal error. */
 PgcObserved *converge_observe(const PgcOptions *opts, const PgcTopology *t);
@@ -58,6 +72,11 @@ typedef struct {
 	bool print;                   /* plans and the outcome on stdout (apply); else the log only */
 	bool journal_source_lazily;   /* journal the source only when an action is about to run */
 	volatile sig_atomic_t *stop;  /* non-zero: stop after the current action; may be NULL */
+	/* PgcApplyOptions.mine: false for an action another host carries out (an
+	 * agent's own filter); NULL: every action is ours. Such actions, and what
+	 * waits for them, do not keep a run from converging. */
+	bool (*mine)(const PgcAction *a, void *arg);
+	void *mine_arg;
 } PgcConvergeRun;
 
 /*

@@ -44,6 +44,7 @@ typedef enum {
 	O_TOP,
 	O_LIMIT,
 	O_METRICS_LISTEN,
+	O_AS,
 	O_LOGICAL,
 	O_LIVE,
 	O_REPOSITORY,
@@ -113,6 +114,8 @@ static const OptDef opt_defs[O_COUNT] = {
 	[O_METRICS_LISTEN] = {"metrics-listen", 0, "ADDR:PORT", OPT_METRICS_LISTEN,
 			      "serve Prometheus metrics over HTTP at /metrics, e.g. 127.0.0.1:9187, "
 			      "from the last pass's observation"},
+	[O_AS] = {"as", 0, "HOST", OPT_AS,
+		  "act as the agent of HOST: only nodes whose host is HOST are this machine's"},
 	[O_LOGICAL] = {"logical", 0, NULL, OPT_LOGICAL, "take a logical backup (pg_dump)"},
 	[O_LIVE] = {"live", 0, NULL, OPT_LIVE, "add the observed state (connects to servers)"},
 	[O_REPOSITORY] = {"repository", 0, "DIR", OPT_REPOSITORY,
@@ -321,6 +324,9 @@ static int apply_option(const PgcCommand *cmd, PgcOptions *o, OptId id, const ch
 		break;
 	case O_TO:
 		o->to_node = arg;
+		break;
+	case O_AS:
+		o->as_host = arg;
 		break;
 	case O_FORMAT:
 		if (!in_list(cmd->spec->formats, arg))

@@ -54,7 +54,7 @@ const PgcCommandSpec plan_spec = {
 		"plan is for review: 'apply' refuses it. For a pull request:\n"
 		"  pgconverge plan --offline --git . --ref HEAD --base origin/main --format markdown\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_ALLOW_REWIND | OPT_CLUSTER | OPT_FORMAT |
-		   OPT_OUTPUT | OPT_OFFLINE | OPT_BASE,
+		   OPT_OUTPUT | OPT_OFFLINE | OPT_BASE | OPT_AS,
 	.formats = plan_formats,
 	.option_help = plan_option_help,
 	.exit_codes = "  0   no changes: the servers match the topology\n"

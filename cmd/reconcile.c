@@ -101,7 +101,7 @@ const PgcCommandSpec reconcile_spec = {
 		"shows each cluster's HA state, and the next pass runs at once from the new\n"
 		"primary.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_ALLOW_REWIND | OPT_CLUSTER | OPT_INTERVAL |
-		   OPT_ONCE | OPT_WAIT_LOCK | OPT_JOBS | OPT_METRICS_LISTEN,
+		   OPT_ONCE | OPT_WAIT_LOCK | OPT_JOBS | OPT_METRICS_LISTEN | OPT_AS,
 	.exit_codes = "  0   stopped by SIGTERM or SIGINT; with --once: converged\n"
 		      "  1   error; with --once: the pass failed or was cut short by a signal\n"
 		      "  3   with --once: some actions were blocked by policy\n"

@@ -75,7 +75,7 @@ const PgcCommandSpec status_spec = {
 		"mostly by sequential scans, the most rows read first. Figures count from the\n"
 		"last statistics reset, which is shown. --limit N rows per section (default\n"
 		"10). --top needs --cluster; it prints only this report.\n",
-	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_CLUSTER | OPT_FORMAT | OPT_TOP,
+	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_CLUSTER | OPT_FORMAT | OPT_TOP | OPT_AS,
 	.formats = status_formats,
 	.exit_codes = "  0   the status was printed (down nodes and drift are in it)\n"
 		      "  1   error (with --top: also when no primary of the cluster answers)\n",

@@ -8,11 +8,13 @@
 
 #include "reconcile/backup/plan_backup.h"
 #include "reconcile/datadog/plan_datadog.h"
+#include "reconcile/engine/action.h"
 #include "reconcile/engine/builder.h"
 #include "reconcile/ha/plan_ha.h"
 #include "reconcile/pgpool/plan_pgpool.h"
 #include "reconcile/monitoring/plan_monitoring.h"
 #include "reconcile/haproxy/plan_haproxy.h"
+#include "reconcile/observe/observe_haproxy.h"
 #include "reconcile/observe/observe_pgbouncer.h"
 #include "reconcile/pgbouncer/plan_pgbouncer.h"
 #include "reconcile/postgres/plan_conf.h"
@@ -64,6 +66,60 @@ static void plan_cluster(PgcPlanBuilder *b, PgcPostgresPlanner *pg, const PgcClu
 	plan_ha_finish(b, &ha);
 }
 
+/*
+ * front_door_host - the host a pooler's or balancer's action runs on (its
+ * executors find the same one: observe_pgbouncer.h, observe_haproxy.h;
+ * Pgpool-II's is the first node's too), or NULL for other kinds.
+ */
+static const char *front_door_host(const PgcCluster *c, PgcActionKind kind)
+{
+	switch (kind) {
+	case ACT_PGBOUNCER_CONFIG:
+	case ACT_PGBOUNCER_START:
+	case ACT_PGBOUNCER_RESTART:
+		return pgbouncer_host(c);
+	case ACT_HAPROXY_START:
+	case ACT_HAPROXY_RELOAD:
+	case ACT_HAPROXY_SERVERS:
+		return haproxy_host_name(c);
+	case ACT_PGPOOL_CONFIG:
+	case ACT_PGPOOL_START:
+	case ACT_PGPOOL_RESTART:
+	case ACT_PGPOOL_FOLLOW:
+		return c->n_nodes > 0 ? c->nodes[0].host.v : NULL;
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * attribute - with coordination, which host carries each action out
+ * (PgcAction.runs_on): the front door's for its kinds, the node's for kinds
+ * that need its machine, and none (the cluster's leader) for cluster-wide
+ * work. A switchover needs the machines of both nodes and is orchestrated
+ * by the leader. Done once here rather than in every planner, so that a
+ * new kind is attributed by its registry row.
+ */
+static void attribute(const PgcTopology *t, PgcPlan *p)
+{
+	if (!t->etcd.set)
+		return;
+	for (size_t i = 0; i < p->n_actions; i++) {
+		PgcAction *a = &p->actions[i];
+		const PgcCluster *c = a->cluster ? topology_cluster(t, a->cluster) : NULL;
+		const PgcNode *n = c != NULL && a->node != NULL ? cluster_node(c, a->node) : NULL;
+		const char *host = NULL;
+
+		if (c == NULL)
+			continue;
+		host = front_door_host(c, a->kind);
+		if (host == NULL && a->kind != ACT_SWITCHOVER && n != NULL &&
+		    action_has(a->kind, ACTION_NEEDS_HOST))
+			host = n->host.v;
+		a->runs_on = host != NULL ? arena_strdup(p->arena, host) : NULL;
+	}
+}
+
 PgcPlan *plan_build(const PgcTopology *t, const PgcObserved *obs, const PgcPolicy *policy)
 {
 	PgcArena *a = arena_new();
@@ -79,6 +135,8 @@ PgcPlan *plan_build(const PgcTopology *t, const PgcObserved *obs, const PgcPolic
 	}
 	p->arena = a;
 	builder_init(&b, p);
+	b.coordinated = t->etcd.set;
+	p->coordinated = t->etcd.set;
 	p->source_kind = "file";
 	p->source_path = t->file ? arena_strdup(a, t->file) : NULL;
 	p->offline = obs == NULL;
@@ -92,5 +150,6 @@ PgcPlan *plan_build(const PgcTopology *t, const PgcObserved *obs, const PgcPolic
 		plan_cluster(&b, pg, c, obs, policy);
 		plan_postgres_fingerprints(pg, c, obs);
 	}
+	attribute(t, p);
 	return p;
 }

@@ -22,6 +22,7 @@
 #include "common/fsutil.h"
 #include "common/strutil.h"
 #include "schema/load_compose.h"
+#include "schema/load_coord.h"
 #include "schema/load_fields.h"
 #include "schema/load_hba.h"
 #include "schema/strmap.h"
@@ -791,6 +792,7 @@ static void load_top(Ctx *c, yaml_node_t *root)
 	static const Field f[] = {
 		{"version", F_INT, offsetof(PgcTopology, version), 1, 1, NULL, 0, NULL, true},
 		{"clusters", F_FN, 0, 0, 0, NULL, 0, fn_clusters, true},
+		FLD_FN("coordination", load_fn_coordination),
 		FLD_END,
 	};
 	yaml_node_pair_t *p;

@@ -822,6 +822,8 @@ void topology_validate(PgcTopology *t, const PgcLoadOptions *opts, PgcDiagList *
 
 	for (i = 0; i < t->n_clusters; i++)
 		validate_cluster(&v, &t->clusters[i]);
+	if (t->etcd.set)
+		check_secret(&v, &t->etcd.password, "coordination.etcd.password");
 	validate_ports(&v);
 	validate_data_dirs(&v);
 	validate_repositories(&v);

@@ -508,7 +508,7 @@ static bool plan_restore(Bx *x)
 	if (!o->local) {
 		if (running)
 			return false; /* it exists: the rest of the planner manages it */
-		builder_block(restore_action(x, n, IMPACT_NONE,
+		builder_delegate(x->b, restore_action(x, n, IMPACT_NONE,
 				     arena_printf(x->a, "restore node \"%s\" from \"%s\"", n->name, repo)),
 		      arena_printf(x->a, "node's host \"%s\" is not this machine; pgconverge restores "
 				   "only into local data directories", n->host.v));

@@ -3,7 +3,8 @@
  *
  * The order is the planner's; independent actions run at the same time, up
  * to opts->jobs (what waits for what: apply_order.h). Apply adds three
- * rules: a blocked action is never run, an action runs only when every
+ * rules (and a fourth: an action another host carries out is left to it,
+ * with what waits for it): a blocked action is never run, an action runs only when every
  * action it depends on (that is part of this plan) succeeded, and the first
  * failure stops the run: nothing starts after it, what runs finishes (the
  * next run plans afresh from what is then live). A dependency id that is
@@ -69,7 +70,8 @@ static int execute(const PgcTopology *t, const PgcAction *a, const PgcApplyOptio
 
 /* ---- running actions side by side ----------------------------------------- */
 
-typedef enum { ST_PENDING, ST_RUNNING, ST_OK, ST_FAILED, ST_SKIPPED } ActionState;
+/* ST_ELSEWHERE: another host carries it out, or it waits for what one does. */
+typedef enum { ST_PENDING, ST_RUNNING, ST_OK, ST_FAILED, ST_SKIPPED, ST_ELSEWHERE } ActionState;
 
 /* A dependency the planner left out of the plan: nothing to do, met. */
 #define DEP_ABSENT ((size_t)-1)
@@ -119,24 +121,39 @@ static void *job_main(void *arg)
 	return NULL;
 }
 
-/* skip - an action that will not run, journaled with why. */
-static void skip(Run *run, size_t i, const char *why)
+/* skip_as - an action that will not run, in state st, journaled with why. */
+static void skip_as(Run *run, size_t i, ActionState st, const char *why)
 {
-	run->state[i] = ST_SKIPPED;
+	run->state[i] = st;
 	if (!run->journal_broken &&
 	    journal_end(run->journal, &run->p->actions[i], JOURNAL_SKIPPED, 0, why) != 0)
 		run->journal_broken = true;
 }
 
+static void skip(Run *run, size_t i, const char *why)
+{
+	skip_as(run, i, ST_SKIPPED, why);
+}
+
+/* elsewhere - true when another host carries action a out. */
+static bool elsewhere(const Run *run, const PgcAction *a)
+{
+	return a->delegated ||
+	       (run->opts->mine != NULL && !run->opts->mine(a, run->opts->mine_arg));
+}
+
 /*
  * unmet_dependency - the id of a dependency of action i that did not (or
- * cannot) succeed, or NULL; *wait is set when one has yet to finish.
+ * cannot) succeed, or NULL; *wait is set when one has yet to finish. A
+ * dependency left to another host is returned in *other (when none failed):
+ * action i waits for that host rather than failing with it.
  */
-static const char *unmet_dependency(const Run *run, size_t i, bool *wait)
+static const char *unmet_dependency(const Run *run, size_t i, bool *wait, const char **other)
 {
 	const PgcAction *a = &run->p->actions[i];
 
 	*wait = false;
+	*other = NULL;
 	for (size_t d = 0; d < a->n_depends_on; d++) {
 		size_t j = run->deps[i][d];
 
@@ -145,8 +162,12 @@ static const char *unmet_dependency(const Run *run, size_t i, bool *wait)
 		/* A dependency placed after its dependent cannot have run yet. */
 		if (j >= i || run->state[j] == ST_FAILED || run->state[j] == ST_SKIPPED)
 			return a->depends_on[d];
-		if (run->state[j] != ST_OK)
+		if (run->state[j] == ST_ELSEWHERE) {
+			if (*other == NULL)
+				*other = a->depends_on[d];
+		} else if (run->state[j] != ST_OK) {
 			*wait = true;
+		}
 	}
 	return NULL;
 }
@@ -198,11 +219,24 @@ static void schedule(Run *run)
 
 	for (size_t i = 0; i < run->p->n_actions && !run->journal_broken; i++) {
 		const PgcAction *a = &run->p->actions[i];
-		const char *dep;
+		const char *dep, *other;
 		bool wait;
 
 		if (run->state[i] != ST_PENDING)
 			continue;
+		/* Before blocked: a policy holding another host's action is that host's business. */
+		if (elsewhere(run, a)) {
+			char why[512];
+
+			if (a->runs_on != NULL)
+				snprintf(why, sizeof(why), "not run here: carried out on \"%s\"", a->runs_on);
+			else
+				snprintf(why, sizeof(why), "not run here: carried out by the cluster's leader");
+			log_info("skipped \"%s\": %s", a->id, why);
+			res->skipped_elsewhere++;
+			skip_as(run, i, ST_ELSEWHERE, why);
+			continue;
+		}
 		if (a->blocked) {
 			log_info("skipped \"%s\": blocked: %s", a->id,
 				 a->blocked_reason ? a->blocked_reason : "by policy");
@@ -221,7 +255,17 @@ static void schedule(Run *run)
 		}
 		/* After a failure nothing else starts: the next run plans afresh
 		 * from what is then live, which is safer than pressing on. */
-		dep = run->failed_id != NULL ? run->failed_id : unmet_dependency(run, i, &wait);
+		dep = run->failed_id != NULL ? run->failed_id : unmet_dependency(run, i, &wait, &other);
+		if (dep == NULL && other != NULL) {
+			char why[512];
+
+			snprintf(why, sizeof(why), "not run: waits for \"%s\", carried out elsewhere",
+				 other);
+			log_info("skipped \"%s\": %s", a->id, why);
+			res->skipped_elsewhere++;
+			skip_as(run, i, ST_ELSEWHERE, why);
+			continue;
+		}
 		if (dep != NULL) {
 			char why[512];
 

@@ -6,7 +6,9 @@
  * way converges when run again. Every action's start and end go to the
  * journal (STATE_DIR/journal.jsonl, one JSON object per line, fsynced).
  * Blocked actions are skipped, and so is every action that depends on a
- * skipped one. The first failed action stops the run: no action starts
+ * skipped one. Actions another host carries out (delegated ones, and those
+ * opts->mine disowns) are skipped as done elsewhere, and so are the
+ * actions that wait for them: the next pass plans them again. The first failed action stops the run: no action starts
  * after it (those already running finish), the others are reported as not
  * run, and the next run plans afresh.
  */
@@ -30,6 +32,14 @@ typedef struct {
 	/* Set (non-zero) by a signal handler: no action starts after it; those
 	 * running finish. NULL: never stop. */
 	volatile sig_atomic_t *stop;
+	/*
+	 * Whether this run carries a out (an agent: the action runs on its host,
+	 * or it is the cluster's leader); false: another host does, so a is not
+	 * run, nor is what depends on it (PgcApplyResult.skipped_elsewhere).
+	 * NULL: every action is ours. Called from the scheduler's thread only.
+	 */
+	bool (*mine)(const PgcAction *a, void *arg);
+	void *mine_arg;
 } PgcApplyOptions;
 
 typedef struct {
@@ -38,6 +48,9 @@ typedef struct {
 	size_t skipped_blocked;   /* blocked by policy */
 	size_t skipped_dependency;/* not run: something it depends on, or an earlier action, failed */
 	size_t skipped_stopped;   /* not run: *opts->stop was set */
+	/* not run: another host carries it out (delegated, or not opts->mine), or
+	 * it depends on such an action. Neither a failure nor blocked. */
+	size_t skipped_elsewhere;
 	bool stopped;             /* *opts->stop was set before the last action */
 	char error[1024];         /* the failed action's error, one line; "" when none failed */
 } PgcApplyResult;

@@ -112,6 +112,14 @@ void builder_block(PgcAction *act, const char *why)
 	act->blocked_reason = why;
 }
 
+void builder_delegate(PgcPlanBuilder *b, PgcAction *act, const char *why)
+{
+	if (b->coordinated)
+		act->delegated = true;
+	else
+		builder_block(act, why);
+}
+
 void builder_orphan(PgcPlanBuilder *b, const char *cluster, const char *node, const char *kind,
 		    const char *name, const char *message)
 {

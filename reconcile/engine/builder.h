@@ -14,6 +14,7 @@
 #ifndef PGC_RECONCILE_ENGINE_BUILDER_H
 #define PGC_RECONCILE_ENGINE_BUILDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/arena.h"
@@ -23,6 +24,9 @@ typedef struct {
 	PgcPlan *p;
 	PgcArena *a;              /* p->arena */
 	size_t cap_actions, cap_orphans, cap_fp;
+	/* The topology has coordination (coordination.etcd): builder_delegate()
+	 * delegates rather than blocks. Set by plan_build(). */
+	bool coordinated;
 } PgcPlanBuilder;
 
 /*
@@ -68,6 +72,16 @@ void builder_param(PgcPlanBuilder *b, PgcAction *act, const char *value);
 
 /* builder_block - marks act blocked with why; the first reason stays. */
 void builder_block(PgcAction *act, const char *why);
+
+/*
+ * builder_delegate - act needs a machine that is not this one (why says
+ * which). Without coordination it is blocked with why, as pgconverge cannot
+ * act there; with coordination it is delegated (act->delegated): that
+ * host's agent carries it out, so apply here leaves it and it is not
+ * counted as blocked. Every planner site that meets "not this machine"
+ * goes through here.
+ */
+void builder_delegate(PgcPlanBuilder *b, PgcAction *act, const char *why);
 
 /* builder_orphan - reports a thing seen live that the file does not declare. */
 void builder_orphan(PgcPlanBuilder *b, const char *cluster, const char *node, const char *kind,

@@ -28,8 +28,18 @@ size_t plan_count_blocked(const PgcPlan *p)
 {
 	size_t i, n = 0;
 
+	/* A delegated action is its host's business, whatever held it here. */
 	for (i = 0; i < p->n_actions; i++)
-		n += p->actions[i].blocked;
+		n += p->actions[i].blocked && !p->actions[i].delegated;
+	return n;
+}
+
+size_t plan_count_delegated(const PgcPlan *p)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < p->n_actions; i++)
+		n += p->actions[i].delegated;
 	return n;
 }
 

@@ -151,6 +151,22 @@ typedef struct {
 	bool blocked;
 	const char *blocked_reason; /* why, and what would allow it ("--allow-restart", window) */
 	PgcPayload payload;
+	/*
+	 * With coordination (topology's coordination.etcd): the host that carries
+	 * the action out. The node's host for kinds that need its machine
+	 * (ACTION_NEEDS_HOST), the front door's host for the poolers' and
+	 * balancers' kinds; NULL for cluster-wide work (SQL on the primary,
+	 * switchover steps), which the cluster's leader carries out. Set after
+	 * planning (plan_attribute, reconcile/planner.c); NULL without coordination.
+	 */
+	const char *runs_on;
+	/*
+	 * With coordination: the planner would have blocked the action because
+	 * its machine is not this one ("not this machine"); its host's agent
+	 * carries it out instead. apply never runs it (skipped elsewhere), and it
+	 * does not count as blocked. Always false without coordination.
+	 */
+	bool delegated;
 } PgcAction;
 
 /* A thing seen live that the file does not declare: reported, never removed. */
@@ -188,6 +204,9 @@ typedef struct {
 	bool offline;             /* built without observing (plan --offline) */
 	const char *cluster;      /* the one cluster planned (--cluster), NULL for all; a
 				   * saved plan without the member means all */
+	/* The topology has coordination (coordination.etcd): actions carry runs_on
+	 * and delegated, which the renderers show (JSON: only then). */
+	bool coordinated;
 } PgcPlan;
 
 void plan_free(PgcPlan *p);
@@ -195,6 +214,8 @@ void plan_free(PgcPlan *p);
 /* Counters for the summary line. */
 size_t plan_count_impact(const PgcPlan *p, PgcImpact impact);
 size_t plan_count_blocked(const PgcPlan *p);
+/* plan_count_delegated - actions left to other hosts' agents (PgcAction.delegated). */
+size_t plan_count_delegated(const PgcPlan *p);
 
 /* plan_action_name (a kind's name) is the registry's: engine/action.h. */
 const char *plan_impact_name(PgcImpact impact);

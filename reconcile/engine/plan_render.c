@@ -172,7 +172,20 @@ static void text_action(FILE *out, const PgcPlan *p, size_t i, int width, bool c
 		}
 		fprintf(out, "%s\n", col(color, C_RESET));
 	}
-	if (a->blocked) {
+	if (p->coordinated) {
+		/* Who carries it out: its host's agent, or the cluster's leader. */
+		fprintf(out, "           %s", col(color, C_DIM));
+		if (a->runs_on != NULL) {
+			fputs("on ", out);
+			tx(out, a->runs_on);
+		} else {
+			fputs("by the leader", out);
+		}
+		if (a->delegated)
+			fputs(" (another host's agent carries it out)", out);
+		fprintf(out, "%s\n", col(color, C_RESET));
+	}
+	if (a->blocked && !a->delegated) {
 		fprintf(out, "           %sBLOCKED: ", col(color, C_BRED));
 		tx(out, a->blocked_reason ? a->blocked_reason : "by policy");
 		fprintf(out, "%s\n", col(color, C_RESET));
@@ -182,7 +195,8 @@ static void text_action(FILE *out, const PgcPlan *p, size_t i, int width, bool c
 /*
  * summary_line - "N actions: N reload, N restart, N blocked", and the
  * switchovers and rebuilds when there are any: they disrupt more than a
- * restart and must not hide in the count.
+ * restart and must not hide in the count; with coordination, "N on other
+ * hosts" (delegated to their agents).
  */
 static const char *summary_line(const PgcPlan *p, char *buf, size_t size)
 {
@@ -194,7 +208,9 @@ static const char *summary_line(const PgcPlan *p, char *buf, size_t size)
 	if (sw > 0 && n > 0 && (size_t)n < size)
 		n += snprintf(buf + n, size - (size_t)n, ", %zu switchover", sw);
 	if (rb > 0 && n > 0 && (size_t)n < size)
-		snprintf(buf + n, size - (size_t)n, ", %zu rebuild", rb);
+		n += snprintf(buf + n, size - (size_t)n, ", %zu rebuild", rb);
+	if (p->coordinated && n > 0 && (size_t)n < size)
+		snprintf(buf + n, size - (size_t)n, ", %zu on other hosts", plan_count_delegated(p));
 	return buf;
 }
 
@@ -335,7 +351,7 @@ void plan_print_markdown(FILE *out, const PgcPlan *p)
 		if (blocked > 0) {
 			fprintf(out, "> Blocked (%zu), not applied until allowed:\n", blocked);
 			for (i = 0; i < p->n_actions; i++)
-				if (p->actions[i].blocked) {
+				if (p->actions[i].blocked && !p->actions[i].delegated) {
 					fprintf(out, "> - ");
 					md_code(out, p->actions[i].id, false);
 					fprintf(out, ": ");
@@ -368,10 +384,19 @@ void plan_print_markdown(FILE *out, const PgcPlan *p)
 			md_code(out, action_label(label, sizeof label, a), true);
 			fprintf(out, " | %s%s%s | ", loud ? "**" : "", plan_impact_name(a->impact),
 				loud ? "**" : "");
-			if (a->blocked) {
+			if (a->blocked && !a->delegated) {
 				fprintf(out, "**blocked:** ");
 				md_text(out, a->blocked_reason);
 				fprintf(out, "<br>");
+			}
+			if (p->coordinated) {
+				if (a->runs_on != NULL) {
+					fprintf(out, "on ");
+					md_code(out, a->runs_on, true);
+				} else {
+					fprintf(out, "by the leader");
+				}
+				fprintf(out, "%s<br>", a->delegated ? " (another host's agent)" : "");
 			}
 			md_text(out, a->reason);
 			for (k = 0; k < a->n_changes; k++) {
@@ -426,7 +451,7 @@ static json_t *secret_json(const PgcSecret *s)
 	return json_null();
 }
 
-static json_t *action_json(const PgcAction *a)
+static json_t *action_json(const PgcAction *a, bool coordinated)
 {
 	json_t *j = json_object(), *changes = json_array(), *deps = json_array(), *payload, *params;
 	size_t i;
@@ -449,6 +474,11 @@ static json_t *action_json(const PgcAction *a)
 	json_object_set_new(j, "phase", jstr(a->phase));
 	json_object_set_new(j, "blocked", json_boolean(a->blocked));
 	json_object_set_new(j, "blocked_reason", jstr(a->blocked_reason));
+	/* Only with coordination: plans without it keep their shape byte for byte. */
+	if (coordinated) {
+		json_object_set_new(j, "runs_on", jstr(a->runs_on));
+		json_object_set_new(j, "delegated", json_boolean(a->delegated));
+	}
 
 	payload = json_object();
 	json_object_set_new(payload, "path", jstr(a->payload.path));
@@ -480,6 +510,8 @@ json_t *plan_to_json(const PgcPlan *p)
 				      jstr(p->source_ref), "commit", jstr(p->source_commit)));
 	json_object_set_new(j, "offline", json_boolean(p->offline));
 	json_object_set_new(j, "cluster", jstr(p->cluster));
+	if (p->coordinated)
+		json_object_set_new(j, "coordinated", json_true());
 	for (i = 0; i < p->n_fp; i++)
 		json_object_set_new(fps, p->fp_nodes[i], jstr(p->fp_values[i]));
 	json_object_set_new(j, "fingerprints", fps);
@@ -491,8 +523,11 @@ json_t *plan_to_json(const PgcPlan *p)
 				      (json_int_t)plan_count_blocked(p), "switchover",
 				      (json_int_t)plan_count_impact(p, IMPACT_SWITCHOVER), "rebuild",
 				      (json_int_t)plan_count_impact(p, IMPACT_REBUILD)));
+	if (p->coordinated)
+		json_object_set_new(json_object_get(j, "summary"), "delegated",
+				    json_integer((json_int_t)plan_count_delegated(p)));
 	for (i = 0; i < p->n_actions; i++)
-		json_array_append_new(actions, action_json(&p->actions[i]));
+		json_array_append_new(actions, action_json(&p->actions[i], p->coordinated));
 	json_object_set_new(j, "actions", actions);
 	for (i = 0; i < p->n_orphans; i++) {
 		const PgcOrphan *o = &p->orphans[i];
@@ -655,6 +690,11 @@ static void read_action(Reader *r, json_t *j, PgcAction *a, size_t idx)
 		rfail(r, "%s.blocked: expected true or false", where);
 	a->blocked = json_is_true(v);
 	a->blocked_reason = rstr(r, j, "blocked_reason", where);
+	a->runs_on = rstr(r, j, "runs_on", where);
+	v = json_object_get(j, "delegated");
+	if (v != NULL && !json_is_boolean(v))
+		rfail(r, "%s.delegated: expected true or false", where);
+	a->delegated = json_is_true(v);
 
 	payload = json_object_get(j, "payload");
 	if (payload == NULL || json_is_null(payload))
@@ -727,6 +767,11 @@ PgcPlan *plan_from_json(json_t *j, char *err, size_t errlen)
 	p->offline = json_is_true(v);
 	/* The planning scope; plans saved before it was recorded were of all clusters. */
 	p->cluster = rstr(&r, j, "cluster", "plan");
+	/* Plans saved before coordination existed have neither member: false. */
+	v = json_object_get(j, "coordinated");
+	if (v != NULL && !json_is_boolean(v))
+		rfail(&r, "coordinated: expected true or false");
+	p->coordinated = json_is_true(v);
 	v = json_object_get(j, "fingerprints");
 	if (v != NULL && !json_is_null(v)) {
 		json_t *fp;

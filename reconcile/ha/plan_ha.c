@@ -273,7 +273,7 @@ static void emit_rejoin(Hx *x, HaNode *h, const char *reason)
 				  x->lp->o->timeline)
 		   : arena_printf(x->a, "replica of \"%s\"", x->lp->n->name));
 	if (!o->local)
-		builder_block(act, remote_reason(x, h->n));
+		builder_delegate(x->b, act, remote_reason(x, h->n));
 	else if (rebuild && !h->writable && !rebuild_allowed(x))
 		builder_block(act, arena_printf(x->a,
 					"node \"%s\" has neither data checksums nor wal_log_hints, so "
@@ -443,6 +443,7 @@ static void switchover(Hx *x)
 {
 	const PgcCluster *c = x->c;
 	const char *to = c->primary.v, *from = x->lp->n->name, *why, *slots = NULL, *sync;
+	const char *remote = NULL;
 	HaNode *d;
 	PgcAction *act = &x->out->pending;
 
@@ -492,9 +493,9 @@ static void switchover(Hx *x)
 	if (d == NULL || d->o == NULL)
 		why = arena_printf(x->a, "node \"%s\" was not observed", to);
 	else if (x->lp->o == NULL || !x->lp->o->local)
-		why = remote_reason(x, x->lp->n);
+		why = remote = remote_reason(x, x->lp->n);
 	else if (!d->o->local)
-		why = remote_reason(x, d->n);
+		why = remote = remote_reason(x, d->n);
 	else if (!x->lp->writable)
 		why = arena_printf(x->a, "the primary \"%s\" is not running: the switchover waits "
 				   "until it runs", from);
@@ -519,7 +520,11 @@ static void switchover(Hx *x)
 		x->out->owned = true;
 		return;
 	}
-	builder_block(act, why);
+	/* With coordination, the leader orchestrates it with the agents of both hosts. */
+	if (why == remote)
+		builder_delegate(x->b, act, why);
+	else
+		builder_block(act, why);
 	x->out->has_pending = true;
 }
 

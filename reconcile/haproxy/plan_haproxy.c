@@ -50,7 +50,7 @@ static PgcAction *emit(PgcPlanBuilder *b, const PgcCluster *c, PgcActionKind kin
 	if (problem != NULL)
 		builder_block(act, problem);
 	if (oh != NULL && !oh->looked)
-		builder_block(act, arena_printf(b->a, "HAProxy runs on the host of node \"%s\" (%s), "
+		builder_delegate(b, act, arena_printf(b->a, "HAProxy runs on the host of node \"%s\" (%s), "
 						      "not on this machine",
 						c->nodes[0].name, oh->error ? oh->error : "?"));
 	return act;

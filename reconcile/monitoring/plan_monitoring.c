@@ -131,16 +131,18 @@ static const PgcObsNode *obs_node(const PgcObserved *obs, const PgcCluster *c, c
 
 /*
  * due - why node n needs a run now, or NULL when its last one is recent
- * enough. *blocked gets why it cannot run here.
+ * enough. *blocked gets why it cannot run here; *remote is set when that is
+ * because the node is on another machine.
  */
 static const char *due(PgcArena *a, const PgcCluster *c, const PgcNode *n, const PgcObsNode *o,
-		       double now, const char **blocked)
+		       double now, const char **blocked, bool *remote)
 {
 	const PgcObsPgbadger *pb = o->pgbadger;
 	const char *every = span(a, (double)c->monitoring.pgbadger.every.ms / 1000, true);
 	double age;
 
 	*blocked = NULL;
+	*remote = !o->local;
 	if (!o->local) {
 		*blocked = arena_printf(a, "node's host \"%s\" is not this machine: pgBadger reads "
 					"the server's log files where they are", n->host.v);
@@ -177,13 +179,14 @@ void plan_monitoring_cluster(PgcPlanBuilder *b, const PgcCluster *c, const PgcOb
 		const PgcObsNode *o = obs_node(obs, c, n);
 		const char *why, *blocked, **argv;
 		PgcAction *act;
+		bool remote;
 
 		if (o == NULL)
 			continue;
 		/* A node being created has no log yet; a remote one that does not answer may not exist. */
 		if (o->local ? o->dir_state != DIR_INITIALIZED : !o->reachable)
 			continue;
-		why = due(b->a, c, n, o, (double)policy->now, &blocked);
+		why = due(b->a, c, n, o, (double)policy->now, &blocked, &remote);
 		if (why == NULL)
 			continue;
 		act = builder_emit(b, ACT_PGBADGER, c->name, n->name, NULL, IMPACT_NONE,
@@ -197,7 +200,9 @@ void plan_monitoring_cluster(PgcPlanBuilder *b, const PgcCluster *c, const PgcOb
 			builder_param(b, act, *argv);
 		builder_change(b, act, "last pgbadger run",
 			       o->pgbadger && o->pgbadger->exists ? o->pgbadger->last_run : NULL, "now");
-		if (blocked != NULL)
+		if (remote)
+			builder_delegate(b, act, blocked);
+		else if (blocked != NULL)
 			builder_block(act, blocked);
 	}
 }

@@ -84,8 +84,8 @@ static PgcAction *emit(Ctx *x, PgcActionKind kind, PgcImpact impact, const char 
 		act->payload.target = arena_strdup(x->a, x->c->primary.v);
 	}
 	if (x->o != NULL && !x->o->local)
-		builder_block(act, arena_printf(x->a, "the pooler's host \"%s\" is not this machine",
-						pgbouncer_host(x->c)));
+		builder_delegate(x->b, act, arena_printf(x->a, "the pooler's host \"%s\" is not this "
+							 "machine", pgbouncer_host(x->c)));
 	return act;
 }
 

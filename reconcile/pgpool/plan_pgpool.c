@@ -157,7 +157,7 @@ void plan_pgpool_cluster(PgcPlanBuilder *b, const PgcCluster *c, const PgcObserv
 		if (pp != NULL && !pp->pcp_ok)
 			builder_change(b, a, PGPOOL_PCP_FILE, NULL, "(PCP access)");
 		if (pp != NULL && !pp->looked)
-			builder_block(a, arena_printf(b->a, "Pgpool-II runs on the machine of node "
+			builder_delegate(b, a, arena_printf(b->a, "Pgpool-II runs on the machine of node "
 						      "\"%s\", which is not this one",
 						      c->nodes[0].name));
 		else if (rs && !policy->allow_restart &&
@@ -177,7 +177,7 @@ void plan_pgpool_cluster(PgcPlanBuilder *b, const PgcCluster *c, const PgcObserv
 							     "names a process that is gone): start it"
 							   : "Pgpool-II is not running: start it");
 		if (pp != NULL && !pp->looked)
-			builder_block(a, arena_printf(b->a, "Pgpool-II runs on the machine of node "
+			builder_delegate(b, a, arena_printf(b->a, "Pgpool-II runs on the machine of node "
 						      "\"%s\", which is not this one",
 						      c->nodes[0].name));
 		depend_on_cluster(b, idx, c, before);

@@ -589,7 +589,7 @@ void plan_node_blocked(Ctx *x, NodeWork *nw)
 		act = emit(x, ACT_START, nw, NULL, IMPACT_NONE,
 			   arena_printf(x->a, "the server does not answer: %s",
 					o->conn_error ? o->conn_error : "no connection"));
-		builder_block(act, remote_reason(x, nw));
+		builder_delegate(x->b, act, remote_reason(x, nw));
 		break;
 	default:
 		return;

@@ -190,7 +190,8 @@ static inline const char *remote_reason(Ctx *x, const NodeWork *nw)
 
 /*
  * fs_action - an action on the node's files or processes (ACTION_NEEDS_HOST
- * in the registry): blocked on other machines.
+ * in the registry): blocked on other machines, or delegated to their
+ * agents (builder_delegate).
  */
 static inline PgcAction *fs_action(Ctx *x, PgcActionKind kind, const NodeWork *nw,
 				   const char *target, PgcImpact impact, const char *reason)
@@ -198,7 +199,7 @@ static inline PgcAction *fs_action(Ctx *x, PgcActionKind kind, const NodeWork *n
 	PgcAction *act = emit(x, kind, nw, target, impact, reason);
 
 	if (nw->remote && action_has(kind, ACTION_NEEDS_HOST))
-		builder_block(act, remote_reason(x, nw));
+		builder_delegate(x->b, act, remote_reason(x, nw));
 	return act;
 }
 

@@ -4,7 +4,8 @@
  * A host is local when its name or address designates this machine:
  * loopback addresses, "localhost", this machine's host name, or an address
  * of one of its interfaces (getifaddrs). Names are resolved with
- * getaddrinfo() and local when every address they resolve to is.
+ * getaddrinfo() and local when every address they resolve to is. An agent
+ * told which host it is (host_set_self) counts only that name as local.
  *
  * The interface (host_new, the host_*() functions dispatching through the
  * host's operations) comes first; then the local implementation, whose
@@ -104,7 +105,40 @@ static bool is_own_name(const char *host)
 	       strncasecmp(host, name, short_len) == 0;
 }
 
+/* The agent's own host (--as HOST); NULL: every address of this machine. */
+static char *self_host;
+
+void host_set_self(const char *host)
+{
+	char *copy = NULL;
+
+	/* The same again (reconcile chooses it every pass): nothing to free under a reader. */
+	if (host != NULL && self_host != NULL && strcmp(host, self_host) == 0)
+		return;
+	if (host != NULL) {
+		copy = strdup(host);
+		if (copy == NULL)
+			abort();
+	}
+	free(self_host);
+	self_host = copy;
+}
+
+const char *host_self(void)
+{
+	return self_host;
+}
+
 bool host_is_local(const char *host)
+{
+	if (host == NULL || *host == '\0')
+		return false;
+	if (self_host != NULL)
+		return strcasecmp(host, self_host) == 0;
+	return host_is_machine(host);
+}
+
+bool host_is_machine(const char *host)
 {
 	struct addrinfo hints, *res = NULL;
 	struct ifaddrs *ifs = NULL;

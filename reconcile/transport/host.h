@@ -96,8 +96,33 @@ typedef struct {
 	ssize_t (*proc_children)(PgcHost *h, long pid, long *out, size_t max); /* may be NULL */
 } PgcHostOps;
 
-/* host_is_local - true when host (name or address) designates this machine. */
+/*
+ * host_is_local - true when host (name or address) designates this
+ * machine; once host_set_self() named this agent's host, true exactly when
+ * host is that name (compared without case).
+ */
 bool host_is_local(const char *host);
+
+/*
+ * host_set_self - this machine is the agent of host (`--as HOST`), copied;
+ * NULL restores the default (any address or name of this machine). Why a
+ * plain string equality: on one machine every 127.0.0.x is local, and the
+ * agents of a three-host demo on it must each see only their own nodes as
+ * local; on real hosts the topology's `host` values name the machines, so
+ * the agent's HOST is one of them. Call it before anything is observed or
+ * applied (it is read, never locked, by apply's threads).
+ */
+void host_set_self(const char *host);
+
+/*
+ * host_is_machine - true when host (name or address) designates this
+ * machine, whatever host_set_self() said: loopback, "localhost", its name,
+ * an address of its interfaces. host_is_local() without a self host.
+ */
+bool host_is_machine(const char *host);
+
+/* host_self - the host given to host_set_self(), or NULL (the default). */
+const char *host_self(void);
 
 /*
  * host_for - the host of a node; NULL when pgconverge cannot act on it

@@ -490,6 +490,96 @@ static void test_apply_skip_rules(void **state)
 	diag_free(&diags);
 }
 
+/* mine_here - the test's agent: 127.0.0.1's actions, and the leader's (runs_on NULL). */
+static bool mine_here(const PgcAction *a, void *arg)
+{
+	return a->runs_on == NULL || strcmp(a->runs_on, (const char *)arg) == 0;
+}
+
+/*
+ * Another host's actions (not mine, or delegated) are not run, nor what
+ * waits for them: counted apart, neither failed nor blocked, journaled.
+ */
+static void test_apply_elsewhere(void **state)
+{
+	PgcDiagList diags = {0};
+	PgcLoadOptions lo = {.offline = true};
+	PgcTopology *t;
+	PgcAction acts[5];
+	const char *dep_far[] = {"main/far/config"};
+	const char *dep_restart[] = {"main/pg1/restart"};
+	PgcPlan p = {0};
+	PgcApplyOptions o = {.mine = mine_here, .mine_arg = "127.0.0.1"};
+	PgcApplyResult r;
+	char *dir = fs_path_join(tmpdir, "state-elsewhere"), *path, *logtext;
+	json_t **l;
+	size_t n;
+
+	(void)state;
+	t = topology_load_buffer(topology_yaml, strlen(topology_yaml), "t.yaml", &lo, &diags);
+	assert_non_null(t);
+	memset(acts, 0, sizeof(acts));
+	acts[0] = (PgcAction){.id = "main/far/config", .kind = ACT_WRITE_CONFIG, .cluster = "main",
+			      .node = "far", .runs_on = "192.0.2.10",
+			      .payload = {.content = "port = 5432\n"}};
+	/* Ours (the leader's), but it waits for the other host's action. */
+	acts[1] = (PgcAction){.id = "main/pg1/reload", .kind = ACT_RELOAD, .cluster = "main",
+			      .node = "pg1", .depends_on = dep_far, .n_depends_on = 1};
+	/* Delegated by the planner: never run, whatever mine() says. */
+	acts[2] = (PgcAction){.id = "main/far/hba", .kind = ACT_WRITE_HBA, .cluster = "main",
+			      .node = "far", .runs_on = "127.0.0.1", .delegated = true,
+			      .payload = {.content = "local all all peer\n"}};
+	/* Blocked on the other host: its business, not counted blocked here. */
+	acts[3] = (PgcAction){.id = "main/far/restart", .kind = ACT_RESTART, .cluster = "main",
+			      .node = "far", .runs_on = "192.0.2.10", .blocked = true,
+			      .blocked_reason = "needs --allow-restart"};
+	acts[4] = (PgcAction){.id = "main/pg1/start", .kind = ACT_START, .cluster = "main",
+			      .node = "pg1", .runs_on = "127.0.0.1", .depends_on = dep_restart,
+			      .n_depends_on = 1, .blocked = true, .blocked_reason = "needs --allow-restart"};
+	p.actions = acts;
+	p.n_actions = 5;
+	o.state_dir = dir;
+
+	log_capture_begin();
+	assert_int_equal(apply_plan(t, &p, &o, &r), 0);
+	logtext = log_capture_end();
+	assert_int_equal(r.done + r.failed + r.skipped_dependency + r.skipped_stopped, 0);
+	assert_int_equal(r.skipped_elsewhere, 4);
+	assert_int_equal(r.skipped_blocked, 1);
+	assert_string_equal(r.error, "");
+	assert_non_null(strstr(logtext, "skipped \"main/far/config\": not run here: carried out on "
+					"\"192.0.2.10\""));
+	free(logtext);
+
+	path = fs_path_join(dir, "journal.jsonl");
+	l = read_lines(path, &n);
+	assert_int_equal(n, 5);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(jget(l[i], "outcome"), "skipped");
+	assert_string_equal(jget(l[0], "error"), "not run here: carried out on \"192.0.2.10\"");
+	assert_string_equal(jget(l[1], "action"), "main/pg1/reload");
+	assert_string_equal(jget(l[1], "error"),
+			    "not run: waits for \"main/far/config\", carried out elsewhere");
+	assert_string_equal(jget(l[2], "error"), "not run here: carried out on \"127.0.0.1\"");
+	assert_string_equal(jget(l[3], "error"), "not run here: carried out on \"192.0.2.10\"");
+	assert_string_equal(jget(l[4], "error"), "needs --allow-restart");
+	free_lines(l, n);
+
+	/* Without mine(), a delegated action is still left to its host. */
+	o.mine = NULL;
+	acts[2].runs_on = NULL;
+	p.actions = &acts[2];
+	p.n_actions = 1;
+	assert_int_equal(apply_plan(t, &p, &o, &r), 0);
+	assert_int_equal(r.skipped_elsewhere, 1);
+	assert_int_equal(r.done + r.failed, 0);
+
+	free(path);
+	free(dir);
+	topology_free(t);
+	diag_free(&diags);
+}
+
 /* A stop request: no action starts after it; not a failure; journaled. */
 static void test_apply_stop(void **state)
 {
@@ -558,6 +648,7 @@ int main(void)
 	    cmocka_unit_test(test_secret_env),	       cmocka_unit_test(test_secret_status),
 	    cmocka_unit_test(test_secret_file),	       cmocka_unit_test(test_journal),
 	    cmocka_unit_test(test_apply_skip_rules),  cmocka_unit_test(test_apply_stop),
+	    cmocka_unit_test(test_apply_elsewhere),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

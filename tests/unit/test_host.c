@@ -54,6 +54,28 @@ static void test_others_are_not(void **state)
 	assert_null(host_for("192.0.2.10", "postgres"));
 }
 
+static void test_self_host(void **state)
+{
+	(void)state;
+	assert_null(host_self());
+	host_set_self("127.0.0.3");
+	assert_string_equal(host_self(), "127.0.0.3");
+	/* Only the agent's own host is local, though 127.0.0.2 is this machine too. */
+	assert_true(host_is_local("127.0.0.3"));
+	assert_false(host_is_local("127.0.0.2"));
+	assert_false(host_is_local("localhost"));
+	assert_true(host_is_machine("127.0.0.2"));
+	assert_false(host_is_machine("192.0.2.10"));
+	assert_false(host_is_local(NULL));
+	assert_null(host_for("127.0.0.2", "postgres"));
+	host_set_self("DB1.Example.org");
+	assert_true(host_is_local("db1.example.ORG"));
+	assert_false(host_is_local("127.0.0.3"));
+	host_set_self(NULL);
+	assert_null(host_self());
+	assert_true(host_is_local("127.0.0.2"));
+}
+
 static void test_host_for_local(void **state)
 {
 	PgcHost *h = host_for("127.0.0.1", "root");
@@ -334,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_loopback_is_local),
 		cmocka_unit_test(test_own_name_is_local),
 		cmocka_unit_test(test_others_are_not),
+		cmocka_unit_test(test_self_host),
 		cmocka_unit_test(test_host_for_local),
 		cmocka_unit_test(test_unknown_os_user),
 		cmocka_unit_test(test_dir_state),

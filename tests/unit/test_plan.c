@@ -1447,6 +1447,130 @@ static void test_remote_node(void **state)
 	topology_free(t);
 }
 
+/* topo_coordinated - topo()'s cluster, pg3 on another host, with coordination.etcd. */
+static PgcTopology *topo_coordinated(void)
+{
+	char body[8192], buf[8400];
+
+	snprintf(body, sizeof body, base_yaml, "", ", host: 10.0.0.13",
+		 "    maintenance: {restart: never}\n");
+	assert_true(strncmp(body, "version: 1\n", 11) == 0);
+	snprintf(buf, sizeof buf,
+		 "version: 1\ncoordination: {etcd: {endpoints: [\"http://127.0.0.1:2379\"]}}\n%s",
+		 body + 11);
+	return load_yaml(buf);
+}
+
+/*
+ * With coordination, what the planner would block as "not this machine" is
+ * delegated to that host's agent: not blocked, never run here, and every
+ * action says which host carries it out (runs_on) or that the leader does.
+ */
+static void test_remote_node_coordinated(void **state)
+{
+	PgcTopology *t = topo_coordinated();
+	PgcObserved *o = obs_converged(t);
+	PgcPolicy pol = policy_at(SUN_0300_UTC, true);
+	PgcObsNode *n = onode(o, "pg3");
+	PgcPlan *p, *q;
+	const PgcAction *a;
+	char *text, err[256];
+	json_t *j, *k;
+
+	(void)state;
+	assert_true(t->etcd.set);
+	n->local = false;
+	n->dir_state = DIR_UNKNOWN;
+	n->managed_conf = NULL;
+	n->hba_conf = NULL;
+	n->include_line = false;
+	n->n_auto_conf = 1;
+	n->auto_conf = arena_calloc(o->arena, 1, sizeof(PgcObsAutoConf));
+	n->auto_conf[0] = (PgcObsAutoConf){"max_connections", "50"};
+	set_live(o, n, "max_connections", "50", "/srv/pgc/data/pg3/postgresql.auto.conf");
+	set_live(o, n, "work_mem", "2048", "/etc/postgresql/postgresql.conf");
+	onode(o, "pg1")->managed_conf = "# edited by hand\n";
+	p = plan_build(t, o, &pol);
+	assert_true(p->coordinated);
+	assert_string_equal(ids(p), "main/pg1/config\n"
+				    "main/pg3/reset-alter-system:max_connections\n"
+				    "main/pg3/config\n"
+				    "main/pg3/restart\n");
+	/* SQL on the node: the leader's. */
+	a = act(p, "main/pg3/reset-alter-system:max_connections");
+	assert_null(a->runs_on);
+	assert_false(a->delegated || a->blocked);
+	/* Its files and its restart: its own agent's. */
+	a = act(p, "main/pg3/restart");
+	assert_string_equal(a->runs_on, "10.0.0.13");
+	assert_true(a->delegated);
+	assert_false(a->blocked);
+	assert_true(act(p, "main/pg3/config")->delegated);
+	a = act(p, "main/pg1/config");
+	assert_string_equal(a->runs_on, "127.0.0.1");
+	assert_false(a->delegated);
+	assert_int_equal(plan_count_blocked(p), 0);
+	assert_int_equal(plan_count_delegated(p), 2);
+
+	text = text_of(p);
+	assert_non_null(strstr(text, "           on 127.0.0.1\n"));
+	assert_non_null(strstr(text, "           by the leader\n"));
+	assert_non_null(strstr(text, "           on 10.0.0.13 (another host's agent carries it out)\n"));
+	assert_null(strstr(text, "BLOCKED"));
+	assert_non_null(strstr(text, "4 actions: 1 reload, 2 restart, 0 blocked, 2 on other hosts\n"));
+	free(text);
+
+	/* JSON: the fields, and a saved plan reads them back. */
+	j = plan_to_json(p);
+	assert_true(json_is_true(json_object_get(j, "coordinated")));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "summary"), "delegated")), 2);
+	a = act(p, "main/pg3/restart");
+	k = json_array_get(json_object_get(j, "actions"), (size_t)(a - p->actions));
+	assert_string_equal(json_string_value(json_object_get(k, "runs_on")), "10.0.0.13");
+	assert_true(json_is_true(json_object_get(k, "delegated")));
+	k = json_array_get(json_object_get(j, "actions"), 1);
+	assert_true(json_is_null(json_object_get(k, "runs_on")));
+	q = plan_from_json(j, err, sizeof err);
+	assert_non_null(q);
+	assert_true(q->coordinated);
+	assert_string_equal(plan_find_action(q, "main/pg3/restart")->runs_on, "10.0.0.13");
+	assert_true(plan_find_action(q, "main/pg3/restart")->delegated);
+	k = plan_to_json(q);
+	assert_true(json_equal(j, k));
+	json_decref(k);
+	json_decref(j);
+	plan_free(q);
+	plan_free(p);
+	obs_free(o);
+	topology_free(t);
+
+	/* Without coordination: blocked, and the JSON has no such members. */
+	t = topo(NULL, ", host: 10.0.0.13", NULL);
+	o = obs_converged(t);
+	n = onode(o, "pg3");
+	n->local = false;
+	n->dir_state = DIR_UNKNOWN;
+	n->managed_conf = NULL;
+	set_live(o, n, "work_mem", "2048", "/etc/postgresql/postgresql.conf");
+	p = plan_build(t, o, &pol);
+	a = act(p, "main/pg3/config");
+	assert_true(a->blocked);
+	assert_false(a->delegated);
+	assert_null(a->runs_on);
+	j = plan_to_json(p);
+	assert_null(json_object_get(j, "coordinated"));
+	assert_null(json_object_get(json_object_get(j, "summary"), "delegated"));
+	assert_null(json_object_get(json_array_get(json_object_get(j, "actions"), 0), "runs_on"));
+	assert_null(json_object_get(json_array_get(json_object_get(j, "actions"), 0), "delegated"));
+	text = text_of(p);
+	assert_null(strstr(text, "on other hosts"));
+	free(text);
+	json_decref(j);
+	plan_free(p);
+	obs_free(o);
+	topology_free(t);
+}
+
 static void test_roles_drift(void **state)
 {
 	PgcTopology *t = topo(NULL, NULL, NULL);
@@ -2521,6 +2645,7 @@ int main(void)
 		cmocka_unit_test(test_orphans),
 		cmocka_unit_test(test_stale_slots),
 		cmocka_unit_test(test_remote_node),
+		cmocka_unit_test(test_remote_node_coordinated),
 		cmocka_unit_test(test_roles_drift),
 		cmocka_unit_test(test_foreign_data_dir),
 		cmocka_unit_test(test_down_and_pending),
