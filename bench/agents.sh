@@ -229,6 +229,7 @@ clusters:
 EOF
 	if ! "$PGC" validate -f "$arm_dir/topology.yaml" >"$arm_dir/validate.out" 2>&1; then
 		arm_error="validate: $(grep -m 1 -i error "$arm_dir/validate.out" || head -n 1 "$arm_dir/validate.out")"
+		arm_error=${arm_error//"$arm_dir/"/}
 		return 1
 	fi
 	for n in $nodes; do
@@ -293,7 +294,7 @@ run_scenario() {
 	if [ "$sc" = a ]; then
 		kill -KILL "$pm"
 	else
-		kill -KILL "${agent_pid[$p]}" "$pm"
+		kill -KILL "${agent_pid[$p]:-}" "$pm"
 		wait "${agent_pid[$p]}" 2>/dev/null # reaped quietly (no "Killed" line)
 	fi
 	if ! first_write "$t_kill"; then
@@ -376,8 +377,8 @@ for arm in $arms; do
 	table_a[$arm]=$(cell a)
 	table_b[$arm]=$(cell b)
 	# Stop the arm: agents (Patroni stops its servers on TERM), then what is left.
-	for n in $nodes; do kill -TERM "${agent_pid[$n]}" 2>/dev/null; done
-	for n in $nodes; do
+	for n in "${!agent_pid[@]}"; do kill -TERM "${agent_pid[$n]}" 2>/dev/null; done
+	for n in "${!agent_pid[@]}"; do
 		for _ in $(seq 1 300); do agent_alive "$n" || break; sleep 0.1; done
 		kill -KILL "${agent_pid[$n]}" 2>/dev/null
 		wait "${agent_pid[$n]}" 2>/dev/null
@@ -389,20 +390,31 @@ etcd_rss=$(ps -o rss= -p "$(cat "$etcd_dir/bench.etcd.pid")" | tr -d ' ')
 
 label() {
 	case $1 in
-	patroni-default) echo "Patroni $patroni_version defaults (ttl 30, loop 10, retry 10)" ;;
-	patroni-fast) echo "Patroni $patroni_version ttl 10, loop 2, retry 3" ;;
+	patroni-default) echo "Patroni $patroni_version defaults (ttl 30, loop_wait 10, retry_timeout 10)" ;;
+	patroni-fast) echo "Patroni $patroni_version ttl 10, loop_wait 2, retry_timeout 3" ;;
 	pgconverge) echo "pgconverge agents (ttl 10s, detect_after 2s)" ;;
 	esac
 }
+# row NAME CELLS... - one line of the table.
+row() {
+	local out="| $1 |"
+	shift
+	for c in "$@"; do out="$out $c |"; done
+	echo "$out"
+}
 echo
-echo "   kill to the first committed write (median):"
+echo "   kill to the first committed write (median), and memory:"
+echo
+head=() sep=() ca=() cb=() cr=()
 for arm in $arms; do
-	printf '     %-50s (a) postmaster killed: %s\n' "$(label "$arm")" "${table_a[$arm]}"
-	printf '     %-50s (b) host killed:       %s\n' "" "${table_b[$arm]}"
+	head+=("$(label "$arm")") sep+=("---")
+	ca+=("${table_a[$arm]}") cb+=("${table_b[$arm]}") cr+=("${table_rss[$arm]}")
 done
-echo "   targets for pgconverge: (a) detect_after + 1 s = 3000 ms; (b) ttl + 1 s = 11000 ms"
-echo "   resident memory (ps -o rss) of each node's agent, after the runs:"
-for arm in $arms; do
-	printf '     %-50s %s\n' "$(label "$arm")" "${table_rss[$arm]}"
-done
-echo "     etcd member: ${etcd_rss:-n/a} kB"
+row "" "${head[@]}"
+row "---" "${sep[@]}"
+row "(a) kill -9 of the primary's postmaster" "${ca[@]}"
+row "(b) primary's host killed (agent + postmaster)" "${cb[@]}"
+row "RSS of each node's agent (ps -o rss)" "${cr[@]}"
+echo
+echo "   targets for pgconverge: (a) detect_after + 1 s = 3000 ms; (b) ttl + 1 s = 11000 ms; RSS < 15 MB"
+echo "   etcd member RSS: ${etcd_rss:-n/a} kB"
