@@ -124,11 +124,13 @@ until cluster_up; do
 done
 echo "up after $(($(date +%s) - start))s"
 echo
-./pgconverge status -f "$topology" || true
+# The whole cluster, as seen from any one host (here the first).
+./pgconverge status -f "$topology" --as 127.0.0.2 || true
 cat <<EOF
 
 The agents keep running in the background:
   logs       $demo/agent-127.0.0.{2,3,4}.log, $demo/etcd.log
+  status     ./pgconverge status -f $topology --as 127.0.0.2
   etcd keys  ETCDCTL_API=3 etcdctl --endpoints $etcd_client get --prefix /pgconverge-demo --keys-only
   a failover kill -9 the primary's postmaster, or the whole "host":
              kill -9 \$(cat $demo/agent-127.0.0.2.pid) \$(head -1 data/hosts/pg1/postmaster.pid)
