@@ -222,6 +222,8 @@ clusters:
     settings: {shared_buffers: 16MB, max_connections: 30}
     hba:
       - {type: host, database: all, user: postgres, address: 127.0.0.0/8, method: trust}
+      # On one machine, connections between loopback addresses come from 127.0.0.1.
+      - {type: host, database: replication, user: replicator, address: 127.0.0.0/8, method: trust}
     replication:
       user: replicator
       synchronous: {method: any, count: 1}
@@ -241,6 +243,15 @@ pgc_restart_host() { pgc_start "$1"; }
 
 # --- the runs --------------------------------------------------------------
 
+# show_logs - the tail of each agent's log (the folder goes at the end).
+show_logs() {
+	local n
+	for n in $nodes; do
+		echo "   --- $arm: $n's agent log (tail)"
+		tail -n 6 "$arm_dir/$n.log" 2>/dev/null | cut -c 1-240 | sed 's/^/   | /'
+	done
+}
+
 # wait_steady SECONDS - true once steady; false (arm_error set) when an
 # agent exited or the time is up.
 wait_steady() {
@@ -250,11 +261,13 @@ wait_steady() {
 		for n in $nodes; do
 			if ! agent_alive "$n"; then
 				arm_error="the agent of $n exited: $(tail -n 1 "$arm_dir/$n.log" 2>/dev/null | cut -c 1-160)"
+				show_logs
 				return 1
 			fi
 		done
 		if [ $SECONDS -ge $end ]; then
-			arm_error="not steady after $1 s (logs in $arm_dir)"
+			arm_error="not steady after $1 s"
+			show_logs
 			return 1
 		fi
 		sleep 0.5
@@ -299,6 +312,7 @@ run_scenario() {
 	fi
 	if ! first_write "$t_kill"; then
 		echo "   $arm ($sc) run $r: no write committed within ${write_limit_s}s"
+		show_logs
 		eval "err_$sc=\"no write within ${write_limit_s}s\""
 		[ "$sc" = b ] && "${restart_host}" "$p"
 		return 1
@@ -318,7 +332,11 @@ cell() {
 	local -n err=err_$1
 	local -n how=how_$1
 	if [ ${#arr[@]} -eq 0 ]; then
-		echo "n/a (${err:-not run})"
+		if [ "$arm" = pgconverge ]; then
+			echo "n/a (agent failed: ${err:-not run})"
+		else
+			echo "n/a (${err:-not run})"
+		fi
 		return
 	fi
 	local m
@@ -371,7 +389,6 @@ for arm in $arms; do
 	else
 		echo "   $arm: $arm_error"
 		err_a=${arm_error:-setup failed} err_b=${arm_error:-setup failed}
-		[ "$arm" = pgconverge ] && err_a="agent failed: $err_a" err_b="agent failed: $err_b"
 		table_rss[$arm]="n/a"
 	fi
 	table_a[$arm]=$(cell a)
