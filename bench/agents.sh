@@ -348,6 +348,7 @@ declare -A table_a=() table_b=() table_rss=()
 echo "== agents: kill to the first committed write, one etcd member, 3 nodes, $runs run(s) per scenario"
 echo "   Patroni $patroni_version; PostgreSQL 15; etcd $(etcd --version | awk 'NR == 1 { print $3 }')"
 for arm in $arms; do
+	# shellcheck disable=SC2034 # read through namerefs (cell) and eval
 	res_a=() res_b=() err_a="" err_b="" how_a="" how_b="" arm_error="" table_ready=""
 	agent_pid=()
 	case $arm in
@@ -388,6 +389,7 @@ for arm in $arms; do
 		table_rss[$arm]=$(echo $rss | awk '{ if (NF == 0) { print "n/a"; exit } for (i = 1; i <= NF; i++) { s = s sep $i; sep = ", " } print s " kB" }')
 	else
 		echo "   $arm: $arm_error"
+		# shellcheck disable=SC2034 # read through namerefs (cell)
 		err_a=${arm_error:-setup failed} err_b=${arm_error:-setup failed}
 		table_rss[$arm]="n/a"
 	fi
