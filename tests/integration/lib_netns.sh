@@ -43,8 +43,8 @@ netns_count=0
 netns_subnet=
 
 # netns_require - prints "SKIP <script>: ..." and exits 0 when this process
-# may not create network namespaces (not root, no ip, a container without
-# CAP_SYS_ADMIN).
+# may not create network namespaces, veth pairs or bridges (not root, no ip,
+# a container without CAP_SYS_ADMIN or without those drivers).
 netns_require() {
 	local probe=$NETNS_PREFIX-probe
 	if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
@@ -53,6 +53,12 @@ netns_require() {
 	fi
 	if ! ip netns add "$probe" 2>/dev/null; then
 		echo "SKIP $(basename "$0"): 'ip netns add' is not permitted here"
+		exit 0
+	fi
+	if ! ip -n "$probe" link add name pa type veth peer name pb 2>/dev/null ||
+		! ip -n "$probe" link add name pbr type bridge 2>/dev/null; then
+		ip netns del "$probe" 2>/dev/null
+		echo "SKIP $(basename "$0"): veth pairs or bridges cannot be created here"
 		exit 0
 	fi
 	ip netns del "$probe" 2>/dev/null
@@ -91,7 +97,7 @@ netns_setup() {
 	netns_subnet=$(netns_subnet_of $$)
 	ip netns add "$NETNS_SWITCH" || return 1
 	ip -n "$NETNS_SWITCH" link set lo up &&
-		ip -n "$NETNS_SWITCH" link add br0 type bridge &&
+		ip -n "$NETNS_SWITCH" link add name br0 type bridge &&
 		ip -n "$NETNS_SWITCH" link set br0 up || return 1
 	for ((i = 1; i <= n; i++)); do
 		ns=$NETNS_PREFIX-h$i
@@ -100,7 +106,7 @@ netns_setup() {
 		NETNS_NAME[i]=$ns
 		NETNS_ADDR[i]=$netns_subnet.$((10 + i))
 		# Both ends are born in the switch namespace; eth0 moves to the host.
-		ip -n "$NETNS_SWITCH" link add "p$i" type veth peer name eth0 netns "$ns" &&
+		ip -n "$NETNS_SWITCH" link add name "p$i" type veth peer name eth0 netns "$ns" &&
 			ip -n "$NETNS_SWITCH" link set "p$i" master br0 &&
 			ip -n "$NETNS_SWITCH" link set "p$i" up &&
 			ip -n "$ns" link set lo up &&
@@ -150,7 +156,7 @@ netns_split() {
 	for group in "$@"; do
 		br=br$g
 		if ! ip -n "$NETNS_SWITCH" link show "$br" >/dev/null 2>&1; then
-			ip -n "$NETNS_SWITCH" link add "$br" type bridge forward_delay 0 stp_state 0 &&
+			ip -n "$NETNS_SWITCH" link add name "$br" type bridge forward_delay 0 stp_state 0 &&
 				ip -n "$NETNS_SWITCH" link set "$br" up || return 1
 		fi
 		for i in $group; do
