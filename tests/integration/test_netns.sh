@@ -86,7 +86,6 @@ if netns_etcd_start 1 "$tmp" e1 "http://${NETNS_ADDR[1]}:$etcd_port" "http://${N
 	ok "etcd started inside host 1"
 else
 	fail "etcd inside host 1"
-	lib_show "$tmp/e1.etcd"
 	exit 1
 fi
 etcd_pid=$(cat "$tmp/e1.etcd.pid")
