@@ -721,6 +721,11 @@ bool coord_agent_mine(const PgcAction *act, void *arg)
 		return false;
 	if (act->kind == ACT_CREATE_SLOT && runs_on == NULL && slot_owner(ag->pass_t, act) != NULL)
 		runs_on = slot_owner(ag->pass_t, act);
+	/* A reload follows the node's own configuration files, which only its agent sees. */
+	if (act->kind == ACT_RELOAD && runs_on == NULL && act->node != NULL && ag->pass_t != NULL &&
+	    (c = topology_cluster(ag->pass_t, act->cluster)) != NULL &&
+	    (n = cluster_node(c, act->node)) != NULL)
+		runs_on = n->host.v;
 	if (ag->self != NULL)
 		mine = coord_action_mine(runs_on, ag->self, true, leads);
 	else

@@ -23,9 +23,11 @@
  * The one that created it leads until its lease goes; the key's
  * create_revision is its fencing token, compared by every write it makes.
  * The leader carries out the cluster-wide actions (runs_on NULL), every
- * agent the actions of its own host, and the create-slot of a replica on
- * its host (that replica's clone waits for it, and the leader's plan has it
- * only once the replica runs): coord_agent_mine() is apply's filter.
+ * agent the actions of its own host, the create-slot of a replica on its
+ * host (that replica's clone waits for it, and the leader's plan has it
+ * only once the replica runs) and the reload of its own nodes (it follows
+ * their configuration files, which only it sees): coord_agent_mine() is
+ * apply's filter.
  *
  * Failover (failover.mode auto), by the leader: every agent probes the
  * primary (libpq) every failover.probe_interval, so that a new leader has

@@ -200,6 +200,30 @@ static bool decide(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const char *fr
 	return true;
 }
 
+/*
+ * observe_others - the cluster observed afresh without the failed primary:
+ * its probes already failed for detect_after, and waiting out the connect
+ * timeout of a host that is gone would only delay the decision. The
+ * candidate choice needs the others only (failover_choose takes the
+ * primary's last position from P/C/primary).
+ */
+static PgcObserved *observe_others(PgcArena *a, const PgcTopology *t, const PgcCluster *c,
+				   const char *primary)
+{
+	PgcTopology tt = *t;
+	PgcCluster *cc = arena_alloc(a, sizeof(*cc));
+
+	*cc = *c;
+	cc->nodes = arena_calloc(a, c->n_nodes, sizeof(PgcNode));
+	cc->n_nodes = 0;
+	for (size_t i = 0; i < c->n_nodes; i++)
+		if (strcmp(c->nodes[i].name, primary) != 0)
+			cc->nodes[cc->n_nodes++] = c->nodes[i];
+	tt.clusters = cc;
+	tt.n_clusters = 1;
+	return failover_observe(&tt, c->name);
+}
+
 bool ag_leader_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c, AgCluster *ac)
 {
 	PgcArena *a;
@@ -258,7 +282,7 @@ bool ag_leader_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c
 		verdict(ac, hd.verdict, arena_printf(a, "%s; %s", hd.reason, why));
 		goto cleanup;
 	}
-	obs = failover_observe(t, c->name);
+	obs = observe_others(a, t, live, primary);
 	if (obs == NULL)
 		goto cleanup;
 	vkv = ag_snap_get(ac, coord_key_primary(a, ag->prefix, ac->name));
