@@ -12,12 +12,11 @@
 #   3. etcd stopped for several ttl: the primary stays writable (its
 #      replicas stream from it), nobody is promoted; etcd back, the agents
 #      carry on;
-#   4. etcd stopped and the replicas stopped: the primary stops itself
-#      (self-fencing) within the ttl; etcd back, one primary takes writes;
-#   5. a whole host lost (its agent and server killed): a replica is
+#   4. a whole host lost (its agent and server killed): a replica is
 #      promoted once the lease expired (time printed); the host's agent
 #      started again rejoins its node as a replica.
-# The agents' memory (RSS) is printed.
+# The agents' memory (RSS) is printed. Self-fencing under a real partition
+# is test_agents_partition.sh.
 #
 # Needs root (servers run as postgres), PostgreSQL 15, etcd, free loopback
 # ports. One ok/FAIL line per check; exit 1 when any check failed.
@@ -249,34 +248,7 @@ check "a leader again once etcd is back" lib_wait 30 sh -c \
 	"ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get '$prefix/c/leader' --print-value-only | grep -q ."
 check "$new still the only primary, writable" test "$(primaries)/$(q "$new" 'insert into t values (1000) returning 1')" = "$new/1"
 
-# --- 4. self-fencing: etcd down and no replica streaming: the primary stops itself ---------
-
-lib_etcd_stop "$tmp" e1
-sleep 1
-for n in pg1 pg2 pg3; do
-	[ "$n" = "$new" ] || runuser -u postgres -- "$LIB_PG_BIN/pg_ctl" -D "$tmp/data/$n" stop -m fast >/dev/null 2>&1
-done
-fence_start=$SECONDS
-if lib_wait $((TTL + 4)) sh -c "! kill -0 $pidnew 2>/dev/null"; then
-	ok "$new stopped itself without etcd and replicas ($((SECONDS - fence_start)) s after the replicas stopped, ttl ${TTL} s)"
-else
-	fail "$new still runs $((TTL + 4)) s after losing etcd and its replicas"
-fi
-check "the agent says it self-fenced" grep -q "self-fenced primary \"$new\"" "$tmp/agent-${host[$new]}.log"
-lib_etcd_start "$tmp" e1 "$etcd_url" "http://127.0.0.1:$epport" || fail "etcd starts again"
-one_writable() {
-	local p
-	p=$(primaries)
-	case $p in pg1 | pg2 | pg3) [ "$(q "$p" 'insert into t values (2000) returning 1')" = 1 ] ;; *) return 1 ;; esac
-}
-check "etcd back: one primary again, writable" lib_wait 90 one_writable
-echo "after self-fencing: primary $(primaries)"
-check "the self-fence ended: started again as the primary, or rejoined" \
-	grep -q "node \"$new\" is no longer fenced" "$tmp/agent-${host[$new]}.log"
-check "no fence record is left in etcd" lib_wait 20 sh -c \
-	"[ -z \"\$(ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get --prefix '$prefix/c/fenced/' --keys-only)\" ]"
-
-# --- 5. a whole host lost (agent and server killed): its lease expires ---------------------
+# --- 4. a whole host lost (agent and server killed): its lease expires ---------------------
 
 cur=$(primaries)
 case $cur in pg1 | pg2 | pg3) ;; *) fail "no single primary before the host loss: '$cur'"; lib_finish test_agents ;; esac
