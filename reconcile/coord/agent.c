@@ -396,9 +396,13 @@ static void lead(PgcCoordAgent *ag, AgCluster *c)
 	const char *key = coord_key_leader(a, ag->prefix, c->name);
 	const PgcEtcdKv *kv = ag_snap_get(c, key);
 	PgcEtcdCompare cmp = {key, ETCD_CMP_CREATE_REVISION, 0, NULL};
-	PgcEtcdOp op = {key, ag->self, strlen(ag->self), ag->lease};
+	PgcEtcdOp op = {key, ag->self, ag->self ? strlen(ag->self) : 0, ag->lease};
 	bool ok = false;
 	int64_t rev = 0;
+
+	/* A leader names its host: an agent that does not know it (no --as) never leads. */
+	if (ag->self == NULL)
+		goto cleanup;
 
 	snprintf(c->leader, sizeof c->leader, "%s", kv ? kv->value : "");
 	if (c->token != 0) {
