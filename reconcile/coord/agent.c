@@ -633,8 +633,10 @@ bool coord_agent_tick(PgcCoordAgent *ag, const PgcTopology *t, const volatile si
 			continue;
 		lead(ag, ac);
 		due |= ag_candidate_tick(ag, t, c, ac);
-		/* Every agent probes the primary: a new leader has its history at once. */
-		due |= ag_leader_tick(ag, t, c, ac);
+		/* Every agent probes the primary: a new leader has its history at once. A
+		 * decision for a node of this host is carried out now, not a pass later. */
+		if (ag_leader_tick(ag, t, c, ac) && ag_snapshot(ag, ac) == 0)
+			due |= ag_candidate_tick(ag, t, c, ac);
 	}
 	if (!(stop && *stop))
 		due |= ag_local_tick(ag, t);
