@@ -4,6 +4,7 @@
 #   make deps       install missing Debian packages (no-op when present)
 #   make test       deps + build + every test tier
 #   make run        deps + build + bring up examples/quickstart.yaml
+#   make demo-hosts deps + build + etcd and three agents for examples/three-hosts.yaml
 #   make install    PREFIX=/usr/local
 #   make sanitize   unit + integration under ASan/UBSan (rebuilds; slow)
 #
@@ -39,7 +40,7 @@ FRONT_OBJ := $(B)/cmd/front.o $(addprefix $(B)/reconcile/backup/,walarchive.o wa
 FRONT_LIBS := $(shell pkg-config --libs libcrypto zlib libzstd 2>/dev/null) -ldl -lpthread
 CORE    := $(B)/pgconverge-core.so
 
-.PHONY: all deps test unit integration schema-test fuzz bench run install clean sanitize
+.PHONY: all deps test unit integration schema-test fuzz bench run demo-hosts install clean sanitize
 
 all: pgconverge
 
@@ -113,6 +114,12 @@ bench: pgconverge
 run: deps
 	$(MAKE) all
 	@sh examples/run-quickstart.sh
+
+# Three "hosts" on loopback (127.0.0.2-4), one agent each, coordinated through
+# a local etcd; stop with sh examples/stop-three-hosts.sh.
+demo-hosts: deps
+	$(MAKE) all
+	@sh examples/run-three-hosts.sh
 
 install: pgconverge
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pgconverge $(DESTDIR)$(PREFIX)/share/man/man1

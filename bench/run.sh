@@ -27,7 +27,11 @@
 #      primary to the first write through it and to the promotion (pgpool.sh);
 #  13. the monitoring figures: `status --format prometheus` against the no-op
 #      `plan`, and the latency of the reconcile loop's /metrics for 30 nodes
-#      (metrics.sh).
+#      (metrics.sh);
+#  14. agents on several hosts coordinated through etcd against Patroni 3.0
+#      (installed with apt-get when missing): kill -9 of the primary's
+#      postmaster and of its whole host, to the first committed write
+#      (agents.sh).
 #
 # 2 to 5 start real servers and need root; see bench/README.md.
 set -eu
@@ -61,4 +65,5 @@ bash bench/pgpool.sh || rc=1
 bash bench/reconcile_rss.sh || rc=1
 bash bench/offline_plan.sh || rc=1
 bash bench/metrics.sh || rc=1
+bash bench/agents.sh || rc=1
 exit $rc

@@ -49,8 +49,10 @@
 #include "common/fsutil.h"
 #include "common/lock.h"
 #include "common/metrics_http.h"
+#include "reconcile/coord/agent.h"
 #include "reconcile/engine/apply.h"
 #include "reconcile/ha/auto_failover.h"
+#include "reconcile/transport/host.h"
 #include "reconcile/postgres/plan_conf.h"
 
 const PgcCommandSpec reconcile_spec = {
@@ -99,7 +101,17 @@ const PgcCommandSpec reconcile_spec = {
 		"its WAL, nor within failover.min_interval of the last failover unless it is\n"
 		"confirmed down. The event and its timings go to the journal, status.json\n"
 		"shows each cluster's HA state, and the next pass runs at once from the new\n"
-		"primary.\n",
+		"primary.\n"
+		"\n"
+		"With coordination.etcd in the topology, this is the agent of one host (--as\n"
+		"HOST): it holds an etcd lease (coordination.etcd.ttl, renewed every ttl/5),\n"
+		"publishes its nodes' state under it, and carries out only its own host's\n"
+		"actions; the agent that holds a cluster's leader key also carries out the\n"
+		"cluster-wide ones (SQL on the primary). Without a live lease a pass applies\n"
+		"nothing. Automatic failover is then decided by the leader and written to\n"
+		"etcd first; the candidate's agent promotes it. A primary whose agent has had\n"
+		"no etcd contact for 3/5 of the ttl and sees no replica streaming stops it\n"
+		"(self-fencing), and starts it again only when etcd shows nothing replaced it.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_ALLOW_REWIND | OPT_CLUSTER | OPT_INTERVAL |
 		   OPT_ONCE | OPT_WAIT_LOCK | OPT_JOBS | OPT_METRICS_LISTEN | OPT_AS,
 	.exit_codes = "  0   stopped by SIGTERM or SIGINT; with --once: converged\n"
@@ -291,7 +303,14 @@ typedef struct {
 	PgcAutoFailover *af;         /* the primaries watched between passes */
 	json_t *status;              /* the last status.json written, for HA updates between passes */
 	PgcMetricsHttp *http;        /* --metrics-listen: serves the last pass's metrics; NULL without */
+	PgcCoordAgent *coord;        /* coordination.etcd: this host's agent; NULL without */
 } Loop;
+
+/* coordinated - the last topology declares coordination.etcd: the agent decides, not auto_failover. */
+static bool coordinated(const Loop *lp)
+{
+	return lp->topo != NULL && lp->topo->etcd.set;
+}
 
 /* ---- automatic failover between passes ------------------------------------------ */
 
@@ -338,10 +357,21 @@ static bool sleep_and_probe(const PgcOptions *opts, Loop *lp, int64_t ms)
 
 	while (!stop_requested && !hup_requested) {
 		double left = deadline - mono_ms();
-		int64_t due = auto_failover_next_probe_in(lp->af, lp->topo);
+		int64_t due;
 
 		if (left <= 0)
 			break;
+		if (coordinated(lp) && lp->coord != NULL) {
+			due = coord_agent_next_tick_in(lp->coord, lp->topo);
+			if (due > 0)
+				sleep_until_woken(due < left ? due : (int64_t)left + 1);
+			if (stop_requested || hup_requested || mono_ms() >= deadline)
+				break;
+			if (coord_agent_tick(lp->coord, lp->topo, &stop_requested))
+				return true;
+			continue;
+		}
+		due = auto_failover_next_probe_in(lp->af, lp->topo);
 		if (due < 0 || (double)due >= left) {
 			sleep_until_woken((int64_t)left + 1);
 			continue;
@@ -539,6 +569,26 @@ static void metrics_publish(const PgcOptions *opts, Loop *lp, const PgcPass *ps,
 
 /* ---- the pass itself ------------------------------------------------------------ */
 
+/*
+ * coord_pass_begins - with coordination.etcd: this host's agent (made on
+ * the first such pass) ticks with t and becomes apply's filter. false when
+ * it has no etcd session: the pass applies nothing.
+ */
+static bool coord_pass_begins(const PgcOptions *opts, Loop *lp, const PgcTopology *t,
+			      PgcConvergeRun *run)
+{
+	if (lp->coord == NULL) {
+		PgcCoordAgentConfig cfg = {host_self(), opts->state_dir, PGC_VERSION, opts->cluster};
+
+		lp->coord = coord_agent_new(&cfg);
+	}
+	if (!coord_agent_before_pass(lp->coord, t))
+		return false;
+	run->mine = coord_agent_mine;
+	run->mine_arg = lp->coord;
+	return true;
+}
+
 static PgcPassOutcome outcome_of(int rc, const PgcConvergeResult *res)
 {
 	if (res->stopped && rc == EXIT_ERROR)
@@ -587,16 +637,25 @@ static int run_pass(const PgcOptions *opts, Loop *lp, int64_t *delay_ms)
 			if (ps.error[0] == '\0')
 				snprintf(ps.error, sizeof ps.error, "%s: cannot load the topology",
 					 opts->source_name);
+		} else if (t->etcd.set && !coord_pass_begins(opts, lp, t, &run)) {
+			/* No etcd session: this agent acts on nothing (the agent said why). */
+			ps.outcome = OUT_BLOCKED;
+			ps.rc = EXIT_BLOCKED;
 		} else {
 			log_source_change(opts, lp);
 			ps.rc = converge_run(opts, t, &run, &ps.res);
 			ps.outcome = outcome_of(ps.rc, &ps.res);
 			snprintf(ps.error, sizeof ps.error, "%s", ps.res.error);
-			auto_failover_after_pass(lp->af, t, ps.res.observed);
+			if (t->etcd.set)
+				coord_agent_after_pass(lp->coord, t, ps.res.observed);
+			else
+				auto_failover_after_pass(lp->af, t, ps.res.observed);
 		}
 	}
 	ps.finished = time(NULL);
 	ps.duration_ms = mono_ms() - t0;
+	if (t != NULL && t->etcd.set && lp->coord != NULL)
+		ps.coordination = coord_agent_status_json(lp->coord);
 	*delay_ms = schedule(opts, lp, &ps);
 	if (lock.fd >= 0) {
 		char now[32];
@@ -624,6 +683,7 @@ static int run_pass(const PgcOptions *opts, Loop *lp, int64_t *delay_ms)
 	lp->have_last = true;
 	lock_release(&lock);
 	converge_result_free(&ps.res);
+	json_decref(ps.coordination);
 	/* Kept for the probes until the next pass loads the file again; a file
 	 * that does not load leaves the last good one watched. */
 	if (t != NULL) {
@@ -697,5 +757,6 @@ done:
 	topology_free(lp.topo);
 	json_decref(lp.status);
 	auto_failover_free(lp.af);
+	coord_agent_free(lp.coord);
 	return rc;
 }

@@ -186,6 +186,8 @@ static json_t *status_json(const PgcOptions *opts, time_t loop_started, const Pg
 	json_object_set_new(j, "format_version", json_integer(STATUS_FORMAT_VERSION));
 	json_object_set_new(j, "pid", json_integer((json_int_t)getpid()));
 	json_object_set_new(j, "mode", json_string(opts->once ? "once" : "interval"));
+	if (ps->coordination != NULL)
+		json_object_set(j, "coordination", ps->coordination);
 	json_object_set_new(j, "interval_seconds",
 			    opts->once ? json_null() : json_real((double)opts->interval_ms / 1000.0));
 	json_object_set_new(j, "started_at", json_string(iso(loop_started, buf, sizeof buf)));

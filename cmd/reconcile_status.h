@@ -47,6 +47,8 @@ typedef struct {
 	time_t next;                 /* next pass (wall clock); 0 with --once */
 	const char *next_reason;
 	time_t window_opens;         /* earliest window a blocked restart waits for; 0 none */
+	json_t *coordination;        /* with coordination.etcd: the agent's state (status.json's
+	                              * "coordination"), owned by the pass; NULL without */
 } PgcPass;
 
 /* PgcPassTotals - the counters status.json carries from run to run. */

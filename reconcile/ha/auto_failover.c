@@ -379,7 +379,7 @@ static int ha_probe_timeout(const PgcCluster *c)
 static bool ha_probe_cluster(PgcAutoFailover *af, const PgcTopology *t, HaWatch *w, const PgcCluster *c)
 {
 	PgcArena *a = arena_new();
-	PgcEvaluateOptions eo = {0, c->failover.min_interval.ms};
+	PgcEvaluateOptions eo = {.now_ms = 0, .min_interval_ms = c->failover.min_interval.ms};
 	const PgcPrimaryView *last = NULL;
 	PgcObserved *obs = NULL;
 	const PgcCluster *live;

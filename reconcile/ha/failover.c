@@ -570,7 +570,7 @@ void failover_evaluate(PgcArena *a, const PgcCluster *c, const PgcObserved *obs,
 		return;
 	}
 	if (st->last_failover_ms >= 0 && opts->now_ms - st->last_failover_ms < min_interval &&
-	    !confirmed_down(po)) {
+	    !confirmed_down(po) && !opts->confirmed_down) {
 		out->reason = arena_printf(
 		    a,
 		    "%s, but the last failover was %s ago, within failover.min_interval (%s), and "
@@ -580,7 +580,7 @@ void failover_evaluate(PgcArena *a, const PgcCluster *c, const PgcObserved *obs,
 		    duration_text(a, min_interval));
 		return;
 	}
-	fence = failover_fence_refusal(a, c, p, po);
+	fence = opts->fenced_elsewhere ? NULL : failover_fence_refusal(a, c, p, po);
 	if (fence != NULL) {
 		out->reason = arena_printf(a, "%s, but it cannot be fenced: %s", failed, fence);
 		return;

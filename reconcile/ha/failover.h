@@ -167,6 +167,16 @@ typedef struct {
 typedef struct {
 	int64_t now_ms;
 	int64_t min_interval_ms;      /* 0: FAILOVER_DEFAULT_MIN_INTERVAL_MS */
+	/*
+	 * Coordinated agents (reconcile/coord/) decide for nodes on other hosts.
+	 * fenced_elsewhere: the primary cannot take writes whatever happens here
+	 * (its own agent keeps it stopped, or its lease expired, which a primary
+	 * cut off from etcd and its replicas outlives only stopped): the fencing
+	 * check is skipped. confirmed_down: its own agent saw no postmaster for
+	 * its data directory, which counts as "confirmed down" below.
+	 */
+	bool fenced_elsewhere;
+	bool confirmed_down;
 } PgcEvaluateOptions;
 
 /*
@@ -177,8 +187,9 @@ typedef struct {
  *            the last successful probe);
  *   blocked  failover.mode is not auto; or a failover happened less than
  *            min_interval ago and the primary is not confirmed down (a local
- *            data directory with no live postmaster); or the primary cannot
- *            be fenced (not on this machine and no failover.fence_command);
+ *            data directory with no live postmaster, or opts->confirmed_down);
+ *            or the primary cannot be fenced (not on this machine and no
+ *            failover.fence_command), unless opts->fenced_elsewhere;
  *            or failover_choose() with the partition rule chose nobody;
  *   promote  otherwise.
  * obs is the latest observation of the cluster; last as in failover_choose.

@@ -295,8 +295,8 @@ static bool has_data_dir(const PgcCluster *x, const PgcNode *n)
 }
 
 int promote_repoint(const PgcCluster *x, const char *skip, uint64_t switch_lsn,
-		    uint64_t received_lsn, const PgcRejoinOptions *rejoin, size_t *ok,
-		    size_t *failed)
+		    uint64_t received_lsn, const PgcRejoinOptions *rejoin, bool local_only,
+		    size_t *ok, size_t *failed)
 {
 	int rc = 0;
 
@@ -310,6 +310,8 @@ int promote_repoint(const PgcCluster *x, const char *skip, uint64_t switch_lsn,
 		int st;
 
 		if (strcmp(n->name, x->primary.v) == 0 || (skip != NULL && strcmp(n->name, skip) == 0))
+			continue;
+		if (!host_is_local(n->host.v) && local_only)
 			continue;
 		if (!host_is_local(n->host.v)) {
 			log_error("cannot re-point replica \"%s/%s\": it is on host \"%s\", not on this "
@@ -439,7 +441,7 @@ int promote_run(const PgcCluster *x, const char *old_primary, const PgcPromoteOp
 
 	create_slots(x, p, old_primary);
 	(void)promote_repoint(x, old_primary, res->switch_lsn, res->received_lsn, &o->rejoin,
-			      &res->repointed, &res->repoint_failed);
+			      o->local_only, &res->repointed, &res->repoint_failed);
 	if (o->rejoin_old && old_primary != NULL && cluster_node(x, old_primary) != NULL) {
 		res->old_rejoined = rejoin_node(x, old_primary, &o->rejoin, &res->old_rejoin) == 0 &&
 				    res->old_rejoin.outcome != REJOIN_MOVED_ASIDE;

@@ -46,6 +46,8 @@ typedef struct {
 	int write_timeout_s;      /* first write; 0: 30 */
 	int stream_timeout_s;     /* re-pointed replicas streaming; 0: 30 */
 	bool rejoin_old;          /* rejoin the old primary as a replica afterwards */
+	bool local_only;          /* re-point only the replicas on this machine: each host's
+	                           * agent re-points its own (reconcile/coord/) */
 	PgcRejoinOptions rejoin;  /* for the old primary and replicas that diverged */
 } PgcPromoteOptions;
 
@@ -167,11 +169,12 @@ int promote_node(const PgcCluster *c, const PgcNode *n, int timeout_s);
  * promote_repoint - makes every standby of x other than x's primary and
  * skip follow its upstream in x (step 4 above); switch_lsn and received_lsn
  * as in PgcPromoteResult (0: no rewind decision). ok/failed count them.
+ * local_only: replicas on other hosts are left alone (not counted).
  * Returns 0 when all did, -1 when one could not (reported).
  */
 int promote_repoint(const PgcCluster *x, const char *skip, uint64_t switch_lsn,
-		    uint64_t received_lsn, const PgcRejoinOptions *rejoin, size_t *ok,
-		    size_t *failed);
+		    uint64_t received_lsn, const PgcRejoinOptions *rejoin, bool local_only,
+		    size_t *ok, size_t *failed);
 
 /* promote_timeline - the timeline n writes on now (from its current WAL file name); 0 unknown. */
 unsigned promote_timeline(const PgcCluster *c, const PgcNode *n);

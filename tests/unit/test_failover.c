@@ -619,6 +619,43 @@ static void test_evaluate_anti_flap(void **state)
 	fx_free(&f);
 }
 
+/* Coordinated agents: the primary's own agent fenced it, or its lease expired. */
+static void test_evaluate_coordinated(void **state)
+{
+	PgcEvaluateOptions eo = {.now_ms = 63000, .min_interval_ms = 0};
+	PgcProbeState st;
+	PgcHaDecision d;
+	Fx f;
+
+	(void)state;
+	fx_init(&f, NULL, NULL, NULL);
+	onode(f.o, "pg1")->local = false;
+	onode(f.o, "pg1")->postmaster_alive = true;
+	failover_probe_init(&st);
+	st.last_failover_ms = 0;
+	failover_probe_record(&st, "pg1", 60000, false, "connection refused");
+	failover_probe_record(&st, "pg1", 63000, false, "connection refused");
+	/* Elsewhere, no fence_command: refused, unless fenced elsewhere. */
+	failover_evaluate(f.a, &f.t->clusters[0], f.o, NULL, &st, &eo, &d);
+	assert_int_equal(d.verdict, HA_BLOCKED);
+	eo.fenced_elsewhere = true;
+	failover_evaluate(f.a, &f.t->clusters[0], f.o, NULL, &st, &eo, &d);
+	assert_int_equal(d.verdict, HA_BLOCKED);
+	assert_non_null(strstr(d.reason, "within failover.min_interval"));
+	/* Its own agent saw no postmaster: confirmed down, min_interval does not hold. */
+	eo.confirmed_down = true;
+	failover_evaluate(f.a, &f.t->clusters[0], f.o, NULL, &st, &eo, &d);
+	assert_int_equal(d.verdict, HA_PROMOTE);
+	assert_string_equal(d.candidate, "pg2");
+	/* The partition rule still holds. */
+	onode(f.o, "pg2")->wal_receiver_status = "streaming";
+	onode(f.o, "pg2")->wal_receiver_last_msg_age_s = 0.5;
+	failover_evaluate(f.a, &f.t->clusters[0], f.o, NULL, &st, &eo, &d);
+	assert_int_equal(d.verdict, HA_BLOCKED);
+	assert_true(d.choice.partition);
+	fx_free(&f);
+}
+
 static void test_probe_record_new_primary(void **state)
 {
 	PgcProbeState st;
@@ -850,6 +887,7 @@ int main(void)
 		cmocka_unit_test(test_probe_record_new_primary),
 		cmocka_unit_test(test_failover_topology),
 		cmocka_unit_test(test_fence_command),
+		cmocka_unit_test(test_evaluate_coordinated),
 		cmocka_unit_test(test_rejoin_history),
 		cmocka_unit_test(test_rejoin_needs_rewind),
 		cmocka_unit_test(test_rejoin_found_primary),

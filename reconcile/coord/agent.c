@@ -1,0 +1,777 @@
+/*
+ * reconcile/coord/agent.c - the agent's session (lease and keep-alive), what
+ * it publishes, the leadership of its clusters and apply's filter
+ * (agent.h). Failover is agent_failover.c, self-fencing agent_fence.c.
+ */
+#include "reconcile/coord/agent_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "reconcile/engine/secret.h"
+#include "reconcile/ha/ha.h"
+#include "reconcile/transport/host.h"
+
+#define AG_DEFAULT_PREFIX "/pgconverge"
+#define AG_DEFAULT_TTL_MS 10000
+/* After a failed contact, the next try comes this soon (or at the next tick). */
+#define AG_RETRY_MS 1000
+
+/* ---- state ------------------------------------------------------------------- */
+
+static void str_set(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = NULL;
+	if (src != NULL && (*dst = strdup(src)) == NULL)
+		abort();
+}
+
+PgcCoordAgent *coord_agent_new(const PgcCoordAgentConfig *cfg)
+{
+	PgcCoordAgent *ag = calloc(1, sizeof(*ag));
+
+	if (ag == NULL)
+		abort();
+	str_set(&ag->self, cfg->self);
+	str_set(&ag->state_dir, cfg->state_dir);
+	str_set(&ag->version, cfg->version ? cfg->version : "unknown");
+	str_set(&ag->only_cluster, cfg->only_cluster);
+	ag->ttl_ms = AG_DEFAULT_TTL_MS;
+	clock_utc_now(CLOCK_UTC_ISO_MS, ag->started_at, sizeof ag->started_at);
+	return ag;
+}
+
+void coord_agent_free(PgcCoordAgent *ag)
+{
+	if (ag == NULL)
+		return;
+	/* Our keys go at once: the others need not wait for the ttl. */
+	if (ag->etcd != NULL && ag->lease != 0 && coord_agent_in_session(ag))
+		(void)etcd_lease_revoke(ag->etcd, ag->lease);
+	ag_session_stop(ag->sess);
+	etcd_close(ag->etcd);
+	for (size_t i = 0; i < ag->n_cl; i++) {
+		arena_free(ag->cl[i]->snap);
+		free(ag->cl[i]);
+	}
+	for (size_t i = 0; i < ag->n_nodes; i++) {
+		free(ag->nodes[i]->member);
+		free(ag->nodes[i]->member_state);
+		free(ag->nodes[i]);
+	}
+	free(ag->cl);
+	free(ag->nodes);
+	free(ag->self);
+	free(ag->state_dir);
+	free(ag->version);
+	free(ag->only_cluster);
+	free(ag->cfg_id);
+	free(ag->prefix);
+	free(ag);
+}
+
+AgCluster *ag_cluster(PgcCoordAgent *ag, const char *name)
+{
+	AgCluster **v, *c;
+
+	for (size_t i = 0; i < ag->n_cl; i++)
+		if (strcmp(ag->cl[i]->name, name) == 0)
+			return ag->cl[i];
+	v = realloc(ag->cl, (ag->n_cl + 1) * sizeof(*v));
+	c = calloc(1, sizeof(*c));
+	if (v == NULL || c == NULL)
+		abort();
+	ag->cl = v;
+	ag->cl[ag->n_cl++] = c;
+	snprintf(c->name, sizeof c->name, "%s", name);
+	failover_probe_init(&c->st);
+	c->last_failover_ms = -1;
+	return c;
+}
+
+AgNode *ag_node(PgcCoordAgent *ag, const char *cluster, const char *node)
+{
+	AgNode **v, *n;
+
+	for (size_t i = 0; i < ag->n_nodes; i++)
+		if (strcmp(ag->nodes[i]->cluster, cluster) == 0 && strcmp(ag->nodes[i]->node, node) == 0)
+			return ag->nodes[i];
+	v = realloc(ag->nodes, (ag->n_nodes + 1) * sizeof(*v));
+	n = calloc(1, sizeof(*n));
+	if (v == NULL || n == NULL)
+		abort();
+	ag->nodes = v;
+	ag->nodes[ag->n_nodes++] = n;
+	snprintf(n->cluster, sizeof n->cluster, "%s", cluster);
+	snprintf(n->node, sizeof n->node, "%s", node);
+	return n;
+}
+
+/* mark_present - the clusters and nodes of t on this host. */
+static void mark_present(PgcCoordAgent *ag, const PgcTopology *t)
+{
+	for (size_t i = 0; i < ag->n_cl; i++)
+		ag->cl[i]->present = false;
+	for (size_t i = 0; i < ag->n_nodes; i++)
+		ag->nodes[i]->present = false;
+	for (size_t i = 0; t != NULL && i < t->n_clusters; i++) {
+		const PgcCluster *c = &t->clusters[i];
+
+		if (ag->only_cluster != NULL && strcmp(ag->only_cluster, c->name) != 0)
+			continue;
+		for (size_t j = 0; j < c->n_nodes; j++) {
+			if (!ag_is_self(ag, c->nodes[j].host.v))
+				continue;
+			ag_cluster(ag, c->name)->present = true;
+			ag_node(ag, c->name, c->nodes[j].name)->present = true;
+		}
+	}
+}
+
+/* ---- the etcd client -------------------------------------------------------- */
+
+/* config_id - what the client is made of (no secret: the password's reference only). */
+static char *config_id(PgcArena *a, const PgcEtcd *e)
+{
+	char *s = arena_printf(a, "%s|%s|%s|%s|%s|%d:%s", e->user.v ? e->user.v : "",
+			       e->ca_file.v ? e->ca_file.v : "", e->cert_file.v ? e->cert_file.v : "",
+			       e->key_file.v ? e->key_file.v : "", e->prefix.v ? e->prefix.v : "",
+			       (int)e->password.kind, e->password.ref ? e->password.ref : "");
+
+	for (size_t i = 0; i < e->endpoints.n; i++)
+		s = arena_printf(a, "%s|%s", s, e->endpoints.items[i].v);
+	return s;
+}
+
+/* drop_session - the lease is gone: no leadership either. */
+static void drop_session(PgcCoordAgent *ag)
+{
+	/* The thread's last_ok_sent_ms stays: self-fencing counts from it. */
+	ag->lease = 0;
+	if (ag->sess != NULL)
+		ag_session_set_lease(ag->sess, 0, 0);
+	for (size_t i = 0; i < ag->n_cl; i++) {
+		if (ag->cl[i]->token != 0)
+			log_warn("cluster \"%s\": no longer the leader (the agent's lease is gone)",
+				 ag->cl[i]->name);
+		ag->cl[i]->token = 0;
+	}
+}
+
+/* configure - (re)opens the client when t names other endpoints or credentials. */
+static int configure(PgcCoordAgent *ag, const PgcTopology *t)
+{
+	PgcArena *a;
+	PgcEtcdConfig cfg;
+	PgcEtcdClient *thread_client = NULL;
+	const char **eps;
+	char *id, *password = NULL, err[512];
+	int rc = -1;
+
+	if (t == NULL || !t->etcd.set)
+		return ag->etcd != NULL ? 0 : -1;
+	a = arena_new();
+	id = config_id(a, &t->etcd);
+	ag->ttl_ms = t->etcd.ttl.set && t->etcd.ttl.ms > 0 ? t->etcd.ttl.ms : AG_DEFAULT_TTL_MS;
+	if (ag->etcd != NULL && ag->cfg_id != NULL && strcmp(ag->cfg_id, id) == 0) {
+		rc = 0;
+		goto cleanup;
+	}
+	if (ag->etcd != NULL) {
+		log_info("coordination.etcd changed: connecting again");
+		if (ag->lease != 0)
+			(void)etcd_lease_revoke(ag->etcd, ag->lease);
+		drop_session(ag);
+		ag_session_stop(ag->sess);
+		ag->sess = NULL;
+		etcd_close(ag->etcd);
+		ag->etcd = NULL;
+	}
+	memset(&cfg, 0, sizeof cfg);
+	eps = arena_calloc(a, t->etcd.endpoints.n + 1, sizeof(char *));
+	for (size_t i = 0; i < t->etcd.endpoints.n; i++)
+		eps[i] = t->etcd.endpoints.items[i].v;
+	cfg.endpoints = eps;
+	cfg.n_endpoints = t->etcd.endpoints.n;
+	cfg.user = t->etcd.user.set ? t->etcd.user.v : NULL;
+	if (cfg.user != NULL) {
+		password = secret_resolve(&t->etcd.password, "coordination.etcd.password", err,
+					  sizeof err);
+		if (password == NULL) {
+			log_error("cannot connect to etcd: %s", err);
+			goto cleanup;
+		}
+		cfg.password = password;
+	}
+	cfg.ca_file = t->etcd.ca_file.set ? t->etcd.ca_file.v : NULL;
+	cfg.cert_file = t->etcd.cert_file.set ? t->etcd.cert_file.v : NULL;
+	cfg.key_file = t->etcd.key_file.set ? t->etcd.key_file.v : NULL;
+	/* A request must not eat the margin between self-fencing and the lease's end. */
+	cfg.timeout_ms = (int)(ag->ttl_ms / 10 < 500 ? 500 : ag->ttl_ms / 10 > 2000 ? 2000
+										   : ag->ttl_ms / 10);
+	ag->etcd = etcd_open(&cfg, err, sizeof err);
+	/* The keep-alive thread's own client: one client serves one thread. */
+	if (ag->etcd != NULL && (thread_client = etcd_open(&cfg, err, sizeof err)) == NULL) {
+		etcd_close(ag->etcd);
+		ag->etcd = NULL;
+	}
+	secret_free(password);
+	if (ag->etcd == NULL) {
+		log_error("cannot use coordination.etcd: %s", err);
+		goto cleanup;
+	}
+	ag->sess = ag_session_start(thread_client, ag->ttl_ms);
+	if (ag->sess == NULL) {
+		etcd_close(ag->etcd);
+		ag->etcd = NULL;
+		goto cleanup;
+	}
+	str_set(&ag->cfg_id, id);
+	str_set(&ag->prefix, t->etcd.prefix.set ? t->etcd.prefix.v : AG_DEFAULT_PREFIX);
+	ag->next_grant_ms = 0;
+	rc = 0;
+cleanup:
+	arena_free(a);
+	return rc;
+}
+
+/* ---- the session ---------------------------------------------------------------- */
+
+bool coord_agent_in_session(const PgcCoordAgent *ag)
+{
+	int64_t lease;
+	double last_ok;
+	bool expired;
+
+	if (ag == NULL || ag->sess == NULL || ag->lease == 0)
+		return false;
+	ag_session_get(ag->sess, &lease, &last_ok, &expired, NULL);
+	return lease == ag->lease && !expired && last_ok >= 0 &&
+	       clock_ms() - last_ok < (double)ag->ttl_ms;
+}
+
+bool coord_agent_leads(const PgcCoordAgent *ag, const char *cluster)
+{
+	if (cluster == NULL || !coord_agent_in_session(ag))
+		return false;
+	for (size_t i = 0; i < ag->n_cl; i++)
+		if (strcmp(ag->cl[i]->name, cluster) == 0)
+			return ag->cl[i]->token != 0;
+	return false;
+}
+
+static void contact_failed(PgcCoordAgent *ag, const char *what)
+{
+	if (!ag->lost_logged)
+		log_warn("no contact with etcd (%s: %s): acting on nothing until it answers", what,
+			 etcd_error(ag->etcd));
+	ag->lost_logged = true;
+}
+
+/*
+ * session_tick - the loop's side of the session: a lease when there is
+ * none (or etcd said it expired); the keep-alive thread renews it.
+ */
+static void session_tick(PgcCoordAgent *ag)
+{
+	int64_t lease, id = 0;
+	double last_ok, sent;
+	bool expired, failed;
+
+	ag_session_get(ag->sess, &lease, &last_ok, &expired, &failed);
+	if (ag->lease != 0 && expired) {
+		log_warn("etcd: lease %llx expired: a new session starts", (long long)ag->lease);
+		drop_session(ag);
+	} else if (ag->lease != 0 && !coord_agent_in_session(ag)) {
+		contact_failed(ag, "keep-alive");
+		drop_session(ag);
+	} else if (ag->lease != 0) {
+		if (failed)
+			contact_failed(ag, "keep-alive");
+		else if (ag->lost_logged && clock_ms() - last_ok < (double)ag->ttl_ms / 5.0) {
+			log_info("etcd answers again");
+			ag->lost_logged = false;
+		}
+		return;
+	}
+	if (clock_ms() < ag->next_grant_ms)
+		return;
+	sent = clock_ms();
+	ag_session_tried(ag->sess);
+	if (etcd_lease_grant(ag->etcd, (ag->ttl_ms + 999) / 1000, &id) != ETCD_OK) {
+		contact_failed(ag, "lease grant");
+		ag->next_grant_ms = clock_ms() + AG_RETRY_MS;
+		return;
+	}
+	ag->lease = id;
+	ag_session_set_lease(ag->sess, id, sent);
+	if (ag->lost_logged)
+		log_info("etcd answers again");
+	ag->lost_logged = false;
+	log_info("etcd: lease %llx granted (ttl %lld ms)", (long long)id, (long long)ag->ttl_ms);
+}
+
+/* ---- the snapshot of a cluster ------------------------------------------------- */
+
+int ag_snapshot(PgcCoordAgent *ag, AgCluster *c)
+{
+	PgcArena *a = arena_new();
+	const char *prefix = coord_key_cluster(a, ag->prefix, c->name);
+	PgcEtcdKv *kvs = NULL;
+	size_t n = 0;
+
+	if (etcd_get_prefix(ag->etcd, a, prefix, &kvs, &n, NULL) != ETCD_OK) {
+		arena_free(a);
+		c->snap_ok = false;
+		return -1;
+	}
+	arena_free(c->snap);
+	c->snap = a;
+	c->kvs = kvs;
+	c->n_kvs = n;
+	c->snap_ok = true;
+	return 0;
+}
+
+const PgcEtcdKv *ag_snap_get(const AgCluster *c, const char *key)
+{
+	for (size_t i = 0; c->snap_ok && i < c->n_kvs; i++)
+		if (strcmp(c->kvs[i].key, key) == 0)
+			return &c->kvs[i];
+	return NULL;
+}
+
+const PgcEtcdKv *ag_snap_member(PgcCoordAgent *ag, const AgCluster *c, PgcArena *a,
+				const char *node, PgcMember *m)
+{
+	const PgcEtcdKv *kv = ag_snap_get(c, coord_key_member(a, ag->prefix, c->name, node));
+
+	memset(m, 0, sizeof(*m));
+	if (kv == NULL || coord_member_parse(a, node, kv->value, m) != 0)
+		return NULL;
+	return kv;
+}
+
+const PgcEtcdKv *ag_snap_decision(PgcCoordAgent *ag, const AgCluster *c, PgcArena *a,
+				  PgcDecision *d)
+{
+	const PgcEtcdKv *kv = ag_snap_get(c, coord_key_decision(a, ag->prefix, c->name));
+
+	memset(d, 0, sizeof(*d));
+	if (kv == NULL || coord_decision_parse(a, kv->value, d) != 0)
+		return NULL;
+	return kv;
+}
+
+const char *ag_other_primary(PgcCoordAgent *ag, const AgCluster *c, PgcArena *a,
+			     const char *node)
+{
+	const char *members = arena_printf(a, "%s/%s/members/", ag->prefix, c->name);
+	size_t len = strlen(members);
+
+	for (size_t i = 0; c->snap_ok && i < c->n_kvs; i++) {
+		const char *name = c->kvs[i].key + len;
+		PgcMember m;
+
+		if (strncmp(c->kvs[i].key, members, len) != 0 || strcmp(name, node) == 0)
+			continue;
+		if (coord_member_parse(a, name, c->kvs[i].value, &m) == 0 &&
+		    (m.role == MEMBER_PRIMARY || m.role == MEMBER_STARTING))
+			return m.node;
+	}
+	return NULL;
+}
+
+/* ---- leadership ------------------------------------------------------------------ */
+
+/* lead - keeps or takes the leadership of c (its snapshot is fresh). */
+static void lead(PgcCoordAgent *ag, AgCluster *c)
+{
+	PgcArena *a = arena_new();
+	const char *key = coord_key_leader(a, ag->prefix, c->name);
+	const PgcEtcdKv *kv = ag_snap_get(c, key);
+	PgcEtcdCompare cmp = {key, ETCD_CMP_CREATE_REVISION, 0, NULL};
+	PgcEtcdOp op = {key, ag->self, ag->self ? strlen(ag->self) : 0, ag->lease};
+	bool ok = false;
+	int64_t rev = 0;
+
+	/* A leader names its host: an agent that does not know it (no --as) never leads. */
+	if (ag->self == NULL)
+		goto cleanup;
+
+	snprintf(c->leader, sizeof c->leader, "%s", kv ? kv->value : "");
+	if (c->token != 0) {
+		if (kv != NULL && kv->create_revision == c->token && kv->lease == ag->lease)
+			goto cleanup;
+		log_warn("cluster \"%s\": no longer the leader (%s)", c->name,
+			 kv ? arena_printf(a, "\"%s\" leads", kv->value) : "the leader key is gone");
+		c->token = 0;
+	}
+	if (kv != NULL) {
+		/* Ours from this very lease (a reply that got lost): take it back. */
+		if (kv->lease == ag->lease && strcmp(kv->value, ag->self) == 0)
+			c->token = kv->create_revision;
+		goto cleanup;
+	}
+	if (etcd_txn(ag->etcd, &cmp, 1, &op, 1, &ok, &rev) != ETCD_OK || !ok)
+		goto cleanup;
+	c->token = rev;
+	snprintf(c->leader, sizeof c->leader, "%s", ag->self);
+	log_info("cluster \"%s\": this agent leads it now (token %lld)", c->name, (long long)rev);
+cleanup:
+	arena_free(a);
+}
+
+/* ---- publishing -------------------------------------------------------------------- */
+
+/*
+ * ag_put_member - puts the member under the lease, unless only reported_at
+ * changed since the last put under this lease: its mod_revision then moves
+ * only when its state does, which the leader's decision compares.
+ */
+int ag_put_member(PgcCoordAgent *ag, AgNode *n, const PgcMember *m)
+{
+	PgcArena *a = arena_new();
+	PgcMember bare = *m;
+	json_t *j = coord_member_json(m), *jb;
+	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS), *state;
+	int rc = -1;
+
+	bare.reported_at = NULL;
+	jb = coord_member_json(&bare);
+	state = json_dumps(jb, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	json_decref(jb);
+	if (text == NULL || state == NULL)
+		abort();
+	if (n->member_state != NULL && strcmp(n->member_state, state) == 0 &&
+	    n->member_lease == ag->lease && coord_agent_in_session(ag)) {
+		free(text);
+		free(state);
+		arena_free(a);
+		return 0;
+	}
+	free(n->member);
+	n->member = text;
+	free(n->member_state);
+	n->member_state = NULL;
+	if (ag->etcd != NULL && coord_agent_in_session(ag) &&
+	    etcd_put(ag->etcd, coord_key_member(a, ag->prefix, n->cluster, n->node), text,
+		     strlen(text), ag->lease) == ETCD_OK) {
+		n->member_state = state;
+		n->member_lease = ag->lease;
+		state = NULL;
+		rc = 0;
+	}
+	free(state);
+	arena_free(a);
+	return rc;
+}
+
+static void put_agent_key(PgcCoordAgent *ag)
+{
+	PgcArena *a = arena_new();
+	json_t *nodes = json_array(), *j;
+	char now[40], *text;
+
+	for (size_t i = 0; i < ag->n_nodes; i++)
+		if (ag->nodes[i]->present)
+			json_array_append_new(nodes, json_string(arena_printf(a, "%s/%s",
+									      ag->nodes[i]->cluster,
+									      ag->nodes[i]->node)));
+	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
+	j = json_pack("{s:s,s:I,s:s,s:s,s:s,s:o}", "host", ag->self ? ag->self : "", "pid",
+		      (json_int_t)getpid(), "version", ag->version, "started_at", ag->started_at,
+		      "reported_at", now, "nodes", nodes);
+	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text != NULL)
+		(void)etcd_put(ag->etcd, coord_key_agent(a, ag->prefix, ag->self ? ag->self : "local"),
+			       text, strlen(text), ag->lease);
+	free(text);
+	json_decref(j);
+	arena_free(a);
+}
+
+/* republish - what the last lease carried, under the new one. */
+static void republish(PgcCoordAgent *ag)
+{
+	PgcArena *a = arena_new();
+
+	put_agent_key(ag);
+	for (size_t i = 0; i < ag->n_nodes; i++) {
+		AgNode *n = ag->nodes[i];
+
+		if (n->present && n->member != NULL)
+			(void)etcd_put(ag->etcd, coord_key_member(a, ag->prefix, n->cluster, n->node),
+				       n->member, strlen(n->member), ag->lease);
+	}
+	arena_free(a);
+}
+
+/* obs_node_of - node of cluster in obs, or NULL. */
+static const PgcObsNode *obs_node_of(const PgcObserved *obs, const char *cluster, const char *node)
+{
+	for (size_t i = 0; obs != NULL && i < obs->n_clusters; i++) {
+		if (strcmp(obs->clusters[i].name, cluster) != 0)
+			continue;
+		for (size_t j = 0; j < obs->clusters[i].n_nodes; j++)
+			if (strcmp(obs->clusters[i].nodes[j].name, node) == 0)
+				return &obs->clusters[i].nodes[j];
+	}
+	return NULL;
+}
+
+/* put_primary_view - the leader's P/C/primary, compared with its token. */
+static void put_primary_view(PgcCoordAgent *ag, AgCluster *ac, const PgcObserved *obs)
+{
+	PgcArena *a = arena_new();
+	const char *live = failover_live_primary(obs, ac->name);
+	PgcPrimaryView v;
+	json_t *j;
+	char *text = NULL, now[40];
+	bool ok;
+
+	if (live == NULL)
+		goto cleanup;
+	failover_view_from_observed(obs, ac->name, live, &v);
+	if (v.primary == NULL)
+		goto cleanup;
+	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
+	j = coord_primary_json(&v, now);
+	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	if (text != NULL) {
+		const char *lk = coord_key_leader(a, ag->prefix, ac->name);
+		PgcEtcdCompare cmp = {lk, ETCD_CMP_CREATE_REVISION, ac->token, NULL};
+		PgcEtcdOp op = {coord_key_primary(a, ag->prefix, ac->name), text, strlen(text), 0};
+
+		(void)etcd_txn(ag->etcd, &cmp, 1, &op, 1, &ok, NULL);
+	}
+cleanup:
+	free(text);
+	arena_free(a);
+}
+
+/* server_runs - a postmaster runs for n's data directory (n on this host). */
+static bool server_runs(const PgcCluster *c, const PgcNode *n)
+{
+	PgcHost *h = host_for(n->host.v, c->os_user.v);
+	bool runs = h == NULL || ha_postmaster_pid(h, n) != 0;
+
+	host_free(h);
+	return runs;
+}
+
+void coord_agent_after_pass(PgcCoordAgent *ag, const PgcTopology *t, const PgcObserved *obs)
+{
+	PgcArena *a;
+	char now[40];
+
+	ag->pass_t = NULL;
+	if (ag->etcd == NULL || obs == NULL || t == NULL)
+		return;
+	a = arena_new();
+	mark_present(ag, t);
+	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
+	for (size_t i = 0; i < ag->n_nodes; i++) {
+		AgNode *n = ag->nodes[i];
+		const PgcCluster *c = topology_cluster(t, n->cluster);
+		const PgcNode *tn = c ? cluster_node(c, n->node) : NULL;
+		PgcMember m;
+
+		if (!n->present || tn == NULL)
+			continue;
+		coord_member_from_observed(a, tn, obs_node_of(obs, n->cluster, n->node), n->fenced,
+					   now, &m);
+		/* The observation is a pass old: a server that died since is down now. */
+		if (m.running && !server_runs(c, tn)) {
+			m.role = n->fenced ? MEMBER_FENCED : MEMBER_DOWN;
+			m.running = false;
+		}
+		if (n->fenced && (m.role == MEMBER_PRIMARY || m.role == MEMBER_REPLICA) &&
+		    coord_agent_in_session(ag))
+			ag_unfence(ag, n, m.role == MEMBER_PRIMARY ? "it runs as the primary again"
+								   : "it runs as a replica");
+		n->was_primary = m.role == MEMBER_PRIMARY;
+		(void)ag_put_member(ag, n, &m);
+	}
+	if (coord_agent_in_session(ag)) {
+		put_agent_key(ag);
+		for (size_t i = 0; i < ag->n_cl; i++)
+			if (ag->cl[i]->present && ag->cl[i]->token != 0)
+				put_primary_view(ag, ag->cl[i], obs);
+	}
+	arena_free(a);
+}
+
+/* ---- ticks -------------------------------------------------------------------------- */
+
+bool coord_agent_tick(PgcCoordAgent *ag, const PgcTopology *t, const volatile sig_atomic_t *stop)
+{
+	bool due = false, in;
+
+	if (configure(ag, t) != 0)
+		return false;
+	mark_present(ag, t);
+	session_tick(ag);
+	in = coord_agent_in_session(ag);
+	if (in && !ag->was_in_session) {
+		republish(ag);
+		due = true;
+	}
+	ag->was_in_session = in;
+	for (size_t i = 0; in && i < ag->n_cl && !(stop && *stop); i++) {
+		AgCluster *ac = ag->cl[i];
+		const PgcCluster *c = topology_cluster(t, ac->name);
+
+		if (!ac->present || c == NULL || ag_snapshot(ag, ac) != 0)
+			continue;
+		lead(ag, ac);
+		due |= ag_candidate_tick(ag, t, c, ac);
+		/* Every agent probes the primary: a new leader has its history at once. A
+		 * decision for a node of this host is carried out now, not a pass later. */
+		if (ag_leader_tick(ag, t, c, ac) && ag_snapshot(ag, ac) == 0)
+			due |= ag_candidate_tick(ag, t, c, ac);
+	}
+	if (!(stop && *stop))
+		due |= ag_local_tick(ag, t);
+	return due;
+}
+
+int64_t coord_agent_next_tick_in(const PgcCoordAgent *ag, const PgcTopology *t)
+{
+	(void)ag;
+	if (t == NULL || !t->etcd.set)
+		return -1;
+	return AG_LOCAL_CHECK_MS;
+}
+
+bool coord_agent_before_pass(PgcCoordAgent *ag, const PgcTopology *t)
+{
+	(void)coord_agent_tick(ag, t, NULL);
+	if (!coord_agent_in_session(ag)) {
+		if (!ag->skip_logged)
+			log_warn("no etcd session: this pass applies nothing (an agent acts only while "
+				 "its lease is live)");
+		ag->skip_logged = true;
+		return false;
+	}
+	if (ag->skip_logged)
+		log_info("etcd session live again: passes apply again");
+	ag->skip_logged = false;
+	ag->pass_t = t;
+	for (size_t i = 0; i < ag->n_nodes; i++)
+		ag->nodes[i]->claim = 0;
+	return true;
+}
+
+/* ---- apply's filter ----------------------------------------------------------------- */
+
+/*
+ * slot_owner - the host of the replica whose physical slot create-slot act
+ * makes (slot names follow plan_slot_name(): the node's name, '-' -> '_'),
+ * or NULL. Its agent creates it: that replica's clone waits for it, and
+ * the leader's plan never has it while the replica does not run.
+ */
+static const char *slot_owner(const PgcTopology *t, const PgcAction *act)
+{
+	const PgcCluster *c = t ? topology_cluster(t, act->cluster) : NULL;
+	const char *slot = act->payload.target;
+
+	for (size_t i = 0; c != NULL && slot != NULL && i < c->n_nodes; i++) {
+		const char *a = c->nodes[i].name, *b = slot;
+
+		while (*a != '\0' && (*a == *b || (*a == '-' && *b == '_'))) {
+			a++;
+			b++;
+		}
+		if (*a == '\0' && *b == '\0')
+			return c->nodes[i].host.v;
+	}
+	return NULL;
+}
+
+/*
+ * starts_replica - start act brings a replica up: it follows the clone of
+ * the node in the same plan (apply asks before the clone has run, so the
+ * data directory cannot tell yet), or standby.signal is there.
+ */
+static bool starts_replica(const PgcAction *act, const PgcCluster *c, const PgcNode *n)
+{
+	for (size_t i = 0; i < act->n_depends_on; i++) {
+		const char *d = act->depends_on[i];
+		size_t l = strlen(d);
+
+		if (l > 6 && strcmp(d + l - 6, "/clone") == 0)
+			return true;
+	}
+	return !ag_would_be_primary(c, n);
+}
+
+bool coord_agent_mine(const PgcAction *act, void *arg)
+{
+	PgcCoordAgent *ag = arg;
+	const char *runs_on = act->runs_on;
+
+	bool leads = coord_agent_leads(ag, act->cluster), mine;
+	const PgcCluster *c;
+	const PgcNode *n;
+	AgNode *an;
+
+	if (!coord_agent_in_session(ag))
+		return false;
+	if (act->kind == ACT_CREATE_SLOT && runs_on == NULL && slot_owner(ag->pass_t, act) != NULL)
+		runs_on = slot_owner(ag->pass_t, act);
+	/* A reload follows the node's own configuration files, which only its agent sees. */
+	if (act->kind == ACT_RELOAD && runs_on == NULL && act->node != NULL && ag->pass_t != NULL &&
+	    (c = topology_cluster(ag->pass_t, act->cluster)) != NULL &&
+	    (n = cluster_node(c, act->node)) != NULL)
+		runs_on = n->host.v;
+	if (ag->self != NULL)
+		mine = coord_action_mine(runs_on, ag->self, true, leads);
+	else
+		mine = runs_on == NULL ? leads : host_is_local(runs_on);
+	if (!mine || act->kind != ACT_START || act->node == NULL || ag->pass_t == NULL)
+		return mine;
+	c = topology_cluster(ag->pass_t, act->cluster);
+	n = c ? cluster_node(c, act->node) : NULL;
+	if (n == NULL || starts_replica(act, c, n))
+		return true;
+	/* apply asks again while it schedules: one claim per pass. */
+	an = ag_node(ag, c->name, n->name);
+	if (an->claim == 0)
+		an->claim = ag_claim_start(ag, c, n) ? 1 : -1;
+	return an->claim > 0;
+}
+
+/* ---- status --------------------------------------------------------------------------- */
+
+json_t *coord_agent_status_json(const PgcCoordAgent *ag)
+{
+	json_t *o = json_object(), *cl = json_object();
+	PgcArena *a = arena_new();
+
+	json_object_set_new(o, "self", ag->self ? json_string(ag->self) : json_null());
+	json_object_set_new(o, "session", json_boolean(coord_agent_in_session(ag)));
+	json_object_set_new(o, "ttl_ms", json_integer((json_int_t)ag->ttl_ms));
+	for (size_t i = 0; i < ag->n_cl; i++) {
+		AgCluster *c = ag->cl[i];
+		PgcDecision d;
+		json_t *cj;
+
+		if (!c->present)
+			continue;
+		cj = json_pack("{s:s,s:b}", "leader", c->leader, "leading", c->token != 0);
+		if (ag->prefix != NULL && ag_snap_decision((PgcCoordAgent *)ag, c, a, &d) != NULL)
+			json_object_set_new(cj, "decision", coord_decision_json(&d));
+		json_object_set_new(cl, c->name, cj);
+	}
+	json_object_set_new(o, "clusters", cl);
+	arena_free(a);
+	return o;
+}

@@ -1,0 +1,152 @@
+/*
+ * reconcile/coord/agent.h - the agent of one host in a coordinated topology
+ * (coordination.etcd): `pgconverge reconcile --as HOST` keeps one
+ * PgcCoordAgent for its whole life. The keys it reads and writes are in
+ * coord.h.
+ *
+ * Session. The agent holds one etcd lease (ttl = coordination.etcd.ttl),
+ * renewed every ttl/5 from the loop's ticks between passes. Its session is
+ * live while the lease is: from the send time of the last successful
+ * keep-alive for less than the ttl (etcd cannot expire it sooner), and not
+ * reported expired. Without a session the agent acts on nothing: the pass
+ * applies nothing (the loop skips it, logged once) and the ticks go on
+ * trying. A new lease re-publishes everything the old one carried.
+ *
+ * Publishing. After each pass, P/agents/HOST and P/C/members/NODE of this
+ * host's nodes (from the pass's observation), under the lease; between
+ * passes, a node of this host that was a primary and whose postmaster is
+ * gone is published down at once (its agent confirms it locally: the
+ * leader does not wait for the lease).
+ *
+ * Leadership. For each cluster with a node on this host the agent tries to
+ * create P/C/leader under its lease (a transaction: create_revision == 0).
+ * The one that created it leads until its lease goes; the key's
+ * create_revision is its fencing token, compared by every write it makes.
+ * The leader carries out the cluster-wide actions (runs_on NULL), every
+ * agent the actions of its own host, the create-slot of a replica on its
+ * host (that replica's clone waits for it, and the leader's plan has it
+ * only once the replica runs) and the reload of its own nodes (it follows
+ * their configuration files, which only it sees): coord_agent_mine() is
+ * apply's filter.
+ *
+ * Failover (failover.mode auto), by the leader: every agent probes the
+ * primary (libpq) every failover.probe_interval, so that a new leader has
+ * the probe history at once, and the leader decides. The primary is failed when its
+ * member key expired or its agent reports it down or fenced
+ * (coord_primary_gone), and its probes failed for detect_after; then
+ * failover_evaluate() decides as it does without coordination (partition
+ * rule, synchronous standbys, most WAL, region, anti-flap), with the last
+ * view of the primary from P/C/primary. The decision is written first
+ * (P/C/decision, state decided: a transaction comparing the leader key's
+ * create_revision with the token, the old primary's member key's
+ * mod_revision with the one evaluated, and the decision key's), then the
+ * candidate's agent promotes it (promote_run, on its own host) and marks it
+ * promoted; the other agents' passes re-point their replicas from the
+ * servers; the old primary rejoins through the planner's rejoin when its
+ * host returns, and the leader marks the decision done once it runs as a
+ * replica. A new leader re-stamps a decision left decided with its token.
+ * A decision whose candidate never promotes stays decided (no second
+ * failover meanwhile) until it completes or an operator deletes it: the
+ * leader cannot tell whether a candidate it cannot reach promoted.
+ *
+ * Starting a primary. An agent starts a node of its own that would come up
+ * as a primary (no standby.signal) only after a claim: a transaction that
+ * compares the decision key's mod_revision with what it read and sets its
+ * member to starting. The leader's decision compares that member key too,
+ * so one of the two transactions fails: a decision and a start never
+ * overtake each other. No claim is made while a decision holds the node
+ * back (coord_decision_holds_back) or another member reports a primary.
+ *
+ * Self-fencing. A primary of this host whose agent had no successful etcd
+ * contact for longer than 3/5 of the ttl (from the send time of its last
+ * successful keep-alive) and that has no replica streaming with a reply
+ * within coord_reply_window_ms() (pg_stat_replication) is stopped by the
+ * keep-alive thread, with the signals pg_ctl stop sends: SIGINT (a fast
+ * shutdown) for 1 s, SIGQUIT (immediate) for 1 s, then SIGKILL. It stops, it does not
+ * demote — PostgreSQL cannot turn a primary into a standby without a
+ * restart, and a standby needs an upstream this host cannot reach. The
+ * stop ends before the lease can expire, so by the time the leader sees
+ * the member key gone the server takes no writes. Once etcd answers again
+ * the agent records P/C/fenced/NODE, and starts the node again as the
+ * primary (a claim) when no decision holds it back and no other member is
+ * a primary; when a decision names another node, the planner rejoins it.
+ *
+ * Not thread-safe; the loop's thread only. The topology t given to each
+ * call is borrowed for the call.
+ */
+#ifndef PGC_RECONCILE_COORD_AGENT_H
+#define PGC_RECONCILE_COORD_AGENT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "reconcile/engine/plan.h"
+#include "reconcile/observe/observe.h"
+#include "schema/topology.h"
+
+typedef struct PgcCoordAgent PgcCoordAgent;
+
+typedef struct {
+	const char *self;             /* the host value of this agent's nodes (--as) */
+	const char *state_dir;        /* the journal of failovers */
+	const char *version;          /* for P/agents/HOST */
+	const char *only_cluster;     /* --cluster; NULL: every cluster */
+} PgcCoordAgentConfig;
+
+/* coord_agent_new - an agent with no etcd contact yet; everything copied. */
+PgcCoordAgent *coord_agent_new(const PgcCoordAgentConfig *cfg);
+
+/* coord_agent_free - revokes the lease when it can (its keys go at once), frees. */
+void coord_agent_free(PgcCoordAgent *ag);
+
+/*
+ * coord_agent_tick - what is due now: the lease (grant, keep-alive), the
+ * leadership of each cluster, the failover watch of the clusters it leads,
+ * a decision naming one of its nodes, self-fencing, a down primary of its
+ * own. t: the last topology that loaded (coordination.etcd set). true when
+ * a pass is due now (the session came back, a node was promoted or
+ * stopped here).
+ */
+bool coord_agent_tick(PgcCoordAgent *ag, const PgcTopology *t, const volatile sig_atomic_t *stop);
+
+/* coord_agent_next_tick_in - ms until coord_agent_tick() has something due. */
+int64_t coord_agent_next_tick_in(const PgcCoordAgent *ag, const PgcTopology *t);
+
+/*
+ * coord_agent_before_pass - a tick with t (a new topology may name other
+ * endpoints), then whether the pass may apply anything: false without a
+ * live session (logged once until it comes back).
+ */
+bool coord_agent_before_pass(PgcCoordAgent *ag, const PgcTopology *t);
+
+/*
+ * coord_agent_mine - apply's filter: whether this agent carries action act
+ * out (coord_action_mine, plus the claim before a start that would bring a
+ * primary up). arg: the PgcCoordAgent. Reports nothing for a plain "not
+ * mine"; a refused claim is logged.
+ */
+bool coord_agent_mine(const PgcAction *act, void *arg);
+
+/*
+ * coord_agent_after_pass - publishes this host's members and P/agents/HOST
+ * from the pass's observation obs (may be NULL: nothing), and, for the
+ * clusters it leads, P/C/primary.
+ */
+void coord_agent_after_pass(PgcCoordAgent *ag, const PgcTopology *t, const PgcObserved *obs);
+
+/* coord_agent_in_session - the lease is live now. */
+bool coord_agent_in_session(const PgcCoordAgent *ag);
+
+/* coord_agent_leads - this agent leads cluster now (and is in session). */
+bool coord_agent_leads(const PgcCoordAgent *ag, const char *cluster);
+
+/*
+ * coord_agent_status_json - {self, session, lease, clusters: {C: {leader,
+ * decision}}} for status.json; caller owns it.
+ */
+json_t *coord_agent_status_json(const PgcCoordAgent *ag);
+
+#endif

@@ -1,0 +1,337 @@
+/*
+ * reconcile/coord/coord.c - the etcd keys of coordinated agents, their JSON
+ * values, and the pure rules of the agents (coord.h).
+ */
+#include "reconcile/coord/coord.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "reconcile/pg/lsn.h"
+
+/* ---- keys ---------------------------------------------------------------- */
+
+const char *coord_key_agent(PgcArena *a, const char *prefix, const char *host)
+{
+	return arena_printf(a, "%s/agents/%s", prefix, host);
+}
+
+const char *coord_key_cluster(PgcArena *a, const char *prefix, const char *cluster)
+{
+	return arena_printf(a, "%s/%s/", prefix, cluster);
+}
+
+const char *coord_key_leader(PgcArena *a, const char *prefix, const char *cluster)
+{
+	return arena_printf(a, "%s/%s/leader", prefix, cluster);
+}
+
+const char *coord_key_primary(PgcArena *a, const char *prefix, const char *cluster)
+{
+	return arena_printf(a, "%s/%s/primary", prefix, cluster);
+}
+
+const char *coord_key_decision(PgcArena *a, const char *prefix, const char *cluster)
+{
+	return arena_printf(a, "%s/%s/decision", prefix, cluster);
+}
+
+const char *coord_key_member(PgcArena *a, const char *prefix, const char *cluster,
+			     const char *node)
+{
+	return arena_printf(a, "%s/%s/members/%s", prefix, cluster, node);
+}
+
+const char *coord_key_fenced(PgcArena *a, const char *prefix, const char *cluster,
+			     const char *node)
+{
+	return arena_printf(a, "%s/%s/fenced/%s", prefix, cluster, node);
+}
+
+/* ---- JSON helpers -------------------------------------------------------- */
+
+static const char *jstr(PgcArena *a, json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? arena_strdup(a, json_string_value(v)) : NULL;
+}
+
+static json_t *jstr_or_null(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+static json_t *parse_object(const char *text)
+{
+	json_t *j;
+
+	if (text == NULL)
+		return NULL;
+	j = json_loads(text, 0, NULL);
+	if (j != NULL && !json_is_object(j)) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* ---- members --------------------------------------------------------------- */
+
+static const char *const role_names[] = {
+	[MEMBER_UNKNOWN] = "unknown", [MEMBER_PRIMARY] = "primary", [MEMBER_REPLICA] = "replica",
+	[MEMBER_DOWN] = "down",       [MEMBER_FENCED] = "fenced",   [MEMBER_STARTING] = "starting",
+};
+
+const char *coord_member_role_name(PgcMemberRole r)
+{
+	return (size_t)r < sizeof role_names / sizeof role_names[0] ? role_names[r] : "unknown";
+}
+
+static PgcMemberRole role_from_name(const char *s)
+{
+	for (size_t i = 0; s != NULL && i < sizeof role_names / sizeof role_names[0]; i++)
+		if (strcmp(role_names[i], s) == 0)
+			return (PgcMemberRole)i;
+	return MEMBER_UNKNOWN;
+}
+
+void coord_member_from_observed(PgcArena *a, const PgcNode *n, const PgcObsNode *o, bool fenced,
+				const char *now_iso, PgcMember *out)
+{
+	uint64_t r = 0, p = 0;
+	bool has_r, has_p;
+
+	memset(out, 0, sizeof(*out));
+	out->node = n->name;
+	out->host = n->host.v;
+	out->last_msg_age_ms = -1;
+	out->reported_at = now_iso;
+	if (o == NULL) {
+		out->role = fenced ? MEMBER_FENCED : MEMBER_UNKNOWN;
+		return;
+	}
+	out->running = o->reachable || (o->local && o->postmaster_alive);
+	out->timeline = o->timeline;
+	if (o->reachable && !o->in_recovery) {
+		out->role = MEMBER_PRIMARY;
+		out->lsn = o->current_lsn;
+	} else if (o->reachable) {
+		out->role = MEMBER_REPLICA;
+		has_r = lsn_parse(o->receive_lsn, &r) == 0;
+		has_p = lsn_parse(o->replay_lsn, &p) == 0;
+		if (has_r || has_p) {
+			char buf[32];
+
+			out->lsn = arena_strdup(a, lsn_format(r > p ? r : p, buf, sizeof buf));
+		}
+		out->receiver = o->wal_receiver_status;
+		if (o->upstream_host != NULL)
+			out->upstream = arena_printf(a, "%s:%d", o->upstream_host, o->upstream_port);
+		if (o->wal_receiver_last_msg_age_s >= 0)
+			out->last_msg_age_ms = (int64_t)(o->wal_receiver_last_msg_age_s * 1000.0);
+	} else if (o->local && !o->postmaster_alive) {
+		out->role = MEMBER_DOWN;
+	} else {
+		out->role = MEMBER_UNKNOWN; /* runs but does not answer: starting, or stuck */
+	}
+	if (fenced && out->role != MEMBER_PRIMARY && out->role != MEMBER_REPLICA)
+		out->role = MEMBER_FENCED;
+}
+
+json_t *coord_member_json(const PgcMember *m)
+{
+	json_t *o = json_object(), *rcv = json_object();
+
+	json_object_set_new(o, "host", jstr_or_null(m->host));
+	json_object_set_new(o, "role", json_string(coord_member_role_name(m->role)));
+	json_object_set_new(o, "running", json_boolean(m->running));
+	json_object_set_new(o, "timeline", json_integer((json_int_t)m->timeline));
+	json_object_set_new(o, "lsn", jstr_or_null(m->lsn));
+	json_object_set_new(rcv, "status", jstr_or_null(m->receiver));
+	json_object_set_new(rcv, "upstream", jstr_or_null(m->upstream));
+	json_object_set_new(rcv, "last_msg_age_ms",
+			    m->last_msg_age_ms >= 0 ? json_integer((json_int_t)m->last_msg_age_ms)
+						    : json_null());
+	json_object_set_new(o, "receiver", rcv);
+	json_object_set_new(o, "reported_at", jstr_or_null(m->reported_at));
+	return o;
+}
+
+int coord_member_parse(PgcArena *a, const char *node, const char *text, PgcMember *out)
+{
+	json_t *j = parse_object(text), *rcv, *age;
+
+	memset(out, 0, sizeof(*out));
+	out->last_msg_age_ms = -1;
+	if (j == NULL)
+		return -1;
+	out->node = node ? arena_strdup(a, node) : NULL;
+	out->host = jstr(a, j, "host");
+	out->role = role_from_name(json_string_value(json_object_get(j, "role")));
+	out->running = json_is_true(json_object_get(j, "running"));
+	if (json_is_integer(json_object_get(j, "timeline")))
+		out->timeline = (unsigned)json_integer_value(json_object_get(j, "timeline"));
+	out->lsn = jstr(a, j, "lsn");
+	rcv = json_object_get(j, "receiver");
+	out->receiver = jstr(a, rcv, "status");
+	out->upstream = jstr(a, rcv, "upstream");
+	age = json_object_get(rcv, "last_msg_age_ms");
+	if (json_is_integer(age))
+		out->last_msg_age_ms = (int64_t)json_integer_value(age);
+	out->reported_at = jstr(a, j, "reported_at");
+	json_decref(j);
+	return 0;
+}
+
+/* ---- the primary's last view ---------------------------------------------- */
+
+json_t *coord_primary_json(const PgcPrimaryView *v, const char *at)
+{
+	json_t *o = json_object(), *reps = json_array();
+
+	json_object_set_new(o, "node", jstr_or_null(v->primary));
+	json_object_set_new(o, "timeline", json_integer((json_int_t)v->timeline));
+	json_object_set_new(o, "lsn", jstr_or_null(v->current_lsn));
+	for (size_t i = 0; i < v->n_replicas; i++)
+		json_array_append_new(reps,
+				      json_pack("{s:o,s:o}", "node",
+						jstr_or_null(v->replicas[i].application_name),
+						"sync_state", jstr_or_null(v->replicas[i].sync_state)));
+	json_object_set_new(o, "replicas", reps);
+	json_object_set_new(o, "at", jstr_or_null(at));
+	return o;
+}
+
+int coord_primary_parse(PgcArena *a, const char *text, PgcPrimaryView *out)
+{
+	json_t *j = parse_object(text), *reps;
+	PgcObsReplica *r;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (j == NULL)
+		return -1;
+	out->primary = jstr(a, j, "node");
+	out->current_lsn = jstr(a, j, "lsn");
+	out->seen_at = jstr(a, j, "at");
+	if (json_is_integer(json_object_get(j, "timeline")))
+		out->timeline = (unsigned)json_integer_value(json_object_get(j, "timeline"));
+	reps = json_object_get(j, "replicas");
+	n = json_is_array(reps) ? json_array_size(reps) : 0;
+	r = arena_calloc(a, n ? n : 1, sizeof(*r));
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(reps, i);
+
+		r[i].application_name = jstr(a, e, "node");
+		r[i].sync_state = jstr(a, e, "sync_state");
+		r[i].state = "streaming";
+	}
+	out->replicas = r;
+	out->n_replicas = n;
+	json_decref(j);
+	if (out->primary == NULL) {
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- decisions ------------------------------------------------------------- */
+
+static const char *const state_names[] = {
+	[DECISION_NONE] = "none",   [DECISION_DECIDED] = "decided",
+	[DECISION_PROMOTED] = "promoted", [DECISION_DONE] = "done",
+	[DECISION_ABANDONED] = "abandoned",
+};
+
+const char *coord_decision_state_name(PgcDecisionState s)
+{
+	return (size_t)s < sizeof state_names / sizeof state_names[0] ? state_names[s] : "none";
+}
+
+json_t *coord_decision_json(const PgcDecision *d)
+{
+	return json_pack("{s:s,s:o,s:o,s:I,s:o,s:s,s:o}", "kind", d->kind ? d->kind : "failover",
+			 "from", jstr_or_null(d->from), "to", jstr_or_null(d->to), "token",
+			 (json_int_t)d->token, "leader", jstr_or_null(d->leader), "state",
+			 coord_decision_state_name(d->state), "at", jstr_or_null(d->at));
+}
+
+int coord_decision_parse(PgcArena *a, const char *text, PgcDecision *out)
+{
+	json_t *j = parse_object(text);
+	const char *state;
+
+	memset(out, 0, sizeof(*out));
+	if (j == NULL)
+		return -1;
+	out->kind = jstr(a, j, "kind");
+	out->from = jstr(a, j, "from");
+	out->to = jstr(a, j, "to");
+	if (json_is_integer(json_object_get(j, "token")))
+		out->token = (int64_t)json_integer_value(json_object_get(j, "token"));
+	out->leader = jstr(a, j, "leader");
+	out->at = jstr(a, j, "at");
+	state = json_string_value(json_object_get(j, "state"));
+	for (size_t i = 1; state != NULL && i < sizeof state_names / sizeof state_names[0]; i++)
+		if (strcmp(state_names[i], state) == 0)
+			out->state = (PgcDecisionState)i;
+	json_decref(j);
+	if (out->state == DECISION_NONE || out->from == NULL || out->to == NULL) {
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	return 0;
+}
+
+bool coord_decision_holds_back(const PgcDecision *d, const char *node)
+{
+	return d != NULL && d->from != NULL && d->to != NULL && strcmp(d->from, node) == 0 &&
+	       strcmp(d->to, node) != 0 &&
+	       (d->state == DECISION_DECIDED || d->state == DECISION_PROMOTED);
+}
+
+/* ---- rules ------------------------------------------------------------------- */
+
+bool coord_action_mine(const char *runs_on, const char *self, bool in_session, bool leads)
+{
+	if (!in_session)
+		return false;
+	if (runs_on == NULL)
+		return leads;
+	return self != NULL && strcmp(runs_on, self) == 0;
+}
+
+bool coord_self_fence_due(int64_t now_ms, int64_t last_ok_sent_ms, int64_t ttl_ms,
+			  bool replica_streams)
+{
+	if (replica_streams)
+		return false;
+	if (last_ok_sent_ms < 0)
+		return true;
+	return (now_ms - last_ok_sent_ms) * COORD_FENCE_DEN > ttl_ms * COORD_FENCE_NUM;
+}
+
+int64_t coord_reply_window_ms(int64_t ttl_ms, int64_t detect_after_ms)
+{
+	int64_t w = detect_after_ms * 3 / 4;
+
+	return w > 0 && w < ttl_ms ? w : ttl_ms;
+}
+
+bool coord_primary_gone(PgcArena *a, const PgcMember *m, const char **why)
+{
+	if (m == NULL) {
+		*why = "its member key expired (its host or agent is gone, or cut off from etcd: a "
+		       "primary cut off from etcd and its replicas stops itself)";
+		return true;
+	}
+	if (m->role == MEMBER_DOWN || m->role == MEMBER_FENCED) {
+		*why = arena_printf(a, "its agent reports it %s", coord_member_role_name(m->role));
+		return true;
+	}
+	*why = arena_printf(a, "its agent reports it %s%s", coord_member_role_name(m->role),
+			    m->running ? " and running" : "");
+	return false;
+}

@@ -1,0 +1,218 @@
+/*
+ * reconcile/coord/coord.h - what the agents of a coordinated topology
+ * (coordination.etcd: one `pgconverge reconcile --as HOST` per host) keep
+ * in etcd, and the pure rules they apply to it. No I/O here: the agent
+ * (agent.h) talks to etcd and to the servers, and unit tests feed these
+ * functions hand-made values.
+ *
+ * Key layout (P = coordination.etcd.prefix, C = a cluster's name). Every
+ * value is a JSON object; times are ISO 8601 UTC with milliseconds.
+ *
+ *   P/agents/HOST       {host, pid, version, started_at, reported_at,
+ *                        nodes: [NODE ...]}, under the agent's lease: the
+ *                        agent of HOST is alive (its lease is renewed).
+ *   P/C/leader          value HOST (plain text, not JSON), under the leader
+ *                        agent's lease; created with a transaction that
+ *                        compares its create_revision with 0 (nobody leads).
+ *                        The fencing token of a leadership is that
+ *                        create_revision: every write of the leader compares
+ *                        it, so a leader that lost its lease writes nothing.
+ *   P/C/members/NODE    {host, role: primary|replica|down|fenced|starting, running,
+ *                        timeline, lsn, receiver: {status, upstream,
+ *                        last_msg_age_ms}, reported_at}, under the lease of
+ *                        the node's agent. lsn is pg_current_wal_lsn() on a
+ *                        primary, max(received, replayed) on a replica.
+ *                        starting: its agent claimed the start of a node
+ *                        that comes up as a primary (agent.h), which no
+ *                        failover decision may overtake. Absent
+ *                        (expired): the host or its agent is gone,
+ *                        or cut off from etcd for longer than the ttl.
+ *   P/C/primary         {node, timeline, lsn, replicas: [{node, sync_state}],
+ *                        at}: the last view of the primary, written by the
+ *                        leader from its passes (persistent): the candidate
+ *                        choice once the primary is gone (synchronous
+ *                        standbys, last known position).
+ *   P/C/decision        {kind: failover|switchover, from, to, token, leader,
+ *                        state: decided|promoted|done|abandoned, at};
+ *                        persistent; written by the leader with a
+ *                        transaction comparing P/C/leader's create_revision
+ *                        with token. decided: `to`'s agent promotes it;
+ *                        promoted: `to` takes writes, `from` must rejoin;
+ *                        done: `from` runs as a replica again; abandoned:
+ *                        the leader gave it up (nothing was promoted).
+ *   P/C/fenced/NODE     {by: self|leader, reason, at}: a node its agent
+ *                        stopped (self-fencing, agent.h); persistent until
+ *                        the node has rejoined or is allowed to run as the
+ *                        primary again.
+ *
+ * Memory: strings of parsed values belong to the arena passed in.
+ */
+#ifndef PGC_RECONCILE_COORD_COORD_H
+#define PGC_RECONCILE_COORD_COORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/arena.h"
+#include "reconcile/ha/failover.h"
+#include "reconcile/observe/observe.h"
+#include "schema/topology.h"
+
+/* ---- keys ---------------------------------------------------------------- */
+
+/* coord_key_agent - "P/agents/HOST". */
+const char *coord_key_agent(PgcArena *a, const char *prefix, const char *host);
+/* coord_key_cluster - "P/C/" (with the slash: the prefix of everything of C). */
+const char *coord_key_cluster(PgcArena *a, const char *prefix, const char *cluster);
+/* coord_key_leader, coord_key_primary, coord_key_decision - "P/C/leader" ... */
+const char *coord_key_leader(PgcArena *a, const char *prefix, const char *cluster);
+const char *coord_key_primary(PgcArena *a, const char *prefix, const char *cluster);
+const char *coord_key_decision(PgcArena *a, const char *prefix, const char *cluster);
+/* coord_key_member, coord_key_fenced - "P/C/members/NODE", "P/C/fenced/NODE". */
+const char *coord_key_member(PgcArena *a, const char *prefix, const char *cluster,
+			     const char *node);
+const char *coord_key_fenced(PgcArena *a, const char *prefix, const char *cluster,
+			     const char *node);
+
+/* ---- members --------------------------------------------------------------- */
+
+typedef enum {
+	MEMBER_UNKNOWN = 0,
+	MEMBER_PRIMARY,          /* answers and takes writes */
+	MEMBER_REPLICA,          /* answers, in recovery */
+	MEMBER_DOWN,             /* no server runs for its data directory (its agent looked) */
+	MEMBER_FENCED,           /* its agent stopped it and keeps it stopped */
+	MEMBER_STARTING,         /* its agent starts it as a primary (a claim, agent.h) */
+} PgcMemberRole;
+
+typedef struct {
+	const char *node;
+	const char *host;
+	PgcMemberRole role;
+	bool running;            /* a postmaster runs for the data directory */
+	unsigned timeline;
+	const char *lsn;         /* NULL unknown */
+	const char *receiver;    /* pg_stat_wal_receiver.status, NULL none */
+	const char *upstream;    /* "host:port" its WAL receiver connects to, NULL none */
+	int64_t last_msg_age_ms; /* -1 unknown */
+	const char *reported_at;
+} PgcMember;
+
+/* coord_member_role_name - "primary", "replica", "down", "fenced", "starting", "unknown". */
+const char *coord_member_role_name(PgcMemberRole r);
+
+/*
+ * coord_member_from_observed - node n as its own agent observed it (o may
+ * be NULL: unknown). A local node whose postmaster is not alive is down;
+ * fenced overrides down (its agent stopped it on purpose). Points into o.
+ */
+void coord_member_from_observed(PgcArena *a, const PgcNode *n, const PgcObsNode *o, bool fenced,
+				const char *now_iso, PgcMember *out);
+
+/* coord_member_json - the value of P/C/members/NODE; caller owns it. */
+json_t *coord_member_json(const PgcMember *m);
+
+/* coord_member_parse - a member's value; 0, or -1 when it is not one (out zeroed). */
+int coord_member_parse(PgcArena *a, const char *node, const char *text, PgcMember *out);
+
+/* ---- the primary's last view ---------------------------------------------- */
+
+/* coord_primary_json - P/C/primary from a view (failover.h); at: ISO time. */
+json_t *coord_primary_json(const PgcPrimaryView *v, const char *at);
+
+/*
+ * coord_primary_parse - P/C/primary as a view: replicas carry their node
+ * name as application_name and their sync_state. 0, or -1 (view zeroed).
+ */
+int coord_primary_parse(PgcArena *a, const char *text, PgcPrimaryView *out);
+
+/* ---- decisions ------------------------------------------------------------- */
+
+typedef enum {
+	DECISION_NONE = 0,
+	DECISION_DECIDED,
+	DECISION_PROMOTED,
+	DECISION_DONE,
+	DECISION_ABANDONED,
+} PgcDecisionState;
+
+typedef struct {
+	const char *kind;        /* "failover" | "switchover" */
+	const char *from, *to;
+	int64_t token;
+	const char *leader;
+	PgcDecisionState state;
+	const char *at;
+} PgcDecision;
+
+/* coord_decision_state_name - "decided", "promoted", "done", "abandoned", "none". */
+const char *coord_decision_state_name(PgcDecisionState s);
+json_t *coord_decision_json(const PgcDecision *d);
+/* coord_decision_parse - 0, or -1 when text is not a decision (out zeroed). */
+int coord_decision_parse(PgcArena *a, const char *text, PgcDecision *out);
+
+/*
+ * coord_decision_holds_back - true when decision d keeps node from running
+ * as a primary: it was decided or carried out in favour of another node
+ * (state decided or promoted, from == node). done and abandoned hold
+ * nothing back.
+ */
+bool coord_decision_holds_back(const PgcDecision *d, const char *node);
+
+/* ---- the agents' rules ------------------------------------------------------ */
+
+/*
+ * coord_action_mine - whether the agent of host self carries out an action
+ * that runs on runs_on (NULL: cluster-wide work, for the cluster's leader):
+ * never without a live session (in_session false: no etcd contact, the
+ * agent acts on nothing); cluster-wide work only while it leads; a host's
+ * work only on that host.
+ */
+bool coord_action_mine(const char *runs_on, const char *self, bool in_session, bool leads);
+
+/*
+ * Self-fencing of a primary (agent.h): with no successful etcd contact for
+ * longer than 3/5 of the ttl, measured from when the last successful
+ * keep-alive was sent, the agent of a primary that sees no replica
+ * streaming with a reply within the reply window (coord_reply_window_ms)
+ * stops it. The lease cannot expire before the ttl has passed from that
+ * send time, so the stop comes first.
+ */
+#define COORD_FENCE_NUM 3
+#define COORD_FENCE_DEN 5
+
+/*
+ * coord_self_fence_due - the rule above at now_ms (all on one clock):
+ * last_ok_sent_ms is when the last successful keep-alive was sent (-1:
+ * never), replica_streams whether a replica streams with a recent reply.
+ */
+bool coord_self_fence_due(int64_t now_ms, int64_t last_ok_sent_ms, int64_t ttl_ms,
+			  bool replica_streams);
+
+/*
+ * coord_reply_window_ms - how recent a replica's reply (pg_stat_replication
+ * reply_time) must be to keep a primary without etcd serving: the smaller
+ * of the ttl and 3/4 of failover.detect_after. The leader's partition rule
+ * lets a replica that heard from the primary within detect_after block a
+ * failover; a replica hears at least every detect_after/2 (pgconverge sets
+ * wal_sender_timeout to detect_after, and a replica answers each
+ * keep-alive at once), so a primary that keeps serving always has a
+ * witness that blocks the decision, and one whose replicas went quiet
+ * stops at least detect_after/4 before the leader may decide.
+ */
+int64_t coord_reply_window_ms(int64_t ttl_ms, int64_t detect_after_ms);
+
+/*
+ * coord_primary_gone - whether the leader may treat primary member m as
+ * failed (then its libpq probes decide, for detect_after): its key expired
+ * (m NULL: its host or agent is gone, and a primary cut off from etcd and
+ * its replicas stopped itself within 3/5 ttl), or its agent reports it
+ * down or fenced. A member that reports it running is not gone, whatever
+ * the probes say: only the leader lost it. why: one phrase, owned by a.
+ */
+bool coord_primary_gone(PgcArena *a, const PgcMember *m, const char **why);
+
+#endif

@@ -1,0 +1,230 @@
+/*
+ * tests/unit/test_coord.c - the etcd keys of coordinated agents, their JSON
+ * values, and the agents' pure rules (reconcile/coord/coord.h).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/arena.h"
+#include "reconcile/coord/coord.h"
+
+static void test_keys(void **state)
+{
+	PgcArena *a = arena_new();
+
+	(void)state;
+	assert_string_equal(coord_key_agent(a, "/pgc", "10.0.0.1"), "/pgc/agents/10.0.0.1");
+	assert_string_equal(coord_key_cluster(a, "/pgc", "main"), "/pgc/main/");
+	assert_string_equal(coord_key_leader(a, "/pgc", "main"), "/pgc/main/leader");
+	assert_string_equal(coord_key_primary(a, "/pgc", "main"), "/pgc/main/primary");
+	assert_string_equal(coord_key_decision(a, "/pgc", "main"), "/pgc/main/decision");
+	assert_string_equal(coord_key_member(a, "/pgc", "main", "n1"), "/pgc/main/members/n1");
+	assert_string_equal(coord_key_fenced(a, "/pgc", "main", "n1"), "/pgc/main/fenced/n1");
+	arena_free(a);
+}
+
+static void test_member_round_trip(void **state)
+{
+	PgcArena *a = arena_new();
+	PgcMember m = {.node = "n2", .host = "127.0.0.3", .role = MEMBER_REPLICA, .running = true,
+		       .timeline = 3, .lsn = "0/3000148", .receiver = "streaming",
+		       .upstream = "127.0.0.2:5432", .last_msg_age_ms = 120,
+		       .reported_at = "2026-12-07T17:00:00.000Z"};
+	PgcMember back;
+	json_t *j = coord_member_json(&m);
+	char *text = json_dumps(j, JSON_COMPACT);
+
+	(void)state;
+	assert_int_equal(coord_member_parse(a, "n2", text, &back), 0);
+	assert_string_equal(back.node, "n2");
+	assert_string_equal(back.host, "127.0.0.3");
+	assert_int_equal(back.role, MEMBER_REPLICA);
+	assert_true(back.running);
+	assert_int_equal(back.timeline, 3);
+	assert_string_equal(back.lsn, "0/3000148");
+	assert_string_equal(back.receiver, "streaming");
+	assert_string_equal(back.upstream, "127.0.0.2:5432");
+	assert_int_equal(back.last_msg_age_ms, 120);
+	assert_int_equal(coord_member_parse(a, "n2", "not json", &back), -1);
+	assert_int_equal(coord_member_parse(a, "n2", "[1]", &back), -1);
+	free(text);
+	json_decref(j);
+	arena_free(a);
+}
+
+static void test_member_from_observed(void **state)
+{
+	PgcArena *a = arena_new();
+	PgcNode n = {.name = "n1", .host = {.v = "127.0.0.2", .set = true}};
+	PgcObsNode o = {.name = "n1", .local = true, .reachable = true, .in_recovery = false,
+			.current_lsn = "0/5000000", .timeline = 2, .wal_receiver_last_msg_age_s = -1};
+	PgcMember m;
+
+	(void)state;
+	coord_member_from_observed(a, &n, &o, false, "now", &m);
+	assert_int_equal(m.role, MEMBER_PRIMARY);
+	assert_string_equal(m.lsn, "0/5000000");
+	assert_true(m.running);
+
+	o.in_recovery = true;
+	o.receive_lsn = "0/4000000";
+	o.replay_lsn = "0/3000000";
+	o.wal_receiver_status = "streaming";
+	o.upstream_host = "127.0.0.3";
+	o.upstream_port = 5433;
+	o.wal_receiver_last_msg_age_s = 0.25;
+	coord_member_from_observed(a, &n, &o, false, "now", &m);
+	assert_int_equal(m.role, MEMBER_REPLICA);
+	assert_string_equal(m.lsn, "0/4000000");
+	assert_string_equal(m.upstream, "127.0.0.3:5433");
+	assert_int_equal(m.last_msg_age_ms, 250);
+
+	o.reachable = false;
+	o.postmaster_alive = false;
+	coord_member_from_observed(a, &n, &o, false, "now", &m);
+	assert_int_equal(m.role, MEMBER_DOWN);
+	assert_false(m.running);
+	coord_member_from_observed(a, &n, &o, true, "now", &m);
+	assert_int_equal(m.role, MEMBER_FENCED);
+
+	/* A postmaster that does not answer yet is neither down nor a primary. */
+	o.postmaster_alive = true;
+	coord_member_from_observed(a, &n, &o, false, "now", &m);
+	assert_int_equal(m.role, MEMBER_UNKNOWN);
+	assert_true(m.running);
+	arena_free(a);
+}
+
+static void test_primary_view(void **state)
+{
+	PgcArena *a = arena_new();
+	PgcObsReplica reps[2] = {{.application_name = "n2", .sync_state = "sync"},
+				 {.application_name = "n3", .sync_state = "async"}};
+	PgcPrimaryView v = {.primary = "n1", .current_lsn = "0/6000000", .timeline = 4,
+			    .replicas = reps, .n_replicas = 2};
+	PgcPrimaryView back;
+	json_t *j = coord_primary_json(&v, "2026-12-07T17:00:00.000Z");
+	char *text = json_dumps(j, JSON_COMPACT);
+
+	(void)state;
+	assert_int_equal(coord_primary_parse(a, text, &back), 0);
+	assert_string_equal(back.primary, "n1");
+	assert_string_equal(back.current_lsn, "0/6000000");
+	assert_int_equal(back.timeline, 4);
+	assert_int_equal(back.n_replicas, 2);
+	assert_string_equal(back.replicas[0].application_name, "n2");
+	assert_string_equal(back.replicas[0].sync_state, "sync");
+	assert_string_equal(back.seen_at, "2026-12-07T17:00:00.000Z");
+	assert_int_equal(coord_primary_parse(a, "{}", &back), -1);
+	free(text);
+	json_decref(j);
+	arena_free(a);
+}
+
+static void test_decision(void **state)
+{
+	PgcArena *a = arena_new();
+	PgcDecision d = {"failover", "n1", "n2", 42, "127.0.0.3", DECISION_DECIDED, "now"};
+	PgcDecision back;
+	json_t *j = coord_decision_json(&d);
+	char *text = json_dumps(j, JSON_COMPACT);
+
+	(void)state;
+	assert_int_equal(coord_decision_parse(a, text, &back), 0);
+	assert_string_equal(back.kind, "failover");
+	assert_string_equal(back.from, "n1");
+	assert_string_equal(back.to, "n2");
+	assert_int_equal(back.token, 42);
+	assert_int_equal(back.state, DECISION_DECIDED);
+	assert_string_equal(coord_decision_state_name(back.state), "decided");
+	assert_int_equal(coord_decision_parse(a, "{\"from\":\"a\",\"to\":\"b\",\"state\":\"odd\"}",
+					      &back), -1);
+
+	/* Decided or promoted in favour of another node: n1 does not run as a primary. */
+	assert_true(coord_decision_holds_back(&d, "n1"));
+	assert_false(coord_decision_holds_back(&d, "n2"));
+	d.state = DECISION_PROMOTED;
+	assert_true(coord_decision_holds_back(&d, "n1"));
+	d.state = DECISION_DONE;
+	assert_false(coord_decision_holds_back(&d, "n1"));
+	d.state = DECISION_ABANDONED;
+	assert_false(coord_decision_holds_back(&d, "n1"));
+	assert_false(coord_decision_holds_back(NULL, "n1"));
+	free(text);
+	json_decref(j);
+	arena_free(a);
+}
+
+static void test_action_mine(void **state)
+{
+	(void)state;
+	/* Without a session, nothing. */
+	assert_false(coord_action_mine("h1", "h1", false, true));
+	assert_false(coord_action_mine(NULL, "h1", false, true));
+	/* Cluster-wide work: the leader's. */
+	assert_true(coord_action_mine(NULL, "h1", true, true));
+	assert_false(coord_action_mine(NULL, "h1", true, false));
+	/* A host's work: that host's, leader or not. */
+	assert_true(coord_action_mine("h1", "h1", true, false));
+	assert_false(coord_action_mine("h2", "h1", true, true));
+}
+
+static void test_self_fence_due(void **state)
+{
+	(void)state;
+	/* 3/5 of a 10 s ttl: 6 s after the last successful keep-alive was sent. */
+	assert_false(coord_self_fence_due(6000, 0, 10000, false));
+	assert_true(coord_self_fence_due(6001, 0, 10000, false));
+	/* A replica that streams keeps it serving through an etcd outage. */
+	assert_false(coord_self_fence_due(60000, 0, 10000, true));
+	/* Never in contact: nothing vouches for it. */
+	assert_true(coord_self_fence_due(1, -1, 10000, false));
+	/* A reply must be younger than the leader's partition rule needs it. */
+	assert_int_equal(coord_reply_window_ms(10000, 2000), 1500);
+	assert_int_equal(coord_reply_window_ms(4000, 30000), 4000);
+}
+
+static void test_primary_gone(void **state)
+{
+	PgcArena *a = arena_new();
+	PgcMember m = {.node = "n1", .role = MEMBER_PRIMARY, .running = true};
+	const char *why;
+
+	(void)state;
+	assert_true(coord_primary_gone(a, NULL, &why));
+	assert_non_null(strstr(why, "expired"));
+	assert_false(coord_primary_gone(a, &m, &why));
+	assert_non_null(strstr(why, "primary and running"));
+	m.role = MEMBER_STARTING;
+	assert_false(coord_primary_gone(a, &m, &why));
+	m.role = MEMBER_DOWN;
+	m.running = false;
+	assert_true(coord_primary_gone(a, &m, &why));
+	assert_string_equal(why, "its agent reports it down");
+	m.role = MEMBER_FENCED;
+	assert_true(coord_primary_gone(a, &m, &why));
+	arena_free(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_member_round_trip),
+		cmocka_unit_test(test_member_from_observed),
+		cmocka_unit_test(test_primary_view),
+		cmocka_unit_test(test_decision),
+		cmocka_unit_test(test_action_mine),
+		cmocka_unit_test(test_self_fence_due),
+		cmocka_unit_test(test_primary_gone),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
