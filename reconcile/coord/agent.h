@@ -57,7 +57,9 @@
  * overtake each other. No claim is made while a decision holds the node
  * back (coord_decision_holds_back) or another member reports a primary.
  *
- * Self-fencing. A primary of this host whose agent had no successful etcd
+ * Self-fencing. A primary of this host (one at the last pass, or any node
+ * whose server runs without standby.signal: an agent restarted without
+ * etcd has had no pass; coord_fence_watches) whose agent had no successful etcd
  * contact for longer than 3/5 of the ttl (from the send time of its last
  * successful keep-alive) and that has no replica streaming with a reply
  * within coord_reply_window_ms() (pg_stat_replication) is stopped by the

@@ -31,20 +31,46 @@ bool ag_is_self(const PgcCoordAgent *ag, const char *host)
 	return ag->self != NULL ? strcasecmp(ag->self, host) == 0 : host_is_local(host);
 }
 
+/* standby_signal - n's standby.signal as host_read_file finds it: 0 there, 1 absent, -1 error. */
+static int standby_signal(PgcHost *h, const PgcNode *n)
+{
+	char path[PATH_MAX], *buf = NULL;
+	size_t len;
+	int rc;
+
+	snprintf(path, sizeof path, "%s/standby.signal", n->data_dir.v);
+	rc = host_read_file(h, path, &buf, &len, 1024);
+	free(buf);
+	return rc;
+}
+
 bool ag_would_be_primary(const PgcCluster *c, const PgcNode *n)
 {
 	PgcHost *h = host_for(n->host.v, c->os_user.v);
-	char path[PATH_MAX], *buf = NULL;
-	size_t len;
 	bool primary;
 
 	if (h == NULL)
 		return false;
-	snprintf(path, sizeof path, "%s/standby.signal", n->data_dir.v);
-	primary = host_read_file(h, path, &buf, &len, 1024) == 1;
-	free(buf);
+	primary = standby_signal(h, n) == 1;
 	host_free(h);
 	return primary;
+}
+
+/*
+ * looks_primary - a postmaster runs for n now and it is not known to be a
+ * replica: what the keep-alive thread must watch even before any pass
+ * (coord_fence_watches).
+ */
+static bool looks_primary(const PgcCluster *c, const PgcNode *n)
+{
+	PgcHost *h = host_for(n->host.v, c->os_user.v);
+	bool yes;
+
+	if (h == NULL)
+		return false;
+	yes = coord_fence_watches(false, ha_postmaster_pid(h, n) != 0, standby_signal(h, n));
+	host_free(h);
+	return yes;
 }
 
 /* put_starting - the claim's member value: starting, under the lease. */
@@ -218,8 +244,14 @@ static void update_watch(PgcCoordAgent *ag, const PgcTopology *t)
 		const PgcNode *nd = c ? cluster_node(c, an->node) : NULL;
 
 		/* Only failover.mode auto promotes anyone behind a primary's back. */
-		if (!an->present || !an->was_primary || an->fenced || nd == NULL ||
-		    c->failover.mode != FAILOVER_AUTO || c->n_nodes < 2)
+		if (!an->present || an->fenced || nd == NULL || c->failover.mode != FAILOVER_AUTO ||
+		    c->n_nodes < 2)
+			continue;
+		/* was_primary comes from a pass, and a pass needs a session: an agent
+		 * restarted while cut off from etcd has had none, and its primary must
+		 * be watched all the same. So a running server that is not known to be
+		 * a replica is watched too, from what this host shows now. */
+		if (!an->was_primary && !looks_primary(c, nd))
 			continue;
 		w[n].cluster = strdup(c->name);
 		w[n].node = strdup(nd->name);

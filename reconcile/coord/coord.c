@@ -313,6 +313,12 @@ bool coord_self_fence_due(int64_t now_ms, int64_t last_ok_sent_ms, int64_t ttl_m
 	return (now_ms - last_ok_sent_ms) * COORD_FENCE_DEN > ttl_ms * COORD_FENCE_NUM;
 }
 
+bool coord_fence_watches(bool was_primary, bool postmaster_runs, int standby_signal)
+{
+	/* An unreadable standby.signal proves nothing: watched as a primary. */
+	return was_primary || (postmaster_runs && standby_signal != 0);
+}
+
 int64_t coord_reply_window_ms(int64_t ttl_ms, int64_t detect_after_ms)
 {
 	int64_t w = detect_after_ms * 3 / 4;

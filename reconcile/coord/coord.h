@@ -193,6 +193,16 @@ bool coord_self_fence_due(int64_t now_ms, int64_t last_ok_sent_ms, int64_t ttl_m
 			  bool replica_streams);
 
 /*
+ * coord_fence_watches - whether the keep-alive thread watches a node of
+ * this host for self-fencing: it ran as a primary at the last pass
+ * (was_primary), or a postmaster runs for it now and its standby.signal
+ * is not known to be there (standby_signal as host_read_file returns: 0
+ * there, 1 absent, -1 unreadable). The second holds without any pass: an
+ * agent restarted while cut off from etcd has had none.
+ */
+bool coord_fence_watches(bool was_primary, bool postmaster_runs, int standby_signal);
+
+/*
  * coord_reply_window_ms - how recent a replica's reply (pg_stat_replication
  * reply_time) must be to keep a primary without etcd serving: the smaller
  * of the ttl and 3/4 of failover.detect_after. The leader's partition rule

@@ -191,6 +191,20 @@ static void test_self_fence_due(void **state)
 	assert_int_equal(coord_reply_window_ms(4000, 30000), 4000);
 }
 
+static void test_fence_watches(void **state)
+{
+	(void)state;
+	/* A primary at the last pass. */
+	assert_true(coord_fence_watches(true, false, 1));
+	/* No pass yet (an agent restarted without etcd): a running server without
+	 * standby.signal, or whose standby.signal cannot be read, is watched. */
+	assert_true(coord_fence_watches(false, true, 1));
+	assert_true(coord_fence_watches(false, true, -1));
+	/* A running replica, or no server at all, is not. */
+	assert_false(coord_fence_watches(false, true, 0));
+	assert_false(coord_fence_watches(false, false, 1));
+}
+
 static void test_primary_gone(void **state)
 {
 	PgcArena *a = arena_new();
@@ -223,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_decision),
 		cmocka_unit_test(test_action_mine),
 		cmocka_unit_test(test_self_fence_due),
+		cmocka_unit_test(test_fence_watches),
 		cmocka_unit_test(test_primary_gone),
 	};
 
