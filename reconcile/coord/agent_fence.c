@@ -219,8 +219,13 @@ static bool fenced_tick(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n
 		goto cleanup;
 	log_info("cluster \"%s\": nothing replaced the self-fenced primary \"%s\": starting it "
 		 "again", c->name, n->name);
+	/* The thread keeps a fenced node stopped: not this start, which has a claim. */
+	ag_session_release(ag->sess, c->name, n->name);
 	if (pgctl_start(h, c, n, AG_START_TIMEOUT_S) != 0)
-		goto cleanup;
+		goto cleanup; /* still fenced: the next update_watch keeps it stopped again */
+	/* Unfenced here whatever etcd answers: its record goes later if not now. */
+	an->fenced = false;
+	an->fenced_recorded = true;
 	ag_unfence(ag, an, "started again as the primary");
 	an->was_primary = true;
 	started = true;
@@ -243,16 +248,20 @@ static void update_watch(PgcCoordAgent *ag, const PgcTopology *t)
 		const PgcCluster *c = topology_cluster(t, an->cluster);
 		const PgcNode *nd = c ? cluster_node(c, an->node) : NULL;
 
-		/* Only failover.mode auto promotes anyone behind a primary's back. */
-		if (!an->present || an->fenced || nd == NULL || c->failover.mode != FAILOVER_AUTO ||
-		    c->n_nodes < 2)
+		if (!an->present || nd == NULL)
+			continue;
+		/* Only failover.mode auto promotes anyone behind a primary's back. A
+		 * fenced node stays listed, whatever the mode now: the thread keeps it
+		 * stopped (a pass's restart may have raced the fence). */
+		if (!an->fenced && (c->failover.mode != FAILOVER_AUTO || c->n_nodes < 2))
 			continue;
 		/* was_primary comes from a pass, and a pass needs a session: an agent
 		 * restarted while cut off from etcd has had none, and its primary must
 		 * be watched all the same. So a running server that is not known to be
 		 * a replica is watched too, from what this host shows now. */
-		if (!an->was_primary && !looks_primary(c, nd))
+		if (!an->fenced && !an->was_primary && !looks_primary(c, nd))
 			continue;
+		w[n].fenced = w[n].taken = an->fenced;
 		w[n].cluster = strdup(c->name);
 		w[n].node = strdup(nd->name);
 		w[n].host = strdup(nd->host.v);

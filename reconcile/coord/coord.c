@@ -303,6 +303,17 @@ bool coord_action_mine(const char *runs_on, const char *self, bool in_session, b
 	return self != NULL && strcmp(runs_on, self) == 0;
 }
 
+PgcStartRule coord_start_rule(PgcActionKind kind, bool starts_replica, bool fenced)
+{
+	/* A restart of a server that was stopped meanwhile (a fence in the middle of
+	 * a pass) starts it: as much a start as ACT_START. */
+	if (kind != ACT_START && kind != ACT_RESTART && kind != ACT_RESTORE)
+		return COORD_START_FREE;
+	if (starts_replica)
+		return COORD_START_FREE;
+	return fenced ? COORD_START_REFUSED : COORD_START_CLAIM;
+}
+
 bool coord_self_fence_due(int64_t now_ms, int64_t last_ok_sent_ms, int64_t ttl_ms,
 			  bool replica_streams)
 {

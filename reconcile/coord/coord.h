@@ -57,6 +57,7 @@
 #include <jansson.h>
 
 #include "common/arena.h"
+#include "reconcile/engine/plan.h"
 #include "reconcile/ha/failover.h"
 #include "reconcile/observe/observe.h"
 #include "schema/topology.h"
@@ -172,6 +173,23 @@ bool coord_decision_holds_back(const PgcDecision *d, const char *node);
  * work only on that host.
  */
 bool coord_action_mine(const char *runs_on, const char *self, bool in_session, bool leads);
+
+/* What an action of this host on one of its nodes needs before it runs (agent.h). */
+typedef enum {
+	COORD_START_FREE = 0,    /* it cannot bring a primary up: no claim */
+	COORD_START_CLAIM,       /* it can: only after a claim */
+	COORD_START_REFUSED,     /* never from a pass: the node is self-fenced */
+} PgcStartRule;
+
+/*
+ * coord_start_rule - for action kind on a node of this host: start,
+ * restart (pg_ctl restart starts a stopped server) and restore can bring a
+ * server up; when it would come up as a primary (starts_replica false) it
+ * needs a claim, and a self-fenced node (fenced) is refused outright: only
+ * its agent starts it again as the primary, after recording the fence.
+ * Anything else is free.
+ */
+PgcStartRule coord_start_rule(PgcActionKind kind, bool starts_replica, bool fenced);
 
 /*
  * Self-fencing of a primary (agent.h): with no successful etcd contact for

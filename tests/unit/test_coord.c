@@ -176,6 +176,24 @@ static void test_action_mine(void **state)
 	assert_false(coord_action_mine("h2", "h1", true, true));
 }
 
+static void test_start_rule(void **state)
+{
+	(void)state;
+	/* Whatever can start a server that comes up as a primary needs a claim:
+	 * pg_ctl restart starts a server a fence stopped meanwhile. */
+	assert_int_equal(coord_start_rule(ACT_START, false, false), COORD_START_CLAIM);
+	assert_int_equal(coord_start_rule(ACT_RESTART, false, false), COORD_START_CLAIM);
+	assert_int_equal(coord_start_rule(ACT_RESTORE, false, false), COORD_START_CLAIM);
+	/* A self-fenced node is never started as a primary by a pass. */
+	assert_int_equal(coord_start_rule(ACT_START, false, true), COORD_START_REFUSED);
+	assert_int_equal(coord_start_rule(ACT_RESTART, false, true), COORD_START_REFUSED);
+	/* A replica's start, or what starts nothing, is free (a fenced node rejoins). */
+	assert_int_equal(coord_start_rule(ACT_START, true, true), COORD_START_FREE);
+	assert_int_equal(coord_start_rule(ACT_RESTART, true, false), COORD_START_FREE);
+	assert_int_equal(coord_start_rule(ACT_RELOAD, false, true), COORD_START_FREE);
+	assert_int_equal(coord_start_rule(ACT_REJOIN, false, true), COORD_START_FREE);
+}
+
 static void test_self_fence_due(void **state)
 {
 	(void)state;
@@ -236,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_primary_view),
 		cmocka_unit_test(test_decision),
 		cmocka_unit_test(test_action_mine),
+		cmocka_unit_test(test_start_rule),
 		cmocka_unit_test(test_self_fence_due),
 		cmocka_unit_test(test_fence_watches),
 		cmocka_unit_test(test_primary_gone),
