@@ -66,7 +66,8 @@
  * successful keep-alive) and that has no replica streaming with a reply
  * within coord_reply_window_ms() (pg_stat_replication) is stopped by the
  * keep-alive thread, with the signals pg_ctl stop sends: SIGINT (a fast
- * shutdown) for 1 s, SIGQUIT (immediate) for 1 s, then SIGKILL. It stops, it does not
+ * shutdown) for 1 s, SIGQUIT (immediate) for 1 s, then SIGKILL; a stop it
+ * cannot confirm (coord_stop_step) is no fence and is tried again. It stops, it does not
  * demote — PostgreSQL cannot turn a primary into a standby without a
  * restart, and a standby needs an upstream this host cannot reach. The
  * stop ends before the lease can expire, so by the time the leader sees

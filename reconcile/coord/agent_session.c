@@ -14,6 +14,7 @@
  */
 #include "reconcile/coord/agent_int.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,8 @@ static int stop_server(const AgWatch *w, char *how, size_t howlen)
 		     {SIGKILL, 5000, "SIGKILL"}};
 	PgcHost *h = host_for(w->host, w->os_user);
 	PgcNode n;
+	char path[4096], *buf = NULL;
+	size_t len;
 	long pid;
 	int rc = -1;
 
@@ -103,17 +106,35 @@ static int stop_server(const AgWatch *w, char *how, size_t howlen)
 	n.host.v = w->host;
 	n.data_dir.v = w->data_dir;
 	n.port.v = w->port;
+	/* ha_postmaster_pid reads an unreadable postmaster.pid as "no server": a
+	 * fence must not be recorded on that, the server may well run. */
+	snprintf(path, sizeof path, "%s/postmaster.pid", w->data_dir);
+	if (host_read_file(h, path, &buf, &len, 64 * 1024) < 0) {
+		free(buf);
+		snprintf(how, howlen, "cannot read its postmaster.pid");
+		host_free(h);
+		return -1;
+	}
+	free(buf);
 	pid = ha_postmaster_pid(h, &n);
 	if (pid == 0) {
 		snprintf(how, howlen, "no server was running");
 		rc = 0;
 	}
 	for (size_t i = 0; pid != 0 && i < sizeof steps / sizeof steps[0]; i++) {
-		if (host_signal(h, pid, steps[i].sig) != 0 || gone_within(h, pid, steps[i].wait_ms)) {
+		int src = host_signal(h, pid, steps[i].sig), err = errno;
+		int step = coord_stop_step(src, err, src == 0 && gone_within(h, pid, steps[i].wait_ms));
+
+		if (step > 0) {
 			snprintf(how, howlen, "stopped with %s", steps[i].what);
 			rc = 0;
 			break;
 		}
+		if (step < 0) {
+			snprintf(how, howlen, "could not send %s: %s", steps[i].what, strerror(err));
+			break;
+		}
+		snprintf(how, howlen, "still running after %s", steps[i].what);
 	}
 	host_free(h);
 	return rc;
@@ -262,8 +283,8 @@ static void session_step(AgSession *s, double *next_keepalive)
 				log_warn("cluster \"%s\": self-fenced primary \"%s\": %s", w.cluster,
 					 w.node, how);
 			else
-				log_error("cluster \"%s\": could not stop primary \"%s\" to fence it",
-					  w.cluster, w.node);
+				log_error("cluster \"%s\": could not stop primary \"%s\" to fence it: %s",
+					  w.cluster, w.node, how);
 		}
 		pthread_mutex_lock(&s->mu);
 		/* No pass may apply from now until etcd answers (coord_agent_in_session). */

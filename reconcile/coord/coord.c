@@ -4,6 +4,7 @@
  */
 #include "reconcile/coord/coord.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -322,6 +323,14 @@ bool coord_self_fence_due(int64_t now_ms, int64_t last_ok_sent_ms, int64_t ttl_m
 	if (last_ok_sent_ms < 0)
 		return true;
 	return (now_ms - last_ok_sent_ms) * COORD_FENCE_DEN > ttl_ms * COORD_FENCE_NUM;
+}
+
+int coord_stop_step(int signal_rc, int signal_errno, bool gone)
+{
+	/* Only "no such process" means gone: any other failure leaves it running. */
+	if (signal_rc != 0)
+		return signal_errno == ESRCH ? 1 : -1;
+	return gone ? 1 : 0;
 }
 
 bool coord_fence_watches(bool was_primary, bool postmaster_runs, int standby_signal)

@@ -211,6 +211,16 @@ bool coord_self_fence_due(int64_t now_ms, int64_t last_ok_sent_ms, int64_t ttl_m
 			  bool replica_streams);
 
 /*
+ * coord_stop_step - the outcome of one signal of a fence's stop (SIGINT,
+ * SIGQUIT, SIGKILL): signal_rc and signal_errno as kill() left them, gone
+ * whether the pid ended within the step's wait. 1 stopped (ESRCH: it was
+ * already gone), 0 not yet (send the next signal), -1 failed: the signal
+ * could not be sent (EPERM, a transport error ...), the server may run on,
+ * and nothing may be recorded as fenced.
+ */
+int coord_stop_step(int signal_rc, int signal_errno, bool gone);
+
+/*
  * coord_fence_watches - whether the keep-alive thread watches a node of
  * this host for self-fencing: it ran as a primary at the last pass
  * (was_primary), or a postmaster runs for it now and its standby.signal

@@ -2,6 +2,7 @@
  * tests/unit/test_coord.c - the etcd keys of coordinated agents, their JSON
  * values, and the agents' pure rules (reconcile/coord/coord.h).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -209,6 +210,20 @@ static void test_self_fence_due(void **state)
 	assert_int_equal(coord_reply_window_ms(4000, 30000), 4000);
 }
 
+static void test_stop_step(void **state)
+{
+	(void)state;
+	/* Sent, and the server ended within the wait: stopped. */
+	assert_int_equal(coord_stop_step(0, 0, true), 1);
+	/* Sent, still running: the next signal. */
+	assert_int_equal(coord_stop_step(0, 0, false), 0);
+	/* No such process: it was gone already. */
+	assert_int_equal(coord_stop_step(-1, ESRCH, false), 1);
+	/* Any other failure to signal is no stop: it may run on. */
+	assert_int_equal(coord_stop_step(-1, EPERM, false), -1);
+	assert_int_equal(coord_stop_step(-1, EIO, false), -1);
+}
+
 static void test_fence_watches(void **state)
 {
 	(void)state;
@@ -256,6 +271,7 @@ int main(void)
 		cmocka_unit_test(test_action_mine),
 		cmocka_unit_test(test_start_rule),
 		cmocka_unit_test(test_self_fence_due),
+		cmocka_unit_test(test_stop_step),
 		cmocka_unit_test(test_fence_watches),
 		cmocka_unit_test(test_primary_gone),
 	};
