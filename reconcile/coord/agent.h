@@ -51,7 +51,8 @@
  *
  * Starting a primary. An agent starts, restarts (pg_ctl restart starts a
  * stopped server) or restores a node of its own that would come up
- * as a primary (no standby.signal) only after a claim (coord_start_rule): a transaction that
+ * as a primary (no standby.signal, or one it cannot read:
+ * coord_would_be_primary) only after a claim (coord_start_rule): a transaction that
  * compares the decision key's mod_revision with what it read and sets its
  * member to starting. The leader's decision compares that member key too,
  * so one of the two transactions fails: a decision and a start never

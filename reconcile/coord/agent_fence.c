@@ -49,9 +49,10 @@ bool ag_would_be_primary(const PgcCluster *c, const PgcNode *n)
 	PgcHost *h = host_for(n->host.v, c->os_user.v);
 	bool primary;
 
+	/* Unknown counts as a primary: the claim is what keeps a start safe. */
 	if (h == NULL)
-		return false;
-	primary = standby_signal(h, n) == 1;
+		return true;
+	primary = coord_would_be_primary(standby_signal(h, n));
 	host_free(h);
 	return primary;
 }

@@ -333,10 +333,15 @@ int coord_stop_step(int signal_rc, int signal_errno, bool gone)
 	return gone ? 1 : 0;
 }
 
+bool coord_would_be_primary(int standby_signal)
+{
+	return standby_signal != 0;
+}
+
 bool coord_fence_watches(bool was_primary, bool postmaster_runs, int standby_signal)
 {
 	/* An unreadable standby.signal proves nothing: watched as a primary. */
-	return was_primary || (postmaster_runs && standby_signal != 0);
+	return was_primary || (postmaster_runs && coord_would_be_primary(standby_signal));
 }
 
 int64_t coord_reply_window_ms(int64_t ttl_ms, int64_t detect_after_ms)

@@ -221,6 +221,15 @@ bool coord_self_fence_due(int64_t now_ms, int64_t last_ok_sent_ms, int64_t ttl_m
 int coord_stop_step(int signal_rc, int signal_errno, bool gone);
 
 /*
+ * coord_would_be_primary - whether a server started on a data directory
+ * comes up as a primary, from its standby.signal as host_read_file found
+ * it (0 there, 1 absent, -1 unreadable): only a standby.signal that is
+ * there makes a replica; one that cannot be read proves nothing, so the
+ * start needs a claim.
+ */
+bool coord_would_be_primary(int standby_signal);
+
+/*
  * coord_fence_watches - whether the keep-alive thread watches a node of
  * this host for self-fencing: it ran as a primary at the last pass
  * (was_primary), or a postmaster runs for it now and its standby.signal

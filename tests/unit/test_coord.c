@@ -224,6 +224,16 @@ static void test_stop_step(void **state)
 	assert_int_equal(coord_stop_step(-1, EIO, false), -1);
 }
 
+static void test_would_be_primary(void **state)
+{
+	(void)state;
+	/* Only a standby.signal that is there makes a replica. */
+	assert_false(coord_would_be_primary(0));
+	assert_true(coord_would_be_primary(1));
+	/* Unreadable: a start needs a claim, as a primary's does. */
+	assert_true(coord_would_be_primary(-1));
+}
+
 static void test_fence_watches(void **state)
 {
 	(void)state;
@@ -272,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_start_rule),
 		cmocka_unit_test(test_self_fence_due),
 		cmocka_unit_test(test_stop_step),
+		cmocka_unit_test(test_would_be_primary),
 		cmocka_unit_test(test_fence_watches),
 		cmocka_unit_test(test_primary_gone),
 	};
