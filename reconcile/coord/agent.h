@@ -50,15 +50,17 @@
  * leader cannot tell whether a candidate it cannot reach promoted.
  *
  * Starting a primary. An agent starts, restarts (pg_ctl restart starts a
- * stopped server) or restores a node of its own that would come up
- * as a primary (no standby.signal, or one it cannot read:
- * coord_would_be_primary) only after a claim (coord_start_rule): a transaction that
- * compares the decision key's mod_revision with what it read and sets its
- * member to starting. The leader's decision compares that member key too,
- * so one of the two transactions fails: a decision and a start never
- * overtake each other. No claim is made while a decision holds the node
- * back (coord_decision_holds_back) or another member reports a primary.
- * A self-fenced node is never started as a primary by a pass.
+ * stopped server) or restores a node of its own that would come up as a
+ * primary (no standby.signal, or one it cannot read: coord_would_be_primary)
+ * only after a claim (coord_start_rule): a transaction that compares the
+ * decision key's, P/C/primary's and every other member key's revisions with
+ * what it read and sets its member to starting. The leader's decision
+ * compares that member key too, so one of the two transactions fails: a
+ * decision and a start never overtake each other. No claim is made while a
+ * decision holds the node back (coord_decision_holds_back), another member
+ * reports a primary, or P/C/primary names another node
+ * (coord_view_holds_back). A self-fenced node is never started as a primary
+ * by a pass.
  *
  * Self-fencing. A primary of this host (one at the last pass, or any node
  * whose server runs without standby.signal: an agent restarted without

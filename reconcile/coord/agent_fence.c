@@ -99,9 +99,10 @@ bool ag_claim_start(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n)
 {
 	AgCluster *ac = ag_cluster(ag, c->name);
 	PgcArena *a = arena_new();
-	const PgcEtcdKv *dkv;
-	const char *other, *dk;
+	const PgcEtcdKv *dkv, *pkv;
+	const char *other, *dk, *pk;
 	PgcDecision d;
+	PgcPrimaryView view;
 	char *text = NULL;
 	bool ok = false;
 
@@ -123,15 +124,44 @@ bool ag_claim_start(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n)
 			 n->name, other);
 		goto cleanup;
 	}
+	pk = coord_key_primary(a, ag->prefix, c->name);
+	pkv = ag_snap_get(ac, pk);
+	if (pkv == NULL || coord_primary_parse(a, pkv->value, &view) != 0)
+		memset(&view, 0, sizeof view);
+	if (coord_view_holds_back(&view, n->name)) {
+		log_warn("node \"%s/%s\" is not started as a primary: \"%s\" was the primary last "
+			 "seen (%s)", c->name, n->name, view.primary,
+			 view.seen_at ? view.seen_at : "?");
+		goto cleanup;
+	}
 	dk = coord_key_decision(a, ag->prefix, c->name);
 	text = starting_value(n);
 	{
-		PgcEtcdCompare cmp = {dk, dkv ? ETCD_CMP_MOD_REVISION : ETCD_CMP_CREATE_REVISION,
-				      dkv ? dkv->mod_revision : 0, NULL};
+		/* What was checked above must still hold when the claim lands: the
+		 * decision, the primary's last view and every other member (a member
+		 * absent then must still be absent). */
+		PgcEtcdCompare *cmp = arena_calloc(a, c->n_nodes + 2, sizeof(*cmp));
+		size_t n_cmp = 0;
 		PgcEtcdOp op = {coord_key_member(a, ag->prefix, c->name, n->name), text,
 				strlen(text), ag->lease};
 
-		if (etcd_txn(ag->etcd, &cmp, 1, &op, 1, &ok, NULL) != ETCD_OK)
+		cmp[n_cmp++] = (PgcEtcdCompare){dk, dkv ? ETCD_CMP_MOD_REVISION
+							: ETCD_CMP_CREATE_REVISION,
+						dkv ? dkv->mod_revision : 0, NULL};
+		cmp[n_cmp++] = (PgcEtcdCompare){pk, pkv ? ETCD_CMP_MOD_REVISION
+							: ETCD_CMP_CREATE_REVISION,
+						pkv ? pkv->mod_revision : 0, NULL};
+		for (size_t i = 0; i < c->n_nodes; i++) {
+			const char *mk = coord_key_member(a, ag->prefix, c->name, c->nodes[i].name);
+			const PgcEtcdKv *mkv = ag_snap_get(ac, mk);
+
+			if (strcmp(c->nodes[i].name, n->name) == 0)
+				continue;
+			cmp[n_cmp++] = (PgcEtcdCompare){mk, mkv ? ETCD_CMP_MOD_REVISION
+								: ETCD_CMP_CREATE_REVISION,
+							mkv ? mkv->mod_revision : 0, NULL};
+		}
+		if (etcd_txn(ag->etcd, cmp, n_cmp, &op, 1, &ok, NULL) != ETCD_OK)
 			ok = false;
 	}
 	if (ok) {
@@ -141,7 +171,8 @@ bool ag_claim_start(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n)
 		an->member_state = NULL;
 	}
 	if (!ok)
-		log_warn("node \"%s/%s\" is not started: a failover decision changed meanwhile",
+		log_warn("node \"%s/%s\" is not started: a failover decision or another member "
+			 "changed meanwhile",
 			 c->name, n->name);
 cleanup:
 	free(text);
@@ -193,7 +224,8 @@ static bool fenced_tick(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n
 	PgcArena *a = arena_new();
 	PgcDecision d;
 	PgcMember m;
-	const PgcEtcdKv *dkv;
+	PgcPrimaryView view;
+	const PgcEtcdKv *dkv, *pkv;
 	bool started = false;
 
 	if (!an->fenced_recorded)
@@ -213,8 +245,12 @@ static bool fenced_tick(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n
 		(void)ag_put_member(ag, an, &fm);
 	}
 	dkv = ag_snap_decision(ag, ac, a, &d);
+	pkv = ag_snap_get(ac, coord_key_primary(a, ag->prefix, c->name));
+	if (pkv == NULL || coord_primary_parse(a, pkv->value, &view) != 0)
+		memset(&view, 0, sizeof view);
+	/* Checked here too, quietly: the claim would log its refusal every tick. */
 	if (coord_decision_holds_back(dkv ? &d : NULL, n->name) ||
-	    ag_other_primary(ag, ac, a, n->name) != NULL)
+	    ag_other_primary(ag, ac, a, n->name) != NULL || coord_view_holds_back(&view, n->name))
 		goto cleanup; /* the planner rejoins it once the new primary runs */
 	if (!ag_would_be_primary(c, n) || !ag_claim_start(ag, c, n))
 		goto cleanup;

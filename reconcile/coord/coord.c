@@ -286,6 +286,11 @@ int coord_decision_parse(PgcArena *a, const char *text, PgcDecision *out)
 	return 0;
 }
 
+bool coord_view_holds_back(const PgcPrimaryView *v, const char *node)
+{
+	return v != NULL && v->primary != NULL && node != NULL && strcmp(v->primary, node) != 0;
+}
+
 bool coord_decision_holds_back(const PgcDecision *d, const char *node)
 {
 	return d != NULL && d->from != NULL && d->to != NULL && strcmp(d->from, node) == 0 &&

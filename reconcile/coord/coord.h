@@ -130,6 +130,13 @@ json_t *coord_primary_json(const PgcPrimaryView *v, const char *at);
  */
 int coord_primary_parse(PgcArena *a, const char *text, PgcPrimaryView *out);
 
+/*
+ * coord_view_holds_back - true when the primary's last view v (P/C/primary;
+ * v->primary NULL: none) names another node than node: node does not start
+ * as a primary (the one the leader last saw may hold writes node lacks).
+ */
+bool coord_view_holds_back(const PgcPrimaryView *v, const char *node);
+
 /* ---- decisions ------------------------------------------------------------- */
 
 typedef enum {

@@ -163,6 +163,20 @@ static void test_decision(void **state)
 	arena_free(a);
 }
 
+static void test_view_holds_back(void **state)
+{
+	PgcPrimaryView v = {.primary = "n2", .timeline = 3};
+
+	(void)state;
+	/* The leader last saw another primary: no start as a primary here. */
+	assert_true(coord_view_holds_back(&v, "n1"));
+	/* Itself, or no view yet (a new cluster): nothing holds it back. */
+	assert_false(coord_view_holds_back(&v, "n2"));
+	v.primary = NULL;
+	assert_false(coord_view_holds_back(&v, "n1"));
+	assert_false(coord_view_holds_back(NULL, "n1"));
+}
+
 static void test_action_mine(void **state)
 {
 	(void)state;
@@ -278,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_member_from_observed),
 		cmocka_unit_test(test_primary_view),
 		cmocka_unit_test(test_decision),
+		cmocka_unit_test(test_view_holds_back),
 		cmocka_unit_test(test_action_mine),
 		cmocka_unit_test(test_start_rule),
 		cmocka_unit_test(test_self_fence_due),
