@@ -251,8 +251,10 @@ bool coord_agent_in_session(const PgcCoordAgent *ag)
 	if (ag == NULL || ag->sess == NULL || ag->lease == 0)
 		return false;
 	ag_session_get(ag->sess, &lease, &last_ok, &expired, NULL);
+	/* The session also ends when the keep-alive thread fenced a primary (no etcd
+	 * contact since): a pass must not restart what it has just stopped. */
 	return lease == ag->lease && !expired && last_ok >= 0 &&
-	       clock_ms() - last_ok < (double)ag->ttl_ms;
+	       clock_ms() - last_ok < (double)ag->ttl_ms && !ag_session_cut(ag->sess);
 }
 
 bool coord_agent_leads(const PgcCoordAgent *ag, const char *cluster)
@@ -593,10 +595,13 @@ void coord_agent_after_pass(PgcCoordAgent *ag, const PgcTopology *t, const PgcOb
 			m.role = n->fenced ? MEMBER_FENCED : MEMBER_DOWN;
 			m.running = false;
 		}
-		if (n->fenced && (m.role == MEMBER_PRIMARY || m.role == MEMBER_REPLICA) &&
-		    coord_agent_in_session(ag))
-			ag_unfence(ag, n, m.role == MEMBER_PRIMARY ? "it runs as the primary again"
-								   : "it runs as a replica");
+		/* Only as a replica: a fenced node runs as the primary again only
+		 * through fenced_tick's claim (which unfences it itself); one seen
+		 * running as a primary otherwise is stopped again by the thread. */
+		if (n->fenced && m.role == MEMBER_REPLICA && coord_agent_in_session(ag))
+			ag_unfence(ag, n, "it runs as a replica");
+		else if (!n->fenced && n->fenced_recorded && coord_agent_in_session(ag))
+			ag_unfence(ag, n, "its record is removed");
 		n->was_primary = m.role == MEMBER_PRIMARY;
 		(void)ag_put_member(ag, n, &m);
 	}
@@ -736,14 +741,27 @@ bool coord_agent_mine(const PgcAction *act, void *arg)
 		mine = coord_action_mine(runs_on, ag->self, true, leads);
 	else
 		mine = runs_on == NULL ? leads : host_is_local(runs_on);
-	if (!mine || act->kind != ACT_START || act->node == NULL || ag->pass_t == NULL)
+	if (!mine || act->node == NULL || ag->pass_t == NULL)
 		return mine;
 	c = topology_cluster(ag->pass_t, act->cluster);
 	n = c ? cluster_node(c, act->node) : NULL;
-	if (n == NULL || starts_replica(act, c, n))
+	if (n == NULL || coord_start_rule(act->kind, false, false) == COORD_START_FREE)
 		return true;
-	/* apply asks again while it schedules: one claim per pass. */
 	an = ag_node(ag, c->name, n->name);
+	switch (coord_start_rule(act->kind, starts_replica(act, c, n), an->fenced)) {
+	case COORD_START_FREE:
+		return true;
+	case COORD_START_REFUSED:
+		/* Its agent keeps it stopped; it starts again only through fenced_tick
+		 * (agent_fence.c), once the fence is recorded and a claim passed. */
+		if (an->claim == 0)
+			log_warn("node \"%s/%s\" is not started: it is self-fenced", c->name, n->name);
+		an->claim = -1;
+		return false;
+	case COORD_START_CLAIM:
+		break;
+	}
+	/* apply asks again while it schedules: one claim per pass. */
 	if (an->claim == 0)
 		an->claim = ag_claim_start(ag, c, n) ? 1 : -1;
 	return an->claim > 0;

@@ -49,24 +49,36 @@
  * failover meanwhile) until it completes or an operator deletes it: the
  * leader cannot tell whether a candidate it cannot reach promoted.
  *
- * Starting a primary. An agent starts a node of its own that would come up
- * as a primary (no standby.signal) only after a claim: a transaction that
- * compares the decision key's mod_revision with what it read and sets its
- * member to starting. The leader's decision compares that member key too,
- * so one of the two transactions fails: a decision and a start never
- * overtake each other. No claim is made while a decision holds the node
- * back (coord_decision_holds_back) or another member reports a primary.
+ * Starting a primary. An agent starts, restarts (pg_ctl restart starts a
+ * stopped server) or restores a node of its own that would come up as a
+ * primary (no standby.signal, or one it cannot read: coord_would_be_primary)
+ * only after a claim (coord_start_rule): a transaction that compares the
+ * decision key's, P/C/primary's and every other member key's revisions with
+ * what it read and sets its member to starting. The leader's decision
+ * compares that member key too, so one of the two transactions fails: a
+ * decision and a start never overtake each other. No claim is made while a
+ * decision holds the node back (coord_decision_holds_back), another member
+ * reports a primary, or P/C/primary names another node
+ * (coord_view_holds_back). A self-fenced node is never started as a primary
+ * by a pass.
  *
- * Self-fencing. A primary of this host whose agent had no successful etcd
+ * Self-fencing. A primary of this host (one at the last pass, or any node
+ * whose server runs without standby.signal: an agent restarted without
+ * etcd has had no pass; coord_fence_watches) whose agent had no successful etcd
  * contact for longer than 3/5 of the ttl (from the send time of its last
  * successful keep-alive) and that has no replica streaming with a reply
  * within coord_reply_window_ms() (pg_stat_replication) is stopped by the
  * keep-alive thread, with the signals pg_ctl stop sends: SIGINT (a fast
- * shutdown) for 1 s, SIGQUIT (immediate) for 1 s, then SIGKILL. It stops, it does not
+ * shutdown) for 1 s, SIGQUIT (immediate) for 1 s, then SIGKILL; a stop it
+ * cannot confirm (coord_stop_step) is no fence and is tried again. It stops, it does not
  * demote — PostgreSQL cannot turn a primary into a standby without a
  * restart, and a standby needs an upstream this host cannot reach. The
  * stop ends before the lease can expire, so by the time the leader sees
- * the member key gone the server takes no writes. Once etcd answers again
+ * the member key gone the server takes no writes. From the fence until etcd
+ * answers, the session is over (no pass applies anything) and the thread
+ * keeps the node stopped: a server that comes up for it without
+ * standby.signal is stopped again; only the claimed start below (which
+ * releases it first) or a rejoin as a replica runs it. Once etcd answers again
  * the agent records P/C/fenced/NODE, and starts the node again as the
  * primary (a claim) when no decision holds it back and no other member is
  * a primary; when a decision names another node, the planner rejoins it.

@@ -31,20 +31,47 @@ bool ag_is_self(const PgcCoordAgent *ag, const char *host)
 	return ag->self != NULL ? strcasecmp(ag->self, host) == 0 : host_is_local(host);
 }
 
+/* standby_signal - n's standby.signal as host_read_file finds it: 0 there, 1 absent, -1 error. */
+static int standby_signal(PgcHost *h, const PgcNode *n)
+{
+	char path[PATH_MAX], *buf = NULL;
+	size_t len;
+	int rc;
+
+	snprintf(path, sizeof path, "%s/standby.signal", n->data_dir.v);
+	rc = host_read_file(h, path, &buf, &len, 1024);
+	free(buf);
+	return rc;
+}
+
 bool ag_would_be_primary(const PgcCluster *c, const PgcNode *n)
 {
 	PgcHost *h = host_for(n->host.v, c->os_user.v);
-	char path[PATH_MAX], *buf = NULL;
-	size_t len;
 	bool primary;
+
+	/* Unknown counts as a primary: the claim is what keeps a start safe. */
+	if (h == NULL)
+		return true;
+	primary = coord_would_be_primary(standby_signal(h, n));
+	host_free(h);
+	return primary;
+}
+
+/*
+ * looks_primary - a postmaster runs for n now and it is not known to be a
+ * replica: what the keep-alive thread must watch even before any pass
+ * (coord_fence_watches).
+ */
+static bool looks_primary(const PgcCluster *c, const PgcNode *n)
+{
+	PgcHost *h = host_for(n->host.v, c->os_user.v);
+	bool yes;
 
 	if (h == NULL)
 		return false;
-	snprintf(path, sizeof path, "%s/standby.signal", n->data_dir.v);
-	primary = host_read_file(h, path, &buf, &len, 1024) == 1;
-	free(buf);
+	yes = coord_fence_watches(false, ha_postmaster_pid(h, n) != 0, standby_signal(h, n));
 	host_free(h);
-	return primary;
+	return yes;
 }
 
 /* put_starting - the claim's member value: starting, under the lease. */
@@ -72,9 +99,10 @@ bool ag_claim_start(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n)
 {
 	AgCluster *ac = ag_cluster(ag, c->name);
 	PgcArena *a = arena_new();
-	const PgcEtcdKv *dkv;
-	const char *other, *dk;
+	const PgcEtcdKv *dkv, *pkv;
+	const char *other, *dk, *pk;
 	PgcDecision d;
+	PgcPrimaryView view;
 	char *text = NULL;
 	bool ok = false;
 
@@ -96,15 +124,44 @@ bool ag_claim_start(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n)
 			 n->name, other);
 		goto cleanup;
 	}
+	pk = coord_key_primary(a, ag->prefix, c->name);
+	pkv = ag_snap_get(ac, pk);
+	if (pkv == NULL || coord_primary_parse(a, pkv->value, &view) != 0)
+		memset(&view, 0, sizeof view);
+	if (coord_view_holds_back(&view, n->name)) {
+		log_warn("node \"%s/%s\" is not started as a primary: \"%s\" was the primary last "
+			 "seen (%s)", c->name, n->name, view.primary,
+			 view.seen_at ? view.seen_at : "?");
+		goto cleanup;
+	}
 	dk = coord_key_decision(a, ag->prefix, c->name);
 	text = starting_value(n);
 	{
-		PgcEtcdCompare cmp = {dk, dkv ? ETCD_CMP_MOD_REVISION : ETCD_CMP_CREATE_REVISION,
-				      dkv ? dkv->mod_revision : 0, NULL};
+		/* What was checked above must still hold when the claim lands: the
+		 * decision, the primary's last view and every other member (a member
+		 * absent then must still be absent). */
+		PgcEtcdCompare *cmp = arena_calloc(a, c->n_nodes + 2, sizeof(*cmp));
+		size_t n_cmp = 0;
 		PgcEtcdOp op = {coord_key_member(a, ag->prefix, c->name, n->name), text,
 				strlen(text), ag->lease};
 
-		if (etcd_txn(ag->etcd, &cmp, 1, &op, 1, &ok, NULL) != ETCD_OK)
+		cmp[n_cmp++] = (PgcEtcdCompare){dk, dkv ? ETCD_CMP_MOD_REVISION
+							: ETCD_CMP_CREATE_REVISION,
+						dkv ? dkv->mod_revision : 0, NULL};
+		cmp[n_cmp++] = (PgcEtcdCompare){pk, pkv ? ETCD_CMP_MOD_REVISION
+							: ETCD_CMP_CREATE_REVISION,
+						pkv ? pkv->mod_revision : 0, NULL};
+		for (size_t i = 0; i < c->n_nodes; i++) {
+			const char *mk = coord_key_member(a, ag->prefix, c->name, c->nodes[i].name);
+			const PgcEtcdKv *mkv = ag_snap_get(ac, mk);
+
+			if (strcmp(c->nodes[i].name, n->name) == 0)
+				continue;
+			cmp[n_cmp++] = (PgcEtcdCompare){mk, mkv ? ETCD_CMP_MOD_REVISION
+								: ETCD_CMP_CREATE_REVISION,
+							mkv ? mkv->mod_revision : 0, NULL};
+		}
+		if (etcd_txn(ag->etcd, cmp, n_cmp, &op, 1, &ok, NULL) != ETCD_OK)
 			ok = false;
 	}
 	if (ok) {
@@ -114,7 +171,8 @@ bool ag_claim_start(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n)
 		an->member_state = NULL;
 	}
 	if (!ok)
-		log_warn("node \"%s/%s\" is not started: a failover decision changed meanwhile",
+		log_warn("node \"%s/%s\" is not started: a failover decision or another member "
+			 "changed meanwhile",
 			 c->name, n->name);
 cleanup:
 	free(text);
@@ -166,7 +224,8 @@ static bool fenced_tick(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n
 	PgcArena *a = arena_new();
 	PgcDecision d;
 	PgcMember m;
-	const PgcEtcdKv *dkv;
+	PgcPrimaryView view;
+	const PgcEtcdKv *dkv, *pkv;
 	bool started = false;
 
 	if (!an->fenced_recorded)
@@ -186,15 +245,24 @@ static bool fenced_tick(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n
 		(void)ag_put_member(ag, an, &fm);
 	}
 	dkv = ag_snap_decision(ag, ac, a, &d);
+	pkv = ag_snap_get(ac, coord_key_primary(a, ag->prefix, c->name));
+	if (pkv == NULL || coord_primary_parse(a, pkv->value, &view) != 0)
+		memset(&view, 0, sizeof view);
+	/* Checked here too, quietly: the claim would log its refusal every tick. */
 	if (coord_decision_holds_back(dkv ? &d : NULL, n->name) ||
-	    ag_other_primary(ag, ac, a, n->name) != NULL)
+	    ag_other_primary(ag, ac, a, n->name) != NULL || coord_view_holds_back(&view, n->name))
 		goto cleanup; /* the planner rejoins it once the new primary runs */
 	if (!ag_would_be_primary(c, n) || !ag_claim_start(ag, c, n))
 		goto cleanup;
 	log_info("cluster \"%s\": nothing replaced the self-fenced primary \"%s\": starting it "
 		 "again", c->name, n->name);
+	/* The thread keeps a fenced node stopped: not this start, which has a claim. */
+	ag_session_release(ag->sess, c->name, n->name);
 	if (pgctl_start(h, c, n, AG_START_TIMEOUT_S) != 0)
-		goto cleanup;
+		goto cleanup; /* still fenced: the next update_watch keeps it stopped again */
+	/* Unfenced here whatever etcd answers: its record goes later if not now. */
+	an->fenced = false;
+	an->fenced_recorded = true;
 	ag_unfence(ag, an, "started again as the primary");
 	an->was_primary = true;
 	started = true;
@@ -217,10 +285,20 @@ static void update_watch(PgcCoordAgent *ag, const PgcTopology *t)
 		const PgcCluster *c = topology_cluster(t, an->cluster);
 		const PgcNode *nd = c ? cluster_node(c, an->node) : NULL;
 
-		/* Only failover.mode auto promotes anyone behind a primary's back. */
-		if (!an->present || !an->was_primary || an->fenced || nd == NULL ||
-		    c->failover.mode != FAILOVER_AUTO || c->n_nodes < 2)
+		if (!an->present || nd == NULL)
 			continue;
+		/* Only failover.mode auto promotes anyone behind a primary's back. A
+		 * fenced node stays listed, whatever the mode now: the thread keeps it
+		 * stopped (a pass's restart may have raced the fence). */
+		if (!an->fenced && (c->failover.mode != FAILOVER_AUTO || c->n_nodes < 2))
+			continue;
+		/* was_primary comes from a pass, and a pass needs a session: an agent
+		 * restarted while cut off from etcd has had none, and its primary must
+		 * be watched all the same. So a running server that is not known to be
+		 * a replica is watched too, from what this host shows now. */
+		if (!an->fenced && !an->was_primary && !looks_primary(c, nd))
+			continue;
+		w[n].fenced = w[n].taken = an->fenced;
 		w[n].cluster = strdup(c->name);
 		w[n].node = strdup(nd->name);
 		w[n].host = strdup(nd->host.v);

@@ -23,7 +23,8 @@ typedef struct {
 	char *conninfo;              /* the superuser's, for pg_stat_replication */
 	long long port;
 	int64_t reply_window_ms;     /* a replica's reply this recent keeps it serving */
-	bool fenced;                 /* the thread stopped it */
+	bool fenced;                 /* stopped by self-fencing: the thread keeps it stopped */
+	bool taken;                  /* the loop took the fence (ag_session_take_fence) */
 	char reason[384];
 } AgWatch;
 
@@ -31,6 +32,7 @@ typedef struct {
 typedef struct {
 	pthread_t th;
 	pthread_mutex_t mu;
+	pthread_mutex_t stop_mu;     /* a stop of a fenced server vs its release; before mu */
 	pthread_cond_t cv;
 	bool stop;
 	PgcEtcdClient *etcd;         /* the thread's own client */
@@ -40,6 +42,7 @@ typedef struct {
 	bool expired;                /* etcd said the lease is gone */
 	bool failed;                 /* a keep-alive failed since the last ag_session_get */
 	bool tried;                  /* etcd was tried once at least */
+	bool cut;                    /* it fenced a primary since the last successful keep-alive */
 	AgWatch *watch;
 	size_t n_watch;
 } AgSession;
@@ -56,9 +59,22 @@ void ag_session_get(AgSession *s, int64_t *lease, double *last_ok_sent_ms, bool 
 		    bool *failed);
 /* ag_session_watch - the primaries to watch from now on (w and its strings taken over). */
 void ag_session_watch(AgSession *s, AgWatch *w, size_t n);
-/* ag_session_take_fence - true once when the thread fenced node; its reason copied. */
+/*
+ * ag_session_take_fence - true once when the thread fenced node; its reason
+ * copied. The entry stays, fenced: the thread keeps that node stopped (a
+ * server that comes up for it without standby.signal is stopped again)
+ * until ag_session_release.
+ */
 bool ag_session_take_fence(AgSession *s, const char *cluster, const char *node, char *reason,
 			   size_t len);
+/* ag_session_cut - the thread fenced a primary and etcd has not answered since: no session. */
+bool ag_session_cut(AgSession *s);
+/*
+ * ag_session_release - node is no longer kept stopped (its claim passed):
+ * returns once no stop of it is under way, so that a start that follows is
+ * not stopped.
+ */
+void ag_session_release(AgSession *s, const char *cluster, const char *node);
 
 /* AgCluster - one cluster with a node on this host. */
 typedef struct {

@@ -14,6 +14,7 @@
  */
 #include "reconcile/coord/agent_int.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,8 @@ static int stop_server(const AgWatch *w, char *how, size_t howlen)
 		     {SIGKILL, 5000, "SIGKILL"}};
 	PgcHost *h = host_for(w->host, w->os_user);
 	PgcNode n;
+	char path[4096], *buf = NULL;
+	size_t len;
 	long pid;
 	int rc = -1;
 
@@ -103,20 +106,124 @@ static int stop_server(const AgWatch *w, char *how, size_t howlen)
 	n.host.v = w->host;
 	n.data_dir.v = w->data_dir;
 	n.port.v = w->port;
+	/* ha_postmaster_pid reads an unreadable postmaster.pid as "no server": a
+	 * fence must not be recorded on that, the server may well run. */
+	snprintf(path, sizeof path, "%s/postmaster.pid", w->data_dir);
+	if (host_read_file(h, path, &buf, &len, 64 * 1024) < 0) {
+		free(buf);
+		snprintf(how, howlen, "cannot read its postmaster.pid");
+		host_free(h);
+		return -1;
+	}
+	free(buf);
 	pid = ha_postmaster_pid(h, &n);
 	if (pid == 0) {
 		snprintf(how, howlen, "no server was running");
 		rc = 0;
 	}
 	for (size_t i = 0; pid != 0 && i < sizeof steps / sizeof steps[0]; i++) {
-		if (host_signal(h, pid, steps[i].sig) != 0 || gone_within(h, pid, steps[i].wait_ms)) {
+		int src = host_signal(h, pid, steps[i].sig), err = errno;
+		int step = coord_stop_step(src, err, src == 0 && gone_within(h, pid, steps[i].wait_ms));
+
+		if (step > 0) {
 			snprintf(how, howlen, "stopped with %s", steps[i].what);
 			rc = 0;
 			break;
 		}
+		if (step < 0) {
+			snprintf(how, howlen, "could not send %s: %s", steps[i].what, strerror(err));
+			break;
+		}
+		snprintf(how, howlen, "still running after %s", steps[i].what);
 	}
 	host_free(h);
 	return rc;
+}
+
+/* watch_copy - w with strings of its own (false when out of memory; free with watch_free_one). */
+static bool watch_copy(const AgWatch *from, AgWatch *w)
+{
+	*w = *from;
+	w->cluster = strdup(from->cluster);
+	w->node = strdup(from->node);
+	w->host = strdup(from->host);
+	w->os_user = strdup(from->os_user);
+	w->data_dir = strdup(from->data_dir);
+	w->conninfo = strdup(from->conninfo);
+	return w->cluster && w->node && w->host && w->os_user && w->data_dir && w->conninfo;
+}
+
+static void watch_free_one(AgWatch *w)
+{
+	free(w->cluster);
+	free(w->node);
+	free(w->host);
+	free(w->os_user);
+	free(w->data_dir);
+	free(w->conninfo);
+}
+
+/* primary_runs - a postmaster runs for w's data directory without standby.signal (or unreadable). */
+static bool primary_runs(const AgWatch *w)
+{
+	PgcHost *h = host_for(w->host, w->os_user);
+	char path[4096], *buf = NULL;
+	size_t len;
+	PgcNode n;
+	bool yes = false;
+
+	if (h == NULL)
+		return false;
+	memset(&n, 0, sizeof n);
+	n.name = w->node;
+	n.host.v = w->host;
+	n.data_dir.v = w->data_dir;
+	n.port.v = w->port;
+	if (ha_postmaster_pid(h, &n) != 0) {
+		snprintf(path, sizeof path, "%s/standby.signal", w->data_dir);
+		yes = host_read_file(h, path, &buf, &len, 1024) != 0;
+		free(buf);
+	}
+	host_free(h);
+	return yes;
+}
+
+/*
+ * keep_stopped - a fenced node whose server came up as a primary anyway (a
+ * pass's restart that raced the fence, a start by hand) is stopped again:
+ * only its agent's claimed start (ag_session_release first) may run it.
+ * A rejoin starts it with standby.signal: left alone.
+ */
+static void keep_stopped(AgSession *s)
+{
+	pthread_mutex_lock(&s->stop_mu);
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->n_watch; i++) {
+		AgWatch w;
+		char how[256] = "";
+
+		if (!s->watch[i].fenced)
+			continue;
+		if (!watch_copy(&s->watch[i], &w)) {
+			watch_free_one(&w);
+			continue;
+		}
+		pthread_mutex_unlock(&s->mu);
+		if (primary_runs(&w)) {
+			log_warn("cluster \"%s\": self-fenced node \"%s\" runs again without a claim: "
+				 "stopping it", w.cluster, w.node);
+			if (stop_server(&w, how, sizeof how) == 0)
+				log_warn("cluster \"%s\": self-fenced node \"%s\": %s", w.cluster, w.node,
+					 how);
+			else
+				log_error("cluster \"%s\": could not stop self-fenced node \"%s\": %s",
+					  w.cluster, w.node, how);
+		}
+		watch_free_one(&w);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->stop_mu);
 }
 
 /* session_step - one keep-alive when due, then the self-fencing watch. */
@@ -135,6 +242,7 @@ static void session_step(AgSession *s, double *next_keepalive)
 		pthread_mutex_lock(&s->mu);
 		if (s->lease == lease && st == ETCD_OK && left > 0) {
 			s->last_ok_sent_ms = sent;
+			s->cut = false; /* sent after any fence this thread made */
 			*next_keepalive = sent + (double)s->ttl_ms / 5.0;
 		} else if (s->lease == lease && st == ETCD_OK) {
 			s->expired = true;
@@ -175,10 +283,13 @@ static void session_step(AgSession *s, double *next_keepalive)
 				log_warn("cluster \"%s\": self-fenced primary \"%s\": %s", w.cluster,
 					 w.node, how);
 			else
-				log_error("cluster \"%s\": could not stop primary \"%s\" to fence it",
-					  w.cluster, w.node);
+				log_error("cluster \"%s\": could not stop primary \"%s\" to fence it: %s",
+					  w.cluster, w.node, how);
 		}
 		pthread_mutex_lock(&s->mu);
+		/* No pass may apply from now until etcd answers (coord_agent_in_session). */
+		if (rc <= 0)
+			s->cut = true;
 		/* The list may have been replaced meanwhile: find the node again. */
 		for (size_t k = 0; rc == 0 && k < s->n_watch; k++) {
 			if (strcmp(s->watch[k].cluster, w.cluster) == 0 &&
@@ -196,6 +307,7 @@ static void session_step(AgSession *s, double *next_keepalive)
 		free(w.conninfo);
 	}
 	pthread_mutex_unlock(&s->mu);
+	keep_stopped(s);
 }
 
 static void *session_main(void *arg)
@@ -234,10 +346,12 @@ AgSession *ag_session_start(PgcEtcdClient *etcd, int64_t ttl_ms)
 	s->ttl_ms = ttl_ms;
 	s->last_ok_sent_ms = -1;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->stop_mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	if (pthread_create(&s->th, NULL, session_main, s) != 0) {
 		log_error("cannot start the agent's keep-alive thread");
 		pthread_mutex_destroy(&s->mu);
+		pthread_mutex_destroy(&s->stop_mu);
 		pthread_cond_destroy(&s->cv);
 		etcd_close(etcd);
 		free(s);
@@ -258,6 +372,7 @@ void ag_session_stop(AgSession *s)
 	etcd_close(s->etcd);
 	watch_free(s->watch, s->n_watch);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->stop_mu);
 	pthread_cond_destroy(&s->cv);
 	free(s);
 }
@@ -268,8 +383,10 @@ void ag_session_set_lease(AgSession *s, int64_t lease, double sent_ms)
 	s->lease = lease;
 	s->expired = false;
 	s->tried = true;
-	if (lease != 0)
+	if (lease != 0) {
 		s->last_ok_sent_ms = sent_ms;
+		s->cut = false; /* a new lease: etcd answered */
+	}
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -297,10 +414,12 @@ void ag_session_get(AgSession *s, int64_t *lease, double *last_ok_sent_ms, bool 
 void ag_session_watch(AgSession *s, AgWatch *w, size_t n)
 {
 	pthread_mutex_lock(&s->mu);
-	/* A fence the thread made stays known until the loop took it. */
+	/* A fence the thread made stays known until the loop took it (then the
+	 * loop's own list says which nodes stay fenced). */
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < s->n_watch; k++)
-			if (s->watch[k].fenced && strcmp(s->watch[k].cluster, w[i].cluster) == 0 &&
+			if (s->watch[k].fenced && !s->watch[k].taken &&
+			    strcmp(s->watch[k].cluster, w[i].cluster) == 0 &&
 			    strcmp(s->watch[k].node, w[i].node) == 0) {
 				w[i].fenced = true;
 				memcpy(w[i].reason, s->watch[k].reason, sizeof w[i].reason);
@@ -320,20 +439,36 @@ bool ag_session_take_fence(AgSession *s, const char *cluster, const char *node, 
 	for (size_t k = 0; k < s->n_watch; k++) {
 		AgWatch *w = &s->watch[k];
 
-		if (!w->fenced || strcmp(w->cluster, cluster) != 0 || strcmp(w->node, node) != 0)
+		if (!w->fenced || w->taken || strcmp(w->cluster, cluster) != 0 ||
+		    strcmp(w->node, node) != 0)
 			continue;
 		snprintf(reason, len, "%s", w->reason);
-		/* Taken: no longer watched (the loop keeps the node stopped from now on). */
-		free(w->cluster);
-		free(w->node);
-		free(w->host);
-		free(w->os_user);
-		free(w->data_dir);
-		free(w->conninfo);
-		s->watch[k] = s->watch[--s->n_watch];
+		/* Taken, but still watched: the thread keeps the node stopped. */
+		w->taken = true;
 		taken = true;
 		break;
 	}
 	pthread_mutex_unlock(&s->mu);
 	return taken;
+}
+
+bool ag_session_cut(AgSession *s)
+{
+	bool cut;
+
+	pthread_mutex_lock(&s->mu);
+	cut = s->cut;
+	pthread_mutex_unlock(&s->mu);
+	return cut;
+}
+
+void ag_session_release(AgSession *s, const char *cluster, const char *node)
+{
+	pthread_mutex_lock(&s->stop_mu);
+	pthread_mutex_lock(&s->mu);
+	for (size_t k = 0; k < s->n_watch; k++)
+		if (strcmp(s->watch[k].cluster, cluster) == 0 && strcmp(s->watch[k].node, node) == 0)
+			s->watch[k].fenced = s->watch[k].taken = false;
+	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_unlock(&s->stop_mu);
 }

@@ -4,6 +4,7 @@
  */
 #include "reconcile/coord/coord.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -285,6 +286,11 @@ int coord_decision_parse(PgcArena *a, const char *text, PgcDecision *out)
 	return 0;
 }
 
+bool coord_view_holds_back(const PgcPrimaryView *v, const char *node)
+{
+	return v != NULL && v->primary != NULL && node != NULL && strcmp(v->primary, node) != 0;
+}
+
 bool coord_decision_holds_back(const PgcDecision *d, const char *node)
 {
 	return d != NULL && d->from != NULL && d->to != NULL && strcmp(d->from, node) == 0 &&
@@ -303,6 +309,17 @@ bool coord_action_mine(const char *runs_on, const char *self, bool in_session, b
 	return self != NULL && strcmp(runs_on, self) == 0;
 }
 
+PgcStartRule coord_start_rule(PgcActionKind kind, bool starts_replica, bool fenced)
+{
+	/* A restart of a server that was stopped meanwhile (a fence in the middle of
+	 * a pass) starts it: as much a start as ACT_START. */
+	if (kind != ACT_START && kind != ACT_RESTART && kind != ACT_RESTORE)
+		return COORD_START_FREE;
+	if (starts_replica)
+		return COORD_START_FREE;
+	return fenced ? COORD_START_REFUSED : COORD_START_CLAIM;
+}
+
 bool coord_self_fence_due(int64_t now_ms, int64_t last_ok_sent_ms, int64_t ttl_ms,
 			  bool replica_streams)
 {
@@ -311,6 +328,25 @@ bool coord_self_fence_due(int64_t now_ms, int64_t last_ok_sent_ms, int64_t ttl_m
 	if (last_ok_sent_ms < 0)
 		return true;
 	return (now_ms - last_ok_sent_ms) * COORD_FENCE_DEN > ttl_ms * COORD_FENCE_NUM;
+}
+
+int coord_stop_step(int signal_rc, int signal_errno, bool gone)
+{
+	/* Only "no such process" means gone: any other failure leaves it running. */
+	if (signal_rc != 0)
+		return signal_errno == ESRCH ? 1 : -1;
+	return gone ? 1 : 0;
+}
+
+bool coord_would_be_primary(int standby_signal)
+{
+	return standby_signal != 0;
+}
+
+bool coord_fence_watches(bool was_primary, bool postmaster_runs, int standby_signal)
+{
+	/* An unreadable standby.signal proves nothing: watched as a primary. */
+	return was_primary || (postmaster_runs && coord_would_be_primary(standby_signal));
 }
 
 int64_t coord_reply_window_ms(int64_t ttl_ms, int64_t detect_after_ms)

@@ -57,6 +57,7 @@
 #include <jansson.h>
 
 #include "common/arena.h"
+#include "reconcile/engine/plan.h"
 #include "reconcile/ha/failover.h"
 #include "reconcile/observe/observe.h"
 #include "schema/topology.h"
@@ -129,6 +130,13 @@ json_t *coord_primary_json(const PgcPrimaryView *v, const char *at);
  */
 int coord_primary_parse(PgcArena *a, const char *text, PgcPrimaryView *out);
 
+/*
+ * coord_view_holds_back - true when the primary's last view v (P/C/primary;
+ * v->primary NULL: none) names another node than node: node does not start
+ * as a primary (the one the leader last saw may hold writes node lacks).
+ */
+bool coord_view_holds_back(const PgcPrimaryView *v, const char *node);
+
 /* ---- decisions ------------------------------------------------------------- */
 
 typedef enum {
@@ -173,6 +181,23 @@ bool coord_decision_holds_back(const PgcDecision *d, const char *node);
  */
 bool coord_action_mine(const char *runs_on, const char *self, bool in_session, bool leads);
 
+/* What an action of this host on one of its nodes needs before it runs (agent.h). */
+typedef enum {
+	COORD_START_FREE = 0,    /* it cannot bring a primary up: no claim */
+	COORD_START_CLAIM,       /* it can: only after a claim */
+	COORD_START_REFUSED,     /* never from a pass: the node is self-fenced */
+} PgcStartRule;
+
+/*
+ * coord_start_rule - for action kind on a node of this host: start,
+ * restart (pg_ctl restart starts a stopped server) and restore can bring a
+ * server up; when it would come up as a primary (starts_replica false) it
+ * needs a claim, and a self-fenced node (fenced) is refused outright: only
+ * its agent starts it again as the primary, after recording the fence.
+ * Anything else is free.
+ */
+PgcStartRule coord_start_rule(PgcActionKind kind, bool starts_replica, bool fenced);
+
 /*
  * Self-fencing of a primary (agent.h): with no successful etcd contact for
  * longer than 3/5 of the ttl, measured from when the last successful
@@ -191,6 +216,35 @@ bool coord_action_mine(const char *runs_on, const char *self, bool in_session, b
  */
 bool coord_self_fence_due(int64_t now_ms, int64_t last_ok_sent_ms, int64_t ttl_ms,
 			  bool replica_streams);
+
+/*
+ * coord_stop_step - the outcome of one signal of a fence's stop (SIGINT,
+ * SIGQUIT, SIGKILL): signal_rc and signal_errno as kill() left them, gone
+ * whether the pid ended within the step's wait. 1 stopped (ESRCH: it was
+ * already gone), 0 not yet (send the next signal), -1 failed: the signal
+ * could not be sent (EPERM, a transport error ...), the server may run on,
+ * and nothing may be recorded as fenced.
+ */
+int coord_stop_step(int signal_rc, int signal_errno, bool gone);
+
+/*
+ * coord_would_be_primary - whether a server started on a data directory
+ * comes up as a primary, from its standby.signal as host_read_file found
+ * it (0 there, 1 absent, -1 unreadable): only a standby.signal that is
+ * there makes a replica; one that cannot be read proves nothing, so the
+ * start needs a claim.
+ */
+bool coord_would_be_primary(int standby_signal);
+
+/*
+ * coord_fence_watches - whether the keep-alive thread watches a node of
+ * this host for self-fencing: it ran as a primary at the last pass
+ * (was_primary), or a postmaster runs for it now and its standby.signal
+ * is not known to be there (standby_signal as host_read_file returns: 0
+ * there, 1 absent, -1 unreadable). The second holds without any pass: an
+ * agent restarted while cut off from etcd has had none.
+ */
+bool coord_fence_watches(bool was_primary, bool postmaster_runs, int standby_signal);
 
 /*
  * coord_reply_window_ms - how recent a replica's reply (pg_stat_replication

@@ -2,6 +2,7 @@
  * tests/unit/test_coord.c - the etcd keys of coordinated agents, their JSON
  * values, and the agents' pure rules (reconcile/coord/coord.h).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -162,6 +163,20 @@ static void test_decision(void **state)
 	arena_free(a);
 }
 
+static void test_view_holds_back(void **state)
+{
+	PgcPrimaryView v = {.primary = "n2", .timeline = 3};
+
+	(void)state;
+	/* The leader last saw another primary: no start as a primary here. */
+	assert_true(coord_view_holds_back(&v, "n1"));
+	/* Itself, or no view yet (a new cluster): nothing holds it back. */
+	assert_false(coord_view_holds_back(&v, "n2"));
+	v.primary = NULL;
+	assert_false(coord_view_holds_back(&v, "n1"));
+	assert_false(coord_view_holds_back(NULL, "n1"));
+}
+
 static void test_action_mine(void **state)
 {
 	(void)state;
@@ -174,6 +189,24 @@ static void test_action_mine(void **state)
 	/* A host's work: that host's, leader or not. */
 	assert_true(coord_action_mine("h1", "h1", true, false));
 	assert_false(coord_action_mine("h2", "h1", true, true));
+}
+
+static void test_start_rule(void **state)
+{
+	(void)state;
+	/* Whatever can start a server that comes up as a primary needs a claim:
+	 * pg_ctl restart starts a server a fence stopped meanwhile. */
+	assert_int_equal(coord_start_rule(ACT_START, false, false), COORD_START_CLAIM);
+	assert_int_equal(coord_start_rule(ACT_RESTART, false, false), COORD_START_CLAIM);
+	assert_int_equal(coord_start_rule(ACT_RESTORE, false, false), COORD_START_CLAIM);
+	/* A self-fenced node is never started as a primary by a pass. */
+	assert_int_equal(coord_start_rule(ACT_START, false, true), COORD_START_REFUSED);
+	assert_int_equal(coord_start_rule(ACT_RESTART, false, true), COORD_START_REFUSED);
+	/* A replica's start, or what starts nothing, is free (a fenced node rejoins). */
+	assert_int_equal(coord_start_rule(ACT_START, true, true), COORD_START_FREE);
+	assert_int_equal(coord_start_rule(ACT_RESTART, true, false), COORD_START_FREE);
+	assert_int_equal(coord_start_rule(ACT_RELOAD, false, true), COORD_START_FREE);
+	assert_int_equal(coord_start_rule(ACT_REJOIN, false, true), COORD_START_FREE);
 }
 
 static void test_self_fence_due(void **state)
@@ -189,6 +222,44 @@ static void test_self_fence_due(void **state)
 	/* A reply must be younger than the leader's partition rule needs it. */
 	assert_int_equal(coord_reply_window_ms(10000, 2000), 1500);
 	assert_int_equal(coord_reply_window_ms(4000, 30000), 4000);
+}
+
+static void test_stop_step(void **state)
+{
+	(void)state;
+	/* Sent, and the server ended within the wait: stopped. */
+	assert_int_equal(coord_stop_step(0, 0, true), 1);
+	/* Sent, still running: the next signal. */
+	assert_int_equal(coord_stop_step(0, 0, false), 0);
+	/* No such process: it was gone already. */
+	assert_int_equal(coord_stop_step(-1, ESRCH, false), 1);
+	/* Any other failure to signal is no stop: it may run on. */
+	assert_int_equal(coord_stop_step(-1, EPERM, false), -1);
+	assert_int_equal(coord_stop_step(-1, EIO, false), -1);
+}
+
+static void test_would_be_primary(void **state)
+{
+	(void)state;
+	/* Only a standby.signal that is there makes a replica. */
+	assert_false(coord_would_be_primary(0));
+	assert_true(coord_would_be_primary(1));
+	/* Unreadable: a start needs a claim, as a primary's does. */
+	assert_true(coord_would_be_primary(-1));
+}
+
+static void test_fence_watches(void **state)
+{
+	(void)state;
+	/* A primary at the last pass. */
+	assert_true(coord_fence_watches(true, false, 1));
+	/* No pass yet (an agent restarted without etcd): a running server without
+	 * standby.signal, or whose standby.signal cannot be read, is watched. */
+	assert_true(coord_fence_watches(false, true, 1));
+	assert_true(coord_fence_watches(false, true, -1));
+	/* A running replica, or no server at all, is not. */
+	assert_false(coord_fence_watches(false, true, 0));
+	assert_false(coord_fence_watches(false, false, 1));
 }
 
 static void test_primary_gone(void **state)
@@ -221,8 +292,13 @@ int main(void)
 		cmocka_unit_test(test_member_from_observed),
 		cmocka_unit_test(test_primary_view),
 		cmocka_unit_test(test_decision),
+		cmocka_unit_test(test_view_holds_back),
 		cmocka_unit_test(test_action_mine),
+		cmocka_unit_test(test_start_rule),
 		cmocka_unit_test(test_self_fence_due),
+		cmocka_unit_test(test_stop_step),
+		cmocka_unit_test(test_would_be_primary),
+		cmocka_unit_test(test_fence_watches),
 		cmocka_unit_test(test_primary_gone),
 	};
 
