@@ -14,6 +14,7 @@
 #include "reconcile/ha/failover.h"
 
 #include <pthread.h>
+#include <time.h>
 
 #define AG_NAME 64
 
@@ -43,6 +44,14 @@ typedef struct {
 	AgWatch *watch;
 	size_t n_watch;
 } AgSession;
+
+/*
+ * ag_cond_init_monotonic - cv waits on CLOCK_MONOTONIC (deadlines from
+ * ag_deadline_in): a wall-clock step must not stall the thread. 0 or -1.
+ */
+int ag_cond_init_monotonic(pthread_cond_t *cv);
+/* ag_deadline_in - the CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait. */
+void ag_deadline_in(struct timespec *ts, int64_t ms);
 
 /* ag_session_start - the thread, owning etcd (closed by ag_session_stop); NULL on failure. */
 AgSession *ag_session_start(PgcEtcdClient *etcd, int64_t ttl_ms);

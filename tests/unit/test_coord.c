@@ -13,6 +13,8 @@
 #include <cmocka.h>
 
 #include "common/arena.h"
+#include "common/clock.h"
+#include "reconcile/coord/agent_int.h"
 #include "reconcile/coord/coord.h"
 
 static void test_keys(void **state)
@@ -213,6 +215,34 @@ static void test_primary_gone(void **state)
 	arena_free(a);
 }
 
+/*
+ * The keep-alive thread's wait runs on the monotonic clock: a deadline 150 ms
+ * ahead on CLOCK_MONOTONIC is waited out (on a wall-clock condvar it would
+ * lie decades in the past and return at once), so a wall-clock step back
+ * cannot stall keep-alives and self-fencing.
+ */
+static void test_session_wait_monotonic(void **state)
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv;
+	struct timespec ts;
+	double t0;
+	int rc;
+
+	(void)state;
+	assert_int_equal(ag_cond_init_monotonic(&cv), 0);
+	pthread_mutex_lock(&mu);
+	t0 = clock_ms();
+	ag_deadline_in(&ts, 150);
+	do
+		rc = pthread_cond_timedwait(&cv, &mu, &ts);
+	while (rc == 0); /* a spurious wake-up */
+	assert_true(clock_ms() - t0 >= 140);
+	assert_true(clock_ms() - t0 < 5000);
+	pthread_mutex_unlock(&mu);
+	pthread_cond_destroy(&cv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_action_mine),
 		cmocka_unit_test(test_self_fence_due),
 		cmocka_unit_test(test_primary_gone),
+		cmocka_unit_test(test_session_wait_monotonic),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
