@@ -109,6 +109,8 @@ typedef struct {
 struct PgcCoordAgent {
 	char *self, *state_dir, *version, *only_cluster;
 	char *cfg_id;                /* what the open client was made from */
+	char *bad_cfg_id;            /* newer settings that did not work (the old session goes on) */
+	double next_reconfig_ms;     /* when to try bad_cfg_id again */
 	PgcEtcdClient *etcd;
 	char *prefix;
 	int64_t ttl_ms;
