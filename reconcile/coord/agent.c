@@ -138,19 +138,6 @@ static void mark_present(PgcCoordAgent *ag, const PgcTopology *t)
 
 /* ---- the etcd client -------------------------------------------------------- */
 
-/* config_id - what the client is made of (no secret: the password's reference only). */
-static char *config_id(PgcArena *a, const PgcEtcd *e)
-{
-	char *s = arena_printf(a, "%s|%s|%s|%s|%s|%d:%s", e->user.v ? e->user.v : "",
-			       e->ca_file.v ? e->ca_file.v : "", e->cert_file.v ? e->cert_file.v : "",
-			       e->key_file.v ? e->key_file.v : "", e->prefix.v ? e->prefix.v : "",
-			       (int)e->password.kind, e->password.ref ? e->password.ref : "");
-
-	for (size_t i = 0; i < e->endpoints.n; i++)
-		s = arena_printf(a, "%s|%s", s, e->endpoints.items[i].v);
-	return s;
-}
-
 /* drop_session - the lease is gone: no leadership either. */
 static void drop_session(PgcCoordAgent *ag)
 {
@@ -227,16 +214,22 @@ static int configure(PgcCoordAgent *ag, const PgcTopology *t)
 {
 	PgcArena *a;
 	PgcEtcdClient *loop_client = NULL, *thread_client = NULL;
-	char *id, err[512] = "";
-	int64_t lease = 0;
+	const char *id;
+	char err[512] = "";
+	int64_t lease = 0, ttl_ms;
 	double sent = 0;
 	int rc = -1;
 
 	if (t == NULL || !t->etcd.set)
 		return ag->etcd != NULL ? 0 : -1;
 	a = arena_new();
-	id = config_id(a, &t->etcd);
-	ag->ttl_ms = t->etcd.ttl.set && t->etcd.ttl.ms > 0 ? t->etcd.ttl.ms : AG_DEFAULT_TTL_MS;
+	ttl_ms = t->etcd.ttl.set && t->etcd.ttl.ms > 0 ? t->etcd.ttl.ms : AG_DEFAULT_TTL_MS;
+	/*
+	 * The ttl is part of the settings: a new ttl is a new lease. Changed in
+	 * place, the agent would count its session (and its leadership) by the
+	 * new ttl while etcd expires the old lease by the old one.
+	 */
+	id = coord_etcd_config_id(a, &t->etcd, ttl_ms);
 	if (ag->etcd != NULL && ag->cfg_id != NULL && strcmp(ag->cfg_id, id) == 0) {
 		rc = 0;
 		goto cleanup;
@@ -246,10 +239,10 @@ static int configure(PgcCoordAgent *ag, const PgcTopology *t)
 		rc = 0; /* the old session goes on */
 		goto cleanup;
 	}
-	if (open_clients(t, ag->ttl_ms, &loop_client, &thread_client, err, sizeof err) == 0 &&
+	if (open_clients(t, ttl_ms, &loop_client, &thread_client, err, sizeof err) == 0 &&
 	    ag->etcd != NULL) {
 		sent = clock_ms();
-		if (etcd_lease_grant(loop_client, (ag->ttl_ms + 999) / 1000, &lease) != ETCD_OK) {
+		if (etcd_lease_grant(loop_client, (ttl_ms + 999) / 1000, &lease) != ETCD_OK) {
 			snprintf(err, sizeof err, "%s", etcd_error(loop_client));
 			etcd_close(loop_client);
 			etcd_close(thread_client);
@@ -279,6 +272,7 @@ static int configure(PgcCoordAgent *ag, const PgcTopology *t)
 		etcd_close(ag->etcd);
 	}
 	ag->etcd = loop_client;
+	ag->ttl_ms = ttl_ms;
 	ag->sess = ag_session_start(thread_client, ag->ttl_ms);
 	if (ag->sess == NULL) {
 		if (lease != 0)

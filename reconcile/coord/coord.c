@@ -292,6 +292,22 @@ bool coord_decision_holds_back(const PgcDecision *d, const char *node)
 	       (d->state == DECISION_DECIDED || d->state == DECISION_PROMOTED);
 }
 
+/* ---- the etcd client's settings ------------------------------------------------ */
+
+const char *coord_etcd_config_id(PgcArena *a, const PgcEtcd *e, int64_t ttl_ms)
+{
+	const char *s = arena_printf(a, "%s|%s|%s|%s|%s|%d:%s|%lld", e->user.v ? e->user.v : "",
+				     e->ca_file.v ? e->ca_file.v : "",
+				     e->cert_file.v ? e->cert_file.v : "",
+				     e->key_file.v ? e->key_file.v : "", e->prefix.v ? e->prefix.v : "",
+				     (int)e->password.kind, e->password.ref ? e->password.ref : "",
+				     (long long)ttl_ms);
+
+	for (size_t i = 0; i < e->endpoints.n; i++)
+		s = arena_printf(a, "%s|%s", s, e->endpoints.items[i].v);
+	return s;
+}
+
 /* ---- rules ------------------------------------------------------------------- */
 
 bool coord_action_mine(const char *runs_on, const char *self, bool in_session, bool leads)

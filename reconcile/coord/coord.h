@@ -162,6 +162,17 @@ int coord_decision_parse(PgcArena *a, const char *text, PgcDecision *out);
  */
 bool coord_decision_holds_back(const PgcDecision *d, const char *node);
 
+/* ---- the etcd client's settings ------------------------------------------------ */
+
+/*
+ * coord_etcd_config_id - what an agent's etcd session is made of: the
+ * endpoints, credentials (the password's reference, never its value),
+ * files, prefix and ttl_ms (the ttl in effect: a new ttl is a new lease,
+ * so that the agent never counts its lease by another ttl than etcd's).
+ * Equal ids: the session goes on; owned by a.
+ */
+const char *coord_etcd_config_id(PgcArena *a, const PgcEtcd *e, int64_t ttl_ms);
+
 /* ---- the agents' rules ------------------------------------------------------ */
 
 /*

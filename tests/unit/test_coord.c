@@ -215,6 +215,31 @@ static void test_primary_gone(void **state)
 	arena_free(a);
 }
 
+/* A new ttl is a new lease: the session's settings include it. */
+static void test_etcd_config_id(void **state)
+{
+	PgcArena *a = arena_new();
+	PgcStr eps[1] = {{.v = "http://127.0.0.1:2379", .set = true}};
+	PgcEtcd e = {.set = true};
+	const char *id10, *id30;
+
+	(void)state;
+	e.endpoints.items = eps;
+	e.endpoints.n = 1;
+	e.user.v = "pgc";
+	e.password.kind = SECRET_ENV;
+	e.password.ref = "ETCD_PASSWORD";
+	id10 = coord_etcd_config_id(a, &e, 10000);
+	id30 = coord_etcd_config_id(a, &e, 30000);
+	assert_string_not_equal(id10, id30);
+	assert_string_equal(id10, coord_etcd_config_id(a, &e, 10000));
+	/* The password's reference only, never a value. */
+	assert_non_null(strstr(id10, "ETCD_PASSWORD"));
+	eps[0].v = "http://127.0.0.1:2380";
+	assert_string_not_equal(id10, coord_etcd_config_id(a, &e, 10000));
+	arena_free(a);
+}
+
 /*
  * The keep-alive thread's wait runs on the monotonic clock: a deadline 150 ms
  * ahead on CLOCK_MONOTONIC is waited out (on a wall-clock condvar it would
@@ -255,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_self_fence_due),
 		cmocka_unit_test(test_primary_gone),
 		cmocka_unit_test(test_session_wait_monotonic),
+		cmocka_unit_test(test_etcd_config_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
