@@ -41,7 +41,9 @@
  * create_revision with the token, the old primary's member key's
  * mod_revision with the one evaluated, and the decision key's), then the
  * candidate's agent promotes it (promote_run, on its own host) and marks it
- * promoted; the other agents' passes re-point their replicas from the
+ * promoted (a mark that failed is retried without promoting again, and the
+ * leader marks it once the candidate's member reports a primary); the
+ * other agents' passes re-point their replicas from the
  * servers; the old primary rejoins through the planner's rejoin when its
  * host returns, and the leader marks the decision done once it runs as a
  * replica. A new leader re-stamps a decision left decided with its token.

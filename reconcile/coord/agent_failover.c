@@ -128,15 +128,36 @@ static void retarget(AgCluster *ac, const char *node)
 	ac->st.primary = ac->primary;
 }
 
-/* settle - moves a decision on: a new leader re-stamps it; promoted becomes done. */
+/*
+ * settle - moves a decision on (coord_decision_next): decided becomes
+ * promoted once the candidate's member reports a primary (its agent's own
+ * mark may have failed: the decision must not stay decided, blocking every
+ * later failover, over a lost write); a new leader re-stamps one still
+ * decided; promoted becomes done.
+ */
 static void settle(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const PgcDecision *d,
 		   const PgcEtcdKv *dkv)
 {
 	PgcDecision nd = *d;
-	PgcMember fm;
+	PgcMember fm, tm;
+	const PgcEtcdKv *tkv = ag_snap_member(ag, ac, a, d->to, &tm),
+			*fkv = ag_snap_member(ag, ac, a, d->from, &fm);
 	char now[40];
 
 	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
+	if (d->state == DECISION_DECIDED &&
+	    coord_decision_next(d, tkv ? &tm : NULL, fkv ? &fm : NULL, 0) == DECISION_PROMOTED) {
+		nd.state = DECISION_PROMOTED;
+		nd.token = ac->token;
+		nd.leader = ag->self;
+		nd.at = now;
+		if (put_decision(ag, ac, &nd, dkv, NULL)) {
+			log_info("cluster \"%s\": \"%s\" reports a primary: the decision to promote it "
+				 "in place of \"%s\" is marked promoted", ac->name, d->to, d->from);
+			journal(ag, ac->name, "promoted", &nd, "marked by the leader");
+		}
+		return;
+	}
 	if (d->state == DECISION_DECIDED && d->token != ac->token) {
 		nd.token = ac->token;
 		nd.leader = ag->self;
@@ -148,8 +169,7 @@ static void settle(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const PgcDecis
 		}
 		return;
 	}
-	if (d->state == DECISION_PROMOTED && ag_snap_member(ag, ac, a, d->from, &fm) != NULL &&
-	    fm.role == MEMBER_REPLICA) {
+	if (coord_decision_next(d, tkv ? &tm : NULL, fkv ? &fm : NULL, 0) == DECISION_DONE) {
 		nd.state = DECISION_DONE;
 		nd.token = ac->token;
 		nd.leader = ag->self;
@@ -312,16 +332,57 @@ cleanup:
 
 /* ---- the candidate's side ---------------------------------------------------------- */
 
+/*
+ * mark_promoted - decision d (as read: dkv) marked promoted, compared with
+ * its mod_revision. true when written; when not, the decision stays
+ * decided until this agent marks it at its next try, or the leader does
+ * once this node's member reports a primary (settle).
+ */
+static bool mark_promoted(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const PgcDecision *d,
+			  const PgcEtcdKv *dkv)
+{
+	PgcDecision nd = *d;
+	json_t *j;
+	char *text, now[40];
+	const char *dk = coord_key_decision(a, ag->prefix, ac->name);
+	PgcEtcdCompare cmp = {dk, ETCD_CMP_MOD_REVISION, dkv->mod_revision, NULL};
+	PgcEtcdStatus st;
+	bool ok = false;
+
+	nd.state = DECISION_PROMOTED;
+	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
+	nd.at = now;
+	j = coord_decision_json(&nd);
+	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	if (text == NULL)
+		abort();
+	{
+		PgcEtcdOp op = {dk, text, strlen(text), 0};
+
+		st = etcd_txn(ag->etcd, &cmp, 1, &op, 1, &ok, NULL);
+	}
+	free(text);
+	if (st == ETCD_OK && ok)
+		journal(ag, ac->name, "promoted", &nd, NULL);
+	else
+		log_warn("cluster \"%s\": \"%s\" runs as the primary, but the decision could not be "
+			 "marked promoted (%s): trying again", ac->name, d->to,
+			 st != ETCD_OK ? etcd_error(ag->etcd) : "it changed since it was read");
+	return st == ETCD_OK && ok;
+}
+
 bool ag_candidate_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c, AgCluster *ac)
 {
 	PgcArena *a;
 	const PgcEtcdKv *dkv;
 	const PgcNode *to;
-	PgcDecision d, nd;
+	const PgcCluster *x;
+	PgcDecision d;
 	PgcPromoteOptions po;
 	PgcPromoteResult pr;
 	double t0;
-	char now[40];
+	char err[512];
 	bool done = false;
 
 	(void)t;
@@ -332,40 +393,32 @@ bool ag_candidate_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster
 	if (dkv == NULL || d.state != DECISION_DECIDED || (to = cluster_node(c, d.to)) == NULL ||
 	    !ag_is_self(ag, to->host.v))
 		goto cleanup;
+	x = failover_topology(a, c, d.from, d.to);
+	/* Promoted already (marking it promoted failed): mark it, do not promote again. */
+	if (ha_probe(x, cluster_node(x, d.to), 2000, err, sizeof err) == 0) {
+		done = mark_promoted(ag, ac, a, &d, dkv);
+		if (!done)
+			ac->promote_retry_ms = (int64_t)clock_ms() + AG_PROMOTE_RETRY_MS;
+		goto cleanup;
+	}
 	log_warn("cluster \"%s\": promoting \"%s\" in place of \"%s\", as decided by \"%s\" (token "
 		 "%lld)", c->name, d.to, d.from, d.leader ? d.leader : "?", (long long)d.token);
 	promote_defaults(&po);
 	po.local_only = true;
 	t0 = clock_ms();
-	if (promote_run(failover_topology(a, c, d.from, d.to), d.from, &po, &pr) != 0) {
+	if (promote_run(x, d.from, &po, &pr) != 0) {
 		log_error("cluster \"%s\": could not promote \"%s\": trying again in %d s", c->name,
 			  d.to, AG_PROMOTE_RETRY_MS / 1000);
 		ac->promote_retry_ms = (int64_t)clock_ms() + AG_PROMOTE_RETRY_MS;
 		journal(ag, c->name, "promote-failed", &d, NULL);
 		goto cleanup;
 	}
-	nd = d;
-	nd.state = DECISION_PROMOTED;
-	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
-	nd.at = now;
-	{
-		json_t *j = coord_decision_json(&nd);
-		char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-		const char *dk = coord_key_decision(a, ag->prefix, ac->name);
-		PgcEtcdCompare cmp = {dk, ETCD_CMP_MOD_REVISION, dkv->mod_revision, NULL};
-		PgcEtcdOp op = {dk, text, text ? strlen(text) : 0, 0};
-		bool ok = false;
-
-		json_decref(j);
-		if (text != NULL)
-			(void)etcd_txn(ag->etcd, &cmp, 1, &op, 1, &ok, NULL);
-		free(text);
-	}
 	log_info("cluster \"%s\": \"%s\" promoted in %.0f ms; first write %s", c->name, d.to,
 		 pr.promoted_at_ms - t0,
 		 pr.writable_at_ms > 0 ? arena_printf(a, "after %.0f ms", pr.writable_at_ms - t0)
 				       : "not within the bound");
-	journal(ag, c->name, "promoted", &nd, NULL);
+	if (!mark_promoted(ag, ac, a, &d, dkv))
+		ac->promote_retry_ms = (int64_t)clock_ms() + AG_PROMOTE_RETRY_MS;
 	done = true;
 cleanup:
 	arena_free(a);

@@ -292,6 +292,21 @@ bool coord_decision_holds_back(const PgcDecision *d, const char *node)
 	       (d->state == DECISION_DECIDED || d->state == DECISION_PROMOTED);
 }
 
+PgcDecisionState coord_decision_next(const PgcDecision *d, const PgcMember *to,
+				     const PgcMember *from, int failed_promotions)
+{
+	bool to_primary = to != NULL && to->role == MEMBER_PRIMARY && to->running;
+
+	if (d == NULL)
+		return DECISION_NONE;
+	if (d->state == DECISION_DECIDED && to_primary)
+		return DECISION_PROMOTED;
+	(void)failed_promotions;
+	if (d->state == DECISION_PROMOTED && from != NULL && from->role == MEMBER_REPLICA)
+		return DECISION_DONE;
+	return d->state;
+}
+
 /* ---- the etcd client's settings ------------------------------------------------ */
 
 const char *coord_etcd_config_id(PgcArena *a, const PgcEtcd *e, int64_t ttl_ms)

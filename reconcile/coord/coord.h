@@ -162,6 +162,19 @@ int coord_decision_parse(PgcArena *a, const char *text, PgcDecision *out);
  */
 bool coord_decision_holds_back(const PgcDecision *d, const char *node);
 
+/*
+ * coord_decision_next - the state decision d moves to from what etcd and
+ * its candidate's agent show (to, from: the members of d->to and d->from,
+ * NULL when absent; failed_promotions: the attempts of the candidate's
+ * agent that failed, 0 for anyone else):
+ *   decided -> promoted once `to`'s member reports a running primary (its
+ *     agent promoted it, even if marking it promoted failed);
+ *   promoted -> done once `from`'s member reports a replica;
+ * otherwise d->state.
+ */
+PgcDecisionState coord_decision_next(const PgcDecision *d, const PgcMember *to,
+				     const PgcMember *from, int failed_promotions);
+
 /* ---- the etcd client's settings ------------------------------------------------ */
 
 /*

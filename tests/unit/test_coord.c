@@ -215,6 +215,35 @@ static void test_primary_gone(void **state)
 	arena_free(a);
 }
 
+/*
+ * A decision moves on from what etcd shows: decided becomes promoted once
+ * the candidate reports a primary, even when its agent's own mark was lost.
+ */
+static void test_decision_next(void **state)
+{
+	PgcDecision d = {"failover", "n1", "n2", 42, "h3", DECISION_DECIDED, "now"};
+	PgcMember to = {.node = "n2", .role = MEMBER_REPLICA, .running = true};
+	PgcMember from = {.node = "n1", .role = MEMBER_DOWN};
+
+	(void)state;
+	assert_int_equal(coord_decision_next(NULL, NULL, NULL, 0), DECISION_NONE);
+	assert_int_equal(coord_decision_next(&d, NULL, NULL, 0), DECISION_DECIDED);
+	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_DECIDED);
+	to.role = MEMBER_PRIMARY;
+	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_PROMOTED);
+	/* A primary that is not running is no proof of a promotion. */
+	to.running = false;
+	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_DECIDED);
+	to.running = true;
+	/* promoted: done once the old primary runs as a replica. */
+	d.state = DECISION_PROMOTED;
+	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_PROMOTED);
+	from.role = MEMBER_REPLICA;
+	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_DONE);
+	d.state = DECISION_DONE;
+	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_DONE);
+}
+
 /* A new ttl is a new lease: the session's settings include it. */
 static void test_etcd_config_id(void **state)
 {
@@ -281,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_primary_gone),
 		cmocka_unit_test(test_session_wait_monotonic),
 		cmocka_unit_test(test_etcd_config_id),
+		cmocka_unit_test(test_decision_next),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
