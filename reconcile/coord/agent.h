@@ -47,9 +47,12 @@
  * servers; the old primary rejoins through the planner's rejoin when its
  * host returns, and the leader marks the decision done once it runs as a
  * replica. A new leader re-stamps a decision left decided with its token.
- * A decision whose candidate never promotes stays decided (no second
- * failover meanwhile) until it completes or an operator deletes it: the
- * leader cannot tell whether a candidate it cannot reach promoted.
+ * A decision whose candidate fails to promote COORD_PROMOTE_ATTEMPTS times
+ * is marked abandoned by the candidate's agent (a transaction on the
+ * decision's mod_revision; nothing held back any more); one whose
+ * candidate's agent is unreachable stays decided (no second failover
+ * meanwhile) until it comes back or an operator deletes it: the leader
+ * cannot tell whether a candidate it cannot reach promoted.
  *
  * Starting a primary. An agent starts a node of its own that would come up
  * as a primary (no standby.signal) only after a claim: a transaction that

@@ -333,13 +333,13 @@ cleanup:
 /* ---- the candidate's side ---------------------------------------------------------- */
 
 /*
- * mark_promoted - decision d (as read: dkv) marked promoted, compared with
- * its mod_revision. true when written; when not, the decision stays
- * decided until this agent marks it at its next try, or the leader does
- * once this node's member reports a primary (settle).
+ * mark - decision d (as read: dkv) moved to state, compared with its
+ * mod_revision. true when written; when not, the decision stays decided
+ * until this agent's next try, or (promoted) until the leader marks it once
+ * this node's member reports a primary (settle).
  */
-static bool mark_promoted(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const PgcDecision *d,
-			  const PgcEtcdKv *dkv)
+static bool mark(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const PgcDecision *d,
+		 const PgcEtcdKv *dkv, PgcDecisionState state)
 {
 	PgcDecision nd = *d;
 	json_t *j;
@@ -349,7 +349,7 @@ static bool mark_promoted(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const P
 	PgcEtcdStatus st;
 	bool ok = false;
 
-	nd.state = DECISION_PROMOTED;
+	nd.state = state;
 	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
 	nd.at = now;
 	j = coord_decision_json(&nd);
@@ -364,10 +364,10 @@ static bool mark_promoted(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const P
 	}
 	free(text);
 	if (st == ETCD_OK && ok)
-		journal(ag, ac->name, "promoted", &nd, NULL);
+		journal(ag, ac->name, coord_decision_state_name(state), &nd, NULL);
 	else
-		log_warn("cluster \"%s\": \"%s\" runs as the primary, but the decision could not be "
-			 "marked promoted (%s): trying again", ac->name, d->to,
+		log_warn("cluster \"%s\": the decision to promote \"%s\" could not be marked %s "
+			 "(%s): trying again", ac->name, d->to, coord_decision_state_name(state),
 			 st != ETCD_OK ? etcd_error(ag->etcd) : "it changed since it was read");
 	return st == ETCD_OK && ok;
 }
@@ -391,12 +391,14 @@ bool ag_candidate_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster
 	a = arena_new();
 	dkv = ag_snap_decision(ag, ac, a, &d);
 	if (dkv == NULL || d.state != DECISION_DECIDED || (to = cluster_node(c, d.to)) == NULL ||
-	    !ag_is_self(ag, to->host.v))
+	    !ag_is_self(ag, to->host.v)) {
+		ac->promote_failures = 0; /* no decision in progress here: the next one counts anew */
 		goto cleanup;
+	}
 	x = failover_topology(a, c, d.from, d.to);
 	/* Promoted already (marking it promoted failed): mark it, do not promote again. */
 	if (ha_probe(x, cluster_node(x, d.to), 2000, err, sizeof err) == 0) {
-		done = mark_promoted(ag, ac, a, &d, dkv);
+		done = mark(ag, ac, a, &d, dkv, DECISION_PROMOTED);
 		if (!done)
 			ac->promote_retry_ms = (int64_t)clock_ms() + AG_PROMOTE_RETRY_MS;
 		goto cleanup;
@@ -407,17 +409,32 @@ bool ag_candidate_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster
 	po.local_only = true;
 	t0 = clock_ms();
 	if (promote_run(x, d.from, &po, &pr) != 0) {
-		log_error("cluster \"%s\": could not promote \"%s\": trying again in %d s", c->name,
-			  d.to, AG_PROMOTE_RETRY_MS / 1000);
 		ac->promote_retry_ms = (int64_t)clock_ms() + AG_PROMOTE_RETRY_MS;
 		journal(ag, c->name, "promote-failed", &d, NULL);
+		/*
+		 * A candidate that cannot promote would hold the decision decided
+		 * forever (no other failover meanwhile): after COORD_PROMOTE_ATTEMPTS
+		 * its agent, the only one that knows nothing was promoted, abandons
+		 * it, and the leader may decide again (after failover.min_interval).
+		 */
+		if (coord_decision_next(&d, NULL, NULL, ++ac->promote_failures) != DECISION_ABANDONED) {
+			log_error("cluster \"%s\": could not promote \"%s\" (attempt %d of %d): "
+				  "trying again in %d s", c->name, d.to, ac->promote_failures,
+				  COORD_PROMOTE_ATTEMPTS, AG_PROMOTE_RETRY_MS / 1000);
+		} else if (ha_probe(x, cluster_node(x, d.to), 2000, err, sizeof err) == 0) {
+			(void)mark(ag, ac, a, &d, dkv, DECISION_PROMOTED); /* it did promote */
+		} else if (mark(ag, ac, a, &d, dkv, DECISION_ABANDONED)) {
+			log_error("cluster \"%s\": could not promote \"%s\" in %d attempts: the failover "
+				  "decision is abandoned", c->name, d.to, ac->promote_failures);
+			ac->promote_failures = 0;
+		}
 		goto cleanup;
 	}
 	log_info("cluster \"%s\": \"%s\" promoted in %.0f ms; first write %s", c->name, d.to,
 		 pr.promoted_at_ms - t0,
 		 pr.writable_at_ms > 0 ? arena_printf(a, "after %.0f ms", pr.writable_at_ms - t0)
 				       : "not within the bound");
-	if (!mark_promoted(ag, ac, a, &d, dkv))
+	if (!mark(ag, ac, a, &d, dkv, DECISION_PROMOTED))
 		ac->promote_retry_ms = (int64_t)clock_ms() + AG_PROMOTE_RETRY_MS;
 	done = true;
 cleanup:

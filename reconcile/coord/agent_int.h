@@ -89,6 +89,7 @@ typedef struct {
 	int64_t logged_ms;
 	int64_t last_failover_ms;    /* clock_ms() of the last decision; -1 none */
 	int64_t promote_retry_ms;    /* a promotion here failed: not again before */
+	int promote_failures;        /* failed promotions for the decision in progress */
 } AgCluster;
 
 /* AgNode - one node on this host. */

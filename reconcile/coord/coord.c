@@ -301,7 +301,8 @@ PgcDecisionState coord_decision_next(const PgcDecision *d, const PgcMember *to,
 		return DECISION_NONE;
 	if (d->state == DECISION_DECIDED && to_primary)
 		return DECISION_PROMOTED;
-	(void)failed_promotions;
+	if (d->state == DECISION_DECIDED && failed_promotions >= COORD_PROMOTE_ATTEMPTS)
+		return DECISION_ABANDONED;
 	if (d->state == DECISION_PROMOTED && from != NULL && from->role == MEMBER_REPLICA)
 		return DECISION_DONE;
 	return d->state;

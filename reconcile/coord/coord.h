@@ -39,7 +39,8 @@
  *                        with token. decided: `to`'s agent promotes it;
  *                        promoted: `to` takes writes, `from` must rejoin;
  *                        done: `from` runs as a replica again; abandoned:
- *                        the leader gave it up (nothing was promoted).
+ *                        the candidate's agent gave it up after failed
+ *                        promotions (nothing was promoted).
  *   P/C/fenced/NODE     {by: self|leader, reason, at}: a node its agent
  *                        stopped (self-fencing, agent.h); persistent until
  *                        the node has rejoined or is allowed to run as the
@@ -169,9 +170,14 @@ bool coord_decision_holds_back(const PgcDecision *d, const char *node);
  * agent that failed, 0 for anyone else):
  *   decided -> promoted once `to`'s member reports a running primary (its
  *     agent promoted it, even if marking it promoted failed);
+ *   decided -> abandoned after COORD_PROMOTE_ATTEMPTS failed promotions
+ *     and `to` not a primary (only the candidate's agent counts them and
+ *     writes it: the leader cannot tell whether a candidate it cannot reach
+ *     promoted);
  *   promoted -> done once `from`'s member reports a replica;
  * otherwise d->state.
  */
+#define COORD_PROMOTE_ATTEMPTS 3
 PgcDecisionState coord_decision_next(const PgcDecision *d, const PgcMember *to,
 				     const PgcMember *from, int failed_promotions);
 

@@ -235,6 +235,22 @@ static void test_decision_next(void **state)
 	to.running = false;
 	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_DECIDED);
 	to.running = true;
+	/* A candidate that cannot promote: abandoned after COORD_PROMOTE_ATTEMPTS ... */
+	to.role = MEMBER_REPLICA;
+	assert_int_equal(coord_decision_next(&d, &to, &from, COORD_PROMOTE_ATTEMPTS - 1),
+			 DECISION_DECIDED);
+	assert_int_equal(coord_decision_next(&d, &to, &from, COORD_PROMOTE_ATTEMPTS),
+			 DECISION_ABANDONED);
+	assert_int_equal(coord_decision_next(&d, NULL, NULL, COORD_PROMOTE_ATTEMPTS),
+			 DECISION_ABANDONED);
+	/* ... unless it reports a primary after all; and abandoned holds nothing back. */
+	to.role = MEMBER_PRIMARY;
+	assert_int_equal(coord_decision_next(&d, &to, &from, COORD_PROMOTE_ATTEMPTS),
+			 DECISION_PROMOTED);
+	d.state = DECISION_ABANDONED;
+	assert_int_equal(coord_decision_next(&d, &to, &from, COORD_PROMOTE_ATTEMPTS),
+			 DECISION_ABANDONED);
+	assert_false(coord_decision_holds_back(&d, "n1"));
 	/* promoted: done once the old primary runs as a replica. */
 	d.state = DECISION_PROMOTED;
 	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_PROMOTED);
