@@ -182,6 +182,30 @@ static void settle(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const PgcDecis
 	}
 }
 
+/*
+ * seed_last_failover - the anti-flap history (failover.min_interval) from
+ * decision d's `at`: the time of the last decision was kept only in the
+ * memory of the leader that made it, so a new leader could fail over again
+ * at once. `at` is the decision's last change (decided, promoted, done,
+ * abandoned): the window counts from there, never less than from the
+ * decision itself. On the monotonic clock, no earlier than its zero.
+ */
+static void seed_last_failover(AgCluster *ac, const PgcDecision *d, int64_t now)
+{
+	struct timespec ts;
+	int64_t age, seen;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	age = coord_decision_age_ms(d->at, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	if (age < 0)
+		return;
+	seen = now - age > 0 ? now - age : 0;
+	if (seen > ac->last_failover_ms) {
+		ac->last_failover_ms = seen;
+		ac->st.last_failover_ms = seen;
+	}
+}
+
 /* probe_timeout - a probe's bound: the probe interval, within 1 to 5 s. */
 static int probe_timeout(const PgcCluster *c)
 {
@@ -265,6 +289,8 @@ bool ag_leader_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c
 	a = arena_new();
 	leads = ac->token != 0 && coord_agent_in_session(ag);
 	dkv = ag_snap_decision(ag, ac, a, &d);
+	if (dkv != NULL)
+		seed_last_failover(ac, &d, now);
 	if (dkv != NULL && leads)
 		settle(ag, ac, a, &d, dkv);
 	if (now < ac->next_probe_ms)

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "reconcile/pg/lsn.h"
 
@@ -306,6 +307,29 @@ PgcDecisionState coord_decision_next(const PgcDecision *d, const PgcMember *to,
 	if (d->state == DECISION_PROMOTED && from != NULL && from->role == MEMBER_REPLICA)
 		return DECISION_DONE;
 	return d->state;
+}
+
+int64_t coord_decision_age_ms(const char *at, int64_t now_unix_ms)
+{
+	struct tm tm;
+	int ms = 0, n = 0;
+	time_t sec;
+	int64_t age;
+
+	if (at == NULL)
+		return -1;
+	memset(&tm, 0, sizeof tm);
+	if (sscanf(at, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+		return -1;
+	if (at[n] == '.' && sscanf(at + n, ".%3d", &ms) != 1)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	if ((sec = timegm(&tm)) == (time_t)-1)
+		return -1;
+	age = now_unix_ms - ((int64_t)sec * 1000 + ms);
+	return age > 0 ? age : 0;
 }
 
 /* ---- the etcd client's settings ------------------------------------------------ */

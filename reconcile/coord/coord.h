@@ -181,6 +181,16 @@ bool coord_decision_holds_back(const PgcDecision *d, const char *node);
 PgcDecisionState coord_decision_next(const PgcDecision *d, const PgcMember *to,
 				     const PgcMember *from, int failed_promotions);
 
+/*
+ * coord_decision_age_ms - how long ago a decision's `at` (ISO 8601 UTC, as
+ * written by the leader of the time) was at now_unix_ms (this host's wall
+ * clock); 0 when it lies ahead (another host's clock), -1 when at is not
+ * such a time. A new leader seeds its anti-flap history (failover
+ * min_interval) from it: the last failover was not forgotten with the
+ * leader that made it.
+ */
+int64_t coord_decision_age_ms(const char *at, int64_t now_unix_ms);
+
 /* ---- the etcd client's settings ------------------------------------------------ */
 
 /*

@@ -260,6 +260,21 @@ static void test_decision_next(void **state)
 	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_DONE);
 }
 
+/* A new leader's anti-flap history comes from the decision's `at`. */
+static void test_decision_age(void **state)
+{
+	/* 2026-12-07T17:00:00.250Z */
+	int64_t at_ms = 1796662800000LL + 250;
+
+	(void)state;
+	assert_int_equal(coord_decision_age_ms("2026-12-07T17:00:00.250Z", at_ms + 90000), 90000);
+	assert_int_equal(coord_decision_age_ms("2026-12-07T17:00:00Z", at_ms - 250 + 1000), 1000);
+	/* Ahead of this host's clock: no age, not a negative one. */
+	assert_int_equal(coord_decision_age_ms("2026-12-07T17:00:00.250Z", at_ms - 5000), 0);
+	assert_int_equal(coord_decision_age_ms(NULL, at_ms), -1);
+	assert_int_equal(coord_decision_age_ms("yesterday", at_ms), -1);
+}
+
 /* A new ttl is a new lease: the session's settings include it. */
 static void test_etcd_config_id(void **state)
 {
@@ -327,6 +342,7 @@ int main(void)
 		cmocka_unit_test(test_session_wait_monotonic),
 		cmocka_unit_test(test_etcd_config_id),
 		cmocka_unit_test(test_decision_next),
+		cmocka_unit_test(test_decision_age),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
