@@ -169,7 +169,9 @@ static void settle(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const PgcDecis
 		}
 		return;
 	}
-	if (coord_decision_next(d, tkv ? &tm : NULL, fkv ? &fm : NULL, 0) == DECISION_DONE) {
+	/* Only a change is written: a decision already done stays as it is (its `at` too). */
+	if (d->state == DECISION_PROMOTED &&
+	    coord_decision_next(d, tkv ? &tm : NULL, fkv ? &fm : NULL, 0) == DECISION_DONE) {
 		nd.state = DECISION_DONE;
 		nd.token = ac->token;
 		nd.leader = ag->self;
