@@ -20,6 +20,8 @@
 #define AG_DEFAULT_TTL_MS 10000
 /* After a failed contact, the next try comes this soon (or at the next tick). */
 #define AG_RETRY_MS 1000
+/* New coordination.etcd settings that did not work are tried again this often. */
+#define AG_RECONFIG_RETRY_MS 10000
 
 /* ---- state ------------------------------------------------------------------- */
 
@@ -71,6 +73,7 @@ void coord_agent_free(PgcCoordAgent *ag)
 	free(ag->version);
 	free(ag->only_cluster);
 	free(ag->cfg_id);
+	free(ag->bad_cfg_id);
 	free(ag->prefix);
 	free(ag);
 }
@@ -135,24 +138,13 @@ static void mark_present(PgcCoordAgent *ag, const PgcTopology *t)
 
 /* ---- the etcd client -------------------------------------------------------- */
 
-/* config_id - what the client is made of (no secret: the password's reference only). */
-static char *config_id(PgcArena *a, const PgcEtcd *e)
-{
-	char *s = arena_printf(a, "%s|%s|%s|%s|%s|%d:%s", e->user.v ? e->user.v : "",
-			       e->ca_file.v ? e->ca_file.v : "", e->cert_file.v ? e->cert_file.v : "",
-			       e->key_file.v ? e->key_file.v : "", e->prefix.v ? e->prefix.v : "",
-			       (int)e->password.kind, e->password.ref ? e->password.ref : "");
-
-	for (size_t i = 0; i < e->endpoints.n; i++)
-		s = arena_printf(a, "%s|%s", s, e->endpoints.items[i].v);
-	return s;
-}
-
 /* drop_session - the lease is gone: no leadership either. */
 static void drop_session(PgcCoordAgent *ag)
 {
 	/* The thread's last_ok_sent_ms stays: self-fencing counts from it. */
 	ag->lease = 0;
+	/* The next lease, even one granted in the same tick, publishes everything again. */
+	ag->was_in_session = false;
 	if (ag->sess != NULL)
 		ag_session_set_lease(ag->sess, 0, 0);
 	for (size_t i = 0; i < ag->n_cl; i++) {
@@ -163,35 +155,20 @@ static void drop_session(PgcCoordAgent *ag)
 	}
 }
 
-/* configure - (re)opens the client when t names other endpoints or credentials. */
-static int configure(PgcCoordAgent *ag, const PgcTopology *t)
+/*
+ * open_clients - the loop's client and the keep-alive thread's own (one
+ * client serves one thread) from t's coordination.etcd; 0, or -1 with
+ * err set (nothing left open).
+ */
+static int open_clients(const PgcTopology *t, int64_t ttl_ms, PgcEtcdClient **loop_client,
+			PgcEtcdClient **thread_client, char *err, size_t errlen)
 {
-	PgcArena *a;
+	PgcArena *a = arena_new();
 	PgcEtcdConfig cfg;
-	PgcEtcdClient *thread_client = NULL;
 	const char **eps;
-	char *id, *password = NULL, err[512];
-	int rc = -1;
+	char *password = NULL;
 
-	if (t == NULL || !t->etcd.set)
-		return ag->etcd != NULL ? 0 : -1;
-	a = arena_new();
-	id = config_id(a, &t->etcd);
-	ag->ttl_ms = t->etcd.ttl.set && t->etcd.ttl.ms > 0 ? t->etcd.ttl.ms : AG_DEFAULT_TTL_MS;
-	if (ag->etcd != NULL && ag->cfg_id != NULL && strcmp(ag->cfg_id, id) == 0) {
-		rc = 0;
-		goto cleanup;
-	}
-	if (ag->etcd != NULL) {
-		log_info("coordination.etcd changed: connecting again");
-		if (ag->lease != 0)
-			(void)etcd_lease_revoke(ag->etcd, ag->lease);
-		drop_session(ag);
-		ag_session_stop(ag->sess);
-		ag->sess = NULL;
-		etcd_close(ag->etcd);
-		ag->etcd = NULL;
-	}
+	*loop_client = *thread_client = NULL;
 	memset(&cfg, 0, sizeof cfg);
 	eps = arena_calloc(a, t->etcd.endpoints.n + 1, sizeof(char *));
 	for (size_t i = 0; i < t->etcd.endpoints.n; i++)
@@ -201,10 +178,10 @@ static int configure(PgcCoordAgent *ag, const PgcTopology *t)
 	cfg.user = t->etcd.user.set ? t->etcd.user.v : NULL;
 	if (cfg.user != NULL) {
 		password = secret_resolve(&t->etcd.password, "coordination.etcd.password", err,
-					  sizeof err);
+					  errlen);
 		if (password == NULL) {
-			log_error("cannot connect to etcd: %s", err);
-			goto cleanup;
+			arena_free(a);
+			return -1;
 		}
 		cfg.password = password;
 	}
@@ -212,28 +189,109 @@ static int configure(PgcCoordAgent *ag, const PgcTopology *t)
 	cfg.cert_file = t->etcd.cert_file.set ? t->etcd.cert_file.v : NULL;
 	cfg.key_file = t->etcd.key_file.set ? t->etcd.key_file.v : NULL;
 	/* A request must not eat the margin between self-fencing and the lease's end. */
-	cfg.timeout_ms = (int)(ag->ttl_ms / 10 < 500 ? 500 : ag->ttl_ms / 10 > 2000 ? 2000
-										   : ag->ttl_ms / 10);
-	ag->etcd = etcd_open(&cfg, err, sizeof err);
-	/* The keep-alive thread's own client: one client serves one thread. */
-	if (ag->etcd != NULL && (thread_client = etcd_open(&cfg, err, sizeof err)) == NULL) {
-		etcd_close(ag->etcd);
-		ag->etcd = NULL;
+	cfg.timeout_ms = (int)(ttl_ms / 10 < 500 ? 500 : ttl_ms / 10 > 2000 ? 2000 : ttl_ms / 10);
+	*loop_client = etcd_open(&cfg, err, errlen);
+	if (*loop_client != NULL && (*thread_client = etcd_open(&cfg, err, errlen)) == NULL) {
+		etcd_close(*loop_client);
+		*loop_client = NULL;
 	}
 	secret_free(password);
-	if (ag->etcd == NULL) {
-		log_error("cannot use coordination.etcd: %s", err);
+	arena_free(a);
+	return *loop_client != NULL ? 0 : -1;
+}
+
+/*
+ * configure - (re)opens the client when t names other endpoints or
+ * credentials. With a session already working, the new settings must
+ * first reach etcd (a lease granted through them) before the old session
+ * is given up: a bad edit of coordination.etcd (a typo in an endpoint, a
+ * missing certificate, a wrong password) would otherwise leave the agent
+ * with no session, no keep-alive thread and so no self-fencing. Until
+ * they work, the old session goes on (logged once per edit, tried again
+ * every AG_RECONFIG_RETRY_MS).
+ */
+static int configure(PgcCoordAgent *ag, const PgcTopology *t)
+{
+	PgcArena *a;
+	PgcEtcdClient *loop_client = NULL, *thread_client = NULL;
+	const char *id;
+	char err[512] = "";
+	int64_t lease = 0, ttl_ms;
+	double sent = 0;
+	int rc = -1;
+
+	if (t == NULL || !t->etcd.set)
+		return ag->etcd != NULL ? 0 : -1;
+	a = arena_new();
+	ttl_ms = t->etcd.ttl.set && t->etcd.ttl.ms > 0 ? t->etcd.ttl.ms : AG_DEFAULT_TTL_MS;
+	/*
+	 * The ttl is part of the settings: a new ttl is a new lease. Changed in
+	 * place, the agent would count its session (and its leadership) by the
+	 * new ttl while etcd expires the old lease by the old one.
+	 */
+	id = coord_etcd_config_id(a, &t->etcd, ttl_ms);
+	if (ag->etcd != NULL && ag->cfg_id != NULL && strcmp(ag->cfg_id, id) == 0) {
+		rc = 0;
 		goto cleanup;
 	}
+	if (ag->etcd != NULL && ag->bad_cfg_id != NULL && strcmp(ag->bad_cfg_id, id) == 0 &&
+	    clock_ms() < ag->next_reconfig_ms) {
+		rc = 0; /* the old session goes on */
+		goto cleanup;
+	}
+	if (open_clients(t, ttl_ms, &loop_client, &thread_client, err, sizeof err) == 0 &&
+	    ag->etcd != NULL) {
+		sent = clock_ms();
+		if (etcd_lease_grant(loop_client, (ttl_ms + 999) / 1000, &lease) != ETCD_OK) {
+			snprintf(err, sizeof err, "%s", etcd_error(loop_client));
+			etcd_close(loop_client);
+			etcd_close(thread_client);
+			loop_client = thread_client = NULL;
+		}
+	}
+	if (loop_client == NULL) {
+		if (ag->etcd == NULL) {
+			log_error("cannot use coordination.etcd: %s", err);
+			goto cleanup;
+		}
+		if (ag->bad_cfg_id == NULL || strcmp(ag->bad_cfg_id, id) != 0)
+			log_error("coordination.etcd changed, but the new settings do not work (%s): "
+				  "keeping the session with the previous ones", err);
+		str_set(&ag->bad_cfg_id, id);
+		ag->next_reconfig_ms = clock_ms() + AG_RECONFIG_RETRY_MS;
+		rc = 0;
+		goto cleanup;
+	}
+	if (ag->etcd != NULL) {
+		log_info("coordination.etcd changed: the new settings work, leaving the old session");
+		if (ag->lease != 0)
+			(void)etcd_lease_revoke(ag->etcd, ag->lease);
+		drop_session(ag);
+		ag_session_stop(ag->sess);
+		ag->sess = NULL;
+		etcd_close(ag->etcd);
+	}
+	ag->etcd = loop_client;
+	ag->ttl_ms = ttl_ms;
 	ag->sess = ag_session_start(thread_client, ag->ttl_ms);
 	if (ag->sess == NULL) {
+		if (lease != 0)
+			(void)etcd_lease_revoke(ag->etcd, lease);
 		etcd_close(ag->etcd);
 		ag->etcd = NULL;
 		goto cleanup;
 	}
 	str_set(&ag->cfg_id, id);
+	str_set(&ag->bad_cfg_id, NULL);
 	str_set(&ag->prefix, t->etcd.prefix.set ? t->etcd.prefix.v : AG_DEFAULT_PREFIX);
 	ag->next_grant_ms = 0;
+	if (lease != 0) {
+		/* The lease that proved the new settings is the new session's. */
+		ag->lease = lease;
+		ag_session_set_lease(ag->sess, lease, sent);
+		log_info("etcd: lease %llx granted (ttl %lld ms)", (long long)lease,
+			 (long long)ag->ttl_ms);
+	}
 	rc = 0;
 cleanup:
 	arena_free(a);

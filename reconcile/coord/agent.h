@@ -41,13 +41,18 @@
  * create_revision with the token, the old primary's member key's
  * mod_revision with the one evaluated, and the decision key's), then the
  * candidate's agent promotes it (promote_run, on its own host) and marks it
- * promoted; the other agents' passes re-point their replicas from the
+ * promoted (a mark that failed is retried without promoting again, and the
+ * leader marks it once the candidate's member reports a primary); the
+ * other agents' passes re-point their replicas from the
  * servers; the old primary rejoins through the planner's rejoin when its
  * host returns, and the leader marks the decision done once it runs as a
  * replica. A new leader re-stamps a decision left decided with its token.
- * A decision whose candidate never promotes stays decided (no second
- * failover meanwhile) until it completes or an operator deletes it: the
- * leader cannot tell whether a candidate it cannot reach promoted.
+ * A decision whose candidate fails to promote COORD_PROMOTE_ATTEMPTS times
+ * is marked abandoned by the candidate's agent (a transaction on the
+ * decision's mod_revision; nothing held back any more); one whose
+ * candidate's agent is unreachable stays decided (no second failover
+ * meanwhile) until it comes back or an operator deletes it: the leader
+ * cannot tell whether a candidate it cannot reach promoted.
  *
  * Starting a primary. An agent starts, restarts (pg_ctl restart starts a
  * stopped server) or restores a node of its own that would come up as a

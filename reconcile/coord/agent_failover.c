@@ -128,15 +128,36 @@ static void retarget(AgCluster *ac, const char *node)
 	ac->st.primary = ac->primary;
 }
 
-/* settle - moves a decision on: a new leader re-stamps it; promoted becomes done. */
+/*
+ * settle - moves a decision on (coord_decision_next): decided becomes
+ * promoted once the candidate's member reports a primary (its agent's own
+ * mark may have failed: the decision must not stay decided, blocking every
+ * later failover, over a lost write); a new leader re-stamps one still
+ * decided; promoted becomes done.
+ */
 static void settle(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const PgcDecision *d,
 		   const PgcEtcdKv *dkv)
 {
 	PgcDecision nd = *d;
-	PgcMember fm;
+	PgcMember fm, tm;
+	const PgcEtcdKv *tkv = ag_snap_member(ag, ac, a, d->to, &tm),
+			*fkv = ag_snap_member(ag, ac, a, d->from, &fm);
 	char now[40];
 
 	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
+	if (d->state == DECISION_DECIDED &&
+	    coord_decision_next(d, tkv ? &tm : NULL, fkv ? &fm : NULL, 0) == DECISION_PROMOTED) {
+		nd.state = DECISION_PROMOTED;
+		nd.token = ac->token;
+		nd.leader = ag->self;
+		nd.at = now;
+		if (put_decision(ag, ac, &nd, dkv, NULL)) {
+			log_info("cluster \"%s\": \"%s\" reports a primary: the decision to promote it "
+				 "in place of \"%s\" is marked promoted", ac->name, d->to, d->from);
+			journal(ag, ac->name, "promoted", &nd, "marked by the leader");
+		}
+		return;
+	}
 	if (d->state == DECISION_DECIDED && d->token != ac->token) {
 		nd.token = ac->token;
 		nd.leader = ag->self;
@@ -148,8 +169,9 @@ static void settle(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const PgcDecis
 		}
 		return;
 	}
-	if (d->state == DECISION_PROMOTED && ag_snap_member(ag, ac, a, d->from, &fm) != NULL &&
-	    fm.role == MEMBER_REPLICA) {
+	/* Only a change is written: a decision already done stays as it is (its `at` too). */
+	if (d->state == DECISION_PROMOTED &&
+	    coord_decision_next(d, tkv ? &tm : NULL, fkv ? &fm : NULL, 0) == DECISION_DONE) {
 		nd.state = DECISION_DONE;
 		nd.token = ac->token;
 		nd.leader = ag->self;
@@ -159,6 +181,30 @@ static void settle(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const PgcDecis
 				 "is done", ac->name, d->from, d->to);
 			journal(ag, ac->name, "done", &nd, NULL);
 		}
+	}
+}
+
+/*
+ * seed_last_failover - the anti-flap history (failover.min_interval) from
+ * decision d's `at`: the time of the last decision was kept only in the
+ * memory of the leader that made it, so a new leader could fail over again
+ * at once. `at` is the decision's last change (decided, promoted, done,
+ * abandoned): the window counts from there, never less than from the
+ * decision itself. On the monotonic clock, no earlier than its zero.
+ */
+static void seed_last_failover(AgCluster *ac, const PgcDecision *d, int64_t now)
+{
+	struct timespec ts;
+	int64_t age, seen;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	age = coord_decision_age_ms(d->at, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	if (age < 0)
+		return;
+	seen = now - age > 0 ? now - age : 0;
+	if (seen > ac->last_failover_ms) {
+		ac->last_failover_ms = seen;
+		ac->st.last_failover_ms = seen;
 	}
 }
 
@@ -245,6 +291,8 @@ bool ag_leader_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c
 	a = arena_new();
 	leads = ac->token != 0 && coord_agent_in_session(ag);
 	dkv = ag_snap_decision(ag, ac, a, &d);
+	if (dkv != NULL)
+		seed_last_failover(ac, &d, now);
 	if (dkv != NULL && leads)
 		settle(ag, ac, a, &d, dkv);
 	if (now < ac->next_probe_ms)
@@ -312,16 +360,57 @@ cleanup:
 
 /* ---- the candidate's side ---------------------------------------------------------- */
 
+/*
+ * mark - decision d (as read: dkv) moved to state, compared with its
+ * mod_revision. true when written; when not, the decision stays decided
+ * until this agent's next try, or (promoted) until the leader marks it once
+ * this node's member reports a primary (settle).
+ */
+static bool mark(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const PgcDecision *d,
+		 const PgcEtcdKv *dkv, PgcDecisionState state)
+{
+	PgcDecision nd = *d;
+	json_t *j;
+	char *text, now[40];
+	const char *dk = coord_key_decision(a, ag->prefix, ac->name);
+	PgcEtcdCompare cmp = {dk, ETCD_CMP_MOD_REVISION, dkv->mod_revision, NULL};
+	PgcEtcdStatus st;
+	bool ok = false;
+
+	nd.state = state;
+	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
+	nd.at = now;
+	j = coord_decision_json(&nd);
+	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	if (text == NULL)
+		abort();
+	{
+		PgcEtcdOp op = {dk, text, strlen(text), 0};
+
+		st = etcd_txn(ag->etcd, &cmp, 1, &op, 1, &ok, NULL);
+	}
+	free(text);
+	if (st == ETCD_OK && ok)
+		journal(ag, ac->name, coord_decision_state_name(state), &nd, NULL);
+	else
+		log_warn("cluster \"%s\": the decision to promote \"%s\" could not be marked %s "
+			 "(%s): trying again", ac->name, d->to, coord_decision_state_name(state),
+			 st != ETCD_OK ? etcd_error(ag->etcd) : "it changed since it was read");
+	return st == ETCD_OK && ok;
+}
+
 bool ag_candidate_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c, AgCluster *ac)
 {
 	PgcArena *a;
 	const PgcEtcdKv *dkv;
 	const PgcNode *to;
-	PgcDecision d, nd;
+	const PgcCluster *x;
+	PgcDecision d;
 	PgcPromoteOptions po;
 	PgcPromoteResult pr;
 	double t0;
-	char now[40];
+	char err[512];
 	bool done = false;
 
 	(void)t;
@@ -330,42 +419,51 @@ bool ag_candidate_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster
 	a = arena_new();
 	dkv = ag_snap_decision(ag, ac, a, &d);
 	if (dkv == NULL || d.state != DECISION_DECIDED || (to = cluster_node(c, d.to)) == NULL ||
-	    !ag_is_self(ag, to->host.v))
+	    !ag_is_self(ag, to->host.v)) {
+		ac->promote_failures = 0; /* no decision in progress here: the next one counts anew */
 		goto cleanup;
+	}
+	x = failover_topology(a, c, d.from, d.to);
+	/* Promoted already (marking it promoted failed): mark it, do not promote again. */
+	if (ha_probe(x, cluster_node(x, d.to), 2000, err, sizeof err) == 0) {
+		done = mark(ag, ac, a, &d, dkv, DECISION_PROMOTED);
+		if (!done)
+			ac->promote_retry_ms = (int64_t)clock_ms() + AG_PROMOTE_RETRY_MS;
+		goto cleanup;
+	}
 	log_warn("cluster \"%s\": promoting \"%s\" in place of \"%s\", as decided by \"%s\" (token "
 		 "%lld)", c->name, d.to, d.from, d.leader ? d.leader : "?", (long long)d.token);
 	promote_defaults(&po);
 	po.local_only = true;
 	t0 = clock_ms();
-	if (promote_run(failover_topology(a, c, d.from, d.to), d.from, &po, &pr) != 0) {
-		log_error("cluster \"%s\": could not promote \"%s\": trying again in %d s", c->name,
-			  d.to, AG_PROMOTE_RETRY_MS / 1000);
+	if (promote_run(x, d.from, &po, &pr) != 0) {
 		ac->promote_retry_ms = (int64_t)clock_ms() + AG_PROMOTE_RETRY_MS;
 		journal(ag, c->name, "promote-failed", &d, NULL);
+		/*
+		 * A candidate that cannot promote would hold the decision decided
+		 * forever (no other failover meanwhile): after COORD_PROMOTE_ATTEMPTS
+		 * its agent, the only one that knows nothing was promoted, abandons
+		 * it, and the leader may decide again (after failover.min_interval).
+		 */
+		if (coord_decision_next(&d, NULL, NULL, ++ac->promote_failures) != DECISION_ABANDONED) {
+			log_error("cluster \"%s\": could not promote \"%s\" (attempt %d of %d): "
+				  "trying again in %d s", c->name, d.to, ac->promote_failures,
+				  COORD_PROMOTE_ATTEMPTS, AG_PROMOTE_RETRY_MS / 1000);
+		} else if (ha_probe(x, cluster_node(x, d.to), 2000, err, sizeof err) == 0) {
+			(void)mark(ag, ac, a, &d, dkv, DECISION_PROMOTED); /* it did promote */
+		} else if (mark(ag, ac, a, &d, dkv, DECISION_ABANDONED)) {
+			log_error("cluster \"%s\": could not promote \"%s\" in %d attempts: the failover "
+				  "decision is abandoned", c->name, d.to, ac->promote_failures);
+			ac->promote_failures = 0;
+		}
 		goto cleanup;
-	}
-	nd = d;
-	nd.state = DECISION_PROMOTED;
-	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
-	nd.at = now;
-	{
-		json_t *j = coord_decision_json(&nd);
-		char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-		const char *dk = coord_key_decision(a, ag->prefix, ac->name);
-		PgcEtcdCompare cmp = {dk, ETCD_CMP_MOD_REVISION, dkv->mod_revision, NULL};
-		PgcEtcdOp op = {dk, text, text ? strlen(text) : 0, 0};
-		bool ok = false;
-
-		json_decref(j);
-		if (text != NULL)
-			(void)etcd_txn(ag->etcd, &cmp, 1, &op, 1, &ok, NULL);
-		free(text);
 	}
 	log_info("cluster \"%s\": \"%s\" promoted in %.0f ms; first write %s", c->name, d.to,
 		 pr.promoted_at_ms - t0,
 		 pr.writable_at_ms > 0 ? arena_printf(a, "after %.0f ms", pr.writable_at_ms - t0)
 				       : "not within the bound");
-	journal(ag, c->name, "promoted", &nd, NULL);
+	if (!mark(ag, ac, a, &d, dkv, DECISION_PROMOTED))
+		ac->promote_retry_ms = (int64_t)clock_ms() + AG_PROMOTE_RETRY_MS;
 	done = true;
 cleanup:
 	arena_free(a);

@@ -14,6 +14,7 @@
 #include "reconcile/ha/failover.h"
 
 #include <pthread.h>
+#include <time.h>
 
 #define AG_NAME 64
 
@@ -46,6 +47,14 @@ typedef struct {
 	AgWatch *watch;
 	size_t n_watch;
 } AgSession;
+
+/*
+ * ag_cond_init_monotonic - cv waits on CLOCK_MONOTONIC (deadlines from
+ * ag_deadline_in): a wall-clock step must not stall the thread. 0 or -1.
+ */
+int ag_cond_init_monotonic(pthread_cond_t *cv);
+/* ag_deadline_in - the CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait. */
+void ag_deadline_in(struct timespec *ts, int64_t ms);
 
 /* ag_session_start - the thread, owning etcd (closed by ag_session_stop); NULL on failure. */
 AgSession *ag_session_start(PgcEtcdClient *etcd, int64_t ttl_ms);
@@ -96,6 +105,7 @@ typedef struct {
 	int64_t logged_ms;
 	int64_t last_failover_ms;    /* clock_ms() of the last decision; -1 none */
 	int64_t promote_retry_ms;    /* a promotion here failed: not again before */
+	int promote_failures;        /* failed promotions for the decision in progress */
 } AgCluster;
 
 /* AgNode - one node on this host. */
@@ -116,6 +126,8 @@ typedef struct {
 struct PgcCoordAgent {
 	char *self, *state_dir, *version, *only_cluster;
 	char *cfg_id;                /* what the open client was made from */
+	char *bad_cfg_id;            /* newer settings that did not work (the old session goes on) */
+	double next_reconfig_ms;     /* when to try bad_cfg_id again */
 	PgcEtcdClient *etcd;
 	char *prefix;
 	int64_t ttl_ms;

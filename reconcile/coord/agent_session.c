@@ -310,26 +310,57 @@ static void session_step(AgSession *s, double *next_keepalive)
 	keep_stopped(s);
 }
 
+int ag_cond_init_monotonic(pthread_cond_t *cv)
+{
+	pthread_condattr_t attr;
+	int rc;
+
+	if (pthread_condattr_init(&attr) != 0)
+		return -1;
+	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 && pthread_cond_init(cv, &attr) == 0
+		     ? 0
+		     : -1;
+	pthread_condattr_destroy(&attr);
+	return rc;
+}
+
+void ag_deadline_in(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 static void *session_main(void *arg)
 {
 	AgSession *s = arg;
 	double next_keepalive = 0;
+	int64_t lease = 0;
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
 		struct timespec ts;
 
+		/* A new lease (ag_session_set_lease wakes us) is renewed on its own schedule. */
+		if (s->lease != lease) {
+			lease = s->lease;
+			next_keepalive = s->last_ok_sent_ms + (double)s->ttl_ms / 5.0;
+		}
 		pthread_mutex_unlock(&s->mu);
 		session_step(s, &next_keepalive);
 		pthread_mutex_lock(&s->mu);
 		if (s->stop)
 			break;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += SESSION_STEP_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		/*
+		 * On the monotonic clock (the condvar's, ag_session_start): a deadline
+		 * on the wall clock would stall keep-alives and self-fencing for as
+		 * long as the wall clock is stepped back.
+		 */
+		ag_deadline_in(&ts, SESSION_STEP_MS);
 		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -347,7 +378,14 @@ AgSession *ag_session_start(PgcEtcdClient *etcd, int64_t ttl_ms)
 	s->last_ok_sent_ms = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->stop_mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
+	if (ag_cond_init_monotonic(&s->cv) != 0) {
+		log_error("cannot start the agent's keep-alive thread (no monotonic condition variable)");
+		pthread_mutex_destroy(&s->mu);
+		pthread_mutex_destroy(&s->stop_mu);
+		etcd_close(etcd);
+		free(s);
+		return NULL;
+	}
 	if (pthread_create(&s->th, NULL, session_main, s) != 0) {
 		log_error("cannot start the agent's keep-alive thread");
 		pthread_mutex_destroy(&s->mu);
@@ -387,6 +425,8 @@ void ag_session_set_lease(AgSession *s, int64_t lease, double sent_ms)
 		s->last_ok_sent_ms = sent_ms;
 		s->cut = false; /* a new lease: etcd answered */
 	}
+	/* The thread renews a new lease and re-checks the fence now, not a step later. */
+	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 }
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "reconcile/pg/lsn.h"
 
@@ -296,6 +297,61 @@ bool coord_decision_holds_back(const PgcDecision *d, const char *node)
 	return d != NULL && d->from != NULL && d->to != NULL && strcmp(d->from, node) == 0 &&
 	       strcmp(d->to, node) != 0 &&
 	       (d->state == DECISION_DECIDED || d->state == DECISION_PROMOTED);
+}
+
+PgcDecisionState coord_decision_next(const PgcDecision *d, const PgcMember *to,
+				     const PgcMember *from, int failed_promotions)
+{
+	bool to_primary = to != NULL && to->role == MEMBER_PRIMARY && to->running;
+
+	if (d == NULL)
+		return DECISION_NONE;
+	if (d->state == DECISION_DECIDED && to_primary)
+		return DECISION_PROMOTED;
+	if (d->state == DECISION_DECIDED && failed_promotions >= COORD_PROMOTE_ATTEMPTS)
+		return DECISION_ABANDONED;
+	if (d->state == DECISION_PROMOTED && from != NULL && from->role == MEMBER_REPLICA)
+		return DECISION_DONE;
+	return d->state;
+}
+
+int64_t coord_decision_age_ms(const char *at, int64_t now_unix_ms)
+{
+	struct tm tm;
+	int ms = 0, n = 0;
+	time_t sec;
+	int64_t age;
+
+	if (at == NULL)
+		return -1;
+	memset(&tm, 0, sizeof tm);
+	if (sscanf(at, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+		return -1;
+	if (at[n] == '.' && sscanf(at + n, ".%3d", &ms) != 1)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	if ((sec = timegm(&tm)) == (time_t)-1)
+		return -1;
+	age = now_unix_ms - ((int64_t)sec * 1000 + ms);
+	return age > 0 ? age : 0;
+}
+
+/* ---- the etcd client's settings ------------------------------------------------ */
+
+const char *coord_etcd_config_id(PgcArena *a, const PgcEtcd *e, int64_t ttl_ms)
+{
+	const char *s = arena_printf(a, "%s|%s|%s|%s|%s|%d:%s|%lld", e->user.v ? e->user.v : "",
+				     e->ca_file.v ? e->ca_file.v : "",
+				     e->cert_file.v ? e->cert_file.v : "",
+				     e->key_file.v ? e->key_file.v : "", e->prefix.v ? e->prefix.v : "",
+				     (int)e->password.kind, e->password.ref ? e->password.ref : "",
+				     (long long)ttl_ms);
+
+	for (size_t i = 0; i < e->endpoints.n; i++)
+		s = arena_printf(a, "%s|%s", s, e->endpoints.items[i].v);
+	return s;
 }
 
 /* ---- rules ------------------------------------------------------------------- */

@@ -39,7 +39,8 @@
  *                        with token. decided: `to`'s agent promotes it;
  *                        promoted: `to` takes writes, `from` must rejoin;
  *                        done: `from` runs as a replica again; abandoned:
- *                        the leader gave it up (nothing was promoted).
+ *                        the candidate's agent gave it up after failed
+ *                        promotions (nothing was promoted).
  *   P/C/fenced/NODE     {by: self|leader, reason, at}: a node its agent
  *                        stopped (self-fencing, agent.h); persistent until
  *                        the node has rejoined or is allowed to run as the
@@ -169,6 +170,45 @@ int coord_decision_parse(PgcArena *a, const char *text, PgcDecision *out);
  * nothing back.
  */
 bool coord_decision_holds_back(const PgcDecision *d, const char *node);
+
+/*
+ * coord_decision_next - the state decision d moves to from what etcd and
+ * its candidate's agent show (to, from: the members of d->to and d->from,
+ * NULL when absent; failed_promotions: the attempts of the candidate's
+ * agent that failed, 0 for anyone else):
+ *   decided -> promoted once `to`'s member reports a running primary (its
+ *     agent promoted it, even if marking it promoted failed);
+ *   decided -> abandoned after COORD_PROMOTE_ATTEMPTS failed promotions
+ *     and `to` not a primary (only the candidate's agent counts them and
+ *     writes it: the leader cannot tell whether a candidate it cannot reach
+ *     promoted);
+ *   promoted -> done once `from`'s member reports a replica;
+ * otherwise d->state.
+ */
+#define COORD_PROMOTE_ATTEMPTS 3
+PgcDecisionState coord_decision_next(const PgcDecision *d, const PgcMember *to,
+				     const PgcMember *from, int failed_promotions);
+
+/*
+ * coord_decision_age_ms - how long ago a decision's `at` (ISO 8601 UTC, as
+ * written by the leader of the time) was at now_unix_ms (this host's wall
+ * clock); 0 when it lies ahead (another host's clock), -1 when at is not
+ * such a time. A new leader seeds its anti-flap history (failover
+ * min_interval) from it: the last failover was not forgotten with the
+ * leader that made it.
+ */
+int64_t coord_decision_age_ms(const char *at, int64_t now_unix_ms);
+
+/* ---- the etcd client's settings ------------------------------------------------ */
+
+/*
+ * coord_etcd_config_id - what an agent's etcd session is made of: the
+ * endpoints, credentials (the password's reference, never its value),
+ * files, prefix and ttl_ms (the ttl in effect: a new ttl is a new lease,
+ * so that the agent never counts its lease by another ttl than etcd's).
+ * Equal ids: the session goes on; owned by a.
+ */
+const char *coord_etcd_config_id(PgcArena *a, const PgcEtcd *e, int64_t ttl_ms);
 
 /* ---- the agents' rules ------------------------------------------------------ */
 

@@ -19,6 +19,7 @@
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,37 +106,59 @@ static bool is_own_name(const char *host)
 	       strncasecmp(host, name, short_len) == 0;
 }
 
-/* The agent's own host (--as HOST); NULL: every address of this machine. */
+/*
+ * The agent's own host (--as HOST); NULL: every address of this machine.
+ * Under self_mu: the agent's keep-alive thread (reconcile/coord) reads it
+ * (host_for, when it fences a primary) while the loop's thread may set
+ * another one after a topology edit; the old copy is freed only once no
+ * reader can hold it.
+ */
 static char *self_host;
+static pthread_mutex_t self_mu = PTHREAD_MUTEX_INITIALIZER;
 
 void host_set_self(const char *host)
 {
-	char *copy = NULL;
+	char *copy = NULL, *old;
 
-	/* The same again (reconcile chooses it every pass): nothing to free under a reader. */
-	if (host != NULL && self_host != NULL && strcmp(host, self_host) == 0)
+	pthread_mutex_lock(&self_mu);
+	/* The same again (reconcile chooses it every pass): nothing to change. */
+	if (host != NULL && self_host != NULL && strcmp(host, self_host) == 0) {
+		pthread_mutex_unlock(&self_mu);
 		return;
+	}
 	if (host != NULL) {
 		copy = strdup(host);
 		if (copy == NULL)
 			abort();
 	}
-	free(self_host);
+	old = self_host;
 	self_host = copy;
+	pthread_mutex_unlock(&self_mu);
+	free(old);
 }
 
 const char *host_self(void)
 {
-	return self_host;
+	const char *s;
+
+	pthread_mutex_lock(&self_mu);
+	s = self_host;
+	pthread_mutex_unlock(&self_mu);
+	return s;
 }
 
 bool host_is_local(const char *host)
 {
+	bool local = false, has_self;
+
 	if (host == NULL || *host == '\0')
 		return false;
-	if (self_host != NULL)
-		return strcasecmp(host, self_host) == 0;
-	return host_is_machine(host);
+	pthread_mutex_lock(&self_mu);
+	has_self = self_host != NULL;
+	if (has_self)
+		local = strcasecmp(host, self_host) == 0;
+	pthread_mutex_unlock(&self_mu);
+	return has_self ? local : host_is_machine(host);
 }
 
 bool host_is_machine(const char *host)

@@ -110,7 +110,8 @@ bool host_is_local(const char *host);
  * agents of a three-host demo on it must each see only their own nodes as
  * local; on real hosts the topology's `host` values name the machines, so
  * the agent's HOST is one of them. Call it before anything is observed or
- * applied (it is read, never locked, by apply's threads).
+ * applied. Thread-safe against host_is_local() (a mutex: the agent's
+ * keep-alive thread reads it while the loop may set another host).
  */
 void host_set_self(const char *host);
 
@@ -121,7 +122,10 @@ void host_set_self(const char *host);
  */
 bool host_is_machine(const char *host);
 
-/* host_self - the host given to host_set_self(), or NULL (the default). */
+/*
+ * host_self - the host given to host_set_self(), or NULL (the default);
+ * valid until the next host_set_self() (the caller's thread sets it).
+ */
 const char *host_self(void);
 
 /*

@@ -14,6 +14,8 @@
 #include <cmocka.h>
 
 #include "common/arena.h"
+#include "common/clock.h"
+#include "reconcile/coord/agent_int.h"
 #include "reconcile/coord/coord.h"
 
 static void test_keys(void **state)
@@ -284,6 +286,119 @@ static void test_primary_gone(void **state)
 	arena_free(a);
 }
 
+/*
+ * A decision moves on from what etcd shows: decided becomes promoted once
+ * the candidate reports a primary, even when its agent's own mark was lost.
+ */
+static void test_decision_next(void **state)
+{
+	PgcDecision d = {"failover", "n1", "n2", 42, "h3", DECISION_DECIDED, "now"};
+	PgcMember to = {.node = "n2", .role = MEMBER_REPLICA, .running = true};
+	PgcMember from = {.node = "n1", .role = MEMBER_DOWN};
+
+	(void)state;
+	assert_int_equal(coord_decision_next(NULL, NULL, NULL, 0), DECISION_NONE);
+	assert_int_equal(coord_decision_next(&d, NULL, NULL, 0), DECISION_DECIDED);
+	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_DECIDED);
+	to.role = MEMBER_PRIMARY;
+	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_PROMOTED);
+	/* A primary that is not running is no proof of a promotion. */
+	to.running = false;
+	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_DECIDED);
+	to.running = true;
+	/* A candidate that cannot promote: abandoned after COORD_PROMOTE_ATTEMPTS ... */
+	to.role = MEMBER_REPLICA;
+	assert_int_equal(coord_decision_next(&d, &to, &from, COORD_PROMOTE_ATTEMPTS - 1),
+			 DECISION_DECIDED);
+	assert_int_equal(coord_decision_next(&d, &to, &from, COORD_PROMOTE_ATTEMPTS),
+			 DECISION_ABANDONED);
+	assert_int_equal(coord_decision_next(&d, NULL, NULL, COORD_PROMOTE_ATTEMPTS),
+			 DECISION_ABANDONED);
+	/* ... unless it reports a primary after all; and abandoned holds nothing back. */
+	to.role = MEMBER_PRIMARY;
+	assert_int_equal(coord_decision_next(&d, &to, &from, COORD_PROMOTE_ATTEMPTS),
+			 DECISION_PROMOTED);
+	d.state = DECISION_ABANDONED;
+	assert_int_equal(coord_decision_next(&d, &to, &from, COORD_PROMOTE_ATTEMPTS),
+			 DECISION_ABANDONED);
+	assert_false(coord_decision_holds_back(&d, "n1"));
+	/* promoted: done once the old primary runs as a replica. */
+	d.state = DECISION_PROMOTED;
+	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_PROMOTED);
+	from.role = MEMBER_REPLICA;
+	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_DONE);
+	d.state = DECISION_DONE;
+	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_DONE);
+}
+
+/* A new leader's anti-flap history comes from the decision's `at`. */
+static void test_decision_age(void **state)
+{
+	/* 2026-12-07T17:00:00.250Z */
+	int64_t at_ms = 1796662800000LL + 250;
+
+	(void)state;
+	assert_int_equal(coord_decision_age_ms("2026-12-07T17:00:00.250Z", at_ms + 90000), 90000);
+	assert_int_equal(coord_decision_age_ms("2026-12-07T17:00:00Z", at_ms - 250 + 1000), 1000);
+	/* Ahead of this host's clock: no age, not a negative one. */
+	assert_int_equal(coord_decision_age_ms("2026-12-07T17:00:00.250Z", at_ms - 5000), 0);
+	assert_int_equal(coord_decision_age_ms(NULL, at_ms), -1);
+	assert_int_equal(coord_decision_age_ms("yesterday", at_ms), -1);
+}
+
+/* A new ttl is a new lease: the session's settings include it. */
+static void test_etcd_config_id(void **state)
+{
+	PgcArena *a = arena_new();
+	PgcStr eps[1] = {{.v = "http://127.0.0.1:2379", .set = true}};
+	PgcEtcd e = {.set = true};
+	const char *id10, *id30;
+
+	(void)state;
+	e.endpoints.items = eps;
+	e.endpoints.n = 1;
+	e.user.v = "pgc";
+	e.password.kind = SECRET_ENV;
+	e.password.ref = "ETCD_PASSWORD";
+	id10 = coord_etcd_config_id(a, &e, 10000);
+	id30 = coord_etcd_config_id(a, &e, 30000);
+	assert_string_not_equal(id10, id30);
+	assert_string_equal(id10, coord_etcd_config_id(a, &e, 10000));
+	/* The password's reference only, never a value. */
+	assert_non_null(strstr(id10, "ETCD_PASSWORD"));
+	eps[0].v = "http://127.0.0.1:2380";
+	assert_string_not_equal(id10, coord_etcd_config_id(a, &e, 10000));
+	arena_free(a);
+}
+
+/*
+ * The keep-alive thread's wait runs on the monotonic clock: a deadline 150 ms
+ * ahead on CLOCK_MONOTONIC is waited out (on a wall-clock condvar it would
+ * lie decades in the past and return at once), so a wall-clock step back
+ * cannot stall keep-alives and self-fencing.
+ */
+static void test_session_wait_monotonic(void **state)
+{
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cv;
+	struct timespec ts;
+	double t0;
+	int rc;
+
+	(void)state;
+	assert_int_equal(ag_cond_init_monotonic(&cv), 0);
+	pthread_mutex_lock(&mu);
+	t0 = clock_ms();
+	ag_deadline_in(&ts, 150);
+	do
+		rc = pthread_cond_timedwait(&cv, &mu, &ts);
+	while (rc == 0); /* a spurious wake-up */
+	assert_true(clock_ms() - t0 >= 140);
+	assert_true(clock_ms() - t0 < 5000);
+	pthread_mutex_unlock(&mu);
+	pthread_cond_destroy(&cv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +415,10 @@ int main(void)
 		cmocka_unit_test(test_would_be_primary),
 		cmocka_unit_test(test_fence_watches),
 		cmocka_unit_test(test_primary_gone),
+		cmocka_unit_test(test_session_wait_monotonic),
+		cmocka_unit_test(test_etcd_config_id),
+		cmocka_unit_test(test_decision_next),
+		cmocka_unit_test(test_decision_age),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,7 @@
  * are local, and the folder states the probe and initdb rely on.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -74,6 +75,35 @@ static void test_self_host(void **state)
 	host_set_self(NULL);
 	assert_null(host_self());
 	assert_true(host_is_local("127.0.0.2"));
+}
+
+static void *read_self(void *arg)
+{
+	int *seen = arg;
+
+	for (int i = 0; i < 20000; i++)
+		seen[host_is_local("db1") ? 1 : 0]++;
+	return NULL;
+}
+
+/*
+ * The agent's keep-alive thread asks host_is_local() while the loop's thread
+ * may set another host: the read and the change exclude each other (run
+ * under valgrind --tool=helgrind or ASan, an unguarded free shows here).
+ */
+static void test_self_host_threads(void **state)
+{
+	pthread_t th;
+	int seen[2] = {0, 0};
+
+	(void)state;
+	host_set_self("db1");
+	assert_int_equal(pthread_create(&th, NULL, read_self, seen), 0);
+	for (int i = 0; i < 2000; i++)
+		host_set_self(i % 2 ? "db1" : "db2");
+	pthread_join(th, NULL);
+	assert_int_equal(seen[0] + seen[1], 20000);
+	host_set_self(NULL);
 }
 
 static void test_host_for_local(void **state)
@@ -357,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_own_name_is_local),
 		cmocka_unit_test(test_others_are_not),
 		cmocka_unit_test(test_self_host),
+		cmocka_unit_test(test_self_host_threads),
 		cmocka_unit_test(test_host_for_local),
 		cmocka_unit_test(test_unknown_os_user),
 		cmocka_unit_test(test_dir_state),
