@@ -135,12 +135,37 @@ lib_stop_server() {
 	done
 }
 
+# lib_kill_under DIR - SIGKILL to every process whose command line names a
+# path under DIR (a pooler, an agent, etcd ... the test started), and to the
+# process group of each that leads its own (Pgpool-II's children carry no
+# path). The last resort of a teardown: it works from the process table, so
+# also when DIR's pid files are gone.
+lib_kill_under() {
+	local top=$1 d pid args
+	[ -n "$top" ] && [ "$top" != / ] || return 0
+	for d in /proc/[0-9]*; do
+		pid=${d#/proc/}
+		[ "$pid" = $$ ] && continue
+		mapfile -d '' args 2>/dev/null <"$d/cmdline" || continue # it may be gone
+		case " ${args[*]}" in *" $top/"* | *"=$top/"*) ;; *) continue ;; esac
+		if [ "$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$pid" ]; then
+			kill -KILL -- "-$pid" 2>/dev/null
+		fi
+		kill -KILL "$pid" 2>/dev/null
+	done
+}
+
 # lib_teardown DIR - stops every postmaster whose postmaster.pid is under
-# DIR (standbys first: a primary's shutdown waits for its walsenders), then
-# removes DIR. Safe to call more than once.
+# DIR (standbys first: a primary's shutdown waits for its walsenders), kills
+# what still names DIR (lib_kill_under), then removes DIR. Safe to call more
+# than once, and when DIR is already gone.
 lib_teardown() {
 	local top=$1 f d standbys="" others=""
-	[ -n "$top" ] && [ -d "$top" ] || return 0
+	[ -n "$top" ] || return 0
+	if [ ! -d "$top" ]; then
+		lib_kill_under "$top"
+		return 0
+	fi
 	while IFS= read -r f; do
 		d=$(dirname "$f")
 		if [ -f "$d/standby.signal" ]; then standbys="$standbys $d"; else others="$others $d"; fi
@@ -149,6 +174,7 @@ lib_teardown() {
 	wait
 	for d in $others; do lib_stop_server "$d" & done
 	wait
+	lib_kill_under "$top"
 	if [ -n "${LIB_KEEP:-}" ]; then
 		echo "kept $top"
 	else
