@@ -131,7 +131,13 @@ pg2 | pg3) ok "one primary after the failover: $new" ;;
 *) fail "primaries after the failover: '$new'"; lib_show "$tmp/fo"; lib_finish test_ha_flow ;;
 esac
 [ "$new" = pg2 ] && other=pg3 || other=pg2
-check "old primary pg1 was rejoined and streams from $new" streams_from pg1 "$new"
+if streams_from pg1 "$new"; then
+	ok "old primary pg1 was rejoined and streams from $new"
+else
+	fail "old primary pg1 was rejoined and streams from $new"
+	lib_show "$tmp/fo" # the failover's own account of the rejoin
+	grep -h 'rejoin\|rewind' "$state/journal.jsonl" 2>/dev/null | tail -n 5
+fi
 
 plan_json plan1
 [ "$rc" = 2 ] && ok "plan after the failover: changes (exit 2)" || { fail "plan exit $rc"; lib_show "$tmp/plan1"; }
