@@ -18,7 +18,7 @@
  * says it is invalid. TLS: a CA file, and a client certificate and key.
  * The password is never logged, never in argv, never in an error.
  *
- * Not thread-safe: one PgcEtcd per thread.
+ * Not thread-safe: one PgcEtcdClient per thread.
  */
 #ifndef PGC_RECONCILE_COORD_ETCD_H
 #define PGC_RECONCILE_COORD_ETCD_H
@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "common/arena.h"
+#include "reconcile/coord/etcd_json.h"
 
 typedef struct PgcEtcdClient PgcEtcdClient;
 
@@ -43,25 +44,6 @@ typedef struct {
 } PgcEtcdConfig;
 
 #define ETCD_DEFAULT_TIMEOUT_MS 2000
-
-/* One key as etcd returns it. Strings are NUL-terminated (values may hold any byte but NUL). */
-typedef struct {
-	const char *key;
-	const char *value;
-	size_t value_len;
-	int64_t create_revision;
-	int64_t mod_revision;
-	int64_t version;
-	int64_t lease;                /* 0: none */
-} PgcEtcdKv;
-
-/* What an error was: a transport problem (try later), or etcd refusing the request. */
-typedef enum {
-	ETCD_OK = 0,
-	ETCD_UNREACHABLE = -1,        /* no endpoint answered within the timeout */
-	ETCD_REFUSED = -2,            /* etcd answered with an error (auth, lease not found ...) */
-	ETCD_BAD_REPLY = -3,          /* a reply that is not what the API documents */
-} PgcEtcdStatus;
 
 /*
  * etcd_open - a client for cfg (nothing is sent yet). NULL with the reason
@@ -91,28 +73,6 @@ PgcEtcdStatus etcd_put(PgcEtcdClient *e, const char *key, const char *value, siz
 
 /* etcd_delete - removes key (absent is not an error). */
 PgcEtcdStatus etcd_delete(PgcEtcdClient *e, const char *key);
-
-/* The comparison of a transaction: one key, one field. */
-typedef enum {
-	ETCD_CMP_CREATE_REVISION, /* 0 means "the key does not exist" */
-	ETCD_CMP_MOD_REVISION,
-	ETCD_CMP_VALUE,
-} PgcEtcdCmpTarget;
-
-typedef struct {
-	const char *key;
-	PgcEtcdCmpTarget target;
-	int64_t revision;             /* CREATE_REVISION, MOD_REVISION: equal to this */
-	const char *value;            /* VALUE: equal to this (NUL-terminated) */
-} PgcEtcdCompare;
-
-/* One operation of a transaction's success branch. */
-typedef struct {
-	const char *key;
-	const char *value;            /* NULL: delete key */
-	size_t len;
-	int64_t lease;
-} PgcEtcdOp;
 
 /*
  * etcd_txn - if every comparison holds, the operations, atomically.

@@ -29,7 +29,49 @@
 #include <jansson.h>
 
 #include "common/arena.h"
-#include "reconcile/coord/etcd.h"
+
+/* The values the client (etcd.h) takes and returns, in their wire form here. */
+
+/* One key as etcd returns it. Strings are NUL-terminated (values may hold any byte but NUL). */
+typedef struct {
+	const char *key;
+	const char *value;
+	size_t value_len;
+	int64_t create_revision;
+	int64_t mod_revision;
+	int64_t version;
+	int64_t lease;                /* 0: none */
+} PgcEtcdKv;
+
+/* What an error was: a transport problem (try later), or etcd refusing the request. */
+typedef enum {
+	ETCD_OK = 0,
+	ETCD_UNREACHABLE = -1,        /* no endpoint answered within the timeout */
+	ETCD_REFUSED = -2,            /* etcd answered with an error (auth, lease not found ...) */
+	ETCD_BAD_REPLY = -3,          /* a reply that is not what the API documents */
+} PgcEtcdStatus;
+
+/* The comparison of a transaction: one key, one field. */
+typedef enum {
+	ETCD_CMP_CREATE_REVISION, /* 0 means "the key does not exist" */
+	ETCD_CMP_MOD_REVISION,
+	ETCD_CMP_VALUE,
+} PgcEtcdCmpTarget;
+
+typedef struct {
+	const char *key;
+	PgcEtcdCmpTarget target;
+	int64_t revision;             /* CREATE_REVISION, MOD_REVISION: equal to this */
+	const char *value;            /* VALUE: equal to this (NUL-terminated) */
+} PgcEtcdCompare;
+
+/* One operation of a transaction's success branch. */
+typedef struct {
+	const char *key;
+	const char *value;            /* NULL: delete key */
+	size_t len;
+	int64_t lease;
+} PgcEtcdOp;
 
 /* gRPC codes the client acts on. */
 #define ETCD_GRPC_DEADLINE_EXCEEDED 4
