@@ -625,6 +625,7 @@ static const Field cluster_fields[] = {
 	FLD_FN("postgres", fn_postgres),
 	FLD("os_user", PgcCluster, F_NAME, os_user),
 	FLD("primary", PgcCluster, F_STR, primary),
+	FLD("standby_of", PgcCluster, F_NAME, standby_of),
 	{"nodes", F_FN, 0, 0, 0, NULL, 0, fn_nodes, true},
 	FLD_FN("initdb", fn_initdb),
 	FLD_FN("settings", fn_cluster_settings),
