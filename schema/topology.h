@@ -416,6 +416,8 @@ typedef struct {
 	const char *standby_slot;
 	const char **kept_slots;
 	size_t n_kept_slots;
+	const char **standby_hosts; /* the hosts of its standby clusters' nodes (pg_hba.conf) */
+	size_t n_standby_hosts;
 
 	/* Absolute path of the pgconverge binary that archive_command and
 	 * restore_command call (PgcLoadOptions.tool_path; "pgconverge" when not given). */

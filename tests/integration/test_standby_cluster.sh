@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# tests/integration/test_standby_cluster.sh - a standby cluster in another
+# region (standby_of), on real servers, through the CLI only:
+#   1. one apply builds both regions from nothing: cluster eu (eu1 primary,
+#      eu2) and its standby cluster us (us1 the standby leader, us2 cascading
+#      from it);
+#   2. exactly one stream leaves eu's primary for us, through the slot
+#      pgc_standby_us; us refuses writes; data written in eu reaches us2;
+#      a second plan is empty;
+#   3. a switchover in eu (apply --allow-switchover): the next apply re-creates
+#      the slot on the new primary and points us1 at it; the old slot goes;
+#   4. kill -9 of eu's primary and `pgconverge failover --cluster eu`: once
+#      `primary:` names the new primary, apply points us1 at it; data flows to
+#      us2 again; a last plan is empty.
+#
+# Needs root (servers run as postgres), the PostgreSQL 15 binaries and free
+# loopback ports in 20000-32000. One ok/FAIL line per check; exit 1 when any
+# check failed.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 1
+. "$top/tests/integration/lib.sh"
+lib_require_root
+PGC=$(lib_bin) || exit 1
+
+tmp=$(lib_tmpdir) || exit 1
+trap 'lib_teardown "$tmp"' EXIT
+
+lib_node_ports 4
+declare -A p=([eu1]=${port[pg1]} [eu2]=${port[pg2]} [us1]=${port[pg3]} [us2]=${port[pg4]})
+topo=$tmp/topology.yaml
+
+# write_topology PRIMARY - the two regions, eu's primary given.
+write_topology() {
+	cat >"$topo" <<EOF
+version: 1
+clusters:
+  eu:
+    primary: $1
+    nodes:
+      eu1: {port: ${p[eu1]}, data_dir: data/eu1, region: eu-west}
+      eu2: {port: ${p[eu2]}, data_dir: data/eu2, region: eu-west}
+    settings: {shared_buffers: 16MB, max_connections: 30}
+    replication:
+      user: replicator
+      password: {file: secrets/replicator}
+    roles:
+      app: {login: true}
+    databases:
+      appdb: {owner: app}
+  us:
+    standby_of: eu
+    primary: us1
+    nodes:
+      us1: {port: ${p[us1]}, data_dir: data/us1, region: us-east}
+      us2: {port: ${p[us2]}, data_dir: data/us2, region: us-east}
+    settings: {shared_buffers: 16MB, max_connections: 30}
+EOF
+}
+
+q() { lib_sql "${p[$1]}" "$2" 2>/dev/null; }
+# streams_from NODE UPSTREAM - NODE's WAL receiver streams from UPSTREAM (waits up to 30 s).
+streams_from() {
+	lib_wait 30 lib_sql_is "${p[$1]}" "select status || '|' || sender_port from pg_stat_wal_receiver" \
+		"streaming|${p[$2]}"
+}
+# reaches NODE TABLE N - NODE has N rows in TABLE (waits up to 30 s).
+reaches() { lib_wait 30 lib_sql_is "${p[$1]}" "select count(*) from $2" "$3"; }
+# leaving NODE - NODE's walsenders as application_name:slot, space separated.
+leaving() {
+	q "$1" "select coalesce(string_agg(r.application_name || ':' || coalesce(s.slot_name, '-'), ' ' order by r.application_name), '')
+	        from pg_stat_replication r left join pg_replication_slots s on s.active_pid = r.pid"
+}
+# leaving_is NODE EXPECTED - waits up to 30 s for leaving NODE to print EXPECTED.
+leaving_is() { lib_wait 30 eval '[ "$(leaving "$1")" = "$2" ]'; }
+# empty_plan NAME - plan exits 0 with no action.
+empty_plan() {
+	lib_run "$tmp/$1" plan -f "$topo" --format json
+	if [ "$rc" = 0 ] && lib_json "$tmp/$1.out" "d['actions'] == []"; then
+		ok "$1: a plan now is empty (no false drift)"
+	else
+		fail "$1: plan exit $rc: $(jq -c '[.actions[] | .id + " " + .reason]' "$tmp/$1.out" 2>/dev/null)"
+	fi
+}
+
+# --- 1. both regions from nothing, one apply --------------------------------------------
+
+mkdir -m 700 "$tmp/secrets"
+printf 'r3pl:pw\n' >"$tmp/secrets/replicator"
+chmod 600 "$tmp/secrets/replicator"
+write_topology eu1
+lib_run "$tmp/apply1" apply -f "$topo"
+lib_expect_rc "one apply builds eu and its standby cluster us" "$tmp/apply1" 0
+[ "$rc" = 0 ] || lib_finish test_standby_cluster
+check "us1 (the standby leader) streams from eu1" streams_from us1 eu1
+check "us2 cascades from us1" streams_from us2 us1
+check "eu2 streams from eu1" streams_from eu2 eu1
+
+# --- 2. one cross-region stream, read-only, data flows, no drift ---------------------------
+
+check "exactly one stream leaves eu1 for us, through slot pgc_standby_us" \
+	leaving_is eu1 "eu2:eu2 us-us1:pgc_standby_us"
+[ "$(q us1 'select pg_is_in_recovery()')" = t ] && [ "$(q us2 'select pg_is_in_recovery()')" = t ] &&
+	ok "both nodes of us are in recovery" || fail "us is not in recovery"
+if q us1 "create table nope (i int)" >/dev/null; then fail "us1 took a write"; else ok "us1 refuses writes"; fi
+check "eu's role and database are on us2" lib_wait 30 lib_sql_is "${p[us2]}" \
+	"select count(*) from pg_database d join pg_roles r on r.oid = d.datdba where datname = 'appdb' and rolname = 'app'" 1
+q eu1 "create table t (i int); insert into t select generate_series(1, 100)" >/dev/null
+check "data written in eu1 reaches us2" reaches us2 t 100
+lib_run "$tmp/status1" status -f "$topo"
+grep -q 'standby of eu' "$tmp/status1.out" && ok "status shows us as a standby of eu" ||
+	{ fail "status shows no chain"; lib_show "$tmp/status1"; }
+empty_plan plan1
+
+# --- 3. a switchover in eu: us follows -----------------------------------------------------
+
+write_topology eu2
+lib_run "$tmp/apply2" apply -f "$topo" --allow-switchover
+lib_expect_rc "apply --allow-switchover makes eu2 eu's primary" "$tmp/apply2" 0
+lib_run "$tmp/apply3" apply -f "$topo"
+lib_expect_rc "the next apply re-points the standby leader" "$tmp/apply3" 0
+check "us1 streams from eu2 after the switchover" streams_from us1 eu2
+check "exactly one stream leaves eu2 for us, through slot pgc_standby_us" \
+	leaving_is eu2 "eu1:eu1 us-us1:pgc_standby_us"
+check "eu1 no longer keeps slot pgc_standby_us" lib_wait 20 lib_sql_is "${p[eu1]}" \
+	"select count(*) from pg_replication_slots where slot_name = 'pgc_standby_us'" 0
+q eu2 "insert into t select generate_series(101, 200)" >/dev/null
+check "data written in eu2 reaches us2" reaches us2 t 200
+empty_plan plan2
+
+# --- 4. a failover in eu: us follows -------------------------------------------------------
+
+q eu2 "checkpoint" >/dev/null
+lsn=$(q eu2 'select pg_current_wal_lsn()')
+check "us1 has replayed eu2's WAL" lib_wait 30 lib_sql_is "${p[us1]}" \
+	"select pg_last_wal_replay_lsn() >= '$lsn'" t
+kill -9 "$(lib_pidfile_pid "$tmp/data/eu2")"
+lib_run "$tmp/fo" failover -f "$topo" --cluster eu
+lib_expect_rc "pgconverge failover --cluster eu after kill -9 of eu2" "$tmp/fo" 0
+[ "$(q eu1 'select pg_is_in_recovery()')" = f ] && ok "eu1 is eu's primary" ||
+	{ fail "eu1 is not the primary"; lib_show "$tmp/fo"; }
+write_topology eu1
+lib_run "$tmp/apply4" apply -f "$topo"
+lib_expect_rc "apply after the failover" "$tmp/apply4" 0
+check "us1 streams from eu1 after the failover" streams_from us1 eu1
+check "one stream leaves eu1 for us, through slot pgc_standby_us" \
+	lib_wait 30 eval '[ "$(leaving eu1 | tr " " "\n" | grep -c "^us-us1:pgc_standby_us$")" = 1 ]'
+q eu1 "insert into t select generate_series(201, 300)" >/dev/null
+check "data written in eu1 after the failover reaches us2" reaches us2 t 300
+empty_plan plan3
+
+lib_finish test_standby_cluster
