@@ -73,7 +73,23 @@ leaving() {
 	        from pg_stat_replication r left join pg_replication_slots s on s.active_pid = r.pid"
 }
 # leaving_is NODE EXPECTED - waits up to 30 s for leaving NODE to print EXPECTED.
-leaving_is() { lib_wait 30 eval '[ "$(leaving "$1")" = "$2" ]'; }
+leaving_is() {
+	local end=$((SECONDS + 30))
+	while :; do
+		[ "$(leaving "$1")" = "$2" ] && return 0
+		[ $SECONDS -ge $end ] && { echo "  streams leaving $1: '$(leaving "$1")'"; return 1; }
+		sleep 0.3
+	done
+}
+# one_leaving NODE - exactly one walsender on NODE serves us, through its slot (waits 30 s).
+one_leaving() {
+	local end=$((SECONDS + 30))
+	while :; do
+		[ "$(leaving "$1" | tr ' ' '\n' | grep -c '^us-us1:pgc_standby_us$')" = 1 ] && return 0
+		[ $SECONDS -ge $end ] && { echo "  streams leaving $1: '$(leaving "$1")'"; return 1; }
+		sleep 0.3
+	done
+}
 # empty_plan NAME - plan exits 0 with no action.
 empty_plan() {
 	lib_run "$tmp/$1" plan -f "$topo" --format json
@@ -81,6 +97,7 @@ empty_plan() {
 		ok "$1: a plan now is empty (no false drift)"
 	else
 		fail "$1: plan exit $rc: $(jq -c '[.actions[] | .id + " " + .reason]' "$tmp/$1.out" 2>/dev/null)"
+		lib_show "$tmp/$1"
 	fi
 }
 
@@ -145,7 +162,7 @@ lib_run "$tmp/apply4" apply -f "$topo"
 lib_expect_rc "apply after the failover" "$tmp/apply4" 0
 check "us1 streams from eu1 after the failover" streams_from us1 eu1
 check "one stream leaves eu1 for us, through slot pgc_standby_us" \
-	lib_wait 30 eval '[ "$(leaving eu1 | tr " " "\n" | grep -c "^us-us1:pgc_standby_us$")" = 1 ]'
+	one_leaving eu1
 q eu1 "insert into t select generate_series(201, 300)" >/dev/null
 check "data written in eu1 after the failover reaches us2" reaches us2 t 300
 empty_plan plan3
