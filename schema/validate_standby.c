@@ -164,6 +164,12 @@ void validate_standby(Val *v, PgcCluster *c)
 		val_error(v, c->initdb.pos, val_fmt(v, "clusters.%s.initdb", c->name),
 			  "remove the initdb section: a standby cluster is a copy of its source",
 			  "standby_of and initdb are exclusive");
+	if (c->failover.mode == FAILOVER_AUTO)
+		val_error(v, val_pos_or(c->failover.mode_pos, c->failover.pos),
+			  val_fmt(v, "clusters.%s.failover.mode", c->name),
+			  "use failover.mode manual or off: the standby leader is not replaced automatically yet",
+			  "a standby cluster cannot fail over automatically: promoting one of its nodes would "
+			  "fork it from its source \"%s\"", src->name);
 	check_objects(v, c, src);
 	if (c->pg_version.v == src->pg_version.v)
 		validate_standby_minimums(v, c, src);

@@ -226,6 +226,17 @@ static void test_bootstrap_initdb(void **state)
 	       "  hint: remove the initdb section: a standby cluster is a copy of its source\n");
 }
 
+static void test_no_automatic_failover(void **state)
+{
+	(void)state;
+	expect(SOURCE STANDBY("eu", "    settings: {max_connections: 100}\n"
+				    "    failover: {mode: auto}\n"),
+	       "t.yaml:21:22: error: clusters.us.failover.mode: a standby cluster cannot fail over "
+	       "automatically: promoting one of its nodes would fork it from its source \"eu\"\n"
+	       "  hint: use failover.mode manual or off: the standby leader is not replaced "
+	       "automatically yet\n");
+}
+
 /* find - the plan's action with id, or NULL. */
 static const PgcAction *find(const PgcPlan *p, const char *id)
 {
@@ -300,6 +311,7 @@ int main(void)
 		cmocka_unit_test(test_smaller_settings),
 		cmocka_unit_test(test_roles_databases_replication),
 		cmocka_unit_test(test_bootstrap_initdb),
+		cmocka_unit_test(test_no_automatic_failover),
 		cmocka_unit_test(test_offline_plan),
 	};
 
