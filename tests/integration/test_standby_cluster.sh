@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # tests/integration/test_standby_cluster.sh - a standby cluster in another
 # region (standby_of), on real servers, through the CLI only:
-#   1. one apply builds both regions from nothing: cluster eu (eu1 primary,
-#      eu2) and its standby cluster us (us1 the standby leader, us2 cascading
-#      from it);
+#   1. one apply builds both regions from nothing (examples/standby-cluster.yaml
+#      with free ports): cluster eu (eu1 primary, eu2) and its standby cluster
+#      us (us1 the standby leader, us2 cascading from it);
 #   2. exactly one stream leaves eu's primary for us, through the slot
 #      pgc_standby_us; us refuses writes; data written in eu reaches us2;
 #      a second plan is empty;
@@ -31,32 +31,14 @@ lib_node_ports 4
 declare -A p=([eu1]=${port[pg1]} [eu2]=${port[pg2]} [us1]=${port[pg3]} [us2]=${port[pg4]})
 topo=$tmp/topology.yaml
 
-# write_topology PRIMARY - the two regions, eu's primary given.
+# write_topology PRIMARY - examples/standby-cluster.yaml with this test's
+# ports and folders, and eu's primary given.
 write_topology() {
-	cat >"$topo" <<EOF
-version: 1
-clusters:
-  eu:
-    primary: $1
-    nodes:
-      eu1: {port: ${p[eu1]}, data_dir: data/eu1, region: eu-west}
-      eu2: {port: ${p[eu2]}, data_dir: data/eu2, region: eu-west}
-    settings: {shared_buffers: 16MB, max_connections: 30}
-    replication:
-      user: replicator
-      password: {file: secrets/replicator}
-    roles:
-      app: {login: true}
-    databases:
-      appdb: {owner: app}
-  us:
-    standby_of: eu
-    primary: us1
-    nodes:
-      us1: {port: ${p[us1]}, data_dir: data/us1, region: us-east}
-      us2: {port: ${p[us2]}, data_dir: data/us2, region: us-east}
-    settings: {shared_buffers: 16MB, max_connections: 30}
-EOF
+	sed -e "s/port: 25470/port: ${p[eu1]}/; s/port: 25471/port: ${p[eu2]}/" \
+		-e "s/port: 25472/port: ${p[us1]}/; s/port: 25473/port: ${p[us2]}/" \
+		-e "s|\.\./data/regions/|data/|" -e "s/^    primary: eu1$/    primary: $1/" \
+		"$top/examples/standby-cluster.yaml" >"$topo"
+	grep -q "primary: $1\$" "$topo" && ! grep -q 'port: 2547' "$topo"
 }
 
 q() { lib_sql "${p[$1]}" "$2" 2>/dev/null; }
@@ -103,10 +85,8 @@ empty_plan() {
 
 # --- 1. both regions from nothing, one apply --------------------------------------------
 
-mkdir -m 700 "$tmp/secrets"
-printf 'r3pl:pw\n' >"$tmp/secrets/replicator"
-chmod 600 "$tmp/secrets/replicator"
-write_topology eu1
+export REPLICATION_PASSWORD='r3pl:pw'
+check "the example's topology, with this test's ports and folders" write_topology eu1
 lib_run "$tmp/apply1" apply -f "$topo"
 lib_expect_rc "one apply builds eu and its standby cluster us" "$tmp/apply1" 0
 [ "$rc" = 0 ] || lib_finish test_standby_cluster
