@@ -299,6 +299,38 @@ static void test_offline_plan(void **state)
 	diag_free(&diags);
 }
 
+static void test_offline_plan_chain(void **state)
+{
+	PgcDiagList diags = {0};
+	PgcTopology *t;
+	PgcPlan *p;
+	const PgcAction *clone;
+
+	(void)state;
+	t = load(SOURCE STANDBY("eu", "    settings: {max_connections: 100}\n")
+		 "  ap:\n"
+		 "    standby_of: us\n"
+		 "    nodes:\n"
+		 "      ap1: {port: 25474, data_dir: data/ap1}\n"
+		 "    settings: {max_connections: 100}\n",
+		 &diags);
+	assert_non_null(t);
+	assert_int_equal(diags.n, 0);
+	p = plan_build(t, NULL, NULL);
+	assert_non_null(p);
+	/* us's leader keeps ap's slot; ap's leader is copied from it, after it is up. */
+	assert_non_null(find(p, "us/us1/create-slot:pgc_standby_ap"));
+	assert_null(find(p, "eu/eu1/create-slot:pgc_standby_ap"));
+	clone = find(p, "ap/ap1/clone");
+	assert_non_null(clone);
+	assert_string_equal(clone->payload.upstream, "us/us1");
+	assert_true(depends(clone, "us/us1/start"));
+	assert_true(depends(clone, "us/us1/create-slot:pgc_standby_ap"));
+	plan_free(p);
+	topology_free(t);
+	diag_free(&diags);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_bootstrap_initdb),
 		cmocka_unit_test(test_no_automatic_failover),
 		cmocka_unit_test(test_offline_plan),
+		cmocka_unit_test(test_offline_plan_chain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
