@@ -89,9 +89,11 @@ static bool emit_stale_slot(Ctx *x, const NodeWork *nw, const PgcObsSlot *s)
  * kept_slot - a slot a standby cluster streams through (PgcCluster.kept_slots):
  * expected on the primary. On another node it was left by a switchover or
  * failover of this cluster (the standby leader follows the new primary):
- * dropped once nothing streams through it, else it would hold WAL back
- * there; while in use (the leader not re-pointed yet) it is left for the
- * next pass. true when the slot is one of them.
+ * dropped, else it would hold WAL back there. In use, the leader still
+ * streams from here: the drop waits until the plan has re-pointed it
+ * (reconcile/standby/ links the two), and with --cluster (the standby
+ * cluster not planned) it is left for a later pass. true when the slot is
+ * one of them.
  */
 static bool kept_slot(Ctx *x, const NodeWork *nw, const PgcObsSlot *s)
 {
@@ -100,7 +102,7 @@ static bool kept_slot(Ctx *x, const NodeWork *nw, const PgcObsSlot *s)
 
 	for (size_t i = 0; i < x->c->n_kept_slots && !kept; i++)
 		kept = streq(s->slot_name, x->c->kept_slots[i]);
-	if (!kept || nw->primary || s->active)
+	if (!kept || nw->primary || (s->active && x->policy->only_cluster != NULL))
 		return kept;
 	act = emit(x, ACT_DROP_SLOT, nw, s->slot_name, IMPACT_NONE,
 		   arena_printf(x->a,
@@ -110,7 +112,8 @@ static bool kept_slot(Ctx *x, const NodeWork *nw, const PgcObsSlot *s)
 				s->slot_name, nw->n->name, nw->n->name, x->pw ? x->pw->n->name : "?"));
 	act->payload.path = NULL;
 	act->payload.target = s->slot_name;
-	builder_change(x->b, act, arena_printf(x->a, "slot \"%s\"", s->slot_name), "unused", NULL);
+	builder_change(x->b, act, arena_printf(x->a, "slot \"%s\"", s->slot_name),
+		       s->active ? "in use (until the standby leader is re-pointed)" : "unused", NULL);
 	return true;
 }
 

@@ -152,10 +152,33 @@ static void wait_for(PgcPlanBuilder *b, size_t ai, const char *cluster, const ch
 	}
 }
 
+/* repointed_after - drop-slot ai waits for what re-points standby cluster s's leader. */
+static void repointed_after(PgcPlanBuilder *b, size_t ai, const PgcCluster *s)
+{
+	PgcPlan *p = b->p;
+
+	for (size_t i = 0; i < p->n_actions; i++) {
+		const PgcAction *r = &p->actions[i];
+
+		if ((r->kind == ACT_WRITE_CONFIG || r->kind == ACT_WRITE_PASSFILE || r->kind == ACT_RELOAD ||
+		     r->kind == ACT_RESTART || r->kind == ACT_START) &&
+		    !r->blocked && same(r->cluster, s->name) && same(r->node, s->primary.v))
+			builder_depend(b, &p->actions[ai], r->id);
+	}
+}
+
 void plan_standby_link(PgcPlanBuilder *b, const PgcTopology *t)
 {
 	PgcPlan *p = b->p;
 
+	for (size_t i = 0; i < p->n_actions; i++) {
+		if (p->actions[i].kind != ACT_DROP_SLOT)
+			continue;
+		for (size_t k = 0; k < t->n_clusters; k++)
+			if (t->clusters[k].standby_of.set && same(p->actions[i].cluster, t->clusters[k].standby_of.v) &&
+			    same(p->actions[i].payload.target, standby_slot_name(b->a, t->clusters[k].name)))
+				repointed_after(b, i, &t->clusters[k]);
+	}
 	for (size_t i = 0; i < p->n_actions; i++) {
 		const PgcAction *a = &p->actions[i];
 		const char *ref = a->payload.upstream, *slash;

@@ -21,7 +21,9 @@
  *
  * plan_standby_order puts sources before their standby clusters, and
  * plan_standby_link makes a new standby leader's copy wait for what the
- * same plan does on its source's primary (created, started, its slot).
+ * same plan does on its source's primary (created, started, its slot), and
+ * the drop of a standby cluster's slot on a former primary of its source
+ * wait for what re-points the leader (its configuration, passfile, reload).
  *
  * Memory: everything is in the plan's arena.
  */

@@ -108,6 +108,13 @@ check "data written in eu1 reaches us2" reaches us2 t 100
 lib_run "$tmp/status1" status -f "$topo"
 grep -q 'standby of eu' "$tmp/status1.out" && ok "status shows us as a standby of eu" ||
 	{ fail "status shows no chain"; lib_show "$tmp/status1"; }
+lib_run "$tmp/status2" status -f "$topo" --format json
+check "status --format json: us's leader streams from eu1, with its lag in bytes" lib_json "$tmp/status2.out" \
+	"[c['standby'] for c in d['clusters'] if c['name'] == 'us'][0]['upstream'] == 'eu1' and \
+	 isinstance([c['standby'] for c in d['clusters'] if c['name'] == 'us'][0]['lag_bytes'], int)"
+lib_run "$tmp/graph1" graph -f "$topo" --live
+grep -q '"eu/eu1" -> "us/us1" \[label="standby of eu\\nlag ' "$tmp/graph1.out" &&
+	ok "graph --live draws the stream from eu1 to us1 with its lag" || { fail "graph"; lib_show "$tmp/graph1"; }
 empty_plan plan1
 
 # --- 3. a switchover in eu: us follows -----------------------------------------------------
