@@ -17,7 +17,9 @@
 #include <string.h>
 
 #include "common/diag.h"
+#include "reconcile/observe/graph.h"
 #include "reconcile/planner.h"
+#include "reconcile/standby/standby_status.h"
 #include "schema/topology.h"
 
 #define SOURCE "version: 1\nclusters:\n" EU
@@ -331,6 +333,56 @@ static void test_offline_plan_chain(void **state)
 	diag_free(&diags);
 }
 
+/*
+ * test_status_and_graph - the chain, the node the leader streams from and
+ * its lag behind the source's write position, in status and graph, from a
+ * hand-built observed state (eu1 the primary at 0/3000100, us1 replaying
+ * 0/3000000 from eu1, 1.5 s behind).
+ */
+static void test_status_and_graph(void **state)
+{
+	PgcDiagList diags = {0};
+	PgcTopology *t;
+	PgcObsNode eu[2] = {{0}}, us[2] = {{0}};
+	PgcObsCluster oc[2] = {{.name = "eu", .nodes = eu, .n_nodes = 2},
+			       {.name = "us", .nodes = us, .n_nodes = 2}};
+	PgcObserved obs = {.clusters = oc, .n_clusters = 2};
+	PgcStandbyStatus st;
+	char *dot = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	t = load(SOURCE STANDBY("eu", "    settings: {max_connections: 100}\n"), &diags);
+	assert_non_null(t);
+	obs.arena = arena_new();
+	eu[0] = (PgcObsNode){.name = "eu1", .cluster = "eu", .reachable = true, .current_lsn = "0/3000100"};
+	eu[1] = (PgcObsNode){.name = "eu2", .cluster = "eu", .reachable = true, .in_recovery = true};
+	us[0] = (PgcObsNode){.name = "us1", .cluster = "us", .reachable = true, .in_recovery = true,
+			     .replay_lsn = "0/3000000", .upstream_host = "127.0.0.1",
+			     .upstream_port = 25470, .replay_delay_s = 1.5};
+	us[1] = (PgcObsNode){.name = "us2", .cluster = "us", .reachable = true, .in_recovery = true};
+
+	assert_false(standby_status(obs.arena, t, &obs, topology_cluster(t, "eu"), &st));
+	assert_true(standby_status(obs.arena, t, &obs, topology_cluster(t, "us"), &st));
+	assert_string_equal(st.chain, "eu -> us");
+	assert_string_equal(st.source, "eu");
+	assert_string_equal(st.upstream, "eu1");
+	assert_true(st.lag_known);
+	assert_int_equal(st.lag_bytes, 0x100);
+	assert_true(st.lag_seconds > 1.4 && st.lag_seconds < 1.6);
+
+	f = open_memstream(&dot, &len);
+	assert_int_equal(graph_render(f, t, NULL, &obs), 0);
+	fclose(f);
+	assert_non_null(strstr(dot, "\"eu/eu1\" -> \"us/us1\" [label=\"standby of eu\\nlag 256 B, 1.5 s\", "
+				    "style=\"dashed\", penwidth=\"2\"];"));
+	free(dot);
+	arena_free(obs.arena);
+	topology_free(t);
+	diag_free(&diags);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_no_automatic_failover),
 		cmocka_unit_test(test_offline_plan),
 		cmocka_unit_test(test_offline_plan_chain),
+		cmocka_unit_test(test_status_and_graph),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
