@@ -332,8 +332,10 @@ void plan_node_passfile(Ctx *x, NodeWork *nw)
 	if (!drift && (nw->id_config == NULL || !conninfo))
 		return;
 	if (!drift || conninfo)
-		reason = arena_printf(x->a, "the replica reads the replication password for \"%s\" "
-				      "from %s", up->name, path);
+		reason = arena_printf(x->a, "the %s reads the replication password for \"%s\" "
+				      "from %s", up == x->c->standby_upstream ? "standby leader" : "replica",
+				      up == x->c->standby_upstream ? x->c->standby_upstream_ref : up->name,
+				      path);
 	else if (!pf->exists)
 		reason = arena_printf(x->a, "the replication passfile %s is missing: replica \"%s\" "
 				      "cannot log in to \"%s\"", path, nw->n->name, up->name);

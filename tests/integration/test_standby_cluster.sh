@@ -11,7 +11,7 @@
 #      the slot on the new primary and points us1 at it; the old slot goes;
 #   4. kill -9 of eu's primary and `pgconverge failover --cluster eu`: once
 #      `primary:` names the new primary, apply points us1 at it; data flows to
-#      us2 again; a last plan is empty.
+#      us2 again; `failover --cluster us` refuses; a last plan is empty.
 #
 # Needs root (servers run as postgres), the PostgreSQL 15 binaries and free
 # loopback ports in 20000-32000. One ok/FAIL line per check; exit 1 when any
@@ -152,6 +152,13 @@ check "one stream leaves eu1 for us, through slot pgc_standby_us" \
 	one_leaving eu1
 q eu1 "insert into t select generate_series(201, 300)" >/dev/null
 check "data written in eu1 after the failover reaches us2" reaches us2 t 300
+lib_run "$tmp/fo_us" failover -f "$topo" --cluster us
+if [ "$rc" = 1 ] && grep -q 'is a standby cluster of "eu"' "$tmp/fo_us.err" &&
+	[ "$(q us1 'select pg_is_in_recovery()')" = t ]; then
+	ok "pgconverge failover --cluster us refuses to promote the standby cluster"
+else
+	fail "failover --cluster us: exit $rc"; lib_show "$tmp/fo_us"
+fi
 empty_plan plan3
 
 lib_finish test_standby_cluster
