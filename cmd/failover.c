@@ -157,6 +157,14 @@ int cmd_failover(const PgcOptions *opts)
 			  "agent decides a failover", in.c->name);
 		goto cleanup;
 	}
+	if (in.c->standby_of.set) {
+		/* Promoting any of its nodes would fork it from its source. */
+		cmd_error("a standby cluster follows its source; to make it the primary one, remove "
+			  "standby_of from the topology (a region switch is not done by failover yet)",
+			  "cluster \"%s\" is a standby cluster of \"%s\": pgconverge failover does not "
+			  "promote it", in.c->name, in.c->standby_of.v);
+		goto cleanup;
+	}
 	if (in.c->n_nodes < 2) {
 		cmd_error("add a replica to the cluster", "cluster \"%s\" has a single node: nothing to "
 			  "promote", in.c->name);
