@@ -100,6 +100,7 @@
 
 #include <jansson.h>
 
+#include "reconcile/engine/exec.h"
 #include "reconcile/engine/plan.h"
 #include "reconcile/observe/observe.h"
 #include "schema/topology.h"
@@ -165,5 +166,15 @@ bool coord_agent_leads(const PgcCoordAgent *ag, const char *cluster);
  * decision}}} for status.json; caller owns it.
  */
 json_t *coord_agent_status_json(const PgcCoordAgent *ag);
+
+/*
+ * coord_switchover_apply - ACT_SWITCHOVER's executor with coordination
+ * (registry.c): on the leader, checks that the target streams and is
+ * caught up, writes the switchover decision (state stopping) under its
+ * token and waits, bounded, until it is promoted (0) or abandoned (-1,
+ * rolled back), carrying out this agent's own part meanwhile. Outside an
+ * agent's loop (`apply`), or on another agent than the leader, it refuses.
+ */
+int coord_switchover_apply(PgcExecCtx *ctx);
 
 #endif
