@@ -44,7 +44,9 @@ void ag_switchover_detach(PgcCoordAgent *ag)
 		g_agent = NULL;
 }
 
-/* journal - one switchover event in the journal. */
+static double gap_ms(const PgcDecision *d);
+
+/* journal - one switchover event in the journal (with the write gap once known). */
 static void journal(PgcCoordAgent *ag, const char *cluster, const char *event, const PgcDecision *d,
 		    const char *detail)
 {
@@ -55,6 +57,8 @@ static void journal(PgcCoordAgent *ag, const char *cluster, const char *event, c
 	json_object_set_new(ev, "agent", json_string(ag->self ? ag->self : ""));
 	if (d->checkpoint != NULL)
 		json_object_set_new(ev, "checkpoint", json_string(d->checkpoint));
+	if (gap_ms(d) >= 0)
+		json_object_set_new(ev, "write_gap_ms", json_integer((json_int_t)(gap_ms(d) + 0.5)));
 	if (detail != NULL)
 		json_object_set_new(ev, "detail", json_string(detail));
 	(void)ha_journal_event(ag->state_dir, ev);
@@ -218,6 +222,7 @@ static bool part_stop(PgcCoordAgent *ag, AgCluster *ac, const PgcCluster *c, con
 	}
 	log_error("cluster \"%s\": switchover to \"%s\": %s", c->name, d->to, err);
 	nd = moved(a, d, DECISION_ABANDONED);
+	nd.stopped_at = stopped_at;
 	nd.why = arena_strdup(a, err);
 	if (put(ag, ac, &nd, dkv, false) && !server_runs(c, n))
 		(void)part_restart(ag, c, n, &nd);
@@ -295,6 +300,11 @@ static bool part_promote(PgcCoordAgent *ag, AgCluster *ac, const PgcCluster *c, 
 		 c->name, n->name, pr.promoted_at_ms - t0,
 		 pr.writable_at_ms > 0 ? arena_printf(a, "after %.0f ms", pr.writable_at_ms - t0)
 				       : "not within the bound");
+	/* The gap is known here first (the leader may have stopped waiting for the mark). */
+	if (gap_ms(&nd) >= 0)
+		log_info("cluster \"%s\": switchover from \"%s\" to \"%s\": write gap %.0f ms (from "
+			 "the stop of \"%s\" to the first commit on \"%s\", the two hosts' clocks)",
+			 c->name, d->from, n->name, gap_ms(&nd), d->from, n->name);
 	(void)put(ag, ac, &nd, dkv, false); /* not written: marked at the next tick */
 	return true;
 }
@@ -454,7 +464,9 @@ int coord_switchover_apply(PgcExecCtx *ctx)
 	PgcArena *a = ctx->arena;
 	const PgcEtcdKv *dkv;
 	PgcDecision d, nd;
-	double start = clock_ms(), deadline;
+	double start = clock_ms(), deadline, next_look = 0;
+	const PgcCluster *live_to;
+	bool promoted_unmarked = false;
 	char err[600], now[40];
 
 	to = act->payload.target ? cluster_node(c, act->payload.target) : NULL;
@@ -476,6 +488,7 @@ int coord_switchover_apply(PgcExecCtx *ctx)
 		ctx->nothing_to_do = true;
 		return 0;
 	}
+	live_to = live_cluster(a, c, to->name);
 	switchover_defaults(&o, NULL);
 	if (ag_snapshot(ag, ac) != 0)
 		return exec_fail(ctx, "cannot switch over cluster \"%s\": etcd cannot be read",
@@ -535,6 +548,18 @@ int coord_switchover_apply(PgcExecCtx *ctx)
 				}
 				if (d.state == DECISION_PROMOTED || d.state == DECISION_DONE)
 					break;
+				/*
+				 * Promoted, not marked yet: its agent waits for the first
+				 * commit, which may need the old primary to stream again -
+				 * the next pass here, when this host is the old primary's.
+				 */
+				if (d.state == DECISION_STOPPED && clock_ms() >= next_look &&
+				    switchover_in_recovery(live_to, cluster_node(live_to, to->name)) == 0) {
+					promoted_unmarked = true;
+					break;
+				}
+				if (clock_ms() >= next_look)
+					next_look = clock_ms() + 500;
 				if (d.state == DECISION_ABANDONED) {
 					report(ctx, from->name, to->name, "rolled-back", &d,
 					       clock_ms() - start, d.why);
@@ -555,7 +580,11 @@ int coord_switchover_apply(PgcExecCtx *ctx)
 		clock_sleep_ms(SO_POLL_MS);
 	}
 	report(ctx, from->name, to->name, "done", &d, clock_ms() - start, NULL);
-	if (gap_ms(&d) >= 0)
+	if (promoted_unmarked)
+		log_info("switched over cluster \"%s\" from \"%s\" to \"%s\": \"%s\" takes writes "
+			 "(its agent reports the write gap once its first commit is acknowledged)",
+			 c->name, from->name, to->name, to->name);
+	else if (gap_ms(&d) >= 0)
 		log_info("switched over cluster \"%s\" from \"%s\" to \"%s\": write gap %.0f ms "
 			 "(shutdown checkpoint %s)", c->name, from->name, to->name, gap_ms(&d),
 			 d.checkpoint ? d.checkpoint : "?");

@@ -336,7 +336,8 @@ PgcSwitchoverPart coord_switchover_part(const PgcDecision *d, const char *node, 
 	if (strcmp(node, d->from) == 0) {
 		if (d->state == DECISION_STOPPING)
 			return SWITCHOVER_PART_STOP;
-		if (d->state == DECISION_ABANDONED && !runs)
+		/* Only a node this switchover stopped (or began to stop). */
+		if (d->state == DECISION_ABANDONED && !runs && d->stopped_at != NULL)
 			return SWITCHOVER_PART_RESTART;
 		return SWITCHOVER_PART_NONE;
 	}

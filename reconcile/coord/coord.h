@@ -210,7 +210,8 @@ typedef enum {
 	SWITCHOVER_PART_STOP,          /* `from`, stopping: CHECKPOINT, stop, record the checkpoint */
 	SWITCHOVER_PART_PROMOTE,       /* `to`, stopped: wait for the checkpoint's replay, promote */
 	SWITCHOVER_PART_MARK_PROMOTED, /* `to`, stopped, already a primary: only mark it */
-	SWITCHOVER_PART_RESTART,       /* `from`, abandoned, not running: start it again (claim) */
+	SWITCHOVER_PART_RESTART,       /* `from`, abandoned after its agent began to stop it
+	                                * (stopped_at), not running: start it again (claim) */
 } PgcSwitchoverPart;
 
 /*

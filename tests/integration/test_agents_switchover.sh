@@ -15,7 +15,9 @@
 #   - pg1 streams from pg2, and so does pg3; pg1 was never started again as
 #     a primary; the decision in etcd ends done with the checkpoint;
 #   - the write gap, from the writer's last commit on pg1 to its first on
-#     pg2, and as the leader's journal reports it, is printed.
+#     pg2, and as pgconverge's journal reports it, is printed.
+# Then the same back from pg2 to pg1 (the leader's host then holds the
+# target, or neither node, rather than the old primary).
 #
 # Needs root (servers run as postgres), PostgreSQL 15, etcd, free loopback
 # ports. One ok/FAIL line per check; exit 1 when any check failed.
@@ -146,93 +148,102 @@ sleep 2
 leader=$(etcd_get "$prefix/c/leader")
 echo "leader: $leader"
 
-# Never two primaries: sampled through the unix sockets during the whole switchover.
-(
-	while :; do
-		echo "$(date +%s%N) $(primaries)"
-		sleep 0.2
-	done
-) >"$tmp/samples" 2>/dev/null &
-sampler_pid=$!
-
-# The writer: one committed row at a time (synchronous_commit on), on whichever
-# node takes it; each acknowledged commit is logged with its time.
-q pg1 "create table t (i int primary key)" >/dev/null
-lib_wait 10 lib_sql_is "${port[pg2]}" "select count(*) from t" 0
-(
-	i=0
-	while :; do
-		i=$((i + 1))
-		for n in pg1 pg2; do
-			if [ "$(lib_sql "${port[$n]}" "insert into t values ($i) returning 1" 2>/dev/null)" = "1" ]; then
-				echo "$(date +%s%N) $n $i"
-				break
-			fi
+# switch OLD NEW N - changes the topology's primary from OLD to NEW while a
+# writer commits one row at a time (synchronous_commit on) on whichever of the
+# two takes it, and the primaries are sampled every 0.2 s; then checks.
+switch() {
+	local old=$1 new=$2 k=$3 n1 n2 missing gap jgap start_ns
+	(
+		while :; do
+			echo "$(date +%s%N) $(primaries)"
+			sleep 0.2
 		done
-		sleep 0.02
-	done
-) >"$tmp/acks" 2>/dev/null &
-writer_pid=$!
-sleep 2
+	) >"$tmp/samples$k" 2>/dev/null &
+	sampler_pid=$!
+	(
+		i=$((k * 1000000))
+		while :; do
+			i=$((i + 1))
+			for n in $old $new; do
+				if [ "$(lib_sql "${port[$n]}" "insert into t values ($i) returning 1" 2>/dev/null)" = "1" ]; then
+					echo "$(date +%s%N) $n $i"
+					break
+				fi
+			done
+			sleep 0.02
+		done
+	) >"$tmp/acks$k" 2>/dev/null &
+	writer_pid=$!
+	sleep 2
 
-start_ns=$(date +%s%N)
-sed -i 's/^    primary: pg1$/    primary: pg2/' "$topo"
-switched() {
-	[ "$(primaries)" = pg2 ] && streams_from pg1 pg2 1 && streams_from pg3 pg2 1
-}
-if lib_wait 120 switched; then
-	ok "switched over to pg2: pg1 and pg3 stream from it ($(( ($(date +%s%N) - start_ns) / 1000000 )) ms after the edit)"
-else
-	fail "the switchover to pg2 did not complete within 120 s (primaries: '$(primaries)')"
-	show_agents 30
-fi
-# Writes flow on pg2 for a while, then the writer stops.
-lib_wait 30 sh -c "grep -q ' pg2 ' '$tmp/acks'"
-sleep 2
-kill "$writer_pid" 2>/dev/null
-wait "$writer_pid" 2>/dev/null
-writer_pid=
-kill "$sampler_pid" 2>/dev/null
-wait "$sampler_pid" 2>/dev/null
-sampler_pid=
+	start_ns=$(date +%s%N)
+	sed -i "s/^    primary: $old\$/    primary: $new/" "$topo"
+	switched() {
+		[ "$(primaries)" = "$new" ] && streams_from "$old" "$new" 1 && streams_from pg3 "$new" 1
+	}
+	if lib_wait 120 switched; then
+		ok "switched over to $new: $old and pg3 stream from it ($(( ($(date +%s%N) - start_ns) / 1000000 )) ms after the edit)"
+	else
+		fail "the switchover to $new did not complete within 120 s (primaries: '$(primaries)')"
+		show_agents 30
+	fi
+	# Writes flow on the new primary for a while, then the writer stops.
+	lib_wait 30 sh -c "grep -q ' $new ' '$tmp/acks$k'"
+	sleep 2
+	kill "$writer_pid" "$sampler_pid" 2>/dev/null
+	wait "$writer_pid" "$sampler_pid" 2>/dev/null
+	writer_pid=
+	sampler_pid=
 
-n1=$(grep -c ' pg1 ' "$tmp/acks")
-n2=$(grep -c ' pg2 ' "$tmp/acks")
-check "the writer committed on pg1 before ($n1) and on pg2 after ($n2)" test "$n1" -gt 0 -a "$n2" -gt 0
-missing=$(awk '{ print $3 }' "$tmp/acks" | while read -r i; do
-	[ "$(q pg2 "select count(*) from t where i = $i")" = 1 ] || echo "$i"
-done | wc -l)
-check "every acknowledged commit ($((n1 + n2))) is on pg2: $missing missing" test "$missing" = 0
-gap=$(awk '$2 == "pg1" { last = $1 } $2 == "pg2" && !first { first = $1 } END { if (last && first) printf "%d", (first - last) / 1000000; else print "?" }' "$tmp/acks")
-echo "write gap seen by the writer (last commit on pg1 to first on pg2): $gap ms"
-check "the writer never committed on pg1 after pg2" sh -c "! awk '\$2 == \"pg2\" { seen = 1 } \$2 == \"pg1\" && seen { bad = 1 } END { exit !bad }' '$tmp/acks'"
-check "never two primaries at once ($(wc -l <"$tmp/samples") samples)" sh -c "! awk 'NF > 2' '$tmp/samples' | grep -q ."
-check "pg2 is the only primary" test "$(primaries)" = pg2
-check "the decision in etcd: switchover pg1 -> pg2 with its shutdown checkpoint" python3 -c '
+	n1=$(grep -c " $old " "$tmp/acks$k")
+	n2=$(grep -c " $new " "$tmp/acks$k")
+	check "the writer committed on $old before ($n1) and on $new after ($n2)" test "$n1" -gt 0 -a "$n2" -gt 0
+	missing=$(awk '{ print $3 }' "$tmp/acks$k" | while read -r i; do
+		[ "$(q "$new" "select count(*) from t where i = $i")" = 1 ] || echo "$i"
+	done | wc -l)
+	check "every acknowledged commit ($((n1 + n2))) is on $new: $missing missing" test "$missing" = 0
+	gap=$(awk -v o="$old" -v n="$new" '$2 == o { last = $1 } $2 == n && !first { first = $1 } END { if (last && first) printf "%d", (first - last) / 1000000; else print "?" }' "$tmp/acks$k")
+	echo "switchover $old -> $new: write gap seen by the writer (last commit on $old to first on $new): $gap ms"
+	check "the writer never committed on $old after $new" sh -c "! awk -v o=$old -v n=$new '\$2 == n { seen = 1 } \$2 == o && seen { bad = 1 } END { exit !bad }' '$tmp/acks$k'"
+	check "never two primaries at once ($(wc -l <"$tmp/samples$k") samples)" sh -c "! awk 'NF > 2' '$tmp/samples$k' | grep -q ."
+	check "$new is the only primary" test "$(primaries)" = "$new"
+	check "the decision in etcd: switchover $old -> $new with its shutdown checkpoint" python3 -c '
 import json, sys
 d = json.loads(sys.argv[1])
-assert d["kind"] == "switchover" and d["from"] == "pg1" and d["to"] == "pg2", d
-assert d["state"] in ("promoted", "done") and d.get("checkpoint"), d' "$(etcd_get "$prefix/c/decision")"
-check "the decision becomes done once pg1 is a replica" lib_wait 30 sh -c \
-	"ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get '$prefix/c/decision' --print-value-only | grep -q '\"state\":\"done\"'"
-leader=$(etcd_get "$prefix/c/leader")
-check "the switchover ran once, by the leader ($leader)" test "$(journal_count "$leader" /switchover)/$(total /switchover)" = 1/1
-check "pg1 was stopped by its own agent" grep -q 'stopping "pg1"' "$tmp/agent-127.0.0.2.log"
-check "pg2 was promoted by its own agent" grep -q '"pg2" replayed the shutdown checkpoint' "$tmp/agent-127.0.0.3.log"
-check "pg1 rejoined by its own agent" test "$(journal_count 127.0.0.2 /pg1/rejoin)/$(total /pg1/rejoin)" = 1/1
-check "pg1 was never started again as a primary" test "$(total /pg1/start)" = 1
-jgap=$(python3 - "$tmp/state-$leader/journal.jsonl" <<'PY'
+assert d["kind"] == "switchover" and d["from"] == sys.argv[2] and d["to"] == sys.argv[3], d
+assert d["state"] in ("promoted", "done") and d.get("checkpoint"), d' "$(etcd_get "$prefix/c/decision")" "$old" "$new"
+	check "the decision becomes done once $old is a replica" lib_wait 30 sh -c \
+		"ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get '$prefix/c/decision' --print-value-only | grep -q '\"state\":\"done\"'"
+	leader=$(etcd_get "$prefix/c/leader")
+	check "the switchover ran once, by the leader ($leader)" test "$(journal_count "$leader" /switchover)/$(total /switchover)" = "$k/$k"
+	check "$old was stopped by its own agent" grep -q "stopping \"$old\"" "$tmp/agent-${host[$old]}.log"
+	check "$new was promoted by its own agent" grep -q "\"$new\" replayed the shutdown checkpoint" "$tmp/agent-${host[$new]}.log"
+	check "$old rejoined by its own agent" test "$(journal_count "${host[$old]}" "/$old/rejoin")/$(total "/$old/rejoin")" = 1/1
+	# The gap as pgconverge measured it: the leader's journal, or the target's
+	# agent's (the leader stops waiting once the target takes writes).
+	jgap=$(python3 - "$old" "$new" "$tmp"/state-*/journal.jsonl <<'PY'
 import json, sys
-g = "?"
-for l in open(sys.argv[1]):
-    e = json.loads(l)
-    if e.get("event") == "switchover" and e.get("outcome") == "done":
-        g = e.get("write_gap_ms")
-print(g)
+g = None
+for f in sys.argv[3:]:
+    for l in open(f):
+        e = json.loads(l)
+        if e.get("write_gap_ms") is not None and (e.get("event") == "switchover" or e.get("kind") == "coord-switchover") \
+                and e.get("from") == sys.argv[1] and e.get("to") == sys.argv[2]:
+            g = e["write_gap_ms"]
+print("?" if g is None else g)
 PY
 )
-echo "write gap reported by the leader's journal (pg1 stopping to pg2's first commit): $jgap ms"
-check "the leader's journal reports the write gap" test "$jgap" != "?" -a "$jgap" != None
-check "pg1 still streams from pg2" streams_from pg1 pg2 10
+	echo "switchover $old -> $new: write gap reported by pgconverge ($old's stop to $new's first commit): $jgap ms"
+	check "pgconverge reports the write gap" test "$jgap" != "?"
+}
+
+q pg1 "create table t (i int primary key)" >/dev/null
+lib_wait 10 lib_sql_is "${port[pg2]}" "select count(*) from t" 0
+switch pg1 pg2 1
+check "pg1 was never started again as a primary" test "$(total /pg1/start)" = 1
+# And back: now the old primary's or the target's host may lead.
+switch pg2 pg1 2
+check "pg2 was never started again as a primary" test "$(total /pg2/start)" = 0
+check "pg2 still streams from pg1" streams_from pg2 pg1 10
 
 lib_finish test_agents_switchover

@@ -470,9 +470,13 @@ static void test_switchover_decision(void **state)
 	d.state = DECISION_PROMOTED;
 	assert_int_equal(coord_switchover_part(&d, "n1", false, false), SWITCHOVER_PART_NONE);
 	assert_int_equal(coord_switchover_part(&d, "n2", true, true), SWITCHOVER_PART_NONE);
-	/* Abandoned: the old primary starts again, if it does not run. */
+	/* Abandoned: the old primary starts again, if it does not run and its agent
+	 * had begun to stop it (the leader gives up only on one that still runs). */
 	d.state = DECISION_ABANDONED;
 	assert_int_equal(coord_switchover_part(&d, "n1", false, false), SWITCHOVER_PART_RESTART);
+	d.stopped_at = NULL;
+	assert_int_equal(coord_switchover_part(&d, "n1", false, false), SWITCHOVER_PART_NONE);
+	d.stopped_at = "2026-12-07T10:00:00.000Z";
 	assert_int_equal(coord_switchover_part(&d, "n1", true, true), SWITCHOVER_PART_NONE);
 	assert_int_equal(coord_switchover_part(&d, "n2", true, false), SWITCHOVER_PART_NONE);
 	d.state = DECISION_DONE;
