@@ -282,7 +282,8 @@ static bool part_promote(PgcCoordAgent *ag, AgCluster *ac, const PgcCluster *c, 
 	}
 	log_info("cluster \"%s\": \"%s\" replayed the shutdown checkpoint %s of \"%s\": promoting it",
 		 c->name, n->name, d->checkpoint, d->from);
-	x = failover_topology(a, c, c->primary.v, n->name);
+	/* As switchover_run(): from the cluster as it is live, `from` its primary. */
+	x = failover_topology(a, live_cluster(a, c, d->from), d->from, n->name);
 	promote_defaults(&po);
 	po.local_only = true;
 	po.replay_timeout_s = o.replay_timeout_s;
