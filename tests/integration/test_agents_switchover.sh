@@ -234,6 +234,12 @@ print("?" if g is None else g)
 PY
 )
 	echo "switchover $old -> $new: write gap reported by pgconverge ($old's stop to $new's first commit): $jgap ms"
+	echo "  the agents' lines about it:"
+	for h in 127.0.0.2 127.0.0.3 127.0.0.4; do
+		grep -h -E "switch|stopping \"$old\"|stopped cleanly|replayed the shutdown|promoted in|rejoin" "$tmp/agent-$h.log" |
+			grep -v "^ *$" | sed "s/^/  | $h /"
+	done | sort -k3 | tail -n 25
+	: >"$tmp/agent-127.0.0.2.log"; : >"$tmp/agent-127.0.0.3.log"; : >"$tmp/agent-127.0.0.4.log"
 	check "pgconverge reports the write gap" test "$jgap" != "?"
 }
 
