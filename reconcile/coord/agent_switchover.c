@@ -28,6 +28,8 @@
 /* After a refused or failed restart of an abandoned switchover's old primary. */
 #define SO_RESTART_RETRY_MS 5000
 #define SO_START_TIMEOUT_S 60
+/* A switchover rolled back is not tried again (same nodes) before this. */
+#define SO_RETRY_AFTER_MS 300000
 
 /* The loop's agent, for the executor (one per process; the loop's thread only). */
 static PgcCoordAgent *g_agent;
@@ -499,6 +501,19 @@ int coord_switchover_apply(PgcExecCtx *ctx)
 		return exec_fail(ctx, "cannot switch over cluster \"%s\": a %s from \"%s\" to \"%s\" "
 				  "is in progress (%s)", c->name, d.kind ? d.kind : "decision",
 				  d.from, d.to, coord_decision_state_name(d.state));
+	/* Rolled back: not again at every pass, each one stopping the primary. */
+	if (dkv != NULL && d.state == DECISION_ABANDONED && same_switchover(&d, from->name, to->name)) {
+		struct timespec ts;
+		int64_t age;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		age = coord_decision_age_ms(d.at, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+		if (age >= 0 && age < SO_RETRY_AFTER_MS)
+			return exec_fail(ctx, "switchover of cluster \"%s\" to \"%s\" not tried again "
+					  "yet: it was rolled back %lld s ago (%s); again after %d s",
+					  c->name, to->name, (long long)(age / 1000),
+					  d.why ? d.why : "no reason given", SO_RETRY_AFTER_MS / 1000);
+	}
 	if (dkv != NULL && coord_decision_in_progress(&d)) {
 		log_info("cluster \"%s\": resuming the switchover from \"%s\" to \"%s\" (%s)", c->name,
 			 from->name, to->name, coord_decision_state_name(d.state));
