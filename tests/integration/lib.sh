@@ -201,9 +201,11 @@ lib_etcd_start() {
 	echo "$pid" >"$dir/$name.etcd.pid"
 	# For lib_etcd_restart: the same member, the same arguments (NUL-separated).
 	printf '%s\0' "$curl_" "$purl" "$initial" "$@" >"$dir/$name.etcd.args"
+	# A member serves clients only once its cluster has a quorum: the
+	# members of a cluster are started side by side, without waiting
+	# (LIB_ETCD_NOWAIT set; lib_etcd_cluster_start waits for them).
+	[ -n "${LIB_ETCD_NOWAIT:-}" ] && return 0
 	for _ in $(seq 1 200); do
-		# A member of a cluster whose others are not up yet is healthy only
-		# once they are: return as soon as it serves at all.
 		if curl -fsS -m 1 "$curl_/version" >/dev/null 2>&1; then
 			return 0
 		fi
@@ -261,16 +263,23 @@ lib_etcd_cluster_start() {
 		echo "${LIB_ETCD_URLS[*]}"
 	)
 	for ((i = 1; i <= n; i++)); do
-		LIB_ETCD_TOKEN=cluster lib_etcd_start "$dir" "e$i" "${LIB_ETCD_URLS[i]}" "${peer[i]}" \
-			"$initial" || return 1
+		LIB_ETCD_NOWAIT=1 LIB_ETCD_TOKEN=cluster lib_etcd_start "$dir" "e$i" \
+			"${LIB_ETCD_URLS[i]}" "${peer[i]}" "$initial" || return 1
 	done
-	for ((i = 1; i <= n; i++)); do
-		lib_wait 30 sh -c "curl -fsS -m 1 '${LIB_ETCD_URLS[i]}/health' | grep -q '\"health\":\"true\"'" ||
-			{
-				echo "etcd member e$i is not healthy:" >&2
-				tail -n 20 "$dir/e$i.etcd.log" >&2
-				return 1
-			}
+	lib_etcd_wait_healthy "$dir" 30 "${LIB_ETCD_URLS[@]}"
+}
+
+# lib_etcd_wait_healthy DIR SECONDS URL... - waits until the member at each
+# client URL reports itself healthy (its cluster has a leader); returns 1
+# (with the logs' tails) otherwise.
+lib_etcd_wait_healthy() {
+	local dir=$1 limit=$2 u
+	shift 2
+	for u in "$@"; do
+		lib_wait "$limit" sh -c "curl -fsS -m 1 '$u/health' 2>/dev/null | grep -q '\"health\":\"true\"'" && continue
+		echo "etcd member at $u is not healthy:" >&2
+		tail -n 5 "$dir"/*.etcd.log >&2
+		return 1
 	done
 	return 0
 }
