@@ -114,8 +114,10 @@ agent_log() { echo "$tmp/agent-${host[$1]}.log"; }
 agent_start() {
 	local h=${host[$1]}
 	if [ -n "$AG_NETNS" ]; then
-		netns_exec "${hostno[$1]}" "$PGC" reconcile -f "$topo" --as "$h" --interval 1s \
-			--state-dir "$tmp/state-$h" >>"$tmp/agent-$h.log" 2>&1 &
+		# ip itself, not the netns_exec function: a function in the background
+		# is a subshell, and $! would be its pid. ip netns exec execs the agent.
+		ip netns exec "${NETNS_NAME[${hostno[$1]}]}" "$PGC" reconcile -f "$topo" --as "$h" \
+			--interval 1s --state-dir "$tmp/state-$h" >>"$tmp/agent-$h.log" 2>&1 &
 	else
 		"$PGC" reconcile -f "$topo" --as "$h" --interval 1s --state-dir "$tmp/state-$h" \
 			>>"$tmp/agent-$h.log" 2>&1 &
@@ -123,13 +125,23 @@ agent_start() {
 	agent_pid[$h]=$!
 }
 
-# agent_kill NODE [SIGNAL] - the agent of NODE's host (KILL by default), by its pid.
+# agent_kill NODE [SIGNAL] - the agent of NODE's host (KILL by default), by
+# its pid; waits until it has ended (SIGTERM: after its current action; a
+# SIGKILL follows after 30 s).
 agent_kill() {
 	local h=${host[$1]}
 	[ -n "${agent_pid[$h]:-}" ] || return 0
 	kill "-${2:-KILL}" "${agent_pid[$h]}" 2>/dev/null
+	lib_wait 30 sh -c "! kill -0 ${agent_pid[$h]} 2>/dev/null" ||
+		kill -KILL "${agent_pid[$h]}" 2>/dev/null
 	wait "${agent_pid[$h]}" 2>/dev/null
 	agent_pid[$h]=
+}
+
+# agent_runs NODE - the agent this test started for NODE's host still runs.
+agent_runs() {
+	local h=${host[$1]}
+	[ -n "${agent_pid[$h]:-}" ] && kill -0 "${agent_pid[$h]}" 2>/dev/null
 }
 
 agents_start_all() {

@@ -178,7 +178,9 @@ pid1=$(lib_pidfile_pid "$tmp/data/pg1")
 mark=$(wc -l <"$(agent_log pg1)")
 start_ns=$(date +%s%N)
 netns_cut 1
+old_agent=${agent_pid[${host[pg1]}]}
 agent_kill pg1 KILL
+check "the agent of pg1 is gone (kill -9)" sh -c "! kill -0 $old_agent 2>/dev/null"
 agent_start pg1
 if lib_wait $((TTL + 3)) sh -c "! kill -0 $pid1 2>/dev/null"; then
 	ok "the restarted agent stopped pg1 $(( ($(date +%s%N) - start_ns) / 1000000 )) ms after the cut (ttl ${TTL} s)"
@@ -186,6 +188,7 @@ else
 	fail "pg1 still runs $((TTL + 3)) s after its host was cut off and its agent restarted"
 	tail -n 20 "$(agent_log pg1)" | sed 's/^/  | /'
 fi
+check "the restarted agent runs (no other loop on its state folder)" agent_runs pg1
 check "its log says it fenced pg1" sh -c \
 	"tail -n +$((mark + 1)) '$(agent_log pg1)' | grep -q 'self-fenc'"
 new=
