@@ -202,7 +202,12 @@ for _ in $(seq 1 300); do
 	sleep 0.1
 done
 if [ -n "$new" ]; then
-	ok "$new promoted on the majority side ($(( ($(date +%s%N) - start_ns) / 1000000 )) ms after the cut)"
+	ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+	ok "$new promoted on the majority side ($ms ms after the cut)"
+	if [ "$ms" -gt 30000 ]; then
+		echo "  slow: what the agents on the majority side said"
+		grep -h 'leads it now\|failover\|promot' "$(agent_log pg2)" "$(agent_log pg3)" | tail -n 20 | cut -c1-240 | sed 's/^/  | /'
+	fi
 else
 	fail "no replica was promoted within 30 s of the cut"
 	agents_show_logs 20
