@@ -191,8 +191,10 @@ fi
 check "the restarted agent runs (no other loop on its state folder)" agent_runs pg1
 check "its log says it fenced pg1" sh -c \
 	"tail -n +$((mark + 1)) '$(agent_log pg1)' | grep -q 'self-fenc'"
+# ttl + detect_after + the promotion, with room for a loaded machine: 40 s.
 new=
-for _ in $(seq 1 300); do
+end=$((SECONDS + 40))
+while [ $SECONDS -lt $end ]; do
 	for n in pg2 pg3; do
 		if [ "$(q "$n" 'select pg_is_in_recovery()')" = f ]; then
 			new=$n
@@ -204,12 +206,12 @@ done
 if [ -n "$new" ]; then
 	ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
 	ok "$new promoted on the majority side ($ms ms after the cut)"
-	if [ "$ms" -gt 30000 ]; then
+	if [ "$ms" -gt 20000 ]; then
 		echo "  slow: what the agents on the majority side said"
 		grep -h 'leads it now\|failover\|promot' "$(agent_log pg2)" "$(agent_log pg3)" | tail -n 20 | cut -c1-240 | sed 's/^/  | /'
 	fi
 else
-	fail "no replica was promoted within 30 s of the cut"
+	fail "no replica was promoted within 40 s of the cut"
 	agents_show_logs 20
 fi
 # Someone (a service manager, an operator) starts pg1 again on its cut-off host.
