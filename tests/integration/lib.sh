@@ -258,6 +258,7 @@ lib_etcd_cluster_start() {
 		peer[i]=http://$addr:$p
 		initial="$initial${initial:+,}e$i=${peer[i]}"
 	done
+	# shellcheck disable=SC2034 # for the caller
 	LIB_ETCD_ENDPOINTS=$(
 		IFS=,
 		echo "${LIB_ETCD_URLS[*]}"

@@ -41,7 +41,8 @@ agents_topology() {
 	IFS=,
 	for e in $etcd_url; do eps="$eps${eps:+, }\"$e\""; done
 	IFS=$IFS_
-	mkdir -p -m 700 "$tmp/secrets"
+	mkdir -p "$tmp/secrets"
+	chmod 700 "$tmp/secrets"
 	printf 'r3pl:pw\n' >"$tmp/secrets/replicator"
 	printf 'app-pw\n' >"$tmp/secrets/app"
 	chmod 600 "$tmp/secrets/replicator" "$tmp/secrets/app"
