@@ -196,12 +196,16 @@ lib_etcd_start() {
 		--listen-client-urls "$curl_" --advertise-client-urls "$curl_" \
 		--listen-peer-urls "$purl" --initial-advertise-peer-urls "$purl" \
 		--initial-cluster "$initial" --initial-cluster-state new \
-		--initial-cluster-token "pgc-$name-$$" "$@" >"$dir/$name.etcd.log" 2>&1 &
+		--initial-cluster-token "pgc-${LIB_ETCD_TOKEN:-$name}-$$" "$@" >"$dir/$name.etcd.log" 2>&1 &
 	pid=$!
 	echo "$pid" >"$dir/$name.etcd.pid"
+	# For lib_etcd_restart: the same member, the same arguments (NUL-separated).
+	printf '%s\0' "$curl_" "$purl" "$initial" "$@" >"$dir/$name.etcd.args"
+	# A member serves clients only once its cluster has a quorum: the
+	# members of a cluster are started side by side, without waiting
+	# (LIB_ETCD_NOWAIT set; lib_etcd_cluster_start waits for them).
+	[ -n "${LIB_ETCD_NOWAIT:-}" ] && return 0
 	for _ in $(seq 1 200); do
-		# A member of a cluster whose others are not up yet is healthy only
-		# once they are: return as soon as it serves at all.
 		if curl -fsS -m 1 "$curl_/version" >/dev/null 2>&1; then
 			return 0
 		fi
@@ -224,6 +228,61 @@ lib_etcd_stop() {
 		sleep 0.1
 	done
 	kill -KILL "$pid" 2>/dev/null
+}
+
+# lib_etcd_restart DIR NAME - starts the member NAME stopped by lib_etcd_stop
+# again, with the arguments and the data folder it had (its data says which
+# cluster it belongs to: the --initial-* arguments no longer count).
+lib_etcd_restart() {
+	local args=()
+	mapfile -d '' args <"$1/$2.etcd.args" || return 1
+	lib_etcd_start "$1" "$2" "${args[@]}"
+}
+
+# lib_etcd_cluster_start DIR N [ADDR] - a real etcd cluster of N members e1 ..
+# eN on ADDR (default 127.0.0.1), each through lib_etcd_start (so
+# lib_etcd_stop DIR eI, lib_etcd_restart DIR eI and lib_etcd_stop_all work on
+# them), with ports from lib_free_ports. Sets LIB_ETCD_URLS (the client URLs,
+# an array indexed 1..N) and LIB_ETCD_ENDPOINTS (the same, comma-separated).
+# Waits up to 30 s until every member reports itself healthy (a leader was
+# elected); returns 1 otherwise.
+lib_etcd_cluster_start() {
+	local dir=$1 n=$2 addr=${3:-127.0.0.1} ports i initial="" p
+	declare -ga LIB_ETCD_URLS=()
+	declare -a peer=()
+	ports=$(lib_free_ports $((2 * n))) || return 1
+	for ((i = 1; i <= n; i++)); do
+		p=$(echo "$ports" | sed -n "$((2 * i - 1))p")
+		LIB_ETCD_URLS[i]=http://$addr:$p
+		p=$(echo "$ports" | sed -n "$((2 * i))p")
+		peer[i]=http://$addr:$p
+		initial="$initial${initial:+,}e$i=${peer[i]}"
+	done
+	# shellcheck disable=SC2034 # for the caller
+	LIB_ETCD_ENDPOINTS=$(
+		IFS=,
+		echo "${LIB_ETCD_URLS[*]}"
+	)
+	for ((i = 1; i <= n; i++)); do
+		LIB_ETCD_NOWAIT=1 LIB_ETCD_TOKEN=cluster lib_etcd_start "$dir" "e$i" \
+			"${LIB_ETCD_URLS[i]}" "${peer[i]}" "$initial" || return 1
+	done
+	lib_etcd_wait_healthy "$dir" 30 "${LIB_ETCD_URLS[@]}"
+}
+
+# lib_etcd_wait_healthy DIR SECONDS URL... - waits until the member at each
+# client URL reports itself healthy (its cluster has a leader); returns 1
+# (with the logs' tails) otherwise.
+lib_etcd_wait_healthy() {
+	local dir=$1 limit=$2 u
+	shift 2
+	for u in "$@"; do
+		lib_wait "$limit" sh -c "curl -fsS -m 1 '$u/health' 2>/dev/null | grep -q '\"health\":\"true\"'" && continue
+		echo "etcd member at $u is not healthy:" >&2
+		tail -n 5 "$dir"/*.etcd.log >&2
+		return 1
+	done
+	return 0
 }
 
 # lib_etcd_stop_all DIR - every etcd member started under DIR; for teardown.

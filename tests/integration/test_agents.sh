@@ -25,16 +25,13 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
 . "$top/tests/integration/lib.sh"
+. "$top/tests/integration/lib_agents.sh"
 lib_require_root
 PGC=$(lib_bin) || exit 1
 
 tmp=$(lib_tmpdir) || exit 1
-declare -A agent_pid
 cleanup() {
-	local h
-	for h in "${!agent_pid[@]}"; do
-		[ -n "${agent_pid[$h]}" ] && kill -KILL "${agent_pid[$h]}" 2>/dev/null
-	done
+	agents_kill_all
 	lib_etcd_stop_all "$tmp"
 	lib_teardown "$tmp"
 }
@@ -45,102 +42,25 @@ eports=$(lib_free_ports 2) || { echo "FAIL no free ports"; exit 1; }
 ecport=$(echo "$eports" | sed -n 1p)
 epport=$(echo "$eports" | sed -n 2p)
 etcd_url=http://127.0.0.1:$ecport
-topo=$tmp/topology.yaml
 prefix=/pgc-it
 declare -A host=([pg1]=127.0.0.2 [pg2]=127.0.0.3 [pg3]=127.0.0.4)
 TTL=4
-
-mkdir -m 700 "$tmp/secrets"
-printf 'r3pl:pw\n' >"$tmp/secrets/replicator"
-printf 'app-pw\n' >"$tmp/secrets/app"
-chmod 600 "$tmp/secrets/replicator" "$tmp/secrets/app"
-cat >"$topo" <<EOF
-version: 1
-coordination:
-  etcd:
-    endpoints: ["$etcd_url"]
-    prefix: $prefix
-    ttl: ${TTL}s
-clusters:
-  c:
-    primary: pg1
-    nodes:
-      pg1: {host: ${host[pg1]}, port: ${port[pg1]}, data_dir: data/pg1}
-      pg2: {host: ${host[pg2]}, port: ${port[pg2]}, data_dir: data/pg2}
-      pg3: {host: ${host[pg3]}, port: ${port[pg3]}, data_dir: data/pg3}
-    settings:
-      shared_buffers: 16MB
-      max_connections: 30
-      wal_log_hints: "on"
-    failover: {mode: auto, detect_after: 2s, probe_interval: 500ms, min_interval: 10s}
-    replication:
-      user: replicator
-      password: {file: secrets/replicator}
-    # On one machine every connection between the "hosts" comes from 127.0.0.1:
-    # the agents' SQL to another host's node (superuser over TCP) and the clones.
-    hba:
-      - {type: host, database: all, user: postgres, address: 127.0.0.1/32, method: trust}
-      - {type: host, database: replication, user: replicator, address: 127.0.0.1/32, method: scram-sha-256}
-    roles:
-      app: {login: true, password: {file: secrets/app}}
-EOF
-
-q() { lib_sql "${port[$1]}" "$2" 2>/dev/null; }
-primaries() {
-	local n out=
-	for n in pg1 pg2 pg3; do [ "$(q "$n" 'select pg_is_in_recovery()')" = f ] && out="$out $n"; done
-	echo "${out# }"
-}
-streams_from() {
-	lib_wait "${3:-30}" lib_sql_is "${port[$1]}" \
-		"select status || '|' || sender_port from pg_stat_wal_receiver" "streaming|${port[$2]}"
-}
-etcd_get() {
-	ETCDCTL_API=3 etcdctl --endpoints "$etcd_url" get "$1" --print-value-only 2>/dev/null
-}
-# agent_start NODE - the agent of NODE's host, in the background.
-agent_start() {
-	local h=${host[$1]}
-	"$PGC" reconcile -f "$topo" --as "$h" --interval 1s --state-dir "$tmp/state-$h" \
-		>>"$tmp/agent-$h.log" 2>&1 &
-	agent_pid[$h]=$!
-}
-# journal_count HOST ACTION_SUFFIX - successful ends of actions whose id ends in SUFFIX.
-journal_count() {
-	python3 - "$tmp/state-$1/journal.jsonl" "$2" <<'PY'
-import json, sys
-n = 0
-try:
-    for l in open(sys.argv[1]):
-        e = json.loads(l)
-        if e.get("event") == "end" and e.get("outcome") == "ok" and str(e.get("action", "")).endswith(sys.argv[2]):
-            n += 1
-except FileNotFoundError:
-    pass
-print(n)
-PY
-}
-total() {
-	local s=0 h
-	for h in 127.0.0.2 127.0.0.3 127.0.0.4; do s=$((s + $(journal_count "$h" "$1"))); done
-	echo "$s"
-}
+# On one machine every connection between the "hosts" comes from 127.0.0.1:
+# the agents' SQL to another host's node (superuser over TCP) and the clones.
+agents_topology "$tmp/topology.yaml" 127.0.0.1/32
+total() { journal_total "$@"; }
 
 lib_etcd_start "$tmp" e1 "$etcd_url" "http://127.0.0.1:$epport" || { fail "etcd starts"; lib_finish test_agents; }
 
 # --- 1. bootstrap by three agents -------------------------------------------------------
 
 t0=$SECONDS
-for n in pg1 pg2 pg3; do agent_start "$n"; done
-converged() {
-	[ "$(primaries)" = pg1 ] && streams_from pg2 pg1 1 && streams_from pg3 pg1 1 &&
-		[ "$(q pg1 "select count(*) from pg_roles where rolname = 'app'")" = 1 ]
-}
-if lib_wait 120 converged; then
+agents_start_all
+if lib_wait 120 agents_converged; then
 	ok "three agents build pg1 and two streaming replicas ($((SECONDS - t0)) s)"
 else
 	fail "bootstrap did not converge"
-	for h in 127.0.0.2 127.0.0.3 127.0.0.4; do echo "  --- agent $h"; tail -n 15 "$tmp/agent-$h.log" | sed 's/^/  | /'; done
+	agents_show_logs
 	lib_finish test_agents
 fi
 sleep 3

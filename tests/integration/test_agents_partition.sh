@@ -21,6 +21,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
 . "$top/tests/integration/lib.sh"
 . "$top/tests/integration/lib_netns.sh"
+. "$top/tests/integration/lib_agents.sh"
 lib_require_root
 netns_require
 PGC=$(lib_bin) || exit 1
@@ -31,6 +32,7 @@ writer_pid=
 cleanup() {
 	[ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null
 	[ -n "$writer_pid" ] && kill "$writer_pid" 2>/dev/null
+	agents_kill_all
 	netns_teardown
 	lib_etcd_stop_all "$tmp"
 	lib_teardown "$tmp"
@@ -44,60 +46,13 @@ epport=$(echo "$eports" | sed -n 2p)
 netns_setup 4 || { fail "netns_setup 4"; lib_finish test_agents_partition; }
 declare -A host=([pg1]=${NETNS_ADDR[1]} [pg2]=${NETNS_ADDR[2]} [pg3]=${NETNS_ADDR[3]})
 declare -A hostno=([pg1]=1 [pg2]=2 [pg3]=3)
+AG_NETNS=1
 subnet=${NETNS_ADDR[1]%.*}.0/24
 etcd_url=http://${NETNS_ADDR[4]}:$ecport
-topo=$tmp/topology.yaml
 prefix=/pgc-part
 TTL=4
+agents_topology "$tmp/topology.yaml" "$subnet" "{method: any, count: 1}"
 
-mkdir -m 700 "$tmp/secrets"
-printf 'r3pl:pw\n' >"$tmp/secrets/replicator"
-chmod 600 "$tmp/secrets/replicator"
-cat >"$topo" <<EOF
-version: 1
-coordination:
-  etcd:
-    endpoints: ["$etcd_url"]
-    prefix: $prefix
-    ttl: ${TTL}s
-clusters:
-  c:
-    primary: pg1
-    nodes:
-      pg1: {host: ${host[pg1]}, port: ${port[pg1]}, data_dir: data/pg1}
-      pg2: {host: ${host[pg2]}, port: ${port[pg2]}, data_dir: data/pg2}
-      pg3: {host: ${host[pg3]}, port: ${port[pg3]}, data_dir: data/pg3}
-    settings:
-      shared_buffers: 16MB
-      max_connections: 30
-      wal_log_hints: "on"
-    failover: {mode: auto, detect_after: 2s, probe_interval: 500ms, min_interval: 10s}
-    replication:
-      user: replicator
-      password: {file: secrets/replicator}
-      synchronous: {method: any, count: 1}
-    hba:
-      - {type: host, database: all, user: postgres, address: "$subnet", method: trust}
-EOF
-
-q() { lib_sql "${port[$1]}" "$2" 2>/dev/null; }
-primaries() {
-	local n out=
-	for n in pg1 pg2 pg3; do [ "$(q "$n" 'select pg_is_in_recovery()')" = f ] && out="$out $n"; done
-	echo "${out# }"
-}
-streams_from() {
-	lib_wait "${3:-30}" lib_sql_is "${port[$1]}" \
-		"select status || '|' || sender_port from pg_stat_wal_receiver" "streaming|${port[$2]}"
-}
-agent_start() {
-	local i=${hostno[$1]}
-	netns_exec "$i" "$PGC" reconcile -f "$topo" --as "${host[$1]}" --interval 1s \
-		--state-dir "$tmp/state-$i" >>"$tmp/agent-$i.log" 2>&1 &
-}
-etcd_get() {
-	netns_exec 2 env ETCDCTL_API=3 etcdctl --endpoints "$etcd_url" get "$1" --print-value-only 2>/dev/null
-}
 # writer_start NODE TABLE FIRST - commits "insert into TABLE values (i)" from FIRST on,
 # one transaction each (synchronous_commit on), until an error stops it.
 writer_start() {
@@ -116,16 +71,12 @@ writer_stop() {
 
 netns_etcd_start 4 "$tmp" e1 "$etcd_url" "http://${NETNS_ADDR[4]}:$epport" ||
 	{ fail "etcd starts on host 4"; lib_finish test_agents_partition; }
-for n in pg1 pg2 pg3; do agent_start "$n"; done
-converged() {
-	[ "$(primaries)" = pg1 ] && streams_from pg2 pg1 1 && streams_from pg3 pg1 1 &&
-		lib_sql_is "${port[pg1]}" "select count(*) from pg_stat_replication where sync_state in ('sync', 'quorum')" 2
-}
-if lib_wait 150 converged; then
+agents_start_all
+if lib_wait 150 agents_converged 2; then
 	ok "three agents in three namespaces build pg1 and two synchronous replicas"
 else
 	fail "bootstrap did not converge"
-	for i in 1 2 3; do echo "  --- agent $i"; tail -n 15 "$tmp/agent-$i.log" | sed 's/^/  | /'; done
+	agents_show_logs
 	lib_finish test_agents_partition
 fi
 sleep 3 # the leader publishes the primary's view (its synchronous standbys)
@@ -169,7 +120,7 @@ if [ -n "$new" ]; then
 	ok "$new promoted on the majority side ($ms ms after the cut)"
 else
 	fail "no replica was promoted within 30 s of the cut"
-	for i in 1 2 3; do echo "  --- agent $i"; tail -n 20 "$tmp/agent-$i.log" | sed 's/^/  | /'; done
+	agents_show_logs 20
 	lib_finish test_agents_partition
 fi
 [ "$new" = pg2 ] && other=pg3 || other=pg2
@@ -181,8 +132,8 @@ k2=$(writer_stop w2)
 check "writes on $new after the failover ($k2 acknowledged)" test "$k2" -gt 0
 leader=$(etcd_get "$prefix/c/leader")
 check "the leader is on the majority side ($leader)" test -n "$leader" -a "$leader" != "${host[pg1]}"
-check "the isolated agent applies nothing without etcd" grep -q "this pass applies nothing" "$tmp/agent-1.log"
-check "the isolated agent leads nothing" sh -c "! grep -q 'leads it now' '$tmp/agent-1.log' || grep -q 'no longer the leader' '$tmp/agent-1.log'"
+check "the isolated agent applies nothing without etcd" grep -q "this pass applies nothing" "$(agent_log pg1)"
+check "the isolated agent leads nothing" sh -c "! grep -q 'leads it now' '$(agent_log pg1)' || grep -q 'no longer the leader' '$(agent_log pg1)'"
 
 netns_heal 1
 check "healed: pg1 rejoins as a replica of $new" streams_from pg1 "$new" 120
