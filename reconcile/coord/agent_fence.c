@@ -74,19 +74,37 @@ static bool looks_primary(const PgcCluster *c, const PgcNode *n)
 	return yes;
 }
 
-/* put_starting - the claim's member value: starting, under the lease. */
+/* role_member - node n's member with only its role known, reported at now. */
+static void role_member(const PgcNode *n, PgcMemberRole role, const char *now, PgcMember *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->node = n->name;
+	m->host = n->host.v;
+	m->role = role;
+	m->last_msg_age_ms = -1;
+	m->reported_at = now;
+}
+
+/* put_role - publishes node n (an) with only its role known (down, fenced), now. */
+static int put_role(PgcCoordAgent *ag, AgNode *an, const PgcNode *n, PgcMemberRole role)
+{
+	PgcMember m;
+	char now[40];
+
+	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
+	role_member(n, role, now, &m);
+	return ag_put_member(ag, an, &m);
+}
+
+/* starting_value - the claim's member value: starting (JSON text, caller frees). */
 static char *starting_value(const PgcNode *n)
 {
 	PgcMember m;
 	json_t *j;
 	char now[40], *text;
 
-	memset(&m, 0, sizeof m);
 	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
-	m.host = n->host.v;
-	m.role = MEMBER_STARTING;
-	m.last_msg_age_ms = -1;
-	m.reported_at = now;
+	role_member(n, MEMBER_STARTING, now, &m);
 	j = coord_member_json(&m);
 	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
@@ -231,19 +249,8 @@ static bool fenced_tick(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n
 	if (!an->fenced_recorded)
 		record_fence(ag, an);
 	(void)ag_snap_member(ag, ac, a, n->name, &m);
-	if (m.role != MEMBER_FENCED) {
-		PgcMember fm;
-		char now[40];
-
-		memset(&fm, 0, sizeof fm);
-		clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
-		fm.node = n->name;
-		fm.host = n->host.v;
-		fm.role = MEMBER_FENCED;
-		fm.last_msg_age_ms = -1;
-		fm.reported_at = now;
-		(void)ag_put_member(ag, an, &fm);
-	}
+	if (m.role != MEMBER_FENCED)
+		(void)put_role(ag, an, n, MEMBER_FENCED);
 	dkv = ag_snap_decision(ag, ac, a, &d);
 	pkv = ag_snap_get(ac, coord_key_primary(a, ag->prefix, c->name));
 	if (pkv == NULL || coord_primary_parse(a, pkv->value, &view) != 0)
@@ -346,18 +353,8 @@ bool ag_local_tick(PgcCoordAgent *ag, const PgcTopology *t)
 			if (in)
 				due |= fenced_tick(ag, c, n, an, h);
 		} else if (pid == 0) {
-			PgcMember m;
-			char now[40];
-
 			/* Confirmed here: the leader need not wait for the lease. */
-			memset(&m, 0, sizeof m);
-			clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
-			m.node = n->name;
-			m.host = n->host.v;
-			m.role = MEMBER_DOWN;
-			m.last_msg_age_ms = -1;
-			m.reported_at = now;
-			if (!in || ag_put_member(ag, an, &m) == 0) {
+			if (!in || put_role(ag, an, n, MEMBER_DOWN) == 0) {
 				log_warn("cluster \"%s\": primary \"%s\" has no running server%s", c->name,
 					 n->name, in ? ": reported down" : "");
 				an->was_primary = false;
