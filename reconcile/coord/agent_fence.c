@@ -113,46 +113,105 @@ static char *starting_value(const PgcNode *n)
 	return text;
 }
 
-bool ag_claim_start(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n)
+/* as_read - a comparison that key is still as kv was read (absent: still absent). */
+static PgcEtcdCompare as_read(const char *key, const PgcEtcdKv *kv)
+{
+	return (PgcEtcdCompare){key, kv ? ETCD_CMP_MOD_REVISION : ETCD_CMP_CREATE_REVISION,
+				kv ? kv->mod_revision : 0, NULL};
+}
+
+/* own_timeline - n's timeline from its control file (pg_controldata); 0 unknown. */
+static unsigned own_timeline(const PgcCluster *c, const PgcNode *n)
+{
+	PgcHost *h = host_for(n->host.v, c->os_user.v);
+	PgcControl ctl;
+	unsigned tli = 0;
+
+	if (h != NULL && ha_controldata(h, c, n, &ctl) == 0)
+		tli = ctl.timeline;
+	host_free(h);
+	return tli;
+}
+
+/* take_record - the fence of node an as recorded in P/C/fenced/NODE (kv), held from now on. */
+static void take_record(AgNode *an, const PgcEtcdKv *kv)
+{
+	json_t *j = json_loads(kv->value, 0, NULL);
+	const char *why = json_string_value(json_object_get(j, "reason"));
+	const char *at = json_string_value(json_object_get(j, "at"));
+
+	snprintf(an->fence_reason, sizeof an->fence_reason, "%s", why ? why : "recorded fenced");
+	an->fenced = true;
+	an->fenced_recorded = true;
+	an->was_primary = false;
+	log_warn("cluster \"%s\": node \"%s\" is recorded fenced (%s: %s): it stays stopped until "
+		 "its agent may start it as the primary (a claim) or it rejoins as a replica",
+		 an->cluster, an->node, at ? at : "?", an->fence_reason);
+	json_decref(j);
+}
+
+/*
+ * claim_refusal - why node n of c may not be claimed now, from c's
+ * snapshot (coord_claim_refusal), or NULL; *dkv and *pkv: the decision and
+ * P/C/primary as read. The control file is read only when everything
+ * else lets the claim through and P/C/primary names n with a timeline.
+ */
+static const char *claim_refusal(PgcCoordAgent *ag, AgCluster *ac, const PgcCluster *c,
+				 const PgcNode *n, PgcArena *a, const PgcEtcdKv **dkv,
+				 const PgcEtcdKv **pkv)
+{
+	AgNode *an = ag_node(ag, c->name, n->name);
+	const PgcEtcdKv *fkv = ag_snap_get(ac, coord_key_fenced(a, ag->prefix, c->name, n->name));
+	PgcDecision *d = arena_alloc(a, sizeof(*d));
+	PgcPrimaryView *v = arena_alloc(a, sizeof(*v));
+	PgcClaimFacts f = {n->name, NULL, NULL, NULL, 0, fkv != NULL, an->fenced};
+	const char *why;
+
+	*dkv = ag_snap_decision(ag, ac, a, d);
+	*pkv = ag_snap_get(ac, coord_key_primary(a, ag->prefix, c->name));
+	if (*pkv == NULL || coord_primary_parse(a, (*pkv)->value, v) != 0)
+		memset(v, 0, sizeof(*v));
+	f.decision = *dkv ? d : NULL;
+	f.other_primary = ag_other_primary(ag, ac, a, n->name);
+	f.view = v;
+	why = coord_claim_refusal(a, &f);
+	if (why == NULL && v->primary != NULL && strcmp(v->primary, n->name) == 0 && v->timeline > 0) {
+		f.timeline = own_timeline(c, n);
+		why = coord_claim_refusal(a, &f);
+	}
+	/* A record this agent does not hold (it was restarted): taken back. */
+	if (fkv != NULL && !an->fenced)
+		take_record(an, fkv);
+	return why;
+}
+
+/*
+ * claim_start - the claim (ag_claim_start). from_tick: for fenced_tick,
+ * on the tick's snapshot, and a refusal is not logged (it would be every
+ * tick).
+ */
+static bool claim_start(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n, bool from_tick)
 {
 	AgCluster *ac = ag_cluster(ag, c->name);
 	PgcArena *a = arena_new();
 	const PgcEtcdKv *dkv, *pkv;
-	const char *other, *dk, *pk;
-	PgcDecision d;
-	PgcPrimaryView view;
+	const char *why;
 	char *text = NULL;
 	bool ok = false;
 
-	if (!coord_agent_in_session(ag) || ag_snapshot(ag, ac) != 0) {
-		log_warn("node \"%s/%s\" is not started: etcd cannot be read to check that no "
-			 "failover replaces it", c->name, n->name);
+	if (!coord_agent_in_session(ag) || (!from_tick && ag_snapshot(ag, ac) != 0) ||
+	    !ac->snap_ok) {
+		if (!from_tick)
+			log_warn("node \"%s/%s\" is not started: etcd cannot be read to check that no "
+				 "failover replaces it", c->name, n->name);
 		goto cleanup;
 	}
-	dkv = ag_snap_decision(ag, ac, a, &d);
-	if (coord_decision_holds_back(dkv ? &d : NULL, n->name)) {
-		log_warn("node \"%s/%s\" is not started as a primary: a failover (%s) promoted \"%s\" "
-			 "in its place; it rejoins as a replica", c->name, n->name,
-			 coord_decision_state_name(d.state), d.to);
+	why = claim_refusal(ag, ac, c, n, a, &dkv, &pkv);
+	if (why != NULL) {
+		if (!from_tick)
+			log_warn("node \"%s/%s\" is not started as a primary: %s", c->name, n->name, why);
 		goto cleanup;
 	}
-	other = ag_other_primary(ag, ac, a, n->name);
-	if (other != NULL) {
-		log_warn("node \"%s/%s\" is not started as a primary: \"%s\" is the primary", c->name,
-			 n->name, other);
-		goto cleanup;
-	}
-	pk = coord_key_primary(a, ag->prefix, c->name);
-	pkv = ag_snap_get(ac, pk);
-	if (pkv == NULL || coord_primary_parse(a, pkv->value, &view) != 0)
-		memset(&view, 0, sizeof view);
-	if (coord_view_holds_back(&view, n->name)) {
-		log_warn("node \"%s/%s\" is not started as a primary: \"%s\" was the primary last "
-			 "seen (%s)", c->name, n->name, view.primary,
-			 view.seen_at ? view.seen_at : "?");
-		goto cleanup;
-	}
-	dk = coord_key_decision(a, ag->prefix, c->name);
 	text = starting_value(n);
 	{
 		/* What was checked above must still hold when the claim lands: the
@@ -163,21 +222,13 @@ bool ag_claim_start(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n)
 		PgcEtcdOp op = {coord_key_member(a, ag->prefix, c->name, n->name), text,
 				strlen(text), ag->lease};
 
-		cmp[n_cmp++] = (PgcEtcdCompare){dk, dkv ? ETCD_CMP_MOD_REVISION
-							: ETCD_CMP_CREATE_REVISION,
-						dkv ? dkv->mod_revision : 0, NULL};
-		cmp[n_cmp++] = (PgcEtcdCompare){pk, pkv ? ETCD_CMP_MOD_REVISION
-							: ETCD_CMP_CREATE_REVISION,
-						pkv ? pkv->mod_revision : 0, NULL};
+		cmp[n_cmp++] = as_read(coord_key_decision(a, ag->prefix, c->name), dkv);
+		cmp[n_cmp++] = as_read(coord_key_primary(a, ag->prefix, c->name), pkv);
 		for (size_t i = 0; i < c->n_nodes; i++) {
 			const char *mk = coord_key_member(a, ag->prefix, c->name, c->nodes[i].name);
-			const PgcEtcdKv *mkv = ag_snap_get(ac, mk);
 
-			if (strcmp(c->nodes[i].name, n->name) == 0)
-				continue;
-			cmp[n_cmp++] = (PgcEtcdCompare){mk, mkv ? ETCD_CMP_MOD_REVISION
-								: ETCD_CMP_CREATE_REVISION,
-							mkv ? mkv->mod_revision : 0, NULL};
+			if (strcmp(c->nodes[i].name, n->name) != 0)
+				cmp[n_cmp++] = as_read(mk, ag_snap_get(ac, mk));
 		}
 		if (etcd_txn(ag->etcd, cmp, n_cmp, &op, 1, &ok, NULL) != ETCD_OK)
 			ok = false;
@@ -196,6 +247,11 @@ cleanup:
 	free(text);
 	arena_free(a);
 	return ok;
+}
+
+bool ag_claim_start(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n)
+{
+	return claim_start(ag, c, n, false);
 }
 
 /* record_fence - P/C/fenced/NODE, once etcd answers again. */
@@ -232,18 +288,17 @@ void ag_unfence(PgcCoordAgent *ag, AgNode *an, const char *how)
 
 /*
  * fenced_tick - a self-fenced node once etcd answers: recorded, then
- * started again as the primary when nothing replaces it (a claim first).
- * A decision naming another node leaves it to the planner's rejoin.
+ * started again as the primary when nothing replaces it (a claim first,
+ * checked quietly on the tick's snapshot: its refusal would be logged
+ * every tick). A decision naming another node leaves it to the planner's
+ * rejoin.
  */
 static bool fenced_tick(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n, AgNode *an,
 			PgcHost *h)
 {
 	AgCluster *ac = ag_cluster(ag, c->name);
 	PgcArena *a = arena_new();
-	PgcDecision d;
 	PgcMember m;
-	PgcPrimaryView view;
-	const PgcEtcdKv *dkv, *pkv;
 	bool started = false;
 
 	if (!an->fenced_recorded)
@@ -251,16 +306,8 @@ static bool fenced_tick(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n
 	(void)ag_snap_member(ag, ac, a, n->name, &m);
 	if (m.role != MEMBER_FENCED)
 		(void)put_role(ag, an, n, MEMBER_FENCED);
-	dkv = ag_snap_decision(ag, ac, a, &d);
-	pkv = ag_snap_get(ac, coord_key_primary(a, ag->prefix, c->name));
-	if (pkv == NULL || coord_primary_parse(a, pkv->value, &view) != 0)
-		memset(&view, 0, sizeof view);
-	/* Checked here too, quietly: the claim would log its refusal every tick. */
-	if (coord_decision_holds_back(dkv ? &d : NULL, n->name) ||
-	    ag_other_primary(ag, ac, a, n->name) != NULL || coord_view_holds_back(&view, n->name))
+	if (!ag_would_be_primary(c, n) || !claim_start(ag, c, n, true))
 		goto cleanup; /* the planner rejoins it once the new primary runs */
-	if (!ag_would_be_primary(c, n) || !ag_claim_start(ag, c, n))
-		goto cleanup;
 	log_info("cluster \"%s\": nothing replaced the self-fenced primary \"%s\": starting it "
 		 "again", c->name, n->name);
 	/* The thread keeps a fenced node stopped: not this start, which has a claim. */
@@ -276,6 +323,41 @@ static bool fenced_tick(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n
 cleanup:
 	arena_free(a);
 	return started;
+}
+
+/*
+ * fence_record_tick - node n's record P/C/fenced/NODE in the tick's
+ * snapshot, for an agent that does not hold it (coord_fence_record_step):
+ * an agent restarted since the fence takes it back before any pass can
+ * start the node, and a record whose node rejoined, or whose removal
+ * failed after the claimed start, goes.
+ */
+static void fence_record_tick(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n,
+			      AgNode *an, PgcHost *h)
+{
+	AgCluster *ac = ag_cluster(ag, c->name);
+	PgcArena *a = arena_new();
+	const PgcEtcdKv *kv = ag_snap_get(ac, coord_key_fenced(a, ag->prefix, c->name, n->name));
+	bool runs;
+
+	if (kv == NULL || an->fenced) {
+		arena_free(a);
+		return;
+	}
+	runs = ha_postmaster_pid(h, n) != 0;
+	switch (coord_fence_record_step(true, an->fenced, an->fenced_recorded, runs,
+					runs ? standby_signal(h, n) : 1)) {
+	case COORD_FENCE_RECORD_ADOPT:
+		take_record(an, kv);
+		break;
+	case COORD_FENCE_RECORD_CLEAR:
+		ag_unfence(ag, an, an->fenced_recorded ? "started again as the primary"
+						       : "it runs as a replica");
+		break;
+	case COORD_FENCE_RECORD_NONE:
+		break;
+	}
+	arena_free(a);
 }
 
 /* update_watch - the primaries of this host the keep-alive thread watches for self-fencing. */
@@ -343,11 +425,15 @@ bool ag_local_tick(PgcCoordAgent *ag, const PgcTopology *t)
 			an->was_primary = false;
 			due = true;
 		}
-		if (!an->was_primary && !an->fenced)
-			continue;
 		h = host_for(n->host.v, c->os_user.v);
 		if (h == NULL)
 			continue;
+		if (in)
+			fence_record_tick(ag, c, n, an, h);
+		if (!an->was_primary && !an->fenced) {
+			host_free(h);
+			continue;
+		}
 		pid = ha_postmaster_pid(h, n);
 		if (an->fenced) {
 			if (in)
