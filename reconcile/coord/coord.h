@@ -232,9 +232,10 @@ typedef enum {
  * coord_start_rule - for action kind on a node of this host: start,
  * restart (pg_ctl restart starts a stopped server) and restore can bring a
  * server up; when it would come up as a primary (starts_replica false) it
- * needs a claim, and a self-fenced node (fenced) is refused outright: only
- * its agent starts it again as the primary, after recording the fence.
- * Anything else is free.
+ * needs a claim, and a self-fenced node (fenced: its agent fenced it, or
+ * took back its record P/C/fenced/NODE after a restart) is refused
+ * outright: only its agent starts it again as the primary, after recording
+ * the fence and with a claim (coord_claim_refusal). Anything else is free.
  */
 PgcStartRule coord_start_rule(PgcActionKind kind, bool starts_replica, bool fenced);
 
