@@ -136,18 +136,19 @@ static unsigned own_timeline(const PgcCluster *c, const PgcNode *n)
 /* take_record - the fence of node an as recorded in P/C/fenced/NODE (kv), held from now on. */
 static void take_record(AgNode *an, const PgcEtcdKv *kv)
 {
-	json_t *j = json_loads(kv->value, 0, NULL);
-	const char *why = json_string_value(json_object_get(j, "reason"));
-	const char *at = json_string_value(json_object_get(j, "at"));
+	PgcArena *a = arena_new();
+	PgcFenced f;
 
-	snprintf(an->fence_reason, sizeof an->fence_reason, "%s", why ? why : "recorded fenced");
+	(void)coord_fenced_parse(a, kv->value, &f);
+	snprintf(an->fence_reason, sizeof an->fence_reason, "%s",
+		 f.reason ? f.reason : "recorded fenced");
 	an->fenced = true;
 	an->fenced_recorded = true;
 	an->was_primary = false;
 	log_warn("cluster \"%s\": node \"%s\" is recorded fenced (%s: %s): it stays stopped until "
 		 "its agent may start it as the primary (a claim) or it rejoins as a replica",
-		 an->cluster, an->node, at ? at : "?", an->fence_reason);
-	json_decref(j);
+		 an->cluster, an->node, f.at ? f.at : "?", an->fence_reason);
+	arena_free(a);
 }
 
 /*
@@ -262,7 +263,7 @@ static void record_fence(PgcCoordAgent *ag, AgNode *an)
 	json_t *j;
 
 	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
-	j = json_pack("{s:s,s:s,s:s}", "by", "self", "reason", an->fence_reason, "at", now);
+	j = coord_fenced_json(&(PgcFenced){"self", an->fence_reason, now});
 	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	if (text != NULL &&

@@ -338,6 +338,28 @@ int64_t coord_decision_age_ms(const char *at, int64_t now_unix_ms)
 	return age > 0 ? age : 0;
 }
 
+/* ---- fence records ---------------------------------------------------------- */
+
+json_t *coord_fenced_json(const PgcFenced *f)
+{
+	return json_pack("{s:o,s:o,s:o}", "by", jstr_or_null(f->by), "reason",
+			 jstr_or_null(f->reason), "at", jstr_or_null(f->at));
+}
+
+int coord_fenced_parse(PgcArena *a, const char *text, PgcFenced *out)
+{
+	json_t *j = parse_object(text);
+
+	memset(out, 0, sizeof(*out));
+	if (j == NULL)
+		return -1;
+	out->by = jstr(a, j, "by");
+	out->reason = jstr(a, j, "reason");
+	out->at = jstr(a, j, "at");
+	json_decref(j);
+	return 0;
+}
+
 /* ---- the etcd client's settings ------------------------------------------------ */
 
 const char *coord_etcd_config_id(PgcArena *a, const PgcEtcd *e, int64_t ttl_ms)

@@ -199,6 +199,20 @@ PgcDecisionState coord_decision_next(const PgcDecision *d, const PgcMember *to,
  */
 int64_t coord_decision_age_ms(const char *at, int64_t now_unix_ms);
 
+/* ---- fence records ---------------------------------------------------------- */
+
+/* PgcFenced - P/C/fenced/NODE: who stopped the node, why, when. */
+typedef struct {
+	const char *by;          /* "self" | "leader" */
+	const char *reason;
+	const char *at;
+} PgcFenced;
+
+/* coord_fenced_json - the value of P/C/fenced/NODE; caller owns it. */
+json_t *coord_fenced_json(const PgcFenced *f);
+/* coord_fenced_parse - 0, or -1 when text is not a JSON object (out zeroed). */
+int coord_fenced_parse(PgcArena *a, const char *text, PgcFenced *out);
+
 /* ---- the etcd client's settings ------------------------------------------------ */
 
 /*

@@ -433,6 +433,30 @@ static void test_fence_record_step(void **state)
 			 COORD_FENCE_RECORD_NONE);
 }
 
+static void test_fenced_record(void **state)
+{
+	PgcArena *a = arena_new();
+	PgcFenced f = {"self", "no etcd for 3s", "2026-12-07T20:00:00.000Z"}, back;
+	json_t *j = coord_fenced_json(&f);
+	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+
+	(void)state;
+	assert_string_equal(text, "{\"at\":\"2026-12-07T20:00:00.000Z\",\"by\":\"self\","
+				  "\"reason\":\"no etcd for 3s\"}");
+	assert_int_equal(coord_fenced_parse(a, text, &back), 0);
+	assert_string_equal(back.by, "self");
+	assert_string_equal(back.reason, "no etcd for 3s");
+	assert_string_equal(back.at, "2026-12-07T20:00:00.000Z");
+	/* A record that is not an object is none; one without fields, unknowns. */
+	assert_int_equal(coord_fenced_parse(a, "[]", &back), -1);
+	assert_null(back.reason);
+	assert_int_equal(coord_fenced_parse(a, "{}", &back), 0);
+	assert_null(back.at);
+	free(text);
+	json_decref(j);
+	arena_free(a);
+}
+
 static void test_claim_fenced_record(void **state)
 {
 	PgcArena *a = arena_new();
@@ -540,6 +564,7 @@ int main(void)
 	/* Fence records after a restart, and the claim's facts (timelines). */
 	const struct CMUnitTest state_tests[] = {
 		cmocka_unit_test(test_fence_record_step),
+		cmocka_unit_test(test_fenced_record),
 		cmocka_unit_test(test_claim_fenced_record),
 		cmocka_unit_test(test_claim_holds_back),
 		cmocka_unit_test(test_claim_timeline),
