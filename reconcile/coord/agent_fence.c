@@ -165,7 +165,9 @@ static const char *claim_refusal(PgcCoordAgent *ag, AgCluster *ac, const PgcClus
 	const PgcEtcdKv *fkv = ag_snap_get(ac, coord_key_fenced(a, ag->prefix, c->name, n->name));
 	PgcDecision *d = arena_alloc(a, sizeof(*d));
 	PgcPrimaryView *v = arena_alloc(a, sizeof(*v));
-	PgcClaimFacts f = {n->name, NULL, NULL, NULL, 0, fkv != NULL, an->fenced};
+	/* Its agent started it through a claim and the record's removal lags: not held. */
+	bool lags = !an->fenced && an->fenced_recorded;
+	PgcClaimFacts f = {n->name, NULL, NULL, NULL, 0, fkv != NULL && !lags, an->fenced};
 	const char *why;
 
 	*dkv = ag_snap_decision(ag, ac, a, d);
@@ -181,7 +183,7 @@ static const char *claim_refusal(PgcCoordAgent *ag, AgCluster *ac, const PgcClus
 		why = coord_claim_refusal(a, &f);
 	}
 	/* A record this agent does not hold (it was restarted): taken back. */
-	if (fkv != NULL && !an->fenced)
+	if (f.recorded_fenced && !an->fenced)
 		take_record(an, fkv);
 	return why;
 }
