@@ -87,8 +87,11 @@
  * compares that member key too, so one of the two transactions fails: a
  * decision and a start never overtake each other. No claim is made while a
  * decision holds the node back (coord_decision_holds_back), another member
- * reports a primary, or P/C/primary names another node
- * (coord_view_holds_back). A self-fenced node is never started as a primary
+ * reports a primary, P/C/primary names another node
+ * (coord_view_holds_back) or names this one on a later timeline than its
+ * control file's (a promotion came after its data), or the node is
+ * recorded fenced and its agent does not hold that fence
+ * (coord_claim_refusal). A self-fenced node is never started as a primary
  * by a pass.
  *
  * Self-fencing. A primary of this host (one at the last pass, or any node
@@ -111,6 +114,12 @@
  * the agent records P/C/fenced/NODE, and starts the node again as the
  * primary (a claim) when no decision holds it back and no other member is
  * a primary; when a decision names another node, the planner rejoins it.
+ * The record outlives the agent's memory: an agent started anew takes the
+ * fence of a node recorded in P/C/fenced/NODE back at its first tick in
+ * session, before any pass (coord_fence_record_step), and holds it as if
+ * it had fenced the node itself, unless the node runs as a replica (the
+ * record goes). A server that runs for it without standby.signal is
+ * stopped again: this agent knows of no claim that started it.
  *
  * Not thread-safe; the loop's thread only. The topology t given to each
  * call is borrowed for the call.

@@ -58,6 +58,32 @@ static void journal(PgcCoordAgent *ag, const char *cluster, const char *event, c
 }
 
 /*
+ * write_decision - d into P/C/decision (key dk) in a transaction on cmp;
+ * *ok: the comparisons held and it was written.
+ */
+static PgcEtcdStatus write_decision(PgcCoordAgent *ag, const char *dk, const PgcDecision *d,
+				    const PgcEtcdCompare *cmp, size_t n_cmp, bool *ok)
+{
+	json_t *j = coord_decision_json(d);
+	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	PgcEtcdStatus st;
+
+	json_decref(j);
+	if (text == NULL)
+		abort();
+	{
+		PgcEtcdOp op = {dk, text, strlen(text), 0};
+
+		*ok = false;
+		st = etcd_txn(ag->etcd, cmp, n_cmp, &op, 1, ok, NULL);
+	}
+	free(text);
+	if (st != ETCD_OK)
+		*ok = false;
+	return st;
+}
+
+/*
  * put_decision - d into P/C/decision if the leader key still has our token
  * and the decision key's mod_revision is still dkv's (none: absent), and
  * when extra is given, that key's too. true when written.
@@ -66,26 +92,18 @@ static bool put_decision(PgcCoordAgent *ag, AgCluster *ac, const PgcDecision *d,
 			 const PgcEtcdKv *dkv, const PgcEtcdCompare *extra)
 {
 	PgcArena *a = arena_new();
-	json_t *j = coord_decision_json(d);
-	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	const char *dk = coord_key_decision(a, ag->prefix, ac->name);
 	PgcEtcdCompare cmp[3] = {
 		{coord_key_leader(a, ag->prefix, ac->name), ETCD_CMP_CREATE_REVISION, ac->token, NULL},
 		{dk, dkv ? ETCD_CMP_MOD_REVISION : ETCD_CMP_CREATE_REVISION,
 		 dkv ? dkv->mod_revision : 0, NULL},
 	};
-	PgcEtcdOp op = {dk, text, text ? strlen(text) : 0, 0};
 	size_t n = 2;
-	bool ok = false;
+	bool ok;
 
-	json_decref(j);
-	if (text == NULL)
-		abort();
 	if (extra != NULL)
 		cmp[n++] = *extra;
-	if (etcd_txn(ag->etcd, cmp, n, &op, 1, &ok, NULL) != ETCD_OK)
-		ok = false;
-	free(text);
+	(void)write_decision(ag, dk, d, cmp, n, &ok);
 	arena_free(a);
 	return ok;
 }
@@ -133,7 +151,8 @@ static void retarget(AgCluster *ac, const char *node)
  * promoted once the candidate's member reports a primary (its agent's own
  * mark may have failed: the decision must not stay decided, blocking every
  * later failover, over a lost write); a new leader re-stamps one still
- * decided; promoted becomes done.
+ * decided; promoted becomes done. Only a change is written: a decision
+ * already done stays as it is (its `at` too).
  */
 static void settle(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const PgcDecision *d,
 		   const PgcEtcdKv *dkv)
@@ -144,43 +163,27 @@ static void settle(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const PgcDecis
 			*fkv = ag_snap_member(ag, ac, a, d->from, &fm);
 	char now[40];
 
+	nd.state = coord_decision_next(d, tkv ? &tm : NULL, fkv ? &fm : NULL, 0);
+	if (nd.state == d->state && !(d->state == DECISION_DECIDED && d->token != ac->token))
+		return;
 	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
-	if (d->state == DECISION_DECIDED &&
-	    coord_decision_next(d, tkv ? &tm : NULL, fkv ? &fm : NULL, 0) == DECISION_PROMOTED) {
-		nd.state = DECISION_PROMOTED;
-		nd.token = ac->token;
-		nd.leader = ag->self;
-		nd.at = now;
-		if (put_decision(ag, ac, &nd, dkv, NULL)) {
-			log_info("cluster \"%s\": \"%s\" reports a primary: the decision to promote it "
-				 "in place of \"%s\" is marked promoted", ac->name, d->to, d->from);
-			journal(ag, ac->name, "promoted", &nd, "marked by the leader");
-		}
+	nd.token = ac->token;
+	nd.leader = ag->self;
+	nd.at = now;
+	if (!put_decision(ag, ac, &nd, dkv, NULL))
 		return;
-	}
-	if (d->state == DECISION_DECIDED && d->token != ac->token) {
-		nd.token = ac->token;
-		nd.leader = ag->self;
-		nd.at = now;
-		if (put_decision(ag, ac, &nd, dkv, NULL)) {
-			log_info("cluster \"%s\": resuming the decision to promote \"%s\" in place of "
-				 "\"%s\" (token %lld)", ac->name, d->to, d->from, (long long)ac->token);
-			journal(ag, ac->name, "resumed", &nd, NULL);
-		}
-		return;
-	}
-	/* Only a change is written: a decision already done stays as it is (its `at` too). */
-	if (d->state == DECISION_PROMOTED &&
-	    coord_decision_next(d, tkv ? &tm : NULL, fkv ? &fm : NULL, 0) == DECISION_DONE) {
-		nd.state = DECISION_DONE;
-		nd.token = ac->token;
-		nd.leader = ag->self;
-		nd.at = now;
-		if (put_decision(ag, ac, &nd, dkv, NULL)) {
-			log_info("cluster \"%s\": \"%s\" runs as a replica again: the failover to \"%s\" "
-				 "is done", ac->name, d->from, d->to);
-			journal(ag, ac->name, "done", &nd, NULL);
-		}
+	if (nd.state == DECISION_PROMOTED) {
+		log_info("cluster \"%s\": \"%s\" reports a primary: the decision to promote it in "
+			 "place of \"%s\" is marked promoted", ac->name, d->to, d->from);
+		journal(ag, ac->name, "promoted", &nd, "marked by the leader");
+	} else if (nd.state == DECISION_DONE) {
+		log_info("cluster \"%s\": \"%s\" runs as a replica again: the failover to \"%s\" "
+			 "is done", ac->name, d->from, d->to);
+		journal(ag, ac->name, "done", &nd, NULL);
+	} else {
+		log_info("cluster \"%s\": resuming the decision to promote \"%s\" in place of "
+			 "\"%s\" (token %lld)", ac->name, d->to, d->from, (long long)ac->token);
+		journal(ag, ac->name, "resumed", &nd, NULL);
 	}
 }
 
@@ -372,34 +375,23 @@ static bool mark(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const PgcDecisio
 		 const PgcEtcdKv *dkv, PgcDecisionState state)
 {
 	PgcDecision nd = *d;
-	json_t *j;
-	char *text, now[40];
+	char now[40];
 	const char *dk = coord_key_decision(a, ag->prefix, ac->name);
 	PgcEtcdCompare cmp = {dk, ETCD_CMP_MOD_REVISION, dkv->mod_revision, NULL};
 	PgcEtcdStatus st;
-	bool ok = false;
+	bool ok;
 
 	nd.state = state;
 	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
 	nd.at = now;
-	j = coord_decision_json(&nd);
-	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(j);
-	if (text == NULL)
-		abort();
-	{
-		PgcEtcdOp op = {dk, text, strlen(text), 0};
-
-		st = etcd_txn(ag->etcd, &cmp, 1, &op, 1, &ok, NULL);
-	}
-	free(text);
-	if (st == ETCD_OK && ok)
+	st = write_decision(ag, dk, &nd, &cmp, 1, &ok);
+	if (ok)
 		journal(ag, ac->name, coord_decision_state_name(state), &nd, NULL);
 	else
 		log_warn("cluster \"%s\": the decision to promote \"%s\" could not be marked %s "
 			 "(%s): trying again", ac->name, d->to, coord_decision_state_name(state),
 			 st != ETCD_OK ? etcd_error(ag->etcd) : "it changed since it was read");
-	return st == ETCD_OK && ok;
+	return ok;
 }
 
 bool ag_candidate_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c, AgCluster *ac)

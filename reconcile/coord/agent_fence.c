@@ -74,19 +74,37 @@ static bool looks_primary(const PgcCluster *c, const PgcNode *n)
 	return yes;
 }
 
-/* put_starting - the claim's member value: starting, under the lease. */
+/* role_member - node n's member with only its role known, reported at now. */
+static void role_member(const PgcNode *n, PgcMemberRole role, const char *now, PgcMember *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->node = n->name;
+	m->host = n->host.v;
+	m->role = role;
+	m->last_msg_age_ms = -1;
+	m->reported_at = now;
+}
+
+/* put_role - publishes node n (an) with only its role known (down, fenced), now. */
+static int put_role(PgcCoordAgent *ag, AgNode *an, const PgcNode *n, PgcMemberRole role)
+{
+	PgcMember m;
+	char now[40];
+
+	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
+	role_member(n, role, now, &m);
+	return ag_put_member(ag, an, &m);
+}
+
+/* starting_value - the claim's member value: starting (JSON text, caller frees). */
 static char *starting_value(const PgcNode *n)
 {
 	PgcMember m;
 	json_t *j;
 	char now[40], *text;
 
-	memset(&m, 0, sizeof m);
 	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
-	m.host = n->host.v;
-	m.role = MEMBER_STARTING;
-	m.last_msg_age_ms = -1;
-	m.reported_at = now;
+	role_member(n, MEMBER_STARTING, now, &m);
 	j = coord_member_json(&m);
 	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
@@ -95,46 +113,108 @@ static char *starting_value(const PgcNode *n)
 	return text;
 }
 
-bool ag_claim_start(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n)
+/* as_read - a comparison that key is still as kv was read (absent: still absent). */
+static PgcEtcdCompare as_read(const char *key, const PgcEtcdKv *kv)
+{
+	return (PgcEtcdCompare){key, kv ? ETCD_CMP_MOD_REVISION : ETCD_CMP_CREATE_REVISION,
+				kv ? kv->mod_revision : 0, NULL};
+}
+
+/* own_timeline - n's timeline from its control file (pg_controldata); 0 unknown. */
+static unsigned own_timeline(const PgcCluster *c, const PgcNode *n)
+{
+	PgcHost *h = host_for(n->host.v, c->os_user.v);
+	PgcControl ctl;
+	unsigned tli = 0;
+
+	if (h != NULL && ha_controldata(h, c, n, &ctl) == 0)
+		tli = ctl.timeline;
+	host_free(h);
+	return tli;
+}
+
+/* take_record - the fence of node an as recorded in P/C/fenced/NODE (kv), held from now on. */
+static void take_record(AgNode *an, const PgcEtcdKv *kv)
+{
+	PgcArena *a = arena_new();
+	PgcFenced f;
+
+	(void)coord_fenced_parse(a, kv->value, &f);
+	snprintf(an->fence_reason, sizeof an->fence_reason, "%s",
+		 f.reason ? f.reason : "recorded fenced");
+	an->fenced = true;
+	an->fenced_recorded = true;
+	an->was_primary = false;
+	log_warn("cluster \"%s\": node \"%s\" is recorded fenced (%s: %s): it stays stopped until "
+		 "its agent may start it as the primary (a claim) or it rejoins as a replica",
+		 an->cluster, an->node, f.at ? f.at : "?", an->fence_reason);
+	arena_free(a);
+}
+
+/*
+ * claim_refusal - why node n of c may not be claimed now, from c's
+ * snapshot (coord_claim_refusal), or NULL; *dkv and *pkv: the decision and
+ * P/C/primary as read. The control file is read only when everything
+ * else lets the claim through and P/C/primary names n with a timeline.
+ */
+static const char *claim_refusal(PgcCoordAgent *ag, AgCluster *ac, const PgcCluster *c,
+				 const PgcNode *n, PgcArena *a, const PgcEtcdKv **dkv,
+				 const PgcEtcdKv **pkv)
+{
+	AgNode *an = ag_node(ag, c->name, n->name);
+	const PgcEtcdKv *fkv = ag_snap_get(ac, coord_key_fenced(a, ag->prefix, c->name, n->name));
+	PgcDecision *d = arena_alloc(a, sizeof(*d));
+	PgcPrimaryView *v = arena_alloc(a, sizeof(*v));
+	/* Its agent started it through a claim and the record's removal lags: not held. */
+	bool lags = !an->fenced && an->fenced_recorded;
+	PgcClaimFacts f = {n->name, NULL, NULL, NULL, 0, fkv != NULL && !lags, an->fenced};
+	const char *why;
+
+	*dkv = ag_snap_decision(ag, ac, a, d);
+	*pkv = ag_snap_get(ac, coord_key_primary(a, ag->prefix, c->name));
+	if (*pkv == NULL || coord_primary_parse(a, (*pkv)->value, v) != 0)
+		memset(v, 0, sizeof(*v));
+	f.decision = *dkv ? d : NULL;
+	f.other_primary = ag_other_primary(ag, ac, a, n->name);
+	f.view = v;
+	why = coord_claim_refusal(a, &f);
+	if (why == NULL && v->primary != NULL && strcmp(v->primary, n->name) == 0 && v->timeline > 0) {
+		f.timeline = own_timeline(c, n);
+		why = coord_claim_refusal(a, &f);
+	}
+	/* A record this agent does not hold (it was restarted): taken back. */
+	if (f.recorded_fenced && !an->fenced)
+		take_record(an, fkv);
+	return why;
+}
+
+/*
+ * claim_start - the claim (ag_claim_start). from_tick: for fenced_tick,
+ * on the tick's snapshot, and a refusal is not logged (it would be every
+ * tick).
+ */
+static bool claim_start(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n, bool from_tick)
 {
 	AgCluster *ac = ag_cluster(ag, c->name);
 	PgcArena *a = arena_new();
 	const PgcEtcdKv *dkv, *pkv;
-	const char *other, *dk, *pk;
-	PgcDecision d;
-	PgcPrimaryView view;
+	const char *why;
 	char *text = NULL;
 	bool ok = false;
 
-	if (!coord_agent_in_session(ag) || ag_snapshot(ag, ac) != 0) {
-		log_warn("node \"%s/%s\" is not started: etcd cannot be read to check that no "
-			 "failover replaces it", c->name, n->name);
+	if (!coord_agent_in_session(ag) || (!from_tick && ag_snapshot(ag, ac) != 0) ||
+	    !ac->snap_ok) {
+		if (!from_tick)
+			log_warn("node \"%s/%s\" is not started: etcd cannot be read to check that no "
+				 "failover replaces it", c->name, n->name);
 		goto cleanup;
 	}
-	dkv = ag_snap_decision(ag, ac, a, &d);
-	if (coord_decision_holds_back(dkv ? &d : NULL, n->name)) {
-		log_warn("node \"%s/%s\" is not started as a primary: a %s (%s) moves the primary "
-			 "role to \"%s\"; it rejoins as a replica", c->name, n->name,
-			 d.kind ? d.kind : "failover", coord_decision_state_name(d.state), d.to);
+	why = claim_refusal(ag, ac, c, n, a, &dkv, &pkv);
+	if (why != NULL) {
+		if (!from_tick)
+			log_warn("node \"%s/%s\" is not started as a primary: %s", c->name, n->name, why);
 		goto cleanup;
 	}
-	other = ag_other_primary(ag, ac, a, n->name);
-	if (other != NULL) {
-		log_warn("node \"%s/%s\" is not started as a primary: \"%s\" is the primary", c->name,
-			 n->name, other);
-		goto cleanup;
-	}
-	pk = coord_key_primary(a, ag->prefix, c->name);
-	pkv = ag_snap_get(ac, pk);
-	if (pkv == NULL || coord_primary_parse(a, pkv->value, &view) != 0)
-		memset(&view, 0, sizeof view);
-	if (coord_view_holds_back(&view, n->name)) {
-		log_warn("node \"%s/%s\" is not started as a primary: \"%s\" was the primary last "
-			 "seen (%s)", c->name, n->name, view.primary,
-			 view.seen_at ? view.seen_at : "?");
-		goto cleanup;
-	}
-	dk = coord_key_decision(a, ag->prefix, c->name);
 	text = starting_value(n);
 	{
 		/* What was checked above must still hold when the claim lands: the
@@ -145,21 +225,13 @@ bool ag_claim_start(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n)
 		PgcEtcdOp op = {coord_key_member(a, ag->prefix, c->name, n->name), text,
 				strlen(text), ag->lease};
 
-		cmp[n_cmp++] = (PgcEtcdCompare){dk, dkv ? ETCD_CMP_MOD_REVISION
-							: ETCD_CMP_CREATE_REVISION,
-						dkv ? dkv->mod_revision : 0, NULL};
-		cmp[n_cmp++] = (PgcEtcdCompare){pk, pkv ? ETCD_CMP_MOD_REVISION
-							: ETCD_CMP_CREATE_REVISION,
-						pkv ? pkv->mod_revision : 0, NULL};
+		cmp[n_cmp++] = as_read(coord_key_decision(a, ag->prefix, c->name), dkv);
+		cmp[n_cmp++] = as_read(coord_key_primary(a, ag->prefix, c->name), pkv);
 		for (size_t i = 0; i < c->n_nodes; i++) {
 			const char *mk = coord_key_member(a, ag->prefix, c->name, c->nodes[i].name);
-			const PgcEtcdKv *mkv = ag_snap_get(ac, mk);
 
-			if (strcmp(c->nodes[i].name, n->name) == 0)
-				continue;
-			cmp[n_cmp++] = (PgcEtcdCompare){mk, mkv ? ETCD_CMP_MOD_REVISION
-								: ETCD_CMP_CREATE_REVISION,
-							mkv ? mkv->mod_revision : 0, NULL};
+			if (strcmp(c->nodes[i].name, n->name) != 0)
+				cmp[n_cmp++] = as_read(mk, ag_snap_get(ac, mk));
 		}
 		if (etcd_txn(ag->etcd, cmp, n_cmp, &op, 1, &ok, NULL) != ETCD_OK)
 			ok = false;
@@ -180,6 +252,11 @@ cleanup:
 	return ok;
 }
 
+bool ag_claim_start(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n)
+{
+	return claim_start(ag, c, n, false);
+}
+
 /* record_fence - P/C/fenced/NODE, once etcd answers again. */
 static void record_fence(PgcCoordAgent *ag, AgNode *an)
 {
@@ -188,7 +265,7 @@ static void record_fence(PgcCoordAgent *ag, AgNode *an)
 	json_t *j;
 
 	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
-	j = json_pack("{s:s,s:s,s:s}", "by", "self", "reason", an->fence_reason, "at", now);
+	j = coord_fenced_json(&(PgcFenced){"self", an->fence_reason, now});
 	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	if (text != NULL &&
@@ -214,46 +291,26 @@ void ag_unfence(PgcCoordAgent *ag, AgNode *an, const char *how)
 
 /*
  * fenced_tick - a self-fenced node once etcd answers: recorded, then
- * started again as the primary when nothing replaces it (a claim first).
- * A decision naming another node leaves it to the planner's rejoin.
+ * started again as the primary when nothing replaces it (a claim first,
+ * checked quietly on the tick's snapshot: its refusal would be logged
+ * every tick). A decision naming another node leaves it to the planner's
+ * rejoin.
  */
 static bool fenced_tick(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n, AgNode *an,
 			PgcHost *h)
 {
 	AgCluster *ac = ag_cluster(ag, c->name);
 	PgcArena *a = arena_new();
-	PgcDecision d;
 	PgcMember m;
-	PgcPrimaryView view;
-	const PgcEtcdKv *dkv, *pkv;
 	bool started = false;
 
 	if (!an->fenced_recorded)
 		record_fence(ag, an);
 	(void)ag_snap_member(ag, ac, a, n->name, &m);
-	if (m.role != MEMBER_FENCED) {
-		PgcMember fm;
-		char now[40];
-
-		memset(&fm, 0, sizeof fm);
-		clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
-		fm.node = n->name;
-		fm.host = n->host.v;
-		fm.role = MEMBER_FENCED;
-		fm.last_msg_age_ms = -1;
-		fm.reported_at = now;
-		(void)ag_put_member(ag, an, &fm);
-	}
-	dkv = ag_snap_decision(ag, ac, a, &d);
-	pkv = ag_snap_get(ac, coord_key_primary(a, ag->prefix, c->name));
-	if (pkv == NULL || coord_primary_parse(a, pkv->value, &view) != 0)
-		memset(&view, 0, sizeof view);
-	/* Checked here too, quietly: the claim would log its refusal every tick. */
-	if (coord_decision_holds_back(dkv ? &d : NULL, n->name) ||
-	    ag_other_primary(ag, ac, a, n->name) != NULL || coord_view_holds_back(&view, n->name))
+	if (m.role != MEMBER_FENCED)
+		(void)put_role(ag, an, n, MEMBER_FENCED);
+	if (!ag_would_be_primary(c, n) || !claim_start(ag, c, n, true))
 		goto cleanup; /* the planner rejoins it once the new primary runs */
-	if (!ag_would_be_primary(c, n) || !ag_claim_start(ag, c, n))
-		goto cleanup;
 	log_info("cluster \"%s\": nothing replaced the self-fenced primary \"%s\": starting it "
 		 "again", c->name, n->name);
 	/* The thread keeps a fenced node stopped: not this start, which has a claim. */
@@ -269,6 +326,41 @@ static bool fenced_tick(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n
 cleanup:
 	arena_free(a);
 	return started;
+}
+
+/*
+ * fence_record_tick - node n's record P/C/fenced/NODE in the tick's
+ * snapshot, for an agent that does not hold it (coord_fence_record_step):
+ * an agent restarted since the fence takes it back before any pass can
+ * start the node, and a record whose node rejoined, or whose removal
+ * failed after the claimed start, goes.
+ */
+static void fence_record_tick(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n,
+			      AgNode *an, PgcHost *h)
+{
+	AgCluster *ac = ag_cluster(ag, c->name);
+	PgcArena *a = arena_new();
+	const PgcEtcdKv *kv = ag_snap_get(ac, coord_key_fenced(a, ag->prefix, c->name, n->name));
+	bool runs;
+
+	if (kv == NULL || an->fenced) {
+		arena_free(a);
+		return;
+	}
+	runs = ha_postmaster_pid(h, n) != 0;
+	switch (coord_fence_record_step(true, an->fenced, an->fenced_recorded, runs,
+					runs ? standby_signal(h, n) : 1)) {
+	case COORD_FENCE_RECORD_ADOPT:
+		take_record(an, kv);
+		break;
+	case COORD_FENCE_RECORD_CLEAR:
+		ag_unfence(ag, an, an->fenced_recorded ? "started again as the primary"
+						       : "it runs as a replica");
+		break;
+	case COORD_FENCE_RECORD_NONE:
+		break;
+	}
+	arena_free(a);
 }
 
 /* update_watch - the primaries of this host the keep-alive thread watches for self-fencing. */
@@ -336,28 +428,22 @@ bool ag_local_tick(PgcCoordAgent *ag, const PgcTopology *t)
 			an->was_primary = false;
 			due = true;
 		}
-		if (!an->was_primary && !an->fenced)
-			continue;
 		h = host_for(n->host.v, c->os_user.v);
 		if (h == NULL)
 			continue;
+		if (in)
+			fence_record_tick(ag, c, n, an, h);
+		if (!an->was_primary && !an->fenced) {
+			host_free(h);
+			continue;
+		}
 		pid = ha_postmaster_pid(h, n);
 		if (an->fenced) {
 			if (in)
 				due |= fenced_tick(ag, c, n, an, h);
 		} else if (pid == 0) {
-			PgcMember m;
-			char now[40];
-
 			/* Confirmed here: the leader need not wait for the lease. */
-			memset(&m, 0, sizeof m);
-			clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
-			m.node = n->name;
-			m.host = n->host.v;
-			m.role = MEMBER_DOWN;
-			m.last_msg_age_ms = -1;
-			m.reported_at = now;
-			if (!in || ag_put_member(ag, an, &m) == 0) {
+			if (!in || put_role(ag, an, n, MEMBER_DOWN) == 0) {
 				log_warn("cluster \"%s\": primary \"%s\" has no running server%s", c->name,
 					 n->name, in ? ": reported down" : "");
 				an->was_primary = false;

@@ -392,6 +392,28 @@ int64_t coord_decision_age_ms(const char *at, int64_t now_unix_ms)
 	return age > 0 ? age : 0;
 }
 
+/* ---- fence records ---------------------------------------------------------- */
+
+json_t *coord_fenced_json(const PgcFenced *f)
+{
+	return json_pack("{s:o,s:o,s:o}", "by", jstr_or_null(f->by), "reason",
+			 jstr_or_null(f->reason), "at", jstr_or_null(f->at));
+}
+
+int coord_fenced_parse(PgcArena *a, const char *text, PgcFenced *out)
+{
+	json_t *j = parse_object(text);
+
+	memset(out, 0, sizeof(*out));
+	if (j == NULL)
+		return -1;
+	out->by = jstr(a, j, "by");
+	out->reason = jstr(a, j, "reason");
+	out->at = jstr(a, j, "at");
+	json_decref(j);
+	return 0;
+}
+
 /* ---- the etcd client's settings ------------------------------------------------ */
 
 const char *coord_etcd_config_id(PgcArena *a, const PgcEtcd *e, int64_t ttl_ms)
@@ -428,6 +450,46 @@ PgcStartRule coord_start_rule(PgcActionKind kind, bool starts_replica, bool fenc
 	if (starts_replica)
 		return COORD_START_FREE;
 	return fenced ? COORD_START_REFUSED : COORD_START_CLAIM;
+}
+
+bool coord_view_timeline_ahead(const PgcPrimaryView *v, const char *node, unsigned timeline)
+{
+	return v != NULL && v->primary != NULL && node != NULL && strcmp(v->primary, node) == 0 &&
+	       timeline != 0 && v->timeline > timeline;
+}
+
+const char *coord_claim_refusal(PgcArena *a, const PgcClaimFacts *f)
+{
+	const PgcDecision *d = f->decision;
+	const PgcPrimaryView *v = f->view;
+
+	if (coord_decision_holds_back(d, f->node))
+		return arena_printf(a, "a %s (%s) moves the primary role to \"%s\"; it rejoins as a "
+				       "replica", d->kind ? d->kind : "failover",
+				    coord_decision_state_name(d->state), d->to);
+	if (f->other_primary != NULL)
+		return arena_printf(a, "\"%s\" is the primary", f->other_primary);
+	if (coord_view_holds_back(v, f->node))
+		return arena_printf(a, "\"%s\" was the primary last seen (%s)", v->primary,
+				    v->seen_at ? v->seen_at : "?");
+	if (coord_view_timeline_ahead(v, f->node, f->timeline))
+		return arena_printf(a, "it was last seen as the primary on timeline %u (%s), and its "
+				       "data directory is on timeline %u: a promotion came after it",
+				    v->timeline, v->seen_at ? v->seen_at : "?", f->timeline);
+	if (f->recorded_fenced && !f->fenced_here)
+		return arena_strdup(a, "it is recorded fenced: its agent starts it again itself, once "
+				       "nothing replaced it");
+	return NULL;
+}
+
+PgcFenceRecordStep coord_fence_record_step(bool recorded, bool fenced_here, bool started_claimed,
+					   bool runs, int standby_signal)
+{
+	if (!recorded || fenced_here)
+		return COORD_FENCE_RECORD_NONE;
+	if (started_claimed || (runs && standby_signal == 0))
+		return COORD_FENCE_RECORD_CLEAR;
+	return COORD_FENCE_RECORD_ADOPT;
 }
 
 bool coord_self_fence_due(int64_t now_ms, int64_t last_ok_sent_ms, int64_t ttl_ms,

@@ -263,6 +263,20 @@ PgcDecisionState coord_decision_next(const PgcDecision *d, const PgcMember *to,
  */
 int64_t coord_decision_age_ms(const char *at, int64_t now_unix_ms);
 
+/* ---- fence records ---------------------------------------------------------- */
+
+/* PgcFenced - P/C/fenced/NODE: who stopped the node, why, when. */
+typedef struct {
+	const char *by;          /* "self" | "leader" */
+	const char *reason;
+	const char *at;
+} PgcFenced;
+
+/* coord_fenced_json - the value of P/C/fenced/NODE; caller owns it. */
+json_t *coord_fenced_json(const PgcFenced *f);
+/* coord_fenced_parse - 0, or -1 when text is not a JSON object (out zeroed). */
+int coord_fenced_parse(PgcArena *a, const char *text, PgcFenced *out);
+
 /* ---- the etcd client's settings ------------------------------------------------ */
 
 /*
@@ -296,11 +310,72 @@ typedef enum {
  * coord_start_rule - for action kind on a node of this host: start,
  * restart (pg_ctl restart starts a stopped server) and restore can bring a
  * server up; when it would come up as a primary (starts_replica false) it
- * needs a claim, and a self-fenced node (fenced) is refused outright: only
- * its agent starts it again as the primary, after recording the fence.
- * Anything else is free.
+ * needs a claim, and a self-fenced node (fenced: its agent fenced it, or
+ * took back its record P/C/fenced/NODE after a restart) is refused
+ * outright: only its agent starts it again as the primary, after recording
+ * the fence and with a claim (coord_claim_refusal). Anything else is free.
  */
 PgcStartRule coord_start_rule(PgcActionKind kind, bool starts_replica, bool fenced);
+
+/*
+ * The claim's facts (agent.h, "Starting a primary"): what etcd and the
+ * node's own data directory show before its agent starts it as a primary.
+ */
+typedef struct {
+	const char *node;
+	const PgcDecision *decision;  /* P/C/decision; NULL: none */
+	const char *other_primary;    /* another member that reports a primary (or starting); NULL none */
+	const PgcPrimaryView *view;   /* P/C/primary; NULL (or its primary NULL): none */
+	unsigned timeline;            /* the node's own: pg_controldata "Latest checkpoint's
+	                               * TimeLineID"; 0 unknown (not compared) */
+	bool recorded_fenced;         /* P/C/fenced/NODE is there */
+	bool fenced_here;             /* its agent holds the fence: the start is that agent's own
+	                               * restart of a self-fenced node */
+} PgcClaimFacts;
+
+/*
+ * coord_claim_refusal - why node may not be claimed for a start as a
+ * primary, or NULL when it may: a decision holds it back
+ * (coord_decision_holds_back), another member reports a primary, P/C/primary
+ * names another node (coord_view_holds_back) or names it on a later
+ * timeline than its own data directory's (a promotion came after what it
+ * holds: its data is not what that primary had), or it is recorded fenced
+ * and its agent does not hold the fence (an agent restarted since: it
+ * takes the fence back first, coord_fence_record_step). One phrase, owned
+ * by a.
+ */
+const char *coord_claim_refusal(PgcArena *a, const PgcClaimFacts *f);
+
+/*
+ * coord_view_timeline_ahead - P/C/primary (v) names node on a later
+ * timeline than timeline, the node's own (0: unknown, never ahead).
+ */
+bool coord_view_timeline_ahead(const PgcPrimaryView *v, const char *node, unsigned timeline);
+
+/* What the agent of a node makes of the node's record P/C/fenced/NODE. */
+typedef enum {
+	COORD_FENCE_RECORD_NONE = 0, /* nothing to do */
+	COORD_FENCE_RECORD_ADOPT,    /* fenced from now on: kept stopped, no pass starts it as a
+	                              * primary, its agent does after a claim */
+	COORD_FENCE_RECORD_CLEAR,    /* the record goes: it runs as a replica again, or its agent
+	                              * started it as the primary through a claim */
+} PgcFenceRecordStep;
+
+/*
+ * coord_fence_record_step - for a node of this host: recorded whether
+ * P/C/fenced/NODE is there; fenced_here whether this agent holds the fence
+ * (in its memory: it fenced the node, or took the record back already);
+ * started_claimed whether this agent started it as the primary through a
+ * claim since (the record's removal is what lags); runs whether a
+ * postmaster runs for it; standby_signal as host_read_file found it (0
+ * there, 1 absent, -1 unreadable). A record the agent does not hold (it
+ * was restarted, and with it went its memory) is taken back, unless the
+ * node runs as a replica (standby.signal there): a server that runs
+ * without one was not started through a claim this agent knows of, and is
+ * stopped again like any fenced node that comes up as a primary.
+ */
+PgcFenceRecordStep coord_fence_record_step(bool recorded, bool fenced_here, bool started_claimed,
+					   bool runs, int standby_signal);
 
 /*
  * Self-fencing of a primary (agent.h): with no successful etcd contact for

@@ -536,6 +536,148 @@ static void test_switchover_next(void **state)
 	assert_false(coord_switchover_give_up(&d, &from, 90001, 90000));
 }
 
+/* ---- fence records and the claim's facts ------------------------------------------ */
+
+static void test_fence_record_step(void **state)
+{
+	(void)state;
+	/* No record, or this agent holds the fence itself: nothing to do. */
+	assert_int_equal(coord_fence_record_step(false, false, false, false, 1),
+			 COORD_FENCE_RECORD_NONE);
+	assert_int_equal(coord_fence_record_step(true, true, false, false, 1),
+			 COORD_FENCE_RECORD_NONE);
+	assert_int_equal(coord_fence_record_step(true, true, true, true, 1),
+			 COORD_FENCE_RECORD_NONE);
+	/* A restarted agent takes back the fence of a stopped node. */
+	assert_int_equal(coord_fence_record_step(true, false, false, false, 1),
+			 COORD_FENCE_RECORD_ADOPT);
+	assert_int_equal(coord_fence_record_step(true, false, false, false, 0),
+			 COORD_FENCE_RECORD_ADOPT);
+	/* A server that runs without standby.signal (or an unreadable one) was
+	 * not started through a claim it knows of: fenced, stopped again. */
+	assert_int_equal(coord_fence_record_step(true, false, false, true, 1),
+			 COORD_FENCE_RECORD_ADOPT);
+	assert_int_equal(coord_fence_record_step(true, false, false, true, -1),
+			 COORD_FENCE_RECORD_ADOPT);
+	/* It rejoined (runs as a replica), or its agent started it through a claim
+	 * and the record's removal is what lags: the record goes. */
+	assert_int_equal(coord_fence_record_step(true, false, false, true, 0),
+			 COORD_FENCE_RECORD_CLEAR);
+	assert_int_equal(coord_fence_record_step(true, false, true, true, 1),
+			 COORD_FENCE_RECORD_CLEAR);
+	/* No record: nothing lags either. */
+	assert_int_equal(coord_fence_record_step(false, false, true, true, 1),
+			 COORD_FENCE_RECORD_NONE);
+}
+
+static void test_fenced_record(void **state)
+{
+	PgcArena *a = arena_new();
+	PgcFenced f = {"self", "no etcd for 3s", "2026-12-07T20:00:00.000Z"}, back;
+	json_t *j = coord_fenced_json(&f);
+	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+
+	(void)state;
+	assert_string_equal(text, "{\"at\":\"2026-12-07T20:00:00.000Z\",\"by\":\"self\","
+				  "\"reason\":\"no etcd for 3s\"}");
+	assert_int_equal(coord_fenced_parse(a, text, &back), 0);
+	assert_string_equal(back.by, "self");
+	assert_string_equal(back.reason, "no etcd for 3s");
+	assert_string_equal(back.at, "2026-12-07T20:00:00.000Z");
+	/* A record that is not an object is none; one without fields, unknowns. */
+	assert_int_equal(coord_fenced_parse(a, "[]", &back), -1);
+	assert_null(back.reason);
+	assert_int_equal(coord_fenced_parse(a, "{}", &back), 0);
+	assert_null(back.at);
+	free(text);
+	json_decref(j);
+	arena_free(a);
+}
+
+static void test_claim_fenced_record(void **state)
+{
+	PgcArena *a = arena_new();
+	PgcClaimFacts f = {.node = "n1", .recorded_fenced = true};
+
+	(void)state;
+	/* Recorded fenced and its agent does not hold the fence (restarted since):
+	 * no pass starts it as a primary. */
+	assert_non_null(strstr(coord_claim_refusal(a, &f), "recorded fenced"));
+	/* Its agent holds the fence: its own start goes through the claim. */
+	f.fenced_here = true;
+	assert_null(coord_claim_refusal(a, &f));
+	/* No record: a plain claim. */
+	f.recorded_fenced = false;
+	f.fenced_here = false;
+	assert_null(coord_claim_refusal(a, &f));
+	arena_free(a);
+}
+
+static void test_claim_holds_back(void **state)
+{
+	PgcArena *a = arena_new();
+	PgcDecision d = {.kind = "failover", .from = "n1", .to = "n2", .token = 7, .leader = "h2",
+			 .state = DECISION_PROMOTED, .at = "now"};
+	PgcPrimaryView v = {.primary = "n2", .timeline = 3, .seen_at = "t"};
+	PgcClaimFacts f = {.node = "n1", .decision = &d, .other_primary = "n3", .view = &v,
+			   .timeline = 2, .recorded_fenced = true, .fenced_here = true};
+
+	(void)state;
+	/* A decision for another node comes first, whatever else holds. */
+	assert_non_null(strstr(coord_claim_refusal(a, &f), "a failover (promoted) moves the primary role to \"n2\""));
+	d.state = DECISION_DONE;
+	assert_non_null(strstr(coord_claim_refusal(a, &f), "\"n3\" is the primary"));
+	f.other_primary = NULL;
+	assert_non_null(strstr(coord_claim_refusal(a, &f), "\"n2\" was the primary last seen"));
+	v.primary = "n1";
+	v.timeline = 2;
+	assert_null(coord_claim_refusal(a, &f));
+	/* The decision for this node itself holds nothing back. */
+	d.from = "n2";
+	d.to = "n1";
+	d.state = DECISION_DECIDED;
+	assert_null(coord_claim_refusal(a, &f));
+	f.decision = NULL;
+	f.view = NULL;
+	assert_null(coord_claim_refusal(a, &f));
+	arena_free(a);
+}
+
+static void test_claim_timeline(void **state)
+{
+	PgcArena *a = arena_new();
+	PgcPrimaryView v = {.primary = "n1", .timeline = 5, .seen_at = "t"};
+	PgcClaimFacts f = {.node = "n1", .view = &v, .timeline = 4};
+	const char *why;
+
+	(void)state;
+	/* The last view names this node on a later timeline than its own data:
+	 * a promotion came after what it holds. */
+	why = coord_claim_refusal(a, &f);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "timeline 5"));
+	assert_non_null(strstr(why, "timeline 4"));
+	assert_true(coord_view_timeline_ahead(&v, "n1", 4));
+	/* The same timeline, or a later one of its own (it promoted after the view). */
+	f.timeline = 5;
+	assert_null(coord_claim_refusal(a, &f));
+	f.timeline = 6;
+	assert_null(coord_claim_refusal(a, &f));
+	/* Its own timeline unknown (no control file yet): not compared. */
+	f.timeline = 0;
+	assert_null(coord_claim_refusal(a, &f));
+	assert_false(coord_view_timeline_ahead(&v, "n1", 0));
+	/* A view without a timeline, or of another node, or none. */
+	v.timeline = 0;
+	assert_false(coord_view_timeline_ahead(&v, "n1", 4));
+	v.timeline = 5;
+	assert_false(coord_view_timeline_ahead(&v, "n2", 4));
+	assert_false(coord_view_timeline_ahead(NULL, "n1", 4));
+	v.primary = NULL;
+	assert_false(coord_view_timeline_ahead(&v, "n1", 4));
+	arena_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -559,6 +701,16 @@ int main(void)
 		cmocka_unit_test(test_switchover_next),
 		cmocka_unit_test(test_decision_age),
 	};
+	/* Fence records after a restart, and the claim's facts (timelines). */
+	const struct CMUnitTest state_tests[] = {
+		cmocka_unit_test(test_fence_record_step),
+		cmocka_unit_test(test_fenced_record),
+		cmocka_unit_test(test_claim_fenced_record),
+		cmocka_unit_test(test_claim_holds_back),
+		cmocka_unit_test(test_claim_timeline),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return rc | cmocka_run_group_tests_name("fence records and claims", state_tests, NULL, NULL);
 }
+
