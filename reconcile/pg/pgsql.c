@@ -68,16 +68,22 @@ char *pgsql_conninfo_value(PgcArena *a, const char *value)
 	return out;
 }
 
-/* conninfo - the common part of every conninfo pgconverge builds. */
+/*
+ * conninfo - the common part of every conninfo pgconverge builds.
+ * tcp_user_timeout (TCP only; libpq ignores it on a socket) bounds what
+ * connect_timeout does not: PQcancel()'s own connection, which libpq 15
+ * opens without connect_timeout, blocked for about 70 s against a host cut
+ * off the network, and with it the query that timed out.
+ */
 static char *conninfo(PgcArena *a, const char *host, int port, const char *user,
 		      const char *dbname)
 {
 	return arena_printf(a,
 			    "host=%s port=%d user=%s dbname=%s connect_timeout=%d "
-			    "application_name=pgconverge client_encoding=UTF8",
+			    "tcp_user_timeout=%d application_name=pgconverge client_encoding=UTF8",
 			    pgsql_conninfo_value(a, host), port, pgsql_conninfo_value(a, user),
 			    pgsql_conninfo_value(a, dbname != NULL ? dbname : "postgres"),
-			    PGSQL_CONNECT_TIMEOUT_S);
+			    PGSQL_CONNECT_TIMEOUT_S, PGSQL_CONNECT_TIMEOUT_S * 1000);
 }
 
 char *pgsql_conninfo_local(PgcArena *a, int port, const char *os_user, const char *dbname)
