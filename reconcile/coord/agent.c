@@ -674,6 +674,59 @@ void coord_agent_after_pass(PgcCoordAgent *ag, const PgcTopology *t, const PgcOb
 
 /* ---- ticks -------------------------------------------------------------------------- */
 
+/*
+ * etcd_primary - the primary etcd names for c now: the candidate of a
+ * decision marked promoted, else a member that reports a primary; NULL
+ * none (the primary is down and nothing was promoted yet).
+ */
+static const char *etcd_primary(PgcCoordAgent *ag, const AgCluster *ac, PgcArena *a)
+{
+	const char *members = arena_printf(a, "%s/%s/members/", ag->prefix, ac->name);
+	size_t len = strlen(members);
+	PgcDecision d;
+
+	if (ag_snap_decision(ag, ac, a, &d) != NULL && d.state == DECISION_PROMOTED && d.to != NULL)
+		return d.to;
+	for (size_t i = 0; ac->snap_ok && i < ac->n_kvs; i++) {
+		PgcMember m;
+
+		if (strncmp(ac->kvs[i].key, members, len) == 0 &&
+		    coord_member_parse(a, ac->kvs[i].key + len, ac->kvs[i].value, &m) == 0 &&
+		    m.role == MEMBER_PRIMARY && m.running)
+			return m.node;
+	}
+	return NULL;
+}
+
+/*
+ * primary_moved - the primary etcd names for c (fresh snapshot) is another
+ * node than at the last look (or the first one it names), and this host
+ * has a node of c besides it: its replicas follow the new primary (or are
+ * cloned from the first) at a pass now, not at the next --interval (with
+ * synchronous replication the new primary's first write waits for one of
+ * them). At the agent's start the pass runs anyway.
+ */
+static bool primary_moved(PgcCoordAgent *ag, AgCluster *ac, const PgcCluster *c)
+{
+	PgcArena *a = arena_new();
+	const char *p = etcd_primary(ag, ac, a);
+	bool moved = false;
+
+	if (p != NULL && strcmp(p, ac->seen_primary) != 0) {
+		for (size_t j = 0; j < c->n_nodes; j++)
+			if (strcmp(c->nodes[j].name, p) != 0 && ag_is_self(ag, c->nodes[j].host.v))
+				moved = true;
+		if (moved)
+			log_info("cluster \"%s\": \"%s\" is the primary now%s%s%s: a pass runs now "
+				 "for the nodes of this host", ac->name, p,
+				 ac->seen_primary[0] ? " (was \"" : "", ac->seen_primary,
+				 ac->seen_primary[0] ? "\")" : "");
+		snprintf(ac->seen_primary, sizeof ac->seen_primary, "%s", p);
+	}
+	arena_free(a);
+	return moved;
+}
+
 bool coord_agent_tick(PgcCoordAgent *ag, const PgcTopology *t, const volatile sig_atomic_t *stop)
 {
 	bool due = false, in;
@@ -695,6 +748,7 @@ bool coord_agent_tick(PgcCoordAgent *ag, const PgcTopology *t, const volatile si
 		if (!ac->present || c == NULL || ag_snapshot(ag, ac) != 0)
 			continue;
 		lead(ag, ac);
+		due |= primary_moved(ag, ac, c);
 		due |= ag_candidate_tick(ag, t, c, ac);
 		/* Every agent probes the primary: a new leader has its history at once. A
 		 * decision for a node of this host is carried out now, not a pass later. */

@@ -106,6 +106,7 @@ typedef struct {
 	int64_t last_failover_ms;    /* clock_ms() of the last decision; -1 none */
 	int64_t promote_retry_ms;    /* a promotion here failed: not again before */
 	int promote_failures;        /* failed promotions for the decision in progress */
+	char seen_primary[AG_NAME];  /* the primary etcd named at the last tick ("" not yet) */
 } AgCluster;
 
 /* AgNode - one node on this host. */
