@@ -363,8 +363,13 @@ static bool sleep_and_probe(const PgcOptions *opts, Loop *lp, int64_t ms)
 			break;
 		if (coordinated(lp) && lp->coord != NULL) {
 			due = coord_agent_next_tick_in(lp->coord, lp->topo);
-			if (due > 0)
-				sleep_until_woken(due < left ? due : (int64_t)left + 1);
+			if (due > 0) {
+				int64_t w = due < left ? due : (int64_t)left + 1;
+
+				/* A change in etcd (a decision, a member gone) ends the wait. */
+				if (coord_agent_wait(lp->coord, lp->topo, w) < 0)
+					sleep_until_woken(w);
+			}
 			if (stop_requested || hup_requested || mono_ms() >= deadline)
 				break;
 			if (coord_agent_tick(lp->coord, lp->topo, &stop_requested))

@@ -384,12 +384,14 @@ int ag_snapshot(PgcCoordAgent *ag, AgCluster *c)
 	const char *prefix = coord_key_cluster(a, ag->prefix, c->name);
 	PgcEtcdKv *kvs = NULL;
 	size_t n = 0;
+	int64_t rev = 0;
 
-	if (etcd_get_prefix(ag->etcd, a, prefix, &kvs, &n, NULL) != ETCD_OK) {
+	if (etcd_get_prefix(ag->etcd, a, prefix, &kvs, &n, &rev) != ETCD_OK) {
 		arena_free(a);
 		c->snap_ok = false;
 		return -1;
 	}
+	c->snap_rev = rev;
 	arena_free(c->snap);
 	c->snap = a;
 	c->kvs = kvs;
@@ -766,6 +768,42 @@ int64_t coord_agent_next_tick_in(const PgcCoordAgent *ag, const PgcTopology *t)
 	if (t == NULL || !t->etcd.set)
 		return -1;
 	return AG_LOCAL_CHECK_MS;
+}
+
+int coord_agent_wait(PgcCoordAgent *ag, const PgcTopology *t, int64_t ms)
+{
+	PgcArena *a;
+	const char *prefix = NULL;
+	int64_t from = 0;
+	size_t present = 0;
+	bool changed = false;
+	PgcEtcdStatus st;
+
+	(void)t;
+	if (ms <= 0)
+		return 0;
+	for (size_t i = 0; ag->etcd != NULL && i < ag->n_cl; i++) {
+		if (!ag->cl[i]->present)
+			continue;
+		present++;
+		if (!ag->cl[i]->snap_ok || ag->cl[i]->snap_rev <= 0) {
+			from = -1;
+			break;
+		}
+		if (from == 0 || ag->cl[i]->snap_rev + 1 < from)
+			from = ag->cl[i]->snap_rev + 1;
+	}
+	if (present == 0 || from <= 0 || !coord_agent_in_session(ag))
+		return -1;
+	a = arena_new();
+	for (size_t i = 0; i < ag->n_cl; i++)
+		if (ag->cl[i]->present)
+			prefix = present == 1 ? coord_key_cluster(a, ag->prefix, ag->cl[i]->name)
+					      : arena_printf(a, "%s/", ag->prefix);
+	/* From the revision after the last reads: a change since then answers at once. */
+	st = etcd_watch_prefix(ag->etcd, prefix, from, (int)ms, &changed, NULL);
+	arena_free(a);
+	return st != ETCD_OK ? -1 : changed ? 1 : 0;
 }
 
 bool coord_agent_before_pass(PgcCoordAgent *ag, const PgcTopology *t)

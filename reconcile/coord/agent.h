@@ -133,6 +133,15 @@ bool coord_agent_tick(PgcCoordAgent *ag, const PgcTopology *t, const volatile si
 int64_t coord_agent_next_tick_in(const PgcCoordAgent *ag, const PgcTopology *t);
 
 /*
+ * coord_agent_wait - waits up to ms between ticks, less when a key of its
+ * clusters changes in etcd after its last reads (a watch: a member that
+ * goes down or expires, a decision, a new leader). 1 a key changed, 0
+ * nothing did in ms, -1 no watch (no session, no read yet, etcd does not
+ * answer): the caller waits itself.
+ */
+int coord_agent_wait(PgcCoordAgent *ag, const PgcTopology *t, int64_t ms);
+
+/*
  * coord_agent_before_pass - a tick with t (a new topology may name other
  * endpoints), then whether the pass may apply anything: false without a
  * live session (logged once until it comes back).

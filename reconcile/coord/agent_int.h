@@ -96,6 +96,7 @@ typedef struct {
 	PgcEtcdKv *kvs;
 	size_t n_kvs;
 	bool snap_ok;
+	int64_t snap_rev;            /* the store's revision at that read (0 unknown) */
 	/* The leader's watch of the primary. */
 	char primary[AG_NAME];
 	PgcProbeState st;
