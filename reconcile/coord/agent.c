@@ -20,6 +20,8 @@
 #define AG_DEFAULT_TTL_MS 10000
 /* After a failed contact, the next try comes this soon (or at the next tick). */
 #define AG_RETRY_MS 1000
+/* A leader tick this long (a probe that waited): etcd is read again for a decision. */
+#define AG_SLOW_PROBE_MS 200
 /* New coordination.etcd settings that did not work are tried again this often. */
 #define AG_RECONFIG_RETRY_MS 10000
 
@@ -732,6 +734,7 @@ static bool primary_moved(PgcCoordAgent *ag, AgCluster *ac, const PgcCluster *c)
 bool coord_agent_tick(PgcCoordAgent *ag, const PgcTopology *t, const volatile sig_atomic_t *stop)
 {
 	bool due = false, in;
+	double t0;
 
 	if (configure(ag, t) != 0)
 		return false;
@@ -754,7 +757,12 @@ bool coord_agent_tick(PgcCoordAgent *ag, const PgcTopology *t, const volatile si
 		due |= ag_candidate_tick(ag, t, c, ac);
 		/* Every agent probes the primary: a new leader has its history at once. A
 		 * decision for a node of this host is carried out now, not a pass later. */
+		t0 = clock_ms();
 		if (ag_leader_tick(ag, t, c, ac) && ag_snapshot(ag, ac) == 0)
+			due |= ag_candidate_tick(ag, t, c, ac);
+		/* A probe of a primary cut off from the network takes its whole
+		 * timeout: a decision written meanwhile is not left for the next tick. */
+		else if (clock_ms() - t0 >= AG_SLOW_PROBE_MS && ag_snapshot(ag, ac) == 0)
 			due |= ag_candidate_tick(ag, t, c, ac);
 	}
 	if (!(stop && *stop))
