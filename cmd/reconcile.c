@@ -109,7 +109,9 @@ const PgcCommandSpec reconcile_spec = {
 		"actions; the agent that holds a cluster's leader key also carries out the\n"
 		"cluster-wide ones (SQL on the primary). Without a live lease a pass applies\n"
 		"nothing. Automatic failover is then decided by the leader and written to\n"
-		"etcd first; the candidate's agent promotes it. A primary whose agent has had\n"
+		"etcd first; the candidate's agent promotes it, and every agent runs a pass at\n"
+		"once (whatever --interval is) when etcd names another primary, so that its\n"
+		"replicas follow it. A primary whose agent has had\n"
 		"no etcd contact for 3/5 of the ttl and sees no replica streaming stops it\n"
 		"(self-fencing), and starts it again only when etcd shows nothing replaced it.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_ALLOW_REWIND | OPT_CLUSTER | OPT_INTERVAL |
