@@ -216,8 +216,10 @@ else
 	lib_finish test_agents
 fi
 [ "$new" = pg2 ] && other=pg3 || other=pg2
-# Target detect_after + 1 s (3 s); 2 s more of slack for a shared, loaded machine.
-check "first write within detect_after + 3 s of the kill" test "$ms" -lt 5000
+# Target detect_after + 1 s (3 s, printed above). The bound catches a wait for a
+# pass or an --interval (tens of seconds), with slack for a loaded shared machine
+# (4.6 s seen at a load of 20 on 2 cores).
+check "first write within detect_after + 5 s of the kill" test "$ms" -lt 7000
 check "the decision in etcd names pg1 -> $new" python3 -c '
 import json, sys
 d = json.loads(sys.argv[1])
@@ -276,8 +278,8 @@ if [ -n "$next" ]; then
 	echo "host of $cur lost (agent and server killed) to the first write on $next: $ms ms (ttl ${TTL} s, detect_after 2 s)"
 	ok "host of $cur lost: $next promoted after its lease expired ($ms ms)"
 	check "not before the lease could expire (ttl ${TTL} s)" test "$ms" -ge $((TTL * 1000 * 4 / 5))
-	# Target ttl + 1 s; 2 s more of slack for a shared, loaded machine.
-	check "first write within ttl + 3 s" test "$ms" -lt $((TTL * 1000 + 3000))
+	# Target ttl + 1 s; slack for a loaded shared machine (8.6 s seen at a load of 20).
+	check "first write within ttl + 6 s" test "$ms" -lt $((TTL * 1000 + 6000))
 else
 	fail "no replica took writes within 40 s of losing the host of $cur"
 	for h in 127.0.0.2 127.0.0.3 127.0.0.4; do echo "  --- agent $h"; tail -n 20 "$tmp/agent-$h.log" | sed 's/^/  | /'; done
