@@ -367,10 +367,12 @@ static bool sleep_and_probe(const PgcOptions *opts, Loop *lp, int64_t ms)
 			due = coord_agent_next_tick_in(lp->coord, lp->topo);
 			if (due > 0) {
 				int64_t w = due < left ? due : (int64_t)left + 1;
+				double t0 = mono_ms();
 
-				/* A change in etcd (a decision, a member gone) ends the wait. */
+				/* A change in etcd (a decision, a member gone) ends the wait; without
+				 * a watch (etcd does not answer), the rest of it is slept. */
 				if (coord_agent_wait(lp->coord, lp->topo, w) < 0)
-					sleep_until_woken(w);
+					sleep_until_woken(w - (int64_t)(mono_ms() - t0));
 			}
 			if (stop_requested || hup_requested || mono_ms() >= deadline)
 				break;
