@@ -56,7 +56,10 @@ const PgcCommandSpec failover_spec = {
 		"primary, or apply with --allow-switchover to switch back.\n"
 		"\n"
 		"To move the primary while it is healthy without losing a transaction, change\n"
-		"'primary:' in the topology and apply with --allow-switchover instead.\n",
+		"'primary:' in the topology and apply with --allow-switchover instead.\n"
+		"\n"
+		"With coordination.etcd, failover is refused: the cluster's leader agent decides\n"
+		"it, and a promotion from here would race its decision.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_CLUSTER | OPT_CLUSTER_REQUIRED | OPT_TO,
 	.option_help = failover_option_help,
 	.exit_codes = "  0   promoted (or --to NODE already is the primary)\n"
@@ -142,6 +145,24 @@ int cmd_failover(const PgcOptions *opts)
 	in.c = topology_cluster(t, opts->cluster);
 	if (in.c == NULL) {
 		cmd_error(NULL, "unknown cluster \"%s\"", opts->cluster);
+		goto cleanup;
+	}
+	if (t->etcd.set) {
+		/* Its leader agent decides failovers, written to etcd first: a
+		 * promotion from here would race that decision. */
+		cmd_error("the agents fail over by themselves (failover.mode: auto); to move the primary, "
+			  "set 'primary:' in the topology and let the agents reconcile with "
+			  "--allow-switchover",
+			  "cluster \"%s\" is coordinated through etcd (coordination.etcd): only its leader "
+			  "agent decides a failover", in.c->name);
+		goto cleanup;
+	}
+	if (in.c->standby_of.set) {
+		/* Promoting any of its nodes would fork it from its source. */
+		cmd_error("a standby cluster follows its source; to make it the primary one, remove "
+			  "standby_of from the topology (a region switch is not done by failover yet)",
+			  "cluster \"%s\" is a standby cluster of \"%s\": pgconverge failover does not "
+			  "promote it", in.c->name, in.c->standby_of.v);
 		goto cleanup;
 	}
 	if (in.c->n_nodes < 2) {

@@ -59,6 +59,7 @@ const PgcCommandSpec reconcile_spec = {
 	.usage = "reconcile " USAGE_SOURCE USAGE_NEWLINE
 		 "[--interval DURATION | --once] [--wait-lock DURATION] [--jobs N]" USAGE_NEWLINE
 		 "[--cluster NAME] [--state-dir DIR] [--allow-rewind]" USAGE_NEWLINE
+		 "[--allow-switchover]" USAGE_NEWLINE
 		 "[--require-signed [--allowed-signers FILE]]" USAGE_NEWLINE
 		 "[--metrics-listen ADDR:PORT]",
 	.description =
@@ -113,9 +114,16 @@ const PgcCommandSpec reconcile_spec = {
 		"once (whatever --interval is) when etcd names another primary, so that its\n"
 		"replicas follow it. A primary whose agent has had\n"
 		"no etcd contact for 3/5 of the ttl and sees no replica streaming stops it\n"
-		"(self-fencing), and starts it again only when etcd shows nothing replaced it.\n",
+		"(self-fencing), and starts it again only when etcd shows nothing replaced it.\n"
+		"\n"
+		"--allow-switchover lets each pass switch over to the node 'primary:' names, as\n"
+		"apply --allow-switchover does. With coordination.etcd the leader checks the\n"
+		"target, writes the switchover to etcd, and the agents of the two hosts carry\n"
+		"it out: the old primary's stops it cleanly, the target's promotes it once it\n"
+		"replayed the shutdown checkpoint; give it to every agent.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_ALLOW_REWIND | OPT_CLUSTER | OPT_INTERVAL |
-		   OPT_ONCE | OPT_WAIT_LOCK | OPT_JOBS | OPT_METRICS_LISTEN | OPT_AS,
+		   OPT_ONCE | OPT_WAIT_LOCK | OPT_JOBS | OPT_METRICS_LISTEN | OPT_AS |
+		   OPT_ALLOW_SWITCHOVER,
 	.exit_codes = "  0   stopped by SIGTERM or SIGINT; with --once: converged\n"
 		      "  1   error; with --once: the pass failed or was cut short by a signal\n"
 		      "  3   with --once: some actions were blocked by policy\n"
@@ -611,7 +619,8 @@ static PgcPassOutcome outcome_of(int rc, const PgcConvergeResult *res)
  */
 static int run_pass(const PgcOptions *opts, Loop *lp, int64_t *delay_ms)
 {
-	PgcConvergeRun run = {.print = false, .journal_source_lazily = true, .stop = &stop_requested};
+	PgcConvergeRun run = {.print = false, .journal_source_lazily = true, .stop = &stop_requested,
+			      .allow_switchover = opts->allow_switchover};
 	PgcLock lock = {.fd = -1, .path = NULL};
 	PgcTopology *t = NULL;
 	char *status_path = NULL;

@@ -28,6 +28,7 @@
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/backup/walarchive_status.h"
 #include "reconcile/pg/lsn.h"
+#include "reconcile/standby/standby_status.h"
 #include "schema/source_applied.h"
 
 static const char *const status_formats[] = {"text", "json", "prometheus", NULL};
@@ -253,8 +254,23 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 		const PgcCluster *tc = topology_cluster(t, oc->name);
 		uint64_t plsn = live_primary_lsn(oc);
 
+		PgcStandbyStatus ss;
+
 		str_fprintf_line(stdout, "cluster %s (desired primary %s)\n", oc->name,
 		       tc && tc->primary.v ? tc->primary.v : "-");
+		if (tc != NULL && standby_status(o->arena, t, o, tc, &ss)) {
+			char lag[64] = "unknown";
+
+			if (ss.lag_known && ss.lag_seconds >= 0)
+				snprintf(lag, sizeof(lag), "%llu B, %.1f s", (unsigned long long)ss.lag_bytes,
+					 ss.lag_seconds);
+			else if (ss.lag_known)
+				snprintf(lag, sizeof(lag), "%llu B", (unsigned long long)ss.lag_bytes);
+			str_fprintf_line(stdout, "  standby of %s (chain %s): leader %s streams from %s, "
+					 "cross-region lag %s\n", ss.source, ss.chain,
+					 tc->primary.v ? tc->primary.v : "-",
+					 ss.upstream ? ss.upstream : "nobody", lag);
+		}
 		str_fprintf_line(stdout, "  %-10s %-11s %-3s %-6s %-12s %-16s %-10s %-20s %-8s %s\n", "NODE", "ROLE", "TL",
 		       "PORT", "LSN", "UPSTREAM", "WAL RECV", "LAG", "CONNS", "DRIFT");
 		for (i = 0; i < oc->n_nodes; i++) {
@@ -296,6 +312,31 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 					 oc->pgbouncer->port, observe_pgbouncer_line(o->arena, oc->pgbouncer));
 		if (cs != NULL && cs->error == NULL && coord_status_find(cs, oc->name) != NULL)
 			coord_status_text(stdout, coord_status_find(cs, oc->name));
+	}
+}
+
+/*
+ * add_standby - each standby cluster's "standby": {of, chain, upstream,
+ * lag_bytes, lag_seconds} (the cross-region lag of its leader; null unknown).
+ */
+static void add_standby(json_t *j, const PgcTopology *t, const PgcObserved *o)
+{
+	for (size_t c = 0; c < o->n_clusters; c++) {
+		const PgcCluster *tc = topology_cluster(t, o->clusters[c].name);
+		PgcStandbyStatus ss;
+		json_t *sj;
+
+		if (tc == NULL || !standby_status(o->arena, t, o, tc, &ss))
+			continue;
+		sj = json_object();
+		json_object_set_new(sj, "of", json_string(ss.source));
+		json_object_set_new(sj, "chain", json_string(ss.chain));
+		json_object_set_new(sj, "upstream", ss.upstream ? json_string(ss.upstream) : json_null());
+		json_object_set_new(sj, "lag_bytes",
+				    ss.lag_known ? json_integer((json_int_t)ss.lag_bytes) : json_null());
+		json_object_set_new(sj, "lag_seconds", ss.lag_known && ss.lag_seconds >= 0
+							   ? json_real(ss.lag_seconds) : json_null());
+		json_object_set_new(json_array_get(json_object_get(j, "clusters"), c), "standby", sj);
 	}
 }
 
@@ -769,6 +810,7 @@ int cmd_status(const PgcOptions *opts)
 						    "pgpool", observe_pgpool_json(tc, obs->clusters[i].pgpool));
 		}
 		add_frontdoors(j, t, obs);
+		add_standby(j, t, obs);
 		for (size_t i = 0; coord != NULL && i < obs->n_clusters; i++)
 			json_object_set_new(json_array_get(json_object_get(j, "clusters"), i), "coordination",
 					    coord_status_json(coord, coord_status_find(coord, obs->clusters[i].name)));

@@ -110,6 +110,8 @@ static void print_summary(FILE *out, const PgcCluster *c)
 	if (regions == NULL)
 		abort();
 	fprintf(out, "%s: valid, postgres %lld, ", c->name, c->pg_version.v);
+	if (c->standby_of.set)
+		fprintf(out, "standby cluster of %s, ", c->standby_of.v);
 	print_nodes(out, c);
 	n_regions = cluster_regions(c, regions);
 	if (n_regions == 0) {

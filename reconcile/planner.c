@@ -19,19 +19,25 @@
 #include "reconcile/pgbouncer/plan_pgbouncer.h"
 #include "reconcile/postgres/plan_conf.h"
 #include "reconcile/postgres/plan_postgres.h"
+#include "reconcile/standby/plan_standby.h"
 
 /* plan_cluster - cluster c's actions, from every component's planner in turn. */
-static void plan_cluster(PgcPlanBuilder *b, PgcPostgresPlanner *pg, const PgcCluster *c,
-			 const PgcObserved *obs, const PgcPolicy *policy)
+static void plan_cluster(PgcPlanBuilder *b, PgcPostgresPlanner *pg, const PgcTopology *t,
+			 size_t ci, const PgcObserved *obs, const PgcPolicy *policy,
+			 const char **live_primaries)
 {
+	const PgcCluster *c = &t->clusters[ci];
 	PgcHaPlan ha;
 
 	/* ---- the live primary, switchover, rejoin: reconcile/ha/plan_ha.c ---- */
 	plan_ha_cluster(b, c, obs, policy, &ha);
+	live_primaries[ci] = ha.live_primary;
 	if (ha.owned)
 		return;
 	c = ha.live; /* planned from the primary that runs, not only the file's */
 	/* ---- */
+	/* standby clusters and their sources: reconcile/standby/plan_standby.c */
+	c = plan_standby_live(b->a, t, c, obs, live_primaries);
 	/* monitoring.datadog's login role among the roles: reconcile/datadog/plan_datadog.c */
 	c = plan_datadog_roles(b->a, c);
 
@@ -127,7 +133,8 @@ PgcPlan *plan_build(const PgcTopology *t, const PgcObserved *obs, const PgcPolic
 	PgcPolicy none;
 	PgcPlanBuilder b;
 	PgcPostgresPlanner *pg;
-	size_t i;
+	const char **live;
+	size_t i, *order;
 
 	if (policy == NULL) {
 		memset(&none, 0, sizeof none);
@@ -142,14 +149,18 @@ PgcPlan *plan_build(const PgcTopology *t, const PgcObserved *obs, const PgcPolic
 	p->offline = obs == NULL;
 	p->cluster = policy->only_cluster ? arena_strdup(a, policy->only_cluster) : NULL;
 	pg = plan_postgres_new(&b, policy, obs == NULL || obs->pretend);
+	/* Sources before their standby clusters, whose live copies name their primaries. */
+	live = arena_calloc(a, t->n_clusters + 1, sizeof(char *));
+	order = plan_standby_order(a, t);
 	for (i = 0; i < t->n_clusters; i++) {
-		const PgcCluster *c = &t->clusters[i];
+		const PgcCluster *c = &t->clusters[order[i]];
 
 		if (policy->only_cluster != NULL && strcmp(policy->only_cluster, c->name) != 0)
 			continue;
-		plan_cluster(&b, pg, c, obs, policy);
+		plan_cluster(&b, pg, t, order[i], obs, policy, live);
 		plan_postgres_fingerprints(pg, c, obs);
 	}
+	plan_standby_link(&b, t);
 	attribute(t, p);
 	return p;
 }

@@ -8,6 +8,7 @@
 #include "reconcile/engine/frontdoor.h"
 #include "reconcile/backup/backup_run.h"
 #include "reconcile/backup/drill.h"
+#include "reconcile/coord/agent.h"
 #include "reconcile/backup/restore.h"
 #include "reconcile/datadog/datadog.h"
 #include "reconcile/ha/ha_apply.h"
@@ -20,6 +21,14 @@
 #include "reconcile/postgres/replication.h"
 #include "reconcile/postgres/sql_actions.h"
 #include "reconcile/postgres/start.h"
+
+/* With coordination.etcd, the leader orchestrates it through etcd with the agents. */
+static int switchover(PgcExecCtx *ctx)
+{
+	if (ctx->t != NULL && ctx->t->etcd.set)
+		return coord_switchover_apply(ctx);
+	return ha_apply_switchover(ctx);
+}
 
 /* A drill restores into a scratch folder: it names no node. */
 static int restore_or_drill(PgcExecCtx *ctx)
@@ -46,7 +55,7 @@ static const PgcActionDef actions[] = {
 	[ACT_ALTER_DATABASE] = {"alter-database", ACTION_ADDS_INSIDE, sql_alter_database},
 	[ACT_CREATE_EXTENSION] = {"create-extension", ACTION_ADDS_INSIDE, sql_create_extension},
 	[ACT_SWITCHOVER] = {"switchover", ACTION_NEEDS_HOST | ACTION_RUNS_ALONE | ACTION_REWIRES,
-			    ha_apply_switchover},
+			    switchover},
 	[ACT_REJOIN] = {"rejoin", ACTION_NEEDS_HOST | ACTION_RUNS_ALONE | ACTION_REWIRES,
 			ha_apply_rejoin},
 	[ACT_BACKUP] = {"backup", ACTION_RUNS_ALONE, backup_run_scheduled},

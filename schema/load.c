@@ -625,6 +625,7 @@ static const Field cluster_fields[] = {
 	FLD_FN("postgres", fn_postgres),
 	FLD("os_user", PgcCluster, F_NAME, os_user),
 	FLD("primary", PgcCluster, F_STR, primary),
+	FLD("standby_of", PgcCluster, F_NAME, standby_of),
 	{"nodes", F_FN, 0, 0, 0, NULL, 0, fn_nodes, true},
 	FLD_FN("initdb", fn_initdb),
 	FLD_FN("settings", fn_cluster_settings),
@@ -758,6 +759,29 @@ static void apply_defaults(Ctx *c, PgcCluster *cl)
 
 /* ---- top level --------------------------------------------------------- */
 
+/*
+ * inherit_standby - a standby cluster streams with its source's replication
+ * user and password (validate_standby.c refuses its own): the values are
+ * copied, not marked set, down each chain of standby clusters.
+ */
+static void inherit_standby(PgcTopology *t)
+{
+	for (size_t round = 0; round < t->n_clusters; round++)
+		for (size_t i = 0; i < t->n_clusters; i++) {
+			PgcCluster *c = &t->clusters[i];
+			const PgcCluster *src;
+
+			if (!c->standby_of.set || c->replication.user.set || c->replication.password.set)
+				continue;
+			src = topology_cluster(t, c->standby_of.v);
+			if (src == NULL || src == c)
+				continue;
+			c->replication.user.v = src->replication.user.v;
+			c->replication.password.kind = src->replication.password.kind;
+			c->replication.password.ref = src->replication.password.ref;
+		}
+}
+
 static void fn_clusters(Ctx *c, Entry *e, const char *path, void *base)
 {
 	PgcTopology *t = base;
@@ -784,6 +808,7 @@ static void fn_clusters(Ctx *c, Entry *e, const char *path, void *base)
 		apply_defaults(c, cl);
 		t->n_clusters++;
 	}
+	inherit_standby(t);
 }
 
 /* Top-level keys starting with "x-" are free for YAML anchors to live in. */

@@ -42,11 +42,29 @@ PgcNode *cluster_node(const PgcCluster *c, const char *name)
 
 PgcNode *cluster_upstream(const PgcCluster *c, const PgcNode *n)
 {
+	if (n == c->standby_upstream)
+		return NULL; /* another cluster's node: it is no replica here */
 	if (c->primary.v != NULL && strcmp(n->name, c->primary.v) == 0)
-		return NULL;
+		return (PgcNode *)c->standby_upstream;
 	if (n->replicate_from.set)
 		return cluster_node(c, n->replicate_from.v);
 	return cluster_node(c, c->primary.v);
+}
+
+PgcNode *topology_node_ref(const PgcTopology *t, const PgcCluster *c, const char *ref)
+{
+	const char *slash = ref != NULL ? strchr(ref, '/') : NULL;
+	const PgcCluster *other;
+	char name[256];
+
+	if (slash == NULL)
+		return c != NULL ? cluster_node(c, ref) : NULL;
+	if (t == NULL || (size_t)(slash - ref) >= sizeof(name))
+		return NULL;
+	memcpy(name, ref, (size_t)(slash - ref));
+	name[slash - ref] = '\0';
+	other = topology_cluster(t, name);
+	return other != NULL ? cluster_node(other, slash + 1) : NULL;
 }
 
 const PgcSetting *node_setting(const PgcNode *n, const char *name)

@@ -357,6 +357,7 @@ typedef struct {
 	PgcStr bin_dir;           /* postgres.bin_dir; default /usr/lib/postgresql/<version>/bin */
 	PgcStr os_user;           /* default postgres; a name, written into pg_hba.conf/pg_ident.conf */
 	PgcStr primary;           /* required with more than one node; default: the only node */
+	PgcStr standby_of;        /* a standby cluster of this declared cluster (validate_standby.c) */
 
 	PgcNode *nodes;
 	size_t n_nodes;
@@ -401,6 +402,22 @@ typedef struct {
 	PgcMonitoring monitoring;
 
 	PgcBootstrap bootstrap;
+
+	/*
+	 * Set only in the planner's live copy of a cluster (reconcile/standby/),
+	 * never by the loader. standby_upstream: the node of another cluster the
+	 * primary of a standby cluster streams from (the source's live primary),
+	 * standby_upstream_ref its "CLUSTER/NODE" for plans, standby_slot the
+	 * physical slot it streams through. kept_slots: on a source cluster, the
+	 * slots its standby clusters stream through, kept on its primary.
+	 */
+	const PgcNode *standby_upstream;
+	const char *standby_upstream_ref;
+	const char *standby_slot;
+	const char **kept_slots;
+	size_t n_kept_slots;
+	const char **standby_hosts; /* the hosts of its standby clusters' nodes (pg_hba.conf) */
+	size_t n_standby_hosts;
 
 	/* Absolute path of the pgconverge binary that archive_command and
 	 * restore_command call (PgcLoadOptions.tool_path; "pgconverge" when not given). */
@@ -467,8 +484,11 @@ void topology_free(PgcTopology *t);
 /* Lookups (schema/topology.c); NULL when absent. */
 PgcCluster *topology_cluster(const PgcTopology *t, const char *name);
 PgcNode *cluster_node(const PgcCluster *c, const char *name);
-/* cluster_upstream - the node n replicates from (NULL for the primary). */
+/* cluster_upstream - the node n replicates from (NULL for the primary; for
+ * the primary of a standby cluster's live copy, the source's primary). */
 PgcNode *cluster_upstream(const PgcCluster *c, const PgcNode *n);
+/* topology_node_ref - a node named "NODE" in c, or "CLUSTER/NODE" in t. */
+PgcNode *topology_node_ref(const PgcTopology *t, const PgcCluster *c, const char *ref);
 /* node_setting - the effective value of a parameter on a node, or NULL. */
 const PgcSetting *node_setting(const PgcNode *n, const char *name);
 

@@ -38,6 +38,7 @@
 #include "schema/validate_params.h"
 #include "schema/validate_report.h"
 #include "schema/validate_roles.h"
+#include "schema/validate_standby.h"
 
 /* ---- nodes and replication ---------------------------------------------- */
 
@@ -808,6 +809,7 @@ static void validate_cluster(Val *v, PgcCluster *c)
 	check_secrets(v, c);
 	check_backup(v, c);
 	check_bootstrap(v, c);
+	validate_standby(v, c);
 	check_frontdoors(v, c);
 	check_datadog(v, c);
 	validate_monitoring(v, c);

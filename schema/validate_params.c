@@ -365,6 +365,46 @@ static void check_standby_minimums(Val *v, PgcCluster *c, const PgcNode *primary
 	}
 }
 
+void validate_standby_minimums(Val *v, PgcCluster *c, const PgcCluster *src)
+{
+	static const char *const names[] = {"max_connections", "max_worker_processes", "max_wal_senders",
+					    "max_prepared_transactions", "max_locks_per_transaction"};
+
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		const PgcParam *p = pgcatalog_lookup((int)c->pg_version.v, names[k]);
+		const PgcNode *top = NULL;
+		long long most = 0;
+		EffValue se;
+		bool done = false;
+
+		if (p == NULL)
+			continue;
+		/* Any node of the source may be its primary: the largest value counts. */
+		for (size_t i = 0; i < src->n_nodes; i++) {
+			eff_value(src, &src->nodes[i], p, &se);
+			if (se.ok && (top == NULL || strtoll(se.val, NULL, 10) > most)) {
+				top = &src->nodes[i];
+				most = strtoll(se.val, NULL, 10);
+			}
+		}
+		for (size_t i = 0; top != NULL && i < c->n_nodes; i++) {
+			const PgcNode *n = &c->nodes[i];
+			EffValue re;
+
+			eff_value(c, n, p, &re);
+			if (!re.ok || strtoll(re.val, NULL, 10) >= most || !once(re.from_node, &done))
+				continue;
+			val_error(v, re.s != NULL ? eff_pos(c, &re) : val_pos_or(c->standby_of.pos, c->pos),
+				  eff_key(v, c, n, &re),
+				  val_fmt(v, "set %s: %lld (or more) under clusters.%s.settings", names[k], most,
+					  c->name),
+				  "%s %s on \"%s\" of standby cluster \"%s\" is lower than %lld on \"%s\" of its "
+				  "source \"%s\": a standby does not start with less than its primary",
+				  names[k], re.val, n->name, c->name, most, top->name, src->name);
+		}
+	}
+}
+
 /* check_reserved_connections - postgresql refuses to start unless
  * max_connections is larger than superuser_reserved_connections. */
 static void check_reserved_connections(Val *v, PgcCluster *c)

@@ -18,4 +18,12 @@
  */
 void validate_parameters(Val *v, PgcCluster *c, const PgcNode *primary);
 
+/*
+ * validate_standby_minimums - the parameters a hot standby must have at
+ * least as large as its primary's are, on every node of standby cluster c,
+ * at least the largest value among the nodes of its source src (any of
+ * them may be the source's primary).
+ */
+void validate_standby_minimums(Val *v, PgcCluster *c, const PgcCluster *src);
+
 #endif

@@ -47,6 +47,7 @@ PgcCoordAgent *coord_agent_new(const PgcCoordAgentConfig *cfg)
 	str_set(&ag->only_cluster, cfg->only_cluster);
 	ag->ttl_ms = AG_DEFAULT_TTL_MS;
 	clock_utc_now(CLOCK_UTC_ISO_MS, ag->started_at, sizeof ag->started_at);
+	ag_switchover_attach(ag);
 	return ag;
 }
 
@@ -54,6 +55,7 @@ void coord_agent_free(PgcCoordAgent *ag)
 {
 	if (ag == NULL)
 		return;
+	ag_switchover_detach(ag);
 	/* Our keys go at once: the others need not wait for the ttl. */
 	if (ag->etcd != NULL && ag->lease != 0 && coord_agent_in_session(ag))
 		(void)etcd_lease_revoke(ag->etcd, ag->lease);
@@ -755,6 +757,7 @@ bool coord_agent_tick(PgcCoordAgent *ag, const PgcTopology *t, const volatile si
 		lead(ag, ac);
 		due |= primary_moved(ag, ac, c);
 		due |= ag_candidate_tick(ag, t, c, ac);
+		due |= ag_switchover_tick(ag, t, c, ac);
 		/* Every agent probes the primary: a new leader has its history at once. A
 		 * decision for a node of this host is carried out now, not a pass later. */
 		t0 = clock_ms();

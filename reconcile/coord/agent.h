@@ -55,6 +55,30 @@
  * meanwhile) until it comes back or an operator deletes it: the leader
  * cannot tell whether a candidate it cannot reach promoted.
  *
+ * Switchover (ACT_SWITCHOVER, cluster-wide: the leader's;
+ * agent_switchover.c). The leader's executor (coord_switchover_apply,
+ * chosen by registry.c when the topology has coordination) checks that the
+ * target streams from the primary and is caught up (switchover_check),
+ * writes P/C/decision {kind switchover, state stopping} under its token
+ * (compared with the decision key as read), then waits, bounded, for the
+ * outcome. Each agent's ticks carry out its own node's part
+ * (coord_switchover_part): the old primary's agent runs CHECKPOINT and a
+ * fast stop and writes the shutdown checkpoint (stopped, a transaction on
+ * the decision's mod_revision); the target's agent waits until it replayed
+ * past it, promotes it (promote_run, local_only) and marks it promoted
+ * with the time of its first commit. The leader's wait runs this agent's
+ * own part too (the leader's tick does not run while its pass is in the
+ * executor), and ends once the decision is promoted, or the target
+ * answers as a primary (its first commit may need the old primary, on
+ * this host, to stream again: the next pass rejoins it). Before the
+ * promotion, a failure (stop, replay within 60 s, promotion) marks it
+ * abandoned with why; the old primary's agent then starts it again after
+ * a claim; the leader abandons one still stopping after 90 s whose old
+ * primary's member still reports a running primary. Later states as for
+ * a failover (promoted -> done by the leader). No failover is decided
+ * while a decision is in progress (coord_decision_in_progress), and the
+ * old primary is held back from decided/stopping to promoted.
+ *
  * Starting a primary. An agent starts, restarts (pg_ctl restart starts a
  * stopped server) or restores a node of its own that would come up as a
  * primary (no standby.signal, or one it cannot read: coord_would_be_primary)
@@ -101,6 +125,7 @@
 
 #include <jansson.h>
 
+#include "reconcile/engine/exec.h"
 #include "reconcile/engine/plan.h"
 #include "reconcile/observe/observe.h"
 #include "schema/topology.h"
@@ -176,5 +201,15 @@ bool coord_agent_leads(const PgcCoordAgent *ag, const char *cluster);
  * decision}}} for status.json; caller owns it.
  */
 json_t *coord_agent_status_json(const PgcCoordAgent *ag);
+
+/*
+ * coord_switchover_apply - ACT_SWITCHOVER's executor with coordination
+ * (registry.c): on the leader, checks that the target streams and is
+ * caught up, writes the switchover decision (state stopping) under its
+ * token and waits, bounded, until it is promoted (0) or abandoned (-1,
+ * rolled back), carrying out this agent's own part meanwhile. Outside an
+ * agent's loop (`apply`), or on another agent than the leader, it refuses.
+ */
+int coord_switchover_apply(PgcExecCtx *ctx);
 
 #endif

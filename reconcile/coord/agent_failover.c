@@ -228,7 +228,8 @@ static bool decide(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const char *fr
 	PgcEtcdCompare mcmp = {coord_key_member(a, ag->prefix, ac->name, from),
 			       mkv ? ETCD_CMP_MOD_REVISION : ETCD_CMP_CREATE_REVISION,
 			       mkv ? mkv->mod_revision : 0, NULL};
-	PgcDecision d = {"failover", from, to, ac->token, ag->self, DECISION_DECIDED, NULL};
+	PgcDecision d = {"failover", from, to, ac->token, ag->self, DECISION_DECIDED,
+			 NULL, NULL, NULL, NULL, NULL};
 	char now[40];
 
 	clock_utc_now(CLOCK_UTC_ISO_MS, now, sizeof now);
@@ -286,7 +287,7 @@ static bool gone_between_probes(PgcCoordAgent *ag, AgCluster *ac, const PgcClust
 	const PgcEtcdKv *mkv;
 	const char *why;
 
-	if (!leads || (dkv != NULL && d->state == DECISION_DECIDED) || ac->st.primary == NULL ||
+	if (!leads || (dkv != NULL && coord_decision_in_progress(d)) || ac->st.primary == NULL ||
 	    ac->st.failures == 0 ||
 	    now - ac->st.last_probe_ms > c->failover.probe_interval.ms + probe_timeout(c) ||
 	    strcmp(watched_primary(ag, ac, c, a, d), ac->primary) != 0)
@@ -325,8 +326,9 @@ bool ag_leader_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c
 		goto cleanup;
 	if (!between)
 		ac->next_probe_ms = now + c->failover.probe_interval.ms;
-	/* The candidate's agent carries a decided failover out: no second one meanwhile. */
-	if (dkv != NULL && d.state == DECISION_DECIDED)
+	/* The candidate's agent carries a decided failover (or a switchover) out: no
+	 * second one meanwhile. */
+	if (dkv != NULL && coord_decision_in_progress(&d))
 		goto cleanup;
 	primary = watched_primary(ag, ac, c, a, &d);
 	retarget(ac, primary);
@@ -379,7 +381,7 @@ bool ag_leader_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c
 		goto cleanup;
 	dkv = ag_snap_decision(ag, ac, a, &d);
 	mkv = ag_snap_member(ag, ac, a, primary, &m);
-	if ((dkv != NULL && d.state == DECISION_DECIDED) ||
+	if ((dkv != NULL && coord_decision_in_progress(&d)) ||
 	    !coord_primary_gone(a, mkv ? &m : NULL, &why))
 		goto cleanup;
 	decided = decide(ag, ac, a, primary, hd.candidate, mkv, dkv, hd.reason);

@@ -113,9 +113,9 @@ bool ag_claim_start(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *n)
 	}
 	dkv = ag_snap_decision(ag, ac, a, &d);
 	if (coord_decision_holds_back(dkv ? &d : NULL, n->name)) {
-		log_warn("node \"%s/%s\" is not started as a primary: a failover (%s) promoted \"%s\" "
-			 "in its place; it rejoins as a replica", c->name, n->name,
-			 coord_decision_state_name(d.state), d.to);
+		log_warn("node \"%s/%s\" is not started as a primary: a %s (%s) moves the primary "
+			 "role to \"%s\"; it rejoins as a replica", c->name, n->name,
+			 d.kind ? d.kind : "failover", coord_decision_state_name(d.state), d.to);
 		goto cleanup;
 	}
 	other = ag_other_primary(ag, ac, a, n->name);

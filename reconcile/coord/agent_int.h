@@ -175,6 +175,18 @@ bool ag_leader_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c
 bool ag_candidate_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c,
 		       AgCluster *ac);
 
+/* agent_switchover.c */
+/* ag_switchover_attach, _detach - the loop's agent, for coord_switchover_apply(). */
+void ag_switchover_attach(PgcCoordAgent *ag);
+void ag_switchover_detach(PgcCoordAgent *ag);
+/*
+ * ag_switchover_tick - a switchover decision of c (its snapshot): this
+ * agent's part for its own nodes, and the leader's marks. true when it
+ * acted (a pass is due).
+ */
+bool ag_switchover_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c,
+			AgCluster *ac);
+
 /* agent_fence.c */
 /* ag_is_self - host is this agent's (--as HOST; without it, this machine's). */
 bool ag_is_self(const PgcCoordAgent *ag, const char *host);

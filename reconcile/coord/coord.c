@@ -244,7 +244,8 @@ int coord_primary_parse(PgcArena *a, const char *text, PgcPrimaryView *out)
 static const char *const state_names[] = {
 	[DECISION_NONE] = "none",   [DECISION_DECIDED] = "decided",
 	[DECISION_PROMOTED] = "promoted", [DECISION_DONE] = "done",
-	[DECISION_ABANDONED] = "abandoned",
+	[DECISION_ABANDONED] = "abandoned", [DECISION_STOPPING] = "stopping",
+	[DECISION_STOPPED] = "stopped",
 };
 
 const char *coord_decision_state_name(PgcDecisionState s)
@@ -254,10 +255,22 @@ const char *coord_decision_state_name(PgcDecisionState s)
 
 json_t *coord_decision_json(const PgcDecision *d)
 {
-	return json_pack("{s:s,s:o,s:o,s:I,s:o,s:s,s:o}", "kind", d->kind ? d->kind : "failover",
-			 "from", jstr_or_null(d->from), "to", jstr_or_null(d->to), "token",
-			 (json_int_t)d->token, "leader", jstr_or_null(d->leader), "state",
-			 coord_decision_state_name(d->state), "at", jstr_or_null(d->at));
+	json_t *j = json_pack("{s:s,s:o,s:o,s:I,s:o,s:s,s:o}", "kind",
+			      d->kind ? d->kind : "failover", "from", jstr_or_null(d->from), "to",
+			      jstr_or_null(d->to), "token", (json_int_t)d->token, "leader",
+			      jstr_or_null(d->leader), "state", coord_decision_state_name(d->state),
+			      "at", jstr_or_null(d->at));
+
+	/* Only what is known: a failover's value keeps its shape. */
+	if (d->checkpoint != NULL)
+		json_object_set_new(j, "checkpoint", json_string(d->checkpoint));
+	if (d->stopped_at != NULL)
+		json_object_set_new(j, "stopped_at", json_string(d->stopped_at));
+	if (d->writable_at != NULL)
+		json_object_set_new(j, "writable_at", json_string(d->writable_at));
+	if (d->why != NULL)
+		json_object_set_new(j, "why", json_string(d->why));
+	return j;
 }
 
 int coord_decision_parse(PgcArena *a, const char *text, PgcDecision *out)
@@ -275,6 +288,10 @@ int coord_decision_parse(PgcArena *a, const char *text, PgcDecision *out)
 		out->token = (int64_t)json_integer_value(json_object_get(j, "token"));
 	out->leader = jstr(a, j, "leader");
 	out->at = jstr(a, j, "at");
+	out->checkpoint = jstr(a, j, "checkpoint");
+	out->stopped_at = jstr(a, j, "stopped_at");
+	out->writable_at = jstr(a, j, "writable_at");
+	out->why = jstr(a, j, "why");
 	state = json_string_value(json_object_get(j, "state"));
 	for (size_t i = 1; state != NULL && i < sizeof state_names / sizeof state_names[0]; i++)
 		if (strcmp(state_names[i], state) == 0)
@@ -296,7 +313,44 @@ bool coord_decision_holds_back(const PgcDecision *d, const char *node)
 {
 	return d != NULL && d->from != NULL && d->to != NULL && strcmp(d->from, node) == 0 &&
 	       strcmp(d->to, node) != 0 &&
-	       (d->state == DECISION_DECIDED || d->state == DECISION_PROMOTED);
+	       (coord_decision_in_progress(d) || d->state == DECISION_PROMOTED);
+}
+
+bool coord_decision_in_progress(const PgcDecision *d)
+{
+	return d != NULL && (d->state == DECISION_DECIDED || d->state == DECISION_STOPPING ||
+			     d->state == DECISION_STOPPED);
+}
+
+static bool is_switchover(const PgcDecision *d)
+{
+	return d != NULL && d->kind != NULL && strcmp(d->kind, "switchover") == 0 &&
+	       d->from != NULL && d->to != NULL && strcmp(d->from, d->to) != 0;
+}
+
+PgcSwitchoverPart coord_switchover_part(const PgcDecision *d, const char *node, bool runs,
+					bool primary)
+{
+	if (!is_switchover(d) || node == NULL)
+		return SWITCHOVER_PART_NONE;
+	if (strcmp(node, d->from) == 0) {
+		if (d->state == DECISION_STOPPING)
+			return SWITCHOVER_PART_STOP;
+		/* Only a node this switchover stopped (or began to stop). */
+		if (d->state == DECISION_ABANDONED && !runs && d->stopped_at != NULL)
+			return SWITCHOVER_PART_RESTART;
+		return SWITCHOVER_PART_NONE;
+	}
+	if (strcmp(node, d->to) == 0 && d->state == DECISION_STOPPED && d->checkpoint != NULL)
+		return primary ? SWITCHOVER_PART_MARK_PROMOTED : SWITCHOVER_PART_PROMOTE;
+	return SWITCHOVER_PART_NONE;
+}
+
+bool coord_switchover_give_up(const PgcDecision *d, const PgcMember *from, int64_t age_ms,
+			      int64_t bound_ms)
+{
+	return is_switchover(d) && d->state == DECISION_STOPPING && age_ms > bound_ms &&
+	       from != NULL && from->role == MEMBER_PRIMARY && from->running;
 }
 
 PgcDecisionState coord_decision_next(const PgcDecision *d, const PgcMember *to,
@@ -306,7 +360,7 @@ PgcDecisionState coord_decision_next(const PgcDecision *d, const PgcMember *to,
 
 	if (d == NULL)
 		return DECISION_NONE;
-	if (d->state == DECISION_DECIDED && to_primary)
+	if ((d->state == DECISION_DECIDED || d->state == DECISION_STOPPED) && to_primary)
 		return DECISION_PROMOTED;
 	if (d->state == DECISION_DECIDED && failed_promotions >= COORD_PROMOTE_ATTEMPTS)
 		return DECISION_ABANDONED;

@@ -33,14 +33,21 @@
  *                        choice once the primary is gone (synchronous
  *                        standbys, last known position).
  *   P/C/decision        {kind: failover|switchover, from, to, token, leader,
- *                        state: decided|promoted|done|abandoned, at};
+ *                        state: decided|stopping|stopped|promoted|done|
+ *                        abandoned, at; a switchover also checkpoint,
+ *                        stopped_at, writable_at; abandoned: why};
  *                        persistent; written by the leader with a
  *                        transaction comparing P/C/leader's create_revision
  *                        with token. decided: `to`'s agent promotes it;
  *                        promoted: `to` takes writes, `from` must rejoin;
  *                        done: `from` runs as a replica again; abandoned:
  *                        the candidate's agent gave it up after failed
- *                        promotions (nothing was promoted).
+ *                        promotions (nothing was promoted). A switchover
+ *                        starts in stopping (`from`'s agent stops it),
+ *                        then stopped with the shutdown checkpoint (`to`'s
+ *                        agent promotes it once it replayed it), then
+ *                        promoted and done as above; abandoned before the
+ *                        promotion, `from`'s agent starts `from` again.
  *   P/C/fenced/NODE     {by: self|leader, reason, at}: a node its agent
  *                        stopped (self-fencing, agent.h); persistent until
  *                        the node has rejoined or is allowed to run as the
@@ -146,6 +153,8 @@ typedef enum {
 	DECISION_PROMOTED,
 	DECISION_DONE,
 	DECISION_ABANDONED,
+	DECISION_STOPPING,       /* switchover: `from`'s agent stops it cleanly */
+	DECISION_STOPPED,        /* switchover: `from` is down; `to`'s agent promotes it */
 } PgcDecisionState;
 
 typedef struct {
@@ -155,9 +164,17 @@ typedef struct {
 	const char *leader;
 	PgcDecisionState state;
 	const char *at;
+	/* A switchover's progress (NULL until known): */
+	const char *checkpoint;  /* `from`'s shutdown checkpoint (LSN text), from stopped on */
+	const char *stopped_at;  /* when `from` began to stop (ISO, its agent's clock) */
+	const char *writable_at; /* the first commit on `to` (ISO, its agent's clock) */
+	const char *why;         /* abandoned: why, one line */
 } PgcDecision;
 
-/* coord_decision_state_name - "decided", "promoted", "done", "abandoned", "none". */
+/*
+ * coord_decision_state_name - "decided", "promoted", "done", "abandoned",
+ * "stopping", "stopped", "none".
+ */
 const char *coord_decision_state_name(PgcDecisionState s);
 json_t *coord_decision_json(const PgcDecision *d);
 /* coord_decision_parse - 0, or -1 when text is not a decision (out zeroed). */
@@ -166,18 +183,65 @@ int coord_decision_parse(PgcArena *a, const char *text, PgcDecision *out);
 /*
  * coord_decision_holds_back - true when decision d keeps node from running
  * as a primary: it was decided or carried out in favour of another node
- * (state decided or promoted, from == node). done and abandoned hold
- * nothing back.
+ * (state decided, stopping, stopped or promoted, from == node). done and
+ * abandoned hold nothing back.
  */
 bool coord_decision_holds_back(const PgcDecision *d, const char *node);
+
+/*
+ * coord_decision_in_progress - d (may be NULL) is being carried out
+ * (decided, stopping, stopped): the leader decides no failover meanwhile,
+ * and starts no other switchover.
+ */
+bool coord_decision_in_progress(const PgcDecision *d);
+
+/*
+ * A switchover through etcd (kind "switchover", agent.h): the leader checks
+ * that `to` streams from `from` and is caught up, then writes the decision
+ * in state stopping; `from`'s agent runs CHECKPOINT and a fast shutdown and
+ * writes the shutdown checkpoint (stopped); `to`'s agent waits until it
+ * replayed past it, promotes it and marks it promoted; the leader marks it
+ * done once `from` runs as a replica. Before the promotion, a failure
+ * abandons it (nothing promoted) and `from`'s agent starts `from` again as
+ * the primary (a claim). What an agent does for one of its nodes:
+ */
+typedef enum {
+	SWITCHOVER_PART_NONE = 0,
+	SWITCHOVER_PART_STOP,          /* `from`, stopping: CHECKPOINT, stop, record the checkpoint */
+	SWITCHOVER_PART_PROMOTE,       /* `to`, stopped: wait for the checkpoint's replay, promote */
+	SWITCHOVER_PART_MARK_PROMOTED, /* `to`, stopped, already a primary: only mark it */
+	SWITCHOVER_PART_RESTART,       /* `from`, abandoned after its agent began to stop it
+	                                * (stopped_at), not running: start it again (claim) */
+} PgcSwitchoverPart;
+
+/*
+ * coord_switchover_part - the part of the agent of node in switchover d
+ * (NULL, or another kind: none): runs whether a postmaster runs for node,
+ * primary whether it answers as a primary.
+ */
+PgcSwitchoverPart coord_switchover_part(const PgcDecision *d, const char *node, bool runs,
+					bool primary);
+
+/*
+ * coord_switchover_give_up - whether the leader abandons switchover d:
+ * still stopping age_ms after it was decided (more than bound_ms) while
+ * `from`'s member (NULL: absent) reports a running primary: its agent did
+ * not stop it in time (busy, or gone). Only then: a stopped `from` or a
+ * promotion under way is never abandoned by the leader, and `from`'s agent
+ * writes stopped only over the decision it read (a transaction), so a stop
+ * that races the abandon ends with `from` started again.
+ */
+bool coord_switchover_give_up(const PgcDecision *d, const PgcMember *from, int64_t age_ms,
+			      int64_t bound_ms);
 
 /*
  * coord_decision_next - the state decision d moves to from what etcd and
  * its candidate's agent show (to, from: the members of d->to and d->from,
  * NULL when absent; failed_promotions: the attempts of the candidate's
  * agent that failed, 0 for anyone else):
- *   decided -> promoted once `to`'s member reports a running primary (its
- *     agent promoted it, even if marking it promoted failed);
+ *   decided (a switchover: stopped) -> promoted once `to`'s member
+ *     reports a running primary (its agent promoted it, even if marking it
+ *     promoted failed);
  *   decided -> abandoned after COORD_PROMOTE_ATTEMPTS failed promotions
  *     and `to` not a primary (only the candidate's agent counts them and
  *     writes it: the leader cannot tell whether a candidate it cannot reach

@@ -492,9 +492,12 @@ static void switchover(Hx *x)
 	/* What the servers allow first, the policy last: only its reason names a flag. */
 	if (d == NULL || d->o == NULL)
 		why = arena_printf(x->a, "node \"%s\" was not observed", to);
-	else if (x->lp->o == NULL || !x->lp->o->local)
+	else if (x->lp->o == NULL && x->b->coordinated)
+		why = arena_printf(x->a, "node \"%s\" was not observed", from);
+	/* With coordination, each host's agent does its node's part (reconcile/coord/). */
+	else if (!x->b->coordinated && (x->lp->o == NULL || !x->lp->o->local))
 		why = remote = remote_reason(x, x->lp->n);
-	else if (!d->o->local)
+	else if (!x->b->coordinated && !d->o->local)
 		why = remote = remote_reason(x, d->n);
 	else if (!x->lp->writable)
 		why = arena_printf(x->a, "the primary \"%s\" is not running: the switchover waits "
@@ -520,7 +523,6 @@ static void switchover(Hx *x)
 		x->out->owned = true;
 		return;
 	}
-	/* With coordination, the leader orchestrates it with the agents of both hosts. */
 	if (why == remote)
 		builder_delegate(x->b, act, why);
 	else

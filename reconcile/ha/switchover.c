@@ -36,7 +36,7 @@ const char *switchover_outcome_name(PgcSwitchoverOutcome o)
 	return "unknown";
 }
 
-static void fill_defaults(PgcSwitchoverOptions *o, const PgcSwitchoverOptions *in)
+void switchover_defaults(PgcSwitchoverOptions *o, const PgcSwitchoverOptions *in)
 {
 	if (in != NULL)
 		*o = *in;
@@ -126,8 +126,7 @@ static int wait_caught_up(const PgcCluster *c, const PgcNode *from, const PgcNod
 	return rc;
 }
 
-/* wait_replayed_past - the target's replay position is past lsn (it replayed the record at lsn). */
-static int wait_replayed_past(const PgcCluster *c, const PgcNode *n, uint64_t lsn, int timeout_s,
+int switchover_wait_replayed(const PgcCluster *c, const PgcNode *n, uint64_t lsn, int timeout_s,
 			      uint64_t *seen, char *err, size_t errlen)
 {
 	double deadline = clock_ms() + timeout_s * 1000.0;
@@ -169,8 +168,7 @@ static int wait_replayed_past(const PgcCluster *c, const PgcNode *n, uint64_t ls
 	return -1;
 }
 
-/* in_recovery - 1 the node is a standby, 0 it is not (or it is down), -1 unknown. */
-static int in_recovery(const PgcCluster *c, const PgcNode *n)
+int switchover_in_recovery(const PgcCluster *c, const PgcNode *n)
 {
 	PgcArena *a = arena_new();
 	const char *v = NULL;
@@ -184,6 +182,70 @@ static int in_recovery(const PgcCluster *c, const PgcNode *n)
 	return out;
 }
 
+int switchover_restore_target(const PgcCluster *c, const PgcNode *to)
+{
+	bool changed = false;
+
+	if (ha_write_node_files(c, to, false, &changed) != 0 ||
+	    (changed && switchover_in_recovery(c, to) == 1 && ha_reload(c, to) != 0))
+		return -1;
+	return 0;
+}
+
+int switchover_check(const PgcCluster *c, const PgcNode *from, const PgcNode *to,
+		     const PgcSwitchoverOptions *o, char *err, size_t errlen)
+{
+	char why[600];
+
+	if (switchover_in_recovery(c, from) != 0) {
+		snprintf(err, errlen, "cannot switch over cluster \"%s\": \"%s\" does not answer as a "
+			 "primary", c->name, from->name);
+		return -1;
+	}
+	if (wait_caught_up(c, from, to, o->catchup_bytes, o->catchup_timeout_s, why, sizeof why) !=
+	    0) {
+		snprintf(err, errlen, "cannot switch over cluster \"%s\" to \"%s\": %s", c->name,
+			 to->name, why);
+		return -1;
+	}
+	return 0;
+}
+
+void switchover_checkpoint(const PgcCluster *c, const PgcNode *from)
+{
+	char err[600];
+
+	if (ha_exec(c, from, "CHECKPOINT", 300000, err, sizeof err) != 0)
+		log_warn("CHECKPOINT on \"%s/%s\" failed: %s", c->name, from->name, err);
+}
+
+int switchover_stop(PgcHost *h, const PgcCluster *c, const PgcNode *from, int timeout_s,
+		    uint64_t *checkpoint, char *err, size_t errlen)
+{
+	PgcControl ctl;
+
+	*checkpoint = 0;
+	log_info("stopping the primary \"%s/%s\" (fast shutdown)", c->name, from->name);
+	if (pgctl_stop(h, c, from, "fast", timeout_s) != 0) {
+		snprintf(err, errlen, "could not stop the primary \"%s/%s\" cleanly", c->name,
+			 from->name);
+		return -1;
+	}
+	if (ha_controldata(h, c, from, &ctl) != 0) {
+		snprintf(err, errlen, "could not read the control file of \"%s/%s\"", c->name,
+			 from->name);
+		return -1;
+	}
+	if (strcmp(ctl.state, "shut down") != 0) {
+		snprintf(err, errlen,
+			 "the primary \"%s/%s\" stopped in state \"%s\", not \"shut down\"", c->name,
+			 from->name, ctl.state);
+		return -1;
+	}
+	*checkpoint = ctl.checkpoint_lsn;
+	return 0;
+}
+
 /*
  * rollback - the target was not promoted: its files back as the topology c
  * says (a replica of the old primary), and the old primary started again.
@@ -191,18 +253,16 @@ static int in_recovery(const PgcCluster *c, const PgcNode *n)
 static int rollback(const PgcCluster *c, const PgcNode *from, const PgcNode *to, PgcHost *h,
 		    int timeout_s)
 {
-	bool changed = false;
 	int rc = 0;
 
 	log_warn("switchover of cluster \"%s\" failed before the promotion: starting \"%s\" again as "
 		 "the primary",
 		 c->name, from->name);
-	if (ha_write_node_files(c, to, false, &changed) != 0 ||
-	    (changed && in_recovery(c, to) == 1 && ha_reload(c, to) != 0))
+	if (switchover_restore_target(c, to) != 0)
 		rc = -1;
 	if (pgctl_start(h, c, from, timeout_s) != 0)
 		return -1;
-	if (in_recovery(c, from) != 0) {
+	if (switchover_in_recovery(c, from) != 0) {
 		log_error("node \"%s/%s\" started again but is not a primary", c->name, from->name);
 		return -1;
 	}
@@ -221,7 +281,6 @@ int switchover_run(const PgcCluster *c, const char *to_name, const PgcSwitchover
 	PgcPromoteOptions po;
 	PgcHost *h = NULL;
 	PgcCluster *x;
-	PgcControl ctl;
 	uint64_t seen;
 	char err[600], l1[32], l2[32];
 	int rc = -1;
@@ -229,7 +288,7 @@ int switchover_run(const PgcCluster *c, const char *to_name, const PgcSwitchover
 	memset(res, 0, sizeof(*res));
 	res->write_gap_ms = -1;
 	res->outcome = SWITCHOVER_REFUSED;
-	fill_defaults(&o, opts);
+	switchover_defaults(&o, opts);
 
 	/* 1. checks: nothing is changed until they pass. */
 	if (from == NULL || to == NULL) {
@@ -256,19 +315,12 @@ int switchover_run(const PgcCluster *c, const char *to_name, const PgcSwitchover
 		     c->name, to->name, to->host.v);
 		goto cleanup;
 	}
-	if (in_recovery(c, from) != 0) {
-		fail(res, "check", "cannot switch over cluster \"%s\": \"%s\" does not answer as a "
-		     "primary", c->name, from->name);
-		goto cleanup;
-	}
-	if (wait_caught_up(c, from, to, o.catchup_bytes, o.catchup_timeout_s, err, sizeof err) != 0) {
-		fail(res, "check", "cannot switch over cluster \"%s\" to \"%s\": %s", c->name, to->name,
-		     err);
+	if (switchover_check(c, from, to, &o, err, sizeof err) != 0) {
+		fail(res, "check", "%s", err);
 		goto cleanup;
 	}
 	/* 2. A checkpoint now makes the shutdown checkpoint short. */
-	if (ha_exec(c, from, "CHECKPOINT", 300000, err, sizeof err) != 0)
-		log_warn("CHECKPOINT on \"%s/%s\" failed: %s", c->name, from->name, err);
+	switchover_checkpoint(c, from);
 
 	/* 3. Poolers and balancers hold their clients, then the old primary
 	 * refuses writes. */
@@ -278,35 +330,25 @@ int switchover_run(const PgcCluster *c, const char *to_name, const PgcSwitchover
 		     "before the primary stops", c->name);
 		goto cleanup;
 	}
-	log_info("stopping the primary \"%s/%s\" (fast shutdown)", c->name, from->name);
-	if (pgctl_stop(h, c, from, "fast", o.stop_timeout_s) != 0) {
-		fail(res, "stop", "could not stop the primary \"%s/%s\" cleanly", c->name, from->name);
+	if (switchover_stop(h, c, from, o.stop_timeout_s, &res->shutdown_checkpoint, err,
+			    sizeof err) != 0) {
+		fail(res, "stop", "%s", err);
 		goto rollback;
 	}
-	if (ha_controldata(h, c, from, &ctl) != 0) {
-		fail(res, "stop", "could not read the control file of \"%s/%s\"", c->name, from->name);
-		goto rollback;
-	}
-	if (strcmp(ctl.state, "shut down") != 0) {
-		fail(res, "stop", "the primary \"%s/%s\" stopped in state \"%s\", not \"shut down\"",
-		     c->name, from->name, ctl.state);
-		goto rollback;
-	}
-	res->shutdown_checkpoint = ctl.checkpoint_lsn;
 
 	/* 4. The target holds every transaction once it replayed the shutdown checkpoint. */
-	if (wait_replayed_past(c, to, ctl.checkpoint_lsn, o.replay_timeout_s, &seen, err,
+	if (switchover_wait_replayed(c, to, res->shutdown_checkpoint, o.replay_timeout_s, &seen, err,
 			       sizeof err) != 0) {
 		fail(res, "catch-up",
 		     "target \"%s/%s\" did not replay the shutdown checkpoint %s of \"%s\" within %d s "
 		     "(replayed up to %s)%s%s",
-		     c->name, to->name, lsn_format(ctl.checkpoint_lsn, l1, sizeof l1),
+		     c->name, to->name, lsn_format(res->shutdown_checkpoint, l1, sizeof l1),
 		     from->name, o.replay_timeout_s, lsn_format(seen, l2, sizeof l2),
 		     err[0] ? ": " : "", err);
 		goto rollback;
 	}
 	log_info("target \"%s/%s\" replayed the shutdown checkpoint %s of \"%s\"", c->name, to->name,
-		 lsn_format(ctl.checkpoint_lsn, l1, sizeof l1), from->name);
+		 lsn_format(res->shutdown_checkpoint, l1, sizeof l1), from->name);
 
 	/* 5, 6. Promote, re-point, rejoin the old primary. */
 	x = failover_topology(a, c, from->name, to->name);
@@ -317,7 +359,7 @@ int switchover_run(const PgcCluster *c, const char *to_name, const PgcSwitchover
 	po.rejoin_old = true;
 	po.rejoin.ready_timeout_s = o.ready_timeout_s;
 	if (promote_run(x, from->name, &po, &res->promote) != 0) {
-		if (!res->promote.promoted && in_recovery(c, to) != 0) {
+		if (!res->promote.promoted && switchover_in_recovery(c, to) != 0) {
 			fail(res, "promote", "could not promote \"%s/%s\"", c->name, to->name);
 			goto rollback;
 		}

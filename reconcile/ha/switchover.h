@@ -31,10 +31,12 @@
 #define PGC_RECONCILE_HA_SWITCHOVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "reconcile/ha/promote.h"
 #include "reconcile/ha/rejoin.h"
+#include "reconcile/transport/host.h"
 #include "schema/topology.h"
 
 typedef struct {
@@ -75,6 +77,52 @@ typedef struct {
  */
 int switchover_run(const PgcCluster *c, const char *to, const PgcSwitchoverOptions *opts,
 		   PgcSwitchoverResult *res);
+
+/*
+ * The steps of switchover_run(), for the agents of a coordinated topology
+ * (reconcile/coord/agent.h: each host's agent carries out its own node's
+ * part, with the order kept in etcd).
+ */
+
+/* switchover_defaults - in (may be NULL) with every 0 replaced by its default. */
+void switchover_defaults(PgcSwitchoverOptions *o, const PgcSwitchoverOptions *in);
+
+/*
+ * switchover_check - step 1, changing nothing: `from` answers as a primary,
+ * `to` streams from it with a replay lag of at most o->catchup_bytes
+ * (waited for, o->catchup_timeout_s). 0, or -1 with one line in err.
+ */
+int switchover_check(const PgcCluster *c, const PgcNode *from, const PgcNode *to,
+		     const PgcSwitchoverOptions *o, char *err, size_t errlen);
+
+/* switchover_checkpoint - step 2: CHECKPOINT on `from` (a failure is only logged). */
+void switchover_checkpoint(const PgcCluster *c, const PgcNode *from);
+
+/*
+ * switchover_stop - step 3 on `from`'s host h: pg_ctl stop -m fast, then its
+ * control file must say "shut down"; *checkpoint is its latest (shutdown)
+ * checkpoint's location. 0, or -1 with one line in err (the server may
+ * still run, or have stopped uncleanly).
+ */
+int switchover_stop(PgcHost *h, const PgcCluster *c, const PgcNode *from, int timeout_s,
+		    uint64_t *checkpoint, char *err, size_t errlen);
+
+/*
+ * switchover_wait_replayed - step 4: n's replay position passes lsn (it
+ * replayed the record at lsn), waited for up to timeout_s; *seen is the
+ * last position read. 0, or -1 (err says why when a query failed).
+ */
+int switchover_wait_replayed(const PgcCluster *c, const PgcNode *n, uint64_t lsn, int timeout_s,
+			     uint64_t *seen, char *err, size_t errlen);
+
+/*
+ * switchover_restore_target - the rollback's half on the target: its files
+ * as c says (a replica of c's primary), reloaded when it runs. 0 / -1.
+ */
+int switchover_restore_target(const PgcCluster *c, const PgcNode *to);
+
+/* switchover_in_recovery - 1 n is a standby, 0 it is not (or it is down), -1 unknown. */
+int switchover_in_recovery(const PgcCluster *c, const PgcNode *n);
 
 /* switchover_outcome_name - "done", "refused", "rolled-back", "failed". */
 const char *switchover_outcome_name(PgcSwitchoverOutcome o);

@@ -664,6 +664,46 @@ static void put_repository(Ctx *x, const char *path)
 	put_stmt(x, 1, NULL, repository_id(x, path), attrs, N_ELEMS(attrs));
 }
 
+/*
+ * put_standby_edge - the one stream that crosses into a standby cluster:
+ * from its source's primary (with --live, the source node its leader
+ * streams from) to its primary, the standby leader; dashed, labelled
+ * "standby of SOURCE" and, with --live, the leader's lag behind the
+ * source's write position (its leader's replay position when the source
+ * is a standby cluster too).
+ */
+static void put_standby_edge(Ctx *x, const PgcCluster *c)
+{
+	const PgcCluster *src = topology_cluster(x->t, c->standby_of.v);
+	const PgcNode *from, *leader = cluster_node(c, c->primary.v);
+	const PgcObsNode *lo = x->obs ? observe_node_find(x->obs, c->name, c->primary.v) : NULL;
+	const char *label = arena_printf(x->a, "standby of %s", c->standby_of.v);
+
+	if (src == NULL || leader == NULL || (from = cluster_node(src, src->primary.v)) == NULL)
+		return;
+	for (size_t i = 0; lo != NULL && lo->upstream_host != NULL && i < src->n_nodes; i++)
+		if (strcmp(src->nodes[i].host.v, lo->upstream_host) == 0 &&
+		    src->nodes[i].port.v == lo->upstream_port)
+			from = &src->nodes[i];
+	if (lo != NULL && lo->reachable && lo->in_recovery) {
+		uint64_t head = live_primary_lsn(x, src), replay = lsn_value(lo->replay_lsn);
+		const PgcObsNode *so = observe_node_find(x->obs, src->name, src->primary.v);
+
+		if (head == 0 && so != NULL && so->reachable)
+			head = lsn_value(so->replay_lsn);
+		if (head != 0 && replay != 0)
+			label = arena_printf(x->a, "%s\nlag %s%s", label,
+					     fmt_bytes(x, head > replay ? head - replay : 0),
+					     lo->replay_delay_s >= 0
+						 ? arena_printf(x->a, ", %.1f s", lo->replay_delay_s) : "");
+	}
+	{
+		Attr attrs[] = {{"label", label}, {"style", "dashed"}, {"penwidth", "2"}};
+
+		put_edge(x, node_id(x, src, from), node_id(x, c, leader), attrs, N_ELEMS(attrs));
+	}
+}
+
 static void put_graph(Ctx *x)
 {
 	const char *label = x->t->file ? txt(x, x->t->file) : "topology";
@@ -710,6 +750,9 @@ static void put_graph(Ctx *x)
 		if (!selected(x, c))
 			continue;
 		put_replication_edges(x, c);
+		if (c->standby_of.set && selected(x, topology_cluster(x->t, c->standby_of.v) ?
+						      topology_cluster(x->t, c->standby_of.v) : c))
+			put_standby_edge(x, c);
 		put_front_edges(x, c);
 		put_backup_edges(x, c);
 	}

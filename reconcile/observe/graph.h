@@ -21,6 +21,9 @@
  *     to the primary and, with load_balance, "read" edges to the replicas
  *     (with --live: to the primary it sees and the standbys it holds
  *     attached, and its box says whether it runs and which primary it sees);
+ *   - a dashed edge "standby of SOURCE" from the source's primary to a
+ *     standby cluster's primary (with an observed state: from the source
+ *     node it streams from, with its lag), when both clusters are drawn;
  *   - each backup repository once (a cylinder outside the boxes, shared by
  *     clusters naming the same path), with an edge from the cluster's box
  *     to it (its schedule as the label) and a dashed "restore" edge from it

@@ -202,7 +202,7 @@ int config_write_passfile_node(PgcExecCtx *ctx, const char *path, const char *up
 		secret = &ctx->c->replication.password;
 	if (user == NULL)
 		user = ctx->c->replication.user.v;
-	up = upstream ? cluster_node(ctx->c, upstream) : cluster_upstream(ctx->c, ctx->n);
+	up = upstream ? topology_node_ref(ctx->t, ctx->c, upstream) : cluster_upstream(ctx->c, ctx->n);
 	if (upstream != NULL && up == NULL)
 		return exec_fail(ctx,
 				  "cannot write the passfile of node \"%s\": upstream \"%s\" is "

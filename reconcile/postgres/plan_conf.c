@@ -189,14 +189,20 @@ size_t plan_conf_params(PgcArena *arena, const PgcCluster *c, const PgcNode *n, 
 	params_put(&l, "port", arena_printf(arena, "%lld", n->port.v));
 	params_put(&l, "unix_socket_directories", PGC_SOCKET_DIR);
 	if (up != NULL) {
+		bool leader = up == c->standby_upstream;
+		/* A standby leader shows on its source as CLUSTER-NODE, which no
+		 * node of the source can be taken for. */
 		const char *ci = arena_printf(arena, "host=%s port=%lld user=%s application_name=%s",
-					      up->host.v, up->port.v, c->replication.user.v, n->name);
+					      up->host.v, up->port.v, c->replication.user.v,
+					      leader ? arena_printf(arena, "%s-%s", c->name, n->name) : n->name);
 
 		if (c->replication.password.kind != SECRET_NONE)
 			ci = arena_printf(arena, "%s passfile=%s", ci,
 					  pgsql_conninfo_value(arena, plan_passfile_path(arena, n->data_dir.v)));
 		params_put(&l, "primary_conninfo", ci);
-		if (c->replication.slots.v)
+		if (leader && c->standby_slot != NULL)
+			params_put(&l, "primary_slot_name", c->standby_slot);
+		else if (!leader && c->replication.slots.v)
 			params_put(&l, "primary_slot_name", plan_slot_name(arena, n->name));
 	}
 	sync = sync_names(arena, c, n);
@@ -434,13 +440,13 @@ const char *plan_hba_conf(PgcArena *arena, const PgcCluster *c, const PgcNode *n
 		    c->name);
 	hba_line(&b, "local", "all", os_user, NULL, "peer", "map=pgconverge");
 	hba_line(&b, "local", "replication", os_user, NULL, "peer", "map=pgconverge");
-	if (c->n_nodes > 1) {
+	if (c->n_nodes > 1 || c->n_standby_hosts > 0) {
 		const char *method = c->replication.password.kind != SECRET_NONE ? "scram-sha-256"
 										  : "trust";
 		AddrSet seen;
 		size_t size = 16;
 
-		while (size < 2 * c->n_nodes)
+		while (size < 2 * (c->n_nodes + c->n_standby_hosts))
 			size *= 2;
 		seen.slots = calloc(size, sizeof(char *));
 		if (seen.slots == NULL)
@@ -449,6 +455,13 @@ const char *plan_hba_conf(PgcArena *arena, const PgcCluster *c, const PgcNode *n
 		strbuf_adds(&b, "# Streaming replication between the cluster's nodes.\n");
 		for (i = 0; i < c->n_nodes; i++) {
 			const char *addr = hba_address(arena, c->nodes[i].host.v);
+
+			if (addr_set_add(&seen, addr))
+				hba_line(&b, "host", "replication", c->replication.user.v, addr, method,
+					 NULL);
+		}
+		for (i = 0; i < c->n_standby_hosts; i++) {
+			const char *addr = hba_address(arena, c->standby_hosts[i]);
 
 			if (addr_set_add(&seen, addr))
 				hba_line(&b, "host", "replication", c->replication.user.v, addr, method,

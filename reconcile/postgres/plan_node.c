@@ -52,7 +52,8 @@ static bool reset_needs_restart(Ctx *x, const NodeWork *nw, const PgcObsAutoConf
 
 static bool replica_has_password(Ctx *x, const NodeWork *nw)
 {
-	return !nw->primary && x->c->replication.password.kind != SECRET_NONE;
+	return (!nw->primary || x->c->standby_upstream != NULL) &&
+	       x->c->replication.password.kind != SECRET_NONE;
 }
 
 static const NodeWork *work_of(Ctx *x, const PgcNode *n)
@@ -331,8 +332,10 @@ void plan_node_passfile(Ctx *x, NodeWork *nw)
 	if (!drift && (nw->id_config == NULL || !conninfo))
 		return;
 	if (!drift || conninfo)
-		reason = arena_printf(x->a, "the replica reads the replication password for \"%s\" "
-				      "from %s", up->name, path);
+		reason = arena_printf(x->a, "the %s reads the replication password for \"%s\" "
+				      "from %s", up == x->c->standby_upstream ? "standby leader" : "replica",
+				      up == x->c->standby_upstream ? x->c->standby_upstream_ref : up->name,
+				      path);
 	else if (!pf->exists)
 		reason = arena_printf(x->a, "the replication passfile %s is missing: replica \"%s\" "
 				      "cannot log in to \"%s\"", path, nw->n->name, up->name);
@@ -346,7 +349,7 @@ void plan_node_passfile(Ctx *x, NodeWork *nw)
 	act = fs_action(x, ACT_WRITE_PASSFILE, nw, NULL, IMPACT_NONE, reason);
 	act->payload.path = path;
 	act->payload.target = x->c->replication.user.v;
-	act->payload.upstream = up->name;
+	act->payload.upstream = up == x->c->standby_upstream ? x->c->standby_upstream_ref : up->name;
 	act->payload.secret = x->c->replication.password;
 	if (drift)
 		passfile_drift(x, nw, up, act);
@@ -462,6 +465,32 @@ const char *plan_node_slot(Ctx *x, NodeWork *nw)
 	return act->id;
 }
 
+/*
+ * plan_node_kept_slots - the slots of the cluster's standby clusters
+ * (PgcCluster.kept_slots) on its primary nw, when missing: created on the
+ * live primary, so that they follow it across failovers and switchovers.
+ */
+void plan_node_kept_slots(Ctx *x, NodeWork *nw)
+{
+	for (size_t i = 0; i < x->c->n_kept_slots; i++) {
+		const char *slot = x->c->kept_slots[i];
+		PgcAction *act;
+
+		if (!slots_known(nw) || has_slot(nw, slot))
+			continue;
+		act = emit(x, ACT_CREATE_SLOT, nw, slot, IMPACT_NONE,
+			   arena_printf(x->a, "a standby cluster streams from primary \"%s\" through "
+					"physical slot \"%s\"", nw->n->name, slot));
+		act->payload.path = NULL;
+		act->payload.target = slot;
+		act->payload.sql = "SELECT pg_create_physical_replication_slot($1, true)";
+		act->payload.params = arena_calloc(x->a, 1, sizeof(char *));
+		act->payload.params[0] = slot;
+		act->payload.n_params = 1;
+		builder_depend(x->b, act, nw->id_up);
+	}
+}
+
 /* Argv - a program's arguments, built up in the plan's arena. */
 typedef struct {
 	const char **v;
@@ -491,7 +520,7 @@ void plan_node_new(Ctx *x, NodeWork *nw)
 	PgcAction *act;
 	Argv av = {NULL, 0};
 
-	if (nw->primary || up == NULL) {
+	if (upn == NULL || (!nw->primary && up == NULL)) {
 		act = fs_action(x, ACT_INITDB, nw, NULL, IMPACT_NONE,
 				arena_printf(x->a, "data directory \"%s\" is %s: create the primary "
 					     "with initdb", nw->n->data_dir.v, dir_word(nw)));
@@ -505,18 +534,23 @@ void plan_node_new(Ctx *x, NodeWork *nw)
 		if (c->initdb.data_checksums.v)
 			argv_add(x->a, &av, "--data-checksums");
 	} else {
+		/* The primary of a standby cluster: copied from another cluster's primary
+		 * (reconcile/standby/), through the slot kept there. */
+		bool leader = upn == c->standby_upstream;
 		const char *slot_id = plan_node_slot(x, nw);
-		const char *slot = c->replication.slots.v ? plan_slot_name(x->a, nw->n->name) : NULL;
+		const char *slot = leader ? c->standby_slot
+				   : c->replication.slots.v ? plan_slot_name(x->a, nw->n->name) : NULL;
+		const char *upname = leader ? c->standby_upstream_ref : upn->name;
 
 		act = fs_action(x, ACT_CLONE, nw, NULL, IMPACT_NONE,
 				nw->o->clone_interrupted
 				    ? arena_printf(x->a, "data directory \"%s\" holds a copy that an "
 						   "interrupted run left unfinished: empty it and clone "
 						   "the replica again from \"%s\" with pg_basebackup",
-						   nw->n->data_dir.v, upn->name)
-				    : arena_printf(x->a, "data directory \"%s\" is %s: clone the replica "
+						   nw->n->data_dir.v, upname)
+				    : arena_printf(x->a, "data directory \"%s\" is %s: clone the %s "
 						   "from \"%s\" with pg_basebackup", nw->n->data_dir.v,
-						   dir_word(nw), upn->name));
+						   dir_word(nw), leader ? "standby leader" : "replica", upname));
 		argv_add(x->a, &av, arena_printf(x->a, "%s/pg_basebackup", c->bin_dir.v));
 		argv_add(x->a, &av, "-D");
 		argv_add(x->a, &av, nw->n->data_dir.v);
@@ -535,12 +569,14 @@ void plan_node_new(Ctx *x, NodeWork *nw)
 			argv_add(x->a, &av, slot);
 		}
 		argv_add(x->a, &av, "--no-password");
-		act->payload.upstream = upn->name;
+		act->payload.upstream = upname;
 		act->payload.secret = c->replication.password;
 		builder_depend(x->b, act, slot_id);
-		builder_depend(x->b, act, up->id_up);
-		if (up->id_up == NULL)
-			builder_depend(x->b, act, up->id_reload); /* its new rules must be loaded */
+		if (up != NULL) {
+			builder_depend(x->b, act, up->id_up);
+			if (up->id_up == NULL)
+				builder_depend(x->b, act, up->id_reload); /* its new rules must be loaded */
+		}
 		builder_depend(x->b, act, x->repl_role_id);
 	}
 	act->payload.params = av.v;
@@ -553,7 +589,9 @@ void plan_node_new(Ctx *x, NodeWork *nw)
 	plan_node_config(x, nw);
 	plan_node_passfile(x, nw);
 	plan_node_hba(x, nw);
-	plan_node_start(x, nw, nw->primary ? "start the new primary" : "start the new replica");
+	plan_node_start(x, nw, !nw->primary ? "start the new replica"
+			       : c->standby_upstream != NULL ? "start the new standby leader"
+							     : "start the new primary");
 }
 
 void plan_node_blocked(Ctx *x, NodeWork *nw)

@@ -85,6 +85,38 @@ static bool emit_stale_slot(Ctx *x, const NodeWork *nw, const PgcObsSlot *s)
 	return true;
 }
 
+/*
+ * kept_slot - a slot a standby cluster streams through (PgcCluster.kept_slots):
+ * expected on the primary. On another node it was left by a switchover or
+ * failover of this cluster (the standby leader follows the new primary):
+ * dropped, else it would hold WAL back there. In use, the leader still
+ * streams from here: the drop waits until the plan has re-pointed it
+ * (reconcile/standby/ links the two), and with --cluster (the standby
+ * cluster not planned) it is left for a later pass. true when the slot is
+ * one of them.
+ */
+static bool kept_slot(Ctx *x, const NodeWork *nw, const PgcObsSlot *s)
+{
+	PgcAction *act;
+	bool kept = false;
+
+	for (size_t i = 0; i < x->c->n_kept_slots && !kept; i++)
+		kept = streq(s->slot_name, x->c->kept_slots[i]);
+	if (!kept || nw->primary || (s->active && x->policy->only_cluster != NULL))
+		return kept;
+	act = emit(x, ACT_DROP_SLOT, nw, s->slot_name, IMPACT_NONE,
+		   arena_printf(x->a,
+				"physical slot \"%s\" on \"%s\" served a standby cluster when \"%s\" was "
+				"the primary; the slot lives on the primary \"%s\" now: unused here, it "
+				"would hold WAL back for ever",
+				s->slot_name, nw->n->name, nw->n->name, x->pw ? x->pw->n->name : "?"));
+	act->payload.path = NULL;
+	act->payload.target = s->slot_name;
+	builder_change(x->b, act, arena_printf(x->a, "slot \"%s\"", s->slot_name),
+		       s->active ? "in use (until the standby leader is re-pointed)" : "unused", NULL);
+	return true;
+}
+
 void plan_orphans_find(Ctx *x)
 {
 	const PgcCluster *c = x->c;
@@ -137,7 +169,8 @@ void plan_orphans_find(Ctx *x)
 				if (up == nw->n && streq(s->slot_name, plan_slot_name(x->a, c->nodes[k].name)))
 					expected = true;
 			}
-			if (!expected && s->slot_name != NULL && !emit_stale_slot(x, nw, s))
+			if (!expected && s->slot_name != NULL && !kept_slot(x, nw, s) &&
+			    !emit_stale_slot(x, nw, s))
 				orphan(x, nw->n->name, "slot", s->slot_name,
 				       arena_printf(x->a, "%s replication slot \"%s\" on \"%s\" serves no "
 						    "replica of the topology; it holds WAL back until "

@@ -222,8 +222,10 @@ bool plan_postgres_cluster(Ctx *x)
 			plan_node_blocked(x, nw);
 			break;
 		}
-		if (nw->primary)
+		if (nw->primary) {
 			plan_roles_repl(x);
+			plan_node_kept_slots(x, nw);
+		}
 	}
 
 	/* 2. restarts, one node at a time. */

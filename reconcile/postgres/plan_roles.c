@@ -193,14 +193,16 @@ static RoleSpec repl_spec(const PgcCluster *c)
 
 static bool has_replicas(const PgcCluster *c)
 {
-	return c->n_nodes > 1;
+	return c->n_nodes > 1 || c->n_kept_slots > 0; /* or standby clusters stream from it */
 }
 
 void plan_roles_repl(Ctx *x)
 {
 	RoleSpec s;
 
-	if (!has_replicas(x->c) || !roles_known(x) || x->c->replication.user.v == NULL)
+	/* A standby cluster replays its source's roles: it takes no writes. */
+	if (!has_replicas(x->c) || !roles_known(x) || x->c->replication.user.v == NULL ||
+	    x->c->standby_upstream != NULL)
 		return;
 	s = repl_spec(x->c);
 	x->repl_role_id = emit_role(x, &s, ": replicas connect as it");
@@ -325,7 +327,7 @@ void plan_roles_and_databases(Ctx *x)
 	const char *os_user = c->os_user.v ? c->os_user.v : "postgres";
 	size_t i, j;
 
-	if (!roles_known(x))
+	if (!roles_known(x) || c->standby_upstream != NULL)
 		return;
 	x->role_ids = arena_calloc(x->a, c->n_roles + 1, sizeof(char *));
 	for (i = 0; i < c->n_roles; i++) {

@@ -223,6 +223,7 @@ void plan_node_passfile(Ctx *x, NodeWork *nw);
 void plan_node_stream_check(Ctx *x, NodeWork *nw);
 void plan_node_start(Ctx *x, NodeWork *nw, const char *reason);
 const char *plan_node_slot(Ctx *x, NodeWork *nw);
+void plan_node_kept_slots(Ctx *x, NodeWork *nw);
 void plan_node_new(Ctx *x, NodeWork *nw);
 void plan_node_blocked(Ctx *x, NodeWork *nw);
 void plan_node_running(Ctx *x, NodeWork *nw);

@@ -679,7 +679,8 @@ int replication_clone_node(PgcExecCtx *ctx, const char *upname, const PgcSecret 
 	if (secret == NULL || secret->kind == SECRET_NONE)
 		secret = &ctx->c->replication.password;
 	dir = ctx->n->data_dir.v;
-	up = upname ? cluster_node(ctx->c, upname) : cluster_upstream(ctx->c, ctx->n);
+	/* "CLUSTER/NODE": a standby cluster's primary copies another cluster's. */
+	up = upname ? topology_node_ref(ctx->t, ctx->c, upname) : cluster_upstream(ctx->c, ctx->n);
 	if (up == NULL)
 		return exec_fail(ctx,
 				  "cannot copy node \"%s\": upstream \"%s\" is not in the cluster",

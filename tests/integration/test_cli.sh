@@ -182,6 +182,8 @@ clusters:
 YAML
 run failover --cluster solo -f "$tmp/solo.yaml" --state-dir "$tmp/st"
 expect "failover: a single node has nothing to promote" 1 "" "cluster \"solo\" has a single node: nothing to promote"
+run failover --cluster main -f "$top/examples/three-hosts.yaml" --state-dir "$tmp/st"
+expect "failover: refused with coordination.etcd" 1 "" "cluster \"main\" is coordinated through etcd (coordination.etcd): only its leader agent decides a failover"
 run graph --live -f "$tmp/none.yaml"
 expect "graph --live: missing topology file" 1 "" "$tmp/none.yaml: error: topology file not found"
 run validate --git "$tmp/no-repo" --ref main

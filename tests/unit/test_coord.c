@@ -134,7 +134,8 @@ static void test_primary_view(void **state)
 static void test_decision(void **state)
 {
 	PgcArena *a = arena_new();
-	PgcDecision d = {"failover", "n1", "n2", 42, "127.0.0.3", DECISION_DECIDED, "now"};
+	PgcDecision d = {"failover", "n1", "n2", 42, "127.0.0.3", DECISION_DECIDED, "now",
+			 NULL, NULL, NULL, NULL};
 	PgcDecision back;
 	json_t *j = coord_decision_json(&d);
 	char *text = json_dumps(j, JSON_COMPACT);
@@ -292,7 +293,8 @@ static void test_primary_gone(void **state)
  */
 static void test_decision_next(void **state)
 {
-	PgcDecision d = {"failover", "n1", "n2", 42, "h3", DECISION_DECIDED, "now"};
+	PgcDecision d = {"failover", "n1", "n2", 42, "h3", DECISION_DECIDED, "now",
+			 NULL, NULL, NULL, NULL};
 	PgcMember to = {.node = "n2", .role = MEMBER_REPLICA, .running = true};
 	PgcMember from = {.node = "n1", .role = MEMBER_DOWN};
 
@@ -399,6 +401,141 @@ static void test_session_wait_monotonic(void **state)
 	pthread_cond_destroy(&cv);
 }
 
+/*
+ * A switchover's decision: its progress round-trips (a failover's value
+ * keeps its shape), stopping and stopped hold the old primary back and
+ * block other decisions, and each agent's part follows from the state.
+ */
+static void test_switchover_decision(void **state)
+{
+	PgcArena *a = arena_new();
+	PgcDecision d = {.kind = "switchover", .from = "n1", .to = "n2", .token = 7,
+			 .leader = "h1", .state = DECISION_STOPPED, .at = "now",
+			 .checkpoint = "0/3000028", .stopped_at = "2026-12-07T10:00:00.000Z",
+			 .writable_at = "2026-12-07T10:00:01.250Z"};
+	PgcDecision f = {.kind = "failover", .from = "n1", .to = "n2", .token = 7,
+			 .state = DECISION_DECIDED};
+	PgcDecision back;
+	json_t *j = coord_decision_json(&d), *jf = coord_decision_json(&f);
+	char *text = json_dumps(j, JSON_COMPACT);
+
+	(void)state;
+	assert_int_equal(coord_decision_parse(a, text, &back), 0);
+	assert_string_equal(back.kind, "switchover");
+	assert_int_equal(back.state, DECISION_STOPPED);
+	assert_string_equal(coord_decision_state_name(back.state), "stopped");
+	assert_string_equal(back.checkpoint, "0/3000028");
+	assert_string_equal(back.stopped_at, "2026-12-07T10:00:00.000Z");
+	assert_string_equal(back.writable_at, "2026-12-07T10:00:01.250Z");
+	assert_null(back.why);
+	assert_int_equal(coord_decision_parse(a, "{\"kind\":\"switchover\",\"from\":\"a\","
+					      "\"to\":\"b\",\"state\":\"stopping\"}", &back), 0);
+	assert_int_equal(back.state, DECISION_STOPPING);
+	assert_null(json_object_get(jf, "checkpoint"));
+	assert_null(json_object_get(jf, "why"));
+	assert_int_equal(json_object_size(jf), 7);
+
+	/* From the decision until the promotion, n1 does not start as a primary,
+	 * and nothing else is decided. */
+	for (int s = DECISION_STOPPING; s <= DECISION_STOPPED; s++) {
+		d.state = (PgcDecisionState)s;
+		assert_true(coord_decision_holds_back(&d, "n1"));
+		assert_false(coord_decision_holds_back(&d, "n2"));
+		assert_true(coord_decision_in_progress(&d));
+	}
+	assert_true(coord_decision_in_progress(&f));
+	d.state = DECISION_PROMOTED;
+	assert_false(coord_decision_in_progress(&d));
+	assert_true(coord_decision_holds_back(&d, "n1"));
+	d.state = DECISION_ABANDONED;
+	assert_false(coord_decision_in_progress(&d));
+	assert_false(coord_decision_holds_back(&d, "n1"));
+	assert_false(coord_decision_in_progress(NULL));
+
+	/* Each agent's part. */
+	d.state = DECISION_STOPPING;
+	assert_int_equal(coord_switchover_part(&d, "n1", true, true), SWITCHOVER_PART_STOP);
+	assert_int_equal(coord_switchover_part(&d, "n1", false, false), SWITCHOVER_PART_STOP);
+	assert_int_equal(coord_switchover_part(&d, "n2", true, false), SWITCHOVER_PART_NONE);
+	assert_int_equal(coord_switchover_part(&d, "n3", true, false), SWITCHOVER_PART_NONE);
+	d.state = DECISION_STOPPED;
+	assert_int_equal(coord_switchover_part(&d, "n1", false, false), SWITCHOVER_PART_NONE);
+	assert_int_equal(coord_switchover_part(&d, "n2", true, false), SWITCHOVER_PART_PROMOTE);
+	assert_int_equal(coord_switchover_part(&d, "n2", true, true),
+			 SWITCHOVER_PART_MARK_PROMOTED);
+	/* No checkpoint: nothing to wait for, so no promotion. */
+	d.checkpoint = NULL;
+	assert_int_equal(coord_switchover_part(&d, "n2", true, false), SWITCHOVER_PART_NONE);
+	d.checkpoint = "0/3000028";
+	d.state = DECISION_PROMOTED;
+	assert_int_equal(coord_switchover_part(&d, "n1", false, false), SWITCHOVER_PART_NONE);
+	assert_int_equal(coord_switchover_part(&d, "n2", true, true), SWITCHOVER_PART_NONE);
+	/* Abandoned: the old primary starts again, if it does not run and its agent
+	 * had begun to stop it (the leader gives up only on one that still runs). */
+	d.state = DECISION_ABANDONED;
+	assert_int_equal(coord_switchover_part(&d, "n1", false, false), SWITCHOVER_PART_RESTART);
+	d.stopped_at = NULL;
+	assert_int_equal(coord_switchover_part(&d, "n1", false, false), SWITCHOVER_PART_NONE);
+	d.stopped_at = "2026-12-07T10:00:00.000Z";
+	assert_int_equal(coord_switchover_part(&d, "n1", true, true), SWITCHOVER_PART_NONE);
+	assert_int_equal(coord_switchover_part(&d, "n2", true, false), SWITCHOVER_PART_NONE);
+	d.state = DECISION_DONE;
+	assert_int_equal(coord_switchover_part(&d, "n1", false, false), SWITCHOVER_PART_NONE);
+	/* Only switchovers: a failover's old primary is never restarted from here. */
+	f.state = DECISION_ABANDONED;
+	assert_int_equal(coord_switchover_part(&f, "n1", false, false), SWITCHOVER_PART_NONE);
+	f.state = DECISION_DECIDED;
+	assert_int_equal(coord_switchover_part(&f, "n1", true, true), SWITCHOVER_PART_NONE);
+	assert_int_equal(coord_switchover_part(NULL, "n1", false, false), SWITCHOVER_PART_NONE);
+
+	free(text);
+	json_decref(j);
+	json_decref(jf);
+	arena_free(a);
+}
+
+/*
+ * A switchover moves on: stopped becomes promoted once the target reports a
+ * primary, promoted done once the old primary is a replica; the leader
+ * abandons one only while the old primary still runs as one, after the bound.
+ */
+static void test_switchover_next(void **state)
+{
+	PgcDecision d = {.kind = "switchover", .from = "n1", .to = "n2", .token = 7,
+			 .state = DECISION_STOPPING, .checkpoint = NULL};
+	PgcMember to = {.node = "n2", .role = MEMBER_PRIMARY, .running = true};
+	PgcMember from = {.node = "n1", .role = MEMBER_PRIMARY, .running = true};
+
+	(void)state;
+	/* A primary `to` while stopping proves nothing of this switchover. */
+	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_STOPPING);
+	d.state = DECISION_STOPPED;
+	to.role = MEMBER_REPLICA;
+	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_STOPPED);
+	to.role = MEMBER_PRIMARY;
+	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_PROMOTED);
+	d.state = DECISION_PROMOTED;
+	from.role = MEMBER_REPLICA;
+	assert_int_equal(coord_decision_next(&d, &to, &from, 0), DECISION_DONE);
+
+	from.role = MEMBER_PRIMARY;
+	d.state = DECISION_STOPPING;
+	assert_false(coord_switchover_give_up(&d, &from, 1000, 90000));
+	assert_true(coord_switchover_give_up(&d, &from, 90001, 90000));
+	/* Its agent stopped it (down) or is gone (absent): never abandoned by the leader. */
+	from.role = MEMBER_DOWN;
+	from.running = false;
+	assert_false(coord_switchover_give_up(&d, &from, 90001, 90000));
+	assert_false(coord_switchover_give_up(&d, NULL, 90001, 90000));
+	from.role = MEMBER_PRIMARY;
+	from.running = true;
+	d.state = DECISION_STOPPED;
+	assert_false(coord_switchover_give_up(&d, &from, 90001, 90000));
+	d.state = DECISION_STOPPING;
+	d.kind = "failover";
+	assert_false(coord_switchover_give_up(&d, &from, 90001, 90000));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +555,8 @@ int main(void)
 		cmocka_unit_test(test_session_wait_monotonic),
 		cmocka_unit_test(test_etcd_config_id),
 		cmocka_unit_test(test_decision_next),
+		cmocka_unit_test(test_switchover_decision),
+		cmocka_unit_test(test_switchover_next),
 		cmocka_unit_test(test_decision_age),
 	};
 

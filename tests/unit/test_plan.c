@@ -2280,6 +2280,55 @@ static void test_ha_plan_follows_live_primary(void **state)
 	topology_free(t);
 }
 
+/*
+ * With coordination, a switchover to a node on another host is the
+ * leader's (runs_on none), not delegated: the agents do each node's part
+ * through etcd. The policy and the streaming check hold as on one machine.
+ */
+static void test_switchover_coordinated(void **state)
+{
+	PgcTopology *t = topo_coordinated();
+	PgcObserved *o = obs_converged(t);
+	PgcPolicy pol = policy_at(SUN_0300_UTC, false);
+	PgcPlan *p;
+	const PgcAction *a;
+
+	(void)state;
+	onode(o, "pg3")->local = false;
+	onode(o, "pg1")->local = false;
+	t->clusters[0].primary.v = "pg3";
+	p = plan_build(t, o, &pol);
+	assert_string_equal(ids(p), "main/pg3/switchover\n");
+	a = act(p, "main/pg3/switchover");
+	assert_false(a->delegated);
+	assert_null(a->runs_on);
+	assert_true(a->blocked);
+	assert_non_null(strstr(a->blocked_reason, "--allow-switchover"));
+	plan_free(p);
+
+	pol.allow_switchover = true;
+	p = plan_build(t, o, &pol);
+	a = act(p, "main/pg3/switchover");
+	assert_false(a->blocked);
+	assert_false(a->delegated);
+	assert_null(a->runs_on);
+	assert_string_equal(a->payload.upstream, "pg1");
+	assert_string_equal(a->payload.target, "pg3");
+	plan_free(p);
+
+	/* A target that does not stream waits, on any host. */
+	onode(o, "pg3")->wal_receiver_status = "stopping";
+	onode(o, "pg1")->n_replicas = 0;
+	p = plan_build(t, o, &pol);
+	a = act(p, "main/pg3/switchover");
+	assert_true(a->blocked);
+	assert_false(a->delegated);
+	assert_non_null(strstr(a->blocked_reason, "does not stream from"));
+	plan_free(p);
+	obs_free(o);
+	topology_free(t);
+}
+
 static void test_ha_switchover_on_primary_change(void **state)
 {
 	PgcTopology *t = topo(NULL, NULL, NULL);
@@ -2646,6 +2695,7 @@ int main(void)
 		cmocka_unit_test(test_stale_slots),
 		cmocka_unit_test(test_remote_node),
 		cmocka_unit_test(test_remote_node_coordinated),
+		cmocka_unit_test(test_switchover_coordinated),
 		cmocka_unit_test(test_roles_drift),
 		cmocka_unit_test(test_foreign_data_dir),
 		cmocka_unit_test(test_down_and_pending),

@@ -1,0 +1,65 @@
+/*
+ * reconcile/standby/plan_standby.h - standby clusters (`standby_of`) in the
+ * plan: pure, called by plan_build() (reconcile/planner.c).
+ *
+ * A standby cluster's primary, its "standby leader", streams from the
+ * source cluster's live primary through a physical slot there; its other
+ * nodes cascade from it as usual. The postgres planner does the work from a
+ * live copy of each cluster (plan_standby_live):
+ *
+ *   - on a standby cluster: standby_upstream is the source's live primary,
+ *     so cluster_upstream() of its primary is that node: a new leader is
+ *     cloned from it (payload.upstream "SOURCE/NODE"), its primary_conninfo
+ *     and passfile point at it, its primary_slot_name is standby_slot; and
+ *     no role, database or replication user is planned (it refuses writes;
+ *     it replays the source's, whose roles and databases the copy carries);
+ *   - on a source cluster: kept_slots are its standby clusters' slots,
+ *     created on its live primary (so re-created on a new primary after a
+ *     failover or switchover; a standby leader then re-points with a
+ *     reload) and dropped, once unused, on the nodes that are no longer
+ *     primary; standby_hosts get replication lines in pg_hba.conf.
+ *
+ * plan_standby_order puts sources before their standby clusters, and
+ * plan_standby_link makes a new standby leader's copy wait for what the
+ * same plan does on its source's primary (created, started, its slot), and
+ * the drop of a standby cluster's slot on a former primary of its source
+ * wait for what re-points the leader (its configuration, passfile, reload).
+ *
+ * Memory: everything is in the plan's arena.
+ */
+#ifndef PGC_RECONCILE_STANDBY_PLAN_STANDBY_H
+#define PGC_RECONCILE_STANDBY_PLAN_STANDBY_H
+
+#include <stddef.h>
+
+#include "reconcile/engine/builder.h"
+#include "reconcile/observe/observe.h"
+#include "schema/topology.h"
+
+/* standby_slot_name - the slot standby cluster `cluster` streams through: pgc_standby_<cluster>. */
+const char *standby_slot_name(PgcArena *a, const char *cluster);
+
+/*
+ * standby_source_primary - the node of src that is its primary now: live
+ * (the name plan_ha found for it in this pass, NULL when not planned), else
+ * the one reachable node that takes writes (the newest timeline among
+ * several), else src's `primary:`. NULL only when src has no such node.
+ */
+const PgcNode *standby_source_primary(const PgcCluster *src, const PgcObserved *obs, const char *live);
+
+/*
+ * plan_standby_live - c as the postgres planner must see it: c itself when
+ * it is neither a standby cluster nor a source, else a copy with the fields
+ * above filled in. t is the whole topology; live_primary(i) the live
+ * primary's name of t's cluster i found in this pass, or NULL.
+ */
+const PgcCluster *plan_standby_live(PgcArena *a, const PgcTopology *t, const PgcCluster *c,
+				    const PgcObserved *obs, const char *const *live_primaries);
+
+/* plan_standby_order - t's clusters' indexes, each source before its standby clusters. */
+size_t *plan_standby_order(PgcArena *a, const PgcTopology *t);
+
+/* plan_standby_link - after every cluster is planned: the cross-cluster dependencies. */
+void plan_standby_link(PgcPlanBuilder *b, const PgcTopology *t);
+
+#endif

@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# tests/integration/test_agents_switchover.sh - a switchover between hosts
+# through etcd: three agents, one per "host" (127.0.0.2, .3, .4 on
+# loopback), each running `pgconverge reconcile --as HOST --interval 1s
+# --allow-switchover` on the same topology, one etcd, synchronous
+# replication (any 1). Once pg1 and its two replicas run, the topology's
+# primary is changed to pg2 and the agents' passes carry the switchover
+# out: the leader writes the decision, pg1's agent stops pg1 cleanly and
+# records its shutdown checkpoint, pg2's agent promotes pg2 once it
+# replayed it. Checked:
+#   - a writer that commits one row at a time on whichever node takes
+#     writes: every acknowledged commit is on pg2 afterwards;
+#   - exactly one primary at every sample (every 0.2 s) - none during the
+#     gap, never two;
+#   - pg1 streams from pg2, and so does pg3; pg1 was never started again as
+#     a primary; the decision in etcd ends done with the checkpoint;
+#   - the write gap, from the writer's last commit on pg1 to its first on
+#     pg2, and as pgconverge's journal reports it, is printed.
+# Then the same back from pg2 to pg1 (the leader's host then holds the
+# target, or neither node, rather than the old primary).
+#
+# Needs root (servers run as postgres), PostgreSQL 15, etcd, free loopback
+# ports. One ok/FAIL line per check; exit 1 when any check failed.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 1
+. "$top/tests/integration/lib.sh"
+lib_require_root
+PGC=$(lib_bin) || exit 1
+
+tmp=$(lib_tmpdir) || exit 1
+declare -A agent_pid
+writer_pid=
+sampler_pid=
+cleanup() {
+	local h
+	[ -n "$writer_pid" ] && kill "$writer_pid" 2>/dev/null
+	[ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null
+	for h in "${!agent_pid[@]}"; do
+		[ -n "${agent_pid[$h]}" ] && kill -KILL "${agent_pid[$h]}" 2>/dev/null
+	done
+	lib_etcd_stop_all "$tmp"
+	lib_teardown "$tmp"
+}
+trap cleanup EXIT
+
+lib_node_ports 3
+eports=$(lib_free_ports 2) || { echo "FAIL no free ports"; exit 1; }
+ecport=$(echo "$eports" | sed -n 1p)
+epport=$(echo "$eports" | sed -n 2p)
+etcd_url=http://127.0.0.1:$ecport
+topo=$tmp/topology.yaml
+prefix=/pgc-it
+declare -A host=([pg1]=127.0.0.2 [pg2]=127.0.0.3 [pg3]=127.0.0.4)
+TTL=4
+
+mkdir -m 700 "$tmp/secrets"
+printf 'r3pl:pw\n' >"$tmp/secrets/replicator"
+chmod 600 "$tmp/secrets/replicator"
+cat >"$topo" <<EOF
+version: 1
+coordination:
+  etcd:
+    endpoints: ["$etcd_url"]
+    prefix: $prefix
+    ttl: ${TTL}s
+clusters:
+  c:
+    primary: pg1
+    nodes:
+      pg1: {host: ${host[pg1]}, port: ${port[pg1]}, data_dir: data/pg1}
+      pg2: {host: ${host[pg2]}, port: ${port[pg2]}, data_dir: data/pg2}
+      pg3: {host: ${host[pg3]}, port: ${port[pg3]}, data_dir: data/pg3}
+    settings:
+      shared_buffers: 16MB
+      max_connections: 30
+      wal_log_hints: "on"
+    failover: {mode: auto, detect_after: 2s, probe_interval: 500ms, min_interval: 10s}
+    replication:
+      user: replicator
+      password: {file: secrets/replicator}
+      synchronous: {method: any, count: 1}
+    hba:
+      - {type: host, database: all, user: postgres, address: 127.0.0.1/32, method: trust}
+      - {type: host, database: replication, user: replicator, address: 127.0.0.1/32, method: scram-sha-256}
+EOF
+
+q() { lib_sql "${port[$1]}" "$2" 2>/dev/null; }
+primaries() {
+	local n out=
+	for n in pg1 pg2 pg3; do [ "$(q "$n" 'select pg_is_in_recovery()')" = f ] && out="$out $n"; done
+	echo "${out# }"
+}
+streams_from() {
+	lib_wait "${3:-30}" lib_sql_is "${port[$1]}" \
+		"select status || '|' || sender_port from pg_stat_wal_receiver" "streaming|${port[$2]}"
+}
+etcd_get() {
+	ETCDCTL_API=3 etcdctl --endpoints "$etcd_url" get "$1" --print-value-only 2>/dev/null
+}
+agent_start() {
+	local h=${host[$1]}
+	"$PGC" reconcile -f "$topo" --as "$h" --interval 1s --allow-switchover \
+		--state-dir "$tmp/state-$h" >>"$tmp/agent-$h.log" 2>&1 &
+	agent_pid[$h]=$!
+}
+# journal_count HOST ACTION_SUFFIX - successful ends of actions whose id ends in SUFFIX.
+journal_count() {
+	python3 - "$tmp/state-$1/journal.jsonl" "$2" <<'PY'
+import json, sys
+n = 0
+try:
+    for l in open(sys.argv[1]):
+        e = json.loads(l)
+        if e.get("event") == "end" and e.get("outcome") == "ok" and str(e.get("action", "")).endswith(sys.argv[2]):
+            n += 1
+except FileNotFoundError:
+    pass
+print(n)
+PY
+}
+total() {
+	local s=0 h
+	for h in 127.0.0.2 127.0.0.3 127.0.0.4; do s=$((s + $(journal_count "$h" "$1"))); done
+	echo "$s"
+}
+show_agents() {
+	for h in 127.0.0.2 127.0.0.3 127.0.0.4; do echo "  --- agent $h"; tail -n "${1:-20}" "$tmp/agent-$h.log" | sed 's/^/  | /'; done
+}
+
+lib_etcd_start "$tmp" e1 "$etcd_url" "http://127.0.0.1:$epport" || { fail "etcd starts"; lib_finish test_agents_switchover; }
+
+t0=$SECONDS
+for n in pg1 pg2 pg3; do agent_start "$n"; done
+converged() {
+	[ "$(primaries)" = pg1 ] && streams_from pg2 pg1 1 && streams_from pg3 pg1 1 &&
+		lib_sql_is "${port[pg1]}" "select count(*) from pg_stat_replication where sync_state in ('sync', 'quorum')" 2
+}
+if lib_wait 150 converged; then
+	ok "three agents build pg1 and two synchronous replicas ($((SECONDS - t0)) s)"
+else
+	fail "bootstrap did not converge"
+	show_agents 15
+	lib_finish test_agents_switchover
+fi
+sleep 2
+leader=$(etcd_get "$prefix/c/leader")
+echo "leader: $leader"
+
+# switch OLD NEW N - changes the topology's primary from OLD to NEW while a
+# writer commits one row at a time (synchronous_commit on) on whichever of the
+# two takes it, and the primaries are sampled every 0.2 s; then checks.
+switch() {
+	local old=$1 new=$2 k=$3 n1 n2 missing gap jgap start_ns
+	(
+		while :; do
+			echo "$(date +%s%N) $(primaries)"
+			sleep 0.2
+		done
+	) >"$tmp/samples$k" 2>/dev/null &
+	sampler_pid=$!
+	(
+		i=$((k * 1000000))
+		while :; do
+			i=$((i + 1))
+			for n in $old $new; do
+				if [ "$(lib_sql "${port[$n]}" "insert into t values ($i) returning 1" 2>/dev/null)" = "1" ]; then
+					echo "$(date +%s%N) $n $i"
+					break
+				fi
+			done
+			sleep 0.02
+		done
+	) >"$tmp/acks$k" 2>/dev/null &
+	writer_pid=$!
+	sleep 2
+
+	start_ns=$(date +%s%N)
+	sed -i "s/^    primary: $old\$/    primary: $new/" "$topo"
+	switched() {
+		[ "$(primaries)" = "$new" ] && streams_from "$old" "$new" 1 && streams_from pg3 "$new" 1
+	}
+	if lib_wait 120 switched; then
+		ok "switched over to $new: $old and pg3 stream from it ($(( ($(date +%s%N) - start_ns) / 1000000 )) ms after the edit)"
+	else
+		fail "the switchover to $new did not complete within 120 s (primaries: '$(primaries)')"
+		show_agents 30
+	fi
+	# Writes flow on the new primary for a while, then the writer stops.
+	lib_wait 30 sh -c "grep -q ' $new ' '$tmp/acks$k'"
+	sleep 2
+	kill "$writer_pid" "$sampler_pid" 2>/dev/null
+	wait "$writer_pid" "$sampler_pid" 2>/dev/null
+	writer_pid=
+	sampler_pid=
+
+	n1=$(grep -c " $old " "$tmp/acks$k")
+	n2=$(grep -c " $new " "$tmp/acks$k")
+	check "the writer committed on $old before ($n1) and on $new after ($n2)" test "$n1" -gt 0 -a "$n2" -gt 0
+	missing=$(awk '{ print $3 }' "$tmp/acks$k" | while read -r i; do
+		[ "$(q "$new" "select count(*) from t where i = $i")" = 1 ] || echo "$i"
+	done | wc -l)
+	check "every acknowledged commit ($((n1 + n2))) is on $new: $missing missing" test "$missing" = 0
+	gap=$(awk -v o="$old" -v n="$new" '$2 == o { last = $1 } $2 == n && !first { first = $1 } END { if (last && first) printf "%d", (first - last) / 1000000; else print "?" }' "$tmp/acks$k")
+	echo "switchover $old -> $new: write gap seen by the writer (last commit on $old to first on $new): $gap ms"
+	check "the writer never committed on $old after $new" sh -c "! awk -v o=$old -v n=$new '\$2 == n { seen = 1 } \$2 == o && seen { bad = 1 } END { exit !bad }' '$tmp/acks$k'"
+	check "never two primaries at once ($(wc -l <"$tmp/samples$k") samples)" sh -c "! awk 'NF > 2' '$tmp/samples$k' | grep -q ."
+	check "$new is the only primary" test "$(primaries)" = "$new"
+	check "the decision in etcd: switchover $old -> $new with its shutdown checkpoint" python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["kind"] == "switchover" and d["from"] == sys.argv[2] and d["to"] == sys.argv[3], d
+assert d["state"] in ("promoted", "done") and d.get("checkpoint"), d' "$(etcd_get "$prefix/c/decision")" "$old" "$new"
+	check "the decision becomes done once $old is a replica" lib_wait 30 sh -c \
+		"ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get '$prefix/c/decision' --print-value-only | grep -q '\"state\":\"done\"'"
+	leader=$(etcd_get "$prefix/c/leader")
+	check "the switchover ran once, by the leader ($leader)" test "$(journal_count "$leader" /switchover)/$(total /switchover)" = "$k/$k"
+	check "$old was stopped by its own agent" grep -q "stopping \"$old\"" "$tmp/agent-${host[$old]}.log"
+	check "$new was promoted by its own agent" grep -q "\"$new\" replayed the shutdown checkpoint" "$tmp/agent-${host[$new]}.log"
+	check "$old rejoined by its own agent" test "$(journal_count "${host[$old]}" "/$old/rejoin")/$(total "/$old/rejoin")" = 1/1
+	# The gap as pgconverge measured it: the leader's journal, or the target's
+	# agent's (the leader stops waiting once the target takes writes).
+	jgap=$(python3 - "$old" "$new" "$tmp"/state-*/journal.jsonl <<'PY'
+import json, sys
+g = None
+for f in sys.argv[3:]:
+    for l in open(f):
+        e = json.loads(l)
+        if e.get("write_gap_ms") is not None and (e.get("event") == "switchover" or e.get("kind") == "coord-switchover") \
+                and e.get("from") == sys.argv[1] and e.get("to") == sys.argv[2]:
+            g = e["write_gap_ms"]
+print("?" if g is None else g)
+PY
+)
+	echo "switchover $old -> $new: write gap reported by pgconverge ($old's stop to $new's first commit): $jgap ms"
+	echo "  the agents' lines about it:"
+	for h in 127.0.0.2 127.0.0.3 127.0.0.4; do
+		grep -h -E "switch|stopping \"$old\"|stopped cleanly|replayed the shutdown|promoted in|rejoin" "$tmp/agent-$h.log" |
+			grep -v "^ *$" | sed "s/^/  | $h /"
+	done | sort -k3 | tail -n 25
+	: >"$tmp/agent-127.0.0.2.log"; : >"$tmp/agent-127.0.0.3.log"; : >"$tmp/agent-127.0.0.4.log"
+	check "pgconverge reports the write gap" test "$jgap" != "?"
+}
+
+q pg1 "create table t (i int primary key)" >/dev/null
+lib_wait 10 lib_sql_is "${port[pg2]}" "select count(*) from t" 0
+s1=$(total /pg1/start)
+switch pg1 pg2 1
+check "pg1 was never started again as a primary" test "$(total /pg1/start)" = "$s1"
+# And back: now the old primary's or the target's host may lead.
+s2=$(total /pg2/start)
+switch pg2 pg1 2
+check "pg2 was never started again as a primary" test "$(total /pg2/start)" = "$s2"
+check "pg2 still streams from pg1" streams_from pg2 pg1 10
+
+lib_finish test_agents_switchover

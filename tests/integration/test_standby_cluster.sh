@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# tests/integration/test_standby_cluster.sh - a standby cluster in another
+# region (standby_of), on real servers, through the CLI only:
+#   1. one apply builds both regions from nothing (examples/standby-cluster.yaml
+#      with free ports): cluster eu (eu1 primary, eu2) and its standby cluster
+#      us (us1 the standby leader, us2 cascading from it);
+#   2. exactly one stream leaves eu's primary for us, through the slot
+#      pgc_standby_us; us refuses writes; data written in eu reaches us2;
+#      a second plan is empty;
+#   3. a switchover in eu (apply --allow-switchover): the next apply re-creates
+#      the slot on the new primary and points us1 at it; the old slot goes;
+#   4. kill -9 of eu's primary and `pgconverge failover --cluster eu`: once
+#      `primary:` names the new primary, apply points us1 at it; data flows to
+#      us2 again; `failover --cluster us` refuses; a last plan is empty.
+#
+# Needs root (servers run as postgres), the PostgreSQL 15 binaries and free
+# loopback ports in 20000-32000. One ok/FAIL line per check; exit 1 when any
+# check failed.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 1
+. "$top/tests/integration/lib.sh"
+lib_require_root
+PGC=$(lib_bin) || exit 1
+
+tmp=$(lib_tmpdir) || exit 1
+trap 'lib_teardown "$tmp"' EXIT
+
+lib_node_ports 4
+declare -A p=([eu1]=${port[pg1]} [eu2]=${port[pg2]} [us1]=${port[pg3]} [us2]=${port[pg4]})
+topo=$tmp/topology.yaml
+
+# write_topology PRIMARY - examples/standby-cluster.yaml with this test's
+# ports and folders, and eu's primary given.
+write_topology() {
+	sed -e "s/port: 25470/port: ${p[eu1]}/; s/port: 25471/port: ${p[eu2]}/" \
+		-e "s/port: 25472/port: ${p[us1]}/; s/port: 25473/port: ${p[us2]}/" \
+		-e "s|\.\./data/regions/|data/|" -e "s/^    primary: eu1$/    primary: $1/" \
+		"$top/examples/standby-cluster.yaml" >"$topo"
+	grep -q "primary: $1\$" "$topo" && ! grep -q 'port: 2547' "$topo"
+}
+
+q() { lib_sql "${p[$1]}" "$2" 2>/dev/null; }
+# streams_from NODE UPSTREAM - NODE's WAL receiver streams from UPSTREAM (waits up to 30 s).
+streams_from() {
+	lib_wait 30 lib_sql_is "${p[$1]}" "select status || '|' || sender_port from pg_stat_wal_receiver" \
+		"streaming|${p[$2]}"
+}
+# reaches NODE TABLE N - NODE has N rows in TABLE (waits up to 30 s).
+reaches() { lib_wait 30 lib_sql_is "${p[$1]}" "select count(*) from $2" "$3"; }
+# leaving NODE - NODE's walsenders as application_name:slot, space separated.
+leaving() {
+	q "$1" "select coalesce(string_agg(r.application_name || ':' || coalesce(s.slot_name, '-'), ' ' order by r.application_name), '')
+	        from pg_stat_replication r left join pg_replication_slots s on s.active_pid = r.pid"
+}
+# leaving_is NODE EXPECTED - waits up to 30 s for leaving NODE to print EXPECTED.
+leaving_is() {
+	local end=$((SECONDS + 30))
+	while :; do
+		[ "$(leaving "$1")" = "$2" ] && return 0
+		[ $SECONDS -ge $end ] && { echo "  streams leaving $1: '$(leaving "$1")'"; return 1; }
+		sleep 0.3
+	done
+}
+# one_leaving NODE - exactly one walsender on NODE serves us, through its slot (waits 30 s).
+one_leaving() {
+	local end=$((SECONDS + 30))
+	while :; do
+		[ "$(leaving "$1" | tr ' ' '\n' | grep -c '^us-us1:pgc_standby_us$')" = 1 ] && return 0
+		[ $SECONDS -ge $end ] && { echo "  streams leaving $1: '$(leaving "$1")'"; return 1; }
+		sleep 0.3
+	done
+}
+# empty_plan NAME - plan exits 0 with no action.
+empty_plan() {
+	lib_run "$tmp/$1" plan -f "$topo" --format json
+	if [ "$rc" = 0 ] && lib_json "$tmp/$1.out" "d['actions'] == []"; then
+		ok "$1: a plan now is empty (no false drift)"
+	else
+		fail "$1: plan exit $rc: $(jq -c '[.actions[] | .id + " " + .reason]' "$tmp/$1.out" 2>/dev/null)"
+		lib_show "$tmp/$1"
+	fi
+}
+
+# --- 1. both regions from nothing, one apply --------------------------------------------
+
+export REPLICATION_PASSWORD='r3pl:pw'
+check "the example's topology, with this test's ports and folders" write_topology eu1
+lib_run "$tmp/apply1" apply -f "$topo"
+lib_expect_rc "one apply builds eu and its standby cluster us" "$tmp/apply1" 0
+[ "$rc" = 0 ] || lib_finish test_standby_cluster
+check "us1 (the standby leader) streams from eu1" streams_from us1 eu1
+check "us2 cascades from us1" streams_from us2 us1
+check "eu2 streams from eu1" streams_from eu2 eu1
+
+# --- 2. one cross-region stream, read-only, data flows, no drift ---------------------------
+
+check "exactly one stream leaves eu1 for us, through slot pgc_standby_us" \
+	leaving_is eu1 "eu2:eu2 us-us1:pgc_standby_us"
+[ "$(q us1 'select pg_is_in_recovery()')" = t ] && [ "$(q us2 'select pg_is_in_recovery()')" = t ] &&
+	ok "both nodes of us are in recovery" || fail "us is not in recovery"
+if q us1 "create table nope (i int)" >/dev/null; then fail "us1 took a write"; else ok "us1 refuses writes"; fi
+check "eu's role and database are on us2" lib_wait 30 lib_sql_is "${p[us2]}" \
+	"select count(*) from pg_database d join pg_roles r on r.oid = d.datdba where datname = 'appdb' and rolname = 'app'" 1
+q eu1 "create table t (i int); insert into t select generate_series(1, 100)" >/dev/null
+check "data written in eu1 reaches us2" reaches us2 t 100
+lib_run "$tmp/status1" status -f "$topo"
+grep -q 'standby of eu' "$tmp/status1.out" && ok "status shows us as a standby of eu" ||
+	{ fail "status shows no chain"; lib_show "$tmp/status1"; }
+lib_run "$tmp/status2" status -f "$topo" --format json
+check "status --format json: us's leader streams from eu1, with its lag in bytes" lib_json "$tmp/status2.out" \
+	"[c['standby'] for c in d['clusters'] if c['name'] == 'us'][0]['upstream'] == 'eu1' and \
+	 isinstance([c['standby'] for c in d['clusters'] if c['name'] == 'us'][0]['lag_bytes'], int)"
+lib_run "$tmp/graph1" graph -f "$topo" --live
+grep -q '"eu/eu1" -> "us/us1" \[label="standby of eu\\nlag ' "$tmp/graph1.out" &&
+	ok "graph --live draws the stream from eu1 to us1 with its lag" || { fail "graph"; lib_show "$tmp/graph1"; }
+empty_plan plan1
+
+# --- 3. a switchover in eu: us follows -----------------------------------------------------
+
+write_topology eu2
+lib_run "$tmp/apply2" apply -f "$topo" --allow-switchover
+lib_expect_rc "apply --allow-switchover makes eu2 eu's primary" "$tmp/apply2" 0
+lib_run "$tmp/apply3" apply -f "$topo"
+lib_expect_rc "the next apply re-points the standby leader" "$tmp/apply3" 0
+check "us1 streams from eu2 after the switchover" streams_from us1 eu2
+check "exactly one stream leaves eu2 for us, through slot pgc_standby_us" \
+	leaving_is eu2 "eu1:eu1 us-us1:pgc_standby_us"
+check "eu1 no longer keeps slot pgc_standby_us" lib_wait 20 lib_sql_is "${p[eu1]}" \
+	"select count(*) from pg_replication_slots where slot_name = 'pgc_standby_us'" 0
+q eu2 "insert into t select generate_series(101, 200)" >/dev/null
+check "data written in eu2 reaches us2" reaches us2 t 200
+empty_plan plan2
+
+# --- 4. a failover in eu: us follows -------------------------------------------------------
+
+q eu2 "checkpoint" >/dev/null
+lsn=$(q eu2 'select pg_current_wal_lsn()')
+check "us1 has replayed eu2's WAL" lib_wait 30 lib_sql_is "${p[us1]}" \
+	"select pg_last_wal_replay_lsn() >= '$lsn'" t
+kill -9 "$(lib_pidfile_pid "$tmp/data/eu2")"
+lib_run "$tmp/fo" failover -f "$topo" --cluster eu
+lib_expect_rc "pgconverge failover --cluster eu after kill -9 of eu2" "$tmp/fo" 0
+[ "$(q eu1 'select pg_is_in_recovery()')" = f ] && ok "eu1 is eu's primary" ||
+	{ fail "eu1 is not the primary"; lib_show "$tmp/fo"; }
+write_topology eu1
+lib_run "$tmp/apply4" apply -f "$topo"
+lib_expect_rc "apply after the failover" "$tmp/apply4" 0
+check "us1 streams from eu1 after the failover" streams_from us1 eu1
+check "one stream leaves eu1 for us, through slot pgc_standby_us" \
+	one_leaving eu1
+q eu1 "insert into t select generate_series(201, 300)" >/dev/null
+check "data written in eu1 after the failover reaches us2" reaches us2 t 300
+lib_run "$tmp/fo_us" failover -f "$topo" --cluster us
+if [ "$rc" = 1 ] && grep -q 'is a standby cluster of "eu"' "$tmp/fo_us.err" &&
+	[ "$(q us1 'select pg_is_in_recovery()')" = t ]; then
+	ok "pgconverge failover --cluster us refuses to promote the standby cluster"
+else
+	fail "failover --cluster us: exit $rc"; lib_show "$tmp/fo_us"
+fi
+empty_plan plan3
+
+lib_finish test_standby_cluster
