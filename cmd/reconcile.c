@@ -110,7 +110,9 @@ const PgcCommandSpec reconcile_spec = {
 		"actions; the agent that holds a cluster's leader key also carries out the\n"
 		"cluster-wide ones (SQL on the primary). Without a live lease a pass applies\n"
 		"nothing. Automatic failover is then decided by the leader and written to\n"
-		"etcd first; the candidate's agent promotes it. A primary whose agent has had\n"
+		"etcd first; the candidate's agent promotes it, and every agent runs a pass at\n"
+		"once (whatever --interval is) when etcd names another primary, so that its\n"
+		"replicas follow it. A primary whose agent has had\n"
 		"no etcd contact for 3/5 of the ttl and sees no replica streaming stops it\n"
 		"(self-fencing), and starts it again only when etcd shows nothing replaced it.\n"
 		"\n"
@@ -371,8 +373,15 @@ static bool sleep_and_probe(const PgcOptions *opts, Loop *lp, int64_t ms)
 			break;
 		if (coordinated(lp) && lp->coord != NULL) {
 			due = coord_agent_next_tick_in(lp->coord, lp->topo);
-			if (due > 0)
-				sleep_until_woken(due < left ? due : (int64_t)left + 1);
+			if (due > 0) {
+				int64_t w = due < left ? due : (int64_t)left + 1;
+				double t0 = mono_ms();
+
+				/* A change in etcd (a decision, a member gone) ends the wait; without
+				 * a watch (etcd does not answer), the rest of it is slept. */
+				if (coord_agent_wait(lp->coord, lp->topo, w) < 0)
+					sleep_until_woken(w - (int64_t)(mono_ms() - t0));
+			}
 			if (stop_requested || hup_requested || mono_ms() >= deadline)
 				break;
 			if (coord_agent_tick(lp->coord, lp->topo, &stop_requested))

@@ -20,6 +20,8 @@
 #define AG_DEFAULT_TTL_MS 10000
 /* After a failed contact, the next try comes this soon (or at the next tick). */
 #define AG_RETRY_MS 1000
+/* A leader tick this long (a probe that waited): etcd is read again for a decision. */
+#define AG_SLOW_PROBE_MS 200
 /* New coordination.etcd settings that did not work are tried again this often. */
 #define AG_RECONFIG_RETRY_MS 10000
 
@@ -386,12 +388,14 @@ int ag_snapshot(PgcCoordAgent *ag, AgCluster *c)
 	const char *prefix = coord_key_cluster(a, ag->prefix, c->name);
 	PgcEtcdKv *kvs = NULL;
 	size_t n = 0;
+	int64_t rev = 0;
 
-	if (etcd_get_prefix(ag->etcd, a, prefix, &kvs, &n, NULL) != ETCD_OK) {
+	if (etcd_get_prefix(ag->etcd, a, prefix, &kvs, &n, &rev) != ETCD_OK) {
 		arena_free(a);
 		c->snap_ok = false;
 		return -1;
 	}
+	c->snap_rev = rev;
 	arena_free(c->snap);
 	c->snap = a;
 	c->kvs = kvs;
@@ -676,9 +680,63 @@ void coord_agent_after_pass(PgcCoordAgent *ag, const PgcTopology *t, const PgcOb
 
 /* ---- ticks -------------------------------------------------------------------------- */
 
+/*
+ * etcd_primary - the primary etcd names for c now: the candidate of a
+ * decision marked promoted, else a member that reports a primary; NULL
+ * none (the primary is down and nothing was promoted yet).
+ */
+static const char *etcd_primary(PgcCoordAgent *ag, const AgCluster *ac, PgcArena *a)
+{
+	const char *members = arena_printf(a, "%s/%s/members/", ag->prefix, ac->name);
+	size_t len = strlen(members);
+	PgcDecision d;
+
+	if (ag_snap_decision(ag, ac, a, &d) != NULL && d.state == DECISION_PROMOTED && d.to != NULL)
+		return d.to;
+	for (size_t i = 0; ac->snap_ok && i < ac->n_kvs; i++) {
+		PgcMember m;
+
+		if (strncmp(ac->kvs[i].key, members, len) == 0 &&
+		    coord_member_parse(a, ac->kvs[i].key + len, ac->kvs[i].value, &m) == 0 &&
+		    m.role == MEMBER_PRIMARY && m.running)
+			return m.node;
+	}
+	return NULL;
+}
+
+/*
+ * primary_moved - the primary etcd names for c (fresh snapshot) is another
+ * node than at the last look (or the first one it names), and this host
+ * has a node of c besides it: its replicas follow the new primary (or are
+ * cloned from the first) at a pass now, not at the next --interval (with
+ * synchronous replication the new primary's first write waits for one of
+ * them). At the agent's start the pass runs anyway.
+ */
+static bool primary_moved(PgcCoordAgent *ag, AgCluster *ac, const PgcCluster *c)
+{
+	PgcArena *a = arena_new();
+	const char *p = etcd_primary(ag, ac, a);
+	bool moved = false;
+
+	if (p != NULL && strcmp(p, ac->seen_primary) != 0) {
+		for (size_t j = 0; j < c->n_nodes; j++)
+			if (strcmp(c->nodes[j].name, p) != 0 && ag_is_self(ag, c->nodes[j].host.v))
+				moved = true;
+		if (moved)
+			log_info("cluster \"%s\": \"%s\" is the primary now%s%s%s: a pass runs now "
+				 "for the nodes of this host", ac->name, p,
+				 ac->seen_primary[0] ? " (was \"" : "", ac->seen_primary,
+				 ac->seen_primary[0] ? "\")" : "");
+		snprintf(ac->seen_primary, sizeof ac->seen_primary, "%s", p);
+	}
+	arena_free(a);
+	return moved;
+}
+
 bool coord_agent_tick(PgcCoordAgent *ag, const PgcTopology *t, const volatile sig_atomic_t *stop)
 {
 	bool due = false, in;
+	double t0;
 
 	if (configure(ag, t) != 0)
 		return false;
@@ -697,11 +755,17 @@ bool coord_agent_tick(PgcCoordAgent *ag, const PgcTopology *t, const volatile si
 		if (!ac->present || c == NULL || ag_snapshot(ag, ac) != 0)
 			continue;
 		lead(ag, ac);
+		due |= primary_moved(ag, ac, c);
 		due |= ag_candidate_tick(ag, t, c, ac);
 		due |= ag_switchover_tick(ag, t, c, ac);
 		/* Every agent probes the primary: a new leader has its history at once. A
 		 * decision for a node of this host is carried out now, not a pass later. */
+		t0 = clock_ms();
 		if (ag_leader_tick(ag, t, c, ac) && ag_snapshot(ag, ac) == 0)
+			due |= ag_candidate_tick(ag, t, c, ac);
+		/* A probe of a primary cut off from the network takes its whole
+		 * timeout: a decision written meanwhile is not left for the next tick. */
+		else if (clock_ms() - t0 >= AG_SLOW_PROBE_MS && ag_snapshot(ag, ac) == 0)
 			due |= ag_candidate_tick(ag, t, c, ac);
 	}
 	if (!(stop && *stop))
@@ -715,6 +779,42 @@ int64_t coord_agent_next_tick_in(const PgcCoordAgent *ag, const PgcTopology *t)
 	if (t == NULL || !t->etcd.set)
 		return -1;
 	return AG_LOCAL_CHECK_MS;
+}
+
+int coord_agent_wait(PgcCoordAgent *ag, const PgcTopology *t, int64_t ms)
+{
+	PgcArena *a;
+	const char *prefix = NULL;
+	int64_t from = 0;
+	size_t present = 0;
+	bool changed = false;
+	PgcEtcdStatus st;
+
+	(void)t;
+	if (ms <= 0)
+		return 0;
+	for (size_t i = 0; ag->etcd != NULL && i < ag->n_cl; i++) {
+		if (!ag->cl[i]->present)
+			continue;
+		present++;
+		if (!ag->cl[i]->snap_ok || ag->cl[i]->snap_rev <= 0) {
+			from = -1;
+			break;
+		}
+		if (from == 0 || ag->cl[i]->snap_rev + 1 < from)
+			from = ag->cl[i]->snap_rev + 1;
+	}
+	if (present == 0 || from <= 0 || !coord_agent_in_session(ag))
+		return -1;
+	a = arena_new();
+	for (size_t i = 0; i < ag->n_cl; i++)
+		if (ag->cl[i]->present)
+			prefix = present == 1 ? coord_key_cluster(a, ag->prefix, ag->cl[i]->name)
+					      : arena_printf(a, "%s/", ag->prefix);
+	/* From the revision after the last reads: a change since then answers at once. */
+	st = etcd_watch_prefix(ag->etcd, prefix, from, (int)ms, &changed, NULL);
+	arena_free(a);
+	return st != ETCD_OK ? -1 : changed ? 1 : 0;
 }
 
 bool coord_agent_before_pass(PgcCoordAgent *ag, const PgcTopology *t)

@@ -33,7 +33,8 @@
  * primary (libpq) every failover.probe_interval, so that a new leader has
  * the probe history at once, and the leader decides. The primary is failed when its
  * member key expired or its agent reports it down or fenced
- * (coord_primary_gone), and its probes failed for detect_after; then
+ * (coord_primary_gone), and its probes failed for detect_after (when the
+ * member key goes, on the probes so far: no wait for the next one); then
  * failover_evaluate() decides as it does without coordination (partition
  * rule, synchronous standbys, most WAL, region, anti-flap), with the last
  * view of the primary from P/C/primary. The decision is written first
@@ -159,12 +160,22 @@ void coord_agent_free(PgcCoordAgent *ag);
  * a decision naming one of its nodes, self-fencing, a down primary of its
  * own. t: the last topology that loaded (coordination.etcd set). true when
  * a pass is due now (the session came back, a node was promoted or
- * stopped here).
+ * stopped here, or etcd names another primary of a cluster with another
+ * node here: its replicas follow it now, not at the next --interval).
  */
 bool coord_agent_tick(PgcCoordAgent *ag, const PgcTopology *t, const volatile sig_atomic_t *stop);
 
 /* coord_agent_next_tick_in - ms until coord_agent_tick() has something due. */
 int64_t coord_agent_next_tick_in(const PgcCoordAgent *ag, const PgcTopology *t);
+
+/*
+ * coord_agent_wait - waits up to ms between ticks, less when a key of its
+ * clusters changes in etcd after its last reads (a watch: a member that
+ * goes down or expires, a decision, a new leader). 1 a key changed, 0
+ * nothing did in ms, -1 no watch (no session, no read yet, etcd does not
+ * answer): the caller waits itself.
+ */
+int coord_agent_wait(PgcCoordAgent *ag, const PgcTopology *t, int64_t ms);
 
 /*
  * coord_agent_before_pass - a tick with t (a new topology may name other

@@ -274,6 +274,31 @@ static PgcObserved *observe_others(PgcArena *a, const PgcTopology *t, const PgcC
 	return failover_observe(&tt, c->name);
 }
 
+/*
+ * gone_between_probes - the leader need not wait for the next probe of
+ * its primary (nor for that probe's timeout, when the primary's host is
+ * cut off): its last probe failed within a probe round, and its member key
+ * is gone or reports it down (the tick a watch woke when the lease
+ * expired). failover_evaluate() then still counts detect_after from the
+ * first failed probe.
+ */
+static bool gone_between_probes(PgcCoordAgent *ag, AgCluster *ac, const PgcCluster *c,
+				PgcArena *a, const PgcDecision *d, const PgcEtcdKv *dkv, bool leads,
+				int64_t now)
+{
+	PgcMember m;
+	const PgcEtcdKv *mkv;
+	const char *why;
+
+	if (!leads || (dkv != NULL && coord_decision_in_progress(d)) || ac->st.primary == NULL ||
+	    ac->st.failures == 0 ||
+	    now - ac->st.last_probe_ms > c->failover.probe_interval.ms + probe_timeout(c) ||
+	    strcmp(watched_primary(ag, ac, c, a, d), ac->primary) != 0)
+		return false;
+	mkv = ag_snap_member(ag, ac, a, ac->primary, &m);
+	return coord_primary_gone(a, mkv ? &m : NULL, &why);
+}
+
 bool ag_leader_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c, AgCluster *ac)
 {
 	PgcArena *a;
@@ -288,7 +313,7 @@ bool ag_leader_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c
 	const char *primary, *why;
 	char err[512] = "";
 	int64_t now = (int64_t)clock_ms();
-	bool ok, decided = false, leads;
+	bool ok, decided = false, leads, between;
 
 	if (c->failover.mode != FAILOVER_AUTO || c->n_nodes < 2)
 		return false;
@@ -299,9 +324,11 @@ bool ag_leader_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c
 		seed_last_failover(ac, &d, now);
 	if (dkv != NULL && leads)
 		settle(ag, ac, a, &d, dkv);
-	if (now < ac->next_probe_ms)
+	between = now < ac->next_probe_ms;
+	if (between && !gone_between_probes(ag, ac, c, a, &d, dkv, leads, now))
 		goto cleanup;
-	ac->next_probe_ms = now + c->failover.probe_interval.ms;
+	if (!between)
+		ac->next_probe_ms = now + c->failover.probe_interval.ms;
 	/* The candidate's agent carries a decided failover (or a switchover) out: no
 	 * second one meanwhile. */
 	if (dkv != NULL && coord_decision_in_progress(&d))
@@ -310,8 +337,14 @@ bool ag_leader_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c
 	retarget(ac, primary);
 	live = strcmp(primary, c->primary.v) == 0 ? c
 						  : failover_topology(a, c, c->primary.v, primary);
-	ok = ha_probe(live, cluster_node(live, primary), probe_timeout(c), err, sizeof err) == 0;
-	failover_probe_record(&ac->st, ac->primary, now, ok, err);
+	if (between) {
+		ok = false; /* its last probe failed (gone_between_probes) */
+		snprintf(err, sizeof err, "%s", ac->st.last_error);
+	} else {
+		ok = ha_probe(live, cluster_node(live, primary), probe_timeout(c), err,
+			      sizeof err) == 0;
+		failover_probe_record(&ac->st, ac->primary, now, ok, err);
+	}
 	if (ok) {
 		verdict(ac, HA_HEALTHY, arena_printf(a, "primary \"%s\" answers", primary));
 		goto cleanup;

@@ -96,6 +96,7 @@ typedef struct {
 	PgcEtcdKv *kvs;
 	size_t n_kvs;
 	bool snap_ok;
+	int64_t snap_rev;            /* the store's revision at that read (0 unknown) */
 	/* The leader's watch of the primary. */
 	char primary[AG_NAME];
 	PgcProbeState st;
@@ -106,6 +107,7 @@ typedef struct {
 	int64_t last_failover_ms;    /* clock_ms() of the last decision; -1 none */
 	int64_t promote_retry_ms;    /* a promotion here failed: not again before */
 	int promote_failures;        /* failed promotions for the decision in progress */
+	char seen_primary[AG_NAME];  /* the primary etcd named at the last tick ("" not yet) */
 } AgCluster;
 
 /* AgNode - one node on this host. */

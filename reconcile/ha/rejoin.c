@@ -460,17 +460,24 @@ int rejoin_node_on(PgcHost *h, const PgcCluster *x, const char *node,
 	} else if (state == 2) {
 		bool changed;
 
-		/* A standby that just started may still be connecting. */
+		/*
+		 * Pointed at its upstream first: primary_conninfo is reloaded
+		 * (PostgreSQL 13 and later), and a standby behind the new
+		 * primary's fork point follows its timeline without a restart.
+		 * One that cannot (it went past the fork) is stopped and rewound
+		 * below. A standby that just started may still be connecting.
+		 */
+		if (ha_write_node_files(x, n, false, &changed) != 0 ||
+		    (changed && ha_reload(x, n) != 0))
+			goto cleanup;
 		for (int i = 0; i < STREAM_WAIT_MS / 200 && !streams_from_upstream(x, n); i++)
 			clock_sleep_ms(200);
 		if (streams_from_upstream(x, n)) {
-			if (ha_write_node_files(x, n, false, &changed) != 0 ||
-			    (changed && ha_reload(x, n) != 0))
-				goto cleanup;
 			res->outcome = REJOIN_FOLLOWING;
 			snprintf(res->decision, sizeof res->decision,
-				 "node \"%s\" already streams from \"%s\"", node,
-				 cluster_upstream(x, n)->name);
+				 changed ? "node \"%s\" streams from \"%s\" since a reload"
+					 : "node \"%s\" already streams from \"%s\"",
+				 node, cluster_upstream(x, n)->name);
 			rc = 0;
 			goto cleanup;
 		}

@@ -97,6 +97,10 @@ PgcObserved *observe_topology(const PgcTopology *t, const PgcObserveOptions *opt
 			oc->nodes[j].cluster = oc->name;
 			*p = (Probe){.arena = a, .lock = &lock, .c = c, .node = &c->nodes[j],
 				     .opts = &o_opts, .out = &oc->nodes[j]};
+			/* Agents (coordination.etcd) observe other hosts' nodes every
+			 * pass: one that is cut off must not hold up their failover work. */
+			if (t->etcd.set)
+				p->remote_connect_timeout_s = OBSERVE_REMOTE_CONNECT_TIMEOUT_S;
 		}
 		/* Repositories are read while the nodes are probed. */
 		if (c->backup.set && c->backup.repository.v != NULL)

@@ -249,6 +249,14 @@ typedef struct {
 /* How long observe waits for a repository to be read. */
 #define OBSERVE_REPO_TIMEOUT_MS 30000
 
+/*
+ * With coordination.etcd, every agent observes the nodes of the other hosts
+ * at each pass, and its failover work waits for the pass: a node cut off
+ * from the network is given up after this long (the failover probes give
+ * up after 1 s too).
+ */
+#define OBSERVE_REMOTE_CONNECT_TIMEOUT_S 1
+
 typedef struct {
 	const char *name;
 	PgcObsNode *nodes;        /* same order as the cluster's nodes in the topology */
@@ -270,7 +278,8 @@ typedef struct {
 } PgcObserved;
 
 typedef struct {
-	int connect_timeout_s;    /* default 3 */
+	int connect_timeout_s;    /* default 3; OBSERVE_REMOTE_CONNECT_TIMEOUT_S at most for another
+				   * host's node when the topology has coordination.etcd */
 	int query_timeout_ms;     /* default 5000 */
 	const char *only_cluster; /* NULL: all */
 	bool stats;               /* also gather the monitoring figures (observe_stats.h):

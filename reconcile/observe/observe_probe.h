@@ -30,6 +30,7 @@ typedef struct {
 	const PgcNode *node;
 	const PgcObserveOptions *opts;
 	PgcObsNode *out;
+	int remote_connect_timeout_s; /* a node probed by TCP (another host's): this bound; 0 opts' */
 	const char *label;        /* "cluster/node" (scratch) */
 	int major;                /* the catalog version settings are normalised with */
 	bool failed;              /* a query failed: the observation is incomplete */
@@ -89,7 +90,12 @@ static inline PGconn *probe_connect(Probe *p, const char *dbname, char *err, siz
 			: pgsql_conninfo_tcp(p->scratch, p->node->host.v, (int)p->node->port.v,
 					     p->c->os_user.v, dbname);
 
-	return pgsql_connect(ci, p->opts->connect_timeout_s, err, errlen);
+	int timeout_s = p->opts->connect_timeout_s;
+
+	if (!p->out->local && p->remote_connect_timeout_s > 0 &&
+	    p->remote_connect_timeout_s < timeout_s)
+		timeout_s = p->remote_connect_timeout_s;
+	return pgsql_connect(ci, timeout_s, err, errlen);
 }
 
 #endif

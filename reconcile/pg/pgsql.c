@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,20 +229,41 @@ static void result_error(const PGresult *r, PgcPgError *e)
 		snprintf(e->message, sizeof e->message, "%s", PQresStatus(PQresultStatus(r)));
 }
 
+static void *cancel_main(void *arg)
+{
+	PGcancel *c = arg;
+	char buf[256];
+
+	if (!PQcancel(c, buf, sizeof buf))
+		log_debug("could not send a cancel request: %s", buf);
+	PQfreeCancel(c);
+	return NULL;
+}
+
 /*
  * cancel - asks the server to cancel the running statement. PQcancel()
- * opens its own short connection and is safe to call from any thread.
+ * opens its own short connection and is safe to call from any thread, but
+ * its connect is blocking and has no timeout (libpq 15): to a host cut off
+ * from the network it waits as long as TCP retries. So it runs in a
+ * detached thread of its own, and the caller waits PGSQL_CANCEL_GRACE_MS
+ * for the server's answer as before; without a thread, here.
  */
 static void cancel(PGconn *conn)
 {
 	PGcancel *c = PQgetCancel(conn);
-	char buf[256];
+	pthread_attr_t at;
+	pthread_t th;
+	bool started = false;
 
 	if (c == NULL)
 		return;
-	if (!PQcancel(c, buf, sizeof buf))
-		log_debug("could not send a cancel request: %s", buf);
-	PQfreeCancel(c);
+	if (pthread_attr_init(&at) == 0) {
+		started = pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) == 0 &&
+			  pthread_create(&th, &at, cancel_main, c) == 0;
+		pthread_attr_destroy(&at);
+	}
+	if (!started)
+		(void)cancel_main(c);
 }
 
 /*

@@ -14,7 +14,9 @@
 #      carry on;
 #   4. a whole host lost (its agent and server killed): a replica is
 #      promoted once the lease expired (time printed); the host's agent
-#      started again rejoins its node as a replica.
+#      started again rejoins its node as a replica;
+#   5. with ttl 10 s, the agents of the primary's host and of the leader
+#      paused for 5 s (SIGSTOP, SIGCONT): no failover, no self-fence.
 # The agents' memory (RSS) is printed. Self-fencing under a real partition
 # is test_agents_partition.sh.
 #
@@ -134,7 +136,10 @@ else
 	lib_finish test_agents
 fi
 [ "$new" = pg2 ] && other=pg3 || other=pg2
-check "first write within 15 s of the kill" test "$ms" -lt 15000
+# Target detect_after + 1 s (3 s, printed above). The bound catches a wait for a
+# pass or an --interval (tens of seconds), with slack for a loaded shared machine
+# (4.6 s seen at a load of 20 on 2 cores).
+check "first write within detect_after + 5 s of the kill" test "$ms" -lt 7000
 check "the decision in etcd names pg1 -> $new" python3 -c '
 import json, sys
 d = json.loads(sys.argv[1])
@@ -193,6 +198,8 @@ if [ -n "$next" ]; then
 	echo "host of $cur lost (agent and server killed) to the first write on $next: $ms ms (ttl ${TTL} s, detect_after 2 s)"
 	ok "host of $cur lost: $next promoted after its lease expired ($ms ms)"
 	check "not before the lease could expire (ttl ${TTL} s)" test "$ms" -ge $((TTL * 1000 * 4 / 5))
+	# Target ttl + 1 s; slack for a loaded shared machine (8.6 s seen at a load of 20).
+	check "first write within ttl + 6 s" test "$ms" -lt $((TTL * 1000 + 6000))
 else
 	fail "no replica took writes within 40 s of losing the host of $cur"
 	for h in 127.0.0.2 127.0.0.3 127.0.0.4; do echo "  --- agent $h"; tail -n 20 "$tmp/agent-$h.log" | sed 's/^/  | /'; done
@@ -200,5 +207,35 @@ fi
 agent_start "$cur"
 check "the host comes back: $cur rejoins as a replica of $next" streams_from "$cur" "$next" 90
 check "one primary: $next" test "$(primaries)" = "$next"
+
+# --- 5. an agent paused 5 s with ttl 10 s: no failover, no fence ----------------------------
+
+# The topology's ttl becomes 10 s (each agent takes a new lease with it); then the
+# agents of the primary's host and of the leader are stopped (SIGSTOP) for 5 s:
+# within the ttl nothing may happen, neither a failover nor a self-fence.
+sed -i "s/ttl: ${TTL}s/ttl: 10s/" "$topo"
+for h in 127.0.0.2 127.0.0.3 127.0.0.4; do
+	check "agent $h takes ttl 10 s" lib_wait 30 grep -q "granted (ttl 10000 ms)" "$tmp/agent-$h.log"
+done
+cur=$(primaries)
+check "a leader with ttl 10 s" lib_wait 30 sh -c \
+	"ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get '$prefix/c/leader' --print-value-only | grep -q ."
+sleep 2
+leader=$(etcd_get "$prefix/c/leader")
+dec_before=$(decision)
+pidcur=$(lib_pidfile_pid "$tmp/data/$cur")
+fences=$(cat "$tmp"/agent-*.log | grep -c "self-fencing primary")
+paused="${agent_pid[${host[$cur]}]}"
+[ "$leader" != "${host[$cur]}" ] && [ -n "${agent_pid[$leader]:-}" ] && paused="$paused ${agent_pid[$leader]}"
+kill -STOP $paused
+sleep 5
+kill -CONT $paused
+# detect_after and a probe round past the pause: time enough for a wrong decision.
+sleep 6
+check "after a 5 s pause of the agents of $cur and of the leader: same decision in etcd" \
+	test "$(decision)" = "$dec_before"
+check "$cur still the only primary, same postmaster, writable" \
+	test "$(primaries)/$(lib_pidfile_pid "$tmp/data/$cur")/$(q "$cur" 'insert into t values (4000) returning 1')" = "$cur/$pidcur/1"
+check "no self-fence during the pause" test "$(cat "$tmp"/agent-*.log | grep -c "self-fencing primary")" = "$fences"
 
 lib_finish test_agents
