@@ -317,6 +317,12 @@ static void check_failover(Val *v, PgcCluster *c)
 	if (f->mode == FAILOVER_AUTO && c->n_nodes == 1)
 		val_warn(v, val_pos_or(f->mode_pos, f->pos), val_fmt(v, "%s.mode", ck), "add a replica to fail over to",
 			 "automatic failover has nothing to promote: cluster \"%s\" has a single node", c->name);
+	if (v->t->etcd.set && f->mode == FAILOVER_MANUAL && c->n_nodes > 1 && !c->standby_of.set)
+		val_warn(v, val_pos_or(f->mode_pos, val_pos_or(f->pos, c->pos)), val_fmt(v, "%s.mode", ck),
+			 "set failover.mode: auto to let the leader agent fail over, or off to say that "
+			 "nothing does",
+			 "cluster \"%s\" has no failover: with coordination.etcd only its leader agent "
+			 "promotes (failover.mode auto), and pgconverge failover is refused", c->name);
 	if (f->detect_after.set && f->detect_after.ms <= 0)
 		val_error(v, f->detect_after.pos, val_fmt(v, "%s.detect_after", ck), NULL,
 			  "expected a duration greater than zero, e.g. \"10s\"");

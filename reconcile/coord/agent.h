@@ -100,7 +100,8 @@
  * etcd has had no pass; coord_fence_watches) whose agent had no successful etcd
  * contact for longer than 3/5 of the ttl (from the send time of its last
  * successful keep-alive) and that has no replica streaming with a reply
- * within coord_reply_window_ms() (pg_stat_replication) is stopped by the
+ * within coord_reply_window_ms() (pg_stat_replication; only the cluster's
+ * own nodes, coord_replica_listed) is stopped by the
  * keep-alive thread, with the signals pg_ctl stop sends: SIGINT (a fast
  * shutdown) for 1 s, SIGQUIT (immediate) for 1 s, then SIGKILL; a stop it
  * cannot confirm (coord_stop_step) is no fence and is tried again. It stops, it does not

@@ -364,6 +364,17 @@ static void fence_record_tick(PgcCoordAgent *ag, const PgcCluster *c, const PgcN
 }
 
 /* update_watch - the primaries of this host the keep-alive thread watches for self-fencing. */
+/* replica_names - the names of c's nodes other than n, "\n"-separated (AgWatch.replicas). */
+static const char *replica_names(PgcArena *a, const PgcCluster *c, const PgcNode *n)
+{
+	const char *out = "";
+
+	for (size_t i = 0; i < c->n_nodes; i++)
+		if (strcmp(c->nodes[i].name, n->name) != 0)
+			out = arena_printf(a, "%s%s%s", out, *out ? "\n" : "", c->nodes[i].name);
+	return out;
+}
+
 static void update_watch(PgcCoordAgent *ag, const PgcTopology *t)
 {
 	PgcArena *a = arena_new();
@@ -398,9 +409,10 @@ static void update_watch(PgcCoordAgent *ag, const PgcTopology *t)
 		w[n].data_dir = strdup(nd->data_dir.v);
 		w[n].conninfo = strdup(pgsql_node_conninfo(a, c, nd, "postgres"));
 		w[n].port = nd->port.v;
+		w[n].replicas = strdup(replica_names(a, c, nd));
 		w[n].reply_window_ms = coord_reply_window_ms(ag->ttl_ms, c->failover.detect_after.ms);
 		if (!w[n].cluster || !w[n].node || !w[n].host || !w[n].os_user || !w[n].data_dir ||
-		    !w[n].conninfo)
+		    !w[n].conninfo || !w[n].replicas)
 			abort();
 		n++;
 	}

@@ -22,6 +22,9 @@
 typedef struct {
 	char *cluster, *node, *host, *os_user, *data_dir;
 	char *conninfo;              /* the superuser's, for pg_stat_replication */
+	char *replicas;              /* the cluster's other nodes, "\n"-separated: only their
+				      * walsenders keep it serving (not a standby cluster's
+				      * leader, nor pg_basebackup) */
 	long long port;
 	int64_t reply_window_ms;     /* a replica's reply this recent keeps it serving */
 	bool fenced;                 /* stopped by self-fencing: the thread keeps it stopped */

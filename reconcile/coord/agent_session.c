@@ -39,11 +39,19 @@ static void watch_free(AgWatch *w, size_t n)
 		free(w[i].os_user);
 		free(w[i].data_dir);
 		free(w[i].conninfo);
+		free(w[i].replicas);
 	}
 	free(w);
 }
 
-/* replica_streams - a replica streams from w's server with a reply within window_ms. */
+/*
+ * replica_streams - one of the cluster's own replicas (w->replicas, by the
+ * application_name each gets from its primary_conninfo) streams from w's
+ * server with a reply within window_ms. Another stream (a standby
+ * cluster's leader in another region, pg_basebackup, pg_receivewal) never
+ * keeps a primary serving: the partition rule that makes it safe only
+ * counts the cluster's replicas.
+ */
 static bool replica_streams(const AgWatch *w, int64_t window_ms)
 {
 	char conninfo[2048], sql[256];
@@ -53,14 +61,14 @@ static bool replica_streams(const AgWatch *w, int64_t window_ms)
 
 	snprintf(conninfo, sizeof conninfo, "%s connect_timeout=2", w->conninfo);
 	snprintf(sql, sizeof sql,
-		 "SET statement_timeout = 1000; SELECT count(*) FROM pg_stat_replication WHERE "
-		 "state = 'streaming' AND reply_time > now() - interval '%lld milliseconds'",
+		 "SET statement_timeout = 1000; SELECT application_name FROM pg_stat_replication "
+		 "WHERE state = 'streaming' AND reply_time > now() - interval '%lld milliseconds'",
 		 (long long)window_ms);
 	conn = PQconnectdb(conninfo);
 	if (PQstatus(conn) == CONNECTION_OK) {
 		res = PQexec(conn, sql);
-		yes = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-		      atoi(PQgetvalue(res, 0, 0)) > 0;
+		for (int i = 0; PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res) && !yes; i++)
+			yes = coord_replica_listed(w->replicas, PQgetvalue(res, i, 0));
 		PQclear(res);
 	}
 	PQfinish(conn);
@@ -271,9 +279,11 @@ static void session_step(AgSession *s, double *next_keepalive)
 		w.os_user = strdup(w.os_user);
 		w.data_dir = strdup(w.data_dir);
 		w.conninfo = strdup(w.conninfo);
+		w.replicas = strdup(w.replicas);
 		pthread_mutex_unlock(&s->mu);
 		rc = 1;
 		if (w.cluster && w.node && w.host && w.os_user && w.data_dir && w.conninfo &&
+		    w.replicas &&
 		    !replica_streams(&w, w.reply_window_ms)) {
 			log_warn("cluster \"%s\": self-fencing primary \"%s\": no etcd contact for "
 				 "%.1f s (more than 3/5 of the ttl) and no replica streams from it",
@@ -305,6 +315,7 @@ static void session_step(AgSession *s, double *next_keepalive)
 		free(w.os_user);
 		free(w.data_dir);
 		free(w.conninfo);
+		free(w.replicas);
 	}
 	pthread_mutex_unlock(&s->mu);
 	keep_stopped(s);

@@ -543,3 +543,20 @@ bool coord_primary_gone(PgcArena *a, const PgcMember *m, const char **why)
 			    m->running ? " and running" : "");
 	return false;
 }
+
+bool coord_replica_listed(const char *replicas, const char *application_name)
+{
+	size_t len = strlen(application_name);
+
+	if (len == 0)
+		return false;
+	for (const char *p = replicas; *p != '\0';) {
+		const char *end = strchr(p, '\n');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		if (n == len && strncmp(p, application_name, len) == 0)
+			return true;
+		p += n + (end != NULL);
+	}
+	return false;
+}

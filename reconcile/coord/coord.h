@@ -448,4 +448,14 @@ int64_t coord_reply_window_ms(int64_t ttl_ms, int64_t detect_after_ms);
  */
 bool coord_primary_gone(PgcArena *a, const PgcMember *m, const char **why);
 
+/*
+ * coord_replica_listed - whether a walsender's application_name is one of
+ * replicas, the "\n"-separated names of the cluster's other nodes (each
+ * replica connects with its node's name). Only those keep a primary
+ * without etcd serving: a standby cluster's leader (CLUSTER-NODE),
+ * pg_basebackup or pg_receivewal stream too, but the partition rule that
+ * makes serving safe counts only the cluster's replicas.
+ */
+bool coord_replica_listed(const char *replicas, const char *application_name);
+
 #endif

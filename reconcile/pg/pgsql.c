@@ -75,7 +75,8 @@ char *pgsql_conninfo_value(PgcArena *a, const char *value)
  * tcp_user_timeout (TCP only; libpq ignores it on a socket) bounds what
  * connect_timeout does not: PQcancel()'s own connection, which libpq 15
  * opens without connect_timeout, blocked for about 70 s against a host cut
- * off the network, and with it the query that timed out.
+ * off the network. PGSQL_TCP_USER_TIMEOUT_S long, so that a burst of loss
+ * on a long link does not break a connection (pg_rewind's among them).
  */
 static char *conninfo(PgcArena *a, const char *host, int port, const char *user,
 		      const char *dbname)
@@ -85,7 +86,7 @@ static char *conninfo(PgcArena *a, const char *host, int port, const char *user,
 			    "tcp_user_timeout=%d application_name=pgconverge client_encoding=UTF8",
 			    pgsql_conninfo_value(a, host), port, pgsql_conninfo_value(a, user),
 			    pgsql_conninfo_value(a, dbname != NULL ? dbname : "postgres"),
-			    PGSQL_CONNECT_TIMEOUT_S, PGSQL_CONNECT_TIMEOUT_S * 1000);
+			    PGSQL_CONNECT_TIMEOUT_S, PGSQL_TCP_USER_TIMEOUT_S * 1000);
 }
 
 char *pgsql_conninfo_local(PgcArena *a, int port, const char *os_user, const char *dbname)

@@ -44,6 +44,8 @@
 
 /* Default bounds used when a caller passes 0. */
 #define PGSQL_CONNECT_TIMEOUT_S 3
+/* tcp_user_timeout of every TCP connection: unacknowledged data this long ends it. */
+#define PGSQL_TCP_USER_TIMEOUT_S 10
 #define PGSQL_QUERY_TIMEOUT_MS 5000
 /* How long a cancelled query may take to come back before the connection is given up. */
 #define PGSQL_CANCEL_GRACE_MS 2000

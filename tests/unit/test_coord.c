@@ -678,6 +678,22 @@ static void test_claim_timeline(void **state)
 	arena_free(a);
 }
 
+/* Only the cluster's own replicas keep a primary without etcd serving. */
+static void test_replica_listed(void **state)
+{
+	(void)state;
+	assert_true(coord_replica_listed("pg2\npg3", "pg2"));
+	assert_true(coord_replica_listed("pg2\npg3", "pg3"));
+	assert_true(coord_replica_listed("pg2", "pg2"));
+	/* a standby cluster's leader, pg_basebackup, a prefix of a name */
+	assert_false(coord_replica_listed("pg2\npg3", "us-us1"));
+	assert_false(coord_replica_listed("pg2\npg3", "pg_basebackup"));
+	assert_false(coord_replica_listed("pg2\npg3", "pg"));
+	assert_false(coord_replica_listed("pg2\npg3", "pg3x"));
+	assert_false(coord_replica_listed("pg2\npg3", ""));
+	assert_false(coord_replica_listed("", "pg2"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -700,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_switchover_decision),
 		cmocka_unit_test(test_switchover_next),
 		cmocka_unit_test(test_decision_age),
+		cmocka_unit_test(test_replica_listed),
 	};
 	/* Fence records after a restart, and the claim's facts (timelines). */
 	const struct CMUnitTest state_tests[] = {

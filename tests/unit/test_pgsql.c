@@ -84,13 +84,13 @@ static void test_conninfo(void **state)
 	(void)state;
 	assert_string_equal(pgsql_conninfo_local(a, 25432, "postgres", NULL),
 			    "host='/var/run/postgresql' port=25432 user='postgres' dbname='postgres' "
-			    "connect_timeout=3 tcp_user_timeout=3000 application_name=pgconverge client_encoding=UTF8");
+			    "connect_timeout=3 tcp_user_timeout=10000 application_name=pgconverge client_encoding=UTF8");
 	assert_string_equal(pgsql_conninfo_socket(a, "/tmp/s", 5432, "pg", "app db"),
 			    "host='/tmp/s' port=5432 user='pg' dbname='app db' connect_timeout=3 "
-			    "tcp_user_timeout=3000 application_name=pgconverge client_encoding=UTF8");
+			    "tcp_user_timeout=10000 application_name=pgconverge client_encoding=UTF8");
 	assert_string_equal(pgsql_conninfo_tcp(a, "10.0.0.5", 6000, "o'neil", "appdb"),
 			    "host='10.0.0.5' port=6000 user='o\\'neil' dbname='appdb' "
-			    "connect_timeout=3 tcp_user_timeout=3000 application_name=pgconverge client_encoding=UTF8");
+			    "connect_timeout=3 tcp_user_timeout=10000 application_name=pgconverge client_encoding=UTF8");
 	assert_string_equal(pgsql_conninfo_value(a, "a\\b'c"), "'a\\\\b\\'c'");
 	assert_string_equal(pgsql_conninfo_value(a, ""), "''");
 	arena_free(a);
