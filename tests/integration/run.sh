@@ -38,16 +38,18 @@ for script in "$here"/test_*.sh; do
 	name=$(basename "$script" .sh)
 	selected "$name" "$@" || continue
 	echo "=== $name"
+	t0=$(date +%s)
 	(cd "$top" && timeout --kill-after=10 "$limit" bash "$script")
 	rc=$?
+	secs=$(($(date +%s) - t0))
 	if [ "$rc" -eq 0 ]; then
 		passed=$((passed + 1))
-		echo "=== $name: passed"
+		echo "=== $name: passed (${secs}s)"
 	else
 		failed=$((failed + 1))
 		failures="$failures $name"
 		[ "$rc" -eq 124 ] && echo "=== $name: timed out after ${limit}s"
-		echo "=== $name: FAILED (exit $rc)"
+		echo "=== $name: FAILED (exit $rc, ${secs}s)"
 	fi
 done
 
