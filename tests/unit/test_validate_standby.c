@@ -19,6 +19,7 @@
 #include "common/diag.h"
 #include "reconcile/observe/graph.h"
 #include "reconcile/planner.h"
+#include "reconcile/standby/plan_standby.h"
 #include "reconcile/standby/standby_status.h"
 #include "schema/topology.h"
 
@@ -383,6 +384,79 @@ static void test_status_and_graph(void **state)
 	diag_free(&diags);
 }
 
+/* leader_up - the node plan_standby_live points us's leader at. */
+static const char *leader_up(PgcArena *a, const PgcTopology *t, const PgcObserved *obs, const char *live_eu)
+{
+	const char *live[3] = {live_eu, NULL, NULL};
+	const PgcCluster *c = plan_standby_live(a, t, topology_cluster(t, "us"), obs, live);
+
+	assert_non_null(c->standby_upstream);
+	assert_string_equal(c->standby_upstream_ref, arena_printf(a, "eu/%s", c->standby_upstream->name));
+	return c->standby_upstream->name;
+}
+
+/*
+ * test_leader_upstream_after_source_failover - eu failed over to eu2 while
+ * the file still says eu1: the standby leader is pointed at the primary
+ * seen taking writes, and at its current upstream when none is seen (the
+ * source unreachable, or not observed with --cluster us): never at the
+ * declared eu1, a replica by now, without the slot.
+ */
+static void test_leader_upstream_after_source_failover(void **state)
+{
+	PgcDiagList diags = {0};
+	PgcTopology *t;
+	PgcObsNode eu[2] = {{0}}, us[2] = {{0}};
+	PgcObsCluster only_us = {.name = "us", .nodes = us, .n_nodes = 2};
+	PgcObsCluster src = {.name = "eu", .nodes = eu, .n_nodes = 2};
+	PgcObsCluster both[2] = {{.name = "eu", .nodes = eu, .n_nodes = 2},
+				 {.name = "us", .nodes = us, .n_nodes = 2}};
+	PgcObserved obs = {0};
+	PgcArena *a = arena_new();
+
+	(void)state;
+	t = load(SOURCE STANDBY("eu", "    settings: {max_connections: 100}\n"), &diags);
+	assert_non_null(t);
+	eu[0] = (PgcObsNode){.name = "eu1", .cluster = "eu", .reachable = true, .in_recovery = true,
+			     .timeline = 2};
+	eu[1] = (PgcObsNode){.name = "eu2", .cluster = "eu", .reachable = true, .timeline = 2};
+	/* us1 streams from eu2, the live primary. */
+	us[0] = (PgcObsNode){.name = "us1", .cluster = "us", .reachable = true, .in_recovery = true,
+			     .upstream_host = "127.0.0.1", .upstream_port = 25471};
+	us[1] = (PgcObsNode){.name = "us2", .cluster = "us", .reachable = true, .in_recovery = true};
+
+	/* plan --cluster us, eu observed as its source: eu2 takes writes. */
+	obs = (PgcObserved){.clusters = &only_us, .n_clusters = 1, .sources = &src, .n_sources = 1};
+	assert_string_equal(leader_up(a, t, &obs, NULL), "eu2");
+	/* ... even with the leader still pointed at eu1: it is re-pointed to eu2. */
+	us[0].upstream_port = 25470;
+	assert_string_equal(leader_up(a, t, &obs, NULL), "eu2");
+	us[0].upstream_port = 25471;
+
+	/* eu not observed at all: us1 keeps eu2. */
+	obs = (PgcObserved){.clusters = &only_us, .n_clusters = 1};
+	assert_string_equal(leader_up(a, t, &obs, NULL), "eu2");
+
+	/* A whole pass, eu unreachable: plan_ha falls back to the declared eu1; us1 keeps eu2. */
+	eu[0].reachable = eu[1].reachable = false;
+	obs = (PgcObserved){.clusters = both, .n_clusters = 2};
+	assert_string_equal(leader_up(a, t, &obs, "eu1"), "eu2");
+	/* eu1 seen taking writes (the file's primary again): us1 follows it. */
+	eu[0] = (PgcObsNode){.name = "eu1", .cluster = "eu", .reachable = true, .timeline = 3};
+	assert_string_equal(leader_up(a, t, &obs, "eu1"), "eu1");
+
+	/* Being built: no source seen, the leader not there yet: the declared primary. */
+	eu[0].reachable = false;
+	us[0] = (PgcObsNode){.name = "us1", .cluster = "us"};
+	assert_string_equal(leader_up(a, t, &obs, "eu1"), "eu1");
+	/* Offline: the live (declared) primary, as before. */
+	assert_string_equal(leader_up(a, t, NULL, "eu1"), "eu1");
+
+	arena_free(a);
+	topology_free(t);
+	diag_free(&diags);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +473,7 @@ int main(void)
 		cmocka_unit_test(test_offline_plan),
 		cmocka_unit_test(test_offline_plan_chain),
 		cmocka_unit_test(test_status_and_graph),
+		cmocka_unit_test(test_leader_upstream_after_source_failover),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
