@@ -222,7 +222,7 @@ void plan_standby_link(PgcPlanBuilder *b, const PgcTopology *t)
 		const char *ref = a->payload.upstream, *slash;
 		const PgcCluster *c;
 
-		if ((a->kind != ACT_CLONE && a->kind != ACT_WRITE_PASSFILE) || ref == NULL ||
+		if ((a->kind != ACT_CLONE && a->kind != ACT_WRITE_PASSFILE && a->kind != ACT_START) || ref == NULL ||
 		    (slash = strchr(ref, '/')) == NULL || a->cluster == NULL)
 			continue;
 		c = topology_cluster(t, a->cluster);

@@ -22,8 +22,9 @@
  *     primary; standby_hosts get replication lines in pg_hba.conf.
  *
  * plan_standby_order puts sources before their standby clusters, and
- * plan_standby_link makes a new standby leader's copy wait for what the
- * same plan does on its source's primary (created, started, its slot), and
+ * plan_standby_link makes a new standby leader's copy (and the check that a
+ * running one streams again) wait for what the same plan does on its
+ * source's primary (created, started, its slot), and
  * the drop of a standby cluster's slot on a former primary of its source
  * wait for what re-points the leader (its configuration, passfile, reload).
  *
