@@ -47,6 +47,35 @@ static const char *now_iso(PgcArena *a)
 	return arena_strdup(a, clock_utc_now(CLOCK_UTC_ISO, buf, sizeof buf));
 }
 
+static bool source_seen(const PgcObserved *o, const char *name)
+{
+	for (size_t i = 0; i < o->n_sources; i++)
+		if (strcmp(o->sources[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* add_probes - oc, cluster c's nodes, each with its probe at probes[*k]. */
+static void add_probes(PgcArena *a, pthread_mutex_t *lock, const PgcTopology *t, const PgcCluster *c,
+		       const PgcObserveOptions *o_opts, PgcObsCluster *oc, Probe *probes, size_t *k)
+{
+	oc->name = arena_strdup(a, c->name);
+	oc->n_nodes = c->n_nodes;
+	oc->nodes = arena_calloc(a, c->n_nodes ? c->n_nodes : 1, sizeof *oc->nodes);
+	for (size_t j = 0; j < c->n_nodes; j++) {
+		Probe *p = &probes[(*k)++];
+
+		oc->nodes[j].name = arena_strdup(a, c->nodes[j].name);
+		oc->nodes[j].cluster = oc->name;
+		*p = (Probe){.arena = a, .lock = lock, .c = c, .node = &c->nodes[j],
+			     .opts = o_opts, .out = &oc->nodes[j]};
+		/* Agents (coordination.etcd) observe other hosts' nodes every
+		 * pass: one that is cut off must not hold up their failover work. */
+		if (t->etcd.set)
+			p->remote_connect_timeout_s = OBSERVE_REMOTE_CONNECT_TIMEOUT_S;
+	}
+}
+
 PgcObserved *observe_topology(const PgcTopology *t, const PgcObserveOptions *opts)
 {
 	PgcObserveOptions o_opts = {PGSQL_CONNECT_TIMEOUT_S, PGSQL_QUERY_TIMEOUT_MS, NULL, false};
@@ -87,26 +116,24 @@ PgcObserved *observe_topology(const PgcTopology *t, const PgcObserveOptions *opt
 		if (o_opts.only_cluster != NULL && strcmp(c->name, o_opts.only_cluster) != 0)
 			continue;
 		oc = &o->clusters[o->n_clusters++];
-		oc->name = arena_strdup(a, c->name);
-		oc->n_nodes = c->n_nodes;
-		oc->nodes = arena_calloc(a, c->n_nodes ? c->n_nodes : 1, sizeof *oc->nodes);
-		for (size_t j = 0; j < c->n_nodes; j++) {
-			Probe *p = &probes[k++];
-
-			oc->nodes[j].name = arena_strdup(a, c->nodes[j].name);
-			oc->nodes[j].cluster = oc->name;
-			*p = (Probe){.arena = a, .lock = &lock, .c = c, .node = &c->nodes[j],
-				     .opts = &o_opts, .out = &oc->nodes[j]};
-			/* Agents (coordination.etcd) observe other hosts' nodes every
-			 * pass: one that is cut off must not hold up their failover work. */
-			if (t->etcd.set)
-				p->remote_connect_timeout_s = OBSERVE_REMOTE_CONNECT_TIMEOUT_S;
-		}
+		add_probes(a, &lock, t, c, &o_opts, oc, probes, &k);
 		/* Repositories are read while the nodes are probed. */
 		if (c->backup.set && c->backup.repository.v != NULL)
 			reads[2 * (o->n_clusters - 1)] = observe_repo_start(c->backup.repository.v, false);
 		if (c->bootstrap.set && c->bootstrap.repository.v != NULL)
 			reads[2 * (o->n_clusters - 1) + 1] = observe_repo_start(c->bootstrap.repository.v, true);
+	}
+	/* A standby cluster's source chain: its nodes only (plan_standby.c). */
+	o->sources = arena_calloc(a, t->n_clusters ? t->n_clusters : 1, sizeof *o->sources);
+	for (const PgcCluster *c = o_opts.only_cluster != NULL ? topology_cluster(t, o_opts.only_cluster) : NULL;
+	     c != NULL && c->standby_of.set && o->n_sources < t->n_clusters;) {
+		PgcObsCluster *oc;
+
+		c = topology_cluster(t, c->standby_of.v);
+		if (c == NULL || strcmp(c->name, o_opts.only_cluster) == 0 || source_seen(o, c->name))
+			break; /* validation refuses these */
+		oc = &o->sources[o->n_sources++];
+		add_probes(a, &lock, t, c, &o_opts, oc, probes, &k);
 	}
 	observe_pool_run(probes, k, &lock);
 	pthread_mutex_destroy(&lock);

@@ -19,9 +19,11 @@
 #include "schema/topology.h"
 
 /*
- * observe_topology - observes every cluster (or only_cluster) of t. Returns
- * NULL only on an internal error (reported); nodes that cannot be reached
- * are described as such, which is not an error.
+ * observe_topology - observes every cluster (or only_cluster) of t; with
+ * only_cluster a standby cluster, the nodes of its standby_of chain too
+ * (PgcObserved.sources). Returns NULL only on an internal error (reported);
+ * nodes that cannot be reached are described as such, which is not an
+ * error.
  */
 PgcObserved *observe_topology(const PgcTopology *t, const PgcObserveOptions *opts);
 void observe_free(PgcObserved *o);

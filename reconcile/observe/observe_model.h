@@ -273,6 +273,14 @@ typedef struct {
 	PgcArena *arena;
 	PgcObsCluster *clusters;  /* same order as the topology's clusters */
 	size_t n_clusters;
+	/*
+	 * With only_cluster naming a standby cluster: the clusters of its
+	 * standby_of chain (its source, the source's source...), their nodes
+	 * only, for the planner to find the source's live primary
+	 * (plan_standby.c). Not in clusters: nothing else reports them.
+	 */
+	PgcObsCluster *sources;
+	size_t n_sources;
 	const char *observed_at;  /* ISO 8601 UTC */
 	bool pretend;             /* made from a topology, not observed (plan --offline) */
 } PgcObserved;

@@ -370,11 +370,49 @@ void plan_node_passfile(Ctx *x, NodeWork *nw)
  * does not is reported with where to look. Carried by a start action: on a
  * running server, start only waits until the replica streams.
  */
+/*
+ * leader_stream_check - the same for a standby leader, whose upstream is the
+ * source's primary (another cluster: only checked when it answers). One
+ * that received WAL the source's new primary never got (an asynchronous
+ * failover) cannot follow its timeline and fails this check.
+ */
+static void leader_stream_check(Ctx *x, NodeWork *nw)
+{
+	const PgcObsNode *uo = x->standby_up_o;
+	const char *app = arena_printf(x->a, "%s-%s", x->c->name, nw->n->name);
+	PgcAction *act;
+
+	if (x->pretend || nw->state != NS_RUNNING || !nw->reachable || nw->id_restart != NULL ||
+	    nw->id_start != NULL || uo == NULL || !uo->reachable ||
+	    plan_replica_streams(nw->o, uo, app))
+		return;
+	act = fs_action(x, ACT_START, nw, NULL, IMPACT_NONE,
+			arena_printf(x->a, "standby leader \"%s\" runs but does not stream from \"%s\" (%s; "
+				     "\"%s\" has no walsender for it): check that it streams again, "
+				     "waiting for its WAL receiver to reconnect; one that cannot follow "
+				     "the source's timeline must be cloned again",
+				     nw->n->name, x->c->standby_upstream_ref,
+				     nw->o->wal_receiver_status ? "its WAL receiver is stopped"
+								: "no WAL receiver",
+				     x->c->standby_upstream_ref));
+	/* plan_standby_link makes it wait for what the plan does on the source's primary. */
+	act->payload.upstream = x->c->standby_upstream_ref;
+	builder_change(x->b, act, "streaming", "no", "yes");
+	builder_depend(x->b, act, nw->id_passfile);
+	builder_depend(x->b, act, nw->id_config);
+	builder_depend(x->b, act, nw->id_reload);
+	nw->id_start = act->id;
+}
+
 void plan_node_stream_check(Ctx *x, NodeWork *nw)
 {
 	const NodeWork *up = work_of(x, cluster_upstream(x->c, nw->n));
 	PgcAction *act;
 
+	if (nw->primary && x->c->standby_upstream != NULL) {
+		leader_stream_check(x, nw);
+		return;
+	}
 	if (nw->primary || nw->state != NS_RUNNING || up == NULL || nw->id_restart != NULL ||
 	    nw->id_start != NULL || !not_streaming(x, nw))
 		return;

@@ -60,6 +60,14 @@ static const PgcObsNode *find_obs(const PgcObserved *obs, const char *cluster, c
 			if (streq(obs->clusters[i].nodes[j].name, node))
 				return &obs->clusters[i].nodes[j];
 	}
+	/* A standby cluster's source, observed for it alone (--cluster). */
+	for (i = 0; obs != NULL && i < obs->n_sources; i++) {
+		if (!streq(obs->sources[i].name, cluster))
+			continue;
+		for (j = 0; j < obs->sources[i].n_nodes; j++)
+			if (streq(obs->sources[i].nodes[j].name, node))
+				return &obs->sources[i].nodes[j];
+	}
 	return NULL;
 }
 /* ---- the cluster --------------------------------------------------------------- */
@@ -132,6 +140,9 @@ bool plan_postgres_begin(Ctx *x, const PgcCluster *c, const PgcObserved *obs,
 	x->nw = c->n_nodes;
 	x->w = arena_calloc(x->a, c->n_nodes + 1, sizeof(NodeWork));
 	x->pw = NULL;
+	x->standby_up_o = obs != NULL && c->standby_upstream != NULL && c->standby_of.set
+				  ? find_obs(obs, c->standby_of.v, c->standby_upstream->name)
+				  : NULL;
 	x->phase = NULL;
 	x->phase_dir = 0;
 	x->last_restart = NULL;

@@ -80,6 +80,7 @@ struct PgcPostgresPlanner {
 	NodeWork *w;
 	size_t nw;
 	NodeWork *pw; /* the primary's */
+	const PgcObsNode *standby_up_o; /* a standby cluster's: its leader's upstream, as observed */
 	int major;
 	bool restart_ok;
 	bool pretend;             /* the observed state is made up (plan --offline) */

@@ -21,36 +21,68 @@ const char *standby_slot_name(PgcArena *a, const char *cluster)
 	return s;
 }
 
-static const PgcObsNode *find_obs(const PgcObserved *obs, const char *cluster, const char *node)
+static const PgcObsNode *find_in(const PgcObsCluster *oc, size_t n, const char *cluster, const char *node)
 {
-	for (size_t i = 0; obs != NULL && i < obs->n_clusters; i++) {
-		if (!same(obs->clusters[i].name, cluster))
+	for (size_t i = 0; i < n; i++) {
+		if (!same(oc[i].name, cluster))
 			continue;
-		for (size_t j = 0; j < obs->clusters[i].n_nodes; j++)
-			if (same(obs->clusters[i].nodes[j].name, node))
-				return &obs->clusters[i].nodes[j];
+		for (size_t j = 0; j < oc[i].n_nodes; j++)
+			if (same(oc[i].nodes[j].name, node))
+				return &oc[i].nodes[j];
 	}
 	return NULL;
 }
 
+/* find_obs - (cluster, node) among the observed clusters, else among the sources observed for them. */
+static const PgcObsNode *find_obs(const PgcObserved *obs, const char *cluster, const char *node)
+{
+	const PgcObsNode *o;
+
+	if (obs == NULL)
+		return NULL;
+	o = find_in(obs->clusters, obs->n_clusters, cluster, node);
+	return o != NULL ? o : find_in(obs->sources, obs->n_sources, cluster, node);
+}
+
+/* takes_writes - src's node n was observed reachable and out of recovery. */
+static const PgcObsNode *takes_writes(const PgcObserved *obs, const PgcCluster *src, const PgcNode *n)
+{
+	const PgcObsNode *o = n != NULL ? find_obs(obs, src->name, n->name) : NULL;
+
+	return o != NULL && o->reachable && !o->in_recovery ? o : NULL;
+}
+
 const PgcNode *standby_source_primary(const PgcCluster *src, const PgcObserved *obs, const char *live)
 {
-	const PgcNode *best = NULL;
+	const PgcNode *best = NULL, *lp = live != NULL ? cluster_node(src, live) : NULL;
 	unsigned best_tli = 0;
 
-	if (live != NULL && cluster_node(src, live) != NULL)
-		return cluster_node(src, live);
-	for (size_t i = 0; obs != NULL && !obs->pretend && i < src->n_nodes; i++) {
-		const PgcObsNode *o = find_obs(obs, src->name, src->nodes[i].name);
+	/* Offline, or a source that is a standby cluster too (its primary, its
+	 * leader, is in recovery and never changes by itself). */
+	if (obs == NULL || obs->pretend || src->standby_of.set)
+		return lp != NULL ? lp : cluster_node(src, src->primary.v);
+	if (takes_writes(obs, src, lp) != NULL)
+		return lp;
+	for (size_t i = 0; i < src->n_nodes; i++) {
+		const PgcObsNode *o = takes_writes(obs, src, &src->nodes[i]);
 
-		if (o == NULL || !o->reachable || o->in_recovery)
-			continue;
-		if (best == NULL || o->timeline > best_tli) {
+		if (o != NULL && (best == NULL || o->timeline > best_tli)) {
 			best = &src->nodes[i];
 			best_tli = o->timeline;
 		}
 	}
-	return best != NULL ? best : cluster_node(src, src->primary.v);
+	return best;
+}
+
+/* leader_upstream - the node of src that c's standby leader streams from now, as observed, or NULL. */
+static const PgcNode *leader_upstream(const PgcCluster *src, const PgcCluster *c, const PgcObserved *obs)
+{
+	const PgcObsNode *o = find_obs(obs, c->name, c->primary.v);
+
+	for (size_t i = 0; o != NULL && o->reachable && o->upstream_host != NULL && i < src->n_nodes; i++)
+		if (same(src->nodes[i].host.v, o->upstream_host) && src->nodes[i].port.v == o->upstream_port)
+			return &src->nodes[i];
+	return NULL;
 }
 
 static size_t cluster_index(const PgcTopology *t, const PgcCluster *c)
@@ -82,6 +114,12 @@ const PgcCluster *plan_standby_live(PgcArena *a, const PgcTopology *t, const Pgc
 		const PgcNode *up = standby_source_primary(
 		    src, obs, live_primaries != NULL && si < t->n_clusters ? live_primaries[si] : NULL);
 
+		/* The source's primary not seen (unreachable, or not observed): the
+		 * leader keeps the upstream it has, else (being built) src's primary. */
+		if (up == NULL)
+			up = leader_upstream(src, c, obs);
+		if (up == NULL)
+			up = cluster_node(src, src->primary.v);
 		if (up != NULL) {
 			copy->standby_upstream = up;
 			copy->standby_upstream_ref = arena_printf(a, "%s/%s", src->name, up->name);
@@ -184,7 +222,7 @@ void plan_standby_link(PgcPlanBuilder *b, const PgcTopology *t)
 		const char *ref = a->payload.upstream, *slash;
 		const PgcCluster *c;
 
-		if ((a->kind != ACT_CLONE && a->kind != ACT_WRITE_PASSFILE) || ref == NULL ||
+		if ((a->kind != ACT_CLONE && a->kind != ACT_WRITE_PASSFILE && a->kind != ACT_START) || ref == NULL ||
 		    (slash = strchr(ref, '/')) == NULL || a->cluster == NULL)
 			continue;
 		c = topology_cluster(t, a->cluster);

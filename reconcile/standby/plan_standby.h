@@ -7,7 +7,9 @@
  * nodes cascade from it as usual. The postgres planner does the work from a
  * live copy of each cluster (plan_standby_live):
  *
- *   - on a standby cluster: standby_upstream is the source's live primary,
+ *   - on a standby cluster: standby_upstream is the source's live primary
+ *     (when no node of the source was seen taking writes: the node the
+ *     leader streams from now, else, the leader being built, `primary:`),
  *     so cluster_upstream() of its primary is that node: a new leader is
  *     cloned from it (payload.upstream "SOURCE/NODE"), its primary_conninfo
  *     and passfile point at it, its primary_slot_name is standby_slot; and
@@ -20,8 +22,9 @@
  *     primary; standby_hosts get replication lines in pg_hba.conf.
  *
  * plan_standby_order puts sources before their standby clusters, and
- * plan_standby_link makes a new standby leader's copy wait for what the
- * same plan does on its source's primary (created, started, its slot), and
+ * plan_standby_link makes a new standby leader's copy (and the check that a
+ * running one streams again) wait for what the same plan does on its
+ * source's primary (created, started, its slot), and
  * the drop of a standby cluster's slot on a former primary of its source
  * wait for what re-points the leader (its configuration, passfile, reload).
  *
@@ -40,10 +43,15 @@
 const char *standby_slot_name(PgcArena *a, const char *cluster);
 
 /*
- * standby_source_primary - the node of src that is its primary now: live
- * (the name plan_ha found for it in this pass, NULL when not planned), else
- * the one reachable node that takes writes (the newest timeline among
- * several), else src's `primary:`. NULL only when src has no such node.
+ * standby_source_primary - the node of src that is its primary now, as
+ * observed: live (the name plan_ha found for it in this pass, NULL when not
+ * planned) if it was seen taking writes, else the reachable node that takes
+ * writes (the newest timeline among several). NULL when none was seen: the
+ * source is unreachable or was not observed, so that a standby leader keeps
+ * the upstream it streams from (plan_standby_live) instead of being pointed
+ * at a declared primary that may be a replica by now. Offline (obs NULL or
+ * pretend), or when src is itself a standby cluster: live, else src's
+ * `primary:`.
  */
 const PgcNode *standby_source_primary(const PgcCluster *src, const PgcObserved *obs, const char *live);
 

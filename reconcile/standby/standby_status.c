@@ -13,6 +13,9 @@ static const PgcObsCluster *obs_cluster(const PgcObserved *obs, const char *name
 	for (size_t i = 0; obs != NULL && i < obs->n_clusters; i++)
 		if (obs->clusters[i].name != NULL && strcmp(obs->clusters[i].name, name) == 0)
 			return &obs->clusters[i];
+	for (size_t i = 0; obs != NULL && i < obs->n_sources; i++)
+		if (obs->sources[i].name != NULL && strcmp(obs->sources[i].name, name) == 0)
+			return &obs->sources[i];
 	return NULL;
 }
 

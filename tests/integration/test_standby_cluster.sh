@@ -11,7 +11,9 @@
 #      the slot on the new primary and points us1 at it; the old slot goes;
 #   4. kill -9 of eu's primary and `pgconverge failover --cluster eu`: once
 #      `primary:` names the new primary, apply points us1 at it; data flows to
-#      us2 again; `failover --cluster us` refuses; a last plan is empty.
+#      us2 again; `failover --cluster us` refuses; a last plan is empty;
+#   5. with the file naming eu2 again (not the live primary), plan and apply
+#      --cluster us leave us1 streaming from eu1.
 #
 # Needs root (servers run as postgres), the PostgreSQL 15 binaries and free
 # loopback ports in 20000-32000. One ok/FAIL line per check; exit 1 when any
@@ -160,5 +162,23 @@ else
 	fail "failover --cluster us: exit $rc"; lib_show "$tmp/fo_us"
 fi
 empty_plan plan3
+
+# --- 5. the file names a source primary that is not the live one: us alone keeps its stream ---
+
+# eu1 is eu's live primary; a file that still names eu2 (not updated after a
+# failover) must not point us1 at eu2, a replica without the slot: plan and
+# apply --cluster us observe eu too and find eu1 taking writes.
+write_topology eu2
+lib_run "$tmp/plan_us" plan -f "$topo" --cluster us --format json
+if [ "$rc" = 0 ] && lib_json "$tmp/plan_us.out" "d['actions'] == []"; then
+	ok "plan --cluster us with the file naming eu2: nothing re-points us1"
+else
+	fail "plan --cluster us: exit $rc: $(jq -c '[.actions[] | .id + " " + .reason]' "$tmp/plan_us.out" 2>/dev/null)"
+	lib_show "$tmp/plan_us"
+fi
+lib_run "$tmp/apply_us" apply -f "$topo" --cluster us
+lib_expect_rc "apply --cluster us with the file naming eu2" "$tmp/apply_us" 0
+check "us1 still streams from eu1" streams_from us1 eu1
+write_topology eu1
 
 lib_finish test_standby_cluster

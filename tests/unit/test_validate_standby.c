@@ -19,6 +19,11 @@
 #include "common/diag.h"
 #include "reconcile/observe/graph.h"
 #include "reconcile/planner.h"
+#include "reconcile/pg/layout.h"
+#include "reconcile/postgres/plan_conf.h"
+#include "reconcile/postgres/plan_postgres.h"
+#include "schema/pgcatalog.h"
+#include "reconcile/standby/plan_standby.h"
 #include "reconcile/standby/standby_status.h"
 #include "schema/topology.h"
 
@@ -383,6 +388,198 @@ static void test_status_and_graph(void **state)
 	diag_free(&diags);
 }
 
+/* leader_up - the node plan_standby_live points us's leader at. */
+static const char *leader_up(PgcArena *a, const PgcTopology *t, const PgcObserved *obs, const char *live_eu)
+{
+	const char *live[3] = {live_eu, NULL, NULL};
+	const PgcCluster *c = plan_standby_live(a, t, topology_cluster(t, "us"), obs, live);
+
+	assert_non_null(c->standby_upstream);
+	assert_string_equal(c->standby_upstream_ref, arena_printf(a, "eu/%s", c->standby_upstream->name));
+	return c->standby_upstream->name;
+}
+
+/*
+ * test_leader_upstream_after_source_failover - eu failed over to eu2 while
+ * the file still says eu1: the standby leader is pointed at the primary
+ * seen taking writes, and at its current upstream when none is seen (the
+ * source unreachable, or not observed with --cluster us): never at the
+ * declared eu1, a replica by now, without the slot.
+ */
+static void test_leader_upstream_after_source_failover(void **state)
+{
+	PgcDiagList diags = {0};
+	PgcTopology *t;
+	PgcObsNode eu[2] = {{0}}, us[2] = {{0}};
+	PgcObsCluster only_us = {.name = "us", .nodes = us, .n_nodes = 2};
+	PgcObsCluster src = {.name = "eu", .nodes = eu, .n_nodes = 2};
+	PgcObsCluster both[2] = {{.name = "eu", .nodes = eu, .n_nodes = 2},
+				 {.name = "us", .nodes = us, .n_nodes = 2}};
+	PgcObserved obs = {0};
+	PgcArena *a = arena_new();
+
+	(void)state;
+	t = load(SOURCE STANDBY("eu", "    settings: {max_connections: 100}\n"), &diags);
+	assert_non_null(t);
+	eu[0] = (PgcObsNode){.name = "eu1", .cluster = "eu", .reachable = true, .in_recovery = true,
+			     .timeline = 2};
+	eu[1] = (PgcObsNode){.name = "eu2", .cluster = "eu", .reachable = true, .timeline = 2};
+	/* us1 streams from eu2, the live primary. */
+	us[0] = (PgcObsNode){.name = "us1", .cluster = "us", .reachable = true, .in_recovery = true,
+			     .upstream_host = "127.0.0.1", .upstream_port = 25471};
+	us[1] = (PgcObsNode){.name = "us2", .cluster = "us", .reachable = true, .in_recovery = true};
+
+	/* plan --cluster us, eu observed as its source: eu2 takes writes. */
+	obs = (PgcObserved){.clusters = &only_us, .n_clusters = 1, .sources = &src, .n_sources = 1};
+	assert_string_equal(leader_up(a, t, &obs, NULL), "eu2");
+	/* ... even with the leader still pointed at eu1: it is re-pointed to eu2. */
+	us[0].upstream_port = 25470;
+	assert_string_equal(leader_up(a, t, &obs, NULL), "eu2");
+	us[0].upstream_port = 25471;
+
+	/* eu not observed at all: us1 keeps eu2. */
+	obs = (PgcObserved){.clusters = &only_us, .n_clusters = 1};
+	assert_string_equal(leader_up(a, t, &obs, NULL), "eu2");
+
+	/* A whole pass, eu unreachable: plan_ha falls back to the declared eu1; us1 keeps eu2. */
+	eu[0].reachable = eu[1].reachable = false;
+	obs = (PgcObserved){.clusters = both, .n_clusters = 2};
+	assert_string_equal(leader_up(a, t, &obs, "eu1"), "eu2");
+	/* eu1 seen taking writes (the file's primary again): us1 follows it. */
+	eu[0] = (PgcObsNode){.name = "eu1", .cluster = "eu", .reachable = true, .timeline = 3};
+	assert_string_equal(leader_up(a, t, &obs, "eu1"), "eu1");
+
+	/* Being built: no source seen, the leader not there yet: the declared primary. */
+	eu[0].reachable = false;
+	us[0] = (PgcObsNode){.name = "us1", .cluster = "us"};
+	assert_string_equal(leader_up(a, t, &obs, "eu1"), "eu1");
+	/* Offline: the live (declared) primary, as before. */
+	assert_string_equal(leader_up(a, t, NULL, "eu1"), "eu1");
+
+	arena_free(a);
+	topology_free(t);
+	diag_free(&diags);
+}
+
+/* converge_us - us's node idx as apply leaves it (c: us's live copy, its leader on eu1), running. */
+static void converge_us(PgcArena *a, const PgcCluster *c, size_t idx, PgcObsNode *on)
+{
+	const PgcNode *n = &c->nodes[idx];
+	const PgcNode *up = cluster_upstream(c, n);
+	PgcConfParam *params;
+	size_t np = plan_conf_params(a, c, n, &params);
+
+	*on = (PgcObsNode){.name = n->name, .cluster = "us", .local = true, .dir_state = DIR_INITIALIZED,
+			   .pg_version_major = 15, .system_identifier = 7441234567890123456ULL,
+			   .timeline = 1, .cluster_state = "in archive recovery", .data_checksums = true,
+			   .include_line = true, .managed_conf = plan_managed_conf(a, c, n),
+			   .hba_conf = plan_hba_conf(a, c, n), .standby_signal = true,
+			   .postmaster_pid = 4000 + (long)idx, .postmaster_alive = true, .reachable = true,
+			   .server_version_num = 150010, .in_recovery = true,
+			   .upstream_host = up->host.v, .upstream_port = (int)up->port.v,
+			   .wal_receiver_status = "streaming", .wal_receiver_last_msg_age_s = 0.2};
+	on->settings = arena_calloc(a, np + 1, sizeof(PgcObsSetting));
+	for (size_t i = 0; i < np; i++) {
+		const PgcParam *p = pgcatalog_lookup(15, params[i].name);
+		PgcObsSetting *st = &on->settings[on->n_settings++];
+		char out[1024], err[256];
+
+		st->name = params[i].name;
+		st->setting = p != NULL && pgparam_normalize(p, params[i].value, out, sizeof out, err,
+							       sizeof err) == 0
+				      ? arena_strdup(a, out)
+				      : params[i].value;
+		st->normalized = st->setting;
+		st->unit = p ? p->unit : NULL;
+		st->source = "configuration file";
+		st->sourcefile = arena_printf(a, "%s/%s", n->data_dir.v, PGC_MANAGED_CONF);
+		st->context = p ? pgcatalog_context_name(p->context) : "postmaster";
+	}
+	on->primary_conninfo = "redacted";
+	on->passfile = (PgcObsPassfile){.read = true, .exists = true, .host = up->host.v,
+					.port = arena_printf(a, "%lld", up->port.v),
+					.user = c->replication.user.v, .password = PASSFILE_PW_MATCHES};
+}
+
+/* ids - the plan's action ids, one a line. */
+static char *ids(PgcArena *a, const PgcPlan *p)
+{
+	char *s = "";
+
+	for (size_t i = 0; i < p->n_actions; i++)
+		s = arena_printf(a, "%s%s\n", s, p->actions[i].id);
+	return s;
+}
+
+/*
+ * test_leader_stream_check - a running standby leader that streams from
+ * nobody gets the stream check replicas get (a start that waits for it to
+ * stream, and fails when it cannot follow the source's timeline), when its
+ * upstream on the source answers; plan --cluster us.
+ */
+static void test_leader_stream_check(void **state)
+{
+	PgcDiagList diags = {0};
+	PgcTopology *t;
+	PgcArena *a = arena_new();
+	PgcObsNode eu[2] = {{0}}, us[2] = {{0}};
+	PgcObsCluster only_us = {.name = "us", .nodes = us, .n_nodes = 2};
+	PgcObsCluster src = {.name = "eu", .nodes = eu, .n_nodes = 2};
+	PgcObserved obs = {.clusters = &only_us, .n_clusters = 1, .sources = &src, .n_sources = 1};
+	PgcPolicy pol = {.only_cluster = "us", .now = 1700000000};
+	const char *live[3] = {"eu1", NULL, NULL};
+	const PgcCluster *c;
+	const PgcAction *chk = NULL;
+	PgcPlan *p;
+
+	(void)state;
+	t = load(SOURCE STANDBY("eu", "    settings: {max_connections: 100}\n"), &diags);
+	assert_non_null(t);
+	obs.arena = a;
+	c = plan_standby_live(a, t, topology_cluster(t, "us"), NULL, live);
+	converge_us(a, c, 0, &us[0]);
+	converge_us(a, c, 1, &us[1]);
+	us[0].slots = arena_calloc(a, 1, sizeof(PgcObsSlot));
+	us[0].slots[0] = (PgcObsSlot){.slot_name = "us2", .active = true};
+	us[0].n_slots = 1;
+	eu[0] = (PgcObsNode){.name = "eu1", .cluster = "eu", .reachable = true, .timeline = 1};
+	eu[1] = (PgcObsNode){.name = "eu2", .cluster = "eu", .reachable = true, .in_recovery = true};
+	eu[0].replicas = arena_calloc(a, 1, sizeof(PgcObsReplica));
+	eu[0].replicas[0] = (PgcObsReplica){.application_name = "us-us1", .state = "streaming"};
+	eu[0].n_replicas = 1;
+
+	/* Converged and streaming: nothing to do. */
+	p = plan_build(t, &obs, &pol);
+	assert_string_equal(ids(a, p), "");
+	plan_free(p);
+
+	/* Neither side streams: checked. */
+	us[0].wal_receiver_status = NULL;
+	eu[0].n_replicas = 0;
+	p = plan_build(t, &obs, &pol);
+	assert_string_equal(ids(a, p), "us/us1/start\n");
+	chk = &p->actions[0];
+	assert_int_equal(chk->impact, IMPACT_NONE);
+	assert_false(chk->blocked);
+	assert_string_equal(chk->payload.upstream, "eu/eu1");
+	assert_string_equal(chk->reason,
+			    "standby leader \"us1\" runs but does not stream from \"eu/eu1\" (no WAL "
+			    "receiver; \"eu/eu1\" has no walsender for it): check that it streams again, "
+			    "waiting for its WAL receiver to reconnect; one that cannot follow the "
+			    "source's timeline must be cloned again");
+	plan_free(p);
+
+	/* Its upstream does not answer: not checked (nothing to wait for). */
+	eu[0].reachable = false;
+	p = plan_build(t, &obs, &pol);
+	assert_string_equal(ids(a, p), "");
+	plan_free(p);
+
+	arena_free(a);
+	topology_free(t);
+	diag_free(&diags);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +596,8 @@ int main(void)
 		cmocka_unit_test(test_offline_plan),
 		cmocka_unit_test(test_offline_plan_chain),
 		cmocka_unit_test(test_status_and_graph),
+		cmocka_unit_test(test_leader_upstream_after_source_failover),
+		cmocka_unit_test(test_leader_stream_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
