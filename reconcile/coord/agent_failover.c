@@ -147,6 +147,21 @@ static void retarget(AgCluster *ac, const char *node)
 }
 
 /*
+ * forget_probes - a decision is in progress: the probe history starts
+ * again after it (failover time kept), so that a primary stopped or
+ * restarted by it does not count as failing since before it (a failover
+ * right after an abandoned switchover).
+ */
+static void forget_probes(AgCluster *ac)
+{
+	int64_t last = ac->st.last_failover_ms;
+
+	failover_probe_init(&ac->st);
+	ac->st.last_failover_ms = last;
+	ac->st.primary = NULL; /* retarget() watches it again */
+}
+
+/*
  * settle - moves a decision on (coord_decision_next): decided becomes
  * promoted once the candidate's member reports a primary (its agent's own
  * mark may have failed: the decision must not stay decided, blocking every
@@ -331,8 +346,10 @@ bool ag_leader_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c
 		ac->next_probe_ms = now + c->failover.probe_interval.ms;
 	/* The candidate's agent carries a decided failover (or a switchover) out: no
 	 * second one meanwhile. */
-	if (dkv != NULL && coord_decision_in_progress(&d))
+	if (dkv != NULL && coord_decision_in_progress(&d)) {
+		forget_probes(ac);
 		goto cleanup;
+	}
 	primary = watched_primary(ag, ac, c, a, &d);
 	retarget(ac, primary);
 	live = strcmp(primary, c->primary.v) == 0 ? c
