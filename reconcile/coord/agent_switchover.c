@@ -226,8 +226,9 @@ static bool part_stop(PgcCoordAgent *ag, AgCluster *ac, const PgcCluster *c, con
 	sd = moved(a, d, DECISION_STOPPING);
 	sd.stopped_at = sd.at;
 	if (!put_rev(ag, ac, &sd, dkv, false, &rev) || rev <= 0) {
-		log_warn("cluster \"%s\": \"%s\" is not stopped: the switchover changed since it "
-			 "was read", c->name, n->name);
+		log_warn("cluster \"%s\": \"%s\" is not stopped: its stop could not be announced "
+			 "in the decision (tried again at the next tick, unless it was abandoned)",
+			 c->name, n->name);
 		host_free(h);
 		return true;
 	}
