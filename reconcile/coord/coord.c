@@ -368,6 +368,14 @@ bool coord_switchover_give_up(const PgcDecision *d, const PgcMember *from, int64
 	return age_ms > bound_ms || (from == NULL && d->stopped_at == NULL);
 }
 
+bool coord_switchover_rolling_back(const PgcDecision *d, const char *node, int64_t age_ms,
+				   int64_t grace_ms)
+{
+	return is_switchover(d) && node != NULL && d->state == DECISION_ABANDONED &&
+	       strcmp(d->from, node) == 0 && d->stopped_at != NULL && age_ms >= 0 &&
+	       age_ms < grace_ms;
+}
+
 PgcDecisionState coord_decision_next(const PgcDecision *d, const PgcMember *to,
 				     const PgcMember *from, int failed_promotions)
 {

@@ -248,6 +248,17 @@ bool coord_switchover_give_up(const PgcDecision *d, const PgcMember *from, int64
 			      int64_t bound_ms);
 
 /*
+ * coord_switchover_rolling_back - whether switchover d was abandoned after
+ * `from`'s agent began to stop node (stopped_at) less than grace_ms ago
+ * (age_ms, of `at`): that agent starts it again (SWITCHOVER_PART_RESTART),
+ * so the leader decides no failover of node meanwhile (its probes start
+ * again afterwards).
+ */
+#define COORD_ROLLBACK_GRACE_MS 30000
+bool coord_switchover_rolling_back(const PgcDecision *d, const char *node, int64_t age_ms,
+				   int64_t grace_ms);
+
+/*
  * coord_decision_next - the state decision d moves to from what etcd and
  * its candidate's agent show (to, from: the members of d->to and d->from,
  * NULL when absent; failed_promotions: the attempts of the candidate's

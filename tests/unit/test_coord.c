@@ -545,6 +545,28 @@ static void test_switchover_next(void **state)
 	assert_false(coord_switchover_give_up(&d, &from, 90001, 90000));
 }
 
+static void test_switchover_rolling_back(void **state)
+{
+	PgcDecision d = {.kind = "switchover", .from = "n1", .to = "n2", .token = 3,
+			 .state = DECISION_ABANDONED, .stopped_at = "2026-01-01T00:00:00.000Z"};
+
+	(void)state;
+	assert_true(coord_switchover_rolling_back(&d, "n1", 1000, 30000));
+	assert_false(coord_switchover_rolling_back(&d, "n1", 30000, 30000));
+	assert_false(coord_switchover_rolling_back(&d, "n1", -1, 30000));
+	assert_false(coord_switchover_rolling_back(&d, "n2", 1000, 30000));
+	assert_false(coord_switchover_rolling_back(&d, NULL, 1000, 30000));
+	/* Not stopped by its agent: nothing restarts it. */
+	d.stopped_at = NULL;
+	assert_false(coord_switchover_rolling_back(&d, "n1", 1000, 30000));
+	d.stopped_at = "2026-01-01T00:00:00.000Z";
+	d.state = DECISION_DONE;
+	assert_false(coord_switchover_rolling_back(&d, "n1", 1000, 30000));
+	d.state = DECISION_ABANDONED;
+	d.kind = "failover";
+	assert_false(coord_switchover_rolling_back(&d, "n1", 1000, 30000));
+}
+
 static void test_switchover_missing(void **state)
 {
 	PgcMember to = {.node = "n2", .role = MEMBER_REPLICA, .running = true};
@@ -730,6 +752,7 @@ int main(void)
 		cmocka_unit_test(test_switchover_decision),
 		cmocka_unit_test(test_switchover_next),
 		cmocka_unit_test(test_switchover_missing),
+		cmocka_unit_test(test_switchover_rolling_back),
 		cmocka_unit_test(test_decision_age),
 	};
 	/* Fence records after a restart, and the claim's facts (timelines). */
