@@ -52,7 +52,8 @@ typedef enum {
 	SWITCHOVER_DONE,          /* the target is the primary */
 	SWITCHOVER_REFUSED,       /* a check failed before anything was changed */
 	SWITCHOVER_ROLLED_BACK,   /* failed before the promotion; the old primary runs again */
-	SWITCHOVER_FAILED,        /* failed, and the rollback too: see the log */
+	SWITCHOVER_FAILED,        /* failed, and the rollback too, or none was safe (the target
+	                           * may still promote: the old primary stays stopped): see the log */
 } PgcSwitchoverOutcome;
 
 typedef struct {
