@@ -147,6 +147,21 @@ static void retarget(AgCluster *ac, const char *node)
 }
 
 /*
+ * forget_probes - a decision is in progress: the probe history starts
+ * again after it (failover time kept), so that a primary stopped or
+ * restarted by it does not count as failing since before it (a failover
+ * right after an abandoned switchover).
+ */
+static void forget_probes(AgCluster *ac)
+{
+	int64_t last = ac->st.last_failover_ms;
+
+	failover_probe_init(&ac->st);
+	ac->st.last_failover_ms = last;
+	ac->st.primary = NULL; /* retarget() watches it again */
+}
+
+/*
  * settle - moves a decision on (coord_decision_next): decided becomes
  * promoted once the candidate's member reports a primary (its agent's own
  * mark may have failed: the decision must not stay decided, blocking every
@@ -330,10 +345,29 @@ bool ag_leader_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c
 	if (!between)
 		ac->next_probe_ms = now + c->failover.probe_interval.ms;
 	/* The candidate's agent carries a decided failover (or a switchover) out: no
-	 * second one meanwhile. */
-	if (dkv != NULL && coord_decision_in_progress(&d))
-		goto cleanup;
+	 * second one meanwhile. A decision written since the last probe (the leader
+	 * may have waited for it in its pass, not probing): the history starts again. */
+	if (dkv != NULL && (coord_decision_in_progress(&d) ||
+			    dkv->mod_revision != ac->probe_decision_rev)) {
+		forget_probes(ac);
+		ac->probe_decision_rev = dkv->mod_revision;
+		if (coord_decision_in_progress(&d))
+			goto cleanup;
+	}
 	primary = watched_primary(ag, ac, c, a, &d);
+	/* A switchover just abandoned: its old primary's agent starts it again. */
+	if (dkv != NULL) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		if (coord_switchover_rolling_back(&d, primary,
+						  coord_decision_age_ms(d.at, (int64_t)ts.tv_sec * 1000 +
+									      ts.tv_nsec / 1000000),
+						  COORD_ROLLBACK_GRACE_MS)) {
+			forget_probes(ac);
+			goto cleanup;
+		}
+	}
 	retarget(ac, primary);
 	live = strcmp(primary, c->primary.v) == 0 ? c
 						  : failover_topology(a, c, c->primary.v, primary);

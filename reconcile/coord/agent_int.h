@@ -104,6 +104,7 @@ typedef struct {
 	char primary[AG_NAME];
 	PgcProbeState st;
 	int64_t next_probe_ms;
+	int64_t probe_decision_rev; /* the decision's mod_revision the probe history began after */
 	PgcHaVerdict verdict;
 	char reason[768];
 	int64_t logged_ms;

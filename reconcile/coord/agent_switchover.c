@@ -23,8 +23,10 @@
 
 /* The leader's wait polls etcd this often. */
 #define SO_POLL_MS 100
-/* A switchover still stopping this long, its old primary still one: the leader abandons it. */
+/* A switchover still stopping this long after its last write: the leader abandons it. */
 #define SO_GIVE_UP_MS 90000
+/* The old primary's CHECKPOINT before its stop, well under SO_GIVE_UP_MS. */
+#define SO_CHECKPOINT_MS 30000
 /* After a refused or failed restart of an abandoned switchover's old primary. */
 #define SO_RESTART_RETRY_MS 5000
 #define SO_START_TIMEOUT_S 60
@@ -68,12 +70,12 @@ static void journal(PgcCoordAgent *ag, const char *cluster, const char *event, c
 }
 
 /*
- * put - d into P/C/decision if the decision key's mod_revision is still
+ * put_rev - d into P/C/decision if the decision key's mod_revision is still
  * dkv's (NULL: the key is absent) and, as_leader, the leader key still has
- * our token. true when written.
+ * our token. true when written; *rev (may be NULL) its new mod_revision.
  */
-static bool put(PgcCoordAgent *ag, AgCluster *ac, const PgcDecision *d, const PgcEtcdKv *dkv,
-		  bool as_leader)
+static bool put_rev(PgcCoordAgent *ag, AgCluster *ac, const PgcDecision *d,
+		    const PgcEtcdKv *dkv, bool as_leader, int64_t *rev)
 {
 	PgcArena *a = arena_new();
 	json_t *j = coord_decision_json(d);
@@ -91,7 +93,7 @@ static bool put(PgcCoordAgent *ag, AgCluster *ac, const PgcDecision *d, const Pg
 	json_decref(j);
 	if (text == NULL)
 		abort();
-	st = etcd_txn(ag->etcd, cmp, as_leader ? 2 : 1, &op, 1, &ok, NULL);
+	st = etcd_txn(ag->etcd, cmp, as_leader ? 2 : 1, &op, 1, &ok, rev);
 	if (st != ETCD_OK || !ok)
 		log_warn("cluster \"%s\": the switchover to \"%s\" could not be marked %s (%s)",
 			 ac->name, d->to, coord_decision_state_name(d->state),
@@ -101,6 +103,13 @@ static bool put(PgcCoordAgent *ag, AgCluster *ac, const PgcDecision *d, const Pg
 	free(text);
 	arena_free(a);
 	return st == ETCD_OK && ok;
+}
+
+/* put - put_rev() without the new revision. */
+static bool put(PgcCoordAgent *ag, AgCluster *ac, const PgcDecision *d, const PgcEtcdKv *dkv,
+		bool as_leader)
+{
+	return put_rev(ag, ac, d, dkv, as_leader, NULL);
 }
 
 /* moved - d as it moves to state now, stamped by this agent's clock. */
@@ -183,7 +192,9 @@ static bool part_restart(PgcCoordAgent *ag, const PgcCluster *c, const PgcNode *
 }
 
 /*
- * part_stop - the old primary n (here), decision stopping: CHECKPOINT,
+ * part_stop - the old primary n (here), decision stopping: CHECKPOINT
+ * (bounded), stopped_at into the decision (a transaction on it as read: not
+ * written, the switchover was abandoned or changed, and n is not stopped),
  * fast shutdown, its shutdown checkpoint into the decision (stopped). A
  * stop that fails abandons the switchover; a server that went down then
  * is started again.
@@ -195,7 +206,9 @@ static bool part_stop(PgcCoordAgent *ag, AgCluster *ac, const PgcCluster *c, con
 	PgcDecision nd;
 	PgcHost *h = host_for(n->host.v, c->os_user.v);
 	const PgcCluster *live = live_cluster(a, c, n->name);
-	const char *stopped_at;
+	PgcDecision sd;
+	PgcEtcdKv skv;
+	int64_t rev = 0;
 	uint64_t lsn = 0;
 	char err[600], l[32];
 	int rc;
@@ -207,14 +220,27 @@ static bool part_stop(PgcCoordAgent *ag, AgCluster *ac, const PgcCluster *c, con
 		 "stopping \"%s\"", c->name, d->to, d->leader ? d->leader : "?", (long long)d->token,
 		 n->name);
 	if (ha_postmaster_pid(h, n) != 0)
-		switchover_checkpoint(live, n);
-	stopped_at = iso_ago(a, 0);
+		switchover_checkpoint(live, n, SO_CHECKPOINT_MS);
+	/* The stop is announced first: the leader's give-up then carries stopped_at,
+	 * and this agent starts n again after an abandon (SWITCHOVER_PART_RESTART). */
+	sd = moved(a, d, DECISION_STOPPING);
+	sd.stopped_at = sd.at;
+	if (!put_rev(ag, ac, &sd, dkv, false, &rev) || rev <= 0) {
+		log_warn("cluster \"%s\": \"%s\" is not stopped: its stop could not be announced "
+			 "in the decision (tried again at the next tick, unless it was abandoned)",
+			 c->name, n->name);
+		host_free(h);
+		return true;
+	}
+	skv = *dkv;
+	skv.mod_revision = rev;
+	dkv = &skv;
+	d = &sd;
 	rc = switchover_stop(h, live, n, o.stop_timeout_s, &lsn, err, sizeof err);
 	host_free(h);
 	if (rc == 0) {
 		nd = moved(a, d, DECISION_STOPPED);
 		nd.checkpoint = arena_strdup(a, lsn_format(lsn, l, sizeof l));
-		nd.stopped_at = stopped_at;
 		if (put(ag, ac, &nd, dkv, false))
 			log_info("cluster \"%s\": \"%s\" stopped cleanly, shutdown checkpoint %s: "
 				 "\"%s\" is promoted once it replayed it", c->name, n->name,
@@ -224,7 +250,6 @@ static bool part_stop(PgcCoordAgent *ag, AgCluster *ac, const PgcCluster *c, con
 	}
 	log_error("cluster \"%s\": switchover to \"%s\": %s", c->name, d->to, err);
 	nd = moved(a, d, DECISION_ABANDONED);
-	nd.stopped_at = stopped_at;
 	nd.why = arena_strdup(a, err);
 	if (put(ag, ac, &nd, dkv, false) && !server_runs(c, n))
 		(void)part_restart(ag, c, n, &nd);
@@ -292,6 +317,15 @@ static bool part_promote(PgcCoordAgent *ag, AgCluster *ac, const PgcCluster *c, 
 	po.promote_timeout_s = o.promote_timeout_s;
 	if (promote_run(x, d->from, &po, &pr) != 0 && !pr.promoted &&
 	    switchover_in_recovery(x, n) != 0) {
+		const PgcCluster *before = live_cluster(a, c, d->from);
+
+		/* Asked to promote, it may still do so: abandoned only once it cannot. */
+		if (pr.requested && switchover_unpromote_target(before, cluster_node(before, n->name),
+								o.ready_timeout_s) != 0) {
+			log_warn("cluster \"%s\": \"%s\" may still promote: the switchover stays "
+				 "stopped, checked again at the next tick", c->name, n->name);
+			return true;
+		}
 		abandon_promotion(ag, ac, c, n, a, d, dkv,
 				  arena_printf(a, "could not promote \"%s\"", n->name));
 		return true;
@@ -348,8 +382,10 @@ static bool leader_part(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const Pgc
 		nd = moved(a, d, DECISION_ABANDONED);
 		nd.token = ac->token;
 		nd.leader = ag->self;
-		nd.why = arena_printf(a, "the agent of \"%s\" did not stop it within %d s", d->from,
-				      SO_GIVE_UP_MS / 1000);
+		nd.why = fkv == NULL && d->stopped_at == NULL
+				 ? arena_printf(a, "the agent of \"%s\" is gone", d->from)
+				 : arena_printf(a, "the agent of \"%s\" did not stop it within %d s",
+						d->from, SO_GIVE_UP_MS / 1000);
 		(void)put(ag, ac, &nd, dkv, true);
 		return true;
 	}
@@ -433,6 +469,31 @@ static bool same_switchover(const PgcDecision *d, const char *from, const char *
 	       strcmp(d->to, to) == 0;
 }
 
+/*
+ * missing - why no agent would carry a switchover from -> to out
+ * (coord_switchover_missing, from etcd: the agent keys read now, the
+ * members from ac's snapshot), NULL when they would.
+ */
+static const char *missing(PgcCoordAgent *ag, AgCluster *ac, PgcArena *a, const PgcCluster *live,
+			   const PgcNode *from, const PgcNode *to)
+{
+	PgcMember fm, tm;
+	const PgcEtcdKv *fkv = ag_snap_member(ag, ac, a, from->name, &fm),
+			*tkv = ag_snap_member(ag, ac, a, to->name, &tm);
+	bool agent[2] = {false, false};
+	const char *host[2] = {cluster_node(live, from->name)->host.v,
+			       cluster_node(live, to->name)->host.v};
+
+	for (int i = 0; i < 2; i++) {
+		PgcEtcdKv kv;
+
+		if (etcd_get(ag->etcd, a, coord_key_agent(a, ag->prefix, host[i]), &kv, &agent[i],
+			     NULL) != ETCD_OK)
+			return "etcd cannot be read";
+	}
+	return coord_switchover_missing(agent[0], agent[1], fkv ? &fm : NULL, tkv ? &tm : NULL);
+}
+
 /* report - the journal line of the executor, as ha_apply_switchover writes it. */
 static void report(PgcExecCtx *ctx, const char *from, const char *to, const char *outcome,
 		   const PgcDecision *d, double elapsed_ms, const char *error)
@@ -470,6 +531,7 @@ int coord_switchover_apply(PgcExecCtx *ctx)
 	double start = clock_ms(), deadline, next_look = 0;
 	const PgcCluster *live_to;
 	bool promoted_unmarked = false;
+	const char *why;
 	char err[600], now[40];
 
 	to = act->payload.target ? cluster_node(c, act->payload.target) : NULL;
@@ -523,6 +585,11 @@ int coord_switchover_apply(PgcExecCtx *ctx)
 				     &o, err, sizeof err) != 0) {
 			report(ctx, from->name, to->name, "refused", NULL, clock_ms() - start, err);
 			return exec_fail(ctx, "%s", err);
+		}
+		if ((why = missing(ag, ac, a, live, from, to)) != NULL) {
+			report(ctx, from->name, to->name, "refused", NULL, clock_ms() - start, why);
+			return exec_fail(ctx, "cannot switch over cluster \"%s\" to \"%s\": %s",
+					  c->name, to->name, why);
 		}
 		memset(&nd, 0, sizeof nd);
 		nd.kind = "switchover";

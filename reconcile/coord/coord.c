@@ -346,11 +346,34 @@ PgcSwitchoverPart coord_switchover_part(const PgcDecision *d, const char *node, 
 	return SWITCHOVER_PART_NONE;
 }
 
+const char *coord_switchover_missing(bool from_agent, bool to_agent, const PgcMember *from,
+				     const PgcMember *to)
+{
+	if (!from_agent)
+		return "the agent of the primary's host is not in etcd";
+	if (!to_agent)
+		return "the agent of the target's host is not in etcd";
+	if (from == NULL || from->role != MEMBER_PRIMARY || !from->running)
+		return "the primary's member in etcd does not report a running primary";
+	if (to == NULL || !to->running)
+		return "the target's member in etcd does not report it running";
+	return NULL;
+}
+
 bool coord_switchover_give_up(const PgcDecision *d, const PgcMember *from, int64_t age_ms,
 			      int64_t bound_ms)
 {
-	return is_switchover(d) && d->state == DECISION_STOPPING && age_ms > bound_ms &&
-	       from != NULL && from->role == MEMBER_PRIMARY && from->running;
+	if (!is_switchover(d) || d->state != DECISION_STOPPING || age_ms < 0)
+		return false;
+	return age_ms > bound_ms || (from == NULL && d->stopped_at == NULL);
+}
+
+bool coord_switchover_rolling_back(const PgcDecision *d, const char *node, int64_t age_ms,
+				   int64_t grace_ms)
+{
+	return is_switchover(d) && node != NULL && d->state == DECISION_ABANDONED &&
+	       strcmp(d->from, node) == 0 && d->stopped_at != NULL && age_ms >= 0 &&
+	       age_ms < grace_ms;
 }
 
 PgcDecisionState coord_decision_next(const PgcDecision *d, const PgcMember *to,

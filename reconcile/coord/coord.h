@@ -223,16 +223,40 @@ PgcSwitchoverPart coord_switchover_part(const PgcDecision *d, const char *node, 
 					bool primary);
 
 /*
- * coord_switchover_give_up - whether the leader abandons switchover d:
- * still stopping age_ms after it was decided (more than bound_ms) while
- * `from`'s member (NULL: absent) reports a running primary: its agent did
- * not stop it in time (busy, or gone). Only then: a stopped `from` or a
- * promotion under way is never abandoned by the leader, and `from`'s agent
- * writes stopped only over the decision it read (a transaction), so a stop
- * that races the abandon ends with `from` started again.
+ * coord_switchover_missing - why the leader may not write switchover
+ * from -> to in state stopping, NULL when it may: both hosts' agent keys
+ * (from_agent, to_agent) and both members (NULL: absent) must be there,
+ * `from` a running primary, `to` running. Without them no agent would
+ * carry the decision out, or roll it back.
+ */
+const char *coord_switchover_missing(bool from_agent, bool to_agent, const PgcMember *from,
+				     const PgcMember *to);
+
+/*
+ * coord_switchover_give_up - whether the leader abandons switchover d,
+ * still stopping age_ms after its last write (`at`; more than bound_ms),
+ * whatever `from`'s member (NULL: absent) shows; sooner, at once, when
+ * that member is absent and its agent has not begun to stop it
+ * (stopped_at absent): its agent is gone. `from`'s agent writes stopped_at
+ * (a transaction on the decision as read) after its CHECKPOINT, bounded
+ * well under bound_ms, and before pg_ctl stop, which is bounded under
+ * bound_ms too; it writes stopped only over the decision as read. So an
+ * abandon either precedes the stop (which is then not run) or carries
+ * stopped_at, and `from`'s agent starts `from` again (SWITCHOVER_PART_RESTART).
  */
 bool coord_switchover_give_up(const PgcDecision *d, const PgcMember *from, int64_t age_ms,
 			      int64_t bound_ms);
+
+/*
+ * coord_switchover_rolling_back - whether switchover d was abandoned after
+ * `from`'s agent began to stop node (stopped_at) less than grace_ms ago
+ * (age_ms, of `at`): that agent starts it again (SWITCHOVER_PART_RESTART),
+ * so the leader decides no failover of node meanwhile (its probes start
+ * again afterwards).
+ */
+#define COORD_ROLLBACK_GRACE_MS 30000
+bool coord_switchover_rolling_back(const PgcDecision *d, const char *node, int64_t age_ms,
+				   int64_t grace_ms);
 
 /*
  * coord_decision_next - the state decision d moves to from what etcd and

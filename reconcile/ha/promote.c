@@ -424,6 +424,7 @@ int promote_run(const PgcCluster *x, const char *old_primary, const PgcPromoteOp
 	 * on a synchronous standby, and it stops asking the old primary for WAL. */
 	if (ha_write_node_files(x, p, false, &changed) != 0 || (changed && ha_reload(x, p) != 0))
 		return -1;
+	res->requested = true;
 	if (promote_node(x, p, o->promote_timeout_s) != 0)
 		return -1;
 	res->promoted = true;

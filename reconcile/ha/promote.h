@@ -53,6 +53,8 @@ typedef struct {
 
 typedef struct {
 	bool promoted;
+	bool requested;           /* pg_promote may have been sent: even when promoted is false,
+	                           * the candidate may still promote (promote.signal stays) */
 	uint64_t received_lsn;    /* the candidate's receive position then, >= switch_lsn */
 	double replayed_at_ms;    /* CLOCK_MONOTONIC ms (clock_ms) of each step's end */
 	double promoted_at_ms;

@@ -3,6 +3,7 @@
  */
 #include "reconcile/ha/switchover.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,11 +212,11 @@ int switchover_check(const PgcCluster *c, const PgcNode *from, const PgcNode *to
 	return 0;
 }
 
-void switchover_checkpoint(const PgcCluster *c, const PgcNode *from)
+void switchover_checkpoint(const PgcCluster *c, const PgcNode *from, int timeout_ms)
 {
 	char err[600];
 
-	if (ha_exec(c, from, "CHECKPOINT", 300000, err, sizeof err) != 0)
+	if (ha_exec(c, from, "CHECKPOINT", timeout_ms, err, sizeof err) != 0)
 		log_warn("CHECKPOINT on \"%s/%s\" failed: %s", c->name, from->name, err);
 }
 
@@ -244,6 +245,45 @@ int switchover_stop(PgcHost *h, const PgcCluster *c, const PgcNode *from, int ti
 	}
 	*checkpoint = ctl.checkpoint_lsn;
 	return 0;
+}
+
+bool switchover_unpromoted(const char *state)
+{
+	/* A promotion ends recovery with "in production" in the control file; a
+	 * standby that crashed still reads "in archive recovery". */
+	return state != NULL && (strcmp(state, "shut down in recovery") == 0 ||
+				 strcmp(state, "in archive recovery") == 0);
+}
+
+int switchover_unpromote_target(const PgcCluster *c, const PgcNode *to, int timeout_s)
+{
+	PgcHost *h = host_for(to->host.v, c->os_user.v);
+	PgcControl ctl;
+	char path[PATH_MAX];
+	int rc = -1;
+
+	if (h == NULL)
+		return -1;
+	log_warn("the promotion of \"%s/%s\" was requested but not confirmed: stopping it, to roll "
+		 "back only if it cannot promote", c->name, to->name);
+	snprintf(path, sizeof path, "%s/promote.signal", to->data_dir.v);
+	if (pgctl_stop(h, c, to, "fast", timeout_s) == 0 && host_remove_file(h, path) >= 0 &&
+	    ha_controldata(h, c, to, &ctl) == 0) {
+		if (switchover_unpromoted(ctl.state))
+			rc = 0;
+		else
+			log_error("node \"%s/%s\" stopped in state \"%s\": it may have promoted, no "
+				  "rollback", c->name, to->name, ctl.state);
+	}
+	if (rc == 0 && switchover_restore_target(c, to) != 0)
+		log_warn("the files of \"%s/%s\" could not be put back as a replica of \"%s\" (the "
+			 "next pass does)", c->name, to->name, c->primary.v);
+	/* Unpromoted: a replica again; otherwise as it is, so that it is seen. */
+	if (pgctl_start(h, c, to, timeout_s) != 0)
+		log_warn("node \"%s/%s\" could not be started again (the next pass does)", c->name,
+			 to->name);
+	host_free(h);
+	return rc;
 }
 
 /*
@@ -320,7 +360,7 @@ int switchover_run(const PgcCluster *c, const char *to_name, const PgcSwitchover
 		goto cleanup;
 	}
 	/* 2. A checkpoint now makes the shutdown checkpoint short. */
-	switchover_checkpoint(c, from);
+	switchover_checkpoint(c, from, 300000);
 
 	/* 3. Poolers and balancers hold their clients, then the old primary
 	 * refuses writes. */
@@ -359,9 +399,18 @@ int switchover_run(const PgcCluster *c, const char *to_name, const PgcSwitchover
 	po.rejoin_old = true;
 	po.rejoin.ready_timeout_s = o.ready_timeout_s;
 	if (promote_run(x, from->name, &po, &res->promote) != 0) {
-		if (!res->promote.promoted && switchover_in_recovery(c, to) != 0) {
+		/* Asked to promote, it may still do so: only once it cannot. */
+		if (!res->promote.promoted && switchover_in_recovery(c, to) != 0 &&
+		    (!res->promote.requested ||
+		     switchover_unpromote_target(c, to, o.ready_timeout_s) == 0)) {
 			fail(res, "promote", "could not promote \"%s/%s\"", c->name, to->name);
 			goto rollback;
+		}
+		if (!res->promote.promoted && switchover_in_recovery(c, to) != 0) {
+			fail(res, "promote", "could not promote \"%s/%s\", and it may still promote: "
+			     "\"%s\" is not started again", c->name, to->name, from->name);
+			res->outcome = SWITCHOVER_FAILED;
+			goto cleanup;
 		}
 		/* Promoted after all (e.g. pg_promote's wait ran out): no way back. */
 		log_warn("node \"%s/%s\" was promoted although the promotion reported a failure",

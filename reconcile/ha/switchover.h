@@ -52,7 +52,8 @@ typedef enum {
 	SWITCHOVER_DONE,          /* the target is the primary */
 	SWITCHOVER_REFUSED,       /* a check failed before anything was changed */
 	SWITCHOVER_ROLLED_BACK,   /* failed before the promotion; the old primary runs again */
-	SWITCHOVER_FAILED,        /* failed, and the rollback too: see the log */
+	SWITCHOVER_FAILED,        /* failed, and the rollback too, or none was safe (the target
+	                           * may still promote: the old primary stays stopped): see the log */
 } PgcSwitchoverOutcome;
 
 typedef struct {
@@ -95,8 +96,29 @@ void switchover_defaults(PgcSwitchoverOptions *o, const PgcSwitchoverOptions *in
 int switchover_check(const PgcCluster *c, const PgcNode *from, const PgcNode *to,
 		     const PgcSwitchoverOptions *o, char *err, size_t errlen);
 
-/* switchover_checkpoint - step 2: CHECKPOINT on `from` (a failure is only logged). */
-void switchover_checkpoint(const PgcCluster *c, const PgcNode *from);
+/*
+ * switchover_unpromoted - whether a target stopped with this pg_controldata
+ * state cannot have promoted: "shut down in recovery" (a standby shut down
+ * cleanly) or "in archive recovery" (a standby that crashed); never
+ * "in production" nor "shut down". Pure.
+ */
+bool switchover_unpromoted(const char *state);
+
+/*
+ * switchover_unpromote_target - the promotion of `to` (on this machine) was
+ * requested but not confirmed: stops it (fast), removes promote.signal and
+ * reads its control file. Only when it stopped unpromoted
+ * (switchover_unpromoted): its files back as the topology c says (a replica
+ * of c's primary), started again as a replica, 0. Otherwise it may have
+ * promoted: started again as it is, -1 (reported) - no rollback then.
+ */
+int switchover_unpromote_target(const PgcCluster *c, const PgcNode *to, int timeout_s);
+
+/*
+ * switchover_checkpoint - step 2: CHECKPOINT on `from`, bounded by
+ * timeout_ms (a failure is only logged: the shutdown checkpoint does the rest).
+ */
+void switchover_checkpoint(const PgcCluster *c, const PgcNode *from, int timeout_ms);
 
 /*
  * switchover_stop - step 3 on `from`'s host h: pg_ctl stop -m fast, then its

@@ -522,11 +522,20 @@ static void test_switchover_next(void **state)
 	d.state = DECISION_STOPPING;
 	assert_false(coord_switchover_give_up(&d, &from, 1000, 90000));
 	assert_true(coord_switchover_give_up(&d, &from, 90001, 90000));
-	/* Its agent stopped it (down) or is gone (absent): never abandoned by the leader. */
+	/* Down or absent after the bound: abandoned too (no hang without a primary). */
 	from.role = MEMBER_DOWN;
 	from.running = false;
-	assert_false(coord_switchover_give_up(&d, &from, 90001, 90000));
-	assert_false(coord_switchover_give_up(&d, NULL, 90001, 90000));
+	assert_false(coord_switchover_give_up(&d, &from, 1000, 90000));
+	assert_true(coord_switchover_give_up(&d, &from, 90001, 90000));
+	assert_true(coord_switchover_give_up(&d, NULL, 90001, 90000));
+	/* Its member gone before its agent began to stop it: at once. */
+	assert_true(coord_switchover_give_up(&d, NULL, 1000, 90000));
+	/* Its agent began to stop it: the bound, counted from that write, holds. */
+	d.stopped_at = "2026-01-01T00:00:00.000Z";
+	assert_false(coord_switchover_give_up(&d, NULL, 1000, 90000));
+	assert_true(coord_switchover_give_up(&d, NULL, 90001, 90000));
+	d.stopped_at = NULL;
+	assert_false(coord_switchover_give_up(&d, &from, -1, 90000));
 	from.role = MEMBER_PRIMARY;
 	from.running = true;
 	d.state = DECISION_STOPPED;
@@ -534,6 +543,49 @@ static void test_switchover_next(void **state)
 	d.state = DECISION_STOPPING;
 	d.kind = "failover";
 	assert_false(coord_switchover_give_up(&d, &from, 90001, 90000));
+}
+
+static void test_switchover_rolling_back(void **state)
+{
+	PgcDecision d = {.kind = "switchover", .from = "n1", .to = "n2", .token = 3,
+			 .state = DECISION_ABANDONED, .stopped_at = "2026-01-01T00:00:00.000Z"};
+
+	(void)state;
+	assert_true(coord_switchover_rolling_back(&d, "n1", 1000, 30000));
+	assert_false(coord_switchover_rolling_back(&d, "n1", 30000, 30000));
+	assert_false(coord_switchover_rolling_back(&d, "n1", -1, 30000));
+	assert_false(coord_switchover_rolling_back(&d, "n2", 1000, 30000));
+	assert_false(coord_switchover_rolling_back(&d, NULL, 1000, 30000));
+	/* Not stopped by its agent: nothing restarts it. */
+	d.stopped_at = NULL;
+	assert_false(coord_switchover_rolling_back(&d, "n1", 1000, 30000));
+	d.stopped_at = "2026-01-01T00:00:00.000Z";
+	d.state = DECISION_DONE;
+	assert_false(coord_switchover_rolling_back(&d, "n1", 1000, 30000));
+	d.state = DECISION_ABANDONED;
+	d.kind = "failover";
+	assert_false(coord_switchover_rolling_back(&d, "n1", 1000, 30000));
+}
+
+static void test_switchover_missing(void **state)
+{
+	PgcMember to = {.node = "n2", .role = MEMBER_REPLICA, .running = true};
+	PgcMember from = {.node = "n1", .role = MEMBER_PRIMARY, .running = true};
+
+	(void)state;
+	assert_null(coord_switchover_missing(true, true, &from, &to));
+	assert_non_null(coord_switchover_missing(false, true, &from, &to));
+	assert_non_null(coord_switchover_missing(true, false, &from, &to));
+	assert_non_null(coord_switchover_missing(true, true, NULL, &to));
+	assert_non_null(coord_switchover_missing(true, true, &from, NULL));
+	to.running = false;
+	assert_non_null(coord_switchover_missing(true, true, &from, &to));
+	to.running = true;
+	from.role = MEMBER_REPLICA;
+	assert_non_null(coord_switchover_missing(true, true, &from, &to));
+	from.role = MEMBER_PRIMARY;
+	from.running = false;
+	assert_non_null(coord_switchover_missing(true, true, &from, &to));
 }
 
 /* ---- fence records and the claim's facts ------------------------------------------ */
@@ -715,6 +767,8 @@ int main(void)
 		cmocka_unit_test(test_decision_next),
 		cmocka_unit_test(test_switchover_decision),
 		cmocka_unit_test(test_switchover_next),
+		cmocka_unit_test(test_switchover_missing),
+		cmocka_unit_test(test_switchover_rolling_back),
 		cmocka_unit_test(test_decision_age),
 		cmocka_unit_test(test_replica_listed),
 	};

@@ -20,6 +20,7 @@
 #include "reconcile/ha/fence.h"
 #include "reconcile/ha/ha.h"
 #include "reconcile/ha/rejoin.h"
+#include "reconcile/ha/switchover.h"
 #include "support/exec_fixture.h"
 #include "support/fake_host.h"
 
@@ -120,6 +121,19 @@ static void test_fence_down_with_orphans(void **state)
 }
 
 /* pg_ctl stop reports success but the postmaster stays: SIGKILL to it. */
+/* A target whose promotion was requested is rolled back only from these states. */
+static void test_switchover_unpromoted(void **state)
+{
+	(void)state;
+	assert_true(switchover_unpromoted("shut down in recovery"));
+	assert_true(switchover_unpromoted("in archive recovery"));
+	assert_false(switchover_unpromoted("in production"));
+	assert_false(switchover_unpromoted("shut down"));
+	assert_false(switchover_unpromoted("in crash recovery"));
+	assert_false(switchover_unpromoted(""));
+	assert_false(switchover_unpromoted(NULL));
+}
+
 static void test_fence_wedged(void **state)
 {
 	PgcTopology *t = fixture_topology(yaml);
@@ -249,6 +263,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_postmaster_pid),
 		cmocka_unit_test(test_fence_down_with_orphans),
+		cmocka_unit_test(test_switchover_unpromoted),
 		cmocka_unit_test(test_fence_wedged),
 		cmocka_unit_test(test_rejoin_stopped_node),
 		cmocka_unit_test(test_rejoin_running_node),

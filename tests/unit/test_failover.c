@@ -535,6 +535,21 @@ static void test_evaluate(void **state)
 	assert_int_equal(st.failures, 0);
 	evaluate(&f, &st, 3100, &d);
 	assert_int_equal(d.verdict, HA_HEALTHY);
+
+	/* Without probes during a switchover (60 s), the old history would
+	 * count the primary as failing since its last success: two failed
+	 * probes would promote at once. The agent starts the history again
+	 * during a decision (failover_probe_init): failing from its first failure. */
+	failover_probe_record(&st, "pg1", 63100, false, "connection refused");
+	failover_probe_record(&st, "pg1", 63600, false, "connection refused");
+	evaluate(&f, &st, 63600, &d);
+	assert_int_equal(d.verdict, HA_PROMOTE);
+	failover_probe_init(&st);
+	failover_probe_record(&st, "pg1", 63100, false, "connection refused");
+	failover_probe_record(&st, "pg1", 63600, false, "connection refused");
+	evaluate(&f, &st, 63600, &d);
+	assert_int_equal(d.verdict, HA_SUSPECT);
+	assert_int_equal(d.failed_for_ms, 500);
 	fx_free(&f);
 }
 
