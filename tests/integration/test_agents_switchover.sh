@@ -18,6 +18,14 @@
 #     pg2, and as pgconverge's journal reports it, is printed.
 # Then the same back from pg2 to pg1 (the leader's host then holds the
 # target, or neither node, rather than the old primary).
+# Last, a switchover that cannot complete and rolls back: WAL replay paused
+# on pg2 and the primary changed to pg2 again. pg1's agent stops pg1 cleanly
+# (decision stopped); pg2 cannot replay the shutdown checkpoint, so its agent
+# abandons the decision after the 60 s bound (nothing was promoted), and
+# pg1's agent starts pg1 again as the primary (a claim); the leader does not
+# try again at once. Checked: every acknowledged commit of a writer is on
+# pg1, never two primaries, pg1 the primary again with pg2 and pg3 streaming
+# from it once replay resumes and primary: is pg1 again.
 #
 # Needs root (servers run as postgres), PostgreSQL 15, etcd, free loopback
 # ports. One ok/FAIL line per check; exit 1 when any check failed.
@@ -253,5 +261,62 @@ s2=$(total /pg2/start)
 switch pg2 pg1 2
 check "pg2 was never started again as a primary" test "$(total /pg2/start)" = "$s2"
 check "pg2 still streams from pg1" streams_from pg2 pg1 10
+
+# --- A switchover that rolls back ----------------------------------------------
+# pg2 receives but does not replay: it cannot replay pg1's shutdown checkpoint.
+q pg2 "select pg_wal_replay_pause()" >/dev/null
+pid1=$(lib_pidfile_pid "$tmp/data/pg1")
+(
+	while :; do
+		echo "$(date +%s%N) $(primaries)"
+		sleep 0.2
+	done
+) >"$tmp/samples" 2>/dev/null &
+sampler_pid=$!
+(
+	i=3000000
+	while :; do
+		i=$((i + 1))
+		for n in pg1 pg2; do
+			if [ "$(lib_sql "${port[$n]}" "insert into t values ($i) returning 1" 2>/dev/null)" = "1" ]; then
+				echo "$(date +%s%N) $n $i"
+				break
+			fi
+		done
+		sleep 0.05
+	done
+) >"$tmp/acks" 2>/dev/null &
+writer_pid=$!
+sleep 2
+sed -i "s/^    primary: pg1\$/    primary: pg2/" "$topo"
+check "the decision reaches stopped" lib_wait 60 sh -c \
+	"ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get '$prefix/c/decision' --print-value-only | grep -q '\"state\":\"stopped\"'"
+check "pg1 is stopped" lib_wait 10 sh -c "! kill -0 $pid1 2>/dev/null"
+check "the decision is abandoned after the replay bound" lib_wait 120 sh -c \
+	"ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get '$prefix/c/decision' --print-value-only | grep -q '\"state\":\"abandoned\"'"
+etcd_get "$prefix/c/decision"; echo
+check "pg1 runs again as the primary" lib_wait 30 sh -c "[ \"\$(runuser -u postgres -- $LIB_PG_BIN/psql -h $LIB_SOCKET_DIR -p ${port[pg1]} -XAtq -d postgres -c 'select pg_is_in_recovery()')\" = f ]"
+check "the leader does not try again at once" sh -c "sleep 8; ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get '$prefix/c/decision' --print-value-only | grep -q '\"state\":\"abandoned\"'"
+sed -i "s/^    primary: pg2\$/    primary: pg1/" "$topo"
+q pg2 "select pg_wal_replay_resume()" >/dev/null
+sleep 3
+kill "$writer_pid" "$sampler_pid" 2>/dev/null
+wait "$writer_pid" "$sampler_pid" 2>/dev/null
+writer_pid=
+sampler_pid=
+streams_from pg2 pg1 60 && ok "pg2 streams from pg1" || fail "pg2 does not stream from pg1"
+streams_from pg3 pg1 60 && ok "pg3 streams from pg1" || fail "pg3 does not stream from pg1"
+n1=$(grep -c ' pg1 ' "$tmp/acks"); n2=$(grep -c ' pg2 ' "$tmp/acks")
+check "the writer committed on pg1 only ($n1, on pg2: $n2)" test "$n1" -gt 0 -a "$n2" = 0
+missing=$(awk '{ print $3 }' "$tmp/acks" | while read -r i; do
+	[ "$(q pg1 "select count(*) from t where i = $i")" = 1 ] || echo "$i"
+done | wc -l)
+check "every acknowledged commit is on pg1: $missing missing" test "$missing" = 0
+check "never two primaries at once ($(wc -l <"$tmp/samples") samples)" sh -c "! awk 'NF > 2' '$tmp/samples' | grep -q ."
+check "pg1 is the only primary" test "$(primaries)" = pg1
+for h in 127.0.0.2 127.0.0.3 127.0.0.4; do
+	grep -h -E "switch|stopping|stopped cleanly|replayed|abandon|rolled back|again as the primary|not tried again" "$tmp/agent-$h.log" | sed "s/^/  | $h /"
+done | sort -k3 | tail -n 30
+
 
 lib_finish test_agents_switchover

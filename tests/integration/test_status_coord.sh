@@ -51,6 +51,7 @@ $1
 clusters:
   main:
     primary: pg1
+    failover: {mode: off}   # manual (the default) has no failover with coordination: a warning
     nodes:
       pg1: {host: 127.0.0.1, port: $p_pg1, data_dir: data/pg1}
       pg2: {host: localhost, port: $p_pg2, data_dir: data/pg2}
