@@ -25,9 +25,12 @@ make -s build/gen/pgcatalog_data.c
 
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -I. -Ibuild/gen $(pkg-config --cflags yaml-0.1 libpq libgit2 jansson libcrypto zlib libzstd libmicrohttpd libcurl)"
 objs=""
+# A header newer than an object rebuilds them all (a struct that changed its
+# layout would otherwise be read through stale offsets).
+newest_h=$(ls -t common/*.h schema/*.h reconcile/*/*.h 2>/dev/null | head -n 1)
 for src in common/*.c schema/*.c build/gen/pgcatalog_data.c; do
 	obj="$OUT/obj/$(echo "$src" | tr '/' '_' | sed 's/\.c$/.o/')"
-	if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ]; then
+	if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$newest_h" -nt "$obj" ]; then
 		# shellcheck disable=SC2086
 		clang $CFLAGS -c -o "$obj" "$src"
 	fi
