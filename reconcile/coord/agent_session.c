@@ -158,7 +158,9 @@ static bool watch_copy(const AgWatch *from, AgWatch *w)
 	w->os_user = strdup(from->os_user);
 	w->data_dir = strdup(from->data_dir);
 	w->conninfo = strdup(from->conninfo);
-	return w->cluster && w->node && w->host && w->os_user && w->data_dir && w->conninfo;
+	w->replicas = strdup(from->replicas);
+	return w->cluster && w->node && w->host && w->os_user && w->data_dir && w->conninfo &&
+	       w->replicas;
 }
 
 static void watch_free_one(AgWatch *w)
@@ -169,6 +171,7 @@ static void watch_free_one(AgWatch *w)
 	free(w->os_user);
 	free(w->data_dir);
 	free(w->conninfo);
+	free(w->replicas);
 }
 
 /* primary_runs - a postmaster runs for w's data directory without standby.signal (or unreadable). */
