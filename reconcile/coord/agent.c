@@ -3,6 +3,7 @@
  * it publishes, the leadership of its clusters and apply's filter
  * (agent.h). Failover is agent_failover.c, self-fencing agent_fence.c.
  */
+#include "reconcile/coord/agent.h"
 #include "reconcile/coord/agent_int.h"
 
 #include <stdio.h>

@@ -3,6 +3,7 @@
  * leader's watch of the primary and its decision, the candidate agent's
  * promotion, and the decision's later states.
  */
+#include "reconcile/coord/agent.h"
 #include "reconcile/coord/agent_int.h"
 
 #include <stdio.h>

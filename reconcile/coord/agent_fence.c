@@ -6,6 +6,7 @@
  * rules of agent.h; and the claim before any start that brings a primary
  * up.
  */
+#include "reconcile/coord/agent.h"
 #include "reconcile/coord/agent_int.h"
 
 #include <limits.h>

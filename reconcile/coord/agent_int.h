@@ -8,13 +8,16 @@
 #ifndef PGC_RECONCILE_COORD_AGENT_INT_H
 #define PGC_RECONCILE_COORD_AGENT_INT_H
 
-#include "reconcile/coord/agent.h"
 #include "reconcile/coord/coord.h"
 #include "reconcile/coord/etcd.h"
 #include "reconcile/ha/failover.h"
 
 #include <pthread.h>
 #include <time.h>
+
+/* The same typedef as agent.h's (C11 allows it twice): this header is
+ * self-contained without including the public one. */
+typedef struct PgcCoordAgent PgcCoordAgent;
 
 #define AG_NAME 64
 

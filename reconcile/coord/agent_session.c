@@ -12,6 +12,7 @@
  * each only to the pid in postmaster.pid once it is checked to be that
  * data directory's postgres (ha_postmaster_pid).
  */
+#include "reconcile/coord/agent.h"
 #include "reconcile/coord/agent_int.h"
 
 #include <errno.h>

@@ -5,6 +5,7 @@
  * (the old primary's stop, the target's promotion, the restart after an
  * abandon), carried out from its ticks and from the leader's wait.
  */
+#include "reconcile/coord/agent.h"
 #include "reconcile/coord/agent_int.h"
 
 #include <stdio.h>
