@@ -411,6 +411,11 @@ static void swap_back(PgcArena *a, const PgcTopology *t, PgcTopology **copy, siz
 	(*copy)->clusters[xi].standby_of = t->clusters[si].standby_of;
 	(*copy)->clusters[xi].standby_of.v = t->clusters[si].name;
 	memset(&(*copy)->clusters[si].standby_of, 0, sizeof(PgcStr));
+	/* The roles and databases the file moved to X are S's while S is the primary. */
+	(*copy)->clusters[si].roles = t->clusters[xi].roles;
+	(*copy)->clusters[si].n_roles = t->clusters[xi].n_roles;
+	(*copy)->clusters[si].databases = t->clusters[xi].databases;
+	(*copy)->clusters[si].n_databases = t->clusters[xi].n_databases;
 }
 
 /* unobserved_switch - L streams from a node of S, which this pass did not observe (--cluster). */

@@ -19,6 +19,7 @@
 #include "reconcile/pg/lsn.h"
 #include "reconcile/pg/pgctl.h"
 #include "reconcile/pg/pgsql.h"
+#include "reconcile/postgres/plan_conf.h"
 #include "reconcile/standby/plan_standby.h"
 
 #define QUERY_TIMEOUT_MS 5000
@@ -405,7 +406,20 @@ static int follow(Rx *r)
 		(void)frontdoor_resume(r->s_new, r->p->name);
 	r->paused = false;
 	drop_slot(r->s_new, r->p, standby_slot_name(r->a, r->x->name));
-	/* S's other nodes cascade from P as before; they follow the timeline by themselves. */
+	/*
+	 * S's other nodes cascade from P as before; they follow the timeline by
+	 * themselves. Their slots on P are there after a clean switch; pg_rewind
+	 * leaves pg_replslot empty, so they are made again (on a standby too).
+	 */
+	for (size_t i = 0; i < r->s_new->n_nodes; i++) {
+		const PgcNode *n = &r->s_new->nodes[i];
+
+		if (n == r->p || cluster_upstream(r->s_new, n) != r->p || !r->s_new->replication.slots.v)
+			continue;
+		(void)ensure_slot(r, r->s_new, r->p, plan_slot_name(r->a, n->name));
+		r->step = NULL;
+		r->error[0] = '\0';
+	}
 	for (size_t i = 0; i < r->s->n_nodes; i++) {
 		const PgcNode *n = &r->s->nodes[i];
 
