@@ -380,13 +380,14 @@ static PgcAction *emit_switch(Rs *r, bool rejoin)
 				  r->s->name, xl, r->s->name, slot_x, sp, sp));
 	act->payload.target = rejoin ? "rejoin" : "switch";
 	act->payload.upstream = sp;
-	builder_change(r->b, act, arena_printf(a, "standby_of of \"%s\"", r->x->name),
-		       rejoin ? NULL : r->s->name, NULL);
+	if (!rejoin) {
+		builder_change(r->b, act, arena_printf(a, "standby_of of \"%s\"", r->x->name), r->s->name,
+			       NULL);
+		builder_change(r->b, act, arena_printf(a, "role of \"%s\"", xl),
+			       arena_printf(a, "standby leader streaming from \"%s\"", sp), "primary");
+	}
 	builder_change(r->b, act, arena_printf(a, "standby_of of \"%s\"", r->s->name), NULL,
 		       r->x->name);
-	builder_change(r->b, act, arena_printf(a, "role of \"%s\"", xl),
-		       rejoin ? "primary" : arena_printf(a, "standby leader streaming from \"%s\"", sp),
-		       "primary");
 	builder_change(r->b, act, arena_printf(a, "role of \"%s\"", sp), "primary",
 		       arena_printf(a, "standby leader streaming from \"%s\"", xl));
 	builder_change(r->b, act, arena_printf(a, "slots on \"%s\"", xl), NULL, slot_s);

@@ -35,6 +35,7 @@ typedef struct {
 	PgcHost *hp;                      /* P's host */
 	PgcSwitchoverOptions o;
 	bool paused;                      /* S's front doors paused by this run */
+	bool stopped;                     /* P stopped by this run (the write gap is known) */
 	const char *outcome;              /* "done", "refused", "rolled-back", "failed" */
 	const char *step;
 	uint64_t checkpoint;
@@ -294,6 +295,7 @@ static int stop_source(Rx *r)
 		rollback(r);
 		return -1;
 	}
+	r->stopped = true;
 	return 0;
 }
 
@@ -528,7 +530,8 @@ int region_switch_run(PgcExecCtx *ctx)
 		if (stop_source(&r) != 0 || promote_leader(&r, &pr) != 0)
 			goto done;
 		r.timeline = pr.timeline;
-		if (pr.writable_at_ms > 0)
+		/* Stopped by an earlier run: when writes stopped is not known. */
+		if (pr.writable_at_ms > 0 && r.stopped)
 			r.write_gap_ms = pr.writable_at_ms - r.stopped_at_ms;
 	}
 	/* From here on there is no way back: L is X's primary. */

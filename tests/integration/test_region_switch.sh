@@ -15,9 +15,11 @@
 #      still there, no clone in the journal); the next plan is empty; the
 #      write gap is printed;
 #   4. the same back (us: standby_of eu again), under a writer on x1;
-#   5. the leader promoted first (a region failover by hand: s1 stopped
-#      immediate, pg_promote() on x1, writes on x1), then the swap: apply
-#      plans only the rejoin, and s1 rejoins under x1 without a copy.
+#   5. a run killed after its fast shutdown (s1 stopped cleanly by hand,
+#      x1 not promoted): the next apply --allow-switchover goes on;
+#   6. the leader promoted first (a region failover by hand: x1 stopped
+#      immediate, pg_promote() on s1, writes on s1), then the swap: apply
+#      plans only the rejoin, and x1 rejoins under s1 without a copy.
 #
 # Needs root (servers run as postgres), the PostgreSQL 15 binaries and free
 # loopback ports in 20000-32000. One ok/FAIL line per check; exit 1 when any
@@ -215,27 +217,40 @@ journal_mark=$(wc -l <"$state/journal.jsonl")
 switch us s1 x1
 switch eu x1 s1
 
-# --- 5. the leader promoted first, then the swap: only the rejoin -------------------------
+# --- 5. a run killed after the fast shutdown: the next apply goes on ----------------------
 
-q s1 "create table pre (i int); insert into pre select generate_series(1, 10); checkpoint" >/dev/null
-lsn=$(q s1 'select pg_current_wal_lsn()')
-check "x1 replayed s1's WAL" lib_wait 30 lib_sql_is "${p[x1]}" "select pg_last_wal_replay_lsn() >= '$lsn'" t
-runuser -u postgres -- "$LIB_PG_BIN/pg_ctl" -D "$tmp/data/s1" -m immediate -w stop >/dev/null 2>&1
-[ "$(q x1 'select pg_promote()')" = t ] && ok "x1 promoted by hand while s1 is down" || fail "pg_promote on x1"
-q x1 "create table post (i int); insert into post select generate_series(1, 10)" >/dev/null
 write_topology us
+runuser -u postgres -- "$LIB_PG_BIN/pg_ctl" -D "$tmp/data/s1" -m fast -w stop >/dev/null 2>&1
+journal_mark=$(wc -l <"$state/journal.jsonl")
+lib_run "$tmp/apply_resume" apply -f "$topo" --allow-switchover
+lib_expect_rc "with s1 shut down cleanly by hand (as a killed run leaves it), apply goes on" "$tmp/apply_resume" 0
+echo "  resumed switch: $(gap)"
+[ "$(q x1 'select pg_is_in_recovery()')" = f ] && ok "x1 is the primary" || fail "x1 is not the primary"
+check "s1 streams from x1 (no rewind after its clean shutdown)" streams_from s1 x1
+check "s2 streams from s1" streams_from s2 s1
+check "no node was copied again" not_copied
+
+# --- 6. the leader promoted first, then the swap: only the rejoin -------------------------
+
+q x1 "create table pre (i int); insert into pre select generate_series(1, 10); checkpoint" >/dev/null
+lsn=$(q x1 'select pg_current_wal_lsn()')
+check "s1 replayed x1's WAL" lib_wait 30 lib_sql_is "${p[s1]}" "select pg_last_wal_replay_lsn() >= '$lsn'" t
+runuser -u postgres -- "$LIB_PG_BIN/pg_ctl" -D "$tmp/data/x1" -m immediate -w stop >/dev/null 2>&1
+[ "$(q s1 'select pg_promote()')" = t ] && ok "s1 promoted by hand while x1 is down" || fail "pg_promote on s1"
+q s1 "create table post (i int); insert into post select generate_series(1, 10)" >/dev/null
+write_topology eu
 journal_mark=$(wc -l <"$state/journal.jsonl")
 lib_run "$tmp/plan_rejoin" plan -f "$topo" --format json
 check "plan: only the region-switch action (rejoin), not blocked" lib_json "$tmp/plan_rejoin.out" \
-	"[(a['id'], a['payload']['target'] if 'payload' in a else a.get('target'), a['blocked']) for a in d['actions'] if a['cluster'] in ('eu', 'us')][:1] == [('us/x1/region-switch', 'rejoin', False)] and len([a for a in d['actions'] if a['cluster'] in ('eu', 'us')]) == 1" ||
+	"[(a['id'], a['payload']['target'], a['blocked']) for a in d['actions']] == [('eu/s1/region-switch', 'rejoin', False)]" ||
 	lib_show "$tmp/plan_rejoin"
 lib_run "$tmp/apply_rejoin" apply -f "$topo"
-lib_expect_rc "apply rejoins s1 under x1" "$tmp/apply_rejoin" 0
+lib_expect_rc "apply rejoins x1 under s1" "$tmp/apply_rejoin" 0
 echo "  rejoin: $(gap)"
-check "s1 streams from x1" streams_from s1 x1
-check "rows written on x1 after its promotion reach s2" lib_wait 30 lib_sql_is "${p[s2]}" "select count(*) from post" 10
-[ "$(sysid s1)" = "${sys[s1]}" ] && ! tail -n +"$((journal_mark + 1))" "$state/journal.jsonl" | grep -q '"kind":"clone"' &&
-	ok "s1 was not copied again (its system identifier, no clone in the journal)" || fail "s1 was copied again"
+check "x1 streams from s1" streams_from x1 s1
+check "rows written on s1 after its promotion reach x2" lib_wait 30 lib_sql_is "${p[x2]}" "select count(*) from post" 10
+[ "$(sysid x1)" = "${sys[x1]}" ] && ! tail -n +"$((journal_mark + 1))" "$state/journal.jsonl" | grep -q '"kind":"clone"' &&
+	ok "x1 was not copied again (its system identifier, no clone in the journal)" || fail "x1 was copied again"
 empty_plan plan_after_rejoin
 
 lib_finish test_region_switch
