@@ -3,7 +3,8 @@
 # (swapping standby_of between two clusters), on real servers, through the
 # CLI only:
 #   1. one apply builds cluster eu (s1 primary, s2) and its standby cluster
-#      us (x1 the standby leader, x2 cascading); a marker file goes into
+#      us (x1 the standby leader, x2 cascading), a PgBouncer in front of
+#      each; a marker file goes into
 #      every data directory, and each node's system identifier is noted;
 #   2. the file swaps standby_of (eu: standby_of us): plan shows one
 #      region-switch action, blocked without --allow-switchover, and apply
@@ -12,7 +13,8 @@
 #      is on x1, x2, s1 and s2; x1 takes writes, s1 streams from x1 through
 #      pgc_standby_eu (the only walsender on x1 for eu), s2 from s1, x2 from
 #      x1; no node was copied again (same system identifier, the marker
-#      still there, no clone in the journal); the next plan is empty; the
+#      still there, no clone in the journal); writes through us's PgBouncer
+#      commit, eu's refuses them (read-only); the next plan is empty; the
 #      write gap is printed;
 #   4. the same back (us: standby_of eu again), under a writer on x1;
 #   5. a run killed after its fast shutdown (s1 stopped cleanly by hand,
@@ -21,8 +23,8 @@
 #      immediate, pg_promote() on s1, writes on s1), then the swap: apply
 #      plans only the rejoin, and x1 rejoins under s1 without a copy.
 #
-# Needs root (servers run as postgres), the PostgreSQL 15 binaries and free
-# loopback ports in 20000-32000. One ok/FAIL line per check; exit 1 when any
+# Needs root (servers run as postgres), the PostgreSQL 15 binaries,
+# pgbouncer and free loopback ports in 20000-32000. One ok/FAIL line per check; exit 1 when any
 # check failed.
 set -u
 
@@ -31,6 +33,7 @@ cd "$top" || exit 1
 . "$top/tests/integration/lib.sh"
 lib_require_root
 PGC=$(lib_bin) || exit 1
+command -v pgbouncer >/dev/null || { echo "FAIL pgbouncer is needed"; exit 1; }
 
 tmp=$(lib_tmpdir) || exit 1
 writer_pid=
@@ -40,24 +43,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
-lib_node_ports 4
-declare -A p=([s1]=${port[pg1]} [s2]=${port[pg2]} [x1]=${port[pg3]} [x2]=${port[pg4]})
+lib_node_ports 6
+declare -A p=([s1]=${port[pg1]} [s2]=${port[pg2]} [x1]=${port[pg3]} [x2]=${port[pg4]} [eu_pool]=${port[pg5]} [us_pool]=${port[pg6]})
 topo=$tmp/topology.yaml
 state=$tmp/.pgconverge
-export REPLICATION_PASSWORD='r3pl:pw'
+export REPLICATION_PASSWORD='r3pl:pw' APP_PASSWORD='app:pw'
 
-# write_topology PRIMARY_CLUSTER - eu and us, PRIMARY_CLUSTER the primary
-# one (with the replication user, roles and databases), the other its
-# standby cluster.
+# write_topology PRIMARY_CLUSTER - eu and us, each with a PgBouncer,
+# PRIMARY_CLUSTER the primary one (with the replication user), the other
+# its standby cluster.
 write_topology() {
 	local prim=$1 stby s_extra x_extra
+	# Roles and databases on both: a standby cluster's PgBouncer reads its
+	# userlist for the roles its own cluster declares.
 	local common="    settings: {shared_buffers: 32MB, max_connections: 50}
     hba:
       - {type: local, database: all, user: postgres, method: peer}
-      - {type: host, database: all, user: all, address: 127.0.0.1/32, method: scram-sha-256}"
-	local primary_part="    replication: {user: replicator, password: {env: REPLICATION_PASSWORD}}
-    roles: {app: {login: true}}
+      - {type: host, database: all, user: all, address: 127.0.0.1/32, method: scram-sha-256}
+    roles: {app: {login: true, password: {env: APP_PASSWORD}}}
     databases: {appdb: {owner: app}}"
+	local primary_part="    replication: {user: replicator, password: {env: REPLICATION_PASSWORD}}"
 	if [ "$prim" = eu ]; then stby=us; else stby=eu; fi
 	if [ "$prim" = eu ]; then s_extra=$primary_part; x_extra="    standby_of: eu"; else
 		s_extra="    standby_of: us"; x_extra=$primary_part; fi
@@ -70,6 +75,7 @@ clusters:
       s1: {port: ${p[s1]}, data_dir: data/s1, region: eu-west}
       s2: {port: ${p[s2]}, data_dir: data/s2, region: eu-west}
 $common
+    pooler: {pgbouncer: {port: ${p[eu_pool]}, pool_mode: transaction, dir: data/pgbouncer_eu}}
 $s_extra
   us:
     primary: x1
@@ -77,6 +83,7 @@ $s_extra
       x1: {port: ${p[x1]}, data_dir: data/x1, region: us-east}
       x2: {port: ${p[x2]}, data_dir: data/x2, region: us-east}
 $common
+    pooler: {pgbouncer: {port: ${p[us_pool]}, pool_mode: transaction, dir: data/pgbouncer_us}}
 $x_extra
 EOF
 	"$PGC" validate -f "$topo" >/dev/null 2>"$tmp/validate.err" || { cat "$tmp/validate.err"; return 1; }
@@ -84,6 +91,11 @@ EOF
 }
 
 q() { lib_sql "${p[$1]}" "$2" 2>/dev/null; }
+# pooled CLUSTER SQL - one statement through CLUSTER's PgBouncer, as app in appdb.
+pooled() {
+	PGPASSWORD=$APP_PASSWORD PGCONNECT_TIMEOUT=3 "$LIB_PG_BIN/psql" -X -At -h 127.0.0.1 \
+		-p "${p[${1}_pool]}" -U app -d appdb -c "$2" >/dev/null 2>"$tmp/pooled.err"
+}
 # streams_from NODE UPSTREAM - NODE's WAL receiver streams from UPSTREAM (waits up to 30 s).
 streams_from() {
 	lib_wait 30 lib_sql_is "${p[$1]}" "select status || '|' || sender_port from pg_stat_wal_receiver" \
@@ -191,6 +203,15 @@ switch() {
 	check "$from no longer keeps its old slot" lib_sql_is "${p[$from]}" \
 		"select count(*) from pg_replication_slots where slot_name like 'pgc_standby_%'" 0
 	check "no node was copied again (system identifiers, marker files, no clone in the journal)" not_copied
+	check "through $to_cluster's PgBouncer, writes commit on $to" lib_wait 20 pooled "$to_cluster" \
+		"insert into pooled values (1)"
+	if pooled "$([ "$to_cluster" = us ] && echo eu || echo us)" "insert into pooled values (2)" >/dev/null; then
+		fail "a write through the other region's PgBouncer committed"
+	elif grep -q "read-only" "$tmp/pooled.err"; then
+		ok "through the other region's PgBouncer, writes are refused (read-only standby cluster)"
+	else
+		fail "the other region's PgBouncer: $(cat "$tmp/pooled.err")"
+	fi
 	empty_plan "plan_after_$tab"
 }
 
@@ -211,6 +232,7 @@ done
 [ -n "${sys[s1]}" ] && [ "${sys[s1]}" = "${sys[x2]}" ] && ok "one system identifier on all four nodes" ||
 	fail "system identifiers: ${sys[*]}"
 journal_mark=$(wc -l <"$state/journal.jsonl")
+check "through eu's PgBouncer, app writes on s1" pooled eu "create table pooled (i int)"
 
 # --- 2, 3. the switch to us, and 4. back to eu ------------------------------------------
 
