@@ -205,6 +205,28 @@ static void test_swap_runnable_alone(void **state)
 	topology_free(t);
 }
 
+/* A saved plan with the action reads back the same (kind, payload, changes). */
+static void test_saved_plan_round_trip(void **state)
+{
+	PgcTopology *t = load(AFTER);
+	PgcObserved *o = observed(t);
+	PgcPlan *p = plan(t, o, true), *back;
+	json_t *j = plan_to_json(p);
+	char err[256], why[256];
+
+	(void)state;
+	back = plan_from_json(j, err, sizeof err);
+	assert_non_null(back);
+	assert_int_equal(plan_compare_actions(back, p, why, sizeof why), 0);
+	assert_int_equal(back->actions[0].kind, ACT_REGION_SWITCH);
+	assert_string_equal(back->actions[0].payload.upstream, "eu/eu1");
+	json_decref(j);
+	plan_free(back);
+	plan_free(p);
+	arena_free(o->arena);
+	topology_free(t);
+}
+
 /* us1 does not stream from eu1: blocked even with the flag, and why. */
 static void test_swap_waits_for_stream(void **state)
 {
@@ -351,6 +373,7 @@ int main(void)
 	    cmocka_unit_test(test_swap_blocked),
 	    cmocka_unit_test(test_swap_blocked_plans_as_before),
 	    cmocka_unit_test(test_swap_runnable_alone),
+	    cmocka_unit_test(test_saved_plan_round_trip),
 	    cmocka_unit_test(test_swap_waits_for_stream),
 	    cmocka_unit_test(test_already_promoted_rejoin_only),
 	    cmocka_unit_test(test_switched_no_action),
