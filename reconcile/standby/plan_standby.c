@@ -395,11 +395,6 @@ static PgcAction *emit_switch(Rs *r, bool rejoin)
 	return act;
 }
 
-static size_t index_of(const PgcTopology *t, const PgcCluster *c)
-{
-	return cluster_index(t, c);
-}
-
 /* swap_back - t's copy (made once, in *copy) where S is a primary cluster again and X its standby. */
 static void swap_back(PgcArena *a, const PgcTopology *t, PgcTopology **copy, size_t si, size_t xi)
 {
@@ -448,7 +443,7 @@ const PgcTopology *plan_region_switch(PgcPlanBuilder *b, const PgcTopology *t,
 		if (!r.s->standby_of.set || (r.x = topology_cluster(t, r.s->standby_of.v)) == NULL ||
 		    r.x->standby_of.set || (r.l = cluster_node(r.x, r.x->primary.v)) == NULL)
 			continue;
-		xi = index_of(t, r.x);
+		xi = cluster_index(t, r.x);
 		r.ol = find_obs(obs, r.x->name, r.l->name);
 		if (unobserved_switch(&r)) {
 			/* Planned as it runs: the switch needs S observed. */
