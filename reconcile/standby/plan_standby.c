@@ -316,8 +316,8 @@ static const char *remote(Rs *r, const PgcNode *n)
 			    "switch regions between nodes that run here", n->host.v);
 }
 
-/* switch_block - why the lossless switch cannot run in this pass, or NULL. */
-static const char *switch_block(Rs *r)
+/* switch_block - why the lossless switch cannot run in this pass, or NULL; *remote: a node is on another host. */
+static const char *switch_block(Rs *r, bool *is_remote)
 {
 	PgcArena *a = r->b->a;
 	const char *why;
@@ -325,10 +325,9 @@ static const char *switch_block(Rs *r)
 	if (r->b->coordinated)
 		return "a region switch is not done with coordination.etcd yet: switch on a topology "
 		       "without coordination";
-	if (!r->op->local)
-		return remote(r, r->p);
-	if (!r->ol->local)
-		return remote(r, r->l);
+	*is_remote = !r->op->local || !r->ol->local;
+	if (*is_remote)
+		return remote(r, !r->op->local ? r->p : r->l);
 	if (r->op->reachable && !streams_from(r->ol, r->p))
 		return arena_printf(a, "\"%s\" does not stream from \"%s\" (%s): the region switch "
 				    "waits until it does", r->l->name, r->p->name,
@@ -437,6 +436,7 @@ const PgcTopology *plan_region_switch(PgcPlanBuilder *b, const PgcTopology *t,
 	for (size_t si = 0; si < t->n_clusters; si++) {
 		Rs r = {.b = b, .obs = obs, .policy = policy, .s = &t->clusters[si]};
 		const char *why;
+		bool is_remote = false;
 		size_t xi;
 		PgcAction *act;
 
@@ -474,12 +474,12 @@ const PgcTopology *plan_region_switch(PgcPlanBuilder *b, const PgcTopology *t,
 					   "region switch waits until it runs",
 					   r.l->name, r.x->name);
 		else
-			why = switch_block(&r);
+			why = switch_block(&r, &is_remote);
 		if (why == NULL) {
 			skip[si] = skip[xi] = true;
 			continue;
 		}
-		if (same(why, remote(&r, r.p)) || same(why, remote(&r, r.l)))
+		if (is_remote)
 			builder_delegate(b, act, why);
 		else
 			builder_block(act, why);
