@@ -21,6 +21,7 @@
 #include "reconcile/postgres/replication.h"
 #include "reconcile/postgres/sql_actions.h"
 #include "reconcile/postgres/start.h"
+#include "reconcile/standby/region_failover.h"
 
 /* With coordination.etcd, the leader orchestrates it through etcd with the agents. */
 static int switchover(PgcExecCtx *ctx)
@@ -82,6 +83,8 @@ static const PgcActionDef actions[] = {
 	[ACT_PGBOUNCER_CONFIG] = {"pgbouncer-config", 0, pgbouncer_config_run},
 	[ACT_PGBOUNCER_START] = {"pgbouncer-start", 0, pgbouncer_start_run},
 	[ACT_PGBOUNCER_RESTART] = {"pgbouncer-restart", 0, pgbouncer_restart_run},
+	/* fence_command runs here for a node elsewhere: no node host needed */
+	[ACT_FENCE] = {"fence", ACTION_RUNS_ALONE, region_fence_run},
 };
 
 _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,
