@@ -420,8 +420,8 @@ int region_fence_run(PgcExecCtx *ctx)
 				 ctx->c->name);
 	if (fence_node_on(ctx->host, ctx->c, ctx->n, &fo, &fr) != 0)
 		return exec_note(ctx, "could not fence \"%s/%s\": %s", ctx->c->name, ctx->n->name, fr.detail);
+	/* fence_node_on() logged what it did. */
 	if (fr.method == FENCE_ALREADY_DOWN && !fr.marked_standby)
 		ctx->nothing_to_do = true;
-	log_info("fenced \"%s/%s\": %s", ctx->c->name, ctx->n->name, fr.detail);
 	return 0;
 }
