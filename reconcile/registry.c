@@ -83,8 +83,8 @@ static const PgcActionDef actions[] = {
 	[ACT_PGBOUNCER_CONFIG] = {"pgbouncer-config", 0, pgbouncer_config_run},
 	[ACT_PGBOUNCER_START] = {"pgbouncer-start", 0, pgbouncer_start_run},
 	[ACT_PGBOUNCER_RESTART] = {"pgbouncer-restart", 0, pgbouncer_restart_run},
-	/* fence_command runs here for a node elsewhere: no node host needed */
-	[ACT_FENCE] = {"fence", ACTION_RUNS_ALONE, region_fence_run},
+	/* on another machine without coordination: failover.fence_command, run here */
+	[ACT_FENCE] = {"fence", ACTION_NEEDS_HOST | ACTION_RUNS_ALONE, region_fence_run},
 };
 
 _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,

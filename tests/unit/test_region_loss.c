@@ -15,12 +15,16 @@
 #include <cmocka.h>
 
 #include "common/arena.h"
+#include "common/log.h"
 #include "reconcile/engine/builder.h"
 #include "reconcile/engine/plan.h"
 #include "reconcile/observe/observe.h"
 #include "reconcile/planner.h"
 #include "reconcile/standby/region_loss.h"
+#include "reconcile/standby/region_failover.h"
 #include "schema/topology.h"
+#include "support/exec_fixture.h"
+#include "support/fake_host.h"
 
 /* ---- the estimate ------------------------------------------------------------ */
 
@@ -347,6 +351,49 @@ static void test_rule_stops(void **state)
 	topology_free(t);
 }
 
+/* ---- the fence executor, on a fake host --------------------------------------------- */
+
+static const char fence_yaml[] =
+    "version: 1\n"
+    "clusters:\n"
+    "  eu:\n"
+    "    primary: eu1\n"
+    "    postgres: {version: 15, bin_dir: /pg/bin}\n"
+    "    os_user: postgres\n"
+    "    nodes:\n"
+    "      eu1: {host: 127.0.0.1, port: 25991, data_dir: /data/eu1}\n";
+
+/* A node down: standby.signal is written once; the second run has nothing to do. */
+static void test_fence_run_marks_once(void **state)
+{
+	PgcTopology *t = fixture_topology(fence_yaml);
+	PgcHost *h = fake_host_new("postgres");
+	PgcExecCtx ctx;
+	char *log;
+
+	(void)state;
+	fake_host_mkdir(h, "/data/eu1");
+	fixture_ctx(&ctx, t, "eu1", h, NULL);
+	log_capture_begin();
+	assert_int_equal(region_fence_run(&ctx), 0);
+	assert_false(ctx.nothing_to_do);
+	assert_string_equal(fake_host_get(h, "/data/eu1/standby.signal"), "");
+	fixture_ctx_done(&ctx);
+	fixture_ctx(&ctx, t, "eu1", h, NULL);
+	assert_int_equal(region_fence_run(&ctx), 0);
+	assert_true(ctx.nothing_to_do);
+	fixture_ctx_done(&ctx);
+	/* The cluster's blocked line is no action to run. */
+	fixture_ctx(&ctx, t, "eu1", h, NULL);
+	ctx.n = NULL;
+	assert_int_equal(region_fence_run(&ctx), -1);
+	fixture_ctx_done(&ctx);
+	log = log_capture_end();
+	free(log);
+	host_free(h);
+	topology_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +402,7 @@ int main(void)
 	    cmocka_unit_test(test_promoted_never_demoted),
 	    cmocka_unit_test(test_source_back_is_fenced),
 	    cmocka_unit_test(test_rule_stops),
+	    cmocka_unit_test(test_fence_run_marks_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
