@@ -23,7 +23,6 @@
 
 #define RECORD_MAX_BYTES (1024 * 1024)
 #define QUERY_MS 5000
-#define REPLAY_TIMEOUT_S 60
 #define PROMOTE_TIMEOUT_S 60
 #define STREAM_TIMEOUT_S 20
 
@@ -302,7 +301,7 @@ int region_failover(PgcArena *a, PgcRegionFailover *in, const PgcFailoverReporte
 	PgcLossInput li;
 	PgcRegionRecord rec;
 	const char *alive, *force_hint;
-	uint64_t lsn = 0, received = 0;
+	const char *v = NULL;
 	char err[600], lsnbuf[32];
 
 	memset(out, 0, sizeof *out);
@@ -384,15 +383,21 @@ int region_failover(PgcArena *a, PgcRegionFailover *in, const PgcFailoverReporte
 	json_object_set_new(in->event, "forced", json_boolean(in->force));
 	journal(in, "start", NULL, NULL);
 
-	if (promote_wait_replayed(c, l, REPLAY_TIMEOUT_S, &lsn, &received) != 0 ||
-	    promote_node(c, l, PROMOTE_TIMEOUT_S) != 0) {
+	/* No wait for replay to settle first: a WAL receiver cut off by a network
+	 * partition still says 'streaming' until wal_receiver_timeout, and the
+	 * promotion itself replays every complete record L has. Nothing else
+	 * of X decides on the promotion point (its other nodes cascade from L). */
+	if (promote_node(c, l, PROMOTE_TIMEOUT_S) != 0) {
 		rep->refused(rep->ctx, "look at the log above; nothing else was changed",
 			     arena_printf(a, "could not promote \"%s/%s\"", c->name, l->name));
 		journal(in, "end", "failed", "promotion failed");
 		return -1;
 	}
 	out->promoted_ms = clock_ms() - in->t0;
-	out->switch_lsn = lsn;
+	/* Static once recovery ended: the last record replayed, where the new timeline forks. */
+	if (ha_query_value(a, c, l, "SELECT pg_catalog.pg_last_wal_replay_lsn()::text", QUERY_MS, &v,
+			   err, sizeof err) == 0 && v != NULL)
+		(void)lsn_parse(v, &out->switch_lsn);
 	/* The control file then names the new timeline, which the fence rule compares. */
 	if (ha_exec(c, l, "CHECKPOINT", 60000, err, sizeof err) != 0)
 		log_warn("CHECKPOINT on \"%s/%s\" after its promotion failed: %s", c->name, l->name, err);

@@ -13,8 +13,9 @@
  *      from L's WAL receiver, the last record, and S's control files when
  *      they are on this machine; refuses unless the estimate is zero or
  *      force is set;
- *   3. waits until L replayed every complete record it has
- *      (promote_wait_replayed), promotes it (promote_node), checkpoints
+ *   3. promotes L (promote_node: the promotion replays every complete
+ *      record L has; no wait before it, as a WAL receiver cut off by a
+ *      partition says 'streaming' until wal_receiver_timeout), checkpoints
  *      (so that its control file shows the new timeline, which the fence
  *      rule compares), and waits, bounded, for X's other nodes to stream
  *      from it again (they cascade from L and follow its new timeline by

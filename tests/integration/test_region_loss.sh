@@ -95,10 +95,12 @@ if [ "$rc" = 1 ] && grep -q 'may lack some of its writes: at least [0-9]* bytes 
 else
 	fail "failover without --force: exit $rc"; lib_show "$tmp/fo1"
 fi
+sed 's/^/  | /' "$tmp/fo1.err"
 check "nothing changed: us1 still in recovery" in_recovery us1 t
 
 lib_run "$tmp/fo2" failover -f "$topo" --cluster us --force
 lib_expect_rc "failover --cluster us --force" "$tmp/fo2" 0
+sed 's/^/  | /' "$tmp/fo2.out"
 grep -q 'data-loss estimate: at least' "$tmp/fo2.out" && ok "the promotion prints the estimate" ||
 	{ fail "no estimate in the output"; lib_show "$tmp/fo2"; }
 check "us1 takes writes" in_recovery us1 f
