@@ -14,7 +14,9 @@
 #      the blocked action explains it);
 #   5. eu1 started by hand takes writes again: apply fences it (stopped,
 #      standby.signal, never started; eu2 marked too); status shows eu
-#      fenced; started by hand once more, eu1 comes back read-only.
+#      fenced; started by hand once more, eu1 comes back read-only;
+#   6. two one-node clusters (c2: standby_of c1): c1 stopped cleanly, the
+#      estimate is provably zero and failover --cluster c2 needs no --force.
 #
 # Needs root (servers run as postgres), the PostgreSQL 15 binaries and free
 # loopback ports. One ok/FAIL line per check; exit 1 when any check failed.
@@ -156,5 +158,51 @@ check "eu1 was not started by apply" sh -c "! { [ -f '$tmp/data/eu1/postmaster.p
 check "eu1 started by hand again" start_by_hand eu1
 check "eu1 comes back read-only" lib_wait 10 in_recovery eu1 t
 if q eu1 "insert into t values (0)" >/dev/null; then fail "eu1 took a write"; else ok "eu1 refuses writes"; fi
+
+# --- 6. a clean shutdown of the source: provably nothing lost, no --force needed -------------
+
+# Two one-node clusters of their own (c2: standby_of c1); c1 stopped with a
+# fast shutdown, which sends b1 its shutdown checkpoint.
+ports2=$(lib_free_ports 2) || { fail "no free ports"; lib_finish test_region_loss; }
+set -- $ports2
+a1=$1 b1=$2
+mkdir -p "$tmp/clean"
+cat >"$tmp/clean/topology.yaml" <<EOF
+version: 1
+clusters:
+  c1:
+    primary: a1
+    nodes:
+      a1: {port: $a1, data_dir: data/a1, region: r1}
+    settings: {shared_buffers: 32MB, max_connections: 100}
+    hba:
+      - {type: local, database: all, user: postgres, method: peer}
+      - {type: host, database: all, user: all, address: 127.0.0.1/32, method: scram-sha-256}
+    replication: {user: replicator, password: {env: REPLICATION_PASSWORD}}
+  c2:
+    standby_of: c1
+    primary: b1
+    nodes:
+      b1: {port: $b1, data_dir: data/b1, region: r2}
+    settings: {shared_buffers: 32MB, max_connections: 100}
+    hba:
+      - {type: local, database: all, user: postgres, method: peer}
+      - {type: host, database: all, user: all, address: 127.0.0.1/32, method: scram-sha-256}
+EOF
+lib_run "$tmp/clean/apply" apply -f "$tmp/clean/topology.yaml"
+lib_expect_rc "one apply builds c1 and its standby cluster c2" "$tmp/clean/apply" 0
+lib_sql "$a1" "create table t (i int); insert into t values (1)" >/dev/null 2>&1
+check "b1 has c1's row" lib_wait 30 lib_sql_is "$b1" "select count(*) from t" 1
+stop_fast() { runuser -u postgres -- "$LIB_PG_BIN/pg_ctl" -D "$tmp/clean/data/$1" -m fast -w -t 30 stop >/dev/null; }
+check "a1 stopped cleanly (pg_ctl stop -m fast)" stop_fast a1
+check "b1 replayed all it received" lib_wait 10 lib_sql_is "$b1" \
+	"select pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn()" t
+lib_run "$tmp/clean/fo" failover -f "$tmp/clean/topology.yaml" --cluster c2
+if [ "$rc" = 0 ] && grep -q 'data-loss estimate: nothing is lost' "$tmp/clean/fo.out" &&
+	lib_sql_is "$b1" "select pg_is_in_recovery()" f; then
+	ok "failover --cluster c2 without --force after a clean shutdown: nothing lost, b1 promoted"
+else
+	fail "failover after a clean shutdown: exit $rc"; lib_show "$tmp/clean/fo"
+fi
 
 lib_finish test_region_loss
