@@ -99,6 +99,17 @@ static const PgcObsNode *writer(const PgcObsCluster *oc)
 	return best;
 }
 
+/* max_timeline - the newest timeline known among oc's nodes, 0 none known. */
+static unsigned max_timeline(const PgcObsCluster *oc)
+{
+	unsigned m = 0;
+
+	for (size_t i = 0; oc != NULL && i < oc->n_nodes; i++)
+		if (oc->nodes[i].timeline > m)
+			m = oc->nodes[i].timeline;
+	return m;
+}
+
 /* streams_from - a reachable standby of ocs streams from a node of c (a swap being carried out). */
 static bool streams_from(const PgcObsCluster *ocs, const PgcCluster *c)
 {
@@ -131,6 +142,12 @@ static bool promoted(const PgcTopology *t, const PgcObserved *obs, const PgcClus
 	/* The source's writer on a newer timeline: c's is the old one (S came back
 	 * after the swap, or c was promoted by hand long ago): not this rule. */
 	if (other != NULL && other->timeline > 0 && w->timeline > 0 && other->timeline > w->timeline)
+		return false;
+	/* No writer there and c's history no newer than the source's: c was not
+	 * promoted from it (the file was swapped and the region switch waits,
+	 * its target down or not streaming). Unknown timelines: the safe side,
+	 * never demoting a writer. */
+	if (other == NULL && w->timeline > 0 && w->timeline <= max_timeline(ocs))
 		return false;
 	st->promoted = true;
 	st->writer = w->name;

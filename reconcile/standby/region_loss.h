@@ -16,6 +16,10 @@
  *     this machine is marked with standby.signal (a start by hand brings
  *     it back read-only), nothing of S is started or changed, and a blocked
  *     CLUSTER/-/fence says why.
+ * X counts as promoted when a node of X takes writes, no node of S streams
+ * from X, and X's writer is on a newer timeline than every node of S (or
+ * than S's writer; the same timeline on both writers, or timelines not
+ * known, count as promoted too: never demote a writer).
  * The rule stops as soon as the file says S is a standby of X (swapped):
  * X is then no standby cluster, and S a standby cluster whose source's node
  * streams from nowhere in S. It never applies while S's nodes stream from

@@ -269,6 +269,17 @@ static void test_source_back_is_fenced(void **state)
 	plan_free(p);
 	observe_free(o);
 
+	/* eu failed over inside its region before it came back: the same timeline
+	 * number on both sides cannot say which is newer: nothing stopped, both held. */
+	spec[0][0].tli = 2;
+	o = obs_of(t, spec);
+	p = plan_build(t, o, NULL);
+	assert_null(find(p, "eu/eu1/fence"));
+	assert_true(find(p, "eu/-/fence")->blocked);
+	assert_true(find(p, "us/-/switchover")->blocked);
+	plan_free(p);
+	observe_free(o);
+
 	/* Timelines that cannot be compared: nothing stopped, both held. */
 	spec[0][0].tli = 0;
 	o = obs_of(t, spec);
@@ -301,6 +312,11 @@ static void test_rule_stops(void **state)
 	const NodeSpec after[2][2] = {
 	    {{false, false, true, 1, 0}, {false, false, true, 1, 0}},
 	    {{true, false, false, 2, 0}, {true, true, true, 2, 26103}},
+	};
+	/* Swapped, the region switch not run yet and us1 down: eu1 is no promoted standby. */
+	const NodeSpec waiting[2][2] = {
+	    {{true, false, false, 1, 0}, {true, true, true, 1, 26101}},
+	    {{false, false, true, 1, 0}, {false, false, true, 1, 0}},
 	};
 	/* eu came back writable by hand after the swap: older timeline, not promoted. */
 	const NodeSpec back[2][2] = {
@@ -336,6 +352,10 @@ static void test_rule_stops(void **state)
 	    "    replication: {user: replicator}\n");
 	assert_non_null(swapped);
 	o = obs_of(swapped, switching);
+	assert_false(region_loss_state(swapped, o, &swapped->clusters[0], &st));
+	assert_false(region_loss_state(swapped, o, &swapped->clusters[1], &st));
+	observe_free(o);
+	o = obs_of(swapped, waiting);
 	assert_false(region_loss_state(swapped, o, &swapped->clusters[0], &st));
 	assert_false(region_loss_state(swapped, o, &swapped->clusters[1], &st));
 	observe_free(o);
