@@ -223,6 +223,21 @@ int cmd_failover(const PgcOptions *opts)
 		cmd_error(NULL, "unknown cluster \"%s\"", opts->cluster);
 		goto cleanup;
 	}
+	if (opts->force && !in.c->standby_of.set) {
+		cmd_error("leave out --force: a failover of a cluster that is no standby cluster "
+			  "promotes only a replica that passes its checks",
+			  "--force applies to a standby cluster (standby_of) whose source is lost; "
+			  "cluster \"%s\" is none", in.c->name);
+		goto cleanup;
+	}
+	if (t->etcd.set && in.c->standby_of.set) {
+		/* Its agents have not been tried with a region failover. */
+		cmd_error("promote its standby leader by hand (pg_ctl promote), then remove standby_of "
+			  "from the topology",
+			  "the region failover of standby cluster \"%s\" is not supported with "
+			  "coordination.etcd yet", in.c->name);
+		goto cleanup;
+	}
 	if (t->etcd.set) {
 		/* Its leader agent decides failovers, written to etcd first: a
 		 * promotion from here would race that decision. */
