@@ -246,6 +246,11 @@ static void pgpool_text(const PgcCluster *tc, const PgcObsPgpool *pp)
 		str_fprintf_line(stdout, "  %-10s %s\n", "", pp->error);
 }
 
+static const char *tli_text(PgcArena *a, unsigned tli)
+{
+	return tli > 0 ? arena_printf(a, "timeline %u", tli) : "timeline unknown";
+}
+
 /* region_text - after a region failover: the promoted standby cluster, or the fenced source. */
 static void region_text(const PgcTopology *t, const PgcObserved *o, const PgcCluster *tc)
 {
@@ -254,14 +259,16 @@ static void region_text(const PgcTopology *t, const PgcObserved *o, const PgcClu
 	if (!region_loss_state(t, o, tc, &rs))
 		return;
 	if (rs.promoted)
-		str_fprintf_line(stdout, "  promoted by a region failover: %s takes writes (timeline %u) although "
+		str_fprintf_line(stdout, "  promoted by a region failover: %s takes writes (%s) although "
 				 "standby_of says %s; swap standby_of to make %s a standby of %s\n",
-				 rs.writer, rs.writer_tli, tc->standby_of.v, tc->standby_of.v, tc->name);
+				 rs.writer, tli_text(o->arena, rs.writer_tli), tc->standby_of.v,
+				 tc->standby_of.v, tc->name);
 	else
 		str_fprintf_line(stdout, "  FENCED: standby cluster %s was promoted by a region failover (%s, "
-				 "timeline %u); %s must not take writes until it is a standby of %s (swap "
+				 "%s); %s must not take writes until it is a standby of %s (swap "
 				 "standby_of)\n",
-				 rs.by_cluster, rs.by_node, rs.by_tli, tc->name, rs.by_cluster);
+				 rs.by_cluster, rs.by_node, tli_text(o->arena, rs.by_tli), tc->name,
+				 rs.by_cluster);
 }
 
 /* add_region - each cluster's "region": {state: promoted|fenced, writer or by_cluster/by_node}. */

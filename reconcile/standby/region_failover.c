@@ -313,7 +313,7 @@ int region_failover(PgcArena *a, PgcRegionFailover *in, const PgcFailoverReporte
 	out->source = src->name;
 	out->n_others = c->n_nodes - 1;
 	if (lo == NULL || !lo->reachable) {
-		rep->refused(rep->ctx, "start it, or make another node the cluster's primary: first",
+		rep->refused(rep->ctx, "start it first, or name another node of the cluster in its 'primary:'",
 			     arena_printf(a, "the standby leader \"%s/%s\" does not answer: %s", c->name,
 					  l->name, lo != NULL && lo->conn_error ? lo->conn_error : "not observed"));
 		return -1;
