@@ -266,6 +266,23 @@ static void test_source_back_is_fenced(void **state)
 	assert_non_null(strstr(a->reason, "takes writes (timeline 1)"));
 	assert_null(find(p, "eu/eu2/fence")); /* down and marked already */
 	assert_int_equal(count_cluster(p, "us"), 1);
+	{
+		/* A saved plan keeps the fence: kind, node, impact and blocks. */
+		char err[256];
+		json_t *j = plan_to_json(p);
+		PgcPlan *q = plan_from_json(j, err, sizeof err);
+
+		assert_non_null(q);
+		assert_int_equal(q->n_actions, p->n_actions);
+		assert_int_equal(find(q, "eu/eu1/fence")->kind, ACT_FENCE);
+		assert_string_equal(find(q, "eu/eu1/fence")->node, "eu1");
+		assert_int_equal(find(q, "eu/eu1/fence")->impact, IMPACT_RESTART);
+		assert_false(find(q, "eu/eu1/fence")->blocked);
+		assert_true(find(q, "eu/-/fence")->blocked);
+		assert_true(find(q, "us/-/switchover")->blocked);
+		plan_free(q);
+		json_decref(j);
+	}
 	plan_free(p);
 	observe_free(o);
 
