@@ -31,6 +31,7 @@ typedef enum {
 	O_ALLOW_REWIND,
 	O_CLUSTER,
 	O_TO,
+	O_FORCE,
 	O_FORMAT,
 	O_OUTPUT,
 	O_OFFLINE,
@@ -87,6 +88,8 @@ static const OptDef opt_defs[O_COUNT] = {
 			    "apply a git commit that does not descend from the last applied one"},
 	[O_CLUSTER] = {"cluster", 0, "NAME", OPT_CLUSTER, "only this cluster (default: all)"},
 	[O_TO] = {"to", 0, "NODE", OPT_TO, "the node to promote"},
+	[O_FORCE] = {"force", 0, NULL, OPT_FORCE,
+		     "promote a standby cluster although it may lack some of its lost source's writes"},
 	/* --help shows the command's formats in place of FORMAT and of NULL. */
 	[O_FORMAT] = {"format", 0, "FORMAT", OPT_FORMAT, NULL},
 	[O_OUTPUT] = {"output", 'o', "FILE", OPT_OUTPUT, "write the result to FILE"},
@@ -324,6 +327,9 @@ static int apply_option(const PgcCommand *cmd, PgcOptions *o, OptId id, const ch
 		break;
 	case O_TO:
 		o->to_node = arg;
+		break;
+	case O_FORCE:
+		o->force = true;
 		break;
 	case O_AS:
 		o->as_host = arg;

@@ -20,6 +20,7 @@
 #include "reconcile/postgres/plan_conf.h"
 #include "reconcile/postgres/plan_postgres.h"
 #include "reconcile/standby/plan_standby.h"
+#include "reconcile/standby/region_loss.h"
 
 /* plan_cluster - cluster c's actions, from every component's planner in turn. */
 static void plan_cluster(PgcPlanBuilder *b, PgcPostgresPlanner *pg, const PgcTopology *t,
@@ -29,6 +30,10 @@ static void plan_cluster(PgcPlanBuilder *b, PgcPostgresPlanner *pg, const PgcTop
 	const PgcCluster *c = &t->clusters[ci];
 	PgcHaPlan ha;
 
+	/* ---- after a region failover: the promoted standby cluster and its fenced
+	 * source are planned alone: reconcile/standby/region_loss.c ---- */
+	if (plan_region_loss_cluster(b, t, c, obs))
+		return;
 	/* ---- the live primary, switchover, rejoin: reconcile/ha/plan_ha.c ---- */
 	plan_ha_cluster(b, c, obs, policy, &ha);
 	live_primaries[ci] = ha.live_primary;

@@ -22,6 +22,7 @@
 #include "reconcile/postgres/sql_actions.h"
 #include "reconcile/postgres/start.h"
 #include "reconcile/standby/region_switch.h"
+#include "reconcile/standby/region_failover.h"
 
 /* With coordination.etcd, the leader orchestrates it through etcd with the agents. */
 static int switchover(PgcExecCtx *ctx)
@@ -86,6 +87,8 @@ static const PgcActionDef actions[] = {
 	/* the new primary's host; the old primary's is found by the executor */
 	[ACT_REGION_SWITCH] = {"region-switch", ACTION_NEEDS_HOST | ACTION_RUNS_ALONE | ACTION_REWIRES,
 			       region_switch_run},
+	/* on another machine without coordination: failover.fence_command, run here */
+	[ACT_FENCE] = {"fence", ACTION_NEEDS_HOST | ACTION_RUNS_ALONE, region_fence_run},
 };
 
 _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,

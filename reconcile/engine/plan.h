@@ -82,6 +82,9 @@ typedef enum {
 	                      * payload.upstream "SOURCE/PRIMARY" its standby leader; payload.target "switch"
 	                      * (lossless, reconcile/standby/region_switch.h) or "rejoin" (the leader was
 	                      * promoted already: only the old primary rejoins) */
+	ACT_FENCE,           /* (fence) stop the node if it runs and write standby.signal: a source
+			      * whose standby cluster was promoted by a region failover
+			      * (reconcile/standby/region_loss.h) */
 	/* The number of action kinds (ACT_INITDB is 0): keep it last. Each kind
 	 * has a row in the registry (engine/action.h, reconcile/registry.c). */
 	PLAN_ACTION_KINDS

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "reconcile/postgres/plan_conf.h"
+#include "reconcile/standby/region_loss.h"
 
 static bool same(const char *a, const char *b)
 {
@@ -435,6 +436,7 @@ const PgcTopology *plan_region_switch(PgcPlanBuilder *b, const PgcTopology *t,
 		return t;
 	for (size_t si = 0; si < t->n_clusters; si++) {
 		Rs r = {.b = b, .obs = obs, .policy = policy, .s = &t->clusters[si]};
+		PgcRegionState loss;
 		const char *why;
 		bool is_remote = false;
 		size_t xi;
@@ -442,6 +444,11 @@ const PgcTopology *plan_region_switch(PgcPlanBuilder *b, const PgcTopology *t,
 
 		if (!r.s->standby_of.set || (r.x = topology_cluster(t, r.s->standby_of.v)) == NULL ||
 		    r.x->standby_of.set || (r.l = cluster_node(r.x, r.x->primary.v)) == NULL)
+			continue;
+		/* S's writer is newer than X's history: S was promoted by a region
+		 * failover and the file was not changed; not a switch the file asks
+		 * for (region_loss.c holds both clusters). */
+		if (region_loss_state(t, obs, r.s, &loss) && loss.promoted)
 			continue;
 		xi = cluster_index(t, r.x);
 		r.ol = find_obs(obs, r.x->name, r.l->name);

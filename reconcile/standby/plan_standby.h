@@ -71,7 +71,9 @@ size_t *plan_standby_order(PgcArena *a, const PgcTopology *t);
  * plan_region_switch - the region switches the file asks for: a cluster X
  * without standby_of whose standby cluster S (standby_of: X) still looks
  * like the primary cluster (a node of S takes writes, or S's declared
- * primary is down with a primary's control file). One action per pair,
+ * primary is down with a primary's control file), unless S's writer was
+ * promoted by a region failover and the file left as it was
+ * (region_loss_state(): that rule holds both clusters). One action per pair,
  * X/<X's primary L>/region-switch (impact switchover; payload.upstream
  * "S/P", P the node of S that is its primary now):
  *   - L is a standby (it streamed from P): payload.target "switch", the
