@@ -141,7 +141,7 @@ size_t plan_conf_params(PgcArena *arena, const PgcCluster *c, const PgcNode *n, 
 {
 	ParamList l = {NULL, 0, 0, arena};
 	const PgcNode *up = cluster_upstream(c, n);
-	const char *spl, *sync, *restore;
+	const char *spl, *sync, *bin;
 	size_t i;
 
 	/* The node's effective settings as written in the topology. */
@@ -219,13 +219,13 @@ size_t plan_conf_params(PgcArena *arena, const PgcCluster *c, const PgcNode *n, 
 			   walarchive_archive_command(arena, c->tool_path ? c->tool_path : "pgconverge",
 						      c->backup.repository.v, c->backup.compression));
 	}
-	restore = c->standby_of.set ? c->standby_archive
-		  : c->backup.set && c->backup.wal_archive.v ? c->backup.repository.v
-							    : NULL;
-	if (restore != NULL)
+	bin = c->tool_path ? c->tool_path : "pgconverge";
+	if (c->standby_of.set && c->standby_archive != NULL)
 		params_put(&l, "restore_command",
-			   walarchive_restore_command(arena, c->tool_path ? c->tool_path : "pgconverge",
-						      restore));
+			   walarchive_standby_restore_command(arena, bin, c->standby_archive));
+	else if (!c->standby_of.set && c->backup.set && c->backup.wal_archive.v)
+		params_put(&l, "restore_command",
+			   walarchive_restore_command(arena, bin, c->backup.repository.v));
 
 	if (l.n > 1)
 		qsort(l.items, l.n, sizeof(*l.items), param_cmp);

@@ -18,8 +18,10 @@
 #      ("restored log file "00000002.history" from archive") and streams
 #      from s2 on timeline 2;
 #   5. s's repository moved: the plan reloads x1 (restore_command is sighup),
-#      never restarts it; after apply x1 fetches from the new one; a last
-#      plan is empty.
+#      never restarts it; after apply x1 fetches from the new one;
+#   6. that repository missing (a mount absent on x1's host): x1, restarted,
+#      still starts and streams (wal-fetch --unreachable-ok reads it as an
+#      empty archive instead of stopping recovery); a last plan is empty.
 #
 # Needs root (servers run as postgres), the PostgreSQL 15 binaries and free
 # loopback ports in 20000-32000. One ok/FAIL line per check; exit 1 when any
@@ -101,7 +103,7 @@ empty_plan() {
 export REPLICATION_PASSWORD='r3pl:pw'
 repo=$tmp/repo-s
 bin=$(readlink -f "$PGC") # what the servers are told: /proc/self/exe
-fetch="$bin wal-fetch --repository $repo %f %p"
+fetch="$bin wal-fetch --repository $repo --unreachable-ok %f %p"
 
 # --- 1. both clusters, one apply ----------------------------------------------------------
 
@@ -202,8 +204,24 @@ started=$(q "$px" "select pg_postmaster_start_time()")
 lib_run "$tmp/apply4" apply -f "$topo" --state-dir "$state"
 lib_expect_rc "apply with s's new repository" "$tmp/apply4" 0
 check "x1 fetches from the new repository" setting_is "$px" restore_command \
-	"$bin wal-fetch --repository $repo2 %f %p"
+	"$bin wal-fetch --repository $repo2 --unreachable-ok %f %p"
 check "x1 was not restarted" lib_sql_is "$px" "select pg_postmaster_start_time() = '$started'" t
+
+# --- 6. the source's repository not mounted on x1's host: x1 still starts and streams -------
+
+mv "$repo2" "$repo2.away"
+lib_stop_server "$tmp/data/x1"
+runuser -u postgres -- "$LIB_PG_BIN/pg_ctl" start -w -t 30 -D "$tmp/data/x1" -l "$tmp/data/x1/log/unmounted.log" \
+	>/dev/null 2>&1
+check "x1 starts while s's repository is missing" lib_wait 10 lib_sql_is "$px" "select pg_is_in_recovery()" t
+check "x1 streams from s2 without the archive" streaming "$ps2"
+if grep -q "backup repository \"$repo2\" is not accessible" "$tmp/data/x1/log/unmounted.log"; then
+	ok "x1's log: wal-fetch read the missing repository as an empty archive (--unreachable-ok)"
+else
+	fail "x1's log does not show the missing repository"
+	tail -n 20 "$tmp/data/x1/log/unmounted.log" | sed 's/^/  | /'
+fi
+mv "$repo2.away" "$repo2"
 empty_plan plan2
 
 lib_finish test_standby_archive

@@ -3,19 +3,25 @@
  * its source's WAL archive: the managed configuration of its nodes, from
  * the planner's live copy (plan_standby_live), with and without the
  * source's backup.wal_archive, with an archive of its own, along a chain,
- * and with another os_user.
+ * and with another os_user; and wal-fetch --unreachable-ok, which it runs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "common/arena.h"
 #include "common/diag.h"
+#include "common/fsutil.h"
+#include "reconcile/backup/walarchive_fetch.h"
+#include "reconcile/pg/walarchive_cmd.h"
 #include "reconcile/postgres/plan_conf.h"
 #include "reconcile/standby/plan_standby.h"
 #include "reconcile/standby/standby_archive.h"
@@ -84,7 +90,7 @@ static const char *param(PgcArena *a, const PgcTopology *t, const char *cluster,
 }
 
 static const char *const FETCH_S =
-	"/usr/local/bin/pgconverge wal-fetch --repository /srv/pgc/repo-s %f %p";
+	"/usr/local/bin/pgconverge wal-fetch --repository /srv/pgc/repo-s --unreachable-ok %f %p";
 
 static void test_source_archive_is_fallback(void **state)
 {
@@ -100,8 +106,9 @@ static void test_source_archive_is_fallback(void **state)
 	assert_null(param(a, t, "x", "x1", "archive_command"));
 	/* The stream stays: the archive is a fallback. */
 	assert_string_equal(param(a, t, "x", "x1", "primary_slot_name"), "pgc_standby_x");
-	/* The source as before: its own archive. */
-	assert_string_equal(param(a, t, "s", "pg2", "restore_command"), FETCH_S);
+	/* The source as before: its own archive, which must be there. */
+	assert_string_equal(param(a, t, "s", "pg2", "restore_command"),
+			    "/usr/local/bin/pgconverge wal-fetch --repository /srv/pgc/repo-s %f %p");
 	assert_string_equal(param(a, t, "s", "pg1", "archive_mode"), "on");
 	assert_string_equal(standby_archive_repository(t, topology_cluster(t, "x")), "/srv/pgc/repo-s");
 	assert_null(standby_archive_repository(t, topology_cluster(t, "s")));
@@ -202,11 +209,52 @@ static void test_render_changes_with_source(void **state)
 
 	(void)state;
 	assert_non_null(strstr(rw, "restore_command = '/usr/local/bin/pgconverge wal-fetch "
-				   "--repository /srv/pgc/repo-s %f %p'\n"));
+				   "--repository /srv/pgc/repo-s --unreachable-ok %f %p'\n"));
 	assert_null(strstr(ro, "restore_command"));
 	arena_free(a);
 	topology_free(with);
 	topology_free(without);
+}
+
+/* The source's repository missing on this host reads as an empty archive. */
+static void test_fetch_unreachable_ok(void **state)
+{
+	char dir[] = "/tmp/pgc-sa-XXXXXX";
+	char *missing, *file, *empty, *dest;
+	const char *seg = "000000010000000000000001";
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_true(asprintf(&missing, "%s/not-mounted", dir) > 0);
+	assert_true(asprintf(&file, "%s/a-file", dir) > 0);
+	assert_true(asprintf(&empty, "%s/empty", dir) > 0);
+	assert_true(asprintf(&dest, "%s/RECOVERYXLOG", dir) > 0);
+	assert_int_equal(fs_write_atomic(file, "x", 1, 0600, FS_NO_UID, FS_NO_GID, NULL), 0);
+	assert_int_equal(mkdir(empty, 0700), 0);
+
+	assert_int_equal(walarchive_fetch_exit_unreachable_ok(missing, seg, dest), WAL_FETCH_EXIT_NOT_FOUND);
+	assert_int_equal(walarchive_fetch_exit_unreachable_ok(file, seg, dest), WAL_FETCH_EXIT_NOT_FOUND);
+	assert_int_equal(walarchive_fetch_exit_unreachable_ok(empty, seg, dest), WAL_FETCH_EXIT_NOT_FOUND);
+	/* Without it, recovery stops (a restore must not end early). */
+	assert_int_equal(walarchive_fetch_exit(missing, seg, dest), WAL_FETCH_EXIT_FAILED);
+	/* A name that is no WAL file is still an error. */
+	assert_int_equal(walarchive_fetch_exit_unreachable_ok(empty, "../x", dest), WAL_FETCH_EXIT_FAILED);
+	assert_int_equal(access(dest, F_OK), -1);
+
+	{
+		PgcArena *a = arena_new();
+
+		assert_string_equal(walarchive_standby_restore_command(a, "/b/pgc", "/srv/a b"),
+				    "/b/pgc wal-fetch --repository '/srv/a b' --unreachable-ok %f %p");
+		arena_free(a);
+	}
+	unlink(file);
+	rmdir(empty);
+	rmdir(dir);
+	free(missing);
+	free(file);
+	free(empty);
+	free(dest);
 }
 
 int main(void)
@@ -220,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_chain_fetches_from_root),
 		cmocka_unit_test(test_other_os_user),
 		cmocka_unit_test(test_render_changes_with_source),
+		cmocka_unit_test(test_fetch_unreachable_ok),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
