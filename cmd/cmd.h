@@ -72,6 +72,8 @@ enum {
 	OPT_METRICS_LISTEN = 1u << 22,  /* --metrics-listen ADDR:PORT */
 	OPT_AS = 1u << 23,              /* --as HOST */
 	OPT_FORCE = 1u << 24,           /* --force (failover of a standby cluster) */
+	/* Far from the bits above, which new options take in turn. */
+	OPT_UNREACHABLE_OK = 1u << 30,  /* --unreachable-ok (wal-fetch) */
 };
 
 /* OPT_SOURCE - where the topology comes from: a file or a git repository. */
@@ -172,6 +174,7 @@ struct PgcOptions {
 	/* WAL archive helpers, which run without the topology file. */
 	const char *repository;   /* --repository; NULL when not given */
 	const char *compress;     /* --compress: "none", "gzip" or "zstd"; NULL when not given */
+	bool unreachable_ok;      /* --unreachable-ok (wal-fetch) */
 
 	/* Positional arguments, in order (argv elements). */
 	char **args;

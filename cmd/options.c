@@ -50,6 +50,7 @@ typedef enum {
 	O_LIVE,
 	O_REPOSITORY,
 	O_COMPRESS,
+	O_UNREACHABLE_OK,
 	O_LOG_FORMAT,
 	O_VERBOSE,
 	O_QUIET,
@@ -123,6 +124,8 @@ static const OptDef opt_defs[O_COUNT] = {
 	[O_LIVE] = {"live", 0, NULL, OPT_LIVE, "add the observed state (connects to servers)"},
 	[O_REPOSITORY] = {"repository", 0, "DIR", OPT_REPOSITORY,
 			  "the backup repository (backup.repository; required)"},
+	[O_UNREACHABLE_OK] = {"unreachable-ok", 0, NULL, OPT_UNREACHABLE_OK,
+			      "a repository that cannot be reached reads as an empty archive"},
 	[O_COMPRESS] = {"compress", 0, "none|gzip|zstd", OPT_COMPRESS,
 			"compress archived WAL (default none)"},
 	[O_LOG_FORMAT] = {"log-format", 0, "text|json", 0,
@@ -417,6 +420,9 @@ static int apply_option(const PgcCommand *cmd, PgcOptions *o, OptId id, const ch
 		break;
 	case O_REPOSITORY:
 		o->repository = arg;
+		break;
+	case O_UNREACHABLE_OK:
+		o->unreachable_ok = true;
 		break;
 	case O_COMPRESS: {
 		static const char *const methods[] = {"none", "gzip", "zstd", NULL};

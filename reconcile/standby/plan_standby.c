@@ -8,6 +8,7 @@
 
 #include "reconcile/postgres/plan_conf.h"
 #include "reconcile/standby/region_loss.h"
+#include "reconcile/standby/standby_archive.h"
 
 static bool same(const char *a, const char *b)
 {
@@ -128,6 +129,7 @@ const PgcCluster *plan_standby_live(PgcArena *a, const PgcTopology *t, const Pgc
 			copy->standby_upstream_ref = arena_printf(a, "%s/%s", src->name, up->name);
 			copy->standby_slot = standby_slot_name(a, c->name);
 		}
+		copy->standby_archive = standby_archive_repository(t, c);
 		/* It replays the source's catalog: these are what it holds. */
 		copy->roles = src->roles;
 		copy->n_roles = src->n_roles;

@@ -76,7 +76,7 @@ declare -A opts=(
 	[reconcile]="--file --git --interval --once --wait-lock --cluster --state-dir --allow-rewind --metrics-listen --as"
 	[backup]="--file --cluster --logical --state-dir"
 	[wal-push]="--repository --compress WAL_PATH WAL_NAME"
-	[wal-fetch]="--repository WAL_NAME DEST_PATH"
+	[wal-fetch]="--repository --unreachable-ok WAL_NAME DEST_PATH"
 	[failover]="--file --cluster --to --force --state-dir"
 	[graph]="--file --cluster --live --output"
 )
