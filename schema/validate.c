@@ -655,6 +655,41 @@ static void check_secrets(Val *v, PgcCluster *c)
 
 /* ---- monitoring.datadog ------------------------------------------------------- */
 
+/*
+ * check_datadog_standby - a standby cluster replays its source's catalog:
+ * the Agent's login role, and Database Monitoring's objects, are the
+ * source's (nothing is created on the standby, which refuses writes).
+ */
+static void check_datadog_standby(Val *v, const PgcCluster *c)
+{
+	const PgcCluster *src = c->standby_of.set ? topology_cluster(v->t, c->standby_of.v) : NULL;
+	const char *user = c->monitoring.datadog.user.v;
+	const PgcMonitoring *sm = src != NULL ? &src->monitoring : NULL;
+	bool same_user = sm != NULL && sm->datadog.set && sm->datadog.user.v != NULL &&
+			 strcmp(sm->datadog.user.v, user) == 0;
+	bool declared = same_user;
+
+	if (src == NULL)
+		return;
+	for (size_t i = 0; !declared && i < src->n_roles; i++)
+		declared = strcmp(src->roles[i].name, user) == 0;
+	if (!declared)
+		val_warn(v, c->monitoring.datadog.pos, val_fmt(v, "clusters.%s.monitoring.datadog", c->name),
+			 val_fmt(v, "declare monitoring.datadog with user %s on clusters.%s too", user,
+				 src->name),
+			 "standby cluster \"%s\" has its source's roles: role \"%s\" is created only if "
+			 "its source \"%s\" declares it, else the Agent cannot log in",
+			 c->name, user, src->name);
+	if (c->monitoring.datadog.dbm.v && !(same_user && sm->datadog.dbm.v))
+		val_warn(v, c->monitoring.datadog.dbm.pos,
+			 val_fmt(v, "clusters.%s.monitoring.datadog.dbm", c->name),
+			 val_fmt(v, "set monitoring.datadog.dbm: true with user %s on clusters.%s", user,
+				 src->name),
+			 "Database Monitoring's schema and explain function on standby cluster \"%s\" "
+			 "come from its source \"%s\", which does not create them",
+			 c->name, src->name);
+}
+
 static void check_datadog(Val *v, PgcCluster *c)
 {
 	const char *user = c->monitoring.datadog.user.v;
@@ -689,6 +724,7 @@ static void check_datadog(Val *v, PgcCluster *c)
 					  "pg_read_all_data only",
 					  c->roles[i].name);
 	}
+	check_datadog_standby(v, c);
 	if (c->monitoring.datadog.dbm.v && !c->monitoring.pg_stat_statements.v)
 		val_warn(v, c->monitoring.datadog.dbm.pos,
 			 val_fmt(v, "clusters.%s.monitoring.datadog.dbm", c->name),

@@ -251,7 +251,9 @@ void plan_datadog_cluster(PgcPlanBuilder *b, const PgcCluster *c, const PgcObser
 	if (oc != NULL && d == NULL && !obs->pretend)
 		return; /* not observed */
 	plan_conf(b, c, d);
-	plan_dbm(b, c, d);
+	/* A standby cluster replays its source's: nothing is written there. */
+	if (c->standby_upstream == NULL)
+		plan_dbm(b, c, d);
 }
 
 PgcObsDatadog *plan_datadog_pretend(PgcArena *a, const PgcCluster *base, const PgcCluster *head)

@@ -13,7 +13,10 @@
 #      `primary:` names the new primary, apply points us1 at it; data flows to
 #      us2 again; `failover --cluster us` refuses; a last plan is empty;
 #   5. with the file naming eu2 again (not the live primary), plan and apply
-#      --cluster us leave us1 streaming from eu1.
+#      --cluster us leave us1 streaming from eu1;
+#   6. a chain: cluster ap, a standby cluster of us, added to the file: its
+#      leader streams from us1 through slot pgc_standby_ap there, data written
+#      in eu reaches it, it refuses writes, status shows the chain.
 #
 # Needs root (servers run as postgres), the PostgreSQL 15 binaries and free
 # loopback ports in 20000-32000. One ok/FAIL line per check; exit 1 when any
@@ -29,8 +32,8 @@ PGC=$(lib_bin) || exit 1
 tmp=$(lib_tmpdir) || exit 1
 trap 'lib_teardown "$tmp"' EXIT
 
-lib_node_ports 4
-declare -A p=([eu1]=${port[pg1]} [eu2]=${port[pg2]} [us1]=${port[pg3]} [us2]=${port[pg4]})
+lib_node_ports 5
+declare -A p=([eu1]=${port[pg1]} [eu2]=${port[pg2]} [us1]=${port[pg3]} [us2]=${port[pg4]} [ap1]=${port[pg5]})
 topo=$tmp/topology.yaml
 
 # write_topology PRIMARY - examples/standby-cluster.yaml with this test's
@@ -180,5 +183,37 @@ lib_run "$tmp/apply_us" apply -f "$topo" --cluster us
 lib_expect_rc "apply --cluster us with the file naming eu2" "$tmp/apply_us" 0
 check "us1 still streams from eu1" streams_from us1 eu1
 write_topology eu1
+
+# --- 6. a chain: ap is a standby cluster of us, itself a standby cluster of eu -------------
+
+add_ap() {
+	cat >>"$topo" <<EOF
+  ap:
+    standby_of: us
+    primary: ap1
+    nodes:
+      ap1: {port: ${p[ap1]}, data_dir: data/ap1, region: ap-south}
+    settings:
+      shared_buffers: 32MB
+      max_connections: 100
+    hba:
+      - {type: local, database: all, user: postgres, method: peer}
+EOF
+}
+add_ap
+lib_run "$tmp/apply_ap" apply -f "$topo"
+lib_expect_rc "apply adds ap, a standby cluster of the standby cluster us" "$tmp/apply_ap" 0
+check "ap1 streams from us1" streams_from ap1 us1
+check "exactly one stream leaves us1 for ap, through slot pgc_standby_ap" lib_wait 30 lib_sql_is "${p[us1]}" \
+	"select count(*) from pg_stat_replication r join pg_replication_slots s on s.active_pid = r.pid
+	  where r.application_name = 'ap-ap1' and s.slot_name = 'pgc_standby_ap'" 1
+[ "$(q ap1 'select pg_is_in_recovery()')" = t ] && ok "ap1 is in recovery" || fail "ap1 is not in recovery"
+if q ap1 "create table nope (i int)" >/dev/null; then fail "ap1 took a write"; else ok "ap1 refuses writes"; fi
+q eu1 "insert into t select generate_series(301, 400)" >/dev/null
+check "data written in eu1 reaches ap1, two clusters down the chain" reaches ap1 t 400
+lib_run "$tmp/status_ap" status -f "$topo" --format json
+check "status --format json: ap's leader streams from us1" lib_json "$tmp/status_ap.out" \
+	"[c['standby'] for c in d['clusters'] if c['name'] == 'ap'][0]['upstream'] == 'us1'"
+empty_plan plan_ap
 
 lib_finish test_standby_cluster

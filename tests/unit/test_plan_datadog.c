@@ -6,7 +6,7 @@
  * cluster, a converged one (zero actions), a file of another mode or
  * password, the role tags after the primary moved, Database Monitoring
  * missing in one database or its explain function owned by another role
- * everywhere; and Database Monitoring's statements (one transaction, the
+ * everywhere, nothing of it on a standby cluster; and Database Monitoring's statements (one transaction, the
  * explain function owned by the NOLOGIN pg_read_all_data role).
  */
 #include <setjmp.h>
@@ -412,6 +412,22 @@ static void test_dbm_missing_in_one_database(void **state)
 	assert_int_equal(f->p->n_actions, 0);
 }
 
+/* A standby cluster replays its source's objects: nothing is written there, even missing. */
+static void test_dbm_not_on_a_standby_cluster(void **state)
+{
+	Fx *f = *state;
+	PgcCluster standby = *f->c;
+
+	f->dbs[1].ready = false;
+	f->dbs[1].missing = "the function datadog.explain_statement";
+	standby.standby_upstream = &f->c->nodes[0];
+	plan_of(f, &standby, f->o);
+	assert_int_equal(f->p->n_actions, 0);
+	/* The same state on the primary cluster: planned (the check above can fail). */
+	plan_of(f, f->c, f->o);
+	assert_int_equal(f->p->n_actions, 1);
+}
+
 /*
  * The explain function owned by a superuser (as versions before the
  * explain role left it) in every database: one action for both, after
@@ -520,6 +536,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mode_and_password, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_role_tags_follow_the_primary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dbm_missing_in_one_database, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dbm_not_on_a_standby_cluster, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dbm_wrong_owner_everywhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_and_unusable_file, setup, teardown),
 		cmocka_unit_test(test_dbm_after_create_extension),
