@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "reconcile/ha/ha.h"
 #include "reconcile/pg/pgsql.h"
@@ -86,6 +87,7 @@ static int follow(PgcArena *a, const PgcCluster *x, const PgcNode *p, const PgcC
 	const char *v = NULL;
 	bool changed = false;
 	char err[512];
+	double t0 = clock_ms();
 
 	if (l == NULL)
 		return 0;
@@ -117,8 +119,9 @@ static int follow(PgcArena *a, const PgcCluster *x, const PgcNode *p, const PgcC
 	    (changed && ha_reload(live, l) != 0))
 		return -1;
 	if (changed)
-		log_info("standby leader \"%s/%s\" now streams from \"%s/%s\" through slot \"%s\"",
-			 s->name, l->name, x->name, p->name, live->standby_slot);
+		log_info("standby leader \"%s/%s\" now streams from \"%s/%s\" through slot \"%s\" "
+			 "(%.0f ms)", s->name, l->name, x->name, p->name, live->standby_slot,
+			 clock_ms() - t0);
 	else
 		log_info("standby leader \"%s/%s\" already points at \"%s/%s\"", s->name, l->name,
 			 x->name, p->name);
