@@ -9,8 +9,10 @@
 # probe_interval 250ms, min_interval 1s) and x (standby_of: s; x1 the
 # standby leader, streaming from s's primary through slot pgc_standby_x, x2
 # cascading from x1), watched by `pgconverge reconcile --interval 1s`: the
-# loop that fails s over by itself and, at a later pass, re-points x1 at s's
-# new primary.
+# loop that fails s over by itself; the failover re-points x1 at s's new
+# primary once it is promoted (standby clusters are a front door of their
+# source: reconcile/standby/standby_follow.h), before s's old primary
+# rejoins.
 #
 # Each repetition waits until s is steady (its primary healthy in
 # status.json, the two other nodes of s and x1 streaming from it, all
@@ -22,8 +24,9 @@
 #   (b) that row visible on x1 (polled every 20 ms once (a) is known);
 #   (c) x1's pg_stat_wal_receiver streaming from the new primary's port.
 # "follow after failover" is (b) - (a); the ratio is (b) / (a). From the
-# journal: the end of the automatic failover, and the end of the reload
-# that re-pointed x1 (the pass after it). The killed node rejoins through
+# journal: the promotion, the end of the automatic failover, and the end of
+# a reload of x1 that a pass planned, if any (none when the failover
+# re-pointed it). The killed node rejoins through
 # the loop (pg_rewind) and the next repetition kills the new primary.
 # Prints every repetition and the medians. Every server is stopped by the
 # pid in its postmaster.pid when the script ends, whatever the reason.
@@ -165,6 +168,7 @@ for ((r = 1; r <= reps; r++)); do
 	# shellcheck disable=SC2034 # read by the eval below
 	ends=$(auto_ends)
 	jline=$(($(wc -l <"$tmp/.pgconverge/journal.jsonl") + 1))
+	hline=$(($(wc -l <"$tmp/loop.err") + 1))
 	cands=""
 	for n in s1 s2 s3; do [ "$n" != "$p" ] && cands="$cands $n"; done
 	t_kill=$(now_ms)
@@ -203,9 +207,12 @@ for ((r = 1; r <= reps; r++)); do
 	# shellcheck disable=SC2016 # expanded by eval, at each try
 	lib_wait 30 eval '[ "$(auto_ends)" -gt "$ends" ]'
 	journal_marks "$jline"
-	[ -n "$pr_ms" ] && [ -n "$fo_ms" ] && rj+=("$((fo_ms - pr_ms))") && ru+=("$((t_row - fo_ms))")
+	[ -n "$pr_ms" ] && [ -n "$fo_ms" ] && rj+=("$((fo_ms - pr_ms))") && ru+=("$((t_row - pr_ms))")
 	marks="journal: promoted $(since_kill "$pr_ms"), failover ended $(since_kill "$fo_ms") (old primary rejoined),"
-	marks="$marks x1 reloaded $(since_kill "$rl_ms")"
+	marks="$marks a pass reloaded x1: $([ -n "$rl_ms" ] && since_kill "$rl_ms" || echo none)"
+	hook=$(tail -n +"$hline" "$tmp/loop.err" | grep -o 'standby leader "x/x1" now streams from .* (\([0-9]*\) ms)' |
+		head -n 1 | sed 's/.*(\([0-9]*\) ms)$/\1/')
+	marks="$marks; the failover re-pointed x1: $([ -n "$hook" ] && echo "in $hook ms" || echo no)"
 	printf '   rep %d: %s -> %s  (a) first write on s %5d ms  (b) row on x1 %5d ms  (c) x1 streams from %s %5d ms\n' \
 		"$r" "$p" "$new" "$a" "$b" "$new" "$c"
 	printf '          follow after failover (b-a) %5d ms, ratio b/a %.2f; %s\n' "$((b - a))" \
@@ -228,7 +235,7 @@ printf '   follow after failover (b-a) %.0f ms; ratio b/a %.3f\n' "$mf" "$(awk -
 if [ ${#rj[@]} -gt 0 ]; then
 	printf '   of which (journal, median of %d): promotion to the failover'"'"'s end (the old primary rejoined first) %.0f ms;\n' \
 		"${#rj[@]}" "$(printf '%s\n' "${rj[@]}" | bench_median)"
-	printf '     the failover'"'"'s end to the row on x1 (the next pass re-points x1) %.0f ms\n' \
+	printf '     the promotion to the row on x1 %.0f ms\n' \
 		"$(printf '%s\n' "${ru[@]}" | bench_median)"
 fi
 [ ${#ra[@]} -eq "$reps" ]
