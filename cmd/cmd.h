@@ -71,6 +71,9 @@ enum {
 	OPT_TOP = 1u << 21,             /* --top, --limit N (status) */
 	OPT_METRICS_LISTEN = 1u << 22,  /* --metrics-listen ADDR:PORT */
 	OPT_AS = 1u << 23,              /* --as HOST */
+	OPT_FORCE = 1u << 24,           /* --force (failover of a standby cluster) */
+	/* Far from the bits above, which new options take in turn. */
+	OPT_UNREACHABLE_OK = 1u << 30,  /* --unreachable-ok (wal-fetch) */
 };
 
 /* OPT_SOURCE - where the topology comes from: a file or a git repository. */
@@ -149,6 +152,7 @@ struct PgcOptions {
 	/* Selection and policy. */
 	const char *cluster;      /* --cluster; NULL when not given */
 	const char *to_node;      /* --to; NULL when not given */
+	bool force;               /* --force */
 	const char *as_host;      /* --as HOST: this machine is HOST's agent; NULL when not given */
 	bool offline;
 	bool allow_restart;
@@ -170,6 +174,7 @@ struct PgcOptions {
 	/* WAL archive helpers, which run without the topology file. */
 	const char *repository;   /* --repository; NULL when not given */
 	const char *compress;     /* --compress: "none", "gzip" or "zstd"; NULL when not given */
+	bool unreachable_ok;      /* --unreachable-ok (wal-fetch) */
 
 	/* Positional arguments, in order (argv elements). */
 	char **args;

@@ -18,6 +18,7 @@
 #include "reconcile/ha/ha.h"
 #include "reconcile/engine/journal.h"
 #include "reconcile/plan_offline.h"
+#include "reconcile/standby/region_failover.h"
 #include "reconcile/transport/host.h"
 #include "schema/source.h"
 #include "schema/source_applied.h"
@@ -553,6 +554,7 @@ int converge_run(const PgcOptions *opts, const PgcTopology *t, const PgcConverge
 	}
 	rc = finish(run, res->plan, res);
 	failover_save_views(opts->state_dir, t, res->observed);
+	region_record_save(opts->state_dir, t, res->observed);
 	/* git source: what was applied, for the next rewind check and status. */
 	if ((rc == EXIT_OK || rc == EXIT_BLOCKED) &&
 	    source_applied_write(opts->state_dir, opts->source, time(NULL), rc == EXIT_OK) != 0) {

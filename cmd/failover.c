@@ -20,15 +20,18 @@
 #include "reconcile/ha/failover_manual.h"
 #include "reconcile/ha/ha.h"
 #include "reconcile/pg/lsn.h"
+#include "reconcile/standby/region_failover.h"
 
 static const PgcOptionHelp failover_option_help[] = {
 	{"to", NULL, "promote NODE (default: the best candidate, see above)"},
+	{"force", NULL, "with a standby cluster: promote its leader although it may lack some of the "
+			"lost source's writes (the estimate is shown first)"},
 	{NULL, NULL, NULL},
 };
 
 const PgcCommandSpec failover_spec = {
 	.usage = "failover " USAGE_SOURCE USAGE_NEWLINE
-		 "--cluster NAME [--to NODE] [--state-dir DIR]",
+		 "--cluster NAME [--to NODE] [--force] [--state-dir DIR]",
 	.description =
 		"Promotes a replica now, with the checks and fencing of automatic failover. The\n"
 		"current primary is found from the live servers (the one that accepts writes, or\n"
@@ -59,10 +62,22 @@ const PgcCommandSpec failover_spec = {
 		"'primary:' in the topology and apply with --allow-switchover instead.\n"
 		"\n"
 		"With coordination.etcd, failover is refused: the cluster's leader agent decides\n"
-		"it, and a promotion from here would race its decision.\n",
-	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_CLUSTER | OPT_CLUSTER_REQUIRED | OPT_TO,
+		"it, and a promotion from here would race its decision.\n"
+		"\n"
+		"A standby cluster (standby_of: SOURCE) is promoted when SOURCE's region is lost:\n"
+		"refused while SOURCE answers (swap standby_of and apply --allow-switchover: a\n"
+		"lossless region switch). Otherwise the data-loss estimate is shown (the bytes\n"
+		"and seconds of SOURCE's writes that its standby leader may lack, from the\n"
+		"leader's WAL receiver or the last position apply or status recorded), and the\n"
+		"promotion is refused without --force unless the estimate is provably zero\n"
+		"(SOURCE's primary shut down cleanly and the leader replayed its shutdown\n"
+		"checkpoint). The leader is promoted; its other nodes keep cascading from it.\n"
+		"Until standby_of is swapped, apply never demotes it, and fences SOURCE when it\n"
+		"comes back (stopped, standby.signal, never started).\n",
+	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_CLUSTER | OPT_CLUSTER_REQUIRED | OPT_TO | OPT_FORCE,
 	.option_help = failover_option_help,
-	.exit_codes = "  0   promoted (or --to NODE already is the primary)\n"
+	.exit_codes = "  0   promoted (or --to NODE already is the primary, or the standby leader\n"
+		      "      already takes writes)\n"
 		      "  1   refused (the reason is printed) or failed\n"
 		      "  4   another run holds the state directory's lock\n",
 };
@@ -120,6 +135,67 @@ static void print_result(const PgcOptions *opts, PgcArena *a, const PgcCluster *
 		       c->primary.v, c->name, res->chosen, opts->source_name);
 }
 
+/*
+ * region - the failover of standby cluster c when its source's region is
+ * lost (reconcile/standby/region_failover.h): its leader promoted.
+ */
+static int region(const PgcOptions *opts, PgcArena *a, const PgcTopology *t, const PgcCluster *c,
+		  json_t *event, PgcManualFailover *in)
+{
+	PgcFailoverReporter rep = {refused, print_candidates, NULL};
+	PgcLock lock = {.fd = -1, .path = NULL};
+	PgcRegionFailover rf = {0};
+	PgcRegionFailoverResult res;
+	char lsn[32];
+	int rc = EXIT_ERROR;
+
+	if (opts->to_node != NULL && strcmp(opts->to_node, c->primary.v) != 0) {
+		cmd_error(arena_printf(a, "leave out --to, or make \"%s\" the cluster's primary: first",
+				       opts->to_node),
+			  "cluster \"%s\" is a standby cluster: only its standby leader \"%s\" can be "
+			  "promoted", c->name, c->primary.v);
+		return EXIT_ERROR;
+	}
+	if (converge_lock(opts, 0, &lock, &rc) != 0)
+		return rc;
+	json_object_set_new(event, "run", json_string(arena_printf(a, "%s-%ld", in->t0_iso,
+								  (long)getpid())));
+	json_object_set_new(event, "cluster", json_string(c->name));
+	rf.state_dir = opts->state_dir;
+	rf.t = t;
+	rf.c = c;
+	rf.force = opts->force;
+	rf.event = event;
+	rf.t0 = in->t0;
+	rf.obs = converge_observe(opts, t);
+	if (rf.obs == NULL)
+		goto cleanup;
+	if (region_failover(a, &rf, &rep, &res) != 0)
+		goto cleanup;
+	if (res.nothing_to_do) {
+		str_fprintf_line(stdout, "standby leader \"%s\" of cluster \"%s\" already takes writes: "
+				 "nothing to do\n", res.leader, c->name);
+	} else {
+		str_fprintf_line(stdout, "region failover of cluster \"%s\": \"%s\" promoted, its source "
+				 "\"%s\" being lost\n", c->name, res.leader, res.source);
+		str_fprintf_line(stdout, "  data-loss estimate: %s\n", res.estimate_text);
+		str_fprintf_line(stdout, "  promoted at:  %s on timeline %u, %.0f ms from the start of "
+				 "the command\n", lsn_format(res.switch_lsn, lsn, sizeof lsn),
+				 res.timeline, res.promoted_ms);
+		str_fprintf_line(stdout, "  replicas:     %zu of %zu streaming from \"%s\"\n", res.streaming,
+				 res.n_others, res.leader);
+		str_fprintf_line(stdout, "note: the topology still says standby_of: %s for \"%s\": apply "
+				 "never demotes it and fences \"%s\" when it comes back; swap standby_of "
+				 "in %s to make \"%s\" a standby of \"%s\"\n",
+				 res.source, c->name, res.source, opts->source_name, res.source, c->name);
+	}
+	rc = EXIT_OK;
+cleanup:
+	lock_release(&lock);
+	observe_free(rf.obs);
+	return rc;
+}
+
 int cmd_failover(const PgcOptions *opts)
 {
 	PgcFailoverReporter rep = {refused, print_candidates, NULL};
@@ -147,6 +223,21 @@ int cmd_failover(const PgcOptions *opts)
 		cmd_error(NULL, "unknown cluster \"%s\"", opts->cluster);
 		goto cleanup;
 	}
+	if (opts->force && !in.c->standby_of.set) {
+		cmd_error("leave out --force: a failover of a cluster that is no standby cluster "
+			  "promotes only a replica that passes its checks",
+			  "--force applies to a standby cluster (standby_of) whose source is lost; "
+			  "cluster \"%s\" is none", in.c->name);
+		goto cleanup;
+	}
+	if (t->etcd.set && in.c->standby_of.set) {
+		/* Its agents have not been tried with a region failover. */
+		cmd_error("promote its standby leader by hand (pg_ctl promote), then remove standby_of "
+			  "from the topology",
+			  "the region failover of standby cluster \"%s\" is not supported with "
+			  "coordination.etcd yet", in.c->name);
+		goto cleanup;
+	}
 	if (t->etcd.set) {
 		/* Its leader agent decides failovers, written to etcd first: a
 		 * promotion from here would race that decision. */
@@ -158,11 +249,7 @@ int cmd_failover(const PgcOptions *opts)
 		goto cleanup;
 	}
 	if (in.c->standby_of.set) {
-		/* Promoting any of its nodes would fork it from its source. */
-		cmd_error("a standby cluster follows its source; to make it the primary one, remove "
-			  "standby_of from the topology (a region switch is not done by failover yet)",
-			  "cluster \"%s\" is a standby cluster of \"%s\": pgconverge failover does not "
-			  "promote it", in.c->name, in.c->standby_of.v);
+		rc = region(opts, a, t, in.c, in.event, &in);
 		goto cleanup;
 	}
 	if (in.c->n_nodes < 2) {

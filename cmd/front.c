@@ -14,7 +14,7 @@
  * around the two arguments, "--option=VALUE" too):
  *
  *   pgconverge wal-push --repository DIR [--compress none|gzip|zstd] PATH NAME
- *   pgconverge wal-fetch --repository DIR NAME PATH
+ *   pgconverge wal-fetch --repository DIR [--unreachable-ok] NAME PATH
  *
  * Anything else (-v, --help, a usage error ...) goes to the core, so that
  * help and usage messages come from one place (cmd/options.c, cmd/wal.c),
@@ -51,6 +51,7 @@ typedef struct {
 	bool push;
 	const char *repository;
 	const char *compress; /* NULL: none */
+	bool unreachable_ok;  /* wal-fetch --unreachable-ok */
 	const char *args[2];
 	int n_args;
 } FastCall;
@@ -100,6 +101,10 @@ static bool fast_parse(int argc, char **argv, FastCall *f)
 			if (f->repository != NULL || v[0] == '\0')
 				return false;
 			f->repository = v;
+		} else if (!f->push && strcmp(argv[i], "--unreachable-ok") == 0) {
+			if (f->unreachable_ok)
+				return false;
+			f->unreachable_ok = true;
 		} else if (f->push && (v = option_value(argc, argv, &i, "compress")) != NULL) {
 			if (f->compress != NULL || walarchive_parse_compression(v, &c) != 0)
 				return false;
@@ -118,6 +123,8 @@ static int fast_run(const FastCall *f)
 	PgcCompression c = COMPRESS_NONE;
 
 	log_set_color((no_color == NULL || no_color[0] == '\0') && isatty(STDERR_FILENO));
+	if (!f->push && f->unreachable_ok)
+		return walarchive_fetch_exit_unreachable_ok(f->repository, f->args[0], f->args[1]);
 	if (!f->push)
 		return walarchive_fetch_exit(f->repository, f->args[0], f->args[1]);
 	if (f->compress != NULL)

@@ -31,6 +31,7 @@ typedef enum {
 	O_ALLOW_REWIND,
 	O_CLUSTER,
 	O_TO,
+	O_FORCE,
 	O_FORMAT,
 	O_OUTPUT,
 	O_OFFLINE,
@@ -49,6 +50,7 @@ typedef enum {
 	O_LIVE,
 	O_REPOSITORY,
 	O_COMPRESS,
+	O_UNREACHABLE_OK,
 	O_LOG_FORMAT,
 	O_VERBOSE,
 	O_QUIET,
@@ -87,6 +89,8 @@ static const OptDef opt_defs[O_COUNT] = {
 			    "apply a git commit that does not descend from the last applied one"},
 	[O_CLUSTER] = {"cluster", 0, "NAME", OPT_CLUSTER, "only this cluster (default: all)"},
 	[O_TO] = {"to", 0, "NODE", OPT_TO, "the node to promote"},
+	[O_FORCE] = {"force", 0, NULL, OPT_FORCE,
+		     "promote a standby cluster although it may lack some of its lost source's writes"},
 	/* --help shows the command's formats in place of FORMAT and of NULL. */
 	[O_FORMAT] = {"format", 0, "FORMAT", OPT_FORMAT, NULL},
 	[O_OUTPUT] = {"output", 'o', "FILE", OPT_OUTPUT, "write the result to FILE"},
@@ -120,6 +124,8 @@ static const OptDef opt_defs[O_COUNT] = {
 	[O_LIVE] = {"live", 0, NULL, OPT_LIVE, "add the observed state (connects to servers)"},
 	[O_REPOSITORY] = {"repository", 0, "DIR", OPT_REPOSITORY,
 			  "the backup repository (backup.repository; required)"},
+	[O_UNREACHABLE_OK] = {"unreachable-ok", 0, NULL, OPT_UNREACHABLE_OK,
+			      "a repository that cannot be reached reads as an empty archive"},
 	[O_COMPRESS] = {"compress", 0, "none|gzip|zstd", OPT_COMPRESS,
 			"compress archived WAL (default none)"},
 	[O_LOG_FORMAT] = {"log-format", 0, "text|json", 0,
@@ -325,6 +331,9 @@ static int apply_option(const PgcCommand *cmd, PgcOptions *o, OptId id, const ch
 	case O_TO:
 		o->to_node = arg;
 		break;
+	case O_FORCE:
+		o->force = true;
+		break;
 	case O_AS:
 		o->as_host = arg;
 		break;
@@ -411,6 +420,9 @@ static int apply_option(const PgcCommand *cmd, PgcOptions *o, OptId id, const ch
 		break;
 	case O_REPOSITORY:
 		o->repository = arg;
+		break;
+	case O_UNREACHABLE_OK:
+		o->unreachable_ok = true;
 		break;
 	case O_COMPRESS: {
 		static const char *const methods[] = {"none", "gzip", "zstd", NULL};

@@ -28,6 +28,8 @@
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/backup/walarchive_status.h"
 #include "reconcile/pg/lsn.h"
+#include "reconcile/standby/region_failover.h"
+#include "reconcile/standby/region_loss.h"
 #include "reconcile/standby/standby_status.h"
 #include "schema/source_applied.h"
 
@@ -244,6 +246,51 @@ static void pgpool_text(const PgcCluster *tc, const PgcObsPgpool *pp)
 		str_fprintf_line(stdout, "  %-10s %s\n", "", pp->error);
 }
 
+static const char *tli_text(PgcArena *a, unsigned tli)
+{
+	return tli > 0 ? arena_printf(a, "timeline %u", tli) : "timeline unknown";
+}
+
+/* region_text - after a region failover: the promoted standby cluster, or the fenced source. */
+static void region_text(const PgcTopology *t, const PgcObserved *o, const PgcCluster *tc)
+{
+	PgcRegionState rs;
+
+	if (!region_loss_state(t, o, tc, &rs))
+		return;
+	if (rs.promoted)
+		str_fprintf_line(stdout, "  promoted by a region failover: %s takes writes (%s) although "
+				 "standby_of says %s; swap standby_of to make %s a standby of %s\n",
+				 rs.writer, tli_text(o->arena, rs.writer_tli), tc->standby_of.v,
+				 tc->standby_of.v, tc->name);
+	else
+		str_fprintf_line(stdout, "  FENCED: standby cluster %s was promoted by a region failover (%s, "
+				 "%s); %s must not take writes until it is a standby of %s (swap "
+				 "standby_of)\n",
+				 rs.by_cluster, rs.by_node, tli_text(o->arena, rs.by_tli), tc->name,
+				 rs.by_cluster);
+}
+
+/* add_region - each cluster's "region": {state: promoted|fenced, writer or by_cluster/by_node}. */
+static void add_region(json_t *j, const PgcTopology *t, const PgcObserved *o)
+{
+	for (size_t c = 0; c < o->n_clusters; c++) {
+		const PgcCluster *tc = topology_cluster(t, o->clusters[c].name);
+		PgcRegionState rs;
+		json_t *rj;
+
+		if (tc == NULL || !region_loss_state(t, o, tc, &rs))
+			continue;
+		if (rs.promoted)
+			rj = json_pack("{s:s,s:s,s:i}", "state", "promoted", "writer", rs.writer, "timeline",
+				       (int)rs.writer_tli);
+		else
+			rj = json_pack("{s:s,s:s,s:s,s:i}", "state", "fenced", "by_cluster", rs.by_cluster,
+				       "by_node", rs.by_node, "by_timeline", (int)rs.by_tli);
+		json_object_set_new(json_array_get(json_object_get(j, "clusters"), c), "region", rj);
+	}
+}
+
 static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan *p,
 		       const PgcCoordStatus *cs)
 {
@@ -271,6 +318,8 @@ static void print_text(const PgcTopology *t, const PgcObserved *o, const PgcPlan
 					 tc->primary.v ? tc->primary.v : "-",
 					 ss.upstream ? ss.upstream : "nobody", lag);
 		}
+		if (tc != NULL)
+			region_text(t, o, tc);
 		str_fprintf_line(stdout, "  %-10s %-11s %-3s %-6s %-12s %-16s %-10s %-20s %-8s %s\n", "NODE", "ROLE", "TL",
 		       "PORT", "LSN", "UPSTREAM", "WAL RECV", "LAG", "CONNS", "DRIFT");
 		for (i = 0; i < oc->n_nodes; i++) {
@@ -790,6 +839,8 @@ int cmd_status(const PgcOptions *opts)
 	stats_opts.observe_stats = options_format_is(opts, "prometheus");
 	if (converge_look(&stats_opts, &t, &obs, &p) != 0)
 		goto cleanup;
+	/* What a region failover estimates its loss from, should the source be lost. */
+	region_record_save(opts->state_dir, t, obs);
 	last_applied_read(opts, &la);
 	bs = backup_status(ba, t, obs, &nbs);
 	if (t->etcd.set && !options_format_is(opts, "prometheus")) {
@@ -811,6 +862,7 @@ int cmd_status(const PgcOptions *opts)
 		}
 		add_frontdoors(j, t, obs);
 		add_standby(j, t, obs);
+		add_region(j, t, obs);
 		for (size_t i = 0; coord != NULL && i < obs->n_clusters; i++)
 			json_object_set_new(json_array_get(json_object_get(j, "clusters"), i), "coordination",
 					    coord_status_json(coord, coord_status_find(coord, obs->clusters[i].name)));

@@ -59,18 +59,28 @@ const PgcCommandSpec wal_fetch_spec = {
 		"rather than end it early and promote a server short of its target.\n"
 		"\n"
 		"pgconverge sets, where the archive is needed:\n"
-		"  restore_command = '/path/to/pgconverge wal-fetch --repository DIR %f %p'\n",
-	.options = OPT_REPOSITORY,
+		"  restore_command = '/path/to/pgconverge wal-fetch --repository DIR %f %p'\n"
+		"\n"
+		"With --unreachable-ok, a repository folder that cannot be reached (missing, or\n"
+		"not a folder: a mount absent on this host) reads as an empty archive: exit 1\n"
+		"with a warning. pgconverge sets it on the nodes of a standby cluster, which\n"
+		"fetch from their source's archive and never end recovery by themselves: they go\n"
+		"on streaming instead of stopping.\n",
+	.options = OPT_REPOSITORY | OPT_UNREACHABLE_OK,
 	.min_args = 2,
 	.max_args = 2,
 	.args_help = "  WAL_NAME    the file wanted (%f), e.g. 000000010000000000000003\n"
 		     "  DEST_PATH   where to write it (%p)\n",
 	.option_help = (const PgcOptionHelp[]){
 		{"repository", NULL, "the backup repository to read from (required)"},
+		{"unreachable-ok", NULL,
+		 "a repository that cannot be reached reads as an empty archive (exit 1), for "
+		 "a standby cluster fetching from its source's archive"},
 		{NULL, NULL, NULL},
 	},
 	.exit_codes = "  0   fetched\n"
-		      "  1   not in the archive (PostgreSQL takes it as the archive's end)\n"
+		      "  1   not in the archive (PostgreSQL takes it as the archive's end); with\n"
+		      "      --unreachable-ok also a repository that cannot be reached\n"
 		      "  200 the archive holds the file but it could not be delivered intact, or\n"
 		      "      the repository is unreadable (PostgreSQL stops recovery)\n",
 };
@@ -102,5 +112,8 @@ int cmd_wal_fetch(const PgcOptions *opts)
 {
 	if (need_repository(opts) != 0)
 		return EXIT_USAGE;
+	if (opts->unreachable_ok)
+		return walarchive_fetch_exit_unreachable_ok(opts->repository, opts->args[0],
+							    opts->args[1]);
 	return walarchive_fetch_exit(opts->repository, opts->args[0], opts->args[1]);
 }

@@ -20,6 +20,7 @@
 #include "reconcile/postgres/plan_conf.h"
 #include "reconcile/postgres/plan_postgres.h"
 #include "reconcile/standby/plan_standby.h"
+#include "reconcile/standby/region_loss.h"
 
 /* plan_cluster - cluster c's actions, from every component's planner in turn. */
 static void plan_cluster(PgcPlanBuilder *b, PgcPostgresPlanner *pg, const PgcTopology *t,
@@ -29,6 +30,10 @@ static void plan_cluster(PgcPlanBuilder *b, PgcPostgresPlanner *pg, const PgcTop
 	const PgcCluster *c = &t->clusters[ci];
 	PgcHaPlan ha;
 
+	/* ---- after a region failover: the promoted standby cluster and its fenced
+	 * source are planned alone: reconcile/standby/region_loss.c ---- */
+	if (plan_region_loss_cluster(b, t, c, obs))
+		return;
 	/* ---- the live primary, switchover, rejoin: reconcile/ha/plan_ha.c ---- */
 	plan_ha_cluster(b, c, obs, policy, &ha);
 	live_primaries[ci] = ha.live_primary;
@@ -134,6 +139,7 @@ PgcPlan *plan_build(const PgcTopology *t, const PgcObserved *obs, const PgcPolic
 	PgcPlanBuilder b;
 	PgcPostgresPlanner *pg;
 	const char **live;
+	bool *skip;
 	size_t i, *order;
 
 	if (policy == NULL) {
@@ -151,13 +157,17 @@ PgcPlan *plan_build(const PgcTopology *t, const PgcObserved *obs, const PgcPolic
 	pg = plan_postgres_new(&b, policy, obs == NULL || obs->pretend);
 	/* Sources before their standby clusters, whose live copies name their primaries. */
 	live = arena_calloc(a, t->n_clusters + 1, sizeof(char *));
+	/* A swap of standby_of: the region switch alone, or the clusters as they run. */
+	skip = arena_calloc(a, t->n_clusters + 1, sizeof(bool));
+	t = plan_region_switch(&b, t, obs, policy, skip);
 	order = plan_standby_order(a, t);
 	for (i = 0; i < t->n_clusters; i++) {
 		const PgcCluster *c = &t->clusters[order[i]];
 
 		if (policy->only_cluster != NULL && strcmp(policy->only_cluster, c->name) != 0)
 			continue;
-		plan_cluster(&b, pg, t, order[i], obs, policy, live);
+		if (!skip[order[i]])
+			plan_cluster(&b, pg, t, order[i], obs, policy, live);
 		plan_postgres_fingerprints(pg, c, obs);
 	}
 	plan_standby_link(&b, t);

@@ -21,6 +21,8 @@
 #include "reconcile/postgres/replication.h"
 #include "reconcile/postgres/sql_actions.h"
 #include "reconcile/postgres/start.h"
+#include "reconcile/standby/region_switch.h"
+#include "reconcile/standby/region_failover.h"
 #include "reconcile/standby/standby_follow.h"
 
 /* With coordination.etcd, the leader orchestrates it through etcd with the agents. */
@@ -83,6 +85,11 @@ static const PgcActionDef actions[] = {
 	[ACT_PGBOUNCER_CONFIG] = {"pgbouncer-config", 0, pgbouncer_config_run},
 	[ACT_PGBOUNCER_START] = {"pgbouncer-start", 0, pgbouncer_start_run},
 	[ACT_PGBOUNCER_RESTART] = {"pgbouncer-restart", 0, pgbouncer_restart_run},
+	/* the new primary's host; the old primary's is found by the executor */
+	[ACT_REGION_SWITCH] = {"region-switch", ACTION_NEEDS_HOST | ACTION_RUNS_ALONE | ACTION_REWIRES,
+			       region_switch_run},
+	/* on another machine without coordination: failover.fence_command, run here */
+	[ACT_FENCE] = {"fence", ACTION_NEEDS_HOST | ACTION_RUNS_ALONE, region_fence_run},
 };
 
 _Static_assert(sizeof actions / sizeof *actions == PLAN_ACTION_KINDS,

@@ -423,6 +423,10 @@ typedef struct PgcCluster {
 	size_t n_kept_slots;
 	const char **standby_hosts; /* the hosts of its standby clusters' nodes (pg_hba.conf) */
 	size_t n_standby_hosts;
+	/* On a standby cluster: the repository its nodes' restore_command fetches
+	 * WAL from (its chain's root's archive), NULL for none
+	 * (reconcile/standby/standby_archive.h). */
+	const char *standby_archive;
 
 	/* Absolute path of the pgconverge binary that archive_command and
 	 * restore_command call (PgcLoadOptions.tool_path; "pgconverge" when not given). */

@@ -167,9 +167,11 @@ void validate_standby(Val *v, PgcCluster *c)
 	if (c->failover.mode == FAILOVER_AUTO)
 		val_error(v, val_pos_or(c->failover.mode_pos, c->failover.pos),
 			  val_fmt(v, "clusters.%s.failover.mode", c->name),
-			  "use failover.mode manual or off: the standby leader is not replaced automatically yet",
-			  "a standby cluster cannot fail over automatically: promoting one of its nodes would "
-			  "fork it from its source \"%s\"", src->name);
+			  val_fmt(v, "use failover.mode manual, and when the source's region is lost "
+				     "promote it with 'pgconverge failover --cluster %s --force'", c->name),
+			  "a standby cluster cannot fail over automatically: automatic cross-region failover "
+			  "needs coordination.etcd and at least three regions voting, and is not supported; "
+			  "promoting one of its nodes forks it from its source \"%s\"", src->name);
 	check_objects(v, c, src);
 	if (c->pg_version.v == src->pg_version.v)
 		validate_standby_minimums(v, c, src);

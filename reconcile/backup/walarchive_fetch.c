@@ -143,3 +143,19 @@ int walarchive_fetch_exit(const char *repository, const char *name, const char *
 		return WAL_FETCH_EXIT_NOT_FOUND;
 	return rc == 0 ? WAL_FETCH_EXIT_OK : WAL_FETCH_EXIT_FAILED;
 }
+
+int walarchive_fetch_exit_unreachable_ok(const char *repository, const char *name,
+					 const char *dest_path)
+{
+	struct stat st;
+
+	errno = 0;
+	if (stat(repository, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		log_warn("backup repository \"%s\" is not accessible (%s): \"%s\" read as not "
+			 "archived\n"
+			 "hint: mount it on this host for this standby to catch up from it",
+			 repository, errno != 0 ? strerror(errno) : "not a folder", name);
+		return WAL_FETCH_EXIT_NOT_FOUND;
+	}
+	return walarchive_fetch_exit(repository, name, dest_path);
+}

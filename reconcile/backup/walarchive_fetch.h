@@ -45,6 +45,20 @@ int walarchive_fetch(const char *repository, const char *name, const char *dest_
 int walarchive_fetch_exit(const char *repository, const char *name, const char *dest_path);
 
 /*
+ * walarchive_fetch_exit_unreachable_ok - the same for `wal-fetch
+ * --unreachable-ok`, the restore_command of a standby cluster's nodes on
+ * their source's archive (reconcile/standby/standby_archive.h): a
+ * repository folder that cannot be reached (missing, not a folder: a
+ * mount absent on this host) reads as an empty archive, exit
+ * WAL_FETCH_EXIT_NOT_FOUND with a warning, so that the standby goes on
+ * streaming instead of stopping. Only for a server that never ends
+ * recovery by itself: a standby waits for its stream, a restore would end
+ * early. Damaged files still exit WAL_FETCH_EXIT_FAILED.
+ */
+int walarchive_fetch_exit_unreachable_ok(const char *repository, const char *name,
+					 const char *dest_path);
+
+/*
  * walarchive_read_checksum - the hex digest of a checksum file; 1 when
  * absent, -1 when unreadable or malformed (reported). Read guarded
  * (fs_read_file_guarded: no planted link, hard link or FIFO) with owner the

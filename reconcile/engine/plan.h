@@ -78,6 +78,13 @@ typedef enum {
 				* from the primary payload.target at apply time; RELOAD when it runs */
 	ACT_PGBOUNCER_START,   /* (pgbouncer-start) pgbouncer -d payload.path as the os_user */
 	ACT_PGBOUNCER_RESTART, /* (pgbouncer-restart) the files as pgbouncer-config, then stop and start */
+	ACT_REGION_SWITCH,   /* (region-switch) a standby cluster's leader (the node) becomes its primary and
+	                      * payload.upstream "SOURCE/PRIMARY" its standby leader; payload.target "switch"
+	                      * (lossless, reconcile/standby/region_switch.h) or "rejoin" (the leader was
+	                      * promoted already: only the old primary rejoins) */
+	ACT_FENCE,           /* (fence) stop the node if it runs and write standby.signal: a source
+			      * whose standby cluster was promoted by a region failover
+			      * (reconcile/standby/region_loss.h) */
 	/* The number of action kinds (ACT_INITDB is 0): keep it last. Each kind
 	 * has a row in the registry (engine/action.h, reconcile/registry.c). */
 	PLAN_ACTION_KINDS

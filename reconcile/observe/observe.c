@@ -135,6 +135,17 @@ PgcObserved *observe_topology(const PgcTopology *t, const PgcObserveOptions *opt
 		oc = &o->sources[o->n_sources++];
 		add_probes(a, &lock, t, c, &o_opts, oc, probes, &k);
 	}
+	/* Its own standby clusters, nodes only: one promoted by a region failover
+	 * fences it (reconcile/standby/region_loss.h). */
+	for (size_t i = 0; o_opts.only_cluster != NULL && i < t->n_clusters; i++) {
+		const PgcCluster *c = &t->clusters[i];
+
+		if (!c->standby_of.set || strcmp(c->standby_of.v, o_opts.only_cluster) != 0 ||
+		    strcmp(c->name, o_opts.only_cluster) == 0 || source_seen(o, c->name) ||
+		    o->n_sources >= t->n_clusters)
+			continue;
+		add_probes(a, &lock, t, c, &o_opts, &o->sources[o->n_sources++], probes, &k);
+	}
 	observe_pool_run(probes, k, &lock);
 	pthread_mutex_destroy(&lock);
 	for (size_t i = 0; i < o->n_clusters; i++) {

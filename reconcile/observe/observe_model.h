@@ -277,7 +277,9 @@ typedef struct {
 	 * With only_cluster naming a standby cluster: the clusters of its
 	 * standby_of chain (its source, the source's source...), their nodes
 	 * only, for the planner to find the source's live primary
-	 * (plan_standby.c). Not in clusters: nothing else reports them.
+	 * (plan_standby.c); and with only_cluster naming a source, its own
+	 * standby clusters, nodes only (one promoted by a region failover
+	 * fences it: region_loss.h). Not in clusters: nothing else reports them.
 	 */
 	PgcObsCluster *sources;
 	size_t n_sources;

@@ -119,3 +119,9 @@ const char *walarchive_restore_command(PgcArena *a, const char *bin, const char 
 	return arena_printf(a, "%s wal-fetch --repository %s %%f %%p", shell_word(a, bin, true),
 			    shell_word(a, repository, true));
 }
+
+const char *walarchive_standby_restore_command(PgcArena *a, const char *bin, const char *repository)
+{
+	return arena_printf(a, "%s wal-fetch --repository %s --unreachable-ok %%f %%p",
+			    shell_word(a, bin, true), shell_word(a, repository, true));
+}

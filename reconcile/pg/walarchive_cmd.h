@@ -50,4 +50,14 @@ const char *walarchive_archive_command(PgcArena *a, const char *bin, const char 
 				       PgcCompression c);
 const char *walarchive_restore_command(PgcArena *a, const char *bin, const char *repository);
 
+/*
+ * walarchive_standby_restore_command - restore_command of a standby
+ * cluster's nodes on their source's archive: as above with
+ * --unreachable-ok (walarchive_fetch.h), which a standby, never ending
+ * recovery by itself, can afford:
+ *
+ *   /usr/local/bin/pgconverge wal-fetch --repository /srv/backups/eu --unreachable-ok %f %p
+ */
+const char *walarchive_standby_restore_command(PgcArena *a, const char *bin, const char *repository);
+
 #endif

@@ -141,7 +141,7 @@ size_t plan_conf_params(PgcArena *arena, const PgcCluster *c, const PgcNode *n, 
 {
 	ParamList l = {NULL, 0, 0, arena};
 	const PgcNode *up = cluster_upstream(c, n);
-	const char *spl, *sync;
+	const char *spl, *sync, *bin;
 	size_t i;
 
 	/* The node's effective settings as written in the topology. */
@@ -209,16 +209,23 @@ size_t plan_conf_params(PgcArena *arena, const PgcCluster *c, const PgcNode *n, 
 	if (sync != NULL)
 		params_put(&l, "synchronous_standby_names", sync);
 	/* Every node archives when it is primary; restore_command lets any
-	 * replica catch up from the archive when streaming cannot. */
+	 * replica catch up from the archive when streaming cannot. A standby
+	 * cluster archives nothing while in recovery (archive_mode on, not
+	 * always) and fetches from its chain's root's archive, when that one
+	 * is usable, instead of its own (reconcile/standby/standby_archive.h). */
 	if (c->backup.set && c->backup.wal_archive.v) {
 		params_put(&l, "archive_mode", "on");
 		params_put(&l, "archive_command",
 			   walarchive_archive_command(arena, c->tool_path ? c->tool_path : "pgconverge",
 						      c->backup.repository.v, c->backup.compression));
-		params_put(&l, "restore_command",
-			   walarchive_restore_command(arena, c->tool_path ? c->tool_path : "pgconverge",
-						      c->backup.repository.v));
 	}
+	bin = c->tool_path ? c->tool_path : "pgconverge";
+	if (c->standby_of.set && c->standby_archive != NULL)
+		params_put(&l, "restore_command",
+			   walarchive_standby_restore_command(arena, bin, c->standby_archive));
+	else if (!c->standby_of.set && c->backup.set && c->backup.wal_archive.v)
+		params_put(&l, "restore_command",
+			   walarchive_restore_command(arena, bin, c->backup.repository.v));
 
 	if (l.n > 1)
 		qsort(l.items, l.n, sizeof(*l.items), param_cmp);

@@ -6,6 +6,10 @@
 
 #include <string.h>
 
+#include "reconcile/postgres/plan_conf.h"
+#include "reconcile/standby/region_loss.h"
+#include "reconcile/standby/standby_archive.h"
+
 static bool same(const char *a, const char *b)
 {
 	return a != NULL && b != NULL && strcmp(a, b) == 0;
@@ -125,6 +129,7 @@ const PgcCluster *plan_standby_live(PgcArena *a, const PgcTopology *t, const Pgc
 			copy->standby_upstream_ref = arena_printf(a, "%s/%s", src->name, up->name);
 			copy->standby_slot = standby_slot_name(a, c->name);
 		}
+		copy->standby_archive = standby_archive_repository(t, c);
 		/* It replays the source's catalog: these are what it holds. */
 		copy->roles = src->roles;
 		copy->n_roles = src->n_roles;
@@ -231,4 +236,263 @@ void plan_standby_link(PgcPlanBuilder *b, const PgcTopology *t)
 		wait_for(b, i, arena_strndup(b->a, ref, (size_t)(slash - ref)), slash + 1,
 			 standby_slot_name(b->a, c->name));
 	}
+}
+
+/* ---- the region switch ---------------------------------------------------------- */
+
+typedef struct {
+	PgcPlanBuilder *b;
+	const PgcObserved *obs;
+	const PgcPolicy *policy;
+	const PgcCluster *s, *x;  /* S (standby_of: X now) and X, as in the file */
+	const PgcNode *l, *p;     /* X's primary; S's primary now */
+	const PgcObsNode *ol, *op;
+} Rs;
+
+/* was_primary - o is down, on this machine, with a primary's control file (no standby.signal). */
+static bool was_primary(const PgcObsNode *o)
+{
+	return o != NULL && o->local && o->dir_state == DIR_INITIALIZED && !o->reachable &&
+	       !o->postmaster_alive && !o->standby_signal && !o->recovery_signal &&
+	       (same(o->cluster_state, "in production") || same(o->cluster_state, "shut down"));
+}
+
+static bool streams_from(const PgcObsNode *o, const PgcNode *up)
+{
+	return o != NULL && o->reachable && o->in_recovery && same(o->wal_receiver_status, "streaming") &&
+	       same(o->upstream_host, up->host.v) && o->upstream_port == up->port.v;
+}
+
+/*
+ * s_primary - the node of S that is its primary now: the one taking writes
+ * (the newest timeline among several), else S's declared primary when it is
+ * down with a primary's control file. NULL: S does not look like a primary
+ * cluster (its leader is a standby, or it is being built).
+ */
+static const PgcNode *s_primary(Rs *r, const PgcObsNode **out)
+{
+	const PgcNode *best = NULL;
+	const PgcObsNode *bo = NULL;
+
+	for (size_t i = 0; i < r->s->n_nodes; i++) {
+		const PgcObsNode *o = takes_writes(r->obs, r->s, &r->s->nodes[i]);
+
+		if (o != NULL && (bo == NULL || o->timeline > bo->timeline)) {
+			best = &r->s->nodes[i];
+			bo = o;
+		}
+	}
+	if (best == NULL && r->s->primary.v != NULL) {
+		bo = find_obs(r->obs, r->s->name, r->s->primary.v);
+		best = was_primary(bo) ? cluster_node(r->s, r->s->primary.v) : NULL;
+	}
+	*out = best != NULL ? bo : NULL;
+	return best;
+}
+
+/* policy_block - why the switchover policy of c holds the switch (plan_ha.c's rule), or NULL. */
+static const char *policy_block(Rs *r, const PgcCluster *c)
+{
+	const PgcMaintenance *m = &c->maintenance;
+	PgcArena *a = r->b->a;
+
+	if (r->policy->allow_switchover)
+		return NULL;
+	if (!c->failover.failback_auto)
+		return arena_printf(a, "failover.failback of cluster \"%s\" is manual: pgconverge does "
+				    "not move the primary region by itself; run apply with "
+				    "--allow-switchover to switch, or put standby_of back as it was",
+				    c->name);
+	if (maintenance_window_open(m, r->policy->now))
+		return NULL;
+	if (m->restart == RESTART_WINDOW && m->window.v != NULL)
+		return arena_printf(a, "outside the maintenance window \"%s\" of cluster \"%s\"; run "
+				    "with --allow-switchover to switch now, or apply during the window",
+				    m->window.v, c->name);
+	return arena_printf(a, "a region switch needs --allow-switchover (cluster \"%s\" has "
+			    "maintenance.restart: never)", c->name);
+}
+
+static const char *remote(Rs *r, const PgcNode *n)
+{
+	return arena_printf(r->b->a, "node's host \"%s\" is not this machine; pgconverge can only "
+			    "switch regions between nodes that run here", n->host.v);
+}
+
+/* switch_block - why the lossless switch cannot run in this pass, or NULL; *remote: a node is on another host. */
+static const char *switch_block(Rs *r, bool *is_remote)
+{
+	PgcArena *a = r->b->a;
+	const char *why;
+
+	if (r->b->coordinated)
+		return "a region switch is not done with coordination.etcd yet: switch on a topology "
+		       "without coordination";
+	*is_remote = !r->op->local || !r->ol->local;
+	if (*is_remote)
+		return remote(r, !r->op->local ? r->p : r->l);
+	if (r->op->reachable && !streams_from(r->ol, r->p))
+		return arena_printf(a, "\"%s\" does not stream from \"%s\" (%s): the region switch "
+				    "waits until it does", r->l->name, r->p->name,
+				    r->ol->wal_receiver_status ? r->ol->wal_receiver_status
+							       : "no WAL receiver");
+	if (!r->op->reachable && !same(r->op->cluster_state, "shut down"))
+		return arena_printf(a, "the primary \"%s\" of cluster \"%s\" is down without a clean "
+				    "shutdown (%s): the region switch waits until it runs",
+				    r->p->name, r->s->name,
+				    r->op->cluster_state ? r->op->cluster_state : "state unknown");
+	if ((why = policy_block(r, r->x)) != NULL)
+		return why;
+	return policy_block(r, r->s);
+}
+
+static PgcAction *emit_switch(Rs *r, bool rejoin)
+{
+	PgcArena *a = r->b->a;
+	const char *sp = arena_printf(a, "%s/%s", r->s->name, r->p->name);
+	const char *xl = arena_printf(a, "%s/%s", r->x->name, r->l->name);
+	const char *slot_s = standby_slot_name(a, r->s->name), *slot_x = standby_slot_name(a, r->x->name);
+	PgcAction *act;
+
+	act = builder_emit(
+	    r->b, ACT_REGION_SWITCH, r->x->name, r->l->name, NULL,
+	    rejoin ? IMPACT_RESTART : IMPACT_SWITCHOVER,
+	    rejoin ? arena_printf(a,
+				  "cluster \"%s\" is the primary one now and \"%s\" was promoted "
+				  "already (a region failover): \"%s\", still taking writes or down as "
+				  "a primary, rejoins as the standby leader of \"%s\" streaming from "
+				  "\"%s\": fenced if it runs; pg_rewind only when its timeline diverged "
+				  "(what it wrote past the fork is discarded, and measured); slot %s on "
+				  "\"%s\"; started with standby.signal; no copy; the other nodes of "
+				  "\"%s\" keep cascading from it",
+				  r->x->name, xl, sp, r->s->name, xl, slot_s, r->l->name, r->s->name)
+		   : arena_printf(a,
+				  "standby_of moved: cluster \"%s\" becomes the primary one and \"%s\" "
+				  "its standby cluster, a lossless region switch: check that \"%s\" "
+				  "streams from \"%s\" and is caught up; pause the poolers and "
+				  "balancers of \"%s\"; CHECKPOINT and a fast shutdown of \"%s\" "
+				  "(writes stop here); wait until \"%s\" replayed its shutdown "
+				  "checkpoint; promote \"%s\"; create slot %s on it; restart \"%s\" as "
+				  "the standby leader of \"%s\" streaming from \"%s\", without a copy "
+				  "(pg_rewind only when its timeline diverged); the other nodes of "
+				  "\"%s\" keep cascading from it; re-point the poolers and balancers; "
+				  "drop slot %s from \"%s\"; a failure before the promotion starts "
+				  "\"%s\" again as the primary",
+				  r->x->name, r->s->name, xl, sp, r->s->name, sp, xl, xl, slot_s, sp,
+				  r->s->name, xl, r->s->name, slot_x, sp, sp));
+	act->payload.target = rejoin ? "rejoin" : "switch";
+	act->payload.upstream = sp;
+	if (!rejoin) {
+		builder_change(r->b, act, arena_printf(a, "standby_of of \"%s\"", r->x->name), r->s->name,
+			       NULL);
+		builder_change(r->b, act, arena_printf(a, "role of \"%s\"", xl),
+			       arena_printf(a, "standby leader streaming from \"%s\"", sp), "primary");
+	}
+	builder_change(r->b, act, arena_printf(a, "standby_of of \"%s\"", r->s->name), NULL,
+		       r->x->name);
+	builder_change(r->b, act, arena_printf(a, "role of \"%s\"", sp), "primary",
+		       arena_printf(a, "standby leader streaming from \"%s\"", xl));
+	builder_change(r->b, act, arena_printf(a, "slots on \"%s\"", xl), NULL, slot_s);
+	builder_change(r->b, act, arena_printf(a, "slots on \"%s\"", sp), slot_x, NULL);
+	return act;
+}
+
+/* swap_back - t's copy (made once, in *copy) where S is a primary cluster again and X its standby. */
+static void swap_back(PgcArena *a, const PgcTopology *t, PgcTopology **copy, size_t si, size_t xi)
+{
+	if (*copy == NULL) {
+		*copy = arena_alloc(a, sizeof(**copy));
+		**copy = *t;
+		(*copy)->clusters = arena_calloc(a, t->n_clusters + 1, sizeof(PgcCluster));
+		memcpy((*copy)->clusters, t->clusters, t->n_clusters * sizeof(PgcCluster));
+	}
+	(*copy)->clusters[xi].standby_of = t->clusters[si].standby_of;
+	(*copy)->clusters[xi].standby_of.v = t->clusters[si].name;
+	memset(&(*copy)->clusters[si].standby_of, 0, sizeof(PgcStr));
+	/* The roles and databases the file moved to X are S's while S is the primary. */
+	(*copy)->clusters[si].roles = t->clusters[xi].roles;
+	(*copy)->clusters[si].n_roles = t->clusters[xi].n_roles;
+	(*copy)->clusters[si].databases = t->clusters[xi].databases;
+	(*copy)->clusters[si].n_databases = t->clusters[xi].n_databases;
+}
+
+/* unobserved_switch - L streams from a node of S, which this pass did not observe (--cluster). */
+static bool unobserved_switch(Rs *r)
+{
+	for (size_t i = 0; i < r->s->n_nodes; i++)
+		if (find_obs(r->obs, r->s->name, r->s->nodes[i].name) != NULL)
+			return false;
+	for (size_t i = 0; r->ol != NULL && r->ol->reachable && r->ol->in_recovery && i < r->s->n_nodes; i++)
+		if (same(r->ol->upstream_host, r->s->nodes[i].host.v) &&
+		    r->ol->upstream_port == r->s->nodes[i].port.v)
+			return true;
+	return false;
+}
+
+const PgcTopology *plan_region_switch(PgcPlanBuilder *b, const PgcTopology *t,
+				      const PgcObserved *obs, const PgcPolicy *policy, bool *skip)
+{
+	PgcTopology *copy = NULL;
+
+	if (obs == NULL || obs->pretend)
+		return t;
+	for (size_t si = 0; si < t->n_clusters; si++) {
+		Rs r = {.b = b, .obs = obs, .policy = policy, .s = &t->clusters[si]};
+		PgcRegionState loss;
+		const char *why;
+		bool is_remote = false;
+		size_t xi;
+		PgcAction *act;
+
+		if (!r.s->standby_of.set || (r.x = topology_cluster(t, r.s->standby_of.v)) == NULL ||
+		    r.x->standby_of.set || (r.l = cluster_node(r.x, r.x->primary.v)) == NULL)
+			continue;
+		/* S's writer is newer than X's history: S was promoted by a region
+		 * failover and the file was not changed; not a switch the file asks
+		 * for (region_loss.c holds both clusters). */
+		if (region_loss_state(t, obs, r.s, &loss) && loss.promoted)
+			continue;
+		xi = cluster_index(t, r.x);
+		r.ol = find_obs(obs, r.x->name, r.l->name);
+		if (unobserved_switch(&r)) {
+			/* Planned as it runs: the switch needs S observed. */
+			if ((r.p = cluster_node(r.s, r.s->primary.v)) != NULL)
+				builder_block(emit_switch(&r, false),
+					      arena_printf(b->a, "cluster \"%s\" was not observed: plan and "
+							   "apply the region switch without --cluster",
+							   r.s->name));
+			swap_back(b->a, t, &copy, si, xi);
+			continue;
+		}
+		if ((r.p = s_primary(&r, &r.op)) == NULL)
+			continue;
+		if (r.ol != NULL && r.ol->reachable && !r.ol->in_recovery) {
+			act = emit_switch(&r, true);
+			if (b->coordinated)
+				builder_block(act, "a region switch is not done with coordination.etcd yet");
+			else if (!r.op->local)
+				builder_delegate(b, act, remote(&r, r.p));
+			else
+				skip[xi] = true;
+			skip[si] = true;
+			continue;
+		}
+		act = emit_switch(&r, false);
+		if (r.ol == NULL || !r.ol->reachable)
+			why = arena_printf(b->a, "the leader \"%s\" of cluster \"%s\" does not answer: the "
+					   "region switch waits until it runs",
+					   r.l->name, r.x->name);
+		else
+			why = switch_block(&r, &is_remote);
+		if (why == NULL) {
+			skip[si] = skip[xi] = true;
+			continue;
+		}
+		if (is_remote)
+			builder_delegate(b, act, why);
+		else
+			builder_block(act, why);
+		swap_back(b->a, t, &copy, si, xi);
+	}
+	return copy != NULL ? copy : t;
 }

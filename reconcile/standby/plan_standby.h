@@ -67,6 +67,37 @@ const PgcCluster *plan_standby_live(PgcArena *a, const PgcTopology *t, const Pgc
 /* plan_standby_order - t's clusters' indexes, each source before its standby clusters. */
 size_t *plan_standby_order(PgcArena *a, const PgcTopology *t);
 
+/*
+ * plan_region_switch - the region switches the file asks for: a cluster X
+ * without standby_of whose standby cluster S (standby_of: X) still looks
+ * like the primary cluster (a node of S takes writes, or S's declared
+ * primary is down with a primary's control file), unless S's writer was
+ * promoted by a region failover and the file left as it was
+ * (region_loss_state(): that rule holds both clusters). One action per pair,
+ * X/<X's primary L>/region-switch (impact switchover; payload.upstream
+ * "S/P", P the node of S that is its primary now):
+ *   - L is a standby (it streamed from P): payload.target "switch", the
+ *     lossless switch (region_switch.h). Runnable when L streams from P
+ *     (or P was shut down cleanly: a run that stopped half way), both run
+ *     on this machine, no coordination, and the policy lets a switchover
+ *     run (--allow-switchover, or failover.failback auto and the
+ *     maintenance policy open, for both clusters: as plan_ha does);
+ *   - L takes writes already (a region failover came first):
+ *     payload.target "rejoin": only P rejoins as S's standby leader.
+ *     Impact restart; runnable when P is on this machine (like plan_ha's
+ *     rejoin of an old primary, no flag: P must stop taking writes).
+ * Runnable, it is the only action of both clusters: skip[] (one per
+ * cluster of t) is set for them and the next pass plans the rest from the
+ * new shape. Blocked, the clusters are planned as they still run, from the
+ * returned topology: a copy of t with each pending switch's standby_of
+ * swapped back (a blocked rejoin skips S instead), so that nothing turns P
+ * into a standby or re-points L before the switch. The returned topology
+ * is t when nothing is pending. Offline or made-up observations: t, nothing
+ * planned. Memory: b's arena.
+ */
+const PgcTopology *plan_region_switch(PgcPlanBuilder *b, const PgcTopology *t,
+				      const PgcObserved *obs, const PgcPolicy *policy, bool *skip);
+
 /* plan_standby_link - after every cluster is planned: the cross-cluster dependencies. */
 void plan_standby_link(PgcPlanBuilder *b, const PgcTopology *t);
 

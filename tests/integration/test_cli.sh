@@ -76,8 +76,8 @@ declare -A opts=(
 	[reconcile]="--file --git --interval --once --wait-lock --cluster --state-dir --allow-rewind --metrics-listen --as"
 	[backup]="--file --cluster --logical --state-dir"
 	[wal-push]="--repository --compress WAL_PATH WAL_NAME"
-	[wal-fetch]="--repository WAL_NAME DEST_PATH"
-	[failover]="--file --cluster --to --state-dir"
+	[wal-fetch]="--repository --unreachable-ok WAL_NAME DEST_PATH"
+	[failover]="--file --cluster --to --force --state-dir"
 	[graph]="--file --cluster --live --output"
 )
 for c in $commands; do
@@ -182,6 +182,8 @@ clusters:
 YAML
 run failover --cluster solo -f "$tmp/solo.yaml" --state-dir "$tmp/st"
 expect "failover: a single node has nothing to promote" 1 "" "cluster \"solo\" has a single node: nothing to promote"
+run failover --cluster solo -f "$tmp/solo.yaml" --state-dir "$tmp/st" --force
+expect "failover --force: only for a standby cluster" 1 "" "--force applies to a standby cluster (standby_of) whose source is lost"
 run failover --cluster main -f "$top/examples/three-hosts.yaml" --state-dir "$tmp/st"
 expect "failover: refused with coordination.etcd" 1 "" "cluster \"main\" is coordinated through etcd (coordination.etcd): only its leader agent decides a failover"
 run graph --live -f "$tmp/none.yaml"

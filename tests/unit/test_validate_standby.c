@@ -239,9 +239,11 @@ static void test_no_automatic_failover(void **state)
 	expect(SOURCE STANDBY("eu", "    settings: {max_connections: 100}\n"
 				    "    failover: {mode: auto}\n"),
 	       "t.yaml:21:22: error: clusters.us.failover.mode: a standby cluster cannot fail over "
-	       "automatically: promoting one of its nodes would fork it from its source \"eu\"\n"
-	       "  hint: use failover.mode manual or off: the standby leader is not replaced "
-	       "automatically yet\n");
+	       "automatically: automatic cross-region failover needs coordination.etcd and at least "
+	       "three regions voting, and is not supported; promoting one of its nodes forks it from "
+	       "its source \"eu\"\n"
+	       "  hint: use failover.mode manual, and when the source's region is lost promote it "
+	       "with 'pgconverge failover --cluster us --force'\n");
 }
 
 /* find - the plan's action with id, or NULL. */
