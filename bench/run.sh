@@ -31,9 +31,12 @@
 #  14. agents on several hosts coordinated through etcd against Patroni 3.0
 #      (installed with apt-get when missing): kill -9 of the primary's
 #      postmaster and of its whole host, to the first committed write
-#      (agents.sh).
+#      (agents.sh);
+#  15. a standby cluster following an automatic failover of its source:
+#      kill -9 of the source's primary to the row and the stream on the
+#      standby leader, against the source's own first write (standby_follow.sh).
 #
-# 2 to 5 start real servers and need root; see bench/README.md.
+# 2 to 8 and 10 to 15 start real servers and need root; see bench/README.md.
 set -eu
 cd "$(dirname "$0")/.."
 make -s build/libpgconverge.a pgconverge
@@ -66,4 +69,5 @@ bash bench/reconcile_rss.sh || rc=1
 bash bench/offline_plan.sh || rc=1
 bash bench/metrics.sh || rc=1
 bash bench/agents.sh || rc=1
+bash bench/standby_follow.sh || rc=1
 exit $rc

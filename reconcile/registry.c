@@ -23,6 +23,7 @@
 #include "reconcile/postgres/start.h"
 #include "reconcile/standby/region_switch.h"
 #include "reconcile/standby/region_failover.h"
+#include "reconcile/standby/standby_follow.h"
 
 /* With coordination.etcd, the leader orchestrates it through etcd with the agents. */
 static int switchover(PgcExecCtx *ctx)
@@ -100,6 +101,8 @@ static const PgcFrontDoor frontdoors[] = {
 	{"pgbouncer", pgbouncer_declared, pgbouncer_pause, pgbouncer_repoint, pgbouncer_resume},
 	{"haproxy", haproxy_declared, haproxy_pause, haproxy_repoint, haproxy_resume},
 	{"pgpool", pgpool_declared, NULL, pgpool_repoint, NULL},
+	/* Standby clusters' leaders on this machine stream from the new primary at once. */
+	{"standby", standby_follow_declared, NULL, standby_follow_repoint, NULL},
 };
 
 const PgcFrontDoor *frontdoor_table(size_t *n)

@@ -782,6 +782,29 @@ static void inherit_standby(PgcTopology *t)
 		}
 }
 
+/* link_standbys - each cluster's standby clusters (PgcCluster.standbys), once the file is valid. */
+static void link_standbys(PgcTopology *t)
+{
+	for (size_t i = 0; i < t->n_clusters; i++) {
+		PgcCluster *src = &t->clusters[i];
+		const PgcCluster **v = NULL;
+		size_t n = 0;
+
+		for (size_t j = 0; j < t->n_clusters; j++)
+			if (j != i && t->clusters[j].standby_of.set &&
+			    strcmp(t->clusters[j].standby_of.v, src->name) == 0)
+				n++;
+		if (n == 0)
+			continue;
+		v = arena_calloc(t->arena, n, sizeof(*v));
+		for (size_t j = 0; j < t->n_clusters; j++)
+			if (j != i && t->clusters[j].standby_of.set &&
+			    strcmp(t->clusters[j].standby_of.v, src->name) == 0)
+				v[src->n_standbys++] = &t->clusters[j];
+		src->standbys = v;
+	}
+}
+
 static void fn_clusters(Ctx *c, Entry *e, const char *path, void *base)
 {
 	PgcTopology *t = base;
@@ -906,6 +929,8 @@ PgcTopology *topology_load_buffer(const char *buf, size_t len, const char *displ
 		t->clusters[i].tool_path = arena_strdup(t->arena, opts->tool_path ? opts->tool_path : "pgconverge");
 	if (diag_count(diags, DIAG_ERROR) == errors_before)
 		topology_validate(t, opts, diags);
+	if (diag_count(diags, DIAG_ERROR) == errors_before)
+		link_standbys(t);
 cleanup:
 	/* Every string the model keeps was copied into its arena. */
 	yaml_document_delete(&doc);

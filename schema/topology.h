@@ -349,7 +349,7 @@ typedef struct {
 #define PGC_DATADOG_EXPLAIN_ROLE "pgconverge_explain"
 
 /* clusters.<name> */
-typedef struct {
+typedef struct PgcCluster {
 	const char *name;
 	PgcPos pos;
 
@@ -358,6 +358,11 @@ typedef struct {
 	PgcStr os_user;           /* default postgres; a name, written into pg_hba.conf/pg_ident.conf */
 	PgcStr primary;           /* required with more than one node; default: the only node */
 	PgcStr standby_of;        /* a standby cluster of this declared cluster (validate_standby.c) */
+	/* The clusters declared `standby_of` this one, filled by the loader once
+	 * the file is valid: pointers into the same topology, which copies of
+	 * the struct keep (the HA flows' front door, standby/standby_follow.h). */
+	const struct PgcCluster *const *standbys;
+	size_t n_standbys;
 
 	PgcNode *nodes;
 	size_t n_nodes;

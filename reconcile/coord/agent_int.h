@@ -1,6 +1,7 @@
 /*
  * reconcile/coord/agent_int.h - the agent's state, shared by its files:
- * agent.c (session, publishing, leadership, apply's filter),
+ * agent.c (session, ticks, apply's filter), agent_publish.c (leadership,
+ * the agent, member and primary keys),
  * agent_failover.c (the leader's failover watch and decisions, the
  * candidate's promotion), agent_fence.c (self-fencing and the claim before
  * a primary starts). Not for other modules: agent.h is the interface.
@@ -174,8 +175,20 @@ const PgcEtcdKv *ag_snap_decision(PgcCoordAgent *ag, const AgCluster *c, PgcAren
 const char *ag_other_primary(PgcCoordAgent *ag, const AgCluster *c, PgcArena *a,
 			     const char *node);
 
+/* ag_mark_present - marks the clusters and nodes of t on this host present, the others not. */
+void ag_mark_present(PgcCoordAgent *ag, const PgcTopology *t);
+
+/* agent_publish.c */
+/*
+ * ag_lead - keeps or takes the leadership of c (its snapshot is fresh):
+ * c->token is the leader key's create_revision while this agent leads, 0
+ * otherwise; c->leader the leader as read.
+ */
+void ag_lead(PgcCoordAgent *ag, AgCluster *c);
 /* ag_put_member - puts node's member value under the lease (kept for re-publishing). */
 int ag_put_member(PgcCoordAgent *ag, AgNode *n, const PgcMember *m);
+/* ag_republish - the agent key and the last member values, under a new lease. */
+void ag_republish(PgcCoordAgent *ag);
 
 /* agent_failover.c */
 bool ag_leader_tick(PgcCoordAgent *ag, const PgcTopology *t, const PgcCluster *c, AgCluster *ac);

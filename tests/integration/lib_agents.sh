@@ -19,11 +19,14 @@
 # lib_netns.sh), each agent runs inside its host's namespace, and etcdctl
 # inside host AG_ETCDCTL_HOST (default 2).
 #
-# Globals read: tmp, PGC, port, host, prefix, TTL, etcd_url, topo.
+# Globals read: tmp, PGC, port, host, prefix, TTL, etcd_url, topo, and
+# AG_RECONCILE_ARGS (an array, empty by default): more options for every
+# agent's `pgconverge reconcile`, e.g. AG_RECONCILE_ARGS=(--allow-switchover).
 # Each agent logs to $tmp/agent-HOST.log (agent_log NODE gives the path),
 # keeps its state in $tmp/state-HOST, and its pid is in agent_pid[HOST].
 
 declare -gA agent_pid=()
+declare -ga AG_RECONCILE_ARGS=()
 AG_NETNS=${AG_NETNS:-}
 AG_ETCDCTL_HOST=${AG_ETCDCTL_HOST:-2}
 
@@ -111,17 +114,18 @@ etcd_get() { etcdctl_ get "$1" --print-value-only 2>/dev/null; }
 # agent_log NODE - the log of NODE's agent.
 agent_log() { echo "$tmp/agent-${host[$1]}.log"; }
 
-# agent_start NODE - the agent of NODE's host, in the background (appends to its log).
+# agent_start NODE - the agent of NODE's host, in the background (appends to
+# its log), with AG_RECONCILE_ARGS.
 agent_start() {
 	local h=${host[$1]}
 	if [ -n "$AG_NETNS" ]; then
 		# ip itself, not the netns_exec function: a function in the background
 		# is a subshell, and $! would be its pid. ip netns exec execs the agent.
 		ip netns exec "${NETNS_NAME[${hostno[$1]}]}" "$PGC" reconcile -f "$topo" --as "$h" \
-			--interval 1s --state-dir "$tmp/state-$h" >>"$tmp/agent-$h.log" 2>&1 &
+			--interval 1s --state-dir "$tmp/state-$h" "${AG_RECONCILE_ARGS[@]}" >>"$tmp/agent-$h.log" 2>&1 &
 	else
 		"$PGC" reconcile -f "$topo" --as "$h" --interval 1s --state-dir "$tmp/state-$h" \
-			>>"$tmp/agent-$h.log" 2>&1 &
+			"${AG_RECONCILE_ARGS[@]}" >>"$tmp/agent-$h.log" 2>&1 &
 	fi
 	agent_pid[$h]=$!
 }

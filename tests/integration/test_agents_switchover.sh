@@ -34,20 +34,17 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
 . "$top/tests/integration/lib.sh"
+. "$top/tests/integration/lib_agents.sh"
 lib_require_root
 PGC=$(lib_bin) || exit 1
 
 tmp=$(lib_tmpdir) || exit 1
-declare -A agent_pid
 writer_pid=
 sampler_pid=
 cleanup() {
-	local h
 	[ -n "$writer_pid" ] && kill "$writer_pid" 2>/dev/null
 	[ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null
-	for h in "${!agent_pid[@]}"; do
-		[ -n "${agent_pid[$h]}" ] && kill -KILL "${agent_pid[$h]}" 2>/dev/null
-	done
+	agents_kill_all
 	lib_etcd_stop_all "$tmp"
 	lib_teardown "$tmp"
 }
@@ -58,98 +55,33 @@ eports=$(lib_free_ports 2) || { echo "FAIL no free ports"; exit 1; }
 ecport=$(echo "$eports" | sed -n 1p)
 epport=$(echo "$eports" | sed -n 2p)
 etcd_url=http://127.0.0.1:$ecport
-topo=$tmp/topology.yaml
 prefix=/pgc-it
 declare -A host=([pg1]=127.0.0.2 [pg2]=127.0.0.3 [pg3]=127.0.0.4)
 TTL=4
+# Every pass may switch over to the node primary: names.
+AG_RECONCILE_ARGS=(--allow-switchover)
+agents_topology "$tmp/topology.yaml" 127.0.0.1/32 "{method: any, count: 1}"
 
-mkdir -m 700 "$tmp/secrets"
-printf 'r3pl:pw\n' >"$tmp/secrets/replicator"
-chmod 600 "$tmp/secrets/replicator"
-cat >"$topo" <<EOF
-version: 1
-coordination:
-  etcd:
-    endpoints: ["$etcd_url"]
-    prefix: $prefix
-    ttl: ${TTL}s
-clusters:
-  c:
-    primary: pg1
-    nodes:
-      pg1: {host: ${host[pg1]}, port: ${port[pg1]}, data_dir: data/pg1}
-      pg2: {host: ${host[pg2]}, port: ${port[pg2]}, data_dir: data/pg2}
-      pg3: {host: ${host[pg3]}, port: ${port[pg3]}, data_dir: data/pg3}
-    settings:
-      shared_buffers: 16MB
-      max_connections: 30
-      wal_log_hints: "on"
-    failover: {mode: auto, detect_after: 2s, probe_interval: 500ms, min_interval: 10s}
-    replication:
-      user: replicator
-      password: {file: secrets/replicator}
-      synchronous: {method: any, count: 1}
-    hba:
-      - {type: host, database: all, user: postgres, address: 127.0.0.1/32, method: trust}
-      - {type: host, database: replication, user: replicator, address: 127.0.0.1/32, method: scram-sha-256}
-EOF
-
-q() { lib_sql "${port[$1]}" "$2" 2>/dev/null; }
-primaries() {
-	local n out=
-	for n in pg1 pg2 pg3; do [ "$(q "$n" 'select pg_is_in_recovery()')" = f ] && out="$out $n"; done
-	echo "${out# }"
-}
-streams_from() {
-	lib_wait "${3:-30}" lib_sql_is "${port[$1]}" \
-		"select status || '|' || sender_port from pg_stat_wal_receiver" "streaming|${port[$2]}"
-}
-etcd_get() {
-	ETCDCTL_API=3 etcdctl --endpoints "$etcd_url" get "$1" --print-value-only 2>/dev/null
-}
-agent_start() {
-	local h=${host[$1]}
-	"$PGC" reconcile -f "$topo" --as "$h" --interval 1s --allow-switchover \
-		--state-dir "$tmp/state-$h" >>"$tmp/agent-$h.log" 2>&1 &
-	agent_pid[$h]=$!
-}
-# journal_count HOST ACTION_SUFFIX - successful ends of actions whose id ends in SUFFIX.
-journal_count() {
-	python3 - "$tmp/state-$1/journal.jsonl" "$2" <<'PY'
-import json, sys
-n = 0
-try:
-    for l in open(sys.argv[1]):
-        e = json.loads(l)
-        if e.get("event") == "end" and e.get("outcome") == "ok" and str(e.get("action", "")).endswith(sys.argv[2]):
-            n += 1
-except FileNotFoundError:
-    pass
-print(n)
-PY
-}
-total() {
-	local s=0 h
-	for h in 127.0.0.2 127.0.0.3 127.0.0.4; do s=$((s + $(journal_count "$h" "$1"))); done
-	echo "$s"
-}
-show_agents() {
-	for h in 127.0.0.2 127.0.0.3 127.0.0.4; do echo "  --- agent $h"; tail -n "${1:-20}" "$tmp/agent-$h.log" | sed 's/^/  | /'; done
+# decision_is STATE - the decision in etcd is in STATE.
+decision_is() { etcd_get "$prefix/c/decision" | grep -q "\"state\":\"$1\""; }
+# agents_lines PATTERN [LINES] - the agents' log lines matching PATTERN, each
+# after its host, in time order (the last LINES, default 25).
+agents_lines() {
+	local n
+	for n in pg1 pg2 pg3; do
+		grep -h -E "$1" "$(agent_log "$n")" | sed "s/^/  | ${host[$n]} /"
+	done | sort -k3 | tail -n "${2:-25}"
 }
 
 lib_etcd_start "$tmp" e1 "$etcd_url" "http://127.0.0.1:$epport" || { fail "etcd starts"; lib_finish test_agents_switchover; }
 
 t0=$SECONDS
-for n in pg1 pg2 pg3; do agent_start "$n"; done
-converged() {
-	[ "$(primaries)" = pg1 ] && streams_from pg2 pg1 1 && streams_from pg3 pg1 1 &&
-		lib_sql_is "${port[pg1]}" "select count(*) from pg_stat_replication where sync_state in ('sync', 'quorum')" 2
-}
-if lib_wait 150 converged; then
+agents_start_all
+if lib_wait 150 agents_converged 2; then
 	ok "three agents build pg1 and two synchronous replicas ($((SECONDS - t0)) s)"
 else
 	fail "bootstrap did not converge"
-	show_agents 15
+	agents_show_logs 15
 	lib_finish test_agents_switchover
 fi
 sleep 2
@@ -193,7 +125,7 @@ switch() {
 		ok "switched over to $new: $old and pg3 stream from it ($(( ($(date +%s%N) - start_ns) / 1000000 )) ms after the edit)"
 	else
 		fail "the switchover to $new did not complete within 120 s (primaries: '$(primaries)')"
-		show_agents 30
+		agents_show_logs 30
 	fi
 	# Writes flow on the new primary for a while, then the writer stops.
 	lib_wait 30 sh -c "grep -q ' $new ' '$tmp/acks$k'"
@@ -220,13 +152,12 @@ import json, sys
 d = json.loads(sys.argv[1])
 assert d["kind"] == "switchover" and d["from"] == sys.argv[2] and d["to"] == sys.argv[3], d
 assert d["state"] in ("promoted", "done") and d.get("checkpoint"), d' "$(etcd_get "$prefix/c/decision")" "$old" "$new"
-	check "the decision becomes done once $old is a replica" lib_wait 30 sh -c \
-		"ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get '$prefix/c/decision' --print-value-only | grep -q '\"state\":\"done\"'"
+	check "the decision becomes done once $old is a replica" lib_wait 30 decision_is "done"
 	leader=$(etcd_get "$prefix/c/leader")
-	check "the switchover ran once, by the leader ($leader)" test "$(journal_count "$leader" /switchover)/$(total /switchover)" = "$k/$k"
+	check "the switchover ran once, by the leader ($leader)" test "$(journal_count "$leader" /switchover)/$(journal_total /switchover)" = "$k/$k"
 	check "$old was stopped by its own agent" grep -q "stopping \"$old\"" "$tmp/agent-${host[$old]}.log"
 	check "$new was promoted by its own agent" grep -q "\"$new\" replayed the shutdown checkpoint" "$tmp/agent-${host[$new]}.log"
-	check "$old rejoined by its own agent" test "$(journal_count "${host[$old]}" "/$old/rejoin")/$(total "/$old/rejoin")" = 1/1
+	check "$old rejoined by its own agent" test "$(journal_count "${host[$old]}" "/$old/rejoin")/$(journal_total "/$old/rejoin")" = 1/1
 	# The gap as pgconverge measured it: the leader's journal, or the target's
 	# agent's (the leader stops waiting once the target takes writes).
 	jgap=$(python3 - "$old" "$new" "$tmp"/state-*/journal.jsonl <<'PY'
@@ -243,23 +174,20 @@ PY
 )
 	echo "switchover $old -> $new: write gap reported by pgconverge ($old's stop to $new's first commit): $jgap ms"
 	echo "  the agents' lines about it:"
-	for h in 127.0.0.2 127.0.0.3 127.0.0.4; do
-		grep -h -E "switch|stopping \"$old\"|stopped cleanly|replayed the shutdown|promoted in|rejoin" "$tmp/agent-$h.log" |
-			grep -v "^ *$" | sed "s/^/  | $h /"
-	done | sort -k3 | tail -n 25
-	: >"$tmp/agent-127.0.0.2.log"; : >"$tmp/agent-127.0.0.3.log"; : >"$tmp/agent-127.0.0.4.log"
+	agents_lines "switch|stopping \"$old\"|stopped cleanly|replayed the shutdown|promoted in|rejoin"
+	for n in pg1 pg2 pg3; do : >"$(agent_log "$n")"; done
 	check "pgconverge reports the write gap" test "$jgap" != "?"
 }
 
 q pg1 "create table t (i int primary key)" >/dev/null
 lib_wait 10 lib_sql_is "${port[pg2]}" "select count(*) from t" 0
-s1=$(total /pg1/start)
+s1=$(journal_total /pg1/start)
 switch pg1 pg2 1
-check "pg1 was never started again as a primary" test "$(total /pg1/start)" = "$s1"
+check "pg1 was never started again as a primary" test "$(journal_total /pg1/start)" = "$s1"
 # And back: now the old primary's or the target's host may lead.
-s2=$(total /pg2/start)
+s2=$(journal_total /pg2/start)
 switch pg2 pg1 2
-check "pg2 was never started again as a primary" test "$(total /pg2/start)" = "$s2"
+check "pg2 was never started again as a primary" test "$(journal_total /pg2/start)" = "$s2"
 check "pg2 still streams from pg1" streams_from pg2 pg1 10
 
 # --- A switchover that rolls back ----------------------------------------------
@@ -289,14 +217,13 @@ sampler_pid=$!
 writer_pid=$!
 sleep 2
 sed -i "s/^    primary: pg1\$/    primary: pg2/" "$topo"
-check "the decision reaches stopped" lib_wait 60 sh -c \
-	"ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get '$prefix/c/decision' --print-value-only | grep -q '\"state\":\"stopped\"'"
+check "the decision reaches stopped" lib_wait 60 decision_is stopped
 check "pg1 is stopped" lib_wait 10 sh -c "! kill -0 $pid1 2>/dev/null"
-check "the decision is abandoned after the replay bound" lib_wait 120 sh -c \
-	"ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get '$prefix/c/decision' --print-value-only | grep -q '\"state\":\"abandoned\"'"
+check "the decision is abandoned after the replay bound" lib_wait 120 decision_is abandoned
 etcd_get "$prefix/c/decision"; echo
 check "pg1 runs again as the primary" lib_wait 30 sh -c "[ \"\$(runuser -u postgres -- $LIB_PG_BIN/psql -h $LIB_SOCKET_DIR -p ${port[pg1]} -XAtq -d postgres -c 'select pg_is_in_recovery()')\" = f ]"
-check "the leader does not try again at once" sh -c "sleep 8; ETCDCTL_API=3 etcdctl --endpoints '$etcd_url' get '$prefix/c/decision' --print-value-only | grep -q '\"state\":\"abandoned\"'"
+sleep 8
+check "the leader does not try again at once" decision_is abandoned
 sed -i "s/^    primary: pg2\$/    primary: pg1/" "$topo"
 q pg2 "select pg_wal_replay_resume()" >/dev/null
 sleep 3
@@ -314,9 +241,7 @@ done | wc -l)
 check "every acknowledged commit is on pg1: $missing missing" test "$missing" = 0
 check "never two primaries at once ($(wc -l <"$tmp/samples") samples)" sh -c "! awk 'NF > 2' '$tmp/samples' | grep -q ."
 check "pg1 is the only primary" test "$(primaries)" = pg1
-for h in 127.0.0.2 127.0.0.3 127.0.0.4; do
-	grep -h -E "switch|stopping|stopped cleanly|replayed|abandon|rolled back|again as the primary|not tried again" "$tmp/agent-$h.log" | sed "s/^/  | $h /"
-done | sort -k3 | tail -n 30
+agents_lines "switch|stopping|stopped cleanly|replayed|abandon|rolled back|again as the primary|not tried again" 30
 
 
 lib_finish test_agents_switchover

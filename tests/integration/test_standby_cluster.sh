@@ -7,11 +7,13 @@
 #   2. exactly one stream leaves eu's primary for us, through the slot
 #      pgc_standby_us; us refuses writes; data written in eu reaches us2;
 #      a second plan is empty;
-#   3. a switchover in eu (apply --allow-switchover): the next apply re-creates
-#      the slot on the new primary and points us1 at it; the old slot goes;
-#   4. kill -9 of eu's primary and `pgconverge failover --cluster eu`: once
-#      `primary:` names the new primary, apply points us1 at it; data flows to
-#      us2 again; `failover --cluster us` refuses; a last plan is empty;
+#   3. a switchover in eu (apply --allow-switchover): us1 streams from the new
+#      primary through the slot the switchover created there; the next apply
+#      drops the old slot;
+#   4. kill -9 of eu's primary and `pgconverge failover --cluster eu`: the
+#      failover itself points us1 at the new primary (before any apply); the
+#      plan then has nothing for us, apply works, data flows to us2 again, a
+#      plan is empty; `failover --cluster us` refuses; a last plan is empty;
 #   5. with the file naming eu2 again (not the live primary), plan and apply
 #      --cluster us leave us1 streaming from eu1;
 #   6. a chain: cluster ap, a standby cluster of us, added to the file: its
@@ -127,8 +129,9 @@ empty_plan plan1
 write_topology eu2
 lib_run "$tmp/apply2" apply -f "$topo" --allow-switchover
 lib_expect_rc "apply --allow-switchover makes eu2 eu's primary" "$tmp/apply2" 0
+check "right after the switchover, before another apply, us1 streams from eu2" streams_from us1 eu2
 lib_run "$tmp/apply3" apply -f "$topo"
-lib_expect_rc "the next apply re-points the standby leader" "$tmp/apply3" 0
+lib_expect_rc "the next apply after the switchover" "$tmp/apply3" 0
 check "us1 streams from eu2 after the switchover" streams_from us1 eu2
 check "exactly one stream leaves eu2 for us, through slot pgc_standby_us" \
 	leaving_is eu2 "eu1:eu1 us-us1:pgc_standby_us"
@@ -149,7 +152,18 @@ lib_run "$tmp/fo" failover -f "$topo" --cluster eu
 lib_expect_rc "pgconverge failover --cluster eu after kill -9 of eu2" "$tmp/fo" 0
 [ "$(q eu1 'select pg_is_in_recovery()')" = f ] && ok "eu1 is eu's primary" ||
 	{ fail "eu1 is not the primary"; lib_show "$tmp/fo"; }
+# The failover itself re-pointed the standby leader (its front door hook).
+check "right after the failover, before any apply, us1 streams from eu1" streams_from us1 eu1
+check "right after the failover, one stream leaves eu1 for us, through slot pgc_standby_us" \
+	one_leaving eu1
 write_topology eu1
+lib_run "$tmp/plan_fo" plan -f "$topo" --format json
+if lib_json "$tmp/plan_fo.out" "not [a for a in d['actions'] if a['id'].startswith('us/')]"; then
+	ok "the plan after the failover has nothing to do on us (the failover wrote what apply would)"
+else
+	fail "plan after the failover: exit $rc: $(jq -c '[.actions[] | .id + " " + .reason]' "$tmp/plan_fo.out" 2>/dev/null)"
+	lib_show "$tmp/plan_fo"
+fi
 lib_run "$tmp/apply4" apply -f "$topo"
 lib_expect_rc "apply after the failover" "$tmp/apply4" 0
 check "us1 streams from eu1 after the failover" streams_from us1 eu1
@@ -157,6 +171,7 @@ check "one stream leaves eu1 for us, through slot pgc_standby_us" \
 	one_leaving eu1
 q eu1 "insert into t select generate_series(201, 300)" >/dev/null
 check "data written in eu1 after the failover reaches us2" reaches us2 t 300
+empty_plan plan_fo2
 lib_run "$tmp/fo_us" failover -f "$topo" --cluster us
 if [ "$rc" = 1 ] && grep -q 'its source "eu" is not lost' "$tmp/fo_us.err" &&
 	[ "$(q us1 'select pg_is_in_recovery()')" = t ]; then
