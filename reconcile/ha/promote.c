@@ -424,6 +424,13 @@ int promote_run(const PgcCluster *x, const char *old_primary, const PgcPromoteOp
 	 * on a synchronous standby, and it stops asking the old primary for WAL. */
 	if (ha_write_node_files(x, p, false, &changed) != 0 || (changed && ha_reload(x, p) != 0))
 		return -1;
+	/* The old primary's slot, made while the candidate is a standby: it
+	 * reserves WAL from the candidate's last restartpoint, so the checkpoint
+	 * that follows the promotion keeps the old timeline's segments that the
+	 * old primary replays after pg_rewind (pg_rewind removes its own copies). */
+	if (old_primary != NULL && cluster_node(x, old_primary) != NULL &&
+	    cluster_upstream(x, cluster_node(x, old_primary)) == p)
+		(void)ha_create_slot(x, p, old_primary); /* reported; the rejoin then races that checkpoint */
 	res->requested = true;
 	if (promote_node(x, p, o->promote_timeout_s) != 0)
 		return -1;

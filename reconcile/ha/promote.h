@@ -11,7 +11,11 @@
  *      primary_conninfo; synchronous_standby_names listing its replicas,
  *      so the first transactions it acknowledges are already on a
  *      standby) and reloads it;
- *   3. SELECT pg_promote(wait => true, wait_seconds => N);
+ *   3. creates the old primary's slot on the candidate while it is still a
+ *      standby (it reserves WAL from the candidate's last restartpoint: the
+ *      checkpoint after the promotion then keeps the old timeline's
+ *      segments the old primary replays after pg_rewind), then
+ *      SELECT pg_promote(wait => true, wait_seconds => N);
  *   4. creates the replication slots of its replicas on it, then re-points
  *      every other replica: its managed file rendered from x (and its
  *      passfile), written through host_write_file, then pg_reload_conf().
