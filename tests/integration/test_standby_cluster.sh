@@ -234,15 +234,16 @@ empty_plan plan_ap
 pb=$(lib_free_ports 8 | grep -v -x -e "${p[eu1]}" -e "${p[eu2]}" -e "${p[us1]}" -e "${p[us2]}" \
 	-e "${p[ap1]}" | head -n 1)
 export APP_PASSWORD='s3cret-app'
-# through PASSWORD - one query through us's PgBouncer as app in appdb.
+# through PASSWORD - eu's rows in t (database postgres) through us's PgBouncer, as app.
 through() {
 	PGPASSWORD=$1 PGCONNECT_TIMEOUT=3 "$LIB_PG_BIN/psql" -X -At -h 127.0.0.1 -p "$pb" -U app \
-		-d appdb -c "select count(*) from t" 2>"$tmp/through.err"
+		-d postgres -c "select count(*) from t" 2>"$tmp/through.err"
 }
 sed -i -e 's/^      app: {login: true}$/      app: {login: true, password: {env: APP_PASSWORD}}/' \
 	-e "s/^    standby_of: eu .*\$/&\n    pooler:\n      pgbouncer: {port: $pb}/" "$topo"
 grep -q 'password: {env: APP_PASSWORD}' "$topo" && grep -q "pgbouncer: {port: $pb}" "$topo" ||
 	fail "the topology with app's password and us's PgBouncer"
+q eu1 "grant select on t to app" >/dev/null
 lib_run "$tmp/apply_pb" apply -f "$topo"
 lib_expect_rc "apply gives app a password on eu and starts PgBouncer in front of us" "$tmp/apply_pb" 0
 check "us1 replays app's SCRAM verifier" lib_wait 30 lib_sql_is "${p[us1]}" \
@@ -252,11 +253,13 @@ lib_run "$tmp/apply_pb2" apply -f "$topo"
 lib_expect_rc "a second apply" "$tmp/apply_pb2" 0
 check "us's userlist holds eu's role app" grep -q '^"app" "SCRAM-SHA-256\$' "$bdir/userlist.txt"
 check "a login through us's PgBouncer as app reads eu's rows" \
-	eval '[ "$(through "$APP_PASSWORD")" = 400 ]'
+	eval '[ "$(through "$APP_PASSWORD")" = 400 ] || { cat "$tmp/through.err"; false; }'
 if through wrong-password >/dev/null; then
 	fail "a wrong password through us's PgBouncer is refused"
 else
-	ok "a wrong password through us's PgBouncer is refused"
+	grep -q "password authentication failed\|SASL authentication failed" "$tmp/through.err" &&
+		ok "a wrong password through us's PgBouncer is refused" ||
+		{ fail "a wrong password: unexpected error"; cat "$tmp/through.err"; }
 fi
 empty_plan plan_pb
 
