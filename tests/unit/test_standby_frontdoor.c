@@ -13,7 +13,8 @@
  *   - plan --offline of the same file (base = head) plans nothing for a
  *     source and its standby clusters (slots, primary_conninfo,
  *     restore_command from the source's archive), and moving the source's
- *     primary re-points the standby leader and moves its slot.
+ *     primary re-points the standby leader and moves its slot; a standby
+ *     cluster added to the file gets its slot on the source and is cloned.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -73,9 +74,10 @@ static const char *topology(char *buf, size_t len, const char *eu_primary)
 	return buf;
 }
 
-static PgcTopology *load(const char *eu_primary)
+/* load_cut - the topology, cut before the line cut (NULL: whole). */
+static PgcTopology *load_cut(const char *eu_primary, const char *cut)
 {
-	char buf[4096];
+	char buf[4096], *at;
 	PgcLoadOptions opts = {.offline = true, .tool_path = "/usr/local/bin/pgconverge"};
 	PgcDiagList diags = {0};
 	PgcTopology *t;
@@ -83,6 +85,8 @@ static PgcTopology *load(const char *eu_primary)
 	setenv("PGC_TEST_REPLICATION_PASSWORD", "repl-secret", 1);
 	setenv("PGC_TEST_APP_PASSWORD", "app-secret", 1);
 	topology(buf, sizeof buf, eu_primary);
+	if (cut != NULL && (at = strstr(buf, cut)) != NULL)
+		*at = '\0';
 	t = topology_load_buffer(buf, strlen(buf), "t.yaml", &opts, &diags);
 	assert_non_null(t);
 	if (diag_count(&diags, DIAG_ERROR) != 0) {
@@ -91,6 +95,11 @@ static PgcTopology *load(const char *eu_primary)
 	}
 	diag_free(&diags);
 	return t;
+}
+
+static PgcTopology *load(const char *eu_primary)
+{
+	return load_cut(eu_primary, NULL);
 }
 
 static void test_roles_view(void **state)
@@ -231,6 +240,26 @@ static void test_offline_source_switchover_repoints_the_leader(void **state)
 	topology_free(head);
 }
 
+/* a standby cluster added to the file: its slot on the source, its leader cloned */
+static void test_offline_new_standby_cluster(void **state)
+{
+	PgcTopology *base = load_cut("eu1", "  us:\n"), *head = load("eu1");
+	PgcPlan *p;
+
+	(void)state;
+	assert_int_equal(base->n_clusters, 1);
+	p = plan_offline(base, head, NULL);
+	assert_non_null(p);
+	assert_true(has_action(p, "eu/eu1/create-slot:pgc_standby_us"));
+	assert_true(has_action(p, "us/us1/clone"));
+	assert_true(has_action(p, "us/us1/create-slot:pgc_standby_ap"));
+	assert_false(has_action(p, "eu/eu1/config"));
+	assert_false(has_action(p, "eu/eu2/config"));
+	plan_free(p);
+	topology_free(base);
+	topology_free(head);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_pool_passwd_of_a_standby_cluster),
 		cmocka_unit_test(test_offline_same_file_plans_nothing),
 		cmocka_unit_test(test_offline_source_switchover_repoints_the_leader),
+		cmocka_unit_test(test_offline_new_standby_cluster),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
