@@ -14,6 +14,7 @@
 #include "reconcile/observe/observe_pgpool.h"
 #include "reconcile/pgpool/pgpool_conf.h"
 #include "reconcile/postgres/plan_conf.h"
+#include "reconcile/standby/plan_standby.h"
 
 static bool streq(const char *a, const char *b)
 {
@@ -25,6 +26,12 @@ static bool streq(const char *a, const char *b)
 static bool is_primary(const PgcCluster *c, const PgcNode *n)
 {
 	return streq(c->primary.v, n->name);
+}
+
+/* takes_writes - n is c's primary and c no standby cluster (whose leader replays its source's WAL). */
+static bool takes_writes(const PgcCluster *c, const PgcNode *n)
+{
+	return is_primary(c, n) && !c->standby_of.set;
 }
 
 static bool has_replicas(const PgcCluster *c)
@@ -145,18 +152,32 @@ static void synth_databases(PgcArena *a, const PgcCluster *bc, PgcObsNode *o)
 	o->n_databases = bc->n_databases;
 }
 
-/* synth_slots - a slot on n for each base replica streaming from it. */
+/*
+ * synth_slots - a slot on n for each base replica streaming from it, and on
+ * a source's primary (or standby leader), its standby clusters' slots (bc:
+ * the live copy).
+ */
 static void synth_slots(PgcArena *a, const PgcCluster *bc, const PgcNode *n, PgcObsNode *o)
 {
 	size_t i;
 
-	o->slots = arena_calloc(a, bc->n_nodes + 1, sizeof(*o->slots));
+	o->slots = arena_calloc(a, bc->n_nodes + bc->n_kept_slots + 1, sizeof(*o->slots));
+	/* on its primary: a standby leader's too, when it is the source of another */
+	if (is_primary(bc, n))
+		for (i = 0; i < bc->n_kept_slots; i++) {
+			o->slots[o->n_slots].slot_name = bc->kept_slots[i];
+			o->slots[o->n_slots].slot_type = "physical";
+			o->slots[o->n_slots].active = true;
+			o->n_slots++;
+		}
 	if (!bc->replication.slots.v)
 		return;
 	for (i = 0; i < bc->n_nodes; i++) {
 		const PgcNode *up = cluster_upstream(bc, &bc->nodes[i]);
 
-		if (up == NULL || up == &bc->nodes[i] || strcmp(up->name, n->name) != 0)
+		/* a standby leader's upstream is in another cluster */
+		if (up == NULL || up == &bc->nodes[i] || cluster_node(bc, up->name) != up ||
+		    strcmp(up->name, n->name) != 0)
 			continue;
 		o->slots[o->n_slots].slot_name = plan_slot_name(a, bc->nodes[i].name);
 		o->slots[o->n_slots].slot_type = "physical";
@@ -168,7 +189,10 @@ static void synth_slots(PgcArena *a, const PgcCluster *bc, const PgcNode *n, Pgc
 /*
  * synth_node - the head node hn as the base left it: running as the base
  * declares it when the base has a node of that name in the same data
- * directory, else absent (to be created).
+ * directory, else absent (to be created). bc is the base cluster as the
+ * planner saw it (plan_standby_live: a standby cluster's leader streams
+ * from its source's primary with its slot and archive, a source keeps its
+ * standby clusters' slots), so that an unchanged file plans nothing.
  */
 static void synth_node(PgcArena *a, const PgcCluster *bc, const PgcCluster *hc, const PgcNode *hn,
 		       const char **hba, PgcObsNode *o)
@@ -184,18 +208,18 @@ static void synth_node(PgcArena *a, const PgcCluster *bc, const PgcCluster *hc, 
 	o->dir_state = DIR_INITIALIZED;
 	o->pg_version_major = (int)bc->pg_version.v;
 	o->timeline = 1;
-	o->cluster_state = is_primary(bc, bn) ? "in production" : "in archive recovery";
+	o->cluster_state = takes_writes(bc, bn) ? "in production" : "in archive recovery";
 	o->data_checksums = bc->initdb.data_checksums.v;
 	o->include_line = true;
 	o->managed_conf = plan_managed_conf(a, bc, bn);
 	if (*hba == NULL) /* the same for every node of the cluster: rendered once */
 		*hba = plan_hba_conf(a, bc, bn);
 	o->hba_conf = *hba;
-	o->standby_signal = !is_primary(bc, bn);
+	o->standby_signal = !takes_writes(bc, bn);
 	o->postmaster_alive = true;
 	o->reachable = true;
 	o->server_version_num = (int)bc->pg_version.v * 10000;
-	o->in_recovery = !is_primary(bc, bn);
+	o->in_recovery = !takes_writes(bc, bn);
 	if (o->in_recovery)
 		o->wal_receiver_status = "streaming";
 	/* No pg_settings rows: the planner compares the managed files, in canonical form. */
@@ -242,16 +266,18 @@ static PgcObserved *synth_observed(PgcArena *a, const PgcTopology *base, const P
 		const PgcCluster *hc = &head->clusters[i];
 		const PgcCluster *bc = base != NULL ? topology_cluster(base, hc->name) : NULL;
 		PgcObsCluster *oc = &obs->clusters[i];
+		/* The base as the planner saw it, its sources' primaries as declared. */
+		const PgcCluster *live = bc != NULL ? plan_standby_live(a, base, bc, NULL, NULL) : NULL;
 		const char *hba = NULL;
 
 		oc->name = hc->name;
 		oc->nodes = arena_calloc(a, hc->n_nodes + 1, sizeof(*oc->nodes));
 		oc->n_nodes = hc->n_nodes;
 		for (j = 0; j < hc->n_nodes; j++)
-			synth_node(a, bc, hc, &hc->nodes[j], &hba, &oc->nodes[j]);
+			synth_node(a, live, hc, &hc->nodes[j], &hba, &oc->nodes[j]);
 		oc->datadog = plan_datadog_pretend(a, bc, hc);
 		if (bc != NULL && bc->pgpool.set)
-			oc->pgpool = synth_pgpool(a, bc, hc);
+			oc->pgpool = synth_pgpool(a, live, hc);
 	}
 	return obs;
 }
@@ -352,6 +378,8 @@ static void own_strings(PgcPlan *p)
 			act->changes[j].from = own_once(p, &m, act->changes[j].from);
 			act->changes[j].to = own_once(p, &m, act->changes[j].to);
 		}
+		/* a slot's name may be the make-believe one */
+		act->payload.target = own_once(p, &m, act->payload.target);
 	}
 	free(m.from);
 	free(m.to);

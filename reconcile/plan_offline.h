@@ -4,7 +4,10 @@
  *
  * plan_offline() builds an observed state in which every node of the base
  * topology runs exactly as the base declares it (its managed configuration,
- * pg_hba.conf, roles, databases, extensions and slots), and hands it with
+ * pg_hba.conf, roles, databases, extensions and slots; a standby cluster
+ * and its source as the planner's live copy has them, plan_standby_live:
+ * the leader streaming from the source's declared primary through its slot,
+ * kept there), and hands it with
  * the head topology to the real planner (plan_build). The result is the plan
  * a live run would make if the servers matched the base: the settings that
  * need a reload and those that need a restart (from the parameter catalog),

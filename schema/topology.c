@@ -67,6 +67,31 @@ PgcNode *topology_node_ref(const PgcTopology *t, const PgcCluster *c, const char
 	return other != NULL ? cluster_node(other, slash + 1) : NULL;
 }
 
+const PgcCluster *topology_roles_view(PgcArena *a, const PgcTopology *t, const PgcCluster *c)
+{
+	const PgcCluster *root = c;
+	PgcCluster *copy;
+	size_t hops;
+
+	if (c == NULL || t == NULL || !c->standby_of.set)
+		return c;
+	/* A chain longer than the clusters loops. */
+	for (hops = 0; root != NULL && root->standby_of.set; hops++) {
+		if (hops >= t->n_clusters)
+			return c;
+		root = topology_cluster(t, root->standby_of.v);
+	}
+	if (root == NULL)
+		return c;
+	copy = arena_alloc(a, sizeof(*copy));
+	*copy = *c;
+	copy->roles = root->roles;
+	copy->n_roles = root->n_roles;
+	copy->databases = root->databases;
+	copy->n_databases = root->n_databases;
+	return copy;
+}
+
 const PgcSetting *node_setting(const PgcNode *n, const char *name)
 {
 	size_t i;

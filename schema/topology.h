@@ -498,6 +498,14 @@ PgcNode *cluster_node(const PgcCluster *c, const char *name);
 PgcNode *cluster_upstream(const PgcCluster *c, const PgcNode *n);
 /* topology_node_ref - a node named "NODE" in c, or "CLUSTER/NODE" in t. */
 PgcNode *topology_node_ref(const PgcTopology *t, const PgcCluster *c, const char *ref);
+/*
+ * topology_roles_view - c as its servers hold roles and databases: c itself,
+ * or, for a standby cluster (standby_of), a copy in a with the roles and
+ * databases of the root of its chain, whose catalog it replays (c when the
+ * chain is broken). What the front doors derive from roles (PgBouncer's
+ * userlist, Pgpool-II's pool_passwd) is built from it.
+ */
+const PgcCluster *topology_roles_view(PgcArena *a, const PgcTopology *t, const PgcCluster *c);
 /* node_setting - the effective value of a parameter on a node, or NULL. */
 const PgcSetting *node_setting(const PgcNode *n, const char *name);
 

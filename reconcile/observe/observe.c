@@ -155,12 +155,13 @@ PgcObserved *observe_topology(const PgcTopology *t, const PgcObserveOptions *opt
 			o->clusters[i].restore_source = observe_repo_finish(a, reads[2 * i + 1], &deadline);
 		observe_datadog(a, topology_cluster(t, o->clusters[i].name), &o->clusters[i],
 				o_opts.connect_timeout_s, o_opts.query_timeout_ms);
-		observe_pgpool(a, topology_cluster(t, o->clusters[i].name), &o->clusters[i],
-			       o_opts.connect_timeout_s, o_opts.query_timeout_ms);
+		/* A standby cluster's front doors hold its source's roles. */
+		observe_pgpool(a, topology_roles_view(a, t, topology_cluster(t, o->clusters[i].name)),
+			       &o->clusters[i], o_opts.connect_timeout_s, o_opts.query_timeout_ms);
 		o->clusters[i].haproxy = observe_haproxy(a, topology_cluster(t, o->clusters[i].name));
-		o->clusters[i].pgbouncer = observe_pgbouncer(a, topology_cluster(t, o->clusters[i].name),
-							     &o->clusters[i], o_opts.connect_timeout_s,
-							     o_opts.query_timeout_ms);
+		o->clusters[i].pgbouncer = observe_pgbouncer(
+		    a, topology_roles_view(a, t, topology_cluster(t, o->clusters[i].name)),
+		    &o->clusters[i], o_opts.connect_timeout_s, o_opts.query_timeout_ms);
 	}
 	return o;
 }

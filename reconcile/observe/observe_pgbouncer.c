@@ -70,15 +70,54 @@ static char *names_array(PgcArena *a, const PgcCluster *c)
 	return strbuf_finish(&b, a);
 }
 
+/* listed - name is a declared login role of c with a password. */
+static bool listed(const PgcCluster *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_roles; i++) {
+		const PgcRole *r = &c->roles[i];
+
+		if (r->login.v && r->password.set && r->password.kind != SECRET_NONE &&
+		    strcmp(r->name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+char *pgbouncer_userlist_render(const PgcCluster *c, const char *admin_pass,
+				const char *const *names, const char *const *verifiers, size_t n)
+{
+	PgcStrBuf b = PGC_STRBUF_INIT;
+	char *out;
+
+	add_quoted(&b, PGBOUNCER_ADMIN_USER);
+	strbuf_adds(&b, " ");
+	add_quoted(&b, admin_pass);
+	strbuf_adds(&b, "\n");
+	for (size_t i = 0; i < n; i++) {
+		if (names[i] == NULL || verifiers[i] == NULL || !listed(c, names[i]) ||
+		    strncmp(verifiers[i], "SCRAM-SHA-256$", 14) != 0)
+			continue;
+		add_quoted(&b, names[i]);
+		strbuf_adds(&b, " ");
+		add_quoted(&b, verifiers[i]);
+		strbuf_adds(&b, "\n");
+	}
+	out = strdup(b.data);
+	explicit_bzero(b.data, b.len);
+	strbuf_release(&b);
+	return out;
+}
+
 char *pgbouncer_userlist(PGconn *conn, const PgcCluster *c, const char *admin_pass,
 			 int timeout_ms, char *err, size_t errlen)
 {
 	PgcArena *a = arena_new();
 	const char *params[1];
+	const char **names = NULL, **verifiers = NULL;
 	PGresult *res = NULL;
 	PgcPgError e;
-	PgcStrBuf b = PGC_STRBUF_INIT;
 	char *out = NULL;
+	int n;
 
 	params[0] = names_array(a, c);
 	if (pgsql_query(conn,
@@ -89,21 +128,17 @@ char *pgbouncer_userlist(PGconn *conn, const PgcCluster *c, const char *admin_pa
 		snprintf(err, errlen, "cannot read the roles' verifiers: %s", e.message);
 		goto cleanup;
 	}
-	add_quoted(&b, PGBOUNCER_ADMIN_USER);
-	strbuf_adds(&b, " ");
-	add_quoted(&b, admin_pass);
-	strbuf_adds(&b, "\n");
-	for (int i = 0; i < PQntuples(res); i++) {
-		add_quoted(&b, PQgetvalue(res, i, 0));
-		strbuf_adds(&b, " ");
-		add_quoted(&b, PQgetvalue(res, i, 1));
-		strbuf_adds(&b, "\n");
+	n = PQntuples(res);
+	names = arena_calloc(a, (size_t)n + 1, sizeof(char *));
+	verifiers = arena_calloc(a, (size_t)n + 1, sizeof(char *));
+	for (int i = 0; i < n; i++) {
+		names[i] = PQgetvalue(res, i, 0);
+		verifiers[i] = PQgetvalue(res, i, 1);
 	}
-	out = strdup(b.data);
+	out = pgbouncer_userlist_render(c, admin_pass, names, verifiers, (size_t)n);
+	if (out == NULL)
+		snprintf(err, errlen, "out of memory");
 cleanup:
-	if (b.data != NULL)
-		explicit_bzero(b.data, b.len);
-	strbuf_release(&b);
 	if (res != NULL) {
 		/* the verifiers sit in the result too */
 		for (int i = 0; i < PQntuples(res); i++)
@@ -294,17 +329,27 @@ cleanup:
 	PQfinish(conn);
 }
 
-/* primary_conn - a connection to the observed primary of c, or NULL. */
+/*
+ * primary_conn - a connection to the observed primary of c, or NULL. A
+ * standby cluster has none that takes writes: its standby leader (the
+ * declared primary), else another of its nodes, all replaying the source's
+ * roles, which the executor reads from the leader.
+ */
 static PGconn *primary_conn(PgcArena *a, const PgcCluster *c, const PgcObsCluster *oc,
 			    int connect_timeout_s)
 {
 	char err[256];
+	size_t n_nodes = oc != NULL && oc->n_nodes < c->n_nodes ? oc->n_nodes : c->n_nodes;
+	/* pass 0: a node that takes writes; a standby cluster: 1, its leader; 2, any node */
+	int passes = c->standby_of.set ? 3 : 1;
 
-	for (size_t i = 0; oc != NULL && i < oc->n_nodes && i < c->n_nodes; i++) {
+	for (size_t k = 0; oc != NULL && k < (size_t)passes * n_nodes; k++) {
+		size_t i = k % n_nodes, pass = k / n_nodes;
 		const PgcObsNode *n = &oc->nodes[i];
 		PGconn *conn;
 
-		if (!n->reachable || n->in_recovery)
+		if (!n->reachable || (pass == 0 && n->in_recovery) ||
+		    (pass == 1 && (c->primary.v == NULL || strcmp(c->nodes[i].name, c->primary.v) != 0)))
 			continue;
 		conn = pgsql_connect(pgsql_node_conninfo(a, c, &c->nodes[i], NULL), connect_timeout_s,
 				     err, sizeof err);

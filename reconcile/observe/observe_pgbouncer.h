@@ -69,11 +69,22 @@ const char *pgbouncer_path(PgcArena *a, const PgcCluster *c, const char *name);
  * pgbouncer_userlist - the userlist.txt pgconverge writes for c: the admin
  * user with admin_pass, then each declared login role with a password that
  * conn (the primary) holds a SCRAM verifier for, sorted by name, read from
- * pg_authid now. malloc'd (the caller wipes and frees it with
- * pgbouncer_secret_free), or NULL with err filled.
+ * pg_authid now. A standby cluster declares no roles: callers give its
+ * topology_roles_view() (its source's roles, which its leader replays).
+ * malloc'd (the caller wipes and frees it with pgbouncer_secret_free), or
+ * NULL with err filled.
  */
 char *pgbouncer_userlist(PGconn *conn, const PgcCluster *c, const char *admin_pass,
 			 int timeout_ms, char *err, size_t errlen);
+
+/*
+ * pgbouncer_userlist_render - the same from rows read already (names[i],
+ * verifiers[i]: pg_authid's rolname and rolpassword, in the order wanted):
+ * the rows of c's declared login roles with a password and a SCRAM
+ * verifier. Pure; malloc'd (pgbouncer_secret_free), NULL when out of memory.
+ */
+char *pgbouncer_userlist_render(const PgcCluster *c, const char *admin_pass,
+				const char *const *names, const char *const *verifiers, size_t n);
 
 /* pgbouncer_secret_free - wipes and frees a string that holds a secret (NULL is ignored). */
 void pgbouncer_secret_free(char *s);

@@ -137,11 +137,12 @@ static int admin_pass_ensure(PgcArena *a, PgcHost *h, const PgcCluster *c)
 
 /*
  * write_files - dir, admin.pass, pgbouncer.ini (ini) and userlist.txt (read
- * from the primary of c named primary). *changed: the ini or the userlist
+ * from the primary of c named primary; the roles of topology_roles_view(t, c)). *changed: the ini or the userlist
  * changed; *ini_changed: the ini did.
  */
-static int write_files(PgcArena *a, PgcHost *h, const PgcCluster *c, const char *ini,
-		       const char *primary, bool *changed, bool *ini_changed, char *err, size_t len)
+static int write_files(PgcArena *a, PgcHost *h, const PgcTopology *t, const PgcCluster *c,
+		       const char *ini, const char *primary, bool *changed, bool *ini_changed,
+		       char *err, size_t len)
 {
 	const PgcNode *p = cluster_node(c, primary);
 	PGconn *conn = NULL;
@@ -168,7 +169,8 @@ static int write_files(PgcArena *a, PgcHost *h, const PgcCluster *c, const char 
 	conn = pgsql_connect(pgsql_node_conninfo(a, c, p, NULL), 0, err, len);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
 		goto cleanup;
-	if ((users = pgbouncer_userlist(conn, c, pass, 0, err, len)) == NULL)
+	/* a standby cluster's: its source's roles, which its leader replays */
+	if ((users = pgbouncer_userlist(conn, topology_roles_view(a, t, c), pass, 0, err, len)) == NULL)
 		goto cleanup;
 	if (host_write_file(h, pgbouncer_path(a, c, PGBOUNCER_USERLIST), users, strlen(users), 0600,
 			    &ch) != 0) {
@@ -290,7 +292,7 @@ int pgbouncer_config_run(PgcExecCtx *ctx)
 
 	if (h == NULL)
 		return -1;
-	if (write_files(ctx->arena, h, ctx->c, pl->content, pl->target, &changed, &ini_changed, err,
+	if (write_files(ctx->arena, h, ctx->t, ctx->c, pl->content, pl->target, &changed, &ini_changed, err,
 			sizeof err) != 0) {
 		exec_fail(ctx, "cannot write the files of PgBouncer (cluster \"%s\"): %s",
 			  ctx->c->name, err);
@@ -344,7 +346,7 @@ int pgbouncer_restart_run(PgcExecCtx *ctx)
 
 	if (h == NULL)
 		return -1;
-	if (write_files(ctx->arena, h, ctx->c, pl->content, pl->target, &changed, &ini_changed, err,
+	if (write_files(ctx->arena, h, ctx->t, ctx->c, pl->content, pl->target, &changed, &ini_changed, err,
 			sizeof err) != 0) {
 		exec_fail(ctx, "cannot write the files of PgBouncer (cluster \"%s\"): %s",
 			  ctx->c->name, err);

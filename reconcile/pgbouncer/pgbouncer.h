@@ -11,7 +11,9 @@
  *
  * Executors (engine/exec.h's contract):
  *   pgbouncer_config_run   writes the ini (payload.content), the userlist (the
- *                          primary payload.target's SCRAM verifiers, read now)
+ *                          primary payload.target's SCRAM verifiers, read now,
+ *                          of topology_roles_view's roles: a standby cluster's
+ *                          are its source's)
  *                          and admin.pass if absent; RELOAD (and RECONNECT when
  *                          the ini changed) when the pooler runs
  *   pgbouncer_start_run    starts `pgbouncer -d` unless it runs; waits until its

@@ -315,7 +315,7 @@ int pgpool_config_run(PgcExecCtx *ctx)
 	bool changed;
 	int rc = -1;
 
-	if (pool_open(&p, ctx->c, ctx->arena, ctx->host) != 0)
+	if (pool_open(&p, topology_roles_view(ctx->arena, ctx->t, ctx->c), ctx->arena, ctx->host) != 0)
 		return exec_note(ctx, "Pgpool-II is not on this machine");
 	if (write_files(ctx, &p, &changed) != 0)
 		goto cleanup;
@@ -344,7 +344,7 @@ int pgpool_start_run(PgcExecCtx *ctx)
 	Pool p;
 	int rc;
 
-	if (pool_open(&p, ctx->c, ctx->arena, ctx->host) != 0)
+	if (pool_open(&p, topology_roles_view(ctx->arena, ctx->t, ctx->c), ctx->arena, ctx->host) != 0)
 		return exec_note(ctx, "Pgpool-II is not on this machine");
 	if (running_pid(&p) > 0) {
 		ctx->nothing_to_do = true;
@@ -364,7 +364,7 @@ int pgpool_restart_run(PgcExecCtx *ctx)
 	bool changed;
 	int rc = -1;
 
-	if (pool_open(&p, ctx->c, ctx->arena, ctx->host) != 0)
+	if (pool_open(&p, topology_roles_view(ctx->arena, ctx->t, ctx->c), ctx->arena, ctx->host) != 0)
 		return exec_note(ctx, "Pgpool-II is not on this machine");
 	if (write_files(ctx, &p, &changed) != 0)
 		goto cleanup;

@@ -18,7 +18,10 @@
 #      --cluster us leave us1 streaming from eu1;
 #   6. a chain: cluster ap, a standby cluster of us, added to the file: its
 #      leader streams from us1 through slot pgc_standby_ap there, data written
-#      in eu reaches it, it refuses writes, status shows the chain.
+#      in eu reaches it, it refuses writes, status shows the chain;
+#   7. PgBouncer in front of us, which declares no roles: its userlist holds
+#      eu's role app (given a password), a login through it as app reads a
+#      row, a wrong password is refused, and a plan after is empty.
 #
 # Needs root (servers run as postgres), the PostgreSQL 15 binaries and free
 # loopback ports in 20000-32000. One ok/FAIL line per check; exit 1 when any
@@ -32,7 +35,17 @@ lib_require_root
 PGC=$(lib_bin) || exit 1
 
 tmp=$(lib_tmpdir) || exit 1
-trap 'lib_teardown "$tmp"' EXIT
+bdir=$tmp/data/pgbouncer
+# PgBouncer by the pid it wrote (part 7), then the servers.
+cleanup() {
+	local b
+	b=$(cat "$bdir/pgbouncer.pid" 2>/dev/null)
+	if [ -n "$b" ] && [ "$(cat "/proc/$b/comm" 2>/dev/null)" = pgbouncer ]; then
+		kill -KILL "$b" 2>/dev/null
+	fi
+	lib_teardown "$tmp"
+}
+trap cleanup EXIT
 
 lib_node_ports 5
 declare -A p=([eu1]=${port[pg1]} [eu2]=${port[pg2]} [us1]=${port[pg3]} [us2]=${port[pg4]} [ap1]=${port[pg5]})
@@ -230,5 +243,39 @@ lib_run "$tmp/status_ap" status -f "$topo" --format json
 check "status --format json: ap's leader streams from us1" lib_json "$tmp/status_ap.out" \
 	"[c['standby'] for c in d['clusters'] if c['name'] == 'ap'][0]['upstream'] == 'us1'"
 empty_plan plan_ap
+
+# --- 7. PgBouncer in front of us: eu's roles log in through it -----------------------------
+
+pb=$(lib_free_ports 8 | grep -v -x -e "${p[eu1]}" -e "${p[eu2]}" -e "${p[us1]}" -e "${p[us2]}" \
+	-e "${p[ap1]}" | head -n 1)
+export APP_PASSWORD='s3cret-app'
+# through PASSWORD - eu's rows in t (database postgres) through us's PgBouncer, as app.
+through() {
+	PGPASSWORD=$1 PGCONNECT_TIMEOUT=3 "$LIB_PG_BIN/psql" -X -At -h 127.0.0.1 -p "$pb" -U app \
+		-d postgres -c "select count(*) from t" 2>"$tmp/through.err"
+}
+sed -i -e 's/^      app: {login: true}$/      app: {login: true, password: {env: APP_PASSWORD}}/' \
+	-e "s/^    standby_of: eu .*\$/&\n    pooler:\n      pgbouncer: {port: $pb}/" "$topo"
+grep -q 'password: {env: APP_PASSWORD}' "$topo" && grep -q "pgbouncer: {port: $pb}" "$topo" ||
+	fail "the topology with app's password and us's PgBouncer"
+q eu1 "grant select on t to app" >/dev/null
+lib_run "$tmp/apply_pb" apply -f "$topo"
+lib_expect_rc "apply gives app a password on eu and starts PgBouncer in front of us" "$tmp/apply_pb" 0
+check "us1 replays app's SCRAM verifier" lib_wait 30 lib_sql_is "${p[us1]}" \
+	"select count(*) from pg_authid where rolname = 'app' and rolpassword like 'SCRAM-SHA-256\$%'" 1
+# The pooler may have read us1 before it replayed the password: the next apply completes it.
+lib_run "$tmp/apply_pb2" apply -f "$topo"
+lib_expect_rc "a second apply" "$tmp/apply_pb2" 0
+check "us's userlist holds eu's role app" grep -q '^"app" "SCRAM-SHA-256\$' "$bdir/userlist.txt"
+check "a login through us's PgBouncer as app reads eu's rows" \
+	eval '[ "$(through "$APP_PASSWORD")" = 400 ] || { cat "$tmp/through.err"; false; }'
+if through wrong-password >/dev/null; then
+	fail "a wrong password through us's PgBouncer is refused"
+else
+	grep -q "password authentication failed\|SASL authentication failed" "$tmp/through.err" &&
+		ok "a wrong password through us's PgBouncer is refused" ||
+		{ fail "a wrong password: unexpected error"; cat "$tmp/through.err"; }
+fi
+empty_plan plan_pb
 
 lib_finish test_standby_cluster
