@@ -130,11 +130,14 @@ const PgcCluster *plan_standby_live(PgcArena *a, const PgcTopology *t, const Pgc
 			copy->standby_slot = standby_slot_name(a, c->name);
 		}
 		copy->standby_archive = standby_archive_repository(t, c);
-		/* It replays the source's catalog: these are what it holds. */
-		copy->roles = src->roles;
-		copy->n_roles = src->n_roles;
-		copy->databases = src->databases;
-		copy->n_databases = src->n_databases;
+		/* It replays its chain's catalog: the roles and databases of the
+		 * chain's root (a source that is a standby cluster too has none of its own). */
+		const PgcCluster *root = topology_roles_view(a, t, c);
+
+		copy->roles = root->roles;
+		copy->n_roles = root->n_roles;
+		copy->databases = root->databases;
+		copy->n_databases = root->n_databases;
 	}
 	if (n_standbys > 0) {
 		copy->kept_slots = arena_calloc(a, n_standbys, sizeof(char *));

@@ -336,6 +336,17 @@ static void test_offline_plan_chain(void **state)
 	assert_true(depends(clone, "us/us1/start"));
 	assert_true(depends(clone, "us/us1/create-slot:pgc_standby_ap"));
 	plan_free(p);
+	{
+		/* ap replays eu's catalog through us, which declares none of its own. */
+		PgcArena *a = arena_new();
+		const PgcCluster *ap = plan_standby_live(a, t, topology_cluster(t, "ap"), NULL, NULL);
+
+		assert_int_equal(ap->n_roles, 1);
+		assert_string_equal(ap->roles[0].name, "app");
+		assert_int_equal(ap->n_databases, 1);
+		assert_string_equal(ap->databases[0].name, "appdb");
+		arena_free(a);
+	}
 	topology_free(t);
 	diag_free(&diags);
 }
