@@ -34,9 +34,11 @@
 #      (agents.sh);
 #  15. a standby cluster following an automatic failover of its source:
 #      kill -9 of the source's primary to the row and the stream on the
-#      standby leader, against the source's own first write (standby_follow.sh).
+#      standby leader, against the source's own first write (standby_follow.sh);
+#  16. the write gap of a region switch (swapping standby_of) under pgbench
+#      (region_switch.sh).
 #
-# 2 to 8 and 10 to 15 start real servers and need root; see bench/README.md.
+# 2 to 8 and 10 to 16 start real servers and need root; see bench/README.md.
 set -eu
 cd "$(dirname "$0")/.."
 make -s build/libpgconverge.a pgconverge
@@ -70,4 +72,5 @@ bash bench/offline_plan.sh || rc=1
 bash bench/metrics.sh || rc=1
 bash bench/agents.sh || rc=1
 bash bench/standby_follow.sh || rc=1
+bash bench/region_switch.sh || rc=1
 exit $rc
