@@ -109,10 +109,19 @@ const PgcCluster *plan_standby_live(PgcArena *a, const PgcTopology *t, const Pgc
 			n_standbys++;
 			n_hosts += t->clusters[i].n_nodes;
 		}
-	if (src == NULL && n_standbys == 0)
+	if (src == NULL && n_standbys == 0 && t->n_clusters < 2)
 		return c;
 	copy = arena_alloc(a, sizeof(*copy));
 	*copy = *c;
+	/* Slots of the other clusters that no longer stream from c (a detached
+	 * standby cluster's, once its leader is promoted): dropped when unused. */
+	copy->released_slots = arena_calloc(a, t->n_clusters, sizeof(char *));
+	copy->n_released_slots = 0;
+	for (size_t i = 0; i < t->n_clusters; i++)
+		if (!same(t->clusters[i].name, c->name) &&
+		    !(t->clusters[i].standby_of.set && same(t->clusters[i].standby_of.v, c->name)))
+			copy->released_slots[copy->n_released_slots++] =
+			    standby_slot_name(a, t->clusters[i].name);
 	if (src != NULL) {
 		size_t si = cluster_index(t, src);
 		const PgcNode *up = standby_source_primary(
@@ -429,6 +438,126 @@ static bool unobserved_switch(Rs *r)
 	return false;
 }
 
+/* ---- the detach ------------------------------------------------------------------ */
+
+/*
+ * detached_from - the node of another cluster of t that X's primary, in
+ * recovery, streams from (or is configured to: upstream_host comes from its
+ * primary_conninfo), *si its cluster's index; NULL when none, or when that
+ * cluster is standby_of X (a swap: the region switch above).
+ */
+static const PgcNode *detached_from(const PgcTopology *t, size_t xi, const PgcObsNode *ol, size_t *si)
+{
+	const PgcCluster *x = &t->clusters[xi];
+
+	if (x->standby_of.set || ol == NULL || !ol->reachable || !ol->in_recovery ||
+	    ol->upstream_host == NULL)
+		return NULL;
+	for (size_t i = 0; i < t->n_clusters; i++) {
+		const PgcCluster *s = &t->clusters[i];
+
+		if (i == xi)
+			continue;
+		for (size_t j = 0; j < s->n_nodes; j++)
+			if (same(s->nodes[j].host.v, ol->upstream_host) && s->nodes[j].port.v == ol->upstream_port) {
+				if (s->standby_of.set && same(s->standby_of.v, x->name))
+					return NULL;
+				*si = i;
+				return &s->nodes[j];
+			}
+	}
+	return NULL;
+}
+
+/* attach_back - t's copy (made once, in *copy) where X is S's standby cluster again, as it runs. */
+static void attach_back(PgcArena *a, const PgcTopology *t, PgcTopology **copy, size_t si, size_t xi)
+{
+	PgcCluster *x;
+
+	if (*copy == NULL) {
+		*copy = arena_alloc(a, sizeof(**copy));
+		**copy = *t;
+		(*copy)->clusters = arena_calloc(a, t->n_clusters + 1, sizeof(PgcCluster));
+		memcpy((*copy)->clusters, t->clusters, t->n_clusters * sizeof(PgcCluster));
+	}
+	x = &(*copy)->clusters[xi];
+	x->standby_of.set = true;
+	x->standby_of.v = t->clusters[si].name;
+	/* It streams with S's replication user and password (schema/load.c's
+	 * inherit_standby), whatever the file now declares for X. */
+	x->replication.user = t->clusters[si].replication.user;
+	x->replication.password = t->clusters[si].replication.password;
+}
+
+static PgcAction *emit_detach(Rs *r)
+{
+	PgcArena *a = r->b->a;
+	const char *sp = arena_printf(a, "%s/%s", r->s->name, r->p->name);
+	const char *xl = arena_printf(a, "%s/%s", r->x->name, r->l->name);
+	const char *slot_x = standby_slot_name(a, r->x->name);
+	PgcAction *act;
+
+	act = builder_emit(
+	    r->b, ACT_REGION_SWITCH, r->x->name, r->l->name, NULL, IMPACT_SWITCHOVER,
+	    arena_printf(a,
+			 "standby_of removed: cluster \"%s\" is detached from \"%s\" and becomes a "
+			 "primary cluster of its own: \"%s\", its standby leader streaming from "
+			 "\"%s\", is promoted where its replay stands (it forks from \"%s\": from then "
+			 "on the two clusters take writes apart, and nothing written on either "
+			 "reaches the other); the other nodes of \"%s\" keep cascading from it; "
+			 "\"%s\" keeps running untouched, and a later pass drops slot %s from "
+			 "\"%s\"; to keep \"%s\" a standby cluster, put standby_of: %s back",
+			 r->x->name, r->s->name, xl, sp, r->s->name, r->x->name, r->s->name, slot_x, sp,
+			 r->x->name, r->s->name));
+	act->payload.target = "detach";
+	act->payload.upstream = sp;
+	builder_change(r->b, act, arena_printf(a, "standby_of of \"%s\"", r->x->name), r->s->name, NULL);
+	builder_change(r->b, act, arena_printf(a, "role of \"%s\"", xl),
+		       arena_printf(a, "standby leader streaming from \"%s\"", sp), "primary");
+	builder_change(r->b, act, arena_printf(a, "slots on \"%s\"", sp), slot_x,
+		       "dropped by a later pass");
+	return act;
+}
+
+/*
+ * plan_detach - X (xi) without standby_of whose primary still streams from
+ * a node of S: the detach, alone (runnable) or X planned as S's standby
+ * cluster (blocked). S is planned as before in this pass either way: it
+ * keeps X's slot and pg_hba.conf lines until X's leader is promoted.
+ */
+static void plan_detach(PgcPlanBuilder *b, const PgcTopology *t, const PgcObserved *obs,
+			const PgcPolicy *policy, bool *skip, PgcTopology **copy, size_t xi)
+{
+	Rs r = {.b = b, .obs = obs, .policy = policy, .x = &t->clusters[xi]};
+	const char *why = NULL;
+	size_t si = t->n_clusters;
+	PgcAction *act;
+
+	if (skip[xi] || (r.l = cluster_node(r.x, r.x->primary.v)) == NULL)
+		return;
+	r.ol = find_obs(obs, r.x->name, r.l->name);
+	if ((r.p = detached_from(t, xi, r.ol, &si)) == NULL)
+		return;
+	r.s = &t->clusters[si];
+	act = emit_detach(&r);
+	if (b->coordinated)
+		why = "detaching a standby cluster is not done with coordination.etcd yet: detach on a "
+		      "topology without coordination";
+	else if (!r.ol->local)
+		builder_delegate(b, act, arena_printf(b->a, "node's host \"%s\" is not this machine; "
+						      "pgconverge promotes only nodes that run here",
+						      r.l->host.v));
+	else
+		why = policy_block(&r, r.x);
+	if (why != NULL)
+		builder_block(act, why);
+	else if (r.ol->local)
+		skip[xi] = true;
+	/* Blocked: X planned as it runs; runnable: X skipped, and S keeps X's
+	 * slot and pg_hba.conf lines in this pass. */
+	attach_back(b->a, t, copy, si, xi);
+}
+
 const PgcTopology *plan_region_switch(PgcPlanBuilder *b, const PgcTopology *t,
 				      const PgcObserved *obs, const PgcPolicy *policy, bool *skip)
 {
@@ -494,5 +623,8 @@ const PgcTopology *plan_region_switch(PgcPlanBuilder *b, const PgcTopology *t,
 			builder_block(act, why);
 		swap_back(b->a, t, &copy, si, xi);
 	}
+	/* standby_of removed without a swap: the detach. */
+	for (size_t xi = 0; xi < t->n_clusters; xi++)
+		plan_detach(b, t, obs, policy, skip, &copy, xi);
 	return copy != NULL ? copy : t;
 }
