@@ -46,6 +46,8 @@
 
 /* DETACHED: us without standby_of, eu keeping none for it (not a swap). */
 #define DETACHED "version: 1\nclusters:\n" EU_NODES PRIMARY_PART US_NODES PRIMARY_PART
+/* DETACHED_BARE: only the standby_of line deleted (us streams as eu's replication user until detached). */
+#define DETACHED_BARE "version: 1\nclusters:\n" EU_NODES PRIMARY_PART US_NODES
 
 static PgcTopology *load(const char *yaml)
 {
@@ -402,13 +404,12 @@ static void test_detach_blocked(void **state)
  * actions of the file with standby_of on the same observed state (no role
  * created on the read-only us1, its conninfo and slot kept, no trust line).
  */
-static void test_detach_blocked_plans_as_standby(void **state)
+static void blocked_plans_as_standby(const char *yaml)
 {
-	PgcTopology *t = load(DETACHED), *before = load(BEFORE);
+	PgcTopology *t = load(yaml), *before = load(BEFORE);
 	PgcObserved *o = observed(t);
 	PgcPlan *p = plan(t, o, false), *q = plan(before, o, false);
 
-	(void)state;
 	assert_int_equal(p->actions[0].kind, ACT_REGION_SWITCH);
 	assert_int_equal(p->n_actions, q->n_actions + 1);
 	for (size_t i = 0; i < q->n_actions; i++) {
@@ -428,6 +429,13 @@ static void test_detach_blocked_plans_as_standby(void **state)
 	arena_free(o->arena);
 	topology_free(t);
 	topology_free(before);
+}
+
+static void test_detach_blocked_plans_as_standby(void **state)
+{
+	(void)state;
+	blocked_plans_as_standby(DETACHED);
+	blocked_plans_as_standby(DETACHED_BARE);
 }
 
 /* Runnable: the only action of us; eu is planned as before (it keeps us's slot in this pass). */
