@@ -233,7 +233,9 @@ int cmd_failover(const PgcOptions *opts)
 	if (t->etcd.set && in.c->standby_of.set) {
 		/* Its agents have not been tried with a region failover. */
 		cmd_error("promote its standby leader by hand (pg_ctl promote), then remove standby_of "
-			  "from the topology",
+			  "from the topology: the cluster is then detached, a primary cluster of its "
+			  "own, and its source, if it comes back, takes writes of its own too (stop it "
+			  "by hand)",
 			  "the region failover of standby cluster \"%s\" is not supported with "
 			  "coordination.etcd yet", in.c->name);
 		goto cleanup;
