@@ -89,6 +89,23 @@ static const PgcNode *leader_upstream(const PgcCluster *src, const PgcCluster *c
 	return NULL;
 }
 
+/*
+ * let_go - y's primary was seen answering and not streaming from (nor
+ * configured for) a node of c: y's slot on c is of no use to it. Not seen
+ * (not observed, down, offline): it may still need the slot.
+ */
+static bool let_go(const PgcCluster *c, const PgcCluster *y, const PgcObserved *obs)
+{
+	const PgcObsNode *o = obs != NULL && !obs->pretend ? find_obs(obs, y->name, y->primary.v) : NULL;
+
+	if (o == NULL || !o->reachable)
+		return false;
+	for (size_t i = 0; o->in_recovery && o->upstream_host != NULL && i < c->n_nodes; i++)
+		if (same(c->nodes[i].host.v, o->upstream_host) && c->nodes[i].port.v == o->upstream_port)
+			return false;
+	return true;
+}
+
 static size_t cluster_index(const PgcTopology *t, const PgcCluster *c)
 {
 	for (size_t i = 0; i < t->n_clusters; i++)
@@ -119,7 +136,8 @@ const PgcCluster *plan_standby_live(PgcArena *a, const PgcTopology *t, const Pgc
 	copy->n_released_slots = 0;
 	for (size_t i = 0; i < t->n_clusters; i++)
 		if (!same(t->clusters[i].name, c->name) &&
-		    !(t->clusters[i].standby_of.set && same(t->clusters[i].standby_of.v, c->name)))
+		    !(t->clusters[i].standby_of.set && same(t->clusters[i].standby_of.v, c->name)) &&
+		    let_go(c, &t->clusters[i], obs))
 			copy->released_slots[copy->n_released_slots++] =
 			    standby_slot_name(a, t->clusters[i].name);
 	if (src != NULL) {

@@ -17,7 +17,9 @@
  *     it replays the source's, whose roles and databases the copy carries);
  *   - on a cluster of a topology of several: released_slots are the
  *     slots of the other clusters that are no standby clusters of it (a
- *     detached one's), dropped once unused wherever they are;
+ *     detached one's) and whose primary was seen answering, not streaming
+ *     from (nor configured for) a node of it: dropped once unused,
+ *     wherever they are;
  *   - on a source cluster: kept_slots are its standby clusters' slots,
  *     created on its live primary (so re-created on a new primary after a
  *     failover or switchover; a standby leader then re-points with a
@@ -110,7 +112,8 @@ size_t *plan_standby_order(PgcArena *a, const PgcTopology *t);
  * keeps X's slot and pg_hba.conf lines in this pass. The next pass drops
  * the slot: plan_standby_live() lists, on every cluster c of a topology of
  * several, released_slots: pgc_standby_<Y> of each other cluster Y that is
- * no standby cluster of c, which the postgres planner drops once unused.
+ * no standby cluster of c and whose primary is seen not streaming from c,
+ * which the postgres planner drops once unused.
  *
  * Offline or made-up observations: t, nothing planned. Memory: b's arena.
  */

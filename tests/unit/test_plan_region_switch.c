@@ -465,7 +465,7 @@ static void test_detach_runnable_alone(void **state)
 	topology_free(before);
 }
 
-/* Detached: us1 takes writes; its slot on eu1 is dropped once unused, never while in use. */
+/* Detached: us1 takes writes; its slot on eu1 is dropped once unused, never while us1 may need it. */
 static void test_detached_drops_slot(void **state)
 {
 	PgcTopology *t = load(DETACHED);
@@ -496,6 +496,21 @@ static void test_detached_drops_slot(void **state)
 	plan_free(p);
 	/* Still in use (something streams through it): left alone. */
 	slot.active = true;
+	p = plan(t, o, false);
+	assert_int_equal(count_kind(p, ACT_DROP_SLOT), 0);
+	plan_free(p);
+	/* us1 not seen (down): it may still need the slot, left alone. */
+	slot.active = false;
+	us1->reachable = false;
+	p = plan(t, o, false);
+	assert_int_equal(count_kind(p, ACT_DROP_SLOT), 0);
+	plan_free(p);
+	/* us1 seen in recovery, still configured for eu1 (a detach pending, its
+	 * stream broken for a moment): left alone. */
+	us1->reachable = true;
+	us1->in_recovery = true;
+	us1->upstream_host = "127.0.0.1";
+	us1->upstream_port = 25470;
 	p = plan(t, o, false);
 	assert_int_equal(count_kind(p, ACT_DROP_SLOT), 0);
 	plan_free(p);
