@@ -317,27 +317,29 @@ static const PgcNode *s_primary(Rs *r, const PgcObsNode **out)
 	return best;
 }
 
-/* policy_block - why the switchover policy of c holds the switch (plan_ha.c's rule), or NULL. */
-static const char *policy_block(Rs *r, const PgcCluster *c)
+/* policy_block - why the switchover policy of c holds the switch (or the detach: detach), plan_ha.c's rule, or NULL. */
+static const char *policy_block(Rs *r, const PgcCluster *c, bool detach)
 {
 	const PgcMaintenance *m = &c->maintenance;
 	PgcArena *a = r->b->a;
+	const char *verb = detach ? "detach" : "switch";
 
 	if (r->policy->allow_switchover)
 		return NULL;
 	if (!c->failover.failback_auto)
 		return arena_printf(a, "failover.failback of cluster \"%s\" is manual: pgconverge does "
-				    "not move the primary region by itself; run apply with "
-				    "--allow-switchover to switch, or put standby_of back as it was",
-				    c->name);
+				    "not %s by itself; run apply with --allow-switchover to %s, or put "
+				    "standby_of back as it was",
+				    c->name, detach ? "detach a standby cluster" : "move the primary region",
+				    verb);
 	if (maintenance_window_open(m, r->policy->now))
 		return NULL;
 	if (m->restart == RESTART_WINDOW && m->window.v != NULL)
 		return arena_printf(a, "outside the maintenance window \"%s\" of cluster \"%s\"; run "
-				    "with --allow-switchover to switch now, or apply during the window",
-				    m->window.v, c->name);
-	return arena_printf(a, "a region switch needs --allow-switchover (cluster \"%s\" has "
-			    "maintenance.restart: never)", c->name);
+				    "with --allow-switchover to %s now, or apply during the window",
+				    m->window.v, c->name, verb);
+	return arena_printf(a, "a %s needs --allow-switchover (cluster \"%s\" has "
+			    "maintenance.restart: never)", detach ? "detach" : "region switch", c->name);
 }
 
 static const char *remote(Rs *r, const PgcNode *n)
@@ -368,9 +370,9 @@ static const char *switch_block(Rs *r, bool *is_remote)
 				    "shutdown (%s): the region switch waits until it runs",
 				    r->p->name, r->s->name,
 				    r->op->cluster_state ? r->op->cluster_state : "state unknown");
-	if ((why = policy_block(r, r->x)) != NULL)
+	if ((why = policy_block(r, r->x, false)) != NULL)
 		return why;
-	return policy_block(r, r->s);
+	return policy_block(r, r->s, false);
 }
 
 static PgcAction *emit_switch(Rs *r, bool rejoin)
@@ -566,7 +568,7 @@ static void plan_detach(PgcPlanBuilder *b, const PgcTopology *t, const PgcObserv
 						      "pgconverge promotes only nodes that run here",
 						      r.l->host.v));
 	else
-		why = policy_block(&r, r.x);
+		why = policy_block(&r, r.x, true);
 	if (why != NULL)
 		builder_block(act, why);
 	else if (r.ol->local)

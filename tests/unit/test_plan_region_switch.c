@@ -391,6 +391,7 @@ static void test_detach_blocked(void **state)
 	assert_string_equal(a->payload.upstream, "eu/eu1");
 	assert_true(a->blocked);
 	assert_non_null(strstr(a->blocked_reason, "--allow-switchover"));
+	assert_non_null(strstr(a->blocked_reason, "to detach"));
 	assert_non_null(strstr(a->reason, "forks from \"eu\""));
 	assert_non_null(strstr(a->reason, "keeps running"));
 	assert_true(a->n_changes >= 2);
