@@ -93,6 +93,8 @@ check "plan: one region-switch us/us1/region-switch, target detach, impact switc
 check "plan: no role, database or hba change planned on us while blocked" \
 	lib_json "$tmp/plan1.out" "[a['id'] for a in d['actions'] if a['cluster'] == 'us' and a['action'] != 'region-switch'] == []" ||
 	lib_show "$tmp/plan1"
+echo "  (reason: $(jq -r '.actions[] | select(.action == "region-switch") | .reason' "$tmp/plan1.out" 2>/dev/null))"
+echo "  (blocked: $(jq -r '.actions[] | select(.action == "region-switch") | .blocked_reason' "$tmp/plan1.out" 2>/dev/null))"
 lib_run "$tmp/apply2" apply -f "$topo"
 lib_expect_rc "apply without --allow-switchover exits 3 (blocked)" "$tmp/apply2" 3
 check "us1 still streams from eu1" streams_from us1 eu1
