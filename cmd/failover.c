@@ -73,7 +73,9 @@ const PgcCommandSpec failover_spec = {
 		"(SOURCE's primary shut down cleanly and the leader replayed its shutdown\n"
 		"checkpoint). The leader is promoted; its other nodes keep cascading from it.\n"
 		"Until standby_of is swapped, apply never demotes it, and fences SOURCE when it\n"
-		"comes back (stopped, standby.signal, never started).\n",
+		"comes back (stopped, standby.signal, never started). Removing standby_of\n"
+		"instead of swapping it detaches the cluster for good: SOURCE is then no\n"
+		"longer fenced, and takes writes of its own if it comes back.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_CLUSTER | OPT_CLUSTER_REQUIRED | OPT_TO | OPT_FORCE,
 	.option_help = failover_option_help,
 	.exit_codes = "  0   promoted (or --to NODE already is the primary, or the standby leader\n"
