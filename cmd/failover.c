@@ -75,7 +75,9 @@ const PgcCommandSpec failover_spec = {
 		"Until standby_of is swapped, apply never demotes it, and fences SOURCE when it\n"
 		"comes back (stopped, standby.signal, never started). Removing standby_of\n"
 		"instead of swapping it detaches the cluster for good: SOURCE is then no\n"
-		"longer fenced, and takes writes of its own if it comes back.\n",
+		"longer fenced, and apply starts its nodes again (read-only while the\n"
+		"fence's standby.signal is in them): remove SOURCE from the file if its\n"
+		"region is gone for good.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_CLUSTER | OPT_CLUSTER_REQUIRED | OPT_TO | OPT_FORCE,
 	.option_help = failover_option_help,
 	.exit_codes = "  0   promoted (or --to NODE already is the primary, or the standby leader\n"
@@ -236,8 +238,8 @@ int cmd_failover(const PgcOptions *opts)
 		/* Its agents have not been tried with a region failover. */
 		cmd_error("promote its standby leader by hand (pg_ctl promote), then remove standby_of "
 			  "from the topology: the cluster is then detached, a primary cluster of its "
-			  "own, and its source, if it comes back, takes writes of its own too (stop it "
-			  "by hand)",
+			  "own, and nothing fences its source if it comes back (keep it stopped by "
+			  "hand)",
 			  "the region failover of standby cluster \"%s\" is not supported with "
 			  "coordination.etcd yet", in.c->name);
 		goto cleanup;
