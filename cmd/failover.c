@@ -73,7 +73,11 @@ const PgcCommandSpec failover_spec = {
 		"(SOURCE's primary shut down cleanly and the leader replayed its shutdown\n"
 		"checkpoint). The leader is promoted; its other nodes keep cascading from it.\n"
 		"Until standby_of is swapped, apply never demotes it, and fences SOURCE when it\n"
-		"comes back (stopped, standby.signal, never started).\n",
+		"comes back (stopped, standby.signal, never started). Removing standby_of\n"
+		"instead of swapping it detaches the cluster for good: SOURCE is then no\n"
+		"longer fenced, and apply starts its nodes again (read-only while the\n"
+		"fence's standby.signal is in them): remove SOURCE from the file if its\n"
+		"region is gone for good.\n",
 	.options = OPT_SOURCE | OPT_STATE_DIR | OPT_CLUSTER | OPT_CLUSTER_REQUIRED | OPT_TO | OPT_FORCE,
 	.option_help = failover_option_help,
 	.exit_codes = "  0   promoted (or --to NODE already is the primary, or the standby leader\n"
@@ -233,7 +237,9 @@ int cmd_failover(const PgcOptions *opts)
 	if (t->etcd.set && in.c->standby_of.set) {
 		/* Its agents have not been tried with a region failover. */
 		cmd_error("promote its standby leader by hand (pg_ctl promote), then remove standby_of "
-			  "from the topology",
+			  "from the topology: the cluster is then detached, a primary cluster of its "
+			  "own, and nothing fences its source if it comes back (keep it stopped by "
+			  "hand)",
 			  "the region failover of standby cluster \"%s\" is not supported with "
 			  "coordination.etcd yet", in.c->name);
 		goto cleanup;

@@ -423,6 +423,12 @@ typedef struct PgcCluster {
 	size_t n_kept_slots;
 	const char **standby_hosts; /* the hosts of its standby clusters' nodes (pg_hba.conf) */
 	size_t n_standby_hosts;
+	/* The slots pgc_standby_<Y> of the file's other clusters Y that are no
+	 * standby clusters of it (any more: detached, or moved) and whose
+	 * primary was seen not streaming from it: dropped once unused,
+	 * wherever they are. */
+	const char **released_slots;
+	size_t n_released_slots;
 	/* On a standby cluster: the repository its nodes' restore_command fetches
 	 * WAL from (its chain's root's archive), NULL for none
 	 * (reconcile/standby/standby_archive.h). */

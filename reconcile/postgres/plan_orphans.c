@@ -117,6 +117,34 @@ static bool kept_slot(Ctx *x, const NodeWork *nw, const PgcObsSlot *s)
 	return true;
 }
 
+/*
+ * released_slot - a slot pgc_standby_<Y> of a cluster Y of the file that is
+ * no standby cluster of this one (PgcCluster.released_slots: detached, or
+ * moved to another source): dropped once unused, wherever it is; in use
+ * (Y's leader still streams through it), reported as an orphan. true when
+ * the drop is planned.
+ */
+static bool released_slot(Ctx *x, const NodeWork *nw, const PgcObsSlot *s)
+{
+	PgcAction *act;
+	bool released = false;
+
+	for (size_t i = 0; i < x->c->n_released_slots && !released; i++)
+		released = streq(s->slot_name, x->c->released_slots[i]);
+	if (!released || s->active || !streq(s->slot_type, "physical"))
+		return false;
+	act = emit(x, ACT_DROP_SLOT, nw, s->slot_name, IMPACT_NONE,
+		   arena_printf(x->a,
+				"physical slot \"%s\" on \"%s\" served a standby cluster that is no "
+				"standby cluster of \"%s\" any more (detached, or streaming from "
+				"elsewhere): unused, it would hold WAL back for ever",
+				s->slot_name, nw->n->name, x->c->name));
+	act->payload.path = NULL;
+	act->payload.target = s->slot_name;
+	builder_change(x->b, act, arena_printf(x->a, "slot \"%s\"", s->slot_name), "unused", NULL);
+	return true;
+}
+
 void plan_orphans_find(Ctx *x)
 {
 	const PgcCluster *c = x->c;
@@ -170,7 +198,7 @@ void plan_orphans_find(Ctx *x)
 					expected = true;
 			}
 			if (!expected && s->slot_name != NULL && !kept_slot(x, nw, s) &&
-			    !emit_stale_slot(x, nw, s))
+			    !released_slot(x, nw, s) && !emit_stale_slot(x, nw, s))
 				orphan(x, nw->n->name, "slot", s->slot_name,
 				       arena_printf(x->a, "%s replication slot \"%s\" on \"%s\" serves no "
 						    "replica of the topology; it holds WAL back until "

@@ -89,6 +89,23 @@ static const PgcNode *leader_upstream(const PgcCluster *src, const PgcCluster *c
 	return NULL;
 }
 
+/*
+ * let_go - y's primary was seen answering and not streaming from (nor
+ * configured for) a node of c: y's slot on c is of no use to it. Not seen
+ * (not observed, down, offline): it may still need the slot.
+ */
+static bool let_go(const PgcCluster *c, const PgcCluster *y, const PgcObserved *obs)
+{
+	const PgcObsNode *o = obs != NULL && !obs->pretend ? find_obs(obs, y->name, y->primary.v) : NULL;
+
+	if (o == NULL || !o->reachable)
+		return false;
+	for (size_t i = 0; o->in_recovery && o->upstream_host != NULL && i < c->n_nodes; i++)
+		if (same(c->nodes[i].host.v, o->upstream_host) && c->nodes[i].port.v == o->upstream_port)
+			return false;
+	return true;
+}
+
 static size_t cluster_index(const PgcTopology *t, const PgcCluster *c)
 {
 	for (size_t i = 0; i < t->n_clusters; i++)
@@ -109,10 +126,20 @@ const PgcCluster *plan_standby_live(PgcArena *a, const PgcTopology *t, const Pgc
 			n_standbys++;
 			n_hosts += t->clusters[i].n_nodes;
 		}
-	if (src == NULL && n_standbys == 0)
+	if (src == NULL && n_standbys == 0 && t->n_clusters < 2)
 		return c;
 	copy = arena_alloc(a, sizeof(*copy));
 	*copy = *c;
+	/* Slots of the other clusters that no longer stream from c (a detached
+	 * standby cluster's, once its leader is promoted): dropped when unused. */
+	copy->released_slots = arena_calloc(a, t->n_clusters, sizeof(char *));
+	copy->n_released_slots = 0;
+	for (size_t i = 0; i < t->n_clusters; i++)
+		if (!same(t->clusters[i].name, c->name) &&
+		    !(t->clusters[i].standby_of.set && same(t->clusters[i].standby_of.v, c->name)) &&
+		    let_go(c, &t->clusters[i], obs))
+			copy->released_slots[copy->n_released_slots++] =
+			    standby_slot_name(a, t->clusters[i].name);
 	if (src != NULL) {
 		size_t si = cluster_index(t, src);
 		const PgcNode *up = standby_source_primary(
@@ -293,27 +320,29 @@ static const PgcNode *s_primary(Rs *r, const PgcObsNode **out)
 	return best;
 }
 
-/* policy_block - why the switchover policy of c holds the switch (plan_ha.c's rule), or NULL. */
-static const char *policy_block(Rs *r, const PgcCluster *c)
+/* policy_block - why the switchover policy of c holds the switch (or the detach: detach), plan_ha.c's rule, or NULL. */
+static const char *policy_block(Rs *r, const PgcCluster *c, bool detach)
 {
 	const PgcMaintenance *m = &c->maintenance;
 	PgcArena *a = r->b->a;
+	const char *verb = detach ? "detach" : "switch";
 
 	if (r->policy->allow_switchover)
 		return NULL;
 	if (!c->failover.failback_auto)
 		return arena_printf(a, "failover.failback of cluster \"%s\" is manual: pgconverge does "
-				    "not move the primary region by itself; run apply with "
-				    "--allow-switchover to switch, or put standby_of back as it was",
-				    c->name);
+				    "not %s by itself; run apply with --allow-switchover to %s, or put "
+				    "standby_of back as it was",
+				    c->name, detach ? "detach a standby cluster" : "move the primary region",
+				    verb);
 	if (maintenance_window_open(m, r->policy->now))
 		return NULL;
 	if (m->restart == RESTART_WINDOW && m->window.v != NULL)
 		return arena_printf(a, "outside the maintenance window \"%s\" of cluster \"%s\"; run "
-				    "with --allow-switchover to switch now, or apply during the window",
-				    m->window.v, c->name);
-	return arena_printf(a, "a region switch needs --allow-switchover (cluster \"%s\" has "
-			    "maintenance.restart: never)", c->name);
+				    "with --allow-switchover to %s now, or apply during the window",
+				    m->window.v, c->name, verb);
+	return arena_printf(a, "a %s needs --allow-switchover (cluster \"%s\" has "
+			    "maintenance.restart: never)", detach ? "detach" : "region switch", c->name);
 }
 
 static const char *remote(Rs *r, const PgcNode *n)
@@ -344,9 +373,9 @@ static const char *switch_block(Rs *r, bool *is_remote)
 				    "shutdown (%s): the region switch waits until it runs",
 				    r->p->name, r->s->name,
 				    r->op->cluster_state ? r->op->cluster_state : "state unknown");
-	if ((why = policy_block(r, r->x)) != NULL)
+	if ((why = policy_block(r, r->x, false)) != NULL)
 		return why;
-	return policy_block(r, r->s);
+	return policy_block(r, r->s, false);
 }
 
 static PgcAction *emit_switch(Rs *r, bool rejoin)
@@ -432,6 +461,126 @@ static bool unobserved_switch(Rs *r)
 	return false;
 }
 
+/* ---- the detach ------------------------------------------------------------------ */
+
+/*
+ * detached_from - the node of another cluster of t that X's primary, in
+ * recovery, streams from (or is configured to: upstream_host comes from its
+ * primary_conninfo), *si its cluster's index; NULL when none, or when that
+ * cluster is standby_of X (a swap: the region switch above).
+ */
+static const PgcNode *detached_from(const PgcTopology *t, size_t xi, const PgcObsNode *ol, size_t *si)
+{
+	const PgcCluster *x = &t->clusters[xi];
+
+	if (x->standby_of.set || ol == NULL || !ol->reachable || !ol->in_recovery ||
+	    ol->upstream_host == NULL)
+		return NULL;
+	for (size_t i = 0; i < t->n_clusters; i++) {
+		const PgcCluster *s = &t->clusters[i];
+
+		if (i == xi)
+			continue;
+		for (size_t j = 0; j < s->n_nodes; j++)
+			if (same(s->nodes[j].host.v, ol->upstream_host) && s->nodes[j].port.v == ol->upstream_port) {
+				if (s->standby_of.set && same(s->standby_of.v, x->name))
+					return NULL;
+				*si = i;
+				return &s->nodes[j];
+			}
+	}
+	return NULL;
+}
+
+/* attach_back - t's copy (made once, in *copy) where X is S's standby cluster again, as it runs. */
+static void attach_back(PgcArena *a, const PgcTopology *t, PgcTopology **copy, size_t si, size_t xi)
+{
+	PgcCluster *x;
+
+	if (*copy == NULL) {
+		*copy = arena_alloc(a, sizeof(**copy));
+		**copy = *t;
+		(*copy)->clusters = arena_calloc(a, t->n_clusters + 1, sizeof(PgcCluster));
+		memcpy((*copy)->clusters, t->clusters, t->n_clusters * sizeof(PgcCluster));
+	}
+	x = &(*copy)->clusters[xi];
+	x->standby_of.set = true;
+	x->standby_of.v = t->clusters[si].name;
+	/* It streams with S's replication user and password (schema/load.c's
+	 * inherit_standby), whatever the file now declares for X. */
+	x->replication.user = t->clusters[si].replication.user;
+	x->replication.password = t->clusters[si].replication.password;
+}
+
+static PgcAction *emit_detach(Rs *r)
+{
+	PgcArena *a = r->b->a;
+	const char *sp = arena_printf(a, "%s/%s", r->s->name, r->p->name);
+	const char *xl = arena_printf(a, "%s/%s", r->x->name, r->l->name);
+	const char *slot_x = standby_slot_name(a, r->x->name);
+	PgcAction *act;
+
+	act = builder_emit(
+	    r->b, ACT_REGION_SWITCH, r->x->name, r->l->name, NULL, IMPACT_SWITCHOVER,
+	    arena_printf(a,
+			 "standby_of removed: cluster \"%s\" is detached from \"%s\" and becomes a "
+			 "primary cluster of its own: \"%s\", its standby leader streaming from "
+			 "\"%s\", is promoted where its replay stands (it forks from \"%s\": from then "
+			 "on the two clusters take writes apart, and nothing written on either "
+			 "reaches the other); the other nodes of \"%s\" keep cascading from it; "
+			 "\"%s\" keeps running untouched, and a later pass drops slot %s from "
+			 "\"%s\"; to keep \"%s\" a standby cluster, put standby_of: %s back",
+			 r->x->name, r->s->name, xl, sp, r->s->name, r->x->name, r->s->name, slot_x, sp,
+			 r->x->name, r->s->name));
+	act->payload.target = "detach";
+	act->payload.upstream = sp;
+	builder_change(r->b, act, arena_printf(a, "standby_of of \"%s\"", r->x->name), r->s->name, NULL);
+	builder_change(r->b, act, arena_printf(a, "role of \"%s\"", xl),
+		       arena_printf(a, "standby leader streaming from \"%s\"", sp), "primary");
+	builder_change(r->b, act, arena_printf(a, "slots on \"%s\"", sp), slot_x,
+		       "dropped by a later pass");
+	return act;
+}
+
+/*
+ * plan_detach - X (xi) without standby_of whose primary still streams from
+ * a node of S: the detach, alone (runnable) or X planned as S's standby
+ * cluster (blocked). S is planned as before in this pass either way: it
+ * keeps X's slot and pg_hba.conf lines until X's leader is promoted.
+ */
+static void plan_detach(PgcPlanBuilder *b, const PgcTopology *t, const PgcObserved *obs,
+			const PgcPolicy *policy, bool *skip, PgcTopology **copy, size_t xi)
+{
+	Rs r = {.b = b, .obs = obs, .policy = policy, .x = &t->clusters[xi]};
+	const char *why = NULL;
+	size_t si = t->n_clusters;
+	PgcAction *act;
+
+	if (skip[xi] || (r.l = cluster_node(r.x, r.x->primary.v)) == NULL)
+		return;
+	r.ol = find_obs(obs, r.x->name, r.l->name);
+	if ((r.p = detached_from(t, xi, r.ol, &si)) == NULL)
+		return;
+	r.s = &t->clusters[si];
+	act = emit_detach(&r);
+	if (b->coordinated)
+		why = "detaching a standby cluster is not done with coordination.etcd yet: detach on a "
+		      "topology without coordination";
+	else if (!r.ol->local)
+		builder_delegate(b, act, arena_printf(b->a, "node's host \"%s\" is not this machine; "
+						      "pgconverge promotes only nodes that run here",
+						      r.l->host.v));
+	else
+		why = policy_block(&r, r.x, true);
+	if (why != NULL)
+		builder_block(act, why);
+	else if (r.ol->local)
+		skip[xi] = true;
+	/* Blocked: X planned as it runs; runnable: X skipped, and S keeps X's
+	 * slot and pg_hba.conf lines in this pass. */
+	attach_back(b->a, t, copy, si, xi);
+}
+
 const PgcTopology *plan_region_switch(PgcPlanBuilder *b, const PgcTopology *t,
 				      const PgcObserved *obs, const PgcPolicy *policy, bool *skip)
 {
@@ -497,5 +646,8 @@ const PgcTopology *plan_region_switch(PgcPlanBuilder *b, const PgcTopology *t,
 			builder_block(act, why);
 		swap_back(b->a, t, &copy, si, xi);
 	}
+	/* standby_of removed without a swap: the detach. */
+	for (size_t xi = 0; xi < t->n_clusters; xi++)
+		plan_detach(b, t, obs, policy, skip, &copy, xi);
 	return copy != NULL ? copy : t;
 }

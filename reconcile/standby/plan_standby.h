@@ -15,6 +15,11 @@
  *     and passfile point at it, its primary_slot_name is standby_slot; and
  *     no role, database or replication user is planned (it refuses writes;
  *     it replays the source's, whose roles and databases the copy carries);
+ *   - on a cluster of a topology of several: released_slots are the
+ *     slots of the other clusters that are no standby clusters of it (a
+ *     detached one's) and whose primary was seen answering, not streaming
+ *     from (nor configured for) a node of it: dropped once unused,
+ *     wherever they are;
  *   - on a source cluster: kept_slots are its standby clusters' slots,
  *     created on its live primary (so re-created on a new primary after a
  *     failover or switchover; a standby leader then re-points with a
@@ -92,8 +97,25 @@ size_t *plan_standby_order(PgcArena *a, const PgcTopology *t);
  * returned topology: a copy of t with each pending switch's standby_of
  * swapped back (a blocked rejoin skips S instead), so that nothing turns P
  * into a standby or re-points L before the switch. The returned topology
- * is t when nothing is pending. Offline or made-up observations: t, nothing
- * planned. Memory: b's arena.
+ * is t when nothing is pending.
+ *
+ * The detach: a cluster X without standby_of whose primary L is seen in
+ * recovery streaming from (or configured to stream from: primary_conninfo)
+ * a node P of another cluster S that is not standby_of X (that is the
+ * swap above): X/L/region-switch, payload.target "detach", payload.upstream
+ * "S/P", impact switchover, blocked by the same policy (X's) as the switch,
+ * and with coordination; delegated when L is on another host. Runnable,
+ * skip[X] is set (the action is X's only one; the executor promotes L).
+ * Either way the returned topology gives X standby_of: S back (with S's
+ * replication user and password, as schema/load.c's inherit_standby does):
+ * blocked, X is planned as the standby cluster it still is; runnable, S
+ * keeps X's slot and pg_hba.conf lines in this pass. The next pass drops
+ * the slot: plan_standby_live() lists, on every cluster c of a topology of
+ * several, released_slots: pgc_standby_<Y> of each other cluster Y that is
+ * no standby cluster of c and whose primary is seen not streaming from c,
+ * which the postgres planner drops once unused.
+ *
+ * Offline or made-up observations: t, nothing planned. Memory: b's arena.
  */
 const PgcTopology *plan_region_switch(PgcPlanBuilder *b, const PgcTopology *t,
 				      const PgcObserved *obs, const PgcPolicy *policy, bool *skip);

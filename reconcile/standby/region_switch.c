@@ -484,6 +484,92 @@ static int parse(Rx *r)
 	return 0;
 }
 
+/* ---- the detach ------------------------------------------------------------------------------------ */
+
+/*
+ * detach_run - payload.target "detach": X lost standby_of; its primary L,
+ * S's standby leader until now, is promoted where its replay stands.
+ * pg_promote first (PostgreSQL stops the WAL receiver and replays what it
+ * received), so that a run killed half way leaves L either streaming as
+ * before or promoted; then promote_run() for the rest (X's files as a
+ * primary cluster, its replicas' slots and files, its front doors, the
+ * first write).
+ */
+static int detach_run(PgcExecCtx *ctx)
+{
+	PgcArena *a = ctx->arena;
+	const PgcCluster *x = ctx->c, *xl;
+	const PgcNode *l = ctx->n;
+	const char **live = arena_calloc(a, ctx->t->n_clusters + 1, sizeof(char *));
+	const char *from = ctx->a->payload.upstream ? ctx->a->payload.upstream : "?";
+	const char *outcome = "refused", *error = NULL;
+	PgcPromoteOptions po;
+	PgcPromoteResult pr;
+	double start = clock_ms();
+	size_t xi;
+	int state, rc = -1;
+	json_t *ev;
+
+	memset(&pr, 0, sizeof pr);
+	if (l == NULL || x->standby_of.set)
+		return exec_fail(ctx, "cannot run \"%s\": cluster \"%s\" is a standby cluster in the "
+				 "topology: plan again", ctx->a->id, x->name);
+	if (exec_need_host(ctx) != 0)
+		return -1;
+	if (!host_is_local(l->host.v))
+		return exec_fail(ctx, "cannot run \"%s\": \"%s/%s\" is on host \"%s\", not on this "
+				 "machine\nhint: run pgconverge on that host", ctx->a->id, x->name,
+				 l->name, l->host.v);
+	xi = index_in(ctx->t, x);
+	if (xi < ctx->t->n_clusters)
+		live[xi] = l->name;
+	/* X as a primary cluster (with its own standby clusters' slots, if any). */
+	xl = plan_standby_live(a, ctx->t, x, NULL, live);
+	state = switchover_in_recovery(xl, l);
+	if (state == 0) {
+		log_info("\"%s/%s\" takes writes already: cluster \"%s\" is detached", x->name, l->name,
+			 x->name);
+		ctx->nothing_to_do = true;
+		return 0;
+	}
+	if (state < 0) {
+		error = arena_printf(a, "\"%s/%s\" does not answer", x->name, l->name);
+		goto done;
+	}
+	promote_defaults(&po);
+	if (ctx->ready_timeout_s > 0)
+		po.stream_timeout_s = ctx->ready_timeout_s;
+	log_info("detaching cluster \"%s\" from \"%s\": promoting \"%s/%s\"", x->name, from,
+		 x->name, l->name);
+	outcome = "failed";
+	if (promote_node(xl, l, po.promote_timeout_s) != 0) {
+		error = arena_printf(a, "could not promote \"%s/%s\"", x->name, l->name);
+		goto done;
+	}
+	if (promote_run(xl, NULL, &po, &pr) != 0) {
+		error = arena_printf(a, "\"%s/%s\" is promoted, but its cluster's files could not be "
+				     "written (the next pass does)", x->name, l->name);
+		goto done;
+	}
+	outcome = "done";
+	rc = 0;
+	log_info("detached cluster \"%s\" from \"%s\": \"%s/%s\" takes writes on timeline %u; "
+		 "%zu replica(s) follow it", x->name, from, x->name, l->name, pr.timeline, pr.repointed);
+done:
+	ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "event", "region-switch", "target", "detach",
+		       "cluster", x->name, "node", l->name, "action", ctx->a->id, "kind",
+		       plan_action_name(ctx->a->kind), "from", from, "outcome", outcome);
+	json_object_set_new(ev, "error", error ? json_string(error) : json_null());
+	json_object_set_new(ev, "duration_ms", ms_or_null(clock_ms() - start));
+	if (pr.timeline != 0)
+		json_object_set_new(ev, "timeline", json_integer(pr.timeline));
+	(void)ha_journal_event(ctx->state_dir, ev);
+	json_decref(ev);
+	if (rc != 0)
+		return exec_fail(ctx, "detach of cluster \"%s\" %s: %s", x->name, outcome, error);
+	return 0;
+}
+
 int region_switch_run(PgcExecCtx *ctx)
 {
 	Rx r;
@@ -491,6 +577,8 @@ int region_switch_run(PgcExecCtx *ctx)
 	double start = clock_ms();
 	int state, rc = -1;
 
+	if (ctx->a->payload.target != NULL && strcmp(ctx->a->payload.target, "detach") == 0)
+		return detach_run(ctx);
 	memset(&r, 0, sizeof r);
 	r.ctx = ctx;
 	r.a = ctx->arena;

@@ -41,6 +41,15 @@
  *
  * Both nodes must be on this machine. One journal line "region-switch"
  * with what was done (outcome, write gap, rejoin decision).
+ *
+ * payload.target "detach" (the file removed X's standby_of, S keeps
+ * running): only L, on this machine, is touched. pg_promote first
+ * (PostgreSQL ends the stream and replays what L received: X forks from S
+ * there), so that a run killed half way leaves L either streaming as
+ * before or promoted; then promote_run() with no old primary (X's files as
+ * a primary cluster, its replicas' slots and files, its front doors, the
+ * first write). L out of recovery already: nothing to do. Journal line
+ * "region-switch" with "target": "detach", outcome, timeline.
  */
 #ifndef PGC_RECONCILE_STANDBY_REGION_SWITCH_H
 #define PGC_RECONCILE_STANDBY_REGION_SWITCH_H
@@ -50,8 +59,9 @@
 /*
  * region_switch_run - ACT_REGION_SWITCH: ctx->c is X, ctx->n its primary
  * L, payload.upstream "S/P". 0 when L is X's primary and P streams from
- * it (already, or now); -1 (reported, with a one-line summary for the
- * journal) when refused, rolled back or failed.
+ * it (already, or now), or, for a detach, when L takes writes; -1
+ * (reported, with a one-line summary for the journal) when refused,
+ * rolled back or failed.
  */
 int region_switch_run(PgcExecCtx *ctx);
 

@@ -44,6 +44,11 @@
 #define BEFORE "version: 1\nclusters:\n" EU_NODES PRIMARY_PART US_NODES "    standby_of: eu\n"
 #define AFTER "version: 1\nclusters:\n" EU_NODES "    standby_of: us\n" US_NODES PRIMARY_PART
 
+/* DETACHED: us without standby_of, eu keeping none for it (not a swap). */
+#define DETACHED "version: 1\nclusters:\n" EU_NODES PRIMARY_PART US_NODES PRIMARY_PART
+/* DETACHED_BARE: only the standby_of line deleted (us streams as eu's replication user until detached). */
+#define DETACHED_BARE "version: 1\nclusters:\n" EU_NODES PRIMARY_PART US_NODES
+
 static PgcTopology *load(const char *yaml)
 {
 	PgcLoadOptions opts = {.base_dir = "/srv/topo", .offline = true};
@@ -367,6 +372,171 @@ static void test_offline(void **state)
 	topology_free(t);
 }
 
+/* ---- the detach: standby_of removed from us, eu unchanged ---- */
+
+/* One action, us/us1/region-switch "detach", blocked without the flag. */
+static void test_detach_blocked(void **state)
+{
+	PgcTopology *t = load(DETACHED);
+	PgcObserved *o = observed(t);
+	PgcPlan *p = plan(t, o, false);
+	const PgcAction *a;
+
+	(void)state;
+	assert_int_equal(count_kind(p, ACT_REGION_SWITCH), 1);
+	a = plan_find_action(p, "us/us1/region-switch");
+	assert_non_null(a);
+	assert_int_equal(a->impact, IMPACT_SWITCHOVER);
+	assert_string_equal(a->payload.target, "detach");
+	assert_string_equal(a->payload.upstream, "eu/eu1");
+	assert_true(a->blocked);
+	assert_non_null(strstr(a->blocked_reason, "--allow-switchover"));
+	assert_non_null(strstr(a->blocked_reason, "to detach"));
+	assert_non_null(strstr(a->reason, "forks from \"eu\""));
+	assert_non_null(strstr(a->reason, "keeps running"));
+	assert_true(a->n_changes >= 2);
+	plan_free(p);
+	arena_free(o->arena);
+	topology_free(t);
+}
+
+/*
+ * Blocked, us is planned as the standby cluster it still is: exactly the
+ * actions of the file with standby_of on the same observed state (no role
+ * created on the read-only us1, its conninfo and slot kept, no trust line).
+ */
+static void blocked_plans_as_standby(const char *yaml)
+{
+	PgcTopology *t = load(yaml), *before = load(BEFORE);
+	PgcObserved *o = observed(t);
+	PgcPlan *p = plan(t, o, false), *q = plan(before, o, false);
+
+	assert_int_equal(p->actions[0].kind, ACT_REGION_SWITCH);
+	assert_int_equal(p->n_actions, q->n_actions + 1);
+	for (size_t i = 0; i < q->n_actions; i++) {
+		assert_string_equal(p->actions[i + 1].id, q->actions[i].id);
+		assert_int_equal(p->actions[i + 1].impact, q->actions[i].impact);
+		if (p->actions[i + 1].payload.content != NULL)
+			assert_string_equal(p->actions[i + 1].payload.content, q->actions[i].payload.content);
+	}
+	for (size_t i = 1; i < p->n_actions; i++) {
+		assert_true(p->actions[i].kind != ACT_DROP_SLOT && p->actions[i].kind != ACT_CLONE &&
+			    p->actions[i].kind != ACT_SWITCHOVER);
+		if (strcmp(p->actions[i].cluster, "us") == 0)
+			assert_true(p->actions[i].kind != ACT_CREATE_ROLE);
+	}
+	plan_free(p);
+	plan_free(q);
+	arena_free(o->arena);
+	topology_free(t);
+	topology_free(before);
+}
+
+static void test_detach_blocked_plans_as_standby(void **state)
+{
+	(void)state;
+	blocked_plans_as_standby(DETACHED);
+	blocked_plans_as_standby(DETACHED_BARE);
+}
+
+/* Runnable: the only action of us; eu is planned as before (it keeps us's slot in this pass). */
+static void test_detach_runnable_alone(void **state)
+{
+	PgcTopology *t = load(DETACHED), *before = load(BEFORE);
+	PgcObserved *o = observed(t);
+	PgcPlan *p = plan(t, o, true), *q = plan(before, o, true);
+	size_t n_eu = 0;
+
+	(void)state;
+	assert_string_equal(p->actions[0].id, "us/us1/region-switch");
+	assert_string_equal(p->actions[0].payload.target, "detach");
+	assert_false(p->actions[0].blocked);
+	for (size_t i = 1; i < p->n_actions; i++)
+		assert_string_equal(p->actions[i].cluster, "eu");
+	for (size_t i = 0; i < q->n_actions; i++)
+		if (strcmp(q->actions[i].cluster, "eu") == 0) {
+			assert_true(n_eu + 1 < p->n_actions);
+			assert_string_equal(p->actions[++n_eu].id, q->actions[i].id);
+		}
+	assert_int_equal(p->n_actions, n_eu + 1);
+	plan_free(p);
+	plan_free(q);
+	arena_free(o->arena);
+	topology_free(t);
+	topology_free(before);
+}
+
+/* Detached: us1 takes writes; its slot on eu1 is dropped once unused, never while us1 may need it. */
+static void test_detached_drops_slot(void **state)
+{
+	PgcTopology *t = load(DETACHED);
+	PgcObserved *o = observed(t);
+	PgcObsNode *us1 = onode(o, "us1"), *eu1 = onode(o, "eu1");
+	PgcObsSlot slot = {.slot_name = "pgc_standby_us", .slot_type = "physical", .active = false};
+	const PgcAction *a;
+	PgcPlan *p;
+
+	(void)state;
+	us1->in_recovery = false;
+	us1->standby_signal = false;
+	us1->upstream_host = NULL;
+	us1->wal_receiver_status = NULL;
+	us1->timeline = 2;
+	eu1->slots = &slot;
+	eu1->n_slots = 1;
+	p = plan(t, o, false);
+	assert_int_equal(count_kind(p, ACT_REGION_SWITCH), 0);
+	a = NULL;
+	for (size_t i = 0; i < p->n_actions; i++)
+		if (p->actions[i].kind == ACT_DROP_SLOT)
+			a = &p->actions[i];
+	assert_non_null(a);
+	assert_string_equal(a->cluster, "eu");
+	assert_string_equal(a->node, "eu1");
+	assert_string_equal(a->payload.target, "pgc_standby_us");
+	plan_free(p);
+	/* Still in use (something streams through it): left alone. */
+	slot.active = true;
+	p = plan(t, o, false);
+	assert_int_equal(count_kind(p, ACT_DROP_SLOT), 0);
+	plan_free(p);
+	/* us1 not seen (down): it may still need the slot, left alone. */
+	slot.active = false;
+	us1->reachable = false;
+	p = plan(t, o, false);
+	assert_int_equal(count_kind(p, ACT_DROP_SLOT), 0);
+	plan_free(p);
+	/* us1 seen in recovery, still configured for eu1 (a detach pending, its
+	 * stream broken for a moment): left alone. */
+	us1->reachable = true;
+	us1->in_recovery = true;
+	us1->upstream_host = "127.0.0.1";
+	us1->upstream_port = 25470;
+	p = plan(t, o, false);
+	assert_int_equal(count_kind(p, ACT_DROP_SLOT), 0);
+	plan_free(p);
+	eu1->slots = NULL;
+	eu1->n_slots = 0;
+	arena_free(o->arena);
+	topology_free(t);
+}
+
+/* us1 streams from nowhere in another cluster (a plain primary cluster's replica state): no detach. */
+static void test_detach_needs_stream_from_other_cluster(void **state)
+{
+	PgcTopology *t = load(DETACHED);
+	PgcObserved *o = observed(t);
+	PgcPlan *p;
+
+	(void)state;
+	onode(o, "us1")->upstream_port = 25473; /* us2, a node of us itself */
+	p = plan(t, o, true);
+	assert_int_equal(count_kind(p, ACT_REGION_SWITCH), 0);
+	plan_free(p);
+	arena_free(o->arena);
+	topology_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +550,11 @@ int main(void)
 	    cmocka_unit_test(test_no_swap_no_action),
 	    cmocka_unit_test(test_only_new_primary_cluster),
 	    cmocka_unit_test(test_offline),
+	    cmocka_unit_test(test_detach_blocked),
+	    cmocka_unit_test(test_detach_blocked_plans_as_standby),
+	    cmocka_unit_test(test_detach_runnable_alone),
+	    cmocka_unit_test(test_detached_drops_slot),
+	    cmocka_unit_test(test_detach_needs_stream_from_other_cluster),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
