@@ -154,8 +154,8 @@ static int region(const PgcOptions *opts, PgcArena *a, const PgcTopology *t, con
 	int rc = EXIT_ERROR;
 
 	if (opts->to_node != NULL && strcmp(opts->to_node, c->primary.v) != 0) {
-		cmd_error(arena_printf(a, "leave out --to, or make \"%s\" the cluster's primary: first",
-				       opts->to_node),
+		cmd_error(arena_printf(a, "leave out --to, or set primary: %s under clusters.%s in the "
+				       "topology first", opts->to_node, c->name),
 			  "cluster \"%s\" is a standby cluster: only its standby leader \"%s\" can be "
 			  "promoted", c->name, c->primary.v);
 		return EXIT_ERROR;

@@ -282,8 +282,11 @@ typedef struct {
 /* was_primary - o is down, on this machine, with a primary's control file (no standby.signal). */
 static bool was_primary(const PgcObsNode *o)
 {
+	/* The control file says what it last ran as: a standby.signal written
+	 * since (the region-loss fence, or a rejoin killed half way) does not
+	 * make it a standby of the new primary cluster; the rejoin does. */
 	return o != NULL && o->local && o->dir_state == DIR_INITIALIZED && !o->reachable &&
-	       !o->postmaster_alive && !o->standby_signal && !o->recovery_signal &&
+	       !o->postmaster_alive &&
 	       (same(o->cluster_state, "in production") || same(o->cluster_state, "shut down"));
 }
 
@@ -622,8 +625,9 @@ const PgcTopology *plan_region_switch(PgcPlanBuilder *b, const PgcTopology *t,
 			act = emit_switch(&r, true);
 			if (b->coordinated)
 				builder_block(act, "a region switch is not done with coordination.etcd yet");
-			else if (!r.op->local)
-				builder_delegate(b, act, remote(&r, r.p));
+			else if (!r.op->local || !r.ol->local)
+				/* It writes both nodes' files: both must be on this machine. */
+				builder_delegate(b, act, remote(&r, !r.op->local ? r.p : r.l));
 			else
 				skip[xi] = true;
 			skip[si] = true;

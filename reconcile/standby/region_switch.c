@@ -632,6 +632,7 @@ int region_switch_run(PgcExecCtx *ctx)
 		log_info("switched regions: \"%s/%s\" is the primary, \"%s/%s\" its standby leader; "
 			 "write gap %s", r.x->name, r.l->name, r.s->name, r.p->name,
 			 r.write_gap_ms >= 0 ? arena_printf(r.a, "%.0f ms", r.write_gap_ms)
+			 : !r.stopped	     ? "unknown (an earlier run stopped the old primary)"
 					     : "unknown (no write committed in time)");
 	else
 		log_info("\"%s/%s\" rejoined as the standby leader of cluster \"%s\": %s", r.s->name,
