@@ -3,10 +3,11 @@
 # cluster is lost, on real servers, through the CLI only:
 #   1. one apply builds eu (eu1 primary, eu2) and its standby cluster us
 #      (us1 the standby leader, us2 cascading); `failover --cluster us` while
-#      eu answers is refused with the swap hint;
+#      eu answers is refused with the hint;
 #   2. rows written in eu reach us; status records the chain; eu's two
 #      servers are killed (SIGKILL to each server's process group: the region
-#      is lost);
+#      is lost); in between, with eu2 still answering, `failover --force` is
+#      refused; the record is moved 64 kB ahead of us1 (a positive gap);
 #   3. `failover --cluster us` without --force is refused (exit 1, the
 #      estimate shown) and changes nothing; with --force us1 is promoted, us2
 #      follows it, the rows are there, the journal has the event;
@@ -72,8 +73,9 @@ check "us1 streams from eu1" streams_from us1 eu1
 check "us2 cascades from us1" streams_from us2 us1
 
 lib_run "$tmp/alive" failover -f "$topo" --cluster us --force
-if [ "$rc" = 1 ] && grep -q 'the source is alive: swap standby_of' "$tmp/alive.err" && in_recovery us1 t; then
-	ok "failover --cluster us --force while eu answers: refused with the swap hint, us1 still a standby"
+if [ "$rc" = 1 ] && grep -q 'the source is alive: fail "eu" over within its region, or swap standby_of' "$tmp/alive.err" &&
+	in_recovery us1 t; then
+	ok "failover --cluster us --force while eu answers: refused with the hint, us1 still a standby"
 else
 	fail "failover while the source is alive: exit $rc"; lib_show "$tmp/alive"
 fi
@@ -86,7 +88,31 @@ lib_run "$tmp/status1" status -f "$topo"
 check "status recorded eu's position for us ($state/standby.json)" \
 	lib_json "$state/standby.json" "d['clusters']['us']['source'] == 'eu' and d['clusters']['us']['source_node'] == 'eu1'"
 check "eu1 lost (SIGKILL to its server)" lose eu1
+# eu's primary is gone but eu2 answers: eu can still fail over by itself, so
+# promoting us would make two writers; refused even with --force.
+lib_run "$tmp/half" failover -f "$topo" --cluster us --force
+if [ "$rc" = 1 ] && grep -q '"eu/eu2" answers (in recovery), even with --force' "$tmp/half.err" &&
+	grep -q 'fail "eu" over within its region' "$tmp/half.err" && in_recovery us1 t; then
+	ok "failover --cluster us --force while only eu1 is lost: refused (eu2 answers), us1 still a standby"
+else
+	fail "failover with eu2 alive: exit $rc"; lib_show "$tmp/half"
+fi
 check "eu2 lost (SIGKILL to its server)" lose eu2
+# The record as a status taken while us1 lagged 64 kB behind eu1 would have
+# left it: the estimate then has a positive gap (when L's receiver row is
+# gone, which is its basis then).
+gap_record() {
+	python3 - "$state/standby.json" "$(q us1 'select pg_last_wal_receive_lsn()')" <<'PY'
+import json, sys
+path, lsn = sys.argv[1], sys.argv[2]
+hi, lo = (int(x, 16) for x in lsn.split('/'))
+v = (hi << 32 | lo) + 65536
+d = json.load(open(path))
+d['clusters']['us']['source_lsn'] = '%X/%X' % (v >> 32, v & 0xffffffff)
+json.dump(d, open(path, 'w'))
+PY
+}
+check "the record made 64 kB ahead of us1" gap_record
 
 # --- 3. failover: refused without --force, done with it -----------------------------------------
 
@@ -98,6 +124,10 @@ else
 	fail "failover without --force: exit $rc"; lib_show "$tmp/fo1"
 fi
 sed 's/^/  | /' "$tmp/fo1.err"
+if grep -q 'from the last time pgconverge saw' "$tmp/fo1.err"; then
+	grep -q 'at least 65536 bytes of WAL' "$tmp/fo1.err" && ok "the estimate counts the record's 64 kB gap" ||
+		fail "the estimate does not show the record's gap"
+fi
 check "nothing changed: us1 still in recovery" in_recovery us1 t
 
 lib_run "$tmp/fo2" failover -f "$topo" --cluster us --force
@@ -113,6 +143,16 @@ q us1 "insert into t values (101)" >/dev/null
 check "a row written on us1 reaches us2" lib_wait 30 lib_sql_is "${p[us2]}" "select count(*) from t" 101
 grep -q '"kind": *"region-failover"' "$state/journal.jsonl" && grep -q '"outcome": *"ok"' "$state/journal.jsonl" &&
 	ok "the journal has the region failover" || fail "no region-failover event in the journal"
+journal_estimate() {
+	python3 - "$state/journal.jsonl" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ev = [e for e in ev if e.get('kind') == 'region-failover' and e.get('outcome') == 'ok']
+e = ev[-1].get('estimate') if ev else None
+sys.exit(0 if isinstance(e, dict) and isinstance(e.get('bytes'), int) and 'seconds' in e and e.get('kind') else 1)
+PY
+}
+check "the journal's event has the estimate (kind, bytes, seconds)" journal_estimate
 
 # --- 4. the unchanged file never demotes us1 ---------------------------------------------------
 
