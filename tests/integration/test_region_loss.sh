@@ -91,7 +91,7 @@ check "eu1 lost (SIGKILL to its server)" lose eu1
 # eu's primary is gone but eu2 answers: eu can still fail over by itself, so
 # promoting us would make two writers; refused even with --force.
 lib_run "$tmp/half" failover -f "$topo" --cluster us --force
-if [ "$rc" = 1 ] && grep -q '"eu/eu2" answers (in recovery), even with --force' "$tmp/half.err" &&
+if [ "$rc" = 1 ] && grep -q '"eu/eu2" answers (in recovery)), even with --force' "$tmp/half.err" &&
 	grep -q 'fail "eu" over within its region' "$tmp/half.err" && in_recovery us1 t; then
 	ok "failover --cluster us --force while only eu1 is lost: refused (eu2 answers), us1 still a standby"
 else
