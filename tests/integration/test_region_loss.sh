@@ -17,7 +17,9 @@
 #      standby.signal, never started; eu2 marked too); status shows eu
 #      fenced; started by hand once more, eu1 comes back read-only;
 #   6. two one-node clusters (c2: standby_of c1): c1 stopped cleanly, the
-#      estimate is provably zero and failover --cluster c2 needs no --force.
+#      estimate is provably zero and failover --cluster c2 needs no --force;
+#   7. c2 given standby_of: c3, an unrelated cluster (its own initdb) on an
+#      older timeline: no fence, both held, status says unrelated.
 #
 # Needs root (servers run as postgres), the PostgreSQL 15 binaries and free
 # loopback ports. One ok/FAIL line per check; exit 1 when any check failed.
@@ -244,5 +246,42 @@ if [ "$rc" = 0 ] && grep -q 'data-loss estimate: nothing is lost' "$tmp/clean/fo
 else
 	fail "failover after a clean shutdown: exit $rc"; lib_show "$tmp/clean/fo"
 fi
+
+# --- 7. unrelated clusters: no region failover, nothing stopped ----------------------------------
+
+# c3, a cluster of its own (initdb: another system identifier), and c2 (b1
+# takes writes on timeline 2 now) given standby_of: c3 by mistake: c3's
+# primary, on an older timeline, must not be fenced; both are held.
+c3p=$(lib_free_ports 1) || { fail "no free port"; lib_finish test_region_loss; }
+cat >"$tmp/clean/unrelated.yaml" <<EOF
+version: 1
+clusters:
+  c3:
+    primary: e1
+    nodes:
+      e1: {port: $c3p, data_dir: data/e1, region: r1}
+    settings: {shared_buffers: 32MB, max_connections: 100}
+    hba:
+      - {type: local, database: all, user: postgres, method: peer}
+      - {type: host, database: all, user: all, address: 127.0.0.1/32, method: scram-sha-256}
+    replication: {user: replicator, password: {env: REPLICATION_PASSWORD}}
+EOF
+lib_run "$tmp/clean/apply3" apply -f "$tmp/clean/unrelated.yaml"
+lib_expect_rc "apply builds c3, a cluster of its own" "$tmp/clean/apply3" 0
+sed -n '/^  c2:/,$p' "$tmp/clean/topology.yaml" | sed 's/standby_of: c1/standby_of: c3/' >>"$tmp/clean/unrelated.yaml"
+lib_run "$tmp/clean/plan4" plan -f "$tmp/clean/unrelated.yaml" --format json
+if lib_json "$tmp/clean/plan4.out" "sorted(a['id'] for a in d['actions']) == ['c2/-/switchover', 'c3/-/fence'] and \
+	all(a['blocked'] and 'unrelated' in a['reason'] for a in d['actions'])"; then
+	ok "c2 declared standby_of an unrelated c3: both held, blocked, saying unrelated; no fence of e1"
+else
+	fail "unrelated clusters: $(jq -c '[.actions[] | .id + " " + (.blocked|tostring) + " " + .reason]' "$tmp/clean/plan4.out" 2>/dev/null)"
+fi
+lib_run "$tmp/clean/apply4" apply -f "$tmp/clean/unrelated.yaml"
+lib_expect_rc "apply of it: blocked" "$tmp/clean/apply4" 3
+check "e1 still takes writes" lib_sql_is "$c3p" "select pg_is_in_recovery()" f
+check "b1 still takes writes" lib_sql_is "$b1" "select pg_is_in_recovery()" f
+lib_run "$tmp/clean/status4" status -f "$tmp/clean/unrelated.yaml"
+grep -q 'HELD: c2 and c3 are unrelated clusters' "$tmp/clean/status4.out" &&
+	ok "status shows both held as unrelated" || { fail "status (unrelated)"; lib_show "$tmp/clean/status4"; }
 
 lib_finish test_region_loss
