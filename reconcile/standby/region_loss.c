@@ -336,11 +336,11 @@ static void plan_fenced(PgcPlanBuilder *b, const PgcCluster *c, const PgcObserve
 				       c->name, st->by_cluster, c->name, st->by_node,
 				       sysid_text(b->a, st->sysid), c->name,
 				       sysid_text(b->a, st->source_sysid), c->name, st->by_cluster)
-			: arena_printf(b->a, "cluster \"%s\" is held, not fenced: its standby cluster \"%s\" "
-					     "takes writes on %s, and the %s: no region failover can be told "
-					     "from a swap waiting for its region switch; nothing of \"%s\" is "
-					     "stopped or changed%s until both can be observed",
-				       c->name, st->by_cluster, by, st->unknown, c->name,
+			: arena_printf(b->a, "cluster \"%s\" is held, not fenced (%s): its standby cluster "
+					     "\"%s\" takes writes on %s, which may be a region failover or a "
+					     "swap waiting for its region switch; nothing of \"%s\" is stopped "
+					     "or changed%s until both can be observed",
+				       c->name, st->unknown, st->by_cluster, by, c->name,
 				       st->writer != NULL
 					   ? arena_printf(b->a, " (\"%s\" takes writes too: find which "
 								"cluster has the newest writes and stop "
