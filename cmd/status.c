@@ -258,7 +258,19 @@ static void region_text(const PgcTopology *t, const PgcObserved *o, const PgcClu
 
 	if (!region_loss_state(t, o, tc, &rs))
 		return;
-	if (rs.promoted)
+	if (rs.kin == REGION_UNRELATED)
+		str_fprintf_line(stdout, "  HELD: %s and %s are unrelated clusters (system identifiers %llu "
+				 "and %llu) although %s says standby_of: %s; nothing is done to either until "
+				 "the topology is fixed\n",
+				 rs.promoted ? tc->name : rs.by_cluster, rs.promoted ? tc->standby_of.v : tc->name,
+				 (unsigned long long)rs.sysid, (unsigned long long)rs.source_sysid,
+				 rs.promoted ? tc->name : rs.by_cluster, rs.promoted ? tc->standby_of.v : tc->name);
+	else if (rs.kin == REGION_UNKNOWN)
+		str_fprintf_line(stdout, "  HELD (%s): %s takes writes although standby_of says %s; not "
+				 "called a region failover, nothing fenced, until both are observed\n",
+				 rs.unknown, rs.promoted ? tc->name : rs.by_cluster,
+				 rs.promoted ? tc->standby_of.v : tc->name);
+	else if (rs.promoted)
 		str_fprintf_line(stdout, "  promoted by a region failover: %s takes writes (%s) although "
 				 "standby_of says %s; swap standby_of to make %s a standby of %s\n",
 				 rs.writer, tli_text(o->arena, rs.writer_tli), tc->standby_of.v,
@@ -271,7 +283,11 @@ static void region_text(const PgcTopology *t, const PgcObserved *o, const PgcClu
 				 rs.by_cluster);
 }
 
-/* add_region - each cluster's "region": {state: promoted|fenced, writer or by_cluster/by_node}. */
+/*
+ * add_region - each cluster's "region": {state: promoted|fenced, writer or
+ * by_cluster/by_node}, or {state: held, why: unrelated|timelines
+ * unknown|system identifiers unknown, cluster: the other one}.
+ */
 static void add_region(json_t *j, const PgcTopology *t, const PgcObserved *o)
 {
 	for (size_t c = 0; c < o->n_clusters; c++) {
@@ -281,7 +297,11 @@ static void add_region(json_t *j, const PgcTopology *t, const PgcObserved *o)
 
 		if (tc == NULL || !region_loss_state(t, o, tc, &rs))
 			continue;
-		if (rs.promoted)
+		if (rs.kin != REGION_FAILOVER)
+			rj = json_pack("{s:s,s:s,s:s}", "state", "held", "why",
+				       rs.kin == REGION_UNRELATED ? "unrelated" : rs.unknown, "cluster",
+				       rs.promoted ? tc->standby_of.v : rs.by_cluster);
+		else if (rs.promoted)
 			rj = json_pack("{s:s,s:s,s:i}", "state", "promoted", "writer", rs.writer, "timeline",
 				       (int)rs.writer_tli);
 		else

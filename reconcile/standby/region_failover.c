@@ -171,18 +171,53 @@ void region_record_read(PgcArena *a, const char *state_dir, const char *cluster,
 
 /* ---- the failover ----------------------------------------------------------------- */
 
-/* source_answers - why the source counts as alive, or NULL: its writer, or a chain's leader. */
+/*
+ * source_answers - why the region failover must not run, or NULL: a node of
+ * src answers (src can still fail over within its region, or be switched
+ * losslessly), or a node up the chain takes writes. *hint the way out.
+ */
 static const char *source_answers(PgcArena *a, const PgcTopology *t, const PgcObserved *obs,
-				  const PgcCluster *src)
+				  const PgcCluster *x, const PgcCluster *src, const char **hint)
 {
-	const PgcObsNode *w = source_writer(obs, src->name), *l;
+	const PgcObsCluster *oc = obs_cluster(obs, src->name);
+	const PgcObsNode *w = source_writer(obs, src->name), *any = NULL;
+	const PgcCluster *up = src;
 
-	if (w != NULL)
-		return arena_printf(a, "\"%s/%s\" answers and takes writes", src->name, w->name);
-	(void)t;
-	if (src->standby_of.set && (l = obs_node(obs, src->name, src->primary.v)) != NULL && l->reachable)
-		return arena_printf(a, "its standby leader \"%s/%s\" answers", src->name, l->name);
+	for (size_t i = 0; oc != NULL && i < oc->n_nodes && any == NULL; i++)
+		if (oc->nodes[i].reachable)
+			any = &oc->nodes[i];
+	if (w != NULL || any != NULL) {
+		*hint = arena_printf(a, "the source is alive: fail \"%s\" over within its region, or swap "
+				      "standby_of between \"%s\" and \"%s\" and apply --allow-switchover for a "
+				      "lossless region switch",
+				      src->name, src->name, x->name);
+		return w != NULL ? arena_printf(a, "\"%s/%s\" answers and takes writes", src->name, w->name)
+				 : arena_printf(a, "\"%s/%s\" answers (%s)", src->name, any->name,
+						any->in_recovery ? "in recovery" : "takes writes");
+	}
+	/* A chain: a writer further up still takes the writes X's data comes from. */
+	for (size_t hops = 0; up->standby_of.set && hops < t->n_clusters; hops++) {
+		if ((up = topology_cluster(t, up->standby_of.v)) == NULL)
+			break;
+		if ((w = source_writer(obs, up->name)) != NULL) {
+			*hint = arena_printf(a, "the chain is alive: make \"%s\" a standby of \"%s\" "
+					      "(standby_of: %s) and apply, or bring \"%s\" back; promoting \"%s\" "
+					      "would make a second writer",
+					      x->name, up->name, up->name, src->name, x->name);
+			return arena_printf(a, "\"%s/%s\" up the chain takes writes", up->name, w->name);
+		}
+	}
 	return NULL;
+}
+
+/* region_estimate_json - the estimate for the journal event. */
+json_t *region_estimate_json(const PgcLossEstimate *e)
+{
+	return json_pack("{s:s,s:I,s:f,s:s}", "kind",
+			 e->kind == LOSS_ZERO	    ? "zero"
+			 : e->kind == LOSS_UNKNOWN ? "unknown"
+						   : "estimated",
+			 "bytes", (json_int_t)e->bytes, "seconds", e->seconds, "basis", e->basis);
 }
 
 /* leader_sample - L's positions and WAL receiver into in. 0, or -1 with err. */
@@ -300,7 +335,7 @@ int region_failover(PgcArena *a, PgcRegionFailover *in, const PgcFailoverReporte
 	const PgcObsNode *lo = obs_node(in->obs, c->name, c->primary.v);
 	PgcLossInput li;
 	PgcRegionRecord rec;
-	const char *alive, *force_hint;
+	const char *alive, *alive_hint = NULL, *force_hint;
 	const char *v = NULL;
 	char err[600], lsnbuf[32];
 
@@ -322,15 +357,12 @@ int region_failover(PgcArena *a, PgcRegionFailover *in, const PgcFailoverReporte
 		out->nothing_to_do = true;
 		return 0;
 	}
-	alive = source_answers(a, in->t, in->obs, src);
+	alive = source_answers(a, in->t, in->obs, c, src, &alive_hint);
 	if (alive != NULL) {
-		rep->refused(rep->ctx,
-			     arena_printf(a, "the source is alive: swap standby_of between \"%s\" and \"%s\" "
-					     "and apply --allow-switchover for a lossless region switch",
-					  src->name, c->name),
+		rep->refused(rep->ctx, alive_hint,
 			     arena_printf(a, "refusing to promote standby cluster \"%s\": its source \"%s\" "
-					     "is not lost (%s)",
-					  c->name, src->name, alive));
+					     "is not lost (%s)%s",
+					  c->name, src->name, alive, in->force ? ", even with --force" : ""));
 		return -1;
 	}
 
@@ -352,13 +384,7 @@ int region_failover(PgcArena *a, PgcRegionFailover *in, const PgcFailoverReporte
 	li.source_clean_shutdown = source_shutdown(src, in->obs, &li.source_checkpoint_lsn);
 	region_loss_estimate(&li, &out->estimate);
 	out->estimate_text = region_loss_text(a, &out->estimate);
-	json_object_set_new(in->event, "estimate",
-			    json_pack("{s:s,s:I,s:f,s:s}", "kind",
-				      out->estimate.kind == LOSS_ZERO	   ? "zero"
-				      : out->estimate.kind == LOSS_UNKNOWN ? "unknown"
-									   : "estimated",
-				      (json_int_t)out->estimate.bytes, out->estimate.seconds, "basis",
-				      out->estimate.basis));
+	json_object_set_new(in->event, "estimate", region_estimate_json(&out->estimate));
 	force_hint = arena_printf(a,
 				  "check that the region of \"%s\" is really lost; to promote \"%s\" anyway, "
 				  "giving up what it lacks: pgconverge failover --cluster %s --force",

@@ -6,9 +6,11 @@
  * parts: the estimate and the planner's rule).
  *
  * The failover, with the state lock held by the caller:
- *   1. refuses when the source S answers (its primary takes writes, or,
- *      for a chain, its standby leader answers): a region switch (swap
- *      standby_of, apply --allow-switchover) loses nothing;
+ *   1. refuses, even with force, when any node of the source S answers
+ *      (S can fail over within its region, or a region switch - swap
+ *      standby_of, apply --allow-switchover - loses nothing), or, for a
+ *      chain, a node of a cluster further up takes writes (X can follow
+ *      it): a promotion would make a second writer;
  *   2. estimates what X's standby leader L may lack (region_loss_estimate)
  *      from L's WAL receiver, the last record, and S's control files when
  *      they are on this machine; refuses unless the estimate is zero or
@@ -101,6 +103,9 @@ typedef struct {
  */
 int region_failover(PgcArena *a, PgcRegionFailover *in, const PgcFailoverReporter *rep,
 		    PgcRegionFailoverResult *out);
+
+/* region_estimate_json - e as the journal event's "estimate": kind, bytes, seconds, basis. */
+json_t *region_estimate_json(const PgcLossEstimate *e);
 
 /*
  * region_fence_run - ACT_FENCE's executor: fence_node_on() the node (a

@@ -125,13 +125,15 @@ static bool streams_from(const PgcObsCluster *ocs, const PgcCluster *c)
 	return false;
 }
 
-/* promoted - c is declared a standby cluster and was promoted; fills st's promoted part. */
+/* promoted - c is declared a standby cluster and takes writes; fills st's promoted part. */
 static bool promoted(const PgcTopology *t, const PgcObserved *obs, const PgcCluster *c,
 		     PgcRegionState *st)
 {
 	const PgcCluster *src = c->standby_of.set ? topology_cluster(t, c->standby_of.v) : NULL;
 	const PgcObsNode *w, *other;
 	const PgcObsCluster *ocs;
+	uint64_t src_sysid = 0;
+	bool unrelated = false;
 
 	if (src == NULL || (w = writer(obs_cluster(obs, c->name))) == NULL)
 		return false;
@@ -139,21 +141,45 @@ static bool promoted(const PgcTopology *t, const PgcObserved *obs, const PgcClus
 	if (streams_from(ocs, c))
 		return false;
 	other = writer(ocs);
-	/* The source's writer on a newer timeline: c's is the old one (S came back
-	 * after the swap, or c was promoted by hand long ago): not this rule. */
-	if (other != NULL && other->timeline > 0 && w->timeline > 0 && other->timeline > w->timeline)
-		return false;
-	/* No writer there and c's history no newer than the source's: c was not
-	 * promoted from it (the file was swapped and the region switch waits,
-	 * its target down or not streaming). Unknown timelines: the safe side,
-	 * never demoting a writer. */
-	if (other == NULL && w->timeline > 0 && w->timeline <= max_timeline(ocs))
-		return false;
+	/* The system identifiers known on S's side: one differing from the
+	 * writer's makes them unrelated clusters, whatever their timelines. */
+	for (size_t i = 0; ocs != NULL && i < ocs->n_nodes; i++) {
+		uint64_t id = ocs->nodes[i].system_identifier;
+
+		if (id == 0 || unrelated)
+			continue;
+		src_sysid = id;
+		unrelated = w->system_identifier != 0 && id != w->system_identifier;
+	}
+	if (!unrelated) {
+		/* The source's writer on a newer timeline: c's is the old one (S came
+		 * back after the swap, or c was promoted by hand long ago): not this rule. */
+		if (other != NULL && other->timeline > 0 && w->timeline > 0 && other->timeline > w->timeline)
+			return false;
+		/* No writer there and c's history no newer than the source's: c was not
+		 * promoted from it (the file was swapped and the region switch waits,
+		 * its target down or not streaming). */
+		if (other == NULL && w->timeline > 0 && w->timeline <= max_timeline(ocs))
+			return false;
+	}
 	st->promoted = true;
 	st->writer = w->name;
 	st->writer_tli = w->timeline;
 	st->other = other != NULL ? other->name : NULL;
 	st->other_tli = other != NULL ? other->timeline : 0;
+	st->sysid = w->system_identifier;
+	st->source_sysid = src_sysid;
+	/* Unknown timelines or identifiers: held on the safe side (a writer is
+	 * never demoted), but not called a region failover and nothing fenced:
+	 * a swapped file whose region switch waits for S looks the same. */
+	if (unrelated)
+		st->kin = REGION_UNRELATED;
+	else if (w->timeline == 0 || (other != NULL ? other->timeline == 0 : max_timeline(ocs) == 0))
+		st->kin = REGION_UNKNOWN, st->unknown = "timelines unknown";
+	else if (w->system_identifier == 0 || src_sysid == 0)
+		st->kin = REGION_UNKNOWN, st->unknown = "system identifiers unknown";
+	else
+		st->kin = REGION_FAILOVER;
 	return true;
 }
 
@@ -174,11 +200,16 @@ bool region_loss_state(const PgcTopology *t, const PgcObserved *obs, const PgcCl
 		if (!x->standby_of.set || !same(x->standby_of.v, c->name) || !promoted(t, obs, x, &xs))
 			continue;
 		st->fenced = true;
+		st->kin = xs.kin;
+		st->unknown = xs.unknown;
+		st->sysid = xs.sysid;
+		st->source_sysid = xs.source_sysid;
 		st->by_cluster = x->name;
 		st->by_node = xs.writer;
 		st->by_tli = xs.writer_tli;
-		/* Every writer of c on a known timeline older than the promoted one's. */
-		st->can_fence = st->by_tli > 0;
+		/* Every writer of c on a known timeline older than the promoted one's,
+		 * and only after a region failover (same system identifier). */
+		st->can_fence = st->kin == REGION_FAILOVER && st->by_tli > 0;
 		oc = obs_cluster(obs, c->name);
 		for (size_t j = 0; oc != NULL && j < oc->n_nodes; j++) {
 			const PgcObsNode *o = &oc->nodes[j];
@@ -187,7 +218,8 @@ bool region_loss_state(const PgcTopology *t, const PgcObserved *obs, const PgcCl
 				continue;
 			if (st->writer == NULL)
 				st->writer = o->name, st->writer_tli = o->timeline;
-			if (o->timeline == 0 || o->timeline >= st->by_tli)
+			if (o->timeline == 0 || o->timeline >= st->by_tli ||
+			    o->system_identifier != st->sysid)
 				st->can_fence = false;
 		}
 		return true;
@@ -210,9 +242,60 @@ static const char *tli_text(PgcArena *a, unsigned tli)
 	return tli > 0 ? arena_printf(a, "timeline %u", tli) : "timeline unknown";
 }
 
+static const char *sysid_text(PgcArena *a, uint64_t id)
+{
+	return id != 0 ? arena_printf(a, "%llu", (unsigned long long)id) : "unknown";
+}
+
+/* plan_held - the promoted side when it cannot be called a region failover: held, blocked. */
+static void plan_held(PgcPlanBuilder *b, const PgcCluster *c, const PgcRegionState *st)
+{
+	const char *src = c->standby_of.v;
+	PgcAction *act;
+
+	if (st->kin == REGION_UNRELATED) {
+		act = builder_emit(
+		    b, ACT_SWITCHOVER, c->name, NULL, NULL, IMPACT_REBUILD,
+		    arena_printf(b->a, "cluster \"%s\" takes writes (\"%s\", system identifier %s) although "
+				       "the topology says standby_of: %s, whose system identifier is %s: the "
+				       "clusters are unrelated (different system identifiers), this is no region "
+				       "failover; nothing is planned for \"%s\" nor for \"%s\" and nothing is "
+				       "stopped; remove standby_of from \"%s\" if it is a cluster of its own, or "
+				       "rebuild it from \"%s\" by hand (giving up its data)",
+				 c->name, st->writer, sysid_text(b->a, st->sysid), src,
+				 sysid_text(b->a, st->source_sysid), c->name, src, c->name, src));
+		builder_change(b, act, arena_printf(b->a, "system identifier of %s", c->name),
+			       sysid_text(b->a, st->sysid), sysid_text(b->a, st->source_sysid));
+		builder_block(act, arena_printf(b->a, "unrelated clusters (different system identifiers): "
+						      "fix standby_of of \"%s\" in the topology (no flag lifts "
+						      "this)",
+						c->name));
+		return;
+	}
+	act = builder_emit(
+	    b, ACT_SWITCHOVER, c->name, NULL, NULL, IMPACT_SWITCHOVER,
+	    arena_printf(b->a, "cluster \"%s\" takes writes (\"%s\", %s) although the topology says "
+			       "standby_of: %s, and the %s of \"%s\" are unknown (its nodes are not "
+			       "observed here): it may have been promoted by a region failover, or the file "
+			       "was swapped and the region switch waits for \"%s\"; nothing is planned for "
+			       "\"%s\" (a writer is never made a standby on a guess) and nothing of \"%s\" "
+			       "is fenced, until \"%s\" can be observed",
+			 c->name, st->writer, tli_text(b->a, st->writer_tli), src,
+			 strcmp(st->unknown, "timelines unknown") == 0 ? "timelines" : "system identifiers",
+			 src, src, c->name, src, src));
+	builder_block(act, arena_printf(b->a, "%s: observe \"%s\" and \"%s\" together (no flag lifts "
+					      "this)",
+					st->unknown, src, c->name));
+}
+
 static void plan_promoted(PgcPlanBuilder *b, const PgcCluster *c, const PgcRegionState *st)
 {
 	const char *src = c->standby_of.v;
+
+	if (st->kin != REGION_FAILOVER) {
+		plan_held(b, c, st);
+		return;
+	}
 	const char *reason = arena_printf(
 	    b->a,
 	    "cluster \"%s\" was promoted by a region failover: \"%s\" takes writes (%s) although the "
@@ -240,6 +323,40 @@ static void plan_fenced(PgcPlanBuilder *b, const PgcCluster *c, const PgcObserve
 				      tli_text(b->a, st->by_tli));
 	PgcAction *act;
 
+	if (st->kin != REGION_FAILOVER) {
+		/* No region failover that can be told: held, nothing stopped or marked. */
+		act = builder_emit(
+		    b, ACT_FENCE, c->name, NULL, NULL, IMPACT_NONE,
+		    st->kin == REGION_UNRELATED
+			? arena_printf(b->a, "cluster \"%s\" is held, not fenced: \"%s\" declares standby_of: "
+					     "%s but takes writes on \"%s\" with another system identifier (%s, "
+					     "\"%s\"'s is %s): the clusters are unrelated, this is no region "
+					     "failover; nothing of \"%s\" is stopped or changed until standby_of of "
+					     "\"%s\" is fixed",
+				       c->name, st->by_cluster, c->name, st->by_node,
+				       sysid_text(b->a, st->sysid), c->name,
+				       sysid_text(b->a, st->source_sysid), c->name, st->by_cluster)
+			: arena_printf(b->a, "cluster \"%s\" is held, not fenced (%s): its standby cluster "
+					     "\"%s\" takes writes on %s, which may be a region failover or a "
+					     "swap waiting for its region switch; nothing of \"%s\" is stopped "
+					     "or changed%s until both can be observed",
+				       c->name, st->unknown, st->by_cluster, by, c->name,
+				       st->writer != NULL
+					   ? arena_printf(b->a, " (\"%s\" takes writes too: find which "
+								"cluster has the newest writes and stop "
+								"the other by hand)",
+							  st->writer)
+					   : ""));
+		builder_block(act, st->kin == REGION_UNRELATED
+				       ? arena_printf(b->a, "unrelated clusters (different system "
+							    "identifiers): fix standby_of of \"%s\" in the "
+							    "topology (no flag lifts this)",
+						      st->by_cluster)
+				       : arena_printf(b->a, "%s: observe \"%s\" and \"%s\" together (no flag "
+							    "lifts this)",
+						      st->unknown, c->name, st->by_cluster));
+		return;
+	}
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		const PgcNode *n = &c->nodes[i];
 		const PgcObsNode *o = obs_node(obs, c->name, n->name);

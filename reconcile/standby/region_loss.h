@@ -18,8 +18,16 @@
  *     CLUSTER/-/fence says why.
  * X counts as promoted when a node of X takes writes, no node of S streams
  * from X, and X's writer is on a newer timeline than every node of S (or
- * than S's writer; the same timeline on both writers, or timelines not
- * known, count as promoted too: never demote a writer).
+ * than S's writer; the same timeline on both writers counts as promoted
+ * too: never demote a writer). It is a region failover (kin
+ * REGION_FAILOVER, the fence above) only when the system identifiers are
+ * known and equal on both sides and the timelines known: different system
+ * identifiers (REGION_UNRELATED, whatever the timelines: a cluster that
+ * takes writes of its own history was declared standby_of S) hold both
+ * clusters with blocked actions saying they are unrelated, nothing
+ * stopped; unknown ones, or S's timelines unknown (its nodes not observed:
+ * a swapped file whose region switch waits looks the same),
+ * REGION_UNKNOWN, hold both too, nothing fenced.
  * The rule stops as soon as the file says S is a standby of X (swapped):
  * X is then no standby cluster, and S a standby cluster whose source's node
  * streams from nowhere in S. It never applies while S's nodes stream from
@@ -88,11 +96,23 @@ const char *region_loss_text(PgcArena *a, const PgcLossEstimate *e);
 
 /* ---- the planner's rule ----------------------------------------------------- */
 
+/* PgcRegionKin - what the writer on a declared standby cluster is, as far as can be told. */
+typedef enum {
+	REGION_FAILOVER,          /* same system identifier, timelines known: a region failover */
+	REGION_UNRELATED,         /* different system identifiers: unrelated clusters */
+	REGION_UNKNOWN,           /* system identifiers or timelines unknown: cannot tell */
+} PgcRegionKin;
+
 /* PgcRegionState - what the rule sees for one cluster. */
 typedef struct {
-	bool promoted;            /* c is declared standby_of S and was promoted (writer below) */
-	bool fenced;              /* c is the source of such a cluster, by_cluster */
-	bool can_fence;           /* fenced, and the timelines say c's writers are older */
+	bool promoted;            /* c is declared standby_of S and takes writes (writer below) */
+	bool fenced;              /* c is the source of such a cluster, by_cluster: held, and
+	                           * fenced when kin is REGION_FAILOVER */
+	PgcRegionKin kin;
+	const char *unknown;      /* REGION_UNKNOWN: what is unknown ("timelines unknown", ...) */
+	uint64_t sysid;           /* the promoted writer's system identifier, 0 unknown */
+	uint64_t source_sysid;    /* the source's (a differing one when unrelated), 0 unknown */
+	bool can_fence;           /* fenced, REGION_FAILOVER, and the timelines say c's writers are older */
 	const char *writer;       /* promoted: c's node that takes writes */
 	unsigned writer_tli;      /* its timeline, 0 unknown */
 	const char *by_cluster;   /* fenced: the promoted standby cluster */

@@ -3,10 +3,11 @@
 # cluster is lost, on real servers, through the CLI only:
 #   1. one apply builds eu (eu1 primary, eu2) and its standby cluster us
 #      (us1 the standby leader, us2 cascading); `failover --cluster us` while
-#      eu answers is refused with the swap hint;
+#      eu answers is refused with the hint;
 #   2. rows written in eu reach us; status records the chain; eu's two
 #      servers are killed (SIGKILL to each server's process group: the region
-#      is lost);
+#      is lost); in between, with eu2 still answering, `failover --force` is
+#      refused; the record is moved 64 kB ahead of us1 (a positive gap);
 #   3. `failover --cluster us` without --force is refused (exit 1, the
 #      estimate shown) and changes nothing; with --force us1 is promoted, us2
 #      follows it, the rows are there, the journal has the event;
@@ -16,7 +17,9 @@
 #      standby.signal, never started; eu2 marked too); status shows eu
 #      fenced; started by hand once more, eu1 comes back read-only;
 #   6. two one-node clusters (c2: standby_of c1): c1 stopped cleanly, the
-#      estimate is provably zero and failover --cluster c2 needs no --force.
+#      estimate is provably zero and failover --cluster c2 needs no --force;
+#   7. c2 given standby_of: c3, an unrelated cluster (its own initdb) on an
+#      older timeline: no fence, both held, status says unrelated.
 #
 # Needs root (servers run as postgres), the PostgreSQL 15 binaries and free
 # loopback ports. One ok/FAIL line per check; exit 1 when any check failed.
@@ -72,8 +75,9 @@ check "us1 streams from eu1" streams_from us1 eu1
 check "us2 cascades from us1" streams_from us2 us1
 
 lib_run "$tmp/alive" failover -f "$topo" --cluster us --force
-if [ "$rc" = 1 ] && grep -q 'the source is alive: swap standby_of' "$tmp/alive.err" && in_recovery us1 t; then
-	ok "failover --cluster us --force while eu answers: refused with the swap hint, us1 still a standby"
+if [ "$rc" = 1 ] && grep -q 'the source is alive: fail "eu" over within its region, or swap standby_of' "$tmp/alive.err" &&
+	in_recovery us1 t; then
+	ok "failover --cluster us --force while eu answers: refused with the hint, us1 still a standby"
 else
 	fail "failover while the source is alive: exit $rc"; lib_show "$tmp/alive"
 fi
@@ -86,7 +90,31 @@ lib_run "$tmp/status1" status -f "$topo"
 check "status recorded eu's position for us ($state/standby.json)" \
 	lib_json "$state/standby.json" "d['clusters']['us']['source'] == 'eu' and d['clusters']['us']['source_node'] == 'eu1'"
 check "eu1 lost (SIGKILL to its server)" lose eu1
+# eu's primary is gone but eu2 answers: eu can still fail over by itself, so
+# promoting us would make two writers; refused even with --force.
+lib_run "$tmp/half" failover -f "$topo" --cluster us --force
+if [ "$rc" = 1 ] && grep -q '"eu/eu2" answers (in recovery)), even with --force' "$tmp/half.err" &&
+	grep -q 'fail "eu" over within its region' "$tmp/half.err" && in_recovery us1 t; then
+	ok "failover --cluster us --force while only eu1 is lost: refused (eu2 answers), us1 still a standby"
+else
+	fail "failover with eu2 alive: exit $rc"; lib_show "$tmp/half"
+fi
 check "eu2 lost (SIGKILL to its server)" lose eu2
+# The record as a status taken while us1 lagged 64 kB behind eu1 would have
+# left it: the estimate then has a positive gap (when L's receiver row is
+# gone, which is its basis then).
+gap_record() {
+	python3 - "$state/standby.json" "$(q us1 'select pg_last_wal_receive_lsn()')" <<'PY'
+import json, sys
+path, lsn = sys.argv[1], sys.argv[2]
+hi, lo = (int(x, 16) for x in lsn.split('/'))
+v = (hi << 32 | lo) + 65536
+d = json.load(open(path))
+d['clusters']['us']['source_lsn'] = '%X/%X' % (v >> 32, v & 0xffffffff)
+json.dump(d, open(path, 'w'))
+PY
+}
+check "the record made 64 kB ahead of us1" gap_record
 
 # --- 3. failover: refused without --force, done with it -----------------------------------------
 
@@ -98,6 +126,10 @@ else
 	fail "failover without --force: exit $rc"; lib_show "$tmp/fo1"
 fi
 sed 's/^/  | /' "$tmp/fo1.err"
+if grep -q 'from the last time pgconverge saw' "$tmp/fo1.err"; then
+	grep -q 'at least 65536 bytes of WAL' "$tmp/fo1.err" && ok "the estimate counts the record's 64 kB gap" ||
+		fail "the estimate does not show the record's gap"
+fi
 check "nothing changed: us1 still in recovery" in_recovery us1 t
 
 lib_run "$tmp/fo2" failover -f "$topo" --cluster us --force
@@ -113,6 +145,16 @@ q us1 "insert into t values (101)" >/dev/null
 check "a row written on us1 reaches us2" lib_wait 30 lib_sql_is "${p[us2]}" "select count(*) from t" 101
 grep -q '"kind": *"region-failover"' "$state/journal.jsonl" && grep -q '"outcome": *"ok"' "$state/journal.jsonl" &&
 	ok "the journal has the region failover" || fail "no region-failover event in the journal"
+journal_estimate() {
+	python3 - "$state/journal.jsonl" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ev = [e for e in ev if e.get('kind') == 'region-failover' and e.get('outcome') == 'ok']
+e = ev[-1].get('estimate') if ev else None
+sys.exit(0 if isinstance(e, dict) and isinstance(e.get('bytes'), int) and 'seconds' in e and e.get('kind') else 1)
+PY
+}
+check "the journal's event has the estimate (kind, bytes, seconds)" journal_estimate
 
 # --- 4. the unchanged file never demotes us1 ---------------------------------------------------
 
@@ -204,5 +246,42 @@ if [ "$rc" = 0 ] && grep -q 'data-loss estimate: nothing is lost' "$tmp/clean/fo
 else
 	fail "failover after a clean shutdown: exit $rc"; lib_show "$tmp/clean/fo"
 fi
+
+# --- 7. unrelated clusters: no region failover, nothing stopped ----------------------------------
+
+# c3, a cluster of its own (initdb: another system identifier), and c2 (b1
+# takes writes on timeline 2 now) given standby_of: c3 by mistake: c3's
+# primary, on an older timeline, must not be fenced; both are held.
+c3p=$(lib_free_ports 1) || { fail "no free port"; lib_finish test_region_loss; }
+cat >"$tmp/clean/unrelated.yaml" <<EOF
+version: 1
+clusters:
+  c3:
+    primary: e1
+    nodes:
+      e1: {port: $c3p, data_dir: data/e1, region: r1}
+    settings: {shared_buffers: 32MB, max_connections: 100}
+    hba:
+      - {type: local, database: all, user: postgres, method: peer}
+      - {type: host, database: all, user: all, address: 127.0.0.1/32, method: scram-sha-256}
+    replication: {user: replicator, password: {env: REPLICATION_PASSWORD}}
+EOF
+lib_run "$tmp/clean/apply3" apply -f "$tmp/clean/unrelated.yaml"
+lib_expect_rc "apply builds c3, a cluster of its own" "$tmp/clean/apply3" 0
+sed -n '/^  c2:/,$p' "$tmp/clean/topology.yaml" | sed 's/standby_of: c1/standby_of: c3/' >>"$tmp/clean/unrelated.yaml"
+lib_run "$tmp/clean/plan4" plan -f "$tmp/clean/unrelated.yaml" --format json
+if lib_json "$tmp/clean/plan4.out" "sorted(a['id'] for a in d['actions']) == ['c2/-/switchover', 'c3/-/fence'] and \
+	all(a['blocked'] and 'unrelated' in a['reason'] for a in d['actions'])"; then
+	ok "c2 declared standby_of an unrelated c3: both held, blocked, saying unrelated; no fence of e1"
+else
+	fail "unrelated clusters: $(jq -c '[.actions[] | .id + " " + (.blocked|tostring) + " " + .reason]' "$tmp/clean/plan4.out" 2>/dev/null)"
+fi
+lib_run "$tmp/clean/apply4" apply -f "$tmp/clean/unrelated.yaml"
+lib_expect_rc "apply of it: blocked" "$tmp/clean/apply4" 3
+check "e1 still takes writes" lib_sql_is "$c3p" "select pg_is_in_recovery()" f
+check "b1 still takes writes" lib_sql_is "$b1" "select pg_is_in_recovery()" f
+lib_run "$tmp/clean/status4" status -f "$tmp/clean/unrelated.yaml"
+grep -q 'HELD: c2 and c3 are unrelated clusters' "$tmp/clean/status4.out" &&
+	ok "status shows both held as unrelated" || { fail "status (unrelated)"; lib_show "$tmp/clean/status4"; }
 
 lib_finish test_region_loss

@@ -303,7 +303,8 @@ static void test_source_back_is_fenced(void **state)
 	p = plan_build(t, o, NULL);
 	assert_null(find(p, "eu/eu1/fence"));
 	assert_true(find(p, "eu/-/fence")->blocked);
-	assert_non_null(strstr(find(p, "eu/-/fence")->reason, "stop it by hand"));
+	assert_non_null(strstr(find(p, "eu/-/fence")->reason, "timelines unknown"));
+	assert_non_null(strstr(find(p, "eu/-/fence")->reason, "stop the other by hand"));
 	assert_true(find(p, "us/-/switchover")->blocked);
 	plan_free(p);
 	observe_free(o);
@@ -388,6 +389,296 @@ static void test_rule_stops(void **state)
 	topology_free(t);
 }
 
+/* all_blocked - every action of cluster in p is blocked (held: nothing runs). */
+static bool all_blocked(const PgcPlan *p, const char *cluster)
+{
+	for (size_t i = 0; i < p->n_actions; i++)
+		if (strcmp(p->actions[i].cluster, cluster) == 0 && !p->actions[i].blocked)
+			return false;
+	return true;
+}
+
+/*
+ * An operator adds standby_of: eu to us, a cluster of its own that takes
+ * writes (another system identifier): no region failover. Whatever the
+ * timelines, nothing of eu is stopped and both are held, saying why.
+ */
+static void test_unrelated_clusters_held(void **state)
+{
+	PgcTopology *t = topo("standby_of: eu");
+	NodeSpec spec[2][2] = {
+	    {{true, false, false, 1, 0}, {true, true, true, 1, 26101}},
+	    {{true, false, false, 3, 0}, {true, true, true, 3, 26103}},
+	};
+	PgcRegionState st;
+
+	(void)state;
+	for (int round = 0; round < 2; round++) {
+		PgcObserved *o;
+		PgcPlan *p;
+
+		/* Then us on the older timeline: still unrelated, not a region switch's rejoin. */
+		if (round == 1)
+			spec[1][0].tli = spec[1][1].tli = 1, spec[0][0].tli = spec[0][1].tli = 2;
+		o = obs_of(t, spec);
+		o->clusters[1].nodes[0].system_identifier = 8;
+		o->clusters[1].nodes[1].system_identifier = 8;
+		assert_true(region_loss_state(t, o, &t->clusters[1], &st));
+		assert_true(st.promoted);
+		assert_int_equal(st.kin, REGION_UNRELATED);
+		assert_true(region_loss_state(t, o, &t->clusters[0], &st));
+		assert_int_equal(st.kin, REGION_UNRELATED);
+		assert_false(st.can_fence);
+		p = plan_build(t, o, NULL);
+		assert_null(find(p, "eu/eu1/fence"));
+		assert_null(find(p, "eu/eu2/fence"));
+		assert_int_equal(count_cluster(p, "eu"), 1);
+		assert_true(find(p, "eu/-/fence")->blocked);
+		assert_non_null(strstr(find(p, "eu/-/fence")->reason, "unrelated"));
+		assert_non_null(strstr(find(p, "eu/-/fence")->reason, "held, not fenced"));
+		assert_int_equal(count_cluster(p, "us"), 1);
+		assert_true(find(p, "us/-/switchover")->blocked);
+		assert_non_null(strstr(find(p, "us/-/switchover")->reason,
+				       "unrelated (different system identifiers)"));
+		assert_null(strstr(find(p, "us/-/switchover")->reason, "promoted by a region failover"));
+		plan_free(p);
+		observe_free(o);
+	}
+	topology_free(t);
+}
+
+/* eu's identity not known (its control files unread): held, never an unblocked fence. */
+static void test_unknown_sysid_held(void **state)
+{
+	PgcTopology *t = topo("standby_of: eu");
+	const NodeSpec spec[2][2] = {
+	    {{false, false, false, 1, 0}, {false, false, false, 1, 0}},
+	    {{true, false, false, 2, 0}, {true, true, true, 2, 26103}},
+	};
+	PgcObserved *o = obs_of(t, spec);
+	PgcRegionState st;
+	PgcPlan *p;
+
+	(void)state;
+	o->clusters[0].nodes[0].system_identifier = 0;
+	o->clusters[0].nodes[1].system_identifier = 0;
+	assert_true(region_loss_state(t, o, &t->clusters[0], &st));
+	assert_int_equal(st.kin, REGION_UNKNOWN);
+	assert_string_equal(st.unknown, "system identifiers unknown");
+	p = plan_build(t, o, NULL);
+	assert_null(find(p, "eu/eu1/fence"));
+	assert_null(find(p, "eu/eu2/fence"));
+	assert_true(all_blocked(p, "eu"));
+	assert_true(all_blocked(p, "us"));
+	assert_int_equal(count_cluster(p, "us"), 1);
+	plan_free(p);
+	observe_free(o);
+	topology_free(t);
+}
+
+/*
+ * The file swapped (eu: standby_of us), eu1 still the writer, the region
+ * switch waiting, us's nodes on other machines and not answering: no
+ * timeline to compare. Not "promoted by a region failover", us not fenced.
+ */
+static void test_swap_waiting_timelines_unknown(void **state)
+{
+	PgcTopology *t = load("version: 1\n"
+			      "clusters:\n"
+			      "  eu:\n"
+			      "    standby_of: us\n"
+			      "    primary: eu1\n"
+			      "    nodes:\n"
+			      "      eu1: {host: 127.0.0.1, port: 26101, data_dir: d/eu1}\n"
+			      "      eu2: {host: 127.0.0.1, port: 26102, data_dir: d/eu2}\n"
+			      "  us:\n"
+			      "    primary: us1\n"
+			      "    nodes:\n"
+			      "      us1: {host: 10.9.9.1, port: 26103, data_dir: d/us1}\n"
+			      "      us2: {host: 10.9.9.2, port: 26104, data_dir: d/us2}\n"
+			      "    replication: {user: replicator}\n");
+	const NodeSpec spec[2][2] = {
+	    {{true, false, false, 1, 0}, {true, true, true, 1, 26101}},
+	    {{false, false, false, 0, 0}, {false, false, false, 0, 0}},
+	};
+	PgcObserved *o = obs_of(t, spec);
+	PgcRegionState st;
+	PgcPlan *p;
+	const PgcAction *a;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		o->clusters[1].nodes[i].local = false;
+		o->clusters[1].nodes[i].dir_state = DIR_UNKNOWN;
+		o->clusters[1].nodes[i].system_identifier = 0;
+	}
+	assert_true(region_loss_state(t, o, &t->clusters[0], &st));
+	assert_int_equal(st.kin, REGION_UNKNOWN);
+	assert_string_equal(st.unknown, "timelines unknown");
+	assert_true(region_loss_state(t, o, &t->clusters[1], &st));
+	assert_int_equal(st.kin, REGION_UNKNOWN);
+	p = plan_build(t, o, NULL);
+	a = find(p, "eu/-/switchover");
+	assert_non_null(a);
+	assert_true(a->blocked);
+	assert_non_null(strstr(a->reason, "timelines of \"us\" are unknown"));
+	assert_null(strstr(a->reason, "was promoted by a region failover"));
+	assert_int_equal(count_cluster(p, "eu"), 1);
+	a = find(p, "us/-/fence");
+	assert_non_null(a);
+	assert_true(a->blocked);
+	assert_non_null(strstr(a->reason, "held, not fenced"));
+	assert_non_null(strstr(a->reason, "timelines unknown"));
+	assert_true(all_blocked(p, "us"));
+	plan_free(p);
+	observe_free(o);
+	topology_free(t);
+}
+
+/* ---- the failover's refusals and journal -------------------------------------------- */
+
+typedef struct {
+	int n;
+	char hint[512], message[512];
+} Refusals;
+
+static void on_refused(void *ctx, const char *hint, const char *message)
+{
+	Refusals *r = ctx;
+
+	r->n++;
+	snprintf(r->hint, sizeof r->hint, "%s", hint != NULL ? hint : "");
+	snprintf(r->message, sizeof r->message, "%s", message);
+}
+
+/* obs_nodes - an observation of t's clusters, every node down and not local, as filled by the test. */
+static PgcObserved *obs_nodes(const PgcTopology *t)
+{
+	PgcArena *a = arena_new();
+	PgcObserved *o = arena_calloc(a, 1, sizeof *o);
+
+	o->arena = a;
+	o->n_clusters = t->n_clusters;
+	o->clusters = arena_calloc(a, t->n_clusters, sizeof *o->clusters);
+	for (size_t c = 0; c < t->n_clusters; c++) {
+		o->clusters[c].name = t->clusters[c].name;
+		o->clusters[c].n_nodes = t->clusters[c].n_nodes;
+		o->clusters[c].nodes = arena_calloc(a, t->clusters[c].n_nodes, sizeof(PgcObsNode));
+		for (size_t i = 0; i < t->clusters[c].n_nodes; i++) {
+			o->clusters[c].nodes[i].name = t->clusters[c].nodes[i].name;
+			o->clusters[c].nodes[i].cluster = t->clusters[c].name;
+			o->clusters[c].nodes[i].conn_error = "connection refused";
+		}
+	}
+	return o;
+}
+
+static void set_node(PgcObserved *o, size_t c, size_t i, bool reachable, bool in_recovery)
+{
+	o->clusters[c].nodes[i].reachable = reachable;
+	o->clusters[c].nodes[i].in_recovery = in_recovery;
+	o->clusters[c].nodes[i].timeline = 1;
+	o->clusters[c].nodes[i].system_identifier = 7;
+}
+
+static int try_failover(const PgcTopology *t, const char *cluster, PgcObserved *o, Refusals *r)
+{
+	PgcArena *a = arena_new();
+	PgcFailoverReporter rep = {on_refused, NULL, r};
+	PgcRegionFailover in = {.state_dir = "/nonexistent/state", .t = t,
+				.c = topology_cluster(t, cluster), .obs = o, .force = true,
+				.event = json_object()};
+	PgcRegionFailoverResult res;
+	int rc;
+
+	memset(r, 0, sizeof *r);
+	rc = region_failover(a, &in, &rep, &res);
+	json_decref(in.event);
+	arena_free(a);
+	return rc;
+}
+
+/*
+ * eu's primary crashed but eu2 answers: eu can fail over by itself, so
+ * promoting us, even with --force, would make two writers. Refused.
+ */
+static void test_failover_refused_while_a_source_node_answers(void **state)
+{
+	PgcTopology *t = topo("standby_of: eu");
+	PgcObserved *o = obs_nodes(t);
+	Refusals r;
+
+	(void)state;
+	set_node(o, 1, 0, true, true); /* us1, the standby leader */
+	set_node(o, 0, 1, true, true); /* eu2: a replica of eu, alive */
+	assert_int_equal(try_failover(t, "us", o, &r), -1);
+	assert_int_equal(r.n, 1);
+	assert_non_null(strstr(r.message, "\"eu/eu2\" answers (in recovery)"));
+	assert_non_null(strstr(r.message, "even with --force"));
+	assert_non_null(strstr(r.hint, "fail \"eu\" over within its region"));
+	assert_non_null(strstr(r.hint, "swap standby_of"));
+	observe_free(o);
+	topology_free(t);
+}
+
+/* root -> eu -> us: eu is lost but root still takes writes: refused. */
+static void test_failover_refused_while_the_chain_writes(void **state)
+{
+	PgcTopology *t = load("version: 1\n"
+			      "clusters:\n"
+			      "  root:\n"
+			      "    primary: r1\n"
+			      "    nodes:\n"
+			      "      r1: {host: 127.0.0.1, port: 26105, data_dir: d/r1}\n"
+			      "    replication: {user: replicator}\n"
+			      "  eu:\n"
+			      "    standby_of: root\n"
+			      "    primary: eu1\n"
+			      "    nodes:\n"
+			      "      eu1: {host: 127.0.0.1, port: 26101, data_dir: d/eu1}\n"
+			      "  us:\n"
+			      "    standby_of: eu\n"
+			      "    primary: us1\n"
+			      "    nodes:\n"
+			      "      us1: {host: 127.0.0.1, port: 26103, data_dir: d/us1}\n");
+	PgcObserved *o = obs_nodes(t);
+	Refusals r;
+
+	(void)state;
+	set_node(o, 2, 0, true, true);  /* us1 */
+	set_node(o, 0, 0, true, false); /* r1 takes writes */
+	assert_int_equal(try_failover(t, "us", o, &r), -1);
+	assert_non_null(strstr(r.message, "\"root/r1\" up the chain takes writes"));
+	assert_non_null(strstr(r.hint, "make \"us\" a standby of \"root\""));
+	observe_free(o);
+	topology_free(t);
+}
+
+/* The journal's estimate, bytes > 0 and 0: every key there. */
+static void test_estimate_json(void **state)
+{
+	PgcLossEstimate e = {.kind = LOSS_ESTIMATED, .bytes = 65536, .seconds = 3.5};
+	json_t *j;
+
+	(void)state;
+	snprintf(e.basis, sizeof e.basis, "from the receiver");
+	j = region_estimate_json(&e);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "kind")), "estimated");
+	assert_int_equal(json_integer_value(json_object_get(j, "bytes")), 65536);
+	assert_true(json_real_value(json_object_get(j, "seconds")) == 3.5);
+	assert_string_equal(json_string_value(json_object_get(j, "basis")), "from the receiver");
+	json_decref(j);
+	e.kind = LOSS_ZERO;
+	e.bytes = 0;
+	e.seconds = -1;
+	j = region_estimate_json(&e);
+	assert_non_null(j);
+	assert_int_equal(json_integer_value(json_object_get(j, "bytes")), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "kind")), "zero");
+	json_decref(j);
+}
+
 /* ---- the fence executor, on a fake host --------------------------------------------- */
 
 static const char fence_yaml[] =
@@ -439,6 +730,12 @@ int main(void)
 	    cmocka_unit_test(test_promoted_never_demoted),
 	    cmocka_unit_test(test_source_back_is_fenced),
 	    cmocka_unit_test(test_rule_stops),
+	    cmocka_unit_test(test_unrelated_clusters_held),
+	    cmocka_unit_test(test_unknown_sysid_held),
+	    cmocka_unit_test(test_swap_waiting_timelines_unknown),
+	    cmocka_unit_test(test_failover_refused_while_a_source_node_answers),
+	    cmocka_unit_test(test_failover_refused_while_the_chain_writes),
+	    cmocka_unit_test(test_estimate_json),
 	    cmocka_unit_test(test_fence_run_marks_once),
 	};
 
