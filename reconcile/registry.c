@@ -23,6 +23,8 @@
 #include "reconcile/postgres/start.h"
 #include "reconcile/standby/region_switch.h"
 #include "reconcile/standby/region_failover.h"
+#include "reconcile/engine/failover_veto.h"
+#include "reconcile/standby/standby_veto.h"
 
 /* With coordination.etcd, the leader orchestrates it through etcd with the agents. */
 static int switchover(PgcExecCtx *ctx)
@@ -109,6 +111,17 @@ const PgcFrontDoor *frontdoor_table(size_t *n)
 		if (frontdoors[i].name != NULL)
 			*n = i + 1;
 	return frontdoors;
+}
+
+/* What the HA flows ask before they promote a replica (engine/failover_veto.h). */
+static const PgcFailoverVeto failover_vetoes[] = {
+	{"standby", standby_failover_veto},
+};
+
+const PgcFailoverVeto *failover_veto_table(size_t *n)
+{
+	*n = sizeof failover_vetoes / sizeof *failover_vetoes;
+	return failover_vetoes;
 }
 
 const PgcActionDef *action_def(PgcActionKind kind)
