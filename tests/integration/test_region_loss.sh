@@ -15,6 +15,10 @@
 #   5. eu1 started by hand takes writes again: apply fences it (stopped,
 #      standby.signal, never started; eu2 marked too); status shows eu
 #      fenced; started by hand once more, eu1 comes back read-only;
+#   5b. eu fenced, eu1 stopped and eu2 up as its replica, eu given
+#      failover.mode auto: a reconcile loop's automatic failover is vetoed
+#      (nothing of eu promoted, the log says why, once); `failover --cluster
+#      eu` is refused with the same reason;
 #   6. two one-node clusters (c2: standby_of c1): c1 stopped cleanly, the
 #      estimate is provably zero and failover --cluster c2 needs no --force.
 #
@@ -158,6 +162,45 @@ check "eu1 was not started by apply" sh -c "! { [ -f '$tmp/data/eu1/postmaster.p
 check "eu1 started by hand again" start_by_hand eu1
 check "eu1 comes back read-only" lib_wait 10 in_recovery eu1 t
 if q eu1 "insert into t values (0)" >/dev/null; then fail "eu1 took a write"; else ok "eu1 refuses writes"; fi
+
+# --- 5b. eu fenced: its automatic failover is vetoed ------------------------------------------
+
+# eu1 stopped, eu2 (its standby.signal written by the fence) started as its
+# replica: a textbook failover for failover.mode auto, which would make eu a
+# second writable cluster beside us.
+stop_node() { runuser -u postgres -- "$LIB_PG_BIN/pg_ctl" -D "$tmp/data/$1" -m fast -w -t 30 stop >/dev/null; }
+check "eu1 stopped" stop_node eu1
+check "eu2 started by hand" start_by_hand eu2
+check "eu2 answers in recovery" lib_wait 10 in_recovery eu2 t
+auto=$tmp/topology-auto.yaml
+sed '/^  eu:$/a\    failover: {mode: auto, detect_after: 1s, probe_interval: 300ms}' "$topo" >"$auto"
+grep -q 'mode: auto' "$auto" || fail "no failover.mode auto in $auto"
+"$PGC" reconcile -f "$auto" --cluster eu --interval 60s >"$tmp/loop.out" 2>"$tmp/loop.err" &
+loop_pid=$!
+vetoed() { grep -q 'cluster "eu": no failover: vetoed: cluster "eu" is fenced' "$tmp/loop.err"; }
+check "reconcile (failover.mode auto on eu): the failover is vetoed, the log says why" lib_wait 20 vetoed
+sleep 3 # more probes: still vetoed, not logged again, nothing promoted
+kill -TERM "$loop_pid" 2>/dev/null
+wait "$loop_pid" 2>/dev/null
+[ "$(grep -c 'no failover: vetoed' "$tmp/loop.err")" = 1 ] && ok "the veto is logged once" ||
+	{ fail "the veto logged $(grep -c 'no failover: vetoed' "$tmp/loop.err") times"; tail -n 20 "$tmp/loop.err" | sed 's/^/  | /'; }
+grep 'no failover: vetoed' "$tmp/loop.err" | sed 's/^/  | /'
+check "eu2 was not promoted" in_recovery eu2 t
+check "eu1 was not started" sh -c "! { [ -f '$tmp/data/eu1/postmaster.pid' ] && kill -0 \$(head -1 '$tmp/data/eu1/postmaster.pid') 2>/dev/null; }"
+check "us1 still takes writes" in_recovery us1 f
+if grep '"cluster": *"eu"' "$state/journal.jsonl" | grep -q '"mode": *"auto"'; then
+	fail "the journal has an automatic failover of eu"
+else
+	ok "no automatic failover of eu in the journal"
+fi
+check "status.json: eu's failover verdict is blocked by the veto" lib_json "$state/status.json" \
+	"d['clusters']['eu']['ha']['verdict'] == 'blocked' and d['clusters']['eu']['ha']['reason'].startswith('vetoed: cluster \"eu\" is fenced')"
+lib_run "$tmp/fo_eu" failover -f "$topo" --cluster eu
+if [ "$rc" = 1 ] && grep -q 'no failover of cluster "eu": cluster "eu" is fenced' "$tmp/fo_eu.err" && in_recovery eu2 t; then
+	ok "failover --cluster eu by hand: refused with the reason, eu2 still a standby"
+else
+	fail "failover --cluster eu: exit $rc"; lib_show "$tmp/fo_eu"
+fi
 
 # --- 6. a clean shutdown of the source: provably nothing lost, no --force needed -------------
 
