@@ -4,6 +4,11 @@
 #   1. one apply builds eu (eu1 primary, eu2) and its standby cluster us
 #      (us1 the standby leader, us2 cascading); `failover --cluster us` while
 #      eu answers is refused with the swap hint;
+#   1b. the file swapped (eu: standby_of us, us with failover.mode auto)
+#      and the region switch not run (no --allow-switchover): a reconcile
+#      loop on us does not take us1, in recovery, for a failed primary: the
+#      failover is vetoed, logged once, us1 and us2 untouched; the original
+#      file applied again;
 #   2. rows written in eu reach us; status records the chain; eu's two
 #      servers are killed (SIGKILL to each server's process group: the region
 #      is lost);
@@ -81,6 +86,52 @@ if [ "$rc" = 1 ] && grep -q 'the source is alive: swap standby_of' "$tmp/alive.e
 else
 	fail "failover while the source is alive: exit $rc"; lib_show "$tmp/alive"
 fi
+
+# --- 1b. a region switch pending: us's automatic failover is vetoed ---------------------------
+
+swapped=$tmp/topology-swapped.yaml
+hba='    hba:
+      - {type: local, database: all, user: postgres, method: peer}
+      - {type: host, database: all, user: all, address: 127.0.0.1/32, method: scram-sha-256}'
+cat >"$swapped" <<EOF
+version: 1
+clusters:
+  eu:
+    standby_of: us
+    primary: eu1
+    nodes:
+      eu1: {port: ${p[eu1]}, data_dir: data/eu1, region: eu-west}
+      eu2: {port: ${p[eu2]}, data_dir: data/eu2, region: eu-west}
+    settings: {shared_buffers: 32MB, max_connections: 100}
+$hba
+  us:
+    primary: us1
+    failover: {mode: auto, detect_after: 1s, probe_interval: 300ms}
+    nodes:
+      us1: {port: ${p[us1]}, data_dir: data/us1, region: us-east}
+      us2: {port: ${p[us2]}, data_dir: data/us2, region: us-east}
+    settings: {shared_buffers: 32MB, max_connections: 100}
+$hba
+    replication: {user: replicator, password: {env: REPLICATION_PASSWORD}}
+    roles:
+      app: {login: true}
+    databases:
+      appdb: {owner: app}
+EOF
+"$PGC" reconcile -f "$swapped" --cluster us --interval 60s >"$tmp/loop0.out" 2>"$tmp/loop0.err" &
+loop_pid=$!
+pending() { grep -q 'cluster "us": no failover: vetoed: "us/us1" is still a standby leader streaming from "eu/eu1": a region switch is pending' "$tmp/loop0.err"; }
+check "swap pending, reconcile (failover.mode auto on us): us1 in recovery is no failed primary (vetoed)" lib_wait 20 pending
+sleep 2 # more probes: still vetoed, not logged again
+kill -TERM "$loop_pid" 2>/dev/null
+wait "$loop_pid" 2>/dev/null
+[ "$(grep -c 'no failover: vetoed' "$tmp/loop0.err")" = 1 ] && ok "the veto is logged once" ||
+	{ fail "the veto logged $(grep -c 'no failover: vetoed' "$tmp/loop0.err") times"; tail -n 20 "$tmp/loop0.err" | sed 's/^/  | /'; }
+grep 'no failover: vetoed' "$tmp/loop0.err" | sed 's/^/  | /'
+check "us1 still in recovery, streaming from eu1" streams_from us1 eu1
+check "us2 still cascading from us1" streams_from us2 us1
+lib_run "$tmp/apply1b" apply -f "$topo"
+lib_expect_rc "the original file applied again" "$tmp/apply1b" 0
 
 # --- 2. writes, a status that records the chain, the region lost -----------------------------
 
