@@ -110,7 +110,9 @@ $hba
     nodes:
       us1: {port: ${p[us1]}, data_dir: data/us1, region: us-east}
       us2: {port: ${p[us2]}, data_dir: data/us2, region: us-east}
-    settings: {shared_buffers: 32MB, max_connections: 100}
+    # keepalives every 30 s: us2 soon no longer proves that us1 runs, and only
+    # the veto keeps the failover from stopping us1 and promoting us2
+    settings: {shared_buffers: 32MB, max_connections: 100, wal_sender_timeout: 60s}
 $hba
     replication: {user: replicator, password: {env: REPLICATION_PASSWORD}}
     roles:
