@@ -6,6 +6,7 @@
 
 #include "reconcile/backup/backup.h"
 #include "reconcile/engine/frontdoor.h"
+#include "reconcile/engine/failover_veto.h"
 #include "reconcile/backup/backup_run.h"
 #include "reconcile/backup/drill.h"
 #include "reconcile/coord/agent.h"
@@ -16,6 +17,7 @@
 #include "reconcile/monitoring/pgbadger.h"
 #include "reconcile/haproxy/haproxy.h"
 #include "reconcile/pgbouncer/pgbouncer.h"
+#include "reconcile/standby/standby_veto.h"
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/initdb.h"
 #include "reconcile/postgres/replication.h"
@@ -23,8 +25,6 @@
 #include "reconcile/postgres/start.h"
 #include "reconcile/standby/region_switch.h"
 #include "reconcile/standby/region_failover.h"
-#include "reconcile/engine/failover_veto.h"
-#include "reconcile/standby/standby_veto.h"
 
 /* With coordination.etcd, the leader orchestrates it through etcd with the agents. */
 static int switchover(PgcExecCtx *ctx)
