@@ -180,7 +180,7 @@ static bool ha_vetoed(HaWatch *w, const char *why, PgcArena *a)
 		log_warn("cluster \"%s\": no failover: %s", w->cluster, reason);
 		snprintf(w->veto, sizeof w->veto, "%s", why);
 	}
-	if (w->verdict != HA_BLOCKED || strcmp(w->reason, reason) != 0)
+	if (w->verdict != HA_BLOCKED || strncmp(w->reason, reason, sizeof w->reason - 1) != 0)
 		w->changed = true;
 	w->verdict = HA_BLOCKED;
 	w->logged_ms = (int64_t)clock_ms();
