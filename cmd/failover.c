@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/lock.h"
 #include "common/strutil.h"
+#include "reconcile/engine/failover_veto.h"
 #include "reconcile/ha/failover.h"
 #include "reconcile/ha/failover_manual.h"
 #include "reconcile/ha/ha.h"
@@ -63,6 +64,11 @@ const PgcCommandSpec failover_spec = {
 		"\n"
 		"With coordination.etcd, failover is refused: the cluster's leader agent decides\n"
 		"it, and a promotion from here would race its decision.\n"
+		"\n"
+		"A promotion the standby rules forbid is refused, here as in automatic failover:\n"
+		"in a source cluster fenced after the region failover of its standby cluster, or\n"
+		"in a cluster whose standby leader still streams from another cluster (a region\n"
+		"switch, or a removed standby_of, that apply has not carried out yet).\n"
 		"\n"
 		"A standby cluster (standby_of: SOURCE) is promoted when SOURCE's region is lost:\n"
 		"refused while SOURCE answers (swap standby_of and apply --allow-switchover: a\n"
@@ -273,6 +279,17 @@ int cmd_failover(const PgcOptions *opts)
 	in.obs = converge_observe(opts, t);
 	if (in.obs == NULL || in.obs->n_clusters != 1)
 		goto cleanup;
+	/* A promotion another component knows would fork the data (a region rule). */
+	{
+		const char *veto = failover_veto(a, t, in.obs, in.c);
+
+		if (veto != NULL) {
+			cmd_error(arena_printf(a, "'pgconverge plan --cluster %s' shows what the topology "
+						  "asks for it", in.c->name),
+				  "no failover of cluster \"%s\": %s", in.c->name, veto);
+			goto cleanup;
+		}
+	}
 	if (failover_manual(a, &in, &rep, &res) != 0)
 		goto cleanup;
 	if (res.nothing_to_do)

@@ -6,6 +6,7 @@
 
 #include "reconcile/backup/backup.h"
 #include "reconcile/engine/frontdoor.h"
+#include "reconcile/engine/failover_veto.h"
 #include "reconcile/backup/backup_run.h"
 #include "reconcile/backup/drill.h"
 #include "reconcile/coord/agent.h"
@@ -16,6 +17,7 @@
 #include "reconcile/monitoring/pgbadger.h"
 #include "reconcile/haproxy/haproxy.h"
 #include "reconcile/pgbouncer/pgbouncer.h"
+#include "reconcile/standby/standby_veto.h"
 #include "reconcile/postgres/config.h"
 #include "reconcile/postgres/initdb.h"
 #include "reconcile/postgres/replication.h"
@@ -112,6 +114,17 @@ const PgcFrontDoor *frontdoor_table(size_t *n)
 		if (frontdoors[i].name != NULL)
 			*n = i + 1;
 	return frontdoors;
+}
+
+/* What the HA flows ask before they promote a replica (engine/failover_veto.h). */
+static const PgcFailoverVeto failover_vetoes[] = {
+	{"standby", standby_failover_veto},
+};
+
+const PgcFailoverVeto *failover_veto_table(size_t *n)
+{
+	*n = sizeof failover_vetoes / sizeof *failover_vetoes;
+	return failover_vetoes;
 }
 
 const PgcActionDef *action_def(PgcActionKind kind)

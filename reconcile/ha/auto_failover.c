@@ -16,6 +16,7 @@
 #include "common/lock.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "reconcile/engine/failover_veto.h"
 #include "reconcile/ha/failover.h"
 #include "reconcile/ha/failover_run.h"
 #include "reconcile/ha/fence.h"
@@ -44,6 +45,7 @@ typedef struct {
 	int64_t logged_ms;           /* when a blocked verdict was last logged */
 	int64_t retry_after_ms;      /* no new failover attempt before (one failed) */
 	char intruder[HA_NAME_MAX];  /* another node seen accepting writes, "" none */
+	char veto[1024];             /* the failover veto last logged (engine/failover_veto.h), "" none */
 	bool present;                /* in the topology of the last pass */
 	bool changed;                /* verdict changed since status.json was written */
 	int64_t last_failover_unix_ms; /* -1: none known */
@@ -149,8 +151,41 @@ static void ha_verdict(HaWatch *w, PgcHaVerdict v, const char *reason)
 		w->changed = true;
 	w->verdict = v;
 	snprintf(w->reason, sizeof w->reason, "%s", reason);
-	if (v == HA_HEALTHY)
+	if (v == HA_HEALTHY) {
 		w->suspect_since = 0;
+		w->veto[0] = '\0';
+	}
+}
+
+/*
+ * ha_vetoed - a component vetoes any promotion in the cluster
+ * (engine/failover_veto.h; why: its reason, or NULL when none does now).
+ * The verdict is blocked with the reason, which is logged once per
+ * reason, not again at every probe like other blocked verdicts: a veto
+ * holds as long as the state that causes it. true when vetoed.
+ */
+static bool ha_vetoed(HaWatch *w, const char *why, PgcArena *a)
+{
+	const char *reason;
+
+	if (why == NULL) {
+		if (w->veto[0] != '\0')
+			log_info("cluster \"%s\": the failover veto no longer holds (it was: %s)",
+				 w->cluster, w->veto);
+		w->veto[0] = '\0';
+		return false;
+	}
+	reason = arena_printf(a, "vetoed: %s", why);
+	if (strncmp(w->veto, why, sizeof w->veto - 1) != 0) {
+		log_warn("cluster \"%s\": no failover: %s", w->cluster, reason);
+		snprintf(w->veto, sizeof w->veto, "%s", why);
+	}
+	if (w->verdict != HA_BLOCKED || strncmp(w->reason, reason, sizeof w->reason - 1) != 0)
+		w->changed = true;
+	w->verdict = HA_BLOCKED;
+	w->logged_ms = (int64_t)clock_ms();
+	snprintf(w->reason, sizeof w->reason, "%s", reason);
+	return true;
 }
 
 /* ha_read_failover - the last failover recorded in ha.json, when newer than the one known. */
@@ -423,6 +458,9 @@ static bool ha_probe_cluster(PgcAutoFailover *af, const PgcTopology *t, HaWatch 
 		ha_verdict(w, HA_HEALTHY, arena_printf(a, "primary \"%s\" answers", w->primary));
 		goto finish;
 	}
+	/* A component that knows the promotion would fork the data (a region rule). */
+	if (ha_vetoed(w, failover_veto(a, t, obs, c), a))
+		goto finish;
 	(void)ha_cache_read(a, af->state_dir, c->name, &cache);
 	if (cache.view.primary != NULL && strcmp(cache.view.primary, w->primary) == 0)
 		last = &cache.view;

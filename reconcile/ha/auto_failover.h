@@ -16,6 +16,12 @@
  * primary started by hand) makes a tick return true too, so that the next
  * pass runs at once and stops it.
  *
+ * Before it decides, the components are asked (engine/failover_veto.h):
+ * a vetoed promotion (e.g. the source cluster fenced after the region
+ * failover of its standby cluster, or a standby leader still streaming
+ * from another cluster) leaves the verdict blocked with the reason, logged
+ * once per reason.
+ *
  * Verdicts are logged when they change (a blocked one again every 10 s),
  * and reported in status.json (auto_failover_cluster_json,
  * auto_failover_status_update) and in Prometheus metrics

@@ -4,6 +4,11 @@
 #   1. one apply builds eu (eu1 primary, eu2) and its standby cluster us
 #      (us1 the standby leader, us2 cascading); `failover --cluster us` while
 #      eu answers is refused with the hint;
+#   1b. the file swapped (eu: standby_of us, us with failover.mode auto)
+#      and the region switch not run (no --allow-switchover): a reconcile
+#      loop on us does not take us1, in recovery, for a failed primary: the
+#      failover is vetoed, logged once, us1 and us2 untouched; the original
+#      file applied again;
 #   2. rows written in eu reach us; status records the chain; eu's two
 #      servers are killed (SIGKILL to each server's process group: the region
 #      is lost); in between, with eu2 still answering, `failover --force` is
@@ -16,6 +21,10 @@
 #   5. eu1 started by hand takes writes again: apply fences it (stopped,
 #      standby.signal, never started; eu2 marked too); status shows eu
 #      fenced; started by hand once more, eu1 comes back read-only;
+#   5b. eu fenced, eu1 stopped and eu2 up as its replica, eu given
+#      failover.mode auto: a reconcile loop's automatic failover is vetoed
+#      (nothing of eu promoted, the log says why, once); `failover --cluster
+#      eu` is refused with the same reason;
 #   6. two one-node clusters (c2: standby_of c1): c1 stopped cleanly, the
 #      estimate is provably zero and failover --cluster c2 needs no --force;
 #   7. c2 given standby_of: c3, an unrelated cluster (its own initdb) on an
@@ -81,6 +90,54 @@ if [ "$rc" = 1 ] && grep -q 'the source is alive: fail "eu" over within its regi
 else
 	fail "failover while the source is alive: exit $rc"; lib_show "$tmp/alive"
 fi
+
+# --- 1b. a region switch pending: us's automatic failover is vetoed ---------------------------
+
+swapped=$tmp/topology-swapped.yaml
+hba='    hba:
+      - {type: local, database: all, user: postgres, method: peer}
+      - {type: host, database: all, user: all, address: 127.0.0.1/32, method: scram-sha-256}'
+cat >"$swapped" <<EOF
+version: 1
+clusters:
+  eu:
+    standby_of: us
+    primary: eu1
+    nodes:
+      eu1: {port: ${p[eu1]}, data_dir: data/eu1, region: eu-west}
+      eu2: {port: ${p[eu2]}, data_dir: data/eu2, region: eu-west}
+    settings: {shared_buffers: 32MB, max_connections: 100}
+$hba
+  us:
+    primary: us1
+    failover: {mode: auto, detect_after: 1s, probe_interval: 300ms}
+    nodes:
+      us1: {port: ${p[us1]}, data_dir: data/us1, region: us-east}
+      us2: {port: ${p[us2]}, data_dir: data/us2, region: us-east}
+    # keepalives every 30 s: us2 soon no longer proves that us1 runs, and only
+    # the veto keeps the failover from stopping us1 and promoting us2
+    settings: {shared_buffers: 32MB, max_connections: 100, wal_sender_timeout: 60s}
+$hba
+    replication: {user: replicator, password: {env: REPLICATION_PASSWORD}}
+    roles:
+      app: {login: true}
+    databases:
+      appdb: {owner: app}
+EOF
+"$PGC" reconcile -f "$swapped" --cluster us --interval 60s >"$tmp/loop0.out" 2>"$tmp/loop0.err" &
+loop_pid=$!
+pending() { grep -q 'cluster "us": no failover: vetoed: "us/us1" is still a standby leader streaming from "eu/eu1": a region switch is pending' "$tmp/loop0.err"; }
+check "swap pending, reconcile (failover.mode auto on us): us1 in recovery is no failed primary (vetoed)" lib_wait 20 pending
+sleep 2 # more probes: still vetoed, not logged again
+kill -TERM "$loop_pid" 2>/dev/null
+wait "$loop_pid" 2>/dev/null
+[ "$(grep -c 'no failover: vetoed' "$tmp/loop0.err")" = 1 ] && ok "the veto is logged once" ||
+	{ fail "the veto logged $(grep -c 'no failover: vetoed' "$tmp/loop0.err") times"; tail -n 20 "$tmp/loop0.err" | sed 's/^/  | /'; }
+grep 'no failover: vetoed' "$tmp/loop0.err" | sed 's/^/  | /'
+check "us1 still in recovery, streaming from eu1" streams_from us1 eu1
+check "us2 still cascading from us1" streams_from us2 us1
+lib_run "$tmp/apply1b" apply -f "$topo"
+lib_expect_rc "the original file applied again" "$tmp/apply1b" 0
 
 # --- 2. writes, a status that records the chain, the region lost -----------------------------
 
@@ -200,6 +257,45 @@ check "eu1 was not started by apply" sh -c "! { [ -f '$tmp/data/eu1/postmaster.p
 check "eu1 started by hand again" start_by_hand eu1
 check "eu1 comes back read-only" lib_wait 10 in_recovery eu1 t
 if q eu1 "insert into t values (0)" >/dev/null; then fail "eu1 took a write"; else ok "eu1 refuses writes"; fi
+
+# --- 5b. eu fenced: its automatic failover is vetoed ------------------------------------------
+
+# eu1 stopped, eu2 (its standby.signal written by the fence) started as its
+# replica: a textbook failover for failover.mode auto, which would make eu a
+# second writable cluster beside us.
+stop_node() { runuser -u postgres -- "$LIB_PG_BIN/pg_ctl" -D "$tmp/data/$1" -m fast -w -t 30 stop >/dev/null; }
+check "eu1 stopped" stop_node eu1
+check "eu2 started by hand" start_by_hand eu2
+check "eu2 answers in recovery" lib_wait 10 in_recovery eu2 t
+auto=$tmp/topology-auto.yaml
+sed '/^  eu:$/a\    failover: {mode: auto, detect_after: 1s, probe_interval: 300ms}' "$topo" >"$auto"
+grep -q 'mode: auto' "$auto" || fail "no failover.mode auto in $auto"
+"$PGC" reconcile -f "$auto" --cluster eu --interval 60s >"$tmp/loop.out" 2>"$tmp/loop.err" &
+loop_pid=$!
+vetoed() { grep -q 'cluster "eu": no failover: vetoed: cluster "eu" is fenced' "$tmp/loop.err"; }
+check "reconcile (failover.mode auto on eu): the failover is vetoed, the log says why" lib_wait 20 vetoed
+sleep 3 # more probes: still vetoed, not logged again, nothing promoted
+kill -TERM "$loop_pid" 2>/dev/null
+wait "$loop_pid" 2>/dev/null
+[ "$(grep -c 'no failover: vetoed' "$tmp/loop.err")" = 1 ] && ok "the veto is logged once" ||
+	{ fail "the veto logged $(grep -c 'no failover: vetoed' "$tmp/loop.err") times"; tail -n 20 "$tmp/loop.err" | sed 's/^/  | /'; }
+grep 'no failover: vetoed' "$tmp/loop.err" | sed 's/^/  | /'
+check "eu2 was not promoted" in_recovery eu2 t
+check "eu1 was not started" sh -c "! { [ -f '$tmp/data/eu1/postmaster.pid' ] && kill -0 \$(head -1 '$tmp/data/eu1/postmaster.pid') 2>/dev/null; }"
+check "us1 still takes writes" in_recovery us1 f
+if grep '"cluster": *"eu"' "$state/journal.jsonl" | grep -q '"mode": *"auto"'; then
+	fail "the journal has an automatic failover of eu"
+else
+	ok "no automatic failover of eu in the journal"
+fi
+check "status.json: eu's failover verdict is blocked by the veto" lib_json "$state/status.json" \
+	"d['clusters']['eu']['ha']['verdict'] == 'blocked' and d['clusters']['eu']['ha']['reason'].startswith('vetoed: cluster \"eu\" is fenced')"
+lib_run "$tmp/fo_eu" failover -f "$topo" --cluster eu
+if [ "$rc" = 1 ] && grep -q 'no failover of cluster "eu": cluster "eu" is fenced' "$tmp/fo_eu.err" && in_recovery eu2 t; then
+	ok "failover --cluster eu by hand: refused with the reason, eu2 still a standby"
+else
+	fail "failover --cluster eu: exit $rc"; lib_show "$tmp/fo_eu"
+fi
 
 # --- 6. a clean shutdown of the source: provably nothing lost, no --force needed -------------
 
