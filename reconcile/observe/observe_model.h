@@ -300,6 +300,16 @@ typedef struct {
 /* observe_node_find - the observed node for (cluster, node), or NULL. */
 const PgcObsNode *observe_node_find(const PgcObserved *o, const char *cluster, const char *node);
 
+/*
+ * observe_cluster_find_any - the observed cluster named name among the
+ * observed clusters, else among the sources observed for them
+ * (PgcObserved.sources, with --cluster of a standby cluster), or NULL.
+ */
+const PgcObsCluster *observe_cluster_find_any(const PgcObserved *o, const char *name);
+
+/* observe_node_find_any - the observed node (cluster, node), sources included, or NULL. */
+const PgcObsNode *observe_node_find_any(const PgcObserved *o, const char *cluster, const char *node);
+
 /* obs_setting - a pg_settings row by name (case-insensitive), or NULL. */
 const PgcObsSetting *obs_setting(const PgcObsNode *n, const char *name);
 

@@ -25,33 +25,10 @@ const char *standby_slot_name(PgcArena *a, const char *cluster)
 	return s;
 }
 
-static const PgcObsNode *find_in(const PgcObsCluster *oc, size_t n, const char *cluster, const char *node)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (!same(oc[i].name, cluster))
-			continue;
-		for (size_t j = 0; j < oc[i].n_nodes; j++)
-			if (same(oc[i].nodes[j].name, node))
-				return &oc[i].nodes[j];
-	}
-	return NULL;
-}
-
-/* find_obs - (cluster, node) among the observed clusters, else among the sources observed for them. */
-static const PgcObsNode *find_obs(const PgcObserved *obs, const char *cluster, const char *node)
-{
-	const PgcObsNode *o;
-
-	if (obs == NULL)
-		return NULL;
-	o = find_in(obs->clusters, obs->n_clusters, cluster, node);
-	return o != NULL ? o : find_in(obs->sources, obs->n_sources, cluster, node);
-}
-
 /* takes_writes - src's node n was observed reachable and out of recovery. */
 static const PgcObsNode *takes_writes(const PgcObserved *obs, const PgcCluster *src, const PgcNode *n)
 {
-	const PgcObsNode *o = n != NULL ? find_obs(obs, src->name, n->name) : NULL;
+	const PgcObsNode *o = n != NULL ? observe_node_find_any(obs, src->name, n->name) : NULL;
 
 	return o != NULL && o->reachable && !o->in_recovery ? o : NULL;
 }
@@ -81,7 +58,7 @@ const PgcNode *standby_source_primary(const PgcCluster *src, const PgcObserved *
 /* leader_upstream - the node of src that c's standby leader streams from now, as observed, or NULL. */
 static const PgcNode *leader_upstream(const PgcCluster *src, const PgcCluster *c, const PgcObserved *obs)
 {
-	const PgcObsNode *o = find_obs(obs, c->name, c->primary.v);
+	const PgcObsNode *o = observe_node_find_any(obs, c->name, c->primary.v);
 
 	for (size_t i = 0; o != NULL && o->reachable && o->upstream_host != NULL && i < src->n_nodes; i++)
 		if (same(src->nodes[i].host.v, o->upstream_host) && src->nodes[i].port.v == o->upstream_port)
@@ -96,7 +73,7 @@ static const PgcNode *leader_upstream(const PgcCluster *src, const PgcCluster *c
  */
 static bool let_go(const PgcCluster *c, const PgcCluster *y, const PgcObserved *obs)
 {
-	const PgcObsNode *o = obs != NULL && !obs->pretend ? find_obs(obs, y->name, y->primary.v) : NULL;
+	const PgcObsNode *o = obs != NULL && !obs->pretend ? observe_node_find_any(obs, y->name, y->primary.v) : NULL;
 
 	if (o == NULL || !o->reachable)
 		return false;
@@ -316,7 +293,7 @@ static const PgcNode *s_primary(Rs *r, const PgcObsNode **out)
 		}
 	}
 	if (best == NULL && r->s->primary.v != NULL) {
-		bo = find_obs(r->obs, r->s->name, r->s->primary.v);
+		bo = observe_node_find_any(r->obs, r->s->name, r->s->primary.v);
 		best = was_primary(bo) ? cluster_node(r->s, r->s->primary.v) : NULL;
 	}
 	*out = best != NULL ? bo : NULL;
@@ -455,7 +432,7 @@ static void swap_back(PgcArena *a, const PgcTopology *t, PgcTopology **copy, siz
 static bool unobserved_switch(Rs *r)
 {
 	for (size_t i = 0; i < r->s->n_nodes; i++)
-		if (find_obs(r->obs, r->s->name, r->s->nodes[i].name) != NULL)
+		if (observe_node_find_any(r->obs, r->s->name, r->s->nodes[i].name) != NULL)
 			return false;
 	for (size_t i = 0; r->ol != NULL && r->ol->reachable && r->ol->in_recovery && i < r->s->n_nodes; i++)
 		if (same(r->ol->upstream_host, r->s->nodes[i].host.v) &&
@@ -561,7 +538,7 @@ static void plan_detach(PgcPlanBuilder *b, const PgcTopology *t, const PgcObserv
 
 	if (skip[xi] || (r.l = cluster_node(r.x, r.x->primary.v)) == NULL)
 		return;
-	r.ol = find_obs(obs, r.x->name, r.l->name);
+	r.ol = observe_node_find_any(obs, r.x->name, r.l->name);
 	if ((r.p = detached_from(t, xi, r.ol, &si)) == NULL)
 		return;
 	r.s = &t->clusters[si];
@@ -608,7 +585,7 @@ const PgcTopology *plan_region_switch(PgcPlanBuilder *b, const PgcTopology *t,
 		if (region_loss_state(t, obs, r.s, &loss) && loss.promoted)
 			continue;
 		xi = cluster_index(t, r.x);
-		r.ol = find_obs(obs, r.x->name, r.l->name);
+		r.ol = observe_node_find_any(obs, r.x->name, r.l->name);
 		if (unobserved_switch(&r)) {
 			/* Planned as it runs: the switch needs S observed. */
 			if ((r.p = cluster_node(r.s, r.s->primary.v)) != NULL)

@@ -57,31 +57,10 @@ static json_t *record_load(const char *path)
 	return root;
 }
 
-static const PgcObsCluster *obs_cluster(const PgcObserved *obs, const char *name)
-{
-	for (size_t i = 0; i < obs->n_clusters; i++)
-		if (same(obs->clusters[i].name, name))
-			return &obs->clusters[i];
-	for (size_t i = 0; i < obs->n_sources; i++)
-		if (same(obs->sources[i].name, name))
-			return &obs->sources[i];
-	return NULL;
-}
-
-static const PgcObsNode *obs_node(const PgcObserved *obs, const char *cluster, const char *node)
-{
-	const PgcObsCluster *oc = obs_cluster(obs, cluster);
-
-	for (size_t i = 0; oc != NULL && i < oc->n_nodes; i++)
-		if (same(oc->nodes[i].name, node))
-			return &oc->nodes[i];
-	return NULL;
-}
-
 /* source_writer - the node of cluster src observed taking writes (the newest timeline), or NULL. */
 static const PgcObsNode *source_writer(const PgcObserved *obs, const char *src)
 {
-	const PgcObsCluster *oc = obs_cluster(obs, src);
+	const PgcObsCluster *oc = observe_cluster_find_any(obs, src);
 	const PgcObsNode *best = NULL;
 
 	for (size_t i = 0; oc != NULL && i < oc->n_nodes; i++)
@@ -107,7 +86,7 @@ void region_record_save(const char *state_dir, const PgcTopology *t, const PgcOb
 
 		if (!c->standby_of.set)
 			continue;
-		l = obs_node(obs, c->name, c->primary.v);
+		l = observe_node_find_any(obs, c->name, c->primary.v);
 		w = source_writer(obs, c->standby_of.v);
 		if (l == NULL || !l->reachable || !l->in_recovery || w == NULL || w->current_lsn == NULL)
 			continue;
@@ -179,7 +158,7 @@ void region_record_read(PgcArena *a, const char *state_dir, const char *cluster,
 static const char *source_answers(PgcArena *a, const PgcTopology *t, const PgcObserved *obs,
 				  const PgcCluster *x, const PgcCluster *src, const char **hint)
 {
-	const PgcObsCluster *oc = obs_cluster(obs, src->name);
+	const PgcObsCluster *oc = observe_cluster_find_any(obs, src->name);
 	const PgcObsNode *w = source_writer(obs, src->name), *any = NULL;
 	const PgcCluster *up = src;
 
@@ -266,7 +245,7 @@ static bool source_shutdown(const PgcCluster *src, const PgcObserved *obs, uint6
 	*ckpt = 0;
 	for (size_t i = 0; i < src->n_nodes; i++) {
 		const PgcNode *n = &src->nodes[i];
-		const PgcObsNode *o = obs_node(obs, src->name, n->name);
+		const PgcObsNode *o = observe_node_find_any(obs, src->name, n->name);
 		PgcHost *h;
 		PgcControl ctl;
 		int rc;
@@ -332,7 +311,7 @@ int region_failover(PgcArena *a, PgcRegionFailover *in, const PgcFailoverReporte
 {
 	const PgcCluster *c = in->c, *src = topology_cluster(in->t, c->standby_of.v);
 	const PgcNode *l = cluster_node(c, c->primary.v);
-	const PgcObsNode *lo = obs_node(in->obs, c->name, c->primary.v);
+	const PgcObsNode *lo = observe_node_find_any(in->obs, c->name, c->primary.v);
 	PgcLossInput li;
 	PgcRegionRecord rec;
 	const char *alive, *alive_hint = NULL, *force_hint;

@@ -74,17 +74,6 @@ static bool same(const char *a, const char *b)
 	return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
-static const PgcObsCluster *obs_cluster(const PgcObserved *obs, const char *name)
-{
-	for (size_t i = 0; i < obs->n_clusters; i++)
-		if (same(obs->clusters[i].name, name))
-			return &obs->clusters[i];
-	for (size_t i = 0; i < obs->n_sources; i++)
-		if (same(obs->sources[i].name, name))
-			return &obs->sources[i];
-	return NULL;
-}
-
 /* writer - oc's node that takes writes, the newest timeline first; NULL when none. */
 static const PgcObsNode *writer(const PgcObsCluster *oc)
 {
@@ -135,9 +124,9 @@ static bool promoted(const PgcTopology *t, const PgcObserved *obs, const PgcClus
 	uint64_t src_sysid = 0;
 	bool unrelated = false;
 
-	if (src == NULL || (w = writer(obs_cluster(obs, c->name))) == NULL)
+	if (src == NULL || (w = writer(observe_cluster_find_any(obs, c->name))) == NULL)
 		return false;
-	ocs = obs_cluster(obs, src->name);
+	ocs = observe_cluster_find_any(obs, src->name);
 	if (streams_from(ocs, c))
 		return false;
 	other = writer(ocs);
@@ -210,7 +199,7 @@ bool region_loss_state(const PgcTopology *t, const PgcObserved *obs, const PgcCl
 		/* Every writer of c on a known timeline older than the promoted one's,
 		 * and only after a region failover (same system identifier). */
 		st->can_fence = st->kin == REGION_FAILOVER && st->by_tli > 0;
-		oc = obs_cluster(obs, c->name);
+		oc = observe_cluster_find_any(obs, c->name);
 		for (size_t j = 0; oc != NULL && j < oc->n_nodes; j++) {
 			const PgcObsNode *o = &oc->nodes[j];
 
@@ -225,16 +214,6 @@ bool region_loss_state(const PgcTopology *t, const PgcObserved *obs, const PgcCl
 		return true;
 	}
 	return false;
-}
-
-static const PgcObsNode *obs_node(const PgcObserved *obs, const char *cluster, const char *node)
-{
-	const PgcObsCluster *oc = obs_cluster(obs, cluster);
-
-	for (size_t i = 0; oc != NULL && i < oc->n_nodes; i++)
-		if (same(oc->nodes[i].name, node))
-			return &oc->nodes[i];
-	return NULL;
 }
 
 static const char *tli_text(PgcArena *a, unsigned tli)
@@ -359,7 +338,7 @@ static void plan_fenced(PgcPlanBuilder *b, const PgcCluster *c, const PgcObserve
 	}
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		const PgcNode *n = &c->nodes[i];
-		const PgcObsNode *o = obs_node(obs, c->name, n->name);
+		const PgcObsNode *o = observe_node_find_any(obs, c->name, n->name);
 		bool writes = o != NULL && o->reachable && !o->in_recovery;
 
 		if (o == NULL)

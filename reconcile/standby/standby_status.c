@@ -8,17 +8,6 @@
 
 #include "reconcile/pg/lsn.h"
 
-static const PgcObsCluster *obs_cluster(const PgcObserved *obs, const char *name)
-{
-	for (size_t i = 0; obs != NULL && i < obs->n_clusters; i++)
-		if (obs->clusters[i].name != NULL && strcmp(obs->clusters[i].name, name) == 0)
-			return &obs->clusters[i];
-	for (size_t i = 0; obs != NULL && i < obs->n_sources; i++)
-		if (obs->sources[i].name != NULL && strcmp(obs->sources[i].name, name) == 0)
-			return &obs->sources[i];
-	return NULL;
-}
-
 static const PgcObsNode *obs_node(const PgcObsCluster *oc, const char *name)
 {
 	for (size_t i = 0; oc != NULL && name != NULL && i < oc->n_nodes; i++)
@@ -61,8 +50,8 @@ bool standby_status(PgcArena *a, const PgcTopology *t, const PgcObserved *obs, c
 			break;
 		st->chain = arena_printf(a, "%s -> %s", at->name, st->chain);
 	}
-	leader = obs_node(obs_cluster(obs, c->name), c->primary.v);
-	head = head_lsn(src, obs_cluster(obs, src->name));
+	leader = obs_node(observe_cluster_find_any(obs, c->name), c->primary.v);
+	head = head_lsn(src, observe_cluster_find_any(obs, src->name));
 	if (leader == NULL || !leader->reachable || !leader->in_recovery)
 		return true;
 	for (size_t i = 0; i < src->n_nodes; i++)

@@ -13,17 +13,6 @@ static bool same(const char *a, const char *b)
 	return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
-static const PgcObsCluster *obs_cluster(const PgcObserved *obs, const char *name)
-{
-	for (size_t i = 0; i < obs->n_clusters; i++)
-		if (same(obs->clusters[i].name, name))
-			return &obs->clusters[i];
-	for (size_t i = 0; i < obs->n_sources; i++)
-		if (same(obs->sources[i].name, name))
-			return &obs->sources[i];
-	return NULL;
-}
-
 /* node_at - the node of t at host:port (its cluster in *cluster), NULL when none. */
 static const PgcNode *node_at(const PgcTopology *t, const char *host, int port,
 			      const PgcCluster **cluster)
@@ -75,7 +64,7 @@ static const PgcCluster *standby_of_c(const PgcTopology *t, const PgcCluster *c)
 static const char *leader(PgcArena *a, const PgcTopology *t, const PgcObserved *obs,
 			  const PgcCluster *c)
 {
-	const PgcObsCluster *oc = obs_cluster(obs, c->name);
+	const PgcObsCluster *oc = observe_cluster_find_any(obs, c->name);
 	const PgcCluster *pending = standby_of_c(t, c);
 
 	for (size_t i = 0; oc != NULL && i < oc->n_nodes; i++) {
@@ -112,7 +101,7 @@ static const char *leader(PgcArena *a, const PgcTopology *t, const PgcObserved *
 static const char *source_writes(PgcArena *a, const PgcTopology *t, const PgcObserved *obs,
 				 const PgcCluster *c)
 {
-	const PgcObsCluster *oc = obs_cluster(obs, c->name);
+	const PgcObsCluster *oc = observe_cluster_find_any(obs, c->name);
 	unsigned newest = 0;
 
 	for (size_t i = 0; oc != NULL && i < oc->n_nodes; i++) {
@@ -126,7 +115,7 @@ static const char *source_writes(PgcArena *a, const PgcTopology *t, const PgcObs
 		const PgcObsCluster *os;
 
 		if (s == c || !s->standby_of.set || !same(s->standby_of.v, c->name) ||
-		    (os = obs_cluster(obs, s->name)) == NULL)
+		    (os = observe_cluster_find_any(obs, s->name)) == NULL)
 			continue;
 		for (size_t j = 0; j < os->n_nodes; j++) {
 			const PgcObsNode *o = &os->nodes[j];
