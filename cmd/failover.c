@@ -181,6 +181,18 @@ static int region(const PgcOptions *opts, PgcArena *a, const PgcTopology *t, con
 	rf.obs = converge_observe(opts, t);
 	if (rf.obs == NULL)
 		goto cleanup;
+	/* As for any failover: a region rule may forbid it (X fenced after the
+	 * region failover of its own standby cluster, in a chain). */
+	{
+		const char *veto = failover_veto(a, t, rf.obs, c);
+
+		if (veto != NULL) {
+			cmd_error(arena_printf(a, "'pgconverge plan --cluster %s' shows what the topology "
+						  "asks for it", c->name),
+				  "no failover of cluster \"%s\": %s", c->name, veto);
+			goto cleanup;
+		}
+	}
 	if (region_failover(a, &rf, &rep, &res) != 0)
 		goto cleanup;
 	if (res.nothing_to_do) {

@@ -256,15 +256,32 @@ typedef struct {
 	const PgcObsNode *ol, *op;
 } Rs;
 
-/* was_primary - o is down, on this machine, with a primary's control file (no standby.signal). */
+/* was_primary - o is down, on this machine, with a primary's control file. */
 static bool was_primary(const PgcObsNode *o)
 {
-	/* The control file says what it last ran as: a standby.signal written
-	 * since (the region-loss fence, or a rejoin killed half way) does not
-	 * make it a standby of the new primary cluster; the rejoin does. */
 	return o != NULL && o->local && o->dir_state == DIR_INITIALIZED && !o->reachable &&
 	       !o->postmaster_alive &&
 	       (same(o->cluster_state, "in production") || same(o->cluster_state, "shut down"));
+}
+
+/*
+ * fenced_primary - o was S's primary and got a standby.signal since (the
+ * region-loss fence, or a rejoin killed half way), while X's leader already
+ * takes writes (the rejoin case): still S's old primary for the rejoin, but
+ * only when no node of S is seen on a newer timeline (an old primary of S's
+ * own failover is not).
+ */
+static bool fenced_primary(const Rs *r, const PgcObsNode *o)
+{
+	const PgcObsCluster *oc = observe_cluster_find_any(r->obs, r->s->name);
+
+	if (!was_primary(o) || !o->standby_signal || o->timeline == 0 || r->ol == NULL ||
+	    !r->ol->reachable || r->ol->in_recovery)
+		return false;
+	for (size_t i = 0; oc != NULL && i < oc->n_nodes; i++)
+		if (oc->nodes[i].timeline == 0 || oc->nodes[i].timeline > o->timeline)
+			return false;
+	return true;
 }
 
 static bool streams_from(const PgcObsNode *o, const PgcNode *up)
@@ -294,7 +311,10 @@ static const PgcNode *s_primary(Rs *r, const PgcObsNode **out)
 	}
 	if (best == NULL && r->s->primary.v != NULL) {
 		bo = observe_node_find_any(r->obs, r->s->name, r->s->primary.v);
-		best = was_primary(bo) ? cluster_node(r->s, r->s->primary.v) : NULL;
+		best = (was_primary(bo) && !bo->standby_signal && !bo->recovery_signal) ||
+			       fenced_primary(r, bo)
+			   ? cluster_node(r->s, r->s->primary.v)
+			   : NULL;
 	}
 	*out = best != NULL ? bo : NULL;
 	return best;

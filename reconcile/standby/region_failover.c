@@ -122,6 +122,58 @@ void region_record_save(const char *state_dir, const PgcTopology *t, const PgcOb
 	free(path);
 }
 
+void region_detached_set(const char *state_dir, const char *cluster, const char *from)
+{
+	char *path, *text;
+	char iso[CLOCK_UTC_SIZE];
+	json_t *root, *detached;
+
+	if (state_dir == NULL || fs_mkdir_p(state_dir, 0700, FS_NO_UID, FS_NO_GID) != 0)
+		return;
+	path = fs_path_join(state_dir, REGION_RECORD_FILE);
+	root = record_load(path);
+	detached = json_object_get(root, "detached");
+	if (!json_is_object(detached)) {
+		detached = json_object();
+		json_object_set_new(root, "detached", detached);
+	}
+	if (from != NULL)
+		json_object_set_new(detached, cluster,
+				    json_pack("{s:s,s:s}", "from", from, "at",
+					      clock_utc_now(CLOCK_UTC_ISO_MS, iso, sizeof iso)));
+	else if (json_object_del(detached, cluster) != 0) {
+		json_decref(root);
+		free(path);
+		return; /* nothing recorded */
+	}
+	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (text == NULL ||
+	    fs_write_atomic(path, text, strlen(text), 0600, FS_NO_UID, FS_NO_GID, NULL) != 0)
+		log_warn("could not record in \"%s\" that cluster \"%s\" was %s", path, cluster,
+			 from != NULL ? "detached" : "failed over");
+	free(text);
+	json_decref(root);
+	free(path);
+}
+
+const char *region_detached_from(PgcArena *a, const char *state_dir, const char *cluster)
+{
+	char *path;
+	json_t *root;
+	const char *from = NULL;
+
+	if (state_dir == NULL || cluster == NULL)
+		return NULL;
+	path = fs_path_join(state_dir, REGION_RECORD_FILE);
+	root = record_load(path);
+	from = json_string_value(json_object_get(json_object_get(json_object_get(root, "detached"), cluster),
+						 "from"));
+	from = from != NULL ? arena_strdup(a, from) : NULL;
+	json_decref(root);
+	free(path);
+	return from;
+}
+
 void region_record_read(PgcArena *a, const char *state_dir, const char *cluster, PgcRegionRecord *out)
 {
 	char *path = fs_path_join(state_dir, REGION_RECORD_FILE);
@@ -415,6 +467,8 @@ int region_failover(PgcArena *a, PgcRegionFailover *in, const PgcFailoverReporte
 	json_object_set_new(in->event, "timeline", json_integer(out->timeline));
 	json_object_set_new(in->event, "replicas_streaming", json_integer((json_int_t)out->streaming));
 	journal(in, "end", "ok", NULL);
+	/* A region failover now: its source is fenced when it returns. */
+	region_detached_set(in->state_dir, c->name, NULL);
 	return 0;
 }
 
@@ -425,9 +479,19 @@ int region_fence_run(PgcExecCtx *ctx)
 	PgcFenceOptions fo = {.graceful = true, .mark_standby = true};
 	PgcFenceResult fr;
 
+	const char *by = ctx->a->payload.upstream, *from;
+
 	if (ctx->n == NULL)
 		return exec_fail(ctx, "the fence of cluster \"%s\" is not an action to run: swap standby_of",
 				 ctx->c->name);
+	/* Detached here, not failed over: the source never went away. */
+	if (by != NULL && (from = region_detached_from(ctx->arena, ctx->state_dir, by)) != NULL)
+		return exec_fail(ctx,
+				 "\"%s/%s\" is not fenced: cluster \"%s\" was detached from \"%s\" by an "
+				 "apply here (%s), not promoted by a region failover, so \"%s\" never went "
+				 "away; the two clusters have forked: remove standby_of from \"%s\" again, "
+				 "or move its data directories aside to copy it again as a standby cluster",
+				 ctx->c->name, ctx->n->name, by, from, REGION_RECORD_FILE, ctx->c->name, by);
 	if (fence_node_on(ctx->host, ctx->c, ctx->n, &fo, &fr) != 0)
 		return exec_note(ctx, "could not fence \"%s/%s\": %s", ctx->c->name, ctx->n->name, fr.detail);
 	/* fence_node_on() logged what it did. */

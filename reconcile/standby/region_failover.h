@@ -71,6 +71,20 @@ void region_record_save(const char *state_dir, const PgcTopology *t, const PgcOb
 /* region_record_read - cluster's entry; out->found false when there is none (or it is unreadable). */
 void region_record_read(PgcArena *a, const char *state_dir, const char *cluster, PgcRegionRecord *out);
 
+/*
+ * region_detached_set - records in STATE_DIR/standby.json that cluster was
+ * detached from its source `from` by this machine's apply (from NULL: the
+ * entry is removed, as a region failover of cluster does). The fence
+ * refuses to act for a cluster recorded as detached: a commit that puts its
+ * standby_of back looks like a region failover to the planner (same system
+ * identifier, a newer timeline) but its source never went away. Write
+ * errors are warnings.
+ */
+void region_detached_set(const char *state_dir, const char *cluster, const char *from);
+
+/* region_detached_from - the source cluster was detached from (in a), or NULL when not recorded. */
+const char *region_detached_from(PgcArena *a, const char *state_dir, const char *cluster);
+
 /* PgcRegionFailover - one run's input. The caller frees obs. */
 typedef struct {
 	const char *state_dir;

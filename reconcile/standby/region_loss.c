@@ -353,6 +353,7 @@ static void plan_fenced(PgcPlanBuilder *b, const PgcCluster *c, const PgcObserve
 					 n->name, tli_text(b->a, o->timeline), st->by_cluster, by, c->name,
 					 st->by_cluster));
 			builder_change(b, act, "takes writes", "yes", "no");
+			act->payload.upstream = st->by_cluster; /* the promoted cluster (its executor checks it) */
 			if (!o->local && c->failover.fence_command.n == 0)
 				builder_delegate(b, act, arena_printf(b->a, "\"%s\" is not on this machine and "
 									   "no failover.fence_command is set: "
@@ -368,6 +369,7 @@ static void plan_fenced(PgcPlanBuilder *b, const PgcCluster *c, const PgcObserve
 					       "by hand brings it back read-only",
 					 n->name, st->by_cluster, by));
 			builder_change(b, act, "standby.signal", "absent", "present");
+			act->payload.upstream = st->by_cluster;
 		}
 	}
 	act = builder_emit(

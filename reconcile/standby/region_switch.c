@@ -21,6 +21,7 @@
 #include "reconcile/pg/pgsql.h"
 #include "reconcile/postgres/plan_conf.h"
 #include "reconcile/standby/plan_standby.h"
+#include "reconcile/standby/region_failover.h"
 
 #define QUERY_TIMEOUT_MS 5000
 #define CATCHUP_BYTES (16ull * 1024 * 1024)
@@ -546,6 +547,10 @@ static int detach_run(PgcExecCtx *ctx)
 		error = arena_printf(a, "could not promote \"%s/%s\"", x->name, l->name);
 		goto done;
 	}
+	/* Not a region failover: a commit that puts standby_of back must not fence the source. */
+	region_detached_set(ctx->state_dir, x->name,
+			    strchr(from, '/') != NULL ? arena_strndup(a, from, (size_t)(strchr(from, '/') - from))
+						     : from);
 	if (promote_run(xl, NULL, &po, &pr) != 0) {
 		error = arena_printf(a, "\"%s/%s\" is promoted, but its cluster's files could not be "
 				     "written (the next pass does)", x->name, l->name);

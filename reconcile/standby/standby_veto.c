@@ -42,6 +42,16 @@ static const char *fenced(PgcArena *a, const PgcTopology *t, const PgcObserved *
 
 	if (!region_loss_state(t, obs, c, &st) || !st.fenced)
 		return NULL;
+	if (st.kin != REGION_FAILOVER)
+		return arena_printf(a, "cluster \"%s\" is held: \"%s/%s\" of its standby cluster \"%s\" "
+				       "takes writes (%s) and cannot be told apart from it (%s); "
+				       "promoting a node of \"%s\" could make a second writable "
+				       "cluster; fix standby_of in the topology (or rebuild \"%s\")",
+				    c->name, st.by_cluster, st.by_node != NULL ? st.by_node : "?",
+				    st.by_cluster, tli_text(a, st.by_tli),
+				    st.kin == REGION_UNRELATED ? "different system identifiers"
+							       : "system identifiers or timelines unknown",
+				    c->name, st.by_cluster);
 	return arena_printf(a, "cluster \"%s\" is fenced: its standby cluster \"%s\" was promoted by a "
 			       "region failover and \"%s/%s\" takes writes (%s); promoting a node of "
 			       "\"%s\" would make a second writable cluster; swap standby_of in the "

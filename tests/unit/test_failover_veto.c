@@ -96,6 +96,7 @@ static PgcObserved *obs_of(const PgcTopology *t, size_t own, const NodeSpec spec
 			n->cluster = oc->name;
 			n->local = true;
 			n->dir_state = DIR_INITIALIZED;
+			n->system_identifier = 7; /* one cluster's copies */
 			n->reachable = spec[c][i].reachable;
 			n->in_recovery = spec[c][i].in_recovery;
 			n->standby_signal = spec[c][i].in_recovery;

@@ -286,6 +286,49 @@ static void test_already_promoted_rejoin_only(void **state)
 	topology_free(t);
 }
 
+/*
+ * eu1 fenced after us's region failover (down, a primary's control file and
+ * the fence's standby.signal): the swapped file still rejoins it; not when
+ * a node of eu is on a newer timeline (eu1 is then an old primary of eu's
+ * own failover, not eu's primary).
+ */
+static void test_fenced_primary_rejoined(void **state)
+{
+	PgcTopology *t = load(AFTER);
+	PgcObserved *o = observed(t);
+	PgcObsNode *us1 = onode(o, "us1"), *eu1 = onode(o, "eu1"), *eu2 = onode(o, "eu2");
+	PgcPlan *p;
+
+	(void)state;
+	us1->in_recovery = false;
+	us1->standby_signal = false;
+	us1->upstream_host = NULL;
+	us1->wal_receiver_status = NULL;
+	us1->timeline = 2;
+	eu1->reachable = eu1->postmaster_alive = false;
+	eu1->postmaster_pid = 0;
+	eu1->standby_signal = true;
+	eu1->cluster_state = "shut down";
+	eu2->reachable = eu2->postmaster_alive = false;
+	eu2->postmaster_pid = 0;
+	eu2->cluster_state = "shut down in recovery";
+	p = plan(t, o, false);
+	assert_true(p->n_actions >= 1);
+	assert_string_equal(p->actions[0].id, "us/us1/region-switch");
+	assert_string_equal(p->actions[0].payload.target, "rejoin");
+	assert_string_equal(p->actions[0].payload.upstream, "eu/eu1");
+	plan_free(p);
+	/* eu2 on a newer timeline than eu1: eu1 is not eu's primary. */
+	eu2->timeline = 3;
+	p = plan(t, o, false);
+	for (size_t i = 0; i < p->n_actions; i++)
+		assert_true(p->actions[i].kind != ACT_REGION_SWITCH ||
+			    strcmp(p->actions[i].payload.upstream, "eu/eu1") != 0);
+	plan_free(p);
+	arena_free(o->arena);
+	topology_free(t);
+}
+
 /* Switched already: eu1 a standby streaming from us1, nothing of the switch is planned. */
 static void test_switched_no_action(void **state)
 {
@@ -546,6 +589,7 @@ int main(void)
 	    cmocka_unit_test(test_saved_plan_round_trip),
 	    cmocka_unit_test(test_swap_waits_for_stream),
 	    cmocka_unit_test(test_already_promoted_rejoin_only),
+	    cmocka_unit_test(test_fenced_primary_rejoined),
 	    cmocka_unit_test(test_switched_no_action),
 	    cmocka_unit_test(test_no_swap_no_action),
 	    cmocka_unit_test(test_only_new_primary_cluster),

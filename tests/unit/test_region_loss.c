@@ -11,17 +11,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "common/arena.h"
 #include "common/log.h"
 #include "reconcile/engine/builder.h"
+#include "reconcile/engine/failover_veto.h"
 #include "reconcile/engine/plan.h"
 #include "reconcile/observe/observe.h"
 #include "reconcile/planner.h"
 #include "reconcile/standby/region_loss.h"
 #include "reconcile/standby/region_failover.h"
+#include "reconcile/transport/host.h"
 #include "schema/topology.h"
 #include "support/exec_fixture.h"
 #include "support/fake_host.h"
@@ -442,6 +445,17 @@ static void test_unrelated_clusters_held(void **state)
 				       "unrelated (different system identifiers)"));
 		assert_null(strstr(find(p, "us/-/switchover")->reason, "promoted by a region failover"));
 		plan_free(p);
+		{
+			/* A failover of eu is refused, with the planner's words (not a region failover's). */
+			PgcArena *a = arena_new();
+			const char *veto = failover_veto(a, t, o, &t->clusters[0]);
+
+			assert_non_null(veto);
+			assert_non_null(strstr(veto, "different system identifiers"));
+			assert_non_null(strstr(veto, "fix standby_of"));
+			assert_null(strstr(veto, "promoted by a region failover"));
+			arena_free(a);
+		}
 		observe_free(o);
 	}
 	topology_free(t);
@@ -696,28 +710,54 @@ static void test_fence_run_marks_once(void **state)
 {
 	PgcTopology *t = fixture_topology(fence_yaml);
 	PgcHost *h = fake_host_new("postgres");
+	PgcAction act = {.kind = ACT_FENCE, .id = "eu/eu1/fence", .payload = {.upstream = "us"}};
+	char dir[] = "/tmp/pgc-unit-fence.XXXXXX";
 	PgcExecCtx ctx;
 	char *log;
 
 	(void)state;
+	assert_non_null(mkdtemp(dir));
 	fake_host_mkdir(h, "/data/eu1");
-	fixture_ctx(&ctx, t, "eu1", h, NULL);
+	fixture_ctx(&ctx, t, "eu1", h, &act);
 	log_capture_begin();
 	assert_int_equal(region_fence_run(&ctx), 0);
 	assert_false(ctx.nothing_to_do);
 	assert_string_equal(fake_host_get(h, "/data/eu1/standby.signal"), "");
 	fixture_ctx_done(&ctx);
-	fixture_ctx(&ctx, t, "eu1", h, NULL);
+	fixture_ctx(&ctx, t, "eu1", h, &act);
 	assert_int_equal(region_fence_run(&ctx), 0);
 	assert_true(ctx.nothing_to_do);
 	fixture_ctx_done(&ctx);
 	/* The cluster's blocked line is no action to run. */
-	fixture_ctx(&ctx, t, "eu1", h, NULL);
+	fixture_ctx(&ctx, t, "eu1", h, &act);
 	ctx.n = NULL;
 	assert_int_equal(region_fence_run(&ctx), -1);
 	fixture_ctx_done(&ctx);
+	/* us recorded as detached from eu here: not a region failover, nothing is fenced. */
+	assert_int_equal(host_remove_file(h, "/data/eu1/standby.signal"), 0);
+	region_detached_set(dir, "us", "eu");
+	fixture_ctx(&ctx, t, "eu1", h, &act);
+	ctx.state_dir = dir;
+	assert_int_equal(region_fence_run(&ctx), -1);
+	assert_null(fake_host_get(h, "/data/eu1/standby.signal"));
+	fixture_ctx_done(&ctx);
+	/* A region failover of us since: the record is gone and the fence acts again. */
+	region_detached_set(dir, "us", NULL);
+	fixture_ctx(&ctx, t, "eu1", h, &act);
+	ctx.state_dir = dir;
+	assert_int_equal(region_fence_run(&ctx), 0);
+	assert_string_equal(fake_host_get(h, "/data/eu1/standby.signal"), "");
+	fixture_ctx_done(&ctx);
 	log = log_capture_end();
+	assert_non_null(strstr(log, "was detached from \"eu\""));
 	free(log);
+	{
+		char path[sizeof dir + 32];
+
+		snprintf(path, sizeof path, "%s/standby.json", dir);
+		(void)unlink(path);
+		(void)rmdir(dir);
+	}
 	host_free(h);
 	topology_free(t);
 }
