@@ -70,12 +70,17 @@ static const PgcCluster *standby_of_c(const PgcTopology *t, const PgcCluster *c)
 	return NULL;
 }
 
-/* leader - rule 2: a node of c in recovery that streams from outside c. */
+/* leader - rule 2: a node of c in recovery that streams from outside c (c no standby cluster). */
 static const char *leader(PgcArena *a, const PgcTopology *t, const PgcObserved *obs,
 			  const PgcCluster *c)
 {
 	const PgcObsCluster *oc = observe_cluster_find_any(obs, c->name);
 	const PgcCluster *pending = standby_of_c(t, c);
+
+	/* A standby cluster's leader streams from its source: what it is for
+	 * (its region failover asks only the other rules). */
+	if (c->standby_of.set)
+		return NULL;
 
 	for (size_t i = 0; oc != NULL && i < oc->n_nodes; i++) {
 		const PgcObsNode *o = &oc->nodes[i];

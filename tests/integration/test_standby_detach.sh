@@ -14,7 +14,10 @@
 #      identifier, a marker file still there);
 #   4. apply's next pass (the same run) drops slot pgc_standby_us from eu1
 #      and creates no role on us (replayed from eu); then the plan is empty,
-#      eu1 still takes writes, and what it writes no longer reaches us.
+#      eu1 still takes writes, and what it writes no longer reaches us;
+#   5. the file puts `standby_of: eu` back (the detach reverted): us1 is not
+#      demoted, and eu1, which looks fenced to the plan, is neither stopped
+#      nor marked: the fence refuses, the detach being recorded.
 #
 # Needs root (servers run as postgres), the PostgreSQL 15 binaries and free
 # loopback ports in 20000-32000. One ok/FAIL line per check; exit 1 when any
@@ -149,5 +152,18 @@ check "eu2 still streams from eu1 and gets them" reaches eu2 t 11
 sleep 1
 [ "$(q us2 'select count(*) from t where i = 2000')" = 0 ] && ok "what eu writes no longer reaches us" ||
 	fail "eu's write reached us"
+
+# --- 5. standby_of put back: nothing of eu is fenced --------------------------------------------
+
+check "the file with standby_of: eu again" write_topology
+lib_run "$tmp/apply5" apply -f "$topo"
+if [ "$rc" = 1 ] && cat "$tmp/apply5.out" "$tmp/apply5.err" | grep -q 'was detached from "eu"'; then
+	ok "apply refuses to fence eu: us was detached, not failed over"
+else
+	fail "apply with standby_of put back: exit $rc"; lib_show "$tmp/apply5"
+fi
+[ "$(q eu1 'select pg_is_in_recovery()')" = f ] && [ ! -e "$tmp/data/eu1/standby.signal" ] &&
+	ok "eu1 still takes writes, no standby.signal" || fail "eu1 was fenced"
+[ "$(q us1 'select pg_is_in_recovery()')" = f ] && ok "us1 is not demoted" || fail "us1 was demoted"
 
 lib_finish test_standby_detach

@@ -264,6 +264,11 @@ static void test_ordinary(void **state)
 	o = obs_of(chain, 0, chain_down);
 	assert_null(veto(a, chain, o, 0));
 	observe_free(o);
+	/* The standby cluster us of that chain, its leader streaming from eu: its
+	 * own region failover is not vetoed (the leader streams from its source). */
+	o = obs_of(chain, 1, chain_down);
+	assert_null(veto(a, chain, o, 1));
+	observe_free(o);
 	o = obs_of(swapped, 1, old_back);
 	assert_null(veto(a, swapped, o, 1));
 	/* Nothing observed, or a pretend observation: no veto. */
