@@ -155,7 +155,13 @@ sleep 1
 
 # --- 5. standby_of put back: nothing of eu is fenced --------------------------------------------
 
+# A checkpoint on us1 puts its new timeline in its control file, which the
+# plan compares: eu then looks like a source back after a region failover.
+q us1 "checkpoint" >/dev/null
 check "the file with standby_of: eu again" write_topology
+lib_run "$tmp/plan5" plan -f "$topo" --format json
+check "the plan fences eu1 (it cannot tell a detach from a region failover)" lib_json "$tmp/plan5.out" \
+	"any(a['id'] == 'eu/eu1/fence' and not a.get('blocked') for a in d['actions'])"
 lib_run "$tmp/apply5" apply -f "$topo"
 if [ "$rc" = 1 ] && cat "$tmp/apply5.out" "$tmp/apply5.err" | grep -q 'was detached from "eu"'; then
 	ok "apply refuses to fence eu: us was detached, not failed over"
