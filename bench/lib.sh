@@ -269,3 +269,24 @@ bench_actions() {
 			printf "| actions %d, outside them %d", span, total / 1000 - span
 		}' "$1"
 }
+
+# bench_write_gap TS_FILE T0 T1 - the longest interval in ms between two
+# commits stamped in TS_FILE (microseconds, one a line) from T0 to T1,
+# counting from the last commit before T0 to the first after T1.
+bench_write_gap() {
+	awk -v t0="$2" -v t1="$3" '
+		{ ts[NR] = $1 }
+		END {
+			max = 0
+			for (i = 2; i <= NR; i++)
+				if (ts[i] >= t0 && ts[i - 1] <= t1 && ts[i] - ts[i - 1] > max) max = ts[i] - ts[i - 1]
+			printf "%d\n", max / 1000
+		}' "$1"
+}
+
+# bench_writer_resolution TS_FILE T0 - the writer's median interval in ms before T0.
+bench_writer_resolution() {
+	local res
+	res=$(awk -v t0="$2" 'NR > 1 && $1 < t0 { printf "%d\n", ($1 - prev) / 1000 } { prev = $1 }' "$1" | bench_median)
+	echo "${res%.*}"
+}

@@ -119,16 +119,8 @@ for ((r = 1; r <= runs; r++)); do
 	fi
 	# Longest interval between commits from the start of apply to its end,
 	# counting from the last commit before it to the first after it.
-	gap=$(awk -v t0="$t0" -v t1="$t1" '
-		{ ts[NR] = $1 }
-		END {
-			max = 0
-			for (i = 2; i <= NR; i++)
-				if (ts[i] >= t0 && ts[i - 1] <= t1 && ts[i] - ts[i - 1] > max) max = ts[i] - ts[i - 1]
-			printf "%d\n", max / 1000
-		}' "$tmp/writer$r.ts")
-	res=$(awk -v t0="$t0" 'NR > 1 && $1 < t0 { printf "%d\n", ($1 - prev) / 1000 } { prev = $1 }' "$tmp/writer$r.ts" | bench_median)
-	res=${res%.*}
+	gap=$(bench_write_gap "$tmp/writer$r.ts" "$t0" "$t1")
+	res=$(bench_writer_resolution "$tmp/writer$r.ts" "$t0")
 	jgap=$(grep '"event":"switchover"' "$tmp/.pgconverge/journal.jsonl" | tail -n 1 | jq -r '.write_gap_ms' 2>/dev/null)
 	gaps+=("$gap")
 	jgaps+=("$jgap")
